@@ -1,0 +1,310 @@
+/**
+ * The one place libsodium is imported. Every other module uses these named operations,
+ * so the primitives Parus relies on are listed here and nowhere else:
+ *
+ * - Ed25519 signatures (RFC 8032)            sign / verify
+ * - X25519 Diffie-Hellman (RFC 7748)          dh
+ * - XChaCha20-Poly1305 AEAD (draft-irtf-cfrg-xchacha)  seal / open
+ * - BLAKE2b (RFC 7693)                         hash
+ * - HMAC-SHA-256 (RFC 2104) and HKDF (RFC 5869) built on it   hmacSha256 / hkdf
+ * - Argon2id (RFC 9106)                        argon2id
+ * - X-Wing hybrid KEM (draft-connolly-cfrg-xwing-kem), ML-KEM-768 (FIPS 203)
+ *
+ * Call `initCrypto()` once (it awaits libsodium's WebAssembly) before anything else.
+ * Randomness is never taken implicitly: functions that need it receive a `Random`.
+ */
+import sodium from 'libsodium-wrappers-sumo';
+import { InternalError, UsageError, VerificationError } from './errors.ts';
+import { assertLength } from './bytes.ts';
+
+let ready = false;
+
+export async function initCrypto(): Promise<void> {
+  if (ready) return;
+  await sodium.ready;
+  ready = true;
+}
+
+function lib(): typeof sodium {
+  if (!ready) throw new InternalError('initCrypto() must be awaited before using crypto');
+  return sodium;
+}
+
+/** A source of random bytes. Injected everywhere so tests can script it. */
+export interface Random {
+  bytes(length: number): Uint8Array;
+}
+
+/** The operating system's CSPRNG through libsodium. Only the I/O edge should create this. */
+export const systemRandom: Random = {
+  bytes(length: number): Uint8Array {
+    return lib().randombytes_buf(length);
+  },
+};
+
+export const SIGN_PUBLIC_BYTES = 32;
+export const SIGN_SECRET_BYTES = 64;
+export const SIGNATURE_BYTES = 64;
+export const DH_BYTES = 32;
+export const AEAD_KEY_BYTES = 32;
+export const AEAD_NONCE_BYTES = 24;
+export const AEAD_TAG_BYTES = 16;
+export const SEED_BYTES = 32;
+export const XWING_PUBLIC_BYTES = 1216;
+export const XWING_SECRET_BYTES = 32;
+export const XWING_CIPHERTEXT_BYTES = 1120;
+export const XWING_ENC_SEED_BYTES = 64;
+export const KEM_SHARED_BYTES = 32;
+
+export interface SignKeyPair {
+  publicKey: Uint8Array; // 32 bytes
+  secretKey: Uint8Array; // 64 bytes (seed || public key), libsodium's layout
+}
+
+export interface DhKeyPair {
+  publicKey: Uint8Array; // 32 bytes
+  secretKey: Uint8Array; // 32 bytes
+}
+
+export interface KemKeyPair {
+  publicKey: Uint8Array; // 1216 bytes
+  secretKey: Uint8Array; // 32 bytes: the X-Wing seed
+}
+
+// ---- Ed25519 -------------------------------------------------------------------------
+
+export function signKeyPairFromSeed(seed: Uint8Array): SignKeyPair {
+  assertLength(seed, SEED_BYTES, 'Ed25519 seed');
+  const kp = lib().crypto_sign_seed_keypair(seed);
+  return { publicKey: kp.publicKey, secretKey: kp.privateKey };
+}
+
+export function generateSignKeyPair(rng: Random): SignKeyPair {
+  const seed = rng.bytes(SEED_BYTES);
+  try {
+    return signKeyPairFromSeed(seed);
+  } finally {
+    wipe(seed);
+  }
+}
+
+export function sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+  assertLength(secretKey, SIGN_SECRET_BYTES, 'Ed25519 secret key');
+  return lib().crypto_sign_detached(message, secretKey);
+}
+
+/** Returns false (never throws) for a bad signature or a malformed key/signature. */
+export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== SIGN_PUBLIC_BYTES || signature.length !== SIGNATURE_BYTES) return false;
+  try {
+    return lib().crypto_sign_verify_detached(signature, message, publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** Like `verify` but throws VerificationError naming `what`. */
+export function assertSignature(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  what: string,
+): void {
+  if (!verify(publicKey, message, signature)) throw new VerificationError(`bad signature on ${what}`);
+}
+
+/** Birationally maps an Ed25519 public key to X25519 (RFC 7748 §4.1), as libsodium does. */
+export function signPublicToDh(publicKey: Uint8Array): Uint8Array {
+  assertLength(publicKey, SIGN_PUBLIC_BYTES, 'Ed25519 public key');
+  try {
+    return lib().crypto_sign_ed25519_pk_to_curve25519(publicKey);
+  } catch (cause) {
+    throw new VerificationError('Ed25519 public key is not a valid point', { cause });
+  }
+}
+
+export function signSecretToDh(secretKey: Uint8Array): Uint8Array {
+  assertLength(secretKey, SIGN_SECRET_BYTES, 'Ed25519 secret key');
+  return lib().crypto_sign_ed25519_sk_to_curve25519(secretKey);
+}
+
+// ---- X25519 --------------------------------------------------------------------------
+
+export function dhKeyPairFromSecret(secretKey: Uint8Array): DhKeyPair {
+  assertLength(secretKey, DH_BYTES, 'X25519 secret key');
+  return { publicKey: lib().crypto_scalarmult_base(secretKey), secretKey };
+}
+
+export function generateDhKeyPair(rng: Random): DhKeyPair {
+  return dhKeyPairFromSecret(rng.bytes(DH_BYTES));
+}
+
+/**
+ * X25519(secret, public). Rejects an all-zero output (a low-order peer key, RFC 7748 §6.1):
+ * libsodium already returns an error for it, which we surface as VerificationError.
+ */
+export function dh(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  assertLength(secretKey, DH_BYTES, 'X25519 secret key');
+  if (publicKey.length !== DH_BYTES) throw new VerificationError('X25519 public key must be 32 bytes');
+  try {
+    return lib().crypto_scalarmult(secretKey, publicKey);
+  } catch (cause) {
+    throw new VerificationError('X25519 public key is of low order', { cause });
+  }
+}
+
+// ---- AEAD ----------------------------------------------------------------------------
+
+export function seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad?: Uint8Array): Uint8Array {
+  assertLength(key, AEAD_KEY_BYTES, 'AEAD key');
+  assertLength(nonce, AEAD_NONCE_BYTES, 'AEAD nonce');
+  return lib().crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad ?? null, null, nonce, key);
+}
+
+/** Throws VerificationError when the tag does not check (wrong key, tampered data or AD). */
+export function open(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad?: Uint8Array): Uint8Array {
+  assertLength(key, AEAD_KEY_BYTES, 'AEAD key');
+  assertLength(nonce, AEAD_NONCE_BYTES, 'AEAD nonce');
+  if (ciphertext.length < AEAD_TAG_BYTES) throw new VerificationError('ciphertext shorter than its tag');
+  try {
+    return lib().crypto_aead_xchacha20poly1305_ietf_decrypt(null, ciphertext, ad ?? null, nonce, key);
+  } catch (cause) {
+    throw new VerificationError('authenticated decryption failed', { cause });
+  }
+}
+
+/** seal() with a fresh random nonce, returned as nonce || ciphertext. */
+export function sealWithNonce(rng: Random, key: Uint8Array, plaintext: Uint8Array, ad?: Uint8Array): Uint8Array {
+  const nonce = rng.bytes(AEAD_NONCE_BYTES);
+  const ct = seal(key, nonce, plaintext, ad);
+  const out = new Uint8Array(nonce.length + ct.length);
+  out.set(nonce, 0);
+  out.set(ct, nonce.length);
+  return out;
+}
+
+export function openWithNonce(key: Uint8Array, box: Uint8Array, ad?: Uint8Array): Uint8Array {
+  if (box.length < AEAD_NONCE_BYTES + AEAD_TAG_BYTES) throw new VerificationError('sealed box too short');
+  return open(key, box.subarray(0, AEAD_NONCE_BYTES), box.subarray(AEAD_NONCE_BYTES), ad);
+}
+
+// ---- Hashing and key derivation ------------------------------------------------------
+
+/** BLAKE2b with `length` bytes of output (16..64), optionally keyed (RFC 7693). */
+export function hash(data: Uint8Array, length = 32, key?: Uint8Array): Uint8Array {
+  if (!Number.isInteger(length) || length < 16 || length > 64) throw new UsageError('hash length out of range');
+  return lib().crypto_generichash(length, data, key ?? null);
+}
+
+export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+  const s = lib();
+  const state = s.crypto_auth_hmacsha256_init(key);
+  s.crypto_auth_hmacsha256_update(state, data);
+  return s.crypto_auth_hmacsha256_final(state);
+}
+
+/** HKDF-SHA-256, RFC 5869 §2.2 (extract) and §2.3 (expand). */
+export function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 1 || length > 255 * 32) throw new UsageError('HKDF length out of range');
+  const prk = hmacSha256(salt.length > 0 ? salt : new Uint8Array(32), ikm);
+  const out = new Uint8Array(length);
+  let previous: Uint8Array = new Uint8Array(0);
+  let offset = 0;
+  for (let i = 1; offset < length; i++) {
+    const input = new Uint8Array(previous.length + info.length + 1);
+    input.set(previous, 0);
+    input.set(info, previous.length);
+    input[input.length - 1] = i;
+    previous = hmacSha256(prk, input);
+    out.set(previous.subarray(0, Math.min(32, length - offset)), offset);
+    offset += 32;
+  }
+  wipe(prk);
+  return out;
+}
+
+export interface Argon2idCost {
+  opsLimit: number;
+  memLimit: number; // bytes
+}
+
+/** libsodium's "moderate" interactive profile: 3 passes, 256 MiB. */
+export const ARGON2ID_MODERATE: Argon2idCost = { opsLimit: 3, memLimit: 256 * 1024 * 1024 };
+/** Light profile used by tests and small devices: 2 passes, 64 MiB (libsodium "interactive"). */
+export const ARGON2ID_INTERACTIVE: Argon2idCost = { opsLimit: 2, memLimit: 64 * 1024 * 1024 };
+export const ARGON2ID_SALT_BYTES = 16;
+
+export function argon2id(password: Uint8Array, salt: Uint8Array, cost: Argon2idCost, length = 32): Uint8Array {
+  assertLength(salt, ARGON2ID_SALT_BYTES, 'Argon2id salt');
+  const s = lib();
+  return s.crypto_pwhash(length, password, salt, cost.opsLimit, cost.memLimit, s.crypto_pwhash_ALG_ARGON2ID13);
+}
+
+// ---- KEMs ----------------------------------------------------------------------------
+
+export function xwingKeyPairFromSeed(seed: Uint8Array): KemKeyPair {
+  assertLength(seed, XWING_SECRET_BYTES, 'X-Wing seed');
+  const kp = lib().crypto_kem_xwing_seed_keypair(seed);
+  return { publicKey: kp.publicKey, secretKey: kp.privateKey };
+}
+
+export function generateXwingKeyPair(rng: Random): KemKeyPair {
+  return xwingKeyPairFromSeed(rng.bytes(XWING_SECRET_BYTES));
+}
+
+export interface Encapsulation {
+  ciphertext: Uint8Array;
+  sharedSecret: Uint8Array;
+}
+
+export function xwingEncapsulate(rng: Random, publicKey: Uint8Array): Encapsulation {
+  return xwingEncapsulateDeterministic(publicKey, rng.bytes(XWING_ENC_SEED_BYTES));
+}
+
+export function xwingEncapsulateDeterministic(publicKey: Uint8Array, seed: Uint8Array): Encapsulation {
+  if (publicKey.length !== XWING_PUBLIC_BYTES) throw new VerificationError('X-Wing public key has the wrong size');
+  assertLength(seed, XWING_ENC_SEED_BYTES, 'X-Wing encapsulation seed');
+  try {
+    return lib().crypto_kem_xwing_enc_deterministic(publicKey, seed);
+  } catch (cause) {
+    throw new VerificationError('X-Wing public key rejected', { cause });
+  }
+}
+
+export function xwingDecapsulate(secretKey: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  assertLength(secretKey, XWING_SECRET_BYTES, 'X-Wing secret key');
+  if (ciphertext.length !== XWING_CIPHERTEXT_BYTES) throw new VerificationError('X-Wing ciphertext has the wrong size');
+  try {
+    return lib().crypto_kem_xwing_dec(ciphertext, secretKey);
+  } catch (cause) {
+    throw new VerificationError('X-Wing decapsulation failed', { cause });
+  }
+}
+
+/** ML-KEM-768 (FIPS 203), exposed for known-answer tests of the KEM under X-Wing. */
+export const mlkem768 = {
+  keyPairFromSeed(seed: Uint8Array): KemKeyPair {
+    assertLength(seed, 64, 'ML-KEM-768 seed (d || z)');
+    const kp = lib().crypto_kem_mlkem768_seed_keypair(seed);
+    return { publicKey: kp.publicKey, secretKey: kp.privateKey };
+  },
+  encapsulateDeterministic(publicKey: Uint8Array, m: Uint8Array): Encapsulation {
+    return lib().crypto_kem_mlkem768_enc_deterministic(publicKey, m);
+  },
+  decapsulate(secretKey: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+    return lib().crypto_kem_mlkem768_dec(ciphertext, secretKey);
+  },
+};
+
+// ---- Secret hygiene ------------------------------------------------------------------
+
+/** Constant-time equality for secrets and MACs (sodium_memcmp). */
+export function equalSecret(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  return lib().memcmp(a, b);
+}
+
+/** Overwrites key material with zeros (sodium_memzero). */
+export function wipe(...buffers: Array<Uint8Array | undefined>): void {
+  for (const b of buffers) if (b && b.length > 0) lib().memzero(b);
+}
