@@ -55,13 +55,13 @@ export function expectTruncationsRejected(encoded: Uint8Array, decode: (b: Uint8
 
 /**
  * `count` random single-byte mutations (seeded, so reproducible) must each be refused with one
- * of `allowed`. A mutation of the version byte may instead give ProtocolError (an unknown
- * version is well-formed but wrong).
+ * of `allowed` (or, with `mayDecode`, for an unsigned structure, decode). A mutation of the
+ * version byte may instead give ProtocolError (an unknown version is well-formed but wrong).
  */
 export function expectMutationsRejected(
   encoded: Uint8Array,
   decode: (b: Uint8Array) => unknown,
-  opts: { count: number; seed: number; versionOffset: number; allowed?: ErrorClass[] },
+  opts: { count: number; seed: number; versionOffset: number; allowed?: ErrorClass[]; mayDecode?: boolean },
 ): { byClass: Record<string, number> } {
   const allowed = opts.allowed ?? [DecodeError, VerificationError];
   const next = seededInts(opts.seed);
@@ -72,10 +72,11 @@ export function expectMutationsRejected(
     mutated[position]! ^= 1 + next(255);
     const error = thrown(() => decode(mutated));
     const ok =
+      (error === undefined && opts.mayDecode === true) ||
       allowed.some((c) => error instanceof c) ||
       (position === opts.versionOffset && error instanceof ProtocolError);
     if (!ok) throw new Error(`mutation at byte ${position} gave ${String(error)}`);
-    const name = (error as Error).name;
+    const name = error === undefined ? 'decoded' : (error as Error).name;
     byClass[name] = (byClass[name] ?? 0) + 1;
   }
   return { byClass };
