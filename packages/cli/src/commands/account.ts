@@ -1,0 +1,155 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import QRCode from 'qrcode';
+import { UsageError, toBase64Url } from '@parus/core';
+import { parse, str } from '../args.ts';
+import { formatContact } from '../format.ts';
+import { createAccount, openAccount, resolveHome } from '../home.ts';
+import type { Output } from '../output.ts';
+
+type MakeOut = (json: boolean) => Output;
+
+export async function initCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values } = parse(argv, { name: { type: 'string' }, relay: { type: 'string' } });
+  const out = makeOut(values.json === true);
+  const name = str(values, 'name');
+  const relay = str(values, 'relay');
+  if (!name || !relay) throw new UsageError('usage: parus init --name NAME --relay ADDRESS');
+  const home = resolveHome(str(values, 'home'));
+  const account = await createAccount(home, name, relay);
+  try {
+    out.result({ home, name: account.name, relay: account.relay }, () => {
+      out.line(`Account for ${account.name} created in ${home}`);
+      out.line(`Relay: ${account.relay}`);
+      out.line(`Next: 'parus invite' makes a card to give a friend.`);
+    });
+  } finally {
+    await account.close();
+  }
+  return 0;
+}
+
+/** Writes a QR code as PNG or SVG, chosen by the file's extension. */
+async function writeQr(path: string, text: string): Promise<void> {
+  if (path.endsWith('.svg')) writeFileSync(path, await QRCode.toString(text, { type: 'svg', errorCorrectionLevel: 'L' }));
+  else if (path.endsWith('.png')) await QRCode.toFile(path, text, { type: 'png', errorCorrectionLevel: 'L' });
+  else throw new UsageError('--qr takes a file name ending in .png or .svg');
+}
+
+export async function inviteCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values } = parse(argv, {
+    reusable: { type: 'boolean', default: false },
+    qr: { type: 'string' },
+    out: { type: 'string' },
+  });
+  const out = makeOut(values.json === true);
+  const account = await openAccount(resolveHome(str(values, 'home')));
+  try {
+    await account.start();
+    const { link, card } = await account.createInvite({ oneTime: values.reusable !== true });
+    const qrFile = str(values, 'qr');
+    if (qrFile) await writeQr(qrFile, link);
+    const file = str(values, 'out');
+    if (file) writeFileSync(file, `${link}\n`, { mode: 0o600 });
+    out.result({ link, expires: card.expires, oneTime: card.oneTime, qr: qrFile ?? null, file: file ?? null }, () => {
+      out.line(card.oneTime ? 'One-time invitation (valid 7 days):' : 'Reusable contact address:');
+      out.line(link);
+      if (qrFile) out.line(`QR code written to ${qrFile}`);
+      if (file) out.line(`Card written to ${file}`);
+    });
+    if (!out.json && process.stdout.isTTY) {
+      process.stdout.write(await QRCode.toString(link, { type: 'utf8', errorCorrectionLevel: 'L' }));
+    }
+    out.line(`Your friend runs: parus accept '<link>' --alias ${account.name.replace(/\s+/g, '-')}`);
+  } finally {
+    await account.close();
+  }
+  return 0;
+}
+
+export async function acceptCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values, positionals } = parse(argv, { alias: { type: 'string' }, replace: { type: 'boolean', default: false } });
+  const out = makeOut(values.json === true);
+  let link = positionals[0];
+  if (!link) throw new UsageError('usage: parus accept LINK|FILE --alias ALIAS');
+  if (!link.startsWith('parus:')) {
+    try {
+      link = readFileSync(link, 'utf8').trim();
+    } catch {
+      throw new UsageError('the argument is neither a parus: link nor a readable card file');
+    }
+  }
+  const account = await openAccount(resolveHome(str(values, 'home')));
+  try {
+    await account.start();
+    const opts: { alias?: string; replace?: boolean } = { replace: values.replace === true };
+    const alias = str(values, 'alias');
+    if (alias) opts.alias = alias;
+    const contact = await account.acceptInvite(link, opts);
+    await account.sync({ timeoutMs: 20_000 });
+    const now = account.contact(contact.alias);
+    out.result({ contact: now }, () => {
+      if (contact.keyChanged) out.warn(`⚠ WARNING: ${contact.alias} now has a different key. Verify it again.`);
+      out.line(`Contact request sent to ${now.alias}.`);
+      out.line(`Safety number: ${now.safetyNumber}`);
+      out.line(`Compare it with ${now.alias} in person, then: parus verify ${now.alias} --confirm`);
+    });
+  } finally {
+    await account.close();
+  }
+  return 0;
+}
+
+export async function contactsCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values } = parse(argv, {});
+  const out = makeOut(values.json === true);
+  const account = await openAccount(resolveHome(str(values, 'home')));
+  try {
+    const list = account.contacts();
+    out.result({ contacts: list }, () => {
+      if (list.length === 0) out.line("No contacts yet. 'parus invite' makes a card to give a friend.");
+      for (const c of list) out.line(formatContact(c));
+    });
+  } finally {
+    await account.close();
+  }
+  return 0;
+}
+
+export async function verifyCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    confirm: { type: 'boolean', default: false },
+    compromised: { type: 'boolean', default: false },
+    reset: { type: 'boolean', default: false },
+    qr: { type: 'string' },
+  });
+  const out = makeOut(values.json === true);
+  const alias = positionals[0];
+  if (!alias) throw new UsageError('usage: parus verify ALIAS [--confirm | --compromised | --reset]');
+  const flags = [values.confirm, values.compromised, values.reset].filter((v) => v === true).length;
+  if (flags > 1) throw new UsageError('choose one of --confirm, --compromised, --reset');
+  const account = await openAccount(resolveHome(str(values, 'home')));
+  try {
+    let contact = account.contact(alias);
+    if (values.confirm === true) contact = await account.setContactState(alias, 'validated');
+    if (values.compromised === true) contact = await account.setContactState(alias, 'compromised');
+    if (values.reset === true) contact = await account.setContactState(alias, 'unvalidated');
+    const sn = account.safetyNumber(alias);
+    const qrFile = str(values, 'qr');
+    const qrText = `parus-sn:${toBase64Url(sn.qr)}`;
+    if (qrFile) {
+      if (qrFile.endsWith('.svg')) writeFileSync(qrFile, await QRCode.toString(qrText, { type: 'svg' }));
+      else await QRCode.toFile(qrFile, qrText, { type: 'png' });
+    }
+    out.result({ alias, state: contact.state, safetyNumber: sn.formatted, digits: sn.digits, qr: qrText }, () => {
+      if (contact.keyChanged) out.warn(`⚠ WARNING: ${alias}'s key changed. Compare the safety number again.`);
+      out.line(`Safety number with ${alias}:`);
+      out.line(`  ${sn.formatted}`);
+      out.line(`State: ${contact.state}`);
+      if (contact.state === 'unvalidated') out.line(`If ${alias} sees the same digits: parus verify ${alias} --confirm`);
+    });
+    if (!out.json && process.stdout.isTTY) process.stdout.write(await QRCode.toString(qrText, { type: 'utf8' }));
+  } finally {
+    await account.close();
+  }
+  return 0;
+}

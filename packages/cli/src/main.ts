@@ -1,0 +1,64 @@
+/** `parus`: the command line. Each command is a function from arguments to an exit code. */
+import { acceptCommand, contactsCommand, initCommand, inviteCommand, verifyCommand } from './commands/account.ts';
+import { chatCommand } from './commands/chat.ts';
+import { historyCommand, readCommand, sendCommand } from './commands/messages.ts';
+import { RELAY_HELP, relayCommand } from './commands/relay.ts';
+import { makeOutput, reportError, type Output } from './output.ts';
+
+type Command = (argv: string[], makeOut: (json: boolean) => Output) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  relay: relayCommand,
+  init: initCommand,
+  invite: inviteCommand,
+  accept: acceptCommand,
+  contacts: contactsCommand,
+  verify: verifyCommand,
+  send: sendCommand,
+  read: readCommand,
+  history: historyCommand,
+  chat: chatCommand,
+};
+
+export const USAGE = `Parus — end-to-end encrypted messenger
+
+Usage: parus <command> [options]
+
+  ${RELAY_HELP.split('\n').join('\n  ')}
+  parus init --name NAME --relay ADDRESS   create an account on this device
+  parus invite [--reusable] [--qr FILE.png|.svg] [--out FILE]
+                                           make a rendez-vous card (link + QR code)
+  parus accept LINK|FILE --alias ALIAS     answer a friend's card
+  parus contacts                           list contacts and their states
+  parus verify ALIAS [--confirm|--compromised|--reset] [--qr FILE]
+                                           show the safety number, set the state
+  parus send ALIAS TEXT                    send a message
+  parus read                               fetch and print new messages
+  parus history ALIAS                      the whole conversation
+  parus chat ALIAS                         interactive chat
+
+Every command takes --home DIR (or PARUS_HOME) and --json.
+The passphrase comes from PARUS_PASSPHRASE or a prompt.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const json = rest.includes('--json');
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`parus: unknown command '${name}'\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  try {
+    return await command(rest, (j) => makeOutput(j));
+  } catch (error) {
+    return reportError(error, json);
+  }
+}

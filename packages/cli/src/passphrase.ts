@@ -1,0 +1,47 @@
+/** The passphrase comes from PARUS_PASSPHRASE or, on a terminal, from a prompt that does not echo. */
+import { UsageError } from '@parus/core';
+
+export async function readPassphrase(opts: { confirm?: boolean } = {}): Promise<string> {
+  const env = process.env.PARUS_PASSPHRASE;
+  if (env !== undefined && env.length > 0) return env;
+  if (!process.stdin.isTTY) throw new UsageError('no passphrase: set PARUS_PASSPHRASE or run on a terminal');
+  const first = await prompt('Passphrase: ');
+  if (first.length < 8) throw new UsageError('the passphrase must have at least 8 characters');
+  if (opts.confirm) {
+    const again = await prompt('Passphrase again: ');
+    if (again !== first) throw new UsageError('the two passphrases differ');
+  }
+  return first;
+}
+
+function prompt(question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(question);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let value = '';
+    const onData = (chunk: Buffer): void => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          cleanup();
+          process.stderr.write('\n');
+          return resolve(value);
+        }
+        if (ch === '\u0003') {
+          cleanup();
+          process.stderr.write('\n');
+          return reject(new UsageError('cancelled'));
+        }
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    const cleanup = (): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+    };
+    stdin.on('data', onData);
+  });
+}

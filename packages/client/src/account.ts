@@ -1,0 +1,1183 @@
+/**
+ * The account engine: everything one device of one user does, with no UI in it.
+ *
+ * Delivery (DESIGN.md "Delivery"): a message is written to the outbox in the same store
+ * batch as the message itself, before anything goes on the wire; the relay acknowledges
+ * after its durable write; the recipient's device answers with an end-to-end delivery
+ * receipt; an unreceipted message is sent again (freshly encrypted) with backoff; the
+ * receiver deduplicates by envelope id and by relay message id. Incoming messages are
+ * acknowledged to the relay only after they are durably stored.
+ *
+ * Sessions are per device pair (Sesame-style): a contact's record holds the session with
+ * its (currently single) device, and each direction has its own relay queue.
+ */
+import {
+  NotFoundError,
+  ParusError,
+  ProtocolError,
+  ReplayError,
+  UsageError,
+  VerificationError,
+  asArray,
+  asBytes,
+  asMap,
+  asText,
+  cardFromLink,
+  cardId,
+  cardToLink,
+  causalOrder,
+  checkCardUsable,
+  compareBytes,
+  concatBytes,
+  createCard,
+  createDeviceCertificate,
+  createEnvelope,
+  dagHeads,
+  decodeContactRequest,
+  decodeDeviceCertificate,
+  decodeEnvelope,
+  decodeRatchetState,
+  encodeContactRequest,
+  encodeDeviceCertificate,
+  encodeEnvelope,
+  encodeRatchetState,
+  equalBytes,
+  formatSafetyNumber,
+  generateDhKeyPair,
+  generateSignKeyPair,
+  hash,
+  dhKeyPairFromSecret,
+  initRatchetReceiver,
+  initRatchetSender,
+  missingParents,
+  nextLamport,
+  openDelivery,
+  padToBucket,
+  parseRelayAddress,
+  pqxdhInitiate,
+  pqxdhRespond,
+  queueKey,
+  ratchetDecrypt,
+  ratchetEncrypt,
+  safetyNumber,
+  safetyNumberQrPayload,
+  systemRandom,
+  toHex,
+  unpad,
+  wipe,
+  xwingKeyPairFromSeed,
+  type CborMap,
+  type DagNode,
+  type Envelope,
+  type MessageKind,
+  type Random,
+  type RendezvousCard,
+  type SignKeyPair,
+} from '@parus/core';
+import { Changes, Emitter, Mutex } from './events.ts';
+import {
+  CONTACT_STATES,
+  decodeAccount,
+  decodeContact,
+  decodeInvite,
+  decodeMessage,
+  decodeOutbox,
+  encodeRecord,
+  type AccountRecord,
+  type ContactRecord,
+  type ContactState,
+  type InboundQueue,
+  type InviteRecord,
+  type MessageRecord,
+  type MessageStatus,
+  type OutboxRecord,
+} from './records.ts';
+import { RelayConnection } from './relay-connection.ts';
+import type { Store, StoreOp } from './store.ts';
+import type { Transport } from './transport.ts';
+
+// ---- Public shapes --------------------------------------------------------------------
+
+export interface ContactInfo {
+  alias: string;
+  name: string;
+  state: ContactState;
+  status: 'pending' | 'active';
+  safetyNumber: string;
+  keyChanged: boolean;
+  created: number;
+}
+
+export interface MessageInfo {
+  id: string;
+  alias: string;
+  dir: 'in' | 'out';
+  kind: string;
+  text: string;
+  replyTo?: string;
+  ts: number;
+  lamport: number;
+  status: MessageStatus;
+}
+
+export interface AccountEvents {
+  message: MessageInfo;
+  receipt: { alias: string; id: string; status: MessageStatus };
+  contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed'; info: ContactInfo };
+  error: { error: ParusError; context: string };
+  connection: { relay: string; state: 'connected' | 'disconnected' };
+}
+
+export interface AccountOptions {
+  store: Store;
+  transport: Transport;
+  rng?: Random;
+  now?: () => number;
+  /** First end-to-end resend delay; doubles per attempt up to `maxResendMs`. */
+  resendMs?: number;
+  maxResendMs?: number;
+  /** How long a fresh invitation is valid. */
+  inviteTtlMs?: number;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+const MAX_TEXT = 16 * 1024;
+const MAX_ALIAS = 64;
+const ALIAS = /^[^\s/@][^\n\r\t]{0,63}$/u;
+const USER_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file']);
+
+const C = {
+  account: 'account',
+  invites: 'invites',
+  contacts: 'contacts',
+  outbox: 'outbox',
+  seen: 'seen',
+  messages: (contact: Uint8Array) => `msg.${toHex(contact)}`,
+} as const;
+
+function hex(b: Uint8Array): string {
+  return toHex(b);
+}
+
+function signPair(secretKey: Uint8Array): SignKeyPair {
+  return { secretKey, publicKey: secretKey.slice(32, 64) };
+}
+
+function checkAlias(alias: string): string {
+  const a = alias.trim();
+  if (!ALIAS.test(a) || a.length > MAX_ALIAS) throw new UsageError('alias must be 1-64 characters, no spaces at the ends');
+  return a;
+}
+
+/** Control body of a `contact` envelope: where to reach me, and who my device is. */
+interface ContactHello {
+  queue: { relay: string; sid: Uint8Array };
+  senderKey: Uint8Array;
+  name: string;
+  cert: Uint8Array;
+}
+
+function decodeContactHello(body: unknown): ContactHello {
+  const m = asMap(body as CborMap, 'contact body');
+  const q = asMap(m.queue, 'queue');
+  const relay = asText(q.relay, 'relay', 512);
+  parseRelayAddress(relay);
+  return {
+    queue: { relay, sid: asBytes(q.sid, 'sid', { len: 24 }) },
+    senderKey: asBytes(m.senderKey, 'senderKey', { len: 32 }),
+    name: asText(m.name, 'name', 64),
+    cert: asBytes(m.cert, 'cert', { max: 1024 }),
+  };
+}
+
+function idList(body: unknown): Uint8Array[] {
+  const m = asMap(body as CborMap, 'receipt body');
+  return asArray(m.ids, 'ids', 256).map((v) => asBytes(v, 'id', { len: 32 }));
+}
+
+// ---- The engine -----------------------------------------------------------------------
+
+export class Account {
+  readonly events = new Emitter<AccountEvents>();
+  private readonly store: Store;
+  private readonly transport: Transport;
+  private readonly rng: Random;
+  private readonly now: () => number;
+  private readonly lock = new Mutex();
+  private readonly changes = new Changes();
+  private readonly relays = new Map<string, RelayConnection>();
+  private readonly contactsById = new Map<string, ContactRecord>();
+  private readonly invitesById = new Map<string, InviteRecord>();
+  /** rid hex → what the queue belongs to. */
+  private readonly queues = new Map<string, { kind: 'invite' | 'contact'; id: string }>();
+  private readonly handled = new Map<string, number>();
+  private readonly requestedResend = new Set<string>();
+  private account!: AccountRecord;
+  private device!: SignKeyPair;
+  private outboxSeq = 0;
+  private started = false;
+  private closed = false;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
+
+  private constructor(opts: AccountOptions) {
+    this.store = opts.store;
+    this.transport = opts.transport;
+    this.rng = opts.rng ?? systemRandom;
+    this.now = opts.now ?? (() => Date.now());
+    this.resendMs = opts.resendMs ?? 60 * 60 * 1000;
+    this.maxResendMs = opts.maxResendMs ?? DAY;
+    this.inviteTtlMs = opts.inviteTtlMs ?? 7 * DAY;
+  }
+  private readonly resendMs: number;
+  private readonly maxResendMs: number;
+  private readonly inviteTtlMs: number;
+
+  /** Creates a new account (a fresh device key) in an empty store. */
+  static async create(opts: AccountOptions & { name: string; relay: string }): Promise<Account> {
+    const a = new Account(opts);
+    if (await opts.store.get(C.account, 'self')) throw new UsageError('this store already holds an account');
+    const name = opts.name.trim();
+    if (name.length < 1 || name.length > 64) throw new UsageError('name must be 1-64 characters');
+    parseRelayAddress(opts.relay);
+    const device = generateSignKeyPair(a.rng);
+    const record: AccountRecord = { name, relay: opts.relay, device: device.secretKey, created: a.now() };
+    await opts.store.batch([{ type: 'put', collection: C.account, key: 'self', value: encodeRecord(record) }]);
+    await a.load();
+    return a;
+  }
+
+  static async open(opts: AccountOptions): Promise<Account> {
+    const a = new Account(opts);
+    await a.load();
+    return a;
+  }
+
+  private async load(): Promise<void> {
+    const raw = await this.store.get(C.account, 'self');
+    if (!raw) throw new NotFoundError('no account in this store');
+    this.account = decodeAccount(raw);
+    this.device = signPair(this.account.device);
+    for (const { value } of await this.store.list(C.contacts)) {
+      const c = decodeContact(value);
+      this.contactsById.set(hex(c.id), c);
+      this.queues.set(hex(c.recv.rid), { kind: 'contact', id: hex(c.id) });
+    }
+    for (const { value } of await this.store.list(C.invites)) {
+      const i = decodeInvite(value);
+      this.invitesById.set(hex(i.id), i);
+      if (!i.used) this.queues.set(hex(i.queue.rid), { kind: 'invite', id: hex(i.id) });
+    }
+    for (const { value } of await this.store.list(C.outbox)) {
+      this.outboxSeq = Math.max(this.outboxSeq, decodeOutbox(value).seq);
+    }
+  }
+
+  get name(): string {
+    return this.account.name;
+  }
+
+  get relay(): string {
+    return this.account.relay;
+  }
+
+  get deviceKey(): Uint8Array {
+    return this.device.publicKey;
+  }
+
+  // ---- Connections ----------------------------------------------------------------------
+
+  private connection(address: string): RelayConnection {
+    let r = this.relays.get(address);
+    if (!r) {
+      r = new RelayConnection({
+        address,
+        transport: this.transport,
+        rng: this.rng,
+        onMessage: (rid, mid, body) => this.onDelivery(address, rid, mid, body),
+        onState: (state) => {
+          this.events.emit('connection', { relay: address, state });
+          if (state === 'connected') this.kickFlush();
+        },
+      });
+      this.relays.set(address, r);
+      if (this.started) void r.start();
+    }
+    return r;
+  }
+
+  private async connected(address: string, timeoutMs = 10_000): Promise<RelayConnection> {
+    const r = this.connection(address);
+    void r.start();
+    await r.whenConnected(timeoutMs);
+    return r;
+  }
+
+  /**
+   * Connects to every relay the account uses, subscribes to every queue it receives on,
+   * sends what waits in the outbox, and keeps doing so (reconnecting) until close().
+   */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const subs: Array<Promise<unknown>> = [];
+    for (const [ridHex, owner] of this.queues) {
+      const q = this.queueOf(owner);
+      if (!q) continue;
+      subs.push(this.subscribeQueue(q, ridHex));
+    }
+    this.connection(this.account.relay);
+    for (const r of this.relays.values()) void r.start();
+    await Promise.allSettled(subs);
+    this.timer = setInterval(() => this.kickFlush(), 5_000);
+    this.kickFlush();
+  }
+
+  private queueOf(owner: { kind: 'invite' | 'contact'; id: string }): InboundQueue | undefined {
+    return owner.kind === 'invite' ? this.invitesById.get(owner.id)?.queue : this.contactsById.get(owner.id)?.recv;
+  }
+
+  private readonly pendingAtSubscribe = new Map<string, number>();
+
+  private async subscribeQueue(q: InboundQueue, ridHex = hex(q.rid)): Promise<void> {
+    const r = this.connection(q.relay);
+    void r.start();
+    await r.whenConnected();
+    const pending = await r.subscribe(q.rid, q.rk);
+    this.pendingAtSubscribe.set(ridHex, (this.handled.get(ridHex) ?? 0) + pending);
+    this.changes.notify();
+  }
+
+  /**
+   * Waits until every queue has been read to its end, everything received is processed,
+   * and the outbox holds nothing that could be sent now. `parus read` uses it.
+   */
+  async sync(opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (!this.started) await this.start();
+    const deadline = this.now() + (opts.timeoutMs ?? 30_000);
+    const relay = this.connection(this.account.relay);
+    await relay.whenConnected(Math.max(1, deadline - this.now()));
+    let previous = -1;
+    for (;;) {
+      const subscribed = [...this.queues.keys()].every((rid) => this.pendingAtSubscribe.has(rid));
+      const read = [...this.pendingAtSubscribe].every(([rid, n]) => (this.handled.get(rid) ?? 0) >= n);
+      if (subscribed && read) {
+        for (const r of this.relays.values()) await r.drained();
+        await this.flush();
+        const left = await this.sendableCount();
+        // Done when nothing is left, or when a whole pass could not send what is left
+        // (a relay refusing it): that waits for a later run, with its backoff.
+        if ((left === 0 || left === previous) && !this.flushAgain) return;
+        previous = left;
+      }
+      if (this.now() > deadline) throw new ProtocolError('sync did not finish in time (is a relay down?)');
+      await this.changes.next(200);
+    }
+  }
+
+  private async sendableCount(): Promise<number> {
+    let n = 0;
+    for (const c of this.contactsById.values()) if (c.request) n++;
+    for (const { value } of await this.store.list(C.outbox)) {
+      const e = decodeOutbox(value);
+      const c = this.contactsById.get(hex(e.contact));
+      if (e.state === 'queued' && c?.status === 'active' && c.send && this.relays.get(c.send.relay)?.connected) n++;
+    }
+    return n;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.flushing?.catch(() => undefined);
+    for (const r of this.relays.values()) {
+      await r.drained();
+      r.close();
+    }
+    await this.lock.run(async () => undefined);
+    await this.store.close();
+  }
+
+  // ---- Queues ---------------------------------------------------------------------------
+
+  private async newQueue(relayAddress: string, senderKey?: Uint8Array): Promise<InboundQueue> {
+    const r = await this.connected(relayAddress);
+    const rk = generateSignKeyPair(this.rng);
+    const rdh = generateDhKeyPair(this.rng);
+    try {
+      const answer = await r.command(
+        senderKey ? { t: 'new', rk: rk.publicKey, rdh: rdh.publicKey, sk: senderKey } : { t: 'new', rk: rk.publicKey, rdh: rdh.publicKey },
+        rk.secretKey,
+      );
+      if (answer.t !== 'ids') throw new ProtocolError('relay answered new with something else');
+      return {
+        relay: relayAddress,
+        rid: answer.rid,
+        sid: answer.sid,
+        rk: rk.secretKey,
+        key: queueKey(rdh.secretKey, answer.sdh, answer.rid),
+        secured: senderKey !== undefined,
+      };
+    } finally {
+      wipe(rdh.secretKey);
+    }
+  }
+
+  // ---- Invitations ----------------------------------------------------------------------
+
+  /** Makes a rendez-vous card: a one-time card by default, or a long-lived contact address. */
+  async createInvite(opts: { oneTime?: boolean; ttlMs?: number } = {}): Promise<{ link: string; card: RendezvousCard }> {
+    const oneTime = opts.oneTime ?? true;
+    const queue = await this.newQueue(this.account.relay);
+    const identity = generateSignKeyPair(this.rng);
+    const prekey = generateDhKeyPair(this.rng);
+    const kemSeed = this.rng.bytes(32);
+    const kem = xwingKeyPairFromSeed(kemSeed);
+    const now = this.now();
+    const card = createCard({
+      identity,
+      identityKey: identity.publicKey,
+      signedPrekey: prekey.publicKey,
+      kemKey: kem.publicKey,
+      queue: { relay: queue.relay, sid: queue.sid },
+      relays: [this.account.relay],
+      name: this.account.name,
+      expires: now + (opts.ttlMs ?? (oneTime ? this.inviteTtlMs : 365 * DAY)),
+      oneTime,
+    });
+    const link = cardToLink(card);
+    const record: InviteRecord = {
+      id: cardId(card),
+      link,
+      identity: identity.secretKey,
+      prekey: prekey.secretKey,
+      kem: kemSeed,
+      queue,
+      oneTime,
+      expires: card.expires,
+      created: now,
+      used: false,
+    };
+    await this.lock.run(async () => {
+      await this.store.batch([{ type: 'put', collection: C.invites, key: hex(record.id), value: encodeRecord(record) }]);
+      this.invitesById.set(hex(record.id), record);
+      this.queues.set(hex(queue.rid), { kind: 'invite', id: hex(record.id) });
+    });
+    await this.subscribeQueue(queue);
+    return { link, card };
+  }
+
+  /** Answers someone's rendez-vous card: a contact request goes to their queue. */
+  async acceptInvite(link: string, opts: { alias?: string; replace?: boolean } = {}): Promise<ContactInfo> {
+    const card = cardFromLink(link);
+    checkCardUsable(card, this.now());
+    const alias = checkAlias(opts.alias ?? card.name ?? 'contact');
+    const existing = this.byAlias(alias);
+    if (existing) {
+      if (equalBytes(existing.theirIdentity, card.identityKey)) throw new UsageError(`${alias} is already a contact`);
+      if (!opts.replace) throw new UsageError(`${alias} exists with a different key; accept with replace to change it`);
+    }
+    for (const c of this.contactsById.values()) {
+      if (equalBytes(c.theirIdentity, card.identityKey)) throw new UsageError(`this card was already accepted as ${c.alias}`);
+    }
+    const identity = generateSignKeyPair(this.rng);
+    const { keys, init } = pqxdhInitiate({
+      rng: this.rng,
+      identity,
+      bundle: { identityKey: card.identityKey, signedPrekey: card.signedPrekey, kemKey: card.kemKey },
+    });
+    let session = initRatchetSender({
+      sharedSecret: keys.sharedSecret,
+      peerRatchetKey: card.signedPrekey,
+      sharedHeaderKey: keys.sharedHeaderKey,
+      nextHeaderKey: keys.nextHeaderKey,
+      rng: this.rng,
+    });
+    wipe(keys.sharedSecret, keys.sharedHeaderKey, keys.nextHeaderKey);
+    const recv = await this.newQueue(this.account.relay);
+    const senderKey = generateSignKeyPair(this.rng);
+    const conv = conversationId(identity.publicKey, card.identityKey);
+    const hello = this.contactHelloEnvelope(identity, conv, recv, senderKey.publicKey);
+    const encrypted = ratchetEncrypt(session, padToBucket(encodeEnvelope(hello)), keys.associatedData, this.rng);
+    session = encrypted.state;
+    const request = encodeContactRequest({
+      v: 1,
+      card: cardId(card),
+      identityKey: identity.publicKey,
+      init,
+      message: encrypted.message,
+    });
+    const now = this.now();
+    const contact: ContactRecord = {
+      id: this.rng.bytes(16),
+      alias,
+      name: card.name ?? alias,
+      state: 'unvalidated',
+      status: 'pending',
+      identity: identity.secretKey,
+      theirIdentity: card.identityKey,
+      conv,
+      ad: keys.associatedData,
+      recv,
+      senderKey: senderKey.secretKey,
+      session: encodeRatchetState(session),
+      created: now,
+      // Sent (and retried) by the flush loop to the inviter's rendez-vous queue.
+      request: { relay: card.queue.relay, sid: card.queue.sid, body: request },
+    };
+    const ops: StoreOp[] = [];
+    if (existing) {
+      contact.keyChanged = now;
+      ops.push({ type: 'del', collection: C.contacts, key: hex(existing.id) });
+    }
+    ops.push({ type: 'put', collection: C.contacts, key: hex(contact.id), value: encodeRecord(contact) });
+    await this.lock.run(async () => {
+      await this.store.batch(ops);
+      if (existing) {
+        this.contactsById.delete(hex(existing.id));
+        this.queues.delete(hex(existing.recv.rid));
+      }
+      this.contactsById.set(hex(contact.id), contact);
+      this.queues.set(hex(recv.rid), { kind: 'contact', id: hex(contact.id) });
+    });
+    await this.subscribeQueue(recv);
+    this.kickFlush();
+    const info = this.info(contact);
+    this.events.emit('contact', { alias, change: existing ? 'key-changed' : 'added', info });
+    return info;
+  }
+
+  private contactHelloEnvelope(
+    identity: SignKeyPair,
+    conv: Uint8Array,
+    recv: InboundQueue,
+    senderKeyPublic: Uint8Array,
+  ): Envelope {
+    const cert = encodeDeviceCertificate(
+      createDeviceCertificate({ identity, deviceKey: this.device.publicKey, issued: this.now() }),
+    );
+    return createEnvelope({
+      device: this.device,
+      conv,
+      parents: [],
+      lamport: 0,
+      ts: this.now(),
+      kind: 'contact',
+      body: { queue: { relay: recv.relay, sid: recv.sid }, senderKey: senderKeyPublic, name: this.account.name, cert },
+    });
+  }
+
+  // ---- Contacts -------------------------------------------------------------------------
+
+  private byAlias(alias: string): ContactRecord | undefined {
+    for (const c of this.contactsById.values()) if (c.alias === alias) return c;
+    return undefined;
+  }
+
+  private mustContact(alias: string): ContactRecord {
+    const c = this.byAlias(alias);
+    if (!c) throw new NotFoundError(`no contact named ${alias}`);
+    return c;
+  }
+
+  private info(c: ContactRecord): ContactInfo {
+    return {
+      alias: c.alias,
+      name: c.name,
+      state: c.state,
+      status: c.status,
+      safetyNumber: formatSafetyNumber(safetyNumber(c.identity.slice(32, 64), c.theirIdentity)),
+      keyChanged: c.keyChanged !== undefined,
+      created: c.created,
+    };
+  }
+
+  contacts(): ContactInfo[] {
+    return [...this.contactsById.values()].sort((a, b) => a.created - b.created).map((c) => this.info(c));
+  }
+
+  contact(alias: string): ContactInfo {
+    return this.info(this.mustContact(alias));
+  }
+
+  safetyNumber(alias: string): { digits: string; formatted: string; qr: Uint8Array } {
+    const c = this.mustContact(alias);
+    const ours = c.identity.slice(32, 64);
+    const digits = safetyNumber(ours, c.theirIdentity);
+    return { digits, formatted: formatSafetyNumber(digits), qr: safetyNumberQrPayload(ours, c.theirIdentity) };
+  }
+
+  async setContactState(alias: string, state: ContactState): Promise<ContactInfo> {
+    if (!CONTACT_STATES.includes(state)) throw new UsageError('unknown contact state');
+    return this.lock.run(async () => {
+      const c = this.mustContact(alias);
+      const next: ContactRecord = { ...c, state };
+      if (state === 'validated') delete next.keyChanged;
+      await this.saveContact(next);
+      const info = this.info(next);
+      this.events.emit('contact', { alias, change: 'state', info });
+      return info;
+    });
+  }
+
+  async renameContact(alias: string, newAlias: string): Promise<ContactInfo> {
+    const to = checkAlias(newAlias);
+    return this.lock.run(async () => {
+      const c = this.mustContact(alias);
+      if (this.byAlias(to)) throw new UsageError(`${to} is already taken`);
+      const next = { ...c, alias: to };
+      await this.saveContact(next);
+      return this.info(next);
+    });
+  }
+
+  private async saveContact(c: ContactRecord, extra: StoreOp[] = []): Promise<void> {
+    await this.store.batch([
+      { type: 'put', collection: C.contacts, key: hex(c.id), value: encodeRecord(c) },
+      ...extra,
+    ]);
+    this.contactsById.set(hex(c.id), c);
+  }
+
+  // ---- Sending --------------------------------------------------------------------------
+
+  /** Writes a text message (durably, with its outbox entry) and sends it when it can. */
+  async sendText(alias: string, text: string, opts: { replyTo?: string } = {}): Promise<MessageInfo> {
+    if (typeof text !== 'string' || text.length === 0) throw new UsageError('message is empty');
+    if (text.length > MAX_TEXT) throw new UsageError(`message longer than ${MAX_TEXT} characters`);
+    const info = await this.lock.run(async () => {
+      const c = this.mustContact(alias);
+      if (c.state === 'compromised') throw new UsageError(`${alias} is marked compromised; sending is refused`);
+      const body: CborMap = { text };
+      let replyTo: Uint8Array | undefined;
+      if (opts.replyTo) {
+        replyTo = fromHexId(opts.replyTo);
+        if (!(await this.store.get(C.messages(c.id), hex(replyTo)))) throw new NotFoundError('no such message to reply to');
+        body.replyTo = replyTo;
+      }
+      const nodes = await this.dagNodes(c);
+      const env = createEnvelope({
+        device: this.device,
+        conv: c.conv,
+        parents: dagHeads(nodes).slice(-32),
+        lamport: nextLamport(nodes),
+        ts: this.now(),
+        kind: 'text',
+        body,
+      });
+      const record: MessageRecord = {
+        id: env.id,
+        contact: c.id,
+        dir: 'out',
+        kind: 'text',
+        text,
+        parents: env.parents,
+        lamport: env.lamport,
+        ts: env.ts,
+        received: env.ts,
+        status: 'pending',
+        shown: true,
+        envelope: encodeEnvelope(env),
+      };
+      if (replyTo) record.replyTo = replyTo;
+      await this.store.batch([
+        { type: 'put', collection: C.messages(c.id), key: hex(env.id), value: encodeRecord(record) },
+        this.outboxOp(c, record.envelope, env.id),
+      ]);
+      return this.messageInfo(c, record);
+    });
+    this.kickFlush();
+    return info;
+  }
+
+  private outboxOp(c: ContactRecord, envelope: Uint8Array, message?: Uint8Array): StoreOp {
+    const entry: OutboxRecord = {
+      seq: ++this.outboxSeq,
+      contact: c.id,
+      envelope,
+      state: 'queued',
+      attempts: 0,
+      nextAt: 0,
+    };
+    if (message) entry.message = message;
+    return { type: 'put', collection: C.outbox, key: outboxKey(entry.seq), value: encodeRecord(entry) };
+  }
+
+  private control(c: ContactRecord, kind: MessageKind, body: CborMap): StoreOp {
+    const env = createEnvelope({ device: this.device, conv: c.conv, parents: [], lamport: 0, ts: this.now(), kind, body });
+    return this.outboxOp(c, encodeEnvelope(env));
+  }
+
+  private kickFlush(): void {
+    if (this.closed) return;
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      this.changes.notify();
+    });
+  }
+
+  /** Sends everything that can be sent now; resolves when done. */
+  async flush(): Promise<void> {
+    this.kickFlush();
+    while (this.flushing) await this.flushing;
+  }
+
+  private async flushLoop(): Promise<void> {
+    do {
+      this.flushAgain = false;
+      await this.flushOnce();
+    } while (this.flushAgain && !this.closed);
+  }
+
+  private async flushOnce(): Promise<void> {
+    const now = this.now();
+    const byContact = new Map<string, OutboxRecord[]>();
+    for (const { value } of await this.store.list(C.outbox)) {
+      const e = decodeOutbox(value);
+      if (e.state === 'relayed' && e.nextAt > now) continue;
+      const k = hex(e.contact);
+      const list = byContact.get(k) ?? [];
+      list.push(e);
+      byContact.set(k, list);
+    }
+    await Promise.all([...this.contactsById.values()].filter((c) => c.request).map((c) => this.sendRequest(c)));
+    await Promise.all(
+      [...byContact].map(async ([cid, entries]) => {
+        const contact = this.contactsById.get(cid);
+        if (!contact || contact.status !== 'active' || !contact.send) return;
+        const r = this.connection(contact.send.relay);
+        void r.start();
+        if (!r.connected) return;
+        // Encrypt (and durably record) every entry first, then pipeline the sends in order.
+        const ready = await this.lock.run(() => this.encryptEntries(cid, entries));
+        const results = await Promise.allSettled(
+          ready.map(({ entry, wire, sid, senderKey }) =>
+            r.command({ t: 'send', sid, body: wire }, senderKey).then(() => entry),
+          ),
+        );
+        await this.lock.run(async () => {
+          const ops: StoreOp[] = [];
+          const delivered: Array<[ContactRecord, Uint8Array]> = [];
+          for (const res of results) {
+            if (res.status === 'rejected') {
+              if (res.reason instanceof ParusError && !(res.reason.code === 'TRANSPORT' || res.reason.code === 'TIMEOUT')) {
+                this.events.emit('error', { error: res.reason, context: 'relay refused a message' });
+              }
+              continue;
+            }
+            const e = res.value;
+            if (!e.message) {
+              ops.push({ type: 'del', collection: C.outbox, key: outboxKey(e.seq) });
+              continue;
+            }
+            const next: OutboxRecord = {
+              ...e,
+              state: 'relayed',
+              nextAt: this.now() + Math.min(this.resendMs * 2 ** Math.max(0, e.attempts - 1), this.maxResendMs),
+            };
+            delete next.wire;
+            ops.push({ type: 'put', collection: C.outbox, key: outboxKey(e.seq), value: encodeRecord(next) });
+            const c = this.contactsById.get(cid);
+            if (c) delivered.push([c, e.message]);
+          }
+          for (const [c, id] of delivered) {
+            const op = await this.statusOp(c, id, 'sent');
+            if (op) ops.push(op);
+          }
+          if (ops.length) await this.store.batch(ops);
+          for (const [c, id] of delivered) this.events.emit('receipt', { alias: c.alias, id: hex(id), status: 'sent' });
+        });
+      }),
+    );
+  }
+
+  /** Sends a pending contact request to the inviter's rendez-vous queue (unsecured: no signature). */
+  private async sendRequest(c: ContactRecord): Promise<void> {
+    const req = c.request;
+    if (!req) return;
+    const r = this.connection(req.relay);
+    void r.start();
+    if (!r.connected) return;
+    try {
+      await r.command({ t: 'send', sid: req.sid, body: req.body });
+    } catch (e) {
+      if (e instanceof ParusError && e.code !== 'TRANSPORT' && e.code !== 'TIMEOUT') {
+        this.events.emit('error', { error: e, context: 'the contact request was refused by the relay' });
+      }
+      return;
+    }
+    await this.lock.run(async () => {
+      const current = this.contactsById.get(hex(c.id));
+      if (!current?.request) return;
+      const next = { ...current };
+      delete next.request;
+      await this.saveContact(next);
+    });
+  }
+
+  private async encryptEntries(
+    cid: string,
+    entries: OutboxRecord[],
+  ): Promise<Array<{ entry: OutboxRecord; wire: Uint8Array; sid: Uint8Array; senderKey: Uint8Array }>> {
+    let contact = this.contactsById.get(cid);
+    if (!contact?.send) return [];
+    const out: Array<{ entry: OutboxRecord; wire: Uint8Array; sid: Uint8Array; senderKey: Uint8Array }> = [];
+    const ops: StoreOp[] = [];
+    let session = decodeRatchetState(contact.session);
+    let changed = false;
+    for (const e of entries) {
+      let entry = e;
+      if (!entry.wire || entry.state === 'relayed') {
+        const enc = ratchetEncrypt(session, padToBucket(entry.envelope), contact.ad, this.rng);
+        session = enc.state;
+        changed = true;
+        entry = { ...entry, wire: enc.message, state: 'queued', attempts: entry.attempts + 1 };
+        ops.push({ type: 'put', collection: C.outbox, key: outboxKey(entry.seq), value: encodeRecord(entry) });
+      }
+      out.push({ entry, wire: entry.wire!, sid: contact.send.sid, senderKey: contact.senderKey });
+    }
+    if (changed) {
+      contact = { ...contact, session: encodeRatchetState(session) };
+      await this.saveContact(contact, ops);
+    }
+    return out;
+  }
+
+  private async statusOp(c: ContactRecord, id: Uint8Array, status: MessageStatus): Promise<StoreOp | undefined> {
+    const raw = await this.store.get(C.messages(c.id), hex(id));
+    if (!raw) return undefined;
+    const m = decodeMessage(raw);
+    const rank: Record<MessageStatus, number> = { pending: 0, sent: 1, delivered: 2, read: 3, received: 0 };
+    if (m.dir !== 'out' || rank[status] <= rank[m.status]) return undefined;
+    return { type: 'put', collection: C.messages(c.id), key: hex(id), value: encodeRecord({ ...m, status }) };
+  }
+
+  // ---- Receiving ------------------------------------------------------------------------
+
+  private async onDelivery(relay: string, rid: Uint8Array, mid: Uint8Array, sealed: Uint8Array): Promise<void> {
+    const ridHex = hex(rid);
+    try {
+      await this.lock.run(() => this.receive(relay, rid, mid, sealed));
+    } catch (e) {
+      // Not processed for a reason that may pass (store, network): no ack, the relay keeps it.
+      if (!(e instanceof ParusError) || ['STORAGE', 'INTERNAL', 'TRANSPORT', 'TIMEOUT'].includes(e.code)) throw e;
+      this.events.emit('error', {
+        error: e instanceof ParusError ? e : new ProtocolError('message could not be processed', { cause: e }),
+        context: 'incoming message dropped',
+      });
+    } finally {
+      this.handled.set(ridHex, (this.handled.get(ridHex) ?? 0) + 1);
+      this.changes.notify();
+    }
+    this.kickFlush();
+  }
+
+  private async receive(_relay: string, rid: Uint8Array, mid: Uint8Array, sealed: Uint8Array): Promise<void> {
+    const owner = this.queues.get(hex(rid));
+    if (!owner) return;
+    if (await this.store.get(C.seen, hex(mid))) return; // redelivered after a crash before the ack
+    const seenOp: StoreOp = { type: 'put', collection: C.seen, key: hex(mid), value: encodeRecord({ at: this.now() }) };
+    const queue = this.queueOf(owner);
+    if (!queue) return;
+    const { body } = openDelivery(queue.key, mid, sealed);
+    if (owner.kind === 'invite') {
+      const invite = this.invitesById.get(owner.id);
+      if (invite) await this.receiveContactRequest(invite, body, seenOp);
+      return;
+    }
+    const contact = this.contactsById.get(owner.id);
+    if (contact) await this.receiveFromContact(contact, body, seenOp);
+  }
+
+  private async receiveContactRequest(invite: InviteRecord, body: Uint8Array, seenOp: StoreOp): Promise<void> {
+    const req = decodeContactRequest(body);
+    if (!equalBytes(req.card, invite.id)) throw new VerificationError('contact request answers another card');
+    if (invite.used || invite.expires < this.now()) throw new ProtocolError('contact request for a used or expired card');
+    for (const c of this.contactsById.values()) {
+      if (equalBytes(c.theirIdentity, req.identityKey)) return; // the same request again
+    }
+    const identity = signPair(invite.identity);
+    const prekey = dhKeyPairFromSecret(invite.prekey);
+    const keys = pqxdhRespond({
+      identity,
+      signedPrekey: prekey,
+      kemKeyPair: xwingKeyPairFromSeed(invite.kem),
+      peerIdentityKey: req.identityKey,
+      init: req.init,
+    });
+    let session = initRatchetReceiver({
+      sharedSecret: keys.sharedSecret,
+      ownRatchetKeyPair: prekey,
+      sharedHeaderKey: keys.sharedHeaderKey,
+      nextHeaderKey: keys.nextHeaderKey,
+    });
+    wipe(keys.sharedSecret, keys.sharedHeaderKey, keys.nextHeaderKey);
+    const dec = ratchetDecrypt(session, req.message, keys.associatedData, this.rng);
+    session = dec.state;
+    const env = decodeEnvelope(unpad(dec.plaintext));
+    if (env.kind !== 'contact') throw new ProtocolError('contact request without contact details');
+    const hello = decodeContactHello(env.body);
+    const cert = decodeDeviceCertificate(hello.cert);
+    if (!equalBytes(cert.identityKey, req.identityKey) || !equalBytes(cert.deviceKey, env.device)) {
+      throw new VerificationError('device certificate does not match the request');
+    }
+    // My queue for this contact, secured at once with the sender key they chose.
+    const recv = await this.newQueue(this.account.relay, hello.senderKey);
+    const senderKey = generateSignKeyPair(this.rng);
+    const contact: ContactRecord = {
+      id: this.rng.bytes(16),
+      alias: this.freeAlias(hello.name),
+      name: hello.name,
+      state: 'unvalidated',
+      status: 'active',
+      identity: invite.identity,
+      theirIdentity: req.identityKey,
+      conv: conversationId(identity.publicKey, req.identityKey),
+      ad: keys.associatedData,
+      recv,
+      send: hello.queue,
+      senderKey: senderKey.secretKey,
+      device: env.device,
+      session: encodeRatchetState(session),
+      created: this.now(),
+    };
+    const reply = this.contactHelloEnvelope(identity, contact.conv, recv, senderKey.publicKey);
+    const usedInvite: InviteRecord = { ...invite, used: invite.oneTime };
+    await this.saveContact(contact, [
+      seenOp,
+      this.outboxOp(contact, encodeEnvelope(reply)),
+      { type: 'put', collection: C.invites, key: hex(invite.id), value: encodeRecord(usedInvite) },
+    ]);
+    this.invitesById.set(hex(invite.id), usedInvite);
+    this.queues.set(hex(recv.rid), { kind: 'contact', id: hex(contact.id) });
+    if (usedInvite.used) {
+      this.queues.delete(hex(invite.queue.rid));
+      const r = this.connection(invite.queue.relay);
+      // The one-time rendez-vous queue has done its job; delete it (after this message's ack).
+      setTimeout(() => void r.command({ t: 'del', rid: invite.queue.rid }, invite.queue.rk).catch(() => undefined), 0);
+    }
+    void this.subscribeQueue(recv).catch(() => undefined);
+    this.events.emit('contact', { alias: contact.alias, change: 'added', info: this.info(contact) });
+  }
+
+  private freeAlias(name: string): string {
+    const base = name.replace(/[\s/@]+/g, '-').slice(0, 56) || 'contact';
+    if (!this.byAlias(base)) return base;
+    for (let i = 2; ; i++) if (!this.byAlias(`${base}-${i}`)) return `${base}-${i}`;
+  }
+
+  private async receiveFromContact(contact: ContactRecord, body: Uint8Array, seenOp: StoreOp): Promise<void> {
+    let dec;
+    try {
+      dec = ratchetDecrypt(decodeRatchetState(contact.session), body, contact.ad, this.rng);
+    } catch (e) {
+      if (e instanceof ReplayError) {
+        await this.store.batch([seenOp]);
+        return;
+      }
+      throw e;
+    }
+    const env = decodeEnvelope(unpad(dec.plaintext));
+    if (!equalBytes(env.conv, contact.conv)) throw new VerificationError('message for another conversation');
+    let c: ContactRecord = { ...contact, session: encodeRatchetState(dec.state) };
+    const ops: StoreOp[] = [seenOp];
+    const after: Array<() => void> = [];
+
+    if (env.kind === 'contact') {
+      const hello = decodeContactHello(env.body);
+      const cert = decodeDeviceCertificate(hello.cert);
+      if (!equalBytes(cert.identityKey, c.theirIdentity) || !equalBytes(cert.deviceKey, env.device)) {
+        throw new VerificationError('device certificate does not match the contact');
+      }
+      const keyChanged = c.device !== undefined && !equalBytes(c.device, env.device);
+      c = { ...c, send: hello.queue, device: env.device, status: 'active', name: hello.name };
+      if (keyChanged) c = { ...c, keyChanged: this.now(), state: 'unvalidated' };
+      if (!c.recv.secured) {
+        const r = await this.connected(c.recv.relay);
+        await r.command({ t: 'secure', rid: c.recv.rid, sk: hello.senderKey }, c.recv.rk);
+        c = { ...c, recv: { ...c.recv, secured: true } };
+      }
+      const info = this.info(c);
+      after.push(() => this.events.emit('contact', { alias: c.alias, change: keyChanged ? 'key-changed' : 'active', info }));
+      await this.saveContact(c, ops);
+      for (const f of after) f();
+      return;
+    }
+    if (!c.device || !equalBytes(env.device, c.device)) throw new VerificationError('message from an unknown device');
+
+    if (USER_KINDS.has(env.kind)) {
+      const existing = await this.store.get(C.messages(c.id), hex(env.id));
+      if (!existing) {
+        const m = asMap(env.body as CborMap, 'message body');
+        const text = asText(m.text, 'text', MAX_TEXT);
+        const record: MessageRecord = {
+          id: env.id,
+          contact: c.id,
+          dir: 'in',
+          kind: env.kind,
+          text,
+          parents: env.parents,
+          lamport: env.lamport,
+          ts: env.ts,
+          received: this.now(),
+          status: 'received',
+          shown: false,
+          envelope: encodeEnvelope(env),
+        };
+        if (m.replyTo !== undefined) record.replyTo = asBytes(m.replyTo, 'replyTo', { len: 32 });
+        ops.push({ type: 'put', collection: C.messages(c.id), key: hex(env.id), value: encodeRecord(record) });
+        const nodes = await this.dagNodes(c);
+        nodes.push(record);
+        const missing = missingParents(nodes).filter((id) => !this.requestedResend.has(hex(id)));
+        if (missing.length > 0) {
+          for (const id of missing) this.requestedResend.add(hex(id));
+          ops.push(this.control(c, 'resend', { ids: missing.slice(0, 256) }));
+        }
+        after.push(() => this.events.emit('message', this.messageInfo(c, record)));
+      }
+      // Receipt again even for a duplicate: the first receipt may have been lost.
+      ops.push(this.control(c, 'delivery', { ids: [env.id] }));
+    } else if (env.kind === 'delivery' || env.kind === 'read') {
+      const status: MessageStatus = env.kind === 'delivery' ? 'delivered' : 'read';
+      const ids = idList(env.body);
+      for (const id of ids) {
+        const op = await this.statusOp(c, id, status);
+        if (op) {
+          ops.push(op);
+          after.push(() => this.events.emit('receipt', { alias: c.alias, id: hex(id), status }));
+        }
+      }
+      ops.push(...(await this.settleOutbox(c, ids)));
+    } else if (env.kind === 'resend') {
+      for (const id of idList(env.body)) {
+        const raw = await this.store.get(C.messages(c.id), hex(id));
+        if (!raw) continue;
+        const m = decodeMessage(raw);
+        if (m.dir === 'out') ops.push(this.outboxOp(c, m.envelope, m.id));
+      }
+    } else if (env.kind !== 'typing') {
+      throw new ProtocolError('unsupported message kind');
+    }
+    await this.saveContact(c, ops);
+    for (const f of after) f();
+  }
+
+  /** Removes the outbox entries a receipt settles. */
+  private async settleOutbox(c: ContactRecord, ids: Uint8Array[]): Promise<StoreOp[]> {
+    const wanted = new Set(ids.map(hex));
+    const ops: StoreOp[] = [];
+    for (const { key, value } of await this.store.list(C.outbox)) {
+      const e = decodeOutbox(value);
+      if (e.message && equalBytes(e.contact, c.id) && wanted.has(hex(e.message))) {
+        ops.push({ type: 'del', collection: C.outbox, key });
+      }
+    }
+    return ops;
+  }
+
+  // ---- Reading --------------------------------------------------------------------------
+
+  private async messageRecords(c: ContactRecord): Promise<MessageRecord[]> {
+    return (await this.store.list(C.messages(c.id))).map((e) => decodeMessage(e.value));
+  }
+
+  private async dagNodes(c: ContactRecord): Promise<DagNode[]> {
+    return this.messageRecords(c);
+  }
+
+  private messageInfo(c: ContactRecord, m: MessageRecord): MessageInfo {
+    const info: MessageInfo = {
+      id: hex(m.id),
+      alias: c.alias,
+      dir: m.dir,
+      kind: m.kind,
+      text: m.text,
+      ts: m.ts,
+      lamport: m.lamport,
+      status: m.status,
+    };
+    if (m.replyTo) info.replyTo = hex(m.replyTo);
+    return info;
+  }
+
+  /** The whole conversation in causal order. */
+  async history(alias: string): Promise<MessageInfo[]> {
+    const c = this.mustContact(alias);
+    const records = await this.messageRecords(c);
+    const byId = new Map(records.map((m) => [hex(m.id), m]));
+    return causalOrder(records).map((n) => this.messageInfo(c, byId.get(hex(n.id))!));
+  }
+
+  /** Incoming messages not shown yet, in causal order per conversation; marks them shown. */
+  async takeUnshown(): Promise<MessageInfo[]> {
+    return this.lock.run(async () => {
+      const out: MessageInfo[] = [];
+      const ops: StoreOp[] = [];
+      for (const c of [...this.contactsById.values()].sort((a, b) => a.created - b.created)) {
+        const records = await this.messageRecords(c);
+        const byId = new Map(records.map((m) => [hex(m.id), m]));
+        for (const n of causalOrder(records)) {
+          const m = byId.get(hex(n.id))!;
+          if (m.dir !== 'in' || m.shown) continue;
+          out.push(this.messageInfo(c, m));
+          ops.push({ type: 'put', collection: C.messages(c.id), key: hex(m.id), value: encodeRecord({ ...m, shown: true }) });
+        }
+      }
+      if (ops.length) await this.store.batch(ops);
+      return out;
+    });
+  }
+
+  /** Sends read receipts (已讀) for every incoming message of a conversation not yet marked read. */
+  async markRead(alias: string): Promise<number> {
+    const n = await this.lock.run(async () => {
+      const c = this.mustContact(alias);
+      const unread = (await this.messageRecords(c)).filter((m) => m.dir === 'in' && m.status !== 'read');
+      if (unread.length === 0) return 0;
+      const ops: StoreOp[] = unread.map((m) => ({
+        type: 'put' as const,
+        collection: C.messages(c.id),
+        key: hex(m.id),
+        value: encodeRecord({ ...m, status: 'read' }),
+      }));
+      for (let i = 0; i < unread.length; i += 256) {
+        ops.push(this.control(c, 'read', { ids: unread.slice(i, i + 256).map((m) => m.id) }));
+      }
+      await this.store.batch(ops);
+      return unread.length;
+    });
+    if (n > 0) this.kickFlush();
+    return n;
+  }
+
+  /** For diagnostics and tests: how many outbox entries wait, by state. */
+  async outboxSize(): Promise<{ queued: number; relayed: number }> {
+    const r = { queued: 0, relayed: 0 };
+    for (const { value } of await this.store.list(C.outbox)) r[decodeOutbox(value).state]++;
+    return r;
+  }
+}
+
+/** Both sides compute the same conversation id from their two per-contact identity keys. */
+function conversationId(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const [x, y] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
+  return hash(concatBytes(x, y), 16);
+}
+
+function outboxKey(seq: number): string {
+  return seq.toString().padStart(12, '0');
+}
+
+function fromHexId(id: string): Uint8Array {
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new UsageError('message id must be 64 hex characters');
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = parseInt(id.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+

@@ -1,0 +1,11 @@
+export { Account } from './account.ts';
+export type { AccountEvents, AccountOptions, ContactInfo, MessageInfo } from './account.ts';
+export type { ContactState, MessageStatus } from './records.ts';
+export { MemoryStore } from './store.ts';
+export type { Store, StoreEntry, StoreOp } from './store.ts';
+export { SealedStore } from './sealed-store.ts';
+export { WebSocketTransport } from './transport.ts';
+export type { Transport, TransportConnection, WebSocketConstructor, WebSocketLike } from './transport.ts';
+export { RelayConnection } from './relay-connection.ts';
+export type { RelayConnectionOptions } from './relay-connection.ts';
+export { Emitter } from './events.ts';

@@ -1,0 +1,2 @@
+export { SqliteStore } from './sqlite-store.ts';
+export { nodeTransport } from './node-transport.ts';

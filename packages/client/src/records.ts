@@ -1,0 +1,264 @@
+/**
+ * What the account keeps in its store, one record type per collection, each encoded as
+ * canonical CBOR and decoded strictly (a damaged record is a StorageError, never a crash).
+ */
+import {
+  StorageError,
+  asArray,
+  asBool,
+  asBytes,
+  asMap,
+  asText,
+  asUint,
+  decodeCbor,
+  encodeCbor,
+  optional,
+  type CborMap,
+  type CborValue,
+} from '@parus/core';
+
+export type ContactState = 'unvalidated' | 'validated' | 'compromised';
+export const CONTACT_STATES: readonly ContactState[] = ['unvalidated', 'validated', 'compromised'];
+
+export interface AccountRecord {
+  name: string;
+  relay: string;
+  /** This device's Ed25519 secret key (libsodium layout: seed || public key). Never leaves the store. */
+  device: Uint8Array;
+  created: number;
+}
+
+/** A queue this device receives on. */
+export interface InboundQueue {
+  relay: string;
+  rid: Uint8Array;
+  sid: Uint8Array;
+  /** Ed25519 secret key that signs sub/ack/secure/del. */
+  rk: Uint8Array;
+  /** Key the relay seals delivered bodies with. */
+  key: Uint8Array;
+  secured: boolean;
+}
+
+/** A queue this device sends to. */
+export interface OutboundQueue {
+  relay: string;
+  sid: Uint8Array;
+}
+
+export interface InviteRecord {
+  id: Uint8Array; // cardId
+  link: string;
+  identity: Uint8Array; // Ckp secret key
+  prekey: Uint8Array; // X25519 secret of the signed prekey
+  kem: Uint8Array; // X-Wing secret (seed)
+  queue: InboundQueue;
+  oneTime: boolean;
+  expires: number;
+  created: number;
+  used: boolean;
+}
+
+export interface ContactRecord {
+  id: Uint8Array;
+  alias: string;
+  name: string;
+  state: ContactState;
+  status: 'pending' | 'active';
+  /** My per-contact identity (Ckp) secret key. */
+  identity: Uint8Array;
+  theirIdentity: Uint8Array;
+  conv: Uint8Array;
+  ad: Uint8Array;
+  recv: InboundQueue;
+  send?: OutboundQueue;
+  /** My sender key (Ed25519 secret) for their queue. */
+  senderKey: Uint8Array;
+  /** Their device key, certified by their identity. */
+  device?: Uint8Array;
+  session: Uint8Array;
+  created: number;
+  keyChanged?: number;
+  /** A contact request not yet accepted by the inviter's relay. */
+  request?: { relay: string; sid: Uint8Array; body: Uint8Array };
+}
+
+export type MessageStatus = 'pending' | 'sent' | 'delivered' | 'read' | 'received';
+
+export interface MessageRecord {
+  id: Uint8Array;
+  contact: Uint8Array;
+  dir: 'in' | 'out';
+  kind: string;
+  text: string;
+  replyTo?: Uint8Array;
+  parents: Uint8Array[];
+  lamport: number;
+  ts: number;
+  received: number;
+  status: MessageStatus;
+  shown: boolean;
+  /** The signed envelope, kept so the message can be sent again on a resend request. */
+  envelope: Uint8Array;
+}
+
+export interface OutboxRecord {
+  seq: number;
+  contact: Uint8Array;
+  envelope: Uint8Array;
+  /** Set for user messages: keep until the end-to-end delivery receipt. */
+  message?: Uint8Array;
+  /** The ratchet ciphertext of the current attempt (sent again as is until the relay acks it). */
+  wire?: Uint8Array;
+  state: 'queued' | 'relayed';
+  attempts: number;
+  nextAt: number;
+}
+
+function fail(what: string, cause: unknown): never {
+  throw new StorageError(`stored ${what} is damaged`, { cause });
+}
+
+function map(bytes: Uint8Array, what: string): CborMap {
+  try {
+    return asMap(decodeCbor(bytes), what);
+  } catch (cause) {
+    return fail(what, cause);
+  }
+}
+
+export function encodeRecord(record: object): Uint8Array {
+  return encodeCbor(record as CborMap);
+}
+
+function guard<T>(what: string, read: () => T): T {
+  try {
+    return read();
+  } catch (cause) {
+    return fail(what, cause);
+  }
+}
+
+const oneOf = <T extends string>(v: CborValue | undefined, what: string, options: readonly T[]): T => {
+  const s = asText(v, what, 32);
+  if (!(options as readonly string[]).includes(s)) throw new StorageError(`${what} has an unknown value`);
+  return s as T;
+};
+
+function inbound(v: CborValue | undefined): InboundQueue {
+  const m = asMap(v, 'queue');
+  return {
+    relay: asText(m.relay, 'relay', 512),
+    rid: asBytes(m.rid, 'rid'),
+    sid: asBytes(m.sid, 'sid'),
+    rk: asBytes(m.rk, 'rk', { len: 64 }),
+    key: asBytes(m.key, 'key', { len: 32 }),
+    secured: asBool(m.secured, 'secured'),
+  };
+}
+
+export function decodeAccount(bytes: Uint8Array): AccountRecord {
+  const m = map(bytes, 'account');
+  return guard('account', () => ({
+    name: asText(m.name, 'name', 64),
+    relay: asText(m.relay, 'relay', 512),
+    device: asBytes(m.device, 'device', { len: 64 }),
+    created: asUint(m.created, 'created'),
+  }));
+}
+
+export function decodeInvite(bytes: Uint8Array): InviteRecord {
+  const m = map(bytes, 'invitation');
+  return guard('invitation', () => ({
+    id: asBytes(m.id, 'id', { len: 32 }),
+    link: asText(m.link, 'link', 8192),
+    identity: asBytes(m.identity, 'identity', { len: 64 }),
+    prekey: asBytes(m.prekey, 'prekey', { len: 32 }),
+    kem: asBytes(m.kem, 'kem', { len: 32 }),
+    queue: inbound(m.queue),
+    oneTime: asBool(m.oneTime, 'oneTime'),
+    expires: asUint(m.expires, 'expires'),
+    created: asUint(m.created, 'created'),
+    used: asBool(m.used, 'used'),
+  }));
+}
+
+export function decodeContact(bytes: Uint8Array): ContactRecord {
+  const m = map(bytes, 'contact');
+  return guard('contact', () => {
+    const c: ContactRecord = {
+      id: asBytes(m.id, 'id', { len: 16 }),
+      alias: asText(m.alias, 'alias', 64),
+      name: asText(m.name, 'name', 64),
+      state: oneOf(m.state, 'state', CONTACT_STATES),
+      status: oneOf(m.status, 'status', ['pending', 'active'] as const),
+      identity: asBytes(m.identity, 'identity', { len: 64 }),
+      theirIdentity: asBytes(m.theirIdentity, 'theirIdentity', { len: 32 }),
+      conv: asBytes(m.conv, 'conv', { len: 16 }),
+      ad: asBytes(m.ad, 'ad', { max: 256 }),
+      recv: inbound(m.recv),
+      senderKey: asBytes(m.senderKey, 'senderKey', { len: 64 }),
+      session: asBytes(m.session, 'session', { max: 1 << 20 }),
+      created: asUint(m.created, 'created'),
+    };
+    const send = optional(m.send, (v) => {
+      const s = asMap(v, 'send');
+      return { relay: asText(s.relay, 'relay', 512), sid: asBytes(s.sid, 'sid') };
+    });
+    if (send) c.send = send;
+    const device = optional(m.device, (v) => asBytes(v, 'device', { len: 32 }));
+    if (device) c.device = device;
+    const request = optional(m.request, (v) => {
+      const r = asMap(v, 'request');
+      return { relay: asText(r.relay, 'relay', 512), sid: asBytes(r.sid, 'sid'), body: asBytes(r.body, 'body', { max: 1 << 18 }) };
+    });
+    if (request) c.request = request;
+    const keyChanged = optional(m.keyChanged, (v) => asUint(v, 'keyChanged'));
+    if (keyChanged !== undefined) c.keyChanged = keyChanged;
+    return c;
+  });
+}
+
+const STATUSES: readonly MessageStatus[] = ['pending', 'sent', 'delivered', 'read', 'received'];
+
+export function decodeMessage(bytes: Uint8Array): MessageRecord {
+  const m = map(bytes, 'message');
+  return guard('message', () => {
+    const r: MessageRecord = {
+      id: asBytes(m.id, 'id', { len: 32 }),
+      contact: asBytes(m.contact, 'contact', { len: 16 }),
+      dir: oneOf(m.dir, 'dir', ['in', 'out'] as const),
+      kind: asText(m.kind, 'kind', 32),
+      text: asText(m.text, 'text', 65536),
+      parents: asArray(m.parents, 'parents', 64).map((p) => asBytes(p, 'parent', { len: 32 })),
+      lamport: asUint(m.lamport, 'lamport'),
+      ts: asUint(m.ts, 'ts'),
+      received: asUint(m.received, 'received'),
+      status: oneOf(m.status, 'status', STATUSES),
+      shown: asBool(m.shown, 'shown'),
+      envelope: asBytes(m.envelope, 'envelope', { max: 1 << 20 }),
+    };
+    const replyTo = optional(m.replyTo, (v) => asBytes(v, 'replyTo', { len: 32 }));
+    if (replyTo) r.replyTo = replyTo;
+    return r;
+  });
+}
+
+export function decodeOutbox(bytes: Uint8Array): OutboxRecord {
+  const m = map(bytes, 'outbox entry');
+  return guard('outbox entry', () => {
+    const r: OutboxRecord = {
+      seq: asUint(m.seq, 'seq'),
+      contact: asBytes(m.contact, 'contact', { len: 16 }),
+      envelope: asBytes(m.envelope, 'envelope', { max: 1 << 20 }),
+      state: oneOf(m.state, 'state', ['queued', 'relayed'] as const),
+      attempts: asUint(m.attempts, 'attempts'),
+      nextAt: asUint(m.nextAt, 'nextAt'),
+    };
+    const message = optional(m.message, (v) => asBytes(v, 'message', { len: 32 }));
+    if (message) r.message = message;
+    const wire = optional(m.wire, (v) => asBytes(v, 'wire', { max: 1 << 20 }));
+    if (wire) r.wire = wire;
+    return r;
+  });
+}
