@@ -321,15 +321,13 @@ export class Account {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const subs: Array<Promise<unknown>> = [];
+    // Subscriptions complete whenever their relay is reachable; sync() waits for them.
     for (const [ridHex, owner] of this.queues) {
       const q = this.queueOf(owner);
-      if (!q) continue;
-      subs.push(this.subscribeQueue(q, ridHex));
+      if (q) void this.subscribeQueue(q, ridHex).catch(() => undefined);
     }
     this.connection(this.account.relay);
     for (const r of this.relays.values()) void r.start();
-    await Promise.allSettled(subs);
     this.timer = setInterval(() => this.kickFlush(), 5_000);
     this.kickFlush();
   }
@@ -353,11 +351,11 @@ export class Account {
    * Waits until every queue has been read to its end, everything received is processed,
    * and the outbox holds nothing that could be sent now. `parus read` uses it.
    */
-  async sync(opts: { timeoutMs?: number } = {}): Promise<void> {
+  async sync(opts: { timeoutMs?: number; connectTimeoutMs?: number } = {}): Promise<void> {
     if (!this.started) await this.start();
     const deadline = this.now() + (opts.timeoutMs ?? 30_000);
     const relay = this.connection(this.account.relay);
-    await relay.whenConnected(Math.max(1, deadline - this.now()));
+    await relay.whenConnected(Math.min(opts.connectTimeoutMs ?? 5_000, Math.max(1, deadline - this.now())));
     let previous = -1;
     for (;;) {
       const subscribed = [...this.queues.keys()].every((rid) => this.pendingAtSubscribe.has(rid));

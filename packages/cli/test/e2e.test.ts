@@ -1,0 +1,199 @@
+// End to end: the real `parus` binary for two accounts and a real relay process, over real
+// WebSockets on loopback. Messages must arrive exactly once and in order — across offline
+// periods and a relay killed with SIGKILL — and the relay's files must hold no plaintext.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = resolve(import.meta.dirname, '../bin/parus.js');
+const root = mkdtempSync(join(tmpdir(), 'parus-e2e-'));
+const relayData = join(root, 'relay');
+const homes = { alice: join(root, 'alice'), bob: join(root, 'bob') };
+const passphrases = { alice: 'alice: 一二三四五六', bob: 'bob passphrase 7' };
+let relay: ChildProcess | undefined;
+let relayPort = 0;
+let relayAddress = '';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function parus(who: 'alice' | 'bob', args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        env: { ...process.env, PARUS_HOME: homes[who], PARUS_PASSPHRASE: passphrases[who], ...env },
+        timeout: 90_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function json(who: 'alice' | 'bob', args: string[]): Promise<Record<string, unknown>> {
+  const r = await parus(who, [...args, '--json']);
+  if (r.code !== 0) throw new Error(`parus ${args.join(' ')} failed (${r.code}): ${r.stdout} ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+async function readTexts(who: 'alice' | 'bob'): Promise<string[]> {
+  const r = await json(who, ['read']);
+  return (r.messages as Array<{ text: string }>).map((m) => m.text);
+}
+
+function startRelay(port: number): Promise<void> {
+  return new Promise((ready, fail) => {
+    const child = spawn(process.execPath, [BIN, 'relay', '--port', String(port), '--data', relayData, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    relay = child;
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', (line) => {
+      const info = JSON.parse(line) as { address: string; port: number };
+      relayPort = info.port;
+      relayAddress = info.address;
+      ready();
+    });
+    child.once('exit', (code) => fail(new Error(`relay exited early with ${code}`)));
+  });
+}
+
+function killRelay(): Promise<void> {
+  return new Promise((done) => {
+    if (!relay || relay.exitCode !== null) return done();
+    relay.once('exit', () => done());
+    relay.kill('SIGKILL');
+  });
+}
+
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+const sent: string[] = [];
+const marker = (label: string): string => {
+  const text = `${label} 測試訊息 marker-${label}-${Math.random().toString(36).slice(2, 10)}`;
+  sent.push(text);
+  return text;
+};
+
+beforeAll(async () => {
+  await startRelay(0);
+}, 60_000);
+
+afterAll(async () => {
+  await killRelay();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('parus end to end', () => {
+  it('creates two accounts and connects them with a rendez-vous card', async () => {
+    expect(relayAddress).toMatch(/^parus:\/\/[A-Za-z0-9_-]{43}@127\.0\.0\.1:\d+$/);
+    await json('alice', ['init', '--name', 'Alice', '--relay', relayAddress]);
+    await json('bob', ['init', '--name', 'Bob', '--relay', relayAddress]);
+    const invite = await json('alice', ['invite']);
+    expect(String(invite.link)).toMatch(/^parus:/);
+    const accepted = await json('bob', ['accept', String(invite.link), '--alias', 'alice']);
+    expect((accepted.contact as { alias: string }).alias).toBe('alice');
+    const aliceRead = await json('alice', ['read']);
+    expect((aliceRead.contacts as Array<{ alias: string }>).map((c) => c.alias)).toEqual(['Bob']);
+    await json('bob', ['read']); // takes Alice's answer: the contact becomes active
+    const bobContacts = await json('bob', ['contacts']);
+    expect(bobContacts.contacts).toMatchObject([{ alias: 'alice', status: 'active', state: 'unvalidated' }]);
+  }, 180_000);
+
+  it('shows the same safety number on both sides and records verification', async () => {
+    const a = await json('alice', ['verify', 'Bob']);
+    const b = await json('bob', ['verify', 'alice', '--confirm']);
+    expect(a.digits).toMatch(/^\d{60}$/);
+    expect(a.digits).toBe(b.digits);
+    expect(b.state).toBe('validated');
+    const again = await json('bob', ['contacts']);
+    expect(again.contacts).toMatchObject([{ alias: 'alice', state: 'validated' }]);
+  }, 60_000);
+
+  it('delivers messages both ways, exactly once, and a second read prints nothing again', async () => {
+    const m1 = marker('b1');
+    await json('bob', ['send', 'alice', m1]);
+    expect(await readTexts('alice')).toEqual([m1]);
+    expect(await readTexts('alice')).toEqual([]);
+    const r1 = marker('a1');
+    await json('alice', ['send', 'Bob', r1]);
+    expect(await readTexts('bob')).toEqual([r1]);
+  }, 120_000);
+
+  it('delivers what was sent while the recipient was offline, in order', async () => {
+    const batch = [marker('b2'), marker('b3'), marker('b4')];
+    for (const t of batch) await json('bob', ['send', 'alice', t]);
+    expect(await readTexts('alice')).toEqual(batch);
+  }, 120_000);
+
+  it('loses nothing when the relay is killed with SIGKILL between send and read', async () => {
+    const batch = [marker('b5'), marker('b6')];
+    for (const t of batch) await json('bob', ['send', 'alice', t]);
+    await killRelay();
+    await startRelay(relayPort);
+    expect(await readTexts('alice')).toEqual(batch);
+  }, 120_000);
+
+  it('keeps a message sent while the relay is down in the outbox and delivers it later', async () => {
+    await killRelay();
+    const down = marker('b7');
+    const r = await json('bob', ['send', 'alice', down]);
+    expect((r.message as { status: string }).status).toBe('pending');
+    await startRelay(relayPort);
+    const after = marker('b8');
+    await json('bob', ['send', 'alice', after]);
+    expect(await readTexts('alice')).toEqual([down, after]);
+  }, 120_000);
+
+  it('has the whole conversation once, in causal order, with delivery receipts', async () => {
+    await json('bob', ['read']); // collects Alice's receipts
+    const alice = await json('alice', ['history', 'Bob']);
+    const texts = (alice.messages as Array<{ text: string }>).map((m) => m.text);
+    expect(texts).toEqual(sent);
+    const bob = await json('bob', ['history', 'alice']);
+    const bobMessages = bob.messages as Array<{ text: string; dir: string; status: string }>;
+    expect(bobMessages.map((m) => m.text)).toEqual(sent);
+    for (const m of bobMessages.filter((x) => x.dir === 'out')) expect(m.status).toBe('delivered');
+  }, 120_000);
+
+  it('keeps no plaintext in the relay files nor in the account files', () => {
+    const files = [...filesUnder(relayData), ...filesUnder(homes.alice), ...filesUnder(homes.bob)];
+    expect(files.length).toBeGreaterThan(2);
+    for (const f of files) {
+      const bytes = readFileSync(f);
+      for (const text of sent) {
+        expect(bytes.includes(Buffer.from(text))).toBe(false);
+        expect(bytes.includes(Buffer.from(text.split(' ').pop()!))).toBe(false);
+      }
+      expect(bytes.includes(Buffer.from('測試訊息'))).toBe(false);
+    }
+  });
+
+  it('a wrong passphrase gets a clear error and reveals nothing', async () => {
+    const r = await parus('alice', ['history', 'Bob'], { PARUS_PASSPHRASE: 'not the passphrase' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('AuthError');
+    expect(r.stdout).toBe('');
+    for (const text of sent) expect(r.stderr.includes(text)).toBe(false);
+    const ok = await json('alice', ['contacts']);
+    expect(ok.contacts).toHaveLength(1);
+  }, 60_000);
+});
