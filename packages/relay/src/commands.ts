@@ -1,0 +1,185 @@
+/**
+ * What each queue command does (relay-protocol.ts). The connection has already checked
+ * the framing, the session and the request id; here each command checks its signature
+ * against the key that owns the queue, changes the store, answers, and only then tells
+ * the subscriptions, so an `ok` always goes out before the frames it caused.
+ *
+ * Every failure is thrown as a typed ParusError and becomes the `err` frame's code.
+ */
+import {
+  AuthError,
+  MESSAGE_ID_BYTES,
+  NotFoundError,
+  QUEUE_ID_BYTES,
+  QuotaError,
+  commandSigningBytes,
+  generateDhKeyPair,
+  queueKey,
+  sealDelivery,
+  verify,
+  wipe,
+} from '@parus/core';
+import type {
+  AckFrame,
+  DelFrame,
+  NewFrame,
+  Random,
+  RelayFrame,
+  SecureFrame,
+  SendFrame,
+  SignedCommand,
+  SubFrame,
+} from '@parus/core';
+import type { QueueRecord, QueueStore } from './queue-store.ts';
+import type { Subscriber, Subscriptions } from './subscriptions.ts';
+
+export type QueueCommand = NewFrame | SecureFrame | SubFrame | SendFrame | AckFrame | DelFrame;
+
+/** The connection a command arrived on. */
+export interface CommandContext {
+  /** This connection's session nonce, which every signature covers. */
+  session: Uint8Array;
+  subscriber: Subscriber;
+  isOpen(): boolean;
+  reply(frame: RelayFrame): void;
+}
+
+export interface CommandHandlerOptions {
+  store: QueueStore;
+  subscriptions: Subscriptions;
+  rng: Random;
+  now: () => number;
+  messageTtlMs: number;
+  maxSubscriptionsPerConnection: number;
+  /** Counts each stored message, for the relay's stats. */
+  onStored: () => void;
+}
+
+export class CommandHandler {
+  constructor(private readonly opts: CommandHandlerOptions) {}
+
+  async run(ctx: CommandContext, frame: QueueCommand): Promise<void> {
+    switch (frame.t) {
+      case 'new':
+        return this.create(ctx, frame);
+      case 'secure':
+        return this.secure(ctx, frame);
+      case 'sub':
+        return this.subscribe(ctx, frame);
+      case 'send':
+        return this.send(ctx, frame);
+      case 'ack':
+        return this.ack(ctx, frame);
+      case 'del':
+        return this.delete(ctx, frame);
+    }
+  }
+
+  private async create(ctx: CommandContext, frame: NewFrame): Promise<void> {
+    checkSignature(frame.rk, ctx.session, frame, frame.sig);
+    const { rng } = this.opts;
+    const rid = rng.bytes(QUEUE_ID_BYTES);
+    const sid = rng.bytes(QUEUE_ID_BYTES);
+    // A key pair for this queue alone; only the derived queue key is kept.
+    const relayDh = generateDhKeyPair(rng);
+    let key: Uint8Array;
+    try {
+      key = queueKey(relayDh.secretKey, frame.rdh, rid);
+    } finally {
+      wipe(relayDh.secretKey);
+    }
+    await this.opts.store.createQueue({
+      rid,
+      sid,
+      rk: frame.rk,
+      sk: frame.sk ?? null,
+      queueKey: key,
+      created: this.opts.now(),
+    });
+    ctx.reply({ t: 'ids', id: frame.id, rid, sid, sdh: relayDh.publicKey });
+  }
+
+  private async secure(ctx: CommandContext, frame: SecureFrame): Promise<void> {
+    await this.ownedQueue(ctx, frame);
+    await this.opts.store.secureQueue(frame.rid, frame.sk);
+    ctx.reply({ t: 'ok', id: frame.id });
+  }
+
+  private async subscribe(ctx: CommandContext, frame: SubFrame): Promise<void> {
+    await this.ownedQueue(ctx, frame);
+    const pending = await this.opts.store.pendingCount(frame.rid, this.opts.now());
+    if (!ctx.isOpen()) return;
+    const { subscriptions } = this.opts;
+    if (
+      !subscriptions.holds(ctx.subscriber, frame.rid) &&
+      subscriptions.countFor(ctx.subscriber) >= this.opts.maxSubscriptionsPerConnection
+    ) {
+      throw new QuotaError('too many subscriptions on this connection');
+    }
+    subscriptions.subscribe(ctx.subscriber, frame.rid);
+    ctx.reply({ t: 'ok', id: frame.id, pending });
+    subscriptions.pump(frame.rid);
+  }
+
+  private async send(ctx: CommandContext, frame: SendFrame): Promise<void> {
+    const queue = await this.opts.store.queueBySid(frame.sid);
+    if (!queue) throw new NotFoundError('no such queue');
+    // An unsecured queue takes unsigned sends (the first message is how a sender
+    // introduces itself); a signature on one is not checked, as there is no key yet.
+    if (queue.sk !== null) {
+      if (!frame.sig) throw new AuthError('send to a secured queue must be signed');
+      checkSignature(queue.sk, ctx.session, frame, frame.sig);
+    }
+    const { rng, now } = this.opts;
+    const mid = rng.bytes(MESSAGE_ID_BYTES);
+    const ts = now();
+    const body = sealDelivery(rng, queue.queueKey, mid, { ts, body: frame.body });
+    const stored = await this.opts.store.append(
+      { rid: queue.rid, mid, ts, body, expires: ts + this.opts.messageTtlMs },
+      { checkedSk: queue.sk },
+    );
+    this.opts.onStored();
+    ctx.reply({ t: 'ok', id: frame.id });
+    this.opts.subscriptions.stored(stored);
+  }
+
+  private async ack(ctx: CommandContext, frame: AckFrame): Promise<void> {
+    await this.ownedQueue(ctx, frame);
+    try {
+      await this.opts.store.deleteMessage(frame.rid, frame.mid);
+    } finally {
+      // Even when the message is already gone (expired, acked twice), the recipient is
+      // done with it: it must not hold a place in the delivery window.
+      this.opts.subscriptions.acked(frame.rid, frame.mid);
+    }
+    ctx.reply({ t: 'ok', id: frame.id });
+  }
+
+  private async delete(ctx: CommandContext, frame: DelFrame): Promise<void> {
+    await this.ownedQueue(ctx, frame);
+    await this.opts.store.deleteQueue(frame.rid);
+    this.opts.subscriptions.queueDeleted(frame.rid);
+    ctx.reply({ t: 'ok', id: frame.id });
+  }
+
+  /** The queue named by `rid`, once the command's signature checks under its `rk`. */
+  private async ownedQueue(
+    ctx: CommandContext,
+    frame: SecureFrame | SubFrame | AckFrame | DelFrame,
+  ): Promise<QueueRecord> {
+    const queue = await this.opts.store.queueByRid(frame.rid);
+    if (!queue) throw new NotFoundError('no such queue');
+    checkSignature(queue.rk, ctx.session, frame, frame.sig);
+    return queue;
+  }
+}
+
+/**
+ * A command's signature covers this connection's session, so a command captured on one
+ * connection fails here on any other: AUTH, like a wrong key.
+ */
+function checkSignature(key: Uint8Array, session: Uint8Array, frame: SignedCommand, sig: Uint8Array): void {
+  if (!verify(key, commandSigningBytes(session, frame), sig)) {
+    throw new AuthError(`${frame.t} is not signed by the key that owns the queue`);
+  }
+}

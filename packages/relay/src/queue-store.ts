@@ -1,0 +1,95 @@
+/**
+ * Where a relay keeps its queues and their waiting messages (DESIGN.md "Lookup keys").
+ * One interface, so SQLite (the default) and a later PostgreSQL store are interchangeable.
+ *
+ * Every method is asynchronous. A mutation's promise settles only once the change is
+ * durable: the relay answers `ok` after that, never before (DESIGN.md "Delivery": "the
+ * relay acks after a durable write"). Mutations apply in the order they were called. Reads
+ * see every mutation whose promise has settled.
+ *
+ * Bodies are stored as the relay sealed them (sealDelivery); the store never sees what a
+ * sender sent.
+ */
+
+export interface QueueRecord {
+  /** Recipient id, 24 random bytes. */
+  rid: Uint8Array;
+  /** Sender id, 24 random bytes. */
+  sid: Uint8Array;
+  /** Recipient's Ed25519 key: signs sub, ack, secure and del. */
+  rk: Uint8Array;
+  /** Sender's Ed25519 key once the queue is secured; then it signs every send. */
+  sk: Uint8Array | null;
+  /** The 32-byte key the relay seals this queue's messages with (core queueKey). */
+  queueKey: Uint8Array;
+  /** Creation time, ms since the epoch. */
+  created: number;
+}
+
+export interface NewMessage {
+  rid: Uint8Array;
+  /** Message id, 16 random bytes chosen by the relay. */
+  mid: Uint8Array;
+  /** Receive time, ms since the epoch. */
+  ts: number;
+  /** The sealed body. */
+  body: Uint8Array;
+  /** Time from which the message is never delivered again, ms since the epoch. */
+  expires: number;
+}
+
+export interface StoredMessage extends NewMessage {
+  /** Position in the store; grows with every stored message, so it orders a queue. */
+  seq: number;
+}
+
+export interface AppendOptions {
+  /**
+   * The sender key the send was checked against (null: accepted unsigned). If the queue's
+   * key differs when the write happens (a `secure` got there first), the send is refused
+   * with AuthError rather than stored.
+   */
+  checkedSk: Uint8Array | null;
+}
+
+export interface StoreCounts {
+  queues: number;
+  messages: number;
+}
+
+export type SecureResult = 'secured' | 'unchanged';
+
+export interface QueueStore {
+  queueByRid(rid: Uint8Array): Promise<QueueRecord | undefined>;
+  queueBySid(sid: Uint8Array): Promise<QueueRecord | undefined>;
+  /** How many messages of the queue are not expired at `now`. */
+  pendingCount(rid: Uint8Array, now: number): Promise<number>;
+  /** Up to `limit` unexpired messages with seq > `afterSeq`, in seq order. */
+  messagesAfter(rid: Uint8Array, afterSeq: number, limit: number, now: number): Promise<StoredMessage[]>;
+
+  /** Throws StorageError if rid or sid already exist. */
+  createQueue(queue: QueueRecord): Promise<void>;
+  /**
+   * Sets the sender key of an unsecured queue. The same key again is 'unchanged'; another
+   * key on a secured queue throws ProtocolError; an unknown queue throws NotFoundError.
+   */
+  secureQueue(rid: Uint8Array, sk: Uint8Array): Promise<SecureResult>;
+  /** Deletes the queue and its messages; NotFoundError if there is none. */
+  deleteQueue(rid: Uint8Array): Promise<void>;
+  /**
+   * Stores a message. QuotaError when the queue is full, NotFoundError when the queue is
+   * gone, AuthError when its sender key changed (see AppendOptions).
+   */
+  append(message: NewMessage, opts: AppendOptions): Promise<StoredMessage>;
+  /** Deletes message `mid` of queue `rid`; NotFoundError if the queue has no such message. */
+  deleteMessage(rid: Uint8Array, mid: Uint8Array): Promise<void>;
+  /** Deletes every message expired at `now`; resolves to how many. */
+  purgeExpired(now: number): Promise<number>;
+
+  /** Current totals, kept in memory (for the status page and health checks). */
+  counts(): StoreCounts;
+  /** Waits until every mutation called so far is durable. */
+  flush(): Promise<void>;
+  /** Flushes, then releases the store; later calls fail with StorageError. */
+  close(): Promise<void>;
+}

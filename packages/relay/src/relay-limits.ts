@@ -1,0 +1,81 @@
+/**
+ * Every bound the relay enforces, in one place, with the defaults an operator gets. A relay
+ * is run by anyone for anyone (DESIGN.md "Relays and the network"), so each resource a
+ * stranger can make it spend — connections, subscriptions, frames, stored bytes — has one.
+ */
+import { UsageError } from '@parus/core';
+
+export interface RelayLimits {
+  /** Open WebSocket connections; the next upgrade gets HTTP 503. */
+  maxConnections: number;
+  /** Queues one connection may be subscribed to at once. */
+  maxSubscriptionsPerConnection: number;
+  /** Messages waiting in one queue. */
+  maxQueueMessages: number;
+  /** Stored (sealed) bytes waiting in one queue. */
+  maxQueueBytes: number;
+  /** How long a message waits for its recipient before it is dropped. */
+  messageTtlMs: number;
+  /** How often expired messages are purged from the store. */
+  purgeIntervalMs: number;
+  /** Token bucket per connection: sustained frames per second... */
+  framesPerSecond: number;
+  /** ...and how many may arrive at once. */
+  frameBurst: number;
+  /** Frames refused by the rate limit, without a pause, before the connection is closed. */
+  maxRateStrikes: number;
+  /** Messages delivered but not yet acked, per subscribed queue. */
+  deliveryWindow: number;
+  /** Time a new connection has to send `hello`. */
+  helloTimeoutMs: number;
+  /** Interval of WebSocket pings; a connection that missed the previous pong is dropped. */
+  heartbeatMs: number;
+  /** Bytes queued for a slow reader before its connection is closed. */
+  maxBufferedBytes: number;
+}
+
+export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
+  maxConnections: 10_000,
+  maxSubscriptionsPerConnection: 1_000,
+  maxQueueMessages: 10_000,
+  maxQueueBytes: 64 * 1024 * 1024,
+  messageTtlMs: 21 * 24 * 60 * 60 * 1000,
+  purgeIntervalMs: 60 * 1000,
+  framesPerSecond: 500,
+  frameBurst: 1_000,
+  maxRateStrikes: 100,
+  deliveryWindow: 128,
+  helloTimeoutMs: 10 * 1000,
+  heartbeatMs: 30 * 1000,
+  maxBufferedBytes: 64 * 1024 * 1024,
+});
+
+const TIMER_LIMITS: ReadonlySet<keyof RelayLimits> = new Set([
+  'purgeIntervalMs',
+  'helloTimeoutMs',
+  'heartbeatMs',
+]);
+/** Node turns longer timer delays into 1 ms, so such a limit would mean "constantly". */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Fills in defaults and checks that every limit given is a finite positive number. */
+export function resolveLimits(partial: Partial<RelayLimits> = {}): RelayLimits {
+  const limits: RelayLimits = { ...DEFAULT_RELAY_LIMITS };
+  for (const key of Object.keys(DEFAULT_RELAY_LIMITS) as Array<keyof RelayLimits>) {
+    const value = partial[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new UsageError(`relay limit ${key} must be a finite positive number`);
+    }
+    if (TIMER_LIMITS.has(key) && value > MAX_TIMER_MS) {
+      throw new UsageError(`relay limit ${key} must be at most ${MAX_TIMER_MS} ms`);
+    }
+    limits[key] = value;
+  }
+  for (const key of Object.keys(partial)) {
+    if (!Object.prototype.hasOwnProperty.call(DEFAULT_RELAY_LIMITS, key)) {
+      throw new UsageError(`unknown relay limit ${key}`);
+    }
+  }
+  return limits;
+}

@@ -1,0 +1,331 @@
+/**
+ * The relay process: one HTTP server that answers `GET /health`, upgrades `/ws` to the
+ * relay protocol, and says 404 to everything else. It wires the keys, the store, the
+ * subscriptions and the connections together, runs the periodic purge and heartbeat, and
+ * shuts down without losing an acknowledged write.
+ *
+ * It prints nothing: every line goes through `log`, and no line carries a key or a body.
+ */
+import { STATUS_CODES, createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  MAX_FRAME_BYTES,
+  RELAY_PROTOCOL_VERSION,
+  TransportError,
+  initCrypto,
+  systemRandom,
+} from '@parus/core';
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+import { CommandHandler } from './commands.ts';
+import { RelayConnection } from './connection.ts';
+import type { ConnectionCounters } from './connection.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { resolveLimits } from './relay-limits.ts';
+import type { RelayLimits } from './relay-limits.ts';
+import { loadOrCreateServerKeys, relayAddressFor } from './server-keys.ts';
+import { SqliteQueueStore } from './sqlite-queue-store.ts';
+import { Subscriptions } from './subscriptions.ts';
+
+/** The relay software's version, reported by /health. */
+export const RELAY_VERSION = '0.1.0';
+
+export const QUEUE_DATABASE_FILE = 'relay.sqlite';
+
+/**
+ * ws reads a message whole before it can be refused. Up to this size the relay reads an
+ * oversized frame and answers it with a QUOTA error, keeping the connection; beyond it ws
+ * closes the connection (1009), as nothing bounds the memory otherwise.
+ */
+export const HARD_FRAME_BYTES = 2 * MAX_FRAME_BYTES;
+
+/** How long close() waits for clients to answer the close handshake before cutting them. */
+const CLOSE_GRACE_MS = 1_000;
+
+export interface RelayOptions {
+  /** Interface to listen on; default 127.0.0.1. */
+  host?: string;
+  /** TCP port; 0 (the default) picks a free one. */
+  port?: number;
+  /** Host name put into the relay address, when clients reach it under another name than `host`. */
+  publicHost?: string;
+  /** Folder for the relay key and the queue database; created if missing. */
+  dataDir: string;
+  limits?: Partial<RelayLimits>;
+  /** Wall clock, ms since the epoch: message timestamps and expiry. Default Date.now. */
+  now?: () => number;
+  log?: (line: string) => void;
+  /** Aborting closes the relay, as close() does. */
+  signal?: AbortSignal;
+}
+
+export interface RelayStats {
+  uptimeMs: number;
+  connections: number;
+  subscriptions: number;
+  queues: number;
+  /** Messages stored and not yet acked, purged or deleted with their queue. */
+  messages: number;
+  framesReceived: number;
+  errorsSent: number;
+  messagesStored: number;
+  messagesDelivered: number;
+  messagesExpired: number;
+}
+
+export interface Relay {
+  /** `parus://<fingerprint>@host:port` */
+  address: string;
+  port: number;
+  host: string;
+  close(): Promise<void>;
+  stats(): RelayStats;
+}
+
+export async function startRelay(opts: RelayOptions): Promise<Relay> {
+  opts.signal?.throwIfAborted();
+  await initCrypto();
+  const limits = resolveLimits(opts.limits);
+  const log = opts.log ?? (() => {});
+  const clock = opts.now ?? Date.now;
+  const now = (): number => Math.floor(clock());
+  const rng = systemRandom;
+  const host = opts.host ?? '127.0.0.1';
+  const started = performance.now();
+
+  const keys = loadOrCreateServerKeys({ dataDir: opts.dataDir, rng, log });
+  const store = new SqliteQueueStore({
+    path: join(opts.dataDir, QUEUE_DATABASE_FILE),
+    maxQueueMessages: limits.maxQueueMessages,
+    maxQueueBytes: limits.maxQueueBytes,
+  });
+  const counters: ConnectionCounters & { messagesStored: number; messagesExpired: number } = {
+    framesReceived: 0,
+    errorsSent: 0,
+    messagesStored: 0,
+    messagesExpired: 0,
+  };
+  const subscriptions = new Subscriptions({
+    store,
+    window: limits.deliveryWindow,
+    now,
+    onError: (error) => log(`delivery failed: ${errorName(error)}`),
+  });
+  const commands = new CommandHandler({
+    store,
+    subscriptions,
+    rng,
+    now,
+    messageTtlMs: limits.messageTtlMs,
+    maxSubscriptionsPerConnection: limits.maxSubscriptionsPerConnection,
+    onStored: () => {
+      counters.messagesStored += 1;
+    },
+  });
+  const connections = new Map<WebSocket, RelayConnection>();
+  let closing: Promise<void> | undefined;
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: HARD_FRAME_BYTES,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+
+  const onConnection = (ws: WebSocket): void => {
+    const conn = new RelayConnection(ws, {
+      keys,
+      rng,
+      commands,
+      limiter: new RateLimiter({
+        ratePerSecond: limits.framesPerSecond,
+        burst: limits.frameBurst,
+        maxStrikes: limits.maxRateStrikes,
+        clock: () => performance.now(),
+      }),
+      counters,
+      maxBufferedBytes: limits.maxBufferedBytes,
+      helloTimeoutMs: limits.helloTimeoutMs,
+      log,
+    });
+    connections.set(ws, conn);
+    ws.on('message', (data: RawData, isBinary: boolean) => conn.receive(asBytes(data), isBinary));
+    ws.on('pong', () => {
+      conn.awaitingPong = false;
+    });
+    ws.on('error', (error) => log(`connection error: ${errorName(error)}`));
+    ws.on('close', () => {
+      connections.delete(ws);
+      conn.closed();
+      subscriptions.dropAll(conn);
+    });
+  };
+
+  const server = createServer((req, res) => {
+    handleHttp(req, res, () => ({
+      ok: true,
+      version: RELAY_VERSION,
+      protocol: RELAY_PROTOCOL_VERSION,
+      queues: store.counts().queues,
+      uptime: Math.floor((performance.now() - started) / 1000),
+    }));
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    if (closing) return refuseUpgrade(socket, 503);
+    if (pathOf(req) !== '/ws') return refuseUpgrade(socket, 404);
+    if (connections.size >= limits.maxConnections) {
+      log('connection refused: connection limit reached');
+      return refuseUpgrade(socket, 503);
+    }
+    wss.handleUpgrade(req, socket, head, onConnection);
+  });
+  server.on('clientError', (_error, socket) => socket.destroy());
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (cause) {
+    await store.close();
+    throw new TransportError(`cannot listen on ${host}:${opts.port ?? 0}`, { cause });
+  }
+  const bound = server.address();
+  if (bound === null || typeof bound === 'string') {
+    server.close();
+    await store.close();
+    throw new TransportError('server has no TCP address');
+  }
+  const port = bound.port;
+  const address = relayAddressFor(keys, opts.publicHost ?? host, port);
+
+  const purge = async (): Promise<void> => {
+    try {
+      const n = await store.purgeExpired(now());
+      counters.messagesExpired += n;
+      if (n > 0) log(`purged ${n} expired messages`);
+    } catch (error) {
+      if (!closing) log(`purge failed: ${errorName(error)}`);
+    }
+  };
+  void purge();
+  const purgeTimer = setInterval(() => void purge(), limits.purgeIntervalMs);
+  purgeTimer.unref();
+
+  // A connection that did not answer the previous ping is gone without a FIN: drop it,
+  // so that its subscriptions pass to the client's next connection.
+  const heartbeatTimer = setInterval(() => {
+    for (const [ws, conn] of connections) {
+      if (conn.awaitingPong) {
+        ws.terminate();
+        continue;
+      }
+      conn.awaitingPong = true;
+      ws.ping();
+    }
+  }, limits.heartbeatMs);
+  heartbeatTimer.unref();
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      clearInterval(purgeTimer);
+      clearInterval(heartbeatTimer);
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Writes already accepted commit now; their `ok` frames go out before the goodbye.
+      await store.flush();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const socketsClosed = [...connections.entries()].map(
+        ([ws, conn]) =>
+          new Promise<void>((resolve) => {
+            if (ws.readyState === ws.CLOSED) return resolve();
+            ws.once('close', () => resolve());
+            conn.shutdown();
+            setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+          }),
+      );
+      await Promise.all(socketsClosed);
+      server.closeAllConnections();
+      await serverClosed;
+      await store.close();
+      log('relay closed');
+    })();
+    return closing;
+  };
+  const onAbort = (): void => void close();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+  log(`relay listening on ${host}:${port} as ${address}`);
+  return {
+    address,
+    port,
+    host,
+    close,
+    stats: () => {
+      const totals = store.counts();
+      return {
+        uptimeMs: performance.now() - started,
+        connections: connections.size,
+        subscriptions: subscriptions.size,
+        queues: totals.queues,
+        messages: totals.messages,
+        framesReceived: counters.framesReceived,
+        errorsSent: counters.errorsSent,
+        messagesStored: counters.messagesStored,
+        messagesDelivered: subscriptions.delivered,
+        messagesExpired: counters.messagesExpired,
+      };
+    },
+  };
+}
+
+function handleHttp(req: IncomingMessage, res: ServerResponse, health: () => object): void {
+  if (req.method === 'GET' && pathOf(req) === '/health') {
+    const body = JSON.stringify(health());
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+    });
+    res.end(body);
+    return;
+  }
+  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+  res.end('not found\n');
+}
+
+function pathOf(req: IncomingMessage): string {
+  try {
+    return new URL(req.url ?? '/', 'http://relay.invalid').pathname;
+  } catch {
+    return '';
+  }
+}
+
+function refuseUpgrade(socket: Duplex, status: number): void {
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+  );
+}
+
+/** ws hands over a Buffer (or pieces of one); the codecs want a plain Uint8Array. */
+function asBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) {
+    const whole = Buffer.concat(data);
+    return new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength);
+  }
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : 'non-error thrown';
+}

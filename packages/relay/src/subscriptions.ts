@@ -1,0 +1,184 @@
+/**
+ * Who receives which queue, and the flow of `msg` frames to them.
+ *
+ * A queue has at most one subscriber: a new `sub` takes the queue over and the previous
+ * connection gets `end`. Delivery goes in seq order through a window: at most `window`
+ * messages per queue are out and unacked; each ack lets another one out. Messages come
+ * from the store (the backlog at `sub`, anything beyond the window) or, when the
+ * subscriber is caught up, straight from a just-committed send, without a read.
+ */
+import { toHex } from '@parus/core';
+import type { EndFrame, MsgFrame } from '@parus/core';
+import type { QueueStore, StoredMessage } from './queue-store.ts';
+
+/** The connection side of a subscription. */
+export interface Subscriber {
+  push(frame: MsgFrame | EndFrame): void;
+}
+
+interface Subscription {
+  rid: Uint8Array;
+  holder: Subscriber;
+  /** Highest seq handed to the holder. */
+  cursor: number;
+  /** Mids (hex) delivered and not yet acked. */
+  inflight: Set<string>;
+  /** The last store read found nothing beyond `cursor`, and nothing was skipped since. */
+  caughtUp: boolean;
+  /** A store read is under way... */
+  pumping: boolean;
+  /** ...and something changed meanwhile, so read again afterwards. */
+  again: boolean;
+  active: boolean;
+}
+
+export interface SubscriptionsOptions {
+  store: QueueStore;
+  window: number;
+  now: () => number;
+  onError: (error: unknown) => void;
+}
+
+export class Subscriptions {
+  private readonly byQueue = new Map<string, Subscription>();
+  private readonly byHolder = new Map<Subscriber, Set<string>>();
+  private deliveredTotal = 0;
+
+  constructor(private readonly opts: SubscriptionsOptions) {}
+
+  get size(): number {
+    return this.byQueue.size;
+  }
+
+  get delivered(): number {
+    return this.deliveredTotal;
+  }
+
+  countFor(holder: Subscriber): number {
+    return this.byHolder.get(holder)?.size ?? 0;
+  }
+
+  holds(holder: Subscriber, rid: Uint8Array): boolean {
+    return this.byQueue.get(toHex(rid))?.holder === holder;
+  }
+
+  /**
+   * Makes `holder` the queue's subscriber, from the start of the queue (a repeated `sub`
+   * on the same connection starts over too: the client asked for everything again). A
+   * previous holder on another connection gets `end`. Call `pump` once the `ok` is out.
+   */
+  subscribe(holder: Subscriber, rid: Uint8Array): void {
+    const key = toHex(rid);
+    const previous = this.byQueue.get(key);
+    if (previous) {
+      this.detach(key, previous);
+      if (previous.holder !== holder) previous.holder.push({ t: 'end', rid: previous.rid });
+    }
+    const sub: Subscription = {
+      rid,
+      holder,
+      cursor: 0,
+      inflight: new Set(),
+      caughtUp: false,
+      pumping: false,
+      again: false,
+      active: true,
+    };
+    this.byQueue.set(key, sub);
+    let held = this.byHolder.get(holder);
+    if (!held) this.byHolder.set(holder, (held = new Set()));
+    held.add(key);
+  }
+
+  /** Delivers what the window allows from the store. */
+  pump(rid: Uint8Array): void {
+    const sub = this.byQueue.get(toHex(rid));
+    if (sub) void this.fill(sub);
+  }
+
+  /** A send committed: deliver it now if the subscriber is caught up, else from the store. */
+  stored(message: StoredMessage): void {
+    const sub = this.byQueue.get(toHex(message.rid));
+    if (!sub) return;
+    if (sub.pumping) {
+      sub.again = true;
+      return;
+    }
+    if (sub.caughtUp && message.seq > sub.cursor && sub.inflight.size < this.opts.window) {
+      this.deliver(sub, message);
+      return;
+    }
+    sub.caughtUp = false;
+    void this.fill(sub);
+  }
+
+  /** The recipient acked (or tried to ack) `mid`: it no longer takes a place in the window. */
+  acked(rid: Uint8Array, mid: Uint8Array): void {
+    const sub = this.byQueue.get(toHex(rid));
+    if (!sub || !sub.inflight.delete(toHex(mid))) return;
+    void this.fill(sub);
+  }
+
+  /** The queue is gone: its subscriber gets `end`. */
+  queueDeleted(rid: Uint8Array): void {
+    const key = toHex(rid);
+    const sub = this.byQueue.get(key);
+    if (!sub) return;
+    this.detach(key, sub);
+    sub.holder.push({ t: 'end', rid: sub.rid });
+  }
+
+  /** The holder's connection closed. */
+  dropAll(holder: Subscriber): void {
+    const held = this.byHolder.get(holder);
+    if (!held) return;
+    for (const key of [...held]) {
+      const sub = this.byQueue.get(key);
+      if (sub) this.detach(key, sub);
+    }
+    this.byHolder.delete(holder);
+  }
+
+  private detach(key: string, sub: Subscription): void {
+    sub.active = false;
+    this.byQueue.delete(key);
+    const held = this.byHolder.get(sub.holder);
+    held?.delete(key);
+    if (held?.size === 0) this.byHolder.delete(sub.holder);
+  }
+
+  private deliver(sub: Subscription, message: StoredMessage): void {
+    sub.cursor = message.seq;
+    sub.inflight.add(toHex(message.mid));
+    this.deliveredTotal += 1;
+    sub.holder.push({ t: 'msg', rid: sub.rid, mid: message.mid, body: message.body });
+  }
+
+  private async fill(sub: Subscription): Promise<void> {
+    if (sub.pumping) {
+      sub.again = true;
+      return;
+    }
+    sub.pumping = true;
+    try {
+      do {
+        sub.again = false;
+        const room = this.opts.window - sub.inflight.size;
+        if (room <= 0) {
+          sub.caughtUp = false;
+          return;
+        }
+        const rows = await this.opts.store.messagesAfter(sub.rid, sub.cursor, room, this.opts.now());
+        if (!sub.active) return;
+        for (const row of rows) if (row.seq > sub.cursor) this.deliver(sub, row);
+        sub.caughtUp = rows.length < room;
+      } while (sub.again && sub.active);
+    } catch (error) {
+      // The store failed; the messages stay stored and go out on the next ack or sub.
+      sub.caughtUp = false;
+      this.opts.onError(error);
+    } finally {
+      sub.pumping = false;
+    }
+  }
+}
