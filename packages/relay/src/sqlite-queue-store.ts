@@ -159,7 +159,8 @@ export class SqliteQueueStore implements QueueStore {
   constructor(opts: SqliteQueueStoreOptions) {
     this.limits = { maxQueueMessages: opts.maxQueueMessages, maxQueueBytes: opts.maxQueueBytes };
     try {
-      this.db = new Database(opts.path);
+      // One connection only; the busy timeout matters just for a second relay on the same file.
+      this.db = new Database(opts.path, { timeout: 500 });
     } catch (cause) {
       throw new StorageError('cannot open the queue database', { cause });
     }
