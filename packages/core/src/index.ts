@@ -12,3 +12,4 @@ export * from './padding.ts';
 export * from './envelope.ts';
 export * from './message-dag.ts';
 export * from './safety-number.ts';
+export * from './double-ratchet.ts';
