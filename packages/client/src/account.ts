@@ -361,7 +361,12 @@ export class Account {
       const subscribed = [...this.queues.keys()].every((rid) => this.pendingAtSubscribe.has(rid));
       const read = [...this.pendingAtSubscribe].every(([rid, n]) => (this.handled.get(rid) ?? 0) >= n);
       if (subscribed && read) {
-        for (const r of this.relays.values()) await r.drained();
+        // A ping's answer comes after every message the relay pushed before it, so once
+        // it is back and the inbound chain is drained, nothing is still on its way.
+        for (const r of this.relays.values()) {
+          if (r.connected) await r.command({ t: 'ping' }).catch(() => undefined);
+          await r.drained();
+        }
         await this.flush();
         const left = await this.sendableCount();
         // Done when nothing is left, or when a whole pass could not send what is left

@@ -126,6 +126,9 @@ function encodeInto(w: Writer, value: CborValue, depth: number): void {
     for (const item of value) encodeInto(w, item, depth + 1);
     return;
   }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) {
+    throw new UsageError('only plain objects encode as CBOR maps');
+  }
   if (typeof value === 'object') {
     const entries: Array<[Uint8Array, CborValue]> = [];
     for (const [k, v] of Object.entries(value)) {
@@ -217,8 +220,11 @@ class Reader {
     switch (major) {
       case MT_UINT:
         return this.argument(info);
-      case MT_NINT:
-        return -1 - this.argument(info);
+      case MT_NINT: {
+        const n = this.argument(info);
+        if (n >= Number.MAX_SAFE_INTEGER) this.fail('negative integer beyond -2^53');
+        return -1 - n;
+      }
       case MT_BYTES:
         return this.take(this.argument(info)).slice();
       case MT_TEXT:
