@@ -11,18 +11,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import {
-  MAX_FRAME_BYTES,
-  RELAY_PROTOCOL_VERSION,
-  TransportError,
-  initCrypto,
-  systemRandom,
-} from '@parus/core';
+import { MAX_FRAME_BYTES, RELAY_PROTOCOL_VERSION, TransportError, initCrypto } from '@parus/core';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { CommandHandler } from './commands.ts';
 import { RelayConnection } from './connection.ts';
 import type { ConnectionCounters } from './connection.ts';
+import { nodeRandom } from './node-random.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { resolveLimits } from './relay-limits.ts';
 import type { RelayLimits } from './relay-limits.ts';
@@ -92,7 +87,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const log = opts.log ?? (() => {});
   const clock = opts.now ?? Date.now;
   const now = (): number => Math.floor(clock());
-  const rng = systemRandom;
+  const rng = nodeRandom;
   const host = opts.host ?? '127.0.0.1';
   const started = performance.now();
 
@@ -112,7 +107,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     store,
     window: limits.deliveryWindow,
     now,
-    onError: (error) => log(`delivery failed: ${errorName(error)}`),
+    onError: (error) => {
+      if (!closing) log(`delivery failed: ${errorName(error)}`);
+    },
   });
   const commands = new CommandHandler({
     store,
