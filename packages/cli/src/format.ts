@@ -26,7 +26,8 @@ export function formatMessage(m: MessageInfo, me = 'me'): string {
 }
 
 export function formatContact(c: ContactInfo): string {
-  const state = c.state === 'validated' ? '✔ validated' : c.state === 'compromised' ? '✘ COMPROMISED' : '? unvalidated';
+  const state =
+    c.state === 'validated' ? '✔ validated' : c.state === 'compromised' ? '✘ COMPROMISED' : '? unvalidated';
   const status = c.status === 'pending' ? ' (waiting for their answer)' : '';
   const warn = c.keyChanged ? '  ⚠ key changed' : '';
   return `${c.alias}  ${state}${status}${warn}`;

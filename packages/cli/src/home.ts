@@ -20,7 +20,10 @@ export async function createAccount(home: string, name: string, relay: string): 
   mkdirSync(home, { recursive: true, mode: 0o700 });
   if (existsSync(accountDb(home))) throw new UsageError(`an account already exists in ${home}`);
   const passphrase = await readPassphrase({ confirm: true });
-  const store = await SealedStore.open(new SqliteStore(accountDb(home)), passphrase, { rng: systemRandom, create: true });
+  const store = await SealedStore.open(new SqliteStore(accountDb(home)), passphrase, {
+    rng: systemRandom,
+    create: true,
+  });
   return Account.create({ store, transport: nodeTransport(), name, relay });
 }
 

@@ -1,5 +1,11 @@
 /** `parus`: the command line. Each command is a function from arguments to an exit code. */
-import { acceptCommand, contactsCommand, initCommand, inviteCommand, verifyCommand } from './commands/account.ts';
+import {
+  acceptCommand,
+  contactsCommand,
+  initCommand,
+  inviteCommand,
+  verifyCommand,
+} from './commands/account.ts';
 import { chatCommand } from './commands/chat.ts';
 import { historyCommand, readCommand, sendCommand } from './commands/messages.ts';
 import { RELAY_HELP, relayCommand } from './commands/relay.ts';

@@ -30,7 +30,11 @@ export function reportError(error: unknown, json: boolean): number {
   const e =
     error instanceof ParusError
       ? { name: error.name, code: error.code, message: error.message }
-      : { name: 'InternalError', code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+      : {
+          name: 'InternalError',
+          code: 'INTERNAL',
+          message: error instanceof Error ? error.message : String(error),
+        };
   if (json) process.stdout.write(`${JSON.stringify({ error: e })}\n`);
   else process.stderr.write(`parus: ${e.message} (${e.name})\n`);
   return e.code === 'USAGE' ? 2 : 1;

@@ -53,9 +53,13 @@ async function readTexts(who: 'alice' | 'bob'): Promise<string[]> {
 
 function startRelay(port: number): Promise<void> {
   return new Promise((ready, fail) => {
-    const child = spawn(process.execPath, [BIN, 'relay', '--port', String(port), '--data', relayData, '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'relay', '--port', String(port), '--data', relayData, '--json'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     relay = child;
     const lines = createInterface({ input: child.stdout! });
     lines.once('line', (line) => {

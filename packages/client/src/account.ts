@@ -165,7 +165,8 @@ function signPair(secretKey: Uint8Array): SignKeyPair {
 
 function checkAlias(alias: string): string {
   const a = alias.trim();
-  if (!ALIAS.test(a) || a.length > MAX_ALIAS) throw new UsageError('alias must be 1-64 characters, no spaces at the ends');
+  if (!ALIAS.test(a) || a.length > MAX_ALIAS)
+    throw new UsageError('alias must be 1-64 characters, no spaces at the ends');
   return a;
 }
 
@@ -243,7 +244,9 @@ export class Account {
     parseRelayAddress(opts.relay);
     const device = generateSignKeyPair(a.rng);
     const record: AccountRecord = { name, relay: opts.relay, device: device.secretKey, created: a.now() };
-    await opts.store.batch([{ type: 'put', collection: C.account, key: 'self', value: encodeRecord(record) }]);
+    await opts.store.batch([
+      { type: 'put', collection: C.account, key: 'self', value: encodeRecord(record) },
+    ]);
     await a.load();
     return a;
   }
@@ -333,7 +336,9 @@ export class Account {
   }
 
   private queueOf(owner: { kind: 'invite' | 'contact'; id: string }): InboundQueue | undefined {
-    return owner.kind === 'invite' ? this.invitesById.get(owner.id)?.queue : this.contactsById.get(owner.id)?.recv;
+    return owner.kind === 'invite'
+      ? this.invitesById.get(owner.id)?.queue
+      : this.contactsById.get(owner.id)?.recv;
   }
 
   private readonly pendingAtSubscribe = new Map<string, number>();
@@ -385,7 +390,13 @@ export class Account {
     for (const { value } of await this.store.list(C.outbox)) {
       const e = decodeOutbox(value);
       const c = this.contactsById.get(hex(e.contact));
-      if (e.state === 'queued' && c?.status === 'active' && c.send && this.relays.get(c.send.relay)?.connected) n++;
+      if (
+        e.state === 'queued' &&
+        c?.status === 'active' &&
+        c.send &&
+        this.relays.get(c.send.relay)?.connected
+      )
+        n++;
     }
     return n;
   }
@@ -411,7 +422,9 @@ export class Account {
     const rdh = generateDhKeyPair(this.rng);
     try {
       const answer = await r.command(
-        senderKey ? { t: 'new', rk: rk.publicKey, rdh: rdh.publicKey, sk: senderKey } : { t: 'new', rk: rk.publicKey, rdh: rdh.publicKey },
+        senderKey
+          ? { t: 'new', rk: rk.publicKey, rdh: rdh.publicKey, sk: senderKey }
+          : { t: 'new', rk: rk.publicKey, rdh: rdh.publicKey },
         rk.secretKey,
       );
       if (answer.t !== 'ids') throw new ProtocolError('relay answered new with something else');
@@ -431,7 +444,9 @@ export class Account {
   // ---- Invitations ----------------------------------------------------------------------
 
   /** Makes a rendez-vous card: a one-time card by default, or a long-lived contact address. */
-  async createInvite(opts: { oneTime?: boolean; ttlMs?: number } = {}): Promise<{ link: string; card: RendezvousCard }> {
+  async createInvite(
+    opts: { oneTime?: boolean; ttlMs?: number } = {},
+  ): Promise<{ link: string; card: RendezvousCard }> {
     const oneTime = opts.oneTime ?? true;
     const queue = await this.newQueue(this.account.relay);
     const identity = generateSignKeyPair(this.rng);
@@ -464,7 +479,9 @@ export class Account {
       used: false,
     };
     await this.lock.run(async () => {
-      await this.store.batch([{ type: 'put', collection: C.invites, key: hex(record.id), value: encodeRecord(record) }]);
+      await this.store.batch([
+        { type: 'put', collection: C.invites, key: hex(record.id), value: encodeRecord(record) },
+      ]);
       this.invitesById.set(hex(record.id), record);
       this.queues.set(hex(queue.rid), { kind: 'invite', id: hex(record.id) });
     });
@@ -479,11 +496,14 @@ export class Account {
     const alias = checkAlias(opts.alias ?? card.name ?? 'contact');
     const existing = this.byAlias(alias);
     if (existing) {
-      if (equalBytes(existing.theirIdentity, card.identityKey)) throw new UsageError(`${alias} is already a contact`);
-      if (!opts.replace) throw new UsageError(`${alias} exists with a different key; accept with replace to change it`);
+      if (equalBytes(existing.theirIdentity, card.identityKey))
+        throw new UsageError(`${alias} is already a contact`);
+      if (!opts.replace)
+        throw new UsageError(`${alias} exists with a different key; accept with replace to change it`);
     }
     for (const c of this.contactsById.values()) {
-      if (equalBytes(c.theirIdentity, card.identityKey)) throw new UsageError(`this card was already accepted as ${c.alias}`);
+      if (equalBytes(c.theirIdentity, card.identityKey))
+        throw new UsageError(`this card was already accepted as ${c.alias}`);
     }
     const identity = generateSignKeyPair(this.rng);
     const { keys, init } = pqxdhInitiate({
@@ -503,7 +523,12 @@ export class Account {
     const senderKey = generateSignKeyPair(this.rng);
     const conv = conversationId(identity.publicKey, card.identityKey);
     const hello = this.contactHelloEnvelope(identity, conv, recv, senderKey.publicKey);
-    const encrypted = ratchetEncrypt(session, padToBucket(encodeEnvelope(hello)), keys.associatedData, this.rng);
+    const encrypted = ratchetEncrypt(
+      session,
+      padToBucket(encodeEnvelope(hello)),
+      keys.associatedData,
+      this.rng,
+    );
     session = encrypted.state;
     const request = encodeContactRequest({
       v: 1,
@@ -568,7 +593,12 @@ export class Account {
       lamport: 0,
       ts: this.now(),
       kind: 'contact',
-      body: { queue: { relay: recv.relay, sid: recv.sid }, senderKey: senderKeyPublic, name: this.account.name, cert },
+      body: {
+        queue: { relay: recv.relay, sid: recv.sid },
+        senderKey: senderKeyPublic,
+        name: this.account.name,
+        cert,
+      },
     });
   }
 
@@ -609,7 +639,11 @@ export class Account {
     const c = this.mustContact(alias);
     const ours = c.identity.slice(32, 64);
     const digits = safetyNumber(ours, c.theirIdentity);
-    return { digits, formatted: formatSafetyNumber(digits), qr: safetyNumberQrPayload(ours, c.theirIdentity) };
+    return {
+      digits,
+      formatted: formatSafetyNumber(digits),
+      qr: safetyNumberQrPayload(ours, c.theirIdentity),
+    };
   }
 
   async setContactState(alias: string, state: ContactState): Promise<ContactInfo> {
@@ -652,12 +686,14 @@ export class Account {
     if (text.length > MAX_TEXT) throw new UsageError(`message longer than ${MAX_TEXT} characters`);
     const info = await this.lock.run(async () => {
       const c = this.mustContact(alias);
-      if (c.state === 'compromised') throw new UsageError(`${alias} is marked compromised; sending is refused`);
+      if (c.state === 'compromised')
+        throw new UsageError(`${alias} is marked compromised; sending is refused`);
       const body: CborMap = { text };
       let replyTo: Uint8Array | undefined;
       if (opts.replyTo) {
         replyTo = fromHexId(opts.replyTo);
-        if (!(await this.store.get(C.messages(c.id), hex(replyTo)))) throw new NotFoundError('no such message to reply to');
+        if (!(await this.store.get(C.messages(c.id), hex(replyTo))))
+          throw new NotFoundError('no such message to reply to');
         body.replyTo = replyTo;
       }
       const nodes = await this.dagNodes(c);
@@ -709,7 +745,15 @@ export class Account {
   }
 
   private control(c: ContactRecord, kind: MessageKind, body: CborMap): StoreOp {
-    const env = createEnvelope({ device: this.device, conv: c.conv, parents: [], lamport: 0, ts: this.now(), kind, body });
+    const env = createEnvelope({
+      device: this.device,
+      conv: c.conv,
+      parents: [],
+      lamport: 0,
+      ts: this.now(),
+      kind,
+      body,
+    });
     return this.outboxOp(c, encodeEnvelope(env));
   }
 
@@ -749,7 +793,9 @@ export class Account {
       list.push(e);
       byContact.set(k, list);
     }
-    await Promise.all([...this.contactsById.values()].filter((c) => c.request).map((c) => this.sendRequest(c)));
+    await Promise.all(
+      [...this.contactsById.values()].filter((c) => c.request).map((c) => this.sendRequest(c)),
+    );
     await Promise.all(
       [...byContact].map(async ([cid, entries]) => {
         const contact = this.contactsById.get(cid);
@@ -769,7 +815,10 @@ export class Account {
           const delivered: Array<[ContactRecord, Uint8Array]> = [];
           for (const res of results) {
             if (res.status === 'rejected') {
-              if (res.reason instanceof ParusError && !(res.reason.code === 'TRANSPORT' || res.reason.code === 'TIMEOUT')) {
+              if (
+                res.reason instanceof ParusError &&
+                !(res.reason.code === 'TRANSPORT' || res.reason.code === 'TIMEOUT')
+              ) {
                 this.events.emit('error', { error: res.reason, context: 'relay refused a message' });
               }
               continue;
@@ -782,7 +831,8 @@ export class Account {
             const next: OutboxRecord = {
               ...e,
               state: 'relayed',
-              nextAt: this.now() + Math.min(this.resendMs * 2 ** Math.max(0, e.attempts - 1), this.maxResendMs),
+              nextAt:
+                this.now() + Math.min(this.resendMs * 2 ** Math.max(0, e.attempts - 1), this.maxResendMs),
             };
             delete next.wire;
             ops.push({ type: 'put', collection: C.outbox, key: outboxKey(e.seq), value: encodeRecord(next) });
@@ -794,7 +844,8 @@ export class Account {
             if (op) ops.push(op);
           }
           if (ops.length) await this.store.batch(ops);
-          for (const [c, id] of delivered) this.events.emit('receipt', { alias: c.alias, id: hex(id), status: 'sent' });
+          for (const [c, id] of delivered)
+            this.events.emit('receipt', { alias: c.alias, id: hex(id), status: 'sent' });
         });
       }),
     );
@@ -841,7 +892,12 @@ export class Account {
         session = enc.state;
         changed = true;
         entry = { ...entry, wire: enc.message, state: 'queued', attempts: entry.attempts + 1 };
-        ops.push({ type: 'put', collection: C.outbox, key: outboxKey(entry.seq), value: encodeRecord(entry) });
+        ops.push({
+          type: 'put',
+          collection: C.outbox,
+          key: outboxKey(entry.seq),
+          value: encodeRecord(entry),
+        });
       }
       out.push({ entry, wire: entry.wire!, sid: contact.send.sid, senderKey: contact.senderKey });
     }
@@ -852,7 +908,11 @@ export class Account {
     return out;
   }
 
-  private async statusOp(c: ContactRecord, id: Uint8Array, status: MessageStatus): Promise<StoreOp | undefined> {
+  private async statusOp(
+    c: ContactRecord,
+    id: Uint8Array,
+    status: MessageStatus,
+  ): Promise<StoreOp | undefined> {
     const raw = await this.store.get(C.messages(c.id), hex(id));
     if (!raw) return undefined;
     const m = decodeMessage(raw);
@@ -863,15 +923,22 @@ export class Account {
 
   // ---- Receiving ------------------------------------------------------------------------
 
-  private async onDelivery(relay: string, rid: Uint8Array, mid: Uint8Array, sealed: Uint8Array): Promise<void> {
+  private async onDelivery(
+    relay: string,
+    rid: Uint8Array,
+    mid: Uint8Array,
+    sealed: Uint8Array,
+  ): Promise<void> {
     const ridHex = hex(rid);
     try {
       await this.lock.run(() => this.receive(relay, rid, mid, sealed));
     } catch (e) {
       // Not processed for a reason that may pass (store, network): no ack, the relay keeps it.
-      if (!(e instanceof ParusError) || ['STORAGE', 'INTERNAL', 'TRANSPORT', 'TIMEOUT'].includes(e.code)) throw e;
+      if (!(e instanceof ParusError) || ['STORAGE', 'INTERNAL', 'TRANSPORT', 'TIMEOUT'].includes(e.code))
+        throw e;
       this.events.emit('error', {
-        error: e instanceof ParusError ? e : new ProtocolError('message could not be processed', { cause: e }),
+        error:
+          e instanceof ParusError ? e : new ProtocolError('message could not be processed', { cause: e }),
         context: 'incoming message dropped',
       });
     } finally {
@@ -885,7 +952,12 @@ export class Account {
     const owner = this.queues.get(hex(rid));
     if (!owner) return;
     if (await this.store.get(C.seen, hex(mid))) return; // redelivered after a crash before the ack
-    const seenOp: StoreOp = { type: 'put', collection: C.seen, key: hex(mid), value: encodeRecord({ at: this.now() }) };
+    const seenOp: StoreOp = {
+      type: 'put',
+      collection: C.seen,
+      key: hex(mid),
+      value: encodeRecord({ at: this.now() }),
+    };
     const queue = this.queueOf(owner);
     if (!queue) return;
     const { body } = openDelivery(queue.key, mid, sealed);
@@ -898,10 +970,15 @@ export class Account {
     if (contact) await this.receiveFromContact(contact, body, seenOp);
   }
 
-  private async receiveContactRequest(invite: InviteRecord, body: Uint8Array, seenOp: StoreOp): Promise<void> {
+  private async receiveContactRequest(
+    invite: InviteRecord,
+    body: Uint8Array,
+    seenOp: StoreOp,
+  ): Promise<void> {
     const req = decodeContactRequest(body);
     if (!equalBytes(req.card, invite.id)) throw new VerificationError('contact request answers another card');
-    if (invite.used || invite.expires < this.now()) throw new ProtocolError('contact request for a used or expired card');
+    if (invite.used || invite.expires < this.now())
+      throw new ProtocolError('contact request for a used or expired card');
     for (const c of this.contactsById.values()) {
       if (equalBytes(c.theirIdentity, req.identityKey)) return; // the same request again
     }
@@ -963,7 +1040,10 @@ export class Account {
       this.queues.delete(hex(invite.queue.rid));
       const r = this.connection(invite.queue.relay);
       // The one-time rendez-vous queue has done its job; delete it (after this message's ack).
-      setTimeout(() => void r.command({ t: 'del', rid: invite.queue.rid }, invite.queue.rk).catch(() => undefined), 0);
+      setTimeout(
+        () => void r.command({ t: 'del', rid: invite.queue.rid }, invite.queue.rk).catch(() => undefined),
+        0,
+      );
     }
     void this.subscribeQueue(recv).catch(() => undefined);
     this.events.emit('contact', { alias: contact.alias, change: 'added', info: this.info(contact) });
@@ -1007,12 +1087,15 @@ export class Account {
         c = { ...c, recv: { ...c.recv, secured: true } };
       }
       const info = this.info(c);
-      after.push(() => this.events.emit('contact', { alias: c.alias, change: keyChanged ? 'key-changed' : 'active', info }));
+      after.push(() =>
+        this.events.emit('contact', { alias: c.alias, change: keyChanged ? 'key-changed' : 'active', info }),
+      );
       await this.saveContact(c, ops);
       for (const f of after) f();
       return;
     }
-    if (!c.device || !equalBytes(env.device, c.device)) throw new VerificationError('message from an unknown device');
+    if (!c.device || !equalBytes(env.device, c.device))
+      throw new VerificationError('message from an unknown device');
 
     if (USER_KINDS.has(env.kind)) {
       const existing = await this.store.get(C.messages(c.id), hex(env.id));
@@ -1034,7 +1117,12 @@ export class Account {
           envelope: encodeEnvelope(env),
         };
         if (m.replyTo !== undefined) record.replyTo = asBytes(m.replyTo, 'replyTo', { len: 32 });
-        ops.push({ type: 'put', collection: C.messages(c.id), key: hex(env.id), value: encodeRecord(record) });
+        ops.push({
+          type: 'put',
+          collection: C.messages(c.id),
+          key: hex(env.id),
+          value: encodeRecord(record),
+        });
         const nodes = await this.dagNodes(c);
         nodes.push(record);
         const missing = missingParents(nodes).filter((id) => !this.requestedResend.has(hex(id)));
@@ -1129,7 +1217,12 @@ export class Account {
           const m = byId.get(hex(n.id))!;
           if (m.dir !== 'in' || m.shown) continue;
           out.push(this.messageInfo(c, m));
-          ops.push({ type: 'put', collection: C.messages(c.id), key: hex(m.id), value: encodeRecord({ ...m, shown: true }) });
+          ops.push({
+            type: 'put',
+            collection: C.messages(c.id),
+            key: hex(m.id),
+            value: encodeRecord({ ...m, shown: true }),
+          });
         }
       }
       if (ops.length) await this.store.batch(ops);
@@ -1183,4 +1276,3 @@ function fromHexId(id: string): Uint8Array {
   for (let i = 0; i < 32; i++) out[i] = parseInt(id.slice(2 * i, 2 * i + 2), 16);
   return out;
 }
-

@@ -210,7 +210,11 @@ export function decodeContact(bytes: Uint8Array): ContactRecord {
     if (device) c.device = device;
     const request = optional(m.request, (v) => {
       const r = asMap(v, 'request');
-      return { relay: asText(r.relay, 'relay', 512), sid: asBytes(r.sid, 'sid'), body: asBytes(r.body, 'body', { max: 1 << 18 }) };
+      return {
+        relay: asText(r.relay, 'relay', 512),
+        sid: asBytes(r.sid, 'sid'),
+        body: asBytes(r.body, 'body', { max: 1 << 18 }),
+      };
     });
     if (request) c.request = request;
     const keyChanged = optional(m.keyChanged, (v) => asUint(v, 'keyChanged'));

@@ -233,7 +233,9 @@ export class RelayConnection {
     if (input.t === 'ping') frame = { t: 'ping', id };
     else {
       const unsigned = { ...input, id } as SignedCommand;
-      frame = signer ? ({ ...unsigned, sig: sign(signer, commandSigningBytes(session, unsigned)) } as SignedCommand) : unsigned;
+      frame = signer
+        ? ({ ...unsigned, sig: sign(signer, commandSigningBytes(session, unsigned)) } as SignedCommand)
+        : unsigned;
     }
     return new Promise<RelayFrame>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -154,7 +154,12 @@ function cloneStore(source: MemoryStore): MemoryStore {
 }
 
 async function rawSend(address: string, sid: Uint8Array, body: Uint8Array): Promise<void> {
-  const r = new RelayConnection({ address, transport: nodeTransport(), rng: systemRandom, onMessage: () => {} });
+  const r = new RelayConnection({
+    address,
+    transport: nodeTransport(),
+    rng: systemRandom,
+    onMessage: () => {},
+  });
   await r.start();
   await r.command({ t: 'send', sid, body });
   r.close();

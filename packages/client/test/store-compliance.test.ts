@@ -27,7 +27,8 @@ const backends: Array<[string, () => Promise<Store>]> = [
   ['SqliteStore', async () => new SqliteStore(join(tempDir(), 'a.db'))],
   [
     'SealedStore over MemoryStore',
-    async () => SealedStore.open(new MemoryStore(), 'correct horse', { rng: systemRandom, create: true, cost: FAST }),
+    async () =>
+      SealedStore.open(new MemoryStore(), 'correct horse', { rng: systemRandom, create: true, cost: FAST }),
   ],
   [
     'SealedStore over SqliteStore',
@@ -94,7 +95,11 @@ describe('SealedStore', () => {
   it('a wrong passphrase gets AuthError and reveals and changes nothing', async () => {
     const dir = tempDir();
     const path = join(dir, 'acct.db');
-    const s = await SealedStore.open(new SqliteStore(path), 'right passphrase', { rng: systemRandom, create: true, cost: FAST });
+    const s = await SealedStore.open(new SqliteStore(path), 'right passphrase', {
+      rng: systemRandom,
+      create: true,
+      cost: FAST,
+    });
     await s.batch([{ type: 'put', collection: 'contacts', key: 'k1', value: utf8('secret alias: 阿明') }]);
     await s.close();
     const before = readFileSync(path);

@@ -126,7 +126,11 @@ function encodeInto(w: Writer, value: CborValue, depth: number): void {
     for (const item of value) encodeInto(w, item, depth + 1);
     return;
   }
-  if (typeof value === 'object' && Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) {
+  if (
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) !== Object.prototype &&
+    Object.getPrototypeOf(value) !== null
+  ) {
     throw new UsageError('only plain objects encode as CBOR maps');
   }
   if (typeof value === 'object') {
@@ -246,7 +250,8 @@ class Reader {
           const key = this.value(depth + 1);
           if (typeof key !== 'string') this.fail('map key is not text');
           const keyBytes = this.data.subarray(keyStart, this.pos);
-          if (previousKey && compareBytes(previousKey, keyBytes) >= 0) this.fail('map keys unsorted or repeated');
+          if (previousKey && compareBytes(previousKey, keyBytes) >= 0)
+            this.fail('map keys unsorted or repeated');
           previousKey = keyBytes;
           out[key] = this.value(depth + 1);
         }
@@ -302,8 +307,10 @@ export interface BytesRule {
 
 export function asBytes(value: CborValue | undefined, what: string, rule: BytesRule = {}): Uint8Array {
   if (!(value instanceof Uint8Array)) throw new DecodeError(`${what} must be bytes`);
-  if (rule.len !== undefined && value.length !== rule.len) throw new DecodeError(`${what} must be ${rule.len} bytes`);
-  if (rule.max !== undefined && value.length > rule.max) throw new DecodeError(`${what} longer than ${rule.max} bytes`);
+  if (rule.len !== undefined && value.length !== rule.len)
+    throw new DecodeError(`${what} must be ${rule.len} bytes`);
+  if (rule.max !== undefined && value.length > rule.max)
+    throw new DecodeError(`${what} longer than ${rule.max} bytes`);
   return value;
 }
 

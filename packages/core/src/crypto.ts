@@ -162,7 +162,12 @@ export function seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, 
 }
 
 /** Throws VerificationError when the tag does not check (wrong key, tampered data or AD). */
-export function open(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad?: Uint8Array): Uint8Array {
+export function open(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ciphertext: Uint8Array,
+  ad?: Uint8Array,
+): Uint8Array {
   assertLength(key, AEAD_KEY_BYTES, 'AEAD key');
   assertLength(nonce, AEAD_NONCE_BYTES, 'AEAD nonce');
   if (ciphertext.length < AEAD_TAG_BYTES) throw new VerificationError('ciphertext shorter than its tag');
@@ -174,7 +179,12 @@ export function open(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array,
 }
 
 /** seal() with a fresh random nonce, returned as nonce || ciphertext. */
-export function sealWithNonce(rng: Random, key: Uint8Array, plaintext: Uint8Array, ad?: Uint8Array): Uint8Array {
+export function sealWithNonce(
+  rng: Random,
+  key: Uint8Array,
+  plaintext: Uint8Array,
+  ad?: Uint8Array,
+): Uint8Array {
   const nonce = rng.bytes(AEAD_NONCE_BYTES);
   const ct = seal(key, nonce, plaintext, ad);
   const out = new Uint8Array(nonce.length + ct.length);
@@ -192,7 +202,8 @@ export function openWithNonce(key: Uint8Array, box: Uint8Array, ad?: Uint8Array)
 
 /** BLAKE2b with `length` bytes of output (16..64), optionally keyed (RFC 7693). */
 export function hash(data: Uint8Array, length = 32, key?: Uint8Array): Uint8Array {
-  if (!Number.isInteger(length) || length < 16 || length > 64) throw new UsageError('hash length out of range');
+  if (!Number.isInteger(length) || length < 16 || length > 64)
+    throw new UsageError('hash length out of range');
   return lib().crypto_generichash(length, data, key ?? null);
 }
 
@@ -205,7 +216,8 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
 
 /** HKDF-SHA-256, RFC 5869 §2.2 (extract) and §2.3 (expand). */
 export function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  if (!Number.isInteger(length) || length < 1 || length > 255 * 32) throw new UsageError('HKDF length out of range');
+  if (!Number.isInteger(length) || length < 1 || length > 255 * 32)
+    throw new UsageError('HKDF length out of range');
   const prk = hmacSha256(salt.length > 0 ? salt : new Uint8Array(32), ikm);
   const out = new Uint8Array(length);
   let previous: Uint8Array = new Uint8Array(0);
@@ -234,10 +246,22 @@ export const ARGON2ID_MODERATE: Argon2idCost = { opsLimit: 3, memLimit: 256 * 10
 export const ARGON2ID_INTERACTIVE: Argon2idCost = { opsLimit: 2, memLimit: 64 * 1024 * 1024 };
 export const ARGON2ID_SALT_BYTES = 16;
 
-export function argon2id(password: Uint8Array, salt: Uint8Array, cost: Argon2idCost, length = 32): Uint8Array {
+export function argon2id(
+  password: Uint8Array,
+  salt: Uint8Array,
+  cost: Argon2idCost,
+  length = 32,
+): Uint8Array {
   assertLength(salt, ARGON2ID_SALT_BYTES, 'Argon2id salt');
   const s = lib();
-  return s.crypto_pwhash(length, password, salt, cost.opsLimit, cost.memLimit, s.crypto_pwhash_ALG_ARGON2ID13);
+  return s.crypto_pwhash(
+    length,
+    password,
+    salt,
+    cost.opsLimit,
+    cost.memLimit,
+    s.crypto_pwhash_ALG_ARGON2ID13,
+  );
 }
 
 // ---- KEMs ----------------------------------------------------------------------------
@@ -262,7 +286,8 @@ export function xwingEncapsulate(rng: Random, publicKey: Uint8Array): Encapsulat
 }
 
 export function xwingEncapsulateDeterministic(publicKey: Uint8Array, seed: Uint8Array): Encapsulation {
-  if (publicKey.length !== XWING_PUBLIC_BYTES) throw new VerificationError('X-Wing public key has the wrong size');
+  if (publicKey.length !== XWING_PUBLIC_BYTES)
+    throw new VerificationError('X-Wing public key has the wrong size');
   assertLength(seed, XWING_ENC_SEED_BYTES, 'X-Wing encapsulation seed');
   try {
     return lib().crypto_kem_xwing_enc_deterministic(publicKey, seed);
@@ -273,7 +298,8 @@ export function xwingEncapsulateDeterministic(publicKey: Uint8Array, seed: Uint8
 
 export function xwingDecapsulate(secretKey: Uint8Array, ciphertext: Uint8Array): Uint8Array {
   assertLength(secretKey, XWING_SECRET_BYTES, 'X-Wing secret key');
-  if (ciphertext.length !== XWING_CIPHERTEXT_BYTES) throw new VerificationError('X-Wing ciphertext has the wrong size');
+  if (ciphertext.length !== XWING_CIPHERTEXT_BYTES)
+    throw new VerificationError('X-Wing ciphertext has the wrong size');
   try {
     return lib().crypto_kem_xwing_dec(ciphertext, secretKey);
   } catch (cause) {

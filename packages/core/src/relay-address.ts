@@ -26,7 +26,8 @@ export function fingerprintMatches(address: RelayAddress, serverSignPublicKey: U
   return equalBytes(address.fingerprint, relayFingerprint(serverSignPublicKey));
 }
 
-const ADDRESS = /^parus:\/\/([A-Za-z0-9_-]{43})@(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})(?:\?transport=(ws|wss))?$/;
+const ADDRESS =
+  /^parus:\/\/([A-Za-z0-9_-]{43})@(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})(?:\?transport=(ws|wss))?$/;
 
 export function parseRelayAddress(text: string): RelayAddress {
   const m = ADDRESS.exec(text.trim());

@@ -16,16 +16,7 @@
  * looks like what came in.
  */
 import { concatBytes, utf8 } from './bytes.ts';
-import {
-  asBytes,
-  asMap,
-  asText,
-  asUint,
-  decodeCbor,
-  encodeCbor,
-  optional,
-  type CborMap,
-} from './cbor.ts';
+import { asBytes, asMap, asText, asUint, decodeCbor, encodeCbor, optional, type CborMap } from './cbor.ts';
 import { dh, hkdf, openWithNonce, sealWithNonce, wipe, type Random } from './crypto.ts';
 import { DecodeError, isErrorCode, type ErrorCode } from './errors.ts';
 
@@ -101,7 +92,15 @@ export interface PingFrame {
   id: number;
 }
 
-export type ClientFrame = HelloFrame | NewFrame | SecureFrame | SubFrame | SendFrame | AckFrame | DelFrame | PingFrame;
+export type ClientFrame =
+  | HelloFrame
+  | NewFrame
+  | SecureFrame
+  | SubFrame
+  | SendFrame
+  | AckFrame
+  | DelFrame
+  | PingFrame;
 export type SignedCommand = NewFrame | SecureFrame | SubFrame | SendFrame | AckFrame | DelFrame;
 
 export interface WelcomeFrame {
@@ -169,7 +168,11 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
   const t = asText(m.t, 't', 16);
   switch (t) {
     case 'hello':
-      return { t, v: asUint(m.v, 'v'), challenge: asBytes(m.challenge, 'challenge', { len: CHALLENGE_BYTES }) };
+      return {
+        t,
+        v: asUint(m.v, 'v'),
+        challenge: asBytes(m.challenge, 'challenge', { len: CHALLENGE_BYTES }),
+      };
     case 'new': {
       const f: NewFrame = {
         t,

@@ -30,7 +30,8 @@ export async function initCommand(argv: string[], makeOut: MakeOut): Promise<num
 
 /** Writes a QR code as PNG or SVG, chosen by the file's extension. */
 async function writeQr(path: string, text: string): Promise<void> {
-  if (path.endsWith('.svg')) writeFileSync(path, await QRCode.toString(text, { type: 'svg', errorCorrectionLevel: 'L' }));
+  if (path.endsWith('.svg'))
+    writeFileSync(path, await QRCode.toString(text, { type: 'svg', errorCorrectionLevel: 'L' }));
   else if (path.endsWith('.png')) await QRCode.toFile(path, text, { type: 'png', errorCorrectionLevel: 'L' });
   else throw new UsageError('--qr takes a file name ending in .png or .svg');
 }
@@ -50,12 +51,15 @@ export async function inviteCommand(argv: string[], makeOut: MakeOut): Promise<n
     if (qrFile) await writeQr(qrFile, link);
     const file = str(values, 'out');
     if (file) writeFileSync(file, `${link}\n`, { mode: 0o600 });
-    out.result({ link, expires: card.expires, oneTime: card.oneTime, qr: qrFile ?? null, file: file ?? null }, () => {
-      out.line(card.oneTime ? 'One-time invitation (valid 7 days):' : 'Reusable contact address:');
-      out.line(link);
-      if (qrFile) out.line(`QR code written to ${qrFile}`);
-      if (file) out.line(`Card written to ${file}`);
-    });
+    out.result(
+      { link, expires: card.expires, oneTime: card.oneTime, qr: qrFile ?? null, file: file ?? null },
+      () => {
+        out.line(card.oneTime ? 'One-time invitation (valid 7 days):' : 'Reusable contact address:');
+        out.line(link);
+        if (qrFile) out.line(`QR code written to ${qrFile}`);
+        if (file) out.line(`Card written to ${file}`);
+      },
+    );
     if (!out.json && process.stdout.isTTY) {
       process.stdout.write(await QRCode.toString(link, { type: 'utf8', errorCorrectionLevel: 'L' }));
     }
@@ -67,7 +71,10 @@ export async function inviteCommand(argv: string[], makeOut: MakeOut): Promise<n
 }
 
 export async function acceptCommand(argv: string[], makeOut: MakeOut): Promise<number> {
-  const { values, positionals } = parse(argv, { alias: { type: 'string' }, replace: { type: 'boolean', default: false } });
+  const { values, positionals } = parse(argv, {
+    alias: { type: 'string' },
+    replace: { type: 'boolean', default: false },
+  });
   const out = makeOut(values.json === true);
   let link = positionals[0];
   if (!link) throw new UsageError('usage: parus accept LINK|FILE --alias ALIAS');
@@ -88,7 +95,8 @@ export async function acceptCommand(argv: string[], makeOut: MakeOut): Promise<n
     await account.sync({ timeoutMs: 20_000 });
     const now = account.contact(contact.alias);
     out.result({ contact: now }, () => {
-      if (contact.keyChanged) out.warn(`⚠ WARNING: ${contact.alias} now has a different key. Verify it again.`);
+      if (contact.keyChanged)
+        out.warn(`⚠ WARNING: ${contact.alias} now has a different key. Verify it again.`);
       out.line(`Contact request sent to ${now.alias}.`);
       out.line(`Safety number: ${now.safetyNumber}`);
       out.line(`Compare it with ${now.alias} in person, then: parus verify ${now.alias} --confirm`);
@@ -140,14 +148,20 @@ export async function verifyCommand(argv: string[], makeOut: MakeOut): Promise<n
       if (qrFile.endsWith('.svg')) writeFileSync(qrFile, await QRCode.toString(qrText, { type: 'svg' }));
       else await QRCode.toFile(qrFile, qrText, { type: 'png' });
     }
-    out.result({ alias, state: contact.state, safetyNumber: sn.formatted, digits: sn.digits, qr: qrText }, () => {
-      if (contact.keyChanged) out.warn(`⚠ WARNING: ${alias}'s key changed. Compare the safety number again.`);
-      out.line(`Safety number with ${alias}:`);
-      out.line(`  ${sn.formatted}`);
-      out.line(`State: ${contact.state}`);
-      if (contact.state === 'unvalidated') out.line(`If ${alias} sees the same digits: parus verify ${alias} --confirm`);
-    });
-    if (!out.json && process.stdout.isTTY) process.stdout.write(await QRCode.toString(qrText, { type: 'utf8' }));
+    out.result(
+      { alias, state: contact.state, safetyNumber: sn.formatted, digits: sn.digits, qr: qrText },
+      () => {
+        if (contact.keyChanged)
+          out.warn(`⚠ WARNING: ${alias}'s key changed. Compare the safety number again.`);
+        out.line(`Safety number with ${alias}:`);
+        out.line(`  ${sn.formatted}`);
+        out.line(`State: ${contact.state}`);
+        if (contact.state === 'unvalidated')
+          out.line(`If ${alias} sees the same digits: parus verify ${alias} --confirm`);
+      },
+    );
+    if (!out.json && process.stdout.isTTY)
+      process.stdout.write(await QRCode.toString(qrText, { type: 'utf8' }));
   } finally {
     await account.close();
   }

@@ -42,7 +42,8 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
       emit({ event: 'receipt', ...r }, `  ${r.status === 'read' ? '已讀' : '✓✓'} ${r.id.slice(0, 8)}`);
     });
     account.events.on('contact', (c) => {
-      if (c.alias === alias && c.change === 'key-changed') show(`⚠ WARNING: ${alias}'s key changed. Verify again.`);
+      if (c.alias === alias && c.change === 'key-changed')
+        show(`⚠ WARNING: ${alias}'s key changed. Verify again.`);
     });
     account.events.on('connection', (c) => {
       if (interactive) show(c.state === 'connected' ? '(connected)' : '(relay unreachable, retrying…)');

@@ -24,7 +24,8 @@ export async function sendCommand(argv: string[], makeOut: MakeOut): Promise<num
       note = 'the relay is not reachable now; the message waits in the outbox and goes out on the next run';
     }
     const contact = account.contact(alias);
-    if (contact.status === 'pending') note = `${alias} has not answered the invitation yet; the message waits in the outbox`;
+    if (contact.status === 'pending')
+      note = `${alias} has not answered the invitation yet; the message waits in the outbox`;
     const [latest] = (await account.history(alias)).filter((m) => m.id === message.id);
     out.result({ message: latest ?? message, note: note || null }, () => {
       out.line(formatMessage(latest ?? message));
@@ -48,7 +49,9 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
     const newContacts = account.contacts().filter((c) => !contactsBefore.has(c.alias));
     out.result({ messages, contacts: newContacts }, () => {
       for (const c of newContacts) {
-        out.line(`New contact: ${c.alias} (unvalidated). Check the safety number with: parus verify ${c.alias}`);
+        out.line(
+          `New contact: ${c.alias} (unvalidated). Check the safety number with: parus verify ${c.alias}`,
+        );
       }
       for (const m of messages) out.line(formatMessage(m));
       if (messages.length === 0 && newContacts.length === 0) out.line('No new messages.');

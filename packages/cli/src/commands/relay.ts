@@ -9,7 +9,11 @@ export const RELAY_HELP = `parus relay [--host H] [--port N] [--data DIR]
   Runs a relay: a WebSocket endpoint that holds encrypted queues (default 127.0.0.1:7400, data in ./.parus/relay).`;
 
 export async function relayCommand(argv: string[], makeOut: (json: boolean) => Output): Promise<number> {
-  const { values } = parse(argv, { host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' } });
+  const { values } = parse(argv, {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    data: { type: 'string' },
+  });
   const out = makeOut(values.json === true);
   await initCrypto();
   const dataDir = resolve(str(values, 'data') ?? '.parus/relay');

@@ -27,7 +27,9 @@ export class SqliteStore implements Store {
     }
     this.getStmt = this.db.prepare('SELECT value FROM records WHERE collection = ? AND key = ?');
     this.listStmt = this.db.prepare('SELECT key, value FROM records WHERE collection = ? ORDER BY key');
-    this.putStmt = this.db.prepare('INSERT OR REPLACE INTO records (collection, key, value) VALUES (?, ?, ?)');
+    this.putStmt = this.db.prepare(
+      'INSERT OR REPLACE INTO records (collection, key, value) VALUES (?, ?, ?)',
+    );
     this.delStmt = this.db.prepare('DELETE FROM records WHERE collection = ? AND key = ?');
     this.apply = this.db.transaction((ops: readonly StoreOp[]) => {
       for (const op of ops) {
