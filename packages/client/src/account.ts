@@ -33,6 +33,7 @@ import {
   createDeviceCertificate,
   createEnvelope,
   dagHeads,
+  decodeCbor,
   decodeContactRequest,
   decodeDeviceCertificate,
   decodeEnvelope,
@@ -142,6 +143,9 @@ export interface AccountOptions {
 
 const DAY = 24 * 60 * 60 * 1000;
 const MAX_TEXT = 16 * 1024;
+const MAX_LAMPORT_JUMP = 1_000_000;
+/** Relay message ids seen are kept this long (longer than a relay keeps messages: 21 days). */
+const SEEN_TTL = 30 * DAY;
 const MAX_ALIAS = 64;
 const ALIAS = /^[^\s/@][^\n\r\t]{0,63}$/u;
 const USER_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file']);
@@ -331,8 +335,19 @@ export class Account {
     }
     this.connection(this.account.relay);
     for (const r of this.relays.values()) void r.start();
+    await this.pruneSeen();
     this.timer = setInterval(() => this.kickFlush(), 5_000);
     this.kickFlush();
+  }
+
+  private async pruneSeen(): Promise<void> {
+    const cutoff = this.now() - SEEN_TTL;
+    const ops: StoreOp[] = [];
+    for (const { key, value } of await this.store.list(C.seen)) {
+      const at = asMap(decodeCbor(value), 'seen').at;
+      if (typeof at !== 'number' || at < cutoff) ops.push({ type: 'del', collection: C.seen, key });
+    }
+    if (ops.length) await this.lock.run(() => this.store.batch(ops));
   }
 
   private queueOf(owner: { kind: 'invite' | 'contact'; id: string }): InboundQueue | undefined {
@@ -1098,6 +1113,11 @@ export class Account {
       throw new VerificationError('message from an unknown device');
 
     if (USER_KINDS.has(env.kind)) {
+      // A peer must not push our Lamport clock to the end of the safe-integer range
+      // (after which we could never send again): bound the jump from what we know.
+      const known = await this.dagNodes(c);
+      if (env.lamport > nextLamport(known) + MAX_LAMPORT_JUMP)
+        throw new ProtocolError('message clock jumps too far ahead');
       const existing = await this.store.get(C.messages(c.id), hex(env.id));
       if (!existing) {
         const m = asMap(env.body as CborMap, 'message body');
@@ -1123,8 +1143,7 @@ export class Account {
           key: hex(env.id),
           value: encodeRecord(record),
         });
-        const nodes = await this.dagNodes(c);
-        nodes.push(record);
+        const nodes = [...known, record];
         const missing = missingParents(nodes).filter((id) => !this.requestedResend.has(hex(id)));
         if (missing.length > 0) {
           for (const id of missing) this.requestedResend.add(hex(id));

@@ -112,6 +112,56 @@ describe('Account', () => {
     expect(texts(await reopened.takeUnshown())).toEqual([0, 1, 2, 3, 4].map((i) => `offline ${i}`));
   });
 
+  it('sends again when no receipt comes, and the receiver shows the message once', async () => {
+    let clock = Date.now();
+    const now = (): number => clock;
+    const aliceStore = new MemoryStore();
+    const alice = await Account.create({
+      store: aliceStore,
+      transport: nodeTransport(),
+      name: 'Alice',
+      relay: relay.address,
+      now,
+    });
+    const bob = await Account.create({
+      store: new MemoryStore(),
+      transport: nodeTransport(),
+      name: 'Bob',
+      relay: relay.address,
+      now,
+      resendMs: 60_000,
+    });
+    open.push(alice, bob);
+    await alice.start();
+    await bob.start();
+    const { link } = await alice.createInvite();
+    await bob.acceptInvite(link, { alias: 'alice' });
+    await bob.sync();
+    await alice.sync();
+    await bob.sync();
+    await alice.close();
+    open.splice(open.indexOf(alice), 1);
+    const stored = relay.stats().messagesStored;
+    await bob.sendText('alice', 'once only');
+    await bob.sync();
+    expect(await bob.outboxSize()).toEqual({ queued: 0, relayed: 1 });
+    expect(relay.stats().messagesStored).toBe(stored + 1);
+    await bob.sync();
+    expect(relay.stats().messagesStored).toBe(stored + 1); // not yet due
+    clock += 61_000; // no receipt within the resend delay: encrypted afresh and sent again
+    await bob.sync();
+    expect(await bob.outboxSize()).toEqual({ queued: 0, relayed: 1 });
+    expect(relay.stats().messagesStored).toBe(stored + 2);
+    const back = await Account.open({ store: cloneStore(aliceStore), transport: nodeTransport(), now });
+    open.push(back);
+    await back.sync();
+    expect(texts(await back.takeUnshown())).toEqual(['once only']);
+    expect(texts(await back.history('Bob'))).toEqual(['once only']);
+    await bob.sync();
+    expect(await bob.outboxSize()).toEqual({ queued: 0, relayed: 0 });
+    expect((await bob.history('alice'))[0]?.status).toBe('delivered');
+  });
+
   it('rejects unknown aliases, empty and oversized messages, and a second accept of one card', async () => {
     const [alice, bob] = await pair();
     await expect(bob.sendText('nobody', 'x')).rejects.toThrow(NotFoundError);
