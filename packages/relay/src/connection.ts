@@ -77,7 +77,16 @@ export class RelayConnection implements Subscriber {
     this.send(frame);
   }
 
+  /** Handles one WebSocket message. Never throws: a bug becomes an INTERNAL error frame. */
   receive(data: Uint8Array, isBinary: boolean): void {
+    try {
+      this.handle(data, isBinary);
+    } catch (error) {
+      this.sendError(error);
+    }
+  }
+
+  private handle(data: Uint8Array, isBinary: boolean): void {
     this.awaitingPong = false;
     if (this.shuttingDown) return;
     this.opts.counters.framesReceived += 1;
@@ -107,11 +116,22 @@ export class RelayConnection implements Subscriber {
     this.lastId = frame.id;
     if (frame.t === 'ping') return this.send({ t: 'ok', id: frame.id });
     const id = frame.id;
-    const session = this.session;
-    this.opts.commands
-      .run({ session, subscriber: this, isOpen: () => this.isOpen(), reply: (f) => this.send(f) }, frame)
-      .catch((error: unknown) => this.sendError(error, id));
+    const context = {
+      session: this.session,
+      subscriber: this,
+      isOpen: () => this.isOpen(),
+      reply: this.reply,
+    };
+    let running: Promise<void>;
+    try {
+      running = this.opts.commands.run(context, frame);
+    } catch (error) {
+      return this.sendError(error, id);
+    }
+    running.catch((error: unknown) => this.sendError(error, id));
   }
+
+  private readonly reply = (frame: RelayFrame): void => this.send(frame);
 
   /** The relay is closing: stop taking frames and say goodbye. */
   shutdown(): void {

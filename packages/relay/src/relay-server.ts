@@ -133,6 +133,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   });
 
   const onConnection = (ws: WebSocket): void => {
+    if (closing) {
+      // The upgrade finished after close() began: close() no longer sees this socket.
+      ws.close(1001, 'relay shutting down');
+      return;
+    }
     const conn = new RelayConnection(ws, {
       keys,
       rng,
@@ -284,6 +289,15 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
 }
 
 function handleHttp(req: IncomingMessage, res: ServerResponse, health: () => object): void {
+  try {
+    route(req, res, health);
+  } catch {
+    if (!res.headersSent) res.writeHead(500);
+    res.end();
+  }
+}
+
+function route(req: IncomingMessage, res: ServerResponse, health: () => object): void {
   if (req.method === 'GET' && pathOf(req) === '/health') {
     const body = JSON.stringify(health());
     res.writeHead(200, {
