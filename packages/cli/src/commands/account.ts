@@ -32,7 +32,8 @@ export async function initCommand(argv: string[], makeOut: MakeOut): Promise<num
 async function writeQr(path: string, text: string): Promise<void> {
   if (path.endsWith('.svg'))
     writeFileSync(path, await QRCode.toString(text, { type: 'svg', errorCorrectionLevel: 'L' }));
-  else if (path.endsWith('.png')) await QRCode.toFile(path, text, { type: 'png', errorCorrectionLevel: 'L' });
+  else if (path.endsWith('.png'))
+    await QRCode.toFile(path, text, { type: 'png', errorCorrectionLevel: 'L', scale: 8 });
   else throw new UsageError('--qr takes a file name ending in .png or .svg');
 }
 

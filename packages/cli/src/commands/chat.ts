@@ -32,6 +32,16 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
   };
   try {
     account.contact(alias);
+    rl.setPrompt(`${account.name}> `);
+    account.events.on('contact', (c) => {
+      if (c.alias === alias && c.change === 'key-changed')
+        show(`⚠ WARNING: ${alias}'s key changed. Verify again.`);
+    });
+    await account.start();
+    await account.sync({ timeoutMs: 20_000 }).catch(() => undefined);
+    const history = await account.history(alias);
+    const sentTexts = new Map(history.filter((m) => m.dir === 'out').map((m) => [m.id, m.text]));
+    // Live events only from here on: what came before is in the history just read.
     account.events.on('message', (m: MessageInfo) => {
       if (m.alias !== alias) return;
       emit({ event: 'message', message: m }, formatMessage(m));
@@ -39,25 +49,18 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
     });
     account.events.on('receipt', (r) => {
       if (r.alias !== alias || r.status === 'sent') return;
-      emit({ event: 'receipt', ...r }, `  ${r.status === 'read' ? '已讀' : '✓✓'} ${r.id.slice(0, 8)}`);
-    });
-    account.events.on('contact', (c) => {
-      if (c.alias === alias && c.change === 'key-changed')
-        show(`⚠ WARNING: ${alias}'s key changed. Verify again.`);
+      const snippet = (sentTexts.get(r.id) ?? r.id.slice(0, 8)).slice(0, 24);
+      emit({ event: 'receipt', ...r }, `  ${r.status === 'read' ? '已讀' : '✓✓ delivered'}: ${snippet}`);
     });
     account.events.on('connection', (c) => {
       if (interactive) show(c.state === 'connected' ? '(connected)' : '(relay unreachable, retrying…)');
     });
-    await account.start();
-    await account.sync({ timeoutMs: 20_000 }).catch(() => undefined);
-    const history = await account.history(alias);
     await account.takeUnshown();
     if (!out.json) {
       for (const m of history.slice(-20)) out.line(formatMessage(m));
       if (interactive) out.line(`— chatting with ${alias}; /help for help —`);
     }
     await account.markRead(alias);
-    rl.setPrompt(`${account.name}> `);
     if (interactive) rl.prompt();
     for await (const raw of rl) {
       const line = raw.trim();
@@ -76,6 +79,8 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
       }
       try {
         const m = await account.sendText(alias, raw);
+        sentTexts.set(m.id, m.text);
+        if (interactive) process.stdout.write('\x1b[1A\r\x1b[2K'); // replace the typed line by the message
         emit({ event: 'sent', message: m }, formatMessage(m));
       } catch (e) {
         show(`parus: ${(e as Error).message}`);
