@@ -43,9 +43,23 @@ const MT_ARRAY = 4;
 const MT_MAP = 5;
 const MT_SIMPLE = 7;
 
+/**
+ * Encoding is synchronous, so one scratch buffer serves every call (grown when needed and
+ * copied out at the end): no allocation and regrowth per encode on the hot path.
+ */
+let scratch = new Uint8Array(4096);
+
 class Writer {
-  private buf = new Uint8Array(256);
+  private buf: Uint8Array;
   length = 0;
+
+  constructor(shared: boolean) {
+    this.buf = shared ? scratch : new Uint8Array(64);
+  }
+
+  release(): void {
+    if (this.buf.length > scratch.length && this.buf.length <= 1 << 20) scratch = this.buf;
+  }
 
   private ensure(extra: number): void {
     if (this.length + extra <= this.buf.length) return;
@@ -137,9 +151,7 @@ function encodeInto(w: Writer, value: CborValue, depth: number): void {
     const entries: Array<[Uint8Array, CborValue]> = [];
     for (const [k, v] of Object.entries(value)) {
       if (v === undefined) continue;
-      const kw = new Writer();
-      encodeInto(kw, k, depth + 1);
-      entries.push([kw.result(), v]);
+      entries.push([encodedKey(k), v]);
     }
     entries.sort((a, b) => compareBytes(a[0], b[0]));
     w.head(MT_MAP, entries.length);
@@ -152,10 +164,31 @@ function encodeInto(w: Writer, value: CborValue, depth: number): void {
   throw new UsageError(`cannot encode ${typeof value} as CBOR`);
 }
 
+/** Encoded map keys, cached: the same few field names are encoded over and over. */
+const keyCache = new Map<string, Uint8Array>();
+const KEY_CACHE_MAX = 1024;
+
+function encodedKey(key: string): Uint8Array {
+  let bytes = keyCache.get(key);
+  if (!bytes) {
+    const w = new Writer(false);
+    const b = utf8(key);
+    w.head(MT_TEXT, b.length);
+    w.bytes(b);
+    bytes = w.result();
+    if (keyCache.size < KEY_CACHE_MAX && key.length <= 64) keyCache.set(key, bytes);
+  }
+  return bytes;
+}
+
 export function encodeCbor(value: CborValue): Uint8Array {
-  const w = new Writer();
-  encodeInto(w, value, 0);
-  return w.result();
+  const w = new Writer(true);
+  try {
+    encodeInto(w, value, 0);
+    return w.result();
+  } finally {
+    w.release();
+  }
 }
 
 class Reader {
