@@ -62,7 +62,10 @@ export async function inviteCommand(argv: string[], makeOut: MakeOut): Promise<n
       },
     );
     if (!out.json && process.stdout.isTTY) {
-      process.stdout.write(await QRCode.toString(link, { type: 'utf8', errorCorrectionLevel: 'L' }));
+      const qr = await QRCode.toString(link, { type: 'utf8', errorCorrectionLevel: 'L' });
+      const width = qr.split('\n')[0]?.length ?? 0;
+      if (width <= (process.stdout.columns ?? 80)) process.stdout.write(qr);
+      else out.line(`(The QR code needs a terminal ${width} columns wide; widen it, or use --qr card.png.)`);
     }
     out.line(`Your friend runs: parus accept '<link>' --alias ${account.name.replace(/\s+/g, '-')}`);
   } finally {
