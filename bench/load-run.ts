@@ -1,0 +1,196 @@
+/**
+ * One measured run, seen from the orchestrator: fork the server under test, fork the load
+ * generator, pass the window marks from one to the other, collect both sides' figures.
+ * Every wait has a deadline; a child that misses one is killed and the run fails.
+ */
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type {
+  LoadCommand,
+  LoadConfig,
+  LoadMessage,
+  LoadResult,
+  ServerCommand,
+  ServerMessage,
+  ServerStats,
+  Target,
+} from './ipc.ts';
+import { cpuTimeMs, monotonicUs } from './proc-stat.ts';
+
+const SERVER_SCRIPT = fileURLToPath(new URL('./server-process.ts', import.meta.url));
+const LOAD_SCRIPT = fileURLToPath(new URL('./load-generator.ts', import.meta.url));
+
+export interface RunOptions extends Omit<LoadConfig, 'address'> {
+  /** Run the server under `--cpu-prof`, and return the profile's path. */
+  profile?: boolean;
+}
+
+export interface RunResult {
+  target: Target;
+  clients: number;
+  window: number;
+  load: LoadResult;
+  server: ServerStats;
+  /** Server CPU over the measured window, % of one core (measured through /proc). */
+  serverCpuPercent: number;
+  /** Server CPU time per delivered message in the window, µs. */
+  serverCpuUsPerMessage: number;
+  /** The server's event-loop delay over (roughly) the window. */
+  loopDelay: { p99Ms: number; maxMs: number };
+  /** The measured window on the profiler's clock, microseconds. */
+  windowUs: { start: number; end: number };
+  profilePath?: string;
+  /** Deliveries per second over the measured window. */
+  perSecond: number;
+}
+
+/** Messages from a child, buffered until someone waits for them. */
+class Channel<In extends { type: string }, Out> {
+  private readonly queue: In[] = [];
+  private waiter: ((m: In) => void) | undefined;
+  private exited: string | undefined;
+  private onExit: ((why: string) => void) | undefined;
+
+  constructor(
+    readonly child: ChildProcess,
+    readonly name: string,
+    private readonly intercept: (m: In) => boolean = () => false,
+  ) {
+    child.on('message', (m: In) => {
+      if (this.intercept(m)) return;
+      if (this.waiter) this.waiter(m);
+      else this.queue.push(m);
+    });
+    child.on('exit', (code, signal) => {
+      this.exited = `${name} exited (${signal ?? code})`;
+      this.onExit?.(this.exited);
+    });
+  }
+
+  send(m: Out): void {
+    if (this.child.connected) this.child.send(m as object);
+  }
+
+  /** The next message, which must be of type `type`. */
+  next<T extends In['type']>(type: T, timeoutMs: number): Promise<Extract<In, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => finish(new Error(`${this.name}: no '${type}' within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const finish = (error: Error | undefined, m?: In): void => {
+        clearTimeout(timer);
+        this.waiter = undefined;
+        this.onExit = undefined;
+        if (error) return reject(error);
+        if (m!.type !== type) {
+          const detail = 'error' in m! ? `: ${String(m.error)}` : '';
+          return reject(new Error(`${this.name}: expected '${type}', got '${m!.type}'${detail}`));
+        }
+        resolve(m as Extract<In, { type: T }>);
+      };
+      const queued = this.queue.shift();
+      if (queued) return finish(undefined, queued);
+      if (this.exited) return finish(new Error(this.exited));
+      this.waiter = (m) => finish(undefined, m);
+      this.onExit = (why) => finish(new Error(why));
+    });
+  }
+
+  /** Waits for the child to exit, killing it after `timeoutMs`. */
+  async exit(timeoutMs: number): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.child.kill('SIGKILL');
+      }, timeoutMs);
+      this.child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+export async function runLoad(opts: RunOptions): Promise<RunResult> {
+  const profileDir = opts.profile ? await mkdtemp(join(tmpdir(), 'parus-bench-prof-')) : undefined;
+  const execArgv = [...process.execArgv];
+  if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir);
+  const server = new Channel<ServerMessage, ServerCommand>(
+    fork(SERVER_SCRIPT, [opts.target], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    `${opts.target} server`,
+  );
+  let load: Channel<LoadMessage, LoadCommand> | undefined;
+  try {
+    const { address } = await server.next('listening', 30_000);
+    const cfg: LoadConfig = { ...withoutProfile(opts), address };
+    const window = { startUs: NaN, endUs: NaN, startCpuMs: NaN, endCpuMs: NaN };
+    const serverPid = server.child.pid;
+    load = new Channel<LoadMessage, LoadCommand>(
+      fork(LOAD_SCRIPT, [JSON.stringify(cfg)], {
+        execArgv: [...process.execArgv],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+      'load generator',
+      (m) => {
+        // The window marks: read the server's CPU time now, and pass them on to it.
+        if (m.type === 'measure-start') {
+          window.startUs = monotonicUs();
+          window.startCpuMs = cpuTimeMs(serverPid);
+          server.send({ type: 'mark-start' });
+        } else if (m.type === 'measure-end') {
+          window.endUs = monotonicUs();
+          window.endCpuMs = cpuTimeMs(serverPid);
+          server.send({ type: 'mark-end' });
+        } else {
+          return false;
+        }
+        return true;
+      },
+    );
+    await load.next('ready', 180_000);
+    load.send({ type: 'go' });
+    const phaseMs = opts.maxWarmupMs + opts.measureMs + opts.drainMs;
+    const { result } = await load.next('result', phaseMs + 30_000);
+    const loopDelay = await server.next('loop-delay', 30_000);
+    await load.exit(5_000);
+    server.send({ type: 'stop' });
+    const { stats } = await server.next('stopped', 30_000);
+    await server.exit(30_000);
+    const serverCpuMs = window.endCpuMs - window.startCpuMs;
+    const run: RunResult = {
+      target: opts.target,
+      clients: opts.clients,
+      window: opts.window,
+      load: result,
+      server: stats,
+      serverCpuPercent: (serverCpuMs / ((window.endUs - window.startUs) / 1000)) * 100,
+      serverCpuUsPerMessage: (serverCpuMs * 1000) / result.delivered,
+      loopDelay: { p99Ms: loopDelay.p99Ms, maxMs: loopDelay.maxMs },
+      windowUs: { start: window.startUs, end: window.endUs },
+      perSecond: result.delivered / (result.measuredMs / 1000),
+    };
+    if (profileDir) {
+      const file = (await readdir(profileDir)).find((f) => f.endsWith('.cpuprofile'));
+      if (!file) throw new Error('the profiled server wrote no .cpuprofile');
+      run.profilePath = join(profileDir, file);
+    }
+    return run;
+  } finally {
+    load?.kill();
+    server.kill();
+  }
+}
+
+function withoutProfile(opts: RunOptions): Omit<LoadConfig, 'address'> {
+  const { profile: _profile, ...rest } = opts;
+  return rest;
+}

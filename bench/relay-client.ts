@@ -1,0 +1,213 @@
+/**
+ * A bare relay-protocol client for the load generator: the hello/welcome exchange with the
+ * fingerprint and signature checks, awaited commands for setting up (new, sub), and
+ * fire-and-forget signed sends and acks for the measured traffic, whose answers are only
+ * counted. The account engine's RelayConnection does much more (reconnects, retries,
+ * timeouts per request); a benchmark wants the protocol and nothing in the way.
+ */
+import {
+  CHALLENGE_BYTES,
+  MAX_FRAME_BYTES,
+  ProtocolError,
+  RELAY_PROTOCOL_VERSION,
+  TimeoutError,
+  TransportError,
+  VerificationError,
+  commandSigningBytes,
+  decodeRelayFrame,
+  encodeFrame,
+  fingerprintMatches,
+  relayWebSocketUrl,
+  sign,
+  verify,
+  welcomeSigningBytes,
+} from '@parus/core';
+import type {
+  AckFrame,
+  ClientFrame,
+  IdsFrame,
+  MsgFrame,
+  NewFrame,
+  OkFrame,
+  Random,
+  RelayAddress,
+  RelayFrame,
+  SendFrame,
+  SignedCommand,
+  SubFrame,
+} from '@parus/core';
+import WebSocket from 'ws';
+
+const NO_SIG = new Uint8Array(0);
+
+interface Waiter {
+  resolve(frame: RelayFrame): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export class BenchRelayClient {
+  private nextId = 1;
+  private readonly waiting = new Map<number, Waiter>();
+  /** Called for every pushed `msg` frame. */
+  onMsg: (frame: MsgFrame) => void = () => {};
+  /** `ok` answers to fire-and-forget commands. */
+  oks = 0;
+  /** Fire-and-forget commands sent. */
+  fired = 0;
+  /** `err` frames and other surprises, by code. */
+  readonly errors = new Map<string, number>();
+
+  private constructor(
+    private readonly ws: WebSocket,
+    private readonly session: Uint8Array,
+    private readonly timeoutMs: number,
+  ) {
+    ws.on('message', (data: WebSocket.RawData) => this.receive(data));
+    ws.on('close', () => {
+      for (const [id, w] of this.waiting) {
+        clearTimeout(w.timer);
+        this.waiting.delete(id);
+        w.reject(new TransportError('connection closed'));
+      }
+    });
+  }
+
+  /** Connects, says hello, and checks that the relay holds the key the address names. */
+  static async connect(address: RelayAddress, rng: Random, timeoutMs: number): Promise<BenchRelayClient> {
+    const ws = new WebSocket(relayWebSocketUrl(address), {
+      perMessageDeflate: false,
+      maxPayload: 2 * MAX_FRAME_BYTES,
+    });
+    const challenge = rng.bytes(CHALLENGE_BYTES);
+    const session = await new Promise<Uint8Array>((resolve, reject) => {
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        ws.terminate();
+        reject(error);
+      };
+      const timer = setTimeout(() => fail(new TimeoutError('no welcome from the relay')), timeoutMs);
+      ws.once('error', (cause) => fail(new TransportError('cannot connect to the relay', { cause })));
+      ws.once('open', () => ws.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge })));
+      ws.once('message', (data: WebSocket.RawData) => {
+        clearTimeout(timer);
+        ws.removeAllListeners('error');
+        try {
+          const frame = decodeRelayFrame(asBytes(data));
+          if (frame.t !== 'welcome') throw new ProtocolError(`expected welcome, got ${frame.t}`);
+          if (!fingerprintMatches(address, frame.key))
+            throw new VerificationError('relay key does not match the address');
+          if (!verify(frame.key, welcomeSigningBytes(challenge, frame.session), frame.sig)) {
+            throw new VerificationError('bad welcome signature');
+          }
+          resolve(frame.session);
+        } catch (error) {
+          fail(error as Error);
+        }
+      });
+    });
+    ws.on('error', () => ws.terminate());
+    return new BenchRelayClient(ws, session, timeoutMs);
+  }
+
+  /** Creates a queue owned by `rk`, secured at once with the sender key `sk`. */
+  async createQueue(
+    rk: Uint8Array,
+    rkSecret: Uint8Array,
+    rdh: Uint8Array,
+    sk: Uint8Array,
+  ): Promise<IdsFrame> {
+    const frame: NewFrame = { t: 'new', id: this.takeId(), rk, rdh, sk, sig: NO_SIG };
+    const answer = await this.request(this.signed(frame, rkSecret));
+    if (answer.t !== 'ids') throw new ProtocolError(`new answered with ${answer.t}`);
+    return answer;
+  }
+
+  async subscribe(rid: Uint8Array, rkSecret: Uint8Array): Promise<OkFrame> {
+    const frame: SubFrame = { t: 'sub', id: this.takeId(), rid, sig: NO_SIG };
+    const answer = await this.request(this.signed(frame, rkSecret));
+    if (answer.t !== 'ok') throw new ProtocolError(`sub answered with ${answer.t}`);
+    return answer;
+  }
+
+  /** A signed send; returns once the frame is handed to the socket. */
+  send(sid: Uint8Array, body: Uint8Array, skSecret: Uint8Array): void {
+    const frame: SendFrame = { t: 'send', id: this.takeId(), sid, body, sig: NO_SIG };
+    this.fire(this.signed(frame, skSecret));
+  }
+
+  ack(rid: Uint8Array, mid: Uint8Array, rkSecret: Uint8Array): void {
+    const frame: AckFrame = { t: 'ack', id: this.takeId(), rid, mid, sig: NO_SIG };
+    this.fire(this.signed(frame, rkSecret));
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.ws.readyState === WebSocket.CLOSED) return resolve();
+      this.ws.once('close', () => resolve());
+      this.ws.close();
+    });
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  private takeId(): number {
+    return this.nextId++;
+  }
+
+  private signed<F extends SignedCommand>(frame: F, secretKey: Uint8Array): F {
+    frame.sig = sign(secretKey, commandSigningBytes(this.session, frame));
+    return frame;
+  }
+
+  private fire(frame: ClientFrame): void {
+    this.fired += 1;
+    this.ws.send(encodeFrame(frame));
+  }
+
+  private request(frame: SignedCommand): Promise<RelayFrame> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(frame.id);
+        reject(new TimeoutError(`no answer to ${frame.t}`));
+      }, this.timeoutMs);
+      this.waiting.set(frame.id, { resolve, reject, timer });
+      this.ws.send(encodeFrame(frame));
+    });
+  }
+
+  private receive(data: WebSocket.RawData): void {
+    let frame: RelayFrame;
+    try {
+      frame = decodeRelayFrame(asBytes(data));
+    } catch {
+      return this.count('undecodable');
+    }
+    if (frame.t === 'msg') return this.onMsg(frame);
+    if (frame.t === 'ok' || frame.t === 'ids' || frame.t === 'err') {
+      const waiter = frame.id === undefined ? undefined : this.waiting.get(frame.id);
+      if (waiter) {
+        clearTimeout(waiter.timer);
+        this.waiting.delete(frame.id!);
+        if (frame.t === 'err')
+          return waiter.reject(new ProtocolError(`relay error ${frame.code}: ${frame.msg}`));
+        return waiter.resolve(frame);
+      }
+      if (frame.t === 'ok') this.oks += 1;
+      else this.count(frame.t === 'err' ? frame.code : 'unexpected ids');
+      return;
+    }
+    this.count(`unexpected ${frame.t}`);
+  }
+
+  private count(what: string): void {
+    this.errors.set(what, (this.errors.get(what) ?? 0) + 1);
+  }
+}
+
+export function asBytes(data: WebSocket.RawData): Uint8Array {
+  const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
