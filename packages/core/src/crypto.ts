@@ -35,10 +35,19 @@ export interface Random {
   bytes(length: number): Uint8Array;
 }
 
-/** The operating system's CSPRNG through libsodium. Only the I/O edge should create this. */
+/**
+ * The operating system's CSPRNG through the Web Crypto API (Node 20 and browsers), the same
+ * source libsodium's WebAssembly build draws from, without its 4-bytes-per-call bridge
+ * (which made a ratchet step 2.5 times slower). Only the I/O edge should hand this in.
+ */
 export const systemRandom: Random = {
   bytes(length: number): Uint8Array {
-    return lib().randombytes_buf(length);
+    if (!Number.isInteger(length) || length < 0) throw new UsageError('random length must be a whole number');
+    const out = new Uint8Array(length);
+    for (let offset = 0; offset < length; offset += 65536) {
+      globalThis.crypto.getRandomValues(out.subarray(offset, Math.min(length, offset + 65536)));
+    }
+    return out;
   },
 };
 
