@@ -60,7 +60,16 @@ const SPECIFIC: Rule[] = [
   { activity: 'Ed25519 sign (libsodium)', fn: /^sign$/, url: CRYPTO },
   { activity: 'random bytes (libsodium randombytes_buf)', fn: /^bytes$/, url: CRYPTO },
   { activity: 'XChaCha20-Poly1305 seal', fn: /^seal$/, url: CRYPTO },
-  { activity: 'X25519 and HKDF (queue creation)', fn: /^(dh|hkdf|dhKeyPairFromSecret)$/, url: CRYPTO },
+  {
+    activity: 'command authenticators (HMAC-SHA-256)',
+    fn: /^(authenticateCommand|checkCommandAuth)$/,
+    url: CORE,
+  },
+  {
+    activity: 'X25519 and HKDF (queue creation, command keys)',
+    fn: /^(dh|hkdf|dhKeyPairFromSecret)$/,
+    url: CRYPTO,
+  },
   { activity: 'CBOR encode', fn: /^encodeCbor$/, url: /core\/src\/cbor\.ts/ },
   { activity: 'CBOR decode', fn: /^decodeCbor$/, url: /core\/src\/cbor\.ts/ },
   { activity: 'frame checks (relay-protocol decoders)', fn: /^decodeClientFrame$/, url: CORE },

@@ -6,8 +6,8 @@
  * allows: a send takes a place in the sender's window until the partner has received it,
  * end to end, so the server is kept saturated and the number of messages on their way
  * stays bounded (clients × window). Relay clients speak the real protocol: hello with the
- * fingerprint check, a queue of their own secured with their partner's sender key, signed
- * sends, and an ack for each message, signed, after opening its sealed body. Raw clients
+ * fingerprint check, a queue of their own secured with their partner's sender key,
+ * authenticated sends, and an ack for each message, authenticated, after opening its sealed body. Raw clients
  * send frames of the same size to the raw forwarder.
  *
  * Phases: setup, then (on `go`) a warm-up, the measured window, and a bounded drain.
@@ -15,7 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import {
   dhKeyPairFromSecret,
-  generateSignKeyPair,
+  generateDhKeyPair,
   initCrypto,
   encodeCbor,
   encodeFrame,
@@ -25,7 +25,7 @@ import {
   systemRandom,
   DH_BYTES,
   QUEUE_ID_BYTES,
-  SIGNATURE_BYTES,
+  COMMAND_AUTH_BYTES,
 } from '@parus/core';
 import type { MsgFrame } from '@parus/core';
 import WebSocket from 'ws';
@@ -116,7 +116,7 @@ async function setupRelay(cfg: LoadConfig, meter: Meter, pump: (c: Client) => vo
   const n = cfg.clients;
   // Each client's queue is secured with a sender key that its partner holds (in Parus the
   // key would travel in a rendez-vous card; here the pair shares a process).
-  const senderKeys = Array.from({ length: n }, () => generateSignKeyPair(rng));
+  const senderKeys = Array.from({ length: n }, () => generateDhKeyPair(rng));
   const conns: BenchRelayClient[] = new Array<BenchRelayClient>(n);
   const sids: Uint8Array[] = new Array<Uint8Array>(n);
   const clients: Client[] = new Array<Client>(n);
@@ -125,7 +125,7 @@ async function setupRelay(cfg: LoadConfig, meter: Meter, pump: (c: Client) => vo
 
   await pool(n, cfg.setupConcurrency, async (i) => {
     const conn = await BenchRelayClient.connect(address, rng, REQUEST_TIMEOUT_MS);
-    const rk = generateSignKeyPair(rng);
+    const rk = generateDhKeyPair(rng);
     const rdh = dhKeyPairFromSecret(rng.bytes(DH_BYTES));
     const ids = await conn.createQueue(rk.publicKey, rk.secretKey, rdh.publicKey, senderKeys[i]!.publicKey);
     const key = queueKey(rdh.secretKey, ids.sdh, ids.rid);
@@ -171,7 +171,7 @@ function relaySendFrameBytes(bodyBytes: number): number {
     id: 50_000,
     sid: new Uint8Array(QUEUE_ID_BYTES),
     body: new Uint8Array(bodyBytes),
-    sig: new Uint8Array(SIGNATURE_BYTES),
+    auth: new Uint8Array(COMMAND_AUTH_BYTES),
   }).length;
 }
 

@@ -4,7 +4,8 @@
  * in a loop. Multiplied by how often the relay calls each per delivered message (read off
  * commands.ts, connection.ts and subscriptions.ts), they give a CPU budget per message to
  * set beside the profile. Comparisons that the relay does not use are timed as well:
- * Node's own Ed25519 verification, and libsodium's random bytes.
+ * Ed25519 verification (what protocol version 1 did for every send and ack), Node's own
+ * Ed25519, and libsodium's random bytes.
  */
 import { createPublicKey, randomFillSync, verify as nodeVerify } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,9 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  commandSigningBytes,
+  authenticateCommand,
+  checkCommandAuth,
   decodeClientFrame,
+  deriveCommandAuthKey,
   encodeFrame,
+  generateDhKeyPair,
   generateSignKeyPair,
   seal,
   sealDelivery,
@@ -66,37 +70,55 @@ async function timeAsync(f: () => Promise<void>, ms = 300): Promise<number> {
 export async function measureOpCosts(bodyBytes: number): Promise<OpCost[]> {
   const rng = systemRandom;
   const session = rng.bytes(32);
-  const sender = generateSignKeyPair(rng);
+  const sender = generateDhKeyPair(rng);
+  const relayDh = generateDhKeyPair(rng);
+  const authKey = deriveCommandAuthKey(sender.secretKey, relayDh.publicKey, session, sender.publicKey);
   const body = rng.bytes(bodyBytes);
-  const send: SendFrame = { t: 'send', id: 50_000, sid: rng.bytes(24), body, sig: new Uint8Array(0) };
-  const signingBytes = commandSigningBytes(session, send);
-  send.sig = sign(sender.secretKey, signingBytes);
+  const send: SendFrame = { t: 'send', id: 50_000, sid: rng.bytes(24), body };
+  // Protocol version 1 signed the same frame with Ed25519: timed for comparison.
+  const signer = generateSignKeyPair(rng);
+  const signingBytes = encodeFrame(send);
+  const signature = sign(signer.secretKey, signingBytes);
+  const auth = authenticateCommand(authKey, session, send);
+  send.auth = auth;
   const sendBytes = encodeFrame(send);
   const key = rng.bytes(32);
   const mid = rng.bytes(16);
   const nonce = rng.bytes(24);
   const sealed = sealDelivery(rng, key, mid, { ts: Date.now(), body });
   const nodeKey = createPublicKey({
-    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(sender.publicKey).toString('base64url') },
+    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(signer.publicKey).toString('base64url') },
     format: 'jwk',
   });
 
   const costs: OpCost[] = [
     {
-      name: 'Ed25519 verify (core `verify`, libsodium)',
-      us: time(() => verify(sender.publicKey, signingBytes, send.sig!)),
+      name: 'command authenticator check (core `checkCommandAuth`: CBOR + HMAC-SHA-256)',
+      us: time(() => checkCommandAuth(authKey, session, send, auth)),
       perMessage: 2,
       note: 'send and ack',
     },
     {
-      name: 'Ed25519 sign (core `sign`, libsodium)',
-      us: time(() => sign(sender.secretKey, signingBytes)),
+      name: 'command key K (core `deriveCommandAuthKey`: X25519 + HKDF)',
+      us: time(() => deriveCommandAuthKey(relayDh.secretKey, sender.publicKey, session, sender.publicKey)),
       perMessage: 0,
-      note: 'the clients sign; shown for scale',
+      note: 'once per connection and queue key, then cached',
+    },
+    {
+      name: 'Ed25519 verify (core `verify`, libsodium)',
+      us: time(() => verify(signer.publicKey, signingBytes, signature)),
+      perMessage: 0,
+      note: 'protocol version 1 did two per message; for comparison',
+    },
+    {
+      name: 'Ed25519 sign (core `sign`, libsodium)',
+      us: time(() => sign(signer.secretKey, signingBytes)),
+      perMessage: 0,
+      note: 'shown for scale',
     },
     {
       name: 'Ed25519 verify (node:crypto, for comparison)',
-      us: time(() => nodeVerify(null, signingBytes, nodeKey, send.sig!)),
+      us: time(() => nodeVerify(null, signingBytes, nodeKey, signature)),
       perMessage: 0,
     },
     {
@@ -116,12 +138,6 @@ export async function measureOpCosts(bodyBytes: number): Promise<OpCost[]> {
       us: time(() => seal(key, nonce, body, mid)),
       perMessage: 1,
       note: 'sealDelivery minus its nonce',
-    },
-    {
-      name: 'CBOR `commandSigningBytes(send)`',
-      us: time(() => commandSigningBytes(session, send)),
-      perMessage: 2,
-      note: 'send and ack',
     },
     {
       name: 'CBOR `decodeClientFrame(send)`',

@@ -1,8 +1,9 @@
 /**
  * A bare relay-protocol client for the load generator: the hello/welcome exchange with the
  * fingerprint and signature checks, awaited commands for setting up (new, sub), and
- * fire-and-forget signed sends and acks for the measured traffic, whose answers are only
- * counted. The account engine's RelayConnection does much more (reconnects, retries,
+ * fire-and-forget authenticated sends and acks for the measured traffic, whose answers are
+ * only counted. The MAC key K of each queue key is derived once per connection, as the
+ * account engine does. The account engine's RelayConnection does much more (reconnects, retries,
  * timeouts per request); a benchmark wants the protocol and nothing in the way.
  */
 import {
@@ -13,17 +14,19 @@ import {
   TimeoutError,
   TransportError,
   VerificationError,
-  commandSigningBytes,
+  authenticateCommand,
   decodeRelayFrame,
+  deriveCommandAuthKey,
+  dhKeyPairFromSecret,
   encodeFrame,
   fingerprintMatches,
   relayWebSocketUrl,
-  sign,
   verify,
   welcomeSigningBytes,
 } from '@parus/core';
 import type {
   AckFrame,
+  AuthenticatedCommand,
   ClientFrame,
   IdsFrame,
   MsgFrame,
@@ -33,12 +36,17 @@ import type {
   RelayAddress,
   RelayFrame,
   SendFrame,
-  SignedCommand,
   SubFrame,
 } from '@parus/core';
 import WebSocket from 'ws';
 
-const NO_SIG = new Uint8Array(0);
+const NO_AUTH = new Uint8Array(0);
+
+/** What a welcome gave: the session nonce and the relay's X25519 key for this connection. */
+interface Session {
+  nonce: Uint8Array;
+  relayDh: Uint8Array;
+}
 
 interface Waiter {
   resolve(frame: RelayFrame): void;
@@ -57,10 +65,12 @@ export class BenchRelayClient {
   fired = 0;
   /** `err` frames and other surprises, by code. */
   readonly errors = new Map<string, number>();
+  /** K by queue secret key (the load generator keeps each key's array for the whole run). */
+  private readonly authKeys = new Map<Uint8Array, Uint8Array>();
 
   private constructor(
     private readonly ws: WebSocket,
-    private readonly session: Uint8Array,
+    private readonly session: Session,
     private readonly timeoutMs: number,
   ) {
     ws.on('message', (data: WebSocket.RawData) => this.receive(data));
@@ -80,7 +90,7 @@ export class BenchRelayClient {
       maxPayload: 2 * MAX_FRAME_BYTES,
     });
     const challenge = rng.bytes(CHALLENGE_BYTES);
-    const session = await new Promise<Uint8Array>((resolve, reject) => {
+    const session = await new Promise<Session>((resolve, reject) => {
       const fail = (error: Error): void => {
         clearTimeout(timer);
         ws.terminate();
@@ -97,10 +107,10 @@ export class BenchRelayClient {
           if (frame.t !== 'welcome') throw new ProtocolError(`expected welcome, got ${frame.t}`);
           if (!fingerprintMatches(address, frame.key))
             throw new VerificationError('relay key does not match the address');
-          if (!verify(frame.key, welcomeSigningBytes(challenge, frame.session), frame.sig)) {
+          if (!verify(frame.key, welcomeSigningBytes(challenge, frame.session, frame.dh), frame.sig)) {
             throw new VerificationError('bad welcome signature');
           }
-          resolve(frame.session);
+          resolve({ nonce: frame.session, relayDh: frame.dh });
         } catch (error) {
           fail(error as Error);
         }
@@ -117,28 +127,28 @@ export class BenchRelayClient {
     rdh: Uint8Array,
     sk: Uint8Array,
   ): Promise<IdsFrame> {
-    const frame: NewFrame = { t: 'new', id: this.takeId(), rk, rdh, sk, sig: NO_SIG };
-    const answer = await this.request(this.signed(frame, rkSecret));
+    const frame: NewFrame = { t: 'new', id: this.takeId(), rk, rdh, sk, auth: NO_AUTH };
+    const answer = await this.request(this.authed(frame, rkSecret));
     if (answer.t !== 'ids') throw new ProtocolError(`new answered with ${answer.t}`);
     return answer;
   }
 
   async subscribe(rid: Uint8Array, rkSecret: Uint8Array): Promise<OkFrame> {
-    const frame: SubFrame = { t: 'sub', id: this.takeId(), rid, sig: NO_SIG };
-    const answer = await this.request(this.signed(frame, rkSecret));
+    const frame: SubFrame = { t: 'sub', id: this.takeId(), rid, auth: NO_AUTH };
+    const answer = await this.request(this.authed(frame, rkSecret));
     if (answer.t !== 'ok') throw new ProtocolError(`sub answered with ${answer.t}`);
     return answer;
   }
 
-  /** A signed send; returns once the frame is handed to the socket. */
+  /** An authenticated send; returns once the frame is handed to the socket. */
   send(sid: Uint8Array, body: Uint8Array, skSecret: Uint8Array): void {
-    const frame: SendFrame = { t: 'send', id: this.takeId(), sid, body, sig: NO_SIG };
-    this.fire(this.signed(frame, skSecret));
+    const frame: SendFrame = { t: 'send', id: this.takeId(), sid, body, auth: NO_AUTH };
+    this.fire(this.authed(frame, skSecret));
   }
 
   ack(rid: Uint8Array, mid: Uint8Array, rkSecret: Uint8Array): void {
-    const frame: AckFrame = { t: 'ack', id: this.takeId(), rid, mid, sig: NO_SIG };
-    this.fire(this.signed(frame, rkSecret));
+    const frame: AckFrame = { t: 'ack', id: this.takeId(), rid, mid, auth: NO_AUTH };
+    this.fire(this.authed(frame, rkSecret));
   }
 
   close(): Promise<void> {
@@ -157,8 +167,14 @@ export class BenchRelayClient {
     return this.nextId++;
   }
 
-  private signed<F extends SignedCommand>(frame: F, secretKey: Uint8Array): F {
-    frame.sig = sign(secretKey, commandSigningBytes(this.session, frame));
+  private authed<F extends AuthenticatedCommand>(frame: F, secretKey: Uint8Array): F {
+    let key = this.authKeys.get(secretKey);
+    if (!key) {
+      const { publicKey } = dhKeyPairFromSecret(secretKey);
+      key = deriveCommandAuthKey(secretKey, this.session.relayDh, this.session.nonce, publicKey);
+      this.authKeys.set(secretKey, key);
+    }
+    frame.auth = authenticateCommand(key, this.session.nonce, frame);
     return frame;
   }
 
@@ -167,7 +183,7 @@ export class BenchRelayClient {
     this.ws.send(encodeFrame(frame));
   }
 
-  private request(frame: SignedCommand): Promise<RelayFrame> {
+  private request(frame: AuthenticatedCommand): Promise<RelayFrame> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(frame.id);

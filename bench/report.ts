@@ -261,7 +261,8 @@ function analysis(report: Report): string {
         : '. In order of the profile below:'),
   );
   lines.push('');
-  if (verify) {
+  // Only while the relay verified Ed25519 signatures per command (protocol version 1).
+  if (verify && verify.perMessage > 0) {
     lines.push(
       `1. **Ed25519 verification: ${fixed(verifyShare, 0)} % of the relay's busy time.** Every send is signed by ` +
         'the sender key and every ack by the recipient key, and the relay verifies both: two verifications per ' +
@@ -288,8 +289,8 @@ function analysis(report: Report): string {
   if (hot('encode (node:internal/encoding'))
     cborCauses.push('TextEncoder work for map keys encoded anew each time');
   lines.push(
-    `2. **CBOR: ${fixed(cborShare, 0)} %.** Six encodes per message (two re-encodings of signed commands for ` +
-      '`commandSigningBytes`, the sealed `{ts, body}`, `ok` twice, `msg`) and two decodes' +
+    `2. **CBOR: ${fixed(cborShare, 0)} %.** Six encodes per message (two re-encodings of authenticated commands ` +
+      'for `checkCommandAuth`, the sealed `{ts, body}`, `ok` twice, `msg`) and two decodes' +
       (cborCauses.length > 0
         ? `; among the busiest functions are ${cborCauses.join(' and ')}, which a reused buffer and cached ` +
           'key bytes would remove (core/src/cbor.ts).'
@@ -345,7 +346,7 @@ function analysis(report: Report): string {
   lines.push('');
   lines.push(
     `**The load generator shares the machine.** It ran at up to ${fixed(relayLoadGen, 0)} % of a core in the ` +
-      `relay runs (signing each send and ack, opening each sealed body) and up to ${fixed(rawLoadGen, 0)} % in the ` +
+      `relay runs (authenticating each send and ack, opening each sealed body) and up to ${fixed(rawLoadGen, 0)} % in the ` +
       'raw runs. ' +
       (rawLoadGen >= 85
         ? 'In the raw runs it was about as busy as the forwarder, so the raw figures are a floor of what the ' +
@@ -419,8 +420,8 @@ empty.
 
 A separate, shorter relay run (${int(config.profiled.clients)} clients, ${fixed(config.profiled.measureMs / 1000, 0)} s measured)
 under \`node --cpu-prof\`, its samples restricted to the measured window. Each sample counts for the innermost
-activity on its stack (so CBOR encoding inside a signature check counts as CBOR, libsodium's WebAssembly inside
-\`verify\` as verification). The profiler slows the relay; the shares, not the speed, are the point.
+activity on its stack (so CBOR encoding inside an authenticator check counts as CBOR, libsodium's WebAssembly
+inside \`checkCommandAuth\` as command authenticators). The profiler slows the relay; the shares, not the speed, are the point.
 
 ${profileTable(report.profile, report.profiled.serverCpuUsPerMessage)}
 
@@ -464,8 +465,8 @@ ${
   the load generator has the other one, and the two cores are all the machine has. Loopback only (127.0.0.1).
 - Relay clients speak the real protocol: \`hello\`/\`welcome\` with the fingerprint and signature checks, a
   queue each (\`new\` with \`sk\`, so secured at once) and \`sub\`; client i sends to client i ± 1's queue with
-  signed \`send\` frames; the recipient opens each sealed body (checking it), reads the sender's sequence number
-  from it, and answers with a signed \`ack\`. The relay's per-connection limits are raised for the run
+  authenticated \`send\` frames; the recipient opens each sealed body (checking it), reads the sender's sequence number
+  from it, and answers with an authenticated \`ack\`. The relay's per-connection limits are raised for the run
   (${limitsText()}); nothing about storage or checks changes, and the store is a fresh SQLite database in a
   temporary folder.
 - Raw clients send frames of the same size as the relay's send frames to the forwarder, which forwards each to

@@ -433,7 +433,7 @@ export class Account {
 
   private async newQueue(relayAddress: string, senderKey?: Uint8Array): Promise<InboundQueue> {
     const r = await this.connected(relayAddress);
-    const rk = generateSignKeyPair(this.rng);
+    const rk = generateDhKeyPair(this.rng);
     const rdh = generateDhKeyPair(this.rng);
     try {
       const answer = await r.command(
@@ -535,7 +535,7 @@ export class Account {
     });
     wipe(keys.sharedSecret, keys.sharedHeaderKey, keys.nextHeaderKey);
     const recv = await this.newQueue(this.account.relay);
-    const senderKey = generateSignKeyPair(this.rng);
+    const senderKey = generateDhKeyPair(this.rng);
     const conv = conversationId(identity.publicKey, card.identityKey);
     const hello = this.contactHelloEnvelope(identity, conv, recv, senderKey.publicKey);
     const encrypted = ratchetEncrypt(
@@ -866,7 +866,7 @@ export class Account {
     );
   }
 
-  /** Sends a pending contact request to the inviter's rendez-vous queue (unsecured: no signature). */
+  /** Sends a pending contact request to the inviter's rendez-vous queue (unsecured: no authenticator). */
   private async sendRequest(c: ContactRecord): Promise<void> {
     const req = c.request;
     if (!req) return;
@@ -1024,7 +1024,7 @@ export class Account {
     }
     // My queue for this contact, secured at once with the sender key they chose.
     const recv = await this.newQueue(this.account.relay, hello.senderKey);
-    const senderKey = generateSignKeyPair(this.rng);
+    const senderKey = generateDhKeyPair(this.rng);
     const contact: ContactRecord = {
       id: this.rng.bytes(16),
       alias: this.freeAlias(hello.name),

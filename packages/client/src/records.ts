@@ -33,7 +33,7 @@ export interface InboundQueue {
   relay: string;
   rid: Uint8Array;
   sid: Uint8Array;
-  /** Ed25519 secret key that signs sub/ack/secure/del. */
+  /** X25519 secret of the recipient key, which authenticates sub/ack/secure/del. */
   rk: Uint8Array;
   /** Key the relay seals delivered bodies with. */
   key: Uint8Array;
@@ -72,7 +72,7 @@ export interface ContactRecord {
   ad: Uint8Array;
   recv: InboundQueue;
   send?: OutboundQueue;
-  /** My sender key (Ed25519 secret) for their queue. */
+  /** My sender key (X25519 secret) for their queue: it authenticates my sends. */
   senderKey: Uint8Array;
   /** Their device key, certified by their identity. */
   device?: Uint8Array;
@@ -151,7 +151,7 @@ function inbound(v: CborValue | undefined): InboundQueue {
     relay: asText(m.relay, 'relay', 512),
     rid: asBytes(m.rid, 'rid'),
     sid: asBytes(m.sid, 'sid'),
-    rk: asBytes(m.rk, 'rk', { len: 64 }),
+    rk: asBytes(m.rk, 'rk', { len: 32 }),
     key: asBytes(m.key, 'key', { len: 32 }),
     secured: asBool(m.secured, 'secured'),
   };
@@ -197,7 +197,7 @@ export function decodeContact(bytes: Uint8Array): ContactRecord {
       conv: asBytes(m.conv, 'conv', { len: 16 }),
       ad: asBytes(m.ad, 'ad', { max: 256 }),
       recv: inbound(m.recv),
-      senderKey: asBytes(m.senderKey, 'senderKey', { len: 64 }),
+      senderKey: asBytes(m.senderKey, 'senderKey', { len: 32 }),
       session: asBytes(m.session, 'session', { max: 1 << 20 }),
       created: asUint(m.created, 'created'),
     };

@@ -1,7 +1,11 @@
 /**
  * One client's link to one relay: the hello/welcome exchange with the fingerprint check,
- * signed commands matched to their answers, subscriptions that survive reconnects, and
- * reconnection with exponential backoff and jitter.
+ * authenticated commands matched to their answers, subscriptions that survive reconnects,
+ * and reconnection with exponential backoff and jitter.
+ *
+ * Commands carry X25519 authenticators (relay-protocol.ts): the MAC key K of a queue key
+ * costs one X25519 the first time the key is used on a connection and is kept until the
+ * connection ends; the relay's per-connection key, and so every K, changes with each welcome.
  */
 import {
   CHALLENGE_BYTES,
@@ -10,30 +14,36 @@ import {
   TimeoutError,
   TransportError,
   VerificationError,
-  commandSigningBytes,
+  authenticateCommand,
   decodeRelayFrame,
+  deriveCommandAuthKey,
+  dhKeyPairFromSecret,
   encodeFrame,
   errorFromCode,
   fingerprintMatches,
   parseRelayAddress,
   relayWebSocketUrl,
-  sign,
+  toHex,
   verify,
   welcomeSigningBytes,
+  wipe,
+  type AuthenticatedCommand,
   type ClientFrame,
   type RelayAddress,
   type RelayFrame,
-  type SignedCommand,
   type Random,
 } from '@parus/core';
 import type { Transport, TransportConnection } from './transport.ts';
 
-/** Commands as callers give them: without the request id and the signature. */
-export type CommandInput = SignedCommand extends infer C
-  ? C extends SignedCommand
-    ? Omit<C, 'id' | 'sig'>
+/** Commands as callers give them: without the request id and the authenticator. */
+export type CommandInput = AuthenticatedCommand extends infer C
+  ? C extends AuthenticatedCommand
+    ? Omit<C, 'id' | 'auth'>
     : never
   : never;
+
+/** Keys K kept per connection; far more than an account's queue keys on one relay. */
+const MAX_AUTH_KEYS = 4_096;
 
 export interface RelayConnectionOptions {
   address: string;
@@ -56,13 +66,27 @@ interface Pending {
 
 interface Subscription {
   rid: Uint8Array;
-  rk: Uint8Array; // Ed25519 secret key of the queue's recipient
+  rk: Uint8Array; // X25519 secret key of the queue's recipient
+}
+
+/** What a welcome set up: the session nonce and the relay's X25519 key for this connection. */
+interface Session {
+  nonce: Uint8Array;
+  relayDh: Uint8Array;
+  /** K by queue public key (hex), least recently used first; wiped when the session ends. */
+  keys: Map<string, Uint8Array>;
 }
 
 export class RelayConnection {
   readonly address: RelayAddress;
   private conn: TransportConnection | undefined;
-  private session: Uint8Array | undefined;
+  private session: Session | undefined;
+  /**
+   * Queue public keys by their secret's array, so that a command does not pay for a scalar
+   * multiplication to find its key in the cache. Public values: they outlive sessions. The
+   * engine never changes a secret's array in place (that would leave a stale entry here).
+   */
+  private readonly publicKeys = new WeakMap<Uint8Array, Uint8Array>();
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly subs = new Map<string, Subscription>();
@@ -151,14 +175,15 @@ export class RelayConnection {
     // An impostor relay cannot produce the key behind the address's fingerprint.
     if (
       !fingerprintMatches(this.address, welcome.key) ||
-      !verify(welcome.key, welcomeSigningBytes(challenge, welcome.session), welcome.sig)
+      !verify(welcome.key, welcomeSigningBytes(challenge, welcome.session, welcome.dh), welcome.sig)
     ) {
       conn.close();
       this.closed = true; // never retry an impostor automatically
       throw new VerificationError('relay key does not match the fingerprint in its address');
     }
     this.conn = conn;
-    this.session = welcome.session;
+    this.endSession();
+    this.session = { nonce: welcome.session, relayDh: welcome.dh, keys: new Map() };
     this.nextId = 1;
     conn.onMessage((data) => this.onFrame(data));
     conn.onClose(() => this.onDisconnect());
@@ -171,7 +196,7 @@ export class RelayConnection {
 
   private onDisconnect(): void {
     this.conn = undefined;
-    this.session = undefined;
+    this.endSession();
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(new TransportError('connection to relay lost'));
@@ -223,8 +248,11 @@ export class RelayConnection {
     }
   }
 
-  /** Sends a command, signed with `signer` (an Ed25519 secret key) when given, and awaits its answer. */
-  async command(input: CommandInput | { t: 'ping' }, signer?: Uint8Array): Promise<RelayFrame> {
+  /**
+   * Sends a command, authenticated with `queueSecret` (the X25519 secret of the queue key
+   * the relay checks it against) when given, and awaits its answer.
+   */
+  async command(input: CommandInput | { t: 'ping' }, queueSecret?: Uint8Array): Promise<RelayFrame> {
     const conn = this.conn;
     const session = this.session;
     if (!conn || !session) throw new TransportError('not connected to the relay');
@@ -232,10 +260,13 @@ export class RelayConnection {
     let frame: ClientFrame;
     if (input.t === 'ping') frame = { t: 'ping', id };
     else {
-      const unsigned = { ...input, id } as SignedCommand;
-      frame = signer
-        ? ({ ...unsigned, sig: sign(signer, commandSigningBytes(session, unsigned)) } as SignedCommand)
-        : unsigned;
+      const bare = { ...input, id } as AuthenticatedCommand;
+      frame = queueSecret
+        ? ({
+            ...bare,
+            auth: authenticateCommand(this.authKey(session, queueSecret), session.nonce, bare),
+          } as AuthenticatedCommand)
+        : bare;
     }
     return new Promise<RelayFrame>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -277,6 +308,45 @@ export class RelayConnection {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.conn?.close();
+    this.forgetKeys();
+  }
+
+  /** K of a queue key on this session: derived once (one X25519), then reused. */
+  private authKey(session: Session, queueSecret: Uint8Array): Uint8Array {
+    let publicKey = this.publicKeys.get(queueSecret);
+    if (!publicKey) {
+      publicKey = dhKeyPairFromSecret(queueSecret).publicKey;
+      this.publicKeys.set(queueSecret, publicKey);
+    }
+    const id = toHex(publicKey);
+    const cached = session.keys.get(id);
+    if (cached) {
+      session.keys.delete(id);
+      session.keys.set(id, cached);
+      return cached;
+    }
+    const key = deriveCommandAuthKey(queueSecret, session.relayDh, session.nonce, publicKey);
+    if (session.keys.size >= MAX_AUTH_KEYS) {
+      const oldest = session.keys.keys().next().value;
+      if (oldest !== undefined) {
+        wipe(session.keys.get(oldest));
+        session.keys.delete(oldest);
+      }
+    }
+    session.keys.set(id, key);
+    return key;
+  }
+
+  /** The relay's key for the session is gone with it, and so is every K. */
+  private endSession(): void {
+    this.forgetKeys();
+    this.session = undefined;
+  }
+
+  private forgetKeys(): void {
+    if (!this.session) return;
+    for (const key of this.session.keys.values()) wipe(key);
+    this.session.keys.clear();
   }
 }
 

@@ -2,25 +2,46 @@
  * The client ↔ relay protocol: binary WebSocket messages, each one canonical CBOR map with
  * a type `t`. Queues follow DESIGN.md "Lookup keys": one-way, with a recipient id (rid)
  * and a sender id (sid) that the relay cannot link for an observer, each guarded by its
- * own Ed25519 key.
+ * own X25519 key (`rk` for the recipient, `sk` for the sender).
  *
  * Session: the client opens with `hello` carrying a random challenge; the relay answers
- * `welcome` with its key, a fresh session nonce and a signature over both, and the client
- * checks the key against the fingerprint in the relay address. Every signed command signs
- * `COMMAND_CONTEXT || session || CBOR(frame without sig)`, so a command captured on one
- * connection is worthless on another, and request ids must grow on a connection, so a
- * command repeated on the same connection is refused as a replay.
+ * `welcome` with its Ed25519 key, a fresh session nonce, a fresh X25519 key `dh` for this
+ * connection alone, and a signature over the challenge, the nonce and `dh`; the client
+ * checks the key against the fingerprint in the relay address.
+ *
+ * Commands are authenticated, not signed (docs/decisions/0005): the idea of SimpleX SMP's
+ * command authorization with X25519 authenticators. The queue key and the relay's
+ * per-connection `dh` agree on a MAC key K (see deriveCommandAuthKey), and each command
+ * carries `auth = HMAC-SHA-256(K, AUTH_CONTEXT || session || CBOR(frame without auth))`.
+ * Only the holder of the queue key's secret and this connection's relay can compute it,
+ * so a command captured on one connection is worthless on another; request ids must grow
+ * on a connection, so a command repeated on the same connection is refused as a replay.
+ * The relay pays one X25519 per (connection, key), whose K it caches, and then one HMAC of
+ * a few microseconds per command, where version 1's Ed25519 verification took well over a
+ * hundred (docs/BENCHMARKS.md).
+ * Unlike a signature, an authenticator convinces only this relay, which is all it is for.
  *
  * Delivery: the relay stores each sent body sealed under the queue key (agreed by X25519
  * between the recipient's `rdh` and a per-queue relay key `sdh`), so what goes out never
  * looks like what came in.
  */
-import { concatBytes, utf8 } from './bytes.ts';
+import { assertLength, concatBytes, utf8 } from './bytes.ts';
 import { asBytes, asMap, asText, asUint, decodeCbor, encodeCbor, optional, type CborMap } from './cbor.ts';
-import { dh, hkdf, openWithNonce, sealWithNonce, wipe, type Random } from './crypto.ts';
-import { DecodeError, isErrorCode, type ErrorCode } from './errors.ts';
+import {
+  DH_BYTES,
+  dh,
+  equalSecret,
+  hkdf,
+  hmacSha256,
+  openWithNonce,
+  sealWithNonce,
+  wipe,
+  type Random,
+} from './crypto.ts';
+import { DecodeError, VerificationError, isErrorCode, type ErrorCode } from './errors.ts';
 
-export const RELAY_PROTOCOL_VERSION = 1;
+/** 2: X25519 command authenticators in place of Ed25519 command signatures. */
+export const RELAY_PROTOCOL_VERSION = 2;
 /** Largest WebSocket message either side accepts. */
 export const MAX_FRAME_BYTES = 256 * 1024;
 /** Largest body a `send` may carry (a padded, encrypted envelope). */
@@ -28,9 +49,12 @@ export const MAX_BODY_BYTES = 192 * 1024;
 export const QUEUE_ID_BYTES = 24;
 export const MESSAGE_ID_BYTES = 16;
 export const CHALLENGE_BYTES = 32;
+/** HMAC-SHA-256 output: the size of a command's `auth`. */
+export const COMMAND_AUTH_BYTES = 32;
 
-const WELCOME_CONTEXT = utf8('parus-relay-welcome-v1');
-const COMMAND_CONTEXT = utf8('parus-relay-command-v1');
+const WELCOME_CONTEXT = utf8('parus-relay-welcome-v2');
+const AUTH_CONTEXT = utf8('parus-relay-command-auth-v1');
+const AUTH_KEY_INFO = utf8('parus-relay-auth-v1');
 const QUEUE_KEY_INFO = utf8('parus-queue-key-v1');
 
 // ---- Frames ---------------------------------------------------------------------------
@@ -40,52 +64,55 @@ export interface HelloFrame {
   v: number;
   challenge: Uint8Array;
 }
-/** Create a queue. Signed by `rk`. `sk` secures it at once (optional). */
+/**
+ * Create a queue. Authenticated with the `rk` it carries, which proves possession of its
+ * secret. `sk` secures the queue at once (optional; it needs no proof).
+ */
 export interface NewFrame {
   t: 'new';
   id: number;
   rk: Uint8Array;
   rdh: Uint8Array;
   sk?: Uint8Array;
-  sig: Uint8Array;
+  auth: Uint8Array;
 }
-/** Set the sender key of an unsecured queue. Signed by `rk`. */
+/** Set the sender key of an unsecured queue. Authenticated with `rk`. */
 export interface SecureFrame {
   t: 'secure';
   id: number;
   rid: Uint8Array;
   sk: Uint8Array;
-  sig: Uint8Array;
+  auth: Uint8Array;
 }
-/** Start receiving a queue's messages on this connection. Signed by `rk`. */
+/** Start receiving a queue's messages on this connection. Authenticated with `rk`. */
 export interface SubFrame {
   t: 'sub';
   id: number;
   rid: Uint8Array;
-  sig: Uint8Array;
+  auth: Uint8Array;
 }
-/** Put a body into a queue. Signed by `sk` once the queue is secured. */
+/** Put a body into a queue. Authenticated with `sk` once the queue is secured. */
 export interface SendFrame {
   t: 'send';
   id: number;
   sid: Uint8Array;
   body: Uint8Array;
-  sig?: Uint8Array;
+  auth?: Uint8Array;
 }
-/** The recipient has durably processed message `mid`: the relay deletes it. Signed by `rk`. */
+/** The recipient has durably processed message `mid`: the relay deletes it. Authenticated with `rk`. */
 export interface AckFrame {
   t: 'ack';
   id: number;
   rid: Uint8Array;
   mid: Uint8Array;
-  sig: Uint8Array;
+  auth: Uint8Array;
 }
-/** Delete a queue and everything in it. Signed by `rk`. */
+/** Delete a queue and everything in it. Authenticated with `rk`. */
 export interface DelFrame {
   t: 'del';
   id: number;
   rid: Uint8Array;
-  sig: Uint8Array;
+  auth: Uint8Array;
 }
 export interface PingFrame {
   t: 'ping';
@@ -101,14 +128,15 @@ export type ClientFrame =
   | AckFrame
   | DelFrame
   | PingFrame;
-export type SignedCommand = NewFrame | SecureFrame | SubFrame | SendFrame | AckFrame | DelFrame;
+export type AuthenticatedCommand = NewFrame | SecureFrame | SubFrame | SendFrame | AckFrame | DelFrame;
 
 export interface WelcomeFrame {
   t: 'welcome';
   v: number;
   key: Uint8Array; // relay Ed25519 public key
   session: Uint8Array; // fresh per connection
-  sig: Uint8Array; // over WELCOME_CONTEXT || challenge || session
+  dh: Uint8Array; // the relay's X25519 public key for this connection alone
+  sig: Uint8Array; // over WELCOME_CONTEXT || challenge || session || dh
 }
 export interface IdsFrame {
   t: 'ids';
@@ -147,6 +175,7 @@ export type RelayFrame = WelcomeFrame | IdsFrame | OkFrame | MsgFrame | EndFrame
 
 const key32 = { len: 32 };
 const sig64 = { len: 64 };
+const auth32 = { len: COMMAND_AUTH_BYTES };
 const qid = { len: QUEUE_ID_BYTES };
 const mid16 = { len: MESSAGE_ID_BYTES };
 
@@ -179,7 +208,7 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
         id: reqId(m),
         rk: asBytes(m.rk, 'rk', key32),
         rdh: asBytes(m.rdh, 'rdh', key32),
-        sig: asBytes(m.sig, 'sig', sig64),
+        auth: asBytes(m.auth, 'auth', auth32),
       };
       const sk = optional(m.sk, (v) => asBytes(v, 'sk', key32));
       if (sk) f.sk = sk;
@@ -191,11 +220,11 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
         id: reqId(m),
         rid: asBytes(m.rid, 'rid', qid),
         sk: asBytes(m.sk, 'sk', key32),
-        sig: asBytes(m.sig, 'sig', sig64),
+        auth: asBytes(m.auth, 'auth', auth32),
       };
     case 'sub':
     case 'del':
-      return { t, id: reqId(m), rid: asBytes(m.rid, 'rid', qid), sig: asBytes(m.sig, 'sig', sig64) };
+      return { t, id: reqId(m), rid: asBytes(m.rid, 'rid', qid), auth: asBytes(m.auth, 'auth', auth32) };
     case 'send': {
       const f: SendFrame = {
         t,
@@ -203,8 +232,8 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
         sid: asBytes(m.sid, 'sid', qid),
         body: asBytes(m.body, 'body', { max: MAX_BODY_BYTES }),
       };
-      const sig = optional(m.sig, (v) => asBytes(v, 'sig', sig64));
-      if (sig) f.sig = sig;
+      const auth = optional(m.auth, (v) => asBytes(v, 'auth', auth32));
+      if (auth) f.auth = auth;
       return f;
     }
     case 'ack':
@@ -213,7 +242,7 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
         id: reqId(m),
         rid: asBytes(m.rid, 'rid', qid),
         mid: asBytes(m.mid, 'mid', mid16),
-        sig: asBytes(m.sig, 'sig', sig64),
+        auth: asBytes(m.auth, 'auth', auth32),
       };
     case 'ping':
       return { t, id: reqId(m) };
@@ -232,6 +261,7 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
         v: asUint(m.v, 'v'),
         key: asBytes(m.key, 'key', key32),
         session: asBytes(m.session, 'session', { len: CHALLENGE_BYTES }),
+        dh: asBytes(m.dh, 'dh', key32),
         sig: asBytes(m.sig, 'sig', sig64),
       };
     case 'ids':
@@ -270,16 +300,75 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
   }
 }
 
-// ---- Signatures -----------------------------------------------------------------------
+// ---- Welcome signature and command authenticators ---------------------------------------
 
-export function welcomeSigningBytes(challenge: Uint8Array, session: Uint8Array): Uint8Array {
-  return concatBytes(WELCOME_CONTEXT, challenge, session);
+/** The bytes the relay's Ed25519 key signs in `welcome`: it vouches for the session and `dh`. */
+export function welcomeSigningBytes(challenge: Uint8Array, session: Uint8Array, dh: Uint8Array): Uint8Array {
+  assertLength(challenge, CHALLENGE_BYTES, 'challenge');
+  assertLength(session, CHALLENGE_BYTES, 'session');
+  assertLength(dh, DH_BYTES, 'relay session X25519 key');
+  return concatBytes(WELCOME_CONTEXT, challenge, session, dh);
 }
 
-/** The bytes a command's `sig` covers: context, the connection's session nonce, the frame without `sig`. */
-export function commandSigningBytes(session: Uint8Array, frame: SignedCommand): Uint8Array {
-  const { sig: _sig, ...unsigned } = frame;
-  return concatBytes(COMMAND_CONTEXT, session, encodeCbor(unsigned as unknown as CborMap));
+/**
+ * The MAC key of one queue key on one connection (SimpleX SMP, "command authorization"
+ * with X25519 authenticators; HKDF-SHA-256 as in RFC 5869):
+ *
+ *     K = HKDF(ikm = X25519(ours, theirs), salt = session,
+ *              info = "parus-relay-auth-v1" || clientPublicKey, 32 bytes)
+ *
+ * The client passes its queue key's secret and the relay's `dh` from `welcome`; the relay
+ * passes its per-connection secret and the client's key. `clientPublicKey` (the queue key)
+ * goes into `info` so that K names the key it stands for, not just the shared point. A
+ * low-order key throws VerificationError (from `dh`).
+ */
+export function deriveCommandAuthKey(
+  ourDhSecret: Uint8Array,
+  theirDhPublic: Uint8Array,
+  session: Uint8Array,
+  clientPublicKey: Uint8Array,
+): Uint8Array {
+  assertLength(session, CHALLENGE_BYTES, 'session');
+  if (clientPublicKey.length !== DH_BYTES) throw new VerificationError('queue key must be 32 bytes');
+  const shared = dh(ourDhSecret, theirDhPublic);
+  try {
+    return hkdf(shared, session, concatBytes(AUTH_KEY_INFO, clientPublicKey), 32);
+  } finally {
+    wipe(shared);
+  }
+}
+
+/** The bytes an authenticator covers: context, the connection's session nonce, the frame without `auth`. */
+function authenticatedBytes(session: Uint8Array, frame: AuthenticatedCommand): Uint8Array {
+  const { auth: _auth, ...rest } = frame;
+  return concatBytes(AUTH_CONTEXT, session, encodeCbor(rest as unknown as CborMap));
+}
+
+/** A command's `auth`: HMAC-SHA-256 (RFC 2104) under K over the frame (any `auth` in it is left out). */
+export function authenticateCommand(
+  key: Uint8Array,
+  session: Uint8Array,
+  frame: AuthenticatedCommand,
+): Uint8Array {
+  assertLength(key, 32, 'command authentication key');
+  assertLength(session, CHALLENGE_BYTES, 'session');
+  return hmacSha256(key, authenticatedBytes(session, frame));
+}
+
+/** Whether `auth` is the authenticator of `frame` under K; compared in constant time. */
+export function checkCommandAuth(
+  key: Uint8Array,
+  session: Uint8Array,
+  frame: AuthenticatedCommand,
+  auth: Uint8Array,
+): boolean {
+  if (auth.length !== COMMAND_AUTH_BYTES) return false;
+  const expected = authenticateCommand(key, session, frame);
+  try {
+    return equalSecret(expected, auth);
+  } finally {
+    wipe(expected);
+  }
 }
 
 // ---- Queue key and delivered bodies ---------------------------------------------------

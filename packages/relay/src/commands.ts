@@ -1,6 +1,6 @@
 /**
  * What each queue command does (relay-protocol.ts). The connection has already checked
- * the framing, the session and the request id; here each command checks its signature
+ * the framing, the session and the request id; here each command checks its authenticator
  * against the key that owns the queue, changes the store, answers, and only then tells
  * the subscriptions, so an `ok` always goes out before the frames it caused.
  *
@@ -12,11 +12,9 @@ import {
   NotFoundError,
   QUEUE_ID_BYTES,
   QuotaError,
-  commandSigningBytes,
   generateDhKeyPair,
   queueKey,
   sealDelivery,
-  verify,
   wipe,
 } from '@parus/core';
 import type {
@@ -27,9 +25,9 @@ import type {
   RelayFrame,
   SecureFrame,
   SendFrame,
-  SignedCommand,
   SubFrame,
 } from '@parus/core';
+import type { CommandAuth } from './command-auth.ts';
 import type { QueueRecord, QueueStore } from './queue-store.ts';
 import type { Subscriber, Subscriptions } from './subscriptions.ts';
 
@@ -37,8 +35,8 @@ export type QueueCommand = NewFrame | SecureFrame | SubFrame | SendFrame | AckFr
 
 /** The connection a command arrived on. */
 export interface CommandContext {
-  /** This connection's session nonce, which every signature covers. */
-  session: Uint8Array;
+  /** This connection's authenticator check (its session and X25519 key, and the cached K). */
+  auth: CommandAuth;
   subscriber: Subscriber;
   isOpen(): boolean;
   reply(frame: RelayFrame): void;
@@ -76,7 +74,8 @@ export class CommandHandler {
   }
 
   private async create(ctx: CommandContext, frame: NewFrame): Promise<void> {
-    checkSignature(frame.rk, ctx.session, frame, frame.sig);
+    // Authenticated with the rk it creates the queue for: proof that the caller holds it.
+    ctx.auth.check(frame.rk, frame, frame.auth);
     const { rng } = this.opts;
     const rid = rng.bytes(QUEUE_ID_BYTES);
     const sid = rng.bytes(QUEUE_ID_BYTES);
@@ -124,11 +123,11 @@ export class CommandHandler {
   private async send(ctx: CommandContext, frame: SendFrame): Promise<void> {
     const queue = await this.opts.store.queueBySid(frame.sid);
     if (!queue) throw new NotFoundError('no such queue');
-    // An unsecured queue takes unsigned sends (the first message is how a sender
-    // introduces itself); a signature on one is not checked, as there is no key yet.
+    // An unsecured queue takes unauthenticated sends (the first message is how a sender
+    // introduces itself); an authenticator on one is not checked, as there is no key yet.
     if (queue.sk !== null) {
-      if (!frame.sig) throw new AuthError('send to a secured queue must be signed');
-      checkSignature(queue.sk, ctx.session, frame, frame.sig);
+      if (!frame.auth) throw new AuthError('send to a secured queue must be authenticated');
+      ctx.auth.check(queue.sk, frame, frame.auth);
     }
     const { rng, now } = this.opts;
     const mid = rng.bytes(MESSAGE_ID_BYTES);
@@ -162,24 +161,14 @@ export class CommandHandler {
     ctx.reply({ t: 'ok', id: frame.id });
   }
 
-  /** The queue named by `rid`, once the command's signature checks under its `rk`. */
+  /** The queue named by `rid`, once the command's authenticator checks under its `rk`. */
   private async ownedQueue(
     ctx: CommandContext,
     frame: SecureFrame | SubFrame | AckFrame | DelFrame,
   ): Promise<QueueRecord> {
     const queue = await this.opts.store.queueByRid(frame.rid);
     if (!queue) throw new NotFoundError('no such queue');
-    checkSignature(queue.rk, ctx.session, frame, frame.sig);
+    ctx.auth.check(queue.rk, frame, frame.auth);
     return queue;
-  }
-}
-
-/**
- * A command's signature covers this connection's session, so a command captured on one
- * connection fails here on any other: AUTH, like a wrong key.
- */
-function checkSignature(key: Uint8Array, session: Uint8Array, frame: SignedCommand, sig: Uint8Array): void {
-  if (!verify(key, commandSigningBytes(session, frame), sig)) {
-    throw new AuthError(`${frame.t} is not signed by the key that owns the queue`);
   }
 }

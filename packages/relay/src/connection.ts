@@ -4,7 +4,8 @@
  * changes nothing; the connection stays open).
  *
  * Order of checks for each WebSocket message, cheapest first:
- * rate limit → binary? → size → decode → hello first → request id grows → command.
+ * rate limit → binary? → size → decode → hello first → request id grows → command
+ * (whose first step is its authenticator).
  * A frame refused at any step executes nothing. Only a frame that decodes and carries a
  * new request id uses that id up, whatever the command's outcome.
  */
@@ -25,6 +26,7 @@ import {
 } from '@parus/core';
 import type { ClientFrame, EndFrame, ErrFrame, HelloFrame, MsgFrame, Random, RelayFrame } from '@parus/core';
 import { WebSocket } from 'ws';
+import { CommandAuth } from './command-auth.ts';
 import type { CommandHandler } from './commands.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { ServerKeys } from './server-keys.ts';
@@ -44,6 +46,8 @@ export interface RelayConnectionOptions {
   counters: ConnectionCounters;
   maxBufferedBytes: number;
   helloTimeoutMs: number;
+  /** Keys K the connection keeps for command authenticators (command-auth.ts). */
+  maxAuthKeys: number;
   log: (line: string) => void;
 }
 
@@ -51,7 +55,8 @@ export interface RelayConnectionOptions {
 const MAX_ERROR_TEXT = 200;
 
 export class RelayConnection implements Subscriber {
-  private session: Uint8Array | undefined;
+  /** Set by hello: the session nonce, this connection's X25519 key pair and its keys K. */
+  private auth: CommandAuth | undefined;
   private lastId = -1;
   private shuttingDown = false;
   private helloTimer: NodeJS.Timeout | undefined;
@@ -63,7 +68,7 @@ export class RelayConnection implements Subscriber {
     private readonly opts: RelayConnectionOptions,
   ) {
     this.helloTimer = setTimeout(() => {
-      if (!this.session) this.ws.close(1008, 'hello timeout');
+      if (!this.auth) this.ws.close(1008, 'hello timeout');
     }, opts.helloTimeoutMs);
     this.helloTimer.unref();
   }
@@ -110,14 +115,14 @@ export class RelayConnection implements Subscriber {
       return this.sendError(error, peekId(data));
     }
     if (frame.t === 'hello') return this.hello(frame);
-    if (!this.session) return this.sendError(new ProtocolError('send hello first'), frame.id);
+    if (!this.auth) return this.sendError(new ProtocolError('send hello first'), frame.id);
     if (frame.id <= this.lastId)
       return this.sendError(new ReplayError('request id not above the previous one'), frame.id);
     this.lastId = frame.id;
     if (frame.t === 'ping') return this.send({ t: 'ok', id: frame.id });
     const id = frame.id;
     const context = {
-      session: this.session,
+      auth: this.auth,
       subscriber: this,
       isOpen: () => this.isOpen(),
       reply: this.reply,
@@ -142,18 +147,23 @@ export class RelayConnection implements Subscriber {
   closed(): void {
     clearTimeout(this.helloTimer);
     this.shuttingDown = true;
+    this.auth?.close();
   }
 
   private hello(frame: HelloFrame): void {
-    if (this.session) return this.sendError(new ProtocolError('hello was already sent on this connection'));
+    if (this.auth) return this.sendError(new ProtocolError('hello was already sent on this connection'));
     if (frame.v !== RELAY_PROTOCOL_VERSION) {
       return this.sendError(new ProtocolError(`protocol version ${RELAY_PROTOCOL_VERSION} only`));
     }
     clearTimeout(this.helloTimer);
     const session = this.opts.rng.bytes(CHALLENGE_BYTES);
-    this.session = session;
-    const sig = sign(this.opts.keys.sign.secretKey, welcomeSigningBytes(frame.challenge, session));
-    this.send({ t: 'welcome', v: RELAY_PROTOCOL_VERSION, key: this.opts.keys.sign.publicKey, session, sig });
+    // A fresh X25519 key for this connection alone: the keys K of its commands die with it.
+    const auth = new CommandAuth(this.opts.rng, session, this.opts.maxAuthKeys);
+    this.auth = auth;
+    const dh = auth.publicKey;
+    const sig = sign(this.opts.keys.sign.secretKey, welcomeSigningBytes(frame.challenge, session, dh));
+    const key = this.opts.keys.sign.publicKey;
+    this.send({ t: 'welcome', v: RELAY_PROTOCOL_VERSION, key, session, dh, sig });
   }
 
   private send(frame: RelayFrame): void {

@@ -151,6 +151,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       counters,
       maxBufferedBytes: limits.maxBufferedBytes,
       helloTimeoutMs: limits.helloTimeoutMs,
+      // A recipient key per subscribed queue and a sender key per queue sent to, and some.
+      maxAuthKeys: 2 * limits.maxSubscriptionsPerConnection + 16,
       log,
     });
     connections.set(ws, conn);

@@ -4,7 +4,8 @@ import {
   decodeRelayFrame,
   encodeCbor,
   encodeFrame,
-  generateSignKeyPair,
+  RELAY_PROTOCOL_VERSION,
+  generateDhKeyPair,
   initCrypto,
   systemRandom,
   utf8,
@@ -67,23 +68,23 @@ describe('replays', () => {
   it('a command captured on one connection fails on another', async () => {
     const s = await scene();
     const other = await TestClient.connect(s.relay.address);
-    // A del signed for the bystander's session, replayed by someone else.
-    const del = s.bystander.signed({ t: 'del', rid: s.q.rid }, s.q.rk);
+    // A del authenticated for the bystander's session, replayed by someone else.
+    const del = s.bystander.authed({ t: 'del', rid: s.q.rid }, s.q.rk);
     expect(await other.request(del)).toMatchObject({ t: 'err', code: 'AUTH', id: del.id });
-    const sub = s.bystander.signed({ t: 'sub', rid: s.q.rid }, s.q.rk);
+    const sub = s.bystander.authed({ t: 'sub', rid: s.q.rid }, s.q.rk);
     expect(await other.request(sub)).toMatchObject({ t: 'err', code: 'AUTH' });
     await stillFine(s);
   });
 
-  it('a signed send captured on one connection is refused on another', async () => {
+  it('an authenticated send captured on one connection is refused on another', async () => {
     const relay = await relays.start();
     const alice = await TestClient.connect(relay.address);
     const bob = await TestClient.connect(relay.address);
     const eve = await TestClient.connect(relay.address);
-    const sk = generateSignKeyPair(systemRandom);
+    const sk = generateDhKeyPair(systemRandom);
     const q = new Recipient();
     await q.create(alice, sk);
-    const frame = sendFrame(bob, q.sid, utf8('signed'), sk);
+    const frame = sendFrame(bob, q.sid, utf8('authenticated'), sk);
     expect(await bob.request(frame)).toMatchObject({ t: 'ok' });
     expect(await eve.request(frame)).toMatchObject({ t: 'err', code: 'AUTH' });
     expect(relay.stats().messages).toBe(1);
@@ -109,13 +110,16 @@ describe('malformed frames', () => {
   it('wrong types and sizes → DECODE with the request id', async () => {
     const s = await scene();
     const cases: Array<Record<string, unknown>> = [
-      { t: 'sub', id: 101, rid: 'not bytes', sig: new Uint8Array(64) },
-      { t: 'sub', id: 102, rid: new Uint8Array(23), sig: new Uint8Array(64) },
+      { t: 'sub', id: 101, rid: 'not bytes', auth: new Uint8Array(32) },
+      { t: 'sub', id: 102, rid: new Uint8Array(23), auth: new Uint8Array(32) },
       { t: 'send', id: 103, sid: s.q.sid, body: 42 },
-      { t: 'ack', id: 104, rid: s.q.rid, mid: new Uint8Array(15), sig: new Uint8Array(64) },
-      { t: 'new', id: 105, rk: new Uint8Array(32), rdh: new Uint8Array(32), sig: new Uint8Array(63) },
+      { t: 'ack', id: 104, rid: s.q.rid, mid: new Uint8Array(15), auth: new Uint8Array(32) },
+      { t: 'new', id: 105, rk: new Uint8Array(32), rdh: new Uint8Array(32), auth: new Uint8Array(31) },
       { t: 'bogus', id: 106 },
       { t: 'send', id: 107, sid: s.q.sid, body: new Uint8Array(MAX_BODY_BYTES + 1) },
+      // Version 1's Ed25519 signature in place of an authenticator.
+      { t: 'del', id: 108, rid: s.q.rid, sig: new Uint8Array(64) },
+      { t: 'send', id: 109, sid: s.q.sid, body: new Uint8Array(1), auth: new Uint8Array(64) },
     ];
     for (const c of cases) {
       s.client.sendRaw(encodeCbor(c as never));
@@ -174,11 +178,14 @@ describe('malformed frames', () => {
 
     ws.send(encodeFrame({ t: 'ping', id: 1 }));
     expect(await next()).toMatchObject({ t: 'err', code: 'PROTOCOL', id: 1 });
-    ws.send(encodeFrame({ t: 'hello', v: 2, challenge: systemRandom.bytes(32) }));
+    // Version 1 (Ed25519 command signatures) is refused at hello, as is a version from the future.
+    ws.send(encodeFrame({ t: 'hello', v: 1, challenge: systemRandom.bytes(32) }));
     expect(await next()).toMatchObject({ t: 'err', code: 'PROTOCOL' });
-    ws.send(encodeFrame({ t: 'hello', v: 1, challenge: systemRandom.bytes(32) }));
+    ws.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION + 1, challenge: systemRandom.bytes(32) }));
+    expect(await next()).toMatchObject({ t: 'err', code: 'PROTOCOL' });
+    ws.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge: systemRandom.bytes(32) }));
     expect(await next()).toMatchObject({ t: 'welcome' });
-    ws.send(encodeFrame({ t: 'hello', v: 1, challenge: systemRandom.bytes(32) }));
+    ws.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge: systemRandom.bytes(32) }));
     expect(await next()).toMatchObject({ t: 'err', code: 'PROTOCOL' });
     ws.send(encodeFrame({ t: 'ping', id: 1 }));
     expect(await next()).toMatchObject({ t: 'ok', id: 1 });
@@ -201,17 +208,35 @@ describe('malformed frames', () => {
   it('a queue whose rdh is a low-order point is refused with VERIFICATION', async () => {
     const s = await scene();
     const q = new Recipient();
-    const frame = s.client.signed({ t: 'new', rk: q.rk.publicKey, rdh: new Uint8Array(32) }, q.rk);
+    const frame = s.client.authed({ t: 'new', rk: q.rk.publicKey, rdh: new Uint8Array(32) }, q.rk);
     expect(await s.client.request(frame)).toMatchObject({ t: 'err', code: 'VERIFICATION' });
     await stillFine(s);
   });
 
-  it('a new with a bad signature → AUTH and no queue', async () => {
+  it('a new whose rk is a low-order point is refused with VERIFICATION, and no queue', async () => {
+    const s = await scene();
+    const q = new Recipient();
+    // No secret agrees on K with a low-order key, so the relay cannot even check the frame.
+    const lowOrder = new Uint8Array(32);
+    lowOrder[0] = 1; // u = 1, a point of order 4 (RFC 7748 §6.1 / libsodium's blocklist)
+    const frame = { t: 'new' as const, id: s.client.nextId(), rk: lowOrder, rdh: q.rdh.publicKey };
+    expect(await s.client.request({ ...frame, auth: new Uint8Array(32) })).toMatchObject({
+      t: 'err',
+      code: 'VERIFICATION',
+    });
+    await stillFine(s);
+  });
+
+  it('a new authenticated with another key than its rk → AUTH and no queue', async () => {
     const s = await scene();
     const q = new Recipient();
     const other = new Recipient();
-    const frame = s.client.signed({ t: 'new', rk: q.rk.publicKey, rdh: q.rdh.publicKey }, other.rk);
+    const frame = s.client.authed({ t: 'new', rk: q.rk.publicKey, rdh: q.rdh.publicKey }, other.rk);
     expect(await s.client.request(frame)).toMatchObject({ t: 'err', code: 'AUTH' });
+    // An authenticator of the right key over another frame is no better.
+    const good = s.client.authed({ t: 'new', rk: q.rk.publicKey, rdh: q.rdh.publicKey }, q.rk);
+    const tampered = { ...good, id: s.client.nextId(), rdh: other.rdh.publicKey };
+    expect(await s.client.request(tampered)).toMatchObject({ t: 'err', code: 'AUTH' });
     await stillFine(s);
   });
 });

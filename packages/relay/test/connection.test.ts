@@ -1,4 +1,5 @@
 import {
+  RELAY_PROTOCOL_VERSION,
   decodeRelayFrame,
   encodeFrame,
   initCrypto,
@@ -39,15 +40,16 @@ function connection(run: () => Promise<void>) {
     counters: { framesReceived: 0, errorsSent: 0 },
     maxBufferedBytes: 1 << 20,
     helloTimeoutMs: 60_000,
+    maxAuthKeys: 16,
     log: (line) => logs.push(line),
   });
   const frame = (f: Parameters<typeof encodeFrame>[0]) => conn.receive(encodeFrame(f), true);
-  frame({ t: 'hello', v: 1, challenge: new Uint8Array(32) });
+  frame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge: new Uint8Array(32) });
   return { conn, sent, logs, frame };
 }
 
 const secretRid = new Uint8Array(24).fill(0xab);
-const del = (id: number) => ({ t: 'del' as const, id, rid: secretRid, sig: new Uint8Array(64) });
+const del = (id: number) => ({ t: 'del' as const, id, rid: secretRid, auth: new Uint8Array(32) });
 
 describe('RelayConnection', () => {
   it('turns a bug in a command into INTERNAL with the request id, and keeps going', async () => {

@@ -48,9 +48,12 @@ describe('handshake', () => {
     const parsed = parseRelayAddress(relay.address);
     expect(fingerprintMatches(parsed, client.relayKey)).toBe(true);
     expect(client.session).toHaveLength(32);
-    // Each connection gets its own session nonce.
+    expect(client.relayDh).toHaveLength(32);
+    // Each connection gets its own session nonce and its own relay X25519 key (both signed:
+    // TestClient.connect checks the welcome signature over them).
     const other = await TestClient.connect(relay.address);
     expect(other.session).not.toEqual(client.session);
+    expect(other.relayDh).not.toEqual(client.relayDh);
   });
 
   it('a client expecting another fingerprint detects the impostor', async () => {

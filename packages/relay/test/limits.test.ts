@@ -1,4 +1,4 @@
-import { encodeFrame, initCrypto, openDelivery, utf8 } from '@parus/core';
+import { RELAY_PROTOCOL_VERSION, encodeFrame, initCrypto, openDelivery, utf8 } from '@parus/core';
 import type { RelayFrame } from '@parus/core';
 import { WebSocket } from 'ws';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -185,7 +185,9 @@ describe('slow readers', () => {
     const relay = await relays.start({ limits: { heartbeatMs: 30 } });
     // autoPong off: this client never answers the relay's pings.
     const ws = new WebSocket(`ws://127.0.0.1:${relay.port}/ws`, { autoPong: false });
-    ws.on('open', () => ws.send(encodeFrame({ t: 'hello', v: 1, challenge: new Uint8Array(32) })));
+    ws.on('open', () =>
+      ws.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge: new Uint8Array(32) })),
+    );
     const code = await withTimeout(
       new Promise<number>((resolve) => ws.on('close', (c) => resolve(c))),
       'close',

@@ -1,4 +1,4 @@
-import { generateSignKeyPair, openDelivery, systemRandom, utf8 } from '@parus/core';
+import { generateDhKeyPair, openDelivery, systemRandom, utf8 } from '@parus/core';
 import type { MsgFrame } from '@parus/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initCrypto } from '@parus/core';
@@ -107,39 +107,39 @@ describe('queue flow', () => {
     expect(() => openDelivery(stranger.key, msg!.mid, msg!.body)).toThrow();
   });
 
-  it('secured queues refuse unsigned and wrongly signed sends, and store nothing', async () => {
+  it('secured queues refuse unauthenticated and wrongly authenticated sends, and store nothing', async () => {
     const relay = await relays.start();
     const alice = await TestClient.connect(relay.address);
     const bob = await TestClient.connect(relay.address);
-    const sk = generateSignKeyPair(systemRandom);
+    const sk = generateDhKeyPair(systemRandom);
     const q = new Recipient();
     await q.create(alice);
 
-    // Unsecured: unsigned sends are accepted.
+    // Unsecured: unauthenticated sends are accepted.
     expect(await send(bob, q.sid, body('intro'))).toMatchObject({ t: 'ok' });
     expect(await q.secure(alice, sk)).toMatchObject({ t: 'ok' });
     // The same key again is fine (a retried secure); another key is a protocol error.
     expect(await q.secure(alice, sk)).toMatchObject({ t: 'ok' });
-    expect(await q.secure(alice, generateSignKeyPair(systemRandom))).toMatchObject({
+    expect(await q.secure(alice, generateDhKeyPair(systemRandom))).toMatchObject({
       t: 'err',
       code: 'PROTOCOL',
     });
 
-    expect(await send(bob, q.sid, body('unsigned'))).toMatchObject({ t: 'err', code: 'AUTH' });
-    const impostor = generateSignKeyPair(systemRandom);
+    expect(await send(bob, q.sid, body('bare'))).toMatchObject({ t: 'err', code: 'AUTH' });
+    const impostor = generateDhKeyPair(systemRandom);
     expect(await send(bob, q.sid, body('wrong key'), impostor)).toMatchObject({ t: 'err', code: 'AUTH' });
     expect(relay.stats().messages).toBe(1);
-    expect(await send(bob, q.sid, body('signed'), sk)).toMatchObject({ t: 'ok' });
+    expect(await send(bob, q.sid, body('authenticated'), sk)).toMatchObject({ t: 'ok' });
 
     expect(await q.sub(alice)).toMatchObject({ pending: 2 });
     const got = await alice.messages(q.rid, 2);
-    expect(got.map((m) => opened(q, m))).toEqual(['intro', 'signed']);
+    expect(got.map((m) => opened(q, m))).toEqual(['intro', 'authenticated']);
   });
 
   it('a queue created with sk is secured from the start', async () => {
     const relay = await relays.start();
     const alice = await TestClient.connect(relay.address);
-    const sk = generateSignKeyPair(systemRandom);
+    const sk = generateDhKeyPair(systemRandom);
     const q = new Recipient();
     await q.create(alice, sk);
     expect(await send(alice, q.sid, body('x'))).toMatchObject({ t: 'err', code: 'AUTH' });

@@ -1,41 +1,40 @@
 /**
  * A tiny relay client for the tests: real WebSocket, real handshake (the welcome signature
- * and the address fingerprint are checked), signed commands, replies awaited by request
- * id, pushed frames awaited by predicate. Every wait has a timeout that fails the test.
+ * and the address fingerprint are checked), authenticated commands, replies awaited by
+ * request id, pushed frames awaited by predicate. Every wait has a timeout that fails the test.
  */
 import {
+  RELAY_PROTOCOL_VERSION,
   VerificationError,
-  commandSigningBytes,
+  authenticateCommand,
   decodeRelayFrame,
+  deriveCommandAuthKey,
   encodeFrame,
   fingerprintMatches,
   generateDhKeyPair,
-  generateSignKeyPair,
   parseRelayAddress,
   queueKey,
   relayWebSocketUrl,
-  sign,
   systemRandom,
   verify,
   welcomeSigningBytes,
 } from '@parus/core';
 import type {
+  AuthenticatedCommand,
   ClientFrame,
   DhKeyPair,
   IdsFrame,
   MsgFrame,
   RelayFrame,
   SendFrame,
-  SignKeyPair,
-  SignedCommand,
 } from '@parus/core';
 import { WebSocket } from 'ws';
 
 export const WAIT_MS = 5_000;
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-/** A command as the caller writes it; `signed` adds the request id and the signature. */
-export type UnsignedCommand = DistributiveOmit<SignedCommand, 'sig' | 'id'>;
+/** A command as the caller writes it; `authed` adds the request id and the authenticator. */
+export type BareCommand = DistributiveOmit<AuthenticatedCommand, 'auth' | 'id'>;
 
 export class TestClient {
   /** Frames received and not yet taken by a wait. */
@@ -51,6 +50,8 @@ export class TestClient {
     readonly ws: WebSocket,
     readonly session: Uint8Array,
     readonly relayKey: Uint8Array,
+    /** The relay's X25519 key for this connection (`dh` in welcome). */
+    readonly relayDh: Uint8Array,
   ) {
     this.closed = new Promise((resolve) =>
       ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
@@ -74,11 +75,11 @@ export class TestClient {
       new Promise<Uint8Array>((resolve) => ws.once('message', (data) => resolve(toBytes(data)))),
       'welcome',
     );
-    ws.send(encodeFrame({ t: 'hello', v: 1, challenge }));
+    ws.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge }));
     const welcome = decodeRelayFrame(await welcomeBytes);
     try {
       if (welcome.t !== 'welcome') throw new VerificationError(`expected welcome, got ${welcome.t}`);
-      if (!verify(welcome.key, welcomeSigningBytes(challenge, welcome.session), welcome.sig)) {
+      if (!verify(welcome.key, welcomeSigningBytes(challenge, welcome.session, welcome.dh), welcome.sig)) {
         throw new VerificationError('welcome signature does not verify');
       }
       if (!fingerprintMatches(parsed, welcome.key)) {
@@ -88,22 +89,23 @@ export class TestClient {
       ws.terminate();
       throw error;
     }
-    return new TestClient(ws, welcome.session, welcome.key);
+    return new TestClient(ws, welcome.session, welcome.key, welcome.dh);
   }
 
   nextId(): number {
     return ++this.lastId;
   }
 
-  /** The signature a command needs on this connection. */
-  signature(frame: SignedCommand, key: SignKeyPair): Uint8Array {
-    return sign(key.secretKey, commandSigningBytes(this.session, frame));
+  /** The authenticator a command needs on this connection under the queue key `key`. */
+  authenticator(frame: AuthenticatedCommand, key: DhKeyPair): Uint8Array {
+    const k = deriveCommandAuthKey(key.secretKey, this.relayDh, this.session, key.publicKey);
+    return authenticateCommand(k, this.session, frame);
   }
 
-  /** Builds a signed command with a fresh request id. */
-  signed(unsigned: UnsignedCommand, key: SignKeyPair, id = this.nextId()): SignedCommand {
-    const frame = { ...unsigned, id, sig: new Uint8Array(64) } as SignedCommand;
-    frame.sig = this.signature(frame, key);
+  /** Builds an authenticated command with a fresh request id. */
+  authed(bare: BareCommand, key: DhKeyPair, id = this.nextId()): AuthenticatedCommand {
+    const frame = { ...bare, id } as AuthenticatedCommand;
+    frame.auth = this.authenticator(frame, key);
     return frame;
   }
 
@@ -181,16 +183,16 @@ export class TestClient {
 
 /** A queue's recipient side: its keys and, once created, its ids and queue key. */
 export class Recipient {
-  readonly rk: SignKeyPair = generateSignKeyPair(systemRandom);
+  readonly rk: DhKeyPair = generateDhKeyPair(systemRandom);
   readonly rdh: DhKeyPair = generateDhKeyPair(systemRandom);
   rid: Uint8Array = new Uint8Array(0);
   sid: Uint8Array = new Uint8Array(0);
   key: Uint8Array = new Uint8Array(0);
 
   /** Creates the queue on `client`'s relay; `sk` secures it at once. */
-  async create(client: TestClient, sk?: SignKeyPair): Promise<IdsFrame> {
-    const unsigned = { t: 'new' as const, rk: this.rk.publicKey, rdh: this.rdh.publicKey };
-    const frame = client.signed(sk ? { ...unsigned, sk: sk.publicKey } : unsigned, this.rk);
+  async create(client: TestClient, sk?: DhKeyPair): Promise<IdsFrame> {
+    const bare = { t: 'new' as const, rk: this.rk.publicKey, rdh: this.rdh.publicKey };
+    const frame = client.authed(sk ? { ...bare, sk: sk.publicKey } : bare, this.rk);
     const reply = await client.request(frame);
     if (reply.t !== 'ids') throw new Error(`new failed: ${JSON.stringify(reply)}`);
     this.rid = reply.rid;
@@ -200,38 +202,33 @@ export class Recipient {
   }
 
   sub(client: TestClient): Promise<RelayFrame> {
-    return client.request(client.signed({ t: 'sub', rid: this.rid }, this.rk));
+    return client.request(client.authed({ t: 'sub', rid: this.rid }, this.rk));
   }
 
   ack(client: TestClient, mid: Uint8Array): Promise<RelayFrame> {
-    return client.request(client.signed({ t: 'ack', rid: this.rid, mid }, this.rk));
+    return client.request(client.authed({ t: 'ack', rid: this.rid, mid }, this.rk));
   }
 
-  secure(client: TestClient, sk: SignKeyPair): Promise<RelayFrame> {
-    return client.request(client.signed({ t: 'secure', rid: this.rid, sk: sk.publicKey }, this.rk));
+  secure(client: TestClient, sk: DhKeyPair): Promise<RelayFrame> {
+    return client.request(client.authed({ t: 'secure', rid: this.rid, sk: sk.publicKey }, this.rk));
   }
 
   del(client: TestClient): Promise<RelayFrame> {
-    return client.request(client.signed({ t: 'del', rid: this.rid }, this.rk));
+    return client.request(client.authed({ t: 'del', rid: this.rid }, this.rk));
   }
 }
 
-/** A send to `sid`, signed with `sk` when given. */
-export function sendFrame(
-  client: TestClient,
-  sid: Uint8Array,
-  body: Uint8Array,
-  sk?: SignKeyPair,
-): SendFrame {
+/** A send to `sid`, authenticated with `sk` when given. */
+export function sendFrame(client: TestClient, sid: Uint8Array, body: Uint8Array, sk?: DhKeyPair): SendFrame {
   if (!sk) return { t: 'send', id: client.nextId(), sid, body };
-  return client.signed({ t: 'send', sid, body }, sk) as SendFrame;
+  return client.authed({ t: 'send', sid, body }, sk) as SendFrame;
 }
 
 export function send(
   client: TestClient,
   sid: Uint8Array,
   body: Uint8Array,
-  sk?: SignKeyPair,
+  sk?: DhKeyPair,
 ): Promise<RelayFrame> {
   return client.request(sendFrame(client, sid, body, sk));
 }
