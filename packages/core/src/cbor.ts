@@ -47,7 +47,7 @@ const MT_SIMPLE = 7;
  * Encoding is synchronous, so one scratch buffer serves every call (grown when needed and
  * copied out at the end): no allocation and regrowth per encode on the hot path.
  */
-let scratch = new Uint8Array(4096);
+let scratch: Uint8Array = new Uint8Array(4096);
 
 class Writer {
   private buf: Uint8Array;
