@@ -1,11 +1,14 @@
-// Every Store implementation runs the same suite (STYLE.md: shared compliance suites).
+// Every Store implementation runs the same suite (STYLE.md: shared compliance suites): the
+// cases live in store-compliance-suite.ts, which the web package also runs in Chromium
+// against IndexedDbStore.
 import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthError, StorageError, UsageError, initCrypto, systemRandom, utf8 } from '@parus/core';
+import { AuthError, StorageError, initCrypto, systemRandom, utf8 } from '@parus/core';
 import { MemoryStore, SealedStore, type Store } from '../src/index.ts';
 import { SqliteStore } from '../src/node/index.ts';
+import { storeComplianceCases } from './store-compliance-suite.ts';
 
 const FAST = { opsLimit: 1, memLimit: 8 * 1024 * 1024 };
 const dirs: string[] = [];
@@ -42,53 +45,7 @@ const backends: Array<[string, () => Promise<Store>]> = [
 ];
 
 describe.each(backends)('%s', (_name, make) => {
-  it('puts, gets, lists sorted and deletes', async () => {
-    const s = await make();
-    expect(await s.get('c', 'missing')).toBeUndefined();
-    await s.batch([
-      { type: 'put', collection: 'c', key: 'b', value: utf8('two') },
-      { type: 'put', collection: 'c', key: 'a', value: utf8('one') },
-      { type: 'put', collection: 'other', key: 'a', value: utf8('x') },
-    ]);
-    expect(await s.get('c', 'a')).toEqual(utf8('one'));
-    expect((await s.list('c')).map((e) => e.key)).toEqual(['a', 'b']);
-    await s.batch([{ type: 'del', collection: 'c', key: 'a' }]);
-    expect(await s.get('c', 'a')).toBeUndefined();
-    expect((await s.list('c')).map((e) => e.key)).toEqual(['b']);
-    expect(await s.list('empty')).toEqual([]);
-    await s.close();
-  });
-
-  it('overwrites a key and returns copies, not shared buffers', async () => {
-    const s = await make();
-    const v = utf8('first');
-    await s.batch([{ type: 'put', collection: 'c', key: 'k', value: v }]);
-    v[0] = 0;
-    await s.batch([{ type: 'put', collection: 'c', key: 'k', value: utf8('second') }]);
-    const got = (await s.get('c', 'k'))!;
-    expect(got).toEqual(utf8('second'));
-    got[0] = 0;
-    expect(await s.get('c', 'k')).toEqual(utf8('second'));
-    await s.close();
-  });
-
-  it('rejects invalid names before writing anything (the batch is all or nothing)', async () => {
-    const s = await make();
-    await expect(
-      s.batch([
-        { type: 'put', collection: 'c', key: 'ok', value: utf8('1') },
-        { type: 'put', collection: 'c', key: 'bad key/with slash', value: utf8('2') },
-      ]),
-    ).rejects.toThrow(UsageError);
-    expect(await s.get('c', 'ok')).toBeUndefined();
-    await s.close();
-  });
-
-  it('refuses use after close', async () => {
-    const s = await make();
-    await s.close();
-    await expect(s.get('c', 'k')).rejects.toThrow();
-  });
+  for (const c of storeComplianceCases) it(c.name, () => c.run(make));
 });
 
 describe('SealedStore', () => {

@@ -1,0 +1,3 @@
+export { IndexedDbStore } from './indexeddb-store.ts';
+export type { IndexedDbStoreOptions } from './indexeddb-store.ts';
+export { browserTransport } from './browser-transport.ts';
