@@ -90,8 +90,10 @@ export class RelayConnection {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly subs = new Map<string, Subscription>();
-  private readonly waiters: Array<() => void> = [];
+  private readonly waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private closed = false;
+  /** Set when the relay failed its identity check: the connection is given up for good. */
+  private fatal: Error | undefined;
   private backoff: number;
   private connecting: Promise<void> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -115,14 +117,21 @@ export class RelayConnection {
 
   whenConnected(timeoutMs?: number): Promise<void> {
     if (this.connected) return Promise.resolve();
+    if (this.fatal) return Promise.reject(this.fatal);
     return new Promise((resolve, reject) => {
       const timer =
         timeoutMs === undefined
           ? undefined
           : setTimeout(() => reject(new TimeoutError('relay not reachable in time')), timeoutMs);
-      this.waiters.push(() => {
-        if (timer) clearTimeout(timer);
-        resolve();
+      this.waiters.push({
+        resolve: () => {
+          if (timer) clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          if (timer) clearTimeout(timer);
+          reject(e);
+        },
       });
     });
   }
@@ -133,7 +142,14 @@ export class RelayConnection {
         await this.connectOnce();
         this.backoff = this.opts.minBackoffMs ?? 250;
         return;
-      } catch {
+      } catch (e) {
+        if (e instanceof VerificationError) {
+          // An impostor (or a relay whose key changed): never retry it automatically.
+          this.fatal = e;
+          this.closed = true;
+          for (const w of this.waiters.splice(0)) w.reject(e);
+          return;
+        }
         if (this.closed) return;
         const max = this.opts.maxBackoffMs ?? 30_000;
         const delay = this.backoff / 2 + (this.opts.rng.bytes(1)[0]! / 255) * (this.backoff / 2);
@@ -178,7 +194,6 @@ export class RelayConnection {
       !verify(welcome.key, welcomeSigningBytes(challenge, welcome.session, welcome.dh), welcome.sig)
     ) {
       conn.close();
-      this.closed = true; // never retry an impostor automatically
       throw new VerificationError('relay key does not match the fingerprint in its address');
     }
     this.conn = conn;
@@ -191,7 +206,7 @@ export class RelayConnection {
       this.command({ t: 'sub', rid: sub.rid }, sub.rk).catch(() => conn.close());
     }
     this.opts.onState?.('connected');
-    for (const w of this.waiters.splice(0)) w();
+    for (const w of this.waiters.splice(0)) w.resolve();
   }
 
   private onDisconnect(): void {
@@ -306,6 +321,7 @@ export class RelayConnection {
 
   close(): void {
     this.closed = true;
+    for (const w of this.waiters.splice(0)) w.reject(new TransportError('connection closed'));
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.conn?.close();
     this.forgetKeys();

@@ -171,6 +171,22 @@ describe('Account', () => {
     await expect(bob.acceptInvite(link, { alias: 'alice' })).rejects.toThrow(UsageError);
   });
 
+  it('warns loudly when a contact comes back with a different key', async () => {
+    const [, bob] = await pair();
+    await bob.setContactState('alice', 'validated');
+    const impostor = await account('Alice');
+    const { link } = await impostor.createInvite();
+    await expect(bob.acceptInvite(link, { alias: 'alice' })).rejects.toThrow(UsageError);
+    expect(bob.contact('alice').state).toBe('validated');
+    const changes: string[] = [];
+    bob.events.on('contact', (c) => changes.push(c.change));
+    const replaced = await bob.acceptInvite(link, { alias: 'alice', replace: true });
+    expect(changes).toContain('key-changed');
+    expect(replaced).toMatchObject({ alias: 'alice', state: 'unvalidated', keyChanged: true });
+    await bob.setContactState('alice', 'validated');
+    expect(bob.contact('alice').keyChanged).toBe(false);
+  });
+
   it('refuses to send to a contact marked compromised', async () => {
     const [, bob] = await pair();
     await bob.setContactState('alice', 'compromised');

@@ -1,0 +1,111 @@
+// RelayConnection against a real relay: the relay's identity check, and reconnecting.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  TransportError,
+  VerificationError,
+  formatRelayAddress,
+  generateDhKeyPair,
+  initCrypto,
+  openDelivery,
+  parseRelayAddress,
+  queueKey,
+  systemRandom,
+  utf8,
+} from '@parus/core';
+import { startRelay } from '@parus/relay';
+import { RelayConnection } from '../src/index.ts';
+import { nodeTransport } from '../src/node/index.ts';
+
+const dirs: string[] = [];
+beforeAll(async () => {
+  await initCrypto();
+});
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function dataDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'parus-conn-'));
+  dirs.push(d);
+  return d;
+}
+
+function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = (): void => {
+      if (check()) return resolve();
+      if (Date.now() - started > timeoutMs) return reject(new Error('condition not met in time'));
+      setTimeout(tick, 20);
+    };
+    tick();
+  });
+}
+
+describe('RelayConnection', () => {
+  it('refuses a relay whose key does not match the fingerprint, and does not retry it', async () => {
+    const relay = await startRelay({ port: 0, dataDir: dataDir() });
+    try {
+      const real = parseRelayAddress(relay.address);
+      const fingerprint = real.fingerprint.slice();
+      fingerprint[0]! ^= 0xff;
+      const impostor = formatRelayAddress({ ...real, fingerprint });
+      const conn = new RelayConnection({
+        address: impostor,
+        transport: nodeTransport(),
+        rng: systemRandom,
+        onMessage: () => {},
+      });
+      await expect(conn.start()).rejects.toThrow(VerificationError);
+      await expect(conn.whenConnected()).rejects.toThrow(VerificationError);
+      expect(conn.connected).toBe(false);
+      conn.close();
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('reconnects after the relay restarts, resubscribes, and receives what comes next', async () => {
+    const dir = dataDir();
+    let relay = await startRelay({ port: 0, dataDir: dir });
+    const port = relay.port;
+    const received: string[] = [];
+    let key: Uint8Array | undefined;
+    const conn = new RelayConnection({
+      address: relay.address,
+      transport: nodeTransport(),
+      rng: systemRandom,
+      minBackoffMs: 20,
+      maxBackoffMs: 200,
+      onMessage: (_rid, mid, body) => {
+        received.push(new TextDecoder().decode(openDelivery(key!, mid, body).body));
+      },
+    });
+    try {
+      await conn.start();
+      const rk = generateDhKeyPair(systemRandom);
+      const rdh = generateDhKeyPair(systemRandom);
+      const ids = await conn.command({ t: 'new', rk: rk.publicKey, rdh: rdh.publicKey }, rk.secretKey);
+      if (ids.t !== 'ids') throw new Error('expected ids');
+      key = queueKey(rdh.secretKey, ids.sdh, ids.rid);
+      await conn.subscribe(ids.rid, rk.secretKey);
+      await conn.command({ t: 'send', sid: ids.sid, body: utf8('before restart') });
+      await waitFor(() => received.length === 1);
+      await conn.drained(); // the ack is out: otherwise the relay rightly delivers it again
+      await relay.close();
+      await waitFor(() => !conn.connected);
+      await expect(conn.command({ t: 'ping' })).rejects.toThrow(TransportError);
+      relay = await startRelay({ port, dataDir: dir });
+      await conn.whenConnected(10_000);
+      await conn.command({ t: 'send', sid: ids.sid, body: utf8('after restart') });
+      await waitFor(() => received.length === 2);
+      expect(received).toEqual(['before restart', 'after restart']);
+    } finally {
+      conn.close();
+      await relay.close();
+    }
+  });
+});
