@@ -300,11 +300,9 @@ function analysis(report: Report): string {
     `3. **SQLite: ${fixed(sqliteShare, 0)} % (reads and writes).** Durability is not what holds the relay back: ` +
       'group commit puts every mutation of an event-loop turn in one WAL transaction. Reads are a lookup of the ' +
       'queue for each send and each ack, and one `messagesAfter` for each ack to refill the delivery window even ' +
-      'when nothing waits. One thing to know about the word "durable": the store runs WAL with ' +
-      '`synchronous = NORMAL`, so a committed message survives a crash of the relay process, but the WAL is ' +
-      'fsynced only at checkpoints, and an OS crash or a power cut can take back the last messages already ' +
-      'answered `ok`. `synchronous = FULL` would add one fsync per group commit (per event-loop turn, not per ' +
-      'message); this benchmark does not measure it.',
+      'when nothing waits. "Durable" here means fsynced: the store runs WAL with `synchronous = FULL`, so a ' +
+      'message answered `ok` survives a power cut, not only a crash of the relay; group commit makes that one ' +
+      'fsync per event-loop turn, not one per message.',
   );
   lines.push(
     `4. **Sockets and WebSocket framing: ${fixed(socketShare, 0)} %; garbage collection: ${fixed(gcShare, 0)} %.** ` +

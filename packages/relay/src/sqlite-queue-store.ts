@@ -1,7 +1,9 @@
 /**
  * QueueStore on SQLite (better-sqlite3), the relay's default store.
  *
- * Durability and throughput: WAL journal with synchronous=NORMAL, and group commit — every
+ * Durability and throughput: WAL journal with synchronous=FULL (a commit is fsynced before
+ * the relay answers `ok`, so an acknowledged message survives a power cut, not only a crash
+ * of the relay), and group commit — every
  * mutation called during one event-loop turn is queued and written in a single transaction
  * on the next `setImmediate`; each caller's promise settles after that commit. Each
  * mutation runs inside its own savepoint, so one that fails (a full queue, a vanished
@@ -168,7 +170,7 @@ export class SqliteQueueStore implements QueueStore {
       // Exclusive locking must come before WAL mode, so no shared-memory index is used.
       this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
       const version = this.db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) throw new StorageError('queue database is from a newer relay');

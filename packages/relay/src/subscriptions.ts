@@ -116,6 +116,9 @@ export class Subscriptions {
   acked(rid: Uint8Array, mid: Uint8Array): void {
     const sub = this.byQueue.get(toHex(rid));
     if (!sub || !sub.inflight.delete(toHex(mid))) return;
+    // Caught up means nothing waits in the store beyond what was handed out (new sends go
+    // out directly through `stored`), so the freed place needs no read.
+    if (sub.caughtUp) return;
     void this.fill(sub);
   }
 
