@@ -1,15 +1,220 @@
-export * from './errors.ts';
-export * from './bytes.ts';
-export * from './crypto.ts';
-export * from './cbor.ts';
-export * from './relay-address.ts';
-export * from './relay-protocol.ts';
-export * from './pqxdh.ts';
-export * from './rendezvous-card.ts';
-export * from './contact-request.ts';
-export * from './device-certificate.ts';
-export * from './padding.ts';
-export * from './envelope.ts';
-export * from './message-dag.ts';
-export * from './safety-number.ts';
-export * from './double-ratchet.ts';
+// The public surface of @parus/core: values and types listed apart (STYLE.md).
+
+export {
+  ParusError,
+  DecodeError,
+  VerificationError,
+  ProtocolError,
+  UsageError,
+  QuotaError,
+  StorageError,
+  TransportError,
+  TimeoutError,
+  AuthError,
+  ReplayError,
+  NotFoundError,
+  InternalError,
+  isErrorCode,
+  errorFromCode,
+} from './errors.ts';
+export type { ErrorCode } from './errors.ts';
+export {
+  concatBytes,
+  equalBytes,
+  compareBytes,
+  toHex,
+  fromHex,
+  toBase64Url,
+  fromBase64Url,
+  utf8,
+  fromUtf8,
+  u32be,
+  u64be,
+  assertLength,
+} from './bytes.ts';
+export {
+  initCrypto,
+  systemRandom,
+  SIGN_PUBLIC_BYTES,
+  SIGN_SECRET_BYTES,
+  SIGNATURE_BYTES,
+  DH_BYTES,
+  AEAD_KEY_BYTES,
+  AEAD_NONCE_BYTES,
+  AEAD_TAG_BYTES,
+  SEED_BYTES,
+  XWING_PUBLIC_BYTES,
+  XWING_SECRET_BYTES,
+  XWING_CIPHERTEXT_BYTES,
+  XWING_ENC_SEED_BYTES,
+  KEM_SHARED_BYTES,
+  signKeyPairFromSeed,
+  generateSignKeyPair,
+  sign,
+  verify,
+  assertSignature,
+  signPublicToDh,
+  signSecretToDh,
+  dhKeyPairFromSecret,
+  generateDhKeyPair,
+  dh,
+  seal,
+  open,
+  sealWithNonce,
+  openWithNonce,
+  hash,
+  hmacSha256,
+  hkdf,
+  ARGON2ID_MODERATE,
+  ARGON2ID_INTERACTIVE,
+  ARGON2ID_SALT_BYTES,
+  argon2id,
+  xwingKeyPairFromSeed,
+  generateXwingKeyPair,
+  xwingEncapsulate,
+  xwingEncapsulateDeterministic,
+  xwingDecapsulate,
+  mlkem768,
+  equalSecret,
+  wipe,
+} from './crypto.ts';
+export type { Random, SignKeyPair, DhKeyPair, KemKeyPair, Argon2idCost, Encapsulation } from './crypto.ts';
+export {
+  DEFAULT_CBOR_LIMITS,
+  encodeCbor,
+  decodeCbor,
+  asMap,
+  asArray,
+  asBytes,
+  asText,
+  asUint,
+  asBool,
+  optional,
+} from './cbor.ts';
+export type { CborValue, CborMap, CborLimits, BytesRule } from './cbor.ts';
+export {
+  FINGERPRINT_BYTES,
+  relayFingerprint,
+  fingerprintMatches,
+  parseRelayAddress,
+  formatRelayAddress,
+  relayWebSocketUrl,
+  sameRelay,
+} from './relay-address.ts';
+export type { RelayTransport, RelayAddress } from './relay-address.ts';
+export {
+  RELAY_PROTOCOL_VERSION,
+  MAX_FRAME_BYTES,
+  MAX_BODY_BYTES,
+  QUEUE_ID_BYTES,
+  MESSAGE_ID_BYTES,
+  CHALLENGE_BYTES,
+  COMMAND_AUTH_BYTES,
+  encodeFrame,
+  decodeClientFrame,
+  decodeRelayFrame,
+  welcomeSigningBytes,
+  deriveCommandAuthKey,
+  authenticateCommand,
+  checkCommandAuth,
+  queueKey,
+  sealDelivery,
+  openDelivery,
+} from './relay-protocol.ts';
+export type {
+  HelloFrame,
+  NewFrame,
+  SecureFrame,
+  SubFrame,
+  SendFrame,
+  AckFrame,
+  DelFrame,
+  PingFrame,
+  ClientFrame,
+  AuthenticatedCommand,
+  WelcomeFrame,
+  IdsFrame,
+  OkFrame,
+  MsgFrame,
+  EndFrame,
+  ErrFrame,
+  RelayFrame,
+  DeliveredBody,
+} from './relay-protocol.ts';
+export { HANDSHAKE_SECRET_BYTES, pqxdhInitiate, pqxdhRespond } from './pqxdh.ts';
+export type { PrekeyBundle, HandshakeKeys, HandshakeInit } from './pqxdh.ts';
+export {
+  CARD_VERSION,
+  MAX_CARD_RELAYS,
+  MAX_CARD_NAME_CHARS,
+  MAX_RELAY_ADDRESS_CHARS,
+  MAX_CARD_BYTES,
+  CARD_LINK_PREFIX,
+  MAX_CARD_LINK_CHARS,
+  createCard,
+  encodeCard,
+  decodeCard,
+  checkCardUsable,
+  cardToLink,
+  cardFromLink,
+  cardId,
+} from './rendezvous-card.ts';
+export type { CardQueue, RendezvousCard, CreateCardOptions } from './rendezvous-card.ts';
+export {
+  CONTACT_REQUEST_VERSION,
+  MAX_CONTACT_REQUEST_BYTES,
+  MAX_CONTACT_REQUEST_MESSAGE_BYTES,
+  encodeContactRequest,
+  decodeContactRequest,
+} from './contact-request.ts';
+export type { ContactRequest } from './contact-request.ts';
+export {
+  DEVICE_CERTIFICATE_VERSION,
+  MAX_DEVICE_CERTIFICATE_BYTES,
+  createDeviceCertificate,
+  encodeDeviceCertificate,
+  decodeDeviceCertificate,
+} from './device-certificate.ts';
+export type { DeviceCertificate } from './device-certificate.ts';
+export { PAD_BUCKETS, MAX_PADDED_BYTES, MAX_UNPADDED_BYTES, padToBucket, unpad } from './padding.ts';
+export {
+  ENVELOPE_VERSION,
+  CONVERSATION_ID_BYTES,
+  ENVELOPE_ID_BYTES,
+  MAX_PARENTS,
+  MAX_ENVELOPE_BYTES,
+  MESSAGE_KINDS,
+  isMessageKind,
+  encodeEnvelope,
+  createEnvelope,
+  decodeEnvelope,
+} from './envelope.ts';
+export type { MessageKind, Envelope } from './envelope.ts';
+export { causalOrder, missingParents, dagHeads, nextLamport } from './message-dag.ts';
+export type { DagNode } from './message-dag.ts';
+export {
+  SAFETY_NUMBER_DIGITS,
+  SAFETY_QR_VERSION,
+  SAFETY_QR_BYTES,
+  safetyNumber,
+  formatSafetyNumber,
+  safetyNumberQrPayload,
+  compareSafetyNumberQr,
+} from './safety-number.ts';
+export {
+  RATCHET_MAX_FORWARD_JUMP,
+  RATCHET_MAX_SKIPPED_KEYS,
+  RATCHET_MAX_PLAINTEXT_BYTES,
+  RATCHET_ENCRYPTED_HEADER_BYTES,
+  RATCHET_MIN_MESSAGE_BYTES,
+  RATCHET_MAX_MESSAGE_BYTES,
+  encodeRatchetMessage,
+  decodeRatchetMessage,
+  initRatchetSender,
+  initRatchetReceiver,
+  ratchetEncrypt,
+  ratchetDecrypt,
+  encodeRatchetState,
+  decodeRatchetState,
+} from './double-ratchet.ts';
+export type { SkippedChain, RatchetState, RatchetMessage } from './double-ratchet.ts';
