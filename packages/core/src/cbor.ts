@@ -127,6 +127,7 @@ function encodeInto(w: Writer, value: CborValue, depth: number): void {
     return;
   }
   if (typeof value === 'string') {
+    if (value.length <= 32) return w.bytes(encodedText(value)); // frame types and field names repeat
     const b = utf8(value);
     w.head(MT_TEXT, b.length);
     return w.bytes(b);
@@ -151,7 +152,7 @@ function encodeInto(w: Writer, value: CborValue, depth: number): void {
     const entries: Array<[Uint8Array, CborValue]> = [];
     for (const [k, v] of Object.entries(value)) {
       if (v === undefined) continue;
-      entries.push([encodedKey(k), v]);
+      entries.push([encodedText(k), v]);
     }
     entries.sort((a, b) => compareBytes(a[0], b[0]));
     w.head(MT_MAP, entries.length);
@@ -164,19 +165,22 @@ function encodeInto(w: Writer, value: CborValue, depth: number): void {
   throw new UsageError(`cannot encode ${typeof value} as CBOR`);
 }
 
-/** Encoded map keys, cached: the same few field names are encoded over and over. */
-const keyCache = new Map<string, Uint8Array>();
-const KEY_CACHE_MAX = 1024;
+/**
+ * Encoded short texts (map keys, frame types), cached: the same few are encoded over and
+ * over. Bounded, so text a peer chooses cannot grow it past its limit.
+ */
+const textCache = new Map<string, Uint8Array>();
+const TEXT_CACHE_MAX = 1024;
 
-function encodedKey(key: string): Uint8Array {
-  let bytes = keyCache.get(key);
+function encodedText(text: string): Uint8Array {
+  let bytes = textCache.get(text);
   if (!bytes) {
     const w = new Writer(false);
-    const b = utf8(key);
+    const b = utf8(text);
     w.head(MT_TEXT, b.length);
     w.bytes(b);
     bytes = w.result();
-    if (keyCache.size < KEY_CACHE_MAX && key.length <= 64) keyCache.set(key, bytes);
+    if (textCache.size < TEXT_CACHE_MAX && text.length <= 64) textCache.set(text, bytes);
   }
   return bytes;
 }
