@@ -261,51 +261,31 @@ function analysis(report: Report): string {
         : '. In order of the profile below:'),
   );
   lines.push('');
-  // Only while the relay verified Ed25519 signatures per command (protocol version 1).
+  // Protocol version 1 verified an Ed25519 signature per send and per ack; version 2
+  // checks X25519-keyed authenticators (docs/decisions/0005). Say so if signatures are back.
   if (verify && verify.perMessage > 0) {
     lines.push(
-      `1. **Ed25519 verification: ${fixed(verifyShare, 0)} % of the relay's busy time.** Every send is signed by ` +
-        'the sender key and every ack by the recipient key, and the relay verifies both: two verifications per ' +
-        `message at ${fixed(verify.us, 0)} µs each on this machine (libsodium's WebAssembly build). Verification ` +
-        `alone caps one core at about ${int(verifyCap)} messages/s, ${pct(verifyCap / bestRaw)} of the best raw ` +
-        'figure, before anything else is done; no tuning of storage, sealing or CBOR can lift the relay past ' +
-        'that. ' +
-        (nodeVerify && nodeVerify.us < verify.us * 0.6
-          ? `Node's own Ed25519 (OpenSSL) took ${fixed(nodeVerify.us, 0)} µs per verification here, so moving ` +
-            `\`verify\` to node:crypto in the relay would save about ${fixed(2 * (verify.us - nodeVerify.us), 0)} µs per message.`
-          : `Node's own Ed25519 (OpenSSL) took ${fixed(nodeVerify?.us ?? NaN, 0)} µs here, no real gain, so ` +
-            'swapping the library does not help on this machine.') +
-        " What would help is verifying less: e.g. letting the connection that holds a queue's subscription (proved " +
-        'by its signed `sub`) ack without a signature per ack, and a sender prove its key once per connection for ' +
-        'a queue instead of on every send — protocol decisions for relay-protocol.ts, not for a benchmark — or ' +
-        'spreading verification over worker threads on a relay host with cores to spare.',
+      `- **Ed25519 verification: ${fixed(verifyShare, 0)} % of the relay's busy time**, ` +
+        `${fixed(verify.us, 0)} µs per verification (libsodium's WebAssembly build); verification alone caps one ` +
+        `core at about ${int(verifyCap)} messages/s, ${pct(verifyCap / bestRaw)} of the best raw figure` +
+        (nodeVerify ? `; Node's own Ed25519 took ${fixed(nodeVerify.us, 0)} µs here.` : '.'),
     );
   }
-  const hot = (name: string): boolean => profile.functions.some((f) => f.name.startsWith(name));
-  const cborCauses: string[] = [];
-  if (hot('<instance_members_initializer> (packages/core/src/cbor.ts')) {
-    cborCauses.push("allocating each encoder's buffer (the top self-time entry in cbor.ts)");
-  }
-  if (hot('encode (node:internal/encoding'))
-    cborCauses.push('TextEncoder work for map keys encoded anew each time');
   lines.push(
-    `2. **CBOR: ${fixed(cborShare, 0)} %.** Six encodes per message (two re-encodings of authenticated commands ` +
-      'for `checkCommandAuth`, the sealed `{ts, body}`, `ok` twice, `msg`) and two decodes' +
-      (cborCauses.length > 0
-        ? `; among the busiest functions are ${cborCauses.join(' and ')}, which a reused buffer and cached ` +
-          'key bytes would remove (core/src/cbor.ts).'
-        : '.'),
+    `- **CBOR: ${fixed(cborShare, 0)} %.** Six encodes per message (two re-encodings of authenticated commands ` +
+      'for `checkCommandAuth`, the sealed `{ts, body}`, `ok` twice, `msg`) and two decodes. The encoder already ' +
+      'writes into a shared scratch buffer and caches short texts (core/src/cbor.ts); checking the authenticator ' +
+      'over the received bytes instead of a re-encoding would save two of the six.',
   );
   lines.push(
-    `3. **SQLite: ${fixed(sqliteShare, 0)} % (reads and writes).** Durability is not what holds the relay back: ` +
-      'group commit puts every mutation of an event-loop turn in one WAL transaction. Reads are a lookup of the ' +
-      'queue for each send and each ack, and one `messagesAfter` for each ack to refill the delivery window even ' +
-      'when nothing waits. "Durable" here means fsynced: the store runs WAL with `synchronous = FULL`, so a ' +
-      'message answered `ok` survives a power cut, not only a crash of the relay; group commit makes that one ' +
-      'fsync per event-loop turn, not one per message.',
+    `- **SQLite: ${fixed(sqliteShare, 0)} % (reads and writes).** Group commit puts every mutation of an ` +
+      'event-loop turn in one WAL transaction, fsynced (`synchronous = FULL`: a message answered `ok` survives ' +
+      'a power cut, not only a crash of the relay) once per turn, not once per message. Each message is one ' +
+      'insert and one delete; each send and each ack also looks its queue up; an in-memory cache of queue ' +
+      'records would remove those reads.',
   );
   lines.push(
-    `4. **Sockets and WebSocket framing: ${fixed(socketShare, 0)} %; garbage collection: ${fixed(gcShare, 0)} %.** ` +
+    `- **Sockets and WebSocket framing: ${fixed(socketShare, 0)} %; garbage collection: ${fixed(gcShare, 0)} %.** ` +
       'Each of the three frames the relay writes per message is its own `writev` system call.',
   );
   lines.push('');
