@@ -23,6 +23,7 @@ import { resolveLimits } from './relay-limits.ts';
 import type { RelayLimits } from './relay-limits.ts';
 import { loadOrCreateServerKeys, relayAddressFor } from './server-keys.ts';
 import { SqliteQueueStore } from './sqlite-queue-store.ts';
+import { StaticSite } from './static-site.ts';
 import { Subscriptions } from './subscriptions.ts';
 
 /** The relay software's version, reported by /health. */
@@ -55,6 +56,8 @@ export interface RelayOptions {
   log?: (line: string) => void;
   /** Aborting closes the relay, as close() does. */
   signal?: AbortSignal;
+  /** A folder of static files to serve at `/` (the built web client), with a strict CSP. */
+  webRoot?: string;
 }
 
 export interface RelayStats {
@@ -168,14 +171,22 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     });
   };
 
+  const site = opts.webRoot ? new StaticSite(opts.webRoot) : undefined;
+  let address = '';
   const server = createServer((req, res) => {
-    handleHttp(req, res, () => ({
-      ok: true,
-      version: RELAY_VERSION,
-      protocol: RELAY_PROTOCOL_VERSION,
-      queues: store.counts().queues,
-      uptime: Math.floor((performance.now() - started) / 1000),
-    }));
+    handleHttp(
+      req,
+      res,
+      site,
+      () => address,
+      () => ({
+        ok: true,
+        version: RELAY_VERSION,
+        protocol: RELAY_PROTOCOL_VERSION,
+        queues: store.counts().queues,
+        uptime: Math.floor((performance.now() - started) / 1000),
+      }),
+    );
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -208,7 +219,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     throw new TransportError('server has no TCP address');
   }
   const port = bound.port;
-  const address = relayAddressFor(keys, opts.publicHost ?? host, port);
+  address = relayAddressFor(keys, opts.publicHost ?? host, port);
 
   const purge = async (): Promise<void> => {
     try {
@@ -290,17 +301,41 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   };
 }
 
-function handleHttp(req: IncomingMessage, res: ServerResponse, health: () => object): void {
-  try {
-    route(req, res, health);
-  } catch {
+function handleHttp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  site: StaticSite | undefined,
+  address: () => string,
+  health: () => object,
+): void {
+  route(req, res, site, address, health).catch(() => {
     if (!res.headersSent) res.writeHead(500);
     res.end();
-  }
+  });
 }
 
-function route(req: IncomingMessage, res: ServerResponse, health: () => object): void {
-  if (req.method === 'GET' && pathOf(req) === '/health') {
+function json(res: ServerResponse, value: object): void {
+  const body = JSON.stringify(value);
+  res.writeHead(200, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(body);
+}
+
+async function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  site: StaticSite | undefined,
+  address: () => string,
+  health: () => object,
+): Promise<void> {
+  const path = pathOf(req);
+  // The web client asks which relay served it, to offer it as the account's relay.
+  if (req.method === 'GET' && path === '/api/relay') return json(res, { address: address() });
+  if (site && path !== '/health' && (await site.serve(req, res, path))) return;
+  if (req.method === 'GET' && path === '/health') {
     const body = JSON.stringify(health());
     res.writeHead(200, {
       'content-type': 'application/json; charset=utf-8',
