@@ -13,7 +13,15 @@
  * data folder fails at once instead of sharing queues it cannot deliver.
  */
 import Database from 'better-sqlite3';
-import { AuthError, NotFoundError, ParusError, ProtocolError, QuotaError, StorageError } from '@parus/core';
+import {
+  AuthError,
+  NotFoundError,
+  ParusError,
+  ProtocolError,
+  QuotaError,
+  StorageError,
+  toHex,
+} from '@parus/core';
 import type {
   AppendOptions,
   NewMessage,
@@ -60,6 +68,8 @@ CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages(expires);
 
 /** Expired messages deleted per transaction, so a large purge never stalls the relay long. */
 const PURGE_CHUNK = 5_000;
+/** Queue records kept in memory for the hot path (send, ack). */
+const QUEUE_CACHE_MAX = 10_000;
 
 interface QueueRow {
   rid: Buffer;
@@ -231,13 +241,48 @@ export class SqliteQueueStore implements QueueStore {
   // ---- Reads: synchronous in SQLite, promised for the interface ------------------------
 
   async queueByRid(rid: Uint8Array): Promise<QueueRecord | undefined> {
-    const row = this.read(() => this.stmt.queueByRid.get(rid));
-    return row && toQueue(row);
+    return this.cachedQueue('r', rid, () => this.stmt.queueByRid.get(rid));
   }
 
   async queueBySid(sid: Uint8Array): Promise<QueueRecord | undefined> {
-    const row = this.read(() => this.stmt.queueBySid.get(sid));
-    return row && toQueue(row);
+    return this.cachedQueue('s', sid, () => this.stmt.queueBySid.get(sid));
+  }
+
+  /**
+   * Every send and every ack looks its queue up; the records of busy queues are kept in a
+   * bounded LRU map. Only this store changes queues, and it evicts a record when it runs the
+   * change (secure, delete), so the cache never says more than the database does.
+   */
+  private readonly queueCache = new Map<string, QueueRecord>();
+
+  private cachedQueue(
+    kind: 'r' | 's',
+    id: Uint8Array,
+    load: () => QueueRow | undefined,
+  ): QueueRecord | undefined {
+    const key = kind + toHex(id);
+    const hit = this.queueCache.get(key);
+    if (hit) {
+      this.queueCache.delete(key);
+      this.queueCache.set(key, hit);
+      return hit;
+    }
+    const row = this.read(load);
+    if (!row) return undefined;
+    const queue = toQueue(row);
+    this.queueCache.set(key, queue);
+    if (this.queueCache.size > QUEUE_CACHE_MAX) {
+      const oldest = this.queueCache.keys().next().value;
+      if (oldest !== undefined) this.queueCache.delete(oldest);
+    }
+    return queue;
+  }
+
+  private forgetQueue(rid: Uint8Array): void {
+    const row = this.stmt.queueByRid.get(rid);
+    const sid = this.queueCache.get('r' + toHex(rid))?.sid ?? (row ? bytes(row.sid) : undefined);
+    this.queueCache.delete('r' + toHex(rid));
+    if (sid) this.queueCache.delete('s' + toHex(sid));
   }
 
   async pendingCount(rid: Uint8Array, now: number): Promise<number> {
@@ -275,6 +320,7 @@ export class SqliteQueueStore implements QueueStore {
       const usage = this.stmt.queueUsage.get(rid);
       if (!usage) throw new NotFoundError('no such queue');
       if (usage.sk === null) {
+        this.forgetQueue(rid);
         this.stmt.setSk.run(sk, rid);
         return 'secured';
       }
@@ -285,6 +331,7 @@ export class SqliteQueueStore implements QueueStore {
 
   deleteQueue(rid: Uint8Array): Promise<void> {
     return this.write((delta) => {
+      this.forgetQueue(rid);
       const row = this.stmt.deleteQueue.get(rid);
       if (!row) throw new NotFoundError('no such queue');
       delta.queues -= 1;

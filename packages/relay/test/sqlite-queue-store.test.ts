@@ -95,6 +95,21 @@ describe('SqliteQueueStore', () => {
     await expect(s.append(message(q), { checkedSk: sk })).resolves.toMatchObject({ rid: q.rid });
   });
 
+  it('its cache of queue records follows secure and delete', async () => {
+    const s = store();
+    const q = queue();
+    await s.createQueue(q);
+    expect((await s.queueBySid(q.sid))?.sk).toBeNull(); // now cached, by sid and by rid
+    expect((await s.queueByRid(q.rid))?.sk).toBeNull();
+    const sk = bytes(32);
+    await s.secureQueue(q.rid, sk);
+    expect((await s.queueBySid(q.sid))?.sk).toEqual(sk);
+    expect((await s.queueByRid(q.rid))?.sk).toEqual(sk);
+    await s.deleteQueue(q.rid);
+    expect(await s.queueBySid(q.sid)).toBeUndefined();
+    expect(await s.queueByRid(q.rid)).toBeUndefined();
+  });
+
   it('counts bytes against the quota', async () => {
     const s = store({ maxQueueBytes: 100 });
     const q = queue();
