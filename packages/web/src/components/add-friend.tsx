@@ -1,0 +1,170 @@
+/**
+ * Adding a friend, LINE-style: show my QR code and invite link, or paste theirs. A
+ * one-time card is made when the dialog opens (it needs the relay, which makes the queue
+ * the friend will answer on), and a new one after someone used it.
+ */
+import type { JSX } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import type { Invite, Session } from '../engine-loader.ts';
+import { errorName, errorText } from '../errors.ts';
+import { useI18n } from '../i18n.ts';
+import { Dialog } from './dialog.tsx';
+import { Field } from './field.tsx';
+import { QrCode } from './qr-code.tsx';
+
+interface Conflict {
+  alias: string;
+  suggestion: string;
+}
+
+export function AddFriend(props: {
+  session: Session;
+  inviteGeneration: number;
+  onClose: () => void;
+  onAdded: (alias: string) => void;
+}): JSX.Element {
+  const { t } = useI18n();
+  const { session } = props;
+  const [invite, setInvite] = useState<Invite | undefined>();
+  const [inviteError, setInviteError] = useState('');
+  const [copied, setCopied] = useState(false);
+  const [link, setLink] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [conflict, setConflict] = useState<Conflict | undefined>();
+
+  const show = (fresh: boolean): (() => void) => {
+    let live = true;
+    setInvite(undefined);
+    setInviteError('');
+    setCopied(false);
+    session.currentInvite(fresh).then(
+      (i) => live && setInvite(i),
+      (e: unknown) => live && setInviteError(errorText(e, t)),
+    );
+    return () => {
+      live = false;
+    };
+  };
+  useEffect(() => show(false), [props.inviteGeneration]);
+
+  const copy = async (): Promise<void> => {
+    if (!invite) return;
+    try {
+      await navigator.clipboard.writeText(invite.link);
+      setCopied(true);
+    } catch {
+      (document.getElementById('my-invite-link') as HTMLTextAreaElement | null)?.select();
+    }
+  };
+
+  const accept = async (opts: { alias?: string; replace?: boolean } = {}): Promise<void> => {
+    if (!link.trim()) return;
+    setBusy(true);
+    setError('');
+    try {
+      const contact = await session.acceptInvite(link, opts);
+      setConflict(undefined);
+      props.onAdded(contact.alias);
+    } catch (e) {
+      const name = errorName(e);
+      if (name === 'AliasTakenError') {
+        const c = e as unknown as Conflict;
+        setConflict({ alias: c.alias, suggestion: c.suggestion });
+      } else if (name === 'DecodeError' || name === 'VerificationError') setError(t('friend.invalid'));
+      else if (name === 'ProtocolError') setError(t('friend.expired'));
+      else if (name === 'OwnInviteError') setError(t('friend.own'));
+      else if (name === 'UsageError') setError(t('friend.already'));
+      else setError(errorText(e, t));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog title={t('friend.title')} onClose={props.onClose} class="add-friend">
+      <section class="friend-section" aria-labelledby="my-code-title">
+        <h3 id="my-code-title">{t('friend.myCode')}</h3>
+        <p class="muted">{t('friend.myCodeIntro')}</p>
+        {invite ? (
+          <>
+            <QrCode matrix={invite.qr} label={t('friend.qr')} />
+            <Field id="my-invite-link" label={t('friend.link')}>
+              <textarea id="my-invite-link" class="link-box" readOnly rows={3} value={invite.link} />
+            </Field>
+            <div class="row">
+              <button type="button" class="primary" onClick={() => void copy()}>
+                {copied ? t('friend.copied') : t('friend.copy')}
+              </button>
+              <button type="button" onClick={() => show(true)}>
+                {t('friend.newLink')}
+              </button>
+            </div>
+          </>
+        ) : (
+          <p class={inviteError ? 'form-error' : 'muted'} role="status">
+            {inviteError || t('friend.making')}
+          </p>
+        )}
+      </section>
+      <section class="friend-section" aria-labelledby="paste-title">
+        <h3 id="paste-title">{t('friend.paste')}</h3>
+        <form
+          class="form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void accept();
+          }}
+        >
+          <Field id="friend-link" label={t('friend.pasteLabel')} hint={t('friend.pasteIntro')}>
+            <textarea
+              id="friend-link"
+              class="link-box"
+              name="link"
+              rows={3}
+              spellcheck={false}
+              placeholder="parus:…"
+              value={link}
+              onInput={(e) => {
+                setLink(e.currentTarget.value);
+                setConflict(undefined);
+                setError('');
+              }}
+              aria-describedby="friend-link-hint"
+            />
+          </Field>
+          {conflict ? (
+            <div class="banner banner-warn" role="alert">
+              <p>{t('friend.conflict', { name: conflict.alias })}</p>
+              <div class="row">
+                <button
+                  type="button"
+                  disabled={busy}
+                  onClick={() => void accept({ alias: conflict.alias, replace: true })}
+                >
+                  {t('friend.replace')}
+                </button>
+                <button
+                  type="button"
+                  disabled={busy}
+                  onClick={() => void accept({ alias: conflict.suggestion })}
+                >
+                  {t('friend.addAsNew', { name: conflict.suggestion })}
+                </button>
+              </div>
+            </div>
+          ) : (
+            <>
+              <p class="form-error" role="alert">
+                {error}
+              </p>
+              <button class="primary" type="submit" disabled={busy || !link.trim()}>
+                {busy ? t('friend.accepting') : t('friend.accept')}
+              </button>
+            </>
+          )}
+        </form>
+      </section>
+    </Dialog>
+  );
+}

@@ -1,0 +1,67 @@
+import type { JSX } from 'preact';
+import type { Chat } from '../engine-loader.ts';
+import { formatListTime } from '../format-time.ts';
+import { useI18n } from '../i18n.ts';
+import { Avatar } from './avatar.tsx';
+import { WarningIcon } from './icons.tsx';
+
+export function ChatList(props: {
+  chats: Chat[];
+  active: string | undefined;
+  onOpen: (alias: string) => void;
+}): JSX.Element {
+  const { t } = useI18n();
+  const now = new Date();
+  return (
+    <ul class="chat-list" aria-label={t('list.label')}>
+      {props.chats.map(({ contact, last, unread }) => {
+        const warn = contact.keyChanged || contact.state === 'compromised';
+        const preview =
+          contact.status === 'pending' && !last
+            ? t('list.pending')
+            : last
+              ? last.text.replace(/\s+/g, ' ')
+              : t('list.noMessages');
+        return (
+          <li key={contact.alias}>
+            <button
+              type="button"
+              class="chat-item"
+              aria-current={props.active === contact.alias ? 'true' : undefined}
+              onClick={() => props.onOpen(contact.alias)}
+            >
+              <Avatar name={contact.alias} />
+              <span class="chat-item-main">
+                <span class="chat-item-top">
+                  <span class="chat-name">{contact.alias}</span>
+                  {last && (
+                    <time class="chat-time" dateTime={new Date(last.ts).toISOString()}>
+                      {formatListTime(new Date(last.ts), now, t)}
+                    </time>
+                  )}
+                </span>
+                <span class="chat-item-bottom">
+                  {warn && (
+                    <span class="chat-warn">
+                      <WarningIcon />
+                      <span class="visually-hidden">
+                        {contact.keyChanged ? t('list.keyChanged') : t('list.compromised')}
+                      </span>
+                    </span>
+                  )}
+                  <span class="chat-preview">{preview}</span>
+                  {unread > 0 && (
+                    <span class="badge">
+                      <span aria-hidden="true">{unread > 99 ? '99+' : unread}</span>
+                      <span class="visually-hidden">{t('list.unread', { count: unread })}</span>
+                    </span>
+                  )}
+                </span>
+              </span>
+            </button>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}

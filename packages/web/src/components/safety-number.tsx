@@ -1,0 +1,72 @@
+/**
+ * The safety number with a friend: 60 digits in twelve groups and a QR code, and the
+ * friend's state (unverified, verified, untrusted), which only the user changes.
+ */
+import type { JSX } from 'preact';
+import { useMemo, useState } from 'preact/hooks';
+import type { Session } from '../engine-loader.ts';
+import { errorText } from '../errors.ts';
+import { useI18n, type MessageKey } from '../i18n.ts';
+import { Dialog } from './dialog.tsx';
+import { QrCode } from './qr-code.tsx';
+
+type State = 'unvalidated' | 'validated' | 'compromised';
+const STATES: ReadonlyArray<{ state: State; hint: MessageKey }> = [
+  { state: 'validated', hint: 'safety.validatedHint' },
+  { state: 'unvalidated', hint: 'safety.unvalidatedHint' },
+  { state: 'compromised', hint: 'safety.compromisedHint' },
+];
+
+export function SafetyNumber(props: { session: Session; alias: string; onClose: () => void }): JSX.Element {
+  const { t } = useI18n();
+  const { session, alias } = props;
+  const sn = useMemo(() => session.safetyNumber(alias), [session, alias]);
+  const contact = session.contact(alias);
+  const [error, setError] = useState('');
+  const groups = sn.formatted.split(' ');
+
+  const choose = (state: State): void => {
+    setError('');
+    session.setState(alias, state).catch((e: unknown) => setError(errorText(e, t)));
+  };
+
+  return (
+    <Dialog title={t('safety.title', { name: alias })} onClose={props.onClose} class="safety">
+      <p class="muted">{t('safety.intro', { name: alias })}</p>
+      {contact?.keyChanged && (
+        <p class="banner banner-danger" role="alert">
+          {t('chat.keyChanged', { name: alias })}
+        </p>
+      )}
+      <div class="safety-body">
+        <p class="sn-digits" aria-label={t('safety.digits')}>
+          {groups.map((g, i) => (
+            <span key={i}>{g}</span>
+          ))}
+        </p>
+        <QrCode matrix={sn.qr} label={t('safety.qr')} />
+      </div>
+      <fieldset class="state-options">
+        <legend>{t('safety.state')}</legend>
+        {STATES.map(({ state, hint }) => (
+          <label key={state} class={`state-option state-${state}`}>
+            <input
+              type="radio"
+              name="contact-state"
+              value={state}
+              checked={contact?.state === state}
+              onChange={() => choose(state)}
+            />
+            <span>
+              <strong>{t(`state.${state}`)}</strong>
+              <small>{t(hint)}</small>
+            </span>
+          </label>
+        ))}
+      </fieldset>
+      <p class="form-error" role="alert">
+        {error}
+      </p>
+    </Dialog>
+  );
+}

@@ -1,0 +1,26 @@
+/**
+ * The only door to the engine chunk. Nothing in the first screen imports @parus/core or
+ * @parus/client directly (only their types), so libsodium stays out of the first load.
+ */
+export type Engine = typeof import('./engine/session.ts');
+export type { Chat, ConnectionState, Invite, QrMatrix, SafetyNumberView, Session } from './engine/session.ts';
+
+let loading: Promise<Engine> | undefined;
+
+export function loadEngine(): Promise<Engine> {
+  loading ??= import('./engine/session.ts').catch((e: unknown) => {
+    loading = undefined; // a later call tries again
+    throw e;
+  });
+  return loading;
+}
+
+/** The account database exists in this browser (a hint before the engine can look inside). */
+export async function databaseHint(name: string): Promise<boolean | undefined> {
+  try {
+    if (typeof indexedDB.databases !== 'function') return undefined;
+    return (await indexedDB.databases()).some((d) => d.name === name);
+  } catch {
+    return undefined;
+  }
+}

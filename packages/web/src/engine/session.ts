@@ -1,0 +1,330 @@
+/**
+ * The engine side of the web client, loaded as its own chunk after the first screen shows
+ * (libsodium's WebAssembly alone is several times the first screen's budget). It runs the
+ * same `Account` engine as the CLI, over a SealedStore (Argon2id + XChaCha20-Poly1305)
+ * on IndexedDB and the browser's WebSocket. Keys are made here and never leave the browser.
+ *
+ * `Session` keeps what the screens show (contacts, conversations, unread counts) in memory,
+ * updated from the engine's events, and tells subscribers when it changed.
+ */
+import { Account, SealedStore, type ContactInfo, type ContactState, type MessageInfo } from '@parus/client';
+import { IndexedDbStore, browserTransport } from '@parus/client/browser';
+import {
+  NotFoundError,
+  UsageError,
+  cardFromLink,
+  initCrypto,
+  parseRelayAddress,
+  systemRandom,
+  toBase64Url,
+} from '@parus/core';
+import QRCode from 'qrcode';
+import { ACCOUNT_DATABASE } from '../account-db.ts';
+import { summarizeChats, type Chat } from './chats.ts';
+
+export type { Chat } from './chats.ts';
+
+/** One account per browser profile and origin, in this IndexedDB database. */
+export const DATABASE = ACCOUNT_DATABASE;
+
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
+
+export interface QrMatrix {
+  size: number;
+  /** size × size cells, row by row, 1 = dark. */
+  cells: Uint8Array;
+}
+
+export interface SafetyNumberView {
+  formatted: string;
+  qr: QrMatrix;
+}
+
+export interface Invite {
+  link: string;
+  qr: QrMatrix;
+  expires: number;
+}
+
+export interface AcceptOptions {
+  alias?: string;
+  replace?: boolean;
+}
+
+/** Thrown by `acceptInvite` when a friend of that name exists; `suggestion` is a free alias. */
+export class AliasTakenError extends Error {
+  override readonly name = 'AliasTakenError';
+  constructor(
+    readonly alias: string,
+    readonly suggestion: string,
+  ) {
+    super('a contact with this name exists');
+  }
+}
+
+/** Thrown by `acceptInvite` for a link this browser made itself. */
+export class OwnInviteError extends Error {
+  override readonly name = 'OwnInviteError';
+  constructor() {
+    super('this is our own invitation');
+  }
+}
+
+export function qrMatrix(text: string): QrMatrix {
+  const { modules } = QRCode.create(text, { errorCorrectionLevel: 'L' });
+  return { size: modules.size, cells: Uint8Array.from(modules.data) };
+}
+
+/** Whether this browser already holds an account (an initialised sealed store). */
+export async function accountExists(): Promise<boolean> {
+  const store = await IndexedDbStore.open(DATABASE);
+  try {
+    return await SealedStore.exists(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function createAccount(opts: {
+  name: string;
+  relay: string;
+  passphrase: string;
+}): Promise<Session> {
+  await initCrypto();
+  parseRelayAddress(opts.relay);
+  const raw = await IndexedDbStore.open(DATABASE);
+  if (await SealedStore.exists(raw)) {
+    await raw.close();
+    throw new UsageError('this browser already holds an account');
+  }
+  let account: Account;
+  try {
+    const store = await SealedStore.open(raw, opts.passphrase, { rng: systemRandom, create: true });
+    account = await Account.create({
+      store,
+      transport: browserTransport(),
+      name: opts.name,
+      relay: opts.relay.trim(),
+    });
+  } catch (e) {
+    // Half an account is worse than none: leave the browser as it was.
+    await raw.close();
+    await IndexedDbStore.destroy(DATABASE).catch(() => undefined);
+    throw e;
+  }
+  return Session.start(account);
+}
+
+/** Opens the account with its passphrase; a wrong one is an AuthError and reveals nothing. */
+export async function unlock(passphrase: string): Promise<Session> {
+  await initCrypto();
+  const raw = await IndexedDbStore.open(DATABASE);
+  let store: SealedStore;
+  try {
+    store = await SealedStore.open(raw, passphrase, { rng: systemRandom });
+  } catch (e) {
+    await raw.close();
+    throw e;
+  }
+  try {
+    return await Session.start(await Account.open({ store, transport: browserTransport() }));
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+export class Session {
+  private readonly histories = new Map<string, MessageInfo[]>();
+  private readonly listeners = new Set<() => void>();
+  private readonly myLinks = new Set<string>();
+  private readonly unsubscribe: Array<() => void> = [];
+  private contactList: ContactInfo[] = [];
+  private active: string | undefined;
+  private closed = false;
+  private invite: Promise<Invite> | undefined;
+  private accepting = 0;
+  /** Grows whenever the invitation on show may have been used up (someone answered one). */
+  inviteGeneration = 0;
+  connection: ConnectionState = 'connecting';
+
+  private constructor(private readonly account: Account) {}
+
+  static async start(account: Account): Promise<Session> {
+    const s = new Session(account);
+    s.contactList = account.contacts();
+    for (const c of s.contactList) s.histories.set(c.alias, await account.history(c.alias));
+    s.wire();
+    void account.start().catch((e: unknown) => console.warn('parus: start failed', e));
+    return s;
+  }
+
+  get name(): string {
+    return this.account.name;
+  }
+
+  get relay(): string {
+    return this.account.relay;
+  }
+
+  private wire(): void {
+    const ev = this.account.events;
+    this.unsubscribe.push(
+      ev.on('message', (m) => {
+        const list = this.histories.get(m.alias) ?? [];
+        if (!list.some((x) => x.id === m.id)) list.push(m);
+        this.histories.set(m.alias, list);
+        this.changed();
+        if (m.alias === this.active && m.dir === 'in') this.readActive();
+      }),
+      ev.on('receipt', (r) => {
+        const list = this.histories.get(r.alias);
+        const i = list?.findIndex((m) => m.id === r.id) ?? -1;
+        if (list && i >= 0) list[i] = { ...list[i]!, status: r.status };
+        else void this.reload(r.alias);
+        this.changed();
+      }),
+      ev.on('contact', (c) => {
+        if (c.change === 'added' && this.accepting === 0) {
+          // Someone answered one of our one-time cards: show a fresh one from now on.
+          this.invite = undefined;
+          this.inviteGeneration++;
+        }
+        this.contactList = this.account.contacts();
+        for (const c of this.contactList) if (!this.histories.has(c.alias)) this.histories.set(c.alias, []);
+        this.changed();
+      }),
+      ev.on('connection', (c) => {
+        if (c.relay !== this.account.relay) return;
+        this.connection = c.state;
+        this.changed();
+      }),
+      ev.on('error', (e) => console.warn(`parus: ${e.context}:`, e.error)),
+    );
+  }
+
+  private async reload(alias: string): Promise<void> {
+    try {
+      this.histories.set(alias, await this.account.history(alias));
+      this.changed();
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+
+  private changed(): void {
+    for (const f of this.listeners) f();
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Conversations, the most recent first. */
+  chats(): Chat[] {
+    return summarizeChats(this.contactList, (alias) => this.histories.get(alias) ?? []);
+  }
+
+  contact(alias: string): ContactInfo | undefined {
+    return this.contactList.find((c) => c.alias === alias);
+  }
+
+  messages(alias: string): readonly MessageInfo[] {
+    return this.histories.get(alias) ?? [];
+  }
+
+  /** The conversation on screen: incoming messages there are marked read (已讀) while visible. */
+  setActive(alias: string | undefined): void {
+    this.active = alias;
+    this.readActive();
+  }
+
+  readActive(): void {
+    const alias = this.active;
+    if (!alias || this.closed || document.visibilityState !== 'visible') return;
+    const list = this.histories.get(alias);
+    if (!list?.some((m) => m.dir === 'in' && m.status !== 'read')) return;
+    void this.account.markRead(alias).then(
+      () => {
+        for (let i = 0; i < list.length; i++) {
+          const m = list[i]!;
+          if (m.dir === 'in' && m.status !== 'read') list[i] = { ...m, status: 'read' };
+        }
+        this.changed();
+      },
+      (e: unknown) => console.warn('parus: markRead failed', e),
+    );
+  }
+
+  async send(alias: string, text: string, replyTo?: string): Promise<MessageInfo> {
+    const m = await this.account.sendText(alias, text, replyTo ? { replyTo } : {});
+    const list = this.histories.get(alias) ?? [];
+    // Last in causal order too: a new message has every head it saw as its parents.
+    if (!list.some((x) => x.id === m.id)) list.push(m);
+    this.histories.set(alias, list);
+    this.changed();
+    return m;
+  }
+
+  /** The one-time invitation to show (made once, then again after one was answered). */
+  currentInvite(fresh = false): Promise<Invite> {
+    if (fresh || !this.invite) {
+      const made = this.account.createInvite({ oneTime: true }).then(({ link, card }) => {
+        this.myLinks.add(link);
+        return { link, qr: qrMatrix(link), expires: card.expires };
+      });
+      made.catch(() => {
+        if (this.invite === made) this.invite = undefined;
+      });
+      this.invite = made;
+    }
+    return this.invite;
+  }
+
+  async acceptInvite(link: string, opts: AcceptOptions = {}): Promise<ContactInfo> {
+    const text = link.trim();
+    if (this.myLinks.has(text)) throw new OwnInviteError();
+    const card = cardFromLink(text);
+    const alias = (opts.alias ?? card.name ?? 'friend').trim();
+    if (!opts.replace && this.contact(alias)) throw new AliasTakenError(alias, this.freeAlias(alias));
+    let contact: ContactInfo;
+    this.accepting++;
+    try {
+      contact = await this.account.acceptInvite(text, { alias, replace: opts.replace === true });
+    } finally {
+      this.accepting--;
+    }
+    this.contactList = this.account.contacts();
+    this.histories.set(contact.alias, await this.account.history(contact.alias));
+    this.changed();
+    return contact;
+  }
+
+  private freeAlias(base: string): string {
+    for (let i = 2; ; i++) {
+      const candidate = `${base.slice(0, 56)}-${i}`;
+      if (!this.contact(candidate)) return candidate;
+    }
+  }
+
+  safetyNumber(alias: string): SafetyNumberView {
+    const sn = this.account.safetyNumber(alias);
+    return { formatted: sn.formatted, qr: qrMatrix(`parus-sn:${toBase64Url(sn.qr)}`) };
+  }
+
+  async setState(alias: string, state: ContactState): Promise<void> {
+    await this.account.setContactState(alias, state);
+    this.contactList = this.account.contacts();
+    this.changed();
+  }
+
+  /** Locks: closes the engine (the store wipes its key); unlocking again needs the passphrase. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const off of this.unsubscribe) off();
+    this.listeners.clear();
+    await this.account.close();
+  }
+}

@@ -1,0 +1,127 @@
+/** The app once unlocked: the chat list beside the open conversation (one at a time on a phone). */
+import type { JSX } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { AddFriend } from '../components/add-friend.tsx';
+import { Avatar } from '../components/avatar.tsx';
+import { ChatList } from '../components/chat-list.tsx';
+import { ChatView } from '../components/chat-view.tsx';
+import { AddFriendIcon, LockIcon, ParusLogo, SettingsIcon } from '../components/icons.tsx';
+import { SafetyNumber } from '../components/safety-number.tsx';
+import { Settings } from '../components/settings.tsx';
+import type { Session } from '../engine-loader.ts';
+import { useI18n } from '../i18n.ts';
+
+type Open = { kind: 'none' } | { kind: 'friend' } | { kind: 'settings' } | { kind: 'safety'; alias: string };
+
+function useSessionVersion(session: Session): number {
+  const [version, setVersion] = useState(0);
+  useEffect(() => session.subscribe(() => setVersion((v) => v + 1)), [session]);
+  return version;
+}
+
+export function MainScreen({ session, onLock }: { session: Session; onLock: () => void }): JSX.Element {
+  const { t } = useI18n();
+  const version = useSessionVersion(session);
+  const [active, setActive] = useState<string | undefined>();
+  const [open, setOpen] = useState<Open>({ kind: 'none' });
+  const close = (): void => setOpen({ kind: 'none' });
+
+  useEffect(() => {
+    const onVisible = (): void => session.readActive();
+    document.addEventListener('visibilitychange', onVisible);
+    return () => document.removeEventListener('visibilitychange', onVisible);
+  }, [session]);
+
+  const chats = session.chats();
+  const connection = t(
+    session.connection === 'connected'
+      ? 'main.connected'
+      : session.connection === 'connecting'
+        ? 'main.connecting'
+        : 'main.disconnected',
+  );
+
+  return (
+    <div class={`app${active ? ' has-active' : ''}`}>
+      <aside class="sidebar">
+        <header class="side-head">
+          <Avatar name={session.name} />
+          <div class="me">
+            <strong>{session.name}</strong>
+            <span class={`conn conn-${session.connection}`} role="status">
+              {connection}
+            </span>
+          </div>
+          <button
+            type="button"
+            class="icon-button"
+            aria-label={t('main.addFriend')}
+            title={t('main.addFriend')}
+            onClick={() => setOpen({ kind: 'friend' })}
+          >
+            <AddFriendIcon />
+          </button>
+          <button
+            type="button"
+            class="icon-button"
+            aria-label={t('main.settings')}
+            title={t('main.settings')}
+            onClick={() => setOpen({ kind: 'settings' })}
+          >
+            <SettingsIcon />
+          </button>
+          <button
+            type="button"
+            class="icon-button"
+            aria-label={t('main.lock')}
+            title={t('main.lock')}
+            onClick={onLock}
+          >
+            <LockIcon />
+          </button>
+        </header>
+        <h2 class="side-title">{t('main.chats')}</h2>
+        {chats.length === 0 ? (
+          <div class="empty-list">
+            <p class="muted">{t('main.noChats')}</p>
+            <button type="button" class="primary" onClick={() => setOpen({ kind: 'friend' })}>
+              {t('main.addFriend')}
+            </button>
+          </div>
+        ) : (
+          <ChatList chats={chats} active={active} onOpen={setActive} />
+        )}
+      </aside>
+      <main class="chat-pane">
+        {active && session.contact(active) ? (
+          <ChatView
+            key={active}
+            session={session}
+            alias={active}
+            version={version}
+            onBack={() => setActive(undefined)}
+            onSafety={() => setOpen({ kind: 'safety', alias: active })}
+          />
+        ) : (
+          <div class="chat-empty">
+            <ParusLogo size={96} />
+            <p class="muted">{t('main.pickChat')}</p>
+          </div>
+        )}
+      </main>
+      {open.kind === 'friend' && (
+        <AddFriend
+          session={session}
+          inviteGeneration={session.inviteGeneration}
+          onClose={close}
+          onAdded={(alias) => {
+            close();
+            setActive(alias);
+          }}
+        />
+      )}
+      {open.kind === 'settings' && <Settings session={session} onClose={close} onLock={onLock} />}
+      {open.kind === 'safety' && <SafetyNumber session={session} alias={open.alias} onClose={close} />}
+    </div>
+  );
+}

@@ -1,0 +1,96 @@
+// The web client and the `parus` CLI are the same protocol: a browser account and a CLI
+// account (driven through packages/cli/bin/parus.js, as packages/cli/test/e2e.test.ts
+// does) add each other, chat both ways, and see each other's receipts. Here the relay
+// itself serves the web client, with its own CSP, as `npm start` does.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  REPO,
+  WAIT,
+  createAccount,
+  openPerson,
+  shot,
+  startWorld,
+  type Person,
+  type World,
+} from './helpers/app.ts';
+
+const BIN = join(REPO, 'packages/cli/bin/parus.js');
+let world: World;
+let web: Person;
+let home: string;
+
+function cli(args: string[]): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args, '--json'],
+      {
+        env: { ...process.env, PARUS_HOME: home, PARUS_PASSPHRASE: 'bob cli passphrase 5' },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`parus ${args[0]} failed: ${stdout} ${stderr}`));
+        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>);
+      },
+    );
+  });
+}
+
+beforeAll(async () => {
+  world = await startWorld({ servedByRelay: true });
+  home = join(world.dir, 'bob');
+  web = await openPerson(world);
+}, 60_000);
+
+afterAll(async () => {
+  await world?.close();
+});
+
+describe('a web account and a CLI account', () => {
+  it('add each other with the web invite link and chat both ways', async () => {
+    await Promise.all([
+      createAccount(web.page, '阿美', 'web passphrase 8642', world.relay.address),
+      cli(['init', '--name', 'Bob', '--relay', world.relay.address]),
+    ]);
+    const page = web.page;
+    await page.getByRole('button', { name: '加入好友' }).first().click();
+    const link = await page.getByLabel('我的邀請連結').inputValue({ timeout: WAIT.timeout });
+    expect(link).toMatch(/^parus:/);
+    await page.keyboard.press('Escape');
+
+    const accepted = await cli(['accept', link, '--alias', 'amei']);
+    expect((accepted.contact as { alias: string }).alias).toBe('amei');
+    const item = page.getByRole('list', { name: '聊天列表' }).getByRole('button', { name: /Bob/ });
+    await item.waitFor(WAIT);
+
+    const fromCli = '你好，我是 Bob（從終端機傳送）';
+    await cli(['send', 'amei', fromCli]);
+    await item.getByText('1 則未讀').waitFor({ ...WAIT, state: 'attached' });
+    await item.click();
+    const list = page.getByRole('list', { name: '與 Bob 的訊息' });
+    await list.locator('.msg-in .text', { hasText: fromCli }).waitFor(WAIT);
+
+    const fromWeb = '收到！這是網頁版的回覆。';
+    await page.getByLabel('輸入訊息').fill(fromWeb);
+    await page.getByLabel('輸入訊息').press('Enter');
+    await list
+      .locator('.msg-out', { hasText: fromWeb })
+      .locator('.status-sent, .status-delivered')
+      .waitFor(WAIT);
+
+    const read = await cli(['read']);
+    expect((read.messages as Array<{ text: string }>).map((m) => m.text)).toEqual([fromWeb]);
+    // The CLI's delivery receipt reaches the browser: ✓✓.
+    await list.locator('.msg-out', { hasText: fromWeb }).locator('.status-delivered').waitFor(WAIT);
+    // And the browser's read receipt (已讀) reached the CLI.
+    const history = await cli(['history', 'amei']);
+    const mine = (history.messages as Array<{ text: string; dir: string; status: string }>).find(
+      (m) => m.text === fromCli,
+    );
+    expect(mine).toMatchObject({ dir: 'out', status: 'read' });
+    await shot(page, 'zh-TW-9-chat-with-cli');
+    expect(web.problems).toEqual([]);
+  }, 120_000);
+});
