@@ -12,5 +12,6 @@ export function errorText(e: unknown, t: Translate): string {
   const name = errorName(e);
   if (name === 'TransportError' || name === 'TimeoutError') return t('error.network');
   if (name === 'StorageError') return t('error.storage', { name });
+  if (name === 'AccountInUseError') return t('error.inUse');
   return t('error.generic', { name });
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ContactInfo, MessageInfo } from '@parus/client';
 import { isImeEnter } from '../src/components/composer.tsx';
 import { qrPath } from '../src/components/qr-code.tsx';
+import { aliasFrom } from '../src/engine/alias.ts';
 import { summarizeChats } from '../src/engine/chats.ts';
 
 const key = (init: { isComposing?: boolean; keyCode?: number }): KeyboardEvent =>
@@ -54,5 +55,18 @@ describe('qrPath', () => {
   it('draws horizontal runs of dark modules inside a four-module quiet zone', () => {
     const m = { size: 3, cells: Uint8Array.from([1, 1, 0, 0, 0, 0, 1, 0, 1]) };
     expect(qrPath(m)).toBe('M4 4h2v1h-2zM4 6h1v1h-1zM6 6h1v1h-1z');
+  });
+});
+
+describe('aliasFrom', () => {
+  it('makes any chosen name into an alias the engine accepts', () => {
+    expect(aliasFrom('阿美')).toBe('阿美');
+    expect(aliasFrom('  @bob ')).toBe('bob');
+    expect(aliasFrom('/me\nand\tyou')).toBe('me and you');
+    expect(aliasFrom('@@@')).toBe('friend');
+    expect(aliasFrom('')).toBe('friend');
+    const long = aliasFrom('😊'.repeat(40));
+    expect(long.length).toBeLessThanOrEqual(64);
+    expect(long).toBe('😊'.repeat(32));
   });
 });

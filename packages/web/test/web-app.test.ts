@@ -12,6 +12,7 @@ import {
   rawDatabaseValues,
   shot,
   startWorld,
+  unnamedControls,
   type Person,
   type World,
 } from './helpers/app.ts';
@@ -101,6 +102,7 @@ describe('two people in two browsers', () => {
     expect(timing.paint).toBeGreaterThan(0);
     expect(timing.engine).toBeGreaterThan(timing.paint!);
     await shot(page, 'zh-TW-1-create-account');
+    expect(await unnamedControls(page)).toEqual([]);
   });
 
   it('each creates an account; Amei shows an invite link and QR code; Ming pastes it', async () => {
@@ -115,6 +117,7 @@ describe('two people in two browsers', () => {
     expect(link).toMatch(/^parus:/);
     await expect(amei.page.getByRole('img', { name: '邀請連結的 QR 碼' }).count()).resolves.toBe(1);
     await shot(amei.page, 'zh-TW-2-add-friend');
+    expect(await unnamedControls(amei.page)).toEqual([]);
 
     await ming.page.getByRole('button', { name: '加入好友' }).first().click();
     await ming.page.getByLabel('好友的邀請連結').fill(link);
@@ -144,6 +147,7 @@ describe('two people in two browsers', () => {
 
     await ming.page.getByRole('radio', { name: /已驗證/ }).check();
     await shot(ming.page, 'zh-TW-3-safety-number');
+    expect(await unnamedControls(ming.page)).toEqual([]);
     await ming.page.keyboard.press('Escape');
     await ming.page.locator('.chat-head .state-tag', { hasText: '已驗證' }).waitFor(WAIT);
     expect(await ming.page.getByText('還沒有和 阿美 比對安全碼').count()).toBe(0);
@@ -173,6 +177,7 @@ describe('two people in two browsers', () => {
     const item = chatList(amei.page).getByRole('button', { name: /小明/ });
     await item.getByText('1 則未讀').waitFor({ ...WAIT, state: 'attached' });
     await expect(item.innerText()).resolves.toContain(HELLO);
+    expect(await amei.page.title()).toBe('(1) Parus 山雀');
     await shot(amei.page, 'zh-TW-4-chat-list-unread');
   });
 
@@ -208,6 +213,8 @@ describe('two people in two browsers', () => {
     await expect(twoLines.evaluate((el) => el.textContent)).resolves.toBe('第一行\n第二行');
     await shot(amei.page, 'zh-TW-5-chat');
     await shot(ming.page, 'zh-TW-6-chat-verified');
+    expect(await amei.page.title()).toBe('Parus 山雀');
+    expect(await unnamedControls(amei.page)).toEqual([]);
   });
 
   it('a wrong passphrase reveals nothing; the right one brings everything back', async () => {
@@ -228,15 +235,25 @@ describe('two people in two browsers', () => {
     for (const secret of ['阿美', '小明', HELLO, '第一行', '很高興', world.relay.address])
       expect(holds(raw, secret)).toBe(false);
 
+    // From the keyboard: Enter in the field submits; Enter on a chat opens it.
     await page.getByLabel('密碼', { exact: true }).fill(PASS.ming);
-    await page.getByRole('button', { name: '解鎖' }).click();
+    await page.getByLabel('密碼', { exact: true }).press('Enter');
     const item = chatList(page).getByRole('button', { name: /阿美/ });
-    await item.click();
+    await item.focus();
+    await page.keyboard.press('Enter');
     const list = messages(page, '阿美');
     await list.locator('.msg-out .text', { hasText: HELLO }).waitFor(WAIT);
     await list.locator('.msg-in .quote-text', { hasText: HELLO }).waitFor(WAIT);
     expect(await list.locator('.msg').count()).toBe(3);
     await page.locator('.chat-head .state-tag', { hasText: '已驗證' }).waitFor(WAIT);
+
+    // A second tab cannot open the account while this one has it (one engine per store).
+    const second = await ming.context.newPage();
+    await second.goto(world.url);
+    await second.getByLabel('密碼', { exact: true }).fill(PASS.ming);
+    await second.getByRole('button', { name: '解鎖' }).click();
+    await second.getByRole('alert').getByText('另一個分頁開啟', { exact: false }).waitFor(WAIT);
+    await second.close();
   });
 
   it('switches to English, and keeps the choice across a reload', async () => {
@@ -245,6 +262,14 @@ describe('two people in two browsers', () => {
     await page.getByRole('button', { name: 'English' }).click();
     await page.getByRole('heading', { name: 'Settings' }).waitFor(WAIT);
     await page.waitForFunction(() => document.documentElement.lang === 'en', undefined, WAIT);
+    expect(await unnamedControls(page)).toEqual([]);
+    await page.getByRole('radio', { name: 'Dark' }).check();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    await page.keyboard.press('Escape');
+    await shot(page, 'en-2-dark');
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByRole('radio', { name: 'System' }).check();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBeUndefined();
     await page.keyboard.press('Escape');
     await page.getByRole('button', { name: 'Add friend' }).first().waitFor(WAIT);
     await page.locator('.msg-out .status-read', { hasText: 'Read' }).first().waitFor(WAIT);
@@ -254,12 +279,12 @@ describe('two people in two browsers', () => {
     await page.reload();
     await page.getByRole('heading', { name: 'Unlock' }).waitFor(WAIT);
     expect(await page.evaluate(() => document.documentElement.lang)).toBe('en');
-    await shot(page, 'en-2-unlock');
+    await shot(page, 'en-3-unlock');
     await page.getByLabel('Passphrase').fill(PASS.ming);
     await page.getByRole('button', { name: 'Unlock' }).click();
     await page.getByRole('button', { name: 'Add friend' }).first().click();
     await page.getByLabel('My invite link').waitFor(WAIT);
-    await shot(page, 'en-3-add-friend');
+    await shot(page, 'en-4-add-friend');
     await page.keyboard.press('Escape');
   });
 
@@ -288,13 +313,28 @@ describe('two people in two browsers', () => {
         ...WAIT,
         state: 'attached',
       });
-    await shot(page, 'en-4-key-changed');
+    await shot(page, 'en-5-key-changed');
     await other.page.keyboard.press('Escape');
     await chatList(other.page).getByRole('button', { name: /小明/ }).click();
     await other.page.getByRole('heading', { name: '小明' }).waitFor(WAIT);
     await shot(other.page, 'zh-TW-8-dark');
     expect(other.problems).toEqual([]);
     await other.context.close();
+  });
+
+  it('on a phone: one pane at a time, with a way back', async () => {
+    const page = amei.page;
+    await page.setViewportSize({ width: 390, height: 760 });
+    const list = chatList(page);
+    const item = list.getByRole('button', { name: /小明/ });
+    if (await item.isVisible()) await item.click();
+    await page.getByRole('heading', { name: '小明' }).waitFor(WAIT);
+    expect(await list.isVisible()).toBe(false);
+    await shot(page, 'zh-TW-9-phone-chat');
+    await page.getByRole('button', { name: '返回聊天列表' }).click();
+    await item.waitFor(WAIT);
+    expect(await page.getByRole('heading', { name: '小明' }).isVisible()).toBe(false);
+    await page.setViewportSize({ width: 960, height: 640 });
   });
 
   it('ran with no CSP violation and no uncaught error', () => {

@@ -90,7 +90,7 @@ describe('a web account and a CLI account', () => {
       (m) => m.text === fromCli,
     );
     expect(mine).toMatchObject({ dir: 'out', status: 'read' });
-    await shot(page, 'zh-TW-9-chat-with-cli');
+    await shot(page, 'zh-TW-10-chat-with-cli');
     expect(web.problems).toEqual([]);
   }, 120_000);
 });

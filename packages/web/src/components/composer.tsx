@@ -47,6 +47,7 @@ export function Composer(props: {
         rows={1}
         aria-label={t('chat.composer')}
         placeholder={t('chat.placeholder')}
+        aria-describedby="composer-keys"
         value={props.value}
         disabled={props.disabled}
         onInput={(e) => props.onChange(e.currentTarget.value)}
@@ -62,6 +63,9 @@ export function Composer(props: {
           composing.current = false;
         }}
       />
+      <span id="composer-keys" class="visually-hidden">
+        {t('chat.keysHint')}
+      </span>
       <button
         type="submit"
         class="send-button"

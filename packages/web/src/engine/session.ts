@@ -20,6 +20,7 @@ import {
 } from '@parus/core';
 import QRCode from 'qrcode';
 import { ACCOUNT_DATABASE } from '../account-db.ts';
+import { aliasFrom } from './alias.ts';
 import { summarizeChats, type Chat } from './chats.ts';
 
 export type { Chat } from './chats.ts';
@@ -70,6 +71,35 @@ export class OwnInviteError extends Error {
   }
 }
 
+/** Thrown by `createAccount` and `unlock` while another tab of this browser has the account open. */
+export class AccountInUseError extends Error {
+  override readonly name = 'AccountInUseError';
+  constructor() {
+    super('the account is open in another tab');
+  }
+}
+
+/**
+ * One engine per account: two tabs running the ratchets over the same store would each
+ * consume messages and keys the other does not know about. An exclusive Web Lock, held for
+ * as long as the account is open (the browser releases it when the tab goes away).
+ */
+async function lockAccount(): Promise<() => void> {
+  const locks = (navigator as { locks?: LockManager }).locks;
+  if (!locks) return () => undefined;
+  return new Promise((resolve, reject) => {
+    locks
+      .request(`${DATABASE}-open`, { ifAvailable: true }, (lock) => {
+        if (!lock) {
+          reject(new AccountInUseError());
+          return undefined;
+        }
+        return new Promise<void>((release) => resolve(release));
+      })
+      .catch(reject);
+  });
+}
+
 export function qrMatrix(text: string): QrMatrix {
   const { modules } = QRCode.create(text, { errorCorrectionLevel: 'L' });
   return { size: modules.size, cells: Uint8Array.from(modules.data) };
@@ -92,44 +122,54 @@ export async function createAccount(opts: {
 }): Promise<Session> {
   await initCrypto();
   parseRelayAddress(opts.relay);
-  const raw = await IndexedDbStore.open(DATABASE);
-  if (await SealedStore.exists(raw)) {
-    await raw.close();
-    throw new UsageError('this browser already holds an account');
-  }
+  const release = await lockAccount();
+  let raw: IndexedDbStore | undefined;
   let account: Account;
   try {
-    const store = await SealedStore.open(raw, opts.passphrase, { rng: systemRandom, create: true });
-    account = await Account.create({
-      store,
-      transport: browserTransport(),
-      name: opts.name,
-      relay: opts.relay.trim(),
-    });
+    raw = await IndexedDbStore.open(DATABASE);
+    if (await SealedStore.exists(raw)) throw new UsageError('this browser already holds an account');
+    try {
+      const store = await SealedStore.open(raw, opts.passphrase, { rng: systemRandom, create: true });
+      account = await Account.create({
+        store,
+        transport: browserTransport(),
+        name: opts.name,
+        relay: opts.relay.trim(),
+      });
+    } catch (e) {
+      // Half an account is worse than none: leave the browser as it was.
+      await raw.close();
+      raw = undefined;
+      await IndexedDbStore.destroy(DATABASE).catch(() => undefined);
+      throw e;
+    }
   } catch (e) {
-    // Half an account is worse than none: leave the browser as it was.
-    await raw.close();
-    await IndexedDbStore.destroy(DATABASE).catch(() => undefined);
+    await raw?.close();
+    release();
     throw e;
   }
-  return Session.start(account);
+  try {
+    return await Session.start(account, release);
+  } catch (e) {
+    await account.close();
+    release();
+    throw e;
+  }
 }
 
 /** Opens the account with its passphrase; a wrong one is an AuthError and reveals nothing. */
 export async function unlock(passphrase: string): Promise<Session> {
   await initCrypto();
-  const raw = await IndexedDbStore.open(DATABASE);
-  let store: SealedStore;
+  const release = await lockAccount();
+  let raw: IndexedDbStore | undefined;
+  let store: SealedStore | undefined;
   try {
+    raw = await IndexedDbStore.open(DATABASE);
     store = await SealedStore.open(raw, passphrase, { rng: systemRandom });
+    return await Session.start(await Account.open({ store, transport: browserTransport() }), release);
   } catch (e) {
-    await raw.close();
-    throw e;
-  }
-  try {
-    return await Session.start(await Account.open({ store, transport: browserTransport() }));
-  } catch (e) {
-    await store.close();
+    await (store ?? raw)?.close();
+    release();
     throw e;
   }
 }
@@ -148,10 +188,13 @@ export class Session {
   inviteGeneration = 0;
   connection: ConnectionState = 'connecting';
 
-  private constructor(private readonly account: Account) {}
+  private constructor(
+    private readonly account: Account,
+    private readonly release: () => void,
+  ) {}
 
-  static async start(account: Account): Promise<Session> {
-    const s = new Session(account);
+  static async start(account: Account, release: () => void): Promise<Session> {
+    const s = new Session(account, release);
     s.contactList = account.contacts();
     for (const c of s.contactList) s.histories.set(c.alias, await account.history(c.alias));
     s.wire();
@@ -221,6 +264,14 @@ export class Session {
     return () => this.listeners.delete(listener);
   }
 
+  /** Incoming messages not read yet, in every conversation. */
+  unreadTotal(): number {
+    let n = 0;
+    for (const list of this.histories.values())
+      for (const m of list) if (m.dir === 'in' && m.status !== 'read') n++;
+    return n;
+  }
+
   /** Conversations, the most recent first. */
   chats(): Chat[] {
     return summarizeChats(this.contactList, (alias) => this.histories.get(alias) ?? []);
@@ -286,7 +337,7 @@ export class Session {
     const text = link.trim();
     if (this.myLinks.has(text)) throw new OwnInviteError();
     const card = cardFromLink(text);
-    const alias = (opts.alias ?? card.name ?? 'friend').trim();
+    const alias = aliasFrom(opts.alias ?? card.name ?? '');
     if (!opts.replace && this.contact(alias)) throw new AliasTakenError(alias, this.freeAlias(alias));
     let contact: ContactInfo;
     this.accepting++;
@@ -325,6 +376,10 @@ export class Session {
     this.closed = true;
     for (const off of this.unsubscribe) off();
     this.listeners.clear();
-    await this.account.close();
+    try {
+      await this.account.close();
+    } finally {
+      this.release();
+    }
   }
 }

@@ -32,6 +32,15 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
     return () => document.removeEventListener('visibilitychange', onVisible);
   }, [session]);
 
+  // The tab's title counts unread messages, as messengers' tabs do: "(2) Parus 山雀".
+  const unread = session.unreadTotal();
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) ${t('app.title')}` : t('app.title');
+    return () => {
+      document.title = t('app.title');
+    };
+  }, [unread, t]);
+
   const chats = session.chats();
   const connection = t(
     session.connection === 'connected'

@@ -129,3 +129,38 @@ export function holds(values: number[][], text: string): boolean {
   const needle = Buffer.from(text);
   return values.some((v) => Buffer.from(v).includes(needle));
 }
+
+/**
+ * Controls without an accessible name on the page (buttons, fields, links, radios): the
+ * name as assistive technology computes it, approximated: aria-labelledby, aria-label,
+ * a <label>, the text inside, or a title.
+ */
+export async function unnamedControls(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const nameOf = (el: HTMLElement): string => {
+      const by = el.getAttribute('aria-labelledby');
+      if (by)
+        return by
+          .split(/\s+/)
+          .map((id) => document.getElementById(id)?.textContent ?? '')
+          .join(' ')
+          .trim();
+      const label = el.getAttribute('aria-label');
+      if (label) return label.trim();
+      const labels = (el as HTMLInputElement).labels;
+      if (labels && labels.length > 0)
+        return Array.from(labels)
+          .map((l) => l.textContent ?? '')
+          .join(' ')
+          .trim();
+      if (el.tagName === 'BUTTON' || el.tagName === 'A') return (el.textContent ?? '').trim() || el.title;
+      return el.title;
+    };
+    const controls = document.querySelectorAll<HTMLElement>(
+      'button, a[href], input, textarea, select, [role="button"]',
+    );
+    return Array.from(controls)
+      .filter((el) => el.getClientRects().length > 0 && !nameOf(el))
+      .map((el) => el.outerHTML.slice(0, 120));
+  });
+}
