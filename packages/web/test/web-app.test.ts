@@ -178,6 +178,10 @@ describe('two people in two browsers', () => {
     await item.getByText('1 則未讀').waitFor({ ...WAIT, state: 'attached' });
     await expect(item.innerText()).resolves.toContain(HELLO);
     expect(await amei.page.title()).toBe('(1) Parus 山雀');
+    // Screen readers hear it too, from a polite live region.
+    await amei.page
+      .locator('[aria-live="polite"]', { hasText: `小明 傳來新訊息：${HELLO}` })
+      .waitFor({ ...WAIT, state: 'attached' });
     await shot(amei.page, 'zh-TW-4-chat-list-unread');
   });
 
@@ -335,6 +339,16 @@ describe('two people in two browsers', () => {
     await item.waitFor(WAIT);
     expect(await page.getByRole('heading', { name: '小明' }).isVisible()).toBe(false);
     await page.setViewportSize({ width: 960, height: 640 });
+  });
+
+  it('locking closes the account at once; unlocking right away opens it again', async () => {
+    const page = amei.page;
+    await page.getByRole('button', { name: '鎖定' }).click();
+    await page.getByRole('heading', { name: '解鎖' }).waitFor(WAIT);
+    expect(await page.locator('body').innerText()).not.toContain('小明');
+    await page.getByLabel('密碼', { exact: true }).fill(PASS.amei);
+    await page.getByLabel('密碼', { exact: true }).press('Enter');
+    await chatList(page).getByRole('button', { name: /小明/ }).waitFor(WAIT);
   });
 
   it('ran with no CSP violation and no uncaught error', () => {

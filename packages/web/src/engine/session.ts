@@ -79,6 +79,9 @@ export class AccountInUseError extends Error {
   }
 }
 
+/** How long unlocking waits for another holder of the account (a tab being locked or reloaded). */
+const LOCK_WAIT_MS = 2_000;
+
 /**
  * One engine per account: two tabs running the ratchets over the same store would each
  * consume messages and keys the other does not know about. An exclusive Web Lock, held for
@@ -89,14 +92,12 @@ async function lockAccount(): Promise<() => void> {
   if (!locks) return () => undefined;
   return new Promise((resolve, reject) => {
     locks
-      .request(`${DATABASE}-open`, { ifAvailable: true }, (lock) => {
-        if (!lock) {
-          reject(new AccountInUseError());
-          return undefined;
-        }
+      .request(`${DATABASE}-open`, { signal: AbortSignal.timeout(LOCK_WAIT_MS) }, () => {
         return new Promise<void>((release) => resolve(release));
       })
-      .catch(reject);
+      .catch((e: unknown) => {
+        reject(e instanceof DOMException && e.name === 'TimeoutError' ? new AccountInUseError() : e);
+      });
   });
 }
 
@@ -177,6 +178,7 @@ export async function unlock(passphrase: string): Promise<Session> {
 export class Session {
   private readonly histories = new Map<string, MessageInfo[]>();
   private readonly listeners = new Set<() => void>();
+  private readonly incoming = new Set<(m: MessageInfo) => void>();
   private readonly myLinks = new Set<string>();
   private readonly unsubscribe: Array<() => void> = [];
   private contactList: ContactInfo[] = [];
@@ -217,6 +219,7 @@ export class Session {
         const list = this.histories.get(m.alias) ?? [];
         if (!list.some((x) => x.id === m.id)) list.push(m);
         this.histories.set(m.alias, list);
+        if (m.dir === 'in') for (const f of this.incoming) f(m);
         this.changed();
         if (m.alias === this.active && m.dir === 'in') this.readActive();
       }),
@@ -224,7 +227,7 @@ export class Session {
         const list = this.histories.get(r.alias);
         const i = list?.findIndex((m) => m.id === r.id) ?? -1;
         if (list && i >= 0) list[i] = { ...list[i]!, status: r.status };
-        else void this.reload(r.alias);
+        else this.reload(r.alias).catch((e: unknown) => console.warn('parus: reload failed', e));
         this.changed();
       }),
       ev.on('contact', (c) => {
@@ -262,6 +265,12 @@ export class Session {
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called for every message that arrives while the account is open. */
+  onIncoming(listener: (m: MessageInfo) => void): () => void {
+    this.incoming.add(listener);
+    return () => this.incoming.delete(listener);
   }
 
   /** Incoming messages not read yet, in every conversation. */
@@ -376,6 +385,7 @@ export class Session {
     this.closed = true;
     for (const off of this.unsubscribe) off();
     this.listeners.clear();
+    this.incoming.clear();
     try {
       await this.account.close();
     } finally {

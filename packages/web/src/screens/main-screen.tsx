@@ -26,6 +26,13 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   const [open, setOpen] = useState<Open>({ kind: 'none' });
   const close = (): void => setOpen({ kind: 'none' });
 
+  // New messages are read out by screen readers, politely, whichever chat is open.
+  const [announcement, setAnnouncement] = useState('');
+  useEffect(
+    () => session.onIncoming((m) => setAnnouncement(t('chat.announce', { name: m.alias, text: m.text }))),
+    [session, t],
+  );
+
   useEffect(() => {
     const onVisible = (): void => session.readActive();
     document.addEventListener('visibilitychange', onVisible);
@@ -118,6 +125,9 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
           </div>
         )}
       </main>
+      <p class="visually-hidden" aria-live="polite">
+        {announcement}
+      </p>
       {open.kind === 'friend' && (
         <AddFriend
           session={session}
