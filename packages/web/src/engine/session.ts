@@ -230,8 +230,8 @@ export class Session {
         else this.reload(r.alias).catch((e: unknown) => console.warn('parus: reload failed', e));
         this.changed();
       }),
-      ev.on('contact', (c) => {
-        if (c.change === 'added' && this.accepting === 0) {
+      ev.on('contact', (event) => {
+        if (event.change === 'added' && this.accepting === 0) {
           // Someone answered one of our one-time cards: show a fresh one from now on.
           this.invite = undefined;
           this.inviteGeneration++;
