@@ -318,6 +318,12 @@ describe('two people in two browsers', () => {
         state: 'attached',
       });
     await shot(page, 'en-5-key-changed');
+    // Marked untrusted, the friend cannot be written to until the user changes it back.
+    await page.getByRole('button', { name: 'Safety number', exact: true }).click();
+    await page.getByRole('radio', { name: /Untrusted/ }).check();
+    await page.keyboard.press('Escape');
+    await page.getByRole('alert').getByText('You marked 阿美 as untrusted', { exact: false }).waitFor(WAIT);
+    expect(await page.getByLabel('Message', { exact: true }).isDisabled()).toBe(true);
     await other.page.keyboard.press('Escape');
     await chatList(other.page).getByRole('button', { name: /小明/ }).click();
     await other.page.getByRole('heading', { name: '小明' }).waitFor(WAIT);
