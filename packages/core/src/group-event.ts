@@ -429,6 +429,38 @@ function contentToCbor(content: GroupEvent['content']): CborMap {
 
 // ---- Events -------------------------------------------------------------------------------
 
+/**
+ * The event objects this module decoded or created, hence checked. Resolution re-reads every
+ * stored event each time a new one arrives; checking a signature again each time would cost
+ * more than the resolution itself. checkGroupEvent trusts these objects and checks any other.
+ * They are frozen so they stay as checked (byte arrays cannot be frozen: they are the caller's
+ * to leave alone). This is memoisation, not state: the outcome is the same with or without it.
+ */
+const checked = new WeakSet<object>();
+
+function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array || Object.isFrozen(value))
+    return;
+  Object.freeze(value);
+  for (const inner of Object.values(value)) deepFreeze(inner);
+}
+
+function remember<E extends GroupEvent>(event: E): E {
+  deepFreeze(event);
+  checked.add(event);
+  return event;
+}
+
+/**
+ * An event as decodeGroupEvent would accept it: `event` itself when this module made or decoded
+ * it, else a checked copy (re-encoded and decoded: id, signature and content). Throws as
+ * decodeGroupEvent does (VerificationError for a forgery).
+ */
+export function checkGroupEvent(event: GroupEvent): GroupEvent {
+  if (typeof event === 'object' && event !== null && checked.has(event)) return event;
+  return decodeGroupEvent(encodeGroupEvent(event));
+}
+
 /** What the id covers; `type` is still unchecked text while decoding. */
 interface UnsignedFields {
   v: number;
@@ -567,7 +599,7 @@ export function createGroupEvent<T extends GroupEventType>(
   } as GroupEventOf<T>;
   if (encodeGroupEvent(event as GroupEvent).length > MAX_GROUP_EVENT_BYTES)
     throw new UsageError(`group event larger than ${MAX_GROUP_EVENT_BYTES} bytes`);
-  return event;
+  return remember(event as GroupEvent) as GroupEventOf<T>;
 }
 
 /** A new group: draws the nonce, derives the group id and signs its create event. */
@@ -639,5 +671,5 @@ export function decodeGroupEvent(bytes: Uint8Array, opts: { group?: Uint8Array }
   checkShape(type, fields.group, fields.author, parents, fields.lamport, content, DecodeError);
   if (opts.group !== undefined && !equalBytes(opts.group, fields.group))
     throw new ProtocolError('group event belongs to another group');
-  return { ...fields, v: GROUP_EVENT_VERSION, type, content } as GroupEvent;
+  return remember({ ...fields, v: GROUP_EVENT_VERSION, type, content } as GroupEvent);
 }

@@ -246,6 +246,7 @@ export {
   createGroupEvent,
   createGroup,
   decodeGroupEvent,
+  checkGroupEvent,
 } from './group-event.ts';
 export type {
   GroupEventType,
@@ -260,3 +261,5 @@ export type {
   GroupEvent,
   CreateGroupEventOptions,
 } from './group-event.ts';
+export { resolveGroupState, groupMemberPower, groupCan } from './group-state.ts';
+export type { GroupMember, GroupRejectionReason, GroupRejection, GroupState } from './group-state.ts';

@@ -10,6 +10,7 @@ import {
   MAX_GROUP_PIN_CHARS,
   MAX_GROUP_TOPIC_CHARS,
   createGroup,
+  checkGroupEvent,
   createGroupEvent,
   decodeGroupEvent,
   defaultGroupSettings,
@@ -254,6 +255,29 @@ describe('group event codec', () => {
     ];
     for (const [event, edit] of cases)
       expect(() => decodeGroupEvent(edited(event, edit, 'id+sig'))).toThrow(DecodeError);
+  });
+
+  it('checkGroupEvent trusts what it made or decoded (frozen) and checks any other object', () => {
+    const made = make('topic', { topic: 'checked' });
+    const decoded = decodeGroupEvent(encodeGroupEvent(made));
+    expect(checkGroupEvent(made)).toBe(made);
+    expect(checkGroupEvent(decoded)).toBe(decoded);
+    expect(
+      Object.isFrozen(decoded) && Object.isFrozen(decoded.content) && Object.isFrozen(decoded.parents),
+    ).toBe(true);
+    expect(() => {
+      (decoded.content as { topic: string }).topic = 'changed';
+    }).toThrow(TypeError);
+    const copy = { ...made } as GroupEvent;
+    const checked = checkGroupEvent(copy);
+    expect(checked).not.toBe(copy);
+    expect(checked).toEqual(made);
+    expect(() => checkGroupEvent({ ...made, content: { topic: 'forged' } } as GroupEvent)).toThrow(
+      VerificationError,
+    );
+    expect(() => checkGroupEvent({ ...made, sig: new Uint8Array(64) } as GroupEvent)).toThrow(
+      VerificationError,
+    );
   });
 
   it('counts characters as code points', () => {

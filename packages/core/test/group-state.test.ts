@@ -1,0 +1,694 @@
+/**
+ * Group state resolution (group-state.ts): scenarios with several members acting concurrently,
+ * then property-based checks on seeded random histories: any delivery order gives the same
+ * state, and an event's fate at its parents does not depend on what came after it.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { toHex } from '../src/bytes.ts';
+import { generateSignKeyPair, initCrypto, type SignKeyPair } from '../src/crypto.ts';
+import { ProtocolError, UsageError } from '../src/errors.ts';
+import {
+  createGroup,
+  createGroupEvent,
+  defaultGroupSettings,
+  type GroupEvent,
+  type GroupEventContents,
+  type GroupEventType,
+  type GroupSettings,
+} from '../src/group-event.ts';
+import {
+  groupCan,
+  groupMemberPower,
+  resolveGroupState,
+  type GroupRejectionReason,
+  type GroupState,
+} from '../src/group-state.ts';
+import { scriptedRandom, seededInts } from './contact-test-helpers.ts';
+
+const rng = scriptedRandom('group-state');
+const TS = 1_750_000_000_000;
+const hex = (k: SignKeyPair | Uint8Array): string => toHex(k instanceof Uint8Array ? k : k.publicKey);
+
+let creator: SignKeyPair;
+let admin: SignKeyPair;
+let mod: SignKeyPair;
+let carol: SignKeyPair;
+let dave: SignKeyPair;
+let eve: SignKeyPair;
+
+beforeAll(async () => {
+  await initCrypto();
+  [creator, admin, mod, carol, dave, eve] = Array.from({ length: 6 }, () => generateSignKeyPair(rng)) as [
+    SignKeyPair,
+    SignKeyPair,
+    SignKeyPair,
+    SignKeyPair,
+    SignKeyPair,
+    SignKeyPair,
+  ];
+});
+
+/** Builds events of one group; each takes its parents' highest clock plus one unless told. */
+class History {
+  readonly create: GroupEvent;
+  readonly events: GroupEvent[] = [];
+
+  constructor(settings: GroupSettings = defaultGroupSettings(), name = 'Parus') {
+    this.create = createGroup({ author: creator, name, settings, ts: TS, rng });
+    this.events.push(this.create);
+  }
+
+  add<T extends Exclude<GroupEventType, 'create'>>(
+    author: SignKeyPair,
+    type: T,
+    content: GroupEventContents[T],
+    parents: readonly GroupEvent[] = [this.events[this.events.length - 1]!],
+    lamport?: number,
+  ): GroupEvent {
+    const event = createGroupEvent({
+      author,
+      group: this.create.group,
+      parents: parents.map((p) => p.id),
+      lamport: lamport ?? Math.max(...parents.map((p) => p.lamport)) + 1,
+      ts: TS + this.events.length,
+      type,
+      content,
+    }) as GroupEvent;
+    this.events.push(event);
+    return event;
+  }
+
+  /** create → invites → joins → roles: creator, admin, moderator, carol and dave as members. */
+  static populated(settings?: GroupSettings): { h: History; tip: GroupEvent } {
+    const h = new History(settings);
+    for (const k of [admin, mod, carol, dave]) h.add(creator, 'invite', { member: k.publicKey });
+    for (const k of [admin, mod, carol, dave]) h.add(k, 'join', {});
+    h.add(creator, 'role', { member: admin.publicKey, role: 'admin' });
+    const tip = h.add(creator, 'role', { member: mod.publicKey, role: 'moderator' });
+    return { h, tip };
+  }
+
+  resolve(): GroupState {
+    return resolveGroupState(this.events);
+  }
+}
+
+function reasonOf(state: GroupState, event: GroupEvent): GroupRejectionReason | undefined {
+  return state.rejected.find((r) => toHex(r.id) === toHex(event.id))?.reason;
+}
+
+/** A plain, order-free description of a state, for comparing resolutions. */
+function canon(s: GroupState): unknown {
+  return {
+    group: toHex(s.group),
+    create: toHex(s.create),
+    creator: toHex(s.creator),
+    members: [...s.members].map(([k, m]) => [
+      k,
+      toHex(m.key),
+      m.role,
+      m.joinedAt,
+      m.nick ?? null,
+      m.status ?? null,
+    ]),
+    invited: [...s.invited],
+    banned: [...s.banned],
+    name: s.name,
+    topic: s.topic,
+    avatar: s.avatar === null ? null : toHex(s.avatar),
+    pinned: s.pinned === null ? null : [s.pinned.text, s.pinned.message ? toHex(s.pinned.message) : null],
+    settings: s.settings,
+    heads: s.heads.map(toHex),
+    lamport: s.lamport,
+    rejected: s.rejected.map((r) => [toHex(r.id), r.reason, r.detail]),
+  };
+}
+
+describe('group state: a linear history', () => {
+  it('gives members, roles, names, nicks and statuses', () => {
+    const { h } = History.populated();
+    h.add(mod, 'topic', { topic: 'birds' });
+    h.add(admin, 'name', { name: 'Paridae' });
+    h.add(carol, 'nick', { nick: 'carol' });
+    h.add(carol, 'status', { status: 'busy' });
+    h.add(carol, 'nick', { nick: 'caz' });
+    h.add(mod, 'pin', { pin: { text: 'read the rules' } });
+    h.add(admin, 'avatar', { avatar: new Uint8Array([1, 2, 3]) });
+    h.add(creator, 'invite', { member: eve.publicKey });
+    const s = h.resolve();
+    expect(s.rejected).toEqual([]);
+    expect(toHex(s.creator)).toBe(hex(creator));
+    expect([...s.members.keys()]).toEqual([creator, admin, mod, carol, dave].map(hex).sort());
+    expect(s.members.get(hex(creator))?.role).toBe('creator');
+    expect(s.members.get(hex(admin))?.role).toBe('admin');
+    expect(s.members.get(hex(mod))?.role).toBe('moderator');
+    expect(s.members.get(hex(carol))).toMatchObject({ role: 'member', nick: 'caz', status: 'busy' });
+    expect(s.members.get(hex(carol))?.joinedAt).toBe(7);
+    expect([...s.invited]).toEqual([hex(eve)]);
+    expect(s.topic).toBe('birds');
+    expect(s.name).toBe('Paridae');
+    expect(s.pinned).toEqual({ text: 'read the rules' });
+    expect(s.avatar).toEqual(new Uint8Array([1, 2, 3]));
+    expect(s.heads.map(toHex)).toEqual([toHex(h.events[h.events.length - 1]!.id)]);
+    expect(s.lamport).toBe(h.events.length - 1);
+    expect(groupMemberPower(s, admin.publicKey)).toBe(75);
+    expect(groupCan(s, mod.publicKey, 'kick')).toBe(true);
+    expect(groupCan(s, carol.publicKey, 'kick')).toBe(false);
+    expect(groupCan(s, eve.publicKey, 'message')).toBe(false);
+  });
+
+  it('lets a member leave, be kicked, be banned and unbanned; the creator comes back as creator', () => {
+    const { h } = History.populated();
+    h.add(carol, 'nick', { nick: 'old' });
+    h.add(carol, 'leave', {});
+    h.add(mod, 'kick', { member: dave.publicKey, reason: 'spam' });
+    h.add(mod, 'ban', { member: eve.publicKey });
+    let s = h.resolve();
+    expect(s.members.has(hex(carol))).toBe(false);
+    expect(s.members.has(hex(dave))).toBe(false);
+    expect([...s.banned]).toEqual([hex(eve)]);
+    // Carol comes back: her nick from before does not.
+    h.add(admin, 'invite', { member: carol.publicKey });
+    h.add(carol, 'join', {});
+    h.add(mod, 'unban', { member: eve.publicKey });
+    h.add(creator, 'leave', {});
+    h.add(admin, 'invite', { member: creator.publicKey });
+    h.add(creator, 'join', {});
+    s = h.resolve();
+    expect(s.rejected).toEqual([]);
+    expect(s.members.get(hex(carol))).toEqual({ key: carol.publicKey, role: 'member', joinedAt: 16 });
+    expect(s.banned.size).toBe(0);
+    expect(s.members.get(hex(creator))?.role).toBe('creator');
+  });
+
+  it('lets anyone join a public room without an invitation, but not a private group', () => {
+    const pub = new History(defaultGroupSettings({ public: true }));
+    const joined = pub.add(eve, 'join', {});
+    expect(pub.resolve().members.has(hex(eve))).toBe(true);
+    expect(reasonOf(pub.resolve(), joined)).toBeUndefined();
+    const priv = new History();
+    const refused = priv.add(eve, 'join', {});
+    expect(reasonOf(priv.resolve(), refused)).toBe('unauthorised');
+    expect(priv.resolve().members.has(hex(eve))).toBe(false);
+  });
+});
+
+describe('group state: unauthorised and forged events', () => {
+  it('rejects a member who bans, a moderator who promotes to admin, a banned key that rejoins', () => {
+    const { h, tip } = History.populated();
+    const memberBan = h.add(carol, 'ban', { member: dave.publicKey }, [tip]);
+    const modPromotes = h.add(mod, 'role', { member: carol.publicKey, role: 'admin' }, [tip]);
+    const ban = h.add(mod, 'ban', { member: dave.publicKey }, [tip]);
+    const invite = h.add(carol, 'invite', { member: dave.publicKey }, [ban]);
+    const rejoin = h.add(dave, 'join', {}, [ban]);
+    const modKicksAdmin = h.add(mod, 'kick', { member: admin.publicKey }, [tip]);
+    const adminRaisesSettings = h.add(
+      admin,
+      'settings',
+      {
+        settings: { ...defaultGroupSettings(), power: { ...defaultGroupSettings().power, ban: 100 } },
+      },
+      [tip],
+    );
+    const selfPromotion = h.add(admin, 'role', { member: admin.publicKey, role: 'moderator' }, [tip]);
+    const outsiderTopic = h.add(eve, 'topic', { topic: 'hi' }, [tip]);
+    const s = h.resolve();
+    for (const e of [
+      memberBan,
+      modPromotes,
+      invite,
+      rejoin,
+      modKicksAdmin,
+      adminRaisesSettings,
+      selfPromotion,
+      outsiderTopic,
+    ]) {
+      expect(reasonOf(s, e)).toBe('unauthorised');
+    }
+    expect(reasonOf(s, ban)).toBeUndefined();
+    expect(s.members.has(hex(dave))).toBe(false);
+    expect(s.banned.has(hex(dave))).toBe(true);
+    expect(s.members.get(hex(carol))?.role).toBe('member');
+  });
+
+  it('lets a moderator promote when the group allows it, but never above the moderator', () => {
+    const settings = defaultGroupSettings();
+    const { h, tip } = History.populated({ ...settings, power: { ...settings.power, role: 50 } });
+    const toAdmin = h.add(mod, 'role', { member: carol.publicKey, role: 'admin' }, [tip]);
+    const toModerator = h.add(mod, 'role', { member: dave.publicKey, role: 'moderator' }, [tip]);
+    const s = h.resolve();
+    expect(reasonOf(s, toAdmin)).toBe('unauthorised');
+    expect(reasonOf(s, toModerator)).toBeUndefined();
+    expect(s.members.get(hex(dave))?.role).toBe('moderator');
+  });
+
+  it('judges an event by the state at its parents, not by the final state', () => {
+    const { h, tip } = History.populated();
+    // Carol is promoted, but her concurrent ban was made while she was a plain member.
+    h.add(creator, 'role', { member: carol.publicKey, role: 'admin' }, [tip]);
+    const ban = h.add(carol, 'ban', { member: dave.publicKey }, [tip]);
+    const s = h.resolve();
+    expect(s.members.get(hex(carol))?.role).toBe('admin');
+    expect(reasonOf(s, ban)).toBe('unauthorised');
+    expect(s.members.has(hex(dave))).toBe(true);
+  });
+
+  it('rejects forged events and what hangs from them, events of other groups, orphans and bad clocks', () => {
+    const { h, tip } = History.populated();
+    const genuine = h.add(carol, 'nick', { nick: 'carol' }, [tip]);
+    const forgedContent = { ...genuine, content: { nick: 'mallory' } } as GroupEvent;
+    const kick = h.add(mod, 'kick', { member: carol.publicKey }, [tip]);
+    const forgedSig = { ...kick, id: new Uint8Array(32).fill(7), sig: new Uint8Array(64) } as GroupEvent;
+    const child = createGroupEvent({
+      author: admin,
+      group: h.create.group,
+      parents: [forgedSig.id],
+      lamport: 20,
+      ts: TS,
+      type: 'topic',
+      content: { topic: 'x' },
+    });
+    const orphan = createGroupEvent({
+      author: admin,
+      group: h.create.group,
+      parents: [new Uint8Array(32).fill(9)],
+      lamport: 20,
+      ts: TS,
+      type: 'topic',
+      content: { topic: 'y' },
+    });
+    const badClock = h.add(admin, 'topic', { topic: 'z' }, [tip], tip.lamport);
+    const other = new History();
+    const otherTopic = other.add(creator, 'topic', { topic: 'elsewhere' });
+    const events = [
+      ...h.events.filter((e) => e !== genuine && e !== kick),
+      forgedContent,
+      forgedSig,
+      child,
+      orphan,
+      other.create,
+      otherTopic,
+    ];
+    const s = resolveGroupState(events, { group: h.create.group });
+    expect(reasonOf(s, forgedContent)).toBe('forged');
+    expect(reasonOf(s, forgedSig)).toBe('forged');
+    expect(reasonOf(s, child)).toBe('orphan');
+    expect(reasonOf(s, orphan)).toBe('orphan');
+    expect(reasonOf(s, badClock)).toBe('clock');
+    expect(reasonOf(s, otherTopic)).toBe('other-group');
+    expect(reasonOf(s, other.create)).toBe('other-group');
+    expect(s.members.get(hex(carol))?.nick).toBeUndefined();
+    expect(s.members.has(hex(carol))).toBe(true);
+    expect(s.topic).toBe('');
+    // A genuine copy next to a forged one wins, whatever the order.
+    const honest = h.events.filter((e) => e !== kick && e !== badClock);
+    const both = resolveGroupState([...honest, forgedContent]);
+    expect(reasonOf(both, genuine)).toBeUndefined();
+    expect(both.rejected).toEqual([]);
+    expect(both.members.get(hex(carol))?.nick).toBe('carol');
+    expect(canon(resolveGroupState([forgedContent, ...honest]))).toEqual(canon(both));
+  });
+
+  it('refuses input it cannot resolve', () => {
+    const { h } = History.populated();
+    expect(() => resolveGroupState(h.events.slice(1))).toThrow(ProtocolError);
+    expect(() => resolveGroupState([...h.events, new History().create])).toThrow(ProtocolError);
+    expect(() => resolveGroupState(h.events, { group: new Uint8Array(16) })).toThrow(ProtocolError);
+    expect(() => resolveGroupState(h.events, { group: new Uint8Array(3) })).toThrow(UsageError);
+    expect(() => resolveGroupState([{} as GroupEvent])).toThrow(UsageError);
+    expect(() => resolveGroupState('x' as unknown as GroupEvent[])).toThrow(UsageError);
+  });
+});
+
+describe('group state: concurrent conflicts', () => {
+  it('concurrent ban and promote: the creator’s ban beats the admin’s promotion', () => {
+    const { h, tip } = History.populated();
+    const promote = h.add(admin, 'role', { member: carol.publicKey, role: 'admin' }, [tip]);
+    const ban = h.add(creator, 'ban', { member: carol.publicKey }, [tip]);
+    const s = h.resolve();
+    expect(reasonOf(s, ban)).toBeUndefined();
+    expect(reasonOf(s, promote)).toBe('conflict');
+    expect(s.members.has(hex(carol))).toBe(false);
+    expect(s.banned.has(hex(carol))).toBe(true);
+  });
+
+  it('concurrent ban and promote: the creator’s promotion beats the admin’s ban', () => {
+    const { h, tip } = History.populated();
+    const ban = h.add(admin, 'ban', { member: carol.publicKey }, [tip]);
+    // A lower clock does not help the lower power: the promotion has the higher clock here.
+    const promote = h.add(
+      creator,
+      'role',
+      { member: carol.publicKey, role: 'admin' },
+      [tip],
+      tip.lamport + 5,
+    );
+    const s = h.resolve();
+    expect(reasonOf(s, promote)).toBeUndefined();
+    expect(reasonOf(s, ban)).toBe('conflict');
+    expect(s.members.get(hex(carol))?.role).toBe('admin');
+    expect(s.banned.size).toBe(0);
+  });
+
+  it('admin against moderator: a concurrent demotion voids the moderator’s kick and topic', () => {
+    const { h, tip } = History.populated();
+    const demote = h.add(admin, 'role', { member: mod.publicKey, role: 'member' }, [tip]);
+    const kick = h.add(mod, 'kick', { member: carol.publicKey }, [tip]);
+    const topic = h.add(mod, 'topic', { topic: 'mine' }, [kick]);
+    const s = h.resolve();
+    expect(reasonOf(s, demote)).toBeUndefined();
+    expect(reasonOf(s, kick)).toBe('conflict');
+    expect(reasonOf(s, topic)).toBe('conflict');
+    expect(s.members.has(hex(carol))).toBe(true);
+    expect(s.members.get(hex(mod))?.role).toBe('member');
+    expect(s.topic).toBe('');
+  });
+
+  it('admin against moderator: the moderator cannot act on the admin, even concurrently', () => {
+    const { h, tip } = History.populated();
+    const modBansAdmin = h.add(mod, 'ban', { member: admin.publicKey }, [tip]);
+    const adminBansMod = h.add(admin, 'ban', { member: mod.publicKey }, [tip]);
+    const s = h.resolve();
+    expect(reasonOf(s, modBansAdmin)).toBe('unauthorised');
+    expect(reasonOf(s, adminBansMod)).toBeUndefined();
+    expect(s.banned.has(hex(mod))).toBe(true);
+  });
+
+  it('a later demotion does not undo what the moderator did before it', () => {
+    const { h } = History.populated();
+    h.add(mod, 'topic', { topic: 'before' });
+    h.add(mod, 'kick', { member: dave.publicKey });
+    h.add(admin, 'role', { member: mod.publicKey, role: 'member' });
+    const s = h.resolve();
+    expect(s.rejected).toEqual([]);
+    expect(s.topic).toBe('before');
+    expect(s.members.has(hex(dave))).toBe(false);
+  });
+
+  it('a kick racing the kicked member’s nick and status changes wins, however long their branch', () => {
+    const { h, tip } = History.populated();
+    h.add(carol, 'nick', { nick: 'before' }, [tip]);
+    const fork = h.events[h.events.length - 1]!;
+    const kick = h.add(mod, 'kick', { member: carol.publicKey }, [fork]);
+    const nick1 = h.add(carol, 'nick', { nick: 'one' }, [fork]);
+    const status = h.add(carol, 'status', { status: 'away' }, [nick1]);
+    const nick2 = h.add(carol, 'nick', { nick: 'two' }, [status], 50);
+    const s = h.resolve();
+    expect(reasonOf(s, kick)).toBeUndefined();
+    for (const e of [nick1, status, nick2]) expect(reasonOf(s, e)).toBe('conflict');
+    expect(s.members.has(hex(carol))).toBe(false);
+    // Carol is re-invited and rejoins after seeing both branches: her old nick does not return.
+    const invite = h.add(admin, 'invite', { member: carol.publicKey }, [kick, nick2]);
+    h.add(carol, 'join', {}, [invite]);
+    const back = h.resolve();
+    expect(back.members.get(hex(carol))).toEqual({ key: carol.publicKey, role: 'member', joinedAt: 52 });
+  });
+
+  it('a kick racing a join: the moderator’s kick of an invitation beats the invitee’s join', () => {
+    const { h, tip } = History.populated();
+    const invite = h.add(carol, 'invite', { member: eve.publicKey }, [tip]);
+    const kick = h.add(mod, 'kick', { member: eve.publicKey }, [invite]);
+    const join = h.add(eve, 'join', {}, [invite]);
+    const s = h.resolve();
+    expect(reasonOf(s, kick)).toBeUndefined();
+    expect(reasonOf(s, join)).toBe('conflict');
+    expect(s.members.has(hex(eve))).toBe(false);
+    expect(s.invited.has(hex(eve))).toBe(false);
+  });
+
+  it('topic races: higher power first, then the later clock, then the smaller id', () => {
+    const { h, tip } = History.populated();
+    h.add(creator, 'role', { member: carol.publicKey, role: 'moderator' }, [tip]);
+    const base = h.events[h.events.length - 1]!;
+    // Admin against moderator: the admin wins although the moderator's clock is later.
+    h.add(admin, 'topic', { topic: 'admin' }, [base]);
+    h.add(mod, 'topic', { topic: 'moderator' }, [base], base.lamport + 9);
+    expect(h.resolve().topic).toBe('admin');
+
+    // Equal power: the later clock wins.
+    const { h: h2, tip: tip2 } = History.populated();
+    h2.add(creator, 'role', { member: carol.publicKey, role: 'moderator' }, [tip2]);
+    const base2 = h2.events[h2.events.length - 1]!;
+    h2.add(mod, 'topic', { topic: 'early' }, [base2]);
+    h2.add(carol, 'topic', { topic: 'late' }, [base2], base2.lamport + 3);
+    expect(h2.resolve().topic).toBe('late');
+
+    // Equal power and clock: the smaller id wins.
+    const { h: h3, tip: tip3 } = History.populated();
+    h3.add(creator, 'role', { member: carol.publicKey, role: 'moderator' }, [tip3]);
+    const base3 = h3.events[h3.events.length - 1]!;
+    const a = h3.add(mod, 'topic', { topic: 'a' }, [base3]);
+    const b = h3.add(carol, 'topic', { topic: 'b' }, [base3]);
+    const smaller = toHex(a.id) < toHex(b.id) ? 'a' : 'b';
+    expect(h3.resolve().topic).toBe(smaller);
+
+    // A topic set after seeing another one replaces it, whoever wrote either.
+    const { h: h4 } = History.populated();
+    h4.add(admin, 'topic', { topic: 'admin' });
+    h4.add(mod, 'topic', { topic: 'moderator, later' });
+    expect(h4.resolve().topic).toBe('moderator, later');
+  });
+
+  it('a settings change racing a topic: the raised requirement voids the concurrent topic', () => {
+    const { h, tip } = History.populated();
+    const settings = defaultGroupSettings();
+    h.add(creator, 'settings', { settings: { ...settings, power: { ...settings.power, topic: 75 } } }, [tip]);
+    const topic = h.add(mod, 'topic', { topic: 'too late' }, [tip]);
+    const s = h.resolve();
+    expect(reasonOf(s, topic)).toBe('conflict');
+    expect(s.settings.power.topic).toBe(75);
+    expect(s.topic).toBe('');
+  });
+
+  it('merges fork heads and reports them', () => {
+    const { h, tip } = History.populated();
+    const a = h.add(carol, 'nick', { nick: 'c' }, [tip]);
+    const b = h.add(dave, 'nick', { nick: 'd' }, [tip]);
+    expect(h.resolve().heads.map(toHex)).toEqual([a.id, b.id].map(toHex).sort());
+    const merge = h.add(admin, 'topic', { topic: 'merged' }, [a, b]);
+    const s = h.resolve();
+    expect(s.heads.map(toHex)).toEqual([toHex(merge.id)]);
+    expect(s.lamport).toBe(merge.lamport);
+    expect(s.members.get(hex(carol))?.nick).toBe('c');
+    expect(s.members.get(hex(dave))?.nick).toBe('d');
+  });
+});
+
+// ---- Property-based ---------------------------------------------------------------------------
+
+/**
+ * A seeded random history: 5–8 members acting on three replicas that fork and merge, each
+ * event made from the replica's resolved state (so most are plausible) with random authors,
+ * targets and types (so many are not), plus a few forged events, orphans and bad clocks.
+ */
+function randomHistory(seed: number, steps: number): { events: GroupEvent[]; group: Uint8Array } {
+  const next = seededInts(seed);
+  const pick = <T>(items: readonly T[]): T => items[next(items.length)]!;
+  const keyRng = scriptedRandom(`group-state property ${seed}`);
+  const people = Array.from({ length: 5 + next(4) }, () => generateSignKeyPair(keyRng));
+  const owner = people[0]!;
+  const settings = defaultGroupSettings({ public: next(4) === 0 });
+  const create = createGroup({ author: owner, name: 'prop', settings, ts: TS, rng: keyRng });
+  const all: GroupEvent[] = [create];
+  const replicas: GroupEvent[][] = [[create], [create], [create]];
+  const types: Array<Exclude<GroupEventType, 'create'>> = [
+    'invite',
+    'invite',
+    'invite',
+    'join',
+    'join',
+    'join',
+    'leave',
+    'kick',
+    'ban',
+    'unban',
+    'role',
+    'role',
+    'topic',
+    'name',
+    'avatar',
+    'settings',
+    'status',
+    'nick',
+    'nick',
+    'pin',
+  ];
+  const roles = ['admin', 'moderator', 'member'] as const;
+  for (let step = 0; step < steps; step++) {
+    if (next(6) === 0) {
+      const [r1, r2] = [next(3), next(3)];
+      const union = new Map([...replicas[r1]!, ...replicas[r2]!].map((e) => [toHex(e.id), e]));
+      replicas[r1] = [...union.values()];
+      continue;
+    }
+    const replica = replicas[next(3)]!;
+    const state = resolveGroupState(replica);
+    const isMember = (p: SignKeyPair): boolean => state.members.has(toHex(p.publicKey));
+    const members = people.filter(isMember);
+    const outsiders = people.filter((p) => !isMember(p));
+    const joinable = outsiders.filter(
+      (p) =>
+        state.invited.has(toHex(p.publicKey)) ||
+        (state.settings.public && !state.banned.has(toHex(p.publicKey))),
+    );
+    const wild = next(6) === 0; // a random author, type and target: often not allowed
+    let author: SignKeyPair;
+    let type: Exclude<GroupEventType, 'create'>;
+    let target: Uint8Array;
+    if (wild || members.length === 0) {
+      author = pick(people);
+      type = pick(types);
+      target = pick(people).publicKey;
+    } else if (joinable.length > 0 && next(2) === 0) {
+      author = pick(joinable);
+      type = 'join';
+      target = author.publicKey;
+    } else {
+      author = pick(members);
+      const me = author;
+      const allowed = types.filter(
+        (t) =>
+          t === 'nick' ||
+          t === 'status' ||
+          (t === 'leave' && me !== owner) ||
+          (t !== 'join' && t !== 'leave' && groupCan(state, me.publicKey, t)),
+      );
+      type = pick(allowed);
+      const others = people.filter((p) => p !== author);
+      const pool =
+        type === 'invite'
+          ? outsiders.filter((p) => !state.banned.has(toHex(p.publicKey)))
+          : type === 'unban'
+            ? people.filter((p) => state.banned.has(toHex(p.publicKey)))
+            : others.filter(
+                (p) =>
+                  isMember(p) && groupMemberPower(state, p.publicKey) < groupMemberPower(state, me.publicKey),
+              );
+      target = pick(pool.length > 0 ? pool : others).publicKey;
+    }
+    const contents: { [T in Exclude<GroupEventType, 'create'>]: GroupEventContents[T] } = {
+      invite: { member: target },
+      join: {},
+      leave: {},
+      kick: { member: target },
+      ban: { member: target },
+      unban: { member: target },
+      role: { member: target, role: pick(roles) },
+      topic: { topic: `topic ${step}` },
+      name: { name: `name ${step}` },
+      avatar: { avatar: next(3) === 0 ? null : new Uint8Array([step]) },
+      settings: {
+        settings: {
+          ...settings,
+          public: next(2) === 0,
+          power: {
+            ...settings.power,
+            [pick(['invite', 'kick', 'ban', 'topic', 'role'] as const)]: pick([0, 50, 75, 100]),
+          },
+        },
+      },
+      status: { status: pick(['online', 'away', 'busy'] as const) },
+      nick: { nick: `nick ${step}` },
+      pin: { pin: next(3) === 0 ? null : { text: `pin ${step}` } },
+    };
+    // Usually the replica's heads; sometimes an older event, to make more concurrency.
+    let parents = state.heads.map((id) => replica.find((e) => toHex(e.id) === toHex(id))!);
+    if (next(5) === 0) parents = [pick(replica)];
+    let lamport = Math.max(...parents.map((p) => p.lamport)) + 1 + (next(4) === 0 ? next(3) : 0);
+    const twist = next(40);
+    if (twist === 0) lamport -= 1; // a bad clock
+    let event = createGroupEvent({
+      author,
+      group: create.group,
+      parents: twist === 1 ? [keyRng.bytes(32)] : parents.map((p) => p.id), // an orphan
+      lamport,
+      ts: TS + step,
+      type,
+      content: contents[type],
+    }) as GroupEvent;
+    if (twist === 2) event = { ...event, sig: new Uint8Array(64).fill(step) } as GroupEvent; // forged
+    replica.push(event);
+    all.push(event);
+  }
+  return { events: all, group: create.group };
+}
+
+function shuffled<T>(items: readonly T[], next: (bound: number) => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = next(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+describe('group state: properties of random histories', () => {
+  let histories: Array<{ events: GroupEvent[]; group: Uint8Array }> = [];
+  beforeAll(() => {
+    histories = [101, 202, 303, 404].map((seed) => randomHistory(seed, 60));
+  });
+
+  it('the histories exercise forks, every kind of rejection and every type', () => {
+    const reasons = new Set<string>();
+    const types = new Set<string>();
+    let forks = 0;
+    for (const { events } of histories) {
+      const s = resolveGroupState(events);
+      for (const r of s.rejected) reasons.add(r.reason);
+      for (const e of events) types.add(e.type);
+      const parentsNamed = new Map<string, number>();
+      for (const e of events)
+        for (const p of e.parents) parentsNamed.set(toHex(p), (parentsNamed.get(toHex(p)) ?? 0) + 1);
+      forks += [...parentsNamed.values()].filter((n) => n > 1).length;
+      expect(s.members.size).toBeGreaterThan(1);
+    }
+    expect(forks).toBeGreaterThan(10);
+    for (const reason of ['forged', 'orphan', 'clock', 'unauthorised', 'conflict'])
+      expect(reasons).toContain(reason);
+    expect(types.size).toBe(15);
+  });
+
+  it('200 random delivery orders (with duplicates) give identical state', () => {
+    const next = seededInts(2024);
+    for (const { events } of histories) {
+      const expected = canon(resolveGroupState(events));
+      for (let round = 0; round < 50; round++) {
+        const order = shuffled(events, next);
+        for (let d = next(4); d > 0; d--) order.splice(next(order.length + 1), 0, pick(order, next));
+        expect(canon(resolveGroupState(order))).toEqual(expected);
+      }
+    }
+  });
+
+  it('an event’s fate at its parents does not depend on what came after it', () => {
+    for (const { events } of histories) {
+      const full = resolveGroupState(events);
+      const byId = new Map(events.map((e) => [toHex(e.id), e]));
+      const fate = new Map(full.rejected.map((r) => [toHex(r.id), r.reason]));
+      for (const event of events) {
+        const reason = fate.get(toHex(event.id));
+        if (
+          event.type === 'create' ||
+          (reason !== undefined && reason !== 'unauthorised' && reason !== 'conflict')
+        )
+          continue;
+        // The event with its ancestors only: it is the newest, so it stands or falls on its parents.
+        const downset = new Map<string, GroupEvent>();
+        const stack: GroupEvent[] = [event];
+        while (stack.length > 0) {
+          const e = stack.pop()!;
+          if (downset.has(toHex(e.id))) continue;
+          downset.set(toHex(e.id), e);
+          for (const p of e.parents) stack.push(byId.get(toHex(p))!);
+        }
+        const alone = resolveGroupState([...downset.values()]);
+        const aloneReason = alone.rejected.find((r) => toHex(r.id) === toHex(event.id))?.reason;
+        expect(aloneReason).toBe(reason === 'unauthorised' ? 'unauthorised' : undefined);
+      }
+    }
+  });
+});
+
+function pick<T>(items: readonly T[], next: (bound: number) => number): T {
+  return items[next(items.length)]!;
+}
