@@ -263,3 +263,35 @@ export type {
 } from './group-event.ts';
 export { resolveGroupState, groupMemberPower, groupCan } from './group-state.ts';
 export type { GroupMember, GroupRejectionReason, GroupRejection, GroupState } from './group-state.ts';
+export {
+  SENDER_CHAIN_ID_BYTES,
+  MAX_SENDER_SKIP,
+  MAX_SENDER_SKIPPED,
+  SENDER_CHAIN_MAX_MESSAGES,
+  SENDER_CHAIN_MAX_AGE_MS,
+  SENDER_MAX_PLAINTEXT_BYTES,
+  SENDER_MESSAGE_OVERHEAD,
+  SENDER_MAX_MESSAGE_BYTES,
+  MAX_SENDER_KEY_DISTRIBUTION_BYTES,
+  rotateSenderChain,
+  senderChainNeedsRotation,
+  senderKeyDistribution,
+  senderReceiverFromDistribution,
+  encodeSenderMessage,
+  decodeSenderMessage,
+  senderEncrypt,
+  senderDecrypt,
+  encodeSenderKeyDistribution,
+  decodeSenderKeyDistribution,
+  encodeSenderChain,
+  decodeSenderChain,
+  encodeSenderReceiverState,
+  decodeSenderReceiverState,
+} from './sender-key.ts';
+export type {
+  SenderChain,
+  SenderKeyDistribution,
+  SenderSkippedKey,
+  SenderReceiverState,
+  SenderMessage,
+} from './sender-key.ts';
