@@ -309,14 +309,14 @@ export class Account {
         },
       });
       this.relays.set(address, r);
-      if (this.started) void r.start();
+      if (this.started) r.connect();
     }
     return r;
   }
 
   private async connected(address: string, timeoutMs = 10_000): Promise<RelayConnection> {
     const r = this.connection(address);
-    void r.start();
+    r.connect();
     await r.whenConnected(timeoutMs);
     return r;
   }
@@ -334,7 +334,7 @@ export class Account {
       if (q) void this.subscribeQueue(q, ridHex).catch(() => undefined);
     }
     this.connection(this.account.relay);
-    for (const r of this.relays.values()) void r.start();
+    for (const r of this.relays.values()) r.connect();
     await this.pruneSeen();
     this.timer = setInterval(() => this.kickFlush(), 5_000);
     this.kickFlush();
@@ -360,7 +360,7 @@ export class Account {
 
   private async subscribeQueue(q: InboundQueue, ridHex = hex(q.rid)): Promise<void> {
     const r = this.connection(q.relay);
-    void r.start();
+    r.connect();
     await r.whenConnected();
     const pending = await r.subscribe(q.rid, q.rk);
     this.pendingAtSubscribe.set(ridHex, (this.handled.get(ridHex) ?? 0) + pending);
@@ -816,7 +816,7 @@ export class Account {
         const contact = this.contactsById.get(cid);
         if (!contact || contact.status !== 'active' || !contact.send) return;
         const r = this.connection(contact.send.relay);
-        void r.start();
+        r.connect();
         if (!r.connected) return;
         // Encrypt (and durably record) every entry first, then pipeline the sends in order.
         const ready = await this.lock.run(() => this.encryptEntries(cid, entries));
@@ -871,7 +871,7 @@ export class Account {
     const req = c.request;
     if (!req) return;
     const r = this.connection(req.relay);
-    void r.start();
+    r.connect();
     if (!r.connected) return;
     try {
       await r.command({ t: 'send', sid: req.sid, body: req.body });

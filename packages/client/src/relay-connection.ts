@@ -109,9 +109,14 @@ export class RelayConnection {
     return this.conn !== undefined && this.session !== undefined;
   }
 
-  /** Starts connecting (and keeps reconnecting until close()). Resolves on the first welcome. */
-  start(): Promise<void> {
+  /** Begins connecting (and keeps reconnecting until close()) without waiting for it. */
+  connect(): void {
     if (!this.connecting) this.connecting = this.connectLoop();
+  }
+
+  /** Starts connecting and resolves on the first welcome. */
+  start(): Promise<void> {
+    this.connect();
     return this.whenConnected();
   }
 
