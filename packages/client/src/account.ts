@@ -1680,7 +1680,7 @@ export class Account {
     if (m.file) {
       const { name, mime, size, expires, thumb } = m.file;
       info.file = { name, mime, size, expires };
-      if (thumb) info.file.thumbnail = thumb.slice();
+      if (thumb) info.file.thumbnail = Uint8Array.from(thumb);
     }
     if (m.unsent !== undefined) info.unsent = true;
     return info;
