@@ -16,9 +16,11 @@ const MAX_NAME_BYTES = 200;
  * control characters, no characters Windows refuses, no leading dots (so neither `..` nor a
  * hidden file), at most 200 UTF-8 bytes with its extension kept.
  */
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069/\\<>:"|?*]/gu;
+
 export function safeFileName(name: string, fallback = 'file'): string {
-  // eslint-disable-next-line no-control-regex
-  let s = name.normalize('NFC').replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069/\\<>:"|?*]/gu, '_');
+  let s = name.normalize('NFC').replace(UNSAFE, '_');
   s = s.replace(/^[.\s]+/u, '').replace(/[.\s]+$/u, '');
   if (/^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/iu.test(s)) s = `_${s}`;
   if (s === '') s = fallback;

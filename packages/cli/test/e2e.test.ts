@@ -207,7 +207,10 @@ describe('parus end to end', () => {
     const path = join(root, '..%2f報告.txt');
     writeFileSync(path, contents);
     const sentFile = await json('alice', ['send-file', 'Bob', path, '--name', '../../報告.txt']);
-    expect(sentFile.message).toMatchObject({ kind: 'file', file: { name: '../../報告.txt', size: contents.length } });
+    expect(sentFile.message).toMatchObject({
+      kind: 'file',
+      file: { name: '../../報告.txt', size: contents.length },
+    });
     const read = await json('bob', ['read']);
     const [m] = read.messages as Array<{ kind: string; saved: string; file: { name: string } }>;
     expect(m).toMatchObject({ kind: 'file', file: { name: '../../報告.txt' } });
@@ -228,7 +231,9 @@ describe('parus end to end', () => {
       expect(bytes.includes(Buffer.from('FILE-MARKER-7f3a'))).toBe(false);
       expect(bytes.includes(Buffer.from('檔案內容'))).toBe(false);
     }
-    for (const f of [...filesUnder(homes.alice), ...filesUnder(homes.bob)].filter((f) => !f.startsWith(folder)))
+    for (const f of [...filesUnder(homes.alice), ...filesUnder(homes.bob)].filter(
+      (f) => !f.startsWith(folder),
+    ))
       expect(readFileSync(f).includes(Buffer.from('FILE-MARKER-7f3a'))).toBe(false);
   }, 180_000);
 
@@ -251,7 +256,11 @@ describe('parus end to end', () => {
       ['alice', 'Bob'],
       ['bob', 'alice'],
     ] as const) {
-      const h = (await json(who, ['history', alias])).messages as Array<{ id: string; text: string; unsent?: boolean }>;
+      const h = (await json(who, ['history', alias])).messages as Array<{
+        id: string;
+        text: string;
+        unsent?: boolean;
+      }>;
       expect(h.find((m) => m.id === id)).toMatchObject({ text: '', unsent: true });
     }
     const human = await parus('bob', ['history', 'alice']);

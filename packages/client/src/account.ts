@@ -985,9 +985,13 @@ export class Account {
     const { bytes, name, mime, thumbnail } = file;
     if (!(bytes instanceof Uint8Array)) throw new UsageError('file contents must be a Uint8Array');
     if (bytes.length > MAX_FILE_BYTES) throw new QuotaError(`file larger than ${MAX_FILE_BYTES} bytes`);
-    if (!isFileName(name)) throw new UsageError('file name must be 1-255 characters without control characters');
+    if (!isFileName(name))
+      throw new UsageError('file name must be 1-255 characters without control characters');
     if (!isMimeType(mime)) throw new UsageError('MIME type must look like type/subtype');
-    if (thumbnail !== undefined && (!(thumbnail instanceof Uint8Array) || thumbnail.length > MAX_THUMBNAIL_BYTES))
+    if (
+      thumbnail !== undefined &&
+      (!(thumbnail instanceof Uint8Array) || thumbnail.length > MAX_THUMBNAIL_BYTES)
+    )
       throw new UsageError(`thumbnail must be bytes, at most ${MAX_THUMBNAIL_BYTES}`);
     const c = this.mustSendable(alias);
     const plainHash = hash(bytes, 32);
@@ -1008,7 +1012,8 @@ export class Account {
         upload = undefined;
       }
     }
-    if (!upload) upload = await this.newUpload(c, relay, { bytes, plainHash, name, mime, thumbnail }, opts.signal);
+    if (!upload)
+      upload = await this.newUpload(c, relay, { bytes, plainHash, name, mime, thumbnail }, opts.signal);
     const u = upload;
     let finished;
     try {
@@ -1025,7 +1030,10 @@ export class Account {
       );
     } catch (e) {
       // A blob the relay refused at the end cannot be resumed; anything else can.
-      if (e instanceof ParusError && (e.code === 'VERIFICATION' || e.code === 'NOT_FOUND' || e.code === 'EXPIRED'))
+      if (
+        e instanceof ParusError &&
+        (e.code === 'VERIFICATION' || e.code === 'NOT_FOUND' || e.code === 'EXPIRED')
+      )
         await this.deleteUpload(u);
       throw e;
     }
@@ -1062,7 +1070,12 @@ export class Account {
   ): Promise<UploadRecord | undefined> {
     for (const { value } of await this.store.list(C.uploads)) {
       const u = decodeUpload(value);
-      if (equalBytes(u.contact, c.id) && equalBytes(u.plainHash, plainHash) && u.name === name && u.size === size)
+      if (
+        equalBytes(u.contact, c.id) &&
+        equalBytes(u.plainHash, plainHash) &&
+        u.name === name &&
+        u.size === size
+      )
         return u;
     }
     return undefined;
@@ -1075,7 +1088,13 @@ export class Account {
   private async newUpload(
     c: ContactRecord,
     relay: RelayConnection,
-    f: { bytes: Uint8Array; plainHash: Uint8Array; name: string; mime: string; thumbnail: Uint8Array | undefined },
+    f: {
+      bytes: Uint8Array;
+      plainHash: Uint8Array;
+      name: string;
+      mime: string;
+      thumbnail: Uint8Array | undefined;
+    },
     signal: AbortSignal | undefined,
   ): Promise<UploadRecord> {
     const key = this.rng.bytes(SECRETSTREAM_KEY_BYTES);
@@ -1114,7 +1133,9 @@ export class Account {
     };
     if (f.thumbnail) upload.thumb = f.thumbnail.slice();
     await this.lock.run(() =>
-      this.store.batch([{ type: 'put', collection: C.uploads, key: hex(upload.id), value: encodeRecord(upload) }]),
+      this.store.batch([
+        { type: 'put', collection: C.uploads, key: hex(upload.id), value: encodeRecord(upload) },
+      ]),
     );
     return upload;
   }
@@ -1126,7 +1147,14 @@ export class Account {
       const u = decodeUpload(value);
       const c = this.contactsById.get(hex(u.contact));
       if (!c) continue;
-      out.push({ id: hex(u.id), alias: c.alias, name: u.name, mime: u.mime, size: u.size, created: u.created });
+      out.push({
+        id: hex(u.id),
+        alias: c.alias,
+        name: u.name,
+        mime: u.mime,
+        size: u.size,
+        created: u.created,
+      });
     }
     return out.sort((a, b) => a.created - b.created);
   }
@@ -1586,11 +1614,18 @@ export class Account {
               throw new ProtocolError('unsend of a message the contact did not write');
             if (target.unsent === undefined) {
               const gone = tombstone(target, env.ts);
-              ops.push({ type: 'put', collection: C.messages(c.id), key: hex(gone.id), value: encodeRecord(gone) });
+              ops.push({
+                type: 'put',
+                collection: C.messages(c.id),
+                key: hex(gone.id),
+                value: encodeRecord(gone),
+              });
               after.push(() => this.events.emit('unsent', { alias: c.alias, id: hex(gone.id) }));
             }
           }
-        } else if (known.some((m) => m.kind === 'unsend' && m.dir === 'in' && equalBytes(m.target!, env.id))) {
+        } else if (
+          known.some((m) => m.kind === 'unsend' && m.dir === 'in' && equalBytes(m.target!, env.id))
+        ) {
           // Its unsend came first (a resend after a gap): keep only the tombstone.
           record = tombstone(record, env.ts);
         }
@@ -1606,7 +1641,8 @@ export class Account {
           for (const id of missing) this.requestedResend.add(hex(id));
           ops.push(this.control(c, 'resend', { ids: missing.slice(0, 256) }));
         }
-        if (SHOWN_KINDS.has(record.kind)) after.push(() => this.events.emit('message', this.messageInfo(c, record)));
+        if (SHOWN_KINDS.has(record.kind))
+          after.push(() => this.events.emit('message', this.messageInfo(c, record)));
       }
       // Receipt again even for a duplicate: the first receipt may have been lost.
       ops.push(this.control(c, 'delivery', { ids: [env.id] }));
@@ -1767,7 +1803,10 @@ function incomingFields(kind: string, body: CborValue): Pick<MessageRecord, 'tex
     }
     case 'sticker': {
       const b = decodeStickerBody(body);
-      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = { text: '', sticker: { pack: b.pack, id: b.id } };
+      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = {
+        text: '',
+        sticker: { pack: b.pack, id: b.id },
+      };
       if (b.replyTo) f.replyTo = b.replyTo;
       return f;
     }
@@ -1775,7 +1814,10 @@ function incomingFields(kind: string, body: CborValue): Pick<MessageRecord, 'tex
       // A file body may carry replyTo beside the file fields.
       const m = asMap(body, 'file body');
       const { replyTo, ...rest } = m;
-      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = { text: '', file: decodeFileBody(rest) };
+      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = {
+        text: '',
+        file: decodeFileBody(rest),
+      };
       if (replyTo !== undefined) f.replyTo = asBytes(replyTo, 'replyTo', { len: 32 });
       return f;
     }

@@ -15,7 +15,13 @@ import {
   type CborMap,
 } from '@parus/core';
 import { startRelay } from '@parus/relay';
-import { Account, MemoryStore, type AccountEvents, type MessageInfo, type TransferProgress } from '../src/index.ts';
+import {
+  Account,
+  MemoryStore,
+  type AccountEvents,
+  type MessageInfo,
+  type TransferProgress,
+} from '../src/index.ts';
 import { nodeTransport } from '../src/node/index.ts';
 
 type Relay = Awaited<ReturnType<typeof startRelay>>;
@@ -127,7 +133,8 @@ describe('unsend (收回)', () => {
         ['stays', false],
       ]);
     }
-    for (const store of stores) for (const value of storeBytes(store)) expect(contains(value, utf8(secret))).toBe(false);
+    for (const store of stores)
+      for (const value of storeBytes(store)) expect(contains(value, utf8(secret))).toBe(false);
     expect(await bob.outboxSize()).toEqual({ queued: 0, relayed: 0 });
 
     // And the other way round.
@@ -149,7 +156,9 @@ describe('unsend (收回)', () => {
     await expect(bob.unsend('alice', 'not hex')).rejects.toBeInstanceOf(UsageError);
     await bob.unsend('alice', mine.id);
     await expect(bob.unsend('alice', mine.id)).rejects.toBeInstanceOf(UsageError);
-    expect((await bob.history('alice')).find((x) => x.id === theirs.id)).toMatchObject({ text: 'from alice' });
+    expect((await bob.history('alice')).find((x) => x.id === theirs.id)).toMatchObject({
+      text: 'from alice',
+    });
   });
 
   it("ignores a peer's unsend of a message that is not theirs", async () => {
@@ -165,7 +174,9 @@ describe('unsend (收回)', () => {
     }));
     await exchange(bob, alice);
     expect(errors).toContain('ProtocolError');
-    expect((await alice.history('Bob')).find((x) => x.id === mine.id)).toMatchObject({ text: 'alice wrote this' });
+    expect((await alice.history('Bob')).find((x) => x.id === mine.id)).toMatchObject({
+      text: 'alice wrote this',
+    });
     expect((await alice.history('Bob')).every((x) => !x.unsent)).toBe(true);
   });
 });
@@ -231,7 +242,11 @@ describe('files', () => {
       expect(contains(readFileSync(join(dataDir, 'blobs', name)), bytes.subarray(0, 64))).toBe(false);
     }
     // An empty file is a file too.
-    const empty = await alice.sendFile('Bob', { name: 'empty.txt', mime: 'text/plain', bytes: new Uint8Array(0) });
+    const empty = await alice.sendFile('Bob', {
+      name: 'empty.txt',
+      mime: 'text/plain',
+      bytes: new Uint8Array(0),
+    });
     await exchange(alice, bob);
     expect(await bob.downloadFile('alice', empty.id)).toHaveLength(0);
   });
@@ -273,7 +288,11 @@ describe('files', () => {
     try {
       const [alice, bob] = await pair(undefined, small.address);
       await expect(
-        alice.sendFile('Bob', { name: 'big', mime: 'application/octet-stream', bytes: new Uint8Array(100_001) }),
+        alice.sendFile('Bob', {
+          name: 'big',
+          mime: 'application/octet-stream',
+          bytes: new Uint8Array(100_001),
+        }),
       ).rejects.toBeInstanceOf(QuotaError);
       await expect(
         alice.sendFile('Bob', { name: 'bad\nname', mime: 'text/plain', bytes: new Uint8Array(1) }),

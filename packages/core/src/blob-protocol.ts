@@ -142,7 +142,12 @@ export function isBlobCommandType(t: string): t is BlobCommand['t'] {
 
 export function decodeBlobReply(t: 'blob' | 'chunk', m: CborMap, id: number): BlobReply {
   if (t === 'chunk') {
-    return { t, id, n: asUint(m.n, 'n', MAX_BLOB_BYTES), data: asBytes(m.data, 'data', { max: BLOB_CHUNK_BYTES }) };
+    return {
+      t,
+      id,
+      n: asUint(m.n, 'n', MAX_BLOB_BYTES),
+      data: asBytes(m.data, 'data', { max: BLOB_CHUNK_BYTES }),
+    };
   }
   return {
     t,

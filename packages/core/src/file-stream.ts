@@ -50,7 +50,10 @@ export function* encryptFileChunks(
   const count = fileChunkCount(plaintext.length);
   const stream = openSecretStream(key, header);
   for (let i = 0; i < count; i++) {
-    const piece = plaintext.subarray(i * FILE_CHUNK_BYTES, Math.min(plaintext.length, (i + 1) * FILE_CHUNK_BYTES));
+    const piece = plaintext.subarray(
+      i * FILE_CHUNK_BYTES,
+      Math.min(plaintext.length, (i + 1) * FILE_CHUNK_BYTES),
+    );
     yield secretStreamPush(stream, piece, i === count - 1);
   }
 }

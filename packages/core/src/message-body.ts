@@ -64,7 +64,8 @@ export interface UnsendBody {
 }
 
 function onlyFields(m: CborMap, allowed: readonly string[], what: string): void {
-  for (const k of Object.keys(m)) if (!allowed.includes(k)) throw new DecodeError(`${what} has unknown fields`);
+  for (const k of Object.keys(m))
+    if (!allowed.includes(k)) throw new DecodeError(`${what} has unknown fields`);
 }
 
 export function isStickerName(s: unknown): s is string {
@@ -91,7 +92,8 @@ function replyTo(v: CborValue | undefined): Uint8Array | undefined {
 
 export function encodeTextBody(b: TextBody): CborMap {
   if (typeof b.text !== 'string' || b.text.length === 0) throw new UsageError('message is empty');
-  if (b.text.length > MAX_TEXT_CHARS) throw new UsageError(`message longer than ${MAX_TEXT_CHARS} characters`);
+  if (b.text.length > MAX_TEXT_CHARS)
+    throw new UsageError(`message longer than ${MAX_TEXT_CHARS} characters`);
   const m: CborMap = { text: b.text };
   if (b.replyTo) m.replyTo = b.replyTo;
   if (b.action) m.action = true;

@@ -262,7 +262,8 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
     case 'ping':
       return { t, id: reqId(m) };
     default:
-      if (isBlobCommandType(t)) return decodeBlobCommand(t, m, { id: reqId(m), auth: asBytes(m.auth, 'auth', auth32) });
+      if (isBlobCommandType(t))
+        return decodeBlobCommand(t, m, { id: reqId(m), auth: asBytes(m.auth, 'auth', auth32) });
       throw new DecodeError('unknown client frame type');
   }
 }

@@ -125,13 +125,17 @@ describe('libsodium secretstream through crypto.ts', () => {
     const flipped = fromHex(FROZEN_1);
     flipped[5]! ^= 1;
     expect(() => secretStreamPull(openSecretStream(key, header), flipped)).toThrow(VerificationError);
-    expect(() => secretStreamPull(openSecretStream(key, header), fromHex(FROZEN_2))).toThrow(VerificationError);
+    expect(() => secretStreamPull(openSecretStream(key, header), fromHex(FROZEN_2))).toThrow(
+      VerificationError,
+    );
     const otherHeader = header.slice();
     otherHeader[0]! ^= 1;
     expect(() => secretStreamPull(openSecretStream(key, otherHeader), fromHex(FROZEN_1))).toThrow(
       VerificationError,
     );
-    expect(() => secretStreamPull(openSecretStream(key, header), new Uint8Array(16))).toThrow(VerificationError);
+    expect(() => secretStreamPull(openSecretStream(key, header), new Uint8Array(16))).toThrow(
+      VerificationError,
+    );
     expect(() => openSecretStream(key.subarray(1), header)).toThrow(UsageError);
     expect(() => openSecretStream(key, header.subarray(1))).toThrow(UsageError);
   });

@@ -208,7 +208,13 @@ export class BlobStore {
    * current record first (the authenticator, the chunk's length). A chunk already stored
    * is accepted again without writing (its `ok` may have been lost).
    */
-  put(bid: Uint8Array, n: number, data: Uint8Array, now: number, check: (b: BlobRecord) => void): Promise<void> {
+  put(
+    bid: Uint8Array,
+    n: number,
+    data: Uint8Array,
+    now: number,
+    check: (b: BlobRecord) => void,
+  ): Promise<void> {
     return this.locked(bid, async () => {
       const blob = this.get(bid, now);
       check(blob);
@@ -235,7 +241,12 @@ export class BlobStore {
    * Checks the whole blob against `hash` (BLAKE2b-256 of the ciphertext). A blob that does
    * not match is deleted and VerificationError thrown; one that matches is kept `blobTtlMs`.
    */
-  finish(bid: Uint8Array, hash: Uint8Array, now: number, check: (b: BlobRecord) => void): Promise<BlobRecord> {
+  finish(
+    bid: Uint8Array,
+    hash: Uint8Array,
+    now: number,
+    check: (b: BlobRecord) => void,
+  ): Promise<BlobRecord> {
     return this.locked(bid, async () => {
       const blob = this.get(bid, now);
       check(blob);

@@ -174,17 +174,21 @@ describe('relay blobs', () => {
     expect(await put(c, u, 0, u.data.subarray(0, 10))).toMatchObject({ t: 'err', code: 'DECODE' });
     expect(await put(c, u, 1)).toMatchObject({ t: 'err', code: 'PROTOCOL' });
     // Authenticated with the wrong key; for an unknown blob.
-    expect(await c.request(c.authed({ t: 'bput', bid: u.bid, n: 0, data: chunk(u.data, 0) }, u.dk))).toMatchObject(
-      { t: 'err', code: 'AUTH' },
-    );
-    expect(await put(c, { ...u, bid: systemRandom.bytes(32) }, 0)).toMatchObject({ t: 'err', code: 'NOT_FOUND' });
+    expect(
+      await c.request(c.authed({ t: 'bput', bid: u.bid, n: 0, data: chunk(u.data, 0) }, u.dk)),
+    ).toMatchObject({ t: 'err', code: 'AUTH' });
+    expect(await put(c, { ...u, bid: systemRandom.bytes(32) }, 0)).toMatchObject({
+      t: 'err',
+      code: 'NOT_FOUND',
+    });
     // Finishing early, downloading early.
     expect(await fin(c, u)).toMatchObject({ t: 'err', code: 'PROTOCOL' });
     expect(await get(c, u, 0)).toMatchObject({ t: 'err', code: 'PROTOCOL' });
     // A bid of the wrong size does not decode.
-    expect(
-      await c.request(c.authed({ t: 'bstat', bid: new Uint8Array(5) }, u.uk)),
-    ).toMatchObject({ t: 'err', code: 'DECODE' });
+    expect(await c.request(c.authed({ t: 'bstat', bid: new Uint8Array(5) }, u.uk))).toMatchObject({
+      t: 'err',
+      code: 'DECODE',
+    });
     expect(await stat(c, u)).toMatchObject({ t: 'blob', have: 0, done: false });
     expect(await put(c, u, 0)).toMatchObject({ t: 'ok' });
     expect(await put(c, u, 1)).toMatchObject({ t: 'ok' });

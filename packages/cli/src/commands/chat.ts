@@ -56,7 +56,8 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
       emit({ event: 'receipt', ...r }, `  ${r.status === 'read' ? '已讀' : '✓✓ delivered'}: ${snippet}`);
     });
     account.events.on('unsent', (u) => {
-      if (u.alias === alias) emit({ event: 'unsent', ...u }, `  (message #${u.id.slice(0, 12)} was unsent 已收回)`);
+      if (u.alias === alias)
+        emit({ event: 'unsent', ...u }, `  (message #${u.id.slice(0, 12)} was unsent 已收回)`);
     });
     account.events.on('typing', (t) => {
       if (t.alias === alias && interactive && !out.json) show(`  (${alias} is typing…)`);

@@ -101,7 +101,8 @@ export async function unsendCommand(argv: string[], makeOut: MakeOut): Promise<n
   const [alias, id] = positionals;
   if (!alias || !id || positionals.length > 2) throw new UsageError('usage: parus unsend ALIAS MESSAGE_ID');
   const prefix = id.toLowerCase().replace(/^#/, '');
-  if (!/^[0-9a-f]{8,64}$/.test(prefix)) throw new UsageError('MESSAGE_ID is 8 to 64 hex digits (as history shows it)');
+  if (!/^[0-9a-f]{8,64}$/.test(prefix))
+    throw new UsageError('MESSAGE_ID is 8 to 64 hex digits (as history shows it)');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     // The id as printed (its first 12 digits) is enough when it names one of our messages.
@@ -123,7 +124,12 @@ interface Saved {
 }
 
 /** Downloads the files among `messages` into the account's files folder. */
-async function saveFiles(account: Account, home: string, messages: MessageInfo[], out: Output): Promise<Saved[]> {
+async function saveFiles(
+  account: Account,
+  home: string,
+  messages: MessageInfo[],
+  out: Output,
+): Promise<Saved[]> {
   const saved: Saved[] = [];
   for (const m of messages) {
     if (m.dir !== 'in' || !m.file || m.unsent) continue;
