@@ -61,7 +61,8 @@ function expect<T extends RelayFrame['t']>(frame: RelayFrame, t: T): Extract<Rel
 
 /**
  * Runs `round` until it finishes, retrying transient failures with a growing pause; a
- * round that moved something resets the count.
+ * round that moved something resets the count. A relay that cannot be reached within
+ * CONNECT_TIMEOUT_MS ends the transfer at once (rounds call `connected` outside their catch).
  */
 async function withRetries<T>(
   round: () => Promise<{ value: T } | { moved: boolean; error: unknown }>,
@@ -95,9 +96,9 @@ export interface UploadTarget {
 export async function uploadBlob(t: UploadTarget, opts: TransferOptions = {}): Promise<BlobFrame> {
   const { signal, onProgress } = opts;
   return withRetries(async () => {
+    await t.relay.whenConnected(CONNECT_TIMEOUT_MS);
     let moved = false;
     try {
-      await t.relay.whenConnected(CONNECT_TIMEOUT_MS);
       const status = expect(await t.relay.command({ t: 'bstat', bid: t.blob }, t.uk), 'blob');
       if (!status.done) {
         let done = 0;
@@ -158,9 +159,9 @@ export async function downloadBlob(s: DownloadSource, opts: TransferOptions = {}
   let next = 0;
   let done = 0;
   await withRetries(async () => {
+    await s.relay.whenConnected(CONNECT_TIMEOUT_MS);
     let moved = false;
     try {
-      await s.relay.whenConnected(CONNECT_TIMEOUT_MS);
       const ahead: Array<Promise<RelayFrame>> = [];
       let asked = next;
       const ask = (): void => {

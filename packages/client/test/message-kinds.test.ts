@@ -282,6 +282,41 @@ describe('files', () => {
     expect(Buffer.from(await bob.downloadFile('alice', sent.id)).equals(Buffer.from(bytes))).toBe(true);
   });
 
+  it('goes on with a download after the relay restarts in the middle of it', async () => {
+    // A slow relay (two chunks at once, then one a second, per connection), so that the
+    // restart surely lands in the middle of the download.
+    const limits = { blobByteBurst: 2 * 65_553, blobBytesPerSecond: 65_553 };
+    const ownDir = mkdtempSync(join(tmpdir(), 'parus-restart-'));
+    let own = await startRelay({ port: 0, dataDir: ownDir, now, limits });
+    const port = own.port;
+    try {
+      const [alice, bob] = await pair(undefined, own.address);
+      const bytes = systemRandom.bytes(5 * 65_536 - 100);
+      const m = await alice.sendFile('Bob', { name: 'video.mp4', mime: 'video/mp4', bytes });
+      await exchange(alice, bob);
+      let restarted: Promise<void> | undefined;
+      let closed = false;
+      let afterRestart = 0;
+      const got = await bob.downloadFile('alice', m.id, {
+        onProgress: () => {
+          if (closed) afterRestart++; // only the new relay can have sent this chunk
+          restarted ??= (async () => {
+            await own.close();
+            closed = true;
+            own = await startRelay({ port, dataDir: ownDir, now, limits });
+          })();
+        },
+      });
+      await restarted;
+      expect(afterRestart).toBeGreaterThan(0);
+      expect(Buffer.from(got).equals(Buffer.from(bytes))).toBe(true);
+    } finally {
+      for (const a of open.splice(0)) await a.close();
+      await own.close();
+      rmSync(ownDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   it('refuses a file over the relay limit and an expired file with typed errors', async () => {
     const smallDir = mkdtempSync(join(tmpdir(), 'parus-small-'));
     const small = await startRelay({ port: 0, dataDir: smallDir, now, limits: { maxBlobBytes: 100_000 } });

@@ -223,8 +223,10 @@ export class BlobStore {
       if (n > blob.have) throw new ProtocolError(`chunk ${n} out of order: the relay has ${blob.have}`);
       let file: FileHandle | undefined;
       try {
-        file = await open(this.path(bid), 'a+', 0o600);
-        await file.truncate(n * BLOB_CHUNK_BYTES);
+        // Chunk 0 starts the file afresh; a later one first drops whatever a crash left
+        // beyond the chunks recorded, then writes at its offset.
+        file = await open(this.path(bid), n === 0 ? 'w' : 'r+', 0o600);
+        if (n > 0) await file.truncate(n * BLOB_CHUNK_BYTES);
         await file.write(data, 0, data.length, n * BLOB_CHUNK_BYTES);
         await file.datasync();
       } catch (cause) {

@@ -198,6 +198,23 @@ describe('relay blobs', () => {
     await c.close();
   });
 
+  it('refuses chunks over the per-connection byte rate without storing them', async () => {
+    // One chunk of burst and a trickle of refill: the second chunk at once is over the rate.
+    const relay = await relays.start({
+      limits: { blobByteBurst: BLOB_CHUNK_BYTES, blobBytesPerSecond: 1 },
+    });
+    const c = await TestClient.connect(relay.address);
+    const u = await start(c, systemRandom.bytes(2 * BLOB_CHUNK_BYTES));
+    expect(await put(c, u, 0)).toMatchObject({ t: 'ok' });
+    expect(await put(c, u, 1)).toMatchObject({ t: 'err', code: 'QUOTA' });
+    expect(await stat(c, u)).toMatchObject({ t: 'blob', have: 1 });
+    // Another connection has its own bucket.
+    const d = await TestClient.connect(relay.address);
+    expect(await put(d, u, 1)).toMatchObject({ t: 'ok' });
+    expect(await fin(d, u)).toMatchObject({ t: 'blob', done: true });
+    await Promise.all([c.close(), d.close()]);
+  });
+
   it('keeps finished blobs across a restart', async () => {
     const dataDir = relays.dir();
     const relay = await relays.start({ dataDir, port: 0 });
