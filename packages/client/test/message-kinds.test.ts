@@ -1,6 +1,6 @@
 // Unsend, stickers, /me actions, typing signals and end-to-end encrypted files, between two
 // accounts on a real relay over real WebSockets (port 0, temporary data folder).
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import {
   NotFoundError,
   QuotaError,
   UsageError,
+  VerificationError,
   initCrypto,
   systemRandom,
   utf8,
@@ -241,6 +242,14 @@ describe('files', () => {
     for (const name of readdirSync(join(dataDir, 'blobs'))) {
       expect(contains(readFileSync(join(dataDir, 'blobs', name)), bytes.subarray(0, 64))).toBe(false);
     }
+    // A relay that changes a stored byte is caught: the stream and the hash both check.
+    const blobFile = join(dataDir, 'blobs', readdirSync(join(dataDir, 'blobs'))[0]!);
+    const stored = readFileSync(blobFile);
+    stored[70_000]! ^= 1;
+    writeFileSync(blobFile, stored);
+    await expect(bob.downloadFile('alice', got!.id)).rejects.toBeInstanceOf(VerificationError);
+    stored[70_000]! ^= 1;
+    writeFileSync(blobFile, stored);
     // An empty file is a file too.
     const empty = await alice.sendFile('Bob', {
       name: 'empty.txt',
