@@ -913,10 +913,22 @@ export class Account {
         ...(await this.settleOutbox(c, [id])),
       ]);
       this.events.emit('unsent', { alias: c.alias, id: hex(id) });
-      return this.messageInfo(c, gone);
+      return { info: this.messageInfo(c, gone), blob: target.file && target.uploadKey ? target : undefined };
     });
     this.kickFlush();
-    return info;
+    if (info.blob) await this.deleteBlob(info.blob.file!, info.blob.uploadKey!);
+    return info.info;
+  }
+
+  /**
+   * Asks the relay to delete an unsent file's blob. Best effort, once, only when connected:
+   * the contact's engine drops the file's keys anyway, and the relay deletes the blob at
+   * its expiry; this only frees the space sooner.
+   */
+  private async deleteBlob(file: FileBody, uploadKey: Uint8Array): Promise<void> {
+    const r = this.relays.get(file.relay);
+    if (!r?.connected) return;
+    await r.command({ t: 'bdel', bid: file.blob }, uploadKey).catch(() => undefined);
   }
 
   private readonly lastTyping = new Map<string, number>();
@@ -1056,7 +1068,7 @@ export class Account {
       opts.replyTo,
       (replyTo) => ({
         body: replyTo ? { ...encodeFileBody(body), replyTo } : encodeFileBody(body),
-        fields: { text: '', file: body },
+        fields: { text: '', file: body, uploadKey: u.uk },
       }),
       () => [{ type: 'del', collection: C.uploads, key: hex(u.id) }],
     );
@@ -1830,7 +1842,7 @@ function incomingFields(kind: string, body: CborValue): Pick<MessageRecord, 'tex
 
 /** A message taken back: the record stays (the DAG needs it), its contents and envelope go. */
 function tombstone(m: MessageRecord, at: number): MessageRecord {
-  const { sticker: _s, file: _f, action: _a, replyTo: _r, ...rest } = m;
+  const { sticker: _s, file: _f, uploadKey: _k, action: _a, replyTo: _r, ...rest } = m;
   return { ...rest, text: '', envelope: new Uint8Array(0), unsent: at };
 }
 

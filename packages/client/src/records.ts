@@ -111,6 +111,8 @@ export interface MessageRecord {
   sticker?: { pack: string; id: string };
   /** A file message: where its blob is and the keys to it. */
   file?: FileBody;
+  /** For a file we sent: the blob's upload key (X25519 secret), to delete it on unsend. */
+  uploadKey?: Uint8Array;
   /** When the author took the message back (收回); text, sticker and file are gone. */
   unsent?: number;
   /** For an `unsend` record: the message it takes back. */
@@ -287,6 +289,8 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
       r.sticker = { pack, id };
     }
     if (m.file !== undefined) r.file = decodeFileBody(m.file);
+    const uploadKey = optional(m.uploadKey, (v) => asBytes(v, 'uploadKey', { len: 32 }));
+    if (uploadKey) r.uploadKey = uploadKey;
     const unsent = optional(m.unsent, (v) => asUint(v, 'unsent'));
     if (unsent !== undefined) r.unsent = unsent;
     const target = optional(m.target, (v) => asBytes(v, 'target', { len: 32 }));

@@ -258,6 +258,12 @@ describe('files', () => {
     });
     await exchange(alice, bob);
     expect(await bob.downloadFile('alice', empty.id)).toHaveLength(0);
+    // Unsending a file also deletes its blob on the relay, and the receiver loses its keys.
+    const blobs = relay.stats().blobs;
+    await alice.unsend('Bob', empty.id);
+    expect(relay.stats().blobs).toBe(blobs - 1);
+    await exchange(alice, bob);
+    await expect(bob.downloadFile('alice', empty.id)).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('resumes an interrupted upload after a restart from what the relay has', async () => {

@@ -16,6 +16,7 @@
  *   bfin  {id, bid, hash, auth}           → blob {..., done: true}   BLAKE2b-256 of all chunks
  *   bstat {id, bid, auth}                 → blob {...}
  *   bget  {id, bid, n, auth (dk)}         → chunk {id, n, data}
+ *   bdel  {id, bid, auth}                 → ok            the uploader deletes its blob (unsend)
  */
 import { asBool, asBytes, asUint, type CborMap } from './cbor.ts';
 import { DecodeError } from './errors.ts';
@@ -63,7 +64,19 @@ export interface BlobGetFrame {
   n: number;
   auth: Uint8Array;
 }
-export type BlobCommand = BlobNewFrame | BlobPutFrame | BlobFinishFrame | BlobStatFrame | BlobGetFrame;
+export interface BlobDeleteFrame {
+  t: 'bdel';
+  id: number;
+  bid: Uint8Array;
+  auth: Uint8Array;
+}
+export type BlobCommand =
+  | BlobNewFrame
+  | BlobPutFrame
+  | BlobFinishFrame
+  | BlobStatFrame
+  | BlobGetFrame
+  | BlobDeleteFrame;
 
 export interface BlobFrame {
   t: 'blob';
@@ -130,6 +143,7 @@ export function decodeBlobCommand(
         hash: asBytes(m.hash, 'hash', { len: BLOB_HASH_BYTES }),
       };
     case 'bstat':
+    case 'bdel':
       return { t, ...base, bid: asBytes(m.bid, 'bid', bid32) };
     case 'bget':
       return { t, ...base, bid: asBytes(m.bid, 'bid', bid32), n: asUint(m.n, 'n', MAX_BLOB_BYTES) };
@@ -137,7 +151,7 @@ export function decodeBlobCommand(
 }
 
 export function isBlobCommandType(t: string): t is BlobCommand['t'] {
-  return t === 'bnew' || t === 'bput' || t === 'bfin' || t === 'bstat' || t === 'bget';
+  return t === 'bnew' || t === 'bput' || t === 'bfin' || t === 'bstat' || t === 'bget' || t === 'bdel';
 }
 
 export function decodeBlobReply(t: 'blob' | 'chunk', m: CborMap, id: number): BlobReply {

@@ -354,7 +354,11 @@ export const SECRETSTREAM_HEADER_BYTES = 24;
 /** Bytes a secretstream message grows by: the tag byte and the 16-byte MAC. */
 export const SECRETSTREAM_ABYTES = 17;
 
-/** An open secretstream state (inside libsodium's memory); use it in one direction only. */
+/**
+ * An open secretstream state (inside libsodium's memory); use it in one direction only.
+ * libsodium-wrappers offers no way to free or wipe it: its 52 bytes stay in the WebAssembly
+ * heap (a small leak per file, and key material `wipe` cannot reach).
+ */
 export interface SecretStream {
   readonly kind: 'secretstream';
   readonly state: StateAddress;

@@ -120,6 +120,7 @@ export type {
   BlobFinishFrame,
   BlobStatFrame,
   BlobGetFrame,
+  BlobDeleteFrame,
   BlobCommand,
   BlobFrame,
   ChunkFrame,

@@ -43,6 +43,7 @@ const commands: BlobCommand[] = [
   { t: 'bfin', id: 3, bid: b(32, 3), hash: b(32, 5), auth },
   { t: 'bstat', id: 4, bid: b(32, 3), auth },
   { t: 'bget', id: 5, bid: b(32, 3), n: 7, auth },
+  { t: 'bdel', id: 6, bid: b(32, 3), auth },
 ];
 const replies: BlobReply[] = [
   { t: 'blob', id: 1, bid: b(32, 3), size: 1234, have: 0, done: false, expires: 1_700_000_000_000 },

@@ -50,6 +50,11 @@ export class BlobCommandHandler {
         ctx.reply(status(frame.id, blob));
         return;
       }
+      case 'bdel': {
+        await store.delete(frame.bid, now(), (b) => ctx.auth.check(b.uk, frame, frame.auth));
+        ctx.reply({ t: 'ok', id: frame.id });
+        return;
+      }
       case 'bget': {
         const blob = store.get(frame.bid, now());
         ctx.auth.check(blob.dk, frame, frame.auth);

@@ -270,6 +270,15 @@ export class BlobStore {
     });
   }
 
+  /** Deletes a blob (its uploader took the message back); `check` runs on it first. */
+  delete(bid: Uint8Array, now: number, check: (b: BlobRecord) => void): Promise<void> {
+    return this.locked(bid, async () => {
+      const blob = this.get(bid, now);
+      check(blob);
+      await this.remove(blob);
+    });
+  }
+
   /** Chunk `n` of a finished blob. */
   async read(blob: BlobRecord, n: number): Promise<Uint8Array> {
     const count = blobChunkCount(blob.size);

@@ -195,6 +195,16 @@ describe('relay blobs', () => {
     expect(await fin(c, u)).toMatchObject({ t: 'blob', done: true });
     expect(toHex(await download(c, u))).toBe(toHex(u.data));
     expect(existsSync(join(dataDir, BLOB_FOLDER, toHex(u.bid)))).toBe(true);
+    // Only the upload key deletes a blob.
+    expect(await c.request(c.authed({ t: 'bdel', bid: u.bid }, u.dk))).toMatchObject({
+      t: 'err',
+      code: 'AUTH',
+    });
+    expect(toHex(await download(c, u))).toBe(toHex(u.data));
+    expect(await c.request(c.authed({ t: 'bdel', bid: u.bid }, u.uk))).toMatchObject({ t: 'ok' });
+    expect(existsSync(join(dataDir, BLOB_FOLDER, toHex(u.bid)))).toBe(false);
+    expect(await get(c, u, 0)).toMatchObject({ t: 'err', code: 'NOT_FOUND' });
+    expect(relay.stats()).toMatchObject({ blobs: 0, blobBytes: 0 });
     await c.close();
   });
 
