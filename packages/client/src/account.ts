@@ -1062,16 +1062,21 @@ export class Account {
       expires: finished.expires,
     };
     if (u.thumb) body.thumb = u.thumb;
-    return this.sendUserMessage(
-      alias,
-      'file',
-      opts.replyTo,
-      (replyTo) => ({
-        body: replyTo ? { ...encodeFileBody(body), replyTo } : encodeFileBody(body),
-        fields: { text: '', file: body, uploadKey: u.uk },
-      }),
-      () => [{ type: 'del', collection: C.uploads, key: hex(u.id) }],
-    );
+    try {
+      return await this.sendUserMessage(
+        alias,
+        'file',
+        opts.replyTo,
+        (replyTo) => ({
+          body: replyTo ? { ...encodeFileBody(body), replyTo } : encodeFileBody(body),
+          fields: { text: '', file: body, uploadKey: u.uk },
+        }),
+        () => [{ type: 'del', collection: C.uploads, key: hex(u.id) }],
+      );
+    } finally {
+      // Stored (sealed) with the message by now; the copies in memory go.
+      wipe(u.key, u.uk, u.dk);
+    }
   }
 
   private async findUpload(
@@ -1198,32 +1203,37 @@ export class Account {
     if (this.now() >= f.expires) throw new ExpiredError('the file has expired on its relay');
     const relay = this.connection(f.relay);
     relay.connect();
-    const decryptor = new FileDecryptor(f.key, f.header, f.size);
-    const hasher = createHasher(32);
     const out = new Uint8Array(f.size);
-    let offset = 0;
-    await downloadBlob(
-      {
-        relay,
-        blob: f.blob,
-        dk: f.dk,
-        size: fileCipherSize(f.size),
-        take: (_n, data) => {
-          hasher.update(data);
-          const plain = decryptor.push(data);
-          out.set(plain, offset);
-          offset += plain.length;
+    try {
+      const decryptor = new FileDecryptor(f.key, f.header, f.size);
+      const hasher = createHasher(32);
+      let offset = 0;
+      await downloadBlob(
+        {
+          relay,
+          blob: f.blob,
+          dk: f.dk,
+          size: fileCipherSize(f.size),
+          take: (_n, data) => {
+            hasher.update(data);
+            const plain = decryptor.push(data);
+            out.set(plain, offset);
+            offset += plain.length;
+          },
         },
-      },
-      opts,
-    );
-    decryptor.finish();
-    // The stream authenticates every chunk; the hash also binds them to the signed message.
-    if (!equalBytes(hasher.digest(), f.hash)) {
-      wipe(out);
-      throw new VerificationError('file does not match the hash in its message');
+        opts,
+      );
+      decryptor.finish();
+      // The stream authenticates every chunk; the hash also binds them to the signed message.
+      if (!equalBytes(hasher.digest(), f.hash))
+        throw new VerificationError('file does not match the hash in its message');
+      return out;
+    } catch (e) {
+      wipe(out); // no partial plaintext outlives a failed download
+      throw e;
+    } finally {
+      wipe(f.key, f.dk);
     }
-    return out;
   }
 
   private async deleteUpload(u: UploadRecord): Promise<void> {
