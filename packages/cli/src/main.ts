@@ -8,6 +8,7 @@ import {
 } from './commands/account.ts';
 import { chatCommand } from './commands/chat.ts';
 import {
+  downloadCommand,
   historyCommand,
   readCommand,
   sendCommand,
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   send: sendCommand,
   'send-file': sendFileCommand,
   unsend: unsendCommand,
+  download: downloadCommand,
   read: readCommand,
   history: historyCommand,
   chat: chatCommand,
@@ -53,6 +55,7 @@ Usage: parus <command> [options]
   parus unsend ALIAS MESSAGE_ID            take back one of your messages (收回)
   parus read                               fetch and print new messages; received
                                            files are saved in HOME/files/ALIAS/
+  parus download ALIAS MESSAGE_ID          save a received file (again)
   parus history ALIAS                      the whole conversation
   parus chat ALIAS                         interactive chat
 

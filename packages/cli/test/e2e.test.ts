@@ -225,6 +225,12 @@ describe('parus end to end', () => {
     expect(second).not.toBe(m!.saved);
     expect(dirname(second)).toBe(folder);
     expect(readFileSync(m!.saved).equals(contents)).toBe(true);
+    // Saving a received file again, by the id prefix history shows.
+    const id = (again.messages as Array<{ id: string }>)[0]!.id;
+    const third = await json('bob', ['download', 'alice', id.slice(0, 12)]);
+    expect(dirname(String(third.saved))).toBe(folder);
+    expect(readFileSync(String(third.saved)).equals(contents)).toBe(true);
+    expect(readdirSync(folder)).toHaveLength(3);
 
     for (const f of filesUnder(relayData)) {
       const bytes = readFileSync(f);

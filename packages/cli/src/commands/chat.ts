@@ -48,6 +48,8 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
     account.events.on('message', (m: MessageInfo) => {
       if (m.alias !== alias) return;
       emit({ event: 'message', message: m }, formatMessage(m));
+      if (m.file && !m.unsent && !out.json)
+        show(`  save it with: parus download ${alias} ${m.id.slice(0, 12)}`);
       void account.markRead(alias);
     });
     account.events.on('receipt', (r) => {

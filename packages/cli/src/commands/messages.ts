@@ -152,6 +152,38 @@ async function saveFiles(
   return saved;
 }
 
+/** Saves a received file again (or for the first time, when `read` could not fetch it). */
+export async function downloadCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values, positionals } = parse(argv, {});
+  const out = makeOut(values.json === true);
+  const [alias, id] = positionals;
+  if (!alias || !id || positionals.length > 2) throw new UsageError('usage: parus download ALIAS MESSAGE_ID');
+  const prefix = id.toLowerCase().replace(/^#/, '');
+  if (!/^[0-9a-f]{8,64}$/.test(prefix))
+    throw new UsageError('MESSAGE_ID is 8 to 64 hex digits (as history shows it)');
+  const home = resolveHome(str(values, 'home'));
+  const account = await openAccount(home);
+  try {
+    const files = (await account.history(alias)).filter((m) => m.file && m.id.startsWith(prefix));
+    if (files.length !== 1)
+      throw new UsageError(
+        files.length === 0 ? 'no file message with that id' : 'that id names several files',
+      );
+    await account.start();
+    const [saved] = await saveFiles(account, home, [{ ...files[0]!, dir: 'in' }], out);
+    if (saved?.error) {
+      out.result({ id: saved.id, saved: null, error: saved.error }, () =>
+        out.warn(`parus: not saved: ${saved.error!.message} (${saved.error!.name})`),
+      );
+      return 1;
+    }
+    out.result({ id: saved!.id, saved: saved!.path }, () => out.line(`saved to ${saved!.path}`));
+  } finally {
+    await account.close();
+  }
+  return 0;
+}
+
 export async function readCommand(argv: string[], makeOut: MakeOut): Promise<number> {
   const { values } = parse(argv, {});
   const out = makeOut(values.json === true);
@@ -178,7 +210,10 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
         out.line(formatMessage(m));
         const f = files.find((x) => x.id === m.id);
         if (f?.path) out.line(`  saved to ${f.path}`);
-        if (f?.error) out.line(`  not saved: ${f.error.message} (${f.error.name})`);
+        if (f?.error) {
+          out.line(`  not saved: ${f.error.message} (${f.error.name})`);
+          out.line(`  try again later with: parus download ${m.alias} ${m.id.slice(0, 12)}`);
+        }
       }
       if (messages.length === 0 && newContacts.length === 0) out.line('No new messages.');
     });
