@@ -5,6 +5,7 @@
  *   text     {text, replyTo?: id, action?: true}       action: a `/me` line (Tox "action")
  *   sticker  {pack, id, replyTo?: id}                  names of a sticker set and a sticker
  *   file     {relay, blob, dk, key, header, hash, size, name, mime, expires, thumb?}
+ *            (the envelope may add replyTo beside these; the client reads it apart)
  *   unsend   {target: id}                              the author takes a message back (收回)
  *   typing   {}                                        ephemeral, never stored
  */

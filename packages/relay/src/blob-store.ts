@@ -99,6 +99,8 @@ function toRecord(r: BlobRow): BlobRecord {
 const HASH_READ_BYTES = 1024 * 1024;
 
 export class BlobStore {
+  /** Blobs stored (finished or not). */
+  count: number;
   private readonly db: Database.Database;
   private readonly folder: string;
   private reserved: number;
@@ -146,9 +148,6 @@ export class BlobStore {
     this.reserved = total.s;
     this.count = total.n;
   }
-
-  /** Blobs stored (finished or not). */
-  count: number;
 
   /** Bytes reserved by every blob, finished or not. */
   get reservedBytes(): number {
