@@ -5,7 +5,7 @@
  * download key (`dk`) before it reads or changes anything, and every failure is a typed
  * ParusError that becomes the `err` frame.
  */
-import { BLOB_ID_BYTES, DecodeError, blobChunkLength } from '@parus/core';
+import { BLOB_ID_BYTES, DecodeError, ProtocolError, blobChunkCount, blobChunkLength } from '@parus/core';
 import type { BlobCommand, BlobFrame, BlobNewFrame, Random } from '@parus/core';
 import type { BlobRecord, BlobStore } from './blob-store.ts';
 import type { CommandContext } from './commands.ts';
@@ -31,6 +31,8 @@ export class BlobCommandHandler {
       case 'bput': {
         await store.put(frame.bid, frame.n, frame.data, now(), (blob) => {
           ctx.auth.check(blob.uk, frame, frame.auth);
+          if (frame.n >= blobChunkCount(blob.size))
+            throw new ProtocolError(`the blob has ${blobChunkCount(blob.size)} chunks`);
           if (frame.data.length !== blobChunkLength(blob.size, frame.n))
             throw new DecodeError(`chunk ${frame.n} has the wrong length for this blob`);
         });

@@ -192,6 +192,9 @@ describe('relay blobs', () => {
     expect(await stat(c, u)).toMatchObject({ t: 'blob', have: 0, done: false });
     expect(await put(c, u, 0)).toMatchObject({ t: 'ok' });
     expect(await put(c, u, 1)).toMatchObject({ t: 'ok' });
+    // A chunk past the end, even an empty one, is not part of the blob.
+    expect(await put(c, u, 2, new Uint8Array(0))).toMatchObject({ t: 'err', code: 'PROTOCOL' });
+    expect(await stat(c, u)).toMatchObject({ t: 'blob', have: 2, done: false });
     expect(await fin(c, u)).toMatchObject({ t: 'blob', done: true });
     expect(toHex(await download(c, u))).toBe(toHex(u.data));
     expect(existsSync(join(dataDir, BLOB_FOLDER, toHex(u.bid)))).toBe(true);
