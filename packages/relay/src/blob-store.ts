@@ -7,9 +7,10 @@
  * after a crash the database never claims a chunk the file lacks; a chunk written but not
  * recorded is simply written again. Chunks arrive in order, one blob at a time under its
  * own lock. `finish` hashes the whole file (BLAKE2b-256) and deletes a blob whose hash is not
- * the one the uploader names. Sizes are reserved against the total quota when a blob is
- * created; an unfinished upload expires after `uploadTtlMs`, a finished blob `blobTtlMs`
- * after it was finished.
+ * the one the uploader names. The total quota counts the bytes actually stored, checked
+ * when a blob is created (it must fit now) and at every chunk, so announcing big uploads
+ * holds nothing back from others; an unfinished upload expires after `uploadTtlMs`, a
+ * finished blob `blobTtlMs` after it was finished.
  */
 import { mkdirSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
@@ -103,7 +104,8 @@ export class BlobStore {
   count: number;
   private readonly db: Database.Database;
   private readonly folder: string;
-  private reserved: number;
+  /** Bytes on disk across all blobs (chunks stored so far). */
+  private stored: number;
   private readonly locks = new Map<string, Promise<unknown>>();
   private closed = false;
   private readonly stmt: {
@@ -141,17 +143,16 @@ export class BlobStore {
       remove: db.prepare('DELETE FROM blobs WHERE bid = ?'),
       expired: db.prepare('SELECT * FROM blobs WHERE expires <= ? ORDER BY expires LIMIT ?'),
     };
-    const total = db.prepare('SELECT COALESCE(SUM(size), 0) AS s, COUNT(*) AS n FROM blobs').get() as {
-      s: number;
-      n: number;
-    };
-    this.reserved = total.s;
+    const total = db
+      .prepare('SELECT COALESCE(SUM(MIN(have * ?, size)), 0) AS s, COUNT(*) AS n FROM blobs')
+      .get(BLOB_CHUNK_BYTES) as { s: number; n: number };
+    this.stored = total.s;
     this.count = total.n;
   }
 
-  /** Bytes reserved by every blob, finished or not. */
-  get reservedBytes(): number {
-    return this.reserved;
+  /** Bytes stored by every blob, finished or not. */
+  get storedBytes(): number {
+    return this.stored;
   }
 
   private path(bid: Uint8Array): string {
@@ -175,19 +176,18 @@ export class BlobStore {
     if (this.closed) throw new StorageError('blob store is closed');
   }
 
-  /** Reserves room for a blob of `size` bytes; QuotaError when it is too big or the relay is full. */
+  /** Registers a blob of `size` bytes; QuotaError when it is too big or does not fit now. */
   create(bid: Uint8Array, uk: Uint8Array, dk: Uint8Array, size: number, now: number): BlobRecord {
     this.check();
     if (size > this.opts.maxBlobBytes)
       throw new QuotaError(`blob larger than this relay's limit of ${this.opts.maxBlobBytes} bytes`);
-    if (this.reserved + size > this.opts.maxTotalBytes) throw new QuotaError('relay blob storage is full');
+    if (this.stored + size > this.opts.maxTotalBytes) throw new QuotaError('relay blob storage is full');
     const expires = now + this.opts.uploadTtlMs;
     try {
       this.stmt.insert.run(bid, uk, dk, size, now, expires);
     } catch (cause) {
       throw new StorageError('blob id already in use', { cause });
     }
-    this.reserved += size;
     this.count += 1;
     return { bid, uk, dk, size, have: 0, done: false, created: now, expires };
   }
@@ -220,6 +220,8 @@ export class BlobStore {
       if (blob.done) throw new ProtocolError('blob is already finished');
       if (n < blob.have) return;
       if (n > blob.have) throw new ProtocolError(`chunk ${n} out of order: the relay has ${blob.have}`);
+      if (this.stored + data.length > this.opts.maxTotalBytes)
+        throw new QuotaError('relay blob storage is full');
       let file: FileHandle | undefined;
       try {
         // Chunk 0 starts the file afresh; a later one first drops whatever a crash left
@@ -235,6 +237,7 @@ export class BlobStore {
       }
       this.check();
       this.stmt.setHave.run(n + 1, bid);
+      this.stored += data.length;
     });
   }
 
@@ -325,7 +328,7 @@ export class BlobStore {
     this.check();
     const { changes } = this.stmt.remove.run(blob.bid);
     if (changes > 0) {
-      this.reserved -= blob.size;
+      this.stored -= Math.min(blob.have * BLOB_CHUNK_BYTES, blob.size);
       this.count -= 1;
     }
     await rm(this.path(blob.bid), { force: true });

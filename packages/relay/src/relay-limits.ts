@@ -34,7 +34,7 @@ export interface RelayLimits {
   maxBufferedBytes: number;
   /** Largest blob (encrypted file) the relay takes, in bytes. */
   maxBlobBytes: number;
-  /** All blobs together, finished or still uploading (sizes are reserved at `bnew`). */
+  /** Bytes of all blobs together, finished or still uploading. */
   maxBlobTotalBytes: number;
   /** How long a finished blob is kept. */
   blobTtlMs: number;

@@ -74,7 +74,7 @@ export interface RelayStats {
   messagesStored: number;
   messagesDelivered: number;
   messagesExpired: number;
-  /** Blobs stored, finished or still uploading, and the bytes they reserve. */
+  /** Blobs stored, finished or still uploading, and their bytes on disk. */
   blobs: number;
   blobBytes: number;
   blobsExpired: number;
@@ -335,7 +335,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         messagesDelivered: subscriptions.delivered,
         messagesExpired: counters.messagesExpired,
         blobs: blobStore.count,
-        blobBytes: blobStore.reservedBytes,
+        blobBytes: blobStore.storedBytes,
         blobsExpired: counters.blobsExpired,
       };
     },

@@ -126,16 +126,23 @@ describe('relay blobs', () => {
     await c.close();
   });
 
-  it('refuses a blob over the size limit and blobs over the total quota', async () => {
+  it('refuses a blob over the size limit, and blobs and chunks over the total quota', async () => {
     const relay = await relays.start({
       limits: { maxBlobBytes: 3 * BLOB_CHUNK_BYTES, maxBlobTotalBytes: 4 * BLOB_CHUNK_BYTES },
     });
     const c = await TestClient.connect(relay.address);
     expect(await create(c, 3 * BLOB_CHUNK_BYTES + 1)).toMatchObject({ t: 'err', code: 'QUOTA' });
-    expect(await create(c, 3 * BLOB_CHUNK_BYTES)).toMatchObject({ t: 'blob' });
+    // Announcing blobs holds no space; storing chunks does.
+    const big = await start(c, systemRandom.bytes(3 * BLOB_CHUNK_BYTES));
+    const other = await start(c, systemRandom.bytes(2 * BLOB_CHUNK_BYTES));
+    for (const n of [0, 1, 2]) expect(await put(c, big, n)).toMatchObject({ t: 'ok' });
+    expect(await fin(c, big)).toMatchObject({ t: 'blob', done: true });
+    expect(relay.stats()).toMatchObject({ blobs: 2, blobBytes: 3 * BLOB_CHUNK_BYTES });
     expect(await create(c, BLOB_CHUNK_BYTES + 1)).toMatchObject({ t: 'err', code: 'QUOTA' });
-    expect(await create(c, BLOB_CHUNK_BYTES)).toMatchObject({ t: 'blob' });
-    expect(relay.stats()).toMatchObject({ blobs: 2, blobBytes: 4 * BLOB_CHUNK_BYTES });
+    expect(await put(c, other, 0)).toMatchObject({ t: 'ok' });
+    expect(await put(c, other, 1)).toMatchObject({ t: 'err', code: 'QUOTA' });
+    expect(await stat(c, other)).toMatchObject({ t: 'blob', have: 1 });
+    expect(relay.stats()).toMatchObject({ blobBytes: 4 * BLOB_CHUNK_BYTES });
     await c.close();
   });
 
