@@ -18,11 +18,27 @@ export function formatTime(ts: number): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
+function size(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** What a message says, in one line: text, `* action`, [sticker], [file], or (unsent). */
+function content(m: MessageInfo, who: string): string {
+  if (m.unsent) return '(message unsent 已收回)';
+  if (m.sticker) return `[sticker ${m.sticker.pack}/${m.sticker.id}]`;
+  if (m.file) return `[file ${m.file.name}, ${size(m.file.size)}, ${m.file.mime}]`;
+  if (m.action) return `* ${who} ${m.text}`;
+  return m.text;
+}
+
+/** One line per message; the id's first 12 hex digits name it for `reply` and `unsend`. */
 export function formatMessage(m: MessageInfo, me = 'me'): string {
   const who = m.dir === 'out' ? me : m.alias;
-  const mark = m.dir === 'out' ? ` ${MARK[m.status]}` : '';
+  const mark = m.dir === 'out' && !m.unsent ? ` ${MARK[m.status]}` : '';
   const reply = m.replyTo ? ` ↪${m.replyTo.slice(0, 8)}` : '';
-  return `[${formatTime(m.ts)}] ${who}:${reply} ${m.text}${mark}`;
+  return `[${formatTime(m.ts)}] ${who}:${reply} ${content(m, who)}${mark}  #${m.id.slice(0, 12)}`;
 }
 
 export function formatContact(c: ContactInfo): string {

@@ -7,7 +7,14 @@ import {
   verifyCommand,
 } from './commands/account.ts';
 import { chatCommand } from './commands/chat.ts';
-import { historyCommand, readCommand, sendCommand } from './commands/messages.ts';
+import {
+  downloadCommand,
+  historyCommand,
+  readCommand,
+  sendCommand,
+  sendFileCommand,
+  unsendCommand,
+} from './commands/messages.ts';
 import { RELAY_HELP, relayCommand } from './commands/relay.ts';
 import { makeOutput, reportError, type Output } from './output.ts';
 
@@ -21,6 +28,9 @@ const COMMANDS: Record<string, Command> = {
   contacts: contactsCommand,
   verify: verifyCommand,
   send: sendCommand,
+  'send-file': sendFileCommand,
+  unsend: unsendCommand,
+  download: downloadCommand,
   read: readCommand,
   history: historyCommand,
   chat: chatCommand,
@@ -38,8 +48,14 @@ Usage: parus <command> [options]
   parus contacts                           list contacts and their states
   parus verify ALIAS [--confirm|--compromised|--reset] [--qr FILE]
                                            show the safety number, set the state
-  parus send ALIAS TEXT                    send a message
-  parus read                               fetch and print new messages
+  parus send ALIAS TEXT [--me] [--reply ID] send a message (--me: an action, as /me)
+  parus send ALIAS --sticker ID [--pack P] send a sticker (set 'parus' unless --pack)
+  parus send-file ALIAS PATH [--name N] [--mime TYPE]
+                                           send a file, end-to-end encrypted
+  parus unsend ALIAS MESSAGE_ID            take back one of your messages (收回)
+  parus read                               fetch and print new messages; received
+                                           files are saved in HOME/files/ALIAS/
+  parus download ALIAS MESSAGE_ID          save a received file (again)
   parus history ALIAS                      the whole conversation
   parus chat ALIAS                         interactive chat
 

@@ -17,7 +17,7 @@ export function makeOutput(json: boolean, write = (s: string) => process.stdout.
       if (!json) write(`${text}\n`);
     },
     result(value, human) {
-      if (json) write(`${JSON.stringify(value)}\n`);
+      if (json) write(`${JSON.stringify(value, bytesAsBase64)}\n`);
       else human?.();
     },
     warn(text) {
@@ -38,4 +38,9 @@ export function reportError(error: unknown, json: boolean): number {
   if (json) process.stdout.write(`${JSON.stringify({ error: e })}\n`);
   else process.stderr.write(`parus: ${e.message} (${e.name})\n`);
   return e.code === 'USAGE' ? 2 : 1;
+}
+
+/** JSON has no bytes: thumbnails and the like go out as base64. */
+function bytesAsBase64(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value;
 }

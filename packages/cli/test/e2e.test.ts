@@ -2,9 +2,9 @@
 // WebSockets on loopback. Messages must arrive exactly once and in order — across offline
 // periods and a relay killed with SIGKILL — and the relay's files must hold no plaintext.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -200,4 +200,80 @@ describe('parus end to end', () => {
     const ok = await json('alice', ['contacts']);
     expect(ok.contacts).toHaveLength(1);
   }, 60_000);
+  it('sends a file: read saves an identical copy in the files folder, and the relay keeps no plaintext', async () => {
+    // Distinctive plaintext, larger than one chunk, with a name that tries to leave the folder.
+    const line = Buffer.from('parus file plaintext 檔案內容 FILE-MARKER-7f3a\n');
+    const contents = Buffer.concat(Array.from({ length: 3000 }, () => line));
+    const path = join(root, '..%2f報告.txt');
+    writeFileSync(path, contents);
+    const sentFile = await json('alice', ['send-file', 'Bob', path, '--name', '../../報告.txt']);
+    expect(sentFile.message).toMatchObject({
+      kind: 'file',
+      file: { name: '../../報告.txt', size: contents.length },
+    });
+    const read = await json('bob', ['read']);
+    const [m] = read.messages as Array<{ kind: string; saved: string; file: { name: string } }>;
+    expect(m).toMatchObject({ kind: 'file', file: { name: '../../報告.txt' } });
+    const folder = join(homes.bob, 'files', 'alice');
+    expect(dirname(m!.saved)).toBe(folder);
+    expect(readFileSync(m!.saved).equals(contents)).toBe(true);
+
+    // The same file again is saved beside it, never over it.
+    await json('alice', ['send-file', 'Bob', path, '--name', '../../報告.txt']);
+    const again = await json('bob', ['read']);
+    const second = (again.messages as Array<{ saved: string }>)[0]!.saved;
+    expect(second).not.toBe(m!.saved);
+    expect(dirname(second)).toBe(folder);
+    expect(readFileSync(m!.saved).equals(contents)).toBe(true);
+    // Saving a received file again, by the id prefix history shows.
+    const id = (again.messages as Array<{ id: string }>)[0]!.id;
+    const third = await json('bob', ['download', 'alice', id.slice(0, 12)]);
+    expect(dirname(String(third.saved))).toBe(folder);
+    expect(readFileSync(String(third.saved)).equals(contents)).toBe(true);
+    expect(readdirSync(folder)).toHaveLength(3);
+
+    for (const f of filesUnder(relayData)) {
+      const bytes = readFileSync(f);
+      expect(bytes.includes(Buffer.from('FILE-MARKER-7f3a'))).toBe(false);
+      expect(bytes.includes(Buffer.from('檔案內容'))).toBe(false);
+    }
+    for (const f of [...filesUnder(homes.alice), ...filesUnder(homes.bob)].filter(
+      (f) => !f.startsWith(folder),
+    ))
+      expect(readFileSync(f).includes(Buffer.from('FILE-MARKER-7f3a'))).toBe(false);
+  }, 180_000);
+
+  it('sends stickers and actions, and unsends a message on both sides', async () => {
+    await json('alice', ['send', 'Bob', '--sticker', 'thanks']);
+    await json('alice', ['send', 'Bob', '--me', 'waves']);
+    const oops = await json('alice', ['send', 'Bob', 'oops wrong chat 不該傳的']);
+    const got = (await json('bob', ['read'])).messages as Array<Record<string, unknown>>;
+    expect(got.map((m) => [m.kind, m.sticker ?? null, m.action ?? false, m.text])).toEqual([
+      ['sticker', { pack: 'parus', id: 'thanks' }, false, ''],
+      ['text', null, true, 'waves'],
+      ['text', null, false, 'oops wrong chat 不該傳的'],
+    ]);
+    const id = (oops.message as { id: string }).id;
+    const refused = await parus('bob', ['unsend', 'alice', id, '--json']);
+    expect(refused.code).toBe(2);
+    await json('alice', ['unsend', 'Bob', id.slice(0, 12)]);
+    await json('bob', ['read']);
+    for (const [who, alias] of [
+      ['alice', 'Bob'],
+      ['bob', 'alice'],
+    ] as const) {
+      const h = (await json(who, ['history', alias])).messages as Array<{
+        id: string;
+        text: string;
+        unsent?: boolean;
+      }>;
+      expect(h.find((m) => m.id === id)).toMatchObject({ text: '', unsent: true });
+    }
+    const human = await parus('bob', ['history', 'alice']);
+    expect(human.stdout).toContain('[sticker parus/thanks]');
+    expect(human.stdout).toContain('* alice waves');
+    expect(human.stdout).toContain('[file ../../報告.txt');
+    expect(human.stdout).toContain('已收回');
+    expect(human.stdout).not.toContain('不該傳的');
+  }, 180_000);
 });

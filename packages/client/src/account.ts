@@ -12,8 +12,11 @@
  * its (currently single) device, and each direction has its own relay queue.
  */
 import {
+  ExpiredError,
+  FileDecryptor,
   NotFoundError,
   ParusError,
+  QuotaError,
   ProtocolError,
   ReplayError,
   UsageError,
@@ -33,8 +36,26 @@ import {
   createDeviceCertificate,
   createEnvelope,
   dagHeads,
+  createHasher,
   decodeCbor,
   decodeContactRequest,
+  decodeFileBody,
+  decodeStickerBody,
+  decodeTextBody,
+  decodeTypingBody,
+  decodeUnsendBody,
+  encodeFileBody,
+  encodeStickerBody,
+  encodeTextBody,
+  encodeUnsendBody,
+  encryptFileChunks,
+  fileCipherSize,
+  isFileName,
+  isMimeType,
+  MAX_FILE_BYTES,
+  MAX_THUMBNAIL_BYTES,
+  SECRETSTREAM_HEADER_BYTES,
+  SECRETSTREAM_KEY_BYTES,
   decodeDeviceCertificate,
   decodeEnvelope,
   decodeRatchetState,
@@ -68,13 +89,16 @@ import {
   wipe,
   xwingKeyPairFromSeed,
   type CborMap,
+  type CborValue,
   type DagNode,
+  type FileBody,
   type Envelope,
   type MessageKind,
   type Random,
   type RendezvousCard,
   type SignKeyPair,
 } from '@parus/core';
+import { downloadBlob, uploadBlob, type TransferOptions } from './blob-transfer.ts';
 import { Changes, Emitter, Mutex } from './events.ts';
 import {
   CONTACT_STATES,
@@ -83,6 +107,7 @@ import {
   decodeInvite,
   decodeMessage,
   decodeOutbox,
+  decodeUpload,
   encodeRecord,
   type AccountRecord,
   type ContactRecord,
@@ -92,6 +117,7 @@ import {
   type MessageRecord,
   type MessageStatus,
   type OutboxRecord,
+  type UploadRecord,
 } from './records.ts';
 import { RelayConnection } from './relay-connection.ts';
 import type { Store, StoreOp } from './store.ts';
@@ -109,20 +135,66 @@ export interface ContactInfo {
   created: number;
 }
 
+/** What a UI shows of a file message; the keys stay inside the engine. */
+export interface FileInfo {
+  name: string;
+  mime: string;
+  /** Plaintext bytes. */
+  size: number;
+  /** When the relay deletes the file, ms since the epoch; downloadFile fails after it. */
+  expires: number;
+  /** A small preview image made by the sender's UI (at most 16 KB). */
+  thumbnail?: Uint8Array;
+}
+
 export interface MessageInfo {
   id: string;
   alias: string;
   dir: 'in' | 'out';
+  /** `text`, `sticker` or `file`. */
   kind: string;
+  /** Empty for stickers, files and unsent messages. */
   text: string;
   replyTo?: string;
   ts: number;
   lamport: number;
   status: MessageStatus;
+  /** A `/me` action: show as "* name text". */
+  action?: true;
+  sticker?: { pack: string; id: string };
+  file?: FileInfo;
+  /** Taken back by its author (收回): a tombstone without contents. */
+  unsent?: true;
 }
+
+/** A file to send: its contents as bytes, so that browsers and Node pass the same thing. */
+export interface OutgoingFile {
+  name: string;
+  /** A MIME type such as image/png; application/octet-stream when unknown. */
+  mime: string;
+  bytes: Uint8Array;
+  /** A small preview image (at most 16 KB), made by the UI. */
+  thumbnail?: Uint8Array;
+}
+
+/** An upload that did not finish; sendFile with the same file and contact resumes it. */
+export interface UploadInfo {
+  id: string;
+  alias: string;
+  name: string;
+  mime: string;
+  size: number;
+  created: number;
+}
+
+export type { TransferOptions, TransferProgress } from './blob-transfer.ts';
 
 export interface AccountEvents {
   message: MessageInfo;
+  /** A message (ours or theirs) was taken back; history now shows it as unsent. */
+  unsent: { alias: string; id: string };
+  /** The contact is typing (an ephemeral signal: expect at most one every 3 s). */
+  typing: { alias: string };
   receipt: { alias: string; id: string; status: MessageStatus };
   contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed'; info: ContactInfo };
   error: { error: ParusError; context: string };
@@ -148,7 +220,13 @@ const MAX_LAMPORT_JUMP = 1_000_000;
 const SEEN_TTL = 30 * DAY;
 const MAX_ALIAS = 64;
 const ALIAS = /^[^\s/@][^\n\r\t]{0,63}$/u;
-const USER_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file']);
+const USER_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file', 'unsend']);
+/** Kinds that show in the history and can be unsent. */
+const SHOWN_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file']);
+/** At most one typing signal per contact in this time (sender side). */
+const TYPING_INTERVAL_MS = 3_000;
+/** A typing signal older than this (by its sender's clock) is not shown. */
+const TYPING_FRESH_MS = 2 * 60_000;
 
 const C = {
   account: 'account',
@@ -156,6 +234,7 @@ const C = {
   contacts: 'contacts',
   outbox: 'outbox',
   seen: 'seen',
+  uploads: 'uploads',
   messages: (contact: Uint8Array) => `msg.${toHex(contact)}`,
 } as const;
 
@@ -695,55 +774,470 @@ export class Account {
 
   // ---- Sending --------------------------------------------------------------------------
 
-  /** Writes a text message (durably, with its outbox entry) and sends it when it can. */
-  async sendText(alias: string, text: string, opts: { replyTo?: string } = {}): Promise<MessageInfo> {
+  /**
+   * Writes a text message (durably, with its outbox entry) and sends it when it can.
+   * `action` makes it a `/me` line.
+   */
+  async sendText(
+    alias: string,
+    text: string,
+    opts: { replyTo?: string; action?: boolean } = {},
+  ): Promise<MessageInfo> {
     if (typeof text !== 'string' || text.length === 0) throw new UsageError('message is empty');
     if (text.length > MAX_TEXT) throw new UsageError(`message longer than ${MAX_TEXT} characters`);
+    return this.sendUserMessage(alias, 'text', opts.replyTo, (replyTo) => {
+      const body: { text: string; replyTo?: Uint8Array; action?: true } = { text };
+      if (replyTo) body.replyTo = replyTo;
+      if (opts.action) body.action = true;
+      return {
+        body: encodeTextBody(body),
+        fields: opts.action ? { text, action: true } : { text },
+      };
+    });
+  }
+
+  /**
+   * Sends a sticker: a set (`pack`) and a sticker in it, both short names of a-z, 0-9, _
+   * and -. The engine checks the shape only; UIs know which sets they can draw.
+   */
+  async sendSticker(
+    alias: string,
+    pack: string,
+    id: string,
+    opts: { replyTo?: string } = {},
+  ): Promise<MessageInfo> {
+    const checked = encodeStickerBody({ pack, id });
+    return this.sendUserMessage(alias, 'sticker', opts.replyTo, (replyTo) => ({
+      body: replyTo ? { ...checked, replyTo } : checked,
+      fields: { text: '', sticker: { pack, id } },
+    }));
+  }
+
+  /** Builds, stores and queues one of our messages (text, sticker, file) in one batch. */
+  private async sendUserMessage(
+    alias: string,
+    kind: MessageKind,
+    replyToHex: string | undefined,
+    make: (replyTo: Uint8Array | undefined) => {
+      body: CborMap;
+      fields: Pick<MessageRecord, 'text'> & Partial<MessageRecord>;
+    },
+    extraOps: (c: ContactRecord) => StoreOp[] = () => [],
+  ): Promise<MessageInfo> {
     const info = await this.lock.run(async () => {
-      const c = this.mustContact(alias);
-      if (c.state === 'compromised')
-        throw new UsageError(`${alias} is marked compromised; sending is refused`);
-      const body: CborMap = { text };
+      const c = this.mustSendable(alias);
       let replyTo: Uint8Array | undefined;
-      if (opts.replyTo) {
-        replyTo = fromHexId(opts.replyTo);
+      if (replyToHex) {
+        replyTo = fromHexId(replyToHex);
         if (!(await this.store.get(C.messages(c.id), hex(replyTo))))
           throw new NotFoundError('no such message to reply to');
-        body.replyTo = replyTo;
       }
-      const nodes = await this.dagNodes(c);
-      const env = createEnvelope({
-        device: this.device,
-        conv: c.conv,
-        parents: dagHeads(nodes).slice(-32),
-        lamport: nextLamport(nodes),
-        ts: this.now(),
-        kind: 'text',
-        body,
-      });
-      const record: MessageRecord = {
-        id: env.id,
-        contact: c.id,
-        dir: 'out',
-        kind: 'text',
-        text,
-        parents: env.parents,
-        lamport: env.lamport,
-        ts: env.ts,
-        received: env.ts,
-        status: 'pending',
-        shown: true,
-        envelope: encodeEnvelope(env),
-      };
+      const { body, fields } = make(replyTo);
+      const { record, ops } = await this.ownMessage(c, kind, body, fields);
       if (replyTo) record.replyTo = replyTo;
       await this.store.batch([
-        { type: 'put', collection: C.messages(c.id), key: hex(env.id), value: encodeRecord(record) },
-        this.outboxOp(c, record.envelope, env.id),
+        { type: 'put', collection: C.messages(c.id), key: hex(record.id), value: encodeRecord(record) },
+        ...ops,
+        ...extraOps(c),
       ]);
       return this.messageInfo(c, record);
     });
     this.kickFlush();
     return info;
+  }
+
+  private mustSendable(alias: string): ContactRecord {
+    const c = this.mustContact(alias);
+    if (c.state === 'compromised') throw new UsageError(`${alias} is marked compromised; sending is refused`);
+    return c;
+  }
+
+  /** A new envelope of ours in the conversation's DAG, its record and its outbox entry. */
+  private async ownMessage(
+    c: ContactRecord,
+    kind: MessageKind,
+    body: CborMap,
+    fields: Pick<MessageRecord, 'text'> & Partial<MessageRecord>,
+  ): Promise<{ record: MessageRecord; ops: StoreOp[] }> {
+    const nodes = await this.dagNodes(c);
+    const env = createEnvelope({
+      device: this.device,
+      conv: c.conv,
+      parents: dagHeads(nodes).slice(-32),
+      lamport: nextLamport(nodes),
+      ts: this.now(),
+      kind,
+      body,
+    });
+    const record: MessageRecord = {
+      ...fields,
+      id: env.id,
+      contact: c.id,
+      dir: 'out',
+      kind,
+      parents: env.parents,
+      lamport: env.lamport,
+      ts: env.ts,
+      received: env.ts,
+      status: 'pending',
+      shown: true,
+      envelope: encodeEnvelope(env),
+    };
+    return { record, ops: [this.outboxOp(c, record.envelope, env.id)] };
+  }
+
+  /**
+   * Takes one of our messages back (收回): its text, sticker or file is removed here at once,
+   * and an `unsend` message (through the outbox, resent until its receipt) tells the
+   * contact to remove it too. A message not yet sent is never sent.
+   */
+  async unsend(alias: string, messageId: string): Promise<MessageInfo> {
+    const id = fromHexId(messageId);
+    const info = await this.lock.run(async () => {
+      const c = this.mustSendable(alias);
+      const raw = await this.store.get(C.messages(c.id), hex(id));
+      if (!raw) throw new NotFoundError('no such message');
+      const target = decodeMessage(raw);
+      if (!SHOWN_KINDS.has(target.kind)) throw new UsageError('only messages can be unsent');
+      if (target.dir !== 'out') throw new UsageError('only the author of a message can unsend it');
+      if (target.unsent !== undefined) throw new UsageError('this message was already unsent');
+      const { record, ops } = await this.ownMessage(c, 'unsend', encodeUnsendBody({ target: id }), {
+        text: '',
+        target: id,
+      });
+      const gone = tombstone(target, record.ts);
+      await this.store.batch([
+        { type: 'put', collection: C.messages(c.id), key: hex(record.id), value: encodeRecord(record) },
+        { type: 'put', collection: C.messages(c.id), key: hex(id), value: encodeRecord(gone) },
+        ...ops,
+        ...(await this.settleOutbox(c, [id])),
+      ]);
+      this.events.emit('unsent', { alias: c.alias, id: hex(id) });
+      return { info: this.messageInfo(c, gone), blob: target.file && target.uploadKey ? target : undefined };
+    });
+    this.kickFlush();
+    if (info.blob) await this.deleteBlob(info.blob.file!, info.blob.uploadKey!);
+    return info.info;
+  }
+
+  /**
+   * Asks the relay to delete an unsent file's blob. Best effort, once, only when connected:
+   * the contact's engine drops the file's keys anyway, and the relay deletes the blob at
+   * its expiry; this only frees the space sooner.
+   */
+  private async deleteBlob(file: FileBody, uploadKey: Uint8Array): Promise<void> {
+    const r = this.relays.get(file.relay);
+    if (!r?.connected) return;
+    await r.command({ t: 'bdel', bid: file.blob }, uploadKey).catch(() => undefined);
+  }
+
+  private readonly lastTyping = new Map<string, number>();
+
+  /**
+   * Tells the contact we are typing. Ephemeral: never stored, never resent, not in the
+   * history; sent only when the relay is connected now, and at most once per 3 s per
+   * contact. Resolves true when a signal went out.
+   */
+  async sendTyping(alias: string): Promise<boolean> {
+    const c = this.mustContact(alias);
+    const cid = hex(c.id);
+    const now = this.now();
+    const last = this.lastTyping.get(cid);
+    if (last !== undefined && now - last < TYPING_INTERVAL_MS) return false;
+    if (c.state === 'compromised' || c.status !== 'active' || !c.send) return false;
+    const r = this.relays.get(c.send.relay);
+    if (!r?.connected) return false;
+    this.lastTyping.set(cid, now);
+    const prepared = await this.lock.run(async () => {
+      const current = this.contactsById.get(cid);
+      if (!current?.send) return undefined;
+      const env = createEnvelope({
+        device: this.device,
+        conv: current.conv,
+        parents: [],
+        lamport: 0,
+        ts: now,
+        kind: 'typing',
+        body: {},
+      });
+      const enc = ratchetEncrypt(
+        decodeRatchetState(current.session),
+        padToBucket(encodeEnvelope(env)),
+        current.ad,
+        this.rng,
+      );
+      await this.saveContact({ ...current, session: encodeRatchetState(enc.state) });
+      return { wire: enc.message, sid: current.send.sid, senderKey: current.senderKey };
+    });
+    if (!prepared) return false;
+    try {
+      await r.command({ t: 'send', sid: prepared.sid, body: prepared.wire }, prepared.senderKey);
+      return true;
+    } catch {
+      return false; // a lost typing signal is not worth a retry
+    }
+  }
+
+  // ---- Files ----------------------------------------------------------------------------
+
+  /**
+   * Sends a file end to end encrypted (DESIGN.md "Files and media"): it is encrypted with a
+   * fresh key (secretstream, file-stream.ts), uploaded to our relay as a blob in chunks, and
+   * then a `file` message carries the blob's place, the key and the ciphertext's hash.
+   * The upload's state is stored first, so calling sendFile again with the same file and
+   * contact (after an abort, a crash, a restart) continues from what the relay has.
+   * Throws QuotaError for a file larger than Parus (or the relay) takes.
+   */
+  async sendFile(
+    alias: string,
+    file: OutgoingFile,
+    opts: TransferOptions & { replyTo?: string } = {},
+  ): Promise<MessageInfo> {
+    opts.signal?.throwIfAborted();
+    const { bytes, name, mime, thumbnail } = file;
+    if (!(bytes instanceof Uint8Array)) throw new UsageError('file contents must be a Uint8Array');
+    if (bytes.length > MAX_FILE_BYTES) throw new QuotaError(`file larger than ${MAX_FILE_BYTES} bytes`);
+    if (!isFileName(name))
+      throw new UsageError('file name must be 1-255 characters without control characters');
+    if (!isMimeType(mime)) throw new UsageError('MIME type must look like type/subtype');
+    if (
+      thumbnail !== undefined &&
+      (!(thumbnail instanceof Uint8Array) || thumbnail.length > MAX_THUMBNAIL_BYTES)
+    )
+      throw new UsageError(`thumbnail must be bytes, at most ${MAX_THUMBNAIL_BYTES}`);
+    const c = this.mustSendable(alias);
+    const plainHash = hash(bytes, 32);
+
+    let upload = await this.findUpload(c, plainHash, name, bytes.length);
+    const relay = await this.connected(this.account.relay, 15_000);
+    if (upload) {
+      // The relay may have dropped an unfinished upload (expiry) or lost it: start over.
+      const known = await relay
+        .command({ t: 'bstat', bid: upload.blob }, upload.uk)
+        .then(() => true)
+        .catch((e: unknown) => {
+          if (e instanceof ParusError && (e.code === 'NOT_FOUND' || e.code === 'EXPIRED')) return false;
+          throw e;
+        });
+      if (!known) {
+        await this.deleteUpload(upload);
+        upload = undefined;
+      }
+    }
+    if (!upload)
+      upload = await this.newUpload(c, relay, { bytes, plainHash, name, mime, thumbnail }, opts.signal);
+    const u = upload;
+    let finished;
+    try {
+      finished = await uploadBlob(
+        {
+          relay,
+          blob: u.blob,
+          uk: u.uk,
+          size: fileCipherSize(u.size),
+          hash: u.hash,
+          chunks: () => encryptFileChunks(u.key, u.header, bytes),
+        },
+        opts,
+      );
+    } catch (e) {
+      // A blob the relay refused at the end cannot be resumed; anything else can.
+      if (
+        e instanceof ParusError &&
+        (e.code === 'VERIFICATION' || e.code === 'NOT_FOUND' || e.code === 'EXPIRED')
+      )
+        await this.deleteUpload(u);
+      throw e;
+    }
+    const body: FileBody = {
+      relay: u.relay,
+      blob: u.blob,
+      dk: u.dk,
+      key: u.key,
+      header: u.header,
+      hash: u.hash,
+      size: u.size,
+      name: u.name,
+      mime: u.mime,
+      expires: finished.expires,
+    };
+    if (u.thumb) body.thumb = u.thumb;
+    try {
+      return await this.sendUserMessage(
+        alias,
+        'file',
+        opts.replyTo,
+        (replyTo) => ({
+          body: replyTo ? { ...encodeFileBody(body), replyTo } : encodeFileBody(body),
+          fields: { text: '', file: body, uploadKey: u.uk },
+        }),
+        () => [{ type: 'del', collection: C.uploads, key: hex(u.id) }],
+      );
+    } finally {
+      // Stored (sealed) with the message by now; the copies in memory go.
+      wipe(u.key, u.uk, u.dk);
+    }
+  }
+
+  private async findUpload(
+    c: ContactRecord,
+    plainHash: Uint8Array,
+    name: string,
+    size: number,
+  ): Promise<UploadRecord | undefined> {
+    for (const { value } of await this.store.list(C.uploads)) {
+      const u = decodeUpload(value);
+      if (
+        equalBytes(u.contact, c.id) &&
+        equalBytes(u.plainHash, plainHash) &&
+        u.name === name &&
+        u.size === size
+      )
+        return u;
+    }
+    return undefined;
+  }
+
+  /**
+   * Starts an upload: fresh keys, one encryption pass to learn the ciphertext's hash (which
+   * `bfin` and the message carry), a blob reserved on the relay, and the state stored.
+   */
+  private async newUpload(
+    c: ContactRecord,
+    relay: RelayConnection,
+    f: {
+      bytes: Uint8Array;
+      plainHash: Uint8Array;
+      name: string;
+      mime: string;
+      thumbnail: Uint8Array | undefined;
+    },
+    signal: AbortSignal | undefined,
+  ): Promise<UploadRecord> {
+    const key = this.rng.bytes(SECRETSTREAM_KEY_BYTES);
+    const header = this.rng.bytes(SECRETSTREAM_HEADER_BYTES);
+    const hasher = createHasher(32);
+    let n = 0;
+    for (const chunk of encryptFileChunks(key, header, f.bytes)) {
+      hasher.update(chunk);
+      if (++n % 16 === 0) {
+        await new Promise((r) => setTimeout(r, 0)); // keep a page responsive
+        signal?.throwIfAborted();
+      }
+    }
+    const uk = generateDhKeyPair(this.rng);
+    const dk = generateDhKeyPair(this.rng);
+    const answer = await relay.command(
+      { t: 'bnew', uk: uk.publicKey, dk: dk.publicKey, size: fileCipherSize(f.bytes.length) },
+      uk.secretKey,
+    );
+    if (answer.t !== 'blob') throw new ProtocolError('relay answered bnew with something else');
+    const upload: UploadRecord = {
+      id: this.rng.bytes(16),
+      contact: c.id,
+      plainHash: f.plainHash,
+      name: f.name,
+      mime: f.mime,
+      size: f.bytes.length,
+      key,
+      header,
+      uk: uk.secretKey,
+      dk: dk.secretKey,
+      relay: this.account.relay,
+      blob: answer.bid,
+      hash: hasher.digest(),
+      created: this.now(),
+    };
+    if (f.thumbnail) upload.thumb = f.thumbnail.slice();
+    await this.lock.run(() =>
+      this.store.batch([
+        { type: 'put', collection: C.uploads, key: hex(upload.id), value: encodeRecord(upload) },
+      ]),
+    );
+    return upload;
+  }
+
+  /** Uploads that did not finish (for a UI to offer resuming them: sendFile with the same file). */
+  async pendingUploads(): Promise<UploadInfo[]> {
+    const out: UploadInfo[] = [];
+    for (const { value } of await this.store.list(C.uploads)) {
+      const u = decodeUpload(value);
+      const c = this.contactsById.get(hex(u.contact));
+      if (!c) continue;
+      out.push({
+        id: hex(u.id),
+        alias: c.alias,
+        name: u.name,
+        mime: u.mime,
+        size: u.size,
+        created: u.created,
+      });
+    }
+    return out.sort((a, b) => a.created - b.created);
+  }
+
+  /** Forgets an unfinished upload; the relay drops its part when the reservation expires. */
+  async cancelUpload(id: string): Promise<void> {
+    if (!/^[0-9a-f]{32}$/.test(id)) throw new UsageError('upload id must be 32 hex characters');
+    await this.lock.run(async () => {
+      if (!(await this.store.get(C.uploads, id))) throw new NotFoundError('no such upload');
+      await this.store.batch([{ type: 'del', collection: C.uploads, key: id }]);
+    });
+  }
+
+  /**
+   * Downloads and decrypts a file message's contents: chunk by chunk from the relay that
+   * holds it (resuming after a lost connection), each chunk authenticated by the stream,
+   * the whole checked against the hash the signed message carries (VerificationError).
+   * ExpiredError once the relay's expiry has passed; NotFoundError for an unsent message.
+   */
+  async downloadFile(alias: string, messageId: string, opts: TransferOptions = {}): Promise<Uint8Array> {
+    opts.signal?.throwIfAborted();
+    const c = this.mustContact(alias);
+    const raw = await this.store.get(C.messages(c.id), hex(fromHexId(messageId)));
+    if (!raw) throw new NotFoundError('no such message');
+    const m = decodeMessage(raw);
+    if (m.unsent !== undefined) throw new NotFoundError('the message was unsent');
+    const f = m.file;
+    if (!f) throw new UsageError('this message is not a file');
+    if (this.now() >= f.expires) throw new ExpiredError('the file has expired on its relay');
+    const relay = this.connection(f.relay);
+    relay.connect();
+    const out = new Uint8Array(f.size);
+    try {
+      const decryptor = new FileDecryptor(f.key, f.header, f.size);
+      const hasher = createHasher(32);
+      let offset = 0;
+      await downloadBlob(
+        {
+          relay,
+          blob: f.blob,
+          dk: f.dk,
+          size: fileCipherSize(f.size),
+          take: (_n, data) => {
+            hasher.update(data);
+            const plain = decryptor.push(data);
+            out.set(plain, offset);
+            offset += plain.length;
+          },
+        },
+        opts,
+      );
+      decryptor.finish();
+      // The stream authenticates every chunk; the hash also binds them to the signed message.
+      if (!equalBytes(hasher.digest(), f.hash))
+        throw new VerificationError('file does not match the hash in its message');
+      return out;
+    } catch (e) {
+      wipe(out); // no partial plaintext outlives a failed download
+      throw e;
+    } finally {
+      wipe(f.key, f.dk);
+    }
+  }
+
+  private async deleteUpload(u: UploadRecord): Promise<void> {
+    await this.lock.run(() => this.store.batch([{ type: 'del', collection: C.uploads, key: hex(u.id) }]));
   }
 
   private outboxOp(c: ContactRecord, envelope: Uint8Array, message?: Uint8Array): StoreOp {
@@ -1115,19 +1609,17 @@ export class Account {
     if (USER_KINDS.has(env.kind)) {
       // A peer must not push our Lamport clock to the end of the safe-integer range
       // (after which we could never send again): bound the jump from what we know.
-      const known = await this.dagNodes(c);
+      const known = await this.messageRecords(c);
       if (env.lamport > nextLamport(known) + MAX_LAMPORT_JUMP)
         throw new ProtocolError('message clock jumps too far ahead');
       const existing = await this.store.get(C.messages(c.id), hex(env.id));
       if (!existing) {
-        const m = asMap(env.body as CborMap, 'message body');
-        const text = asText(m.text, 'text', MAX_TEXT);
-        const record: MessageRecord = {
+        let record: MessageRecord = {
+          ...incomingFields(env.kind, env.body),
           id: env.id,
           contact: c.id,
           dir: 'in',
           kind: env.kind,
-          text,
           parents: env.parents,
           lamport: env.lamport,
           ts: env.ts,
@@ -1136,7 +1628,29 @@ export class Account {
           shown: false,
           envelope: encodeEnvelope(env),
         };
-        if (m.replyTo !== undefined) record.replyTo = asBytes(m.replyTo, 'replyTo', { len: 32 });
+        if (record.target) {
+          // Only the author takes a message back: the target must be theirs (or not here yet).
+          const target = known.find((m) => equalBytes(m.id, record.target!));
+          if (target) {
+            if (target.dir !== 'in' || !SHOWN_KINDS.has(target.kind))
+              throw new ProtocolError('unsend of a message the contact did not write');
+            if (target.unsent === undefined) {
+              const gone = tombstone(target, env.ts);
+              ops.push({
+                type: 'put',
+                collection: C.messages(c.id),
+                key: hex(gone.id),
+                value: encodeRecord(gone),
+              });
+              after.push(() => this.events.emit('unsent', { alias: c.alias, id: hex(gone.id) }));
+            }
+          }
+        } else if (
+          known.some((m) => m.kind === 'unsend' && m.dir === 'in' && equalBytes(m.target!, env.id))
+        ) {
+          // Its unsend came first (a resend after a gap): keep only the tombstone.
+          record = tombstone(record, env.ts);
+        }
         ops.push({
           type: 'put',
           collection: C.messages(c.id),
@@ -1149,7 +1663,8 @@ export class Account {
           for (const id of missing) this.requestedResend.add(hex(id));
           ops.push(this.control(c, 'resend', { ids: missing.slice(0, 256) }));
         }
-        after.push(() => this.events.emit('message', this.messageInfo(c, record)));
+        if (SHOWN_KINDS.has(record.kind))
+          after.push(() => this.events.emit('message', this.messageInfo(c, record)));
       }
       // Receipt again even for a duplicate: the first receipt may have been lost.
       ops.push(this.control(c, 'delivery', { ids: [env.id] }));
@@ -1169,9 +1684,14 @@ export class Account {
         const raw = await this.store.get(C.messages(c.id), hex(id));
         if (!raw) continue;
         const m = decodeMessage(raw);
-        if (m.dir === 'out') ops.push(this.outboxOp(c, m.envelope, m.id));
+        // An unsent message has no envelope left: it is not sent again.
+        if (m.dir === 'out' && m.envelope.length > 0) ops.push(this.outboxOp(c, m.envelope, m.id));
       }
-    } else if (env.kind !== 'typing') {
+    } else if (env.kind === 'typing') {
+      decodeTypingBody(env.body);
+      if (Math.abs(this.now() - env.ts) < TYPING_FRESH_MS)
+        after.push(() => this.events.emit('typing', { alias: c.alias }));
+    } else {
       throw new ProtocolError('unsupported message kind');
     }
     await this.saveContact(c, ops);
@@ -1213,15 +1733,26 @@ export class Account {
       status: m.status,
     };
     if (m.replyTo) info.replyTo = hex(m.replyTo);
+    if (m.action) info.action = true;
+    if (m.sticker) info.sticker = { ...m.sticker };
+    if (m.file) {
+      const { name, mime, size, expires, thumb } = m.file;
+      info.file = { name, mime, size, expires };
+      if (thumb) info.file.thumbnail = Uint8Array.from(thumb);
+    }
+    if (m.unsent !== undefined) info.unsent = true;
     return info;
   }
 
-  /** The whole conversation in causal order. */
+  /** The whole conversation in causal order (unsent messages as tombstones). */
   async history(alias: string): Promise<MessageInfo[]> {
     const c = this.mustContact(alias);
     const records = await this.messageRecords(c);
     const byId = new Map(records.map((m) => [hex(m.id), m]));
-    return causalOrder(records).map((n) => this.messageInfo(c, byId.get(hex(n.id))!));
+    return causalOrder(records)
+      .map((n) => byId.get(hex(n.id))!)
+      .filter((m) => SHOWN_KINDS.has(m.kind))
+      .map((m) => this.messageInfo(c, m));
   }
 
   /** Incoming messages not shown yet, in causal order per conversation; marks them shown. */
@@ -1235,7 +1766,7 @@ export class Account {
         for (const n of causalOrder(records)) {
           const m = byId.get(hex(n.id))!;
           if (m.dir !== 'in' || m.shown) continue;
-          out.push(this.messageInfo(c, m));
+          if (SHOWN_KINDS.has(m.kind)) out.push(this.messageInfo(c, m));
           ops.push({
             type: 'put',
             collection: C.messages(c.id),
@@ -1253,7 +1784,9 @@ export class Account {
   async markRead(alias: string): Promise<number> {
     const n = await this.lock.run(async () => {
       const c = this.mustContact(alias);
-      const unread = (await this.messageRecords(c)).filter((m) => m.dir === 'in' && m.status !== 'read');
+      const unread = (await this.messageRecords(c)).filter(
+        (m) => m.dir === 'in' && m.status !== 'read' && SHOWN_KINDS.has(m.kind),
+      );
       if (unread.length === 0) return 0;
       const ops: StoreOp[] = unread.map((m) => ({
         type: 'put' as const,
@@ -1277,6 +1810,50 @@ export class Account {
     for (const { value } of await this.store.list(C.outbox)) r[decodeOutbox(value).state]++;
     return r;
   }
+}
+
+/** The record fields of an incoming message's body, decoded strictly by kind. */
+function incomingFields(kind: string, body: CborValue): Pick<MessageRecord, 'text'> & Partial<MessageRecord> {
+  switch (kind) {
+    case 'text':
+    case 'reply': {
+      const b = decodeTextBody(body);
+      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = { text: b.text };
+      if (b.replyTo) f.replyTo = b.replyTo;
+      if (b.action) f.action = true;
+      return f;
+    }
+    case 'sticker': {
+      const b = decodeStickerBody(body);
+      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = {
+        text: '',
+        sticker: { pack: b.pack, id: b.id },
+      };
+      if (b.replyTo) f.replyTo = b.replyTo;
+      return f;
+    }
+    case 'file': {
+      // A file body may carry replyTo beside the file fields.
+      const m = asMap(body, 'file body');
+      const { replyTo, ...rest } = m;
+      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = {
+        text: '',
+        file: decodeFileBody(rest),
+      };
+      if (replyTo !== undefined) f.replyTo = asBytes(replyTo, 'replyTo', { len: 32 });
+      return f;
+    }
+    case 'unsend':
+      return { text: '', target: decodeUnsendBody(body).target };
+    default:
+      throw new ProtocolError('unsupported message kind');
+  }
+}
+
+/** A message taken back: the record stays (the DAG needs it), its contents and envelope go. */
+function tombstone(m: MessageRecord, at: number): MessageRecord {
+  const { sticker: _s, file: _f, uploadKey: _k, action: _a, replyTo: _r, ...rest } = m;
+  return { ...rest, text: '', envelope: new Uint8Array(0), unsent: at };
 }
 
 /** Both sides compute the same conversation id from their two per-contact identity keys. */

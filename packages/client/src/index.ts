@@ -1,5 +1,15 @@
 export { Account } from './account.ts';
-export type { AccountEvents, AccountOptions, ContactInfo, MessageInfo } from './account.ts';
+export type {
+  AccountEvents,
+  AccountOptions,
+  ContactInfo,
+  FileInfo,
+  MessageInfo,
+  OutgoingFile,
+  TransferOptions,
+  TransferProgress,
+  UploadInfo,
+} from './account.ts';
 export type { ContactState, MessageStatus } from './records.ts';
 export { MemoryStore } from './store.ts';
 export type { Store, StoreEntry, StoreOp } from './store.ts';

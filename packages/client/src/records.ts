@@ -11,10 +11,13 @@ import {
   asText,
   asUint,
   decodeCbor,
+  decodeFileBody,
+  decodeStickerBody,
   encodeCbor,
   optional,
   type CborMap,
   type CborValue,
+  type FileBody,
 } from '@parus/core';
 
 export type ContactState = 'unvalidated' | 'validated' | 'compromised';
@@ -98,8 +101,44 @@ export interface MessageRecord {
   received: number;
   status: MessageStatus;
   shown: boolean;
-  /** The signed envelope, kept so the message can be sent again on a resend request. */
+  /**
+   * The signed envelope, kept so the message can be sent again on a resend request; empty
+   * once the message is unsent (its contents are gone from both sides).
+   */
   envelope: Uint8Array;
+  /** A `/me` action line. */
+  action?: true;
+  sticker?: { pack: string; id: string };
+  /** A file message: where its blob is and the keys to it. */
+  file?: FileBody;
+  /** For a file we sent: the blob's upload key (X25519 secret), to delete it on unsend. */
+  uploadKey?: Uint8Array;
+  /** When the author took the message back (收回); text, sticker and file are gone. */
+  unsent?: number;
+  /** For an `unsend` record: the message it takes back. */
+  target?: Uint8Array;
+}
+
+/** A file upload under way, kept so that it resumes after a restart (docs/decisions/0010-blobs.md). */
+export interface UploadRecord {
+  id: Uint8Array;
+  contact: Uint8Array;
+  /** BLAKE2b-256 of the plaintext: how a second sendFile of the same file finds this upload. */
+  plainHash: Uint8Array;
+  name: string;
+  mime: string;
+  size: number;
+  thumb?: Uint8Array;
+  key: Uint8Array;
+  header: Uint8Array;
+  /** X25519 secrets: the upload key authenticates bput/bfin/bstat, the download key travels in the message. */
+  uk: Uint8Array;
+  dk: Uint8Array;
+  relay: string;
+  blob: Uint8Array;
+  /** BLAKE2b-256 of the ciphertext. */
+  hash: Uint8Array;
+  created: number;
 }
 
 export interface OutboxRecord {
@@ -244,6 +283,43 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
     };
     const replyTo = optional(m.replyTo, (v) => asBytes(v, 'replyTo', { len: 32 }));
     if (replyTo) r.replyTo = replyTo;
+    if (m.action !== undefined && asBool(m.action, 'action')) r.action = true;
+    if (m.sticker !== undefined) {
+      const { pack, id } = decodeStickerBody(m.sticker);
+      r.sticker = { pack, id };
+    }
+    if (m.file !== undefined) r.file = decodeFileBody(m.file);
+    const uploadKey = optional(m.uploadKey, (v) => asBytes(v, 'uploadKey', { len: 32 }));
+    if (uploadKey) r.uploadKey = uploadKey;
+    const unsent = optional(m.unsent, (v) => asUint(v, 'unsent'));
+    if (unsent !== undefined) r.unsent = unsent;
+    const target = optional(m.target, (v) => asBytes(v, 'target', { len: 32 }));
+    if (target) r.target = target;
+    return r;
+  });
+}
+
+export function decodeUpload(bytes: Uint8Array): UploadRecord {
+  const m = map(bytes, 'upload');
+  return guard('upload', () => {
+    const r: UploadRecord = {
+      id: asBytes(m.id, 'id', { len: 16 }),
+      contact: asBytes(m.contact, 'contact', { len: 16 }),
+      plainHash: asBytes(m.plainHash, 'plainHash', { len: 32 }),
+      name: asText(m.name, 'name', 255),
+      mime: asText(m.mime, 'mime', 127),
+      size: asUint(m.size, 'size'),
+      key: asBytes(m.key, 'key', { len: 32 }),
+      header: asBytes(m.header, 'header', { len: 24 }),
+      uk: asBytes(m.uk, 'uk', { len: 32 }),
+      dk: asBytes(m.dk, 'dk', { len: 32 }),
+      relay: asText(m.relay, 'relay', 512),
+      blob: asBytes(m.blob, 'blob', { len: 32 }),
+      hash: asBytes(m.hash, 'hash', { len: 32 }),
+      created: asUint(m.created, 'created'),
+    };
+    const thumb = optional(m.thumb, (v) => asBytes(v, 'thumb', { max: 16 * 1024 }));
+    if (thumb) r.thumb = thumb;
     return r;
   });
 }

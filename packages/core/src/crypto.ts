@@ -9,11 +9,14 @@
  * - HMAC-SHA-256 (RFC 2104) and HKDF (RFC 5869) built on it   hmacSha256 / hkdf
  * - Argon2id (RFC 9106)                        argon2id
  * - X-Wing hybrid KEM (draft-connolly-cfrg-xwing-kem), ML-KEM-768 (FIPS 203)
+ * - libsodium's secretstream (XChaCha20-Poly1305 in chunks)  openSecretStream / secretStreamPush / secretStreamPull
+ * - BLAKE2b over a stream of pieces                           createHasher
  *
  * Call `initCrypto()` once (it awaits libsodium's WebAssembly) before anything else.
  * Randomness is never taken implicitly: functions that need it receive a `Random`.
  */
 import sodium from 'libsodium-wrappers-sumo';
+import type { StateAddress } from 'libsodium-wrappers-sumo';
 import { InternalError, UsageError, VerificationError } from './errors.ts';
 import { assertLength } from './bytes.ts';
 
@@ -330,6 +333,96 @@ export const mlkem768 = {
     return lib().crypto_kem_mlkem768_dec(ciphertext, secretKey);
   },
 };
+
+// ---- Secret streams -----------------------------------------------------------------
+//
+// libsodium's crypto_secretstream_xchacha20poly1305 (documented at
+// https://doc.libsodium.org/secret-key_cryptography/secretstream): a key and a 24-byte
+// header start a stream; the state key is HChaCha20(key, header[0..16]) and the nonce a
+// 32-bit counter (1 at the start) with header[16..24]. Each message is ChaCha20-Poly1305
+// encrypted with a one-byte tag, and the MAC is folded into the next nonce, so messages can
+// be neither reordered, dropped nor truncated without the reader noticing (the FINAL tag
+// marks the end). Files are cut into such messages (file-stream.ts).
+//
+// init_push would draw the header from libsodium's own generator. We take the header as a
+// parameter instead (randomness is injected), and start both directions with init_pull:
+// for a given key and header, init_push and init_pull set up the same state, so the writer
+// is deterministic and can be re-run from the start to resume an interrupted upload.
+
+export const SECRETSTREAM_KEY_BYTES = 32;
+export const SECRETSTREAM_HEADER_BYTES = 24;
+/** Bytes a secretstream message grows by: the tag byte and the 16-byte MAC. */
+export const SECRETSTREAM_ABYTES = 17;
+
+/**
+ * An open secretstream state (inside libsodium's memory); use it in one direction only.
+ * libsodium-wrappers offers no way to free or wipe it: its 52 bytes stay in the WebAssembly
+ * heap (a small leak per file, and key material `wipe` cannot reach).
+ */
+export interface SecretStream {
+  readonly kind: 'secretstream';
+  readonly state: StateAddress;
+}
+
+export function openSecretStream(key: Uint8Array, header: Uint8Array): SecretStream {
+  assertLength(key, SECRETSTREAM_KEY_BYTES, 'secretstream key');
+  assertLength(header, SECRETSTREAM_HEADER_BYTES, 'secretstream header');
+  return { kind: 'secretstream', state: lib().crypto_secretstream_xchacha20poly1305_init_pull(header, key) };
+}
+
+/** Encrypts the next message of the stream; `final` marks the last one (TAG_FINAL). */
+export function secretStreamPush(stream: SecretStream, message: Uint8Array, final: boolean): Uint8Array {
+  const s = lib();
+  const tag = final ? s.crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0;
+  return s.crypto_secretstream_xchacha20poly1305_push(stream.state, message, null, tag);
+}
+
+/**
+ * Decrypts the next message of the stream. Throws VerificationError when it does not
+ * authenticate (wrong key, tampered, reordered or from another stream).
+ */
+export function secretStreamPull(
+  stream: SecretStream,
+  ciphertext: Uint8Array,
+): { message: Uint8Array; final: boolean } {
+  if (ciphertext.length < SECRETSTREAM_ABYTES) throw new VerificationError('secretstream message too short');
+  const s = lib();
+  let out: { message: Uint8Array; tag: number } | false;
+  try {
+    out = s.crypto_secretstream_xchacha20poly1305_pull(stream.state, ciphertext, null);
+  } catch (cause) {
+    throw new VerificationError('secretstream message does not authenticate', { cause });
+  }
+  if (!out) throw new VerificationError('secretstream message does not authenticate');
+  const final = out.tag === s.crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+  if (!final && out.tag !== 0) throw new VerificationError('secretstream message has an unexpected tag');
+  return { message: out.message, final };
+}
+
+/** BLAKE2b (RFC 7693) over data given in pieces: the same digest as `hash` of their concatenation. */
+export interface Hasher {
+  update(data: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+export function createHasher(length = 32): Hasher {
+  if (!Number.isInteger(length) || length < 16 || length > 64)
+    throw new UsageError('hash length out of range');
+  const s = lib();
+  const state = s.crypto_generichash_init(null, length);
+  let done = false;
+  return {
+    update(data) {
+      if (done) throw new UsageError('hasher already finished');
+      s.crypto_generichash_update(state, data);
+    },
+    digest() {
+      if (done) throw new UsageError('hasher already finished');
+      done = true;
+      return s.crypto_generichash_final(state, length);
+    },
+  };
+}
 
 // ---- Secret hygiene ------------------------------------------------------------------
 

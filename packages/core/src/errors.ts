@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'AUTH'
   | 'REPLAY'
   | 'NOT_FOUND'
+  | 'EXPIRED'
   | 'INTERNAL';
 
 export abstract class ParusError extends Error {
@@ -88,6 +89,12 @@ export class NotFoundError extends ParusError {
   readonly code = 'NOT_FOUND';
 }
 
+/** Something that existed has run out its time: a relay blob past its expiry. */
+export class ExpiredError extends ParusError {
+  override readonly name = 'ExpiredError';
+  readonly code = 'EXPIRED';
+}
+
 /** A bug: an invariant of our own code does not hold. */
 export class InternalError extends ParusError {
   override readonly name = 'InternalError';
@@ -106,6 +113,7 @@ const byCode: Record<ErrorCode, new (message: string) => ParusError> = {
   AUTH: AuthError,
   REPLAY: ReplayError,
   NOT_FOUND: NotFoundError,
+  EXPIRED: ExpiredError,
   INTERNAL: InternalError,
 };
 

@@ -13,6 +13,7 @@ export {
   AuthError,
   ReplayError,
   NotFoundError,
+  ExpiredError,
   InternalError,
   isErrorCode,
   errorFromCode,
@@ -77,8 +78,73 @@ export {
   mlkem768,
   equalSecret,
   wipe,
+  SECRETSTREAM_KEY_BYTES,
+  SECRETSTREAM_HEADER_BYTES,
+  SECRETSTREAM_ABYTES,
+  openSecretStream,
+  secretStreamPush,
+  secretStreamPull,
+  createHasher,
 } from './crypto.ts';
-export type { Random, SignKeyPair, DhKeyPair, KemKeyPair, Argon2idCost, Encapsulation } from './crypto.ts';
+export type {
+  Random,
+  SignKeyPair,
+  DhKeyPair,
+  KemKeyPair,
+  Argon2idCost,
+  Encapsulation,
+  SecretStream,
+  Hasher,
+} from './crypto.ts';
+export {
+  FILE_CHUNK_BYTES,
+  FILE_CIPHER_CHUNK_BYTES,
+  MAX_FILE_BYTES,
+  fileChunkCount,
+  fileCipherSize,
+  encryptFileChunks,
+  FileDecryptor,
+} from './file-stream.ts';
+export {
+  BLOB_ID_BYTES,
+  BLOB_HASH_BYTES,
+  BLOB_CHUNK_BYTES,
+  MAX_BLOB_BYTES,
+  blobChunkCount,
+  blobChunkLength,
+  isBlobCommandType,
+} from './blob-protocol.ts';
+export type {
+  BlobNewFrame,
+  BlobPutFrame,
+  BlobFinishFrame,
+  BlobStatFrame,
+  BlobGetFrame,
+  BlobDeleteFrame,
+  BlobCommand,
+  BlobFrame,
+  ChunkFrame,
+  BlobReply,
+} from './blob-protocol.ts';
+export {
+  MAX_TEXT_CHARS,
+  MAX_FILE_NAME_CHARS,
+  MAX_MIME_CHARS,
+  MAX_THUMBNAIL_BYTES,
+  isStickerName,
+  isMimeType,
+  isFileName,
+  encodeTextBody,
+  decodeTextBody,
+  encodeStickerBody,
+  decodeStickerBody,
+  encodeFileBody,
+  decodeFileBody,
+  encodeUnsendBody,
+  decodeUnsendBody,
+  decodeTypingBody,
+} from './message-body.ts';
+export type { TextBody, StickerBody, FileBody, UnsendBody } from './message-body.ts';
 export {
   DEFAULT_CBOR_LIMITS,
   encodeCbor,

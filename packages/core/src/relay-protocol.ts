@@ -39,6 +39,13 @@ import {
   type Random,
 } from './crypto.ts';
 import { DecodeError, VerificationError, isErrorCode, type ErrorCode } from './errors.ts';
+import {
+  decodeBlobCommand,
+  decodeBlobReply,
+  isBlobCommandType,
+  type BlobCommand,
+  type BlobReply,
+} from './blob-protocol.ts';
 
 /** 2: X25519 command authenticators in place of Ed25519 command signatures. */
 export const RELAY_PROTOCOL_VERSION = 2;
@@ -127,8 +134,16 @@ export type ClientFrame =
   | SendFrame
   | AckFrame
   | DelFrame
-  | PingFrame;
-export type AuthenticatedCommand = NewFrame | SecureFrame | SubFrame | SendFrame | AckFrame | DelFrame;
+  | PingFrame
+  | BlobCommand;
+export type AuthenticatedCommand =
+  | NewFrame
+  | SecureFrame
+  | SubFrame
+  | SendFrame
+  | AckFrame
+  | DelFrame
+  | BlobCommand;
 
 export interface WelcomeFrame {
   t: 'welcome';
@@ -169,7 +184,7 @@ export interface ErrFrame {
   msg: string;
 }
 
-export type RelayFrame = WelcomeFrame | IdsFrame | OkFrame | MsgFrame | EndFrame | ErrFrame;
+export type RelayFrame = WelcomeFrame | IdsFrame | OkFrame | MsgFrame | EndFrame | ErrFrame | BlobReply;
 
 // ---- Codecs ---------------------------------------------------------------------------
 
@@ -247,6 +262,8 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
     case 'ping':
       return { t, id: reqId(m) };
     default:
+      if (isBlobCommandType(t))
+        return decodeBlobCommand(t, m, { id: reqId(m), auth: asBytes(m.auth, 'auth', auth32) });
       throw new DecodeError('unknown client frame type');
   }
 }
@@ -287,6 +304,9 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
       };
     case 'end':
       return { t, rid: asBytes(m.rid, 'rid', qid) };
+    case 'blob':
+    case 'chunk':
+      return decodeBlobReply(t, m, reqId(m));
     case 'err': {
       const code = asText(m.code, 'code', 32);
       if (!isErrorCode(code)) throw new DecodeError('unknown error code');

@@ -10,6 +10,7 @@
  * new request id uses that id up, whatever the command's outcome.
  */
 import {
+  BLOB_CHUNK_BYTES,
   CHALLENGE_BYTES,
   DecodeError,
   MAX_FRAME_BYTES,
@@ -21,10 +22,21 @@ import {
   decodeCbor,
   decodeClientFrame,
   encodeFrame,
+  isBlobCommandType,
   sign,
   welcomeSigningBytes,
 } from '@parus/core';
-import type { ClientFrame, EndFrame, ErrFrame, HelloFrame, MsgFrame, Random, RelayFrame } from '@parus/core';
+import type {
+  BlobCommand,
+  ClientFrame,
+  EndFrame,
+  ErrFrame,
+  HelloFrame,
+  MsgFrame,
+  Random,
+  RelayFrame,
+} from '@parus/core';
+import type { BlobCommandHandler } from './blob-commands.ts';
 import { WebSocket } from 'ws';
 import { CommandAuth } from './command-auth.ts';
 import type { CommandHandler } from './commands.ts';
@@ -42,7 +54,10 @@ export interface RelayConnectionOptions {
   keys: ServerKeys;
   rng: Random;
   commands: CommandHandler;
+  blobs: BlobCommandHandler;
   limiter: RateLimiter;
+  /** Blob chunk bytes, up and down (bput data, bget answers). */
+  byteLimiter: RateLimiter;
   counters: ConnectionCounters;
   maxBufferedBytes: number;
   helloTimeoutMs: number;
@@ -129,7 +144,14 @@ export class RelayConnection implements Subscriber {
     };
     let running: Promise<void>;
     try {
-      running = this.opts.commands.run(context, frame);
+      if (isBlobCommandType(frame.t)) {
+        const blob = frame as BlobCommand;
+        const cost = blob.t === 'bput' ? blob.data.length : blob.t === 'bget' ? BLOB_CHUNK_BYTES : 0;
+        // Refused, not counted as a strike: a client pacing an upload is not flooding.
+        if (cost > 0 && this.opts.byteLimiter.take(cost) !== 'allow')
+          return this.sendError(new QuotaError('blob byte rate exceeded; slow down'), id);
+        running = this.opts.blobs.run(context, blob);
+      } else running = this.opts.commands.run(context, frame as Exclude<typeof frame, BlobCommand>);
     } catch (error) {
       return this.sendError(error, id);
     }

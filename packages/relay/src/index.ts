@@ -16,3 +16,5 @@ export type {
   StoreCounts,
   StoredMessage,
 } from './queue-store.ts';
+export { BlobStore, BLOB_DATABASE_FILE, BLOB_FOLDER } from './blob-store.ts';
+export type { BlobRecord, BlobStoreOptions } from './blob-store.ts';

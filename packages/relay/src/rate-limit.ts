@@ -30,16 +30,16 @@ export class RateLimiter {
     this.last = opts.clock();
   }
 
-  /** Takes a token for one frame. */
-  take(): RateDecision {
+  /** Takes `cost` tokens (one per frame; one per byte for a byte bucket). */
+  take(cost = 1): RateDecision {
     const now = this.opts.clock();
     const elapsed = Math.max(0, now - this.last);
     this.last = now;
     this.tokens = Math.min(this.opts.burst, this.tokens + (elapsed * this.opts.ratePerSecond) / 1000);
     // A full bucket means the peer paused long enough: forgive earlier strikes.
     if (this.tokens >= this.opts.burst) this.strikes = 0;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    if (this.tokens >= cost) {
+      this.tokens -= cost;
       return 'allow';
     }
     this.strikes += 1;

@@ -3,7 +3,7 @@
  * is run by anyone for anyone (DESIGN.md "Relays and the network"), so each resource a
  * stranger can make it spend — connections, subscriptions, frames, stored bytes — has one.
  */
-import { UsageError } from '@parus/core';
+import { BLOB_CHUNK_BYTES, MAX_BLOB_BYTES, UsageError } from '@parus/core';
 
 export interface RelayLimits {
   /** Open WebSocket connections; the next upgrade gets HTTP 503. */
@@ -32,6 +32,18 @@ export interface RelayLimits {
   heartbeatMs: number;
   /** Bytes queued for a slow reader before its connection is closed. */
   maxBufferedBytes: number;
+  /** Largest blob (encrypted file) the relay takes, in bytes. */
+  maxBlobBytes: number;
+  /** Bytes of all blobs together, finished or still uploading. */
+  maxBlobTotalBytes: number;
+  /** How long a finished blob is kept. */
+  blobTtlMs: number;
+  /** How long an unfinished upload keeps its reservation. */
+  blobUploadTtlMs: number;
+  /** Token bucket per connection for blob chunk bytes, up and down: bytes per second... */
+  blobBytesPerSecond: number;
+  /** ...and how many may pass at once (at least one chunk). */
+  blobByteBurst: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
@@ -48,6 +60,12 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   helloTimeoutMs: 10 * 1000,
   heartbeatMs: 30 * 1000,
   maxBufferedBytes: 64 * 1024 * 1024,
+  maxBlobBytes: 100 * 1024 * 1024,
+  maxBlobTotalBytes: 10 * 1024 * 1024 * 1024,
+  blobTtlMs: 21 * 24 * 60 * 60 * 1000,
+  blobUploadTtlMs: 24 * 60 * 60 * 1000,
+  blobBytesPerSecond: 16 * 1024 * 1024,
+  blobByteBurst: 4 * 1024 * 1024,
 });
 
 const TIMER_LIMITS: ReadonlySet<keyof RelayLimits> = new Set([
@@ -72,6 +90,10 @@ export function resolveLimits(partial: Partial<RelayLimits> = {}): RelayLimits {
     }
     limits[key] = value;
   }
+  if (limits.blobByteBurst < BLOB_CHUNK_BYTES)
+    throw new UsageError(`relay limit blobByteBurst must be at least one chunk (${BLOB_CHUNK_BYTES} bytes)`);
+  if (limits.maxBlobBytes > MAX_BLOB_BYTES)
+    throw new UsageError(`relay limit maxBlobBytes must be at most ${MAX_BLOB_BYTES}`);
   for (const key of Object.keys(partial)) {
     if (!Object.prototype.hasOwnProperty.call(DEFAULT_RELAY_LIMITS, key)) {
       throw new UsageError(`unknown relay limit ${key}`);

@@ -14,6 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { MAX_FRAME_BYTES, RELAY_PROTOCOL_VERSION, TransportError, initCrypto } from '@parus/core';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
+import { BlobCommandHandler } from './blob-commands.ts';
+import { BlobStore } from './blob-store.ts';
 import { CommandHandler } from './commands.ts';
 import { RelayConnection } from './connection.ts';
 import type { ConnectionCounters } from './connection.ts';
@@ -72,6 +74,10 @@ export interface RelayStats {
   messagesStored: number;
   messagesDelivered: number;
   messagesExpired: number;
+  /** Blobs stored, finished or still uploading, and their bytes on disk. */
+  blobs: number;
+  blobBytes: number;
+  blobsExpired: number;
 }
 
 export interface Relay {
@@ -100,11 +106,30 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     maxQueueMessages: limits.maxQueueMessages,
     maxQueueBytes: limits.maxQueueBytes,
   });
-  const counters: ConnectionCounters & { messagesStored: number; messagesExpired: number } = {
+  let blobStore: BlobStore;
+  try {
+    blobStore = new BlobStore({
+      dataDir: opts.dataDir,
+      maxBlobBytes: limits.maxBlobBytes,
+      maxTotalBytes: limits.maxBlobTotalBytes,
+      uploadTtlMs: limits.blobUploadTtlMs,
+      blobTtlMs: limits.blobTtlMs,
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const blobs = new BlobCommandHandler({ store: blobStore, rng, now });
+  const counters: ConnectionCounters & {
+    messagesStored: number;
+    messagesExpired: number;
+    blobsExpired: number;
+  } = {
     framesReceived: 0,
     errorsSent: 0,
     messagesStored: 0,
     messagesExpired: 0,
+    blobsExpired: 0,
   };
   const subscriptions = new Subscriptions({
     store,
@@ -145,10 +170,17 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       keys,
       rng,
       commands,
+      blobs,
       limiter: new RateLimiter({
         ratePerSecond: limits.framesPerSecond,
         burst: limits.frameBurst,
         maxStrikes: limits.maxRateStrikes,
+        clock: () => performance.now(),
+      }),
+      byteLimiter: new RateLimiter({
+        ratePerSecond: limits.blobBytesPerSecond,
+        burst: limits.blobByteBurst,
+        maxStrikes: Number.MAX_SAFE_INTEGER,
         clock: () => performance.now(),
       }),
       counters,
@@ -210,12 +242,14 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     });
   } catch (cause) {
     await store.close();
+    await blobStore.close();
     throw new TransportError(`cannot listen on ${host}:${opts.port ?? 0}`, { cause });
   }
   const bound = server.address();
   if (bound === null || typeof bound === 'string') {
     server.close();
     await store.close();
+    await blobStore.close();
     throw new TransportError('server has no TCP address');
   }
   const port = bound.port;
@@ -226,6 +260,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       const n = await store.purgeExpired(now());
       counters.messagesExpired += n;
       if (n > 0) log(`purged ${n} expired messages`);
+      const b = await blobStore.purgeExpired(now());
+      counters.blobsExpired += b;
+      if (b > 0) log(`purged ${b} expired blobs`);
     } catch (error) {
       if (!closing) log(`purge failed: ${errorName(error)}`);
     }
@@ -270,6 +307,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       server.closeAllConnections();
       await serverClosed;
       await store.close();
+      await blobStore.close();
       log('relay closed');
     })();
     return closing;
@@ -296,6 +334,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         messagesStored: counters.messagesStored,
         messagesDelivered: subscriptions.delivered,
         messagesExpired: counters.messagesExpired,
+        blobs: blobStore.count,
+        blobBytes: blobStore.storedBytes,
+        blobsExpired: counters.blobsExpired,
       };
     },
   };

@@ -9,6 +9,7 @@ import {
 import type { RelayFrame } from '@parus/core';
 import { WebSocket } from 'ws';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { BlobCommandHandler } from '../src/blob-commands.ts';
 import type { CommandHandler } from '../src/commands.ts';
 import { RelayConnection } from '../src/connection.ts';
 import { nodeRandom } from '../src/node-random.ts';
@@ -36,7 +37,9 @@ function connection(run: () => Promise<void>) {
     },
     rng: nodeRandom,
     commands: { run } as unknown as CommandHandler,
+    blobs: { run } as unknown as BlobCommandHandler,
     limiter: new RateLimiter({ ratePerSecond: 1_000, burst: 1_000, maxStrikes: 10, clock: () => 0 }),
+    byteLimiter: new RateLimiter({ ratePerSecond: 1 << 20, burst: 1 << 20, maxStrikes: 10, clock: () => 0 }),
     counters: { framesReceived: 0, errorsSent: 0 },
     maxBufferedBytes: 1 << 20,
     helloTimeoutMs: 60_000,

@@ -7,8 +7,11 @@ import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
 
 const HELP = `Type a message and press Enter to send it.
-  /help   this help
-  /quit   leave the chat (Ctrl+D too)
+  /me TEXT       an action: "* you TEXT"
+  /sticker ID    a sticker of the built-in set (hello, thanks, ok, haha, ...)
+  /unsend ID     take back one of your messages (the #id at its end) (收回)
+  /help          this help
+  /quit          leave the chat (Ctrl+D too)
 Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 read.`;
 
 export async function chatCommand(argv: string[], makeOut: (json: boolean) => Output): Promise<number> {
@@ -45,12 +48,21 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
     account.events.on('message', (m: MessageInfo) => {
       if (m.alias !== alias) return;
       emit({ event: 'message', message: m }, formatMessage(m));
+      if (m.file && !m.unsent && !out.json)
+        show(`  save it with: parus download ${alias} ${m.id.slice(0, 12)}`);
       void account.markRead(alias);
     });
     account.events.on('receipt', (r) => {
       if (r.alias !== alias || r.status === 'sent') return;
       const snippet = (sentTexts.get(r.id) ?? r.id.slice(0, 8)).slice(0, 24);
       emit({ event: 'receipt', ...r }, `  ${r.status === 'read' ? '已讀' : '✓✓ delivered'}: ${snippet}`);
+    });
+    account.events.on('unsent', (u) => {
+      if (u.alias === alias)
+        emit({ event: 'unsent', ...u }, `  (message #${u.id.slice(0, 12)} was unsent 已收回)`);
+    });
+    account.events.on('typing', (t) => {
+      if (t.alias === alias && interactive && !out.json) show(`  (${alias} is typing…)`);
     });
     account.events.on('connection', (c) => {
       if (interactive) show(c.state === 'connected' ? '(connected)' : '(relay unreachable, retrying…)');
@@ -61,6 +73,8 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
       if (interactive) out.line(`— chatting with ${alias}; /help for help —`);
     }
     await account.markRead(alias);
+    // Typing signals: the engine sends at most one per 3 s, and only while connected.
+    if (interactive) process.stdin.on('keypress', () => void account.sendTyping(alias).catch(() => false));
     if (interactive) rl.prompt();
     for await (const raw of rl) {
       const line = raw.trim();
@@ -73,12 +87,35 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
         show(HELP);
         continue;
       }
-      if (line.startsWith('/')) {
-        show(`unknown command ${line.split(' ')[0]}; /help lists them`);
+      const [command, ...args] = line.split(/\s+/);
+      const rest = line.slice(command!.length).trim();
+      if (line.startsWith('/') && !['/me', '/sticker', '/unsend'].includes(command!)) {
+        show(`unknown command ${command}; /help lists them`);
         continue;
       }
       try {
-        const m = await account.sendText(alias, raw);
+        if (command === '/unsend') {
+          const prefix = (args[0] ?? '').replace(/^#/, '').toLowerCase();
+          const ids = (await account.history(alias))
+            .filter((m) => m.dir === 'out' && prefix.length >= 8 && m.id.startsWith(prefix))
+            .map((m) => m.id);
+          if (ids.length !== 1) {
+            show('usage: /unsend ID (the #id shown at the end of one of your messages)');
+            continue;
+          }
+          await account.unsend(alias, ids[0]!); // the 'unsent' event prints it
+          continue;
+        }
+        if ((command === '/me' || command === '/sticker') && rest === '') {
+          show(`usage: ${command} ${command === '/me' ? 'TEXT' : 'ID'}`);
+          continue;
+        }
+        const m =
+          command === '/me'
+            ? await account.sendText(alias, rest, { action: true })
+            : command === '/sticker'
+              ? await account.sendSticker(alias, 'parus', rest)
+              : await account.sendText(alias, raw);
         sentTexts.set(m.id, m.text);
         if (interactive) process.stdout.write('\x1b[1A\r\x1b[2K'); // replace the typed line by the message
         emit({ event: 'sent', message: m }, formatMessage(m));

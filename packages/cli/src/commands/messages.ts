@@ -1,36 +1,183 @@
-import { UsageError } from '@parus/core';
+import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { MAX_FILE_BYTES, ParusError, QuotaError, StorageError, UsageError } from '@parus/core';
+import type { Account, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
+import { filesFolder, guessMime, progressLine, saveUnique } from '../files.ts';
 import { formatMessage } from '../format.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
 
 type MakeOut = (json: boolean) => Output;
 
+/** The built-in sticker set the clients draw (packages/web); `--pack` picks another. */
+const DEFAULT_STICKER_PACK = 'parus';
+
 export async function sendCommand(argv: string[], makeOut: MakeOut): Promise<number> {
-  const { values, positionals } = parse(argv, { reply: { type: 'string' } });
+  const { values, positionals } = parse(argv, {
+    reply: { type: 'string' },
+    sticker: { type: 'string' },
+    pack: { type: 'string' },
+    me: { type: 'boolean', default: false },
+  });
   const out = makeOut(values.json === true);
   const [alias, ...words] = positionals;
   const text = words.join(' ');
-  if (!alias || !text) throw new UsageError('usage: parus send ALIAS TEXT');
+  const sticker = str(values, 'sticker');
+  if (!alias || (!text && !sticker) || (text && sticker))
+    throw new UsageError('usage: parus send ALIAS TEXT | parus send ALIAS --sticker ID [--pack PACK]');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     const reply = str(values, 'reply');
-    const message = await account.sendText(alias, text, reply ? { replyTo: reply } : {});
-    let note = '';
+    const replyOpt = reply ? { replyTo: reply } : {};
+    const message = sticker
+      ? await account.sendSticker(alias, str(values, 'pack') ?? DEFAULT_STICKER_PACK, sticker, replyOpt)
+      : await account.sendText(alias, text, { ...replyOpt, action: values.me === true });
+    await deliver(account, alias, message, out);
+  } finally {
+    await account.close();
+  }
+  return 0;
+}
+
+/** Sends what waits, then prints the message with its state (and why it may still wait). */
+async function deliver(account: Account, alias: string, message: MessageInfo, out: Output): Promise<void> {
+  let note = '';
+  try {
+    await account.start();
+    await account.sync({ timeoutMs: 20_000 });
+  } catch {
+    note = 'the relay is not reachable now; the message waits in the outbox and goes out on the next run';
+  }
+  const contact = account.contact(alias);
+  if (contact.status === 'pending')
+    note = `${alias} has not answered the invitation yet; the message waits in the outbox`;
+  const [latest] = (await account.history(alias)).filter((m) => m.id === message.id);
+  out.result({ message: latest ?? message, note: note || null }, () => {
+    out.line(formatMessage(latest ?? message));
+    if (note) out.warn(note);
+  });
+}
+
+export async function sendFileCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values, positionals } = parse(argv, { name: { type: 'string' }, mime: { type: 'string' } });
+  const out = makeOut(values.json === true);
+  const [alias, path] = positionals;
+  if (!alias || !path || positionals.length > 2) throw new UsageError('usage: parus send-file ALIAS PATH');
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (cause) {
+    throw new UsageError(`cannot read ${path}`, { cause });
+  }
+  if (size > MAX_FILE_BYTES) throw new QuotaError(`file larger than ${MAX_FILE_BYTES} bytes`);
+  const bytes = new Uint8Array(readFileSync(path));
+  const name = str(values, 'name') ?? basename(path);
+  const mime = str(values, 'mime') ?? guessMime(name);
+  const account = await openAccount(resolveHome(str(values, 'home')));
+  try {
+    await account.start();
+    const progress = progressLine(`uploading ${name}`);
+    let message: MessageInfo;
     try {
-      await account.start();
-      await account.sync({ timeoutMs: 20_000 });
-    } catch {
-      note = 'the relay is not reachable now; the message waits in the outbox and goes out on the next run';
+      message = await account.sendFile(
+        alias,
+        { name, mime, bytes },
+        progress.onProgress ? { onProgress: progress.onProgress } : {},
+      );
+    } finally {
+      progress.end();
     }
-    const contact = account.contact(alias);
-    if (contact.status === 'pending')
-      note = `${alias} has not answered the invitation yet; the message waits in the outbox`;
-    const [latest] = (await account.history(alias)).filter((m) => m.id === message.id);
-    out.result({ message: latest ?? message, note: note || null }, () => {
-      out.line(formatMessage(latest ?? message));
-      if (note) out.warn(note);
-    });
+    await deliver(account, alias, message, out);
+  } finally {
+    await account.close();
+  }
+  return 0;
+}
+
+export async function unsendCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values, positionals } = parse(argv, {});
+  const out = makeOut(values.json === true);
+  const [alias, id] = positionals;
+  if (!alias || !id || positionals.length > 2) throw new UsageError('usage: parus unsend ALIAS MESSAGE_ID');
+  const prefix = id.toLowerCase().replace(/^#/, '');
+  if (!/^[0-9a-f]{8,64}$/.test(prefix))
+    throw new UsageError('MESSAGE_ID is 8 to 64 hex digits (as history shows it)');
+  const account = await openAccount(resolveHome(str(values, 'home')));
+  try {
+    // The id as printed (its first 12 digits) is enough when it names one of our messages.
+    const mine = (await account.history(alias)).filter((m) => m.dir === 'out' && m.id.startsWith(prefix));
+    if (mine.length > 1) throw new UsageError('that id prefix names several messages; give more digits');
+    const message = await account.unsend(alias, mine[0]?.id ?? prefix.padEnd(64, '0'));
+    await deliver(account, alias, message, out);
+  } finally {
+    await account.close();
+  }
+  return 0;
+}
+
+/** A received file saved to disk, or why it was not. */
+interface Saved {
+  id: string;
+  path?: string;
+  error?: { name: string; code: string; message: string };
+}
+
+/** Downloads the files among `messages` into the account's files folder. */
+async function saveFiles(
+  account: Account,
+  home: string,
+  messages: MessageInfo[],
+  out: Output,
+): Promise<Saved[]> {
+  const saved: Saved[] = [];
+  for (const m of messages) {
+    if (m.dir !== 'in' || !m.file || m.unsent) continue;
+    const progress = progressLine(`downloading ${m.file.name}`);
+    try {
+      const bytes = await account.downloadFile(
+        m.alias,
+        m.id,
+        progress.onProgress ? { onProgress: progress.onProgress } : {},
+      );
+      saved.push({ id: m.id, path: saveUnique(filesFolder(home, m.alias), m.file.name, bytes) });
+    } catch (e) {
+      if (!(e instanceof ParusError)) throw e;
+      saved.push({ id: m.id, error: { name: e.name, code: e.code, message: e.message } });
+      if (e instanceof StorageError) out.warn(`parus: could not save ${m.file.name}: ${e.message}`);
+    } finally {
+      progress.end();
+    }
+  }
+  return saved;
+}
+
+/** Saves a received file again (or for the first time, when `read` could not fetch it). */
+export async function downloadCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values, positionals } = parse(argv, {});
+  const out = makeOut(values.json === true);
+  const [alias, id] = positionals;
+  if (!alias || !id || positionals.length > 2) throw new UsageError('usage: parus download ALIAS MESSAGE_ID');
+  const prefix = id.toLowerCase().replace(/^#/, '');
+  if (!/^[0-9a-f]{8,64}$/.test(prefix))
+    throw new UsageError('MESSAGE_ID is 8 to 64 hex digits (as history shows it)');
+  const home = resolveHome(str(values, 'home'));
+  const account = await openAccount(home);
+  try {
+    const files = (await account.history(alias)).filter((m) => m.file && m.id.startsWith(prefix));
+    if (files.length !== 1)
+      throw new UsageError(
+        files.length === 0 ? 'no file message with that id' : 'that id names several files',
+      );
+    await account.start();
+    const [saved] = await saveFiles(account, home, [{ ...files[0]!, dir: 'in' }], out);
+    if (saved?.error) {
+      out.result({ id: saved.id, saved: null, error: saved.error }, () =>
+        out.warn(`parus: not saved: ${saved.error!.message} (${saved.error!.name})`),
+      );
+      return 1;
+    }
+    out.result({ id: saved!.id, saved: saved!.path }, () => out.line(`saved to ${saved!.path}`));
   } finally {
     await account.close();
   }
@@ -40,20 +187,34 @@ export async function sendCommand(argv: string[], makeOut: MakeOut): Promise<num
 export async function readCommand(argv: string[], makeOut: MakeOut): Promise<number> {
   const { values } = parse(argv, {});
   const out = makeOut(values.json === true);
-  const account = await openAccount(resolveHome(str(values, 'home')));
+  const home = resolveHome(str(values, 'home'));
+  const account = await openAccount(home);
   const contactsBefore = new Set(account.contacts().map((c) => c.alias));
   try {
     await account.start();
     await account.sync({ timeoutMs: 30_000 });
     const messages = await account.takeUnshown();
+    const files = await saveFiles(account, home, messages, out);
     const newContacts = account.contacts().filter((c) => !contactsBefore.has(c.alias));
-    out.result({ messages, contacts: newContacts }, () => {
+    const withFiles = messages.map((m) => {
+      const f = files.find((x) => x.id === m.id);
+      return f ? { ...m, saved: f.path ?? null, saveError: f.error ?? null } : m;
+    });
+    out.result({ messages: withFiles, contacts: newContacts }, () => {
       for (const c of newContacts) {
         out.line(
           `New contact: ${c.alias} (unvalidated). Check the safety number with: parus verify ${c.alias}`,
         );
       }
-      for (const m of messages) out.line(formatMessage(m));
+      for (const m of messages) {
+        out.line(formatMessage(m));
+        const f = files.find((x) => x.id === m.id);
+        if (f?.path) out.line(`  saved to ${f.path}`);
+        if (f?.error) {
+          out.line(`  not saved: ${f.error.message} (${f.error.name})`);
+          out.line(`  try again later with: parus download ${m.alias} ${m.id.slice(0, 12)}`);
+        }
+      }
       if (messages.length === 0 && newContacts.length === 0) out.line('No new messages.');
     });
   } finally {

@@ -1,0 +1,209 @@
+/**
+ * The bodies of the user-visible envelope kinds (envelope.ts), each checked strictly: every
+ * field's type and size, and no field the kind does not define.
+ *
+ *   text     {text, replyTo?: id, action?: true}       action: a `/me` line (Tox "action")
+ *   sticker  {pack, id, replyTo?: id}                  names of a sticker set and a sticker
+ *   file     {relay, blob, dk, key, header, hash, size, name, mime, expires, thumb?}
+ *            (the envelope may add replyTo beside these; the client reads it apart)
+ *   unsend   {target: id}                              the author takes a message back (收回)
+ *   typing   {}                                        ephemeral, never stored
+ */
+import { ENVELOPE_ID_BYTES } from './envelope.ts';
+import { asBytes, asMap, asText, asUint, type CborMap, type CborValue } from './cbor.ts';
+import { DH_BYTES, SECRETSTREAM_HEADER_BYTES, SECRETSTREAM_KEY_BYTES } from './crypto.ts';
+import { BLOB_HASH_BYTES, BLOB_ID_BYTES } from './blob-protocol.ts';
+import { DecodeError, UsageError } from './errors.ts';
+import { MAX_FILE_BYTES } from './file-stream.ts';
+import { parseRelayAddress } from './relay-address.ts';
+
+export const MAX_TEXT_CHARS = 16 * 1024;
+export const MAX_FILE_NAME_CHARS = 255;
+export const MAX_MIME_CHARS = 127;
+export const MAX_THUMBNAIL_BYTES = 16 * 1024;
+
+/** Sticker set and sticker names: short lowercase ASCII, so they name files and never paths. */
+const STICKER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/** A media type, type/subtype (RFC 6838 §4.2 characters), without parameters. */
+const MIME = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$/;
+/** No control characters (C0, DEL, C1) and no bidirectional overrides in a file name. */
+// eslint-disable-next-line no-control-regex
+const BAD_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+
+export interface TextBody {
+  text: string;
+  replyTo?: Uint8Array;
+  action?: true;
+}
+export interface StickerBody {
+  pack: string;
+  id: string;
+  replyTo?: Uint8Array;
+}
+export interface FileBody {
+  /** The relay that holds the blob. */
+  relay: string;
+  blob: Uint8Array;
+  /** X25519 secret that authenticates downloads of the blob. */
+  dk: Uint8Array;
+  /** The secretstream key and header of the file. */
+  key: Uint8Array;
+  header: Uint8Array;
+  /** BLAKE2b-256 of the ciphertext (the whole blob). */
+  hash: Uint8Array;
+  /** Plaintext size in bytes. */
+  size: number;
+  name: string;
+  mime: string;
+  /** When the relay deletes the blob, ms since the epoch. */
+  expires: number;
+  /** A small preview image made by the sender's UI. */
+  thumb?: Uint8Array;
+}
+export interface UnsendBody {
+  target: Uint8Array;
+}
+
+function onlyFields(m: CborMap, allowed: readonly string[], what: string): void {
+  for (const k of Object.keys(m))
+    if (!allowed.includes(k)) throw new DecodeError(`${what} has unknown fields`);
+}
+
+export function isStickerName(s: unknown): s is string {
+  return typeof s === 'string' && STICKER_NAME.test(s);
+}
+
+export function isMimeType(s: unknown): s is string {
+  return typeof s === 'string' && MIME.test(s);
+}
+
+export function isFileName(s: unknown): s is string {
+  return (
+    typeof s === 'string' &&
+    s.length >= 1 &&
+    s.length <= MAX_FILE_NAME_CHARS &&
+    s.trim() === s &&
+    !BAD_NAME_CHARS.test(s)
+  );
+}
+
+function replyTo(v: CborValue | undefined): Uint8Array | undefined {
+  return v === undefined ? undefined : asBytes(v, 'replyTo', { len: ENVELOPE_ID_BYTES });
+}
+
+export function encodeTextBody(b: TextBody): CborMap {
+  if (typeof b.text !== 'string' || b.text.length === 0) throw new UsageError('message is empty');
+  if (b.text.length > MAX_TEXT_CHARS)
+    throw new UsageError(`message longer than ${MAX_TEXT_CHARS} characters`);
+  const m: CborMap = { text: b.text };
+  if (b.replyTo) m.replyTo = b.replyTo;
+  if (b.action) m.action = true;
+  return m;
+}
+
+export function decodeTextBody(body: CborValue): TextBody {
+  const m = asMap(body, 'text body');
+  onlyFields(m, ['text', 'replyTo', 'action'], 'text body');
+  const b: TextBody = { text: asText(m.text, 'text', MAX_TEXT_CHARS) };
+  const r = replyTo(m.replyTo);
+  if (r) b.replyTo = r;
+  if (m.action !== undefined) {
+    if (m.action !== true) throw new DecodeError('action must be true when present');
+    b.action = true;
+  }
+  return b;
+}
+
+export function encodeStickerBody(b: StickerBody): CborMap {
+  if (!isStickerName(b.pack) || !isStickerName(b.id))
+    throw new UsageError('sticker set and sticker names are 1-32 characters of a-z, 0-9, _ and -');
+  const m: CborMap = { pack: b.pack, id: b.id };
+  if (b.replyTo) m.replyTo = b.replyTo;
+  return m;
+}
+
+export function decodeStickerBody(body: CborValue): StickerBody {
+  const m = asMap(body, 'sticker body');
+  onlyFields(m, ['pack', 'id', 'replyTo'], 'sticker body');
+  const pack = asText(m.pack, 'pack', 32);
+  const id = asText(m.id, 'id', 32);
+  if (!isStickerName(pack) || !isStickerName(id)) throw new DecodeError('sticker names are malformed');
+  const b: StickerBody = { pack, id };
+  const r = replyTo(m.replyTo);
+  if (r) b.replyTo = r;
+  return b;
+}
+
+function checkFile(b: FileBody, fail: (msg: string) => Error): void {
+  if (!isFileName(b.name)) throw fail('file name must be 1-255 characters without control characters');
+  if (!isMimeType(b.mime)) throw fail('MIME type must look like type/subtype');
+  if (!Number.isSafeInteger(b.size) || b.size < 0 || b.size > MAX_FILE_BYTES)
+    throw fail(`file size must be 0..${MAX_FILE_BYTES} bytes`);
+  if (b.thumb !== undefined && b.thumb.length > MAX_THUMBNAIL_BYTES)
+    throw fail(`thumbnail larger than ${MAX_THUMBNAIL_BYTES} bytes`);
+}
+
+export function encodeFileBody(b: FileBody): CborMap {
+  checkFile(b, (msg) => new UsageError(msg));
+  parseRelayAddress(b.relay);
+  const m: CborMap = {
+    relay: b.relay,
+    blob: b.blob,
+    dk: b.dk,
+    key: b.key,
+    header: b.header,
+    hash: b.hash,
+    size: b.size,
+    name: b.name,
+    mime: b.mime,
+    expires: b.expires,
+  };
+  if (b.thumb) m.thumb = b.thumb;
+  return m;
+}
+
+export function decodeFileBody(body: CborValue): FileBody {
+  const m = asMap(body, 'file body');
+  onlyFields(
+    m,
+    ['relay', 'blob', 'dk', 'key', 'header', 'hash', 'size', 'name', 'mime', 'expires', 'thumb'],
+    'file body',
+  );
+  const relay = asText(m.relay, 'relay', 512);
+  try {
+    parseRelayAddress(relay);
+  } catch (cause) {
+    throw new DecodeError('file relay address is malformed', { cause });
+  }
+  const b: FileBody = {
+    relay,
+    blob: asBytes(m.blob, 'blob', { len: BLOB_ID_BYTES }),
+    dk: asBytes(m.dk, 'dk', { len: DH_BYTES }),
+    key: asBytes(m.key, 'key', { len: SECRETSTREAM_KEY_BYTES }),
+    header: asBytes(m.header, 'header', { len: SECRETSTREAM_HEADER_BYTES }),
+    hash: asBytes(m.hash, 'hash', { len: BLOB_HASH_BYTES }),
+    size: asUint(m.size, 'size', MAX_FILE_BYTES),
+    name: asText(m.name, 'name', MAX_FILE_NAME_CHARS),
+    mime: asText(m.mime, 'mime', MAX_MIME_CHARS),
+    expires: asUint(m.expires, 'expires'),
+  };
+  if (m.thumb !== undefined) b.thumb = asBytes(m.thumb, 'thumb', { max: MAX_THUMBNAIL_BYTES });
+  checkFile(b, (msg) => new DecodeError(msg));
+  return b;
+}
+
+export function encodeUnsendBody(b: UnsendBody): CborMap {
+  if (!(b.target instanceof Uint8Array) || b.target.length !== ENVELOPE_ID_BYTES)
+    throw new UsageError('unsend needs a message id');
+  return { target: b.target };
+}
+
+export function decodeUnsendBody(body: CborValue): UnsendBody {
+  const m = asMap(body, 'unsend body');
+  onlyFields(m, ['target'], 'unsend body');
+  return { target: asBytes(m.target, 'target', { len: ENVELOPE_ID_BYTES }) };
+}
+
+export function decodeTypingBody(body: CborValue): void {
+  onlyFields(asMap(body, 'typing body'), [], 'typing body');
+}
