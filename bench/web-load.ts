@@ -64,7 +64,9 @@ const ms = (x: number): string => `${Math.round(x)} ms`;
 
 async function main(): Promise<void> {
   if (!existsSync(join(DIST, 'index.html')))
-    throw new Error('packages/web/dist is missing: run `npm run build` first (this benchmark builds nothing)');
+    throw new Error(
+      'packages/web/dist is missing: run `npm run build` first (this benchmark builds nothing)',
+    );
   const dir = mkdtempSync(join(tmpdir(), 'parus-bench-web-'));
   const relay = await startRelay({ port: 0, dataDir: join(dir, 'relay'), webRoot: DIST });
   const browser = await chromium.launch({

@@ -96,7 +96,10 @@ function contrasts(p: Page): Promise<Record<string, number>> {
     const parse = (c: string): RGBA => {
       const m = c.match(/rgba?\(([^)]+)\)/);
       if (!m) throw new Error(`cannot read colour ${c}`);
-      const [r, g, b, a] = m[1]!.split(/[\s,/]+/).filter(Boolean).map(Number);
+      const [r, g, b, a] = m[1]!
+        .split(/[\s,/]+/)
+        .filter(Boolean)
+        .map(Number);
       return [r!, g!, b!, a ?? 1];
     };
     const over = (top: RGBA, under: RGBA): RGBA => {

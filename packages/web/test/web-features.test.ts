@@ -225,7 +225,8 @@ describe('LINE-style extras', () => {
       .getByRole('button', { name: /小明/ })
       .getByText('已靜音')
       .waitFor({ ...WAIT, state: 'attached' });
-    expect(await page.title()).toBe('Parus 山雀');
+    // The title follows once the mute list is read (it is looked up after unlocking).
+    await page.waitForFunction(() => document.title === 'Parus 山雀', undefined, WAIT);
     await chatList(page).getByRole('button', { name: /小明/ }).click();
     await page.getByRole('button', { name: '靜音', exact: true }).click();
     expect(await page.getByRole('button', { name: '靜音', exact: true }).getAttribute('aria-pressed')).toBe(

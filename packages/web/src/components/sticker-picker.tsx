@@ -18,7 +18,15 @@ export function StickerPicker(props: { onPick: (pack: string, id: string) => voi
               title={s.name[lang]}
               onClick={() => props.onPick(s.pack, s.id)}
             >
-              <img src={s.url} alt="" width={72} height={72} loading="lazy" decoding="async" draggable={false} />
+              <img
+                src={s.url}
+                alt=""
+                width={72}
+                height={72}
+                loading="lazy"
+                decoding="async"
+                draggable={false}
+              />
             </button>
           ))}
         </div>

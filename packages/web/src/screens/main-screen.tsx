@@ -11,7 +11,12 @@ import { Settings } from '../components/settings.tsx';
 import type { Session } from '../engine-loader.ts';
 import { useI18n } from '../i18n.ts';
 import { MuteList } from '../mute-list.ts';
-import { notificationPermission, shouldNotify, showNotification, storedNotifyPrefs } from '../notifications.ts';
+import {
+  notificationPermission,
+  shouldNotify,
+  showNotification,
+  storedNotifyPrefs,
+} from '../notifications.ts';
 
 type Open = { kind: 'none' } | { kind: 'friend' } | { kind: 'settings' } | { kind: 'safety'; alias: string };
 
