@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import QRCode from 'qrcode';
+import { launchChromium, watchPage } from './helpers/browser.ts';
 import {
   WAIT,
   createAccount,
@@ -64,6 +65,28 @@ async function send(page: Page, text: string): Promise<void> {
   await box.press('Enter');
 }
 
+/**
+ * One video frame (YUV4MPEG2, 4:2:0) showing the QR code of `text`, black on white with
+ * the quiet zone: Chromium's fake camera plays it in a loop.
+ */
+function qrVideo(text: string): Buffer {
+  const { modules } = QRCode.create(text, { errorCorrectionLevel: 'L' });
+  const side = 720;
+  const scale = Math.floor(side / (modules.size + 8));
+  const offset = Math.floor((side - scale * modules.size) / 2);
+  const luma = Buffer.alloc(side * side, 235);
+  for (let y = 0; y < modules.size * scale; y++)
+    for (let x = 0; x < modules.size * scale; x++)
+      if (modules.get(Math.floor(y / scale), Math.floor(x / scale)))
+        luma[(y + offset) * side + x + offset] = 16;
+  const chroma = Buffer.alloc((side / 2) * (side / 2) * 2, 128);
+  return Buffer.concat([
+    Buffer.from(`YUV4MPEG2 W${side} H${side} F5:1 Ip A1:1 C420jpeg\nFRAME\n`),
+    luma,
+    chroma,
+  ]);
+}
+
 /** Back to the chat list the way a phone does it, then the wide layout again. */
 async function leaveChat(page: Page): Promise<void> {
   await page.setViewportSize({ width: 390, height: 760 });
@@ -111,6 +134,39 @@ describe('LINE-style extras', () => {
     await chatList(amei.page).getByRole('button', { name: /小明/ }).click();
     await amei.page.getByRole('heading', { name: '小明' }).waitFor(WAIT);
     await ming.page.getByText('還沒有和 阿美 比對安全碼', { exact: false }).waitFor(WAIT);
+  });
+
+  it('adds a friend by showing their QR code to the camera', async () => {
+    await amei.page.getByRole('button', { name: '加入好友' }).first().click();
+    await amei.page.getByRole('button', { name: '產生新的連結' }).click();
+    const linkBox = amei.page.getByLabel('我的邀請連結');
+    await linkBox.waitFor(WAIT);
+    const link = await linkBox.inputValue();
+    await amei.page.keyboard.press('Escape');
+    const video = join(world.dir, 'camera.y4m');
+    writeFileSync(video, qrVideo(link));
+    const browser = await launchChromium([
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-video-capture=${video}`,
+    ]);
+    try {
+      const context = await browser.newContext({ locale: 'zh-TW', viewport: { width: 960, height: 640 } });
+      await context.grantPermissions(['camera']);
+      const page = await context.newPage();
+      const problems = watchPage(page);
+      await page.goto(world.url);
+      await createAccount(page, '阿華', 'hua passphrase 8080', world.relay.address);
+      await page.getByRole('button', { name: '加入好友' }).first().click();
+      await page.getByRole('button', { name: '用相機掃描' }).click();
+      // The code is read from the camera and the friend added; the camera goes off.
+      await page.getByRole('heading', { name: '阿美' }).waitFor(WAIT);
+      await chatList(amei.page).getByRole('button', { name: /阿華/ }).waitFor(WAIT);
+      expect(await page.locator('video').count()).toBe(0);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('the emoji picker inserts at the caret, from the keyboard too', async () => {
