@@ -56,21 +56,32 @@ export class MuteList {
     return hex(await subtle.digest('SHA-256', new TextEncoder().encode(`${this.salt}\n${alias}`)));
   }
 
-  /** Looks the aliases up (once each); true when something new became known. */
+  /** Looks the aliases up (once each); true when one of them was not known before. */
   async resolve(aliases: readonly string[]): Promise<boolean> {
     let changed = false;
     for (const alias of aliases) {
       if (this.known.has(alias)) continue;
       const d = await this.digest(alias);
-      const muted = d !== undefined && this.digests.has(d);
-      this.known.set(alias, muted);
-      if (muted) changed = true;
+      if (this.known.has(alias)) continue; // set meanwhile by setMuted
+      this.known.set(alias, d !== undefined && this.digests.has(d));
+      changed = true;
     }
     return changed;
   }
 
+  /** Whether the alias has been looked up (`isMuted` is only a guess before). */
+  isKnown(alias: string): boolean {
+    return this.known.has(alias);
+  }
+
   isMuted(alias: string): boolean {
     return this.known.get(alias) ?? false;
+  }
+
+  /** Whether the chat is muted, once looked up. */
+  async mutedSoon(alias: string): Promise<boolean> {
+    await this.resolve([alias]);
+    return this.isMuted(alias);
   }
 
   async setMuted(alias: string, muted: boolean): Promise<void> {

@@ -273,7 +273,12 @@ describe('LINE-style extras', () => {
     expect((await shown(page)).length).toBe(before);
     await shot(page, 'zh-TW-14-muted-chat');
 
-    // The choice survives a reload.
+    // The choice survives a reload, and the muted chat never counts in the title meanwhile.
+    await amei.context.addInitScript({
+      content: `window.titles = [];
+        new MutationObserver(() => window.titles.push(document.title))
+          .observe(document, { subtree: true, childList: true, characterData: true });`,
+    });
     await page.reload();
     await page.getByLabel('密碼', { exact: true }).fill('amei passphrase 2468');
     await page.getByRole('button', { name: '解鎖' }).click();
@@ -281,8 +286,9 @@ describe('LINE-style extras', () => {
       .getByRole('button', { name: /小明/ })
       .getByText('已靜音')
       .waitFor({ ...WAIT, state: 'attached' });
-    // The title follows once the mute list is read (it is looked up after unlocking).
     await page.waitForFunction(() => document.title === 'Parus 山雀', undefined, WAIT);
+    const titles = await page.evaluate(() => (window as unknown as { titles: string[] }).titles);
+    expect(titles.filter((x) => x.startsWith('('))).toEqual([]);
     await chatList(page).getByRole('button', { name: /小明/ }).click();
     await page.getByRole('button', { name: '靜音', exact: true }).click();
     expect(await page.getByRole('button', { name: '靜音', exact: true }).getAttribute('aria-pressed')).toBe(

@@ -29,6 +29,9 @@ function useSessionVersion(session: Session): number {
 /** The muted chats (this browser's own setting), looked up for every contact as it appears. */
 function useMutes(aliases: readonly string[]): {
   isMuted: (alias: string) => boolean;
+  /** Not looked up yet: the unread count leaves it out rather than count a muted chat. */
+  isKnown: (alias: string) => boolean;
+  mutedSoon: (alias: string) => Promise<boolean>;
   setMuted: (alias: string, muted: boolean) => void;
 } {
   const list = useMemo(() => MuteList.load(), []);
@@ -45,6 +48,8 @@ function useMutes(aliases: readonly string[]): {
   }, [list, key]);
   return {
     isMuted: (alias) => list.isMuted(alias),
+    isKnown: (alias) => list.isKnown(alias),
+    mutedSoon: (alias) => list.mutedSoon(alias),
     setMuted: (alias, muted) => {
       void list.setMuted(alias, muted).finally(() => setVersion((v) => v + 1));
       setVersion((v) => v + 1);
@@ -73,21 +78,20 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
     () =>
       session.onIncoming((m) => {
         setAnnouncement(t('chat.announce', { name: m.alias, text: m.text }));
-        const prefs = storedNotifyPrefs();
-        const notify = shouldNotify({
-          prefs,
-          permission: notificationPermission(),
-          muted: mutesRef.current.isMuted(m.alias),
-          hidden: document.visibilityState === 'hidden',
-          chatOpen: activeRef.current === m.alias,
-        });
-        if (notify)
+        const hidden = document.visibilityState === 'hidden';
+        const chatOpen = activeRef.current === m.alias;
+        // Right after unlocking, queued messages can come before the mute list is read.
+        void mutesRef.current.mutedSoon(m.alias).then((muted) => {
+          const prefs = storedNotifyPrefs();
+          const permission = notificationPermission();
+          if (!shouldNotify({ prefs, permission, muted, hidden, chatOpen })) return;
           showNotification({
             title: m.alias,
             body: prefs.preview ? m.text : t('notify.hiddenPreview'),
             tag: `parus-${m.alias}`,
             onClick: () => setActive(m.alias),
           });
+        });
       }),
     [session, t],
   );
@@ -100,7 +104,10 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
 
   // The tab's title counts unread messages, as messengers' tabs do: "(2) Parus 山雀";
   // muted chats keep their badge in the list but do not count here.
-  const unread = chats.reduce((n, c) => (mutes.isMuted(c.contact.alias) ? n : n + c.unread), 0);
+  const unread = chats.reduce((n, c) => {
+    const alias = c.contact.alias;
+    return mutes.isKnown(alias) && !mutes.isMuted(alias) ? n + c.unread : n;
+  }, 0);
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) ${t('app.title')}` : t('app.title');
     return () => {
