@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { insertAtCaret } from '../src/compose/caret.ts';
 import { COMMANDS, actionAsPlainText, parseCommand } from '../src/compose/commands.ts';
 import { EMOJI } from '../src/compose/emoji.ts';
-import { typingThrottle } from '../src/compose/typing.ts';
+import { TYPING_SHOWN_MS, typingThrottle, typingUntilAfter } from '../src/compose/typing.ts';
 import { CATALOGS } from '../src/i18n.ts';
 import { shouldNotify } from '../src/notifications.ts';
 import { PACKS, findSticker } from '../src/stickers/manifest.ts';
@@ -73,6 +73,13 @@ describe('typingThrottle', () => {
     typing.reset();
     typing.changed();
     expect(signals).toBe(3);
+  });
+});
+
+describe('typingUntilAfter', () => {
+  it('shows the indicator for a while after a typing event, and clears it when they stop', () => {
+    expect(typingUntilAfter({ typing: true }, 1_000)).toBe(1_000 + TYPING_SHOWN_MS);
+    expect(typingUntilAfter({ typing: false }, 1_000)).toBeUndefined();
   });
 });
 

@@ -30,3 +30,15 @@ export function typingThrottle(
     },
   };
 }
+
+/** How long 「對方正在輸入…」 stays after one typing signal, unless another comes or a message. */
+export const TYPING_SHOWN_MS = 6_000;
+
+/**
+ * The indicator's `typingUntil` after a typing event from the friend (`typing: false` when
+ * they stopped, cleared the draft, or a message from them arrived), by our own clock: the
+ * sender's clock is not trusted for this.
+ */
+export function typingUntilAfter(event: { typing: boolean }, now: number): number | undefined {
+  return event.typing ? now + TYPING_SHOWN_MS : undefined;
+}
