@@ -299,12 +299,6 @@ describe('LINE-style extras', () => {
   it('themes and text size are chosen in the settings and kept', async () => {
     const page = ming.page;
     await page.getByRole('button', { name: '設定' }).click();
-    // Ming's browser never granted notifications: switching them on explains, and stays off.
-    const notify = page.getByRole('checkbox', { name: '收到新訊息時顯示通知' });
-    await notify.click();
-    await page.getByRole('alert').getByText('瀏覽器封鎖了通知', { exact: false }).waitFor(WAIT);
-    expect(await notify.isChecked()).toBe(false);
-    expect(await page.getByRole('checkbox', { name: '在通知中顯示訊息內容' }).isDisabled()).toBe(true);
     await page.getByRole('radio', { name: '抹茶' }).check();
     await page.getByRole('radio', { name: '大', exact: true }).check();
     expect(
@@ -352,6 +346,17 @@ describe('LINE-style extras', () => {
     await page.getByRole('heading', { name: 'Settings' }).waitFor(WAIT);
     expect(await unnamedControls(page)).toEqual([]);
     await shot(page, 'en-6-settings-themes');
+    // Ming's browser never granted notifications: switching them on explains, and stays off.
+    const notify = page.getByRole('checkbox', { name: 'Show a notification for new messages' });
+    await notify.click();
+    await page
+      .getByRole('alert')
+      .getByText('The browser blocks notifications.', { exact: false })
+      .waitFor(WAIT);
+    expect(await notify.isChecked()).toBe(false);
+    expect(
+      await page.getByRole('checkbox', { name: 'Show the message text in notifications' }).isDisabled(),
+    ).toBe(true);
     await page.keyboard.press('Escape');
     await chatList(page).getByRole('button', { name: /阿美/ }).click();
     await page.getByRole('button', { name: 'Emoji' }).click();
