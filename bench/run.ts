@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -21,6 +21,7 @@ import { benchRatchet } from './ratchet-bench.ts';
 import type { RatchetResult } from './ratchet-bench.ts';
 import { renderReport, renderSummary } from './report.ts';
 import type { Report } from './report.ts';
+import { webSection, withWebSection } from './web-sections.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUTPUT = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
@@ -167,7 +168,9 @@ async function main(): Promise<void> {
     opCosts,
     elapsedMs: performance.now() - started,
   };
-  await writeFile(OUTPUT, renderReport(report));
+  // Keep the web client's section, which `npm run bench:web` writes.
+  const previous = await readFile(OUTPUT, 'utf8').catch(() => '');
+  await writeFile(OUTPUT, withWebSection(renderReport(report), webSection(previous)));
   console.log(`\n${renderSummary(report)}`);
   log(`wrote ${OUTPUT}`);
 }

@@ -1,7 +1,8 @@
 import { render } from 'preact';
 import { App } from './app.tsx';
-import { applyTheme, storedTheme } from './theme.ts';
+import { applyFontSize, applyTheme, storedFontSize, storedTheme } from './theme.ts';
 import './styles.css';
 
 applyTheme(storedTheme());
+applyFontSize(storedFontSize());
 render(<App />, document.getElementById('app')!);

@@ -11,6 +11,7 @@ import { useI18n } from '../i18n.ts';
 import { Dialog } from './dialog.tsx';
 import { Field } from './field.tsx';
 import { QrCode } from './qr-code.tsx';
+import { QrScan } from './qr-scan.tsx';
 
 interface Conflict {
   alias: string;
@@ -58,12 +59,12 @@ export function AddFriend(props: {
     }
   };
 
-  const accept = async (opts: { alias?: string; replace?: boolean } = {}): Promise<void> => {
-    if (!link.trim()) return;
+  const accept = async (opts: { alias?: string; replace?: boolean } = {}, text = link): Promise<void> => {
+    if (!text.trim()) return;
     setBusy(true);
     setError('');
     try {
-      const contact = await session.acceptInvite(link, opts);
+      const contact = await session.acceptInvite(text, opts);
       setConflict(undefined);
       props.onAdded(contact.alias);
     } catch (e) {
@@ -106,6 +107,22 @@ export function AddFriend(props: {
             {inviteError || t('friend.making')}
           </p>
         )}
+      </section>
+      <section class="friend-section" aria-labelledby="scan-title">
+        <h3 id="scan-title">{t('scan.title')}</h3>
+        <QrScan
+          busy={busy}
+          onResult={(text) => {
+            setConflict(undefined);
+            if (!/^parus:/i.test(text.trim())) {
+              setError(t('scan.notInvite'));
+              document.getElementById('friend-link')?.focus();
+              return;
+            }
+            setLink(text);
+            void accept({}, text);
+          }}
+        />
       </section>
       <section class="friend-section" aria-labelledby="paste-title">
         <h3 id="paste-title">{t('friend.paste')}</h3>

@@ -3,12 +3,13 @@ import type { Chat } from '../engine-loader.ts';
 import { formatListTime } from '../format-time.ts';
 import { useI18n } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
-import { WarningIcon } from './icons.tsx';
+import { MutedIcon, WarningIcon } from './icons.tsx';
 
 export function ChatList(props: {
   chats: Chat[];
   active: string | undefined;
   onOpen: (alias: string) => void;
+  isMuted: (alias: string) => boolean;
 }): JSX.Element {
   const { t } = useI18n();
   const now = new Date();
@@ -16,6 +17,7 @@ export function ChatList(props: {
     <ul class="chat-list" aria-label={t('list.label')}>
       {props.chats.map(({ contact, last, unread }) => {
         const warn = contact.keyChanged || contact.state === 'compromised';
+        const muted = props.isMuted(contact.alias);
         const preview =
           contact.status === 'pending' && !last
             ? t('list.pending')
@@ -34,6 +36,12 @@ export function ChatList(props: {
               <span class="chat-item-main">
                 <span class="chat-item-top">
                   <span class="chat-name">{contact.alias}</span>
+                  {muted && (
+                    <span class="chat-muted">
+                      <MutedIcon />
+                      <span class="visually-hidden">{t('list.muted')}</span>
+                    </span>
+                  )}
                   {last && (
                     <time class="chat-time" dateTime={new Date(last.ts).toISOString()}>
                       {formatListTime(new Date(last.ts), now, t)}
@@ -51,7 +59,7 @@ export function ChatList(props: {
                   )}
                   <span class="chat-preview">{preview}</span>
                   {unread > 0 && (
-                    <span class="badge">
+                    <span class={`badge${muted ? ' badge-muted' : ''}`}>
                       <span aria-hidden="true">{unread > 99 ? '99+' : unread}</span>
                       <span class="visually-hidden">{t('list.unread', { count: unread })}</span>
                     </span>

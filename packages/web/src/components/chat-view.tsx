@@ -10,8 +10,10 @@ import { errorName } from '../errors.ts';
 import { formatClock, formatDay } from '../format-time.ts';
 import { useI18n, type Translate } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
+import { actionAsPlainText } from '../compose/commands.ts';
 import { Composer } from './composer.tsx';
-import { BackIcon, CloseIcon, ReplyIcon, ShieldIcon, WarningIcon } from './icons.tsx';
+import { BackIcon, BellIcon, CloseIcon, MutedIcon, ReplyIcon, ShieldIcon, WarningIcon } from './icons.tsx';
+import { TypingIndicator } from './typing-indicator.tsx';
 
 function StatusMark({ status, t }: { status: MessageInfo['status']; t: Translate }): JSX.Element | null {
   if (status === 'received') return null;
@@ -37,6 +39,10 @@ export function ChatView(props: {
   version: number;
   onBack: () => void;
   onSafety: () => void;
+  muted: boolean;
+  onToggleMute: () => void;
+  /** When the friend's last typing signal expires (none until the engine carries typing). */
+  typingUntil?: number;
 }): JSX.Element | null {
   const { t } = useI18n();
   const { session, alias } = props;
@@ -64,9 +70,10 @@ export function ChatView(props: {
   if (!contact) return null;
   const name = contact.alias;
 
-  const send = async (): Promise<void> => {
-    const text = draft.replace(/\s+$/u, '');
+  const send = async (typed: string): Promise<void> => {
+    const text = typed.replace(/\s+$/u, '');
     if (text.trim() === '' || sending.current) return;
+    const draftBefore = draft;
     sending.current = true;
     setError('');
     setDraft('');
@@ -76,7 +83,7 @@ export function ChatView(props: {
     try {
       await session.send(alias, text, reply?.id);
     } catch (e) {
-      setDraft(text);
+      setDraft(draftBefore);
       setReplyTo(reply);
       setError(t('chat.sendFailed', { name: errorName(e) }));
     } finally {
@@ -159,6 +166,16 @@ export function ChatView(props: {
             {t(`state.${contact.state}`)}
           </span>
         </div>
+        <button
+          type="button"
+          class="icon-button mute-button"
+          aria-label={t('chat.mute')}
+          title={props.muted ? t('chat.muted') : t('chat.mute')}
+          aria-pressed={props.muted}
+          onClick={props.onToggleMute}
+        >
+          {props.muted ? <MutedIcon /> : <BellIcon />}
+        </button>
         <button type="button" class="pill-button" onClick={props.onSafety}>
           <ShieldIcon />
           {t('chat.safety')}
@@ -238,10 +255,14 @@ export function ChatView(props: {
           {error}
         </p>
       )}
+      <TypingIndicator name={name} typingUntil={props.typingUntil} />
       <Composer
         value={draft}
         onChange={setDraft}
-        onSend={() => void send()}
+        onSend={(text) => void send(text)}
+        // Until the engine carries actions, /me goes out as plain text ("* Amei waves");
+        // the wiring step replaces actionAsPlainText with the engine's action message.
+        onAction={(text) => void send(actionAsPlainText(session.name, text))}
         disabled={compromised}
         inputRef={input}
       />

@@ -96,3 +96,48 @@ export function ParusLogo({ size = 72 }: { size?: number }): JSX.Element {
     </svg>
   );
 }
+
+export const EmojiIcon = (): JSX.Element => (
+  <Icon>
+    <circle cx="12" cy="12" r="9" />
+    <path d="M8 14c1 1.5 2.4 2.2 4 2.2s3-.7 4-2.2" />
+    <path d="M9 9.5v.01M15 9.5v.01" />
+  </Icon>
+);
+
+export const StickerIcon = (): JSX.Element => (
+  <Icon>
+    <path d="M20 12V7a3 3 0 0 0-3-3H7a3 3 0 0 0-3 3v10a3 3 0 0 0 3 3h5z" />
+    <path d="M12 20c0-4.5 3.5-8 8-8" />
+  </Icon>
+);
+
+export const BellIcon = (): JSX.Element => (
+  <Icon>
+    <path d="M6 16V11a6 6 0 0 1 12 0v5l2 2H4z" />
+    <path d="M10 20a2 2 0 0 0 4 0" />
+  </Icon>
+);
+
+export const MutedIcon = (): JSX.Element => (
+  <Icon>
+    <path d="M6 16V11a6 6 0 0 1 9.5-4.9M18 11v5l2 2H8" />
+    <path d="M10 20a2 2 0 0 0 4 0" />
+    <path d="M4 4l16 16" />
+  </Icon>
+);
+
+export const CameraIcon = (): JSX.Element => (
+  <Icon>
+    <path d="M4 8h3l2-3h6l2 3h3v11H4z" />
+    <circle cx="12" cy="13" r="3.5" />
+  </Icon>
+);
+
+export const ImageIcon = (): JSX.Element => (
+  <Icon>
+    <rect x="3" y="4" width="18" height="16" rx="2" />
+    <circle cx="9" cy="10" r="2" />
+    <path d="M21 16l-5-5-9 9" />
+  </Icon>
+);

@@ -273,14 +273,6 @@ export class Session {
     return () => this.incoming.delete(listener);
   }
 
-  /** Incoming messages not read yet, in every conversation. */
-  unreadTotal(): number {
-    let n = 0;
-    for (const list of this.histories.values())
-      for (const m of list) if (m.dir === 'in' && m.status !== 'read') n++;
-    return n;
-  }
-
   /** Conversations, the most recent first. */
   chats(): Chat[] {
     return summarizeChats(this.contactList, (alias) => this.histories.get(alias) ?? []);

@@ -1,6 +1,6 @@
 /** The app once unlocked: the chat list beside the open conversation (one at a time on a phone). */
 import type { JSX } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { AddFriend } from '../components/add-friend.tsx';
 import { Avatar } from '../components/avatar.tsx';
 import { ChatList } from '../components/chat-list.tsx';
@@ -10,6 +10,13 @@ import { SafetyNumber } from '../components/safety-number.tsx';
 import { Settings } from '../components/settings.tsx';
 import type { Session } from '../engine-loader.ts';
 import { useI18n } from '../i18n.ts';
+import { MuteList } from '../mute-list.ts';
+import {
+  notificationPermission,
+  shouldNotify,
+  showNotification,
+  storedNotifyPrefs,
+} from '../notifications.ts';
 
 type Open = { kind: 'none' } | { kind: 'friend' } | { kind: 'settings' } | { kind: 'safety'; alias: string };
 
@@ -19,6 +26,37 @@ function useSessionVersion(session: Session): number {
   return version;
 }
 
+/** The muted chats (this browser's own setting), looked up for every contact as it appears. */
+function useMutes(aliases: readonly string[]): {
+  isMuted: (alias: string) => boolean;
+  /** Not looked up yet: the unread count leaves it out rather than count a muted chat. */
+  isKnown: (alias: string) => boolean;
+  mutedSoon: (alias: string) => Promise<boolean>;
+  setMuted: (alias: string, muted: boolean) => void;
+} {
+  const list = useMemo(() => MuteList.load(), []);
+  const [, setVersion] = useState(0);
+  const key = aliases.join('\n');
+  useEffect(() => {
+    let live = true;
+    void list.resolve(aliases).then((changed) => {
+      if (changed && live) setVersion((v) => v + 1);
+    });
+    return () => {
+      live = false;
+    };
+  }, [list, key]);
+  return {
+    isMuted: (alias) => list.isMuted(alias),
+    isKnown: (alias) => list.isKnown(alias),
+    mutedSoon: (alias) => list.mutedSoon(alias),
+    setMuted: (alias, muted) => {
+      void list.setMuted(alias, muted).finally(() => setVersion((v) => v + 1));
+      setVersion((v) => v + 1);
+    },
+  };
+}
+
 export function MainScreen({ session, onLock }: { session: Session; onLock: () => void }): JSX.Element {
   const { t } = useI18n();
   const version = useSessionVersion(session);
@@ -26,10 +64,35 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   const [open, setOpen] = useState<Open>({ kind: 'none' });
   const close = (): void => setOpen({ kind: 'none' });
 
-  // New messages are read out by screen readers, politely, whichever chat is open.
+  const chats = session.chats();
+  const mutes = useMutes(chats.map((c) => c.contact.alias));
+  const activeRef = useRef(active);
+  activeRef.current = active;
+  const mutesRef = useRef(mutes);
+  mutesRef.current = mutes;
+
+  // New messages are read out by screen readers, politely, whichever chat is open; and
+  // notified when the page is hidden or the chat is not open, unless that chat is muted.
   const [announcement, setAnnouncement] = useState('');
   useEffect(
-    () => session.onIncoming((m) => setAnnouncement(t('chat.announce', { name: m.alias, text: m.text }))),
+    () =>
+      session.onIncoming((m) => {
+        setAnnouncement(t('chat.announce', { name: m.alias, text: m.text }));
+        const hidden = document.visibilityState === 'hidden';
+        const chatOpen = activeRef.current === m.alias;
+        // Right after unlocking, queued messages can come before the mute list is read.
+        void mutesRef.current.mutedSoon(m.alias).then((muted) => {
+          const prefs = storedNotifyPrefs();
+          const permission = notificationPermission();
+          if (!shouldNotify({ prefs, permission, muted, hidden, chatOpen })) return;
+          showNotification({
+            title: m.alias,
+            body: prefs.preview ? m.text : t('notify.hiddenPreview'),
+            tag: `parus-${m.alias}`,
+            onClick: () => setActive(m.alias),
+          });
+        });
+      }),
     [session, t],
   );
 
@@ -39,8 +102,12 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
     return () => document.removeEventListener('visibilitychange', onVisible);
   }, [session]);
 
-  // The tab's title counts unread messages, as messengers' tabs do: "(2) Parus 山雀".
-  const unread = session.unreadTotal();
+  // The tab's title counts unread messages, as messengers' tabs do: "(2) Parus 山雀";
+  // muted chats keep their badge in the list but do not count here.
+  const unread = chats.reduce((n, c) => {
+    const alias = c.contact.alias;
+    return mutes.isKnown(alias) && !mutes.isMuted(alias) ? n + c.unread : n;
+  }, 0);
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) ${t('app.title')}` : t('app.title');
     return () => {
@@ -48,7 +115,6 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
     };
   }, [unread, t]);
 
-  const chats = session.chats();
   const connection = t(
     session.connection === 'connected'
       ? 'main.connected'
@@ -105,7 +171,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             </button>
           </div>
         ) : (
-          <ChatList chats={chats} active={active} onOpen={setActive} />
+          <ChatList chats={chats} active={active} onOpen={setActive} isMuted={mutes.isMuted} />
         )}
       </aside>
       <main class="chat-pane">
@@ -117,6 +183,8 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             version={version}
             onBack={() => setActive(undefined)}
             onSafety={() => setOpen({ kind: 'safety', alias: active })}
+            muted={mutes.isMuted(active)}
+            onToggleMute={() => mutes.setMuted(active, !mutes.isMuted(active))}
           />
         ) : (
           <div class="chat-empty">

@@ -1,0 +1,58 @@
+/**
+ * The emoji panel: category tabs (a tablist, arrow keys move between them) over a grid of
+ * emoji buttons; picking one calls onPick(emoji). The composer inserts it at the caret.
+ */
+import type { JSX } from 'preact';
+import { useRef, useState } from 'preact/hooks';
+import { EMOJI } from '../compose/emoji.ts';
+import { useI18n } from '../i18n.ts';
+
+export function EmojiPicker(props: { onPick: (emoji: string) => void }): JSX.Element {
+  const { t } = useI18n();
+  const [index, setIndex] = useState(0);
+  const tabs = useRef<Array<HTMLButtonElement | null>>([]);
+  const category = EMOJI[index] ?? EMOJI[0]!;
+  const select = (i: number): void => {
+    const n = (i + EMOJI.length) % EMOJI.length;
+    setIndex(n);
+    tabs.current[n]?.focus();
+  };
+  return (
+    <div class="picker emoji-picker" role="group" aria-label={t('emoji.picker')}>
+      <div class="emoji-tabs" role="tablist" aria-label={t('emoji.categories')}>
+        {EMOJI.map((c, i) => (
+          <button
+            type="button"
+            key={c.id}
+            ref={(el) => {
+              tabs.current[i] = el;
+            }}
+            role="tab"
+            id={`emoji-tab-${c.id}`}
+            aria-selected={i === index}
+            aria-controls="emoji-panel"
+            aria-label={t(c.label)}
+            title={t(c.label)}
+            tabIndex={i === index ? 0 : -1}
+            onClick={() => setIndex(i)}
+            onKeyDown={(e) => {
+              if (e.key === 'ArrowRight') select(i + 1);
+              else if (e.key === 'ArrowLeft') select(i - 1);
+              else return;
+              e.preventDefault();
+            }}
+          >
+            <span aria-hidden="true">{c.icon}</span>
+          </button>
+        ))}
+      </div>
+      <div id="emoji-panel" class="emoji-grid" role="tabpanel" aria-labelledby={`emoji-tab-${category.id}`}>
+        {category.emoji.map((e) => (
+          <button type="button" key={e} class="emoji-choice" onClick={() => props.onPick(e)}>
+            {e}
+          </button>
+        ))}
+      </div>
+    </div>
+  );
+}
