@@ -3,7 +3,7 @@
  * is run by anyone for anyone (DESIGN.md "Relays and the network"), so each resource a
  * stranger can make it spend — connections, subscriptions, frames, stored bytes — has one.
  */
-import { UsageError } from '@parus/core';
+import { MAX_FANOUT_ENTRIES, UsageError } from '@parus/core';
 
 export interface RelayLimits {
   /** Open WebSocket connections; the next upgrade gets HTTP 503. */
@@ -32,6 +32,14 @@ export interface RelayLimits {
   heartbeatMs: number;
   /** Bytes queued for a slow reader before its connection is closed. */
   maxBufferedBytes: number;
+  /** Fan-out lists on the relay (fanout.ts). */
+  maxFanoutLists: number;
+  /** Fan-out lists one connection may create. */
+  maxFanoutListsPerConnection: number;
+  /** Entries on one fan-out list; at most core's MAX_FANOUT_ENTRIES. */
+  maxFanoutEntries: number;
+  /** Token bucket per connection for fan-out copies: sustained copies per second (burst: one full list). */
+  fanoutCopiesPerSecond: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
@@ -48,6 +56,10 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   helloTimeoutMs: 10 * 1000,
   heartbeatMs: 30 * 1000,
   maxBufferedBytes: 64 * 1024 * 1024,
+  maxFanoutLists: 100_000,
+  maxFanoutListsPerConnection: 64,
+  maxFanoutEntries: MAX_FANOUT_ENTRIES,
+  fanoutCopiesPerSecond: 50_000,
 });
 
 const TIMER_LIMITS: ReadonlySet<keyof RelayLimits> = new Set([
@@ -71,6 +83,9 @@ export function resolveLimits(partial: Partial<RelayLimits> = {}): RelayLimits {
       throw new UsageError(`relay limit ${key} must be at most ${MAX_TIMER_MS} ms`);
     }
     limits[key] = value;
+  }
+  if (limits.maxFanoutEntries > MAX_FANOUT_ENTRIES) {
+    throw new UsageError(`relay limit maxFanoutEntries must be at most ${MAX_FANOUT_ENTRIES}`);
   }
   for (const key of Object.keys(partial)) {
     if (!Object.prototype.hasOwnProperty.call(DEFAULT_RELAY_LIMITS, key)) {

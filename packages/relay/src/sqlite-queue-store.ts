@@ -15,6 +15,7 @@
 import Database from 'better-sqlite3';
 import {
   AuthError,
+  MESSAGE_ID_BYTES,
   NotFoundError,
   ParusError,
   ProtocolError,
@@ -28,6 +29,8 @@ import type {
   QueueRecord,
   QueueStore,
   SecureResult,
+  SharedAppend,
+  SharedMessage,
   StoreCounts,
   StoredMessage,
 } from './queue-store.ts';
@@ -37,9 +40,15 @@ export interface SqliteQueueStoreOptions {
   path: string;
   maxQueueMessages: number;
   maxQueueBytes: number;
+  /**
+   * Seals a shared body for one queue as it goes out (core sealDeliveryPlaintext with a
+   * fresh nonce). Without it, messages stored by appendShared cannot be read.
+   */
+  sealShared?: (queueKey: Uint8Array, mid: Uint8Array, plaintext: Uint8Array) => Uint8Array;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: shared bodies (`bodies`, `messages.bid`) for fan-out. */
+const SCHEMA_VERSION = 2;
 
 // Message columns: `expires` before `body`, so that reading it never walks a large body's
 // overflow pages.
@@ -60,11 +69,29 @@ CREATE TABLE IF NOT EXISTS messages (
   mid BLOB NOT NULL UNIQUE,
   ts INTEGER NOT NULL,
   expires INTEGER NOT NULL,
-  body BLOB NOT NULL
+  body BLOB NOT NULL,
+  bid INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages(rid, seq);
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages(expires);
+CREATE TABLE IF NOT EXISTS bodies (
+  bid INTEGER PRIMARY KEY,
+  refs INTEGER NOT NULL,
+  expires INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bodies_by_expiry ON bodies(expires);
 `;
+
+// A message stored by a fan-out (appendShared) has an empty `body` and names its shared
+// body in `bid`: the relay's plaintext CBOR {ts, body}, stored once and sealed per queue
+// when it goes out (sealShared). `bodies.refs` counts the messages naming it; an ack
+// lowers it and the last one deletes the body; messages deleted otherwise (with their
+// queue, on expiry) leave it to the purge, which deletes bodies when they expire, at the
+// same time as every message naming them.
+const MIGRATE_1_TO_2 = 'ALTER TABLE messages ADD COLUMN bid INTEGER';
+/** Bytes a message counts for in its queue's quota: its sealed body, or its shared one. */
+const MESSAGE_BYTES = 'CASE WHEN m.bid IS NULL THEN length(m.body) ELSE (SELECT length(b.body) FROM bodies b WHERE b.bid = m.bid) END';
 
 /** Expired messages deleted per transaction, so a large purge never stalls the relay long. */
 const PURGE_CHUNK = 5_000;
@@ -86,6 +113,8 @@ interface MessageRow {
   ts: number;
   expires: number;
   body: Buffer;
+  /** The shared body, for a message stored by a fan-out. */
+  shared: Buffer | null;
 }
 interface QueueUsageRow {
   sk: Buffer | null;
@@ -128,7 +157,7 @@ function toMessage(r: MessageRow): StoredMessage {
 }
 
 /** Changes to the in-memory totals that one mutation makes, applied once it commits. */
-interface Delta {
+export interface Delta {
   queues: number;
   messages: number;
 }
@@ -152,6 +181,14 @@ export class SqliteQueueStore implements QueueStore {
     queueByRid: Database.Statement<[Uint8Array], QueueRow>;
     queueBySid: Database.Statement<[Uint8Array], QueueRow>;
     queueUsage: Database.Statement<[Uint8Array], QueueUsageRow>;
+    queueUsageBySid: Database.Statement<[Uint8Array], QueueUsageRow & { rid: Buffer }>;
+    claimRoom: Database.Statement<[number, Uint8Array, number, number], { rid: Buffer; qkey: Buffer }>;
+    insertBody: Database.Statement<[number, number, Uint8Array]>;
+    setRefs: Database.Statement<[number, number]>;
+    deleteBody: Database.Statement<[number]>;
+    dropRef: Database.Statement<[number], { refs: number }>;
+    insertShared: Database.Statement<[Uint8Array, Uint8Array, number, number, number], { seq: number }>;
+    deleteExpiredBodies: Database.Statement<[number]>;
     pendingCount: Database.Statement<[Uint8Array, number], { n: number }>;
     messagesAfter: Database.Statement<[Uint8Array, number, number, number], MessageRow>;
     insertQueue: Database.Statement<
@@ -161,7 +198,7 @@ export class SqliteQueueStore implements QueueStore {
     deleteQueue: Database.Statement<[Uint8Array], { msg_count: number }>;
     insertMessage: Database.Statement<[Uint8Array, Uint8Array, number, number, Uint8Array], { seq: number }>;
     addUsage: Database.Statement<[number, number, Uint8Array]>;
-    deleteMessage: Database.Statement<[Uint8Array, Uint8Array], { len: number }>;
+    deleteMessage: Database.Statement<[Uint8Array, Uint8Array], { len: number; bid: number | null }>;
     expiredInQueue: Database.Statement<[Uint8Array, number], { n: number; b: number }>;
     deleteExpiredInQueue: Database.Statement<[Uint8Array, number]>;
     expiredChunk: Database.Statement<[number, number], { seq: number; rid: Buffer; len: number }>;
@@ -184,6 +221,7 @@ export class SqliteQueueStore implements QueueStore {
       this.db.pragma('foreign_keys = ON');
       const version = this.db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) throw new StorageError('queue database is from a newer relay');
+      if (version === 1) this.db.exec(MIGRATE_1_TO_2);
       this.db.exec(SCHEMA);
       // Also a write, which takes the exclusive lock now rather than at the first message.
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -203,9 +241,25 @@ export class SqliteQueueStore implements QueueStore {
       queueByRid: db.prepare('SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE rid = ?'),
       queueBySid: db.prepare('SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE sid = ?'),
       queueUsage: db.prepare('SELECT sk, msg_count, msg_bytes FROM queues WHERE rid = ?'),
+      queueUsageBySid: db.prepare('SELECT rid, sk, msg_count, msg_bytes FROM queues WHERE sid = ?'),
+      // One statement finds the queue, checks its quota and books the message: ?1 bytes,
+      // ?2 sid, ?3 most messages, ?4 most bytes. No row: the queue is gone or full.
+      claimRoom: db.prepare(
+        'UPDATE queues SET msg_count = msg_count + 1, msg_bytes = msg_bytes + ?1 ' +
+          'WHERE sid = ?2 AND sk IS NOT NULL AND msg_count < ?3 AND msg_bytes + ?1 <= ?4 RETURNING rid, qkey',
+      ),
+      insertBody: db.prepare('INSERT INTO bodies (refs, expires, body) VALUES (?, ?, ?)'),
+      setRefs: db.prepare('UPDATE bodies SET refs = ? WHERE bid = ?'),
+      deleteBody: db.prepare('DELETE FROM bodies WHERE bid = ?'),
+      dropRef: db.prepare('UPDATE bodies SET refs = refs - 1 WHERE bid = ? RETURNING refs'),
+      insertShared: db.prepare(
+        "INSERT INTO messages (rid, mid, ts, expires, body, bid) VALUES (?, ?, ?, ?, x'', ?) RETURNING seq",
+      ),
+      deleteExpiredBodies: db.prepare('DELETE FROM bodies WHERE expires <= ?'),
       pendingCount: db.prepare('SELECT COUNT(*) AS n FROM messages WHERE rid = ? AND expires > ?'),
       messagesAfter: db.prepare(
-        'SELECT seq, rid, mid, ts, expires, body FROM messages WHERE rid = ? AND seq > ? AND expires > ? ORDER BY seq LIMIT ?',
+        'SELECT m.seq, m.rid, m.mid, m.ts, m.expires, m.body, b.body AS shared FROM messages m ' +
+          'LEFT JOIN bodies b ON b.bid = m.bid WHERE m.rid = ? AND m.seq > ? AND m.expires > ? ORDER BY m.seq LIMIT ?',
       ),
       insertQueue: db.prepare(
         'INSERT INTO queues (rid, sid, rk, sk, qkey, created) VALUES (?, ?, ?, ?, ?, ?)',
@@ -219,14 +273,14 @@ export class SqliteQueueStore implements QueueStore {
         'UPDATE queues SET msg_count = msg_count + ?, msg_bytes = msg_bytes + ? WHERE rid = ?',
       ),
       deleteMessage: db.prepare(
-        'DELETE FROM messages WHERE mid = ? AND rid = ? RETURNING length(body) AS len',
+        `DELETE FROM messages AS m WHERE mid = ? AND rid = ? RETURNING ${MESSAGE_BYTES} AS len, bid`,
       ),
       expiredInQueue: db.prepare(
-        'SELECT COUNT(*) AS n, COALESCE(SUM(length(body)), 0) AS b FROM messages WHERE rid = ? AND expires <= ?',
+        `SELECT COUNT(*) AS n, COALESCE(SUM(${MESSAGE_BYTES}), 0) AS b FROM messages m WHERE rid = ? AND expires <= ?`,
       ),
       deleteExpiredInQueue: db.prepare('DELETE FROM messages WHERE rid = ? AND expires <= ?'),
       expiredChunk: db.prepare(
-        'SELECT seq, rid, length(body) AS len FROM messages WHERE expires <= ? ORDER BY expires LIMIT ?',
+        `SELECT seq, rid, ${MESSAGE_BYTES} AS len FROM messages m WHERE expires <= ? ORDER BY expires LIMIT ?`,
       ),
       deleteBySeq: db.prepare('DELETE FROM messages WHERE seq = ?'),
     };
@@ -236,6 +290,23 @@ export class SqliteQueueStore implements QueueStore {
     };
     this.totals = { queues: totals.q, messages: totals.m };
     this.inSavepoint = db.transaction((run: () => unknown) => run());
+    this.sealShared = opts.sealShared;
+  }
+
+  private readonly sealShared: SqliteQueueStoreOptions['sealShared'];
+
+  /** The database, for a store that keeps its tables beside these (sqlite-fanout-store.ts). */
+  get database(): Database.Database {
+    if (this.closed) throw new StorageError('queue store is closed');
+    return this.db;
+  }
+
+  /**
+   * Queues a mutation of such a store into this one's group commit, in its own savepoint,
+   * so its writes and these commit together and in call order.
+   */
+  sharedWrite<T>(run: (delta: Delta) => T): Promise<T> {
+    return this.write(run);
   }
 
   // ---- Reads: synchronous in SQLite, promised for the interface ------------------------
@@ -295,7 +366,19 @@ export class SqliteQueueStore implements QueueStore {
     limit: number,
     now: number,
   ): Promise<StoredMessage[]> {
-    return this.read(() => this.stmt.messagesAfter.all(rid, afterSeq, now, limit).map(toMessage));
+    return this.read(() => {
+      const rows = this.stmt.messagesAfter.all(rid, afterSeq, now, limit);
+      let queue: QueueRecord | undefined;
+      return rows.map((row) => {
+        const message = toMessage(row);
+        if (row.shared !== null) {
+          queue ??= this.cachedQueue('r', rid, () => this.stmt.queueByRid.get(rid));
+          if (!queue || !this.sealShared) throw new StorageError('cannot seal a shared body');
+          message.body = this.sealShared(queue.queueKey, message.mid, bytes(row.shared));
+        }
+        return message;
+      });
+    });
   }
 
   counts(): StoreCounts {
@@ -368,11 +451,57 @@ export class SqliteQueueStore implements QueueStore {
     });
   }
 
+  appendShared(message: SharedMessage, sidsAtCommit: () => readonly Uint8Array[]): Promise<SharedAppend> {
+    return this.write((delta): SharedAppend => {
+      const sids = sidsAtCommit();
+      const mids = message.newMids(sids.length);
+      if (mids.length < sids.length * MESSAGE_ID_BYTES) throw new StorageError('too few message ids');
+      const size = message.plaintext.length;
+      const { maxQueueMessages, maxQueueBytes } = this.limits;
+      const info = this.stmt.insertBody.run(0, message.expires, message.plaintext);
+      const bid = Number(info.lastInsertRowid);
+      const out: SharedAppend = { stored: [], full: [], gone: [] };
+      for (let i = 0; i < sids.length; i++) {
+        const sid = sids[i]!;
+        let room = this.stmt.claimRoom.get(size, sid, maxQueueMessages, maxQueueBytes);
+        if (!room) {
+          const usage = this.stmt.queueUsageBySid.get(sid);
+          // Entries are proven under the queue's sk (fan-out.ts), so an unsecured queue
+          // cannot be on a list; it counts as gone like a deleted one, to be safe.
+          if (!usage || usage.sk === null) {
+            out.gone.push(sid);
+            continue;
+          }
+          // Expired messages still count until the periodic purge; drop them, as append does.
+          if (this.purgeQueue(usage.rid, message.ts, delta).n > 0) {
+            room = this.stmt.claimRoom.get(size, sid, maxQueueMessages, maxQueueBytes);
+          }
+          if (!room) {
+            out.full.push(sid);
+            continue;
+          }
+        }
+        const mid = mids.subarray(i * MESSAGE_ID_BYTES, (i + 1) * MESSAGE_ID_BYTES);
+        const row = this.stmt.insertShared.get(room.rid, mid, message.ts, message.expires, bid);
+        if (!row) throw new StorageError('message insert returned no row');
+        out.stored.push({ rid: bytes(room.rid), queueKey: bytes(room.qkey), mid, seq: row.seq });
+      }
+      if (out.stored.length === 0) this.stmt.deleteBody.run(bid);
+      else this.stmt.setRefs.run(out.stored.length, bid);
+      delta.messages += out.stored.length;
+      return out;
+    });
+  }
+
   deleteMessage(rid: Uint8Array, mid: Uint8Array): Promise<void> {
     return this.write((delta) => {
       const row = this.stmt.deleteMessage.get(mid, rid);
       if (!row) throw new NotFoundError('no such message in this queue');
       this.stmt.addUsage.run(-1, -row.len, rid);
+      if (row.bid !== null) {
+        const body = this.stmt.dropRef.get(row.bid);
+        if (body && body.refs <= 0) this.stmt.deleteBody.run(row.bid);
+      }
       delta.messages -= 1;
     });
   }
@@ -392,6 +521,8 @@ export class SqliteQueueStore implements QueueStore {
           perQueue.set(key, usage);
         }
         for (const usage of perQueue.values()) this.stmt.addUsage.run(-usage.n, -usage.b, usage.rid);
+        // Every message naming a body expires with it (appendShared), so this frees no body in use.
+        if (rows.length < PURGE_CHUNK) this.stmt.deleteExpiredBodies.run(now);
         delta.messages -= rows.length;
         return rows.length;
       });
