@@ -223,7 +223,9 @@ export function checkFanoutEntryProof(
 }
 
 /** Packs `fadd` entries: each sid followed by its proof. */
-export function packFanoutEntries(entries: ReadonlyArray<{ sid: Uint8Array; proof: Uint8Array }>): Uint8Array {
+export function packFanoutEntries(
+  entries: ReadonlyArray<{ sid: Uint8Array; proof: Uint8Array }>,
+): Uint8Array {
   const out = new Uint8Array(entries.length * FANOUT_ENTRY_BYTES);
   entries.forEach((e, i) => {
     if (e.sid.length !== SID_BYTES || e.proof.length !== PROOF_BYTES) {
@@ -238,7 +240,8 @@ export function packFanoutEntries(entries: ReadonlyArray<{ sid: Uint8Array; proo
 /** Splits concatenated 24-byte sids (`frem`, `fsent`) into views. */
 export function splitSids(packed: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (let at = 0; at + SID_BYTES <= packed.length; at += SID_BYTES) out.push(packed.subarray(at, at + SID_BYTES));
+  for (let at = 0; at + SID_BYTES <= packed.length; at += SID_BYTES)
+    out.push(packed.subarray(at, at + SID_BYTES));
   return out;
 }
 

@@ -39,7 +39,12 @@ import {
   type Random,
 } from './crypto.ts';
 import { DecodeError, VerificationError, isErrorCode, type ErrorCode } from './errors.ts';
-import { decodeFanoutCommand, decodeFanoutReply, type FanoutCommand, type FanoutReply } from './fanout-frames.ts';
+import {
+  decodeFanoutCommand,
+  decodeFanoutReply,
+  type FanoutCommand,
+  type FanoutReply,
+} from './fanout-frames.ts';
 
 /** 2: X25519 command authenticators in place of Ed25519 command signatures. */
 export const RELAY_PROTOCOL_VERSION = 2;
@@ -206,9 +211,7 @@ export function encodeFrame(frame: ClientFrame | RelayFrame): Uint8Array {
 // order (t, mid, rid, body). The relay writes one per delivery (many per fan-out), so it
 // is laid out directly instead of going through the generic encoder; tests check that the
 // bytes are encodeCbor's.
-const MSG_HEAD = Uint8Array.from([
-  0xa4, 0x61, 0x74, 0x63, 0x6d, 0x73, 0x67, 0x63, 0x6d, 0x69, 0x64, 0x50,
-]); // {"t": "msg", "mid": bytes(16)
+const MSG_HEAD = Uint8Array.from([0xa4, 0x61, 0x74, 0x63, 0x6d, 0x73, 0x67, 0x63, 0x6d, 0x69, 0x64, 0x50]); // {"t": "msg", "mid": bytes(16)
 const RID_KEY = Uint8Array.from([0x63, 0x72, 0x69, 0x64, 0x58, 0x18]); // "rid": bytes(24)
 const BODY_KEY = Uint8Array.from([0x64, 0x62, 0x6f, 0x64, 0x79]); // "body"
 

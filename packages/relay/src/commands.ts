@@ -33,7 +33,14 @@ import type { FanoutHandler } from './fanout.ts';
 import type { QueueRecord, QueueStore } from './queue-store.ts';
 import type { Subscriber, Subscriptions } from './subscriptions.ts';
 
-export type QueueCommand = NewFrame | SecureFrame | SubFrame | SendFrame | AckFrame | DelFrame | FanoutCommand;
+export type QueueCommand =
+  | NewFrame
+  | SecureFrame
+  | SubFrame
+  | SendFrame
+  | AckFrame
+  | DelFrame
+  | FanoutCommand;
 
 /** The connection a command arrived on. */
 export interface CommandContext {

@@ -91,7 +91,8 @@ CREATE INDEX IF NOT EXISTS bodies_by_expiry ON bodies(expires);
 // same time as every message naming them.
 const MIGRATE_1_TO_2 = 'ALTER TABLE messages ADD COLUMN bid INTEGER';
 /** Bytes a message counts for in its queue's quota: its sealed body, or its shared one. */
-const MESSAGE_BYTES = 'CASE WHEN m.bid IS NULL THEN length(m.body) ELSE (SELECT length(b.body) FROM bodies b WHERE b.bid = m.bid) END';
+const messageBytes = (m: string): string =>
+  `CASE WHEN ${m}.bid IS NULL THEN length(${m}.body) ELSE (SELECT length(b.body) FROM bodies b WHERE b.bid = ${m}.bid) END`;
 
 /** Expired messages deleted per transaction, so a large purge never stalls the relay long. */
 const PURGE_CHUNK = 5_000;
@@ -182,7 +183,10 @@ export class SqliteQueueStore implements QueueStore {
     queueBySid: Database.Statement<[Uint8Array], QueueRow>;
     queueUsage: Database.Statement<[Uint8Array], QueueUsageRow>;
     queueUsageBySid: Database.Statement<[Uint8Array], QueueUsageRow & { rid: Buffer }>;
-    claimRoom: Database.Statement<[number, Uint8Array, number, number], { rid: Buffer; qkey: Buffer }>;
+    claimRoom: Database.Statement<
+      [{ size: number; sid: Uint8Array; maxCount: number; maxBytes: number }],
+      { rid: Buffer; qkey: Buffer }
+    >;
     insertBody: Database.Statement<[number, number, Uint8Array]>;
     setRefs: Database.Statement<[number, number]>;
     deleteBody: Database.Statement<[number]>;
@@ -242,11 +246,12 @@ export class SqliteQueueStore implements QueueStore {
       queueBySid: db.prepare('SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE sid = ?'),
       queueUsage: db.prepare('SELECT sk, msg_count, msg_bytes FROM queues WHERE rid = ?'),
       queueUsageBySid: db.prepare('SELECT rid, sk, msg_count, msg_bytes FROM queues WHERE sid = ?'),
-      // One statement finds the queue, checks its quota and books the message: ?1 bytes,
-      // ?2 sid, ?3 most messages, ?4 most bytes. No row: the queue is gone or full.
+      // One statement finds the queue, checks its quota and books the message (bytes, sid,
+      // most messages, most bytes). No row: the queue is gone or full.
       claimRoom: db.prepare(
-        'UPDATE queues SET msg_count = msg_count + 1, msg_bytes = msg_bytes + ?1 ' +
-          'WHERE sid = ?2 AND sk IS NOT NULL AND msg_count < ?3 AND msg_bytes + ?1 <= ?4 RETURNING rid, qkey',
+        'UPDATE queues SET msg_count = msg_count + 1, msg_bytes = msg_bytes + @size ' +
+          'WHERE sid = @sid AND sk IS NOT NULL AND msg_count < @maxCount AND msg_bytes + @size <= @maxBytes ' +
+          'RETURNING rid, qkey',
       ),
       insertBody: db.prepare('INSERT INTO bodies (refs, expires, body) VALUES (?, ?, ?)'),
       setRefs: db.prepare('UPDATE bodies SET refs = ? WHERE bid = ?'),
@@ -273,14 +278,14 @@ export class SqliteQueueStore implements QueueStore {
         'UPDATE queues SET msg_count = msg_count + ?, msg_bytes = msg_bytes + ? WHERE rid = ?',
       ),
       deleteMessage: db.prepare(
-        `DELETE FROM messages AS m WHERE mid = ? AND rid = ? RETURNING ${MESSAGE_BYTES} AS len, bid`,
+        `DELETE FROM messages WHERE mid = ? AND rid = ? RETURNING ${messageBytes('messages')} AS len, bid`,
       ),
       expiredInQueue: db.prepare(
-        `SELECT COUNT(*) AS n, COALESCE(SUM(${MESSAGE_BYTES}), 0) AS b FROM messages m WHERE rid = ? AND expires <= ?`,
+        `SELECT COUNT(*) AS n, COALESCE(SUM(${messageBytes('m')}), 0) AS b FROM messages m WHERE rid = ? AND expires <= ?`,
       ),
       deleteExpiredInQueue: db.prepare('DELETE FROM messages WHERE rid = ? AND expires <= ?'),
       expiredChunk: db.prepare(
-        `SELECT seq, rid, ${MESSAGE_BYTES} AS len FROM messages m WHERE expires <= ? ORDER BY expires LIMIT ?`,
+        `SELECT seq, rid, ${messageBytes('m')} AS len FROM messages m WHERE expires <= ? ORDER BY expires LIMIT ?`,
       ),
       deleteBySeq: db.prepare('DELETE FROM messages WHERE seq = ?'),
     };
@@ -461,9 +466,11 @@ export class SqliteQueueStore implements QueueStore {
       const info = this.stmt.insertBody.run(0, message.expires, message.plaintext);
       const bid = Number(info.lastInsertRowid);
       const out: SharedAppend = { stored: [], full: [], gone: [] };
+      const claim = { size, sid: new Uint8Array(0), maxCount: maxQueueMessages, maxBytes: maxQueueBytes };
       for (let i = 0; i < sids.length; i++) {
         const sid = sids[i]!;
-        let room = this.stmt.claimRoom.get(size, sid, maxQueueMessages, maxQueueBytes);
+        claim.sid = sid;
+        let room = this.stmt.claimRoom.get(claim);
         if (!room) {
           const usage = this.stmt.queueUsageBySid.get(sid);
           // Entries are proven under the queue's sk (fan-out.ts), so an unsecured queue
@@ -474,7 +481,7 @@ export class SqliteQueueStore implements QueueStore {
           }
           // Expired messages still count until the periodic purge; drop them, as append does.
           if (this.purgeQueue(usage.rid, message.ts, delta).n > 0) {
-            room = this.stmt.claimRoom.get(size, sid, maxQueueMessages, maxQueueBytes);
+            room = this.stmt.claimRoom.get(claim);
           }
           if (!room) {
             out.full.push(sid);

@@ -126,7 +126,8 @@ export class TestClient {
 
   replyTo(id: number): Promise<RelayFrame> {
     return this.waitFor(
-      (f) => (f.t === 'ok' || f.t === 'ids' || f.t === 'err') && f.id === id,
+      (f) =>
+        (f.t === 'ok' || f.t === 'ids' || f.t === 'err' || f.t === 'flist' || f.t === 'fsent') && f.id === id,
       `reply to ${id}`,
     );
   }
