@@ -466,7 +466,12 @@ export class SqliteQueueStore implements QueueStore {
       const info = this.stmt.insertBody.run(0, message.expires, message.plaintext);
       const bid = Number(info.lastInsertRowid);
       const out: SharedAppend = { stored: [], full: [], gone: [] };
-      const claim = { size, sid: new Uint8Array(0), maxCount: maxQueueMessages, maxBytes: maxQueueBytes };
+      const claim: { size: number; sid: Uint8Array; maxCount: number; maxBytes: number } = {
+        size,
+        sid: new Uint8Array(0),
+        maxCount: maxQueueMessages,
+        maxBytes: maxQueueBytes,
+      };
       for (let i = 0; i < sids.length; i++) {
         const sid = sids[i]!;
         claim.sid = sid;

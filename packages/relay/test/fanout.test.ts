@@ -47,7 +47,7 @@ async function members(client: TestClient, n: number): Promise<Member[]> {
 /** The group sender's side: the list key, the list id, and the commands on it. */
 class Sender {
   readonly fk = generateDhKeyPair(systemRandom);
-  lid = new Uint8Array(0);
+  lid: Uint8Array = new Uint8Array(0);
 
   constructor(readonly client: TestClient) {}
 
