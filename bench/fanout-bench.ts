@@ -285,7 +285,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
       recipients: opts.recipients,
       group: toHex(group),
       setupConcurrency: 32,
-      rawTimeOffset: frameBytes - opts.bodyBytes,
+      rawTimeOffset: 0,
     };
     recipients = new Child<RecipientsMessage, RecipientsCommand>(
       fork(RECIPIENTS_SCRIPT, [JSON.stringify(cfg)], {
@@ -303,14 +303,13 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
     // The sending loop: `window` sends on their way; each answer lets the next one go.
     const body = systemRandom.bytes(opts.bodyBytes);
     const view = new DataView(body.buffer, body.byteOffset);
-    const at = opts.target === 'relay' ? 0 : 0;
     let sending = true;
     let answered = 0;
     let sent = 0;
     let failure: unknown;
     const loops = Array.from({ length: opts.window }, async () => {
       while (sending) {
-        view.setFloat64(at, wallMs());
+        view.setFloat64(0, wallMs());
         sent += 1;
         await sender!.send(body);
         answered += 1;
@@ -378,7 +377,8 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
       serverCpuPercent: (serverCpuMs / (seconds * 1000)) * 100,
       serverCpuUsPerCopy: (serverCpuMs * 1000) / window.delivered,
       recipientsCpuPercent: (window.cpuMs / (seconds * 1000)) * 100,
-      check: problems.length === 0 ? `ok, all ${expected.toLocaleString('en-US')} arrived` : problems.join('; '),
+      check:
+        problems.length === 0 ? `ok, all ${expected.toLocaleString('en-US')} arrived` : problems.join('; '),
     };
     if (profileDir) {
       await sleep(500);
@@ -418,7 +418,11 @@ export function oneByOneCost(recipients: number, bodyBytes: number): OneByOneCos
     messages += 1;
   }
   const used = process.cpuUsage(cpu);
-  return { recipients, cpuUsPerMessage: (used.user + used.system) / messages, bytesPerMessage: bytes / messages };
+  return {
+    recipients,
+    cpuUsPerMessage: (used.user + used.system) / messages,
+    bytesPerMessage: bytes / messages,
+  };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -440,7 +444,13 @@ export async function benchFanout(log: (line: string) => void): Promise<FanoutRe
       );
     }
   }
-  const profiled = await runFanout({ ...LOAD, target: 'relay', recipients: 1_000, measureMs: 4_000, profile: true });
+  const profiled = await runFanout({
+    ...LOAD,
+    target: 'relay',
+    recipients: 1_000,
+    measureMs: 4_000,
+    profile: true,
+  });
   log(`fan-out relay to 1000 (profiled): ${Math.round(profiled.deliveredPerSecond)} copies/s`);
   runs.push(profiled);
   const oneByOne = FANOUT_SIZES.map((n) => oneByOneCost(n, LOAD.bodyBytes));
@@ -456,7 +466,8 @@ export async function benchFanout(log: (line: string) => void): Promise<FanoutRe
 // ---- Report ----------------------------------------------------------------------------
 
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
-const ms = (n: number): string => (!Number.isFinite(n) ? '–' : n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : int(n));
+const ms = (n: number): string =>
+  !Number.isFinite(n) ? '–' : n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : int(n);
 
 export function renderFanoutSection(r: FanoutReport): string {
   const measured = r.runs.filter((x) => !x.profile);
@@ -498,17 +509,20 @@ export function renderFanoutSection(r: FanoutReport): string {
   }
   lines.push('');
   lines.push(
-    'Sender CPU is this process\'s user + system time over the window divided by the sends answered in it (building, ' +
+    "Sender CPU is this process's user + system time over the window divided by the sends answered in it (building, " +
       'authenticating and uploading the `fsend`, reading the `fsent`); bytes up are the WebSocket payloads it handed to the ' +
       'socket. Copies/s count copies received by recipients in the window; latency runs from the send time written into the ' +
-      'body to its receipt in the recipients\' process (two clocks of one machine). Server CPU per copy is from /proc.',
+      "body to its receipt in the recipients' process (two clocks of one machine). Server CPU per copy is from /proc.",
   );
   lines.push('');
-  lines.push('Without fan-out, the sender would send each copy itself (one authenticated `send` per recipient), measured in-process:');
+  lines.push(
+    'Without fan-out, the sender would send each copy itself (one authenticated `send` per recipient), measured in-process:',
+  );
   lines.push('');
   lines.push('| N | sender CPU µs/message, one send per recipient | bytes up/message |');
   lines.push('| --: | --: | --: |');
-  for (const c of r.oneByOne) lines.push(`| ${int(c.recipients)} | ${int(c.cpuUsPerMessage)} | ${int(c.bytesPerMessage)} |`);
+  for (const c of r.oneByOne)
+    lines.push(`| ${int(c.recipients)} | ${int(c.cpuUsPerMessage)} | ${int(c.bytesPerMessage)} |`);
   const profiled = r.runs.find((x) => x.profile);
   if (profiled?.profile) {
     lines.push('');
@@ -526,7 +540,8 @@ export function renderFanoutSection(r: FanoutReport): string {
     lines.push('');
     lines.push('| function (self time) | share |');
     lines.push('| --- | --: |');
-    for (const f of profiled.profile.functions.slice(0, 12)) lines.push(`| \`${f.name}\` | ${f.percent.toFixed(1)} % |`);
+    for (const f of profiled.profile.functions.slice(0, 12))
+      lines.push(`| \`${f.name}\` | ${f.percent.toFixed(1)} % |`);
   }
   lines.push('');
   lines.push(FANOUT_SECTION_END);

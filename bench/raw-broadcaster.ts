@@ -63,7 +63,8 @@ export async function startRawBroadcaster(opts: { host: string; port?: number })
     server.listen(opts.port ?? 0, opts.host, resolve);
   });
   const bound = server.address();
-  if (bound === null || typeof bound === 'string') throw new TransportError('raw broadcaster has no TCP address');
+  if (bound === null || typeof bound === 'string')
+    throw new TransportError('raw broadcaster has no TCP address');
   return {
     url: `ws://${opts.host}:${bound.port}/`,
     forwarded: () => forwarded,

@@ -137,15 +137,16 @@ export class FanoutHandler {
     // what the budget counts. The list's size now (an `fadd` still being committed may add
     // up to one batch more).
     this.spend(ctx.subscriber, Math.max(1, list.entries));
-    const { rng, now, messageTtlMs, subscriptions } = this.opts;
+    const { rng, now, messageTtlMs, subscriptions, lists } = this.opts;
     const ts = now();
     const expires = ts + messageTtlMs;
     const plaintext = encodeDeliveryPlaintext(ts, frame.body);
-    const result = await this.opts.lists.fanout(
-      frame.lid,
-      { ts, expires, plaintext, newMids: (n) => rng.bytes(n * MESSAGE_ID_BYTES) },
+    const result = await this.opts.lists.fanout(frame.lid, {
       ts,
-    );
+      expires,
+      plaintext,
+      newMids: (n) => rng.bytes(n * MESSAGE_ID_BYTES),
+    });
     this.opts.onStored(result.stored.length);
     ctx.reply({
       t: 'fsent',
@@ -159,10 +160,12 @@ export class FanoutHandler {
     let nonces: Uint8Array | undefined;
     result.stored.forEach((copy, i) => {
       subscriptions.storedLazily(copy.rid, copy.seq, () => {
+        const key = lists.queueKeyOf(copy.rid);
+        if (!key) return undefined; // deleted since: its subscriber gets `end`
         // One draw of randomness for the whole fan-out, not one per copy.
         nonces ??= rng.bytes(result.stored.length * NONCE_BYTES);
         const nonce = nonces.subarray(i * NONCE_BYTES, (i + 1) * NONCE_BYTES);
-        const body = sealDeliveryPlaintext(copy.queueKey, nonce, copy.mid, plaintext);
+        const body = sealDeliveryPlaintext(key, nonce, copy.mid, plaintext);
         return { rid: copy.rid, mid: copy.mid, seq: copy.seq, ts, expires, body };
       });
     });

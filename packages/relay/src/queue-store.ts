@@ -52,30 +52,6 @@ export interface AppendOptions {
   checkedSk: Uint8Array | null;
 }
 
-/** One body for many queues (a fan-out, fanout.ts). */
-export interface SharedMessage {
-  /** Receive time, ms since the epoch. */
-  ts: number;
-  expires: number;
-  /** What each queue gets sealed: core encodeDeliveryPlaintext(ts, body). */
-  plaintext: Uint8Array;
-  /**
-   * Message ids for `n` queues, 16 random bytes each, concatenated (called once, when the
-   * write runs and the list's size is known).
-   */
-  newMids: (n: number) => Uint8Array;
-}
-
-/** What a shared append stored, and where it could not. */
-export interface SharedAppend {
-  /** One per queue that got the message, in list order. */
-  stored: Array<{ rid: Uint8Array; queueKey: Uint8Array; mid: Uint8Array; seq: number }>;
-  /** Sids of queues that were full. */
-  full: Uint8Array[];
-  /** Sids of queues that no longer exist. */
-  gone: Uint8Array[];
-}
-
 export interface StoreCounts {
   queues: number;
   messages: number;
@@ -105,13 +81,6 @@ export interface QueueStore {
    * gone, AuthError when its sender key changed (see AppendOptions).
    */
   append(message: NewMessage, opts: AppendOptions): Promise<StoredMessage>;
-  /**
-   * Stores one body once and a message naming it in each queue whose sid `sidsAtCommit`
-   * returns when the write runs (so commands queued before it count), skipping queues that
-   * are full or gone, in one durable write. Messages read back come sealed per queue.
-   * Whatever `sidsAtCommit` throws fails the whole append.
-   */
-  appendShared(message: SharedMessage, sidsAtCommit: () => readonly Uint8Array[]): Promise<SharedAppend>;
   /** Deletes message `mid` of queue `rid`; NotFoundError if the queue has no such message. */
   deleteMessage(rid: Uint8Array, mid: Uint8Array): Promise<void>;
   /** Deletes every message expired at `now`; resolves to how many. */

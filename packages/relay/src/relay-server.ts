@@ -112,6 +112,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const lists = new SqliteFanoutStore(store, {
     maxLists: limits.maxFanoutLists,
     maxEntries: limits.maxFanoutEntries,
+    maxQueueMessages: limits.maxQueueMessages,
+    maxQueueBytes: limits.maxQueueBytes,
   });
   const counters: ConnectionCounters & { messagesStored: number; messagesExpired: number } = {
     framesReceived: 0,

@@ -15,7 +15,6 @@
 import Database from 'better-sqlite3';
 import {
   AuthError,
-  MESSAGE_ID_BYTES,
   NotFoundError,
   ParusError,
   ProtocolError,
@@ -29,8 +28,6 @@ import type {
   QueueRecord,
   QueueStore,
   SecureResult,
-  SharedAppend,
-  SharedMessage,
   StoreCounts,
   StoredMessage,
 } from './queue-store.ts';
@@ -42,7 +39,7 @@ export interface SqliteQueueStoreOptions {
   maxQueueBytes: number;
   /**
    * Seals a shared body for one queue as it goes out (core sealDeliveryPlaintext with a
-   * fresh nonce). Without it, messages stored by appendShared cannot be read.
+   * fresh nonce). Without it, messages stored by a fan-out (sqlite-fanout-store.ts) cannot be read.
    */
   sealShared?: (queueKey: Uint8Array, mid: Uint8Array, plaintext: Uint8Array) => Uint8Array;
 }
@@ -83,7 +80,7 @@ CREATE TABLE IF NOT EXISTS bodies (
 CREATE INDEX IF NOT EXISTS bodies_by_expiry ON bodies(expires);
 `;
 
-// A message stored by a fan-out (appendShared) has an empty `body` and names its shared
+// A message stored by a fan-out (sqlite-fanout-store.ts) has an empty `body` and names its shared
 // body in `bid`: the relay's plaintext CBOR {ts, body}, stored once and sealed per queue
 // when it goes out (sealShared). `bodies.refs` counts the messages naming it; an ack
 // lowers it and the last one deletes the body; messages deleted otherwise (with their
@@ -174,6 +171,8 @@ export class SqliteQueueStore implements QueueStore {
   private readonly limits: { maxQueueMessages: number; maxQueueBytes: number };
   private readonly totals: StoreCounts;
   private pending: PendingWrite[] = [];
+  /** References to shared bodies dropped by the writes of the commit under way, by bid. */
+  private readonly droppedRefs = new Map<number, number>();
   private flushScheduled = false;
   private closed = false;
   private readonly inSavepoint: (run: () => unknown) => unknown;
@@ -182,16 +181,8 @@ export class SqliteQueueStore implements QueueStore {
     queueByRid: Database.Statement<[Uint8Array], QueueRow>;
     queueBySid: Database.Statement<[Uint8Array], QueueRow>;
     queueUsage: Database.Statement<[Uint8Array], QueueUsageRow>;
-    queueUsageBySid: Database.Statement<[Uint8Array], QueueUsageRow & { rid: Buffer }>;
-    claimRoom: Database.Statement<
-      [{ size: number; sid: Uint8Array; maxCount: number; maxBytes: number }],
-      { rid: Buffer; qkey: Buffer }
-    >;
-    insertBody: Database.Statement<[number, number, Uint8Array]>;
-    setRefs: Database.Statement<[number, number]>;
     deleteBody: Database.Statement<[number]>;
-    dropRef: Database.Statement<[number], { refs: number }>;
-    insertShared: Database.Statement<[Uint8Array, Uint8Array, number, number, number], { seq: number }>;
+    dropRefs: Database.Statement<[number, number], { refs: number }>;
     deleteExpiredBodies: Database.Statement<[number]>;
     pendingCount: Database.Statement<[Uint8Array, number], { n: number }>;
     messagesAfter: Database.Statement<[Uint8Array, number, number, number], MessageRow>;
@@ -245,21 +236,8 @@ export class SqliteQueueStore implements QueueStore {
       queueByRid: db.prepare('SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE rid = ?'),
       queueBySid: db.prepare('SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE sid = ?'),
       queueUsage: db.prepare('SELECT sk, msg_count, msg_bytes FROM queues WHERE rid = ?'),
-      queueUsageBySid: db.prepare('SELECT rid, sk, msg_count, msg_bytes FROM queues WHERE sid = ?'),
-      // One statement finds the queue, checks its quota and books the message (bytes, sid,
-      // most messages, most bytes). No row: the queue is gone or full.
-      claimRoom: db.prepare(
-        'UPDATE queues SET msg_count = msg_count + 1, msg_bytes = msg_bytes + @size ' +
-          'WHERE sid = @sid AND sk IS NOT NULL AND msg_count < @maxCount AND msg_bytes + @size <= @maxBytes ' +
-          'RETURNING rid, qkey',
-      ),
-      insertBody: db.prepare('INSERT INTO bodies (refs, expires, body) VALUES (?, ?, ?)'),
-      setRefs: db.prepare('UPDATE bodies SET refs = ? WHERE bid = ?'),
       deleteBody: db.prepare('DELETE FROM bodies WHERE bid = ?'),
-      dropRef: db.prepare('UPDATE bodies SET refs = refs - 1 WHERE bid = ? RETURNING refs'),
-      insertShared: db.prepare(
-        "INSERT INTO messages (rid, mid, ts, expires, body, bid) VALUES (?, ?, ?, ?, x'', ?) RETURNING seq",
-      ),
+      dropRefs: db.prepare('UPDATE bodies SET refs = refs - ? WHERE bid = ? RETURNING refs'),
       deleteExpiredBodies: db.prepare('DELETE FROM bodies WHERE expires <= ?'),
       pendingCount: db.prepare('SELECT COUNT(*) AS n FROM messages WHERE rid = ? AND expires > ?'),
       messagesAfter: db.prepare(
@@ -312,6 +290,11 @@ export class SqliteQueueStore implements QueueStore {
    */
   sharedWrite<T>(run: (delta: Delta) => T): Promise<T> {
     return this.write(run);
+  }
+
+  /** The key a queue's messages are sealed with (cached), for a sibling store's deliveries. */
+  queueKeyOf(rid: Uint8Array): Uint8Array | undefined {
+    return this.cachedQueue('r', rid, () => this.stmt.queueByRid.get(rid))?.queueKey;
   }
 
   // ---- Reads: synchronous in SQLite, promised for the interface ------------------------
@@ -456,64 +439,15 @@ export class SqliteQueueStore implements QueueStore {
     });
   }
 
-  appendShared(message: SharedMessage, sidsAtCommit: () => readonly Uint8Array[]): Promise<SharedAppend> {
-    return this.write((delta): SharedAppend => {
-      const sids = sidsAtCommit();
-      const mids = message.newMids(sids.length);
-      if (mids.length < sids.length * MESSAGE_ID_BYTES) throw new StorageError('too few message ids');
-      const size = message.plaintext.length;
-      const { maxQueueMessages, maxQueueBytes } = this.limits;
-      const info = this.stmt.insertBody.run(0, message.expires, message.plaintext);
-      const bid = Number(info.lastInsertRowid);
-      const out: SharedAppend = { stored: [], full: [], gone: [] };
-      const claim: { size: number; sid: Uint8Array; maxCount: number; maxBytes: number } = {
-        size,
-        sid: new Uint8Array(0),
-        maxCount: maxQueueMessages,
-        maxBytes: maxQueueBytes,
-      };
-      for (let i = 0; i < sids.length; i++) {
-        const sid = sids[i]!;
-        claim.sid = sid;
-        let room = this.stmt.claimRoom.get(claim);
-        if (!room) {
-          const usage = this.stmt.queueUsageBySid.get(sid);
-          // Entries are proven under the queue's sk (fan-out.ts), so an unsecured queue
-          // cannot be on a list; it counts as gone like a deleted one, to be safe.
-          if (!usage || usage.sk === null) {
-            out.gone.push(sid);
-            continue;
-          }
-          // Expired messages still count until the periodic purge; drop them, as append does.
-          if (this.purgeQueue(usage.rid, message.ts, delta).n > 0) {
-            room = this.stmt.claimRoom.get(claim);
-          }
-          if (!room) {
-            out.full.push(sid);
-            continue;
-          }
-        }
-        const mid = mids.subarray(i * MESSAGE_ID_BYTES, (i + 1) * MESSAGE_ID_BYTES);
-        const row = this.stmt.insertShared.get(room.rid, mid, message.ts, message.expires, bid);
-        if (!row) throw new StorageError('message insert returned no row');
-        out.stored.push({ rid: bytes(room.rid), queueKey: bytes(room.qkey), mid, seq: row.seq });
-      }
-      if (out.stored.length === 0) this.stmt.deleteBody.run(bid);
-      else this.stmt.setRefs.run(out.stored.length, bid);
-      delta.messages += out.stored.length;
-      return out;
-    });
-  }
-
   deleteMessage(rid: Uint8Array, mid: Uint8Array): Promise<void> {
     return this.write((delta) => {
       const row = this.stmt.deleteMessage.get(mid, rid);
       if (!row) throw new NotFoundError('no such message in this queue');
       this.stmt.addUsage.run(-1, -row.len, rid);
-      if (row.bid !== null) {
-        const body = this.stmt.dropRef.get(row.bid);
-        if (body && body.refs <= 0) this.stmt.deleteBody.run(row.bid);
-      }
+      // The shared body loses a reference; refs are counted down once per commit and body
+      // (a fan-out's acks come together), in the same transaction. Last, so that a write
+      // that fails never drops one.
+      if (row.bid !== null) this.droppedRefs.set(row.bid, (this.droppedRefs.get(row.bid) ?? 0) + 1);
       delta.messages -= 1;
     });
   }
@@ -533,7 +467,7 @@ export class SqliteQueueStore implements QueueStore {
           perQueue.set(key, usage);
         }
         for (const usage of perQueue.values()) this.stmt.addUsage.run(-usage.n, -usage.b, usage.rid);
-        // Every message naming a body expires with it (appendShared), so this frees no body in use.
+        // Every message naming a body expires with it (sqlite-fanout-store.ts), so this frees no body in use.
         if (rows.length < PURGE_CHUNK) this.stmt.deleteExpiredBodies.run(now);
         delta.messages -= rows.length;
         return rows.length;
@@ -560,7 +494,8 @@ export class SqliteQueueStore implements QueueStore {
     return count + 1 <= this.limits.maxQueueMessages && size + extra <= this.limits.maxQueueBytes;
   }
 
-  private purgeQueue(rid: Uint8Array, now: number, delta: Delta): { n: number; b: number } {
+  /** Deletes a queue's expired messages; for a sibling store's write (sqlite-fanout-store.ts) too. */
+  purgeQueue(rid: Uint8Array, now: number, delta: Delta): { n: number; b: number } {
     const expired = this.stmt.expiredInQueue.get(rid, now) ?? { n: 0, b: 0 };
     if (expired.n > 0) {
       this.stmt.deleteExpiredInQueue.run(rid, now);
@@ -619,8 +554,14 @@ export class SqliteQueueStore implements QueueStore {
             });
           }
         }
+        for (const [bid, n] of this.droppedRefs) {
+          const body = this.stmt.dropRefs.get(n, bid);
+          if (body && body.refs <= 0) this.stmt.deleteBody.run(bid);
+        }
+        this.droppedRefs.clear();
       })();
     } catch (cause) {
+      this.droppedRefs.clear();
       const error = new StorageError('queue database commit failed', { cause });
       for (const write of batch) write.reject(error);
       return;

@@ -103,9 +103,10 @@ export class Subscriptions {
 
   /**
    * As stored(), for a message whose body is only made (sealed, fanout.ts) when it goes out
-   * now: `message` is called at most once, and not at all when nobody is subscribed.
+   * now: `message` is called at most once, and not at all when nobody is subscribed; if
+   * it gives nothing (the queue went meanwhile), nothing goes out.
    */
-  storedLazily(rid: Uint8Array, seq: number, message: () => StoredMessage): void {
+  storedLazily(rid: Uint8Array, seq: number, message: () => StoredMessage | undefined): void {
     const sub = this.byQueue.get(toHex(rid));
     if (!sub) return;
     if (sub.pumping) {
@@ -113,7 +114,8 @@ export class Subscriptions {
       return;
     }
     if (sub.caughtUp && seq > sub.cursor && sub.inflight.size < this.opts.window) {
-      this.deliver(sub, message());
+      const m = message();
+      if (m) this.deliver(sub, m);
       return;
     }
     sub.caughtUp = false;
