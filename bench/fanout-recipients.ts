@@ -43,6 +43,8 @@ export interface FanoutRecipientsConfig {
   setupConcurrency: number;
   /** Where the send time sits in a broadcast frame. */
   rawTimeOffset: number;
+  /** Relay recipients ack each copy (false: the fan-out path alone, with a large delivery window). */
+  ack: boolean;
 }
 
 export type RecipientsMessage =
@@ -116,7 +118,7 @@ async function main(): Promise<void> {
       const key = queueKey(rdh.secretKey, ids.sdh, ids.rid);
       conn.onMsg = (frame: MsgFrame) => {
         const { body } = openDelivery(key, frame.mid, frame.body);
-        conn.ack(ids.rid, frame.mid, rk.secretKey);
+        if (cfg.ack) conn.ack(ids.rid, frame.mid, rk.secretKey);
         meter.arrived(new DataView(body.buffer, body.byteOffset).getFloat64(0));
       };
       await conn.subscribe(ids.rid, rk.secretKey);

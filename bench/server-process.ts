@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startRelay } from '@parus/relay';
+import type { RelayLimits } from '@parus/relay';
 import { describeError, sendThenExit } from './ipc.ts';
 import type { ServerCommand, ServerMessage, ServerStats, Target } from './ipc.ts';
 import { startRawBroadcaster } from './raw-broadcaster.ts';
@@ -36,7 +37,8 @@ async function main(): Promise<void> {
       host: '127.0.0.1',
       port: 0,
       dataDir,
-      limits: BENCH_RELAY_LIMITS,
+      // A run may raise more limits (fanout-bench.ts: recipients that do not ack).
+      limits: { ...BENCH_RELAY_LIMITS, ...(JSON.parse(process.argv[3] ?? '{}') as Partial<RelayLimits>) },
       log: (line) => {
         logLines += 1;
         if (log.length < LOG_LINES_KEPT) log.push(line);
