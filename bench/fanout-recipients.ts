@@ -150,6 +150,24 @@ async function main(): Promise<void> {
   post({ type: 'ready', setupMs: performance.now() - started, entries });
 
   let cpuAtStart = process.cpuUsage();
+  /** Waits (bounded) for the relay's answers to the acks still on their way, then reports. */
+  const stop = async (): Promise<void> => {
+    const until = performance.now() + 30_000;
+    const answered = (): number => conns.reduce((n, c) => n + c.oks, 0);
+    while (cfg.ack && conns.length > 0 && answered() < meter.received && performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const errors: Record<string, number> = {};
+    let acked = 0;
+    for (const c of conns) {
+      acked += c.oks;
+      for (const [k, v] of c.errors) errors[k] = (errors[k] ?? 0) + v;
+    }
+    for (const c of conns) c.terminate();
+    for (const ws of sockets) ws.terminate();
+    sendThenExit({ type: 'stopped', received: meter.received, acked, errors }, 0);
+  };
+
   process.on('message', (m: RecipientsCommand) => {
     if (m.type === 'mark-start') {
       meter.measuring = true;
@@ -164,15 +182,7 @@ async function main(): Promise<void> {
         cpuMs: (cpu.user + cpu.system) / 1000,
       });
     } else if (m.type === 'stop') {
-      const errors: Record<string, number> = {};
-      let acked = 0;
-      for (const c of conns) {
-        acked += c.oks;
-        for (const [k, v] of c.errors) errors[k] = (errors[k] ?? 0) + v;
-      }
-      for (const c of conns) c.terminate();
-      for (const ws of sockets) ws.terminate();
-      sendThenExit({ type: 'stopped', received: meter.received, acked, errors }, 0);
+      void stop();
     }
   });
 }
