@@ -73,7 +73,11 @@ describe('RelayConnection fan-out', () => {
       const fk = generateDhKeyPair(systemRandom).secretKey;
       const lid = await conn.createFanout(fk);
       await conn.addToFanout(lid, fk, queues);
-      expect(await conn.fanoutSend(lid, fk, utf8('hello group'))).toEqual({ stored: 130, full: [], gone: [] });
+      expect(await conn.fanoutSend(lid, fk, utf8('hello group'))).toEqual({
+        stored: 130,
+        full: [],
+        gone: [],
+      });
       await waitFor(() => received.size === 130);
       await conn.removeFromFanout(
         lid,
