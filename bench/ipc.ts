@@ -4,7 +4,8 @@
  * forwarder) and the load generator (load-generator.ts, every client in one process).
  */
 
-export type Target = 'relay' | 'raw';
+/** `broadcast` is the raw fan-out ceiling (raw-broadcaster.ts) of fanout-bench.ts. */
+export type Target = 'relay' | 'raw' | 'broadcast';
 
 export interface LoadConfig {
   target: Target;

@@ -1,7 +1,11 @@
 /**
  * `npm run bench`: the Double Ratchet's throughput, then the relay against a raw WebSocket
- * forwarder under the same load, then a profile of the relay; prints the tables and writes
- * docs/BENCHMARKS.md. Runs for about three minutes; every phase is bounded in time.
+ * forwarder under the same load, then a profile of the relay, then group fan-out against a
+ * raw broadcaster (fanout-bench.ts); prints the tables and writes docs/BENCHMARKS.md. Runs
+ * for about five minutes; every phase is bounded in time.
+ *
+ * `npm run bench -- --only fanout` runs the fan-out phase alone and replaces only its
+ * section of docs/BENCHMARKS.md.
  */
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -12,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { initCrypto } from '@parus/core';
 import type { Random } from '@parus/core';
 import { summariseProfile } from './cpu-profile.ts';
+import { benchFanout, fanoutOnly, renderFanoutSection, spliceFanoutSection } from './fanout-bench.ts';
 import type { Target } from './ipc.ts';
 import { runLoad } from './load-run.ts';
 import type { RunOptions, RunResult } from './load-run.ts';
@@ -100,8 +105,19 @@ function brief(r: RunResult): string {
 
 const started = performance.now();
 
+/** The value of `--only`, if given: the one phase to run. */
+function onlyPhase(): string | undefined {
+  const at = process.argv.indexOf('--only');
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
 async function main(): Promise<void> {
   await initCrypto();
+  const only = onlyPhase();
+  if (only !== undefined) {
+    if (only !== 'fanout') throw new Error(`--only knows one phase: fanout (not ${only})`);
+    return fanoutOnly(log);
+  }
   const machine = await describeMachine();
   const tree = gitState();
   const availabilityBefore = cpuAvailability(1_000);
@@ -168,9 +184,16 @@ async function main(): Promise<void> {
     opCosts,
     elapsedMs: performance.now() - started,
   };
+  const fanout = await benchFanout(log);
   // Keep the web client's section, which `npm run bench:web` writes.
   const previous = await readFile(OUTPUT, 'utf8').catch(() => '');
-  await writeFile(OUTPUT, withWebSection(renderReport(report), webSection(previous)));
+  await writeFile(
+    OUTPUT,
+    withWebSection(
+      spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
+      webSection(previous),
+    ),
+  );
   console.log(`\n${renderSummary(report)}`);
   log(`wrote ${OUTPUT}`);
 }

@@ -1,6 +1,6 @@
 /**
  * The server under test, in a process of its own so that it gets a core of its own:
- * `node --import tsx bench/server-process.ts relay|raw`, forked by run.ts.
+ * `node --import tsx bench/server-process.ts relay|raw|broadcast`, forked by run.ts and fanout-bench.ts.
  *
  * The orchestrator measures its CPU time from outside (/proc), as its own event loop may be
  * too busy to answer on time; it reports its event-loop delay between the window marks
@@ -11,8 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startRelay } from '@parus/relay';
+import type { RelayLimits } from '@parus/relay';
 import { describeError, sendThenExit } from './ipc.ts';
 import type { ServerCommand, ServerMessage, ServerStats, Target } from './ipc.ts';
+import { startRawBroadcaster } from './raw-broadcaster.ts';
 import { startRawForwarder } from './raw-forwarder.ts';
 import { BENCH_RELAY_LIMITS } from './relay-limits.ts';
 
@@ -35,7 +37,8 @@ async function main(): Promise<void> {
       host: '127.0.0.1',
       port: 0,
       dataDir,
-      limits: BENCH_RELAY_LIMITS,
+      // A run may raise more limits (fanout-bench.ts: recipients that do not ack).
+      limits: { ...BENCH_RELAY_LIMITS, ...(JSON.parse(process.argv[3] ?? '{}') as Partial<RelayLimits>) },
       log: (line) => {
         logLines += 1;
         if (log.length < LOG_LINES_KEPT) log.push(line);
@@ -61,6 +64,14 @@ async function main(): Promise<void> {
     stop = async () => {
       const forwarded = forwarder.forwarded();
       await forwarder.close();
+      return { forwarded };
+    };
+  } else if (target === 'broadcast') {
+    const broadcaster = await startRawBroadcaster({ host: '127.0.0.1', port: 0 });
+    post({ type: 'listening', address: broadcaster.url });
+    stop = async () => {
+      const forwarded = broadcaster.forwarded();
+      await broadcaster.close();
       return { forwarded };
     };
   } else {

@@ -17,5 +17,5 @@ export { SealedStore } from './sealed-store.ts';
 export { WebSocketTransport } from './transport.ts';
 export type { Transport, TransportConnection, WebSocketConstructor, WebSocketLike } from './transport.ts';
 export { RelayConnection } from './relay-connection.ts';
-export type { RelayConnectionOptions } from './relay-connection.ts';
+export type { FanoutEntry, FanoutSendResult, RelayConnectionOptions } from './relay-connection.ts';
 export { Emitter } from './events.ts';

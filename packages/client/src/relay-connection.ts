@@ -9,20 +9,27 @@
  */
 import {
   CHALLENGE_BYTES,
+  FANOUT_LIST_ID_BYTES,
+  MAX_FANOUT_BATCH,
   ProtocolError,
   RELAY_PROTOCOL_VERSION,
   TimeoutError,
   TransportError,
+  UsageError,
   VerificationError,
   authenticateCommand,
+  concatBytes,
   decodeRelayFrame,
   deriveCommandAuthKey,
   dhKeyPairFromSecret,
   encodeFrame,
   errorFromCode,
+  fanoutEntryProof,
   fingerprintMatches,
+  packFanoutEntries,
   parseRelayAddress,
   relayWebSocketUrl,
+  splitSids,
   toHex,
   verify,
   welcomeSigningBytes,
@@ -41,6 +48,21 @@ export type CommandInput = AuthenticatedCommand extends infer C
     ? Omit<C, 'id' | 'auth'>
     : never
   : never;
+
+/** A queue to put on a fan-out list: its sender id and the X25519 secret of its sender key. */
+export interface FanoutEntry {
+  sid: Uint8Array;
+  sk: Uint8Array;
+}
+
+/** What an `fsend` did: how many queues got the body, and the sids of those that did not. */
+export interface FanoutSendResult {
+  stored: number;
+  /** Queues that were full (their recipients are not reading). */
+  full: Uint8Array[];
+  /** Queues that no longer exist (to take off the list). */
+  gone: Uint8Array[];
+}
 
 /** Keys K kept per connection; far more than an account's queue keys on one relay. */
 const MAX_AUTH_KEYS = 4_096;
@@ -311,6 +333,87 @@ export class RelayConnection {
     return answer.t === 'ok' ? (answer.pending ?? 0) : 0;
   }
 
+  // ---- Fan-out lists (core fanout-frames.ts, docs/decisions/0011-fan-out.md) ------------
+  // `fk` is always the X25519 secret of the list's key, which authenticates every command
+  // on the list. Failures reject with the relay's typed error (AuthError, NotFoundError,
+  // QuotaError, ...), TransportError when the connection is down, TimeoutError.
+
+  /** Creates a fan-out list owned by `fk` on this relay; resolves to its id. */
+  async createFanout(fk: Uint8Array): Promise<Uint8Array> {
+    assertKey(fk, 'fk');
+    const answer = await this.command({ t: 'fnew', fk: this.publicKeyOf(fk) }, fk);
+    if (answer.t !== 'flist') throw new ProtocolError(`relay answered fnew with ${answer.t}`);
+    return answer.lid;
+  }
+
+  /**
+   * Puts queues on the list, proving for each that we hold its sender key. Sent in batches
+   * of MAX_FANOUT_BATCH, each all or nothing; a failing batch rejects, and the batches
+   * before it stay added (adding again is harmless).
+   */
+  async addToFanout(
+    lid: Uint8Array,
+    fk: Uint8Array,
+    entries: readonly FanoutEntry[],
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    assertListId(lid);
+    assertKey(fk, 'fk');
+    for (const e of entries) {
+      assertSid(e.sid);
+      assertKey(e.sk, 'sk');
+    }
+    for (let at = 0; at < entries.length; at += MAX_FANOUT_BATCH) {
+      opts.signal?.throwIfAborted();
+      const batch = entries.slice(at, at + MAX_FANOUT_BATCH);
+      const session = this.session;
+      if (!session) throw new TransportError('not connected to the relay');
+      // The proofs are bound to this session; command() sends on it in the same turn.
+      const ents = packFanoutEntries(
+        batch.map((e) => ({
+          sid: e.sid,
+          proof: fanoutEntryProof(this.authKey(session, e.sk), session.nonce, lid, e.sid),
+        })),
+      );
+      await this.command({ t: 'fadd', lid, ents }, fk);
+    }
+  }
+
+  /** Takes queues (by sid) off the list; sids not on it are ignored. */
+  async removeFromFanout(
+    lid: Uint8Array,
+    fk: Uint8Array,
+    sids: readonly Uint8Array[],
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    assertListId(lid);
+    assertKey(fk, 'fk');
+    sids.forEach(assertSid);
+    for (let at = 0; at < sids.length; at += MAX_FANOUT_BATCH) {
+      opts.signal?.throwIfAborted();
+      await this.command({ t: 'frem', lid, sids: concatBytes(...sids.slice(at, at + MAX_FANOUT_BATCH)) }, fk);
+    }
+  }
+
+  /** Deletes the list. */
+  async deleteFanout(lid: Uint8Array, fk: Uint8Array): Promise<void> {
+    assertListId(lid);
+    assertKey(fk, 'fk');
+    await this.command({ t: 'fdrop', lid }, fk);
+  }
+
+  /**
+   * Uploads `body` once; the relay stores a copy in every queue on the list and answers
+   * once all are durable. Full and vanished queues are reported, not fatal.
+   */
+  async fanoutSend(lid: Uint8Array, fk: Uint8Array, body: Uint8Array): Promise<FanoutSendResult> {
+    assertListId(lid);
+    assertKey(fk, 'fk');
+    const answer = await this.command({ t: 'fsend', lid, body }, fk);
+    if (answer.t !== 'fsent') throw new ProtocolError(`relay answered fsend with ${answer.t}`);
+    return { stored: answer.n, full: splitSids(answer.full), gone: splitSids(answer.gone) };
+  }
+
   unsubscribeLocal(rid: Uint8Array): void {
     this.subs.delete(hexKey(rid));
   }
@@ -332,13 +435,18 @@ export class RelayConnection {
     this.forgetKeys();
   }
 
+  private publicKeyOf(secret: Uint8Array): Uint8Array {
+    let publicKey = this.publicKeys.get(secret);
+    if (!publicKey) {
+      publicKey = dhKeyPairFromSecret(secret).publicKey;
+      this.publicKeys.set(secret, publicKey);
+    }
+    return publicKey;
+  }
+
   /** K of a queue key on this session: derived once (one X25519), then reused. */
   private authKey(session: Session, queueSecret: Uint8Array): Uint8Array {
-    let publicKey = this.publicKeys.get(queueSecret);
-    if (!publicKey) {
-      publicKey = dhKeyPairFromSecret(queueSecret).publicKey;
-      this.publicKeys.set(queueSecret, publicKey);
-    }
+    const publicKey = this.publicKeyOf(queueSecret);
     const id = toHex(publicKey);
     const cached = session.keys.get(id);
     if (cached) {
@@ -369,6 +477,21 @@ export class RelayConnection {
     for (const key of this.session.keys.values()) wipe(key);
     this.session.keys.clear();
   }
+}
+
+function assertKey(key: Uint8Array, what: string): void {
+  if (!(key instanceof Uint8Array) || key.length !== 32)
+    throw new UsageError(`${what} must be a 32-byte X25519 secret`);
+}
+
+function assertListId(lid: Uint8Array): void {
+  if (!(lid instanceof Uint8Array) || lid.length !== FANOUT_LIST_ID_BYTES) {
+    throw new UsageError('fan-out list id must be 24 bytes');
+  }
+}
+
+function assertSid(sid: Uint8Array): void {
+  if (!(sid instanceof Uint8Array) || sid.length !== 24) throw new UsageError('sid must be 24 bytes');
 }
 
 function hexKey(b: Uint8Array): string {

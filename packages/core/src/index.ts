@@ -207,6 +207,29 @@ export type {
   RelayFrame,
   DeliveredBody,
 } from './relay-protocol.ts';
+export {
+  FANOUT_LIST_ID_BYTES,
+  FANOUT_ENTRY_BYTES,
+  MAX_FANOUT_BATCH,
+  MAX_FANOUT_ENTRIES,
+  fanoutEntryProof,
+  checkFanoutEntryProof,
+  packFanoutEntries,
+  splitSids,
+  encodeDeliveryPlaintext,
+  sealDeliveryPlaintext,
+} from './fanout-frames.ts';
+export type {
+  FanoutNewFrame,
+  FanoutAddFrame,
+  FanoutRemoveFrame,
+  FanoutDropFrame,
+  FanoutSendFrame,
+  FanoutCommand,
+  FanoutListFrame,
+  FanoutSentFrame,
+  FanoutReply,
+} from './fanout-frames.ts';
 export { HANDSHAKE_SECRET_BYTES, pqxdhInitiate, pqxdhRespond } from './pqxdh.ts';
 export type { PrekeyBundle, HandshakeKeys, HandshakeInit } from './pqxdh.ts';
 export {

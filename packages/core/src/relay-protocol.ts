@@ -46,6 +46,12 @@ import {
   type BlobCommand,
   type BlobReply,
 } from './blob-protocol.ts';
+import {
+  decodeFanoutCommand,
+  decodeFanoutReply,
+  type FanoutCommand,
+  type FanoutReply,
+} from './fanout-frames.ts';
 
 /** 2: X25519 command authenticators in place of Ed25519 command signatures. */
 export const RELAY_PROTOCOL_VERSION = 2;
@@ -135,7 +141,8 @@ export type ClientFrame =
   | AckFrame
   | DelFrame
   | PingFrame
-  | BlobCommand;
+  | BlobCommand
+  | FanoutCommand;
 export type AuthenticatedCommand =
   | NewFrame
   | SecureFrame
@@ -143,7 +150,8 @@ export type AuthenticatedCommand =
   | SendFrame
   | AckFrame
   | DelFrame
-  | BlobCommand;
+  | BlobCommand
+  | FanoutCommand;
 
 export interface WelcomeFrame {
   t: 'welcome';
@@ -184,7 +192,15 @@ export interface ErrFrame {
   msg: string;
 }
 
-export type RelayFrame = WelcomeFrame | IdsFrame | OkFrame | MsgFrame | EndFrame | ErrFrame | BlobReply;
+export type RelayFrame =
+  | WelcomeFrame
+  | IdsFrame
+  | OkFrame
+  | MsgFrame
+  | EndFrame
+  | ErrFrame
+  | BlobReply
+  | FanoutReply;
 
 // ---- Codecs ---------------------------------------------------------------------------
 
@@ -204,7 +220,54 @@ function reqId(m: CborMap): number {
 }
 
 export function encodeFrame(frame: ClientFrame | RelayFrame): Uint8Array {
+  if (frame.t === 'msg') return encodeMsgFrame(frame);
   return encodeCbor(frame as unknown as CborMap);
+}
+
+// The canonical CBOR of a `msg` frame up to its body's length: map of 4, keys in encoded
+// order (t, mid, rid, body). The relay writes one per delivery (many per fan-out), so it
+// is laid out directly instead of going through the generic encoder; tests check that the
+// bytes are encodeCbor's.
+const MSG_HEAD = Uint8Array.from([0xa4, 0x61, 0x74, 0x63, 0x6d, 0x73, 0x67, 0x63, 0x6d, 0x69, 0x64, 0x50]); // {"t": "msg", "mid": bytes(16)
+const RID_KEY = Uint8Array.from([0x63, 0x72, 0x69, 0x64, 0x58, 0x18]); // "rid": bytes(24)
+const BODY_KEY = Uint8Array.from([0x64, 0x62, 0x6f, 0x64, 0x79]); // "body"
+
+function encodeMsgFrame(frame: MsgFrame): Uint8Array {
+  if (frame.mid.length !== MESSAGE_ID_BYTES || frame.rid.length !== QUEUE_ID_BYTES) {
+    return encodeCbor(frame as unknown as CborMap);
+  }
+  const n = frame.body.length;
+  const lenBytes = n < 24 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : 4;
+  const size = MSG_HEAD.length + 16 + RID_KEY.length + 24 + BODY_KEY.length + 1 + lenBytes + n;
+  const out = new Uint8Array(size);
+  let at = 0;
+  out.set(MSG_HEAD, at);
+  at += MSG_HEAD.length;
+  out.set(frame.mid, at);
+  at += 16;
+  out.set(RID_KEY, at);
+  at += RID_KEY.length;
+  out.set(frame.rid, at);
+  at += 24;
+  out.set(BODY_KEY, at);
+  at += BODY_KEY.length;
+  if (lenBytes === 0) out[at++] = 0x40 + n;
+  else if (lenBytes === 1) {
+    out[at++] = 0x58;
+    out[at++] = n;
+  } else if (lenBytes === 2) {
+    out[at++] = 0x59;
+    out[at++] = n >>> 8;
+    out[at++] = n & 0xff;
+  } else {
+    out[at++] = 0x5a;
+    out[at++] = n >>> 24;
+    out[at++] = (n >>> 16) & 0xff;
+    out[at++] = (n >>> 8) & 0xff;
+    out[at++] = n & 0xff;
+  }
+  out.set(frame.body, at);
+  return out;
 }
 
 export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
@@ -261,10 +324,13 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
       };
     case 'ping':
       return { t, id: reqId(m) };
-    default:
+    default: {
       if (isBlobCommandType(t))
         return decodeBlobCommand(t, m, { id: reqId(m), auth: asBytes(m.auth, 'auth', auth32) });
+      const fanout = decodeFanoutCommand(t, m, MAX_BODY_BYTES);
+      if (fanout) return fanout;
       throw new DecodeError('unknown client frame type');
+    }
   }
 }
 
@@ -315,8 +381,11 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
       if (id !== undefined) f.id = id;
       return f;
     }
-    default:
+    default: {
+      const fanout = decodeFanoutReply(t, m);
+      if (fanout) return fanout;
       throw new DecodeError('unknown relay frame type');
+    }
   }
 }
 

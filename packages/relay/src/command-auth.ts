@@ -56,6 +56,15 @@ export class CommandAuth {
     }
   }
 
+  /**
+   * Whether `prove(K)` holds for K of `clientKey` on this connection: for proofs other than
+   * a command's own authenticator (a fan-out entry, fanout.ts). VerificationError for a
+   * low-order key, as in check().
+   */
+  proves(clientKey: Uint8Array, prove: (key: Uint8Array) => boolean): boolean {
+    return prove(this.keyFor(clientKey));
+  }
+
   /** The connection is gone: forget every key. Later checks fail. */
   close(): void {
     this.closed = true;

@@ -20,6 +20,7 @@ import {
 import type {
   AckFrame,
   DelFrame,
+  FanoutCommand,
   NewFrame,
   Random,
   RelayFrame,
@@ -28,10 +29,18 @@ import type {
   SubFrame,
 } from '@parus/core';
 import type { CommandAuth } from './command-auth.ts';
+import type { FanoutHandler } from './fanout.ts';
 import type { QueueRecord, QueueStore } from './queue-store.ts';
 import type { Subscriber, Subscriptions } from './subscriptions.ts';
 
-export type QueueCommand = NewFrame | SecureFrame | SubFrame | SendFrame | AckFrame | DelFrame;
+export type QueueCommand =
+  | NewFrame
+  | SecureFrame
+  | SubFrame
+  | SendFrame
+  | AckFrame
+  | DelFrame
+  | FanoutCommand;
 
 /** The connection a command arrived on. */
 export interface CommandContext {
@@ -51,6 +60,8 @@ export interface CommandHandlerOptions {
   maxSubscriptionsPerConnection: number;
   /** Counts each stored message, for the relay's stats. */
   onStored: () => void;
+  /** The fan-out commands (fanout.ts). */
+  fanout: FanoutHandler;
 }
 
 export class CommandHandler {
@@ -70,6 +81,8 @@ export class CommandHandler {
         return this.ack(ctx, frame);
       case 'del':
         return this.delete(ctx, frame);
+      default:
+        return this.opts.fanout.run(ctx, frame);
     }
   }
 

@@ -3,7 +3,7 @@
  * is run by anyone for anyone (DESIGN.md "Relays and the network"), so each resource a
  * stranger can make it spend — connections, subscriptions, frames, stored bytes — has one.
  */
-import { BLOB_CHUNK_BYTES, MAX_BLOB_BYTES, UsageError } from '@parus/core';
+import { BLOB_CHUNK_BYTES, MAX_BLOB_BYTES, MAX_FANOUT_ENTRIES, UsageError } from '@parus/core';
 
 export interface RelayLimits {
   /** Open WebSocket connections; the next upgrade gets HTTP 503. */
@@ -44,6 +44,14 @@ export interface RelayLimits {
   blobBytesPerSecond: number;
   /** ...and how many may pass at once (at least one chunk). */
   blobByteBurst: number;
+  /** Fan-out lists on the relay (fanout.ts). */
+  maxFanoutLists: number;
+  /** Fan-out lists one connection may create. */
+  maxFanoutListsPerConnection: number;
+  /** Entries on one fan-out list; at most core's MAX_FANOUT_ENTRIES. */
+  maxFanoutEntries: number;
+  /** Token bucket per connection for fan-out copies: sustained copies per second (burst: one full list). */
+  fanoutCopiesPerSecond: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
@@ -66,6 +74,10 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   blobUploadTtlMs: 24 * 60 * 60 * 1000,
   blobBytesPerSecond: 16 * 1024 * 1024,
   blobByteBurst: 4 * 1024 * 1024,
+  maxFanoutLists: 100_000,
+  maxFanoutListsPerConnection: 64,
+  maxFanoutEntries: MAX_FANOUT_ENTRIES,
+  fanoutCopiesPerSecond: 50_000,
 });
 
 const TIMER_LIMITS: ReadonlySet<keyof RelayLimits> = new Set([
@@ -94,6 +106,9 @@ export function resolveLimits(partial: Partial<RelayLimits> = {}): RelayLimits {
     throw new UsageError(`relay limit blobByteBurst must be at least one chunk (${BLOB_CHUNK_BYTES} bytes)`);
   if (limits.maxBlobBytes > MAX_BLOB_BYTES)
     throw new UsageError(`relay limit maxBlobBytes must be at most ${MAX_BLOB_BYTES}`);
+  if (limits.maxFanoutEntries > MAX_FANOUT_ENTRIES) {
+    throw new UsageError(`relay limit maxFanoutEntries must be at most ${MAX_FANOUT_ENTRIES}`);
+  }
   for (const key of Object.keys(partial)) {
     if (!Object.prototype.hasOwnProperty.call(DEFAULT_RELAY_LIMITS, key)) {
       throw new UsageError(`unknown relay limit ${key}`);

@@ -11,13 +11,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { MAX_FRAME_BYTES, RELAY_PROTOCOL_VERSION, TransportError, initCrypto } from '@parus/core';
+import {
+  MAX_FRAME_BYTES,
+  RELAY_PROTOCOL_VERSION,
+  TransportError,
+  initCrypto,
+  sealDeliveryPlaintext,
+} from '@parus/core';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { BlobCommandHandler } from './blob-commands.ts';
 import { BlobStore } from './blob-store.ts';
 import { CommandHandler } from './commands.ts';
 import { RelayConnection } from './connection.ts';
+import { FanoutHandler } from './fanout.ts';
+import { SqliteFanoutStore } from './sqlite-fanout-store.ts';
 import type { ConnectionCounters } from './connection.ts';
 import { nodeRandom } from './node-random.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -105,6 +113,13 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     path: join(opts.dataDir, QUEUE_DATABASE_FILE),
     maxQueueMessages: limits.maxQueueMessages,
     maxQueueBytes: limits.maxQueueBytes,
+    sealShared: (key, mid, plaintext) => sealDeliveryPlaintext(key, rng.bytes(24), mid, plaintext),
+  });
+  const lists = new SqliteFanoutStore(store, {
+    maxLists: limits.maxFanoutLists,
+    maxEntries: limits.maxFanoutEntries,
+    maxQueueMessages: limits.maxQueueMessages,
+    maxQueueBytes: limits.maxQueueBytes,
   });
   let blobStore: BlobStore;
   try {
@@ -149,6 +164,21 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     onStored: () => {
       counters.messagesStored += 1;
     },
+    fanout: new FanoutHandler({
+      queues: store,
+      lists,
+      subscriptions,
+      rng,
+      now,
+      clock: () => performance.now(),
+      messageTtlMs: limits.messageTtlMs,
+      maxListsPerConnection: limits.maxFanoutListsPerConnection,
+      maxEntries: limits.maxFanoutEntries,
+      copiesPerSecond: limits.fanoutCopiesPerSecond,
+      onStored: (copies) => {
+        counters.messagesStored += copies;
+      },
+    }),
   });
   const connections = new Map<WebSocket, RelayConnection>();
   let closing: Promise<void> | undefined;
@@ -263,6 +293,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       const b = await blobStore.purgeExpired(now());
       counters.blobsExpired += b;
       if (b > 0) log(`purged ${b} expired blobs`);
+      const unused = await lists.purgeUnused(now() - limits.messageTtlMs);
+      if (unused > 0) log(`purged ${unused} unused fan-out lists`);
     } catch (error) {
       if (!closing) log(`purge failed: ${errorName(error)}`);
     }

@@ -37,9 +37,15 @@ export interface SqliteQueueStoreOptions {
   path: string;
   maxQueueMessages: number;
   maxQueueBytes: number;
+  /**
+   * Seals a shared body for one queue as it goes out (core sealDeliveryPlaintext with a
+   * fresh nonce). Without it, messages stored by a fan-out (sqlite-fanout-store.ts) cannot be read.
+   */
+  sealShared?: (queueKey: Uint8Array, mid: Uint8Array, plaintext: Uint8Array) => Uint8Array;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: shared bodies (`bodies`, `messages.bid`) for fan-out. */
+const SCHEMA_VERSION = 2;
 
 // Message columns: `expires` before `body`, so that reading it never walks a large body's
 // overflow pages.
@@ -60,11 +66,30 @@ CREATE TABLE IF NOT EXISTS messages (
   mid BLOB NOT NULL UNIQUE,
   ts INTEGER NOT NULL,
   expires INTEGER NOT NULL,
-  body BLOB NOT NULL
+  body BLOB NOT NULL,
+  bid INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages(rid, seq);
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages(expires);
+CREATE TABLE IF NOT EXISTS bodies (
+  bid INTEGER PRIMARY KEY,
+  refs INTEGER NOT NULL,
+  expires INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bodies_by_expiry ON bodies(expires);
 `;
+
+// A message stored by a fan-out (sqlite-fanout-store.ts) has an empty `body` and names its shared
+// body in `bid`: the relay's plaintext CBOR {ts, body}, stored once and sealed per queue
+// when it goes out (sealShared). `bodies.refs` counts the messages naming it; an ack
+// lowers it and the last one deletes the body; messages deleted otherwise (with their
+// queue, on expiry) leave it to the purge, which deletes bodies when they expire, at the
+// same time as every message naming them.
+const MIGRATE_1_TO_2 = 'ALTER TABLE messages ADD COLUMN bid INTEGER';
+/** Bytes a message counts for in its queue's quota: its sealed body, or its shared one. */
+const messageBytes = (m: string): string =>
+  `CASE WHEN ${m}.bid IS NULL THEN length(${m}.body) ELSE (SELECT length(b.body) FROM bodies b WHERE b.bid = ${m}.bid) END`;
 
 /** Expired messages deleted per transaction, so a large purge never stalls the relay long. */
 const PURGE_CHUNK = 5_000;
@@ -86,6 +111,8 @@ interface MessageRow {
   ts: number;
   expires: number;
   body: Buffer;
+  /** The shared body, for a message stored by a fan-out. */
+  shared: Buffer | null;
 }
 interface QueueUsageRow {
   sk: Buffer | null;
@@ -128,7 +155,7 @@ function toMessage(r: MessageRow): StoredMessage {
 }
 
 /** Changes to the in-memory totals that one mutation makes, applied once it commits. */
-interface Delta {
+export interface Delta {
   queues: number;
   messages: number;
 }
@@ -144,6 +171,8 @@ export class SqliteQueueStore implements QueueStore {
   private readonly limits: { maxQueueMessages: number; maxQueueBytes: number };
   private readonly totals: StoreCounts;
   private pending: PendingWrite[] = [];
+  /** References to shared bodies dropped by the writes of the commit under way, by bid. */
+  private readonly droppedRefs = new Map<number, number>();
   private flushScheduled = false;
   private closed = false;
   private readonly inSavepoint: (run: () => unknown) => unknown;
@@ -152,6 +181,9 @@ export class SqliteQueueStore implements QueueStore {
     queueByRid: Database.Statement<[Uint8Array], QueueRow>;
     queueBySid: Database.Statement<[Uint8Array], QueueRow>;
     queueUsage: Database.Statement<[Uint8Array], QueueUsageRow>;
+    deleteBody: Database.Statement<[number]>;
+    dropRefs: Database.Statement<[number, number], { refs: number }>;
+    deleteExpiredBodies: Database.Statement<[number]>;
     pendingCount: Database.Statement<[Uint8Array, number], { n: number }>;
     messagesAfter: Database.Statement<[Uint8Array, number, number, number], MessageRow>;
     insertQueue: Database.Statement<
@@ -161,7 +193,7 @@ export class SqliteQueueStore implements QueueStore {
     deleteQueue: Database.Statement<[Uint8Array], { msg_count: number }>;
     insertMessage: Database.Statement<[Uint8Array, Uint8Array, number, number, Uint8Array], { seq: number }>;
     addUsage: Database.Statement<[number, number, Uint8Array]>;
-    deleteMessage: Database.Statement<[Uint8Array, Uint8Array], { len: number }>;
+    deleteMessage: Database.Statement<[Uint8Array, Uint8Array], { len: number; bid: number | null }>;
     expiredInQueue: Database.Statement<[Uint8Array, number], { n: number; b: number }>;
     deleteExpiredInQueue: Database.Statement<[Uint8Array, number]>;
     expiredChunk: Database.Statement<[number, number], { seq: number; rid: Buffer; len: number }>;
@@ -184,6 +216,7 @@ export class SqliteQueueStore implements QueueStore {
       this.db.pragma('foreign_keys = ON');
       const version = this.db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) throw new StorageError('queue database is from a newer relay');
+      if (version === 1) this.db.exec(MIGRATE_1_TO_2);
       this.db.exec(SCHEMA);
       // Also a write, which takes the exclusive lock now rather than at the first message.
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -203,9 +236,13 @@ export class SqliteQueueStore implements QueueStore {
       queueByRid: db.prepare('SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE rid = ?'),
       queueBySid: db.prepare('SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE sid = ?'),
       queueUsage: db.prepare('SELECT sk, msg_count, msg_bytes FROM queues WHERE rid = ?'),
+      deleteBody: db.prepare('DELETE FROM bodies WHERE bid = ?'),
+      dropRefs: db.prepare('UPDATE bodies SET refs = refs - ? WHERE bid = ? RETURNING refs'),
+      deleteExpiredBodies: db.prepare('DELETE FROM bodies WHERE expires <= ?'),
       pendingCount: db.prepare('SELECT COUNT(*) AS n FROM messages WHERE rid = ? AND expires > ?'),
       messagesAfter: db.prepare(
-        'SELECT seq, rid, mid, ts, expires, body FROM messages WHERE rid = ? AND seq > ? AND expires > ? ORDER BY seq LIMIT ?',
+        'SELECT m.seq, m.rid, m.mid, m.ts, m.expires, m.body, b.body AS shared FROM messages m ' +
+          'LEFT JOIN bodies b ON b.bid = m.bid WHERE m.rid = ? AND m.seq > ? AND m.expires > ? ORDER BY m.seq LIMIT ?',
       ),
       insertQueue: db.prepare(
         'INSERT INTO queues (rid, sid, rk, sk, qkey, created) VALUES (?, ?, ?, ?, ?, ?)',
@@ -219,14 +256,14 @@ export class SqliteQueueStore implements QueueStore {
         'UPDATE queues SET msg_count = msg_count + ?, msg_bytes = msg_bytes + ? WHERE rid = ?',
       ),
       deleteMessage: db.prepare(
-        'DELETE FROM messages WHERE mid = ? AND rid = ? RETURNING length(body) AS len',
+        `DELETE FROM messages WHERE mid = ? AND rid = ? RETURNING ${messageBytes('messages')} AS len, bid`,
       ),
       expiredInQueue: db.prepare(
-        'SELECT COUNT(*) AS n, COALESCE(SUM(length(body)), 0) AS b FROM messages WHERE rid = ? AND expires <= ?',
+        `SELECT COUNT(*) AS n, COALESCE(SUM(${messageBytes('m')}), 0) AS b FROM messages m WHERE rid = ? AND expires <= ?`,
       ),
       deleteExpiredInQueue: db.prepare('DELETE FROM messages WHERE rid = ? AND expires <= ?'),
       expiredChunk: db.prepare(
-        'SELECT seq, rid, length(body) AS len FROM messages WHERE expires <= ? ORDER BY expires LIMIT ?',
+        `SELECT seq, rid, ${messageBytes('m')} AS len FROM messages m WHERE expires <= ? ORDER BY expires LIMIT ?`,
       ),
       deleteBySeq: db.prepare('DELETE FROM messages WHERE seq = ?'),
     };
@@ -236,6 +273,28 @@ export class SqliteQueueStore implements QueueStore {
     };
     this.totals = { queues: totals.q, messages: totals.m };
     this.inSavepoint = db.transaction((run: () => unknown) => run());
+    this.sealShared = opts.sealShared;
+  }
+
+  private readonly sealShared: SqliteQueueStoreOptions['sealShared'];
+
+  /** The database, for a store that keeps its tables beside these (sqlite-fanout-store.ts). */
+  get database(): Database.Database {
+    if (this.closed) throw new StorageError('queue store is closed');
+    return this.db;
+  }
+
+  /**
+   * Queues a mutation of such a store into this one's group commit, in its own savepoint,
+   * so its writes and these commit together and in call order.
+   */
+  sharedWrite<T>(run: (delta: Delta) => T): Promise<T> {
+    return this.write(run);
+  }
+
+  /** The key a queue's messages are sealed with (cached), for a sibling store's deliveries. */
+  queueKeyOf(rid: Uint8Array): Uint8Array | undefined {
+    return this.cachedQueue('r', rid, () => this.stmt.queueByRid.get(rid))?.queueKey;
   }
 
   // ---- Reads: synchronous in SQLite, promised for the interface ------------------------
@@ -295,7 +354,19 @@ export class SqliteQueueStore implements QueueStore {
     limit: number,
     now: number,
   ): Promise<StoredMessage[]> {
-    return this.read(() => this.stmt.messagesAfter.all(rid, afterSeq, now, limit).map(toMessage));
+    return this.read(() => {
+      const rows = this.stmt.messagesAfter.all(rid, afterSeq, now, limit);
+      let queue: QueueRecord | undefined;
+      return rows.map((row) => {
+        const message = toMessage(row);
+        if (row.shared !== null) {
+          queue ??= this.cachedQueue('r', rid, () => this.stmt.queueByRid.get(rid));
+          if (!queue || !this.sealShared) throw new StorageError('cannot seal a shared body');
+          message.body = this.sealShared(queue.queueKey, message.mid, bytes(row.shared));
+        }
+        return message;
+      });
+    });
   }
 
   counts(): StoreCounts {
@@ -373,6 +444,10 @@ export class SqliteQueueStore implements QueueStore {
       const row = this.stmt.deleteMessage.get(mid, rid);
       if (!row) throw new NotFoundError('no such message in this queue');
       this.stmt.addUsage.run(-1, -row.len, rid);
+      // The shared body loses a reference; refs are counted down once per commit and body
+      // (a fan-out's acks come together), in the same transaction. Last, so that a write
+      // that fails never drops one.
+      if (row.bid !== null) this.droppedRefs.set(row.bid, (this.droppedRefs.get(row.bid) ?? 0) + 1);
       delta.messages -= 1;
     });
   }
@@ -392,6 +467,8 @@ export class SqliteQueueStore implements QueueStore {
           perQueue.set(key, usage);
         }
         for (const usage of perQueue.values()) this.stmt.addUsage.run(-usage.n, -usage.b, usage.rid);
+        // Every message naming a body expires with it (sqlite-fanout-store.ts), so this frees no body in use.
+        if (rows.length < PURGE_CHUNK) this.stmt.deleteExpiredBodies.run(now);
         delta.messages -= rows.length;
         return rows.length;
       });
@@ -417,7 +494,8 @@ export class SqliteQueueStore implements QueueStore {
     return count + 1 <= this.limits.maxQueueMessages && size + extra <= this.limits.maxQueueBytes;
   }
 
-  private purgeQueue(rid: Uint8Array, now: number, delta: Delta): { n: number; b: number } {
+  /** Deletes a queue's expired messages; for a sibling store's write (sqlite-fanout-store.ts) too. */
+  purgeQueue(rid: Uint8Array, now: number, delta: Delta): { n: number; b: number } {
     const expired = this.stmt.expiredInQueue.get(rid, now) ?? { n: 0, b: 0 };
     if (expired.n > 0) {
       this.stmt.deleteExpiredInQueue.run(rid, now);
@@ -476,8 +554,14 @@ export class SqliteQueueStore implements QueueStore {
             });
           }
         }
+        for (const [bid, n] of this.droppedRefs) {
+          const body = this.stmt.dropRefs.get(n, bid);
+          if (body && body.refs <= 0) this.stmt.deleteBody.run(bid);
+        }
+        this.droppedRefs.clear();
       })();
     } catch (cause) {
+      this.droppedRefs.clear();
       const error = new StorageError('queue database commit failed', { cause });
       for (const write of batch) write.reject(error);
       return;

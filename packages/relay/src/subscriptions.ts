@@ -98,14 +98,24 @@ export class Subscriptions {
 
   /** A send committed: deliver it now if the subscriber is caught up, else from the store. */
   stored(message: StoredMessage): void {
-    const sub = this.byQueue.get(toHex(message.rid));
+    this.storedLazily(message.rid, message.seq, () => message);
+  }
+
+  /**
+   * As stored(), for a message whose body is only made (sealed, fanout.ts) when it goes out
+   * now: `message` is called at most once, and not at all when nobody is subscribed; if
+   * it gives nothing (the queue went meanwhile), nothing goes out.
+   */
+  storedLazily(rid: Uint8Array, seq: number, message: () => StoredMessage | undefined): void {
+    const sub = this.byQueue.get(toHex(rid));
     if (!sub) return;
     if (sub.pumping) {
       sub.again = true;
       return;
     }
-    if (sub.caughtUp && message.seq > sub.cursor && sub.inflight.size < this.opts.window) {
-      this.deliver(sub, message);
+    if (sub.caughtUp && seq > sub.cursor && sub.inflight.size < this.opts.window) {
+      const m = message();
+      if (m) this.deliver(sub, m);
       return;
     }
     sub.caughtUp = false;

@@ -127,7 +127,14 @@ export class TestClient {
   replyTo(id: number): Promise<RelayFrame> {
     return this.waitFor(
       (f) =>
-        (f.t === 'ok' || f.t === 'ids' || f.t === 'err' || f.t === 'blob' || f.t === 'chunk') && f.id === id,
+        (f.t === 'ok' ||
+          f.t === 'ids' ||
+          f.t === 'err' ||
+          f.t === 'blob' ||
+          f.t === 'chunk' ||
+          f.t === 'flist' ||
+          f.t === 'fsent') &&
+        f.id === id,
       `reply to ${id}`,
     );
   }

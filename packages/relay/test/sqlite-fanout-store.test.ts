@@ -1,0 +1,192 @@
+// The fan-out store on its own: the set-based fan-out, quotas, shared bodies and their
+// references, purging unused lists, and opening a queue database of schema version 1.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { NotFoundError, QuotaError, toHex } from '@parus/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteFanoutStore } from '../src/sqlite-fanout-store.ts';
+import type { SharedMessage } from '../src/sqlite-fanout-store.ts';
+import { SqliteQueueStore } from '../src/sqlite-queue-store.ts';
+import type { QueueRecord } from '../src/queue-store.ts';
+
+let dir: string;
+const open: SqliteQueueStore[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'parus-fanout-store-test-'));
+});
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const bytes = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
+
+/** Seals by prefixing a marker, so that a test sees which body and key went out. */
+function stores(maxQueueMessages = 100): { queues: SqliteQueueStore; lists: SqliteFanoutStore } {
+  const queues = new SqliteQueueStore({
+    path: join(dir, 'q.sqlite'),
+    maxQueueMessages,
+    maxQueueBytes: 1 << 20,
+    sealShared: (key, _mid, plaintext) => new Uint8Array([...key.subarray(0, 2), ...plaintext]),
+  });
+  open.push(queues);
+  const lists = new SqliteFanoutStore(queues, {
+    maxLists: 2,
+    maxEntries: 50,
+    maxQueueMessages,
+    maxQueueBytes: 1 << 20,
+  });
+  return { queues, lists };
+}
+
+function queue(): QueueRecord {
+  return { rid: bytes(24), sid: bytes(24), rk: bytes(32), sk: bytes(32), queueKey: bytes(32), created: 1 };
+}
+
+function shared(plaintext: Uint8Array, ts = 1000): SharedMessage {
+  return { ts, expires: ts + 1000, plaintext, newMids: (n) => bytes(16 * n) };
+}
+
+describe('SqliteFanoutStore', () => {
+  it('stores one body and a message per queue, sealed per queue when read back', async () => {
+    const { queues, lists } = stores();
+    const qs = [queue(), queue(), queue()];
+    for (const q of qs) await queues.createQueue(q);
+    const lid = bytes(24);
+    await lists.createList(lid, bytes(32), 1);
+    expect(
+      await lists.addEntries(
+        lid,
+        qs.map((q) => q.sid),
+        1,
+      ),
+    ).toBe(3);
+    const body = bytes(40);
+    const result = await lists.fanout(lid, shared(body));
+    expect(result.stored.map((s) => toHex(s.rid)).sort()).toEqual(qs.map((q) => toHex(q.rid)).sort());
+    expect(new Set(result.stored.map((s) => toHex(s.mid))).size).toBe(3);
+    expect(queues.counts().messages).toBe(3);
+    for (const q of qs) {
+      const [m] = await queues.messagesAfter(q.rid, 0, 10, 1000);
+      expect(m!.body).toEqual(new Uint8Array([...q.queueKey.subarray(0, 2), ...body]));
+    }
+    // Acks delete the copies; the last one takes the body with it.
+    for (const s of result.stored) await queues.deleteMessage(s.rid, s.mid);
+    const db = queues.database;
+    expect(db.prepare('SELECT COUNT(*) AS n FROM bodies').get()).toEqual({ n: 0 });
+    expect(db.prepare('SELECT SUM(msg_count) AS c, SUM(msg_bytes) AS b FROM queues').get()).toEqual({
+      c: 0,
+      b: 0,
+    });
+  });
+
+  it('skips full and deleted queues, purging expired messages of a full one first', async () => {
+    const { queues, lists } = stores(1);
+    const [full, expiring, gone, fine] = [queue(), queue(), queue(), queue()];
+    for (const q of [full, expiring, gone, fine]) await queues.createQueue(q!);
+    const lid = bytes(24);
+    await lists.createList(lid, bytes(32), 1);
+    await lists.addEntries(
+      lid,
+      [full!, expiring!, gone!, fine!].map((q) => q.sid),
+      1,
+    );
+    await queues.append(
+      { rid: full!.rid, mid: bytes(16), ts: 5000, body: bytes(4), expires: 9000 },
+      { checkedSk: full!.sk },
+    );
+    await queues.append(
+      { rid: expiring!.rid, mid: bytes(16), ts: 1, body: bytes(4), expires: 2 },
+      { checkedSk: expiring!.sk },
+    );
+    await queues.deleteQueue(gone!.rid);
+    const result = await lists.fanout(lid, shared(bytes(8), 5000));
+    expect(result.stored.map((s) => toHex(s.rid)).sort()).toEqual(
+      [expiring!, fine!].map((q) => toHex(q.rid)).sort(),
+    );
+    expect(result.full.map(toHex)).toEqual([toHex(full!.sid)]);
+    expect(result.gone.map(toHex)).toEqual([toHex(gone!.sid)]);
+  });
+
+  it('bounds entries and lists, and refuses what changes a missing list', async () => {
+    const { queues, lists } = stores();
+    const qs = Array.from({ length: 51 }, queue);
+    for (const q of qs) await queues.createQueue(q);
+    const lid = bytes(24);
+    await lists.createList(lid, bytes(32), 1);
+    await expect(
+      lists.addEntries(
+        lid,
+        qs.map((q) => q.sid),
+        1,
+      ),
+    ).rejects.toThrow(QuotaError);
+    expect((await lists.list(lid))?.entries).toBe(0);
+    await lists.createList(bytes(24), bytes(32), 1);
+    await expect(lists.createList(bytes(24), bytes(32), 1)).rejects.toThrow(QuotaError);
+    const missing = bytes(24);
+    await expect(lists.addEntries(missing, [qs[0]!.sid], 1)).rejects.toThrow(NotFoundError);
+    await expect(lists.removeEntries(missing, [qs[0]!.sid], 1)).rejects.toThrow(NotFoundError);
+    await expect(lists.dropList(missing)).rejects.toThrow(NotFoundError);
+    await expect(lists.fanout(missing, shared(bytes(3)))).rejects.toThrow(NotFoundError);
+  });
+
+  it('purges lists unused since a time, with their entries', async () => {
+    const { queues, lists } = stores();
+    const q = queue();
+    await queues.createQueue(q);
+    const old = bytes(24);
+    const recent = bytes(24);
+    await lists.createList(old, bytes(32), 100);
+    await lists.createList(recent, bytes(32), 100);
+    await lists.addEntries(old, [q.sid], 100);
+    await lists.fanout(recent, shared(bytes(3), 500));
+    expect(await lists.purgeUnused(200)).toBe(1);
+    expect(await lists.list(old)).toBeUndefined();
+    expect(await lists.list(recent)).toBeDefined();
+    expect(lists.size).toBe(1);
+    expect(queues.database.prepare('SELECT COUNT(*) AS n FROM fanout_entries').get()).toEqual({ n: 0 });
+  });
+});
+
+describe('queue database schema', () => {
+  it('opens a version 1 database, keeps its messages, and fans out into it', async () => {
+    const path = join(dir, 'q.sqlite');
+    const q = queue();
+    const old = new Database(path);
+    old.exec(`
+      CREATE TABLE queues (rid BLOB PRIMARY KEY NOT NULL, sid BLOB NOT NULL UNIQUE, rk BLOB NOT NULL, sk BLOB,
+        qkey BLOB NOT NULL, created INTEGER NOT NULL, msg_count INTEGER NOT NULL DEFAULT 0,
+        msg_bytes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+      CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        rid BLOB NOT NULL REFERENCES queues(rid) ON DELETE CASCADE, mid BLOB NOT NULL UNIQUE,
+        ts INTEGER NOT NULL, expires INTEGER NOT NULL, body BLOB NOT NULL);
+      CREATE INDEX messages_by_queue ON messages(rid, seq);
+      CREATE INDEX messages_by_expiry ON messages(expires);
+      PRAGMA user_version = 1;
+    `);
+    old
+      .prepare(
+        'INSERT INTO queues (rid, sid, rk, sk, qkey, created, msg_count, msg_bytes) VALUES (?, ?, ?, ?, ?, 1, 1, 3)',
+      )
+      .run(q.rid, q.sid, q.rk, q.sk, q.queueKey);
+    old
+      .prepare("INSERT INTO messages (rid, mid, ts, expires, body) VALUES (?, ?, 1, 99999, x'010203')")
+      .run(q.rid, bytes(16));
+    old.close();
+
+    const { queues, lists } = stores();
+    expect(queues.database.pragma('user_version', { simple: true })).toBe(2);
+    const [m] = await queues.messagesAfter(q.rid, 0, 10, 10);
+    expect(m!.body).toEqual(new Uint8Array([1, 2, 3]));
+    const lid = bytes(24);
+    await lists.createList(lid, bytes(32), 1);
+    await lists.addEntries(lid, [q.sid], 1);
+    expect((await lists.fanout(lid, shared(bytes(5)))).stored).toHaveLength(1);
+    expect(await queues.messagesAfter(q.rid, 0, 10, 10)).toHaveLength(2);
+  });
+});
