@@ -76,6 +76,7 @@ import {
   type SignKeyPair,
 } from '@parus/core';
 import { Changes, Emitter, Mutex } from './events.ts';
+import { GroupEngine, type GroupChange } from './groups/group-engine.ts';
 import {
   CONTACT_STATES,
   decodeAccount,
@@ -111,7 +112,17 @@ export interface ContactInfo {
 
 export interface MessageInfo {
   id: string;
+  /** The contact's alias; for a group message, the group's alias or name. */
   alias: string;
+  /** Group messages only: the group's id (hex). */
+  group?: string;
+  /** Group messages only: who wrote it (their nick, or how this device knows them). */
+  from?: string;
+  /** Group messages only, sent ones: how many members have it, and how many read it (已讀 N). */
+  deliveredCount?: number;
+  readCount?: number;
+  /** Group messages only: placed where it arrived because its parents were long superseded (seed 003). */
+  late?: boolean;
   dir: 'in' | 'out';
   kind: string;
   text: string;
@@ -127,6 +138,7 @@ export interface AccountEvents {
   contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed'; info: ContactInfo };
   error: { error: ParusError; context: string };
   connection: { relay: string; state: 'connected' | 'disconnected' };
+  group: GroupChange;
 }
 
 export interface AccountOptions {
@@ -204,6 +216,8 @@ function idList(body: unknown): Uint8Array[] {
 
 export class Account {
   readonly events = new Emitter<AccountEvents>();
+  /** Private groups (groups/group-engine.ts). */
+  readonly groups: GroupEngine;
   private readonly store: Store;
   private readonly transport: Transport;
   private readonly rng: Random;
@@ -234,6 +248,7 @@ export class Account {
     this.resendMs = opts.resendMs ?? 60 * 60 * 1000;
     this.maxResendMs = opts.maxResendMs ?? DAY;
     this.inviteTtlMs = opts.inviteTtlMs ?? 7 * DAY;
+    this.groups = new GroupEngine(this.groupHost());
   }
   private readonly resendMs: number;
   private readonly maxResendMs: number;
@@ -279,6 +294,29 @@ export class Account {
     for (const { value } of await this.store.list(C.outbox)) {
       this.outboxSeq = Math.max(this.outboxSeq, decodeOutbox(value).seq);
     }
+    await this.groups.load();
+  }
+
+  /**
+   * The narrow interface the group engine uses: the store and the lock, and the 1:1 sessions
+   * (contacts and hidden group peers) as the transport for group traffic.
+   */
+  private groupHost(): ConstructorParameters<typeof GroupEngine>[0] {
+    return {
+      store: this.store,
+      rng: this.rng,
+      now: () => this.now(),
+      run: (fn) => this.lock.run(fn),
+      kick: () => this.kickFlush(),
+      emit: (change) => this.events.emit('group', change),
+      emitMessage: (info) => this.events.emit('message', info),
+      contactById: (id) => this.contactsById.get(hex(id)),
+      contactByAlias: (alias) => this.mustContact(alias),
+      sendOp: (c, body, message) => this.groupOp(c, body, message),
+      settleOps: (c, ids) => this.settleOutbox(c, ids),
+      makePeerCard: async (group) => (await this.makeCard({ oneTime: true, peer: group })).link,
+      acceptPeerCard: (link, group) => this.answerCard(link, { peer: group }),
+    };
   }
 
   get name(): string {
@@ -338,6 +376,7 @@ export class Account {
     await this.pruneSeen();
     this.timer = setInterval(() => this.kickFlush(), 5_000);
     this.kickFlush();
+    this.groups.scheduleMaintain();
   }
 
   private async pruneSeen(): Promise<void> {
@@ -387,11 +426,12 @@ export class Account {
           if (r.connected) await r.command({ t: 'ping' }).catch(() => undefined);
           await r.drained();
         }
+        await this.groups.idle();
         await this.flush();
         const left = await this.sendableCount();
         // Done when nothing is left, or when a whole pass could not send what is left
         // (a relay refusing it): that waits for a later run, with its backoff.
-        if ((left === 0 || left === previous) && !this.flushAgain) return;
+        if ((left === 0 || left === previous) && !this.flushAgain && !this.groups.busy) return;
         previous = left;
       }
       if (this.now() > deadline) throw new ProtocolError('sync did not finish in time (is a relay down?)');
@@ -420,6 +460,7 @@ export class Account {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    await this.groups.close();
     await this.flushing?.catch(() => undefined);
     for (const r of this.relays.values()) {
       await r.drained();
@@ -462,6 +503,15 @@ export class Account {
   async createInvite(
     opts: { oneTime?: boolean; ttlMs?: number } = {},
   ): Promise<{ link: string; card: RendezvousCard }> {
+    return this.makeCard(opts);
+  }
+
+  /** A card for a contact, or (with `peer`) for a group peer introduced by a member. */
+  private async makeCard(opts: {
+    oneTime?: boolean;
+    ttlMs?: number;
+    peer?: Uint8Array;
+  }): Promise<{ link: string; card: RendezvousCard }> {
     const oneTime = opts.oneTime ?? true;
     const queue = await this.newQueue(this.account.relay);
     const identity = generateSignKeyPair(this.rng);
@@ -493,6 +543,7 @@ export class Account {
       created: now,
       used: false,
     };
+    if (opts.peer) record.peer = opts.peer;
     await this.lock.run(async () => {
       await this.store.batch([
         { type: 'put', collection: C.invites, key: hex(record.id), value: encodeRecord(record) },
@@ -506,10 +557,21 @@ export class Account {
 
   /** Answers someone's rendez-vous card: a contact request goes to their queue. */
   async acceptInvite(link: string, opts: { alias?: string; replace?: boolean } = {}): Promise<ContactInfo> {
+    return this.info(await this.answerCard(link, opts));
+  }
+
+  /**
+   * Answers a card. With `peer` (a group id) the card came through a group introduction: the
+   * session is a hidden group peer, not a contact, and its first message binds it to the group.
+   */
+  private async answerCard(
+    link: string,
+    opts: { alias?: string; replace?: boolean; peer?: Uint8Array },
+  ): Promise<ContactRecord> {
     const card = cardFromLink(link);
     checkCardUsable(card, this.now());
-    const alias = checkAlias(opts.alias ?? card.name ?? 'contact');
-    const existing = this.byAlias(alias);
+    const alias = opts.peer ? PEER_ALIAS : checkAlias(opts.alias ?? card.name ?? 'contact');
+    const existing = opts.peer ? undefined : this.byAlias(alias);
     if (existing) {
       if (equalBytes(existing.theirIdentity, card.identityKey))
         throw new UsageError(`${alias} is already a contact`);
@@ -520,6 +582,7 @@ export class Account {
       if (equalBytes(c.theirIdentity, card.identityKey))
         throw new UsageError(`this card was already accepted as ${c.alias}`);
     }
+    if (opts.peer && card.oneTime !== true) throw new ProtocolError('a group peer card must be one-time');
     const identity = generateSignKeyPair(this.rng);
     const { keys, init } = pqxdhInitiate({
       rng: this.rng,
@@ -571,12 +634,17 @@ export class Account {
       request: { relay: card.queue.relay, sid: card.queue.sid, body: request },
     };
     const ops: StoreOp[] = [];
+    if (opts.peer) {
+      contact.peer = opts.peer;
+      contact.alias = peerAlias(contact.id);
+    }
     if (existing) {
       contact.keyChanged = now;
       ops.push({ type: 'del', collection: C.contacts, key: hex(existing.id) });
     }
     ops.push({ type: 'put', collection: C.contacts, key: hex(contact.id), value: encodeRecord(contact) });
     await this.lock.run(async () => {
+      if (contact.peer) ops.push(...(await this.groups.peerSessionOps(contact)));
       await this.store.batch(ops);
       if (existing) {
         this.contactsById.delete(hex(existing.id));
@@ -587,9 +655,25 @@ export class Account {
     });
     await this.subscribeQueue(recv);
     this.kickFlush();
-    const info = this.info(contact);
-    this.events.emit('contact', { alias, change: existing ? 'key-changed' : 'added', info });
-    return info;
+    if (!contact.peer) {
+      const info = this.info(contact);
+      this.events.emit('contact', { alias, change: existing ? 'key-changed' : 'added', info });
+    }
+    return contact;
+  }
+
+  /** Wraps a group payload for the 1:1 session with `c` and queues it in the outbox. */
+  private groupOp(c: ContactRecord, body: CborMap, message?: Uint8Array): StoreOp {
+    const env = createEnvelope({
+      device: this.device,
+      conv: c.conv,
+      parents: [],
+      lamport: 0,
+      ts: this.now(),
+      kind: 'group',
+      body,
+    });
+    return this.outboxOp(c, encodeEnvelope(env), message);
   }
 
   private contactHelloEnvelope(
@@ -620,7 +704,7 @@ export class Account {
   // ---- Contacts -------------------------------------------------------------------------
 
   private byAlias(alias: string): ContactRecord | undefined {
-    for (const c of this.contactsById.values()) if (c.alias === alias) return c;
+    for (const c of this.contactsById.values()) if (c.alias === alias && !c.peer) return c;
     return undefined;
   }
 
@@ -643,7 +727,10 @@ export class Account {
   }
 
   contacts(): ContactInfo[] {
-    return [...this.contactsById.values()].sort((a, b) => a.created - b.created).map((c) => this.info(c));
+    return [...this.contactsById.values()]
+      .filter((c) => !c.peer)
+      .sort((a, b) => a.created - b.created)
+      .map((c) => this.info(c));
   }
 
   contact(alias: string): ContactInfo {
@@ -1027,7 +1114,7 @@ export class Account {
     const senderKey = generateDhKeyPair(this.rng);
     const contact: ContactRecord = {
       id: this.rng.bytes(16),
-      alias: this.freeAlias(hello.name),
+      alias: invite.peer ? PEER_ALIAS : this.freeAlias(hello.name),
       name: hello.name,
       state: 'unvalidated',
       status: 'active',
@@ -1044,10 +1131,15 @@ export class Account {
     };
     const reply = this.contactHelloEnvelope(identity, contact.conv, recv, senderKey.publicKey);
     const usedInvite: InviteRecord = { ...invite, used: invite.oneTime };
+    if (invite.peer) {
+      contact.peer = invite.peer;
+      contact.alias = peerAlias(contact.id);
+    }
     await this.saveContact(contact, [
       seenOp,
       this.outboxOp(contact, encodeEnvelope(reply)),
       { type: 'put', collection: C.invites, key: hex(invite.id), value: encodeRecord(usedInvite) },
+      ...(contact.peer ? await this.groups.peerSessionOps(contact) : []),
     ]);
     this.invitesById.set(hex(invite.id), usedInvite);
     this.queues.set(hex(recv.rid), { kind: 'contact', id: hex(contact.id) });
@@ -1061,7 +1153,8 @@ export class Account {
       );
     }
     void this.subscribeQueue(recv).catch(() => undefined);
-    this.events.emit('contact', { alias: contact.alias, change: 'added', info: this.info(contact) });
+    if (!contact.peer)
+      this.events.emit('contact', { alias: contact.alias, change: 'added', info: this.info(contact) });
   }
 
   private freeAlias(name: string): string {
@@ -1112,7 +1205,12 @@ export class Account {
     if (!c.device || !equalBytes(env.device, c.device))
       throw new VerificationError('message from an unknown device');
 
-    if (USER_KINDS.has(env.kind)) {
+    if (env.kind === 'group') {
+      // Group traffic (groups/group-engine.ts): state events, sender keys, group messages.
+      await this.groups.receive(c, env.body, ops, after);
+    } else if (c.peer && env.kind !== 'delivery' && env.kind !== 'read') {
+      throw new ProtocolError('a group peer sent a 1:1 message');
+    } else if (USER_KINDS.has(env.kind)) {
       // A peer must not push our Lamport clock to the end of the safe-integer range
       // (after which we could never send again): bound the jump from what we know.
       const known = await this.dagNodes(c);
@@ -1244,6 +1342,7 @@ export class Account {
           });
         }
       }
+      out.push(...(await this.groups.takeUnshown(ops)));
       if (ops.length) await this.store.batch(ops);
       return out;
     });
@@ -1283,6 +1382,13 @@ export class Account {
 function conversationId(a: Uint8Array, b: Uint8Array): Uint8Array {
   const [x, y] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
   return hash(concatBytes(x, y), 16);
+}
+
+/** Group peers are not contacts: an alias no person can type (aliases never start with @). */
+const PEER_ALIAS = '@peer';
+
+function peerAlias(id: Uint8Array): string {
+  return `@peer-${toHex(id).slice(0, 16)}`;
 }
 
 function outboxKey(seq: number): string {
