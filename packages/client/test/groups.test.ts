@@ -7,8 +7,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   NotFoundError,
   UsageError,
+  ProtocolError,
   createGroupEvent,
+  decodeSenderChain,
+  decodeSenderReceiverState,
   encodeGroupEvent,
+  padToBucket,
+  senderDecrypt,
+  senderEncrypt,
+  utf8,
   generateSignKeyPair,
   initCrypto,
   systemRandom,
@@ -16,6 +23,7 @@ import {
 } from '@parus/core';
 import { startRelay } from '@parus/relay';
 import { Account, MemoryStore, type MessageInfo } from '../src/index.ts';
+import { GC, decodeGroupRecord, decodeReceiver } from '../src/groups/group-records.ts';
 import { nodeTransport } from '../src/node/index.ts';
 
 type Relay = Awaited<ReturnType<typeof startRelay>>;
@@ -38,8 +46,23 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function account(name: string, store = new MemoryStore()): Promise<Account> {
-  const a = await Account.create({ store, transport: nodeTransport(), name, relay: relay.address });
+/** A memory store that outlives its account, so the account can be opened again. */
+class KeptStore extends MemoryStore {
+  override async close(): Promise<void> {}
+}
+
+async function account(
+  name: string,
+  store = new MemoryStore(),
+  now?: () => number,
+): Promise<Account> {
+  const a = await Account.create({
+    store,
+    transport: nodeTransport(),
+    name,
+    relay: relay.address,
+    ...(now ? { now } : {}),
+  });
   open.push(a);
   await a.start();
   return a;
@@ -123,14 +146,255 @@ describe('private groups', () => {
     expect(texts(await alice.groups.history(g.id))).toContain('after the kick');
     expect(texts(await carol.groups.history(g.id))).not.toContain('after the kick');
   });
+
+  it('keeps a removed member from reading anything sent after the removal', async () => {
+    const [alice, bob, carol, stores] = await trio();
+    const g = await groupOfThree(alice, bob, carol);
+    await bob.groups.send(g, 'before');
+    await settle([alice, bob, carol]);
+    expect(texts(await carol.groups.history(g))).toEqual(['before']);
+    const carolKey = carol.groups.members(g).find((m) => m.me)!.key;
+    await alice.groups.kick(g, carolKey);
+    await settle([alice, bob, carol]);
+    await bob.groups.send(g, 'after');
+    await settle([alice, bob, carol]);
+    expect(texts(await alice.groups.history(g))).toEqual(['before', 'after']);
+    expect(texts(await carol.groups.history(g))).toEqual(['before']);
+    // Bob's chain was replaced on the removal: a message under it opens with none of the
+    // sender keys Carol holds (she would need the new chain's key, which she never got).
+    const bobRecord = decodeGroupRecord((await stores.bob.get(GC.groups, g))!);
+    const chain = decodeSenderChain(bobRecord.chain!);
+    const wire = senderEncrypt(chain, padToBucket(utf8('secret after kick')), bobRecord.id).message;
+    const held = await stores.carol.list(GC.receivers(bobRecord.id));
+    expect(held.length).toBeGreaterThan(0);
+    for (const { value } of held) {
+      const state = decodeSenderReceiverState(decodeReceiver(value).state);
+      expect(() => senderDecrypt(state, wire, bobRecord.id)).toThrow(ProtocolError);
+    }
+  });
+
+  it('does not let a new member read earlier messages', async () => {
+    const [alice, bob, carol] = await trio();
+    const g = (await alice.groups.create('Later')).id;
+    await alice.groups.invite(g, 'Bob');
+    await settle([alice, bob]);
+    await bob.groups.join(g);
+    await settle([alice, bob]);
+    await alice.groups.send(g, 'old news');
+    await settle([alice, bob]);
+    await alice.groups.invite(g, 'Carol');
+    await settle([alice, bob, carol]);
+    await carol.groups.join(g);
+    await settle([alice, bob, carol]);
+    await alice.groups.send(g, 'fresh news');
+    await settle([alice, bob, carol]);
+    expect(texts(await bob.groups.history(g))).toEqual(['old news', 'fresh news']);
+    expect(texts(await carol.groups.history(g))).toEqual(['fresh news']);
+  });
+
+  it('rejects forged events and events from members without the power, changing nothing', async () => {
+    const [alice, bob, carol, stores] = await trio();
+    const g = await groupOfThree(alice, bob, carol);
+    const carolKey = carol.groups.members(g).find((m) => m.me)!.key;
+    const before = JSON.stringify(stateOf(alice, g, false));
+    // Locally refused: a member may not kick.
+    await expect(bob.groups.kick(g, carolKey)).rejects.toThrow(UsageError);
+    await expect(bob.groups.setTopic(g, 'mine now')).rejects.toThrow(UsageError);
+    // Crafted with Bob's own member key and relayed anyway.
+    const bobRecord = decodeGroupRecord((await stores.bob.get(GC.groups, g))!);
+    const st = bob.groups.resolved(g);
+    const base = { group: bobRecord.id, parents: st.heads, lamport: st.lamport + 1, ts: Date.now() };
+    const unpowered = createGroupEvent({
+      ...base,
+      author: { secretKey: bobRecord.me, publicKey: bobRecord.me.slice(32) },
+      type: 'kick',
+      content: { member: fromHexKey(carolKey) },
+    });
+    // Signed by a stranger.
+    const stranger = createGroupEvent({
+      ...base,
+      author: generateSignKeyPair(systemRandom),
+      type: 'topic',
+      content: { topic: 'stranger' },
+    });
+    // A valid promotion by the creator, with its signature broken.
+    const aliceRecord = decodeGroupRecord((await stores.alice.get(GC.groups, g))!);
+    const forged = encodeGroupEvent(
+      createGroupEvent({
+        ...base,
+        author: { secretKey: aliceRecord.me, publicKey: aliceRecord.me.slice(32) },
+        type: 'role',
+        content: { member: bobRecord.me.slice(32), role: 'admin' },
+      }),
+    );
+    forged[forged.length - 5]! ^= 0x40;
+    await bob.groups.relayEvents(g, [encodeGroupEvent(unpowered), encodeGroupEvent(stranger), forged]);
+    await settle([alice, bob, carol]);
+    // Nothing changes but the DAG's heads (the refused events are kept as received).
+    expect(JSON.stringify(stateOf(alice, g, false))).toBe(before);
+    expect(JSON.stringify(stateOf(carol, g, false))).toBe(before);
+    const rejected = alice.groups.resolved(g).rejected.map((r) => [toHex(r.id), r.reason]);
+    expect(rejected).toContainEqual([toHex(unpowered.id), 'unauthorised']);
+    expect(rejected).toContainEqual([toHex(stranger.id), 'unauthorised']);
+    expect(alice.groups.members(g).map((m) => m.role)).toEqual(['creator', 'member', 'member']);
+  });
+
+  it('converges when two admins change things concurrently', async () => {
+    const [alice, bob, carol] = await trio();
+    const g = await groupOfThree(alice, bob, carol);
+    const bobKey = bob.groups.members(g).find((m) => m.me)!.key;
+    const carolKey = carol.groups.members(g).find((m) => m.me)!.key;
+    await alice.groups.setRole(g, bobKey, 'admin');
+    await settle([alice, bob, carol]);
+    expect(bob.groups.members(g).find((m) => m.me)!.role).toBe('admin');
+    // Concurrently, before either hears of the other: the creator demotes Bob and sets the
+    // topic; Bob kicks Carol and sets the topic too.
+    await alice.groups.setRole(g, bobKey, 'member');
+    await alice.groups.setTopic(g, 'topic by alice');
+    await bob.groups.kick(g, carolKey);
+    await bob.groups.setTopic(g, 'topic by bob');
+    await settle([alice, bob, carol]);
+    const reference = JSON.stringify(stateOf(alice, g));
+    expect(JSON.stringify(stateOf(bob, g))).toBe(reference);
+    expect(JSON.stringify(stateOf(carol, g))).toBe(reference);
+    // The higher power goes first: Bob's demotion stands, so his kick and topic do not count.
+    expect(alice.groups.members(g).map((m) => m.role)).toEqual(['creator', 'member', 'member']);
+    expect(alice.groups.get(g).topic).toBe('topic by alice');
+    expect(carol.groups.get(g).status).toBe('joined');
+  });
+
+  it('places a message claiming long-superseded parents where it arrived, marked', async () => {
+    let clock = Date.now();
+    const now = (): number => clock;
+    // Carol's clock stays behind, so her message also claims an early time.
+    const start = clock;
+    const carolNow = (): number => start - 60_000;
+    const carolStore = new KeptStore();
+    const alice = await account('Alice', new MemoryStore(), now);
+    const bob = await account('Bob', new MemoryStore(), now);
+    let carol = await account('Carol', carolStore, carolNow);
+    await befriend(alice, bob, 'alice');
+    await befriend(alice, carol, 'alice');
+    const g = await groupOfThree(alice, bob, carol);
+    await alice.groups.send(g, 'm1');
+    await settle([alice, bob, carol]);
+    await carol.close();
+    await bob.groups.send(g, 'm2');
+    await settle([alice, bob]);
+    clock += 2 * 60 * 60 * 1000;
+    carol = await Account.open({ store: carolStore, transport: nodeTransport(), now: carolNow });
+    open.push(carol);
+    // Written before Carol hears of m2: its only parent is m1, superseded two hours ago. By its
+    // clock and time it would sort before m2; it is placed where it arrived instead.
+    await carol.groups.send(g, 'claims to follow m1');
+    await carol.start();
+    await settle([alice, bob, carol]);
+    const history = await alice.groups.history(g);
+    expect(texts(history)).toEqual(['m1', 'm2', 'claims to follow m1']);
+    expect(history.map((m) => m.late ?? false)).toEqual([false, false, true]);
+  });
+
+  it('shows invitations, lets the invitee decline, and refuses unknown groups', async () => {
+    const [alice, bob] = await trio();
+    const g = (await alice.groups.create('Maybe')).id;
+    await alice.groups.invite(g, 'Bob');
+    await settle([alice, bob]);
+    expect(bob.groups.list()).toMatchObject([{ id: g, status: 'invited', name: 'Maybe' }]);
+    await bob.groups.decline(g);
+    await settle([alice, bob]);
+    expect(bob.groups.list()).toEqual([]);
+    expect(alice.groups.resolved(g).invited.size).toBe(0);
+    await expect(bob.groups.join(g)).rejects.toThrow(NotFoundError);
+    await expect(alice.groups.invite(g, 'nobody')).rejects.toThrow(NotFoundError);
+  });
 });
+
+async function trio(): Promise<
+  [Account, Account, Account, { alice: MemoryStore; bob: MemoryStore; carol: MemoryStore }]
+> {
+  const stores = { alice: new MemoryStore(), bob: new MemoryStore(), carol: new MemoryStore() };
+  const alice = await account('Alice', stores.alice);
+  const bob = await account('Bob', stores.bob);
+  const carol = await account('Carol', stores.carol);
+  await befriend(alice, bob, 'alice');
+  await befriend(alice, carol, 'alice');
+  return [alice, bob, carol, stores];
+}
+
+/** Alice's group with Bob and Carol in it, every pair linked. */
+async function groupOfThree(alice: Account, bob: Account, carol: Account): Promise<string> {
+  const g = (await alice.groups.create('Three')).id;
+  await alice.groups.invite(g, 'Bob');
+  await alice.groups.invite(g, 'Carol');
+  await settle([alice, bob, carol]);
+  await bob.groups.join(g);
+  await carol.groups.join(g);
+  await settle([alice, bob, carol]);
+  for (const a of [alice, bob, carol]) expect(a.groups.members(g).every((m) => m.linked)).toBe(true);
+  return g;
+}
+
+function fromHexKey(h: string): Uint8Array {
+  return Uint8Array.from(h.match(/../g)!.map((x) => parseInt(x, 16)));
+}
 
 function meKey(a: Account, g: string): string {
   return a.groups.members(g).find((m) => m.me)!.key;
 }
-void NotFoundError;
-void UsageError;
-void createGroupEvent;
-void encodeGroupEvent;
-void generateSignKeyPair;
-void systemRandom;
+
+describe('a 50-member group', () => {
+  it('ends with identical state everywhere and every message exactly once in one causal order', async () => {
+    const n = 50;
+    const creator = await account('Creator');
+    const others: Account[] = [];
+    for (let i = 1; i < n; i++) {
+      const a = await account(`M${i}`);
+      const { link } = await creator.createInvite();
+      await a.acceptInvite(link, { alias: 'creator' });
+      others.push(a);
+    }
+    const all = [creator, ...others];
+    await Promise.all(all.map((a) => a.sync({ timeoutMs: 120_000 })));
+    await creator.sync({ timeoutMs: 120_000 });
+    const g = await creator.groups.create('Fifty');
+    for (let i = 1; i < n; i++) await creator.groups.invite(g.id, `M${i}`);
+    await settleAll(all);
+    for (const a of others) await a.groups.join(g.id);
+    await settleAll(all);
+    const reference = JSON.stringify(stateOf(creator, g.id));
+    for (const a of all) {
+      expect(JSON.stringify(stateOf(a, g.id))).toBe(reference);
+      expect(a.groups.members(g.id).every((m) => m.linked)).toBe(true);
+    }
+    for (let i = 0; i < n; i += 7) await all[i]!.groups.send(g.id, `message ${i}`);
+    await settleAll(all);
+    const order = texts(await creator.groups.history(g.id));
+    expect(order).toHaveLength(Math.ceil(n / 7));
+    for (const a of all) expect(texts(await a.groups.history(g.id))).toEqual(order);
+  }, 600_000);
+});
+
+async function settleAll(accounts: Account[], rounds = 30): Promise<void> {
+  let before = '';
+  for (let i = 0; i < rounds; i++) {
+    await Promise.all(accounts.map((a) => a.sync({ timeoutMs: 120_000 })));
+    const now = JSON.stringify(
+      accounts.map((a) => a.groups.list().map((g) => [g, a.groups.members(g.id).map((m) => m.linked)])),
+    );
+    const outbox = await Promise.all(accounts.map((a) => a.outboxSize()));
+    if (now === before && outbox.every((o) => o.queued === 0)) return;
+    before = now;
+  }
+}
+
+function stateOf(a: Account, g: string, withHeads = true): unknown {
+  const s = a.groups.resolved(g);
+  return {
+    members: [...s.members.values()].map((m) => [toHex(m.key), m.role, m.nick ?? null]),
+    banned: [...s.banned],
+    invited: [...s.invited],
+    name: s.name,
+    topic: s.topic,
+    heads: withHeads ? s.heads.map(toHex) : null,
+  };
+}
