@@ -19,10 +19,22 @@ export function formatTime(ts: number): string {
 }
 
 export function formatMessage(m: MessageInfo, me = 'me'): string {
+  if (m.group !== undefined) return formatGroupMessage(m, me);
   const who = m.dir === 'out' ? me : m.alias;
   const mark = m.dir === 'out' ? ` ${MARK[m.status]}` : '';
   const reply = m.replyTo ? ` ↪${m.replyTo.slice(0, 8)}` : '';
   return `[${formatTime(m.ts)}] ${who}:${reply} ${m.text}${mark}`;
+}
+
+/** `[time] group/author: text`, `* author waves`, with ✓✓ N and 已讀 N on my own messages. */
+function formatGroupMessage(m: MessageInfo, me: string): string {
+  const who = m.dir === 'out' ? me : (m.from ?? '?');
+  let mark = '';
+  if (m.dir === 'out')
+    mark = m.readCount ? ` 已讀 ${m.readCount}` : m.deliveredCount ? ` ✓✓ ${m.deliveredCount}` : ` ${MARK.pending}`;
+  const late = m.late ? ' (arrived late)' : '';
+  const body = m.kind === 'action' ? `* ${who} ${m.text}` : m.kind === 'ping' ? `${who} pinged` : `${who}: ${m.text}`;
+  return `[${formatTime(m.ts)}] ${m.alias} | ${body}${mark}${late}`;
 }
 
 export function formatContact(c: ContactInfo): string {

@@ -7,6 +7,7 @@ import {
   verifyCommand,
 } from './commands/account.ts';
 import { chatCommand } from './commands/chat.ts';
+import { GROUP_HELP, groupCommand } from './commands/group.ts';
 import { historyCommand, readCommand, sendCommand } from './commands/messages.ts';
 import { RELAY_HELP, relayCommand } from './commands/relay.ts';
 import { makeOutput, reportError, type Output } from './output.ts';
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   read: readCommand,
   history: historyCommand,
   chat: chatCommand,
+  group: groupCommand,
 };
 
 export const USAGE = `Parus — end-to-end encrypted messenger
@@ -40,8 +42,9 @@ Usage: parus <command> [options]
                                            show the safety number, set the state
   parus send ALIAS TEXT                    send a message
   parus read                               fetch and print new messages
-  parus history ALIAS                      the whole conversation
-  parus chat ALIAS                         interactive chat
+  parus history ALIAS|GROUP                the whole conversation
+  parus chat ALIAS|GROUP                   interactive chat
+  ${GROUP_HELP}
 
 Every command takes --home DIR (or PARUS_HOME) and --json.
 The passphrase comes from PARUS_PASSPHRASE or a prompt.`;
