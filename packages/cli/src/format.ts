@@ -31,9 +31,14 @@ function formatGroupMessage(m: MessageInfo, me: string): string {
   const who = m.dir === 'out' ? me : (m.from ?? '?');
   let mark = '';
   if (m.dir === 'out')
-    mark = m.readCount ? ` 已讀 ${m.readCount}` : m.deliveredCount ? ` ✓✓ ${m.deliveredCount}` : ` ${MARK.pending}`;
+    mark = m.readCount
+      ? ` 已讀 ${m.readCount}`
+      : m.deliveredCount
+        ? ` ✓✓ ${m.deliveredCount}`
+        : ` ${MARK.pending}`;
   const late = m.late ? ' (arrived late)' : '';
-  const body = m.kind === 'action' ? `* ${who} ${m.text}` : m.kind === 'ping' ? `${who} pinged` : `${who}: ${m.text}`;
+  const body =
+    m.kind === 'action' ? `* ${who} ${m.text}` : m.kind === 'ping' ? `${who} pinged` : `${who}: ${m.text}`;
   return `[${formatTime(m.ts)}] ${m.alias} | ${body}${mark}${late}`;
 }
 

@@ -81,9 +81,7 @@ describe('parus group end to end', () => {
     for (let i = 0; i < rounds; i++) {
       for (const who of members) inbox[who].push(...(await readAll(who)));
       const views = await Promise.all(members.map((who) => json(who, ['group', 'members', id])));
-      const linked = views.every((v) =>
-        (v.members as Array<{ linked: boolean }>).every((m) => m.linked),
-      );
+      const linked = views.every((v) => (v.members as Array<{ linked: boolean }>).every((m) => m.linked));
       const sizes = views.map((v) => (v.members as unknown[]).length);
       if (linked && sizes.every((n) => n === members.length)) return;
     }
@@ -119,7 +117,11 @@ describe('parus group end to end', () => {
     await settle(people);
     for (const who of people) {
       const members = await json(who, ['group', 'members', id]);
-      expect((members.members as Array<{ linked: boolean }>).map((m) => m.linked)).toEqual([true, true, true]);
+      expect((members.members as Array<{ linked: boolean }>).map((m) => m.linked)).toEqual([
+        true,
+        true,
+        true,
+      ]);
     }
     // Group peers are not contacts.
     const bobContacts = await json('bob', ['contacts']);

@@ -51,11 +51,7 @@ class KeptStore extends MemoryStore {
   override async close(): Promise<void> {}
 }
 
-async function account(
-  name: string,
-  store = new MemoryStore(),
-  now?: () => number,
-): Promise<Account> {
+async function account(name: string, store = new MemoryStore(), now?: () => number): Promise<Account> {
   const a = await Account.create({
     store,
     transport: nodeTransport(),
@@ -110,7 +106,9 @@ describe('private groups', () => {
     await alice.groups.invite(g.id, 'Bob');
     await alice.groups.invite(g.id, 'Carol');
     await settle([alice, bob, carol]);
-    expect(bob.groups.list()).toMatchObject([{ id: g.id, status: 'invited', name: 'Birds', invitedBy: 'alice' }]);
+    expect(bob.groups.list()).toMatchObject([
+      { id: g.id, status: 'invited', name: 'Birds', invitedBy: 'alice' },
+    ]);
     await bob.groups.join(g.id);
     await carol.groups.join(g.id);
     await settle([alice, bob, carol]);

@@ -53,7 +53,8 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
   const out = makeOut(values.json === true);
   const [sub, ...args] = positionals;
   const need = (n: number, usage: string): string[] => {
-    if (args.length < n || args.slice(0, n).some((a) => a.trim() === '')) throw new UsageError(`usage: ${usage}`);
+    if (args.length < n || args.slice(0, n).some((a) => a.trim() === ''))
+      throw new UsageError(`usage: ${usage}`);
     return args;
   };
   if (!sub) throw new UsageError(`usage:\n  ${GROUP_HELP}`);
@@ -72,7 +73,10 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
       case 'create': {
         const name = need(1, 'parus group create NAME').join(' ');
         const info = await g.create(name);
-        await done(info, `Group ${info.name} created (id ${info.id}). Invite with: parus group invite ${info.name} ALIAS`);
+        await done(
+          info,
+          `Group ${info.name} created (id ${info.id}). Invite with: parus group invite ${info.name} ALIAS`,
+        );
         break;
       }
       case 'invite': {
@@ -123,7 +127,10 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
       case 'unban': {
         const [ref, member] = need(2, `parus group ${sub} GROUP MEMBER`);
         const info = await g[sub](ref!, member!);
-        await done(info, `${member} ${sub === 'kick' ? 'removed from' : sub === 'ban' ? 'banned from' : 'unbanned in'} ${info.name}.`);
+        await done(
+          info,
+          `${member} ${sub === 'kick' ? 'removed from' : sub === 'ban' ? 'banned from' : 'unbanned in'} ${info.name}.`,
+        );
         break;
       }
       case 'role': {
@@ -138,8 +145,15 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         const [ref, ...words] = need(2, `parus group ${sub} GROUP TEXT`);
         const text = words.join(' ');
         const info =
-          sub === 'topic' ? await g.setTopic(ref!, text) : sub === 'name' ? await g.setName(ref!, text) : await g.setNick(ref!, text);
-        await done(info, `${sub === 'nick' ? 'Your nick' : sub === 'name' ? 'The name' : 'The topic'} is now: ${text}`);
+          sub === 'topic'
+            ? await g.setTopic(ref!, text)
+            : sub === 'name'
+              ? await g.setName(ref!, text)
+              : await g.setNick(ref!, text);
+        await done(
+          info,
+          `${sub === 'nick' ? 'Your nick' : sub === 'name' ? 'The name' : 'The topic'} is now: ${text}`,
+        );
         break;
       }
       case 'members': {
@@ -154,7 +168,10 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         break;
       }
       case 'send': {
-        const [ref, ...words] = values.ping === true ? need(1, 'parus group send GROUP --ping') : need(2, 'parus group send GROUP TEXT');
+        const [ref, ...words] =
+          values.ping === true
+            ? need(1, 'parus group send GROUP --ping')
+            : need(2, 'parus group send GROUP TEXT');
         const kind = values.ping === true ? 'ping' : values.me === true ? 'action' : 'text';
         const m = await g.send(ref!, words.join(' '), { kind });
         const note = await deliver(account);
@@ -238,7 +255,11 @@ export async function groupChat(account: Account, ref: string, out: Output): Pro
           if (interactive) process.stdout.write('\x1b[1A\r\x1b[2K');
           emit({ event: 'sent', message: m }, formatMessage(m));
         } else if (cmd === '/help') show(CHAT_HELP);
-        else if (cmd === '/me') emit({ event: 'sent', message: await g.send(id, arg, { kind: 'action' }) }, `* ${account.name} ${arg}`);
+        else if (cmd === '/me')
+          emit(
+            { event: 'sent', message: await g.send(id, arg, { kind: 'action' }) },
+            `* ${account.name} ${arg}`,
+          );
         else if (cmd === '/topic') show(`topic: ${(await g.setTopic(id, arg)).topic}`);
         else if (cmd === '/nick') {
           await g.setNick(id, arg);

@@ -49,7 +49,9 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
     await account.sync({ timeoutMs: 30_000 });
     const messages = await account.takeUnshown();
     const newContacts = account.contacts().filter((c) => !contactsBefore.has(c.alias));
-    const invitations = account.groups.list().filter((g) => g.status === 'invited' && !groupsBefore.has(g.id));
+    const invitations = account.groups
+      .list()
+      .filter((g) => g.status === 'invited' && !groupsBefore.has(g.id));
     out.result({ messages, contacts: newContacts, invitations }, () => {
       for (const c of newContacts) {
         out.line(

@@ -324,9 +324,7 @@ export class GroupEngine {
   // ---- Reading the groups -----------------------------------------------------------------------
 
   list(): GroupInfo[] {
-    return [...this.groups.values()]
-      .sort((a, b) => a.rec.created - b.rec.created)
-      .map((l) => this.info(l));
+    return [...this.groups.values()].sort((a, b) => a.rec.created - b.rec.created).map((l) => this.info(l));
   }
 
   get(ref: string): GroupInfo {
@@ -362,10 +360,7 @@ export class GroupEngine {
     const st = this.state(l);
     const me = this.me(l).publicKey;
     return [...st.members.values()]
-      .sort(
-        (a, b) =>
-          GROUP_ROLES.indexOf(a.role) - GROUP_ROLES.indexOf(b.role) || a.joinedAt - b.joinedAt,
-      )
+      .sort((a, b) => GROUP_ROLES.indexOf(a.role) - GROUP_ROLES.indexOf(b.role) || a.joinedAt - b.joinedAt)
       .map((m) => {
         const info: GroupMemberInfo = {
           key: hex(m.key),
@@ -406,8 +401,7 @@ export class GroupEngine {
 
   /** Creates a private group with me as its creator. */
   async create(name: string): Promise<GroupInfo> {
-    if (typeof name !== 'string' || name.trim().length === 0)
-      throw new UsageError('a group needs a name');
+    if (typeof name !== 'string' || name.trim().length === 0) throw new UsageError('a group needs a name');
     if (this.groups.size >= MAX_GROUPS) throw new QuotaError(`at most ${MAX_GROUPS} groups`);
     const me = keyPairFrom(this.host.rng);
     const create = createGroup({ author: me, name: name.trim(), ts: this.host.now(), rng: this.host.rng });
@@ -532,7 +526,12 @@ export class GroupEngine {
       const c = this.host.contactById(link.c);
       if (!c) continue;
       for (let i = 0; i < bytes.length; i += MAX_EVENTS_PER_PAYLOAD) {
-        tx.ops.push(this.host.sendOp(c, this.payload({ t: 'ev', g: l.rec.id, ev: bytes.slice(i, i + MAX_EVENTS_PER_PAYLOAD) })));
+        tx.ops.push(
+          this.host.sendOp(
+            c,
+            this.payload({ t: 'ev', g: l.rec.id, ev: bytes.slice(i, i + MAX_EVENTS_PER_PAYLOAD) }),
+          ),
+        );
       }
     }
   }
@@ -586,11 +585,15 @@ export class GroupEngine {
       );
       const all = [...l.events.values()].sort((a, b) => a.lamport - b.lamport).map(encodeGroupEvent);
       for (let i = 0; i < all.length; i += MAX_EVENTS_PER_PAYLOAD)
-        tx.ops.push(this.host.sendOp(c, this.payload({ t: 'ev', g: l.rec.id, ev: all.slice(i, i + MAX_EVENTS_PER_PAYLOAD) })));
+        tx.ops.push(
+          this.host.sendOp(
+            c,
+            this.payload({ t: 'ev', g: l.rec.id, ev: all.slice(i, i + MAX_EVENTS_PER_PAYLOAD) }),
+          ),
+        );
       const rec = { ...l.rec };
       if (!has(rec.invitees, member)) rec.invitees = [...rec.invitees, member];
-      if (!rec.links.some((x) => equalBytes(x.m, member)))
-        rec.links = [...rec.links, { m: member, c: c.id }];
+      if (!rec.links.some((x) => equalBytes(x.m, member))) rec.links = [...rec.links, { m: member, c: c.id }];
       this.putRec(tx, l, rec);
       return this.info(l);
     });
@@ -601,7 +604,8 @@ export class GroupEngine {
     return this.change(async (tx) => {
       const l = this.find(ref);
       if (l.rec.status !== 'invited') throw new UsageError('there is no pending invitation to this group');
-      if (l.events.size === 0) throw new UsageError('the invitation has not fully arrived yet; try again after parus read');
+      if (l.events.size === 0)
+        throw new UsageError('the invitation has not fully arrived yet; try again after parus read');
       const st = this.state(l);
       const me = this.me(l);
       if (!st.invited.has(hex(me.publicKey)))
@@ -609,7 +613,13 @@ export class GroupEngine {
       const e = this.event(l, 'join', {});
       const now = this.host.now();
       const chain = rotateSenderChain(this.host.rng);
-      this.putRec(tx, l, { ...l.rec, status: 'joined', chain: encodeSenderChain(chain), chainAt: now, rotate: false });
+      this.putRec(tx, l, {
+        ...l.rec,
+        status: 'joined',
+        chain: encodeSenderChain(chain),
+        chainAt: now,
+        rotate: false,
+      });
       this.addEvents(tx, l, [e]);
       // My inviter first learns my key's session binding, then my join, then my sender key.
       for (const link of l.rec.links) {
@@ -658,11 +668,17 @@ export class GroupEngine {
   }
 
   kick(ref: string, member: string, reason?: string): Promise<GroupInfo> {
-    return this.act(ref, 'kick', (l) => ({ member: this.findMember(l, member), ...(reason ? { reason } : {}) }));
+    return this.act(ref, 'kick', (l) => ({
+      member: this.findMember(l, member),
+      ...(reason ? { reason } : {}),
+    }));
   }
 
   ban(ref: string, member: string, reason?: string): Promise<GroupInfo> {
-    return this.act(ref, 'ban', (l) => ({ member: this.findMember(l, member), ...(reason ? { reason } : {}) }));
+    return this.act(ref, 'ban', (l) => ({
+      member: this.findMember(l, member),
+      ...(reason ? { reason } : {}),
+    }));
   }
 
   unban(ref: string, member: string): Promise<GroupInfo> {
@@ -672,7 +688,10 @@ export class GroupEngine {
   setRole(ref: string, member: string, role: string): Promise<GroupInfo> {
     if (role !== 'admin' && role !== 'moderator' && role !== 'member')
       throw new UsageError('role must be admin, moderator or member');
-    return this.act(ref, 'role', (l) => ({ member: this.findMember(l, member), role: role as AssignableGroupRole }));
+    return this.act(ref, 'role', (l) => ({
+      member: this.findMember(l, member),
+      role: role as AssignableGroupRole,
+    }));
   }
 
   setTopic(ref: string, topic: string): Promise<GroupInfo> {
@@ -690,7 +709,8 @@ export class GroupEngine {
   /** A local name for a group (only on this device). */
   async setAlias(ref: string, alias: string): Promise<GroupInfo> {
     const a = typeof alias === 'string' ? alias.trim() : '';
-    if (a.length < 1 || a.length > 64 || /[\n\r\t]/.test(a)) throw new UsageError('alias must be 1-64 characters');
+    if (a.length < 1 || a.length > 64 || /[\n\r\t]/.test(a))
+      throw new UsageError('alias must be 1-64 characters');
     return this.change(async (tx) => {
       const l = this.find(ref);
       for (const other of this.groups.values())
@@ -709,14 +729,25 @@ export class GroupEngine {
       const l = this.find(ref);
       for (const link of l.rec.links) {
         const c = this.host.contactById(link.c);
-        if (c) tx.ops.push(this.host.sendOp(c, this.payload({ t: 'ev', g: l.rec.id, ev: events.slice(0, MAX_EVENTS_PER_PAYLOAD) })));
+        if (c)
+          tx.ops.push(
+            this.host.sendOp(
+              c,
+              this.payload({ t: 'ev', g: l.rec.id, ev: events.slice(0, MAX_EVENTS_PER_PAYLOAD) }),
+            ),
+          );
       }
     });
   }
 
   // ---- Sender keys -----------------------------------------------------------------------------
 
-  private distribute(tx: Tx, l: Loaded, chain: ReturnType<typeof rotateSenderChain>, only?: Uint8Array): void {
+  private distribute(
+    tx: Tx,
+    l: Loaded,
+    chain: ReturnType<typeof rotateSenderChain>,
+    only?: Uint8Array,
+  ): void {
     const st = this.state(l);
     const d = encodeSenderKeyDistribution(senderKeyDistribution(chain, l.rec.id));
     for (const link of l.rec.links) {
@@ -751,8 +782,10 @@ export class GroupEngine {
   async send(ref: string, text: string, opts: { kind?: GroupMessageKind } = {}): Promise<MessageInfo> {
     const kind = opts.kind ?? 'text';
     if (kind !== 'text' && kind !== 'action' && kind !== 'ping') throw new UsageError('unknown message kind');
-    if (typeof text !== 'string' || (text.length === 0 && kind !== 'ping')) throw new UsageError('message is empty');
-    if (text.length > MAX_GROUP_TEXT) throw new UsageError(`message longer than ${MAX_GROUP_TEXT} characters`);
+    if (typeof text !== 'string' || (text.length === 0 && kind !== 'ping'))
+      throw new UsageError('message is empty');
+    if (text.length > MAX_GROUP_TEXT)
+      throw new UsageError(`message longer than ${MAX_GROUP_TEXT} characters`);
     return this.change(async (tx) => {
       const l = this.find(ref);
       if (l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
@@ -829,7 +862,8 @@ export class GroupEngine {
     const others = st ? Math.max(0, st.members.size - 1) : 0;
     let status: MessageStatus = 'received';
     if (m.dir === 'out')
-      status = others > 0 && m.read.length >= others ? 'read' : m.delivered.length > 0 ? 'delivered' : 'pending';
+      status =
+        others > 0 && m.read.length >= others ? 'read' : m.delivered.length > 0 ? 'delivered' : 'pending';
     const info: MessageInfo = {
       id: hex(m.id),
       alias: l.rec.alias ?? this.groupName(l),
@@ -896,7 +930,12 @@ export class GroupEngine {
         const c = this.linkOf(l, fromHex(author));
         if (!c) continue;
         for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS)
-          tx.ops.push(this.host.sendOp(c, this.payload({ t: 'rcpt', g: l.rec.id, s: 'r', ids: ids.slice(i, i + MAX_RECEIPT_IDS) })));
+          tx.ops.push(
+            this.host.sendOp(
+              c,
+              this.payload({ t: 'rcpt', g: l.rec.id, s: 'r', ids: ids.slice(i, i + MAX_RECEIPT_IDS) }),
+            ),
+          );
       }
       return unread.length;
     });
@@ -914,7 +953,12 @@ export class GroupEngine {
     const me = this.me(l);
     return this.host.sendOp(
       c,
-      this.payload({ t: 'bind', g: l.rec.id, m: me.publicKey, sig: sign(me.secretKey, bindMessage(l.rec.id, c.conv)) }),
+      this.payload({
+        t: 'bind',
+        g: l.rec.id,
+        m: me.publicKey,
+        sig: sign(me.secretKey, bindMessage(l.rec.id, c.conv)),
+      }),
     );
   }
 
@@ -925,7 +969,7 @@ export class GroupEngine {
   async receive(c: ContactRecord, body: CborValue, ops: StoreOp[], after: Array<() => void>): Promise<void> {
     const p = decodeGroupPayload(body);
     const tx: Tx = { ops, after };
-    let l = this.groups.get(hex(p.g));
+    const l = this.groups.get(hex(p.g));
     if (c.peer && !equalBytes(c.peer, p.g)) throw new ProtocolError('a group peer spoke of another group');
     if (p.t === 'invite') {
       await this.receiveInvite(tx, c, p);
@@ -956,17 +1000,22 @@ export class GroupEngine {
         this.receiveIntro(tx, l, from, p.to, p.from, p.link);
         break;
     }
-    l = this.groups.get(hex(p.g));
     after.push(() => this.scheduleMaintain());
   }
 
-  private async receiveInvite(tx: Tx, c: ContactRecord, p: Extract<GroupPayload, { t: 'invite' }>): Promise<void> {
+  private async receiveInvite(
+    tx: Tx,
+    c: ContactRecord,
+    p: Extract<GroupPayload, { t: 'invite' }>,
+  ): Promise<void> {
     if (c.peer) throw new ProtocolError('invitations come from contacts');
-    if (!verify(p.m, bindMessage(p.g, c.conv), p.sig)) throw new VerificationError('invitation binding does not verify');
+    if (!verify(p.m, bindMessage(p.g, c.conv), p.sig))
+      throw new VerificationError('invitation binding does not verify');
     const existing = this.groups.get(hex(p.g));
     if (existing && existing.rec.status !== 'left') return; // already invited or a member
     const pending = [...this.groups.values()].filter((x) => x.rec.status === 'invited').length;
-    if (pending >= MAX_PENDING_INVITES || this.groups.size >= MAX_GROUPS) throw new QuotaError('too many pending group invitations');
+    if (pending >= MAX_PENDING_INVITES || this.groups.size >= MAX_GROUPS)
+      throw new QuotaError('too many pending group invitations');
     const now = this.host.now();
     const rec: GroupRecord = {
       id: p.g,
@@ -986,7 +1035,11 @@ export class GroupEngine {
     };
     const l: Loaded = existing ?? { rec, events: new Map() };
     if (existing) rec.alias = existing.rec.alias ?? rec.name;
-    this.putRec(tx, l, existing ? { ...rec, ...(existing.rec.alias ? { alias: existing.rec.alias } : {}) } : rec);
+    this.putRec(
+      tx,
+      l,
+      existing ? { ...rec, ...(existing.rec.alias ? { alias: existing.rec.alias } : {}) } : rec,
+    );
     tx.after.push(() => {
       this.groups.set(hex(p.g), l);
       this.host.emit({ group: hex(p.g), change: 'invited' });
@@ -994,7 +1047,8 @@ export class GroupEngine {
   }
 
   private receiveBind(tx: Tx, l: Loaded, c: ContactRecord, m: Uint8Array, sig: Uint8Array): void {
-    if (!verify(m, bindMessage(l.rec.id, c.conv), sig)) throw new VerificationError('group session binding does not verify');
+    if (!verify(m, bindMessage(l.rec.id, c.conv), sig))
+      throw new VerificationError('group session binding does not verify');
     const bound = this.memberOfContact(l, c);
     if (bound && !equalBytes(bound, m)) throw new ProtocolError('a session may speak for one member only');
     if (equalBytes(m, this.me(l).publicKey)) throw new ProtocolError('a peer bound my own key');
@@ -1004,18 +1058,20 @@ export class GroupEngine {
     // A new session: my sender key and what they may have missed, and cards waiting for them.
     const chain = l.rec.chain ? decodeSenderChain(l.rec.chain) : undefined;
     if (chain && !l.rec.rotate) this.distribute(tx, l, chain, m);
-    const st = this.state(l);
     let since = 0;
     for (const e of l.events.values())
-      if (e.type === 'invite' && equalBytes(e.content.member, m)) since = since === 0 ? e.lamport : Math.min(since, e.lamport);
-    const missed = [...l.events.values()].filter((e) => e.lamport >= since).sort((a, b) => a.lamport - b.lamport);
+      if (e.type === 'invite' && equalBytes(e.content.member, m))
+        since = since === 0 ? e.lamport : Math.min(since, e.lamport);
+    const missed = [...l.events.values()]
+      .filter((e) => e.lamport >= since)
+      .sort((a, b) => a.lamport - b.lamport);
     this.spread(tx, l, missed, [m]);
     const waiting = l.rec.forwards.filter((f) => equalBytes(f.to, m));
     if (waiting.length) {
-      for (const f of waiting) tx.ops.push(this.host.sendOp(c, this.payload({ t: 'intro', g: l.rec.id, ...f })));
+      for (const f of waiting)
+        tx.ops.push(this.host.sendOp(c, this.payload({ t: 'intro', g: l.rec.id, ...f })));
       this.putRec(tx, l, { ...l.rec, forwards: l.rec.forwards.filter((f) => !equalBytes(f.to, m)) });
     }
-    void st;
   }
 
   private receiveEvents(tx: Tx, l: Loaded, from: Uint8Array, raw: Uint8Array[]): void {
@@ -1040,11 +1096,18 @@ export class GroupEngine {
     this.spread(tx, l, fresh, targets);
   }
 
-  private async receiveDistribution(tx: Tx, l: Loaded, from: Uint8Array, c: ContactRecord, bytes: Uint8Array): Promise<void> {
+  private async receiveDistribution(
+    tx: Tx,
+    l: Loaded,
+    from: Uint8Array,
+    c: ContactRecord,
+    bytes: Uint8Array,
+  ): Promise<void> {
     const d = decodeSenderKeyDistribution(bytes);
     if (!equalBytes(d.group, l.rec.id)) throw new ProtocolError('sender key for another group');
     const st = this.state(l);
-    if (!st.members.has(hex(from)) && !st.invited.has(hex(from))) throw new ProtocolError('sender key from a non-member');
+    if (!st.members.has(hex(from)) && !st.invited.has(hex(from)))
+      throw new ProtocolError('sender key from a non-member');
     const col = GC.receivers(l.rec.id);
     const mine = (await this.host.store.list(col))
       .map((e) => ({ key: e.key, r: decodeReceiver(e.value) }))
@@ -1074,7 +1137,14 @@ export class GroupEngine {
     }
   }
 
-  private async receiveMessage(tx: Tx, l: Loaded, from: Uint8Array, c: ContactRecord, id: Uint8Array, wire: Uint8Array): Promise<void> {
+  private async receiveMessage(
+    tx: Tx,
+    l: Loaded,
+    from: Uint8Array,
+    c: ContactRecord,
+    id: Uint8Array,
+    wire: Uint8Array,
+  ): Promise<void> {
     if (await this.host.store.get(GC.messages(l.rec.id), hex(id))) {
       tx.ops.push(this.host.sendOp(c, this.payload({ t: 'rcpt', g: l.rec.id, s: 'd', ids: [id] })));
       return;
@@ -1126,14 +1196,16 @@ export class GroupEngine {
     if (env.kind !== 'text') throw new ProtocolError('unsupported group message kind');
     const body = asMap(env.body, 'group message body');
     const kind = asText(body.t, 'group message kind', 8);
-    if (kind !== 'text' && kind !== 'action' && kind !== 'ping') throw new ProtocolError('unknown group message kind');
+    if (kind !== 'text' && kind !== 'action' && kind !== 'ping')
+      throw new ProtocolError('unknown group message kind');
     const text = asText(body.text, 'text', MAX_GROUP_TEXT);
     const st = this.state(l);
     if (!st.members.has(hex(from)) || groupMemberPower(st, from) < st.settings.power.message)
       throw new ProtocolError('group message from someone who may not write');
     const records = await this.messageRecords(l);
     const nodes = records.map((r) => ({ id: r.id, parents: r.parents, lamport: r.lamport, ts: r.ts }));
-    if (env.lamport > nextLamport(nodes) + MAX_LAMPORT_JUMP) throw new ProtocolError('message clock jumps too far ahead');
+    if (env.lamport > nextLamport(nodes) + MAX_LAMPORT_JUMP)
+      throw new ProtocolError('message clock jumps too far ahead');
     const now = this.host.now();
     const record: GroupMessageRecord = {
       id: env.id,
@@ -1151,11 +1223,21 @@ export class GroupEngine {
       readByMe: false,
     };
     if (this.backdated(records, env.parents, now)) {
-      const placed = records.map((r) => ({ id: r.id, parents: r.place?.parents ?? r.parents, lamport: r.place?.lamport ?? r.lamport, ts: r.ts }));
+      const placed = records.map((r) => ({
+        id: r.id,
+        parents: r.place?.parents ?? r.parents,
+        lamport: r.place?.lamport ?? r.lamport,
+        ts: r.ts,
+      }));
       record.place = { parents: dagHeads(placed).slice(-32), lamport: nextLamport(placed) };
     }
     tx.ops.push(
-      { type: 'put', collection: GC.receivers(l.rec.id), key: chainId, value: encodeGroupRecord({ m: from, state: encodeSenderReceiverState(dec.state), at: now }) },
+      {
+        type: 'put',
+        collection: GC.receivers(l.rec.id),
+        key: chainId,
+        value: encodeGroupRecord({ m: from, state: encodeSenderReceiverState(dec.state), at: now }),
+      },
       this.putMessage(l, record),
       this.host.sendOp(c, this.payload({ t: 'rcpt', g: l.rec.id, s: 'd', ids: [id] })),
     );
@@ -1186,7 +1268,14 @@ export class GroupEngine {
     return latest >= 0 && latest < now - BACKDATE_WINDOW_MS;
   }
 
-  private async receiveReceipt(tx: Tx, l: Loaded, from: Uint8Array, c: ContactRecord, s: 'd' | 'r', ids: Uint8Array[]): Promise<void> {
+  private async receiveReceipt(
+    tx: Tx,
+    l: Loaded,
+    from: Uint8Array,
+    c: ContactRecord,
+    s: 'd' | 'r',
+    ids: Uint8Array[],
+  ): Promise<void> {
     tx.ops.push(...(await this.host.settleOps(c, ids)));
     for (const id of ids) {
       const raw = await this.host.store.get(GC.messages(l.rec.id), hex(id));
@@ -1201,7 +1290,14 @@ export class GroupEngine {
     }
   }
 
-  private receiveIntro(tx: Tx, l: Loaded, sender: Uint8Array, to: Uint8Array, from: Uint8Array, link: string): void {
+  private receiveIntro(
+    tx: Tx,
+    l: Loaded,
+    sender: Uint8Array,
+    to: Uint8Array,
+    from: Uint8Array,
+    link: string,
+  ): void {
     const st = this.state(l);
     const me = this.me(l).publicKey;
     if (!st.members.has(hex(from)) || !st.members.has(hex(to))) return; // stale: nothing to do
@@ -1261,7 +1357,10 @@ export class GroupEngine {
       }
       await this.host.run(async () => {
         const tx: Tx = { ops: [], after: [] };
-        const intros = [...l.rec.intros.filter((x) => !equalBytes(x.m, a.m)), { m: a.m, at: this.host.now() }];
+        const intros = [
+          ...l.rec.intros.filter((x) => !equalBytes(x.m, a.m)),
+          { m: a.m, at: this.host.now() },
+        ];
         this.putRec(tx, l, { ...l.rec, accept: l.rec.accept.filter((x) => !equalBytes(x.m, a.m)), intros });
         await this.host.store.batch(tx.ops);
       });
@@ -1281,7 +1380,9 @@ export class GroupEngine {
       const link = await this.host.makePeerCard(l.rec.id);
       await this.host.run(async () => {
         const tx: Tx = { ops: [], after: [] };
-        tx.ops.push(this.host.sendOp(forwarder, this.payload({ t: 'intro', g: l.rec.id, to: m.key, from: me, link })));
+        tx.ops.push(
+          this.host.sendOp(forwarder, this.payload({ t: 'intro', g: l.rec.id, to: m.key, from: me, link })),
+        );
         const intros = [...l.rec.intros.filter((x) => !equalBytes(x.m, m.key)), { m: m.key, at: now }];
         this.putRec(tx, l, { ...l.rec, intros });
         await this.host.store.batch(tx.ops);
