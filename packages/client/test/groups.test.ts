@@ -396,3 +396,27 @@ function stateOf(a: Account, g: string, withHeads = true): unknown {
     heads: withHeads ? s.heads.map(toHex) : null,
   };
 }
+
+describe('sender key rotation', () => {
+  it('replaces the chain after 100 messages, and members read across the change', async () => {
+    const alice = await account('Alice');
+    const bobStore = new MemoryStore();
+    const bob = await account('Bob', bobStore);
+    await befriend(alice, bob, 'alice');
+    const g = (await alice.groups.create('Chatty')).id;
+    await alice.groups.invite(g, 'Bob');
+    await settle([alice, bob]);
+    await bob.groups.join(g);
+    await settle([alice, bob]);
+    const sent: string[] = [];
+    for (let i = 0; i < 101; i++) {
+      sent.push(`n${i}`);
+      await alice.groups.send(g, `n${i}`);
+    }
+    await settle([alice, bob]);
+    expect(texts(await bob.groups.history(g))).toEqual(sent);
+    // Bob holds two of Alice's chains: the first (100 messages) and its replacement.
+    const chains = await bobStore.list(GC.receivers(fromHexKey(g)));
+    expect(chains).toHaveLength(2);
+  }, 120_000);
+});

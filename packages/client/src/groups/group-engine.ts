@@ -1034,12 +1034,8 @@ export class GroupEngine {
       created: now,
     };
     const l: Loaded = existing ?? { rec, events: new Map() };
-    if (existing) rec.alias = existing.rec.alias ?? rec.name;
-    this.putRec(
-      tx,
-      l,
-      existing ? { ...rec, ...(existing.rec.alias ? { alias: existing.rec.alias } : {}) } : rec,
-    );
+    if (existing?.rec.alias) rec.alias = existing.rec.alias;
+    this.putRec(tx, l, rec);
     tx.after.push(() => {
       this.groups.set(hex(p.g), l);
       this.host.emit({ group: hex(p.g), change: 'invited' });
@@ -1052,6 +1048,8 @@ export class GroupEngine {
     const bound = this.memberOfContact(l, c);
     if (bound && !equalBytes(bound, m)) throw new ProtocolError('a session may speak for one member only');
     if (equalBytes(m, this.me(l).publicKey)) throw new ProtocolError('a peer bound my own key');
+    if (!bound && l.rec.links.length >= 2 * MAX_GROUP_MEMBERS)
+      throw new QuotaError('too many sessions bound to this group');
     const rec = { ...l.rec, links: [...l.rec.links.filter((x) => !equalBytes(x.m, m)), { m, c: c.id }] };
     this.putRec(tx, l, rec);
     if (l.rec.status !== 'joined') return;
@@ -1076,11 +1074,14 @@ export class GroupEngine {
 
   private receiveEvents(tx: Tx, l: Loaded, from: Uint8Array, raw: Uint8Array[]): void {
     const decoded: GroupEvent[] = [];
+    // A clock far beyond everything known would leave no room for the next event (2^53).
+    const maxLamport = (l.events.size ? this.state(l).lamport : 0) + MAX_LAMPORT_JUMP;
     for (const bytes of raw) {
       const id = eventIdOf(bytes);
       if (id === undefined || l.events.has(id)) continue;
       try {
-        decoded.push(decodeGroupEvent(bytes, { group: l.rec.id }));
+        const e = decodeGroupEvent(bytes, { group: l.rec.id });
+        if (e.lamport <= maxLamport) decoded.push(e);
       } catch {
         // Forged or malformed: it never counts, and nothing else in the payload suffers.
       }
