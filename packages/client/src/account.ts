@@ -1194,10 +1194,13 @@ export class Account {
         await r.command({ t: 'secure', rid: c.recv.rid, sk: hello.senderKey }, c.recv.rk);
         c = { ...c, recv: { ...c.recv, secured: true } };
       }
-      const info = this.info(c);
-      after.push(() =>
-        this.events.emit('contact', { alias: c.alias, change: keyChanged ? 'key-changed' : 'active', info }),
-      );
+      // Group peers are not contacts: no event (and no safety number to compute).
+      if (!c.peer) {
+        const info = this.info(c);
+        after.push(() =>
+          this.events.emit('contact', { alias: c.alias, change: keyChanged ? 'key-changed' : 'active', info }),
+        );
+      }
       await this.saveContact(c, ops);
       for (const f of after) f();
       return;
