@@ -357,6 +357,7 @@ export class GroupEngine {
 
   members(ref: string): GroupMemberInfo[] {
     const l = this.find(ref);
+    if (l.events.size === 0) return []; // an invitation whose events are still on their way
     const st = this.state(l);
     const me = this.me(l).publicKey;
     return [...st.members.values()]
