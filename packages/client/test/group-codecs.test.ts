@@ -44,7 +44,15 @@ describe('group payloads', () => {
       { t: 'intro', g: b(16, 1), to: b(32, 1), from: b(32, 1), link: 'x'.repeat(8193) },
       'not a map',
     ];
-    for (const v of bad) expect(() => decodeGroupPayload(v)).toThrow(ParusError);
+    for (const v of bad) {
+      let error: unknown;
+      try {
+        decodeGroupPayload(v);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ParusError);
+    }
     expect(() => decodeGroupPayload({ t: 'nope', g: b(16, 1) })).toThrow(DecodeError);
   });
 });
