@@ -521,8 +521,17 @@ export class GroupEngine {
     if (events.length === 0) return;
     const me = this.me(l).publicKey;
     const bytes = events.map(encodeGroupEvent);
+    // Nothing more for those who are out (left, kicked, banned), but the event that put them out.
+    const st = this.state(l);
+    const concerned = (m: Uint8Array): boolean =>
+      st.members.has(hex(m)) ||
+      st.invited.has(hex(m)) ||
+      events.some(
+        (e) =>
+          'member' in e.content && e.content.member instanceof Uint8Array && equalBytes(e.content.member, m),
+      );
     for (const link of l.rec.links) {
-      if (equalBytes(link.m, me)) continue;
+      if (equalBytes(link.m, me) || !concerned(link.m)) continue;
       if (targets && !has(targets, link.m)) continue;
       const c = this.host.contactById(link.c);
       if (!c) continue;
@@ -810,6 +819,7 @@ export class GroupEngine {
       const chain = this.sendingChain(tx, l);
       const enc = senderEncrypt(chain, padToBucket(encodeEnvelope(env)), l.rec.id);
       this.putRec(tx, l, { ...l.rec, chain: encodeSenderChain(enc.chain) });
+      wipe(chain.chainKey, chain.signingKey.secretKey); // stored in its next state; shares nothing
       const record: GroupMessageRecord = {
         id: env.id,
         author: me.publicKey,
@@ -1192,6 +1202,8 @@ export class GroupEngine {
       if (e instanceof ReplayError) return;
       throw e;
     }
+    // The new state shares no byte array with the old one, whose keys are of no further use.
+    wipe(state.chainKey, ...state.skipped.map((k) => k.messageKey));
     const env = decodeEnvelope(unpad(dec.plaintext));
     if (!equalBytes(env.id, id) || !equalBytes(env.conv, l.rec.id) || !equalBytes(env.device, from))
       throw new VerificationError('group message does not match its sender');
