@@ -33,6 +33,21 @@ function parus(who: Who, args: string[]): Promise<{ code: number; stdout: string
   });
 }
 
+/** Runs `parus` with `input` on its standard input (not a terminal: line by line, then EOF). */
+function parusWithInput(who: Who, args: string[], input: string): Promise<{ code: number; stdout: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, PARUS_HOME: join(root, who), PARUS_PASSPHRASE: `${who} passphrase 42` },
+      stdio: ['pipe', 'pipe', 'inherit'],
+      timeout: 90_000,
+    });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.once('exit', (code) => done({ code: code ?? 1, stdout }));
+    child.stdin!.end(input);
+  });
+}
+
 async function json(who: Who, args: string[]): Promise<Record<string, unknown>> {
   const r = await parus(who, [...args, '--json']);
   if (r.code !== 0) throw new Error(`parus ${args.join(' ')} failed (${r.code}): ${r.stdout} ${r.stderr}`);
@@ -159,5 +174,27 @@ describe('parus group end to end', () => {
     const refused = await parus('bob', ['group', 'kick', id, 'alice', '--json']);
     expect(refused.code).toBe(2);
     expect(JSON.parse(refused.stdout).error.name).toBe('UsageError');
+  }, 300_000);
+
+  it('takes slash commands in `parus chat GROUP`', async () => {
+    const chat = await parusWithInput(
+      'alice',
+      ['chat', 'Birds'],
+      '/topic Bring binoculars\n/me waves\nhello from chat\n/nick Ally\n/bogus\n/help\n',
+    );
+    expect(chat.code).toBe(0);
+    expect(chat.stdout).toContain('topic: Bring binoculars');
+    expect(chat.stdout).toContain('unknown command /bogus');
+    expect(chat.stdout).toContain('/op MEMBER');
+    const bobRead = await readAll('bob');
+    expect(bobRead.map((m) => m.text)).toEqual(['waves', 'hello from chat']);
+    expect(bobRead.map((m) => m.from)).toEqual(['Ally', 'Ally']);
+    const list = await json('bob', ['group', 'list']);
+    expect(list.groups).toMatchObject([{ id, topic: 'Bring binoculars' }]);
+    // A member without the power gets the refusal in the chat, and nothing changes.
+    const denied = await parusWithInput('bob', ['chat', 'Birds'], '/kick Ally\n');
+    expect(denied.stdout).toContain('not allowed');
+    const members = await json('bob', ['group', 'members', id]);
+    expect((members.members as unknown[]).length).toBe(2);
   }, 300_000);
 });

@@ -207,6 +207,9 @@ export async function groupChat(account: Account, ref: string, out: Output): Pro
   const id = g.get(ref).id;
   const interactive = process.stdin.isTTY === true;
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
+  // Iterate from the start: piped input may end before the account is ready, and lines read
+  // before an iterator exists would be lost.
+  const lines = rl[Symbol.asyncIterator]();
   const show = (text: string): void => {
     if (interactive) {
       process.stdout.write('\r\x1b[2K');
@@ -240,7 +243,7 @@ export async function groupChat(account: Account, ref: string, out: Output): Pro
     }
     await g.markRead(id);
     if (interactive) rl.prompt();
-    for await (const raw of rl) {
+    for await (const raw of { [Symbol.asyncIterator]: () => lines }) {
       const line = raw.trim();
       if (line === '') {
         if (interactive) rl.prompt();
