@@ -1198,7 +1198,11 @@ export class Account {
       if (!c.peer) {
         const info = this.info(c);
         after.push(() =>
-          this.events.emit('contact', { alias: c.alias, change: keyChanged ? 'key-changed' : 'active', info }),
+          this.events.emit('contact', {
+            alias: c.alias,
+            change: keyChanged ? 'key-changed' : 'active',
+            info,
+          }),
         );
       }
       await this.saveContact(c, ops);
