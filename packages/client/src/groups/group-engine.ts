@@ -382,11 +382,39 @@ export class GroupEngine {
 
   // ---- Local actions ----------------------------------------------------------------------------
 
+  /**
+   * The engine updates its in-memory view as it builds a change; if the change fails before
+   * it is stored, this puts the view back as it was.
+   */
+  private snapshot(only?: string): () => void {
+    const saved = [...this.groups.entries()]
+      .filter(([k]) => only === undefined || k === only)
+      .map(([k, l]) => ({ k, l, rec: l.rec, events: new Map(l.events) }));
+    const existed = new Set(this.groups.keys());
+    return () => {
+      for (const { k, l, rec, events } of saved) {
+        l.rec = rec;
+        l.events = events;
+        l.state = undefined;
+        this.groups.set(k, l);
+      }
+      if (only === undefined)
+        for (const k of [...this.groups.keys()]) if (!existed.has(k)) this.groups.delete(k);
+    };
+  }
+
   private async change<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const result = await this.host.run(async () => {
       const tx: Tx = { ops: [], after: [] };
-      const r = await fn(tx);
-      if (tx.ops.length) await this.host.store.batch(tx.ops);
+      const restore = this.snapshot();
+      let r: T;
+      try {
+        r = await fn(tx);
+        if (tx.ops.length) await this.host.store.batch(tx.ops);
+      } catch (e) {
+        restore();
+        throw e;
+      }
       for (const f of tx.after) f();
       return r;
     });
@@ -979,7 +1007,19 @@ export class GroupEngine {
    */
   async receive(c: ContactRecord, body: CborValue, ops: StoreOp[], after: Array<() => void>): Promise<void> {
     const p = decodeGroupPayload(body);
-    const tx: Tx = { ops, after };
+    const restore = this.snapshot(hex(p.g));
+    const mark = ops.length;
+    try {
+      await this.receivePayload(c, p, { ops, after });
+    } catch (e) {
+      ops.length = mark;
+      restore();
+      throw e;
+    }
+  }
+
+  private async receivePayload(c: ContactRecord, p: GroupPayload, tx: Tx): Promise<void> {
+    const { after } = tx;
     const l = this.groups.get(hex(p.g));
     if (c.peer && !equalBytes(c.peer, p.g)) throw new ProtocolError('a group peer spoke of another group');
     if (p.t === 'invite') {
@@ -1135,7 +1175,8 @@ export class GroupEngine {
     mine.sort((a, b) => a.r.at - b.r.at);
     for (const old of mine.slice(0, Math.max(0, mine.length - (MAX_CHAINS_PER_MEMBER - 1))))
       tx.ops.push({ type: 'del', collection: col, key: old.key });
-    // Messages that waited for this key.
+    // Messages that waited for this key, opened one after the other with the advancing state.
+    const fresh = { [hex(d.chainId)]: state };
     for (const { key, value } of await this.host.store.list(GC.stash(l.rec.id))) {
       const s = decodeStash(value);
       if (!equalBytes(s.c, c.id)) continue;
@@ -1145,7 +1186,11 @@ export class GroupEngine {
         // damaged: drop it below
       }
       tx.ops.push({ type: 'del', collection: GC.stash(l.rec.id), key });
-      await this.open(tx, l, from, c, s.id, s.w, { [hex(d.chainId)]: state });
+      try {
+        await this.open(tx, l, from, c, s.id, s.w, fresh);
+      } catch {
+        // A waiting message that does not open is dropped; the key it waited for still counts.
+      }
     }
   }
 
@@ -1204,6 +1249,7 @@ export class GroupEngine {
     }
     // The new state shares no byte array with the old one, whose keys are of no further use.
     wipe(state.chainKey, ...state.skipped.map((k) => k.messageKey));
+    fresh[chainId] = dec.state;
     const env = decodeEnvelope(unpad(dec.plaintext));
     if (!equalBytes(env.id, id) || !equalBytes(env.conv, l.rec.id) || !equalBytes(env.device, from))
       throw new VerificationError('group message does not match its sender');
@@ -1255,7 +1301,6 @@ export class GroupEngine {
       this.putMessage(l, record),
       this.host.sendOp(c, this.payload({ t: 'rcpt', g: l.rec.id, s: 'd', ids: [id] })),
     );
-    fresh[chainId] = dec.state;
     tx.after.push(() => this.host.emitMessage(this.messageInfo(l, record)));
   }
 
