@@ -1107,10 +1107,16 @@ export class GroupEngine {
     // A new session: my sender key and what they may have missed, and cards waiting for them.
     const chain = l.rec.chain ? decodeSenderChain(l.rec.chain) : undefined;
     if (chain && !l.rec.rotate) this.distribute(tx, l, chain, m);
-    let since = 0;
-    for (const e of l.events.values())
-      if (e.type === 'invite' && equalBytes(e.content.member, m))
-        since = since === 0 ? e.lamport : Math.min(since, e.lamport);
+    // Each of us had, through our inviters, what came before the earlier of our two joins; what
+    // came after may have missed the other.
+    const st = this.state(l);
+    let theirs = st.members.get(hex(m))?.joinedAt;
+    if (theirs === undefined) {
+      theirs = 0;
+      for (const e of l.events.values())
+        if (e.type === 'invite' && equalBytes(e.content.member, m)) theirs = Math.max(theirs, e.lamport);
+    }
+    const since = Math.min(theirs, st.members.get(hex(this.me(l).publicKey))?.joinedAt ?? 0);
     const missed = [...l.events.values()]
       .filter((e) => e.lamport >= since)
       .sort((a, b) => a.lamport - b.lamport);
