@@ -1365,7 +1365,9 @@ export class GroupEngine {
   ): void {
     const st = this.state(l);
     const me = this.me(l).publicKey;
-    if (!st.members.has(hex(from)) || !st.members.has(hex(to))) return; // stale: nothing to do
+    // A card may overtake the maker's join on its way here: invited makers count too.
+    const known = (k: Uint8Array): boolean => st.members.has(hex(k)) || st.invited.has(hex(k));
+    if (!known(from) || !known(to)) return; // stale: nothing to do
     if (equalBytes(to, me)) {
       if (this.linkOf(l, from) || l.rec.accept.some((a) => equalBytes(a.m, from))) return;
       if (l.rec.accept.length >= MAX_GROUP_MEMBERS) throw new QuotaError('too many introductions wait');
@@ -1413,6 +1415,7 @@ export class GroupEngine {
     // Cards forwarded to me: answer them (each answer binds the new session to my key).
     for (const a of [...l.rec.accept]) {
       if (this.closed) return;
+      if (st.invited.has(hex(a.m))) continue; // answered once their join is here
       if (!this.linkOf(l, a.m) && st.members.has(hex(a.m))) {
         try {
           await this.host.acceptPeerCard(a.link, l.rec.id);
