@@ -418,6 +418,28 @@ function stateOf(a: Account, g: string, withHeads = true): unknown {
 }
 
 describe('sender key rotation', () => {
+  it('replaces the chain once it is 7 days old', async () => {
+    let clock = Date.now();
+    const now = (): number => clock;
+    const bobStore = new MemoryStore();
+    const alice = await account('Alice', new MemoryStore(), now);
+    const bob = await account('Bob', bobStore, now);
+    await befriend(alice, bob, 'alice');
+    const g = (await alice.groups.create('Weekly')).id;
+    await alice.groups.invite(g, 'Bob');
+    await settle([alice, bob]);
+    await bob.groups.join(g);
+    await settle([alice, bob]);
+    await alice.groups.send(g, 'monday');
+    await settle([alice, bob]);
+    expect(await bobStore.list(GC.receivers(fromHexKey(g)))).toHaveLength(1);
+    clock += 7 * 24 * 60 * 60 * 1000;
+    await alice.groups.send(g, 'next monday');
+    await settle([alice, bob]);
+    expect(texts(await bob.groups.history(g))).toEqual(['monday', 'next monday']);
+    expect(await bobStore.list(GC.receivers(fromHexKey(g)))).toHaveLength(2);
+  });
+
   it('replaces the chain after 100 messages, and members read across the change', async () => {
     const alice = await account('Alice');
     const bobStore = new MemoryStore();
