@@ -16,6 +16,7 @@ import {
   senderDecrypt,
   senderEncrypt,
   utf8,
+  fromHex,
   generateSignKeyPair,
   initCrypto,
   systemRandom,
@@ -229,7 +230,7 @@ describe('private groups', () => {
       ...base,
       author: { secretKey: bobRecord.me, publicKey: bobRecord.me.slice(32) },
       type: 'kick',
-      content: { member: fromHexKey(carolKey) },
+      content: { member: fromHex(carolKey) },
     });
     // Signed by a stranger.
     const stranger = createGroupEvent({
@@ -355,10 +356,6 @@ async function groupOfThree(alice: Account, bob: Account, carol: Account): Promi
   return g;
 }
 
-function fromHexKey(h: string): Uint8Array {
-  return Uint8Array.from(h.match(/../g)!.map((x) => parseInt(x, 16)));
-}
-
 function meKey(a: Account, g: string): string {
   return a.groups.members(g).find((m) => m.me)!.key;
 }
@@ -432,12 +429,12 @@ describe('sender key rotation', () => {
     await settle([alice, bob]);
     await alice.groups.send(g, 'monday');
     await settle([alice, bob]);
-    expect(await bobStore.list(GC.receivers(fromHexKey(g)))).toHaveLength(1);
+    expect(await bobStore.list(GC.receivers(fromHex(g)))).toHaveLength(1);
     clock += 7 * 24 * 60 * 60 * 1000;
     await alice.groups.send(g, 'next monday');
     await settle([alice, bob]);
     expect(texts(await bob.groups.history(g))).toEqual(['monday', 'next monday']);
-    expect(await bobStore.list(GC.receivers(fromHexKey(g)))).toHaveLength(2);
+    expect(await bobStore.list(GC.receivers(fromHex(g)))).toHaveLength(2);
   });
 
   it('replaces the chain after 100 messages, and members read across the change', async () => {
@@ -458,7 +455,7 @@ describe('sender key rotation', () => {
     await settle([alice, bob]);
     expect(texts(await bob.groups.history(g))).toEqual(sent);
     // Bob holds two of Alice's chains: the first (100 messages) and its replacement.
-    const chains = await bobStore.list(GC.receivers(fromHexKey(g)));
+    const chains = await bobStore.list(GC.receivers(fromHex(g)));
     expect(chains).toHaveLength(2);
   }, 120_000);
 });

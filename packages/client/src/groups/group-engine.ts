@@ -44,6 +44,7 @@ import {
   encodeSenderKeyDistribution,
   encodeSenderReceiverState,
   equalBytes,
+  fromHex,
   generateSignKeyPair,
   groupMemberPower,
   nextLamport,
@@ -432,7 +433,8 @@ export class GroupEngine {
   async create(name: string): Promise<GroupInfo> {
     if (typeof name !== 'string' || name.trim().length === 0) throw new UsageError('a group needs a name');
     if (this.groups.size >= MAX_GROUPS) throw new QuotaError(`at most ${MAX_GROUPS} groups`);
-    const me = keyPairFrom(this.host.rng);
+    // A fresh member key for the creator: the group links nothing else of mine.
+    const me = generateSignKeyPair(this.host.rng);
     const create = createGroup({ author: me, name: name.trim(), ts: this.host.now(), rng: this.host.rng });
     return this.change(async (tx) => {
       const now = this.host.now();
@@ -1475,15 +1477,4 @@ export class GroupEngine {
     }
     return undefined;
   }
-}
-
-/** A fresh key per group for its creator: a group links nothing else of mine. */
-function keyPairFrom(rng: Random): SignKeyPair {
-  return generateSignKeyPair(rng);
-}
-
-function fromHex(h: string): Uint8Array {
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
 }
