@@ -316,6 +316,32 @@ describe('private groups', () => {
     expect(history.map((m) => m.late ?? false)).toEqual([false, false, true]);
   });
 
+  it('bans and unbans; nicks, names and topics reach everyone', async () => {
+    const [alice, bob, carol] = await trio();
+    const g = await groupOfThree(alice, bob, carol);
+    await bob.groups.setNick(g, 'Bobby');
+    await alice.groups.setName(g, 'Three birds');
+    await alice.groups.setTopic(g, '日出時集合');
+    await settle([alice, bob, carol]);
+    expect(carol.groups.members(g).map((m) => m.name)).toContain('Bobby');
+    expect(carol.groups.get(g)).toMatchObject({ name: 'Three birds', topic: '日出時集合' });
+    await alice.groups.ban(g, 'Carol');
+    await settle([alice, bob, carol]);
+    expect(carol.groups.get(g).status).toBe('removed');
+    expect(bob.groups.resolved(g).banned.size).toBe(1);
+    await expect(alice.groups.invite(g, 'Carol')).rejects.toThrow(UsageError);
+    await alice.groups.unban(g, 'Carol');
+    await alice.groups.invite(g, 'Carol');
+    await settle([alice, bob, carol]);
+    expect(carol.groups.get(g).status).toBe('invited');
+    await carol.groups.join(g);
+    await settle([alice, bob, carol]);
+    expect(bob.groups.members(g)).toHaveLength(3);
+    await carol.groups.send(g, 'back again');
+    await settle([alice, bob, carol]);
+    expect(texts(await bob.groups.history(g))).toEqual(['back again']);
+  });
+
   it('shows invitations, lets the invitee decline, and refuses unknown groups', async () => {
     const [alice, bob] = await trio();
     const g = (await alice.groups.create('Maybe')).id;

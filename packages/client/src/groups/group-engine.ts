@@ -1065,7 +1065,7 @@ export class GroupEngine {
     if (!verify(p.m, bindMessage(p.g, c.conv), p.sig))
       throw new VerificationError('invitation binding does not verify');
     const existing = this.groups.get(hex(p.g));
-    if (existing && existing.rec.status !== 'left') return; // already invited or a member
+    if (existing && (existing.rec.status === 'invited' || existing.rec.status === 'joined')) return;
     const pending = [...this.groups.values()].filter((x) => x.rec.status === 'invited').length;
     if (pending >= MAX_PENDING_INVITES || this.groups.size >= MAX_GROUPS)
       throw new QuotaError('too many pending group invitations');
@@ -1088,6 +1088,13 @@ export class GroupEngine {
     };
     const l: Loaded = existing ?? { rec, events: new Map() };
     if (existing?.rec.alias) rec.alias = existing.rec.alias;
+    if (existing && equalBytes(existing.rec.me, rec.me)) {
+      // Invited back with the same member key: the sessions with the others still speak for it.
+      rec.links = [...existing.rec.links.filter((x) => !equalBytes(x.m, p.m)), ...rec.links];
+      rec.invitees = existing.rec.invitees;
+      rec.intros = existing.rec.intros;
+      rec.created = existing.rec.created;
+    }
     this.putRec(tx, l, rec);
     tx.after.push(() => {
       this.groups.set(hex(p.g), l);
