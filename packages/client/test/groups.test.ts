@@ -402,8 +402,21 @@ describe('a 50-member group', () => {
     await creator.sync({ timeoutMs: 120_000 });
     const g = await creator.groups.create('Fifty');
     for (let i = 1; i < n; i++) await creator.groups.invite(g.id, `M${i}`);
+    // Wait (by condition, not time) until every invitation has fully arrived.
+    await until(all, () =>
+      others.every((a) => {
+        const mine = a.groups.list().find((x) => x.id === g.id);
+        return mine?.status === 'invited' && a.groups.members(g.id).length === 1;
+      }),
+    );
     await settleAll(all);
     for (const a of others) await a.groups.join(g.id);
+    await until(all, () =>
+      all.every((a) => {
+        const members = a.groups.members(g.id);
+        return members.length === n && members.every((m) => m.linked);
+      }),
+    );
     await settleAll(all);
     const reference = JSON.stringify(stateOf(creator, g.id));
     for (const a of all) {
@@ -411,6 +424,12 @@ describe('a 50-member group', () => {
       expect(a.groups.members(g.id).every((m) => m.linked)).toBe(true);
     }
     for (let i = 0; i < n; i += 7) await all[i]!.groups.send(g.id, `message ${i}`);
+    const count = Math.ceil(n / 7);
+    await untilAsync(all, async () =>
+      (await Promise.all(all.map(async (a) => (await a.groups.history(g.id)).length))).every(
+        (k) => k === count,
+      ),
+    );
     await settleAll(all);
     const order = texts(await creator.groups.history(g.id));
     expect(order).toHaveLength(Math.ceil(n / 7));
@@ -423,6 +442,16 @@ describe('a 50-member group', () => {
     }
   }, 600_000);
 });
+
+/** Syncs everyone, round after round, until `done` holds (at most `rounds` rounds). */
+async function untilAsync(accounts: Account[], done: () => Promise<boolean>, rounds = 60): Promise<void> {
+  for (let i = 0; i < rounds && !(await done()); i++)
+    await Promise.all(accounts.map((a) => a.sync({ timeoutMs: 120_000 })));
+}
+
+async function until(accounts: Account[], done: () => boolean, rounds = 60): Promise<void> {
+  await untilAsync(accounts, async () => done(), rounds);
+}
 
 async function settleAll(accounts: Account[]): Promise<void> {
   await settle(accounts, 40, true);
