@@ -443,13 +443,16 @@ describe('a 50-member group', () => {
   }, 600_000);
 });
 
-/** Syncs everyone, round after round, until `done` holds (at most `rounds` rounds). */
-async function untilAsync(accounts: Account[], done: () => Promise<boolean>, rounds = 60): Promise<void> {
+/**
+ * Syncs everyone, round after round, until `done` holds. A round can be quick while a loaded
+ * machine still has traffic on its way, so the bound is on rounds, and generous.
+ */
+async function untilAsync(accounts: Account[], done: () => Promise<boolean>, rounds = 3000): Promise<void> {
   for (let i = 0; i < rounds && !(await done()); i++)
     await Promise.all(accounts.map((a) => a.sync({ timeoutMs: 120_000 })));
 }
 
-async function until(accounts: Account[], done: () => boolean, rounds = 60): Promise<void> {
+async function until(accounts: Account[], done: () => boolean, rounds = 3000): Promise<void> {
   await untilAsync(accounts, async () => done(), rounds);
 }
 
