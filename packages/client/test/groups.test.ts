@@ -9,6 +9,7 @@ import {
   UsageError,
   ProtocolError,
   createGroupEvent,
+  decodeEnvelope,
   decodeSenderChain,
   decodeSenderReceiverState,
   encodeGroupEvent,
@@ -23,7 +24,8 @@ import {
   toHex,
 } from '@parus/core';
 import { startRelay } from '@parus/relay';
-import { Account, MemoryStore, type MessageInfo } from '../src/index.ts';
+import { Account, MemoryStore, type MessageInfo, type StoreOp } from '../src/index.ts';
+import { decodeOutbox, type ContactRecord } from '../src/records.ts';
 import { GC, decodeGroupRecord, decodeReceiver } from '../src/groups/group-records.ts';
 import { nodeTransport } from '../src/node/index.ts';
 
@@ -340,6 +342,45 @@ describe('private groups', () => {
     await carol.groups.send(g, 'back again');
     await settle([alice, bob, carol]);
     expect(texts(await bob.groups.history(g))).toEqual(['back again']);
+  });
+
+  it('keeps payloads that overtake their invitation, and reads them once it arrives', async () => {
+    const aliceStore = new KeptStore();
+    const bobStore = new MemoryStore();
+    let alice = await account('Alice', aliceStore);
+    const bob = await account('Bob', bobStore);
+    await befriend(alice, bob, 'alice');
+    await alice.close();
+    // Alice offline (not started): her invitation waits in her outbox, in order.
+    alice = await Account.open({ store: aliceStore, transport: nodeTransport() });
+    open.push(alice);
+    const g = (await alice.groups.create('Out of order')).id;
+    await alice.groups.invite(g, 'Bob');
+    const bodies = (await aliceStore.list('outbox'))
+      .map((e) => decodeEnvelope(decodeOutbox(e.value).envelope))
+      .filter((env) => env.kind === 'group')
+      .map((env) => env.body);
+    expect(bodies.map((b) => (b as { t: string }).t)).toEqual(['invite', 'ev']);
+    // Delivered to Bob's engine the wrong way round, as a refused-then-resent invite would be.
+    const internals = bob as unknown as {
+      contactsById: Map<string, ContactRecord>;
+      lock: { run: <T>(f: () => Promise<T>) => Promise<T> };
+    };
+    const c = [...internals.contactsById.values()][0]!;
+    for (const body of [...bodies].reverse()) {
+      await internals.lock.run(async () => {
+        const ops: StoreOp[] = [];
+        const after: Array<() => void> = [];
+        await bob.groups.receive(c, body, ops, after);
+        await bobStore.batch(ops);
+        for (const f of after) f();
+      });
+    }
+    await bob.takeUnshown(); // waits for the lock: the kept payload has been read by then
+    expect(await bobStore.list('gpend')).toEqual([]);
+    expect(bob.groups.get(g)).toMatchObject({ status: 'invited', name: 'Out of order' });
+    expect(bob.groups.members(g)).toHaveLength(1);
+    expect(bob.groups.resolved(g).invited.size).toBe(1);
   });
 
   it('shows invitations, lets the invitee decline, and refuses unknown groups', async () => {

@@ -32,6 +32,7 @@ import {
   createGroupEvent,
   dagHeads,
   decodeCbor,
+  encodeCbor,
   decodeEnvelope,
   decodeGroupEvent,
   decodeSenderChain,
@@ -79,6 +80,7 @@ import {
   GC,
   decodeGroupMessage,
   decodeGroupRecord,
+  decodePending,
   decodeReceiver,
   decodeStash,
   encodeGroupRecord,
@@ -106,6 +108,11 @@ export const MAX_GROUP_TEXT = 16 * 1024;
 export const MAX_STASHED = 256;
 /** Sender chains kept per member (the current one and those before it, for late messages). */
 export const MAX_CHAINS_PER_MEMBER = 3;
+/**
+ * Payloads kept because what they need came later on the wire (a relay refusal and a resend can
+ * reorder a session's messages): events before their invitation, anything before a binding.
+ */
+export const MAX_PENDING_PAYLOADS = 1024;
 const MAX_FORWARDS = 2 * MAX_GROUP_MEMBERS;
 const MAX_LAMPORT_JUMP = 1_000_000;
 /** Seed 003: a message whose parents were all superseded longer ago than this is placed where it arrived. */
@@ -200,6 +207,7 @@ function eventIdOf(bytes: Uint8Array): string | undefined {
 
 export class GroupEngine {
   private readonly groups = new Map<string, Loaded>();
+  private pendingPayloads = 0;
   private maintaining: Promise<void> | undefined;
   private maintainAgain = false;
   private closed = false;
@@ -207,6 +215,7 @@ export class GroupEngine {
   constructor(private readonly host: GroupHost) {}
 
   async load(): Promise<void> {
+    this.pendingPayloads = (await this.host.store.list(GC.pending)).length;
     for (const { value } of await this.host.store.list(GC.groups)) {
       const rec = decodeGroupRecord(value);
       const events = new Map<string, GroupEvent>();
@@ -1026,16 +1035,24 @@ export class GroupEngine {
     if (c.peer && !equalBytes(c.peer, p.g)) throw new ProtocolError('a group peer spoke of another group');
     if (p.t === 'invite') {
       await this.receiveInvite(tx, c, p);
+      after.push(() => void this.replayPending(c.id).catch(() => undefined));
       return;
     }
-    if (!l) throw new ProtocolError('payload for an unknown group');
+    if (!l) {
+      this.keepPending(tx, c, p, 'payload for an unknown group');
+      return;
+    }
     if (p.t === 'bind') {
       this.receiveBind(tx, l, c, p.m, p.sig);
       after.push(() => this.scheduleMaintain());
+      after.push(() => void this.replayPending(c.id).catch(() => undefined));
       return;
     }
     const from = this.memberOfContact(l, c);
-    if (!from) throw new ProtocolError('group payload over a session not bound to a member');
+    if (!from) {
+      this.keepPending(tx, c, p, 'group payload over a session not bound to a member');
+      return;
+    }
     switch (p.t) {
       case 'ev':
         this.receiveEvents(tx, l, from, p.ev);
@@ -1054,6 +1071,52 @@ export class GroupEngine {
         break;
     }
     after.push(() => this.scheduleMaintain());
+  }
+
+  /** Keeps a payload that came before what it needs (bounded), to be read once that arrives. */
+  private keepPending(tx: Tx, c: ContactRecord, p: GroupPayload, why: string): void {
+    if (this.pendingPayloads >= MAX_PENDING_PAYLOADS) throw new ProtocolError(why);
+    const key = `${hex(c.id)}.${hex(this.host.rng.bytes(8))}`;
+    tx.ops.push({
+      type: 'put',
+      collection: GC.pending,
+      key,
+      value: encodeGroupRecord({ c: c.id, p: encodeCbor(encodeGroupPayload(p)), at: this.host.now() }),
+    });
+    tx.after.push(() => this.pendingPayloads++);
+  }
+
+  /** Reads the payloads a session sent ahead of an invitation or binding that has now arrived. */
+  private async replayPending(contact: Uint8Array): Promise<void> {
+    await this.host.run(async () => {
+      const prefix = `${hex(contact)}.`;
+      const entries = (await this.host.store.list(GC.pending)).filter((e) => e.key.startsWith(prefix));
+      const sorted = entries
+        .map((e) => ({ key: e.key, r: decodePending(e.value) }))
+        .sort((a, b) => a.r.at - b.r.at || (a.key < b.key ? -1 : 1));
+      for (const { key, r } of sorted) {
+        const c = this.host.contactById(r.c);
+        const tx: Tx = {
+          ops: [{ type: 'del', collection: GC.pending, key }],
+          after: [() => this.pendingPayloads--],
+        };
+        if (c) {
+          const p = decodeGroupPayload(decodeCbor(r.p));
+          const restore = this.snapshot(hex(p.g));
+          try {
+            await this.receivePayload(c, p, tx);
+          } catch {
+            // It does not count after all: it is dropped, as it would have been on arrival.
+            restore();
+            tx.ops.length = 1;
+            tx.after.length = 1;
+          }
+        }
+        await this.host.store.batch(tx.ops);
+        for (const f of tx.after) f();
+      }
+    });
+    this.host.kick();
   }
 
   private async receiveInvite(

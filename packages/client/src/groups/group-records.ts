@@ -200,8 +200,24 @@ export function decodeStash(bytes: Uint8Array): StashRecord {
   }));
 }
 
+/** A payload kept until what it needs arrives (group-engine.ts keepPending). */
+export interface PendingRecord {
+  c: Uint8Array;
+  p: Uint8Array;
+  at: number;
+}
+
+export function decodePending(bytes: Uint8Array): PendingRecord {
+  return read(bytes, 'pending payload', (m) => ({
+    c: asBytes(m.c, 'contact', { len: 16 }),
+    p: asBytes(m.p, 'payload', { max: 1 << 20 }),
+    at: asUint(m.at, 'at'),
+  }));
+}
+
 export const GC = {
   groups: 'groups',
+  pending: 'gpend',
   events: (g: Uint8Array) => `gev.${toHex(g)}`,
   messages: (g: Uint8Array) => `gmsg.${toHex(g)}`,
   receivers: (g: Uint8Array) => `gsk.${toHex(g)}`,
