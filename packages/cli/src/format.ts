@@ -35,10 +35,27 @@ function content(m: MessageInfo, who: string): string {
 
 /** One line per message; the id's first 12 hex digits name it for `reply` and `unsend`. */
 export function formatMessage(m: MessageInfo, me = 'me'): string {
+  if (m.group !== undefined) return formatGroupMessage(m, me);
   const who = m.dir === 'out' ? me : m.alias;
   const mark = m.dir === 'out' && !m.unsent ? ` ${MARK[m.status]}` : '';
   const reply = m.replyTo ? ` ↪${m.replyTo.slice(0, 8)}` : '';
   return `[${formatTime(m.ts)}] ${who}:${reply} ${content(m, who)}${mark}  #${m.id.slice(0, 12)}`;
+}
+
+/** `[time] group/author: text`, `* author waves`, with ✓✓ N and 已讀 N on my own messages. */
+function formatGroupMessage(m: MessageInfo, me: string): string {
+  const who = m.dir === 'out' ? me : (m.from ?? '?');
+  let mark = '';
+  if (m.dir === 'out')
+    mark = m.readCount
+      ? ` 已讀 ${m.readCount}`
+      : m.deliveredCount
+        ? ` ✓✓ ${m.deliveredCount}`
+        : ` ${MARK.pending}`;
+  const late = m.late ? ' (arrived late)' : '';
+  const body =
+    m.kind === 'action' ? `* ${who} ${m.text}` : m.kind === 'ping' ? `${who} pinged` : `${who}: ${m.text}`;
+  return `[${formatTime(m.ts)}] ${m.alias} | ${body}${mark}${late}`;
 }
 
 export function formatContact(c: ContactInfo): string {

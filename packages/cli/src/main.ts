@@ -7,6 +7,7 @@ import {
   verifyCommand,
 } from './commands/account.ts';
 import { chatCommand } from './commands/chat.ts';
+import { GROUP_HELP, groupCommand } from './commands/group.ts';
 import {
   downloadCommand,
   historyCommand,
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, Command> = {
   read: readCommand,
   history: historyCommand,
   chat: chatCommand,
+  group: groupCommand,
 };
 
 export const USAGE = `Parus — end-to-end encrypted messenger
@@ -56,8 +58,9 @@ Usage: parus <command> [options]
   parus read                               fetch and print new messages; received
                                            files are saved in HOME/files/ALIAS/
   parus download ALIAS MESSAGE_ID          save a received file (again)
-  parus history ALIAS                      the whole conversation
-  parus chat ALIAS                         interactive chat
+  parus history ALIAS|GROUP                the whole conversation
+  parus chat ALIAS|GROUP                   interactive chat
+  ${GROUP_HELP}
 
 Every command takes --home DIR (or PARUS_HOME) and --json.
 The passphrase comes from PARUS_PASSPHRASE or a prompt.`;

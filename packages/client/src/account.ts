@@ -100,6 +100,7 @@ import {
 } from '@parus/core';
 import { downloadBlob, uploadBlob, type TransferOptions } from './blob-transfer.ts';
 import { Changes, Emitter, Mutex } from './events.ts';
+import { GroupEngine, type GroupChange } from './groups/group-engine.ts';
 import {
   CONTACT_STATES,
   decodeAccount,
@@ -149,7 +150,17 @@ export interface FileInfo {
 
 export interface MessageInfo {
   id: string;
+  /** The contact's alias; for a group message, the group's alias or name. */
   alias: string;
+  /** Group messages only: the group's id (hex). */
+  group?: string;
+  /** Group messages only: who wrote it (their nick, or how this device knows them). */
+  from?: string;
+  /** Group messages only, sent ones: how many members have it, and how many read it (已讀 N). */
+  deliveredCount?: number;
+  readCount?: number;
+  /** Group messages only: placed where it arrived because its parents were long superseded (seed 003). */
+  late?: boolean;
   dir: 'in' | 'out';
   /** `text`, `sticker` or `file`. */
   kind: string;
@@ -199,6 +210,7 @@ export interface AccountEvents {
   contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed'; info: ContactInfo };
   error: { error: ParusError; context: string };
   connection: { relay: string; state: 'connected' | 'disconnected' };
+  group: GroupChange;
 }
 
 export interface AccountOptions {
@@ -283,6 +295,8 @@ function idList(body: unknown): Uint8Array[] {
 
 export class Account {
   readonly events = new Emitter<AccountEvents>();
+  /** Private groups (groups/group-engine.ts). */
+  readonly groups: GroupEngine;
   private readonly store: Store;
   private readonly transport: Transport;
   private readonly rng: Random;
@@ -313,6 +327,7 @@ export class Account {
     this.resendMs = opts.resendMs ?? 60 * 60 * 1000;
     this.maxResendMs = opts.maxResendMs ?? DAY;
     this.inviteTtlMs = opts.inviteTtlMs ?? 7 * DAY;
+    this.groups = new GroupEngine(this.groupHost());
   }
   private readonly resendMs: number;
   private readonly maxResendMs: number;
@@ -358,6 +373,29 @@ export class Account {
     for (const { value } of await this.store.list(C.outbox)) {
       this.outboxSeq = Math.max(this.outboxSeq, decodeOutbox(value).seq);
     }
+    await this.groups.load();
+  }
+
+  /**
+   * The narrow interface the group engine uses: the store and the lock, and the 1:1 sessions
+   * (contacts and hidden group peers) as the transport for group traffic.
+   */
+  private groupHost(): ConstructorParameters<typeof GroupEngine>[0] {
+    return {
+      store: this.store,
+      rng: this.rng,
+      now: () => this.now(),
+      run: (fn) => this.lock.run(fn),
+      kick: () => this.kickFlush(),
+      emit: (change) => this.events.emit('group', change),
+      emitMessage: (info) => this.events.emit('message', info),
+      contactById: (id) => this.contactsById.get(hex(id)),
+      contactByAlias: (alias) => this.mustContact(alias),
+      sendOp: (c, body, message) => this.groupOp(c, body, message),
+      settleOps: (c, ids) => this.settleOutbox(c, ids),
+      makePeerCard: async (group) => (await this.makeCard({ oneTime: true, peer: group })).link,
+      acceptPeerCard: (link, group) => this.answerCard(link, { peer: group }),
+    };
   }
 
   get name(): string {
@@ -417,6 +455,7 @@ export class Account {
     await this.pruneSeen();
     this.timer = setInterval(() => this.kickFlush(), 5_000);
     this.kickFlush();
+    this.groups.scheduleMaintain();
   }
 
   private async pruneSeen(): Promise<void> {
@@ -466,11 +505,12 @@ export class Account {
           if (r.connected) await r.command({ t: 'ping' }).catch(() => undefined);
           await r.drained();
         }
+        await this.groups.idle();
         await this.flush();
         const left = await this.sendableCount();
         // Done when nothing is left, or when a whole pass could not send what is left
         // (a relay refusing it): that waits for a later run, with its backoff.
-        if ((left === 0 || left === previous) && !this.flushAgain) return;
+        if ((left === 0 || left === previous) && !this.flushAgain && !this.groups.busy) return;
         previous = left;
       }
       if (this.now() > deadline) throw new ProtocolError('sync did not finish in time (is a relay down?)');
@@ -499,6 +539,7 @@ export class Account {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    await this.groups.close();
     await this.flushing?.catch(() => undefined);
     for (const r of this.relays.values()) {
       await r.drained();
@@ -541,6 +582,15 @@ export class Account {
   async createInvite(
     opts: { oneTime?: boolean; ttlMs?: number } = {},
   ): Promise<{ link: string; card: RendezvousCard }> {
+    return this.makeCard(opts);
+  }
+
+  /** A card for a contact, or (with `peer`) for a group peer introduced by a member. */
+  private async makeCard(opts: {
+    oneTime?: boolean;
+    ttlMs?: number;
+    peer?: Uint8Array;
+  }): Promise<{ link: string; card: RendezvousCard }> {
     const oneTime = opts.oneTime ?? true;
     const queue = await this.newQueue(this.account.relay);
     const identity = generateSignKeyPair(this.rng);
@@ -572,6 +622,7 @@ export class Account {
       created: now,
       used: false,
     };
+    if (opts.peer) record.peer = opts.peer;
     await this.lock.run(async () => {
       await this.store.batch([
         { type: 'put', collection: C.invites, key: hex(record.id), value: encodeRecord(record) },
@@ -585,10 +636,21 @@ export class Account {
 
   /** Answers someone's rendez-vous card: a contact request goes to their queue. */
   async acceptInvite(link: string, opts: { alias?: string; replace?: boolean } = {}): Promise<ContactInfo> {
+    return this.info(await this.answerCard(link, opts));
+  }
+
+  /**
+   * Answers a card. With `peer` (a group id) the card came through a group introduction: the
+   * session is a hidden group peer, not a contact, and its first message binds it to the group.
+   */
+  private async answerCard(
+    link: string,
+    opts: { alias?: string; replace?: boolean; peer?: Uint8Array },
+  ): Promise<ContactRecord> {
     const card = cardFromLink(link);
     checkCardUsable(card, this.now());
-    const alias = checkAlias(opts.alias ?? card.name ?? 'contact');
-    const existing = this.byAlias(alias);
+    const alias = opts.peer ? PEER_ALIAS : checkAlias(opts.alias ?? card.name ?? 'contact');
+    const existing = opts.peer ? undefined : this.byAlias(alias);
     if (existing) {
       if (equalBytes(existing.theirIdentity, card.identityKey))
         throw new UsageError(`${alias} is already a contact`);
@@ -599,6 +661,7 @@ export class Account {
       if (equalBytes(c.theirIdentity, card.identityKey))
         throw new UsageError(`this card was already accepted as ${c.alias}`);
     }
+    if (opts.peer && card.oneTime !== true) throw new ProtocolError('a group peer card must be one-time');
     const identity = generateSignKeyPair(this.rng);
     const { keys, init } = pqxdhInitiate({
       rng: this.rng,
@@ -650,12 +713,17 @@ export class Account {
       request: { relay: card.queue.relay, sid: card.queue.sid, body: request },
     };
     const ops: StoreOp[] = [];
+    if (opts.peer) {
+      contact.peer = opts.peer;
+      contact.alias = peerAlias(contact.id);
+    }
     if (existing) {
       contact.keyChanged = now;
       ops.push({ type: 'del', collection: C.contacts, key: hex(existing.id) });
     }
     ops.push({ type: 'put', collection: C.contacts, key: hex(contact.id), value: encodeRecord(contact) });
     await this.lock.run(async () => {
+      if (contact.peer) ops.push(...(await this.groups.peerSessionOps(contact)));
       await this.store.batch(ops);
       if (existing) {
         this.contactsById.delete(hex(existing.id));
@@ -666,9 +734,25 @@ export class Account {
     });
     await this.subscribeQueue(recv);
     this.kickFlush();
-    const info = this.info(contact);
-    this.events.emit('contact', { alias, change: existing ? 'key-changed' : 'added', info });
-    return info;
+    if (!contact.peer) {
+      const info = this.info(contact);
+      this.events.emit('contact', { alias, change: existing ? 'key-changed' : 'added', info });
+    }
+    return contact;
+  }
+
+  /** Wraps a group payload for the 1:1 session with `c` and queues it in the outbox. */
+  private groupOp(c: ContactRecord, body: CborMap, message?: Uint8Array): StoreOp {
+    const env = createEnvelope({
+      device: this.device,
+      conv: c.conv,
+      parents: [],
+      lamport: 0,
+      ts: this.now(),
+      kind: 'group',
+      body,
+    });
+    return this.outboxOp(c, encodeEnvelope(env), message);
   }
 
   private contactHelloEnvelope(
@@ -699,7 +783,7 @@ export class Account {
   // ---- Contacts -------------------------------------------------------------------------
 
   private byAlias(alias: string): ContactRecord | undefined {
-    for (const c of this.contactsById.values()) if (c.alias === alias) return c;
+    for (const c of this.contactsById.values()) if (c.alias === alias && !c.peer) return c;
     return undefined;
   }
 
@@ -722,7 +806,10 @@ export class Account {
   }
 
   contacts(): ContactInfo[] {
-    return [...this.contactsById.values()].sort((a, b) => a.created - b.created).map((c) => this.info(c));
+    return [...this.contactsById.values()]
+      .filter((c) => !c.peer)
+      .sort((a, b) => a.created - b.created)
+      .map((c) => this.info(c));
   }
 
   contact(alias: string): ContactInfo {
@@ -1521,7 +1608,7 @@ export class Account {
     const senderKey = generateDhKeyPair(this.rng);
     const contact: ContactRecord = {
       id: this.rng.bytes(16),
-      alias: this.freeAlias(hello.name),
+      alias: invite.peer ? PEER_ALIAS : this.freeAlias(hello.name),
       name: hello.name,
       state: 'unvalidated',
       status: 'active',
@@ -1538,10 +1625,15 @@ export class Account {
     };
     const reply = this.contactHelloEnvelope(identity, contact.conv, recv, senderKey.publicKey);
     const usedInvite: InviteRecord = { ...invite, used: invite.oneTime };
+    if (invite.peer) {
+      contact.peer = invite.peer;
+      contact.alias = peerAlias(contact.id);
+    }
     await this.saveContact(contact, [
       seenOp,
       this.outboxOp(contact, encodeEnvelope(reply)),
       { type: 'put', collection: C.invites, key: hex(invite.id), value: encodeRecord(usedInvite) },
+      ...(contact.peer ? await this.groups.peerSessionOps(contact) : []),
     ]);
     this.invitesById.set(hex(invite.id), usedInvite);
     this.queues.set(hex(recv.rid), { kind: 'contact', id: hex(contact.id) });
@@ -1555,7 +1647,8 @@ export class Account {
       );
     }
     void this.subscribeQueue(recv).catch(() => undefined);
-    this.events.emit('contact', { alias: contact.alias, change: 'added', info: this.info(contact) });
+    if (!contact.peer)
+      this.events.emit('contact', { alias: contact.alias, change: 'added', info: this.info(contact) });
   }
 
   private freeAlias(name: string): string {
@@ -1595,10 +1688,17 @@ export class Account {
         await r.command({ t: 'secure', rid: c.recv.rid, sk: hello.senderKey }, c.recv.rk);
         c = { ...c, recv: { ...c.recv, secured: true } };
       }
-      const info = this.info(c);
-      after.push(() =>
-        this.events.emit('contact', { alias: c.alias, change: keyChanged ? 'key-changed' : 'active', info }),
-      );
+      // Group peers are not contacts: no event (and no safety number to compute).
+      if (!c.peer) {
+        const info = this.info(c);
+        after.push(() =>
+          this.events.emit('contact', {
+            alias: c.alias,
+            change: keyChanged ? 'key-changed' : 'active',
+            info,
+          }),
+        );
+      }
       await this.saveContact(c, ops);
       for (const f of after) f();
       return;
@@ -1606,7 +1706,12 @@ export class Account {
     if (!c.device || !equalBytes(env.device, c.device))
       throw new VerificationError('message from an unknown device');
 
-    if (USER_KINDS.has(env.kind)) {
+    if (env.kind === 'group') {
+      // Group traffic (groups/group-engine.ts): state events, sender keys, group messages.
+      await this.groups.receive(c, env.body, ops, after);
+    } else if (c.peer && env.kind !== 'delivery' && env.kind !== 'read') {
+      throw new ProtocolError('a group peer sent a 1:1 message');
+    } else if (USER_KINDS.has(env.kind)) {
       // A peer must not push our Lamport clock to the end of the safe-integer range
       // (after which we could never send again): bound the jump from what we know.
       const known = await this.messageRecords(c);
@@ -1775,6 +1880,7 @@ export class Account {
           });
         }
       }
+      out.push(...(await this.groups.takeUnshown(ops)));
       if (ops.length) await this.store.batch(ops);
       return out;
     });
@@ -1860,6 +1966,13 @@ function tombstone(m: MessageRecord, at: number): MessageRecord {
 function conversationId(a: Uint8Array, b: Uint8Array): Uint8Array {
   const [x, y] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
   return hash(concatBytes(x, y), 16);
+}
+
+/** Group peers are not contacts: an alias no person can type (aliases never start with @). */
+const PEER_ALIAS = '@peer';
+
+function peerAlias(id: Uint8Array): string {
+  return `@peer-${toHex(id).slice(0, 16)}`;
 }
 
 function outboxKey(seq: number): string {

@@ -11,6 +11,8 @@ export type {
   UploadInfo,
 } from './account.ts';
 export type { ContactState, MessageStatus } from './records.ts';
+export { GroupEngine, BACKDATE_WINDOW_MS, MAX_GROUP_MEMBERS } from './groups/group-engine.ts';
+export type { GroupChange, GroupInfo, GroupMemberInfo } from './groups/group-engine.ts';
 export { MemoryStore } from './store.ts';
 export type { Store, StoreEntry, StoreOp } from './store.ts';
 export { SealedStore } from './sealed-store.ts';

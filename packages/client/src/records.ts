@@ -60,6 +60,8 @@ export interface InviteRecord {
   expires: number;
   created: number;
   used: boolean;
+  /** Set when the card was made for a group peer (groups/): the group's id. */
+  peer?: Uint8Array;
 }
 
 export interface ContactRecord {
@@ -84,6 +86,11 @@ export interface ContactRecord {
   keyChanged?: number;
   /** A contact request not yet accepted by the inviter's relay. */
   request?: { relay: string; sid: Uint8Array; body: Uint8Array };
+  /**
+   * Set for a group peer (a session made through a group introduction, not a contact): the
+   * group's id. Such records are never listed as contacts and carry only group traffic.
+   */
+  peer?: Uint8Array;
 }
 
 export type MessageStatus = 'pending' | 'sent' | 'delivered' | 'read' | 'received';
@@ -219,7 +226,13 @@ export function decodeInvite(bytes: Uint8Array): InviteRecord {
     expires: asUint(m.expires, 'expires'),
     created: asUint(m.created, 'created'),
     used: asBool(m.used, 'used'),
+    ...optionalPeer(m.peer),
   }));
+}
+
+function optionalPeer(v: CborValue | undefined): { peer?: Uint8Array } {
+  const peer = optional(v, (x) => asBytes(x, 'peer', { len: 16 }));
+  return peer ? { peer } : {};
 }
 
 export function decodeContact(bytes: Uint8Array): ContactRecord {
@@ -258,6 +271,7 @@ export function decodeContact(bytes: Uint8Array): ContactRecord {
     if (request) c.request = request;
     const keyChanged = optional(m.keyChanged, (v) => asUint(v, 'keyChanged'));
     if (keyChanged !== undefined) c.keyChanged = keyChanged;
+    Object.assign(c, optionalPeer(m.peer));
     return c;
   });
 }

@@ -3,6 +3,7 @@ import { UsageError } from '@parus/core';
 import type { MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
 import { formatMessage } from '../format.ts';
+import { groupChat } from './group.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
 
@@ -33,6 +34,23 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
     if (out.json) process.stdout.write(`${JSON.stringify(event)}\n`);
     else show(human);
   };
+  let isGroup = false;
+  if (!account.contacts().some((c) => c.alias === alias)) {
+    try {
+      account.groups.get(alias);
+      isGroup = true;
+    } catch {
+      // not a group either: the contact path below reports it
+    }
+  }
+  if (isGroup) {
+    try {
+      await groupChat(account, alias, out);
+    } finally {
+      await account.close();
+    }
+    return 0;
+  }
   try {
     account.contact(alias);
     rl.setPrompt(`${account.name}> `);

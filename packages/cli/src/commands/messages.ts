@@ -5,6 +5,7 @@ import type { Account, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
 import { filesFolder, guessMime, progressLine, saveUnique } from '../files.ts';
 import { formatMessage } from '../format.ts';
+import { formatGroup } from './group.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
 
@@ -190,6 +191,7 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
   const home = resolveHome(str(values, 'home'));
   const account = await openAccount(home);
   const contactsBefore = new Set(account.contacts().map((c) => c.alias));
+  const groupsBefore = new Set(account.groups.list().map((g) => g.id));
   try {
     await account.start();
     await account.sync({ timeoutMs: 30_000 });
@@ -200,12 +202,16 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
       const f = files.find((x) => x.id === m.id);
       return f ? { ...m, saved: f.path ?? null, saveError: f.error ?? null } : m;
     });
-    out.result({ messages: withFiles, contacts: newContacts }, () => {
+    const invitations = account.groups
+      .list()
+      .filter((g) => g.status === 'invited' && !groupsBefore.has(g.id));
+    out.result({ messages: withFiles, contacts: newContacts, invitations }, () => {
       for (const c of newContacts) {
         out.line(
           `New contact: ${c.alias} (unvalidated). Check the safety number with: parus verify ${c.alias}`,
         );
       }
+      for (const g of invitations) out.line(formatGroup(g));
       for (const m of messages) {
         out.line(formatMessage(m));
         const f = files.find((x) => x.id === m.id);
@@ -215,7 +221,8 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
           out.line(`  try again later with: parus download ${m.alias} ${m.id.slice(0, 12)}`);
         }
       }
-      if (messages.length === 0 && newContacts.length === 0) out.line('No new messages.');
+      if (messages.length === 0 && newContacts.length === 0 && invitations.length === 0)
+        out.line('No new messages.');
     });
   } finally {
     await account.close();
@@ -230,7 +237,8 @@ export async function historyCommand(argv: string[], makeOut: MakeOut): Promise<
   if (!alias) throw new UsageError('usage: parus history ALIAS');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
-    const messages = await account.history(alias);
+    const isContact = account.contacts().some((c) => c.alias === alias);
+    const messages = isContact ? await account.history(alias) : await account.groups.history(alias);
     out.result({ alias, messages }, () => {
       for (const m of messages) out.line(formatMessage(m));
       if (messages.length === 0) out.line(`No messages with ${alias} yet.`);

@@ -1,0 +1,292 @@
+/** `parus group …`: private groups, and the group side of `parus chat`. */
+import { createInterface } from 'node:readline';
+import { UsageError } from '@parus/core';
+import type { Account, GroupInfo, GroupMemberInfo, MessageInfo } from '@parus/client';
+import { parse, str } from '../args.ts';
+import { formatMessage } from '../format.ts';
+import { openAccount, resolveHome } from '../home.ts';
+import type { Output } from '../output.ts';
+
+type MakeOut = (json: boolean) => Output;
+
+export const GROUP_HELP = `parus group create NAME                  create a private group
+  parus group invite GROUP ALIAS           invite a contact
+  parus group list                         groups and pending invitations (with their ids)
+  parus group join ID | decline ID         answer an invitation
+  parus group alias ID NAME                a local name for a group
+  parus group members GROUP                members and their roles
+  parus group send GROUP TEXT [--me|--ping] write to the group
+  parus group topic GROUP TEXT | name GROUP TEXT | nick GROUP NICK
+  parus group kick|ban|unban GROUP MEMBER  moderate (MEMBER: nick, name or key)
+  parus group role GROUP MEMBER admin|moderator|member
+  parus group leave GROUP                  leave the group`;
+
+export function formatGroup(g: GroupInfo): string {
+  const name = g.alias ? `${g.alias} (${g.name})` : g.name;
+  if (g.status === 'invited')
+    return `✉ ${name}  invitation from ${g.invitedBy ?? '?'} — parus group join ${g.id}`;
+  const role = g.role ? `, you are ${g.role}` : '';
+  const state = g.status === 'joined' ? `${g.members} members${role}` : g.status;
+  return `${name}  ${state}  id ${g.id}${g.topic ? `\n    topic: ${g.topic}` : ''}`;
+}
+
+function formatMember(m: GroupMemberInfo): string {
+  return `${m.name}${m.me ? ' (you)' : ''}  ${m.role}  ${m.key.slice(0, 16)}${m.linked ? '' : '  (no session yet)'}`;
+}
+
+/** Sends what an action queued, and what it set off; a down relay leaves it in the outbox. */
+async function deliver(account: Account): Promise<string | null> {
+  try {
+    await account.start();
+    await account.sync({ timeoutMs: 30_000 });
+    return null;
+  } catch {
+    return 'the relay is not reachable now; this waits in the outbox and goes out on the next run';
+  }
+}
+
+export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    me: { type: 'boolean', default: false },
+    ping: { type: 'boolean', default: false },
+  });
+  const out = makeOut(values.json === true);
+  const [sub, ...args] = positionals;
+  const need = (n: number, usage: string): string[] => {
+    if (args.length < n || args.slice(0, n).some((a) => a.trim() === ''))
+      throw new UsageError(`usage: ${usage}`);
+    return args;
+  };
+  if (!sub) throw new UsageError(`usage:\n  ${GROUP_HELP}`);
+  const account = await openAccount(resolveHome(str(values, 'home')));
+  try {
+    const g = account.groups;
+    const done = async (info: GroupInfo, human: string): Promise<void> => {
+      const note = await deliver(account);
+      const latest = g.list().find((x) => x.id === info.id) ?? info;
+      out.result({ group: latest, note }, () => {
+        out.line(human);
+        if (note) out.warn(note);
+      });
+    };
+    switch (sub) {
+      case 'create': {
+        const name = need(1, 'parus group create NAME').join(' ');
+        const info = await g.create(name);
+        await done(
+          info,
+          `Group ${info.name} created (id ${info.id}). Invite with: parus group invite ${info.name} ALIAS`,
+        );
+        break;
+      }
+      case 'invite': {
+        const [ref, alias] = need(2, 'parus group invite GROUP ALIAS');
+        const info = await g.invite(ref!, alias!);
+        await done(info, `Invitation to ${info.name} sent to ${alias}.`);
+        break;
+      }
+      case 'list': {
+        const note = await deliver(account);
+        const groups = g.list();
+        out.result({ groups, note }, () => {
+          for (const x of groups) out.line(formatGroup(x));
+          if (groups.length === 0) out.line('No groups yet.');
+          if (note) out.warn(note);
+        });
+        break;
+      }
+      case 'join': {
+        const [ref] = need(1, 'parus group join ID');
+        await deliver(account); // the invitation's events may still be on their way
+        const info = await g.join(ref!);
+        await done(info, `Joined ${info.name}.`);
+        break;
+      }
+      case 'decline': {
+        const [ref] = need(1, 'parus group decline ID');
+        const info = g.get(ref!);
+        await g.decline(ref!);
+        const note = await deliver(account);
+        out.result({ declined: info.id, note }, () => out.line(`Declined the invitation to ${info.name}.`));
+        break;
+      }
+      case 'alias': {
+        const [ref, ...name] = need(2, 'parus group alias ID NAME');
+        const info = await g.setAlias(ref!, name.join(' '));
+        out.result({ group: info }, () => out.line(`Group ${info.id} is now called ${info.alias} here.`));
+        break;
+      }
+      case 'leave': {
+        const [ref] = need(1, 'parus group leave GROUP');
+        const info = await g.leave(ref!);
+        await done(info, `You left ${info.name}.`);
+        break;
+      }
+      case 'kick':
+      case 'ban':
+      case 'unban': {
+        const [ref, member] = need(2, `parus group ${sub} GROUP MEMBER`);
+        const info = await g[sub](ref!, member!);
+        await done(
+          info,
+          `${member} ${sub === 'kick' ? 'removed from' : sub === 'ban' ? 'banned from' : 'unbanned in'} ${info.name}.`,
+        );
+        break;
+      }
+      case 'role': {
+        const [ref, member, role] = need(3, 'parus group role GROUP MEMBER admin|moderator|member');
+        const info = await g.setRole(ref!, member!, role!);
+        await done(info, `${member} is now ${role} in ${info.name}.`);
+        break;
+      }
+      case 'topic':
+      case 'name':
+      case 'nick': {
+        const [ref, ...words] = need(2, `parus group ${sub} GROUP TEXT`);
+        const text = words.join(' ');
+        const info =
+          sub === 'topic'
+            ? await g.setTopic(ref!, text)
+            : sub === 'name'
+              ? await g.setName(ref!, text)
+              : await g.setNick(ref!, text);
+        await done(
+          info,
+          `${sub === 'nick' ? 'Your nick' : sub === 'name' ? 'The name' : 'The topic'} is now: ${text}`,
+        );
+        break;
+      }
+      case 'members': {
+        const [ref] = need(1, 'parus group members GROUP');
+        await deliver(account);
+        const info = g.get(ref!);
+        const members = g.members(ref!);
+        out.result({ group: info, members }, () => {
+          out.line(formatGroup(info));
+          for (const m of members) out.line(`  ${formatMember(m)}`);
+        });
+        break;
+      }
+      case 'send': {
+        const [ref, ...words] =
+          values.ping === true
+            ? need(1, 'parus group send GROUP --ping')
+            : need(2, 'parus group send GROUP TEXT');
+        const kind = values.ping === true ? 'ping' : values.me === true ? 'action' : 'text';
+        const m = await g.send(ref!, words.join(' '), { kind });
+        const note = await deliver(account);
+        const latest = (await g.history(ref!)).find((x) => x.id === m.id) ?? m;
+        out.result({ message: latest, note }, () => {
+          out.line(formatMessage(latest));
+          if (note) out.warn(note);
+        });
+        break;
+      }
+      default:
+        throw new UsageError(`unknown group command '${sub}'\n  ${GROUP_HELP}`);
+    }
+  } finally {
+    await account.close();
+  }
+  return 0;
+}
+
+const CHAT_HELP = `Type a message and press Enter to send it to the group.
+  /me ACTION          an action ("* you waves")
+  /topic TEXT         set the topic (moderators)
+  /nick NICK          your nick in this group
+  /invite ALIAS       invite a contact
+  /kick MEMBER        remove a member (moderators)
+  /ban MEMBER         ban a member (moderators)
+  /op MEMBER [ROLE]   make a member moderator, or give ROLE (admin|moderator|member)
+  /help  /quit`;
+
+/** `parus chat GROUP`: the group's recent history, then live messages and slash commands. */
+export async function groupChat(account: Account, ref: string, out: Output): Promise<void> {
+  const g = account.groups;
+  const id = g.get(ref).id;
+  const interactive = process.stdin.isTTY === true;
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
+  // Iterate from the start: piped input may end before the account is ready, and lines read
+  // before an iterator exists would be lost.
+  const lines = rl[Symbol.asyncIterator]();
+  const show = (text: string): void => {
+    if (interactive) {
+      process.stdout.write('\r\x1b[2K');
+      process.stdout.write(`${text}\n`);
+      rl.prompt(true);
+    } else out.line(text);
+  };
+  const emit = (event: object, human: string): void => {
+    if (out.json) process.stdout.write(`${JSON.stringify(event)}\n`);
+    else show(human);
+  };
+  try {
+    rl.setPrompt(`${account.name}@${g.get(id).name}> `);
+    await account.start();
+    await account.sync({ timeoutMs: 20_000 }).catch(() => undefined);
+    const history = await g.history(id);
+    account.events.on('message', (m: MessageInfo) => {
+      if (m.group !== id) return;
+      emit({ event: 'message', message: m }, formatMessage(m));
+      void g.markRead(id);
+    });
+    account.events.on('group', (c) => {
+      if (c.group !== id || c.change === 'state') return;
+      emit({ event: 'group', ...c }, `(${c.change})`);
+    });
+    await account.takeUnshown();
+    if (!out.json) {
+      const info = g.get(id);
+      for (const m of history.slice(-20)) out.line(formatMessage(m));
+      if (interactive) out.line(`— ${info.name}${info.topic ? `: ${info.topic}` : ''}; /help for help —`);
+    }
+    await g.markRead(id);
+    if (interactive) rl.prompt();
+    for await (const raw of { [Symbol.asyncIterator]: () => lines }) {
+      const line = raw.trim();
+      if (line === '') {
+        if (interactive) rl.prompt();
+        continue;
+      }
+      if (line === '/quit' || line === '/exit') break;
+      try {
+        const [cmd, ...rest] = line.split(/\s+/);
+        const arg = line.slice(cmd!.length).trim();
+        if (!line.startsWith('/')) {
+          const m = await g.send(id, raw);
+          if (interactive) process.stdout.write('\x1b[1A\r\x1b[2K');
+          emit({ event: 'sent', message: m }, formatMessage(m));
+        } else if (cmd === '/help') show(CHAT_HELP);
+        else if (cmd === '/me')
+          emit(
+            { event: 'sent', message: await g.send(id, arg, { kind: 'action' }) },
+            `* ${account.name} ${arg}`,
+          );
+        else if (cmd === '/topic') show(`topic: ${(await g.setTopic(id, arg)).topic}`);
+        else if (cmd === '/nick') {
+          await g.setNick(id, arg);
+          show(`your nick is now ${arg}`);
+        } else if (cmd === '/invite') {
+          await g.invite(id, arg);
+          show(`invited ${arg}`);
+        } else if (cmd === '/kick' || cmd === '/ban') {
+          if (cmd === '/kick') await g.kick(id, arg);
+          else await g.ban(id, arg);
+          show(`${cmd === '/kick' ? 'kicked' : 'banned'} ${arg}`);
+        } else if (cmd === '/op') {
+          const [member, role] = rest;
+          if (!member) throw new UsageError('usage: /op MEMBER [ROLE]');
+          await g.setRole(id, member, role ?? 'moderator');
+          show(`${member} is now ${role ?? 'moderator'}`);
+        } else show(`unknown command ${cmd}; /help lists them`);
+      } catch (e) {
+        show(`parus: ${(e as Error).message}`);
+      }
+      if (interactive) rl.prompt();
+    }
+    await account.sync({ timeoutMs: 20_000 }).catch(() => undefined);
+  } finally {
+    rl.close();
+  }
+}

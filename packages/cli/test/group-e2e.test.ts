@@ -1,0 +1,200 @@
+// Groups end to end: the real `parus` binary for three accounts and a real relay process over
+// loopback WebSockets. Create, invite, join (the two invitees are introduced through the
+// inviter, without becoming contacts), send, read, kick — and the kicked member reads nothing
+// sent after the kick.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = resolve(import.meta.dirname, '../bin/parus.js');
+const root = mkdtempSync(join(tmpdir(), 'parus-group-e2e-'));
+const relayData = join(root, 'relay');
+type Who = 'alice' | 'bob' | 'carol';
+const people: Who[] = ['alice', 'bob', 'carol'];
+let relay: ChildProcess | undefined;
+let relayAddress = '';
+
+function parus(who: Who, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        env: { ...process.env, PARUS_HOME: join(root, who), PARUS_PASSPHRASE: `${who} passphrase 42` },
+        timeout: 90_000,
+      },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Runs `parus` with `input` on its standard input (not a terminal: line by line, then EOF). */
+function parusWithInput(who: Who, args: string[], input: string): Promise<{ code: number; stdout: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, PARUS_HOME: join(root, who), PARUS_PASSPHRASE: `${who} passphrase 42` },
+      stdio: ['pipe', 'pipe', 'inherit'],
+      timeout: 90_000,
+    });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.once('exit', (code) => done({ code: code ?? 1, stdout }));
+    child.stdin!.end(input);
+  });
+}
+
+async function json(who: Who, args: string[]): Promise<Record<string, unknown>> {
+  const r = await parus(who, [...args, '--json']);
+  if (r.code !== 0) throw new Error(`parus ${args.join(' ')} failed (${r.code}): ${r.stdout} ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+interface Msg {
+  text: string;
+  group?: string;
+  from?: string;
+}
+
+async function readAll(who: Who): Promise<Msg[]> {
+  return (await json(who, ['read'])).messages as Msg[];
+}
+
+beforeAll(async () => {
+  await new Promise<void>((ready, fail) => {
+    const child = spawn(process.execPath, [BIN, 'relay', '--port', '0', '--data', relayData, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    relay = child;
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      relayAddress = (JSON.parse(line) as { address: string }).address;
+      ready();
+    });
+    child.once('exit', (code) => fail(new Error(`relay exited early with ${code}`)));
+  });
+}, 60_000);
+
+afterAll(async () => {
+  if (relay && relay.exitCode === null) {
+    const exited = new Promise((done) => relay!.once('exit', done));
+    relay.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('parus group end to end', () => {
+  let id = '';
+  const inbox: Record<Who, Msg[]> = { alice: [], bob: [], carol: [] };
+
+  /** Everyone reads until every member has a session with every other (or rounds run out). */
+  async function settle(members: Who[], rounds = 8): Promise<void> {
+    for (let i = 0; i < rounds; i++) {
+      for (const who of members) inbox[who].push(...(await readAll(who)));
+      const views = await Promise.all(members.map((who) => json(who, ['group', 'members', id])));
+      const linked = views.every((v) => (v.members as Array<{ linked: boolean }>).every((m) => m.linked));
+      const sizes = views.map((v) => (v.members as unknown[]).length);
+      if (linked && sizes.every((n) => n === members.length)) return;
+    }
+  }
+
+  it('sets up three accounts; Bob and Carol are contacts of Alice only', async () => {
+    for (const who of people)
+      await json(who, ['init', '--name', who[0]!.toUpperCase() + who.slice(1), '--relay', relayAddress]);
+    for (const who of ['bob', 'carol'] as const) {
+      const invite = await json('alice', ['invite']);
+      await json(who, ['accept', String(invite.link), '--alias', 'alice']);
+      await json('alice', ['read']);
+      await json(who, ['read']);
+    }
+    const contacts = await json('alice', ['contacts']);
+    expect((contacts.contacts as Array<{ alias: string }>).map((c) => c.alias)).toEqual(['Bob', 'Carol']);
+  }, 180_000);
+
+  it('creates a group, invites, shows the invitation with its id, and joins', async () => {
+    const created = await json('alice', ['group', 'create', 'Birds']);
+    id = (created.group as { id: string }).id;
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    await json('alice', ['group', 'invite', 'Birds', 'Bob']);
+    await json('alice', ['group', 'invite', 'Birds', 'Carol']);
+    const read = await json('bob', ['read']);
+    expect(read.invitations).toMatchObject([{ id, name: 'Birds', status: 'invited', invitedBy: 'alice' }]);
+    const list = await json('carol', ['group', 'list']);
+    expect(list.groups).toMatchObject([{ id, status: 'invited' }]);
+    const human = await parus('carol', ['group', 'list']);
+    expect(human.stdout).toContain(`parus group join ${id}`);
+    await json('bob', ['group', 'join', id]);
+    await json('carol', ['group', 'join', id]);
+    await settle(people);
+    for (const who of people) {
+      const members = await json(who, ['group', 'members', id]);
+      expect((members.members as Array<{ linked: boolean }>).map((m) => m.linked)).toEqual([
+        true,
+        true,
+        true,
+      ]);
+    }
+    // Group peers are not contacts.
+    const bobContacts = await json('bob', ['contacts']);
+    expect((bobContacts.contacts as Array<{ alias: string }>).map((c) => c.alias)).toEqual(['alice']);
+  }, 300_000);
+
+  it('delivers group messages to every member once, in `read` and in `history`', async () => {
+    await json('bob', ['group', 'send', id, 'hello birds']);
+    await json('carol', ['group', 'send', id, 'waves', '--me']);
+    await settle(people, 2);
+    for (const who of people) await settle([who], 1);
+    const got = (who: Who): string[] => inbox[who].filter((m) => m.group === id).map((m) => m.text);
+    expect(got('alice')).toEqual(['hello birds', 'waves']);
+    expect(got('bob')).toEqual(['waves']);
+    expect(got('carol')).toEqual(['hello birds']);
+    const history = await json('alice', ['history', 'Birds']);
+    expect((history.messages as Msg[]).map((m) => m.text)).toEqual(['hello birds', 'waves']);
+    const human = await parus('alice', ['history', 'Birds']);
+    expect(human.stdout).toContain('Birds | * ');
+  }, 300_000);
+
+  it('kicks a member, who then reads nothing more', async () => {
+    const kicked = await json('alice', ['group', 'kick', id, 'Carol']);
+    expect((kicked.group as { members: number }).members).toBe(2);
+    await json('bob', ['read']);
+    await json('bob', ['group', 'send', id, 'after the kick']);
+    await json('alice', ['read']).then((r) => inbox.alice.push(...(r.messages as Msg[])));
+    const carolRead = await readAll('carol');
+    expect(carolRead.map((m) => m.text)).not.toContain('after the kick');
+    expect(inbox.alice.map((m) => m.text)).toContain('after the kick');
+    const list = await json('carol', ['group', 'list']);
+    expect(list.groups).toMatchObject([{ id, status: 'left' }]);
+    const members = await json('bob', ['group', 'members', id]);
+    expect((members.members as unknown[]).length).toBe(2);
+    const refused = await parus('bob', ['group', 'kick', id, 'alice', '--json']);
+    expect(refused.code).toBe(2);
+    expect(JSON.parse(refused.stdout).error.name).toBe('UsageError');
+  }, 300_000);
+
+  it('takes slash commands in `parus chat GROUP`', async () => {
+    const chat = await parusWithInput(
+      'alice',
+      ['chat', 'Birds'],
+      '/topic Bring binoculars\n/me waves\nhello from chat\n/nick Ally\n/bogus\n/help\n',
+    );
+    expect(chat.code).toBe(0);
+    expect(chat.stdout).toContain('topic: Bring binoculars');
+    expect(chat.stdout).toContain('unknown command /bogus');
+    expect(chat.stdout).toContain('/op MEMBER');
+    const bobRead = await readAll('bob');
+    expect(bobRead.map((m) => m.text)).toEqual(['waves', 'hello from chat']);
+    expect(bobRead.map((m) => m.from)).toEqual(['Ally', 'Ally']);
+    const list = await json('bob', ['group', 'list']);
+    expect(list.groups).toMatchObject([{ id, topic: 'Bring binoculars' }]);
+    // A member without the power gets the refusal in the chat, and nothing changes.
+    const denied = await parusWithInput('bob', ['chat', 'Birds'], '/kick Ally\n');
+    expect(denied.stdout).toContain('not allowed');
+    const members = await json('bob', ['group', 'members', id]);
+    expect((members.members as unknown[]).length).toBe(2);
+  }, 300_000);
+});

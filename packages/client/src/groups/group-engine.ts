@@ -1,0 +1,1550 @@
+/**
+ * Private groups on top of the account's 1:1 sessions (issue 4; DESIGN.md "Groups";
+ * docs/decisions/0009 and 0012).
+ *
+ * - State: signed events (core group-event.ts) kept as received and resolved by every member
+ *   with core group-state.ts. Local actions are refused (UsageError) unless the resolved state
+ *   with the new event accepts it; events from others that do not count change nothing.
+ * - Sessions: the inviter and the invitee are contacts. Every other pair of members gets a
+ *   session through the group: the member who joined later makes a fresh one-time card for the
+ *   other, a member both already reach forwards it (DESIGN.md "Introductions"), and each side
+ *   binds the session to its member key with a signature. Such peers are not contacts.
+ * - Encryption: Sender Keys (core sender-key.ts). My chain's distribution goes to every member
+ *   over the pairwise sessions; it is replaced after every removal, after 100 messages and after
+ *   7 days; a new member gets the chain at its current iteration, so earlier messages stay closed.
+ * - Messages: envelopes (core envelope.ts) with the group id as conversation, signed with the
+ *   member key, DAG parents and Lamport clocks across members; sender-key encrypted once and
+ *   handed to deliverToMembers — the single place that puts a group message on the wire.
+ */
+import {
+  GROUP_ROLES,
+  NotFoundError,
+  ProtocolError,
+  QuotaError,
+  ReplayError,
+  UsageError,
+  VerificationError,
+  asMap,
+  asText,
+  causalOrder,
+  createEnvelope,
+  createGroup,
+  createGroupEvent,
+  dagHeads,
+  decodeCbor,
+  encodeCbor,
+  decodeEnvelope,
+  decodeGroupEvent,
+  decodeSenderChain,
+  decodeSenderKeyDistribution,
+  decodeSenderMessage,
+  decodeSenderReceiverState,
+  encodeEnvelope,
+  encodeGroupEvent,
+  encodeSenderChain,
+  encodeSenderKeyDistribution,
+  encodeSenderReceiverState,
+  equalBytes,
+  fromHex,
+  generateSignKeyPair,
+  groupMemberPower,
+  nextLamport,
+  padToBucket,
+  resolveGroupState,
+  rotateSenderChain,
+  senderChainNeedsRotation,
+  senderDecrypt,
+  senderEncrypt,
+  senderKeyDistribution,
+  senderReceiverFromDistribution,
+  sign,
+  toHex,
+  unpad,
+  verify,
+  wipe,
+  type AssignableGroupRole,
+  type CborMap,
+  type CborValue,
+  type GroupEvent,
+  type GroupEventContents,
+  type GroupEventType,
+  type GroupRole,
+  type GroupState,
+  type Random,
+  type SignKeyPair,
+} from '@parus/core';
+import type { MessageInfo } from '../account.ts';
+import type { ContactRecord, MessageStatus } from '../records.ts';
+import type { Store, StoreOp } from '../store.ts';
+import {
+  GC,
+  decodeGroupMessage,
+  decodeGroupRecord,
+  decodePending,
+  decodeReceiver,
+  decodeStash,
+  encodeGroupRecord,
+  type GroupMessageKind,
+  type GroupMessageRecord,
+  type GroupRecord,
+} from './group-records.ts';
+import {
+  MAX_EVENTS_PER_PAYLOAD,
+  MAX_RECEIPT_IDS,
+  bindMessage,
+  decodeGroupPayload,
+  encodeGroupPayload,
+  type GroupPayload,
+} from './group-wire.ts';
+
+// ---- Limits on what peers can make us keep ---------------------------------------------------
+
+export const MAX_GROUPS = 256;
+export const MAX_PENDING_INVITES = 64;
+export const MAX_GROUP_MEMBERS = 1000;
+export const MAX_GROUP_EVENTS = 10_000;
+export const MAX_GROUP_TEXT = 16 * 1024;
+/** Messages kept while their sender's key is on its way. */
+export const MAX_STASHED = 256;
+/** Sender chains kept per member (the current one and those before it, for late messages). */
+export const MAX_CHAINS_PER_MEMBER = 3;
+/**
+ * Payloads kept because what they need came later on the wire (a relay refusal and a resend can
+ * reorder a session's messages): events before their invitation, anything before a binding.
+ */
+export const MAX_PENDING_PAYLOADS = 1024;
+const MAX_FORWARDS = 2 * MAX_GROUP_MEMBERS;
+const MAX_LAMPORT_JUMP = 1_000_000;
+/** Seed 003: a message whose parents were all superseded longer ago than this is placed where it arrived. */
+export const BACKDATE_WINDOW_MS = 60 * 60 * 1000;
+/** A card for a group peer is made again if no session came of it in this time. */
+const INTRO_RETRY_MS = 24 * 60 * 60 * 1000;
+
+// ---- Public shapes ---------------------------------------------------------------------------
+
+export interface GroupChange {
+  group: string;
+  change: 'invited' | 'joined' | 'state' | 'left' | 'removed' | 'declined';
+}
+
+export interface GroupMemberInfo {
+  key: string;
+  name: string;
+  role: GroupRole;
+  nick?: string;
+  me: boolean;
+  /** Whether this device has a session with them (always true for me). */
+  linked: boolean;
+}
+
+export interface GroupInfo {
+  id: string;
+  name: string;
+  alias?: string;
+  topic: string;
+  status: 'invited' | 'joined' | 'left' | 'removed';
+  members: number;
+  role?: GroupRole;
+  /** For an invitation: who sent it (the contact's alias). */
+  invitedBy?: string;
+}
+
+/** What the group engine needs from the account (account.ts implements it). */
+export interface GroupHost {
+  store: Store;
+  rng: Random;
+  now(): number;
+  /** Runs under the account's lock (sessions and the outbox must not be used by two at once). */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+  /** Sends what waits in the outbox. */
+  kick(): void;
+  emit(change: GroupChange): void;
+  emitMessage(info: MessageInfo): void;
+  contactById(id: Uint8Array): ContactRecord | undefined;
+  contactByAlias(alias: string): ContactRecord;
+  /** An outbox entry carrying `body` over the 1:1 session with `c` (kept until receipted if `message`). */
+  sendOp(c: ContactRecord, body: CborMap, message?: Uint8Array): StoreOp;
+  /** Outbox entries to `c` that receipts for `ids` settle, as delete operations. */
+  settleOps(c: ContactRecord, ids: Uint8Array[]): Promise<StoreOp[]>;
+  /** A one-time card whose answer becomes a hidden peer of `group` (network; outside the lock). */
+  makePeerCard(group: Uint8Array): Promise<string>;
+  /** Answers a forwarded card as a hidden peer of `group` (network; takes the lock itself). */
+  acceptPeerCard(link: string, group: Uint8Array): Promise<ContactRecord>;
+}
+
+interface Loaded {
+  rec: GroupRecord;
+  events: Map<string, GroupEvent>;
+  state?: GroupState | undefined;
+}
+
+/** Operations of one change, and what to do in memory once they are stored. */
+interface Tx {
+  ops: StoreOp[];
+  after: Array<() => void>;
+}
+
+const hex = toHex;
+
+function keyPair(secret: Uint8Array): SignKeyPair {
+  return { secretKey: secret, publicKey: secret.slice(32, 64) };
+}
+
+function has(list: readonly Uint8Array[], key: Uint8Array): boolean {
+  return list.some((k) => equalBytes(k, key));
+}
+
+function eventIdOf(bytes: Uint8Array): string | undefined {
+  // The id only decides whether to decode (and verify) the event at all: a wrong claim costs
+  // the sender its own event, nothing else.
+  try {
+    const id = asMap(decodeCbor(bytes), 'group event').id;
+    return id instanceof Uint8Array ? hex(id) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class GroupEngine {
+  private readonly groups = new Map<string, Loaded>();
+  private pendingPayloads = 0;
+  private maintaining: Promise<void> | undefined;
+  private maintainAgain = false;
+  private closed = false;
+
+  constructor(private readonly host: GroupHost) {}
+
+  async load(): Promise<void> {
+    this.pendingPayloads = (await this.host.store.list(GC.pending)).length;
+    for (const { value } of await this.host.store.list(GC.groups)) {
+      const rec = decodeGroupRecord(value);
+      const events = new Map<string, GroupEvent>();
+      for (const e of await this.host.store.list(GC.events(rec.id))) {
+        try {
+          const ev = decodeGroupEvent(e.value, { group: rec.id });
+          events.set(hex(ev.id), ev);
+        } catch {
+          // Kept as received; one that does not decode never counted.
+        }
+      }
+      this.groups.set(hex(rec.id), { rec, events });
+    }
+  }
+
+  /** Stops background work (the account closes). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.idle();
+  }
+
+  /** Whether introduction work is running or due. */
+  get busy(): boolean {
+    return this.maintaining !== undefined;
+  }
+
+  /** Resolves when no introduction work is running. */
+  async idle(): Promise<void> {
+    while (this.maintaining) await this.maintaining;
+  }
+
+  // ---- Lookups --------------------------------------------------------------------------------
+
+  private state(l: Loaded): GroupState {
+    if (!l.state) l.state = resolveGroupState([...l.events.values()], { group: l.rec.id });
+    return l.state;
+  }
+
+  private me(l: Loaded): SignKeyPair {
+    return keyPair(l.rec.me);
+  }
+
+  /** A group by id (hex, or a prefix of 8+ hex digits), local alias, or name. */
+  private find(ref: string): Loaded {
+    if (typeof ref !== 'string' || ref.length === 0 || ref.length > 128)
+      throw new UsageError('group must be an id, alias or name');
+    const byId = this.groups.get(ref);
+    if (byId) return byId;
+    const matches = [...this.groups.values()].filter(
+      (l) =>
+        l.rec.alias === ref ||
+        (/^[0-9a-f]{8,32}$/.test(ref) && hex(l.rec.id).startsWith(ref)) ||
+        this.groupName(l) === ref,
+    );
+    if (matches.length === 0) throw new NotFoundError(`no group named ${ref}`);
+    if (matches.length > 1) throw new UsageError(`${ref} names several groups; use the id`);
+    return matches[0]!;
+  }
+
+  private groupName(l: Loaded): string {
+    if (l.events.size === 0) return l.rec.name;
+    try {
+      return this.state(l).name;
+    } catch {
+      return l.rec.name;
+    }
+  }
+
+  private linkOf(l: Loaded, member: Uint8Array): ContactRecord | undefined {
+    const link = l.rec.links.find((x) => equalBytes(x.m, member));
+    return link ? this.host.contactById(link.c) : undefined;
+  }
+
+  private memberOfContact(l: Loaded, c: ContactRecord): Uint8Array | undefined {
+    return l.rec.links.find((x) => equalBytes(x.c, c.id))?.m;
+  }
+
+  private displayName(l: Loaded, key: Uint8Array): string {
+    if (equalBytes(key, this.me(l).publicKey)) return 'me';
+    const member = l.events.size ? this.state(l).members.get(hex(key)) : undefined;
+    if (member?.nick) return member.nick;
+    const c = this.linkOf(l, key);
+    if (c) return c.peer ? c.name : c.alias;
+    return hex(key).slice(0, 8);
+  }
+
+  /** A member by nick, contact alias, name, or key (hex or a prefix of 8+ digits). */
+  private findMember(l: Loaded, ref: string): Uint8Array {
+    const st = this.state(l);
+    const matches = [...st.members.values(), ...[...st.invited].map((k) => ({ key: fromHex(k) }))].filter(
+      (m) =>
+        ('nick' in m && m.nick === ref) ||
+        this.displayName(l, m.key) === ref ||
+        (/^[0-9a-f]{8,64}$/.test(ref) && hex(m.key).startsWith(ref)),
+    );
+    let keys = matches.map((m) => m.key);
+    if (keys.length === 0) {
+      // Not (or no longer) a member: a banned key, or a contact known by alias.
+      for (const k of st.banned) if (/^[0-9a-f]{8,64}$/.test(ref) && k.startsWith(ref)) keys.push(fromHex(k));
+      if (keys.length === 0) {
+        try {
+          const c = this.host.contactByAlias(ref);
+          const m = this.memberOfContact(l, c);
+          keys.push(m ?? c.theirIdentity);
+        } catch {
+          // not a contact either
+        }
+      }
+    }
+    keys = keys.filter((k, i) => keys.findIndex((x) => equalBytes(x, k)) === i);
+    if (keys.length === 0) throw new NotFoundError(`no member named ${ref}`);
+    if (keys.length > 1) throw new UsageError(`${ref} names several members; use the key`);
+    return keys[0]!;
+  }
+
+  // ---- Reading the groups -----------------------------------------------------------------------
+
+  list(): GroupInfo[] {
+    return [...this.groups.values()].sort((a, b) => a.rec.created - b.rec.created).map((l) => this.info(l));
+  }
+
+  get(ref: string): GroupInfo {
+    return this.info(this.find(ref));
+  }
+
+  private info(l: Loaded): GroupInfo {
+    let st: GroupState | undefined;
+    try {
+      st = l.events.size ? this.state(l) : undefined;
+    } catch {
+      st = undefined;
+    }
+    const info: GroupInfo = {
+      id: hex(l.rec.id),
+      name: st?.name ?? l.rec.name,
+      topic: st?.topic ?? '',
+      status: l.rec.status,
+      members: st?.members.size ?? 0,
+    };
+    if (l.rec.alias) info.alias = l.rec.alias;
+    const role = st?.members.get(hex(this.me(l).publicKey))?.role;
+    if (role) info.role = role;
+    if (l.rec.status === 'invited' && l.rec.inviter) {
+      const c = this.host.contactById(l.rec.inviter);
+      if (c) info.invitedBy = c.alias;
+    }
+    return info;
+  }
+
+  members(ref: string): GroupMemberInfo[] {
+    const l = this.find(ref);
+    if (l.events.size === 0) return []; // an invitation whose events are still on their way
+    const st = this.state(l);
+    const me = this.me(l).publicKey;
+    return [...st.members.values()]
+      .sort((a, b) => GROUP_ROLES.indexOf(a.role) - GROUP_ROLES.indexOf(b.role) || a.joinedAt - b.joinedAt)
+      .map((m) => {
+        const info: GroupMemberInfo = {
+          key: hex(m.key),
+          name: this.displayName(l, m.key),
+          role: m.role,
+          me: equalBytes(m.key, me),
+          linked: equalBytes(m.key, me) || this.linkOf(l, m.key) !== undefined,
+        };
+        if (m.nick) info.nick = m.nick;
+        return info;
+      });
+  }
+
+  /** The resolved state (for tools and tests). */
+  resolved(ref: string): GroupState {
+    return this.state(this.find(ref));
+  }
+
+  // ---- Local actions ----------------------------------------------------------------------------
+
+  /**
+   * The engine updates its in-memory view as it builds a change; if the change fails before
+   * it is stored, this puts the view back as it was.
+   */
+  private snapshot(only?: string): () => void {
+    const saved = [...this.groups.entries()]
+      .filter(([k]) => only === undefined || k === only)
+      .map(([k, l]) => ({ k, l, rec: l.rec, events: new Map(l.events) }));
+    const existed = new Set(this.groups.keys());
+    return () => {
+      for (const { k, l, rec, events } of saved) {
+        l.rec = rec;
+        l.events = events;
+        l.state = undefined;
+        this.groups.set(k, l);
+      }
+      if (only === undefined)
+        for (const k of [...this.groups.keys()]) if (!existed.has(k)) this.groups.delete(k);
+    };
+  }
+
+  private async change<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const result = await this.host.run(async () => {
+      const tx: Tx = { ops: [], after: [] };
+      const restore = this.snapshot();
+      let r: T;
+      try {
+        r = await fn(tx);
+        if (tx.ops.length) await this.host.store.batch(tx.ops);
+      } catch (e) {
+        restore();
+        throw e;
+      }
+      for (const f of tx.after) f();
+      return r;
+    });
+    this.host.kick();
+    this.scheduleMaintain();
+    return result;
+  }
+
+  private putRec(tx: Tx, l: Loaded, rec: GroupRecord): void {
+    tx.ops.push({ type: 'put', collection: GC.groups, key: hex(rec.id), value: encodeGroupRecord(rec) });
+    l.rec = rec;
+  }
+
+  /** Creates a private group with me as its creator. */
+  async create(name: string): Promise<GroupInfo> {
+    if (typeof name !== 'string' || name.trim().length === 0) throw new UsageError('a group needs a name');
+    if (this.groups.size >= MAX_GROUPS) throw new QuotaError(`at most ${MAX_GROUPS} groups`);
+    // A fresh member key for the creator: the group links nothing else of mine.
+    const me = generateSignKeyPair(this.host.rng);
+    const create = createGroup({ author: me, name: name.trim(), ts: this.host.now(), rng: this.host.rng });
+    return this.change(async (tx) => {
+      const now = this.host.now();
+      const chain = rotateSenderChain(this.host.rng);
+      const rec: GroupRecord = {
+        id: create.group,
+        status: 'joined',
+        name: create.content.name,
+        me: me.secretKey,
+        links: [],
+        invitees: [],
+        intros: [],
+        accept: [],
+        forwards: [],
+        chain: encodeSenderChain(chain),
+        chainAt: now,
+        rotate: false,
+        created: now,
+      };
+      const l: Loaded = { rec, events: new Map() };
+      this.putRec(tx, l, rec);
+      this.addEvents(tx, l, [create]);
+      this.groups.set(hex(rec.id), l);
+      this.host.emit({ group: hex(rec.id), change: 'joined' });
+      return this.info(l);
+    });
+  }
+
+  /** Signs an event as me, refusing it unless the state with it accepts it. */
+  private event<T extends GroupEventType>(l: Loaded, type: T, content: GroupEventContents[T]): GroupEvent {
+    if (l.rec.status !== 'joined' && !(l.rec.status === 'invited' && (type === 'join' || type === 'leave')))
+      throw new UsageError('you are not a member of this group');
+    const st = this.state(l);
+    const e = createGroupEvent({
+      author: this.me(l),
+      group: l.rec.id,
+      parents: st.heads.slice(-32),
+      lamport: st.lamport + 1,
+      ts: this.host.now(),
+      type,
+      content,
+    }) as GroupEvent;
+    const next = resolveGroupState([...l.events.values(), e], { group: l.rec.id });
+    const refused = next.rejected.find((r) => equalBytes(r.id, e.id));
+    if (refused) throw new UsageError(`not allowed: ${refused.detail}`);
+    return e;
+  }
+
+  /** Records events (mine or received), spreads nothing; returns the ones that were new. */
+  private addEvents(tx: Tx, l: Loaded, events: GroupEvent[]): GroupEvent[] {
+    const fresh: GroupEvent[] = [];
+    for (const e of events) {
+      if (l.events.has(hex(e.id)) || fresh.some((f) => equalBytes(f.id, e.id))) continue;
+      if (l.events.size + fresh.length >= MAX_GROUP_EVENTS) break;
+      fresh.push(e);
+    }
+    if (fresh.length === 0) return [];
+    const before = l.events.size ? this.state(l) : undefined;
+    for (const e of fresh) {
+      l.events.set(hex(e.id), e);
+      tx.ops.push({
+        type: 'put',
+        collection: GC.events(l.rec.id),
+        key: hex(e.id),
+        value: encodeGroupEvent(e),
+      });
+    }
+    l.state = undefined;
+    const after = this.state(l);
+    if (after.members.size > MAX_GROUP_MEMBERS) {
+      // Refuse growth past the limit: the batch is dropped and the events forgotten.
+      for (const e of fresh) l.events.delete(hex(e.id));
+      l.state = undefined;
+      throw new QuotaError(`a group has at most ${MAX_GROUP_MEMBERS} members`);
+    }
+    if (before) this.onStateChange(tx, l, before, after);
+    return fresh;
+  }
+
+  private onStateChange(tx: Tx, l: Loaded, before: GroupState, after: GroupState): void {
+    const me = hex(this.me(l).publicKey);
+    const removed = [...before.members.keys()].filter((k) => !after.members.has(k));
+    if (removed.includes(me) && l.rec.status === 'joined') {
+      const rec: GroupRecord = { ...l.rec, status: after.banned.has(me) ? 'removed' : 'left', rotate: true };
+      delete rec.chain;
+      this.putRec(tx, l, rec);
+      tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'removed' }));
+      return;
+    }
+    if (!before.members.has(me) && after.members.has(me) && l.rec.status === 'invited') {
+      this.putRec(tx, l, { ...l.rec, status: 'joined' });
+    }
+    if (removed.length > 0) {
+      // Sender Keys: a removed member must not read what comes next (issue 4).
+      if (!l.rec.rotate) this.putRec(tx, l, { ...l.rec, rotate: true });
+      tx.after.push(() => void this.dropReceivers(l, removed).catch(() => undefined));
+    }
+    tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'state' }));
+  }
+
+  private async dropReceivers(l: Loaded, members: string[]): Promise<void> {
+    await this.host.run(async () => {
+      const ops: StoreOp[] = [];
+      for (const { key, value } of await this.host.store.list(GC.receivers(l.rec.id))) {
+        if (members.includes(hex(decodeReceiver(value).m)))
+          ops.push({ type: 'del', collection: GC.receivers(l.rec.id), key });
+      }
+      if (ops.length) await this.host.store.batch(ops);
+    });
+  }
+
+  /** Sends events to members: those I reach, or `only` those. */
+  private spread(tx: Tx, l: Loaded, events: GroupEvent[], targets?: Uint8Array[]): void {
+    if (events.length === 0) return;
+    const me = this.me(l).publicKey;
+    const bytes = events.map(encodeGroupEvent);
+    // Nothing more for those who are out (left, kicked, banned), but the event that put them out.
+    const st = this.state(l);
+    const concerned = (m: Uint8Array): boolean =>
+      st.members.has(hex(m)) ||
+      st.invited.has(hex(m)) ||
+      events.some(
+        (e) =>
+          'member' in e.content && e.content.member instanceof Uint8Array && equalBytes(e.content.member, m),
+      );
+    for (const link of l.rec.links) {
+      if (equalBytes(link.m, me) || !concerned(link.m)) continue;
+      if (targets && !has(targets, link.m)) continue;
+      const c = this.host.contactById(link.c);
+      if (!c) continue;
+      for (let i = 0; i < bytes.length; i += MAX_EVENTS_PER_PAYLOAD) {
+        tx.ops.push(
+          this.host.sendOp(
+            c,
+            this.payload({ t: 'ev', g: l.rec.id, ev: bytes.slice(i, i + MAX_EVENTS_PER_PAYLOAD) }),
+          ),
+        );
+      }
+    }
+  }
+
+  private payload(p: GroupPayload): CborMap {
+    return encodeGroupPayload(p);
+  }
+
+  private async act<T extends GroupEventType>(
+    ref: string,
+    type: T,
+    content: (l: Loaded) => GroupEventContents[T],
+  ): Promise<GroupInfo> {
+    return this.change(async (tx) => {
+      const l = this.find(ref);
+      const e = this.event(l, type, content(l));
+      this.addEvents(tx, l, [e]);
+      this.spread(tx, l, [e]);
+      return this.info(l);
+    });
+  }
+
+  /** Invites a contact: an invite event for the key they know me by, and the group's events to them. */
+  async invite(ref: string, alias: string): Promise<GroupInfo> {
+    return this.change(async (tx) => {
+      const l = this.find(ref);
+      const c = this.host.contactByAlias(alias);
+      if (c.status !== 'active') throw new UsageError(`${alias} has not answered your invitation yet`);
+      const st = this.state(l);
+      const member = c.theirIdentity;
+      if (st.members.has(hex(member))) throw new UsageError(`${alias} is already a member`);
+      const events: GroupEvent[] = [];
+      if (!st.invited.has(hex(member))) {
+        const e = this.event(l, 'invite', { member });
+        this.addEvents(tx, l, [e]);
+        this.spread(tx, l, [e]);
+        events.push(e);
+      }
+      const me = this.me(l);
+      tx.ops.push(
+        this.host.sendOp(
+          c,
+          this.payload({
+            t: 'invite',
+            g: l.rec.id,
+            name: this.state(l).name,
+            m: me.publicKey,
+            sig: sign(me.secretKey, bindMessage(l.rec.id, c.conv)),
+          }),
+        ),
+      );
+      const all = [...l.events.values()].sort((a, b) => a.lamport - b.lamport).map(encodeGroupEvent);
+      for (let i = 0; i < all.length; i += MAX_EVENTS_PER_PAYLOAD)
+        tx.ops.push(
+          this.host.sendOp(
+            c,
+            this.payload({ t: 'ev', g: l.rec.id, ev: all.slice(i, i + MAX_EVENTS_PER_PAYLOAD) }),
+          ),
+        );
+      const rec = { ...l.rec };
+      if (!has(rec.invitees, member)) rec.invitees = [...rec.invitees, member];
+      if (!rec.links.some((x) => equalBytes(x.m, member))) rec.links = [...rec.links, { m: member, c: c.id }];
+      this.putRec(tx, l, rec);
+      return this.info(l);
+    });
+  }
+
+  /** Joins a group I was invited to. */
+  async join(ref: string): Promise<GroupInfo> {
+    return this.change(async (tx) => {
+      const l = this.find(ref);
+      if (l.rec.status !== 'invited') throw new UsageError('there is no pending invitation to this group');
+      if (l.events.size === 0)
+        throw new UsageError('the invitation has not fully arrived yet; try again after parus read');
+      const st = this.state(l);
+      const me = this.me(l);
+      if (!st.invited.has(hex(me.publicKey)))
+        throw new UsageError('the invitation has not fully arrived yet; try again after parus read');
+      const e = this.event(l, 'join', {});
+      const now = this.host.now();
+      const chain = rotateSenderChain(this.host.rng);
+      this.putRec(tx, l, {
+        ...l.rec,
+        status: 'joined',
+        chain: encodeSenderChain(chain),
+        chainAt: now,
+        rotate: false,
+      });
+      this.addEvents(tx, l, [e]);
+      // My inviter first learns my key's session binding, then my join, then my sender key.
+      for (const link of l.rec.links) {
+        const c = this.host.contactById(link.c);
+        if (!c) continue;
+        tx.ops.push(this.bindOp(l, c));
+      }
+      this.spread(tx, l, [e]);
+      this.distribute(tx, l, chain);
+      tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'joined' }));
+      return this.info(l);
+    });
+  }
+
+  /** Declines an invitation: a leave event to the inviter, and the group is forgotten. */
+  async decline(ref: string): Promise<void> {
+    await this.change(async (tx) => {
+      const l = this.find(ref);
+      if (l.rec.status !== 'invited') throw new UsageError('there is no pending invitation to this group');
+      if (l.events.size > 0 && this.state(l).invited.has(hex(this.me(l).publicKey))) {
+        const e = this.event(l, 'leave', {});
+        this.spread(tx, l, [e]);
+      }
+      this.forget(tx, l);
+      tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'declined' }));
+    });
+  }
+
+  private forget(tx: Tx, l: Loaded): void {
+    tx.ops.push({ type: 'del', collection: GC.groups, key: hex(l.rec.id) });
+    for (const e of l.events.keys()) tx.ops.push({ type: 'del', collection: GC.events(l.rec.id), key: e });
+    tx.after.push(() => this.groups.delete(hex(l.rec.id)));
+  }
+
+  async leave(ref: string): Promise<GroupInfo> {
+    return this.change(async (tx) => {
+      const l = this.find(ref);
+      const e = this.event(l, 'leave', {});
+      this.addEvents(tx, l, [e]);
+      this.spread(tx, l, [e]);
+      const rec: GroupRecord = { ...l.rec, status: 'left' };
+      delete rec.chain;
+      this.putRec(tx, l, rec);
+      return this.info(l);
+    });
+  }
+
+  kick(ref: string, member: string, reason?: string): Promise<GroupInfo> {
+    return this.act(ref, 'kick', (l) => ({
+      member: this.findMember(l, member),
+      ...(reason ? { reason } : {}),
+    }));
+  }
+
+  ban(ref: string, member: string, reason?: string): Promise<GroupInfo> {
+    return this.act(ref, 'ban', (l) => ({
+      member: this.findMember(l, member),
+      ...(reason ? { reason } : {}),
+    }));
+  }
+
+  unban(ref: string, member: string): Promise<GroupInfo> {
+    return this.act(ref, 'unban', (l) => ({ member: this.findMember(l, member) }));
+  }
+
+  setRole(ref: string, member: string, role: string): Promise<GroupInfo> {
+    if (role !== 'admin' && role !== 'moderator' && role !== 'member')
+      throw new UsageError('role must be admin, moderator or member');
+    return this.act(ref, 'role', (l) => ({
+      member: this.findMember(l, member),
+      role: role as AssignableGroupRole,
+    }));
+  }
+
+  setTopic(ref: string, topic: string): Promise<GroupInfo> {
+    return this.act(ref, 'topic', () => ({ topic }));
+  }
+
+  setName(ref: string, name: string): Promise<GroupInfo> {
+    return this.act(ref, 'name', () => ({ name }));
+  }
+
+  setNick(ref: string, nick: string): Promise<GroupInfo> {
+    return this.act(ref, 'nick', () => ({ nick }));
+  }
+
+  /** A local name for a group (only on this device). */
+  async setAlias(ref: string, alias: string): Promise<GroupInfo> {
+    const a = typeof alias === 'string' ? alias.trim() : '';
+    if (a.length < 1 || a.length > 64 || /[\n\r\t]/.test(a))
+      throw new UsageError('alias must be 1-64 characters');
+    return this.change(async (tx) => {
+      const l = this.find(ref);
+      for (const other of this.groups.values())
+        if (other !== l && other.rec.alias === a) throw new UsageError(`${a} is already taken`);
+      this.putRec(tx, l, { ...l.rec, alias: a });
+      return this.info(l);
+    });
+  }
+
+  /**
+   * Sends encoded events to every member this device reaches, as they are, without checking
+   * them (members relay each other's events; tests use it to show that bad ones count nothing).
+   */
+  async relayEvents(ref: string, events: Uint8Array[]): Promise<void> {
+    await this.change(async (tx) => {
+      const l = this.find(ref);
+      for (const link of l.rec.links) {
+        const c = this.host.contactById(link.c);
+        if (c)
+          tx.ops.push(
+            this.host.sendOp(
+              c,
+              this.payload({ t: 'ev', g: l.rec.id, ev: events.slice(0, MAX_EVENTS_PER_PAYLOAD) }),
+            ),
+          );
+      }
+    });
+  }
+
+  // ---- Sender keys -----------------------------------------------------------------------------
+
+  private distribute(
+    tx: Tx,
+    l: Loaded,
+    chain: ReturnType<typeof rotateSenderChain>,
+    only?: Uint8Array,
+  ): void {
+    const st = this.state(l);
+    const d = encodeSenderKeyDistribution(senderKeyDistribution(chain, l.rec.id));
+    for (const link of l.rec.links) {
+      if (only && !equalBytes(link.m, only)) continue;
+      if (!st.members.has(hex(link.m)) && !(only && st.invited.has(hex(link.m)))) continue;
+      const c = this.host.contactById(link.c);
+      if (c) tx.ops.push(this.host.sendOp(c, this.payload({ t: 'skd', g: l.rec.id, d })));
+    }
+  }
+
+  /** My chain, replaced first when the policy says so (removal, 100 messages, 7 days). */
+  private sendingChain(tx: Tx, l: Loaded): ReturnType<typeof rotateSenderChain> {
+    const now = this.host.now();
+    if (l.rec.chain) {
+      const chain = decodeSenderChain(l.rec.chain);
+      if (!l.rec.rotate && !senderChainNeedsRotation(chain, now, l.rec.chainAt)) return chain;
+      wipe(chain.chainKey, chain.signingKey.secretKey);
+    }
+    const chain = rotateSenderChain(this.host.rng);
+    this.putRec(tx, l, { ...l.rec, chain: encodeSenderChain(chain), chainAt: now, rotate: false });
+    this.distribute(tx, l, chain);
+    return chain;
+  }
+
+  // ---- Messages --------------------------------------------------------------------------------
+
+  private async messageRecords(l: Loaded): Promise<GroupMessageRecord[]> {
+    return (await this.host.store.list(GC.messages(l.rec.id))).map((e) => decodeGroupMessage(e.value));
+  }
+
+  /** Sends a text, a `/me` action or a ping to everyone in the group. */
+  async send(ref: string, text: string, opts: { kind?: GroupMessageKind } = {}): Promise<MessageInfo> {
+    const kind = opts.kind ?? 'text';
+    if (kind !== 'text' && kind !== 'action' && kind !== 'ping') throw new UsageError('unknown message kind');
+    if (typeof text !== 'string' || (text.length === 0 && kind !== 'ping'))
+      throw new UsageError('message is empty');
+    if (text.length > MAX_GROUP_TEXT)
+      throw new UsageError(`message longer than ${MAX_GROUP_TEXT} characters`);
+    return this.change(async (tx) => {
+      const l = this.find(ref);
+      if (l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
+      const st = this.state(l);
+      const me = this.me(l);
+      const member = st.members.get(hex(me.publicKey));
+      if (!member) throw new UsageError('you are not a member of this group');
+      if (groupMemberPower(st, me.publicKey) < st.settings.power.message)
+        throw new UsageError('only moderators may write in this group');
+      const records = await this.messageRecords(l);
+      const nodes = records.map((r) => ({ id: r.id, parents: r.parents, lamport: r.lamport, ts: r.ts }));
+      const env = createEnvelope({
+        device: me,
+        conv: l.rec.id,
+        parents: dagHeads(nodes).slice(-32),
+        lamport: nextLamport(nodes),
+        ts: this.host.now(),
+        kind: 'text',
+        body: { t: kind, text },
+      });
+      const chain = this.sendingChain(tx, l);
+      const enc = senderEncrypt(chain, padToBucket(encodeEnvelope(env)), l.rec.id);
+      this.putRec(tx, l, { ...l.rec, chain: encodeSenderChain(enc.chain) });
+      wipe(chain.chainKey, chain.signingKey.secretKey); // stored in its next state; shares nothing
+      const record: GroupMessageRecord = {
+        id: env.id,
+        author: me.publicKey,
+        dir: 'out',
+        kind,
+        text,
+        parents: env.parents,
+        lamport: env.lamport,
+        ts: env.ts,
+        received: env.ts,
+        delivered: [],
+        read: [],
+        shown: true,
+        readByMe: true,
+      };
+      tx.ops.push(this.putMessage(l, record));
+      this.deliverToMembers(tx, l, env.id, enc.message);
+      return this.messageInfo(l, record);
+    });
+  }
+
+  /**
+   * THE place where a group message goes on the wire. Today: one outbox entry per member, each
+   * over that member's 1:1 session (the outbox keeps it until that member's delivery receipt).
+   * With relay fan-out (RelayConnection.fanoutSend), this becomes one upload of `ciphertext`
+   * per relay with the members' queue addresses; nothing else in the engine changes.
+   */
+  private deliverToMembers(tx: Tx, l: Loaded, id: Uint8Array, ciphertext: Uint8Array): void {
+    const st = this.state(l);
+    const me = this.me(l).publicKey;
+    for (const link of l.rec.links) {
+      if (equalBytes(link.m, me) || !st.members.has(hex(link.m))) continue;
+      const c = this.host.contactById(link.c);
+      if (c) tx.ops.push(this.host.sendOp(c, this.payload({ t: 'msg', g: l.rec.id, id, c: ciphertext }), id));
+    }
+  }
+
+  private putMessage(l: Loaded, r: GroupMessageRecord): StoreOp {
+    const value = { ...r } as Record<string, unknown>;
+    if (!r.place) delete value.place;
+    return {
+      type: 'put',
+      collection: GC.messages(l.rec.id),
+      key: hex(r.id),
+      value: encodeGroupRecord(value as unknown as CborMap),
+    };
+  }
+
+  private messageInfo(l: Loaded, m: GroupMessageRecord): MessageInfo {
+    const st = l.events.size ? this.state(l) : undefined;
+    const others = st ? Math.max(0, st.members.size - 1) : 0;
+    let status: MessageStatus = 'received';
+    if (m.dir === 'out')
+      status =
+        others > 0 && m.read.length >= others ? 'read' : m.delivered.length > 0 ? 'delivered' : 'pending';
+    const info: MessageInfo = {
+      id: hex(m.id),
+      alias: l.rec.alias ?? this.groupName(l),
+      group: hex(l.rec.id),
+      from: this.displayName(l, m.author),
+      dir: m.dir,
+      kind: m.kind,
+      text: m.text,
+      ts: m.ts,
+      lamport: m.lamport,
+      status,
+    };
+    if (m.dir === 'out') {
+      info.deliveredCount = m.delivered.length;
+      info.readCount = m.read.length;
+    }
+    if (m.place) info.late = true;
+    return info;
+  }
+
+  private ordered(records: GroupMessageRecord[]): GroupMessageRecord[] {
+    const nodes = records.map((r) => ({
+      id: r.id,
+      parents: r.place?.parents ?? r.parents,
+      lamport: r.place?.lamport ?? r.lamport,
+      ts: r.ts,
+      r,
+    }));
+    return causalOrder(nodes).map((n) => n.r);
+  }
+
+  /** The group's messages in causal order (late ones where they arrived). */
+  async history(ref: string): Promise<MessageInfo[]> {
+    const l = this.find(ref);
+    return this.ordered(await this.messageRecords(l)).map((m) => this.messageInfo(l, m));
+  }
+
+  /** Called by Account.takeUnshown under the lock: unshown incoming messages, marked shown. */
+  async takeUnshown(ops: StoreOp[]): Promise<MessageInfo[]> {
+    const out: MessageInfo[] = [];
+    for (const l of [...this.groups.values()].sort((a, b) => a.rec.created - b.rec.created)) {
+      for (const m of this.ordered(await this.messageRecords(l))) {
+        if (m.dir !== 'in' || m.shown) continue;
+        out.push(this.messageInfo(l, m));
+        ops.push(this.putMessage(l, { ...m, shown: true }));
+      }
+    }
+    return out;
+  }
+
+  /** Sends read receipts to the authors of every message not read yet; returns how many. */
+  async markRead(ref: string): Promise<number> {
+    return this.change(async (tx) => {
+      const l = this.find(ref);
+      const unread = (await this.messageRecords(l)).filter((m) => m.dir === 'in' && !m.readByMe);
+      const byAuthor = new Map<string, Uint8Array[]>();
+      for (const m of unread) {
+        tx.ops.push(this.putMessage(l, { ...m, readByMe: true }));
+        const list = byAuthor.get(hex(m.author)) ?? [];
+        list.push(m.id);
+        byAuthor.set(hex(m.author), list);
+      }
+      for (const [author, ids] of byAuthor) {
+        const c = this.linkOf(l, fromHex(author));
+        if (!c) continue;
+        for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS)
+          tx.ops.push(
+            this.host.sendOp(
+              c,
+              this.payload({ t: 'rcpt', g: l.rec.id, s: 'r', ids: ids.slice(i, i + MAX_RECEIPT_IDS) }),
+            ),
+          );
+      }
+      return unread.length;
+    });
+  }
+
+  // ---- Receiving -------------------------------------------------------------------------------
+
+  /** Hidden peer sessions bind themselves to my member key in their first message. */
+  async peerSessionOps(c: ContactRecord): Promise<StoreOp[]> {
+    const l = c.peer ? this.groups.get(hex(c.peer)) : undefined;
+    return l ? [this.bindOp(l, c)] : [];
+  }
+
+  private bindOp(l: Loaded, c: ContactRecord): StoreOp {
+    const me = this.me(l);
+    return this.host.sendOp(
+      c,
+      this.payload({
+        t: 'bind',
+        g: l.rec.id,
+        m: me.publicKey,
+        sig: sign(me.secretKey, bindMessage(l.rec.id, c.conv)),
+      }),
+    );
+  }
+
+  /**
+   * A `group` envelope from contact or peer `c` (Account.receiveFromContact, under the lock):
+   * store operations go to `ops`, in-memory updates and events to `after`, run once stored.
+   */
+  async receive(c: ContactRecord, body: CborValue, ops: StoreOp[], after: Array<() => void>): Promise<void> {
+    const p = decodeGroupPayload(body);
+    const restore = this.snapshot(hex(p.g));
+    const mark = ops.length;
+    try {
+      await this.receivePayload(c, p, { ops, after });
+    } catch (e) {
+      ops.length = mark;
+      restore();
+      throw e;
+    }
+  }
+
+  private async receivePayload(c: ContactRecord, p: GroupPayload, tx: Tx): Promise<void> {
+    const { after } = tx;
+    const l = this.groups.get(hex(p.g));
+    if (c.peer && !equalBytes(c.peer, p.g)) throw new ProtocolError('a group peer spoke of another group');
+    if (p.t === 'invite') {
+      await this.receiveInvite(tx, c, p);
+      after.push(() => void this.replayPending(c.id).catch(() => undefined));
+      return;
+    }
+    if (!l) {
+      this.keepPending(tx, c, p, 'payload for an unknown group');
+      return;
+    }
+    if (p.t === 'bind') {
+      this.receiveBind(tx, l, c, p.m, p.sig);
+      after.push(() => this.scheduleMaintain());
+      after.push(() => void this.replayPending(c.id).catch(() => undefined));
+      return;
+    }
+    const from = this.memberOfContact(l, c);
+    if (!from) {
+      this.keepPending(tx, c, p, 'group payload over a session not bound to a member');
+      return;
+    }
+    switch (p.t) {
+      case 'ev':
+        this.receiveEvents(tx, l, from, p.ev);
+        break;
+      case 'skd':
+        await this.receiveDistribution(tx, l, from, c, p.d);
+        break;
+      case 'msg':
+        await this.receiveMessage(tx, l, from, c, p.id, p.c);
+        break;
+      case 'rcpt':
+        await this.receiveReceipt(tx, l, from, c, p.s, p.ids);
+        break;
+      case 'intro':
+        this.receiveIntro(tx, l, from, p.to, p.from, p.link);
+        break;
+    }
+    after.push(() => this.scheduleMaintain());
+  }
+
+  /** Keeps a payload that came before what it needs (bounded), to be read once that arrives. */
+  private keepPending(tx: Tx, c: ContactRecord, p: GroupPayload, why: string): void {
+    if (this.pendingPayloads >= MAX_PENDING_PAYLOADS) throw new ProtocolError(why);
+    const key = `${hex(c.id)}.${hex(this.host.rng.bytes(8))}`;
+    tx.ops.push({
+      type: 'put',
+      collection: GC.pending,
+      key,
+      value: encodeGroupRecord({ c: c.id, p: encodeCbor(encodeGroupPayload(p)), at: this.host.now() }),
+    });
+    tx.after.push(() => this.pendingPayloads++);
+  }
+
+  /** Reads the payloads a session sent ahead of an invitation or binding that has now arrived. */
+  private async replayPending(contact: Uint8Array): Promise<void> {
+    await this.host.run(async () => {
+      const prefix = `${hex(contact)}.`;
+      const entries = (await this.host.store.list(GC.pending)).filter((e) => e.key.startsWith(prefix));
+      const sorted = entries
+        .map((e) => ({ key: e.key, r: decodePending(e.value) }))
+        .sort((a, b) => a.r.at - b.r.at || (a.key < b.key ? -1 : 1));
+      for (const { key, r } of sorted) {
+        const c = this.host.contactById(r.c);
+        const tx: Tx = {
+          ops: [{ type: 'del', collection: GC.pending, key }],
+          after: [() => this.pendingPayloads--],
+        };
+        if (c) {
+          const p = decodeGroupPayload(decodeCbor(r.p));
+          const restore = this.snapshot(hex(p.g));
+          try {
+            await this.receivePayload(c, p, tx);
+          } catch {
+            // It does not count after all: it is dropped, as it would have been on arrival.
+            restore();
+            tx.ops.length = 1;
+            tx.after.length = 1;
+          }
+        }
+        await this.host.store.batch(tx.ops);
+        for (const f of tx.after) f();
+      }
+    });
+    this.host.kick();
+  }
+
+  private async receiveInvite(
+    tx: Tx,
+    c: ContactRecord,
+    p: Extract<GroupPayload, { t: 'invite' }>,
+  ): Promise<void> {
+    if (c.peer) throw new ProtocolError('invitations come from contacts');
+    if (!verify(p.m, bindMessage(p.g, c.conv), p.sig))
+      throw new VerificationError('invitation binding does not verify');
+    const existing = this.groups.get(hex(p.g));
+    if (existing && (existing.rec.status === 'invited' || existing.rec.status === 'joined')) return;
+    const pending = [...this.groups.values()].filter((x) => x.rec.status === 'invited').length;
+    if (pending >= MAX_PENDING_INVITES || this.groups.size >= MAX_GROUPS)
+      throw new QuotaError('too many pending group invitations');
+    const now = this.host.now();
+    const rec: GroupRecord = {
+      id: p.g,
+      status: 'invited',
+      name: p.name.slice(0, 64),
+      // My member key is the key this inviter knows me by (docs/decisions/0012).
+      me: c.identity,
+      inviter: c.id,
+      links: [{ m: p.m, c: c.id }],
+      invitees: [],
+      intros: [],
+      accept: [],
+      forwards: [],
+      chainAt: now,
+      rotate: false,
+      created: now,
+    };
+    const l: Loaded = existing ?? { rec, events: new Map() };
+    if (existing?.rec.alias) rec.alias = existing.rec.alias;
+    if (existing && equalBytes(existing.rec.me, rec.me)) {
+      // Invited back with the same member key: the sessions with the others still speak for it.
+      rec.links = [...existing.rec.links.filter((x) => !equalBytes(x.m, p.m)), ...rec.links];
+      rec.invitees = existing.rec.invitees;
+      rec.intros = existing.rec.intros;
+      rec.created = existing.rec.created;
+    }
+    this.putRec(tx, l, rec);
+    tx.after.push(() => {
+      this.groups.set(hex(p.g), l);
+      this.host.emit({ group: hex(p.g), change: 'invited' });
+    });
+  }
+
+  private receiveBind(tx: Tx, l: Loaded, c: ContactRecord, m: Uint8Array, sig: Uint8Array): void {
+    if (!verify(m, bindMessage(l.rec.id, c.conv), sig))
+      throw new VerificationError('group session binding does not verify');
+    const bound = this.memberOfContact(l, c);
+    if (bound && !equalBytes(bound, m)) throw new ProtocolError('a session may speak for one member only');
+    if (equalBytes(m, this.me(l).publicKey)) throw new ProtocolError('a peer bound my own key');
+    if (!bound && l.rec.links.length >= 2 * MAX_GROUP_MEMBERS)
+      throw new QuotaError('too many sessions bound to this group');
+    const rec = { ...l.rec, links: [...l.rec.links.filter((x) => !equalBytes(x.m, m)), { m, c: c.id }] };
+    this.putRec(tx, l, rec);
+    if (l.rec.status !== 'joined') return;
+    // A new session: my sender key and what they may have missed, and cards waiting for them.
+    const chain = l.rec.chain ? decodeSenderChain(l.rec.chain) : undefined;
+    if (chain && !l.rec.rotate) this.distribute(tx, l, chain, m);
+    // Each of us had, through our inviters, what came before the earlier of our two joins; what
+    // came after may have missed the other.
+    const st = this.state(l);
+    let theirs = st.members.get(hex(m))?.joinedAt;
+    if (theirs === undefined) {
+      theirs = 0;
+      for (const e of l.events.values())
+        if (e.type === 'invite' && equalBytes(e.content.member, m)) theirs = Math.max(theirs, e.lamport);
+    }
+    const since = Math.min(theirs, st.members.get(hex(this.me(l).publicKey))?.joinedAt ?? 0);
+    const missed = [...l.events.values()]
+      .filter((e) => e.lamport >= since)
+      .sort((a, b) => a.lamport - b.lamport);
+    this.spread(tx, l, missed, [m]);
+    const waiting = l.rec.forwards.filter((f) => equalBytes(f.to, m));
+    if (waiting.length) {
+      for (const f of waiting)
+        tx.ops.push(this.host.sendOp(c, this.payload({ t: 'intro', g: l.rec.id, ...f })));
+      this.putRec(tx, l, { ...l.rec, forwards: l.rec.forwards.filter((f) => !equalBytes(f.to, m)) });
+    }
+  }
+
+  private receiveEvents(tx: Tx, l: Loaded, from: Uint8Array, raw: Uint8Array[]): void {
+    const decoded: GroupEvent[] = [];
+    // A clock far beyond everything known would leave no room for the next event (2^53).
+    const maxLamport = (l.events.size ? this.state(l).lamport : 0) + MAX_LAMPORT_JUMP;
+    for (const bytes of raw) {
+      const id = eventIdOf(bytes);
+      if (id === undefined || l.events.has(id)) continue;
+      try {
+        const e = decodeGroupEvent(bytes, { group: l.rec.id });
+        if (e.lamport <= maxLamport) decoded.push(e);
+      } catch {
+        // Forged or malformed: it never counts, and nothing else in the payload suffers.
+      }
+    }
+    const fresh = this.addEvents(tx, l, decoded);
+    if (fresh.length === 0 || l.rec.status !== 'joined') return;
+    // Relay so that everyone gets everything: my invitees' events to all, the rest to my invitees.
+    const me = this.me(l).publicKey;
+    const fromInvitee = has(l.rec.invitees, from);
+    const targets = l.rec.links
+      .map((x) => x.m)
+      .filter((m) => !equalBytes(m, from) && !equalBytes(m, me) && (fromInvitee || has(l.rec.invitees, m)));
+    this.spread(tx, l, fresh, targets);
+  }
+
+  private async receiveDistribution(
+    tx: Tx,
+    l: Loaded,
+    from: Uint8Array,
+    c: ContactRecord,
+    bytes: Uint8Array,
+  ): Promise<void> {
+    const d = decodeSenderKeyDistribution(bytes);
+    if (!equalBytes(d.group, l.rec.id)) throw new ProtocolError('sender key for another group');
+    const st = this.state(l);
+    if (!st.members.has(hex(from)) && !st.invited.has(hex(from)))
+      throw new ProtocolError('sender key from a non-member');
+    const col = GC.receivers(l.rec.id);
+    const mine = (await this.host.store.list(col))
+      .map((e) => ({ key: e.key, r: decodeReceiver(e.value) }))
+      .filter((x) => equalBytes(x.r.m, from));
+    if (mine.some((x) => x.key === hex(d.chainId))) return;
+    const state = senderReceiverFromDistribution(d);
+    tx.ops.push({
+      type: 'put',
+      collection: col,
+      key: hex(d.chainId),
+      value: encodeGroupRecord({ m: from, state: encodeSenderReceiverState(state), at: this.host.now() }),
+    });
+    mine.sort((a, b) => a.r.at - b.r.at);
+    for (const old of mine.slice(0, Math.max(0, mine.length - (MAX_CHAINS_PER_MEMBER - 1))))
+      tx.ops.push({ type: 'del', collection: col, key: old.key });
+    // Messages that waited for this key, opened one after the other with the advancing state.
+    const fresh = { [hex(d.chainId)]: state };
+    for (const { key, value } of await this.host.store.list(GC.stash(l.rec.id))) {
+      const s = decodeStash(value);
+      if (!equalBytes(s.c, c.id)) continue;
+      try {
+        if (!equalBytes(decodeSenderMessage(s.w).chainId, d.chainId)) continue;
+      } catch {
+        // damaged: drop it below
+      }
+      tx.ops.push({ type: 'del', collection: GC.stash(l.rec.id), key });
+      try {
+        await this.open(tx, l, from, c, s.id, s.w, fresh);
+      } catch {
+        // A waiting message that does not open is dropped; the key it waited for still counts.
+      }
+    }
+  }
+
+  private async receiveMessage(
+    tx: Tx,
+    l: Loaded,
+    from: Uint8Array,
+    c: ContactRecord,
+    id: Uint8Array,
+    wire: Uint8Array,
+  ): Promise<void> {
+    if (await this.host.store.get(GC.messages(l.rec.id), hex(id))) {
+      tx.ops.push(this.host.sendOp(c, this.payload({ t: 'rcpt', g: l.rec.id, s: 'd', ids: [id] })));
+      return;
+    }
+    await this.open(tx, l, from, c, id, wire, {});
+  }
+
+  /** Decrypts, checks and stores one group message; stashes it if its sender key is not here yet. */
+  private async open(
+    tx: Tx,
+    l: Loaded,
+    from: Uint8Array,
+    c: ContactRecord,
+    id: Uint8Array,
+    wire: Uint8Array,
+    fresh: Record<string, ReturnType<typeof senderReceiverFromDistribution>>,
+  ): Promise<void> {
+    const chainId = hex(decodeSenderMessage(wire).chainId);
+    let state = fresh[chainId];
+    if (!state) {
+      const raw = await this.host.store.get(GC.receivers(l.rec.id), chainId);
+      if (raw) {
+        const r = decodeReceiver(raw);
+        if (!equalBytes(r.m, from)) throw new VerificationError('message under another member’s sender key');
+        state = decodeSenderReceiverState(r.state);
+      }
+    }
+    if (!state) {
+      const stash = await this.host.store.list(GC.stash(l.rec.id));
+      if (stash.length >= MAX_STASHED) throw new QuotaError('too many group messages wait for a sender key');
+      tx.ops.push({
+        type: 'put',
+        collection: GC.stash(l.rec.id),
+        key: hex(id),
+        value: encodeGroupRecord({ c: c.id, id, w: wire, at: this.host.now() }),
+      });
+      return;
+    }
+    let dec;
+    try {
+      dec = senderDecrypt(state, wire, l.rec.id);
+    } catch (e) {
+      if (e instanceof ReplayError) return;
+      throw e;
+    }
+    // The new state shares no byte array with the old one, whose keys are of no further use.
+    wipe(state.chainKey, ...state.skipped.map((k) => k.messageKey));
+    fresh[chainId] = dec.state;
+    const env = decodeEnvelope(unpad(dec.plaintext));
+    if (!equalBytes(env.id, id) || !equalBytes(env.conv, l.rec.id) || !equalBytes(env.device, from))
+      throw new VerificationError('group message does not match its sender');
+    if (env.kind !== 'text') throw new ProtocolError('unsupported group message kind');
+    const body = asMap(env.body, 'group message body');
+    const kind = asText(body.t, 'group message kind', 8);
+    if (kind !== 'text' && kind !== 'action' && kind !== 'ping')
+      throw new ProtocolError('unknown group message kind');
+    const text = asText(body.text, 'text', MAX_GROUP_TEXT);
+    const st = this.state(l);
+    if (!st.members.has(hex(from)) || groupMemberPower(st, from) < st.settings.power.message)
+      throw new ProtocolError('group message from someone who may not write');
+    const records = await this.messageRecords(l);
+    const nodes = records.map((r) => ({ id: r.id, parents: r.parents, lamport: r.lamport, ts: r.ts }));
+    if (env.lamport > nextLamport(nodes) + MAX_LAMPORT_JUMP)
+      throw new ProtocolError('message clock jumps too far ahead');
+    const now = this.host.now();
+    const record: GroupMessageRecord = {
+      id: env.id,
+      author: from,
+      dir: 'in',
+      kind,
+      text,
+      parents: env.parents,
+      lamport: env.lamport,
+      ts: env.ts,
+      received: now,
+      delivered: [],
+      read: [],
+      shown: false,
+      readByMe: false,
+    };
+    if (this.backdated(records, env.parents, now)) {
+      const placed = records.map((r) => ({
+        id: r.id,
+        parents: r.place?.parents ?? r.parents,
+        lamport: r.place?.lamport ?? r.lamport,
+        ts: r.ts,
+      }));
+      record.place = { parents: dagHeads(placed).slice(-32), lamport: nextLamport(placed) };
+    }
+    tx.ops.push(
+      {
+        type: 'put',
+        collection: GC.receivers(l.rec.id),
+        key: chainId,
+        value: encodeGroupRecord({ m: from, state: encodeSenderReceiverState(dec.state), at: now }),
+      },
+      this.putMessage(l, record),
+      this.host.sendOp(c, this.payload({ t: 'rcpt', g: l.rec.id, s: 'd', ids: [id] })),
+    );
+    tx.after.push(() => this.host.emitMessage(this.messageInfo(l, record)));
+  }
+
+  /**
+   * Seed 003 anti-backdating: the message claims parents that other messages superseded, all of
+   * them longer than BACKDATE_WINDOW_MS ago (or claims to be first in a conversation that was
+   * not empty long ago). Such a message is placed where it arrived and marked.
+   */
+  private backdated(records: GroupMessageRecord[], parents: Uint8Array[], now: number): boolean {
+    if (records.length === 0) return false;
+    if (parents.length === 0) return records.some((r) => r.received < now - BACKDATE_WINDOW_MS);
+    let latest = -1;
+    for (const p of parents) {
+      let superseded = Infinity;
+      let known = false;
+      for (const r of records) {
+        if (equalBytes(r.id, p)) known = true;
+        if (r.parents.some((x) => equalBytes(x, p))) superseded = Math.min(superseded, r.received);
+      }
+      if (!known) continue;
+      if (superseded === Infinity) return false; // a parent that is still a head
+      latest = Math.max(latest, superseded);
+    }
+    return latest >= 0 && latest < now - BACKDATE_WINDOW_MS;
+  }
+
+  private async receiveReceipt(
+    tx: Tx,
+    l: Loaded,
+    from: Uint8Array,
+    c: ContactRecord,
+    s: 'd' | 'r',
+    ids: Uint8Array[],
+  ): Promise<void> {
+    tx.ops.push(...(await this.host.settleOps(c, ids)));
+    for (const id of ids) {
+      const raw = await this.host.store.get(GC.messages(l.rec.id), hex(id));
+      if (!raw) continue;
+      const m = decodeGroupMessage(raw);
+      if (m.dir !== 'out') continue;
+      const next = { ...m };
+      if (!has(m.delivered, from)) next.delivered = [...m.delivered, from];
+      if (s === 'r' && !has(m.read, from)) next.read = [...m.read, from];
+      if (next.delivered.length === m.delivered.length && next.read.length === m.read.length) continue;
+      tx.ops.push(this.putMessage(l, next));
+    }
+  }
+
+  private receiveIntro(
+    tx: Tx,
+    l: Loaded,
+    sender: Uint8Array,
+    to: Uint8Array,
+    from: Uint8Array,
+    link: string,
+  ): void {
+    const st = this.state(l);
+    const me = this.me(l).publicKey;
+    // A card may overtake the maker's join on its way here: invited makers count too.
+    const known = (k: Uint8Array): boolean => st.members.has(hex(k)) || st.invited.has(hex(k));
+    if (!known(from) || !known(to)) return; // stale: nothing to do
+    if (equalBytes(to, me)) {
+      if (this.linkOf(l, from) || l.rec.accept.some((a) => equalBytes(a.m, from))) return;
+      if (l.rec.accept.length >= MAX_GROUP_MEMBERS) throw new QuotaError('too many introductions wait');
+      this.putRec(tx, l, { ...l.rec, accept: [...l.rec.accept, { m: from, link }] });
+      return;
+    }
+    // I am asked to forward: only a member's own card, to a member.
+    if (!equalBytes(sender, from)) throw new ProtocolError('an introduction must come from its card’s maker');
+    const target = this.linkOf(l, to);
+    if (target) {
+      tx.ops.push(this.host.sendOp(target, this.payload({ t: 'intro', g: l.rec.id, to, from, link })));
+      return;
+    }
+    if (l.rec.forwards.length >= MAX_FORWARDS) throw new QuotaError('too many introductions wait');
+    this.putRec(tx, l, { ...l.rec, forwards: [...l.rec.forwards, { to, from, link }] });
+  }
+
+  // ---- Introductions (outside the lock: they take the network) ---------------------------------
+
+  scheduleMaintain(): void {
+    if (this.closed) return;
+    if (this.maintaining) {
+      this.maintainAgain = true;
+      return;
+    }
+    this.maintaining = (async () => {
+      do {
+        this.maintainAgain = false;
+        for (const l of [...this.groups.values()]) {
+          if (this.closed) return;
+          await this.maintainGroup(l).catch(() => undefined);
+        }
+      } while (this.maintainAgain && !this.closed);
+    })().finally(() => {
+      this.maintaining = undefined;
+    });
+  }
+
+  private async maintainGroup(l: Loaded): Promise<void> {
+    if (l.rec.status !== 'joined') return;
+    const st = this.state(l);
+    const me = this.me(l).publicKey;
+    const mine = st.members.get(hex(me));
+    if (!mine) return;
+    // Cards forwarded to me: answer them (each answer binds the new session to my key).
+    for (const a of [...l.rec.accept]) {
+      if (this.closed) return;
+      if (st.invited.has(hex(a.m))) continue; // answered once their join is here
+      if (!this.linkOf(l, a.m) && st.members.has(hex(a.m))) {
+        try {
+          await this.host.acceptPeerCard(a.link, l.rec.id);
+        } catch {
+          // expired or already answered: the maker will try again later
+        }
+      }
+      await this.host.run(async () => {
+        const tx: Tx = { ops: [], after: [] };
+        const intros = [
+          ...l.rec.intros.filter((x) => !equalBytes(x.m, a.m)),
+          { m: a.m, at: this.host.now() },
+        ];
+        this.putRec(tx, l, { ...l.rec, accept: l.rec.accept.filter((x) => !equalBytes(x.m, a.m)), intros });
+        await this.host.store.batch(tx.ops);
+      });
+      this.host.kick();
+    }
+    // Members I joined after and have no session with: I make a card, a member between us forwards it.
+    const now = this.host.now();
+    for (const m of st.members.values()) {
+      if (this.closed) return;
+      if (equalBytes(m.key, me) || this.linkOf(l, m.key)) continue;
+      const newer = mine.joinedAt > m.joinedAt || (mine.joinedAt === m.joinedAt && hex(me) > hex(m.key));
+      if (!newer) continue;
+      const tried = l.rec.intros.find((x) => equalBytes(x.m, m.key));
+      if (tried && tried.at > now - INTRO_RETRY_MS) continue;
+      const forwarder = this.forwarder(l, st);
+      if (!forwarder) return;
+      const link = await this.host.makePeerCard(l.rec.id);
+      await this.host.run(async () => {
+        const tx: Tx = { ops: [], after: [] };
+        tx.ops.push(
+          this.host.sendOp(forwarder, this.payload({ t: 'intro', g: l.rec.id, to: m.key, from: me, link })),
+        );
+        const intros = [...l.rec.intros.filter((x) => !equalBytes(x.m, m.key)), { m: m.key, at: now }];
+        this.putRec(tx, l, { ...l.rec, intros });
+        await this.host.store.batch(tx.ops);
+      });
+      this.host.kick();
+    }
+  }
+
+  /** Who forwards my cards: my inviter while a member, else the earliest member I reach. */
+  private forwarder(l: Loaded, st: GroupState): ContactRecord | undefined {
+    const me = this.me(l).publicKey;
+    const candidates = l.rec.links
+      .filter((x) => !equalBytes(x.m, me) && st.members.has(hex(x.m)))
+      .sort((a, b) => {
+        const ia = l.rec.inviter && equalBytes(a.c, l.rec.inviter) ? 0 : 1;
+        const ib = l.rec.inviter && equalBytes(b.c, l.rec.inviter) ? 0 : 1;
+        return ia - ib || st.members.get(hex(a.m))!.joinedAt - st.members.get(hex(b.m))!.joinedAt;
+      });
+    for (const x of candidates) {
+      const c = this.host.contactById(x.c);
+      if (c) return c;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * What the group engine keeps in the store, with strict codecs (a damaged record is a
+ * StorageError). Collections: `groups` (one GroupRecord per group), `gev.<group>` (signed state
+ * events as received), `gmsg.<group>` (messages), `gsk.<group>` (sender chains of the others,
+ * by chain id), `gst.<group>` (messages waiting for their sender's key).
+ */
+import {
+  StorageError,
+  asArray,
+  asBool,
+  asBytes,
+  asMap,
+  asText,
+  asUint,
+  decodeCbor,
+  encodeCbor,
+  optional,
+  toHex,
+  type CborMap,
+  type CborValue,
+} from '@parus/core';
+
+export const GROUP_STATUSES = ['invited', 'joined', 'left', 'removed'] as const;
+export type GroupStatusLocal = (typeof GROUP_STATUSES)[number];
+
+export interface GroupLink {
+  /** The member's key in the group. */
+  m: Uint8Array;
+  /** The contact (or hidden group peer) whose session reaches them. */
+  c: Uint8Array;
+}
+
+export interface GroupRecord {
+  id: Uint8Array;
+  status: GroupStatusLocal;
+  /** The name the invitation carried (the resolved state's name wins once known). */
+  name: string;
+  /** A local name chosen by the user (`parus group alias`). */
+  alias?: string;
+  /** My member key (Ed25519 secret key, seed || public). */
+  me: Uint8Array;
+  /** The contact that invited me. */
+  inviter?: Uint8Array;
+  links: GroupLink[];
+  /** Member keys I invited: I relay their events until they reach everyone themselves. */
+  invitees: Uint8Array[];
+  /** Members I made a card for or answered a card of, and when. */
+  intros: Array<{ m: Uint8Array; at: number }>;
+  /** Cards forwarded to me, to answer (outside the lock: it takes the network). */
+  accept: Array<{ m: Uint8Array; link: string }>;
+  /** Cards to forward once I have a session with their addressee. */
+  forwards: Array<{ to: Uint8Array; from: Uint8Array; link: string }>;
+  /** My sender chain (sender-key.ts encoding), when it was made, and whether it must be replaced. */
+  chain?: Uint8Array;
+  chainAt: number;
+  rotate: boolean;
+  created: number;
+}
+
+export type GroupMessageKind = 'text' | 'action' | 'ping';
+export const GROUP_MESSAGE_KINDS: readonly GroupMessageKind[] = ['text', 'action', 'ping'];
+
+export interface GroupMessageRecord {
+  id: Uint8Array;
+  author: Uint8Array;
+  dir: 'in' | 'out';
+  kind: GroupMessageKind;
+  text: string;
+  parents: Uint8Array[];
+  lamport: number;
+  ts: number;
+  received: number;
+  /** Anti-backdating (seed 003): where the message is placed instead of where it claims to be. */
+  place?: { parents: Uint8Array[]; lamport: number };
+  delivered: Uint8Array[];
+  read: Uint8Array[];
+  shown: boolean;
+  readByMe: boolean;
+}
+
+function fail(what: string, cause: unknown): never {
+  throw new StorageError(`stored ${what} is damaged`, { cause });
+}
+
+function read<T>(bytes: Uint8Array, what: string, f: (m: CborMap) => T): T {
+  try {
+    return f(asMap(decodeCbor(bytes), what));
+  } catch (cause) {
+    return fail(what, cause);
+  }
+}
+
+export function encodeGroupRecord(r: GroupRecord | GroupMessageRecord | CborMap): Uint8Array {
+  return encodeCbor(r as unknown as CborMap);
+}
+
+const key = (v: CborValue | undefined, what: string): Uint8Array => asBytes(v, what, { len: 32 });
+const keys = (v: CborValue | undefined, what: string, max: number): Uint8Array[] =>
+  asArray(v, what, max).map((x) => key(x, what));
+
+function oneOf<T extends string>(v: CborValue | undefined, what: string, options: readonly T[]): T {
+  const s = asText(v, what, 16);
+  if (!(options as readonly string[]).includes(s)) throw new StorageError(`${what} has an unknown value`);
+  return s as T;
+}
+
+export function decodeGroupRecord(bytes: Uint8Array): GroupRecord {
+  return read(bytes, 'group', (m) => {
+    const r: GroupRecord = {
+      id: asBytes(m.id, 'id', { len: 16 }),
+      status: oneOf(m.status, 'status', GROUP_STATUSES),
+      name: asText(m.name, 'name', 256),
+      me: asBytes(m.me, 'me', { len: 64 }),
+      links: asArray(m.links, 'links', 4096).map((l) => {
+        const x = asMap(l, 'link');
+        return { m: key(x.m, 'member'), c: asBytes(x.c, 'contact', { len: 16 }) };
+      }),
+      invitees: keys(m.invitees, 'invitees', 4096),
+      intros: asArray(m.intros, 'intros', 4096).map((l) => {
+        const x = asMap(l, 'intro');
+        return { m: key(x.m, 'member'), at: asUint(x.at, 'at') };
+      }),
+      accept: asArray(m.accept, 'accept', 4096).map((l) => {
+        const x = asMap(l, 'accept');
+        return { m: key(x.m, 'member'), link: asText(x.link, 'link', 8192) };
+      }),
+      forwards: asArray(m.forwards, 'forwards', 4096).map((l) => {
+        const x = asMap(l, 'forward');
+        return { to: key(x.to, 'to'), from: key(x.from, 'from'), link: asText(x.link, 'link', 8192) };
+      }),
+      chainAt: asUint(m.chainAt, 'chainAt'),
+      rotate: asBool(m.rotate, 'rotate'),
+      created: asUint(m.created, 'created'),
+    };
+    const alias = optional(m.alias, (v) => asText(v, 'alias', 64));
+    if (alias !== undefined) r.alias = alias;
+    const inviter = optional(m.inviter, (v) => asBytes(v, 'inviter', { len: 16 }));
+    if (inviter) r.inviter = inviter;
+    const chain = optional(m.chain, (v) => asBytes(v, 'chain', { max: 256 }));
+    if (chain) r.chain = chain;
+    return r;
+  });
+}
+
+export function decodeGroupMessage(bytes: Uint8Array): GroupMessageRecord {
+  return read(bytes, 'group message', (m) => {
+    const r: GroupMessageRecord = {
+      id: key(m.id, 'id'),
+      author: key(m.author, 'author'),
+      dir: oneOf(m.dir, 'dir', ['in', 'out'] as const),
+      kind: oneOf(m.kind, 'kind', GROUP_MESSAGE_KINDS),
+      text: asText(m.text, 'text', 65536),
+      parents: keys(m.parents, 'parents', 64),
+      lamport: asUint(m.lamport, 'lamport'),
+      ts: asUint(m.ts, 'ts'),
+      received: asUint(m.received, 'received'),
+      delivered: keys(m.delivered, 'delivered', 4096),
+      read: keys(m.read, 'read', 4096),
+      shown: asBool(m.shown, 'shown'),
+      readByMe: asBool(m.readByMe, 'readByMe'),
+    };
+    const place = optional(m.place, (v) => {
+      const p = asMap(v, 'place');
+      return { parents: keys(p.parents, 'parents', 64), lamport: asUint(p.lamport, 'lamport') };
+    });
+    if (place) r.place = place;
+    return r;
+  });
+}
+
+/** A sender chain of another member, as this device reads it. */
+export interface ReceiverRecord {
+  m: Uint8Array;
+  state: Uint8Array;
+  at: number;
+}
+
+export function decodeReceiver(bytes: Uint8Array): ReceiverRecord {
+  return read(bytes, 'sender key', (m) => ({
+    m: key(m.m, 'member'),
+    state: asBytes(m.state, 'state', { max: 64 * 1024 }),
+    at: asUint(m.at, 'at'),
+  }));
+}
+
+/** A message whose sender key has not arrived yet. */
+export interface StashRecord {
+  c: Uint8Array;
+  id: Uint8Array;
+  w: Uint8Array;
+  at: number;
+}
+
+export function decodeStash(bytes: Uint8Array): StashRecord {
+  return read(bytes, 'waiting message', (m) => ({
+    c: asBytes(m.c, 'contact', { len: 16 }),
+    id: key(m.id, 'id'),
+    w: asBytes(m.w, 'ciphertext', { max: 1 << 20 }),
+    at: asUint(m.at, 'at'),
+  }));
+}
+
+/** A payload kept until what it needs arrives (group-engine.ts keepPending). */
+export interface PendingRecord {
+  c: Uint8Array;
+  p: Uint8Array;
+  at: number;
+}
+
+export function decodePending(bytes: Uint8Array): PendingRecord {
+  return read(bytes, 'pending payload', (m) => ({
+    c: asBytes(m.c, 'contact', { len: 16 }),
+    p: asBytes(m.p, 'payload', { max: 1 << 20 }),
+    at: asUint(m.at, 'at'),
+  }));
+}
+
+export const GC = {
+  groups: 'groups',
+  pending: 'gpend',
+  events: (g: Uint8Array) => `gev.${toHex(g)}`,
+  messages: (g: Uint8Array) => `gmsg.${toHex(g)}`,
+  receivers: (g: Uint8Array) => `gsk.${toHex(g)}`,
+  stash: (g: Uint8Array) => `gst.${toHex(g)}`,
+} as const;

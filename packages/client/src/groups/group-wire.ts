@@ -1,0 +1,125 @@
+/**
+ * What group members say to each other inside their 1:1 sessions (envelope kind `group`):
+ * one CBOR map per payload, `t` naming it. Decoded strictly; every list is bounded.
+ * docs/decisions/0012-group-introductions-and-messages.md describes the flow.
+ *
+ *   bind   {t, g, m, sig}          m: my member key; sig: Ed25519 by m over
+ *                                  "parus-group-bind-v1" || g || conversation id — ties this
+ *                                  session to that member, so a forwarder cannot pose as them
+ *   invite {t, g, name, m, sig}    an invitation (with the inviter's bind); events follow
+ *   ev     {t, g, ev: [bytes]}     signed state events (group-event.ts), ≤ 64 per payload
+ *   skd    {t, g, d}               my sender key distribution (sender-key.ts)
+ *   msg    {t, g, id, c}           a group message: envelope id and sender-key ciphertext
+ *   rcpt   {t, g, s, ids}          delivery ('d') or read ('r') receipts, ≤ 256 ids
+ *   intro  {t, g, to, from, link}  `from` made a one-time card for `to`; the member between
+ *                                  them forwards it (DESIGN.md "Introductions")
+ */
+import {
+  DecodeError,
+  GROUP_ID_BYTES,
+  MAX_GROUP_EVENT_BYTES,
+  MAX_GROUP_NAME_CHARS,
+  MAX_SENDER_KEY_DISTRIBUTION_BYTES,
+  SENDER_MAX_MESSAGE_BYTES,
+  asArray,
+  asBytes,
+  asMap,
+  asText,
+  concatBytes,
+  utf8,
+  type CborMap,
+  type CborValue,
+} from '@parus/core';
+
+export const MAX_EVENTS_PER_PAYLOAD = 64;
+export const MAX_RECEIPT_IDS = 256;
+const MAX_LINK_CHARS = 8192;
+const KEY = { len: 32 } as const;
+
+export type GroupPayload =
+  | { t: 'bind'; g: Uint8Array; m: Uint8Array; sig: Uint8Array }
+  | { t: 'invite'; g: Uint8Array; name: string; m: Uint8Array; sig: Uint8Array }
+  | { t: 'ev'; g: Uint8Array; ev: Uint8Array[] }
+  | { t: 'skd'; g: Uint8Array; d: Uint8Array }
+  | { t: 'msg'; g: Uint8Array; id: Uint8Array; c: Uint8Array }
+  | { t: 'rcpt'; g: Uint8Array; s: 'd' | 'r'; ids: Uint8Array[] }
+  | { t: 'intro'; g: Uint8Array; to: Uint8Array; from: Uint8Array; link: string };
+
+const BIND_CONTEXT = utf8('parus-group-bind-v1');
+
+/** What a bind signature covers. */
+export function bindMessage(group: Uint8Array, conv: Uint8Array): Uint8Array {
+  return concatBytes(BIND_CONTEXT, group, conv);
+}
+
+function keys(m: CborMap, expected: readonly string[]): void {
+  const got = Object.keys(m);
+  if (got.length !== expected.length || !expected.every((k) => got.includes(k)))
+    throw new DecodeError('group payload has unexpected fields');
+}
+
+export function decodeGroupPayload(body: CborValue): GroupPayload {
+  const m = asMap(body, 'group payload');
+  const t = asText(m.t, 'group payload type', 8);
+  const g = asBytes(m.g, 'group id', { len: GROUP_ID_BYTES });
+  switch (t) {
+    case 'bind':
+      keys(m, ['t', 'g', 'm', 'sig']);
+      return { t, g, m: asBytes(m.m, 'member', KEY), sig: asBytes(m.sig, 'sig', { len: 64 }) };
+    case 'invite':
+      keys(m, ['t', 'g', 'name', 'm', 'sig']);
+      return {
+        t,
+        g,
+        name: asText(m.name, 'group name', MAX_GROUP_NAME_CHARS * 2),
+        m: asBytes(m.m, 'member', KEY),
+        sig: asBytes(m.sig, 'sig', { len: 64 }),
+      };
+    case 'ev':
+      keys(m, ['t', 'g', 'ev']);
+      return {
+        t,
+        g,
+        ev: asArray(m.ev, 'events', MAX_EVENTS_PER_PAYLOAD).map((e) =>
+          asBytes(e, 'event', { max: MAX_GROUP_EVENT_BYTES }),
+        ),
+      };
+    case 'skd':
+      keys(m, ['t', 'g', 'd']);
+      return { t, g, d: asBytes(m.d, 'distribution', { max: MAX_SENDER_KEY_DISTRIBUTION_BYTES }) };
+    case 'msg':
+      keys(m, ['t', 'g', 'id', 'c']);
+      return {
+        t,
+        g,
+        id: asBytes(m.id, 'message id', KEY),
+        c: asBytes(m.c, 'ciphertext', { max: SENDER_MAX_MESSAGE_BYTES }),
+      };
+    case 'rcpt': {
+      keys(m, ['t', 'g', 's', 'ids']);
+      const s = asText(m.s, 'receipt type', 1);
+      if (s !== 'd' && s !== 'r') throw new DecodeError('unknown receipt type');
+      return {
+        t,
+        g,
+        s,
+        ids: asArray(m.ids, 'ids', MAX_RECEIPT_IDS).map((id) => asBytes(id, 'id', KEY)),
+      };
+    }
+    case 'intro':
+      keys(m, ['t', 'g', 'to', 'from', 'link']);
+      return {
+        t,
+        g,
+        to: asBytes(m.to, 'to', KEY),
+        from: asBytes(m.from, 'from', KEY),
+        link: asText(m.link, 'link', MAX_LINK_CHARS),
+      };
+    default:
+      throw new DecodeError('unknown group payload type');
+  }
+}
+
+export function encodeGroupPayload(p: GroupPayload): CborMap {
+  return { ...p } as unknown as CborMap;
+}

@@ -1,0 +1,560 @@
+// Private groups end to end: in-process accounts over real WebSockets to a real relay
+// (port 0, temporary data). No part of the engine is replaced.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  NotFoundError,
+  UsageError,
+  ProtocolError,
+  createGroupEvent,
+  decodeEnvelope,
+  decodeSenderChain,
+  decodeSenderReceiverState,
+  encodeGroupEvent,
+  padToBucket,
+  senderDecrypt,
+  senderEncrypt,
+  utf8,
+  fromHex,
+  generateSignKeyPair,
+  initCrypto,
+  systemRandom,
+  toHex,
+} from '@parus/core';
+import { startRelay } from '@parus/relay';
+import { Account, MemoryStore, type MessageInfo, type StoreOp } from '../src/index.ts';
+import { decodeOutbox, type ContactRecord } from '../src/records.ts';
+import { GC, decodeGroupRecord, decodeReceiver } from '../src/groups/group-records.ts';
+import { nodeTransport } from '../src/node/index.ts';
+
+type Relay = Awaited<ReturnType<typeof startRelay>>;
+let relay: Relay;
+let dataDir: string;
+const open: Account[] = [];
+
+beforeAll(async () => {
+  await initCrypto();
+  dataDir = mkdtempSync(join(tmpdir(), 'parus-groups-'));
+  relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir });
+});
+
+afterEach(async () => {
+  for (const a of open.splice(0)) await a.close();
+});
+
+afterAll(async () => {
+  await relay.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** A memory store that outlives its account, so the account can be opened again. */
+class KeptStore extends MemoryStore {
+  override async close(): Promise<void> {}
+}
+
+async function account(name: string, store = new MemoryStore(), now?: () => number): Promise<Account> {
+  const a = await Account.create({
+    store,
+    transport: nodeTransport(),
+    name,
+    relay: relay.address,
+    ...(now ? { now } : {}),
+  });
+  open.push(a);
+  await a.start();
+  return a;
+}
+
+/** Makes `b` a contact of `a` (known to a as `aliasOfB`, to b as `aliasOfA`). */
+async function befriend(a: Account, b: Account, aliasOfA: string): Promise<void> {
+  const { link } = await a.createInvite();
+  await b.acceptInvite(link, { alias: aliasOfA });
+  await b.sync();
+  await a.sync();
+  await b.sync();
+}
+
+/** Syncs everyone until a round changes nothing anybody can see. */
+/**
+ * Everything each account can see of its groups: invitations, resolved state, sessions and
+ * messages. Waiting until it stays the same over two rounds of syncs (and no outbox entry is
+ * queued) is waiting until the group traffic has settled.
+ */
+async function view(accounts: Account[]): Promise<string> {
+  return JSON.stringify(
+    await Promise.all(
+      accounts.map(async (a) =>
+        Promise.all(
+          a.groups.list().map(async (g) => {
+            let resolved: unknown = null;
+            try {
+              resolved = stateOf(a, g.id);
+            } catch {
+              // an invitation whose events have not arrived
+            }
+            const members = a.groups.members(g.id).map((m) => [m.key, m.linked]);
+            const messages = (await a.groups.history(g.id)).map((m) => [m.id, m.deliveredCount ?? 0]);
+            return [g, resolved, members, messages];
+          }),
+        ),
+      ),
+    ),
+  );
+}
+
+async function settle(accounts: Account[], rounds = 20, parallel = false): Promise<void> {
+  let before = '';
+  let stable = 0;
+  for (let i = 0; i < rounds && stable < 2; i++) {
+    if (parallel) await Promise.all(accounts.map((a) => a.sync({ timeoutMs: 120_000 })));
+    else for (const a of accounts) await a.sync({ timeoutMs: 60_000 });
+    const now = await view(accounts);
+    const outbox = await Promise.all(accounts.map((a) => a.outboxSize()));
+    stable = now === before && outbox.every((o) => o.queued === 0) ? stable + 1 : 0;
+    before = now;
+  }
+}
+
+function texts(list: MessageInfo[]): string[] {
+  return list.map((m) => m.text);
+}
+
+describe('private groups', () => {
+  it('creates, invites, joins, introduces, sends, reads and kicks with sender keys', async () => {
+    const alice = await account('Alice');
+    const bob = await account('Bob');
+    const carol = await account('Carol');
+    await befriend(alice, bob, 'alice');
+    await befriend(alice, carol, 'alice');
+    const g = await alice.groups.create('Birds');
+    await alice.groups.invite(g.id, 'Bob');
+    await alice.groups.invite(g.id, 'Carol');
+    await settle([alice, bob, carol]);
+    expect(bob.groups.list()).toMatchObject([
+      { id: g.id, status: 'invited', name: 'Birds', invitedBy: 'alice' },
+    ]);
+    await bob.groups.join(g.id);
+    await carol.groups.join(g.id);
+    await settle([alice, bob, carol]);
+    for (const a of [alice, bob, carol]) {
+      const members = a.groups.members(g.id);
+      expect(members).toHaveLength(3);
+      expect(members.every((m) => m.linked)).toBe(true);
+    }
+    // Bob and Carol are not contacts of each other.
+    expect(bob.contacts().map((c) => c.alias)).toEqual(['alice']);
+    expect(carol.contacts().map((c) => c.alias)).toEqual(['alice']);
+
+    await bob.groups.send(g.id, 'hello from bob');
+    await settle([alice, bob, carol]);
+    await carol.groups.send(g.id, 'hi bob', { kind: 'action' });
+    await settle([alice, bob, carol]);
+    for (const a of [alice, bob, carol]) {
+      expect(texts(await a.groups.history(g.id))).toEqual(['hello from bob', 'hi bob']);
+    }
+    expect(texts(await alice.takeUnshown())).toEqual(['hello from bob', 'hi bob']);
+    await alice.groups.markRead(g.id);
+    await carol.groups.markRead(g.id);
+    await settle([alice, bob, carol]);
+    const [mine] = await bob.groups.history(g.id);
+    expect(mine).toMatchObject({ dir: 'out', deliveredCount: 2, readCount: 2, status: 'read' });
+
+    await alice.groups.kick(g.id, toHex(carol.groups.resolved(g.id).members.get(meKey(carol, g.id))!.key));
+    await settle([alice, bob, carol]);
+    expect(bob.groups.members(g.id)).toHaveLength(2);
+    expect(carol.groups.get(g.id).status).toBe('left');
+    await bob.groups.send(g.id, 'after the kick');
+    await settle([alice, bob, carol]);
+    expect(texts(await alice.groups.history(g.id))).toContain('after the kick');
+    expect(texts(await carol.groups.history(g.id))).not.toContain('after the kick');
+  });
+
+  it('keeps a removed member from reading anything sent after the removal', async () => {
+    const [alice, bob, carol, stores] = await trio();
+    const g = await groupOfThree(alice, bob, carol);
+    await bob.groups.send(g, 'before');
+    await settle([alice, bob, carol]);
+    expect(texts(await carol.groups.history(g))).toEqual(['before']);
+    const carolKey = carol.groups.members(g).find((m) => m.me)!.key;
+    await alice.groups.kick(g, carolKey);
+    await settle([alice, bob, carol]);
+    await bob.groups.send(g, 'after');
+    await settle([alice, bob, carol]);
+    expect(texts(await alice.groups.history(g))).toEqual(['before', 'after']);
+    expect(texts(await carol.groups.history(g))).toEqual(['before']);
+    // Bob's chain was replaced on the removal: a message under it opens with none of the
+    // sender keys Carol holds (she would need the new chain's key, which she never got).
+    const bobRecord = decodeGroupRecord((await stores.bob.get(GC.groups, g))!);
+    const chain = decodeSenderChain(bobRecord.chain!);
+    const wire = senderEncrypt(chain, padToBucket(utf8('secret after kick')), bobRecord.id).message;
+    const held = await stores.carol.list(GC.receivers(bobRecord.id));
+    expect(held.length).toBeGreaterThan(0);
+    for (const { value } of held) {
+      const state = decodeSenderReceiverState(decodeReceiver(value).state);
+      expect(() => senderDecrypt(state, wire, bobRecord.id)).toThrow(ProtocolError);
+    }
+  });
+
+  it('does not let a new member read earlier messages', async () => {
+    const [alice, bob, carol] = await trio();
+    const g = (await alice.groups.create('Later')).id;
+    await alice.groups.invite(g, 'Bob');
+    await settle([alice, bob]);
+    await bob.groups.join(g);
+    await settle([alice, bob]);
+    await alice.groups.send(g, 'old news');
+    await settle([alice, bob]);
+    await alice.groups.invite(g, 'Carol');
+    await settle([alice, bob, carol]);
+    await carol.groups.join(g);
+    await settle([alice, bob, carol]);
+    await alice.groups.send(g, 'fresh news');
+    await settle([alice, bob, carol]);
+    expect(texts(await bob.groups.history(g))).toEqual(['old news', 'fresh news']);
+    expect(texts(await carol.groups.history(g))).toEqual(['fresh news']);
+  });
+
+  it('rejects forged events and events from members without the power, changing nothing', async () => {
+    const [alice, bob, carol, stores] = await trio();
+    const g = await groupOfThree(alice, bob, carol);
+    const carolKey = carol.groups.members(g).find((m) => m.me)!.key;
+    const before = JSON.stringify(stateOf(alice, g, false));
+    // Locally refused: a member may not kick.
+    await expect(bob.groups.kick(g, carolKey)).rejects.toThrow(UsageError);
+    await expect(bob.groups.setTopic(g, 'mine now')).rejects.toThrow(UsageError);
+    // Crafted with Bob's own member key and relayed anyway.
+    const bobRecord = decodeGroupRecord((await stores.bob.get(GC.groups, g))!);
+    const st = bob.groups.resolved(g);
+    const base = { group: bobRecord.id, parents: st.heads, lamport: st.lamport + 1, ts: Date.now() };
+    const unpowered = createGroupEvent({
+      ...base,
+      author: { secretKey: bobRecord.me, publicKey: bobRecord.me.slice(32) },
+      type: 'kick',
+      content: { member: fromHex(carolKey) },
+    });
+    // Signed by a stranger.
+    const stranger = createGroupEvent({
+      ...base,
+      author: generateSignKeyPair(systemRandom),
+      type: 'topic',
+      content: { topic: 'stranger' },
+    });
+    // A valid promotion by the creator, with its signature broken.
+    const aliceRecord = decodeGroupRecord((await stores.alice.get(GC.groups, g))!);
+    const forged = encodeGroupEvent(
+      createGroupEvent({
+        ...base,
+        author: { secretKey: aliceRecord.me, publicKey: aliceRecord.me.slice(32) },
+        type: 'role',
+        content: { member: bobRecord.me.slice(32), role: 'admin' },
+      }),
+    );
+    forged[forged.length - 5]! ^= 0x40;
+    await bob.groups.relayEvents(g, [encodeGroupEvent(unpowered), encodeGroupEvent(stranger), forged]);
+    await settle([alice, bob, carol]);
+    // Nothing changes but the DAG's heads (the refused events are kept as received).
+    expect(JSON.stringify(stateOf(alice, g, false))).toBe(before);
+    expect(JSON.stringify(stateOf(carol, g, false))).toBe(before);
+    const rejected = alice.groups.resolved(g).rejected.map((r) => [toHex(r.id), r.reason]);
+    expect(rejected).toContainEqual([toHex(unpowered.id), 'unauthorised']);
+    expect(rejected).toContainEqual([toHex(stranger.id), 'unauthorised']);
+    expect(alice.groups.members(g).map((m) => m.role)).toEqual(['creator', 'member', 'member']);
+  });
+
+  it('converges when two admins change things concurrently', async () => {
+    const [alice, bob, carol] = await trio();
+    const g = await groupOfThree(alice, bob, carol);
+    const bobKey = bob.groups.members(g).find((m) => m.me)!.key;
+    const carolKey = carol.groups.members(g).find((m) => m.me)!.key;
+    await alice.groups.setRole(g, bobKey, 'admin');
+    await settle([alice, bob, carol]);
+    expect(bob.groups.members(g).find((m) => m.me)!.role).toBe('admin');
+    // Concurrently, before either hears of the other: the creator demotes Bob and sets the
+    // topic; Bob kicks Carol and sets the topic too.
+    await alice.groups.setRole(g, bobKey, 'member');
+    await alice.groups.setTopic(g, 'topic by alice');
+    await bob.groups.kick(g, carolKey);
+    await bob.groups.setTopic(g, 'topic by bob');
+    await settle([alice, bob, carol]);
+    const reference = JSON.stringify(stateOf(alice, g));
+    expect(JSON.stringify(stateOf(bob, g))).toBe(reference);
+    expect(JSON.stringify(stateOf(carol, g))).toBe(reference);
+    // The higher power goes first: Bob's demotion stands, so his kick and topic do not count.
+    expect(alice.groups.members(g).map((m) => m.role)).toEqual(['creator', 'member', 'member']);
+    expect(alice.groups.get(g).topic).toBe('topic by alice');
+    expect(carol.groups.get(g).status).toBe('joined');
+  });
+
+  it('places a message claiming long-superseded parents where it arrived, marked', async () => {
+    let clock = Date.now();
+    const now = (): number => clock;
+    // Carol's clock stays behind, so her message also claims an early time.
+    const start = clock;
+    const carolNow = (): number => start - 60_000;
+    const carolStore = new KeptStore();
+    const alice = await account('Alice', new MemoryStore(), now);
+    const bob = await account('Bob', new MemoryStore(), now);
+    let carol = await account('Carol', carolStore, carolNow);
+    await befriend(alice, bob, 'alice');
+    await befriend(alice, carol, 'alice');
+    const g = await groupOfThree(alice, bob, carol);
+    await alice.groups.send(g, 'm1');
+    await settle([alice, bob, carol]);
+    await carol.close();
+    await bob.groups.send(g, 'm2');
+    await settle([alice, bob]);
+    clock += 2 * 60 * 60 * 1000;
+    carol = await Account.open({ store: carolStore, transport: nodeTransport(), now: carolNow });
+    open.push(carol);
+    // Written before Carol hears of m2: its only parent is m1, superseded two hours ago. By its
+    // clock and time it would sort before m2; it is placed where it arrived instead.
+    await carol.groups.send(g, 'claims to follow m1');
+    await carol.start();
+    await settle([alice, bob, carol]);
+    const history = await alice.groups.history(g);
+    expect(texts(history)).toEqual(['m1', 'm2', 'claims to follow m1']);
+    expect(history.map((m) => m.late ?? false)).toEqual([false, false, true]);
+  });
+
+  it('bans and unbans; nicks, names and topics reach everyone', async () => {
+    const [alice, bob, carol] = await trio();
+    const g = await groupOfThree(alice, bob, carol);
+    await bob.groups.setNick(g, 'Bobby');
+    await alice.groups.setName(g, 'Three birds');
+    await alice.groups.setTopic(g, '日出時集合');
+    await settle([alice, bob, carol]);
+    expect(carol.groups.members(g).map((m) => m.name)).toContain('Bobby');
+    expect(carol.groups.get(g)).toMatchObject({ name: 'Three birds', topic: '日出時集合' });
+    await alice.groups.ban(g, 'Carol');
+    await settle([alice, bob, carol]);
+    expect(carol.groups.get(g).status).toBe('removed');
+    expect(bob.groups.resolved(g).banned.size).toBe(1);
+    await expect(alice.groups.invite(g, 'Carol')).rejects.toThrow(UsageError);
+    await alice.groups.unban(g, 'Carol');
+    await alice.groups.invite(g, 'Carol');
+    await settle([alice, bob, carol]);
+    expect(carol.groups.get(g).status).toBe('invited');
+    await carol.groups.join(g);
+    await settle([alice, bob, carol]);
+    expect(bob.groups.members(g)).toHaveLength(3);
+    await carol.groups.send(g, 'back again');
+    await settle([alice, bob, carol]);
+    expect(texts(await bob.groups.history(g))).toEqual(['back again']);
+  });
+
+  it('keeps payloads that overtake their invitation, and reads them once it arrives', async () => {
+    const aliceStore = new KeptStore();
+    const bobStore = new MemoryStore();
+    let alice = await account('Alice', aliceStore);
+    const bob = await account('Bob', bobStore);
+    await befriend(alice, bob, 'alice');
+    await alice.close();
+    // Alice offline (not started): her invitation waits in her outbox, in order.
+    alice = await Account.open({ store: aliceStore, transport: nodeTransport() });
+    open.push(alice);
+    const g = (await alice.groups.create('Out of order')).id;
+    await alice.groups.invite(g, 'Bob');
+    const bodies = (await aliceStore.list('outbox'))
+      .map((e) => decodeEnvelope(decodeOutbox(e.value).envelope))
+      .filter((env) => env.kind === 'group')
+      .map((env) => env.body);
+    expect(bodies.map((b) => (b as { t: string }).t)).toEqual(['invite', 'ev']);
+    // Delivered to Bob's engine the wrong way round, as a refused-then-resent invite would be.
+    const internals = bob as unknown as {
+      contactsById: Map<string, ContactRecord>;
+      lock: { run: <T>(f: () => Promise<T>) => Promise<T> };
+    };
+    const c = [...internals.contactsById.values()][0]!;
+    for (const body of [...bodies].reverse()) {
+      await internals.lock.run(async () => {
+        const ops: StoreOp[] = [];
+        const after: Array<() => void> = [];
+        await bob.groups.receive(c, body, ops, after);
+        await bobStore.batch(ops);
+        for (const f of after) f();
+      });
+    }
+    await bob.takeUnshown(); // waits for the lock: the kept payload has been read by then
+    expect(await bobStore.list('gpend')).toEqual([]);
+    expect(bob.groups.get(g)).toMatchObject({ status: 'invited', name: 'Out of order' });
+    expect(bob.groups.members(g)).toHaveLength(1);
+    expect(bob.groups.resolved(g).invited.size).toBe(1);
+  });
+
+  it('shows invitations, lets the invitee decline, and refuses unknown groups', async () => {
+    const [alice, bob] = await trio();
+    const g = (await alice.groups.create('Maybe')).id;
+    await alice.groups.invite(g, 'Bob');
+    await settle([alice, bob]);
+    expect(bob.groups.list()).toMatchObject([{ id: g, status: 'invited', name: 'Maybe' }]);
+    await bob.groups.decline(g);
+    await settle([alice, bob]);
+    expect(bob.groups.list()).toEqual([]);
+    expect(alice.groups.resolved(g).invited.size).toBe(0);
+    await expect(bob.groups.join(g)).rejects.toThrow(NotFoundError);
+    await expect(alice.groups.invite(g, 'nobody')).rejects.toThrow(NotFoundError);
+  });
+});
+
+async function trio(): Promise<
+  [Account, Account, Account, { alice: MemoryStore; bob: MemoryStore; carol: MemoryStore }]
+> {
+  const stores = { alice: new MemoryStore(), bob: new MemoryStore(), carol: new MemoryStore() };
+  const alice = await account('Alice', stores.alice);
+  const bob = await account('Bob', stores.bob);
+  const carol = await account('Carol', stores.carol);
+  await befriend(alice, bob, 'alice');
+  await befriend(alice, carol, 'alice');
+  return [alice, bob, carol, stores];
+}
+
+/** Alice's group with Bob and Carol in it, every pair linked. */
+async function groupOfThree(alice: Account, bob: Account, carol: Account): Promise<string> {
+  const g = (await alice.groups.create('Three')).id;
+  await alice.groups.invite(g, 'Bob');
+  await alice.groups.invite(g, 'Carol');
+  await settle([alice, bob, carol]);
+  await bob.groups.join(g);
+  await carol.groups.join(g);
+  await settle([alice, bob, carol]);
+  for (const a of [alice, bob, carol]) expect(a.groups.members(g).every((m) => m.linked)).toBe(true);
+  return g;
+}
+
+function meKey(a: Account, g: string): string {
+  return a.groups.members(g).find((m) => m.me)!.key;
+}
+
+describe('a 50-member group', () => {
+  it('ends with identical state everywhere and every message exactly once in one causal order', async () => {
+    const n = 50;
+    const creator = await account('Creator');
+    const others: Account[] = [];
+    for (let i = 1; i < n; i++) {
+      const a = await account(`M${i}`);
+      const { link } = await creator.createInvite();
+      await a.acceptInvite(link, { alias: 'creator' });
+      others.push(a);
+    }
+    const all = [creator, ...others];
+    await Promise.all(all.map((a) => a.sync({ timeoutMs: 120_000 })));
+    await creator.sync({ timeoutMs: 120_000 });
+    const g = await creator.groups.create('Fifty');
+    for (let i = 1; i < n; i++) await creator.groups.invite(g.id, `M${i}`);
+    // Wait (by condition, not time) until every invitation has fully arrived.
+    await until(all, () =>
+      others.every((a) => {
+        const mine = a.groups.list().find((x) => x.id === g.id);
+        return mine?.status === 'invited' && a.groups.members(g.id).length === 1;
+      }),
+    );
+    await settleAll(all);
+    for (const a of others) await a.groups.join(g.id);
+    await until(all, () =>
+      all.every((a) => {
+        const members = a.groups.members(g.id);
+        return members.length === n && members.every((m) => m.linked);
+      }),
+    );
+    await settleAll(all);
+    const reference = JSON.stringify(stateOf(creator, g.id));
+    for (const a of all) {
+      expect(JSON.stringify(stateOf(a, g.id))).toBe(reference);
+      expect(a.groups.members(g.id).every((m) => m.linked)).toBe(true);
+    }
+    for (let i = 0; i < n; i += 7) await all[i]!.groups.send(g.id, `message ${i}`);
+    const count = Math.ceil(n / 7);
+    await untilAsync(all, async () =>
+      (await Promise.all(all.map(async (a) => (await a.groups.history(g.id)).length))).every(
+        (k) => k === count,
+      ),
+    );
+    await settleAll(all);
+    const order = texts(await creator.groups.history(g.id));
+    expect(order).toHaveLength(Math.ceil(n / 7));
+    for (const [i, a] of all.entries()) {
+      expect(texts(await a.groups.history(g.id))).toEqual(order);
+      // What `read` shows: everyone else's messages, each once, in the same order.
+      const shown = texts(await a.takeUnshown());
+      expect(shown).toEqual(order.filter((t) => t !== `message ${i}`));
+      expect(await a.takeUnshown()).toEqual([]);
+    }
+  }, 600_000);
+});
+
+/**
+ * Syncs everyone, round after round, until `done` holds. A round can be quick while a loaded
+ * machine still has traffic on its way, so the bound is on rounds, and generous.
+ */
+async function untilAsync(accounts: Account[], done: () => Promise<boolean>, rounds = 3000): Promise<void> {
+  for (let i = 0; i < rounds && !(await done()); i++)
+    await Promise.all(accounts.map((a) => a.sync({ timeoutMs: 120_000 })));
+}
+
+async function until(accounts: Account[], done: () => boolean, rounds = 3000): Promise<void> {
+  await untilAsync(accounts, async () => done(), rounds);
+}
+
+async function settleAll(accounts: Account[]): Promise<void> {
+  await settle(accounts, 40, true);
+}
+
+function stateOf(a: Account, g: string, withHeads = true): unknown {
+  const s = a.groups.resolved(g);
+  return {
+    members: [...s.members.values()].map((m) => [toHex(m.key), m.role, m.nick ?? null]),
+    banned: [...s.banned],
+    invited: [...s.invited],
+    name: s.name,
+    topic: s.topic,
+    heads: withHeads ? s.heads.map(toHex) : null,
+  };
+}
+
+describe('sender key rotation', () => {
+  it('replaces the chain once it is 7 days old', async () => {
+    let clock = Date.now();
+    const now = (): number => clock;
+    const bobStore = new MemoryStore();
+    const alice = await account('Alice', new MemoryStore(), now);
+    const bob = await account('Bob', bobStore, now);
+    await befriend(alice, bob, 'alice');
+    const g = (await alice.groups.create('Weekly')).id;
+    await alice.groups.invite(g, 'Bob');
+    await settle([alice, bob]);
+    await bob.groups.join(g);
+    await settle([alice, bob]);
+    await alice.groups.send(g, 'monday');
+    await settle([alice, bob]);
+    expect(await bobStore.list(GC.receivers(fromHex(g)))).toHaveLength(1);
+    clock += 7 * 24 * 60 * 60 * 1000;
+    await alice.groups.send(g, 'next monday');
+    await settle([alice, bob]);
+    expect(texts(await bob.groups.history(g))).toEqual(['monday', 'next monday']);
+    expect(await bobStore.list(GC.receivers(fromHex(g)))).toHaveLength(2);
+  });
+
+  it('replaces the chain after 100 messages, and members read across the change', async () => {
+    const alice = await account('Alice');
+    const bobStore = new MemoryStore();
+    const bob = await account('Bob', bobStore);
+    await befriend(alice, bob, 'alice');
+    const g = (await alice.groups.create('Chatty')).id;
+    await alice.groups.invite(g, 'Bob');
+    await settle([alice, bob]);
+    await bob.groups.join(g);
+    await settle([alice, bob]);
+    const sent: string[] = [];
+    for (let i = 0; i < 101; i++) {
+      sent.push(`n${i}`);
+      await alice.groups.send(g, `n${i}`);
+    }
+    await settle([alice, bob]);
+    expect(texts(await bob.groups.history(g))).toEqual(sent);
+    // Bob holds two of Alice's chains: the first (100 messages) and its replacement.
+    const chains = await bobStore.list(GC.receivers(fromHex(g)));
+    expect(chains).toHaveLength(2);
+  }, 120_000);
+});
