@@ -23,9 +23,14 @@ interface Run {
   stderr: string;
 }
 
-function parus(who: 'alice' | 'bob', args: string[], env: Record<string, string> = {}): Promise<Run> {
+function parus(
+  who: 'alice' | 'bob',
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string,
+): Promise<Run> {
   return new Promise((done) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [BIN, ...args],
       {
@@ -37,6 +42,7 @@ function parus(who: 'alice' | 'bob', args: string[], env: Record<string, string>
         done({ code, stdout, stderr });
       },
     );
+    if (input !== undefined) child.stdin!.end(input);
   });
 }
 
@@ -276,4 +282,16 @@ describe('parus end to end', () => {
     expect(human.stdout).toContain('已收回');
     expect(human.stdout).not.toContain('不該傳的');
   }, 180_000);
+
+  it('parus chat sends every line piped into it, even lines that arrive while it connects', async () => {
+    const chat = await parus('alice', ['chat', 'Bob'], {}, '第一行 from chat\n/me nods\n/bogus\nlast line\n');
+    expect(chat.code).toBe(0);
+    expect(chat.stdout).toContain('unknown command /bogus');
+    const got = (await json('bob', ['read'])).messages as Array<{ text: string; action?: boolean }>;
+    expect(got.map((m) => [m.text, m.action ?? false])).toEqual([
+      ['第一行 from chat', false],
+      ['nods', true],
+      ['last line', false],
+    ]);
+  }, 120_000);
 });

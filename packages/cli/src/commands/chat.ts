@@ -51,6 +51,9 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
     }
     return 0;
   }
+  // Take the line iterator now: lines piped in while the account connects are buffered by it
+  // (readline drops 'line' events that nobody listens to yet).
+  const lines = rl[Symbol.asyncIterator]();
   try {
     account.contact(alias);
     rl.setPrompt(`${account.name}> `);
@@ -94,7 +97,7 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
     // Typing signals: the engine sends at most one per 3 s, and only while connected.
     if (interactive) process.stdin.on('keypress', () => void account.sendTyping(alias).catch(() => false));
     if (interactive) rl.prompt();
-    for await (const raw of rl) {
+    for await (const raw of { [Symbol.asyncIterator]: () => lines }) {
       const line = raw.trim();
       if (line === '') {
         if (interactive) rl.prompt();
