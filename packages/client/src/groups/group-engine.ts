@@ -928,6 +928,8 @@ export class GroupEngine {
     if (m.dir === 'out')
       status =
         others > 0 && m.read.length >= others ? 'read' : m.delivered.length > 0 ? 'delivered' : 'pending';
+    // Incoming: 'read' once this device sent its read receipt (markRead), as 1:1 messages show.
+    else if (m.readByMe) status = 'read';
     const info: MessageInfo = {
       id: hex(m.id),
       alias: l.rec.alias ?? this.groupName(l),
