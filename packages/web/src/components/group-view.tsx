@@ -354,7 +354,7 @@ export function GroupView(props: {
                 pick(o);
               }}
             >
-              <Avatar name={o} small /> {o}
+              <Avatar name={o} small /> <span class="mention-name">{o}</span>
             </li>
           ))}
         </ul>
