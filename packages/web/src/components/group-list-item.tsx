@@ -18,7 +18,9 @@ export function GroupListItem(props: {
     group.status === 'invited'
       ? t('group.listInvited', { name: group.invitedBy ?? '?' })
       : last
-        ? `${last.dir === 'out' ? t('chat.you') : (last.from ?? '')}: ${last.text.replace(/\s+/g, ' ')}`
+        ? last.kind === 'action'
+          ? `* ${last.dir === 'out' ? t('chat.you') : (last.from ?? '')} ${last.text.replace(/\s+/g, ' ')}`
+          : `${last.dir === 'out' ? t('chat.you') : (last.from ?? '')}: ${last.text.replace(/\s+/g, ' ')}`
         : t('list.noMessages');
   return (
     <li>

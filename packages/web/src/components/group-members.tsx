@@ -95,7 +95,7 @@ export function GroupMembers(props: {
       <h3 id="group-members-title">{t('group.memberCount', { count: members.length })}</h3>
       <ul class="member-list" aria-labelledby="group-members-title">
         {members.map((m) => {
-          const label = memberLabel(m);
+          const label = memberLabel(m, props.session.name);
           const over = joined && !m.me && POWER[m.role]! < mine;
           return (
             <li key={m.key} class="member">

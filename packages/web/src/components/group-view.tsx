@@ -25,9 +25,12 @@ import { Composer } from './composer.tsx';
 import { GroupAvatar, GroupIcon, PinIcon } from './group-icons.tsx';
 import { BackIcon } from './icons.tsx';
 
-/** How a member is named in this chat and in mentions: their nick, else how I know them. */
-export function memberLabel(m: GroupMemberInfo): string {
-  return m.nick ?? m.name;
+/**
+ * How a member is named in this chat and in mentions: their nick, else how I know them
+ * (and I am my nick or my own name: the engine calls me "me").
+ */
+export function memberLabel(m: GroupMemberInfo, myName: string): string {
+  return m.nick ?? (m.me ? myName : m.name);
 }
 
 function Text({ text, names, mine }: { text: string; names: string[]; mine: string[] }): JSX.Element {
@@ -96,7 +99,7 @@ export function GroupView(props: {
   if (!group) return null;
   const name = group.alias ?? group.name;
   const me = members.find((m) => m.me);
-  const others = members.filter((m) => !m.me).map(memberLabel);
+  const others = members.filter((m) => !m.me).map((m) => memberLabel(m, session.name));
   const mine = [session.name, ...(me?.nick ? [me.nick] : [])];
   const names = [...others, ...mine];
   const options = mention ? matchMembers(others, mention.query).slice(0, 8) : [];
