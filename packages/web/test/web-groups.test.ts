@@ -129,7 +129,7 @@ describe('groups in the browser', () => {
     expect(await atAmei.getByText('提到你').count()).toBe(0);
 
     await mine.getByText('已讀 2').waitFor(WAIT);
-    await shot(ming.page, 'zh-TW-9-group-chat');
+    await shot(ming.page, 'zh-TW-20-group-chat');
   });
 
   it('a member without the power gets a localised refusal for /topic; /me is an action', async () => {
@@ -137,7 +137,7 @@ describe('groups in the browser', () => {
     const box = page.getByLabel('輸入訊息');
     await box.fill('/topic 改成去海邊');
     await box.press('Enter');
-    await page.getByRole('alert').getByText('需要協管員以上的權限才能這麼做').waitFor(WAIT);
+    await page.getByRole('alert').getByText('需要版主以上的權限才能這麼做').waitFor(WAIT);
     await box.fill('/me 揮揮手');
     await box.press('Enter');
     await messages(amei.page).locator('.msg-action', { hasText: '* 阿華 揮揮手' }).waitFor(WAIT);
@@ -148,7 +148,7 @@ describe('groups in the browser', () => {
     await page.getByRole('button', { name: '成員', exact: true }).click();
     const members = page.locator('.member-list');
     await members.getByText('建立者').waitFor(WAIT);
-    await shot(page, 'zh-TW-10-group-members');
+    await shot(page, 'zh-TW-21-group-members');
     await page.getByRole('button', { name: '將 阿華 移出群組' }).click();
     await page.getByRole('status').getByText('已將 阿華 移出群組').waitFor(WAIT);
     await page.keyboard.press('Escape');
@@ -179,11 +179,11 @@ describe('groups in the browser', () => {
     await page.keyboard.press('Escape');
     await page.getByRole('region', { name: 'Announcement' }).getByText(PIN).waitFor(WAIT);
     await page.getByText('Read by 2').first().waitFor(WAIT);
-    await shot(page, 'en-9-group-chat');
+    await shot(page, 'en-10-group-chat');
     await page.getByRole('button', { name: 'Members', exact: true }).click();
     await page.locator('.member-list').getByText('Creator').waitFor(WAIT);
     expect(await unnamedControls(page)).toEqual([]);
-    await shot(page, 'en-10-group-members');
+    await shot(page, 'en-11-group-members');
     await page.keyboard.press('Escape');
     for (const p of [amei, ming, hua]) expect(p.problems).toEqual([]);
   });

@@ -91,6 +91,18 @@ export function GroupView(props: {
     return () => groups.setActive(undefined);
   }, [groups, id]);
 
+  // After a mention is put in, the caret goes after it in the same render (no frame later,
+  // when typing may already have moved on).
+  const caretAfter = useRef<number | undefined>(undefined);
+  useLayoutEffect(() => {
+    const at = caretAfter.current;
+    const el = input.current;
+    if (at === undefined || !el) return;
+    caretAfter.current = undefined;
+    el.focus();
+    el.setSelectionRange(at, at);
+  }, [draft]);
+
   useLayoutEffect(() => {
     const el = list.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
@@ -175,14 +187,9 @@ export function GroupView(props: {
     if (!mention) return;
     const caret = input.current?.selectionEnd ?? draft.length;
     const next = applyMention(draft, mention, caret, label);
+    caretAfter.current = next.caret;
     setDraft(next.value);
     setMention(undefined);
-    requestAnimationFrame(() => {
-      const el = input.current;
-      if (!el) return;
-      el.focus();
-      el.setSelectionRange(next.caret, next.caret);
-    });
   };
 
   const onKeyFirst = (e: KeyboardEvent): boolean => {
