@@ -1,7 +1,8 @@
 // Groups in the web client, three browsers on one loopback relay: 阿美 makes a group and
 // invites 小明 and 阿華, who join from the chat list; 阿美 pins an announcement; 小明
 // mentions 阿華 through the @ completion (keyboard only); read counts reach 已讀 2; a
-// member's /topic is refused in words; 阿美 removes 阿華, who sees it; a reload keeps the group.
+// member's /topic is refused in words; 阿美 removes 阿華, who sees it; 阿美 makes 小明 a
+// moderator, whose /topic then works; a reload keeps the group.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -157,6 +158,22 @@ describe('groups in the browser', () => {
     expect(await hua.page.getByLabel('輸入訊息').isDisabled()).toBe(true);
   });
 
+  it('阿美 makes 小明 a moderator, whose /topic then reaches everyone', async () => {
+    const page = amei.page;
+    await page.getByRole('button', { name: '成員', exact: true }).click();
+    await page.getByRole('combobox', { name: '變更 小明 的角色' }).selectOption('moderator');
+    await page.getByRole('status').getByText('已變更 小明 的角色').waitFor(WAIT);
+    await page.keyboard.press('Escape');
+    const box = ming.page.getByLabel('輸入訊息');
+    await ming.page.getByRole('button', { name: '成員', exact: true }).click();
+    await ming.page.locator('.member-list').getByText('版主').waitFor(WAIT);
+    await ming.page.keyboard.press('Escape');
+    await box.fill('/topic 帶水和午餐');
+    await box.press('Enter');
+    await ming.page.getByRole('status').getByText('主題已更新').waitFor(WAIT);
+    for (const p of [amei, ming]) await p.page.getByText('成員 2 人 · 帶水和午餐').waitFor(WAIT);
+  });
+
   it('a reload keeps the group, its messages and the announcement', async () => {
     const page = ming.page;
     await page.reload();
@@ -168,7 +185,7 @@ describe('groups in the browser', () => {
       .locator('.msg-out', { hasText: '明天要一起去嗎？' })
       .getByText('已讀 2')
       .waitFor(WAIT);
-    await page.getByText('成員 2 人').first().waitFor(WAIT);
+    await page.getByText('成員 2 人 · 帶水和午餐').waitFor(WAIT);
   });
 
   it('shows the group chat and the member list in English', async () => {
