@@ -128,6 +128,11 @@ describe('groups in the browser', () => {
     const atAmei = messages(amei.page).locator('.msg-in', { hasText: '明天要一起去嗎？' });
     await atAmei.waitFor(WAIT);
     expect(await atAmei.getByText('提到你').count()).toBe(0);
+    // Screen readers hear it, with who wrote it and in which group.
+    await amei.page
+      .locator('[aria-live="polite"]')
+      .getByText(`小明 @ ${GROUP} 傳來新訊息：@阿華 明天要一起去嗎？`)
+      .waitFor({ ...WAIT, state: 'attached' });
 
     await mine.getByText('已讀 2').waitFor(WAIT);
     await shot(ming.page, 'zh-TW-20-group-chat');

@@ -47,6 +47,7 @@ export class GroupSession {
   private list: GroupInfo[] = [];
   private readonly histories = new Map<string, MessageInfo[]>();
   private active: string | undefined;
+  private readonly incoming = new Set<(m: MessageInfo) => void>();
   /** Groups I was removed from while open: the screen says so once. */
   readonly removed = new Set<string>();
 
@@ -90,10 +91,18 @@ export class GroupSession {
     const id = m.group;
     if (!id) return;
     const list = this.histories.get(id) ?? [];
-    if (!list.some((x) => x.id === m.id)) list.push(m);
+    const fresh = !list.some((x) => x.id === m.id);
+    if (fresh) list.push(m);
     this.histories.set(id, list);
+    if (fresh && m.dir === 'in') for (const f of this.incoming) f(m);
     this.changed();
     if (id === this.active && m.dir === 'in') this.readActive();
+  }
+
+  /** Called for every group message that arrives while the account is open. */
+  onIncoming(listener: (m: MessageInfo) => void): () => void {
+    this.incoming.add(listener);
+    return () => this.incoming.delete(listener);
   }
 
   groups(): GroupInfo[] {

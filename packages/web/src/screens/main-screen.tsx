@@ -118,6 +118,30 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
     [session, t],
   );
 
+  // Group messages: read out and notified as 1:1 ones are ("阿美 @ 週末爬山"), unless that group is open and visible.
+  const activeGroupRef = useRef(activeGroup);
+  activeGroupRef.current = activeGroup;
+  useEffect(
+    () =>
+      session.groups.onIncoming((m) => {
+        const id = m.group!;
+        const name = `${m.from ?? '?'} @ ${m.alias}`;
+        setAnnouncement(t('chat.announce', { name, text: m.text }));
+        const hidden = document.visibilityState === 'hidden';
+        const chatOpen = activeGroupRef.current === id;
+        const prefs = storedNotifyPrefs();
+        const permission = notificationPermission();
+        if (!shouldNotify({ prefs, permission, muted: false, hidden, chatOpen })) return;
+        showNotification({
+          title: name,
+          body: prefs.preview ? m.text : t('notify.hiddenPreview'),
+          tag: `parus-group-${id}`,
+          onClick: () => openGroup(id),
+        });
+      }),
+    [session, t],
+  );
+
   useEffect(() => {
     const onVisible = (): void => {
       session.readActive();
