@@ -171,6 +171,44 @@ describe('private groups', () => {
     expect(texts(await carol.groups.history(g.id))).not.toContain('after the kick');
   });
 
+  it('pins an announcement that every member sees, from moderator power as topic', async () => {
+    const [alice, bob, carol] = await trio();
+    const g = await groupOfThree(alice, bob, carol);
+    // A member (power 0) may not pin; nothing changes anywhere.
+    await expect(bob.groups.setPinned(g, '明天停課')).rejects.toThrow(/not allowed/);
+    await expect(alice.groups.setPinned(g, '   ')).rejects.toThrow(UsageError);
+    await alice.groups.setPinned(g, '  週六 10:00 在公園集合  ');
+    await settle([alice, bob, carol]);
+    for (const a of [alice, bob, carol]) expect(a.groups.get(g).pinned).toBe('週六 10:00 在公園集合');
+    // A moderator may pin too; the later pin wins for everyone.
+    await alice.groups.setRole(g, meKey(bob, g), 'moderator');
+    await settle([alice, bob, carol]);
+    await bob.groups.setPinned(g, '改到 11:00');
+    await settle([alice, bob, carol]);
+    for (const a of [alice, bob, carol]) expect(a.groups.get(g).pinned).toBe('改到 11:00');
+    // Taken down with null.
+    await bob.groups.setPinned(g, null);
+    await settle([alice, bob, carol]);
+    for (const a of [alice, bob, carol]) expect(a.groups.get(g).pinned).toBeUndefined();
+  });
+
+  it('tells the author when the read counts of its messages change', async () => {
+    const [alice, bob, carol] = await trio();
+    const g = await groupOfThree(alice, bob, carol);
+    const changes: string[] = [];
+    alice.events.on('group', (c) => {
+      if (c.group === g) changes.push(c.change);
+    });
+    await alice.groups.send(g, 'anyone?');
+    await settle([alice, bob, carol]);
+    expect(changes).toContain('receipts');
+    changes.length = 0;
+    await bob.groups.markRead(g);
+    await settle([alice, bob, carol]);
+    expect(changes).toEqual(['receipts']);
+    expect((await alice.groups.history(g))[0]).toMatchObject({ readCount: 1 });
+  });
+
   it('keeps a removed member from reading anything sent after the removal', async () => {
     const [alice, bob, carol, stores] = await trio();
     const g = await groupOfThree(alice, bob, carol);

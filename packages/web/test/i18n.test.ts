@@ -42,6 +42,8 @@ describe('locale catalogs', () => {
       /^state\./,
       /^chat\.status\./,
       /^settings\.theme\./,
+      /^group\.role\./,
+      /^group\.done\./,
       /^settings\.fontSize\./,
       /^time\./,
     ];

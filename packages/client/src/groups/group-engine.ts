@@ -124,7 +124,8 @@ const INTRO_RETRY_MS = 24 * 60 * 60 * 1000;
 
 export interface GroupChange {
   group: string;
-  change: 'invited' | 'joined' | 'state' | 'left' | 'removed' | 'declined';
+  /** `receipts`: delivered/read counts of my messages changed (history shows the new ones). */
+  change: 'invited' | 'joined' | 'state' | 'left' | 'removed' | 'declined' | 'receipts';
 }
 
 export interface GroupMemberInfo {
@@ -142,6 +143,8 @@ export interface GroupInfo {
   name: string;
   alias?: string;
   topic: string;
+  /** The pinned announcement (公告), when there is one. */
+  pinned?: string;
   status: 'invited' | 'joined' | 'left' | 'removed';
   members: number;
   role?: GroupRole;
@@ -355,6 +358,7 @@ export class GroupEngine {
       status: l.rec.status,
       members: st?.members.size ?? 0,
     };
+    if (st?.pinned) info.pinned = st.pinned.text;
     if (l.rec.alias) info.alias = l.rec.alias;
     const role = st?.members.get(hex(this.me(l).publicKey))?.role;
     if (role) info.role = role;
@@ -751,6 +755,16 @@ export class GroupEngine {
     return this.act(ref, 'name', () => ({ name }));
   }
 
+  /**
+   * Pins an announcement (公告) shown above the chat, or takes it down with null: a signed
+   * `pin` event, allowed from the group's `pin` power (moderators by default, as for topic).
+   */
+  async setPinned(ref: string, text: string | null): Promise<GroupInfo> {
+    if (text !== null && (typeof text !== 'string' || text.trim().length === 0))
+      throw new UsageError('an announcement needs some text');
+    return this.act(ref, 'pin', () => ({ pin: text === null ? null : { text: text.trim() } }));
+  }
+
   setNick(ref: string, nick: string): Promise<GroupInfo> {
     return this.act(ref, 'nick', () => ({ nick }));
   }
@@ -914,6 +928,8 @@ export class GroupEngine {
     if (m.dir === 'out')
       status =
         others > 0 && m.read.length >= others ? 'read' : m.delivered.length > 0 ? 'delivered' : 'pending';
+    // Incoming: 'read' once this device sent its read receipt (markRead), as 1:1 messages show.
+    else if (m.readByMe) status = 'read';
     const info: MessageInfo = {
       id: hex(m.id),
       alias: l.rec.alias ?? this.groupName(l),
@@ -1414,6 +1430,7 @@ export class GroupEngine {
     ids: Uint8Array[],
   ): Promise<void> {
     tx.ops.push(...(await this.host.settleOps(c, ids)));
+    let counted = false;
     for (const id of ids) {
       const raw = await this.host.store.get(GC.messages(l.rec.id), hex(id));
       if (!raw) continue;
@@ -1424,7 +1441,9 @@ export class GroupEngine {
       if (s === 'r' && !has(m.read, from)) next.read = [...m.read, from];
       if (next.delivered.length === m.delivered.length && next.read.length === m.read.length) continue;
       tx.ops.push(this.putMessage(l, next));
+      counted = true;
     }
+    if (counted) tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'receipts' }));
   }
 
   private receiveIntro(

@@ -1,21 +1,44 @@
 import type { JSX } from 'preact';
-import type { Chat } from '../engine-loader.ts';
+import type { Chat, GroupChat } from '../engine-loader.ts';
 import { formatListTime } from '../format-time.ts';
 import { useI18n } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
 import { MutedIcon, WarningIcon } from './icons.tsx';
+import { GroupListItem } from './group-list-item.tsx';
 
 export function ChatList(props: {
   chats: Chat[];
   active: string | undefined;
   onOpen: (alias: string) => void;
   isMuted: (alias: string) => boolean;
+  /** Groups, mixed in by their latest message (a group without messages by when it came). */
+  groups?: GroupChat[];
+  activeGroup?: string | undefined;
+  onOpenGroup?: (id: string) => void;
 }): JSX.Element {
   const { t } = useI18n();
   const now = new Date();
+  type Entry = { at: number; chat?: Chat; group?: GroupChat };
+  const entries: Entry[] = props.chats.map((chat) => ({ at: chat.last?.ts ?? chat.contact.created, chat }));
+  (props.groups ?? []).forEach((group, i) => {
+    // Without messages, a group sits where the list had it (its place among the groups kept).
+    entries.push({ at: group.last?.ts ?? Number.MAX_SAFE_INTEGER - i, group });
+  });
+  entries.sort((a, b) => b.at - a.at);
   return (
     <ul class="chat-list" aria-label={t('list.label')}>
-      {props.chats.map(({ contact, last, unread }) => {
+      {entries.map(({ chat, group }) => {
+        if (group)
+          return (
+            <GroupListItem
+              key={`group-${group.group.id}`}
+              chat={group}
+              now={now}
+              active={props.activeGroup === group.group.id}
+              onOpen={() => props.onOpenGroup?.(group.group.id)}
+            />
+          );
+        const { contact, last, unread } = chat!;
         const warn = contact.keyChanged || contact.state === 'compromised';
         const muted = props.isMuted(contact.alias);
         const preview =

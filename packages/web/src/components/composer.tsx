@@ -13,7 +13,7 @@
 import type { JSX } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { insertAtCaret } from '../compose/caret.ts';
-import { COMMANDS, parseCommand } from '../compose/commands.ts';
+import { COMMANDS, parseCommand, type GroupCommandName } from '../compose/commands.ts';
 import { typingThrottle } from '../compose/typing.ts';
 import { useI18n } from '../i18n.ts';
 import { EmojiPicker } from './emoji-picker.tsx';
@@ -40,6 +40,13 @@ export interface ComposerProps {
   onSticker?: (pack: string, id: string) => void;
   disabled?: boolean;
   inputRef?: { current: HTMLTextAreaElement | null };
+  /** A group chat: the group commands (/topic /kick …) go to `onGroupCommand`. */
+  chat?: 'direct' | 'group';
+  onGroupCommand?: (name: GroupCommandName, arg: string) => void;
+  /** Sees each key in the message box first (a completion list); true when it used the key. */
+  onKeyFirst?: (e: KeyboardEvent) => boolean;
+  /** ARIA for a completion list the box controls (role combobox while one is given). */
+  combo?: { listId: string; expanded: boolean; activeId?: string | undefined };
 }
 
 type Panel = 'none' | 'emoji' | 'sticker';
@@ -80,7 +87,7 @@ export function Composer(props: ComposerProps): JSX.Element {
   const submit = (): void => {
     const draft = props.value;
     if (draft.trim() === '' || props.disabled) return;
-    const parsed = parseCommand(draft);
+    const parsed = parseCommand(draft, { chat: props.chat ?? 'direct' });
     switch (parsed.kind) {
       case 'text':
         setError('');
@@ -91,6 +98,11 @@ export function Composer(props: ComposerProps): JSX.Element {
         setError('');
         typing.reset();
         props.onAction(parsed.text);
+        return;
+      case 'group':
+        setError('');
+        typing.reset();
+        props.onGroupCommand?.(parsed.name, parsed.arg);
         return;
       case 'help':
         setError('');
@@ -112,6 +124,10 @@ export function Composer(props: ComposerProps): JSX.Element {
   };
 
   const onKeyDown = (e: KeyboardEvent): void => {
+    if (!isImeEnter(e, composing.current) && props.onKeyFirst?.(e)) {
+      e.preventDefault();
+      return;
+    }
     if (e.key !== 'Enter') return;
     if (isImeEnter(e, composing.current)) return;
     if (e.shiftKey) return; // a new line, as the browser does by default
@@ -143,7 +159,7 @@ export function Composer(props: ComposerProps): JSX.Element {
         input.current?.focus();
       }}
     >
-      {help && <HelpCard onClose={() => setHelp(false)} />}
+      {help && <HelpCard chat={props.chat ?? 'direct'} onClose={() => setHelp(false)} />}
       {panel === 'emoji' && <EmojiPicker onPick={insert} />}
       {panel === 'sticker' && onSticker && (
         <StickerPicker
@@ -201,6 +217,11 @@ export function Composer(props: ComposerProps): JSX.Element {
           placeholder={t('chat.placeholder')}
           aria-describedby={error ? 'composer-keys composer-error' : 'composer-keys'}
           aria-invalid={error ? true : undefined}
+          role={props.combo ? 'combobox' : undefined}
+          aria-autocomplete={props.combo ? 'list' : undefined}
+          aria-controls={props.combo?.expanded ? props.combo.listId : undefined}
+          aria-expanded={props.combo ? props.combo.expanded : undefined}
+          aria-activedescendant={props.combo?.expanded ? props.combo.activeId : undefined}
           value={props.value}
           disabled={props.disabled}
           onInput={(e) => change(e.currentTarget.value)}

@@ -22,8 +22,10 @@ import QRCode from 'qrcode';
 import { ACCOUNT_DATABASE } from '../account-db.ts';
 import { aliasFrom } from './alias.ts';
 import { summarizeChats, type Chat } from './chats.ts';
+import { GroupSession } from './group-session.ts';
 
 export type { Chat } from './chats.ts';
+export { GroupPowerError, NoSuchMemberError, type GroupChat, type GroupSession } from './group-session.ts';
 
 /** One account per browser profile and origin, in this IndexedDB database. */
 export const DATABASE = ACCOUNT_DATABASE;
@@ -189,16 +191,21 @@ export class Session {
   /** Grows whenever the invitation on show may have been used up (someone answered one). */
   inviteGeneration = 0;
   connection: ConnectionState = 'connecting';
+  /** Private groups: their list, members, messages and actions (engine/group-session.ts). */
+  readonly groups: GroupSession;
 
   private constructor(
     private readonly account: Account,
     private readonly release: () => void,
-  ) {}
+  ) {
+    this.groups = new GroupSession(account, () => this.changed());
+  }
 
   static async start(account: Account, release: () => void): Promise<Session> {
     const s = new Session(account, release);
     s.contactList = account.contacts();
     for (const c of s.contactList) s.histories.set(c.alias, await account.history(c.alias));
+    await s.groups.load();
     s.wire();
     void account.start().catch((e: unknown) => console.warn('parus: start failed', e));
     return s;
@@ -216,6 +223,7 @@ export class Session {
     const ev = this.account.events;
     this.unsubscribe.push(
       ev.on('message', (m) => {
+        if (m.group !== undefined) return this.groups.onMessage(m);
         const list = this.histories.get(m.alias) ?? [];
         if (!list.some((x) => x.id === m.id)) list.push(m);
         this.histories.set(m.alias, list);
@@ -240,6 +248,7 @@ export class Session {
         for (const c of this.contactList) if (!this.histories.has(c.alias)) this.histories.set(c.alias, []);
         this.changed();
       }),
+      ev.on('group', (g) => this.groups.onChange(g.group, g.change)),
       ev.on('connection', (c) => {
         if (c.relay !== this.account.relay) return;
         this.connection = c.state;

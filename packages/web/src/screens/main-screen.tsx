@@ -8,6 +8,10 @@ import { ChatView } from '../components/chat-view.tsx';
 import { AddFriendIcon, LockIcon, ParusLogo, SettingsIcon } from '../components/icons.tsx';
 import { SafetyNumber } from '../components/safety-number.tsx';
 import { Settings } from '../components/settings.tsx';
+import { GroupMembers } from '../components/group-members.tsx';
+import { GroupView } from '../components/group-view.tsx';
+import { NewGroupIcon } from '../components/group-icons.tsx';
+import { NewGroup } from '../components/new-group.tsx';
 import type { Session } from '../engine-loader.ts';
 import { useI18n } from '../i18n.ts';
 import { MuteList } from '../mute-list.ts';
@@ -18,7 +22,13 @@ import {
   storedNotifyPrefs,
 } from '../notifications.ts';
 
-type Open = { kind: 'none' } | { kind: 'friend' } | { kind: 'settings' } | { kind: 'safety'; alias: string };
+type Open =
+  | { kind: 'none' }
+  | { kind: 'friend' }
+  | { kind: 'settings' }
+  | { kind: 'safety'; alias: string }
+  | { kind: 'new-group' }
+  | { kind: 'group-members'; id: string };
 
 function useSessionVersion(session: Session): number {
   const [version, setVersion] = useState(0);
@@ -60,7 +70,19 @@ function useMutes(aliases: readonly string[]): {
 export function MainScreen({ session, onLock }: { session: Session; onLock: () => void }): JSX.Element {
   const { t } = useI18n();
   const version = useSessionVersion(session);
-  const [active, setActive] = useState<string | undefined>();
+  const [activeChat, setActiveChat] = useState<string | undefined>();
+  // A group on screen instead of a 1:1 chat (one conversation at a time).
+  const [activeGroup, setActiveGroup] = useState<string | undefined>();
+  const active = activeGroup ? undefined : activeChat;
+  const setActive = (alias: string | undefined): void => {
+    setActiveGroup(undefined);
+    setActiveChat(alias);
+  };
+  const openGroup = (id: string | undefined): void => {
+    setActiveChat(undefined);
+    setActiveGroup(id);
+  };
+  const groupChats = session.groups.chats();
   const [open, setOpen] = useState<Open>({ kind: 'none' });
   const close = (): void => setOpen({ kind: 'none' });
 
@@ -96,18 +118,48 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
     [session, t],
   );
 
+  // Group messages: read out and notified as 1:1 ones are ("阿美 @ 週末爬山"), unless that group is open and visible.
+  const activeGroupRef = useRef(activeGroup);
+  activeGroupRef.current = activeGroup;
+  useEffect(
+    () =>
+      session.groups.onIncoming((m) => {
+        const id = m.group!;
+        const name = `${m.from ?? '?'} @ ${m.alias}`;
+        setAnnouncement(t('chat.announce', { name, text: m.text }));
+        const hidden = document.visibilityState === 'hidden';
+        const chatOpen = activeGroupRef.current === id;
+        const prefs = storedNotifyPrefs();
+        const permission = notificationPermission();
+        if (!shouldNotify({ prefs, permission, muted: false, hidden, chatOpen })) return;
+        showNotification({
+          title: name,
+          body: prefs.preview ? m.text : t('notify.hiddenPreview'),
+          tag: `parus-group-${id}`,
+          onClick: () => openGroup(id),
+        });
+      }),
+    [session, t],
+  );
+
   useEffect(() => {
-    const onVisible = (): void => session.readActive();
+    const onVisible = (): void => {
+      session.readActive();
+      session.groups.readActive();
+    };
     document.addEventListener('visibilitychange', onVisible);
     return () => document.removeEventListener('visibilitychange', onVisible);
   }, [session]);
 
   // The tab's title counts unread messages, as messengers' tabs do: "(2) Parus 山雀";
   // muted chats keep their badge in the list but do not count here.
-  const unread = chats.reduce((n, c) => {
-    const alias = c.contact.alias;
-    return mutes.isKnown(alias) && !mutes.isMuted(alias) ? n + c.unread : n;
-  }, 0);
+  const unread = chats.reduce(
+    (n, c) => {
+      const alias = c.contact.alias;
+      return mutes.isKnown(alias) && !mutes.isMuted(alias) ? n + c.unread : n;
+    },
+    groupChats.reduce((n, g) => n + g.unread, 0),
+  );
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) ${t('app.title')}` : t('app.title');
     return () => {
@@ -124,7 +176,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   );
 
   return (
-    <div class={`app${active ? ' has-active' : ''}`}>
+    <div class={`app${active || activeGroup ? ' has-active' : ''}`}>
       <aside class="sidebar">
         <header class="side-head">
           <Avatar name={session.name} />
@@ -146,6 +198,15 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
           <button
             type="button"
             class="icon-button"
+            aria-label={t('group.create')}
+            title={t('group.create')}
+            onClick={() => setOpen({ kind: 'new-group' })}
+          >
+            <NewGroupIcon />
+          </button>
+          <button
+            type="button"
+            class="icon-button"
             aria-label={t('main.settings')}
             title={t('main.settings')}
             onClick={() => setOpen({ kind: 'settings' })}
@@ -163,7 +224,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
           </button>
         </header>
         <h2 class="side-title">{t('main.chats')}</h2>
-        {chats.length === 0 ? (
+        {chats.length === 0 && groupChats.length === 0 ? (
           <div class="empty-list">
             <p class="muted">{t('main.noChats')}</p>
             <button type="button" class="primary" onClick={() => setOpen({ kind: 'friend' })}>
@@ -171,11 +232,28 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             </button>
           </div>
         ) : (
-          <ChatList chats={chats} active={active} onOpen={setActive} isMuted={mutes.isMuted} />
+          <ChatList
+            chats={chats}
+            active={active}
+            onOpen={setActive}
+            isMuted={mutes.isMuted}
+            groups={groupChats}
+            activeGroup={activeGroup}
+            onOpenGroup={openGroup}
+          />
         )}
       </aside>
       <main class="chat-pane">
-        {active && session.contact(active) ? (
+        {activeGroup && session.groups.group(activeGroup) ? (
+          <GroupView
+            key={`group-${activeGroup}`}
+            session={session}
+            id={activeGroup}
+            version={version}
+            onBack={() => openGroup(undefined)}
+            onMembers={() => setOpen({ kind: 'group-members', id: activeGroup })}
+          />
+        ) : active && session.contact(active) ? (
           <ChatView
             key={active}
             session={session}
@@ -209,6 +287,19 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
       )}
       {open.kind === 'settings' && <Settings session={session} onClose={close} onLock={onLock} />}
       {open.kind === 'safety' && <SafetyNumber session={session} alias={open.alias} onClose={close} />}
+      {open.kind === 'new-group' && (
+        <NewGroup
+          session={session}
+          onClose={close}
+          onCreated={(id) => {
+            close();
+            openGroup(id);
+          }}
+        />
+      )}
+      {open.kind === 'group-members' && (
+        <GroupMembers session={session} id={open.id} version={version} onClose={close} onLeft={close} />
+      )}
     </div>
   );
 }

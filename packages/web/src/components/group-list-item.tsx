@@ -1,0 +1,63 @@
+/** A group in the chat list: the group icon, its latest message with who wrote it, unread badge. */
+import type { JSX } from 'preact';
+import type { GroupChat } from '../engine-loader.ts';
+import { formatListTime } from '../format-time.ts';
+import { useI18n } from '../i18n.ts';
+import { GroupAvatar } from './group-icons.tsx';
+
+export function GroupListItem(props: {
+  chat: GroupChat;
+  now: Date;
+  active: boolean;
+  onOpen: () => void;
+}): JSX.Element {
+  const { t } = useI18n();
+  const { group, last, unread } = props.chat;
+  const name = group.alias ?? group.name;
+  const preview =
+    group.status === 'invited'
+      ? t('group.listInvited', { name: group.invitedBy ?? '?' })
+      : last
+        ? last.kind === 'action'
+          ? `* ${last.dir === 'out' ? t('chat.you') : (last.from ?? '')} ${last.text.replace(/\s+/g, ' ')}`
+          : `${last.dir === 'out' ? t('chat.you') : (last.from ?? '')}: ${last.text.replace(/\s+/g, ' ')}`
+        : t('list.noMessages');
+  return (
+    <li>
+      <button
+        type="button"
+        class={`chat-item group-item${group.status === 'invited' ? ' group-item-invited' : ''}`}
+        aria-current={props.active ? 'true' : undefined}
+        onClick={props.onOpen}
+      >
+        <GroupAvatar name={name} />
+        <span class="chat-item-main">
+          <span class="chat-item-top">
+            <span class="chat-name">
+              {name}
+              <span class="visually-hidden"> {t('group.kind')}</span>
+            </span>
+            <span class="chat-count" aria-hidden="true">
+              ({group.members})
+            </span>
+            {last && (
+              <time class="chat-time" dateTime={new Date(last.ts).toISOString()}>
+                {formatListTime(new Date(last.ts), props.now, t)}
+              </time>
+            )}
+          </span>
+          <span class="chat-item-bottom">
+            <span class="chat-preview">{preview}</span>
+            {group.status === 'invited' && <span class="badge badge-invite">{t('group.new')}</span>}
+            {unread > 0 && (
+              <span class="badge">
+                <span aria-hidden="true">{unread > 99 ? '99+' : unread}</span>
+                <span class="visually-hidden">{t('list.unread', { count: unread })}</span>
+              </span>
+            )}
+          </span>
+        </span>
+      </button>
+    </li>
+  );
+}

@@ -1,0 +1,397 @@
+/**
+ * One group chat: the pinned announcement (公告) on top, messages with their sender's name,
+ * /me actions, highlighted @mentions (a message that mentions me is marked), 已讀 N on my
+ * messages and a mark on late (anti-backdated) ones; the composer completes @mentions from
+ * the member list and runs the group commands. An invitation shows join / decline instead.
+ */
+import type { JSX } from 'preact';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import type { GroupMemberInfo, MessageInfo } from '@parus/client';
+import type { Session } from '../engine-loader.ts';
+import type { GroupCommandName } from '../compose/commands.ts';
+import {
+  applyMention,
+  matchMembers,
+  mentionQuery,
+  mentionsAny,
+  splitMentions,
+  type MentionQuery,
+} from '../compose/mentions.ts';
+import { formatClock, formatDay } from '../format-time.ts';
+import { useI18n, type Translate } from '../i18n.ts';
+import { groupErrorText } from './group-errors.ts';
+import { Avatar } from './avatar.tsx';
+import { Composer } from './composer.tsx';
+import { GroupAvatar, GroupIcon, PinIcon } from './group-icons.tsx';
+import { BackIcon } from './icons.tsx';
+
+/**
+ * How a member is named in this chat and in mentions: their nick, else how I know them
+ * (and I am my nick or my own name: the engine calls me "me").
+ */
+export function memberLabel(m: GroupMemberInfo, myName: string): string {
+  return m.nick ?? (m.me ? myName : m.name);
+}
+
+function Text({ text, names, mine }: { text: string; names: string[]; mine: string[] }): JSX.Element {
+  return (
+    <span class="text">
+      {splitMentions(text, names).map((s, i) =>
+        s.mention === undefined ? (
+          s.text
+        ) : (
+          <mark key={i} class={`mention${mine.includes(s.mention) ? ' mention-me' : ''}`}>
+            {s.text}
+          </mark>
+        ),
+      )}
+    </span>
+  );
+}
+
+function ReadMark({ m, t }: { m: MessageInfo; t: Translate }): JSX.Element | null {
+  const read = m.readCount ?? 0;
+  if (read > 0) return <span class="status status-read">{t('group.readCount', { count: read })}</span>;
+  if (m.status === 'received') return null;
+  const label = t(`chat.status.${m.status}`);
+  const mark = m.status === 'pending' ? '…' : m.status === 'sent' ? '✓' : '✓✓';
+  return (
+    <span class={`status status-${m.status}`}>
+      <span aria-hidden="true">{mark}</span>
+      <span class="visually-hidden">{label}</span>
+    </span>
+  );
+}
+
+export function GroupView(props: {
+  session: Session;
+  id: string;
+  version: number;
+  onBack: () => void;
+  onMembers: () => void;
+}): JSX.Element | null {
+  const { t } = useI18n();
+  const { session, id } = props;
+  const groups = session.groups;
+  const group = groups.group(id);
+  const messages = groups.messages(id);
+  const members = groups.members(id);
+  const [draft, setDraft] = useState('');
+  const [error, setError] = useState('');
+  const [notice, setNotice] = useState('');
+  const [mention, setMention] = useState<MentionQuery | undefined>();
+  const [choice, setChoice] = useState(0);
+  const list = useRef<HTMLOListElement>(null);
+  const input = useRef<HTMLTextAreaElement | null>(null);
+  const stick = useRef(true);
+  const sending = useRef(false);
+
+  useEffect(() => {
+    groups.setActive(id);
+    return () => groups.setActive(undefined);
+  }, [groups, id]);
+
+  // After a mention is put in, the caret goes after it in the same render (no frame later,
+  // when typing may already have moved on).
+  const caretAfter = useRef<number | undefined>(undefined);
+  useLayoutEffect(() => {
+    const at = caretAfter.current;
+    const el = input.current;
+    if (at === undefined || !el) return;
+    caretAfter.current = undefined;
+    el.focus();
+    el.setSelectionRange(at, at);
+  }, [draft]);
+
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, [messages.length, props.version]);
+
+  if (!group) return null;
+  const name = group.alias ?? group.name;
+  const me = members.find((m) => m.me);
+  const others = members.filter((m) => !m.me).map((m) => memberLabel(m, session.name));
+  const mine = [session.name, ...(me?.nick ? [me.nick] : [])];
+  const names = [...others, ...mine];
+  const options = mention ? matchMembers(others, mention.query).slice(0, 8) : [];
+  const listOpen = options.length > 0;
+  const listId = `mention-list-${id.slice(0, 8)}`;
+  const optionId = (i: number): string => `${listId}-${i}`;
+
+  const fail = (e: unknown): void => setError(groupErrorText(e, t));
+
+  const run = async (work: () => Promise<unknown>, done?: string): Promise<boolean> => {
+    if (sending.current) return false;
+    sending.current = true;
+    setError('');
+    setNotice('');
+    try {
+      await work();
+      if (done) setNotice(done);
+      return true;
+    } catch (e) {
+      fail(e);
+      return false;
+    } finally {
+      sending.current = false;
+    }
+  };
+
+  const send = async (text: string, kind: 'text' | 'action'): Promise<void> => {
+    const body = text.replace(/\s+$/u, '');
+    if (body.trim() === '') return;
+    const before = draft;
+    setDraft('');
+    setMention(undefined);
+    stick.current = true;
+    if (!(await run(() => groups.send(id, body, kind)))) setDraft(before);
+  };
+
+  const command = async (cmd: GroupCommandName, arg: string): Promise<void> => {
+    const before = draft;
+    setDraft('');
+    setMention(undefined);
+    const target = arg.replace(/^@/u, '');
+    const ok = await run(
+      async () => {
+        switch (cmd) {
+          case 'topic':
+            return groups.setTopic(id, arg);
+          case 'nick':
+            return groups.setNick(id, arg);
+          case 'invite':
+            if (!session.contact(target)) throw new NoContact(target);
+            return groups.invite(id, target);
+          case 'kick':
+            return groups.kick(id, target);
+          case 'ban':
+            return groups.ban(id, target);
+          case 'op':
+            return groups.setRole(id, target, 'moderator');
+        }
+      },
+      t(`group.done.${cmd}`, { name: target }),
+    );
+    if (!ok) setDraft(before);
+  };
+
+  const updateMention = (value: string): void => {
+    const caret = input.current?.selectionEnd ?? value.length;
+    const q = mentionQuery(value, caret);
+    setMention(q);
+    setChoice(0);
+  };
+
+  const pick = (label: string): void => {
+    if (!mention) return;
+    const caret = input.current?.selectionEnd ?? draft.length;
+    const next = applyMention(draft, mention, caret, label);
+    caretAfter.current = next.caret;
+    setDraft(next.value);
+    setMention(undefined);
+  };
+
+  const onKeyFirst = (e: KeyboardEvent): boolean => {
+    if (!listOpen) return false;
+    if (e.key === 'ArrowDown') setChoice((c) => (c + 1) % options.length);
+    else if (e.key === 'ArrowUp') setChoice((c) => (c - 1 + options.length) % options.length);
+    else if (e.key === 'Enter' || e.key === 'Tab') pick(options[Math.min(choice, options.length - 1)]!);
+    else if (e.key === 'Escape') {
+      e.stopPropagation();
+      setMention(undefined);
+    } else return false;
+    return true;
+  };
+
+  const now = new Date();
+  const rows: JSX.Element[] = [];
+  let lastDay = '';
+  for (const m of messages) {
+    const at = new Date(m.ts);
+    const day = at.toDateString();
+    if (day !== lastDay) {
+      lastDay = day;
+      rows.push(
+        <li key={`day-${day}`} class="day-sep">
+          <span>{formatDay(at, now, t)}</span>
+        </li>,
+      );
+    }
+    const who = m.dir === 'out' ? t('chat.you') : (m.from ?? '?');
+    const toMe = m.dir === 'in' && mentionsAny(m.text, mine);
+    const action = m.kind === 'action' || m.action === true;
+    rows.push(
+      <li
+        key={m.id}
+        class={`msg msg-${m.dir}${toMe ? ' msg-mentions-me' : ''}${action ? ' msg-action' : ''}`}
+        data-id={m.id}
+      >
+        {m.dir === 'in' && <Avatar name={who} small />}
+        <div class="msg-body">
+          {m.dir === 'in' && !action && <span class="msg-from">{who}</span>}
+          <div class="bubble">
+            {toMe && <span class="mention-flag">{t('group.mentionsYou')}</span>}
+            {action ? (
+              <span class="text action-text">
+                * {m.dir === 'out' ? session.name : who} <Text text={m.text} names={names} mine={mine} />
+              </span>
+            ) : (
+              <>
+                <span class="visually-hidden">{who}: </span>
+                <Text text={m.text} names={names} mine={mine} />
+              </>
+            )}
+          </div>
+        </div>
+        <span class="msg-meta">
+          {m.late && (
+            <span class="late-mark" title={t('group.lateHint')}>
+              {t('group.late')}
+            </span>
+          )}
+          {m.dir === 'out' && <ReadMark m={m} t={t} />}
+          <time dateTime={at.toISOString()}>{formatClock(at, t)}</time>
+        </span>
+      </li>,
+    );
+  }
+
+  const head = (
+    <header class="chat-head">
+      <button
+        type="button"
+        class="icon-button back-button"
+        aria-label={t('main.back')}
+        onClick={props.onBack}
+      >
+        <BackIcon />
+      </button>
+      <GroupAvatar name={name} />
+      <div class="chat-title">
+        <h2>{name}</h2>
+        <span class="group-sub">
+          {t('group.memberCount', { count: group.members })}
+          {group.topic ? ` · ${group.topic}` : ''}
+        </span>
+      </div>
+      {group.status !== 'invited' && (
+        <button type="button" class="pill-button" onClick={props.onMembers}>
+          <GroupIcon />
+          {t('group.members')}
+        </button>
+      )}
+    </header>
+  );
+
+  if (group.status === 'invited')
+    return (
+      <section class="chat group-chat" aria-label={name}>
+        {head}
+        <div class="group-invitation" role="region" aria-label={t('group.invitation')}>
+          <GroupAvatar name={name} />
+          <p>{t('group.invitedBy', { name: group.invitedBy ?? '?', group: name })}</p>
+          <div class="row">
+            <button type="button" class="primary" onClick={() => void run(() => groups.join(id))}>
+              {t('group.join')}
+            </button>
+            <button
+              type="button"
+              onClick={() => void run(() => groups.decline(id)).then((ok) => ok && props.onBack())}
+            >
+              {t('group.decline')}
+            </button>
+          </div>
+          {error && (
+            <p class="form-error" role="alert">
+              {error}
+            </p>
+          )}
+        </div>
+      </section>
+    );
+
+  const gone = group.status !== 'joined';
+  return (
+    <section class="chat group-chat" aria-label={name}>
+      {head}
+      {group.pinned && (
+        <section class="group-pin" aria-label={t('group.pinned')}>
+          <PinIcon />
+          <p>
+            <strong>{t('group.pinned')}</strong> <span class="group-pin-text">{group.pinned}</span>
+          </p>
+        </section>
+      )}
+      {gone && (
+        <div class="banner banner-danger" role="alert">
+          <p>{group.status === 'removed' || groups.removed.has(id) ? t('group.removed') : t('group.left')}</p>
+        </div>
+      )}
+      <ol
+        ref={list}
+        class="messages"
+        tabIndex={0}
+        aria-label={t('chat.messages', { name })}
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+        }}
+      >
+        {rows}
+      </ol>
+      {notice && (
+        <p class="group-notice" role="status">
+          {notice}
+        </p>
+      )}
+      {error && (
+        <p class="form-error chat-error" role="alert">
+          {error}
+        </p>
+      )}
+      {listOpen && (
+        <ul id={listId} class="mention-list" role="listbox" aria-label={t('group.mentionList')}>
+          {options.map((o, i) => (
+            <li
+              key={o}
+              id={optionId(i)}
+              role="option"
+              aria-selected={i === choice}
+              class={i === choice ? 'active' : undefined}
+              onMouseDown={(e) => {
+                e.preventDefault();
+                pick(o);
+              }}
+            >
+              <Avatar name={o} small /> <span class="mention-name">{o}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <Composer
+        value={draft}
+        onChange={(v) => {
+          setDraft(v);
+          updateMention(v);
+        }}
+        onSend={(text) => void send(text, 'text')}
+        onAction={(text) => void send(text, 'action')}
+        chat="group"
+        onGroupCommand={(name, arg) => void command(name, arg)}
+        onKeyFirst={onKeyFirst}
+        combo={{ listId, expanded: listOpen, activeId: listOpen ? optionId(choice) : undefined }}
+        disabled={gone}
+        inputRef={input}
+      />
+    </section>
+  );
+}
+
+/** /invite with a name that is not a contact. */
+export class NoContact extends Error {
+  override readonly name = 'NoContactError';
+  constructor(readonly alias: string) {
+    super(`no contact named ${alias}`);
+  }
+}
