@@ -1518,7 +1518,10 @@ export class Account {
         continue;
       }
       const record = decodeGroupFanoutRecord(raw);
-      const byRelay = new Map<string, Array<{ e: OutboxRecord; c: ContactRecord & { send: OutboundQueue } }>>();
+      const byRelay = new Map<
+        string,
+        Array<{ e: OutboxRecord; c: ContactRecord & { send: OutboundQueue } }>
+      >();
       for (const e of list) {
         const c = this.contactsById.get(hex(e.contact));
         if (!c || c.status !== 'active' || !c.send) continue;
@@ -1540,7 +1543,12 @@ export class Account {
     if (!r.connected) return; // the relay is down: the entries wait for the next flush
     let missed: Set<string>;
     try {
-      const { list, excluded } = await this.reconcileFanout(r, relay, record.g, targets.map((t) => t.c));
+      const { list, excluded } = await this.reconcileFanout(
+        r,
+        relay,
+        record.g,
+        targets.map((t) => t.c),
+      );
       const result = await r.fanoutSend(list.l, list.k, record.frame);
       missed = new Set([...excluded, ...result.full, ...result.gone].map(hex));
     } catch (e) {
@@ -1561,7 +1569,8 @@ export class Account {
         // A receipt may have settled the entry meanwhile.
         if (!(await this.store.get(C.outbox, outboxKey(e.seq)))) continue;
         const next: OutboxRecord = { ...e, attempts: 1 };
-        if (missed.has(hex(c.send.sid))) fallback = true; // queued: the 1:1 path takes it
+        if (missed.has(hex(c.send.sid)))
+          fallback = true; // queued: the 1:1 path takes it
         else {
           next.state = 'relayed';
           next.nextAt = this.now() + Math.min(this.resendMs, this.maxResendMs);
@@ -1598,7 +1607,9 @@ export class Account {
     const want = new Map(members.map((c) => [hex(c.send.sid), c]));
     const have = new Set(list.s.map(hex));
     const stale = list.s.filter((sid) => !want.has(hex(sid)));
-    const add = [...want].filter(([k]) => !have.has(k)).map(([, c]) => ({ sid: c.send.sid, sk: c.senderKey }));
+    const add = [...want]
+      .filter(([k]) => !have.has(k))
+      .map(([, c]) => ({ sid: c.send.sid, sk: c.senderKey }));
     if (stale.length === 0 && add.length === 0) return { list, excluded: [] };
     if (stale.length) await r.removeFromFanout(list.l, list.k, stale);
     const kept = list.s.filter((sid) => want.has(hex(sid)));
