@@ -1420,8 +1420,13 @@ export class Account {
     const now = this.now();
     const byContact = new Map<string, OutboxRecord[]>();
     const fanout: OutboxRecord[] = [];
+    // Fan-out frames that exist now and that no entry listed after this names are not needed:
+    // a frame is written with its entries, never before them.
+    const frames = (await this.store.list(C.fanout)).map((r) => r.key);
+    const needed = new Set<string>();
     for (const { value } of await this.store.list(C.outbox)) {
       const e = decodeOutbox(value);
+      if (e.fan && e.message) needed.add(hex(e.message));
       if (e.state === 'relayed' && e.nextAt > now) continue;
       if (e.fan && e.attempts === 0) {
         fanout.push(e);
@@ -1489,7 +1494,11 @@ export class Account {
       }),
     );
     await this.flushFanout(fanout);
-    await this.lock.run(() => this.pruneFanoutRecords());
+    const unneeded = frames.filter((k) => !needed.has(k));
+    if (unneeded.length)
+      await this.lock.run(() =>
+        this.store.batch(unneeded.map((key) => ({ type: 'del', collection: C.fanout, key }))),
+      );
   }
 
   // ---- Group fan-out (docs/decisions/0012 "Delivery") -------------------------------------
@@ -1637,21 +1646,6 @@ export class Account {
     list = { ...list, s: [...kept, ...added] };
     await save(list);
     return { list, excluded };
-  }
-
-  /** Deletes fan-out records no outbox entry needs any more (called under the lock). */
-  private async pruneFanoutRecords(): Promise<void> {
-    const records = await this.store.list(C.fanout);
-    if (records.length === 0) return;
-    const needed = new Set<string>();
-    for (const { value } of await this.store.list(C.outbox)) {
-      const e = decodeOutbox(value);
-      if (e.fan && e.message) needed.add(hex(e.message));
-    }
-    const ops: StoreOp[] = records
-      .filter(({ key }) => !needed.has(key))
-      .map(({ key }) => ({ type: 'del', collection: C.fanout, key }));
-    if (ops.length) await this.store.batch(ops);
   }
 
   /** Sends a pending contact request to the inviter's rendez-vous queue (unsecured: no authenticator). */
