@@ -1550,7 +1550,7 @@ export class Account {
     const r = this.connection(relay);
     r.connect();
     if (!r.connected) return; // the relay is down: the entries wait for the next flush
-    let missed: Set<string>;
+    let missed = new Set<string>();
     try {
       const { list, excluded } = await this.reconcileFanout(
         r,
@@ -1566,10 +1566,13 @@ export class Account {
         // new one on the next flush.
         await this.lock.run(() => this.store.batch(this.groups.setFanoutList(record.g, relay, undefined)));
         this.flushAgain = true;
-      } else if (e instanceof ParusError && e.code !== 'TRANSPORT' && e.code !== 'TIMEOUT') {
-        this.events.emit('error', { error: e, context: 'relay refused a group fan-out' });
+        return;
       }
-      return;
+      if (!(e instanceof ParusError) || e.code === 'TRANSPORT' || e.code === 'TIMEOUT') return;
+      // Refused for good or for now (a quota, a rate limit): the members get it over our
+      // 1:1 sessions instead, so that nothing waits on the fan-out path.
+      this.events.emit('error', { error: e, context: 'relay refused a group fan-out' });
+      missed = new Set(targets.map((t) => hex(t.c.send.sid)));
     }
     await this.lock.run(async () => {
       const ops: StoreOp[] = [];

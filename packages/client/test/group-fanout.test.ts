@@ -39,7 +39,12 @@ afterEach(async () => {
 });
 
 async function relay(
-  opts: { maxQueueMessages?: number; dataDir?: string; port?: number } = {},
+  opts: {
+    maxQueueMessages?: number;
+    maxFanoutEntries?: number;
+    dataDir?: string;
+    port?: number;
+  } = {},
 ): Promise<Relay> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'parus-gfan-'));
   if (!opts.dataDir) dirs.push(dataDir);
@@ -47,7 +52,10 @@ async function relay(
     host: '127.0.0.1',
     port: opts.port ?? 0,
     dataDir,
-    ...(opts.maxQueueMessages ? { limits: { maxQueueMessages: opts.maxQueueMessages } } : {}),
+    limits: {
+      ...(opts.maxQueueMessages ? { maxQueueMessages: opts.maxQueueMessages } : {}),
+      ...(opts.maxFanoutEntries !== undefined ? { maxFanoutEntries: opts.maxFanoutEntries } : {}),
+    },
   });
   relays.push(r);
   dirOf.set(r, dataDir);
@@ -141,7 +149,7 @@ const reset = (m: Map<string, number>): void => m.clear();
 const count = (m: Map<string, number>, t: string): number => m.get(t) ?? 0;
 
 /** Alice (relay A) with Bob (A), Carol and Dave (B) in one group, every pair linked. */
-async function fourOnTwoRelays(opts: { maxQueueMessages?: number } = {}) {
+async function fourOnTwoRelays(opts: { maxQueueMessages?: number; maxFanoutEntries?: number } = {}) {
   const relayA = await relay();
   const relayB = await relay(opts);
   const wire = counting(nodeTransport());
@@ -253,6 +261,23 @@ describe('group delivery by relay fan-out', () => {
     expect((await alice.groups.history(g)).map((m) => m.deliveredCount)).toEqual([3, 3]);
     void relayA;
   }, 180_000);
+});
+
+describe('group delivery when a relay refuses part of a list', () => {
+  it('sends to the members it will not take over the 1:1 sessions, and nothing waits', async () => {
+    // Relay B takes one entry per list: of Carol and Dave, one is left off.
+    const { wire, alice, bob, carol, dave, g } = await fourOnTwoRelays({ maxFanoutEntries: 1 });
+    reset(wire.frames);
+    await alice.groups.send(g, 'second');
+    await settle([alice, bob, carol, dave]);
+    expect(count(wire.frames, 'fsend')).toBe(2);
+    expect(count(wire.frames, 'send')).toBe(1);
+    for (const x of [bob, carol, dave]) expect(await texts(x, g)).toEqual(['first', 'second']);
+    expect((await alice.groups.history(g)).map((m) => m.deliveredCount)).toEqual([3, 3]);
+    expect(await alice.outboxSize()).toEqual({ queued: 0, relayed: 0 });
+    const rec = decodeGroupRecord((await aliceStore(alice).get(GC.groups, g))!);
+    expect(rec.fan?.map((f) => f.s.length).sort()).toEqual([1, 1]);
+  }, 120_000);
 });
 
 describe('group fan-out framing', () => {
