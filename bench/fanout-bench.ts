@@ -125,7 +125,7 @@ function wallMs(): number {
 }
 
 /** Messages from a child, buffered until awaited. */
-class Child<In extends { type: string }, Out> {
+export class Child<In extends { type: string }, Out> {
   private readonly queue: In[] = [];
   private waiter: ((m: In) => void) | undefined;
   private exited: string | undefined;

@@ -17,6 +17,12 @@ import { initCrypto } from '@parus/core';
 import type { Random } from '@parus/core';
 import { summariseProfile } from './cpu-profile.ts';
 import { benchFanout, fanoutOnly, renderFanoutSection, spliceFanoutSection } from './fanout-bench.ts';
+import {
+  benchGroupSend,
+  groupSendOnly,
+  renderGroupSendSection,
+  spliceGroupSendSection,
+} from './group-send-bench.ts';
 import type { Target } from './ipc.ts';
 import { runLoad } from './load-run.ts';
 import type { RunOptions, RunResult } from './load-run.ts';
@@ -115,7 +121,8 @@ async function main(): Promise<void> {
   await initCrypto();
   const only = onlyPhase();
   if (only !== undefined) {
-    if (only !== 'fanout') throw new Error(`--only knows one phase: fanout (not ${only})`);
+    if (only === 'groupsend') return groupSendOnly(log);
+    if (only !== 'fanout') throw new Error(`--only knows two phases: fanout, groupsend (not ${only})`);
     return fanoutOnly(log);
   }
   const machine = await describeMachine();
@@ -185,12 +192,16 @@ async function main(): Promise<void> {
     elapsedMs: performance.now() - started,
   };
   const fanout = await benchFanout(log);
+  const groupSend = await benchGroupSend(log);
   // Keep the web client's section, which `npm run bench:web` writes.
   const previous = await readFile(OUTPUT, 'utf8').catch(() => '');
   await writeFile(
     OUTPUT,
     withWebSection(
-      spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
+      spliceGroupSendSection(
+        spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
+        renderGroupSendSection(groupSend),
+      ),
       webSection(previous),
     ),
   );

@@ -38,6 +38,7 @@ import {
   dagHeads,
   createHasher,
   decodeCbor,
+  encodeCbor,
   decodeContactRequest,
   decodeFileBody,
   decodeStickerBody,
@@ -101,16 +102,21 @@ import {
 import { downloadBlob, uploadBlob, type TransferOptions } from './blob-transfer.ts';
 import { Changes, Emitter, Mutex } from './events.ts';
 import { GroupEngine, type GroupChange } from './groups/group-engine.ts';
+import type { GroupFanoutList } from './groups/group-records.ts';
+import { isGroupFanoutFrame } from './groups/group-wire.ts';
 import {
   CONTACT_STATES,
   decodeAccount,
   decodeContact,
   decodeInvite,
   decodeMessage,
+  decodeGroupFanoutRecord,
   decodeOutbox,
   decodeUpload,
   encodeRecord,
   type AccountRecord,
+  type GroupFanoutRecord,
+  type OutboundQueue,
   type ContactRecord,
   type ContactState,
   type InboundQueue,
@@ -245,6 +251,8 @@ const C = {
   invites: 'invites',
   contacts: 'contacts',
   outbox: 'outbox',
+  /** Group messages to send by relay fan-out, by message id (GroupFanoutRecord). */
+  fanout: 'gfan',
   seen: 'seen',
   uploads: 'uploads',
   messages: (contact: Uint8Array) => `msg.${toHex(contact)}`,
@@ -392,6 +400,7 @@ export class Account {
       contactById: (id) => this.contactsById.get(hex(id)),
       contactByAlias: (alias) => this.mustContact(alias),
       sendOp: (c, body, message) => this.groupOp(c, body, message),
+      fanoutOps: (members, m) => this.groupFanoutOps(members, m),
       settleOps: (c, ids) => this.settleOutbox(c, ids),
       makePeerCard: async (group) => (await this.makeCard({ oneTime: true, peer: group })).link,
       acceptPeerCard: (link, group) => this.answerCard(link, { peer: group }),
@@ -743,6 +752,10 @@ export class Account {
 
   /** Wraps a group payload for the 1:1 session with `c` and queues it in the outbox. */
   private groupOp(c: ContactRecord, body: CborMap, message?: Uint8Array): StoreOp {
+    return this.outboxOp(c, this.groupEnvelope(c, body), message);
+  }
+
+  private groupEnvelope(c: ContactRecord, body: CborMap): Uint8Array {
     const env = createEnvelope({
       device: this.device,
       conv: c.conv,
@@ -752,7 +765,32 @@ export class Account {
       kind: 'group',
       body,
     });
-    return this.outboxOp(c, encodeEnvelope(env), message);
+    return encodeEnvelope(env);
+  }
+
+  /** The shared fan-out record and one outbox entry per member (group-engine deliverToMembers). */
+  private groupFanoutOps(
+    members: ContactRecord[],
+    m: { group: Uint8Array; message: Uint8Array; frame: Uint8Array; payload: CborMap },
+  ): StoreOp[] {
+    const record: GroupFanoutRecord = { g: m.group, frame: m.frame, p: encodeCbor(m.payload) };
+    const ops: StoreOp[] = [
+      { type: 'put', collection: C.fanout, key: hex(m.message), value: encodeRecord(record) },
+    ];
+    for (const c of members) {
+      const entry: OutboxRecord = {
+        seq: ++this.outboxSeq,
+        contact: c.id,
+        envelope: new Uint8Array(0),
+        message: m.message,
+        state: 'queued',
+        attempts: 0,
+        nextAt: 0,
+        fan: true,
+      };
+      ops.push({ type: 'put', collection: C.outbox, key: outboxKey(entry.seq), value: encodeRecord(entry) });
+    }
+    return ops;
   }
 
   private contactHelloEnvelope(
@@ -1381,9 +1419,19 @@ export class Account {
   private async flushOnce(): Promise<void> {
     const now = this.now();
     const byContact = new Map<string, OutboxRecord[]>();
+    const fanout: OutboxRecord[] = [];
+    // Fan-out frames that exist now and that no entry listed after this names are not needed:
+    // a frame is written with its entries, never before them.
+    const frames = (await this.store.list(C.fanout)).map((r) => r.key);
+    const needed = new Set<string>();
     for (const { value } of await this.store.list(C.outbox)) {
       const e = decodeOutbox(value);
+      if (e.fan && e.message) needed.add(hex(e.message));
       if (e.state === 'relayed' && e.nextAt > now) continue;
+      if (e.fan && e.attempts === 0) {
+        fanout.push(e);
+        continue;
+      }
       const k = hex(e.contact);
       const list = byContact.get(k) ?? [];
       list.push(e);
@@ -1445,6 +1493,162 @@ export class Account {
         });
       }),
     );
+    await this.flushFanout(fanout);
+    const unneeded = frames.filter((k) => !needed.has(k));
+    if (unneeded.length)
+      await this.lock.run(() =>
+        this.store.batch(unneeded.map((key) => ({ type: 'del', collection: C.fanout, key }))),
+      );
+  }
+
+  // ---- Group fan-out (docs/decisions/0012 "Delivery") -------------------------------------
+
+  /**
+   * First attempts of group messages: per message (in outbox order) and per relay, one
+   * upload to my fan-out list there, after making the list hold exactly the queues of the
+   * members still waiting for it. What the upload did not reach goes over the 1:1 sessions.
+   */
+  private async flushFanout(entries: OutboxRecord[]): Promise<void> {
+    const byMessage = new Map<string, OutboxRecord[]>();
+    for (const e of entries) {
+      const k = hex(e.message!);
+      const list = byMessage.get(k) ?? [];
+      list.push(e);
+      byMessage.set(k, list);
+    }
+    for (const [id, list] of byMessage) {
+      if (this.closed) return;
+      const raw = await this.store.get(C.fanout, id);
+      if (!raw) {
+        // Nothing to send them with (cannot happen short of a damaged store): give up on them.
+        await this.lock.run(() =>
+          this.store.batch(list.map((e) => ({ type: 'del', collection: C.outbox, key: outboxKey(e.seq) }))),
+        );
+        continue;
+      }
+      const record = decodeGroupFanoutRecord(raw);
+      const byRelay = new Map<
+        string,
+        Array<{ e: OutboxRecord; c: ContactRecord & { send: OutboundQueue } }>
+      >();
+      for (const e of list) {
+        const c = this.contactsById.get(hex(e.contact));
+        if (!c || c.status !== 'active' || !c.send) continue;
+        const targets = byRelay.get(c.send.relay) ?? [];
+        targets.push({ e, c: c as ContactRecord & { send: OutboundQueue } });
+        byRelay.set(c.send.relay, targets);
+      }
+      for (const [relay, targets] of byRelay) await this.fanoutTo(relay, record, targets);
+    }
+  }
+
+  private async fanoutTo(
+    relay: string,
+    record: GroupFanoutRecord,
+    targets: Array<{ e: OutboxRecord; c: ContactRecord & { send: OutboundQueue } }>,
+  ): Promise<void> {
+    const r = this.connection(relay);
+    r.connect();
+    if (!r.connected) return; // the relay is down: the entries wait for the next flush
+    let missed = new Set<string>();
+    try {
+      const { list, excluded } = await this.reconcileFanout(
+        r,
+        relay,
+        record.g,
+        targets.map((t) => t.c),
+      );
+      const result = await r.fanoutSend(list.l, list.k, record.frame);
+      missed = new Set([...excluded, ...result.full, ...result.gone].map(hex));
+    } catch (e) {
+      if (e instanceof NotFoundError) {
+        // The relay no longer has the list (purged, or a relay with a fresh database): make a
+        // new one on the next flush.
+        await this.lock.run(() => this.store.batch(this.groups.setFanoutList(record.g, relay, undefined)));
+        this.flushAgain = true;
+        return;
+      }
+      if (!(e instanceof ParusError) || e.code === 'TRANSPORT' || e.code === 'TIMEOUT') return;
+      // Refused for good or for now (a quota, a rate limit): the members get it over our
+      // 1:1 sessions instead, so that nothing waits on the fan-out path.
+      this.events.emit('error', { error: e, context: 'relay refused a group fan-out' });
+      missed = new Set(targets.map((t) => hex(t.c.send.sid)));
+    }
+    await this.lock.run(async () => {
+      const ops: StoreOp[] = [];
+      let fallback = false;
+      for (const { e, c } of targets) {
+        // A receipt may have settled the entry meanwhile.
+        if (!(await this.store.get(C.outbox, outboxKey(e.seq)))) continue;
+        const next: OutboxRecord = { ...e, attempts: 1 };
+        if (missed.has(hex(c.send.sid)))
+          fallback = true; // queued: the 1:1 path takes it
+        else {
+          next.state = 'relayed';
+          next.nextAt = this.now() + Math.min(this.resendMs, this.maxResendMs);
+        }
+        ops.push({ type: 'put', collection: C.outbox, key: outboxKey(e.seq), value: encodeRecord(next) });
+      }
+      if (ops.length) await this.store.batch(ops);
+      if (fallback) this.flushAgain = true;
+    });
+  }
+
+  /**
+   * Makes my list for the group on this relay hold exactly the queues of `members` (creating
+   * it the first time), and records it in the group. Lists are stored by the relay, not tied to
+   * the connection: only an entry's proof is bound to the session it is added on, so nothing
+   * is re-registered after a reconnect. A queue the relay will not take (gone, not secured) is
+   * left off and returned in `excluded`.
+   */
+  private async reconcileFanout(
+    r: RelayConnection,
+    relay: string,
+    group: Uint8Array,
+    members: Array<ContactRecord & { send: OutboundQueue }>,
+  ): Promise<{ list: GroupFanoutList; excluded: Uint8Array[] }> {
+    let list = this.groups.fanoutList(group, relay);
+    const save = async (l: GroupFanoutList): Promise<void> => {
+      await this.lock.run(() => this.store.batch(this.groups.setFanoutList(group, relay, l)));
+    };
+    if (!list) {
+      const k = this.rng.bytes(32);
+      list = { r: relay, k, l: await r.createFanout(k), s: [] };
+      await save(list);
+    }
+    const want = new Map(members.map((c) => [hex(c.send.sid), c]));
+    const have = new Set(list.s.map(hex));
+    const stale = list.s.filter((sid) => !want.has(hex(sid)));
+    const add = [...want]
+      .filter(([k]) => !have.has(k))
+      .map(([, c]) => ({ sid: c.send.sid, sk: c.senderKey }));
+    if (stale.length === 0 && add.length === 0) return { list, excluded: [] };
+    if (stale.length) await r.removeFromFanout(list.l, list.k, stale);
+    const kept = list.s.filter((sid) => want.has(hex(sid)));
+    const added: Uint8Array[] = [];
+    const excluded: Uint8Array[] = [];
+    if (add.length) {
+      try {
+        await r.addToFanout(list.l, list.k, add);
+        added.push(...add.map((a) => a.sid));
+      } catch (e) {
+        const listGone = e instanceof NotFoundError && /list/.test(e.message);
+        if (!(e instanceof ParusError) || ['TRANSPORT', 'TIMEOUT'].includes(e.code) || listGone) throw e;
+        // One entry spoilt the batch: add them one by one and leave out those refused.
+        for (const a of add) {
+          try {
+            await r.addToFanout(list.l, list.k, [a]);
+            added.push(a.sid);
+          } catch (e1) {
+            if (!(e1 instanceof ParusError) || ['TRANSPORT', 'TIMEOUT'].includes(e1.code)) throw e1;
+            excluded.push(a.sid);
+          }
+        }
+      }
+    }
+    list = { ...list, s: [...kept, ...added] };
+    await save(list);
+    return { list, excluded };
   }
 
   /** Sends a pending contact request to the inviter's rendez-vous queue (unsecured: no authenticator). */
@@ -1483,6 +1687,16 @@ export class Account {
     let changed = false;
     for (const e of entries) {
       let entry = e;
+      if (entry.fan && entry.envelope.length === 0) {
+        // A group message the fan-out upload did not settle: now it goes over our session.
+        const raw = await this.store.get(C.fanout, hex(entry.message!));
+        if (!raw) {
+          ops.push({ type: 'del', collection: C.outbox, key: outboxKey(entry.seq) });
+          continue;
+        }
+        const payload = asMap(decodeCbor(decodeGroupFanoutRecord(raw).p), 'group payload');
+        entry = { ...entry, envelope: this.groupEnvelope(contact, payload) };
+      }
       if (!entry.wire || entry.state === 'relayed') {
         const enc = ratchetEncrypt(session, padToBucket(entry.envelope), contact.ad, this.rng);
         session = enc.state;
@@ -1563,7 +1777,19 @@ export class Account {
       return;
     }
     const contact = this.contactsById.get(owner.id);
-    if (contact) await this.receiveFromContact(contact, body, seenOp);
+    if (!contact) return;
+    if (isGroupFanoutFrame(body)) await this.receiveGroupFanout(contact, body, seenOp);
+    else await this.receiveFromContact(contact, body, seenOp);
+  }
+
+  /** A group message the relay copied into this contact's queue from a fan-out upload. */
+  private async receiveGroupFanout(contact: ContactRecord, body: Uint8Array, seenOp: StoreOp): Promise<void> {
+    if (contact.status !== 'active') throw new ProtocolError('group message before the session is set up');
+    const ops: StoreOp[] = [seenOp];
+    const after: Array<() => void> = [];
+    await this.groups.receiveFanout(contact, body, ops, after);
+    await this.store.batch(ops);
+    for (const f of after) f();
   }
 
   private async receiveContactRequest(

@@ -159,6 +159,31 @@ export interface OutboxRecord {
   state: 'queued' | 'relayed';
   attempts: number;
   nextAt: number;
+  /**
+   * A group message to this member (`message` names its GroupFanoutRecord): its first attempt
+   * is the relay fan-out upload; later ones go over the 1:1 session with `envelope` made then
+   * (empty until that happens).
+   */
+  fan?: true;
+}
+
+/** One group message to send by relay fan-out, shared by its members' outbox entries. */
+export interface GroupFanoutRecord {
+  /** The group. */
+  g: Uint8Array;
+  /** What is uploaded once per relay (group-wire.ts GroupFanoutFrame). */
+  frame: Uint8Array;
+  /** The CBOR group payload a 1:1 resend carries. */
+  p: Uint8Array;
+}
+
+export function decodeGroupFanoutRecord(bytes: Uint8Array): GroupFanoutRecord {
+  const m = map(bytes, 'group fan-out message');
+  return guard('group fan-out message', () => ({
+    g: asBytes(m.g, 'group', { len: 16 }),
+    frame: asBytes(m.frame, 'frame', { max: 1 << 20 }),
+    p: asBytes(m.p, 'payload', { max: 1 << 20 }),
+  }));
 }
 
 function fail(what: string, cause: unknown): never {
@@ -353,6 +378,7 @@ export function decodeOutbox(bytes: Uint8Array): OutboxRecord {
     if (message) r.message = message;
     const wire = optional(m.wire, (v) => asBytes(v, 'wire', { max: 1 << 20 }));
     if (wire) r.wire = wire;
+    if (optional(m.fan, (v) => asBool(v, 'fan'))) r.fan = true;
     return r;
   });
 }

@@ -78,12 +78,14 @@ import type { ContactRecord, MessageStatus } from '../records.ts';
 import type { Store, StoreOp } from '../store.ts';
 import {
   GC,
+  MAX_FANOUT_LISTS,
   decodeGroupMessage,
   decodeGroupRecord,
   decodePending,
   decodeReceiver,
   decodeStash,
   encodeGroupRecord,
+  type GroupFanoutList,
   type GroupMessageKind,
   type GroupMessageRecord,
   type GroupRecord,
@@ -92,7 +94,9 @@ import {
   MAX_EVENTS_PER_PAYLOAD,
   MAX_RECEIPT_IDS,
   bindMessage,
+  decodeGroupFanoutFrame,
   decodeGroupPayload,
+  encodeGroupFanoutFrame,
   encodeGroupPayload,
   type GroupPayload,
 } from './group-wire.ts';
@@ -165,6 +169,15 @@ export interface GroupHost {
   emitMessage(info: MessageInfo): void;
   contactById(id: Uint8Array): ContactRecord | undefined;
   contactByAlias(alias: string): ContactRecord;
+  /**
+   * Outbox entries for one group message to `members` by relay fan-out (`frame`, uploaded once
+   * per relay), each kept until that member's receipt and resent as `payload` over the 1:1
+   * session if it does not come.
+   */
+  fanoutOps(
+    members: ContactRecord[],
+    m: { group: Uint8Array; message: Uint8Array; frame: Uint8Array; payload: CborMap },
+  ): StoreOp[];
   /** An outbox entry carrying `body` over the 1:1 session with `c` (kept until receipted if `message`). */
   sendOp(c: ContactRecord, body: CborMap, message?: Uint8Array): StoreOp;
   /** Outbox entries to `c` that receipts for `ids` settle, as delete operations. */
@@ -895,19 +908,54 @@ export class GroupEngine {
   }
 
   /**
-   * THE place where a group message goes on the wire. Today: one outbox entry per member, each
-   * over that member's 1:1 session (the outbox keeps it until that member's delivery receipt).
-   * With relay fan-out (RelayConnection.fanoutSend), this becomes one upload of `ciphertext`
-   * per relay with the members' queue addresses; nothing else in the engine changes.
+   * THE place where a group message goes on the wire (docs/decisions/0012 "Delivery"). The
+   * sender-key ciphertext is the same for every member, so it goes out once per relay by relay
+   * fan-out: the host writes, in this batch, the fan-out frame once and a small outbox entry
+   * per member (kept until that member's delivery receipt), and its flush uploads the frame
+   * once per relay to my fan-out list there. A member the upload did not reach (queue full or
+   * gone, not on the list) or whose receipt does not come within the backoff gets the message
+   * again over our 1:1 session, as the `msg` payload below.
    */
   private deliverToMembers(tx: Tx, l: Loaded, id: Uint8Array, ciphertext: Uint8Array): void {
     const st = this.state(l);
     const me = this.me(l).publicKey;
+    const members: ContactRecord[] = [];
     for (const link of l.rec.links) {
       if (equalBytes(link.m, me) || !st.members.has(hex(link.m))) continue;
       const c = this.host.contactById(link.c);
-      if (c) tx.ops.push(this.host.sendOp(c, this.payload({ t: 'msg', g: l.rec.id, id, c: ciphertext }), id));
+      if (c) members.push(c);
     }
+    if (members.length === 0) return;
+    tx.ops.push(
+      ...this.host.fanoutOps(members, {
+        group: l.rec.id,
+        message: id,
+        frame: encodeGroupFanoutFrame({ g: l.rec.id, m: me, id, c: ciphertext }),
+        payload: this.payload({ t: 'msg', g: l.rec.id, id, c: ciphertext }),
+      }),
+    );
+  }
+
+  /** My fan-out list for the group on `relay`, if I made one (the host's flush keeps them). */
+  fanoutList(group: Uint8Array, relay: string): GroupFanoutList | undefined {
+    return this.groups.get(hex(group))?.rec.fan?.find((f) => f.r === relay);
+  }
+
+  /**
+   * Records (or with `list` undefined, forgets) my fan-out list for the group on `relay`.
+   * Called under the host's lock; the caller writes the ops. Empty when the group is gone.
+   */
+  setFanoutList(group: Uint8Array, relay: string, list: GroupFanoutList | undefined): StoreOp[] {
+    const l = this.groups.get(hex(group));
+    if (!l) return [];
+    const others = (l.rec.fan ?? []).filter((f) => f.r !== relay);
+    const fan = list ? [...others, list] : others;
+    if (fan.length > MAX_FANOUT_LISTS) throw new QuotaError('too many relays for one group');
+    const rec: GroupRecord = { ...l.rec, fan };
+    if (fan.length === 0) delete rec.fan;
+    const tx: Tx = { ops: [], after: [] };
+    this.putRec(tx, l, rec);
+    return tx.ops;
   }
 
   private putMessage(l: Loaded, r: GroupMessageRecord): StoreOp {
@@ -1008,6 +1056,25 @@ export class GroupEngine {
   }
 
   // ---- Receiving -------------------------------------------------------------------------------
+
+  /**
+   * A group message that came by relay fan-out into the pairwise queue from `c`
+   * (group-wire.ts GroupFanoutFrame): read exactly like the `msg` payload it stands for, once
+   * its framing names the member that queue belongs to.
+   */
+  async receiveFanout(
+    c: ContactRecord,
+    bytes: Uint8Array,
+    ops: StoreOp[],
+    after: Array<() => void>,
+  ): Promise<void> {
+    const f = decodeGroupFanoutFrame(bytes);
+    const l = this.groups.get(hex(f.g));
+    const from = l ? this.memberOfContact(l, c) : undefined;
+    if (from && !equalBytes(from, f.m))
+      throw new VerificationError('fan-out message names another sender than its queue');
+    await this.receive(c, this.payload({ t: 'msg', g: f.g, id: f.id, c: f.c }), ops, after);
+  }
 
   /** Hidden peer sessions bind themselves to my member key in their first message. */
   async peerSessionOps(c: ContactRecord): Promise<StoreOp[]> {

@@ -55,7 +55,23 @@ export interface GroupRecord {
   chainAt: number;
   rotate: boolean;
   created: number;
+  /**
+   * My fan-out lists, one per relay my members' queues are on (docs/decisions/0012): the
+   * relay, the list's key (X25519 secret), its id, and the sender ids I put on it.
+   */
+  fan?: GroupFanoutList[];
 }
+
+export interface GroupFanoutList {
+  r: string;
+  k: Uint8Array;
+  l: Uint8Array;
+  s: Uint8Array[];
+}
+
+/** At most this many relays' lists per group, and entries per list (the relay's own bound). */
+export const MAX_FANOUT_LISTS = 64;
+export const MAX_FANOUT_LIST_ENTRIES = 4096;
 
 export type GroupMessageKind = 'text' | 'action' | 'ping';
 export const GROUP_MESSAGE_KINDS: readonly GroupMessageKind[] = ['text', 'action', 'ping'];
@@ -138,6 +154,18 @@ export function decodeGroupRecord(bytes: Uint8Array): GroupRecord {
     if (inviter) r.inviter = inviter;
     const chain = optional(m.chain, (v) => asBytes(v, 'chain', { max: 256 }));
     if (chain) r.chain = chain;
+    const fan = optional(m.fan, (v) =>
+      asArray(v, 'fan-out lists', MAX_FANOUT_LISTS).map((x) => {
+        const f = asMap(x, 'fan-out list');
+        return {
+          r: asText(f.r, 'relay', 512),
+          k: asBytes(f.k, 'list key', { len: 32 }),
+          l: asBytes(f.l, 'list id', { len: 24 }),
+          s: asArray(f.s, 'entries', MAX_FANOUT_LIST_ENTRIES).map((y) => asBytes(y, 'sid', { len: 24 })),
+        };
+      }),
+    );
+    if (fan) r.fan = fan;
     return r;
   });
 }

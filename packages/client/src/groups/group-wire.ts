@@ -13,6 +13,18 @@
  *   rcpt   {t, g, s, ids}          delivery ('d') or read ('r') receipts, ≤ 256 ids
  *   intro  {t, g, to, from, link}  `from` made a one-time card for `to`; the member between
  *                                  them forwards it (DESIGN.md "Introductions")
+ *
+ * A group message sent by relay fan-out (docs/decisions/0012) is not inside a 1:1 session: the
+ * relay copies one upload into each member's pairwise queue. Its body there is
+ *
+ *   0x80 || CBOR {g, m, id, c}       m: the sender's member key; c: the sender-key ciphertext
+ *
+ * The tag byte is never a ratchet message's first byte (its version, 1), so the receiver tells
+ * the two apart before decrypting. Authenticity comes from what it carries, not from the
+ * framing: `c` is signed with the sender's chain key and sealed with the group id as associated
+ * data (so it opens in no other group), its chain is registered to one member (learnt over
+ * that member's own 1:1 session), and it is only read from that member's pairwise queue, which
+ * only holders of the queue's sender key can fill. `m` must name that same member.
  */
 import {
   DecodeError,
@@ -26,6 +38,8 @@ import {
   asMap,
   asText,
   concatBytes,
+  decodeCbor,
+  encodeCbor,
   utf8,
   type CborMap,
   type CborValue,
@@ -118,6 +132,38 @@ export function decodeGroupPayload(body: CborValue): GroupPayload {
     default:
       throw new DecodeError('unknown group payload type');
   }
+}
+
+/** First byte of a fan-out delivered group message (a ratchet message starts with 1). */
+export const GROUP_FANOUT_TAG = 0x80;
+
+export interface GroupFanoutFrame {
+  g: Uint8Array;
+  m: Uint8Array;
+  id: Uint8Array;
+  c: Uint8Array;
+}
+
+export function isGroupFanoutFrame(body: Uint8Array): boolean {
+  return body.length > 0 && body[0] === GROUP_FANOUT_TAG;
+}
+
+export function encodeGroupFanoutFrame(f: GroupFanoutFrame): Uint8Array {
+  return concatBytes(Uint8Array.of(GROUP_FANOUT_TAG), encodeCbor({ g: f.g, m: f.m, id: f.id, c: f.c }));
+}
+
+/** DecodeError unless `body` is exactly a tagged {g, m, id, c}. */
+export function decodeGroupFanoutFrame(body: Uint8Array): GroupFanoutFrame {
+  if (!isGroupFanoutFrame(body)) throw new DecodeError('not a group fan-out frame');
+  if (body.length > SENDER_MAX_MESSAGE_BYTES + 256) throw new DecodeError('group fan-out frame too large');
+  const m = asMap(decodeCbor(body.subarray(1)), 'group fan-out frame');
+  keys(m, ['g', 'm', 'id', 'c']);
+  return {
+    g: asBytes(m.g, 'group id', { len: GROUP_ID_BYTES }),
+    m: asBytes(m.m, 'member', KEY),
+    id: asBytes(m.id, 'message id', KEY),
+    c: asBytes(m.c, 'ciphertext', { max: SENDER_MAX_MESSAGE_BYTES }),
+  };
 }
 
 export function encodeGroupPayload(p: GroupPayload): CborMap {

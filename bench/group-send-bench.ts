@@ -1,0 +1,401 @@
+/**
+ * Group send benchmark (issue 4 §9, docs/decisions/0012 "Delivery"): the cost of one group
+ * message to groups of 10, 100 and 1,000 members, measured through the real account engine
+ * (Account.groups.send, then the outbox flush that uploads it by relay fan-out), against a
+ * real relay in its own process, with every member's queue subscribed and acking in a third.
+ *
+ * How the group is built: introductions between 1,000 accounts would take hours, so the
+ * sender's store is set up directly with the engine's own records — a contact (group peer)
+ * per member whose send queue is a real, secured queue on the relay (made by the recipients
+ * process), a ratchet session, and the group's signed events (create, then an invite by the
+ * sender and a join by each member). The engine then opens that store as it would any other.
+ * The members are not accounts: nobody sends delivery receipts back, so between messages
+ * (outside the measured time) the bench drops the outbox entries a receipt would settle.
+ *
+ * Measured per message: sender CPU (process.cpuUsage over send + flush), bytes uploaded (a
+ * counting transport), and the copies the recipients got per second while the sender sent
+ * one message after the other (so bounded by the sender's round trip, not the relay).
+ */
+import { fork } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import {
+  createGroup,
+  createGroupEvent,
+  encodeCbor,
+  encodeGroupEvent,
+  encodeRatchetState,
+  fromHex,
+  generateDhKeyPair,
+  generateSignKeyPair,
+  initCrypto,
+  initRatchetSender,
+  systemRandom,
+  toHex,
+  type CborMap,
+  type GroupEvent,
+} from '@parus/core';
+import { Account, MemoryStore } from '@parus/client';
+import type { StoreOp, Transport } from '@parus/client';
+import { nodeTransport } from '@parus/client/node';
+import type { FanoutRecipientsConfig, RecipientsCommand, RecipientsMessage } from './fanout-recipients.ts';
+import type { ServerCommand, ServerMessage } from './ipc.ts';
+import { describeMachine } from './machine.ts';
+import type { Machine } from './machine.ts';
+import { Child } from './fanout-bench.ts';
+
+const SERVER_SCRIPT = fileURLToPath(new URL('./server-process.ts', import.meta.url));
+const RECIPIENTS_SCRIPT = fileURLToPath(new URL('./fanout-recipients.ts', import.meta.url));
+const OUTPUT = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
+
+export const GROUP_SEND_SECTION_START = '<!-- group send benchmark: start -->';
+export const GROUP_SEND_SECTION_END = '<!-- group send benchmark: end -->';
+export const GROUP_SEND_SIZES = (process.env.PARUS_GROUPSEND_SIZES ?? '10,100,1000').split(',').map(Number);
+const WARMUP_MESSAGES = 5;
+const MESSAGES = 40;
+const TEXT = 'x'.repeat(200);
+
+export interface GroupSendResult {
+  members: number;
+  setupMs: number;
+  messages: number;
+  cpuUsPerMessage: number;
+  bytesPerMessage: number;
+  fsendsPerMessage: number;
+  sendsPerMessage: number;
+  copiesPerSecond: number;
+  check: string;
+}
+
+export interface GroupSendReport {
+  machine: Machine;
+  runs: GroupSendResult[];
+  elapsedMs: number;
+}
+
+class KeptStore extends MemoryStore {
+  override async close(): Promise<void> {}
+}
+
+function counting(inner: Transport, c: { bytes: number }): Transport {
+  return {
+    async connect(url, signal) {
+      const conn = await inner.connect(url, signal);
+      return {
+        send: (data) => {
+          c.bytes += data.length;
+          conn.send(data);
+        },
+        close: () => conn.close(),
+        onMessage: (h) => conn.onMessage(h),
+        onClose: (h) => conn.onClose(h),
+      };
+    },
+  };
+}
+
+/** Writes a joined group with `entries.length` members, each a group peer of ours, into `store`. */
+async function seedGroup(
+  store: MemoryStore,
+  relay: string,
+  entries: Array<{ sid: string; sk: string }>,
+): Promise<string> {
+  const rng = systemRandom;
+  const now = Date.now();
+  const me = generateSignKeyPair(rng);
+  const create = createGroup({ author: me, name: `bench ${entries.length}`, ts: now, rng });
+  const g = create.group;
+  const events: GroupEvent[] = [create];
+  const links: Array<{ m: Uint8Array; c: Uint8Array }> = [];
+  let last: GroupEvent = create;
+  const ops: StoreOp[] = [];
+  const recvRid = rng.bytes(24);
+  for (const [i, e] of entries.entries()) {
+    const member = generateSignKeyPair(rng);
+    const invite: GroupEvent = createGroupEvent({
+      author: me,
+      group: g,
+      parents: [last.id],
+      lamport: last.lamport + 1,
+      ts: now,
+      type: 'invite',
+      content: { member: member.publicKey },
+    });
+    const join: GroupEvent = createGroupEvent({
+      author: member,
+      group: g,
+      parents: [invite.id],
+      lamport: invite.lamport + 1,
+      ts: now,
+      type: 'join',
+      content: {},
+    });
+    events.push(invite, join);
+    last = join;
+    const id = rng.bytes(16);
+    links.push({ m: member.publicKey, c: id });
+    const session = initRatchetSender({
+      sharedSecret: rng.bytes(32),
+      peerRatchetKey: generateDhKeyPair(rng).publicKey,
+      sharedHeaderKey: rng.bytes(32),
+      nextHeaderKey: rng.bytes(32),
+      rng,
+    });
+    const contact = {
+      id,
+      alias: `member-${i}`,
+      name: `member ${i}`,
+      state: 'unvalidated',
+      status: 'active',
+      identity: generateSignKeyPair(rng).secretKey,
+      theirIdentity: generateSignKeyPair(rng).publicKey,
+      conv: rng.bytes(16),
+      ad: rng.bytes(64),
+      // Nothing comes back in this bench: one placeholder inbound queue, never created.
+      recv: { relay, rid: recvRid, sid: rng.bytes(24), rk: rng.bytes(32), key: rng.bytes(32), secured: true },
+      send: { relay, sid: fromHex(e.sid) },
+      senderKey: fromHex(e.sk),
+      device: member.publicKey,
+      session: encodeRatchetState(session),
+      created: now,
+      peer: g,
+    };
+    ops.push({ type: 'put', collection: 'contacts', key: toHex(id), value: cbor(contact) });
+  }
+  for (const e of events)
+    ops.push({ type: 'put', collection: `gev.${toHex(g)}`, key: toHex(e.id), value: encodeGroupEvent(e) });
+  const rec = {
+    id: g,
+    status: 'joined',
+    name: `bench ${entries.length}`,
+    me: me.secretKey,
+    links,
+    invitees: [],
+    intros: [],
+    accept: [],
+    forwards: [],
+    chainAt: 0,
+    rotate: false,
+    created: now,
+  };
+  ops.push({ type: 'put', collection: 'groups', key: toHex(g), value: cbor(rec) });
+  await store.batch(ops);
+  return toHex(g);
+}
+
+/** The client's record codec (records.ts encodeRecord) is plain canonical CBOR. */
+function cbor(v: object): Uint8Array {
+  return encodeCbor(v as CborMap);
+}
+
+export async function runGroupSend(members: number): Promise<GroupSendResult> {
+  const server = new Child<ServerMessage, ServerCommand>(
+    fork(SERVER_SCRIPT, ['relay', '{}'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    'relay server',
+  );
+  let recipients: Child<RecipientsMessage, RecipientsCommand> | undefined;
+  let account: Account | undefined;
+  try {
+    const { address } = await server.next('listening', 30_000);
+    const cfg: FanoutRecipientsConfig = {
+      target: 'relay',
+      address,
+      recipients: members,
+      group: toHex(systemRandom.bytes(16)),
+      setupConcurrency: 32,
+      rawTimeOffset: 0,
+      ack: true,
+    };
+    recipients = new Child<RecipientsMessage, RecipientsCommand>(
+      fork(RECIPIENTS_SCRIPT, [JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+      'recipients',
+    );
+    const setupStart = performance.now();
+    const ready = await recipients.next('ready', 300_000);
+    const store = new KeptStore();
+    const created = await Account.create({
+      store,
+      transport: nodeTransport(),
+      name: 'Sender',
+      relay: address,
+    });
+    await created.close();
+    const g = await seedGroup(store, address, ready.entries);
+    const wire = { bytes: 0 };
+    const frames = { fsend: 0, send: 0 };
+    const transport = counting(nodeTransport(), wire);
+    account = await Account.open({
+      store,
+      transport: {
+        async connect(url, signal) {
+          const conn = await transport.connect(url, signal);
+          return {
+            ...conn,
+            send: (data: Uint8Array) => {
+              // The frame type is the CBOR map's `t`: cheap enough to spot without decoding.
+              const s = Buffer.from(data.subarray(0, 24)).toString('latin1');
+              if (s.includes('efsend')) frames.fsend++;
+              else if (s.includes('dsend')) frames.send++;
+              conn.send(data);
+            },
+          };
+        },
+      },
+    });
+    await account.start();
+    const setupMs = performance.now() - setupStart;
+    const dropSettled = async (): Promise<void> => {
+      // What members' delivery receipts would do: settle the relayed entries.
+      const outbox = await store.list('outbox');
+      await store.batch(outbox.map(({ key }) => ({ type: 'del' as const, collection: 'outbox', key })));
+    };
+    for (let i = 0; i < WARMUP_MESSAGES; i++) {
+      await account.groups.send(g, TEXT);
+      // The first flushes may come before the connection is up: wait until all is out.
+      for (let tries = 0; (await account.outboxSize()).queued > 0; tries++) {
+        if (tries > 600) throw new Error('the warm-up messages did not go out');
+        await account.flush();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await dropSettled();
+    }
+    recipients.send({ type: 'mark-start' });
+    let cpuUs = 0;
+    const bytes0 = wire.bytes;
+    const f0 = { ...frames };
+    const wall0 = performance.now();
+    for (let i = 0; i < MESSAGES; i++) {
+      const c0 = process.cpuUsage();
+      await account.groups.send(g, TEXT);
+      await account.flush();
+      const c1 = process.cpuUsage(c0);
+      cpuUs += c1.user + c1.system;
+      await dropSettled();
+    }
+    const bytes = wire.bytes - bytes0;
+    // Let the last copies arrive before closing the window.
+    await new Promise((r) => setTimeout(r, 500));
+    recipients.send({ type: 'mark-end' });
+    const window = await recipients.next('window', 60_000);
+    const wallS = (performance.now() - wall0) / 1000;
+    recipients.send({ type: 'stop' });
+    const stopped = await recipients.next('stopped', 60_000);
+    const expected = (WARMUP_MESSAGES + MESSAGES) * members;
+    const errors = Object.entries(stopped.errors);
+    const check =
+      stopped.received >= expected && errors.length === 0
+        ? `all ${stopped.received} copies arrived`
+        : `received ${stopped.received} of ${expected}, errors ${JSON.stringify(stopped.errors)}`;
+    return {
+      members,
+      setupMs,
+      messages: MESSAGES,
+      cpuUsPerMessage: cpuUs / MESSAGES,
+      bytesPerMessage: bytes / MESSAGES,
+      fsendsPerMessage: (frames.fsend - f0.fsend) / MESSAGES,
+      sendsPerMessage: (frames.send - f0.send) / MESSAGES,
+      copiesPerSecond: window.delivered / wallS,
+      check,
+    };
+  } finally {
+    await account?.close().catch(() => undefined);
+    recipients?.kill();
+    server.send({ type: 'stop' });
+    await new Promise((r) => setTimeout(r, 200));
+    server.kill();
+  }
+}
+
+export async function benchGroupSend(log: (line: string) => void): Promise<GroupSendReport> {
+  await initCrypto();
+  const started = performance.now();
+  const machine = await describeMachine();
+  const runs: GroupSendResult[] = [];
+  for (const n of GROUP_SEND_SIZES) {
+    const r = await runGroupSend(n);
+    runs.push(r);
+    log(
+      `group send to ${n}: ${r.cpuUsPerMessage.toFixed(0)} µs CPU and ${Math.round(r.bytesPerMessage)} B per message, ` +
+        `${r.fsendsPerMessage} fsend and ${r.sendsPerMessage} send per message, ${Math.round(r.copiesPerSecond)} copies/s; ${r.check}`,
+    );
+  }
+  return { machine, runs, elapsedMs: performance.now() - started };
+}
+
+const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+
+export function renderGroupSendSection(r: GroupSendReport): string {
+  const lines: string[] = [];
+  lines.push(GROUP_SEND_SECTION_START);
+  lines.push('## Group send through the engine');
+  lines.push('');
+  lines.push(
+    `_Generated by \`npm run bench -- --only groupsend\` (bench/group-send-bench.ts) on ${r.machine.date} in ${int(r.elapsedMs / 1000)} s, ` +
+      `on ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}. The machine is shared with other work._`,
+  );
+  lines.push('');
+  lines.push(
+    'One group message as the account engine sends it (docs/decisions/0012 "Delivery"): `groups.send` ' +
+      '(envelope, sender-key encryption, the message and its outbox entries written) and the flush ' +
+      'that uploads it once per relay with `fsend`. The relay runs in its own process; every member ' +
+      'is a subscribed, acking queue in a third. The group is built directly in the sender’s store ' +
+      '(a secured queue, a ratchet session and signed invite/join events per member), not through ' +
+      `introductions. ${WARMUP_MESSAGES} messages of warm-up (the first distributes the sender key over ` +
+      `the 1:1 sessions), then ${MESSAGES} measured, one after the other; ${TEXT.length}-character texts. ` +
+      'Nobody sends receipts back in this bench: between messages, outside the measured time, the ' +
+      'bench drops the outbox entries receipts would settle (receiving N receipts is the one part of a ' +
+      'group send that stays per member).',
+  );
+  lines.push('');
+  lines.push(
+    '| members | sender CPU / message | bytes uploaded / message | `fsend` / message | `send` / message | copies delivered / s (sequential sends) | check |',
+  );
+  lines.push('| --: | --: | --: | --: | --: | --: | --- |');
+  for (const x of r.runs) {
+    lines.push(
+      `| ${int(x.members)} | ${int(x.cpuUsPerMessage)} µs | ${int(x.bytesPerMessage)} B | ${x.fsendsPerMessage} | ${x.sendsPerMessage} | ${int(x.copiesPerSecond)} | ${x.check} |`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    'Bytes uploaded do not grow with the group: one `fsend` of the same frame whatever the size, ' +
+      'and no per-member `send`. Sender CPU **does not meet** the target of a constant cost: it ' +
+      'still grows with the group, by about 50–80 µs per member on this busy machine. A profile of ' +
+      'the 1,000-member run (`--cpu-prof`) puts that in the per-member bookkeeping, not in crypto or ' +
+      'the network: one small outbox entry per member encoded when the message is written and again ' +
+      'when it is marked relayed (`encodeRecord`), the flush decoding the whole outbox each pass ' +
+      '(`decodeOutbox`), and the group maintenance pass that runs after every change and walks the ' +
+      'members (`maintainGroup`, `linkOf`). The entries are what per-member receipts and 1:1 resends ' +
+      'need; one entry per message holding the set of members still waiting would make the write ' +
+      'constant (not done). Copies per second here are bounded by one message at a time waiting for ' +
+      'its `fsent` (a relay group commit each); the relay’s own fan-out rate is in "Group fan-out".',
+  );
+  lines.push('');
+  lines.push(GROUP_SEND_SECTION_END);
+  return lines.join('\n');
+}
+
+/** Replaces an earlier section, else puts it before the fan-out section (or at the end). */
+export function spliceGroupSendSection(markdown: string, section: string): string {
+  const start = markdown.indexOf(GROUP_SEND_SECTION_START);
+  const end = markdown.indexOf(GROUP_SEND_SECTION_END);
+  if (start >= 0 && end > start)
+    return markdown.slice(0, start) + section + markdown.slice(end + GROUP_SEND_SECTION_END.length);
+  const anchor = markdown.indexOf('<!-- fan-out benchmark: start -->');
+  if (anchor >= 0) return `${markdown.slice(0, anchor)}${section}\n\n${markdown.slice(anchor)}`;
+  return `${markdown.trimEnd()}\n\n${section}\n`;
+}
+
+/** `--only groupsend`: run this benchmark alone and update its section of docs/BENCHMARKS.md. */
+export async function groupSendOnly(log: (line: string) => void): Promise<void> {
+  const report = await benchGroupSend(log);
+  let markdown = '';
+  try {
+    markdown = await readFile(OUTPUT, 'utf8');
+  } catch {
+    markdown = '# Benchmarks\n';
+  }
+  await writeFile(OUTPUT, spliceGroupSendSection(markdown, renderGroupSendSection(report)));
+  log(`wrote the group send section of ${OUTPUT}`);
+}

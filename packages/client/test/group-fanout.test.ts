@@ -1,0 +1,305 @@
+// Group delivery by relay fan-out (docs/decisions/0012 "Delivery"): in-process accounts over
+// real WebSockets to two real relays (port 0, temporary data). The sender's frames are counted
+// on the wire: one `fsend` per relay per message, no per-member `send`; a full queue and a
+// relay that was down still end with every message delivered exactly once, in causal order.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  VerificationError,
+  asMap,
+  asText,
+  decodeCbor,
+  initCrypto,
+  parseRelayAddress,
+  toHex,
+} from '@parus/core';
+import { startRelay } from '@parus/relay';
+import { Account, MemoryStore, type Transport } from '../src/index.ts';
+import { nodeTransport } from '../src/node/index.ts';
+import { decodeOutbox } from '../src/records.ts';
+import { GC, decodeGroupRecord } from '../src/groups/group-records.ts';
+import { decodeGroupFanoutFrame, encodeGroupFanoutFrame } from '../src/groups/group-wire.ts';
+
+type Relay = Awaited<ReturnType<typeof startRelay>>;
+const open: Account[] = [];
+const relays: Relay[] = [];
+const dirs: string[] = [];
+const dirOf = new Map<Relay, string>();
+
+beforeAll(async () => {
+  await initCrypto();
+});
+
+afterEach(async () => {
+  for (const a of open.splice(0)) await a.close();
+  for (const r of relays.splice(0)) await r.close().catch(() => undefined);
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function relay(
+  opts: {
+    maxQueueMessages?: number;
+    maxFanoutEntries?: number;
+    dataDir?: string;
+    port?: number;
+  } = {},
+): Promise<Relay> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'parus-gfan-'));
+  if (!opts.dataDir) dirs.push(dataDir);
+  const r = await startRelay({
+    host: '127.0.0.1',
+    port: opts.port ?? 0,
+    dataDir,
+    limits: {
+      ...(opts.maxQueueMessages ? { maxQueueMessages: opts.maxQueueMessages } : {}),
+      ...(opts.maxFanoutEntries !== undefined ? { maxFanoutEntries: opts.maxFanoutEntries } : {}),
+    },
+  });
+  relays.push(r);
+  dirOf.set(r, dataDir);
+  return r;
+}
+
+/** Counts the frames an account sends, by type. */
+function counting(inner: Transport): {
+  transport: Transport;
+  frames: Map<string, number>;
+  bodies: Uint8Array[];
+} {
+  const frames = new Map<string, number>();
+  const bodies: Uint8Array[] = [];
+  return {
+    frames,
+    bodies,
+    transport: {
+      async connect(url, signal) {
+        const conn = await inner.connect(url, signal);
+        return {
+          send: (data) => {
+            const frame = asMap(decodeCbor(data), 'frame');
+            const t = asText(frame.t, 't', 16);
+            frames.set(t, (frames.get(t) ?? 0) + 1);
+            if (t === 'fsend') bodies.push(frame.body as Uint8Array);
+            conn.send(data);
+          },
+          close: () => conn.close(),
+          onMessage: (h) => conn.onMessage(h),
+          onClose: (h) => conn.onClose(h),
+        };
+      },
+    },
+  };
+}
+
+class KeptStore extends MemoryStore {
+  override async close(): Promise<void> {}
+}
+
+async function account(
+  name: string,
+  at: Relay,
+  transport: Transport = nodeTransport(),
+  store = new MemoryStore(),
+): Promise<Account> {
+  const a = await Account.create({ store, transport, name, relay: at.address });
+  open.push(a);
+  await a.start();
+  return a;
+}
+
+async function befriend(a: Account, b: Account, aliasOfA: string): Promise<void> {
+  const { link } = await a.createInvite();
+  await b.acceptInvite(link, { alias: aliasOfA });
+  await b.sync();
+  await a.sync();
+  await b.sync();
+}
+
+async function view(accounts: Account[]): Promise<string> {
+  return JSON.stringify(
+    await Promise.all(
+      accounts.map(async (a) =>
+        Promise.all(
+          a.groups.list().map(async (g) => {
+            const members = a.groups.members(g.id).map((m) => [m.key, m.linked]);
+            const messages = (await a.groups.history(g.id)).map((m) => [m.id, m.deliveredCount ?? 0]);
+            return [g, members, messages];
+          }),
+        ),
+      ),
+    ),
+  );
+}
+
+async function settle(accounts: Account[], rounds = 30): Promise<void> {
+  let before = '';
+  let stable = 0;
+  for (let i = 0; i < rounds && stable < 2; i++) {
+    for (const a of accounts) await a.sync({ timeoutMs: 60_000 });
+    const now = await view(accounts);
+    const outbox = await Promise.all(accounts.map((a) => a.outboxSize()));
+    stable = now === before && outbox.every((o) => o.queued === 0) ? stable + 1 : 0;
+    before = now;
+  }
+}
+
+const reset = (m: Map<string, number>): void => m.clear();
+const count = (m: Map<string, number>, t: string): number => m.get(t) ?? 0;
+
+/** Alice (relay A) with Bob (A), Carol and Dave (B) in one group, every pair linked. */
+async function fourOnTwoRelays(opts: { maxQueueMessages?: number; maxFanoutEntries?: number } = {}) {
+  const relayA = await relay();
+  const relayB = await relay(opts);
+  const wire = counting(nodeTransport());
+  const daveStore = new KeptStore();
+  const alice = await account('Alice', relayA, wire.transport);
+  const bob = await account('Bob', relayA);
+  const carol = await account('Carol', relayB);
+  const dave = await account('Dave', relayB, nodeTransport(), daveStore);
+  const all = [alice, bob, carol, dave];
+  for (const x of [bob, carol, dave]) await befriend(alice, x, 'alice');
+  const g = (await alice.groups.create('Fan')).id;
+  for (const name of ['Bob', 'Carol', 'Dave']) await alice.groups.invite(g, name);
+  await settle(all);
+  for (const x of [bob, carol, dave]) await x.groups.join(g);
+  await settle(all);
+  for (const a of all) expect(a.groups.members(g).every((m) => m.linked)).toBe(true);
+  // The first message also distributes Alice's sender key (over the 1:1 sessions).
+  await alice.groups.send(g, 'first');
+  await settle(all);
+  return { relayA, relayB, wire, alice, bob, carol, dave, all, g, daveStore };
+}
+
+async function texts(a: Account, g: string): Promise<string[]> {
+  return (await a.groups.history(g)).map((m) => m.text);
+}
+
+describe('group delivery by relay fan-out', () => {
+  it('uploads each message once per relay, and every member gets it once', async () => {
+    const { wire, alice, bob, carol, dave, all, g } = await fourOnTwoRelays();
+    reset(wire.frames);
+    for (const t of ['two', 'three', 'four']) await alice.groups.send(g, t);
+    await settle(all);
+    // Two relays, three messages: six uploads, and no message sent member by member.
+    expect(count(wire.frames, 'fsend')).toBe(6);
+    expect(count(wire.frames, 'send')).toBe(0);
+    expect(count(wire.frames, 'fadd')).toBe(0); // the lists already hold everyone
+    for (const x of [bob, carol, dave]) expect(await texts(x, g)).toEqual(['first', 'two', 'three', 'four']);
+    const mine = await alice.groups.history(g);
+    expect(mine.map((m) => m.deliveredCount)).toEqual([3, 3, 3, 3]);
+    expect(await alice.outboxSize()).toEqual({ queued: 0, relayed: 0 });
+    // The lists are kept in the group record: one per relay, with that relay's members.
+    const rec = decodeGroupRecord((await aliceStore(alice).get(GC.groups, g))!);
+    expect(rec.fan?.map((f) => f.s.length).sort()).toEqual([1, 2]);
+
+    // A copy put into another member's queue (by a relay, or by that member) is refused:
+    // it names Alice, and Alice's sender key is registered to Alice alone.
+    const frame = decodeGroupFanoutFrame(wire.bodies.at(-1)!);
+    const bobRec = decodeGroupRecord((await aliceStore(bob).get(GC.groups, g))!);
+    const aliceKey = alice.groups.members(g).find((m) => m.me)!.key;
+    const other = bobRec.links.find((l) => toHex(l.m) !== aliceKey)!;
+    const peer = (bob as unknown as { contactsById: Map<string, unknown> }).contactsById.get(toHex(other.c));
+    const fresh = { ...frame, id: new Uint8Array(32).fill(7) };
+    const inject = (f: typeof frame) =>
+      bob.groups.receiveFanout(peer as never, encodeGroupFanoutFrame(f), [], []);
+    await expect(inject(fresh)).rejects.toBeInstanceOf(VerificationError);
+    await expect(inject({ ...fresh, m: other.m })).rejects.toBeInstanceOf(VerificationError);
+    expect(await texts(bob, g)).toEqual(['first', 'two', 'three', 'four']);
+  }, 120_000);
+
+  it('resends over the 1:1 session to a member whose queue was full, once it has room', async () => {
+    const { wire, alice, bob, carol, dave, all, g, daveStore, relayB } = await fourOnTwoRelays({
+      maxQueueMessages: 6,
+    });
+    await dave.close();
+    open.splice(open.indexOf(dave), 1);
+    reset(wire.frames);
+    const sent = Array.from({ length: 10 }, (_, i) => `m${i}`);
+    for (const t of sent) await alice.groups.send(g, t);
+    await alice.sync();
+    // Dave's queue took six; the rest wait in Alice's outbox for the 1:1 path.
+    expect(count(wire.frames, 'fsend')).toBe(20);
+    const waiting = (await listOutbox(alice)).filter((e) => e.state === 'queued');
+    expect(waiting.length).toBe(4);
+    // Each was tried by fan-out, then over the 1:1 session (its envelope made), refused again.
+    expect(waiting.every((e) => e.fan && e.attempts >= 2 && e.envelope.length > 0)).toBe(true);
+    const dave2 = await Account.open({ store: daveStore, transport: nodeTransport() });
+    open.push(dave2);
+    await dave2.start();
+    await settle([alice, bob, carol, dave2]);
+    expect(count(wire.frames, 'send')).toBeGreaterThanOrEqual(4);
+    for (const x of [bob, carol, dave2]) expect(await texts(x, g)).toEqual(['first', ...sent]);
+    expect((await alice.groups.history(g)).every((m) => m.deliveredCount === 3)).toBe(true);
+    expect(await alice.outboxSize()).toEqual({ queued: 0, relayed: 0 });
+    expect(relayB.address).toBeTruthy();
+    void all;
+  }, 180_000);
+
+  it('sends what waited while a relay was down to the same list once it is back', async () => {
+    const { wire, alice, bob, carol, dave, g, relayA, relayB } = await fourOnTwoRelays();
+    const { port } = parseRelayAddress(relayB.address);
+    const dataDir = dirOf.get(relayB)!;
+    await relayB.close();
+    relays.splice(relays.indexOf(relayB), 1);
+    reset(wire.frames);
+    await alice.groups.send(g, 'while down');
+    await alice.sync();
+    await bob.sync();
+    expect(count(wire.frames, 'fsend')).toBe(1); // relay A only
+    expect(await texts(bob, g)).toEqual(['first', 'while down']);
+    const back = await relay({ dataDir, port });
+    expect(back.address).toBe(relayB.address);
+    await settle([alice, bob, carol, dave]);
+    // The list survived on the relay: no new list, no entries added again.
+    expect(count(wire.frames, 'fsend')).toBe(2);
+    expect(count(wire.frames, 'fnew')).toBe(0);
+    expect(count(wire.frames, 'fadd')).toBe(0);
+    expect(count(wire.frames, 'send')).toBe(0);
+    for (const x of [carol, dave]) expect(await texts(x, g)).toEqual(['first', 'while down']);
+    expect((await alice.groups.history(g)).map((m) => m.deliveredCount)).toEqual([3, 3]);
+    void relayA;
+  }, 180_000);
+});
+
+describe('group delivery when a relay refuses part of a list', () => {
+  it('sends to the members it will not take over the 1:1 sessions, and nothing waits', async () => {
+    // Relay B takes one entry per list: of Carol and Dave, one is left off.
+    const { wire, alice, bob, carol, dave, g } = await fourOnTwoRelays({ maxFanoutEntries: 1 });
+    reset(wire.frames);
+    await alice.groups.send(g, 'second');
+    await settle([alice, bob, carol, dave]);
+    expect(count(wire.frames, 'fsend')).toBe(2);
+    expect(count(wire.frames, 'send')).toBe(1);
+    for (const x of [bob, carol, dave]) expect(await texts(x, g)).toEqual(['first', 'second']);
+    expect((await alice.groups.history(g)).map((m) => m.deliveredCount)).toEqual([3, 3]);
+    expect(await alice.outboxSize()).toEqual({ queued: 0, relayed: 0 });
+    const rec = decodeGroupRecord((await aliceStore(alice).get(GC.groups, g))!);
+    expect(rec.fan?.map((f) => f.s.length).sort()).toEqual([1, 1]);
+  }, 120_000);
+});
+
+describe('group fan-out framing', () => {
+  it('round-trips and refuses anything else', () => {
+    const f = {
+      g: new Uint8Array(16).fill(1),
+      m: new Uint8Array(32).fill(2),
+      id: new Uint8Array(32).fill(3),
+      c: new Uint8Array(90).fill(4),
+    };
+    const bytes = encodeGroupFanoutFrame(f);
+    expect(bytes[0]).toBe(0x80);
+    expect(decodeGroupFanoutFrame(bytes)).toEqual(f);
+    expect(() => decodeGroupFanoutFrame(Uint8Array.of(1, ...bytes.subarray(1)))).toThrow();
+    expect(() => decodeGroupFanoutFrame(bytes.subarray(0, bytes.length - 1))).toThrow();
+  });
+});
+
+function aliceStore(a: Account): MemoryStore {
+  return (a as unknown as { store: MemoryStore }).store;
+}
+
+async function listOutbox(a: Account) {
+  return (await aliceStore(a).list('outbox')).map((e) => decodeOutbox(e.value));
+}
