@@ -3,7 +3,16 @@
  * @parus/client directly (only their types), so libsodium stays out of the first load.
  */
 export type Engine = typeof import('./engine/session.ts');
-export type { Chat, ConnectionState, Invite, QrMatrix, SafetyNumberView, Session } from './engine/session.ts';
+export type {
+  Chat,
+  ConnectionState,
+  Invite,
+  QrMatrix,
+  SafetyNumberView,
+  Session,
+  Upload,
+  UploadInfo,
+} from './engine/session.ts';
 
 let loading: Promise<Engine> | undefined;
 
