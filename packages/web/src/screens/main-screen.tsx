@@ -75,10 +75,20 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   // New messages are read out by screen readers, politely, whichever chat is open; and
   // notified when the page is hidden or the chat is not open, unless that chat is muted.
   const [announcement, setAnnouncement] = useState('');
+  const announced = useRef<{ alias: string; id: string } | undefined>(undefined);
+  // An unsent message leaves the live region too, not only the conversation.
+  useEffect(() => {
+    const last = announced.current;
+    if (last && session.messages(last.alias).find((m) => m.id === last.id)?.unsent) {
+      announced.current = undefined;
+      setAnnouncement('');
+    }
+  }, [session, version]);
   useEffect(
     () =>
       session.onIncoming((m) => {
         const text = messagePreview(m, t, m.alias);
+        announced.current = { alias: m.alias, id: m.id };
         setAnnouncement(t('chat.announce', { name: m.alias, text }));
         const hidden = document.visibilityState === 'hidden';
         const chatOpen = activeRef.current === m.alias;
