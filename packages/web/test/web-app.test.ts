@@ -304,7 +304,7 @@ describe('two people in two browsers', () => {
       undefined,
       WAIT,
     );
-    await shot(amei.page, 'zh-TW-10-photo');
+    await shot(amei.page, 'zh-TW-12-photo');
     const [download] = await Promise.all([
       amei.page.waitForEvent('download', WAIT),
       viewer.getByRole('button', { name: '儲存' }).click(),
@@ -334,7 +334,7 @@ describe('two people in two browsers', () => {
     expect(await amei.page.evaluate(() => document.activeElement?.textContent)).toBe('回覆');
     await amei.page.keyboard.press('ArrowDown');
     expect(await amei.page.evaluate(() => document.activeElement?.textContent)).toBe('收回');
-    await shot(amei.page, 'zh-TW-11-unsend-menu');
+    await shot(amei.page, 'zh-TW-13-unsend-menu');
     expect(await unnamedControls(amei.page)).toEqual([]);
     await amei.page.keyboard.press('Escape');
     expect(await menu.count()).toBe(0);
