@@ -270,9 +270,13 @@ describe('two people in two browsers', () => {
         const ctx = canvas.getContext('2d')!;
         const img = ctx.createImageData(640, 480);
         for (let i = 0; i < img.data.length; i += 4) {
-          img.data[i] = (i * 7) % 256;
-          img.data[i + 1] = Math.floor(Math.random() * 256);
-          img.data[i + 2] = (i >> 8) % 256;
+          // A dusk sky over Taipei, with grain (noise keeps the PNG large).
+          const x = (i / 4) % 640;
+          const y = Math.floor(i / 4 / 640);
+          const grain = Math.floor(Math.random() * 24);
+          img.data[i] = Math.min(255, 80 + (y * 160) / 480 + grain);
+          img.data[i + 1] = Math.min(255, 90 + (x * 60) / 640 + grain);
+          img.data[i + 2] = Math.min(255, 200 - (y * 80) / 480 + grain);
           img.data[i + 3] = 255;
         }
         ctx.putImageData(img, 0, 0);
@@ -296,6 +300,7 @@ describe('two people in two browsers', () => {
     await messages(ming.page, '阿美').locator('.msg-out img.thumbnail').waitFor(WAIT);
     await chatList(amei.page).getByRole('button', { name: /小明/ }).getByText('[照片]').waitFor(WAIT);
 
+    await shot(amei.page, 'zh-TW-20-sticker-photo');
     await inAmei.getByRole('button', { name: '開啟照片 台北.png' }).click();
     const viewer = amei.page.getByRole('dialog', { name: '台北.png' });
     await viewer.getByRole('img', { name: '台北.png' }).waitFor(WAIT);
@@ -304,7 +309,7 @@ describe('two people in two browsers', () => {
       undefined,
       WAIT,
     );
-    await shot(amei.page, 'zh-TW-12-photo');
+    await shot(amei.page, 'zh-TW-21-photo-viewer');
     const [download] = await Promise.all([
       amei.page.waitForEvent('download', WAIT),
       viewer.getByRole('button', { name: '儲存' }).click(),
@@ -334,7 +339,7 @@ describe('two people in two browsers', () => {
     expect(await amei.page.evaluate(() => document.activeElement?.textContent)).toBe('回覆');
     await amei.page.keyboard.press('ArrowDown');
     expect(await amei.page.evaluate(() => document.activeElement?.textContent)).toBe('收回');
-    await shot(amei.page, 'zh-TW-13-unsend-menu');
+    await shot(amei.page, 'zh-TW-22-unsend-menu');
     expect(await unnamedControls(amei.page)).toEqual([]);
     await amei.page.keyboard.press('Escape');
     expect(await menu.count()).toBe(0);
@@ -430,7 +435,17 @@ describe('two people in two browsers', () => {
     await page.getByRole('button', { name: 'Add friend' }).first().waitFor(WAIT);
     await page.locator('.msg-out .status-read', { hasText: 'Read' }).first().waitFor(WAIT);
     await page.locator('.day-sep', { hasText: 'Today' }).waitFor(WAIT);
+    await page.locator('.msg-in .unsent', { hasText: 'A message was unsent' }).waitFor(WAIT);
     await shot(page, 'en-1-chat');
+    const action = page.locator('.msg-out', { hasText: '* 小明 揮揮手' });
+    await action.getByRole('button', { name: 'More options' }).click();
+    await page
+      .getByRole('menu', { name: 'Message options' })
+      .getByRole('menuitem', { name: 'Unsend' })
+      .waitFor(WAIT);
+    await shot(page, 'en-10-unsend-menu');
+    expect(await unnamedControls(page)).toEqual([]);
+    await page.keyboard.press('Escape');
 
     await page.reload();
     await page.getByRole('heading', { name: 'Unlock' }).waitFor(WAIT);
