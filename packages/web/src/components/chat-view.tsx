@@ -378,6 +378,11 @@ export function ChatView(props: {
         class="messages"
         tabIndex={0}
         aria-label={t('chat.messages', { name })}
+        // Stickers and previews get their height when they load: stay at the bottom then too.
+        onLoadCapture={(e) => {
+          const el = e.currentTarget;
+          if (stick.current) el.scrollTop = el.scrollHeight;
+        }}
         onScroll={(e) => {
           const el = e.currentTarget;
           stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
