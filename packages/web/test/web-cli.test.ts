@@ -41,7 +41,8 @@ function cli(args: string[]): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  world = await startWorld({ servedByRelay: true });
+  // A relay that takes files up to 1 MB, so that a too-big file is quick to make.
+  world = await startWorld({ servedByRelay: true, maxBlobBytes: 1024 * 1024 });
   home = join(world.dir, 'bob');
   web = await openPerson(world);
 }, 60_000);
@@ -120,6 +121,21 @@ describe('a web account and a CLI account', () => {
     ]);
     expect(download.suggestedFilename()).toBe('會議記錄.txt');
     expect(Buffer.compare(await readFile((await download.path())!), contents)).toBe(0);
+    expect(web.problems).toEqual([]);
+  }, 120_000);
+
+  it('a file larger than the relay takes is refused with a message in the active language', async () => {
+    const page = web.page;
+    await page
+      .locator('.composer input[type="file"]')
+      .setInputFiles({
+        name: 'big.bin',
+        mimeType: 'application/octet-stream',
+        buffer: Buffer.alloc(1536 * 1024, 1),
+      });
+    await page.getByRole('alert').getByText('big.bin：檔案太大，無法傳送。').waitFor(WAIT);
+    const list = page.getByRole('list', { name: '與 Bob 的訊息' });
+    expect(await list.locator('.file-card', { hasText: 'big.bin' }).count()).toBe(0);
     expect(web.problems).toEqual([]);
   }, 120_000);
 });

@@ -160,7 +160,7 @@ export function ChatView(props: {
         reply = undefined;
       } catch (e) {
         const text = fileErrorText(e, t);
-        if (text) setError(`${f.name}: ${text}`);
+        if (text) setError(t('file.failedNamed', { name: f.name, reason: text }));
       }
     }
   };
