@@ -126,13 +126,11 @@ describe('a web account and a CLI account', () => {
 
   it('a file larger than the relay takes is refused with a message in the active language', async () => {
     const page = web.page;
-    await page
-      .locator('.composer input[type="file"]')
-      .setInputFiles({
-        name: 'big.bin',
-        mimeType: 'application/octet-stream',
-        buffer: Buffer.alloc(1536 * 1024, 1),
-      });
+    await page.locator('.composer input[type="file"]').setInputFiles({
+      name: 'big.bin',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.alloc(1536 * 1024, 1),
+    });
     await page.getByRole('alert').getByText('big.bin：檔案太大，無法傳送。').waitFor(WAIT);
     const list = page.getByRole('list', { name: '與 Bob 的訊息' });
     expect(await list.locator('.file-card', { hasText: 'big.bin' }).count()).toBe(0);
