@@ -131,15 +131,23 @@ export function ChatView(props: {
     }
   };
 
-  /** Stickers, actions and files: what is replied to goes with them; no draft to restore. */
-  const sendOther = async (op: (replyTo: string | undefined) => Promise<unknown>): Promise<void> => {
+  /**
+   * Stickers and actions: what is replied to goes with them; on failure the reply (and the
+   * draft, for an action) comes back so that nothing typed is lost.
+   */
+  const sendOther = async (
+    op: (replyTo: string | undefined) => Promise<unknown>,
+    draftBefore?: string,
+  ): Promise<void> => {
     const reply = replyTo;
     setReplyTo(undefined);
     setError('');
+    if (draftBefore !== undefined) setDraft('');
     stick.current = true;
     try {
       await op(reply?.id);
     } catch (e) {
+      if (draftBefore !== undefined) setDraft(draftBefore);
       setReplyTo(reply);
       setError(t('chat.sendFailed', { name: errorName(e) }));
     }
@@ -495,10 +503,7 @@ export function ChatView(props: {
         value={draft}
         onChange={setDraft}
         onSend={(text) => void send(text)}
-        onAction={(text) => {
-          setDraft('');
-          void sendOther((reply) => session.sendAction(alias, text, reply));
-        }}
+        onAction={(text) => void sendOther((reply) => session.sendAction(alias, text, reply), draft)}
         onSticker={(pack, id) => void sendOther((reply) => session.sendSticker(alias, pack, id, reply))}
         onTyping={() => session.typing(alias)}
         onFiles={(files) => void sendFiles(files)}
