@@ -14,7 +14,8 @@
  *   moment the app's loader resolved, which it reports through a performance mark it sets
  *   for this purpose (`parus:engine`) — so submitting the form does not wait for it.
  * First-load JS: the scripts the browser requested before the first contentful paint,
- * gzipped here (level 6, as the bundle-size test does); the relay sends them uncompressed.
+ * gzipped here (level 6, as the bundle-size test does), and the bytes that actually crossed
+ * the wire (the resource timing's encodedBodySize: the relay sends them gzipped).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -38,6 +39,8 @@ interface Load {
   tti: number;
   engine: number;
   firstScripts: string[];
+  /** Script path → bytes on the wire (compressed as the relay sent it). */
+  wire: Record<string, number>;
 }
 
 /**
@@ -99,6 +102,11 @@ async function main(): Promise<void> {
               .getEntriesByType('resource')
               .filter((e) => e.startTime < fcp && new URL(e.name).pathname.endsWith('.js'))
               .map((e) => new URL(e.name).pathname),
+            wire: Object.fromEntries(
+              (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+                .filter((e) => new URL(e.name).pathname.endsWith('.js'))
+                .map((e) => [new URL(e.name).pathname, e.encodedBodySize]),
+            ),
           };
         }),
       );
@@ -119,6 +127,9 @@ async function main(): Promise<void> {
   for (const m of html.matchAll(/(?:src|href)="\.\/(assets\/[^"]+\.js)"/g))
     if (!first.includes(`/${m[1]!}`)) first.push(`/${m[1]!}`);
   const firstBytes = first.reduce((n, p) => n + gz(p.slice(1)), 0);
+  const wire: Record<string, number> = Object.assign({}, ...loads.map((l) => l.wire));
+  const firstWire = first.reduce((n, p) => n + (wire[p] ?? 0), 0);
+  const engineWire = Object.entries(wire).find(([p]) => /\/session-[^/]+\.js$/.test(p))?.[1];
   const later = execFileSync('ls', [join(DIST, 'assets')], { encoding: 'utf8' })
     .split('\n')
     .filter((f) => f.endsWith('.js') && !first.includes(`/assets/${f}`));
@@ -137,6 +148,7 @@ _Written by \`npm run bench:web\` (bench/web-load.ts) on ${machine.date}, commit
 | engine ready (libsodium loaded, submit would not wait) | ${ms(median(loads.map((l) => l.engine)))} | ${ms(Math.min(...loads.map((l) => l.engine)))} – ${ms(Math.max(...loads.map((l) => l.engine)))} |
 
 First-load JavaScript (requested before the first paint), gzipped: **${kb(firstBytes)}** (budget 250 KB): ${first.map((p) => `\`${p.replace('/assets/', '')}\` ${kb(gz(p.slice(1)))}`).join(', ')}.
+On the wire from the relay (which now sends gzip to browsers that accept it): **${kb(firstWire)}** before the first paint${engineWire === undefined ? '' : `, the engine chunk ${kb(engineWire)}`}.
 Loaded later: ${later.map((f) => `\`${f}\` ${kb(gz(`assets/${f}`))}`).join(', ')} (the engine after the first paint; the QR decoder only when a QR image or the camera is used).
 
 Time to interactive is when the create-account form's display-name field is in the document and enabled and the main thread has returned to the event loop after it (a \`setTimeout(0)\` task ran), so a key typed then is handled at once. Engine ready is the \`parus:engine\` performance mark the loader sets when the engine chunk has been evaluated.

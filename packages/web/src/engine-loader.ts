@@ -11,6 +11,8 @@ export type {
   QrMatrix,
   SafetyNumberView,
   Session,
+  Upload,
+  UploadInfo,
 } from './engine/session.ts';
 
 let loading: Promise<Engine> | undefined;

@@ -15,3 +15,25 @@ export function errorText(e: unknown, t: Translate): string {
   if (name === 'AccountInUseError') return t('error.inUse');
   return t('error.generic', { name });
 }
+
+/**
+ * Why a file could not be sent or opened, in words: too big (QuotaError), gone from its
+ * relay (ExpiredError), not what the sender sent (VerificationError), unsent (NotFoundError).
+ * An abort the user asked for is no error: empty.
+ */
+export function fileErrorText(e: unknown, t: Translate): string {
+  switch (errorName(e)) {
+    case 'AbortError':
+      return '';
+    case 'QuotaError':
+      return t('file.tooBig');
+    case 'ExpiredError':
+      return t('file.expired');
+    case 'VerificationError':
+      return t('file.corrupt');
+    case 'NotFoundError':
+      return t('file.gone');
+    default:
+      return errorText(e, t);
+  }
+}

@@ -4,7 +4,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { insertAtCaret } from '../src/compose/caret.ts';
-import { COMMANDS, actionAsPlainText, parseCommand } from '../src/compose/commands.ts';
+import { COMMANDS, actionLine, parseCommand } from '../src/compose/commands.ts';
 import { EMOJI } from '../src/compose/emoji.ts';
 import { TYPING_SHOWN_MS, typingThrottle, typingUntilAfter } from '../src/compose/typing.ts';
 import { CATALOGS } from '../src/i18n.ts';
@@ -38,8 +38,8 @@ describe('parseCommand', () => {
     }
   });
 
-  it('the /me fallback writes the sender before the action', () => {
-    expect(actionAsPlainText('阿美', '揮揮手')).toBe('* 阿美 揮揮手');
+  it('an action line writes the sender before the action', () => {
+    expect(actionLine('阿美', '揮揮手')).toBe('* 阿美 揮揮手');
   });
 });
 

@@ -1,7 +1,8 @@
 // Two people in two Chromium contexts use the built web client (served under the strict
 // CSP) against a real relay: accounts, invite link, verification, Chinese text typed
-// through IME composition, replies, read receipts, reload, a wrong passphrase, English,
-// and a key change. Every wait is for something on the page, with a timeout.
+// through IME composition, replies, read receipts, typing, a sticker, a /me action, a photo,
+// unsend, reload, a wrong passphrase, English, and a key change. Every wait is for something on the page, with a timeout.
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import {
@@ -221,6 +222,147 @@ describe('two people in two browsers', () => {
     expect(await unnamedControls(amei.page)).toEqual([]);
   });
 
+  it('typing shows on the other side; a sticker and a /me action arrive as themselves', async () => {
+    const inMing = messages(ming.page, '阿美');
+    const inAmei = messages(amei.page, '小明');
+    // The engine sends at most one typing signal per 3 s (Amei just wrote her reply), so she
+    // keeps typing until one goes out, as a person would.
+    const draft = amei.page.getByLabel('輸入訊息');
+    await draft.focus();
+    await expect
+      .poll(
+        async () => {
+          await amei.page.keyboard.insertText('字');
+          return ming.page.getByText('阿美 正在輸入…').isVisible();
+        },
+        { ...WAIT, interval: 250 },
+      )
+      .toBe(true);
+    await draft.fill('');
+
+    await amei.page.getByRole('button', { name: '貼圖', exact: true }).click();
+    const choice = amei.page.getByRole('group', { name: '選擇貼圖' }).getByRole('button').first();
+    const stickerName = await choice.getAttribute('aria-label');
+    expect(stickerName).toBeTruthy();
+    await choice.click();
+    // The message that arrived ends the typing indicator; the sticker is drawn, not sent as an image.
+    const sticker = inMing.locator('.msg-in img.sticker');
+    await sticker.waitFor(WAIT);
+    expect(await sticker.getAttribute('alt')).toBe(`貼圖：${stickerName}`);
+    expect(await ming.page.getByText('阿美 正在輸入…').count()).toBe(0);
+    await chatList(ming.page).getByRole('button', { name: /阿美/ }).getByText('[貼圖]').waitFor(WAIT);
+
+    const box = ming.page.getByLabel('輸入訊息');
+    await box.fill('/me 揮揮手');
+    await box.press('Enter');
+    await inAmei.locator('.msg-in .action', { hasText: '* 小明 揮揮手' }).waitFor(WAIT);
+    await inMing.locator('.msg-out .action', { hasText: '* 小明 揮揮手' }).waitFor(WAIT);
+    expect(await box.inputValue()).toBe('');
+  });
+
+  it('a photo: thumbnail on both sides, the full image opens, and its bytes are the same', async () => {
+    // A noisy picture, so that it is too big to be its own preview and takes several chunks.
+    const png = Buffer.from(
+      await ming.page.evaluate(async () => {
+        const canvas = document.createElement('canvas');
+        canvas.width = 640;
+        canvas.height = 480;
+        const ctx = canvas.getContext('2d')!;
+        const img = ctx.createImageData(640, 480);
+        for (let i = 0; i < img.data.length; i += 4) {
+          // A dusk sky over Taipei, with grain (noise keeps the PNG large).
+          const x = (i / 4) % 640;
+          const y = Math.floor(i / 4 / 640);
+          const grain = Math.floor(Math.random() * 24);
+          img.data[i] = Math.min(255, 80 + (y * 160) / 480 + grain);
+          img.data[i + 1] = Math.min(255, 90 + (x * 60) / 640 + grain);
+          img.data[i + 2] = Math.min(255, 200 - (y * 80) / 480 + grain);
+          img.data[i + 3] = 255;
+        }
+        ctx.putImageData(img, 0, 0);
+        const blob = await new Promise<Blob>((resolve) => canvas.toBlob((b) => resolve(b!), 'image/png'));
+        return Array.from(new Uint8Array(await blob.arrayBuffer()));
+      }),
+    );
+    expect(png.length).toBeGreaterThan(64 * 1024);
+    await ming.page
+      .locator('.composer input[type="file"]')
+      .setInputFiles({ name: '台北.png', mimeType: 'image/png', buffer: png });
+    const inAmei = messages(amei.page, '小明');
+    const thumb = inAmei.locator('.msg-in .thumbnail');
+    await thumb.waitFor(WAIT);
+    await amei.page.waitForFunction(
+      () =>
+        ((document.querySelector('.msg-in img.thumbnail') as HTMLImageElement | null)?.naturalWidth ?? 0) > 0,
+      undefined,
+      WAIT,
+    );
+    await messages(ming.page, '阿美').locator('.msg-out img.thumbnail').waitFor(WAIT);
+    await chatList(amei.page).getByRole('button', { name: /小明/ }).getByText('[照片]').waitFor(WAIT);
+
+    await shot(amei.page, 'zh-TW-20-sticker-photo');
+    await inAmei.getByRole('button', { name: '開啟照片 台北.png' }).click();
+    const viewer = amei.page.getByRole('dialog', { name: '台北.png' });
+    await viewer.getByRole('img', { name: '台北.png' }).waitFor(WAIT);
+    await amei.page.waitForFunction(
+      () => (document.querySelector('.full-image') as HTMLImageElement | null)?.naturalWidth === 640,
+      undefined,
+      WAIT,
+    );
+    await shot(amei.page, 'zh-TW-21-photo-viewer');
+    const [download] = await Promise.all([
+      amei.page.waitForEvent('download', WAIT),
+      viewer.getByRole('button', { name: '儲存' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('台北.png');
+    const saved = await readFile((await download.path())!);
+    expect(Buffer.compare(saved, png)).toBe(0);
+    await amei.page.keyboard.press('Escape');
+    expect(await viewer.count()).toBe(0);
+  });
+
+  it('unsend (收回) from the message menu: the message disappears on the other side too', async () => {
+    const secret = '這句要收回';
+    const box = amei.page.getByLabel('輸入訊息');
+    await box.fill(secret);
+    await box.press('Enter');
+    const inMing = messages(ming.page, '阿美');
+    await inMing.locator('.msg-in .text', { hasText: secret }).waitFor(WAIT);
+
+    const mine = messages(amei.page, '小明').locator('.msg-out', { hasText: secret });
+    // From the keyboard: the ⋯ button opens a menu; Escape closes it and gives the focus back.
+    const more = mine.getByRole('button', { name: '更多選項' });
+    await more.focus();
+    await amei.page.keyboard.press('Enter');
+    const menu = amei.page.getByRole('menu', { name: '訊息選項' });
+    await menu.getByRole('menuitem', { name: '回覆' }).waitFor(WAIT);
+    expect(await amei.page.evaluate(() => document.activeElement?.textContent)).toBe('回覆');
+    await amei.page.keyboard.press('ArrowDown');
+    expect(await amei.page.evaluate(() => document.activeElement?.textContent)).toBe('收回');
+    await shot(amei.page, 'zh-TW-22-unsend-menu');
+    expect(await unnamedControls(amei.page)).toEqual([]);
+    await amei.page.keyboard.press('Escape');
+    expect(await menu.count()).toBe(0);
+    expect(await more.evaluate((el) => el === document.activeElement)).toBe(true);
+
+    // A right click opens it too; 收回 asks first.
+    await mine.locator('.bubble').click({ button: 'right' });
+    await menu.getByRole('menuitem', { name: '收回' }).click();
+    const confirm = amei.page.getByRole('dialog', { name: '收回訊息？' });
+    await confirm.getByRole('button', { name: '收回' }).click();
+    await messages(amei.page, '小明').locator('.msg-out .unsent', { hasText: '你已收回訊息' }).waitFor(WAIT);
+    await inMing.locator('.msg-in .unsent', { hasText: '對方已收回訊息' }).waitFor(WAIT);
+    expect(await ming.page.getByText(secret).count()).toBe(0);
+    expect(await amei.page.getByText(secret).count()).toBe(0);
+    // A tombstone offers nothing more to do.
+    expect(
+      await messages(amei.page, '小明')
+        .locator('.msg-out', { hasText: '你已收回訊息' })
+        .getByRole('button')
+        .count(),
+    ).toBe(0);
+  });
+
   it('a wrong passphrase reveals nothing; the right one brings everything back', async () => {
     const page = ming.page;
     await page.reload();
@@ -229,14 +371,24 @@ describe('two people in two browsers', () => {
     await page.getByRole('button', { name: '解鎖' }).click();
     await page.getByRole('alert').getByText('密碼錯誤，請再試一次。').waitFor(WAIT);
     const shown = await page.locator('body').innerText();
-    for (const secret of ['阿美', '小明', HELLO, '第一行', '很高興']) expect(shown).not.toContain(secret);
+    for (const secret of ['阿美', '小明', HELLO, '第一行', '很高興', '揮揮手'])
+      expect(shown).not.toContain(secret);
     expect(await page.getByRole('list').count()).toBe(0);
     await shot(page, 'zh-TW-7-wrong-passphrase');
 
     // At rest, IndexedDB holds none of it in the clear.
     const raw = await rawDatabaseValues(page);
     expect(raw.length).toBeGreaterThan(5);
-    for (const secret of ['阿美', '小明', HELLO, '第一行', '很高興', world.relay.address])
+    for (const secret of [
+      '阿美',
+      '小明',
+      HELLO,
+      '第一行',
+      '很高興',
+      '揮揮手',
+      '台北.png',
+      world.relay.address,
+    ])
       expect(holds(raw, secret)).toBe(false);
 
     // From the keyboard: Enter in the field submits; Enter on a chat opens it.
@@ -248,7 +400,12 @@ describe('two people in two browsers', () => {
     const list = messages(page, '阿美');
     await list.locator('.msg-out .text', { hasText: HELLO }).waitFor(WAIT);
     await list.locator('.msg-in .quote-text', { hasText: HELLO }).waitFor(WAIT);
-    expect(await list.locator('.msg').count()).toBe(3);
+    // Stickers, actions, photos and tombstones come back from the store as they were.
+    await list.locator('.msg-in img.sticker').waitFor(WAIT);
+    await list.locator('.msg-out .action', { hasText: '* 小明 揮揮手' }).waitFor(WAIT);
+    await list.locator('.msg-out img.thumbnail').waitFor(WAIT);
+    await list.locator('.msg-in .unsent', { hasText: '對方已收回訊息' }).waitFor(WAIT);
+    expect(await list.locator('.msg').count()).toBe(7);
     await page.locator('.chat-head .state-tag', { hasText: '已驗證' }).waitFor(WAIT);
 
     // A second tab cannot open the account while this one has it (one engine per store).
@@ -278,7 +435,17 @@ describe('two people in two browsers', () => {
     await page.getByRole('button', { name: 'Add friend' }).first().waitFor(WAIT);
     await page.locator('.msg-out .status-read', { hasText: 'Read' }).first().waitFor(WAIT);
     await page.locator('.day-sep', { hasText: 'Today' }).waitFor(WAIT);
+    await page.locator('.msg-in .unsent', { hasText: 'A message was unsent' }).waitFor(WAIT);
     await shot(page, 'en-1-chat');
+    const action = page.locator('.msg-out', { hasText: '* 小明 揮揮手' });
+    await action.getByRole('button', { name: 'More options' }).click();
+    await page
+      .getByRole('menu', { name: 'Message options' })
+      .getByRole('menuitem', { name: 'Unsend' })
+      .waitFor(WAIT);
+    await shot(page, 'en-10-unsend-menu');
+    expect(await unnamedControls(page)).toEqual([]);
+    await page.keyboard.press('Escape');
 
     await page.reload();
     await page.getByRole('heading', { name: 'Unlock' }).waitFor(WAIT);

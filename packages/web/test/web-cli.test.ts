@@ -1,8 +1,10 @@
 // The web client and the `parus` CLI are the same protocol: a browser account and a CLI
 // account (driven through packages/cli/bin/parus.js, as packages/cli/test/e2e.test.ts
-// does) add each other, chat both ways, and see each other's receipts. Here the relay
+// does) add each other, chat both ways, see each other's receipts, and a file sent with
+// `parus send-file` opens in the browser. Here the relay
 // itself serves the web client, with its own CSP, as `npm start` does.
 import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -39,7 +41,8 @@ function cli(args: string[]): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  world = await startWorld({ servedByRelay: true });
+  // A relay that takes files up to 1 MB, so that a too-big file is quick to make.
+  world = await startWorld({ servedByRelay: true, maxBlobBytes: 1024 * 1024 });
   home = join(world.dir, 'bob');
   web = await openPerson(world);
 }, 60_000);
@@ -91,6 +94,46 @@ describe('a web account and a CLI account', () => {
     );
     expect(mine).toMatchObject({ dir: 'out', status: 'read' });
     await shot(page, 'zh-TW-10-chat-with-cli');
+    expect(web.problems).toEqual([]);
+  }, 120_000);
+
+  it('a file sent with `parus send-file` shows in the browser and saves with the same bytes', async () => {
+    const page = web.page;
+    const contents = Buffer.from('會議記錄\n一、下週三上午十點開會。\n'.repeat(500));
+    const path = join(world.dir, 'notes.txt');
+    await writeFile(path, contents);
+    await cli(['send-file', 'amei', path, '--name', '會議記錄.txt', '--mime', 'text/plain']);
+
+    const list = page.getByRole('list', { name: '與 Bob 的訊息' });
+    const bubble = list.locator('.msg-in .file-card', { hasText: '會議記錄.txt' });
+    await bubble.waitFor(WAIT);
+    await expect(bubble.locator('.file-size').innerText()).resolves.toBe(
+      `${Math.round(contents.length / 1024)} KB`,
+    );
+    await page
+      .getByRole('list', { name: '聊天列表' })
+      .getByRole('button', { name: /Bob/ })
+      .getByText('[檔案] 會議記錄.txt')
+      .waitFor(WAIT);
+    const [download] = await Promise.all([
+      page.waitForEvent('download', WAIT),
+      bubble.getByRole('button', { name: '儲存檔案 會議記錄.txt' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('會議記錄.txt');
+    expect(Buffer.compare(await readFile((await download.path())!), contents)).toBe(0);
+    expect(web.problems).toEqual([]);
+  }, 120_000);
+
+  it('a file larger than the relay takes is refused with a message in the active language', async () => {
+    const page = web.page;
+    await page.locator('.composer input[type="file"]').setInputFiles({
+      name: 'big.bin',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.alloc(1536 * 1024, 1),
+    });
+    await page.getByRole('alert').getByText('big.bin：檔案太大，無法傳送。').waitFor(WAIT);
+    const list = page.getByRole('list', { name: '與 Bob 的訊息' });
+    expect(await list.locator('.file-card', { hasText: 'big.bin' }).count()).toBe(0);
     expect(web.problems).toEqual([]);
   }, 120_000);
 });

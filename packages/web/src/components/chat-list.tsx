@@ -5,6 +5,7 @@ import { useI18n } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
 import { MutedIcon, WarningIcon } from './icons.tsx';
 import { GroupListItem } from './group-list-item.tsx';
+import { messagePreview } from './message-preview.ts';
 
 export function ChatList(props: {
   chats: Chat[];
@@ -45,7 +46,7 @@ export function ChatList(props: {
           contact.status === 'pending' && !last
             ? t('list.pending')
             : last
-              ? last.text.replace(/\s+/g, ' ')
+              ? messagePreview(last, t, last.dir === 'out' ? t('chat.you') : contact.alias)
               : t('list.noMessages');
         return (
           <li key={contact.alias}>

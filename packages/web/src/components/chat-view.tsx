@@ -1,19 +1,44 @@
 /**
  * One conversation: bubbles with the time beside them, day headings (今天, 昨天, …),
- * ✓ / ✓✓ / 已讀 on my messages, replies, the security banners, and the composer.
+ * ✓ / ✓✓ / 已讀 on my messages, replies, stickers, /me actions, photos and files, 收回
+ * (unsend) from a message's menu, the typing indicator, the security banners, and the
+ * composer. Files can also be dropped on the conversation or pasted into the composer.
  */
 import type { JSX } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { MessageInfo } from '@parus/client';
-import type { Session } from '../engine-loader.ts';
-import { errorName } from '../errors.ts';
+import type { Session, UploadInfo } from '../engine-loader.ts';
+import { errorName, fileErrorText } from '../errors.ts';
 import { formatClock, formatDay } from '../format-time.ts';
 import { useI18n, type Translate } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
-import { actionAsPlainText } from '../compose/commands.ts';
+import { actionLine } from '../compose/commands.ts';
+import { formatSize, isImage, makeThumbnail } from '../compose/thumbnail.ts';
 import { Composer } from './composer.tsx';
-import { BackIcon, BellIcon, CloseIcon, MutedIcon, ReplyIcon, ShieldIcon, WarningIcon } from './icons.tsx';
+import { Dialog } from './dialog.tsx';
+import { FileBubble } from './file-bubble.tsx';
+import {
+  BackIcon,
+  BellIcon,
+  CloseIcon,
+  MoreIcon,
+  MutedIcon,
+  ReplyIcon,
+  ShieldIcon,
+  WarningIcon,
+} from './icons.tsx';
+import { MessageMenu, type MenuItem } from './message-menu.tsx';
+import { messagePreview } from './message-preview.ts';
+import { StickerView } from './sticker-view.tsx';
 import { TypingIndicator } from './typing-indicator.tsx';
+
+/** How long a finger rests on a bubble before its menu opens (LINE's long press). */
+const LONG_PRESS_MS = 500;
+
+/** A MIME type the engine accepts, or the generic one (browsers leave `type` empty for many files). */
+function mimeOf(file: File): string {
+  return /^[\w.+-]+\/[\w.+-]+$/.test(file.type) ? file.type : 'application/octet-stream';
+}
 
 function StatusMark({ status, t }: { status: MessageInfo['status']; t: Translate }): JSX.Element | null {
   if (status === 'received') return null;
@@ -29,8 +54,7 @@ function StatusMark({ status, t }: { status: MessageInfo['status']; t: Translate
 }
 
 function snippet(text: string): string {
-  const one = text.replace(/\s+/g, ' ').trim();
-  return one.length > 60 ? `${one.slice(0, 60)}…` : one;
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }
 
 export function ChatView(props: {
@@ -41,8 +65,6 @@ export function ChatView(props: {
   onSafety: () => void;
   muted: boolean;
   onToggleMute: () => void;
-  /** When the friend's last typing signal expires (none until the engine carries typing). */
-  typingUntil?: number;
 }): JSX.Element | null {
   const { t } = useI18n();
   const { session, alias } = props;
@@ -56,6 +78,24 @@ export function ChatView(props: {
   const input = useRef<HTMLTextAreaElement | null>(null);
   const stick = useRef(true);
   const sending = useRef(false);
+  const [menuFor, setMenuFor] = useState<string | undefined>();
+  const [confirmUnsend, setConfirmUnsend] = useState<MessageInfo | undefined>();
+  const [pending, setPending] = useState<UploadInfo[]>([]);
+  const resumePicker = useRef<HTMLInputElement>(null);
+  const longPress = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const uploads = session.uploads(alias);
+
+  // Uploads a closed page left unfinished: the engine resumes one when given the same file.
+  useEffect(() => {
+    let live = true;
+    session.pendingUploads(alias).then(
+      (list) => live && setPending(list),
+      (e: unknown) => console.warn('parus: pendingUploads failed', e),
+    );
+    return () => {
+      live = false;
+    };
+  }, [session, alias, uploads.length]);
 
   useEffect(() => {
     session.setActive(alias);
@@ -91,6 +131,65 @@ export function ChatView(props: {
     }
   };
 
+  /**
+   * Stickers and actions: what is replied to goes with them; on failure the reply (and the
+   * draft, for an action) comes back so that nothing typed is lost.
+   */
+  const sendOther = async (
+    op: (replyTo: string | undefined) => Promise<unknown>,
+    draftBefore?: string,
+  ): Promise<void> => {
+    const reply = replyTo;
+    setReplyTo(undefined);
+    setError('');
+    if (draftBefore !== undefined) setDraft('');
+    stick.current = true;
+    try {
+      await op(reply?.id);
+    } catch (e) {
+      if (draftBefore !== undefined) setDraft(draftBefore);
+      setReplyTo(reply);
+      setError(t('chat.sendFailed', { name: errorName(e) }));
+    }
+  };
+
+  const sendFiles = async (files: File[]): Promise<void> => {
+    let reply = replyTo;
+    setReplyTo(undefined);
+    setError('');
+    stick.current = true;
+    for (const f of files) {
+      try {
+        const mime = mimeOf(f);
+        const bytes = new Uint8Array(await f.arrayBuffer());
+        const thumbnail = isImage(mime) ? await makeThumbnail(f) : undefined;
+        const file = { name: f.name || 'file', mime, bytes, ...(thumbnail ? { thumbnail } : {}) };
+        await session.sendFile(alias, file, reply?.id);
+        reply = undefined;
+      } catch (e) {
+        const text = fileErrorText(e, t);
+        if (text) setError(t('file.failedNamed', { name: f.name, reason: text }));
+      }
+    }
+  };
+
+  const closeMenu = (refocus: boolean): void => {
+    const id = menuFor;
+    setMenuFor(undefined);
+    if (refocus && id)
+      list.current?.querySelector<HTMLButtonElement>(`li[data-id="${id}"] .more-button`)?.focus();
+  };
+
+  const unsend = async (m: MessageInfo): Promise<void> => {
+    setConfirmUnsend(undefined);
+    setError('');
+    try {
+      await session.unsend(alias, m.id);
+    } catch (e) {
+      setError(t('msg.unsendFailed', { name: errorName(e) }));
+    }
+  };
+
   const startReply = (m: MessageInfo): void => {
     setReplyTo(m);
     input.current?.focus();
@@ -113,38 +212,100 @@ export function ChatView(props: {
     }
     const quoted = m.replyTo ? byId.get(m.replyTo) : undefined;
     const who = m.dir === 'out' ? t('chat.you') : name;
+    const author = m.dir === 'out' ? session.name : name;
+    const items: MenuItem[] = m.unsent ? [] : [{ label: t('chat.reply'), onSelect: () => startReply(m) }];
+    if (m.dir === 'out' && !m.unsent)
+      items.push({ label: t('msg.unsend'), danger: true, onSelect: () => setConfirmUnsend(m) });
+    const kind = m.unsent ? 'unsent' : m.sticker ? 'sticker' : m.file ? 'file' : m.action ? 'action' : 'text';
     rows.push(
-      <li key={m.id} class={`msg msg-${m.dir}`} data-id={m.id}>
+      <li
+        key={m.id}
+        class={`msg msg-${m.dir}`}
+        data-id={m.id}
+        data-kind={kind}
+        onContextMenu={(e) => {
+          if (items.length === 0) return;
+          e.preventDefault();
+          setMenuFor(m.id);
+        }}
+        onPointerDown={(e) => {
+          if (e.pointerType !== 'touch' || items.length === 0) return;
+          clearTimeout(longPress.current);
+          longPress.current = setTimeout(() => setMenuFor(m.id), LONG_PRESS_MS);
+        }}
+        onPointerUp={() => clearTimeout(longPress.current)}
+        onPointerCancel={() => clearTimeout(longPress.current)}
+        onPointerMove={() => clearTimeout(longPress.current)}
+      >
         {m.dir === 'in' && <Avatar name={name} small />}
-        <div class="bubble">
+        <div class={`bubble bubble-${kind}`}>
           <span class="visually-hidden">{who}: </span>
           {quoted && (
             <span class="quote">
               <span class="quote-name">{quoted.dir === 'out' ? t('chat.you') : name}</span>
-              <span class="quote-text">{snippet(quoted.text)}</span>
+              <span class="quote-text">
+                {snippet(messagePreview(quoted, t, quoted.dir === 'out' ? session.name : name))}
+              </span>
             </span>
           )}
-          <span class="text">{m.text}</span>
+          {m.unsent ? (
+            <span class="text unsent">{messagePreview(m, t, author)}</span>
+          ) : m.sticker ? (
+            <StickerView pack={m.sticker.pack} id={m.sticker.id} />
+          ) : m.file ? (
+            <FileBubble session={session} message={m} />
+          ) : m.action ? (
+            <span class="text action">{actionLine(author, m.text)}</span>
+          ) : (
+            <span class="text">{m.text}</span>
+          )}
         </div>
         <span class="msg-meta">
           {m.dir === 'out' && <StatusMark status={m.status} t={t} />}
           <time dateTime={at.toISOString()}>{formatClock(at, t)}</time>
         </span>
-        <button
-          type="button"
-          class="icon-button reply-button"
-          aria-label={t('chat.reply')}
-          onClick={() => startReply(m)}
-        >
-          <ReplyIcon />
-        </button>
+        {!m.unsent && (
+          <button
+            type="button"
+            class="icon-button reply-button"
+            aria-label={t('chat.reply')}
+            onClick={() => startReply(m)}
+          >
+            <ReplyIcon />
+          </button>
+        )}
+        {items.length > 0 && (
+          <button
+            type="button"
+            class="icon-button more-button"
+            aria-label={t('msg.more')}
+            aria-haspopup="menu"
+            aria-expanded={menuFor === m.id}
+            onClick={() => setMenuFor(menuFor === m.id ? undefined : m.id)}
+          >
+            <MoreIcon />
+          </button>
+        )}
+        {menuFor === m.id && <MessageMenu items={items} onClose={closeMenu} />}
       </li>,
     );
   }
 
   const compromised = contact.state === 'compromised';
   return (
-    <section class="chat" aria-label={name}>
+    <section
+      class="chat"
+      aria-label={name}
+      onDragOver={(e) => {
+        if (!compromised && e.dataTransfer?.types.includes('Files')) e.preventDefault();
+      }}
+      onDrop={(e) => {
+        const files = Array.from(e.dataTransfer?.files ?? []);
+        if (files.length === 0) return;
+        e.preventDefault();
+        if (!compromised) void sendFiles(files);
+      }}
+    >
       <header class="chat-head">
         <button
           type="button"
@@ -225,6 +386,11 @@ export function ChatView(props: {
         class="messages"
         tabIndex={0}
         aria-label={t('chat.messages', { name })}
+        // Stickers and previews get their height when they load: stay at the bottom then too.
+        onLoadCapture={(e) => {
+          const el = e.currentTarget;
+          if (stick.current) el.scrollTop = el.scrollHeight;
+        }}
         onScroll={(e) => {
           const el = e.currentTarget;
           stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
@@ -238,7 +404,7 @@ export function ChatView(props: {
           <ReplyIcon />
           <p>
             <strong>{t('chat.replyTo', { name: replyTo.dir === 'out' ? t('chat.you') : name })}</strong>{' '}
-            <span>{snippet(replyTo.text)}</span>
+            <span>{snippet(messagePreview(replyTo, t, replyTo.dir === 'out' ? session.name : name))}</span>
           </p>
           <button
             type="button"
@@ -250,19 +416,97 @@ export function ChatView(props: {
           </button>
         </div>
       )}
+      {pending.length > 0 && (
+        <div class="banner banner-info pending-uploads" role="status">
+          <ul>
+            {pending.map((u) => (
+              <li key={u.id}>
+                <span>{t('file.resumePrompt', { name: u.name, size: formatSize(u.size) })}</span>
+                <button
+                  type="button"
+                  aria-label={t('file.resumeNamed', { name: u.name })}
+                  onClick={() => resumePicker.current?.click()}
+                >
+                  {t('file.resume')}
+                </button>
+                <button
+                  type="button"
+                  aria-label={t('file.discardNamed', { name: u.name })}
+                  onClick={() =>
+                    void session.cancelUpload(u.id).then(
+                      () => setPending((p) => p.filter((x) => x.id !== u.id)),
+                      (e: unknown) => setError(t('error.generic', { name: errorName(e) })),
+                    )
+                  }
+                >
+                  {t('file.discard')}
+                </button>
+              </li>
+            ))}
+          </ul>
+          <input
+            ref={resumePicker}
+            type="file"
+            hidden
+            aria-label={t('file.resume')}
+            onChange={(e) => {
+              const files = Array.from(e.currentTarget.files ?? []);
+              e.currentTarget.value = '';
+              if (files.length > 0) void sendFiles(files);
+            }}
+          />
+        </div>
+      )}
+      {uploads.map((u) => (
+        <div key={u.key} class="transfer">
+          <span class="transfer-name">{t('file.uploading', { name: u.name })}</span>
+          <progress
+            class="transfer-bar"
+            max={Math.max(1, u.progress.total)}
+            value={u.progress.done}
+            aria-label={t('file.uploading', { name: u.name })}
+          />
+          <button
+            type="button"
+            class="icon-button"
+            aria-label={t('file.cancelNamed', { name: u.name })}
+            onClick={() => u.controller.abort()}
+          >
+            <CloseIcon />
+          </button>
+        </div>
+      ))}
+      {confirmUnsend && (
+        <Dialog
+          title={t('msg.unsendTitle')}
+          class="confirm-unsend"
+          onClose={() => setConfirmUnsend(undefined)}
+        >
+          <p>{t('msg.unsendBody', { name })}</p>
+          <div class="row">
+            <button type="button" class="danger" onClick={() => void unsend(confirmUnsend)}>
+              {t('msg.unsend')}
+            </button>
+            <button type="button" onClick={() => setConfirmUnsend(undefined)}>
+              {t('msg.cancel')}
+            </button>
+          </div>
+        </Dialog>
+      )}
       {error && (
         <p class="form-error chat-error" role="alert">
           {error}
         </p>
       )}
-      <TypingIndicator name={name} typingUntil={props.typingUntil} />
+      <TypingIndicator name={name} typingUntil={session.typingUntil(alias)} />
       <Composer
         value={draft}
         onChange={setDraft}
         onSend={(text) => void send(text)}
-        // Until the engine carries actions, /me goes out as plain text ("* Amei waves");
-        // the wiring step replaces actionAsPlainText with the engine's action message.
-        onAction={(text) => void send(actionAsPlainText(session.name, text))}
+        onAction={(text) => void sendOther((reply) => session.sendAction(alias, text, reply), draft)}
+        onSticker={(pack, id) => void sendOther((reply) => session.sendSticker(alias, pack, id, reply))}
+        onTyping={() => session.typing(alias)}
+        onFiles={(files) => void sendFiles(files)}
         disabled={compromised}
         inputRef={input}
       />

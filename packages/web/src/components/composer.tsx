@@ -18,7 +18,7 @@ import { typingThrottle } from '../compose/typing.ts';
 import { useI18n } from '../i18n.ts';
 import { EmojiPicker } from './emoji-picker.tsx';
 import { HelpCard } from './help-card.tsx';
-import { EmojiIcon, SendIcon, StickerIcon } from './icons.tsx';
+import { AttachIcon, EmojiIcon, SendIcon, StickerIcon } from './icons.tsx';
 import { StickerPicker } from './sticker-picker.tsx';
 
 const IME_PROCESSING = 229;
@@ -38,6 +38,8 @@ export interface ComposerProps {
   onTyping?: () => void;
   /** Given: a sticker button opens the sticker panel. */
   onSticker?: (pack: string, id: string) => void;
+  /** Given: an attach button picks files, and pasting an image hands it over too. */
+  onFiles?: (files: File[]) => void;
   disabled?: boolean;
   inputRef?: { current: HTMLTextAreaElement | null };
   /** A group chat: the group commands (/topic /kick …) go to `onGroupCommand`. */
@@ -146,6 +148,8 @@ export function Composer(props: ComposerProps): JSX.Element {
 
   const toggle = (which: Panel): void => setPanel((p) => (p === which ? 'none' : which));
   const onSticker = props.onSticker;
+  const onFiles = props.onFiles;
+  const picker = useRef<HTMLInputElement>(null);
 
   return (
     <div
@@ -207,6 +211,32 @@ export function Composer(props: ComposerProps): JSX.Element {
             <StickerIcon />
           </button>
         )}
+        {onFiles && (
+          <>
+            <button
+              type="button"
+              class="icon-button attach-button"
+              aria-label={t('file.attach')}
+              title={t('file.attach')}
+              disabled={props.disabled}
+              onClick={() => picker.current?.click()}
+            >
+              <AttachIcon />
+            </button>
+            <input
+              ref={picker}
+              type="file"
+              multiple
+              hidden
+              aria-label={t('file.attach')}
+              onChange={(e) => {
+                const files = Array.from(e.currentTarget.files ?? []);
+                e.currentTarget.value = '';
+                if (files.length > 0) onFiles(files);
+              }}
+            />
+          </>
+        )}
         <textarea
           ref={(el) => {
             input.current = el;
@@ -233,6 +263,13 @@ export function Composer(props: ComposerProps): JSX.Element {
             change(e.currentTarget.value);
           }}
           onKeyDown={onKeyDown}
+          onPaste={(e) => {
+            // A pasted screenshot or copied photo is sent as a photo, as in LINE.
+            const files = Array.from(e.clipboardData?.files ?? []).filter((f) => f.type.startsWith('image/'));
+            if (!onFiles || files.length === 0) return;
+            e.preventDefault();
+            onFiles(files);
+          }}
           onBlur={() => {
             composing.current = false;
           }}

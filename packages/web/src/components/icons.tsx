@@ -141,3 +141,24 @@ export const ImageIcon = (): JSX.Element => (
     <path d="M21 16l-5-5-9 9" />
   </Icon>
 );
+
+export const AttachIcon = (): JSX.Element => (
+  <Icon>
+    <path d="M21 11.5 12.5 20a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5" />
+  </Icon>
+);
+
+export const MoreIcon = (): JSX.Element => (
+  <Icon>
+    <circle cx="5" cy="12" r="1" />
+    <circle cx="12" cy="12" r="1" />
+    <circle cx="19" cy="12" r="1" />
+  </Icon>
+);
+
+export const FileIcon = (): JSX.Element => (
+  <Icon>
+    <path d="M14 3H6a1 1 0 0 0-1 1v16a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1V8z" />
+    <path d="M14 3v5h5" />
+  </Icon>
+);

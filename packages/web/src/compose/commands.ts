@@ -87,10 +87,9 @@ export function parseCommand(
 }
 
 /**
- * The fallback for /me until the engine carries actions (message kind "action"): a plain
- * text message "* 阿美 waves", as IRC clients show actions. The wiring step replaces the
- * caller of this with the engine's action API.
+ * How an action message (`/me waves`, sent with the engine's `action` flag) reads on
+ * screen and in previews: "* 阿美 waves", as IRC clients show actions.
  */
-export function actionAsPlainText(sender: string, action: string): string {
+export function actionLine(sender: string, action: string): string {
   return `* ${sender} ${action}`;
 }

@@ -7,7 +7,16 @@
  * `Session` keeps what the screens show (contacts, conversations, unread counts) in memory,
  * updated from the engine's events, and tells subscribers when it changed.
  */
-import { Account, SealedStore, type ContactInfo, type ContactState, type MessageInfo } from '@parus/client';
+import {
+  Account,
+  SealedStore,
+  type ContactInfo,
+  type ContactState,
+  type MessageInfo,
+  type OutgoingFile,
+  type TransferProgress,
+  type UploadInfo,
+} from '@parus/client';
 import { IndexedDbStore, browserTransport } from '@parus/client/browser';
 import {
   NotFoundError,
@@ -20,6 +29,7 @@ import {
 } from '@parus/core';
 import QRCode from 'qrcode';
 import { ACCOUNT_DATABASE } from '../account-db.ts';
+import { typingUntilAfter } from '../compose/typing.ts';
 import { aliasFrom } from './alias.ts';
 import { summarizeChats, type Chat } from './chats.ts';
 import { GroupSession } from './group-session.ts';
@@ -48,6 +58,17 @@ export interface Invite {
   qr: QrMatrix;
   expires: number;
 }
+
+/** A file on its way up, for the progress bar under the conversation. */
+export interface Upload {
+  key: number;
+  alias: string;
+  name: string;
+  progress: TransferProgress;
+  controller: AbortController;
+}
+
+export type { UploadInfo } from '@parus/client';
 
 export interface AcceptOptions {
   alias?: string;
@@ -184,6 +205,9 @@ export class Session {
   private readonly myLinks = new Set<string>();
   private readonly unsubscribe: Array<() => void> = [];
   private contactList: ContactInfo[] = [];
+  private readonly typingTill = new Map<string, number>();
+  private readonly uploadList: Upload[] = [];
+  private uploadKey = 0;
   private active: string | undefined;
   private closed = false;
   private invite: Promise<Invite> | undefined;
@@ -227,6 +251,8 @@ export class Session {
         const list = this.histories.get(m.alias) ?? [];
         if (!list.some((x) => x.id === m.id)) list.push(m);
         this.histories.set(m.alias, list);
+        // A message from them ends their typing, as it does in LINE.
+        if (m.dir === 'in') this.typingTill.delete(m.alias);
         if (m.dir === 'in') for (const f of this.incoming) f(m);
         this.changed();
         if (m.alias === this.active && m.dir === 'in') this.readActive();
@@ -236,6 +262,16 @@ export class Session {
         const i = list?.findIndex((m) => m.id === r.id) ?? -1;
         if (list && i >= 0) list[i] = { ...list[i]!, status: r.status };
         else this.reload(r.alias).catch((e: unknown) => console.warn('parus: reload failed', e));
+        this.changed();
+      }),
+      ev.on('unsent', ({ alias }) => {
+        // The engine keeps the tombstone in history: read it back rather than guess its shape.
+        this.reload(alias).catch((e: unknown) => console.warn('parus: reload failed', e));
+      }),
+      ev.on('typing', ({ alias }) => {
+        const until = typingUntilAfter({ typing: true }, Date.now());
+        if (until === undefined) this.typingTill.delete(alias);
+        else this.typingTill.set(alias, until);
         this.changed();
       }),
       ev.on('contact', (event) => {
@@ -319,11 +355,96 @@ export class Session {
   }
 
   async send(alias: string, text: string, replyTo?: string): Promise<MessageInfo> {
-    const m = await this.account.sendText(alias, text, replyTo ? { replyTo } : {});
+    return this.added(await this.account.sendText(alias, text, replyTo ? { replyTo } : {}));
+  }
+
+  /** `/me TEXT`: an action message, shown as "* name text" on both sides. */
+  async sendAction(alias: string, text: string, replyTo?: string): Promise<MessageInfo> {
+    return this.added(
+      await this.account.sendText(alias, text, replyTo ? { replyTo, action: true } : { action: true }),
+    );
+  }
+
+  async sendSticker(alias: string, pack: string, id: string, replyTo?: string): Promise<MessageInfo> {
+    return this.added(await this.account.sendSticker(alias, pack, id, replyTo ? { replyTo } : {}));
+  }
+
+  /** 收回: the message becomes a tombstone here and on the friend's side. */
+  async unsend(alias: string, id: string): Promise<void> {
+    const tomb = await this.account.unsend(alias, id);
     const list = this.histories.get(alias) ?? [];
+    const i = list.findIndex((m) => m.id === id);
+    if (i >= 0) list[i] = tomb;
+    this.histories.set(alias, list);
+    this.changed();
+  }
+
+  /** Tells the friend we are typing; the engine drops signals that come too often. */
+  typing(alias: string): void {
+    void this.account.sendTyping(alias).catch(() => undefined);
+  }
+
+  /** When the friend's last typing signal stops showing (by our clock), if one is on. */
+  typingUntil(alias: string): number | undefined {
+    return this.typingTill.get(alias);
+  }
+
+  /** Encrypts and uploads a file, then sends the file message; progress shows in `uploads()`. */
+  async sendFile(alias: string, file: OutgoingFile, replyTo?: string): Promise<MessageInfo> {
+    const upload: Upload = {
+      key: ++this.uploadKey,
+      alias,
+      name: file.name,
+      progress: { done: 0, total: file.bytes.length },
+      controller: new AbortController(),
+    };
+    this.uploadList.push(upload);
+    this.changed();
+    try {
+      const m = await this.account.sendFile(alias, file, {
+        signal: upload.controller.signal,
+        onProgress: (p) => {
+          upload.progress = p;
+          this.changed();
+        },
+        ...(replyTo ? { replyTo } : {}),
+      });
+      return this.added(m);
+    } finally {
+      this.uploadList.splice(this.uploadList.indexOf(upload), 1);
+      this.changed();
+    }
+  }
+
+  uploads(alias: string): readonly Upload[] {
+    return this.uploadList.filter((u) => u.alias === alias);
+  }
+
+  /** Uploads an earlier page (or a crash) left unfinished, for this friend. */
+  async pendingUploads(alias: string): Promise<UploadInfo[]> {
+    const running = new Set(this.uploads(alias).map((u) => u.name));
+    return (await this.account.pendingUploads()).filter((u) => u.alias === alias && !running.has(u.name));
+  }
+
+  async cancelUpload(id: string): Promise<void> {
+    await this.account.cancelUpload(id);
+    this.changed();
+  }
+
+  /** Downloads and decrypts a file message's contents (checked against the signed hash). */
+  downloadFile(
+    alias: string,
+    id: string,
+    opts: { onProgress?: (p: TransferProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<Uint8Array> {
+    return this.account.downloadFile(alias, id, opts);
+  }
+
+  private added(m: MessageInfo): MessageInfo {
+    const list = this.histories.get(m.alias) ?? [];
     // Last in causal order too: a new message has every head it saw as its parents.
     if (!list.some((x) => x.id === m.id)) list.push(m);
-    this.histories.set(alias, list);
+    this.histories.set(m.alias, list);
     this.changed();
     return m;
   }
@@ -385,6 +506,7 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     for (const off of this.unsubscribe) off();
+    for (const u of this.uploadList) u.controller.abort();
     this.listeners.clear();
     this.incoming.clear();
     try {

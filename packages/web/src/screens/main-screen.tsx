@@ -5,6 +5,7 @@ import { AddFriend } from '../components/add-friend.tsx';
 import { Avatar } from '../components/avatar.tsx';
 import { ChatList } from '../components/chat-list.tsx';
 import { ChatView } from '../components/chat-view.tsx';
+import { messagePreview } from '../components/message-preview.ts';
 import { AddFriendIcon, LockIcon, ParusLogo, SettingsIcon } from '../components/icons.tsx';
 import { SafetyNumber } from '../components/safety-number.tsx';
 import { Settings } from '../components/settings.tsx';
@@ -96,10 +97,21 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   // New messages are read out by screen readers, politely, whichever chat is open; and
   // notified when the page is hidden or the chat is not open, unless that chat is muted.
   const [announcement, setAnnouncement] = useState('');
+  const announced = useRef<{ alias: string; id: string } | undefined>(undefined);
+  // An unsent message leaves the live region too, not only the conversation.
+  useEffect(() => {
+    const last = announced.current;
+    if (last && session.messages(last.alias).find((m) => m.id === last.id)?.unsent) {
+      announced.current = undefined;
+      setAnnouncement('');
+    }
+  }, [session, version]);
   useEffect(
     () =>
       session.onIncoming((m) => {
-        setAnnouncement(t('chat.announce', { name: m.alias, text: m.text }));
+        const text = messagePreview(m, t, m.alias);
+        announced.current = { alias: m.alias, id: m.id };
+        setAnnouncement(t('chat.announce', { name: m.alias, text }));
         const hidden = document.visibilityState === 'hidden';
         const chatOpen = activeRef.current === m.alias;
         // Right after unlocking, queued messages can come before the mute list is read.
@@ -109,7 +121,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
           if (!shouldNotify({ prefs, permission, muted, hidden, chatOpen })) return;
           showNotification({
             title: m.alias,
-            body: prefs.preview ? m.text : t('notify.hiddenPreview'),
+            body: prefs.preview ? text : t('notify.hiddenPreview'),
             tag: `parus-${m.alias}`,
             onClick: () => setActive(m.alias),
           });

@@ -26,9 +26,11 @@ export interface World {
 /**
  * A relay on port 0 with a temporary folder, Chromium, and the built client served either
  * by the test's own static server with the strict CSP (the default) or by the relay itself
- * (`servedByRelay`), as `npm start` does.
+ * (`servedByRelay`), as `npm start` does. `maxBlobBytes` lowers the relay's file limit.
  */
-export async function startWorld(opts: { servedByRelay?: boolean } = {}): Promise<World> {
+export async function startWorld(
+  opts: { servedByRelay?: boolean; maxBlobBytes?: number } = {},
+): Promise<World> {
   if (!existsSync(join(DIST, 'index.html')))
     throw new Error('packages/web/dist is missing: run `npm run build` first (npm test does)');
   const dir = mkdtempSync(join(tmpdir(), 'parus-web-'));
@@ -36,6 +38,7 @@ export async function startWorld(opts: { servedByRelay?: boolean } = {}): Promis
     port: 0,
     dataDir: join(dir, 'relay'),
     ...(opts.servedByRelay ? { webRoot: DIST } : {}),
+    ...(opts.maxBlobBytes ? { limits: { maxBlobBytes: opts.maxBlobBytes } } : {}),
   });
   const [server, browser]: [StaticServer | undefined, Browser] = await Promise.all([
     opts.servedByRelay ? undefined : serveStatic({ files: DIST, relayAddress: relay.address }),

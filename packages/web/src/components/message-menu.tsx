@@ -1,0 +1,66 @@
+/**
+ * What can be done with one message, as LINE offers it on a long press: 回覆 (reply) and,
+ * on my own messages, 收回 (unsend). It opens from the ⋯ button beside the bubble, a right
+ * click, or a long press; it is a WAI-ARIA menu (arrow keys move, Escape closes and gives
+ * the focus back to the button).
+ */
+import type { JSX } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
+import { useI18n } from '../i18n.ts';
+
+export interface MenuItem {
+  label: string;
+  danger?: boolean;
+  onSelect: () => void;
+}
+
+export function MessageMenu(props: { items: MenuItem[]; onClose: (refocus: boolean) => void }): JSX.Element {
+  const { t } = useI18n();
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    ref.current?.querySelector<HTMLButtonElement>('[role="menuitem"]')?.focus();
+    const outside = (e: PointerEvent): void => {
+      if (!ref.current?.contains(e.target as Node)) props.onClose(false);
+    };
+    document.addEventListener('pointerdown', outside, true);
+    return () => document.removeEventListener('pointerdown', outside, true);
+  }, []);
+
+  const onKeyDown = (e: KeyboardEvent): void => {
+    const items = Array.from(ref.current?.querySelectorAll<HTMLButtonElement>('[role="menuitem"]') ?? []);
+    const at = items.indexOf(document.activeElement as HTMLButtonElement);
+    let next: number | undefined;
+    if (e.key === 'ArrowDown') next = (at + 1) % items.length;
+    else if (e.key === 'ArrowUp') next = (at - 1 + items.length) % items.length;
+    else if (e.key === 'Home') next = 0;
+    else if (e.key === 'End') next = items.length - 1;
+    else if (e.key === 'Escape' || e.key === 'Tab') {
+      if (e.key === 'Escape') e.preventDefault();
+      e.stopPropagation();
+      props.onClose(e.key === 'Escape');
+      return;
+    }
+    if (next === undefined) return;
+    e.preventDefault();
+    items[next]?.focus();
+  };
+
+  return (
+    <div ref={ref} class="message-menu" role="menu" aria-label={t('msg.menu')} onKeyDown={onKeyDown}>
+      {props.items.map((item) => (
+        <button
+          type="button"
+          role="menuitem"
+          key={item.label}
+          class={item.danger ? 'danger' : undefined}
+          onClick={() => {
+            props.onClose(false);
+            item.onSelect();
+          }}
+        >
+          {item.label}
+        </button>
+      ))}
+    </div>
+  );
+}

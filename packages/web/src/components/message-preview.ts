@@ -1,0 +1,17 @@
+/**
+ * One line for a message where there is no room for the message itself: the chat list,
+ * a quoted reply, a screen reader announcement, a notification. Stickers and photos read
+ * as LINE writes them ([貼圖], [照片]); an unsent message as its tombstone.
+ */
+import type { MessageInfo } from '@parus/client';
+import { actionLine } from '../compose/commands.ts';
+import { isImage } from '../compose/thumbnail.ts';
+import type { Translate } from '../i18n.ts';
+
+export function messagePreview(m: MessageInfo, t: Translate, author: string): string {
+  if (m.unsent) return m.dir === 'out' ? t('msg.unsentByMe') : t('msg.unsentByThem');
+  if (m.sticker) return t('preview.sticker');
+  if (m.file) return isImage(m.file.mime) ? t('preview.photo') : t('preview.file', { name: m.file.name });
+  const text = m.text.replace(/\s+/g, ' ').trim();
+  return m.action ? actionLine(author, text) : text;
+}
