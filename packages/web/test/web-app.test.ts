@@ -336,14 +336,16 @@ describe('two people in two browsers', () => {
     await amei.page.keyboard.press('Enter');
     const menu = amei.page.getByRole('menu', { name: '訊息選項' });
     await menu.getByRole('menuitem', { name: '回覆' }).waitFor(WAIT);
-    expect(await amei.page.evaluate(() => document.activeElement?.textContent)).toBe('回覆');
+    const focused = (): Promise<string | null | undefined> =>
+      amei.page.evaluate(() => document.activeElement?.textContent);
+    await expect.poll(focused, WAIT).toBe('回覆');
     await amei.page.keyboard.press('ArrowDown');
-    expect(await amei.page.evaluate(() => document.activeElement?.textContent)).toBe('收回');
+    await expect.poll(focused, WAIT).toBe('收回');
     await shot(amei.page, 'zh-TW-22-unsend-menu');
     expect(await unnamedControls(amei.page)).toEqual([]);
     await amei.page.keyboard.press('Escape');
-    expect(await menu.count()).toBe(0);
-    expect(await more.evaluate((el) => el === document.activeElement)).toBe(true);
+    await expect.poll(() => menu.count(), WAIT).toBe(0);
+    await expect.poll(() => more.evaluate((el) => el === document.activeElement), WAIT).toBe(true);
 
     // A right click opens it too; 收回 asks first.
     await mine.locator('.bubble').click({ button: 'right' });

@@ -5,7 +5,7 @@
  * the focus back to the button).
  */
 import type { JSX } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { useI18n } from '../i18n.ts';
 
 export interface MenuItem {
@@ -17,7 +17,8 @@ export interface MenuItem {
 export function MessageMenu(props: { items: MenuItem[]; onClose: (refocus: boolean) => void }): JSX.Element {
   const { t } = useI18n();
   const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  // Before paint: the menu never shows without the focus on its first item.
+  useLayoutEffect(() => {
     ref.current?.querySelector<HTMLButtonElement>('[role="menuitem"]')?.focus();
     const outside = (e: PointerEvent): void => {
       if (!ref.current?.contains(e.target as Node)) props.onClose(false);
