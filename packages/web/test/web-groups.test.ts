@@ -135,7 +135,7 @@ describe('groups in the browser', () => {
       .waitFor({ ...WAIT, state: 'attached' });
 
     await mine.getByText('已讀 2').waitFor(WAIT);
-    await shot(ming.page, 'zh-TW-20-group-chat');
+    await shot(ming.page, 'zh-TW-23-group-chat');
   });
 
   it('a member without the power gets a localised refusal for /topic; /me is an action', async () => {
@@ -154,7 +154,7 @@ describe('groups in the browser', () => {
     await page.getByRole('button', { name: '成員', exact: true }).click();
     const members = page.locator('.member-list');
     await members.getByText('建立者').waitFor(WAIT);
-    await shot(page, 'zh-TW-21-group-members');
+    await shot(page, 'zh-TW-24-group-members');
     await page.getByRole('button', { name: '將 阿華 移出群組' }).click();
     await page.getByRole('status').getByText('已將 阿華 移出群組').waitFor(WAIT);
     await page.keyboard.press('Escape');
@@ -201,11 +201,11 @@ describe('groups in the browser', () => {
     await page.keyboard.press('Escape');
     await page.getByRole('region', { name: 'Announcement' }).getByText(PIN).waitFor(WAIT);
     await page.getByText('Read by 2').first().waitFor(WAIT);
-    await shot(page, 'en-10-group-chat');
+    await shot(page, 'en-12-group-chat');
     await page.getByRole('button', { name: 'Members', exact: true }).click();
     await page.locator('.member-list').getByText('Creator').waitFor(WAIT);
     expect(await unnamedControls(page)).toEqual([]);
-    await shot(page, 'en-11-group-members');
+    await shot(page, 'en-13-group-members');
     await page.keyboard.press('Escape');
     for (const p of [amei, ming, hua]) expect(p.problems).toEqual([]);
   });
