@@ -1,7 +1,7 @@
-import { createInterface } from 'node:readline';
 import { UsageError } from '@parus/core';
 import type { MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
+import { openChatTerminal } from '../chat-terminal.ts';
 import { formatMessage } from '../format.ts';
 import { groupChat } from './group.ts';
 import { openAccount, resolveHome } from '../home.ts';
@@ -21,19 +21,8 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
   const alias = positionals[0];
   if (!alias) throw new UsageError('usage: parus chat ALIAS');
   const account = await openAccount(resolveHome(str(values, 'home')));
-  const interactive = process.stdin.isTTY === true;
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
-  const show = (text: string): void => {
-    if (interactive) {
-      process.stdout.write('\r\x1b[2K');
-      process.stdout.write(`${text}\n`);
-      rl.prompt(true);
-    } else out.line(text);
-  };
-  const emit = (event: object, human: string): void => {
-    if (out.json) process.stdout.write(`${JSON.stringify(event)}\n`);
-    else show(human);
-  };
+  const terminal = openChatTerminal(out);
+  const { rl, lines, interactive, show, emit } = terminal;
   let isGroup = false;
   if (!account.contacts().some((c) => c.alias === alias)) {
     try {
@@ -45,15 +34,12 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
   }
   if (isGroup) {
     try {
-      await groupChat(account, alias, out);
+      await groupChat(account, alias, out, terminal);
     } finally {
       await account.close();
     }
     return 0;
   }
-  // Take the line iterator now: lines piped in while the account connects are buffered by it
-  // (readline drops 'line' events that nobody listens to yet).
-  const lines = rl[Symbol.asyncIterator]();
   try {
     account.contact(alias);
     rl.setPrompt(`${account.name}> `);
@@ -97,7 +83,7 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
     // Typing signals: the engine sends at most one per 3 s, and only while connected.
     if (interactive) process.stdin.on('keypress', () => void account.sendTyping(alias).catch(() => false));
     if (interactive) rl.prompt();
-    for await (const raw of { [Symbol.asyncIterator]: () => lines }) {
+    for await (const raw of lines) {
       const line = raw.trim();
       if (line === '') {
         if (interactive) rl.prompt();

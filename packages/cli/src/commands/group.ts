@@ -1,5 +1,5 @@
 /** `parus group …`: private groups, and the group side of `parus chat`. */
-import { createInterface } from 'node:readline';
+import type { ChatTerminal } from '../chat-terminal.ts';
 import { UsageError } from '@parus/core';
 import type { Account, GroupInfo, GroupMemberInfo, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
@@ -202,25 +202,15 @@ const CHAT_HELP = `Type a message and press Enter to send it to the group.
   /help  /quit`;
 
 /** `parus chat GROUP`: the group's recent history, then live messages and slash commands. */
-export async function groupChat(account: Account, ref: string, out: Output): Promise<void> {
+export async function groupChat(
+  account: Account,
+  ref: string,
+  out: Output,
+  terminal: ChatTerminal,
+): Promise<void> {
   const g = account.groups;
   const id = g.get(ref).id;
-  const interactive = process.stdin.isTTY === true;
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
-  // Iterate from the start: piped input may end before the account is ready, and lines read
-  // before an iterator exists would be lost.
-  const lines = rl[Symbol.asyncIterator]();
-  const show = (text: string): void => {
-    if (interactive) {
-      process.stdout.write('\r\x1b[2K');
-      process.stdout.write(`${text}\n`);
-      rl.prompt(true);
-    } else out.line(text);
-  };
-  const emit = (event: object, human: string): void => {
-    if (out.json) process.stdout.write(`${JSON.stringify(event)}\n`);
-    else show(human);
-  };
+  const { rl, lines, interactive, show, emit } = terminal;
   try {
     rl.setPrompt(`${account.name}@${g.get(id).name}> `);
     await account.start();
@@ -243,7 +233,7 @@ export async function groupChat(account: Account, ref: string, out: Output): Pro
     }
     await g.markRead(id);
     if (interactive) rl.prompt();
-    for await (const raw of { [Symbol.asyncIterator]: () => lines }) {
+    for await (const raw of lines) {
       const line = raw.trim();
       if (line === '') {
         if (interactive) rl.prompt();
