@@ -1,46 +1,29 @@
 /** Line icons for groups, in the style of icons.tsx. Decorative: their buttons carry the name. */
-import type { ComponentChildren, JSX } from 'preact';
-
-function Svg({ children }: { children: ComponentChildren }): JSX.Element {
-  return (
-    <svg
-      class="icon"
-      viewBox="0 0 24 24"
-      aria-hidden="true"
-      focusable="false"
-      fill="none"
-      stroke="currentColor"
-      stroke-width="2"
-      stroke-linecap="round"
-      stroke-linejoin="round"
-    >
-      {children}
-    </svg>
-  );
-}
+import type { JSX } from 'preact';
+import { Icon } from './icons.tsx';
 
 export const GroupIcon = (): JSX.Element => (
-  <Svg>
+  <Icon>
     <circle cx="8" cy="9" r="3" />
     <circle cx="16" cy="9" r="3" />
     <path d="M2 20c0-3 3-5 6-5s6 2 6 5" />
     <path d="M14 15.5c.6-.3 1.3-.5 2-.5 3 0 6 2 6 5" />
-  </Svg>
+  </Icon>
 );
 
 export const PinIcon = (): JSX.Element => (
-  <Svg>
+  <Icon>
     <path d="M9 3h6l-1 6 4 4H6l4-4z" />
     <path d="M12 13v8" />
-  </Svg>
+  </Icon>
 );
 
 export const NewGroupIcon = (): JSX.Element => (
-  <Svg>
+  <Icon>
     <circle cx="9" cy="9" r="3" />
     <path d="M3 20c0-3 3-5 6-5s6 2 6 5" />
     <path d="M19 8v6M16 11h6" />
-  </Svg>
+  </Icon>
 );
 
 /** A round group picture: the group icon on the colour its name gives. */

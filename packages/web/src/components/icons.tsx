@@ -1,7 +1,8 @@
 /** Small line icons, drawn for Parus. Decorative: the buttons that hold them carry the name. */
 import type { JSX } from 'preact';
 
-function Icon({ children }: { children: JSX.Element | JSX.Element[] }): JSX.Element {
+/** The frame every line icon shares. */
+export function Icon({ children }: { children: JSX.Element | JSX.Element[] }): JSX.Element {
   return (
     <svg
       class="icon"
