@@ -8,33 +8,20 @@
  * of a sender goes, whole and unchanged, to each recipient of its group; then the sender
  * gets one byte back (as a relay sender gets `fsent`). Recipients' later frames are ignored.
  */
-import { createServer } from 'node:http';
-import { MAX_FRAME_BYTES, TransportError } from '@parus/core';
-import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
+import { startRawServer, type RawServer } from './raw-ws-server.ts';
 
 export const GROUP_ID_BYTES = 24;
 export const ROLE_RECIPIENT = 0;
 export const ROLE_SENDER = 1;
 const ONE_BYTE = new Uint8Array([1]);
 
-export interface RawBroadcaster {
-  url: string;
-  /** Copies delivered so far. */
-  forwarded(): number;
-  close(): Promise<void>;
-}
+export type RawBroadcaster = RawServer;
 
 export async function startRawBroadcaster(opts: { host: string; port?: number }): Promise<RawBroadcaster> {
   const groups = new Map<string, Set<WebSocket>>();
   let forwarded = 0;
-  const server = createServer((_req, res) => {
-    res.writeHead(404);
-    res.end();
-  });
-  const wss = new WebSocketServer({ server, maxPayload: 2 * MAX_FRAME_BYTES, perMessageDeflate: false });
-
-  wss.on('connection', (ws: WebSocket) => {
+  const onConnection = (ws: WebSocket): void => {
     let group: Set<WebSocket> | undefined;
     let sender = false;
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -56,22 +43,6 @@ export async function startRawBroadcaster(opts: { host: string; port?: number })
     });
     ws.on('close', () => group?.delete(ws));
     ws.on('error', () => ws.terminate());
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (cause) => reject(new TransportError('raw broadcaster cannot listen', { cause })));
-    server.listen(opts.port ?? 0, opts.host, resolve);
-  });
-  const bound = server.address();
-  if (bound === null || typeof bound === 'string')
-    throw new TransportError('raw broadcaster has no TCP address');
-  return {
-    url: `ws://${opts.host}:${bound.port}/`,
-    forwarded: () => forwarded,
-    close: async () => {
-      for (const ws of wss.clients) ws.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
   };
+  return startRawServer({ ...opts, name: 'raw broadcaster', onConnection, forwarded: () => forwarded });
 }

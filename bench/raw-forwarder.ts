@@ -7,32 +7,18 @@
  * the forwarder answers with one byte once it is registered. Every later frame starts with
  * the 24-byte id of its destination and is forwarded unchanged, whole.
  */
-import { createServer } from 'node:http';
-import { MAX_FRAME_BYTES, TransportError } from '@parus/core';
-import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
+import { startRawServer, type RawServer } from './raw-ws-server.ts';
 
 export const RAW_ID_BYTES = 24;
 const REGISTERED = new Uint8Array([1]);
 
-export interface RawForwarder {
-  /** `ws://host:port/` */
-  url: string;
-  /** Frames forwarded so far. */
-  forwarded(): number;
-  close(): Promise<void>;
-}
+export type RawForwarder = RawServer;
 
 export async function startRawForwarder(opts: { host: string; port?: number }): Promise<RawForwarder> {
   const sockets = new Map<string, WebSocket>();
   let forwarded = 0;
-  const server = createServer((_req, res) => {
-    res.writeHead(404);
-    res.end();
-  });
-  const wss = new WebSocketServer({ server, maxPayload: 2 * MAX_FRAME_BYTES, perMessageDeflate: false });
-
-  wss.on('connection', (ws: WebSocket) => {
+  const onConnection = (ws: WebSocket): void => {
     let id: string | undefined;
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (!isBinary || !Buffer.isBuffer(data) || data.length < RAW_ID_BYTES) return;
@@ -52,23 +38,6 @@ export async function startRawForwarder(opts: { host: string; port?: number }): 
       if (id !== undefined && sockets.get(id) === ws) sockets.delete(id);
     });
     ws.on('error', () => ws.terminate());
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (cause) => reject(new TransportError('raw forwarder cannot listen', { cause })));
-    server.listen(opts.port ?? 0, opts.host, resolve);
-  });
-  const bound = server.address();
-  if (bound === null || typeof bound === 'string')
-    throw new TransportError('raw forwarder has no TCP address');
-
-  return {
-    url: `ws://${opts.host}:${bound.port}/`,
-    forwarded: () => forwarded,
-    close: async () => {
-      for (const ws of wss.clients) ws.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
   };
+  return startRawServer({ ...opts, name: 'raw forwarder', onConnection, forwarded: () => forwarded });
 }
