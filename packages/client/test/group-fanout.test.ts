@@ -21,6 +21,7 @@ import { nodeTransport } from '../src/node/index.ts';
 import { decodeOutbox } from '../src/records.ts';
 import { GC, decodeGroupRecord } from '../src/groups/group-records.ts';
 import { decodeGroupFanoutFrame, encodeGroupFanoutFrame } from '../src/groups/group-wire.ts';
+import { KeptStore, befriend, settle } from './support/group-harness.ts';
 
 type Relay = Awaited<ReturnType<typeof startRelay>>;
 const open: Account[] = [];
@@ -93,10 +94,6 @@ function counting(inner: Transport): {
   };
 }
 
-class KeptStore extends MemoryStore {
-  override async close(): Promise<void> {}
-}
-
 async function account(
   name: string,
   at: Relay,
@@ -107,42 +104,6 @@ async function account(
   open.push(a);
   await a.start();
   return a;
-}
-
-async function befriend(a: Account, b: Account, aliasOfA: string): Promise<void> {
-  const { link } = await a.createInvite();
-  await b.acceptInvite(link, { alias: aliasOfA });
-  await b.sync();
-  await a.sync();
-  await b.sync();
-}
-
-async function view(accounts: Account[]): Promise<string> {
-  return JSON.stringify(
-    await Promise.all(
-      accounts.map(async (a) =>
-        Promise.all(
-          a.groups.list().map(async (g) => {
-            const members = a.groups.members(g.id).map((m) => [m.key, m.linked]);
-            const messages = (await a.groups.history(g.id)).map((m) => [m.id, m.deliveredCount ?? 0]);
-            return [g, members, messages];
-          }),
-        ),
-      ),
-    ),
-  );
-}
-
-async function settle(accounts: Account[], rounds = 30): Promise<void> {
-  let before = '';
-  let stable = 0;
-  for (let i = 0; i < rounds && stable < 2; i++) {
-    for (const a of accounts) await a.sync({ timeoutMs: 60_000 });
-    const now = await view(accounts);
-    const outbox = await Promise.all(accounts.map((a) => a.outboxSize()));
-    stable = now === before && outbox.every((o) => o.queued === 0) ? stable + 1 : 0;
-    before = now;
-  }
 }
 
 const reset = (m: Map<string, number>): void => m.clear();

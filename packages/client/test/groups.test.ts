@@ -28,6 +28,7 @@ import { Account, MemoryStore, type MessageInfo, type StoreOp } from '../src/ind
 import { decodeOutbox, type ContactRecord } from '../src/records.ts';
 import { GC, decodeGroupRecord, decodeReceiver } from '../src/groups/group-records.ts';
 import { nodeTransport } from '../src/node/index.ts';
+import { KeptStore, befriend, settle, stateOf, until } from './support/group-harness.ts';
 
 type Relay = Awaited<ReturnType<typeof startRelay>>;
 let relay: Relay;
@@ -49,11 +50,6 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** A memory store that outlives its account, so the account can be opened again. */
-class KeptStore extends MemoryStore {
-  override async close(): Promise<void> {}
-}
-
 async function account(name: string, store = new MemoryStore(), now?: () => number): Promise<Account> {
   const a = await Account.create({
     store,
@@ -65,56 +61,6 @@ async function account(name: string, store = new MemoryStore(), now?: () => numb
   open.push(a);
   await a.start();
   return a;
-}
-
-/** Makes `b` a contact of `a` (known to a as `aliasOfB`, to b as `aliasOfA`). */
-async function befriend(a: Account, b: Account, aliasOfA: string): Promise<void> {
-  const { link } = await a.createInvite();
-  await b.acceptInvite(link, { alias: aliasOfA });
-  await b.sync();
-  await a.sync();
-  await b.sync();
-}
-
-/** Syncs everyone until a round changes nothing anybody can see. */
-/**
- * Everything each account can see of its groups: invitations, resolved state, sessions and
- * messages. Waiting until it stays the same over two rounds of syncs (and no outbox entry is
- * queued) is waiting until the group traffic has settled.
- */
-async function view(accounts: Account[]): Promise<string> {
-  return JSON.stringify(
-    await Promise.all(
-      accounts.map(async (a) =>
-        Promise.all(
-          a.groups.list().map(async (g) => {
-            let resolved: unknown = null;
-            try {
-              resolved = stateOf(a, g.id);
-            } catch {
-              // an invitation whose events have not arrived
-            }
-            const members = a.groups.members(g.id).map((m) => [m.key, m.linked]);
-            const messages = (await a.groups.history(g.id)).map((m) => [m.id, m.deliveredCount ?? 0]);
-            return [g, resolved, members, messages];
-          }),
-        ),
-      ),
-    ),
-  );
-}
-
-async function settle(accounts: Account[], rounds = 20, parallel = false): Promise<void> {
-  let before = '';
-  let stable = 0;
-  for (let i = 0; i < rounds && stable < 2; i++) {
-    if (parallel) await Promise.all(accounts.map((a) => a.sync({ timeoutMs: 120_000 })));
-    else for (const a of accounts) await a.sync({ timeoutMs: 60_000 });
-    const now = await view(accounts);
-    const outbox = await Promise.all(accounts.map((a) => a.outboxSize()));
-    stable = now === before && outbox.every((o) => o.queued === 0) ? stable + 1 : 0;
-    before = now;
-  }
 }
 
 function texts(list: MessageInfo[]): string[] {
@@ -488,7 +434,7 @@ describe('a 50-member group', () => {
         return mine?.status === 'invited' && a.groups.members(g.id).length === 1;
       }),
     );
-    await settleAll(all);
+    await settle(all, { parallel: true, timeoutMs: 300_000 });
     for (const a of others) await a.groups.join(g.id);
     await until(all, () =>
       all.every((a) => {
@@ -496,7 +442,7 @@ describe('a 50-member group', () => {
         return members.length === n && members.every((m) => m.linked);
       }),
     );
-    await settleAll(all);
+    await settle(all, { parallel: true, timeoutMs: 300_000 });
     const reference = JSON.stringify(stateOf(creator, g.id));
     for (const a of all) {
       expect(JSON.stringify(stateOf(a, g.id))).toBe(reference);
@@ -504,12 +450,12 @@ describe('a 50-member group', () => {
     }
     for (let i = 0; i < n; i += 7) await all[i]!.groups.send(g.id, `message ${i}`);
     const count = Math.ceil(n / 7);
-    await untilAsync(all, async () =>
+    await until(all, async () =>
       (await Promise.all(all.map(async (a) => (await a.groups.history(g.id)).length))).every(
         (k) => k === count,
       ),
     );
-    await settleAll(all);
+    await settle(all, { parallel: true, timeoutMs: 300_000 });
     const order = texts(await creator.groups.history(g.id));
     expect(order).toHaveLength(Math.ceil(n / 7));
     for (const [i, a] of all.entries()) {
@@ -521,35 +467,6 @@ describe('a 50-member group', () => {
     }
   }, 600_000);
 });
-
-/**
- * Syncs everyone, round after round, until `done` holds. A round can be quick while a loaded
- * machine still has traffic on its way, so the bound is on rounds, and generous.
- */
-async function untilAsync(accounts: Account[], done: () => Promise<boolean>, rounds = 3000): Promise<void> {
-  for (let i = 0; i < rounds && !(await done()); i++)
-    await Promise.all(accounts.map((a) => a.sync({ timeoutMs: 120_000 })));
-}
-
-async function until(accounts: Account[], done: () => boolean, rounds = 3000): Promise<void> {
-  await untilAsync(accounts, async () => done(), rounds);
-}
-
-async function settleAll(accounts: Account[]): Promise<void> {
-  await settle(accounts, 40, true);
-}
-
-function stateOf(a: Account, g: string, withHeads = true): unknown {
-  const s = a.groups.resolved(g);
-  return {
-    members: [...s.members.values()].map((m) => [toHex(m.key), m.role, m.nick ?? null]),
-    banned: [...s.banned],
-    invited: [...s.invited],
-    name: s.name,
-    topic: s.topic,
-    heads: withHeads ? s.heads.map(toHex) : null,
-  };
-}
 
 describe('sender key rotation', () => {
   it('replaces the chain once it is 7 days old', async () => {

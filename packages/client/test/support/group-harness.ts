@@ -1,0 +1,102 @@
+// Shared by the group scenario tests: accounts that outlive their store, befriending, and
+// waiting until group traffic has settled. Waiting is bounded by time, not by rounds, and a
+// wait that runs out throws: a test never goes on silently with traffic still on its way.
+import { toHex } from '@parus/core';
+import { type Account, MemoryStore } from '../../src/index.ts';
+
+/** A memory store that outlives its account, so the account can be opened again. */
+export class KeptStore extends MemoryStore {
+  override async close(): Promise<void> {}
+}
+
+/** Makes `b` a contact of `a` (known to b as `aliasOfA`). */
+export async function befriend(a: Account, b: Account, aliasOfA: string): Promise<void> {
+  const { link } = await a.createInvite();
+  await b.acceptInvite(link, { alias: aliasOfA });
+  await b.sync();
+  await a.sync();
+  await b.sync();
+}
+
+/** The resolved state of a group as one account computes it, in a comparable form. */
+export function stateOf(a: Account, g: string, withHeads = true): unknown {
+  const s = a.groups.resolved(g);
+  return {
+    members: [...s.members.values()].map((m) => [toHex(m.key), m.role, m.nick ?? null]),
+    banned: [...s.banned],
+    invited: [...s.invited],
+    name: s.name,
+    topic: s.topic,
+    heads: withHeads ? s.heads.map(toHex) : null,
+  };
+}
+
+/**
+ * Everything each account can see of its groups: invitations, resolved state, sessions and
+ * messages with their delivery counts.
+ */
+export async function groupView(accounts: Account[]): Promise<string> {
+  return JSON.stringify(
+    await Promise.all(
+      accounts.map(async (a) =>
+        Promise.all(
+          a.groups.list().map(async (g) => {
+            let resolved: unknown = null;
+            try {
+              resolved = stateOf(a, g.id);
+            } catch {
+              // an invitation whose events have not arrived
+            }
+            const members = a.groups.members(g.id).map((m) => [m.key, m.linked]);
+            const messages = (await a.groups.history(g.id)).map((m) => [m.id, m.deliveredCount ?? 0]);
+            return [g, resolved, members, messages];
+          }),
+        ),
+      ),
+    ),
+  );
+}
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface SettleOptions {
+  /** Sync every account at once instead of one after the other. */
+  parallel?: boolean;
+  /** How long to wait before giving up with an error (default two minutes). */
+  timeoutMs?: number;
+}
+
+/**
+ * Syncs everyone until two rounds in a row change nothing anybody can see and no outbox entry
+ * is waiting to be sent (an entry for a relay that is reconnecting is waiting too).
+ */
+export async function settle(accounts: Account[], opts: SettleOptions = {}): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  let before = '';
+  let stable = 0;
+  while (stable < 2) {
+    if (opts.parallel) await Promise.all(accounts.map((a) => a.sync({ timeoutMs: 120_000 })));
+    else for (const a of accounts) await a.sync({ timeoutMs: 60_000 });
+    const now = await groupView(accounts);
+    const outbox = await Promise.all(accounts.map((a) => a.outboxSize()));
+    const quiet = now === before && outbox.every((o) => o.queued === 0);
+    stable = quiet ? stable + 1 : 0;
+    before = now;
+    if (stable >= 2) return;
+    if (Date.now() > deadline) throw new Error('group traffic did not settle in time');
+    if (!quiet) await pause(25);
+  }
+}
+
+/** Syncs everyone, round after round, until `done` holds; throws if it does not in time. */
+export async function until(
+  accounts: Account[],
+  done: () => boolean | Promise<boolean>,
+  timeoutMs = 300_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error('the awaited condition did not hold in time');
+    await Promise.all(accounts.map((a) => a.sync({ timeoutMs: 120_000 })));
+  }
+}
