@@ -965,6 +965,8 @@ export class Account {
         ...ops,
         ...extraOps(c),
       ]);
+      // A message ends "typing" on their side: the next keystroke may signal again at once.
+      this.lastTyping.delete(hex(c.id));
       return this.messageInfo(c, record);
     });
     this.kickFlush();
@@ -1099,7 +1101,9 @@ export class Account {
       await r.command({ t: 'send', sid: prepared.sid, body: prepared.wire }, prepared.senderKey);
       return true;
     } catch {
-      return false; // a lost typing signal is not worth a retry
+      // A lost typing signal is not worth a retry, but it does not hold back the next one.
+      if (this.lastTyping.get(cid) === now) this.lastTyping.delete(cid);
+      return false;
     }
   }
 

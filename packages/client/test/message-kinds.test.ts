@@ -214,6 +214,19 @@ describe('stickers, actions and typing', () => {
     expect(await alice.history('Bob')).toEqual([]);
     expect(await alice.outboxSize()).toEqual({ queued: 0, relayed: 0 });
   });
+
+  it('signals typing again at once after a message, as the web composer expects', async () => {
+    const [alice, bob] = await pair();
+    expect(await alice.sendTyping('Bob')).toBe(true);
+    expect(await alice.sendTyping('Bob')).toBe(false);
+    await alice.sendText('Bob', '好');
+    // The message ended the typing on Bob's side; the next keystroke shows it again.
+    const typing = next(bob, 'typing');
+    expect(await alice.sendTyping('Bob')).toBe(true);
+    expect(await alice.sendTyping('Bob')).toBe(false);
+    expect(await typing).toEqual({ alias: 'alice' });
+    await exchange(alice, bob);
+  });
 });
 
 describe('files', () => {
