@@ -63,6 +63,7 @@ Usage: parus <command> [options]
   parus history ALIAS|GROUP                the whole conversation
   parus chat ALIAS|GROUP                   interactive chat
   ${GROUP_HELP}
+  ${REQUESTS_HELP}
 
 Every command takes --home DIR (or PARUS_HOME) and --json.
 The passphrase comes from PARUS_PASSPHRASE or a prompt.`;
