@@ -17,6 +17,7 @@ import {
   unsendCommand,
 } from './commands/messages.ts';
 import { RELAY_HELP, relayCommand } from './commands/relay.ts';
+import { REQUESTS_HELP, requestsCommand } from './commands/room.ts';
 import { makeOutput, reportError, type Output } from './output.ts';
 
 type Command = (argv: string[], makeOut: (json: boolean) => Output) => Promise<number>;
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, Command> = {
   history: historyCommand,
   chat: chatCommand,
   group: groupCommand,
+  requests: requestsCommand,
 };
 
 export const USAGE = `Parus — end-to-end encrypted messenger
@@ -61,6 +63,7 @@ Usage: parus <command> [options]
   parus history ALIAS|GROUP                the whole conversation
   parus chat ALIAS|GROUP                   interactive chat
   ${GROUP_HELP}
+  ${REQUESTS_HELP}
 
 Every command takes --home DIR (or PARUS_HOME) and --json.
 The passphrase comes from PARUS_PASSPHRASE or a prompt.`;

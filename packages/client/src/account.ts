@@ -104,6 +104,7 @@ import { Changes, Emitter, Mutex } from './events.ts';
 import { GroupEngine, type GroupChange } from './groups/group-engine.ts';
 import type { GroupFanoutList } from './groups/group-records.ts';
 import { isGroupFanoutFrame } from './groups/group-wire.ts';
+import { DEFAULT_ROOM_LIMITS, type RoomLimits } from './groups/room-limits.ts';
 import {
   CONTACT_STATES,
   decodeAccount,
@@ -229,6 +230,8 @@ export interface AccountOptions {
   maxResendMs?: number;
   /** How long a fresh invitation is valid. */
   inviteTtlMs?: number;
+  /** Public rooms: message and join rates (groups/room-limits.ts; defaults there). */
+  roomLimits?: Partial<RoomLimits>;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -335,11 +338,13 @@ export class Account {
     this.resendMs = opts.resendMs ?? 60 * 60 * 1000;
     this.maxResendMs = opts.maxResendMs ?? DAY;
     this.inviteTtlMs = opts.inviteTtlMs ?? 7 * DAY;
+    this.roomLimits = { ...DEFAULT_ROOM_LIMITS, ...opts.roomLimits };
     this.groups = new GroupEngine(this.groupHost());
   }
   private readonly resendMs: number;
   private readonly maxResendMs: number;
   private readonly inviteTtlMs: number;
+  private readonly roomLimits: RoomLimits;
 
   /** Creates a new account (a fresh device key) in an empty store. */
   static async create(opts: AccountOptions & { name: string; relay: string }): Promise<Account> {
@@ -404,6 +409,13 @@ export class Account {
       settleOps: (c, ids) => this.settleOutbox(c, ids),
       makePeerCard: async (group) => (await this.makeCard({ oneTime: true, peer: group })).link,
       acceptPeerCard: (link, group) => this.answerCard(link, { peer: group }),
+      roomLimits: this.roomLimits,
+      // A door card names nobody: whoever holds the room link sees it.
+      makeDoorCard: async (group) =>
+        (await this.makeCard({ oneTime: false, peer: group, anonymous: true })).card,
+      answerRoomDoor: (link, group, request) => this.answerCard(link, { peer: group, room: request }),
+      makeContactCard: async () => (await this.makeCard({ oneTime: true })).card,
+      acceptContactCard: (link, alias) => this.acceptInvite(link, alias === undefined ? {} : { alias }),
     };
   }
 
@@ -599,6 +611,7 @@ export class Account {
     oneTime?: boolean;
     ttlMs?: number;
     peer?: Uint8Array;
+    anonymous?: boolean;
   }): Promise<{ link: string; card: RendezvousCard }> {
     const oneTime = opts.oneTime ?? true;
     const queue = await this.newQueue(this.account.relay);
@@ -614,7 +627,7 @@ export class Account {
       kemKey: kem.publicKey,
       queue: { relay: queue.relay, sid: queue.sid },
       relays: [this.account.relay],
-      name: this.account.name,
+      ...(opts.anonymous ? {} : { name: this.account.name }),
       expires: now + (opts.ttlMs ?? (oneTime ? this.inviteTtlMs : 365 * DAY)),
       oneTime,
     });
@@ -651,10 +664,17 @@ export class Account {
   /**
    * Answers a card. With `peer` (a group id) the card came through a group introduction: the
    * session is a hidden group peer, not a contact, and its first message binds it to the group.
+   * With `room` too, the card is a public room's door and the request carries a join request
+   * (groups/room-door.ts) made for the new session's conversation id.
    */
   private async answerCard(
     link: string,
-    opts: { alias?: string; replace?: boolean; peer?: Uint8Array },
+    opts: {
+      alias?: string;
+      replace?: boolean;
+      peer?: Uint8Array;
+      room?: (conv: Uint8Array) => CborMap;
+    },
   ): Promise<ContactRecord> {
     const card = cardFromLink(link);
     checkCardUsable(card, this.now());
@@ -666,11 +686,13 @@ export class Account {
       if (!opts.replace)
         throw new UsageError(`${alias} exists with a different key; accept with replace to change it`);
     }
-    for (const c of this.contactsById.values()) {
+    // A room's door is long-lived and answered again on every join (each a new session).
+    for (const c of opts.room ? [] : this.contactsById.values()) {
       if (equalBytes(c.theirIdentity, card.identityKey))
         throw new UsageError(`this card was already accepted as ${c.alias}`);
     }
-    if (opts.peer && card.oneTime !== true) throw new ProtocolError('a group peer card must be one-time');
+    if (opts.peer && !opts.room && card.oneTime !== true)
+      throw new ProtocolError('a group peer card must be one-time');
     const identity = generateSignKeyPair(this.rng);
     const { keys, init } = pqxdhInitiate({
       rng: this.rng,
@@ -688,7 +710,7 @@ export class Account {
     const recv = await this.newQueue(this.account.relay);
     const senderKey = generateDhKeyPair(this.rng);
     const conv = conversationId(identity.publicKey, card.identityKey);
-    const hello = this.contactHelloEnvelope(identity, conv, recv, senderKey.publicKey);
+    const hello = this.contactHelloEnvelope(identity, conv, recv, senderKey.publicKey, opts.room?.(conv));
     const encrypted = ratchetEncrypt(
       session,
       padToBucket(encodeEnvelope(hello)),
@@ -798,6 +820,7 @@ export class Account {
     conv: Uint8Array,
     recv: InboundQueue,
     senderKeyPublic: Uint8Array,
+    room?: CborMap,
   ): Envelope {
     const cert = encodeDeviceCertificate(
       createDeviceCertificate({ identity, deviceKey: this.device.publicKey, issued: this.now() }),
@@ -814,6 +837,7 @@ export class Account {
         senderKey: senderKeyPublic,
         name: this.account.name,
         cert,
+        ...(room ? { room } : {}),
       },
     });
   }
@@ -1833,6 +1857,16 @@ export class Account {
     if (!equalBytes(cert.identityKey, req.identityKey) || !equalBytes(cert.deviceKey, env.device)) {
       throw new VerificationError('device certificate does not match the request');
     }
+    // A public room's door (a long-lived peer card): only proven join requests get anything.
+    const joiner =
+      invite.peer && !invite.oneTime
+        ? await this.groups.checkRoomJoin(
+            invite.peer,
+            invite.id,
+            asMap(env.body as CborMap, 'contact body').room,
+            conversationId(identity.publicKey, req.identityKey),
+          )
+        : undefined;
     // My queue for this contact, secured at once with the sender key they chose.
     const recv = await this.newQueue(this.account.relay, hello.senderKey);
     const senderKey = generateDhKeyPair(this.rng);
@@ -1859,12 +1893,16 @@ export class Account {
       contact.peer = invite.peer;
       contact.alias = peerAlias(contact.id);
     }
-    await this.saveContact(contact, [
+    const ops: StoreOp[] = [
       seenOp,
       this.outboxOp(contact, encodeEnvelope(reply)),
       { type: 'put', collection: C.invites, key: hex(invite.id), value: encodeRecord(usedInvite) },
-      ...(contact.peer ? await this.groups.peerSessionOps(contact) : []),
-    ]);
+    ];
+    const admitted = joiner ? this.groups.admitToRoom(contact, joiner) : undefined;
+    if (admitted) ops.push(...admitted.ops);
+    else if (contact.peer) ops.push(...(await this.groups.peerSessionOps(contact)));
+    await this.saveContact(contact, ops);
+    for (const f of admitted?.after ?? []) f();
     this.invitesById.set(hex(invite.id), usedInvite);
     this.queues.set(hex(recv.rid), { kind: 'contact', id: hex(contact.id) });
     if (usedInvite.used) {

@@ -12,7 +12,9 @@ export type {
 } from './account.ts';
 export type { ContactState, MessageStatus } from './records.ts';
 export { GroupEngine, BACKDATE_WINDOW_MS, MAX_GROUP_MEMBERS } from './groups/group-engine.ts';
-export type { GroupChange, GroupInfo, GroupMemberInfo } from './groups/group-engine.ts';
+export type { ChatRequestInfo, GroupChange, GroupInfo, GroupMemberInfo } from './groups/group-engine.ts';
+export { DEFAULT_ROOM_LIMITS } from './groups/room-limits.ts';
+export type { RoomLimits } from './groups/room-limits.ts';
 export { MemoryStore } from './store.ts';
 export type { Store, StoreEntry, StoreOp } from './store.ts';
 export { SealedStore } from './sealed-store.ts';

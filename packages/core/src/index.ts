@@ -351,6 +351,19 @@ export type {
   CreateGroupEventOptions,
 } from './group-event.ts';
 export { resolveGroupState, groupMemberPower, groupCan } from './group-state.ts';
+export {
+  ROOM_LINK_PREFIX,
+  ROOM_SECRET_BYTES,
+  ROOM_PROOF_BYTES,
+  MAX_ROOM_LINK_CHARS,
+  createRoomLink,
+  isRoomLink,
+  parseRoomLink,
+  roomJoinProof,
+  checkRoomJoinProof,
+} from './room-link.ts';
+export type { RoomLink } from './room-link.ts';
+
 export type { GroupMember, GroupRejectionReason, GroupRejection, GroupState } from './group-state.ts';
 export {
   SENDER_CHAIN_ID_BYTES,

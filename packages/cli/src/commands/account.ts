@@ -29,7 +29,7 @@ export async function initCommand(argv: string[], makeOut: MakeOut): Promise<num
 }
 
 /** Writes a QR code as PNG or SVG, chosen by the file's extension. */
-async function writeQr(path: string, text: string): Promise<void> {
+export async function writeQr(path: string, text: string): Promise<void> {
   if (path.endsWith('.svg'))
     writeFileSync(path, await QRCode.toString(text, { type: 'svg', errorCorrectionLevel: 'L' }));
   else if (path.endsWith('.png'))

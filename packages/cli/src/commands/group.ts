@@ -1,18 +1,23 @@
 /** `parus group …`: private groups, and the group side of `parus chat`. */
 import type { ChatTerminal } from '../chat-terminal.ts';
-import { UsageError } from '@parus/core';
+import { UsageError, isRoomLink } from '@parus/core';
 import type { Account, GroupInfo, GroupMemberInfo, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
 import { formatMessage } from '../format.ts';
 import { openAccount, resolveHome } from '../home.ts';
+import { joinRoomLink, printRoomLink, requestChat } from './room.ts';
 import type { Output } from '../output.ts';
 
 type MakeOut = (json: boolean) => Output;
 
-export const GROUP_HELP = `parus group create NAME                  create a private group
+export const GROUP_HELP = `parus group create NAME [--public]       create a private group (--public: a room joined by link)
   parus group invite GROUP ALIAS           invite a contact
+  parus group link GROUP [--rotate] [--qr FILE]
+                                           a public room's link (--rotate: old links stop working)
   parus group list                         groups and pending invitations (with their ids)
-  parus group join ID | decline ID         answer an invitation
+  parus group join ID|LINK [--nick N]      answer an invitation, or join a public room by its link
+  parus group decline ID                   decline an invitation (or give up joining a room)
+  parus group chat GROUP MEMBER [--note T] ask a member for a private 1:1 chat
   parus group alias ID NAME                a local name for a group
   parus group members GROUP                members and their roles
   parus group send GROUP TEXT [--me|--ping] write to the group
@@ -49,6 +54,11 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
   const { values, positionals } = parse(argv, {
     me: { type: 'boolean', default: false },
     ping: { type: 'boolean', default: false },
+    public: { type: 'boolean', default: false },
+    rotate: { type: 'boolean', default: false },
+    qr: { type: 'string' },
+    nick: { type: 'string' },
+    note: { type: 'string' },
   });
   const out = makeOut(values.json === true);
   const [sub, ...args] = positionals;
@@ -72,11 +82,23 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
     switch (sub) {
       case 'create': {
         const name = need(1, 'parus group create NAME').join(' ');
-        const info = await g.create(name);
+        const info = await g.create(name, { public: values.public === true });
         await done(
           info,
-          `Group ${info.name} created (id ${info.id}). Invite with: parus group invite ${info.name} ALIAS`,
+          info.public
+            ? `Public room ${info.name} created (id ${info.id}). Share it with: parus group link ${info.name}`
+            : `Group ${info.name} created (id ${info.id}). Invite with: parus group invite ${info.name} ALIAS`,
         );
+        break;
+      }
+      case 'link': {
+        const [ref] = need(1, 'parus group link GROUP [--rotate] [--qr FILE]');
+        await printRoomLink(account, out, ref!, { rotate: values.rotate === true, qr: str(values, 'qr') });
+        break;
+      }
+      case 'chat': {
+        const [ref, member] = need(2, 'parus group chat GROUP MEMBER [--note TEXT]');
+        await requestChat(account, out, ref!, member!, str(values, 'note'));
         break;
       }
       case 'invite': {
@@ -96,7 +118,11 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         break;
       }
       case 'join': {
-        const [ref] = need(1, 'parus group join ID');
+        const [ref] = need(1, 'parus group join ID|LINK');
+        if (isRoomLink(ref!)) {
+          await joinRoomLink(account, out, ref!, str(values, 'nick'));
+          break;
+        }
         await deliver(account); // the invitation's events may still be on their way
         const info = await g.join(ref!);
         await done(info, `Joined ${info.name}.`);

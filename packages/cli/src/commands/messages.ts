@@ -6,6 +6,7 @@ import { parse, str } from '../args.ts';
 import { filesFolder, guessMime, progressLine, saveUnique } from '../files.ts';
 import { formatMessage } from '../format.ts';
 import { formatGroup } from './group.ts';
+import { formatRequest } from './room.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
 
@@ -205,7 +206,9 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
     const invitations = account.groups
       .list()
       .filter((g) => g.status === 'invited' && !groupsBefore.has(g.id));
-    out.result({ messages: withFiles, contacts: newContacts, invitations }, () => {
+    const requests = await account.groups.takeChatRequests();
+    out.result({ messages: withFiles, contacts: newContacts, invitations, requests }, () => {
+      for (const r of requests) out.line(formatRequest(r));
       for (const c of newContacts) {
         out.line(
           `New contact: ${c.alias} (unvalidated). Check the safety number with: parus verify ${c.alias}`,
@@ -221,7 +224,7 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
           out.line(`  try again later with: parus download ${m.alias} ${m.id.slice(0, 12)}`);
         }
       }
-      if (messages.length === 0 && newContacts.length === 0 && invitations.length === 0)
+      if (messages.length === 0 && newContacts.length === 0 && invitations.length === 0 && !requests.length)
         out.line('No new messages.');
     });
   } finally {

@@ -62,6 +62,16 @@ import {
   unpad,
   verify,
   wipe,
+  cardFromLink,
+  cardToLink,
+  checkCardUsable,
+  cardId,
+  createRoomLink,
+  defaultGroupSettings,
+  encodeCard,
+  parseRoomLink,
+  ExpiredError,
+  type RendezvousCard,
   type AssignableGroupRole,
   type CborMap,
   type CborValue,
@@ -73,7 +83,7 @@ import {
   type Random,
   type SignKeyPair,
 } from '@parus/core';
-import type { MessageInfo } from '../account.ts';
+import type { ContactInfo, MessageInfo } from '../account.ts';
 import type { ContactRecord, MessageStatus } from '../records.ts';
 import type { Store, StoreOp } from '../store.ts';
 import {
@@ -100,6 +110,19 @@ import {
   encodeGroupPayload,
   type GroupPayload,
 } from './group-wire.ts';
+import { checkRoomAdmission, decodeRoomJoinRequest, roomJoinRequest } from './room-door.ts';
+import { JoinLimiter, checkReceiveRate, checkSendRate, type RoomLimits } from './room-limits.ts';
+import {
+  MAX_CHAT_NOTE_CHARS,
+  MAX_CHAT_REQUESTS,
+  MAX_ROOM_NICK_CHARS,
+  RC,
+  decodeChatRequest,
+  decodeRoomRecord,
+  encodeRoomRecord,
+  type ChatRequestRecord,
+  type RoomRecord,
+} from './room-records.ts';
 
 // ---- Limits on what peers can make us keep ---------------------------------------------------
 
@@ -129,7 +152,7 @@ const INTRO_RETRY_MS = 24 * 60 * 60 * 1000;
 export interface GroupChange {
   group: string;
   /** `receipts`: delivered/read counts of my messages changed (history shows the new ones). */
-  change: 'invited' | 'joined' | 'state' | 'left' | 'removed' | 'declined' | 'receipts';
+  change: 'invited' | 'joined' | 'state' | 'left' | 'removed' | 'declined' | 'receipts' | 'request';
 }
 
 export interface GroupMemberInfo {
@@ -154,6 +177,8 @@ export interface GroupInfo {
   role?: GroupRole;
   /** For an invitation: who sent it (the contact's alias). */
   invitedBy?: string;
+  /** A public room (joined by link; decision 0013). */
+  public?: true;
 }
 
 /** What the group engine needs from the account (account.ts implements it). */
@@ -186,6 +211,36 @@ export interface GroupHost {
   makePeerCard(group: Uint8Array): Promise<string>;
   /** Answers a forwarded card as a hidden peer of `group` (network; takes the lock itself). */
   acceptPeerCard(link: string, group: Uint8Array): Promise<ContactRecord>;
+  /** Public rooms: spam-control limits (room-limits.ts). */
+  roomLimits: RoomLimits;
+  /** A long-lived card whose answers are room join requests for `group` (network; outside the lock). */
+  makeDoorCard(group: Uint8Array): Promise<RendezvousCard>;
+  /**
+   * Answers a room's door card as a hidden peer of `group`, the contact request carrying
+   * `request(conversation id)` (network; takes the lock itself).
+   */
+  answerRoomDoor(
+    link: string,
+    group: Uint8Array,
+    request: (conv: Uint8Array) => CborMap,
+  ): Promise<ContactRecord>;
+  /** A one-time contact card (a private chat request carries it). */
+  makeContactCard(): Promise<RendezvousCard>;
+  /** Answers a contact card as an ordinary contact. */
+  acceptContactCard(link: string, alias?: string): Promise<ContactInfo>;
+}
+
+/** A private chat request received from a group member (docs/decisions/0013). */
+export interface ChatRequestInfo {
+  id: string;
+  group: string;
+  groupName: string;
+  /** How the group shows the member who asked. */
+  from: string;
+  member: string;
+  note?: string;
+  at: number;
+  expires: number;
 }
 
 interface Loaded {
@@ -223,12 +278,15 @@ function eventIdOf(bytes: Uint8Array): string | undefined {
 
 export class GroupEngine {
   private readonly groups = new Map<string, Loaded>();
+  private readonly joinLimiter: JoinLimiter;
   private pendingPayloads = 0;
   private maintaining: Promise<void> | undefined;
   private maintainAgain = false;
   private closed = false;
 
-  constructor(private readonly host: GroupHost) {}
+  constructor(private readonly host: GroupHost) {
+    this.joinLimiter = new JoinLimiter(host.roomLimits);
+  }
 
   async load(): Promise<void> {
     this.pendingPayloads = (await this.host.store.list(GC.pending)).length;
@@ -372,6 +430,7 @@ export class GroupEngine {
       members: st?.members.size ?? 0,
     };
     if (st?.pinned) info.pinned = st.pinned.text;
+    if (st?.settings.public) info.public = true;
     if (l.rec.alias) info.alias = l.rec.alias;
     const role = st?.members.get(hex(this.me(l).publicKey))?.role;
     if (role) info.role = role;
@@ -455,13 +514,19 @@ export class GroupEngine {
     l.rec = rec;
   }
 
-  /** Creates a private group with me as its creator. */
-  async create(name: string): Promise<GroupInfo> {
+  /** Creates a private group (or with `public`, a public room) with me as its creator. */
+  async create(name: string, opts: { public?: boolean } = {}): Promise<GroupInfo> {
     if (typeof name !== 'string' || name.trim().length === 0) throw new UsageError('a group needs a name');
     if (this.groups.size >= MAX_GROUPS) throw new QuotaError(`at most ${MAX_GROUPS} groups`);
     // A fresh member key for the creator: the group links nothing else of mine.
     const me = generateSignKeyPair(this.host.rng);
-    const create = createGroup({ author: me, name: name.trim(), ts: this.host.now(), rng: this.host.rng });
+    const create = createGroup({
+      author: me,
+      name: name.trim(),
+      ts: this.host.now(),
+      rng: this.host.rng,
+      ...(opts.public ? { settings: defaultGroupSettings({ public: true }) } : {}),
+    });
     return this.change(async (tx) => {
       const now = this.host.now();
       const chain = rotateSenderChain(this.host.rng);
@@ -676,28 +741,33 @@ export class GroupEngine {
       const me = this.me(l);
       if (!st.invited.has(hex(me.publicKey)))
         throw new UsageError('the invitation has not fully arrived yet; try again after parus read');
-      const e = this.event(l, 'join', {});
-      const now = this.host.now();
-      const chain = rotateSenderChain(this.host.rng);
-      this.putRec(tx, l, {
-        ...l.rec,
-        status: 'joined',
-        chain: encodeSenderChain(chain),
-        chainAt: now,
-        rotate: false,
-      });
-      this.addEvents(tx, l, [e]);
-      // My inviter first learns my key's session binding, then my join, then my sender key.
-      for (const link of l.rec.links) {
-        const c = this.host.contactById(link.c);
-        if (!c) continue;
-        tx.ops.push(this.bindOp(l, c));
-      }
-      this.spread(tx, l, [e]);
-      this.distribute(tx, l, chain);
-      tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'joined' }));
+      this.joinTx(tx, l);
       return this.info(l);
     });
+  }
+
+  /** My join event, my bindings, my sender key (the invitation is here; `join` checked it). */
+  private joinTx(tx: Tx, l: Loaded): void {
+    const e = this.event(l, 'join', {});
+    const now = this.host.now();
+    const chain = rotateSenderChain(this.host.rng);
+    this.putRec(tx, l, {
+      ...l.rec,
+      status: 'joined',
+      chain: encodeSenderChain(chain),
+      chainAt: now,
+      rotate: false,
+    });
+    this.addEvents(tx, l, [e]);
+    // My inviter first learns my key's session binding, then my join, then my sender key.
+    for (const link of l.rec.links) {
+      const c = this.host.contactById(link.c);
+      if (!c) continue;
+      tx.ops.push(this.bindOp(l, c));
+    }
+    this.spread(tx, l, [e]);
+    this.distribute(tx, l, chain);
+    tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'joined' }));
   }
 
   /** Declines an invitation: a leave event to the inviter, and the group is forgotten. */
@@ -872,6 +942,7 @@ export class GroupEngine {
       if (groupMemberPower(st, me.publicKey) < st.settings.power.message)
         throw new UsageError('only moderators may write in this group');
       const records = await this.messageRecords(l);
+      if (st.settings.public) checkSendRate(this.host.roomLimits, records, me.publicKey, this.host.now());
       const nodes = records.map((r) => ({ id: r.id, parents: r.parents, lamport: r.lamport, ts: r.ts }));
       const env = createEnvelope({
         device: me,
@@ -1152,7 +1223,11 @@ export class GroupEngine {
       case 'intro':
         this.receiveIntro(tx, l, from, p.to, p.from, p.link);
         break;
+      case 'chatreq':
+        await this.receiveChatRequest(tx, l, from, p.link, p.note);
+        break;
     }
+    if (p.t === 'ev') await this.roomAutoJoin(tx, l, c);
     after.push(() => this.scheduleMaintain());
   }
 
@@ -1428,6 +1503,8 @@ export class GroupEngine {
     if (env.lamport > nextLamport(nodes) + MAX_LAMPORT_JUMP)
       throw new ProtocolError('message clock jumps too far ahead');
     const now = this.host.now();
+    // Public rooms: a member sending beyond the room's rate is not shown (room-limits.ts).
+    if (st.settings.public) checkReceiveRate(this.host.roomLimits, records, from, env.ts, now);
     const record: GroupMessageRecord = {
       id: env.id,
       author: from,
@@ -1632,5 +1709,350 @@ export class GroupEngine {
       if (c) return c;
     }
     return undefined;
+  }
+
+  // ---- Public rooms and private chat requests (docs/decisions/0013) -------------------------------
+
+  private async roomRecord(group: Uint8Array): Promise<RoomRecord | undefined> {
+    const raw = await this.host.store.get(RC.rooms, hex(group));
+    return raw ? decodeRoomRecord(raw) : undefined;
+  }
+
+  private roomOp(r: RoomRecord): StoreOp {
+    return { type: 'put', collection: RC.rooms, key: hex(r.g), value: encodeRoomRecord(r) };
+  }
+
+  /**
+   * The room link of my door (made at the first call), or with `rotate` a new room secret for
+   * it: links handed out before stop working. Any member with the power to invite keeps a door.
+   */
+  async roomLink(ref: string, opts: { rotate?: boolean } = {}): Promise<string> {
+    const l = this.find(ref);
+    if (l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
+    const st = this.state(l);
+    if (!st.settings.public) throw new UsageError('this group is not a public room; invite people instead');
+    const me = this.me(l);
+    if (groupMemberPower(st, me.publicKey) < st.settings.power.invite)
+      throw new UsageError('only members who may invite keep a room link');
+    const room = await this.roomRecord(l.rec.id);
+    if (room?.door && !opts.rotate) return room.door.link;
+    const now = this.host.now();
+    let card: RendezvousCard | undefined;
+    if (room?.door) {
+      // A new secret on the same door card, while that card stays usable for a while.
+      const old = parseRoomLink(room.door.link).door;
+      if (old.expires > now + 30 * 24 * 60 * 60 * 1000) card = old;
+    }
+    card ??= await this.host.makeDoorCard(l.rec.id);
+    const secret = this.host.rng.bytes(32);
+    const link = createRoomLink(
+      { group: l.rec.id, name: this.groupName(l), keeper: me.publicKey, card: encodeCard(card), secret },
+      me,
+    );
+    await this.host.run(async () => {
+      const current = (await this.roomRecord(l.rec.id)) ?? { g: l.rec.id };
+      await this.host.store.batch([this.roomOp({ ...current, door: { id: cardId(card), s: secret, link } })]);
+    });
+    return link;
+  }
+
+  /**
+   * Joins a public room from its link: a fresh member key for this join (seed 004's short-term
+   * key pair; never a contact key, another one on every join), and a join request, proven with
+   * the room secret, answering the door card. The door keeper invites that key; the join
+   * follows by itself when the invitation arrives (status `invited` until then).
+   */
+  async joinRoom(link: string, opts: { nick?: string } = {}): Promise<GroupInfo> {
+    const room = parseRoomLink(link);
+    checkCardUsable(room.door, this.host.now());
+    const nick = opts.nick === undefined ? undefined : opts.nick.trim();
+    if (nick !== undefined && (nick.length < 1 || [...nick].length > MAX_ROOM_NICK_CHARS))
+      throw new UsageError(`nick must be 1-${MAX_ROOM_NICK_CHARS} characters`);
+    const g = hex(room.group);
+    const before = this.groups.get(g);
+    const beforeRec = before?.rec;
+    if (beforeRec && (beforeRec.status === 'joined' || beforeRec.status === 'invited'))
+      throw new UsageError('you are already in this room (or joining it)');
+    if (!before && this.groups.size >= MAX_GROUPS) throw new QuotaError(`at most ${MAX_GROUPS} groups`);
+    const me = generateSignKeyPair(this.host.rng);
+    await this.change(async (tx) => {
+      const now = this.host.now();
+      const rec: GroupRecord = {
+        id: room.group,
+        status: 'invited',
+        name: room.name,
+        me: me.secretKey,
+        // A new key: the sessions bound to my old one speak for it, not for me now.
+        links: [],
+        invitees: [],
+        intros: [],
+        accept: [],
+        forwards: [],
+        chainAt: now,
+        rotate: false,
+        created: beforeRec?.created ?? now,
+      };
+      if (beforeRec?.alias) rec.alias = beforeRec.alias;
+      const l: Loaded = before ?? { rec, events: new Map() };
+      this.putRec(tx, l, rec);
+      const prev = (await this.roomRecord(room.group)) ?? { g: room.group };
+      tx.ops.push(this.roomOp({ ...prev, join: { k: room.keeper, ...(nick ? { nick } : {}) } }));
+      this.groups.set(g, l);
+    });
+    try {
+      await this.host.answerRoomDoor(cardToLink(room.door), room.group, (conv) =>
+        roomJoinRequest(room.secret, room.group, me, conv),
+      );
+    } catch (e) {
+      await this.change(async (tx) => {
+        const l = this.groups.get(g);
+        if (!l) return;
+        if (beforeRec) this.putRec(tx, l, beforeRec);
+        else this.forget(tx, l);
+      });
+      throw e;
+    }
+    return this.info(this.groups.get(g)!);
+  }
+
+  /**
+   * The door keeper's side of a join request (Account.receiveContactRequest, under the lock,
+   * before anything is made for the joiner): the checks of room-door.ts and the door's join
+   * rate. Returns the joiner's member key.
+   */
+  async checkRoomJoin(
+    group: Uint8Array,
+    door: Uint8Array,
+    body: CborValue | undefined,
+    conv: Uint8Array,
+  ): Promise<Uint8Array> {
+    const request = decodeRoomJoinRequest(body);
+    const l = this.groups.get(hex(group));
+    const room = l ? await this.roomRecord(group) : undefined;
+    if (!l || !room?.door || !equalBytes(room.door.id, door))
+      throw new ProtocolError('a join request at a door this device no longer keeps');
+    if (l.rec.status !== 'joined') throw new ProtocolError('a join request for a room I am not in');
+    checkRoomAdmission({ state: this.state(l), secret: room.door.s, conv, request });
+    this.joinLimiter.admit(hex(door), this.host.now());
+    return request.m;
+  }
+
+  /**
+   * Admits `member`, whose join request came in and checked out, on the new hidden peer session
+   * `c`: an invite event for the key (spread to everyone), my binding, and every event so far.
+   * The operations go into the caller's batch; `after` runs once it is stored.
+   */
+  admitToRoom(c: ContactRecord, member: Uint8Array): { ops: StoreOp[]; after: Array<() => void> } {
+    const l = c.peer ? this.groups.get(hex(c.peer)) : undefined;
+    if (!l) throw new ProtocolError('a join request for an unknown room');
+    const tx: Tx = { ops: [], after: [] };
+    const restore = this.snapshot(hex(l.rec.id));
+    try {
+      const e = this.event(l, 'invite', { member });
+      this.addEvents(tx, l, [e]);
+      this.spread(tx, l, [e]);
+      this.putRec(tx, l, {
+        ...l.rec,
+        invitees: [...l.rec.invitees.filter((k) => !equalBytes(k, member)), member],
+        links: [...l.rec.links.filter((x) => !equalBytes(x.m, member)), { m: member, c: c.id }],
+      });
+      tx.ops.push(this.bindOp(l, c));
+      const all = [...l.events.values()].sort((a, b) => a.lamport - b.lamport).map(encodeGroupEvent);
+      for (let i = 0; i < all.length; i += MAX_EVENTS_PER_PAYLOAD)
+        tx.ops.push(
+          this.host.sendOp(
+            c,
+            this.payload({ t: 'ev', g: l.rec.id, ev: all.slice(i, i + MAX_EVENTS_PER_PAYLOAD) }),
+          ),
+        );
+    } catch (e) {
+      restore();
+      throw e;
+    }
+    tx.after.push(() => this.scheduleMaintain());
+    return tx;
+  }
+
+  /** Joining by link: once the door keeper's invitation for my key is here, I join (and set my nick). */
+  private async roomAutoJoin(tx: Tx, l: Loaded, door: ContactRecord): Promise<void> {
+    if (l.rec.status !== 'invited' || l.events.size === 0) return;
+    const room = await this.roomRecord(l.rec.id);
+    const join = room?.join;
+    if (!room || !join) return;
+    const st = this.state(l);
+    const me = this.me(l).publicKey;
+    if (!st.settings.public || !st.invited.has(hex(me))) return;
+    // The invitation must come from the keeper the link named (it signed the link).
+    const byKeeper = [...l.events.values()].some(
+      (e) => e.type === 'invite' && equalBytes(e.content.member, me) && equalBytes(e.author, join.k),
+    );
+    if (!byKeeper) return;
+    this.putRec(tx, l, { ...l.rec, inviter: door.id });
+    this.joinTx(tx, l);
+    if (join.nick) {
+      const e = this.event(l, 'nick', { nick: join.nick });
+      this.addEvents(tx, l, [e]);
+      this.spread(tx, l, [e]);
+    }
+    const next: RoomRecord = { ...room };
+    delete next.join;
+    tx.ops.push(this.roomOp(next));
+  }
+
+  /**
+   * Asks a member for a private 1:1 chat (seed 001): a fresh one-time contact card goes to them
+   * over our group session. They see a request; only if they accept do we become contacts, each
+   * with fresh per-contact keys. Nothing comes back if they decline.
+   */
+  async requestChat(ref: string, member: string, opts: { note?: string } = {}): Promise<{ expires: number }> {
+    const note = opts.note === undefined ? undefined : opts.note.trim();
+    if (note !== undefined && [...note].length > MAX_CHAT_NOTE_CHARS)
+      throw new UsageError(`a note has at most ${MAX_CHAT_NOTE_CHARS} characters`);
+    const l = this.find(ref);
+    if (l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
+    const m = this.findMember(l, member);
+    if (equalBytes(m, this.me(l).publicKey)) throw new UsageError('that is you');
+    if (!this.state(l).members.has(hex(m))) throw new UsageError(`${member} is not a member`);
+    if (!this.linkOf(l, m)) throw new UsageError('no session with this member yet; try again in a moment');
+    const card = await this.host.makeContactCard();
+    await this.change(async (tx) => {
+      const c = this.linkOf(l, m);
+      if (!c || l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
+      const p: Extract<GroupPayload, { t: 'chatreq' }> = {
+        t: 'chatreq',
+        g: l.rec.id,
+        link: cardToLink(card),
+      };
+      if (note) p.note = note;
+      tx.ops.push(this.host.sendOp(c, this.payload(p)));
+    });
+    return { expires: card.expires };
+  }
+
+  private async requestRecords(): Promise<Array<{ key: string; r: ChatRequestRecord }>> {
+    return (await this.host.store.list(RC.requests)).map((e) => ({
+      key: e.key,
+      r: decodeChatRequest(e.value),
+    }));
+  }
+
+  private async receiveChatRequest(
+    tx: Tx,
+    l: Loaded,
+    from: Uint8Array,
+    link: string,
+    note: string | undefined,
+  ): Promise<void> {
+    if (l.rec.status !== 'joined') throw new ProtocolError('a chat request for a group I am not in');
+    if (!this.state(l).members.has(hex(from)))
+      throw new ProtocolError('a chat request from someone who is not a member');
+    const card = cardFromLink(link);
+    if (!card.oneTime) throw new ProtocolError('a chat request carries a one-time card');
+    const now = this.host.now();
+    checkCardUsable(card, now);
+    let live = 0;
+    for (const { key, r } of await this.requestRecords()) {
+      // Expired ones go; a member's earlier request in this group is replaced by this one.
+      if (r.expires <= now || (equalBytes(r.g, l.rec.id) && equalBytes(r.m, from)))
+        tx.ops.push({ type: 'del', collection: RC.requests, key });
+      else live++;
+    }
+    if (live >= MAX_CHAT_REQUESTS) throw new QuotaError('too many chat requests wait');
+    const id = hex(this.host.rng.bytes(8));
+    const r: ChatRequestRecord = {
+      id,
+      g: l.rec.id,
+      m: from,
+      from: this.displayName(l, from),
+      link,
+      at: now,
+      expires: card.expires,
+      shown: false,
+    };
+    if (note) r.note = note;
+    tx.ops.push({ type: 'put', collection: RC.requests, key: id, value: encodeRoomRecord(r) });
+    tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'request' }));
+  }
+
+  /** Whether a request still stands: not expired, and its sender is still a member. */
+  private requestStands(r: ChatRequestRecord): Loaded | undefined {
+    const l = this.groups.get(hex(r.g));
+    if (!l || r.expires <= this.host.now() || l.rec.status !== 'joined') return undefined;
+    return this.state(l).members.has(hex(r.m)) ? l : undefined;
+  }
+
+  private requestInfo(l: Loaded, r: ChatRequestRecord): ChatRequestInfo {
+    const info: ChatRequestInfo = {
+      id: r.id,
+      group: hex(r.g),
+      groupName: l.rec.alias ?? this.groupName(l),
+      from: this.displayName(l, r.m),
+      member: hex(r.m),
+      at: r.at,
+      expires: r.expires,
+    };
+    if (r.note) info.note = r.note;
+    return info;
+  }
+
+  /** Private chat requests waiting for an answer, oldest first. */
+  async chatRequests(): Promise<ChatRequestInfo[]> {
+    const out: ChatRequestInfo[] = [];
+    for (const { r } of (await this.requestRecords()).sort((a, b) => a.r.at - b.r.at)) {
+      const l = this.requestStands(r);
+      if (l) out.push(this.requestInfo(l, r));
+    }
+    return out;
+  }
+
+  /** Requests not shown yet (parus read), marked shown. */
+  async takeChatRequests(): Promise<ChatRequestInfo[]> {
+    return this.host.run(async () => {
+      const out: ChatRequestInfo[] = [];
+      const ops: StoreOp[] = [];
+      for (const { key, r } of (await this.requestRecords()).sort((a, b) => a.r.at - b.r.at)) {
+        const l = this.requestStands(r);
+        if (!l || r.shown) continue;
+        out.push(this.requestInfo(l, r));
+        ops.push({
+          type: 'put',
+          collection: RC.requests,
+          key,
+          value: encodeRoomRecord({ ...r, shown: true }),
+        });
+      }
+      if (ops.length) await this.host.store.batch(ops);
+      return out;
+    });
+  }
+
+  private async findRequest(id: string): Promise<ChatRequestRecord> {
+    if (typeof id !== 'string' || !/^[0-9a-f]{4,16}$/.test(id)) throw new UsageError('a request id is hex');
+    const found = (await this.requestRecords()).filter((x) => x.key.startsWith(id));
+    if (found.length === 0) throw new NotFoundError(`no chat request ${id}`);
+    if (found.length > 1) throw new UsageError(`${id} names several requests; give more digits`);
+    return found[0]!.r;
+  }
+
+  private async dropRequest(id: string): Promise<void> {
+    await this.host.run(() => this.host.store.batch([{ type: 'del', collection: RC.requests, key: id }]));
+  }
+
+  /** Accepts a chat request: its card is answered, and the member becomes an ordinary contact. */
+  async acceptChatRequest(id: string, opts: { alias?: string } = {}): Promise<ContactInfo> {
+    const r = await this.findRequest(id);
+    if (!this.requestStands(r)) {
+      await this.dropRequest(r.id);
+      throw new ExpiredError('this chat request has expired or its sender left the group');
+    }
+    const contact = await this.host.acceptContactCard(r.link, opts.alias ?? r.from);
+    await this.dropRequest(r.id);
+    return contact;
+  }
+
+  /** Declines a chat request: it is forgotten, and the member is told nothing. */
+  async declineChatRequest(id: string): Promise<void> {
+    const r = await this.findRequest(id);
+    await this.dropRequest(r.id);
   }
 }

@@ -13,6 +13,8 @@
  *   rcpt   {t, g, s, ids}          delivery ('d') or read ('r') receipts, ≤ 256 ids
  *   intro  {t, g, to, from, link}  `from` made a one-time card for `to`; the member between
  *                                  them forwards it (DESIGN.md "Introductions")
+ *   chatreq {t, g, link, note?}    a private chat request (seed 001): a fresh one-time card the
+ *                                  addressee may answer to become a contact (decision 0013)
  *
  * A group message sent by relay fan-out (docs/decisions/0012) is not inside a 1:1 session: the
  * relay copies one upload into each member's pairwise queue. Its body there is
@@ -48,6 +50,7 @@ import {
 export const MAX_EVENTS_PER_PAYLOAD = 64;
 export const MAX_RECEIPT_IDS = 256;
 const MAX_LINK_CHARS = 8192;
+const MAX_CHAT_NOTE_CHARS = 280;
 const KEY = { len: 32 } as const;
 
 export type GroupPayload =
@@ -57,7 +60,8 @@ export type GroupPayload =
   | { t: 'skd'; g: Uint8Array; d: Uint8Array }
   | { t: 'msg'; g: Uint8Array; id: Uint8Array; c: Uint8Array }
   | { t: 'rcpt'; g: Uint8Array; s: 'd' | 'r'; ids: Uint8Array[] }
-  | { t: 'intro'; g: Uint8Array; to: Uint8Array; from: Uint8Array; link: string };
+  | { t: 'intro'; g: Uint8Array; to: Uint8Array; from: Uint8Array; link: string }
+  | { t: 'chatreq'; g: Uint8Array; link: string; note?: string };
 
 const BIND_CONTEXT = utf8('parus-group-bind-v1');
 
@@ -129,6 +133,17 @@ export function decodeGroupPayload(body: CborValue): GroupPayload {
         from: asBytes(m.from, 'from', KEY),
         link: asText(m.link, 'link', MAX_LINK_CHARS),
       };
+    case 'chatreq': {
+      if ('note' in m) keys(m, ['t', 'g', 'link', 'note']);
+      else keys(m, ['t', 'g', 'link']);
+      const p: Extract<GroupPayload, { t: 'chatreq' }> = {
+        t,
+        g,
+        link: asText(m.link, 'link', MAX_LINK_CHARS),
+      };
+      if ('note' in m) p.note = asText(m.note, 'note', MAX_CHAT_NOTE_CHARS);
+      return p;
+    }
     default:
       throw new DecodeError('unknown group payload type');
   }

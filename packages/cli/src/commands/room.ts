@@ -1,0 +1,139 @@
+/**
+ * Public rooms and private chat requests on the command line (docs/decisions/0013):
+ * `parus group link`, `parus group join LINK`, `parus group chat`, and `parus requests`.
+ */
+import QRCode from 'qrcode';
+import { UsageError } from '@parus/core';
+import type { Account, ChatRequestInfo } from '@parus/client';
+import { parse, str } from '../args.ts';
+import { openAccount, resolveHome } from '../home.ts';
+import type { Output } from '../output.ts';
+import { writeQr } from './account.ts';
+
+type MakeOut = (json: boolean) => Output;
+
+export const REQUESTS_HELP = `parus requests                           private chat requests from group members (with ids)
+  parus requests accept ID [--alias A]     accept one: the member becomes a contact
+  parus requests decline ID                decline one (the member is told nothing)`;
+
+/** Sends what waits, and takes in what came; a down relay leaves it for the next run. */
+async function exchange(account: Account): Promise<string | null> {
+  try {
+    await account.start();
+    await account.sync({ timeoutMs: 30_000 });
+    return null;
+  } catch {
+    return 'the relay is not reachable now; this waits in the outbox and goes out on the next run';
+  }
+}
+
+export function formatRequest(r: ChatRequestInfo): string {
+  const note = r.note ? `  “${r.note}”` : '';
+  return `☎ ${r.from} in ${r.groupName} asks for a private chat${note} — parus requests accept ${r.id} --alias NAME`;
+}
+
+export async function printRoomLink(
+  account: Account,
+  out: Output,
+  ref: string,
+  opts: { rotate: boolean; qr: string | undefined },
+): Promise<void> {
+  const note = await exchange(account);
+  const link = await account.groups.roomLink(ref, { rotate: opts.rotate });
+  if (opts.qr) await writeQr(opts.qr, link);
+  const info = account.groups.get(ref);
+  out.result({ group: info, link, qr: opts.qr ?? null, note }, () => {
+    out.line(`Room link for ${info.name}${opts.rotate ? ' (new: earlier links no longer work)' : ''}:`);
+    out.line(link);
+    if (opts.qr) out.line(`QR code written to ${opts.qr}`);
+    if (note) out.warn(note);
+  });
+  if (!out.json && !opts.qr) {
+    const qr = await QRCode.toString(link, { type: 'utf8', errorCorrectionLevel: 'L' });
+    const width = qr.split('\n')[0]?.length ?? 0;
+    if (width <= (process.stdout.columns ?? 80)) process.stdout.write(qr);
+    else out.line(`(The QR code needs a terminal ${width} columns wide; widen it, or use --qr room.png.)`);
+  }
+}
+
+export async function joinRoomLink(
+  account: Account,
+  out: Output,
+  link: string,
+  nick: string | undefined,
+): Promise<void> {
+  await account.start();
+  const started = await account.groups.joinRoom(link, nick === undefined ? {} : { nick });
+  const note = await exchange(account);
+  const info = account.groups.list().find((g) => g.id === started.id) ?? started;
+  out.result({ group: info, note }, () => {
+    if (info.status === 'joined') out.line(`Joined the room ${info.name} (id ${info.id}).`);
+    else
+      out.line(
+        `Asked to join ${info.name} (id ${info.id}); you are in once its door answers (see parus read).`,
+      );
+    if (note) out.warn(note);
+  });
+}
+
+export async function requestChat(
+  account: Account,
+  out: Output,
+  ref: string,
+  member: string,
+  note: string | undefined,
+): Promise<void> {
+  await account.start();
+  await account.sync({ timeoutMs: 30_000 }).catch(() => undefined);
+  const r = await account.groups.requestChat(ref, member, note === undefined ? {} : { note });
+  const warn = await exchange(account);
+  out.result({ requested: member, group: account.groups.get(ref).id, expires: r.expires, note: warn }, () => {
+    out.line(`Asked ${member} for a private chat. If they accept, they appear in parus contacts.`);
+    if (warn) out.warn(warn);
+  });
+}
+
+export async function requestsCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values, positionals } = parse(argv, { alias: { type: 'string' } });
+  const out = makeOut(values.json === true);
+  const [sub, id] = positionals;
+  const account = await openAccount(resolveHome(str(values, 'home')));
+  try {
+    const g = account.groups;
+    switch (sub) {
+      case undefined: {
+        const note = await exchange(account);
+        const requests = await g.chatRequests();
+        out.result({ requests, note }, () => {
+          for (const r of requests) out.line(formatRequest(r));
+          if (requests.length === 0) out.line('No chat requests.');
+          if (note) out.warn(note);
+        });
+        break;
+      }
+      case 'accept': {
+        if (!id) throw new UsageError('usage: parus requests accept ID [--alias A]');
+        await account.start();
+        const alias = str(values, 'alias');
+        const contact = await g.acceptChatRequest(id, alias === undefined ? {} : { alias });
+        const note = await exchange(account);
+        out.result({ contact, note }, () => {
+          out.line(`${contact.alias} is now a contact (unvalidated). Chat with: parus chat ${contact.alias}`);
+          if (note) out.warn(note);
+        });
+        break;
+      }
+      case 'decline': {
+        if (!id) throw new UsageError('usage: parus requests decline ID');
+        await g.declineChatRequest(id);
+        out.result({ declined: id }, () => out.line('Declined.'));
+        break;
+      }
+      default:
+        throw new UsageError(`unknown requests command '${sub}'\n  ${REQUESTS_HELP}`);
+    }
+  } finally {
+    await account.close();
+  }
+  return 0;
+}

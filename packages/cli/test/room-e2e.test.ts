@@ -1,0 +1,158 @@
+// Public rooms end to end: the real `parus` binary for three accounts that are nobody's
+// contacts and a real relay process. Alice opens a room and prints its link; Bob and Carol join
+// by the link, they chat in the room, Bob asks Carol for a private chat from the member list,
+// Carol accepts, and they chat 1:1 as ordinary contacts.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = resolve(import.meta.dirname, '../bin/parus.js');
+const root = mkdtempSync(join(tmpdir(), 'parus-room-e2e-'));
+const relayData = join(root, 'relay');
+type Who = 'alice' | 'bob' | 'carol';
+const people: Who[] = ['alice', 'bob', 'carol'];
+let relay: ChildProcess | undefined;
+let relayAddress = '';
+
+function parus(who: Who, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        env: { ...process.env, PARUS_HOME: join(root, who), PARUS_PASSPHRASE: `${who} passphrase 42` },
+        timeout: 90_000,
+      },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function json(who: Who, args: string[]): Promise<Record<string, unknown>> {
+  const r = await parus(who, [...args, '--json']);
+  if (r.code !== 0) throw new Error(`parus ${args.join(' ')} failed (${r.code}): ${r.stdout} ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+interface Msg {
+  text: string;
+  group?: string;
+  from?: string;
+}
+
+async function readAll(who: Who): Promise<Msg[]> {
+  return (await json(who, ['read'])).messages as Msg[];
+}
+
+beforeAll(async () => {
+  await new Promise<void>((ready, fail) => {
+    const child = spawn(process.execPath, [BIN, 'relay', '--port', '0', '--data', relayData, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    relay = child;
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      relayAddress = (JSON.parse(line) as { address: string }).address;
+      ready();
+    });
+    child.once('exit', (code) => fail(new Error(`relay exited early with ${code}`)));
+  });
+}, 60_000);
+
+afterAll(async () => {
+  if (relay && relay.exitCode === null) {
+    const exited = new Promise((done) => relay!.once('exit', done));
+    relay.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('parus public rooms end to end', () => {
+  let id = '';
+  let link = '';
+  const inbox: Record<Who, Msg[]> = { alice: [], bob: [], carol: [] };
+
+  /** Everyone reads until all three are members with sessions to each other (or rounds run out). */
+  async function settle(rounds = 10): Promise<void> {
+    for (let i = 0; i < rounds; i++) {
+      for (const who of people) inbox[who].push(...(await readAll(who)));
+      const views = await Promise.all(people.map((who) => json(who, ['group', 'members', id])));
+      const ok = views.every(
+        (v) =>
+          (v.members as Array<{ linked: boolean }>).length === 3 &&
+          (v.members as Array<{ linked: boolean }>).every((m) => m.linked),
+      );
+      if (ok) return;
+    }
+  }
+
+  it('creates a room and prints its link; two strangers join by it and chat', async () => {
+    for (const who of people)
+      await json(who, ['init', '--name', who[0]!.toUpperCase() + who.slice(1), '--relay', relayAddress]);
+    const created = await json('alice', ['group', 'create', 'Lobby', '--public']);
+    id = (created.group as { id: string; public?: boolean }).id;
+    expect((created.group as { public?: boolean }).public).toBe(true);
+    const linked = await json('alice', ['group', 'link', 'Lobby']);
+    link = String(linked.link);
+    expect(link.startsWith('parus:room/')).toBe(true);
+    const human = await parus('alice', ['group', 'link', 'Lobby']);
+    expect(human.stdout).toContain(link);
+
+    const bobJoin = await json('bob', ['group', 'join', link, '--nick', 'bob']);
+    expect((bobJoin.group as { id: string }).id).toBe(id);
+    await json('carol', ['group', 'join', link, '--nick', 'carol']);
+    await settle();
+    for (const who of people) {
+      const members = await json(who, ['group', 'members', id]);
+      expect((members.members as Array<{ linked: boolean }>).map((m) => m.linked)).toEqual([
+        true,
+        true,
+        true,
+      ]);
+      const contacts = await json(who, ['contacts']);
+      expect(contacts.contacts).toEqual([]);
+    }
+    await json('bob', ['group', 'send', id, 'hello lobby']);
+    await json('carol', ['group', 'send', id, 'hi bob']);
+    for (let i = 0; i < 3; i++) for (const who of people) inbox[who].push(...(await readAll(who)));
+    const got = (who: Who): string[] => inbox[who].filter((m) => m.group === id).map((m) => m.text);
+    expect(got('alice').sort()).toEqual(['hello lobby', 'hi bob']);
+    expect(got('bob')).toEqual(['hi bob']);
+    expect(got('carol')).toEqual(['hello lobby']);
+  }, 400_000);
+
+  it('starts a private chat from the member list: a request, accepted, then 1:1 messages', async () => {
+    await json('bob', ['group', 'chat', id, 'carol', '--note', 'hi, private?']);
+    const read = await json('carol', ['read']);
+    const requests = read.requests as Array<{ id: string; from: string; note?: string }>;
+    expect(requests).toMatchObject([{ from: 'bob', note: 'hi, private?' }]);
+    const listed = await json('carol', ['requests']);
+    expect((listed.requests as Array<{ id: string }>).map((r) => r.id)).toEqual([requests[0]!.id]);
+    const human = await parus('carol', ['requests']);
+    expect(human.stdout).toContain(`parus requests accept ${requests[0]!.id}`);
+    const accepted = await json('carol', ['requests', 'accept', requests[0]!.id, '--alias', 'bob']);
+    expect((accepted.contact as { alias: string }).alias).toBe('bob');
+    const bobRead = await json('bob', ['read']);
+    const newContacts = bobRead.contacts as Array<{ alias: string }>;
+    expect(newContacts).toHaveLength(1);
+    const carolAlias = newContacts[0]!.alias;
+    await json('carol', ['read']);
+    await json('carol', ['send', 'bob', 'just between us']);
+    expect((await readAll('bob')).map((m) => m.text)).toEqual(['just between us']);
+    await json('bob', ['send', carolAlias, 'sure']);
+    expect((await readAll('carol')).map((m) => m.text)).toEqual(['sure']);
+    // Declining leaves nothing behind.
+    await json('alice', ['group', 'chat', id, 'bob']);
+    const bobRequests = (await json('bob', ['read'])).requests as Array<{ id: string }>;
+    expect(bobRequests).toHaveLength(1);
+    await json('bob', ['requests', 'decline', bobRequests[0]!.id]);
+    expect((await json('bob', ['requests'])).requests).toEqual([]);
+    const bad = await parus('bob', ['requests', 'accept', 'ffff', '--json']);
+    expect(JSON.parse(bad.stdout).error.name).toBe('NotFoundError');
+  }, 300_000);
+});
