@@ -68,6 +68,12 @@ export interface FanoutOptions {
   drainMs: number;
   /** Relay recipients ack every copy, as they must; false measures the fan-out path alone. */
   ack: boolean;
+  /**
+   * Relay recipients subscribe (default). False: the recipients are offline, their queues
+   * only fill, and copies/s counts copies durably queued (the `fsent` answers), the relay's
+   * fan-out rate without any socket to the recipients.
+   */
+  online?: boolean;
   profile?: boolean;
 }
 
@@ -75,6 +81,8 @@ export interface FanoutResult {
   target: FanoutTarget;
   recipients: number;
   ack: boolean;
+  /** False: recipients offline, copies/s are copies durably queued. */
+  online: boolean;
   setupMs: number;
   /** Sends answered inside the window. */
   sends: number;
@@ -103,14 +111,14 @@ export interface OneByOneCost {
 
 export interface FanoutReport {
   machine: Machine;
-  config: Omit<FanoutOptions, 'target' | 'recipients' | 'profile' | 'ack'> & { sizes: number[] };
+  config: Omit<FanoutOptions, 'target' | 'recipients' | 'profile' | 'ack' | 'online'> & { sizes: number[] };
   runs: FanoutResult[];
   oneByOne: OneByOneCost[];
   elapsedMs: number;
 }
 
 export const FANOUT_SIZES = [10, 100, 1_000];
-const LOAD: Omit<FanoutOptions, 'target' | 'recipients' | 'ack'> = {
+const LOAD: Omit<FanoutOptions, 'target' | 'recipients' | 'ack' | 'online'> = {
   // Enough sends on their way that the relay's commit latency (an fsync per group commit)
   // does not bound the run: sends that arrive together are committed together.
   window: 16,
@@ -279,8 +287,9 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
   const profileDir = opts.profile ? await mkdtemp(join(tmpdir(), 'parus-fanout-prof-')) : undefined;
   const execArgv = [...process.execArgv];
   if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir);
+  const online = opts.online ?? true;
   // Without acks nothing leaves the queues or the delivery window during the run.
-  const limits = opts.ack ? {} : { deliveryWindow: 10_000_000, maxQueueMessages: 10_000_000 };
+  const limits = opts.ack && online ? {} : { deliveryWindow: 10_000_000, maxQueueMessages: 10_000_000 };
   const server = new Child<ServerMessage, ServerCommand>(
     fork(SERVER_SCRIPT, [opts.target, JSON.stringify(limits)], {
       execArgv,
@@ -302,6 +311,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
       setupConcurrency: 32,
       rawTimeOffset: 0,
       ack: opts.ack,
+      subscribe: online,
     };
     recipients = new Child<RecipientsMessage, RecipientsCommand>(
       fork(RECIPIENTS_SCRIPT, [JSON.stringify(cfg)], {
@@ -346,6 +356,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
       answered,
       syncMs,
       bytes: sender.bytesSent(),
+      copies: sender.copies?.() ?? 0,
     };
     recipients.send({ type: 'mark-start' });
     server.send({ type: 'mark-start' });
@@ -360,6 +371,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
       answered,
       syncMs,
       bytes: sender.bytesSent(),
+      copies: sender.copies?.() ?? 0,
     };
     const window = await windowMessage;
     sending = false;
@@ -367,18 +379,25 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
     if (failure) throw failure;
     // Let the last copies arrive before counting.
     const expected = opts.target === 'relay' ? (sender.copies?.() ?? 0) : answered * opts.recipients;
-    await sleep(Math.min(opts.drainMs, 500 + opts.recipients));
+    if (online) await sleep(Math.min(opts.drainMs, 500 + opts.recipients));
     await server.next('loop-delay', 30_000);
     recipients.send({ type: 'stop' });
     const stopped = await recipients.next('stopped', 90_000);
     server.send({ type: 'stop' });
-    await server.next('stopped', 60_000);
+    const serverStopped = await server.next('stopped', 60_000);
 
     const seconds = (end.us - start.us) / 1e6;
     const sends = end.answered - start.answered;
     const serverCpuMs = end.serverCpuMs - start.serverCpuMs;
+    // Offline recipients: the copies the relay answered for in the window, each durable
+    // (committed) before its `fsent`.
+    const counted = online ? window.delivered : end.copies - start.copies;
     const problems: string[] = [];
-    if (stopped.received !== expected) problems.push(`${stopped.received} of ${expected} copies arrived`);
+    if (!online) {
+      const held = serverStopped.stats.relay?.messages;
+      if (held !== expected) problems.push(`${String(held)} of ${expected} copies held by the relay`);
+    } else if (stopped.received !== expected)
+      problems.push(`${stopped.received} of ${expected} copies arrived`);
     if (sender.skipped && sender.skipped() > 0) problems.push(`${sender.skipped()} copies skipped`);
     if (opts.target === 'relay' && opts.ack && stopped.acked < stopped.received) {
       problems.push(`${stopped.received - stopped.acked} acks unanswered`);
@@ -389,18 +408,21 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
       target: opts.target,
       recipients: opts.recipients,
       ack: opts.ack,
+      online,
       setupMs: ready.setupMs,
       sends,
-      deliveredPerSecond: window.delivered / seconds,
+      deliveredPerSecond: counted / seconds,
       latencyMs: window.latencyMs,
       senderCpuUsPerSend: (end.cpu.user + end.cpu.system) / sends,
       senderSyncUsPerSend: ((end.syncMs - start.syncMs) * 1000) / sends,
       bytesPerSend: (end.bytes - start.bytes) / sends,
       serverCpuPercent: (serverCpuMs / (seconds * 1000)) * 100,
-      serverCpuUsPerCopy: (serverCpuMs * 1000) / window.delivered,
+      serverCpuUsPerCopy: (serverCpuMs * 1000) / counted,
       recipientsCpuPercent: (window.cpuMs / (seconds * 1000)) * 100,
       check:
-        problems.length === 0 ? `ok, all ${expected.toLocaleString('en-US')} arrived` : problems.join('; '),
+        problems.length === 0
+          ? `ok, all ${expected.toLocaleString('en-US')} ${online ? 'arrived' : 'stored'}`
+          : problems.join('; '),
     };
     if (profileDir) {
       await sleep(500);
@@ -471,10 +493,11 @@ export async function benchFanout(log: (line: string) => void): Promise<FanoutRe
   const started = performance.now();
   const machine = await describeMachine();
   const runs: FanoutResult[] = [];
-  const kinds: Array<{ target: FanoutTarget; ack: boolean }> = [
-    { target: 'broadcast', ack: false },
-    { target: 'relay', ack: true },
-    { target: 'relay', ack: false },
+  const kinds: Array<{ target: FanoutTarget; ack: boolean; online: boolean }> = [
+    { target: 'broadcast', ack: false, online: true },
+    { target: 'relay', ack: false, online: false },
+    { target: 'relay', ack: true, online: true },
+    { target: 'relay', ack: false, online: true },
   ];
   for (const recipients of FANOUT_SIZES) {
     for (const kind of kinds) {
@@ -511,7 +534,8 @@ export async function benchFanout(log: (line: string) => void): Promise<FanoutRe
 
 function label(r: FanoutResult): string {
   if (r.target === 'broadcast') return 'raw broadcast';
-  return r.ack ? 'relay' : 'relay, no acks';
+  if (!r.online) return 'relay, offline: durably queued';
+  return r.ack ? 'relay, online: pushed and acked' : 'relay, online, no acks';
 }
 
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
