@@ -11,7 +11,7 @@
  */
 import type Database from 'better-sqlite3';
 import { MESSAGE_ID_BYTES, NotFoundError, QuotaError, StorageError, toHex } from '@parus/core';
-import type { Delta, SqliteQueueStore } from './sqlite-queue-store.ts';
+import type { SqliteQueueStore } from './sqlite-queue-store.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS fanout_lists (
