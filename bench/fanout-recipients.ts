@@ -45,6 +45,8 @@ export interface FanoutRecipientsConfig {
   rawTimeOffset: number;
   /** Relay recipients ack each copy (false: the fan-out path alone, with a large delivery window). */
   ack: boolean;
+  /** Relay recipients subscribe; false leaves them offline (queues only fill). */
+  subscribe: boolean;
 }
 
 export type RecipientsMessage =
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
         if (cfg.ack) conn.ack(ids.rid, frame.mid, rk.secretKey);
         meter.arrived(new DataView(body.buffer, body.byteOffset).getFloat64(0));
       };
-      await conn.subscribe(ids.rid, rk.secretKey);
+      if (cfg.subscribe) await conn.subscribe(ids.rid, rk.secretKey);
       conns.push(conn);
       entries.push({ sid: toHex(ids.sid), sk: toHex(sk.secretKey) });
     });

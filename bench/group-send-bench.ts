@@ -206,6 +206,7 @@ export async function runGroupSend(members: number): Promise<GroupSendResult> {
       setupConcurrency: 32,
       rawTimeOffset: 0,
       ack: true,
+      subscribe: true,
     };
     recipients = new Child<RecipientsMessage, RecipientsCommand>(
       fork(RECIPIENTS_SCRIPT, [JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),

@@ -221,7 +221,36 @@ function reqId(m: CborMap): number {
 
 export function encodeFrame(frame: ClientFrame | RelayFrame): Uint8Array {
   if (frame.t === 'msg') return encodeMsgFrame(frame);
+  if (frame.t === 'ok' && frame.pending === undefined) return encodeOkFrame(frame.id);
   return encodeCbor(frame as unknown as CborMap);
+}
+
+// {"t": "ok", "id": …}: the answer to every ack, laid out directly (tests check that the
+// bytes are encodeCbor's). Keys in encoded order: "t" is shorter than "id".
+const OK_HEAD = Uint8Array.from([0xa2, 0x61, 0x74, 0x62, 0x6f, 0x6b, 0x62, 0x69, 0x64]);
+
+function encodeOkFrame(id: number): Uint8Array {
+  if (!Number.isSafeInteger(id) || id < 0 || id > 0xffffffff) return encodeCbor({ t: 'ok', id });
+  const size = id < 24 ? 1 : id < 0x100 ? 2 : id < 0x10000 ? 3 : 5;
+  const out = new Uint8Array(OK_HEAD.length + size);
+  out.set(OK_HEAD, 0);
+  const at = OK_HEAD.length;
+  if (size === 1) out[at] = id;
+  else if (size === 2) {
+    out[at] = 0x18;
+    out[at + 1] = id;
+  } else if (size === 3) {
+    out[at] = 0x19;
+    out[at + 1] = id >>> 8;
+    out[at + 2] = id & 0xff;
+  } else {
+    out[at] = 0x1a;
+    out[at + 1] = id >>> 24;
+    out[at + 2] = (id >>> 16) & 0xff;
+    out[at + 3] = (id >>> 8) & 0xff;
+    out[at + 4] = id & 0xff;
+  }
+  return out;
 }
 
 // The canonical CBOR of a `msg` frame up to its body's length: map of 4, keys in encoded

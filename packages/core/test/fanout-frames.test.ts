@@ -163,3 +163,27 @@ describe('msg frame encoding', () => {
     }
   });
 });
+
+describe('ok frame encoding', () => {
+  it('is the canonical CBOR of the frame for every id-length class', () => {
+    for (const id of [
+      0,
+      23,
+      24,
+      255,
+      256,
+      65_535,
+      65_536,
+      0xffffffff,
+      0x100000000,
+      Number.MAX_SAFE_INTEGER,
+    ]) {
+      const frame = { t: 'ok' as const, id };
+      const bytes = encodeFrame(frame);
+      expect(bytes).toEqual(encodeCbor(frame));
+      expect(decodeRelayFrame(bytes)).toEqual(frame);
+    }
+    const sub = { t: 'ok' as const, id: 7, pending: 3 };
+    expect(decodeRelayFrame(encodeFrame(sub))).toEqual(sub);
+  });
+});

@@ -157,8 +157,9 @@ export class CommandHandler {
 
   private async ack(ctx: CommandContext, frame: AckFrame): Promise<void> {
     await this.ownedQueue(ctx, frame);
+    const seq = this.opts.subscriptions.seqOf(ctx.subscriber, frame.rid, frame.mid);
     try {
-      await this.opts.store.deleteMessage(frame.rid, frame.mid);
+      await this.opts.store.deleteMessage(frame.rid, frame.mid, seq);
     } finally {
       // Even when the message is already gone (expired, acked twice), the recipient is
       // done with it: it must not hold a place in the delivery window.

@@ -64,6 +64,11 @@ export interface RelayConnectionOptions {
   /** Keys K the connection keeps for command authenticators (command-auth.ts). */
   maxAuthKeys: number;
   log: (line: string) => void;
+  /**
+   * The connection's TCP socket. Frames sent during one turn of the event loop (a group
+   * commit's deliveries and answers) are corked and leave in one write, not one each.
+   */
+  socket?: { cork(): void; uncork(): void };
 }
 
 /** Error messages are short and name the bad input only; the client reads 512 characters at most. */
@@ -77,6 +82,12 @@ export class RelayConnection implements Subscriber {
   private helloTimer: NodeJS.Timeout | undefined;
   /** Set by the heartbeat, cleared by any pong or frame. */
   awaitingPong = false;
+  /** The socket is corked until the current turn's frames are all sent. */
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.opts.socket?.uncork();
+  };
 
   constructor(
     private readonly ws: WebSocket,
@@ -190,6 +201,12 @@ export class RelayConnection implements Subscriber {
 
   private send(frame: RelayFrame): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.corked && this.opts.socket) {
+      // Uncorked once the turn's promise continuations (every delivery of a commit) ran.
+      this.corked = true;
+      this.opts.socket.cork();
+      process.nextTick(this.uncork);
+    }
     this.ws.send(encodeFrame(frame));
     if (this.ws.bufferedAmount > this.opts.maxBufferedBytes) {
       // The peer does not read what it asked for; dropping it frees the memory.

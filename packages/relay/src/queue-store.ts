@@ -81,8 +81,12 @@ export interface QueueStore {
    * gone, AuthError when its sender key changed (see AppendOptions).
    */
   append(message: NewMessage, opts: AppendOptions): Promise<StoredMessage>;
-  /** Deletes message `mid` of queue `rid`; NotFoundError if the queue has no such message. */
-  deleteMessage(rid: Uint8Array, mid: Uint8Array): Promise<void>;
+  /**
+   * Deletes message `mid` of queue `rid`; NotFoundError if the queue has no such message.
+   * `seq`, when the caller knows it (the message was delivered by this relay run), lets the
+   * store find it without a search (a wrong one costs the search).
+   */
+  deleteMessage(rid: Uint8Array, mid: Uint8Array, seq?: number): Promise<void>;
   /** Deletes every message expired at `now`; resolves to how many. */
   purgeExpired(now: number): Promise<number>;
 

@@ -190,7 +190,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     clientTracking: false,
   });
 
-  const onConnection = (ws: WebSocket): void => {
+  const onConnection = (ws: WebSocket, socket: Duplex): void => {
     if (closing) {
       // The upgrade finished after close() began: close() no longer sees this socket.
       ws.close(1001, 'relay shutting down');
@@ -219,6 +219,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       // A recipient key per subscribed queue and a sender key per queue sent to, and some.
       maxAuthKeys: 2 * limits.maxSubscriptionsPerConnection + 16,
       log,
+      socket,
     });
     connections.set(ws, conn);
     ws.on('message', (data: RawData, isBinary: boolean) => conn.receive(asBytes(data), isBinary));
@@ -258,7 +259,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       log('connection refused: connection limit reached');
       return refuseUpgrade(socket, 503);
     }
-    wss.handleUpgrade(req, socket, head, onConnection);
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, socket));
   });
   server.on('clientError', (_error, socket) => socket.destroy());
 

@@ -10,8 +10,8 @@
  * deleted by the purge, like the messages it could have sent.
  */
 import type Database from 'better-sqlite3';
-import { MESSAGE_ID_BYTES, NotFoundError, QuotaError, StorageError } from '@parus/core';
-import type { Delta, SqliteQueueStore } from './sqlite-queue-store.ts';
+import { MESSAGE_ID_BYTES, NotFoundError, QuotaError, StorageError, toHex } from '@parus/core';
+import type { SqliteQueueStore } from './sqlite-queue-store.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS fanout_lists (
@@ -49,12 +49,22 @@ export interface SharedAppend {
   gone: Uint8Array[];
 }
 
-interface CopyParams {
-  lid: Uint8Array;
-  size: number;
-  maxCount: number;
-  maxBytes: number;
+/** A list's entry as the fan-out needs it: its queue, if it can take copies (secured). */
+interface Target {
+  sid: Uint8Array;
+  /** Null when the queue is gone or not secured. */
+  rid: Uint8Array | null;
+  key: string;
 }
+
+/** A list's targets, valid while no queue was created, secured or deleted. */
+interface TargetCache {
+  generation: number;
+  targets: Target[];
+}
+
+/** Lists whose targets are kept in memory. */
+const MAX_CACHED_LISTS = 1_000;
 
 export interface FanoutList {
   fk: Uint8Array;
@@ -72,7 +82,7 @@ export interface FanoutStoreOptions {
   maxQueueBytes: number;
 }
 
-type SkippedRow = { sid: Buffer; rid: Buffer | null; sk: Buffer | null };
+type TargetRow = { sid: Buffer; rid: Buffer | null; sk: Buffer | null };
 
 function bytes(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -87,19 +97,15 @@ export class SqliteFanoutStore {
     addEntry: Database.Statement<[Uint8Array, Uint8Array]>;
     removeEntry: Database.Statement<[Uint8Array, Uint8Array]>;
     setCount: Database.Statement<[Uint8Array, Uint8Array]>;
-    skipped: Database.Statement<[CopyParams], SkippedRow>;
-    insertBody: Database.Statement<[number, Uint8Array]>;
-    insertCopies: Database.Statement<
-      [CopyParams & { mids: Uint8Array; ts: number; expires: number; bid: number }],
-      { seq: number; rid: Buffer; mid: Buffer }
-    >;
-    bookCopies: Database.Statement<[{ size: number; first: number; last: number }]>;
-    setRefs: Database.Statement<[number, number]>;
-    deleteBody: Database.Statement<[number]>;
+    targets: Database.Statement<[Uint8Array], TargetRow>;
+    insertBody: Database.Statement<[number, number, Uint8Array, number]>;
+    insertCopy: Database.Statement<[Uint8Array, number, Uint8Array, number]>;
     unused: Database.Statement<[number], { lid: Buffer }>;
     count: Database.Statement<[], { n: number }>;
   };
   private lists: number;
+  /** Targets of recently used lists, by lid (hex), least recently used first. */
+  private readonly targetCache = new Map<string, TargetCache>();
 
   constructor(
     private readonly queues: SqliteQueueStore,
@@ -121,29 +127,12 @@ export class SqliteFanoutStore {
       setCount: db.prepare(
         'UPDATE fanout_lists SET entries = (SELECT COUNT(*) FROM fanout_entries WHERE lid = ?) WHERE lid = ?',
       ),
-      // A fan-out is set-based, so that SQLite walks the list once and no statement runs
-      // per copy: the entries whose queue cannot take the message (gone, full), then one
-      // INSERT ... SELECT of a message per queue that can, each with its own id cut from
-      // @mids, then one UPDATE of their queues' usage (the copies' seqs are contiguous:
-      // one connection, one statement).
-      skipped: db.prepare(
-        'SELECT e.sid AS sid, q.rid AS rid, q.sk AS sk FROM fanout_entries e LEFT JOIN queues q ON q.sid = e.sid ' +
-          'WHERE e.lid = @lid AND (q.rid IS NULL OR q.sk IS NULL OR q.msg_count >= @maxCount OR q.msg_bytes + @size > @maxBytes)',
+      targets: db.prepare(
+        'SELECT e.sid AS sid, q.rid AS rid, q.sk AS sk FROM fanout_entries e LEFT JOIN queues q ON q.sid = e.sid WHERE e.lid = ?',
       ),
-      insertBody: db.prepare('INSERT INTO bodies (refs, expires, body) VALUES (0, ?, ?)'),
-      insertCopies: db.prepare(
-        'INSERT INTO messages (rid, mid, ts, expires, body, bid) ' +
-          `SELECT q.rid, substr(@mids, (row_number() OVER ()) * ${MESSAGE_ID_BYTES} - ${MESSAGE_ID_BYTES - 1}, ${MESSAGE_ID_BYTES}), ` +
-          "@ts, @expires, x'', @bid FROM fanout_entries e JOIN queues q ON q.sid = e.sid " +
-          'WHERE e.lid = @lid AND q.sk IS NOT NULL AND q.msg_count < @maxCount AND q.msg_bytes + @size <= @maxBytes ' +
-          'RETURNING seq, rid, mid',
-      ),
-      bookCopies: db.prepare(
-        'UPDATE queues SET msg_count = msg_count + 1, msg_bytes = msg_bytes + @size ' +
-          'WHERE rid IN (SELECT rid FROM messages WHERE seq BETWEEN @first AND @last)',
-      ),
-      setRefs: db.prepare('UPDATE bodies SET refs = ? WHERE bid = ?'),
-      deleteBody: db.prepare('DELETE FROM bodies WHERE bid = ?'),
+      insertBody: db.prepare('INSERT INTO bodies (refs, expires, body, ts) VALUES (?, ?, ?, ?)'),
+      // The leanest row per copy: its queue and seq (the key), its id and its body.
+      insertCopy: db.prepare('INSERT INTO copies (rid, seq, mid, bid) VALUES (?, ?, ?, ?)'),
       unused: db.prepare('SELECT lid FROM fanout_lists WHERE used <= ?'),
       count: db.prepare('SELECT COUNT(*) AS n FROM fanout_lists'),
     };
@@ -180,6 +169,7 @@ export class SqliteFanoutStore {
   addEntries(lid: Uint8Array, sids: readonly Uint8Array[], now: number): Promise<number> {
     return this.queues.sharedWrite(() => {
       if (!this.stmt.list.get(lid)) throw new NotFoundError('no such fan-out list');
+      this.targetCache.delete(toHex(lid));
       for (const sid of sids) this.stmt.addEntry.run(lid, sid);
       this.stmt.setCount.run(lid, lid);
       const entries = this.stmt.list.get(lid)?.entries ?? 0;
@@ -196,6 +186,7 @@ export class SqliteFanoutStore {
   removeEntries(lid: Uint8Array, sids: readonly Uint8Array[], now: number): Promise<void> {
     return this.queues.sharedWrite(() => {
       if (!this.stmt.list.get(lid)) throw new NotFoundError('no such fan-out list');
+      this.targetCache.delete(toHex(lid));
       for (const sid of sids) this.stmt.removeEntry.run(lid, sid);
       this.stmt.setCount.run(lid, lid);
       this.stmt.touch.run(now, lid);
@@ -205,6 +196,7 @@ export class SqliteFanoutStore {
   /** Deletes the list and its entries; NotFoundError when there is none. */
   dropList(lid: Uint8Array): Promise<void> {
     return this.queues.sharedWrite(() => {
+      this.targetCache.delete(toHex(lid));
       if (this.stmt.deleteList.run(lid).changes === 0) throw new NotFoundError('no such fan-out list');
       this.lists -= 1;
     });
@@ -212,76 +204,84 @@ export class SqliteFanoutStore {
 
   /**
    * One body into every queue on the list, as the list is when the write runs, in one
-   * durable write: the body stored once, a message naming it in each queue with room.
+   * durable write: the body stored once, a copy naming it in each queue with room (one
+   * small row each; the queues' usage is counted in memory and written once per commit).
    * Full and vanished queues are skipped and reported. NotFoundError when the list is gone.
    */
   fanout(lid: Uint8Array, message: SharedMessage): Promise<SharedAppend> {
     return this.queues.sharedWrite((delta) => {
-      const list = this.stmt.list.get(lid);
-      if (!list) throw new NotFoundError('no such fan-out list');
+      if (!this.stmt.list.get(lid)) throw new NotFoundError('no such fan-out list');
       this.stmt.touch.run(message.ts, lid);
-      const params: CopyParams = {
-        lid,
-        size: message.plaintext.length,
-        maxCount: this.opts.maxQueueMessages,
-        maxBytes: this.opts.maxQueueBytes,
-      };
+      const size = message.plaintext.length;
       const out: SharedAppend = { stored: [], full: [], gone: [] };
-      const skipped = this.skippedCopies(params, message.ts, delta);
-      if (skipped.length === list.entries) {
-        this.classify(skipped, out);
-        return out;
+      const usage = this.queues.usage;
+      const room: Target[] = [];
+      for (const target of this.targetsOf(lid)) {
+        if (target.rid === null) {
+          // Entries are proven under the queue's sk (fanout.ts), so a queue without one is
+          // counted as gone, like a deleted one.
+          out.gone.push(target.sid);
+          continue;
+        }
+        const held = usage.get(target.key, target.rid);
+        if (!held) {
+          out.gone.push(target.sid);
+          continue;
+        }
+        // A full queue may hold expired messages that only the periodic purge would drop:
+        // they are dropped now, as a 1:1 append does.
+        if (!this.fits(held.n, held.b, size)) this.queues.purgeQueue(target.rid, message.ts, delta);
+        if (!this.fits(held.n, held.b, size)) {
+          out.full.push(target.sid);
+          continue;
+        }
+        room.push(target);
       }
-      const bid = Number(this.stmt.insertBody.run(message.expires, message.plaintext).lastInsertRowid);
-      const mids = message.newMids(list.entries);
-      if (mids.length !== list.entries * MESSAGE_ID_BYTES)
+      if (room.length === 0) return out;
+      const mids = message.newMids(room.length);
+      if (mids.length !== room.length * MESSAGE_ID_BYTES)
         throw new StorageError('wrong number of message ids');
-      const rows = this.stmt.insertCopies.all({
-        ...params,
-        mids,
-        ts: message.ts,
-        expires: message.expires,
-        bid,
-      });
-      let first = Infinity;
-      let last = -Infinity;
-      for (const row of rows) {
-        if (row.seq < first) first = row.seq;
-        if (row.seq > last) last = row.seq;
-        out.stored.push({ rid: bytes(row.rid), mid: bytes(row.mid), seq: row.seq });
+      const bid = Number(
+        this.stmt.insertBody.run(room.length, message.expires, message.plaintext, message.ts).lastInsertRowid,
+      );
+      const first = this.queues.takeSeqs(room.length);
+      for (let i = 0; i < room.length; i++) {
+        const target = room[i]!;
+        const rid = target.rid!;
+        const mid = mids.subarray(i * MESSAGE_ID_BYTES, (i + 1) * MESSAGE_ID_BYTES);
+        this.stmt.insertCopy.run(rid, first + i, mid, bid);
+        usage.add(target.key, rid, 1, size);
+        out.stored.push({ rid, mid, seq: first + i });
       }
-      if (rows.length === 0) this.stmt.deleteBody.run(bid);
-      else {
-        this.stmt.bookCopies.run({ size: params.size, first, last });
-        this.stmt.setRefs.run(rows.length, bid);
-      }
-      this.classify(skipped, out);
-      delta.messages += rows.length;
+      delta.messages += room.length;
       return out;
     });
   }
 
-  /**
-   * Entries whose queue cannot take a copy now. A full queue may hold expired messages
-   * that only the periodic purge would drop: they are dropped now, as a 1:1 append does.
-   */
-  private skippedCopies(params: CopyParams, now: number, delta: Delta): SkippedRow[] {
-    const rows = this.stmt.skipped.all(params);
-    let purged = false;
-    for (const row of rows) {
-      if (row.rid !== null && row.sk !== null && this.queues.purgeQueue(row.rid, now, delta).n > 0)
-        purged = true;
-    }
-    return purged ? this.stmt.skipped.all(params) : rows;
+  private fits(count: number, held: number, size: number): boolean {
+    return count + 1 <= this.opts.maxQueueMessages && held + size <= this.opts.maxQueueBytes;
   }
 
-  private classify(skipped: SkippedRow[], out: SharedAppend): void {
-    for (const row of skipped) {
-      // Entries are proven under the queue's sk (fanout.ts), so a queue without one is
-      // counted as gone, like a deleted one.
-      if (row.rid === null || row.sk === null) out.gone.push(bytes(row.sid));
-      else out.full.push(bytes(row.sid));
+  /** The list's entries with their queues, read again only when queues or the list changed. */
+  private targetsOf(lid: Uint8Array): Target[] {
+    const id = toHex(lid);
+    const generation = this.queues.queueGeneration;
+    const cached = this.targetCache.get(id);
+    this.targetCache.delete(id);
+    if (cached && cached.generation === generation) {
+      this.targetCache.set(id, cached);
+      return cached.targets;
     }
+    const targets = this.stmt.targets.all(lid).map((row): Target => {
+      const rid = row.rid === null || row.sk === null ? null : bytes(row.rid);
+      return { sid: bytes(row.sid), rid, key: rid === null ? '' : toHex(rid) };
+    });
+    this.targetCache.set(id, { generation, targets });
+    if (this.targetCache.size > MAX_CACHED_LISTS) {
+      const oldest = this.targetCache.keys().next().value;
+      if (oldest !== undefined) this.targetCache.delete(oldest);
+    }
+    return targets;
   }
 
   /** The key a queue's copies are sealed with as they go out live. */
@@ -294,6 +294,7 @@ export class SqliteFanoutStore {
     return this.queues.sharedWrite(() => {
       const rows = this.stmt.unused.all(before);
       for (const row of rows) {
+        this.targetCache.delete(row.lid.toString('hex'));
         this.stmt.deleteList.run(row.lid);
       }
       this.lists = this.stmt.count.get()?.n ?? 0;

@@ -22,6 +22,7 @@ import {
   StorageError,
   toHex,
 } from '@parus/core';
+import { QueueUsage } from './queue-usage.ts';
 import type {
   AppendOptions,
   NewMessage,
@@ -44,8 +45,12 @@ export interface SqliteQueueStoreOptions {
   sealShared?: (queueKey: Uint8Array, mid: Uint8Array, plaintext: Uint8Array) => Uint8Array;
 }
 
-/** 2: shared bodies (`bodies`, `messages.bid`) for fan-out. */
-const SCHEMA_VERSION = 2;
+/**
+ * 2: shared bodies (`bodies`, `messages.bid`) for fan-out.
+ * 3: fan-out copies in `copies`, keyed by queue and seq, with no other index than the one
+ *    that finds a body's copies (docs/decisions/0013); `bodies.ts`.
+ */
+const SCHEMA_VERSION = 3;
 
 // Message columns: `expires` before `body`, so that reading it never walks a large body's
 // overflow pages.
@@ -66,8 +71,7 @@ CREATE TABLE IF NOT EXISTS messages (
   mid BLOB NOT NULL UNIQUE,
   ts INTEGER NOT NULL,
   expires INTEGER NOT NULL,
-  body BLOB NOT NULL,
-  bid INTEGER
+  body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages(rid, seq);
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages(expires);
@@ -75,24 +79,48 @@ CREATE TABLE IF NOT EXISTS bodies (
   bid INTEGER PRIMARY KEY,
   refs INTEGER NOT NULL,
   expires INTEGER NOT NULL,
-  body BLOB NOT NULL
+  body BLOB NOT NULL,
+  ts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS bodies_by_expiry ON bodies(expires);
+CREATE TABLE IF NOT EXISTS copies (
+  rid BLOB NOT NULL,
+  seq INTEGER NOT NULL,
+  mid BLOB NOT NULL,
+  bid INTEGER NOT NULL,
+  PRIMARY KEY (rid, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS copies_by_body ON copies(bid);
 `;
 
-// A message stored by a fan-out (sqlite-fanout-store.ts) has an empty `body` and names its shared
-// body in `bid`: the relay's plaintext CBOR {ts, body}, stored once and sealed per queue
-// when it goes out (sealShared). `bodies.refs` counts the messages naming it; an ack
-// lowers it and the last one deletes the body; messages deleted otherwise (with their
-// queue, on expiry) leave it to the purge, which deletes bodies when they expire, at the
-// same time as every message naming them.
-const MIGRATE_1_TO_2 = 'ALTER TABLE messages ADD COLUMN bid INTEGER';
-/** Bytes a message counts for in its queue's quota: its sealed body, or its shared one. */
-const messageBytes = (m: string): string =>
-  `CASE WHEN ${m}.bid IS NULL THEN length(${m}.body) ELSE (SELECT length(b.body) FROM bodies b WHERE b.bid = ${m}.bid) END`;
+// A copy stored by a fan-out (sqlite-fanout-store.ts) is a row of `copies`: its queue, its
+// seq (from the same sequence as `messages`, so a queue's messages and copies interleave in
+// order), its id, and the shared body it names in `bodies`: the relay's plaintext CBOR
+// {ts, body}, stored once and sealed per queue when it goes out (sealShared). A copy has
+// no expiry of its own: it expires with its body. `bodies.refs` counts the copies naming it;
+// an ack lowers it and the last one deletes the body; copies deleted otherwise (with their
+// queue) leave it to the purge, which deletes expired bodies with every copy naming them.
+// A copy counts for its body's length in its queue's quota.
+const MIGRATE_2_TO_3 = `
+CREATE TABLE copies (
+  rid BLOB NOT NULL,
+  seq INTEGER NOT NULL,
+  mid BLOB NOT NULL,
+  bid INTEGER NOT NULL,
+  PRIMARY KEY (rid, seq)
+) WITHOUT ROWID;
+CREATE INDEX copies_by_body ON copies(bid);
+ALTER TABLE bodies ADD COLUMN ts INTEGER NOT NULL DEFAULT 0;
+UPDATE bodies SET ts = COALESCE((SELECT m.ts FROM messages m WHERE m.bid = bodies.bid LIMIT 1), 0);
+INSERT INTO copies (rid, seq, mid, bid) SELECT rid, seq, mid, bid FROM messages WHERE bid IS NOT NULL;
+DELETE FROM messages WHERE bid IS NOT NULL;
+ALTER TABLE messages DROP COLUMN bid;
+`;
 
 /** Expired messages deleted per transaction, so a large purge never stalls the relay long. */
 const PURGE_CHUNK = 5_000;
+/** Expired shared bodies deleted per transaction, each with up to a list's entries of copies. */
+const BODY_PURGE_CHUNK = 50;
 /** Queue records kept in memory for the hot path (send, ack). */
 const QUEUE_CACHE_MAX = 10_000;
 
@@ -106,18 +134,16 @@ interface QueueRow {
 }
 interface MessageRow {
   seq: number;
-  rid: Buffer;
   mid: Buffer;
   ts: number;
   expires: number;
+  /** The sealed body of a 1:1 message, or the shared body of a fan-out copy. */
   body: Buffer;
-  /** The shared body, for a message stored by a fan-out. */
-  shared: Buffer | null;
+  /** 1 for a fan-out copy, whose body is sealed as it is read. */
+  shared: number;
 }
-interface QueueUsageRow {
+interface QueueKeyRow {
   sk: Buffer | null;
-  msg_count: number;
-  msg_bytes: number;
 }
 
 /** A Uint8Array view of a Buffer that SQLite returned (Buffer#slice would not copy). */
@@ -143,17 +169,6 @@ function toQueue(r: QueueRow): QueueRecord {
   };
 }
 
-function toMessage(r: MessageRow): StoredMessage {
-  return {
-    seq: r.seq,
-    rid: bytes(r.rid),
-    mid: bytes(r.mid),
-    ts: r.ts,
-    expires: r.expires,
-    body: bytes(r.body),
-  };
-}
-
 /** Changes to the in-memory totals that one mutation makes, applied once it commits. */
 export interface Delta {
   queues: number;
@@ -173,6 +188,17 @@ export class SqliteQueueStore implements QueueStore {
   private pending: PendingWrite[] = [];
   /** References to shared bodies dropped by the writes of the commit under way, by bid. */
   private readonly droppedRefs = new Map<number, number>();
+  /** Queue usage (quotas), in memory and written once per commit per queue. */
+  readonly usage: QueueUsage;
+  /** Queues deleted by the commit under way (rid hex), forgotten by `usage` once it commits. */
+  private deletedQueues: string[] = [];
+  /** The next seq of a message or a copy; one sequence for both tables. */
+  private nextSeq: number;
+  /**
+   * Grows whenever a queue is created, secured or deleted, so that a sibling store's view
+   * of queues (sqlite-fanout-store.ts: a list's targets) knows when to read them again.
+   */
+  queueGeneration = 0;
   private flushScheduled = false;
   private closed = false;
   private readonly inSavepoint: (run: () => unknown) => unknown;
@@ -180,20 +206,31 @@ export class SqliteQueueStore implements QueueStore {
   private readonly stmt: {
     queueByRid: Database.Statement<[Uint8Array], QueueRow>;
     queueBySid: Database.Statement<[Uint8Array], QueueRow>;
-    queueUsage: Database.Statement<[Uint8Array], QueueUsageRow>;
+    queueUsage: Database.Statement<[Uint8Array], { msg_count: number; msg_bytes: number }>;
+    queueSk: Database.Statement<[Uint8Array], QueueKeyRow>;
+    saveSeq: Database.Statement<[number]>;
+    deleteCopy: Database.Statement<[Uint8Array, number, Uint8Array], { bid: number; len: number }>;
+    findCopy: Database.Statement<[Uint8Array, Uint8Array], { seq: number }>;
+    deleteCopiesOf: Database.Statement<[Uint8Array]>;
+    expiredCopiesInQueue: Database.Statement<[Uint8Array, number], { n: number; b: number }>;
+    deleteExpiredCopiesInQueue: Database.Statement<[Uint8Array, number]>;
+    expiredBodies: Database.Statement<[number, number], { bid: number; len: number }>;
+    deleteCopiesOfBody: Database.Statement<[number], { rid: Buffer }>;
     deleteBody: Database.Statement<[number]>;
     dropRefs: Database.Statement<[number, number], { refs: number }>;
-    deleteExpiredBodies: Database.Statement<[number]>;
-    pendingCount: Database.Statement<[Uint8Array, number], { n: number }>;
-    messagesAfter: Database.Statement<[Uint8Array, number, number, number], MessageRow>;
+    pendingCount: Database.Statement<[{ rid: Uint8Array; now: number }], { n: number }>;
+    messagesAfter: Database.Statement<
+      [{ rid: Uint8Array; after: number; now: number; limit: number }],
+      MessageRow
+    >;
     insertQueue: Database.Statement<
       [Uint8Array, Uint8Array, Uint8Array, Uint8Array | null, Uint8Array, number]
     >;
     setSk: Database.Statement<[Uint8Array, Uint8Array]>;
     deleteQueue: Database.Statement<[Uint8Array], { msg_count: number }>;
-    insertMessage: Database.Statement<[Uint8Array, Uint8Array, number, number, Uint8Array], { seq: number }>;
+    insertMessage: Database.Statement<[number, Uint8Array, Uint8Array, number, number, Uint8Array]>;
     addUsage: Database.Statement<[number, number, Uint8Array]>;
-    deleteMessage: Database.Statement<[Uint8Array, Uint8Array], { len: number; bid: number | null }>;
+    deleteMessage: Database.Statement<[Uint8Array, Uint8Array], { len: number }>;
     expiredInQueue: Database.Statement<[Uint8Array, number], { n: number; b: number }>;
     deleteExpiredInQueue: Database.Statement<[Uint8Array, number]>;
     expiredChunk: Database.Statement<[number, number], { seq: number; rid: Buffer; len: number }>;
@@ -216,7 +253,8 @@ export class SqliteQueueStore implements QueueStore {
       this.db.pragma('foreign_keys = ON');
       const version = this.db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) throw new StorageError('queue database is from a newer relay');
-      if (version === 1) this.db.exec(MIGRATE_1_TO_2);
+      // Version 1 has no shared bodies yet: SCHEMA adds what it lacks.
+      if (version === 2) this.db.transaction(() => this.db.exec(MIGRATE_2_TO_3))();
       this.db.exec(SCHEMA);
       // Also a write, which takes the exclusive lock now rather than at the first message.
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -235,14 +273,38 @@ export class SqliteQueueStore implements QueueStore {
     this.stmt = {
       queueByRid: db.prepare('SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE rid = ?'),
       queueBySid: db.prepare('SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE sid = ?'),
-      queueUsage: db.prepare('SELECT sk, msg_count, msg_bytes FROM queues WHERE rid = ?'),
+      queueUsage: db.prepare('SELECT msg_count, msg_bytes FROM queues WHERE rid = ?'),
+      queueSk: db.prepare('SELECT sk FROM queues WHERE rid = ?'),
+      saveSeq: db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'messages'"),
+      deleteCopy: db.prepare(
+        'DELETE FROM copies WHERE rid = ? AND seq = ? AND mid = ? ' +
+          'RETURNING bid, (SELECT length(b.body) FROM bodies b WHERE b.bid = copies.bid) AS len',
+      ),
+      findCopy: db.prepare('SELECT seq FROM copies WHERE rid = ? AND mid = ? LIMIT 1'),
+      deleteCopiesOf: db.prepare('DELETE FROM copies WHERE rid = ?'),
+      expiredCopiesInQueue: db.prepare(
+        'SELECT COUNT(*) AS n, COALESCE(SUM(length(b.body)), 0) AS b FROM copies c JOIN bodies b ON b.bid = c.bid ' +
+          'WHERE c.rid = ? AND b.expires <= ?',
+      ),
+      deleteExpiredCopiesInQueue: db.prepare(
+        'DELETE FROM copies WHERE rid = ?1 AND bid IN (SELECT bid FROM bodies WHERE expires <= ?2)',
+      ),
+      expiredBodies: db.prepare(
+        'SELECT bid, length(body) AS len FROM bodies WHERE expires <= ? ORDER BY expires LIMIT ?',
+      ),
+      deleteCopiesOfBody: db.prepare('DELETE FROM copies WHERE bid = ? RETURNING rid'),
       deleteBody: db.prepare('DELETE FROM bodies WHERE bid = ?'),
       dropRefs: db.prepare('UPDATE bodies SET refs = refs - ? WHERE bid = ? RETURNING refs'),
-      deleteExpiredBodies: db.prepare('DELETE FROM bodies WHERE expires <= ?'),
-      pendingCount: db.prepare('SELECT COUNT(*) AS n FROM messages WHERE rid = ? AND expires > ?'),
+      pendingCount: db.prepare(
+        'SELECT (SELECT COUNT(*) FROM messages WHERE rid = @rid AND expires > @now) + ' +
+          '(SELECT COUNT(*) FROM copies c JOIN bodies b ON b.bid = c.bid WHERE c.rid = @rid AND b.expires > @now) AS n',
+      ),
       messagesAfter: db.prepare(
-        'SELECT m.seq, m.rid, m.mid, m.ts, m.expires, m.body, b.body AS shared FROM messages m ' +
-          'LEFT JOIN bodies b ON b.bid = m.bid WHERE m.rid = ? AND m.seq > ? AND m.expires > ? ORDER BY m.seq LIMIT ?',
+        'SELECT * FROM (SELECT seq, mid, ts, expires, body, 0 AS shared FROM messages ' +
+          'WHERE rid = @rid AND seq > @after AND expires > @now ORDER BY seq LIMIT @limit) ' +
+          'UNION ALL SELECT * FROM (SELECT c.seq, c.mid, b.ts, b.expires, b.body, 1 AS shared FROM copies c ' +
+          'JOIN bodies b ON b.bid = c.bid WHERE c.rid = @rid AND c.seq > @after AND b.expires > @now ORDER BY c.seq LIMIT @limit) ' +
+          'ORDER BY seq LIMIT @limit',
       ),
       insertQueue: db.prepare(
         'INSERT INTO queues (rid, sid, rk, sk, qkey, created) VALUES (?, ?, ?, ?, ?, ?)',
@@ -250,20 +312,20 @@ export class SqliteQueueStore implements QueueStore {
       setSk: db.prepare('UPDATE queues SET sk = ? WHERE rid = ?'),
       deleteQueue: db.prepare('DELETE FROM queues WHERE rid = ? RETURNING msg_count'),
       insertMessage: db.prepare(
-        'INSERT INTO messages (rid, mid, ts, expires, body) VALUES (?, ?, ?, ?, ?) RETURNING seq',
+        'INSERT INTO messages (seq, rid, mid, ts, expires, body) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       addUsage: db.prepare(
         'UPDATE queues SET msg_count = msg_count + ?, msg_bytes = msg_bytes + ? WHERE rid = ?',
       ),
       deleteMessage: db.prepare(
-        `DELETE FROM messages WHERE mid = ? AND rid = ? RETURNING ${messageBytes('messages')} AS len, bid`,
+        'DELETE FROM messages WHERE mid = ? AND rid = ? RETURNING length(body) AS len',
       ),
       expiredInQueue: db.prepare(
-        `SELECT COUNT(*) AS n, COALESCE(SUM(${messageBytes('m')}), 0) AS b FROM messages m WHERE rid = ? AND expires <= ?`,
+        'SELECT COUNT(*) AS n, COALESCE(SUM(length(body)), 0) AS b FROM messages WHERE rid = ? AND expires <= ?',
       ),
       deleteExpiredInQueue: db.prepare('DELETE FROM messages WHERE rid = ? AND expires <= ?'),
       expiredChunk: db.prepare(
-        `SELECT seq, rid, ${messageBytes('m')} AS len FROM messages m WHERE expires <= ? ORDER BY expires LIMIT ?`,
+        'SELECT seq, rid, length(body) AS len FROM messages WHERE expires <= ? ORDER BY expires LIMIT ?',
       ),
       deleteBySeq: db.prepare('DELETE FROM messages WHERE seq = ?'),
     };
@@ -273,6 +335,22 @@ export class SqliteQueueStore implements QueueStore {
     };
     this.totals = { queues: totals.q, messages: totals.m };
     this.inSavepoint = db.transaction((run: () => unknown) => run());
+    this.usage = new QueueUsage((rid) => {
+      const row = this.stmt.queueUsage.get(rid);
+      return row ? { n: row.msg_count, b: row.msg_bytes } : undefined;
+    });
+    // Messages take seqs from AUTOINCREMENT's counter, copies too (saved with each fan-out).
+    db.prepare(
+      "INSERT INTO sqlite_sequence (name, seq) SELECT 'messages', 0 WHERE NOT EXISTS " +
+        "(SELECT 1 FROM sqlite_sequence WHERE name = 'messages')",
+    ).run();
+    const last = db
+      .prepare(
+        "SELECT max((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), " +
+          'COALESCE((SELECT max(seq) FROM copies), 0)) AS s',
+      )
+      .get() as { s: number };
+    this.nextSeq = last.s + 1;
     this.sealShared = opts.sealShared;
   }
 
@@ -290,6 +368,17 @@ export class SqliteQueueStore implements QueueStore {
    */
   sharedWrite<T>(run: (delta: Delta) => T): Promise<T> {
     return this.write(run);
+  }
+
+  /**
+   * `n` consecutive seqs for the write under way (a sibling store's copies); saved in the
+   * database with it, so that no seq is given twice, not even after a restart.
+   */
+  takeSeqs(n: number): number {
+    const first = this.nextSeq;
+    this.nextSeq += n;
+    this.stmt.saveSeq.run(this.nextSeq - 1);
+    return first;
   }
 
   /** The key a queue's messages are sealed with (cached), for a sibling store's deliveries. */
@@ -345,7 +434,7 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   async pendingCount(rid: Uint8Array, now: number): Promise<number> {
-    return this.read(() => this.stmt.pendingCount.get(rid, now)?.n ?? 0);
+    return this.read(() => this.stmt.pendingCount.get({ rid, now })?.n ?? 0);
   }
 
   async messagesAfter(
@@ -355,16 +444,17 @@ export class SqliteQueueStore implements QueueStore {
     now: number,
   ): Promise<StoredMessage[]> {
     return this.read(() => {
-      const rows = this.stmt.messagesAfter.all(rid, afterSeq, now, limit);
+      const rows = this.stmt.messagesAfter.all({ rid, after: afterSeq, now, limit });
       let queue: QueueRecord | undefined;
-      return rows.map((row) => {
-        const message = toMessage(row);
-        if (row.shared !== null) {
+      return rows.map((row): StoredMessage => {
+        const mid = bytes(row.mid);
+        let body = bytes(row.body);
+        if (row.shared === 1) {
           queue ??= this.cachedQueue('r', rid, () => this.stmt.queueByRid.get(rid));
           if (!queue || !this.sealShared) throw new StorageError('cannot seal a shared body');
-          message.body = this.sealShared(queue.queueKey, message.mid, bytes(row.shared));
+          body = this.sealShared(queue.queueKey, mid, body);
         }
-        return message;
+        return { seq: row.seq, rid, mid, ts: row.ts, expires: row.expires, body };
       });
     });
   }
@@ -382,20 +472,22 @@ export class SqliteQueueStore implements QueueStore {
       } catch (cause) {
         throw new StorageError('queue id already in use', { cause });
       }
+      this.queueGeneration += 1;
       delta.queues += 1;
     });
   }
 
   secureQueue(rid: Uint8Array, sk: Uint8Array): Promise<SecureResult> {
     return this.write((): SecureResult => {
-      const usage = this.stmt.queueUsage.get(rid);
-      if (!usage) throw new NotFoundError('no such queue');
-      if (usage.sk === null) {
+      const row = this.stmt.queueSk.get(rid);
+      if (!row) throw new NotFoundError('no such queue');
+      if (row.sk === null) {
         this.forgetQueue(rid);
+        this.queueGeneration += 1;
         this.stmt.setSk.run(sk, rid);
         return 'secured';
       }
-      if (sameKey(bytes(usage.sk), sk)) return 'unchanged';
+      if (sameKey(bytes(row.sk), sk)) return 'unchanged';
       throw new ProtocolError('queue is already secured with another sender key');
     });
   }
@@ -403,21 +495,27 @@ export class SqliteQueueStore implements QueueStore {
   deleteQueue(rid: Uint8Array): Promise<void> {
     return this.write((delta) => {
       this.forgetQueue(rid);
-      const row = this.stmt.deleteQueue.get(rid);
-      if (!row) throw new NotFoundError('no such queue');
+      this.queueGeneration += 1;
+      const key = toHex(rid);
+      const held = this.usage.get(key, rid)?.n ?? 0;
+      if (!this.stmt.deleteQueue.get(rid)) throw new NotFoundError('no such queue');
+      this.stmt.deleteCopiesOf.run(rid);
+      this.deletedQueues.push(key);
       delta.queues -= 1;
-      delta.messages -= row.msg_count;
+      delta.messages -= held;
     });
   }
 
   append(message: NewMessage, opts: AppendOptions): Promise<StoredMessage> {
     return this.write((delta): StoredMessage => {
-      const usage = this.stmt.queueUsage.get(message.rid);
-      if (!usage) throw new NotFoundError('no such queue');
-      if (!sameKey(usage.sk === null ? null : bytes(usage.sk), opts.checkedSk)) {
+      const row = this.stmt.queueSk.get(message.rid);
+      const key = toHex(message.rid);
+      const usage = this.usage.get(key, message.rid);
+      if (!row || !usage) throw new NotFoundError('no such queue');
+      if (!sameKey(row.sk === null ? null : bytes(row.sk), opts.checkedSk)) {
         throw new AuthError('queue was secured with another sender key');
       }
-      let { msg_count: count, msg_bytes: size } = usage;
+      let { n: count, b: size } = usage;
       if (!this.fits(count, size, message.body.length)) {
         // Expired messages still count until the periodic purge; drop them before refusing.
         const freed = this.purgeQueue(message.rid, message.ts, delta);
@@ -425,29 +523,34 @@ export class SqliteQueueStore implements QueueStore {
         size -= freed.b;
         if (!this.fits(count, size, message.body.length)) throw new QuotaError('queue is full');
       }
-      const row = this.stmt.insertMessage.get(
-        message.rid,
-        message.mid,
-        message.ts,
-        message.expires,
-        message.body,
-      );
-      if (!row) throw new StorageError('message insert returned no row');
-      this.stmt.addUsage.run(1, message.body.length, message.rid);
+      const seq = this.nextSeq++;
+      this.stmt.insertMessage.run(seq, message.rid, message.mid, message.ts, message.expires, message.body);
+      this.usage.add(key, message.rid, 1, message.body.length);
       delta.messages += 1;
-      return { ...message, seq: row.seq };
+      return { ...message, seq };
     });
   }
 
-  deleteMessage(rid: Uint8Array, mid: Uint8Array): Promise<void> {
+  deleteMessage(rid: Uint8Array, mid: Uint8Array, seq?: number): Promise<void> {
     return this.write((delta) => {
-      const row = this.stmt.deleteMessage.get(mid, rid);
-      if (!row) throw new NotFoundError('no such message in this queue');
-      this.stmt.addUsage.run(-1, -row.len, rid);
+      const key = toHex(rid);
+      const message = this.stmt.deleteMessage.get(mid, rid);
+      if (message) {
+        if (this.usage.get(key, rid)) this.usage.add(key, rid, -1, -message.len);
+        delta.messages -= 1;
+        return;
+      }
+      // A fan-out copy: found by its seq when the caller knows it (it was delivered on
+      // this relay run), else by its id among the queue's copies (a bounded queue).
+      const hinted = seq === undefined ? undefined : this.stmt.deleteCopy.get(rid, seq, mid);
+      const at = hinted ? undefined : this.stmt.findCopy.get(rid, mid)?.seq;
+      const copy = hinted ?? (at === undefined ? undefined : this.stmt.deleteCopy.get(rid, at, mid));
+      if (!copy) throw new NotFoundError('no such message in this queue');
+      if (this.usage.get(key, rid)) this.usage.add(key, rid, -1, -(copy.len ?? 0));
       // The shared body loses a reference; refs are counted down once per commit and body
       // (a fan-out's acks come together), in the same transaction. Last, so that a write
       // that fails never drops one.
-      if (row.bid !== null) this.droppedRefs.set(row.bid, (this.droppedRefs.get(row.bid) ?? 0) + 1);
+      this.droppedRefs.set(copy.bid, (this.droppedRefs.get(copy.bid) ?? 0) + 1);
       delta.messages -= 1;
     });
   }
@@ -456,24 +559,29 @@ export class SqliteQueueStore implements QueueStore {
     let total = 0;
     for (;;) {
       const n = await this.write((delta) => {
+        let deleted = 0;
+        const free = (rid: Buffer, len: number): void => {
+          const r = bytes(rid);
+          const key = toHex(r);
+          if (this.usage.get(key, r)) this.usage.add(key, r, -1, -len);
+          deleted += 1;
+        };
         const rows = this.stmt.expiredChunk.all(now, PURGE_CHUNK);
-        const perQueue = new Map<string, { rid: Buffer; n: number; b: number }>();
         for (const row of rows) {
           this.stmt.deleteBySeq.run(row.seq);
-          const key = row.rid.toString('hex');
-          const usage = perQueue.get(key) ?? { rid: row.rid, n: 0, b: 0 };
-          usage.n += 1;
-          usage.b += row.len;
-          perQueue.set(key, usage);
+          free(row.rid, row.len);
         }
-        for (const usage of perQueue.values()) this.stmt.addUsage.run(-usage.n, -usage.b, usage.rid);
-        // Every message naming a body expires with it (sqlite-fanout-store.ts), so this frees no body in use.
-        if (rows.length < PURGE_CHUNK) this.stmt.deleteExpiredBodies.run(now);
-        delta.messages -= rows.length;
-        return rows.length;
+        // Expired bodies go with every copy naming them (a body has at most a list's entries).
+        const bodies = this.stmt.expiredBodies.all(now, BODY_PURGE_CHUNK);
+        for (const body of bodies) {
+          for (const copy of this.stmt.deleteCopiesOfBody.all(body.bid)) free(copy.rid, body.len);
+          this.stmt.deleteBody.run(body.bid);
+        }
+        delta.messages -= deleted;
+        return { deleted, more: rows.length === PURGE_CHUNK || bodies.length === BODY_PURGE_CHUNK };
       });
-      total += n;
-      if (n < PURGE_CHUNK) return total;
+      total += n.deleted;
+      if (!n.more) return total;
     }
   }
 
@@ -496,12 +604,14 @@ export class SqliteQueueStore implements QueueStore {
 
   /** Deletes a queue's expired messages; for a sibling store's write (sqlite-fanout-store.ts) too. */
   purgeQueue(rid: Uint8Array, now: number, delta: Delta): { n: number; b: number } {
-    const expired = this.stmt.expiredInQueue.get(rid, now) ?? { n: 0, b: 0 };
-    if (expired.n > 0) {
-      this.stmt.deleteExpiredInQueue.run(rid, now);
-      this.stmt.addUsage.run(-expired.n, -expired.b, rid);
-      delta.messages -= expired.n;
-    }
+    const messages = this.stmt.expiredInQueue.get(rid, now) ?? { n: 0, b: 0 };
+    if (messages.n > 0) this.stmt.deleteExpiredInQueue.run(rid, now);
+    const copies = this.stmt.expiredCopiesInQueue.get(rid, now) ?? { n: 0, b: 0 };
+    if (copies.n > 0) this.stmt.deleteExpiredCopiesInQueue.run(rid, now);
+    const expired = { n: messages.n + copies.n, b: messages.b + copies.b };
+    const key = toHex(rid);
+    if (expired.n > 0 && this.usage.get(key, rid)) this.usage.add(key, rid, -expired.n, -expired.b);
+    delta.messages -= expired.n;
     return expired;
   }
 
@@ -535,16 +645,22 @@ export class SqliteQueueStore implements QueueStore {
     this.pending = [];
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     const committed: Delta = { queues: 0, messages: 0 };
+    const deleted: string[] = [];
     try {
       this.db.transaction(() => {
         for (const write of batch) {
           const delta: Delta = { queues: 0, messages: 0 };
           try {
             const value = this.inSavepoint(() => write.run(delta));
+            this.usage.keepMutation();
+            deleted.push(...this.deletedQueues);
+            this.deletedQueues = [];
             committed.queues += delta.queues;
             committed.messages += delta.messages;
             outcomes.push({ ok: true, value });
           } catch (error) {
+            this.usage.undoMutation();
+            this.deletedQueues = [];
             outcomes.push({
               ok: false,
               error:
@@ -559,9 +675,15 @@ export class SqliteQueueStore implements QueueStore {
           if (body && body.refs <= 0) this.stmt.deleteBody.run(bid);
         }
         this.droppedRefs.clear();
+        // Each queue's usage once, whatever number of messages and copies changed it.
+        this.usage.flush((n, b, rid) => this.stmt.addUsage.run(n, b, rid));
       })();
+      this.usage.committed();
+      for (const key of deleted) this.usage.forget(key);
     } catch (cause) {
       this.droppedRefs.clear();
+      this.usage.rolledBack();
+      this.queueGeneration += 1;
       const error = new StorageError('queue database commit failed', { cause });
       for (const write of batch) write.reject(error);
       return;

@@ -21,8 +21,8 @@ interface Subscription {
   holder: Subscriber;
   /** Highest seq handed to the holder. */
   cursor: number;
-  /** Mids (hex) delivered and not yet acked. */
-  inflight: Set<string>;
+  /** Seqs of the messages delivered and not yet acked, by mid (hex). */
+  inflight: Map<string, number>;
   /** The last store read found nothing beyond `cursor`, and nothing was skipped since. */
   caughtUp: boolean;
   /** A store read is under way... */
@@ -78,7 +78,7 @@ export class Subscriptions {
       rid,
       holder,
       cursor: 0,
-      inflight: new Set(),
+      inflight: new Map(),
       caughtUp: false,
       pumping: false,
       again: false,
@@ -122,6 +122,12 @@ export class Subscriptions {
     void this.fill(sub);
   }
 
+  /** The seq of `mid` if it was delivered to `holder` and is not acked yet (a hint for the store). */
+  seqOf(holder: Subscriber, rid: Uint8Array, mid: Uint8Array): number | undefined {
+    const sub = this.byQueue.get(toHex(rid));
+    return sub?.holder === holder ? sub.inflight.get(toHex(mid)) : undefined;
+  }
+
   /** The recipient acked (or tried to ack) `mid`: it no longer takes a place in the window. */
   acked(rid: Uint8Array, mid: Uint8Array): void {
     const sub = this.byQueue.get(toHex(rid));
@@ -162,7 +168,7 @@ export class Subscriptions {
 
   private deliver(sub: Subscription, message: StoredMessage): void {
     sub.cursor = message.seq;
-    sub.inflight.add(toHex(message.mid));
+    sub.inflight.set(toHex(message.mid), message.seq);
     this.deliveredTotal += 1;
     sub.holder.push({ t: 'msg', rid: sub.rid, mid: message.mid, body: message.body });
   }

@@ -175,6 +175,48 @@ describe('fan-out', () => {
     expect(new Set(copies.map((c) => toHex(c.mid))).size).toBe(5);
   });
 
+  it('interleaves copies with 1:1 messages in order, and acks delete them whether pushed live or read back', async () => {
+    const dataDir = relays.dir();
+    const s = await scene(2, { dataDir });
+    const [live, later] = s.list;
+    expect(await live!.q.sub(s.client)).toMatchObject({ t: 'ok' });
+    await s.sender.send(utf8('g1'));
+    expect(await send(s.client, live!.q.sid, utf8('direct'), live!.sk)).toMatchObject({ t: 'ok' });
+    expect(await send(s.client, later!.q.sid, utf8('direct'), later!.sk)).toMatchObject({ t: 'ok' });
+    await s.sender.send(utf8('g2'));
+    const msgs = await s.client.messages(live!.q.rid, 3);
+    const texts = msgs.map((m) => new TextDecoder().decode(openDelivery(live!.q.key, m.mid, m.body).body));
+    expect(texts).toEqual(['g1', 'direct', 'g2']);
+    // An ack of an id the queue does not hold is refused and deletes nothing.
+    expect(await live!.q.ack(s.client, systemRandom.bytes(16))).toMatchObject({
+      t: 'err',
+      code: 'NOT_FOUND',
+    });
+    expect(s.relay.stats().messages).toBe(6);
+    for (const m of msgs) expect(await live!.q.ack(s.client, m.mid)).toMatchObject({ t: 'ok' });
+    expect(s.relay.stats().messages).toBe(3);
+    // The other queue's copies are read back after a restart, in order, and acked by id.
+    await s.client.close();
+    await s.relay.close();
+    const relay = await relays.start({ dataDir });
+    const reader = await TestClient.connect(relay.address);
+    expect(await receiveAll(reader, [later!], 3)).toEqual([['g1', 'direct', 'g2']]);
+    expect(relay.stats().messages).toBe(0);
+    await reader.close();
+    await relay.close();
+    const db = new Database(join(dataDir, QUEUE_DATABASE_FILE), { readonly: true });
+    try {
+      expect(db.prepare('SELECT COUNT(*) AS n FROM bodies').get()).toEqual({ n: 0 });
+      expect(db.prepare('SELECT COUNT(*) AS n FROM copies').get()).toEqual({ n: 0 });
+      expect(db.prepare('SELECT SUM(msg_count) AS c, SUM(msg_bytes) AS b FROM queues').get()).toEqual({
+        c: 0,
+        b: 0,
+      });
+    } finally {
+      db.close();
+    }
+  });
+
   it('refuses an entry proven with the wrong key, and adds nothing of its batch', async () => {
     const s = await scene(0);
     const client2 = s.client;

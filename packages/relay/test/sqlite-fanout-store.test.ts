@@ -1,5 +1,6 @@
 // The fan-out store on its own: the set-based fan-out, quotas, shared bodies and their
-// references, purging unused lists, and opening a queue database of schema version 1.
+// references, purging unused lists and expired copies, usage counted once per commit, and
+// opening queue databases of schema versions 1 and 2.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -180,7 +181,7 @@ describe('queue database schema', () => {
     old.close();
 
     const { queues, lists } = stores();
-    expect(queues.database.pragma('user_version', { simple: true })).toBe(2);
+    expect(queues.database.pragma('user_version', { simple: true })).toBe(3);
     const [m] = await queues.messagesAfter(q.rid, 0, 10, 10);
     expect(m!.body).toEqual(new Uint8Array([1, 2, 3]));
     const lid = bytes(24);
@@ -188,5 +189,133 @@ describe('queue database schema', () => {
     await lists.addEntries(lid, [q.sid], 1);
     expect((await lists.fanout(lid, shared(bytes(5)))).stored).toHaveLength(1);
     expect(await queues.messagesAfter(q.rid, 0, 10, 10)).toHaveLength(2);
+  });
+
+  it('migrates a version 2 database in place: its queues, messages and fan-out copies stay', async () => {
+    const path = join(dir, 'q.sqlite');
+    const q = queue();
+    const other = queue();
+    const old = new Database(path);
+    old.exec(`
+      CREATE TABLE queues (rid BLOB PRIMARY KEY NOT NULL, sid BLOB NOT NULL UNIQUE, rk BLOB NOT NULL, sk BLOB,
+        qkey BLOB NOT NULL, created INTEGER NOT NULL, msg_count INTEGER NOT NULL DEFAULT 0,
+        msg_bytes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+      CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        rid BLOB NOT NULL REFERENCES queues(rid) ON DELETE CASCADE, mid BLOB NOT NULL UNIQUE,
+        ts INTEGER NOT NULL, expires INTEGER NOT NULL, body BLOB NOT NULL, bid INTEGER);
+      CREATE INDEX messages_by_queue ON messages(rid, seq);
+      CREATE INDEX messages_by_expiry ON messages(expires);
+      CREATE TABLE bodies (bid INTEGER PRIMARY KEY, refs INTEGER NOT NULL, expires INTEGER NOT NULL, body BLOB NOT NULL);
+      CREATE INDEX bodies_by_expiry ON bodies(expires);
+      PRAGMA user_version = 2;
+    `);
+    const insertQueue = old.prepare(
+      'INSERT INTO queues (rid, sid, rk, sk, qkey, created, msg_count, msg_bytes) VALUES (?, ?, ?, ?, ?, 1, ?, ?)',
+    );
+    insertQueue.run(q.rid, q.sid, q.rk, q.sk, q.queueKey, 2, 3 + 2);
+    insertQueue.run(other.rid, other.sid, other.rk, other.sk, other.queueKey, 1, 2);
+    old.prepare("INSERT INTO bodies (bid, refs, expires, body) VALUES (7, 2, 99999, x'0a0b')").run();
+    const insertMessage = old.prepare(
+      'INSERT INTO messages (rid, mid, ts, expires, body, bid) VALUES (?, ?, 5, 99999, ?, ?)',
+    );
+    const oneToOne = bytes(16);
+    const copyMid = bytes(16);
+    insertMessage.run(q.rid, oneToOne, new Uint8Array([1, 2, 3]), null);
+    insertMessage.run(q.rid, copyMid, new Uint8Array(0), 7);
+    insertMessage.run(other.rid, bytes(16), new Uint8Array(0), 7);
+    old.close();
+
+    const { queues, lists } = stores();
+    const db = queues.database;
+    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM copies').get()).toEqual({ n: 2 });
+    expect(queues.counts()).toEqual({ queues: 2, messages: 3 });
+    const before = await queues.messagesAfter(q.rid, 0, 10, 10);
+    expect(before.map((m) => m.body)).toEqual([
+      new Uint8Array([1, 2, 3]),
+      new Uint8Array([...q.queueKey.subarray(0, 2), 0x0a, 0x0b]),
+    ]);
+    expect(before[1]!.ts).toBe(5);
+    // A copy stored before the upgrade is acked without a seq hint (found by its id).
+    await queues.deleteMessage(q.rid, copyMid);
+    await queues.deleteMessage(q.rid, oneToOne);
+    expect(db.prepare('SELECT msg_count AS c, msg_bytes AS b FROM queues WHERE rid = ?').get(q.rid)).toEqual({
+      c: 0,
+      b: 0,
+    });
+    const lid = bytes(24);
+    await lists.createList(lid, bytes(32), 1);
+    await lists.addEntries(lid, [q.sid, other.sid], 1);
+    const sent = await lists.fanout(lid, shared(bytes(5)));
+    expect(sent.stored).toHaveLength(2);
+    // New seqs come after every seq the old database gave.
+    expect(Math.min(...sent.stored.map((c) => c.seq))).toBeGreaterThan(before[1]!.seq);
+    expect(await queues.messagesAfter(other.rid, 0, 10, 10)).toHaveLength(2);
+  });
+});
+
+describe('fan-out copies', () => {
+  it('counts usage per commit, undoes a failed write, and purges expired copies with their body', async () => {
+    const { queues, lists } = stores();
+    const qs = [queue(), queue()];
+    for (const q of qs) await queues.createQueue(q);
+    const lid = bytes(24);
+    await lists.createList(lid, bytes(32), 1);
+    await lists.addEntries(
+      lid,
+      qs.map((q) => q.sid),
+      1,
+    );
+    // Several fan-outs and a failing write in one commit.
+    const writes = [
+      lists.fanout(lid, shared(bytes(10), 1000)),
+      lists.fanout(lid, shared(bytes(20), 1000)),
+      lists.fanout(lid, { ...shared(bytes(30), 1000), newMids: () => bytes(3) }),
+      lists.fanout(lid, shared(bytes(40), 5000)),
+    ];
+    const settled = await Promise.allSettled(writes);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    const db = queues.database;
+    const usage = (): unknown =>
+      db.prepare('SELECT msg_count AS c, msg_bytes AS b FROM queues ORDER BY rid').all();
+    expect(usage()).toEqual([
+      { c: 3, b: 70 },
+      { c: 3, b: 70 },
+    ]);
+    expect(queues.counts().messages).toBe(6);
+    // Bodies of the first two expire at 2000: the purge takes their copies, not the last one's.
+    expect(await queues.purgeExpired(2500)).toBe(4);
+    expect(usage()).toEqual([
+      { c: 1, b: 40 },
+      { c: 1, b: 40 },
+    ]);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM bodies').get()).toEqual({ n: 1 });
+    expect(queues.counts().messages).toBe(2);
+    const [left] = await queues.messagesAfter(qs[0]!.rid, 0, 10, 2500);
+    expect(left!.body.length).toBe(2 + 40);
+  });
+
+  it('keeps seqs growing across a restart after every copy was acked', async () => {
+    let { queues, lists } = stores();
+    const q = queue();
+    await queues.createQueue(q);
+    const lid = bytes(24);
+    await lists.createList(lid, bytes(32), 1);
+    await lists.addEntries(lid, [q.sid], 1);
+    const first = await lists.fanout(lid, shared(bytes(4)));
+    const copy = first.stored[0]!;
+    await queues.deleteMessage(copy.rid, copy.mid, copy.seq);
+    await queues.close();
+    open.splice(0);
+    ({ queues, lists } = stores());
+    const again = await lists.fanout(lid, shared(bytes(4)));
+    expect(again.stored[0]!.seq).toBeGreaterThan(copy.seq);
+    await queues.append(
+      { rid: q.rid, mid: bytes(16), ts: 1000, body: bytes(4), expires: 9000 },
+      { checkedSk: q.sk },
+    );
+    const all = await queues.messagesAfter(q.rid, 0, 10, 1000);
+    expect(all.map((m) => m.seq)).toEqual([...all.map((m) => m.seq)].sort((a, b) => a - b));
+    expect(all).toHaveLength(2);
   });
 });
