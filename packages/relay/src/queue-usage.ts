@@ -1,7 +1,7 @@
 /**
  * How many messages and bytes each queue holds (its quota), kept in memory and written to
  * the `queues` row once per commit, not once per message: a fan-out to 1,000 queues would
- * otherwise update 1,000 rows for every `fsend` of a commit (docs/decisions/0013).
+ * otherwise update 1,000 rows for every `fsend` of a commit (docs/decisions/0015).
  *
  * The group commit runs each mutation in a savepoint (sqlite-queue-store.ts). Changes are
  * logged per mutation: a mutation that fails is undone here as its savepoint is in SQLite;

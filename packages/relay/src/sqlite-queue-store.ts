@@ -48,7 +48,7 @@ export interface SqliteQueueStoreOptions {
 /**
  * 2: shared bodies (`bodies`, `messages.bid`) for fan-out.
  * 3: fan-out copies in `copies`, keyed by queue and seq, with no other index than the one
- *    that finds a body's copies (docs/decisions/0013); `bodies.ts`.
+ *    that finds a body's copies (docs/decisions/0015); `bodies.ts`.
  */
 const SCHEMA_VERSION = 3;
 
