@@ -168,7 +168,7 @@ describe('parus group end to end', () => {
     expect(carolRead.map((m) => m.text)).not.toContain('after the kick');
     expect(inbox.alice.map((m) => m.text)).toContain('after the kick');
     const list = await json('carol', ['group', 'list']);
-    expect(list.groups).toMatchObject([{ id, status: 'left' }]);
+    expect(list.groups).toMatchObject([{ id, status: 'removed' }]);
     const members = await json('bob', ['group', 'members', id]);
     expect((members.members as unknown[]).length).toBe(2);
     const refused = await parus('bob', ['group', 'kick', id, 'alice', '--json']);
