@@ -196,7 +196,7 @@ describe('groups in the browser', () => {
     await ming.page.keyboard.press('Escape');
   });
 
-    it('a reload keeps the group, its messages and the announcement', async () => {
+  it('a reload keeps the group, its messages and the announcement', async () => {
     const page = ming.page;
     await page.reload();
     await page.getByLabel('密碼', { exact: true }).fill(PASS.ming);

@@ -11,7 +11,10 @@
  *   binds the session to its member key with a signature. Such peers are not contacts.
  * - Encryption: Sender Keys (core sender-key.ts). My chain's distribution goes to every member
  *   over the pairwise sessions; it is replaced after every removal, after 100 messages and after
- *   7 days; a new member gets the chain at its current iteration, so earlier messages stay closed.
+ *   7 days; a new member gets the chain at its current iteration, so earlier messages stay closed
+ *   unless the group shares history: then one member sends a newcomer the signed envelopes
+ *   written since it was turned on (history-share.ts). Late messages are confirmed in
+ *   late-confirm.ts.
  * - Messages: envelopes (core envelope.ts) with the group id as conversation, signed with the
  *   member key, DAG parents and Lamport clocks across members; sender-key encrypted once and
  *   handed to deliverToMembers — the single place that puts a group message on the wire.
