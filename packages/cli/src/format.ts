@@ -52,7 +52,13 @@ function formatGroupMessage(m: MessageInfo, me: string): string {
       : m.deliveredCount
         ? ` ✓✓ ${m.deliveredCount}`
         : ` ${MARK.pending}`;
-  const late = m.late ? ' (arrived late)' : '';
+  const late = m.late
+    ? ` (arrived late, ${m.confirmations ?? 0}/${m.confirmationsNeeded ?? '?'} confirmations — parus group confirm ${m.group} ${m.id.slice(0, 12)})`
+    : m.confirmed
+      ? ` (arrived late, confirmed by ${m.confirmations ?? 0})`
+      : m.history
+        ? ' (earlier history)'
+        : '';
   const body =
     m.kind === 'action' ? `* ${who} ${m.text}` : m.kind === 'ping' ? `${who} pinged` : `${who}: ${m.text}`;
   return `[${formatTime(m.ts)}] ${m.alias} | ${body}${mark}${late}`;

@@ -168,7 +168,7 @@ describe('parus group end to end', () => {
     expect(carolRead.map((m) => m.text)).not.toContain('after the kick');
     expect(inbox.alice.map((m) => m.text)).toContain('after the kick');
     const list = await json('carol', ['group', 'list']);
-    expect(list.groups).toMatchObject([{ id, status: 'left' }]);
+    expect(list.groups).toMatchObject([{ id, status: 'removed' }]);
     const members = await json('bob', ['group', 'members', id]);
     expect((members.members as unknown[]).length).toBe(2);
     const refused = await parus('bob', ['group', 'kick', id, 'alice', '--json']);
@@ -196,5 +196,45 @@ describe('parus group end to end', () => {
     expect(denied.stdout).toContain('not allowed');
     const members = await json('bob', ['group', 'members', id]);
     expect((members.members as unknown[]).length).toBe(2);
+  }, 300_000);
+
+  it('turns history sharing on; a newcomer gets what was written since, as history; late marks', async () => {
+    // A member may not (settings power: admins); the creator may.
+    const refused = await parus('bob', ['group', 'history-sharing', id, 'on', '--json']);
+    expect(refused.code).toBe(2);
+    expect(JSON.parse(refused.stdout).error.name).toBe('UsageError');
+    const on = await json('alice', ['group', 'history-sharing', 'Birds', 'on']);
+    expect(on.group).toMatchObject({ id, shareHistory: true });
+    await json('bob', ['read']);
+    await json('bob', ['group', 'send', id, 'for newcomers']);
+    await json('alice', ['read']);
+    // Carol, kicked earlier, is invited back and joins: she is a newcomer again.
+    await json('alice', ['group', 'invite', id, 'Carol']);
+    await json('carol', ['read']);
+    await json('carol', ['group', 'join', id]);
+    await settle(people);
+    let history: Array<Msg & { history?: boolean; id: string }> = [];
+    for (let i = 0; i < 8 && !history.some((m) => m.text === 'for newcomers'); i++) {
+      await settle(people, 1);
+      history = (await json('carol', ['history', 'Birds'])).messages as typeof history;
+    }
+    const fresh = history.filter((m) => m.text === 'for newcomers');
+    expect(fresh).toHaveLength(1);
+    expect(fresh[0]!.history).toBe(true);
+    // Nothing written while she was out before the switch; history is not announced by `read`.
+    expect(history.map((m) => m.text)).not.toContain('after the kick');
+    expect(history.map((m) => m.text)).not.toContain('hello from chat');
+    expect(history.filter((m) => m.history).map((m) => m.text)).toEqual(['for newcomers']);
+    expect(inbox.carol.map((m) => m.text)).not.toContain('for newcomers');
+    const human = await parus('carol', ['history', 'Birds']);
+    expect(human.stdout).toContain('for newcomers (earlier history)');
+    const list = await json('carol', ['group', 'list']);
+    expect(list.groups).toMatchObject([{ id, status: 'joined', shareHistory: true }]);
+    const members = await parus('carol', ['group', 'members', id]);
+    expect(members.stdout).toContain('history sharing: on');
+    // Only a message marked late may be confirmed.
+    const notLate = await parus('carol', ['group', 'confirm', id, fresh[0]!.id.slice(0, 12), '--json']);
+    expect(notLate.code).toBe(2);
+    expect(JSON.parse(notLate.stdout).error.name).toBe('UsageError');
   }, 300_000);
 });

@@ -168,6 +168,15 @@ export interface MessageInfo {
   readCount?: number;
   /** Group messages only: placed where it arrived because its parents were long superseded (seed 003). */
   late?: boolean;
+  /**
+   * Group messages only, late or confirmed ones: how many members confirmed it, how many it
+   * needs (an admin's confirmation is enough alone), and whether it now sits at its claimed place.
+   */
+  confirmations?: number;
+  confirmationsNeeded?: number;
+  confirmed?: true;
+  /** Group messages only: an earlier message a member shared when I joined (history sharing). */
+  history?: true;
   dir: 'in' | 'out';
   /** `text`, `sticker` or `file`. */
   kind: string;

@@ -20,6 +20,8 @@ const payloads: GroupPayload[] = [
   { t: 'msg', g: b(16, 1), id: b(32, 7), c: b(300, 8) },
   { t: 'rcpt', g: b(16, 1), s: 'r', ids: [b(32, 9)] },
   { t: 'intro', g: b(16, 1), to: b(32, 10), from: b(32, 11), link: 'parus:abc' },
+  { t: 'hist', g: b(16, 1), env: [b(500, 12), b(40 * 1024, 13)] },
+  { t: 'lc', g: b(16, 1), id: b(32, 14), by: b(32, 15), sig: b(64, 16) },
 ];
 
 describe('group payloads', () => {
@@ -42,6 +44,15 @@ describe('group payloads', () => {
       { t: 'ev', g: b(16, 1), ev: Array.from({ length: 65 }, () => b(1, 1)) },
       { t: 'ev', g: b(16, 1), ev: [b(8 * 1024 + 1, 1)] },
       { t: 'intro', g: b(16, 1), to: b(32, 1), from: b(32, 1), link: 'x'.repeat(8193) },
+      // History bundles: at most 64 envelopes, 64 KiB each, 96 KiB in all.
+      { t: 'hist', g: b(16, 1), env: Array.from({ length: 65 }, () => b(10, 1)) },
+      { t: 'hist', g: b(16, 1), env: [b(64 * 1024 + 1, 1)] },
+      { t: 'hist', g: b(16, 1), env: [b(60 * 1024, 1), b(40 * 1024, 2)] },
+      { t: 'hist', g: b(16, 1), env: [b(10, 1)], x: 1 },
+      // Confirmations: exact sizes and fields.
+      { t: 'lc', g: b(16, 1), id: b(32, 1), by: b(32, 2), sig: b(63, 3) },
+      { t: 'lc', g: b(16, 1), id: b(31, 1), by: b(32, 2), sig: b(64, 3) },
+      { t: 'lc', g: b(16, 1), id: b(32, 1), sig: b(64, 3) },
       'not a map',
     ];
     for (const v of bad) {
@@ -95,6 +106,14 @@ describe('group records', () => {
   it('round-trip', () => {
     expect(decodeGroupRecord(encodeGroupRecord(rec))).toEqual(rec);
     expect(decodeGroupMessage(encodeGroupRecord(msg))).toEqual(msg);
+    // Shared history and confirmations of a late message (docs/decisions/0014).
+    const shared: GroupMessageRecord = { ...msg, hist: true, conf: [b(32, 10), b(32, 11)] };
+    expect(decodeGroupMessage(encodeGroupRecord(shared))).toEqual(shared);
+    const badConf = encodeCbor({
+      ...(decodeCbor(encodeGroupRecord(shared)) as Record<string, CborValue>),
+      conf: [b(31, 1)],
+    });
+    expect(() => decodeGroupMessage(badConf)).toThrow(StorageError);
   });
 
   it('report truncated and mutated records as damaged storage', () => {

@@ -110,7 +110,7 @@ describe('private groups', () => {
     await alice.groups.kick(g.id, toHex(carol.groups.resolved(g.id).members.get(meKey(carol, g.id))!.key));
     await settle([alice, bob, carol]);
     expect(bob.groups.members(g.id)).toHaveLength(2);
-    expect(carol.groups.get(g.id).status).toBe('left');
+    expect(carol.groups.get(g.id).status).toBe('removed');
     await bob.groups.send(g.id, 'after the kick');
     await settle([alice, bob, carol]);
     expect(texts(await alice.groups.history(g.id))).toContain('after the kick');

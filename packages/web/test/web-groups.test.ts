@@ -161,6 +161,8 @@ describe('groups in the browser', () => {
     await page.getByText('成員 2 人').first().waitFor(WAIT);
     await hua.page.getByRole('alert').getByText('你已被移出這個群組').waitFor(WAIT);
     expect(await hua.page.getByLabel('輸入訊息').isDisabled()).toBe(true);
+    // The chat list says so too (a kick is not leaving).
+    await groupItem(hua.page).getByText('你已被移出').waitFor(WAIT);
   });
 
   it('阿美 makes 小明 a moderator, whose /topic then reaches everyone', async () => {
@@ -177,6 +179,21 @@ describe('groups in the browser', () => {
     await box.press('Enter');
     await ming.page.getByRole('status').getByText('主題已更新').waitFor(WAIT);
     for (const p of [amei, ming]) await p.page.getByText('成員 2 人 · 帶水和午餐').waitFor(WAIT);
+  });
+
+  it('阿美 turns history sharing on from the member panel; 小明 sees that it is on', async () => {
+    const page = amei.page;
+    await page.getByRole('button', { name: '成員', exact: true }).click();
+    const sharing = page.getByRole('checkbox', { name: '與新成員分享聊天記錄' });
+    expect(await sharing.isChecked()).toBe(false);
+    await sharing.check();
+    await page.getByRole('status').getByText('已開啟分享聊天記錄').waitFor(WAIT);
+    await page.keyboard.press('Escape');
+    // A moderator has no settings power: no switch, only what is set.
+    await ming.page.getByRole('button', { name: '成員', exact: true }).click();
+    await ming.page.getByText('新成員可看到聊天記錄（從開啟分享時起）').waitFor(WAIT);
+    expect(await ming.page.getByRole('checkbox', { name: '與新成員分享聊天記錄' }).count()).toBe(0);
+    await ming.page.keyboard.press('Escape');
   });
 
   it('a reload keeps the group, its messages and the announcement', async () => {

@@ -24,6 +24,8 @@ export const GROUP_HELP = `parus group create NAME [--public]       create a pri
   parus group topic GROUP TEXT | name GROUP TEXT | nick GROUP NICK
   parus group kick|ban|unban GROUP MEMBER  moderate (MEMBER: nick, name or key)
   parus group role GROUP MEMBER admin|moderator|member
+  parus group history-sharing GROUP on|off newcomers get the messages since it was turned on
+  parus group confirm GROUP MSGID          confirm a late message (see parus history)
   parus group leave GROUP                  leave the group`;
 
 export function formatGroup(g: GroupInfo): string {
@@ -31,8 +33,14 @@ export function formatGroup(g: GroupInfo): string {
   if (g.status === 'invited')
     return `✉ ${name}  invitation from ${g.invitedBy ?? '?'} — parus group join ${g.id}`;
   const role = g.role ? `, you are ${g.role}` : '';
-  const state = g.status === 'joined' ? `${g.members} members${role}` : g.status;
-  return `${name}  ${state}  id ${g.id}${g.topic ? `\n    topic: ${g.topic}` : ''}`;
+  const state =
+    g.status === 'joined'
+      ? `${g.members} members${role}`
+      : g.status === 'removed'
+        ? 'removed (kicked or banned)'
+        : g.status;
+  const sharing = g.status === 'joined' && g.shareHistory ? '\n    history sharing: on' : '';
+  return `${name}  ${state}  id ${g.id}${g.topic ? `\n    topic: ${g.topic}` : ''}${sharing}`;
 }
 
 function formatMember(m: GroupMemberInfo): string {
@@ -182,6 +190,31 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         );
         break;
       }
+      case 'history-sharing': {
+        const [ref, value] = need(2, 'parus group history-sharing GROUP on|off');
+        if (value !== 'on' && value !== 'off')
+          throw new UsageError('usage: parus group history-sharing GROUP on|off');
+        const info = await g.setShareHistory(ref!, value === 'on');
+        await done(
+          info,
+          value === 'on'
+            ? `History sharing is on in ${info.name}: newcomers will get the messages written from now on.`
+            : `History sharing is off in ${info.name}: newcomers read only what comes after they join.`,
+        );
+        break;
+      }
+      case 'confirm': {
+        const [ref, id] = need(2, 'parus group confirm GROUP MSGID');
+        await deliver(account);
+        const m = await g.confirmLate(ref!, id!.replace(/^#/, ''));
+        const note = await deliver(account);
+        const latest = (await g.history(ref!)).find((x) => x.id === m.id) ?? m;
+        out.result({ message: latest, note }, () => {
+          out.line(formatMessage(latest));
+          if (note) out.warn(note);
+        });
+        break;
+      }
       case 'members': {
         const [ref] = need(1, 'parus group members GROUP');
         await deliver(account);
@@ -225,6 +258,7 @@ const CHAT_HELP = `Type a message and press Enter to send it to the group.
   /kick MEMBER        remove a member (moderators)
   /ban MEMBER         ban a member (moderators)
   /op MEMBER [ROLE]   make a member moderator, or give ROLE (admin|moderator|member)
+  /confirm MSGID      confirm a message marked late (its #id)
   /help  /quit`;
 
 /** `parus chat GROUP`: the group's recent history, then live messages and slash commands. */
@@ -295,6 +329,14 @@ export async function groupChat(
           if (!member) throw new UsageError('usage: /op MEMBER [ROLE]');
           await g.setRole(id, member, role ?? 'moderator');
           show(`${member} is now ${role ?? 'moderator'}`);
+        } else if (cmd === '/confirm') {
+          if (!arg) throw new UsageError('usage: /confirm MSGID');
+          const m = await g.confirmLate(id, arg.replace(/^#/, ''));
+          show(
+            m.confirmed
+              ? 'confirmed: the message moves to its place'
+              : `confirmed (${m.confirmations ?? 0}/${m.confirmationsNeeded ?? '?'})`,
+          );
         } else show(`unknown command ${cmd}; /help lists them`);
       } catch (e) {
         show(`parus: ${(e as Error).message}`);

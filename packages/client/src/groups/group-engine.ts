@@ -11,7 +11,10 @@
  *   binds the session to its member key with a signature. Such peers are not contacts.
  * - Encryption: Sender Keys (core sender-key.ts). My chain's distribution goes to every member
  *   over the pairwise sessions; it is replaced after every removal, after 100 messages and after
- *   7 days; a new member gets the chain at its current iteration, so earlier messages stay closed.
+ *   7 days; a new member gets the chain at its current iteration, so earlier messages stay closed
+ *   unless the group shares history: then one member sends a newcomer the signed envelopes
+ *   written since it was turned on (history-share.ts). Late messages are confirmed in
+ *   late-confirm.ts.
  * - Messages: envelopes (core envelope.ts) with the group id as conversation, signed with the
  *   member key, DAG parents and Lamport clocks across members; sender-key encrypted once and
  *   handed to deliverToMembers — the single place that puts a group message on the wire.
@@ -79,6 +82,7 @@ import {
   type GroupEventContents,
   type GroupEventType,
   type GroupRole,
+  type Envelope,
   type GroupState,
   type Random,
   type SignKeyPair,
@@ -123,6 +127,24 @@ import {
   type ChatRequestRecord,
   type RoomRecord,
 } from './room-records.ts';
+import {
+  HC,
+  checkHistory,
+  historyChunks,
+  historyRecords,
+  keepForHistory,
+  membersDue,
+  sharingSince,
+} from './history-share.ts';
+import {
+  LC,
+  confirmMessage,
+  confirmationsNeeded,
+  countingConfirmers,
+  keepPendingConfirmation,
+  pendingConfirmers,
+  withConfirmation,
+} from './late-confirm.ts';
 
 // ---- Limits on what peers can make us keep ---------------------------------------------------
 
@@ -151,8 +173,21 @@ const INTRO_RETRY_MS = 24 * 60 * 60 * 1000;
 
 export interface GroupChange {
   group: string;
-  /** `receipts`: delivered/read counts of my messages changed (history shows the new ones). */
-  change: 'invited' | 'joined' | 'state' | 'left' | 'removed' | 'declined' | 'receipts' | 'request';
+  /**
+   * `receipts`: delivered/read counts of my messages changed (history shows the new ones).
+   * `messages`: earlier messages came in a history bundle, or a late message was confirmed.
+   * `request`: a member asked for a private chat (decision 0013).
+   */
+  change:
+    | 'invited'
+    | 'joined'
+    | 'state'
+    | 'left'
+    | 'removed'
+    | 'declined'
+    | 'receipts'
+    | 'messages'
+    | 'request';
 }
 
 export interface GroupMemberInfo {
@@ -179,6 +214,8 @@ export interface GroupInfo {
   invitedBy?: string;
   /** A public room (joined by link; decision 0013). */
   public?: true;
+  /** Whether newcomers receive the messages written since history sharing was turned on. */
+  shareHistory?: boolean;
 }
 
 /** What the group engine needs from the account (account.ts implements it). */
@@ -431,6 +468,7 @@ export class GroupEngine {
     };
     if (st?.pinned) info.pinned = st.pinned.text;
     if (st?.settings.public) info.public = true;
+    if (st) info.shareHistory = st.settings.shareHistory;
     if (l.rec.alias) info.alias = l.rec.alias;
     const role = st?.members.get(hex(this.me(l).publicKey))?.role;
     if (role) info.role = role;
@@ -609,7 +647,12 @@ export class GroupEngine {
     const me = hex(this.me(l).publicKey);
     const removed = [...before.members.keys()].filter((k) => !after.members.has(k));
     if (removed.includes(me) && l.rec.status === 'joined') {
-      const rec: GroupRecord = { ...l.rec, status: after.banned.has(me) ? 'removed' : 'left', rotate: true };
+      // Only my own leave makes it 'left': a kick or a ban removed me.
+      const rec: GroupRecord = {
+        ...l.rec,
+        status: this.leftByMe(l, before, after) ? 'left' : 'removed',
+        rotate: true,
+      };
       delete rec.chain;
       this.putRec(tx, l, rec);
       tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'removed' }));
@@ -624,6 +667,17 @@ export class GroupEngine {
       tx.after.push(() => void this.dropReceivers(l, removed).catch(() => undefined));
     }
     tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'state' }));
+  }
+
+  /** Whether an admitted leave of mine, since my last join, took me out. */
+  private leftByMe(l: Loaded, before: GroupState, after: GroupState): boolean {
+    const me = this.me(l).publicKey;
+    const since = before.members.get(hex(me))?.joinedAt ?? 0;
+    const refused = new Set(after.rejected.map((r) => hex(r.id)));
+    for (const e of l.events.values())
+      if (e.type === 'leave' && equalBytes(e.author, me) && e.lamport > since && !refused.has(hex(e.id)))
+        return true;
+    return false;
   }
 
   private async dropReceivers(l: Loaded, members: string[]): Promise<void> {
@@ -852,6 +906,21 @@ export class GroupEngine {
     return this.act(ref, 'nick', () => ({ nick }));
   }
 
+  /**
+   * Turns history sharing on or off (a `settings` event, the group's `settings` power: admins
+   * by default). While on, a newcomer receives the messages written since it was turned on
+   * (docs/decisions/0014). Setting what is already set changes nothing.
+   */
+  async setShareHistory(ref: string, on: boolean): Promise<GroupInfo> {
+    if (typeof on !== 'boolean') throw new UsageError('history sharing is either on or off');
+    const l = this.find(ref);
+    if (l.rec.status === 'joined' && this.state(l).settings.shareHistory === on) return this.info(l);
+    return this.act(ref, 'settings', (x) => {
+      const s = this.state(x).settings;
+      return { settings: { public: s.public, shareHistory: on, power: { ...s.power } } };
+    });
+  }
+
   /** A local name for a group (only on this device). */
   async setAlias(ref: string, alias: string): Promise<GroupInfo> {
     const a = typeof alias === 'string' ? alias.trim() : '';
@@ -973,6 +1042,7 @@ export class GroupEngine {
         readByMe: true,
       };
       tx.ops.push(this.putMessage(l, record));
+      tx.ops.push(...(await this.keepHistory(l, env)));
       this.deliverToMembers(tx, l, env.id, enc.message);
       return this.messageInfo(l, record);
     });
@@ -1066,6 +1136,12 @@ export class GroupEngine {
       info.readCount = m.read.length;
     }
     if (m.place) info.late = true;
+    if (m.hist) info.history = true;
+    if (m.place || m.conf?.length) {
+      info.confirmations = st ? countingConfirmers(st, m).length : (m.conf?.length ?? 0);
+      if (st) info.confirmationsNeeded = confirmationsNeeded(st);
+      if (!m.place) info.confirmed = true;
+    }
     return info;
   }
 
@@ -1225,6 +1301,12 @@ export class GroupEngine {
         break;
       case 'chatreq':
         await this.receiveChatRequest(tx, l, from, p.link, p.note);
+        break;
+      case 'hist':
+        await this.receiveHistory(tx, l, from, p.env);
+        break;
+      case 'lc':
+        await this.receiveConfirmation(tx, l, from, p);
         break;
     }
     if (p.t === 'ev') await this.roomAutoJoin(tx, l, c);
@@ -1529,6 +1611,7 @@ export class GroupEngine {
       }));
       record.place = { parents: dagHeads(placed).slice(-32), lamport: nextLamport(placed) };
     }
+    tx.ops.push(...(await this.lateArrival(l, record)), ...(await this.keepHistory(l, env)));
     tx.ops.push(
       {
         type: 'put',
@@ -1647,6 +1730,7 @@ export class GroupEngine {
     const me = this.me(l).publicKey;
     const mine = st.members.get(hex(me));
     if (!mine) return;
+    await this.shareHistoryDue(l).catch(() => undefined);
     // Cards forwarded to me: answer them (each answer binds the new session to my key).
     for (const a of [...l.rec.accept]) {
       if (this.closed) return;
@@ -2054,5 +2138,140 @@ export class GroupEngine {
   async declineChatRequest(id: string): Promise<void> {
     const r = await this.findRequest(id);
     await this.dropRequest(r.id);
+  }
+
+  // ---- History sharing and late confirmations (docs/decisions/0014) ---------------------------
+
+  /** Kept envelopes per group, known after the first count, so each message need not list them. */
+  private readonly historyKept = new Map<string, number>();
+
+  /** Keeps a message's envelope to share with newcomers, when the group shares history. */
+  private async keepHistory(l: Loaded, env: Envelope): Promise<StoreOp[]> {
+    const st = this.state(l);
+    if (!st.settings.shareHistory) return [];
+    const g = hex(l.rec.id);
+    let n = this.historyKept.get(g);
+    if (n === undefined) n = (await this.host.store.list(HC.kept(l.rec.id))).length;
+    const ops = await keepForHistory(this.host.store, l.rec.id, l.events.values(), st, env, n);
+    const puts = ops.filter((o) => o.type === 'put').length;
+    const dels = ops.length - puts;
+    this.historyKept.set(g, n + puts - dels);
+    return ops;
+  }
+
+  /** Sends the history bundle to the newcomers I share with (history-share.ts). */
+  private async shareHistoryDue(l: Loaded): Promise<void> {
+    if (!this.state(l).settings.shareHistory) return;
+    const me = this.me(l).publicKey;
+    const due = await membersDue(this.host.store, l.rec.id, [...l.events.values()], this.state(l), me);
+    for (const d of due) {
+      if (this.closed) return;
+      const c = this.linkOf(l, d.key);
+      if (!c) continue; // once their session is bound
+      await this.host.run(async () => {
+        if (await this.host.store.get(HC.shared(l.rec.id), d.mark)) return;
+        const since = sharingSince(l.events.values(), this.state(l));
+        if (!since) return;
+        const chunks = await historyChunks(this.host.store, l.rec.id, since);
+        const ops: StoreOp[] = chunks.map((env) =>
+          this.host.sendOp(c, this.payload({ t: 'hist', g: l.rec.id, env })),
+        );
+        const count = chunks.reduce((k, x) => k + x.length, 0);
+        ops.push({
+          type: 'put',
+          collection: HC.shared(l.rec.id),
+          key: d.mark,
+          value: encodeCbor({ at: this.host.now(), n: count }),
+        });
+        await this.host.store.batch(ops);
+      });
+      this.host.kick();
+    }
+  }
+
+  /** A history bundle: checked as a whole, then the new messages take their claimed places. */
+  private async receiveHistory(tx: Tx, l: Loaded, from: Uint8Array, envelopes: Uint8Array[]): Promise<void> {
+    const st = this.state(l);
+    const shared = checkHistory(l.rec.id, [...l.events.values()], st, from, envelopes);
+    const fresh = historyRecords(shared, await this.messageRecords(l), this.host.now());
+    for (const r of fresh) tx.ops.push(this.putMessage(l, r));
+    // Passed on in turn if I become someone's sharer (only what the sharer could share).
+    for (const s of shared)
+      if (fresh.some((r) => equalBytes(r.id, s.env.id))) tx.ops.push(...(await this.keepHistory(l, s.env)));
+    if (fresh.length) tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'messages' }));
+  }
+
+  /**
+   * Confirms a late message (seed 003): counted here at once, and sent to every member. An
+   * admin's confirmation, or k members' (late-confirm.ts), places it at its claimed position.
+   */
+  async confirmLate(ref: string, messageId: string): Promise<MessageInfo> {
+    if (typeof messageId !== 'string' || !/^[0-9a-f]{8,64}$/.test(messageId))
+      throw new UsageError('a message id is 8 to 64 hex digits');
+    return this.change(async (tx) => {
+      const l = this.find(ref);
+      if (l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
+      const found = (await this.messageRecords(l)).filter((r) => hex(r.id).startsWith(messageId));
+      if (found.length === 0) throw new NotFoundError(`no message ${messageId} in this group`);
+      if (found.length > 1) throw new UsageError(`${messageId} names several messages; give more digits`);
+      const m = found[0]!;
+      const me = this.me(l);
+      if (!m.place) throw new UsageError('that message is not marked late');
+      if (equalBytes(m.author, me.publicKey)) throw new UsageError('you cannot confirm your own message');
+      const st = this.state(l);
+      const next = withConfirmation(st, m, [me.publicKey]) ?? m;
+      tx.ops.push(this.putMessage(l, next));
+      const sig = sign(me.secretKey, confirmMessage(l.rec.id, m.id));
+      for (const link of l.rec.links) {
+        if (equalBytes(link.m, me.publicKey) || !st.members.has(hex(link.m))) continue;
+        const c = this.host.contactById(link.c);
+        if (c)
+          tx.ops.push(
+            this.host.sendOp(c, this.payload({ t: 'lc', g: l.rec.id, id: m.id, by: me.publicKey, sig })),
+          );
+      }
+      tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'messages' }));
+      return this.messageInfo(l, next);
+    });
+  }
+
+  private async receiveConfirmation(
+    tx: Tx,
+    l: Loaded,
+    from: Uint8Array,
+    p: Extract<GroupPayload, { t: 'lc' }>,
+  ): Promise<void> {
+    if (!equalBytes(p.by, from))
+      throw new VerificationError('confirmation names another member than its session');
+    if (!verify(p.by, confirmMessage(l.rec.id, p.id), p.sig))
+      throw new VerificationError('confirmation does not verify');
+    const st = this.state(l);
+    if (!st.members.has(hex(from))) throw new ProtocolError('confirmation from a non-member');
+    const raw = await this.host.store.get(GC.messages(l.rec.id), hex(p.id));
+    if (!raw) {
+      // It may overtake the message: counted once the message is here (and late here).
+      tx.ops.push(...(await keepPendingConfirmation(this.host.store, l.rec.id, p.id, from)));
+      return;
+    }
+    const m = decodeGroupMessage(raw);
+    if (!m.place) return; // not late here: already at its claimed place
+    const next = withConfirmation(st, m, [from]);
+    if (!next) return; // counted once
+    tx.ops.push(this.putMessage(l, next));
+    tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'messages' }));
+  }
+
+  /** A message that just arrived: confirmations that came before it count now. */
+  private async lateArrival(l: Loaded, record: GroupMessageRecord): Promise<StoreOp[]> {
+    const pending = await pendingConfirmers(this.host.store, l.rec.id, record.id);
+    if (pending.length === 0) return [];
+    const ops: StoreOp[] = [{ type: 'del', collection: LC.pending(l.rec.id), key: hex(record.id) }];
+    if (!record.place) return ops;
+    const next = withConfirmation(this.state(l), record, pending);
+    if (next) {
+      record.conf = next.conf ?? [];
+      if (!next.place) delete record.place;
+    }
+    return ops;
   }
 }

@@ -88,6 +88,10 @@ export interface GroupMessageRecord {
   received: number;
   /** Anti-backdating (seed 003): where the message is placed instead of where it claims to be. */
   place?: { parents: Uint8Array[]; lamport: number };
+  /** Came in a history bundle (docs/decisions/0014): an earlier message, not news. */
+  hist?: true;
+  /** Members who confirmed this late message (group late-confirm.ts). */
+  conf?: Uint8Array[];
   delivered: Uint8Array[];
   read: Uint8Array[];
   shown: boolean;
@@ -192,6 +196,9 @@ export function decodeGroupMessage(bytes: Uint8Array): GroupMessageRecord {
       return { parents: keys(p.parents, 'parents', 64), lamport: asUint(p.lamport, 'lamport') };
     });
     if (place) r.place = place;
+    if (optional(m.hist, (v) => asBool(v, 'hist'))) r.hist = true;
+    const conf = optional(m.conf, (v) => keys(v, 'confirmers', 4096));
+    if (conf) r.conf = conf;
     return r;
   });
 }

@@ -15,6 +15,10 @@
  *                                  them forwards it (DESIGN.md "Introductions")
  *   chatreq {t, g, link, note?}    a private chat request (seed 001): a fresh one-time card the
  *                                  addressee may answer to become a contact (decision 0013)
+ *   hist   {t, g, env: [bytes]}    earlier messages for a newcomer: the authors' signed
+ *                                  envelopes, ≤ 64 and 96 KiB per payload (history-share.ts)
+ *   lc     {t, g, id, by, sig}     `by` confirms the late message `id`; sig: Ed25519 by `by`
+ *                                  over "parus-group-confirm-v1" || g || id (late-confirm.ts)
  *
  * A group message sent by relay fan-out (docs/decisions/0012) is not inside a 1:1 session: the
  * relay copies one upload into each member's pairwise queue. Its body there is
@@ -46,6 +50,7 @@ import {
   type CborMap,
   type CborValue,
 } from '@parus/core';
+import { HISTORY_CHUNK_BYTES, MAX_HISTORY_ENVELOPE_BYTES, MAX_HISTORY_PER_PAYLOAD } from './history-share.ts';
 
 export const MAX_EVENTS_PER_PAYLOAD = 64;
 export const MAX_RECEIPT_IDS = 256;
@@ -61,7 +66,9 @@ export type GroupPayload =
   | { t: 'msg'; g: Uint8Array; id: Uint8Array; c: Uint8Array }
   | { t: 'rcpt'; g: Uint8Array; s: 'd' | 'r'; ids: Uint8Array[] }
   | { t: 'intro'; g: Uint8Array; to: Uint8Array; from: Uint8Array; link: string }
-  | { t: 'chatreq'; g: Uint8Array; link: string; note?: string };
+  | { t: 'chatreq'; g: Uint8Array; link: string; note?: string }
+  | { t: 'hist'; g: Uint8Array; env: Uint8Array[] }
+  | { t: 'lc'; g: Uint8Array; id: Uint8Array; by: Uint8Array; sig: Uint8Array };
 
 const BIND_CONTEXT = utf8('parus-group-bind-v1');
 
@@ -144,6 +151,24 @@ export function decodeGroupPayload(body: CborValue): GroupPayload {
       if ('note' in m) p.note = asText(m.note, 'note', MAX_CHAT_NOTE_CHARS);
       return p;
     }
+    case 'hist': {
+      keys(m, ['t', 'g', 'env']);
+      const env = asArray(m.env, 'shared messages', MAX_HISTORY_PER_PAYLOAD).map((e) =>
+        asBytes(e, 'shared message', { max: MAX_HISTORY_ENVELOPE_BYTES }),
+      );
+      if (env.reduce((n, e) => n + e.length, 0) > HISTORY_CHUNK_BYTES)
+        throw new DecodeError('history payload too large');
+      return { t, g, env };
+    }
+    case 'lc':
+      keys(m, ['t', 'g', 'id', 'by', 'sig']);
+      return {
+        t,
+        g,
+        id: asBytes(m.id, 'message id', KEY),
+        by: asBytes(m.by, 'confirmer', KEY),
+        sig: asBytes(m.sig, 'sig', { len: 64 }),
+      };
     default:
       throw new DecodeError('unknown group payload type');
   }

@@ -17,11 +17,15 @@ export function GroupListItem(props: {
   const preview =
     group.status === 'invited'
       ? t('group.listInvited', { name: group.invitedBy ?? '?' })
-      : last
-        ? last.kind === 'action'
-          ? `* ${last.dir === 'out' ? t('chat.you') : (last.from ?? '')} ${last.text.replace(/\s+/g, ' ')}`
-          : `${last.dir === 'out' ? t('chat.you') : (last.from ?? '')}: ${last.text.replace(/\s+/g, ' ')}`
-        : t('list.noMessages');
+      : group.status === 'removed'
+        ? t('group.listRemoved')
+        : group.status === 'left'
+          ? t('group.listLeft')
+          : last
+            ? last.kind === 'action'
+              ? `* ${last.dir === 'out' ? t('chat.you') : (last.from ?? '')} ${last.text.replace(/\s+/g, ' ')}`
+              : `${last.dir === 'out' ? t('chat.you') : (last.from ?? '')}: ${last.text.replace(/\s+/g, ' ')}`
+            : t('list.noMessages');
   return (
     <li>
       <button

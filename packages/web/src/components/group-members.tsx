@@ -65,7 +65,7 @@ export function GroupMembers(props: {
   const members = groups.members(id);
   const joined = group.status === 'joined';
   const mine = joined ? groups.myPower(id) : -1;
-  const can = (a: 'invite' | 'kick' | 'ban' | 'role' | 'topic' | 'name' | 'pin'): boolean =>
+  const can = (a: 'invite' | 'kick' | 'ban' | 'role' | 'topic' | 'name' | 'pin' | 'settings'): boolean =>
     joined && groups.can(id, a);
   const memberNames = new Set(members.map((m) => m.name));
   const candidates = props.session
@@ -210,6 +210,30 @@ export function GroupMembers(props: {
           }
         />
       )}
+      {joined &&
+        (can('settings') ? (
+          <label class="group-switch">
+            <input
+              type="checkbox"
+              checked={group.shareHistory === true}
+              onChange={(e) => {
+                const on = e.currentTarget.checked;
+                void run(
+                  () => groups.setShareHistory(id, on),
+                  t(on ? 'group.shareHistoryDoneOn' : 'group.shareHistoryDoneOff'),
+                );
+              }}
+            />
+            <span>
+              {t('group.shareHistory')}
+              <small class="muted">{t('group.shareHistoryHint')}</small>
+            </span>
+          </label>
+        ) : (
+          <p class="muted group-sharing">
+            {t(group.shareHistory ? 'group.shareHistoryOn' : 'group.shareHistoryOff')}
+          </p>
+        ))}
       {joined && (
         <EditField
           label={t('group.nick')}

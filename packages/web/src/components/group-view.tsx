@@ -248,6 +248,30 @@ export function GroupView(props: {
           {m.late && (
             <span class="late-mark" title={t('group.lateHint')}>
               {t('group.late')}
+              <span class="late-count">
+                {' '}
+                {t('group.lateCount', { count: m.confirmations ?? 0, needed: m.confirmationsNeeded ?? 1 })}
+              </span>
+            </span>
+          )}
+          {m.late && m.dir === 'in' && group.status === 'joined' && (
+            <button
+              type="button"
+              class="late-confirm"
+              aria-label={t('group.confirmLateName', { name: who })}
+              onClick={() => void run(() => groups.confirmLate(id, m.id), t('group.lateDone'))}
+            >
+              {t('group.confirmLate')}
+            </button>
+          )}
+          {m.confirmed && (
+            <span class="late-mark late-confirmed" title={t('group.lateConfirmedHint')}>
+              {t('group.lateConfirmed')}
+            </span>
+          )}
+          {m.history && (
+            <span class="history-mark" title={t('group.earlierHint')}>
+              {t('group.earlier')}
             </span>
           )}
           {m.dir === 'out' && <ReadMark m={m} t={t} />}

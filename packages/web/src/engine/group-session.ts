@@ -267,6 +267,19 @@ export class GroupSession {
     return this.after(this.account.groups.setPinned(id, text));
   }
 
+  /** Turns history sharing on or off (the group's `settings` power). */
+  setShareHistory(id: string, on: boolean): Promise<GroupInfo> {
+    this.check(id, 'settings');
+    return this.after(this.account.groups.setShareHistory(id, on));
+  }
+
+  /** Confirms a late message; the engine says when an admin or enough members have. */
+  async confirmLate(id: string, message: string): Promise<MessageInfo> {
+    const m = await this.account.groups.confirmLate(id, message);
+    await this.reload(id);
+    return m;
+  }
+
   setNick(id: string, nick: string): Promise<GroupInfo> {
     return this.after(this.account.groups.setNick(id, nick));
   }
