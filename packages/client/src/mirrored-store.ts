@@ -8,8 +8,8 @@
  * is not durable. The account is the only writer of its store while it is open (one process,
  * one account), which is what makes a copy in memory safe.
  */
-import { InternalError } from '@parus/core';
-import type { Store, StoreEntry, StoreOp } from './store.ts';
+import { InternalError, UsageError } from '@parus/core';
+import { checkStoreName, type Store, type StoreEntry, type StoreOp } from './store.ts';
 
 interface Slot {
   value: Uint8Array;
@@ -42,6 +42,7 @@ class Mirror {
 
 export class MirroredStore implements Store {
   private readonly mirrors = new Map<string, Mirror>();
+  private closed = false;
 
   constructor(
     private readonly inner: Store,
@@ -61,12 +62,15 @@ export class MirroredStore implements Store {
   async get(collection: string, key: string): Promise<Uint8Array | undefined> {
     const m = this.mirrors.get(collection);
     if (!m) return this.inner.get(collection, key);
+    this.check();
+    checkStoreName('key', key);
     return m.slots.get(key)?.value.slice();
   }
 
   async list(collection: string): Promise<StoreEntry[]> {
     const m = this.mirrors.get(collection);
     if (!m) return this.inner.list(collection);
+    this.check();
     return m.keys().map((key) => ({ key, value: m.slots.get(key)!.value.slice() }));
   }
 
@@ -81,7 +85,12 @@ export class MirroredStore implements Store {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return this.inner.close();
+  }
+
+  private check(): void {
+    if (this.closed) throw new UsageError('store is closed');
   }
 
   has(collection: string, key: string): boolean {
