@@ -364,6 +364,8 @@ export class Account {
     { id: Uint8Array; contacts: Uint8Array[] }
   >();
   private readonly rosterViews = new Map<string, RosterView>();
+  /** Per group (hex): the roster its last message went to, kept while no message uses it. */
+  private readonly currentRoster = new Map<string, string>();
   /** Per roster: its members by relay, for one value of contactsVersion. */
   private readonly partitions = new Map<string, FanoutPartition>();
   /** Per group and relay: the list as last reconciled, and for which members (see fanoutTo). */
@@ -436,6 +438,7 @@ export class Account {
     this.contactsVersion++;
     await this.groups.load();
     await this.upgradeFanoutEntries();
+    await this.dropUnusedRosters();
   }
 
   /**
@@ -464,6 +467,15 @@ export class Account {
     }
     for (const { key } of legacy) ops.push({ type: 'del', collection: C.fanout, key });
     await this.store.batch(ops);
+  }
+
+  /** Rosters no group message uses any more (a group's current one, kept after its last message). */
+  private async dropUnusedRosters(): Promise<void> {
+    const ops = this.mirror
+      .entries(C.rosters, decodeFanoutRoster)
+      .filter(({ key }) => !this.rosterInUse(key))
+      .flatMap(({ key }) => this.dropRosterOps(key));
+    if (ops.length) await this.store.batch(ops);
   }
 
   /**
@@ -895,6 +907,12 @@ export class Account {
         key: rid,
         value: encodeFanoutRoster({ c: roster.contacts }),
       });
+    // The next message most likely goes to the same members: their roster stays stored while
+    // it is the group's current one, and the one it replaces goes once no message uses it.
+    const previous = this.currentRoster.get(hex(m.group));
+    this.currentRoster.set(hex(m.group), rid);
+    if (previous && previous !== rid && !this.rosterInUse(previous))
+      ops.push(...this.dropRosterOps(previous));
     return ops;
   }
 
@@ -1653,15 +1671,22 @@ export class Account {
       return [{ type: 'put', collection: C.fanout, key, value: encodeFanoutMessage(rec) }];
     const ops: StoreOp[] = [{ type: 'del', collection: C.fanout, key }];
     const ro = hex(rec.ro);
-    const shared = this.mirror
-      .entries(C.fanout, decodeFanoutMessage)
-      .some((x) => x.key !== key && hasRoster(x.value) && hex(x.value.ro) === ro);
-    if (!shared) {
-      ops.push({ type: 'del', collection: C.rosters, key: ro });
-      this.rosterViews.delete(ro);
-      this.partitions.delete(ro);
-    }
+    if (this.currentRoster.get(hex(rec.g)) !== ro && !this.rosterInUse(ro, key))
+      ops.push(...this.dropRosterOps(ro));
     return ops;
+  }
+
+  /** Whether a group message (other than `except`) still uses the roster. */
+  private rosterInUse(ro: string, except?: string): boolean {
+    return this.mirror
+      .entries(C.fanout, decodeFanoutMessage)
+      .some((x) => x.key !== except && hasRoster(x.value) && hex(x.value.ro) === ro);
+  }
+
+  private dropRosterOps(ro: string): StoreOp[] {
+    this.rosterViews.delete(ro);
+    this.partitions.delete(ro);
+    return [{ type: 'del', collection: C.rosters, key: ro }];
   }
 
   /** Member `c`'s own outbox entry for a group message: it goes over our 1:1 session from now on. */
