@@ -66,6 +66,7 @@ import {
   encodeRatchetState,
   equalBytes,
   formatSafetyNumber,
+  fromHex,
   generateDhKeyPair,
   generateSignKeyPair,
   hash,
@@ -102,21 +103,37 @@ import {
 import { downloadBlob, uploadBlob, type TransferOptions } from './blob-transfer.ts';
 import { Changes, Emitter, Mutex } from './events.ts';
 import { GroupEngine, type GroupChange } from './groups/group-engine.ts';
+import {
+  FANOUT_COLLECTIONS,
+  anyWaiting,
+  decodeFanoutMessage,
+  decodeFanoutRoster,
+  encodeFanoutMessage,
+  encodeFanoutRoster,
+  hasRoster,
+  isUploaded,
+  isWaiting,
+  rosterId,
+  rosterView,
+  updateFanout,
+  waitingMembers,
+  type FanoutMessage,
+  type RosterView,
+} from './groups/fanout-outbox.ts';
 import type { GroupFanoutList } from './groups/group-records.ts';
 import { isGroupFanoutFrame } from './groups/group-wire.ts';
 import { DEFAULT_ROOM_LIMITS, type RoomLimits } from './groups/room-limits.ts';
+import { MirroredStore } from './mirrored-store.ts';
 import {
   CONTACT_STATES,
   decodeAccount,
   decodeContact,
   decodeInvite,
   decodeMessage,
-  decodeGroupFanoutRecord,
   decodeOutbox,
   decodeUpload,
   encodeRecord,
   type AccountRecord,
-  type GroupFanoutRecord,
   type OutboundQueue,
   type ContactRecord,
   type ContactState,
@@ -263,8 +280,10 @@ const C = {
   invites: 'invites',
   contacts: 'contacts',
   outbox: 'outbox',
-  /** Group messages to send by relay fan-out, by message id (GroupFanoutRecord). */
-  fanout: 'gfan',
+  /** Group messages to send by relay fan-out, by message id (groups/fanout-outbox.ts). */
+  fanout: FANOUT_COLLECTIONS.messages,
+  /** The member lists those messages went to, by roster id. */
+  rosters: FANOUT_COLLECTIONS.rosters,
   seen: 'seen',
   uploads: 'uploads',
   messages: (contact: Uint8Array) => `msg.${toHex(contact)}`,
@@ -311,6 +330,20 @@ function idList(body: unknown): Uint8Array[] {
   return asArray(m.ids, 'ids', 256).map((v) => asBytes(v, 'id', { len: 32 }));
 }
 
+/** A member a fan-out upload goes to: its roster index, its contact, its queue's sender id (hex). */
+interface FanoutTarget {
+  i: number;
+  c: ContactRecord & { send: OutboundQueue };
+  sid: string;
+}
+
+interface FanoutPartition {
+  version: number;
+  byRelay: Map<string, FanoutTarget[]>;
+  /** Roster indexes whose contact no longer exists: nobody to deliver to. */
+  gone: number[];
+}
+
 // ---- The engine -----------------------------------------------------------------------
 
 export class Account {
@@ -318,6 +351,8 @@ export class Account {
   /** Private groups (groups/group-engine.ts). */
   readonly groups: GroupEngine;
   private readonly store: Store;
+  /** The same store, with the outbox kept in memory too (written through). */
+  private readonly mirror: MirroredStore;
   private readonly transport: Transport;
   private readonly rng: Random;
   private readonly now: () => number;
@@ -333,6 +368,20 @@ export class Account {
   private account!: AccountRecord;
   private device!: SignKeyPair;
   private outboxSeq = 0;
+  /** Goes up whenever a contact appears, goes, or changes status or send queue (group fan-out caches). */
+  private contactsVersion = 0;
+  /** Rosters of the member arrays the group engine hands over (docs/decisions/0012 "Delivery"). */
+  private readonly rosterOfMembers = new WeakMap<
+    readonly ContactRecord[],
+    { id: Uint8Array; contacts: Uint8Array[] }
+  >();
+  private readonly rosterViews = new Map<string, RosterView>();
+  /** Per group (hex): the roster its last message went to, kept while no message uses it. */
+  private readonly currentRoster = new Map<string, string>();
+  /** Per roster: its members by relay, for one value of contactsVersion. */
+  private readonly partitions = new Map<string, FanoutPartition>();
+  /** Per group and relay: the list as last reconciled, and for which members (see fanoutTo). */
+  private readonly reconciled = new Map<string, { list: GroupFanoutList; sig: string }>();
   private started = false;
   private closed = false;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -340,7 +389,8 @@ export class Account {
   private flushAgain = false;
 
   private constructor(opts: AccountOptions) {
-    this.store = opts.store;
+    this.mirror = new MirroredStore(opts.store, [C.outbox, C.fanout, C.rosters]);
+    this.store = this.mirror;
     this.transport = opts.transport;
     this.rng = opts.rng ?? systemRandom;
     this.now = opts.now ?? (() => Date.now());
@@ -380,6 +430,7 @@ export class Account {
   private async load(): Promise<void> {
     const raw = await this.store.get(C.account, 'self');
     if (!raw) throw new NotFoundError('no account in this store');
+    await this.mirror.load();
     this.account = decodeAccount(raw);
     this.device = signPair(this.account.device);
     for (const { value } of await this.store.list(C.contacts)) {
@@ -392,10 +443,53 @@ export class Account {
       this.invitesById.set(hex(i.id), i);
       if (!i.used) this.queues.set(hex(i.queue.rid), { kind: 'invite', id: hex(i.id) });
     }
-    for (const { value } of await this.store.list(C.outbox)) {
-      this.outboxSeq = Math.max(this.outboxSeq, decodeOutbox(value).seq);
+    for (const { value } of this.mirror.entries(C.outbox, decodeOutbox)) {
+      this.outboxSeq = Math.max(this.outboxSeq, value.seq);
     }
+    for (const { value } of this.mirror.entries(C.fanout, decodeFanoutMessage)) {
+      if (hasRoster(value)) this.outboxSeq = Math.max(this.outboxSeq, value.seq);
+    }
+    this.contactsVersion++;
     await this.groups.load();
+    await this.upgradeFanoutEntries();
+    await this.dropUnusedRosters();
+  }
+
+  /**
+   * Stores written before rosters kept one outbox entry per member of a group message, with
+   * no envelope until its 1:1 attempt, and the shared frame in `gfan`. Each such entry becomes
+   * an ordinary 1:1 group entry now (its envelope made from the stored payload), keeping its
+   * state and backoff, and the old shared records go. Done once, when the account opens.
+   */
+  private async upgradeFanoutEntries(): Promise<void> {
+    const ops: StoreOp[] = [];
+    const legacy = this.mirror
+      .entries(C.fanout, decodeFanoutMessage)
+      .filter(({ value }) => !hasRoster(value));
+    if (legacy.length === 0) return;
+    for (const { key, value: e } of this.mirror.entries(C.outbox, decodeOutbox)) {
+      if (!e.fan || e.envelope.length > 0) continue;
+      const shared = this.mirror.decoded(C.fanout, hex(e.message!), decodeFanoutMessage);
+      const c = this.contactsById.get(hex(e.contact));
+      if (!shared || !c) {
+        ops.push({ type: 'del', collection: C.outbox, key });
+        continue;
+      }
+      const payload = asMap(decodeCbor(shared.p), 'group payload');
+      const next: OutboxRecord = { ...e, envelope: this.groupEnvelope(c, payload) };
+      ops.push({ type: 'put', collection: C.outbox, key, value: encodeRecord(next) });
+    }
+    for (const { key } of legacy) ops.push({ type: 'del', collection: C.fanout, key });
+    await this.store.batch(ops);
+  }
+
+  /** Rosters no group message uses any more (a group's current one, kept after its last message). */
+  private async dropUnusedRosters(): Promise<void> {
+    const ops = this.mirror
+      .entries(C.rosters, decodeFanoutRoster)
+      .filter(({ key }) => !this.rosterInUse(key))
+      .flatMap(({ key }) => this.dropRosterOps(key));
+    if (ops.length) await this.store.batch(ops);
   }
 
   /**
@@ -412,6 +506,7 @@ export class Account {
       emit: (change) => this.events.emit('group', change),
       emitMessage: (info) => this.events.emit('message', info),
       contactById: (id) => this.contactsById.get(hex(id)),
+      contactsVersion: () => this.contactsVersion,
       contactByAlias: (alias) => this.mustContact(alias),
       sendOp: (c, body, message) => this.groupOp(c, body, message),
       fanoutOps: (members, m) => this.groupFanoutOps(members, m),
@@ -551,8 +646,7 @@ export class Account {
   private async sendableCount(): Promise<number> {
     let n = 0;
     for (const c of this.contactsById.values()) if (c.request) n++;
-    for (const { value } of await this.store.list(C.outbox)) {
-      const e = decodeOutbox(value);
+    for (const { value: e } of this.mirror.entries(C.outbox, decodeOutbox)) {
       const c = this.contactsById.get(hex(e.contact));
       if (
         e.state === 'queued' &&
@@ -561,6 +655,14 @@ export class Account {
         this.relays.get(c.send.relay)?.connected
       )
         n++;
+    }
+    // A group message counts once per connected relay some of its members still wait on.
+    for (const { rec, roster } of this.fanoutRecords()) {
+      const part = roster && this.partition(roster);
+      for (const [relay, targets] of part?.byRelay ?? []) {
+        if (!this.relays.get(relay)?.connected) continue;
+        if (targets.some((t) => isWaiting(rec, t.i) && !isUploaded(rec, t.i))) n++;
+      }
     }
     return n;
   }
@@ -770,6 +872,7 @@ export class Account {
         this.queues.delete(hex(existing.recv.rid));
       }
       this.contactsById.set(hex(contact.id), contact);
+      this.contactsVersion++;
       this.queues.set(hex(recv.rid), { kind: 'contact', id: hex(contact.id) });
     });
     await this.subscribeQueue(recv);
@@ -799,28 +902,48 @@ export class Account {
     return encodeEnvelope(env);
   }
 
-  /** The shared fan-out record and one outbox entry per member (group-engine deliverToMembers). */
+  /**
+   * One record for a group message to `members`, whatever their number (group-engine
+   * deliverToMembers, docs/decisions/0012 "Delivery"): the frame, the payload of a 1:1 resend,
+   * and the roster they were on, written too the first time it is used. The engine hands the
+   * same array for as long as membership and sessions stay the same, so the roster is made
+   * (and hashed) once per change of membership, not once per message.
+   */
   private groupFanoutOps(
-    members: ContactRecord[],
+    members: readonly ContactRecord[],
     m: { group: Uint8Array; message: Uint8Array; frame: Uint8Array; payload: CborMap },
   ): StoreOp[] {
-    const record: GroupFanoutRecord = { g: m.group, frame: m.frame, p: encodeCbor(m.payload) };
-    const ops: StoreOp[] = [
-      { type: 'put', collection: C.fanout, key: hex(m.message), value: encodeRecord(record) },
-    ];
-    for (const c of members) {
-      const entry: OutboxRecord = {
-        seq: ++this.outboxSeq,
-        contact: c.id,
-        envelope: new Uint8Array(0),
-        message: m.message,
-        state: 'queued',
-        attempts: 0,
-        nextAt: 0,
-        fan: true,
-      };
-      ops.push({ type: 'put', collection: C.outbox, key: outboxKey(entry.seq), value: encodeRecord(entry) });
+    let roster = this.rosterOfMembers.get(members);
+    if (!roster) {
+      const ids = members.map((c) => c.id);
+      roster = { id: rosterId(ids), contacts: ids };
+      this.rosterOfMembers.set(members, roster);
     }
+    const record: FanoutMessage = {
+      g: m.group,
+      frame: m.frame,
+      p: encodeCbor(m.payload),
+      seq: ++this.outboxSeq,
+      ro: roster.id,
+      at: 0,
+    };
+    const ops: StoreOp[] = [
+      { type: 'put', collection: C.fanout, key: hex(m.message), value: encodeFanoutMessage(record) },
+    ];
+    const rid = hex(roster.id);
+    if (!this.mirror.has(C.rosters, rid))
+      ops.push({
+        type: 'put',
+        collection: C.rosters,
+        key: rid,
+        value: encodeFanoutRoster({ c: roster.contacts }),
+      });
+    // The next message most likely goes to the same members: their roster stays stored while
+    // it is the group's current one, and the one it replaces goes once no message uses it.
+    const previous = this.currentRoster.get(hex(m.group));
+    this.currentRoster.set(hex(m.group), rid);
+    if (previous && previous !== rid && !this.rosterInUse(previous))
+      ops.push(...this.dropRosterOps(previous));
     return ops;
   }
 
@@ -927,7 +1050,15 @@ export class Account {
       { type: 'put', collection: C.contacts, key: hex(c.id), value: encodeRecord(c) },
       ...extra,
     ]);
+    const before = this.contactsById.get(hex(c.id));
     this.contactsById.set(hex(c.id), c);
+    // What group fan-out depends on: whether the contact is reachable, and where.
+    if (
+      before?.status !== c.status ||
+      before.send?.relay !== c.send?.relay ||
+      !equalBytes(before.send?.sid ?? new Uint8Array(0), c.send?.sid ?? new Uint8Array(0))
+    )
+      this.contactsVersion++;
   }
 
   // ---- Sending --------------------------------------------------------------------------
@@ -1456,19 +1587,8 @@ export class Account {
   private async flushOnce(): Promise<void> {
     const now = this.now();
     const byContact = new Map<string, OutboxRecord[]>();
-    const fanout: OutboxRecord[] = [];
-    // Fan-out frames that exist now and that no entry listed after this names are not needed:
-    // a frame is written with its entries, never before them.
-    const frames = (await this.store.list(C.fanout)).map((r) => r.key);
-    const needed = new Set<string>();
-    for (const { value } of await this.store.list(C.outbox)) {
-      const e = decodeOutbox(value);
-      if (e.fan && e.message) needed.add(hex(e.message));
+    for (const { value: e } of this.mirror.entries(C.outbox, decodeOutbox)) {
       if (e.state === 'relayed' && e.nextAt > now) continue;
-      if (e.fan && e.attempts === 0) {
-        fanout.push(e);
-        continue;
-      }
       const k = hex(e.contact);
       const list = byContact.get(k) ?? [];
       list.push(e);
@@ -1530,73 +1650,181 @@ export class Account {
         });
       }),
     );
-    await this.flushFanout(fanout);
-    const unneeded = frames.filter((k) => !needed.has(k));
-    if (unneeded.length)
-      await this.lock.run(() =>
-        this.store.batch(unneeded.map((key) => ({ type: 'del', collection: C.fanout, key }))),
-      );
+    await this.flushFanout();
   }
 
   // ---- Group fan-out (docs/decisions/0012 "Delivery") -------------------------------------
 
-  /**
-   * First attempts of group messages: per message (in outbox order) and per relay, one
-   * upload to my fan-out list there, after making the list hold exactly the queues of the
-   * members still waiting for it. What the upload did not reach goes over the 1:1 sessions.
-   */
-  private async flushFanout(entries: OutboxRecord[]): Promise<void> {
-    const byMessage = new Map<string, OutboxRecord[]>();
-    for (const e of entries) {
-      const k = hex(e.message!);
-      const list = byMessage.get(k) ?? [];
-      list.push(e);
-      byMessage.set(k, list);
+  /** The group messages waiting in the outbox, in outbox order, with their rosters. */
+  private fanoutRecords(): Array<{ key: string; rec: FanoutMessage; roster: RosterView | undefined }> {
+    const out: Array<{ key: string; rec: FanoutMessage; roster: RosterView | undefined }> = [];
+    for (const { key, value } of this.mirror.entries(C.fanout, decodeFanoutMessage)) {
+      if (hasRoster(value)) out.push({ key, rec: value, roster: this.rosterView(value.ro) });
     }
-    for (const [id, list] of byMessage) {
+    return out.sort((a, b) => a.rec.seq - b.rec.seq);
+  }
+
+  private fanoutRecord(key: string): FanoutMessage | undefined {
+    const r = this.mirror.decoded(C.fanout, key, decodeFanoutMessage);
+    return r && hasRoster(r) ? r : undefined;
+  }
+
+  private rosterView(id: Uint8Array): RosterView | undefined {
+    const key = hex(id);
+    let view = this.rosterViews.get(key);
+    if (!view) {
+      const roster = this.mirror.decoded(C.rosters, key, decodeFanoutRoster);
+      if (!roster) return undefined;
+      view = rosterView(key, roster);
+      this.rosterViews.set(key, view);
+    }
+    return view;
+  }
+
+  /** A roster's members by the relay of their queue (made again when a contact changes). */
+  private partition(roster: RosterView): FanoutPartition {
+    const known = this.partitions.get(roster.id);
+    if (known?.version === this.contactsVersion) return known;
+    const part: FanoutPartition = { version: this.contactsVersion, byRelay: new Map(), gone: [] };
+    roster.contacts.forEach((id, i) => {
+      const c = this.contactsById.get(id);
+      if (!c) part.gone.push(i);
+      // Not reachable yet (a session still being set up): waits for the next flush.
+      if (!c || c.status !== 'active' || !c.send) return;
+      const targets = part.byRelay.get(c.send.relay) ?? [];
+      targets.push({ i, c: c as FanoutTarget['c'], sid: hex(c.send.sid) });
+      part.byRelay.set(c.send.relay, targets);
+    });
+    this.partitions.set(roster.id, part);
+    return part;
+  }
+
+  /**
+   * The store operations that write `rec` back, or delete it once nobody waits (with its
+   * roster, when no other message uses it).
+   */
+  private fanoutRecordOps(key: string, rec: FanoutMessage, size: number): StoreOp[] {
+    if (anyWaiting(rec, size))
+      return [{ type: 'put', collection: C.fanout, key, value: encodeFanoutMessage(rec) }];
+    const ops: StoreOp[] = [{ type: 'del', collection: C.fanout, key }];
+    const ro = hex(rec.ro);
+    if (this.currentRoster.get(hex(rec.g)) !== ro && !this.rosterInUse(ro, key))
+      ops.push(...this.dropRosterOps(ro));
+    return ops;
+  }
+
+  /** Whether a group message (other than `except`) still uses the roster. */
+  private rosterInUse(ro: string, except?: string): boolean {
+    return this.mirror
+      .entries(C.fanout, decodeFanoutMessage)
+      .some((x) => x.key !== except && hasRoster(x.value) && hex(x.value.ro) === ro);
+  }
+
+  private dropRosterOps(ro: string): StoreOp[] {
+    this.rosterViews.delete(ro);
+    this.partitions.delete(ro);
+    return [{ type: 'del', collection: C.rosters, key: ro }];
+  }
+
+  /** Member `c`'s own outbox entry for a group message: it goes over our 1:1 session from now on. */
+  private fanoutFallbackOp(c: ContactRecord, message: string, payload: CborMap): StoreOp {
+    const entry: OutboxRecord = {
+      seq: ++this.outboxSeq,
+      contact: c.id,
+      envelope: this.groupEnvelope(c, payload),
+      message: fromHex(message),
+      state: 'queued',
+      attempts: 1, // the fan-out upload was the first
+      nextAt: 0,
+      fan: true,
+    };
+    return { type: 'put', collection: C.outbox, key: outboxKey(entry.seq), value: encodeRecord(entry) };
+  }
+
+  /**
+   * Group messages (docs/decisions/0012 "Delivery"), in outbox order: members whose receipt is
+   * overdue get their own 1:1 entries; then per relay, one upload to my fan-out list there for
+   * the members the message has not reached yet. What the upload misses goes over the 1:1
+   * sessions. The work per message does not grow with the group once its lists are in place.
+   */
+  private async flushFanout(): Promise<void> {
+    for (const { key, roster } of this.fanoutRecords()) {
       if (this.closed) return;
-      const raw = await this.store.get(C.fanout, id);
-      if (!raw) {
-        // Nothing to send them with (cannot happen short of a damaged store): give up on them.
-        await this.lock.run(() =>
-          this.store.batch(list.map((e) => ({ type: 'del', collection: C.outbox, key: outboxKey(e.seq) }))),
-        );
-        continue;
+      await this.lock.run(() => this.settleFanout(key, roster));
+      const rec = this.fanoutRecord(key);
+      if (!rec || !roster) continue;
+      const part = this.partition(roster);
+      for (const [relay, all] of part.byRelay) {
+        const todo = all.filter((t) => isWaiting(rec, t.i) && !isUploaded(rec, t.i));
+        if (todo.length === 0) continue;
+        await this.fanoutTo(key, relay, rec, roster, todo, todo.length === all.length);
       }
-      const record = decodeGroupFanoutRecord(raw);
-      const byRelay = new Map<
-        string,
-        Array<{ e: OutboxRecord; c: ContactRecord & { send: OutboundQueue } }>
-      >();
-      for (const e of list) {
-        const c = this.contactsById.get(hex(e.contact));
-        if (!c || c.status !== 'active' || !c.send) continue;
-        const targets = byRelay.get(c.send.relay) ?? [];
-        targets.push({ e, c: c as ContactRecord & { send: OutboundQueue } });
-        byRelay.set(c.send.relay, targets);
-      }
-      for (const [relay, targets] of byRelay) await this.fanoutTo(relay, record, targets);
     }
   }
 
+  /** Under the lock: drops members who are gone, and hands overdue ones to the 1:1 path. */
+  private async settleFanout(key: string, roster: RosterView | undefined): Promise<void> {
+    const rec = this.fanoutRecord(key);
+    if (!rec) return;
+    if (!roster) {
+      // Nothing to send it with (cannot happen short of a damaged store): give up on it.
+      await this.store.batch([{ type: 'del', collection: C.fanout, key }]);
+      return;
+    }
+    const size = roster.contacts.length;
+    const clear = this.partition(roster).gone.filter((i) => isWaiting(rec, i));
+    const due = rec.at > 0 && rec.at <= this.now() ? waitingMembers(rec, size, true) : [];
+    if (clear.length === 0 && due.length === 0 && anyWaiting(rec, size)) return;
+    const ops: StoreOp[] = [];
+    if (due.length) {
+      const payload = asMap(decodeCbor(rec.p), 'group payload');
+      for (const i of due) {
+        const c = this.contactsById.get(roster.contacts[i]!);
+        if (c) ops.push(this.fanoutFallbackOp(c, key, payload));
+        clear.push(i);
+      }
+    }
+    const next = updateFanout(rec, size, { clear });
+    if (due.length) next.at = 0;
+    ops.push(...this.fanoutRecordOps(key, next, size));
+    await this.store.batch(ops);
+    if (due.length) this.flushAgain = true;
+  }
+
   private async fanoutTo(
+    key: string,
     relay: string,
-    record: GroupFanoutRecord,
-    targets: Array<{ e: OutboxRecord; c: ContactRecord & { send: OutboundQueue } }>,
+    record: FanoutMessage,
+    roster: RosterView,
+    targets: FanoutTarget[],
+    everyone: boolean,
   ): Promise<void> {
     const r = this.connection(relay);
     r.connect();
-    if (!r.connected) return; // the relay is down: the entries wait for the next flush
+    if (!r.connected) return; // the relay is down: the members wait for the next flush
     let missed = new Set<string>();
     try {
-      const { list, excluded } = await this.reconcileFanout(
-        r,
-        relay,
-        record.g,
-        targets.map((t) => t.c),
-      );
+      // The list needs no change while it goes to the same members as last time: the roster
+      // (so membership) and the contacts' queues are what they were when it was reconciled.
+      const cacheKey = `${hex(record.g)} ${relay}`;
+      const sig = everyone ? `${roster.id} ${this.contactsVersion}` : undefined;
+      let list = this.groups.fanoutList(record.g, relay);
+      const known = this.reconciled.get(cacheKey);
+      if (!list || sig === undefined || known?.list !== list || known.sig !== sig) {
+        const res = await this.reconcileFanout(
+          r,
+          relay,
+          record.g,
+          targets.map((t) => t.c),
+        );
+        list = res.list;
+        missed = new Set(res.excluded.map(hex));
+        // Queues the relay would not take are tried again next time: no shortcut then.
+        if (sig !== undefined && missed.size === 0) this.reconciled.set(cacheKey, { list, sig });
+        else this.reconciled.delete(cacheKey);
+      }
       const result = await r.fanoutSend(list.l, list.k, record.frame);
-      missed = new Set([...excluded, ...result.full, ...result.gone].map(hex));
+      for (const sid of [...result.full, ...result.gone]) missed.add(hex(sid));
     } catch (e) {
       if (e instanceof NotFoundError) {
         // The relay no longer has the list (purged, or a relay with a fresh database): make a
@@ -1609,25 +1837,32 @@ export class Account {
       // Refused for good or for now (a quota, a rate limit): the members get it over our
       // 1:1 sessions instead, so that nothing waits on the fan-out path.
       this.events.emit('error', { error: e, context: 'relay refused a group fan-out' });
-      missed = new Set(targets.map((t) => hex(t.c.send.sid)));
+      missed = new Set(targets.map((t) => t.sid));
     }
     await this.lock.run(async () => {
+      // Receipts may have settled some members meanwhile.
+      const rec = this.fanoutRecord(key);
+      if (!rec) return;
+      const size = roster.contacts.length;
+      const moved: number[] = [];
+      const reached: number[] = [];
       const ops: StoreOp[] = [];
-      let fallback = false;
-      for (const { e, c } of targets) {
-        // A receipt may have settled the entry meanwhile.
-        if (!(await this.store.get(C.outbox, outboxKey(e.seq)))) continue;
-        const next: OutboxRecord = { ...e, attempts: 1 };
-        if (missed.has(hex(c.send.sid)))
-          fallback = true; // queued: the 1:1 path takes it
-        else {
-          next.state = 'relayed';
-          next.nextAt = this.now() + Math.min(this.resendMs, this.maxResendMs);
+      let payload: CborMap | undefined;
+      for (const t of targets) {
+        if (!isWaiting(rec, t.i)) continue;
+        if (!missed.has(t.sid)) {
+          reached.push(t.i);
+          continue;
         }
-        ops.push({ type: 'put', collection: C.outbox, key: outboxKey(e.seq), value: encodeRecord(next) });
+        payload ??= asMap(decodeCbor(rec.p), 'group payload');
+        ops.push(this.fanoutFallbackOp(this.contactsById.get(hex(t.c.id)) ?? t.c, key, payload));
+        moved.push(t.i);
       }
-      if (ops.length) await this.store.batch(ops);
-      if (fallback) this.flushAgain = true;
+      const next = updateFanout(rec, size, { clear: moved, uploaded: reached });
+      if (reached.length) next.at = Math.max(rec.at, this.now() + Math.min(this.resendMs, this.maxResendMs));
+      ops.push(...this.fanoutRecordOps(key, next, size));
+      await this.store.batch(ops);
+      if (moved.length) this.flushAgain = true; // the 1:1 path takes them
     });
   }
 
@@ -1724,16 +1959,6 @@ export class Account {
     let changed = false;
     for (const e of entries) {
       let entry = e;
-      if (entry.fan && entry.envelope.length === 0) {
-        // A group message the fan-out upload did not settle: now it goes over our session.
-        const raw = await this.store.get(C.fanout, hex(entry.message!));
-        if (!raw) {
-          ops.push({ type: 'del', collection: C.outbox, key: outboxKey(entry.seq) });
-          continue;
-        }
-        const payload = asMap(decodeCbor(decodeGroupFanoutRecord(raw).p), 'group payload');
-        entry = { ...entry, envelope: this.groupEnvelope(contact, payload) };
-      }
       if (!entry.wire || entry.state === 'relayed') {
         const enc = ratchetEncrypt(session, padToBucket(entry.envelope), contact.ad, this.rng);
         session = enc.state;
@@ -2080,15 +2305,30 @@ export class Account {
     for (const f of after) f();
   }
 
-  /** Removes the outbox entries a receipt settles. */
+  /**
+   * Removes the outbox entries a receipt settles: `c`'s own entries for `ids`, and `c` from the
+   * members a group message still waits for.
+   */
   private async settleOutbox(c: ContactRecord, ids: Uint8Array[]): Promise<StoreOp[]> {
     const wanted = new Set(ids.map(hex));
     const ops: StoreOp[] = [];
-    for (const { key, value } of await this.store.list(C.outbox)) {
-      const e = decodeOutbox(value);
+    for (const { key, value: e } of this.mirror.entries(C.outbox, decodeOutbox)) {
       if (e.message && equalBytes(e.contact, c.id) && wanted.has(hex(e.message))) {
         ops.push({ type: 'del', collection: C.outbox, key });
       }
+    }
+    for (const id of wanted) {
+      const rec = this.fanoutRecord(id);
+      const roster = rec && this.rosterView(rec.ro);
+      const i = roster?.index.get(hex(c.id));
+      if (!rec || !roster || i === undefined || !isWaiting(rec, i)) continue;
+      ops.push(
+        ...this.fanoutRecordOps(
+          id,
+          updateFanout(rec, roster.contacts.length, { clear: [i] }),
+          roster.contacts.length,
+        ),
+      );
     }
     return ops;
   }
@@ -2187,10 +2427,18 @@ export class Account {
     return n;
   }
 
-  /** For diagnostics and tests: how many outbox entries wait, by state. */
+  /**
+   * For diagnostics and tests: how many outbox entries wait, by state. A group message counts
+   * once: queued while some member waits for an upload, else relayed while receipts are due.
+   */
   async outboxSize(): Promise<{ queued: number; relayed: number }> {
     const r = { queued: 0, relayed: 0 };
-    for (const { value } of await this.store.list(C.outbox)) r[decodeOutbox(value).state]++;
+    for (const { value } of this.mirror.entries(C.outbox, decodeOutbox)) r[value.state]++;
+    for (const { rec, roster } of this.fanoutRecords()) {
+      const size = roster?.contacts.length ?? 0;
+      if (waitingMembers(rec, size, false).length > 0) r.queued++;
+      else if (anyWaiting(rec, size)) r.relayed++;
+    }
     return r;
   }
 }

@@ -160,30 +160,12 @@ export interface OutboxRecord {
   attempts: number;
   nextAt: number;
   /**
-   * A group message to this member (`message` names its GroupFanoutRecord): its first attempt
-   * is the relay fan-out upload; later ones go over the 1:1 session with `envelope` made then
-   * (empty until that happens).
+   * A group message to this member that the relay fan-out did not settle (groups/
+   * fanout-outbox.ts): the upload missed them or their receipt did not come, so it goes over
+   * the 1:1 session now. Entries written before rosters had an empty `envelope` until then;
+   * the account fills it in when it opens.
    */
   fan?: true;
-}
-
-/** One group message to send by relay fan-out, shared by its members' outbox entries. */
-export interface GroupFanoutRecord {
-  /** The group. */
-  g: Uint8Array;
-  /** What is uploaded once per relay (group-wire.ts GroupFanoutFrame). */
-  frame: Uint8Array;
-  /** The CBOR group payload a 1:1 resend carries. */
-  p: Uint8Array;
-}
-
-export function decodeGroupFanoutRecord(bytes: Uint8Array): GroupFanoutRecord {
-  const m = map(bytes, 'group fan-out message');
-  return guard('group fan-out message', () => ({
-    g: asBytes(m.g, 'group', { len: 16 }),
-    frame: asBytes(m.frame, 'frame', { max: 1 << 20 }),
-    p: asBytes(m.p, 'payload', { max: 1 << 20 }),
-  }));
 }
 
 function fail(what: string, cause: unknown): never {

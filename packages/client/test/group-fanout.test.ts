@@ -11,6 +11,7 @@ import {
   asMap,
   asText,
   decodeCbor,
+  encodeCbor,
   initCrypto,
   parseRelayAddress,
   toHex,
@@ -18,7 +19,14 @@ import {
 import { startRelay } from '@parus/relay';
 import { Account, MemoryStore, type Transport } from '../src/index.ts';
 import { nodeTransport } from '../src/node/index.ts';
-import { decodeOutbox } from '../src/records.ts';
+import { decodeOutbox, encodeRecord, type OutboxRecord } from '../src/records.ts';
+import {
+  FANOUT_COLLECTIONS,
+  decodeFanoutMessage,
+  decodeFanoutRoster,
+  encodeFanoutMessage,
+  hasRoster,
+} from '../src/groups/fanout-outbox.ts';
 import { GC, decodeGroupRecord } from '../src/groups/group-records.ts';
 import { decodeGroupFanoutFrame, encodeGroupFanoutFrame } from '../src/groups/group-wire.ts';
 import { KeptStore, befriend, settle } from './support/group-harness.ts';
@@ -255,6 +263,163 @@ describe('group fan-out framing', () => {
     expect(() => decodeGroupFanoutFrame(Uint8Array.of(1, ...bytes.subarray(1)))).toThrow();
     expect(() => decodeGroupFanoutFrame(bytes.subarray(0, bytes.length - 1))).toThrow();
   });
+});
+
+/** Alice and Bob (relay A), Carol (relay B) in one group, every store kept across reopening. */
+async function threeKept() {
+  const relayA = await relay();
+  const relayB = await relay();
+  const wire = counting(nodeTransport());
+  const stores = { alice: new KeptStore(), bob: new KeptStore(), carol: new KeptStore() };
+  const alice = await account('Alice', relayA, wire.transport, stores.alice);
+  const bob = await account('Bob', relayA, nodeTransport(), stores.bob);
+  const carol = await account('Carol', relayB, nodeTransport(), stores.carol);
+  for (const x of [bob, carol]) await befriend(alice, x, 'alice');
+  const g = (await alice.groups.create('Kept')).id;
+  for (const name of ['Bob', 'Carol']) await alice.groups.invite(g, name);
+  await settle([alice, bob, carol]);
+  for (const x of [bob, carol]) await x.groups.join(g);
+  await settle([alice, bob, carol]);
+  await alice.groups.send(g, 'first');
+  await settle([alice, bob, carol]);
+  return { relayA, relayB, wire, stores, alice, bob, carol, g };
+}
+
+async function closeAll(...accounts: Account[]): Promise<void> {
+  for (const a of accounts) {
+    await a.close();
+    open.splice(open.indexOf(a), 1);
+  }
+}
+
+async function reopen(store: KeptStore, transport: Transport = nodeTransport()): Promise<Account> {
+  const a = await Account.open({ store, transport });
+  open.push(a);
+  await a.start();
+  return a;
+}
+
+describe('the group outbox across restarts', () => {
+  it('keeps one record per message, whatever the group size, until every receipt is in', async () => {
+    const { stores, alice, bob, carol, g } = await threeKept();
+    await closeAll(bob, carol);
+    await alice.groups.send(g, 'second');
+    await alice.sync();
+    // One record (and one roster), no per-member entries: both members were reached.
+    expect(await stores.alice.list('outbox')).toEqual([]);
+    const records = await stores.alice.list(FANOUT_COLLECTIONS.messages);
+    expect(records.length).toBe(1);
+    expect((await stores.alice.list(FANOUT_COLLECTIONS.rosters)).length).toBe(1);
+    expect(await alice.outboxSize()).toEqual({ queued: 0, relayed: 1 });
+    const bob2 = await reopen(stores.bob);
+    await settle([alice, bob2]);
+    // Bob's receipt took him out of the waiting set; the record waits for Carol alone.
+    const rec = decodeFanoutMessage((await stores.alice.get(FANOUT_COLLECTIONS.messages, records[0]!.key))!);
+    const roster = hasRoster(rec)
+      ? decodeFanoutRoster((await stores.alice.get(FANOUT_COLLECTIONS.rosters, toHex(rec.ro)))!)
+      : undefined;
+    expect(roster?.c.length).toBe(2);
+    expect((await alice.groups.history(g)).map((m) => m.deliveredCount)).toEqual([2, 1]);
+    const carol2 = await reopen(stores.carol);
+    await settle([alice, bob2, carol2]);
+    expect((await alice.groups.history(g)).map((m) => m.deliveredCount)).toEqual([2, 2]);
+    expect(await stores.alice.list(FANOUT_COLLECTIONS.messages)).toEqual([]);
+    // The roster stays while it is the group's current one (the next message reuses it).
+    expect((await stores.alice.list(FANOUT_COLLECTIONS.rosters)).length).toBe(1);
+    await alice.groups.send(g, 'third');
+    await settle([alice, bob2, carol2]);
+    expect((await stores.alice.list(FANOUT_COLLECTIONS.rosters)).length).toBe(1);
+    expect(await stores.alice.list(FANOUT_COLLECTIONS.messages)).toEqual([]);
+  }, 180_000);
+
+  it('uploads again after a crash between the upload and its record, and nobody sees it twice', async () => {
+    const { stores, wire, alice, bob, carol, g } = await threeKept();
+    await closeAll(bob, carol);
+    await alice.groups.send(g, 'once');
+    await alice.sync();
+    await closeAll(alice);
+    // As a crash right after the upload would leave it: the record does not know it went out.
+    const [entry] = await stores.alice.list(FANOUT_COLLECTIONS.messages);
+    const rec = decodeFanoutMessage(entry!.value);
+    if (!hasRoster(rec)) throw new Error('expected a record with a roster');
+    const { u: _u, ...unsent } = rec;
+    await stores.alice.batch([
+      {
+        type: 'put',
+        collection: FANOUT_COLLECTIONS.messages,
+        key: entry!.key,
+        value: encodeFanoutMessage({ ...unsent, at: 0 }),
+      },
+    ]);
+    reset(wire.frames);
+    const alice2 = await reopen(stores.alice, wire.transport);
+    await alice2.sync();
+    expect(count(wire.frames, 'fsend')).toBe(2); // again, on both relays
+    const bob2 = await reopen(stores.bob);
+    const carol2 = await reopen(stores.carol);
+    await settle([alice2, bob2, carol2]);
+    for (const x of [bob2, carol2]) expect(await texts(x, g)).toEqual(['first', 'once']);
+    expect((await alice2.groups.history(g)).map((m) => m.deliveredCount)).toEqual([2, 2]);
+    expect(await alice2.outboxSize()).toEqual({ queued: 0, relayed: 0 });
+  }, 180_000);
+
+  it('sends and settles the per-member entries of a store written before rosters', async () => {
+    const { relayA, relayB, stores, alice, bob, carol, g } = await threeKept();
+    // Both relays down: the message is written and waits.
+    const downs = [relayA, relayB].map((r) => ({
+      port: parseRelayAddress(r.address).port,
+      dataDir: dirOf.get(r)!,
+    }));
+    for (const r of [relayA, relayB]) {
+      await r.close();
+      relays.splice(relays.indexOf(r), 1);
+    }
+    await alice.groups.send(g, 'from before');
+    await closeAll(alice, bob, carol);
+    // Rewrite it as the engine wrote it before rosters: the shared frame and payload alone,
+    // and one entry per member, without an envelope — one never tried, one tried and overdue.
+    const [entry] = await stores.alice.list(FANOUT_COLLECTIONS.messages);
+    const rec = decodeFanoutMessage(entry!.value);
+    if (!hasRoster(rec)) throw new Error('expected a record with a roster');
+    const roster = decodeFanoutRoster((await stores.alice.get(FANOUT_COLLECTIONS.rosters, toHex(rec.ro)))!);
+    const seq = Math.max(0, ...(await stores.alice.list('outbox')).map((e) => decodeOutbox(e.value).seq));
+    const legacy: OutboxRecord[] = roster.c.map((contact, i) => ({
+      seq: seq + 1 + i,
+      contact,
+      envelope: new Uint8Array(0),
+      message: Uint8Array.from(Buffer.from(entry!.key, 'hex')),
+      state: i === 0 ? 'queued' : 'relayed',
+      attempts: i,
+      nextAt: 0,
+      fan: true,
+    }));
+    await stores.alice.batch([
+      {
+        type: 'put',
+        collection: FANOUT_COLLECTIONS.messages,
+        key: entry!.key,
+        value: encodeCbor({ g: rec.g, frame: rec.frame, p: rec.p }),
+      },
+      { type: 'del', collection: FANOUT_COLLECTIONS.rosters, key: toHex(rec.ro) },
+      ...legacy.map((e) => ({
+        type: 'put' as const,
+        collection: 'outbox',
+        key: e.seq.toString().padStart(12, '0'),
+        value: encodeRecord(e),
+      })),
+    ]);
+    for (const d of downs) await relay(d);
+    const [alice2, bob2, carol2] = [
+      await reopen(stores.alice),
+      await reopen(stores.bob),
+      await reopen(stores.carol),
+    ];
+    await settle([alice2, bob2, carol2]);
+    for (const x of [bob2, carol2]) expect(await texts(x, g)).toEqual(['first', 'from before']);
+    expect((await alice2.groups.history(g)).map((m) => m.deliveredCount)).toEqual([2, 2]);
+    expect(await alice2.outboxSize()).toEqual({ queued: 0, relayed: 0 });
+    expect(await stores.alice.list(FANOUT_COLLECTIONS.messages)).toEqual([]);
+  }, 180_000);
 });
 
 function aliceStore(a: Account): MemoryStore {

@@ -27,7 +27,7 @@ import {
 import { startRelay } from '@parus/relay';
 import { Account, MemoryStore, type MessageInfo, type StoreOp } from '../src/index.ts';
 import type { ContactRecord } from '../src/records.ts';
-import { decodeGroupFanoutRecord } from '../src/records.ts';
+import { decodeFanoutMessage } from '../src/groups/fanout-outbox.ts';
 import { GC, decodeGroupRecord, decodeReceiver } from '../src/groups/group-records.ts';
 import { decodeGroupFanoutFrame } from '../src/groups/group-wire.ts';
 import { HC } from '../src/groups/history-share.ts';
@@ -148,7 +148,7 @@ describe('history sharing', () => {
     // The ciphertext as it went on the wire (kept until every member's receipt).
     const frames = await stores.alice.list('gfan');
     expect(frames).toHaveLength(1);
-    const old = decodeGroupFanoutFrame(decodeGroupFanoutRecord(frames[0]!.value).frame).c;
+    const old = decodeGroupFanoutFrame(decodeFanoutMessage(frames[0]!.value).frame).c;
     await settle([alice, bob]);
     await addCarol(p, g);
     await alice.groups.send(g, 'fresh news');

@@ -5,8 +5,9 @@ import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthError, StorageError, initCrypto, systemRandom, utf8 } from '@parus/core';
+import { AuthError, InternalError, StorageError, initCrypto, systemRandom, utf8 } from '@parus/core';
 import { MemoryStore, SealedStore, type Store } from '../src/index.ts';
+import { MirroredStore } from '../src/mirrored-store.ts';
 import { SqliteStore } from '../src/node/index.ts';
 import { storeComplianceCases } from './store-compliance-suite.ts';
 
@@ -27,6 +28,15 @@ afterAll(() => {
 
 const backends: Array<[string, () => Promise<Store>]> = [
   ['MemoryStore', async () => new MemoryStore()],
+  [
+    // The account's outbox in memory (written through): the cases' collections mirrored.
+    'MirroredStore over SqliteStore',
+    async () => {
+      const s = new MirroredStore(new SqliteStore(join(tempDir(), 'm.db')), ['c', 'b', 'c.d', 'empty']);
+      await s.load();
+      return s;
+    },
+  ],
   ['SqliteStore', async () => new SqliteStore(join(tempDir(), 'a.db'))],
   [
     'SealedStore over MemoryStore',
@@ -98,5 +108,45 @@ describe('SealedStore', () => {
 
   it('opening an empty store without create is an AuthError', async () => {
     await expect(SealedStore.open(new MemoryStore(), 'x', { rng: systemRandom })).rejects.toThrow(AuthError);
+  });
+});
+
+describe('MirroredStore', () => {
+  it('changes its memory copy only once the backend has the batch', async () => {
+    const inner = new MemoryStore();
+    const s = new MirroredStore(inner, ['c']);
+    await s.load();
+    await s.batch([{ type: 'put', collection: 'c', key: 'k', value: utf8('kept') }]);
+    // A batch the backend refuses (a bad key) leaves both as they were.
+    await expect(
+      s.batch([
+        { type: 'put', collection: 'c', key: 'k', value: utf8('lost') },
+        { type: 'put', collection: 'c', key: 'bad key', value: utf8('x') },
+      ]),
+    ).rejects.toThrow();
+    expect(await s.get('c', 'k')).toEqual(utf8('kept'));
+    expect(await inner.get('c', 'k')).toEqual(utf8('kept'));
+    // What another opening of the same backend reads is what the copy shows.
+    const again = new MirroredStore(inner, ['c']);
+    await again.load();
+    expect(await again.list('c')).toEqual(await s.list('c'));
+  });
+
+  it('decodes a value once, and again only after it changed', async () => {
+    const s = new MirroredStore(new MemoryStore(), ['c']);
+    await s.load();
+    let decodes = 0;
+    const decode = (b: Uint8Array): string => {
+      decodes++;
+      return new TextDecoder().decode(b);
+    };
+    await s.batch([{ type: 'put', collection: 'c', key: 'k', value: utf8('one') }]);
+    expect(s.decoded('c', 'k', decode)).toBe('one');
+    expect(s.entries('c', decode)).toEqual([{ key: 'k', value: 'one' }]);
+    expect(decodes).toBe(1);
+    await s.batch([{ type: 'put', collection: 'c', key: 'k', value: utf8('two') }]);
+    expect(s.decoded('c', 'k', decode)).toBe('two');
+    expect(decodes).toBe(2);
+    expect(() => s.decoded('other', 'k', decode)).toThrow(InternalError);
   });
 });

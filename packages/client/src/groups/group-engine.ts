@@ -145,6 +145,7 @@ import {
   pendingConfirmers,
   withConfirmation,
 } from './late-confirm.ts';
+import { WorkMemo, linkIndex } from './link-index.ts';
 
 // ---- Limits on what peers can make us keep ---------------------------------------------------
 
@@ -230,14 +231,17 @@ export interface GroupHost {
   emit(change: GroupChange): void;
   emitMessage(info: MessageInfo): void;
   contactById(id: Uint8Array): ContactRecord | undefined;
+  /** Goes up whenever a contact appears, goes, or changes status or queue. */
+  contactsVersion(): number;
   contactByAlias(alias: string): ContactRecord;
   /**
-   * Outbox entries for one group message to `members` by relay fan-out (`frame`, uploaded once
-   * per relay), each kept until that member's receipt and resent as `payload` over the 1:1
-   * session if it does not come.
+   * The outbox record of one group message to `members` by relay fan-out (`frame`, uploaded
+   * once per relay), kept until each member's receipt, and resent as `payload` over the 1:1
+   * session to those whose receipt does not come. `members` is the same array for as long as
+   * membership and sessions stay the same (the host may key a cache on it).
    */
   fanoutOps(
-    members: ContactRecord[],
+    members: readonly ContactRecord[],
     m: { group: Uint8Array; message: Uint8Array; frame: Uint8Array; payload: CborMap },
   ): StoreOp[];
   /** An outbox entry carrying `body` over the 1:1 session with `c` (kept until receipted if `message`). */
@@ -320,6 +324,10 @@ export class GroupEngine {
   private maintaining: Promise<void> | undefined;
   private maintainAgain = false;
   private closed = false;
+  /** Per group: the members a message goes to, for the links, state and contacts seen. */
+  private readonly recipients = new WeakMap<Loaded, { inputs: unknown[]; members: ContactRecord[] }>();
+  /** Per group: the introduction pass that last ran to the end, and on what. */
+  private readonly maintained = new WorkMemo<Loaded>();
 
   constructor(private readonly host: GroupHost) {
     this.joinLimiter = new JoinLimiter(host.roomLimits);
@@ -396,12 +404,12 @@ export class GroupEngine {
   }
 
   private linkOf(l: Loaded, member: Uint8Array): ContactRecord | undefined {
-    const link = l.rec.links.find((x) => equalBytes(x.m, member));
-    return link ? this.host.contactById(link.c) : undefined;
+    const c = linkIndex(l.rec.links).byMember.get(hex(member));
+    return c ? this.host.contactById(c) : undefined;
   }
 
   private memberOfContact(l: Loaded, c: ContactRecord): Uint8Array | undefined {
-    return l.rec.links.find((x) => equalBytes(x.c, c.id))?.m;
+    return linkIndex(l.rec.links).byContact.get(hex(c.id));
   }
 
   private displayName(l: Loaded, key: Uint8Array): string {
@@ -1060,12 +1068,20 @@ export class GroupEngine {
   private deliverToMembers(tx: Tx, l: Loaded, id: Uint8Array, ciphertext: Uint8Array): void {
     const st = this.state(l);
     const me = this.me(l).publicKey;
-    const members: ContactRecord[] = [];
-    for (const link of l.rec.links) {
-      if (equalBytes(link.m, me) || !st.members.has(hex(link.m))) continue;
-      const c = this.host.contactById(link.c);
-      if (c) members.push(c);
+    // Who it goes to changes with the links, the state and the contacts, not per message.
+    const inputs = [l.rec.links, st, this.host.contactsVersion()];
+    let known = this.recipients.get(l);
+    if (!known || known.inputs.some((x, i) => x !== inputs[i])) {
+      const members: ContactRecord[] = [];
+      for (const link of l.rec.links) {
+        if (equalBytes(link.m, me) || !st.members.has(hex(link.m))) continue;
+        const c = this.host.contactById(link.c);
+        if (c) members.push(c);
+      }
+      known = { inputs, members };
+      this.recipients.set(l, known);
     }
+    const members = known.members;
     if (members.length === 0) return;
     tx.ops.push(
       ...this.host.fanoutOps(members, {
@@ -1724,13 +1740,24 @@ export class GroupEngine {
     });
   }
 
+  /** What the introduction pass depends on: when none of it changed, it has nothing new to do. */
+  private maintainInputs(l: Loaded): unknown[] {
+    return [l.rec.status, l.rec.links, l.state, l.rec.accept, l.rec.intros, this.host.contactsVersion()];
+  }
+
   private async maintainGroup(l: Loaded): Promise<void> {
     if (l.rec.status !== 'joined') return;
+    const now = this.host.now();
     const st = this.state(l);
+    // Inputs as they are before this pass: a change made while it runs makes the next one run.
+    const inputs = this.maintainInputs(l);
+    if (this.maintained.fresh(l, inputs, now)) return;
     const me = this.me(l).publicKey;
     const mine = st.members.get(hex(me));
     if (!mine) return;
     await this.shareHistoryDue(l).catch(() => undefined);
+    // A card made earlier whose retry time has not come: the pass is due again then.
+    let until = Infinity;
     // Cards forwarded to me: answer them (each answer binds the new session to my key).
     for (const a of [...l.rec.accept]) {
       if (this.closed) return;
@@ -1754,16 +1781,19 @@ export class GroupEngine {
       this.host.kick();
     }
     // Members I joined after and have no session with: I make a card, a member between us forwards it.
-    const now = this.host.now();
+    const tries = new Map(l.rec.intros.map((x) => [hex(x.m), x.at]));
     for (const m of st.members.values()) {
       if (this.closed) return;
       if (equalBytes(m.key, me) || this.linkOf(l, m.key)) continue;
       const newer = mine.joinedAt > m.joinedAt || (mine.joinedAt === m.joinedAt && hex(me) > hex(m.key));
       if (!newer) continue;
-      const tried = l.rec.intros.find((x) => equalBytes(x.m, m.key));
-      if (tried && tried.at > now - INTRO_RETRY_MS) continue;
+      const tried = tries.get(hex(m.key));
+      if (tried !== undefined && tried > now - INTRO_RETRY_MS) {
+        until = Math.min(until, tried + INTRO_RETRY_MS);
+        continue;
+      }
       const forwarder = this.forwarder(l, st);
-      if (!forwarder) return;
+      if (!forwarder) break; // nobody to forward cards yet: a new link or member runs this again
       const link = await this.host.makePeerCard(l.rec.id);
       await this.host.run(async () => {
         const tx: Tx = { ops: [], after: [] };
@@ -1774,8 +1804,10 @@ export class GroupEngine {
         this.putRec(tx, l, { ...l.rec, intros });
         await this.host.store.batch(tx.ops);
       });
+      until = Math.min(until, now + INTRO_RETRY_MS);
       this.host.kick();
     }
+    this.maintained.done(l, inputs, until);
   }
 
   /** Who forwards my cards: my inviter while a member, else the earliest member I reach. */
