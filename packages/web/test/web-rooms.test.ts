@@ -106,7 +106,7 @@ describe('public rooms in the browser', () => {
     await say(page, '大家好，我是新來的');
     await roomMessages(amei.page)
       .locator('.msg-in', { hasText: '大家好，我是新來的' })
-      .getByText('小華')
+      .locator('.msg-from', { hasText: '小華' })
       .waitFor(WAIT);
     await say(amei.page, '歡迎！');
     await roomMessages(page).locator('.msg-in', { hasText: '歡迎！' }).waitFor(WAIT);
