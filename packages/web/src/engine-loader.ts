@@ -5,10 +5,13 @@
 export type Engine = typeof import('./engine/session.ts');
 export type {
   Chat,
+  ChatRequestInfo,
   ConnectionState,
   GroupChat,
   Invite,
   QrMatrix,
+  RoomLinkView,
+  RoomPreview,
   SafetyNumberView,
   Session,
   Upload,

@@ -1,17 +1,20 @@
 /**
  * Adding a friend, LINE-style: show my QR code and invite link, or paste theirs. A
  * one-time card is made when the dialog opens (it needs the relay, which makes the queue
- * the friend will answer on), and a new one after someone used it.
+ * the friend will answer on), and a new one after someone used it. A public room's link,
+ * pasted or scanned here, offers to join the room instead (room-ui.tsx, loaded when needed).
  */
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Invite, Session } from '../engine-loader.ts';
 import { errorName, errorText } from '../errors.ts';
 import { useI18n } from '../i18n.ts';
+import { linkKind } from '../links.ts';
 import { Dialog } from './dialog.tsx';
 import { Field } from './field.tsx';
 import { QrCode } from './qr-code.tsx';
 import { QrScan } from './qr-scan.tsx';
+import { useRoomUi } from './room-ui-loader.ts';
 
 interface Conflict {
   alias: string;
@@ -23,6 +26,8 @@ export function AddFriend(props: {
   inviteGeneration: number;
   onClose: () => void;
   onAdded: (alias: string) => void;
+  /** A room link was pasted or scanned and joined: the room, to open (it shows as joining). */
+  onJoinedRoom: (id: string) => void;
 }): JSX.Element {
   const { t } = useI18n();
   const { session } = props;
@@ -33,6 +38,8 @@ export function AddFriend(props: {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [conflict, setConflict] = useState<Conflict | undefined>();
+  const isRoom = linkKind(link) === 'room';
+  const roomUi = useRoomUi(isRoom);
 
   const show = (fresh: boolean): (() => void) => {
     let live = true;
@@ -60,7 +67,7 @@ export function AddFriend(props: {
   };
 
   const accept = async (opts: { alias?: string; replace?: boolean } = {}, text = link): Promise<void> => {
-    if (!text.trim()) return;
+    if (!text.trim() || linkKind(text) === 'room') return;
     setBusy(true);
     setError('');
     try {
@@ -120,6 +127,11 @@ export function AddFriend(props: {
               return;
             }
             setLink(text);
+            if (linkKind(text) === 'room') {
+              setError('');
+              document.getElementById('friend-link')?.focus();
+              return;
+            }
             void accept({}, text);
           }}
         />
@@ -150,7 +162,7 @@ export function AddFriend(props: {
               aria-describedby="friend-link-hint"
             />
           </Field>
-          {conflict ? (
+          {isRoom ? null : conflict ? (
             <div class="banner banner-warn" role="alert">
               <p>{t('friend.conflict', { name: conflict.alias })}</p>
               <div class="row">
@@ -181,6 +193,14 @@ export function AddFriend(props: {
             </>
           )}
         </form>
+        {isRoom &&
+          (roomUi ? (
+            <roomUi.JoinRoom key={link.trim()} session={session} link={link} onJoined={props.onJoinedRoom} />
+          ) : (
+            <p class="muted" role="status">
+              {t('room.linkDetectedPlain')}
+            </p>
+          ))}
       </section>
     </Dialog>
   );

@@ -4,6 +4,12 @@ import type { GroupChat } from '../engine-loader.ts';
 import { formatListTime } from '../format-time.ts';
 import { useI18n } from '../i18n.ts';
 import { GroupAvatar } from './group-icons.tsx';
+import { GlobeIcon } from './room-icons.tsx';
+
+/** A room I am joining by link: invited with no inviter, until a member's invitation for my key comes. */
+export function isJoiningRoom(group: { status: string; invitedBy?: string }): boolean {
+  return group.status === 'invited' && group.invitedBy === undefined;
+}
 
 export function GroupListItem(props: {
   chat: GroupChat;
@@ -14,8 +20,10 @@ export function GroupListItem(props: {
   const { t } = useI18n();
   const { group, last, unread } = props.chat;
   const name = group.alias ?? group.name;
-  const preview =
-    group.status === 'invited'
+  const joining = isJoiningRoom(group);
+  const preview = joining
+    ? t('room.listJoining')
+    : group.status === 'invited'
       ? t('group.listInvited', { name: group.invitedBy ?? '?' })
       : group.status === 'removed'
         ? t('group.listRemoved')
@@ -39,8 +47,13 @@ export function GroupListItem(props: {
           <span class="chat-item-top">
             <span class="chat-name">
               {name}
-              <span class="visually-hidden"> {t('group.kind')}</span>
+              <span class="visually-hidden"> {t(group.public ? 'room.public' : 'group.kind')}</span>
             </span>
+            {group.public && (
+              <span class="room-mark" title={t('room.public')}>
+                <GlobeIcon />
+              </span>
+            )}
             <span class="chat-count" aria-hidden="true">
               ({group.members})
             </span>
@@ -52,7 +65,9 @@ export function GroupListItem(props: {
           </span>
           <span class="chat-item-bottom">
             <span class="chat-preview">{preview}</span>
-            {group.status === 'invited' && <span class="badge badge-invite">{t('group.new')}</span>}
+            {group.status === 'invited' && (
+              <span class="badge badge-invite">{joining ? t('room.badgeJoining') : t('group.new')}</span>
+            )}
             {unread > 0 && (
               <span class="badge">
                 <span aria-hidden="true">{unread > 99 ? '99+' : unread}</span>

@@ -1,7 +1,8 @@
 /**
  * The group's panel: members with their roles, and what my resolved power allows — invite a
  * contact, change a role, kick, ban, edit the name, topic and pinned announcement (公告) —
- * plus my nick and leaving. Controls I have no power for are not shown.
+ * plus my nick and leaving. Controls I have no power for are not shown. On other members, 私訊
+ * sends a private chat request (its note form comes with the room screens, room-ui.tsx).
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
@@ -11,6 +12,7 @@ import { Dialog } from './dialog.tsx';
 import { groupErrorText } from './group-errors.ts';
 import { memberLabel } from './group-view.tsx';
 import { Avatar } from './avatar.tsx';
+import { useRoomUi } from './room-ui-loader.ts';
 
 type Role = 'admin' | 'moderator' | 'member';
 const ASSIGNABLE: readonly Role[] = ['admin', 'moderator', 'member'];
@@ -60,6 +62,9 @@ export function GroupMembers(props: {
   const [error, setError] = useState('');
   const [notice, setNotice] = useState('');
   const [invitee, setInvitee] = useState('');
+  /** The member (key) I am writing a private chat request to. */
+  const [dmFor, setDmFor] = useState<string | undefined>();
+  const roomUi = useRoomUi(dmFor !== undefined);
   if (!group) return null;
   const id = props.id;
   const members = groups.members(id);
@@ -105,6 +110,20 @@ export function GroupMembers(props: {
                 {m.me && <span class="muted"> {t('group.you')}</span>}
               </span>
               <span class={`role-tag role-${m.role}`}>{t(`group.role.${m.role}`)}</span>
+              {joined && !m.me && (
+                <button
+                  type="button"
+                  aria-label={t('room.dmName', { name: label })}
+                  aria-expanded={dmFor === m.key}
+                  onClick={() => {
+                    setNotice('');
+                    setError('');
+                    setDmFor(dmFor === m.key ? undefined : m.key);
+                  }}
+                >
+                  {t('room.dm')}
+                </button>
+              )}
               {over && can('role') && (
                 <select
                   aria-label={t('group.changeRole', { name: label })}
@@ -146,6 +165,29 @@ export function GroupMembers(props: {
           );
         })}
       </ul>
+      {dmFor !== undefined &&
+        roomUi &&
+        (() => {
+          const m = members.find((x) => x.key === dmFor);
+          if (!m) return null;
+          const label = memberLabel(m, props.session.name);
+          return (
+            <roomUi.ChatRequestForm
+              key={dmFor}
+              name={label}
+              onCancel={() => setDmFor(undefined)}
+              onSend={(note) =>
+                run(
+                  () => props.session.rooms.requestChat(id, m.key, note),
+                  t('room.dmSent', { name: label }),
+                ).then((ok) => {
+                  if (ok) setDmFor(undefined);
+                  return ok;
+                })
+              }
+            />
+          );
+        })()}
       {notice && (
         <p class="group-notice" role="status">
           {notice}

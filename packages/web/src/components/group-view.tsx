@@ -24,6 +24,8 @@ import { Avatar } from './avatar.tsx';
 import { Composer } from './composer.tsx';
 import { GroupAvatar, GroupIcon, PinIcon } from './group-icons.tsx';
 import { BackIcon } from './icons.tsx';
+import { isJoiningRoom } from './group-list-item.tsx';
+import { GlobeIcon, ShareLinkIcon } from './room-icons.tsx';
 
 /**
  * How a member is named in this chat and in mentions: their nick, else how I know them
@@ -69,6 +71,8 @@ export function GroupView(props: {
   version: number;
   onBack: () => void;
   onMembers: () => void;
+  /** A public room: 分享連結 (the room link and its QR code). */
+  onShare?: () => void;
 }): JSX.Element | null {
   const { t } = useI18n();
   const { session, id } = props;
@@ -295,10 +299,22 @@ export function GroupView(props: {
       <div class="chat-title">
         <h2>{name}</h2>
         <span class="group-sub">
+          {group.public && (
+            <span class="room-tag">
+              <GlobeIcon />
+              {t('room.publicTag')}
+            </span>
+          )}
           {t('group.memberCount', { count: group.members })}
           {group.topic ? ` · ${group.topic}` : ''}
         </span>
       </div>
+      {group.public && group.status === 'joined' && groups.can(id, 'invite') && props.onShare && (
+        <button type="button" class="pill-button" onClick={props.onShare}>
+          <ShareLinkIcon />
+          {t('room.share')}
+        </button>
+      )}
       {group.status !== 'invited' && (
         <button type="button" class="pill-button" onClick={props.onMembers}>
           <GroupIcon />
@@ -307,6 +323,29 @@ export function GroupView(props: {
       )}
     </header>
   );
+
+  if (isJoiningRoom(group))
+    return (
+      <section class="chat group-chat" aria-label={name}>
+        {head}
+        <div class="group-invitation" role="region" aria-label={t('room.joiningTitle', { name })}>
+          <GroupAvatar name={name} />
+          <p role="status">{t('room.joiningTitle', { name })}</p>
+          <p class="muted">{t('room.joiningHint')}</p>
+          <button
+            type="button"
+            onClick={() => void run(() => groups.decline(id)).then((ok) => ok && props.onBack())}
+          >
+            {t('room.cancelJoin')}
+          </button>
+          {error && (
+            <p class="form-error" role="alert">
+              {error}
+            </p>
+          )}
+        </div>
+      </section>
+    );
 
   if (group.status === 'invited')
     return (

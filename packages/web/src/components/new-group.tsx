@@ -1,4 +1,7 @@
-/** Starting a group: its name, then contacts to invite (more can be invited later). */
+/**
+ * Starting a group: its name, private (invite only) or a public room (anyone with the link),
+ * then contacts to invite (more can be invited later).
+ */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import type { Session } from '../engine-loader.ts';
@@ -14,6 +17,7 @@ export function NewGroup(props: {
   const { t } = useI18n();
   const [name, setName] = useState('');
   const [picked, setPicked] = useState<string[]>([]);
+  const [isPublic, setPublic] = useState(false);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const contacts = props.session
@@ -26,7 +30,7 @@ export function NewGroup(props: {
     setBusy(true);
     setError('');
     try {
-      const g = await props.session.groups.create(name);
+      const g = await props.session.groups.create(name, { public: isPublic });
       for (const alias of picked) await props.session.groups.invite(g.id, alias);
       props.onCreated(g.id);
     } catch (e) {
@@ -54,6 +58,35 @@ export function NewGroup(props: {
             placeholder={t('group.namePlaceholder')}
           />
         </label>
+        <fieldset class="group-kind">
+          <legend>{t('room.kindLabel')}</legend>
+          <label class="check">
+            <input
+              type="radio"
+              name="group-kind"
+              checked={!isPublic}
+              aria-describedby="group-kind-private"
+              onChange={() => setPublic(false)}
+            />
+            {t('room.private')}
+          </label>
+          <small id="group-kind-private" class="muted kind-hint">
+            {t('room.privateHint')}
+          </small>
+          <label class="check">
+            <input
+              type="radio"
+              name="group-kind"
+              checked={isPublic}
+              aria-describedby="group-kind-public"
+              onChange={() => setPublic(true)}
+            />
+            {t('room.public')}
+          </label>
+          <small id="group-kind-public" class="muted kind-hint">
+            {t('room.publicHint')}
+          </small>
+        </fieldset>
         <fieldset class="group-pick">
           <legend>{t('group.inviteContacts')}</legend>
           {contacts.length === 0 && <p class="muted">{t('group.noContacts')}</p>}

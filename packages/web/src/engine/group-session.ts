@@ -86,6 +86,12 @@ export class GroupSession {
     if (id === this.active && change !== 'receipts') this.readActive();
   }
 
+  /** The list changed outside these methods (a room joined by link, engine/room-session.ts). */
+  listChanged(): void {
+    this.refresh();
+    this.changed();
+  }
+
   /** From the account's `message` event, for a group message. */
   onMessage(m: MessageInfo): void {
     const id = m.group;
@@ -207,8 +213,8 @@ export class GroupSession {
     return r;
   }
 
-  async create(name: string): Promise<GroupInfo> {
-    const g = await this.after(this.account.groups.create(name));
+  async create(name: string, opts: { public?: boolean } = {}): Promise<GroupInfo> {
+    const g = await this.after(this.account.groups.create(name, opts));
     this.histories.set(g.id, []);
     return g;
   }

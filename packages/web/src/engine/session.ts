@@ -33,9 +33,12 @@ import { typingUntilAfter } from '../compose/typing.ts';
 import { aliasFrom } from './alias.ts';
 import { summarizeChats, type Chat } from './chats.ts';
 import { GroupSession } from './group-session.ts';
+import { RoomSession } from './room-session.ts';
 
 export type { Chat } from './chats.ts';
 export { GroupPowerError, NoSuchMemberError, type GroupChat, type GroupSession } from './group-session.ts';
+export type { RoomLinkView, RoomPreview, RoomSession } from './room-session.ts';
+export type { ChatRequestInfo } from '@parus/client';
 
 /** One account per browser profile and origin, in this IndexedDB database. */
 export const DATABASE = ACCOUNT_DATABASE;
@@ -217,12 +220,20 @@ export class Session {
   connection: ConnectionState = 'connecting';
   /** Private groups: their list, members, messages and actions (engine/group-session.ts). */
   readonly groups: GroupSession;
+  /** Public rooms: links, joining by link, private chat requests (engine/room-session.ts). */
+  readonly rooms: RoomSession;
 
   private constructor(
     private readonly account: Account,
     private readonly release: () => void,
   ) {
     this.groups = new GroupSession(account, () => this.changed());
+    this.rooms = new RoomSession(
+      account,
+      () => this.changed(),
+      qrMatrix,
+      () => this.groups.listChanged(),
+    );
   }
 
   static async start(account: Account, release: () => void): Promise<Session> {
@@ -230,6 +241,7 @@ export class Session {
     s.contactList = account.contacts();
     for (const c of s.contactList) s.histories.set(c.alias, await account.history(c.alias));
     await s.groups.load();
+    await s.rooms.load();
     s.wire();
     void account.start().catch((e: unknown) => console.warn('parus: start failed', e));
     return s;
@@ -284,7 +296,10 @@ export class Session {
         for (const c of this.contactList) if (!this.histories.has(c.alias)) this.histories.set(c.alias, []);
         this.changed();
       }),
-      ev.on('group', (g) => this.groups.onChange(g.group, g.change)),
+      ev.on('group', (g) => {
+        this.groups.onChange(g.group, g.change);
+        this.rooms.onChange(g.change);
+      }),
       ev.on('connection', (c) => {
         if (c.relay !== this.account.relay) return;
         this.connection = c.state;
@@ -480,6 +495,27 @@ export class Session {
     this.contactList = this.account.contacts();
     this.histories.set(contact.alias, await this.account.history(contact.alias));
     this.changed();
+    return contact;
+  }
+
+  /**
+   * Accepts a private chat request from a room member: they become a contact (named by their
+   * nick in the room, or a free variant of it) and the 1:1 chat can open.
+   */
+  async acceptChatRequest(id: string): Promise<ContactInfo> {
+    const request = this.rooms.requests().find((r) => r.id === id);
+    const base = aliasFrom(request?.from ?? '');
+    const alias = this.contact(base) ? this.freeAlias(base) : base;
+    let contact: ContactInfo;
+    this.accepting++;
+    try {
+      contact = await this.account.groups.acceptChatRequest(id, { alias });
+    } finally {
+      this.accepting--;
+    }
+    this.contactList = this.account.contacts();
+    this.histories.set(contact.alias, await this.account.history(contact.alias));
+    await this.rooms.refresh();
     return contact;
   }
 

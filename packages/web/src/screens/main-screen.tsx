@@ -13,6 +13,8 @@ import { GroupMembers } from '../components/group-members.tsx';
 import { GroupView } from '../components/group-view.tsx';
 import { NewGroupIcon } from '../components/group-icons.tsx';
 import { NewGroup } from '../components/new-group.tsx';
+import { ChatRequests } from '../components/chat-requests.tsx';
+import { useRoomUi } from '../components/room-ui-loader.ts';
 import type { Session } from '../engine-loader.ts';
 import { useI18n } from '../i18n.ts';
 import { MuteList } from '../mute-list.ts';
@@ -29,7 +31,8 @@ type Open =
   | { kind: 'settings' }
   | { kind: 'safety'; alias: string }
   | { kind: 'new-group' }
-  | { kind: 'group-members'; id: string };
+  | { kind: 'group-members'; id: string }
+  | { kind: 'room-share'; id: string };
 
 function useSessionVersion(session: Session): number {
   const [version, setVersion] = useState(0);
@@ -86,6 +89,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   const groupChats = session.groups.chats();
   const [open, setOpen] = useState<Open>({ kind: 'none' });
   const close = (): void => setOpen({ kind: 'none' });
+  const roomUi = useRoomUi(open.kind === 'room-share');
 
   const chats = session.chats();
   const mutes = useMutes(chats.map((c) => c.contact.alias));
@@ -236,6 +240,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
           </button>
         </header>
         <h2 class="side-title">{t('main.chats')}</h2>
+        <ChatRequests session={session} onAccepted={setActive} />
         {chats.length === 0 && groupChats.length === 0 ? (
           <div class="empty-list">
             <p class="muted">{t('main.noChats')}</p>
@@ -264,6 +269,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             version={version}
             onBack={() => openGroup(undefined)}
             onMembers={() => setOpen({ kind: 'group-members', id: activeGroup })}
+            onShare={() => setOpen({ kind: 'room-share', id: activeGroup })}
           />
         ) : active && session.contact(active) ? (
           <ChatView
@@ -295,6 +301,10 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             close();
             setActive(alias);
           }}
+          onJoinedRoom={(id) => {
+            close();
+            openGroup(id);
+          }}
         />
       )}
       {open.kind === 'settings' && <Settings session={session} onClose={close} onLock={onLock} />}
@@ -311,6 +321,9 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
       )}
       {open.kind === 'group-members' && (
         <GroupMembers session={session} id={open.id} version={version} onClose={close} onLeft={close} />
+      )}
+      {open.kind === 'room-share' && roomUi && (
+        <roomUi.RoomShare session={session} id={open.id} onClose={close} />
       )}
     </div>
   );

@@ -1,0 +1,146 @@
+// Public rooms and private chat requests in the web client (decision 0013), two browsers on
+// one loopback relay that are not contacts: 阿美 creates a public room and opens its share
+// link (a new link once); 小華 pastes it into the add-friend dialog, which offers to join the
+// room, and joins with a nickname; they talk in the room both ways; 小華 asks 阿美 for a
+// private chat from the member list; 阿美 sees the request at the top of her chat list,
+// accepts, and they talk one to one.
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  WAIT,
+  createAccount,
+  openPerson,
+  shot,
+  startWorld,
+  unnamedControls,
+  type Person,
+  type World,
+} from './helpers/app.ts';
+
+let world: World;
+let amei: Person;
+let hua: Person;
+const ROOM = '台北咖啡同好會';
+const NOTE = '想請教手沖的豆子';
+
+function roomMessages(page: Page) {
+  return page.getByRole('list', { name: `與 ${ROOM} 的訊息` });
+}
+
+function chatList(page: Page) {
+  return page.getByRole('list', { name: '聊天列表' });
+}
+
+/** A 1:1 chat in the list (not the room, whose preview may name the same person). */
+function contactItem(page: Page, name: string) {
+  return chatList(page).locator('.chat-item:not(.group-item)', { hasText: name });
+}
+
+async function say(page: Page, text: string): Promise<void> {
+  const box = page.getByLabel('輸入訊息');
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+beforeAll(async () => {
+  world = await startWorld();
+  [amei, hua] = await Promise.all([openPerson(world), openPerson(world)]);
+  await Promise.all([
+    createAccount(amei.page, '阿美', 'amei room pass 1357', world.relay.address),
+    createAccount(hua.page, 'Hua Chen', 'hua room pass 2468', world.relay.address),
+  ]);
+}, 60_000);
+
+afterAll(async () => {
+  await world?.close();
+});
+
+describe('public rooms in the browser', () => {
+  let link = '';
+
+  it('阿美 creates a public room and opens its share link (text and QR); a new link replaces it', async () => {
+    const page = amei.page;
+    await page.getByRole('button', { name: '建立群組' }).click();
+    await page.getByLabel('群組名稱').fill(ROOM);
+    await page.getByRole('radio', { name: '公開聊天室' }).check();
+    expect(await unnamedControls(page)).toEqual([]);
+    await page.getByRole('button', { name: '建立', exact: true }).click();
+    await page.getByRole('heading', { name: ROOM }).waitFor(WAIT);
+    await page.locator('.chat-head .room-tag', { hasText: '公開' }).waitFor(WAIT);
+    await chatList(page)
+      .getByRole('button', { name: new RegExp(`${ROOM} 公開聊天室`) })
+      .waitFor(WAIT);
+
+    await page.getByRole('button', { name: '分享連結' }).click();
+    const box = page.getByLabel('聊天室連結');
+    await box.waitFor(WAIT);
+    const first = await box.inputValue();
+    expect(first.startsWith('parus:room/')).toBe(true);
+    await page.getByRole('img', { name: '聊天室 QR 碼' }).waitFor(WAIT);
+    expect(await unnamedControls(page)).toEqual([]);
+    await page.getByRole('button', { name: '更換連結' }).click();
+    await page.getByRole('status').getByText('已更換連結，舊的連結已失效').waitFor(WAIT);
+    link = await box.inputValue();
+    expect(link.startsWith('parus:room/')).toBe(true);
+    expect(link).not.toBe(first);
+    await shot(page, 'zh-TW-25-room-share-link');
+    await page.keyboard.press('Escape');
+  });
+
+  it('小華, not a contact of 阿美, pastes the link, joins with a nickname, and they talk both ways', async () => {
+    const page = hua.page;
+    await page.getByRole('button', { name: '加入好友' }).first().click();
+    await page.getByLabel('好友的邀請連結').fill(link);
+    await page.getByText(`這是聊天室「${ROOM}」的連結`).waitFor(WAIT);
+    // The friend form makes way for the room's: no 加入 (accept an invitation) button.
+    expect(await page.getByRole('button', { name: '加入', exact: true }).count()).toBe(0);
+    await page.getByLabel('在聊天室的暱稱（選填）').fill('小華');
+    expect(await unnamedControls(page)).toEqual([]);
+    await page.getByRole('button', { name: '加入聊天室' }).click();
+    await page.getByRole('heading', { name: ROOM }).waitFor(WAIT);
+    // Joining completes once 阿美's browser has checked the link and invited the new key.
+    await page.getByLabel('輸入訊息').waitFor(WAIT);
+    await page.locator('.chat-head .room-tag', { hasText: '公開' }).waitFor(WAIT);
+    expect(await contactItem(page, '阿美').count()).toBe(0);
+
+    await say(page, '大家好，我是新來的');
+    await roomMessages(amei.page)
+      .locator('.msg-in', { hasText: '大家好，我是新來的' })
+      .locator('.msg-from', { hasText: '小華' })
+      .waitFor(WAIT);
+    await say(amei.page, '歡迎！');
+    await roomMessages(page).locator('.msg-in', { hasText: '歡迎！' }).waitFor(WAIT);
+  });
+
+  it('小華 asks 阿美 for a private chat from the member list; 阿美 accepts; they talk one to one', async () => {
+    const page = hua.page;
+    await page.getByRole('button', { name: '成員', exact: true }).click();
+    await page.getByRole('button', { name: '私訊 阿美' }).click();
+    await page.getByLabel('附上一句話（選填）').fill(NOTE);
+    expect(await unnamedControls(page)).toEqual([]);
+    await page.getByRole('button', { name: '送出邀請' }).click();
+    await page.getByRole('status').getByText('已送出邀請給 阿美').waitFor(WAIT);
+    await page.keyboard.press('Escape');
+
+    const requests = amei.page.getByRole('region', { name: '私訊邀請' });
+    await requests.getByText('小華 想和你私訊').waitFor(WAIT);
+    await requests.getByText(`來自「${ROOM}」`).waitFor(WAIT);
+    await requests.getByText(NOTE).waitFor(WAIT);
+    expect(await unnamedControls(amei.page)).toEqual([]);
+    await shot(amei.page, 'zh-TW-26-chat-request');
+    await amei.page.getByRole('button', { name: '接受 小華 的私訊邀請' }).click();
+    await amei.page.getByRole('list', { name: '與 小華 的訊息' }).waitFor(WAIT);
+    expect(await requests.count()).toBe(0);
+
+    await say(amei.page, '嗨，私下聊吧');
+    await contactItem(page, '阿美').click();
+    const atHua = page.getByRole('list', { name: '與 阿美 的訊息' });
+    await atHua.locator('.msg-in', { hasText: '嗨，私下聊吧' }).waitFor(WAIT);
+    await say(page, '好啊，謝謝你');
+    await amei.page
+      .getByRole('list', { name: '與 小華 的訊息' })
+      .locator('.msg-in', { hasText: '好啊，謝謝你' })
+      .waitFor(WAIT);
+    for (const p of [amei, hua]) expect(p.problems).toEqual([]);
+  });
+});
