@@ -43,7 +43,7 @@ export function ChatRequests(props: {
       <h2 id="chat-requests-title" class="visually-hidden">
         {t('room.requests')}
       </h2>
-      <ul>
+      <ul aria-live="polite">
         {requests.map((r) => (
           <li key={r.id} class="chat-request">
             <Avatar name={r.from} small />
