@@ -2,10 +2,7 @@
 // (port 0, temporary data). Off by default: a newcomer reads nothing from before its join, even
 // holding the ciphertexts. On: it receives, from its inviter alone, the messages written since the
 // switch, as their authors' signed envelopes; bad bundles are refused whole.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ProtocolError,
   ReplayError,
@@ -19,46 +16,20 @@ import {
   decodeSenderReceiverState,
   encodeEnvelope,
   fromHex,
-  initCrypto,
   senderDecrypt,
   toHex,
-  type CborValue,
 } from '@parus/core';
-import { startRelay } from '@parus/relay';
-import { Account, MemoryStore, type MessageInfo, type StoreOp } from '../src/index.ts';
-import type { ContactRecord } from '../src/records.ts';
+import { Account, MemoryStore, type MessageInfo } from '../src/index.ts';
 import { decodeFanoutMessage } from '../src/groups/fanout-outbox.ts';
 import { GC, decodeGroupRecord, decodeReceiver } from '../src/groups/group-records.ts';
 import { decodeGroupFanoutFrame } from '../src/groups/group-wire.ts';
 import { HC } from '../src/groups/history-share.ts';
-import { nodeTransport } from '../src/node/index.ts';
-import { befriend, settle } from './support/group-harness.ts';
+import { befriend, settle, relayWorld, deliverFromMember } from './support/group-harness.ts';
 
-type Relay = Awaited<ReturnType<typeof startRelay>>;
-let relay: Relay;
-let dataDir: string;
-const open: Account[] = [];
+const world = relayWorld('group-history');
 
-beforeAll(async () => {
-  await initCrypto();
-  dataDir = mkdtempSync(join(tmpdir(), 'parus-group-history-'));
-  relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir });
-});
-
-afterEach(async () => {
-  for (const a of open.splice(0)) await a.close();
-});
-
-afterAll(async () => {
-  await relay.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function account(name: string, store: MemoryStore): Promise<Account> {
-  const a = await Account.create({ store, transport: nodeTransport(), name, relay: relay.address });
-  open.push(a);
-  await a.start();
-  return a;
+function account(name: string, store: MemoryStore): Promise<Account> {
+  return world.account(name, { store });
 }
 
 function texts(list: MessageInfo[]): string[] {
@@ -93,30 +64,6 @@ async function addCarol(p: People, g: string): Promise<void> {
   await settle([p.alice, p.bob, p.carol]);
   await p.carol.groups.join(g);
   await settle([p.alice, p.bob, p.carol]);
-}
-
-/** Hands a group payload to `to`'s engine as if it came over its session with `from` (a member key). */
-async function deliver(
-  to: Account,
-  store: MemoryStore,
-  g: string,
-  from: string,
-  body: CborValue,
-): Promise<void> {
-  const rec = decodeGroupRecord((await store.get(GC.groups, g))!);
-  const link = rec.links.find((x) => toHex(x.m) === from)!;
-  const internals = to as unknown as {
-    contactsById: Map<string, ContactRecord>;
-    lock: { run: <T>(f: () => Promise<T>) => Promise<T> };
-  };
-  const c = internals.contactsById.get(toHex(link.c))!;
-  await internals.lock.run(async () => {
-    const ops: StoreOp[] = [];
-    const after: Array<() => void> = [];
-    await to.groups.receive(c, body, ops, after);
-    await store.batch(ops);
-    for (const f of after) f();
-  });
 }
 
 /** A genuine group envelope signed with `who`'s member key, as `send` would make it. */
@@ -166,7 +113,11 @@ describe('history sharing', () => {
     // A bundle while sharing is off is refused, even of genuine messages.
     const genuine = await signedBy(stores.alice, g, 'made up', Date.now());
     await expect(
-      deliver(carol, stores.carol, g, keyOf(alice, g), { t: 'hist', g: fromHex(g), env: [genuine] }),
+      deliverFromMember(carol, stores.carol, g, keyOf(alice, g), {
+        t: 'hist',
+        g: fromHex(g),
+        env: [genuine],
+      }),
     ).rejects.toThrow(ProtocolError);
     expect(texts(await carol.groups.history(g))).toEqual(['fresh news']);
   });
@@ -237,7 +188,11 @@ describe('history sharing', () => {
     modified[at] = 'A'.charCodeAt(0);
     const aliceKey = keyOf(alice, g);
     await expect(
-      deliver(carol, stores.carol, g, aliceKey, { t: 'hist', g: fromHex(g), env: [genuine, modified] }),
+      deliverFromMember(carol, stores.carol, g, aliceKey, {
+        t: 'hist',
+        g: fromHex(g),
+        env: [genuine, modified],
+      }),
     ).rejects.toThrow(VerificationError);
     expect(JSON.stringify(await carol.groups.history(g))).toBe(before);
     // An envelope of another conversation is refused too.
@@ -257,12 +212,12 @@ describe('history sharing', () => {
       }),
     );
     await expect(
-      deliver(carol, stores.carol, g, aliceKey, { t: 'hist', g: fromHex(g), env: [elsewhere] }),
+      deliverFromMember(carol, stores.carol, g, aliceKey, { t: 'hist', g: fromHex(g), env: [elsewhere] }),
     ).rejects.toThrow(VerificationError);
     // From before the switch: refused.
     const early = await signedBy(stores.alice, g, 'too early', 1000);
     await expect(
-      deliver(carol, stores.carol, g, aliceKey, { t: 'hist', g: fromHex(g), env: [early] }),
+      deliverFromMember(carol, stores.carol, g, aliceKey, { t: 'hist', g: fromHex(g), env: [early] }),
     ).rejects.toThrow(ProtocolError);
     expect(JSON.stringify(await carol.groups.history(g))).toBe(before);
 
@@ -272,12 +227,16 @@ describe('history sharing', () => {
     await settle([alice, bob, carol]);
     expect(bob.groups.get(g).status).toBe('removed');
     await expect(
-      deliver(carol, stores.carol, g, bobKey, { t: 'hist', g: fromHex(g), env: [genuine] }),
+      deliverFromMember(carol, stores.carol, g, bobKey, { t: 'hist', g: fromHex(g), env: [genuine] }),
     ).rejects.toThrow(ProtocolError);
     expect(JSON.stringify(await carol.groups.history(g))).toBe(before);
 
     // The genuine envelope alone, from a member, is taken (the checks above are not blanket refusals).
-    await deliver(carol, stores.carol, g, aliceKey, { t: 'hist', g: fromHex(g), env: [genuine, genuine] });
+    await deliverFromMember(carol, stores.carol, g, aliceKey, {
+      t: 'hist',
+      g: fromHex(g),
+      env: [genuine, genuine],
+    });
     expect(texts(await carol.groups.history(g)).sort()).toEqual(['a genuine one', 'shared']);
   });
 

@@ -2,60 +2,23 @@
 // over real WebSockets to a real relay. A message whose parents were superseded long before it
 // arrived is placed where it arrived and marked; an admin's confirmation, or k members', puts it
 // at its claimed place for everyone, whatever order the confirmations and the message came in.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  NotFoundError,
-  UsageError,
-  VerificationError,
-  fromHex,
-  initCrypto,
-  sign,
-  toHex,
-  type CborValue,
-} from '@parus/core';
-import { startRelay } from '@parus/relay';
-import { Account, MemoryStore, type MessageInfo, type StoreOp } from '../src/index.ts';
-import type { ContactRecord } from '../src/records.ts';
+import { describe, expect, it } from 'vitest';
+import { NotFoundError, UsageError, VerificationError, fromHex, sign, type CborValue } from '@parus/core';
+import { Account, MemoryStore, type MessageInfo } from '../src/index.ts';
 import { GC, decodeGroupRecord } from '../src/groups/group-records.ts';
 import { LC, confirmMessage } from '../src/groups/late-confirm.ts';
-import { nodeTransport } from '../src/node/index.ts';
-import { KeptStore, befriend, settle } from './support/group-harness.ts';
+import { KeptStore, befriend, settle, relayWorld, deliverFromMember } from './support/group-harness.ts';
 
-type Relay = Awaited<ReturnType<typeof startRelay>>;
-let relay: Relay;
-let dataDir: string;
-const open: Account[] = [];
+const world = relayWorld('group-late');
+
 const HOUR = 60 * 60 * 1000;
 
-beforeAll(async () => {
-  await initCrypto();
-  dataDir = mkdtempSync(join(tmpdir(), 'parus-group-late-'));
-  relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir });
-});
-
-afterEach(async () => {
-  for (const a of open.splice(0)) await a.close();
-});
-
-afterAll(async () => {
-  await relay.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function account(name: string, store: MemoryStore, now: () => number): Promise<Account> {
-  const a = await Account.create({ store, transport: nodeTransport(), name, relay: relay.address, now });
-  open.push(a);
-  await a.start();
-  return a;
+function account(name: string, store: MemoryStore, now: () => number): Promise<Account> {
+  return world.account(name, { store, now });
 }
 
-async function reopen(store: MemoryStore, now: () => number): Promise<Account> {
-  const a = await Account.open({ store, transport: nodeTransport(), now });
-  open.push(a);
-  return a;
+function reopen(store: MemoryStore, now: () => number): Promise<Account> {
+  return world.reopen({ store, now });
 }
 
 function texts(list: MessageInfo[]): string[] {
@@ -68,30 +31,6 @@ function keyOf(a: Account, g: string): string {
 
 async function memberSecret(store: MemoryStore, g: string): Promise<Uint8Array> {
   return decodeGroupRecord((await store.get(GC.groups, g))!).me;
-}
-
-/** Hands a group payload to `to`'s engine as if it came over its session with member `from`. */
-async function deliver(
-  to: Account,
-  store: MemoryStore,
-  g: string,
-  from: string,
-  body: CborValue,
-): Promise<void> {
-  const rec = decodeGroupRecord((await store.get(GC.groups, g))!);
-  const link = rec.links.find((x) => toHex(x.m) === from)!;
-  const internals = to as unknown as {
-    contactsById: Map<string, ContactRecord>;
-    lock: { run: <T>(f: () => Promise<T>) => Promise<T> };
-  };
-  const c = internals.contactsById.get(toHex(link.c))!;
-  await internals.lock.run(async () => {
-    const ops: StoreOp[] = [];
-    const after: Array<() => void> = [];
-    await to.groups.receive(c, body, ops, after);
-    await store.batch(ops);
-    for (const f of after) f();
-  });
 }
 
 /** A confirmation payload signed with a member secret key (seed || public). */
@@ -168,12 +107,12 @@ describe('late messages', () => {
     expect(await lateOne(alice, g, 'late words')).toMatchObject({ late: true, confirmations: 1 });
     // Replayed by hand too: still once.
     const bobsConfirmation = confirmation(g, late.id, await memberSecret(stores.bob, g));
-    await deliver(alice, stores.alice, g, keyOf(bob, g), bobsConfirmation);
+    await deliverFromMember(alice, stores.alice, g, keyOf(bob, g), bobsConfirmation);
     expect(await lateOne(alice, g, 'late words')).toMatchObject({ late: true, confirmations: 1 });
 
     // Carol comes back: Bob's confirmation reaches her engine before the message it confirms.
     carol = await reopen(stores.carol, now);
-    await deliver(carol, stores.carol, g, keyOf(bob, g), bobsConfirmation);
+    await deliverFromMember(carol, stores.carol, g, keyOf(bob, g), bobsConfirmation);
     expect(await stores.carol.list(LC.pending(fromHex(g)))).toHaveLength(1);
     await carol.start();
     await settle([alice, bob, carol, dave]);
@@ -229,17 +168,19 @@ describe('late messages', () => {
     // A broken signature.
     const forged = confirmation(g, late.id, bobSecret) as { sig: Uint8Array };
     forged.sig[3]! ^= 1;
-    await expect(deliver(alice, stores.alice, g, keyOf(bob, g), forged)).rejects.toThrow(VerificationError);
+    await expect(deliverFromMember(alice, stores.alice, g, keyOf(bob, g), forged)).rejects.toThrow(
+      VerificationError,
+    );
     // Carol's confirmation of her own message, sent over Bob's session: it names another member.
     const carolSecret = await memberSecret(stores.carol, g);
     await expect(
-      deliver(alice, stores.alice, g, keyOf(bob, g), confirmation(g, late.id, carolSecret)),
+      deliverFromMember(alice, stores.alice, g, keyOf(bob, g), confirmation(g, late.id, carolSecret)),
     ).rejects.toThrow(VerificationError);
     // Over her own session it is authentic, but the author's own confirmation never counts.
-    await deliver(alice, stores.alice, g, keyOf(carol, g), confirmation(g, late.id, carolSecret));
+    await deliverFromMember(alice, stores.alice, g, keyOf(carol, g), confirmation(g, late.id, carolSecret));
     // A confirmation of a message that is not late here: ignored.
     const m1 = (await alice.groups.history(g))[0]!;
-    await deliver(alice, stores.alice, g, keyOf(bob, g), confirmation(g, m1.id, bobSecret));
+    await deliverFromMember(alice, stores.alice, g, keyOf(bob, g), confirmation(g, m1.id, bobSecret));
     expect(await lateOne(alice, g, 'claims to follow m1')).toMatchObject({ late: true, confirmations: 0 });
     expect(JSON.stringify(await alice.groups.history(g))).toBe(before);
 

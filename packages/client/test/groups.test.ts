@@ -1,9 +1,6 @@
 // Private groups end to end: in-process accounts over real WebSockets to a real relay
 // (port 0, temporary data). No part of the engine is replaced.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   NotFoundError,
   UsageError,
@@ -19,48 +16,18 @@ import {
   utf8,
   fromHex,
   generateSignKeyPair,
-  initCrypto,
   systemRandom,
   toHex,
 } from '@parus/core';
-import { startRelay } from '@parus/relay';
 import { Account, MemoryStore, type MessageInfo, type StoreOp } from '../src/index.ts';
 import { decodeOutbox, type ContactRecord } from '../src/records.ts';
 import { GC, decodeGroupRecord, decodeReceiver } from '../src/groups/group-records.ts';
-import { nodeTransport } from '../src/node/index.ts';
-import { KeptStore, befriend, settle, stateOf, until } from './support/group-harness.ts';
+import { KeptStore, befriend, settle, stateOf, until, relayWorld } from './support/group-harness.ts';
 
-type Relay = Awaited<ReturnType<typeof startRelay>>;
-let relay: Relay;
-let dataDir: string;
-const open: Account[] = [];
+const world = relayWorld('groups');
 
-beforeAll(async () => {
-  await initCrypto();
-  dataDir = mkdtempSync(join(tmpdir(), 'parus-groups-'));
-  relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir });
-});
-
-afterEach(async () => {
-  for (const a of open.splice(0)) await a.close();
-});
-
-afterAll(async () => {
-  await relay.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function account(name: string, store = new MemoryStore(), now?: () => number): Promise<Account> {
-  const a = await Account.create({
-    store,
-    transport: nodeTransport(),
-    name,
-    relay: relay.address,
-    ...(now ? { now } : {}),
-  });
-  open.push(a);
-  await a.start();
-  return a;
+function account(name: string, store = new MemoryStore(), now?: () => number): Promise<Account> {
+  return world.account(name, { store, ...(now ? { now } : {}) });
 }
 
 function texts(list: MessageInfo[]): string[] {
@@ -290,8 +257,7 @@ describe('private groups', () => {
     await bob.groups.send(g, 'm2');
     await settle([alice, bob]);
     clock += 2 * 60 * 60 * 1000;
-    carol = await Account.open({ store: carolStore, transport: nodeTransport(), now: carolNow });
-    open.push(carol);
+    carol = await world.reopen({ store: carolStore, now: carolNow });
     // Written before Carol hears of m2: its only parent is m1, superseded two hours ago. By its
     // clock and time it would sort before m2; it is placed where it arrived instead.
     await carol.groups.send(g, 'claims to follow m1');
@@ -336,8 +302,7 @@ describe('private groups', () => {
     await befriend(alice, bob, 'alice');
     await alice.close();
     // Alice offline (not started): her invitation waits in her outbox, in order.
-    alice = await Account.open({ store: aliceStore, transport: nodeTransport() });
-    open.push(alice);
+    alice = await world.reopen({ store: aliceStore });
     const g = (await alice.groups.create('Out of order')).id;
     await alice.groups.invite(g, 'Bob');
     const bodies = (await aliceStore.list('outbox'))

@@ -1,9 +1,6 @@
 // Public rooms and private chat requests end to end (docs/decisions/0013): in-process accounts
 // over real WebSockets to a real relay (port 0, temporary data). No part of the engine is replaced.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DecodeError,
   ParusError,
@@ -16,7 +13,6 @@ import {
   defaultGroupSettings,
   fromBase64Url,
   generateSignKeyPair,
-  initCrypto,
   parseRoomLink,
   resolveGroupState,
   systemRandom,
@@ -24,45 +20,15 @@ import {
   toHex,
   ROOM_LINK_PREFIX,
 } from '@parus/core';
-import { startRelay } from '@parus/relay';
 import { Account, MemoryStore, type AccountOptions } from '../src/index.ts';
-import { nodeTransport } from '../src/node/index.ts';
 import { decodeContact } from '../src/records.ts';
 import { checkRoomAdmission, roomJoinRequest } from '../src/groups/room-door.ts';
-import { befriend, settle, stateOf, until } from './support/group-harness.ts';
+import { befriend, settle, stateOf, until, relayWorld } from './support/group-harness.ts';
 
-type Relay = Awaited<ReturnType<typeof startRelay>>;
-let relay: Relay;
-let dataDir: string;
-const open: Account[] = [];
+const world = relayWorld('rooms');
 
-beforeAll(async () => {
-  await initCrypto();
-  dataDir = mkdtempSync(join(tmpdir(), 'parus-rooms-'));
-  relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir });
-});
-
-afterEach(async () => {
-  for (const a of open.splice(0)) await a.close();
-});
-
-afterAll(async () => {
-  await relay.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function account(name: string, opts: Partial<AccountOptions> = {}): Promise<Account> {
-  const a = await Account.create({
-    store: new MemoryStore(),
-    transport: nodeTransport(),
-    name,
-    relay: relay.address,
-    ...opts,
-  });
-  open.push(a);
-  await a.start();
-  return a;
-}
+const account = (name: string, opts: Partial<AccountOptions> = {}): Promise<Account> =>
+  world.account(name, opts);
 
 function errors(a: Account): ParusError[] {
   const list: ParusError[] = [];
@@ -324,7 +290,7 @@ describe('private chat requests from a member list', () => {
 
     // A banned member's request never stands, whichever comes first; and they cannot send one.
     await carol.close();
-    open.splice(open.indexOf(carol), 1);
+    world.closed(carol);
     await bob.groups.requestChat(room.id, 'Alice');
     await alice.groups.ban(room.id, myKey(bob, room.id));
     await settle([alice, bob]);

@@ -1,8 +1,102 @@
 // Shared by the group scenario tests: accounts that outlive their store, befriending, and
 // waiting until group traffic has settled. Waiting is bounded by time, not by rounds, and a
 // wait that runs out throws: a test never goes on silently with traffic still on its way.
-import { toHex } from '@parus/core';
-import { type Account, MemoryStore } from '../../src/index.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { initCrypto, toHex, type CborValue } from '@parus/core';
+import { startRelay } from '@parus/relay';
+import { Account, MemoryStore, type AccountOptions, type StoreOp } from '../../src/index.ts';
+import { nodeTransport } from '../../src/node/index.ts';
+import type { ContactRecord } from '../../src/records.ts';
+import { GC, decodeGroupRecord } from '../../src/groups/group-records.ts';
+
+type Relay = Awaited<ReturnType<typeof startRelay>>;
+
+/**
+ * One real relay for a test file (port 0, a temporary data folder) and accounts on it, each
+ * closed after its test. Call at the top level of the file: it registers the vitest hooks.
+ */
+export function relayWorld(name: string): {
+  relay(): Relay;
+  account(who: string, opts?: Partial<AccountOptions>): Promise<Account>;
+  /** Opens an account again from its store (not started), closed after the test. */
+  reopen(opts: Partial<AccountOptions> & { store: MemoryStore }): Promise<Account>;
+  /** An account the test closed itself: not closed again after it. */
+  closed(a: Account): void;
+} {
+  let relay: Relay | undefined;
+  let dataDir = '';
+  const open: Account[] = [];
+  beforeAll(async () => {
+    await initCrypto();
+    dataDir = mkdtempSync(join(tmpdir(), `parus-${name}-`));
+    relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir });
+  });
+  afterEach(async () => {
+    for (const a of open.splice(0)) await a.close();
+  });
+  afterAll(async () => {
+    await relay?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const current = (): Relay => {
+    if (!relay) throw new Error('the relay starts in beforeAll');
+    return relay;
+  };
+  return {
+    relay: current,
+    async account(who, opts = {}) {
+      const a = await Account.create({
+        store: new MemoryStore(),
+        transport: nodeTransport(),
+        name: who,
+        relay: current().address,
+        ...opts,
+      });
+      open.push(a);
+      await a.start();
+      return a;
+    },
+    async reopen(opts) {
+      const a = await Account.open({ transport: nodeTransport(), ...opts });
+      open.push(a);
+      return a;
+    },
+    closed(a) {
+      const i = open.indexOf(a);
+      if (i >= 0) open.splice(i, 1);
+    },
+  };
+}
+
+/**
+ * Hands a group payload to `to`'s engine as if it came over its session with member `from`
+ * (a hex member key): for payloads no honest member would send.
+ */
+export async function deliverFromMember(
+  to: Account,
+  store: MemoryStore,
+  g: string,
+  from: string,
+  body: CborValue,
+): Promise<void> {
+  const rec = decodeGroupRecord((await store.get(GC.groups, g))!);
+  const link = rec.links.find((x) => toHex(x.m) === from)!;
+  const internals = to as unknown as {
+    contactsById: Map<string, ContactRecord>;
+    lock: { run: <T>(f: () => Promise<T>) => Promise<T> };
+  };
+  const c = internals.contactsById.get(toHex(link.c))!;
+  await internals.lock.run(async () => {
+    const ops: StoreOp[] = [];
+    const after: Array<() => void> = [];
+    await to.groups.receive(c, body, ops, after);
+    await store.batch(ops);
+    for (const f of after) f();
+  });
+}
 
 /** A memory store that outlives its account, so the account can be opened again. */
 export class KeptStore extends MemoryStore {
