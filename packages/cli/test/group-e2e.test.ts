@@ -2,90 +2,10 @@
 // loopback WebSockets. Create, invite, join (the two invitees are introduced through the
 // inviter, without becoming contacts), send, read, kick — and the kicked member reads nothing
 // sent after the kick.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cliWorld, people, type Msg, type Who } from './support/cli-world.ts';
 
-const BIN = resolve(import.meta.dirname, '../bin/parus.js');
-const root = mkdtempSync(join(tmpdir(), 'parus-group-e2e-'));
-const relayData = join(root, 'relay');
-type Who = 'alice' | 'bob' | 'carol';
-const people: Who[] = ['alice', 'bob', 'carol'];
-let relay: ChildProcess | undefined;
-let relayAddress = '';
-
-function parus(who: Who, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        env: { ...process.env, PARUS_HOME: join(root, who), PARUS_PASSPHRASE: `${who} passphrase 42` },
-        timeout: 90_000,
-      },
-      (error, stdout, stderr) => {
-        done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
-
-/** Runs `parus` with `input` on its standard input (not a terminal: line by line, then EOF). */
-function parusWithInput(who: Who, args: string[], input: string): Promise<{ code: number; stdout: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, PARUS_HOME: join(root, who), PARUS_PASSPHRASE: `${who} passphrase 42` },
-      stdio: ['pipe', 'pipe', 'inherit'],
-      timeout: 90_000,
-    });
-    let stdout = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.once('exit', (code) => done({ code: code ?? 1, stdout }));
-    child.stdin!.end(input);
-  });
-}
-
-async function json(who: Who, args: string[]): Promise<Record<string, unknown>> {
-  const r = await parus(who, [...args, '--json']);
-  if (r.code !== 0) throw new Error(`parus ${args.join(' ')} failed (${r.code}): ${r.stdout} ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-}
-
-interface Msg {
-  text: string;
-  group?: string;
-  from?: string;
-}
-
-async function readAll(who: Who): Promise<Msg[]> {
-  return (await json(who, ['read'])).messages as Msg[];
-}
-
-beforeAll(async () => {
-  await new Promise<void>((ready, fail) => {
-    const child = spawn(process.execPath, [BIN, 'relay', '--port', '0', '--data', relayData, '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    relay = child;
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      relayAddress = (JSON.parse(line) as { address: string }).address;
-      ready();
-    });
-    child.once('exit', (code) => fail(new Error(`relay exited early with ${code}`)));
-  });
-}, 60_000);
-
-afterAll(async () => {
-  if (relay && relay.exitCode === null) {
-    const exited = new Promise((done) => relay!.once('exit', done));
-    relay.kill('SIGTERM');
-    await exited;
-  }
-  rmSync(root, { recursive: true, force: true });
-});
+const { parusWithInput, parus, json, readAll, relayAddress } = cliWorld('group-e2e');
 
 describe('parus group end to end', () => {
   let id = '';
@@ -104,7 +24,7 @@ describe('parus group end to end', () => {
 
   it('sets up three accounts; Bob and Carol are contacts of Alice only', async () => {
     for (const who of people)
-      await json(who, ['init', '--name', who[0]!.toUpperCase() + who.slice(1), '--relay', relayAddress]);
+      await json(who, ['init', '--name', who[0]!.toUpperCase() + who.slice(1), '--relay', relayAddress()]);
     for (const who of ['bob', 'carol'] as const) {
       const invite = await json('alice', ['invite']);
       await json(who, ['accept', String(invite.link), '--alias', 'alice']);
