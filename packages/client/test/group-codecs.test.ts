@@ -97,8 +97,8 @@ describe('group records', () => {
     ts: 5,
     received: 6,
     place: { parents: [b(32, 7)], lamport: 8 },
-    delivered: [],
-    read: [b(32, 9)],
+    delivered: 3,
+    read: 1,
     shown: false,
     readByMe: true,
   };
@@ -114,6 +114,21 @@ describe('group records', () => {
       conf: [b(31, 1)],
     });
     expect(() => decodeGroupMessage(badConf)).toThrow(StorageError);
+  });
+
+  it('reads a version 1 message, which named its receipts’ members, with counts and the lists apart', () => {
+    const { delivered: _d, read: _r, ...rest } = msg;
+    const v1 = encodeCbor({
+      ...(rest as unknown as Record<string, CborValue>),
+      delivered: [b(32, 8), b(32, 9)],
+      read: [b(32, 9)],
+    });
+    const m = decodeGroupMessage(v1);
+    expect(m.delivered).toBe(2);
+    expect(m.read).toBe(1);
+    expect(m.legacy).toEqual({ delivered: [b(32, 8), b(32, 9)], read: [b(32, 9)] });
+    const badList = encodeCbor({ ...(decodeCbor(v1) as Record<string, CborValue>), read: [b(31, 1)] });
+    expect(() => decodeGroupMessage(badList)).toThrow(StorageError);
   });
 
   it('report truncated and mutated records as damaged storage', () => {

@@ -279,7 +279,7 @@ export {
   decodeEnvelope,
 } from './envelope.ts';
 export type { MessageKind, Envelope } from './envelope.ts';
-export { causalOrder, missingParents, dagHeads, nextLamport } from './message-dag.ts';
+export { causalOrder, missingParents, dagHeads, nextLamport, DagFrontier } from './message-dag.ts';
 export type { DagNode } from './message-dag.ts';
 export {
   SAFETY_NUMBER_DIGITS,

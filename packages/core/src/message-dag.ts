@@ -188,3 +188,54 @@ export function nextLamport(nodes: readonly DagNode[]): number {
   if (max >= Number.MAX_SAFE_INTEGER) throw new ProtocolError('Lamport clock exhausted');
   return max + 1;
 }
+
+/**
+ * The heads and the next Lamport clock of a growing set of nodes, kept as nodes are added,
+ * so that a sender does not read its whole conversation to write one message. Answers what
+ * `dagHeads` and `nextLamport` answer for the same set of nodes, in any order of adding;
+ * adding an id again changes nothing (ids are hashes of their content, parents included).
+ */
+export class DagFrontier {
+  private readonly ids = new Set<string>();
+  /** Ids some added node names as a parent (present or not). */
+  private readonly named = new Set<string>();
+  private readonly heads_ = new Map<string, Uint8Array>();
+  private maxLamport = 0;
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  has(id: Uint8Array): boolean {
+    return this.ids.has(key(id));
+  }
+
+  add(node: DagNode): void {
+    if (!(node?.id instanceof Uint8Array) || !Array.isArray(node.parents))
+      throw new UsageError('a DAG node needs an id and parents');
+    if (!Number.isSafeInteger(node.lamport) || node.lamport < 0)
+      throw new UsageError('lamport must be an unsigned integer');
+    const own = key(node.id);
+    if (this.ids.has(own)) return;
+    this.ids.add(own);
+    for (const parent of node.parents) {
+      const k = key(parent);
+      if (k === own) continue;
+      this.named.add(k);
+      this.heads_.delete(k);
+    }
+    if (!this.named.has(own)) this.heads_.set(own, node.id.slice());
+    if (node.lamport > this.maxLamport) this.maxLamport = node.lamport;
+  }
+
+  /** As `dagHeads` of the added nodes. */
+  heads(): Uint8Array[] {
+    return [...this.heads_.values()].map((id) => id.slice()).sort(compareBytes);
+  }
+
+  /** As `nextLamport` of the added nodes. */
+  nextLamport(): number {
+    if (this.maxLamport >= Number.MAX_SAFE_INTEGER) throw new ProtocolError('Lamport clock exhausted');
+    return this.maxLamport + 1;
+  }
+}

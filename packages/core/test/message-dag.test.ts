@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { compareBytes, toHex } from '../src/bytes.ts';
 import { ProtocolError, UsageError } from '../src/errors.ts';
-import { causalOrder, dagHeads, missingParents, nextLamport, type DagNode } from '../src/message-dag.ts';
+import {
+  DagFrontier,
+  causalOrder,
+  dagHeads,
+  missingParents,
+  nextLamport,
+  type DagNode,
+} from '../src/message-dag.ts';
 import { scriptedRandom, seededInts } from './contact-test-helpers.ts';
 
 /** A readable id: the label's bytes, zero-padded to 32. */
@@ -206,5 +213,45 @@ describe('missingParents, dagHeads, nextLamport', () => {
     expect(nextLamport([node('a', [], 4, 1), node('b', [], 9, 1), node('c', [], 2, 1)])).toBe(10);
     expect(() => nextLamport([node('a', [], Number.MAX_SAFE_INTEGER, 1)])).toThrow(ProtocolError);
     expect(() => nextLamport([node('a', [], -1, 1)])).toThrow(UsageError);
+  });
+});
+
+describe('DagFrontier', () => {
+  it('answers as dagHeads and nextLamport for random DAGs added in any order, with repeats', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const nodes = randomDag(1 + (seed % 30), seed);
+      const next = seededInts(seed + 1000);
+      const frontier = new DagFrontier();
+      const added: DagNode[] = [];
+      for (const n of shuffle(nodes, next)) {
+        frontier.add(n);
+        if (next(4) === 0) frontier.add(n); // a repeat changes nothing
+        added.push(n);
+        expect(frontier.heads().map(toHex)).toEqual(dagHeads(added).map(toHex));
+        expect(frontier.nextLamport()).toBe(nextLamport(added));
+      }
+      expect(frontier.size).toBe(nodes.length);
+    }
+  });
+
+  it('counts a missing parent as named, an empty set as lamport 1, and refuses bad nodes', () => {
+    const frontier = new DagFrontier();
+    expect(frontier.heads()).toEqual([]);
+    expect(frontier.nextLamport()).toBe(1);
+    frontier.add(node('b', ['a'], 2, 1));
+    frontier.add(node('c', ['a'], 2, 1));
+    expect(labels(frontier.heads().map((i) => ({ id: i, parents: [], lamport: 0, ts: 0 })))).toEqual([
+      'b',
+      'c',
+    ]);
+    frontier.add(node('a', [], 1, 1)); // arrives late: named already, never a head
+    expect(frontier.heads().map(toHex)).toEqual(
+      dagHeads([node('a', [], 1, 1), node('b', ['a'], 2, 1), node('c', ['a'], 2, 1)]).map(toHex),
+    );
+    expect(frontier.has(id('a'))).toBe(true);
+    expect(() => frontier.add({ ...node('d', [], -1, 1) })).toThrow(UsageError);
+    expect(() => frontier.add({ id: id('e'), lamport: 1, ts: 1 } as unknown as DagNode)).toThrow(UsageError);
+    frontier.add(node('z', [], Number.MAX_SAFE_INTEGER, 1));
+    expect(() => frontier.nextLamport()).toThrow(ProtocolError);
   });
 });

@@ -33,7 +33,6 @@ import {
   createEnvelope,
   createGroup,
   createGroupEvent,
-  dagHeads,
   decodeCbor,
   encodeCbor,
   decodeEnvelope,
@@ -51,7 +50,6 @@ import {
   fromHex,
   generateSignKeyPair,
   groupMemberPower,
-  nextLamport,
   padToBucket,
   resolveGroupState,
   rotateSenderChain,
@@ -92,6 +90,7 @@ import type { ContactRecord, MessageStatus } from '../records.ts';
 import type { Store, StoreOp } from '../store.ts';
 import {
   GC,
+  GROUP_RECORDS_VERSION,
   MAX_FANOUT_LISTS,
   decodeGroupMessage,
   decodeGroupRecord,
@@ -114,6 +113,15 @@ import {
   encodeGroupPayload,
   type GroupPayload,
 } from './group-wire.ts';
+import { GroupMessageIndex } from './message-index.ts';
+import {
+  RECEIPT_DELIVERED,
+  RECEIPT_READ,
+  countReceipt,
+  receiptLevel,
+  receiptOp,
+  upgradeReceiptOps,
+} from './message-receipts.ts';
 import { checkRoomAdmission, decodeRoomJoinRequest, roomJoinRequest } from './room-door.ts';
 import { JoinLimiter, checkReceiveRate, checkSendRate, type RoomLimits } from './room-limits.ts';
 import {
@@ -326,6 +334,10 @@ export class GroupEngine {
   private closed = false;
   /** Per group: the members a message goes to, for the links, state and contacts seen. */
   private readonly recipients = new WeakMap<Loaded, { inputs: unknown[]; members: ContactRecord[] }>();
+  /** Per group: its stored messages' heads, clocks and times (message-index.ts), once read. */
+  private readonly indexes = new WeakMap<Loaded, GroupMessageIndex>();
+  /** Per group: messages stored so far, to tell a read of the store that raced a write. */
+  private readonly stored = new WeakMap<Loaded, number>();
   /** Per group: the introduction pass that last ran to the end, and on what. */
   private readonly maintained = new WorkMemo<Loaded>();
 
@@ -336,7 +348,10 @@ export class GroupEngine {
   async load(): Promise<void> {
     this.pendingPayloads = (await this.host.store.list(GC.pending)).length;
     for (const { value } of await this.host.store.list(GC.groups)) {
-      const rec = decodeGroupRecord(value);
+      let rec = decodeGroupRecord(value);
+      const chain = await this.host.store.get(GC.chains, hex(rec.id));
+      if (chain) rec.chain = chain;
+      if ((rec.v ?? 1) < GROUP_RECORDS_VERSION) rec = await this.upgradeRecords(rec);
       const events = new Map<string, GroupEvent>();
       for (const e of await this.host.store.list(GC.events(rec.id))) {
         try {
@@ -348,6 +363,23 @@ export class GroupEngine {
       }
       this.groups.set(hex(rec.id), { rec, events });
     }
+  }
+
+  /**
+   * Version 1 → 2: receipts move out of the message records (message-receipts.ts) and my
+   * sending chain out of the group record (GC.chains), in one batch per group.
+   */
+  private async upgradeRecords(rec: GroupRecord): Promise<GroupRecord> {
+    const ops: StoreOp[] = [];
+    for (const { value } of await this.host.store.list(GC.messages(rec.id))) {
+      const m = decodeGroupMessage(value);
+      if (!m.legacy) continue;
+      ops.push(...upgradeReceiptOps(rec.id, m), this.messageOp(rec.id, m));
+    }
+    const next: GroupRecord = { ...rec, v: GROUP_RECORDS_VERSION };
+    ops.push(...this.recordOps(next));
+    await this.host.store.batch(ops);
+    return next;
   }
 
   /** Stops background work (the account closes). */
@@ -521,7 +553,8 @@ export class GroupEngine {
   private snapshot(only?: string): () => void {
     const saved = [...this.groups.entries()]
       .filter(([k]) => only === undefined || k === only)
-      .map(([k, l]) => ({ k, l, rec: l.rec, events: new Map(l.events) }));
+      // By reference: addEvents replaces the map rather than changing it.
+      .map(([k, l]) => ({ k, l, rec: l.rec, events: l.events }));
     const existed = new Set(this.groups.keys());
     return () => {
       for (const { k, l, rec, events } of saved) {
@@ -556,8 +589,34 @@ export class GroupEngine {
   }
 
   private putRec(tx: Tx, l: Loaded, rec: GroupRecord): void {
-    tx.ops.push({ type: 'put', collection: GC.groups, key: hex(rec.id), value: encodeGroupRecord(rec) });
+    tx.ops.push(...this.recordOps(rec));
     l.rec = rec;
+  }
+
+  /** The group record (members' links and all, written when they change) and my chain apart. */
+  private recordOps(rec: GroupRecord): StoreOp[] {
+    const { chain, ...stored } = rec;
+    return [
+      {
+        type: 'put',
+        collection: GC.groups,
+        key: hex(rec.id),
+        value: encodeGroupRecord({ ...stored, v: GROUP_RECORDS_VERSION }),
+      },
+      this.chainOp(rec.id, chain),
+    ];
+  }
+
+  private chainOp(group: Uint8Array, chain: Uint8Array | undefined): StoreOp {
+    return chain
+      ? { type: 'put', collection: GC.chains, key: hex(group), value: chain }
+      : { type: 'del', collection: GC.chains, key: hex(group) };
+  }
+
+  /** My sending chain moved on by a message: only the chain's own small record is written. */
+  private putChain(tx: Tx, l: Loaded, chain: Uint8Array): void {
+    tx.ops.push(this.chainOp(l.rec.id, chain));
+    l.rec = { ...l.rec, chain };
   }
 
   /** Creates a private group (or with `public`, a public room) with me as its creator. */
@@ -630,6 +689,8 @@ export class GroupEngine {
     }
     if (fresh.length === 0) return [];
     const before = l.events.size ? this.state(l) : undefined;
+    // Copied, not changed in place: a snapshot (change, receive) holds the map it saw.
+    l.events = new Map(l.events);
     for (const e of fresh) {
       l.events.set(hex(e.id), e);
       tx.ops.push({
@@ -847,7 +908,10 @@ export class GroupEngine {
   }
 
   private forget(tx: Tx, l: Loaded): void {
-    tx.ops.push({ type: 'del', collection: GC.groups, key: hex(l.rec.id) });
+    tx.ops.push(
+      { type: 'del', collection: GC.groups, key: hex(l.rec.id) },
+      this.chainOp(l.rec.id, undefined),
+    );
     for (const e of l.events.keys()) tx.ops.push({ type: 'del', collection: GC.events(l.rec.id), key: e });
     tx.after.push(() => this.groups.delete(hex(l.rec.id)));
   }
@@ -1001,6 +1065,29 @@ export class GroupEngine {
     return (await this.host.store.list(GC.messages(l.rec.id))).map((e) => decodeGroupMessage(e.value));
   }
 
+  /** The group's message index, read from the store the first time (message-index.ts). */
+  private async messageIndex(l: Loaded): Promise<GroupMessageIndex> {
+    for (;;) {
+      const known = this.indexes.get(l);
+      if (known) return known;
+      const writes = this.stored.get(l) ?? 0;
+      const index = GroupMessageIndex.from(await this.messageRecords(l));
+      // A message stored while the store was read may be missing from it: read again.
+      if ((this.stored.get(l) ?? 0) !== writes) continue;
+      this.indexes.set(l, index);
+      return index;
+    }
+  }
+
+  /** Writes a message record; once stored, the index learns of it. */
+  private putMessage(tx: Tx, l: Loaded, r: GroupMessageRecord): void {
+    tx.ops.push(this.messageOp(l.rec.id, r));
+    tx.after.push(() => {
+      this.stored.set(l, (this.stored.get(l) ?? 0) + 1);
+      if (this.indexes.get(l)?.put(r) === false) this.indexes.delete(l);
+    });
+  }
+
   /** Sends a text, a `/me` action or a ping to everyone in the group. */
   async send(ref: string, text: string, opts: { kind?: GroupMessageKind } = {}): Promise<MessageInfo> {
     const kind = opts.kind ?? 'text';
@@ -1018,21 +1105,20 @@ export class GroupEngine {
       if (!member) throw new UsageError('you are not a member of this group');
       if (groupMemberPower(st, me.publicKey) < st.settings.power.message)
         throw new UsageError('only moderators may write in this group');
-      const records = await this.messageRecords(l);
-      if (st.settings.public) checkSendRate(this.host.roomLimits, records, me.publicKey, this.host.now());
-      const nodes = records.map((r) => ({ id: r.id, parents: r.parents, lamport: r.lamport, ts: r.ts }));
+      const index = await this.messageIndex(l);
+      if (st.settings.public)
+        checkSendRate(this.host.roomLimits, index.timesOf(me.publicKey), me.publicKey, this.host.now());
       const env = createEnvelope({
         device: me,
         conv: l.rec.id,
-        parents: dagHeads(nodes).slice(-32),
-        lamport: nextLamport(nodes),
+        ...index.next(),
         ts: this.host.now(),
         kind: 'text',
         body: { t: kind, text },
       });
       const chain = this.sendingChain(tx, l);
       const enc = senderEncrypt(chain, padToBucket(encodeEnvelope(env)), l.rec.id);
-      this.putRec(tx, l, { ...l.rec, chain: encodeSenderChain(enc.chain) });
+      this.putChain(tx, l, encodeSenderChain(enc.chain));
       wipe(chain.chainKey, chain.signingKey.secretKey); // stored in its next state; shares nothing
       const record: GroupMessageRecord = {
         id: env.id,
@@ -1044,12 +1130,12 @@ export class GroupEngine {
         lamport: env.lamport,
         ts: env.ts,
         received: env.ts,
-        delivered: [],
-        read: [],
+        delivered: 0,
+        read: 0,
         shown: true,
         readByMe: true,
       };
-      tx.ops.push(this.putMessage(l, record));
+      this.putMessage(tx, l, record);
       tx.ops.push(...(await this.keepHistory(l, env)));
       this.deliverToMembers(tx, l, env.id, enc.message);
       return this.messageInfo(l, record);
@@ -1115,12 +1201,13 @@ export class GroupEngine {
     return tx.ops;
   }
 
-  private putMessage(l: Loaded, r: GroupMessageRecord): StoreOp {
+  private messageOp(group: Uint8Array, r: GroupMessageRecord): StoreOp {
     const value = { ...r } as Record<string, unknown>;
     if (!r.place) delete value.place;
+    delete value.legacy;
     return {
       type: 'put',
-      collection: GC.messages(l.rec.id),
+      collection: GC.messages(group),
       key: hex(r.id),
       value: encodeGroupRecord(value as unknown as CborMap),
     };
@@ -1131,8 +1218,7 @@ export class GroupEngine {
     const others = st ? Math.max(0, st.members.size - 1) : 0;
     let status: MessageStatus = 'received';
     if (m.dir === 'out')
-      status =
-        others > 0 && m.read.length >= others ? 'read' : m.delivered.length > 0 ? 'delivered' : 'pending';
+      status = others > 0 && m.read >= others ? 'read' : m.delivered > 0 ? 'delivered' : 'pending';
     // Incoming: 'read' once this device sent its read receipt (markRead), as 1:1 messages show.
     else if (m.readByMe) status = 'read';
     const info: MessageInfo = {
@@ -1148,8 +1234,8 @@ export class GroupEngine {
       status,
     };
     if (m.dir === 'out') {
-      info.deliveredCount = m.delivered.length;
-      info.readCount = m.read.length;
+      info.deliveredCount = m.delivered;
+      info.readCount = m.read;
     }
     if (m.place) info.late = true;
     if (m.hist) info.history = true;
@@ -1185,7 +1271,7 @@ export class GroupEngine {
       for (const m of this.ordered(await this.messageRecords(l))) {
         if (m.dir !== 'in' || m.shown) continue;
         out.push(this.messageInfo(l, m));
-        ops.push(this.putMessage(l, { ...m, shown: true }));
+        ops.push(this.messageOp(l.rec.id, { ...m, shown: true })); // the index does not change
       }
     }
     return out;
@@ -1198,7 +1284,7 @@ export class GroupEngine {
       const unread = (await this.messageRecords(l)).filter((m) => m.dir === 'in' && !m.readByMe);
       const byAuthor = new Map<string, Uint8Array[]>();
       for (const m of unread) {
-        tx.ops.push(this.putMessage(l, { ...m, readByMe: true }));
+        this.putMessage(tx, l, { ...m, readByMe: true });
         const list = byAuthor.get(hex(m.author)) ?? [];
         list.push(m.id);
         byAuthor.set(hex(m.author), list);
@@ -1596,13 +1682,12 @@ export class GroupEngine {
     const st = this.state(l);
     if (!st.members.has(hex(from)) || groupMemberPower(st, from) < st.settings.power.message)
       throw new ProtocolError('group message from someone who may not write');
-    const records = await this.messageRecords(l);
-    const nodes = records.map((r) => ({ id: r.id, parents: r.parents, lamport: r.lamport, ts: r.ts }));
-    if (env.lamport > nextLamport(nodes) + MAX_LAMPORT_JUMP)
+    const index = await this.messageIndex(l);
+    if (env.lamport > index.nextLamport() + MAX_LAMPORT_JUMP)
       throw new ProtocolError('message clock jumps too far ahead');
     const now = this.host.now();
     // Public rooms: a member sending beyond the room's rate is not shown (room-limits.ts).
-    if (st.settings.public) checkReceiveRate(this.host.roomLimits, records, from, env.ts, now);
+    if (st.settings.public) checkReceiveRate(this.host.roomLimits, index.timesOf(from), from, env.ts, now);
     const record: GroupMessageRecord = {
       id: env.id,
       author: from,
@@ -1613,20 +1698,14 @@ export class GroupEngine {
       lamport: env.lamport,
       ts: env.ts,
       received: now,
-      delivered: [],
-      read: [],
+      delivered: 0,
+      read: 0,
       shown: false,
       readByMe: false,
     };
-    if (this.backdated(records, env.parents, now)) {
-      const placed = records.map((r) => ({
-        id: r.id,
-        parents: r.place?.parents ?? r.parents,
-        lamport: r.place?.lamport ?? r.lamport,
-        ts: r.ts,
-      }));
-      record.place = { parents: dagHeads(placed).slice(-32), lamport: nextLamport(placed) };
-    }
+    // Seed 003 anti-backdating: a message claiming a place others superseded long ago is
+    // placed where it arrived and marked.
+    if (index.backdated(env.parents, now, BACKDATE_WINDOW_MS)) record.place = index.nextPlaced();
     tx.ops.push(...(await this.lateArrival(l, record)), ...(await this.keepHistory(l, env)));
     tx.ops.push(
       {
@@ -1635,33 +1714,10 @@ export class GroupEngine {
         key: chainId,
         value: encodeGroupRecord({ m: from, state: encodeSenderReceiverState(dec.state), at: now }),
       },
-      this.putMessage(l, record),
       this.host.sendOp(c, this.payload({ t: 'rcpt', g: l.rec.id, s: 'd', ids: [id] })),
     );
+    this.putMessage(tx, l, record);
     tx.after.push(() => this.host.emitMessage(this.messageInfo(l, record)));
-  }
-
-  /**
-   * Seed 003 anti-backdating: the message claims parents that other messages superseded, all of
-   * them longer than BACKDATE_WINDOW_MS ago (or claims to be first in a conversation that was
-   * not empty long ago). Such a message is placed where it arrived and marked.
-   */
-  private backdated(records: GroupMessageRecord[], parents: Uint8Array[], now: number): boolean {
-    if (records.length === 0) return false;
-    if (parents.length === 0) return records.some((r) => r.received < now - BACKDATE_WINDOW_MS);
-    let latest = -1;
-    for (const p of parents) {
-      let superseded = Infinity;
-      let known = false;
-      for (const r of records) {
-        if (equalBytes(r.id, p)) known = true;
-        if (r.parents.some((x) => equalBytes(x, p))) superseded = Math.min(superseded, r.received);
-      }
-      if (!known) continue;
-      if (superseded === Infinity) return false; // a parent that is still a head
-      latest = Math.max(latest, superseded);
-    }
-    return latest >= 0 && latest < now - BACKDATE_WINDOW_MS;
   }
 
   private async receiveReceipt(
@@ -1674,16 +1730,17 @@ export class GroupEngine {
   ): Promise<void> {
     tx.ops.push(...(await this.host.settleOps(c, ids)));
     let counted = false;
-    for (const id of ids) {
+    const level = s === 'r' ? RECEIPT_READ : RECEIPT_DELIVERED;
+    for (const id of new Map(ids.map((x) => [hex(x), x])).values()) {
       const raw = await this.host.store.get(GC.messages(l.rec.id), hex(id));
       if (!raw) continue;
       const m = decodeGroupMessage(raw);
       if (m.dir !== 'out') continue;
-      const next = { ...m };
-      if (!has(m.delivered, from)) next.delivered = [...m.delivered, from];
-      if (s === 'r' && !has(m.read, from)) next.read = [...m.read, from];
-      if (next.delivered.length === m.delivered.length && next.read.length === m.read.length) continue;
-      tx.ops.push(this.putMessage(l, next));
+      const was = await receiptLevel(this.host.store, l.rec.id, id, from);
+      const next = countReceipt(m, was, level);
+      if (!next) continue;
+      tx.ops.push(receiptOp(l.rec.id, id, from, level));
+      this.putMessage(tx, l, next);
       counted = true;
     }
     if (counted) tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'receipts' }));
@@ -2226,7 +2283,7 @@ export class GroupEngine {
     const st = this.state(l);
     const shared = checkHistory(l.rec.id, [...l.events.values()], st, from, envelopes);
     const fresh = historyRecords(shared, await this.messageRecords(l), this.host.now());
-    for (const r of fresh) tx.ops.push(this.putMessage(l, r));
+    for (const r of fresh) this.putMessage(tx, l, r);
     // Passed on in turn if I become someone's sharer (only what the sharer could share).
     for (const s of shared)
       if (fresh.some((r) => equalBytes(r.id, s.env.id))) tx.ops.push(...(await this.keepHistory(l, s.env)));
@@ -2252,7 +2309,7 @@ export class GroupEngine {
       if (equalBytes(m.author, me.publicKey)) throw new UsageError('you cannot confirm your own message');
       const st = this.state(l);
       const next = withConfirmation(st, m, [me.publicKey]) ?? m;
-      tx.ops.push(this.putMessage(l, next));
+      this.putMessage(tx, l, next);
       const sig = sign(me.secretKey, confirmMessage(l.rec.id, m.id));
       for (const link of l.rec.links) {
         if (equalBytes(link.m, me.publicKey) || !st.members.has(hex(link.m))) continue;
@@ -2289,7 +2346,7 @@ export class GroupEngine {
     if (!m.place) return; // not late here: already at its claimed place
     const next = withConfirmation(st, m, [from]);
     if (!next) return; // counted once
-    tx.ops.push(this.putMessage(l, next));
+    this.putMessage(tx, l, next);
     tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'messages' }));
   }
 

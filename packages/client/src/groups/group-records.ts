@@ -1,8 +1,10 @@
 /**
  * What the group engine keeps in the store, with strict codecs (a damaged record is a
  * StorageError). Collections: `groups` (one GroupRecord per group), `gev.<group>` (signed state
- * events as received), `gmsg.<group>` (messages), `gsk.<group>` (sender chains of the others,
- * by chain id), `gst.<group>` (messages waiting for their sender's key).
+ * events as received), `gmsg.<group>` (messages), `grc.<group>` (delivery and read receipts per
+ * message and member, message-receipts.ts), `gch` (my sending chain per group), `gsk.<group>`
+ * (sender chains of the others, by chain id), `gst.<group>` (messages waiting for their sender's
+ * key).
  */
 import {
   StorageError,
@@ -50,8 +52,12 @@ export interface GroupRecord {
   accept: Array<{ m: Uint8Array; link: string }>;
   /** Cards to forward once I have a session with their addressee. */
   forwards: Array<{ to: Uint8Array; from: Uint8Array; link: string }>;
-  /** My sender chain (sender-key.ts encoding), when it was made, and whether it must be replaced. */
+  /**
+   * My sender chain (sender-key.ts encoding) as records before version 2 kept it: it now lives
+   * in `gch` (it changes with every message; this record, with a link per member, should not).
+   */
   chain?: Uint8Array;
+  /** When my sender chain was made, and whether it must be replaced. */
   chainAt: number;
   rotate: boolean;
   created: number;
@@ -60,7 +66,14 @@ export interface GroupRecord {
    * relay, the list's key (X25519 secret), its id, and the sender ids I put on it.
    */
   fan?: GroupFanoutList[];
+  /**
+   * Version of the group's stored records: absent (1) kept receipts as member lists in each
+   * message and the sender chain here; 2 keeps them apart (GroupEngine.load upgrades).
+   */
+  v?: number;
 }
+
+export const GROUP_RECORDS_VERSION = 2;
 
 export interface GroupFanoutList {
   r: string;
@@ -92,8 +105,11 @@ export interface GroupMessageRecord {
   hist?: true;
   /** Members who confirmed this late message (group late-confirm.ts). */
   conf?: Uint8Array[];
-  delivered: Uint8Array[];
-  read: Uint8Array[];
+  /** Outgoing: how many members confirmed delivery, and reading (who: message-receipts.ts). */
+  delivered: number;
+  read: number;
+  /** Version 1 records named the members in the message itself: kept only until upgraded. */
+  legacy?: { delivered: Uint8Array[]; read: Uint8Array[] };
   shown: boolean;
   readByMe: boolean;
 }
@@ -170,6 +186,8 @@ export function decodeGroupRecord(bytes: Uint8Array): GroupRecord {
       }),
     );
     if (fan) r.fan = fan;
+    const v = optional(m.v, (x) => asUint(x, 'version'));
+    if (v !== undefined) r.v = v;
     return r;
   });
 }
@@ -186,8 +204,8 @@ export function decodeGroupMessage(bytes: Uint8Array): GroupMessageRecord {
       lamport: asUint(m.lamport, 'lamport'),
       ts: asUint(m.ts, 'ts'),
       received: asUint(m.received, 'received'),
-      delivered: keys(m.delivered, 'delivered', 4096),
-      read: keys(m.read, 'read', 4096),
+      delivered: 0,
+      read: 0,
       shown: asBool(m.shown, 'shown'),
       readByMe: asBool(m.readByMe, 'readByMe'),
     };
@@ -196,6 +214,14 @@ export function decodeGroupMessage(bytes: Uint8Array): GroupMessageRecord {
       return { parents: keys(p.parents, 'parents', 64), lamport: asUint(p.lamport, 'lamport') };
     });
     if (place) r.place = place;
+    if (Array.isArray(m.delivered) || Array.isArray(m.read)) {
+      r.legacy = { delivered: keys(m.delivered, 'delivered', 4096), read: keys(m.read, 'read', 4096) };
+      r.delivered = r.legacy.delivered.length;
+      r.read = r.legacy.read.length;
+    } else {
+      r.delivered = asUint(m.delivered, 'delivered');
+      r.read = asUint(m.read, 'read');
+    }
     if (optional(m.hist, (v) => asBool(v, 'hist'))) r.hist = true;
     const conf = optional(m.conf, (v) => keys(v, 'confirmers', 4096));
     if (conf) r.conf = conf;
@@ -255,6 +281,8 @@ export const GC = {
   pending: 'gpend',
   events: (g: Uint8Array) => `gev.${toHex(g)}`,
   messages: (g: Uint8Array) => `gmsg.${toHex(g)}`,
+  receipts: (g: Uint8Array) => `grc.${toHex(g)}`,
+  chains: 'gch',
   receivers: (g: Uint8Array) => `gsk.${toHex(g)}`,
   stash: (g: Uint8Array) => `gst.${toHex(g)}`,
 } as const;

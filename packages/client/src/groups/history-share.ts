@@ -308,8 +308,8 @@ export function historyRecords(
       lamport: s.env.lamport,
       ts: s.env.ts,
       received: now,
-      delivered: [],
-      read: [],
+      delivered: 0,
+      read: 0,
       // History, not news: `parus read` does not announce it and no read receipt goes back.
       shown: true,
       readByMe: true,
