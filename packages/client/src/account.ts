@@ -405,6 +405,8 @@ export class Account {
   private readonly maxResendMs: number;
   private readonly inviteTtlMs: number;
   private readonly roomLimits: RoomLimits;
+  /** Refusals of room joins on their way to the joiners (sent once; sync and close wait for them). */
+  private readonly refusing = new Set<Promise<unknown>>();
 
   /** Creates a new account (a fresh device key) in an empty store. */
   static async create(opts: AccountOptions & { name: string; relay: string }): Promise<Account> {
@@ -632,6 +634,7 @@ export class Account {
           await r.drained();
         }
         await this.groups.idle();
+        await Promise.all(this.refusing);
         await this.flush();
         const left = await this.sendableCount();
         // Done when nothing is left, or when a whole pass could not send what is left
@@ -674,6 +677,7 @@ export class Account {
     if (this.timer) clearInterval(this.timer);
     await this.groups.close();
     await this.flushing?.catch(() => undefined);
+    await Promise.all(this.refusing);
     for (const r of this.relays.values()) {
       await r.drained();
       r.close();
@@ -2117,9 +2121,12 @@ export class Account {
             refusal: { g: invite.peer, refusal },
           });
           const to = hello.queue;
-          void this.connected(to.relay)
+          // Sent once, not kept: a lost refusal leaves the joiner waiting, as before (decision 0017).
+          const sending = this.connected(to.relay)
             .then((r) => r.command({ t: 'send', sid: to.sid, body: wire }))
-            .catch(() => undefined); // best effort: a lost refusal leaves the joiner waiting, as before
+            .catch(() => undefined)
+            .finally(() => this.refusing.delete(sending));
+          this.refusing.add(sending);
         }
         throw e;
       }
