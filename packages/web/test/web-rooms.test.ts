@@ -20,6 +20,8 @@ import {
 let world: World;
 let amei: Person;
 let hua: Person;
+/** The room's first link, from before 阿美 changed it. */
+let oldLink = '';
 const ROOM = '台北咖啡同好會';
 const NOTE = '想請教手沖的豆子';
 
@@ -76,6 +78,7 @@ describe('public rooms in the browser', () => {
     await box.waitFor(WAIT);
     const first = await box.inputValue();
     expect(first.startsWith('parus:room/')).toBe(true);
+    oldLink = first;
     await page.getByRole('img', { name: '聊天室 QR 碼' }).waitFor(WAIT);
     expect(await unnamedControls(page)).toEqual([]);
     await page.getByRole('button', { name: '更換連結' }).click();
@@ -142,5 +145,29 @@ describe('public rooms in the browser', () => {
       .locator('.msg-in', { hasText: '好啊，謝謝你' })
       .waitFor(WAIT);
     for (const p of [amei, hua]) expect(p.problems).toEqual([]);
+  });
+
+  it('小明 pastes the link from before the change: the room answers it no longer works, and he dismisses it', async () => {
+    const ming = await openPerson(world);
+    await createAccount(ming.page, '小明', 'ming room pass 9753', world.relay.address);
+    const page = ming.page;
+    await page.getByRole('button', { name: '加入好友' }).first().click();
+    await page.getByLabel('好友的邀請連結').fill(oldLink);
+    await page.getByText(`這是聊天室「${ROOM}」的連結`).waitFor(WAIT);
+    await page.getByRole('button', { name: '加入聊天室' }).click();
+    await page.getByRole('heading', { name: ROOM }).waitFor(WAIT);
+    // 阿美's browser checks the link and answers; 加入中 makes way for why, and a way out.
+    const refused = page.getByRole('region', { name: `無法加入「${ROOM}」` });
+    await refused.waitFor(WAIT);
+    await refused.getByText('這個連結已經失效：聊天室換了新連結。請向成員索取目前的連結。').waitFor(WAIT);
+    const item = chatList(page).locator('.group-item', { hasText: ROOM });
+    await item.locator('.badge-refused', { hasText: '已拒絕' }).waitFor(WAIT);
+    await item.getByText('無法加入聊天室').waitFor(WAIT);
+    expect(await item.getByText('加入中').count()).toBe(0);
+    expect(await unnamedControls(page)).toEqual([]);
+    await shot(page, 'zh-TW-27-room-refused');
+    await refused.getByRole('button', { name: '關閉' }).click();
+    await item.waitFor({ state: 'detached', ...WAIT });
+    for (const p of [amei, hua, ming]) expect(p.problems).toEqual([]);
   });
 });

@@ -324,6 +324,33 @@ export function GroupView(props: {
     </header>
   );
 
+  if (group.refused)
+    return (
+      <section class="chat group-chat" aria-label={name}>
+        {head}
+        <div
+          class="group-invitation room-refused"
+          role="region"
+          aria-label={t('room.refusedTitle', { name })}
+        >
+          <GroupAvatar name={name} />
+          <p role="alert">{t('room.refusedTitle', { name })}</p>
+          <p class="muted">{t(`room.refused.${group.refused}`)}</p>
+          <button
+            type="button"
+            onClick={() => void run(() => groups.decline(id)).then((ok) => ok && props.onBack())}
+          >
+            {t('room.dismiss')}
+          </button>
+          {error && (
+            <p class="form-error" role="alert">
+              {error}
+            </p>
+          )}
+        </div>
+      </section>
+    );
+
   if (isJoiningRoom(group))
     return (
       <section class="chat group-chat" aria-label={name}>
