@@ -6,7 +6,7 @@
  */
 import type { JSX } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import type { GroupMemberInfo, MessageInfo } from '@parus/client';
+import type { GroupMemberInfo, MessageInfo, RoomRefusal } from '@parus/client';
 import type { Session } from '../engine-loader.ts';
 import type { GroupCommandName } from '../compose/commands.ts';
 import {
@@ -18,7 +18,7 @@ import {
   type MentionQuery,
 } from '../compose/mentions.ts';
 import { formatClock, formatDay } from '../format-time.ts';
-import { useI18n, type Translate } from '../i18n.ts';
+import { useI18n, type MessageKey, type Translate } from '../i18n.ts';
 import { groupErrorText } from './group-errors.ts';
 import { Avatar } from './avatar.tsx';
 import { Composer } from './composer.tsx';
@@ -26,6 +26,13 @@ import { GroupAvatar, GroupIcon, PinIcon } from './group-icons.tsx';
 import { BackIcon } from './icons.tsx';
 import { isJoiningRoom } from './group-list-item.tsx';
 import { GlobeIcon, ShareLinkIcon } from './room-icons.tsx';
+
+/** Why a room's door refused my join (decision 0017). */
+const REFUSAL_TEXT: Record<RoomRefusal, MessageKey> = {
+  'link-invalid': 'room.refused.link-invalid',
+  'not-allowed': 'room.refused.not-allowed',
+  'too-many-joins': 'room.refused.too-many-joins',
+};
 
 /**
  * How a member is named in this chat and in mentions: their nick, else how I know them
@@ -335,7 +342,7 @@ export function GroupView(props: {
         >
           <GroupAvatar name={name} />
           <p role="alert">{t('room.refusedTitle', { name })}</p>
-          <p class="muted">{t(`room.refused.${group.refused}`)}</p>
+          <p class="muted">{t(REFUSAL_TEXT[group.refused])}</p>
           <button
             type="button"
             onClick={() => void run(() => groups.decline(id)).then((ok) => ok && props.onBack())}
