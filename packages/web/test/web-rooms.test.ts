@@ -3,8 +3,12 @@
 // link (a new link once); 小華 pastes it into the add-friend dialog, which offers to join the
 // room, and joins with a nickname; they talk in the room both ways; 小華 asks 阿美 for a
 // private chat from the member list; 阿美 sees the request at the top of her chat list,
-// accepts, and they talk one to one.
+// accepts, and they talk one to one. 小明 tries a link from before the change and is refused,
+// then joins by picking a picture of the room's QR code.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import QRCode from 'qrcode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   WAIT,
@@ -20,6 +24,7 @@ import {
 let world: World;
 let amei: Person;
 let hua: Person;
+let ming: Person;
 /** The room's first link, from before 阿美 changed it. */
 let oldLink = '';
 const ROOM = '台北咖啡同好會';
@@ -148,7 +153,7 @@ describe('public rooms in the browser', () => {
   });
 
   it('小明 pastes the link from before the change: the room answers it no longer works, and he dismisses it', async () => {
-    const ming = await openPerson(world);
+    ming = await openPerson(world);
     await createAccount(ming.page, '小明', 'ming room pass 9753', world.relay.address);
     const page = ming.page;
     await page.getByRole('button', { name: '加入好友' }).first().click();
@@ -168,6 +173,30 @@ describe('public rooms in the browser', () => {
     await shot(page, 'zh-TW-27-room-refused');
     await refused.getByRole('button', { name: '關閉' }).click();
     await item.waitFor({ state: 'detached', ...WAIT });
+    for (const p of [amei, hua, ming]) expect(p.problems).toEqual([]);
+  });
+
+  it('小明 picks a picture of the room’s QR code in the add-friend dialog and joins', async () => {
+    const page = ming.page;
+    const png = join(world.dir, 'room-qr.png');
+    writeFileSync(png, await QRCode.toBuffer(link, { errorCorrectionLevel: 'L', margin: 4, scale: 4 }));
+    await page.getByRole('button', { name: '加入好友' }).first().click();
+    await page.getByLabel('選擇 QR 碼圖片').setInputFiles(png);
+    // The scanned text is the room link: the dialog names the room and offers to join it.
+    await page.getByText(`這是聊天室「${ROOM}」的連結`).waitFor(WAIT);
+    expect(await page.getByLabel('好友的邀請連結').inputValue()).toBe(link);
+    await page.getByLabel('在聊天室的暱稱（選填）').fill('小明');
+    await page.getByRole('button', { name: '加入聊天室' }).click();
+    await page.getByRole('heading', { name: ROOM }).waitFor(WAIT);
+    await page.getByLabel('輸入訊息').waitFor(WAIT);
+    await page.getByText(`成員 3 人`).waitFor(WAIT);
+    await say(page, '掃 QR 碼進來的');
+    // 阿美 let 小明 in, so she has a session with him at once (小華 gets one through her later).
+    await chatList(amei.page).locator('.group-item', { hasText: ROOM }).click();
+    await roomMessages(amei.page)
+      .locator('.msg-in', { hasText: '掃 QR 碼進來的' })
+      .locator('.msg-from', { hasText: '小明' })
+      .waitFor(WAIT);
     for (const p of [amei, hua, ming]) expect(p.problems).toEqual([]);
   });
 });
