@@ -4,7 +4,8 @@
 // room, and joins with a nickname; they talk in the room both ways; 小華 asks 阿美 for a
 // private chat from the member list; 阿美 sees the request at the top of her chat list,
 // accepts, and they talk one to one. 小明 tries a link from before the change and is refused,
-// then joins by picking a picture of the room's QR code.
+// then joins by picking a picture of the room's QR code (decision 0017). The room screens again in English
+// (PARUS_SCREENSHOTS=1 writes the en-14…17 and zh-TW-25…27 pictures of docs/guide*.md).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -198,5 +199,55 @@ describe('public rooms in the browser', () => {
       .locator('.msg-from', { hasText: '小明' })
       .waitFor(WAIT);
     for (const p of [amei, hua, ming]) expect(p.problems).toEqual([]);
+  });
+
+  it('the room screens in English: the share link, a chat request, a refused join', async () => {
+    const english = async (page: Page): Promise<void> => {
+      await page.getByRole('button', { name: '設定' }).click();
+      await page.getByRole('button', { name: 'English' }).click();
+      await page.getByRole('heading', { name: 'Settings' }).waitFor(WAIT);
+      await page.keyboard.press('Escape');
+    };
+    await english(amei.page);
+    await amei.page.getByRole('button', { name: 'Share link' }).click();
+    await amei.page.getByRole('img', { name: 'Room QR code' }).waitFor(WAIT);
+    expect(await amei.page.getByLabel('Room link').inputValue()).toBe(link);
+    expect(await unnamedControls(amei.page)).toEqual([]);
+    await shot(amei.page, 'en-14-room-share-link');
+    await amei.page.keyboard.press('Escape');
+
+    // 小明 (in zh-TW) asks 阿美 for a private chat; she reads the request in English.
+    await ming.page.getByRole('button', { name: '成員', exact: true }).click();
+    await ming.page.getByRole('button', { name: '私訊 阿美' }).click();
+    await ming.page.getByLabel('附上一句話（選填）').fill('Which beans do you like?');
+    await ming.page.getByRole('button', { name: '送出邀請' }).click();
+    await ming.page.getByRole('status').getByText('已送出邀請給 阿美').waitFor(WAIT);
+    await ming.page.keyboard.press('Escape');
+    const requests = amei.page.getByRole('region', { name: 'Chat requests' });
+    await requests.getByText('小明 would like to chat privately').waitFor(WAIT);
+    await requests.getByText(`From “${ROOM}”`).waitFor(WAIT);
+    expect(await unnamedControls(amei.page)).toEqual([]);
+    await shot(amei.page, 'en-16-chat-request');
+    await amei.page.getByRole('button', { name: 'Decline the request from 小明' }).click();
+    await requests.waitFor({ state: 'detached', ...WAIT });
+
+    // Someone else, in English, with the link from before the change.
+    const chih = await openPerson(world);
+    await createAccount(chih.page, 'Chih', 'chih room pass 8642', world.relay.address);
+    await english(chih.page);
+    await chih.page.getByRole('button', { name: 'Add friend' }).first().click();
+    await chih.page.getByLabel("Your friend's invite link").fill(oldLink);
+    await chih.page.getByText(`This is a link to the room “${ROOM}”`).waitFor(WAIT);
+    await chih.page.getByLabel('Your nickname in the room (optional)').fill('Chih');
+    await shot(chih.page, 'en-15-room-join');
+    await chih.page.getByRole('button', { name: 'Join room' }).click();
+    const refused = chih.page.getByRole('region', { name: `“${ROOM}” did not let you in` });
+    await refused.getByText('This link no longer works', { exact: false }).waitFor(WAIT);
+    await chih.page.locator('.group-item .badge-refused', { hasText: 'Refused' }).waitFor(WAIT);
+    expect(await unnamedControls(chih.page)).toEqual([]);
+    await shot(chih.page, 'en-17-room-refused');
+    await refused.getByRole('button', { name: 'Dismiss' }).click();
+    await refused.waitFor({ state: 'detached', ...WAIT });
+    for (const p of [amei, hua, ming, chih]) expect(p.problems).toEqual([]);
   });
 });
