@@ -17,7 +17,6 @@ import {
   splitMentions,
   type MentionQuery,
 } from '../compose/mentions.ts';
-import { formatClock, formatDay } from '../format-time.ts';
 import { useI18n, type MessageKey, type Translate } from '../i18n.ts';
 import { groupErrorText } from './group-errors.ts';
 import { Avatar } from './avatar.tsx';
@@ -25,6 +24,7 @@ import { Composer } from './composer.tsx';
 import { GroupAvatar, GroupIcon, PinIcon } from './group-icons.tsx';
 import { BackIcon } from './icons.tsx';
 import { isJoiningRoom } from './group-list-item.tsx';
+import { MessageRow, withDayHeadings } from './message-row.tsx';
 import { GlobeIcon, ShareLinkIcon } from './room-icons.tsx';
 
 /** Why a room's door refused my join (decision 0017). */
@@ -215,82 +215,68 @@ export function GroupView(props: {
     return true;
   };
 
-  const now = new Date();
-  const rows: JSX.Element[] = [];
-  let lastDay = '';
-  for (const m of messages) {
-    const at = new Date(m.ts);
-    const day = at.toDateString();
-    if (day !== lastDay) {
-      lastDay = day;
-      rows.push(
-        <li key={`day-${day}`} class="day-sep">
-          <span>{formatDay(at, now, t)}</span>
-        </li>,
-      );
-    }
+  const rows = withDayHeadings(messages, new Date(), t, (m, at) => {
     const who = m.dir === 'out' ? t('chat.you') : (m.from ?? '?');
     const toMe = m.dir === 'in' && mentionsAny(m.text, mine);
     const action = m.kind === 'action' || m.action === true;
-    rows.push(
-      <li
+    return (
+      <MessageRow
         key={m.id}
-        class={`msg msg-${m.dir}${toMe ? ' msg-mentions-me' : ''}${action ? ' msg-action' : ''}`}
-        data-id={m.id}
-      >
-        {m.dir === 'in' && <Avatar name={who} small />}
-        <div class="msg-body">
-          {m.dir === 'in' && !action && <span class="msg-from">{who}</span>}
-          <div class="bubble">
-            {toMe && <span class="mention-flag">{t('group.mentionsYou')}</span>}
-            {action ? (
-              <span class="text action-text">
-                * {m.dir === 'out' ? session.name : who} <Text text={m.text} names={names} mine={mine} />
+        message={m}
+        at={at}
+        t={t}
+        avatar={who}
+        classes={`${toMe ? ' msg-mentions-me' : ''}${action ? ' msg-action' : ''}`}
+        sender={{ name: m.dir === 'in' && !action ? who : undefined }}
+        meta={
+          <>
+            {m.late && (
+              <span class="late-mark" title={t('group.lateHint')}>
+                {t('group.late')}
+                <span class="late-count">
+                  {' '}
+                  {t('group.lateCount', { count: m.confirmations ?? 0, needed: m.confirmationsNeeded ?? 1 })}
+                </span>
               </span>
-            ) : (
-              <>
-                <span class="visually-hidden">{who}: </span>
-                <Text text={m.text} names={names} mine={mine} />
-              </>
             )}
-          </div>
-        </div>
-        <span class="msg-meta">
-          {m.late && (
-            <span class="late-mark" title={t('group.lateHint')}>
-              {t('group.late')}
-              <span class="late-count">
-                {' '}
-                {t('group.lateCount', { count: m.confirmations ?? 0, needed: m.confirmationsNeeded ?? 1 })}
+            {m.late && m.dir === 'in' && group.status === 'joined' && (
+              <button
+                type="button"
+                class="late-confirm"
+                aria-label={t('group.confirmLateName', { name: who })}
+                onClick={() => void run(() => groups.confirmLate(id, m.id), t('group.lateDone'))}
+              >
+                {t('group.confirmLate')}
+              </button>
+            )}
+            {m.confirmed && (
+              <span class="late-mark late-confirmed" title={t('group.lateConfirmedHint')}>
+                {t('group.lateConfirmed')}
               </span>
-            </span>
-          )}
-          {m.late && m.dir === 'in' && group.status === 'joined' && (
-            <button
-              type="button"
-              class="late-confirm"
-              aria-label={t('group.confirmLateName', { name: who })}
-              onClick={() => void run(() => groups.confirmLate(id, m.id), t('group.lateDone'))}
-            >
-              {t('group.confirmLate')}
-            </button>
-          )}
-          {m.confirmed && (
-            <span class="late-mark late-confirmed" title={t('group.lateConfirmedHint')}>
-              {t('group.lateConfirmed')}
-            </span>
-          )}
-          {m.history && (
-            <span class="history-mark" title={t('group.earlierHint')}>
-              {t('group.earlier')}
-            </span>
-          )}
-          {m.dir === 'out' && <ReadMark m={m} t={t} />}
-          <time dateTime={at.toISOString()}>{formatClock(at, t)}</time>
-        </span>
-      </li>,
+            )}
+            {m.history && (
+              <span class="history-mark" title={t('group.earlierHint')}>
+                {t('group.earlier')}
+              </span>
+            )}
+            {m.dir === 'out' && <ReadMark m={m} t={t} />}
+          </>
+        }
+      >
+        {toMe && <span class="mention-flag">{t('group.mentionsYou')}</span>}
+        {action ? (
+          <span class="text action-text">
+            * {m.dir === 'out' ? session.name : who} <Text text={m.text} names={names} mine={mine} />
+          </span>
+        ) : (
+          <>
+            <span class="visually-hidden">{who}: </span>
+            <Text text={m.text} names={names} mine={mine} />
+          </>
+        )}
+      </MessageRow>
     );
-  }
+  });
 
   const head = (
     <header class="chat-head">
