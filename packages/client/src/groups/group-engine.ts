@@ -1260,7 +1260,12 @@ export class GroupEngine {
   /** Hidden peer sessions bind themselves to my member key in their first message. */
   async peerSessionOps(c: ContactRecord): Promise<StoreOp[]> {
     const l = c.peer ? this.groups.get(hex(c.peer)) : undefined;
-    return l ? [this.bindOp(l, c)] : [];
+    if (!l) return [];
+    // Joining by link: this is the session my join request opens, the one a refusal may come in.
+    const room = l.rec.status === 'invited' ? await this.roomRecord(l.rec.id) : undefined;
+    if (room?.join && !room.join.c)
+      return [this.bindOp(l, c), this.roomOp({ ...room, join: { ...room.join, c: c.id } })];
+    return [this.bindOp(l, c)];
   }
 
   private bindOp(l: Loaded, c: ContactRecord): StoreOp {
@@ -1940,14 +1945,9 @@ export class GroupEngine {
       tx.after.push(() => this.refusedJoins.delete(g));
     });
     try {
-      const door = await this.host.answerRoomDoor(cardToLink(room.door), room.group, (conv) =>
+      await this.host.answerRoomDoor(cardToLink(room.door), room.group, (conv) =>
         roomJoinRequest(room.secret, room.group, me, conv),
       );
-      // The session the request opened: the one a refusal must come in (decision 0017).
-      await this.change(async (tx) => {
-        const r = await this.roomRecord(room.group);
-        if (r?.join && !r.join.c) tx.ops.push(this.roomOp({ ...r, join: { ...r.join, c: door.id } }));
-      });
     } catch (e) {
       await this.change(async (tx) => {
         const l = this.groups.get(g);
