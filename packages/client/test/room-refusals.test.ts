@@ -7,6 +7,7 @@ import {
   ParusError,
   ProtocolError,
   QuotaError,
+  StorageError,
   VerificationError,
   cardId,
   createEnvelope,
@@ -24,8 +25,8 @@ import {
 import { Account, type AccountOptions } from '../src/index.ts';
 import { decodeContact, type ContactRecord } from '../src/records.ts';
 import { GC, decodeGroupRecord } from '../src/groups/group-records.ts';
-import { RC, decodeRoomRecord } from '../src/groups/room-records.ts';
-import { encodeRoomRefusal, refusing } from '../src/groups/room-refusal.ts';
+import { RC, decodeRoomRecord, encodeRoomRecord, type RoomRecord } from '../src/groups/room-records.ts';
+import { decodeRoomRefusal, encodeRoomRefusal, refusing } from '../src/groups/room-refusal.ts';
 import { KeptStore, relayWorld, settle, until } from './support/group-harness.ts';
 
 const world = relayWorld('refusals');
@@ -228,5 +229,46 @@ describe('refused joins are answered', () => {
     const back = await world.reopen({ store });
     await back.start();
     await until([back, bob], () => bob.groups.get(room.id).status === 'joined');
+  });
+});
+
+describe('the refusal and the room record codecs', () => {
+  const g = systemRandom.bytes(16);
+
+  it('a refusal round-trips; unknown codes, other fields and bad ids do not decode', () => {
+    for (const refusal of ['link-invalid', 'not-allowed', 'too-many-joins'] as const)
+      expect(decodeRoomRefusal(encodeRoomRefusal({ g, refusal }))).toEqual({ g, refusal });
+    const ok = encodeRoomRefusal({ g, refusal: 'not-allowed' });
+    for (const bad of [
+      { ...ok, c: 0 },
+      { ...ok, c: 4 },
+      { ...ok, why: 'because' },
+      { ...ok, t: 'bind' },
+      { ...ok, g: g.slice(1) },
+      { t: 'refuse', g },
+      'refuse',
+    ])
+      expect(() => decodeRoomRefusal(bad)).toThrow(DecodeError);
+  });
+
+  it('a room record keeps the join’s door session and its refusal; a damaged one is a StorageError', () => {
+    const rec: RoomRecord = {
+      g,
+      join: {
+        k: systemRandom.bytes(32),
+        nick: 'mei',
+        c: systemRandom.bytes(16),
+        refused: { why: 'link-invalid', at: 5 },
+      },
+    };
+    expect(decodeRoomRecord(encodeRoomRecord(rec))).toEqual(rec);
+    const plain: RoomRecord = { g, join: { k: rec.join!.k } };
+    expect(decodeRoomRecord(encodeRoomRecord(plain))).toEqual(plain);
+    const bytes = encodeRoomRecord({
+      ...rec,
+      join: { ...rec.join!, refused: { why: 'nope' as 'link-invalid', at: 5 } },
+    });
+    expect(() => decodeRoomRecord(bytes)).toThrow(StorageError);
+    expect(() => decodeRoomRecord(encodeRoomRecord(rec).slice(0, 20))).toThrow(StorageError);
   });
 });
