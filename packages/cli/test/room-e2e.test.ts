@@ -1,7 +1,7 @@
 // Public rooms end to end: the real `parus` binary for three accounts that are nobody's
 // contacts and a real relay process. Alice opens a room and prints its link; Bob and Carol join
 // by the link, they chat in the room, Bob asks Carol for a private chat from the member list,
-// Carol accepts, and they chat 1:1 as ordinary contacts.
+// Carol accepts, and they chat 1:1 as ordinary contacts. Then a join by an old link is refused.
 import { describe, expect, it } from 'vitest';
 import { cliWorld, people, type Msg, type Who } from './support/cli-world.ts';
 
@@ -89,5 +89,29 @@ describe('parus public rooms end to end', () => {
     expect((await json('bob', ['requests'])).requests).toEqual([]);
     const bad = await parus('bob', ['requests', 'accept', 'ffff', '--json']);
     expect(JSON.parse(bad.stdout).error.name).toBe('NotFoundError');
+  }, 300_000);
+
+  it('a join by an old link is refused: the joiner waiting for the door is told and exits non-zero', async () => {
+    const fresh = String((await json('alice', ['group', 'link', 'Lobby', '--rotate'])).link);
+    await json('bob', ['group', 'leave', id]);
+    // Bob comes back with the link from before the rotation and waits while Alice is online.
+    let answered = false;
+    const waiting = parus('bob', ['group', 'join', link, '--wait', '60', '--json']).finally(() => {
+      answered = true;
+    });
+    for (let i = 0; i < 20 && !answered; i++) await json('alice', ['read']);
+    const refused = await waiting;
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout.trim().split('\n').pop()!).refused).toBe('link-invalid');
+    const listed = (await json('bob', ['group', 'list'])).groups as Array<{ id: string; refused?: string }>;
+    expect(listed.find((g) => g.id === id)?.refused).toBe('link-invalid');
+    expect((await parus('bob', ['group', 'list'])).stdout).toContain('the link is no longer valid');
+
+    // With the current link he is let in again, and `parus read` says so.
+    await json('bob', ['group', 'join', fresh]);
+    await json('alice', ['read']);
+    const read = await parus('bob', ['read']);
+    expect(read.stdout).toContain(`Joined the room Lobby (id ${id}).`);
+    expect(read.stdout).not.toContain('No new messages.');
   }, 300_000);
 });

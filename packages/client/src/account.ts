@@ -123,6 +123,7 @@ import {
 import type { GroupFanoutList } from './groups/group-records.ts';
 import { isGroupFanoutFrame } from './groups/group-wire.ts';
 import { DEFAULT_ROOM_LIMITS, type RoomLimits } from './groups/room-limits.ts';
+import { sealRoomRefusal } from './groups/room-refusal.ts';
 import { MirroredStore } from './mirrored-store.ts';
 import {
   CONTACT_STATES,
@@ -404,6 +405,8 @@ export class Account {
   private readonly maxResendMs: number;
   private readonly inviteTtlMs: number;
   private readonly roomLimits: RoomLimits;
+  /** Refusals of room joins on their way to the joiners (sent once; sync and close wait for them). */
+  private readonly refusing = new Set<Promise<unknown>>();
 
   /** Creates a new account (a fresh device key) in an empty store. */
   static async create(opts: AccountOptions & { name: string; relay: string }): Promise<Account> {
@@ -631,6 +634,7 @@ export class Account {
           await r.drained();
         }
         await this.groups.idle();
+        await Promise.all(this.refusing);
         await this.flush();
         const left = await this.sendableCount();
         // Done when nothing is left, or when a whole pass could not send what is left
@@ -673,6 +677,7 @@ export class Account {
     if (this.timer) clearInterval(this.timer);
     await this.groups.close();
     await this.flushing?.catch(() => undefined);
+    await Promise.all(this.refusing);
     for (const r of this.relays.values()) {
       await r.drained();
       r.close();
@@ -2092,15 +2097,40 @@ export class Account {
       throw new VerificationError('device certificate does not match the request');
     }
     // A public room's door (a long-lived peer card): only proven join requests get anything.
-    const joiner =
-      invite.peer && !invite.oneTime
-        ? await this.groups.checkRoomJoin(
-            invite.peer,
-            invite.id,
-            asMap(env.body as CborMap, 'contact body').room,
-            conversationId(identity.publicKey, req.identityKey),
-          )
-        : undefined;
+    let joiner: Uint8Array | undefined;
+    if (invite.peer && !invite.oneTime) {
+      const conv = conversationId(identity.publicKey, req.identityKey);
+      try {
+        joiner = await this.groups.checkRoomJoin(
+          invite.peer,
+          invite.id,
+          asMap(env.body as CborMap, 'contact body').room,
+          conv,
+        );
+      } catch (e) {
+        // A refused join is answered once, in the session it opened (groups/room-refusal.ts).
+        const refusal = this.groups.roomRefusal(invite.id, e);
+        if (refusal) {
+          const wire = sealRoomRefusal({
+            session,
+            ad: keys.associatedData,
+            device: this.device,
+            conv,
+            now: this.now(),
+            rng: this.rng,
+            refusal: { g: invite.peer, refusal },
+          });
+          const to = hello.queue;
+          // Sent once, not kept: a lost refusal leaves the joiner waiting, as before (decision 0017).
+          const sending = this.connected(to.relay)
+            .then((r) => r.command({ t: 'send', sid: to.sid, body: wire }))
+            .catch(() => undefined)
+            .finally(() => this.refusing.delete(sending));
+          this.refusing.add(sending);
+        }
+        throw e;
+      }
+    }
     // My queue for this contact, secured at once with the sender key they chose.
     const recv = await this.newQueue(this.account.relay, hello.senderKey);
     const senderKey = generateDhKeyPair(this.rng);
@@ -2153,6 +2183,25 @@ export class Account {
       this.events.emit('contact', { alias: contact.alias, change: 'added', info: this.info(contact) });
   }
 
+  /**
+   * A room door refused my join (groups/room-refusal.ts): the room is marked, and the session
+   * the request opened ends here, with its queue and anything still waiting for it.
+   */
+  private async receiveRoomRefusal(c: ContactRecord, body: CborValue, seenOp: StoreOp): Promise<void> {
+    const refused = await this.groups.receiveRoomRefusal(c, body);
+    const ops: StoreOp[] = [seenOp, ...refused.ops, { type: 'del', collection: C.contacts, key: hex(c.id) }];
+    for (const { key, value: e } of this.mirror.entries(C.outbox, decodeOutbox))
+      if (equalBytes(e.contact, c.id)) ops.push({ type: 'del', collection: C.outbox, key });
+    await this.store.batch(ops);
+    this.contactsById.delete(hex(c.id));
+    this.contactsVersion++;
+    this.queues.delete(hex(c.recv.rid));
+    for (const f of refused.after) f();
+    const r = this.connection(c.recv.relay);
+    // The queue has done its job; delete it (after this message's ack).
+    setTimeout(() => void r.command({ t: 'del', rid: c.recv.rid }, c.recv.rk).catch(() => undefined), 0);
+  }
+
   private freeAlias(name: string): string {
     const base = name.replace(/[\s/@]+/g, '-').slice(0, 56) || 'contact';
     if (!this.byAlias(base)) return base;
@@ -2172,6 +2221,10 @@ export class Account {
     }
     const env = decodeEnvelope(unpad(dec.plaintext));
     if (!equalBytes(env.conv, contact.conv)) throw new VerificationError('message for another conversation');
+    if (contact.status === 'pending' && contact.peer && env.kind === 'group') {
+      await this.receiveRoomRefusal(contact, env.body, seenOp);
+      return;
+    }
     let c: ContactRecord = { ...contact, session: encodeRatchetState(dec.state) };
     const ops: StoreOp[] = [seenOp];
     const after: Array<() => void> = [];

@@ -15,6 +15,8 @@ export { GroupEngine, BACKDATE_WINDOW_MS, MAX_GROUP_MEMBERS } from './groups/gro
 export type { ChatRequestInfo, GroupChange, GroupInfo, GroupMemberInfo } from './groups/group-engine.ts';
 export { DEFAULT_ROOM_LIMITS } from './groups/room-limits.ts';
 export type { RoomLimits } from './groups/room-limits.ts';
+export { ROOM_REFUSALS } from './groups/room-refusal.ts';
+export type { RoomRefusal } from './groups/room-refusal.ts';
 export { MemoryStore } from './store.ts';
 export type { Store, StoreEntry, StoreOp } from './store.ts';
 export { SealedStore } from './sealed-store.ts';

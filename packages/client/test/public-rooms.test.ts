@@ -128,7 +128,7 @@ describe('public rooms', () => {
     expect(fresh).not.toBe(old);
     await bob.groups.joinRoom(old);
     await until([alice, bob], () => aliceErrors.some((e) => e instanceof VerificationError));
-    // (Bob's request stays unanswered: his outbox keeps it, so traffic never "settles".)
+    // (Bob is told so: room-refusals.test.ts follows the refusals to the joiner.)
     await alice.sync();
     await bob.sync();
     expect(bob.groups.get(room.id).status).toBe('invited');

@@ -5,7 +5,7 @@ import type { Account, GroupInfo, GroupMemberInfo, MessageInfo } from '@parus/cl
 import { parse, str } from '../args.ts';
 import { formatMessage } from '../format.ts';
 import { openAccount, resolveHome } from '../home.ts';
-import { joinRoomLink, printRoomLink, requestChat } from './room.ts';
+import { formatRefusal, joinRoomLink, printRoomLink, requestChat } from './room.ts';
 import type { Output } from '../output.ts';
 
 type MakeOut = (json: boolean) => Output;
@@ -16,6 +16,7 @@ export const GROUP_HELP = `parus group create NAME [--public]       create a pri
                                            a public room's link (--rotate: old links stop working)
   parus group list                         groups and pending invitations (with their ids)
   parus group join ID|LINK [--nick N]      answer an invitation, or join a public room by its link
+    [--wait SECONDS]                       (a link: stay until the room's door answers)
   parus group decline ID                   decline an invitation (or give up joining a room)
   parus group chat GROUP MEMBER [--note T] ask a member for a private 1:1 chat
   parus group alias ID NAME                a local name for a group
@@ -30,6 +31,7 @@ export const GROUP_HELP = `parus group create NAME [--public]       create a pri
 
 export function formatGroup(g: GroupInfo): string {
   const name = g.alias ? `${g.alias} (${g.name})` : g.name;
+  if (g.refused) return formatRefusal(g);
   if (g.status === 'invited')
     return `✉ ${name}  invitation from ${g.invitedBy ?? '?'} — parus group join ${g.id}`;
   const role = g.role ? `, you are ${g.role}` : '';
@@ -67,6 +69,7 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
     qr: { type: 'string' },
     nick: { type: 'string' },
     note: { type: 'string' },
+    wait: { type: 'string' },
   });
   const out = makeOut(values.json === true);
   const [sub, ...args] = positionals;
@@ -128,8 +131,11 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
       case 'join': {
         const [ref] = need(1, 'parus group join ID|LINK');
         if (isRoomLink(ref!)) {
-          await joinRoomLink(account, out, ref!, str(values, 'nick'));
-          break;
+          const wait = str(values, 'wait');
+          const seconds = wait === undefined ? 0 : Number(wait);
+          if (!Number.isInteger(seconds) || seconds < 0 || seconds > 3600)
+            throw new UsageError('--wait takes whole seconds, 0-3600');
+          return await joinRoomLink(account, out, ref!, str(values, 'nick'), seconds);
         }
         await deliver(account); // the invitation's events may still be on their way
         const info = await g.join(ref!);

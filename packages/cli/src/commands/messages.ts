@@ -6,7 +6,7 @@ import { parse, str } from '../args.ts';
 import { filesFolder, guessMime, progressLine, saveUnique } from '../files.ts';
 import { formatMessage } from '../format.ts';
 import { formatGroup } from './group.ts';
-import { formatRequest } from './room.ts';
+import { formatRefusal, formatRequest } from './room.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
 
@@ -193,6 +193,7 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
   const account = await openAccount(home);
   const contactsBefore = new Set(account.contacts().map((c) => c.alias));
   const groupsBefore = new Set(account.groups.list().map((g) => g.id));
+  const joiningBefore = account.groups.list().filter((g) => g.status === 'invited' && !g.refused);
   try {
     await account.start();
     await account.sync({ timeoutMs: 30_000 });
@@ -207,7 +208,14 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
       .list()
       .filter((g) => g.status === 'invited' && !groupsBefore.has(g.id));
     const requests = await account.groups.takeChatRequests();
-    out.result({ messages: withFiles, contacts: newContacts, invitations, requests }, () => {
+    // Rooms joined by link, or refused, since the last run (the door answered meanwhile).
+    const now = joiningBefore.map((g) => account.groups.list().find((x) => x.id === g.id) ?? g);
+    const joined = now.filter((g) => g.status === 'joined');
+    const refused = now.filter((g) => g.status === 'invited' && g.refused);
+    const result = { messages: withFiles, contacts: newContacts, invitations, requests, joined, refused };
+    out.result(result, () => {
+      for (const g of joined) out.line(`Joined the room ${g.name} (id ${g.id}).`);
+      for (const g of refused) out.line(formatRefusal(g));
       for (const r of requests) out.line(formatRequest(r));
       for (const c of newContacts) {
         out.line(
@@ -224,8 +232,8 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
           out.line(`  try again later with: parus download ${m.alias} ${m.id.slice(0, 12)}`);
         }
       }
-      if (messages.length === 0 && newContacts.length === 0 && invitations.length === 0 && !requests.length)
-        out.line('No new messages.');
+      const told = newContacts.length + invitations.length + requests.length + joined.length + refused.length;
+      if (messages.length === 0 && told === 0) out.line('No new messages.');
     });
   } finally {
     await account.close();

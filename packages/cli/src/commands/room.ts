@@ -4,7 +4,7 @@
  */
 import QRCode from 'qrcode';
 import { UsageError } from '@parus/core';
-import type { Account, ChatRequestInfo } from '@parus/client';
+import type { Account, ChatRequestInfo, GroupInfo, RoomRefusal } from '@parus/client';
 import { parse, str } from '../args.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
@@ -56,24 +56,66 @@ export async function printRoomLink(
   }
 }
 
+/** Why a room's door refused a join, for people (decision 0017). */
+export const REFUSAL_TEXT: Record<RoomRefusal, string> = {
+  'link-invalid': 'the link is no longer valid (ask a member for the current one)',
+  'not-allowed': 'you are not allowed to join this room',
+  'too-many-joins': 'too many people are joining right now; try again later',
+};
+
+export function formatRefusal(g: GroupInfo): string {
+  return `✗ ${g.name}: the room refused the join — ${REFUSAL_TEXT[g.refused!]}. Dismiss with: parus group decline ${g.id}`;
+}
+
+/** Resolves once the room `id` is joined or refused, or after `ms`. */
+function doorAnswer(account: Account, id: string, ms: number): Promise<void> {
+  const answered = (): boolean => {
+    const g = account.groups.list().find((x) => x.id === id);
+    return !g || g.status !== 'invited' || g.refused !== undefined;
+  };
+  if (answered()) return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(finish, ms);
+    const off = account.events.on('group', (c) => {
+      if (c.group === id && answered()) finish();
+    });
+    function finish(): void {
+      clearTimeout(timer);
+      off();
+      done();
+    }
+  });
+}
+
+/**
+ * `parus group join LINK`: asks the room's door, and with `wait` (seconds) stays online until it
+ * answers. A refusal (then or already) is an error: exit status 1, `refused` in the JSON.
+ */
 export async function joinRoomLink(
   account: Account,
   out: Output,
   link: string,
   nick: string | undefined,
-): Promise<void> {
+  wait = 0,
+): Promise<number> {
   await account.start();
   const started = await account.groups.joinRoom(link, nick === undefined ? {} : { nick });
-  const note = await exchange(account);
+  let note = await exchange(account);
+  if (wait > 0 && !note) {
+    await doorAnswer(account, started.id, wait * 1000);
+    note = await exchange(account);
+  }
   const info = account.groups.list().find((g) => g.id === started.id) ?? started;
-  out.result({ group: info, note }, () => {
-    if (info.status === 'joined') out.line(`Joined the room ${info.name} (id ${info.id}).`);
+  out.result({ group: info, refused: info.refused ?? null, note }, () => {
+    if (info.refused) out.warn(`parus: ${formatRefusal(info)}`);
+    else if (info.status === 'joined') out.line(`Joined the room ${info.name} (id ${info.id}).`);
     else
       out.line(
         `Asked to join ${info.name} (id ${info.id}); you are in once its door answers (see parus read).`,
       );
     if (note) out.warn(note);
   });
+  return info.refused ? 1 : 0;
 }
 
 export async function requestChat(

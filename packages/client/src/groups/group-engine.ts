@@ -124,6 +124,7 @@ import {
 } from './message-receipts.ts';
 import { checkRoomAdmission, decodeRoomJoinRequest, roomJoinRequest } from './room-door.ts';
 import { JoinLimiter, checkReceiveRate, checkSendRate, type RoomLimits } from './room-limits.ts';
+import { decodeRoomRefusal, refusalOf, refusing, type RoomRefusal } from './room-refusal.ts';
 import {
   MAX_CHAT_NOTE_CHARS,
   MAX_CHAT_REQUESTS,
@@ -196,7 +197,8 @@ export interface GroupChange {
     | 'declined'
     | 'receipts'
     | 'messages'
-    | 'request';
+    | 'request'
+    | 'refused';
 }
 
 export interface GroupMemberInfo {
@@ -225,6 +227,8 @@ export interface GroupInfo {
   public?: true;
   /** Whether newcomers receive the messages written since history sharing was turned on. */
   shareHistory?: boolean;
+  /** Joining by link: the room's door refused the join, and why (decision 0017). */
+  refused?: RoomRefusal;
 }
 
 /** What the group engine needs from the account (account.ts implements it). */
@@ -328,6 +332,10 @@ function eventIdOf(bytes: Uint8Array): string | undefined {
 export class GroupEngine {
   private readonly groups = new Map<string, Loaded>();
   private readonly joinLimiter: JoinLimiter;
+  /** Refusals a door answers count apart from its joins, within the same rate (decision 0017). */
+  private readonly refusalLimiter: JoinLimiter;
+  /** Rooms whose door refused my join by link, and why (from `grooms`, kept in memory for info). */
+  private readonly refusedJoins = new Map<string, RoomRefusal>();
   private pendingPayloads = 0;
   private maintaining: Promise<void> | undefined;
   private maintainAgain = false;
@@ -343,6 +351,7 @@ export class GroupEngine {
 
   constructor(private readonly host: GroupHost) {
     this.joinLimiter = new JoinLimiter(host.roomLimits);
+    this.refusalLimiter = new JoinLimiter(host.roomLimits);
   }
 
   async load(): Promise<void> {
@@ -362,6 +371,10 @@ export class GroupEngine {
         }
       }
       this.groups.set(hex(rec.id), { rec, events });
+    }
+    for (const { key, value } of await this.host.store.list(RC.rooms)) {
+      const why = decodeRoomRecord(value).join?.refused?.why;
+      if (why) this.refusedJoins.set(key, why);
     }
   }
 
@@ -516,6 +529,8 @@ export class GroupEngine {
       const c = this.host.contactById(l.rec.inviter);
       if (c) info.invitedBy = c.alias;
     }
+    const refused = l.rec.status === 'invited' ? this.refusedJoins.get(hex(l.rec.id)) : undefined;
+    if (refused) info.refused = refused;
     return info;
   }
 
@@ -903,6 +918,9 @@ export class GroupEngine {
         this.spread(tx, l, [e]);
       }
       this.forget(tx, l);
+      const room = this.refusedJoins.has(hex(l.rec.id)) ? await this.roomRecord(l.rec.id) : undefined;
+      if (room?.join) tx.ops.push(this.roomOp({ g: room.g, ...(room.door ? { door: room.door } : {}) }));
+      tx.after.push(() => this.refusedJoins.delete(hex(l.rec.id)));
       tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'declined' }));
     });
   }
@@ -1328,7 +1346,12 @@ export class GroupEngine {
   /** Hidden peer sessions bind themselves to my member key in their first message. */
   async peerSessionOps(c: ContactRecord): Promise<StoreOp[]> {
     const l = c.peer ? this.groups.get(hex(c.peer)) : undefined;
-    return l ? [this.bindOp(l, c)] : [];
+    if (!l) return [];
+    // Joining by link: this is the session my join request opens, the one a refusal may come in.
+    const room = l.rec.status === 'invited' ? await this.roomRecord(l.rec.id) : undefined;
+    if (room?.join && !room.join.c)
+      return [this.bindOp(l, c), this.roomOp({ ...room, join: { ...room.join, c: c.id } })];
+    return [this.bindOp(l, c)];
   }
 
   private bindOp(l: Loaded, c: ContactRecord): StoreOp {
@@ -1944,7 +1967,12 @@ export class GroupEngine {
     const g = hex(room.group);
     const before = this.groups.get(g);
     const beforeRec = before?.rec;
-    if (beforeRec && (beforeRec.status === 'joined' || beforeRec.status === 'invited'))
+    // A join the door refused may start over (with this link or a newer one).
+    if (
+      beforeRec &&
+      (beforeRec.status === 'joined' || beforeRec.status === 'invited') &&
+      !this.refusedJoins.has(g)
+    )
       throw new UsageError('you are already in this room (or joining it)');
     if (!before && this.groups.size >= MAX_GROUPS) throw new QuotaError(`at most ${MAX_GROUPS} groups`);
     const me = generateSignKeyPair(this.host.rng);
@@ -1971,6 +1999,7 @@ export class GroupEngine {
       const prev = (await this.roomRecord(room.group)) ?? { g: room.group };
       tx.ops.push(this.roomOp({ ...prev, join: { k: room.keeper, ...(nick ? { nick } : {}) } }));
       this.groups.set(g, l);
+      tx.after.push(() => this.refusedJoins.delete(g));
     });
     try {
       await this.host.answerRoomDoor(cardToLink(room.door), room.group, (conv) =>
@@ -2002,12 +2031,63 @@ export class GroupEngine {
     const request = decodeRoomJoinRequest(body);
     const l = this.groups.get(hex(group));
     const room = l ? await this.roomRecord(group) : undefined;
+    const stale = (message: string): Error => refusing('link-invalid', new ProtocolError(message));
     if (!l || !room?.door || !equalBytes(room.door.id, door))
-      throw new ProtocolError('a join request at a door this device no longer keeps');
-    if (l.rec.status !== 'joined') throw new ProtocolError('a join request for a room I am not in');
+      throw stale('a join request at a door this device no longer keeps');
+    if (l.rec.status !== 'joined') throw stale('a join request for a room I am not in');
     checkRoomAdmission({ state: this.state(l), secret: room.door.s, conv, request });
-    this.joinLimiter.admit(hex(door), this.host.now());
+    try {
+      this.joinLimiter.admit(hex(door), this.host.now());
+    } catch (e) {
+      throw refusing('too-many-joins', e);
+    }
     return request.m;
+  }
+
+  /**
+   * Whether the door `door` answers the join request that `error` refused, and with what
+   * (decision 0017): only errors of the checks above are answered, and no more of them per
+   * window than the door admits joins.
+   */
+  roomRefusal(door: Uint8Array, error: unknown): RoomRefusal | undefined {
+    const refusal = refusalOf(error);
+    if (!refusal) return undefined;
+    try {
+      this.refusalLimiter.admit(hex(door), this.host.now());
+    } catch {
+      return undefined;
+    }
+    return refusal;
+  }
+
+  /**
+   * The joiner's side: a refusal from the door of a room I am joining by link, in the session my
+   * join request opened (Account.receiveFromContact, under the lock; the account then drops
+   * that session). The room stays `invited`, marked refused, until I decline it or join again.
+   */
+  async receiveRoomRefusal(c: ContactRecord, body: CborValue): Promise<Tx> {
+    const r = decodeRoomRefusal(body);
+    const l = this.groups.get(hex(r.g));
+    const room = l ? await this.roomRecord(r.g) : undefined;
+    const join = room?.join;
+    if (
+      !l ||
+      !room ||
+      !join?.c ||
+      !c.peer ||
+      !equalBytes(c.peer, r.g) ||
+      !equalBytes(join.c, c.id) ||
+      l.rec.status !== 'invited'
+    )
+      throw new ProtocolError('a room refusal from a door I am not waiting for');
+    const g = hex(r.g);
+    return {
+      ops: [this.roomOp({ ...room, join: { ...join, refused: { why: r.refusal, at: this.host.now() } } })],
+      after: [
+        () => this.refusedJoins.set(g, r.refusal),
+        () => this.host.emit({ group: g, change: 'refused' }),
+      ],
+    };
   }
 
   /**

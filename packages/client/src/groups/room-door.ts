@@ -25,6 +25,7 @@ import {
   type SignKeyPair,
 } from '@parus/core';
 import { bindMessage } from './group-wire.ts';
+import { refusing } from './room-refusal.ts';
 
 export interface RoomJoinRequest {
   m: Uint8Array;
@@ -61,7 +62,8 @@ export function decodeRoomJoinRequest(v: CborValue | undefined): RoomJoinRequest
 /**
  * The door keeper's checks, in this order: the proof (access control: nothing else is looked
  * at without it), the key's signature, that the group is a public room, that the key is not
- * banned and not already a member. Throws VerificationError or ProtocolError.
+ * banned and not already a member. Throws VerificationError or ProtocolError, tagged with the
+ * refusal the joiner is told (room-refusal.ts).
  */
 export function checkRoomAdmission(o: {
   state: GroupState;
@@ -70,10 +72,16 @@ export function checkRoomAdmission(o: {
   request: RoomJoinRequest;
 }): void {
   const { state, request } = o;
-  checkRoomJoinProof(o.secret, state.group, request.m, o.conv, request.proof);
+  try {
+    checkRoomJoinProof(o.secret, state.group, request.m, o.conv, request.proof);
+  } catch (e) {
+    // A proof under another secret: most likely a link from before the last rotation.
+    throw refusing('link-invalid', e);
+  }
+  const denied = (e: Error): Error => refusing('not-allowed', e);
   if (!verify(request.m, bindMessage(state.group, o.conv), request.sig))
-    throw new VerificationError('room join request is not signed by its member key');
-  if (!state.settings.public) throw new ProtocolError('the group is not a public room');
-  if (state.banned.has(toHex(request.m))) throw new ProtocolError('this key is banned from the room');
-  if (state.members.has(toHex(request.m))) throw new ProtocolError('this key is already a member');
+    throw denied(new VerificationError('room join request is not signed by its member key'));
+  if (!state.settings.public) throw denied(new ProtocolError('the group is not a public room'));
+  if (state.banned.has(toHex(request.m))) throw denied(new ProtocolError('this key is banned from the room'));
+  if (state.members.has(toHex(request.m))) throw denied(new ProtocolError('this key is already a member'));
 }

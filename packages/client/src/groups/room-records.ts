@@ -4,6 +4,7 @@
  * room this device holds a door of or is joining by link), `gcreq` (chat requests received).
  */
 import {
+  DecodeError,
   StorageError,
   asBool,
   asBytes,
@@ -15,6 +16,7 @@ import {
   optional,
   type CborMap,
 } from '@parus/core';
+import { ROOM_REFUSALS, type RoomRefusal } from './room-refusal.ts';
 
 export const RC = { rooms: 'grooms', requests: 'gcreq' } as const;
 
@@ -28,7 +30,16 @@ export interface RoomRecord {
   /** My door: its card's id (an invite record of the account), the room secret, the room link. */
   door?: { id: Uint8Array; s: Uint8Array; link: string };
   /** While joining by link: the door keeper's member key (it must sign my invitation) and my nick. */
-  join?: { k: Uint8Array; nick?: string };
+  join?: RoomJoinRecord;
+}
+
+export interface RoomJoinRecord {
+  k: Uint8Array;
+  nick?: string;
+  /** The session my join request opened at the door (a contact id): only it may refuse. */
+  c?: Uint8Array;
+  /** The door refused the join (room-refusal.ts; decision 0017). */
+  refused?: { why: RoomRefusal; at: number };
 }
 
 export interface ChatRequestRecord {
@@ -57,7 +68,11 @@ function read<T>(bytes: Uint8Array, what: string, f: (m: CborMap) => T): T {
 export function encodeRoomRecord(r: RoomRecord | ChatRequestRecord): Uint8Array {
   const m = { ...r } as Record<string, unknown>;
   for (const k of Object.keys(m)) if (m[k] === undefined) delete m[k];
-  if ('join' in r && r.join && r.join.nick === undefined) m.join = { k: r.join.k };
+  if ('join' in r && r.join) {
+    const join = { ...r.join } as Record<string, unknown>;
+    for (const k of Object.keys(join)) if (join[k] === undefined) delete join[k];
+    m.join = join;
+  }
   return encodeCbor(m as unknown as CborMap);
 }
 
@@ -75,9 +90,18 @@ export function decodeRoomRecord(bytes: Uint8Array): RoomRecord {
     if (door) r.door = door;
     const join = optional(m.join, (v) => {
       const j = asMap(v, 'join');
-      const out: { k: Uint8Array; nick?: string } = { k: asBytes(j.k, 'keeper', { len: 32 }) };
+      const out: RoomJoinRecord = { k: asBytes(j.k, 'keeper', { len: 32 }) };
       const nick = optional(j.nick, (x) => asText(x, 'nick', MAX_ROOM_NICK_CHARS));
       if (nick !== undefined) out.nick = nick;
+      const c = optional(j.c, (x) => asBytes(x, 'door session', { len: 16 }));
+      if (c) out.c = c;
+      const refused = optional(j.refused, (x) => {
+        const f = asMap(x, 'refusal');
+        const why = ROOM_REFUSALS.find((w) => w === asText(f.why, 'refusal', 32));
+        if (!why) throw new DecodeError('unknown room refusal');
+        return { why, at: asUint(f.at, 'refused at') };
+      });
+      if (refused) out.refused = refused;
       return out;
     });
     if (join) r.join = join;

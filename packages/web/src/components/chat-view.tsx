@@ -9,7 +9,6 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { MessageInfo } from '@parus/client';
 import type { Session, UploadInfo } from '../engine-loader.ts';
 import { errorName, fileErrorText } from '../errors.ts';
-import { formatClock, formatDay } from '../format-time.ts';
 import { useI18n, type Translate } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
 import { actionLine } from '../compose/commands.ts';
@@ -28,6 +27,7 @@ import {
   WarningIcon,
 } from './icons.tsx';
 import { MessageMenu, type MenuItem } from './message-menu.tsx';
+import { MessageRow, withDayHeadings } from './message-row.tsx';
 import { messagePreview } from './message-preview.ts';
 import { StickerView } from './sticker-view.tsx';
 import { TypingIndicator } from './typing-indicator.tsx';
@@ -195,21 +195,8 @@ export function ChatView(props: {
     input.current?.focus();
   };
 
-  const now = new Date();
   const byId = new Map(messages.map((m) => [m.id, m]));
-  const rows: JSX.Element[] = [];
-  let lastDay = '';
-  for (const m of messages) {
-    const at = new Date(m.ts);
-    const day = at.toDateString();
-    if (day !== lastDay) {
-      lastDay = day;
-      rows.push(
-        <li key={`day-${day}`} class="day-sep">
-          <span>{formatDay(at, now, t)}</span>
-        </li>,
-      );
-    }
+  const rows = withDayHeadings(messages, new Date(), t, (m, at) => {
     const quoted = m.replyTo ? byId.get(m.replyTo) : undefined;
     const who = m.dir === 'out' ? t('chat.you') : name;
     const author = m.dir === 'out' ? session.name : name;
@@ -217,79 +204,82 @@ export function ChatView(props: {
     if (m.dir === 'out' && !m.unsent)
       items.push({ label: t('msg.unsend'), danger: true, onSelect: () => setConfirmUnsend(m) });
     const kind = m.unsent ? 'unsent' : m.sticker ? 'sticker' : m.file ? 'file' : m.action ? 'action' : 'text';
-    rows.push(
-      <li
+    return (
+      <MessageRow
         key={m.id}
-        class={`msg msg-${m.dir}`}
-        data-id={m.id}
-        data-kind={kind}
-        onContextMenu={(e) => {
-          if (items.length === 0) return;
-          e.preventDefault();
-          setMenuFor(m.id);
+        message={m}
+        at={at}
+        t={t}
+        avatar={name}
+        bubbleClass={`bubble-${kind}`}
+        kind={kind}
+        row={{
+          onContextMenu: (e) => {
+            if (items.length === 0) return;
+            e.preventDefault();
+            setMenuFor(m.id);
+          },
+          onPointerDown: (e) => {
+            if (e.pointerType !== 'touch' || items.length === 0) return;
+            clearTimeout(longPress.current);
+            longPress.current = setTimeout(() => setMenuFor(m.id), LONG_PRESS_MS);
+          },
+          onPointerUp: () => clearTimeout(longPress.current),
+          onPointerCancel: () => clearTimeout(longPress.current),
+          onPointerMove: () => clearTimeout(longPress.current),
         }}
-        onPointerDown={(e) => {
-          if (e.pointerType !== 'touch' || items.length === 0) return;
-          clearTimeout(longPress.current);
-          longPress.current = setTimeout(() => setMenuFor(m.id), LONG_PRESS_MS);
-        }}
-        onPointerUp={() => clearTimeout(longPress.current)}
-        onPointerCancel={() => clearTimeout(longPress.current)}
-        onPointerMove={() => clearTimeout(longPress.current)}
+        meta={m.dir === 'out' && <StatusMark status={m.status} t={t} />}
+        after={
+          <>
+            {!m.unsent && (
+              <button
+                type="button"
+                class="icon-button reply-button"
+                aria-label={t('chat.reply')}
+                onClick={() => startReply(m)}
+              >
+                <ReplyIcon />
+              </button>
+            )}
+            {items.length > 0 && (
+              <button
+                type="button"
+                class="icon-button more-button"
+                aria-label={t('msg.more')}
+                aria-haspopup="menu"
+                aria-expanded={menuFor === m.id}
+                onClick={() => setMenuFor(menuFor === m.id ? undefined : m.id)}
+              >
+                <MoreIcon />
+              </button>
+            )}
+            {menuFor === m.id && <MessageMenu items={items} onClose={closeMenu} />}
+          </>
+        }
       >
-        {m.dir === 'in' && <Avatar name={name} small />}
-        <div class={`bubble bubble-${kind}`}>
-          <span class="visually-hidden">{who}: </span>
-          {quoted && (
-            <span class="quote">
-              <span class="quote-name">{quoted.dir === 'out' ? t('chat.you') : name}</span>
-              <span class="quote-text">
-                {snippet(messagePreview(quoted, t, quoted.dir === 'out' ? session.name : name))}
-              </span>
+        <span class="visually-hidden">{who}: </span>
+        {quoted && (
+          <span class="quote">
+            <span class="quote-name">{quoted.dir === 'out' ? t('chat.you') : name}</span>
+            <span class="quote-text">
+              {snippet(messagePreview(quoted, t, quoted.dir === 'out' ? session.name : name))}
             </span>
-          )}
-          {m.unsent ? (
-            <span class="text unsent">{messagePreview(m, t, author)}</span>
-          ) : m.sticker ? (
-            <StickerView pack={m.sticker.pack} id={m.sticker.id} />
-          ) : m.file ? (
-            <FileBubble session={session} message={m} />
-          ) : m.action ? (
-            <span class="text action">{actionLine(author, m.text)}</span>
-          ) : (
-            <span class="text">{m.text}</span>
-          )}
-        </div>
-        <span class="msg-meta">
-          {m.dir === 'out' && <StatusMark status={m.status} t={t} />}
-          <time dateTime={at.toISOString()}>{formatClock(at, t)}</time>
-        </span>
-        {!m.unsent && (
-          <button
-            type="button"
-            class="icon-button reply-button"
-            aria-label={t('chat.reply')}
-            onClick={() => startReply(m)}
-          >
-            <ReplyIcon />
-          </button>
+          </span>
         )}
-        {items.length > 0 && (
-          <button
-            type="button"
-            class="icon-button more-button"
-            aria-label={t('msg.more')}
-            aria-haspopup="menu"
-            aria-expanded={menuFor === m.id}
-            onClick={() => setMenuFor(menuFor === m.id ? undefined : m.id)}
-          >
-            <MoreIcon />
-          </button>
+        {m.unsent ? (
+          <span class="text unsent">{messagePreview(m, t, author)}</span>
+        ) : m.sticker ? (
+          <StickerView pack={m.sticker.pack} id={m.sticker.id} />
+        ) : m.file ? (
+          <FileBubble session={session} message={m} />
+        ) : m.action ? (
+          <span class="text action">{actionLine(author, m.text)}</span>
+        ) : (
+          <span class="text">{m.text}</span>
         )}
-        {menuFor === m.id && <MessageMenu items={items} onClose={closeMenu} />}
-      </li>,
+      </MessageRow>
     );
-  }
+  });
 
   const compromised = contact.state === 'compromised';
   return (

@@ -21,19 +21,21 @@ export function GroupListItem(props: {
   const { group, last, unread } = props.chat;
   const name = group.alias ?? group.name;
   const joining = isJoiningRoom(group);
-  const preview = joining
-    ? t('room.listJoining')
-    : group.status === 'invited'
-      ? t('group.listInvited', { name: group.invitedBy ?? '?' })
-      : group.status === 'removed'
-        ? t('group.listRemoved')
-        : group.status === 'left'
-          ? t('group.listLeft')
-          : last
-            ? last.kind === 'action'
-              ? `* ${last.dir === 'out' ? t('chat.you') : (last.from ?? '')} ${last.text.replace(/\s+/g, ' ')}`
-              : `${last.dir === 'out' ? t('chat.you') : (last.from ?? '')}: ${last.text.replace(/\s+/g, ' ')}`
-            : t('list.noMessages');
+  const preview = group.refused
+    ? t('room.listRefused')
+    : joining
+      ? t('room.listJoining')
+      : group.status === 'invited'
+        ? t('group.listInvited', { name: group.invitedBy ?? '?' })
+        : group.status === 'removed'
+          ? t('group.listRemoved')
+          : group.status === 'left'
+            ? t('group.listLeft')
+            : last
+              ? last.kind === 'action'
+                ? `* ${last.dir === 'out' ? t('chat.you') : (last.from ?? '')} ${last.text.replace(/\s+/g, ' ')}`
+                : `${last.dir === 'out' ? t('chat.you') : (last.from ?? '')}: ${last.text.replace(/\s+/g, ' ')}`
+              : t('list.noMessages');
   return (
     <li>
       <button
@@ -66,7 +68,9 @@ export function GroupListItem(props: {
           <span class="chat-item-bottom">
             <span class="chat-preview">{preview}</span>
             {group.status === 'invited' && (
-              <span class="badge badge-invite">{joining ? t('room.badgeJoining') : t('group.new')}</span>
+              <span class={`badge badge-invite${group.refused ? ' badge-refused' : ''}`}>
+                {group.refused ? t('room.badgeRefused') : joining ? t('room.badgeJoining') : t('group.new')}
+              </span>
             )}
             {unread > 0 && (
               <span class="badge">

@@ -6,7 +6,7 @@
  */
 import type { JSX } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import type { GroupMemberInfo, MessageInfo } from '@parus/client';
+import type { GroupMemberInfo, MessageInfo, RoomRefusal } from '@parus/client';
 import type { Session } from '../engine-loader.ts';
 import type { GroupCommandName } from '../compose/commands.ts';
 import {
@@ -17,15 +17,22 @@ import {
   splitMentions,
   type MentionQuery,
 } from '../compose/mentions.ts';
-import { formatClock, formatDay } from '../format-time.ts';
-import { useI18n, type Translate } from '../i18n.ts';
+import { useI18n, type MessageKey, type Translate } from '../i18n.ts';
 import { groupErrorText } from './group-errors.ts';
 import { Avatar } from './avatar.tsx';
 import { Composer } from './composer.tsx';
 import { GroupAvatar, GroupIcon, PinIcon } from './group-icons.tsx';
 import { BackIcon } from './icons.tsx';
 import { isJoiningRoom } from './group-list-item.tsx';
+import { MessageRow, withDayHeadings } from './message-row.tsx';
 import { GlobeIcon, ShareLinkIcon } from './room-icons.tsx';
+
+/** Why a room's door refused my join (decision 0017). */
+const REFUSAL_TEXT: Record<RoomRefusal, MessageKey> = {
+  'link-invalid': 'room.refused.link-invalid',
+  'not-allowed': 'room.refused.not-allowed',
+  'too-many-joins': 'room.refused.too-many-joins',
+};
 
 /**
  * How a member is named in this chat and in mentions: their nick, else how I know them
@@ -208,82 +215,68 @@ export function GroupView(props: {
     return true;
   };
 
-  const now = new Date();
-  const rows: JSX.Element[] = [];
-  let lastDay = '';
-  for (const m of messages) {
-    const at = new Date(m.ts);
-    const day = at.toDateString();
-    if (day !== lastDay) {
-      lastDay = day;
-      rows.push(
-        <li key={`day-${day}`} class="day-sep">
-          <span>{formatDay(at, now, t)}</span>
-        </li>,
-      );
-    }
+  const rows = withDayHeadings(messages, new Date(), t, (m, at) => {
     const who = m.dir === 'out' ? t('chat.you') : (m.from ?? '?');
     const toMe = m.dir === 'in' && mentionsAny(m.text, mine);
     const action = m.kind === 'action' || m.action === true;
-    rows.push(
-      <li
+    return (
+      <MessageRow
         key={m.id}
-        class={`msg msg-${m.dir}${toMe ? ' msg-mentions-me' : ''}${action ? ' msg-action' : ''}`}
-        data-id={m.id}
-      >
-        {m.dir === 'in' && <Avatar name={who} small />}
-        <div class="msg-body">
-          {m.dir === 'in' && !action && <span class="msg-from">{who}</span>}
-          <div class="bubble">
-            {toMe && <span class="mention-flag">{t('group.mentionsYou')}</span>}
-            {action ? (
-              <span class="text action-text">
-                * {m.dir === 'out' ? session.name : who} <Text text={m.text} names={names} mine={mine} />
+        message={m}
+        at={at}
+        t={t}
+        avatar={who}
+        classes={`${toMe ? ' msg-mentions-me' : ''}${action ? ' msg-action' : ''}`}
+        sender={{ name: m.dir === 'in' && !action ? who : undefined }}
+        meta={
+          <>
+            {m.late && (
+              <span class="late-mark" title={t('group.lateHint')}>
+                {t('group.late')}
+                <span class="late-count">
+                  {' '}
+                  {t('group.lateCount', { count: m.confirmations ?? 0, needed: m.confirmationsNeeded ?? 1 })}
+                </span>
               </span>
-            ) : (
-              <>
-                <span class="visually-hidden">{who}: </span>
-                <Text text={m.text} names={names} mine={mine} />
-              </>
             )}
-          </div>
-        </div>
-        <span class="msg-meta">
-          {m.late && (
-            <span class="late-mark" title={t('group.lateHint')}>
-              {t('group.late')}
-              <span class="late-count">
-                {' '}
-                {t('group.lateCount', { count: m.confirmations ?? 0, needed: m.confirmationsNeeded ?? 1 })}
+            {m.late && m.dir === 'in' && group.status === 'joined' && (
+              <button
+                type="button"
+                class="late-confirm"
+                aria-label={t('group.confirmLateName', { name: who })}
+                onClick={() => void run(() => groups.confirmLate(id, m.id), t('group.lateDone'))}
+              >
+                {t('group.confirmLate')}
+              </button>
+            )}
+            {m.confirmed && (
+              <span class="late-mark late-confirmed" title={t('group.lateConfirmedHint')}>
+                {t('group.lateConfirmed')}
               </span>
-            </span>
-          )}
-          {m.late && m.dir === 'in' && group.status === 'joined' && (
-            <button
-              type="button"
-              class="late-confirm"
-              aria-label={t('group.confirmLateName', { name: who })}
-              onClick={() => void run(() => groups.confirmLate(id, m.id), t('group.lateDone'))}
-            >
-              {t('group.confirmLate')}
-            </button>
-          )}
-          {m.confirmed && (
-            <span class="late-mark late-confirmed" title={t('group.lateConfirmedHint')}>
-              {t('group.lateConfirmed')}
-            </span>
-          )}
-          {m.history && (
-            <span class="history-mark" title={t('group.earlierHint')}>
-              {t('group.earlier')}
-            </span>
-          )}
-          {m.dir === 'out' && <ReadMark m={m} t={t} />}
-          <time dateTime={at.toISOString()}>{formatClock(at, t)}</time>
-        </span>
-      </li>,
+            )}
+            {m.history && (
+              <span class="history-mark" title={t('group.earlierHint')}>
+                {t('group.earlier')}
+              </span>
+            )}
+            {m.dir === 'out' && <ReadMark m={m} t={t} />}
+          </>
+        }
+      >
+        {toMe && <span class="mention-flag">{t('group.mentionsYou')}</span>}
+        {action ? (
+          <span class="text action-text">
+            * {m.dir === 'out' ? session.name : who} <Text text={m.text} names={names} mine={mine} />
+          </span>
+        ) : (
+          <>
+            <span class="visually-hidden">{who}: </span>
+            <Text text={m.text} names={names} mine={mine} />
+          </>
+        )}
+      </MessageRow>
     );
-  }
+  });
 
   const head = (
     <header class="chat-head">
@@ -323,6 +316,33 @@ export function GroupView(props: {
       )}
     </header>
   );
+
+  if (group.refused)
+    return (
+      <section class="chat group-chat" aria-label={name}>
+        {head}
+        <div
+          class="group-invitation room-refused"
+          role="region"
+          aria-label={t('room.refusedTitle', { name })}
+        >
+          <GroupAvatar name={name} />
+          <p role="alert">{t('room.refusedTitle', { name })}</p>
+          <p class="muted">{t(REFUSAL_TEXT[group.refused])}</p>
+          <button
+            type="button"
+            onClick={() => void run(() => groups.decline(id)).then((ok) => ok && props.onBack())}
+          >
+            {t('room.dismiss')}
+          </button>
+          {error && (
+            <p class="form-error" role="alert">
+              {error}
+            </p>
+          )}
+        </div>
+      </section>
+    );
 
   if (isJoiningRoom(group))
     return (
