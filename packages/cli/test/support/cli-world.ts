@@ -2,7 +2,7 @@
 // the real `parus` binary run for three accounts, each with its own home folder. Call
 // `cliWorld` at the top level of a test file: it registers the vitest hooks.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -27,6 +27,20 @@ export interface CliWorld {
   /** Runs `parus … --json`, fails on a non-zero exit, and parses the last line it printed. */
   json(who: Who, args: string[]): Promise<Record<string, unknown>>;
   readAll(who: Who): Promise<Msg[]>;
+  /**
+   * Runs `who`'s later commands with the wall clock moved by `offset` (libfaketime's syntax,
+   * "+3h"; undefined: the real clock again). Needs Debian's faketime package (.ci/run installs it).
+   */
+  setClock(who: Who, offset: string | undefined): void;
+}
+
+/** Debian's libfaketime, which moves the wall clock of the processes it is preloaded into. */
+function libfaketime(): string {
+  for (const dir of readdirSync('/usr/lib', { withFileTypes: true })) {
+    const lib = join('/usr/lib', dir.name, 'faketime', 'libfaketime.so.1');
+    if (dir.isDirectory() && existsSync(lib)) return lib;
+  }
+  throw new Error('libfaketime not found: install Debian’s faketime package (apt-get install -y faketime)');
 }
 
 export function cliWorld(name: string): CliWorld {
@@ -34,11 +48,17 @@ export function cliWorld(name: string): CliWorld {
   const relayData = join(root, 'relay');
   let relay: ChildProcess | undefined;
   let address = '';
-  const env = (who: Who): NodeJS.ProcessEnv => ({
-    ...process.env,
-    PARUS_HOME: join(root, who),
-    PARUS_PASSPHRASE: `${who} passphrase 42`,
-  });
+  const clocks = new Map<Who, string>();
+  const env = (who: Who): NodeJS.ProcessEnv => {
+    const offset = clocks.get(who);
+    return {
+      ...process.env,
+      PARUS_HOME: join(root, who),
+      PARUS_PASSPHRASE: `${who} passphrase 42`,
+      // Only the wall clock moves: timers and timeouts keep the monotonic one.
+      ...(offset ? { LD_PRELOAD: libfaketime(), FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1' } : {}),
+    };
+  };
 
   beforeAll(async () => {
     await new Promise<void>((ready, fail) => {
@@ -98,6 +118,10 @@ export function cliWorld(name: string): CliWorld {
     },
     async readAll(who) {
       return (await world.json(who, ['read'])).messages as Msg[];
+    },
+    setClock(who, offset) {
+      if (offset === undefined) clocks.delete(who);
+      else clocks.set(who, offset);
     },
   };
   return world;
