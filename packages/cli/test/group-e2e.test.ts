@@ -162,8 +162,10 @@ describe('parus group end to end', () => {
   it('marks a message that claims a long superseded place as late, until an admin confirms it', async () => {
     // Carol, back in the group, has sessions with both others once her first message went through.
     await json('carol', ['group', 'send', id, 'back again']);
-    for (let i = 0, got = false; i < 5 && !got; i++, await json('carol', ['read']))
-      got = (await readAll('bob')).some((m) => m.text === 'back again');
+    let back = false;
+    for (let i = 0; i < 5 && !back; i++, await json('carol', ['read']))
+      back = (await readAll('bob')).some((m) => m.text === 'back again');
+    expect(back).toBe(true);
     await settle(people, 1);
     // Alice writes; Carol, who has not read it, answers what she saw before it. Her message
     // names a parent that Alice's superseded: hours before it arrives, by Alice's and Bob's clocks.
