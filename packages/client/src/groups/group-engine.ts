@@ -138,6 +138,7 @@ import {
 } from './room-records.ts';
 import {
   HC,
+  checkGroupEnvelope,
   checkHistory,
   historyChunks,
   historyRecords,
@@ -155,6 +156,7 @@ import {
   withConfirmation,
 } from './late-confirm.ts';
 import { WorkMemo, linkIndex } from './link-index.ts';
+import { OwedMessages, owedRecipients, type OwedTo } from './owed-messages.ts';
 
 // ---- Limits on what peers can make us keep ---------------------------------------------------
 
@@ -348,6 +350,9 @@ export class GroupEngine {
   private readonly stored = new WeakMap<Loaded, number>();
   /** Per group: the introduction pass that last ran to the end, and on what. */
   private readonly maintained = new WorkMemo<Loaded>();
+  /** Per group: the members and invitees a message is owed to, for the links, state and contacts seen. */
+  private readonly unlinked = new WeakMap<Loaded, { inputs: unknown[]; to: OwedTo[] }>();
+  private owedStore: OwedMessages | undefined;
 
   constructor(private readonly host: GroupHost) {
     this.joinLimiter = new JoinLimiter(host.roomLimits);
@@ -1156,6 +1161,7 @@ export class GroupEngine {
       this.putMessage(tx, l, record);
       tx.ops.push(...(await this.keepHistory(l, env)));
       this.deliverToMembers(tx, l, env.id, enc.message);
+      await this.oweUnlinked(tx, l, env);
       return this.messageInfo(l, record);
     });
   }
@@ -1432,6 +1438,9 @@ export class GroupEngine {
         break;
       case 'lc':
         await this.receiveConfirmation(tx, l, from, p);
+        break;
+      case 'owe':
+        await this.receiveOwed(tx, l, from, c, p.env);
         break;
     }
     if (p.t === 'ev') await this.roomAutoJoin(tx, l, c);
@@ -1826,6 +1835,7 @@ export class GroupEngine {
   }
 
   private async maintainGroup(l: Loaded): Promise<void> {
+    await this.settleOwed(l).catch(() => undefined);
     if (l.rec.status !== 'joined') return;
     const now = this.host.now();
     const st = this.state(l);
@@ -2442,5 +2452,126 @@ export class GroupEngine {
       if (!next.place) delete record.place;
     }
     return ops;
+  }
+
+  // ---- Owed messages (docs/decisions/0019) -------------------------------------------------------
+
+  private get owed(): OwedMessages {
+    this.owedStore ??= new OwedMessages(this.host.store);
+    return this.owedStore;
+  }
+
+  /** Keeps a message I send for the members and invitees I have no usable session with yet. */
+  private async oweUnlinked(tx: Tx, l: Loaded, env: Envelope): Promise<void> {
+    const st = this.state(l);
+    // Like the recipients, they change with the links, the state and the contacts, not per message.
+    const inputs = [l.rec.links, st, this.host.contactsVersion()];
+    let known = this.unlinked.get(l);
+    if (!known || known.inputs.some((x, i) => x !== inputs[i])) {
+      const to = owedRecipients(st, this.me(l).publicKey, (m) => this.linkOf(l, m) !== undefined);
+      known = { inputs, to };
+      this.unlinked.set(l, known);
+    }
+    if (known.to.length === 0) return;
+    const { ops, after } = await this.owed.owe(l.rec.id, env, known.to);
+    tx.ops.push(...ops);
+    tx.after.push(after);
+  }
+
+  /**
+   * Sends what I owe to members whose session is now bound (my signed envelopes, in clock order,
+   * over that session), and forgets what is owed to those removed or gone.
+   */
+  private async settleOwed(l: Loaded): Promise<void> {
+    if (!(await this.owed.any(l.rec.id))) return;
+    await this.host.run(async () => {
+      if (!this.groups.has(hex(l.rec.id))) return;
+      const st = l.events.size ? this.state(l) : undefined;
+      const me = this.me(l).publicKey;
+      const joined = st !== undefined && l.rec.status === 'joined' && st.members.has(hex(me));
+      const plan = await this.owed.plan(l.rec.id, {
+        joined,
+        st: st ?? ({ members: new Map(), invited: new Set() } as unknown as GroupState),
+        joinTime: (m, joinedAt) => {
+          for (const e of l.events.values())
+            if (e.type === 'join' && e.lamport === joinedAt && equalBytes(e.author, m)) return e.ts;
+          return undefined;
+        },
+        linked: (m) => this.linkOf(l, m) !== undefined,
+      });
+      const ops = [...plan.ops];
+      for (const s of plan.sends) {
+        const c = this.linkOf(l, s.member);
+        if (!c) continue;
+        for (const env of s.chunks)
+          ops.push(this.host.sendOp(c, this.payload({ t: 'owe', g: l.rec.id, env })));
+      }
+      if (ops.length === 0) return;
+      await this.host.store.batch(ops);
+      plan.after();
+    });
+    this.host.kick();
+  }
+
+  /**
+   * Messages a member sent while we had no session, now over it: each must be that member's own
+   * signed envelope of this group (VerificationError otherwise), and the member one who may write
+   * (ProtocolError). Any failure refuses the whole payload. Unlike history they are news: shown by
+   * `read`, receipts go back, placed by the anti-backdating rule as a live message would be.
+   */
+  private async receiveOwed(
+    tx: Tx,
+    l: Loaded,
+    from: Uint8Array,
+    c: ContactRecord,
+    envelopes: Uint8Array[],
+  ): Promise<void> {
+    const st = this.state(l);
+    if (l.rec.status !== 'joined') throw new ProtocolError('owed messages for a group I am not in');
+    if (!st.members.has(hex(from)) || groupMemberPower(st, from) < st.settings.power.message)
+      throw new ProtocolError('owed messages from someone who may not write');
+    const checked = envelopes.map((bytes) => {
+      const s = checkGroupEnvelope(l.rec.id, bytes);
+      if (!equalBytes(s.env.device, from))
+        throw new VerificationError('owed message not written by the member of its session');
+      return s;
+    });
+    const index = await this.messageIndex(l);
+    const now = this.host.now();
+    const ids: Uint8Array[] = [];
+    const seen = new Set<string>();
+    let placed: { id: Uint8Array; lamport: number } | undefined;
+    for (const { env, kind, text } of checked) {
+      if (env.lamport > index.nextLamport() + MAX_LAMPORT_JUMP)
+        throw new ProtocolError('message clock jumps too far ahead');
+      ids.push(env.id);
+      const id = hex(env.id);
+      if (seen.has(id) || (await this.host.store.get(GC.messages(l.rec.id), id))) continue;
+      seen.add(id);
+      const record: GroupMessageRecord = {
+        id: env.id,
+        author: from,
+        dir: 'in',
+        kind,
+        text,
+        parents: env.parents,
+        lamport: env.lamport,
+        ts: env.ts,
+        received: now,
+        delivered: 0,
+        read: 0,
+        shown: false,
+        readByMe: false,
+      };
+      // Seed 003 anti-backdating, as for a live message; late ones of one payload follow each other.
+      if (index.backdated(env.parents, now, BACKDATE_WINDOW_MS)) {
+        record.place = placed ? { parents: [placed.id], lamport: placed.lamport + 1 } : index.nextPlaced();
+        placed = { id: env.id, lamport: record.place.lamport };
+      }
+      tx.ops.push(...(await this.lateArrival(l, record)), ...(await this.keepHistory(l, env)));
+      this.putMessage(tx, l, record);
+      tx.after.push(() => this.host.emitMessage(this.messageInfo(l, record)));
+    }
+    if (ids.length) tx.ops.push(this.host.sendOp(c, this.payload({ t: 'rcpt', g: l.rec.id, s: 'd', ids })));
   }
 }

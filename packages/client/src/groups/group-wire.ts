@@ -19,6 +19,8 @@
  *                                  envelopes, ≤ 64 and 96 KiB per payload (history-share.ts)
  *   lc     {t, g, id, by, sig}     `by` confirms the late message `id`; sig: Ed25519 by `by`
  *                                  over "parus-group-confirm-v1" || g || id (late-confirm.ts)
+ *   owe    {t, g, env: [bytes]}    my own messages sent while we had no session: my signed
+ *                                  envelopes, bounded as `hist` (owed-messages.ts)
  *
  * A group message sent by relay fan-out (docs/decisions/0012) is not inside a 1:1 session: the
  * relay copies one upload into each member's pairwise queue. Its body there is
@@ -68,7 +70,8 @@ export type GroupPayload =
   | { t: 'intro'; g: Uint8Array; to: Uint8Array; from: Uint8Array; link: string }
   | { t: 'chatreq'; g: Uint8Array; link: string; note?: string }
   | { t: 'hist'; g: Uint8Array; env: Uint8Array[] }
-  | { t: 'lc'; g: Uint8Array; id: Uint8Array; by: Uint8Array; sig: Uint8Array };
+  | { t: 'lc'; g: Uint8Array; id: Uint8Array; by: Uint8Array; sig: Uint8Array }
+  | { t: 'owe'; g: Uint8Array; env: Uint8Array[] };
 
 const BIND_CONTEXT = utf8('parus-group-bind-v1');
 
@@ -151,7 +154,8 @@ export function decodeGroupPayload(body: CborValue): GroupPayload {
       if ('note' in m) p.note = asText(m.note, 'note', MAX_CHAT_NOTE_CHARS);
       return p;
     }
-    case 'hist': {
+    case 'hist':
+    case 'owe': {
       keys(m, ['t', 'g', 'env']);
       const env = asArray(m.env, 'shared messages', MAX_HISTORY_PER_PAYLOAD).map((e) =>
         asBytes(e, 'shared message', { max: MAX_HISTORY_ENVELOPE_BYTES }),

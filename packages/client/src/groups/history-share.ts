@@ -220,17 +220,26 @@ export async function historyChunks(
     .filter((k): k is Kept => k !== undefined && k.ts >= since.ts)
     .sort(byPlace)
     .slice(-MAX_HISTORY_MESSAGES);
+  return envelopeChunks(kept.map((k) => k.e));
+}
+
+/**
+ * Envelopes cut into payload-sized chunks, in the order given: at most MAX_HISTORY_PER_PAYLOAD
+ * envelopes and HISTORY_CHUNK_BYTES bytes each (each envelope at most MAX_HISTORY_ENVELOPE_BYTES).
+ * Shared by history bundles and owed messages (owed-messages.ts).
+ */
+export function envelopeChunks(envelopes: readonly Uint8Array[]): Uint8Array[][] {
   const chunks: Uint8Array[][] = [];
   let chunk: Uint8Array[] = [];
   let bytes = 0;
-  for (const k of kept) {
-    if (chunk.length >= MAX_HISTORY_PER_PAYLOAD || bytes + k.e.length > HISTORY_CHUNK_BYTES) {
+  for (const e of envelopes) {
+    if (chunk.length >= MAX_HISTORY_PER_PAYLOAD || bytes + e.length > HISTORY_CHUNK_BYTES) {
       chunks.push(chunk);
       chunk = [];
       bytes = 0;
     }
-    chunk.push(k.e);
-    bytes += k.e.length;
+    chunk.push(e);
+    bytes += e.length;
   }
   if (chunk.length) chunks.push(chunk);
   return chunks;
@@ -270,20 +279,31 @@ export function checkHistory(
   if (!st.members.has(toHex(from))) throw new ProtocolError('history bundle from a non-member');
   const out: SharedMessage[] = [];
   for (const bytes of envelopes) {
-    const env = decodeEnvelope(bytes); // id and signature: VerificationError
-    if (!equalBytes(env.conv, group)) throw new VerificationError('shared message of another conversation');
-    if (env.kind !== 'text') throw new ProtocolError('shared message is not a group message');
-    const body = asMap(env.body, 'group message body');
-    const kind = asText(body.t, 'group message kind', 8);
-    if (kind !== 'text' && kind !== 'action' && kind !== 'ping')
-      throw new ProtocolError('unknown group message kind');
-    const text = asText(body.text, 'text', MAX_GROUP_TEXT);
-    if (!wasMember(events, st, env.device))
+    const shared = checkGroupEnvelope(group, bytes);
+    if (!wasMember(events, st, shared.env.device))
       throw new ProtocolError('shared message by someone never a member');
-    if (env.ts < since.ts) throw new ProtocolError('shared message from before history sharing was on');
-    out.push({ env, kind, text });
+    if (shared.env.ts < since.ts)
+      throw new ProtocolError('shared message from before history sharing was on');
+    out.push(shared);
   }
   return out;
+}
+
+/**
+ * One author's signed group envelope passed on over a 1:1 session (a history bundle, an owed
+ * message): VerificationError if its id or signature does not verify or it belongs to another
+ * group, ProtocolError if it is not a group message (kind and body as for a live one).
+ */
+export function checkGroupEnvelope(group: Uint8Array, bytes: Uint8Array): SharedMessage {
+  const env = decodeEnvelope(bytes); // id and signature: VerificationError
+  if (!equalBytes(env.conv, group)) throw new VerificationError('shared message of another conversation');
+  if (env.kind !== 'text') throw new ProtocolError('shared message is not a group message');
+  const body = asMap(env.body, 'group message body');
+  const kind = asText(body.t, 'group message kind', 8);
+  if (kind !== 'text' && kind !== 'action' && kind !== 'ping')
+    throw new ProtocolError('unknown group message kind');
+  const text = asText(body.text, 'text', MAX_GROUP_TEXT);
+  return { env, kind, text };
 }
 
 /** New history records from checked messages, skipping those I have; QuotaError past the bound. */
