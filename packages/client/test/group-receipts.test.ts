@@ -1,12 +1,30 @@
 // Delivery and read receipts of group messages, kept per message and member apart from the
-// message (message-receipts.ts), and the upgrade of version 1 stores, which named the members
-// in each message and kept the sending chain in the group record. In-process accounts over real
-// WebSockets to a real relay.
+// message (message-receipts.ts), the upgrade of version 1 stores, which named the members in
+// each message and kept the sending chain in the group record, and a sender key that overtakes
+// the events letting its member back in. In-process accounts over real WebSockets to a real relay.
 import { describe, expect, it } from 'vitest';
-import { decodeCbor, encodeCbor, fromHex, toHex, type CborMap, type CborValue } from '@parus/core';
+import {
+  decodeCbor,
+  encodeCbor,
+  encodeSenderKeyDistribution,
+  fromHex,
+  rotateSenderChain,
+  senderKeyDistribution,
+  systemRandom,
+  toHex,
+  type CborMap,
+  type CborValue,
+} from '@parus/core';
 import { type Account, type MessageInfo } from '../src/index.ts';
-import { GC, decodeGroupMessage, decodeGroupRecord } from '../src/groups/group-records.ts';
-import { KeptStore, befriend, deliverFromMember, relayWorld, settle } from './support/group-harness.ts';
+import { GC, decodeGroupMessage, decodeGroupRecord, decodeReceiver } from '../src/groups/group-records.ts';
+import {
+  KeptStore,
+  befriend,
+  deliverFromMember,
+  relayWorld,
+  settle,
+  until,
+} from './support/group-harness.ts';
 
 const world = relayWorld('group-receipts');
 
@@ -136,5 +154,40 @@ describe('group receipts', () => {
     await settle([again, bob, carol]);
     for (const a of [bob, carol])
       expect((await a.groups.history(g)).map((m) => m.text)).toEqual(['one', 'two']);
+  });
+});
+
+describe('a member let back in', () => {
+  it('has the sender key they sent before the events that admit them counted once those arrive', async () => {
+    const bobStore = new KeptStore();
+    const alice = await world.account('Alice');
+    const bob = await world.account('Bob', { store: bobStore });
+    const carol = await world.account('Carol');
+    await befriend(alice, bob, 'alice');
+    await befriend(alice, carol, 'alice');
+    const g = (await alice.groups.create('Back')).id;
+    await alice.groups.invite(g, 'Bob');
+    await alice.groups.invite(g, 'Carol');
+    await settle([alice, bob, carol]);
+    await bob.groups.join(g);
+    await carol.groups.join(g);
+    await settle([alice, bob, carol]);
+    const carolKey = keyOf(carol, g);
+    await alice.groups.kick(g, carolKey);
+    await settle([alice, bob, carol]);
+    // Carol's next chain reaches Bob ahead of the invitation that lets her back in.
+    const chain = rotateSenderChain(systemRandom);
+    const d = encodeSenderKeyDistribution(senderKeyDistribution(chain, fromHex(g)));
+    await deliverFromMember(bob, bobStore, g, carolKey, { t: 'skd', g: fromHex(g), d });
+    const held = async (): Promise<string[]> =>
+      (await bobStore.list(GC.receivers(fromHex(g))))
+        .filter((r) => toHex(decodeReceiver(r.value).m) === carolKey)
+        .map((r) => r.key);
+    expect(await held()).toEqual([]);
+    expect((await bobStore.list(GC.pending)).length).toBe(1);
+    await alice.groups.invite(g, 'Carol');
+    await settle([alice, bob, carol]);
+    await until([alice, bob, carol], async () => (await held()).includes(toHex(chain.chainId)), 60_000);
+    expect((await bobStore.list(GC.pending)).length).toBe(0);
   });
 });

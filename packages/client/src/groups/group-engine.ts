@@ -755,6 +755,14 @@ export class GroupEngine {
       if (!l.rec.rotate) this.putRec(tx, l, { ...l.rec, rotate: true });
       tx.after.push(() => void this.dropReceivers(l, removed).catch(() => undefined));
     }
+    // Someone let in (again): what their session sent ahead of the events that admit them
+    // (receiveDistribution keeps it) counts now.
+    const inGroup = (st: GroupState, k: string): boolean => st.members.has(k) || st.invited.has(k);
+    for (const k of [...after.members.keys(), ...after.invited.keys()]) {
+      if (inGroup(before, k)) continue;
+      const c = this.linkOf(l, fromHex(k));
+      if (c) tx.after.push(() => void this.replayPending(c.id).catch(() => undefined));
+    }
     tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'state' }));
   }
 
@@ -1610,8 +1618,13 @@ export class GroupEngine {
     const d = decodeSenderKeyDistribution(bytes);
     if (!equalBytes(d.group, l.rec.id)) throw new ProtocolError('sender key for another group');
     const st = this.state(l);
-    if (!st.members.has(hex(from)) && !st.invited.has(hex(from)))
-      throw new ProtocolError('sender key from a non-member');
+    if (!st.members.has(hex(from)) && !st.invited.has(hex(from))) {
+      // A member let back in hands me their new key over our old session, which may overtake
+      // the events that let them in (those come from whoever invited them): kept until the
+      // state admits them (onStateChange replays it), within the pending payloads' bound.
+      this.keepPending(tx, c, { t: 'skd', g: l.rec.id, d: bytes }, 'sender key from a non-member');
+      return;
+    }
     const col = GC.receivers(l.rec.id);
     const mine = (await this.host.store.list(col))
       .map((e) => ({ key: e.key, r: decodeReceiver(e.value) }))
