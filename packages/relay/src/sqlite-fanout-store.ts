@@ -98,8 +98,8 @@ export class SqliteFanoutStore {
     removeEntry: Database.Statement<[Uint8Array, Uint8Array]>;
     setCount: Database.Statement<[Uint8Array, Uint8Array]>;
     targets: Database.Statement<[Uint8Array], TargetRow>;
-    insertBody: Database.Statement<[number, number, Uint8Array, number]>;
-    insertCopy: Database.Statement<[Uint8Array, number, Uint8Array, number]>;
+    insertBody: Database.Statement<[number, number, Uint8Array, number, number, number]>;
+    insertCopy: Database.Statement<[number, Uint8Array, Uint8Array, number]>;
     unused: Database.Statement<[number], { lid: Buffer }>;
     count: Database.Statement<[], { n: number }>;
   };
@@ -130,9 +130,12 @@ export class SqliteFanoutStore {
       targets: db.prepare(
         'SELECT e.sid AS sid, q.rid AS rid, q.sk AS sk FROM fanout_entries e LEFT JOIN queues q ON q.sid = e.sid WHERE e.lid = ?',
       ),
-      insertBody: db.prepare('INSERT INTO bodies (refs, expires, body, ts) VALUES (?, ?, ?, ?)'),
-      // The leanest row per copy: its queue and seq (the key), its id and its body.
-      insertCopy: db.prepare('INSERT INTO copies (rid, seq, mid, bid) VALUES (?, ?, ?, ?)'),
+      insertBody: db.prepare(
+        'INSERT INTO bodies (refs, expires, body, ts, first, last) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      // The leanest row per copy: its seq (the key: one upload's copies side by side), its
+      // queue, its id and its body (docs/decisions/0016).
+      insertCopy: db.prepare('INSERT INTO copies (seq, rid, mid, bid) VALUES (?, ?, ?, ?)'),
       unused: db.prepare('SELECT lid FROM fanout_lists WHERE used <= ?'),
       count: db.prepare('SELECT COUNT(*) AS n FROM fanout_lists'),
     };
@@ -214,7 +217,7 @@ export class SqliteFanoutStore {
       this.stmt.touch.run(message.ts, lid);
       const size = message.plaintext.length;
       const out: SharedAppend = { stored: [], full: [], gone: [] };
-      const usage = this.queues.usage;
+      const queues = this.queues;
       const room: Target[] = [];
       for (const target of this.targetsOf(lid)) {
         if (target.rid === null) {
@@ -223,14 +226,17 @@ export class SqliteFanoutStore {
           out.gone.push(target.sid);
           continue;
         }
-        const held = usage.get(target.key, target.rid);
+        let held = queues.heldBy(target.key, target.rid);
         if (!held) {
           out.gone.push(target.sid);
           continue;
         }
         // A full queue may hold expired messages that only the periodic purge would drop:
         // they are dropped now, as a 1:1 append does.
-        if (!this.fits(held.n, held.b, size)) this.queues.purgeQueue(target.rid, message.ts, delta);
+        if (!this.fits(held.n, held.b, size)) {
+          queues.purgeQueue(target.rid, message.ts, delta);
+          held = queues.heldBy(target.key, target.rid)!;
+        }
         if (!this.fits(held.n, held.b, size)) {
           out.full.push(target.sid);
           continue;
@@ -241,18 +247,27 @@ export class SqliteFanoutStore {
       const mids = message.newMids(room.length);
       if (mids.length !== room.length * MESSAGE_ID_BYTES)
         throw new StorageError('wrong number of message ids');
+      const first = queues.takeSeqs(room.length);
       const bid = Number(
-        this.stmt.insertBody.run(room.length, message.expires, message.plaintext, message.ts).lastInsertRowid,
+        this.stmt.insertBody.run(
+          room.length,
+          message.expires,
+          message.plaintext,
+          message.ts,
+          first,
+          first + room.length - 1,
+        ).lastInsertRowid,
       );
-      const first = this.queues.takeSeqs(room.length);
+      const keys: string[] = [];
       for (let i = 0; i < room.length; i++) {
         const target = room[i]!;
         const rid = target.rid!;
         const mid = mids.subarray(i * MESSAGE_ID_BYTES, (i + 1) * MESSAGE_ID_BYTES);
-        this.stmt.insertCopy.run(rid, first + i, mid, bid);
-        usage.add(target.key, rid, 1, size);
+        this.stmt.insertCopy.run(first + i, rid, mid, bid);
+        keys.push(target.key);
         out.stored.push({ rid, mid, seq: first + i });
       }
+      queues.copies.addRun(keys, first, size);
       delta.messages += room.length;
       return out;
     });
