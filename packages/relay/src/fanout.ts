@@ -159,7 +159,7 @@ export class FanoutHandler {
     // key; the others read it from the store (sealed there) when their window opens.
     let nonces: Uint8Array | undefined;
     result.stored.forEach((copy, i) => {
-      subscriptions.storedLazily(copy.rid, copy.seq, () => {
+      subscriptions.storedLazily(copy.rid, copy.seq, copy.key, () => {
         const key = lists.queueKeyOf(copy.rid);
         if (!key) return undefined; // deleted since: its subscriber gets `end`
         // One draw of randomness for the whole fan-out, not one per copy.

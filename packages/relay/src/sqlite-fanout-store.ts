@@ -10,7 +10,14 @@
  * deleted by the purge, like the messages it could have sent.
  */
 import type Database from 'better-sqlite3';
-import { MESSAGE_ID_BYTES, NotFoundError, QuotaError, StorageError, toHex } from '@parus/core';
+import {
+  MESSAGE_ID_BYTES,
+  NotFoundError,
+  QUEUE_ID_BYTES,
+  QuotaError,
+  StorageError,
+  toHex,
+} from '@parus/core';
 import type { SqliteQueueStore } from './sqlite-queue-store.ts';
 
 const SCHEMA = `
@@ -42,7 +49,7 @@ export interface SharedMessage {
 /** What a fan-out stored, and where it could not. */
 export interface SharedAppend {
   /** One per queue that got the message. */
-  stored: Array<{ rid: Uint8Array; mid: Uint8Array; seq: number }>;
+  stored: Array<{ rid: Uint8Array; key: string; mid: Uint8Array; seq: number }>;
   /** Sids of queues that were full. */
   full: Uint8Array[];
   /** Sids of queues that no longer exist. */
@@ -99,7 +106,9 @@ export class SqliteFanoutStore {
     setCount: Database.Statement<[Uint8Array, Uint8Array]>;
     targets: Database.Statement<[Uint8Array], TargetRow>;
     insertBody: Database.Statement<[number, number, Uint8Array, number, number, number]>;
-    insertCopy: Database.Statement<[number, Uint8Array, Uint8Array, number]>;
+    insertCopies: Database.Statement<
+      [{ n: number; first: number; rids: Uint8Array; mids: Uint8Array; bid: number }]
+    >;
     unused: Database.Statement<[number], { lid: Buffer }>;
     count: Database.Statement<[], { n: number }>;
   };
@@ -134,8 +143,13 @@ export class SqliteFanoutStore {
         'INSERT INTO bodies (refs, expires, body, ts, first, last) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       // The leanest row per copy: its seq (the key: one upload's copies side by side), its
-      // queue, its id and its body (docs/decisions/0016).
-      insertCopy: db.prepare('INSERT INTO copies (seq, rid, mid, bid) VALUES (?, ?, ?, ?)'),
+      // queue, its id and its body (docs/decisions/0016). One statement per upload: SQLite
+      // loops over the queues and the ids in C, cutting them from two byte strings.
+      insertCopies: db.prepare(
+        'WITH RECURSIVE i(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM i WHERE x + 1 < @n) ' +
+          'INSERT INTO copies (seq, rid, mid, bid) ' +
+          'SELECT @first + x, substr(@rids, x * 24 + 1, 24), substr(@mids, x * 16 + 1, 16), @bid FROM i',
+      ),
       unused: db.prepare('SELECT lid FROM fanout_lists WHERE used <= ?'),
       count: db.prepare('SELECT COUNT(*) AS n FROM fanout_lists'),
     };
@@ -259,14 +273,16 @@ export class SqliteFanoutStore {
         ).lastInsertRowid,
       );
       const keys: string[] = [];
+      const rids = new Uint8Array(room.length * QUEUE_ID_BYTES);
       for (let i = 0; i < room.length; i++) {
         const target = room[i]!;
         const rid = target.rid!;
-        const mid = mids.subarray(i * MESSAGE_ID_BYTES, (i + 1) * MESSAGE_ID_BYTES);
-        this.stmt.insertCopy.run(first + i, rid, mid, bid);
+        rids.set(rid, i * QUEUE_ID_BYTES);
         keys.push(target.key);
-        out.stored.push({ rid, mid, seq: first + i });
+        const mid = mids.subarray(i * MESSAGE_ID_BYTES, (i + 1) * MESSAGE_ID_BYTES);
+        out.stored.push({ rid, key: target.key, mid, seq: first + i });
       }
+      this.stmt.insertCopies.run({ n: room.length, first, rids, mids, bid });
       queues.copies.addRun(keys, first, size);
       delta.messages += room.length;
       return out;

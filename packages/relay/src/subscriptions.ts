@@ -98,16 +98,16 @@ export class Subscriptions {
 
   /** A send committed: deliver it now if the subscriber is caught up, else from the store. */
   stored(message: StoredMessage): void {
-    this.storedLazily(message.rid, message.seq, () => message);
+    this.storedLazily(message.rid, message.seq, toHex(message.rid), () => message);
   }
 
   /**
    * As stored(), for a message whose body is only made (sealed, fanout.ts) when it goes out
    * now: `message` is called at most once, and not at all when nobody is subscribed; if
-   * it gives nothing (the queue went meanwhile), nothing goes out.
+   * it gives nothing (the queue went meanwhile), nothing goes out. `key` is toHex(rid).
    */
-  storedLazily(rid: Uint8Array, seq: number, message: () => StoredMessage | undefined): void {
-    const sub = this.byQueue.get(toHex(rid));
+  storedLazily(rid: Uint8Array, seq: number, key: string, message: () => StoredMessage | undefined): void {
+    const sub = this.byQueue.get(key);
     if (!sub) return;
     if (sub.pumping) {
       sub.again = true;
