@@ -8,6 +8,7 @@
  */
 import {
   AuthError,
+  DecodeError,
   MESSAGE_ID_BYTES,
   NotFoundError,
   QUEUE_ID_BYTES,
@@ -15,6 +16,7 @@ import {
   generateDhKeyPair,
   queueKey,
   sealDelivery,
+  splitAckIds,
   wipe,
 } from '@parus/core';
 import type {
@@ -157,13 +159,20 @@ export class CommandHandler {
 
   private async ack(ctx: CommandContext, frame: AckFrame): Promise<void> {
     await this.ownedQueue(ctx, frame);
-    const seq = this.opts.subscriptions.seqOf(ctx.subscriber, frame.rid, frame.mid);
+    // One id, or a batch (core ack-batch.ts: 1 to MAX_ACK_BATCH distinct ids, checked when decoded).
+    const mids = frame.mids ? splitAckIds(frame.mids) : frame.mid ? [frame.mid] : [];
+    if (mids.length === 0) throw new DecodeError('ack without a message id');
+    const { subscriptions } = this.opts;
+    const acks = mids.map((mid) => {
+      const seq = subscriptions.seqOf(ctx.subscriber, frame.rid, mid);
+      return seq === undefined ? { mid } : { mid, seq };
+    });
     try {
-      await this.opts.store.deleteMessage(frame.rid, frame.mid, seq);
+      await this.opts.store.deleteMessages(frame.rid, acks);
     } finally {
-      // Even when the message is already gone (expired, acked twice), the recipient is
-      // done with it: it must not hold a place in the delivery window.
-      this.opts.subscriptions.acked(frame.rid, frame.mid);
+      // Even when a message is already gone (expired, acked twice), the recipient is done
+      // with it: it must not hold a place in the delivery window.
+      for (const mid of mids) subscriptions.acked(frame.rid, mid);
     }
     ctx.reply({ t: 'ok', id: frame.id });
   }

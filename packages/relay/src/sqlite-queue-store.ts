@@ -605,27 +605,52 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   deleteMessage(rid: Uint8Array, mid: Uint8Array, seq?: number): Promise<void> {
+    return this.deleteMessages(rid, [seq === undefined ? { mid } : { mid, seq }]);
+  }
+
+  deleteMessages(rid: Uint8Array, acks: ReadonlyArray<{ mid: Uint8Array; seq?: number }>): Promise<void> {
     return this.write((delta) => {
       const key = toHex(rid);
+      // References dropped only once every id was found: a batch is all or nothing.
+      const drops: number[] = [];
+      for (const { mid, seq } of acks) {
+        const bid = this.deleteOne(rid, key, mid, seq);
+        if (bid !== undefined) drops.push(bid);
+        delta.messages -= 1;
+      }
+      // A shared body loses a reference per copy; refs are counted down once per commit and
+      // body (a fan-out's acks come together), in the same transaction. Last, so that a
+      // write that fails never drops one.
+      for (const bid of drops) this.droppedRefs.set(bid, (this.droppedRefs.get(bid) ?? 0) + 1);
+    });
+  }
+
+  /**
+   * Deletes one message or copy of the queue, inside a write; resolves to the body a copy
+   * named. NotFoundError when the queue has no such message.
+   */
+  private deleteOne(
+    rid: Uint8Array,
+    key: string,
+    mid: Uint8Array,
+    seq: number | undefined,
+  ): number | undefined {
+    // A copy delivered on this relay run is found by its seq (the subscription's hint); a
+    // 1:1 message by its id; a copy delivered before a restart by its id among the queue's
+    // copies (a bounded queue).
+    const hinted = seq === undefined ? undefined : this.stmt.deleteCopy.get(seq, rid, mid);
+    if (!hinted) {
       const message = this.stmt.deleteMessage.get(mid, rid);
       if (message) {
         if (this.usage.get(key, rid)) this.usage.add(key, rid, -1, -message.len);
-        delta.messages -= 1;
-        return;
+        return undefined;
       }
-      // A fan-out copy: found by its seq when the caller knows it (it was delivered on
-      // this relay run), else by its id among the queue's copies (a bounded queue).
-      const hinted = seq === undefined ? undefined : this.stmt.deleteCopy.get(seq, rid, mid);
-      const at = hinted ? seq : this.findCopy(key, mid);
-      const copy = hinted ?? (at === undefined ? undefined : this.stmt.deleteCopy.get(at, rid, mid));
-      if (!copy || at === undefined) throw new NotFoundError('no such message in this queue');
-      this.copies.remove(key, at, copy.len ?? 0);
-      // The shared body loses a reference; refs are counted down once per commit and body
-      // (a fan-out's acks come together), in the same transaction. Last, so that a write
-      // that fails never drops one.
-      this.droppedRefs.set(copy.bid, (this.droppedRefs.get(copy.bid) ?? 0) + 1);
-      delta.messages -= 1;
-    });
+    }
+    const at = hinted ? seq : this.findCopy(key, mid);
+    const copy = hinted ?? (at === undefined ? undefined : this.stmt.deleteCopy.get(at, rid, mid));
+    if (!copy || at === undefined) throw new NotFoundError('no such message in this queue');
+    this.copies.remove(key, at, copy.len ?? 0);
+    return copy.bid;
   }
 
   async purgeExpired(now: number): Promise<number> {
