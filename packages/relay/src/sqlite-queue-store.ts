@@ -203,6 +203,8 @@ export interface Delta {
 
 interface PendingWrite {
   run(delta: Delta): unknown;
+  /** Must be fsynced before it settles (false: only an ack's deletes, see commitPending). */
+  sync: boolean;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -228,6 +230,8 @@ export class SqliteQueueStore implements QueueStore {
    */
   queueGeneration = 0;
   private flushScheduled = false;
+  /** Whether commits are fsynced now (synchronous = FULL), see commitPending. */
+  private synchronous = true;
   private closed = false;
   private readonly inSavepoint: (run: () => unknown) => unknown;
 
@@ -622,7 +626,7 @@ export class SqliteQueueStore implements QueueStore {
       // body (a fan-out's acks come together), in the same transaction. Last, so that a
       // write that fails never drops one.
       for (const bid of drops) this.droppedRefs.set(bid, (this.droppedRefs.get(bid) ?? 0) + 1);
-    });
+    }, false);
   }
 
   /**
@@ -740,10 +744,10 @@ export class SqliteQueueStore implements QueueStore {
     }
   }
 
-  private write<T>(run: (delta: Delta) => T): Promise<T> {
+  private write<T>(run: (delta: Delta) => T, sync = true): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError('queue store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ run, sync, resolve: resolve as (value: unknown) => void, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => {
@@ -759,6 +763,15 @@ export class SqliteQueueStore implements QueueStore {
     if (this.closed || this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    // A commit of acks alone (deletes) is not fsynced: it becomes durable with the next
+    // commit that is (an fsync flushes every earlier WAL frame) or the next checkpoint. A
+    // power cut before that only brings acked messages back, which recipients deduplicate
+    // (DESIGN.md "Delivery"); whatever stores a message is fsynced before it is answered.
+    const sync = batch.some((w) => w.sync);
+    if (sync !== this.synchronous) {
+      this.db.pragma(`synchronous = ${sync ? 'FULL' : 'NORMAL'}`);
+      this.synchronous = sync;
+    }
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     const committed: Delta = { queues: 0, messages: 0 };
     const deleted: string[] = [];
