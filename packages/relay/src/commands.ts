@@ -16,7 +16,6 @@ import {
   generateDhKeyPair,
   queueKey,
   sealDelivery,
-  splitAckIds,
   wipe,
 } from '@parus/core';
 import type {
@@ -160,11 +159,16 @@ export class CommandHandler {
   private async ack(ctx: CommandContext, frame: AckFrame): Promise<void> {
     await this.ownedQueue(ctx, frame);
     // One id, or a batch (core ack-batch.ts: 1 to MAX_ACK_BATCH distinct ids, checked when decoded).
-    const mids = frame.mids ? splitAckIds(frame.mids) : frame.mid ? [frame.mid] : [];
+    const mids: Uint8Array[] = [];
+    if (frame.mids) {
+      for (let at = 0; at < frame.mids.length; at += MESSAGE_ID_BYTES)
+        mids.push(frame.mids.subarray(at, at + MESSAGE_ID_BYTES));
+    } else if (frame.mid) mids.push(frame.mid);
     if (mids.length === 0) throw new DecodeError('ack without a message id');
     const { subscriptions } = this.opts;
-    const acks = mids.map((mid) => {
-      const seq = subscriptions.seqOf(ctx.subscriber, frame.rid, mid);
+    const delivered = subscriptions.inflightOf(ctx.subscriber, frame.rid, mids);
+    const acks = mids.map((mid, i) => {
+      const seq = delivered.seqs[i];
       return seq === undefined ? { mid } : { mid, seq };
     });
     try {
@@ -172,7 +176,7 @@ export class CommandHandler {
     } finally {
       // Even when a message is already gone (expired, acked twice), the recipient is done
       // with it: it must not hold a place in the delivery window.
-      for (const mid of mids) subscriptions.acked(frame.rid, mid);
+      subscriptions.ackedKeys(frame.rid, delivered.keys);
     }
     ctx.reply({ t: 'ok', id: frame.id });
   }

@@ -160,7 +160,7 @@ export class FanoutHandler {
     let nonces: Uint8Array | undefined;
     result.stored.forEach((copy, i) => {
       subscriptions.storedLazily(copy.rid, copy.seq, copy.key, () => {
-        const key = lists.queueKeyOf(copy.rid);
+        const key = lists.queueKeyOf(copy.rid, copy.key);
         if (!key) return undefined; // deleted since: its subscriber gets `end`
         // One draw of randomness for the whole fan-out, not one per copy.
         nonces ??= rng.bytes(result.stored.length * NONCE_BYTES);

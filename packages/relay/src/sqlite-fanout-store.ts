@@ -316,8 +316,8 @@ export class SqliteFanoutStore {
   }
 
   /** The key a queue's copies are sealed with as they go out live. */
-  queueKeyOf(rid: Uint8Array): Uint8Array | undefined {
-    return this.queues.queueKeyOf(rid);
+  queueKeyOf(rid: Uint8Array, hex?: string): Uint8Array | undefined {
+    return this.queues.queueKeyOf(rid, hex);
   }
 
   /** Deletes lists unused since `before`; resolves to how many. */

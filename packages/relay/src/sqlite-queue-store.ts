@@ -425,8 +425,8 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   /** The key a queue's messages are sealed with (cached), for a sibling store's deliveries. */
-  queueKeyOf(rid: Uint8Array): Uint8Array | undefined {
-    return this.cachedQueue('r', rid, () => this.stmt.queueByRid.get(rid))?.queueKey;
+  queueKeyOf(rid: Uint8Array, hex?: string): Uint8Array | undefined {
+    return this.cachedQueue('r', rid, () => this.stmt.queueByRid.get(rid), hex)?.queueKey;
   }
 
   // ---- Reads: synchronous in SQLite, promised for the interface ------------------------
@@ -450,8 +450,9 @@ export class SqliteQueueStore implements QueueStore {
     kind: 'r' | 's',
     id: Uint8Array,
     load: () => QueueRow | undefined,
+    hex = toHex(id),
   ): QueueRecord | undefined {
-    const key = kind + toHex(id);
+    const key = kind + hex;
     const hit = this.queueCache.get(key);
     if (hit) {
       this.queueCache.delete(key);
