@@ -49,7 +49,7 @@ export interface SharedMessage {
 /** What a fan-out stored, and where it could not. */
 export interface SharedAppend {
   /** One per queue that got the message. */
-  stored: Array<{ rid: Uint8Array; key: string; mid: Uint8Array; seq: number }>;
+  stored: Array<{ rid: Uint8Array; key: string; queueKey: Uint8Array; mid: Uint8Array; seq: number }>;
   /** Sids of queues that were full. */
   full: Uint8Array[];
   /** Sids of queues that no longer exist. */
@@ -62,6 +62,8 @@ interface Target {
   /** Null when the queue is gone or not secured. */
   rid: Uint8Array | null;
   key: string;
+  /** The key its copies are sealed with as they go out live. */
+  queueKey: Uint8Array;
 }
 
 /** A list's targets, valid while no queue was created, secured or deleted. */
@@ -89,7 +91,7 @@ export interface FanoutStoreOptions {
   maxQueueBytes: number;
 }
 
-type TargetRow = { sid: Buffer; rid: Buffer | null; sk: Buffer | null };
+type TargetRow = { sid: Buffer; rid: Buffer | null; sk: Buffer | null; qkey: Buffer | null };
 
 function bytes(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -137,7 +139,7 @@ export class SqliteFanoutStore {
         'UPDATE fanout_lists SET entries = (SELECT COUNT(*) FROM fanout_entries WHERE lid = ?) WHERE lid = ?',
       ),
       targets: db.prepare(
-        'SELECT e.sid AS sid, q.rid AS rid, q.sk AS sk FROM fanout_entries e LEFT JOIN queues q ON q.sid = e.sid WHERE e.lid = ?',
+        'SELECT e.sid AS sid, q.rid AS rid, q.sk AS sk, q.qkey AS qkey FROM fanout_entries e LEFT JOIN queues q ON q.sid = e.sid WHERE e.lid = ?',
       ),
       insertBody: db.prepare(
         'INSERT INTO bodies (refs, expires, body, ts, first, last) VALUES (?, ?, ?, ?, ?, ?)',
@@ -280,7 +282,7 @@ export class SqliteFanoutStore {
         rids.set(rid, i * QUEUE_ID_BYTES);
         keys.push(target.key);
         const mid = mids.subarray(i * MESSAGE_ID_BYTES, (i + 1) * MESSAGE_ID_BYTES);
-        out.stored.push({ rid, key: target.key, mid, seq: first + i });
+        out.stored.push({ rid, key: target.key, queueKey: target.queueKey, mid, seq: first + i });
       }
       this.stmt.insertCopies.run({ n: room.length, first, rids, mids, bid });
       queues.copies.addRun(keys, first, size);
@@ -305,7 +307,8 @@ export class SqliteFanoutStore {
     }
     const targets = this.stmt.targets.all(lid).map((row): Target => {
       const rid = row.rid === null || row.sk === null ? null : bytes(row.rid);
-      return { sid: bytes(row.sid), rid, key: rid === null ? '' : toHex(rid) };
+      const queueKey = row.qkey === null ? new Uint8Array(0) : bytes(row.qkey);
+      return { sid: bytes(row.sid), rid, key: rid === null ? '' : toHex(rid), queueKey };
     });
     this.targetCache.set(id, { generation, targets });
     if (this.targetCache.size > MAX_CACHED_LISTS) {
@@ -313,11 +316,6 @@ export class SqliteFanoutStore {
       if (oldest !== undefined) this.targetCache.delete(oldest);
     }
     return targets;
-  }
-
-  /** The key a queue's copies are sealed with as they go out live. */
-  queueKeyOf(rid: Uint8Array, hex?: string): Uint8Array | undefined {
-    return this.queues.queueKeyOf(rid, hex);
   }
 
   /** Deletes lists unused since `before`; resolves to how many. */

@@ -426,11 +426,6 @@ export class SqliteQueueStore implements QueueStore {
     return first;
   }
 
-  /** The key a queue's messages are sealed with (cached), for a sibling store's deliveries. */
-  queueKeyOf(rid: Uint8Array, hex?: string): Uint8Array | undefined {
-    return this.cachedQueue('r', rid, () => this.stmt.queueByRid.get(rid), hex)?.queueKey;
-  }
-
   // ---- Reads: synchronous in SQLite, promised for the interface ------------------------
 
   async queueByRid(rid: Uint8Array): Promise<QueueRecord | undefined> {
@@ -452,9 +447,8 @@ export class SqliteQueueStore implements QueueStore {
     kind: 'r' | 's',
     id: Uint8Array,
     load: () => QueueRow | undefined,
-    hex = toHex(id),
   ): QueueRecord | undefined {
-    const key = kind + hex;
+    const key = kind + toHex(id);
     const hit = this.queueCache.get(key);
     if (hit) {
       this.queueCache.delete(key);
