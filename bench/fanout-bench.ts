@@ -724,8 +724,9 @@ function whatChanged(measured: FanoutResult[]): string[] {
     '**What changed (decision 0016) and what it bought.** A copy is now a row keyed by its seq alone, so the copies of ' +
       'one upload are appended side by side (a few pages per commit instead of one B-tree leaf per queue) by one ' +
       "`INSERT` per upload, each queue's order and usage kept in memory; recipients ack a burst of copies in one batched " +
-      '`ack` per queue, and a commit of acks alone is not fsynced. Against the figures before it (a quiet machine, same ' +
-      `benchmark): durably queued ${queued.join('; ')}; pushed and acked ${acked.join('; ')}.`,
+      '`ack` per queue, and a commit of acks alone is not fsynced. Against the figures before it (same benchmark, measured on ' +
+      `a quiet machine; copies/s follow the machine's load, µs per copy much less): durably queued ${queued.join('; ')}; ` +
+      `pushed and acked ${acked.join('; ')}.`,
     '',
   ];
 }
