@@ -499,21 +499,21 @@ export class SqliteQueueStore implements QueueStore {
   ): Promise<StoredMessage[]> {
     return this.read(() => {
       const rows = this.stmt.messagesAfter.all({ rid, after: afterSeq, now, limit });
-      // The queue's copies after the cursor (expired ones skipped), merged in seq order.
+      // Up to `limit` of the queue's live copies after the cursor (expired ones skipped, so
+      // read on past them), merged with the messages in seq order.
       const key = toHex(rid);
       let cursor = afterSeq;
-      for (;;) {
-        const seqs = this.copies.after(key, cursor, limit);
-        if (seqs.length === 0) break;
-        let added = 0;
+      let want = limit;
+      while (want > 0) {
+        const seqs = this.copies.after(key, cursor, want);
         for (const seq of seqs) {
           const copy = this.stmt.readCopy.get(seq);
           if (!copy || copy.expires <= now) continue;
           rows.push({ seq, mid: copy.mid, ts: copy.ts, expires: copy.expires, body: copy.body, shared: 1 });
-          added += 1;
+          want -= 1;
         }
+        if (seqs.length === 0) break;
         cursor = seqs[seqs.length - 1]!;
-        if (added > 0 || seqs.length < limit) break;
       }
       rows.sort((a, b) => a.seq - b.seq);
       if (rows.length > limit) rows.length = limit;

@@ -400,6 +400,22 @@ describe('fan-out copies', () => {
     expect(all).toHaveLength(2);
   });
 
+  it('reads past expired copies to fill a read, so a subscription never stops short', async () => {
+    const { queues, lists } = stores();
+    const q = queue();
+    await queues.createQueue(q);
+    const lid = bytes(24);
+    await lists.createList(lid, bytes(32), 1);
+    await lists.addEntries(lid, [q.sid], 1);
+    // The middle copy expires first (its upload was stamped earlier).
+    const a = await lists.fanout(lid, shared(bytes(1), 1000));
+    await lists.fanout(lid, shared(bytes(2), 500));
+    const c = await lists.fanout(lid, shared(bytes(3), 1000));
+    const read = await queues.messagesAfter(q.rid, 0, 2, 1700);
+    expect(read.map((m) => m.seq)).toEqual([a.stored[0]!.seq, c.stored[0]!.seq]);
+    expect(await queues.pendingCount(q.rid, 1700)).toBe(2);
+  });
+
   it("rebuilds each queue's copies and usage when the database is opened again", async () => {
     let { queues, lists } = stores();
     const qs = [queue(), queue()];
