@@ -6,7 +6,8 @@
  * would: hello with the fingerprint check, a queue of their own secured with a sender key
  * of their own (whose secret goes to the orchestrator, as a member would give it to the
  * group's senders), `sub`, then for each delivery: open the sealed body, read the send
- * time from it, and ack it, authenticated. Broadcast recipients register with the raw
+ * time from it, and ack it, authenticated (the acks of one event-loop turn in one batched
+ * `ack` per queue, as the account engine acks a burst). Broadcast recipients register with the raw
  * broadcaster and read the send time from the frame.
  *
  * Send times are wall-clock milliseconds (performance.timeOrigin + performance.now()) taken
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
       const key = queueKey(rdh.secretKey, ids.sdh, ids.rid);
       conn.onMsg = (frame: MsgFrame) => {
         const { body } = openDelivery(key, frame.mid, frame.body);
-        if (cfg.ack) conn.ack(ids.rid, frame.mid, rk.secretKey);
+        if (cfg.ack) conn.ackBatched(ids.rid, frame.mid, rk.secretKey);
         meter.arrived(new DataView(body.buffer, body.byteOffset).getFloat64(0));
       };
       if (cfg.subscribe) await conn.subscribe(ids.rid, rk.secretKey);
@@ -155,14 +156,14 @@ async function main(): Promise<void> {
   /** Waits (bounded) for the relay's answers to the acks still on their way, then reports. */
   const stop = async (): Promise<void> => {
     const until = performance.now() + 30_000;
-    const answered = (): number => conns.reduce((n, c) => n + c.oks, 0);
+    const answered = (): number => conns.reduce((n, c) => n + c.ackedIds, 0);
     while (cfg.ack && conns.length > 0 && answered() < meter.received && performance.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const errors: Record<string, number> = {};
     let acked = 0;
     for (const c of conns) {
-      acked += c.oks;
+      acked += c.ackedIds;
       for (const [k, v] of c.errors) errors[k] = (errors[k] ?? 0) + v;
     }
     for (const c of conns) c.terminate();

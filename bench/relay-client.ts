@@ -8,6 +8,7 @@
  */
 import {
   CHALLENGE_BYTES,
+  MAX_ACK_BATCH,
   MAX_FRAME_BYTES,
   ProtocolError,
   RELAY_PROTOCOL_VERSION,
@@ -20,6 +21,8 @@ import {
   dhKeyPairFromSecret,
   encodeFrame,
   fingerprintMatches,
+  packAckIds,
+  toHex,
   relayWebSocketUrl,
   verify,
   welcomeSigningBytes,
@@ -61,6 +64,14 @@ export class BenchRelayClient {
   onMsg: (frame: MsgFrame) => void = () => {};
   /** `ok` answers to fire-and-forget commands. */
   oks = 0;
+  /** Message ids acknowledged by those `ok`s (a batched ack counts each of its ids). */
+  ackedIds = 0;
+  private readonly ackBatches = new Map<
+    string,
+    { rid: Uint8Array; rkSecret: Uint8Array; mids: Uint8Array[] }
+  >();
+  private readonly batchSizes = new Map<number, number>();
+  private ackFlush: NodeJS.Immediate | undefined;
   /** Fire-and-forget commands sent. */
   fired = 0;
   /** `err` frames and other surprises, by code. */
@@ -151,6 +162,37 @@ export class BenchRelayClient {
     this.fire(this.authed(frame, rkSecret));
   }
 
+  /**
+   * Acks `mid` with the others of this event-loop turn: one batched `ack` per queue (core
+   * ack-batch.ts), as the account engine's RelayConnection acks a burst of deliveries.
+   */
+  ackBatched(rid: Uint8Array, mid: Uint8Array, rkSecret: Uint8Array): void {
+    const key = toHex(rid);
+    let batch = this.ackBatches.get(key);
+    if (!batch) this.ackBatches.set(key, (batch = { rid, rkSecret, mids: [] }));
+    batch.mids.push(mid);
+    if (batch.mids.length >= MAX_ACK_BATCH) this.sendAcks(key, batch);
+    if (!this.ackFlush) this.ackFlush = setImmediate(() => this.flushAcks());
+  }
+
+  private flushAcks(): void {
+    this.ackFlush = undefined;
+    for (const [key, batch] of this.ackBatches) this.sendAcks(key, batch);
+  }
+
+  private sendAcks(key: string, batch: { rid: Uint8Array; rkSecret: Uint8Array; mids: Uint8Array[] }): void {
+    this.ackBatches.delete(key);
+    const frame: AckFrame = {
+      t: 'ack',
+      id: this.takeId(),
+      rid: batch.rid,
+      mids: packAckIds(batch.mids),
+      auth: NO_AUTH,
+    };
+    this.batchSizes.set(frame.id, batch.mids.length);
+    this.fire(this.authed(frame, batch.rkSecret));
+  }
+
   close(): Promise<void> {
     return new Promise((resolve) => {
       if (this.ws.readyState === WebSocket.CLOSED) return resolve();
@@ -211,7 +253,11 @@ export class BenchRelayClient {
           return waiter.reject(new ProtocolError(`relay error ${frame.code}: ${frame.msg}`));
         return waiter.resolve(frame);
       }
-      if (frame.t === 'ok') this.oks += 1;
+      if (frame.t === 'ok') {
+        this.oks += 1;
+        this.ackedIds += this.batchSizes.get(frame.id) ?? 1;
+      }
+      if (frame.id !== undefined) this.batchSizes.delete(frame.id);
       else this.count(frame.t === 'err' ? frame.code : 'unexpected ids');
       return;
     }

@@ -9,8 +9,10 @@
  */
 import {
   CHALLENGE_BYTES,
+  DecodeError,
   FANOUT_LIST_ID_BYTES,
   MAX_FANOUT_BATCH,
+  NotFoundError,
   ProtocolError,
   RELAY_PROTOCOL_VERSION,
   TimeoutError,
@@ -26,6 +28,7 @@ import {
   errorFromCode,
   fanoutEntryProof,
   fingerprintMatches,
+  packAckIds,
   packFanoutEntries,
   parseRelayAddress,
   relayWebSocketUrl,
@@ -40,6 +43,7 @@ import {
   type RelayFrame,
   type Random,
 } from '@parus/core';
+import { PendingAcks } from './ack-batch.ts';
 import type { Transport, TransportConnection } from './transport.ts';
 
 /** Commands as callers give them: without the request id and the authenticator. */
@@ -121,6 +125,10 @@ export class RelayConnection {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /** Serialises message handling so acks follow processing order. */
   private inbound: Promise<void> = Promise.resolve();
+  /** Deliveries queued on `inbound` and not yet taken up. */
+  private queuedInbound = 0;
+  /** Acks of processed deliveries, waiting for the end of a burst. */
+  private readonly acks = new PendingAcks();
 
   constructor(private readonly opts: RelayConnectionOptions) {
     this.address = parseRelayAddress(opts.address);
@@ -260,15 +268,21 @@ export class RelayConnection {
     switch (frame.t) {
       case 'msg': {
         const { rid, mid, body } = frame;
+        this.queuedInbound += 1;
         this.inbound = this.inbound.then(async () => {
+          this.queuedInbound -= 1;
           const sub = this.subs.get(hexKey(rid));
-          if (!sub) return;
-          try {
-            await this.opts.onMessage(rid, mid, body);
-          } catch {
-            return; // not processed: no ack, the relay redelivers on the next subscription
+          let full = false;
+          if (sub) {
+            try {
+              await this.opts.onMessage(rid, mid, body);
+              full = this.acks.add(rid, sub.rk, mid);
+            } catch {
+              // not processed: no ack, the relay redelivers on the next subscription
+            }
           }
-          await this.command({ t: 'ack', rid, mid }, sub.rk).catch(() => undefined);
+          // Acks go in batches (ack-batch.ts): when nothing else waits, or a batch is full.
+          if (full || (this.queuedInbound === 0 && this.acks.size > 0)) await this.sendAcks();
         });
         return;
       }
@@ -412,6 +426,27 @@ export class RelayConnection {
     const answer = await this.command({ t: 'fsend', lid, body }, fk);
     if (answer.t !== 'fsent') throw new ProtocolError(`relay answered fsend with ${answer.t}`);
     return { stored: answer.n, full: splitSids(answer.full), gone: splitSids(answer.gone) };
+  }
+
+  /**
+   * Sends the waiting acks, one frame per queue, and awaits their answers. A batch the
+   * relay refuses as a whole (an id it no longer holds, or a relay without batched acks)
+   * is acked again one id at a time, so the others are still deleted.
+   */
+  private async sendAcks(): Promise<void> {
+    await Promise.all(
+      this.acks.take().map(async ({ rid, rk, mids }) => {
+        if (mids.length > 1) {
+          try {
+            await this.command({ t: 'ack', rid, mids: packAckIds(mids) }, rk);
+            return;
+          } catch (error) {
+            if (!(error instanceof NotFoundError || error instanceof DecodeError)) return;
+          }
+        }
+        for (const mid of mids) await this.command({ t: 'ack', rid, mid }, rk).catch(() => undefined);
+      }),
+    );
   }
 
   unsubscribeLocal(rid: Uint8Array): void {

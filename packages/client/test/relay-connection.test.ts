@@ -6,17 +6,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   TransportError,
   VerificationError,
+  decodeClientFrame,
   formatRelayAddress,
   generateDhKeyPair,
   initCrypto,
   openDelivery,
   parseRelayAddress,
   queueKey,
+  splitAckIds,
   systemRandom,
+  toHex,
   utf8,
 } from '@parus/core';
+import type { AckFrame, ClientFrame } from '@parus/core';
 import { startRelay } from '@parus/relay';
 import { RelayConnection } from '../src/index.ts';
+import type { Transport } from '../src/index.ts';
 import { nodeTransport } from '../src/node/index.ts';
 
 const dirs: string[] = [];
@@ -103,6 +108,78 @@ describe('RelayConnection', () => {
       await conn.command({ t: 'send', sid: ids.sid, body: utf8('after restart') });
       await waitFor(() => received.length === 2);
       expect(received).toEqual(['before restart', 'after restart']);
+    } finally {
+      conn.close();
+      await relay.close();
+    }
+  });
+
+  it('acks a burst of deliveries in batches, and one by one when the relay refuses a batch', async () => {
+    const relay = await startRelay({ port: 0, dataDir: dataDir() });
+    const sent: ClientFrame[] = [];
+    const inner = nodeTransport();
+    const transport: Transport = {
+      async connect(url, signal) {
+        const c = await inner.connect(url, signal);
+        return {
+          send: (data) => {
+            sent.push(decodeClientFrame(data));
+            c.send(data);
+          },
+          close: () => c.close(),
+          onMessage: (h) => c.onMessage(h),
+          onClose: (h) => c.onClose(h),
+        };
+      },
+    };
+    let ackFirstMyself: Uint8Array | undefined;
+    const seen: string[] = [];
+    const rk = generateDhKeyPair(systemRandom);
+    const conn: RelayConnection = new RelayConnection({
+      address: relay.address,
+      transport,
+      rng: systemRandom,
+      onMessage: async (rid, mid) => {
+        seen.push(toHex(mid));
+        // The first delivery of the second burst is acked on its own before its batch goes,
+        // so the batch names an id the relay no longer holds.
+        if (ackFirstMyself && seen.length === 21) await conn.command({ t: 'ack', rid, mid }, rk.secretKey);
+      },
+    });
+    try {
+      await conn.start();
+      const rdh = generateDhKeyPair(systemRandom);
+      const ids = await conn.command({ t: 'new', rk: rk.publicKey, rdh: rdh.publicKey }, rk.secretKey);
+      if (ids.t !== 'ids') throw new Error('expected ids');
+      const burst = async (): Promise<void> => {
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            conn.command({ t: 'send', sid: ids.sid, body: utf8(`m${i}`) }),
+          ),
+        );
+      };
+      await burst();
+      // The backlog arrives in one burst after `sub`: its acks leave in batches.
+      expect(await conn.subscribe(ids.rid, rk.secretKey)).toBe(20);
+      await waitFor(() => seen.length === 20);
+      await conn.drained();
+      expect(relay.stats().messages).toBe(0);
+      const acks = sent.filter((f): f is AckFrame => f.t === 'ack');
+      expect(acks.length).toBeLessThan(20);
+      const acked = acks.flatMap((f) => (f.mids ? splitAckIds(f.mids) : [f.mid!])).map(toHex);
+      expect(acked.sort()).toEqual([...seen].sort());
+
+      // Live deliveries of sends committed together arrive in one burst too.
+      ackFirstMyself = new Uint8Array(0);
+      sent.length = 0;
+      await burst();
+      await waitFor(() => seen.length === 40);
+      await conn.drained();
+      // The refused batch was acked again id by id: nothing is left.
+      expect(relay.stats().messages).toBe(0);
+      expect(sent.some((f) => f.t === 'ack' && f.mids !== undefined)).toBe(true);
+      // The one acked by hand, then the refused batch's ids one by one.
+      expect(sent.filter((f) => f.t === 'ack' && f.mid !== undefined).length).toBeGreaterThan(2);
     } finally {
       conn.close();
       await relay.close();

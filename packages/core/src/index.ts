@@ -207,6 +207,7 @@ export type {
   RelayFrame,
   DeliveredBody,
 } from './relay-protocol.ts';
+export { MAX_ACK_BATCH, packAckIds, splitAckIds } from './ack-batch.ts';
 export {
   FANOUT_LIST_ID_BYTES,
   FANOUT_ENTRY_BYTES,

@@ -46,6 +46,7 @@ import {
   type BlobCommand,
   type BlobReply,
 } from './blob-protocol.ts';
+import { MAX_ACK_BATCH, splitAckIds } from './ack-batch.ts';
 import {
   decodeFanoutCommand,
   decodeFanoutReply,
@@ -112,12 +113,17 @@ export interface SendFrame {
   body: Uint8Array;
   auth?: Uint8Array;
 }
-/** The recipient has durably processed message `mid`: the relay deletes it. Authenticated with `rk`. */
+/**
+ * The recipient has durably processed message `mid`, or each of `mids` (exactly one of the
+ * two; ack-batch.ts): the relay deletes them. Authenticated with `rk`.
+ */
 export interface AckFrame {
   t: 'ack';
   id: number;
   rid: Uint8Array;
-  mid: Uint8Array;
+  mid?: Uint8Array;
+  /** n × 16-byte message ids, 1 ≤ n ≤ MAX_ACK_BATCH, none twice (packAckIds). */
+  mids?: Uint8Array;
   auth: Uint8Array;
 }
 /** Delete a queue and everything in it. Authenticated with `rk`. */
@@ -343,14 +349,20 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
       if (auth) f.auth = auth;
       return f;
     }
-    case 'ack':
-      return {
+    case 'ack': {
+      const f: AckFrame = {
         t,
         id: reqId(m),
         rid: asBytes(m.rid, 'rid', qid),
-        mid: asBytes(m.mid, 'mid', mid16),
         auth: asBytes(m.auth, 'auth', auth32),
       };
+      if (m.mids !== undefined) {
+        if (m.mid !== undefined) throw new DecodeError('an ack carries mid or mids, not both');
+        f.mids = asBytes(m.mids, 'mids', { max: MAX_ACK_BATCH * MESSAGE_ID_BYTES });
+        splitAckIds(f.mids);
+      } else f.mid = asBytes(m.mid, 'mid', mid16);
+      return f;
+    }
     case 'ping':
       return { t, id: reqId(m) };
     default: {

@@ -8,6 +8,7 @@
  */
 import {
   AuthError,
+  DecodeError,
   MESSAGE_ID_BYTES,
   NotFoundError,
   QUEUE_ID_BYTES,
@@ -157,13 +158,25 @@ export class CommandHandler {
 
   private async ack(ctx: CommandContext, frame: AckFrame): Promise<void> {
     await this.ownedQueue(ctx, frame);
-    const seq = this.opts.subscriptions.seqOf(ctx.subscriber, frame.rid, frame.mid);
+    // One id, or a batch (core ack-batch.ts: 1 to MAX_ACK_BATCH distinct ids, checked when decoded).
+    const mids: Uint8Array[] = [];
+    if (frame.mids) {
+      for (let at = 0; at < frame.mids.length; at += MESSAGE_ID_BYTES)
+        mids.push(frame.mids.subarray(at, at + MESSAGE_ID_BYTES));
+    } else if (frame.mid) mids.push(frame.mid);
+    if (mids.length === 0) throw new DecodeError('ack without a message id');
+    const { subscriptions } = this.opts;
+    const delivered = subscriptions.inflightOf(ctx.subscriber, frame.rid, mids);
+    const acks = mids.map((mid, i) => {
+      const seq = delivered.seqs[i];
+      return seq === undefined ? { mid } : { mid, seq };
+    });
     try {
-      await this.opts.store.deleteMessage(frame.rid, frame.mid, seq);
+      await this.opts.store.deleteMessages(frame.rid, acks);
     } finally {
-      // Even when the message is already gone (expired, acked twice), the recipient is
-      // done with it: it must not hold a place in the delivery window.
-      this.opts.subscriptions.acked(frame.rid, frame.mid);
+      // Even when a message is already gone (expired, acked twice), the recipient is done
+      // with it: it must not hold a place in the delivery window.
+      subscriptions.ackedKeys(frame.rid, delivered.keys);
     }
     ctx.reply({ t: 'ok', id: frame.id });
   }

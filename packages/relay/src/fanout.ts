@@ -137,7 +137,7 @@ export class FanoutHandler {
     // what the budget counts. The list's size now (an `fadd` still being committed may add
     // up to one batch more).
     this.spend(ctx.subscriber, Math.max(1, list.entries));
-    const { rng, now, messageTtlMs, subscriptions, lists } = this.opts;
+    const { rng, now, messageTtlMs, subscriptions } = this.opts;
     const ts = now();
     const expires = ts + messageTtlMs;
     const plaintext = encodeDeliveryPlaintext(ts, frame.body);
@@ -159,9 +159,9 @@ export class FanoutHandler {
     // key; the others read it from the store (sealed there) when their window opens.
     let nonces: Uint8Array | undefined;
     result.stored.forEach((copy, i) => {
-      subscriptions.storedLazily(copy.rid, copy.seq, () => {
-        const key = lists.queueKeyOf(copy.rid);
-        if (!key) return undefined; // deleted since: its subscriber gets `end`
+      subscriptions.storedLazily(copy.rid, copy.seq, copy.key, () => {
+        // A queue deleted since has no subscriber left (it got `end`): nothing comes here.
+        const key = copy.queueKey;
         // One draw of randomness for the whole fan-out, not one per copy.
         nonces ??= rng.bytes(result.stored.length * NONCE_BYTES);
         const nonce = nonces.subarray(i * NONCE_BYTES, (i + 1) * NONCE_BYTES);

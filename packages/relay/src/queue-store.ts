@@ -87,6 +87,11 @@ export interface QueueStore {
    * store find it without a search (a wrong one costs the search).
    */
   deleteMessage(rid: Uint8Array, mid: Uint8Array, seq?: number): Promise<void>;
+  /**
+   * Deletes several messages of queue `rid` (a batched ack), each as deleteMessage would, in
+   * one write: all of them, or none and NotFoundError when one is not in the queue.
+   */
+  deleteMessages(rid: Uint8Array, acks: ReadonlyArray<{ mid: Uint8Array; seq?: number }>): Promise<void>;
   /** Deletes every message expired at `now`; resolves to how many. */
   purgeExpired(now: number): Promise<number>;
 

@@ -10,7 +10,14 @@
  * deleted by the purge, like the messages it could have sent.
  */
 import type Database from 'better-sqlite3';
-import { MESSAGE_ID_BYTES, NotFoundError, QuotaError, StorageError, toHex } from '@parus/core';
+import {
+  MESSAGE_ID_BYTES,
+  NotFoundError,
+  QUEUE_ID_BYTES,
+  QuotaError,
+  StorageError,
+  toHex,
+} from '@parus/core';
 import type { SqliteQueueStore } from './sqlite-queue-store.ts';
 
 const SCHEMA = `
@@ -42,7 +49,7 @@ export interface SharedMessage {
 /** What a fan-out stored, and where it could not. */
 export interface SharedAppend {
   /** One per queue that got the message. */
-  stored: Array<{ rid: Uint8Array; mid: Uint8Array; seq: number }>;
+  stored: Array<{ rid: Uint8Array; key: string; queueKey: Uint8Array; mid: Uint8Array; seq: number }>;
   /** Sids of queues that were full. */
   full: Uint8Array[];
   /** Sids of queues that no longer exist. */
@@ -55,6 +62,8 @@ interface Target {
   /** Null when the queue is gone or not secured. */
   rid: Uint8Array | null;
   key: string;
+  /** The key its copies are sealed with as they go out live. */
+  queueKey: Uint8Array;
 }
 
 /** A list's targets, valid while no queue was created, secured or deleted. */
@@ -82,7 +91,7 @@ export interface FanoutStoreOptions {
   maxQueueBytes: number;
 }
 
-type TargetRow = { sid: Buffer; rid: Buffer | null; sk: Buffer | null };
+type TargetRow = { sid: Buffer; rid: Buffer | null; sk: Buffer | null; qkey: Buffer | null };
 
 function bytes(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -98,8 +107,10 @@ export class SqliteFanoutStore {
     removeEntry: Database.Statement<[Uint8Array, Uint8Array]>;
     setCount: Database.Statement<[Uint8Array, Uint8Array]>;
     targets: Database.Statement<[Uint8Array], TargetRow>;
-    insertBody: Database.Statement<[number, number, Uint8Array, number]>;
-    insertCopy: Database.Statement<[Uint8Array, number, Uint8Array, number]>;
+    insertBody: Database.Statement<[number, number, Uint8Array, number, number, number]>;
+    insertCopies: Database.Statement<
+      [{ n: number; first: number; rids: Uint8Array; mids: Uint8Array; bid: number }]
+    >;
     unused: Database.Statement<[number], { lid: Buffer }>;
     count: Database.Statement<[], { n: number }>;
   };
@@ -128,11 +139,19 @@ export class SqliteFanoutStore {
         'UPDATE fanout_lists SET entries = (SELECT COUNT(*) FROM fanout_entries WHERE lid = ?) WHERE lid = ?',
       ),
       targets: db.prepare(
-        'SELECT e.sid AS sid, q.rid AS rid, q.sk AS sk FROM fanout_entries e LEFT JOIN queues q ON q.sid = e.sid WHERE e.lid = ?',
+        'SELECT e.sid AS sid, q.rid AS rid, q.sk AS sk, q.qkey AS qkey FROM fanout_entries e LEFT JOIN queues q ON q.sid = e.sid WHERE e.lid = ?',
       ),
-      insertBody: db.prepare('INSERT INTO bodies (refs, expires, body, ts) VALUES (?, ?, ?, ?)'),
-      // The leanest row per copy: its queue and seq (the key), its id and its body.
-      insertCopy: db.prepare('INSERT INTO copies (rid, seq, mid, bid) VALUES (?, ?, ?, ?)'),
+      insertBody: db.prepare(
+        'INSERT INTO bodies (refs, expires, body, ts, first, last) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      // The leanest row per copy: its seq (the key: one upload's copies side by side), its
+      // queue, its id and its body (docs/decisions/0016). One statement per upload: SQLite
+      // loops over the queues and the ids in C, cutting them from two byte strings.
+      insertCopies: db.prepare(
+        'WITH RECURSIVE i(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM i WHERE x + 1 < @n) ' +
+          'INSERT INTO copies (seq, rid, mid, bid) ' +
+          'SELECT @first + x, substr(@rids, x * 24 + 1, 24), substr(@mids, x * 16 + 1, 16), @bid FROM i',
+      ),
       unused: db.prepare('SELECT lid FROM fanout_lists WHERE used <= ?'),
       count: db.prepare('SELECT COUNT(*) AS n FROM fanout_lists'),
     };
@@ -214,7 +233,7 @@ export class SqliteFanoutStore {
       this.stmt.touch.run(message.ts, lid);
       const size = message.plaintext.length;
       const out: SharedAppend = { stored: [], full: [], gone: [] };
-      const usage = this.queues.usage;
+      const queues = this.queues;
       const room: Target[] = [];
       for (const target of this.targetsOf(lid)) {
         if (target.rid === null) {
@@ -223,14 +242,17 @@ export class SqliteFanoutStore {
           out.gone.push(target.sid);
           continue;
         }
-        const held = usage.get(target.key, target.rid);
+        let held = queues.heldBy(target.key, target.rid);
         if (!held) {
           out.gone.push(target.sid);
           continue;
         }
         // A full queue may hold expired messages that only the periodic purge would drop:
         // they are dropped now, as a 1:1 append does.
-        if (!this.fits(held.n, held.b, size)) this.queues.purgeQueue(target.rid, message.ts, delta);
+        if (!this.fits(held.n, held.b, size)) {
+          queues.purgeQueue(target.rid, message.ts, delta);
+          held = queues.heldBy(target.key, target.rid)!;
+        }
         if (!this.fits(held.n, held.b, size)) {
           out.full.push(target.sid);
           continue;
@@ -241,18 +263,29 @@ export class SqliteFanoutStore {
       const mids = message.newMids(room.length);
       if (mids.length !== room.length * MESSAGE_ID_BYTES)
         throw new StorageError('wrong number of message ids');
+      const first = queues.takeSeqs(room.length);
       const bid = Number(
-        this.stmt.insertBody.run(room.length, message.expires, message.plaintext, message.ts).lastInsertRowid,
+        this.stmt.insertBody.run(
+          room.length,
+          message.expires,
+          message.plaintext,
+          message.ts,
+          first,
+          first + room.length - 1,
+        ).lastInsertRowid,
       );
-      const first = this.queues.takeSeqs(room.length);
+      const keys: string[] = [];
+      const rids = new Uint8Array(room.length * QUEUE_ID_BYTES);
       for (let i = 0; i < room.length; i++) {
         const target = room[i]!;
         const rid = target.rid!;
+        rids.set(rid, i * QUEUE_ID_BYTES);
+        keys.push(target.key);
         const mid = mids.subarray(i * MESSAGE_ID_BYTES, (i + 1) * MESSAGE_ID_BYTES);
-        this.stmt.insertCopy.run(rid, first + i, mid, bid);
-        usage.add(target.key, rid, 1, size);
-        out.stored.push({ rid, mid, seq: first + i });
+        out.stored.push({ rid, key: target.key, queueKey: target.queueKey, mid, seq: first + i });
       }
+      this.stmt.insertCopies.run({ n: room.length, first, rids, mids, bid });
+      queues.copies.addRun(keys, first, size);
       delta.messages += room.length;
       return out;
     });
@@ -274,7 +307,8 @@ export class SqliteFanoutStore {
     }
     const targets = this.stmt.targets.all(lid).map((row): Target => {
       const rid = row.rid === null || row.sk === null ? null : bytes(row.rid);
-      return { sid: bytes(row.sid), rid, key: rid === null ? '' : toHex(rid) };
+      const queueKey = row.qkey === null ? new Uint8Array(0) : bytes(row.qkey);
+      return { sid: bytes(row.sid), rid, key: rid === null ? '' : toHex(rid), queueKey };
     });
     this.targetCache.set(id, { generation, targets });
     if (this.targetCache.size > MAX_CACHED_LISTS) {
@@ -282,11 +316,6 @@ export class SqliteFanoutStore {
       if (oldest !== undefined) this.targetCache.delete(oldest);
     }
     return targets;
-  }
-
-  /** The key a queue's copies are sealed with as they go out live. */
-  queueKeyOf(rid: Uint8Array): Uint8Array | undefined {
-    return this.queues.queueKeyOf(rid);
   }
 
   /** Deletes lists unused since `before`; resolves to how many. */

@@ -22,6 +22,7 @@ import {
   StorageError,
   toHex,
 } from '@parus/core';
+import { CopyIndex } from './copy-index.ts';
 import { QueueUsage } from './queue-usage.ts';
 import type {
   AppendOptions,
@@ -49,8 +50,11 @@ export interface SqliteQueueStoreOptions {
  * 2: shared bodies (`bodies`, `messages.bid`) for fan-out.
  * 3: fan-out copies in `copies`, keyed by queue and seq, with no other index than the one
  *    that finds a body's copies (docs/decisions/0015); `bodies.ts`.
+ * 4: copies keyed by seq alone, appended side by side; each queue's copies and their usage
+ *    in memory (copy-index.ts), `queues.msg_count`/`msg_bytes` for 1:1 messages only;
+ *    `bodies.first`/`last`, the seq range of a body's copies (docs/decisions/0016).
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 // Message columns: `expires` before `body`, so that reading it never walks a large body's
 // overflow pages.
@@ -80,17 +84,17 @@ CREATE TABLE IF NOT EXISTS bodies (
   refs INTEGER NOT NULL,
   expires INTEGER NOT NULL,
   body BLOB NOT NULL,
-  ts INTEGER NOT NULL DEFAULT 0
+  ts INTEGER NOT NULL DEFAULT 0,
+  first INTEGER NOT NULL DEFAULT 0,
+  last INTEGER NOT NULL DEFAULT -1
 );
 CREATE INDEX IF NOT EXISTS bodies_by_expiry ON bodies(expires);
 CREATE TABLE IF NOT EXISTS copies (
+  seq INTEGER PRIMARY KEY,
   rid BLOB NOT NULL,
-  seq INTEGER NOT NULL,
   mid BLOB NOT NULL,
-  bid INTEGER NOT NULL,
-  PRIMARY KEY (rid, seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS copies_by_body ON copies(bid);
+  bid INTEGER NOT NULL
+);
 `;
 
 // A copy stored by a fan-out (sqlite-fanout-store.ts) is a row of `copies`: its queue, its
@@ -115,6 +119,28 @@ UPDATE bodies SET ts = COALESCE((SELECT m.ts FROM messages m WHERE m.bid = bodie
 INSERT INTO copies (rid, seq, mid, bid) SELECT rid, seq, mid, bid FROM messages WHERE bid IS NOT NULL;
 DELETE FROM messages WHERE bid IS NOT NULL;
 ALTER TABLE messages DROP COLUMN bid;
+`;
+
+// Version 4 (docs/decisions/0016): copies keyed by seq alone. A body's copies took one block
+// of consecutive seqs, so `first`..`last` (its remaining copies' smallest and largest seq)
+// holds no other body's copy. Queue rows count 1:1 messages only; copies are counted in
+// memory from `copies` when the relay opens the database.
+const MIGRATE_3_TO_4 = `
+CREATE TABLE copies_v4 (
+  seq INTEGER PRIMARY KEY,
+  rid BLOB NOT NULL,
+  mid BLOB NOT NULL,
+  bid INTEGER NOT NULL
+);
+INSERT INTO copies_v4 (seq, rid, mid, bid) SELECT seq, rid, mid, bid FROM copies ORDER BY seq;
+DROP TABLE copies;
+ALTER TABLE copies_v4 RENAME TO copies;
+ALTER TABLE bodies ADD COLUMN first INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE bodies ADD COLUMN last INTEGER NOT NULL DEFAULT -1;
+UPDATE bodies SET first = COALESCE((SELECT min(seq) FROM copies c WHERE c.bid = bodies.bid), 0),
+  last = COALESCE((SELECT max(seq) FROM copies c WHERE c.bid = bodies.bid), -1);
+UPDATE queues SET msg_count = (SELECT COUNT(*) FROM messages m WHERE m.rid = queues.rid),
+  msg_bytes = (SELECT COALESCE(SUM(length(m.body)), 0) FROM messages m WHERE m.rid = queues.rid);
 `;
 
 /** Expired messages deleted per transaction, so a large purge never stalls the relay long. */
@@ -177,6 +203,8 @@ export interface Delta {
 
 interface PendingWrite {
   run(delta: Delta): unknown;
+  /** Must be fsynced before it settles (false: only an ack's deletes, see commitPending). */
+  sync: boolean;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -188,8 +216,10 @@ export class SqliteQueueStore implements QueueStore {
   private pending: PendingWrite[] = [];
   /** References to shared bodies dropped by the writes of the commit under way, by bid. */
   private readonly droppedRefs = new Map<number, number>();
-  /** Queue usage (quotas), in memory and written once per commit per queue. */
+  /** Queue usage of 1:1 messages (quotas), in memory and written once per commit per queue. */
   readonly usage: QueueUsage;
+  /** Each queue's fan-out copies and their bytes, in memory only (rebuilt when opened). */
+  readonly copies = new CopyIndex();
   /** Queues deleted by the commit under way (rid hex), forgotten by `usage` once it commits. */
   private deletedQueues: string[] = [];
   /** The next seq of a message or a copy; one sequence for both tables. */
@@ -200,6 +230,8 @@ export class SqliteQueueStore implements QueueStore {
    */
   queueGeneration = 0;
   private flushScheduled = false;
+  /** Whether commits are fsynced now (synchronous = FULL), see commitPending. */
+  private synchronous = true;
   private closed = false;
   private readonly inSavepoint: (run: () => unknown) => unknown;
 
@@ -209,16 +241,19 @@ export class SqliteQueueStore implements QueueStore {
     queueUsage: Database.Statement<[Uint8Array], { msg_count: number; msg_bytes: number }>;
     queueSk: Database.Statement<[Uint8Array], QueueKeyRow>;
     saveSeq: Database.Statement<[number]>;
-    deleteCopy: Database.Statement<[Uint8Array, number, Uint8Array], { bid: number; len: number }>;
-    findCopy: Database.Statement<[Uint8Array, Uint8Array], { seq: number }>;
-    deleteCopiesOf: Database.Statement<[Uint8Array]>;
-    expiredCopiesInQueue: Database.Statement<[Uint8Array, number], { n: number; b: number }>;
-    deleteExpiredCopiesInQueue: Database.Statement<[Uint8Array, number]>;
-    expiredBodies: Database.Statement<[number, number], { bid: number; len: number }>;
-    deleteCopiesOfBody: Database.Statement<[number], { rid: Buffer }>;
+    copyRow: Database.Statement<[number, Uint8Array, Uint8Array], { bid: number; len: number | null }>;
+    copyMid: Database.Statement<[number], { mid: Buffer }>;
+    copyBySeq: Database.Statement<[number], { expires: number; len: number }>;
+    deleteCopyBySeq: Database.Statement<[number]>;
+    readCopy: Database.Statement<[number], { mid: Buffer; ts: number; expires: number; body: Buffer }>;
+    expiredBodies: Database.Statement<
+      [number, number],
+      { bid: number; len: number; first: number; last: number }
+    >;
+    deleteCopiesOfBody: Database.Statement<[number, number, number], { seq: number; rid: Buffer }>;
     deleteBody: Database.Statement<[number]>;
     dropRefs: Database.Statement<[number, number], { refs: number }>;
-    pendingCount: Database.Statement<[{ rid: Uint8Array; now: number }], { n: number }>;
+    pendingCount: Database.Statement<[Uint8Array, number], { n: number }>;
     messagesAfter: Database.Statement<
       [{ rid: Uint8Array; after: number; now: number; limit: number }],
       MessageRow
@@ -254,7 +289,12 @@ export class SqliteQueueStore implements QueueStore {
       const version = this.db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) throw new StorageError('queue database is from a newer relay');
       // Version 1 has no shared bodies yet: SCHEMA adds what it lacks.
-      if (version === 2) this.db.transaction(() => this.db.exec(MIGRATE_2_TO_3))();
+      if (version === 2 || version === 3) {
+        this.db.transaction(() => {
+          if (version === 2) this.db.exec(MIGRATE_2_TO_3);
+          this.db.exec(MIGRATE_3_TO_4);
+        })();
+      }
       this.db.exec(SCHEMA);
       // Also a write, which takes the exclusive lock now rather than at the first message.
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -276,35 +316,33 @@ export class SqliteQueueStore implements QueueStore {
       queueUsage: db.prepare('SELECT msg_count, msg_bytes FROM queues WHERE rid = ?'),
       queueSk: db.prepare('SELECT sk FROM queues WHERE rid = ?'),
       saveSeq: db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'messages'"),
-      deleteCopy: db.prepare(
-        'DELETE FROM copies WHERE rid = ? AND seq = ? AND mid = ? ' +
-          'RETURNING bid, (SELECT length(b.body) FROM bodies b WHERE b.bid = copies.bid) AS len',
+      // A read, then a delete by seq: cheaper than one DELETE … RETURNING, which SQLite
+      // runs through a temporary table.
+      copyRow: db.prepare(
+        'SELECT c.bid AS bid, length(b.body) AS len FROM copies c LEFT JOIN bodies b ON b.bid = c.bid ' +
+          'WHERE c.seq = ? AND c.rid = ? AND c.mid = ?',
       ),
-      findCopy: db.prepare('SELECT seq FROM copies WHERE rid = ? AND mid = ? LIMIT 1'),
-      deleteCopiesOf: db.prepare('DELETE FROM copies WHERE rid = ?'),
-      expiredCopiesInQueue: db.prepare(
-        'SELECT COUNT(*) AS n, COALESCE(SUM(length(b.body)), 0) AS b FROM copies c JOIN bodies b ON b.bid = c.bid ' +
-          'WHERE c.rid = ? AND b.expires <= ?',
+      copyMid: db.prepare('SELECT mid FROM copies WHERE seq = ?'),
+      copyBySeq: db.prepare(
+        'SELECT b.expires AS expires, length(b.body) AS len FROM copies c JOIN bodies b ON b.bid = c.bid WHERE c.seq = ?',
       ),
-      deleteExpiredCopiesInQueue: db.prepare(
-        'DELETE FROM copies WHERE rid = ?1 AND bid IN (SELECT bid FROM bodies WHERE expires <= ?2)',
+      deleteCopyBySeq: db.prepare('DELETE FROM copies WHERE seq = ?'),
+      readCopy: db.prepare(
+        'SELECT c.mid AS mid, b.ts AS ts, b.expires AS expires, b.body AS body FROM copies c ' +
+          'JOIN bodies b ON b.bid = c.bid WHERE c.seq = ?',
       ),
       expiredBodies: db.prepare(
-        'SELECT bid, length(body) AS len FROM bodies WHERE expires <= ? ORDER BY expires LIMIT ?',
+        'SELECT bid, length(body) AS len, first, last FROM bodies WHERE expires <= ? ORDER BY expires LIMIT ?',
       ),
-      deleteCopiesOfBody: db.prepare('DELETE FROM copies WHERE bid = ? RETURNING rid'),
+      deleteCopiesOfBody: db.prepare(
+        'DELETE FROM copies WHERE seq BETWEEN ? AND ? AND bid = ? RETURNING seq, rid',
+      ),
       deleteBody: db.prepare('DELETE FROM bodies WHERE bid = ?'),
       dropRefs: db.prepare('UPDATE bodies SET refs = refs - ? WHERE bid = ? RETURNING refs'),
-      pendingCount: db.prepare(
-        'SELECT (SELECT COUNT(*) FROM messages WHERE rid = @rid AND expires > @now) + ' +
-          '(SELECT COUNT(*) FROM copies c JOIN bodies b ON b.bid = c.bid WHERE c.rid = @rid AND b.expires > @now) AS n',
-      ),
+      pendingCount: db.prepare('SELECT COUNT(*) AS n FROM messages WHERE rid = ? AND expires > ?'),
       messagesAfter: db.prepare(
-        'SELECT * FROM (SELECT seq, mid, ts, expires, body, 0 AS shared FROM messages ' +
-          'WHERE rid = @rid AND seq > @after AND expires > @now ORDER BY seq LIMIT @limit) ' +
-          'UNION ALL SELECT * FROM (SELECT c.seq, c.mid, b.ts, b.expires, b.body, 1 AS shared FROM copies c ' +
-          'JOIN bodies b ON b.bid = c.bid WHERE c.rid = @rid AND c.seq > @after AND b.expires > @now ORDER BY c.seq LIMIT @limit) ' +
-          'ORDER BY seq LIMIT @limit',
+        'SELECT seq, mid, ts, expires, body, 0 AS shared FROM messages ' +
+          'WHERE rid = @rid AND seq > @after AND expires > @now ORDER BY seq LIMIT @limit',
       ),
       insertQueue: db.prepare(
         'INSERT INTO queues (rid, sid, rk, sk, qkey, created) VALUES (?, ?, ?, ?, ?, ?)',
@@ -333,7 +371,14 @@ export class SqliteQueueStore implements QueueStore {
       q: number;
       m: number;
     };
-    this.totals = { queues: totals.q, messages: totals.m };
+    // Each queue's copies, in seq order, with the bytes they count for in its quota.
+    const held = db
+      .prepare(
+        'SELECT c.seq AS seq, c.rid AS rid, length(b.body) AS len FROM copies c JOIN bodies b ON b.bid = c.bid ORDER BY c.seq',
+      )
+      .iterate() as IterableIterator<{ seq: number; rid: Buffer; len: number }>;
+    for (const row of held) this.copies.restore(row.rid.toString('hex'), row.seq, row.len);
+    this.totals = { queues: totals.q, messages: totals.m + this.copies.size };
     this.inSavepoint = db.transaction((run: () => unknown) => run());
     this.usage = new QueueUsage((rid) => {
       const row = this.stmt.queueUsage.get(rid);
@@ -379,11 +424,6 @@ export class SqliteQueueStore implements QueueStore {
     this.nextSeq += n;
     this.stmt.saveSeq.run(this.nextSeq - 1);
     return first;
-  }
-
-  /** The key a queue's messages are sealed with (cached), for a sibling store's deliveries. */
-  queueKeyOf(rid: Uint8Array): Uint8Array | undefined {
-    return this.cachedQueue('r', rid, () => this.stmt.queueByRid.get(rid))?.queueKey;
   }
 
   // ---- Reads: synchronous in SQLite, promised for the interface ------------------------
@@ -434,7 +474,21 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   async pendingCount(rid: Uint8Array, now: number): Promise<number> {
-    return this.read(() => this.stmt.pendingCount.get({ rid, now })?.n ?? 0);
+    return this.read(() => {
+      let n = this.stmt.pendingCount.get(rid, now)?.n ?? 0;
+      for (const seq of this.copies.seqsOf(toHex(rid))) {
+        if ((this.stmt.copyBySeq.get(seq)?.expires ?? 0) > now) n += 1;
+      }
+      return n;
+    });
+  }
+
+  /** A queue's usage, 1:1 messages and fan-out copies together; undefined when it has no row. */
+  heldBy(key: string, rid: Uint8Array): { n: number; b: number } | undefined {
+    const usage = this.usage.get(key, rid);
+    if (!usage) return undefined;
+    const copies = this.copies.held(key);
+    return { n: usage.n + copies.n, b: usage.b + copies.b };
   }
 
   async messagesAfter(
@@ -445,6 +499,24 @@ export class SqliteQueueStore implements QueueStore {
   ): Promise<StoredMessage[]> {
     return this.read(() => {
       const rows = this.stmt.messagesAfter.all({ rid, after: afterSeq, now, limit });
+      // Up to `limit` of the queue's live copies after the cursor (expired ones skipped, so
+      // read on past them), merged with the messages in seq order.
+      const key = toHex(rid);
+      let cursor = afterSeq;
+      let want = limit;
+      while (want > 0) {
+        const seqs = this.copies.after(key, cursor, want);
+        for (const seq of seqs) {
+          const copy = this.stmt.readCopy.get(seq);
+          if (!copy || copy.expires <= now) continue;
+          rows.push({ seq, mid: copy.mid, ts: copy.ts, expires: copy.expires, body: copy.body, shared: 1 });
+          want -= 1;
+        }
+        if (seqs.length === 0) break;
+        cursor = seqs[seqs.length - 1]!;
+      }
+      rows.sort((a, b) => a.seq - b.seq);
+      if (rows.length > limit) rows.length = limit;
       let queue: QueueRecord | undefined;
       return rows.map((row): StoredMessage => {
         const mid = bytes(row.mid);
@@ -497,9 +569,11 @@ export class SqliteQueueStore implements QueueStore {
       this.forgetQueue(rid);
       this.queueGeneration += 1;
       const key = toHex(rid);
-      const held = this.usage.get(key, rid)?.n ?? 0;
+      const held = this.heldBy(key, rid)?.n ?? 0;
       if (!this.stmt.deleteQueue.get(rid)) throw new NotFoundError('no such queue');
-      this.stmt.deleteCopiesOf.run(rid);
+      // Its copies go; their bodies lose the references with the purge (or the last ack).
+      for (const seq of this.copies.seqsOf(key)) this.stmt.deleteCopyBySeq.run(seq);
+      this.copies.dropQueue(key);
       this.deletedQueues.push(key);
       delta.queues -= 1;
       delta.messages -= held;
@@ -510,7 +584,7 @@ export class SqliteQueueStore implements QueueStore {
     return this.write((delta): StoredMessage => {
       const row = this.stmt.queueSk.get(message.rid);
       const key = toHex(message.rid);
-      const usage = this.usage.get(key, message.rid);
+      const usage = this.heldBy(key, message.rid);
       if (!row || !usage) throw new NotFoundError('no such queue');
       if (!sameKey(row.sk === null ? null : bytes(row.sk), opts.checkedSk)) {
         throw new AuthError('queue was secured with another sender key');
@@ -532,27 +606,53 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   deleteMessage(rid: Uint8Array, mid: Uint8Array, seq?: number): Promise<void> {
+    return this.deleteMessages(rid, [seq === undefined ? { mid } : { mid, seq }]);
+  }
+
+  deleteMessages(rid: Uint8Array, acks: ReadonlyArray<{ mid: Uint8Array; seq?: number }>): Promise<void> {
     return this.write((delta) => {
       const key = toHex(rid);
+      // References dropped only once every id was found: a batch is all or nothing.
+      const drops: number[] = [];
+      for (const { mid, seq } of acks) {
+        const bid = this.deleteOne(rid, key, mid, seq);
+        if (bid !== undefined) drops.push(bid);
+        delta.messages -= 1;
+      }
+      // A shared body loses a reference per copy; refs are counted down once per commit and
+      // body (a fan-out's acks come together), in the same transaction. Last, so that a
+      // write that fails never drops one.
+      for (const bid of drops) this.droppedRefs.set(bid, (this.droppedRefs.get(bid) ?? 0) + 1);
+    }, false);
+  }
+
+  /**
+   * Deletes one message or copy of the queue, inside a write; resolves to the body a copy
+   * named. NotFoundError when the queue has no such message.
+   */
+  private deleteOne(
+    rid: Uint8Array,
+    key: string,
+    mid: Uint8Array,
+    seq: number | undefined,
+  ): number | undefined {
+    // A copy delivered on this relay run is found by its seq (the subscription's hint); a
+    // 1:1 message by its id; a copy delivered before a restart by its id among the queue's
+    // copies (a bounded queue).
+    const hinted = seq === undefined ? undefined : this.stmt.copyRow.get(seq, rid, mid);
+    if (!hinted) {
       const message = this.stmt.deleteMessage.get(mid, rid);
       if (message) {
         if (this.usage.get(key, rid)) this.usage.add(key, rid, -1, -message.len);
-        delta.messages -= 1;
-        return;
+        return undefined;
       }
-      // A fan-out copy: found by its seq when the caller knows it (it was delivered on
-      // this relay run), else by its id among the queue's copies (a bounded queue).
-      const hinted = seq === undefined ? undefined : this.stmt.deleteCopy.get(rid, seq, mid);
-      const at = hinted ? undefined : this.stmt.findCopy.get(rid, mid)?.seq;
-      const copy = hinted ?? (at === undefined ? undefined : this.stmt.deleteCopy.get(rid, at, mid));
-      if (!copy) throw new NotFoundError('no such message in this queue');
-      if (this.usage.get(key, rid)) this.usage.add(key, rid, -1, -(copy.len ?? 0));
-      // The shared body loses a reference; refs are counted down once per commit and body
-      // (a fan-out's acks come together), in the same transaction. Last, so that a write
-      // that fails never drops one.
-      this.droppedRefs.set(copy.bid, (this.droppedRefs.get(copy.bid) ?? 0) + 1);
-      delta.messages -= 1;
-    });
+    }
+    const at = hinted ? seq : this.findCopy(key, mid);
+    const copy = hinted ?? (at === undefined ? undefined : this.stmt.copyRow.get(at, rid, mid));
+    if (!copy || at === undefined) throw new NotFoundError('no such message in this queue');
+    this.stmt.deleteCopyBySeq.run(at);
+    this.copies.remove(key, at, copy.len ?? 0);
+    return copy.bid;
   }
 
   async purgeExpired(now: number): Promise<number> {
@@ -560,21 +660,22 @@ export class SqliteQueueStore implements QueueStore {
     for (;;) {
       const n = await this.write((delta) => {
         let deleted = 0;
-        const free = (rid: Buffer, len: number): void => {
-          const r = bytes(rid);
-          const key = toHex(r);
-          if (this.usage.get(key, r)) this.usage.add(key, r, -1, -len);
-          deleted += 1;
-        };
         const rows = this.stmt.expiredChunk.all(now, PURGE_CHUNK);
         for (const row of rows) {
           this.stmt.deleteBySeq.run(row.seq);
-          free(row.rid, row.len);
+          const r = bytes(row.rid);
+          const key = toHex(r);
+          if (this.usage.get(key, r)) this.usage.add(key, r, -1, -row.len);
+          deleted += 1;
         }
-        // Expired bodies go with every copy naming them (a body has at most a list's entries).
+        // Expired bodies go with every copy naming them (a body has at most a list's entries,
+        // in its own range of seqs).
         const bodies = this.stmt.expiredBodies.all(now, BODY_PURGE_CHUNK);
         for (const body of bodies) {
-          for (const copy of this.stmt.deleteCopiesOfBody.all(body.bid)) free(copy.rid, body.len);
+          for (const copy of this.stmt.deleteCopiesOfBody.all(body.first, body.last, body.bid)) {
+            this.copies.remove(copy.rid.toString('hex'), copy.seq, body.len);
+            deleted += 1;
+          }
           this.stmt.deleteBody.run(body.bid);
         }
         delta.messages -= deleted;
@@ -606,13 +707,30 @@ export class SqliteQueueStore implements QueueStore {
   purgeQueue(rid: Uint8Array, now: number, delta: Delta): { n: number; b: number } {
     const messages = this.stmt.expiredInQueue.get(rid, now) ?? { n: 0, b: 0 };
     if (messages.n > 0) this.stmt.deleteExpiredInQueue.run(rid, now);
-    const copies = this.stmt.expiredCopiesInQueue.get(rid, now) ?? { n: 0, b: 0 };
-    if (copies.n > 0) this.stmt.deleteExpiredCopiesInQueue.run(rid, now);
-    const expired = { n: messages.n + copies.n, b: messages.b + copies.b };
     const key = toHex(rid);
-    if (expired.n > 0 && this.usage.get(key, rid)) this.usage.add(key, rid, -expired.n, -expired.b);
+    if (messages.n > 0 && this.usage.get(key, rid)) this.usage.add(key, rid, -messages.n, -messages.b);
+    // Copies expire with their bodies, oldest first: stop at the first one still alive.
+    const copies = { n: 0, b: 0 };
+    for (const seq of [...this.copies.seqsOf(key)]) {
+      const copy = this.stmt.copyBySeq.get(seq);
+      if (copy && copy.expires > now) break;
+      this.stmt.deleteCopyBySeq.run(seq);
+      this.copies.remove(key, seq, copy?.len ?? 0);
+      copies.n += 1;
+      copies.b += copy?.len ?? 0;
+    }
+    const expired = { n: messages.n + copies.n, b: messages.b + copies.b };
     delta.messages -= expired.n;
     return expired;
+  }
+
+  /** The seq of copy `mid` among the queue's copies (an ack that came without a seq hint). */
+  private findCopy(key: string, mid: Uint8Array): number | undefined {
+    for (const seq of this.copies.seqsOf(key)) {
+      const row = this.stmt.copyMid.get(seq);
+      if (row && sameKey(bytes(row.mid), mid)) return seq;
+    }
+    return undefined;
   }
 
   private read<T>(run: () => T): T {
@@ -624,10 +742,10 @@ export class SqliteQueueStore implements QueueStore {
     }
   }
 
-  private write<T>(run: (delta: Delta) => T): Promise<T> {
+  private write<T>(run: (delta: Delta) => T, sync = true): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError('queue store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ run, sync, resolve: resolve as (value: unknown) => void, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => {
@@ -643,6 +761,15 @@ export class SqliteQueueStore implements QueueStore {
     if (this.closed || this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    // A commit of acks alone (deletes) is not fsynced: it becomes durable with the next
+    // commit that is (an fsync flushes every earlier WAL frame) or the next checkpoint. A
+    // power cut before that only brings acked messages back, which recipients deduplicate
+    // (DESIGN.md "Delivery"); whatever stores a message is fsynced before it is answered.
+    const sync = batch.some((w) => w.sync);
+    if (sync !== this.synchronous) {
+      this.db.pragma(`synchronous = ${sync ? 'FULL' : 'NORMAL'}`);
+      this.synchronous = sync;
+    }
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     const committed: Delta = { queues: 0, messages: 0 };
     const deleted: string[] = [];
@@ -653,6 +780,7 @@ export class SqliteQueueStore implements QueueStore {
           try {
             const value = this.inSavepoint(() => write.run(delta));
             this.usage.keepMutation();
+            this.copies.keepMutation();
             deleted.push(...this.deletedQueues);
             this.deletedQueues = [];
             committed.queues += delta.queues;
@@ -660,6 +788,7 @@ export class SqliteQueueStore implements QueueStore {
             outcomes.push({ ok: true, value });
           } catch (error) {
             this.usage.undoMutation();
+            this.copies.undoMutation();
             this.deletedQueues = [];
             outcomes.push({
               ok: false,
@@ -679,10 +808,12 @@ export class SqliteQueueStore implements QueueStore {
         this.usage.flush((n, b, rid) => this.stmt.addUsage.run(n, b, rid));
       })();
       this.usage.committed();
+      this.copies.committed();
       for (const key of deleted) this.usage.forget(key);
     } catch (cause) {
       this.droppedRefs.clear();
       this.usage.rolledBack();
+      this.copies.rolledBack();
       this.queueGeneration += 1;
       const error = new StorageError('queue database commit failed', { cause });
       for (const write of batch) write.reject(error);

@@ -98,16 +98,16 @@ export class Subscriptions {
 
   /** A send committed: deliver it now if the subscriber is caught up, else from the store. */
   stored(message: StoredMessage): void {
-    this.storedLazily(message.rid, message.seq, () => message);
+    this.storedLazily(message.rid, message.seq, toHex(message.rid), () => message);
   }
 
   /**
    * As stored(), for a message whose body is only made (sealed, fanout.ts) when it goes out
    * now: `message` is called at most once, and not at all when nobody is subscribed; if
-   * it gives nothing (the queue went meanwhile), nothing goes out.
+   * it gives nothing (the queue went meanwhile), nothing goes out. `key` is toHex(rid).
    */
-  storedLazily(rid: Uint8Array, seq: number, message: () => StoredMessage | undefined): void {
-    const sub = this.byQueue.get(toHex(rid));
+  storedLazily(rid: Uint8Array, seq: number, key: string, message: () => StoredMessage | undefined): void {
+    const sub = this.byQueue.get(key);
     if (!sub) return;
     if (sub.pumping) {
       sub.again = true;
@@ -122,19 +122,31 @@ export class Subscriptions {
     void this.fill(sub);
   }
 
-  /** The seq of `mid` if it was delivered to `holder` and is not acked yet (a hint for the store). */
-  seqOf(holder: Subscriber, rid: Uint8Array, mid: Uint8Array): number | undefined {
+  /**
+   * For a batched ack: the seq of each of `mids` delivered to `holder` and not acked yet
+   * (undefined for the others), and the ids' map keys for ackedKeys().
+   */
+  inflightOf(
+    holder: Subscriber,
+    rid: Uint8Array,
+    mids: readonly Uint8Array[],
+  ): { seqs: Array<number | undefined>; keys: string[] } {
     const sub = this.byQueue.get(toHex(rid));
-    return sub?.holder === holder ? sub.inflight.get(toHex(mid)) : undefined;
+    const keys = mids.map(toHex);
+    const seqs = keys.map((key) => (sub?.holder === holder ? sub.inflight.get(key) : undefined));
+    return { seqs, keys };
   }
 
-  /** The recipient acked (or tried to ack) `mid`: it no longer takes a place in the window. */
-  acked(rid: Uint8Array, mid: Uint8Array): void {
+  /**
+   * The recipient acked (or tried to ack) these ids (keys from inflightOf): they no longer
+   * take places in the window.
+   */
+  ackedKeys(rid: Uint8Array, keys: readonly string[]): void {
     const sub = this.byQueue.get(toHex(rid));
-    if (!sub || !sub.inflight.delete(toHex(mid))) return;
-    // Caught up means nothing waits in the store beyond what was handed out (new sends go
-    // out directly through `stored`), so the freed place needs no read.
-    if (sub.caughtUp) return;
+    if (!sub) return;
+    let freed = false;
+    for (const key of keys) if (sub.inflight.delete(key)) freed = true;
+    if (!freed || sub.caughtUp) return;
     void this.fill(sub);
   }
 

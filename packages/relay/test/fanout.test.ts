@@ -12,6 +12,7 @@ import {
   generateDhKeyPair,
   initCrypto,
   openDelivery,
+  packAckIds,
   packFanoutEntries,
   systemRandom,
   toHex,
@@ -132,6 +133,56 @@ function storedSids(frame: Uint8Array): string[] {
 }
 
 describe('fan-out', () => {
+  it('takes a batched ack of copies, live and after a restart, and their bodies go with the last one', async () => {
+    const dataDir = relays.dir();
+    const s = await scene(3, { dataDir });
+    for (const text of ['a', 'b']) await s.sender.send(utf8(text));
+    await s.client.close();
+    await s.relay.close();
+    // Copies stored before the restart are acked without the relay knowing their seqs.
+    let relay = await relays.start({ dataDir });
+    let reader = await TestClient.connect(relay.address);
+    for (const m of s.list) await m.q.sub(reader);
+    for (const m of s.list) {
+      const msgs = await reader.messages(m.q.rid, 2);
+      const mids = packAckIds(msgs.map((x) => x.mid));
+      expect(await reader.request(reader.authed({ t: 'ack', rid: m.q.rid, mids }, m.q.rk))).toMatchObject({
+        t: 'ok',
+      });
+    }
+    expect(relay.stats().messages).toBe(0);
+    // Live copies of this run, acked in one frame per queue.
+    const sender = new Sender(reader);
+    sender.lid = s.sender.lid;
+    Object.assign(sender, { fk: s.sender.fk });
+    for (const text of ['c', 'd', 'e']) await sender.send(utf8(text));
+    for (const m of s.list) {
+      const msgs = await reader.messages(m.q.rid, 3);
+      expect(msgs.map((x) => new TextDecoder().decode(openDelivery(m.q.key, x.mid, x.body).body))).toEqual([
+        'c',
+        'd',
+        'e',
+      ]);
+      const mids = packAckIds(msgs.map((x) => x.mid));
+      expect(await reader.request(reader.authed({ t: 'ack', rid: m.q.rid, mids }, m.q.rk))).toMatchObject({
+        t: 'ok',
+      });
+    }
+    expect(relay.stats().messages).toBe(0);
+    await reader.close();
+    await relay.close();
+    const db = new Database(join(dataDir, QUEUE_DATABASE_FILE), { readonly: true });
+    try {
+      expect(db.prepare('SELECT COUNT(*) AS n FROM bodies').get()).toEqual({ n: 0 });
+      expect(db.prepare('SELECT COUNT(*) AS n FROM copies').get()).toEqual({ n: 0 });
+    } finally {
+      db.close();
+    }
+    relay = await relays.start({ dataDir });
+    reader = await TestClient.connect(relay.address);
+    expect(await s.list[0]!.q.sub(reader)).toMatchObject({ t: 'ok', pending: 0 });
+  });
+
   it('puts one upload into each of 50 queues, each received exactly once after a restart', async () => {
     const dataDir = relays.dir();
     const s = await scene(50, { dataDir });

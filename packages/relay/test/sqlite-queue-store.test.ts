@@ -163,6 +163,32 @@ describe('SqliteQueueStore', () => {
     expect(await s.pendingCount(q.rid, 0)).toBe(0);
   });
 
+  it('deletes a batch of acks all or nothing, and fsyncs every commit that stores', async () => {
+    const s = store();
+    const q = queue();
+    await s.createQueue(q);
+    const ms = [message(q), message(q), message(q)];
+    for (const m of ms) await s.append(m, { checkedSk: null });
+    const sync = (): unknown => s.database.pragma('synchronous', { simple: true });
+    expect(sync()).toBe(2); // FULL
+    await expect(s.deleteMessages(q.rid, [{ mid: ms[0]!.mid }, { mid: bytes(16) }])).rejects.toThrow(
+      NotFoundError,
+    );
+    expect(s.counts().messages).toBe(3);
+    expect(await s.messagesAfter(q.rid, 0, 10, 1000)).toHaveLength(3);
+    await s.deleteMessages(q.rid, [{ mid: ms[0]!.mid }, { mid: ms[1]!.mid }]);
+    // A commit of acks alone is not fsynced (synchronous = NORMAL); it is made durable by the
+    // next commit that stores, which is (FULL).
+    expect(sync()).toBe(1);
+    expect(s.counts().messages).toBe(1);
+    await s.append(message(q), { checkedSk: null });
+    expect(sync()).toBe(2);
+    // A commit with acks and a store together is fsynced too.
+    await Promise.all([s.deleteMessage(q.rid, ms[2]!.mid), s.append(message(q), { checkedSk: null })]);
+    expect(sync()).toBe(2);
+    expect(s.counts().messages).toBe(2);
+  });
+
   it('keeps everything, and its totals, across close and reopen', async () => {
     const s = store();
     const q = queue(bytes(32));
