@@ -73,7 +73,7 @@ const BEFORE = {
 
 /** What the measurements showed, and what was changed for them (kept beside the code that prints them). */
 const GROUP_SEND_FINDINGS =
-  'What grew with the group before (profiled at 1,000 members): `groups.send` read and decoded every stored message of the group to find the DAG heads and the next Lamport clock, and each sent message named every member who had confirmed it (a 32-byte key each), so that read cost history × members; every message re-encoded the group record (a link per member, 56 KB at 1,000) to store the moved sender chain; every change copied the group’s map of state events (two per member) to be able to roll back; and each receipt decoded and re-encoded its message with its member list. Now the engine keeps each group’s heads, clocks and author times in memory (message-index.ts, on core’s DagFrontier), receipts are one small record per message and member with counts in the message (message-receipts.ts), the sender chain is its own record, and the events map is copied only when events are added (state changes, not messages). What is left per member is a few bit operations per message in the flush (who still waits, who the upload reached). Copies per second here are bounded by one message at a time waiting for its `fsent`; the relay’s own fan-out rate is in "Group fan-out".';
+  'What grew with the group before (profiled at 1,000 members): `groups.send` read and decoded every stored message of the group to find the DAG heads and the next Lamport clock, and each sent message named every member who had confirmed it (a 32-byte key each), so that read cost history × members; every message re-encoded the group record (a link per member, 56 KB at 1,000) to store the moved sender chain; every change copied the group’s map of state events (two per member) to be able to roll back; and each receipt decoded and re-encoded its message with its member list. Now the engine keeps each group’s heads, clocks and author times in memory (message-index.ts, on core’s DagFrontier), receipts are one small record per message and member with counts in the message (message-receipts.ts), the sender chain is its own record, and the events map is copied only when events are added (state changes, not messages). What is left per member is a few bit operations per message in the flush (who still waits, who the upload reached), and, by design, the chain replacement every 100 messages (Sender Keys, issue 4 §3): that message sends the new sender key over every member’s 1:1 session (the `send` frames per message above: one per member every 100 messages), so the mean over 100 messages carries one hundredth of an O(members) step; the median and the mean without replacements are the per-message cost. Copies per second here are bounded by one message at a time waiting for its `fsent`; the relay’s own fan-out rate is in "Group fan-out".';
 
 export interface GroupSendResult {
   members: number;
@@ -86,6 +86,10 @@ export interface GroupSendResult {
   copiesPerSecond: number;
   /** Sender CPU of the median message (the mean above is more exposed to a noisy neighbour). */
   cpuUsMedian: number;
+  /** Mean over the messages that replaced no chain (the steady state), and over those that did. */
+  cpuUsSteady: number;
+  cpuUsRotation: number;
+  rotations: number;
   /** Handling one member's delivery receipt (mean over every receipt of the measured messages). */
   receiptUs: number;
   check: string;
@@ -207,6 +211,8 @@ async function seedGroup(
   return toHex(g);
 }
 
+const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
 /** The client's record codec (records.ts encodeRecord) is plain canonical CBOR. */
 function cbor(v: object): Uint8Array {
   return encodeCbor(v as CborMap);
@@ -319,16 +325,22 @@ export async function runGroupSend(members: number): Promise<GroupSendResult> {
     recipients.send({ type: 'mark-start' });
     let cpuUs = 0;
     const perMessage: number[] = [];
+    const steady: number[] = [];
+    const rotation: number[] = [];
     const bytes0 = wire.bytes;
     const f0 = { ...frames };
     const wall0 = performance.now();
     for (let i = 0; i < MESSAGES; i++) {
+      const sendsBefore = frames.send;
       const c0 = process.cpuUsage();
       const sent = await account.groups.send(g, TEXT);
       await account.flush();
       const c1 = process.cpuUsage(c0);
       cpuUs += c1.user + c1.system;
       perMessage.push(c1.user + c1.system);
+      // A message that replaced the chain (every 100 messages) sent the new sender key over each
+      // member's 1:1 session: those `send` frames mark it.
+      (frames.send > sendsBefore ? rotation : steady).push(c1.user + c1.system);
       await dropSettled(sent.id, true);
     }
     const bytes = wire.bytes - bytes0;
@@ -352,6 +364,9 @@ export async function runGroupSend(members: number): Promise<GroupSendResult> {
       messages: MESSAGES,
       cpuUsPerMessage: cpuUs / MESSAGES,
       cpuUsMedian: perMessage.sort((a, b) => a - b)[Math.floor(perMessage.length / 2)]!,
+      cpuUsSteady: mean(steady),
+      cpuUsRotation: mean(rotation),
+      rotations: rotation.length,
       bytesPerMessage: bytes / MESSAGES,
       fsendsPerMessage: (frames.fsend - f0.fsend) / MESSAGES,
       sendsPerMessage: (frames.send - f0.send) / MESSAGES,
@@ -377,7 +392,7 @@ export async function benchGroupSend(log: (line: string) => void): Promise<Group
     const r = await runGroupSend(n);
     runs.push(r);
     log(
-      `group send to ${n}: ${r.cpuUsPerMessage.toFixed(0)} µs CPU (median ${r.cpuUsMedian.toFixed(0)}) and ${Math.round(r.bytesPerMessage)} B per message, ` +
+      `group send to ${n}: ${r.cpuUsPerMessage.toFixed(0)} µs CPU (median ${r.cpuUsMedian.toFixed(0)}, steady ${r.cpuUsSteady.toFixed(0)}, ${r.rotations} chain replaced at ${r.cpuUsRotation.toFixed(0)}) and ${Math.round(r.bytesPerMessage)} B per message, ` +
         `${r.fsendsPerMessage} fsend and ${r.sendsPerMessage} send per message, ${Math.round(r.copiesPerSecond)} copies/s, ${r.receiptUs.toFixed(0)} µs per receipt; ${r.check}`,
     );
   }
@@ -411,12 +426,12 @@ export function renderGroupSendSection(r: GroupSendReport): string {
   );
   lines.push('');
   lines.push(
-    '| members | sender CPU / message (mean) | median | bytes uploaded / message | `fsend` / message | `send` / message | copies delivered / s (sequential sends) | one receipt handled (wall) | check |',
+    '| members | sender CPU / message (mean) | median | mean without chain replacements | a message that replaced the chain | bytes uploaded / message | `fsend` / message | `send` / message | copies delivered / s (sequential sends) | one receipt handled (wall) | check |',
   );
-  lines.push('| --: | --: | --: | --: | --: | --: | --: | --: | --- |');
+  lines.push('| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |');
   for (const x of r.runs) {
     lines.push(
-      `| ${int(x.members)} | ${int(x.cpuUsPerMessage)} µs | ${int(x.cpuUsMedian)} µs | ${int(x.bytesPerMessage)} B | ${x.fsendsPerMessage} | ${x.sendsPerMessage} | ${int(x.copiesPerSecond)} | ${int(x.receiptUs)} µs | ${x.check} |`,
+      `| ${int(x.members)} | ${int(x.cpuUsPerMessage)} µs | ${int(x.cpuUsMedian)} µs | ${int(x.cpuUsSteady)} µs | ${x.rotations ? `${int(x.cpuUsRotation)} µs (${x.rotations}×)` : '–'} | ${int(x.bytesPerMessage)} B | ${x.fsendsPerMessage} | ${x.sendsPerMessage} | ${int(x.copiesPerSecond)} | ${int(x.receiptUs)} µs | ${x.check} |`,
     );
   }
   lines.push('');
