@@ -331,6 +331,31 @@ function eventIdOf(bytes: Uint8Array): string | undefined {
   }
 }
 
+/** A message that came to me (live, or owed to me), not shown yet and not read. */
+function incomingRecord(
+  env: Envelope,
+  from: Uint8Array,
+  kind: GroupMessageKind,
+  text: string,
+  now: number,
+): GroupMessageRecord {
+  return {
+    id: env.id,
+    author: from,
+    dir: 'in',
+    kind,
+    text,
+    parents: env.parents,
+    lamport: env.lamport,
+    ts: env.ts,
+    received: now,
+    delivered: 0,
+    read: 0,
+    shown: false,
+    readByMe: false,
+  };
+}
+
 export class GroupEngine {
   private readonly groups = new Map<string, Loaded>();
   private readonly joinLimiter: JoinLimiter;
@@ -1733,21 +1758,7 @@ export class GroupEngine {
     const now = this.host.now();
     // Public rooms: a member sending beyond the room's rate is not shown (room-limits.ts).
     if (st.settings.public) checkReceiveRate(this.host.roomLimits, index.timesOf(from), from, env.ts, now);
-    const record: GroupMessageRecord = {
-      id: env.id,
-      author: from,
-      dir: 'in',
-      kind,
-      text,
-      parents: env.parents,
-      lamport: env.lamport,
-      ts: env.ts,
-      received: now,
-      delivered: 0,
-      read: 0,
-      shown: false,
-      readByMe: false,
-    };
+    const record = incomingRecord(env, from, kind, text, now);
     // Seed 003 anti-backdating: a message claiming a place others superseded long ago is
     // placed where it arrived and marked.
     if (index.backdated(env.parents, now, BACKDATE_WINDOW_MS)) record.place = index.nextPlaced();
@@ -2561,21 +2572,7 @@ export class GroupEngine {
       const id = hex(env.id);
       if (seen.has(id) || (await this.host.store.get(GC.messages(l.rec.id), id))) continue;
       seen.add(id);
-      const record: GroupMessageRecord = {
-        id: env.id,
-        author: from,
-        dir: 'in',
-        kind,
-        text,
-        parents: env.parents,
-        lamport: env.lamport,
-        ts: env.ts,
-        received: now,
-        delivered: 0,
-        read: 0,
-        shown: false,
-        readByMe: false,
-      };
+      const record = incomingRecord(env, from, kind, text, now);
       // Seed 003 anti-backdating, as for a live message; late ones of one payload follow each other.
       if (index.backdated(env.parents, now, BACKDATE_WINDOW_MS)) {
         record.place = placed ? { parents: [placed.id], lamport: placed.lamport + 1 } : index.nextPlaced();

@@ -317,55 +317,55 @@ export function GroupView(props: {
     </header>
   );
 
-  if (group.refused)
-    return (
-      <section class="chat group-chat" aria-label={name}>
-        {head}
-        <div
-          class="group-invitation room-refused"
-          role="region"
-          aria-label={t('room.refusedTitle', { name })}
+  /** A room not joined (refused, or waiting for its door): why, and the way out of it. */
+  const roomNotice = (o: {
+    title: string;
+    hint: string;
+    role: 'alert' | 'status';
+    action: string;
+    refused?: boolean;
+  }): JSX.Element => (
+    <section class="chat group-chat" aria-label={name}>
+      {head}
+      <div
+        class={o.refused ? 'group-invitation room-refused' : 'group-invitation'}
+        role="region"
+        aria-label={o.title}
+      >
+        <GroupAvatar name={name} />
+        <p role={o.role}>{o.title}</p>
+        <p class="muted">{o.hint}</p>
+        <button
+          type="button"
+          onClick={() => void run(() => groups.decline(id)).then((ok) => ok && props.onBack())}
         >
-          <GroupAvatar name={name} />
-          <p role="alert">{t('room.refusedTitle', { name })}</p>
-          <p class="muted">{t(REFUSAL_TEXT[group.refused])}</p>
-          <button
-            type="button"
-            onClick={() => void run(() => groups.decline(id)).then((ok) => ok && props.onBack())}
-          >
-            {t('room.dismiss')}
-          </button>
-          {error && (
-            <p class="form-error" role="alert">
-              {error}
-            </p>
-          )}
-        </div>
-      </section>
-    );
+          {o.action}
+        </button>
+        {error && (
+          <p class="form-error" role="alert">
+            {error}
+          </p>
+        )}
+      </div>
+    </section>
+  );
+
+  if (group.refused)
+    return roomNotice({
+      title: t('room.refusedTitle', { name }),
+      hint: t(REFUSAL_TEXT[group.refused]),
+      role: 'alert',
+      action: t('room.dismiss'),
+      refused: true,
+    });
 
   if (isJoiningRoom(group))
-    return (
-      <section class="chat group-chat" aria-label={name}>
-        {head}
-        <div class="group-invitation" role="region" aria-label={t('room.joiningTitle', { name })}>
-          <GroupAvatar name={name} />
-          <p role="status">{t('room.joiningTitle', { name })}</p>
-          <p class="muted">{t('room.joiningHint')}</p>
-          <button
-            type="button"
-            onClick={() => void run(() => groups.decline(id)).then((ok) => ok && props.onBack())}
-          >
-            {t('room.cancelJoin')}
-          </button>
-          {error && (
-            <p class="form-error" role="alert">
-              {error}
-            </p>
-          )}
-        </div>
-      </section>
-    );
+    return roomNotice({
+      title: t('room.joiningTitle', { name }),
+      hint: t('room.joiningHint'),
+      role: 'status',
+      action: t('room.cancelJoin'),
+    });
 
   if (group.status === 'invited')
     return (
