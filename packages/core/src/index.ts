@@ -206,6 +206,7 @@ export type {
   ErrFrame,
   RelayFrame,
   DeliveredBody,
+  FrameAllocator,
 } from './relay-protocol.ts';
 export { MAX_ACK_BATCH, packAckIds, splitAckIds } from './ack-batch.ts';
 export {

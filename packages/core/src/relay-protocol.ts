@@ -225,9 +225,19 @@ function reqId(m: CborMap): number {
   return asUint(m.id, 'id');
 }
 
-export function encodeFrame(frame: ClientFrame | RelayFrame): Uint8Array {
-  if (frame.t === 'msg') return encodeMsgFrame(frame);
-  if (frame.t === 'ok' && frame.pending === undefined) return encodeOkFrame(frame.id);
+/** Where encodeFrame's laid-out frames go: `size` bytes, each of which it then writes. */
+export type FrameAllocator = (size: number) => Uint8Array;
+
+const newBytes: FrameAllocator = (size) => new Uint8Array(size);
+
+/**
+ * The frame's canonical CBOR. `alloc` gives the array for the frames laid out directly
+ * (`msg`, `ok`), which write every byte of it: the relay passes Node's pooled
+ * Buffer.allocUnsafe, as a fan-out writes a `msg` per copy.
+ */
+export function encodeFrame(frame: ClientFrame | RelayFrame, alloc: FrameAllocator = newBytes): Uint8Array {
+  if (frame.t === 'msg') return encodeMsgFrame(frame, alloc);
+  if (frame.t === 'ok' && frame.pending === undefined) return encodeOkFrame(frame.id, alloc);
   return encodeCbor(frame as unknown as CborMap);
 }
 
@@ -235,10 +245,10 @@ export function encodeFrame(frame: ClientFrame | RelayFrame): Uint8Array {
 // bytes are encodeCbor's). Keys in encoded order: "t" is shorter than "id".
 const OK_HEAD = Uint8Array.from([0xa2, 0x61, 0x74, 0x62, 0x6f, 0x6b, 0x62, 0x69, 0x64]);
 
-function encodeOkFrame(id: number): Uint8Array {
+function encodeOkFrame(id: number, alloc: FrameAllocator): Uint8Array {
   if (!Number.isSafeInteger(id) || id < 0 || id > 0xffffffff) return encodeCbor({ t: 'ok', id });
   const size = id < 24 ? 1 : id < 0x100 ? 2 : id < 0x10000 ? 3 : 5;
-  const out = new Uint8Array(OK_HEAD.length + size);
+  const out = alloc(OK_HEAD.length + size);
   out.set(OK_HEAD, 0);
   const at = OK_HEAD.length;
   if (size === 1) out[at] = id;
@@ -267,14 +277,14 @@ const MSG_HEAD = Uint8Array.from([0xa4, 0x61, 0x74, 0x63, 0x6d, 0x73, 0x67, 0x63
 const RID_KEY = Uint8Array.from([0x63, 0x72, 0x69, 0x64, 0x58, 0x18]); // "rid": bytes(24)
 const BODY_KEY = Uint8Array.from([0x64, 0x62, 0x6f, 0x64, 0x79]); // "body"
 
-function encodeMsgFrame(frame: MsgFrame): Uint8Array {
+function encodeMsgFrame(frame: MsgFrame, alloc: FrameAllocator): Uint8Array {
   if (frame.mid.length !== MESSAGE_ID_BYTES || frame.rid.length !== QUEUE_ID_BYTES) {
     return encodeCbor(frame as unknown as CborMap);
   }
   const n = frame.body.length;
   const lenBytes = n < 24 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : 4;
   const size = MSG_HEAD.length + 16 + RID_KEY.length + 24 + BODY_KEY.length + 1 + lenBytes + n;
-  const out = new Uint8Array(size);
+  const out = alloc(size);
   let at = 0;
   out.set(MSG_HEAD, at);
   at += MSG_HEAD.length;

@@ -57,7 +57,7 @@ describe('blob frames', () => {
   });
 
   it('refuse truncated frames', () => {
-    for (const f of [...commands.map(encodeFrame), ...replies.map(encodeFrame)]) {
+    for (const f of [...commands.map((f) => encodeFrame(f)), ...replies.map((f) => encodeFrame(f))]) {
       const cut = f.subarray(0, f.length - 3);
       expect(() => decodeClientFrame(cut)).toThrow(DecodeError);
       expect(() => decodeRelayFrame(cut)).toThrow(DecodeError);

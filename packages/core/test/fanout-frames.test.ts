@@ -164,6 +164,22 @@ describe('msg frame encoding', () => {
   });
 });
 
+describe('frame encoding into a given array', () => {
+  // The relay hands encodeFrame Node's Buffer.allocUnsafe, whose bytes are whatever was
+  // there: the laid-out frames must write every one of them.
+  const dirty = (size: number): Uint8Array => new Uint8Array(size).fill(0xa5);
+
+  it('writes every byte of a msg or ok frame, whatever the array held', () => {
+    for (const n of [0, 23, 24, 255, 256, 65_536]) {
+      const frame = { t: 'msg' as const, rid: rand(24), mid: rand(16), body: rand(n) };
+      expect(encodeFrame(frame, dirty)).toEqual(encodeCbor(frame));
+    }
+    for (const id of [0, 23, 24, 256, 65_536, 0xffffffff]) {
+      expect(encodeFrame({ t: 'ok', id }, dirty)).toEqual(encodeCbor({ t: 'ok', id }));
+    }
+  });
+});
+
 describe('ok frame encoding', () => {
   it('is the canonical CBOR of the frame for every id-length class', () => {
     for (const id of [

@@ -15,7 +15,7 @@ import {
   QuotaError,
   generateDhKeyPair,
   queueKey,
-  sealDelivery,
+  encodeDeliveryPlaintext,
   wipe,
 } from '@parus/core';
 import type {
@@ -30,6 +30,7 @@ import type {
   SubFrame,
 } from '@parus/core';
 import type { CommandAuth } from './command-auth.ts';
+import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import type { FanoutHandler } from './fanout.ts';
 import type { QueueRecord, QueueStore } from './queue-store.ts';
 import type { Subscriber, Subscriptions } from './subscriptions.ts';
@@ -146,7 +147,12 @@ export class CommandHandler {
     const { rng, now } = this.opts;
     const mid = rng.bytes(MESSAGE_ID_BYTES);
     const ts = now();
-    const body = sealDelivery(rng, queue.queueKey, mid, { ts, body: frame.body });
+    const body = sealDeliveryNative(
+      queue.queueKey,
+      rng.bytes(DELIVERY_NONCE_BYTES),
+      mid,
+      encodeDeliveryPlaintext(ts, frame.body),
+    );
     const stored = await this.opts.store.append(
       { rid: queue.rid, mid, ts, body, expires: ts + this.opts.messageTtlMs },
       { checkedSk: queue.sk },

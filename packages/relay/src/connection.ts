@@ -31,6 +31,7 @@ import type {
   ClientFrame,
   EndFrame,
   ErrFrame,
+  FrameAllocator,
   HelloFrame,
   MsgFrame,
   Random,
@@ -70,6 +71,12 @@ export interface RelayConnectionOptions {
    */
   socket?: { cork(): void; uncork(): void };
 }
+
+/**
+ * Frames laid out directly (`msg`, `ok`: one per delivered copy and per ack) go into Node's
+ * buffer pool rather than each into an array of its own: encodeFrame writes every byte.
+ */
+const pooledBytes: FrameAllocator = (size) => Buffer.allocUnsafe(size);
 
 /** Error messages are short and name the bad input only; the client reads 512 characters at most. */
 const MAX_ERROR_TEXT = 200;
@@ -207,7 +214,7 @@ export class RelayConnection implements Subscriber {
       this.opts.socket.cork();
       process.nextTick(this.uncork);
     }
-    this.ws.send(encodeFrame(frame));
+    this.ws.send(encodeFrame(frame, pooledBytes));
     if (this.ws.bufferedAmount > this.opts.maxBufferedBytes) {
       // The peer does not read what it asked for; dropping it frees the memory.
       this.opts.log('dropping a connection that does not read its frames');

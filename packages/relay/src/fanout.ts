@@ -22,7 +22,6 @@ import {
   concatBytes,
   checkFanoutEntryProof,
   encodeDeliveryPlaintext,
-  sealDeliveryPlaintext,
   splitSids,
 } from '@parus/core';
 import type {
@@ -35,11 +34,10 @@ import type {
   Random,
 } from '@parus/core';
 import type { CommandContext } from './commands.ts';
+import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import type { QueueStore } from './queue-store.ts';
 import type { FanoutList, SqliteFanoutStore } from './sqlite-fanout-store.ts';
 import type { Subscriber, Subscriptions } from './subscriptions.ts';
-
-const NONCE_BYTES = 24;
 
 export interface FanoutHandlerOptions {
   queues: QueueStore;
@@ -163,9 +161,9 @@ export class FanoutHandler {
         // A queue deleted since has no subscriber left (it got `end`): nothing comes here.
         const key = copy.queueKey;
         // One draw of randomness for the whole fan-out, not one per copy.
-        nonces ??= rng.bytes(result.stored.length * NONCE_BYTES);
-        const nonce = nonces.subarray(i * NONCE_BYTES, (i + 1) * NONCE_BYTES);
-        const body = sealDeliveryPlaintext(key, nonce, copy.mid, plaintext);
+        nonces ??= rng.bytes(result.stored.length * DELIVERY_NONCE_BYTES);
+        const nonce = nonces.subarray(i * DELIVERY_NONCE_BYTES, (i + 1) * DELIVERY_NONCE_BYTES);
+        const body = sealDeliveryNative(key, nonce, copy.mid, plaintext);
         return { rid: copy.rid, mid: copy.mid, seq: copy.seq, ts, expires, body };
       });
     });

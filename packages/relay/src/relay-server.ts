@@ -11,13 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import {
-  MAX_FRAME_BYTES,
-  RELAY_PROTOCOL_VERSION,
-  TransportError,
-  initCrypto,
-  sealDeliveryPlaintext,
-} from '@parus/core';
+import { MAX_FRAME_BYTES, RELAY_PROTOCOL_VERSION, TransportError, initCrypto } from '@parus/core';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { BlobCommandHandler } from './blob-commands.ts';
@@ -33,6 +27,7 @@ import { resolveLimits } from './relay-limits.ts';
 import type { RelayLimits } from './relay-limits.ts';
 import { loadOrCreateServerKeys, relayAddressFor } from './server-keys.ts';
 import { SqliteQueueStore } from './sqlite-queue-store.ts';
+import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import { StaticSite } from './static-site.ts';
 import { Subscriptions } from './subscriptions.ts';
 
@@ -113,7 +108,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     path: join(opts.dataDir, QUEUE_DATABASE_FILE),
     maxQueueMessages: limits.maxQueueMessages,
     maxQueueBytes: limits.maxQueueBytes,
-    sealShared: (key, mid, plaintext) => sealDeliveryPlaintext(key, rng.bytes(24), mid, plaintext),
+    sealShared: (key, mid, plaintext) =>
+      sealDeliveryNative(key, rng.bytes(DELIVERY_NONCE_BYTES), mid, plaintext),
   });
   const lists = new SqliteFanoutStore(store, {
     maxLists: limits.maxFanoutLists,

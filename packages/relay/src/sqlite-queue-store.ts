@@ -205,6 +205,8 @@ interface PendingWrite {
   run(delta: Delta): unknown;
   /** Must be fsynced before it settles (false: only an ack's deletes, see commitPending). */
   sync: boolean;
+  /** Changes at most one row, by its last statement: atomic without a savepoint of its own. */
+  oneChange: boolean;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -242,6 +244,7 @@ export class SqliteQueueStore implements QueueStore {
     queueSk: Database.Statement<[Uint8Array], QueueKeyRow>;
     saveSeq: Database.Statement<[number]>;
     copyRow: Database.Statement<[number, Uint8Array, Uint8Array], { bid: number; len: number | null }>;
+    deleteCopyRow: Database.Statement<[number, Uint8Array, Uint8Array], { bid: number; len: number | null }>;
     copyMid: Database.Statement<[number], { mid: Buffer }>;
     copyBySeq: Database.Statement<[number], { expires: number; len: number }>;
     deleteCopyBySeq: Database.Statement<[number]>;
@@ -321,6 +324,10 @@ export class SqliteQueueStore implements QueueStore {
       copyRow: db.prepare(
         'SELECT c.bid AS bid, length(b.body) AS len FROM copies c LEFT JOIN bodies b ON b.bid = c.bid ' +
           'WHERE c.seq = ? AND c.rid = ? AND c.mid = ?',
+      ),
+      deleteCopyRow: db.prepare(
+        'DELETE FROM copies WHERE seq = ? AND rid = ? AND mid = ? ' +
+          'RETURNING bid, (SELECT length(b.body) FROM bodies b WHERE b.bid = copies.bid) AS len',
       ),
       copyMid: db.prepare('SELECT mid FROM copies WHERE seq = ?'),
       copyBySeq: db.prepare(
@@ -610,20 +617,25 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   deleteMessages(rid: Uint8Array, acks: ReadonlyArray<{ mid: Uint8Array; seq?: number }>): Promise<void> {
-    return this.write((delta) => {
-      const key = toHex(rid);
-      // References dropped only once every id was found: a batch is all or nothing.
-      const drops: number[] = [];
-      for (const { mid, seq } of acks) {
-        const bid = this.deleteOne(rid, key, mid, seq);
-        if (bid !== undefined) drops.push(bid);
-        delta.messages -= 1;
-      }
-      // A shared body loses a reference per copy; refs are counted down once per commit and
-      // body (a fan-out's acks come together), in the same transaction. Last, so that a
-      // write that fails never drops one.
-      for (const bid of drops) this.droppedRefs.set(bid, (this.droppedRefs.get(bid) ?? 0) + 1);
-    }, false);
+    return this.write(
+      (delta) => {
+        const key = toHex(rid);
+        // References dropped only once every id was found: a batch is all or nothing.
+        const drops: number[] = [];
+        for (const { mid, seq } of acks) {
+          const bid = this.deleteOne(rid, key, mid, seq);
+          if (bid !== undefined) drops.push(bid);
+          delta.messages -= 1;
+        }
+        // A shared body loses a reference per copy; refs are counted down once per commit and
+        // body (a fan-out's acks come together), in the same transaction. Last, so that a
+        // write that fails never drops one.
+        for (const bid of drops) this.droppedRefs.set(bid, (this.droppedRefs.get(bid) ?? 0) + 1);
+      },
+      // deleteOne deletes one row, in its last statement, or throws before any: a batch of
+      // one (most acks of a fan-out's copies) needs no savepoint.
+      { sync: false, oneChange: acks.length === 1 },
+    );
   }
 
   /**
@@ -636,19 +648,24 @@ export class SqliteQueueStore implements QueueStore {
     mid: Uint8Array,
     seq: number | undefined,
   ): number | undefined {
-    // A copy delivered on this relay run is found by its seq (the subscription's hint); a
-    // 1:1 message by its id; a copy delivered before a restart by its id among the queue's
-    // copies (a bounded queue).
-    const hinted = seq === undefined ? undefined : this.stmt.copyRow.get(seq, rid, mid);
-    if (!hinted) {
-      const message = this.stmt.deleteMessage.get(mid, rid);
-      if (message) {
-        if (this.usage.get(key, rid)) this.usage.add(key, rid, -1, -message.len);
-        return undefined;
+    // A copy delivered on this relay run is found by its seq (the subscription's hint) and
+    // deleted in one statement (one per delivered copy of a fan-out); a 1:1 message by its
+    // id; a copy delivered before a restart by its id among the queue's copies (a bounded
+    // queue).
+    if (seq !== undefined) {
+      const hinted = this.stmt.deleteCopyRow.get(seq, rid, mid);
+      if (hinted) {
+        this.copies.remove(key, seq, hinted.len ?? 0);
+        return hinted.bid;
       }
     }
-    const at = hinted ? seq : this.findCopy(key, mid);
-    const copy = hinted ?? (at === undefined ? undefined : this.stmt.copyRow.get(at, rid, mid));
+    const message = this.stmt.deleteMessage.get(mid, rid);
+    if (message) {
+      if (this.usage.get(key, rid)) this.usage.add(key, rid, -1, -message.len);
+      return undefined;
+    }
+    const at = this.findCopy(key, mid);
+    const copy = at === undefined ? undefined : this.stmt.copyRow.get(at, rid, mid);
     if (!copy || at === undefined) throw new NotFoundError('no such message in this queue');
     this.stmt.deleteCopyBySeq.run(at);
     this.copies.remove(key, at, copy.len ?? 0);
@@ -742,10 +759,13 @@ export class SqliteQueueStore implements QueueStore {
     }
   }
 
-  private write<T>(run: (delta: Delta) => T, sync = true): Promise<T> {
+  private write<T>(
+    run: (delta: Delta) => T,
+    { sync = true, oneChange = false }: { sync?: boolean; oneChange?: boolean } = {},
+  ): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError('queue store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run, sync, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ run, sync, oneChange, resolve: resolve as (value: unknown) => void, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => {
@@ -778,7 +798,9 @@ export class SqliteQueueStore implements QueueStore {
         for (const write of batch) {
           const delta: Delta = { queues: 0, messages: 0 };
           try {
-            const value = this.inSavepoint(() => write.run(delta));
+            // A savepoint per mutation, so that one that fails changes nothing; a mutation of
+            // one change is atomic as its statement is (SQLite undoes a failed statement).
+            const value = write.oneChange ? write.run(delta) : this.inSavepoint(() => write.run(delta));
             this.usage.keepMutation();
             this.copies.keepMutation();
             deleted.push(...this.deletedQueues);

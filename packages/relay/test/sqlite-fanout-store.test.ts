@@ -376,6 +376,40 @@ describe('fan-out copies', () => {
     expect(left!.body.length).toBe(2 + 40);
   });
 
+  it('acks of one copy in one commit: a wrong id or seq changes nothing, the others go through', async () => {
+    const { queues, lists } = stores();
+    const qs = [queue(), queue(), queue()];
+    for (const q of qs) await queues.createQueue(q);
+    const lid = bytes(24);
+    await lists.createList(lid, bytes(32), 1);
+    await lists.addEntries(
+      lid,
+      qs.map((q) => q.sid),
+      1,
+    );
+    const { stored } = await lists.fanout(lid, shared(bytes(10)));
+    const [a, b, c] = stored;
+    // All in one group commit, each ack a batch of one (no savepoint of its own).
+    const settled = await Promise.allSettled([
+      queues.deleteMessage(a!.rid, bytes(16), a!.seq), // right seq, another id
+      queues.deleteMessage(b!.rid, b!.mid, b!.seq),
+      queues.deleteMessage(c!.rid, c!.mid, a!.seq), // its id, another queue's seq
+      queues.deleteMessage(a!.rid, b!.mid, b!.seq), // another queue's copy
+    ]);
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'fulfilled', 'fulfilled', 'rejected']);
+    expect((settled[0] as PromiseRejectedResult).reason).toBeInstanceOf(NotFoundError);
+    expect((settled[3] as PromiseRejectedResult).reason).toBeInstanceOf(NotFoundError);
+    // a's copy stays; b's is gone; c's was found by its id among its queue's copies.
+    expect((await queues.messagesAfter(a!.rid, 0, 10, 1000)).map((m) => m.seq)).toEqual([a!.seq]);
+    expect(await queues.messagesAfter(b!.rid, 0, 10, 1000)).toEqual([]);
+    expect(await queues.messagesAfter(c!.rid, 0, 10, 1000)).toEqual([]);
+    expect(queues.counts().messages).toBe(1);
+    expect(queues.heldBy(toHex(a!.rid), a!.rid)).toEqual({ n: 1, b: 10 });
+    // The body's last reference goes with a's ack.
+    await queues.deleteMessage(a!.rid, a!.mid, a!.seq);
+    expect(queues.database.prepare('SELECT COUNT(*) AS n FROM bodies').get()).toEqual({ n: 0 });
+  });
+
   it('keeps seqs growing across a restart after every copy was acked', async () => {
     let { queues, lists } = stores();
     const q = queue();
