@@ -36,6 +36,8 @@ export function splitAckIds(packed: Uint8Array): Uint8Array[] {
     throw new DecodeError('mids must be whole 16-byte message ids');
   const n = packed.length / MID_BYTES;
   if (n > MAX_ACK_BATCH) throw new DecodeError(`an ack carries at most ${MAX_ACK_BATCH} message ids`);
+  // One id (most acks of a fan-out's copies) cannot repeat itself.
+  if (n === 1) return [packed];
   const out: Uint8Array[] = [];
   const seen = new Set<string>();
   for (let at = 0; at < packed.length; at += MID_BYTES) {

@@ -30,11 +30,12 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-const HEX = '0123456789abcdef';
+/** The two hex digits of each byte value: one concatenation per byte (ids are map keys on hot paths). */
+const HEX_PAIRS: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 export function toHex(bytes: Uint8Array): string {
   let s = '';
-  for (const b of bytes) s += HEX[b >> 4]! + HEX[b & 15]!;
+  for (let i = 0; i < bytes.length; i++) s += HEX_PAIRS[bytes[i]!]!;
   return s;
 }
 

@@ -39,6 +39,7 @@ import type {
 } from '@parus/core';
 import type { BlobCommandHandler } from './blob-commands.ts';
 import { WebSocket } from 'ws';
+import { deliverySlab } from './byte-slab.ts';
 import { CommandAuth } from './command-auth.ts';
 import type { CommandHandler } from './commands.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -73,10 +74,11 @@ export interface RelayConnectionOptions {
 }
 
 /**
- * Frames laid out directly (`msg`, `ok`: one per delivered copy and per ack) go into Node's
- * buffer pool rather than each into an array of its own: encodeFrame writes every byte.
+ * Frames laid out directly (`msg`, `ok`: one per delivered copy and per ack) go into the
+ * relay's slab (byte-slab.ts) rather than each into an array of its own: encodeFrame
+ * writes every byte.
  */
-const pooledBytes: FrameAllocator = (size) => Buffer.allocUnsafe(size);
+const slabBytes: FrameAllocator = (size) => deliverySlab.take(size);
 
 /** Error messages are short and name the bad input only; the client reads 512 characters at most. */
 const MAX_ERROR_TEXT = 200;
@@ -214,7 +216,7 @@ export class RelayConnection implements Subscriber {
       this.opts.socket.cork();
       process.nextTick(this.uncork);
     }
-    this.ws.send(encodeFrame(frame, pooledBytes));
+    this.ws.send(encodeFrame(frame, slabBytes));
     if (this.ws.bufferedAmount > this.opts.maxBufferedBytes) {
       // The peer does not read what it asked for; dropping it frees the memory.
       this.opts.log('dropping a connection that does not read its frames');

@@ -20,6 +20,7 @@
  */
 import sodium from 'sodium-native';
 import { UsageError } from '@parus/core';
+import { deliverySlab } from './byte-slab.ts';
 
 export const DELIVERY_NONCE_BYTES = 24;
 const KEY_BYTES = 32;
@@ -27,7 +28,7 @@ const TAG_BYTES = 16;
 
 /**
  * nonce ‖ XChaCha20-Poly1305(key, plaintext, ad = mid), as core sealDeliveryPlaintext makes
- * it, in one buffer from Node's pool (every byte of it is written here).
+ * it, in an array of the relay's slab (byte-slab.ts): every byte of it is written here.
  */
 export function sealDeliveryNative(
   key: Uint8Array,
@@ -37,7 +38,7 @@ export function sealDeliveryNative(
 ): Uint8Array {
   if (key.length !== KEY_BYTES) throw new UsageError('delivery key must be 32 bytes');
   if (nonce.length !== DELIVERY_NONCE_BYTES) throw new UsageError('nonce must be 24 bytes');
-  const out = Buffer.allocUnsafe(DELIVERY_NONCE_BYTES + plaintext.length + TAG_BYTES);
+  const out = deliverySlab.take(DELIVERY_NONCE_BYTES + plaintext.length + TAG_BYTES);
   out.set(nonce, 0);
   const written = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
     out.subarray(DELIVERY_NONCE_BYTES),

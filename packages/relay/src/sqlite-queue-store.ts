@@ -244,7 +244,6 @@ export class SqliteQueueStore implements QueueStore {
     queueSk: Database.Statement<[Uint8Array], QueueKeyRow>;
     saveSeq: Database.Statement<[number]>;
     copyRow: Database.Statement<[number, Uint8Array, Uint8Array], { bid: number; len: number | null }>;
-    deleteCopyRow: Database.Statement<[number, Uint8Array, Uint8Array], { bid: number; len: number | null }>;
     copyMid: Database.Statement<[number], { mid: Buffer }>;
     copyBySeq: Database.Statement<[number], { expires: number; len: number }>;
     deleteCopyBySeq: Database.Statement<[number]>;
@@ -324,10 +323,6 @@ export class SqliteQueueStore implements QueueStore {
       copyRow: db.prepare(
         'SELECT c.bid AS bid, length(b.body) AS len FROM copies c LEFT JOIN bodies b ON b.bid = c.bid ' +
           'WHERE c.seq = ? AND c.rid = ? AND c.mid = ?',
-      ),
-      deleteCopyRow: db.prepare(
-        'DELETE FROM copies WHERE seq = ? AND rid = ? AND mid = ? ' +
-          'RETURNING bid, (SELECT length(b.body) FROM bodies b WHERE b.bid = copies.bid) AS len',
       ),
       copyMid: db.prepare('SELECT mid FROM copies WHERE seq = ?'),
       copyBySeq: db.prepare(
@@ -648,24 +643,19 @@ export class SqliteQueueStore implements QueueStore {
     mid: Uint8Array,
     seq: number | undefined,
   ): number | undefined {
-    // A copy delivered on this relay run is found by its seq (the subscription's hint) and
-    // deleted in one statement (one per delivered copy of a fan-out); a 1:1 message by its
-    // id; a copy delivered before a restart by its id among the queue's copies (a bounded
-    // queue).
-    if (seq !== undefined) {
-      const hinted = this.stmt.deleteCopyRow.get(seq, rid, mid);
-      if (hinted) {
-        this.copies.remove(key, seq, hinted.len ?? 0);
-        return hinted.bid;
+    // A copy delivered on this relay run is found by its seq (the subscription's hint); a
+    // 1:1 message by its id; a copy delivered before a restart by its id among the queue's
+    // copies (a bounded queue).
+    const hinted = seq === undefined ? undefined : this.stmt.copyRow.get(seq, rid, mid);
+    if (!hinted) {
+      const message = this.stmt.deleteMessage.get(mid, rid);
+      if (message) {
+        if (this.usage.get(key, rid)) this.usage.add(key, rid, -1, -message.len);
+        return undefined;
       }
     }
-    const message = this.stmt.deleteMessage.get(mid, rid);
-    if (message) {
-      if (this.usage.get(key, rid)) this.usage.add(key, rid, -1, -message.len);
-      return undefined;
-    }
-    const at = this.findCopy(key, mid);
-    const copy = at === undefined ? undefined : this.stmt.copyRow.get(at, rid, mid);
+    const at = hinted ? seq : this.findCopy(key, mid);
+    const copy = hinted ?? (at === undefined ? undefined : this.stmt.copyRow.get(at, rid, mid));
     if (!copy || at === undefined) throw new NotFoundError('no such message in this queue');
     this.stmt.deleteCopyBySeq.run(at);
     this.copies.remove(key, at, copy.len ?? 0);
