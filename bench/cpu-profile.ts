@@ -60,6 +60,8 @@ const SPECIFIC: Rule[] = [
   { activity: 'Ed25519 sign (libsodium)', fn: /^sign$/, url: CRYPTO },
   { activity: 'random bytes (libsodium randombytes_buf)', fn: /^bytes$/, url: CRYPTO },
   { activity: 'XChaCha20-Poly1305 seal', fn: /^seal$/, url: CRYPTO },
+  // The relay's seal of each delivery, on libsodium's native build (decision 0020).
+  { activity: 'XChaCha20-Poly1305 seal', fn: /^sealDeliveryNative$/, url: /relay\/src\/delivery-seal\.ts/ },
   {
     activity: 'command authenticators (HMAC-SHA-256)',
     fn: /^(authenticateCommand|checkCommandAuth)$/,
