@@ -19,27 +19,22 @@
  *   member key, DAG parents and Lamport clocks across members; sender-key encrypted once and
  *   handed to deliverToMembers — the single place that puts a group message on the wire.
  *
- * This file is the facade: loading, lookups, the state events and the dispatch of what members
- * send. Its parts, each handed only what it uses of the engine (engine-context.ts): messages on
- * the live path (group-messaging.ts) and as stored (message-store.ts), history bundles, late
- * confirmations and owed messages (message-catch-up.ts), introductions and the background pass
- * (group-introductions.ts), public rooms (group-rooms.ts) and private chat requests
- * (chat-requests.ts).
+ * This file is the facade: loading, lookups, the state events (create, invite, join, leave, kick,
+ * roles, topic …) and the change helpers its parts use. The parts, each handed only what it uses
+ * of the engine (engine-context.ts): what members send me and where it goes (group-receiving.ts),
+ * messages on the live path (group-messaging.ts) and as stored (message-store.ts), history
+ * bundles, late confirmations and owed messages (message-catch-up.ts), introductions and the
+ * background pass (group-introductions.ts), public rooms (group-rooms.ts) and private chat
+ * requests (chat-requests.ts).
  */
 import {
   GROUP_ROLES,
   NotFoundError,
-  ProtocolError,
   QuotaError,
   UsageError,
-  VerificationError,
-  asMap,
   createGroup,
   createGroupEvent,
-  decodeCbor,
-  encodeCbor,
   decodeGroupEvent,
-  decodeSenderChain,
   encodeGroupEvent,
   encodeSenderChain,
   equalBytes,
@@ -49,7 +44,6 @@ import {
   rotateSenderChain,
   sign,
   toHex,
-  verify,
   defaultGroupSettings,
   type AssignableGroupRole,
   type CborMap,
@@ -68,9 +62,6 @@ import {
   MAX_GROUPS,
   MAX_GROUP_EVENTS,
   MAX_GROUP_MEMBERS,
-  MAX_LAMPORT_JUMP,
-  MAX_PENDING_INVITES,
-  MAX_PENDING_PAYLOADS,
   has,
   type GroupContext,
   type GroupHost,
@@ -87,22 +78,15 @@ import {
   MAX_FANOUT_LISTS,
   decodeGroupMessage,
   decodeGroupRecord,
-  decodePending,
   decodeReceiver,
   encodeGroupRecord,
   type GroupFanoutList,
   type GroupMessageKind,
   type GroupRecord,
 } from './group-records.ts';
+import { GroupReceiver } from './group-receiving.ts';
 import { GroupRooms } from './group-rooms.ts';
-import {
-  MAX_EVENTS_PER_PAYLOAD,
-  bindMessage,
-  decodeGroupFanoutFrame,
-  decodeGroupPayload,
-  encodeGroupPayload,
-  type GroupPayload,
-} from './group-wire.ts';
+import { MAX_EVENTS_PER_PAYLOAD, bindMessage, encodeGroupPayload, type GroupPayload } from './group-wire.ts';
 import { linkIndex } from './link-index.ts';
 import { MessageCatchUp } from './message-catch-up.ts';
 import { upgradeReceiptOps } from './message-receipts.ts';
@@ -129,26 +113,15 @@ function keyPair(secret: Uint8Array): SignKeyPair {
   return { secretKey: secret, publicKey: secret.slice(32, 64) };
 }
 
-function eventIdOf(bytes: Uint8Array): string | undefined {
-  // The id only decides whether to decode (and verify) the event at all: a wrong claim costs
-  // the sender its own event, nothing else.
-  try {
-    const id = asMap(decodeCbor(bytes), 'group event').id;
-    return id instanceof Uint8Array ? hex(id) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export class GroupEngine {
   private readonly groups = new Map<string, Loaded>();
-  private pendingPayloads = 0;
   private readonly messages: GroupMessageStore;
   private readonly catchUp: MessageCatchUp;
   private readonly messaging: GroupMessaging;
   private readonly intros: GroupIntroductions;
   private readonly rooms: GroupRooms;
   private readonly chats: ChatRequests;
+  private readonly receiver: GroupReceiver;
 
   constructor(private readonly host: GroupHost) {
     // The parts see the engine through these (each through its own Pick of them).
@@ -176,7 +149,7 @@ export class GroupEngine {
       sendAllEvents: (tx, l, c) => this.sendAllEvents(tx, l, c),
       bindOp: (l, c) => this.bindOp(l, c),
       joinTx: (tx, l) => this.joinTx(tx, l),
-      keepPending: (tx, c, p, why) => this.keepPending(tx, c, p, why),
+      keepPending: (tx, c, p, why) => this.receiver.keepPending(tx, c, p, why),
       scheduleMaintain: () => this.scheduleMaintain(),
     };
     this.messages = new GroupMessageStore(ctx);
@@ -185,10 +158,17 @@ export class GroupEngine {
     this.intros = new GroupIntroductions(ctx, this.catchUp);
     this.rooms = new GroupRooms(ctx);
     this.chats = new ChatRequests(ctx);
+    this.receiver = new GroupReceiver(ctx, {
+      messaging: this.messaging,
+      catchUp: this.catchUp,
+      intros: this.intros,
+      chats: this.chats,
+      rooms: this.rooms,
+    });
   }
 
   async load(): Promise<void> {
-    this.pendingPayloads = (await this.host.store.list(GC.pending)).length;
+    await this.receiver.load();
     for (const { value } of await this.host.store.list(GC.groups)) {
       let rec = decodeGroupRecord(value);
       const chain = await this.host.store.get(GC.chains, hex(rec.id));
@@ -585,7 +565,7 @@ export class GroupEngine {
     for (const k of [...after.members.keys(), ...after.invited.keys()]) {
       if (inGroup(before, k)) continue;
       const c = this.linkOf(l, fromHex(k));
-      if (c) tx.after.push(() => void this.replayPending(c.id).catch(() => undefined));
+      if (c) tx.after.push(() => void this.receiver.replayPending(c.id).catch(() => undefined));
     }
     tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'state' }));
   }
@@ -934,25 +914,24 @@ export class GroupEngine {
     return this.catchUp.confirmLate(ref, messageId);
   }
 
-  // ---- Receiving -------------------------------------------------------------------------------
+  // ---- Receiving (group-receiving.ts) ----------------------------------------------------------
 
-  /**
-   * A group message that came by relay fan-out into the pairwise queue from `c`
-   * (group-wire.ts GroupFanoutFrame): read exactly like the `msg` payload it stands for, once
-   * its framing names the member that queue belongs to.
-   */
-  async receiveFanout(
+  /** A group message that came by relay fan-out into the pairwise queue from `c`. */
+  receiveFanout(
     c: ContactRecord,
     bytes: Uint8Array,
     ops: StoreOp[],
     after: Array<() => void>,
   ): Promise<void> {
-    const f = decodeGroupFanoutFrame(bytes);
-    const l = this.groups.get(hex(f.g));
-    const from = l ? this.memberOfContact(l, c) : undefined;
-    if (from && !equalBytes(from, f.m))
-      throw new VerificationError('fan-out message names another sender than its queue');
-    await this.receive(c, this.payload({ t: 'msg', g: f.g, id: f.id, c: f.c }), ops, after);
+    return this.receiver.receiveFanout(c, bytes, ops, after);
+  }
+
+  /**
+   * A `group` envelope from contact or peer `c` (Account.receiveFromContact, under the lock):
+   * store operations go to `ops`, in-memory updates and events to `after`, run once stored.
+   */
+  receive(c: ContactRecord, body: CborValue, ops: StoreOp[], after: Array<() => void>): Promise<void> {
+    return this.receiver.receive(c, body, ops, after);
   }
 
   /** Hidden peer sessions bind themselves to my member key in their first message. */
@@ -974,233 +953,6 @@ export class GroupEngine {
         sig: sign(me.secretKey, bindMessage(l.rec.id, c.conv)),
       }),
     );
-  }
-
-  /**
-   * A `group` envelope from contact or peer `c` (Account.receiveFromContact, under the lock):
-   * store operations go to `ops`, in-memory updates and events to `after`, run once stored.
-   */
-  async receive(c: ContactRecord, body: CborValue, ops: StoreOp[], after: Array<() => void>): Promise<void> {
-    const p = decodeGroupPayload(body);
-    const restore = this.snapshot(hex(p.g));
-    const mark = ops.length;
-    try {
-      await this.receivePayload(c, p, { ops, after });
-    } catch (e) {
-      ops.length = mark;
-      restore();
-      throw e;
-    }
-  }
-
-  private async receivePayload(c: ContactRecord, p: GroupPayload, tx: Tx): Promise<void> {
-    const { after } = tx;
-    const l = this.groups.get(hex(p.g));
-    if (c.peer && !equalBytes(c.peer, p.g)) throw new ProtocolError('a group peer spoke of another group');
-    if (p.t === 'invite') {
-      await this.receiveInvite(tx, c, p);
-      after.push(() => void this.replayPending(c.id).catch(() => undefined));
-      return;
-    }
-    if (!l) {
-      this.keepPending(tx, c, p, 'payload for an unknown group');
-      return;
-    }
-    if (p.t === 'bind') {
-      this.receiveBind(tx, l, c, p.m, p.sig);
-      after.push(() => this.scheduleMaintain());
-      after.push(() => void this.replayPending(c.id).catch(() => undefined));
-      return;
-    }
-    const from = this.memberOfContact(l, c);
-    if (!from) {
-      this.keepPending(tx, c, p, 'group payload over a session not bound to a member');
-      return;
-    }
-    switch (p.t) {
-      case 'ev':
-        this.receiveEvents(tx, l, from, p.ev);
-        break;
-      case 'skd':
-        await this.messaging.receiveDistribution(tx, l, from, c, p.d);
-        break;
-      case 'msg':
-        await this.messaging.receiveMessage(tx, l, from, c, p.id, p.c);
-        break;
-      case 'rcpt':
-        await this.messaging.receiveReceipt(tx, l, from, c, p.s, p.ids);
-        break;
-      case 'intro':
-        this.intros.receiveIntro(tx, l, from, p.to, p.from, p.link);
-        break;
-      case 'chatreq':
-        await this.chats.receiveChatRequest(tx, l, from, p.link, p.note);
-        break;
-      case 'hist':
-        await this.catchUp.receiveHistory(tx, l, from, p.env);
-        break;
-      case 'lc':
-        await this.catchUp.receiveConfirmation(tx, l, from, p);
-        break;
-      case 'owe':
-        await this.catchUp.receiveOwed(tx, l, from, c, p.env);
-        break;
-    }
-    if (p.t === 'ev') await this.rooms.roomAutoJoin(tx, l, c);
-    after.push(() => this.scheduleMaintain());
-  }
-
-  /** Keeps a payload that came before what it needs (bounded), to be read once that arrives. */
-  private keepPending(tx: Tx, c: ContactRecord, p: GroupPayload, why: string): void {
-    if (this.pendingPayloads >= MAX_PENDING_PAYLOADS) throw new ProtocolError(why);
-    const key = `${hex(c.id)}.${hex(this.host.rng.bytes(8))}`;
-    tx.ops.push({
-      type: 'put',
-      collection: GC.pending,
-      key,
-      value: encodeGroupRecord({ c: c.id, p: encodeCbor(encodeGroupPayload(p)), at: this.host.now() }),
-    });
-    tx.after.push(() => this.pendingPayloads++);
-  }
-
-  /** Reads the payloads a session sent ahead of an invitation or binding that has now arrived. */
-  private async replayPending(contact: Uint8Array): Promise<void> {
-    await this.host.run(async () => {
-      const prefix = `${hex(contact)}.`;
-      const entries = (await this.host.store.list(GC.pending)).filter((e) => e.key.startsWith(prefix));
-      const sorted = entries
-        .map((e) => ({ key: e.key, r: decodePending(e.value) }))
-        .sort((a, b) => a.r.at - b.r.at || (a.key < b.key ? -1 : 1));
-      for (const { key, r } of sorted) {
-        const c = this.host.contactById(r.c);
-        const tx: Tx = {
-          ops: [{ type: 'del', collection: GC.pending, key }],
-          after: [() => this.pendingPayloads--],
-        };
-        if (c) {
-          const p = decodeGroupPayload(decodeCbor(r.p));
-          const restore = this.snapshot(hex(p.g));
-          try {
-            await this.receivePayload(c, p, tx);
-          } catch {
-            // It does not count after all: it is dropped, as it would have been on arrival.
-            restore();
-            tx.ops.length = 1;
-            tx.after.length = 1;
-          }
-        }
-        await this.host.store.batch(tx.ops);
-        for (const f of tx.after) f();
-      }
-    });
-    this.host.kick();
-  }
-
-  private async receiveInvite(
-    tx: Tx,
-    c: ContactRecord,
-    p: Extract<GroupPayload, { t: 'invite' }>,
-  ): Promise<void> {
-    if (c.peer) throw new ProtocolError('invitations come from contacts');
-    if (!verify(p.m, bindMessage(p.g, c.conv), p.sig))
-      throw new VerificationError('invitation binding does not verify');
-    const existing = this.groups.get(hex(p.g));
-    if (existing && (existing.rec.status === 'invited' || existing.rec.status === 'joined')) return;
-    const pending = [...this.groups.values()].filter((x) => x.rec.status === 'invited').length;
-    if (pending >= MAX_PENDING_INVITES || this.groups.size >= MAX_GROUPS)
-      throw new QuotaError('too many pending group invitations');
-    const now = this.host.now();
-    const rec: GroupRecord = {
-      id: p.g,
-      status: 'invited',
-      name: p.name.slice(0, 64),
-      // My member key is the key this inviter knows me by (docs/decisions/0012).
-      me: c.identity,
-      inviter: c.id,
-      links: [{ m: p.m, c: c.id }],
-      invitees: [],
-      intros: [],
-      accept: [],
-      forwards: [],
-      chainAt: now,
-      rotate: false,
-      created: now,
-    };
-    const l: Loaded = existing ?? { rec, events: new Map() };
-    if (existing?.rec.alias) rec.alias = existing.rec.alias;
-    if (existing && equalBytes(existing.rec.me, rec.me)) {
-      // Invited back with the same member key: the sessions with the others still speak for it.
-      rec.links = [...existing.rec.links.filter((x) => !equalBytes(x.m, p.m)), ...rec.links];
-      rec.invitees = existing.rec.invitees;
-      rec.intros = existing.rec.intros;
-      rec.created = existing.rec.created;
-    }
-    this.putRec(tx, l, rec);
-    tx.after.push(() => {
-      this.groups.set(hex(p.g), l);
-      this.host.emit({ group: hex(p.g), change: 'invited' });
-    });
-  }
-
-  private receiveBind(tx: Tx, l: Loaded, c: ContactRecord, m: Uint8Array, sig: Uint8Array): void {
-    if (!verify(m, bindMessage(l.rec.id, c.conv), sig))
-      throw new VerificationError('group session binding does not verify');
-    const bound = this.memberOfContact(l, c);
-    if (bound && !equalBytes(bound, m)) throw new ProtocolError('a session may speak for one member only');
-    if (equalBytes(m, this.me(l).publicKey)) throw new ProtocolError('a peer bound my own key');
-    if (!bound && l.rec.links.length >= 2 * MAX_GROUP_MEMBERS)
-      throw new QuotaError('too many sessions bound to this group');
-    const rec = { ...l.rec, links: [...l.rec.links.filter((x) => !equalBytes(x.m, m)), { m, c: c.id }] };
-    this.putRec(tx, l, rec);
-    if (l.rec.status !== 'joined') return;
-    // A new session: my sender key and what they may have missed, and cards waiting for them.
-    const chain = l.rec.chain ? decodeSenderChain(l.rec.chain) : undefined;
-    if (chain && !l.rec.rotate) this.messaging.distribute(tx, l, chain, m);
-    // Each of us had, through our inviters, what came before the earlier of our two joins; what
-    // came after may have missed the other.
-    const st = this.state(l);
-    let theirs = st.members.get(hex(m))?.joinedAt;
-    if (theirs === undefined) {
-      theirs = 0;
-      for (const e of l.events.values())
-        if (e.type === 'invite' && equalBytes(e.content.member, m)) theirs = Math.max(theirs, e.lamport);
-    }
-    const since = Math.min(theirs, st.members.get(hex(this.me(l).publicKey))?.joinedAt ?? 0);
-    const missed = [...l.events.values()]
-      .filter((e) => e.lamport >= since)
-      .sort((a, b) => a.lamport - b.lamport);
-    this.spread(tx, l, missed, [m]);
-    const waiting = l.rec.forwards.filter((f) => equalBytes(f.to, m));
-    if (waiting.length) {
-      for (const f of waiting)
-        tx.ops.push(this.host.sendOp(c, this.payload({ t: 'intro', g: l.rec.id, ...f })));
-      this.putRec(tx, l, { ...l.rec, forwards: l.rec.forwards.filter((f) => !equalBytes(f.to, m)) });
-    }
-  }
-
-  private receiveEvents(tx: Tx, l: Loaded, from: Uint8Array, raw: Uint8Array[]): void {
-    const decoded: GroupEvent[] = [];
-    // A clock far beyond everything known would leave no room for the next event (2^53).
-    const maxLamport = (l.events.size ? this.state(l).lamport : 0) + MAX_LAMPORT_JUMP;
-    for (const bytes of raw) {
-      const id = eventIdOf(bytes);
-      if (id === undefined || l.events.has(id)) continue;
-      try {
-        const e = decodeGroupEvent(bytes, { group: l.rec.id });
-        if (e.lamport <= maxLamport) decoded.push(e);
-      } catch {
-        // Forged or malformed: it never counts, and nothing else in the payload suffers.
-      }
-    }
-    const fresh = this.addEvents(tx, l, decoded);
-    if (fresh.length === 0 || l.rec.status !== 'joined') return;
-    // Relay so that everyone gets everything: my invitees' events to all, the rest to my invitees.
-    const me = this.me(l).publicKey;
-    const fromInvitee = has(l.rec.invitees, from);
-    const targets = l.rec.links
-      .map((x) => x.m)
-      .filter((m) => !equalBytes(m, from) && !equalBytes(m, me) && (fromInvitee || has(l.rec.invitees, m)));
-    this.spread(tx, l, fresh, targets);
   }
 
   // ---- Introductions (group-introductions.ts) ---------------------------------------------------
