@@ -908,7 +908,7 @@ export class Account {
   }
 
   /**
-   * One record for a group message to `members`, whatever their number (group-engine
+   * One record for a group message to `members`, whatever their number (group-messaging.ts
    * deliverToMembers, docs/decisions/0012 "Delivery"): the frame, the payload of a 1:1 resend,
    * and the roster they were on, written too the first time it is used. The engine hands the
    * same array for as long as membership and sessions stay the same, so the roster is made

@@ -29,7 +29,7 @@ import {
 /** Collections: fan-out messages by message id (hex), rosters by roster id (hex). */
 export const FANOUT_COLLECTIONS = { messages: 'gfan', rosters: 'gros' } as const;
 
-/** Members per roster: a group's links are bounded by twice its member limit (group-engine.ts). */
+/** Members per roster: a group's links are bounded by twice its member limit (group-receiving.ts). */
 export const MAX_ROSTER = 4096;
 
 export interface FanoutRoster {

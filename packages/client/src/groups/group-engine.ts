@@ -18,297 +18,94 @@
  * - Messages: envelopes (core envelope.ts) with the group id as conversation, signed with the
  *   member key, DAG parents and Lamport clocks across members; sender-key encrypted once and
  *   handed to deliverToMembers — the single place that puts a group message on the wire.
+ *
+ * This file is the facade: loading, lookups, the state events (create, invite, join, leave, kick,
+ * roles, topic …) and the change helpers its parts use. The parts, each handed only what it uses
+ * of the engine (engine-context.ts): what members send me and where it goes (group-receiving.ts),
+ * messages on the live path (group-messaging.ts) and as stored (message-store.ts), history
+ * bundles, late confirmations and owed messages (message-catch-up.ts), introductions and the
+ * background pass (group-introductions.ts), public rooms (group-rooms.ts) and private chat
+ * requests (chat-requests.ts).
  */
 import {
   GROUP_ROLES,
   NotFoundError,
-  ProtocolError,
   QuotaError,
-  ReplayError,
   UsageError,
-  VerificationError,
-  asMap,
-  asText,
-  causalOrder,
-  createEnvelope,
   createGroup,
   createGroupEvent,
-  decodeCbor,
-  encodeCbor,
-  decodeEnvelope,
   decodeGroupEvent,
-  decodeSenderChain,
-  decodeSenderKeyDistribution,
-  decodeSenderMessage,
-  decodeSenderReceiverState,
-  encodeEnvelope,
   encodeGroupEvent,
   encodeSenderChain,
-  encodeSenderKeyDistribution,
-  encodeSenderReceiverState,
   equalBytes,
   fromHex,
   generateSignKeyPair,
-  groupMemberPower,
-  padToBucket,
   resolveGroupState,
   rotateSenderChain,
-  senderChainNeedsRotation,
-  senderDecrypt,
-  senderEncrypt,
-  senderKeyDistribution,
-  senderReceiverFromDistribution,
   sign,
   toHex,
-  unpad,
-  verify,
-  wipe,
-  cardFromLink,
-  cardToLink,
-  checkCardUsable,
-  cardId,
-  createRoomLink,
   defaultGroupSettings,
-  encodeCard,
-  parseRoomLink,
-  ExpiredError,
-  type RendezvousCard,
   type AssignableGroupRole,
   type CborMap,
   type CborValue,
   type GroupEvent,
   type GroupEventContents,
   type GroupEventType,
-  type GroupRole,
-  type Envelope,
   type GroupState,
-  type Random,
   type SignKeyPair,
 } from '@parus/core';
 import type { ContactInfo, MessageInfo } from '../account.ts';
-import type { ContactRecord, MessageStatus } from '../records.ts';
-import type { Store, StoreOp } from '../store.ts';
+import type { ContactRecord } from '../records.ts';
+import type { StoreOp } from '../store.ts';
+import { ChatRequests, type ChatRequestInfo } from './chat-requests.ts';
+import {
+  MAX_GROUPS,
+  MAX_GROUP_EVENTS,
+  MAX_GROUP_MEMBERS,
+  has,
+  type GroupContext,
+  type GroupHost,
+  type GroupInfo,
+  type GroupMemberInfo,
+  type Loaded,
+  type Tx,
+} from './engine-context.ts';
+import { GroupIntroductions } from './group-introductions.ts';
+import { GroupMessaging } from './group-messaging.ts';
 import {
   GC,
   GROUP_RECORDS_VERSION,
   MAX_FANOUT_LISTS,
   decodeGroupMessage,
   decodeGroupRecord,
-  decodePending,
   decodeReceiver,
-  decodeStash,
   encodeGroupRecord,
   type GroupFanoutList,
   type GroupMessageKind,
-  type GroupMessageRecord,
   type GroupRecord,
 } from './group-records.ts';
-import {
-  MAX_EVENTS_PER_PAYLOAD,
-  MAX_RECEIPT_IDS,
-  bindMessage,
-  decodeGroupFanoutFrame,
-  decodeGroupPayload,
-  encodeGroupFanoutFrame,
-  encodeGroupPayload,
-  type GroupPayload,
-} from './group-wire.ts';
-import { GroupMessageIndex } from './message-index.ts';
-import {
-  RECEIPT_DELIVERED,
-  RECEIPT_READ,
-  countReceipt,
-  receiptLevel,
-  receiptOp,
-  upgradeReceiptOps,
-} from './message-receipts.ts';
-import { checkRoomAdmission, decodeRoomJoinRequest, roomJoinRequest } from './room-door.ts';
-import { JoinLimiter, checkReceiveRate, checkSendRate, type RoomLimits } from './room-limits.ts';
-import { decodeRoomRefusal, refusalOf, refusing, type RoomRefusal } from './room-refusal.ts';
-import {
-  MAX_CHAT_NOTE_CHARS,
-  MAX_CHAT_REQUESTS,
-  MAX_ROOM_NICK_CHARS,
-  RC,
-  decodeChatRequest,
-  decodeRoomRecord,
-  encodeRoomRecord,
-  type ChatRequestRecord,
-  type RoomRecord,
-} from './room-records.ts';
-import {
-  HC,
-  checkGroupEnvelope,
-  checkHistory,
-  historyChunks,
-  historyRecords,
-  keepForHistory,
-  membersDue,
-  sharingSince,
-} from './history-share.ts';
-import {
-  LC,
-  confirmMessage,
-  confirmationsNeeded,
-  countingConfirmers,
-  keepPendingConfirmation,
-  pendingConfirmers,
-  withConfirmation,
-} from './late-confirm.ts';
-import { WorkMemo, linkIndex } from './link-index.ts';
-import { OwedMessages, owedRecipients, type OwedTo } from './owed-messages.ts';
+import { GroupReceiver } from './group-receiving.ts';
+import { GroupRooms } from './group-rooms.ts';
+import { MAX_EVENTS_PER_PAYLOAD, bindMessage, encodeGroupPayload, type GroupPayload } from './group-wire.ts';
+import { linkIndex } from './link-index.ts';
+import { MessageCatchUp } from './message-catch-up.ts';
+import { upgradeReceiptOps } from './message-receipts.ts';
+import { GroupMessageStore } from './message-store.ts';
+import type { RoomRefusal } from './room-refusal.ts';
 
-// ---- Limits on what peers can make us keep ---------------------------------------------------
-
-export const MAX_GROUPS = 256;
-export const MAX_PENDING_INVITES = 64;
-export const MAX_GROUP_MEMBERS = 1000;
-export const MAX_GROUP_EVENTS = 10_000;
-export const MAX_GROUP_TEXT = 16 * 1024;
-/** Messages kept while their sender's key is on its way. */
-export const MAX_STASHED = 256;
-/** Sender chains kept per member (the current one and those before it, for late messages). */
-export const MAX_CHAINS_PER_MEMBER = 3;
-/**
- * Payloads kept because what they need came later on the wire (a relay refusal and a resend can
- * reorder a session's messages): events before their invitation, anything before a binding.
- */
-export const MAX_PENDING_PAYLOADS = 1024;
-const MAX_FORWARDS = 2 * MAX_GROUP_MEMBERS;
-const MAX_LAMPORT_JUMP = 1_000_000;
-/** Seed 003: a message whose parents were all superseded longer ago than this is placed where it arrived. */
-export const BACKDATE_WINDOW_MS = 60 * 60 * 1000;
-/** A card for a group peer is made again if no session came of it in this time. */
-const INTRO_RETRY_MS = 24 * 60 * 60 * 1000;
-
-// ---- Public shapes ---------------------------------------------------------------------------
-
-export interface GroupChange {
-  group: string;
-  /**
-   * `receipts`: delivered/read counts of my messages changed (history shows the new ones).
-   * `messages`: earlier messages came in a history bundle, or a late message was confirmed.
-   * `request`: a member asked for a private chat (decision 0013).
-   */
-  change:
-    | 'invited'
-    | 'joined'
-    | 'state'
-    | 'left'
-    | 'removed'
-    | 'declined'
-    | 'receipts'
-    | 'messages'
-    | 'request'
-    | 'refused';
-}
-
-export interface GroupMemberInfo {
-  key: string;
-  name: string;
-  role: GroupRole;
-  nick?: string;
-  me: boolean;
-  /** Whether this device has a session with them (always true for me). */
-  linked: boolean;
-}
-
-export interface GroupInfo {
-  id: string;
-  name: string;
-  alias?: string;
-  topic: string;
-  /** The pinned announcement (公告), when there is one. */
-  pinned?: string;
-  status: 'invited' | 'joined' | 'left' | 'removed';
-  members: number;
-  role?: GroupRole;
-  /** For an invitation: who sent it (the contact's alias). */
-  invitedBy?: string;
-  /** A public room (joined by link; decision 0013). */
-  public?: true;
-  /** Whether newcomers receive the messages written since history sharing was turned on. */
-  shareHistory?: boolean;
-  /** Joining by link: the room's door refused the join, and why (decision 0017). */
-  refused?: RoomRefusal;
-}
-
-/** What the group engine needs from the account (account.ts implements it). */
-export interface GroupHost {
-  store: Store;
-  rng: Random;
-  now(): number;
-  /** Runs under the account's lock (sessions and the outbox must not be used by two at once). */
-  run<T>(fn: () => Promise<T>): Promise<T>;
-  /** Sends what waits in the outbox. */
-  kick(): void;
-  emit(change: GroupChange): void;
-  emitMessage(info: MessageInfo): void;
-  contactById(id: Uint8Array): ContactRecord | undefined;
-  /** Goes up whenever a contact appears, goes, or changes status or queue. */
-  contactsVersion(): number;
-  contactByAlias(alias: string): ContactRecord;
-  /**
-   * The outbox record of one group message to `members` by relay fan-out (`frame`, uploaded
-   * once per relay), kept until each member's receipt, and resent as `payload` over the 1:1
-   * session to those whose receipt does not come. `members` is the same array for as long as
-   * membership and sessions stay the same (the host may key a cache on it).
-   */
-  fanoutOps(
-    members: readonly ContactRecord[],
-    m: { group: Uint8Array; message: Uint8Array; frame: Uint8Array; payload: CborMap },
-  ): StoreOp[];
-  /** An outbox entry carrying `body` over the 1:1 session with `c` (kept until receipted if `message`). */
-  sendOp(c: ContactRecord, body: CborMap, message?: Uint8Array): StoreOp;
-  /** Outbox entries to `c` that receipts for `ids` settle, as delete operations. */
-  settleOps(c: ContactRecord, ids: Uint8Array[]): Promise<StoreOp[]>;
-  /** A one-time card whose answer becomes a hidden peer of `group` (network; outside the lock). */
-  makePeerCard(group: Uint8Array): Promise<string>;
-  /** Answers a forwarded card as a hidden peer of `group` (network; takes the lock itself). */
-  acceptPeerCard(link: string, group: Uint8Array): Promise<ContactRecord>;
-  /** Public rooms: spam-control limits (room-limits.ts). */
-  roomLimits: RoomLimits;
-  /** A long-lived card whose answers are room join requests for `group` (network; outside the lock). */
-  makeDoorCard(group: Uint8Array): Promise<RendezvousCard>;
-  /**
-   * Answers a room's door card as a hidden peer of `group`, the contact request carrying
-   * `request(conversation id)` (network; takes the lock itself).
-   */
-  answerRoomDoor(
-    link: string,
-    group: Uint8Array,
-    request: (conv: Uint8Array) => CborMap,
-  ): Promise<ContactRecord>;
-  /** A one-time contact card (a private chat request carries it). */
-  makeContactCard(): Promise<RendezvousCard>;
-  /** Answers a contact card as an ordinary contact. */
-  acceptContactCard(link: string, alias?: string): Promise<ContactInfo>;
-}
-
-/** A private chat request received from a group member (docs/decisions/0013). */
-export interface ChatRequestInfo {
-  id: string;
-  group: string;
-  groupName: string;
-  /** How the group shows the member who asked. */
-  from: string;
-  member: string;
-  note?: string;
-  at: number;
-  expires: number;
-}
-
-interface Loaded {
-  rec: GroupRecord;
-  events: Map<string, GroupEvent>;
-  state?: GroupState | undefined;
-}
-
-/** Operations of one change, and what to do in memory once they are stored. */
-interface Tx {
-  ops: StoreOp[];
-  after: Array<() => void>;
-}
+export {
+  BACKDATE_WINDOW_MS,
+  MAX_CHAINS_PER_MEMBER,
+  MAX_GROUPS,
+  MAX_GROUP_EVENTS,
+  MAX_GROUP_MEMBERS,
+  MAX_GROUP_TEXT,
+  MAX_PENDING_INVITES,
+  MAX_PENDING_PAYLOADS,
+  MAX_STASHED,
+} from './engine-context.ts';
+export type { GroupChange, GroupHost, GroupInfo, GroupMemberInfo } from './engine-context.ts';
+export type { ChatRequestInfo } from './chat-requests.ts';
 
 const hex = toHex;
 
@@ -316,76 +113,62 @@ function keyPair(secret: Uint8Array): SignKeyPair {
   return { secretKey: secret, publicKey: secret.slice(32, 64) };
 }
 
-function has(list: readonly Uint8Array[], key: Uint8Array): boolean {
-  return list.some((k) => equalBytes(k, key));
-}
-
-function eventIdOf(bytes: Uint8Array): string | undefined {
-  // The id only decides whether to decode (and verify) the event at all: a wrong claim costs
-  // the sender its own event, nothing else.
-  try {
-    const id = asMap(decodeCbor(bytes), 'group event').id;
-    return id instanceof Uint8Array ? hex(id) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A message that came to me (live, or owed to me), not shown yet and not read. */
-function incomingRecord(
-  env: Envelope,
-  from: Uint8Array,
-  kind: GroupMessageKind,
-  text: string,
-  now: number,
-): GroupMessageRecord {
-  return {
-    id: env.id,
-    author: from,
-    dir: 'in',
-    kind,
-    text,
-    parents: env.parents,
-    lamport: env.lamport,
-    ts: env.ts,
-    received: now,
-    delivered: 0,
-    read: 0,
-    shown: false,
-    readByMe: false,
-  };
-}
-
 export class GroupEngine {
   private readonly groups = new Map<string, Loaded>();
-  private readonly joinLimiter: JoinLimiter;
-  /** Refusals a door answers count apart from its joins, within the same rate (decision 0017). */
-  private readonly refusalLimiter: JoinLimiter;
-  /** Rooms whose door refused my join by link, and why (from `grooms`, kept in memory for info). */
-  private readonly refusedJoins = new Map<string, RoomRefusal>();
-  private pendingPayloads = 0;
-  private maintaining: Promise<void> | undefined;
-  private maintainAgain = false;
-  private closed = false;
-  /** Per group: the members a message goes to, for the links, state and contacts seen. */
-  private readonly recipients = new WeakMap<Loaded, { inputs: unknown[]; members: ContactRecord[] }>();
-  /** Per group: its stored messages' heads, clocks and times (message-index.ts), once read. */
-  private readonly indexes = new WeakMap<Loaded, GroupMessageIndex>();
-  /** Per group: messages stored so far, to tell a read of the store that raced a write. */
-  private readonly stored = new WeakMap<Loaded, number>();
-  /** Per group: the introduction pass that last ran to the end, and on what. */
-  private readonly maintained = new WorkMemo<Loaded>();
-  /** Per group: the members and invitees a message is owed to, for the links, state and contacts seen. */
-  private readonly unlinked = new WeakMap<Loaded, { inputs: unknown[]; to: OwedTo[] }>();
-  private owedStore: OwedMessages | undefined;
+  private readonly messages: GroupMessageStore;
+  private readonly catchUp: MessageCatchUp;
+  private readonly messaging: GroupMessaging;
+  private readonly intros: GroupIntroductions;
+  private readonly rooms: GroupRooms;
+  private readonly chats: ChatRequests;
+  private readonly receiver: GroupReceiver;
 
   constructor(private readonly host: GroupHost) {
-    this.joinLimiter = new JoinLimiter(host.roomLimits);
-    this.refusalLimiter = new JoinLimiter(host.roomLimits);
+    // The parts see the engine through these (each through its own Pick of them).
+    const ctx: GroupContext = {
+      host,
+      groups: this.groups,
+      closed: () => this.intros.isClosed,
+      state: (l) => this.state(l),
+      me: (l) => this.me(l),
+      find: (ref) => this.find(ref),
+      findMember: (l, ref) => this.findMember(l, ref),
+      groupName: (l) => this.groupName(l),
+      displayName: (l, key) => this.displayName(l, key),
+      linkOf: (l, member) => this.linkOf(l, member),
+      memberOfContact: (l, c) => this.memberOfContact(l, c),
+      info: (l) => this.info(l),
+      change: (fn) => this.change(fn),
+      snapshot: (only) => this.snapshot(only),
+      putRec: (tx, l, rec) => this.putRec(tx, l, rec),
+      putChain: (tx, l, chain) => this.putChain(tx, l, chain),
+      forget: (tx, l) => this.forget(tx, l),
+      event: (l, type, content) => this.event(l, type, content),
+      addEvents: (tx, l, events) => this.addEvents(tx, l, events),
+      spread: (tx, l, events, targets) => this.spread(tx, l, events, targets),
+      sendAllEvents: (tx, l, c) => this.sendAllEvents(tx, l, c),
+      bindOp: (l, c) => this.bindOp(l, c),
+      joinTx: (tx, l) => this.joinTx(tx, l),
+      keepPending: (tx, c, p, why) => this.receiver.keepPending(tx, c, p, why),
+      scheduleMaintain: () => this.scheduleMaintain(),
+    };
+    this.messages = new GroupMessageStore(ctx);
+    this.catchUp = new MessageCatchUp(ctx, this.messages);
+    this.messaging = new GroupMessaging(ctx, this.messages, this.catchUp);
+    this.intros = new GroupIntroductions(ctx, this.catchUp);
+    this.rooms = new GroupRooms(ctx);
+    this.chats = new ChatRequests(ctx);
+    this.receiver = new GroupReceiver(ctx, {
+      messaging: this.messaging,
+      catchUp: this.catchUp,
+      intros: this.intros,
+      chats: this.chats,
+      rooms: this.rooms,
+    });
   }
 
   async load(): Promise<void> {
-    this.pendingPayloads = (await this.host.store.list(GC.pending)).length;
+    await this.receiver.load();
     for (const { value } of await this.host.store.list(GC.groups)) {
       let rec = decodeGroupRecord(value);
       const chain = await this.host.store.get(GC.chains, hex(rec.id));
@@ -402,10 +185,7 @@ export class GroupEngine {
       }
       this.groups.set(hex(rec.id), { rec, events });
     }
-    for (const { key, value } of await this.host.store.list(RC.rooms)) {
-      const why = decodeRoomRecord(value).join?.refused?.why;
-      if (why) this.refusedJoins.set(key, why);
-    }
+    await this.rooms.load();
   }
 
   /**
@@ -417,7 +197,7 @@ export class GroupEngine {
     for (const { value } of await this.host.store.list(GC.messages(rec.id))) {
       const m = decodeGroupMessage(value);
       if (!m.legacy) continue;
-      ops.push(...upgradeReceiptOps(rec.id, m), this.messageOp(rec.id, m));
+      ops.push(...upgradeReceiptOps(rec.id, m), this.messages.op(rec.id, m));
     }
     const next: GroupRecord = { ...rec, v: GROUP_RECORDS_VERSION };
     ops.push(...this.recordOps(next));
@@ -426,19 +206,18 @@ export class GroupEngine {
   }
 
   /** Stops background work (the account closes). */
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.idle();
+  close(): Promise<void> {
+    return this.intros.close();
   }
 
   /** Whether introduction work is running or due. */
   get busy(): boolean {
-    return this.maintaining !== undefined;
+    return this.intros.busy;
   }
 
   /** Resolves when no introduction work is running. */
-  async idle(): Promise<void> {
-    while (this.maintaining) await this.maintaining;
+  idle(): Promise<void> {
+    return this.intros.idle();
   }
 
   // ---- Lookups --------------------------------------------------------------------------------
@@ -559,7 +338,7 @@ export class GroupEngine {
       const c = this.host.contactById(l.rec.inviter);
       if (c) info.invitedBy = c.alias;
     }
-    const refused = l.rec.status === 'invited' ? this.refusedJoins.get(hex(l.rec.id)) : undefined;
+    const refused = l.rec.status === 'invited' ? this.rooms.refused(hex(l.rec.id)) : undefined;
     if (refused) info.refused = refused;
     return info;
   }
@@ -786,7 +565,7 @@ export class GroupEngine {
     for (const k of [...after.members.keys(), ...after.invited.keys()]) {
       if (inGroup(before, k)) continue;
       const c = this.linkOf(l, fromHex(k));
-      if (c) tx.after.push(() => void this.replayPending(c.id).catch(() => undefined));
+      if (c) tx.after.push(() => void this.receiver.replayPending(c.id).catch(() => undefined));
     }
     tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'state' }));
   }
@@ -843,6 +622,18 @@ export class GroupEngine {
     }
   }
 
+  /** Every event so far to `c`, in clock order: how a newcomer learns the group. */
+  private sendAllEvents(tx: Tx, l: Loaded, c: ContactRecord): void {
+    const all = [...l.events.values()].sort((a, b) => a.lamport - b.lamport).map(encodeGroupEvent);
+    for (let i = 0; i < all.length; i += MAX_EVENTS_PER_PAYLOAD)
+      tx.ops.push(
+        this.host.sendOp(
+          c,
+          this.payload({ t: 'ev', g: l.rec.id, ev: all.slice(i, i + MAX_EVENTS_PER_PAYLOAD) }),
+        ),
+      );
+  }
+
   private payload(p: GroupPayload): CborMap {
     return encodeGroupPayload(p);
   }
@@ -890,14 +681,7 @@ export class GroupEngine {
           }),
         ),
       );
-      const all = [...l.events.values()].sort((a, b) => a.lamport - b.lamport).map(encodeGroupEvent);
-      for (let i = 0; i < all.length; i += MAX_EVENTS_PER_PAYLOAD)
-        tx.ops.push(
-          this.host.sendOp(
-            c,
-            this.payload({ t: 'ev', g: l.rec.id, ev: all.slice(i, i + MAX_EVENTS_PER_PAYLOAD) }),
-          ),
-        );
+      this.sendAllEvents(tx, l, c);
       const rec = { ...l.rec };
       if (!has(rec.invitees, member)) rec.invitees = [...rec.invitees, member];
       if (!rec.links.some((x) => equalBytes(x.m, member))) rec.links = [...rec.links, { m: member, c: c.id }];
@@ -942,7 +726,7 @@ export class GroupEngine {
       tx.ops.push(this.bindOp(l, c));
     }
     this.spread(tx, l, [e]);
-    this.distribute(tx, l, chain);
+    this.messaging.distribute(tx, l, chain);
     tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'joined' }));
   }
 
@@ -956,9 +740,7 @@ export class GroupEngine {
         this.spread(tx, l, [e]);
       }
       this.forget(tx, l);
-      const room = this.refusedJoins.has(hex(l.rec.id)) ? await this.roomRecord(l.rec.id) : undefined;
-      if (room?.join) tx.ops.push(this.roomOp({ g: room.g, ...(room.door ? { door: room.door } : {}) }));
-      tx.after.push(() => this.refusedJoins.delete(hex(l.rec.id)));
+      await this.rooms.forgetJoin(tx, l);
       tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'declined' }));
     });
   }
@@ -1083,157 +865,11 @@ export class GroupEngine {
     });
   }
 
-  // ---- Sender keys -----------------------------------------------------------------------------
-
-  private distribute(
-    tx: Tx,
-    l: Loaded,
-    chain: ReturnType<typeof rotateSenderChain>,
-    only?: Uint8Array,
-  ): void {
-    const st = this.state(l);
-    const d = encodeSenderKeyDistribution(senderKeyDistribution(chain, l.rec.id));
-    for (const link of l.rec.links) {
-      if (only && !equalBytes(link.m, only)) continue;
-      if (!st.members.has(hex(link.m)) && !(only && st.invited.has(hex(link.m)))) continue;
-      const c = this.host.contactById(link.c);
-      if (c) tx.ops.push(this.host.sendOp(c, this.payload({ t: 'skd', g: l.rec.id, d })));
-    }
-  }
-
-  /** My chain, replaced first when the policy says so (removal, 100 messages, 7 days). */
-  private sendingChain(tx: Tx, l: Loaded): ReturnType<typeof rotateSenderChain> {
-    const now = this.host.now();
-    if (l.rec.chain) {
-      const chain = decodeSenderChain(l.rec.chain);
-      if (!l.rec.rotate && !senderChainNeedsRotation(chain, now, l.rec.chainAt)) return chain;
-      wipe(chain.chainKey, chain.signingKey.secretKey);
-    }
-    const chain = rotateSenderChain(this.host.rng);
-    this.putRec(tx, l, { ...l.rec, chain: encodeSenderChain(chain), chainAt: now, rotate: false });
-    this.distribute(tx, l, chain);
-    return chain;
-  }
-
-  // ---- Messages --------------------------------------------------------------------------------
-
-  private async messageRecords(l: Loaded): Promise<GroupMessageRecord[]> {
-    return (await this.host.store.list(GC.messages(l.rec.id))).map((e) => decodeGroupMessage(e.value));
-  }
-
-  /** The group's message index, read from the store the first time (message-index.ts). */
-  private async messageIndex(l: Loaded): Promise<GroupMessageIndex> {
-    for (;;) {
-      const known = this.indexes.get(l);
-      if (known) return known;
-      const writes = this.stored.get(l) ?? 0;
-      const index = GroupMessageIndex.from(await this.messageRecords(l));
-      // A message stored while the store was read may be missing from it: read again.
-      if ((this.stored.get(l) ?? 0) !== writes) continue;
-      this.indexes.set(l, index);
-      return index;
-    }
-  }
-
-  /** Writes a message record; once stored, the index learns of it. */
-  private putMessage(tx: Tx, l: Loaded, r: GroupMessageRecord): void {
-    tx.ops.push(this.messageOp(l.rec.id, r));
-    tx.after.push(() => {
-      this.stored.set(l, (this.stored.get(l) ?? 0) + 1);
-      if (this.indexes.get(l)?.put(r) === false) this.indexes.delete(l);
-    });
-  }
+  // ---- Messages (group-messaging.ts, message-catch-up.ts) -----------------------------------------
 
   /** Sends a text, a `/me` action or a ping to everyone in the group. */
-  async send(ref: string, text: string, opts: { kind?: GroupMessageKind } = {}): Promise<MessageInfo> {
-    const kind = opts.kind ?? 'text';
-    if (kind !== 'text' && kind !== 'action' && kind !== 'ping') throw new UsageError('unknown message kind');
-    if (typeof text !== 'string' || (text.length === 0 && kind !== 'ping'))
-      throw new UsageError('message is empty');
-    if (text.length > MAX_GROUP_TEXT)
-      throw new UsageError(`message longer than ${MAX_GROUP_TEXT} characters`);
-    return this.change(async (tx) => {
-      const l = this.find(ref);
-      if (l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
-      const st = this.state(l);
-      const me = this.me(l);
-      const member = st.members.get(hex(me.publicKey));
-      if (!member) throw new UsageError('you are not a member of this group');
-      if (groupMemberPower(st, me.publicKey) < st.settings.power.message)
-        throw new UsageError('only moderators may write in this group');
-      const index = await this.messageIndex(l);
-      if (st.settings.public)
-        checkSendRate(this.host.roomLimits, index.timesOf(me.publicKey), me.publicKey, this.host.now());
-      const env = createEnvelope({
-        device: me,
-        conv: l.rec.id,
-        ...index.next(),
-        ts: this.host.now(),
-        kind: 'text',
-        body: { t: kind, text },
-      });
-      const chain = this.sendingChain(tx, l);
-      const enc = senderEncrypt(chain, padToBucket(encodeEnvelope(env)), l.rec.id);
-      this.putChain(tx, l, encodeSenderChain(enc.chain));
-      wipe(chain.chainKey, chain.signingKey.secretKey); // stored in its next state; shares nothing
-      const record: GroupMessageRecord = {
-        id: env.id,
-        author: me.publicKey,
-        dir: 'out',
-        kind,
-        text,
-        parents: env.parents,
-        lamport: env.lamport,
-        ts: env.ts,
-        received: env.ts,
-        delivered: 0,
-        read: 0,
-        shown: true,
-        readByMe: true,
-      };
-      this.putMessage(tx, l, record);
-      tx.ops.push(...(await this.keepHistory(l, env)));
-      this.deliverToMembers(tx, l, env.id, enc.message);
-      await this.oweUnlinked(tx, l, env);
-      return this.messageInfo(l, record);
-    });
-  }
-
-  /**
-   * THE place where a group message goes on the wire (docs/decisions/0012 "Delivery"). The
-   * sender-key ciphertext is the same for every member, so it goes out once per relay by relay
-   * fan-out: the host writes, in this batch, the fan-out frame once and a small outbox entry
-   * per member (kept until that member's delivery receipt), and its flush uploads the frame
-   * once per relay to my fan-out list there. A member the upload did not reach (queue full or
-   * gone, not on the list) or whose receipt does not come within the backoff gets the message
-   * again over our 1:1 session, as the `msg` payload below.
-   */
-  private deliverToMembers(tx: Tx, l: Loaded, id: Uint8Array, ciphertext: Uint8Array): void {
-    const st = this.state(l);
-    const me = this.me(l).publicKey;
-    // Who it goes to changes with the links, the state and the contacts, not per message.
-    const inputs = [l.rec.links, st, this.host.contactsVersion()];
-    let known = this.recipients.get(l);
-    if (!known || known.inputs.some((x, i) => x !== inputs[i])) {
-      const members: ContactRecord[] = [];
-      for (const link of l.rec.links) {
-        if (equalBytes(link.m, me) || !st.members.has(hex(link.m))) continue;
-        const c = this.host.contactById(link.c);
-        if (c) members.push(c);
-      }
-      known = { inputs, members };
-      this.recipients.set(l, known);
-    }
-    const members = known.members;
-    if (members.length === 0) return;
-    tx.ops.push(
-      ...this.host.fanoutOps(members, {
-        group: l.rec.id,
-        message: id,
-        frame: encodeGroupFanoutFrame({ g: l.rec.id, m: me, id, c: ciphertext }),
-        payload: this.payload({ t: 'msg', g: l.rec.id, id, c: ciphertext }),
-      }),
-    );
+  send(ref: string, text: string, opts: { kind?: GroupMessageKind } = {}): Promise<MessageInfo> {
+    return this.messaging.send(ref, text, opts);
   }
 
   /** My fan-out list for the group on `relay`, if I made one (the host's flush keeps them). */
@@ -1258,139 +894,52 @@ export class GroupEngine {
     return tx.ops;
   }
 
-  private messageOp(group: Uint8Array, r: GroupMessageRecord): StoreOp {
-    const value = { ...r } as Record<string, unknown>;
-    if (!r.place) delete value.place;
-    delete value.legacy;
-    return {
-      type: 'put',
-      collection: GC.messages(group),
-      key: hex(r.id),
-      value: encodeGroupRecord(value as unknown as CborMap),
-    };
-  }
-
-  private messageInfo(l: Loaded, m: GroupMessageRecord): MessageInfo {
-    const st = l.events.size ? this.state(l) : undefined;
-    const others = st ? Math.max(0, st.members.size - 1) : 0;
-    let status: MessageStatus = 'received';
-    if (m.dir === 'out')
-      status = others > 0 && m.read >= others ? 'read' : m.delivered > 0 ? 'delivered' : 'pending';
-    // Incoming: 'read' once this device sent its read receipt (markRead), as 1:1 messages show.
-    else if (m.readByMe) status = 'read';
-    const info: MessageInfo = {
-      id: hex(m.id),
-      alias: l.rec.alias ?? this.groupName(l),
-      group: hex(l.rec.id),
-      from: this.displayName(l, m.author),
-      dir: m.dir,
-      kind: m.kind,
-      text: m.text,
-      ts: m.ts,
-      lamport: m.lamport,
-      status,
-    };
-    if (m.dir === 'out') {
-      info.deliveredCount = m.delivered;
-      info.readCount = m.read;
-    }
-    if (m.place) info.late = true;
-    if (m.hist) info.history = true;
-    if (m.place || m.conf?.length) {
-      info.confirmations = st ? countingConfirmers(st, m).length : (m.conf?.length ?? 0);
-      if (st) info.confirmationsNeeded = confirmationsNeeded(st);
-      if (!m.place) info.confirmed = true;
-    }
-    return info;
-  }
-
-  private ordered(records: GroupMessageRecord[]): GroupMessageRecord[] {
-    const nodes = records.map((r) => ({
-      id: r.id,
-      parents: r.place?.parents ?? r.parents,
-      lamport: r.place?.lamport ?? r.lamport,
-      ts: r.ts,
-      r,
-    }));
-    return causalOrder(nodes).map((n) => n.r);
-  }
-
   /** The group's messages in causal order (late ones where they arrived). */
-  async history(ref: string): Promise<MessageInfo[]> {
-    const l = this.find(ref);
-    return this.ordered(await this.messageRecords(l)).map((m) => this.messageInfo(l, m));
+  history(ref: string): Promise<MessageInfo[]> {
+    return this.messaging.history(ref);
   }
 
   /** Called by Account.takeUnshown under the lock: unshown incoming messages, marked shown. */
-  async takeUnshown(ops: StoreOp[]): Promise<MessageInfo[]> {
-    const out: MessageInfo[] = [];
-    for (const l of [...this.groups.values()].sort((a, b) => a.rec.created - b.rec.created)) {
-      for (const m of this.ordered(await this.messageRecords(l))) {
-        if (m.dir !== 'in' || m.shown) continue;
-        out.push(this.messageInfo(l, m));
-        ops.push(this.messageOp(l.rec.id, { ...m, shown: true })); // the index does not change
-      }
-    }
-    return out;
+  takeUnshown(ops: StoreOp[]): Promise<MessageInfo[]> {
+    return this.messaging.takeUnshown(ops);
   }
 
   /** Sends read receipts to the authors of every message not read yet; returns how many. */
-  async markRead(ref: string): Promise<number> {
-    return this.change(async (tx) => {
-      const l = this.find(ref);
-      const unread = (await this.messageRecords(l)).filter((m) => m.dir === 'in' && !m.readByMe);
-      const byAuthor = new Map<string, Uint8Array[]>();
-      for (const m of unread) {
-        this.putMessage(tx, l, { ...m, readByMe: true });
-        const list = byAuthor.get(hex(m.author)) ?? [];
-        list.push(m.id);
-        byAuthor.set(hex(m.author), list);
-      }
-      for (const [author, ids] of byAuthor) {
-        const c = this.linkOf(l, fromHex(author));
-        if (!c) continue;
-        for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS)
-          tx.ops.push(
-            this.host.sendOp(
-              c,
-              this.payload({ t: 'rcpt', g: l.rec.id, s: 'r', ids: ids.slice(i, i + MAX_RECEIPT_IDS) }),
-            ),
-          );
-      }
-      return unread.length;
-    });
+  markRead(ref: string): Promise<number> {
+    return this.messaging.markRead(ref);
   }
 
-  // ---- Receiving -------------------------------------------------------------------------------
+  /** Confirms a late message (seed 003; message-catch-up.ts). */
+  confirmLate(ref: string, messageId: string): Promise<MessageInfo> {
+    return this.catchUp.confirmLate(ref, messageId);
+  }
 
-  /**
-   * A group message that came by relay fan-out into the pairwise queue from `c`
-   * (group-wire.ts GroupFanoutFrame): read exactly like the `msg` payload it stands for, once
-   * its framing names the member that queue belongs to.
-   */
-  async receiveFanout(
+  // ---- Receiving (group-receiving.ts) ----------------------------------------------------------
+
+  /** A group message that came by relay fan-out into the pairwise queue from `c`. */
+  receiveFanout(
     c: ContactRecord,
     bytes: Uint8Array,
     ops: StoreOp[],
     after: Array<() => void>,
   ): Promise<void> {
-    const f = decodeGroupFanoutFrame(bytes);
-    const l = this.groups.get(hex(f.g));
-    const from = l ? this.memberOfContact(l, c) : undefined;
-    if (from && !equalBytes(from, f.m))
-      throw new VerificationError('fan-out message names another sender than its queue');
-    await this.receive(c, this.payload({ t: 'msg', g: f.g, id: f.id, c: f.c }), ops, after);
+    return this.receiver.receiveFanout(c, bytes, ops, after);
+  }
+
+  /**
+   * A `group` envelope from contact or peer `c` (Account.receiveFromContact, under the lock):
+   * store operations go to `ops`, in-memory updates and events to `after`, run once stored.
+   */
+  receive(c: ContactRecord, body: CborValue, ops: StoreOp[], after: Array<() => void>): Promise<void> {
+    return this.receiver.receive(c, body, ops, after);
   }
 
   /** Hidden peer sessions bind themselves to my member key in their first message. */
   async peerSessionOps(c: ContactRecord): Promise<StoreOp[]> {
     const l = c.peer ? this.groups.get(hex(c.peer)) : undefined;
     if (!l) return [];
-    // Joining by link: this is the session my join request opens, the one a refusal may come in.
-    const room = l.rec.status === 'invited' ? await this.roomRecord(l.rec.id) : undefined;
-    if (room?.join && !room.join.c)
-      return [this.bindOp(l, c), this.roomOp({ ...room, join: { ...room.join, c: c.id } })];
-    return [this.bindOp(l, c)];
+    const joining = await this.rooms.joinSessionOps(l, c);
+    return [this.bindOp(l, c), ...joining];
   }
 
   private bindOp(l: Loaded, c: ContactRecord): StoreOp {
@@ -1406,1182 +955,74 @@ export class GroupEngine {
     );
   }
 
-  /**
-   * A `group` envelope from contact or peer `c` (Account.receiveFromContact, under the lock):
-   * store operations go to `ops`, in-memory updates and events to `after`, run once stored.
-   */
-  async receive(c: ContactRecord, body: CborValue, ops: StoreOp[], after: Array<() => void>): Promise<void> {
-    const p = decodeGroupPayload(body);
-    const restore = this.snapshot(hex(p.g));
-    const mark = ops.length;
-    try {
-      await this.receivePayload(c, p, { ops, after });
-    } catch (e) {
-      ops.length = mark;
-      restore();
-      throw e;
-    }
-  }
+  // ---- Introductions (group-introductions.ts) ---------------------------------------------------
 
-  private async receivePayload(c: ContactRecord, p: GroupPayload, tx: Tx): Promise<void> {
-    const { after } = tx;
-    const l = this.groups.get(hex(p.g));
-    if (c.peer && !equalBytes(c.peer, p.g)) throw new ProtocolError('a group peer spoke of another group');
-    if (p.t === 'invite') {
-      await this.receiveInvite(tx, c, p);
-      after.push(() => void this.replayPending(c.id).catch(() => undefined));
-      return;
-    }
-    if (!l) {
-      this.keepPending(tx, c, p, 'payload for an unknown group');
-      return;
-    }
-    if (p.t === 'bind') {
-      this.receiveBind(tx, l, c, p.m, p.sig);
-      after.push(() => this.scheduleMaintain());
-      after.push(() => void this.replayPending(c.id).catch(() => undefined));
-      return;
-    }
-    const from = this.memberOfContact(l, c);
-    if (!from) {
-      this.keepPending(tx, c, p, 'group payload over a session not bound to a member');
-      return;
-    }
-    switch (p.t) {
-      case 'ev':
-        this.receiveEvents(tx, l, from, p.ev);
-        break;
-      case 'skd':
-        await this.receiveDistribution(tx, l, from, c, p.d);
-        break;
-      case 'msg':
-        await this.receiveMessage(tx, l, from, c, p.id, p.c);
-        break;
-      case 'rcpt':
-        await this.receiveReceipt(tx, l, from, c, p.s, p.ids);
-        break;
-      case 'intro':
-        this.receiveIntro(tx, l, from, p.to, p.from, p.link);
-        break;
-      case 'chatreq':
-        await this.receiveChatRequest(tx, l, from, p.link, p.note);
-        break;
-      case 'hist':
-        await this.receiveHistory(tx, l, from, p.env);
-        break;
-      case 'lc':
-        await this.receiveConfirmation(tx, l, from, p);
-        break;
-      case 'owe':
-        await this.receiveOwed(tx, l, from, c, p.env);
-        break;
-    }
-    if (p.t === 'ev') await this.roomAutoJoin(tx, l, c);
-    after.push(() => this.scheduleMaintain());
-  }
-
-  /** Keeps a payload that came before what it needs (bounded), to be read once that arrives. */
-  private keepPending(tx: Tx, c: ContactRecord, p: GroupPayload, why: string): void {
-    if (this.pendingPayloads >= MAX_PENDING_PAYLOADS) throw new ProtocolError(why);
-    const key = `${hex(c.id)}.${hex(this.host.rng.bytes(8))}`;
-    tx.ops.push({
-      type: 'put',
-      collection: GC.pending,
-      key,
-      value: encodeGroupRecord({ c: c.id, p: encodeCbor(encodeGroupPayload(p)), at: this.host.now() }),
-    });
-    tx.after.push(() => this.pendingPayloads++);
-  }
-
-  /** Reads the payloads a session sent ahead of an invitation or binding that has now arrived. */
-  private async replayPending(contact: Uint8Array): Promise<void> {
-    await this.host.run(async () => {
-      const prefix = `${hex(contact)}.`;
-      const entries = (await this.host.store.list(GC.pending)).filter((e) => e.key.startsWith(prefix));
-      const sorted = entries
-        .map((e) => ({ key: e.key, r: decodePending(e.value) }))
-        .sort((a, b) => a.r.at - b.r.at || (a.key < b.key ? -1 : 1));
-      for (const { key, r } of sorted) {
-        const c = this.host.contactById(r.c);
-        const tx: Tx = {
-          ops: [{ type: 'del', collection: GC.pending, key }],
-          after: [() => this.pendingPayloads--],
-        };
-        if (c) {
-          const p = decodeGroupPayload(decodeCbor(r.p));
-          const restore = this.snapshot(hex(p.g));
-          try {
-            await this.receivePayload(c, p, tx);
-          } catch {
-            // It does not count after all: it is dropped, as it would have been on arrival.
-            restore();
-            tx.ops.length = 1;
-            tx.after.length = 1;
-          }
-        }
-        await this.host.store.batch(tx.ops);
-        for (const f of tx.after) f();
-      }
-    });
-    this.host.kick();
-  }
-
-  private async receiveInvite(
-    tx: Tx,
-    c: ContactRecord,
-    p: Extract<GroupPayload, { t: 'invite' }>,
-  ): Promise<void> {
-    if (c.peer) throw new ProtocolError('invitations come from contacts');
-    if (!verify(p.m, bindMessage(p.g, c.conv), p.sig))
-      throw new VerificationError('invitation binding does not verify');
-    const existing = this.groups.get(hex(p.g));
-    if (existing && (existing.rec.status === 'invited' || existing.rec.status === 'joined')) return;
-    const pending = [...this.groups.values()].filter((x) => x.rec.status === 'invited').length;
-    if (pending >= MAX_PENDING_INVITES || this.groups.size >= MAX_GROUPS)
-      throw new QuotaError('too many pending group invitations');
-    const now = this.host.now();
-    const rec: GroupRecord = {
-      id: p.g,
-      status: 'invited',
-      name: p.name.slice(0, 64),
-      // My member key is the key this inviter knows me by (docs/decisions/0012).
-      me: c.identity,
-      inviter: c.id,
-      links: [{ m: p.m, c: c.id }],
-      invitees: [],
-      intros: [],
-      accept: [],
-      forwards: [],
-      chainAt: now,
-      rotate: false,
-      created: now,
-    };
-    const l: Loaded = existing ?? { rec, events: new Map() };
-    if (existing?.rec.alias) rec.alias = existing.rec.alias;
-    if (existing && equalBytes(existing.rec.me, rec.me)) {
-      // Invited back with the same member key: the sessions with the others still speak for it.
-      rec.links = [...existing.rec.links.filter((x) => !equalBytes(x.m, p.m)), ...rec.links];
-      rec.invitees = existing.rec.invitees;
-      rec.intros = existing.rec.intros;
-      rec.created = existing.rec.created;
-    }
-    this.putRec(tx, l, rec);
-    tx.after.push(() => {
-      this.groups.set(hex(p.g), l);
-      this.host.emit({ group: hex(p.g), change: 'invited' });
-    });
-  }
-
-  private receiveBind(tx: Tx, l: Loaded, c: ContactRecord, m: Uint8Array, sig: Uint8Array): void {
-    if (!verify(m, bindMessage(l.rec.id, c.conv), sig))
-      throw new VerificationError('group session binding does not verify');
-    const bound = this.memberOfContact(l, c);
-    if (bound && !equalBytes(bound, m)) throw new ProtocolError('a session may speak for one member only');
-    if (equalBytes(m, this.me(l).publicKey)) throw new ProtocolError('a peer bound my own key');
-    if (!bound && l.rec.links.length >= 2 * MAX_GROUP_MEMBERS)
-      throw new QuotaError('too many sessions bound to this group');
-    const rec = { ...l.rec, links: [...l.rec.links.filter((x) => !equalBytes(x.m, m)), { m, c: c.id }] };
-    this.putRec(tx, l, rec);
-    if (l.rec.status !== 'joined') return;
-    // A new session: my sender key and what they may have missed, and cards waiting for them.
-    const chain = l.rec.chain ? decodeSenderChain(l.rec.chain) : undefined;
-    if (chain && !l.rec.rotate) this.distribute(tx, l, chain, m);
-    // Each of us had, through our inviters, what came before the earlier of our two joins; what
-    // came after may have missed the other.
-    const st = this.state(l);
-    let theirs = st.members.get(hex(m))?.joinedAt;
-    if (theirs === undefined) {
-      theirs = 0;
-      for (const e of l.events.values())
-        if (e.type === 'invite' && equalBytes(e.content.member, m)) theirs = Math.max(theirs, e.lamport);
-    }
-    const since = Math.min(theirs, st.members.get(hex(this.me(l).publicKey))?.joinedAt ?? 0);
-    const missed = [...l.events.values()]
-      .filter((e) => e.lamport >= since)
-      .sort((a, b) => a.lamport - b.lamport);
-    this.spread(tx, l, missed, [m]);
-    const waiting = l.rec.forwards.filter((f) => equalBytes(f.to, m));
-    if (waiting.length) {
-      for (const f of waiting)
-        tx.ops.push(this.host.sendOp(c, this.payload({ t: 'intro', g: l.rec.id, ...f })));
-      this.putRec(tx, l, { ...l.rec, forwards: l.rec.forwards.filter((f) => !equalBytes(f.to, m)) });
-    }
-  }
-
-  private receiveEvents(tx: Tx, l: Loaded, from: Uint8Array, raw: Uint8Array[]): void {
-    const decoded: GroupEvent[] = [];
-    // A clock far beyond everything known would leave no room for the next event (2^53).
-    const maxLamport = (l.events.size ? this.state(l).lamport : 0) + MAX_LAMPORT_JUMP;
-    for (const bytes of raw) {
-      const id = eventIdOf(bytes);
-      if (id === undefined || l.events.has(id)) continue;
-      try {
-        const e = decodeGroupEvent(bytes, { group: l.rec.id });
-        if (e.lamport <= maxLamport) decoded.push(e);
-      } catch {
-        // Forged or malformed: it never counts, and nothing else in the payload suffers.
-      }
-    }
-    const fresh = this.addEvents(tx, l, decoded);
-    if (fresh.length === 0 || l.rec.status !== 'joined') return;
-    // Relay so that everyone gets everything: my invitees' events to all, the rest to my invitees.
-    const me = this.me(l).publicKey;
-    const fromInvitee = has(l.rec.invitees, from);
-    const targets = l.rec.links
-      .map((x) => x.m)
-      .filter((m) => !equalBytes(m, from) && !equalBytes(m, me) && (fromInvitee || has(l.rec.invitees, m)));
-    this.spread(tx, l, fresh, targets);
-  }
-
-  private async receiveDistribution(
-    tx: Tx,
-    l: Loaded,
-    from: Uint8Array,
-    c: ContactRecord,
-    bytes: Uint8Array,
-  ): Promise<void> {
-    const d = decodeSenderKeyDistribution(bytes);
-    if (!equalBytes(d.group, l.rec.id)) throw new ProtocolError('sender key for another group');
-    const st = this.state(l);
-    if (!st.members.has(hex(from)) && !st.invited.has(hex(from))) {
-      // A member let back in hands me their new key over our old session, which may overtake
-      // the events that let them in (those come from whoever invited them): kept until the
-      // state admits them (onStateChange replays it), within the pending payloads' bound.
-      this.keepPending(tx, c, { t: 'skd', g: l.rec.id, d: bytes }, 'sender key from a non-member');
-      return;
-    }
-    const col = GC.receivers(l.rec.id);
-    const mine = (await this.host.store.list(col))
-      .map((e) => ({ key: e.key, r: decodeReceiver(e.value) }))
-      .filter((x) => equalBytes(x.r.m, from));
-    if (mine.some((x) => x.key === hex(d.chainId))) return;
-    const state = senderReceiverFromDistribution(d);
-    tx.ops.push({
-      type: 'put',
-      collection: col,
-      key: hex(d.chainId),
-      value: encodeGroupRecord({ m: from, state: encodeSenderReceiverState(state), at: this.host.now() }),
-    });
-    mine.sort((a, b) => a.r.at - b.r.at);
-    for (const old of mine.slice(0, Math.max(0, mine.length - (MAX_CHAINS_PER_MEMBER - 1))))
-      tx.ops.push({ type: 'del', collection: col, key: old.key });
-    // Messages that waited for this key, opened one after the other with the advancing state.
-    const fresh = { [hex(d.chainId)]: state };
-    for (const { key, value } of await this.host.store.list(GC.stash(l.rec.id))) {
-      const s = decodeStash(value);
-      if (!equalBytes(s.c, c.id)) continue;
-      try {
-        if (!equalBytes(decodeSenderMessage(s.w).chainId, d.chainId)) continue;
-      } catch {
-        // damaged: drop it below
-      }
-      tx.ops.push({ type: 'del', collection: GC.stash(l.rec.id), key });
-      try {
-        await this.open(tx, l, from, c, s.id, s.w, fresh);
-      } catch {
-        // A waiting message that does not open is dropped; the key it waited for still counts.
-      }
-    }
-  }
-
-  private async receiveMessage(
-    tx: Tx,
-    l: Loaded,
-    from: Uint8Array,
-    c: ContactRecord,
-    id: Uint8Array,
-    wire: Uint8Array,
-  ): Promise<void> {
-    if (await this.host.store.get(GC.messages(l.rec.id), hex(id))) {
-      tx.ops.push(this.host.sendOp(c, this.payload({ t: 'rcpt', g: l.rec.id, s: 'd', ids: [id] })));
-      return;
-    }
-    await this.open(tx, l, from, c, id, wire, {});
-  }
-
-  /** Decrypts, checks and stores one group message; stashes it if its sender key is not here yet. */
-  private async open(
-    tx: Tx,
-    l: Loaded,
-    from: Uint8Array,
-    c: ContactRecord,
-    id: Uint8Array,
-    wire: Uint8Array,
-    fresh: Record<string, ReturnType<typeof senderReceiverFromDistribution>>,
-  ): Promise<void> {
-    const chainId = hex(decodeSenderMessage(wire).chainId);
-    let state = fresh[chainId];
-    if (!state) {
-      const raw = await this.host.store.get(GC.receivers(l.rec.id), chainId);
-      if (raw) {
-        const r = decodeReceiver(raw);
-        if (!equalBytes(r.m, from)) throw new VerificationError('message under another member’s sender key');
-        state = decodeSenderReceiverState(r.state);
-      }
-    }
-    if (!state) {
-      const stash = await this.host.store.list(GC.stash(l.rec.id));
-      if (stash.length >= MAX_STASHED) throw new QuotaError('too many group messages wait for a sender key');
-      tx.ops.push({
-        type: 'put',
-        collection: GC.stash(l.rec.id),
-        key: hex(id),
-        value: encodeGroupRecord({ c: c.id, id, w: wire, at: this.host.now() }),
-      });
-      return;
-    }
-    let dec;
-    try {
-      dec = senderDecrypt(state, wire, l.rec.id);
-    } catch (e) {
-      if (e instanceof ReplayError) return;
-      throw e;
-    }
-    // The new state shares no byte array with the old one, whose keys are of no further use.
-    wipe(state.chainKey, ...state.skipped.map((k) => k.messageKey));
-    fresh[chainId] = dec.state;
-    const env = decodeEnvelope(unpad(dec.plaintext));
-    if (!equalBytes(env.id, id) || !equalBytes(env.conv, l.rec.id) || !equalBytes(env.device, from))
-      throw new VerificationError('group message does not match its sender');
-    if (env.kind !== 'text') throw new ProtocolError('unsupported group message kind');
-    const body = asMap(env.body, 'group message body');
-    const kind = asText(body.t, 'group message kind', 8);
-    if (kind !== 'text' && kind !== 'action' && kind !== 'ping')
-      throw new ProtocolError('unknown group message kind');
-    const text = asText(body.text, 'text', MAX_GROUP_TEXT);
-    const st = this.state(l);
-    if (!st.members.has(hex(from)) || groupMemberPower(st, from) < st.settings.power.message)
-      throw new ProtocolError('group message from someone who may not write');
-    const index = await this.messageIndex(l);
-    if (env.lamport > index.nextLamport() + MAX_LAMPORT_JUMP)
-      throw new ProtocolError('message clock jumps too far ahead');
-    const now = this.host.now();
-    // Public rooms: a member sending beyond the room's rate is not shown (room-limits.ts).
-    if (st.settings.public) checkReceiveRate(this.host.roomLimits, index.timesOf(from), from, env.ts, now);
-    const record = incomingRecord(env, from, kind, text, now);
-    // Seed 003 anti-backdating: a message claiming a place others superseded long ago is
-    // placed where it arrived and marked.
-    if (index.backdated(env.parents, now, BACKDATE_WINDOW_MS)) record.place = index.nextPlaced();
-    tx.ops.push(...(await this.lateArrival(l, record)), ...(await this.keepHistory(l, env)));
-    tx.ops.push(
-      {
-        type: 'put',
-        collection: GC.receivers(l.rec.id),
-        key: chainId,
-        value: encodeGroupRecord({ m: from, state: encodeSenderReceiverState(dec.state), at: now }),
-      },
-      this.host.sendOp(c, this.payload({ t: 'rcpt', g: l.rec.id, s: 'd', ids: [id] })),
-    );
-    this.putMessage(tx, l, record);
-    tx.after.push(() => this.host.emitMessage(this.messageInfo(l, record)));
-  }
-
-  private async receiveReceipt(
-    tx: Tx,
-    l: Loaded,
-    from: Uint8Array,
-    c: ContactRecord,
-    s: 'd' | 'r',
-    ids: Uint8Array[],
-  ): Promise<void> {
-    tx.ops.push(...(await this.host.settleOps(c, ids)));
-    let counted = false;
-    const level = s === 'r' ? RECEIPT_READ : RECEIPT_DELIVERED;
-    for (const id of new Map(ids.map((x) => [hex(x), x])).values()) {
-      const raw = await this.host.store.get(GC.messages(l.rec.id), hex(id));
-      if (!raw) continue;
-      const m = decodeGroupMessage(raw);
-      if (m.dir !== 'out') continue;
-      const was = await receiptLevel(this.host.store, l.rec.id, id, from);
-      const next = countReceipt(m, was, level);
-      if (!next) continue;
-      tx.ops.push(receiptOp(l.rec.id, id, from, level));
-      this.putMessage(tx, l, next);
-      counted = true;
-    }
-    if (counted) tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'receipts' }));
-  }
-
-  private receiveIntro(
-    tx: Tx,
-    l: Loaded,
-    sender: Uint8Array,
-    to: Uint8Array,
-    from: Uint8Array,
-    link: string,
-  ): void {
-    const st = this.state(l);
-    const me = this.me(l).publicKey;
-    // A card may overtake the maker's join on its way here: invited makers count too.
-    const known = (k: Uint8Array): boolean => st.members.has(hex(k)) || st.invited.has(hex(k));
-    if (!known(from) || !known(to)) return; // stale: nothing to do
-    if (equalBytes(to, me)) {
-      if (this.linkOf(l, from) || l.rec.accept.some((a) => equalBytes(a.m, from))) return;
-      if (l.rec.accept.length >= MAX_GROUP_MEMBERS) throw new QuotaError('too many introductions wait');
-      this.putRec(tx, l, { ...l.rec, accept: [...l.rec.accept, { m: from, link }] });
-      return;
-    }
-    // I am asked to forward: only a member's own card, to a member.
-    if (!equalBytes(sender, from)) throw new ProtocolError('an introduction must come from its card’s maker');
-    const target = this.linkOf(l, to);
-    if (target) {
-      tx.ops.push(this.host.sendOp(target, this.payload({ t: 'intro', g: l.rec.id, to, from, link })));
-      return;
-    }
-    if (l.rec.forwards.length >= MAX_FORWARDS) throw new QuotaError('too many introductions wait');
-    this.putRec(tx, l, { ...l.rec, forwards: [...l.rec.forwards, { to, from, link }] });
-  }
-
-  // ---- Introductions (outside the lock: they take the network) ---------------------------------
-
+  /** Runs the introduction pass (outside the lock: it takes the network) soon, or again once it ends. */
   scheduleMaintain(): void {
-    if (this.closed) return;
-    if (this.maintaining) {
-      this.maintainAgain = true;
-      return;
-    }
-    this.maintaining = (async () => {
-      do {
-        this.maintainAgain = false;
-        for (const l of [...this.groups.values()]) {
-          if (this.closed) return;
-          await this.maintainGroup(l).catch(() => undefined);
-        }
-      } while (this.maintainAgain && !this.closed);
-    })().finally(() => {
-      this.maintaining = undefined;
-    });
+    this.intros.scheduleMaintain();
   }
 
-  /** What the introduction pass depends on: when none of it changed, it has nothing new to do. */
-  private maintainInputs(l: Loaded): unknown[] {
-    return [l.rec.status, l.rec.links, l.state, l.rec.accept, l.rec.intros, this.host.contactsVersion()];
+  // ---- Public rooms (group-rooms.ts; docs/decisions/0013 and 0017) ---------------------------------
+
+  /** The room link of my door, or with `rotate` a new room secret for it. */
+  roomLink(ref: string, opts: { rotate?: boolean } = {}): Promise<string> {
+    return this.rooms.roomLink(ref, opts);
   }
 
-  private async maintainGroup(l: Loaded): Promise<void> {
-    await this.settleOwed(l).catch(() => undefined);
-    if (l.rec.status !== 'joined') return;
-    const now = this.host.now();
-    const st = this.state(l);
-    // Inputs as they are before this pass: a change made while it runs makes the next one run.
-    const inputs = this.maintainInputs(l);
-    if (this.maintained.fresh(l, inputs, now)) return;
-    const me = this.me(l).publicKey;
-    const mine = st.members.get(hex(me));
-    if (!mine) return;
-    await this.shareHistoryDue(l).catch(() => undefined);
-    // A card made earlier whose retry time has not come: the pass is due again then.
-    let until = Infinity;
-    // Cards forwarded to me: answer them (each answer binds the new session to my key).
-    for (const a of [...l.rec.accept]) {
-      if (this.closed) return;
-      if (st.invited.has(hex(a.m))) continue; // answered once their join is here
-      if (!this.linkOf(l, a.m) && st.members.has(hex(a.m))) {
-        try {
-          await this.host.acceptPeerCard(a.link, l.rec.id);
-        } catch {
-          // expired or already answered: the maker will try again later
-        }
-      }
-      await this.host.run(async () => {
-        const tx: Tx = { ops: [], after: [] };
-        const intros = [
-          ...l.rec.intros.filter((x) => !equalBytes(x.m, a.m)),
-          { m: a.m, at: this.host.now() },
-        ];
-        this.putRec(tx, l, { ...l.rec, accept: l.rec.accept.filter((x) => !equalBytes(x.m, a.m)), intros });
-        await this.host.store.batch(tx.ops);
-      });
-      this.host.kick();
-    }
-    // Members I joined after and have no session with: I make a card, a member between us forwards it.
-    const tries = new Map(l.rec.intros.map((x) => [hex(x.m), x.at]));
-    for (const m of st.members.values()) {
-      if (this.closed) return;
-      if (equalBytes(m.key, me) || this.linkOf(l, m.key)) continue;
-      const newer = mine.joinedAt > m.joinedAt || (mine.joinedAt === m.joinedAt && hex(me) > hex(m.key));
-      if (!newer) continue;
-      const tried = tries.get(hex(m.key));
-      if (tried !== undefined && tried > now - INTRO_RETRY_MS) {
-        until = Math.min(until, tried + INTRO_RETRY_MS);
-        continue;
-      }
-      const forwarder = this.forwarder(l, st);
-      if (!forwarder) break; // nobody to forward cards yet: a new link or member runs this again
-      const link = await this.host.makePeerCard(l.rec.id);
-      await this.host.run(async () => {
-        const tx: Tx = { ops: [], after: [] };
-        tx.ops.push(
-          this.host.sendOp(forwarder, this.payload({ t: 'intro', g: l.rec.id, to: m.key, from: me, link })),
-        );
-        const intros = [...l.rec.intros.filter((x) => !equalBytes(x.m, m.key)), { m: m.key, at: now }];
-        this.putRec(tx, l, { ...l.rec, intros });
-        await this.host.store.batch(tx.ops);
-      });
-      until = Math.min(until, now + INTRO_RETRY_MS);
-      this.host.kick();
-    }
-    this.maintained.done(l, inputs, until);
+  /** Joins a public room from its link (status `invited` until the door keeper's invitation). */
+  joinRoom(link: string, opts: { nick?: string } = {}): Promise<GroupInfo> {
+    return this.rooms.joinRoom(link, opts);
   }
 
-  /** Who forwards my cards: my inviter while a member, else the earliest member I reach. */
-  private forwarder(l: Loaded, st: GroupState): ContactRecord | undefined {
-    const me = this.me(l).publicKey;
-    const candidates = l.rec.links
-      .filter((x) => !equalBytes(x.m, me) && st.members.has(hex(x.m)))
-      .sort((a, b) => {
-        const ia = l.rec.inviter && equalBytes(a.c, l.rec.inviter) ? 0 : 1;
-        const ib = l.rec.inviter && equalBytes(b.c, l.rec.inviter) ? 0 : 1;
-        return ia - ib || st.members.get(hex(a.m))!.joinedAt - st.members.get(hex(b.m))!.joinedAt;
-      });
-    for (const x of candidates) {
-      const c = this.host.contactById(x.c);
-      if (c) return c;
-    }
-    return undefined;
-  }
-
-  // ---- Public rooms and private chat requests (docs/decisions/0013) -------------------------------
-
-  private async roomRecord(group: Uint8Array): Promise<RoomRecord | undefined> {
-    const raw = await this.host.store.get(RC.rooms, hex(group));
-    return raw ? decodeRoomRecord(raw) : undefined;
-  }
-
-  private roomOp(r: RoomRecord): StoreOp {
-    return { type: 'put', collection: RC.rooms, key: hex(r.g), value: encodeRoomRecord(r) };
-  }
-
-  /**
-   * The room link of my door (made at the first call), or with `rotate` a new room secret for
-   * it: links handed out before stop working. Any member with the power to invite keeps a door.
-   */
-  async roomLink(ref: string, opts: { rotate?: boolean } = {}): Promise<string> {
-    const l = this.find(ref);
-    if (l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
-    const st = this.state(l);
-    if (!st.settings.public) throw new UsageError('this group is not a public room; invite people instead');
-    const me = this.me(l);
-    if (groupMemberPower(st, me.publicKey) < st.settings.power.invite)
-      throw new UsageError('only members who may invite keep a room link');
-    const room = await this.roomRecord(l.rec.id);
-    if (room?.door && !opts.rotate) return room.door.link;
-    const now = this.host.now();
-    let card: RendezvousCard | undefined;
-    if (room?.door) {
-      // A new secret on the same door card, while that card stays usable for a while.
-      const old = parseRoomLink(room.door.link).door;
-      if (old.expires > now + 30 * 24 * 60 * 60 * 1000) card = old;
-    }
-    card ??= await this.host.makeDoorCard(l.rec.id);
-    const secret = this.host.rng.bytes(32);
-    const link = createRoomLink(
-      { group: l.rec.id, name: this.groupName(l), keeper: me.publicKey, card: encodeCard(card), secret },
-      me,
-    );
-    await this.host.run(async () => {
-      const current = (await this.roomRecord(l.rec.id)) ?? { g: l.rec.id };
-      await this.host.store.batch([this.roomOp({ ...current, door: { id: cardId(card), s: secret, link } })]);
-    });
-    return link;
-  }
-
-  /**
-   * Joins a public room from its link: a fresh member key for this join (seed 004's short-term
-   * key pair; never a contact key, another one on every join), and a join request, proven with
-   * the room secret, answering the door card. The door keeper invites that key; the join
-   * follows by itself when the invitation arrives (status `invited` until then).
-   */
-  async joinRoom(link: string, opts: { nick?: string } = {}): Promise<GroupInfo> {
-    const room = parseRoomLink(link);
-    checkCardUsable(room.door, this.host.now());
-    const nick = opts.nick === undefined ? undefined : opts.nick.trim();
-    if (nick !== undefined && (nick.length < 1 || [...nick].length > MAX_ROOM_NICK_CHARS))
-      throw new UsageError(`nick must be 1-${MAX_ROOM_NICK_CHARS} characters`);
-    const g = hex(room.group);
-    const before = this.groups.get(g);
-    const beforeRec = before?.rec;
-    // A join the door refused may start over (with this link or a newer one).
-    if (
-      beforeRec &&
-      (beforeRec.status === 'joined' || beforeRec.status === 'invited') &&
-      !this.refusedJoins.has(g)
-    )
-      throw new UsageError('you are already in this room (or joining it)');
-    if (!before && this.groups.size >= MAX_GROUPS) throw new QuotaError(`at most ${MAX_GROUPS} groups`);
-    const me = generateSignKeyPair(this.host.rng);
-    await this.change(async (tx) => {
-      const now = this.host.now();
-      const rec: GroupRecord = {
-        id: room.group,
-        status: 'invited',
-        name: room.name,
-        me: me.secretKey,
-        // A new key: the sessions bound to my old one speak for it, not for me now.
-        links: [],
-        invitees: [],
-        intros: [],
-        accept: [],
-        forwards: [],
-        chainAt: now,
-        rotate: false,
-        created: beforeRec?.created ?? now,
-      };
-      if (beforeRec?.alias) rec.alias = beforeRec.alias;
-      const l: Loaded = before ?? { rec, events: new Map() };
-      this.putRec(tx, l, rec);
-      const prev = (await this.roomRecord(room.group)) ?? { g: room.group };
-      tx.ops.push(this.roomOp({ ...prev, join: { k: room.keeper, ...(nick ? { nick } : {}) } }));
-      this.groups.set(g, l);
-      tx.after.push(() => this.refusedJoins.delete(g));
-    });
-    try {
-      await this.host.answerRoomDoor(cardToLink(room.door), room.group, (conv) =>
-        roomJoinRequest(room.secret, room.group, me, conv),
-      );
-    } catch (e) {
-      await this.change(async (tx) => {
-        const l = this.groups.get(g);
-        if (!l) return;
-        if (beforeRec) this.putRec(tx, l, beforeRec);
-        else this.forget(tx, l);
-      });
-      throw e;
-    }
-    return this.info(this.groups.get(g)!);
-  }
-
-  /**
-   * The door keeper's side of a join request (Account.receiveContactRequest, under the lock,
-   * before anything is made for the joiner): the checks of room-door.ts and the door's join
-   * rate. Returns the joiner's member key.
-   */
-  async checkRoomJoin(
+  /** The door keeper's checks of a join request; returns the joiner's member key. */
+  checkRoomJoin(
     group: Uint8Array,
     door: Uint8Array,
     body: CborValue | undefined,
     conv: Uint8Array,
   ): Promise<Uint8Array> {
-    const request = decodeRoomJoinRequest(body);
-    const l = this.groups.get(hex(group));
-    const room = l ? await this.roomRecord(group) : undefined;
-    const stale = (message: string): Error => refusing('link-invalid', new ProtocolError(message));
-    if (!l || !room?.door || !equalBytes(room.door.id, door))
-      throw stale('a join request at a door this device no longer keeps');
-    if (l.rec.status !== 'joined') throw stale('a join request for a room I am not in');
-    checkRoomAdmission({ state: this.state(l), secret: room.door.s, conv, request });
-    try {
-      this.joinLimiter.admit(hex(door), this.host.now());
-    } catch (e) {
-      throw refusing('too-many-joins', e);
-    }
-    return request.m;
+    return this.rooms.checkRoomJoin(group, door, body, conv);
   }
 
-  /**
-   * Whether the door `door` answers the join request that `error` refused, and with what
-   * (decision 0017): only errors of the checks above are answered, and no more of them per
-   * window than the door admits joins.
-   */
+  /** Whether the door `door` answers the join request that `error` refused, and with what. */
   roomRefusal(door: Uint8Array, error: unknown): RoomRefusal | undefined {
-    const refusal = refusalOf(error);
-    if (!refusal) return undefined;
-    try {
-      this.refusalLimiter.admit(hex(door), this.host.now());
-    } catch {
-      return undefined;
-    }
-    return refusal;
+    return this.rooms.roomRefusal(door, error);
   }
 
-  /**
-   * The joiner's side: a refusal from the door of a room I am joining by link, in the session my
-   * join request opened (Account.receiveFromContact, under the lock; the account then drops
-   * that session). The room stays `invited`, marked refused, until I decline it or join again.
-   */
-  async receiveRoomRefusal(c: ContactRecord, body: CborValue): Promise<Tx> {
-    const r = decodeRoomRefusal(body);
-    const l = this.groups.get(hex(r.g));
-    const room = l ? await this.roomRecord(r.g) : undefined;
-    const join = room?.join;
-    if (
-      !l ||
-      !room ||
-      !join?.c ||
-      !c.peer ||
-      !equalBytes(c.peer, r.g) ||
-      !equalBytes(join.c, c.id) ||
-      l.rec.status !== 'invited'
-    )
-      throw new ProtocolError('a room refusal from a door I am not waiting for');
-    const g = hex(r.g);
-    return {
-      ops: [this.roomOp({ ...room, join: { ...join, refused: { why: r.refusal, at: this.host.now() } } })],
-      after: [
-        () => this.refusedJoins.set(g, r.refusal),
-        () => this.host.emit({ group: g, change: 'refused' }),
-      ],
-    };
+  /** The joiner's side: a refusal from the door of a room I am joining by link. */
+  receiveRoomRefusal(c: ContactRecord, body: CborValue): Promise<Tx> {
+    return this.rooms.receiveRoomRefusal(c, body);
   }
 
-  /**
-   * Admits `member`, whose join request came in and checked out, on the new hidden peer session
-   * `c`: an invite event for the key (spread to everyone), my binding, and every event so far.
-   * The operations go into the caller's batch; `after` runs once it is stored.
-   */
+  /** Admits `member`, whose join request checked out, on the new hidden peer session `c`. */
   admitToRoom(c: ContactRecord, member: Uint8Array): { ops: StoreOp[]; after: Array<() => void> } {
-    const l = c.peer ? this.groups.get(hex(c.peer)) : undefined;
-    if (!l) throw new ProtocolError('a join request for an unknown room');
-    const tx: Tx = { ops: [], after: [] };
-    const restore = this.snapshot(hex(l.rec.id));
-    try {
-      const e = this.event(l, 'invite', { member });
-      this.addEvents(tx, l, [e]);
-      this.spread(tx, l, [e]);
-      this.putRec(tx, l, {
-        ...l.rec,
-        invitees: [...l.rec.invitees.filter((k) => !equalBytes(k, member)), member],
-        links: [...l.rec.links.filter((x) => !equalBytes(x.m, member)), { m: member, c: c.id }],
-      });
-      tx.ops.push(this.bindOp(l, c));
-      const all = [...l.events.values()].sort((a, b) => a.lamport - b.lamport).map(encodeGroupEvent);
-      for (let i = 0; i < all.length; i += MAX_EVENTS_PER_PAYLOAD)
-        tx.ops.push(
-          this.host.sendOp(
-            c,
-            this.payload({ t: 'ev', g: l.rec.id, ev: all.slice(i, i + MAX_EVENTS_PER_PAYLOAD) }),
-          ),
-        );
-    } catch (e) {
-      restore();
-      throw e;
-    }
-    tx.after.push(() => this.scheduleMaintain());
-    return tx;
+    return this.rooms.admitToRoom(c, member);
   }
 
-  /** Joining by link: once the door keeper's invitation for my key is here, I join (and set my nick). */
-  private async roomAutoJoin(tx: Tx, l: Loaded, door: ContactRecord): Promise<void> {
-    if (l.rec.status !== 'invited' || l.events.size === 0) return;
-    const room = await this.roomRecord(l.rec.id);
-    const join = room?.join;
-    if (!room || !join) return;
-    const st = this.state(l);
-    const me = this.me(l).publicKey;
-    if (!st.settings.public || !st.invited.has(hex(me))) return;
-    // The invitation must come from the keeper the link named (it signed the link).
-    const byKeeper = [...l.events.values()].some(
-      (e) => e.type === 'invite' && equalBytes(e.content.member, me) && equalBytes(e.author, join.k),
-    );
-    if (!byKeeper) return;
-    this.putRec(tx, l, { ...l.rec, inviter: door.id });
-    this.joinTx(tx, l);
-    if (join.nick) {
-      const e = this.event(l, 'nick', { nick: join.nick });
-      this.addEvents(tx, l, [e]);
-      this.spread(tx, l, [e]);
-    }
-    const next: RoomRecord = { ...room };
-    delete next.join;
-    tx.ops.push(this.roomOp(next));
-  }
+  // ---- Private chat requests (chat-requests.ts; docs/decisions/0013) -------------------------------
 
-  /**
-   * Asks a member for a private 1:1 chat (seed 001): a fresh one-time contact card goes to them
-   * over our group session. They see a request; only if they accept do we become contacts, each
-   * with fresh per-contact keys. Nothing comes back if they decline.
-   */
-  async requestChat(ref: string, member: string, opts: { note?: string } = {}): Promise<{ expires: number }> {
-    const note = opts.note === undefined ? undefined : opts.note.trim();
-    if (note !== undefined && [...note].length > MAX_CHAT_NOTE_CHARS)
-      throw new UsageError(`a note has at most ${MAX_CHAT_NOTE_CHARS} characters`);
-    const l = this.find(ref);
-    if (l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
-    const m = this.findMember(l, member);
-    if (equalBytes(m, this.me(l).publicKey)) throw new UsageError('that is you');
-    if (!this.state(l).members.has(hex(m))) throw new UsageError(`${member} is not a member`);
-    if (!this.linkOf(l, m)) throw new UsageError('no session with this member yet; try again in a moment');
-    const card = await this.host.makeContactCard();
-    await this.change(async (tx) => {
-      const c = this.linkOf(l, m);
-      if (!c || l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
-      const p: Extract<GroupPayload, { t: 'chatreq' }> = {
-        t: 'chatreq',
-        g: l.rec.id,
-        link: cardToLink(card),
-      };
-      if (note) p.note = note;
-      tx.ops.push(this.host.sendOp(c, this.payload(p)));
-    });
-    return { expires: card.expires };
-  }
-
-  private async requestRecords(): Promise<Array<{ key: string; r: ChatRequestRecord }>> {
-    return (await this.host.store.list(RC.requests)).map((e) => ({
-      key: e.key,
-      r: decodeChatRequest(e.value),
-    }));
-  }
-
-  private async receiveChatRequest(
-    tx: Tx,
-    l: Loaded,
-    from: Uint8Array,
-    link: string,
-    note: string | undefined,
-  ): Promise<void> {
-    if (l.rec.status !== 'joined') throw new ProtocolError('a chat request for a group I am not in');
-    if (!this.state(l).members.has(hex(from)))
-      throw new ProtocolError('a chat request from someone who is not a member');
-    const card = cardFromLink(link);
-    if (!card.oneTime) throw new ProtocolError('a chat request carries a one-time card');
-    const now = this.host.now();
-    checkCardUsable(card, now);
-    let live = 0;
-    for (const { key, r } of await this.requestRecords()) {
-      // Expired ones go; a member's earlier request in this group is replaced by this one.
-      if (r.expires <= now || (equalBytes(r.g, l.rec.id) && equalBytes(r.m, from)))
-        tx.ops.push({ type: 'del', collection: RC.requests, key });
-      else live++;
-    }
-    if (live >= MAX_CHAT_REQUESTS) throw new QuotaError('too many chat requests wait');
-    const id = hex(this.host.rng.bytes(8));
-    const r: ChatRequestRecord = {
-      id,
-      g: l.rec.id,
-      m: from,
-      from: this.displayName(l, from),
-      link,
-      at: now,
-      expires: card.expires,
-      shown: false,
-    };
-    if (note) r.note = note;
-    tx.ops.push({ type: 'put', collection: RC.requests, key: id, value: encodeRoomRecord(r) });
-    tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'request' }));
-  }
-
-  /** Whether a request still stands: not expired, and its sender is still a member. */
-  private requestStands(r: ChatRequestRecord): Loaded | undefined {
-    const l = this.groups.get(hex(r.g));
-    if (!l || r.expires <= this.host.now() || l.rec.status !== 'joined') return undefined;
-    return this.state(l).members.has(hex(r.m)) ? l : undefined;
-  }
-
-  private requestInfo(l: Loaded, r: ChatRequestRecord): ChatRequestInfo {
-    const info: ChatRequestInfo = {
-      id: r.id,
-      group: hex(r.g),
-      groupName: l.rec.alias ?? this.groupName(l),
-      from: this.displayName(l, r.m),
-      member: hex(r.m),
-      at: r.at,
-      expires: r.expires,
-    };
-    if (r.note) info.note = r.note;
-    return info;
+  /** Asks a member for a private 1:1 chat (seed 001). */
+  requestChat(ref: string, member: string, opts: { note?: string } = {}): Promise<{ expires: number }> {
+    return this.chats.requestChat(ref, member, opts);
   }
 
   /** Private chat requests waiting for an answer, oldest first. */
-  async chatRequests(): Promise<ChatRequestInfo[]> {
-    const out: ChatRequestInfo[] = [];
-    for (const { r } of (await this.requestRecords()).sort((a, b) => a.r.at - b.r.at)) {
-      const l = this.requestStands(r);
-      if (l) out.push(this.requestInfo(l, r));
-    }
-    return out;
+  chatRequests(): Promise<ChatRequestInfo[]> {
+    return this.chats.chatRequests();
   }
 
   /** Requests not shown yet (parus read), marked shown. */
-  async takeChatRequests(): Promise<ChatRequestInfo[]> {
-    return this.host.run(async () => {
-      const out: ChatRequestInfo[] = [];
-      const ops: StoreOp[] = [];
-      for (const { key, r } of (await this.requestRecords()).sort((a, b) => a.r.at - b.r.at)) {
-        const l = this.requestStands(r);
-        if (!l || r.shown) continue;
-        out.push(this.requestInfo(l, r));
-        ops.push({
-          type: 'put',
-          collection: RC.requests,
-          key,
-          value: encodeRoomRecord({ ...r, shown: true }),
-        });
-      }
-      if (ops.length) await this.host.store.batch(ops);
-      return out;
-    });
-  }
-
-  private async findRequest(id: string): Promise<ChatRequestRecord> {
-    if (typeof id !== 'string' || !/^[0-9a-f]{4,16}$/.test(id)) throw new UsageError('a request id is hex');
-    const found = (await this.requestRecords()).filter((x) => x.key.startsWith(id));
-    if (found.length === 0) throw new NotFoundError(`no chat request ${id}`);
-    if (found.length > 1) throw new UsageError(`${id} names several requests; give more digits`);
-    return found[0]!.r;
-  }
-
-  private async dropRequest(id: string): Promise<void> {
-    await this.host.run(() => this.host.store.batch([{ type: 'del', collection: RC.requests, key: id }]));
+  takeChatRequests(): Promise<ChatRequestInfo[]> {
+    return this.chats.takeChatRequests();
   }
 
   /** Accepts a chat request: its card is answered, and the member becomes an ordinary contact. */
-  async acceptChatRequest(id: string, opts: { alias?: string } = {}): Promise<ContactInfo> {
-    const r = await this.findRequest(id);
-    if (!this.requestStands(r)) {
-      await this.dropRequest(r.id);
-      throw new ExpiredError('this chat request has expired or its sender left the group');
-    }
-    const contact = await this.host.acceptContactCard(r.link, opts.alias ?? r.from);
-    await this.dropRequest(r.id);
-    return contact;
+  acceptChatRequest(id: string, opts: { alias?: string } = {}): Promise<ContactInfo> {
+    return this.chats.acceptChatRequest(id, opts);
   }
 
   /** Declines a chat request: it is forgotten, and the member is told nothing. */
-  async declineChatRequest(id: string): Promise<void> {
-    const r = await this.findRequest(id);
-    await this.dropRequest(r.id);
-  }
-
-  // ---- History sharing and late confirmations (docs/decisions/0014) ---------------------------
-
-  /** Kept envelopes per group, known after the first count, so each message need not list them. */
-  private readonly historyKept = new Map<string, number>();
-
-  /** Keeps a message's envelope to share with newcomers, when the group shares history. */
-  private async keepHistory(l: Loaded, env: Envelope): Promise<StoreOp[]> {
-    const st = this.state(l);
-    if (!st.settings.shareHistory) return [];
-    const g = hex(l.rec.id);
-    let n = this.historyKept.get(g);
-    if (n === undefined) n = (await this.host.store.list(HC.kept(l.rec.id))).length;
-    const ops = await keepForHistory(this.host.store, l.rec.id, l.events.values(), st, env, n);
-    const puts = ops.filter((o) => o.type === 'put').length;
-    const dels = ops.length - puts;
-    this.historyKept.set(g, n + puts - dels);
-    return ops;
-  }
-
-  /** Sends the history bundle to the newcomers I share with (history-share.ts). */
-  private async shareHistoryDue(l: Loaded): Promise<void> {
-    if (!this.state(l).settings.shareHistory) return;
-    const me = this.me(l).publicKey;
-    const due = await membersDue(this.host.store, l.rec.id, [...l.events.values()], this.state(l), me);
-    for (const d of due) {
-      if (this.closed) return;
-      const c = this.linkOf(l, d.key);
-      if (!c) continue; // once their session is bound
-      await this.host.run(async () => {
-        if (await this.host.store.get(HC.shared(l.rec.id), d.mark)) return;
-        const since = sharingSince(l.events.values(), this.state(l));
-        if (!since) return;
-        const chunks = await historyChunks(this.host.store, l.rec.id, since);
-        const ops: StoreOp[] = chunks.map((env) =>
-          this.host.sendOp(c, this.payload({ t: 'hist', g: l.rec.id, env })),
-        );
-        const count = chunks.reduce((k, x) => k + x.length, 0);
-        ops.push({
-          type: 'put',
-          collection: HC.shared(l.rec.id),
-          key: d.mark,
-          value: encodeCbor({ at: this.host.now(), n: count }),
-        });
-        await this.host.store.batch(ops);
-      });
-      this.host.kick();
-    }
-  }
-
-  /** A history bundle: checked as a whole, then the new messages take their claimed places. */
-  private async receiveHistory(tx: Tx, l: Loaded, from: Uint8Array, envelopes: Uint8Array[]): Promise<void> {
-    const st = this.state(l);
-    const shared = checkHistory(l.rec.id, [...l.events.values()], st, from, envelopes);
-    const fresh = historyRecords(shared, await this.messageRecords(l), this.host.now());
-    for (const r of fresh) this.putMessage(tx, l, r);
-    // Passed on in turn if I become someone's sharer (only what the sharer could share).
-    for (const s of shared)
-      if (fresh.some((r) => equalBytes(r.id, s.env.id))) tx.ops.push(...(await this.keepHistory(l, s.env)));
-    if (fresh.length) tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'messages' }));
-  }
-
-  /**
-   * Confirms a late message (seed 003): counted here at once, and sent to every member. An
-   * admin's confirmation, or k members' (late-confirm.ts), places it at its claimed position.
-   */
-  async confirmLate(ref: string, messageId: string): Promise<MessageInfo> {
-    if (typeof messageId !== 'string' || !/^[0-9a-f]{8,64}$/.test(messageId))
-      throw new UsageError('a message id is 8 to 64 hex digits');
-    return this.change(async (tx) => {
-      const l = this.find(ref);
-      if (l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
-      const found = (await this.messageRecords(l)).filter((r) => hex(r.id).startsWith(messageId));
-      if (found.length === 0) throw new NotFoundError(`no message ${messageId} in this group`);
-      if (found.length > 1) throw new UsageError(`${messageId} names several messages; give more digits`);
-      const m = found[0]!;
-      const me = this.me(l);
-      if (!m.place) throw new UsageError('that message is not marked late');
-      if (equalBytes(m.author, me.publicKey)) throw new UsageError('you cannot confirm your own message');
-      const st = this.state(l);
-      const next = withConfirmation(st, m, [me.publicKey]) ?? m;
-      this.putMessage(tx, l, next);
-      const sig = sign(me.secretKey, confirmMessage(l.rec.id, m.id));
-      for (const link of l.rec.links) {
-        if (equalBytes(link.m, me.publicKey) || !st.members.has(hex(link.m))) continue;
-        const c = this.host.contactById(link.c);
-        if (c)
-          tx.ops.push(
-            this.host.sendOp(c, this.payload({ t: 'lc', g: l.rec.id, id: m.id, by: me.publicKey, sig })),
-          );
-      }
-      tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'messages' }));
-      return this.messageInfo(l, next);
-    });
-  }
-
-  private async receiveConfirmation(
-    tx: Tx,
-    l: Loaded,
-    from: Uint8Array,
-    p: Extract<GroupPayload, { t: 'lc' }>,
-  ): Promise<void> {
-    if (!equalBytes(p.by, from))
-      throw new VerificationError('confirmation names another member than its session');
-    if (!verify(p.by, confirmMessage(l.rec.id, p.id), p.sig))
-      throw new VerificationError('confirmation does not verify');
-    const st = this.state(l);
-    if (!st.members.has(hex(from))) throw new ProtocolError('confirmation from a non-member');
-    const raw = await this.host.store.get(GC.messages(l.rec.id), hex(p.id));
-    if (!raw) {
-      // It may overtake the message: counted once the message is here (and late here).
-      tx.ops.push(...(await keepPendingConfirmation(this.host.store, l.rec.id, p.id, from)));
-      return;
-    }
-    const m = decodeGroupMessage(raw);
-    if (!m.place) return; // not late here: already at its claimed place
-    const next = withConfirmation(st, m, [from]);
-    if (!next) return; // counted once
-    this.putMessage(tx, l, next);
-    tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'messages' }));
-  }
-
-  /** A message that just arrived: confirmations that came before it count now. */
-  private async lateArrival(l: Loaded, record: GroupMessageRecord): Promise<StoreOp[]> {
-    const pending = await pendingConfirmers(this.host.store, l.rec.id, record.id);
-    if (pending.length === 0) return [];
-    const ops: StoreOp[] = [{ type: 'del', collection: LC.pending(l.rec.id), key: hex(record.id) }];
-    if (!record.place) return ops;
-    const next = withConfirmation(this.state(l), record, pending);
-    if (next) {
-      record.conf = next.conf ?? [];
-      if (!next.place) delete record.place;
-    }
-    return ops;
-  }
-
-  // ---- Owed messages (docs/decisions/0019) -------------------------------------------------------
-
-  private get owed(): OwedMessages {
-    this.owedStore ??= new OwedMessages(this.host.store);
-    return this.owedStore;
-  }
-
-  /** Keeps a message I send for the members and invitees I have no usable session with yet. */
-  private async oweUnlinked(tx: Tx, l: Loaded, env: Envelope): Promise<void> {
-    const st = this.state(l);
-    // Like the recipients, they change with the links, the state and the contacts, not per message.
-    const inputs = [l.rec.links, st, this.host.contactsVersion()];
-    let known = this.unlinked.get(l);
-    if (!known || known.inputs.some((x, i) => x !== inputs[i])) {
-      const to = owedRecipients(st, this.me(l).publicKey, (m) => this.linkOf(l, m) !== undefined);
-      known = { inputs, to };
-      this.unlinked.set(l, known);
-    }
-    if (known.to.length === 0) return;
-    const { ops, after } = await this.owed.owe(l.rec.id, env, known.to);
-    tx.ops.push(...ops);
-    tx.after.push(after);
-  }
-
-  /**
-   * Sends what I owe to members whose session is now bound (my signed envelopes, in clock order,
-   * over that session), and forgets what is owed to those removed or gone.
-   */
-  private async settleOwed(l: Loaded): Promise<void> {
-    if (!(await this.owed.any(l.rec.id))) return;
-    await this.host.run(async () => {
-      if (!this.groups.has(hex(l.rec.id))) return;
-      const st = l.events.size ? this.state(l) : undefined;
-      const me = this.me(l).publicKey;
-      const joined = st !== undefined && l.rec.status === 'joined' && st.members.has(hex(me));
-      const plan = await this.owed.plan(l.rec.id, {
-        joined,
-        st: st ?? ({ members: new Map(), invited: new Set() } as unknown as GroupState),
-        joinTime: (m, joinedAt) => {
-          for (const e of l.events.values())
-            if (e.type === 'join' && e.lamport === joinedAt && equalBytes(e.author, m)) return e.ts;
-          return undefined;
-        },
-        linked: (m) => this.linkOf(l, m) !== undefined,
-      });
-      const ops = [...plan.ops];
-      for (const s of plan.sends) {
-        const c = this.linkOf(l, s.member);
-        if (!c) continue;
-        for (const env of s.chunks)
-          ops.push(this.host.sendOp(c, this.payload({ t: 'owe', g: l.rec.id, env })));
-      }
-      if (ops.length === 0) return;
-      await this.host.store.batch(ops);
-      plan.after();
-    });
-    this.host.kick();
-  }
-
-  /**
-   * Messages a member sent while we had no session, now over it: each must be that member's own
-   * signed envelope of this group (VerificationError otherwise), and the member one who may write
-   * (ProtocolError). Any failure refuses the whole payload. Unlike history they are news: shown by
-   * `read`, receipts go back, placed by the anti-backdating rule as a live message would be.
-   */
-  private async receiveOwed(
-    tx: Tx,
-    l: Loaded,
-    from: Uint8Array,
-    c: ContactRecord,
-    envelopes: Uint8Array[],
-  ): Promise<void> {
-    const st = this.state(l);
-    if (l.rec.status !== 'joined') throw new ProtocolError('owed messages for a group I am not in');
-    if (!st.members.has(hex(from)) || groupMemberPower(st, from) < st.settings.power.message)
-      throw new ProtocolError('owed messages from someone who may not write');
-    const checked = envelopes.map((bytes) => {
-      const s = checkGroupEnvelope(l.rec.id, bytes);
-      if (!equalBytes(s.env.device, from))
-        throw new VerificationError('owed message not written by the member of its session');
-      return s;
-    });
-    const index = await this.messageIndex(l);
-    const now = this.host.now();
-    const ids: Uint8Array[] = [];
-    const seen = new Set<string>();
-    let placed: { id: Uint8Array; lamport: number } | undefined;
-    for (const { env, kind, text } of checked) {
-      if (env.lamport > index.nextLamport() + MAX_LAMPORT_JUMP)
-        throw new ProtocolError('message clock jumps too far ahead');
-      ids.push(env.id);
-      const id = hex(env.id);
-      if (seen.has(id) || (await this.host.store.get(GC.messages(l.rec.id), id))) continue;
-      seen.add(id);
-      const record = incomingRecord(env, from, kind, text, now);
-      // Seed 003 anti-backdating, as for a live message; late ones of one payload follow each other.
-      if (index.backdated(env.parents, now, BACKDATE_WINDOW_MS)) {
-        record.place = placed ? { parents: [placed.id], lamport: placed.lamport + 1 } : index.nextPlaced();
-        placed = { id: env.id, lamport: record.place.lamport };
-      }
-      tx.ops.push(...(await this.lateArrival(l, record)), ...(await this.keepHistory(l, env)));
-      this.putMessage(tx, l, record);
-      tx.after.push(() => this.host.emitMessage(this.messageInfo(l, record)));
-    }
-    if (ids.length) tx.ops.push(this.host.sendOp(c, this.payload({ t: 'rcpt', g: l.rec.id, s: 'd', ids })));
+  declineChatRequest(id: string): Promise<void> {
+    return this.chats.declineChatRequest(id);
   }
 }

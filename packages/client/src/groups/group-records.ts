@@ -261,7 +261,7 @@ export function decodeStash(bytes: Uint8Array): StashRecord {
   }));
 }
 
-/** A payload kept until what it needs arrives (group-engine.ts keepPending). */
+/** A payload kept until what it needs arrives (group-receiving.ts keepPending). */
 export interface PendingRecord {
   c: Uint8Array;
   p: Uint8Array;

@@ -1,6 +1,6 @@
 /**
  * Confirming late messages (issue 4 item 4, seed 003; docs/decisions/0014). A message placed
- * where it arrived because its parents were long superseded (group-engine.ts `backdated`) goes
+ * where it arrived because its parents were long superseded (group-messaging.ts `backdated`) goes
  * to its claimed place in the message DAG once an admin, or k distinct members, confirm it.
  *
  * - A confirmation is `lc {g, id, by, sig}`, sent to every member over the bound 1:1 sessions:
