@@ -381,7 +381,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
     const expected = opts.target === 'relay' ? (sender.copies?.() ?? 0) : answered * opts.recipients;
     if (online) await sleep(Math.min(opts.drainMs, 500 + opts.recipients));
     await server.next('loop-delay', 30_000);
-    recipients.send({ type: 'stop' });
+    recipients.send({ type: 'stop', expected: online ? expected : 0 });
     const stopped = await recipients.next('stopped', 90_000);
     server.send({ type: 'stop' });
     const serverStopped = await server.next('stopped', 60_000);

@@ -61,7 +61,11 @@ export type RecipientsMessage =
   | { type: 'stopped'; received: number; acked: number; errors: Record<string, number> }
   | { type: 'failed'; error: string };
 
-export type RecipientsCommand = { type: 'mark-start' } | { type: 'mark-end' } | { type: 'stop' };
+export type RecipientsCommand =
+  | { type: 'mark-start' }
+  | { type: 'mark-end' }
+  /** `expected`: the copies the relay answered for; wait (bounded) until they all arrived. */
+  | { type: 'stop'; expected: number };
 
 const REQUEST_TIMEOUT_MS = 60_000;
 
@@ -153,9 +157,15 @@ async function main(): Promise<void> {
   post({ type: 'ready', setupMs: performance.now() - started, entries });
 
   let cpuAtStart = process.cpuUsage();
-  /** Waits (bounded) for the relay's answers to the acks still on their way, then reports. */
-  const stop = async (): Promise<void> => {
+  /**
+   * Waits (bounded) for the copies still on their way (a run without acks can leave seconds of
+   * backlog in the relay's socket buffers) and for the relay's answers to the acks, then reports.
+   */
+  const stop = async (expected: number): Promise<void> => {
     const until = performance.now() + 30_000;
+    while (meter.received < expected && performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const answered = (): number => conns.reduce((n, c) => n + c.ackedIds, 0);
     while (cfg.ack && conns.length > 0 && answered() < meter.received && performance.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -185,7 +195,7 @@ async function main(): Promise<void> {
         cpuMs: (cpu.user + cpu.system) / 1000,
       });
     } else if (m.type === 'stop') {
-      void stop();
+      void stop(m.expected);
     }
   });
 }

@@ -350,9 +350,9 @@ export async function runGroupSend(members: number): Promise<GroupSendResult> {
     const window = await recipients.next('window', 60_000);
     // Copies per second over the sending time: the receipt handling between sends is left out.
     const wallS = (performance.now() - wall0 - receipts.us / 1000) / 1000;
-    recipients.send({ type: 'stop' });
-    const stopped = await recipients.next('stopped', 60_000);
     const expected = (WARMUP_MESSAGES + MESSAGES) * members;
+    recipients.send({ type: 'stop', expected });
+    const stopped = await recipients.next('stopped', 60_000);
     const errors = Object.entries(stopped.errors);
     const check =
       stopped.received >= expected && errors.length === 0

@@ -41,6 +41,7 @@ import {
   type GroupState,
 } from '@parus/core';
 import type { Store, StoreOp } from '../store.ts';
+import { MAX_GROUP_TEXT } from './engine-context.ts';
 import type { GroupMessageKind, GroupMessageRecord } from './group-records.ts';
 
 /** The most messages a bundle carries, a member keeps to share, and a newcomer takes in. */
@@ -50,7 +51,6 @@ export const MAX_HISTORY_PER_PAYLOAD = 64;
 export const HISTORY_CHUNK_BYTES = 96 * 1024;
 /** One shared envelope (a group text is at most 16 Ki UTF-16 units, 48 KiB of UTF-8). */
 export const MAX_HISTORY_ENVELOPE_BYTES = 64 * 1024;
-const MAX_GROUP_TEXT = 16 * 1024;
 
 export const HC = {
   kept: (g: Uint8Array) => `ghs.${toHex(g)}`,
