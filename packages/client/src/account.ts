@@ -35,7 +35,6 @@ import {
   createCard,
   createDeviceCertificate,
   createEnvelope,
-  dagHeads,
   createHasher,
   decodeCbor,
   encodeCbor,
@@ -73,8 +72,6 @@ import {
   dhKeyPairFromSecret,
   initRatchetReceiver,
   initRatchetSender,
-  missingParents,
-  nextLamport,
   openDelivery,
   padToBucket,
   parseRelayAddress,
@@ -92,7 +89,6 @@ import {
   xwingKeyPairFromSeed,
   type CborMap,
   type CborValue,
-  type DagNode,
   type FileBody,
   type Envelope,
   type MessageKind,
@@ -101,6 +97,7 @@ import {
   type SignKeyPair,
 } from '@parus/core';
 import { downloadBlob, uploadBlob, type TransferOptions } from './blob-transfer.ts';
+import { ConversationIndex } from './conversation-index.ts';
 import { Changes, Emitter, Mutex } from './events.ts';
 import { GroupEngine, type GroupChange } from './groups/group-engine.ts';
 import {
@@ -366,6 +363,8 @@ export class Account {
   private readonly queues = new Map<string, { kind: 'invite' | 'contact'; id: string }>();
   private readonly handled = new Map<string, number>();
   private readonly requestedResend = new Set<string>();
+  /** Per contact (hex id): what sends and receives need of its stored messages (built on use). */
+  private readonly conversations = new Map<string, ConversationIndex>();
   private account!: AccountRecord;
   private device!: SignKeyPair;
   private outboxSeq = 0;
@@ -874,6 +873,7 @@ export class Account {
       await this.store.batch(ops);
       if (existing) {
         this.contactsById.delete(hex(existing.id));
+        this.conversations.delete(hex(existing.id));
         this.queues.delete(hex(existing.recv.rid));
       }
       this.contactsById.set(hex(contact.id), contact);
@@ -1134,6 +1134,7 @@ export class Account {
         ...ops,
         ...extraOps(c),
       ]);
+      (await this.conversation(c)).put(record);
       // A message ends "typing" on their side: the next keystroke may signal again at once.
       this.lastTyping.delete(hex(c.id));
       return this.messageInfo(c, record);
@@ -1155,12 +1156,12 @@ export class Account {
     body: CborMap,
     fields: Pick<MessageRecord, 'text'> & Partial<MessageRecord>,
   ): Promise<{ record: MessageRecord; ops: StoreOp[] }> {
-    const nodes = await this.dagNodes(c);
+    const { parents, lamport } = (await this.conversation(c)).next();
     const env = createEnvelope({
       device: this.device,
       conv: c.conv,
-      parents: dagHeads(nodes).slice(-32),
-      lamport: nextLamport(nodes),
+      parents,
+      lamport,
       ts: this.now(),
       kind,
       body,
@@ -1208,6 +1209,7 @@ export class Account {
         ...ops,
         ...(await this.settleOutbox(c, [id])),
       ]);
+      (await this.conversation(c)).put(record);
       this.events.emit('unsent', { alias: c.alias, id: hex(id) });
       return { info: this.messageInfo(c, gone), blob: target.file && target.uploadKey ? target : undefined };
     });
@@ -2194,6 +2196,7 @@ export class Account {
       if (equalBytes(e.contact, c.id)) ops.push({ type: 'del', collection: C.outbox, key });
     await this.store.batch(ops);
     this.contactsById.delete(hex(c.id));
+    this.conversations.delete(hex(c.id));
     this.contactsVersion++;
     this.queues.delete(hex(c.recv.rid));
     for (const f of refused.after) f();
@@ -2269,8 +2272,8 @@ export class Account {
     } else if (USER_KINDS.has(env.kind)) {
       // A peer must not push our Lamport clock to the end of the safe-integer range
       // (after which we could never send again): bound the jump from what we know.
-      const known = await this.messageRecords(c);
-      if (env.lamport > nextLamport(known) + MAX_LAMPORT_JUMP)
+      const index = await this.conversation(c);
+      if (env.lamport > index.nextLamport() + MAX_LAMPORT_JUMP)
         throw new ProtocolError('message clock jumps too far ahead');
       const existing = await this.store.get(C.messages(c.id), hex(env.id));
       if (!existing) {
@@ -2290,7 +2293,8 @@ export class Account {
         };
         if (record.target) {
           // Only the author takes a message back: the target must be theirs (or not here yet).
-          const target = known.find((m) => equalBytes(m.id, record.target!));
+          const raw = await this.store.get(C.messages(c.id), hex(record.target));
+          const target = raw && decodeMessage(raw);
           if (target) {
             if (target.dir !== 'in' || !SHOWN_KINDS.has(target.kind))
               throw new ProtocolError('unsend of a message the contact did not write');
@@ -2305,9 +2309,7 @@ export class Account {
               after.push(() => this.events.emit('unsent', { alias: c.alias, id: hex(gone.id) }));
             }
           }
-        } else if (
-          known.some((m) => m.kind === 'unsend' && m.dir === 'in' && equalBytes(m.target!, env.id))
-        ) {
+        } else if (index.takenBackBeforeArrival(env.id)) {
           // Its unsend came first (a resend after a gap): keep only the tombstone.
           record = tombstone(record, env.ts);
         }
@@ -2317,8 +2319,9 @@ export class Account {
           key: hex(env.id),
           value: encodeRecord(record),
         });
-        const nodes = [...known, record];
-        const missing = missingParents(nodes).filter((id) => !this.requestedResend.has(hex(id)));
+        const stored = record;
+        after.push(() => index.put(stored));
+        const missing = index.missingWith(record).filter((id) => !this.requestedResend.has(hex(id)));
         if (missing.length > 0) {
           for (const id of missing) this.requestedResend.add(hex(id));
           ops.push(this.control(c, 'resend', { ids: missing.slice(0, 256) }));
@@ -2392,8 +2395,15 @@ export class Account {
     return (await this.store.list(C.messages(c.id))).map((e) => decodeMessage(e.value));
   }
 
-  private async dagNodes(c: ContactRecord): Promise<DagNode[]> {
-    return this.messageRecords(c);
+  /** The conversation's index, built from its stored messages on first use. */
+  private async conversation(c: ContactRecord): Promise<ConversationIndex> {
+    const key = hex(c.id);
+    let index = this.conversations.get(key);
+    if (!index) {
+      index = ConversationIndex.from(await this.messageRecords(c));
+      this.conversations.set(key, index);
+    }
+    return index;
   }
 
   private messageInfo(c: ContactRecord, m: MessageRecord): MessageInfo {

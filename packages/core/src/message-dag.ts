@@ -190,16 +190,19 @@ export function nextLamport(nodes: readonly DagNode[]): number {
 }
 
 /**
- * The heads and the next Lamport clock of a growing set of nodes, kept as nodes are added,
- * so that a sender does not read its whole conversation to write one message. Answers what
- * `dagHeads` and `nextLamport` answer for the same set of nodes, in any order of adding;
- * adding an id again changes nothing (ids are hashes of their content, parents included).
+ * The heads, the missing parents and the next Lamport clock of a growing set of nodes, kept
+ * as nodes are added, so that neither a sender nor a receiver reads its whole conversation to
+ * take one message. Answers what `dagHeads`, `missingParents` and `nextLamport` answer for the
+ * same set of nodes, in any order of adding; adding an id again changes nothing (ids are
+ * hashes of their content, parents included).
  */
 export class DagFrontier {
   private readonly ids = new Set<string>();
   /** Ids some added node names as a parent (present or not). */
   private readonly named = new Set<string>();
   private readonly heads_ = new Map<string, Uint8Array>();
+  /** Ids some added node names as a parent and that were not added themselves. */
+  private readonly missing_ = new Map<string, Uint8Array>();
   private maxLamport = 0;
 
   get size(): number {
@@ -218,11 +221,13 @@ export class DagFrontier {
     const own = key(node.id);
     if (this.ids.has(own)) return;
     this.ids.add(own);
+    this.missing_.delete(own);
     for (const parent of node.parents) {
       const k = key(parent);
       if (k === own) continue;
       this.named.add(k);
       this.heads_.delete(k);
+      if (!this.ids.has(k) && !this.missing_.has(k)) this.missing_.set(k, parent.slice());
     }
     if (!this.named.has(own)) this.heads_.set(own, node.id.slice());
     if (node.lamport > this.maxLamport) this.maxLamport = node.lamport;
@@ -231,6 +236,11 @@ export class DagFrontier {
   /** As `dagHeads` of the added nodes. */
   heads(): Uint8Array[] {
     return [...this.heads_.values()].map((id) => id.slice()).sort(compareBytes);
+  }
+
+  /** As `missingParents` of the added nodes. */
+  missing(): Uint8Array[] {
+    return [...this.missing_.values()].map((id) => id.slice()).sort(compareBytes);
   }
 
   /** As `nextLamport` of the added nodes. */

@@ -217,7 +217,7 @@ describe('missingParents, dagHeads, nextLamport', () => {
 });
 
 describe('DagFrontier', () => {
-  it('answers as dagHeads and nextLamport for random DAGs added in any order, with repeats', () => {
+  it('answers as dagHeads, missingParents and nextLamport for random DAGs added in any order, with repeats', () => {
     for (let seed = 1; seed <= 40; seed++) {
       const nodes = randomDag(1 + (seed % 30), seed);
       const next = seededInts(seed + 1000);
@@ -228,6 +228,7 @@ describe('DagFrontier', () => {
         if (next(4) === 0) frontier.add(n); // a repeat changes nothing
         added.push(n);
         expect(frontier.heads().map(toHex)).toEqual(dagHeads(added).map(toHex));
+        expect(frontier.missing().map(toHex)).toEqual(missingParents(added).map(toHex));
         expect(frontier.nextLamport()).toBe(nextLamport(added));
       }
       expect(frontier.size).toBe(nodes.length);
@@ -244,7 +245,9 @@ describe('DagFrontier', () => {
       'b',
       'c',
     ]);
+    expect(frontier.missing().map(toHex)).toEqual([toHex(id('a'))]);
     frontier.add(node('a', [], 1, 1)); // arrives late: named already, never a head
+    expect(frontier.missing()).toEqual([]);
     expect(frontier.heads().map(toHex)).toEqual(
       dagHeads([node('a', [], 1, 1), node('b', ['a'], 2, 1), node('c', ['a'], 2, 1)]).map(toHex),
     );
