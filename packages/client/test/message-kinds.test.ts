@@ -103,14 +103,19 @@ function cloneStore(source: MemoryStore): MemoryStore {
   return copy;
 }
 
-/** A peer that breaks the rules: sends an envelope of any kind through the engine's own path. */
+/**
+ * A peer that breaks the rules: sends an envelope of any kind through the engine's own path
+ * (the account's 1:1 sending part, account/direct-messaging.ts).
+ */
 interface Internals {
-  sendUserMessage(
-    alias: string,
-    kind: string,
-    replyTo: undefined,
-    make: () => { body: CborMap; fields: { text: string } },
-  ): Promise<MessageInfo>;
+  messaging: {
+    sendUserMessage(
+      alias: string,
+      kind: string,
+      replyTo: undefined,
+      make: () => { body: CborMap; fields: { text: string } },
+    ): Promise<MessageInfo>;
+  };
 }
 
 describe('unsend (收回)', () => {
@@ -169,7 +174,7 @@ describe('unsend (收回)', () => {
     const errors: string[] = [];
     alice.events.on('error', (e) => errors.push(e.error.name));
     // Bob's engine would refuse; a modified client sends it anyway.
-    await (bob as unknown as Internals).sendUserMessage('alice', 'unsend', undefined, () => ({
+    await (bob as unknown as Internals).messaging.sendUserMessage('alice', 'unsend', undefined, () => ({
       body: { target: Uint8Array.from(Buffer.from(mine.id, 'hex')) },
       fields: { text: '' },
     }));

@@ -1,0 +1,156 @@
+/**
+ * What the parts of the account share (account.ts is the facade that owns them): collection
+ * names, small helpers, and the account's state and helpers as handed to its parts. Each part
+ * names the few of those it uses (a `Pick` of AccountContext), so none of them reaches the whole
+ * account; parts that call another part are handed that part itself.
+ */
+import {
+  UsageError,
+  compareBytes,
+  concatBytes,
+  hash,
+  toHex,
+  type CborMap,
+  type MessageKind,
+  type Random,
+  type SignKeyPair,
+} from '@parus/core';
+import type { AccountEvents, ContactInfo, MessageInfo } from '../account.ts';
+import type { ConversationIndex } from '../conversation-index.ts';
+import type { Emitter, Mutex } from '../events.ts';
+import type { GroupEngine } from '../groups/group-engine.ts';
+import { FANOUT_COLLECTIONS } from '../groups/fanout-outbox.ts';
+import type { MirroredStore } from '../mirrored-store.ts';
+import type {
+  AccountRecord,
+  ContactRecord,
+  InboundQueue,
+  InviteRecord,
+  MessageRecord,
+  MessageStatus,
+} from '../records.ts';
+import type { RelayConnection } from '../relay-connection.ts';
+import type { Store, StoreOp } from '../store.ts';
+
+export const DAY = 24 * 60 * 60 * 1000;
+const MAX_ALIAS = 64;
+const ALIAS = /^[^\s/@][^\n\r\t]{0,63}$/u;
+/** Kinds that show in the history and can be unsent. */
+export const SHOWN_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file']);
+
+export const C = {
+  account: 'account',
+  invites: 'invites',
+  contacts: 'contacts',
+  outbox: 'outbox',
+  /** Group messages to send by relay fan-out, by message id (groups/fanout-outbox.ts). */
+  fanout: FANOUT_COLLECTIONS.messages,
+  /** The member lists those messages went to, by roster id. */
+  rosters: FANOUT_COLLECTIONS.rosters,
+  seen: 'seen',
+  uploads: 'uploads',
+  messages: (contact: Uint8Array) => `msg.${toHex(contact)}`,
+} as const;
+
+export function hex(b: Uint8Array): string {
+  return toHex(b);
+}
+
+export function signPair(secretKey: Uint8Array): SignKeyPair {
+  return { secretKey, publicKey: secretKey.slice(32, 64) };
+}
+
+export function checkAlias(alias: string): string {
+  const a = alias.trim();
+  if (!ALIAS.test(a) || a.length > MAX_ALIAS)
+    throw new UsageError('alias must be 1-64 characters, no spaces at the ends');
+  return a;
+}
+
+/** A message taken back: the record stays (the DAG needs it), its contents and envelope go. */
+export function tombstone(m: MessageRecord, at: number): MessageRecord {
+  const { sticker: _s, file: _f, uploadKey: _k, action: _a, replyTo: _r, ...rest } = m;
+  return { ...rest, text: '', envelope: new Uint8Array(0), unsent: at };
+}
+
+/** Both sides compute the same conversation id from their two per-contact identity keys. */
+export function conversationId(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const [x, y] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
+  return hash(concatBytes(x, y), 16);
+}
+
+export function outboxKey(seq: number): string {
+  return seq.toString().padStart(12, '0');
+}
+
+export function fromHexId(id: string): Uint8Array {
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new UsageError('message id must be 64 hex characters');
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = parseInt(id.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** What an inbound queue belongs to: an invitation (its card's answers) or a contact. */
+export interface QueueOwner {
+  kind: 'invite' | 'contact';
+  id: string;
+}
+
+/** The account's state, lookups and helpers, as handed to its parts (account.ts documents each). */
+export interface AccountContext {
+  /** The store, with the outbox kept in memory too (`mirror`, written through). */
+  readonly store: Store;
+  readonly mirror: MirroredStore;
+  readonly rng: Random;
+  now(): number;
+  /** Sessions and the outbox must not be used by two at once. */
+  readonly lock: Mutex;
+  readonly events: Emitter<AccountEvents>;
+  readonly groups: GroupEngine;
+  readonly relays: Map<string, RelayConnection>;
+  readonly contactsById: Map<string, ContactRecord>;
+  readonly invitesById: Map<string, InviteRecord>;
+  /** rid hex → what the queue belongs to. */
+  readonly queues: Map<string, QueueOwner>;
+  /** Per contact (hex id): what sends and receives need of its stored messages (built on use). */
+  readonly conversations: Map<string, ConversationIndex>;
+  /** Refusals of room joins on their way to the joiners (sent once; sync and close wait for them). */
+  readonly refusing: Set<Promise<unknown>>;
+  /** First end-to-end resend delay; doubles per attempt up to `maxResendMs`. */
+  readonly resendMs: number;
+  readonly maxResendMs: number;
+  /** How long a fresh invitation is valid. */
+  readonly inviteTtlMs: number;
+  /** The account's record (name, home relay), once loaded. */
+  self(): AccountRecord;
+  device(): SignKeyPair;
+  /** Whether close() was called: background work stops. */
+  closed(): boolean;
+  /** Goes up whenever a contact appears, goes, or changes status or send queue (group fan-out caches). */
+  contactsVersion(): number;
+  contactsChanged(): void;
+  /** The next outbox sequence number (1:1 entries and group messages share one order). */
+  nextOutboxSeq(): number;
+  /** Sends what waits in the outbox. */
+  kickFlush(): void;
+  /** Asks the running flush for one more pass. */
+  flushAgain(): void;
+  connection(address: string): RelayConnection;
+  connected(address: string, timeoutMs?: number): Promise<RelayConnection>;
+  newQueue(relayAddress: string, senderKey?: Uint8Array): Promise<InboundQueue>;
+  subscribeQueue(q: InboundQueue): Promise<void>;
+  /** The inbound queue of an invitation or a contact, while it exists. */
+  queueOf(owner: QueueOwner): InboundQueue | undefined;
+  byAlias(alias: string): ContactRecord | undefined;
+  mustContact(alias: string): ContactRecord;
+  mustSendable(alias: string): ContactRecord;
+  info(c: ContactRecord): ContactInfo;
+  saveContact(c: ContactRecord, extra?: StoreOp[]): Promise<void>;
+  outboxOp(c: ContactRecord, envelope: Uint8Array, message?: Uint8Array): StoreOp;
+  control(c: ContactRecord, kind: MessageKind, body: CborMap): StoreOp;
+  groupEnvelope(c: ContactRecord, body: CborMap): Uint8Array;
+  statusOp(c: ContactRecord, id: Uint8Array, status: MessageStatus): Promise<StoreOp | undefined>;
+  settleOutbox(c: ContactRecord, ids: Uint8Array[]): Promise<StoreOp[]>;
+  conversation(c: ContactRecord): Promise<ConversationIndex>;
+  messageInfo(c: ContactRecord, m: MessageRecord): MessageInfo;
+}

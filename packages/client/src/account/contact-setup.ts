@@ -1,0 +1,477 @@
+/**
+ * Setting up 1:1 sessions, the account's part for it (PQXDH and the contact request, core
+ * pqxdh.ts and contact-request.ts): the cards I make (invitations, group peer cards, room
+ * doors), answering someone's card, the contact request that answers mine (and a room door's
+ * refusal of a join it does not admit), and the `contact` hello each side sends with its queue
+ * and device certificate.
+ */
+import {
+  ProtocolError,
+  UsageError,
+  VerificationError,
+  asBytes,
+  asMap,
+  asText,
+  cardFromLink,
+  cardId,
+  cardToLink,
+  checkCardUsable,
+  createCard,
+  createDeviceCertificate,
+  createEnvelope,
+  decodeContactRequest,
+  decodeDeviceCertificate,
+  decodeEnvelope,
+  dhKeyPairFromSecret,
+  encodeContactRequest,
+  encodeDeviceCertificate,
+  encodeEnvelope,
+  encodeRatchetState,
+  equalBytes,
+  generateDhKeyPair,
+  generateSignKeyPair,
+  initRatchetReceiver,
+  initRatchetSender,
+  padToBucket,
+  parseRelayAddress,
+  pqxdhInitiate,
+  pqxdhRespond,
+  ratchetDecrypt,
+  ratchetEncrypt,
+  toHex,
+  unpad,
+  wipe,
+  xwingKeyPairFromSeed,
+  type CborMap,
+  type Envelope,
+  type RendezvousCard,
+  type SignKeyPair,
+} from '@parus/core';
+import { sealRoomRefusal } from '../groups/room-refusal.ts';
+import { encodeRecord, type ContactRecord, type InboundQueue, type InviteRecord } from '../records.ts';
+import type { StoreOp } from '../store.ts';
+import { C, DAY, checkAlias, conversationId, hex, signPair, type AccountContext } from './account-context.ts';
+
+/** What session setup uses of the account. */
+export type SetupContext = Pick<
+  AccountContext,
+  | 'store'
+  | 'rng'
+  | 'now'
+  | 'lock'
+  | 'events'
+  | 'groups'
+  | 'contactsById'
+  | 'invitesById'
+  | 'queues'
+  | 'conversations'
+  | 'refusing'
+  | 'inviteTtlMs'
+  | 'self'
+  | 'device'
+  | 'contactsChanged'
+  | 'kickFlush'
+  | 'connection'
+  | 'connected'
+  | 'newQueue'
+  | 'subscribeQueue'
+  | 'byAlias'
+  | 'info'
+  | 'saveContact'
+  | 'outboxOp'
+>;
+
+/** Control body of a `contact` envelope: where to reach me, and who my device is. */
+interface ContactHello {
+  queue: { relay: string; sid: Uint8Array };
+  senderKey: Uint8Array;
+  name: string;
+  cert: Uint8Array;
+}
+
+function decodeContactHello(body: unknown): ContactHello {
+  const m = asMap(body as CborMap, 'contact body');
+  const q = asMap(m.queue, 'queue');
+  const relay = asText(q.relay, 'relay', 512);
+  parseRelayAddress(relay);
+  return {
+    queue: { relay, sid: asBytes(q.sid, 'sid', { len: 24 }) },
+    senderKey: asBytes(m.senderKey, 'senderKey', { len: 32 }),
+    name: asText(m.name, 'name', 64),
+    cert: asBytes(m.cert, 'cert', { max: 1024 }),
+  };
+}
+
+/** Group peers are not contacts: an alias no person can type (aliases never start with @). */
+const PEER_ALIAS = '@peer';
+
+function peerAlias(id: Uint8Array): string {
+  return `@peer-${toHex(id).slice(0, 16)}`;
+}
+
+export class ContactSetup {
+  constructor(private readonly ctx: SetupContext) {}
+
+  /** A card for a contact, or (with `peer`) for a group peer introduced by a member. */
+  async makeCard(opts: {
+    oneTime?: boolean;
+    ttlMs?: number;
+    peer?: Uint8Array;
+    anonymous?: boolean;
+  }): Promise<{ link: string; card: RendezvousCard }> {
+    const oneTime = opts.oneTime ?? true;
+    const queue = await this.ctx.newQueue(this.ctx.self().relay);
+    const identity = generateSignKeyPair(this.ctx.rng);
+    const prekey = generateDhKeyPair(this.ctx.rng);
+    const kemSeed = this.ctx.rng.bytes(32);
+    const kem = xwingKeyPairFromSeed(kemSeed);
+    const now = this.ctx.now();
+    const card = createCard({
+      identity,
+      identityKey: identity.publicKey,
+      signedPrekey: prekey.publicKey,
+      kemKey: kem.publicKey,
+      queue: { relay: queue.relay, sid: queue.sid },
+      relays: [this.ctx.self().relay],
+      ...(opts.anonymous ? {} : { name: this.ctx.self().name }),
+      expires: now + (opts.ttlMs ?? (oneTime ? this.ctx.inviteTtlMs : 365 * DAY)),
+      oneTime,
+    });
+    const link = cardToLink(card);
+    const record: InviteRecord = {
+      id: cardId(card),
+      link,
+      identity: identity.secretKey,
+      prekey: prekey.secretKey,
+      kem: kemSeed,
+      queue,
+      oneTime,
+      expires: card.expires,
+      created: now,
+      used: false,
+    };
+    if (opts.peer) record.peer = opts.peer;
+    await this.ctx.lock.run(async () => {
+      await this.ctx.store.batch([
+        { type: 'put', collection: C.invites, key: hex(record.id), value: encodeRecord(record) },
+      ]);
+      this.ctx.invitesById.set(hex(record.id), record);
+      this.ctx.queues.set(hex(queue.rid), { kind: 'invite', id: hex(record.id) });
+    });
+    await this.ctx.subscribeQueue(queue);
+    return { link, card };
+  }
+
+  /**
+   * Answers a card. With `peer` (a group id) the card came through a group introduction: the
+   * session is a hidden group peer, not a contact, and its first message binds it to the group.
+   * With `room` too, the card is a public room's door and the request carries a join request
+   * (groups/room-door.ts) made for the new session's conversation id.
+   */
+  async answerCard(
+    link: string,
+    opts: {
+      alias?: string;
+      replace?: boolean;
+      peer?: Uint8Array;
+      room?: (conv: Uint8Array) => CborMap;
+    },
+  ): Promise<ContactRecord> {
+    const card = cardFromLink(link);
+    checkCardUsable(card, this.ctx.now());
+    const alias = opts.peer ? PEER_ALIAS : checkAlias(opts.alias ?? card.name ?? 'contact');
+    const existing = opts.peer ? undefined : this.ctx.byAlias(alias);
+    if (existing) {
+      if (equalBytes(existing.theirIdentity, card.identityKey))
+        throw new UsageError(`${alias} is already a contact`);
+      if (!opts.replace)
+        throw new UsageError(`${alias} exists with a different key; accept with replace to change it`);
+    }
+    // A room's door is long-lived and answered again on every join (each a new session).
+    for (const c of opts.room ? [] : this.ctx.contactsById.values()) {
+      if (equalBytes(c.theirIdentity, card.identityKey))
+        throw new UsageError(`this card was already accepted as ${c.alias}`);
+    }
+    if (opts.peer && !opts.room && card.oneTime !== true)
+      throw new ProtocolError('a group peer card must be one-time');
+    const identity = generateSignKeyPair(this.ctx.rng);
+    const { keys, init } = pqxdhInitiate({
+      rng: this.ctx.rng,
+      identity,
+      bundle: { identityKey: card.identityKey, signedPrekey: card.signedPrekey, kemKey: card.kemKey },
+    });
+    let session = initRatchetSender({
+      sharedSecret: keys.sharedSecret,
+      peerRatchetKey: card.signedPrekey,
+      sharedHeaderKey: keys.sharedHeaderKey,
+      nextHeaderKey: keys.nextHeaderKey,
+      rng: this.ctx.rng,
+    });
+    wipe(keys.sharedSecret, keys.sharedHeaderKey, keys.nextHeaderKey);
+    const recv = await this.ctx.newQueue(this.ctx.self().relay);
+    const senderKey = generateDhKeyPair(this.ctx.rng);
+    const conv = conversationId(identity.publicKey, card.identityKey);
+    const hello = this.contactHelloEnvelope(identity, conv, recv, senderKey.publicKey, opts.room?.(conv));
+    const encrypted = ratchetEncrypt(
+      session,
+      padToBucket(encodeEnvelope(hello)),
+      keys.associatedData,
+      this.ctx.rng,
+    );
+    session = encrypted.state;
+    const request = encodeContactRequest({
+      v: 1,
+      card: cardId(card),
+      identityKey: identity.publicKey,
+      init,
+      message: encrypted.message,
+    });
+    const now = this.ctx.now();
+    const contact: ContactRecord = {
+      id: this.ctx.rng.bytes(16),
+      alias,
+      name: card.name ?? alias,
+      state: 'unvalidated',
+      status: 'pending',
+      identity: identity.secretKey,
+      theirIdentity: card.identityKey,
+      conv,
+      ad: keys.associatedData,
+      recv,
+      senderKey: senderKey.secretKey,
+      session: encodeRatchetState(session),
+      created: now,
+      // Sent (and retried) by the flush loop to the inviter's rendez-vous queue.
+      request: { relay: card.queue.relay, sid: card.queue.sid, body: request },
+    };
+    const ops: StoreOp[] = [];
+    if (opts.peer) {
+      contact.peer = opts.peer;
+      contact.alias = peerAlias(contact.id);
+    }
+    if (existing) {
+      contact.keyChanged = now;
+      ops.push({ type: 'del', collection: C.contacts, key: hex(existing.id) });
+    }
+    ops.push({ type: 'put', collection: C.contacts, key: hex(contact.id), value: encodeRecord(contact) });
+    await this.ctx.lock.run(async () => {
+      if (contact.peer) ops.push(...(await this.ctx.groups.peerSessionOps(contact)));
+      await this.ctx.store.batch(ops);
+      if (existing) {
+        this.ctx.contactsById.delete(hex(existing.id));
+        this.ctx.conversations.delete(hex(existing.id));
+        this.ctx.queues.delete(hex(existing.recv.rid));
+      }
+      this.ctx.contactsById.set(hex(contact.id), contact);
+      this.ctx.contactsChanged();
+      this.ctx.queues.set(hex(recv.rid), { kind: 'contact', id: hex(contact.id) });
+    });
+    await this.ctx.subscribeQueue(recv);
+    this.ctx.kickFlush();
+    if (!contact.peer) {
+      const info = this.ctx.info(contact);
+      this.ctx.events.emit('contact', { alias, change: existing ? 'key-changed' : 'added', info });
+    }
+    return contact;
+  }
+
+  private contactHelloEnvelope(
+    identity: SignKeyPair,
+    conv: Uint8Array,
+    recv: InboundQueue,
+    senderKeyPublic: Uint8Array,
+    room?: CborMap,
+  ): Envelope {
+    const cert = encodeDeviceCertificate(
+      createDeviceCertificate({ identity, deviceKey: this.ctx.device().publicKey, issued: this.ctx.now() }),
+    );
+    return createEnvelope({
+      device: this.ctx.device(),
+      conv,
+      parents: [],
+      lamport: 0,
+      ts: this.ctx.now(),
+      kind: 'contact',
+      body: {
+        queue: { relay: recv.relay, sid: recv.sid },
+        senderKey: senderKeyPublic,
+        name: this.ctx.self().name,
+        cert,
+        ...(room ? { room } : {}),
+      },
+    });
+  }
+
+  async receiveContactRequest(invite: InviteRecord, body: Uint8Array, seenOp: StoreOp): Promise<void> {
+    const req = decodeContactRequest(body);
+    if (!equalBytes(req.card, invite.id)) throw new VerificationError('contact request answers another card');
+    if (invite.used || invite.expires < this.ctx.now())
+      throw new ProtocolError('contact request for a used or expired card');
+    for (const c of this.ctx.contactsById.values()) {
+      if (equalBytes(c.theirIdentity, req.identityKey)) return; // the same request again
+    }
+    const identity = signPair(invite.identity);
+    const prekey = dhKeyPairFromSecret(invite.prekey);
+    const keys = pqxdhRespond({
+      identity,
+      signedPrekey: prekey,
+      kemKeyPair: xwingKeyPairFromSeed(invite.kem),
+      peerIdentityKey: req.identityKey,
+      init: req.init,
+    });
+    let session = initRatchetReceiver({
+      sharedSecret: keys.sharedSecret,
+      ownRatchetKeyPair: prekey,
+      sharedHeaderKey: keys.sharedHeaderKey,
+      nextHeaderKey: keys.nextHeaderKey,
+    });
+    wipe(keys.sharedSecret, keys.sharedHeaderKey, keys.nextHeaderKey);
+    const dec = ratchetDecrypt(session, req.message, keys.associatedData, this.ctx.rng);
+    session = dec.state;
+    const env = decodeEnvelope(unpad(dec.plaintext));
+    if (env.kind !== 'contact') throw new ProtocolError('contact request without contact details');
+    const hello = decodeContactHello(env.body);
+    const cert = decodeDeviceCertificate(hello.cert);
+    if (!equalBytes(cert.identityKey, req.identityKey) || !equalBytes(cert.deviceKey, env.device)) {
+      throw new VerificationError('device certificate does not match the request');
+    }
+    // A public room's door (a long-lived peer card): only proven join requests get anything.
+    let joiner: Uint8Array | undefined;
+    if (invite.peer && !invite.oneTime) {
+      const conv = conversationId(identity.publicKey, req.identityKey);
+      try {
+        joiner = await this.ctx.groups.checkRoomJoin(
+          invite.peer,
+          invite.id,
+          asMap(env.body as CborMap, 'contact body').room,
+          conv,
+        );
+      } catch (e) {
+        // A refused join is answered once, in the session it opened (groups/room-refusal.ts).
+        const refusal = this.ctx.groups.roomRefusal(invite.id, e);
+        if (refusal) {
+          const wire = sealRoomRefusal({
+            session,
+            ad: keys.associatedData,
+            device: this.ctx.device(),
+            conv,
+            now: this.ctx.now(),
+            rng: this.ctx.rng,
+            refusal: { g: invite.peer, refusal },
+          });
+          const to = hello.queue;
+          // Sent once, not kept: a lost refusal leaves the joiner waiting, as before (decision 0017).
+          const sending = this.ctx
+            .connected(to.relay)
+            .then((r) => r.command({ t: 'send', sid: to.sid, body: wire }))
+            .catch(() => undefined)
+            .finally(() => this.ctx.refusing.delete(sending));
+          this.ctx.refusing.add(sending);
+        }
+        throw e;
+      }
+    }
+    // My queue for this contact, secured at once with the sender key they chose.
+    const recv = await this.ctx.newQueue(this.ctx.self().relay, hello.senderKey);
+    const senderKey = generateDhKeyPair(this.ctx.rng);
+    const contact: ContactRecord = {
+      id: this.ctx.rng.bytes(16),
+      alias: invite.peer ? PEER_ALIAS : this.freeAlias(hello.name),
+      name: hello.name,
+      state: 'unvalidated',
+      status: 'active',
+      identity: invite.identity,
+      theirIdentity: req.identityKey,
+      conv: conversationId(identity.publicKey, req.identityKey),
+      ad: keys.associatedData,
+      recv,
+      send: hello.queue,
+      senderKey: senderKey.secretKey,
+      device: env.device,
+      session: encodeRatchetState(session),
+      created: this.ctx.now(),
+    };
+    const reply = this.contactHelloEnvelope(identity, contact.conv, recv, senderKey.publicKey);
+    const usedInvite: InviteRecord = { ...invite, used: invite.oneTime };
+    if (invite.peer) {
+      contact.peer = invite.peer;
+      contact.alias = peerAlias(contact.id);
+    }
+    const ops: StoreOp[] = [
+      seenOp,
+      this.ctx.outboxOp(contact, encodeEnvelope(reply)),
+      { type: 'put', collection: C.invites, key: hex(invite.id), value: encodeRecord(usedInvite) },
+    ];
+    const admitted = joiner ? this.ctx.groups.admitToRoom(contact, joiner) : undefined;
+    if (admitted) ops.push(...admitted.ops);
+    else if (contact.peer) ops.push(...(await this.ctx.groups.peerSessionOps(contact)));
+    await this.ctx.saveContact(contact, ops);
+    for (const f of admitted?.after ?? []) f();
+    this.ctx.invitesById.set(hex(invite.id), usedInvite);
+    this.ctx.queues.set(hex(recv.rid), { kind: 'contact', id: hex(contact.id) });
+    if (usedInvite.used) {
+      this.ctx.queues.delete(hex(invite.queue.rid));
+      const r = this.ctx.connection(invite.queue.relay);
+      // The one-time rendez-vous queue has done its job; delete it (after this message's ack).
+      setTimeout(
+        () => void r.command({ t: 'del', rid: invite.queue.rid }, invite.queue.rk).catch(() => undefined),
+        0,
+      );
+    }
+    void this.ctx.subscribeQueue(recv).catch(() => undefined);
+    if (!contact.peer)
+      this.ctx.events.emit('contact', {
+        alias: contact.alias,
+        change: 'added',
+        info: this.ctx.info(contact),
+      });
+  }
+
+  private freeAlias(name: string): string {
+    const base = name.replace(/[\s/@]+/g, '-').slice(0, 56) || 'contact';
+    if (!this.ctx.byAlias(base)) return base;
+    for (let i = 2; ; i++) if (!this.ctx.byAlias(`${base}-${i}`)) return `${base}-${i}`;
+  }
+
+  /**
+   * A `contact` hello from `contact` (its record with the session as this message left it): the
+   * inviter's answer to my contact request, or a later one from a new device (key changed). It
+   * says where to reach them and which device they use, certified by their identity key for this
+   * contact; the contact becomes active, and my queue for them is secured with the sender key
+   * they chose if it was not yet. `ops` (the seen id) and `after` are stored and run with it.
+   */
+  async receiveHello(
+    contact: ContactRecord,
+    env: Envelope,
+    ops: StoreOp[],
+    after: Array<() => void>,
+  ): Promise<void> {
+    let c = contact;
+    const hello = decodeContactHello(env.body);
+    const cert = decodeDeviceCertificate(hello.cert);
+    if (!equalBytes(cert.identityKey, c.theirIdentity) || !equalBytes(cert.deviceKey, env.device)) {
+      throw new VerificationError('device certificate does not match the contact');
+    }
+    const keyChanged = c.device !== undefined && !equalBytes(c.device, env.device);
+    c = { ...c, send: hello.queue, device: env.device, status: 'active', name: hello.name };
+    if (keyChanged) c = { ...c, keyChanged: this.ctx.now(), state: 'unvalidated' };
+    if (!c.recv.secured) {
+      const r = await this.ctx.connected(c.recv.relay);
+      await r.command({ t: 'secure', rid: c.recv.rid, sk: hello.senderKey }, c.recv.rk);
+      c = { ...c, recv: { ...c.recv, secured: true } };
+    }
+    // Group peers are not contacts: no event (and no safety number to compute).
+    if (!c.peer) {
+      const info = this.ctx.info(c);
+      after.push(() =>
+        this.ctx.events.emit('contact', {
+          alias: c.alias,
+          change: keyChanged ? 'key-changed' : 'active',
+          info,
+        }),
+      );
+    }
+    await this.ctx.saveContact(c, ops);
+    for (const f of after) f();
+  }
+}

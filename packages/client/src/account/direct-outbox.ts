@@ -1,0 +1,269 @@
+/**
+ * The 1:1 outbox, the account's part for it (DESIGN.md "Delivery"): entries written in the same
+ * batch as what they carry, pending contact requests, each contact's entries encrypted (and
+ * durably recorded) in order and then sent pipelined, backoff until the receipt, and the entries
+ * a receipt settles. Group messages go by relay fan-out first (group-fanout.ts), which hands
+ * the members it misses back to this path.
+ */
+import {
+  ParusError,
+  createEnvelope,
+  decodeRatchetState,
+  encodeEnvelope,
+  encodeRatchetState,
+  equalBytes,
+  padToBucket,
+  ratchetEncrypt,
+  type CborMap,
+  type MessageKind,
+} from '@parus/core';
+import {
+  decodeMessage,
+  decodeOutbox,
+  encodeRecord,
+  type ContactRecord,
+  type MessageStatus,
+  type OutboxRecord,
+} from '../records.ts';
+import type { StoreOp } from '../store.ts';
+import { C, hex, outboxKey, type AccountContext } from './account-context.ts';
+
+/** What the 1:1 outbox uses of the account. */
+export type OutboxContext = Pick<
+  AccountContext,
+  | 'store'
+  | 'mirror'
+  | 'rng'
+  | 'now'
+  | 'lock'
+  | 'events'
+  | 'relays'
+  | 'contactsById'
+  | 'resendMs'
+  | 'maxResendMs'
+  | 'device'
+  | 'nextOutboxSeq'
+  | 'connection'
+  | 'saveContact'
+>;
+
+export class DirectOutbox {
+  constructor(private readonly ctx: OutboxContext) {}
+
+  /** An outbox entry carrying `envelope` to `c`, kept until its receipt when it carries `message`. */
+  outboxOp(c: ContactRecord, envelope: Uint8Array, message?: Uint8Array): StoreOp {
+    const entry: OutboxRecord = {
+      seq: this.ctx.nextOutboxSeq(),
+      contact: c.id,
+      envelope,
+      state: 'queued',
+      attempts: 0,
+      nextAt: 0,
+    };
+    if (message) entry.message = message;
+    return { type: 'put', collection: C.outbox, key: outboxKey(entry.seq), value: encodeRecord(entry) };
+  }
+
+  /** A control message to `c` (receipts, resend requests) as an outbox entry, dropped once relayed. */
+  control(c: ContactRecord, kind: MessageKind, body: CborMap): StoreOp {
+    const env = createEnvelope({
+      device: this.ctx.device(),
+      conv: c.conv,
+      parents: [],
+      lamport: 0,
+      ts: this.ctx.now(),
+      kind,
+      body,
+    });
+    return this.outboxOp(c, encodeEnvelope(env));
+  }
+
+  /** Wraps a group payload for the 1:1 session with `c` and queues it in the outbox. */
+  groupOp(c: ContactRecord, body: CborMap, message?: Uint8Array): StoreOp {
+    return this.outboxOp(c, this.groupEnvelope(c, body), message);
+  }
+
+  groupEnvelope(c: ContactRecord, body: CborMap): Uint8Array {
+    const env = createEnvelope({
+      device: this.ctx.device(),
+      conv: c.conv,
+      parents: [],
+      lamport: 0,
+      ts: this.ctx.now(),
+      kind: 'group',
+      body,
+    });
+    return encodeEnvelope(env);
+  }
+
+  /** Sends the pending contact requests and every 1:1 entry that can go now. */
+  async flush(): Promise<void> {
+    const now = this.ctx.now();
+    const byContact = new Map<string, OutboxRecord[]>();
+    for (const { value: e } of this.ctx.mirror.entries(C.outbox, decodeOutbox)) {
+      if (e.state === 'relayed' && e.nextAt > now) continue;
+      const k = hex(e.contact);
+      const list = byContact.get(k) ?? [];
+      list.push(e);
+      byContact.set(k, list);
+    }
+    await Promise.all(
+      [...this.ctx.contactsById.values()].filter((c) => c.request).map((c) => this.sendRequest(c)),
+    );
+    await Promise.all(
+      [...byContact].map(async ([cid, entries]) => {
+        const contact = this.ctx.contactsById.get(cid);
+        if (!contact || contact.status !== 'active' || !contact.send) return;
+        const r = this.ctx.connection(contact.send.relay);
+        r.connect();
+        if (!r.connected) return;
+        // Encrypt (and durably record) every entry first, then pipeline the sends in order.
+        const ready = await this.ctx.lock.run(() => this.encryptEntries(cid, entries));
+        const results = await Promise.allSettled(
+          ready.map(({ entry, wire, sid, senderKey }) =>
+            r.command({ t: 'send', sid, body: wire }, senderKey).then(() => entry),
+          ),
+        );
+        await this.ctx.lock.run(async () => {
+          const ops: StoreOp[] = [];
+          const delivered: Array<[ContactRecord, Uint8Array]> = [];
+          for (const res of results) {
+            if (res.status === 'rejected') {
+              if (
+                res.reason instanceof ParusError &&
+                !(res.reason.code === 'TRANSPORT' || res.reason.code === 'TIMEOUT')
+              ) {
+                this.ctx.events.emit('error', { error: res.reason, context: 'relay refused a message' });
+              }
+              continue;
+            }
+            const e = res.value;
+            if (!e.message) {
+              ops.push({ type: 'del', collection: C.outbox, key: outboxKey(e.seq) });
+              continue;
+            }
+            const next: OutboxRecord = {
+              ...e,
+              state: 'relayed',
+              nextAt:
+                this.ctx.now() +
+                Math.min(this.ctx.resendMs * 2 ** Math.max(0, e.attempts - 1), this.ctx.maxResendMs),
+            };
+            delete next.wire;
+            ops.push({ type: 'put', collection: C.outbox, key: outboxKey(e.seq), value: encodeRecord(next) });
+            const c = this.ctx.contactsById.get(cid);
+            if (c) delivered.push([c, e.message]);
+          }
+          for (const [c, id] of delivered) {
+            const op = await this.statusOp(c, id, 'sent');
+            if (op) ops.push(op);
+          }
+          if (ops.length) await this.ctx.store.batch(ops);
+          for (const [c, id] of delivered)
+            this.ctx.events.emit('receipt', { alias: c.alias, id: hex(id), status: 'sent' });
+        });
+      }),
+    );
+  }
+
+  /** Sends a pending contact request to the inviter's rendez-vous queue (unsecured: no authenticator). */
+  private async sendRequest(c: ContactRecord): Promise<void> {
+    const req = c.request;
+    if (!req) return;
+    const r = this.ctx.connection(req.relay);
+    r.connect();
+    if (!r.connected) return;
+    try {
+      await r.command({ t: 'send', sid: req.sid, body: req.body });
+    } catch (e) {
+      if (e instanceof ParusError && e.code !== 'TRANSPORT' && e.code !== 'TIMEOUT') {
+        this.ctx.events.emit('error', { error: e, context: 'the contact request was refused by the relay' });
+      }
+      return;
+    }
+    await this.ctx.lock.run(async () => {
+      const current = this.ctx.contactsById.get(hex(c.id));
+      if (!current?.request) return;
+      const next = { ...current };
+      delete next.request;
+      await this.ctx.saveContact(next);
+    });
+  }
+
+  private async encryptEntries(
+    cid: string,
+    entries: OutboxRecord[],
+  ): Promise<Array<{ entry: OutboxRecord; wire: Uint8Array; sid: Uint8Array; senderKey: Uint8Array }>> {
+    let contact = this.ctx.contactsById.get(cid);
+    if (!contact?.send) return [];
+    const out: Array<{ entry: OutboxRecord; wire: Uint8Array; sid: Uint8Array; senderKey: Uint8Array }> = [];
+    const ops: StoreOp[] = [];
+    let session = decodeRatchetState(contact.session);
+    let changed = false;
+    for (const e of entries) {
+      let entry = e;
+      if (!entry.wire || entry.state === 'relayed') {
+        const enc = ratchetEncrypt(session, padToBucket(entry.envelope), contact.ad, this.ctx.rng);
+        session = enc.state;
+        changed = true;
+        entry = { ...entry, wire: enc.message, state: 'queued', attempts: entry.attempts + 1 };
+        ops.push({
+          type: 'put',
+          collection: C.outbox,
+          key: outboxKey(entry.seq),
+          value: encodeRecord(entry),
+        });
+      }
+      out.push({ entry, wire: entry.wire!, sid: contact.send.sid, senderKey: contact.senderKey });
+    }
+    if (changed) {
+      contact = { ...contact, session: encodeRatchetState(session) };
+      await this.ctx.saveContact(contact, ops);
+    }
+    return out;
+  }
+
+  async statusOp(c: ContactRecord, id: Uint8Array, status: MessageStatus): Promise<StoreOp | undefined> {
+    const raw = await this.ctx.store.get(C.messages(c.id), hex(id));
+    if (!raw) return undefined;
+    const m = decodeMessage(raw);
+    const rank: Record<MessageStatus, number> = { pending: 0, sent: 1, delivered: 2, read: 3, received: 0 };
+    if (m.dir !== 'out' || rank[status] <= rank[m.status]) return undefined;
+    return { type: 'put', collection: C.messages(c.id), key: hex(id), value: encodeRecord({ ...m, status }) };
+  }
+
+  /** `c`'s own entries for `ids`, as delete operations (settleOutbox in account.ts adds group messages). */
+  settleOps(c: ContactRecord, wanted: Set<string>): StoreOp[] {
+    const ops: StoreOp[] = [];
+    for (const { key, value: e } of this.ctx.mirror.entries(C.outbox, decodeOutbox)) {
+      if (e.message && equalBytes(e.contact, c.id) && wanted.has(hex(e.message))) {
+        ops.push({ type: 'del', collection: C.outbox, key });
+      }
+    }
+    return ops;
+  }
+
+  /** Contact requests and entries that could be sent now (sync's measure of what is left). */
+  sendableCount(): number {
+    let n = 0;
+    for (const c of this.ctx.contactsById.values()) if (c.request) n++;
+    for (const { value: e } of this.ctx.mirror.entries(C.outbox, decodeOutbox)) {
+      const c = this.ctx.contactsById.get(hex(e.contact));
+      if (
+        e.state === 'queued' &&
+        c?.status === 'active' &&
+        c.send &&
+        this.ctx.relays.get(c.send.relay)?.connected
+      )
+        n++;
+    }
+    return n;
+  }
+
+  /** How many entries wait, by state. */
+  size(): { queued: number; relayed: number } {
+    const r = { queued: 0, relayed: 0 };
+    for (const { value } of this.ctx.mirror.entries(C.outbox, decodeOutbox)) r[value.state]++;
+    return r;
+  }
+}

@@ -1,0 +1,304 @@
+/**
+ * Receiving, the account's part for it (under the lock; onDelivery in account.ts takes it): a
+ * delivery opened with its queue's key, contact requests to contact-setup.ts, group fan-out
+ * copies and `group` payloads to the group engine, and in a 1:1 session: messages (DAG, clock
+ * bound, resend requests for missing parents), unsends, receipts, resend requests and typing.
+ * What a message changes is stored in one batch with the relay message id seen; events follow
+ * once it is stored.
+ */
+import {
+  ProtocolError,
+  ReplayError,
+  VerificationError,
+  asArray,
+  asBytes,
+  asMap,
+  decodeEnvelope,
+  decodeFileBody,
+  decodeRatchetState,
+  decodeStickerBody,
+  decodeTextBody,
+  decodeTypingBody,
+  decodeUnsendBody,
+  encodeEnvelope,
+  encodeRatchetState,
+  equalBytes,
+  openDelivery,
+  ratchetDecrypt,
+  unpad,
+  type CborMap,
+  type CborValue,
+} from '@parus/core';
+import { isGroupFanoutFrame } from '../groups/group-wire.ts';
+import {
+  decodeMessage,
+  decodeOutbox,
+  encodeRecord,
+  type ContactRecord,
+  type MessageRecord,
+  type MessageStatus,
+} from '../records.ts';
+import type { StoreOp } from '../store.ts';
+import { C, SHOWN_KINDS, hex, tombstone, type AccountContext } from './account-context.ts';
+import type { ContactSetup } from './contact-setup.ts';
+
+const MAX_LAMPORT_JUMP = 1_000_000;
+const USER_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file', 'unsend']);
+/** A typing signal older than this (by its sender's clock) is not shown. */
+const TYPING_FRESH_MS = 2 * 60_000;
+
+/** What receiving uses of the account. */
+export type ReceivingContext = Pick<
+  AccountContext,
+  | 'store'
+  | 'mirror'
+  | 'rng'
+  | 'now'
+  | 'events'
+  | 'groups'
+  | 'contactsById'
+  | 'invitesById'
+  | 'queues'
+  | 'conversations'
+  | 'contactsChanged'
+  | 'connection'
+  | 'queueOf'
+  | 'saveContact'
+  | 'outboxOp'
+  | 'control'
+  | 'statusOp'
+  | 'settleOutbox'
+  | 'conversation'
+  | 'messageInfo'
+>;
+
+function idList(body: unknown): Uint8Array[] {
+  const m = asMap(body as CborMap, 'receipt body');
+  return asArray(m.ids, 'ids', 256).map((v) => asBytes(v, 'id', { len: 32 }));
+}
+
+export class DirectReceiving {
+  private readonly requestedResend = new Set<string>();
+
+  constructor(
+    private readonly ctx: ReceivingContext,
+    private readonly setup: ContactSetup,
+  ) {}
+
+  async receive(_relay: string, rid: Uint8Array, mid: Uint8Array, sealed: Uint8Array): Promise<void> {
+    const owner = this.ctx.queues.get(hex(rid));
+    if (!owner) return;
+    if (await this.ctx.store.get(C.seen, hex(mid))) return; // redelivered after a crash before the ack
+    const seenOp: StoreOp = {
+      type: 'put',
+      collection: C.seen,
+      key: hex(mid),
+      value: encodeRecord({ at: this.ctx.now() }),
+    };
+    const queue = this.ctx.queueOf(owner);
+    if (!queue) return;
+    const { body } = openDelivery(queue.key, mid, sealed);
+    if (owner.kind === 'invite') {
+      const invite = this.ctx.invitesById.get(owner.id);
+      if (invite) await this.setup.receiveContactRequest(invite, body, seenOp);
+      return;
+    }
+    const contact = this.ctx.contactsById.get(owner.id);
+    if (!contact) return;
+    if (isGroupFanoutFrame(body)) await this.receiveGroupFanout(contact, body, seenOp);
+    else await this.receiveFromContact(contact, body, seenOp);
+  }
+
+  /** A group message the relay copied into this contact's queue from a fan-out upload. */
+  private async receiveGroupFanout(contact: ContactRecord, body: Uint8Array, seenOp: StoreOp): Promise<void> {
+    if (contact.status !== 'active') throw new ProtocolError('group message before the session is set up');
+    const ops: StoreOp[] = [seenOp];
+    const after: Array<() => void> = [];
+    await this.ctx.groups.receiveFanout(contact, body, ops, after);
+    await this.ctx.store.batch(ops);
+    for (const f of after) f();
+  }
+
+  /**
+   * A room door refused my join (groups/room-refusal.ts): the room is marked, and the session
+   * the request opened ends here, with its queue and anything still waiting for it.
+   */
+  private async receiveRoomRefusal(c: ContactRecord, body: CborValue, seenOp: StoreOp): Promise<void> {
+    const refused = await this.ctx.groups.receiveRoomRefusal(c, body);
+    const ops: StoreOp[] = [seenOp, ...refused.ops, { type: 'del', collection: C.contacts, key: hex(c.id) }];
+    for (const { key, value: e } of this.ctx.mirror.entries(C.outbox, decodeOutbox))
+      if (equalBytes(e.contact, c.id)) ops.push({ type: 'del', collection: C.outbox, key });
+    await this.ctx.store.batch(ops);
+    this.ctx.contactsById.delete(hex(c.id));
+    this.ctx.conversations.delete(hex(c.id));
+    this.ctx.contactsChanged();
+    this.ctx.queues.delete(hex(c.recv.rid));
+    for (const f of refused.after) f();
+    const r = this.ctx.connection(c.recv.relay);
+    // The queue has done its job; delete it (after this message's ack).
+    setTimeout(() => void r.command({ t: 'del', rid: c.recv.rid }, c.recv.rk).catch(() => undefined), 0);
+  }
+
+  private async receiveFromContact(contact: ContactRecord, body: Uint8Array, seenOp: StoreOp): Promise<void> {
+    let dec;
+    try {
+      dec = ratchetDecrypt(decodeRatchetState(contact.session), body, contact.ad, this.ctx.rng);
+    } catch (e) {
+      if (e instanceof ReplayError) {
+        await this.ctx.store.batch([seenOp]);
+        return;
+      }
+      throw e;
+    }
+    const env = decodeEnvelope(unpad(dec.plaintext));
+    if (!equalBytes(env.conv, contact.conv)) throw new VerificationError('message for another conversation');
+    if (contact.status === 'pending' && contact.peer && env.kind === 'group') {
+      await this.receiveRoomRefusal(contact, env.body, seenOp);
+      return;
+    }
+    const c: ContactRecord = { ...contact, session: encodeRatchetState(dec.state) };
+    const ops: StoreOp[] = [seenOp];
+    const after: Array<() => void> = [];
+
+    if (env.kind === 'contact') {
+      await this.setup.receiveHello(c, env, ops, after);
+      return;
+    }
+    if (!c.device || !equalBytes(env.device, c.device))
+      throw new VerificationError('message from an unknown device');
+
+    if (env.kind === 'group') {
+      // Group traffic (groups/group-engine.ts): state events, sender keys, group messages.
+      await this.ctx.groups.receive(c, env.body, ops, after);
+    } else if (c.peer && env.kind !== 'delivery' && env.kind !== 'read') {
+      throw new ProtocolError('a group peer sent a 1:1 message');
+    } else if (USER_KINDS.has(env.kind)) {
+      // A peer must not push our Lamport clock to the end of the safe-integer range
+      // (after which we could never send again): bound the jump from what we know.
+      const index = await this.ctx.conversation(c);
+      if (env.lamport > index.nextLamport() + MAX_LAMPORT_JUMP)
+        throw new ProtocolError('message clock jumps too far ahead');
+      const existing = await this.ctx.store.get(C.messages(c.id), hex(env.id));
+      if (!existing) {
+        let record: MessageRecord = {
+          ...incomingFields(env.kind, env.body),
+          id: env.id,
+          contact: c.id,
+          dir: 'in',
+          kind: env.kind,
+          parents: env.parents,
+          lamport: env.lamport,
+          ts: env.ts,
+          received: this.ctx.now(),
+          status: 'received',
+          shown: false,
+          envelope: encodeEnvelope(env),
+        };
+        if (record.target) {
+          // Only the author takes a message back: the target must be theirs (or not here yet).
+          const raw = await this.ctx.store.get(C.messages(c.id), hex(record.target));
+          const target = raw && decodeMessage(raw);
+          if (target) {
+            if (target.dir !== 'in' || !SHOWN_KINDS.has(target.kind))
+              throw new ProtocolError('unsend of a message the contact did not write');
+            if (target.unsent === undefined) {
+              const gone = tombstone(target, env.ts);
+              ops.push({
+                type: 'put',
+                collection: C.messages(c.id),
+                key: hex(gone.id),
+                value: encodeRecord(gone),
+              });
+              after.push(() => this.ctx.events.emit('unsent', { alias: c.alias, id: hex(gone.id) }));
+            }
+          }
+        } else if (index.takenBackBeforeArrival(env.id)) {
+          // Its unsend came first (a resend after a gap): keep only the tombstone.
+          record = tombstone(record, env.ts);
+        }
+        ops.push({
+          type: 'put',
+          collection: C.messages(c.id),
+          key: hex(env.id),
+          value: encodeRecord(record),
+        });
+        const stored = record;
+        after.push(() => index.put(stored));
+        const missing = index.missingWith(record).filter((id) => !this.requestedResend.has(hex(id)));
+        if (missing.length > 0) {
+          for (const id of missing) this.requestedResend.add(hex(id));
+          ops.push(this.ctx.control(c, 'resend', { ids: missing.slice(0, 256) }));
+        }
+        if (SHOWN_KINDS.has(record.kind))
+          after.push(() => this.ctx.events.emit('message', this.ctx.messageInfo(c, record)));
+      }
+      // Receipt again even for a duplicate: the first receipt may have been lost.
+      ops.push(this.ctx.control(c, 'delivery', { ids: [env.id] }));
+    } else if (env.kind === 'delivery' || env.kind === 'read') {
+      const status: MessageStatus = env.kind === 'delivery' ? 'delivered' : 'read';
+      const ids = idList(env.body);
+      for (const id of ids) {
+        const op = await this.ctx.statusOp(c, id, status);
+        if (op) {
+          ops.push(op);
+          after.push(() => this.ctx.events.emit('receipt', { alias: c.alias, id: hex(id), status }));
+        }
+      }
+      ops.push(...(await this.ctx.settleOutbox(c, ids)));
+    } else if (env.kind === 'resend') {
+      for (const id of idList(env.body)) {
+        const raw = await this.ctx.store.get(C.messages(c.id), hex(id));
+        if (!raw) continue;
+        const m = decodeMessage(raw);
+        // An unsent message has no envelope left: it is not sent again.
+        if (m.dir === 'out' && m.envelope.length > 0) ops.push(this.ctx.outboxOp(c, m.envelope, m.id));
+      }
+    } else if (env.kind === 'typing') {
+      decodeTypingBody(env.body);
+      if (Math.abs(this.ctx.now() - env.ts) < TYPING_FRESH_MS)
+        after.push(() => this.ctx.events.emit('typing', { alias: c.alias }));
+    } else {
+      throw new ProtocolError('unsupported message kind');
+    }
+    await this.ctx.saveContact(c, ops);
+    for (const f of after) f();
+  }
+}
+
+/** The record fields of an incoming message's body, decoded strictly by kind. */
+function incomingFields(kind: string, body: CborValue): Pick<MessageRecord, 'text'> & Partial<MessageRecord> {
+  switch (kind) {
+    case 'text':
+    case 'reply': {
+      const b = decodeTextBody(body);
+      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = { text: b.text };
+      if (b.replyTo) f.replyTo = b.replyTo;
+      if (b.action) f.action = true;
+      return f;
+    }
+    case 'sticker': {
+      const b = decodeStickerBody(body);
+      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = {
+        text: '',
+        sticker: { pack: b.pack, id: b.id },
+      };
+      if (b.replyTo) f.replyTo = b.replyTo;
+      return f;
+    }
+    case 'file': {
+      // A file body may carry replyTo beside the file fields.
+      const m = asMap(body, 'file body');
+      const { replyTo, ...rest } = m;
+      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = {
+        text: '',
+        file: decodeFileBody(rest),
+      };
+      if (replyTo !== undefined) f.replyTo = asBytes(replyTo, 'replyTo', { len: 32 });
+      return f;
+    }
+    case 'unsend':
+      return { text: '', target: decodeUnsendBody(body).target };
+    default:
+      throw new ProtocolError('unsupported message kind');
+  }
+}
