@@ -275,7 +275,7 @@ export async function runGroupSend(members: number): Promise<GroupSendResult> {
     });
     await account.start();
     const setupMs = performance.now() - setupStart;
-    // The engine's own receipt path, as Account.receiveFromContact takes it for a `group`
+    // The engine's own receipt path, as DirectReceiving.receiveFromContact takes it for a `group`
     // envelope: each member's receipt is one payload, read under the lock and stored in one batch.
     const inner = account as unknown as {
       store: Store;

@@ -927,7 +927,7 @@ export class GroupEngine {
   }
 
   /**
-   * A `group` envelope from contact or peer `c` (Account.receiveFromContact, under the lock):
+   * A `group` envelope from contact or peer `c` (DirectReceiving.receiveFromContact, under the lock):
    * store operations go to `ops`, in-memory updates and events to `after`, run once stored.
    */
   receive(c: ContactRecord, body: CborValue, ops: StoreOp[], after: Array<() => void>): Promise<void> {

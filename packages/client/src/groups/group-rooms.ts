@@ -214,7 +214,7 @@ export class GroupRooms {
   }
 
   /**
-   * The door keeper's side of a join request (Account.receiveContactRequest, under the lock,
+   * The door keeper's side of a join request (ContactSetup.receiveContactRequest, under the lock,
    * before anything is made for the joiner): the checks of room-door.ts and the door's join
    * rate. Returns the joiner's member key.
    */
@@ -258,7 +258,7 @@ export class GroupRooms {
 
   /**
    * The joiner's side: a refusal from the door of a room I am joining by link, in the session my
-   * join request opened (Account.receiveFromContact, under the lock; the account then drops
+   * join request opened (DirectReceiving.receiveFromContact, under the lock; the account then drops
    * that session). The room stays `invited`, marked refused, until I decline it or join again.
    */
   async receiveRoomRefusal(c: ContactRecord, body: CborValue): Promise<Tx> {
