@@ -580,7 +580,7 @@ export class Account {
     }
   }
 
-  // ---- Invitations (account/contact-setup.ts) ----------------------------------------------
+  // ---- Invitations (account/contact-setup.ts) -------------------------------------------
 
   /** Makes a rendez-vous card: a one-time card by default, or a long-lived contact address. */
   async createInvite(
@@ -687,7 +687,7 @@ export class Account {
       this.contactsVersion++;
   }
 
-  // ---- Sending (account/direct-messaging.ts) ----------------------------------------------
+  // ---- Sending (account/direct-messaging.ts) --------------------------------------------
 
   /**
    * Writes a text message (durably, with its outbox entry) and sends it when it can.
@@ -721,7 +721,7 @@ export class Account {
     return this.messaging.sendTyping(alias);
   }
 
-  // ---- Files (account/file-transfer.ts) ---------------------------------------------------
+  // ---- Files (account/file-transfer.ts) -------------------------------------------------
 
   /**
    * Sends a file end to end encrypted; calling it again with the same file and contact resumes
@@ -753,7 +753,7 @@ export class Account {
     return this.files.downloadFile(alias, messageId, opts);
   }
 
-  // ---- Flushing the outbox (account/direct-outbox.ts, account/group-fanout.ts) --------------
+  // ---- Flushing the outbox (account/direct-outbox.ts, account/group-fanout.ts) ----------
 
   private kickFlush(): void {
     if (this.closed) return;
@@ -794,7 +794,7 @@ export class Account {
     return [...this.outbox.settleOps(c, wanted), ...this.fanout.settleOps(c, wanted)];
   }
 
-  // ---- Reading (account/conversation-reading.ts) -------------------------------------------
+  // ---- Reading (account/conversation-reading.ts) ----------------------------------------
 
   /** The whole conversation in causal order (unsent messages as tombstones). */
   async history(alias: string): Promise<MessageInfo[]> {
