@@ -17,7 +17,7 @@
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,7 @@ import type { ProfileSummary } from './cpu-profile.ts';
 import type { FanoutRecipientsConfig, RecipientsCommand, RecipientsMessage } from './fanout-recipients.ts';
 import type { LatencySummary, ServerCommand, ServerMessage } from './ipc.ts';
 import { describeMachine } from './machine.ts';
+import { BENCHMARKS_FILE, spliceSection, writeSection, type SectionMarkers } from './doc-sections.ts';
 import type { Machine } from './machine.ts';
 import { cpuTimeMs, monotonicUs } from './proc-stat.ts';
 import { GROUP_ID_BYTES, ROLE_SENDER } from './raw-broadcaster.ts';
@@ -50,7 +51,6 @@ import { asBytes } from './relay-client.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./server-process.ts', import.meta.url));
 const RECIPIENTS_SCRIPT = fileURLToPath(new URL('./fanout-recipients.ts', import.meta.url));
-const OUTPUT = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
 
 export const FANOUT_SECTION_START = '<!-- fan-out benchmark: start -->';
 export const FANOUT_SECTION_END = '<!-- fan-out benchmark: end -->';
@@ -733,26 +733,18 @@ function whatChanged(measured: FanoutResult[]): string[] {
 }
 
 /** Puts the section into the report, replacing an earlier one, else before "## Double Ratchet". */
+const FANOUT_MARKERS: SectionMarkers = {
+  start: FANOUT_SECTION_START,
+  end: FANOUT_SECTION_END,
+  before: '## Double Ratchet',
+};
+
 export function spliceFanoutSection(markdown: string, section: string): string {
-  const start = markdown.indexOf(FANOUT_SECTION_START);
-  const end = markdown.indexOf(FANOUT_SECTION_END);
-  if (start >= 0 && end > start) {
-    return markdown.slice(0, start) + section + markdown.slice(end + FANOUT_SECTION_END.length);
-  }
-  const anchor = markdown.indexOf('## Double Ratchet');
-  if (anchor >= 0) return `${markdown.slice(0, anchor)}${section}\n\n${markdown.slice(anchor)}`;
-  return `${markdown.trimEnd()}\n\n${section}\n`;
+  return spliceSection(markdown, FANOUT_MARKERS, section);
 }
 
 /** `--only fanout`: run this benchmark alone and update its section of docs/BENCHMARKS.md. */
 export async function fanoutOnly(log: (line: string) => void): Promise<void> {
-  const report = await benchFanout(log);
-  let markdown = '';
-  try {
-    markdown = await readFile(OUTPUT, 'utf8');
-  } catch {
-    markdown = '# Benchmarks\n';
-  }
-  await writeFile(OUTPUT, spliceFanoutSection(markdown, renderFanoutSection(report)));
-  log(`wrote the fan-out section of ${OUTPUT}`);
+  await writeSection(FANOUT_MARKERS, renderFanoutSection(await benchFanout(log)));
+  log(`wrote the fan-out section of ${BENCHMARKS_FILE}`);
 }

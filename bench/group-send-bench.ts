@@ -19,7 +19,6 @@
  * one message after the other (so bounded by the sender's round trip, not the relay).
  */
 import { fork } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import {
@@ -44,12 +43,12 @@ import { nodeTransport } from '@parus/client/node';
 import type { FanoutRecipientsConfig, RecipientsCommand, RecipientsMessage } from './fanout-recipients.ts';
 import type { ServerCommand, ServerMessage } from './ipc.ts';
 import { describeMachine } from './machine.ts';
+import { BENCHMARKS_FILE, spliceSection, writeSection, type SectionMarkers } from './doc-sections.ts';
 import type { Machine } from './machine.ts';
 import { Child } from './fanout-bench.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./server-process.ts', import.meta.url));
 const RECIPIENTS_SCRIPT = fileURLToPath(new URL('./fanout-recipients.ts', import.meta.url));
-const OUTPUT = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
 
 export const GROUP_SEND_SECTION_START = '<!-- group send benchmark: start -->';
 export const GROUP_SEND_SECTION_END = '<!-- group send benchmark: end -->';
@@ -462,25 +461,18 @@ export function renderGroupSendSection(r: GroupSendReport): string {
 }
 
 /** Replaces an earlier section, else puts it before the fan-out section (or at the end). */
+const GROUP_SEND_MARKERS: SectionMarkers = {
+  start: GROUP_SEND_SECTION_START,
+  end: GROUP_SEND_SECTION_END,
+  before: '<!-- fan-out benchmark: start -->',
+};
+
 export function spliceGroupSendSection(markdown: string, section: string): string {
-  const start = markdown.indexOf(GROUP_SEND_SECTION_START);
-  const end = markdown.indexOf(GROUP_SEND_SECTION_END);
-  if (start >= 0 && end > start)
-    return markdown.slice(0, start) + section + markdown.slice(end + GROUP_SEND_SECTION_END.length);
-  const anchor = markdown.indexOf('<!-- fan-out benchmark: start -->');
-  if (anchor >= 0) return `${markdown.slice(0, anchor)}${section}\n\n${markdown.slice(anchor)}`;
-  return `${markdown.trimEnd()}\n\n${section}\n`;
+  return spliceSection(markdown, GROUP_SEND_MARKERS, section);
 }
 
 /** `--only groupsend`: run this benchmark alone and update its section of docs/BENCHMARKS.md. */
 export async function groupSendOnly(log: (line: string) => void): Promise<void> {
-  const report = await benchGroupSend(log);
-  let markdown = '';
-  try {
-    markdown = await readFile(OUTPUT, 'utf8');
-  } catch {
-    markdown = '# Benchmarks\n';
-  }
-  await writeFile(OUTPUT, spliceGroupSendSection(markdown, renderGroupSendSection(report)));
-  log(`wrote the group send section of ${OUTPUT}`);
+  await writeSection(GROUP_SEND_MARKERS, renderGroupSendSection(await benchGroupSend(log)));
+  log(`wrote the group send section of ${BENCHMARKS_FILE}`);
 }

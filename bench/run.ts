@@ -4,8 +4,8 @@
  * raw broadcaster (fanout-bench.ts); prints the tables and writes docs/BENCHMARKS.md. Runs
  * for about five minutes; every phase is bounded in time.
  *
- * `npm run bench -- --only fanout` runs the fan-out phase alone and replaces only its
- * section of docs/BENCHMARKS.md.
+ * `npm run bench -- --only fanout` (or `groupsend`, `conversation`) runs that phase alone and
+ * replaces only its section of docs/BENCHMARKS.md.
  */
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -16,6 +16,12 @@ import { performance } from 'node:perf_hooks';
 import { initCrypto } from '@parus/core';
 import type { Random } from '@parus/core';
 import { summariseProfile } from './cpu-profile.ts';
+import {
+  benchConversation,
+  conversationOnly,
+  renderConversationSection,
+  spliceConversationSection,
+} from './conversation-bench.ts';
 import { benchFanout, fanoutOnly, renderFanoutSection, spliceFanoutSection } from './fanout-bench.ts';
 import {
   benchGroupSend,
@@ -122,7 +128,9 @@ async function main(): Promise<void> {
   const only = onlyPhase();
   if (only !== undefined) {
     if (only === 'groupsend') return groupSendOnly(log);
-    if (only !== 'fanout') throw new Error(`--only knows two phases: fanout, groupsend (not ${only})`);
+    if (only === 'conversation') return conversationOnly(log);
+    if (only !== 'fanout')
+      throw new Error(`--only knows three phases: fanout, groupsend, conversation (not ${only})`);
     return fanoutOnly(log);
   }
   const machine = await describeMachine();
@@ -193,14 +201,18 @@ async function main(): Promise<void> {
   };
   const fanout = await benchFanout(log);
   const groupSend = await benchGroupSend(log);
+  const conversation = await benchConversation(log);
   // Keep the web client's section, which `npm run bench:web` writes.
   const previous = await readFile(OUTPUT, 'utf8').catch(() => '');
   await writeFile(
     OUTPUT,
     withWebSection(
-      spliceGroupSendSection(
-        spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
-        renderGroupSendSection(groupSend),
+      spliceConversationSection(
+        spliceGroupSendSection(
+          spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
+          renderGroupSendSection(groupSend),
+        ),
+        renderConversationSection(conversation),
       ),
       webSection(previous),
     ),
