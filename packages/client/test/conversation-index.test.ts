@@ -5,36 +5,23 @@ import { describe, expect, it } from 'vitest';
 import { dagHeads, equalBytes, missingParents, nextLamport, toHex } from '@parus/core';
 import { ConversationIndex } from '../src/conversation-index.ts';
 import type { MessageRecord } from '../src/records.ts';
-
-function ints(seed: number): (bound: number) => number {
-  let a = seed >>> 0;
-  return (bound) => {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    return Math.floor((a / 4294967296) * bound);
-  };
-}
-
-function id(n: number): Uint8Array {
-  const out = new Uint8Array(32);
-  new DataView(out.buffer).setUint32(0, n + 1);
-  return out;
-}
+import { numberedId, seededInts, shuffled } from './support/seeded.ts';
 
 /** `count` messages both ways: parents among recent ones, some unsends, some parents never seen. */
 function conversation(count: number, seed: number): MessageRecord[] {
-  const next = ints(seed);
+  const next = seededInts(seed);
   const out: MessageRecord[] = [];
   for (let i = 0; i < count; i++) {
     const parents: Uint8Array[] = [];
     for (let k = next(3); k > 0 && out.length > 0; k--)
       parents.push(out[Math.max(0, out.length - 1 - next(6))]!.id);
-    if (next(10) === 0) parents.push(id(5000 + i));
+    if (next(10) === 0) parents.push(numberedId(5000 + i));
     const lamport =
       1 + Math.max(0, ...out.filter((o) => parents.some((p) => equalBytes(p, o.id))).map((o) => o.lamport));
     const unsend = out.length > 0 && next(6) === 0;
     out.push({
-      id: id(i),
-      contact: id(9999),
+      id: numberedId(i),
+      contact: numberedId(9999),
       dir: next(2) === 0 ? 'in' : 'out',
       kind: unsend ? 'unsend' : 'text',
       text: '',
@@ -51,19 +38,10 @@ function conversation(count: number, seed: number): MessageRecord[] {
   return out;
 }
 
-function shuffled<T>(items: readonly T[], next: (bound: number) => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = next(i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
 describe('ConversationIndex', () => {
   it('answers as the scan of every stored record, message by message, in any order of arrival', () => {
     for (let seed = 1; seed <= 30; seed++) {
-      const next = ints(seed + 77);
+      const next = seededInts(seed + 77);
       const records = shuffled(conversation(1 + (seed % 40) * 2, seed), next);
       const index = new ConversationIndex();
       const stored: MessageRecord[] = [];

@@ -5,36 +5,23 @@ import { describe, expect, it } from 'vitest';
 import { dagHeads, equalBytes, nextLamport, toHex } from '@parus/core';
 import type { GroupMessageRecord } from '../src/groups/group-records.ts';
 import { GroupMessageIndex } from '../src/groups/message-index.ts';
+import { numberedId, seededInts } from './support/seeded.ts';
 
-function ints(seed: number): (bound: number) => number {
-  let a = seed >>> 0;
-  return (bound) => {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    return Math.floor((a / 4294967296) * bound);
-  };
-}
-
-function id(n: number): Uint8Array {
-  const out = new Uint8Array(32);
-  new DataView(out.buffer).setUint32(0, n + 1);
-  return out;
-}
-
-const authors = [1, 2, 3].map((n) => id(1000 + n));
+const authors = [1, 2, 3].map((n) => numberedId(1000 + n));
 
 /** A conversation of `count` messages: parents among recent ones, some placed late, some ids unknown. */
 function conversation(count: number, seed: number): GroupMessageRecord[] {
-  const next = ints(seed);
+  const next = seededInts(seed);
   const out: GroupMessageRecord[] = [];
   for (let i = 0; i < count; i++) {
     const parents: Uint8Array[] = [];
     for (let k = next(3); k > 0 && out.length > 0; k--)
       parents.push(out[Math.max(0, out.length - 1 - next(6))]!.id);
-    if (next(10) === 0) parents.push(id(5000 + i)); // a parent never seen here
+    if (next(10) === 0) parents.push(numberedId(5000 + i)); // a parent never seen here
     const lamport =
       1 + Math.max(0, ...out.filter((o) => parents.some((p) => equalBytes(p, o.id))).map((o) => o.lamport));
     const r: GroupMessageRecord = {
-      id: id(i),
+      id: numberedId(i),
       author: authors[next(3)]!,
       dir: 'in',
       kind: 'text',
@@ -84,7 +71,7 @@ describe('GroupMessageIndex', () => {
   it('answers as a scan of every stored record, message after message, in any order', () => {
     for (let seed = 1; seed <= 30; seed++) {
       const all = conversation(5 + (seed % 40), seed);
-      const next = ints(seed * 7);
+      const next = seededInts(seed * 7);
       const order = [...all].sort(() => next(3) - 1);
       const index = new GroupMessageIndex();
       const seen: GroupMessageRecord[] = [];
@@ -105,7 +92,7 @@ describe('GroupMessageIndex', () => {
           expect(index.timesOf(a).map((t) => t.ts)).toEqual(
             seen.filter((x) => equalBytes(x.author, a)).map((x) => x.ts),
           );
-        const probe = [[], [seen[next(seen.length)]!.id], [all[next(all.length)]!.id, id(9999)]];
+        const probe = [[], [seen[next(seen.length)]!.id], [all[next(all.length)]!.id, numberedId(9999)]];
         for (const parents of probe)
           for (const now of [10_000, 12_000, 20_000])
             expect(index.backdated(parents, now, 1_000)).toBe(backdatedByScan(seen, parents, now, 1_000));

@@ -66,16 +66,7 @@ export class DirectOutbox {
 
   /** A control message to `c` (receipts, resend requests) as an outbox entry, dropped once relayed. */
   control(c: ContactRecord, kind: MessageKind, body: CborMap): StoreOp {
-    const env = createEnvelope({
-      device: this.ctx.device(),
-      conv: c.conv,
-      parents: [],
-      lamport: 0,
-      ts: this.ctx.now(),
-      kind,
-      body,
-    });
-    return this.outboxOp(c, encodeEnvelope(env));
+    return this.outboxOp(c, this.envelopeOutsideDag(c, kind, body));
   }
 
   /** Wraps a group payload for the 1:1 session with `c` and queues it in the outbox. */
@@ -84,13 +75,21 @@ export class DirectOutbox {
   }
 
   groupEnvelope(c: ContactRecord, body: CborMap): Uint8Array {
+    return this.envelopeOutsideDag(c, 'group', body);
+  }
+
+  /**
+   * A signed envelope to `c` that is no message of the conversation (no parents, clock 0):
+   * receipts, resend requests, group payloads. Never shown, never a parent.
+   */
+  private envelopeOutsideDag(c: ContactRecord, kind: MessageKind, body: CborMap): Uint8Array {
     const env = createEnvelope({
       device: this.ctx.device(),
       conv: c.conv,
       parents: [],
       lamport: 0,
       ts: this.ctx.now(),
-      kind: 'group',
+      kind,
       body,
     });
     return encodeEnvelope(env);
