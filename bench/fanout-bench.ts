@@ -40,10 +40,10 @@ import { nodeTransport } from '@parus/client/node';
 import WebSocket from 'ws';
 import { summariseProfile } from './cpu-profile.ts';
 import type { ProfileSummary } from './cpu-profile.ts';
+import { BENCHMARKS_FILE, spliceSection, writeSection, type SectionMarkers } from './doc-sections.ts';
 import type { FanoutRecipientsConfig, RecipientsCommand, RecipientsMessage } from './fanout-recipients.ts';
 import type { LatencySummary, ServerCommand, ServerMessage } from './ipc.ts';
 import { describeMachine } from './machine.ts';
-import { BENCHMARKS_FILE, spliceSection, writeSection, type SectionMarkers } from './doc-sections.ts';
 import type { Machine } from './machine.ts';
 import { cpuTimeMs, monotonicUs } from './proc-stat.ts';
 import { GROUP_ID_BYTES, ROLE_SENDER } from './raw-broadcaster.ts';
@@ -732,13 +732,13 @@ function whatChanged(measured: FanoutResult[]): string[] {
   ];
 }
 
-/** Puts the section into the report, replacing an earlier one, else before "## Double Ratchet". */
 const FANOUT_MARKERS: SectionMarkers = {
   start: FANOUT_SECTION_START,
   end: FANOUT_SECTION_END,
   before: '## Double Ratchet',
 };
 
+/** Puts the section into the report, replacing an earlier one, else before "## Double Ratchet". */
 export function spliceFanoutSection(markdown: string, section: string): string {
   return spliceSection(markdown, FANOUT_MARKERS, section);
 }

@@ -41,9 +41,9 @@ import { Account, MemoryStore } from '@parus/client';
 import type { Store, StoreOp, Transport } from '@parus/client';
 import { nodeTransport } from '@parus/client/node';
 import type { FanoutRecipientsConfig, RecipientsCommand, RecipientsMessage } from './fanout-recipients.ts';
+import { BENCHMARKS_FILE, spliceSection, writeSection, type SectionMarkers } from './doc-sections.ts';
 import type { ServerCommand, ServerMessage } from './ipc.ts';
 import { describeMachine } from './machine.ts';
-import { BENCHMARKS_FILE, spliceSection, writeSection, type SectionMarkers } from './doc-sections.ts';
 import type { Machine } from './machine.ts';
 import { Child } from './fanout-bench.ts';
 
@@ -460,13 +460,13 @@ export function renderGroupSendSection(r: GroupSendReport): string {
   return lines.join('\n');
 }
 
-/** Replaces an earlier section, else puts it before the fan-out section (or at the end). */
 const GROUP_SEND_MARKERS: SectionMarkers = {
   start: GROUP_SEND_SECTION_START,
   end: GROUP_SEND_SECTION_END,
   before: '<!-- fan-out benchmark: start -->',
 };
 
+/** Replaces an earlier section, else puts it before the fan-out section (or at the end). */
 export function spliceGroupSendSection(markdown: string, section: string): string {
   return spliceSection(markdown, GROUP_SEND_MARKERS, section);
 }

@@ -283,6 +283,7 @@ export class Account {
       mustSendable: (alias) => this.mustSendable(alias),
       info: (c) => this.info(c),
       saveContact: (c, extra) => this.saveContact(c, extra),
+      forgetContact: (c) => this.forgetContact(c),
       outboxOp: (c, envelope, message) => this.outbox.outboxOp(c, envelope, message),
       control: (c, kind, body) => this.outbox.control(c, kind, body),
       groupEnvelope: (c, body) => this.outbox.groupEnvelope(c, body),
@@ -669,6 +670,17 @@ export class Account {
       await this.saveContact(next);
       return this.info(next);
     });
+  }
+
+  /**
+   * Drops what is kept in memory of a contact whose record was deleted (a session replaced by
+   * a new one, or ended by a room door's refusal): the record, its conversation index, its queue.
+   */
+  private forgetContact(c: ContactRecord): void {
+    this.contactsById.delete(hex(c.id));
+    this.conversations.delete(hex(c.id));
+    this.queues.delete(hex(c.recv.rid));
+    this.contactsVersion++;
   }
 
   private async saveContact(c: ContactRecord, extra: StoreOp[] = []): Promise<void> {

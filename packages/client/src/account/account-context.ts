@@ -8,6 +8,7 @@ import {
   UsageError,
   compareBytes,
   concatBytes,
+  fromHex,
   hash,
   toHex,
   type CborMap,
@@ -85,9 +86,7 @@ export function outboxKey(seq: number): string {
 
 export function fromHexId(id: string): Uint8Array {
   if (!/^[0-9a-f]{64}$/.test(id)) throw new UsageError('message id must be 64 hex characters');
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) out[i] = parseInt(id.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  return fromHex(id);
 }
 
 /** What an inbound queue belongs to: an invitation (its card's answers) or a contact. */
@@ -146,6 +145,8 @@ export interface AccountContext {
   mustSendable(alias: string): ContactRecord;
   info(c: ContactRecord): ContactInfo;
   saveContact(c: ContactRecord, extra?: StoreOp[]): Promise<void>;
+  /** After its record was deleted: the contact, its conversation index and its queue go from memory. */
+  forgetContact(c: ContactRecord): void;
   outboxOp(c: ContactRecord, envelope: Uint8Array, message?: Uint8Array): StoreOp;
   control(c: ContactRecord, kind: MessageKind, body: CborMap): StoreOp;
   groupEnvelope(c: ContactRecord, body: CborMap): Uint8Array;

@@ -64,7 +64,6 @@ export type SetupContext = Pick<
   | 'contactsById'
   | 'invitesById'
   | 'queues'
-  | 'conversations'
   | 'refusing'
   | 'inviteTtlMs'
   | 'self'
@@ -78,6 +77,7 @@ export type SetupContext = Pick<
   | 'byAlias'
   | 'info'
   | 'saveContact'
+  | 'forgetContact'
   | 'outboxOp'
 >;
 
@@ -257,11 +257,7 @@ export class ContactSetup {
     await this.ctx.lock.run(async () => {
       if (contact.peer) ops.push(...(await this.ctx.groups.peerSessionOps(contact)));
       await this.ctx.store.batch(ops);
-      if (existing) {
-        this.ctx.contactsById.delete(hex(existing.id));
-        this.ctx.conversations.delete(hex(existing.id));
-        this.ctx.queues.delete(hex(existing.recv.rid));
-      }
+      if (existing) this.ctx.forgetContact(existing);
       this.ctx.contactsById.set(hex(contact.id), contact);
       this.ctx.contactsChanged();
       this.ctx.queues.set(hex(recv.rid), { kind: 'contact', id: hex(contact.id) });

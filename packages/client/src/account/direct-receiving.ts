@@ -59,11 +59,10 @@ export type ReceivingContext = Pick<
   | 'contactsById'
   | 'invitesById'
   | 'queues'
-  | 'conversations'
-  | 'contactsChanged'
   | 'connection'
   | 'queueOf'
   | 'saveContact'
+  | 'forgetContact'
   | 'outboxOp'
   | 'control'
   | 'statusOp'
@@ -129,10 +128,7 @@ export class DirectReceiving {
     for (const { key, value: e } of this.ctx.mirror.entries(C.outbox, decodeOutbox))
       if (equalBytes(e.contact, c.id)) ops.push({ type: 'del', collection: C.outbox, key });
     await this.ctx.store.batch(ops);
-    this.ctx.contactsById.delete(hex(c.id));
-    this.ctx.conversations.delete(hex(c.id));
-    this.ctx.contactsChanged();
-    this.ctx.queues.delete(hex(c.recv.rid));
+    this.ctx.forgetContact(c);
     for (const f of refused.after) f();
     const r = this.ctx.connection(c.recv.relay);
     // The queue has done its job; delete it (after this message's ack).
@@ -222,8 +218,7 @@ export class DirectReceiving {
           key: hex(env.id),
           value: encodeRecord(record),
         });
-        const stored = record;
-        after.push(() => index.put(stored));
+        after.push(() => index.put(record));
         const missing = index.missingWith(record).filter((id) => !this.requestedResend.has(hex(id)));
         if (missing.length > 0) {
           for (const id of missing) this.requestedResend.add(hex(id));
