@@ -23,7 +23,9 @@ import {
   type MessageInfo,
   type TransferProgress,
 } from '../src/index.ts';
+import type { ConversationIndex } from '../src/conversation-index.ts';
 import { nodeTransport } from '../src/node/index.ts';
+import type { MessageRecord } from '../src/records.ts';
 
 type Relay = Awaited<ReturnType<typeof startRelay>>;
 let relay: Relay;
@@ -184,6 +186,39 @@ describe('unsend (收回)', () => {
       text: 'alice wrote this',
     });
     expect((await alice.history('Bob')).every((x) => !x.unsent)).toBe(true);
+  });
+});
+
+describe('a peer that breaks the clock rule', () => {
+  it('refuses a message whose Lamport clock jumps too far ahead; our own clock stays where it was', async () => {
+    const [alice, bob] = await pair();
+    const first = await alice.sendText('Bob', 'hello');
+    await exchange(alice, bob);
+    // A modified client: Bob's index claims a message at clock 5,000,000, so his next message
+    // names it as a parent and carries the clock after it (the bound is 1,000,000 past ours).
+    const bobIndexes = (bob as unknown as { conversations: Map<string, ConversationIndex> }).conversations;
+    expect(bobIndexes.size).toBe(1);
+    const [index] = [...bobIndexes.values()];
+    const forged = (await bob.history('alice'))[0]!;
+    index!.put({
+      id: new Uint8Array(32).fill(7),
+      dir: 'out',
+      kind: 'text',
+      parents: [Uint8Array.from(Buffer.from(forged.id, 'hex'))],
+      lamport: 5_000_000,
+    } as MessageRecord);
+    const errors: string[] = [];
+    alice.events.on('error', (e) => errors.push(e.error.name));
+    const far = await bob.sendText('alice', 'from the far future');
+    expect(far.lamport).toBe(5_000_001);
+    await exchange(bob, alice);
+    expect(errors).toContain('ProtocolError');
+    expect((await alice.history('Bob')).map((m) => m.text)).toEqual(['hello']);
+    // Alice's clock was not pushed: her next message follows her own history.
+    const after = await alice.sendText('Bob', 'still here');
+    expect(after.lamport).toBe(first.lamport + 1);
+    await exchange(alice, bob);
+    expect((await bob.history('alice')).map((m) => m.text)).toContain('still here');
   });
 });
 
