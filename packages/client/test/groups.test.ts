@@ -333,6 +333,60 @@ describe('private groups', () => {
     expect(bob.groups.resolved(g).invited.size).toBe(1);
   });
 
+  it('answers an introduction that overtook its maker’s invitation once the invitation arrives', async () => {
+    const [alice, bob, carol, stores] = await trio();
+    const g = (await alice.groups.create('Overtaken')).id;
+    await alice.groups.invite(g, 'Bob');
+    await settle([alice, bob, carol]);
+    await bob.groups.join(g);
+    await settle([alice, bob, carol]);
+    // Bob's engine sets aside every state event from Alice, as if they were still on their way
+    // (a relay that refuses one send and takes the next reorders a session's sends this way).
+    type Receive = (
+      c: ContactRecord,
+      body: unknown,
+      ops: StoreOp[],
+      after: Array<() => void>,
+    ) => Promise<void>;
+    const engine = bob.groups as unknown as { receive: Receive };
+    const receive = engine.receive.bind(engine);
+    const held: Array<{ c: ContactRecord; body: unknown }> = [];
+    let intros = 0;
+    engine.receive = async (c, body, ops, after) => {
+      const t = (body as { t: string }).t;
+      if (t === 'ev') return void held.push({ c, body });
+      if (t === 'intro') intros++;
+      return receive(c, body, ops, after);
+    };
+    await alice.groups.invite(g, 'Carol');
+    await settle([alice, bob, carol]);
+    await carol.groups.join(g);
+    await settle([alice, bob, carol]);
+    expect(intros).toBe(1); // Carol's card, forwarded by Alice, before Bob knows of Carol
+    expect(bob.groups.members(g)).toHaveLength(2);
+    // The events arrive after all.
+    engine.receive = receive;
+    const internals = bob as unknown as { lock: { run: <T>(f: () => Promise<T>) => Promise<T> } };
+    for (const { c, body } of held) {
+      await internals.lock.run(async () => {
+        const ops: StoreOp[] = [];
+        const after: Array<() => void> = [];
+        await receive(c, body, ops, after);
+        await stores.bob.batch(ops);
+        for (const f of after) f();
+      });
+    }
+    await until(
+      [alice, bob, carol],
+      () =>
+        [alice, bob, carol].every((a) => {
+          const members = a.groups.members(g);
+          return members.length === 3 && members.every((m) => m.linked);
+        }),
+      60_000,
+    );
+  }, 120_000);
+
   it('shows invitations, lets the invitee decline, and refuses unknown groups', async () => {
     const [alice, bob] = await trio();
     const g = (await alice.groups.create('Maybe')).id;

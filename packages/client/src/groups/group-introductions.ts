@@ -5,7 +5,7 @@
  * and the other answers it. The same pass sends what is owed and the history bundles due
  * (message-catch-up.ts).
  */
-import { ProtocolError, QuotaError, equalBytes, toHex, type GroupState } from '@parus/core';
+import { ProtocolError, QuotaError, cardFromLink, equalBytes, toHex, type GroupState } from '@parus/core';
 import type { ContactRecord } from '../records.ts';
 import { MAX_GROUP_MEMBERS, type GroupContext, type Loaded, type Tx } from './engine-context.ts';
 import { encodeGroupPayload } from './group-wire.ts';
@@ -22,6 +22,11 @@ const MAX_FORWARDS = 2 * MAX_GROUP_MEMBERS;
 /** A card for a group peer is made again if no session came of it in this time. */
 const INTRO_RETRY_MS = 24 * 60 * 60 * 1000;
 const hex = toHex;
+
+/** When a forwarded card stops being answerable (checked when it arrives: it parses). */
+function cardExpires(link: string): number {
+  return cardFromLink(link).expires;
+}
 
 export class GroupIntroductions {
   private maintaining: Promise<void> | undefined;
@@ -94,11 +99,21 @@ export class GroupIntroductions {
     await this.catchUp.shareHistoryDue(l).catch(() => undefined);
     // A card made earlier whose retry time has not come: the pass is due again then.
     let until = Infinity;
-    // Cards forwarded to me: answer them (each answer binds the new session to my key).
+    // Cards forwarded to me: answer them (each answer binds the new session to my key). The
+    // state is read again for each: events may have come in while this pass awaited the network.
     for (const a of [...l.rec.accept]) {
       if (this.closed) return;
-      if (st.invited.has(hex(a.m))) continue; // answered once their join is here
-      if (!this.ctx.linkOf(l, a.m) && st.members.has(hex(a.m))) {
+      const linked = this.ctx.linkOf(l, a.m) !== undefined;
+      const member = this.ctx.state(l).members.has(hex(a.m));
+      if (!linked && !member) {
+        // The card overtook its maker's join (or invitation): it waits for it, until it expires.
+        const expires = cardExpires(a.link);
+        if (expires > now) {
+          until = Math.min(until, expires);
+          continue;
+        }
+      }
+      if (!linked && member) {
         try {
           await this.ctx.host.acceptPeerCard(a.link, l.rec.id);
         } catch {
@@ -120,6 +135,7 @@ export class GroupIntroductions {
       });
       this.ctx.host.kick();
     }
+    until = Math.min(until, await this.dropExpiredForwards(l, now));
     // Members I joined after and have no session with: I make a card, a member between us forwards it.
     const tries = new Map(l.rec.intros.map((x) => [hex(x.m), x.at]));
     for (const m of st.members.values()) {
@@ -171,19 +187,47 @@ export class GroupIntroductions {
   }
 
   /**
+   * Cards held for a member I have no session with yet (receiveIntro) that expired on the way
+   * are dropped; returns when the next one expires.
+   */
+  private async dropExpiredForwards(l: Loaded, now: number): Promise<number> {
+    let next = Infinity;
+    const live = l.rec.forwards.filter((f) => {
+      const expires = cardExpires(f.link);
+      if (expires > now) next = Math.min(next, expires);
+      return expires > now;
+    });
+    if (live.length < l.rec.forwards.length) {
+      await this.ctx.host.run(async () => {
+        const tx: Tx = { ops: [], after: [] };
+        const kept = new Set(live.map((f) => f.link));
+        this.ctx.putRec(tx, l, { ...l.rec, forwards: l.rec.forwards.filter((f) => kept.has(f.link)) });
+        await this.ctx.host.store.batch(tx.ops);
+      });
+    }
+    return next;
+  }
+
+  /**
    * A card on its way (DESIGN.md "Introductions"): one for me is kept to answer in the next
-   * pass; one I am asked to forward goes to its member, or waits for our session.
+   * pass; one I am asked to forward goes to its member, or waits for our session. Either may
+   * come before the events that make its members known here (a session's sends are reordered
+   * when a relay refuses one and takes the next): the answer waits for the maker's join, the
+   * forward for a session with the addressee, each bounded and dropped once the card expires.
    */
   receiveIntro(tx: Tx, l: Loaded, sender: Uint8Array, to: Uint8Array, from: Uint8Array, link: string): void {
-    const st = this.ctx.state(l);
+    try {
+      cardExpires(link);
+    } catch (e) {
+      throw new ProtocolError('an introduction must carry a card', { cause: e });
+    }
     const me = this.ctx.me(l).publicKey;
-    // A card may overtake the maker's join on its way here: invited makers count too.
-    const known = (k: Uint8Array): boolean => st.members.has(hex(k)) || st.invited.has(hex(k));
-    if (!known(from) || !known(to)) return; // stale: nothing to do
     if (equalBytes(to, me)) {
-      if (this.ctx.linkOf(l, from) || l.rec.accept.some((a) => equalBytes(a.m, from))) return;
-      if (l.rec.accept.length >= MAX_GROUP_MEMBERS) throw new QuotaError('too many introductions wait');
-      this.ctx.putRec(tx, l, { ...l.rec, accept: [...l.rec.accept, { m: from, link }] });
+      if (equalBytes(from, me) || this.ctx.linkOf(l, from)) return;
+      // A newer card from the same maker (made again after the first came to nothing) replaces it.
+      const others = l.rec.accept.filter((a) => !equalBytes(a.m, from));
+      if (others.length >= MAX_GROUP_MEMBERS) throw new QuotaError('too many introductions wait');
+      this.ctx.putRec(tx, l, { ...l.rec, accept: [...others, { m: from, link }] });
       return;
     }
     // I am asked to forward: only a member's own card, to a member.
@@ -195,7 +239,8 @@ export class GroupIntroductions {
       );
       return;
     }
-    if (l.rec.forwards.length >= MAX_FORWARDS) throw new QuotaError('too many introductions wait');
-    this.ctx.putRec(tx, l, { ...l.rec, forwards: [...l.rec.forwards, { to, from, link }] });
+    const others = l.rec.forwards.filter((f) => !(equalBytes(f.to, to) && equalBytes(f.from, from)));
+    if (others.length >= MAX_FORWARDS) throw new QuotaError('too many introductions wait');
+    this.ctx.putRec(tx, l, { ...l.rec, forwards: [...others, { to, from, link }] });
   }
 }
