@@ -193,7 +193,7 @@ export interface AccountOptions {
   roomLimits?: Partial<RoomLimits>;
 }
 
-/** Relay message ids seen are kept this long (longer than a relay keeps messages: 21 days). */
+/** What marks a delivery as read (direct-receiving.ts seenKey) is kept this long (a relay keeps messages 21 days). */
 const SEEN_TTL = 30 * DAY;
 
 // ---- The engine -----------------------------------------------------------------------

@@ -23,6 +23,7 @@ import {
   encodeEnvelope,
   encodeRatchetState,
   equalBytes,
+  hash,
   openDelivery,
   ratchetDecrypt,
   unpad,
@@ -39,7 +40,7 @@ import {
   type MessageStatus,
 } from '../records.ts';
 import type { StoreOp } from '../store.ts';
-import { C, SHOWN_KINDS, hex, tombstone, type AccountContext } from './account-context.ts';
+import { C, SHOWN_KINDS, hex, tombstone, type AccountContext, type QueueOwner } from './account-context.ts';
 import type { ContactSetup } from './contact-setup.ts';
 
 const MAX_LAMPORT_JUMP = 1_000_000;
@@ -76,6 +77,18 @@ function idList(body: unknown): Uint8Array[] {
   return asArray(m.ids, 'ids', 256).map((v) => asBytes(v, 'id', { len: 32 }));
 }
 
+/**
+ * What marks a delivery as read (kept SEEN_TTL). A rendez-vous request by its relay message id
+ * (a redelivery after a crash before the ack). A message from a contact by its bytes: besides
+ * a redelivery, that catches a copy the sender sent again because its relay's answer to the
+ * first was lost (decision 0006: an entry keeps its ciphertext until the relay takes it), which
+ * the relay stores under a new id and which the ratchet, once it has moved past that message's
+ * chain, cannot tell from a forgery.
+ */
+function seenKey(kind: QueueOwner['kind'], mid: Uint8Array, body: Uint8Array): string {
+  return kind === 'invite' ? hex(mid) : `body.${hex(hash(body, 16))}`;
+}
+
 export class DirectReceiving {
   private readonly requestedResend = new Set<string>();
 
@@ -87,16 +100,16 @@ export class DirectReceiving {
   async receive(_relay: string, rid: Uint8Array, mid: Uint8Array, sealed: Uint8Array): Promise<void> {
     const owner = this.ctx.queues.get(hex(rid));
     if (!owner) return;
-    if (await this.ctx.store.get(C.seen, hex(mid))) return; // redelivered after a crash before the ack
-    const seenOp: StoreOp = {
-      type: 'put',
-      collection: C.seen,
-      key: hex(mid),
-      value: encodeRecord({ at: this.ctx.now() }),
-    };
     const queue = this.ctx.queueOf(owner);
     if (!queue) return;
     const { body } = openDelivery(queue.key, mid, sealed);
+    const seenOp: StoreOp = {
+      type: 'put',
+      collection: C.seen,
+      key: seenKey(owner.kind, mid, body),
+      value: encodeRecord({ at: this.ctx.now() }),
+    };
+    if (await this.ctx.store.get(C.seen, seenOp.key)) return; // read before: nothing to do again
     if (owner.kind === 'invite') {
       const invite = this.ctx.invitesById.get(owner.id);
       if (invite) await this.setup.receiveContactRequest(invite, body, seenOp);
