@@ -44,6 +44,7 @@ import {
   type Random,
 } from '@parus/core';
 import { PendingAcks } from './ack-batch.ts';
+import { FramePacer } from './frame-pacer.ts';
 import type { Transport, TransportConnection } from './transport.ts';
 
 /** Commands as callers give them: without the request id and the authenticator. */
@@ -129,6 +130,8 @@ export class RelayConnection {
   private queuedInbound = 0;
   /** Acks of processed deliveries, waiting for the end of a burst. */
   private readonly acks = new PendingAcks();
+  /** Keeps this connection's frames within the rate its relay announced. */
+  private pacer: FramePacer | undefined;
 
   constructor(private readonly opts: RelayConnectionOptions) {
     this.address = parseRelayAddress(opts.address);
@@ -234,6 +237,11 @@ export class RelayConnection {
     this.conn = conn;
     this.endSession();
     this.session = { nonce: welcome.session, relayDh: welcome.dh, keys: new Map() };
+    this.pacer?.release();
+    this.pacer =
+      welcome.rate !== undefined && welcome.burst !== undefined
+        ? new FramePacer({ rate: welcome.rate, burst: welcome.burst })
+        : undefined;
     this.nextId = 1;
     conn.onMessage((data) => this.onFrame(data));
     conn.onClose(() => this.onDisconnect());
@@ -247,6 +255,8 @@ export class RelayConnection {
   private onDisconnect(): void {
     this.conn = undefined;
     this.endSession();
+    this.pacer?.release();
+    this.pacer = undefined;
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(new TransportError('connection to relay lost'));
@@ -309,6 +319,9 @@ export class RelayConnection {
    * the relay checks it against) when given, and awaits its answer.
    */
   async command(input: CommandInput | { t: 'ping' }, queueSecret?: Uint8Array): Promise<RelayFrame> {
+    if (!this.conn || !this.session) throw new TransportError('not connected to the relay');
+    // Within the relay's announced rate (frame-pacer.ts); the connection may change meanwhile.
+    if (this.pacer) await this.pacer.turn();
     const conn = this.conn;
     const session = this.session;
     if (!conn || !session) throw new TransportError('not connected to the relay');
@@ -466,6 +479,8 @@ export class RelayConnection {
     this.closed = true;
     for (const w of this.waiters.splice(0)) w.reject(new TransportError('connection closed'));
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.pacer?.release();
+    this.pacer = undefined;
     this.conn?.close();
     this.forgetKeys();
   }

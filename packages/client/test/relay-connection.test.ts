@@ -185,4 +185,44 @@ describe('RelayConnection', () => {
       await relay.close();
     }
   });
+
+  it('keeps a burst within the rate the relay announces, in order, where unpaced frames are refused', async () => {
+    // 20 frames a second, 10 at once; 3 refusals in a row close the connection.
+    const limits = { framesPerSecond: 20, frameBurst: 10, maxRateStrikes: 3 };
+    const relay = await startRelay({ port: 0, dataDir: dataDir(), limits });
+    const conn = new RelayConnection({
+      address: relay.address,
+      transport: nodeTransport(),
+      rng: systemRandom,
+      onMessage: () => {},
+    });
+    try {
+      await conn.start();
+      const answered: number[] = [];
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) => conn.command({ t: 'ping' }).then(() => answered.push(i))),
+      );
+      expect(answered).toEqual(Array.from({ length: 30 }, (_, i) => i));
+      expect(conn.connected).toBe(true);
+      // The same burst from a connection that does not pace: the relay refuses what its bucket
+      // cannot take (and closes the connection after three refusals in a row).
+      const unpaced = new RelayConnection({
+        address: relay.address,
+        transport: nodeTransport(),
+        rng: systemRandom,
+        onMessage: () => {},
+      });
+      await unpaced.start();
+      (unpaced as unknown as { pacer: unknown }).pacer = undefined;
+      const results = await Promise.allSettled(
+        Array.from({ length: 30 }, () => unpaced.command({ t: 'ping' })),
+      );
+      unpaced.close();
+      const refused = results.filter((r) => r.status === 'rejected').map((r) => (r.reason as Error).name);
+      expect(refused).toContain('QuotaError');
+    } finally {
+      conn.close();
+      await relay.close();
+    }
+  }, 30_000);
 });

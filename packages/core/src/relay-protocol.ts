@@ -166,6 +166,13 @@ export interface WelcomeFrame {
   session: Uint8Array; // fresh per connection
   dh: Uint8Array; // the relay's X25519 public key for this connection alone
   sig: Uint8Array; // over WELCOME_CONTEXT || challenge || session || dh
+  /**
+   * The relay's per-connection frame rate limit (frames per second, burst), so that a client
+   * paces itself instead of being refused. Not signed: whoever could change it could as well
+   * drop the connection.
+   */
+  rate?: number;
+  burst?: number;
 }
 export interface IdsFrame {
   t: 'ids';
@@ -385,6 +392,13 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
   }
 }
 
+/** A welcome's announced rate limit, when it has one that makes sense. */
+function withRate(m: CborMap): { rate?: number; burst?: number } {
+  const rate = optional(m.rate, (v) => asUint(v, 'rate'));
+  const burst = optional(m.burst, (v) => asUint(v, 'burst'));
+  return rate && burst ? { rate, burst } : {};
+}
+
 export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
   const m = frameMap(bytes);
   const t = asText(m.t, 't', 16);
@@ -397,6 +411,7 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
         session: asBytes(m.session, 'session', { len: CHALLENGE_BYTES }),
         dh: asBytes(m.dh, 'dh', key32),
         sig: asBytes(m.sig, 'sig', sig64),
+        ...withRate(m),
       };
     case 'ids':
       return {

@@ -189,4 +189,23 @@ describe('codecs', () => {
     expect(toHex(signed.subarray(signed.length - 32))).toBe(toHex(welcome.dh));
     expect(() => welcomeSigningBytes(challenge, welcome.session, new Uint8Array(31))).toThrow(UsageError);
   });
+
+  it('welcome may announce the relay’s frame rate limit; only a whole, positive pair counts', () => {
+    const welcome = {
+      t: 'welcome' as const,
+      v: RELAY_PROTOCOL_VERSION,
+      key: systemRandom.bytes(32),
+      session: systemRandom.bytes(32),
+      dh: systemRandom.bytes(32),
+      sig: systemRandom.bytes(64),
+    };
+    expect(decodeRelayFrame(encodeFrame({ ...welcome, rate: 500, burst: 1000 }))).toEqual({
+      ...welcome,
+      rate: 500,
+      burst: 1000,
+    });
+    expect(decodeRelayFrame(encodeFrame({ ...welcome, rate: 500 }))).toEqual(welcome);
+    expect(decodeRelayFrame(encodeFrame({ ...welcome, rate: 0, burst: 10 }))).toEqual(welcome);
+    expect(() => decodeRelayFrame(encodeFrame({ ...welcome, rate: -1, burst: 10 }))).toThrow(DecodeError);
+  });
 });

@@ -58,6 +58,8 @@ export interface RelayConnectionOptions {
   commands: CommandHandler;
   blobs: BlobCommandHandler;
   limiter: RateLimiter;
+  /** The frame rate `limiter` allows, announced in `welcome` so that clients pace themselves. */
+  frameRate: { perSecond: number; burst: number };
   /** Blob chunk bytes, up and down (bput data, bget answers). */
   byteLimiter: RateLimiter;
   counters: ConnectionCounters;
@@ -205,7 +207,9 @@ export class RelayConnection implements Subscriber {
     const dh = auth.publicKey;
     const sig = sign(this.opts.keys.sign.secretKey, welcomeSigningBytes(frame.challenge, session, dh));
     const key = this.opts.keys.sign.publicKey;
-    this.send({ t: 'welcome', v: RELAY_PROTOCOL_VERSION, key, session, dh, sig });
+    const { perSecond, burst } = this.opts.frameRate;
+    const rate = { rate: Math.floor(perSecond), burst: Math.floor(burst) };
+    this.send({ t: 'welcome', v: RELAY_PROTOCOL_VERSION, key, session, dh, sig, ...rate });
   }
 
   private send(frame: RelayFrame): void {

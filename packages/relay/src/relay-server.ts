@@ -197,6 +197,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       rng,
       commands,
       blobs,
+      frameRate: { perSecond: limits.framesPerSecond, burst: limits.frameBurst },
       limiter: new RateLimiter({
         ratePerSecond: limits.framesPerSecond,
         burst: limits.frameBurst,

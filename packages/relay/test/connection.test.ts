@@ -38,6 +38,7 @@ function connection(run: () => Promise<void>) {
     rng: nodeRandom,
     commands: { run } as unknown as CommandHandler,
     blobs: { run } as unknown as BlobCommandHandler,
+    frameRate: { perSecond: 1_000, burst: 1_000 },
     limiter: new RateLimiter({ ratePerSecond: 1_000, burst: 1_000, maxStrikes: 10, clock: () => 0 }),
     byteLimiter: new RateLimiter({ ratePerSecond: 1 << 20, burst: 1 << 20, maxStrikes: 10, clock: () => 0 }),
     counters: { framesReceived: 0, errorsSent: 0 },
