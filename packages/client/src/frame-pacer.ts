@@ -31,12 +31,15 @@ export class FramePacer {
     return this.waiting.length - this.head;
   }
 
-  /** Resolves when one more frame may go; turns are given in the order they were asked for. */
-  turn(): Promise<void> {
+  /**
+   * Nothing when a frame may go now; else a promise that resolves when it may. Turns are given
+   * in the order they were asked for.
+   */
+  turn(): Promise<void> | undefined {
     this.refill();
     if (this.queued === 0 && this.tokens >= 1) {
       this.tokens -= 1;
-      return Promise.resolve();
+      return undefined;
     }
     return new Promise((resolve) => {
       this.waiting.push(resolve);

@@ -321,7 +321,8 @@ export class RelayConnection {
   async command(input: CommandInput | { t: 'ping' }, queueSecret?: Uint8Array): Promise<RelayFrame> {
     if (!this.conn || !this.session) throw new TransportError('not connected to the relay');
     // Within the relay's announced rate (frame-pacer.ts); the connection may change meanwhile.
-    if (this.pacer) await this.pacer.turn();
+    const turn = this.pacer?.turn();
+    if (turn) await turn;
     const conn = this.conn;
     const session = this.session;
     if (!conn || !session) throw new TransportError('not connected to the relay');

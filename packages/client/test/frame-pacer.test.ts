@@ -13,7 +13,7 @@ describe('FramePacer', () => {
   it('lets half the announced burst go at once, then 90 % of the rate, in the order asked', async () => {
     const pacer = new FramePacer({ rate: 100, burst: 8 }, () => Date.now());
     const gone: number[] = [];
-    for (let i = 0; i < 8; i++) void pacer.turn().then(() => gone.push(i));
+    for (let i = 0; i < 8; i++) void Promise.resolve(pacer.turn()).then(() => gone.push(i));
     await vi.advanceTimersByTimeAsync(0);
     expect(gone).toEqual([0, 1, 2, 3]); // burst 8 announced: 4 at once
     expect(pacer.queued).toBe(4);
@@ -27,7 +27,7 @@ describe('FramePacer', () => {
   it('lets everything waiting go when the connection ends, and a new turn after a pause at once', async () => {
     const pacer = new FramePacer({ rate: 1, burst: 2 }, () => Date.now());
     const gone: number[] = [];
-    for (let i = 0; i < 5; i++) void pacer.turn().then(() => gone.push(i));
+    for (let i = 0; i < 5; i++) void Promise.resolve(pacer.turn()).then(() => gone.push(i));
     await vi.advanceTimersByTimeAsync(0);
     expect(gone).toEqual([0]);
     pacer.release();
@@ -36,7 +36,7 @@ describe('FramePacer', () => {
     expect(vi.getTimerCount()).toBe(0); // nothing left to keep the process alive
     await vi.advanceTimersByTimeAsync(5_000);
     let next = false;
-    void pacer.turn().then(() => (next = true));
+    void Promise.resolve(pacer.turn()).then(() => (next = true));
     await vi.advanceTimersByTimeAsync(0);
     expect(next).toBe(true);
   });

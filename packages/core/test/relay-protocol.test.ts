@@ -25,7 +25,7 @@ import {
   toHex,
   welcomeSigningBytes,
 } from '../src/index.ts';
-import type { AuthenticatedCommand, SendFrame, SubFrame } from '../src/index.ts';
+import type { AuthenticatedCommand, SendFrame, SubFrame, WelcomeFrame } from '../src/index.ts';
 
 beforeAll(() => initCrypto());
 
@@ -167,14 +167,7 @@ describe('codecs', () => {
   });
 
   it('welcome carries the relay’s 32-byte dh, which its signature covers', () => {
-    const welcome = {
-      t: 'welcome' as const,
-      v: RELAY_PROTOCOL_VERSION,
-      key: systemRandom.bytes(32),
-      session: systemRandom.bytes(32),
-      dh: systemRandom.bytes(32),
-      sig: systemRandom.bytes(64),
-    };
+    const welcome = welcomeFrame();
     expect(decodeRelayFrame(encodeFrame(welcome))).toEqual(welcome);
     const { dh: _dh, ...withoutDh } = welcome;
     expect(() => decodeRelayFrame(encodeCbor(withoutDh as never))).toThrow(DecodeError);
@@ -191,14 +184,7 @@ describe('codecs', () => {
   });
 
   it('welcome may announce the relay’s frame rate limit; only a whole, positive pair counts', () => {
-    const welcome = {
-      t: 'welcome' as const,
-      v: RELAY_PROTOCOL_VERSION,
-      key: systemRandom.bytes(32),
-      session: systemRandom.bytes(32),
-      dh: systemRandom.bytes(32),
-      sig: systemRandom.bytes(64),
-    };
+    const welcome = welcomeFrame();
     expect(decodeRelayFrame(encodeFrame({ ...welcome, rate: 500, burst: 1000 }))).toEqual({
       ...welcome,
       rate: 500,
@@ -209,3 +195,14 @@ describe('codecs', () => {
     expect(() => decodeRelayFrame(encodeFrame({ ...welcome, rate: -1, burst: 10 }))).toThrow(DecodeError);
   });
 });
+
+function welcomeFrame(): WelcomeFrame {
+  return {
+    t: 'welcome',
+    v: RELAY_PROTOCOL_VERSION,
+    key: systemRandom.bytes(32),
+    session: systemRandom.bytes(32),
+    dh: systemRandom.bytes(32),
+    sig: systemRandom.bytes(64),
+  };
+}
