@@ -18,11 +18,22 @@ import {
   generateSignKeyPair,
   systemRandom,
   toHex,
+  QuotaError,
+  type CborMap,
 } from '@parus/core';
 import { Account, MemoryStore, type MessageInfo, type StoreOp } from '../src/index.ts';
 import { decodeOutbox, type ContactRecord } from '../src/records.ts';
 import { GC, decodeGroupRecord, decodeReceiver } from '../src/groups/group-records.ts';
-import { KeptStore, befriend, settle, stateOf, until, relayWorld } from './support/group-harness.ts';
+import { withRoom } from '../src/groups/group-introductions.ts';
+import {
+  KeptStore,
+  befriend,
+  deliverFromMember,
+  settle,
+  stateOf,
+  until,
+  relayWorld,
+} from './support/group-harness.ts';
 
 const world = relayWorld('groups');
 
@@ -386,6 +397,46 @@ describe('private groups', () => {
       60_000,
     );
   }, 120_000);
+
+  it('keeps cards from strangers waiting, bounded, never crowding out a member’s card', async () => {
+    const [alice, bob, carol, stores] = await trio();
+    const dave = await account('Dave');
+    await befriend(alice, dave, 'alice');
+    const g = await groupOfThree(alice, bob, carol);
+    await alice.groups.invite(g, 'Dave');
+    await settle([alice, bob, carol, dave]);
+    const [daveKey] = [...bob.groups.resolved(g).invited];
+    const { link } = await carol.createInvite();
+    const intro = (from: Uint8Array): CborMap => ({
+      t: 'intro',
+      g: fromHex(g),
+      to: fromHex(meKey(bob, g)),
+      from,
+      link,
+    });
+    const waiting = async (): Promise<string[]> =>
+      decodeGroupRecord((await stores.bob.get(GC.groups, g))!).accept.map((a) => toHex(a.m));
+    // Alice (a member) forwards cards of keys nobody in the group has (yet): they wait.
+    for (let i = 0; i < 3; i++)
+      await deliverFromMember(bob, stores.bob, g, meKey(alice, g), intro(systemRandom.bytes(32)));
+    await deliverFromMember(bob, stores.bob, g, meKey(alice, g), intro(fromHex(daveKey!)));
+    expect(await waiting()).toHaveLength(4);
+    expect((await waiting())[3]).toBe(daveKey);
+    // A link that is no card does not count, and changes nothing.
+    await expect(
+      deliverFromMember(bob, stores.bob, g, meKey(alice, g), {
+        ...intro(fromHex(daveKey!)),
+        link: 'parus:xyz',
+      }),
+    ).rejects.toThrow(ProtocolError);
+    expect(await waiting()).toHaveLength(4);
+    // The bound (MAX_GROUP_MEMBERS cards; here on short lists): a full list makes way for one more by
+    // dropping its oldest card from someone unknown, and refuses it when all are known.
+    const unknown = (k: string): boolean => k.startsWith('x');
+    expect(withRoom(['a', 'x1', 'b', 'x2'], 4, unknown)).toEqual(['a', 'b', 'x2']);
+    expect(withRoom(['a', 'x1'], 4, unknown)).toEqual(['a', 'x1']);
+    expect(() => withRoom(['a', 'b', 'c'], 3, unknown)).toThrow(QuotaError);
+  });
 
   it('shows invitations, lets the invitee decline, and refuses unknown groups', async () => {
     const [alice, bob] = await trio();

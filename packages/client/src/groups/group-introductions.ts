@@ -23,9 +23,25 @@ const MAX_FORWARDS = 2 * MAX_GROUP_MEMBERS;
 const INTRO_RETRY_MS = 24 * 60 * 60 * 1000;
 const hex = toHex;
 
-/** When a forwarded card stops being answerable (checked when it arrives: it parses). */
+/** When a held card stops being answerable; one that does not parse (kept by an older version) already has. */
 function cardExpires(link: string): number {
-  return cardFromLink(link).expires;
+  try {
+    return cardFromLink(link).expires;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * `list` with room for one more entry: when full, its oldest entry for someone not known here
+ * yet makes way (junk from one member cannot crowd out the cards of others); QuotaError when
+ * every entry is for someone known.
+ */
+export function withRoom<T>(list: T[], max: number, unknown: (entry: T) => boolean): T[] {
+  if (list.length < max) return list;
+  const i = list.findIndex(unknown);
+  if (i < 0) throw new QuotaError('too many introductions wait');
+  return [...list.slice(0, i), ...list.slice(i + 1)];
 }
 
 export class GroupIntroductions {
@@ -217,20 +233,22 @@ export class GroupIntroductions {
    */
   receiveIntro(tx: Tx, l: Loaded, sender: Uint8Array, to: Uint8Array, from: Uint8Array, link: string): void {
     try {
-      cardExpires(link);
+      cardFromLink(link);
     } catch (e) {
       throw new ProtocolError('an introduction must carry a card', { cause: e });
     }
     const me = this.ctx.me(l).publicKey;
+    const st = this.ctx.state(l);
+    const unknown = (k: Uint8Array): boolean => !st.members.has(hex(k)) && !st.invited.has(hex(k));
     if (equalBytes(to, me)) {
       if (equalBytes(from, me) || this.ctx.linkOf(l, from)) return;
       // A newer card from the same maker (made again after the first came to nothing) replaces it.
       const others = l.rec.accept.filter((a) => !equalBytes(a.m, from));
-      if (others.length >= MAX_GROUP_MEMBERS) throw new QuotaError('too many introductions wait');
-      this.ctx.putRec(tx, l, { ...l.rec, accept: [...others, { m: from, link }] });
+      const kept = withRoom(others, MAX_GROUP_MEMBERS, (a) => unknown(a.m));
+      this.ctx.putRec(tx, l, { ...l.rec, accept: [...kept, { m: from, link }] });
       return;
     }
-    // I am asked to forward: only a member's own card, to a member.
+    // I am asked to forward: only a member's own card (its session speaks for it).
     if (!equalBytes(sender, from)) throw new ProtocolError('an introduction must come from its card’s maker');
     const target = this.ctx.linkOf(l, to);
     if (target) {
@@ -240,7 +258,7 @@ export class GroupIntroductions {
       return;
     }
     const others = l.rec.forwards.filter((f) => !(equalBytes(f.to, to) && equalBytes(f.from, from)));
-    if (others.length >= MAX_FORWARDS) throw new QuotaError('too many introductions wait');
-    this.ctx.putRec(tx, l, { ...l.rec, forwards: [...others, { to, from, link }] });
+    const kept = withRoom(others, MAX_FORWARDS, (f) => unknown(f.to));
+    this.ctx.putRec(tx, l, { ...l.rec, forwards: [...kept, { to, from, link }] });
   }
 }
