@@ -7,23 +7,16 @@
  * The client keeps below the relay's numbers — 90 % of the rate and half the burst — since
  * frames can bunch up on the way and reach the relay faster than they left.
  */
+import { TokenBucket } from '@parus/core';
+
 export class FramePacer {
-  private readonly perMs: number;
-  private readonly burst: number;
-  private tokens: number;
-  private last: number;
+  private readonly bucket: TokenBucket;
   private waiting: Array<() => void> = [];
   private head = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(
-    announced: { rate: number; burst: number },
-    private readonly clock: () => number = () => performance.now(),
-  ) {
-    this.perMs = (announced.rate * 0.9) / 1000;
-    this.burst = Math.max(1, Math.floor(announced.burst / 2));
-    this.tokens = this.burst;
-    this.last = clock();
+  constructor(announced: { rate: number; burst: number }, clock: () => number = () => performance.now()) {
+    this.bucket = new TokenBucket(announced.rate * 0.9, Math.max(1, Math.floor(announced.burst / 2)), clock);
   }
 
   /** Frames waiting for their turn. */
@@ -36,11 +29,7 @@ export class FramePacer {
    * in the order they were asked for.
    */
   turn(): Promise<void> | undefined {
-    this.refill();
-    if (this.queued === 0 && this.tokens >= 1) {
-      this.tokens -= 1;
-      return undefined;
-    }
+    if (this.queued === 0 && this.bucket.take()) return undefined;
     return new Promise((resolve) => {
       this.waiting.push(resolve);
       this.schedule();
@@ -57,27 +46,19 @@ export class FramePacer {
     for (const resolve of waiting) resolve();
   }
 
-  private refill(): void {
-    const now = this.clock();
-    this.tokens = Math.min(this.burst, this.tokens + Math.max(0, now - this.last) * this.perMs);
-    this.last = now;
-  }
-
   private schedule(): void {
     if (this.timer !== undefined) return;
-    const wait = Math.max(1, Math.ceil((1 - this.tokens) / this.perMs));
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.refill();
-      while (this.queued > 0 && this.tokens >= 1) {
-        this.tokens -= 1;
-        this.waiting[this.head++]!();
-      }
-      if (this.queued > 0) this.schedule();
-      else {
-        this.waiting = [];
-        this.head = 0;
-      }
-    }, wait);
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        while (this.queued > 0 && this.bucket.take()) this.waiting[this.head++]!();
+        if (this.queued > 0) this.schedule();
+        else {
+          this.waiting = [];
+          this.head = 0;
+        }
+      },
+      Math.max(1, Math.ceil(this.bucket.msUntil())),
+    );
   }
 }

@@ -268,6 +268,7 @@ export {
 } from './device-certificate.ts';
 export type { DeviceCertificate } from './device-certificate.ts';
 export { PAD_BUCKETS, MAX_PADDED_BYTES, MAX_UNPADDED_BYTES, padToBucket, unpad } from './padding.ts';
+export { TokenBucket } from './token-bucket.ts';
 export {
   ENVELOPE_VERSION,
   CONVERSATION_ID_BYTES,

@@ -19,6 +19,7 @@ import {
   MESSAGE_ID_BYTES,
   NotFoundError,
   QuotaError,
+  TokenBucket,
   concatBytes,
   checkFanoutEntryProof,
   encodeDeliveryPlaintext,
@@ -59,8 +60,7 @@ export interface FanoutHandlerOptions {
 /** What one connection has spent. */
 interface Budget {
   listsCreated: number;
-  tokens: number;
-  last: number;
+  copies: TokenBucket;
 }
 
 export class FanoutHandler {
@@ -183,7 +183,10 @@ export class FanoutHandler {
   private budget(holder: Subscriber): Budget {
     let budget = this.budgets.get(holder);
     if (!budget) {
-      budget = { listsCreated: 0, tokens: this.burst(), last: this.opts.clock() };
+      budget = {
+        listsCreated: 0,
+        copies: new TokenBucket(this.opts.copiesPerSecond, this.burst(), this.opts.clock),
+      };
       this.budgets.set(holder, budget);
     }
     return budget;
@@ -195,12 +198,6 @@ export class FanoutHandler {
   }
 
   private spend(holder: Subscriber, copies: number): void {
-    const budget = this.budget(holder);
-    const now = this.opts.clock();
-    const elapsed = Math.max(0, now - budget.last);
-    budget.last = now;
-    budget.tokens = Math.min(this.burst(), budget.tokens + (elapsed * this.opts.copiesPerSecond) / 1000);
-    if (budget.tokens < copies) throw new QuotaError('fan-out rate limit exceeded');
-    budget.tokens -= copies;
+    if (!this.budget(holder).copies.take(copies)) throw new QuotaError('fan-out rate limit exceeded');
   }
 }

@@ -5,7 +5,7 @@
  * `maxStrikes` strikes without once letting its bucket fill up again is flooding and gets
  * closed.
  */
-import { UsageError } from '@parus/core';
+import { TokenBucket, UsageError } from '@parus/core';
 
 export interface RateLimitOptions {
   ratePerSecond: number;
@@ -18,30 +18,21 @@ export interface RateLimitOptions {
 export type RateDecision = 'allow' | 'refuse' | 'disconnect';
 
 export class RateLimiter {
-  private tokens: number;
-  private last: number;
+  private readonly bucket: TokenBucket;
   private strikes = 0;
 
   constructor(private readonly opts: RateLimitOptions) {
     if (!(opts.ratePerSecond > 0) || !(opts.burst >= 1) || !(opts.maxStrikes >= 1)) {
       throw new UsageError('rate limit needs a positive rate, a burst of at least 1 and at least 1 strike');
     }
-    this.tokens = opts.burst;
-    this.last = opts.clock();
+    this.bucket = new TokenBucket(opts.ratePerSecond, opts.burst, opts.clock);
   }
 
   /** Takes `cost` tokens (one per frame; one per byte for a byte bucket). */
   take(cost = 1): RateDecision {
-    const now = this.opts.clock();
-    const elapsed = Math.max(0, now - this.last);
-    this.last = now;
-    this.tokens = Math.min(this.opts.burst, this.tokens + (elapsed * this.opts.ratePerSecond) / 1000);
     // A full bucket means the peer paused long enough: forgive earlier strikes.
-    if (this.tokens >= this.opts.burst) this.strikes = 0;
-    if (this.tokens >= cost) {
-      this.tokens -= cost;
-      return 'allow';
-    }
+    if (this.bucket.level() >= this.opts.burst) this.strikes = 0;
+    if (this.bucket.take(cost)) return 'allow';
     this.strikes += 1;
     return this.strikes >= this.opts.maxStrikes ? 'disconnect' : 'refuse';
   }
