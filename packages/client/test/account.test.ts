@@ -7,6 +7,7 @@ import { NotFoundError, UsageError, initCrypto, systemRandom } from '@parus/core
 import { startRelay } from '@parus/relay';
 import { Account, MemoryStore, RelayConnection, type MessageInfo } from '../src/index.ts';
 import { nodeTransport } from '../src/node/index.ts';
+import { befriend } from './support/group-harness.ts';
 
 type Relay = Awaited<ReturnType<typeof startRelay>>;
 let relay: Relay;
@@ -38,11 +39,7 @@ async function account(name: string, store = new MemoryStore()): Promise<Account
 async function pair(): Promise<[Account, Account]> {
   const alice = await account('Alice');
   const bob = await account('Bob');
-  const { link } = await alice.createInvite();
-  await bob.acceptInvite(link, { alias: 'alice' });
-  await bob.sync();
-  await alice.sync();
-  await bob.sync();
+  await befriend(alice, bob, 'alice');
   return [alice, bob];
 }
 
@@ -96,11 +93,7 @@ describe('Account', () => {
     const store = new MemoryStore();
     const alice = await account('Alice', store);
     const bob = await account('Bob');
-    const { link } = await alice.createInvite();
-    await bob.acceptInvite(link, { alias: 'alice' });
-    await bob.sync();
-    await alice.sync();
-    await bob.sync();
+    await befriend(alice, bob, 'alice');
     await alice.close();
     open.splice(open.indexOf(alice), 1);
     for (let i = 0; i < 5; i++) await bob.sendText('alice', `offline ${i}`);
@@ -134,11 +127,7 @@ describe('Account', () => {
     open.push(alice, bob);
     await alice.start();
     await bob.start();
-    const { link } = await alice.createInvite();
-    await bob.acceptInvite(link, { alias: 'alice' });
-    await bob.sync();
-    await alice.sync();
-    await bob.sync();
+    await befriend(alice, bob, 'alice');
     await alice.close();
     open.splice(open.indexOf(alice), 1);
     const stored = relay.stats().messagesStored;
