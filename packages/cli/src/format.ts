@@ -4,6 +4,7 @@ import type { ContactInfo, MessageInfo } from '@parus/client';
 const MARK: Record<MessageInfo['status'], string> = {
   pending: '…',
   sent: '✓',
+  failed: '✗ not delivered',
   delivered: '✓✓',
   read: '已讀',
   received: '',

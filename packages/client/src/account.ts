@@ -187,6 +187,11 @@ export interface AccountOptions {
   /** First end-to-end resend delay; doubles per attempt up to `maxResendMs`. */
   resendMs?: number;
   maxResendMs?: number;
+  /**
+   * Attempts an unreceipted message gets before it is given up and marked `failed` (default
+   * 10: about six days with the default delays; docs/decisions/0025).
+   */
+  maxSendAttempts?: number;
   /** How long a fresh invitation is valid. */
   inviteTtlMs?: number;
   /** Public rooms: message and join rates (groups/room-limits.ts; defaults there). */
@@ -244,6 +249,7 @@ export class Account {
     this.now = opts.now ?? (() => Date.now());
     this.resendMs = opts.resendMs ?? 60 * 60 * 1000;
     this.maxResendMs = opts.maxResendMs ?? DAY;
+    this.maxSendAttempts = opts.maxSendAttempts ?? 10;
     this.inviteTtlMs = opts.inviteTtlMs ?? 7 * DAY;
     this.roomLimits = { ...DEFAULT_ROOM_LIMITS, ...opts.roomLimits };
     this.groups = new GroupEngine(this.groupHost());
@@ -264,6 +270,7 @@ export class Account {
       refusing: this.refusing,
       resendMs: this.resendMs,
       maxResendMs: this.maxResendMs,
+      maxSendAttempts: this.maxSendAttempts,
       inviteTtlMs: this.inviteTtlMs,
       self: () => this.account,
       device: () => this.device,
@@ -289,6 +296,7 @@ export class Account {
       groupEnvelope: (c, body) => this.outbox.groupEnvelope(c, body),
       statusOp: (c, id, status) => this.outbox.statusOp(c, id, status),
       settleOutbox: (c, ids) => this.settleOutbox(c, ids),
+      resendOps: (c, ids) => this.outbox.resendOps(c, ids),
       conversation: (c) => this.reading.conversation(c),
       messageInfo: (c, m) => this.reading.messageInfo(c, m),
     };
@@ -302,6 +310,7 @@ export class Account {
   }
   private readonly resendMs: number;
   private readonly maxResendMs: number;
+  private readonly maxSendAttempts: number;
   private readonly inviteTtlMs: number;
   private readonly roomLimits: RoomLimits;
   /** Refusals of room joins on their way to the joiners (sent once; sync and close wait for them). */

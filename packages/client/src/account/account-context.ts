@@ -118,6 +118,8 @@ export interface AccountContext {
   /** First end-to-end resend delay; doubles per attempt up to `maxResendMs`. */
   readonly resendMs: number;
   readonly maxResendMs: number;
+  /** Attempts an outbox entry gets before its message is marked failed (decision 0025). */
+  readonly maxSendAttempts: number;
   /** How long a fresh invitation is valid. */
   readonly inviteTtlMs: number;
   /** The account's record (name, home relay), once loaded. */
@@ -152,6 +154,11 @@ export interface AccountContext {
   groupEnvelope(c: ContactRecord, body: CborMap): Uint8Array;
   statusOp(c: ContactRecord, id: Uint8Array, status: MessageStatus): Promise<StoreOp | undefined>;
   settleOutbox(c: ContactRecord, ids: Uint8Array[]): Promise<StoreOp[]>;
+  /** What `c`'s resend request for `ids` puts in the outbox (account/direct-outbox.ts, decision 0025). */
+  resendOps(
+    c: ContactRecord,
+    ids: readonly Uint8Array[],
+  ): Promise<{ ops: StoreOp[]; resent: NonNullable<ContactRecord['resent']> }>;
   conversation(c: ContactRecord): Promise<ConversationIndex>;
   messageInfo(c: ContactRecord, m: MessageRecord): MessageInfo;
 }

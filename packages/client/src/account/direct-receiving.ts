@@ -68,6 +68,7 @@ export type ReceivingContext = Pick<
   | 'control'
   | 'statusOp'
   | 'settleOutbox'
+  | 'resendOps'
   | 'conversation'
   | 'messageInfo'
 >;
@@ -254,13 +255,10 @@ export class DirectReceiving {
       }
       ops.push(...(await this.ctx.settleOutbox(c, ids)));
     } else if (env.kind === 'resend') {
-      for (const id of idList(env.body)) {
-        const raw = await this.ctx.store.get(C.messages(c.id), hex(id));
-        if (!raw) continue;
-        const m = decodeMessage(raw);
-        // An unsent message has no envelope left: it is not sent again.
-        if (m.dir === 'out' && m.envelope.length > 0) ops.push(this.ctx.outboxOp(c, m.envelope, m.id));
-      }
+      // Deduplicated, bounded and paced (docs/decisions/0025).
+      const { ops: queued, resent } = await this.ctx.resendOps(c, idList(env.body));
+      ops.push(...queued);
+      c.resent = resent;
     } else if (env.kind === 'typing') {
       decodeTypingBody(env.body);
       if (Math.abs(this.ctx.now() - env.ts) < TYPING_FRESH_MS)

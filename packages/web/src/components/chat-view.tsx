@@ -43,7 +43,8 @@ function mimeOf(file: File): string {
 function StatusMark({ status, t }: { status: MessageInfo['status']; t: Translate }): JSX.Element | null {
   if (status === 'received') return null;
   const label = t(`chat.status.${status}`);
-  if (status === 'read') return <span class="status status-read">{label}</span>;
+  // Read, and given up without a receipt (decision 0025), are said in words.
+  if (status === 'read' || status === 'failed') return <span class={`status status-${status}`}>{label}</span>;
   const mark = status === 'pending' ? '…' : status === 'sent' ? '✓' : '✓✓';
   return (
     <span class={`status status-${status}`}>

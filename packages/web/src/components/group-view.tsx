@@ -63,6 +63,7 @@ function ReadMark({ m, t }: { m: MessageInfo; t: Translate }): JSX.Element | nul
   if (read > 0) return <span class="status status-read">{t('group.readCount', { count: read })}</span>;
   if (m.status === 'received') return null;
   const label = t(`chat.status.${m.status}`);
+  if (m.status === 'failed') return <span class="status status-failed">{label}</span>;
   const mark = m.status === 'pending' ? '…' : m.status === 'sent' ? '✓' : '✓✓';
   return (
     <span class={`status status-${m.status}`}>
