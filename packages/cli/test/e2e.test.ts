@@ -2,6 +2,7 @@
 // WebSockets on loopback. Messages must arrive exactly once and in order — across offline
 // periods and a relay killed with SIGKILL — and the relay's files must hold no plaintext.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -247,6 +248,31 @@ describe('parus end to end', () => {
       (f) => !f.startsWith(folder),
     ))
       expect(readFileSync(f).includes(Buffer.from('FILE-MARKER-7f3a'))).toBe(false);
+  }, 180_000);
+
+  it('read leaves a file over the automatic download limit for parus download, which streams it', async () => {
+    const contents = Buffer.from(randomBytes(300_000));
+    const path = join(root, 'large.bin');
+    writeFileSync(path, contents);
+    await json('alice', ['send-file', 'Bob', path]);
+    const limited = await parus('bob', ['read', '--auto-download', '0.25']); // 256 KB
+    expect(limited.code).toBe(0);
+    expect(limited.stdout).toContain('not downloaded: 293.0 KB is over the automatic limit of 256.0 KB');
+    const id = /parus download alice ([0-9a-f]{12})/.exec(limited.stdout)?.[1];
+    expect(id).toBeDefined();
+    const folder = join(homes.bob, 'files', 'alice');
+    expect(readdirSync(folder).filter((n) => n.startsWith('large'))).toEqual([]);
+    const saved = await json('bob', ['download', 'alice', id!]);
+    expect(String(saved.saved)).toBe(join(folder, 'large.bin'));
+    expect(readFileSync(String(saved.saved)).equals(contents)).toBe(true);
+    expect(statSync(String(saved.saved)).mode & 0o777).toBe(0o600);
+    expect(readdirSync(folder).some((n) => n.endsWith('.part'))).toBe(false);
+    // The setting from the environment too; the same file under the limit is saved by read.
+    await json('alice', ['send-file', 'Bob', path]);
+    const env = await parus('bob', ['read', '--json'], { PARUS_AUTO_DOWNLOAD_MB: '1' });
+    const [m] = (JSON.parse(env.stdout.trim().split('\n').pop()!) as { messages: Array<{ saved: string }> })
+      .messages;
+    expect(readFileSync(m!.saved).equals(contents)).toBe(true);
   }, 180_000);
 
   it('sends stickers and actions, and unsends a message on both sides', async () => {

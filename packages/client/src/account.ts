@@ -56,7 +56,7 @@ import { DirectOutbox } from './account/direct-outbox.ts';
 import { DirectReceiving } from './account/direct-receiving.ts';
 import { FileTransfer } from './account/file-transfer.ts';
 import { GroupFanout } from './account/group-fanout.ts';
-import type { TransferOptions } from './blob-transfer.ts';
+import type { FileSink, TransferOptions } from './blob-transfer.ts';
 import type { ConversationIndex } from './conversation-index.ts';
 import { Changes, Emitter, Mutex } from './events.ts';
 import { GroupEngine, type GroupChange } from './groups/group-engine.ts';
@@ -164,7 +164,7 @@ export interface UploadInfo {
   created: number;
 }
 
-export type { TransferOptions, TransferProgress } from './blob-transfer.ts';
+export type { FileSink, TransferOptions, TransferProgress } from './blob-transfer.ts';
 
 export interface AccountEvents {
   message: MessageInfo;
@@ -772,6 +772,19 @@ export class Account {
    */
   async downloadFile(alias: string, messageId: string, opts: TransferOptions = {}): Promise<Uint8Array> {
     return this.files.downloadFile(alias, messageId, opts);
+  }
+
+  /**
+   * Downloads a received file chunk by chunk into `sink`, never holding it whole; checks the
+   * hash at the end (VerificationError: throw away what the sink got). account/file-transfer.ts.
+   */
+  async downloadFileTo(
+    alias: string,
+    messageId: string,
+    sink: FileSink,
+    opts: TransferOptions = {},
+  ): Promise<void> {
+    return this.files.downloadFileTo(alias, messageId, sink, opts);
   }
 
   // ---- Flushing the outbox (account/direct-outbox.ts, account/group-fanout.ts) ----------

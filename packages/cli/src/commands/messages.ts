@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { MAX_FILE_BYTES, ParusError, QuotaError, StorageError, UsageError } from '@parus/core';
 import type { Account, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
-import { filesFolder, guessMime, progressLine, saveUnique } from '../files.ts';
+import { filesFolder, formatBytes, guessMime, progressLine, saveStreamed } from '../files.ts';
 import { formatMessage } from '../format.ts';
 import { formatGroup } from './group.ts';
 import { formatRefusal, formatRequest } from './room.ts';
@@ -123,26 +123,52 @@ interface Saved {
   id: string;
   path?: string;
   error?: { name: string; code: string; message: string };
+  /** Larger than the automatic download limit: it waits for `parus download`. */
+  tooLarge?: true;
 }
 
-/** Downloads the files among `messages` into the account's files folder. */
+/** Files up to this size are saved by `read` itself (PARUS_AUTO_DOWNLOAD_MB, --auto-download). */
+const DEFAULT_AUTO_DOWNLOAD_MB = 25;
+
+/** The automatic download limit in bytes: the flag, else PARUS_AUTO_DOWNLOAD_MB, else 25 MB. */
+function autoDownloadLimit(flag: string | undefined): number {
+  const raw = flag ?? process.env.PARUS_AUTO_DOWNLOAD_MB;
+  if (raw === undefined || raw === '') return DEFAULT_AUTO_DOWNLOAD_MB * 1024 * 1024;
+  const mb = Number(raw);
+  if (!Number.isFinite(mb) || mb < 0 || mb > 1024)
+    throw new UsageError('--auto-download (or PARUS_AUTO_DOWNLOAD_MB) is a size in MB from 0 to 1024');
+  return Math.floor(mb * 1024 * 1024);
+}
+
+/**
+ * Downloads the files among `messages` into the account's files folder, each streamed to disk
+ * (files.ts saveStreamed); a file above `limit` bytes is left for `parus download`.
+ */
 async function saveFiles(
   account: Account,
   home: string,
   messages: MessageInfo[],
   out: Output,
+  limit = Infinity,
 ): Promise<Saved[]> {
   const saved: Saved[] = [];
   for (const m of messages) {
     if (m.dir !== 'in' || !m.file || m.unsent) continue;
+    if (m.file.size > limit) {
+      saved.push({ id: m.id, tooLarge: true });
+      continue;
+    }
     const progress = progressLine(`downloading ${m.file.name}`);
     try {
-      const bytes = await account.downloadFile(
-        m.alias,
-        m.id,
-        progress.onProgress ? { onProgress: progress.onProgress } : {},
+      const path = await saveStreamed(filesFolder(home, m.alias), m.file.name, (sink) =>
+        account.downloadFileTo(
+          m.alias,
+          m.id,
+          sink,
+          progress.onProgress ? { onProgress: progress.onProgress } : {},
+        ),
       );
-      saved.push({ id: m.id, path: saveUnique(filesFolder(home, m.alias), m.file.name, bytes) });
+      saved.push({ id: m.id, path });
     } catch (e) {
       if (!(e instanceof ParusError)) throw e;
       saved.push({ id: m.id, error: { name: e.name, code: e.code, message: e.message } });
@@ -187,8 +213,9 @@ export async function downloadCommand(argv: string[], makeOut: MakeOut): Promise
 }
 
 export async function readCommand(argv: string[], makeOut: MakeOut): Promise<number> {
-  const { values } = parse(argv, {});
+  const { values } = parse(argv, { 'auto-download': { type: 'string' } });
   const out = makeOut(values.json === true);
+  const limit = autoDownloadLimit(str(values, 'auto-download'));
   const home = resolveHome(str(values, 'home'));
   const account = await openAccount(home);
   const contactsBefore = new Set(account.contacts().map((c) => c.alias));
@@ -198,11 +225,18 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
     await account.start();
     await account.sync({ timeoutMs: 30_000 });
     const messages = await account.takeUnshown();
-    const files = await saveFiles(account, home, messages, out);
+    const files = await saveFiles(account, home, messages, out, limit);
     const newContacts = account.contacts().filter((c) => !contactsBefore.has(c.alias));
     const withFiles = messages.map((m) => {
       const f = files.find((x) => x.id === m.id);
-      return f ? { ...m, saved: f.path ?? null, saveError: f.error ?? null } : m;
+      return f
+        ? {
+            ...m,
+            saved: f.path ?? null,
+            saveError: f.error ?? null,
+            ...(f.tooLarge ? { tooLarge: true } : {}),
+          }
+        : m;
     });
     const invitations = account.groups
       .list()
@@ -227,6 +261,12 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
         out.line(formatMessage(m));
         const f = files.find((x) => x.id === m.id);
         if (f?.path) out.line(`  saved to ${f.path}`);
+        if (f?.tooLarge && m.file) {
+          out.line(
+            `  not downloaded: ${formatBytes(m.file.size)} is over the automatic limit of ${formatBytes(limit)}`,
+          );
+          out.line(`  download it with: parus download ${m.alias} ${m.id.slice(0, 12)}`);
+        }
         if (f?.error) {
           out.line(`  not saved: ${f.error.message} (${f.error.name})`);
           out.line(`  try again later with: parus download ${m.alias} ${m.id.slice(0, 12)}`);
