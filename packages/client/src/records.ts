@@ -93,6 +93,10 @@ export interface ContactRecord {
   peer?: Uint8Array;
   /** How many of my messages this contact's resend requests had sent again in the window from `since` (decision 0025). */
   resent?: { since: number; count: number };
+  /** When my side of the session last took a DH ratchet step (absent: since `created`; decision 0026). */
+  stepAt?: number;
+  /** When I last asked the contact to answer so that the session steps (decision 0026). */
+  rekeyAsked?: number;
 }
 
 /**
@@ -289,6 +293,10 @@ export function decodeContact(bytes: Uint8Array): ContactRecord {
       return { since: asUint(r.since, 'since'), count: asUint(r.count, 'count') };
     });
     if (resent) c.resent = resent;
+    const stepAt = optional(m.stepAt, (v) => asUint(v, 'stepAt'));
+    if (stepAt !== undefined) c.stepAt = stepAt;
+    const rekeyAsked = optional(m.rekeyAsked, (v) => asUint(v, 'rekeyAsked'));
+    if (rekeyAsked !== undefined) c.rekeyAsked = rekeyAsked;
     Object.assign(c, optionalPeer(m.peer));
     return c;
   });

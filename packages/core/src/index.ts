@@ -143,8 +143,10 @@ export {
   encodeUnsendBody,
   decodeUnsendBody,
   decodeTypingBody,
+  encodeRekeyBody,
+  decodeRekeyBody,
 } from './message-body.ts';
-export type { TextBody, StickerBody, FileBody, UnsendBody } from './message-body.ts';
+export type { TextBody, StickerBody, FileBody, UnsendBody, RekeyBody } from './message-body.ts';
 export {
   DEFAULT_CBOR_LIMITS,
   encodeCbor,
@@ -308,8 +310,10 @@ export {
   ratchetDecrypt,
   encodeRatchetState,
   decodeRatchetState,
+  ratchetRefreshDue,
+  RATCHET_REFRESH_POLICY,
 } from './double-ratchet.ts';
-export type { SkippedChain, RatchetState, RatchetMessage } from './double-ratchet.ts';
+export type { SkippedChain, RatchetState, RatchetMessage, RatchetRefreshPolicy } from './double-ratchet.ts';
 export {
   GROUP_EVENT_VERSION,
   GROUP_ID_BYTES,

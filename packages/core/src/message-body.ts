@@ -207,3 +207,24 @@ export function decodeUnsendBody(body: CborValue): UnsendBody {
 export function decodeTypingBody(body: CborValue): void {
   onlyFields(asMap(body, 'typing body'), [], 'typing body');
 }
+
+/**
+ * A session refresh (docs/decisions/0026): `reply` asks the peer to answer with a `rekey` of
+ * its own, whose ratchet header carries its new ratchet key, so that an idle or one-way 1:1
+ * session goes through a DH ratchet step (Double Ratchet §3.5) even when nobody writes.
+ */
+export interface RekeyBody {
+  reply: boolean;
+}
+
+export function encodeRekeyBody(b: RekeyBody): CborMap {
+  if (typeof b.reply !== 'boolean') throw new UsageError('rekey needs reply');
+  return { reply: b.reply };
+}
+
+export function decodeRekeyBody(body: CborValue): RekeyBody {
+  const m = asMap(body, 'rekey body');
+  onlyFields(m, ['reply'], 'rekey body');
+  if (typeof m.reply !== 'boolean') throw new DecodeError('rekey body: reply must be true or false');
+  return { reply: m.reply };
+}

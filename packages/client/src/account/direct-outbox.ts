@@ -6,17 +6,21 @@
  * the members it misses back to this path. A contact's resend requests put each message in the
  * outbox once, at most MAX_RESEND_QUEUED of them, and at a limited rate; an entry that has had
  * `maxSendAttempts` attempts without a receipt is given up and its message marked `failed`
- * (docs/decisions/0025).
+ * (docs/decisions/0025). A session idle for a week, or with 100 messages sent one way, asks
+ * the contact to answer so that it takes a new DH ratchet step (decision 0026).
  */
 import {
   ParusError,
+  RATCHET_REFRESH_POLICY,
   createEnvelope,
   decodeRatchetState,
+  encodeRekeyBody,
   encodeEnvelope,
   encodeRatchetState,
   equalBytes,
   padToBucket,
   ratchetEncrypt,
+  ratchetRefreshDue,
   type CborMap,
   type MessageKind,
 } from '@parus/core';
@@ -56,6 +60,8 @@ export const MAX_RESEND_QUEUED = 256;
 /** Messages a contact may have sent again (or brought forward) per window of RESEND_WINDOW_MS. */
 export const RESEND_PER_WINDOW = 256;
 export const RESEND_WINDOW_MS = 60 * 60 * 1000;
+/** How long a session refresh request waits for its answer before it is asked again (decision 0026). */
+export const REKEY_RETRY_MS = 24 * 60 * 60 * 1000;
 
 export class DirectOutbox {
   constructor(private readonly ctx: OutboxContext) {}
@@ -123,6 +129,12 @@ export class DirectOutbox {
       byContact.set(k, list);
     }
     if (exhausted.length) await this.ctx.lock.run(() => this.giveUp(exhausted));
+    // Idle sessions due for a refresh go through encryptEntries too, which asks (decision 0026).
+    for (const c of this.ctx.contactsById.values()) {
+      const k = hex(c.id);
+      if (c.status === 'active' && c.send && !byContact.has(k) && this.mayAskRekey(c, now))
+        if (now - (c.stepAt ?? c.created) >= RATCHET_REFRESH_POLICY.maxAgeMs) byContact.set(k, []);
+    }
     await Promise.all(
       [...this.ctx.contactsById.values()].filter((c) => c.request).map((c) => this.sendRequest(c)),
     );
@@ -135,6 +147,7 @@ export class DirectOutbox {
         if (!r.connected) return;
         // Encrypt (and durably record) every entry first, then pipeline the sends in order.
         const ready = await this.ctx.lock.run(() => this.encryptEntries(cid, entries));
+        if (ready.length === 0) return;
         const results = await Promise.allSettled(
           ready.map(({ entry, wire, sid, senderKey }) =>
             r.command({ t: 'send', sid, body: wire }, senderKey).then(() => entry),
@@ -206,6 +219,11 @@ export class DirectOutbox {
     });
   }
 
+  /** Whether `c` may be asked for a refresh now: not asked within REKEY_RETRY_MS (decision 0026). */
+  private mayAskRekey(c: ContactRecord, now: number): boolean {
+    return c.rekeyAsked === undefined || now - c.rekeyAsked >= REKEY_RETRY_MS || now < c.rekeyAsked;
+  }
+
   private async encryptEntries(
     cid: string,
     entries: OutboxRecord[],
@@ -216,10 +234,11 @@ export class DirectOutbox {
     const ops: StoreOp[] = [];
     let session = decodeRatchetState(contact.session);
     let changed = false;
-    for (const e of entries) {
+    const now = this.ctx.now();
+    const encrypt = (e: OutboxRecord): void => {
       let entry = e;
       if (!entry.wire || entry.state === 'relayed') {
-        const enc = ratchetEncrypt(session, padToBucket(entry.envelope), contact.ad, this.ctx.rng);
+        const enc = ratchetEncrypt(session, padToBucket(entry.envelope), contact!.ad, this.ctx.rng);
         session = enc.state;
         changed = true;
         entry = { ...entry, wire: enc.message, state: 'queued', attempts: entry.attempts + 1 };
@@ -230,10 +249,31 @@ export class DirectOutbox {
           value: encodeRecord(entry),
         });
       }
-      out.push({ entry, wire: entry.wire!, sid: contact.send.sid, senderKey: contact.senderKey });
+      out.push({ entry, wire: entry.wire!, sid: contact!.send!.sid, senderKey: contact!.senderKey });
+    };
+    for (const e of entries) encrypt(e);
+    // An idle or one-way session asks the contact to answer, so that both sides take a DH
+    // ratchet step (decision 0026). At most once per REKEY_RETRY_MS: a contact that never
+    // answers still gets every message.
+    let asked = false;
+    if (
+      this.mayAskRekey(contact, now) &&
+      ratchetRefreshDue(session, { now, lastStepAt: contact.stepAt ?? contact.created })
+    ) {
+      const envelope = this.envelopeOutsideDag(contact, 'rekey', encodeRekeyBody({ reply: true }));
+      encrypt({
+        seq: this.ctx.nextOutboxSeq(),
+        contact: contact.id,
+        envelope,
+        state: 'queued',
+        attempts: 0,
+        nextAt: 0,
+      });
+      asked = true;
     }
     if (changed) {
       contact = { ...contact, session: encodeRatchetState(session) };
+      if (asked) contact.rekeyAsked = now;
       await this.ctx.saveContact(contact, ops);
     }
     return out;
