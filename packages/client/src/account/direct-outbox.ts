@@ -299,7 +299,11 @@ export class DirectOutbox {
       c.resent && now >= c.resent.since && now - c.resent.since < RESEND_WINDOW_MS
         ? { ...c.resent }
         : { since: now, count: 0 };
-    const take = (): boolean => resent.count < RESEND_PER_WINDOW && ++resent.count > 0;
+    const take = (): boolean => {
+      if (resent.count >= RESEND_PER_WINDOW) return false;
+      resent.count++;
+      return true;
+    };
     let queued = waiting.size;
     const ops: StoreOp[] = [];
     const asked = new Set<string>();
