@@ -235,10 +235,12 @@ export class DirectOutbox {
     let session = decodeRatchetState(contact.session);
     let changed = false;
     const now = this.ctx.now();
+    const { ad, senderKey } = contact;
+    const sid = contact.send.sid;
     const encrypt = (e: OutboxRecord): void => {
       let entry = e;
       if (!entry.wire || entry.state === 'relayed') {
-        const enc = ratchetEncrypt(session, padToBucket(entry.envelope), contact!.ad, this.ctx.rng);
+        const enc = ratchetEncrypt(session, padToBucket(entry.envelope), ad, this.ctx.rng);
         session = enc.state;
         changed = true;
         entry = { ...entry, wire: enc.message, state: 'queued', attempts: entry.attempts + 1 };
@@ -249,7 +251,7 @@ export class DirectOutbox {
           value: encodeRecord(entry),
         });
       }
-      out.push({ entry, wire: entry.wire!, sid: contact!.send!.sid, senderKey: contact!.senderKey });
+      out.push({ entry, wire: entry.wire!, sid, senderKey });
     };
     for (const e of entries) encrypt(e);
     // An idle or one-way session asks the contact to answer, so that both sides take a DH
