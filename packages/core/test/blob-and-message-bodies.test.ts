@@ -131,6 +131,12 @@ describe('message bodies', () => {
     expect(() => decodeTypingBody({})).not.toThrow();
   });
 
+  it('a text body decodes only what encodeTextBody makes: no empty message (found by fuzzing)', () => {
+    expect(() => encodeTextBody({ text: '' })).toThrow(UsageError);
+    expect(() => decodeTextBody({ text: '' })).toThrow(DecodeError);
+    expect(() => decodeTextBody({ text: '', action: true })).toThrow(DecodeError);
+  });
+
   it('refuse unknown fields, missing fields and wrong types', () => {
     expect(() => decodeTextBody({ text: 'x', extra: 1 })).toThrow(DecodeError);
     expect(() => decodeTextBody({ text: 'x', action: false })).toThrow(DecodeError);
