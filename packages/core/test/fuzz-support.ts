@@ -372,7 +372,8 @@ function mutateNode(rng: FuzzRng, value: CborValue, depth: number): CborValue {
     return copy;
   }
   if (isMap && rng.chance(0.8)) {
-    const copy: CborMap = { ...value };
+    // No prototype, as decodeCbor's maps: a "__proto__" key is then a key like any other.
+    const copy: CborMap = Object.assign(Object.create(null) as CborMap, value);
     const keys = Object.keys(copy);
     switch (rng.int(6)) {
       case 0:
@@ -420,6 +421,11 @@ function mutateNode(rng: FuzzRng, value: CborValue, depth: number): CborValue {
     ]);
   }
   return randomValue(rng, Math.max(0, 2 - depth));
+}
+
+/** One change somewhere in a CBOR value (a field dropped, added, retyped, resized or nudged). */
+export function mutateValue(rng: FuzzRng, value: CborValue): CborValue {
+  return mutateNode(rng, value, 0);
 }
 
 /** One mutation of `input`, of a random kind; `corpus` supplies the other half of splices. */
