@@ -484,48 +484,54 @@ async function worker(index: number, frames: number): Promise<void> {
 }
 
 describe('fuzzing the relay', () => {
-  it(`survives ${FRAMES} mutated and random frames and still serves honest clients`, async () => {
-    const per = Math.ceil(FRAMES / CONNECTIONS);
-    // Most fuzz frames are refused with a typed error, and capturing each error's stack trace
-    // took a fifth of the run's CPU: none while the fuzz runs (messages and classes are kept).
-    const stackTraceLimit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-      await Promise.all(
-        Array.from({ length: CONNECTIONS }, (_, i) => worker(i, Math.min(per, FRAMES - i * per))),
+  it(
+    `survives ${FRAMES} mutated and random frames and still serves honest clients`,
+    async () => {
+      const per = Math.ceil(FRAMES / CONNECTIONS);
+      // Most fuzz frames are refused with a typed error, and capturing each error's stack trace
+      // took a fifth of the run's CPU: none while the fuzz runs (messages and classes are kept).
+      const stackTraceLimit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      try {
+        await Promise.all(
+          Array.from({ length: CONNECTIONS }, (_, i) => worker(i, Math.min(per, FRAMES - i * per))),
+        );
+      } finally {
+        Error.stackTraceLimit = stackTraceLimit;
+      }
+      console.log('fuzz-relay:', { ...seen, stats: relay.stats() });
+
+      expect(seen.framesSent).toBeGreaterThanOrEqual(FRAMES);
+      expect(relay.stats().framesReceived).toBeGreaterThanOrEqual(FRAMES);
+      expect(seen.byCode.INTERNAL ?? 0, 'INTERNAL errors (relay bugs)').toBe(0);
+      expect(logLines.filter((l) => /internal error|uncaught|TypeError/i.test(l))).toEqual([]);
+      expect(uncaught).toEqual([]);
+      // The fuzz reached the commands, not only the decoder.
+      for (const t of ['ok', 'ids', 'err', 'msg', 'blob', 'flist', 'fsent'])
+        expect(seen.byType[t] ?? 0, `answers of type ${t}`).toBeGreaterThan(0);
+
+      // The queue filled before the fuzz is intact.
+      const honest = await TestClient.connect(relay.address);
+      expect(await kept.sub(honest)).toMatchObject({ t: 'ok', pending: keptBodies.length });
+      const msgs = await honest.messages(kept.rid, keptBodies.length);
+      expect(msgs.map((m) => toHex(openDelivery(kept.key, m.mid, m.body).body))).toEqual(
+        keptBodies.map(toHex),
       );
-    } finally {
-      Error.stackTraceLimit = stackTraceLimit;
-    }
-    console.log('fuzz-relay:', { ...seen, stats: relay.stats() });
+      for (const m of msgs) expect(await kept.ack(honest, m.mid)).toMatchObject({ t: 'ok' });
 
-    expect(seen.framesSent).toBeGreaterThanOrEqual(FRAMES);
-    expect(relay.stats().framesReceived).toBeGreaterThanOrEqual(FRAMES);
-    expect(seen.byCode.INTERNAL ?? 0, 'INTERNAL errors (relay bugs)').toBe(0);
-    expect(logLines.filter((l) => /internal error|uncaught|TypeError/i.test(l))).toEqual([]);
-    expect(uncaught).toEqual([]);
-    // The fuzz reached the commands, not only the decoder.
-    for (const t of ['ok', 'ids', 'err', 'msg', 'blob', 'flist', 'fsent'])
-      expect(seen.byType[t] ?? 0, `answers of type ${t}`).toBeGreaterThan(0);
-
-    // The queue filled before the fuzz is intact.
-    const honest = await TestClient.connect(relay.address);
-    expect(await kept.sub(honest)).toMatchObject({ t: 'ok', pending: keptBodies.length });
-    const msgs = await honest.messages(kept.rid, keptBodies.length);
-    expect(msgs.map((m) => toHex(openDelivery(kept.key, m.mid, m.body).body))).toEqual(keptBodies.map(toHex));
-    for (const m of msgs) expect(await kept.ack(honest, m.mid)).toMatchObject({ t: 'ok' });
-
-    // An honest client creates a queue, sends, receives and acks.
-    const q = new Recipient();
-    const sk = generateDhKeyPair(systemRandom);
-    await q.create(honest, sk);
-    expect(await send(honest, q.sid, utf8('after the fuzz'), sk)).toMatchObject({ t: 'ok' });
-    expect(await q.sub(honest)).toMatchObject({ t: 'ok' });
-    const [msg] = await honest.messages(q.rid, 1);
-    expect(openDelivery(q.key, msg!.mid, msg!.body).body).toEqual(utf8('after the fuzz'));
-    expect(await q.ack(honest, msg!.mid)).toMatchObject({ t: 'ok' });
-    expect(await honest.ping()).toMatchObject({ t: 'ok' });
-    await honest.close();
-    expect(uncaught).toEqual([]);
-  }, 600_000);
+      // An honest client creates a queue, sends, receives and acks.
+      const q = new Recipient();
+      const sk = generateDhKeyPair(systemRandom);
+      await q.create(honest, sk);
+      expect(await send(honest, q.sid, utf8('after the fuzz'), sk)).toMatchObject({ t: 'ok' });
+      expect(await q.sub(honest)).toMatchObject({ t: 'ok' });
+      const [msg] = await honest.messages(q.rid, 1);
+      expect(openDelivery(q.key, msg!.mid, msg!.body).body).toEqual(utf8('after the fuzz'));
+      expect(await q.ack(honest, msg!.mid)).toMatchObject({ t: 'ok' });
+      expect(await honest.ping()).toMatchObject({ t: 'ok' });
+      await honest.close();
+      expect(uncaught).toEqual([]);
+    },
+    600_000 * scale,
+  );
 });
