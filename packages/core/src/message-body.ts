@@ -105,6 +105,8 @@ export function decodeTextBody(body: CborValue): TextBody {
   const m = asMap(body, 'text body');
   onlyFields(m, ['text', 'replyTo', 'action'], 'text body');
   const b: TextBody = { text: asText(m.text, 'text', MAX_TEXT_CHARS) };
+  // As encodeTextBody: an empty message is refused on both sides (found by fuzzing).
+  if (b.text.length === 0) throw new DecodeError('message is empty');
   const r = replyTo(m.replyTo);
   if (r) b.replyTo = r;
   if (m.action !== undefined) {

@@ -134,6 +134,12 @@ describe('message bodies', () => {
     for (const reply of [true, false]) expect(decodeRekeyBody(encodeRekeyBody({ reply }))).toEqual({ reply });
   });
 
+  it('a text body decodes only what encodeTextBody makes: no empty message (found by fuzzing)', () => {
+    expect(() => encodeTextBody({ text: '' })).toThrow(UsageError);
+    expect(() => decodeTextBody({ text: '' })).toThrow(DecodeError);
+    expect(() => decodeTextBody({ text: '', action: true })).toThrow(DecodeError);
+  });
+
   it('refuse unknown fields, missing fields and wrong types', () => {
     expect(() => decodeTextBody({ text: 'x', extra: 1 })).toThrow(DecodeError);
     expect(() => decodeTextBody({ text: 'x', action: false })).toThrow(DecodeError);
