@@ -165,8 +165,8 @@ export class RelayConnection {
   /**
    * Ends the wait before the next attempt and tries at once: the network is back, the page
    * became visible, the user asked. Nothing happens while connected, while an attempt is
-   * under way, or after close(). A failed attempt waits as long as the one it replaced
-   * would have led to: calling this often does not make the backoff shorter.
+   * under way, or after close(). The backoff is not reset: if this attempt fails, the next
+   * wait comes from the next window, so calling this often cannot make a client flood its relay.
    */
   retryNow(): void {
     if (this.closed || this.connected) return;
