@@ -436,6 +436,16 @@ export class Account {
     for (const r of this.relays.values()) r.retryNow();
   }
 
+  /**
+   * The network may have changed (the browser's `online`, the page shown again): every link
+   * waiting to reconnect tries at once, and every link that looks up must answer a ping
+   * within `timeoutMs` or is dropped and reconnected (RelayConnection.checkAlive).
+   */
+  async checkConnections(timeoutMs?: number): Promise<void> {
+    if (!this.started) return;
+    await Promise.all([...this.relays.values()].map((r) => r.checkAlive(timeoutMs)));
+  }
+
   /** When the link to `relay` (the account's own by default) tries next, while it waits to. */
   retryAt(relay = this.account.relay): number | undefined {
     return this.relays.get(relay)?.retryAt;

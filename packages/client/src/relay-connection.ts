@@ -173,6 +173,33 @@ export class RelayConnection {
     this.wake?.();
   }
 
+  /**
+   * The network changed (the browser's `online`, the page shown again): a connection that
+   * looks open may be dead, its socket not yet given up by the operating system. While
+   * connected, a ping must be answered within `timeoutMs`, or the connection is dropped and
+   * reconnecting starts; while waiting to reconnect, the same as retryNow().
+   */
+  async checkAlive(timeoutMs = 5_000): Promise<void> {
+    const conn = this.conn;
+    if (!conn || !this.connected) return this.retryNow();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const answered = await Promise.race([
+      // Any answer, or the connection ending meanwhile, leaves nothing to do here.
+      this.command({ t: 'ping' }).then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (answered || this.conn !== conn || this.closed) return;
+    conn.onMessage(() => undefined); // whatever it still brings belongs to a dead session
+    conn.close();
+    this.onDisconnect();
+  }
+
   /** Begins connecting (and keeps reconnecting until close()) without waiting for it. */
   connect(): void {
     if (!this.connecting) this.connecting = this.connectLoop();
@@ -297,7 +324,10 @@ export class RelayConnection {
         : undefined;
     this.nextId = 1;
     conn.onMessage((data) => this.onFrame(data));
-    conn.onClose(() => this.onDisconnect());
+    // A connection given up by checkAlive() may report its close later, when a new one is up.
+    conn.onClose(() => {
+      if (this.conn === conn) this.onDisconnect();
+    });
     for (const sub of this.subs.values()) {
       this.command({ t: 'sub', rid: sub.rid }, sub.rk).catch(() => conn.close());
     }

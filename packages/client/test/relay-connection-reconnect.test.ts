@@ -180,6 +180,37 @@ describe('RelayConnection through a network cut', () => {
     }
   }, 60_000);
 
+  it('checkAlive reconnects a link that looks up but died silently, and leaves a live one alone', async () => {
+    const { relay, proxy, viaProxy } = await relayBehindProxy();
+    const states: string[] = [];
+    const conn = new RelayConnection({
+      address: viaProxy,
+      transport: nodeTransport(),
+      rng: systemRandom,
+      onMessage: () => {},
+      onState: (state) => states.push(state),
+    });
+    try {
+      await conn.start();
+      await conn.checkAlive(20_000);
+      expect(conn.connected).toBe(true);
+      expect(proxy.forwarded).toBe(1);
+
+      proxy.blackhole(); // the socket stays open; nothing gets through any more
+      expect(conn.connected).toBe(true);
+      await conn.checkAlive(1_000);
+      expect(states).toEqual(['connected', 'disconnected']);
+      await conn.whenConnected(30_000);
+      expect(proxy.forwarded).toBe(2);
+      await conn.command({ t: 'ping' });
+      expect(states).toEqual(['connected', 'disconnected', 'connected']);
+    } finally {
+      conn.close();
+      await proxy.close();
+      await relay.close();
+    }
+  }, 60_000);
+
   it('doubles its wait from the minimum up to the cap, and retryNow does not shorten it', async () => {
     const { relay, proxy, viaProxy } = await relayBehindProxy();
     proxy.cut();

@@ -2,7 +2,8 @@
 // loopback that cuts and restores the link. While cut, the page shows when it tries next and
 // a "retry now" button. The page's clock is paused (Playwright's clock) once connected, so
 // no backoff timer can fire: a reconnect can only come from the browser's `online` event,
-// the page becoming visible, or the button.
+// the page becoming visible, or the button. Last, `online` also replaces a link that looks up
+// but no longer carries anything (a path that died silently).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,7 +107,17 @@ describe('web client reconnecting', () => {
     await page.getByRole('button', { name: '立即重試' }).click();
     await status().getByText('已連線').waitFor(WAIT);
     expect(proxy.forwarded).toBe(forwarded + 1);
-    await page.clock.resume();
+  }, 60_000);
+
+  it('on `online`, replaces a link that looks up but died silently', async () => {
+    await page.clock.resume(); // the page's ping waits 5 s for its answer
+    await status().getByText('已連線').waitFor(WAIT);
+    const forwarded = proxy.forwarded;
+    proxy.blackhole(); // the socket stays open; nothing gets through any more
+    await context.setOffline(true);
+    await context.setOffline(false);
+    await expect.poll(() => proxy.forwarded, { timeout: 30_000 }).toBe(forwarded + 1);
+    await status().getByText('已連線').waitFor(WAIT);
     expect(problems).toEqual([]);
   }, 60_000);
 });

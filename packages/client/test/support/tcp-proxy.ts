@@ -2,6 +2,8 @@
  * A TCP proxy on loopback that plays a network cut between a client and a real relay:
  * `cut()` destroys every connection through it and refuses new ones (they are accepted and
  * reset at once, as a dead link answers), `restore()` lets connections through again.
+ * `blackhole()` plays a path that died silently: the connections through it stay open and
+ * every byte on them is lost from then on, while new connections get through.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -13,11 +15,13 @@ export interface TcpProxy {
   readonly refused: number;
   cut(): void;
   restore(): void;
+  blackhole(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host?: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const dead = new WeakSet<Socket>();
   let isCut = false;
   let forwarded = 0;
   let refused = 0;
@@ -37,8 +41,13 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     track(client);
     const upstream = connect({ host: target.host ?? '127.0.0.1', port: target.port });
     track(upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    const forward = (from: Socket, to: Socket): void => {
+      from.on('data', (chunk: Buffer) => {
+        if (!dead.has(from)) to.write(chunk);
+      });
+    };
+    forward(client, upstream);
+    forward(upstream, client);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -59,6 +68,9 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     },
     restore() {
       isCut = false;
+    },
+    blackhole() {
+      for (const s of sockets) dead.add(s);
     },
     close() {
       isCut = true;

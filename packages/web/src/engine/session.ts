@@ -311,10 +311,14 @@ export class Session {
       ev.on('error', (e) => console.warn(`parus: ${e.context}:`, e.error)),
     );
     // The network came back, or the tab is looked at again (a phone wakes, a laptop opens):
-    // reconnect now rather than when the backoff says (docs/decisions/0028-reconnect-policy.md).
-    const onOnline = (): void => this.retryNow();
+    // reconnect now rather than when the backoff says, and find out whether a link that looks
+    // up still is (docs/decisions/0028-reconnect-policy.md).
+    const check = (): void => {
+      if (!this.closed) void this.account.checkConnections().catch(() => undefined);
+    };
+    const onOnline = (): void => check();
     const onVisible = (): void => {
-      if (document.visibilityState === 'visible') this.retryNow();
+      if (document.visibilityState === 'visible') check();
     };
     window.addEventListener('online', onOnline);
     document.addEventListener('visibilitychange', onVisible);
