@@ -310,9 +310,16 @@ describe('parus end to end', () => {
   }, 180_000);
 
   it('parus chat sends every line piped into it, even lines that arrive while it connects', async () => {
-    const chat = await parus('alice', ['chat', 'Bob'], {}, '第一行 from chat\n/me nods\n/bogus\nlast line\n');
+    const chat = await parus(
+      'alice',
+      ['chat', 'Bob'],
+      {},
+      '第一行 from chat\n/me nods\n/bogus\n/retry\nlast line\n',
+    );
     expect(chat.code).toBe(0);
     expect(chat.stdout).toContain('unknown command /bogus');
+    // Connected: /retry has nothing to cut short (and is not sent as a message).
+    expect(chat.stdout).toContain('(not waiting to reconnect)');
     const got = (await json('bob', ['read'])).messages as Array<{ text: string; action?: boolean }>;
     expect(got.map((m) => [m.text, m.action ?? false])).toEqual([
       ['第一行 from chat', false],

@@ -175,7 +175,11 @@ export interface AccountEvents {
   receipt: { alias: string; id: string; status: MessageStatus };
   contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed'; info: ContactInfo };
   error: { error: ParusError; context: string };
-  connection: { relay: string; state: 'connected' | 'disconnected' };
+  /**
+   * A relay's link came up or went down. While down, each scheduled attempt is announced
+   * again with `retryAt`, when it starts (Date.now() milliseconds); `retryNow()` brings it forward.
+   */
+  connection: { relay: string; state: 'connected' | 'disconnected'; retryAt?: number };
   group: GroupChange;
 }
 
@@ -423,11 +427,37 @@ export class Account {
           this.events.emit('connection', { relay: address, state });
           if (state === 'connected') this.kickFlush();
         },
+        onRetry: (retryAt) =>
+          this.events.emit('connection', { relay: address, state: 'disconnected', retryAt }),
       });
       this.relays.set(address, r);
       if (this.started) r.connect();
     }
     return r;
+  }
+
+  /**
+   * Every relay link that is waiting to reconnect tries at once (the network came back, the
+   * page became visible, the user asked); links that are up or trying are left alone.
+   */
+  retryNow(): void {
+    if (!this.started) return;
+    for (const r of this.relays.values()) r.retryNow();
+  }
+
+  /**
+   * The network may have changed (the browser's `online`, the page shown again): every link
+   * waiting to reconnect tries at once, and every link that looks up must answer a ping
+   * within `timeoutMs` or is dropped and reconnected (RelayConnection.checkAlive).
+   */
+  async checkConnections(timeoutMs?: number): Promise<void> {
+    if (!this.started) return;
+    await Promise.all([...this.relays.values()].map((r) => r.checkAlive(timeoutMs)));
+  }
+
+  /** When the link to `relay` (the account's own by default) tries next, while it waits to. */
+  retryAt(relay = this.account.relay): number | undefined {
+    return this.relays.get(relay)?.retryAt;
   }
 
   private async connected(address: string, timeoutMs = 10_000): Promise<RelayConnection> {

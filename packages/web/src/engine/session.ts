@@ -218,6 +218,8 @@ export class Session {
   /** Grows whenever the invitation on show may have been used up (someone answered one). */
   inviteGeneration = 0;
   connection: ConnectionState = 'connecting';
+  /** While disconnected: when the next attempt starts (Date.now() ms); undefined while one is under way. */
+  retryAt: number | undefined;
   /** Private groups: their list, members, messages and actions (engine/group-session.ts). */
   readonly groups: GroupSession;
   /** Public rooms: links, joining by link, private chat requests (engine/room-session.ts). */
@@ -303,10 +305,33 @@ export class Session {
       ev.on('connection', (c) => {
         if (c.relay !== this.account.relay) return;
         this.connection = c.state;
+        this.retryAt = c.state === 'disconnected' ? c.retryAt : undefined;
         this.changed();
       }),
       ev.on('error', (e) => console.warn(`parus: ${e.context}:`, e.error)),
     );
+    // The network came back, or the tab is looked at again (a phone wakes, a laptop opens):
+    // reconnect now rather than when the backoff says, and find out whether a link that looks
+    // up still is (docs/decisions/0028-reconnect-policy.md).
+    const check = (): void => {
+      if (!this.closed) void this.account.checkConnections().catch(() => undefined);
+    };
+    const onOnline = (): void => check();
+    const onVisible = (): void => {
+      if (document.visibilityState === 'visible') check();
+    };
+    window.addEventListener('online', onOnline);
+    document.addEventListener('visibilitychange', onVisible);
+    this.unsubscribe.push(
+      () => window.removeEventListener('online', onOnline),
+      () => document.removeEventListener('visibilitychange', onVisible),
+    );
+  }
+
+  /** Every relay link waiting to reconnect tries at once (the "retry now" button, `online`). */
+  retryNow(): void {
+    if (this.closed) return;
+    this.account.retryNow();
   }
 
   private async reload(alias: string): Promise<void> {

@@ -5,6 +5,7 @@ import { AddFriend } from '../components/add-friend.tsx';
 import { Avatar } from '../components/avatar.tsx';
 import { ChatList } from '../components/chat-list.tsx';
 import { ChatView } from '../components/chat-view.tsx';
+import { ConnectionStatus } from '../components/connection-status.tsx';
 import { messagePreview } from '../components/message-preview.ts';
 import { AddFriendIcon, LockIcon, ParusLogo, SettingsIcon } from '../components/icons.tsx';
 import { SafetyNumber } from '../components/safety-number.tsx';
@@ -183,14 +184,6 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
     };
   }, [unread, t]);
 
-  const connection = t(
-    session.connection === 'connected'
-      ? 'main.connected'
-      : session.connection === 'connecting'
-        ? 'main.connecting'
-        : 'main.disconnected',
-  );
-
   return (
     <div class={`app${active || activeGroup ? ' has-active' : ''}`}>
       <aside class="sidebar">
@@ -198,9 +191,11 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
           <Avatar name={session.name} />
           <div class="me">
             <strong>{session.name}</strong>
-            <span class={`conn conn-${session.connection}`} role="status">
-              {connection}
-            </span>
+            <ConnectionStatus
+              state={session.connection}
+              retryAt={session.retryAt}
+              onRetry={() => session.retryNow()}
+            />
           </div>
           <button
             type="button"
