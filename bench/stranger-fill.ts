@@ -103,7 +103,13 @@ async function stranger(address: string, seconds: number): Promise<Record<string
   const newQueue = async (): Promise<Uint8Array | undefined> => {
     const rk = generateDhKeyPair(systemRandom);
     const rdh = generateDhKeyPair(systemRandom);
-    const frame: NewFrame = { t: 'new', id: ++nextId, rk: rk.publicKey, rdh: rdh.publicKey, auth: new Uint8Array(0) };
+    const frame: NewFrame = {
+      t: 'new',
+      id: ++nextId,
+      rk: rk.publicKey,
+      rdh: rdh.publicKey,
+      auth: new Uint8Array(0),
+    };
     const k = deriveCommandAuthKey(rk.secretKey, w.dh, w.session, rk.publicKey);
     frame.auth = authenticateCommand(k, w.session, frame);
     const reply = await request(frame);
@@ -196,7 +202,8 @@ async function main(): Promise<void> {
     );
     console.log(`  relay data folder: ${mb(folderBytes(dir))}`);
     console.log(`  messages stored: ${String(stats.messages)}, queues: ${String(stats.queues)}`);
-    if (typeof stats.storedBytes === 'number') console.log(`  counted against the storage budget: ${mb(stats.storedBytes)}`);
+    if (typeof stats.storedBytes === 'number')
+      console.log(`  counted against the storage budget: ${mb(stats.storedBytes)}`);
   } finally {
     child.kill();
     rmSync(dir, { recursive: true, force: true });

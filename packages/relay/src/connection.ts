@@ -302,7 +302,8 @@ export class RelayConnection implements Subscriber {
       default:
         return undefined;
     }
-    if (!address.stored.take(bytes)) return new QuotaError('too many bytes stored from this address; slow down');
+    if (!address.stored.take(bytes))
+      return new QuotaError('too many bytes stored from this address; slow down');
     return undefined;
   }
 

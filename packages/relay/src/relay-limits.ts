@@ -3,7 +3,13 @@
  * is run by anyone for anyone (DESIGN.md "Relays and the network"), so each resource a
  * stranger can make it spend — connections, subscriptions, frames, stored bytes — has one.
  */
-import { BLOB_CHUNK_BYTES, MAX_BLOB_BYTES, MAX_FANOUT_ENTRIES, MAX_FRAME_BYTES, UsageError } from '@parus/core';
+import {
+  BLOB_CHUNK_BYTES,
+  MAX_BLOB_BYTES,
+  MAX_FANOUT_ENTRIES,
+  MAX_FRAME_BYTES,
+  UsageError,
+} from '@parus/core';
 
 export interface RelayLimits {
   /** Open WebSocket connections; the next upgrade gets HTTP 503. */
@@ -144,7 +150,9 @@ export function resolveLimits(partial: Partial<RelayLimits> = {}): RelayLimits {
   if (limits.blobByteBurst < BLOB_CHUNK_BYTES)
     throw new UsageError(`relay limit blobByteBurst must be at least one chunk (${BLOB_CHUNK_BYTES} bytes)`);
   if (limits.addressStoredByteBurst < MAX_FRAME_BYTES)
-    throw new UsageError(`relay limit addressStoredByteBurst must be at least one frame (${MAX_FRAME_BYTES} bytes)`);
+    throw new UsageError(
+      `relay limit addressStoredByteBurst must be at least one frame (${MAX_FRAME_BYTES} bytes)`,
+    );
   if (limits.maxBlobBytes > MAX_BLOB_BYTES)
     throw new UsageError(`relay limit maxBlobBytes must be at most ${MAX_BLOB_BYTES}`);
   if (limits.maxFanoutEntries > MAX_FANOUT_ENTRIES) {

@@ -11,7 +11,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { MAX_FRAME_BYTES, RELAY_PROTOCOL_VERSION, TokenBucket, TransportError, initCrypto } from '@parus/core';
+import {
+  MAX_FRAME_BYTES,
+  RELAY_PROTOCOL_VERSION,
+  TokenBucket,
+  TransportError,
+  initCrypto,
+} from '@parus/core';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { BlobCommandHandler } from './blob-commands.ts';

@@ -56,7 +56,11 @@ export class SourceAddresses {
           limits.addressQueueCreationBurst,
           clock,
         ),
-        stored: new TokenBucket(limits.addressStoredBytesPerMinute / 60, limits.addressStoredByteBurst, clock),
+        stored: new TokenBucket(
+          limits.addressStoredBytesPerMinute / 60,
+          limits.addressStoredByteBurst,
+          clock,
+        ),
       };
       this.byKey.set(key, entry);
     }

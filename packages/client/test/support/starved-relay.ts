@@ -8,7 +8,8 @@ import { startRelay } from '@parus/relay';
 import type { RelayLimits } from '@parus/relay';
 
 const [dataDir, limits] = process.argv.slice(2);
-if (!dataDir || !process.send) throw new Error('usage: starved-relay.ts DATA_DIR [LIMITS_JSON] (with an IPC channel)');
+if (!dataDir || !process.send)
+  throw new Error('usage: starved-relay.ts DATA_DIR [LIMITS_JSON] (with an IPC channel)');
 const relay = await startRelay({
   port: 0,
   dataDir,
