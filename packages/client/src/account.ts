@@ -23,6 +23,7 @@ import {
   NotFoundError,
   ParusError,
   ProtocolError,
+  TransportError,
   UsageError,
   asMap,
   decodeCbor,
@@ -405,6 +406,7 @@ export class Account {
   private connection(address: string): RelayConnection {
     let r = this.relays.get(address);
     if (!r) {
+      if (this.closed) throw new TransportError('the account is closed');
       r = new RelayConnection({
         address,
         transport: this.transport,
