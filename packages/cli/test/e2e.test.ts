@@ -295,3 +295,97 @@ describe('parus end to end', () => {
     ]);
   }, 120_000);
 });
+
+// Alice on relay A and Dave on relay B: every command touches both relays (its own queues on
+// one, the contact's on the other). Each one must exit, with code 0, once its work is done.
+describe('parus end to end across two relays', () => {
+  const relays: ChildProcess[] = [];
+  const addresses: string[] = [];
+  const twoHomes = { alice: join(root, 'two-alice'), dave: join(root, 'two-dave') };
+
+  beforeAll(async () => {
+    for (const name of ['relay-a', 'relay-b']) {
+      addresses.push(
+        await new Promise<string>((ready, fail) => {
+          const child = spawn(
+            process.execPath,
+            [BIN, 'relay', '--port', '0', '--data', join(root, name), '--json'],
+            {
+              stdio: ['ignore', 'pipe', 'pipe'],
+            },
+          );
+          relays.push(child);
+          createInterface({ input: child.stdout! }).once('line', (line) =>
+            ready((JSON.parse(line) as { address: string }).address),
+          );
+          child.once('exit', (code) => fail(new Error(`relay exited early with ${code}`)));
+        }),
+      );
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const child of relays) {
+      if (child.exitCode !== null) continue;
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  /** Runs `parus … --json` and waits (generously) for it to exit on its own. */
+  function run(
+    who: 'alice' | 'dave',
+    args: string[],
+  ): Promise<{ exited: boolean; code: number | null; out: string }> {
+    return new Promise((done) => {
+      execFile(
+        process.execPath,
+        [BIN, ...args, '--json'],
+        {
+          env: { ...process.env, PARUS_HOME: twoHomes[who], PARUS_PASSPHRASE: `${who} passphrase 42` },
+          timeout: 150_000,
+        },
+        (error, stdout) => {
+          // Killed by the timeout: it never exited by itself.
+          if (error?.killed) return done({ exited: false, code: null, out: stdout });
+          done({
+            exited: true,
+            code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+            out: stdout,
+          });
+        },
+      );
+    });
+  }
+
+  async function ok(who: 'alice' | 'dave', args: string[]): Promise<Record<string, unknown>> {
+    const r = await run(who, args);
+    expect({ command: args[0], exited: r.exited, code: r.code }).toEqual({
+      command: args[0],
+      exited: true,
+      code: 0,
+    });
+    return JSON.parse(r.out.trim().split('\n').pop()!) as Record<string, unknown>;
+  }
+
+  const texts = (r: Record<string, unknown>): string[] =>
+    (r.messages as Array<{ text: string }>).map((m) => m.text);
+
+  it('send and read exit once their work is done, and messages go both ways', async () => {
+    const [relayA, relayB] = addresses as [string, string];
+    await ok('alice', ['init', '--name', 'Alice', '--relay', relayA]);
+    await ok('dave', ['init', '--name', 'Dave', '--relay', relayB]);
+    const invite = await ok('alice', ['invite']);
+    await ok('dave', ['accept', String(invite.link), '--alias', 'alice']);
+    expect((await ok('alice', ['read'])).contacts).toMatchObject([{ alias: 'Dave' }]);
+    await ok('dave', ['read']);
+    for (let round = 0; round < 3; round++) {
+      const [fromAlice, fromDave] = [`alice to dave ${round}`, `dave to alice ${round}`];
+      await Promise.all([ok('alice', ['send', 'Dave', fromAlice]), ok('dave', ['send', 'alice', fromDave])]);
+      const [aliceRead, daveRead] = await Promise.all([ok('alice', ['read']), ok('dave', ['read'])]);
+      expect(texts(aliceRead)).toEqual([fromDave]);
+      expect(texts(daveRead)).toEqual([fromAlice]);
+    }
+  }, 900_000);
+});

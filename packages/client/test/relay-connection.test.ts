@@ -138,14 +138,15 @@ describe('RelayConnection', () => {
 
     it('while it waits for the welcome', async () => {
       const relay = await startRelay({ port: 0, dataDir: dataDir() });
-      let conn: RelayConnection | undefined;
-      const { transport, opened } = watched({ onHello: () => queueMicrotask(() => conn!.close()) });
-      conn = new RelayConnection({
+      const late: { conn?: RelayConnection } = {};
+      const { transport, opened } = watched({ onHello: () => queueMicrotask(() => late.conn!.close()) });
+      const conn = new RelayConnection({
         address: relay.address,
         transport,
         rng: systemRandom,
         onMessage: () => {},
       });
+      late.conn = conn;
       try {
         conn.connect();
         await waitFor(() => opened.length === 1 && opened[0]!.closed);
