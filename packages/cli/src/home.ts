@@ -1,5 +1,5 @@
 /** The account folder (`--home`, PARUS_HOME, or ~/.parus) and opening the account in it. */
-import { mkdirSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Account, SealedStore } from '@parus/client';
@@ -15,9 +15,15 @@ export function accountDb(home: string): string {
   return join(home, 'account.db');
 }
 
+/** The account folder is the owner's alone (0700); its files are made 0600 by SqliteStore. */
+function makePrivate(home: string): void {
+  if ((statSync(home).mode & 0o777) !== 0o700) chmodSync(home, 0o700);
+}
+
 export async function createAccount(home: string, name: string, relay: string): Promise<Account> {
   await initCrypto();
   mkdirSync(home, { recursive: true, mode: 0o700 });
+  makePrivate(home);
   if (existsSync(accountDb(home))) throw new UsageError(`an account already exists in ${home}`);
   const passphrase = await readPassphrase({ confirm: true });
   const store = await SealedStore.open(new SqliteStore(accountDb(home)), passphrase, {
@@ -30,6 +36,7 @@ export async function createAccount(home: string, name: string, relay: string): 
 export async function openAccount(home: string): Promise<Account> {
   await initCrypto();
   if (!existsSync(accountDb(home))) throw new NotFoundError(`no account in ${home}: run 'parus init' first`);
+  makePrivate(home);
   const passphrase = await readPassphrase();
   const raw = new SqliteStore(accountDb(home));
   let store: SealedStore;

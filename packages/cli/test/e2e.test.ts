@@ -197,6 +197,18 @@ describe('parus end to end', () => {
     }
   });
 
+  it("keeps the account folders and the relay data the owner's alone: folders 0700, files 0600", () => {
+    for (const dir of [homes.alice, homes.bob, relayData]) {
+      const folders = [dir];
+      for (const f of filesUnder(dir)) {
+        expect([f, statSync(f).mode & 0o777]).toEqual([f, 0o600]);
+        folders.push(dirname(f));
+      }
+      for (const d of new Set(folders)) expect([d, statSync(d).mode & 0o777]).toEqual([d, 0o700]);
+    }
+    expect(filesUnder(homes.alice).map((f) => f.slice(homes.alice.length))).toContain('/account.db');
+  });
+
   it('a wrong passphrase gets a clear error and reveals nothing', async () => {
     const r = await parus('alice', ['history', 'Bob'], { PARUS_PASSPHRASE: 'not the passphrase' });
     expect(r.code).toBe(1);

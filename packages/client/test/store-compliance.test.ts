@@ -1,7 +1,7 @@
 // Every Store implementation runs the same suite (STYLE.md: shared compliance suites): the
 // cases live in store-compliance-suite.ts, which the web package also runs in Chromium
 // against IndexedDbStore.
-import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,25 @@ const backends: Array<[string, () => Promise<Store>]> = [
 
 describe.each(backends)('%s', (_name, make) => {
   for (const c of storeComplianceCases) it(c.name, () => c.run(make));
+});
+
+describe('SqliteStore files', () => {
+  it("are the owner's alone (0600), and an existing account's looser files are tightened on open", async () => {
+    const dir = tempDir();
+    const path = join(dir, 'account.db');
+    const modes = (): Record<string, number> =>
+      Object.fromEntries(readdirSync(dir).map((f) => [f, statSync(join(dir, f)).mode & 0o777]));
+    const s = new SqliteStore(path);
+    await s.batch([{ type: 'put', collection: 'c', key: 'k', value: utf8('v') }]);
+    expect(Object.keys(modes()).sort()).toEqual(['account.db', 'account.db-shm', 'account.db-wal']);
+    expect(Object.values(modes())).toEqual([0o600, 0o600, 0o600]);
+    for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o644); // as an earlier version left them
+    const again = new SqliteStore(path);
+    expect(Object.values(modes())).toEqual([0o600, 0o600, 0o600]);
+    expect(new TextDecoder().decode((await again.get('c', 'k'))!)).toBe('v');
+    await s.close();
+    await again.close();
+  });
 });
 
 describe('SealedStore', () => {
