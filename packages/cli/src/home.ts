@@ -4,7 +4,15 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Account, SealedStore } from '@parus/client';
 import { SqliteStore, nodeTransport } from '@parus/client/node';
-import { NotFoundError, UsageError, initCrypto, systemRandom } from '@parus/core';
+import {
+  ARGON2ID_INTERACTIVE,
+  ARGON2ID_MODERATE,
+  NotFoundError,
+  UsageError,
+  initCrypto,
+  systemRandom,
+  type Argon2idCost,
+} from '@parus/core';
 import { readPassphrase } from './passphrase.ts';
 
 export function resolveHome(flag: string | undefined): string {
@@ -13,6 +21,19 @@ export function resolveHome(flag: string | undefined): string {
 
 export function accountDb(home: string): string {
   return join(home, 'account.db');
+}
+
+/** Set to 1 by the test suites only: accounts then use the light Argon2id profile (decision 0027). */
+export const INSECURE_TEST_KDF = 'PARUS_INSECURE_TEST_KDF';
+
+/**
+ * The Argon2id profile an account is created with and raised to when opened: the moderate one
+ * (3 passes, 256 MiB), or the light one when PARUS_INSECURE_TEST_KDF=1, which the test suites
+ * set because they run hundreds of commands. Never set it for a real account: an account
+ * created with it is raised to the moderate profile the first time it is opened without it.
+ */
+function kdfProfile(): Argon2idCost {
+  return process.env[INSECURE_TEST_KDF] === '1' ? ARGON2ID_INTERACTIVE : ARGON2ID_MODERATE;
 }
 
 /** The account folder is the owner's alone (0700); its files are made 0600 by SqliteStore. */
@@ -26,9 +47,13 @@ export async function createAccount(home: string, name: string, relay: string): 
   makePrivate(home);
   if (existsSync(accountDb(home))) throw new UsageError(`an account already exists in ${home}`);
   const passphrase = await readPassphrase({ confirm: true });
+  const cost = kdfProfile();
+  if (cost !== ARGON2ID_MODERATE)
+    process.stderr.write(`parus: ${INSECURE_TEST_KDF} is set: the light test profile guards this account\n`);
   const store = await SealedStore.open(new SqliteStore(accountDb(home)), passphrase, {
     rng: systemRandom,
     create: true,
+    cost,
   });
   return Account.create({ store, transport: nodeTransport(), name, relay });
 }
@@ -41,7 +66,7 @@ export async function openAccount(home: string): Promise<Account> {
   const raw = new SqliteStore(accountDb(home));
   let store: SealedStore;
   try {
-    store = await SealedStore.open(raw, passphrase, { rng: systemRandom });
+    store = await SealedStore.open(raw, passphrase, { rng: systemRandom, cost: kdfProfile() });
   } catch (e) {
     await raw.close();
     throw e;

@@ -6,7 +6,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { SqliteStore } from '@parus/client/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARGON2ID_INTERACTIVE, ARGON2ID_MODERATE, decodeCbor } from '@parus/core';
 
 const BIN = resolve(import.meta.dirname, '../bin/parus.js');
 const root = mkdtempSync(join(tmpdir(), 'parus-e2e-'));
@@ -34,7 +36,13 @@ function parus(
       process.execPath,
       [BIN, ...args],
       {
-        env: { ...process.env, PARUS_HOME: homes[who], PARUS_PASSPHRASE: passphrases[who], ...env },
+        env: {
+          ...process.env,
+          PARUS_HOME: homes[who],
+          PARUS_PASSPHRASE: passphrases[who],
+          PARUS_INSECURE_TEST_KDF: '1', // the light Argon2id profile: tests only (decision 0027)
+          ...env,
+        },
         timeout: 90_000,
       },
       (error, stdout, stderr) => {
@@ -355,7 +363,12 @@ describe('parus end to end across two relays', () => {
         process.execPath,
         [BIN, ...args, '--json'],
         {
-          env: { ...process.env, PARUS_HOME: twoHomes[who], PARUS_PASSPHRASE: `${who} passphrase 42` },
+          env: {
+            ...process.env,
+            PARUS_HOME: twoHomes[who],
+            PARUS_PASSPHRASE: `${who} passphrase 42`,
+            PARUS_INSECURE_TEST_KDF: '1',
+          },
           timeout: 150_000,
         },
         (error, stdout) => {
@@ -400,4 +413,73 @@ describe('parus end to end across two relays', () => {
       expect(texts(daveRead)).toEqual([fromAlice]);
     }
   }, 900_000);
+});
+
+// The passphrase's Argon2id profile (decision 0027): real accounts get the moderate one, and
+// an account made with the light test profile is raised to it when opened without the switch.
+describe('parus account passphrase profile', () => {
+  const home = join(root, 'profile');
+
+  function run(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+    return new Promise((done) => {
+      execFile(
+        process.execPath,
+        [BIN, ...args, '--json'],
+        {
+          env: { ...process.env, PARUS_HOME: home, PARUS_PASSPHRASE: 'profile passphrase 9', ...env },
+          timeout: 150_000,
+        },
+        (error, _stdout, stderr) =>
+          done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr }),
+      );
+    });
+  }
+
+  /** The profile stored beside the data (the one record that is not sealed). */
+  async function storedProfile(): Promise<{ ops: number; mem: number }> {
+    const db = new SqliteStore(join(home, 'account.db'));
+    try {
+      const m = decodeCbor((await db.get('_meta', 'kdf'))!) as { ops: number; mem: number };
+      return { ops: m.ops, mem: m.mem };
+    } finally {
+      await db.close();
+    }
+  }
+
+  it('a test account (light profile) is raised to the moderate profile when opened without the switch', async () => {
+    const made = await run(['init', '--name', 'Pat', '--relay', relayAddress], {
+      PARUS_INSECURE_TEST_KDF: '1',
+    });
+    expect(made.code).toBe(0);
+    expect(made.stderr).toContain('PARUS_INSECURE_TEST_KDF');
+    expect(await storedProfile()).toEqual({
+      ops: ARGON2ID_INTERACTIVE.opsLimit,
+      mem: ARGON2ID_INTERACTIVE.memLimit,
+    });
+    expect((await run(['contacts'], {})).code).toBe(0);
+    expect(await storedProfile()).toEqual({
+      ops: ARGON2ID_MODERATE.opsLimit,
+      mem: ARGON2ID_MODERATE.memLimit,
+    });
+    // Still opens, with the switch too (never lowered), and a wrong passphrase changes nothing.
+    expect((await run(['contacts'], { PARUS_INSECURE_TEST_KDF: '1' })).code).toBe(0);
+    const wrong = await run(['contacts'], { PARUS_PASSPHRASE: 'not the passphrase' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('AuthError');
+    expect(await storedProfile()).toEqual({
+      ops: ARGON2ID_MODERATE.opsLimit,
+      mem: ARGON2ID_MODERATE.memLimit,
+    });
+  }, 300_000);
+
+  it('a real account is created with the moderate profile', async () => {
+    rmSync(home, { recursive: true, force: true });
+    const made = await run(['init', '--name', 'Pat', '--relay', relayAddress], {});
+    expect(made.code).toBe(0);
+    expect(made.stderr).not.toContain('PARUS_INSECURE_TEST_KDF');
+    expect(await storedProfile()).toEqual({
+      ops: ARGON2ID_MODERATE.opsLimit,
+      mem: ARGON2ID_MODERATE.memLimit,
+    });
+  }, 300_000);
 });

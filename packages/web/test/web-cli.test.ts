@@ -29,7 +29,12 @@ function cli(args: string[]): Promise<Record<string, unknown>> {
       process.execPath,
       [BIN, ...args, '--json'],
       {
-        env: { ...process.env, PARUS_HOME: home, PARUS_PASSPHRASE: 'bob cli passphrase 5' },
+        env: {
+          ...process.env,
+          PARUS_HOME: home,
+          PARUS_PASSPHRASE: 'bob cli passphrase 5',
+          PARUS_INSECURE_TEST_KDF: '1',
+        },
         timeout: 60_000,
       },
       (error, stdout, stderr) => {
