@@ -424,7 +424,7 @@ describe('parus account passphrase profile', () => {
     return new Promise((done) => {
       execFile(
         process.execPath,
-        [BIN, ...args, '--json'],
+        [BIN, ...args],
         {
           env: { ...process.env, PARUS_HOME: home, PARUS_PASSPHRASE: 'profile passphrase 9', ...env },
           timeout: 150_000,
