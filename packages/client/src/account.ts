@@ -23,6 +23,7 @@ import {
   NotFoundError,
   ParusError,
   ProtocolError,
+  TransportError,
   UsageError,
   asMap,
   decodeCbor,
@@ -418,6 +419,7 @@ export class Account {
   private connection(address: string): RelayConnection {
     let r = this.relays.get(address);
     if (!r) {
+      if (this.closed) throw new TransportError('the account is closed');
       r = new RelayConnection({
         address,
         transport: this.transport,
@@ -523,8 +525,16 @@ export class Account {
     const deadline = this.now() + (opts.timeoutMs ?? 30_000);
     const relay = this.connection(this.account.relay);
     await relay.whenConnected(Math.min(opts.connectTimeoutMs ?? 5_000, Math.max(1, deadline - this.now())));
+    // Other relays (a contact's, a group member's) were asked to connect by start() or the
+    // first flush; what waits for them is sendable only once they are connected, so give each
+    // one connect timeout (once per sync: one that is down does not hold every pass).
+    const waited = new Set<RelayConnection>([relay]);
     let previous = -1;
     for (;;) {
+      const others = [...this.relays.values()].filter((r) => !r.connected && !waited.has(r));
+      for (const r of others) waited.add(r);
+      const timeout = Math.min(opts.connectTimeoutMs ?? 5_000, Math.max(1, deadline - this.now()));
+      await Promise.all(others.map((r) => r.whenConnected(timeout).catch(() => undefined)));
       const subscribed = [...this.queues.keys()].every((rid) => this.pendingAtSubscribe.has(rid));
       const read = [...this.pendingAtSubscribe].every(([rid, n]) => (this.handled.get(rid) ?? 0) >= n);
       if (subscribed && read) {
@@ -538,9 +548,10 @@ export class Account {
         await Promise.all(this.refusing);
         await this.flush();
         const left = await this.sendableCount();
+        const connecting = [...this.relays.values()].some((r) => !r.connected && !waited.has(r));
         // Done when nothing is left, or when a whole pass could not send what is left
         // (a relay refusing it): that waits for a later run, with its backoff.
-        if ((left === 0 || left === previous) && !this.flushAgain && !this.groups.busy) return;
+        if ((left === 0 || left === previous) && !connecting && !this.flushAgain && !this.groups.busy) return;
         previous = left;
       }
       if (this.now() > deadline) throw new ProtocolError('sync did not finish in time (is a relay down?)');

@@ -101,6 +101,12 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** One connection attempt: its socket once open, and how to abort it while it opens. */
+interface Attempt {
+  abort: AbortController;
+  conn?: TransportConnection;
+}
+
 interface Subscription {
   rid: Uint8Array;
   rk: Uint8Array; // X25519 secret key of the queue's recipient
@@ -140,6 +146,11 @@ export class RelayConnection {
   /** Ends the wait before the next attempt at once (retryNow). */
   private wake: (() => void) | undefined;
   private nextRetry: number | undefined;
+  /**
+   * The attempt under way (socket opening, or waiting for the welcome): close() aborts it, so
+   * a socket that opens after close() never outlives the connection (a command would not exit).
+   */
+  private attempt: Attempt | undefined;
   /** Serialises message handling so acks follow processing order. */
   private inbound: Promise<void> = Promise.resolve();
   /** Deliveries queued on `inbound` and not yet taken up. */
@@ -214,6 +225,7 @@ export class RelayConnection {
   whenConnected(timeoutMs?: number): Promise<void> {
     if (this.connected) return Promise.resolve();
     if (this.fatal) return Promise.reject(this.fatal);
+    if (this.closed) return Promise.reject(new TransportError('connection closed'));
     return new Promise((resolve, reject) => {
       const timer =
         timeoutMs === undefined
@@ -279,7 +291,23 @@ export class RelayConnection {
   }
 
   private async connectOnce(): Promise<void> {
-    const conn = await this.opts.transport.connect(relayWebSocketUrl(this.address));
+    const attempt: Attempt = { abort: new AbortController() };
+    this.attempt = attempt;
+    try {
+      await this.helloAndWelcome(attempt);
+    } finally {
+      if (this.attempt === attempt) this.attempt = undefined;
+    }
+  }
+
+  private async helloAndWelcome(attempt: Attempt): Promise<void> {
+    const conn = await this.opts.transport.connect(relayWebSocketUrl(this.address), attempt.abort.signal);
+    attempt.conn = conn;
+    if (this.closed) {
+      // close() came while the socket was opening (a transport may ignore the signal).
+      conn.close();
+      throw new TransportError('connection closed');
+    }
     const challenge = this.opts.rng.bytes(CHALLENGE_BYTES);
     const welcome = await new Promise<RelayFrame>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -301,6 +329,10 @@ export class RelayConnection {
       });
       conn.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge }));
     });
+    if (this.closed) {
+      conn.close();
+      throw new TransportError('connection closed');
+    }
     if (welcome.t !== 'welcome') {
       conn.close();
       throw new ProtocolError('relay did not welcome us');
@@ -568,6 +600,9 @@ export class RelayConnection {
     this.closed = true;
     for (const w of this.waiters.splice(0)) w.reject(new TransportError('connection closed'));
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.wake?.();
+    this.attempt?.abort.abort();
+    this.attempt?.conn?.close();
     this.pacer?.release();
     this.pacer = undefined;
     this.conn?.close();

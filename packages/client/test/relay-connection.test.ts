@@ -73,6 +73,91 @@ describe('RelayConnection', () => {
     }
   });
 
+  // A command exits once its work is done only if no socket outlives close(): a connection
+  // still opening (a second relay, reached late) used to finish after close() and stay open.
+  describe('close() during a connection attempt leaves no socket open', () => {
+    /** The real transport, watched: which sockets it opened, and whether each was closed. */
+    function watched(opts: { gate?: Promise<void>; onHello?: () => void }): {
+      transport: Transport;
+      opened: Array<{ closed: boolean }>;
+    } {
+      const real = nodeTransport();
+      const opened: Array<{ closed: boolean }> = [];
+      const transport: Transport = {
+        // Ignores the abort signal, as a slow transport may: the socket opens after close().
+        async connect(url) {
+          await opts.gate;
+          const conn = await real.connect(url);
+          const state = { closed: false };
+          opened.push(state);
+          let sent = 0;
+          return {
+            send(data) {
+              conn.send(data);
+              if (sent++ === 0) opts.onHello?.();
+            },
+            close() {
+              state.closed = true;
+              conn.close();
+            },
+            onMessage: (h) => conn.onMessage(h),
+            onClose: (h) =>
+              conn.onClose((reason) => {
+                state.closed = true;
+                h(reason);
+              }),
+          };
+        },
+      };
+      return { transport, opened };
+    }
+
+    it('while the socket opens', async () => {
+      const relay = await startRelay({ port: 0, dataDir: dataDir() });
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      const { transport, opened } = watched({ gate });
+      const conn = new RelayConnection({
+        address: relay.address,
+        transport,
+        rng: systemRandom,
+        onMessage: () => {},
+      });
+      try {
+        conn.connect();
+        conn.close();
+        await expect(conn.whenConnected()).rejects.toThrow(TransportError);
+        open();
+        await waitFor(() => opened.length === 1 && opened[0]!.closed);
+        await waitFor(() => relay.stats().connections === 0);
+        expect(conn.connected).toBe(false);
+      } finally {
+        await relay.close();
+      }
+    });
+
+    it('while it waits for the welcome', async () => {
+      const relay = await startRelay({ port: 0, dataDir: dataDir() });
+      const late: { conn?: RelayConnection } = {};
+      const { transport, opened } = watched({ onHello: () => queueMicrotask(() => late.conn!.close()) });
+      const conn = new RelayConnection({
+        address: relay.address,
+        transport,
+        rng: systemRandom,
+        onMessage: () => {},
+      });
+      late.conn = conn;
+      try {
+        conn.connect();
+        await waitFor(() => opened.length === 1 && opened[0]!.closed);
+        await waitFor(() => relay.stats().connections === 0);
+        expect(conn.connected).toBe(false);
+      } finally {
+        await relay.close();
+      }
+    });
+  });
+
   it('reconnects after the relay restarts, resubscribes, and receives what comes next', async () => {
     const dir = dataDir();
     let relay = await startRelay({ port: 0, dataDir: dir });

@@ -67,6 +67,7 @@ export {
   hmacSha256,
   hkdf,
   ARGON2ID_MODERATE,
+  ARGON2ID_BROWSER,
   ARGON2ID_INTERACTIVE,
   ARGON2ID_SALT_BYTES,
   argon2id,

@@ -38,6 +38,7 @@ import { StorageBudget } from './storage-budget.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import { StaticSite } from './static-site.ts';
 import { Subscriptions } from './subscriptions.ts';
+import { makePrivateFolder } from './private-files.ts';
 
 /** The relay software's version, reported by /health. */
 export const RELAY_VERSION = '0.1.0';
@@ -119,6 +120,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const host = opts.host ?? '127.0.0.1';
   const started = performance.now();
 
+  makePrivateFolder(opts.dataDir);
   const keys = loadOrCreateServerKeys({ dataDir: opts.dataDir, rng, log });
   const store = new SqliteQueueStore({
     path: join(opts.dataDir, QUEUE_DATABASE_FILE),

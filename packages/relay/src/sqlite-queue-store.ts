@@ -33,6 +33,7 @@ import type {
   StoreCounts,
   StoredMessage,
 } from './queue-store.ts';
+import { preparePrivateDatabase } from './private-files.ts';
 
 export interface SqliteQueueStoreOptions {
   /** The database file; created if missing. */
@@ -279,6 +280,7 @@ export class SqliteQueueStore implements QueueStore {
     this.limits = { maxQueueMessages: opts.maxQueueMessages, maxQueueBytes: opts.maxQueueBytes };
     try {
       // One connection only; the busy timeout matters just for a second relay on the same file.
+      if (opts.path !== ':memory:') preparePrivateDatabase(opts.path);
       this.db = new Database(opts.path, { timeout: 500 });
     } catch (cause) {
       throw new StorageError('cannot open the queue database', { cause });

@@ -19,6 +19,7 @@ import {
 } from '@parus/client';
 import { IndexedDbStore, browserTransport } from '@parus/client/browser';
 import {
+  ARGON2ID_BROWSER,
   NotFoundError,
   UsageError,
   cardFromLink,
@@ -156,7 +157,11 @@ export async function createAccount(opts: {
     raw = await IndexedDbStore.open(DATABASE);
     if (await SealedStore.exists(raw)) throw new UsageError('this browser already holds an account');
     try {
-      const store = await SealedStore.open(raw, opts.passphrase, { rng: systemRandom, create: true });
+      const store = await SealedStore.open(raw, opts.passphrase, {
+        rng: systemRandom,
+        create: true,
+        cost: ARGON2ID_BROWSER,
+      });
       account = await Account.create({
         store,
         transport: browserTransport(),
@@ -192,7 +197,8 @@ export async function unlock(passphrase: string): Promise<Session> {
   let store: SealedStore | undefined;
   try {
     raw = await IndexedDbStore.open(DATABASE);
-    store = await SealedStore.open(raw, passphrase, { rng: systemRandom });
+    // An account kept under a weaker profile is raised to this one (decision 0027).
+    store = await SealedStore.open(raw, passphrase, { rng: systemRandom, cost: ARGON2ID_BROWSER });
     return await Session.start(await Account.open({ store, transport: browserTransport() }), release);
   } catch (e) {
     await (store ?? raw)?.close();
