@@ -76,7 +76,7 @@ export function textPieces(text: string, opts: ShowOptions = {}): TextPiece[] {
     let kind = kinds[i]!;
     if (kind === 'joiner') {
       const next = kinds[i + 1];
-      const joins = joinable && (!BETWEEN.test(ch) || next === 'visible' || next === 'joiner');
+      const joins: boolean = joinable && (!BETWEEN.test(ch) || next === 'visible' || next === 'joiner');
       kind = joins ? 'text' : 'mark';
     }
     if (!anyVisible || kind === 'mark') {
