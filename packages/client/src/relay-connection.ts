@@ -226,6 +226,12 @@ export class RelayConnection {
       conn.close();
       throw new ProtocolError('relay did not welcome us');
     }
+    // close() came while this socket was being opened: it had no socket to close then, so this
+    // one must not be kept (an open socket would keep the process alive after its command ended).
+    if (this.closed) {
+      conn.close();
+      throw new TransportError('connection closed');
+    }
     // An impostor relay cannot produce the key behind the address's fingerprint.
     if (
       !fingerprintMatches(this.address, welcome.key) ||
