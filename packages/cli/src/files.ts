@@ -107,7 +107,9 @@ export function progressLine(label: string): { onProgress?: (p: TransferProgress
   return {
     onProgress: (p) => {
       const pct = p.total === 0 ? 100 : Math.floor((p.done / p.total) * 100);
-      process.stderr.write(`\r\x1b[2K${terminalSafe(label)}: ${pct}% (${formatBytes(p.done)} of ${formatBytes(p.total)})`);
+      process.stderr.write(
+        `\r\x1b[2K${terminalSafe(label)}: ${pct}% (${formatBytes(p.done)} of ${formatBytes(p.total)})`,
+      );
       shown = true;
     },
     end: () => {

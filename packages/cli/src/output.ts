@@ -13,7 +13,6 @@ export function terminalSafe(text: string): string {
   return text.replace(ACTING, (c) => markerFor(c.codePointAt(0)!));
 }
 
-// eslint-disable-next-line no-control-regex
 const JSON_ACTING = /[\u007f-\u009f\p{Bidi_Control}\u2028\u2029]/gu;
 
 /**

@@ -86,19 +86,20 @@ describe('peer text in the terminal', () => {
     expect(chat.stdout).toContain('invoice⟨U+202E⟩fdp.exe');
   }, 120_000);
 
-  it('a group’s topic and a member’s message with controls are shown as markers', async () => {
+  it('a group’s topic with an override and a member’s message with controls are shown as markers', async () => {
     const g = (await json('alice', ['group', 'create', 'Birds'])).group as { id: string };
     await json('alice', ['group', 'invite', g.id, 'Bob']);
     await json('bob', ['read']);
     await json('bob', ['group', 'join', g.id]);
     await json('alice', ['read']);
-    await json('alice', ['group', 'topic', g.id, `top\u202eic${OSC_TITLE}`]);
+    // A topic may hold no control character (the event's rule), but bidirectional ones, shown safely.
+    await json('alice', ['group', 'topic', g.id, 'top\u202eic']);
     await json('alice', ['group', 'send', g.id, `${CLEAR}group ${RLO}`]);
     const read = await parus('bob', ['read']);
     const list = await parus('bob', ['group', 'list']);
     const history = await parus('bob', ['history', g.id]);
     for (const out of [read.stdout, list.stdout, history.stdout]) expect(out).not.toMatch(ACTING);
-    expect(list.stdout).toContain('top⟨U+202E⟩ic␛]0;pwned␇');
+    expect(list.stdout).toContain('top⟨U+202E⟩ic');
     expect(history.stdout).toContain('␛[2J␛[Hgroup invoice⟨U+202E⟩fdp.exe');
   }, 240_000);
 

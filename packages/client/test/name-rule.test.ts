@@ -12,13 +12,25 @@ import { KeptStore, befriend, relayWorld } from './support/group-harness.ts';
 
 const world = relayWorld('name-rule');
 
-const BAD_NAMES = ['eve\u202eexe.pdf', 'a\u2066b\u2069', 'bob\x1b]0;x\x07', 'pay\u200bpal', '\u200b', 'a\u009bb'];
+const BAD_NAMES = [
+  'eve\u202eexe.pdf',
+  'a\u2066b\u2069',
+  'bob\x1b]0;x\x07',
+  'pay\u200bpal',
+  '\u200b',
+  'a\u009bb',
+];
 
 describe('the one name rule', () => {
   it('refuses a bad display name when the account is made, so invite never meets one', async () => {
     for (const name of BAD_NAMES) {
       await expect(
-        Account.create({ store: new MemoryStore(), transport: nodeTransport(), name, relay: world.relay().address }),
+        Account.create({
+          store: new MemoryStore(),
+          transport: nodeTransport(),
+          name,
+          relay: world.relay().address,
+        }),
       ).rejects.toBeInstanceOf(UsageError);
     }
     const ok = await world.account('Zoë 👨‍👩‍👧 小明');
@@ -45,11 +57,21 @@ describe('the one name rule', () => {
     const alice = await world.account('alice');
     // Mallory skips the checks: her stored name is rewritten after the account was made.
     const store = new KeptStore();
-    const made = await Account.create({ store, transport: nodeTransport(), name: 'mallory', relay: world.relay().address });
+    const made = await Account.create({
+      store,
+      transport: nodeTransport(),
+      name: 'mallory',
+      relay: world.relay().address,
+    });
     await made.close();
     const self = decodeAccount((await store.get(C.account, 'self'))!);
     await store.batch([
-      { type: 'put', collection: C.account, key: 'self', value: encodeRecord({ ...self, name: 'eve\u202eexe.pdf' }) },
+      {
+        type: 'put',
+        collection: C.account,
+        key: 'self',
+        value: encodeRecord({ ...self, name: 'eve\u202eexe.pdf' }),
+      },
     ]);
     const mallory = await world.reopen({ store });
     await mallory.start();

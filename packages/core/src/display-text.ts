@@ -26,18 +26,23 @@ export interface ShowOptions {
   multiline?: boolean;
 }
 
-// eslint-disable-next-line no-control-regex
-const C0_OR_DEL = /^[\u0000-\u001f\u007f]$/u;
 /** Always marked, wherever they stand. */
-const ALWAYS =
-  /^[\p{Cc}\p{Bidi_Control}\p{Cs}\u2028\u2029\ufff9-\ufffb\p{Default_Ignorable_Code_Point}]$/u;
-/** Default-ignorable characters that join visible ones: kept where they join something. */
-const JOINER = /^[\u200c\u200d\u034f\u180b-\u180d\u180f\ufe00-\ufe0f\u{e0020}-\u{e007f}\u{e0100}-\u{e01ef}]$/u;
-/** Of the joiners, those that join two characters (the others modify the one before them). */
-const BETWEEN = /^[\u200c\u200d\u034f\u180b-\u180d\u180f]$/u;
+const ALWAYS = /^[\p{Cc}\p{Bidi_Control}\p{Cs}\u2028\u2029\ufff9-\ufffb\p{Default_Ignorable_Code_Point}]$/u;
+
+/**
+ * Default-ignorable characters that join visible ones, kept where they join something: ZWNJ,
+ * ZWJ, CGJ and the Mongolian variation selectors join two characters (`between`); variation
+ * selectors and tag characters modify the one before them.
+ */
+function joinerKind(code: number): 'between' | 'after' | undefined {
+  if (code === 0x200c || code === 0x200d || code === 0x034f) return 'between';
+  if ((code >= 0x180b && code <= 0x180d) || code === 0x180f) return 'between';
+  if (code >= 0xfe00 && code <= 0xfe0f) return 'after';
+  if ((code >= 0xe0020 && code <= 0xe007f) || (code >= 0xe0100 && code <= 0xe01ef)) return 'after';
+  return undefined;
+}
 /** Anything at all that may be marked, or whitespace: texts without it take the fast path. */
-const SUSPECT =
-  /[\p{Cc}\p{Bidi_Control}\p{Cs}\u2028\u2029\ufff9-\ufffb\p{Default_Ignorable_Code_Point}]/u;
+const SUSPECT = /[\p{Cc}\p{Bidi_Control}\p{Cs}\u2028\u2029\ufff9-\ufffb\p{Default_Ignorable_Code_Point}]/u;
 
 /** The visible stand-in for one code point. */
 export function markerFor(code: number): string {
@@ -50,7 +55,7 @@ type Kind = 'mark' | 'joiner' | 'space' | 'visible' | 'text';
 
 function kindOf(ch: string, multiline: boolean): Kind {
   if (multiline && (ch === '\n' || ch === '\t')) return 'text';
-  if (JOINER.test(ch)) return 'joiner';
+  if (joinerKind(ch.codePointAt(0)!) !== undefined) return 'joiner';
   if (ALWAYS.test(ch)) return 'mark';
   if (/^\s$/u.test(ch)) return 'space';
   return 'visible';
@@ -76,7 +81,8 @@ export function textPieces(text: string, opts: ShowOptions = {}): TextPiece[] {
     let kind = kinds[i]!;
     if (kind === 'joiner') {
       const next = kinds[i + 1];
-      const joins: boolean = joinable && (!BETWEEN.test(ch) || next === 'visible' || next === 'joiner');
+      const between = joinerKind(ch.codePointAt(0)!) === 'between';
+      const joins: boolean = joinable && (!between || next === 'visible' || next === 'joiner');
       kind = joins ? 'text' : 'mark';
     }
     if (!anyVisible || kind === 'mark') {

@@ -47,7 +47,9 @@ describe('showText', () => {
 
   it('shows bidirectional overrides, embeddings, isolates and marks', () => {
     expect(showText('invoice\u202efdp.exe')).toBe('invoice⟨U+202E⟩fdp.exe');
-    for (const c of [0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0x200e, 0x200f, 0x61c]) {
+    for (const c of [
+      0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0x200e, 0x200f, 0x61c,
+    ]) {
       const shown = showText(`a${String.fromCodePoint(c)}b`);
       expect(shown).toBe(`a${markerFor(c)}b`);
       expect(inert(shown)).toBe(true);
@@ -95,7 +97,8 @@ describe('showText', () => {
 
 describe('nameFault (the one name rule)', () => {
   it('accepts names in any script, with emoji', () => {
-    for (const n of ['Alice', '小明', 'Zoë', 'שרה', '👨‍👩‍👧 Family', 'a b']) expect(nameFault(n, 64)).toBeUndefined();
+    for (const n of ['Alice', '小明', 'Zoë', 'שרה', '👨‍👩‍👧 Family', 'a b'])
+      expect(nameFault(n, 64)).toBeUndefined();
   });
 
   it('refuses controls, bidirectional characters, invisible ones, blank and over-long names', () => {

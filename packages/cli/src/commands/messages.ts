@@ -86,7 +86,9 @@ export async function sendFileCommand(argv: string[], makeOut: MakeOut): Promise
   const mime = str(values, 'mime') ?? guessMime(name);
   // Refused before anything opens: the same checks as the engine's (and a peer's decoder).
   if (!isFileName(name))
-    throw new UsageError('file name must be 1-255 characters without control, bidirectional or invisible characters');
+    throw new UsageError(
+      'file name must be 1-255 characters without control, bidirectional or invisible characters',
+    );
   if (!isMimeType(mime)) throw new UsageError('MIME type must look like type/subtype');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {

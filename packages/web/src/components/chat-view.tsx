@@ -30,7 +30,7 @@ import { MessageRow, withDayHeadings } from './message-row.tsx';
 import { messagePreview } from './message-preview.ts';
 import { StickerView } from './sticker-view.tsx';
 import { TypingIndicator } from './typing-indicator.tsx';
-import { PeerText } from './peer-text.tsx';
+import { PeerText, Sentence } from './peer-text.tsx';
 
 /** How long a finger rests on a bubble before its menu opens (LINE's long press). */
 const LONG_PRESS_MS = 500;
@@ -260,9 +260,7 @@ export function ChatView(props: {
         <span class="visually-hidden">{who}: </span>
         {quoted && (
           <span class="quote">
-            <span class="quote-name">
-              {quoted.dir === 'out' ? t('chat.you') : <PeerText text={name} />}
-            </span>
+            <span class="quote-name">{quoted.dir === 'out' ? t('chat.you') : <PeerText text={name} />}</span>
             <bdi class="quote-text">
               {snippet(messagePreview(quoted, t, quoted.dir === 'out' ? session.name : name))}
             </bdi>
@@ -342,7 +340,9 @@ export function ChatView(props: {
       {contact.keyChanged && (
         <div class="banner banner-danger" role="alert">
           <WarningIcon />
-          <p>{t('chat.keyChanged', { name })}</p>
+          <p>
+            <Sentence t={t} k="chat.keyChanged" name={name} />
+          </p>
           <button type="button" onClick={props.onSafety}>
             {t('chat.verifyAction')}
           </button>
@@ -365,7 +365,9 @@ export function ChatView(props: {
         !promptDismissed && (
           <div class="banner banner-gentle" role="status">
             <ShieldIcon />
-            <p>{t('chat.verifyPrompt', { name })}</p>
+            <p>
+              <Sentence t={t} k="chat.verifyPrompt" name={name} />
+            </p>
             <div class="row">
               <button type="button" class="primary" onClick={props.onSafety}>
                 {t('chat.verifyAction')}

@@ -268,7 +268,8 @@ export function GroupView(props: {
         {toMe && <span class="mention-flag">{t('group.mentionsYou')}</span>}
         {action ? (
           <span class="text action-text">
-            * <PeerText text={m.dir === 'out' ? session.name : who} /> <Text text={m.text} names={names} mine={mine} />
+            * <PeerText text={m.dir === 'out' ? session.name : who} />{' '}
+            <Text text={m.text} names={names} mine={mine} />
           </span>
         ) : (
           <>
@@ -413,7 +414,8 @@ export function GroupView(props: {
         <section class="group-pin" aria-label={t('group.pinned')}>
           <PinIcon />
           <p>
-            <strong>{t('group.pinned')}</strong> <PeerText class="group-pin-text" text={group.pinned} multiline />
+            <strong>{t('group.pinned')}</strong>{' '}
+            <PeerText class="group-pin-text" text={group.pinned} multiline />
           </p>
         </section>
       )}

@@ -70,9 +70,11 @@ export function MessageRow(props: {
       {m.dir === 'in' && <Avatar name={props.avatar} small />}
       {props.sender ? (
         <div class="msg-body">
-          {props.sender.name !== undefined && <span class="msg-from">
+          {props.sender.name !== undefined && (
+            <span class="msg-from">
               <PeerText text={props.sender.name} />
-            </span>}
+            </span>
+          )}
           {bubble}
         </div>
       ) : (

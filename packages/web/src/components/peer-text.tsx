@@ -6,7 +6,8 @@
  * (⟨U+202E⟩, ␛) instead of reordering or hiding text. A message of only zero-width characters
  * shows its markers, never an empty bubble.
  */
-import type { ComponentChildren, JSX } from 'preact';
+import { Fragment, type ComponentChildren, type JSX } from 'preact';
+import type { MessageKey } from '../i18n.ts';
 import { textPieces } from '@parus/core/display-text';
 
 /** `text` with its invisible or acting characters shown by marked-up markers (no isolation). */
@@ -39,4 +40,31 @@ export function PeerText(props: { text: string; multiline?: boolean; class?: str
 /** Children (built from peer text) in one isolating `<bdi>`: previews, quotes, mixed lines. */
 export function Isolated(props: { class?: string; children: ComponentChildren }): JSX.Element {
   return <bdi class={props.class}>{props.children}</bdi>;
+}
+
+/** Stands for the peer text in a translated sentence until it is cut there (a private-use character). */
+const SLOT = '\ue000';
+
+/**
+ * A translated sentence of ours around one piece of peer text (`{name}`): the sentence stays
+ * ours, the name sits in its own `<bdi>`, so even an RTL name cannot reorder the sentence
+ * (the verify banner reads as written whatever the contact is called).
+ */
+export function Sentence(props: {
+  t: (key: MessageKey, vars?: Record<string, string | number>) => string;
+  k: MessageKey;
+  name: string;
+}): JSX.Element {
+  const [before = '', ...rest] = props.t(props.k, { name: SLOT }).split(SLOT);
+  return (
+    <>
+      {before}
+      {rest.map((after, i) => (
+        <Fragment key={i}>
+          <PeerText text={props.name} />
+          {after}
+        </Fragment>
+      ))}
+    </>
+  );
 }
