@@ -29,7 +29,7 @@ describe('peer text in the terminal', () => {
     }
     // Nothing was left behind: a good name still makes the account.
     await json('carol', ['init', '--name', 'Carol', '--relay', relayAddress()]);
-  }, 120_000);
+  }, 300_000);
 
   it('sets up two contacts; an alias that breaks the name rule is refused at accept', async () => {
     await json('alice', ['init', '--name', 'Alice', '--relay', relayAddress()]);
@@ -40,7 +40,7 @@ describe('peer text in the terminal', () => {
     await json('bob', ['accept', String(invite.link), '--alias', 'alice']);
     await json('alice', ['read']);
     await json('bob', ['read']);
-  }, 180_000);
+  }, 300_000);
 
   it('read and history show a contact’s escape sequences, C1 controls, overrides and zero-width text as markers', async () => {
     const texts = [
@@ -77,14 +77,14 @@ describe('peer text in the terminal', () => {
     expect(all.map((m) => m.text)).toEqual(expect.arrayContaining(texts));
     const raw = await parus('bob', ['history', 'alice', '--json']);
     expect(raw.stdout).not.toMatch(ACTING);
-  }, 180_000);
+  }, 600_000);
 
   it('chat shows the same conversation safely', async () => {
     const chat = await parusWithInput('bob', ['chat', 'alice'], '/quit\n');
     expect(chat.code).toBe(0);
     expect(chat.stdout).not.toMatch(ACTING);
     expect(chat.stdout).toContain('invoice⟨U+202E⟩fdp.exe');
-  }, 120_000);
+  }, 300_000);
 
   it('a group’s topic with an override and a member’s message with controls are shown as markers', async () => {
     const g = (await json('alice', ['group', 'create', 'Birds'])).group as { id: string };
@@ -101,7 +101,7 @@ describe('peer text in the terminal', () => {
     for (const out of [read.stdout, list.stdout, history.stdout]) expect(out).not.toMatch(ACTING);
     expect(list.stdout).toContain('top⟨U+202E⟩ic');
     expect(history.stdout).toContain('␛[2J␛[Hgroup invoice⟨U+202E⟩fdp.exe');
-  }, 240_000);
+  }, 600_000);
 
   it('send-file refuses a bidirectional file name or a bad MIME type and exits at once, non-zero', async () => {
     // The binary's own path is a file that exists; the refusal comes before it is sent.

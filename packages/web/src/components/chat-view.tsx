@@ -30,7 +30,7 @@ import { MessageRow, withDayHeadings } from './message-row.tsx';
 import { messagePreview } from './message-preview.ts';
 import { StickerView } from './sticker-view.tsx';
 import { TypingIndicator } from './typing-indicator.tsx';
-import { PeerText, Sentence } from './peer-text.tsx';
+import { NAME_SLOT, PeerText, Sentence } from './peer-text.tsx';
 
 /** How long a finger rests on a bubble before its menu opens (LINE's long press). */
 const LONG_PRESS_MS = 500;
@@ -341,7 +341,7 @@ export function ChatView(props: {
         <div class="banner banner-danger" role="alert">
           <WarningIcon />
           <p>
-            <Sentence t={t} k="chat.keyChanged" name={name} />
+            <Sentence text={t('chat.keyChanged', { name: NAME_SLOT })} name={name} />
           </p>
           <button type="button" onClick={props.onSafety}>
             {t('chat.verifyAction')}
@@ -366,7 +366,7 @@ export function ChatView(props: {
           <div class="banner banner-gentle" role="status">
             <ShieldIcon />
             <p>
-              <Sentence t={t} k="chat.verifyPrompt" name={name} />
+              <Sentence text={t('chat.verifyPrompt', { name: NAME_SLOT })} name={name} />
             </p>
             <div class="row">
               <button type="button" class="primary" onClick={props.onSafety}>

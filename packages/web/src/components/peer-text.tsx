@@ -7,7 +7,6 @@
  * shows its markers, never an empty bubble.
  */
 import { Fragment, type ComponentChildren, type JSX } from 'preact';
-import type { MessageKey } from '../i18n.ts';
 import { textPieces } from '@parus/core/display-text';
 
 /** `text` with its invisible or acting characters shown by marked-up markers (no isolation). */
@@ -43,19 +42,16 @@ export function Isolated(props: { class?: string; children: ComponentChildren })
 }
 
 /** Stands for the peer text in a translated sentence until it is cut there (a private-use character). */
-const SLOT = '\ue000';
+export const NAME_SLOT = '\ue000';
 
 /**
- * A translated sentence of ours around one piece of peer text (`{name}`): the sentence stays
- * ours, the name sits in its own `<bdi>`, so even an RTL name cannot reorder the sentence
- * (the verify banner reads as written whatever the contact is called).
+ * A translated sentence of ours around a piece of peer text: `text` is the sentence translated
+ * with NAME_SLOT for `{name}`; the sentence stays ours, the name sits in its own `<bdi>`, so
+ * even an RTL name cannot reorder the sentence (the verify banner reads as written whatever the
+ * contact is called).
  */
-export function Sentence(props: {
-  t: (key: MessageKey, vars?: Record<string, string | number>) => string;
-  k: MessageKey;
-  name: string;
-}): JSX.Element {
-  const [before = '', ...rest] = props.t(props.k, { name: SLOT }).split(SLOT);
+export function Sentence(props: { text: string; name: string }): JSX.Element {
+  const [before = '', ...rest] = props.text.split(NAME_SLOT);
   return (
     <>
       {before}
