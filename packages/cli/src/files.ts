@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { extname, join, resolve, sep } from 'node:path';
 import { StorageError } from '@parus/core';
 import type { FileSink, TransferProgress } from '@parus/client';
+import { terminalSafe } from './output.ts';
 
 /** Longest name written, in UTF-8 bytes (file systems allow 255). */
 const MAX_NAME_BYTES = 200;
@@ -149,7 +150,9 @@ export function progressLine(label: string): { onProgress?: (p: TransferProgress
   return {
     onProgress: (p) => {
       const pct = p.total === 0 ? 100 : Math.floor((p.done / p.total) * 100);
-      process.stderr.write(`\r\x1b[2K${label}: ${pct}% (${formatBytes(p.done)} of ${formatBytes(p.total)})`);
+      process.stderr.write(
+        `\r\x1b[2K${terminalSafe(label)}: ${pct}% (${formatBytes(p.done)} of ${formatBytes(p.total)})`,
+      );
       shown = true;
     },
     end: () => {

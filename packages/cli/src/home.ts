@@ -1,5 +1,5 @@
 /** The account folder (`--home`, PARUS_HOME, or ~/.parus) and opening the account in it. */
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Account, SealedStore } from '@parus/client';
@@ -55,7 +55,15 @@ export async function createAccount(home: string, name: string, relay: string): 
     create: true,
     cost,
   });
-  return Account.create({ store, transport: nodeTransport(), name, relay });
+  try {
+    return await Account.create({ store, transport: nodeTransport(), name, relay });
+  } catch (e) {
+    // A refused name or relay leaves no half-made account behind.
+    await store.close();
+    rmSync(accountDb(home), { force: true });
+    for (const suffix of ['-wal', '-shm']) rmSync(`${accountDb(home)}${suffix}`, { force: true });
+    throw e;
+  }
 }
 
 export async function openAccount(home: string): Promise<Account> {

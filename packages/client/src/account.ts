@@ -40,6 +40,8 @@ import {
   type Random,
   type RendezvousCard,
   type SignKeyPair,
+  nameFault,
+  MAX_CARD_NAME_CHARS,
 } from '@parus/core';
 import {
   C,
@@ -326,7 +328,9 @@ export class Account {
     const a = new Account(opts);
     if (await opts.store.get(C.account, 'self')) throw new UsageError('this store already holds an account');
     const name = opts.name.trim();
-    if (name.length < 1 || name.length > 64) throw new UsageError('name must be 1-64 characters');
+    // The one name rule (core display-text.ts), as the card and the contact hello carrying it check.
+    const fault = nameFault(name, MAX_CARD_NAME_CHARS);
+    if (fault !== undefined) throw new UsageError(`name ${fault}`);
     parseRelayAddress(opts.relay);
     const device = generateSignKeyPair(a.rng);
     const record: AccountRecord = { name, relay: opts.relay, device: device.secretKey, created: a.now() };

@@ -127,6 +127,8 @@ export type {
   ChunkFrame,
   BlobReply,
 } from './blob-protocol.ts';
+export { textPieces, showText, markerFor, nameFault } from './display-text.ts';
+export type { TextPiece, ShowOptions } from './display-text.ts';
 export {
   MAX_TEXT_CHARS,
   MAX_FILE_NAME_CHARS,

@@ -1,10 +1,18 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { MAX_FILE_BYTES, ParusError, QuotaError, StorageError, UsageError } from '@parus/core';
+import {
+  MAX_FILE_BYTES,
+  ParusError,
+  QuotaError,
+  StorageError,
+  UsageError,
+  isFileName,
+  isMimeType,
+} from '@parus/core';
 import type { Account, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
 import { filesFolder, formatBytes, guessMime, progressLine, saveStreamed } from '../files.ts';
-import { formatMessage } from '../format.ts';
+import { formatMessage, shown } from '../format.ts';
 import { formatGroup } from './group.ts';
 import { formatRefusal, formatRequest } from './room.ts';
 import { openAccount, resolveHome } from '../home.ts';
@@ -76,10 +84,17 @@ export async function sendFileCommand(argv: string[], makeOut: MakeOut): Promise
   const bytes = new Uint8Array(readFileSync(path));
   const name = str(values, 'name') ?? basename(path);
   const mime = str(values, 'mime') ?? guessMime(name);
+  // Refused before anything opens: the same checks as the engine's (and a peer's decoder).
+  if (!isFileName(name))
+    throw new UsageError(
+      'file name must be 1-255 characters without control, bidirectional or invisible characters',
+    );
+  if (!isMimeType(mime)) throw new UsageError('MIME type must look like type/subtype');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
-    await account.start();
-    const progress = progressLine(`uploading ${name}`);
+    // No start() before the engine's own checks: sendFile connects when it needs the relay, so a
+    // refusal never closes the account while a relay connection is still being opened (docs/decisions/0024).
+    const progress = progressLine(`uploading ${shown(name)}`);
     let message: MessageInfo;
     try {
       message = await account.sendFile(
@@ -158,7 +173,7 @@ async function saveFiles(
       saved.push({ id: m.id, tooLarge: true });
       continue;
     }
-    const progress = progressLine(`downloading ${m.file.name}`);
+    const progress = progressLine(`downloading ${shown(m.file.name)}`);
     try {
       const path = await saveStreamed(filesFolder(home, m.alias), m.file.name, (sink) =>
         account.downloadFileTo(
@@ -172,7 +187,7 @@ async function saveFiles(
     } catch (e) {
       if (!(e instanceof ParusError)) throw e;
       saved.push({ id: m.id, error: { name: e.name, code: e.code, message: e.message } });
-      if (e instanceof StorageError) out.warn(`parus: could not save ${m.file.name}: ${e.message}`);
+      if (e instanceof StorageError) out.warn(`parus: could not save ${shown(m.file.name)}: ${e.message}`);
     } finally {
       progress.end();
     }
@@ -248,12 +263,12 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
     const refused = now.filter((g) => g.status === 'invited' && g.refused);
     const result = { messages: withFiles, contacts: newContacts, invitations, requests, joined, refused };
     out.result(result, () => {
-      for (const g of joined) out.line(`Joined the room ${g.name} (id ${g.id}).`);
+      for (const g of joined) out.line(`Joined the room ${shown(g.name)} (id ${g.id}).`);
       for (const g of refused) out.line(formatRefusal(g));
       for (const r of requests) out.line(formatRequest(r));
       for (const c of newContacts) {
         out.line(
-          `New contact: ${c.alias} (unvalidated). Check the safety number with: parus verify ${c.alias}`,
+          `New contact: ${shown(c.alias)} (unvalidated). Check the safety number with: parus verify ${shown(c.alias)}`,
         );
       }
       for (const g of invitations) out.line(formatGroup(g));
@@ -269,7 +284,7 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
         }
         if (f?.error) {
           out.line(`  not saved: ${f.error.message} (${f.error.name})`);
-          out.line(`  try again later with: parus download ${m.alias} ${m.id.slice(0, 12)}`);
+          out.line(`  try again later with: parus download ${shown(m.alias)} ${m.id.slice(0, 12)}`);
         }
       }
       const told = newContacts.length + invitations.length + requests.length + joined.length + refused.length;

@@ -15,6 +15,7 @@ import {
   type MessageKind,
   type Random,
   type SignKeyPair,
+  nameFault,
 } from '@parus/core';
 import type { AccountEvents, ContactInfo, MessageInfo } from '../account.ts';
 import type { ConversationIndex } from '../conversation-index.ts';
@@ -65,6 +66,8 @@ export function checkAlias(alias: string): string {
   const a = alias.trim();
   if (!ALIAS.test(a) || a.length > MAX_ALIAS)
     throw new UsageError('alias must be 1-64 characters, no spaces at the ends');
+  const fault = nameFault(a, MAX_ALIAS);
+  if (fault !== undefined) throw new UsageError(`alias ${fault}`);
   return a;
 }
 

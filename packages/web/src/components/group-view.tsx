@@ -26,6 +26,7 @@ import { BackIcon } from './icons.tsx';
 import { isJoiningRoom } from './group-list-item.tsx';
 import { MessageRow, withDayHeadings } from './message-row.tsx';
 import { GlobeIcon, ShareLinkIcon } from './room-icons.tsx';
+import { Marked, PeerText } from './peer-text.tsx';
 
 /** Why a room's door refused my join (decision 0017). */
 const REFUSAL_TEXT: Record<RoomRefusal, MessageKey> = {
@@ -42,19 +43,20 @@ export function memberLabel(m: GroupMemberInfo, myName: string): string {
   return m.nick ?? (m.me ? myName : m.name);
 }
 
+/** A member's message, isolated and with its acting or invisible characters marked (decision 0024). */
 function Text({ text, names, mine }: { text: string; names: string[]; mine: string[] }): JSX.Element {
   return (
-    <span class="text">
+    <bdi class="text peer-text">
       {splitMentions(text, names).map((s, i) =>
         s.mention === undefined ? (
-          s.text
+          <Marked key={i} text={s.text} multiline />
         ) : (
           <mark key={i} class={`mention${mine.includes(s.mention) ? ' mention-me' : ''}`}>
-            {s.text}
+            <Marked text={s.text} />
           </mark>
         ),
       )}
-    </span>
+    </bdi>
   );
 }
 
@@ -267,7 +269,8 @@ export function GroupView(props: {
         {toMe && <span class="mention-flag">{t('group.mentionsYou')}</span>}
         {action ? (
           <span class="text action-text">
-            * {m.dir === 'out' ? session.name : who} <Text text={m.text} names={names} mine={mine} />
+            * <PeerText text={m.dir === 'out' ? session.name : who} />{' '}
+            <Text text={m.text} names={names} mine={mine} />
           </span>
         ) : (
           <>
@@ -291,7 +294,9 @@ export function GroupView(props: {
       </button>
       <GroupAvatar name={name} />
       <div class="chat-title">
-        <h2>{name}</h2>
+        <h2>
+          <PeerText text={name} />
+        </h2>
         <span class="group-sub">
           {group.public && (
             <span class="room-tag">
@@ -300,7 +305,14 @@ export function GroupView(props: {
             </span>
           )}
           {t('group.memberCount', { count: group.members })}
-          {group.topic ? ` · ${group.topic}` : ''}
+          {group.topic ? (
+            <>
+              {' · '}
+              <PeerText text={group.topic} class="group-topic" />
+            </>
+          ) : (
+            ''
+          )}
         </span>
       </div>
       {group.public && group.status === 'joined' && groups.can(id, 'invite') && props.onShare && (
@@ -403,7 +415,8 @@ export function GroupView(props: {
         <section class="group-pin" aria-label={t('group.pinned')}>
           <PinIcon />
           <p>
-            <strong>{t('group.pinned')}</strong> <span class="group-pin-text">{group.pinned}</span>
+            <strong>{t('group.pinned')}</strong>{' '}
+            <PeerText class="group-pin-text" text={group.pinned} multiline />
           </p>
         </section>
       )}

@@ -25,6 +25,7 @@ import {
   showNotification,
   storedNotifyPrefs,
 } from '../notifications.ts';
+import { showText } from '@parus/core/display-text';
 
 type Open =
   | { kind: 'none' }
@@ -125,7 +126,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
           const permission = notificationPermission();
           if (!shouldNotify({ prefs, permission, muted, hidden, chatOpen })) return;
           showNotification({
-            title: m.alias,
+            title: showText(m.alias),
             body: prefs.preview ? text : t('notify.hiddenPreview'),
             tag: `parus-${m.alias}`,
             onClick: () => setActive(m.alias),
@@ -142,7 +143,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
     () =>
       session.groups.onIncoming((m) => {
         const id = m.group!;
-        const name = `${m.from ?? '?'} @ ${m.alias}`;
+        const name = `${showText(m.from ?? '?')} @ ${showText(m.alias)}`;
         setAnnouncement(t('chat.announce', { name, text: m.text }));
         const hidden = document.visibilityState === 'hidden';
         const chatOpen = activeGroupRef.current === id;
@@ -151,7 +152,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
         if (!shouldNotify({ prefs, permission, muted: false, hidden, chatOpen })) return;
         showNotification({
           title: name,
-          body: prefs.preview ? m.text : t('notify.hiddenPreview'),
+          body: prefs.preview ? showText(m.text, { multiline: true }) : t('notify.hiddenPreview'),
           tag: `parus-group-${id}`,
           onClick: () => openGroup(id),
         });
