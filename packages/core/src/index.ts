@@ -333,7 +333,7 @@ export {
   GROUP_STATUSES,
   defaultGroupSettings,
   isGroupEventType,
-  groupIdFor,
+  groupIdOfCreate,
   encodeGroupEvent,
   createGroupEvent,
   createGroup,

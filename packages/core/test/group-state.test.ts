@@ -4,12 +4,13 @@
  * state, and an event's fate at its parents does not depend on what came after it.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { toHex } from '../src/bytes.ts';
+import { fromHex, toHex } from '../src/bytes.ts';
 import { generateSignKeyPair, initCrypto, type SignKeyPair } from '../src/crypto.ts';
-import { ProtocolError, UsageError } from '../src/errors.ts';
+import { ParusError, ProtocolError, UsageError } from '../src/errors.ts';
 import {
   createGroup,
   createGroupEvent,
+  decodeGroupEvent,
   defaultGroupSettings,
   type GroupEvent,
   type GroupEventContents,
@@ -17,6 +18,7 @@ import {
   type GroupSettings,
 } from '../src/group-event.ts';
 import {
+  MAX_GROUP_LAMPORT_JUMP,
   groupCan,
   groupMemberPower,
   resolveGroupState,
@@ -24,6 +26,7 @@ import {
   type GroupState,
 } from '../src/group-state.ts';
 import { scriptedRandom, seededInts } from './contact-test-helpers.ts';
+import legacy from './vectors/group-legacy-create.json' with { type: 'json' };
 
 const rng = scriptedRandom('group-state');
 const TS = 1_750_000_000_000;
@@ -210,7 +213,7 @@ describe('group state: unauthorised and forged events', () => {
       },
       [tip],
     );
-    const selfPromotion = h.add(admin, 'role', { member: admin.publicKey, role: 'moderator' }, [tip]);
+    const selfPromotion = h.add(mod, 'role', { member: mod.publicKey, role: 'admin' }, [tip]);
     const outsiderTopic = h.add(eve, 'topic', { topic: 'hi' }, [tip]);
     const s = h.resolve();
     for (const e of [
@@ -471,6 +474,204 @@ describe('group state: concurrent conflicts', () => {
     expect(s.lamport).toBe(merge.lamport);
     expect(s.members.get(hex(carol))?.nick).toBe('c');
     expect(s.members.get(hex(dave))?.nick).toBe('d');
+  });
+});
+
+describe('group state: attacks (issue 11)', () => {
+  it('a banned moderator’s backdated kick and ban do not stick, whatever unrelated events came first', () => {
+    const { h, tip } = History.populated();
+    // Carol invites Eve, Eve joins, and only then the admin bans the moderator.
+    const invite = h.add(carol, 'invite', { member: eve.publicKey }, [tip]);
+    const join = h.add(eve, 'join', {}, [invite]);
+    const ban = h.add(admin, 'ban', { member: mod.publicKey }, [join]);
+    // The moderator, banned, attaches a kick of Dave and a ban of Carol to the old tip.
+    const kick = h.add(mod, 'kick', { member: dave.publicKey }, [tip]);
+    const banCarol = h.add(mod, 'ban', { member: carol.publicKey }, [kick]);
+    const s = h.resolve();
+    for (const e of [invite, join, ban]) expect(reasonOf(s, e)).toBeUndefined();
+    expect(reasonOf(s, kick)).toBe('conflict');
+    expect(reasonOf(s, banCarol)).toBe('conflict');
+    expect(s.members.has(hex(dave))).toBe(true);
+    expect(s.members.has(hex(carol))).toBe(true);
+    expect(s.banned.has(hex(carol))).toBe(false);
+    expect(s.banned.has(hex(mod))).toBe(true);
+    expect(s.heads.map(toHex)).toEqual([toHex(ban.id)]);
+    // The same with a demotion, and with the acts hung below the admin's own promotion.
+    const h2 = new History();
+    for (const k of [admin, mod, carol, dave]) h2.add(creator, 'invite', { member: k.publicKey });
+    for (const k of [admin, mod, carol, dave]) h2.add(k, 'join', {});
+    const modRole = h2.add(creator, 'role', { member: mod.publicKey, role: 'moderator' });
+    h2.add(creator, 'role', { member: admin.publicKey, role: 'admin' });
+    h2.add(dave, 'invite', { member: eve.publicKey });
+    h2.add(eve, 'join', {});
+    const demote = h2.add(admin, 'role', { member: mod.publicKey, role: 'member' });
+    const kick2 = h2.add(mod, 'kick', { member: dave.publicKey }, [modRole]);
+    const topic = h2.add(mod, 'topic', { topic: 'mine' }, [kick2]);
+    const s2 = h2.resolve();
+    expect(reasonOf(s2, demote)).toBeUndefined();
+    expect(reasonOf(s2, kick2)).toBe('conflict');
+    expect(reasonOf(s2, topic)).toBe('conflict');
+    expect(s2.members.has(hex(dave))).toBe(true);
+    expect(s2.members.get(hex(mod))?.role).toBe('member');
+  });
+
+  it('a backdated act stands when someone with more power built on it before the removal', () => {
+    const { h, tip } = History.populated();
+    const kick = h.add(mod, 'kick', { member: dave.publicKey }, [tip]);
+    // The creator saw the kick (and nothing of the ban) and acted after it.
+    const endorsed = h.add(creator, 'invite', { member: eve.publicKey }, [kick]);
+    const ban = h.add(admin, 'ban', { member: mod.publicKey }, [tip]);
+    const s = h.resolve();
+    for (const e of [kick, endorsed, ban]) expect(reasonOf(s, e)).toBeUndefined();
+    expect(s.members.has(hex(dave))).toBe(false);
+    expect(s.banned.has(hex(mod))).toBe(true);
+  });
+
+  it('the creator cannot swap the create: a second create with the same nonce names another group', () => {
+    const { h, tip } = History.populated();
+    h.add(creator, 'name', { name: 'Parus' }, [tip]);
+    const first = h.create as GroupEvent & { type: 'create' };
+    const sameNonce = { bytes: (n: number) => first.content.nonce.slice(0, n) };
+    // Whichever id is smaller, the second create never replaces the first.
+    for (const name of ['Wiped', 'Wiped again', 'Wiped once more']) {
+      const second = createGroup({ author: creator, name, ts: TS, rng: sameNonce });
+      expect(toHex(second.group)).not.toBe(toHex(h.create.group));
+      const s = resolveGroupState([...h.events, second], { group: h.create.group });
+      expect(reasonOf(s, second)).toBe('other-group');
+      expect(s.members.size).toBe(5);
+      expect(s.name).toBe('Parus');
+      expect(toHex(s.create)).toBe(toHex(h.create.id));
+      expect(() => resolveGroupState([...h.events, second])).toThrow(ProtocolError);
+    }
+  });
+
+  it('a group made before the binding resolves, and its creator’s second create is refused', () => {
+    const events = legacy.events.map((e) => decodeGroupEvent(fromHex(e)));
+    const s = resolveGroupState(events);
+    expect(toHex(s.group)).toBe(legacy.group);
+    expect([...s.members.keys()]).toEqual([legacy.creatorPublic, legacy.carolPublic].sort());
+    expect(s.name).toBe('Legacy');
+    const second = decodeGroupEvent(fromHex(legacy.secondCreate));
+    expect(toHex(second.group)).toBe(legacy.group);
+    expect(() => resolveGroupState([...events, second])).toThrow(ProtocolError);
+    expect(() => resolveGroupState([second, ...events], { group: fromHex(legacy.group) })).toThrow(
+      ProtocolError,
+    );
+  });
+
+  it('a refused event moves neither the heads nor the clock, whatever clock it claims', () => {
+    const { h, tip } = History.populated();
+    const before = h.resolve();
+    const far = (author: SignKeyPair, lamport: number, type: 'topic' | 'nick'): GroupEvent =>
+      createGroupEvent({
+        author,
+        group: h.create.group,
+        parents: [tip.id],
+        lamport,
+        ts: TS,
+        type,
+        content: (type === 'topic' ? { topic: 'x' } : { nick: 'x' }) as GroupEventContents['topic'],
+      }) as GroupEvent;
+    // A stranger's events: one at 2^53 − 1 (beyond the jump), one at a modest clock (unauthorised),
+    // and a member's at 2^53 − 1.
+    const huge = far(eve, Number.MAX_SAFE_INTEGER, 'nick');
+    const stranger = far(eve, tip.lamport + 5, 'topic');
+    const memberHuge = far(carol, Number.MAX_SAFE_INTEGER, 'nick');
+    const s = resolveGroupState([...h.events, huge, stranger, memberHuge]);
+    expect(reasonOf(s, huge)).toBe('clock');
+    expect(reasonOf(s, memberHuge)).toBe('clock');
+    expect(reasonOf(s, stranger)).toBe('unauthorised');
+    expect(s.heads.map(toHex)).toEqual(before.heads.map(toHex));
+    expect(s.lamport).toBe(before.lamport);
+    // The group can still sign its next event, and a merge naming a refused event counts.
+    const next = createGroupEvent({
+      author: carol,
+      group: h.create.group,
+      parents: [...s.heads, stranger.id],
+      lamport: s.lamport + 6,
+      ts: TS,
+      type: 'nick',
+      content: { nick: 'carol' },
+    }) as GroupEvent;
+    const after = resolveGroupState([...h.events, huge, stranger, memberHuge, next]);
+    expect(reasonOf(after, next)).toBeUndefined();
+    expect(after.heads.map(toHex)).toEqual([toHex(next.id)]);
+    expect(after.lamport).toBe(next.lamport);
+    // A jump of exactly the bound is allowed; one more is not.
+    const atBound = far(carol, tip.lamport + MAX_GROUP_LAMPORT_JUMP, 'nick');
+    const beyond = far(dave, tip.lamport + MAX_GROUP_LAMPORT_JUMP + 1, 'nick');
+    const bounded = resolveGroupState([...h.events, atBound, beyond]);
+    expect(reasonOf(bounded, atBound)).toBeUndefined();
+    expect(reasonOf(bounded, beyond)).toBe('clock');
+    expect(bounded.lamport).toBe(atBound.lamport);
+  });
+
+  it('a member may lower their own role, never raise it; the creator’s role is fixed', () => {
+    const { h, tip } = History.populated();
+    const modDown = h.add(mod, 'role', { member: mod.publicKey, role: 'member' }, [tip]);
+    const adminDown = h.add(admin, 'role', { member: admin.publicKey, role: 'moderator' }, [tip]);
+    const adminUp = h.add(admin, 'role', { member: admin.publicKey, role: 'admin' }, [tip]);
+    const carolUp = h.add(carol, 'role', { member: carol.publicKey, role: 'moderator' }, [tip]);
+    const creatorDown = h.add(creator, 'role', { member: creator.publicKey, role: 'admin' }, [tip]);
+    const s = h.resolve();
+    expect(reasonOf(s, modDown)).toBeUndefined();
+    expect(reasonOf(s, adminDown)).toBeUndefined();
+    for (const e of [adminUp, carolUp, creatorDown]) expect(reasonOf(s, e)).toBe('unauthorised');
+    expect(s.members.get(hex(mod))?.role).toBe('member');
+    expect(s.members.get(hex(admin))?.role).toBe('moderator');
+    expect(s.members.get(hex(creator))?.role).toBe('creator');
+    // Stepping down needs no power to change roles: a moderator steps down where only admins
+    // may change roles, and then cannot come back up.
+    const again = h.add(mod, 'role', { member: mod.publicKey, role: 'moderator' }, [modDown]);
+    expect(reasonOf(h.resolve(), again)).toBe('unauthorised');
+  });
+
+  it('malformed event objects are refused as malformed or with a typed error, never a TypeError', () => {
+    const { h, tip } = History.populated();
+    const good = h.add(carol, 'nick', { nick: 'carol' }, [tip]);
+    const withNullParents = { ...good, parents: null } as unknown as GroupEvent;
+    const s = resolveGroupState([...h.events.filter((e) => e !== good), withNullParents]);
+    expect(reasonOf(s, withNullParents)).toBe('malformed');
+    expect(s.members.size).toBe(5);
+    // Random junk in every field of real events: a state with rejections, or a ParusError.
+    const next = seededInts(11);
+    const junk: unknown[] = [
+      null,
+      undefined,
+      0,
+      -1,
+      2 ** 60,
+      Number.NaN,
+      '',
+      'x',
+      [],
+      [null],
+      {},
+      { a: 1 },
+      new Uint8Array(0),
+      new Uint8Array(32),
+      Symbol('s'),
+      () => 1,
+    ];
+    const fields = ['v', 'group', 'id', 'author', 'parents', 'lamport', 'ts', 'type', 'content', 'sig'];
+    for (let round = 0; round < 400; round++) {
+      const victim = h.events[next(h.events.length)]!;
+      const broken: Record<string, unknown> = { ...victim };
+      for (let k = 1 + next(2); k > 0; k--) broken[pick(fields, next)] = pick(junk, next);
+      if (next(3) === 0)
+        broken.content = { ...(victim.content as object), [pick(['member', 'x'], next)]: pick(junk, next) };
+      const input = h.events.map((e) => (e === victim ? (broken as unknown as GroupEvent) : e));
+      let thrown: unknown;
+      try {
+        resolveGroupState(input);
+      } catch (error) {
+        thrown = error;
+      }
+      if (thrown !== undefined) expect(thrown).toBeInstanceOf(ParusError);
+    }
+    for (const bad of [null, undefined, 7, 'x', [], {}]) {
+      expect(() => resolveGroupState([...h.events, bad as unknown as GroupEvent])).toThrow(UsageError);
+    }
   });
 });
 
