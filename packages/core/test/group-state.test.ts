@@ -12,6 +12,8 @@ import {
   createGroupEvent,
   decodeGroupEvent,
   defaultGroupSettings,
+  GROUP_ROLE_POWER,
+  type GroupAction,
   type GroupEvent,
   type GroupEventContents,
   type GroupEventType,
@@ -814,6 +816,100 @@ function randomHistory(seed: number, steps: number): { events: GroupEvent[]; gro
   return { events: all, group: create.group };
 }
 
+/**
+ * A seeded random history of removals racing the removed member's acts: members with roles act
+ * on three branches, removals (kick, ban, demotion) by a stronger member on one, the removed
+ * member's acts on another (often hung on an old event), unrelated invitations and joins
+ * everywhere, and now and then a strong member's merge of two branches.
+ */
+function removalHistory(seed: number): { events: GroupEvent[]; group: Uint8Array } {
+  const next = seededInts(seed);
+  const pick = <T>(items: readonly T[]): T => items[next(items.length)]!;
+  const keyRng = scriptedRandom(`group-state removals ${seed}`);
+  const people = Array.from({ length: 8 }, () => generateSignKeyPair(keyRng));
+  const strangers = Array.from({ length: 6 }, () => generateSignKeyPair(keyRng));
+  const owner = people[0]!;
+  const create = createGroup({ author: owner, name: 'removals', ts: TS, rng: keyRng });
+  const all: GroupEvent[] = [create];
+  const add = <T extends Exclude<GroupEventType, 'create'>>(
+    author: SignKeyPair,
+    type: T,
+    content: GroupEventContents[T],
+    parents: readonly GroupEvent[],
+  ): GroupEvent => {
+    const event = createGroupEvent({
+      author,
+      group: create.group,
+      parents: [...new Set(parents.map((p) => toHex(p.id)))].map(fromHex),
+      lamport: Math.max(...parents.map((p) => p.lamport)) + 1 + next(2),
+      ts: TS + all.length,
+      type,
+      content,
+    }) as GroupEvent;
+    all.push(event);
+    return event;
+  };
+  let tip: GroupEvent = create;
+  for (const k of people.slice(1)) tip = add(owner, 'invite', { member: k.publicKey }, [tip]);
+  for (const k of people.slice(1)) tip = add(k, 'join', {}, [tip]);
+  const roles = ['admin', 'admin', 'moderator', 'moderator', 'moderator'] as const;
+  roles.forEach((role, i) => (tip = add(owner, 'role', { member: people[i + 1]!.publicKey, role }, [tip])));
+  const setup = [...all];
+  const branches: GroupEvent[][] = [[...setup], [...setup], [...setup]];
+  for (let step = 0; step < 40; step++) {
+    const branch = branches[next(3)]!;
+    const state = resolveGroupState(branch);
+    const heads = state.heads.map((id) => branch.find((e) => toHex(e.id) === toHex(id))!);
+    const power = (k: SignKeyPair): number => groupMemberPower(state, k.publicKey);
+    const members = people.filter((k) => state.members.has(toHex(k.publicKey)));
+    const strong = members.filter((k) => power(k) >= 50);
+    const roll = next(8);
+    let event: GroupEvent | undefined;
+    if (roll < 2 && strong.length > 0) {
+      const author = pick(strong);
+      const weaker = members.filter((k) => power(k) < power(author));
+      if (weaker.length === 0) continue;
+      const target = pick(weaker).publicKey;
+      const kind = next(3);
+      event =
+        kind === 0
+          ? add(author, 'kick', { member: target }, heads)
+          : kind === 1
+            ? add(author, 'ban', { member: target }, heads)
+            : add(author, 'role', { member: target, role: 'member' }, heads);
+    } else if (roll < 5 && strong.length > 0) {
+      const author = pick(strong);
+      const parents = next(2) === 0 ? [pick(branch.filter((e) => e.lamport > 0))] : heads;
+      const target = pick(people.filter((k) => k !== author)).publicKey;
+      const kind = next(4);
+      event =
+        kind === 0
+          ? add(author, 'kick', { member: target }, parents)
+          : kind === 1
+            ? add(author, 'ban', { member: target }, parents)
+            : kind === 2
+              ? add(author, 'topic', { topic: `topic ${step}` }, parents)
+              : add(author, 'invite', { member: pick(strangers).publicKey }, parents);
+    } else if (roll < 7) {
+      const invited = strangers.filter((k) => state.invited.has(toHex(k.publicKey)));
+      if (invited.length > 0 && next(2) === 0) event = add(pick(invited), 'join', {}, heads);
+      else if (members.length > 0)
+        event = add(pick(members), 'invite', { member: pick(strangers).publicKey }, heads);
+    } else {
+      const other = branches[next(3)]!;
+      const union = new Map([...branch, ...other].map((e) => [toHex(e.id), e]));
+      branch.splice(0, branch.length, ...union.values());
+      const merged = resolveGroupState(branch);
+      const mergeHeads = merged.heads.map((id) => branch.find((e) => toHex(e.id) === toHex(id))!);
+      const author = people.find((k) => groupMemberPower(merged, k.publicKey) >= 75);
+      if (author !== undefined && next(2) === 0)
+        event = add(author, 'invite', { member: pick(strangers).publicKey }, mergeHeads);
+    }
+    if (event !== undefined) branch.push(event);
+  }
+  return { events: all, group: create.group };
+}
+
 function shuffled<T>(items: readonly T[], next: (bound: number) => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
@@ -825,8 +921,10 @@ function shuffled<T>(items: readonly T[], next: (bound: number) => number): T[] 
 
 describe('group state: properties of random histories', () => {
   let histories: Array<{ events: GroupEvent[]; group: Uint8Array }> = [];
+  let removalHistories: Array<{ events: GroupEvent[]; group: Uint8Array }> = [];
   beforeAll(() => {
-    histories = [101, 202, 303, 404].map((seed) => randomHistory(seed, 60));
+    histories = [101, 202, 303, 505].map((seed) => randomHistory(seed, 60));
+    removalHistories = Array.from({ length: 16 }, (_, i) => removalHistory(11 * (i + 1)));
   });
 
   it('the histories exercise forks, every kind of rejection and every type', () => {
@@ -888,7 +986,116 @@ describe('group state: properties of random histories', () => {
       }
     }
   });
+  it('a member removed by someone stronger gets no concurrent act accepted, unless someone as strong built on it first', () => {
+    let pairs = 0;
+    let endorsed = 0;
+    for (const { events } of [...histories, ...removalHistories]) {
+      const full = resolveGroupState(events);
+      const fate = new Map(full.rejected.map((r) => [toHex(r.id), r.reason]));
+      const accepted = (e: GroupEvent): boolean => !fate.has(toHex(e.id));
+      const byId = new Map(events.map((e) => [toHex(e.id), e]));
+      const ancMemo = new Map<string, Set<string>>();
+      const anc = (e: GroupEvent): Set<string> => {
+        let out = ancMemo.get(toHex(e.id));
+        if (out === undefined) {
+          out = new Set<string>();
+          for (const p of e.parents) {
+            const parent = byId.get(toHex(p));
+            if (parent === undefined) continue;
+            out.add(toHex(p));
+            for (const a of anc(parent)) out.add(a);
+          }
+          ancMemo.set(toHex(e.id), out);
+        }
+        return out;
+      };
+      const stateMemo = new Map<string, GroupState>();
+      const stateAt = (e: GroupEvent): GroupState => {
+        let st = stateMemo.get(toHex(e.id));
+        if (st === undefined) {
+          st = resolveGroupState([...anc(e)].map((id) => byId.get(id)!));
+          stateMemo.set(toHex(e.id), st);
+        }
+        return st;
+      };
+      const targetOf = (e: GroupEvent): string | undefined =>
+        'member' in e.content && e.content.member instanceof Uint8Array ? toHex(e.content.member) : undefined;
+      const minRequired = (action: GroupAction): number =>
+        Math.min(
+          ...events.flatMap((e) =>
+            e.type === 'create' || e.type === 'settings' ? [e.content.settings.power[action]] : [],
+          ),
+        );
+      const admitted = events.filter(
+        (e) => e.type !== 'create' && ['unauthorised', 'conflict', undefined].includes(fate.get(toHex(e.id))),
+      );
+      for (const removal of admitted) {
+        if (!accepted(removal) || !['kick', 'ban', 'role'].includes(removal.type)) continue;
+        const m = targetOf(removal)!;
+        const atRemoval = stateAt(removal);
+        if (!atRemoval.members.has(m)) continue; // a kick of an invitation
+        const removed = groupMemberPower(atRemoval, fromHex(m));
+        const remover = groupMemberPower(atRemoval, removal.author);
+        if (remover <= removed) continue;
+        const left = removal.type === 'role' ? GROUP_ROLE_POWER[removal.content.role] : -1;
+        if (left >= removed) continue; // a promotion
+        // Nothing else changes M's membership or role outside what the removal saw.
+        const touches = (e: GroupEvent): boolean =>
+          targetOf(e) === m || (toHex(e.author) === m && (e.type === 'join' || e.type === 'leave'));
+        if (admitted.some((e) => e !== removal && touches(e) && !anc(removal).has(toHex(e.id)))) continue;
+        for (const act of admitted) {
+          if (toHex(act.author) !== m || anc(removal).has(toHex(act.id)) || anc(act).has(toHex(removal.id)))
+            continue;
+          const atAct = stateAt(act);
+          if (!atAct.members.has(m) || groupMemberPower(atAct, act.author) > removed) continue;
+          // What the removal takes away: membership, or the power the act needs.
+          if (left >= 0 && (act.type === 'nick' || act.type === 'status' || act.type === 'leave')) continue;
+          if (left >= 0 && minRequired(act.type as GroupAction) <= left) continue;
+          const alone = resolveGroupState([...anc(act)].map((id) => byId.get(id)!).concat(act));
+          if (alone.rejected.some((r) => toHex(r.id) === toHex(act.id))) continue; // refused anyway
+          pairs++;
+          // Just the two and what they saw: the removal goes first and the act fails.
+          const both = new Map<string, GroupEvent>([
+            [toHex(removal.id), removal],
+            [toHex(act.id), act],
+          ]);
+          for (const id of [...anc(removal), ...anc(act)]) both.set(id, byId.get(id)!);
+          const two = resolveGroupState([...both.values()]);
+          const refused = new Set(two.rejected.map((r) => toHex(r.id)));
+          if (!refused.has(toHex(removal.id))) expect(refused.has(toHex(act.id))).toBe(true);
+          // Everything: the act stands only if it is a power event that someone at least as
+          // strong as the remover built on without having seen the removal.
+          if (!accepted(act)) continue;
+          expect(POWER_EVENT_TYPES).toContain(act.type);
+          const endorsement = admitted.find(
+            (f) =>
+              accepted(f) &&
+              POWER_EVENT_TYPES.includes(f.type) &&
+              anc(f).has(toHex(act.id)) &&
+              f !== removal &&
+              !anc(f).has(toHex(removal.id)) &&
+              groupMemberPower(stateAt(f), f.author) >= remover,
+          );
+          expect(endorsement).toBeDefined();
+          endorsed++;
+        }
+      }
+    }
+    expect(pairs).toBeGreaterThan(15);
+    expect(endorsed).toBeLessThan(pairs);
+  });
 });
+
+const POWER_EVENT_TYPES: readonly string[] = [
+  'invite',
+  'join',
+  'leave',
+  'kick',
+  'ban',
+  'unban',
+  'role',
+  'settings',
+];
 
 function pick<T>(items: readonly T[], next: (bound: number) => number): T {
   return items[next(items.length)]!;
