@@ -637,6 +637,7 @@ export function createGroup(opts: {
   ts: number;
   rng: Random;
 }): GroupEventOf<'create'> {
+  if (typeof opts?.rng?.bytes !== 'function') throw new UsageError('createGroup needs a random source');
   return signEvent({
     author: opts.author,
     parents: [],

@@ -510,7 +510,13 @@ function admit(events: readonly GroupEvent[], group: Uint8Array | undefined): Ad
   const rejected = new Map<string, GroupRejection>();
   const valid = new Map<string, GroupEvent>();
   for (const input of events) {
-    if (!(input?.id instanceof Uint8Array) || input.id.length !== GROUP_EVENT_ID_BYTES) {
+    let id: unknown;
+    try {
+      id = input?.id;
+    } catch {
+      id = undefined; // a getter that throws: not an event
+    }
+    if (!(id instanceof Uint8Array) || id.length !== GROUP_EVENT_ID_BYTES) {
       throw new UsageError('events must be group events with 32-byte ids');
     }
     let event: GroupEvent;
@@ -564,6 +570,7 @@ export function resolveGroupState(
   opts: { group?: Uint8Array } = {},
 ): GroupState {
   if (!Array.isArray(events)) throw new UsageError('events must be an array');
+  if (typeof opts !== 'object' || opts === null) throw new UsageError('options must be an object');
   if (
     opts.group !== undefined &&
     (!(opts.group instanceof Uint8Array) || opts.group.length !== GROUP_ID_BYTES)

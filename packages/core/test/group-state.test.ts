@@ -671,9 +671,15 @@ describe('group state: attacks (issue 11)', () => {
       }
       if (thrown !== undefined) expect(thrown).toBeInstanceOf(ParusError);
     }
-    for (const bad of [null, undefined, 7, 'x', [], {}]) {
+    const throwing = Object.defineProperty({}, 'id', {
+      get: () => {
+        throw new Error('no id');
+      },
+    });
+    for (const bad of [null, undefined, 7, 'x', [], {}, throwing]) {
       expect(() => resolveGroupState([...h.events, bad as unknown as GroupEvent])).toThrow(UsageError);
     }
+    expect(() => resolveGroupState(h.events, null as unknown as { group?: Uint8Array })).toThrow(UsageError);
   });
 });
 
