@@ -80,8 +80,8 @@
  * ancestry questions, and per power level the walk finds the next event by scanning words of
  * them (the ancestors of one event lie below its position). A 1,000-member room of 2,100 events
  * with 100 merges took about 60 ms (best of 15 runs, one core, idle) with the former Kahn walk;
- * `bench/group-state-bench.ts` measured the two walks side by side on a busy shared machine at
- * the same cost within noise (best of 15: 230–255 ms now, 243–304 ms before). An incremental
+ * `bench/group-state-bench.ts` ran the two walks side by side on a busy shared machine at the
+ * same cost within noise: best of 15, 74–79 ms of CPU before and 77–89 ms now. An incremental
  * resolution (from a checkpoint) is left for later.
  */
 import { compareBytes, equalBytes, toHex } from './bytes.ts';
