@@ -953,11 +953,14 @@ describe('group state: properties of random histories', () => {
     expect(types.size).toBe(15);
   });
 
-  it('200 random delivery orders (with duplicates) give identical state', () => {
+  it('200 random delivery orders (with duplicates) give identical state, and 20 each of 4 removal races', () => {
     const next = seededInts(2024);
-    for (const { events } of histories) {
+    for (const { events, rounds } of [
+      ...histories.map(({ events }) => ({ events, rounds: 50 })),
+      ...removalHistories.slice(0, 4).map(({ events }) => ({ events, rounds: 20 })),
+    ]) {
       const expected = canon(resolveGroupState(events));
-      for (let round = 0; round < 50; round++) {
+      for (let round = 0; round < rounds; round++) {
         const order = shuffled(events, next);
         for (let d = next(4); d > 0; d--) order.splice(next(order.length + 1), 0, pick(order, next));
         expect(canon(resolveGroupState(order))).toEqual(expected);
@@ -966,7 +969,7 @@ describe('group state: properties of random histories', () => {
   });
 
   it('an event’s fate at its parents does not depend on what came after it', () => {
-    for (const { events } of histories) {
+    for (const { events } of [...histories, ...removalHistories.slice(0, 4)]) {
       const full = resolveGroupState(events);
       const byId = new Map(events.map((e) => [toHex(e.id), e]));
       const fate = new Map(full.rejected.map((r) => [toHex(r.id), r.reason]));
