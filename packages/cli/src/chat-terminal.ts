@@ -1,5 +1,5 @@
 import { createInterface, type Interface } from 'node:readline';
-import type { Output } from './output.ts';
+import { jsonLine, terminalSafe, type Output } from './output.ts';
 
 /** The terminal side of `parus chat`, shared by 1:1 and group chats. */
 export interface ChatTerminal {
@@ -22,7 +22,7 @@ export function openChatTerminal(out: Output): ChatTerminal {
   const show = (text: string): void => {
     if (interactive) {
       process.stdout.write('\r\x1b[2K');
-      process.stdout.write(`${text}\n`);
+      process.stdout.write(`${terminalSafe(text)}\n`);
       rl.prompt(true);
     } else out.line(text);
   };
@@ -32,7 +32,7 @@ export function openChatTerminal(out: Output): ChatTerminal {
     interactive,
     show,
     emit(event, human) {
-      if (out.json) process.stdout.write(`${JSON.stringify(event)}\n`);
+      if (out.json) process.stdout.write(`${jsonLine(event)}\n`);
       else show(human);
     },
   };

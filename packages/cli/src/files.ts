@@ -1,12 +1,15 @@
 /**
- * Files on the terminal side: saving received files into `<home>/files/<alias>/` under a
- * sanitised name that never leaves that folder and never overwrites anything, guessing a
- * MIME type from a file name, and progress lines on stderr.
+ * Files on the terminal side: saving received files into `<home>/files/<alias>/`, streamed
+ * through a temporary file, under a sanitised name that never leaves that folder and never
+ * overwrites anything, guessing a MIME type from a file name, and progress lines on stderr.
  */
-import { mkdirSync, openSync, closeSync, writeSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, renameSync, unlinkSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { extname, join, resolve, sep } from 'node:path';
 import { StorageError } from '@parus/core';
-import type { TransferProgress } from '@parus/client';
+import type { FileSink, TransferProgress } from '@parus/client';
+import { terminalSafe } from './output.ts';
 
 /** Longest name written, in UTF-8 bytes (file systems allow 255). */
 const MAX_NAME_BYTES = 200;
@@ -31,30 +34,71 @@ export function safeFileName(name: string, fallback = 'file'): string {
 }
 
 /**
- * Writes `bytes` into `folder` as `name`, or `name (2)`, `name (3)`… when taken: the file
- * is created exclusively, so nothing is ever overwritten. Returns the path written.
+ * Streams a file into `folder` as `name` (or `name (2)`, `name (3)`… when taken, so nothing is ever
+ * overwritten): `fill` writes the
+ * chunks into a sink backed by a hidden temporary file in that folder (0600, created
+ * exclusively); only when `fill` resolves (the download checked its hash) does the file get
+ * its name, by a hard link that fails rather than replace anything, and the temporary name
+ * goes. When `fill` throws, the temporary file is deleted and its error passed on.
  */
-export function saveUnique(folder: string, name: string, bytes: Uint8Array): string {
+export async function saveStreamed(
+  folder: string,
+  name: string,
+  fill: (sink: FileSink) => Promise<void>,
+): Promise<string> {
   const dir = resolve(folder);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const temp = join(dir, `.parus-download-${randomBytes(8).toString('hex')}.part`);
+  let handle;
+  try {
+    handle = await open(temp, 'wx', 0o600);
+  } catch (e) {
+    throw new StorageError('cannot save the file', { cause: e });
+  }
+  try {
+    try {
+      await fill({
+        write: async (chunk) => {
+          try {
+            for (let off = 0; off < chunk.length; )
+              off += (await handle.write(chunk, off, chunk.length - off)).bytesWritten;
+          } catch (e) {
+            throw new StorageError('cannot save the file', { cause: e });
+          }
+        },
+      });
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return placeUnique(dir, name, temp);
+  } finally {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Gives the finished temporary file `temp` the first free one of `name`, `name (2)`…. */
+function placeUnique(dir: string, name: string, temp: string): string {
   const safe = safeFileName(name);
   const ext = extname(safe);
   const stem = safe.slice(0, safe.length - ext.length);
   for (let i = 1; i <= 1000; i++) {
     const path = join(dir, i === 1 ? safe : `${stem} (${i})${ext}`);
-    // A last guard: whatever the name was, the path stays inside the folder.
     if (!path.startsWith(dir + sep)) throw new StorageError('file name escapes the files folder');
-    let fd: number;
     try {
-      fd = openSync(path, 'wx', 0o600);
+      linkSync(temp, path);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw new StorageError('cannot save the file', { cause: e });
-    }
-    try {
-      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
-    } finally {
-      closeSync(fd);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      // A file system without hard links: rename, after checking the name is free.
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS')
+        throw new StorageError('cannot save the file', { cause: e });
+      if (existsSync(path)) continue;
+      renameSync(temp, path);
     }
     return path;
   }
@@ -106,7 +150,9 @@ export function progressLine(label: string): { onProgress?: (p: TransferProgress
   return {
     onProgress: (p) => {
       const pct = p.total === 0 ? 100 : Math.floor((p.done / p.total) * 100);
-      process.stderr.write(`\r\x1b[2K${label}: ${pct}% (${formatBytes(p.done)} of ${formatBytes(p.total)})`);
+      process.stderr.write(
+        `\r\x1b[2K${terminalSafe(label)}: ${pct}% (${formatBytes(p.done)} of ${formatBytes(p.total)})`,
+      );
       shown = true;
     },
     end: () => {

@@ -1,9 +1,28 @@
-/** How messages and contacts look in the terminal. */
+/**
+ * How messages and contacts look in the terminal. Every piece of peer text (names, aliases,
+ * messages, file names) goes through core's showText: a control, bidirectional or invisible
+ * character is shown by a visible marker, never sent to the terminal (decision 0024).
+ */
+import { showText } from '@parus/core';
 import type { ContactInfo, MessageInfo } from '@parus/client';
+
+/** A name or other one-line peer text, as it may be printed. */
+export function shown(s: string): string {
+  return showText(s);
+}
+
+/**
+ * A message's text, as it may be printed: each line break starts an indented line, so a line
+ * of the message cannot pass for a line of ours (a message of its own, a notice).
+ */
+export function shownText(s: string): string {
+  return showText(s, { multiline: true }).replace(/\n/g, '\n    ');
+}
 
 const MARK: Record<MessageInfo['status'], string> = {
   pending: '…',
   sent: '✓',
+  failed: '✗ not delivered',
   delivered: '✓✓',
   read: '已讀',
   received: '',
@@ -27,16 +46,16 @@ function size(n: number): string {
 /** What a message says, in one line: text, `* action`, [sticker], [file], or (unsent). */
 function content(m: MessageInfo, who: string): string {
   if (m.unsent) return '(message unsent 已收回)';
-  if (m.sticker) return `[sticker ${m.sticker.pack}/${m.sticker.id}]`;
-  if (m.file) return `[file ${m.file.name}, ${size(m.file.size)}, ${m.file.mime}]`;
-  if (m.action) return `* ${who} ${m.text}`;
-  return m.text;
+  if (m.sticker) return `[sticker ${shown(m.sticker.pack)}/${shown(m.sticker.id)}]`;
+  if (m.file) return `[file ${shown(m.file.name)}, ${size(m.file.size)}, ${shown(m.file.mime)}]`;
+  if (m.action) return `* ${who} ${shownText(m.text)}`;
+  return shownText(m.text);
 }
 
 /** One line per message; the id's first 12 hex digits name it for `reply` and `unsend`. */
 export function formatMessage(m: MessageInfo, me = 'me'): string {
   if (m.group !== undefined) return formatGroupMessage(m, me);
-  const who = m.dir === 'out' ? me : m.alias;
+  const who = shown(m.dir === 'out' ? me : m.alias);
   const mark = m.dir === 'out' && !m.unsent ? ` ${MARK[m.status]}` : '';
   const reply = m.replyTo ? ` ↪${m.replyTo.slice(0, 8)}` : '';
   return `[${formatTime(m.ts)}] ${who}:${reply} ${content(m, who)}${mark}  #${m.id.slice(0, 12)}`;
@@ -44,7 +63,7 @@ export function formatMessage(m: MessageInfo, me = 'me'): string {
 
 /** `[time] group/author: text`, `* author waves`, with ✓✓ N and 已讀 N on my own messages. */
 function formatGroupMessage(m: MessageInfo, me: string): string {
-  const who = m.dir === 'out' ? me : (m.from ?? '?');
+  const who = shown(m.dir === 'out' ? me : (m.from ?? '?'));
   let mark = '';
   if (m.dir === 'out')
     mark = m.readCount
@@ -60,8 +79,12 @@ function formatGroupMessage(m: MessageInfo, me: string): string {
         ? ' (earlier history)'
         : '';
   const body =
-    m.kind === 'action' ? `* ${who} ${m.text}` : m.kind === 'ping' ? `${who} pinged` : `${who}: ${m.text}`;
-  return `[${formatTime(m.ts)}] ${m.alias} | ${body}${mark}${late}`;
+    m.kind === 'action'
+      ? `* ${who} ${shownText(m.text)}`
+      : m.kind === 'ping'
+        ? `${who} pinged`
+        : `${who}: ${shownText(m.text)}`;
+  return `[${formatTime(m.ts)}] ${shown(m.alias)} | ${body}${mark}${late}`;
 }
 
 export function formatContact(c: ContactInfo): string {
@@ -69,5 +92,5 @@ export function formatContact(c: ContactInfo): string {
     c.state === 'validated' ? '✔ validated' : c.state === 'compromised' ? '✘ COMPROMISED' : '? unvalidated';
   const status = c.status === 'pending' ? ' (waiting for their answer)' : '';
   const warn = c.keyChanged ? '  ⚠ key changed' : '';
-  return `${c.alias}  ${state}${status}${warn}`;
+  return `${shown(c.alias)}  ${state}${status}${warn}`;
 }

@@ -1,10 +1,18 @@
 /** The account folder (`--home`, PARUS_HOME, or ~/.parus) and opening the account in it. */
-import { mkdirSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Account, SealedStore } from '@parus/client';
 import { SqliteStore, nodeTransport } from '@parus/client/node';
-import { NotFoundError, UsageError, initCrypto, systemRandom } from '@parus/core';
+import {
+  ARGON2ID_INTERACTIVE,
+  ARGON2ID_MODERATE,
+  NotFoundError,
+  UsageError,
+  initCrypto,
+  systemRandom,
+  type Argon2idCost,
+} from '@parus/core';
 import { readPassphrase } from './passphrase.ts';
 
 export function resolveHome(flag: string | undefined): string {
@@ -15,26 +23,58 @@ export function accountDb(home: string): string {
   return join(home, 'account.db');
 }
 
+/** Set to 1 by the test suites only: accounts then use the light Argon2id profile (decision 0027). */
+export const INSECURE_TEST_KDF = 'PARUS_INSECURE_TEST_KDF';
+
+/**
+ * The Argon2id profile an account is created with and raised to when opened: the moderate one
+ * (3 passes, 256 MiB), or the light one when PARUS_INSECURE_TEST_KDF=1, which the test suites
+ * set because they run hundreds of commands. Never set it for a real account: an account
+ * created with it is raised to the moderate profile the first time it is opened without it.
+ */
+function kdfProfile(): Argon2idCost {
+  return process.env[INSECURE_TEST_KDF] === '1' ? ARGON2ID_INTERACTIVE : ARGON2ID_MODERATE;
+}
+
+/** The account folder is the owner's alone (0700); its files are made 0600 by SqliteStore. */
+function makePrivate(home: string): void {
+  if ((statSync(home).mode & 0o777) !== 0o700) chmodSync(home, 0o700);
+}
+
 export async function createAccount(home: string, name: string, relay: string): Promise<Account> {
   await initCrypto();
   mkdirSync(home, { recursive: true, mode: 0o700 });
+  makePrivate(home);
   if (existsSync(accountDb(home))) throw new UsageError(`an account already exists in ${home}`);
   const passphrase = await readPassphrase({ confirm: true });
+  const cost = kdfProfile();
+  if (cost !== ARGON2ID_MODERATE)
+    process.stderr.write(`parus: ${INSECURE_TEST_KDF} is set: the light test profile guards this account\n`);
   const store = await SealedStore.open(new SqliteStore(accountDb(home)), passphrase, {
     rng: systemRandom,
     create: true,
+    cost,
   });
-  return Account.create({ store, transport: nodeTransport(), name, relay });
+  try {
+    return await Account.create({ store, transport: nodeTransport(), name, relay });
+  } catch (e) {
+    // A refused name or relay leaves no half-made account behind.
+    await store.close();
+    rmSync(accountDb(home), { force: true });
+    for (const suffix of ['-wal', '-shm']) rmSync(`${accountDb(home)}${suffix}`, { force: true });
+    throw e;
+  }
 }
 
 export async function openAccount(home: string): Promise<Account> {
   await initCrypto();
   if (!existsSync(accountDb(home))) throw new NotFoundError(`no account in ${home}: run 'parus init' first`);
+  makePrivate(home);
   const passphrase = await readPassphrase();
   const raw = new SqliteStore(accountDb(home));
   let store: SealedStore;
   try {
-    store = await SealedStore.open(raw, passphrase, { rng: systemRandom });
+    store = await SealedStore.open(raw, passphrase, { rng: systemRandom, cost: kdfProfile() });
   } catch (e) {
     await raw.close();
     throw e;

@@ -57,9 +57,10 @@ Usage: parus <command> [options]
   parus send-file ALIAS PATH [--name N] [--mime TYPE]
                                            send a file, end-to-end encrypted
   parus unsend ALIAS MESSAGE_ID            take back one of your messages (收回)
-  parus read                               fetch and print new messages; received
-                                           files are saved in HOME/files/ALIAS/
-  parus download ALIAS MESSAGE_ID          save a received file (again)
+  parus read [--auto-download MB]          fetch and print new messages; received
+                                           files up to MB (PARUS_AUTO_DOWNLOAD_MB,
+                                           default 25) are saved in HOME/files/ALIAS/
+  parus download ALIAS MESSAGE_ID          save a received file (a larger one, or again)
   parus history ALIAS|GROUP                the whole conversation
   parus chat ALIAS|GROUP                   interactive chat
   ${GROUP_HELP}

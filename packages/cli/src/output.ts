@@ -1,5 +1,30 @@
 /** Output for people (plain lines) and for scripts (`--json`: one JSON document per command). */
-import { ParusError } from '@parus/core';
+import { ParusError, markerFor } from '@parus/core';
+
+// eslint-disable-next-line no-control-regex
+const ACTING = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\p{Bidi_Control}\u2028\u2029]/gu;
+
+/**
+ * The last guard before the terminal (decision 0024): whatever a line holds, no character of
+ * it can act (a control other than tab and line feed, a bidirectional control); each is shown
+ * by its marker. Peer text is already shown safely by format.ts; this keeps a slip harmless.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(ACTING, (c) => markerFor(c.codePointAt(0)!));
+}
+
+const JSON_ACTING = /[\u007f-\u009f\p{Bidi_Control}\u2028\u2029]/gu;
+
+/**
+ * JSON for scripts that a terminal may also show: JSON.stringify escapes C0 controls, this
+ * escapes DEL, C1 and bidirectional controls too. The escapes parse back to the same text.
+ */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value, bytesAsBase64).replace(
+    JSON_ACTING,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
 
 export interface Output {
   json: boolean;
@@ -14,14 +39,14 @@ export function makeOutput(json: boolean, write = (s: string) => process.stdout.
   return {
     json,
     line(text) {
-      if (!json) write(`${text}\n`);
+      if (!json) write(`${terminalSafe(text)}\n`);
     },
     result(value, human) {
-      if (json) write(`${JSON.stringify(value, bytesAsBase64)}\n`);
+      if (json) write(`${jsonLine(value)}\n`);
       else human?.();
     },
     warn(text) {
-      process.stderr.write(`${text}\n`);
+      process.stderr.write(`${terminalSafe(text)}\n`);
     },
   };
 }
@@ -35,8 +60,8 @@ export function reportError(error: unknown, json: boolean): number {
           code: 'INTERNAL',
           message: error instanceof Error ? error.message : String(error),
         };
-  if (json) process.stdout.write(`${JSON.stringify({ error: e })}\n`);
-  else process.stderr.write(`parus: ${e.message} (${e.name})\n`);
+  if (json) process.stdout.write(`${jsonLine({ error: e })}\n`);
+  else process.stderr.write(`${terminalSafe(`parus: ${e.message} (${e.name})`)}\n`);
   return e.code === 'USAGE' ? 2 : 1;
 }
 

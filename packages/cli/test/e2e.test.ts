@@ -2,11 +2,14 @@
 // WebSockets on loopback. Messages must arrive exactly once and in order — across offline
 // periods and a relay killed with SIGKILL — and the relay's files must hold no plaintext.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { SqliteStore } from '@parus/client/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARGON2ID_INTERACTIVE, ARGON2ID_MODERATE, decodeCbor } from '@parus/core';
 
 const BIN = resolve(import.meta.dirname, '../bin/parus.js');
 const root = mkdtempSync(join(tmpdir(), 'parus-e2e-'));
@@ -34,7 +37,13 @@ function parus(
       process.execPath,
       [BIN, ...args],
       {
-        env: { ...process.env, PARUS_HOME: homes[who], PARUS_PASSPHRASE: passphrases[who], ...env },
+        env: {
+          ...process.env,
+          PARUS_HOME: homes[who],
+          PARUS_PASSPHRASE: passphrases[who],
+          PARUS_INSECURE_TEST_KDF: '1', // the light Argon2id profile: tests only (decision 0027)
+          ...env,
+        },
         timeout: 90_000,
       },
       (error, stdout, stderr) => {
@@ -197,6 +206,18 @@ describe('parus end to end', () => {
     }
   });
 
+  it("keeps the account folders and the relay data the owner's alone: folders 0700, files 0600", () => {
+    for (const dir of [homes.alice, homes.bob, relayData]) {
+      const folders = [dir];
+      for (const f of filesUnder(dir)) {
+        expect([f, statSync(f).mode & 0o777]).toEqual([f, 0o600]);
+        folders.push(dirname(f));
+      }
+      for (const d of new Set(folders)) expect([d, statSync(d).mode & 0o777]).toEqual([d, 0o700]);
+    }
+    expect(filesUnder(homes.alice).map((f) => f.slice(homes.alice.length))).toContain('/account.db');
+  });
+
   it('a wrong passphrase gets a clear error and reveals nothing', async () => {
     const r = await parus('alice', ['history', 'Bob'], { PARUS_PASSPHRASE: 'not the passphrase' });
     expect(r.code).toBe(1);
@@ -249,6 +270,31 @@ describe('parus end to end', () => {
       expect(readFileSync(f).includes(Buffer.from('FILE-MARKER-7f3a'))).toBe(false);
   }, 180_000);
 
+  it('read leaves a file over the automatic download limit for parus download, which streams it', async () => {
+    const contents = Buffer.from(randomBytes(300_000));
+    const path = join(root, 'large.bin');
+    writeFileSync(path, contents);
+    await json('alice', ['send-file', 'Bob', path]);
+    const limited = await parus('bob', ['read', '--auto-download', '0.25']); // 256 KB
+    expect(limited.code).toBe(0);
+    expect(limited.stdout).toContain('not downloaded: 293.0 KB is over the automatic limit of 256.0 KB');
+    const id = /parus download alice ([0-9a-f]{12})/.exec(limited.stdout)?.[1];
+    expect(id).toBeDefined();
+    const folder = join(homes.bob, 'files', 'alice');
+    expect(readdirSync(folder).filter((n) => n.startsWith('large'))).toEqual([]);
+    const saved = await json('bob', ['download', 'alice', id!]);
+    expect(String(saved.saved)).toBe(join(folder, 'large.bin'));
+    expect(readFileSync(String(saved.saved)).equals(contents)).toBe(true);
+    expect(statSync(String(saved.saved)).mode & 0o777).toBe(0o600);
+    expect(readdirSync(folder).some((n) => n.endsWith('.part'))).toBe(false);
+    // The setting from the environment too; the same file under the limit is saved by read.
+    await json('alice', ['send-file', 'Bob', path]);
+    const env = await parus('bob', ['read', '--json'], { PARUS_AUTO_DOWNLOAD_MB: '1' });
+    const [m] = (JSON.parse(env.stdout.trim().split('\n').pop()!) as { messages: Array<{ saved: string }> })
+      .messages;
+    expect(readFileSync(m!.saved).equals(contents)).toBe(true);
+  }, 180_000);
+
   it('sends stickers and actions, and unsends a message on both sides', async () => {
     await json('alice', ['send', 'Bob', '--sticker', 'thanks']);
     await json('alice', ['send', 'Bob', '--me', 'waves']);
@@ -284,9 +330,16 @@ describe('parus end to end', () => {
   }, 180_000);
 
   it('parus chat sends every line piped into it, even lines that arrive while it connects', async () => {
-    const chat = await parus('alice', ['chat', 'Bob'], {}, '第一行 from chat\n/me nods\n/bogus\nlast line\n');
+    const chat = await parus(
+      'alice',
+      ['chat', 'Bob'],
+      {},
+      '第一行 from chat\n/me nods\n/bogus\n/retry\nlast line\n',
+    );
     expect(chat.code).toBe(0);
     expect(chat.stdout).toContain('unknown command /bogus');
+    // Connected: /retry has nothing to cut short (and is not sent as a message).
+    expect(chat.stdout).toContain('(not waiting to reconnect)');
     const got = (await json('bob', ['read'])).messages as Array<{ text: string; action?: boolean }>;
     expect(got.map((m) => [m.text, m.action ?? false])).toEqual([
       ['第一行 from chat', false],
@@ -294,4 +347,172 @@ describe('parus end to end', () => {
       ['last line', false],
     ]);
   }, 120_000);
+});
+
+// Alice on relay A and Dave on relay B: every command touches both relays (its own queues on
+// one, the contact's on the other). Each one must exit, with code 0, once its work is done.
+describe('parus end to end across two relays', () => {
+  const relays: ChildProcess[] = [];
+  const addresses: string[] = [];
+  const twoHomes = { alice: join(root, 'two-alice'), dave: join(root, 'two-dave') };
+
+  beforeAll(async () => {
+    for (const name of ['relay-a', 'relay-b']) {
+      addresses.push(
+        await new Promise<string>((ready, fail) => {
+          const child = spawn(
+            process.execPath,
+            [BIN, 'relay', '--port', '0', '--data', join(root, name), '--json'],
+            {
+              stdio: ['ignore', 'pipe', 'pipe'],
+            },
+          );
+          relays.push(child);
+          createInterface({ input: child.stdout! }).once('line', (line) =>
+            ready((JSON.parse(line) as { address: string }).address),
+          );
+          child.once('exit', (code) => fail(new Error(`relay exited early with ${code}`)));
+        }),
+      );
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const child of relays) {
+      if (child.exitCode !== null) continue;
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  /** Runs `parus … --json` and waits (generously) for it to exit on its own. */
+  function run(
+    who: 'alice' | 'dave',
+    args: string[],
+  ): Promise<{ exited: boolean; code: number | null; out: string }> {
+    return new Promise((done) => {
+      execFile(
+        process.execPath,
+        [BIN, ...args, '--json'],
+        {
+          env: {
+            ...process.env,
+            PARUS_HOME: twoHomes[who],
+            PARUS_PASSPHRASE: `${who} passphrase 42`,
+            PARUS_INSECURE_TEST_KDF: '1',
+          },
+          timeout: 150_000,
+        },
+        (error, stdout) => {
+          // Killed by the timeout: it never exited by itself.
+          if (error?.killed) return done({ exited: false, code: null, out: stdout });
+          done({
+            exited: true,
+            code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+            out: stdout,
+          });
+        },
+      );
+    });
+  }
+
+  async function ok(who: 'alice' | 'dave', args: string[]): Promise<Record<string, unknown>> {
+    const r = await run(who, args);
+    expect({ command: args[0], exited: r.exited, code: r.code }).toEqual({
+      command: args[0],
+      exited: true,
+      code: 0,
+    });
+    return JSON.parse(r.out.trim().split('\n').pop()!) as Record<string, unknown>;
+  }
+
+  const texts = (r: Record<string, unknown>): string[] =>
+    (r.messages as Array<{ text: string }>).map((m) => m.text);
+
+  it('send and read exit once their work is done, and messages go both ways', async () => {
+    const [relayA, relayB] = addresses as [string, string];
+    await ok('alice', ['init', '--name', 'Alice', '--relay', relayA]);
+    await ok('dave', ['init', '--name', 'Dave', '--relay', relayB]);
+    const invite = await ok('alice', ['invite']);
+    await ok('dave', ['accept', String(invite.link), '--alias', 'alice']);
+    expect((await ok('alice', ['read'])).contacts).toMatchObject([{ alias: 'Dave' }]);
+    await ok('dave', ['read']);
+    for (let round = 0; round < 3; round++) {
+      const [fromAlice, fromDave] = [`alice to dave ${round}`, `dave to alice ${round}`];
+      await Promise.all([ok('alice', ['send', 'Dave', fromAlice]), ok('dave', ['send', 'alice', fromDave])]);
+      const [aliceRead, daveRead] = await Promise.all([ok('alice', ['read']), ok('dave', ['read'])]);
+      expect(texts(aliceRead)).toEqual([fromDave]);
+      expect(texts(daveRead)).toEqual([fromAlice]);
+    }
+  }, 900_000);
+});
+
+// The passphrase's Argon2id profile (decision 0027): real accounts get the moderate one, and
+// an account made with the light test profile is raised to it when opened without the switch.
+describe('parus account passphrase profile', () => {
+  const home = join(root, 'profile');
+
+  function run(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+    return new Promise((done) => {
+      execFile(
+        process.execPath,
+        [BIN, ...args],
+        {
+          env: { ...process.env, PARUS_HOME: home, PARUS_PASSPHRASE: 'profile passphrase 9', ...env },
+          timeout: 150_000,
+        },
+        (error, _stdout, stderr) =>
+          done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr }),
+      );
+    });
+  }
+
+  /** The profile stored beside the data (the one record that is not sealed). */
+  async function storedProfile(): Promise<{ ops: number; mem: number }> {
+    const db = new SqliteStore(join(home, 'account.db'));
+    try {
+      const m = decodeCbor((await db.get('_meta', 'kdf'))!) as { ops: number; mem: number };
+      return { ops: m.ops, mem: m.mem };
+    } finally {
+      await db.close();
+    }
+  }
+
+  it('a test account (light profile) is raised to the moderate profile when opened without the switch', async () => {
+    const made = await run(['init', '--name', 'Pat', '--relay', relayAddress], {
+      PARUS_INSECURE_TEST_KDF: '1',
+    });
+    expect(made.code).toBe(0);
+    expect(made.stderr).toContain('PARUS_INSECURE_TEST_KDF');
+    expect(await storedProfile()).toEqual({
+      ops: ARGON2ID_INTERACTIVE.opsLimit,
+      mem: ARGON2ID_INTERACTIVE.memLimit,
+    });
+    expect((await run(['contacts'], {})).code).toBe(0);
+    expect(await storedProfile()).toEqual({
+      ops: ARGON2ID_MODERATE.opsLimit,
+      mem: ARGON2ID_MODERATE.memLimit,
+    });
+    // Still opens, with the switch too (never lowered), and a wrong passphrase changes nothing.
+    expect((await run(['contacts'], { PARUS_INSECURE_TEST_KDF: '1' })).code).toBe(0);
+    const wrong = await run(['contacts'], { PARUS_PASSPHRASE: 'not the passphrase' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('AuthError');
+    expect(await storedProfile()).toEqual({
+      ops: ARGON2ID_MODERATE.opsLimit,
+      mem: ARGON2ID_MODERATE.memLimit,
+    });
+  }, 300_000);
+
+  it('a real account is created with the moderate profile', async () => {
+    rmSync(home, { recursive: true, force: true });
+    const made = await run(['init', '--name', 'Pat', '--relay', relayAddress], {});
+    expect(made.code).toBe(0);
+    expect(made.stderr).not.toContain('PARUS_INSECURE_TEST_KDF');
+    expect(await storedProfile()).toEqual({
+      ops: ARGON2ID_MODERATE.opsLimit,
+      mem: ARGON2ID_MODERATE.memLimit,
+    });
+  }, 300_000);
 });

@@ -23,6 +23,7 @@ import {
   NotFoundError,
   ParusError,
   ProtocolError,
+  TransportError,
   UsageError,
   asMap,
   decodeCbor,
@@ -39,6 +40,8 @@ import {
   type Random,
   type RendezvousCard,
   type SignKeyPair,
+  nameFault,
+  MAX_CARD_NAME_CHARS,
 } from '@parus/core';
 import {
   C,
@@ -56,7 +59,7 @@ import { DirectOutbox } from './account/direct-outbox.ts';
 import { DirectReceiving } from './account/direct-receiving.ts';
 import { FileTransfer } from './account/file-transfer.ts';
 import { GroupFanout } from './account/group-fanout.ts';
-import type { TransferOptions } from './blob-transfer.ts';
+import type { FileSink, TransferOptions } from './blob-transfer.ts';
 import type { ConversationIndex } from './conversation-index.ts';
 import { Changes, Emitter, Mutex } from './events.ts';
 import { GroupEngine, type GroupChange } from './groups/group-engine.ts';
@@ -164,7 +167,7 @@ export interface UploadInfo {
   created: number;
 }
 
-export type { TransferOptions, TransferProgress } from './blob-transfer.ts';
+export type { FileSink, TransferOptions, TransferProgress } from './blob-transfer.ts';
 
 export interface AccountEvents {
   message: MessageInfo;
@@ -175,7 +178,11 @@ export interface AccountEvents {
   receipt: { alias: string; id: string; status: MessageStatus };
   contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed'; info: ContactInfo };
   error: { error: ParusError; context: string };
-  connection: { relay: string; state: 'connected' | 'disconnected' };
+  /**
+   * A relay's link came up or went down. While down, each scheduled attempt is announced
+   * again with `retryAt`, when it starts (Date.now() milliseconds); `retryNow()` brings it forward.
+   */
+  connection: { relay: string; state: 'connected' | 'disconnected'; retryAt?: number };
   group: GroupChange;
 }
 
@@ -187,6 +194,11 @@ export interface AccountOptions {
   /** First end-to-end resend delay; doubles per attempt up to `maxResendMs`. */
   resendMs?: number;
   maxResendMs?: number;
+  /**
+   * Attempts an unreceipted message gets before it is given up and marked `failed` (default
+   * 10: about six days with the default delays; docs/decisions/0025).
+   */
+  maxSendAttempts?: number;
   /** How long a fresh invitation is valid. */
   inviteTtlMs?: number;
   /** Public rooms: message and join rates (groups/room-limits.ts; defaults there). */
@@ -244,6 +256,7 @@ export class Account {
     this.now = opts.now ?? (() => Date.now());
     this.resendMs = opts.resendMs ?? 60 * 60 * 1000;
     this.maxResendMs = opts.maxResendMs ?? DAY;
+    this.maxSendAttempts = opts.maxSendAttempts ?? 10;
     this.inviteTtlMs = opts.inviteTtlMs ?? 7 * DAY;
     this.roomLimits = { ...DEFAULT_ROOM_LIMITS, ...opts.roomLimits };
     this.groups = new GroupEngine(this.groupHost());
@@ -264,6 +277,7 @@ export class Account {
       refusing: this.refusing,
       resendMs: this.resendMs,
       maxResendMs: this.maxResendMs,
+      maxSendAttempts: this.maxSendAttempts,
       inviteTtlMs: this.inviteTtlMs,
       self: () => this.account,
       device: () => this.device,
@@ -289,6 +303,7 @@ export class Account {
       groupEnvelope: (c, body) => this.outbox.groupEnvelope(c, body),
       statusOp: (c, id, status) => this.outbox.statusOp(c, id, status),
       settleOutbox: (c, ids) => this.settleOutbox(c, ids),
+      resendOps: (c, ids) => this.outbox.resendOps(c, ids),
       conversation: (c) => this.reading.conversation(c),
       messageInfo: (c, m) => this.reading.messageInfo(c, m),
     };
@@ -302,6 +317,7 @@ export class Account {
   }
   private readonly resendMs: number;
   private readonly maxResendMs: number;
+  private readonly maxSendAttempts: number;
   private readonly inviteTtlMs: number;
   private readonly roomLimits: RoomLimits;
   /** Refusals of room joins on their way to the joiners (sent once; sync and close wait for them). */
@@ -312,7 +328,9 @@ export class Account {
     const a = new Account(opts);
     if (await opts.store.get(C.account, 'self')) throw new UsageError('this store already holds an account');
     const name = opts.name.trim();
-    if (name.length < 1 || name.length > 64) throw new UsageError('name must be 1-64 characters');
+    // The one name rule (core display-text.ts), as the card and the contact hello carrying it check.
+    const fault = nameFault(name, MAX_CARD_NAME_CHARS);
+    if (fault !== undefined) throw new UsageError(`name ${fault}`);
     parseRelayAddress(opts.relay);
     const device = generateSignKeyPair(a.rng);
     const record: AccountRecord = { name, relay: opts.relay, device: device.secretKey, created: a.now() };
@@ -405,6 +423,7 @@ export class Account {
   private connection(address: string): RelayConnection {
     let r = this.relays.get(address);
     if (!r) {
+      if (this.closed) throw new TransportError('the account is closed');
       r = new RelayConnection({
         address,
         transport: this.transport,
@@ -414,11 +433,37 @@ export class Account {
           this.events.emit('connection', { relay: address, state });
           if (state === 'connected') this.kickFlush();
         },
+        onRetry: (retryAt) =>
+          this.events.emit('connection', { relay: address, state: 'disconnected', retryAt }),
       });
       this.relays.set(address, r);
       if (this.started) r.connect();
     }
     return r;
+  }
+
+  /**
+   * Every relay link that is waiting to reconnect tries at once (the network came back, the
+   * page became visible, the user asked); links that are up or trying are left alone.
+   */
+  retryNow(): void {
+    if (!this.started) return;
+    for (const r of this.relays.values()) r.retryNow();
+  }
+
+  /**
+   * The network may have changed (the browser's `online`, the page shown again): every link
+   * waiting to reconnect tries at once, and every link that looks up must answer a ping
+   * within `timeoutMs` or is dropped and reconnected (RelayConnection.checkAlive).
+   */
+  async checkConnections(timeoutMs?: number): Promise<void> {
+    if (!this.started) return;
+    await Promise.all([...this.relays.values()].map((r) => r.checkAlive(timeoutMs)));
+  }
+
+  /** When the link to `relay` (the account's own by default) tries next, while it waits to. */
+  retryAt(relay = this.account.relay): number | undefined {
+    return this.relays.get(relay)?.retryAt;
   }
 
   private async connected(address: string, timeoutMs = 10_000): Promise<RelayConnection> {
@@ -484,8 +529,16 @@ export class Account {
     const deadline = this.now() + (opts.timeoutMs ?? 30_000);
     const relay = this.connection(this.account.relay);
     await relay.whenConnected(Math.min(opts.connectTimeoutMs ?? 5_000, Math.max(1, deadline - this.now())));
+    // Other relays (a contact's, a group member's) were asked to connect by start() or the
+    // first flush; what waits for them is sendable only once they are connected, so give each
+    // one connect timeout (once per sync: one that is down does not hold every pass).
+    const waited = new Set<RelayConnection>([relay]);
     let previous = -1;
     for (;;) {
+      const others = [...this.relays.values()].filter((r) => !r.connected && !waited.has(r));
+      for (const r of others) waited.add(r);
+      const timeout = Math.min(opts.connectTimeoutMs ?? 5_000, Math.max(1, deadline - this.now()));
+      await Promise.all(others.map((r) => r.whenConnected(timeout).catch(() => undefined)));
       const subscribed = [...this.queues.keys()].every((rid) => this.pendingAtSubscribe.has(rid));
       const read = [...this.pendingAtSubscribe].every(([rid, n]) => (this.handled.get(rid) ?? 0) >= n);
       if (subscribed && read) {
@@ -499,9 +552,10 @@ export class Account {
         await Promise.all(this.refusing);
         await this.flush();
         const left = await this.sendableCount();
+        const connecting = [...this.relays.values()].some((r) => !r.connected && !waited.has(r));
         // Done when nothing is left, or when a whole pass could not send what is left
         // (a relay refusing it): that waits for a later run, with its backoff.
-        if ((left === 0 || left === previous) && !this.flushAgain && !this.groups.busy) return;
+        if ((left === 0 || left === previous) && !connecting && !this.flushAgain && !this.groups.busy) return;
         previous = left;
       }
       if (this.now() > deadline) throw new ProtocolError('sync did not finish in time (is a relay down?)');
@@ -763,6 +817,19 @@ export class Account {
    */
   async downloadFile(alias: string, messageId: string, opts: TransferOptions = {}): Promise<Uint8Array> {
     return this.files.downloadFile(alias, messageId, opts);
+  }
+
+  /**
+   * Downloads a received file chunk by chunk into `sink`, never holding it whole; checks the
+   * hash at the end (VerificationError: throw away what the sink got). account/file-transfer.ts.
+   */
+  async downloadFileTo(
+    alias: string,
+    messageId: string,
+    sink: FileSink,
+    opts: TransferOptions = {},
+  ): Promise<void> {
+    return this.files.downloadFileTo(alias, messageId, sink, opts);
   }
 
   // ---- Flushing the outbox (account/direct-outbox.ts, account/group-fanout.ts) ----------

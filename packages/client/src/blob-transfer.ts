@@ -29,6 +29,14 @@ export interface TransferOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Where a download's plaintext goes, chunk by chunk in order (Account.downloadFileTo): a file
+ * on disk in the CLI. The next chunk waits until `write` settles.
+ */
+export interface FileSink {
+  write(chunk: Uint8Array): void | Promise<void>;
+}
+
 /** Chunks in flight at once. */
 const WINDOW = 4;
 /** Failed rounds in a row (no chunk moved) before a transfer gives up. */
@@ -148,8 +156,11 @@ export interface DownloadSource {
   /** X25519 secret of the blob's download key. */
   dk: Uint8Array;
   size: number;
-  /** Takes every chunk, in order, exactly once. */
-  take: (n: number, data: Uint8Array) => void;
+  /**
+   * Takes every chunk, in order, exactly once. A promise holds the next chunk back until it
+   * settles (a disk write), so at most WINDOW chunks are ever held in memory.
+   */
+  take: (n: number, data: Uint8Array) => void | Promise<void>;
 }
 
 /** Fetches every chunk in order, resuming after the last one taken when a round fails. */
@@ -175,7 +186,7 @@ export async function downloadBlob(s: DownloadSource, opts: TransferOptions = {}
         signal?.throwIfAborted();
         const chunk: ChunkFrame = expect(await ahead.shift()!, 'chunk');
         if (chunk.n !== next) throw new ProtocolError('relay sent another chunk than asked for');
-        s.take(next, chunk.data);
+        await s.take(next, chunk.data);
         next += 1;
         moved = true;
         done += chunk.data.length;

@@ -1,8 +1,9 @@
 /**
  * Paces the frames of one relay connection to the rate limit the relay announced in `welcome`
- * (its token bucket per connection, relay/src/rate-limit.ts). A burst (an account flushing
- * hundreds of group payloads at once) then waits here, in order, instead of being refused by
- * the relay frame by frame and, past its strike limit, disconnected.
+ * (its token bucket per connection, relay/src/connection.ts). A burst (an account flushing
+ * hundreds of group payloads at once) then waits here, in order, where it can be cancelled,
+ * rather than in the relay's socket: a relay reads a connection over its rate at that rate,
+ * its socket paused (docs/decisions/0023).
  *
  * The client keeps below the relay's numbers — 90 % of the rate and half the burst — since
  * frames can bunch up on the way and reach the relay faster than they left.

@@ -4,6 +4,7 @@ export type {
   AccountOptions,
   ContactInfo,
   FileInfo,
+  FileSink,
   MessageInfo,
   OutgoingFile,
   TransferOptions,

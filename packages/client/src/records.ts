@@ -91,9 +91,19 @@ export interface ContactRecord {
    * group's id. Such records are never listed as contacts and carry only group traffic.
    */
   peer?: Uint8Array;
+  /** How many of my messages this contact's resend requests had sent again in the window from `since` (decision 0025). */
+  resent?: { since: number; count: number };
+  /** When my side of the session last took a DH ratchet step (absent: since `created`; decision 0026). */
+  stepAt?: number;
+  /** When I last asked the contact to answer so that the session steps (decision 0026). */
+  rekeyAsked?: number;
 }
 
-export type MessageStatus = 'pending' | 'sent' | 'delivered' | 'read' | 'received';
+/**
+ * `failed`: sent, but no receipt came after the outbox's last attempt (docs/decisions/0025);
+ * a receipt that comes later still makes it `delivered`.
+ */
+export type MessageStatus = 'pending' | 'sent' | 'failed' | 'delivered' | 'read' | 'received';
 
 export interface MessageRecord {
   id: Uint8Array;
@@ -278,12 +288,21 @@ export function decodeContact(bytes: Uint8Array): ContactRecord {
     if (request) c.request = request;
     const keyChanged = optional(m.keyChanged, (v) => asUint(v, 'keyChanged'));
     if (keyChanged !== undefined) c.keyChanged = keyChanged;
+    const resent = optional(m.resent, (v) => {
+      const r = asMap(v, 'resent');
+      return { since: asUint(r.since, 'since'), count: asUint(r.count, 'count') };
+    });
+    if (resent) c.resent = resent;
+    const stepAt = optional(m.stepAt, (v) => asUint(v, 'stepAt'));
+    if (stepAt !== undefined) c.stepAt = stepAt;
+    const rekeyAsked = optional(m.rekeyAsked, (v) => asUint(v, 'rekeyAsked'));
+    if (rekeyAsked !== undefined) c.rekeyAsked = rekeyAsked;
     Object.assign(c, optionalPeer(m.peer));
     return c;
   });
 }
 
-const STATUSES: readonly MessageStatus[] = ['pending', 'sent', 'delivered', 'read', 'received'];
+const STATUSES: readonly MessageStatus[] = ['pending', 'sent', 'failed', 'delivered', 'read', 'received'];
 
 export function decodeMessage(bytes: Uint8Array): MessageRecord {
   const m = map(bytes, 'message');

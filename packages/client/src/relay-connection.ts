@@ -1,7 +1,8 @@
 /**
  * One client's link to one relay: the hello/welcome exchange with the fingerprint check,
  * authenticated commands matched to their answers, subscriptions that survive reconnects,
- * and reconnection with exponential backoff and jitter.
+ * and reconnection: exponential backoff capped at a few seconds with full jitter, cut short
+ * by `retryNow()` when the network comes back (docs/decisions/0028-reconnect-policy.md).
  *
  * Commands carry X25519 authenticators (relay-protocol.ts): the MAC key K of a queue key
  * costs one X25519 the first time the key is used on a connection and is kept until the
@@ -80,15 +81,30 @@ export interface RelayConnectionOptions {
   onMessage: (rid: Uint8Array, mid: Uint8Array, body: Uint8Array) => Promise<void> | void;
   onEnd?: (rid: Uint8Array) => void;
   onState?: (state: 'connected' | 'disconnected') => void;
+  /** Called when the next attempt is scheduled, with its time (Date.now() milliseconds). */
+  onRetry?: (at: number) => void;
   requestTimeoutMs?: number;
+  /** The first wait's upper bound; it doubles per failed attempt up to `maxBackoffMs`. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
 }
+
+/** Reconnect waits (docs/decisions/0028-reconnect-policy.md): 0.5 s doubling to a 4 s cap. */
+export const MIN_BACKOFF_MS = 500;
+export const MAX_BACKOFF_MS = 4_000;
+/** A connection that lasted this long resets the backoff; one dropped sooner keeps it growing. */
+const STABLE_MS = 10_000;
 
 interface Pending {
   resolve: (f: RelayFrame) => void;
   reject: (e: Error) => void;
   timer: ReturnType<typeof setTimeout>;
+}
+
+/** One connection attempt: its socket once open, and how to abort it while it opens. */
+interface Attempt {
+  abort: AbortController;
+  conn?: TransportConnection;
 }
 
 interface Subscription {
@@ -121,9 +137,20 @@ export class RelayConnection {
   private closed = false;
   /** Set when the relay failed its identity check: the connection is given up for good. */
   private fatal: Error | undefined;
-  private backoff: number;
+  /** Failed attempts since the last stable connection: the exponent of the backoff. */
+  private failures = 0;
+  /** When the current connection's welcome came (Date.now()). */
+  private connectedAt = 0;
   private connecting: Promise<void> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Ends the wait before the next attempt at once (retryNow). */
+  private wake: (() => void) | undefined;
+  private nextRetry: number | undefined;
+  /**
+   * The attempt under way (socket opening, or waiting for the welcome): close() aborts it, so
+   * a socket that opens after close() never outlives the connection (a command would not exit).
+   */
+  private attempt: Attempt | undefined;
   /** Serialises message handling so acks follow processing order. */
   private inbound: Promise<void> = Promise.resolve();
   /** Deliveries queued on `inbound` and not yet taken up. */
@@ -135,11 +162,53 @@ export class RelayConnection {
 
   constructor(private readonly opts: RelayConnectionOptions) {
     this.address = parseRelayAddress(opts.address);
-    this.backoff = opts.minBackoffMs ?? 250;
   }
 
   get connected(): boolean {
     return this.conn !== undefined && this.session !== undefined;
+  }
+
+  /** When the next attempt starts (Date.now() milliseconds) while waiting for it, else undefined. */
+  get retryAt(): number | undefined {
+    return this.nextRetry;
+  }
+
+  /**
+   * Ends the wait before the next attempt and tries at once: the network is back, the page
+   * became visible, the user asked. Nothing happens while connected, while an attempt is
+   * under way, or after close(). The backoff is not reset: if this attempt fails, the next
+   * wait comes from the next window, so calling this often cannot make a client flood its relay.
+   */
+  retryNow(): void {
+    if (this.closed || this.connected) return;
+    this.wake?.();
+  }
+
+  /**
+   * The network changed (the browser's `online`, the page shown again): a connection that
+   * looks open may be dead, its socket not yet given up by the operating system. While
+   * connected, a ping must be answered within `timeoutMs`, or the connection is dropped and
+   * reconnecting starts; while waiting to reconnect, the same as retryNow().
+   */
+  async checkAlive(timeoutMs = 5_000): Promise<void> {
+    const conn = this.conn;
+    if (!conn || !this.connected) return this.retryNow();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const answered = await Promise.race([
+      // Any answer, or the connection ending meanwhile, leaves nothing to do here.
+      this.command({ t: 'ping' }).then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (answered || this.conn !== conn || this.closed) return;
+    conn.onMessage(() => undefined); // whatever it still brings belongs to a dead session
+    conn.close();
+    this.onDisconnect();
   }
 
   /** Begins connecting (and keeps reconnecting until close()) without waiting for it. */
@@ -156,6 +225,7 @@ export class RelayConnection {
   whenConnected(timeoutMs?: number): Promise<void> {
     if (this.connected) return Promise.resolve();
     if (this.fatal) return Promise.reject(this.fatal);
+    if (this.closed) return Promise.reject(new TransportError('connection closed'));
     return new Promise((resolve, reject) => {
       const timer =
         timeoutMs === undefined
@@ -178,7 +248,6 @@ export class RelayConnection {
     while (!this.closed && !this.connected) {
       try {
         await this.connectOnce();
-        this.backoff = this.opts.minBackoffMs ?? 250;
         return;
       } catch (e) {
         if (e instanceof VerificationError) {
@@ -189,18 +258,56 @@ export class RelayConnection {
           return;
         }
         if (this.closed) return;
-        const max = this.opts.maxBackoffMs ?? 30_000;
-        const delay = this.backoff / 2 + (this.opts.rng.bytes(1)[0]! / 255) * (this.backoff / 2);
-        this.backoff = Math.min(this.backoff * 2, max);
-        await new Promise<void>((r) => {
-          this.reconnectTimer = setTimeout(r, delay);
-        });
+        await this.wait(this.nextDelay());
       }
     }
   }
 
+  /**
+   * Full jitter: uniform in [0, min(cap, base·2^failures)]. Clients cut off together (a
+   * relay restart) come back spread evenly over the window rather than in waves.
+   */
+  private nextDelay(): number {
+    const base = this.opts.minBackoffMs ?? MIN_BACKOFF_MS;
+    const cap = Math.max(base, this.opts.maxBackoffMs ?? MAX_BACKOFF_MS);
+    const bound = Math.min(cap, base * 2 ** Math.min(this.failures, 30));
+    this.failures += 1;
+    const [hi, lo] = this.opts.rng.bytes(2);
+    return (((hi! << 8) | lo!) / 0xffff) * bound;
+  }
+
+  /** Waits `ms` before the next attempt, or less if retryNow() is called meanwhile. */
+  private async wait(ms: number): Promise<void> {
+    this.nextRetry = Date.now() + ms;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      this.reconnectTimer = setTimeout(resolve, ms);
+      this.opts.onRetry?.(this.nextRetry!);
+    });
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.wake = undefined;
+    this.nextRetry = undefined;
+  }
+
   private async connectOnce(): Promise<void> {
-    const conn = await this.opts.transport.connect(relayWebSocketUrl(this.address));
+    const attempt: Attempt = { abort: new AbortController() };
+    this.attempt = attempt;
+    try {
+      await this.helloAndWelcome(attempt);
+    } finally {
+      if (this.attempt === attempt) this.attempt = undefined;
+    }
+  }
+
+  private async helloAndWelcome(attempt: Attempt): Promise<void> {
+    const conn = await this.opts.transport.connect(relayWebSocketUrl(this.address), attempt.abort.signal);
+    attempt.conn = conn;
+    if (this.closed) {
+      // close() came while the socket was opening (a transport may ignore the signal).
+      conn.close();
+      throw new TransportError('connection closed');
+    }
     const challenge = this.opts.rng.bytes(CHALLENGE_BYTES);
     const welcome = await new Promise<RelayFrame>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -222,6 +329,10 @@ export class RelayConnection {
       });
       conn.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge }));
     });
+    if (this.closed) {
+      conn.close();
+      throw new TransportError('connection closed');
+    }
     if (welcome.t !== 'welcome') {
       conn.close();
       throw new ProtocolError('relay did not welcome us');
@@ -235,6 +346,7 @@ export class RelayConnection {
       throw new VerificationError('relay key does not match the fingerprint in its address');
     }
     this.conn = conn;
+    this.connectedAt = Date.now();
     this.endSession();
     this.session = { nonce: welcome.session, relayDh: welcome.dh, keys: new Map() };
     this.pacer?.release();
@@ -244,7 +356,10 @@ export class RelayConnection {
         : undefined;
     this.nextId = 1;
     conn.onMessage((data) => this.onFrame(data));
-    conn.onClose(() => this.onDisconnect());
+    // A connection given up by checkAlive() may report its close later, when a new one is up.
+    conn.onClose(() => {
+      if (this.conn === conn) this.onDisconnect();
+    });
     for (const sub of this.subs.values()) {
       this.command({ t: 'sub', rid: sub.rid }, sub.rk).catch(() => conn.close());
     }
@@ -263,9 +378,14 @@ export class RelayConnection {
     }
     this.pending.clear();
     this.opts.onState?.('disconnected');
-    if (!this.closed) {
-      this.connecting = this.connectLoop();
-    }
+    if (this.closed) return;
+    // A connection that the relay (or a proxy on the way) drops soon after its welcome is a
+    // failure too: the backoff goes on growing, so such a loop cannot hammer the relay.
+    if (Date.now() - this.connectedAt >= STABLE_MS) this.failures = 0;
+    else this.failures += 1;
+    // Every client of a restarting relay loses its connection at the same moment: even the
+    // first attempt waits its jittered share of the shortest window.
+    this.connecting = this.wait(this.nextDelay()).then(() => this.connectLoop());
   }
 
   private onFrame(data: Uint8Array): void {
@@ -480,6 +600,9 @@ export class RelayConnection {
     this.closed = true;
     for (const w of this.waiters.splice(0)) w.reject(new TransportError('connection closed'));
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.wake?.();
+    this.attempt?.abort.abort();
+    this.attempt?.conn?.close();
     this.pacer?.release();
     this.pacer = undefined;
     this.conn?.close();

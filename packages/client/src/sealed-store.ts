@@ -1,12 +1,18 @@
 /**
- * Encryption at rest. The passphrase goes through Argon2id (RFC 9106) with a random salt
- * kept beside the data; the derived key seals every value with XChaCha20-Poly1305, the
+ * Encryption at rest. A random data key seals every value with XChaCha20-Poly1305, the
  * collection and key bound in as associated data so a value cannot be moved to another
- * record. A sealed check value tells a wrong passphrase (AuthError) apart from damage,
- * without revealing anything: nothing is decrypted with a wrong key.
+ * record. The data key is kept wrapped (sealed) under a key the passphrase gives through
+ * Argon2id (RFC 9106), with the salt and the profile (passes, memory) beside it: a wrong
+ * passphrase fails to unwrap it (AuthError) without anything being decrypted.
+ *
+ * Raising the profile (docs/decisions/0027) re-wraps the same data key under a new salt and
+ * profile: one record written in one atomic batch, so an interruption leaves either the old
+ * wrapping or the new one, and the account opens either way. Stores of the first version
+ * (v1: the Argon2id output itself was the data key, with a sealed check value) open as they
+ * are and are moved to a wrapped key the same way, keeping that output as the data key.
  */
 import {
-  ARGON2ID_INTERACTIVE,
+  ARGON2ID_MODERATE,
   ARGON2ID_SALT_BYTES,
   AuthError,
   StorageError,
@@ -28,18 +34,49 @@ import type { Store, StoreEntry, StoreOp } from './store.ts';
 
 const META = '_meta';
 const META_KEY = 'kdf';
-const CHECK = utf8('parus-store-check-v1');
+const DATA_KEY_BYTES = 32;
+const WRAP_AD = utf8('parus-store-key-v2');
 
-interface KdfMeta {
-  v: 1;
-  salt: Uint8Array;
-  ops: number;
-  mem: number;
-  check: Uint8Array;
-}
+/** What is stored beside the data: how the passphrase opens it. */
+type KdfMeta =
+  | { v: 1; salt: Uint8Array; ops: number; mem: number; check: Uint8Array }
+  | { v: 2; salt: Uint8Array; ops: number; mem: number; wrapped: Uint8Array };
 
 function recordAd(collection: string, key: string): Uint8Array {
   return utf8(`parus-record-v1\0${collection}\0${key}`);
+}
+
+function decodeMeta(raw: Uint8Array): KdfMeta {
+  try {
+    const m = asMap(decodeCbor(raw), 'store metadata');
+    const common = {
+      salt: asBytes(m.salt, 'salt', { len: ARGON2ID_SALT_BYTES }),
+      ops: asUint(m.ops, 'ops', 10),
+      mem: asUint(m.mem, 'mem', 1024 * 1024 * 1024),
+    };
+    // The first version wrote no `v` field it checked; it is told apart by its check value.
+    if (m.v === 2) return { v: 2, ...common, wrapped: asBytes(m.wrapped, 'wrapped', { max: 256 }) };
+    return { v: 1, ...common, check: asBytes(m.check, 'check', { max: 256 }) };
+  } catch (cause) {
+    throw new StorageError('store metadata is damaged', { cause });
+  }
+}
+
+/** The data key wrapped under `password` with a fresh salt and `cost`: the v2 metadata record. */
+function wrapOp(password: Uint8Array, dataKey: Uint8Array, cost: Argon2idCost, rng: Random): StoreOp {
+  const salt = rng.bytes(ARGON2ID_SALT_BYTES);
+  const kek = argon2id(password, salt, cost);
+  try {
+    const wrapped = sealWithNonce(rng, kek, dataKey, WRAP_AD);
+    const meta = { v: 2, salt, ops: cost.opsLimit, mem: cost.memLimit, wrapped };
+    return { type: 'put', collection: META, key: META_KEY, value: encodeCbor(meta) };
+  } finally {
+    wipe(kek);
+  }
+}
+
+function weaker(stored: Argon2idCost, wanted: Argon2idCost): boolean {
+  return stored.opsLimit < wanted.opsLimit || stored.memLimit < wanted.memLimit;
 }
 
 export class SealedStore implements Store {
@@ -47,6 +84,8 @@ export class SealedStore implements Store {
     private readonly inner: Store,
     private readonly key: Uint8Array,
     private readonly rng: Random,
+    /** The Argon2id profile that guards the data key now. */
+    readonly profile: Argon2idCost,
   ) {}
 
   /** True when the backend already holds an account (so `open` needs the right passphrase). */
@@ -56,7 +95,10 @@ export class SealedStore implements Store {
 
   /**
    * Opens (or, when `create` is set and the backend is empty, initialises) the sealed store.
-   * A wrong passphrase throws AuthError and changes nothing.
+   * `cost` is the profile this client wants (ARGON2ID_MODERATE unless given): a new store gets
+   * it, and a store kept under a weaker one is re-wrapped to it once the passphrase is right
+   * (the stronger of the two in each dimension; never lowered). A wrong passphrase throws
+   * AuthError and changes nothing.
    */
   static async open(
     inner: Store,
@@ -65,44 +107,45 @@ export class SealedStore implements Store {
   ): Promise<SealedStore> {
     const raw = await inner.get(META, META_KEY);
     const password = utf8(passphrase);
+    const wanted = opts.cost ?? ARGON2ID_MODERATE;
     try {
       if (!raw) {
         if (!opts.create) throw new AuthError('no account here: create one first');
-        const cost = opts.cost ?? ARGON2ID_INTERACTIVE;
-        const salt = opts.rng.bytes(ARGON2ID_SALT_BYTES);
-        const key = argon2id(password, salt, cost);
-        const meta: KdfMeta = {
-          v: 1,
-          salt,
-          ops: cost.opsLimit,
-          mem: cost.memLimit,
-          check: sealWithNonce(opts.rng, key, CHECK, utf8('check')),
-        };
-        await inner.batch([{ type: 'put', collection: META, key: META_KEY, value: encodeCbor({ ...meta }) }]);
-        return new SealedStore(inner, key, opts.rng);
+        const dataKey = opts.rng.bytes(DATA_KEY_BYTES);
+        await inner.batch([wrapOp(password, dataKey, wanted, opts.rng)]);
+        return new SealedStore(inner, dataKey, opts.rng, { ...wanted });
       }
-      let meta: KdfMeta;
+      const meta = decodeMeta(raw);
+      const stored: Argon2idCost = { opsLimit: meta.ops, memLimit: meta.mem };
+      const derived = argon2id(password, meta.salt, stored);
+      let dataKey: Uint8Array;
       try {
-        const m = asMap(decodeCbor(raw), 'store metadata');
-        meta = {
-          v: 1,
-          salt: asBytes(m.salt, 'salt', { len: ARGON2ID_SALT_BYTES }),
-          ops: asUint(m.ops, 'ops', 10),
-          mem: asUint(m.mem, 'mem', 1024 * 1024 * 1024),
-          check: asBytes(m.check, 'check', { max: 256 }),
-        };
+        if (meta.v === 1) {
+          openWithNonce(derived, meta.check, utf8('check'));
+          dataKey = derived;
+        } else {
+          dataKey = openWithNonce(derived, meta.wrapped, WRAP_AD);
+          wipe(derived);
+        }
       } catch (cause) {
-        throw new StorageError('store metadata is damaged', { cause });
-      }
-      const key = argon2id(password, meta.salt, { opsLimit: meta.ops, memLimit: meta.mem });
-      try {
-        openWithNonce(key, meta.check, utf8('check'));
-      } catch (cause) {
-        wipe(key);
+        wipe(derived);
         if (cause instanceof VerificationError) throw new AuthError('wrong passphrase');
         throw cause;
       }
-      return new SealedStore(inner, key, opts.rng);
+      if (dataKey.length !== DATA_KEY_BYTES) throw new StorageError('store metadata is damaged');
+      if (meta.v === 2 && !weaker(stored, wanted)) return new SealedStore(inner, dataKey, opts.rng, stored);
+      // Upgrade: the same data key, wrapped anew, in one atomic write. If it fails, the old
+      // record still opens the account, and the next open tries again.
+      const raised: Argon2idCost = {
+        opsLimit: Math.max(stored.opsLimit, wanted.opsLimit),
+        memLimit: Math.max(stored.memLimit, wanted.memLimit),
+      };
+      try {
+        await inner.batch([wrapOp(password, dataKey, raised, opts.rng)]);
+      } catch {
+        return new SealedStore(inner, dataKey, opts.rng, stored);
+      }
+      return new SealedStore(inner, dataKey, opts.rng, raised);
     } finally {
       wipe(password);
     }

@@ -417,12 +417,16 @@ export function ratchetEncrypt(
 
 // ---- Decrypt (§4.6 RatchetDecryptHE) -------------------------------------------------------
 
+/**
+ * Decrypts `message`. `stepped` says whether it carried a new ratchet key of the peer, so that
+ * this call did a DH ratchet step (§3.5): the caller notes the time for ratchetRefreshDue.
+ */
 export function ratchetDecrypt(
   state: RatchetState,
   message: Uint8Array,
   ad: Uint8Array,
   rng: Random,
-): { state: RatchetState; plaintext: Uint8Array } {
+): { state: RatchetState; plaintext: Uint8Array; stepped: boolean } {
   if (!(ad instanceof Uint8Array)) throw new UsageError('associated data must be bytes');
   const { header: encryptedHeader, body } = decodeRatchetMessage(message);
   const bodyAd = concatBytes(ad, encryptedHeader);
@@ -482,7 +486,43 @@ export function ratchetDecrypt(
       wipe(messageKey);
     }
   });
-  return { state: next, plaintext: result };
+  const stepped =
+    next.dhRemote !== null && (state.dhRemote === null || !equalBytes(next.dhRemote, state.dhRemote));
+  return { state: next, plaintext: result, stepped };
+}
+
+// ---- Refreshing an idle or one-way session (docs/decisions/0026) ---------------------------
+
+/**
+ * When a session is due for a new DH ratchet step. A sender cannot step alone (§3.5: the new
+ * root key needs the peer's next ratchet key), so the application asks the peer to reply.
+ */
+export interface RatchetRefreshPolicy {
+  /** Most time since this side's last DH step (or the session's start). */
+  readonly maxAgeMs: number;
+  /** Most messages sent on one sending chain, that is, with no new ratchet key from the peer. */
+  readonly maxOneWay: number;
+}
+
+export const RATCHET_REFRESH_POLICY: RatchetRefreshPolicy = {
+  maxAgeMs: 7 * 24 * 60 * 60 * 1000,
+  maxOneWay: 100,
+};
+
+/**
+ * Whether the session should be refreshed now: it can send, and either `policy.maxOneWay`
+ * messages went on the current sending chain, or `lastStepAt` (when this side last did a DH
+ * step, kept by the caller: the core has no clock) is `policy.maxAgeMs` before `now`.
+ */
+export function ratchetRefreshDue(
+  state: RatchetState,
+  opts: { now: number; lastStepAt: number; policy?: RatchetRefreshPolicy },
+): boolean {
+  const policy = opts.policy ?? RATCHET_REFRESH_POLICY;
+  if (!Number.isFinite(opts.now) || !Number.isFinite(opts.lastStepAt))
+    throw new UsageError('refresh times must be numbers');
+  if (state.sendChainKey === null) return false;
+  return state.sendCount >= policy.maxOneWay || opts.now - opts.lastStepAt >= policy.maxAgeMs;
 }
 
 /** SkipMessageKeysHE(state, until) of §4.6, with MAX_SKIP = RATCHET_MAX_FORWARD_JUMP. */

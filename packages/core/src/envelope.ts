@@ -73,6 +73,7 @@ export const MESSAGE_KINDS = [
   'contact',
   'group',
   'sync',
+  'rekey',
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 

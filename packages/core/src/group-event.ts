@@ -61,6 +61,7 @@ import {
   type Random,
   type SignKeyPair,
 } from './crypto.ts';
+import { nameFault } from './display-text.ts';
 import { DecodeError, ParusError, ProtocolError, UsageError, VerificationError } from './errors.ts';
 
 export const GROUP_EVENT_VERSION = 1;
@@ -277,7 +278,7 @@ function codePoints(text: string): number {
 function readText(
   value: CborValue | undefined,
   what: string,
-  rule: { min: number; max: number; multiline?: boolean },
+  rule: { min: number; max: number; multiline?: boolean; name?: boolean },
 ): string {
   const text = asText(value, what, rule.max * 2); // a code point is at most two UTF-16 units
   const n = codePoints(text);
@@ -286,6 +287,9 @@ function readText(
   if (hasLoneSurrogate(text)) throw new DecodeError(`${what} is not valid Unicode`);
   if (hasControl(text, rule.multiline === true)) throw new DecodeError(`${what} contains control characters`);
   if (rule.min > 0 && text.trim().length === 0) throw new DecodeError(`${what} is blank`);
+  // Names follow the one name rule (display-text.ts): no bidirectional or stray invisible character.
+  const fault = rule.name === true ? nameFault(text, rule.max) : undefined;
+  if (fault !== undefined) throw new DecodeError(`${what} ${fault}`);
   return text;
 }
 
@@ -351,7 +355,7 @@ const readers: ContentReaders = {
     exactKeys(m, ['name', 'nonce', 'settings'], 'create content');
     return {
       nonce: asBytes(m.nonce, 'create nonce', { len: GROUP_NONCE_BYTES }).slice(),
-      name: readText(m.name, 'group name', { min: 1, max: MAX_GROUP_NAME_CHARS }),
+      name: readText(m.name, 'group name', { min: 1, max: MAX_GROUP_NAME_CHARS, name: true }),
       settings: readSettings(m.settings, 'group settings'),
     };
   },
@@ -392,7 +396,7 @@ const readers: ContentReaders = {
   },
   name(m) {
     exactKeys(m, ['name'], 'name content');
-    return { name: readText(m.name, 'group name', { min: 1, max: MAX_GROUP_NAME_CHARS }) };
+    return { name: readText(m.name, 'group name', { min: 1, max: MAX_GROUP_NAME_CHARS, name: true }) };
   },
   avatar(m) {
     exactKeys(m, ['avatar'], 'avatar content');
@@ -410,7 +414,7 @@ const readers: ContentReaders = {
   },
   nick(m) {
     exactKeys(m, ['nick'], 'nick content');
-    return { nick: readText(m.nick, 'nick', { min: 1, max: MAX_GROUP_NICK_CHARS }) };
+    return { nick: readText(m.nick, 'nick', { min: 1, max: MAX_GROUP_NICK_CHARS, name: true }) };
   },
   pin(m) {
     exactKeys(m, ['pin'], 'pin content');

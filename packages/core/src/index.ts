@@ -67,6 +67,7 @@ export {
   hmacSha256,
   hkdf,
   ARGON2ID_MODERATE,
+  ARGON2ID_BROWSER,
   ARGON2ID_INTERACTIVE,
   ARGON2ID_SALT_BYTES,
   argon2id,
@@ -126,6 +127,8 @@ export type {
   ChunkFrame,
   BlobReply,
 } from './blob-protocol.ts';
+export { textPieces, showText, markerFor, nameFault } from './display-text.ts';
+export type { TextPiece, ShowOptions } from './display-text.ts';
 export {
   MAX_TEXT_CHARS,
   MAX_FILE_NAME_CHARS,
@@ -143,8 +146,10 @@ export {
   encodeUnsendBody,
   decodeUnsendBody,
   decodeTypingBody,
+  encodeRekeyBody,
+  decodeRekeyBody,
 } from './message-body.ts';
-export type { TextBody, StickerBody, FileBody, UnsendBody } from './message-body.ts';
+export type { TextBody, StickerBody, FileBody, UnsendBody, RekeyBody } from './message-body.ts';
 export {
   DEFAULT_CBOR_LIMITS,
   encodeCbor,
@@ -308,8 +313,10 @@ export {
   ratchetDecrypt,
   encodeRatchetState,
   decodeRatchetState,
+  ratchetRefreshDue,
+  RATCHET_REFRESH_POLICY,
 } from './double-ratchet.ts';
-export type { SkippedChain, RatchetState, RatchetMessage } from './double-ratchet.ts';
+export type { SkippedChain, RatchetState, RatchetMessage, RatchetRefreshPolicy } from './double-ratchet.ts';
 export {
   GROUP_EVENT_VERSION,
   GROUP_ID_BYTES,

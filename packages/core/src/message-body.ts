@@ -13,6 +13,7 @@ import { ENVELOPE_ID_BYTES } from './envelope.ts';
 import { asBytes, asMap, asText, asUint, type CborMap, type CborValue } from './cbor.ts';
 import { DH_BYTES, SECRETSTREAM_HEADER_BYTES, SECRETSTREAM_KEY_BYTES } from './crypto.ts';
 import { BLOB_HASH_BYTES, BLOB_ID_BYTES } from './blob-protocol.ts';
+import { nameFault } from './display-text.ts';
 import { DecodeError, UsageError } from './errors.ts';
 import { MAX_FILE_BYTES } from './file-stream.ts';
 import { parseRelayAddress } from './relay-address.ts';
@@ -26,9 +27,6 @@ export const MAX_THUMBNAIL_BYTES = 16 * 1024;
 const STICKER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 /** A media type, type/subtype (RFC 6838 §4.2 characters), without parameters. */
 const MIME = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$/;
-/** No control characters (C0, DEL, C1) and no bidirectional overrides in a file name. */
-// eslint-disable-next-line no-control-regex
-const BAD_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
 
 export interface TextBody {
   text: string;
@@ -83,7 +81,8 @@ export function isFileName(s: unknown): s is string {
     s.length >= 1 &&
     s.length <= MAX_FILE_NAME_CHARS &&
     s.trim() === s &&
-    !BAD_NAME_CHARS.test(s)
+    // The one name rule (display-text.ts): no control, bidirectional or stray invisible character.
+    nameFault(s, MAX_FILE_NAME_CHARS) === undefined
   );
 }
 
@@ -105,6 +104,8 @@ export function decodeTextBody(body: CborValue): TextBody {
   const m = asMap(body, 'text body');
   onlyFields(m, ['text', 'replyTo', 'action'], 'text body');
   const b: TextBody = { text: asText(m.text, 'text', MAX_TEXT_CHARS) };
+  // As encodeTextBody: an empty message is refused on both sides (found by fuzzing).
+  if (b.text.length === 0) throw new DecodeError('message is empty');
   const r = replyTo(m.replyTo);
   if (r) b.replyTo = r;
   if (m.action !== undefined) {
@@ -206,4 +207,25 @@ export function decodeUnsendBody(body: CborValue): UnsendBody {
 
 export function decodeTypingBody(body: CborValue): void {
   onlyFields(asMap(body, 'typing body'), [], 'typing body');
+}
+
+/**
+ * A session refresh (docs/decisions/0026): `reply` asks the peer to answer with a `rekey` of
+ * its own, whose ratchet header carries its new ratchet key, so that an idle or one-way 1:1
+ * session goes through a DH ratchet step (Double Ratchet §3.5) even when nobody writes.
+ */
+export interface RekeyBody {
+  reply: boolean;
+}
+
+export function encodeRekeyBody(b: RekeyBody): CborMap {
+  if (typeof b.reply !== 'boolean') throw new UsageError('rekey needs reply');
+  return { reply: b.reply };
+}
+
+export function decodeRekeyBody(body: CborValue): RekeyBody {
+  const m = asMap(body, 'rekey body');
+  onlyFields(m, ['reply'], 'rekey body');
+  if (typeof m.reply !== 'boolean') throw new DecodeError('rekey body: reply must be true or false');
+  return { reply: m.reply };
 }

@@ -23,6 +23,7 @@
  * `cardId` is stable.
  */
 import { concatBytes, equalBytes, fromBase64Url, toBase64Url, utf8 } from './bytes.ts';
+import { nameFault } from './display-text.ts';
 import {
   asArray,
   asBool,
@@ -125,16 +126,11 @@ function checkRelays(relays: readonly string[], fail: Fail, strict: boolean): st
   return out;
 }
 
-// Control characters would let a name rewrite a terminal line or spoof the UI.
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
-
+// The one name rule (display-text.ts): a control or bidirectional character would let a name
+// rewrite a terminal line or spoof the UI, an invisible one would hide in it.
 function checkName(name: string, fail: Fail): string {
-  if (typeof name !== 'string') fail('card name must be text');
-  const chars = [...name].length;
-  if (chars < 1 || chars > MAX_CARD_NAME_CHARS)
-    fail(`card name must be 1..${MAX_CARD_NAME_CHARS} characters`);
-  if (CONTROL.test(name)) fail('card name contains control characters');
+  const fault = nameFault(name, MAX_CARD_NAME_CHARS);
+  if (fault !== undefined) fail(`card name ${fault}`);
   return name;
 }
 

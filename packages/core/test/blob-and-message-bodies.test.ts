@@ -11,6 +11,7 @@ import {
   blobChunkLength,
   decodeClientFrame,
   decodeFileBody,
+  decodeRekeyBody,
   decodeRelayFrame,
   decodeStickerBody,
   decodeTextBody,
@@ -19,6 +20,7 @@ import {
   encodeCbor,
   encodeFileBody,
   encodeFrame,
+  encodeRekeyBody,
   encodeStickerBody,
   encodeTextBody,
   encodeUnsendBody,
@@ -129,6 +131,13 @@ describe('message bodies', () => {
     expect(decodeFileBody(encodeFileBody(file))).toEqual(file);
     expect(decodeUnsendBody(encodeUnsendBody({ target: b(32) }))).toEqual({ target: b(32) });
     expect(() => decodeTypingBody({})).not.toThrow();
+    for (const reply of [true, false]) expect(decodeRekeyBody(encodeRekeyBody({ reply }))).toEqual({ reply });
+  });
+
+  it('a text body decodes only what encodeTextBody makes: no empty message (found by fuzzing)', () => {
+    expect(() => encodeTextBody({ text: '' })).toThrow(UsageError);
+    expect(() => decodeTextBody({ text: '' })).toThrow(DecodeError);
+    expect(() => decodeTextBody({ text: '', action: true })).toThrow(DecodeError);
   });
 
   it('refuse unknown fields, missing fields and wrong types', () => {
@@ -139,6 +148,10 @@ describe('message bodies', () => {
     expect(() => decodeStickerBody({ pack: 'parus', id: 'hello', x: 1 })).toThrow(DecodeError);
     expect(() => decodeUnsendBody({ target: b(31) })).toThrow(DecodeError);
     expect(() => decodeTypingBody({ x: 1 })).toThrow(DecodeError);
+    expect(() => decodeRekeyBody({})).toThrow(DecodeError);
+    expect(() => decodeRekeyBody({ reply: 1 })).toThrow(DecodeError);
+    expect(() => decodeRekeyBody({ reply: true, x: 1 })).toThrow(DecodeError);
+    expect(() => decodeRekeyBody([])).toThrow(DecodeError);
     const { name: _name, ...noName } = encodeFileBody(file);
     expect(() => decodeFileBody(noName)).toThrow(DecodeError);
     expect(() => decodeFileBody({ ...encodeFileBody(file), more: 1 })).toThrow(DecodeError);

@@ -32,6 +32,8 @@ import {
   RATCHET_MAX_SKIPPED_KEYS,
   ratchetDecrypt,
   ratchetEncrypt,
+  ratchetRefreshDue,
+  RATCHET_REFRESH_POLICY,
   ReplayError,
   seal,
   toHex,
@@ -709,5 +711,104 @@ describe('Double Ratchet with header encryption', () => {
       );
       expect(toHex(message)).toBe(toHex(concatBytes(Uint8Array.of(1), encryptedHeader, body)));
     });
+  });
+});
+
+// Decision 0026: an idle or one-way session is refreshed by asking the peer to reply, which
+// makes both sides take a DH ratchet step (§3.5); the clock is the caller's, scripted here.
+describe('refreshing an idle or one-way session', () => {
+  const DAY = 24 * 60 * 60 * 1000;
+  const t0 = Date.UTC(2026, 11, 1);
+
+  beforeAll(async () => {
+    await initCrypto();
+  });
+
+  /** Whether `haystack` holds `needle` anywhere. */
+  const holds = (haystack: Uint8Array, needle: Uint8Array): boolean =>
+    Buffer.from(haystack).includes(Buffer.from(needle));
+
+  it('after 7 days idle the next exchange goes through a new DH ratchet, and the old chain keys are gone', () => {
+    const { alice, bob } = newSession('refresh-idle');
+    bob.receive(alice.send('hello'));
+    const reply = ratchetDecrypt(alice.state, bob.send('hi'), AD, seededRandom('refresh-idle/x'));
+    expect(reply.stepped).toBe(true);
+    alice.state = reply.state;
+    const lastStepAt = t0;
+    expect(ratchetRefreshDue(alice.state, { now: t0 + 7 * DAY - 1, lastStepAt })).toBe(false);
+    expect(ratchetRefreshDue(alice.state, { now: t0 + 7 * DAY, lastStepAt })).toBe(true);
+
+    const before = {
+      alice: { ...alice.state, dhSelf: { ...alice.state.dhSelf } },
+      bob: { ...bob.state, dhSelf: { ...bob.state.dhSelf } },
+    };
+    const old = [
+      before.alice.rootKey,
+      before.alice.sendChainKey!,
+      before.alice.recvChainKey!,
+      before.bob.rootKey,
+      before.bob.sendChainKey!,
+      before.bob.recvChainKey!,
+    ].map((k) => k.slice());
+    // Alice's request; Bob's answer (docs/decisions/0026: an empty `rekey`, padded as any message).
+    const request = ratchetDecrypt(bob.state, alice.send('rekey?'), AD, seededRandom('refresh-idle/b'));
+    expect(request.stepped).toBe(true);
+    bob.state = request.state;
+    const answer = ratchetDecrypt(alice.state, bob.send('rekey'), AD, seededRandom('refresh-idle/a'));
+    expect(answer.stepped).toBe(true);
+    alice.state = answer.state;
+
+    expect(toHex(alice.state.dhSelf.publicKey)).not.toBe(toHex(before.alice.dhSelf.publicKey));
+    expect(toHex(bob.state.dhSelf.publicKey)).not.toBe(toHex(before.bob.dhSelf.publicKey));
+    expect(toHex(alice.state.rootKey)).not.toBe(toHex(before.alice.rootKey));
+    expect(toHex(bob.state.rootKey)).not.toBe(toHex(before.bob.rootKey));
+    // No key of the chains before the refresh is left in either stored state.
+    for (const state of [alice.state, bob.state]) {
+      const stored = encodeRatchetState(state);
+      for (const key of old) expect(holds(stored, key)).toBe(false);
+      expect(state.skipped).toEqual([]);
+    }
+    expect(ratchetRefreshDue(alice.state, { now: t0 + 7 * DAY, lastStepAt: t0 + 7 * DAY })).toBe(false);
+    // And the session goes on both ways.
+    expect(bob.receive(alice.send('after'))).toBe('after');
+    expect(alice.receive(bob.send('both ways'))).toBe('both ways');
+  });
+
+  it('N messages one way make it due, whatever the clock; a reply from the peer ends that', () => {
+    const { alice, bob } = newSession('refresh-oneway');
+    const n = RATCHET_REFRESH_POLICY.maxOneWay;
+    const sent = alice.sendMany(n - 1, 'one way ');
+    expect(ratchetRefreshDue(alice.state, { now: t0, lastStepAt: t0 })).toBe(false);
+    sent.push(...alice.sendMany(1, 'last '));
+    expect(ratchetRefreshDue(alice.state, { now: t0, lastStepAt: t0 })).toBe(true);
+    for (const m of sent) bob.receive(m);
+    const reply = ratchetDecrypt(alice.state, bob.send('here'), AD, seededRandom('refresh-oneway/a'));
+    expect(reply.stepped).toBe(true);
+    alice.state = reply.state;
+    expect(ratchetRefreshDue(alice.state, { now: t0, lastStepAt: t0 })).toBe(false);
+  });
+
+  it('a peer that ignores the request still gets every message, and nothing stalls', () => {
+    const { alice, bob } = newSession('refresh-ignored');
+    bob.receive(alice.send('hello'));
+    alice.receive(bob.send('hi'));
+    const late = t0 + 30 * DAY;
+    expect(ratchetRefreshDue(alice.state, { now: late, lastStepAt: t0 })).toBe(true);
+    const messages = alice.sendMany(2 * RATCHET_REFRESH_POLICY.maxOneWay, 'unanswered ');
+    expect(messages.map((m) => bob.receive(m))).toEqual(
+      Array.from({ length: messages.length }, (_, i) => `unanswered ${i}`),
+    );
+    expect(ratchetRefreshDue(alice.state, { now: late, lastStepAt: t0 })).toBe(true);
+  });
+
+  it('is never due for a side that cannot send yet, a message on a known chain is no step, and bad times are refused', () => {
+    const { alice, bob } = newSession('refresh-edges');
+    expect(ratchetRefreshDue(bob.state, { now: t0 + 365 * DAY, lastStepAt: t0 })).toBe(false);
+    const first = ratchetDecrypt(bob.state, alice.send('one'), AD, seededRandom('refresh-edges/b'));
+    expect(first.stepped).toBe(true);
+    bob.state = first.state;
+    const second = ratchetDecrypt(bob.state, alice.send('two'), AD, seededRandom('refresh-edges/c'));
+    expect(second.stepped).toBe(false);
+    expect(() => ratchetRefreshDue(alice.state, { now: Number.NaN, lastStepAt: t0 })).toThrow(UsageError);
   });
 });

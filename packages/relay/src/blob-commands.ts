@@ -9,11 +9,14 @@ import { BLOB_ID_BYTES, DecodeError, ProtocolError, blobChunkCount, blobChunkLen
 import type { BlobCommand, BlobFrame, BlobNewFrame, Random } from '@parus/core';
 import type { BlobRecord, BlobStore } from './blob-store.ts';
 import type { CommandContext } from './commands.ts';
+import type { StorageBudget } from './storage-budget.ts';
 
 export interface BlobCommandOptions {
   store: BlobStore;
   rng: Random;
   now: () => number;
+  /** The relay's storage budget: a blob must fit in it when it is created. */
+  storage: StorageBudget;
 }
 
 function status(id: number, b: BlobRecord): BlobFrame {
@@ -71,6 +74,7 @@ export class BlobCommandHandler {
   private async create(ctx: CommandContext, frame: BlobNewFrame): Promise<void> {
     // Authenticated with the upload key it registers: proof that the caller holds it.
     ctx.auth.check(frame.uk, frame, frame.auth);
+    this.opts.storage.check('blobs', frame.size);
     const bid = this.opts.rng.bytes(BLOB_ID_BYTES);
     const blob = this.opts.store.create(bid, frame.uk, frame.dk, frame.size, this.opts.now());
     ctx.reply(status(frame.id, blob));

@@ -12,7 +12,6 @@
  * holds nothing back from others; an unfinished upload expires after `uploadTtlMs`, a
  * finished blob `blobTtlMs` after it was finished.
  */
-import { mkdirSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -29,6 +28,7 @@ import {
   equalBytes,
   toHex,
 } from '@parus/core';
+import { makePrivateFolder, preparePrivateDatabase } from './private-files.ts';
 
 export const BLOB_DATABASE_FILE = 'blobs.sqlite';
 export const BLOB_FOLDER = 'blobs';
@@ -120,7 +120,8 @@ export class BlobStore {
   constructor(private readonly opts: BlobStoreOptions) {
     this.folder = join(opts.dataDir, BLOB_FOLDER);
     try {
-      mkdirSync(this.folder, { recursive: true, mode: 0o700 });
+      makePrivateFolder(this.folder);
+      preparePrivateDatabase(join(opts.dataDir, BLOB_DATABASE_FILE));
       this.db = new Database(join(opts.dataDir, BLOB_DATABASE_FILE), { timeout: 500 });
     } catch (cause) {
       throw new StorageError('cannot open the blob database', { cause });

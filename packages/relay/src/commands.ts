@@ -33,6 +33,7 @@ import type { CommandAuth } from './command-auth.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import type { FanoutHandler } from './fanout.ts';
 import type { QueueRecord, QueueStore } from './queue-store.ts';
+import type { StorageBudget } from './storage-budget.ts';
 import type { Subscriber, Subscriptions } from './subscriptions.ts';
 
 export type QueueCommand =
@@ -64,6 +65,8 @@ export interface CommandHandlerOptions {
   onStored: () => void;
   /** The fan-out commands (fanout.ts). */
   fanout: FanoutHandler;
+  /** The relay's storage budget: a full relay creates no queue. */
+  storage: StorageBudget;
 }
 
 export class CommandHandler {
@@ -91,6 +94,7 @@ export class CommandHandler {
   private async create(ctx: CommandContext, frame: NewFrame): Promise<void> {
     // Authenticated with the rk it creates the queue for: proof that the caller holds it.
     ctx.auth.check(frame.rk, frame, frame.auth);
+    this.opts.storage.check('queues');
     const { rng } = this.opts;
     const rid = rng.bytes(QUEUE_ID_BYTES);
     const sid = rng.bytes(QUEUE_ID_BYTES);

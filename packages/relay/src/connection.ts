@@ -4,13 +4,24 @@
  * changes nothing; the connection stays open).
  *
  * Order of checks for each WebSocket message, cheapest first:
- * rate limit → binary? → size → decode → hello first → request id grows → command
+ * rate limit → binary? → size → decode → hello first → request id grows → the queue
+ * creation and stored-byte budgets of the connection and its source address → command
  * (whose first step is its authenticator).
  * A frame refused at any step executes nothing. Only a frame that decodes and carries a
  * new request id uses that id up, whatever the command's outcome.
+ *
+ * The frame rate is kept by reading, not by refusing (docs/decisions/0023): a frame that
+ * finds the bucket empty waits, the socket is paused (TCP backpressure holds the sender back)
+ * and the waiting frames are handled in order as tokens come in. A client that keeps to the
+ * announced rate is never refused or closed, even when a starved relay reads many of its
+ * frames at once; a flooder gets the rate and nothing more.
+ *
+ * Once the relay closes a connection it reads nothing more from it and cuts the socket
+ * after a grace period; each cause is logged once per connection.
  */
 import {
   BLOB_CHUNK_BYTES,
+  TokenBucket,
   CHALLENGE_BYTES,
   DecodeError,
   MAX_FRAME_BYTES,
@@ -42,8 +53,8 @@ import { WebSocket } from 'ws';
 import { deliverySlab } from './byte-slab.ts';
 import { CommandAuth } from './command-auth.ts';
 import type { CommandHandler } from './commands.ts';
-import type { RateLimiter } from './rate-limit.ts';
 import type { ServerKeys } from './server-keys.ts';
+import type { SourceAddress } from './source-addresses.ts';
 import type { Subscriber } from './subscriptions.ts';
 
 /** What the relay counts across connections (RelayStats). */
@@ -57,11 +68,18 @@ export interface RelayConnectionOptions {
   rng: Random;
   commands: CommandHandler;
   blobs: BlobCommandHandler;
-  limiter: RateLimiter;
-  /** The frame rate `limiter` allows, announced in `welcome` so that clients pace themselves. */
+  /** The frame rate, announced in `welcome` so that clients pace themselves. */
   frameRate: { perSecond: number; burst: number };
-  /** Blob chunk bytes, up and down (bput data, bget answers). */
-  byteLimiter: RateLimiter;
+  /** Blob chunk bytes, up and down (bput data, bget answers); over it, QUOTA (slow down). */
+  blobBytes: TokenBucket;
+  /** Queue creations (`new`) of this connection. */
+  creations: TokenBucket;
+  /** The source address's shared budgets (source-addresses.ts). */
+  address: SourceAddress;
+  /** Monotonic milliseconds (performance.now()), for the frame bucket. */
+  clock: () => number;
+  /** Time the peer has to answer the relay's close before its socket is cut. */
+  closeGraceMs: number;
   counters: ConnectionCounters;
   maxBufferedBytes: number;
   helloTimeoutMs: number;
@@ -85,12 +103,30 @@ const slabBytes: FrameAllocator = (size) => deliverySlab.take(size);
 /** Error messages are short and name the bad input only; the client reads 512 characters at most. */
 const MAX_ERROR_TEXT = 200;
 
+/** Distinct log lines one connection may write; a cause already logged is not logged again. */
+const MAX_LOG_CAUSES = 16;
+
+/** A frame read while the connection was over its rate, waiting for a token. */
+interface HeldFrame {
+  data: Uint8Array;
+  isBinary: boolean;
+}
+
 export class RelayConnection implements Subscriber {
   /** Set by hello: the session nonce, this connection's X25519 key pair and its keys K. */
   private auth: CommandAuth | undefined;
   private lastId = -1;
+  /** The relay closed (or is closing) this connection: nothing more is read or handled. */
   private shuttingDown = false;
   private helloTimer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private readonly frames: TokenBucket;
+  /** Frames read over the rate, in order from `heldHead`; the socket is paused while any wait. */
+  private held: HeldFrame[] = [];
+  private heldHead = 0;
+  private drainTimer: NodeJS.Timeout | undefined;
+  /** Log lines already written for this connection. */
+  private logged: Set<string> | undefined;
   /** Set by the heartbeat, cleared by any pong or frame. */
   awaitingPong = false;
   /** The socket is corked until the current turn's frames are all sent. */
@@ -104,10 +140,19 @@ export class RelayConnection implements Subscriber {
     private readonly ws: WebSocket,
     private readonly opts: RelayConnectionOptions,
   ) {
+    this.frames = new TokenBucket(opts.frameRate.perSecond, opts.frameRate.burst, opts.clock);
     this.helloTimer = setTimeout(() => {
-      if (!this.auth) this.ws.close(1008, 'hello timeout');
+      if (!this.auth) this.closeWith(1008, 'hello timeout');
     }, opts.helloTimeoutMs);
     this.helloTimer.unref();
+  }
+
+  /** Writes `line` to the relay's log unless this connection already did. */
+  logOnce(line: string): void {
+    this.logged ??= new Set();
+    if (this.logged.has(line) || this.logged.size >= MAX_LOG_CAUSES) return;
+    this.logged.add(line);
+    this.opts.log(line);
   }
 
   isOpen(): boolean {
@@ -121,6 +166,16 @@ export class RelayConnection implements Subscriber {
 
   /** Handles one WebSocket message. Never throws: a bug becomes an INTERNAL error frame. */
   receive(data: Uint8Array, isBinary: boolean): void {
+    if (this.shuttingDown) {
+      // The peer ignores the close: read nothing more; the grace timer cuts the socket.
+      this.ws.pause();
+      return;
+    }
+    if (this.heldHead === this.held.length && this.frames.take()) return this.handleSafely(data, isBinary);
+    this.hold(data, isBinary);
+  }
+
+  private handleSafely(data: Uint8Array, isBinary: boolean): void {
     try {
       this.handle(data, isBinary);
     } catch (error) {
@@ -128,19 +183,56 @@ export class RelayConnection implements Subscriber {
     }
   }
 
+  /** Over the rate: keep the frame for later and stop reading the socket until it is handled. */
+  private hold(data: Uint8Array, isBinary: boolean): void {
+    if (this.heldHead === this.held.length) {
+      this.ws.pause();
+      this.logOnce('a connection goes over the frame rate: reading it at that rate');
+    }
+    this.held.push({ data, isBinary });
+    this.scheduleDrain();
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainTimer !== undefined) return;
+    this.drainTimer = setTimeout(this.drain, Math.max(1, Math.ceil(this.frames.msUntil())));
+  }
+
+  private readonly drain = (): void => {
+    this.drainTimer = undefined;
+    while (!this.shuttingDown && this.heldHead < this.held.length && this.frames.take()) {
+      const frame = this.held[this.heldHead]!;
+      this.held[this.heldHead++] = undefined as unknown as HeldFrame;
+      this.handleSafely(frame.data, frame.isBinary);
+    }
+    if (this.shuttingDown) return this.dropHeld();
+    if (this.heldHead < this.held.length) return this.scheduleDrain();
+    this.held = [];
+    this.heldHead = 0;
+    this.ws.resume();
+  };
+
+  private dropHeld(): void {
+    clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    this.held = [];
+    this.heldHead = 0;
+  }
+
+  /** Closes the connection from the relay's side: nothing more is handled, the socket is cut after the grace. */
+  private closeWith(code: number, reason: string): void {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    this.dropHeld();
+    this.ws.close(code, reason);
+    this.graceTimer = setTimeout(() => this.ws.terminate(), this.opts.closeGraceMs);
+    this.graceTimer.unref();
+  }
+
   private handle(data: Uint8Array, isBinary: boolean): void {
     this.awaitingPong = false;
     if (this.shuttingDown) return;
     this.opts.counters.framesReceived += 1;
-    const decision = this.opts.limiter.take();
-    if (decision !== 'allow') {
-      this.sendError(new QuotaError('rate limit exceeded'), isBinary ? peekId(data) : undefined);
-      if (decision === 'disconnect') {
-        this.opts.log('closing a connection that kept flooding');
-        this.ws.close(1008, 'rate limit');
-      }
-      return;
-    }
     if (!isBinary) return this.sendError(new DecodeError('text messages are not part of the protocol'));
     if (data.length > MAX_FRAME_BYTES) {
       return this.sendError(new QuotaError(`frame larger than ${MAX_FRAME_BYTES} bytes`));
@@ -158,6 +250,8 @@ export class RelayConnection implements Subscriber {
     this.lastId = frame.id;
     if (frame.t === 'ping') return this.send({ t: 'ok', id: frame.id });
     const id = frame.id;
+    const refusal = this.overBudget(frame);
+    if (refusal) return this.sendError(refusal, id);
     const context = {
       auth: this.auth,
       subscriber: this,
@@ -169,8 +263,7 @@ export class RelayConnection implements Subscriber {
       if (isBlobCommandType(frame.t)) {
         const blob = frame as BlobCommand;
         const cost = blob.t === 'bput' ? blob.data.length : blob.t === 'bget' ? BLOB_CHUNK_BYTES : 0;
-        // Refused, not counted as a strike: a client pacing an upload is not flooding.
-        if (cost > 0 && this.opts.byteLimiter.take(cost) !== 'allow')
+        if (cost > 0 && !this.opts.blobBytes.take(cost))
           return this.sendError(new QuotaError('blob byte rate exceeded; slow down'), id);
         running = this.opts.blobs.run(context, blob);
       } else running = this.opts.commands.run(context, frame as Exclude<typeof frame, BlobCommand>);
@@ -182,15 +275,48 @@ export class RelayConnection implements Subscriber {
 
   private readonly reply = (frame: RelayFrame): void => this.send(frame);
 
+  /**
+   * The queue creation and stored-byte budgets of this connection and its source address
+   * (docs/decisions/0023): the QuotaError that refuses the frame, or nothing. A budget is
+   * only spent when every one the frame needs has room.
+   */
+  private overBudget(frame: ClientFrame): QuotaError | undefined {
+    const { address } = this.opts;
+    let bytes = 0;
+    switch (frame.t) {
+      case 'new': {
+        const { creations } = this.opts;
+        if (creations.level() < 1 || address.creations.level() < 1)
+          return new QuotaError('too many queues created; try again later');
+        creations.take();
+        address.creations.take();
+        return undefined;
+      }
+      case 'send':
+      case 'fsend':
+        bytes = frame.body.length;
+        break;
+      case 'bput':
+        bytes = frame.data.length;
+        break;
+      default:
+        return undefined;
+    }
+    if (!address.stored.take(bytes))
+      return new QuotaError('too many bytes stored from this address; slow down');
+    return undefined;
+  }
+
   /** The relay is closing: stop taking frames and say goodbye. */
   shutdown(): void {
-    this.shuttingDown = true;
-    this.ws.close(1001, 'relay shutting down');
+    this.closeWith(1001, 'relay shutting down');
   }
 
   closed(): void {
     clearTimeout(this.helloTimer);
+    clearTimeout(this.graceTimer);
     this.shuttingDown = true;
+    this.dropHeld();
     this.auth?.close();
   }
 
@@ -223,7 +349,7 @@ export class RelayConnection implements Subscriber {
     this.ws.send(encodeFrame(frame, slabBytes));
     if (this.ws.bufferedAmount > this.opts.maxBufferedBytes) {
       // The peer does not read what it asked for; dropping it frees the memory.
-      this.opts.log('dropping a connection that does not read its frames');
+      this.logOnce('dropping a connection that does not read its frames');
       this.ws.terminate();
     }
   }
@@ -233,10 +359,10 @@ export class RelayConnection implements Subscriber {
     if (error instanceof ParusError) {
       frame.code = error.code;
       frame.msg = error.message.slice(0, MAX_ERROR_TEXT);
-      if (error.code === 'STORAGE' || error.code === 'INTERNAL') this.opts.log(describe(error));
+      if (error.code === 'STORAGE' || error.code === 'INTERNAL') this.logOnce(describe(error));
     } else {
       // A bug in the relay: the client learns only that; the log gets the name and message.
-      this.opts.log(`internal error: ${describe(error)}`);
+      this.logOnce(`internal error: ${describe(error)}`);
     }
     if (id !== undefined) frame.id = id;
     this.opts.counters.errorsSent += 1;

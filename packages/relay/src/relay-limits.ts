@@ -3,11 +3,45 @@
  * is run by anyone for anyone (DESIGN.md "Relays and the network"), so each resource a
  * stranger can make it spend — connections, subscriptions, frames, stored bytes — has one.
  */
-import { BLOB_CHUNK_BYTES, MAX_BLOB_BYTES, MAX_FANOUT_ENTRIES, UsageError } from '@parus/core';
+import {
+  BLOB_CHUNK_BYTES,
+  MAX_BLOB_BYTES,
+  MAX_FANOUT_ENTRIES,
+  MAX_FRAME_BYTES,
+  UsageError,
+} from '@parus/core';
 
 export interface RelayLimits {
   /** Open WebSocket connections; the next upgrade gets HTTP 503. */
   maxConnections: number;
+  /**
+   * Open connections from one source address (an IPv6 address counts by its /64); the next
+   * upgrade from it gets HTTP 429. Behind a reverse proxy every client has the proxy's address.
+   */
+  maxConnectionsPerAddress: number;
+  /** Queues one connection may create at once (`new`)... */
+  queueCreationBurst: number;
+  /** ...and then per minute. */
+  queueCreationsPerMinute: number;
+  /** Queues the connections of one source address may create at once... */
+  addressQueueCreationBurst: number;
+  /** ...and then per minute. */
+  addressQueueCreationsPerMinute: number;
+  /**
+   * Bytes the relay stores for one source address (1:1 message bodies, a fan-out's shared
+   * body once, blob chunks) at once...
+   */
+  addressStoredByteBurst: number;
+  /** ...and then per minute. */
+  addressStoredBytesPerMinute: number;
+  /**
+   * The relay's storage budget: bytes of the queue database in use (queues, messages, fan-out
+   * bodies and copies) plus blob bytes. At it, no new queue or blob is taken (QUOTA) and
+   * /health says `storageFull`; existing queues keep taking and delivering messages.
+   */
+  maxStoredBytes: number;
+  /** Time a peer has to finish the close handshake the relay started before its socket is cut. */
+  closeGraceMs: number;
   /** Queues one connection may be subscribed to at once. */
   maxSubscriptionsPerConnection: number;
   /** Messages waiting in one queue. */
@@ -18,12 +52,14 @@ export interface RelayLimits {
   messageTtlMs: number;
   /** How often expired messages are purged from the store. */
   purgeIntervalMs: number;
-  /** Token bucket per connection: sustained frames per second... */
+  /**
+   * Token bucket per connection: sustained frames per second... A connection over it is read
+   * at this rate (its socket paused: TCP backpressure), never refused or closed for it
+   * (docs/decisions/0023).
+   */
   framesPerSecond: number;
   /** ...and how many may arrive at once. */
   frameBurst: number;
-  /** Frames refused by the rate limit, without a pause, before the connection is closed. */
-  maxRateStrikes: number;
   /** Messages delivered but not yet acked, per subscribed queue. */
   deliveryWindow: number;
   /** Time a new connection has to send `hello`. */
@@ -56,6 +92,15 @@ export interface RelayLimits {
 
 export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   maxConnections: 10_000,
+  maxConnectionsPerAddress: 64,
+  queueCreationBurst: 1_024,
+  queueCreationsPerMinute: 120,
+  addressQueueCreationBurst: 4_096,
+  addressQueueCreationsPerMinute: 480,
+  addressStoredByteBurst: 64 * 1024 * 1024,
+  addressStoredBytesPerMinute: 64 * 1024 * 1024,
+  maxStoredBytes: 16 * 1024 * 1024 * 1024,
+  closeGraceMs: 2_000,
   maxSubscriptionsPerConnection: 1_000,
   maxQueueMessages: 10_000,
   maxQueueBytes: 64 * 1024 * 1024,
@@ -63,7 +108,6 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   purgeIntervalMs: 60 * 1000,
   framesPerSecond: 500,
   frameBurst: 1_000,
-  maxRateStrikes: 100,
   deliveryWindow: 128,
   helloTimeoutMs: 10 * 1000,
   heartbeatMs: 30 * 1000,
@@ -84,6 +128,7 @@ const TIMER_LIMITS: ReadonlySet<keyof RelayLimits> = new Set([
   'purgeIntervalMs',
   'helloTimeoutMs',
   'heartbeatMs',
+  'closeGraceMs',
 ]);
 /** Node turns longer timer delays into 1 ms, so such a limit would mean "constantly". */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -104,6 +149,10 @@ export function resolveLimits(partial: Partial<RelayLimits> = {}): RelayLimits {
   }
   if (limits.blobByteBurst < BLOB_CHUNK_BYTES)
     throw new UsageError(`relay limit blobByteBurst must be at least one chunk (${BLOB_CHUNK_BYTES} bytes)`);
+  if (limits.addressStoredByteBurst < MAX_FRAME_BYTES)
+    throw new UsageError(
+      `relay limit addressStoredByteBurst must be at least one frame (${MAX_FRAME_BYTES} bytes)`,
+    );
   if (limits.maxBlobBytes > MAX_BLOB_BYTES)
     throw new UsageError(`relay limit maxBlobBytes must be at most ${MAX_BLOB_BYTES}`);
   if (limits.maxFanoutEntries > MAX_FANOUT_ENTRIES) {

@@ -11,7 +11,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { MAX_FRAME_BYTES, RELAY_PROTOCOL_VERSION, TransportError, initCrypto } from '@parus/core';
+import {
+  MAX_FRAME_BYTES,
+  RELAY_PROTOCOL_VERSION,
+  TokenBucket,
+  TransportError,
+  initCrypto,
+} from '@parus/core';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { BlobCommandHandler } from './blob-commands.ts';
@@ -22,14 +28,17 @@ import { FanoutHandler } from './fanout.ts';
 import { SqliteFanoutStore } from './sqlite-fanout-store.ts';
 import type { ConnectionCounters } from './connection.ts';
 import { nodeRandom } from './node-random.ts';
-import { RateLimiter } from './rate-limit.ts';
 import { resolveLimits } from './relay-limits.ts';
 import type { RelayLimits } from './relay-limits.ts';
 import { loadOrCreateServerKeys, relayAddressFor } from './server-keys.ts';
+import { SourceAddresses } from './source-addresses.ts';
+import type { SourceAddress } from './source-addresses.ts';
 import { SqliteQueueStore } from './sqlite-queue-store.ts';
+import { StorageBudget } from './storage-budget.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import { StaticSite } from './static-site.ts';
 import { Subscriptions } from './subscriptions.ts';
+import { makePrivateFolder } from './private-files.ts';
 
 /** The relay software's version, reported by /health. */
 export const RELAY_VERSION = '0.1.0';
@@ -45,6 +54,9 @@ export const HARD_FRAME_BYTES = 2 * MAX_FRAME_BYTES;
 
 /** How long close() waits for clients to answer the close handshake before cutting them. */
 const CLOSE_GRACE_MS = 1_000;
+
+/** A refused upgrade is logged at most this often (with how many there were), not each. */
+const REFUSAL_LOG_MS = 60_000;
 
 export interface RelayOptions {
   /** Interface to listen on; default 127.0.0.1. */
@@ -81,6 +93,11 @@ export interface RelayStats {
   blobs: number;
   blobBytes: number;
   blobsExpired: number;
+  /** Bytes counted against the storage budget (limits.maxStoredBytes), and whether it is reached. */
+  storedBytes: number;
+  storageFull: boolean;
+  /** Upgrades refused: the relay's or one source address's connection limit. */
+  connectionsRefused: number;
 }
 
 export interface Relay {
@@ -103,6 +120,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const host = opts.host ?? '127.0.0.1';
   const started = performance.now();
 
+  makePrivateFolder(opts.dataDir);
   const keys = loadOrCreateServerKeys({ dataDir: opts.dataDir, rng, log });
   const store = new SqliteQueueStore({
     path: join(opts.dataDir, QUEUE_DATABASE_FILE),
@@ -130,7 +148,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     await store.close();
     throw error;
   }
-  const blobs = new BlobCommandHandler({ store: blobStore, rng, now });
+  const storage = new StorageBudget(limits.maxStoredBytes, () => store.storedBytes() + blobStore.storedBytes);
+  const blobs = new BlobCommandHandler({ store: blobStore, rng, now, storage });
   const counters: ConnectionCounters & {
     messagesStored: number;
     messagesExpired: number;
@@ -157,6 +176,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     now,
     messageTtlMs: limits.messageTtlMs,
     maxSubscriptionsPerConnection: limits.maxSubscriptionsPerConnection,
+    storage,
     onStored: () => {
       counters.messagesStored += 1;
     },
@@ -178,6 +198,21 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   });
   const connections = new Map<WebSocket, RelayConnection>();
   let closing: Promise<void> | undefined;
+  const monotonic = (): number => performance.now();
+  const addresses = new SourceAddresses(limits, monotonic);
+  let connectionsRefused = 0;
+  let refusalsUnlogged = 0;
+  let lastRefusalLog = -Infinity;
+  const refuseConnection = (socket: Duplex, status: number, why: string): void => {
+    connectionsRefused += 1;
+    refusalsUnlogged += 1;
+    if (monotonic() - lastRefusalLog >= REFUSAL_LOG_MS) {
+      log(`connection refused: ${why} (${refusalsUnlogged} refused since the last such line)`);
+      lastRefusalLog = monotonic();
+      refusalsUnlogged = 0;
+    }
+    refuseUpgrade(socket, status);
+  };
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -186,7 +221,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     clientTracking: false,
   });
 
-  const onConnection = (ws: WebSocket, socket: Duplex): void => {
+  const onConnection = (ws: WebSocket, socket: Duplex, source: SourceAddress): void => {
     if (closing) {
       // The upgrade finished after close() began: close() no longer sees this socket.
       ws.close(1001, 'relay shutting down');
@@ -198,18 +233,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       commands,
       blobs,
       frameRate: { perSecond: limits.framesPerSecond, burst: limits.frameBurst },
-      limiter: new RateLimiter({
-        ratePerSecond: limits.framesPerSecond,
-        burst: limits.frameBurst,
-        maxStrikes: limits.maxRateStrikes,
-        clock: () => performance.now(),
-      }),
-      byteLimiter: new RateLimiter({
-        ratePerSecond: limits.blobBytesPerSecond,
-        burst: limits.blobByteBurst,
-        maxStrikes: Number.MAX_SAFE_INTEGER,
-        clock: () => performance.now(),
-      }),
+      blobBytes: new TokenBucket(limits.blobBytesPerSecond, limits.blobByteBurst, monotonic),
+      creations: new TokenBucket(limits.queueCreationsPerMinute / 60, limits.queueCreationBurst, monotonic),
+      address: source,
+      clock: monotonic,
+      closeGraceMs: limits.closeGraceMs,
       counters,
       maxBufferedBytes: limits.maxBufferedBytes,
       helloTimeoutMs: limits.helloTimeoutMs,
@@ -223,7 +251,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     ws.on('pong', () => {
       conn.awaitingPong = false;
     });
-    ws.on('error', (error) => log(`connection error: ${errorName(error)}`));
+    ws.on('error', (error) => conn.logOnce(`connection error: ${errorName(error)}`));
     ws.on('close', () => {
       connections.delete(ws);
       conn.closed();
@@ -245,6 +273,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         protocol: RELAY_PROTOCOL_VERSION,
         queues: store.counts().queues,
         uptime: Math.floor((performance.now() - started) / 1000),
+        ...healthStorage(storage.use()),
       }),
     );
   });
@@ -253,10 +282,14 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     if (closing) return refuseUpgrade(socket, 503);
     if (pathOf(req) !== '/ws') return refuseUpgrade(socket, 404);
     if (connections.size >= limits.maxConnections) {
-      log('connection refused: connection limit reached');
-      return refuseUpgrade(socket, 503);
+      return refuseConnection(socket, 503, 'connection limit reached');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, socket));
+    if (addresses.size > 4 * limits.maxConnections) addresses.sweep();
+    const source = addresses.admit(req.socket.remoteAddress);
+    if (!source) return refuseConnection(socket, 429, 'connection limit of one source address reached');
+    // Counted until the TCP connection is gone, whatever becomes of the upgrade.
+    socket.once('close', () => addresses.release(source));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, socket, source));
   });
   server.on('clientError', (_error, socket) => socket.destroy());
 
@@ -304,6 +337,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   // A connection that did not answer the previous ping is gone without a FIN: drop it,
   // so that its subscriptions pass to the client's next connection.
   const heartbeatTimer = setInterval(() => {
+    addresses.sweep();
     for (const [ws, conn] of connections) {
       if (conn.awaitingPong) {
         ws.terminate();
@@ -353,6 +387,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     close,
     stats: () => {
       const totals = store.counts();
+      const use = storage.use();
       return {
         uptimeMs: performance.now() - started,
         connections: connections.size,
@@ -367,9 +402,17 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         blobs: blobStore.count,
         blobBytes: blobStore.storedBytes,
         blobsExpired: counters.blobsExpired,
+        storedBytes: use.used,
+        storageFull: use.full,
+        connectionsRefused,
       };
     },
   };
+}
+
+/** What /health says of storage: in use, the budget, and whether new queues and blobs are refused. */
+function healthStorage(use: { used: number; budget: number; full: boolean }): object {
+  return { storageUsed: use.used, storageBudget: use.budget, storageFull: use.full };
 }
 
 function handleHttp(

@@ -33,6 +33,7 @@ import type {
   StoreCounts,
   StoredMessage,
 } from './queue-store.ts';
+import { preparePrivateDatabase } from './private-files.ts';
 
 export interface SqliteQueueStoreOptions {
   /** The database file; created if missing. */
@@ -236,6 +237,7 @@ export class SqliteQueueStore implements QueueStore {
   private synchronous = true;
   private closed = false;
   private readonly inSavepoint: (run: () => unknown) => unknown;
+  private readonly pageSize: number;
 
   private readonly stmt: {
     queueByRid: Database.Statement<[Uint8Array], QueueRow>;
@@ -278,6 +280,7 @@ export class SqliteQueueStore implements QueueStore {
     this.limits = { maxQueueMessages: opts.maxQueueMessages, maxQueueBytes: opts.maxQueueBytes };
     try {
       // One connection only; the busy timeout matters just for a second relay on the same file.
+      if (opts.path !== ':memory:') preparePrivateDatabase(opts.path);
       this.db = new Database(opts.path, { timeout: 500 });
     } catch (cause) {
       throw new StorageError('cannot open the queue database', { cause });
@@ -381,6 +384,7 @@ export class SqliteQueueStore implements QueueStore {
       .iterate() as IterableIterator<{ seq: number; rid: Buffer; len: number }>;
     for (const row of held) this.copies.restore(row.rid.toString('hex'), row.seq, row.len);
     this.totals = { queues: totals.q, messages: totals.m + this.copies.size };
+    this.pageSize = db.pragma('page_size', { simple: true }) as number;
     this.inSavepoint = db.transaction((run: () => unknown) => run());
     this.usage = new QueueUsage((rid) => {
       const row = this.stmt.queueUsage.get(rid);
@@ -535,6 +539,18 @@ export class SqliteQueueStore implements QueueStore {
 
   counts(): StoreCounts {
     return { ...this.totals };
+  }
+
+  /**
+   * Bytes of the database in use: its pages less the free ones (what deletes gave back and
+   * new rows reuse), as this connection sees it, write-ahead log included.
+   */
+  storedBytes(): number {
+    return this.read(() => {
+      const pages = this.db.pragma('page_count', { simple: true }) as number;
+      const free = this.db.pragma('freelist_count', { simple: true }) as number;
+      return (pages - free) * this.pageSize;
+    });
   }
 
   // ---- Mutations: queued, committed together -----------------------------------------

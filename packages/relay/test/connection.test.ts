@@ -1,5 +1,6 @@
 import {
   RELAY_PROTOCOL_VERSION,
+  TokenBucket,
   decodeRelayFrame,
   encodeFrame,
   initCrypto,
@@ -13,7 +14,6 @@ import type { BlobCommandHandler } from '../src/blob-commands.ts';
 import type { CommandHandler } from '../src/commands.ts';
 import { RelayConnection } from '../src/connection.ts';
 import { nodeRandom } from '../src/node-random.ts';
-import { RateLimiter } from '../src/rate-limit.ts';
 
 beforeAll(() => initCrypto());
 
@@ -39,8 +39,16 @@ function connection(run: () => Promise<void>) {
     commands: { run } as unknown as CommandHandler,
     blobs: { run } as unknown as BlobCommandHandler,
     frameRate: { perSecond: 1_000, burst: 1_000 },
-    limiter: new RateLimiter({ ratePerSecond: 1_000, burst: 1_000, maxStrikes: 10, clock: () => 0 }),
-    byteLimiter: new RateLimiter({ ratePerSecond: 1 << 20, burst: 1 << 20, maxStrikes: 10, clock: () => 0 }),
+    blobBytes: new TokenBucket(1 << 20, 1 << 20, () => 0),
+    creations: new TokenBucket(1, 100, () => 0),
+    address: {
+      key: '127.0.0.1',
+      connections: 1,
+      creations: new TokenBucket(1, 100, () => 0),
+      stored: new TokenBucket(1 << 20, 1 << 20, () => 0),
+    },
+    clock: () => 0,
+    closeGraceMs: 1_000,
     counters: { framesReceived: 0, errorsSent: 0 },
     maxBufferedBytes: 1 << 20,
     helloTimeoutMs: 60_000,

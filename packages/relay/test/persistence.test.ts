@@ -1,9 +1,18 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { StorageError, initCrypto, openDelivery, parseRelayAddress, toHex, utf8 } from '@parus/core';
+import {
+  StorageError,
+  generateDhKeyPair,
+  initCrypto,
+  openDelivery,
+  parseRelayAddress,
+  systemRandom,
+  toHex,
+  utf8,
+} from '@parus/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_DATABASE_FILE, SERVER_KEY_FILE, startRelay } from '../src/index.ts';
+import { BLOB_FOLDER, QUEUE_DATABASE_FILE, SERVER_KEY_FILE, startRelay } from '../src/index.ts';
 import type { RelayFrame } from '@parus/core';
 import { tempRelays } from './temp-relay.ts';
 import { Recipient, TestClient, containsBytes, send, sendFrame } from './test-client.ts';
@@ -45,6 +54,60 @@ describe('persistence', () => {
       'two',
       'three',
     ]);
+  });
+
+  it('keeps its data folder 0700 and every file in it 0600, and tightens looser ones on start', async () => {
+    const dir = relays.dir();
+    chmodSync(dir, 0o755); // a folder made by hand, or by an earlier version
+    const relay = await relays.start({ dataDir: dir });
+    const client = await TestClient.connect(relay.address);
+    const q = new Recipient();
+    await q.create(client);
+    expect(await send(client, q.sid, utf8('one'))).toMatchObject({ t: 'ok' });
+    // A blob's chunk file too.
+    const uk = generateDhKeyPair(systemRandom);
+    const dk = generateDhKeyPair(systemRandom);
+    const blob = await client.request(
+      client.authed({ t: 'bnew', uk: uk.publicKey, dk: dk.publicKey, size: 3 }, uk),
+    );
+    if (blob.t !== 'blob') throw new Error('expected a blob');
+    const put = await client.request(
+      client.authed({ t: 'bput', bid: blob.bid, n: 0, data: utf8('abc') }, uk),
+    );
+    expect(put).toMatchObject({ t: 'ok' });
+
+    const modes = (): Record<string, number> => {
+      const out: Record<string, number> = { '.': statSync(dir).mode & 0o777 };
+      for (const name of readdirSync(dir)) out[name] = statSync(join(dir, name)).mode & 0o777;
+      for (const name of readdirSync(join(dir, BLOB_FOLDER)))
+        out[`${BLOB_FOLDER}/${name}`] = statSync(join(dir, BLOB_FOLDER, name)).mode & 0o777;
+      return out;
+    };
+    const expected = (): Record<string, number> =>
+      Object.fromEntries(
+        Object.keys(modes()).map((k) => [k, k === '.' || k === BLOB_FOLDER ? 0o700 : 0o600]),
+      );
+    expect(Object.keys(modes())).toEqual(
+      expect.arrayContaining([
+        QUEUE_DATABASE_FILE,
+        `${QUEUE_DATABASE_FILE}-wal`,
+        SERVER_KEY_FILE,
+        BLOB_FOLDER,
+      ]),
+    );
+    expect(Object.keys(modes()).filter((k) => k.startsWith(`${BLOB_FOLDER}/`))).toHaveLength(1);
+    expect(modes()).toEqual(expected());
+    await relay.close();
+
+    // Loosened by hand (or made by an earlier version): the next start tightens them.
+    for (const name of Object.keys(modes()))
+      chmodSync(join(dir, name), name === '.' || name === BLOB_FOLDER ? 0o755 : 0o644);
+    await relays.start({ dataDir: dir });
+    const after = modes();
+    for (const [name, mode] of Object.entries(after)) {
+      if (name.startsWith(`${BLOB_FOLDER}/`)) continue; // chunk files: created 0600, never loosened by the relay
+      expect([name, mode]).toEqual([name, name === '.' || name === BLOB_FOLDER ? 0o700 : 0o600]);
+    }
   });
 
   it('never writes a sent body to the database or its WAL', async () => {

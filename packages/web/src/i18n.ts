@@ -3,6 +3,7 @@
  * the reference catalog; `en` must have exactly the same keys (the type below fails to
  * compile otherwise, and a test checks it too). The choice is kept in localStorage.
  */
+import { showText } from '@parus/core/display-text';
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
 import zhTW from './locales/zh-TW.json';
@@ -40,10 +41,14 @@ export function storeLang(lang: Lang): void {
 
 export type Translate = (key: MessageKey, vars?: Record<string, string | number>) => string;
 
-/** Fills `{name}` placeholders; unknown placeholders stay as they are. */
+/**
+ * Fills `{name}` placeholders; unknown placeholders stay as they are. A value is often peer
+ * text (a contact's name, a file name): its bidirectional, control and invisible characters
+ * are shown by markers (core display-text.ts), so it cannot reorder the sentence around it.
+ */
 export function fill(template: string, vars: Record<string, string | number> = {}): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
-    Object.hasOwn(vars, name) ? String(vars[name]) : whole,
+    Object.hasOwn(vars, name) ? showText(String(vars[name])) : whole,
   );
 }
 

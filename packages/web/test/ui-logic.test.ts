@@ -68,5 +68,7 @@ describe('aliasFrom', () => {
     const long = aliasFrom('😊'.repeat(40));
     expect(long.length).toBeLessThanOrEqual(64);
     expect(long).toBe('😊'.repeat(32));
+    // A cut that leaves a joiner at the end would break the one name rule (decision 0024).
+    expect(aliasFrom(`${'x'.repeat(61)}👨\u200d👩`)).toBe('friend');
   });
 });

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARGON2ID_BROWSER, decodeCbor } from '@parus/core';
 import {
   REPO,
   WAIT,
@@ -29,7 +30,12 @@ function cli(args: string[]): Promise<Record<string, unknown>> {
       process.execPath,
       [BIN, ...args, '--json'],
       {
-        env: { ...process.env, PARUS_HOME: home, PARUS_PASSPHRASE: 'bob cli passphrase 5' },
+        env: {
+          ...process.env,
+          PARUS_HOME: home,
+          PARUS_PASSPHRASE: 'bob cli passphrase 5',
+          PARUS_INSECURE_TEST_KDF: '1',
+        },
         timeout: 60_000,
       },
       (error, stdout, stderr) => {
@@ -96,6 +102,31 @@ describe('a web account and a CLI account', () => {
     await shot(page, 'zh-TW-10-chat-with-cli');
     expect(web.problems).toEqual([]);
   }, 120_000);
+
+  it('the web account is guarded by the browser Argon2id profile, stored with it (decision 0027)', async () => {
+    const meta = await web.page.evaluate(
+      () =>
+        new Promise<number[]>((resolve, reject) => {
+          const req = indexedDB.open('parus-account');
+          req.onerror = () => reject(new Error('cannot open the account database'));
+          req.onsuccess = () => {
+            const db = req.result;
+            const get = db
+              .transaction(db.objectStoreNames[0]!)
+              .objectStore(db.objectStoreNames[0]!)
+              .get(['_meta', 'kdf']);
+            get.onsuccess = () => {
+              const v = get.result as ArrayBuffer | Uint8Array;
+              resolve(Array.from(v instanceof Uint8Array ? v : new Uint8Array(v)));
+              db.close();
+            };
+            get.onerror = () => reject(new Error('cannot read the metadata'));
+          };
+        }),
+    );
+    const m = decodeCbor(Uint8Array.from(meta)) as { v: number; ops: number; mem: number };
+    expect(m).toMatchObject({ v: 2, ops: ARGON2ID_BROWSER.opsLimit, mem: ARGON2ID_BROWSER.memLimit });
+  }, 60_000);
 
   it('a file sent with `parus send-file` shows in the browser and saves with the same bytes', async () => {
     const page = web.page;

@@ -11,6 +11,7 @@ const HELP = `Type a message and press Enter to send it.
   /me TEXT       an action: "* you TEXT"
   /sticker ID    a sticker of the built-in set (hello, thanks, ok, haha, ...)
   /unsend ID     take back one of your messages (the #id at its end) (收回)
+  /retry         reconnect to the relay now instead of at the next try
   /help          this help
   /quit          leave the chat (Ctrl+D too)
 Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 read.`;
@@ -71,8 +72,18 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
     account.events.on('typing', (t) => {
       if (t.alias === alias && interactive && !out.json) show(`  (${alias} is typing…)`);
     });
+    // Once per outage and relay: the engine announces every scheduled attempt (at most 4 s apart).
+    const down = new Set<string>();
     account.events.on('connection', (c) => {
-      if (interactive) show(c.state === 'connected' ? '(connected)' : '(relay unreachable, retrying…)');
+      if (!interactive) return;
+      if (c.state === 'connected') {
+        down.delete(c.relay);
+        show('(connected)');
+      } else if (c.retryAt !== undefined && !down.has(c.relay)) {
+        down.add(c.relay);
+        const seconds = Math.max(1, Math.ceil((c.retryAt - Date.now()) / 1000));
+        show(`(relay unreachable, next try in ${seconds} s; /retry tries now)`);
+      }
     });
     await account.takeUnshown();
     if (!out.json) {
@@ -92,6 +103,12 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
       if (line === '/quit' || line === '/exit') break;
       if (line === '/help') {
         show(HELP);
+        continue;
+      }
+      if (line === '/retry') {
+        const waiting = account.retryAt() !== undefined;
+        account.retryNow();
+        show(waiting ? '(reconnecting…)' : '(not waiting to reconnect)');
         continue;
       }
       const [command, ...args] = line.split(/\s+/);

@@ -3,7 +3,7 @@ import type { ChatTerminal } from '../chat-terminal.ts';
 import { UsageError, isRoomLink } from '@parus/core';
 import type { Account, GroupInfo, GroupMemberInfo, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
-import { formatMessage } from '../format.ts';
+import { formatMessage, shown, shownText } from '../format.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import { formatRefusal, joinRoomLink, printRoomLink, requestChat } from './room.ts';
 import type { Output } from '../output.ts';
@@ -30,10 +30,10 @@ export const GROUP_HELP = `parus group create NAME [--public]       create a pri
   parus group leave GROUP                  leave the group`;
 
 export function formatGroup(g: GroupInfo): string {
-  const name = g.alias ? `${g.alias} (${g.name})` : g.name;
+  const name = g.alias ? `${shown(g.alias)} (${shown(g.name)})` : shown(g.name);
   if (g.refused) return formatRefusal(g);
   if (g.status === 'invited')
-    return `✉ ${name}  invitation from ${g.invitedBy ?? '?'} — parus group join ${g.id}`;
+    return `✉ ${name}  invitation from ${shown(g.invitedBy ?? '?')} — parus group join ${g.id}`;
   const role = g.role ? `, you are ${g.role}` : '';
   const state =
     g.status === 'joined'
@@ -42,11 +42,11 @@ export function formatGroup(g: GroupInfo): string {
         ? 'removed (kicked or banned)'
         : g.status;
   const sharing = g.status === 'joined' && g.shareHistory ? '\n    history sharing: on' : '';
-  return `${name}  ${state}  id ${g.id}${g.topic ? `\n    topic: ${g.topic}` : ''}${sharing}`;
+  return `${name}  ${state}  id ${g.id}${g.topic ? `\n    topic: ${shownText(g.topic)}` : ''}${sharing}`;
 }
 
 function formatMember(m: GroupMemberInfo): string {
-  return `${m.name}${m.me ? ' (you)' : ''}  ${m.role}  ${m.key.slice(0, 16)}${m.linked ? '' : '  (no session yet)'}`;
+  return `${shown(m.name)}${m.me ? ' (you)' : ''}  ${m.role}  ${m.key.slice(0, 16)}${m.linked ? '' : '  (no session yet)'}`;
 }
 
 /** Sends what an action queued, and what it set off; a down relay leaves it in the outbox. */
@@ -278,7 +278,7 @@ export async function groupChat(
   const id = g.get(ref).id;
   const { rl, lines, interactive, show, emit } = terminal;
   try {
-    rl.setPrompt(`${account.name}@${g.get(id).name}> `);
+    rl.setPrompt(`${shown(account.name)}@${shown(g.get(id).name)}> `);
     await account.start();
     await account.sync({ timeoutMs: 20_000 }).catch(() => undefined);
     const history = await g.history(id);
@@ -295,7 +295,8 @@ export async function groupChat(
     if (!out.json) {
       const info = g.get(id);
       for (const m of history.slice(-20)) out.line(formatMessage(m));
-      if (interactive) out.line(`— ${info.name}${info.topic ? `: ${info.topic}` : ''}; /help for help —`);
+      if (interactive)
+        out.line(`— ${shown(info.name)}${info.topic ? `: ${shownText(info.topic)}` : ''}; /help for help —`);
     }
     await g.markRead(id);
     if (interactive) rl.prompt();

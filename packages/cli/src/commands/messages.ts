@@ -1,10 +1,18 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { MAX_FILE_BYTES, ParusError, QuotaError, StorageError, UsageError } from '@parus/core';
+import {
+  MAX_FILE_BYTES,
+  ParusError,
+  QuotaError,
+  StorageError,
+  UsageError,
+  isFileName,
+  isMimeType,
+} from '@parus/core';
 import type { Account, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
-import { filesFolder, guessMime, progressLine, saveUnique } from '../files.ts';
-import { formatMessage } from '../format.ts';
+import { filesFolder, formatBytes, guessMime, progressLine, saveStreamed } from '../files.ts';
+import { formatMessage, shown } from '../format.ts';
 import { formatGroup } from './group.ts';
 import { formatRefusal, formatRequest } from './room.ts';
 import { openAccount, resolveHome } from '../home.ts';
@@ -76,10 +84,17 @@ export async function sendFileCommand(argv: string[], makeOut: MakeOut): Promise
   const bytes = new Uint8Array(readFileSync(path));
   const name = str(values, 'name') ?? basename(path);
   const mime = str(values, 'mime') ?? guessMime(name);
+  // Refused before anything opens: the same checks as the engine's (and a peer's decoder).
+  if (!isFileName(name))
+    throw new UsageError(
+      'file name must be 1-255 characters without control, bidirectional or invisible characters',
+    );
+  if (!isMimeType(mime)) throw new UsageError('MIME type must look like type/subtype');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
-    await account.start();
-    const progress = progressLine(`uploading ${name}`);
+    // No start() before the engine's own checks: sendFile connects when it needs the relay, so a
+    // refusal never closes the account while a relay connection is still being opened (docs/decisions/0024).
+    const progress = progressLine(`uploading ${shown(name)}`);
     let message: MessageInfo;
     try {
       message = await account.sendFile(
@@ -123,30 +138,56 @@ interface Saved {
   id: string;
   path?: string;
   error?: { name: string; code: string; message: string };
+  /** Larger than the automatic download limit: it waits for `parus download`. */
+  tooLarge?: true;
 }
 
-/** Downloads the files among `messages` into the account's files folder. */
+/** Files up to this size are saved by `read` itself (PARUS_AUTO_DOWNLOAD_MB, --auto-download). */
+const DEFAULT_AUTO_DOWNLOAD_MB = 25;
+
+/** The automatic download limit in bytes: the flag, else PARUS_AUTO_DOWNLOAD_MB, else 25 MB. */
+function autoDownloadLimit(flag: string | undefined): number {
+  const raw = flag ?? process.env.PARUS_AUTO_DOWNLOAD_MB;
+  if (raw === undefined || raw === '') return DEFAULT_AUTO_DOWNLOAD_MB * 1024 * 1024;
+  const mb = Number(raw);
+  if (!Number.isFinite(mb) || mb < 0 || mb > 1024)
+    throw new UsageError('--auto-download (or PARUS_AUTO_DOWNLOAD_MB) is a size in MB from 0 to 1024');
+  return Math.floor(mb * 1024 * 1024);
+}
+
+/**
+ * Downloads the files among `messages` into the account's files folder, each streamed to disk
+ * (files.ts saveStreamed); a file above `limit` bytes is left for `parus download`.
+ */
 async function saveFiles(
   account: Account,
   home: string,
   messages: MessageInfo[],
   out: Output,
+  limit = Infinity,
 ): Promise<Saved[]> {
   const saved: Saved[] = [];
   for (const m of messages) {
     if (m.dir !== 'in' || !m.file || m.unsent) continue;
-    const progress = progressLine(`downloading ${m.file.name}`);
+    if (m.file.size > limit) {
+      saved.push({ id: m.id, tooLarge: true });
+      continue;
+    }
+    const progress = progressLine(`downloading ${shown(m.file.name)}`);
     try {
-      const bytes = await account.downloadFile(
-        m.alias,
-        m.id,
-        progress.onProgress ? { onProgress: progress.onProgress } : {},
+      const path = await saveStreamed(filesFolder(home, m.alias), m.file.name, (sink) =>
+        account.downloadFileTo(
+          m.alias,
+          m.id,
+          sink,
+          progress.onProgress ? { onProgress: progress.onProgress } : {},
+        ),
       );
-      saved.push({ id: m.id, path: saveUnique(filesFolder(home, m.alias), m.file.name, bytes) });
+      saved.push({ id: m.id, path });
     } catch (e) {
       if (!(e instanceof ParusError)) throw e;
       saved.push({ id: m.id, error: { name: e.name, code: e.code, message: e.message } });
-      if (e instanceof StorageError) out.warn(`parus: could not save ${m.file.name}: ${e.message}`);
+      if (e instanceof StorageError) out.warn(`parus: could not save ${shown(m.file.name)}: ${e.message}`);
     } finally {
       progress.end();
     }
@@ -187,8 +228,9 @@ export async function downloadCommand(argv: string[], makeOut: MakeOut): Promise
 }
 
 export async function readCommand(argv: string[], makeOut: MakeOut): Promise<number> {
-  const { values } = parse(argv, {});
+  const { values } = parse(argv, { 'auto-download': { type: 'string' } });
   const out = makeOut(values.json === true);
+  const limit = autoDownloadLimit(str(values, 'auto-download'));
   const home = resolveHome(str(values, 'home'));
   const account = await openAccount(home);
   const contactsBefore = new Set(account.contacts().map((c) => c.alias));
@@ -198,11 +240,18 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
     await account.start();
     await account.sync({ timeoutMs: 30_000 });
     const messages = await account.takeUnshown();
-    const files = await saveFiles(account, home, messages, out);
+    const files = await saveFiles(account, home, messages, out, limit);
     const newContacts = account.contacts().filter((c) => !contactsBefore.has(c.alias));
     const withFiles = messages.map((m) => {
       const f = files.find((x) => x.id === m.id);
-      return f ? { ...m, saved: f.path ?? null, saveError: f.error ?? null } : m;
+      return f
+        ? {
+            ...m,
+            saved: f.path ?? null,
+            saveError: f.error ?? null,
+            ...(f.tooLarge ? { tooLarge: true } : {}),
+          }
+        : m;
     });
     const invitations = account.groups
       .list()
@@ -214,12 +263,12 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
     const refused = now.filter((g) => g.status === 'invited' && g.refused);
     const result = { messages: withFiles, contacts: newContacts, invitations, requests, joined, refused };
     out.result(result, () => {
-      for (const g of joined) out.line(`Joined the room ${g.name} (id ${g.id}).`);
+      for (const g of joined) out.line(`Joined the room ${shown(g.name)} (id ${g.id}).`);
       for (const g of refused) out.line(formatRefusal(g));
       for (const r of requests) out.line(formatRequest(r));
       for (const c of newContacts) {
         out.line(
-          `New contact: ${c.alias} (unvalidated). Check the safety number with: parus verify ${c.alias}`,
+          `New contact: ${shown(c.alias)} (unvalidated). Check the safety number with: parus verify ${shown(c.alias)}`,
         );
       }
       for (const g of invitations) out.line(formatGroup(g));
@@ -227,9 +276,15 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
         out.line(formatMessage(m));
         const f = files.find((x) => x.id === m.id);
         if (f?.path) out.line(`  saved to ${f.path}`);
+        if (f?.tooLarge && m.file) {
+          out.line(
+            `  not downloaded: ${formatBytes(m.file.size)} is over the automatic limit of ${formatBytes(limit)}`,
+          );
+          out.line(`  download it with: parus download ${m.alias} ${m.id.slice(0, 12)}`);
+        }
         if (f?.error) {
           out.line(`  not saved: ${f.error.message} (${f.error.name})`);
-          out.line(`  try again later with: parus download ${m.alias} ${m.id.slice(0, 12)}`);
+          out.line(`  try again later with: parus download ${shown(m.alias)} ${m.id.slice(0, 12)}`);
         }
       }
       const told = newContacts.length + invitations.length + requests.length + joined.length + refused.length;

@@ -1,13 +1,31 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startRelay } from '@parus/relay';
-import { initCrypto } from '@parus/core';
+import { DEFAULT_RELAY_LIMITS, startRelay } from '@parus/relay';
+import type { RelayLimits } from '@parus/relay';
+import { UsageError, initCrypto } from '@parus/core';
 import { num, parse, str } from '../args.ts';
 import type { Output } from '../output.ts';
 
-export const RELAY_HELP = `parus relay [--host H] [--port N] [--data DIR] [--web DIR]
+export const RELAY_HELP = `parus relay [--host H] [--port N] [--data DIR] [--web DIR] [--limit NAME=VALUE]...
   Runs a relay: a WebSocket endpoint that holds encrypted queues (default 127.0.0.1:7400, data in ./.parus/relay),
-  serving the web client (the built packages/web, or --web DIR).`;
+  serving the web client (the built packages/web, or --web DIR). --limit sets one of the relay's limits, e.g.
+  --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256 (names and defaults: the user guide).`;
+
+/** `NAME=VALUE` pairs of --limit, as relay limits (startRelay checks names and values). */
+export function parseLimits(pairs: readonly string[]): Partial<RelayLimits> {
+  const limits: Record<string, number> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    const name = at > 0 ? pair.slice(0, at) : '';
+    const value = Number(pair.slice(at + 1));
+    if (!Object.prototype.hasOwnProperty.call(DEFAULT_RELAY_LIMITS, name))
+      throw new UsageError(`--limit takes NAME=VALUE with a relay limit's name, not ${JSON.stringify(pair)}`);
+    if (at + 1 >= pair.length || !Number.isFinite(value) || value <= 0)
+      throw new UsageError(`--limit ${name} needs a positive number`);
+    limits[name] = value;
+  }
+  return limits as Partial<RelayLimits>;
+}
 
 /** The built web client of this checkout, if it has been built. */
 const BUILT_WEB = resolve(import.meta.dirname, '../../../web/dist');
@@ -17,8 +35,11 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     host: { type: 'string' },
     port: { type: 'string' },
     data: { type: 'string' },
+    web: { type: 'string' },
+    limit: { type: 'string', multiple: true },
   });
   const out = makeOut(values.json === true);
+  const limits = parseLimits((values.limit as unknown as string[] | undefined) ?? []);
   await initCrypto();
   const dataDir = resolve(str(values, 'data') ?? '.parus/relay');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -33,6 +54,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     port: num(values, 'port') ?? 7400,
     dataDir,
     log: (line) => process.stderr.write(`${line}\n`),
+    limits,
     ...(webRoot ? { webRoot } : {}),
   });
   const webUrl = webRoot ? `http://${relay.host}:${relay.port}/` : null;

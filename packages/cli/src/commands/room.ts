@@ -6,6 +6,7 @@ import QRCode from 'qrcode';
 import { UsageError } from '@parus/core';
 import type { Account, ChatRequestInfo, GroupInfo, RoomRefusal } from '@parus/client';
 import { parse, str } from '../args.ts';
+import { shown, shownText } from '../format.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
 import { writeQr } from './account.ts';
@@ -28,8 +29,8 @@ async function exchange(account: Account): Promise<string | null> {
 }
 
 export function formatRequest(r: ChatRequestInfo): string {
-  const note = r.note ? `  “${r.note}”` : '';
-  return `☎ ${r.from} in ${r.groupName} asks for a private chat${note} — parus requests accept ${r.id} --alias NAME`;
+  const note = r.note ? `  “${shownText(r.note)}”` : '';
+  return `☎ ${shown(r.from)} in ${shown(r.groupName)} asks for a private chat${note} — parus requests accept ${r.id} --alias NAME`;
 }
 
 export async function printRoomLink(
@@ -64,7 +65,7 @@ export const REFUSAL_TEXT: Record<RoomRefusal, string> = {
 };
 
 export function formatRefusal(g: GroupInfo): string {
-  return `✗ ${g.name}: the room refused the join — ${REFUSAL_TEXT[g.refused!]}. Dismiss with: parus group decline ${g.id}`;
+  return `✗ ${shown(g.name)}: the room refused the join — ${REFUSAL_TEXT[g.refused!]}. Dismiss with: parus group decline ${g.id}`;
 }
 
 /** Resolves once the room `id` is joined or refused, or after `ms`. */

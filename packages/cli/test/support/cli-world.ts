@@ -55,6 +55,7 @@ export function cliWorld(name: string): CliWorld {
       ...process.env,
       PARUS_HOME: join(root, who),
       PARUS_PASSPHRASE: `${who} passphrase 42`,
+      PARUS_INSECURE_TEST_KDF: '1', // the light Argon2id profile: tests only (decision 0027)
       // Only the wall clock moves: timers and timeouts keep the monotonic one.
       ...(offset ? { LD_PRELOAD: libfaketime(), FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1' } : {}),
     };

@@ -15,6 +15,7 @@ import {
   type MessageKind,
   type Random,
   type SignKeyPair,
+  nameFault,
 } from '@parus/core';
 import type { AccountEvents, ContactInfo, MessageInfo } from '../account.ts';
 import type { ConversationIndex } from '../conversation-index.ts';
@@ -65,6 +66,8 @@ export function checkAlias(alias: string): string {
   const a = alias.trim();
   if (!ALIAS.test(a) || a.length > MAX_ALIAS)
     throw new UsageError('alias must be 1-64 characters, no spaces at the ends');
+  const fault = nameFault(a, MAX_ALIAS);
+  if (fault !== undefined) throw new UsageError(`alias ${fault}`);
   return a;
 }
 
@@ -118,6 +121,8 @@ export interface AccountContext {
   /** First end-to-end resend delay; doubles per attempt up to `maxResendMs`. */
   readonly resendMs: number;
   readonly maxResendMs: number;
+  /** Attempts an outbox entry gets before its message is marked failed (decision 0025). */
+  readonly maxSendAttempts: number;
   /** How long a fresh invitation is valid. */
   readonly inviteTtlMs: number;
   /** The account's record (name, home relay), once loaded. */
@@ -152,6 +157,11 @@ export interface AccountContext {
   groupEnvelope(c: ContactRecord, body: CborMap): Uint8Array;
   statusOp(c: ContactRecord, id: Uint8Array, status: MessageStatus): Promise<StoreOp | undefined>;
   settleOutbox(c: ContactRecord, ids: Uint8Array[]): Promise<StoreOp[]>;
+  /** What `c`'s resend request for `ids` puts in the outbox (account/direct-outbox.ts, decision 0025). */
+  resendOps(
+    c: ContactRecord,
+    ids: readonly Uint8Array[],
+  ): Promise<{ ops: StoreOp[]; resent: NonNullable<ContactRecord['resent']> }>;
   conversation(c: ContactRecord): Promise<ConversationIndex>;
   messageInfo(c: ContactRecord, m: MessageRecord): MessageInfo;
 }

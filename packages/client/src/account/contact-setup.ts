@@ -46,6 +46,9 @@ import {
   type Envelope,
   type RendezvousCard,
   type SignKeyPair,
+  nameFault,
+  MAX_CARD_NAME_CHARS,
+  DecodeError,
 } from '@parus/core';
 import { sealRoomRefusal } from '../groups/room-refusal.ts';
 import { encodeRecord, type ContactRecord, type InboundQueue, type InviteRecord } from '../records.ts';
@@ -97,9 +100,16 @@ function decodeContactHello(body: unknown): ContactHello {
   return {
     queue: { relay, sid: asBytes(q.sid, 'sid', { len: 24 }) },
     senderKey: asBytes(m.senderKey, 'senderKey', { len: 32 }),
-    name: asText(m.name, 'name', 64),
+    name: peerName(asText(m.name, 'name', 128)),
     cert: asBytes(m.cert, 'cert', { max: 1024 }),
   };
+}
+
+/** The name a contact gives itself follows the one name rule (core display-text.ts), as a card's does. */
+function peerName(name: string): string {
+  const fault = nameFault(name, MAX_CARD_NAME_CHARS);
+  if (fault !== undefined) throw new DecodeError(`contact name ${fault}`);
+  return name;
 }
 
 /** Group peers are not contacts: an alias no person can type (aliases never start with @). */

@@ -3,17 +3,24 @@
  * batch as what they carry, pending contact requests, each contact's entries encrypted (and
  * durably recorded) in order and then sent pipelined, backoff until the receipt, and the entries
  * a receipt settles. Group messages go by relay fan-out first (group-fanout.ts), which hands
- * the members it misses back to this path.
+ * the members it misses back to this path. A contact's resend requests put each message in the
+ * outbox once, at most MAX_RESEND_QUEUED of them, and at a limited rate; an entry that has had
+ * `maxSendAttempts` attempts without a receipt is given up and its message marked `failed`
+ * (docs/decisions/0025). A session idle for a week, or with 100 messages sent one way, asks
+ * the contact to answer so that it takes a new DH ratchet step (decision 0026).
  */
 import {
   ParusError,
+  RATCHET_REFRESH_POLICY,
   createEnvelope,
   decodeRatchetState,
+  encodeRekeyBody,
   encodeEnvelope,
   encodeRatchetState,
   equalBytes,
   padToBucket,
   ratchetEncrypt,
+  ratchetRefreshDue,
   type CborMap,
   type MessageKind,
 } from '@parus/core';
@@ -41,11 +48,20 @@ export type OutboxContext = Pick<
   | 'contactsById'
   | 'resendMs'
   | 'maxResendMs'
+  | 'maxSendAttempts'
   | 'device'
   | 'nextOutboxSeq'
   | 'connection'
   | 'saveContact'
 >;
+
+/** Most entries one contact's resend requests may have in my outbox at once (decision 0025). */
+export const MAX_RESEND_QUEUED = 256;
+/** Messages a contact may have sent again (or brought forward) per window of RESEND_WINDOW_MS. */
+export const RESEND_PER_WINDOW = 256;
+export const RESEND_WINDOW_MS = 60 * 60 * 1000;
+/** How long a session refresh request waits for its answer before it is asked again (decision 0026). */
+export const REKEY_RETRY_MS = 24 * 60 * 60 * 1000;
 
 export class DirectOutbox {
   constructor(private readonly ctx: OutboxContext) {}
@@ -99,12 +115,25 @@ export class DirectOutbox {
   async flush(): Promise<void> {
     const now = this.ctx.now();
     const byContact = new Map<string, OutboxRecord[]>();
+    const exhausted: OutboxRecord[] = [];
     for (const { value: e } of this.ctx.mirror.entries(C.outbox, decodeOutbox)) {
       if (e.state === 'relayed' && e.nextAt > now) continue;
+      // Group entries (`fan`) are settled with their fan-out record (groups/fanout-outbox.ts).
+      if (e.state === 'relayed' && e.message && !e.fan && e.attempts >= this.ctx.maxSendAttempts) {
+        exhausted.push(e);
+        continue;
+      }
       const k = hex(e.contact);
       const list = byContact.get(k) ?? [];
       list.push(e);
       byContact.set(k, list);
+    }
+    if (exhausted.length) await this.ctx.lock.run(() => this.giveUp(exhausted));
+    // Idle sessions due for a refresh go through encryptEntries too, which asks (decision 0026).
+    for (const c of this.ctx.contactsById.values()) {
+      const k = hex(c.id);
+      if (c.status === 'active' && c.send && !byContact.has(k) && this.mayAskRekey(c, now))
+        if (now - (c.stepAt ?? c.created) >= RATCHET_REFRESH_POLICY.maxAgeMs) byContact.set(k, []);
     }
     await Promise.all(
       [...this.ctx.contactsById.values()].filter((c) => c.request).map((c) => this.sendRequest(c)),
@@ -118,6 +147,7 @@ export class DirectOutbox {
         if (!r.connected) return;
         // Encrypt (and durably record) every entry first, then pipeline the sends in order.
         const ready = await this.ctx.lock.run(() => this.encryptEntries(cid, entries));
+        if (ready.length === 0) return;
         const results = await Promise.allSettled(
           ready.map(({ entry, wire, sid, senderKey }) =>
             r.command({ t: 'send', sid, body: wire }, senderKey).then(() => entry),
@@ -189,6 +219,11 @@ export class DirectOutbox {
     });
   }
 
+  /** Whether `c` may be asked for a refresh now: not asked within REKEY_RETRY_MS (decision 0026). */
+  private mayAskRekey(c: ContactRecord, now: number): boolean {
+    return c.rekeyAsked === undefined || now - c.rekeyAsked >= REKEY_RETRY_MS || now < c.rekeyAsked;
+  }
+
   private async encryptEntries(
     cid: string,
     entries: OutboxRecord[],
@@ -199,10 +234,13 @@ export class DirectOutbox {
     const ops: StoreOp[] = [];
     let session = decodeRatchetState(contact.session);
     let changed = false;
-    for (const e of entries) {
+    const now = this.ctx.now();
+    const { ad, senderKey } = contact;
+    const sid = contact.send.sid;
+    const encrypt = (e: OutboxRecord): void => {
       let entry = e;
       if (!entry.wire || entry.state === 'relayed') {
-        const enc = ratchetEncrypt(session, padToBucket(entry.envelope), contact.ad, this.ctx.rng);
+        const enc = ratchetEncrypt(session, padToBucket(entry.envelope), ad, this.ctx.rng);
         session = enc.state;
         changed = true;
         entry = { ...entry, wire: enc.message, state: 'queued', attempts: entry.attempts + 1 };
@@ -213,20 +251,131 @@ export class DirectOutbox {
           value: encodeRecord(entry),
         });
       }
-      out.push({ entry, wire: entry.wire!, sid: contact.send.sid, senderKey: contact.senderKey });
+      out.push({ entry, wire: entry.wire!, sid, senderKey });
+    };
+    for (const e of entries) encrypt(e);
+    // An idle or one-way session asks the contact to answer, so that both sides take a DH
+    // ratchet step (decision 0026). At most once per REKEY_RETRY_MS: a contact that never
+    // answers still gets every message.
+    let asked = false;
+    if (
+      this.mayAskRekey(contact, now) &&
+      ratchetRefreshDue(session, { now, lastStepAt: contact.stepAt ?? contact.created })
+    ) {
+      const envelope = this.envelopeOutsideDag(contact, 'rekey', encodeRekeyBody({ reply: true }));
+      encrypt({
+        seq: this.ctx.nextOutboxSeq(),
+        contact: contact.id,
+        envelope,
+        state: 'queued',
+        attempts: 0,
+        nextAt: 0,
+      });
+      asked = true;
     }
     if (changed) {
       contact = { ...contact, session: encodeRatchetState(session) };
+      if (asked) contact.rekeyAsked = now;
       await this.ctx.saveContact(contact, ops);
     }
     return out;
+  }
+
+  /**
+   * What `c`'s resend request for `ids` changes in the outbox: a message of mine not in the
+   * outbox yet gets one entry, one already waiting for its receipt is brought forward (never a
+   * second entry); ids that are not messages I sent, or that were unsent, are ignored. At most
+   * MAX_RESEND_QUEUED entries for `c`, and at most RESEND_PER_WINDOW per window: the window
+   * is kept in `c`'s record (the caller saves the returned one), so a CLI that runs one command
+   * at a time is paced as well as a long-running client.
+   */
+  async resendOps(
+    c: ContactRecord,
+    ids: readonly Uint8Array[],
+  ): Promise<{ ops: StoreOp[]; resent: NonNullable<ContactRecord['resent']> }> {
+    const now = this.ctx.now();
+    const waiting = new Map<string, OutboxRecord>();
+    for (const { value: e } of this.ctx.mirror.entries(C.outbox, decodeOutbox))
+      if (e.message && equalBytes(e.contact, c.id)) waiting.set(hex(e.message), e);
+    const resent =
+      c.resent && now >= c.resent.since && now - c.resent.since < RESEND_WINDOW_MS
+        ? { ...c.resent }
+        : { since: now, count: 0 };
+    const take = (): boolean => {
+      if (resent.count >= RESEND_PER_WINDOW) return false;
+      resent.count++;
+      return true;
+    };
+    let queued = waiting.size;
+    const ops: StoreOp[] = [];
+    const asked = new Set<string>();
+    for (const id of ids) {
+      const key = hex(id);
+      if (asked.has(key)) continue;
+      asked.add(key);
+      const entry = waiting.get(key);
+      if (entry) {
+        if (entry.state === 'relayed' && entry.nextAt > now && take()) {
+          const next: OutboxRecord = { ...entry, nextAt: now };
+          ops.push({
+            type: 'put',
+            collection: C.outbox,
+            key: outboxKey(entry.seq),
+            value: encodeRecord(next),
+          });
+        }
+        continue;
+      }
+      if (queued >= MAX_RESEND_QUEUED) break;
+      const raw = await this.ctx.store.get(C.messages(c.id), key);
+      if (!raw) continue;
+      const m = decodeMessage(raw);
+      // Only my own messages, and an unsent one has no envelope left: it is not sent again.
+      if (m.dir !== 'out' || m.envelope.length === 0) continue;
+      if (!take()) break;
+      ops.push(this.outboxOp(c, m.envelope, m.id));
+      queued++;
+    }
+    return { ops, resent };
+  }
+
+  /**
+   * Gives up entries that had every attempt without a receipt (decision 0025): they leave the
+   * outbox and their messages become `failed` (a `receipt` event says so).
+   */
+  private async giveUp(entries: readonly OutboxRecord[]): Promise<void> {
+    const ops: StoreOp[] = [];
+    const failed: Array<[ContactRecord, Uint8Array]> = [];
+    for (const e of entries) {
+      // A receipt may have settled it since flush looked.
+      if (!(await this.ctx.store.get(C.outbox, outboxKey(e.seq)))) continue;
+      ops.push({ type: 'del', collection: C.outbox, key: outboxKey(e.seq) });
+      const c = this.ctx.contactsById.get(hex(e.contact));
+      if (!c || !e.message) continue;
+      const op = await this.statusOp(c, e.message, 'failed');
+      if (op) {
+        ops.push(op);
+        failed.push([c, e.message]);
+      }
+    }
+    if (ops.length) await this.ctx.store.batch(ops);
+    for (const [c, id] of failed)
+      this.ctx.events.emit('receipt', { alias: c.alias, id: hex(id), status: 'failed' });
   }
 
   async statusOp(c: ContactRecord, id: Uint8Array, status: MessageStatus): Promise<StoreOp | undefined> {
     const raw = await this.ctx.store.get(C.messages(c.id), hex(id));
     if (!raw) return undefined;
     const m = decodeMessage(raw);
-    const rank: Record<MessageStatus, number> = { pending: 0, sent: 1, delivered: 2, read: 3, received: 0 };
+    // `failed` ranks between sent and delivered: a receipt after giving up still counts.
+    const rank: Record<MessageStatus, number> = {
+      pending: 0,
+      sent: 1,
+      failed: 1.5,
+      delivered: 2,
+      read: 3,
+      received: 0,
+    };
     if (m.dir !== 'out' || rank[status] <= rank[m.status]) return undefined;
     return { type: 'put', collection: C.messages(c.id), key: hex(id), value: encodeRecord({ ...m, status }) };
   }

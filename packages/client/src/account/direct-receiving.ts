@@ -2,7 +2,8 @@
  * Receiving, the account's part for it (under the lock; onDelivery in account.ts takes it): a
  * delivery opened with its queue's key, contact requests to contact-setup.ts, group fan-out
  * copies and `group` payloads to the group engine, and in a 1:1 session: messages (DAG, clock
- * bound, resend requests for missing parents), unsends, receipts, resend requests and typing.
+ * bound, resend requests for missing parents), unsends, receipts, resend requests, typing and
+ * session refreshes.
  * What a message changes is stored in one batch with the relay message id seen; events follow
  * once it is stored.
  */
@@ -16,6 +17,8 @@ import {
   decodeEnvelope,
   decodeFileBody,
   decodeRatchetState,
+  decodeRekeyBody,
+  encodeRekeyBody,
   decodeStickerBody,
   decodeTextBody,
   decodeTypingBody,
@@ -68,6 +71,7 @@ export type ReceivingContext = Pick<
   | 'control'
   | 'statusOp'
   | 'settleOutbox'
+  | 'resendOps'
   | 'conversation'
   | 'messageInfo'
 >;
@@ -166,6 +170,11 @@ export class DirectReceiving {
       return;
     }
     const c: ContactRecord = { ...contact, session: encodeRatchetState(dec.state) };
+    if (dec.stepped) {
+      // A new ratchet key from the peer: the session is fresh again (decision 0026).
+      c.stepAt = this.ctx.now();
+      delete c.rekeyAsked;
+    }
     const ops: StoreOp[] = [seenOp];
     const after: Array<() => void> = [];
 
@@ -179,6 +188,11 @@ export class DirectReceiving {
     if (env.kind === 'group') {
       // Group traffic (groups/group-engine.ts): state events, sender keys, group messages.
       await this.ctx.groups.receive(c, env.body, ops, after);
+    } else if (env.kind === 'rekey') {
+      // A session refresh (decision 0026): this message already made my side step; an answer
+      // carries my new ratchet key back, so theirs steps too. An answer is never answered.
+      if (decodeRekeyBody(env.body).reply)
+        ops.push(this.ctx.control(c, 'rekey', encodeRekeyBody({ reply: false })));
     } else if (c.peer && env.kind !== 'delivery' && env.kind !== 'read') {
       throw new ProtocolError('a group peer sent a 1:1 message');
     } else if (USER_KINDS.has(env.kind)) {
@@ -254,13 +268,10 @@ export class DirectReceiving {
       }
       ops.push(...(await this.ctx.settleOutbox(c, ids)));
     } else if (env.kind === 'resend') {
-      for (const id of idList(env.body)) {
-        const raw = await this.ctx.store.get(C.messages(c.id), hex(id));
-        if (!raw) continue;
-        const m = decodeMessage(raw);
-        // An unsent message has no envelope left: it is not sent again.
-        if (m.dir === 'out' && m.envelope.length > 0) ops.push(this.ctx.outboxOp(c, m.envelope, m.id));
-      }
+      // Deduplicated, bounded and paced (docs/decisions/0025).
+      const { ops: queued, resent } = await this.ctx.resendOps(c, idList(env.body));
+      ops.push(...queued);
+      c.resent = resent;
     } else if (env.kind === 'typing') {
       decodeTypingBody(env.body);
       if (Math.abs(this.ctx.now() - env.ts) < TYPING_FRESH_MS)

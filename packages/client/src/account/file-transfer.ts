@@ -29,7 +29,7 @@ import {
   type FileBody,
 } from '@parus/core';
 import type { MessageInfo, OutgoingFile, UploadInfo } from '../account.ts';
-import { downloadBlob, uploadBlob, type TransferOptions } from '../blob-transfer.ts';
+import { downloadBlob, uploadBlob, type FileSink, type TransferOptions } from '../blob-transfer.ts';
 import {
   decodeMessage,
   decodeUpload,
@@ -273,7 +273,48 @@ export class FileTransfer {
    * the whole checked against the hash the signed message carries (VerificationError).
    * ExpiredError once the relay's expiry has passed; NotFoundError for an unsent message.
    */
+  /**
+   * Downloads a received file into `sink`, one decrypted chunk (at most FILE_CHUNK_BYTES) at a
+   * time and in order, never holding the whole file: the sink sees each chunk once, the next
+   * waits until its `write` settles, and the chunk is wiped then (a sink copies what it keeps).
+   * Resolves once every chunk is written and the file matches the hash its signed message
+   * names; VerificationError otherwise, and then what the sink got must be thrown away (the
+   * CLI writes to a temporary file and deletes it).
+   */
+  async downloadFileTo(
+    alias: string,
+    messageId: string,
+    sink: FileSink,
+    opts: TransferOptions = {},
+  ): Promise<void> {
+    await this.fetchInto(await this.receivedFile(alias, messageId, opts), sink, opts);
+  }
+
+  /** The whole file in memory (the browser's path): downloadFileTo into one buffer. */
   async downloadFile(alias: string, messageId: string, opts: TransferOptions = {}): Promise<Uint8Array> {
+    const f = await this.receivedFile(alias, messageId, opts);
+    const out = new Uint8Array(f.size);
+    let offset = 0;
+    try {
+      await this.fetchInto(
+        f,
+        {
+          write: (chunk) => {
+            out.set(chunk, offset);
+            offset += chunk.length;
+          },
+        },
+        opts,
+      );
+      return out;
+    } catch (e) {
+      wipe(out); // no partial plaintext outlives a failed download
+      throw e;
+    }
+  }
+
+  /** The file a received message names, if it can still be fetched. */
+  private async receivedFile(alias: string, messageId: string, opts: TransferOptions): Promise<FileBody> {
     opts.signal?.throwIfAborted();
     const c = this.ctx.mustContact(alias);
     const raw = await this.ctx.store.get(C.messages(c.id), hex(fromHexId(messageId)));
@@ -283,24 +324,29 @@ export class FileTransfer {
     const f = m.file;
     if (!f) throw new UsageError('this message is not a file');
     if (this.ctx.now() >= f.expires) throw new ExpiredError('the file has expired on its relay');
+    return f;
+  }
+
+  private async fetchInto(f: FileBody, sink: FileSink, opts: TransferOptions): Promise<void> {
     const relay = this.ctx.connection(f.relay);
     relay.connect();
-    const out = new Uint8Array(f.size);
     try {
       const decryptor = new FileDecryptor(f.key, f.header, f.size);
       const hasher = createHasher(32);
-      let offset = 0;
       await downloadBlob(
         {
           relay,
           blob: f.blob,
           dk: f.dk,
           size: fileCipherSize(f.size),
-          take: (_n, data) => {
+          take: async (_n, data) => {
             hasher.update(data);
             const plain = decryptor.push(data);
-            out.set(plain, offset);
-            offset += plain.length;
+            try {
+              await sink.write(plain);
+            } finally {
+              wipe(plain);
+            }
           },
         },
         opts,
@@ -309,10 +355,6 @@ export class FileTransfer {
       // The stream authenticates every chunk; the hash also binds them to the signed message.
       if (!equalBytes(hasher.digest(), f.hash))
         throw new VerificationError('file does not match the hash in its message');
-      return out;
-    } catch (e) {
-      wipe(out); // no partial plaintext outlives a failed download
-      throw e;
     } finally {
       wipe(f.key, f.dk);
     }

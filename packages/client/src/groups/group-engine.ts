@@ -54,6 +54,7 @@ import {
   type GroupEventType,
   type GroupState,
   type SignKeyPair,
+  nameFault,
 } from '@parus/core';
 import type { ContactInfo, MessageInfo } from '../account.ts';
 import type { ContactRecord } from '../records.ts';
@@ -843,8 +844,9 @@ export class GroupEngine {
   /** A local name for a group (only on this device). */
   async setAlias(ref: string, alias: string): Promise<GroupInfo> {
     const a = typeof alias === 'string' ? alias.trim() : '';
-    if (a.length < 1 || a.length > 64 || /[\n\r\t]/.test(a))
-      throw new UsageError('alias must be 1-64 characters');
+    if (a.length < 1 || a.length > 64) throw new UsageError('alias must be 1-64 characters');
+    const fault = nameFault(a, 64);
+    if (fault !== undefined) throw new UsageError(`alias ${fault}`);
     return this.change(async (tx) => {
       const l = this.find(ref);
       for (const other of this.groups.values())

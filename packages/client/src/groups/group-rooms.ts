@@ -20,6 +20,7 @@ import {
   toHex,
   type CborValue,
   type RendezvousCard,
+  nameFault,
 } from '@parus/core';
 import type { ContactRecord } from '../records.ts';
 import type { StoreOp } from '../store.ts';
@@ -158,8 +159,8 @@ export class GroupRooms {
     const room = parseRoomLink(link);
     checkCardUsable(room.door, this.ctx.host.now());
     const nick = opts.nick === undefined ? undefined : opts.nick.trim();
-    if (nick !== undefined && (nick.length < 1 || [...nick].length > MAX_ROOM_NICK_CHARS))
-      throw new UsageError(`nick must be 1-${MAX_ROOM_NICK_CHARS} characters`);
+    const fault = nick === undefined ? undefined : nameFault(nick, MAX_ROOM_NICK_CHARS);
+    if (fault !== undefined) throw new UsageError(`nick ${fault}`);
     const g = hex(room.group);
     const before = this.ctx.groups.get(g);
     const beforeRec = before?.rec;

@@ -51,6 +51,7 @@ import {
   utf8,
   type CborMap,
   type CborValue,
+  nameFault,
 } from '@parus/core';
 import { HISTORY_CHUNK_BYTES, MAX_HISTORY_ENVELOPE_BYTES, MAX_HISTORY_PER_PAYLOAD } from './history-share.ts';
 
@@ -80,6 +81,13 @@ export function bindMessage(group: Uint8Array, conv: Uint8Array): Uint8Array {
   return concatBytes(BIND_CONTEXT, group, conv);
 }
 
+/** A group's name in an invitation follows the one name rule (core display-text.ts), as its events do. */
+function groupName(name: string): string {
+  const fault = nameFault(name, MAX_GROUP_NAME_CHARS);
+  if (fault !== undefined) throw new DecodeError(`group name ${fault}`);
+  return name;
+}
+
 function keys(m: CborMap, expected: readonly string[]): void {
   const got = Object.keys(m);
   if (got.length !== expected.length || !expected.every((k) => got.includes(k)))
@@ -99,7 +107,7 @@ export function decodeGroupPayload(body: CborValue): GroupPayload {
       return {
         t,
         g,
-        name: asText(m.name, 'group name', MAX_GROUP_NAME_CHARS * 2),
+        name: groupName(asText(m.name, 'group name', MAX_GROUP_NAME_CHARS * 2)),
         m: asBytes(m.m, 'member', KEY),
         sig: asBytes(m.sig, 'sig', { len: 64 }),
       };

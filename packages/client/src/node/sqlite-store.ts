@@ -1,4 +1,8 @@
-/** The Node backend of the account store: one SQLite file (WAL), a table of records. */
+/**
+ * The Node backend of the account store: one SQLite file (WAL), a table of records. The file
+ * and its journal files are the owner's alone (0600), old ones included.
+ */
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { StorageError, UsageError } from '@parus/core';
 import { checkStoreName, type Store, type StoreEntry, type StoreOp } from '../store.ts';
@@ -14,6 +18,7 @@ export class SqliteStore implements Store {
 
   constructor(path: string) {
     try {
+      makePrivate(path);
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
@@ -74,5 +79,16 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.db.close();
+  }
+}
+
+/**
+ * Creates the database file 0600 before SQLite does (SQLite gives the -wal and -shm files it
+ * creates the mode of the database file), and tightens the files of an existing account.
+ */
+function makePrivate(path: string): void {
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
+    if (existsSync(file) && (statSync(file).mode & 0o777) !== 0o600) chmodSync(file, 0o600);
   }
 }

@@ -15,6 +15,18 @@ import { GC, decodeGroupRecord } from '../../src/groups/group-records.ts';
 type Relay = Awaited<ReturnType<typeof startRelay>>;
 
 /**
+ * Every account of these tests connects from 127.0.0.1, where a relay's limits per source
+ * address (docs/decisions/0023) are sized for one person's address: a 50-member group links
+ * every pair of members, about 2,500 queues from "one address" within minutes.
+ */
+export const CROWD_ON_LOOPBACK = {
+  maxConnectionsPerAddress: 10_000,
+  addressQueueCreationBurst: 1_000_000,
+  addressStoredByteBurst: 1e12,
+  addressStoredBytesPerMinute: 1e12,
+};
+
+/**
  * One real relay for a test file (port 0, a temporary data folder) and accounts on it, each
  * closed after its test. Call at the top level of the file: it registers the vitest hooks.
  */
@@ -32,7 +44,7 @@ export function relayWorld(name: string): {
   beforeAll(async () => {
     await initCrypto();
     dataDir = mkdtempSync(join(tmpdir(), `parus-${name}-`));
-    relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir });
+    relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir, limits: CROWD_ON_LOOPBACK });
   });
   afterEach(async () => {
     for (const a of open.splice(0)) await a.close();

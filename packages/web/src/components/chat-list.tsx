@@ -6,6 +6,7 @@ import { Avatar } from './avatar.tsx';
 import { MutedIcon, WarningIcon } from './icons.tsx';
 import { GroupListItem } from './group-list-item.tsx';
 import { messagePreview } from './message-preview.ts';
+import { PeerText } from './peer-text.tsx';
 
 export function ChatList(props: {
   chats: Chat[];
@@ -59,7 +60,9 @@ export function ChatList(props: {
               <Avatar name={contact.alias} />
               <span class="chat-item-main">
                 <span class="chat-item-top">
-                  <span class="chat-name">{contact.alias}</span>
+                  <span class="chat-name">
+                    <PeerText text={contact.alias} />
+                  </span>
                   {muted && (
                     <span class="chat-muted">
                       <MutedIcon />
@@ -81,7 +84,7 @@ export function ChatList(props: {
                       </span>
                     </span>
                   )}
-                  <span class="chat-preview">{preview}</span>
+                  <bdi class="chat-preview">{preview}</bdi>
                   {unread > 0 && (
                     <span class={`badge${muted ? ' badge-muted' : ''}`}>
                       <span aria-hidden="true">{unread > 99 ? '99+' : unread}</span>

@@ -9,6 +9,7 @@ import type { Session } from '../engine-loader.ts';
 import { errorName, errorText } from '../errors.ts';
 import { useI18n } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
+import { PeerText } from './peer-text.tsx';
 
 export function ChatRequests(props: {
   session: Session;
@@ -50,7 +51,11 @@ export function ChatRequests(props: {
             <div class="chat-request-main">
               <strong>{t('room.requestFrom', { name: r.from })}</strong>
               <span class="muted">{t('room.requestVia', { group: r.groupName })}</span>
-              {r.note && <q class="chat-request-note">{r.note}</q>}
+              {r.note && (
+                <q class="chat-request-note">
+                  <PeerText text={r.note} multiline />
+                </q>
+              )}
               <div class="row">
                 <button
                   type="button"

@@ -11,7 +11,6 @@ import type { Session, UploadInfo } from '../engine-loader.ts';
 import { errorName, fileErrorText } from '../errors.ts';
 import { useI18n, type Translate } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
-import { actionLine } from '../compose/commands.ts';
 import { formatSize, isImage, makeThumbnail } from '../compose/thumbnail.ts';
 import { Composer } from './composer.tsx';
 import { Dialog } from './dialog.tsx';
@@ -31,6 +30,7 @@ import { MessageRow, withDayHeadings } from './message-row.tsx';
 import { messagePreview } from './message-preview.ts';
 import { StickerView } from './sticker-view.tsx';
 import { TypingIndicator } from './typing-indicator.tsx';
+import { NAME_SLOT, PeerText, Sentence } from './peer-text.tsx';
 
 /** How long a finger rests on a bubble before its menu opens (LINE's long press). */
 const LONG_PRESS_MS = 500;
@@ -43,7 +43,8 @@ function mimeOf(file: File): string {
 function StatusMark({ status, t }: { status: MessageInfo['status']; t: Translate }): JSX.Element | null {
   if (status === 'received') return null;
   const label = t(`chat.status.${status}`);
-  if (status === 'read') return <span class="status status-read">{label}</span>;
+  // Read, and given up without a receipt (decision 0025), are said in words.
+  if (status === 'read' || status === 'failed') return <span class={`status status-${status}`}>{label}</span>;
   const mark = status === 'pending' ? '…' : status === 'sent' ? '✓' : '✓✓';
   return (
     <span class={`status status-${status}`}>
@@ -260,10 +261,10 @@ export function ChatView(props: {
         <span class="visually-hidden">{who}: </span>
         {quoted && (
           <span class="quote">
-            <span class="quote-name">{quoted.dir === 'out' ? t('chat.you') : name}</span>
-            <span class="quote-text">
+            <span class="quote-name">{quoted.dir === 'out' ? t('chat.you') : <PeerText text={name} />}</span>
+            <bdi class="quote-text">
               {snippet(messagePreview(quoted, t, quoted.dir === 'out' ? session.name : name))}
-            </span>
+            </bdi>
           </span>
         )}
         {m.unsent ? (
@@ -273,9 +274,11 @@ export function ChatView(props: {
         ) : m.file ? (
           <FileBubble session={session} message={m} />
         ) : m.action ? (
-          <span class="text action">{actionLine(author, m.text)}</span>
+          <span class="text action">
+            * <PeerText text={author} /> <PeerText text={m.text} multiline />
+          </span>
         ) : (
-          <span class="text">{m.text}</span>
+          <PeerText class="text" text={m.text} multiline />
         )}
       </MessageRow>
     );
@@ -307,7 +310,9 @@ export function ChatView(props: {
         </button>
         <Avatar name={name} />
         <div class="chat-title">
-          <h2>{name}</h2>
+          <h2>
+            <PeerText text={name} />
+          </h2>
           <span class={`state-tag state-${contact.state}`}>
             {contact.state === 'validated' ? (
               <ShieldIcon />
@@ -336,7 +341,9 @@ export function ChatView(props: {
       {contact.keyChanged && (
         <div class="banner banner-danger" role="alert">
           <WarningIcon />
-          <p>{t('chat.keyChanged', { name })}</p>
+          <p>
+            <Sentence text={t('chat.keyChanged', { name: NAME_SLOT })} name={name} />
+          </p>
           <button type="button" onClick={props.onSafety}>
             {t('chat.verifyAction')}
           </button>
@@ -359,7 +366,9 @@ export function ChatView(props: {
         !promptDismissed && (
           <div class="banner banner-gentle" role="status">
             <ShieldIcon />
-            <p>{t('chat.verifyPrompt', { name })}</p>
+            <p>
+              <Sentence text={t('chat.verifyPrompt', { name: NAME_SLOT })} name={name} />
+            </p>
             <div class="row">
               <button type="button" class="primary" onClick={props.onSafety}>
                 {t('chat.verifyAction')}

@@ -13,6 +13,7 @@ import { formatSize, isImage } from '../compose/thumbnail.ts';
 import { useI18n } from '../i18n.ts';
 import { Dialog } from './dialog.tsx';
 import { FileIcon } from './icons.tsx';
+import { PeerText } from './peer-text.tsx';
 
 function objectUrl(bytes: Uint8Array, mime: string): string {
   return URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: mime }));
@@ -99,7 +100,7 @@ export function FileBubble(props: { session: Session; message: MessageInfo }): J
       ) : (
         <span class="file-card">
           <FileIcon />
-          <span class="file-name">{file.name}</span>
+          <PeerText class="file-name" text={file.name} />
           <span class="file-size">{formatSize(file.size)}</span>
           <button
             type="button"

@@ -5,6 +5,8 @@ import { formatListTime } from '../format-time.ts';
 import { useI18n } from '../i18n.ts';
 import { GroupAvatar } from './group-icons.tsx';
 import { GlobeIcon } from './room-icons.tsx';
+import { PeerText } from './peer-text.tsx';
+import { showText } from '@parus/core/display-text';
 
 /** A room I am joining by link: invited with no inviter, until a member's invitation for my key comes. */
 export function isJoiningRoom(group: { status: string; invitedBy?: string }): boolean {
@@ -33,8 +35,8 @@ export function GroupListItem(props: {
             ? t('group.listLeft')
             : last
               ? last.kind === 'action'
-                ? `* ${last.dir === 'out' ? t('chat.you') : (last.from ?? '')} ${last.text.replace(/\s+/g, ' ')}`
-                : `${last.dir === 'out' ? t('chat.you') : (last.from ?? '')}: ${last.text.replace(/\s+/g, ' ')}`
+                ? `* ${last.dir === 'out' ? t('chat.you') : showText(last.from ?? '')} ${showText(last.text.replace(/\s+/g, ' '))}`
+                : `${last.dir === 'out' ? t('chat.you') : showText(last.from ?? '')}: ${showText(last.text.replace(/\s+/g, ' '))}`
               : t('list.noMessages');
   return (
     <li>
@@ -48,7 +50,7 @@ export function GroupListItem(props: {
         <span class="chat-item-main">
           <span class="chat-item-top">
             <span class="chat-name">
-              {name}
+              <PeerText text={name} />
               <span class="visually-hidden"> {t(group.public ? 'room.public' : 'group.kind')}</span>
             </span>
             {group.public && (
@@ -66,7 +68,7 @@ export function GroupListItem(props: {
             )}
           </span>
           <span class="chat-item-bottom">
-            <span class="chat-preview">{preview}</span>
+            <bdi class="chat-preview">{preview}</bdi>
             {group.status === 'invited' && (
               <span class={`badge badge-invite${group.refused ? ' badge-refused' : ''}`}>
                 {group.refused ? t('room.badgeRefused') : joining ? t('room.badgeJoining') : t('group.new')}

@@ -13,6 +13,7 @@ import { groupErrorText } from './group-errors.ts';
 import { memberLabel } from './group-view.tsx';
 import { Avatar } from './avatar.tsx';
 import { useRoomUi } from './room-ui-loader.ts';
+import { PeerText } from './peer-text.tsx';
 
 type Role = 'admin' | 'moderator' | 'member';
 const ASSIGNABLE: readonly Role[] = ['admin', 'moderator', 'member'];
@@ -106,7 +107,7 @@ export function GroupMembers(props: {
             <li key={m.key} class="member">
               <Avatar name={label} small />
               <span class="member-name">
-                {label}
+                <PeerText text={label} />
                 {m.me && <span class="muted"> {t('group.you')}</span>}
               </span>
               <span class={`role-tag role-${m.role}`}>{t(`group.role.${m.role}`)}</span>

@@ -26,6 +26,7 @@ import { BackIcon } from './icons.tsx';
 import { isJoiningRoom } from './group-list-item.tsx';
 import { MessageRow, withDayHeadings } from './message-row.tsx';
 import { GlobeIcon, ShareLinkIcon } from './room-icons.tsx';
+import { Marked, PeerText } from './peer-text.tsx';
 
 /** Why a room's door refused my join (decision 0017). */
 const REFUSAL_TEXT: Record<RoomRefusal, MessageKey> = {
@@ -42,19 +43,20 @@ export function memberLabel(m: GroupMemberInfo, myName: string): string {
   return m.nick ?? (m.me ? myName : m.name);
 }
 
+/** A member's message, isolated and with its acting or invisible characters marked (decision 0024). */
 function Text({ text, names, mine }: { text: string; names: string[]; mine: string[] }): JSX.Element {
   return (
-    <span class="text">
+    <bdi class="text peer-text">
       {splitMentions(text, names).map((s, i) =>
         s.mention === undefined ? (
-          s.text
+          <Marked key={i} text={s.text} multiline />
         ) : (
           <mark key={i} class={`mention${mine.includes(s.mention) ? ' mention-me' : ''}`}>
-            {s.text}
+            <Marked text={s.text} />
           </mark>
         ),
       )}
-    </span>
+    </bdi>
   );
 }
 
@@ -63,6 +65,7 @@ function ReadMark({ m, t }: { m: MessageInfo; t: Translate }): JSX.Element | nul
   if (read > 0) return <span class="status status-read">{t('group.readCount', { count: read })}</span>;
   if (m.status === 'received') return null;
   const label = t(`chat.status.${m.status}`);
+  if (m.status === 'failed') return <span class="status status-failed">{label}</span>;
   const mark = m.status === 'pending' ? '…' : m.status === 'sent' ? '✓' : '✓✓';
   return (
     <span class={`status status-${m.status}`}>
@@ -266,7 +269,8 @@ export function GroupView(props: {
         {toMe && <span class="mention-flag">{t('group.mentionsYou')}</span>}
         {action ? (
           <span class="text action-text">
-            * {m.dir === 'out' ? session.name : who} <Text text={m.text} names={names} mine={mine} />
+            * <PeerText text={m.dir === 'out' ? session.name : who} />{' '}
+            <Text text={m.text} names={names} mine={mine} />
           </span>
         ) : (
           <>
@@ -290,7 +294,9 @@ export function GroupView(props: {
       </button>
       <GroupAvatar name={name} />
       <div class="chat-title">
-        <h2>{name}</h2>
+        <h2>
+          <PeerText text={name} />
+        </h2>
         <span class="group-sub">
           {group.public && (
             <span class="room-tag">
@@ -299,7 +305,14 @@ export function GroupView(props: {
             </span>
           )}
           {t('group.memberCount', { count: group.members })}
-          {group.topic ? ` · ${group.topic}` : ''}
+          {group.topic ? (
+            <>
+              {' · '}
+              <PeerText text={group.topic} class="group-topic" />
+            </>
+          ) : (
+            ''
+          )}
         </span>
       </div>
       {group.public && group.status === 'joined' && groups.can(id, 'invite') && props.onShare && (
@@ -402,7 +415,8 @@ export function GroupView(props: {
         <section class="group-pin" aria-label={t('group.pinned')}>
           <PinIcon />
           <p>
-            <strong>{t('group.pinned')}</strong> <span class="group-pin-text">{group.pinned}</span>
+            <strong>{t('group.pinned')}</strong>{' '}
+            <PeerText class="group-pin-text" text={group.pinned} multiline />
           </p>
         </section>
       )}

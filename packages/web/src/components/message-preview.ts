@@ -7,11 +7,14 @@ import type { MessageInfo } from '@parus/client';
 import { actionLine } from '../compose/commands.ts';
 import { isImage } from '../compose/thumbnail.ts';
 import type { Translate } from '../i18n.ts';
+import { showText } from '@parus/core/display-text';
 
 export function messagePreview(m: MessageInfo, t: Translate, author: string): string {
   if (m.unsent) return m.dir === 'out' ? t('msg.unsentByMe') : t('msg.unsentByThem');
   if (m.sticker) return t('preview.sticker');
   if (m.file) return isImage(m.file.mime) ? t('preview.photo') : t('preview.file', { name: m.file.name });
-  const text = m.text.replace(/\s+/g, ' ').trim();
-  return m.action ? actionLine(author, text) : text;
+  // Peer text, shown safely (docs/decisions/0024): a message of only zero-width characters reads
+  // as its markers, never as nothing; show it inside a <bdi> (or a notification's own line).
+  const text = showText(m.text.replace(/\s+/g, ' ').trim() || m.text);
+  return m.action ? actionLine(showText(author), text) : text;
 }

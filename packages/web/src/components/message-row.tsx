@@ -9,6 +9,7 @@ import type { MessageInfo } from '@parus/client';
 import { formatClock, formatDay } from '../format-time.ts';
 import type { Translate } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
+import { PeerText } from './peer-text.tsx';
 
 /** The rows of `messages` in order, with a day heading (今天, 昨天, …) before each new day. */
 export function withDayHeadings<M extends { ts: number }>(
@@ -69,7 +70,11 @@ export function MessageRow(props: {
       {m.dir === 'in' && <Avatar name={props.avatar} small />}
       {props.sender ? (
         <div class="msg-body">
-          {props.sender.name !== undefined && <span class="msg-from">{props.sender.name}</span>}
+          {props.sender.name !== undefined && (
+            <span class="msg-from">
+              <PeerText text={props.sender.name} />
+            </span>
+          )}
           {bubble}
         </div>
       ) : (

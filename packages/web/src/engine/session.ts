@@ -19,6 +19,7 @@ import {
 } from '@parus/client';
 import { IndexedDbStore, browserTransport } from '@parus/client/browser';
 import {
+  ARGON2ID_BROWSER,
   NotFoundError,
   UsageError,
   cardFromLink,
@@ -156,7 +157,11 @@ export async function createAccount(opts: {
     raw = await IndexedDbStore.open(DATABASE);
     if (await SealedStore.exists(raw)) throw new UsageError('this browser already holds an account');
     try {
-      const store = await SealedStore.open(raw, opts.passphrase, { rng: systemRandom, create: true });
+      const store = await SealedStore.open(raw, opts.passphrase, {
+        rng: systemRandom,
+        create: true,
+        cost: ARGON2ID_BROWSER,
+      });
       account = await Account.create({
         store,
         transport: browserTransport(),
@@ -192,7 +197,8 @@ export async function unlock(passphrase: string): Promise<Session> {
   let store: SealedStore | undefined;
   try {
     raw = await IndexedDbStore.open(DATABASE);
-    store = await SealedStore.open(raw, passphrase, { rng: systemRandom });
+    // An account kept under a weaker profile is raised to this one (decision 0027).
+    store = await SealedStore.open(raw, passphrase, { rng: systemRandom, cost: ARGON2ID_BROWSER });
     return await Session.start(await Account.open({ store, transport: browserTransport() }), release);
   } catch (e) {
     await (store ?? raw)?.close();
@@ -218,6 +224,8 @@ export class Session {
   /** Grows whenever the invitation on show may have been used up (someone answered one). */
   inviteGeneration = 0;
   connection: ConnectionState = 'connecting';
+  /** While disconnected: when the next attempt starts (Date.now() ms); undefined while one is under way. */
+  retryAt: number | undefined;
   /** Private groups: their list, members, messages and actions (engine/group-session.ts). */
   readonly groups: GroupSession;
   /** Public rooms: links, joining by link, private chat requests (engine/room-session.ts). */
@@ -303,10 +311,33 @@ export class Session {
       ev.on('connection', (c) => {
         if (c.relay !== this.account.relay) return;
         this.connection = c.state;
+        this.retryAt = c.state === 'disconnected' ? c.retryAt : undefined;
         this.changed();
       }),
       ev.on('error', (e) => console.warn(`parus: ${e.context}:`, e.error)),
     );
+    // The network came back, or the tab is looked at again (a phone wakes, a laptop opens):
+    // reconnect now rather than when the backoff says, and find out whether a link that looks
+    // up still is (docs/decisions/0028-reconnect-policy.md).
+    const check = (): void => {
+      if (!this.closed) void this.account.checkConnections().catch(() => undefined);
+    };
+    const onOnline = (): void => check();
+    const onVisible = (): void => {
+      if (document.visibilityState === 'visible') check();
+    };
+    window.addEventListener('online', onOnline);
+    document.addEventListener('visibilitychange', onVisible);
+    this.unsubscribe.push(
+      () => window.removeEventListener('online', onOnline),
+      () => document.removeEventListener('visibilitychange', onVisible),
+    );
+  }
+
+  /** Every relay link waiting to reconnect tries at once (the "retry now" button, `online`). */
+  retryNow(): void {
+    if (this.closed) return;
+    this.account.retryNow();
   }
 
   private async reload(alias: string): Promise<void> {

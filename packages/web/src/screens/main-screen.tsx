@@ -5,6 +5,7 @@ import { AddFriend } from '../components/add-friend.tsx';
 import { Avatar } from '../components/avatar.tsx';
 import { ChatList } from '../components/chat-list.tsx';
 import { ChatView } from '../components/chat-view.tsx';
+import { ConnectionStatus } from '../components/connection-status.tsx';
 import { messagePreview } from '../components/message-preview.ts';
 import { AddFriendIcon, LockIcon, ParusLogo, SettingsIcon } from '../components/icons.tsx';
 import { SafetyNumber } from '../components/safety-number.tsx';
@@ -24,6 +25,7 @@ import {
   showNotification,
   storedNotifyPrefs,
 } from '../notifications.ts';
+import { showText } from '@parus/core/display-text';
 
 type Open =
   | { kind: 'none' }
@@ -124,7 +126,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
           const permission = notificationPermission();
           if (!shouldNotify({ prefs, permission, muted, hidden, chatOpen })) return;
           showNotification({
-            title: m.alias,
+            title: showText(m.alias),
             body: prefs.preview ? text : t('notify.hiddenPreview'),
             tag: `parus-${m.alias}`,
             onClick: () => setActive(m.alias),
@@ -141,7 +143,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
     () =>
       session.groups.onIncoming((m) => {
         const id = m.group!;
-        const name = `${m.from ?? '?'} @ ${m.alias}`;
+        const name = `${showText(m.from ?? '?')} @ ${showText(m.alias)}`;
         setAnnouncement(t('chat.announce', { name, text: m.text }));
         const hidden = document.visibilityState === 'hidden';
         const chatOpen = activeGroupRef.current === id;
@@ -150,7 +152,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
         if (!shouldNotify({ prefs, permission, muted: false, hidden, chatOpen })) return;
         showNotification({
           title: name,
-          body: prefs.preview ? m.text : t('notify.hiddenPreview'),
+          body: prefs.preview ? showText(m.text, { multiline: true }) : t('notify.hiddenPreview'),
           tag: `parus-group-${id}`,
           onClick: () => openGroup(id),
         });
@@ -183,14 +185,6 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
     };
   }, [unread, t]);
 
-  const connection = t(
-    session.connection === 'connected'
-      ? 'main.connected'
-      : session.connection === 'connecting'
-        ? 'main.connecting'
-        : 'main.disconnected',
-  );
-
   return (
     <div class={`app${active || activeGroup ? ' has-active' : ''}`}>
       <aside class="sidebar">
@@ -198,9 +192,11 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
           <Avatar name={session.name} />
           <div class="me">
             <strong>{session.name}</strong>
-            <span class={`conn conn-${session.connection}`} role="status">
-              {connection}
-            </span>
+            <ConnectionStatus
+              state={session.connection}
+              retryAt={session.retryAt}
+              onRetry={() => session.retryNow()}
+            />
           </div>
           <button
             type="button"

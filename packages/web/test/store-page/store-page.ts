@@ -117,6 +117,7 @@ const browserCases: Record<string, () => Promise<void>> = {
     );
     const ok = await SealedStore.open(await IndexedDbStore.open(name), 'right passphrase', {
       rng: systemRandom,
+      cost: FAST,
     });
     const got = await ok.get('m', 'x');
     check(
