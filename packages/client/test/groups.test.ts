@@ -226,6 +226,54 @@ describe('private groups', () => {
     expect(alice.groups.members(g).map((m) => m.role)).toEqual(['creator', 'member', 'member']);
   });
 
+  it('a refused event, whatever clock it claims, moves neither the heads nor the clock (issue 11)', async () => {
+    const [alice, bob, carol, stores] = await trio();
+    const g = await groupOfThree(alice, bob, carol);
+    const bobRecord = decodeGroupRecord((await stores.bob.get(GC.groups, g))!);
+    const st = bob.groups.resolved(g);
+    const before = { heads: st.heads.map(toHex), lamport: st.lamport };
+    // A stranger's topic far ahead (inside the receive window), and a member's beyond the core's
+    // bound: both relayed by Bob.
+    const stranger = createGroupEvent({
+      group: bobRecord.id,
+      parents: st.heads,
+      lamport: st.lamport + 900_000,
+      ts: Date.now(),
+      author: generateSignKeyPair(systemRandom),
+      type: 'topic',
+      content: { topic: 'stranger' },
+    });
+    await bob.groups.relayEvents(g, [encodeGroupEvent(stranger)]);
+    await settle([alice, bob, carol]);
+    for (const who of [alice, carol]) {
+      const s = who.groups.resolved(g);
+      expect(s.rejected.map((r) => [toHex(r.id), r.reason])).toContainEqual([
+        toHex(stranger.id),
+        'unauthorised',
+      ]);
+      expect(s.heads.map(toHex)).toEqual(before.heads);
+      expect(s.lamport).toBe(before.lamport);
+    }
+    // The group goes on signing from the accepted events.
+    await alice.groups.setTopic(g, 'still ours');
+    await settle([alice, bob, carol]);
+    expect(carol.groups.get(g).topic).toBe('still ours');
+    expect(carol.groups.resolved(g).lamport).toBe(before.lamport + 1);
+  });
+
+  it('lets a member step down from their own role, never up (issue 11)', async () => {
+    const [alice, bob, carol] = await trio();
+    const g = await groupOfThree(alice, bob, carol);
+    const bobKey = bob.groups.members(g).find((m) => m.me)!.key;
+    await alice.groups.setRole(g, bobKey, 'moderator');
+    await settle([alice, bob, carol]);
+    await bob.groups.setRole(g, bobKey, 'member');
+    await settle([alice, bob, carol]);
+    for (const who of [alice, bob, carol])
+      expect(who.groups.members(g).find((m) => m.key === bobKey)!.role).toBe('member');
+    await expect(bob.groups.setRole(g, bobKey, 'moderator')).rejects.toThrow(UsageError);
+  });
+
   it('converges when two admins change things concurrently', async () => {
     const [alice, bob, carol] = await trio();
     const g = await groupOfThree(alice, bob, carol);

@@ -6,8 +6,9 @@
  *
  *   CBOR map {
  *     v: 1,
- *     group: bytes 16          the group id (for a create: bound to its author, see below)
- *     id: bytes 32             BLAKE2b-256("parus-group-event-v1" || CBOR(map without id and sig))
+ *     group: bytes 16          the group id (for a create: derived from its id, see below)
+ *     id: bytes 32             BLAKE2b-256("parus-group-event-v1" || CBOR(map without id and sig,
+ *                              and for a create without group))
  *     author: bytes 32         the member's Ed25519 key
  *     parents: [bytes 32]      the state DAG heads the author had: strictly ascending,
  *                              none for create, 1..32 otherwise
@@ -23,11 +24,18 @@
  * ban peer, topic, name, status) and Matrix's room state (invite, join, leave, kick, ban,
  * power levels); `role` and `settings` are Matrix's power-level event split in two.
  *
- * Group id: random, so it means nothing to a relay (seed 000), but not free to choose: it is
- * BLAKE2b-128("parus-group-id-v1" || creator key || 16 random bytes), the random bytes being
- * the create's `nonce`. Nobody but the creator can therefore sign a create event for an
- * existing group id (that would take a second preimage), so a forged second create cannot
- * contest a group.
+ * Group id: random, so it means nothing to a relay (seed 000), and bound to the whole create
+ * event, as Matrix room version 12 makes the room id the hash of the create event:
+ *
+ *   group = BLAKE2b-128("parus-group-id-v2" || id of the create)
+ *
+ * where a create's id covers every field but `group` (which it names) and `sig`: its author, its
+ * clock and time, and its content with the random `nonce`, the name and the settings. A second
+ * create, even by the creator, names another group unless it is the same event (that would take
+ * a BLAKE2b collision), so a create can never be swapped under a group's history (issue 11).
+ * Groups made before (docs/decisions/0022) were bound to BLAKE2b-128("parus-group-id-v1" ||
+ * creator key || nonce) only; such a create still decodes, and group-state.ts refuses a group
+ * with two creates, so their history cannot be swapped either.
  */
 import { compareBytes, concatBytes, equalBytes, utf8 } from './bytes.ts';
 import {
@@ -209,7 +217,8 @@ export type GroupEvent = { [T in GroupEventType]: GroupEventOf<T> }[GroupEventTy
 
 const ID_CONTEXT = utf8('parus-group-event-v1');
 const SIG_CONTEXT = utf8('parus-group-event-sig-v1');
-const GROUP_ID_CONTEXT = utf8('parus-group-id-v1');
+const GROUP_ID_CONTEXT = utf8('parus-group-id-v2');
+const LEGACY_GROUP_ID_CONTEXT = utf8('parus-group-id-v1');
 // event map > content map > settings map > power map
 const LIMITS = { ...DEFAULT_CBOR_LIMITS, maxBytes: MAX_GROUP_EVENT_BYTES, maxDepth: 4, maxItems: 64 };
 
@@ -217,13 +226,16 @@ export function isGroupEventType(value: unknown): value is GroupEventType {
   return typeof value === 'string' && (GROUP_EVENT_TYPES as readonly string[]).includes(value);
 }
 
-/** The group id a creator key and a create nonce give (see the header). */
-export function groupIdFor(creator: Uint8Array, nonce: Uint8Array): Uint8Array {
-  if (!(creator instanceof Uint8Array) || creator.length !== SIGN_PUBLIC_BYTES)
-    throw new UsageError(`creator key must be ${SIGN_PUBLIC_BYTES} bytes`);
-  if (!(nonce instanceof Uint8Array) || nonce.length !== GROUP_NONCE_BYTES)
-    throw new UsageError(`group nonce must be ${GROUP_NONCE_BYTES} bytes`);
-  return hash(concatBytes(GROUP_ID_CONTEXT, creator, nonce), GROUP_ID_BYTES);
+/** The group id of a create event, from its id (see the header). */
+export function groupIdOfCreate(createId: Uint8Array): Uint8Array {
+  if (!(createId instanceof Uint8Array) || createId.length !== GROUP_EVENT_ID_BYTES)
+    throw new UsageError(`a create id must be ${GROUP_EVENT_ID_BYTES} bytes`);
+  return hash(concatBytes(GROUP_ID_CONTEXT, createId), GROUP_ID_BYTES);
+}
+
+/** The group id of a create made before docs/decisions/0022: its creator key and nonce only. */
+function legacyGroupIdFor(creator: Uint8Array, nonce: Uint8Array): Uint8Array {
+  return hash(concatBytes(LEGACY_GROUP_ID_CONTEXT, creator, nonce), GROUP_ID_BYTES);
 }
 
 // ---- Content ----------------------------------------------------------------------------
@@ -458,7 +470,8 @@ function remember<E extends GroupEvent>(event: E): E {
 /**
  * An event as decodeGroupEvent would accept it: `event` itself when this module made or decoded
  * it, else a checked copy (re-encoded and decoded: id, signature and content). Throws as
- * decodeGroupEvent does (VerificationError for a forgery).
+ * decodeGroupEvent does (VerificationError for a forgery), and UsageError for an object that is
+ * not an event at all (a field of the wrong type, `parents: null`).
  */
 export function checkGroupEvent(event: GroupEvent): GroupEvent {
   if (typeof event === 'object' && event !== null && checked.has(event)) return event;
@@ -477,7 +490,8 @@ interface UnsignedFields {
   content: CborMap;
 }
 
-function eventId(e: UnsignedFields): Uint8Array {
+/** The id; a create's id leaves out the group, which is derived from it (see the header). */
+function eventId(e: UnsignedFields, opts: { legacyCreate?: boolean } = {}): Uint8Array {
   const unsigned: CborMap = {
     v: e.v,
     group: e.group,
@@ -488,40 +502,46 @@ function eventId(e: UnsignedFields): Uint8Array {
     type: e.type,
     content: e.content,
   };
+  if (e.type === 'create' && opts.legacyCreate !== true) delete unsigned.group;
   return hash(concatBytes(ID_CONTEXT, encodeCbor(unsigned)), GROUP_EVENT_ID_BYTES);
 }
 
+/** UsageError for an object that is not an event (a peer's bytes go through decodeGroupEvent). */
 export function encodeGroupEvent(e: GroupEvent): Uint8Array {
-  return encodeCbor({
-    v: e.v,
-    group: e.group,
-    id: e.id,
-    author: e.author,
-    parents: [...e.parents],
-    lamport: e.lamport,
-    ts: e.ts,
-    type: e.type,
-    content: contentToCbor(e.content),
-    sig: e.sig,
-  });
+  if (typeof e !== 'object' || e === null) throw new UsageError('a group event must be an object');
+  try {
+    if (!Array.isArray(e.parents)) throw new UsageError('group event parents must be an array');
+    if (typeof e.content !== 'object' || e.content === null)
+      throw new UsageError('group event content must be a map');
+    return encodeCbor({
+      v: e.v,
+      group: e.group,
+      id: e.id,
+      author: e.author,
+      parents: [...e.parents],
+      lamport: e.lamport,
+      ts: e.ts,
+      type: e.type,
+      content: contentToCbor(e.content),
+      sig: e.sig,
+    });
+  } catch (cause) {
+    if (cause instanceof ParusError) throw cause;
+    // A getter that throws, a cycle, a value CBOR cannot hold: not an event.
+    throw new UsageError('not a group event', { cause });
+  }
 }
 
 /** Rules on parents and clock that depend on the type; `fail` is the error class to raise. */
 function checkShape(
   type: GroupEventType,
-  group: Uint8Array,
-  author: Uint8Array,
   parents: readonly Uint8Array[],
   lamport: number,
-  content: GroupEvent['content'],
   fail: new (message: string) => ParusError,
 ): void {
   if (type === 'create') {
     if (parents.length !== 0) throw new fail('a create event has no parents');
     if (lamport !== 0) throw new fail('a create event has Lamport clock 0');
-    const { nonce } = content as GroupEventContents['create'];
-    if (!equalBytes(groupIdFor(author, nonce), group))
-      throw new VerificationError('group id is not bound to its creator and nonce');
   } else if (parents.length === 0) {
     throw new fail(`a ${type} event needs parents`);
   }
@@ -537,20 +557,14 @@ export interface CreateGroupEventOptions<T extends GroupEventType> {
   content: GroupEventContents[T];
 }
 
-/**
- * Signs a state event. Parents are sorted (they are a set). UsageError for bad arguments or a
- * content decodeGroupEvent would refuse; VerificationError for a create whose group id is not
- * groupIdFor(author, nonce) (createGroup computes it).
- */
-export function createGroupEvent<T extends GroupEventType>(
-  opts: CreateGroupEventOptions<T>,
+/** Everything but the group (derived for a create), checked as createGroupEvent documents. */
+function signEvent<T extends GroupEventType>(
+  opts: Omit<CreateGroupEventOptions<T>, 'group'> & { group?: Uint8Array },
 ): GroupEventOf<T> {
   const { author } = opts;
   if (author?.publicKey?.length !== SIGN_PUBLIC_BYTES || author.secretKey?.length !== SIGN_SECRET_BYTES) {
     throw new UsageError('author must be an Ed25519 key pair');
   }
-  if (!(opts.group instanceof Uint8Array) || opts.group.length !== GROUP_ID_BYTES)
-    throw new UsageError(`group id must be ${GROUP_ID_BYTES} bytes`);
   if (!Array.isArray(opts.parents) || opts.parents.length > MAX_GROUP_EVENT_PARENTS)
     throw new UsageError(`at most ${MAX_GROUP_EVENT_PARENTS} parents`);
   for (const p of opts.parents) {
@@ -574,13 +588,12 @@ export function createGroupEvent<T extends GroupEventType>(
       throw new UsageError(`invalid ${opts.type} content: ${cause.message}`, { cause });
     throw cause;
   }
-  const group = opts.group.slice();
-  const authorKey = author.publicKey.slice();
-  checkShape(opts.type, group, authorKey, parents, opts.lamport, content, UsageError);
+  checkShape(opts.type, parents, opts.lamport, UsageError);
 
+  const authorKey = author.publicKey.slice();
   const unsigned = {
     v: GROUP_EVENT_VERSION,
-    group,
+    group: opts.group?.slice() ?? new Uint8Array(GROUP_ID_BYTES),
     author: authorKey,
     parents,
     lamport: opts.lamport,
@@ -591,7 +604,7 @@ export function createGroupEvent<T extends GroupEventType>(
   const id = eventId(unsigned);
   const event = {
     v: GROUP_EVENT_VERSION,
-    group,
+    group: opts.type === 'create' ? groupIdOfCreate(id) : unsigned.group,
     id,
     author: authorKey,
     parents,
@@ -606,7 +619,21 @@ export function createGroupEvent<T extends GroupEventType>(
   return remember(event as GroupEvent) as GroupEventOf<T>;
 }
 
-/** A new group: draws the nonce, derives the group id and signs its create event. */
+/**
+ * Signs a state event of an existing group. Parents are sorted (they are a set). UsageError for
+ * bad arguments, a content decodeGroupEvent would refuse, or a `create` (createGroup makes it:
+ * its group id is derived from it).
+ */
+export function createGroupEvent<T extends GroupEventType>(
+  opts: CreateGroupEventOptions<T>,
+): GroupEventOf<T> {
+  if (opts?.type === 'create') throw new UsageError('a create event is made by createGroup');
+  if (!(opts.group instanceof Uint8Array) || opts.group.length !== GROUP_ID_BYTES)
+    throw new UsageError(`group id must be ${GROUP_ID_BYTES} bytes`);
+  return signEvent(opts);
+}
+
+/** A new group: draws the nonce and signs its create event; the group id is derived from it. */
 export function createGroup(opts: {
   author: SignKeyPair;
   name: string;
@@ -614,17 +641,18 @@ export function createGroup(opts: {
   ts: number;
   rng: Random;
 }): GroupEventOf<'create'> {
-  if (opts.author?.publicKey?.length !== SIGN_PUBLIC_BYTES)
-    throw new UsageError('author must be an Ed25519 key pair');
-  const nonce = opts.rng.bytes(GROUP_NONCE_BYTES);
-  return createGroupEvent({
+  if (typeof opts?.rng?.bytes !== 'function') throw new UsageError('createGroup needs a random source');
+  return signEvent({
     author: opts.author,
-    group: groupIdFor(opts.author.publicKey, nonce),
     parents: [],
     lamport: 0,
     ts: opts.ts,
     type: 'create',
-    content: { nonce, name: opts.name, settings: opts.settings ?? defaultGroupSettings() },
+    content: {
+      nonce: opts.rng.bytes(GROUP_NONCE_BYTES),
+      name: opts.name,
+      settings: opts.settings ?? defaultGroupSettings(),
+    },
   });
 }
 
@@ -632,8 +660,9 @@ export function createGroup(opts: {
  * Strict decoding (DecodeError), version 1 only (ProtocolError); then the id is recomputed and
  * the author's signature checked (VerificationError); then the type must be known (ProtocolError:
  * a well-signed type from a newer client) and its content valid (DecodeError); a create's group
- * id must be bound to its author (VerificationError). With `group`, an event of another group
- * is a ProtocolError. Whether the author may do what the event says is group-state.ts's job.
+ * id must be the one its id gives, or for a create made before docs/decisions/0022, the one its
+ * author and nonce give (VerificationError). With `group`, an event of another group is a
+ * ProtocolError. Whether the author may do what the event says is group-state.ts's job.
  */
 export function decodeGroupEvent(bytes: Uint8Array, opts: { group?: Uint8Array } = {}): GroupEvent {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('group event must be bytes');
@@ -665,14 +694,23 @@ export function decodeGroupEvent(bytes: Uint8Array, opts: { group?: Uint8Array }
   // Every known field has been read; any other key is unknown (repeats were refused by CBOR).
   if (Object.keys(m).length !== 10) throw new DecodeError('group event has unknown fields');
 
-  // The id is public (it names the event), so a plain comparison is fine.
-  if (!equalBytes(eventId(fields), fields.id))
-    throw new VerificationError('group event id does not match its contents');
+  // The id is public (it names the event), so a plain comparison is fine. A create's id leaves
+  // out its group, unless it is a create made before docs/decisions/0022.
+  let legacyCreate = false;
+  if (!equalBytes(eventId(fields), fields.id)) {
+    legacyCreate = fields.type === 'create' && equalBytes(eventId(fields, { legacyCreate: true }), fields.id);
+    if (!legacyCreate) throw new VerificationError('group event id does not match its contents');
+  }
   assertSignature(fields.author, concatBytes(SIG_CONTEXT, fields.id), fields.sig, 'group event');
   const type = fields.type;
   if (!isGroupEventType(type)) throw new ProtocolError('unknown group event type');
   const content = readContent(type, fields.content);
-  checkShape(type, fields.group, fields.author, parents, fields.lamport, content, DecodeError);
+  checkShape(type, parents, fields.lamport, DecodeError);
+  if (type === 'create') {
+    const { nonce } = content as GroupEventContents['create'];
+    const bound = legacyCreate ? legacyGroupIdFor(fields.author, nonce) : groupIdOfCreate(fields.id);
+    if (!equalBytes(bound, fields.group)) throw new VerificationError('group id is not bound to its create');
+  }
   if (opts.group !== undefined && !equalBytes(opts.group, fields.group))
     throw new ProtocolError('group event belongs to another group');
   return remember({ ...fields, v: GROUP_EVENT_VERSION, type, content } as GroupEvent);

@@ -1,12 +1,12 @@
 /**
- * Group state resolution (issue 4; docs/decisions/0009-group-state-resolution.md): from a set
- * of signed state events (group-event.ts) to the members, roles, bans, invitations, settings,
- * name, topic, avatar, pinned announcement, nicks and statuses every member agrees on. It
- * follows the ideas of Matrix state resolution v2 (spec.matrix.org, room versions, "State
- * resolution v2"): authorisation against the state at an event's parents, power events first in
- * "reverse topological power ordering", then the other events re-checked against the resolved
- * power ("iterative auth checks"). It is simpler than Matrix's because our state is one DAG of
- * events, not state maps joined at forks.
+ * Group state resolution (issue 4; docs/decisions/0009-group-state-resolution.md, 0021 for the
+ * order of power events): from a set of signed state events (group-event.ts) to the members,
+ * roles, bans, invitations, settings, name, topic, avatar, pinned announcement, nicks and
+ * statuses every member agrees on. It follows the ideas of Matrix state resolution v2
+ * (spec.matrix.org, room versions, "State resolution v2"): authorisation against the state at an
+ * event's parents, power events first in a power ordering, then the other events re-checked
+ * against the resolved power ("iterative auth checks"). It is simpler than Matrix's because our
+ * state is one DAG of events, not state maps joined at forks.
  *
  * Vocabulary. Power events ("phase 1"): invite, join, leave, kick, ban, unban, role, settings —
  * everything that decides who may do what. Matrix counts only kicks, bans, power levels and join
@@ -21,25 +21,33 @@
  *  1. Admission. Each event is checked as decodeGroupEvent checks bytes (checkGroupEvent: id,
  *     signature, content): else rejected as `forged` or `malformed`. Copies of one id count once.
  *     The group is `opts.group`, or that of the create events present (ProtocolError when there
- *     is none, or several groups); events of another group are `other-group`. The create with
- *     the smallest id is the create (a second one needs a BLAKE2b collision by the creator);
- *     others are `extra-create`. Events are sorted by (Lamport, id), a topological order since a
- *     clock must exceed its parents' (else `clock`); an event whose parent is absent or was
- *     refused at this step is `orphan` — so every admitted event descends from the create.
+ *     is none, or several groups); events of another group are `other-group`. The group id is
+ *     bound to its whole create (group-event.ts, docs/decisions/0022), so a group has one; two
+ *     creates of one group (a group made before that binding, whose creator signed a second with
+ *     its nonce) are a ProtocolError, never a swap of history. Events are sorted by (Lamport,
+ *     id), a topological order since a clock must exceed its parents' (else `clock`); so must
+ *     it stay within MAX_GROUP_LAMPORT_JUMP of the largest (else `clock`: a clock near 2^53
+ *     would leave no room for the next event). An event whose parent is absent or was refused
+ *     at this step is `orphan` — so every admitted event descends from the create.
  *  2. State at parents. For an admitted event e, P(e) is the set of power events among its strict
  *     ancestors, and stateAt(e) = Phase1(P(e)). e is authorised at its parents when its author
  *     may do what it says in stateAt(e) (rules below); else it is `unauthorised`, whatever
  *     happens later. authorPower(e) is the author's power in stateAt(e).
  *  3. Phase1(D), for a set D of power events closed under ancestry: start from the create's state
- *     (the creator as sole member, the create's settings) and walk D in Kahn's topological order
- *     (an event after its power ancestors) where, among the events ready, the highest
- *     authorPower goes first, then the lowest Lamport clock, then the smallest id (Matrix's
- *     reverse topological power ordering, with Lamport for origin_server_ts). An event is applied
- *     if it was authorised at its parents and is still authorised in the state built so far;
- *     else it is a `conflict` (e.g. a ban of a member a higher-powered author promoted
- *     concurrently). When two concurrent power events both stay authorised (two settings
- *     changes, two role changes of one member), the one applied later stands, as in Matrix.
- *     The resolved power state is Phase1(all admitted power events).
+ *     (the creator as sole member, the create's settings) and walk D in the power order: the
+ *     first pending event by priority — the highest authorPower, then the lowest Lamport clock,
+ *     then the smallest id (Matrix's power ordering, with Lamport for origin_server_ts) — goes
+ *     next, after its pending power ancestors, which go first in the same way among themselves.
+ *     So an event waits only for what it descends from, and takes it along: an unrelated
+ *     low-power event (a newcomer's join the ban happens to descend from) never lets a weaker
+ *     concurrent event in first; a weaker event goes before a stronger concurrent one only when
+ *     something at least as strong descends from it (docs/decisions/0021). The order is
+ *     topological, so an event's own downset ends with it. An event is applied if it was
+ *     authorised at its parents and is still authorised in the state built so far; else it is
+ *     a `conflict` (e.g. a ban of a member a higher-powered author promoted concurrently). When
+ *     two concurrent power events both stay authorised (two settings changes, two role changes
+ *     of one member), the one applied later stands, as in Matrix. The resolved power state is
+ *     Phase1(all admitted power events).
  *  4. Display events: each one e is applied if authorised at its parents and in view(e),
  *     the resolved power state without the power events that descend from e (so a concurrent
  *     kick or demotion defeats it, a later one does not undo it); else `conflict`.
@@ -48,6 +56,9 @@
  *     field descends from, the one by the highest authorPower, then the highest Lamport clock,
  *     then the smallest id. A nick or status counts only if made during the author's current
  *     membership (it descends from the join that made them a member).
+ *  6. Heads and clock: the accepted events (the create, applied power and display events) of
+ *     which no accepted event descends, and the largest accepted clock. A refused event, whatever
+ *     clock it claims, moves neither, so nobody can push the next event's clock out of reach.
  *
  * Rules (each check reads the state it is given; required power per action from the settings):
  *  join: not a member, not banned, and invited or the group public. leave: a member or invited
@@ -56,17 +67,22 @@
  *  author, power(target) < power(author). ban: power ≥ ban; target not the author, not banned,
  *  power(target) < power(author). unban: power ≥ unban; target banned. role: power ≥ role; target
  *  a member, not the author, power(target) < power(author), the new role's power ≤ the author's,
- *  and a change. settings: power ≥ settings; every required power it changes is ≤ the author's
+ *  and a change; or on oneself, a lower role than one's own, whatever power `role` needs (the
+ *  creator's role comes with the create and stays). settings: power ≥ settings; every required power it changes is ≤ the author's
  *  power before and after (Matrix's power-levels rule). topic, name, avatar, pin: power ≥ that
  *  action. nick, status: a member.
  *
  * The result depends only on the set of events, never on their order or on duplicates: every step
  * above sorts or keys by content. Cost: a signature check only for event objects this code did not
  * decode or create (checkGroupEvent); stateAt is shared by the events with the same maximal power
- * ancestors and extended in place along a chain, so a fork merge costs one Kahn walk over the
- * power events and the rest is linear; bit sets of n × (power events + display fields) bits answer
- * the ancestry questions. A 1,000-member room of 2,100 events with 100 merges took about 60 ms
- * (best of 15 runs, one core); an incremental resolution (from a checkpoint) is left for later.
+ * ancestors and extended in place along a chain, so a fork merge costs one walk over the power
+ * events and the rest is linear; bit sets of n × (power events + display fields) bits answer the
+ * ancestry questions, and per power level the walk finds the next event by scanning words of
+ * them (the ancestors of one event lie below its position). A 1,000-member room of 2,100 events
+ * with 100 merges took about 60 ms (best of 15 runs, one core, idle) with the former Kahn walk;
+ * `bench/group-state-bench.ts` ran the two walks side by side on a busy shared machine at the
+ * same cost within noise: best of 15, 74–79 ms of CPU before and 77–89 ms now. An incremental
+ * resolution (from a checkpoint) is left for later.
  */
 import { compareBytes, equalBytes, toHex } from './bytes.ts';
 import { InternalError, ParusError, ProtocolError, UsageError, VerificationError } from './errors.ts';
@@ -85,6 +101,12 @@ import {
   type GroupStatus,
 } from './group-event.ts';
 
+/**
+ * How far an event's clock may run ahead of its parents'. A clock near 2^53 would leave the
+ * group no room for the next event (issue 11), so a larger jump is refused as `clock`.
+ */
+export const MAX_GROUP_LAMPORT_JUMP = 1_000_000;
+
 export interface GroupMember {
   readonly key: Uint8Array;
   readonly role: GroupRole;
@@ -98,7 +120,6 @@ export type GroupRejectionReason =
   | 'malformed'
   | 'forged'
   | 'other-group'
-  | 'extra-create'
   | 'orphan'
   | 'clock'
   | 'unauthorised'
@@ -127,9 +148,12 @@ export interface GroupState {
   readonly avatar: Uint8Array | null;
   readonly pinned: GroupPin | null;
   readonly settings: GroupSettings;
-  /** Admitted events no admitted event names as a parent, sorted: the next event's parents. */
+  /**
+   * Accepted events (the create, and events not in `rejected`) of which no accepted event
+   * descends, sorted: the next event's parents. A refused event is never one.
+   */
   readonly heads: readonly Uint8Array[];
-  /** The largest admitted Lamport clock: the next event takes one more. */
+  /** The largest accepted Lamport clock: the next event takes one more. */
   readonly lamport: number;
   /** Every event that does not count, sorted by id. */
   readonly rejected: readonly GroupRejection[];
@@ -179,41 +203,20 @@ class Bits {
   addAll(other: Bits): void {
     for (let k = 0; k < this.words.length; k++) this.words[k]! |= other.words[k]!;
   }
+  delete(i: number): void {
+    this.words[i >>> 5]! &= ~(1 << (i & 31));
+  }
   intersects(other: Bits): boolean {
     for (let k = 0; k < this.words.length; k++) if ((this.words[k]! & other.words[k]!) !== 0) return true;
     return false;
   }
-}
-
-/** A binary min-heap under a comparison. */
-class Heap<T> {
-  private readonly items: T[] = [];
-  constructor(private readonly before: (a: T, b: T) => boolean) {}
-  push(item: T): void {
-    const items = this.items;
-    let i = items.push(item) - 1;
-    while (i > 0) {
-      const up = (i - 1) >> 1;
-      if (!this.before(items[i]!, items[up]!)) break;
-      [items[i], items[up]] = [items[up]!, items[i]!];
-      i = up;
+  /** The smallest i in this set (and in `mask`, if given) among words from..to, or -1. */
+  lowest(from: number, to: number, mask?: Bits): number {
+    for (let k = from; k <= to && k < this.words.length; k++) {
+      const w = mask === undefined ? this.words[k]! : this.words[k]! & mask.words[k]!;
+      if (w !== 0) return (k << 5) + 31 - Math.clz32(w & -w);
     }
-  }
-  pop(): T | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (top === undefined || last === undefined || items.length === 0) return top;
-    items[0] = last;
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1;
-      let m = i;
-      if (l < items.length && this.before(items[l]!, items[m]!)) m = l;
-      if (l + 1 < items.length && this.before(items[l + 1]!, items[m]!)) m = l + 1;
-      if (m === i) return top;
-      [items[i], items[m]] = [items[m]!, items[i]!];
-      i = m;
-    }
+    return -1;
   }
 }
 
@@ -254,12 +257,17 @@ interface AuthState {
   settings: GroupSettings;
 }
 
+/** The author powers a power event can have at its parents, highest first (phase1's order). */
+const POWER_LEVELS: readonly number[] = [...new Set([0, ...Object.values(GROUP_ROLE_POWER)])].sort(
+  (a, b) => b - a,
+);
+
 interface Context {
   readonly nodes: readonly Node[];
   /** Node index of each power event, by position. */
   readonly powerNodes: readonly number[];
-  /** Power events whose maximal power ancestors include each one, by position. */
-  readonly powerChildren: readonly number[][];
+  /** Power events by the author's power at their parents (POWER_LEVELS order), by position. */
+  readonly levels: readonly Bits[];
   readonly creator: string;
   readonly base: AuthState;
 }
@@ -309,6 +317,11 @@ function authorise(ctx: Context, s: AuthState, node: Node): string | null {
   if (member === undefined) return 'author is not a member';
   const own = GROUP_ROLE_POWER[member.role];
   if (e.type === 'nick' || e.type === 'status') return null;
+  if (e.type === 'role' && node.target === author) {
+    // Stepping down needs no power; the creator's role comes with the create and stays.
+    if (member.role === 'creator') return 'the creator’s role cannot change';
+    return GROUP_ROLE_POWER[e.content.role] < own ? null : 'one may only lower one’s own role';
+  }
   const action: GroupAction = e.type;
   const required = s.settings.power[action];
   if (own < required) return `${action} needs power ${required}, author has ${own}`;
@@ -333,7 +346,6 @@ function authorise(ctx: Context, s: AuthState, node: Node): string | null {
       return s.banned.has(target) ? null : 'not banned';
     case 'role': {
       const current = s.members.get(target);
-      if (target === author) return 'cannot change one’s own role';
       if (current === undefined) return 'not a member';
       if (GROUP_ROLE_POWER[e.content.role] > own) return 'cannot raise anyone above oneself';
       if (current.role === e.content.role) return 'role unchanged';
@@ -397,45 +409,62 @@ function applyPower(ctx: Context, s: AuthState, node: Node): void {
   }
 }
 
-/** Reverse topological power ordering: higher author power, then lower Lamport, then smaller id. */
-function powerFirst(ctx: Context): (a: number, b: number) => boolean {
-  return (a, b) => {
-    const x = ctx.nodes[ctx.powerNodes[a]!]!;
-    const y = ctx.nodes[ctx.powerNodes[b]!]!;
-    if (x.power !== y.power) return x.power > y.power;
-    if (x.event.lamport !== y.event.lamport) return x.event.lamport < y.event.lamport;
-    return compareBytes(x.event.id, y.event.id) < 0;
-  };
-}
-
 /**
- * Phase1(D) of the header (step 3) for the power events D (closed under ancestry). `report`
- * hears each event's fate: null when applied, else why not (`refusedAtParents` tells which).
+ * Phase1(D) of the header (step 3) for the power events D (closed under ancestry; null: all).
+ * The order: the first pending event by priority (higher author power at its parents, then lower
+ * Lamport clock, then smaller id) goes next, once its pending ancestors have gone, each of them
+ * chosen the same way among them. Positions follow (Lamport, id), so within one power level the
+ * lowest pending position is the first by priority. `report` hears each event's fate: null when
+ * applied, else why not (`refusedAtParents` tells which).
  */
 function phase1(
   ctx: Context,
-  inD: (p: number) => boolean,
+  within: Bits | null,
   report?: (p: number, why: string | null, refusedAtParents: boolean) => void,
 ): AuthState {
   const state = copyAuth(ctx.base);
-  const waiting = new Int32Array(ctx.powerNodes.length);
-  const ready = new Heap<number>(powerFirst(ctx));
-  for (let p = 0; p < ctx.powerNodes.length; p++) {
-    if (!inD(p)) continue;
-    waiting[p] = ctx.nodes[ctx.powerNodes[p]!]!.powerHeads.length;
-    if (waiting[p] === 0) ready.push(p);
-  }
-  for (let p = ready.pop(); p !== undefined; p = ready.pop()) {
-    const node = ctx.nodes[ctx.powerNodes[p]!]!;
+  const pending = ctx.levels.map((level) => {
+    const bits = new Bits(ctx.powerNodes.length);
+    for (let k = 0; k < bits.words.length; k++)
+      bits.words[k] = within === null ? level.words[k]! : level.words[k]! & within.words[k]!;
+    return bits;
+  });
+  const lastWord = (ctx.powerNodes.length - 1) >>> 5;
+  const from = new Array<number>(pending.length).fill(0); // words below are empty, per level
+  /** The first pending event by priority: among the ancestors of `p` when given, else all. */
+  const first = (p?: number): number => {
+    const node = p === undefined ? undefined : ctx.nodes[ctx.powerNodes[p]!]!;
+    for (let l = 0; l < pending.length; l++) {
+      const bits = pending[l]!;
+      while (from[l]! <= lastWord && bits.words[from[l]!] === 0) from[l]!++;
+      const found =
+        node === undefined
+          ? bits.lowest(from[l]!, lastWord)
+          : bits.lowest(from[l]!, (p! - 1) >>> 5, node.powerAnc);
+      if (found >= 0 && (p === undefined || found < p)) return found;
+    }
+    return -1;
+  };
+  const levelOf = (p: number): Bits => pending[POWER_LEVELS.indexOf(ctx.nodes[ctx.powerNodes[p]!]!.power)]!;
+  // A stack of events waiting for their ancestors: each is the first pending ancestor of the one below.
+  const waiting: number[] = [];
+  for (;;) {
+    const top = waiting[waiting.length - 1];
+    const next = top === undefined ? first() : first(top);
+    if (next >= 0) {
+      waiting.push(next);
+      continue;
+    }
+    if (top === undefined) break;
+    waiting.pop();
+    levelOf(top).delete(top);
+    const node = ctx.nodes[ctx.powerNodes[top]!]!;
     if (node.refused !== null) {
-      report?.(p, node.refused, true);
+      report?.(top, node.refused, true);
     } else {
       const why = authorise(ctx, state, node);
       if (why === null) applyPower(ctx, state, node);
-      report?.(p, why, false);
-    }
-    for (const child of ctx.powerChildren[p]!) {
-      if (inD(child) && --waiting[child]! === 0) ready.push(child);
+      report?.(top, why, false);
     }
   }
   return state;
@@ -451,7 +480,6 @@ const REASON_ORDER: readonly GroupRejectionReason[] = [
   'forged',
   'malformed',
   'other-group',
-  'extra-create',
   'orphan',
   'clock',
   'unauthorised',
@@ -482,7 +510,13 @@ function admit(events: readonly GroupEvent[], group: Uint8Array | undefined): Ad
   const rejected = new Map<string, GroupRejection>();
   const valid = new Map<string, GroupEvent>();
   for (const input of events) {
-    if (!(input?.id instanceof Uint8Array) || input.id.length !== GROUP_EVENT_ID_BYTES) {
+    let id: unknown;
+    try {
+      id = input?.id;
+    } catch {
+      id = undefined; // a getter that throws: not an event
+    }
+    if (!(id instanceof Uint8Array) || id.length !== GROUP_EVENT_ID_BYTES) {
       throw new UsageError('events must be group events with 32-byte ids');
     }
     let event: GroupEvent;
@@ -508,15 +542,17 @@ function admit(events: readonly GroupEvent[], group: Uint8Array | undefined): Ad
     group = creates[0]?.group;
     if (group === undefined) throw new ProtocolError('no create event');
   }
-  const ours = creates.filter((e) => equalBytes(e.group, group)).sort((a, b) => compareBytes(a.id, b.id));
+  const ours = creates.filter((e) => equalBytes(e.group, group));
   const create = ours[0];
   if (create === undefined) throw new ProtocolError('no create event for the group');
+  // Two creates of one group: a create made before docs/decisions/0022 whose creator signed
+  // another with its nonce (or a BLAKE2b collision). Neither may replace the history of the
+  // other, so the group does not resolve; clients keep the first create they hold.
+  if (ours.length > 1) throw new ProtocolError('two create events claim the group');
 
   const admitted: GroupEvent[] = [];
   for (const event of valid.values()) {
     if (!equalBytes(event.group, group)) reject(rejected, event.id, 'other-group', 'event of another group');
-    else if (event.type === 'create' && event !== create)
-      reject(rejected, event.id, 'extra-create', 'a second create event');
     else admitted.push(event);
   }
   admitted.sort((a, b) => a.lamport - b.lamport || compareBytes(a.id, b.id));
@@ -534,6 +570,7 @@ export function resolveGroupState(
   opts: { group?: Uint8Array } = {},
 ): GroupState {
   if (!Array.isArray(events)) throw new UsageError('events must be an array');
+  if (typeof opts !== 'object' || opts === null) throw new UsageError('options must be an object');
   if (
     opts.group !== undefined &&
     (!(opts.group instanceof Uint8Array) || opts.group.length !== GROUP_ID_BYTES)
@@ -550,6 +587,7 @@ export function resolveGroupState(
   for (const event of sorted) {
     const parents: number[] = [];
     let problem: [GroupRejectionReason, string] | undefined;
+    let above = 0;
     for (const parent of event.parents) {
       const key = idKey(parent);
       const known = byId.get(key);
@@ -559,7 +597,10 @@ export function resolveGroupState(
       else if (j === undefined) problem = ['orphan', 'a parent was refused'];
       if (problem !== undefined || j === undefined) break;
       parents.push(j);
+      above = Math.max(above, known!.lamport);
     }
+    if (problem === undefined && event.parents.length > 0 && event.lamport > above + MAX_GROUP_LAMPORT_JUMP)
+      problem = ['clock', `Lamport clock more than ${MAX_GROUP_LAMPORT_JUMP} above its parents’`];
     if (problem !== undefined) {
       reject(rejected, event.id, ...problem);
       continue;
@@ -571,7 +612,6 @@ export function resolveGroupState(
   }
 
   const powerCount = powerNodes.length;
-  const powerChildren: number[][] = Array.from({ length: powerCount }, () => []);
   for (const { event, parents, p } of pending) {
     const powerAnc = new Bits(powerCount);
     const candidates = new Set<number>();
@@ -593,7 +633,6 @@ export function resolveGroupState(
     const index = nodes.length;
     const targetKey = targetOf(event);
     for (const j of parents) nodes[j]!.children.push(index);
-    if (p >= 0) for (const h of powerHeads) powerChildren[h]!.push(p);
     nodes.push({
       event,
       index,
@@ -617,12 +656,13 @@ export function resolveGroupState(
     banned: new Map(),
     settings: create.content.settings,
   };
-  const ctx: Context = { nodes, powerNodes, powerChildren, creator, base };
+  const levels = POWER_LEVELS.map(() => new Bits(powerCount));
+  const ctx: Context = { nodes, powerNodes, levels, creator, base };
 
   // ---- Step 2: authorisation at the parents ------------------------------------------------
   // stateAt(e) depends only on e's maximal power ancestors: snapshots are keyed by them and
   // dropped after their last use. With one maximal ancestor h it is h's own state after h
-  // (Kahn places h last, so Phase1 of h's ancestors plus h is that state plus h).
+  // (the order is topological, so h goes last: Phase1 of h's ancestors plus h is that state plus h).
   const keyOf = (heads: readonly number[]): string => heads.join(',');
   const uses = new Map<string, number>();
   for (const node of nodes) {
@@ -656,7 +696,7 @@ export function resolveGroupState(
         downset.add(h);
         downset.addAll(nodes[powerNodes[h]!]!.powerAnc);
       }
-      at = phase1(ctx, (p) => downset.has(p));
+      at = phase1(ctx, downset);
       hold(k, at);
     }
     const left = uses.get(k)! - 1;
@@ -665,6 +705,7 @@ export function resolveGroupState(
 
     node.refused = authorise(ctx, at, node);
     node.power = powerOf(ctx, at, node.author);
+    if (node.p >= 0) levels[POWER_LEVELS.indexOf(node.power)]!.add(node.p);
     if (node.p >= 0 && (uses.get(String(node.p)) ?? 0) > 0) {
       let after = at;
       if (node.refused === null) {
@@ -678,19 +719,15 @@ export function resolveGroupState(
   // ---- Step 3: the resolved power state ----------------------------------------------------
   const applied = new Bits(powerCount);
   const sequence: number[] = [];
-  const resolved = phase1(
-    ctx,
-    () => true,
-    (p, why, refusedAtParents) => {
-      const event = nodes[powerNodes[p]!]!.event;
-      if (why === null) {
-        applied.add(p);
-        sequence.push(p);
-      } else {
-        reject(rejected, event.id, refusedAtParents ? 'unauthorised' : 'conflict', why);
-      }
-    },
-  );
+  const resolved = phase1(ctx, null, (p, why, refusedAtParents) => {
+    const event = nodes[powerNodes[p]!]!.event;
+    if (why === null) {
+      applied.add(p);
+      sequence.push(p);
+    } else {
+      reject(rejected, event.id, refusedAtParents ? 'unauthorised' : 'conflict', why);
+    }
+  });
 
   // ---- Step 4: display events against view(e) ----------------------------------------------
   // Power events descending from each node, by a reverse sweep.
@@ -788,6 +825,18 @@ export function resolveGroupState(
   };
 
   // ---- The result -----------------------------------------------------------------------------
+  // Heads and clock come from accepted events only: a refused event, whatever clock it claims,
+  // moves neither (issue 11). The largest accepted clock is a head's.
+  const accepted = new Uint8Array(nodes.length);
+  accepted[0] = 1;
+  for (const p of sequence) accepted[powerNodes[p]!] = 1;
+  for (const node of displayApplied) accepted[node.index] = 1;
+  const acceptedBelow = new Uint8Array(nodes.length);
+  const heads: Node[] = [];
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    for (const c of nodes[i]!.children) if (accepted[c] === 1 || acceptedBelow[c] === 1) acceptedBelow[i] = 1;
+    if (accepted[i] === 1 && acceptedBelow[i] === 0) heads.push(nodes[i]!);
+  }
   const members = new Map<string, GroupMember>();
   for (const key of [...resolved.members.keys()].sort()) {
     const m = resolved.members.get(key)!;
@@ -817,11 +866,8 @@ export function resolveGroupState(
     avatar: avatar?.type === 'avatar' ? avatar.content.avatar : null,
     pinned: pin?.type === 'pin' ? pin.content.pin : null,
     settings: resolved.settings,
-    heads: nodes
-      .filter((node) => node.children.length === 0)
-      .map((node) => node.event.id.slice())
-      .sort(compareBytes),
-    lamport: nodes.reduce((max, node) => Math.max(max, node.event.lamport), 0),
+    heads: heads.map((node) => node.event.id.slice()).sort(compareBytes),
+    lamport: heads.reduce((max, node) => Math.max(max, node.event.lamport), 0),
     rejected: [...rejected.values()].sort((a, b) => compareBytes(a.id, b.id)),
   };
 }

@@ -340,7 +340,7 @@ export {
   GROUP_STATUSES,
   defaultGroupSettings,
   isGroupEventType,
-  groupIdFor,
+  groupIdOfCreate,
   encodeGroupEvent,
   createGroupEvent,
   createGroup,

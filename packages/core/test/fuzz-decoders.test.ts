@@ -48,6 +48,7 @@ import {
   decodeSenderReceiverState,
   decodeStickerBody,
   decodeTextBody,
+  decodeRekeyBody,
   decodeTypingBody,
   decodeUnsendBody,
   encodeCard,
@@ -66,6 +67,7 @@ import {
   encodeSenderReceiverState,
   encodeStickerBody,
   encodeTextBody,
+  encodeRekeyBody,
   encodeUnsendBody,
   encryptFileChunks,
   formatRelayAddress,
@@ -375,6 +377,12 @@ function buildTargets(): void {
     encodeUnsendBody,
   );
   bodyTarget('decodeTypingBody', decodeTypingBody, [{}]);
+  bodyTarget(
+    'decodeRekeyBody',
+    decodeRekeyBody,
+    [encodeRekeyBody({ reply: false }), encodeRekeyBody({ reply: true })],
+    encodeRekeyBody,
+  );
 
   // Cards, links, contact requests, device certificates, envelopes.
   const identity = generateSignKeyPair(rng);

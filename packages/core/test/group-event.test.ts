@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { concatBytes, toHex, utf8 } from '../src/bytes.ts';
+import { concatBytes, fromHex, toHex, utf8 } from '../src/bytes.ts';
 import { decodeCbor, encodeCbor, type CborMap } from '../src/cbor.ts';
 import { generateSignKeyPair, hash, initCrypto, sign, type SignKeyPair } from '../src/crypto.ts';
-import { DecodeError, ProtocolError, UsageError, VerificationError } from '../src/errors.ts';
+import { DecodeError, ParusError, ProtocolError, UsageError, VerificationError } from '../src/errors.ts';
+import legacy from './vectors/group-legacy-create.json' with { type: 'json' };
 import {
   GROUP_EVENT_TYPES,
   MAX_GROUP_EVENT_BYTES,
@@ -15,7 +16,7 @@ import {
   decodeGroupEvent,
   defaultGroupSettings,
   encodeGroupEvent,
-  groupIdFor,
+  groupIdOfCreate,
   type GroupEvent,
   type GroupEventContents,
   type GroupEventOf,
@@ -100,29 +101,41 @@ describe('group event codec', () => {
     }
   });
 
-  it('binds the group id to the creator and the nonce', () => {
-    expect(toHex(groupIdFor(alice.publicKey, create.content.nonce))).toBe(toHex(group));
+  it('binds the group id to the whole create event (issue 11)', () => {
+    expect(toHex(groupIdOfCreate(create.id))).toBe(toHex(group));
     expect(create.parents).toEqual([]);
     expect(create.lamport).toBe(0);
-    // Bob signs a create for Alice's group id: honest id and signature, but not bound to him.
-    const stolen = createGroupEvent({
-      author: alice,
-      group,
-      parents: [],
-      lamport: 0,
-      ts: TS,
-      type: 'create',
-      content: create.content,
-    });
-    const m = decodeCbor(encodeGroupEvent(stolen)) as CborMap;
-    m.author = bob.publicKey;
-    const { id: _id, sig: _sig, ...unsigned } = m;
-    m.id = hash(concatBytes(utf8('parus-group-event-v1'), encodeCbor(unsigned)), 32);
-    m.sig = sign(bob.secretKey, concatBytes(utf8('parus-group-event-sig-v1'), m.id));
-    expect(() => decodeGroupEvent(encodeCbor(m))).toThrow(VerificationError);
+    /** Alice's create with one field changed, re-signed by `signer`, its group id kept. */
+    const resigned = (change: (m: CborMap) => void, signer: SignKeyPair): Uint8Array => {
+      const m = decodeCbor(encodeGroupEvent(create)) as CborMap;
+      change(m);
+      const { id: _id, sig: _sig, group: _group, ...unsigned } = m;
+      m.id = hash(concatBytes(utf8('parus-group-event-v1'), encodeCbor(unsigned)), 32);
+      m.sig = sign(signer.secretKey, concatBytes(utf8('parus-group-event-sig-v1'), m.id as Uint8Array));
+      return encodeCbor(m);
+    };
+    // The creator's second create with the same nonce and another name, time or settings: an
+    // honest id and signature, but it does not name the group of the first.
+    const content = create.content;
+    for (const change of [
+      (m: CborMap) => void (m.content = { ...content, name: 'Wiped' } as unknown as CborMap),
+      (m: CborMap) => void (m.ts = TS + 1),
+      (m: CborMap) =>
+        void (m.content = {
+          ...content,
+          settings: { ...content.settings, public: true },
+        } as unknown as CborMap),
+    ]) {
+      expect(() => decodeGroupEvent(resigned(change, alice))).toThrow(VerificationError);
+    }
+    // Bob signs Alice's create as his own: bound to nothing either.
+    expect(() => decodeGroupEvent(resigned((m) => void (m.author = bob.publicKey), bob))).toThrow(
+      VerificationError,
+    );
+    // Nobody makes a create through createGroupEvent: its group is derived from it.
     expect(() =>
       createGroupEvent({
-        author: bob,
+        author: alice,
         group,
         parents: [],
         lamport: 0,
@@ -130,7 +143,56 @@ describe('group event codec', () => {
         type: 'create',
         content: create.content,
       }),
-    ).toThrow(VerificationError);
+    ).toThrow(UsageError);
+  });
+
+  it('still decodes a create made before the binding, bound to its creator and nonce', () => {
+    const [legacyCreate, invite, join] = legacy.events.map((e) => decodeGroupEvent(fromHex(e)));
+    expect(toHex(legacyCreate!.group)).toBe(legacy.group);
+    expect(toHex(invite!.group)).toBe(legacy.group);
+    expect(join!.type).toBe('join');
+    // Its creator could sign a second create with the same nonce: it decodes too, and
+    // group-state.ts refuses a group with two creates (group-state.test.ts).
+    expect(toHex(decodeGroupEvent(fromHex(legacy.secondCreate)).group)).toBe(legacy.group);
+    // But a legacy create whose group id is not its creator's and nonce's is a forgery.
+    const m = decodeCbor(fromHex(legacy.events[0]!)) as CborMap;
+    m.group = new Uint8Array(16).fill(1);
+    const { id: _id, sig: _sig, ...unsigned } = m;
+    m.id = hash(concatBytes(utf8('parus-group-event-v1'), encodeCbor(unsigned)), 32);
+    expect(() => decodeGroupEvent(encodeCbor(m))).toThrow(VerificationError);
+  });
+
+  it('refuses an object that is not an event with the project’s errors, never a TypeError', () => {
+    const kick = make('kick', sampleContents().kick);
+    const cyclic: Record<string, unknown> = { member: bob.publicKey };
+    cyclic.self = cyclic;
+    const notEvents = [
+      { ...kick, parents: null },
+      { ...kick, parents: 'x' },
+      { ...kick, content: null },
+      { ...kick, content: { member: Symbol('x') } },
+      { ...kick, content: cyclic },
+      null,
+      7,
+    ];
+    for (const broken of notEvents)
+      expect(() => encodeGroupEvent(broken as unknown as GroupEvent)).toThrow(UsageError);
+    for (const broken of [
+      ...notEvents,
+      { ...kick, group: 7 },
+      { ...kick, lamport: -1 },
+      { ...kick, lamport: 2 ** 64 },
+      { ...kick, parents: [null] },
+      { ...kick, id: 'x' },
+    ]) {
+      let thrown: unknown;
+      try {
+        checkGroupEvent(broken as unknown as GroupEvent);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ParusError);
+    }
   });
 
   it('refuses every truncation with DecodeError', () => {

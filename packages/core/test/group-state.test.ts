@@ -4,19 +4,23 @@
  * state, and an event's fate at its parents does not depend on what came after it.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { toHex } from '../src/bytes.ts';
+import { fromHex, toHex } from '../src/bytes.ts';
 import { generateSignKeyPair, initCrypto, type SignKeyPair } from '../src/crypto.ts';
-import { ProtocolError, UsageError } from '../src/errors.ts';
+import { ParusError, ProtocolError, UsageError } from '../src/errors.ts';
 import {
   createGroup,
   createGroupEvent,
+  decodeGroupEvent,
   defaultGroupSettings,
+  GROUP_ROLE_POWER,
+  type GroupAction,
   type GroupEvent,
   type GroupEventContents,
   type GroupEventType,
   type GroupSettings,
 } from '../src/group-event.ts';
 import {
+  MAX_GROUP_LAMPORT_JUMP,
   groupCan,
   groupMemberPower,
   resolveGroupState,
@@ -24,6 +28,7 @@ import {
   type GroupState,
 } from '../src/group-state.ts';
 import { scriptedRandom, seededInts } from './contact-test-helpers.ts';
+import legacy from './vectors/group-legacy-create.json' with { type: 'json' };
 
 const rng = scriptedRandom('group-state');
 const TS = 1_750_000_000_000;
@@ -210,7 +215,7 @@ describe('group state: unauthorised and forged events', () => {
       },
       [tip],
     );
-    const selfPromotion = h.add(admin, 'role', { member: admin.publicKey, role: 'moderator' }, [tip]);
+    const selfPromotion = h.add(mod, 'role', { member: mod.publicKey, role: 'admin' }, [tip]);
     const outsiderTopic = h.add(eve, 'topic', { topic: 'hi' }, [tip]);
     const s = h.resolve();
     for (const e of [
@@ -474,6 +479,210 @@ describe('group state: concurrent conflicts', () => {
   });
 });
 
+describe('group state: attacks (issue 11)', () => {
+  it('a banned moderator’s backdated kick and ban do not stick, whatever unrelated events came first', () => {
+    const { h, tip } = History.populated();
+    // Carol invites Eve, Eve joins, and only then the admin bans the moderator.
+    const invite = h.add(carol, 'invite', { member: eve.publicKey }, [tip]);
+    const join = h.add(eve, 'join', {}, [invite]);
+    const ban = h.add(admin, 'ban', { member: mod.publicKey }, [join]);
+    // The moderator, banned, attaches a kick of Dave and a ban of Carol to the old tip.
+    const kick = h.add(mod, 'kick', { member: dave.publicKey }, [tip]);
+    const banCarol = h.add(mod, 'ban', { member: carol.publicKey }, [kick]);
+    const s = h.resolve();
+    for (const e of [invite, join, ban]) expect(reasonOf(s, e)).toBeUndefined();
+    expect(reasonOf(s, kick)).toBe('conflict');
+    expect(reasonOf(s, banCarol)).toBe('conflict');
+    expect(s.members.has(hex(dave))).toBe(true);
+    expect(s.members.has(hex(carol))).toBe(true);
+    expect(s.banned.has(hex(carol))).toBe(false);
+    expect(s.banned.has(hex(mod))).toBe(true);
+    expect(s.heads.map(toHex)).toEqual([toHex(ban.id)]);
+    // The same with a demotion, and with the acts hung below the admin's own promotion.
+    const h2 = new History();
+    for (const k of [admin, mod, carol, dave]) h2.add(creator, 'invite', { member: k.publicKey });
+    for (const k of [admin, mod, carol, dave]) h2.add(k, 'join', {});
+    const modRole = h2.add(creator, 'role', { member: mod.publicKey, role: 'moderator' });
+    h2.add(creator, 'role', { member: admin.publicKey, role: 'admin' });
+    h2.add(dave, 'invite', { member: eve.publicKey });
+    h2.add(eve, 'join', {});
+    const demote = h2.add(admin, 'role', { member: mod.publicKey, role: 'member' });
+    const kick2 = h2.add(mod, 'kick', { member: dave.publicKey }, [modRole]);
+    const topic = h2.add(mod, 'topic', { topic: 'mine' }, [kick2]);
+    const s2 = h2.resolve();
+    expect(reasonOf(s2, demote)).toBeUndefined();
+    expect(reasonOf(s2, kick2)).toBe('conflict');
+    expect(reasonOf(s2, topic)).toBe('conflict');
+    expect(s2.members.has(hex(dave))).toBe(true);
+    expect(s2.members.get(hex(mod))?.role).toBe('member');
+  });
+
+  it('a backdated act stands when someone with more power built on it before the removal', () => {
+    const { h, tip } = History.populated();
+    const kick = h.add(mod, 'kick', { member: dave.publicKey }, [tip]);
+    // The creator saw the kick (and nothing of the ban) and acted after it.
+    const endorsed = h.add(creator, 'invite', { member: eve.publicKey }, [kick]);
+    const ban = h.add(admin, 'ban', { member: mod.publicKey }, [tip]);
+    const s = h.resolve();
+    for (const e of [kick, endorsed, ban]) expect(reasonOf(s, e)).toBeUndefined();
+    expect(s.members.has(hex(dave))).toBe(false);
+    expect(s.banned.has(hex(mod))).toBe(true);
+  });
+
+  it('the creator cannot swap the create: a second create with the same nonce names another group', () => {
+    const { h, tip } = History.populated();
+    h.add(creator, 'name', { name: 'Parus' }, [tip]);
+    const first = h.create as GroupEvent & { type: 'create' };
+    const sameNonce = { bytes: (n: number) => first.content.nonce.slice(0, n) };
+    // Whichever id is smaller, the second create never replaces the first.
+    for (const name of ['Wiped', 'Wiped again', 'Wiped once more']) {
+      const second = createGroup({ author: creator, name, ts: TS, rng: sameNonce });
+      expect(toHex(second.group)).not.toBe(toHex(h.create.group));
+      const s = resolveGroupState([...h.events, second], { group: h.create.group });
+      expect(reasonOf(s, second)).toBe('other-group');
+      expect(s.members.size).toBe(5);
+      expect(s.name).toBe('Parus');
+      expect(toHex(s.create)).toBe(toHex(h.create.id));
+      expect(() => resolveGroupState([...h.events, second])).toThrow(ProtocolError);
+    }
+  });
+
+  it('a group made before the binding resolves, and its creator’s second create is refused', () => {
+    const events = legacy.events.map((e) => decodeGroupEvent(fromHex(e)));
+    const s = resolveGroupState(events);
+    expect(toHex(s.group)).toBe(legacy.group);
+    expect([...s.members.keys()]).toEqual([legacy.creatorPublic, legacy.carolPublic].sort());
+    expect(s.name).toBe('Legacy');
+    const second = decodeGroupEvent(fromHex(legacy.secondCreate));
+    expect(toHex(second.group)).toBe(legacy.group);
+    expect(() => resolveGroupState([...events, second])).toThrow(ProtocolError);
+    expect(() => resolveGroupState([second, ...events], { group: fromHex(legacy.group) })).toThrow(
+      ProtocolError,
+    );
+  });
+
+  it('a refused event moves neither the heads nor the clock, whatever clock it claims', () => {
+    const { h, tip } = History.populated();
+    const before = h.resolve();
+    const far = (author: SignKeyPair, lamport: number, type: 'topic' | 'nick'): GroupEvent =>
+      createGroupEvent({
+        author,
+        group: h.create.group,
+        parents: [tip.id],
+        lamport,
+        ts: TS,
+        type,
+        content: (type === 'topic' ? { topic: 'x' } : { nick: 'x' }) as GroupEventContents['topic'],
+      }) as GroupEvent;
+    // A stranger's events: one at 2^53 − 1 (beyond the jump), one at a modest clock (unauthorised),
+    // and a member's at 2^53 − 1.
+    const huge = far(eve, Number.MAX_SAFE_INTEGER, 'nick');
+    const stranger = far(eve, tip.lamport + 5, 'topic');
+    const memberHuge = far(carol, Number.MAX_SAFE_INTEGER, 'nick');
+    const s = resolveGroupState([...h.events, huge, stranger, memberHuge]);
+    expect(reasonOf(s, huge)).toBe('clock');
+    expect(reasonOf(s, memberHuge)).toBe('clock');
+    expect(reasonOf(s, stranger)).toBe('unauthorised');
+    expect(s.heads.map(toHex)).toEqual(before.heads.map(toHex));
+    expect(s.lamport).toBe(before.lamport);
+    // The group can still sign its next event, and a merge naming a refused event counts.
+    const next = createGroupEvent({
+      author: carol,
+      group: h.create.group,
+      parents: [...s.heads, stranger.id],
+      lamport: s.lamport + 6,
+      ts: TS,
+      type: 'nick',
+      content: { nick: 'carol' },
+    }) as GroupEvent;
+    const after = resolveGroupState([...h.events, huge, stranger, memberHuge, next]);
+    expect(reasonOf(after, next)).toBeUndefined();
+    expect(after.heads.map(toHex)).toEqual([toHex(next.id)]);
+    expect(after.lamport).toBe(next.lamport);
+    // A jump of exactly the bound is allowed; one more is not.
+    const atBound = far(carol, tip.lamport + MAX_GROUP_LAMPORT_JUMP, 'nick');
+    const beyond = far(dave, tip.lamport + MAX_GROUP_LAMPORT_JUMP + 1, 'nick');
+    const bounded = resolveGroupState([...h.events, atBound, beyond]);
+    expect(reasonOf(bounded, atBound)).toBeUndefined();
+    expect(reasonOf(bounded, beyond)).toBe('clock');
+    expect(bounded.lamport).toBe(atBound.lamport);
+  });
+
+  it('a member may lower their own role, never raise it; the creator’s role is fixed', () => {
+    const { h, tip } = History.populated();
+    const modDown = h.add(mod, 'role', { member: mod.publicKey, role: 'member' }, [tip]);
+    const adminDown = h.add(admin, 'role', { member: admin.publicKey, role: 'moderator' }, [tip]);
+    const adminUp = h.add(admin, 'role', { member: admin.publicKey, role: 'admin' }, [tip]);
+    const carolUp = h.add(carol, 'role', { member: carol.publicKey, role: 'moderator' }, [tip]);
+    const creatorDown = h.add(creator, 'role', { member: creator.publicKey, role: 'admin' }, [tip]);
+    const s = h.resolve();
+    expect(reasonOf(s, modDown)).toBeUndefined();
+    expect(reasonOf(s, adminDown)).toBeUndefined();
+    for (const e of [adminUp, carolUp, creatorDown]) expect(reasonOf(s, e)).toBe('unauthorised');
+    expect(s.members.get(hex(mod))?.role).toBe('member');
+    expect(s.members.get(hex(admin))?.role).toBe('moderator');
+    expect(s.members.get(hex(creator))?.role).toBe('creator');
+    // Stepping down needs no power to change roles: a moderator steps down where only admins
+    // may change roles, and then cannot come back up.
+    const again = h.add(mod, 'role', { member: mod.publicKey, role: 'moderator' }, [modDown]);
+    expect(reasonOf(h.resolve(), again)).toBe('unauthorised');
+  });
+
+  it('malformed event objects are refused as malformed or with a typed error, never a TypeError', () => {
+    const { h, tip } = History.populated();
+    const good = h.add(carol, 'nick', { nick: 'carol' }, [tip]);
+    const withNullParents = { ...good, parents: null } as unknown as GroupEvent;
+    const s = resolveGroupState([...h.events.filter((e) => e !== good), withNullParents]);
+    expect(reasonOf(s, withNullParents)).toBe('malformed');
+    expect(s.members.size).toBe(5);
+    // Random junk in every field of real events: a state with rejections, or a ParusError.
+    const next = seededInts(11);
+    const junk: unknown[] = [
+      null,
+      undefined,
+      0,
+      -1,
+      2 ** 60,
+      Number.NaN,
+      '',
+      'x',
+      [],
+      [null],
+      {},
+      { a: 1 },
+      new Uint8Array(0),
+      new Uint8Array(32),
+      Symbol('s'),
+      () => 1,
+    ];
+    const fields = ['v', 'group', 'id', 'author', 'parents', 'lamport', 'ts', 'type', 'content', 'sig'];
+    for (let round = 0; round < 400; round++) {
+      const victim = h.events[next(h.events.length)]!;
+      const broken: Record<string, unknown> = { ...victim };
+      for (let k = 1 + next(2); k > 0; k--) broken[pick(fields, next)] = pick(junk, next);
+      if (next(3) === 0)
+        broken.content = { ...(victim.content as object), [pick(['member', 'x'], next)]: pick(junk, next) };
+      const input = h.events.map((e) => (e === victim ? (broken as unknown as GroupEvent) : e));
+      let thrown: unknown;
+      try {
+        resolveGroupState(input);
+      } catch (error) {
+        thrown = error;
+      }
+      if (thrown !== undefined) expect(thrown).toBeInstanceOf(ParusError);
+    }
+    const throwing = Object.defineProperty({}, 'id', {
+      get: () => {
+        throw new Error('no id');
+      },
+    });
+    for (const bad of [null, undefined, 7, 'x', [], {}, throwing]) {
+      expect(() => resolveGroupState([...h.events, bad as unknown as GroupEvent])).toThrow(UsageError);
+    }
+    expect(() => resolveGroupState(h.events, null as unknown as { group?: Uint8Array })).toThrow(UsageError);
+  });
+});
+
 // ---- Property-based ---------------------------------------------------------------------------
 
 /**
@@ -613,6 +822,100 @@ function randomHistory(seed: number, steps: number): { events: GroupEvent[]; gro
   return { events: all, group: create.group };
 }
 
+/**
+ * A seeded random history of removals racing the removed member's acts: members with roles act
+ * on three branches, removals (kick, ban, demotion) by a stronger member on one, the removed
+ * member's acts on another (often hung on an old event), unrelated invitations and joins
+ * everywhere, and now and then a strong member's merge of two branches.
+ */
+function removalHistory(seed: number): { events: GroupEvent[]; group: Uint8Array } {
+  const next = seededInts(seed);
+  const pick = <T>(items: readonly T[]): T => items[next(items.length)]!;
+  const keyRng = scriptedRandom(`group-state removals ${seed}`);
+  const people = Array.from({ length: 8 }, () => generateSignKeyPair(keyRng));
+  const strangers = Array.from({ length: 6 }, () => generateSignKeyPair(keyRng));
+  const owner = people[0]!;
+  const create = createGroup({ author: owner, name: 'removals', ts: TS, rng: keyRng });
+  const all: GroupEvent[] = [create];
+  const add = <T extends Exclude<GroupEventType, 'create'>>(
+    author: SignKeyPair,
+    type: T,
+    content: GroupEventContents[T],
+    parents: readonly GroupEvent[],
+  ): GroupEvent => {
+    const event = createGroupEvent({
+      author,
+      group: create.group,
+      parents: [...new Set(parents.map((p) => toHex(p.id)))].map(fromHex),
+      lamport: Math.max(...parents.map((p) => p.lamport)) + 1 + next(2),
+      ts: TS + all.length,
+      type,
+      content,
+    }) as GroupEvent;
+    all.push(event);
+    return event;
+  };
+  let tip: GroupEvent = create;
+  for (const k of people.slice(1)) tip = add(owner, 'invite', { member: k.publicKey }, [tip]);
+  for (const k of people.slice(1)) tip = add(k, 'join', {}, [tip]);
+  const roles = ['admin', 'admin', 'moderator', 'moderator', 'moderator'] as const;
+  roles.forEach((role, i) => (tip = add(owner, 'role', { member: people[i + 1]!.publicKey, role }, [tip])));
+  const setup = [...all];
+  const branches: GroupEvent[][] = [[...setup], [...setup], [...setup]];
+  for (let step = 0; step < 40; step++) {
+    const branch = branches[next(3)]!;
+    const state = resolveGroupState(branch);
+    const heads = state.heads.map((id) => branch.find((e) => toHex(e.id) === toHex(id))!);
+    const power = (k: SignKeyPair): number => groupMemberPower(state, k.publicKey);
+    const members = people.filter((k) => state.members.has(toHex(k.publicKey)));
+    const strong = members.filter((k) => power(k) >= 50);
+    const roll = next(8);
+    let event: GroupEvent | undefined;
+    if (roll < 2 && strong.length > 0) {
+      const author = pick(strong);
+      const weaker = members.filter((k) => power(k) < power(author));
+      if (weaker.length === 0) continue;
+      const target = pick(weaker).publicKey;
+      const kind = next(3);
+      event =
+        kind === 0
+          ? add(author, 'kick', { member: target }, heads)
+          : kind === 1
+            ? add(author, 'ban', { member: target }, heads)
+            : add(author, 'role', { member: target, role: 'member' }, heads);
+    } else if (roll < 5 && strong.length > 0) {
+      const author = pick(strong);
+      const parents = next(2) === 0 ? [pick(branch.filter((e) => e.lamport > 0))] : heads;
+      const target = pick(people.filter((k) => k !== author)).publicKey;
+      const kind = next(4);
+      event =
+        kind === 0
+          ? add(author, 'kick', { member: target }, parents)
+          : kind === 1
+            ? add(author, 'ban', { member: target }, parents)
+            : kind === 2
+              ? add(author, 'topic', { topic: `topic ${step}` }, parents)
+              : add(author, 'invite', { member: pick(strangers).publicKey }, parents);
+    } else if (roll < 7) {
+      const invited = strangers.filter((k) => state.invited.has(toHex(k.publicKey)));
+      if (invited.length > 0 && next(2) === 0) event = add(pick(invited), 'join', {}, heads);
+      else if (members.length > 0)
+        event = add(pick(members), 'invite', { member: pick(strangers).publicKey }, heads);
+    } else {
+      const other = branches[next(3)]!;
+      const union = new Map([...branch, ...other].map((e) => [toHex(e.id), e]));
+      branch.splice(0, branch.length, ...union.values());
+      const merged = resolveGroupState(branch);
+      const mergeHeads = merged.heads.map((id) => branch.find((e) => toHex(e.id) === toHex(id))!);
+      const author = people.find((k) => groupMemberPower(merged, k.publicKey) >= 75);
+      if (author !== undefined && next(2) === 0)
+        event = add(author, 'invite', { member: pick(strangers).publicKey }, mergeHeads);
+    }
+    if (event !== undefined) branch.push(event);
+  }
+  return { events: all, group: create.group };
+}
+
 function shuffled<T>(items: readonly T[], next: (bound: number) => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
@@ -624,8 +927,10 @@ function shuffled<T>(items: readonly T[], next: (bound: number) => number): T[] 
 
 describe('group state: properties of random histories', () => {
   let histories: Array<{ events: GroupEvent[]; group: Uint8Array }> = [];
+  let removalHistories: Array<{ events: GroupEvent[]; group: Uint8Array }> = [];
   beforeAll(() => {
-    histories = [101, 202, 303, 404].map((seed) => randomHistory(seed, 60));
+    histories = [101, 202, 303, 505].map((seed) => randomHistory(seed, 60));
+    removalHistories = Array.from({ length: 16 }, (_, i) => removalHistory(11 * (i + 1)));
   });
 
   it('the histories exercise forks, every kind of rejection and every type', () => {
@@ -648,11 +953,14 @@ describe('group state: properties of random histories', () => {
     expect(types.size).toBe(15);
   });
 
-  it('200 random delivery orders (with duplicates) give identical state', () => {
+  it('200 random delivery orders (with duplicates) give identical state, and 20 each of 4 removal races', () => {
     const next = seededInts(2024);
-    for (const { events } of histories) {
+    for (const { events, rounds } of [
+      ...histories.map(({ events }) => ({ events, rounds: 50 })),
+      ...removalHistories.slice(0, 4).map(({ events }) => ({ events, rounds: 20 })),
+    ]) {
       const expected = canon(resolveGroupState(events));
-      for (let round = 0; round < 50; round++) {
+      for (let round = 0; round < rounds; round++) {
         const order = shuffled(events, next);
         for (let d = next(4); d > 0; d--) order.splice(next(order.length + 1), 0, pick(order, next));
         expect(canon(resolveGroupState(order))).toEqual(expected);
@@ -661,7 +969,7 @@ describe('group state: properties of random histories', () => {
   });
 
   it('an event’s fate at its parents does not depend on what came after it', () => {
-    for (const { events } of histories) {
+    for (const { events } of [...histories, ...removalHistories.slice(0, 4)]) {
       const full = resolveGroupState(events);
       const byId = new Map(events.map((e) => [toHex(e.id), e]));
       const fate = new Map(full.rejected.map((r) => [toHex(r.id), r.reason]));
@@ -687,7 +995,116 @@ describe('group state: properties of random histories', () => {
       }
     }
   });
+  it('a member removed by someone stronger gets no concurrent act accepted, unless someone as strong built on it first', () => {
+    let pairs = 0;
+    let endorsed = 0;
+    for (const { events } of [...histories, ...removalHistories]) {
+      const full = resolveGroupState(events);
+      const fate = new Map(full.rejected.map((r) => [toHex(r.id), r.reason]));
+      const accepted = (e: GroupEvent): boolean => !fate.has(toHex(e.id));
+      const byId = new Map(events.map((e) => [toHex(e.id), e]));
+      const ancMemo = new Map<string, Set<string>>();
+      const anc = (e: GroupEvent): Set<string> => {
+        let out = ancMemo.get(toHex(e.id));
+        if (out === undefined) {
+          out = new Set<string>();
+          for (const p of e.parents) {
+            const parent = byId.get(toHex(p));
+            if (parent === undefined) continue;
+            out.add(toHex(p));
+            for (const a of anc(parent)) out.add(a);
+          }
+          ancMemo.set(toHex(e.id), out);
+        }
+        return out;
+      };
+      const stateMemo = new Map<string, GroupState>();
+      const stateAt = (e: GroupEvent): GroupState => {
+        let st = stateMemo.get(toHex(e.id));
+        if (st === undefined) {
+          st = resolveGroupState([...anc(e)].map((id) => byId.get(id)!));
+          stateMemo.set(toHex(e.id), st);
+        }
+        return st;
+      };
+      const targetOf = (e: GroupEvent): string | undefined =>
+        'member' in e.content && e.content.member instanceof Uint8Array ? toHex(e.content.member) : undefined;
+      const minRequired = (action: GroupAction): number =>
+        Math.min(
+          ...events.flatMap((e) =>
+            e.type === 'create' || e.type === 'settings' ? [e.content.settings.power[action]] : [],
+          ),
+        );
+      const admitted = events.filter(
+        (e) => e.type !== 'create' && ['unauthorised', 'conflict', undefined].includes(fate.get(toHex(e.id))),
+      );
+      for (const removal of admitted) {
+        if (!accepted(removal) || !['kick', 'ban', 'role'].includes(removal.type)) continue;
+        const m = targetOf(removal)!;
+        const atRemoval = stateAt(removal);
+        if (!atRemoval.members.has(m)) continue; // a kick of an invitation
+        const removed = groupMemberPower(atRemoval, fromHex(m));
+        const remover = groupMemberPower(atRemoval, removal.author);
+        if (remover <= removed) continue;
+        const left = removal.type === 'role' ? GROUP_ROLE_POWER[removal.content.role] : -1;
+        if (left >= removed) continue; // a promotion
+        // Nothing else changes M's membership or role outside what the removal saw.
+        const touches = (e: GroupEvent): boolean =>
+          targetOf(e) === m || (toHex(e.author) === m && (e.type === 'join' || e.type === 'leave'));
+        if (admitted.some((e) => e !== removal && touches(e) && !anc(removal).has(toHex(e.id)))) continue;
+        for (const act of admitted) {
+          if (toHex(act.author) !== m || anc(removal).has(toHex(act.id)) || anc(act).has(toHex(removal.id)))
+            continue;
+          const atAct = stateAt(act);
+          if (!atAct.members.has(m) || groupMemberPower(atAct, act.author) > removed) continue;
+          // What the removal takes away: membership, or the power the act needs.
+          if (left >= 0 && (act.type === 'nick' || act.type === 'status' || act.type === 'leave')) continue;
+          if (left >= 0 && minRequired(act.type as GroupAction) <= left) continue;
+          const alone = resolveGroupState([...anc(act)].map((id) => byId.get(id)!).concat(act));
+          if (alone.rejected.some((r) => toHex(r.id) === toHex(act.id))) continue; // refused anyway
+          pairs++;
+          // Just the two and what they saw: the removal goes first and the act fails.
+          const both = new Map<string, GroupEvent>([
+            [toHex(removal.id), removal],
+            [toHex(act.id), act],
+          ]);
+          for (const id of [...anc(removal), ...anc(act)]) both.set(id, byId.get(id)!);
+          const two = resolveGroupState([...both.values()]);
+          const refused = new Set(two.rejected.map((r) => toHex(r.id)));
+          if (!refused.has(toHex(removal.id))) expect(refused.has(toHex(act.id))).toBe(true);
+          // Everything: the act stands only if it is a power event that someone at least as
+          // strong as the remover built on without having seen the removal.
+          if (!accepted(act)) continue;
+          expect(POWER_EVENT_TYPES).toContain(act.type);
+          const endorsement = admitted.find(
+            (f) =>
+              accepted(f) &&
+              POWER_EVENT_TYPES.includes(f.type) &&
+              anc(f).has(toHex(act.id)) &&
+              f !== removal &&
+              !anc(f).has(toHex(removal.id)) &&
+              groupMemberPower(stateAt(f), f.author) >= remover,
+          );
+          expect(endorsement).toBeDefined();
+          endorsed++;
+        }
+      }
+    }
+    expect(pairs).toBeGreaterThan(15);
+    expect(endorsed).toBeLessThan(pairs);
+  });
 });
+
+const POWER_EVENT_TYPES: readonly string[] = [
+  'invite',
+  'join',
+  'leave',
+  'kick',
+  'ban',
+  'unban',
+  'role',
+  'settings',
+];
 
 function pick<T>(items: readonly T[], next: (bound: number) => number): T {
   return items[next(items.length)]!;

@@ -173,7 +173,7 @@ describe('groups in the browser', () => {
     await page.keyboard.press('Escape');
     const box = ming.page.getByLabel('輸入訊息');
     await ming.page.getByRole('button', { name: '成員', exact: true }).click();
-    await ming.page.locator('.member-list').getByText('版主').waitFor(WAIT);
+    await ming.page.locator('.member-list .role-tag.role-moderator').waitFor(WAIT);
     await ming.page.keyboard.press('Escape');
     await box.fill('/topic 帶水和午餐');
     await box.press('Enter');
@@ -194,6 +194,20 @@ describe('groups in the browser', () => {
     await ming.page.getByText('新成員可看到聊天記錄（從開啟分享時起）').waitFor(WAIT);
     expect(await ming.page.getByRole('checkbox', { name: '與新成員分享聊天記錄' }).count()).toBe(0);
     await ming.page.keyboard.press('Escape');
+  });
+
+  it('小明 steps down from moderator to member; 阿美 sees it (issue 11)', async () => {
+    await ming.page.getByRole('button', { name: '成員', exact: true }).click();
+    // Only lower roles are offered for oneself.
+    const own = ming.page.getByRole('combobox', { name: '降低自己的角色' });
+    expect(await own.locator('option').allTextContents()).toEqual(['版主', '成員']);
+    await own.selectOption('member');
+    await ming.page.getByRole('status').getByText('已降低你的角色').waitFor(WAIT);
+    await ming.page.keyboard.press('Escape');
+    await amei.page.getByRole('button', { name: '成員', exact: true }).click();
+    const row = amei.page.locator('.member-list li', { hasText: '小明' });
+    await row.locator('.role-tag.role-member').waitFor(WAIT);
+    await amei.page.keyboard.press('Escape');
   });
 
   it('a reload keeps the group, its messages and the announcement', async () => {

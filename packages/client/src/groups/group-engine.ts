@@ -32,6 +32,7 @@ import {
   NotFoundError,
   QuotaError,
   UsageError,
+  compareBytes,
   createGroup,
   createGroupEvent,
   decodeGroupEvent,
@@ -176,9 +177,17 @@ export class GroupEngine {
       if (chain) rec.chain = chain;
       if ((rec.v ?? 1) < GROUP_RECORDS_VERSION) rec = await this.upgradeRecords(rec);
       const events = new Map<string, GroupEvent>();
+      let create: GroupEvent | undefined;
       for (const e of await this.host.store.list(GC.events(rec.id))) {
         try {
           const ev = decodeGroupEvent(e.value, { group: rec.id });
+          // One create per group (receiveEvents keeps the first); of two stored before that
+          // rule, the smaller id is the one the group resolved with then.
+          if (ev.type === 'create') {
+            if (create !== undefined && compareBytes(create.id, ev.id) < 0) continue;
+            if (create !== undefined) events.delete(hex(create.id));
+            create = ev;
+          }
           events.set(hex(ev.id), ev);
         } catch {
           // Kept as received; one that does not decode never counted.

@@ -303,11 +303,16 @@ export class GroupReceiver {
     const decoded: GroupEvent[] = [];
     // A clock far beyond everything known would leave no room for the next event (2^53).
     const maxLamport = (l.events.size ? this.ctx.state(l).lamport : 0) + MAX_LAMPORT_JUMP;
+    // A group has one create: the first I hold stays (a group made before docs/decisions/0022
+    // can have a second one, signed by its creator to swap the history).
+    let pinned = [...l.events.values()].some((e) => e.type === 'create');
     for (const bytes of raw) {
       const id = eventIdOf(bytes);
       if (id === undefined || l.events.has(id)) continue;
       try {
         const e = decodeGroupEvent(bytes, { group: l.rec.id });
+        if (e.type === 'create' && pinned) continue;
+        if (e.type === 'create') pinned = true;
         if (e.lamport <= maxLamport) decoded.push(e);
       } catch {
         // Forged or malformed: it never counts, and nothing else in the payload suffers.

@@ -141,6 +141,23 @@ export function GroupMembers(props: {
                   ))}
                 </select>
               )}
+              {joined && m.me && (m.role === 'admin' || m.role === 'moderator') && (
+                // Stepping down needs no power; one's role may be lowered, never raised (decision 0021).
+                <select
+                  aria-label={t('group.stepDown')}
+                  value={m.role}
+                  onChange={(e) => {
+                    const role = e.currentTarget.value as Role;
+                    void run(() => groups.setRole(id, m.key, role), t('group.done.stepDown'));
+                  }}
+                >
+                  {ASSIGNABLE.filter((r) => POWER[r]! <= POWER[m.role]!).map((r) => (
+                    <option key={r} value={r}>
+                      {t(`group.role.${r}`)}
+                    </option>
+                  ))}
+                </select>
+              )}
               {over && can('kick') && (
                 <button
                   type="button"

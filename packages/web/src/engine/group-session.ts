@@ -252,6 +252,11 @@ export class GroupSession {
   }
 
   setRole(id: string, member: string, role: 'admin' | 'moderator' | 'member'): Promise<GroupInfo> {
+    if (this.members(id).some((m) => m.me && m.key === member)) {
+      // Stepping down needs no power: one's own role may only be lowered (decision 0021).
+      if (GROUP_ROLE_POWER[role] >= this.myPower(id)) throw new GroupPowerError('role', 'creator');
+      return this.after(this.account.groups.setRole(id, member, role));
+    }
     const key = this.memberKey(id, member);
     this.check2(id, 'role', key);
     if (GROUP_ROLE_POWER[role] >= this.myPower(id)) throw new GroupPowerError('role', 'creator');
