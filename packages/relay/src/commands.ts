@@ -24,17 +24,16 @@ import type {
   FanoutCommand,
   NewFrame,
   Random,
-  RelayFrame,
   SecureFrame,
   SendFrame,
   SubFrame,
 } from '@parus/core';
-import type { CommandAuth } from './command-auth.ts';
+import type { CommandContext } from './command-context.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import type { FanoutHandler } from './fanout.ts';
 import type { QueueRecord, QueueStore } from './queue-store.ts';
 import type { StorageBudget } from './storage-budget.ts';
-import type { Subscriber, Subscriptions } from './subscriptions.ts';
+import type { Subscriptions } from './subscriptions.ts';
 
 export type QueueCommand =
   | NewFrame
@@ -44,15 +43,6 @@ export type QueueCommand =
   | AckFrame
   | DelFrame
   | FanoutCommand;
-
-/** The connection a command arrived on. */
-export interface CommandContext {
-  /** This connection's authenticator check (its session and X25519 key, and the cached K). */
-  auth: CommandAuth;
-  subscriber: Subscriber;
-  isOpen(): boolean;
-  reply(frame: RelayFrame): void;
-}
 
 export interface CommandHandlerOptions {
   store: QueueStore;

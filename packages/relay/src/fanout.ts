@@ -34,7 +34,7 @@ import type {
   FanoutSendFrame,
   Random,
 } from '@parus/core';
-import type { CommandContext } from './commands.ts';
+import type { CommandContext } from './command-context.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import type { QueueStore } from './queue-store.ts';
 import type { FanoutList, SqliteFanoutStore } from './sqlite-fanout-store.ts';

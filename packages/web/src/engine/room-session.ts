@@ -6,7 +6,7 @@
  */
 import type { Account, ChatRequestInfo, GroupInfo } from '@parus/client';
 import { NotFoundError, checkCardUsable, parseRoomLink, toHex } from '@parus/core';
-import type { QrMatrix } from './session.ts';
+import type { QrMatrix } from './qr-matrix.ts';
 
 export interface RoomLinkView {
   link: string;

@@ -28,29 +28,24 @@ import {
   systemRandom,
   toBase64Url,
 } from '@parus/core';
-import QRCode from 'qrcode';
 import { ACCOUNT_DATABASE } from '../account-db.ts';
 import { typingUntilAfter } from '../compose/typing.ts';
 import { aliasFrom } from './alias.ts';
 import { summarizeChats, type Chat } from './chats.ts';
 import { GroupSession } from './group-session.ts';
+import { qrMatrix, type QrMatrix } from './qr-matrix.ts';
 import { RoomSession } from './room-session.ts';
 
 export type { Chat } from './chats.ts';
 export { GroupPowerError, NoSuchMemberError, type GroupChat, type GroupSession } from './group-session.ts';
 export type { RoomLinkView, RoomPreview, RoomSession } from './room-session.ts';
+export { qrMatrix, type QrMatrix } from './qr-matrix.ts';
 export type { ChatRequestInfo } from '@parus/client';
 
 /** One account per browser profile and origin, in this IndexedDB database. */
 export const DATABASE = ACCOUNT_DATABASE;
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
-
-export interface QrMatrix {
-  size: number;
-  /** size × size cells, row by row, 1 = dark. */
-  cells: Uint8Array;
-}
 
 export interface SafetyNumberView {
   formatted: string;
@@ -126,11 +121,6 @@ async function lockAccount(): Promise<() => void> {
         reject(e instanceof DOMException && e.name === 'TimeoutError' ? new AccountInUseError() : e);
       });
   });
-}
-
-export function qrMatrix(text: string): QrMatrix {
-  const { modules } = QRCode.create(text, { errorCorrectionLevel: 'L' });
-  return { size: modules.size, cells: Uint8Array.from(modules.data) };
 }
 
 /** Whether this browser already holds an account (an initialised sealed store). */
