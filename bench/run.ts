@@ -38,7 +38,7 @@ import { benchRatchet } from './ratchet-bench.ts';
 import type { RatchetResult } from './ratchet-bench.ts';
 import { renderReport, renderSummary } from './report.ts';
 import type { Report } from './report.ts';
-import { webSection, withWebSection } from './web-sections.ts';
+import { keepingSections } from './web-sections.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUTPUT = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
@@ -202,11 +202,11 @@ async function main(): Promise<void> {
   const fanout = await benchFanout(log);
   const groupSend = await benchGroupSend(log);
   const conversation = await benchConversation(log);
-  // Keep the web client's section, which `npm run bench:web` writes.
+  // Keep the web client's section (`npm run bench:web`) and the figures measured by hand.
   const previous = await readFile(OUTPUT, 'utf8').catch(() => '');
   await writeFile(
     OUTPUT,
-    withWebSection(
+    keepingSections(
       spliceConversationSection(
         spliceGroupSendSection(
           spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
@@ -214,7 +214,7 @@ async function main(): Promise<void> {
         ),
         renderConversationSection(conversation),
       ),
-      webSection(previous),
+      previous,
     ),
   );
   console.log(`\n${renderSummary(report)}`);
