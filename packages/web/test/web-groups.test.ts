@@ -200,6 +200,7 @@ describe('groups in the browser', () => {
     await ming.page.getByRole('button', { name: '成員', exact: true }).click();
     // Only lower roles are offered for oneself.
     const own = ming.page.getByRole('combobox', { name: '降低自己的角色' });
+    await own.waitFor(WAIT);
     expect(await own.locator('option').allTextContents()).toEqual(['版主', '成員']);
     await own.selectOption('member');
     await ming.page.getByRole('status').getByText('已降低你的角色').waitFor(WAIT);
