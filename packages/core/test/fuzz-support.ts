@@ -8,8 +8,11 @@
  * Fixed seed by default, so `npm test` is reproducible; PARUS_FUZZ_SEED replays another
  * seed and PARUS_FUZZ_ITERATIONS multiplies every count for a longer run.
  */
+import { concatBytes as concat } from '../src/bytes.ts';
 import { decodeCbor, encodeCbor, type CborMap, type CborValue } from '../src/cbor.ts';
 import { ParusError } from '../src/errors.ts';
+
+export { concat };
 
 export const DEFAULT_FUZZ_SEED = 0x5eed_2026;
 
@@ -470,18 +473,6 @@ export function mutateText(rng: FuzzRng, input: string, corpus: readonly string[
       return new TextDecoder().decode(bytes);
     }
   }
-}
-
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: ParusError };
