@@ -439,7 +439,12 @@ export {
   compareAdvertInstances,
 } from './mesh/link-state-advert.ts';
 export type { AdvertLink, LinkStateAdvert, CreateLinkStateAdvertOptions } from './mesh/link-state-advert.ts';
-export { DEFAULT_MESH_LIMITS, LinkStateDatabase, floodTargets } from './mesh/link-state-db.ts';
+export {
+  DEFAULT_MESH_LIMITS,
+  LinkStateDatabase,
+  SignatureCheckCache,
+  floodTargets,
+} from './mesh/link-state-db.ts';
 export type { MeshLimits, AdvertOutcome, ReceiveOptions, AdvertHeader } from './mesh/link-state-db.ts';
 export {
   meshGraph,

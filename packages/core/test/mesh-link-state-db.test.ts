@@ -10,7 +10,7 @@ import {
   encodeLinkStateAdvert,
   type LinkStateAdvert,
 } from '../src/mesh/link-state-advert.ts';
-import { LinkStateDatabase, floodTargets } from '../src/mesh/link-state-db.ts';
+import { LinkStateDatabase, SignatureCheckCache, floodTargets } from '../src/mesh/link-state-db.ts';
 import { T0, testRelay, type TestRelay } from './mesh-test-helpers.ts';
 
 let a: TestRelay;
@@ -89,6 +89,38 @@ describe('link-state database', () => {
       ProtocolError,
     );
     expect(db.digest()).toBe(digest);
+  });
+
+  it('checks the descriptor inside a new advert, and signatures through a shared cache too', () => {
+    for (const signatureCache of [undefined, new SignatureCheckCache()]) {
+      const db = new LinkStateDatabase({ self: a.id, ...(signatureCache ? { signatureCache } : {}) });
+      // b signs an advert around a descriptor whose own signature is not b's.
+      const adv = decodeLinkStateAdvert(advertOf(b, 1, [a]));
+      const badDescriptor = { ...adv.descriptor, sig: new Uint8Array(64).fill(7) };
+      const wrapped = createLinkStateAdvert({
+        relay: b.key,
+        seq: 1,
+        issued: T0,
+        descriptor: badDescriptor,
+        links: [{ to: a.id, cost: 1 }],
+      });
+      expect(() => db.receive(encodeLinkStateAdvert(wrapped), { now: T0, neighbours: [] })).toThrow(
+        VerificationError,
+      );
+      expect(db.size).toBe(0);
+      db.receive(advertOf(b, 1, [a]), { now: T0, neighbours: [] });
+      // A copy of the held signature over other content is a duplicate at most: nothing changes.
+      const forged = encodeLinkStateAdvert({
+        ...decodeLinkStateAdvert(advertOf(b, 1, [a, c])),
+        sig: adv.sig,
+      });
+      expect(db.receive(forged, { now: T0, neighbours: [] }).kind).toBe('duplicate');
+      expect(db.get(b.id)?.links).toHaveLength(1);
+      const newer = decodeLinkStateAdvert(advertOf(b, 2, [a, c]));
+      const forgedNewer = encodeLinkStateAdvert({ ...newer, seq: 3 });
+      expect(() => db.receive(forgedNewer, { now: T0, neighbours: [] })).toThrow(VerificationError);
+      expect(db.get(b.id)?.seq).toBe(1);
+    }
   });
 
   it('is bounded: a new relay past maxRelays is refused, known ones still update', () => {

@@ -31,8 +31,9 @@ import { DecodeError, ProtocolError, UsageError } from '../errors.ts';
 import { FINGERPRINT_BYTES, relayFingerprint } from '../relay-address.ts';
 import {
   MAX_RELAY_DESCRIPTOR_BYTES,
-  decodeRelayDescriptor,
+  checkRelayDescriptorSignature,
   encodeRelayDescriptor,
+  readRelayDescriptor,
   relayIdOf,
   type RelayDescriptor,
   type RelayId,
@@ -155,10 +156,32 @@ export function encodeLinkStateAdvert(a: LinkStateAdvert): Uint8Array {
 
 /**
  * Strict decoding (DecodeError: shape, sizes, unsorted or repeated links, a descriptor of
- * another key), version 1 only (ProtocolError), then both signatures (VerificationError).
- * Freshness and newness are the database's checks (link-state-db.ts).
+ * another key), version 1 only (ProtocolError), then both signatures, the advert's and its
+ * descriptor's (VerificationError). Freshness and newness are the database's checks
+ * (link-state-db.ts).
  */
 export function decodeLinkStateAdvert(bytes: Uint8Array): LinkStateAdvert {
+  const a = readLinkStateAdvert(bytes);
+  checkLinkStateAdvertSignature(a);
+  checkRelayDescriptorSignature(a.descriptor);
+  return a;
+}
+
+/** Throws VerificationError unless the advert's signature (not its descriptor's) is its origin's. */
+export function checkLinkStateAdvertSignature(a: LinkStateAdvert): void {
+  assertSignature(a.origin, signingBytes(a), a.sig, 'link-state advert');
+}
+
+/** The bytes the advert's signature covers (for the database's cache of checked signatures). */
+export function advertSignedBytes(a: LinkStateAdvert): Uint8Array {
+  return signingBytes(a);
+}
+
+/**
+ * `decodeLinkStateAdvert` without the signature checks: the database reads an advert first
+ * and checks signatures only of one it is about to install (module-internal: not exported by core).
+ */
+export function readLinkStateAdvert(bytes: Uint8Array): LinkStateAdvert {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('link-state advert must be bytes');
   if (bytes.length > MAX_LINK_STATE_ADVERT_BYTES) {
     throw new DecodeError(`link-state advert larger than ${MAX_LINK_STATE_ADVERT_BYTES} bytes`);
@@ -185,7 +208,7 @@ export function decodeLinkStateAdvert(bytes: Uint8Array): LinkStateAdvert {
     origin: asBytes(m.origin, 'link-state advert origin', { len: SIGN_PUBLIC_BYTES }),
     seq: asUint(m.seq, 'link-state advert seq', MAX_ADVERT_SEQ),
     issued: asUint(m.issued, 'link-state advert issue time'),
-    descriptor: decodeRelayDescriptor(
+    descriptor: readRelayDescriptor(
       asBytes(m.desc, 'link-state advert descriptor', { max: MAX_RELAY_DESCRIPTOR_BYTES }),
     ),
     links,
@@ -195,7 +218,6 @@ export function decodeLinkStateAdvert(bytes: Uint8Array): LinkStateAdvert {
   if (Object.keys(m).length !== 8) throw new DecodeError('link-state advert has unknown fields');
   const fault = advertFault(a);
   if (fault) throw new DecodeError(`link-state advert ${fault}`);
-  assertSignature(a.origin, signingBytes(a), a.sig, 'link-state advert');
   return a;
 }
 

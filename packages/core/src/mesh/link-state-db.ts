@@ -9,7 +9,8 @@
  * ones claiming to come from the future (ProtocolError); a new relay past the database's bound
  * (QuotaError).
  */
-import { type SignKeyPair } from '../crypto.ts';
+import { concatBytes, equalBytes, toHex } from '../bytes.ts';
+import { assertSignature, hash, type SignKeyPair } from '../crypto.ts';
 import { ExpiredError, ProtocolError, QuotaError, UsageError } from '../errors.ts';
 import {
   ADVERT_HOP_AGE_S,
@@ -18,14 +19,22 @@ import {
   MAX_ADVERT_SEQ,
   advertLinks,
   advertOrigin,
+  advertSignedBytes,
   compareAdvertInstances,
   createLinkStateAdvert,
-  decodeLinkStateAdvert,
   encodeLinkStateAdvert,
+  readLinkStateAdvert,
   type LinkStateAdvert,
 } from './link-state-advert.ts';
 import { byId, meshGraph, type MeshGraph } from './mesh-graph.ts';
-import { relayIdOf, type RelayDescriptor, type RelayId } from './relay-descriptor.ts';
+import {
+  checkRelayDescriptorSignature,
+  descriptorSignedBytes,
+  encodeRelayDescriptor,
+  relayIdOf,
+  type RelayDescriptor,
+  type RelayId,
+} from './relay-descriptor.ts';
 
 export interface MeshLimits {
   /** Most relays the database holds (adverts of new relays past it are refused). */
@@ -89,18 +98,41 @@ export function floodTargets(neighbours: readonly RelayId[], from: RelayId | und
   return [...new Set(neighbours)].filter((n) => n !== from).sort(byId);
 }
 
+/**
+ * Signatures already checked, by a digest of key, signature and message. A relay has one
+ * database and checks each advert once, so it needs none; a process that hosts many relays'
+ * databases (the mesh simulations) shares one, so that each advert's signature is checked once
+ * per process rather than once per simulated relay. Bounded: cleared when full.
+ */
+export class SignatureCheckCache {
+  private readonly seen = new Set<string>();
+  constructor(readonly maxEntries = 100_000) {}
+
+  /** Throws VerificationError, as assertSignature, unless the signature checks (or did before). */
+  check(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, what: string): void {
+    const key = toHex(hash(concatBytes(publicKey, signature, message), 32));
+    if (this.seen.has(key)) return;
+    assertSignature(publicKey, message, signature, what);
+    if (this.seen.size >= this.maxEntries) this.seen.clear();
+    this.seen.add(key);
+  }
+}
+
 export class LinkStateDatabase {
   readonly self: RelayId;
   readonly limits: MeshLimits;
+  /** Shared record of checked signatures (see SignatureCheckCache); none by default. */
+  signatureCache: SignatureCheckCache | undefined;
   private readonly entries = new Map<RelayId, Entry>();
   private cachedGraph: MeshGraph | undefined;
 
-  constructor(opts: { self: RelayId; limits?: Partial<MeshLimits> }) {
+  constructor(opts: { self: RelayId; limits?: Partial<MeshLimits>; signatureCache?: SignatureCheckCache }) {
     if (typeof opts?.self !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(opts.self)) {
       throw new UsageError('self must be a relay id');
     }
     this.self = opts.self;
     this.limits = { ...DEFAULT_MESH_LIMITS, ...opts.limits };
+    this.signatureCache = opts.signatureCache;
   }
 
   get size(): number {
@@ -132,8 +164,28 @@ export class LinkStateDatabase {
    * new relay past `maxRelays`.
    */
   receive(bytes: Uint8Array, opts: ReceiveOptions): AdvertOutcome {
-    const advert = decodeLinkStateAdvert(bytes);
+    // Read first, check signatures only of an advert about to be installed: a duplicate or an
+    // older copy changes nothing, and each advert comes in once per link of the relay.
+    const advert = readLinkStateAdvert(bytes);
     return this.consider(advert, opts);
+  }
+
+  /** The advert's signature, and its descriptor's unless it is the descriptor we hold already. */
+  private checkSignatures(advert: LinkStateAdvert, held: Entry | undefined): void {
+    const cache = this.signatureCache;
+    if (cache) cache.check(advert.origin, advertSignedBytes(advert), advert.sig, 'link-state advert');
+    else assertSignature(advert.origin, advertSignedBytes(advert), advert.sig, 'link-state advert');
+    const known = held?.advert.descriptor;
+    const d = advert.descriptor;
+    if (
+      known &&
+      equalBytes(known.sig, d.sig) &&
+      equalBytes(encodeRelayDescriptor(known), encodeRelayDescriptor(d))
+    ) {
+      return;
+    }
+    if (cache) cache.check(d.key, descriptorSignedBytes(d), d.sig, 'relay descriptor');
+    else checkRelayDescriptorSignature(d);
   }
 
   private consider(advert: LinkStateAdvert, opts: ReceiveOptions): AdvertOutcome {
@@ -158,6 +210,7 @@ export class LinkStateDatabase {
     } else if (this.entries.size >= this.limits.maxRelays) {
       throw new QuotaError(`the link-state database holds ${this.limits.maxRelays} relays already`);
     }
+    this.checkSignatures(advert, held);
     this.entries.set(origin, { advert, age: advert.age, at: now });
     this.cachedGraph = undefined;
     return {

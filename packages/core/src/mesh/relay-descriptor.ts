@@ -145,6 +145,26 @@ export function encodeRelayDescriptor(d: RelayDescriptor): Uint8Array {
  * only (ProtocolError), then the signature (VerificationError).
  */
 export function decodeRelayDescriptor(bytes: Uint8Array): RelayDescriptor {
+  const d = readRelayDescriptor(bytes);
+  checkRelayDescriptorSignature(d);
+  return d;
+}
+
+/** The bytes the descriptor's signature covers (for the database's cache of checked signatures). */
+export function descriptorSignedBytes(d: RelayDescriptor): Uint8Array {
+  return signingBytes(d);
+}
+
+/** Throws VerificationError unless the descriptor's signature is its key's. */
+export function checkRelayDescriptorSignature(d: RelayDescriptor): void {
+  assertSignature(d.key, signingBytes(d), d.sig, 'relay descriptor');
+}
+
+/**
+ * `decodeRelayDescriptor` without the signature check, for the link-state database, which
+ * checks it once per descriptor it has not seen (module-internal: not exported by core).
+ */
+export function readRelayDescriptor(bytes: Uint8Array): RelayDescriptor {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('relay descriptor must be bytes');
   if (bytes.length > MAX_RELAY_DESCRIPTOR_BYTES) {
     throw new DecodeError(`relay descriptor larger than ${MAX_RELAY_DESCRIPTOR_BYTES} bytes`);
@@ -168,6 +188,5 @@ export function decodeRelayDescriptor(bytes: Uint8Array): RelayDescriptor {
   if (Object.keys(m).length !== 8) throw new DecodeError('relay descriptor has unknown fields');
   const fault = descriptorFault(d);
   if (fault) throw new DecodeError(`relay descriptor ${fault}`);
-  assertSignature(d.key, signingBytes(d), d.sig, 'relay descriptor');
   return d;
 }
