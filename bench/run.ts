@@ -4,7 +4,7 @@
  * raw broadcaster (fanout-bench.ts); prints the tables and writes docs/BENCHMARKS.md. Runs
  * for about five minutes; every phase is bounded in time.
  *
- * `npm run bench -- --only fanout` (or `groupsend`, `conversation`) runs that phase alone and
+ * `npm run bench -- --only fanout` (or `groupsend`, `conversation`, `mesh`) runs that phase alone and
  * replaces only its section of docs/BENCHMARKS.md.
  */
 import { execFileSync } from 'node:child_process';
@@ -33,6 +33,7 @@ import type { Target } from './ipc.ts';
 import { runLoad } from './load-run.ts';
 import type { RunOptions, RunResult } from './load-run.ts';
 import { describeMachine } from './machine.ts';
+import { benchMesh, meshOnly, renderMeshSection, spliceMeshSection } from './mesh-sim-bench.ts';
 import { measureOpCosts } from './op-costs.ts';
 import { benchRatchet } from './ratchet-bench.ts';
 import type { RatchetResult } from './ratchet-bench.ts';
@@ -129,8 +130,9 @@ async function main(): Promise<void> {
   if (only !== undefined) {
     if (only === 'groupsend') return groupSendOnly(log);
     if (only === 'conversation') return conversationOnly(log);
+    if (only === 'mesh') return meshOnly(log);
     if (only !== 'fanout')
-      throw new Error(`--only knows three phases: fanout, groupsend, conversation (not ${only})`);
+      throw new Error(`--only knows four phases: fanout, groupsend, conversation, mesh (not ${only})`);
     return fanoutOnly(log);
   }
   const machine = await describeMachine();
@@ -202,17 +204,21 @@ async function main(): Promise<void> {
   const fanout = await benchFanout(log);
   const groupSend = await benchGroupSend(log);
   const conversation = await benchConversation(log);
+  const mesh = await benchMesh(log);
   // Keep the web client's section (`npm run bench:web`) and the figures measured by hand.
   const previous = await readFile(OUTPUT, 'utf8').catch(() => '');
   await writeFile(
     OUTPUT,
     keepingSections(
-      spliceConversationSection(
-        spliceGroupSendSection(
-          spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
-          renderGroupSendSection(groupSend),
+      spliceMeshSection(
+        spliceConversationSection(
+          spliceGroupSendSection(
+            spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
+            renderGroupSendSection(groupSend),
+          ),
+          renderConversationSection(conversation),
         ),
-        renderConversationSection(conversation),
+        renderMeshSection(mesh),
       ),
       previous,
     ),
