@@ -4,8 +4,8 @@
  * raw broadcaster (fanout-bench.ts); prints the tables and writes docs/BENCHMARKS.md. Runs
  * for about five minutes; every phase is bounded in time.
  *
- * `npm run bench -- --only fanout` (or `groupsend`, `conversation`) runs that phase alone and
- * replaces only its section of docs/BENCHMARKS.md.
+ * `npm run bench -- --only fanout` (or `groupsend`, `conversation`, `connections`) runs that
+ * phase alone and replaces only its section of docs/BENCHMARKS.md.
  */
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { initCrypto } from '@parus/core';
 import type { Random } from '@parus/core';
 import { summariseProfile } from './cpu-profile.ts';
+import { benchConnections, connectionsOnly, writeConnectionsSection } from './connections-bench.ts';
 import {
   benchConversation,
   conversationOnly,
@@ -129,8 +130,9 @@ async function main(): Promise<void> {
   if (only !== undefined) {
     if (only === 'groupsend') return groupSendOnly(log);
     if (only === 'conversation') return conversationOnly(log);
+    if (only === 'connections') return connectionsOnly(log);
     if (only !== 'fanout')
-      throw new Error(`--only knows three phases: fanout, groupsend, conversation (not ${only})`);
+      throw new Error(`--only knows four phases: fanout, groupsend, conversation, connections (not ${only})`);
     return fanoutOnly(log);
   }
   const machine = await describeMachine();
@@ -202,6 +204,7 @@ async function main(): Promise<void> {
   const fanout = await benchFanout(log);
   const groupSend = await benchGroupSend(log);
   const conversation = await benchConversation(log);
+  const connections = await benchConnections(log);
   // Keep the web client's section (`npm run bench:web`) and the figures measured by hand.
   const previous = await readFile(OUTPUT, 'utf8').catch(() => '');
   await writeFile(
@@ -217,6 +220,7 @@ async function main(): Promise<void> {
       previous,
     ),
   );
+  await writeConnectionsSection(connections, log);
   console.log(`\n${renderSummary(report)}`);
   log(`wrote ${OUTPUT}`);
 }
