@@ -452,13 +452,27 @@ export function renderConnectionsSection(r: ConnectionsResult): string {
       `Per idle authenticated connection: ${per.map((s) => `${fmt(s.perConnectionKiB, 1)} KiB at ${fmt(s.open)}`).join(', ')} (target ≤ 16 KiB: ${worst <= 16 ? '**met**' : '**missed**'}).`,
     );
   }
+  const small = r.small.stages[0];
+  if (small)
+    verdicts.push(
+      `With \`--small\` as the guide runs it: ${fmt(small.perConnectionKiB, 1)} KiB per connection at ${fmt(small.open)} (${small.perConnectionKiB <= 16 ? '**met**' : '**missed**'}).`,
+    );
   const fd = r.default.fdLimit;
-  const reachedTarget = r.maxConnections >= TARGET_CONNECTIONS;
+  const last = r.default.stages[r.default.stages.length - 1];
+  const stoppedByFiles = r.maxConnections + 64 >= fd.soft;
   verdicts.push(
     `Concurrent connections reached: **${fmt(r.maxConnections)}** of ${fmt(TARGET_CONNECTIONS)}` +
-      (reachedTarget
+      (r.maxConnections >= TARGET_CONNECTIONS
         ? ' (target **met**).'
-        : ` (target **missed**): the relay process's open-files limit was ${fmt(fd.soft)} (hard limit ${fmt(fd.hard)}), and each connection takes one descriptor; raising the hard limit needs CAP_SYS_RESOURCE, which this machine's processes do not have.`),
+        : stoppedByFiles
+          ? ` (target **missed**): the relay process's open-files limit was ${fmt(fd.soft)} (hard limit ${fmt(fd.hard)}) and each connection takes one descriptor; the connections past it were reset at accept. A process raises its hard limit only with CAP_SYS_RESOURCE; on a machine that allows ${fmt(TARGET_CONNECTIONS + 1_000)} open files the run goes on to ${fmt(TARGET_CONNECTIONS)}.`
+          : ` (target **missed**; failures: ${
+              last
+                ? Object.entries(last.errors)
+                    .map(([k, v]) => `${k} ×${fmt(v)}`)
+                    .join(', ') || 'none'
+                : 'none'
+            }).`),
   );
   return `${SECTION_START}
 ## Relay footprint: memory at rest and per connection
