@@ -4,8 +4,8 @@
  * raw broadcaster (fanout-bench.ts); prints the tables and writes docs/BENCHMARKS.md. Runs
  * for about five minutes; every phase is bounded in time.
  *
- * `npm run bench -- --only fanout` (or `groupsend`, `conversation`, `mesh`) runs that phase alone and
- * replaces only its section of docs/BENCHMARKS.md.
+ * `npm run bench -- --only fanout` (or `groupsend`, `conversation`, `mesh`, `connections`) runs
+ * that phase alone and replaces only its section of docs/BENCHMARKS.md.
  */
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { initCrypto } from '@parus/core';
 import type { Random } from '@parus/core';
 import { summariseProfile } from './cpu-profile.ts';
+import { benchConnections, connectionsOnly, writeConnectionsSection } from './connections-bench.ts';
 import {
   benchConversation,
   conversationOnly,
@@ -131,8 +132,11 @@ async function main(): Promise<void> {
     if (only === 'groupsend') return groupSendOnly(log);
     if (only === 'conversation') return conversationOnly(log);
     if (only === 'mesh') return meshOnly(log);
+    if (only === 'connections') return connectionsOnly(log);
     if (only !== 'fanout')
-      throw new Error(`--only knows four phases: fanout, groupsend, conversation, mesh (not ${only})`);
+      throw new Error(
+        `--only knows five phases: fanout, groupsend, conversation, mesh, connections (not ${only})`,
+      );
     return fanoutOnly(log);
   }
   const machine = await describeMachine();
@@ -205,6 +209,7 @@ async function main(): Promise<void> {
   const groupSend = await benchGroupSend(log);
   const conversation = await benchConversation(log);
   const mesh = await benchMesh(log);
+  const connections = await benchConnections(log);
   // Keep the web client's section (`npm run bench:web`) and the figures measured by hand.
   const previous = await readFile(OUTPUT, 'utf8').catch(() => '');
   await writeFile(
@@ -223,6 +228,7 @@ async function main(): Promise<void> {
       previous,
     ),
   );
+  await writeConnectionsSection(connections, log);
   console.log(`\n${renderSummary(report)}`);
   log(`wrote ${OUTPUT}`);
 }

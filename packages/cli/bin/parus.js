@@ -1,7 +1,13 @@
 #!/usr/bin/env node
-// The `parus` command. TypeScript sources run through tsx's loader (no build step).
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../src/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+// The `parus` command. TypeScript sources run through tsx's loader (no build step), except
+// `parus relay`, which runs from a bundle made at start, without tsx (docs/decisions/0035).
+const argv = process.argv.slice(2);
+if (argv[0] === 'relay' && !argv.includes('--help') && !argv.includes('-h')) {
+  const { runRelay } = await import('./relay-bundle.js');
+  process.exitCode = await runRelay(argv.slice(1));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  const { main } = await import('../src/main.ts');
+  process.exitCode = await main(argv);
+}

@@ -52,6 +52,8 @@ export interface BlobStoreOptions {
   maxTotalBytes: number;
   uploadTtlMs: number;
   blobTtlMs: number;
+  /** SQLite's page cache for the blob database, KiB; SQLite's default (2,000) if not given. */
+  cacheKiB?: number;
 }
 
 const SCHEMA = `
@@ -130,6 +132,7 @@ export class BlobStore {
       this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
+      if (opts.cacheKiB !== undefined) this.db.pragma(`cache_size = -${Math.floor(opts.cacheKiB)}`);
       this.db.exec(SCHEMA);
     } catch (cause) {
       this.db.close();

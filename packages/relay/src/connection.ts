@@ -326,6 +326,7 @@ export class RelayConnection implements Subscriber {
       return this.sendError(new ProtocolError(`protocol version ${RELAY_PROTOCOL_VERSION} only`));
     }
     clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
     const session = this.opts.rng.bytes(CHALLENGE_BYTES);
     // A fresh X25519 key for this connection alone: the keys K of its commands die with it.
     const auth = new CommandAuth(this.opts.rng, session, this.opts.maxAuthKeys);

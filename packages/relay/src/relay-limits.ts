@@ -124,6 +124,25 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   fanoutCopiesPerSecond: 50_000,
 });
 
+/**
+ * The limits of `parus relay --small` (RelayOptions.small), for a board with 512 MB of memory:
+ * what a relay can be made to hold in memory at once shrinks with them. A connection at rest
+ * costs the relay about 10 KiB (docs/decisions/0035), a subscription a few hundred bytes
+ * plus its delivery window, a slow reader up to maxBufferedBytes; the defaults allow far
+ * more of each than 512 MB hold. Limits given explicitly (`--limit`) apply on top.
+ */
+export const SMALL_RELAY_LIMITS: Readonly<Partial<RelayLimits>> = Object.freeze({
+  maxConnections: 2_000,
+  maxConnectionsPerAddress: 32,
+  maxSubscriptionsPerConnection: 256,
+  deliveryWindow: 32,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  maxStoredBytes: 4 * 1024 * 1024 * 1024,
+  maxBlobTotalBytes: 2 * 1024 * 1024 * 1024,
+  maxFanoutLists: 10_000,
+  fanoutCopiesPerSecond: 10_000,
+});
+
 const TIMER_LIMITS: ReadonlySet<keyof RelayLimits> = new Set([
   'purgeIntervalMs',
   'helloTimeoutMs',
@@ -133,9 +152,12 @@ const TIMER_LIMITS: ReadonlySet<keyof RelayLimits> = new Set([
 /** Node turns longer timer delays into 1 ms, so such a limit would mean "constantly". */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Fills in defaults and checks that every limit given is a finite positive number. */
-export function resolveLimits(partial: Partial<RelayLimits> = {}): RelayLimits {
-  const limits: RelayLimits = { ...DEFAULT_RELAY_LIMITS };
+/**
+ * Fills in defaults (of the small profile's limits when `small`) and checks that every limit
+ * given is a finite positive number.
+ */
+export function resolveLimits(partial: Partial<RelayLimits> = {}, small = false): RelayLimits {
+  const limits: RelayLimits = { ...DEFAULT_RELAY_LIMITS, ...(small ? SMALL_RELAY_LIMITS : {}) };
   for (const key of Object.keys(DEFAULT_RELAY_LIMITS) as Array<keyof RelayLimits>) {
     const value = partial[key];
     if (value === undefined) continue;

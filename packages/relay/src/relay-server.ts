@@ -75,7 +75,18 @@ export interface RelayOptions {
   signal?: AbortSignal;
   /** A folder of static files to serve at `/` (the built web client), with a strict CSP. */
   webRoot?: string;
+  /**
+   * The profile for a board with 512 MB (`parus relay --small`): SMALL_RELAY_LIMITS under
+   * `limits`, a smaller SQLite page cache and a smaller cache of compressed web files.
+   */
+  small?: boolean;
 }
+
+/** SQLite page caches of the small profile (SQLite's default is 2,000 KiB per database). */
+const SMALL_QUEUE_CACHE_KIB = 512;
+const SMALL_BLOB_CACHE_KIB = 128;
+/** Compressed web files the small profile keeps (the default keeps 32 MiB). */
+const SMALL_SITE_CACHE_BYTES = 4 * 1024 * 1024;
 
 export interface RelayStats {
   uptimeMs: number;
@@ -112,7 +123,7 @@ export interface Relay {
 export async function startRelay(opts: RelayOptions): Promise<Relay> {
   opts.signal?.throwIfAborted();
   await initCrypto();
-  const limits = resolveLimits(opts.limits);
+  const limits = resolveLimits(opts.limits, opts.small === true);
   const log = opts.log ?? (() => {});
   const clock = opts.now ?? Date.now;
   const now = (): number => Math.floor(clock());
@@ -128,6 +139,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     maxQueueBytes: limits.maxQueueBytes,
     sealShared: (key, mid, plaintext) =>
       sealDeliveryNative(key, rng.bytes(DELIVERY_NONCE_BYTES), mid, plaintext),
+    ...(opts.small ? { cacheKiB: SMALL_QUEUE_CACHE_KIB } : {}),
   });
   const lists = new SqliteFanoutStore(store, {
     maxLists: limits.maxFanoutLists,
@@ -143,6 +155,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       maxTotalBytes: limits.maxBlobTotalBytes,
       uploadTtlMs: limits.blobUploadTtlMs,
       blobTtlMs: limits.blobTtlMs,
+      ...(opts.small ? { cacheKiB: SMALL_BLOB_CACHE_KIB } : {}),
     });
   } catch (error) {
     await store.close();
@@ -259,7 +272,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     });
   };
 
-  const site = opts.webRoot ? new StaticSite(opts.webRoot) : undefined;
+  const site = opts.webRoot
+    ? new StaticSite(opts.webRoot, opts.small ? SMALL_SITE_CACHE_BYTES : undefined)
+    : undefined;
   let address = '';
   const server = createServer((req, res) => {
     handleHttp(

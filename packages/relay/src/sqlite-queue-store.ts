@@ -45,6 +45,8 @@ export interface SqliteQueueStoreOptions {
    * fresh nonce). Without it, messages stored by a fan-out (sqlite-fanout-store.ts) cannot be read.
    */
   sealShared?: (queueKey: Uint8Array, mid: Uint8Array, plaintext: Uint8Array) => Uint8Array;
+  /** SQLite's page cache for this database, KiB; SQLite's default (2,000) if not given. */
+  cacheKiB?: number;
 }
 
 /**
@@ -185,15 +187,21 @@ function sameKey(a: Uint8Array | null, b: Uint8Array | null): boolean {
   return true;
 }
 
+/**
+ * A queue record whose keys and ids share one buffer: records stay in the queue cache (one
+ * per queue in use, up to QUEUE_CACHE_MAX), and a separate buffer for each of five short
+ * fields cost about 1 KiB more per record (docs/decisions/0035).
+ */
 function toQueue(r: QueueRow): QueueRecord {
-  return {
-    rid: bytes(r.rid),
-    sid: bytes(r.sid),
-    rk: bytes(r.rk),
-    sk: r.sk === null ? null : bytes(r.sk),
-    queueKey: bytes(r.qkey),
-    created: r.created,
-  };
+  const fields = [r.rid, r.sid, r.rk, r.qkey, ...(r.sk === null ? [] : [r.sk])];
+  const all = new Uint8Array(fields.reduce((n, f) => n + f.byteLength, 0));
+  let at = 0;
+  const [rid, sid, rk, queueKey, sk] = fields.map((f) => {
+    all.set(f, at);
+    at += f.byteLength;
+    return all.subarray(at - f.byteLength, at);
+  });
+  return { rid: rid!, sid: sid!, rk: rk!, sk: sk ?? null, queueKey: queueKey!, created: r.created };
 }
 
 /** Changes to the in-memory totals that one mutation makes, applied once it commits. */
@@ -291,6 +299,7 @@ export class SqliteQueueStore implements QueueStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
+      if (opts.cacheKiB !== undefined) this.db.pragma(`cache_size = -${Math.floor(opts.cacheKiB)}`);
       const version = this.db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) throw new StorageError('queue database is from a newer relay');
       // Version 1 has no shared bodies yet: SCHEMA adds what it lacks.

@@ -66,7 +66,7 @@ const COMPRESSIBLE = new Set([
 /** Below this, gzip's header and the lost Content-Length caching are not worth it. */
 const MIN_COMPRESS_BYTES = 1024;
 
-/** The on-the-fly cache holds at most this many compressed bytes (a build is a few MB). */
+/** The on-the-fly cache holds at most this many compressed bytes by default (a build is a few MB). */
 const CACHE_BYTES = 32 * 1024 * 1024;
 
 /**
@@ -100,7 +100,11 @@ export class StaticSite {
   private readonly cache = new Map<string, { stamp: string; body: Buffer }>();
   private cached = 0;
 
-  constructor(root: string) {
+  constructor(
+    root: string,
+    /** Compressed bytes kept at most (the small profile keeps fewer). */
+    private readonly cacheBytes = CACHE_BYTES,
+  ) {
     this.root = resolve(root);
   }
 
@@ -158,11 +162,11 @@ export class StaticSite {
       this.cache.delete(file);
       this.cached -= hit.body.length;
     }
-    if (body.length <= CACHE_BYTES) {
+    if (body.length <= this.cacheBytes) {
       this.cache.set(file, { stamp, body });
       this.cached += body.length;
       for (const [key, old] of this.cache) {
-        if (this.cached <= CACHE_BYTES) break;
+        if (this.cached <= this.cacheBytes) break;
         this.cache.delete(key);
         this.cached -= old.body.length;
       }

@@ -1,5 +1,6 @@
 import { RELAY_PROTOCOL_VERSION, encodeFrame, initCrypto, openDelivery, utf8 } from '@parus/core';
-import type { RelayFrame } from '@parus/core';
+import type { MsgFrame, RelayFrame } from '@parus/core';
+import { DEFAULT_RELAY_LIMITS, SMALL_RELAY_LIMITS } from '../src/index.ts';
 import { WebSocket } from 'ws';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tempRelays } from './temp-relay.ts';
@@ -90,6 +91,43 @@ describe('queue quota', () => {
     expect(status).toBe(503);
   });
 });
+
+describe('small profile (relay --small, docs/decisions/0035)', () => {
+  it('delivers within the small delivery window, and explicit limits apply on top of it', async () => {
+    expect(SMALL_RELAY_LIMITS.deliveryWindow).toBeLessThan(DEFAULT_RELAY_LIMITS.deliveryWindow);
+    const window = SMALL_RELAY_LIMITS.deliveryWindow!;
+    const relay = await relays.start({ small: true, limits: { maxConnectionsPerAddress: 2 } });
+    const bob = await TestClient.connect(relay.address);
+    const alice = await TestClient.connect(relay.address);
+    const q = new Recipient();
+    await q.create(bob);
+    for (let i = 0; i < window + 8; i++)
+      expect(await send(alice, q.sid, utf8(`m${i}`))).toMatchObject({ t: 'ok' });
+    expect(await q.sub(bob)).toMatchObject({ t: 'ok', pending: window + 8 });
+    const first = await bob.messages(q.rid, window);
+    await bob.ping();
+    // The window is full: nothing more until an ack.
+    expect(bob.pendingFrames().filter((f: RelayFrame) => f.t === 'msg')).toHaveLength(0);
+    expect(await q.ack(bob, first[0]!.mid)).toMatchObject({ t: 'ok' });
+    expect(openDelivery(q.key, ...midBody(await bob.messages(q.rid, 1)))).toMatchObject({
+      body: utf8(`m${window}`),
+    });
+    // maxConnectionsPerAddress: 2 given explicitly wins over the profile's 32.
+    const third = new WebSocket(`ws://127.0.0.1:${relay.port}/ws`);
+    const status = await withTimeout(
+      new Promise<number>((resolve) => {
+        third.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        third.on('error', () => resolve(-1));
+      }),
+      'refusal',
+    );
+    expect(status).toBe(429);
+  });
+});
+
+function midBody(frames: MsgFrame[]): [Uint8Array, Uint8Array] {
+  return [frames[0]!.mid, frames[0]!.body];
+}
 
 describe('rate limit', () => {
   it('handles frames over the rate later, in order and all of them, never faster than the rate', async () => {

@@ -6,10 +6,11 @@ import { UsageError, initCrypto } from '@parus/core';
 import { num, parse, str } from '../args.ts';
 import type { Output } from '../output.ts';
 
-export const RELAY_HELP = `parus relay [--host H] [--port N] [--data DIR] [--web DIR] [--limit NAME=VALUE]...
+export const RELAY_HELP = `parus relay [--host H] [--port N] [--data DIR] [--web DIR] [--small] [--limit NAME=VALUE]...
   Runs a relay: a WebSocket endpoint that holds encrypted queues (default 127.0.0.1:7400, data in ./.parus/relay),
   serving the web client (the built packages/web, or --web DIR). --limit sets one of the relay's limits, e.g.
-  --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256 (names and defaults: the user guide).`;
+  --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256 (names and defaults: the user guide).
+  --small: the profile for a board with 512 MB (lower limits, smaller caches; --limit still applies).`;
 
 /** `NAME=VALUE` pairs of --limit, as relay limits (startRelay checks names and values). */
 export function parseLimits(pairs: readonly string[]): Partial<RelayLimits> {
@@ -37,6 +38,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     data: { type: 'string' },
     web: { type: 'string' },
     limit: { type: 'string', multiple: true },
+    small: { type: 'boolean' },
   });
   const out = makeOut(values.json === true);
   const limits = parseLimits((values.limit as unknown as string[] | undefined) ?? []);
@@ -55,17 +57,20 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     dataDir,
     log: (line) => process.stderr.write(`${line}\n`),
     limits,
+    small: values.small === true,
     ...(webRoot ? { webRoot } : {}),
   });
   const webUrl = webRoot ? `http://${relay.host}:${relay.port}/` : null;
+  const small = values.small === true;
   out.result(
-    { address: relay.address, host: relay.host, port: relay.port, data: dataDir, web: webUrl },
+    { address: relay.address, host: relay.host, port: relay.port, data: dataDir, web: webUrl, small },
     () => {
       out.line(`Parus relay running.`);
       out.line(`  address: ${relay.address}`);
       if (webUrl) out.line(`  web:     ${webUrl}  (open it in a browser to chat)`);
       out.line(`  health:  http://${relay.host}:${relay.port}/health`);
       out.line(`  data:    ${dataDir}`);
+      if (small) out.line('  profile: small (lower limits and caches, for a board with 512 MB)');
       out.line('');
       out.line('Start chatting (in another terminal):');
       out.line(`  npm run parus -- init --name Alice --relay '${relay.address}'`);

@@ -1,0 +1,15 @@
+/**
+ * `parus relay` on its own: what bin/parus.js runs, from a bundle of this module built at
+ * start (bin/relay-bundle.js), so that a relay process carries neither tsx nor the client
+ * (docs/decisions/0035). The same command as `parus relay` through main.ts.
+ */
+import { relayCommand } from './commands/relay.ts';
+import { makeOutput, reportError } from './output.ts';
+
+export async function relayMain(argv: string[]): Promise<number> {
+  try {
+    return await relayCommand(argv, (json) => makeOutput(json));
+  } catch (error) {
+    return reportError(error, argv.includes('--json'));
+  }
+}
