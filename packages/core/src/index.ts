@@ -272,6 +272,36 @@ export {
   decodeDeviceCertificate,
 } from './device-certificate.ts';
 export type { DeviceCertificate } from './device-certificate.ts';
+export {
+  DEVICE_LOG_VERSION,
+  MAX_DEVICE_OP_BYTES,
+  MAX_DEVICE_LOG_OPS,
+  MAX_ACCOUNT_DEVICES,
+  MAX_DEVICE_NAME_CHARS,
+  DEVICE_ID_BYTES,
+  deviceId,
+  deviceIdBytes,
+  accountKeyFromPassphrase,
+  createDeviceEntry,
+  createGenesisOp,
+  createDeviceOp,
+  encodeDeviceOp,
+  decodeDeviceOp,
+  deviceOpHash,
+  startDeviceLog,
+  applyDeviceOp,
+  currentDevices,
+  encodeDeviceLog,
+  decodeDeviceLog,
+} from './device-log.ts';
+export type {
+  DeviceEntry,
+  DeviceOp,
+  DeviceOpBody,
+  DeviceOpType,
+  DeviceLogState,
+  LoggedDevice,
+} from './device-log.ts';
 export { PAD_BUCKETS, MAX_PADDED_BYTES, MAX_UNPADDED_BYTES, padToBucket, unpad } from './padding.ts';
 export { TokenBucket } from './token-bucket.ts';
 export {

@@ -27,6 +27,16 @@ import {
   compareSafetyNumberQr,
   createCard,
   createDeviceCertificate,
+  createDeviceEntry,
+  createDeviceOp,
+  createGenesisOp,
+  startDeviceLog,
+  applyDeviceOp,
+  deviceId,
+  decodeDeviceOp,
+  decodeDeviceLog,
+  encodeDeviceOp,
+  encodeDeviceLog,
   createEnvelope,
   createGroup,
   createGroupEvent,
@@ -103,6 +113,9 @@ import {
   unpad,
   utf8,
   type CborMap,
+  type DeviceEntry,
+  type DeviceOp,
+  type SignKeyPair,
   type CborValue,
   type CreateGroupEventOptions,
   type GroupEvent,
@@ -177,6 +190,48 @@ beforeAll(async () => {
   console.log(`fuzz-decoders: seed ${seed} (PARUS_FUZZ_SEED), ×${scale} (PARUS_FUZZ_ITERATIONS)`);
   buildTargets();
 });
+
+/** A small device log (genesis, add, revoke, passphrase), made once. */
+let deviceLogMemo: DeviceOp[] | undefined;
+function deviceLogOps(): DeviceOp[] {
+  if (deviceLogMemo) return deviceLogMemo;
+  const r = scriptedRandom('fuzz-device-log');
+  const mk = (name: string): { key: SignKeyPair; entry: DeviceEntry } => {
+    const key = generateSignKeyPair(r);
+    const entry = createDeviceEntry({
+      device: key,
+      dh: generateDhKeyPair(r).publicKey,
+      kem: generateXwingKeyPair(r).publicKey,
+      name,
+    });
+    return { key, entry };
+  };
+  const a = mk('laptop');
+  const b = mk('phone');
+  const accountKey = generateSignKeyPair(r);
+  const ops = [createGenesisOp({ device: a.key, entry: a.entry, accountKey, time: NOW })];
+  let state = startDeviceLog(ops[0]!);
+  const push = (op: DeviceOp): void => {
+    state = applyDeviceOp(state, op);
+    ops.push(op);
+  };
+  push(createDeviceOp(state, { type: 'add', entry: b.entry, device: a.key, accountKey, time: NOW + 1 }));
+  const newAccountKey = generateSignKeyPair(r);
+  push(
+    createDeviceOp(state, { type: 'passphrase', newAccountKey, device: b.key, accountKey, time: NOW + 2 }),
+  );
+  push(
+    createDeviceOp(state, {
+      type: 'revoke',
+      id: deviceId(a.key.publicKey),
+      device: b.key,
+      accountKey: newAccountKey,
+      time: NOW + 3,
+    }),
+  );
+  deviceLogMemo = ops;
+  return ops;
+}
 
 function relayAddress(name: string, port = 443): string {
   const key = generateSignKeyPair(scriptedRandom(`relay-${name}`)).publicKey;
@@ -449,6 +504,22 @@ function buildTargets(): void {
     decode: decodeDeviceCertificate,
     reencode: encodeDeviceCertificate,
     canonical: true,
+  });
+  bytesTarget('device ops', {
+    covers: ['decodeDeviceOp'],
+    seeds: deviceLogOps().map(encodeDeviceOp),
+    decode: decodeDeviceOp,
+    reencode: encodeDeviceOp,
+    canonical: true,
+    share: 0.5,
+  });
+  bytesTarget('device logs', {
+    covers: ['decodeDeviceLog'],
+    seeds: [encodeDeviceLog(deviceLogOps()), encodeDeviceLog(deviceLogOps().slice(0, 2))],
+    decode: decodeDeviceLog,
+    reencode: (v: ReturnType<typeof decodeDeviceLog>) => encodeDeviceLog(v.ops),
+    canonical: true,
+    share: 0.3,
   });
   const device = generateSignKeyPair(rng);
   const envelopes = MESSAGE_KINDS.slice(0, 3).map((kind, i) =>
