@@ -28,6 +28,17 @@ import {
   createCard,
   createDeviceCertificate,
   createDeviceEntry,
+  sealAccountBackup,
+  openAccountBackup,
+  createLinkOffer,
+  answerLinkOffer,
+  receiveLinkAnswer,
+  receiveLinkNonce,
+  parseLinkOffer,
+  encodeLinkOffer,
+  decodeLinkMessage,
+  encodeLinkMessage,
+  sealLinkTransfer,
   createDeviceOp,
   createGenesisOp,
   startDeviceLog,
@@ -519,6 +530,66 @@ function buildTargets(): void {
     decode: decodeDeviceLog,
     reencode: (v: ReturnType<typeof decodeDeviceLog>) => encodeDeviceLog(v.ops),
     canonical: true,
+    share: 0.3,
+  });
+  const linkRelay = relayAddress('link', 7000);
+  const linkNew = createLinkOffer({
+    rng,
+    relay: linkRelay,
+    sid: rng.bytes(24),
+    now: NOW,
+    name: 'new laptop',
+  });
+  const linkOld = answerLinkOffer({
+    offer: parseLinkOffer(linkNew.link),
+    rng,
+    now: NOW,
+    relay: linkRelay,
+    sid: rng.bytes(24),
+    answered: () => false,
+  });
+  const linkNonce = receiveLinkAnswer(linkNew.state, decodeLinkMessage(linkOld.message), { rng, now: NOW });
+  const linkReveal = receiveLinkNonce(linkOld.state, decodeLinkMessage(linkNonce.reply));
+  textTarget('device links', {
+    covers: ['parseLinkOffer'],
+    seeds: [linkNew.link],
+    decode: parseLinkOffer,
+    reencode: encodeLinkOffer,
+    // Pasted links are trimmed and their prefix read in any case, as card and room links are.
+  });
+  bytesTarget('device link messages', {
+    covers: ['decodeLinkMessage'],
+    seeds: [
+      linkOld.message,
+      linkNonce.reply,
+      linkReveal.reply,
+      ...sealLinkTransfer({
+        key: linkReveal.session.sendKey,
+        id: linkReveal.session.id,
+        rng,
+        payload: rng.bytes(40),
+        chunkBytes: 16,
+      }),
+    ],
+    decode: decodeLinkMessage,
+    reencode: encodeLinkMessage,
+    canonical: true,
+  });
+  const backupCost = { opsLimit: 1, memLimit: 8192 };
+  bytesTarget('account backups', {
+    covers: ['openAccountBackup'],
+    seeds: [
+      sealAccountBackup({
+        passphrase: 'fuzz',
+        payload: rng.bytes(40),
+        rng,
+        cost: backupCost,
+        chunkBytes: 16,
+      }),
+      sealAccountBackup({ passphrase: 'fuzz', payload: new Uint8Array(0), rng, cost: backupCost }),
+    ],
+    // A mutated header may ask for up to 1 GiB of Argon2id; the fuzzer pays no more than the seeds' cost.
+    decode: (b) => openAccountBackup(b, 'fuzz', { maxCost: backupCost }),
     share: 0.3,
   });
   const device = generateSignKeyPair(rng);
