@@ -17,7 +17,9 @@
  * setting up sessions (account/contact-setup.ts), sending in 1:1 conversations
  * (account/direct-messaging.ts), files (account/file-transfer.ts), the 1:1 outbox
  * (account/direct-outbox.ts), group messages by relay fan-out (account/group-fanout.ts),
- * receiving (account/direct-receiving.ts) and reading (account/conversation-reading.ts).
+ * receiving (account/direct-receiving.ts) and reading (account/conversation-reading.ts). The
+ * shapes UIs see live below all of them (public-shapes.ts), the events in account-context.ts:
+ * the parts and the group engine never import this file.
  */
 import {
   NotFoundError,
@@ -50,6 +52,7 @@ import {
   hex,
   signPair,
   type AccountContext,
+  type AccountEvents,
   type QueueOwner,
 } from './account/account-context.ts';
 import { ContactSetup } from './account/contact-setup.ts';
@@ -62,10 +65,11 @@ import { GroupFanout } from './account/group-fanout.ts';
 import type { FileSink, TransferOptions } from './blob-transfer.ts';
 import type { ConversationIndex } from './conversation-index.ts';
 import { Changes, Emitter, Mutex } from './events.ts';
-import { GroupEngine, type GroupChange } from './groups/group-engine.ts';
+import { GroupEngine } from './groups/group-engine.ts';
 import { decodeFanoutMessage, hasRoster } from './groups/fanout-outbox.ts';
 import { DEFAULT_ROOM_LIMITS, type RoomLimits } from './groups/room-limits.ts';
 import { MirroredStore } from './mirrored-store.ts';
+import type { ContactInfo, FileInfo, MessageInfo, OutgoingFile, UploadInfo } from './public-shapes.ts';
 import {
   CONTACT_STATES,
   decodeAccount,
@@ -78,113 +82,15 @@ import {
   type ContactState,
   type InboundQueue,
   type InviteRecord,
-  type MessageStatus,
 } from './records.ts';
 import { RelayConnection } from './relay-connection.ts';
 import type { Store, StoreOp } from './store.ts';
 import type { Transport } from './transport.ts';
 
-// ---- Public shapes --------------------------------------------------------------------
+// ---- Public shapes (public-shapes.ts; the events in account/account-context.ts) ----------
 
-export interface ContactInfo {
-  alias: string;
-  name: string;
-  state: ContactState;
-  status: 'pending' | 'active';
-  safetyNumber: string;
-  keyChanged: boolean;
-  created: number;
-}
-
-/** What a UI shows of a file message; the keys stay inside the engine. */
-export interface FileInfo {
-  name: string;
-  mime: string;
-  /** Plaintext bytes. */
-  size: number;
-  /** When the relay deletes the file, ms since the epoch; downloadFile fails after it. */
-  expires: number;
-  /** A small preview image made by the sender's UI (at most 16 KB). */
-  thumbnail?: Uint8Array;
-}
-
-export interface MessageInfo {
-  id: string;
-  /** The contact's alias; for a group message, the group's alias or name. */
-  alias: string;
-  /** Group messages only: the group's id (hex). */
-  group?: string;
-  /** Group messages only: who wrote it (their nick, or how this device knows them). */
-  from?: string;
-  /** Group messages only, sent ones: how many members have it, and how many read it (已讀 N). */
-  deliveredCount?: number;
-  readCount?: number;
-  /** Group messages only: placed where it arrived because its parents were long superseded (seed 003). */
-  late?: boolean;
-  /**
-   * Group messages only, late or confirmed ones: how many members confirmed it, how many it
-   * needs (an admin's confirmation is enough alone), and whether it now sits at its claimed place.
-   */
-  confirmations?: number;
-  confirmationsNeeded?: number;
-  confirmed?: true;
-  /** Group messages only: an earlier message a member shared when I joined (history sharing). */
-  history?: true;
-  dir: 'in' | 'out';
-  /** `text`, `sticker` or `file`. */
-  kind: string;
-  /** Empty for stickers, files and unsent messages. */
-  text: string;
-  replyTo?: string;
-  ts: number;
-  lamport: number;
-  status: MessageStatus;
-  /** A `/me` action: show as "* name text". */
-  action?: true;
-  sticker?: { pack: string; id: string };
-  file?: FileInfo;
-  /** Taken back by its author (收回): a tombstone without contents. */
-  unsent?: true;
-}
-
-/** A file to send: its contents as bytes, so that browsers and Node pass the same thing. */
-export interface OutgoingFile {
-  name: string;
-  /** A MIME type such as image/png; application/octet-stream when unknown. */
-  mime: string;
-  bytes: Uint8Array;
-  /** A small preview image (at most 16 KB), made by the UI. */
-  thumbnail?: Uint8Array;
-}
-
-/** An upload that did not finish; sendFile with the same file and contact resumes it. */
-export interface UploadInfo {
-  id: string;
-  alias: string;
-  name: string;
-  mime: string;
-  size: number;
-  created: number;
-}
-
+export type { ContactInfo, FileInfo, MessageInfo, OutgoingFile, UploadInfo, AccountEvents };
 export type { FileSink, TransferOptions, TransferProgress } from './blob-transfer.ts';
-
-export interface AccountEvents {
-  message: MessageInfo;
-  /** A message (ours or theirs) was taken back; history now shows it as unsent. */
-  unsent: { alias: string; id: string };
-  /** The contact is typing (an ephemeral signal: expect at most one every 3 s). */
-  typing: { alias: string };
-  receipt: { alias: string; id: string; status: MessageStatus };
-  contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed'; info: ContactInfo };
-  error: { error: ParusError; context: string };
-  /**
-   * A relay's link came up or went down. While down, each scheduled attempt is announced
-   * again with `retryAt`, when it starts (Date.now() milliseconds); `retryNow()` brings it forward.
-   */
-  connection: { relay: string; state: 'connected' | 'disconnected'; retryAt?: number };
-  group: GroupChange;
-}
 
 export interface AccountOptions {
   store: Store;
