@@ -57,6 +57,13 @@ import {
 } from './account/account-context.ts';
 import { ContactSetup } from './account/contact-setup.ts';
 import { ConversationReading } from './account/conversation-reading.ts';
+import { DEVICE_COLLECTION, DeviceRegistry } from './account/device-registry.ts';
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  type AccountSnapshot,
+  type SnapshotContact,
+} from './account-snapshot.ts';
 import { DirectMessaging } from './account/direct-messaging.ts';
 import { DirectOutbox } from './account/direct-outbox.ts';
 import { DirectReceiving } from './account/direct-receiving.ts';
@@ -120,6 +127,8 @@ export class Account {
   readonly events = new Emitter<AccountEvents>();
   /** Private groups (groups/group-engine.ts). */
   readonly groups: GroupEngine;
+  /** The account's devices: the device log, listing, revoking (account/device-registry.ts). */
+  readonly devices: DeviceRegistry;
   private readonly store: Store;
   /** The same store, with the outbox kept in memory too (written through). */
   private readonly mirror: MirroredStore;
@@ -220,6 +229,7 @@ export class Account {
     this.fanout = new GroupFanout(ctx);
     this.receiving = new DirectReceiving(ctx, this.setup);
     this.reading = new ConversationReading(ctx);
+    this.devices = new DeviceRegistry(ctx);
   }
   private readonly resendMs: number;
   private readonly maxResendMs: number;
@@ -591,6 +601,65 @@ export class Account {
       .filter((c) => !c.peer)
       .sort((a, b) => a.created - b.created)
       .map((c) => this.info(c));
+  }
+
+  // ---- Snapshots (account-snapshot.ts, decision 0031) ----------------------------------
+
+  /**
+   * The account snapshot a backup holds: the profile, the device log (started by
+   * `devices.ensureLog`) and the contacts' identities, names and states; never ratchet state.
+   */
+  async snapshot(): Promise<AccountSnapshot> {
+    const devices = await this.devices.part();
+    const contacts = [...this.contactsById.values()]
+      .filter((c) => !c.peer)
+      .sort((a, b) => a.created - b.created)
+      .map((c) => {
+        const out: SnapshotContact = {
+          alias: c.alias,
+          name: c.name,
+          state: c.state,
+          identity: c.identity,
+          theirIdentity: c.theirIdentity,
+        };
+        if (c.device) out.device = c.device;
+        return out;
+      });
+    return {
+      name: this.account.name,
+      relay: this.account.relay,
+      created: this.account.created,
+      made: this.now(),
+      devices,
+      contacts,
+    };
+  }
+
+  /**
+   * Makes this new account a new device of the snapshot's account: it adds itself to the
+   * device log with the account key from `passphrase` (AuthError if wrong), and keeps the
+   * contacts' identities (`restoredContacts`) for the per-device sessions that will use them
+   * (decision 0030; not built yet, so they are not contacts to chat with on this device).
+   */
+  async restoreSnapshot(
+    snapshot: AccountSnapshot,
+    opts: { passphrase: string; deviceName: string },
+  ): Promise<void> {
+    await this.devices.adopt(snapshot.devices, { passphrase: opts.passphrase, name: opts.deviceName });
+    await this.store.batch([
+      {
+        type: 'put',
+        collection: DEVICE_COLLECTION,
+        key: 'restored',
+        value: encodeSnapshot({ ...snapshot, devices: await this.devices.part() }),
+      },
+    ]);
+  }
+
+  /** The contacts a restore brought (their identities kept), waiting for new sessions. */
+  async restoredContacts(): Promise<SnapshotContact[]> {
+    const raw = await this.store.get(DEVICE_COLLECTION, 'restored');
+    return raw ? decodeSnapshot(raw).contacts : [];
   }
 
   contact(alias: string): ContactInfo {
