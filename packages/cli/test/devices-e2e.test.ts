@@ -2,13 +2,16 @@
 // Alice backs up her account, a wrong passphrase and a tampered file are refused with nothing
 // created, the backup restores in a fresh home as a new device that lists both devices and
 // revokes the old one.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliWorld } from './support/cli-world.ts';
 
-const { parus, json, relayAddress } = cliWorld('devices-e2e');
+const { parus, parusWithInput, json, relayAddress, setClock } = cliWorld('devices-e2e');
+const BIN = resolve(import.meta.dirname, '../bin/parus.js');
 const dir = mkdtempSync(join(tmpdir(), 'parus-devices-e2e-'));
 const backup = join(dir, 'alice.parusbak');
 
@@ -80,4 +83,81 @@ describe('parus devices and backups end to end', () => {
     const last = await parus('alice', ['device', 'revoke', after.devices[1]!.id, '--home', home, '--json']);
     expect(JSON.parse(last.stdout.trim()).error.name).toBe('ProtocolError');
   }, 180_000);
+});
+
+/** A new device of Bob's (`parus init --link`) in its own home: its link, and its end. */
+function newDevice(
+  home: string,
+  name: string,
+): { link: Promise<string>; done: Promise<{ code: number; last: string }>; child: ChildProcess } {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'init', '--link', '--name', name, '--relay', relayAddress(), '--yes', '--json', '--home', home],
+    {
+      env: { ...process.env, PARUS_PASSPHRASE: 'bob passphrase 42', PARUS_INSECURE_TEST_KDF: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const lines: string[] = [];
+  const link = new Promise<string>((found, fail) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines.push(line);
+      if (lines.length === 1) found((JSON.parse(line) as { link: string }).link);
+    });
+    child.once('exit', () => fail(new Error('the new device ended before printing its link')));
+  });
+  const done = new Promise<{ code: number; last: string }>((end) =>
+    child.once('exit', (code) => end({ code: code ?? 1, last: lines[lines.length - 1] ?? '' })),
+  );
+  return { link, done, child };
+}
+
+describe('parus device linking end to end', () => {
+  it('Bob links a new device: both show the same code, it gets the account, both logs list it', async () => {
+    const home = join(dir, 'bob-laptop');
+    const n = newDevice(home, 'bob laptop');
+    const link = await n.link;
+    expect(link).toMatch(/^parus:device\//);
+    const answered = await json('bob', ['device', 'link', link, '--yes']);
+    const ended = await n.done;
+    expect(ended.code).toBe(0);
+    const result = JSON.parse(ended.last) as { code: string; name: string; devices: Device[] };
+    expect(result.code).toMatch(/^\d{3} \d{3}$/);
+    expect(answered.code).toBe(result.code);
+    expect(result.name).toBe('Bob');
+    expect(result.devices.map((d) => [d.current, d.revoked])).toEqual([
+      [false, false],
+      [true, false],
+    ]);
+    expect((answered.device as Device).name).toBe('bob laptop');
+    const { devices } = (await json('bob', ['devices'])) as { devices: Device[] };
+    expect(devices.map((d) => [d.name, d.current])).toEqual([
+      [devices[0]!.name, true],
+      ['bob laptop', false],
+    ]);
+    // The link was answered once: answering it again is a replay.
+    const again = await parus('bob', ['device', 'link', link, '--yes', '--json']);
+    expect(JSON.parse(again.stdout.trim()).error.name).toBe('ReplayError');
+  }, 240_000);
+
+  it('refuses an expired link, and links nothing when the codes are not confirmed', async () => {
+    const home = join(dir, 'bob-tablet');
+    const n = newDevice(home, 'bob tablet');
+    const link = await n.link;
+    setClock('bob', '+2h');
+    try {
+      const late = await parus('bob', ['device', 'link', link, '--yes', '--json']);
+      expect(JSON.parse(late.stdout.trim()).error.name).toBe('ExpiredError');
+    } finally {
+      setClock('bob', undefined);
+    }
+    // Bob answers but does not confirm the code: nothing goes to the new device.
+    const refused = await parusWithInput('bob', ['device', 'link', link, '--json'], 'n\n');
+    expect(refused.code).toBe(2);
+    n.child.kill('SIGTERM');
+    await n.done;
+    expect(existsSync(join(home, 'account.db'))).toBe(false);
+    const { devices } = (await json('bob', ['devices'])) as { devices: Device[] };
+    expect(devices.map((d) => d.name)).not.toContain('bob tablet');
+  }, 240_000);
 });

@@ -30,3 +30,4 @@ export { DeviceRegistry } from './account/device-registry.ts';
 export type { DeviceInfo, DevicesPart, AccountKeyParams } from './account/device-registry.ts';
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_VERSION } from './account-snapshot.ts';
 export type { AccountSnapshot, SnapshotContact } from './account-snapshot.ts';
+export { LinkChannel } from './link-channel.ts';

@@ -16,6 +16,10 @@ import {
   ARGON2ID_SALT_BYTES,
   AuthError,
   NotFoundError,
+  ProtocolError,
+  applyDeviceOp,
+  decodeDeviceOp,
+  encodeDeviceOp,
   UsageError,
   accountKeyFromPassphrase,
   asBytes,
@@ -257,6 +261,66 @@ export class DeviceRegistry {
         wipe(accountKey.secretKey);
       }
     });
+  }
+
+  /**
+   * Device links this device answered (offer id hex → expiry), kept until they expire so that
+   * the same link is never answered twice (core device-link.ts: ReplayError).
+   */
+  async linkAnswered(id: string): Promise<boolean> {
+    return (await this.answeredLinks()).has(id);
+  }
+
+  /** Notes an answered link before the answer leaves; expired entries are dropped. */
+  async markLinkAnswered(id: string, expires: number): Promise<void> {
+    await this.ctx.lock.run(async () => {
+      const now = this.ctx.now();
+      const links = [...(await this.answeredLinks())].filter(([, exp]) => exp >= now).slice(-255);
+      links.push([id, expires]);
+      await this.ctx.store.batch([
+        {
+          type: 'put',
+          collection: DEVICE_COLLECTION,
+          key: 'answered',
+          value: encodeCbor(Object.fromEntries(links)),
+        },
+      ]);
+    });
+  }
+
+  private async answeredLinks(): Promise<Map<string, number>> {
+    const raw = await this.ctx.store.get(DEVICE_COLLECTION, 'answered');
+    if (!raw) return new Map();
+    const m = asMap(decodeCbor(raw), 'answered links');
+    return new Map(Object.entries(m).map(([k, v]) => [k, asUint(v, 'link expiry')]));
+  }
+
+  /** The log's last op, encoded: what a newly added device sends back to the device that linked it. */
+  async lastOp(): Promise<Uint8Array> {
+    const read = await this.read();
+    if (!read) throw new NotFoundError('this account has no device log yet');
+    return encodeDeviceOp(read.ops[read.ops.length - 1]!);
+  }
+
+  /**
+   * Takes an `add` op a linked device made of itself (signed by it and the account key) into
+   * this device's log; the log's checks refuse anything else (typed errors, nothing stored).
+   */
+  async acceptAdd(bytes: Uint8Array): Promise<DeviceInfo> {
+    const added = await this.ctx.lock.run(async () => {
+      const read = await this.read();
+      if (!read) throw new NotFoundError('this account has no device log yet');
+      const op = decodeDeviceOp(bytes);
+      if (op.type !== 'add') throw new ProtocolError('a linked device sends its own add op');
+      applyDeviceOp(read.state, op); // refuses what does not extend this log
+      await this.ctx.store.batch([
+        { type: 'put', collection: DEVICE_COLLECTION, key: 'log', value: encodeDeviceLog([...read.ops, op]) },
+      ]);
+      return deviceId(op.device.sign);
+    });
+    const info = (await this.list()).find((d) => d.id === added);
+    if (!info) throw new NotFoundError('added device not in the log');
+    return info;
   }
 
   /** The current devices' count, for callers that only need to know whether others exist. */
