@@ -9,6 +9,7 @@ import {
   DecodeError,
   NotFoundError,
   ProtocolError,
+  ReplayError,
   VerificationError,
   initCrypto,
   openAccountBackup,
@@ -124,5 +125,38 @@ describe('devices of an account', () => {
     ).rejects.toThrow(/./);
     await expect(other.devices.list()).rejects.toThrow(NotFoundError);
     expect(() => decodeSnapshot(encodeSnapshot(snapshot).subarray(1))).toThrow(DecodeError);
+  });
+
+  it('takes a linked device’s own add op; refuses ops of another account, other kinds, and replays', async () => {
+    const alice = await account('Alice');
+    await alice.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
+    const linked = await account('Alice');
+    await linked.restoreSnapshot(await alice.snapshot(), { passphrase: PASS, deviceName: 'phone' });
+    const op = await linked.devices.lastOp();
+    const added = await alice.devices.acceptAdd(op);
+    expect(added).toMatchObject({ name: 'phone', current: false, revoked: false });
+    await expect(alice.devices.acceptAdd(op)).rejects.toThrow(ReplayError);
+
+    // A device of another account (another account key) cannot join Alice's log.
+    const mallory = await account('Mallory');
+    await mallory.devices.ensureLog({ passphrase: 'mallory pass', cost: LIGHT, name: 'evil' });
+    const intruder = await account('Mallory');
+    await intruder.restoreSnapshot(await mallory.snapshot(), {
+      passphrase: 'mallory pass',
+      deviceName: 'evil 2',
+    });
+    await expect(alice.devices.acceptAdd(await intruder.devices.lastOp())).rejects.toThrow(ProtocolError);
+
+    // A revoke made on the linked device is not what a link carries back.
+    const [laptop] = await linked.devices.list();
+    const revoked = await linked.devices.revoke(laptop!.id, PASS);
+    expect(revoked[0]!.revoked).toBe(true);
+    await expect(alice.devices.acceptAdd(await linked.devices.lastOp())).rejects.toThrow(ProtocolError);
+    expect((await alice.devices.list()).map((d) => d.name)).toEqual(['laptop', 'phone']);
+
+    // Answered links are remembered until they expire.
+    expect(await alice.devices.linkAnswered('00'.repeat(16))).toBe(false);
+    await alice.devices.markLinkAnswered('00'.repeat(16), Date.now() + 60_000);
+    expect(await alice.devices.linkAnswered('00'.repeat(16))).toBe(true);
   });
 });
