@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LinkChannel } from '@parus/client';
+import { nodeTransport } from '@parus/client/node';
+import { initCrypto, parseLinkOffer, systemRandom } from '@parus/core';
 import { cliWorld } from './support/cli-world.ts';
 
 const { parus, parusWithInput, json, relayAddress, setClock } = cliWorld('devices-e2e');
@@ -118,6 +121,17 @@ describe('parus device linking end to end', () => {
     const n = newDevice(home, 'bob laptop');
     const link = await n.link;
     expect(link).toMatch(/^parus:device\//);
+    // Whoever sees the link can write to its queue: bodies that are not this link's are skipped.
+    await initCrypto();
+    const intruder = await LinkChannel.open({
+      address: relayAddress(),
+      transport: nodeTransport(),
+      rng: systemRandom,
+    });
+    const offer = parseLinkOffer(link);
+    for (const junk of [new Uint8Array([1, 2, 3]), systemRandom.bytes(300), new Uint8Array(0)])
+      await intruder.send(offer.sid, junk);
+    await intruder.close();
     const answered = await json('bob', ['device', 'link', link, '--yes']);
     const ended = await n.done;
     expect(ended.code).toBe(0);

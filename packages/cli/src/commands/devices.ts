@@ -11,8 +11,11 @@ import { hostname } from 'node:os';
 import { LinkChannel, decodeSnapshot, encodeSnapshot, type Account } from '@parus/client';
 import { nodeTransport } from '@parus/client/node';
 import {
+  DecodeError,
   LinkTransferReader,
   MAX_BACKUP_BYTES,
+  equalBytes,
+  type LinkMessage,
   ProtocolError,
   ReplayError,
   UsageError,
@@ -205,6 +208,24 @@ async function confirmCode(code: string, yes: boolean, out: Output): Promise<voi
     throw new UsageError('the codes were not confirmed: nothing was linked');
 }
 
+/**
+ * The next link message of this link. The queues are unsecured, so anyone who saw the link can
+ * write to them: bodies that do not decode, or belong to another link, are skipped rather than
+ * allowed to end the link.
+ */
+async function nextMessage(channel: LinkChannel, id: Uint8Array, deadline: number): Promise<LinkMessage> {
+  for (;;) {
+    let message: LinkMessage;
+    try {
+      message = decodeLinkMessage(await channel.next(deadline));
+    } catch (e) {
+      if (e instanceof DecodeError) continue;
+      throw e;
+    }
+    if (equalBytes(message.id, id)) return message;
+  }
+}
+
 /** Writes every frame in order (a relay keeps a queue's order). */
 async function sendAll(channel: LinkChannel, sid: Uint8Array, frames: Uint8Array[]): Promise<void> {
   for (const f of frames) await channel.send(sid, f);
@@ -213,13 +234,14 @@ async function sendAll(channel: LinkChannel, sid: Uint8Array, frames: Uint8Array
 /** Reads `data` frames until the payload is complete (frames seen before are skipped). */
 async function receiveAll(
   channel: LinkChannel,
+  id: Uint8Array,
   reader: LinkTransferReader,
   deadline: number,
 ): Promise<Uint8Array> {
   for (;;) {
     let payload: Uint8Array | undefined;
     try {
-      payload = reader.push(decodeLinkMessage(await channel.next(deadline)));
+      payload = reader.push(await nextMessage(channel, id, deadline));
     } catch (e) {
       if (e instanceof ReplayError) continue;
       throw e;
@@ -257,7 +279,7 @@ export async function linkInitCommand(
     let answerSid: Uint8Array | undefined;
     // The first answer counts; later ones (someone else who saw the link) are refused by core.
     while (!answerSid) {
-      const message = decodeLinkMessage(await channel.next(expires));
+      const message = await nextMessage(channel, state.offer.id, expires);
       if (message.t !== 'answer') continue;
       const r = receiveLinkAnswer(state, message, { rng: systemRandom, now: Date.now() });
       state = r.state;
@@ -266,14 +288,14 @@ export async function linkInitCommand(
     }
     let session;
     while (!session) {
-      const message = decodeLinkMessage(await channel.next(expires));
+      const message = await nextMessage(channel, state.offer.id, expires);
       if (message.t === 'answer') continue; // a second answer: ignored
       ({ session } = receiveLinkReveal(state, message));
     }
     await confirmCode(session.code, values.yes === true, out);
     const deadline = Date.now() + TRANSFER_WAIT_MS;
     const snapshot = decodeSnapshot(
-      await receiveAll(channel, new LinkTransferReader(session.receiveKey, session.id), deadline),
+      await receiveAll(channel, session.id, new LinkTransferReader(session.receiveKey, session.id), deadline),
     );
     const account = await createAccount(home, snapshot.name, snapshot.relay, passphrase);
     try {
@@ -335,7 +357,7 @@ async function answerLinkCommand(argv: string[], makeOut: MakeOut): Promise<numb
       await channel.send(offer.sid, message);
       let reply;
       while (!reply) {
-        const m = decodeLinkMessage(await channel.next(offer.expires));
+        const m = await nextMessage(channel, offer.id, offer.expires);
         if (m.t !== 'nonce') throw new ProtocolError('expected the new device’s nonce');
         reply = receiveLinkNonce(state, m);
       }
@@ -350,6 +372,7 @@ async function answerLinkCommand(argv: string[], makeOut: MakeOut): Promise<numb
       );
       const op = await receiveAll(
         channel,
+        session.id,
         new LinkTransferReader(session.receiveKey, session.id, 8192),
         Date.now() + TRANSFER_WAIT_MS,
       );
