@@ -32,7 +32,7 @@ export const INSECURE_TEST_KDF = 'PARUS_INSECURE_TEST_KDF';
  * set because they run hundreds of commands. Never set it for a real account: an account
  * created with it is raised to the moderate profile the first time it is opened without it.
  */
-function kdfProfile(): Argon2idCost {
+export function kdfProfile(): Argon2idCost {
   return process.env[INSECURE_TEST_KDF] === '1' ? ARGON2ID_INTERACTIVE : ARGON2ID_MODERATE;
 }
 
@@ -41,12 +41,17 @@ function makePrivate(home: string): void {
   if ((statSync(home).mode & 0o777) !== 0o700) chmodSync(home, 0o700);
 }
 
-export async function createAccount(home: string, name: string, relay: string): Promise<Account> {
+export async function createAccount(
+  home: string,
+  name: string,
+  relay: string,
+  given?: string,
+): Promise<Account> {
   await initCrypto();
   mkdirSync(home, { recursive: true, mode: 0o700 });
   makePrivate(home);
   if (existsSync(accountDb(home))) throw new UsageError(`an account already exists in ${home}`);
-  const passphrase = await readPassphrase({ confirm: true });
+  const passphrase = given ?? (await readPassphrase({ confirm: true }));
   const cost = kdfProfile();
   if (cost !== ARGON2ID_MODERATE)
     process.stderr.write(`parus: ${INSECURE_TEST_KDF} is set: the light test profile guards this account\n`);
@@ -60,13 +65,25 @@ export async function createAccount(home: string, name: string, relay: string): 
   } catch (e) {
     // A refused name or relay leaves no half-made account behind.
     await store.close();
-    rmSync(accountDb(home), { force: true });
-    for (const suffix of ['-wal', '-shm']) rmSync(`${accountDb(home)}${suffix}`, { force: true });
+    removeAccountFiles(home);
     throw e;
   }
 }
 
+/** Removes a half-made account (a refused name, a restore that failed). */
+export function removeAccountFiles(home: string): void {
+  rmSync(accountDb(home), { force: true });
+  for (const suffix of ['-wal', '-shm']) rmSync(`${accountDb(home)}${suffix}`, { force: true });
+}
+
 export async function openAccount(home: string): Promise<Account> {
+  return (await openAccountWithPassphrase(home)).account;
+}
+
+/** Opens the account and keeps the passphrase it was opened with, for operations that need it again (devices). */
+export async function openAccountWithPassphrase(
+  home: string,
+): Promise<{ account: Account; passphrase: string }> {
   await initCrypto();
   if (!existsSync(accountDb(home))) throw new NotFoundError(`no account in ${home}: run 'parus init' first`);
   makePrivate(home);
@@ -79,5 +96,5 @@ export async function openAccount(home: string): Promise<Account> {
     await raw.close();
     throw e;
   }
-  return Account.open({ store, transport: nodeTransport() });
+  return { account: await Account.open({ store, transport: nodeTransport() }), passphrase };
 }

@@ -7,6 +7,7 @@ import {
   verifyCommand,
 } from './commands/account.ts';
 import { chatCommand } from './commands/chat.ts';
+import { DEVICES_HELP, backupCommand, deviceCommand, devicesCommand } from './commands/devices.ts';
 import { GROUP_HELP, groupCommand } from './commands/group.ts';
 import {
   downloadCommand,
@@ -38,6 +39,9 @@ const COMMANDS: Record<string, Command> = {
   chat: chatCommand,
   group: groupCommand,
   requests: requestsCommand,
+  devices: devicesCommand,
+  device: deviceCommand,
+  backup: backupCommand,
 };
 
 export const USAGE = `Parus — end-to-end encrypted messenger
@@ -65,6 +69,7 @@ Usage: parus <command> [options]
   parus chat ALIAS|GROUP                   interactive chat
   ${GROUP_HELP}
   ${REQUESTS_HELP}
+  ${DEVICES_HELP}
 
 Every command takes --home DIR (or PARUS_HOME) and --json.
 The passphrase comes from PARUS_PASSPHRASE or a prompt.`;

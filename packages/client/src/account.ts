@@ -17,7 +17,9 @@
  * setting up sessions (account/contact-setup.ts), sending in 1:1 conversations
  * (account/direct-messaging.ts), files (account/file-transfer.ts), the 1:1 outbox
  * (account/direct-outbox.ts), group messages by relay fan-out (account/group-fanout.ts),
- * receiving (account/direct-receiving.ts) and reading (account/conversation-reading.ts).
+ * receiving (account/direct-receiving.ts) and reading (account/conversation-reading.ts). The
+ * shapes UIs see live below all of them (public-shapes.ts), the events in account-context.ts:
+ * the parts and the group engine never import this file.
  */
 import {
   NotFoundError,
@@ -50,10 +52,18 @@ import {
   hex,
   signPair,
   type AccountContext,
+  type AccountEvents,
   type QueueOwner,
 } from './account/account-context.ts';
 import { ContactSetup } from './account/contact-setup.ts';
 import { ConversationReading } from './account/conversation-reading.ts';
+import { DEVICE_COLLECTION, DeviceRegistry } from './account/device-registry.ts';
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  type AccountSnapshot,
+  type SnapshotContact,
+} from './account-snapshot.ts';
 import { DirectMessaging } from './account/direct-messaging.ts';
 import { DirectOutbox } from './account/direct-outbox.ts';
 import { DirectReceiving } from './account/direct-receiving.ts';
@@ -62,10 +72,11 @@ import { GroupFanout } from './account/group-fanout.ts';
 import type { FileSink, TransferOptions } from './blob-transfer.ts';
 import type { ConversationIndex } from './conversation-index.ts';
 import { Changes, Emitter, Mutex } from './events.ts';
-import { GroupEngine, type GroupChange } from './groups/group-engine.ts';
+import { GroupEngine } from './groups/group-engine.ts';
 import { decodeFanoutMessage, hasRoster } from './groups/fanout-outbox.ts';
 import { DEFAULT_ROOM_LIMITS, type RoomLimits } from './groups/room-limits.ts';
 import { MirroredStore } from './mirrored-store.ts';
+import type { ContactInfo, FileInfo, MessageInfo, OutgoingFile, UploadInfo } from './public-shapes.ts';
 import {
   CONTACT_STATES,
   decodeAccount,
@@ -78,113 +89,15 @@ import {
   type ContactState,
   type InboundQueue,
   type InviteRecord,
-  type MessageStatus,
 } from './records.ts';
 import { RelayConnection } from './relay-connection.ts';
 import type { Store, StoreOp } from './store.ts';
 import type { Transport } from './transport.ts';
 
-// ---- Public shapes --------------------------------------------------------------------
+// ---- Public shapes (public-shapes.ts; the events in account/account-context.ts) ----------
 
-export interface ContactInfo {
-  alias: string;
-  name: string;
-  state: ContactState;
-  status: 'pending' | 'active';
-  safetyNumber: string;
-  keyChanged: boolean;
-  created: number;
-}
-
-/** What a UI shows of a file message; the keys stay inside the engine. */
-export interface FileInfo {
-  name: string;
-  mime: string;
-  /** Plaintext bytes. */
-  size: number;
-  /** When the relay deletes the file, ms since the epoch; downloadFile fails after it. */
-  expires: number;
-  /** A small preview image made by the sender's UI (at most 16 KB). */
-  thumbnail?: Uint8Array;
-}
-
-export interface MessageInfo {
-  id: string;
-  /** The contact's alias; for a group message, the group's alias or name. */
-  alias: string;
-  /** Group messages only: the group's id (hex). */
-  group?: string;
-  /** Group messages only: who wrote it (their nick, or how this device knows them). */
-  from?: string;
-  /** Group messages only, sent ones: how many members have it, and how many read it (已讀 N). */
-  deliveredCount?: number;
-  readCount?: number;
-  /** Group messages only: placed where it arrived because its parents were long superseded (seed 003). */
-  late?: boolean;
-  /**
-   * Group messages only, late or confirmed ones: how many members confirmed it, how many it
-   * needs (an admin's confirmation is enough alone), and whether it now sits at its claimed place.
-   */
-  confirmations?: number;
-  confirmationsNeeded?: number;
-  confirmed?: true;
-  /** Group messages only: an earlier message a member shared when I joined (history sharing). */
-  history?: true;
-  dir: 'in' | 'out';
-  /** `text`, `sticker` or `file`. */
-  kind: string;
-  /** Empty for stickers, files and unsent messages. */
-  text: string;
-  replyTo?: string;
-  ts: number;
-  lamport: number;
-  status: MessageStatus;
-  /** A `/me` action: show as "* name text". */
-  action?: true;
-  sticker?: { pack: string; id: string };
-  file?: FileInfo;
-  /** Taken back by its author (收回): a tombstone without contents. */
-  unsent?: true;
-}
-
-/** A file to send: its contents as bytes, so that browsers and Node pass the same thing. */
-export interface OutgoingFile {
-  name: string;
-  /** A MIME type such as image/png; application/octet-stream when unknown. */
-  mime: string;
-  bytes: Uint8Array;
-  /** A small preview image (at most 16 KB), made by the UI. */
-  thumbnail?: Uint8Array;
-}
-
-/** An upload that did not finish; sendFile with the same file and contact resumes it. */
-export interface UploadInfo {
-  id: string;
-  alias: string;
-  name: string;
-  mime: string;
-  size: number;
-  created: number;
-}
-
+export type { ContactInfo, FileInfo, MessageInfo, OutgoingFile, UploadInfo, AccountEvents };
 export type { FileSink, TransferOptions, TransferProgress } from './blob-transfer.ts';
-
-export interface AccountEvents {
-  message: MessageInfo;
-  /** A message (ours or theirs) was taken back; history now shows it as unsent. */
-  unsent: { alias: string; id: string };
-  /** The contact is typing (an ephemeral signal: expect at most one every 3 s). */
-  typing: { alias: string };
-  receipt: { alias: string; id: string; status: MessageStatus };
-  contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed'; info: ContactInfo };
-  error: { error: ParusError; context: string };
-  /**
-   * A relay's link came up or went down. While down, each scheduled attempt is announced
-   * again with `retryAt`, when it starts (Date.now() milliseconds); `retryNow()` brings it forward.
-   */
-  connection: { relay: string; state: 'connected' | 'disconnected'; retryAt?: number };
-  group: GroupChange;
-}
 
 export interface AccountOptions {
   store: Store;
@@ -214,6 +127,8 @@ export class Account {
   readonly events = new Emitter<AccountEvents>();
   /** Private groups (groups/group-engine.ts). */
   readonly groups: GroupEngine;
+  /** The account's devices: the device log, listing, revoking (account/device-registry.ts). */
+  readonly devices: DeviceRegistry;
   private readonly store: Store;
   /** The same store, with the outbox kept in memory too (written through). */
   private readonly mirror: MirroredStore;
@@ -314,6 +229,7 @@ export class Account {
     this.fanout = new GroupFanout(ctx);
     this.receiving = new DirectReceiving(ctx, this.setup);
     this.reading = new ConversationReading(ctx);
+    this.devices = new DeviceRegistry(ctx);
   }
   private readonly resendMs: number;
   private readonly maxResendMs: number;
@@ -685,6 +601,65 @@ export class Account {
       .filter((c) => !c.peer)
       .sort((a, b) => a.created - b.created)
       .map((c) => this.info(c));
+  }
+
+  // ---- Snapshots (account-snapshot.ts, decision 0031) ----------------------------------
+
+  /**
+   * The account snapshot a backup holds: the profile, the device log (started by
+   * `devices.ensureLog`) and the contacts' identities, names and states; never ratchet state.
+   */
+  async snapshot(): Promise<AccountSnapshot> {
+    const devices = await this.devices.part();
+    const contacts = [...this.contactsById.values()]
+      .filter((c) => !c.peer)
+      .sort((a, b) => a.created - b.created)
+      .map((c) => {
+        const out: SnapshotContact = {
+          alias: c.alias,
+          name: c.name,
+          state: c.state,
+          identity: c.identity,
+          theirIdentity: c.theirIdentity,
+        };
+        if (c.device) out.device = c.device;
+        return out;
+      });
+    return {
+      name: this.account.name,
+      relay: this.account.relay,
+      created: this.account.created,
+      made: this.now(),
+      devices,
+      contacts,
+    };
+  }
+
+  /**
+   * Makes this new account a new device of the snapshot's account: it adds itself to the
+   * device log with the account key from `passphrase` (AuthError if wrong), and keeps the
+   * contacts' identities (`restoredContacts`) for the per-device sessions that will use them
+   * (decision 0030; not built yet, so they are not contacts to chat with on this device).
+   */
+  async restoreSnapshot(
+    snapshot: AccountSnapshot,
+    opts: { passphrase: string; deviceName: string },
+  ): Promise<void> {
+    await this.devices.adopt(snapshot.devices, { passphrase: opts.passphrase, name: opts.deviceName });
+    await this.store.batch([
+      {
+        type: 'put',
+        collection: DEVICE_COLLECTION,
+        key: 'restored',
+        value: encodeSnapshot({ ...snapshot, devices: await this.devices.part() }),
+      },
+    ]);
+  }
+
+  /** The contacts a restore brought (their identities kept), waiting for new sessions. */
+  async restoredContacts(): Promise<SnapshotContact[]> {
+    const raw = await this.store.get(DEVICE_COLLECTION, 'restored');
+    return raw ? decodeSnapshot(raw).contacts : [];
   }
 
   contact(alias: string): ContactInfo {

@@ -26,3 +26,8 @@ export type { Transport, TransportConnection, WebSocketConstructor, WebSocketLik
 export { RelayConnection } from './relay-connection.ts';
 export type { FanoutEntry, FanoutSendResult, RelayConnectionOptions } from './relay-connection.ts';
 export { Emitter } from './events.ts';
+export { DeviceRegistry } from './account/device-registry.ts';
+export type { DeviceInfo, DevicesPart, AccountKeyParams } from './account/device-registry.ts';
+export { encodeSnapshot, decodeSnapshot, SNAPSHOT_VERSION } from './account-snapshot.ts';
+export type { AccountSnapshot, SnapshotContact } from './account-snapshot.ts';
+export { LinkChannel } from './link-channel.ts';

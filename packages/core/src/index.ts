@@ -272,6 +272,74 @@ export {
   decodeDeviceCertificate,
 } from './device-certificate.ts';
 export type { DeviceCertificate } from './device-certificate.ts';
+export {
+  DEVICE_LOG_VERSION,
+  MAX_DEVICE_OP_BYTES,
+  MAX_DEVICE_LOG_OPS,
+  MAX_ACCOUNT_DEVICES,
+  MAX_DEVICE_NAME_CHARS,
+  DEVICE_ID_BYTES,
+  deviceId,
+  deviceIdBytes,
+  accountKeyFromPassphrase,
+  createDeviceEntry,
+  createGenesisOp,
+  createDeviceOp,
+  encodeDeviceOp,
+  decodeDeviceOp,
+  deviceOpHash,
+  startDeviceLog,
+  applyDeviceOp,
+  currentDevices,
+  encodeDeviceLog,
+  decodeDeviceLog,
+} from './device-log.ts';
+export type {
+  DeviceEntry,
+  DeviceOp,
+  DeviceOpBody,
+  DeviceOpType,
+  DeviceLogState,
+  LoggedDevice,
+} from './device-log.ts';
+export {
+  DEVICE_LINK_PREFIX,
+  LINK_OFFER_TTL_MS,
+  MAX_LINK_OFFER_TTL_MS,
+  LINK_CHUNK_BYTES,
+  MAX_LINK_TRANSFER_BYTES,
+  createLinkOffer,
+  encodeLinkOffer,
+  parseLinkOffer,
+  isDeviceLink,
+  encodeLinkMessage,
+  decodeLinkMessage,
+  answerLinkOffer,
+  receiveLinkAnswer,
+  receiveLinkNonce,
+  receiveLinkReveal,
+  sealLinkTransfer,
+  LinkTransferReader,
+} from './device-link.ts';
+export type {
+  LinkOffer,
+  LinkMessage,
+  LinkSession,
+  LinkOffererState,
+  LinkAnswererState,
+} from './device-link.ts';
+export {
+  BACKUP_MAGIC,
+  BACKUP_VERSION,
+  BACKUP_CHUNK_BYTES,
+  MAX_BACKUP_BYTES,
+  MAX_BACKUP_COST,
+  MIN_BACKUP_COST,
+  sealAccountBackup,
+  readBackupHeader,
+  openAccountBackup,
+} from './account-backup.ts';
+export type { BackupHeader } from './account-backup.ts';
 export { PAD_BUCKETS, MAX_PADDED_BYTES, MAX_UNPADDED_BYTES, padToBucket, unpad } from './padding.ts';
 export { TokenBucket } from './token-bucket.ts';
 export {

@@ -27,6 +27,27 @@ import {
   compareSafetyNumberQr,
   createCard,
   createDeviceCertificate,
+  createDeviceEntry,
+  sealAccountBackup,
+  openAccountBackup,
+  createLinkOffer,
+  answerLinkOffer,
+  receiveLinkAnswer,
+  receiveLinkNonce,
+  parseLinkOffer,
+  encodeLinkOffer,
+  decodeLinkMessage,
+  encodeLinkMessage,
+  sealLinkTransfer,
+  createDeviceOp,
+  createGenesisOp,
+  startDeviceLog,
+  applyDeviceOp,
+  deviceId,
+  decodeDeviceOp,
+  decodeDeviceLog,
+  encodeDeviceOp,
+  encodeDeviceLog,
   createEnvelope,
   createGroup,
   createGroupEvent,
@@ -112,6 +133,9 @@ import {
   unpad,
   utf8,
   type CborMap,
+  type DeviceEntry,
+  type DeviceOp,
+  type SignKeyPair,
   type CborValue,
   type CreateGroupEventOptions,
   type GroupEvent,
@@ -186,6 +210,48 @@ beforeAll(async () => {
   console.log(`fuzz-decoders: seed ${seed} (PARUS_FUZZ_SEED), ×${scale} (PARUS_FUZZ_ITERATIONS)`);
   buildTargets();
 });
+
+/** A small device log (genesis, add, revoke, passphrase), made once. */
+let deviceLogMemo: DeviceOp[] | undefined;
+function deviceLogOps(): DeviceOp[] {
+  if (deviceLogMemo) return deviceLogMemo;
+  const r = scriptedRandom('fuzz-device-log');
+  const mk = (name: string): { key: SignKeyPair; entry: DeviceEntry } => {
+    const key = generateSignKeyPair(r);
+    const entry = createDeviceEntry({
+      device: key,
+      dh: generateDhKeyPair(r).publicKey,
+      kem: generateXwingKeyPair(r).publicKey,
+      name,
+    });
+    return { key, entry };
+  };
+  const a = mk('laptop');
+  const b = mk('phone');
+  const accountKey = generateSignKeyPair(r);
+  const ops = [createGenesisOp({ device: a.key, entry: a.entry, accountKey, time: NOW })];
+  let state = startDeviceLog(ops[0]!);
+  const push = (op: DeviceOp): void => {
+    state = applyDeviceOp(state, op);
+    ops.push(op);
+  };
+  push(createDeviceOp(state, { type: 'add', entry: b.entry, device: a.key, accountKey, time: NOW + 1 }));
+  const newAccountKey = generateSignKeyPair(r);
+  push(
+    createDeviceOp(state, { type: 'passphrase', newAccountKey, device: b.key, accountKey, time: NOW + 2 }),
+  );
+  push(
+    createDeviceOp(state, {
+      type: 'revoke',
+      id: deviceId(a.key.publicKey),
+      device: b.key,
+      accountKey: newAccountKey,
+      time: NOW + 3,
+    }),
+  );
+  deviceLogMemo = ops;
+  return ops;
+}
 
 function relayAddress(name: string, port = 443): string {
   const key = generateSignKeyPair(scriptedRandom(`relay-${name}`)).publicKey;
@@ -458,6 +524,82 @@ function buildTargets(): void {
     decode: decodeDeviceCertificate,
     reencode: encodeDeviceCertificate,
     canonical: true,
+  });
+  bytesTarget('device ops', {
+    covers: ['decodeDeviceOp'],
+    seeds: deviceLogOps().map(encodeDeviceOp),
+    decode: decodeDeviceOp,
+    reencode: encodeDeviceOp,
+    canonical: true,
+    share: 0.5,
+  });
+  bytesTarget('device logs', {
+    covers: ['decodeDeviceLog'],
+    seeds: [encodeDeviceLog(deviceLogOps()), encodeDeviceLog(deviceLogOps().slice(0, 2))],
+    decode: decodeDeviceLog,
+    reencode: (v: ReturnType<typeof decodeDeviceLog>) => encodeDeviceLog(v.ops),
+    canonical: true,
+    share: 0.3,
+  });
+  const linkRelay = relayAddress('link', 7000);
+  const linkNew = createLinkOffer({
+    rng,
+    relay: linkRelay,
+    sid: rng.bytes(24),
+    now: NOW,
+    name: 'new laptop',
+  });
+  const linkOld = answerLinkOffer({
+    offer: parseLinkOffer(linkNew.link),
+    rng,
+    now: NOW,
+    relay: linkRelay,
+    sid: rng.bytes(24),
+    answered: () => false,
+  });
+  const linkNonce = receiveLinkAnswer(linkNew.state, decodeLinkMessage(linkOld.message), { rng, now: NOW });
+  const linkReveal = receiveLinkNonce(linkOld.state, decodeLinkMessage(linkNonce.reply));
+  textTarget('device links', {
+    covers: ['parseLinkOffer'],
+    seeds: [linkNew.link],
+    decode: parseLinkOffer,
+    reencode: encodeLinkOffer,
+    // Pasted links are trimmed and their prefix read in any case, as card and room links are.
+  });
+  bytesTarget('device link messages', {
+    covers: ['decodeLinkMessage'],
+    seeds: [
+      linkOld.message,
+      linkNonce.reply,
+      linkReveal.reply,
+      ...sealLinkTransfer({
+        key: linkReveal.session.sendKey,
+        id: linkReveal.session.id,
+        rng,
+        payload: rng.bytes(40),
+        chunkBytes: 16,
+      }),
+    ],
+    decode: decodeLinkMessage,
+    reencode: encodeLinkMessage,
+    canonical: true,
+  });
+  const backupCost = { opsLimit: 1, memLimit: 8192 };
+  bytesTarget('account backups', {
+    covers: ['openAccountBackup'],
+    seeds: [
+      sealAccountBackup({
+        passphrase: 'fuzz',
+        payload: rng.bytes(40),
+        rng,
+        cost: backupCost,
+        chunkBytes: 16,
+      }),
+      sealAccountBackup({ passphrase: 'fuzz', payload: new Uint8Array(0), rng, cost: backupCost }),
+    ],
+    // A mutated header may ask for up to 1 GiB of Argon2id; the fuzzer pays no more than the seeds' cost.
+    decode: (b) => openAccountBackup(b, 'fuzz', { maxCost: backupCost }),
+    share: 0.3,
   });
   const device = generateSignKeyPair(rng);
   const envelopes = MESSAGE_KINDS.slice(0, 3).map((kind, i) =>

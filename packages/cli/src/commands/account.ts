@@ -4,13 +4,26 @@ import { UsageError, toBase64Url } from '@parus/core';
 import { parse, str } from '../args.ts';
 import { formatContact } from '../format.ts';
 import { createAccount, openAccount, resolveHome } from '../home.ts';
+import { linkInitCommand, restoreCommand } from './devices.ts';
 import type { Output } from '../output.ts';
 
 type MakeOut = (json: boolean) => Output;
 
 export async function initCommand(argv: string[], makeOut: MakeOut): Promise<number> {
-  const { values } = parse(argv, { name: { type: 'string' }, relay: { type: 'string' } });
+  const { values } = parse(argv, {
+    name: { type: 'string' },
+    relay: { type: 'string' },
+    restore: { type: 'string' },
+    link: { type: 'boolean', default: false },
+    yes: { type: 'boolean', default: false },
+  });
   const out = makeOut(values.json === true);
+  const restore = str(values, 'restore');
+  if (restore !== undefined) {
+    if (str(values, 'relay') !== undefined) throw new UsageError('--restore takes the relay from the backup');
+    return restoreCommand(values, restore, out);
+  }
+  if (values.link === true) return linkInitCommand(values, out);
   const name = str(values, 'name');
   const relay = str(values, 'relay');
   if (!name || !relay) throw new UsageError('usage: parus init --name NAME --relay ADDRESS');

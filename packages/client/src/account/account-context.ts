@@ -16,13 +16,15 @@ import {
   type Random,
   type SignKeyPair,
   nameFault,
+  type ParusError,
 } from '@parus/core';
-import type { AccountEvents, ContactInfo, MessageInfo } from '../account.ts';
 import type { ConversationIndex } from '../conversation-index.ts';
 import type { Emitter, Mutex } from '../events.ts';
+import type { GroupChange } from '../groups/engine-context.ts';
 import type { GroupEngine } from '../groups/group-engine.ts';
 import { FANOUT_COLLECTIONS } from '../groups/fanout-outbox.ts';
 import type { MirroredStore } from '../mirrored-store.ts';
+import type { ContactInfo, MessageInfo } from '../public-shapes.ts';
 import type {
   AccountRecord,
   ContactRecord,
@@ -90,6 +92,24 @@ export function outboxKey(seq: number): string {
 export function fromHexId(id: string): Uint8Array {
   if (!/^[0-9a-f]{64}$/.test(id)) throw new UsageError('message id must be 64 hex characters');
   return fromHex(id);
+}
+
+/** What the account announces to UIs (`Account.events`). */
+export interface AccountEvents {
+  message: MessageInfo;
+  /** A message (ours or theirs) was taken back; history now shows it as unsent. */
+  unsent: { alias: string; id: string };
+  /** The contact is typing (an ephemeral signal: expect at most one every 3 s). */
+  typing: { alias: string };
+  receipt: { alias: string; id: string; status: MessageStatus };
+  contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed'; info: ContactInfo };
+  error: { error: ParusError; context: string };
+  /**
+   * A relay's link came up or went down. While down, each scheduled attempt is announced
+   * again with `retryAt`, when it starts (Date.now() milliseconds); `retryNow()` brings it forward.
+   */
+  connection: { relay: string; state: 'connected' | 'disconnected'; retryAt?: number };
+  group: GroupChange;
 }
 
 /** What an inbound queue belongs to: an invitation (its card's answers) or a contact. */

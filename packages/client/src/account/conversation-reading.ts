@@ -4,7 +4,7 @@
  * history in causal order, what is not shown yet, and read receipts.
  */
 import { causalOrder } from '@parus/core';
-import type { MessageInfo } from '../account.ts';
+import type { MessageInfo } from '../public-shapes.ts';
 import { ConversationIndex } from '../conversation-index.ts';
 import { encodeRecord, decodeMessage, type ContactRecord, type MessageRecord } from '../records.ts';
 import type { StoreOp } from '../store.ts';

@@ -20,7 +20,7 @@ import {
   type FileBody,
   type MessageKind,
 } from '@parus/core';
-import type { MessageInfo } from '../account.ts';
+import type { MessageInfo } from '../public-shapes.ts';
 import { decodeMessage, encodeRecord, type ContactRecord, type MessageRecord } from '../records.ts';
 import type { StoreOp } from '../store.ts';
 import { C, SHOWN_KINDS, fromHexId, hex, tombstone, type AccountContext } from './account-context.ts';

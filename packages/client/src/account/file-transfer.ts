@@ -28,7 +28,7 @@ import {
   wipe,
   type FileBody,
 } from '@parus/core';
-import type { MessageInfo, OutgoingFile, UploadInfo } from '../account.ts';
+import type { MessageInfo, OutgoingFile, UploadInfo } from '../public-shapes.ts';
 import { downloadBlob, uploadBlob, type FileSink, type TransferOptions } from '../blob-transfer.ts';
 import {
   decodeMessage,

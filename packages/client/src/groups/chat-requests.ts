@@ -16,7 +16,7 @@ import {
   equalBytes,
   toHex,
 } from '@parus/core';
-import type { ContactInfo } from '../account.ts';
+import type { ContactInfo } from '../public-shapes.ts';
 import type { StoreOp } from '../store.ts';
 import type { GroupContext, Loaded, Tx } from './engine-context.ts';
 import { encodeGroupPayload, type GroupPayload } from './group-wire.ts';

@@ -16,7 +16,7 @@ import {
   type RendezvousCard,
   type SignKeyPair,
 } from '@parus/core';
-import type { ContactInfo, MessageInfo } from '../account.ts';
+import type { ContactInfo, MessageInfo } from '../public-shapes.ts';
 import type { ContactRecord } from '../records.ts';
 import type { Store, StoreOp } from '../store.ts';
 import type { GroupRecord } from './group-records.ts';
@@ -30,7 +30,8 @@ export const MAX_GROUPS = 256;
 export const MAX_PENDING_INVITES = 64;
 export const MAX_GROUP_MEMBERS = 1000;
 export const MAX_GROUP_EVENTS = 10_000;
-export const MAX_GROUP_TEXT = 16 * 1024;
+/** The longest group text (group-records.ts, below the parts and history-share.ts that check it). */
+export { MAX_GROUP_TEXT } from './group-records.ts';
 /** Messages kept while their sender's key is on its way. */
 export const MAX_STASHED = 256;
 /** Sender chains kept per member (the current one and those before it, for late messages). */

@@ -56,7 +56,7 @@ import {
   type SignKeyPair,
   nameFault,
 } from '@parus/core';
-import type { ContactInfo, MessageInfo } from '../account.ts';
+import type { ContactInfo, MessageInfo } from '../public-shapes.ts';
 import type { ContactRecord } from '../records.ts';
 import type { StoreOp } from '../store.ts';
 import { ChatRequests, type ChatRequestInfo } from './chat-requests.ts';

@@ -37,7 +37,7 @@ import {
   unpad,
   wipe,
 } from '@parus/core';
-import type { MessageInfo } from '../account.ts';
+import type { MessageInfo } from '../public-shapes.ts';
 import type { ContactRecord } from '../records.ts';
 import type { StoreOp } from '../store.ts';
 import {

@@ -22,6 +22,9 @@ import {
   type CborValue,
 } from '@parus/core';
 
+/** The longest group message text, in characters (sending, receiving, history bundles). */
+export const MAX_GROUP_TEXT = 16 * 1024;
+
 export const GROUP_STATUSES = ['invited', 'joined', 'left', 'removed'] as const;
 export type GroupStatusLocal = (typeof GROUP_STATUSES)[number];
 

@@ -41,8 +41,7 @@ import {
   type GroupState,
 } from '@parus/core';
 import type { Store, StoreOp } from '../store.ts';
-import { MAX_GROUP_TEXT } from './engine-context.ts';
-import type { GroupMessageKind, GroupMessageRecord } from './group-records.ts';
+import { MAX_GROUP_TEXT, type GroupMessageKind, type GroupMessageRecord } from './group-records.ts';
 
 /** The most messages a bundle carries, a member keeps to share, and a newcomer takes in. */
 export const MAX_HISTORY_MESSAGES = 1000;

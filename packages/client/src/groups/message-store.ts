@@ -4,7 +4,7 @@
  * and how a record shows as a MessageInfo (status, receipts counts, late and history marks).
  */
 import { causalOrder, toHex, type CborMap, type Envelope } from '@parus/core';
-import type { MessageInfo } from '../account.ts';
+import type { MessageInfo } from '../public-shapes.ts';
 import type { MessageStatus } from '../records.ts';
 import type { StoreOp } from '../store.ts';
 import type { GroupContext, Loaded, Tx } from './engine-context.ts';

@@ -1,0 +1,331 @@
+/**
+ * The account's devices, this part owns them (docs/decisions/0030): the device log (core
+ * device-log.ts) as stored, this device's own X25519 and X-Wing secrets (made here, never
+ * exported, never in a snapshot), and the account key's Argon2id parameters (salt and cost:
+ * account data, in snapshots and backups, never shown to contacts). The account key itself is
+ * derived from the passphrase when an operation needs it, and wiped after.
+ *
+ *   devices/log     the encoded log (core encodeDeviceLog)
+ *   devices/keys    { dh: X25519 secret, kem: X-Wing seed } of this device
+ *   devices/akp     { salt, ops, mem } of the account key
+ *
+ * An account made before device logs existed has none; the first operation that needs it
+ * (listing, revoking, a backup) starts it with this device as its genesis.
+ */
+import {
+  ARGON2ID_SALT_BYTES,
+  AuthError,
+  NotFoundError,
+  ProtocolError,
+  applyDeviceOp,
+  decodeDeviceOp,
+  encodeDeviceOp,
+  UsageError,
+  accountKeyFromPassphrase,
+  asBytes,
+  asMap,
+  asUint,
+  createDeviceEntry,
+  createDeviceOp,
+  createGenesisOp,
+  currentDevices,
+  decodeCbor,
+  decodeDeviceLog,
+  deviceId,
+  dhKeyPairFromSecret,
+  encodeCbor,
+  encodeDeviceLog,
+  equalBytes,
+  wipe,
+  xwingKeyPairFromSeed,
+  type Argon2idCost,
+  type DeviceLogState,
+  type DeviceOp,
+  type SignKeyPair,
+} from '@parus/core';
+import type { AccountContext } from './account-context.ts';
+
+export const DEVICE_COLLECTION = 'devices';
+
+/** What the device registry uses of the account. */
+export type DeviceContext = Pick<AccountContext, 'store' | 'rng' | 'now' | 'device' | 'lock'>;
+
+/** A device as `parus devices` and the web screen show it. */
+export interface DeviceInfo {
+  id: string;
+  name: string;
+  /** This device. */
+  current: boolean;
+  revoked: boolean;
+  /** When it was added (ms, the adding device's clock). */
+  added: number;
+}
+
+/** The account key's derivation: account data, carried by snapshots and backups. */
+export interface AccountKeyParams {
+  salt: Uint8Array;
+  cost: Argon2idCost;
+}
+
+/** The account's devices as a snapshot or backup carries them (never a device's secrets). */
+export interface DevicesPart {
+  log: Uint8Array;
+  params: AccountKeyParams;
+}
+
+function encodeParams(p: AccountKeyParams): Uint8Array {
+  return encodeCbor({ salt: p.salt, ops: p.cost.opsLimit, mem: p.cost.memLimit });
+}
+
+export function decodeAccountKeyParams(value: unknown): AccountKeyParams {
+  const m = asMap(value as never, 'account key parameters');
+  return {
+    salt: asBytes(m.salt, 'account key salt', { len: ARGON2ID_SALT_BYTES }),
+    cost: {
+      opsLimit: asUint(m.ops, 'account key passes', 16),
+      memLimit: asUint(m.mem, 'account key memory', 1024 * 1024 * 1024),
+    },
+  };
+}
+
+export class DeviceRegistry {
+  constructor(private readonly ctx: DeviceContext) {}
+
+  private async read(): Promise<
+    { ops: DeviceOp[]; state: DeviceLogState; params: AccountKeyParams } | undefined
+  > {
+    const log = await this.ctx.store.get(DEVICE_COLLECTION, 'log');
+    const akp = await this.ctx.store.get(DEVICE_COLLECTION, 'akp');
+    if (!log || !akp) return undefined;
+    const { ops, state } = decodeDeviceLog(log);
+    return { ops, state, params: decodeAccountKeyParams(decodeCbor(akp)) };
+  }
+
+  /** This device's entry for the log, with its X25519 and X-Wing keys (made once, kept). */
+  private async ownEntry(
+    name: string,
+  ): Promise<{ entry: ReturnType<typeof createDeviceEntry>; write: boolean; keys: Uint8Array }> {
+    const stored = await this.ctx.store.get(DEVICE_COLLECTION, 'keys');
+    let dh: Uint8Array;
+    let kem: Uint8Array;
+    if (stored) {
+      const m = asMap(decodeCbor(stored), 'device keys');
+      dh = asBytes(m.dh, 'device X25519 secret', { len: 32 });
+      kem = asBytes(m.kem, 'device X-Wing seed', { len: 32 });
+    } else {
+      dh = this.ctx.rng.bytes(32);
+      kem = this.ctx.rng.bytes(32);
+    }
+    const entry = createDeviceEntry({
+      device: this.ctx.device(),
+      dh: dhKeyPairFromSecret(dh).publicKey,
+      kem: xwingKeyPairFromSeed(kem).publicKey,
+      name,
+    });
+    return { entry, write: !stored, keys: encodeCbor({ dh, kem }) };
+  }
+
+  /** The account key, checked against the log's before anything is signed with it. */
+  private accountKey(passphrase: string, params: AccountKeyParams, state: DeviceLogState): SignKeyPair {
+    const key = accountKeyFromPassphrase(new TextEncoder().encode(passphrase), params.salt, params.cost);
+    if (!equalBytes(key.publicKey, state.accountKey)) {
+      wipe(key.secretKey);
+      throw new AuthError('wrong account passphrase');
+    }
+    return key;
+  }
+
+  /** Whether the account has a device log yet. */
+  async started(): Promise<boolean> {
+    return (await this.read()) !== undefined;
+  }
+
+  /**
+   * Starts the log with this device as its genesis, if the account has none: the account key
+   * comes from `passphrase` with a fresh salt and `cost`. Does nothing when there is a log.
+   */
+  async ensureLog(opts: { passphrase: string; cost: Argon2idCost; name: string }): Promise<void> {
+    await this.ctx.lock.run(async () => {
+      if (await this.read()) return;
+      const params: AccountKeyParams = {
+        salt: this.ctx.rng.bytes(ARGON2ID_SALT_BYTES),
+        cost: { opsLimit: opts.cost.opsLimit, memLimit: opts.cost.memLimit },
+      };
+      const accountKey = accountKeyFromPassphrase(
+        new TextEncoder().encode(opts.passphrase),
+        params.salt,
+        params.cost,
+      );
+      try {
+        const own = await this.ownEntry(opts.name);
+        const genesis = createGenesisOp({
+          device: this.ctx.device(),
+          entry: own.entry,
+          accountKey,
+          time: this.ctx.now(),
+        });
+        await this.ctx.store.batch([
+          { type: 'put', collection: DEVICE_COLLECTION, key: 'keys', value: own.keys },
+          { type: 'put', collection: DEVICE_COLLECTION, key: 'akp', value: encodeParams(params) },
+          { type: 'put', collection: DEVICE_COLLECTION, key: 'log', value: encodeDeviceLog([genesis]) },
+        ]);
+      } finally {
+        wipe(accountKey.secretKey);
+      }
+    });
+  }
+
+  /** Every device the log names, this one marked `current`. */
+  async list(): Promise<DeviceInfo[]> {
+    const read = await this.read();
+    if (!read) throw new NotFoundError('this account has no device log yet');
+    const me = deviceId(this.ctx.device().publicKey);
+    return read.state.devices.map((d) => ({
+      id: d.id,
+      name: d.name,
+      current: d.id === me,
+      revoked: d.revoked !== undefined,
+      added: d.added.time,
+    }));
+  }
+
+  /**
+   * Revokes a device (a prefix of its id, at least 4 hex digits, is enough when it names one).
+   * The passphrase gives the account key; a wrong one is an AuthError and nothing changes.
+   */
+  async revoke(idOrPrefix: string, passphrase: string): Promise<DeviceInfo[]> {
+    await this.ctx.lock.run(async () => {
+      const read = await this.read();
+      if (!read) throw new NotFoundError('this account has no device log yet');
+      const wanted = idOrPrefix.trim().toLowerCase();
+      if (!/^[0-9a-f]{4,16}$/.test(wanted)) throw new UsageError('a device id is 4 to 16 hex digits');
+      const matches = read.state.devices.filter((d) => d.id.startsWith(wanted));
+      if (matches.length === 0) throw new NotFoundError(`no device ${wanted}`);
+      if (matches.length > 1) throw new UsageError(`${wanted} names more than one device`);
+      const accountKey = this.accountKey(passphrase, read.params, read.state);
+      try {
+        const op = createDeviceOp(read.state, {
+          type: 'revoke',
+          id: matches[0]!.id,
+          device: this.ctx.device(),
+          accountKey,
+          time: this.ctx.now(),
+        });
+        await this.ctx.store.batch([
+          {
+            type: 'put',
+            collection: DEVICE_COLLECTION,
+            key: 'log',
+            value: encodeDeviceLog([...read.ops, op]),
+          },
+        ]);
+      } finally {
+        wipe(accountKey.secretKey);
+      }
+    });
+    return this.list();
+  }
+
+  /** The log and the account key's parameters, for a snapshot (no secret of this device). */
+  async part(): Promise<DevicesPart> {
+    const read = await this.read();
+    if (!read) throw new NotFoundError('this account has no device log yet');
+    return { log: encodeDeviceLog(read.ops), params: read.params };
+  }
+
+  /**
+   * A restored device joins the log it was given (a backup's): it adds itself, signed by itself
+   * and the account key from `passphrase` (a wrong one is an AuthError). The log's own checks
+   * refuse a forged or broken log.
+   */
+  async adopt(part: DevicesPart, opts: { passphrase: string; name: string }): Promise<void> {
+    await this.ctx.lock.run(async () => {
+      if (await this.read()) throw new UsageError('this device already has a device log');
+      const { ops, state } = decodeDeviceLog(part.log);
+      const accountKey = this.accountKey(opts.passphrase, part.params, state);
+      try {
+        const own = await this.ownEntry(opts.name);
+        const op = createDeviceOp(state, {
+          type: 'add',
+          entry: own.entry,
+          device: this.ctx.device(),
+          accountKey,
+          time: this.ctx.now(),
+        });
+        await this.ctx.store.batch([
+          { type: 'put', collection: DEVICE_COLLECTION, key: 'keys', value: own.keys },
+          { type: 'put', collection: DEVICE_COLLECTION, key: 'akp', value: encodeParams(part.params) },
+          { type: 'put', collection: DEVICE_COLLECTION, key: 'log', value: encodeDeviceLog([...ops, op]) },
+        ]);
+      } finally {
+        wipe(accountKey.secretKey);
+      }
+    });
+  }
+
+  /**
+   * Device links this device answered (offer id hex → expiry), kept until they expire so that
+   * the same link is never answered twice (core device-link.ts: ReplayError).
+   */
+  async linkAnswered(id: string): Promise<boolean> {
+    return (await this.answeredLinks()).has(id);
+  }
+
+  /** Notes an answered link before the answer leaves; expired entries are dropped. */
+  async markLinkAnswered(id: string, expires: number): Promise<void> {
+    await this.ctx.lock.run(async () => {
+      const now = this.ctx.now();
+      const links = [...(await this.answeredLinks())].filter(([, exp]) => exp >= now).slice(-255);
+      links.push([id, expires]);
+      await this.ctx.store.batch([
+        {
+          type: 'put',
+          collection: DEVICE_COLLECTION,
+          key: 'answered',
+          value: encodeCbor(Object.fromEntries(links)),
+        },
+      ]);
+    });
+  }
+
+  private async answeredLinks(): Promise<Map<string, number>> {
+    const raw = await this.ctx.store.get(DEVICE_COLLECTION, 'answered');
+    if (!raw) return new Map();
+    const m = asMap(decodeCbor(raw), 'answered links');
+    return new Map(Object.entries(m).map(([k, v]) => [k, asUint(v, 'link expiry')]));
+  }
+
+  /** The log's last op, encoded: what a newly added device sends back to the device that linked it. */
+  async lastOp(): Promise<Uint8Array> {
+    const read = await this.read();
+    if (!read) throw new NotFoundError('this account has no device log yet');
+    return encodeDeviceOp(read.ops[read.ops.length - 1]!);
+  }
+
+  /**
+   * Takes an `add` op a linked device made of itself (signed by it and the account key) into
+   * this device's log; the log's checks refuse anything else (typed errors, nothing stored).
+   */
+  async acceptAdd(bytes: Uint8Array): Promise<DeviceInfo> {
+    const added = await this.ctx.lock.run(async () => {
+      const read = await this.read();
+      if (!read) throw new NotFoundError('this account has no device log yet');
+      const op = decodeDeviceOp(bytes);
+      if (op.type !== 'add') throw new ProtocolError('a linked device sends its own add op');
+      applyDeviceOp(read.state, op); // refuses what does not extend this log
+      await this.ctx.store.batch([
+        { type: 'put', collection: DEVICE_COLLECTION, key: 'log', value: encodeDeviceLog([...read.ops, op]) },
+      ]);
+      return deviceId(op.device.sign);
+    });
+    const info = (await this.list()).find((d) => d.id === added);
+    if (!info) throw new NotFoundError('added device not in the log');
+    return info;
+  }
+
+  /** The current devices' count, for callers that only need to know whether others exist. */
+  async currentCount(): Promise<number> {
+    const read = await this.read();
+    return read ? currentDevices(read.state).length : 1;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * What the account engine shows of itself to UIs and to its own parts: contacts, messages, files
+ * and unfinished uploads. Pure shapes, with nothing above them: the facade (account.ts), its parts
+ * (account/) and the group engine (groups/) all take them from here.
+ */
+import type { ContactState, MessageStatus } from './records.ts';
+
+export interface ContactInfo {
+  alias: string;
+  name: string;
+  state: ContactState;
+  status: 'pending' | 'active';
+  safetyNumber: string;
+  keyChanged: boolean;
+  created: number;
+}
+
+/** What a UI shows of a file message; the keys stay inside the engine. */
+export interface FileInfo {
+  name: string;
+  mime: string;
+  /** Plaintext bytes. */
+  size: number;
+  /** When the relay deletes the file, ms since the epoch; downloadFile fails after it. */
+  expires: number;
+  /** A small preview image made by the sender's UI (at most 16 KB). */
+  thumbnail?: Uint8Array;
+}
+
+export interface MessageInfo {
+  id: string;
+  /** The contact's alias; for a group message, the group's alias or name. */
+  alias: string;
+  /** Group messages only: the group's id (hex). */
+  group?: string;
+  /** Group messages only: who wrote it (their nick, or how this device knows them). */
+  from?: string;
+  /** Group messages only, sent ones: how many members have it, and how many read it (已讀 N). */
+  deliveredCount?: number;
+  readCount?: number;
+  /** Group messages only: placed where it arrived because its parents were long superseded (seed 003). */
+  late?: boolean;
+  /**
+   * Group messages only, late or confirmed ones: how many members confirmed it, how many it
+   * needs (an admin's confirmation is enough alone), and whether it now sits at its claimed place.
+   */
+  confirmations?: number;
+  confirmationsNeeded?: number;
+  confirmed?: true;
+  /** Group messages only: an earlier message a member shared when I joined (history sharing). */
+  history?: true;
+  dir: 'in' | 'out';
+  /** `text`, `sticker` or `file`. */
+  kind: string;
+  /** Empty for stickers, files and unsent messages. */
+  text: string;
+  replyTo?: string;
+  ts: number;
+  lamport: number;
+  status: MessageStatus;
+  /** A `/me` action: show as "* name text". */
+  action?: true;
+  sticker?: { pack: string; id: string };
+  file?: FileInfo;
+  /** Taken back by its author (收回): a tombstone without contents. */
+  unsent?: true;
+}
+
+/** A file to send: its contents as bytes, so that browsers and Node pass the same thing. */
+export interface OutgoingFile {
+  name: string;
+  /** A MIME type such as image/png; application/octet-stream when unknown. */
+  mime: string;
+  bytes: Uint8Array;
+  /** A small preview image (at most 16 KB), made by the UI. */
+  thumbnail?: Uint8Array;
+}
+
+/** An upload that did not finish; sendFile with the same file and contact resumes it. */
+export interface UploadInfo {
+  id: string;
+  alias: string;
+  name: string;
+  mime: string;
+  size: number;
+  created: number;
+}

@@ -1,0 +1,344 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fromHex, toHex } from '../src/bytes.ts';
+import {
+  generateSignKeyPair,
+  generateXwingKeyPair,
+  generateDhKeyPair,
+  initCrypto,
+  type SignKeyPair,
+} from '../src/crypto.ts';
+import {
+  accountKeyFromPassphrase,
+  applyDeviceOp,
+  createDeviceEntry,
+  createDeviceOp,
+  createGenesisOp,
+  currentDevices,
+  decodeDeviceLog,
+  decodeDeviceOp,
+  deviceId,
+  encodeDeviceLog,
+  encodeDeviceOp,
+  startDeviceLog,
+  type DeviceLogState,
+  type DeviceOp,
+} from '../src/device-log.ts';
+import {
+  AuthError,
+  DecodeError,
+  ProtocolError,
+  ReplayError,
+  UsageError,
+  VerificationError,
+} from '../src/errors.ts';
+import {
+  expectMutationsRejected,
+  expectTruncationsRejected,
+  scriptedRandom,
+} from './contact-test-helpers.ts';
+import frozen from './vectors/device-log.json' with { type: 'json' };
+
+const T0 = 1_765_000_000_000;
+/** The lightest Argon2id libsodium allows: the vectors test the derivation, not its cost. */
+const LIGHT = { opsLimit: 1, memLimit: 8192 };
+
+interface Device {
+  key: SignKeyPair;
+  entry: ReturnType<typeof createDeviceEntry>;
+}
+
+let rng: ReturnType<typeof scriptedRandom>;
+let laptop: Device;
+let phone: Device;
+let tablet: Device;
+let accountKey: SignKeyPair;
+let otherAccount: SignKeyPair;
+
+function device(name: string): Device {
+  const key = generateSignKeyPair(rng);
+  return {
+    key,
+    entry: createDeviceEntry({
+      device: key,
+      dh: generateDhKeyPair(rng).publicKey,
+      kem: generateXwingKeyPair(rng).publicKey,
+      name,
+    }),
+  };
+}
+
+/** The frozen log: genesis (laptop), add phone, add tablet, revoke tablet, passphrase change. */
+function buildLog(): { ops: DeviceOp[]; state: DeviceLogState; newAccountKey: SignKeyPair } {
+  const ops: DeviceOp[] = [];
+  ops.push(createGenesisOp({ device: laptop.key, entry: laptop.entry, accountKey, time: T0 }));
+  let state = startDeviceLog(ops[0]!);
+  const step = (op: DeviceOp): void => {
+    state = applyDeviceOp(state, op);
+    ops.push(op);
+  };
+  step(
+    createDeviceOp(state, { type: 'add', entry: phone.entry, device: laptop.key, accountKey, time: T0 + 1 }),
+  );
+  step(
+    createDeviceOp(state, { type: 'add', entry: tablet.entry, device: phone.key, accountKey, time: T0 + 2 }),
+  );
+  step(
+    createDeviceOp(state, {
+      type: 'revoke',
+      id: deviceId(tablet.key.publicKey),
+      device: phone.key,
+      accountKey,
+      time: T0 + 3,
+    }),
+  );
+  const newAccountKey = accountKeyFromPassphrase(
+    new TextEncoder().encode('a new passphrase'),
+    fromHex(frozen.salt),
+    LIGHT,
+  );
+  step(
+    createDeviceOp(state, {
+      type: 'passphrase',
+      newAccountKey,
+      device: laptop.key,
+      accountKey,
+      time: T0 + 4,
+    }),
+  );
+  return { ops, state, newAccountKey };
+}
+
+beforeAll(async () => {
+  await initCrypto();
+  rng = scriptedRandom('device-log');
+  laptop = device('laptop');
+  phone = device('phone 手機');
+  tablet = device('tablet');
+  accountKey = accountKeyFromPassphrase(
+    new TextEncoder().encode('correct horse'),
+    fromHex(frozen.salt),
+    LIGHT,
+  );
+  otherAccount = generateSignKeyPair(rng);
+});
+
+function refusedUnchanged(state: DeviceLogState, op: DeviceOp, cls: new (...a: never[]) => Error): void {
+  const before = JSON.stringify(state, (_k, v: unknown) => (v instanceof Uint8Array ? toHex(v) : v));
+  expect(() => applyDeviceOp(state, op)).toThrow(cls);
+  expect(JSON.stringify(state, (_k, v: unknown) => (v instanceof Uint8Array ? toHex(v) : v))).toBe(before);
+}
+
+describe('device log', () => {
+  it('matches the frozen vectors (never regenerate them)', () => {
+    const { ops, state } = buildLog();
+    expect(toHex(accountKey.publicKey)).toBe(frozen.accountKey);
+    expect(toHex(encodeDeviceLog(ops))).toBe(frozen.log);
+    const decoded = decodeDeviceLog(fromHex(frozen.log));
+    expect(toHex(decoded.state.account)).toBe(frozen.account);
+    expect(toHex(decoded.state.accountKey)).toBe(toHex(state.accountKey));
+    expect(decoded.state.devices.map((d) => [d.id, d.name, d.revoked !== undefined])).toEqual(frozen.devices);
+  });
+
+  it('lists current devices, names and ids; ids are 16 hex digits', () => {
+    const { state } = buildLog();
+    expect(currentDevices(state).map((d) => d.name)).toEqual(['laptop', 'phone 手機']);
+    for (const d of state.devices) expect(d.id).toMatch(/^[0-9a-f]{16}$/);
+    expect(state.seq).toBe(4);
+  });
+
+  it('round-trips each op byte for byte', () => {
+    for (const op of buildLog().ops) {
+      const bytes = encodeDeviceOp(op);
+      expect(toHex(encodeDeviceOp(decodeDeviceOp(bytes)))).toBe(toHex(bytes));
+    }
+  });
+
+  it('refuses truncations and mutations of an op with typed errors', () => {
+    const { ops } = buildLog();
+    const add = encodeDeviceOp(ops[1]!);
+    expectTruncationsRejected(add, decodeDeviceOp);
+    // The account key's signature is checked against the log (it may have changed since), so
+    // a mutation is refused by decoding or by applying the op.
+    const genesis = startDeviceLog(ops[0]!);
+    expectMutationsRejected(add, (b) => applyDeviceOp(genesis, decodeDeviceOp(b)), {
+      count: 400,
+      seed: 12,
+      versionOffset: -1,
+      allowed: [DecodeError, VerificationError, AuthError],
+    });
+  });
+
+  it('refuses a forged signature (VerificationError), state unchanged', () => {
+    const { ops } = buildLog();
+    const state = startDeviceLog(ops[0]!);
+    const forged = { ...ops[1]!, sig: ops[1]!.asig };
+    refusedUnchanged(state, forged, VerificationError);
+    expect(() => decodeDeviceOp(encodeDeviceOp(forged))).toThrow(VerificationError);
+  });
+
+  it('refuses an op not signed by a current device (AuthError): a stranger, then a revoked device', () => {
+    const { ops } = buildLog();
+    let state = startDeviceLog(ops[0]!);
+    const stranger = generateSignKeyPair(rng);
+    expect(() =>
+      createDeviceOp(state, {
+        type: 'revoke',
+        id: deviceId(laptop.key.publicKey),
+        device: stranger,
+        accountKey,
+        time: T0,
+      }),
+    ).toThrow(AuthError);
+    for (const o of ops.slice(1, 4)) state = applyDeviceOp(state, o);
+    // The tablet is revoked now: anything it signs is refused.
+    expect(() =>
+      createDeviceOp(state, {
+        type: 'revoke',
+        id: deviceId(phone.key.publicKey),
+        device: tablet.key,
+        accountKey,
+        time: T0 + 9,
+      }),
+    ).toThrow(AuthError);
+  });
+
+  it('refuses a revocation without the passphrase proof (AuthError), and a passphrase op the new key did not sign', () => {
+    const { ops } = buildLog();
+    let state = startDeviceLog(ops[0]!);
+    state = applyDeviceOp(state, ops[1]!);
+    expect(() =>
+      createDeviceOp(state, {
+        type: 'revoke',
+        id: deviceId(phone.key.publicKey),
+        device: laptop.key,
+        accountKey: otherAccount,
+        time: T0 + 5,
+      }),
+    ).toThrow(AuthError);
+    // An add signed by a device of the account but not by the account key: a stolen device
+    // cannot link a device of its own.
+    expect(() =>
+      createDeviceOp(state, {
+        type: 'add',
+        entry: tablet.entry,
+        device: phone.key,
+        accountKey: otherAccount,
+        time: T0,
+      }),
+    ).toThrow(AuthError);
+    const passphrase = createDeviceOp(state, {
+      type: 'passphrase',
+      newAccountKey: otherAccount,
+      device: laptop.key,
+      accountKey,
+      time: T0 + 6,
+    });
+    refusedUnchanged(state, { ...passphrase, nsig: passphrase.asig }, AuthError);
+  });
+
+  it('after a passphrase change only the new account key counts', () => {
+    const { state, newAccountKey } = buildLog();
+    expect(() =>
+      createDeviceOp(state, {
+        type: 'revoke',
+        id: deviceId(phone.key.publicKey),
+        device: laptop.key,
+        accountKey,
+        time: T0 + 7,
+      }),
+    ).toThrow(AuthError);
+    const ok = createDeviceOp(state, {
+      type: 'revoke',
+      id: deviceId(phone.key.publicKey),
+      device: laptop.key,
+      accountKey: newAccountKey,
+      time: T0 + 7,
+    });
+    expect(currentDevices(applyDeviceOp(state, ok)).map((d) => d.name)).toEqual(['laptop']);
+  });
+
+  it('refuses a replayed op (ReplayError) and a fork (ProtocolError), state unchanged', () => {
+    const { ops } = buildLog();
+    let state = startDeviceLog(ops[0]!);
+    state = applyDeviceOp(state, ops[1]!);
+    refusedUnchanged(state, ops[1]!, ReplayError);
+    refusedUnchanged(state, ops[0]!, ReplayError);
+    // Another op on the genesis, as a second device offline would have made: a fork.
+    const fork = createDeviceOp(startDeviceLog(ops[0]!), {
+      type: 'add',
+      entry: tablet.entry,
+      device: laptop.key,
+      accountKey,
+      time: T0 + 1,
+    });
+    refusedUnchanged(state, fork, ProtocolError);
+    // An op from further on leaves a gap.
+    refusedUnchanged(state, ops[3]!, ProtocolError);
+  });
+
+  it('a restored device adds itself with the passphrase alone; re-adding or revoking the last device is refused', () => {
+    const { ops } = buildLog();
+    const state = startDeviceLog(ops[0]!);
+    const restored = device('restored');
+    const self = createDeviceOp(state, {
+      type: 'add',
+      entry: restored.entry,
+      device: restored.key,
+      accountKey,
+      time: T0 + 8,
+    });
+    const after = applyDeviceOp(state, self);
+    expect(currentDevices(after)).toHaveLength(2);
+    expect(() =>
+      createDeviceOp(after, {
+        type: 'add',
+        entry: restored.entry,
+        device: laptop.key,
+        accountKey,
+        time: T0 + 9,
+      }),
+    ).toThrow(ProtocolError);
+    // Someone else's entry signed in by a stranger is not a self-add.
+    const stranger = generateSignKeyPair(rng);
+    expect(() =>
+      createDeviceOp(state, {
+        type: 'add',
+        entry: restored.entry,
+        device: stranger,
+        accountKey,
+        time: T0 + 8,
+      }),
+    ).toThrow(AuthError);
+    expect(() =>
+      createDeviceOp(state, {
+        type: 'revoke',
+        id: deviceId(laptop.key.publicKey),
+        device: laptop.key,
+        accountKey,
+        time: T0,
+      }),
+    ).toThrow(ProtocolError);
+  });
+
+  it('refuses an entry whose proof of possession is not its key’s, and bad names', () => {
+    const { ops } = buildLog();
+    const add = ops[1]!;
+    if (add.type !== 'add') throw new Error('expected an add');
+    const stolen = { ...add, device: { ...add.device, sign: tablet.key.publicKey } };
+    // Re-encoding keeps the signature by `by`, which no longer covers the changed entry.
+    expect(() => decodeDeviceOp(encodeDeviceOp(stolen))).toThrow(VerificationError);
+    expect(() =>
+      createDeviceEntry({ device: laptop.key, dh: laptop.entry.dh, kem: laptop.entry.kem, name: 'a\u202eb' }),
+    ).toThrow(UsageError);
+    expect(() =>
+      createDeviceEntry({ device: laptop.key, dh: laptop.entry.dh, kem: laptop.entry.kem, name: '' }),
+    ).toThrow(UsageError);
+  });
+
+  it('refuses a log that does not start with a genesis, or is not a log', () => {
+    const { ops } = buildLog();
+    expect(() => decodeDeviceLog(encodeDeviceLog(ops.slice(1)))).toThrow(ProtocolError);
+    expect(() => decodeDeviceLog(new Uint8Array([0x80]))).toThrow(DecodeError);
+    expect(() => decodeDeviceLog(encodeDeviceLog([ops[0]!, ops[2]!]))).toThrow(ProtocolError);
+  });
+});
