@@ -96,6 +96,8 @@ function mosquittoConfig(dir: string, port: number): string {
   const lines = [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
+    // Nagle's algorithm off, as ws turns it off for the relay and the raw forwarder.
+    'set_tcp_nodelay true',
     'persistence true',
     `persistence_location ${dir}/`,
     // Debian's defaults otherwise (autosave_interval 1800 s, max_inflight_messages 20,
@@ -121,6 +123,8 @@ modules_enabled = { "saslauth", "register", "smacks" }
 modules_disabled = { "s2s", "offline" }
 c2s_ports = { ${port} }
 c2s_interfaces = { "127.0.0.1" }
+-- Nagle's algorithm off, as ws turns it off for the relay and the raw forwarder.
+network_settings = { nagle = false }
 s2s_ports = { }
 component_ports = { }
 http_ports = { }
@@ -128,7 +132,7 @@ https_ports = { }
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 allow_registration = true
-authentication = "internal_hashed"
+authentication = "internal_plain"
 storage = "internal"
 -- Every client acks each stanza it receives; the server need not ask while a window is on its way.
 smacks_max_unacked_stanzas = ${window}
@@ -184,10 +188,10 @@ export async function startAnchor(anchor: Anchor, window: number): Promise<Ancho
   };
   child.stdout!.on('data', onOutput);
   child.stderr!.on('data', onOutput);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const kill = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     await waitForPort(port, child, anchor, 30_000);
   } catch (error) {
@@ -199,7 +203,10 @@ export async function startAnchor(anchor: Anchor, window: number): Promise<Ancho
   return {
     pid: child.pid,
     address: anchor === 'mosquitto' ? `mqtt://127.0.0.1:${port}` : `xmpp://127.0.0.1:${port}/${XMPP_DOMAIN}`,
-    kill,
+    kill: () => {
+      kill();
+      void exited.then(() => rm(dir, { recursive: true, force: true }));
+    },
     stop: async () => {
       const peak = peakRssBytes(child.pid);
       child.kill('SIGTERM');
