@@ -141,7 +141,12 @@ VirtualHost ${lua(XMPP_DOMAIN)}
 }
 
 /** Waits until something accepts TCP connections on the port (the server is up). */
-async function waitForPort(port: number, child: ChildProcess, name: string, timeoutMs: number): Promise<void> {
+async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  name: string,
+  timeoutMs: number,
+): Promise<void> {
   const { connect } = await import('node:net');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -269,7 +269,12 @@ async function setupMqtt(cfg: LoadConfig, meter: Meter, pump: (c: Client) => voi
   const partner = (i: number): number => i ^ 1;
 
   await pool(n, cfg.setupConcurrency, async (i) => {
-    const conn = await BenchMqttClient.connect(url.hostname, Number(url.port), `pb-${run}-${i}`, REQUEST_TIMEOUT_MS);
+    const conn = await BenchMqttClient.connect(
+      url.hostname,
+      Number(url.port),
+      `pb-${run}-${i}`,
+      REQUEST_TIMEOUT_MS,
+    );
     conn.onPublish = (_topic, payload) => {
       const seq = payload.readUInt32BE(0);
       const sender = clients[partner(i)]!;
@@ -358,7 +363,10 @@ async function setupXmpp(cfg: LoadConfig, meter: Meter, pump: (c: Client) => voi
   return { clients, answering: conns, frameBytes: { up: stanzaBytes, down: stanzaBytes } };
 }
 
-const SETUPS: Record<LoadConfig['target'], (cfg: LoadConfig, meter: Meter, pump: (c: Client) => void) => Promise<Setup>> = {
+const SETUPS: Record<
+  LoadConfig['target'],
+  (cfg: LoadConfig, meter: Meter, pump: (c: Client) => void) => Promise<Setup>
+> = {
   relay: setupRelay,
   raw: setupRaw,
   mosquitto: setupMqtt,

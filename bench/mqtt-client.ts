@@ -72,7 +72,12 @@ export class BenchMqttClient {
   }
 
   /** Connects with a clean session and waits for the CONNACK. */
-  static async connect(host: string, port: number, clientId: string, timeoutMs: number): Promise<BenchMqttClient> {
+  static async connect(
+    host: string,
+    port: number,
+    clientId: string,
+    timeoutMs: number,
+  ): Promise<BenchMqttClient> {
     const socket = connect({ host, port, noDelay: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('mosquitto: no TCP connection')), timeoutMs);
@@ -96,7 +101,8 @@ export class BenchMqttClient {
       ),
     );
     const body = await connack;
-    if (body.length < 2 || body[1] !== 0) throw new Error(`mosquitto refused the connection (code ${body[1]})`);
+    if (body.length < 2 || body[1] !== 0)
+      throw new Error(`mosquitto refused the connection (code ${body[1]})`);
     return client;
   }
 

@@ -105,7 +105,11 @@ export class BenchXmppClient {
       );
     const expectResult = async (what: string, id: string): Promise<string> => {
       const answer = await next(what);
-      if (elementName(answer) !== 'iq' || xmlAttribute(answer, 'id') !== id || xmlAttribute(answer, 'type') !== 'result')
+      if (
+        elementName(answer) !== 'iq' ||
+        xmlAttribute(answer, 'id') !== id ||
+        xmlAttribute(answer, 'type') !== 'result'
+      )
         throw new Error(`prosody: ${what} failed: ${answer.slice(0, 300)}`);
       return answer;
     };
@@ -137,7 +141,8 @@ export class BenchXmppClient {
     if (jid === undefined) throw new Error('prosody bound no JID');
     client.write(`<enable xmlns='${SM}'/>`);
     const enabled = await next('stream management');
-    if (elementName(enabled) !== 'enabled') throw new Error(`prosody: enable failed: ${enabled.slice(0, 300)}`);
+    if (elementName(enabled) !== 'enabled')
+      throw new Error(`prosody: enable failed: ${enabled.slice(0, 300)}`);
     client.smEnabled = true;
     return { client, jid };
   }
