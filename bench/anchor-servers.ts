@@ -44,19 +44,29 @@ export function anchorInstalled(anchor: Anchor): boolean {
   }
 }
 
-/** The version line the program prints, for the report ('' when it says nothing usable). */
+/**
+ * The anchor's version, for the report ('' when unknown): mosquitto prints it with `-h`;
+ * prosody's is in the file beside its sources (`prosody --version` would start a server
+ * with the system's configuration).
+ */
 export async function anchorVersion(anchor: Anchor): Promise<string> {
-  const args = anchor === 'mosquitto' ? ['-h'] : ['--version'];
+  if (anchor === 'prosody') {
+    try {
+      const version = readFileSync('/usr/lib/prosody/prosody.version', 'utf8').trim();
+      return /^[\w.+-]{1,40}$/.test(version) ? `Prosody ${version}` : '';
+    } catch {
+      return '';
+    }
+  }
   const out = await new Promise<string>((resolve) => {
-    const child = spawn(ANCHOR_PROGRAMS[anchor], args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(ANCHOR_PROGRAMS[anchor], ['-h'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.stderr.on('data', (d: Buffer) => (text += d.toString()));
     child.on('error', () => resolve(''));
     child.on('close', () => resolve(text));
   });
-  const match = /(mosquitto version [\d.]+|Prosody [\d.]+)/i.exec(out);
-  return match?.[1] ?? '';
+  return /mosquitto version [\d.]+/i.exec(out)?.[0] ?? '';
 }
 
 export interface AnchorServer {
@@ -193,10 +203,17 @@ export async function startAnchor(anchor: Anchor, window: number): Promise<Ancho
   };
   child.stdout!.on('data', onOutput);
   child.stderr!.on('data', onOutput);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const kill = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
+  // Should the bench itself die, the anchor goes with it.
+  process.on('exit', kill);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      process.off('exit', kill);
+      resolve();
+    }),
+  );
   try {
     await waitForPort(port, child, anchor, 30_000);
   } catch (error) {
