@@ -359,8 +359,9 @@ async function setupXmpp(cfg: LoadConfig, meter: Meter, pump: (c: Client) => voi
       terminate: () => conn.terminate(),
     };
   }
-  const stanzaBytes = xmppMessageBytes(jids[1] ?? `u1@${domain}/bench`, cfg.bodyBytes);
-  return { clients, answering: conns, frameBytes: { up: stanzaBytes, down: stanzaBytes } };
+  const fallback = `u1@${domain}/bench`;
+  const frameBytes = xmppMessageBytes(jids[0] ?? fallback, jids[1] ?? fallback, cfg.bodyBytes);
+  return { clients, answering: conns, frameBytes };
 }
 
 const SETUPS: Record<

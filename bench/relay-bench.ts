@@ -121,6 +121,8 @@ export interface RelayFigures {
   idleLatencyMs: Record<string, { p50: number; p99: number } | null>;
   /** Whether every message of every run arrived, with no error and no answer missing. */
   allChecksPassed: boolean;
+  /** Runs (`server/clients/window`) whose median latency exceeded the measured window. */
+  unsteadyRuns: string[];
 }
 
 function isSkipped(report: RelayPhaseReport, target: Target): boolean {
@@ -161,6 +163,20 @@ export function checkRun(r: RunResult): string {
   if (relay && relay.messages !== 0) problems.push(`${int(relay.messages)} left in the store`);
   return problems.length === 0 ? `ok, all ${int(r.load.sent)} arrived` : problems.join('; ');
 }
+
+/**
+ * Whether the run's median message took longer than the measured window: the server was so
+ * far behind that messages moved in waves longer than the window, and the window's figures
+ * depend on where the waves fell.
+ */
+function unsteady(r: RunResult): boolean {
+  return r.load.latencyMs.p50 > r.load.measuredMs;
+}
+
+const UNSTEADY_NOTE =
+  '† The median message took longer than the measured window: the server was so far behind that messages ' +
+  "moved in waves longer than the window, so that run's msg/s and CPU per message depend on where the waves " +
+  'fell; read them as unsteady (on a loaded machine, the server got too little CPU).';
 
 function passed(r: RunResult): boolean {
   return checkRun(r).startsWith('ok');
@@ -277,6 +293,7 @@ export function relayFigures(report: RelayPhaseReport): RelayFigures {
     relayRatio,
     idleLatencyMs,
     allChecksPassed: report.failures.length === 0 && report.runs.every(passed),
+    unsteadyRuns: report.runs.filter(unsteady).map((r) => `${r.target}/${r.clients}/${r.window}`),
   };
 }
 
@@ -310,7 +327,7 @@ function comparisonTable(report: RelayPhaseReport): string {
       rows.push([
         int(clients),
         target === 'relay' ? `**${SERVER_NAMES[target]}**` : SERVER_NAMES[target]!,
-        int(r.perSecond),
+        `${int(r.perSecond)}${unsteady(r) ? ' †' : ''}`,
         target === 'relay' || !relay ? '' : `${fixed(relay.perSecond / r.perSecond, 2)}×`,
         `${ms(r.load.latencyMs.p50)} / ${ms(r.load.latencyMs.p99)}`,
         fixed(r.serverCpuUsPerMessage, 0),
@@ -368,7 +385,7 @@ function runsTable(report: RelayPhaseReport): string {
     r.target,
     int(r.clients),
     String(r.window),
-    int(r.perSecond),
+    `${int(r.perSecond)}${unsteady(r) ? ' †' : ''}`,
     ms(r.load.latencyMs.p50),
     ms(r.load.latencyMs.p99),
     fixed(r.serverCpuPercent, 0),
@@ -503,7 +520,7 @@ Anchors: ${anchorsText(report)}.
 The same load for every server: ${int(config.clientCounts[0]!)} and ${int(config.clientCounts[1]!)} clients in pairs, each sending to its partner; ${int(load.bodyBytes)}-byte bodies; at most ${load.window} messages of each client on their way (a message frees its place when its partner receives it); every message answered to its sender ("ok") and acknowledged by its recipient ("ack"), and every answer counted at the end. Best of ${config.rounds} round(s) for each server and client count; _relay ÷ it_ is the relay's msg/s divided by that server's.
 
 ${comparisonTable(report)}
-
+${report.runs.some(unsteady) ? `\n${UNSTEADY_NOTE}\n` : ''}
 Latency of an idle server: ${int(config.idle.clients)} clients, a window of ${config.idle.window}, ${fixed(config.idle.measureMs / 1000, 0)} s measured:
 
 ${idleTable(report)}
@@ -517,14 +534,14 @@ What "ok" and "ack" are for each server:
 - **relay**: the ok is the relay's \`ok\` to an authenticated \`send\`, which it answers only once the message is durable (SQLite WAL, \`synchronous = FULL\`, group commit) or already acknowledged by its recipient; the ack is the recipient's authenticated \`ack\` after it has opened the sealed body, answered \`ok\` too, which deletes the message. Clients speak the real protocol (hello with the fingerprint check, a secured queue each, \`sub\`); limits raised for the run: ${limitsText()}.
 - **raw \`ws\` forwarder** (bench/raw-forwarder.ts, the ceiling): neither. Frames of the size of the relay's \`send\` frames are forwarded to the client their first 24 bytes name; nothing is checked, stored or answered.
 - **mosquitto**: the ok is the broker's PUBACK to a QoS 1 PUBLISH; the ack is the subscriber's PUBACK for the QoS 1 PUBLISH the broker delivers (each client subscribes to its own topic with QoS 1 and publishes to its partner's). Persistence is on, with Debian's defaults: mosquitto writes its in-memory store to disk every \`autosave_interval\` (1,800 s) and when it stops, so a PUBACK does not mean the message is on disk, as the relay's \`ok\` does. MQTT 3.1.1 over TCP (bench/mqtt-client.ts), clean sessions, \`set_tcp_nodelay true\`.
-- **prosody**: XMPP chat messages to the partner's full JID over c2s on loopback without TLS, accounts made by in-band registration, SASL PLAIN, stream management (XEP-0198, mod_smacks). The ok is prosody's \`<a h='n'/>\` answer to the sender's \`<r/>\`, which the sender sends whenever it has messages unconfirmed and no request outstanding, so one answer may confirm several messages (docs/decisions/0036); the ack is the recipient's \`<a h='n'/>\` after every stanza it receives, which lets prosody drop the stanza from the queue it keeps for resuming the stream. Nothing is written to disk for an online recipient. Nagle's algorithm off (\`network_settings = { nagle = false }\`), as for the others.
+- **prosody**: XMPP chat messages to the partner's full JID over c2s on loopback without TLS, accounts made by in-band registration, SASL PLAIN, stream management (XEP-0198, mod_smacks). The ok is prosody's \`<a h='n'/>\` answer to the \`<r/>\` the sender sends after every message; the ack is the recipient's \`<a h='n'/>\` after every stanza it receives, which lets prosody drop the stanza from the queue it keeps for resuming the stream. Nothing is written to disk for an online recipient. Nagle's algorithm off (\`network_settings = { nagle = false }\`), as for the others.
 
 Each anchor runs from a fresh temporary folder with its own configuration on a loopback port (bench/anchor-servers.ts), started and stopped by the bench; the system services are never touched. Every server runs in its own process, the clients of a run in one load-generator process (bench/load-generator.ts); the machine has ${machine.cores} cores. Latency is from the send handed to the socket to the partner's receipt. Server CPU is user + system time of the server process over the measured window, read from /proc, per second and per delivered message. mosquitto is written in C, prosody in Lua, the relay and the forwarder in TypeScript on Node.
 
 ### Every run of the relay phase
 
 ${runsTable(report)}
-
+${report.runs.some(unsteady) ? `\n${UNSTEADY_NOTE}\n` : ''}
 Warm-up at least ${fixed(load.warmupMs / 1000, 1)} s and until clients × window messages have arrived (at most ${fixed(load.maxWarmupMs / 1000, 0)} s); ${fixed(load.measureMs / 1000, 0)} s measured; then sending stops and the run waits (at most ${fixed(load.drainMs / 1000, 0)} s) for every message to arrive and 2 s more for the last answers. _Server loop delay_ is the Node servers' event-loop delay in the window (n/a for the anchors); _bytes up / down_ is one client → server message and one server → client message as the wire carries it, before TCP (and, for the relay and the forwarder, WebSocket framing).
 ${MARKERS.end}`;
 }

@@ -3,12 +3,10 @@
  * it loads the relay, over node:net without TLS (loopback only): in-band registration
  * (XEP-0077) of its account, SASL PLAIN, resource binding, then XEP-0198 stream management.
  *
- * - The sender's "ok": the client asks with `<r/>` whenever it has sent messages and has no
- *   request outstanding (as prosody asks its clients), and the server answers `<a h='n'/>`,
- *   n being the number of stanzas it has handled from this client (all of them messages once
- *   stream management is on); `oks` is the highest n seen, so one answer may confirm several
- *   messages. (An `<r/>` after every message cost prosody an order of magnitude more CPU per
- *   message at 1,000 clients: docs/decisions/0036.)
+ * - The sender's "ok": after each `<message/>` the client sends `<r/>`, and the server
+ *   answers `<a h='n'/>`, n being the number of stanzas it has handled from this client (all
+ *   of them messages once stream management is on); `oks` is the highest n seen. So every
+ *   message has its own answer, as a relay `send` has its `ok` and a QoS 1 PUBLISH its PUBACK.
  * - The recipient's "ack": after each stanza it receives the client sends `<a h='n'/>`
  *   (an unsolicited ack, allowed by XEP-0198 §4), which lets prosody drop the stanza from the
  *   queue it would resend on resumption; it also answers the server's own `<r/>`.
@@ -37,9 +35,16 @@ function elementName(element: string): string {
   return /^<([^\s/>]+)/.exec(element)?.[1] ?? '';
 }
 
-/** The bytes of one message stanza as the bench sends it (for the report). */
-export function xmppMessageBytes(to: string, bodyChars: number): number {
-  return Buffer.byteLength(messageStanza(to, 'x'.repeat(bodyChars)));
+/**
+ * The bytes of one message stanza and its `<r/>` as the bench sends them, and of the stanza
+ * as delivered (with its `from`; prosody's attribute order may differ), for the report.
+ */
+export function xmppMessageBytes(from: string, to: string, bodyChars: number): { up: number; down: number } {
+  const stanza = messageStanza(to, 'x'.repeat(bodyChars));
+  return {
+    up: Buffer.byteLength(stanza + REQUEST),
+    down: Buffer.byteLength(stanza) + Buffer.byteLength(` from='${from}'`),
+  };
 }
 
 function messageStanza(to: string, body: string): string {
@@ -59,8 +64,6 @@ export class BenchXmppClient {
   /** Stanzas received since stream management was enabled (the `h` of this client's acks). */
   private received = 0;
   private smEnabled = false;
-  /** Whether an `<r/>` of this client waits for the server's `<a/>`. */
-  private asking = false;
   private text = '';
   private readonly queue: string[] = [];
   private waiter: ((element: string) => void) | undefined;
@@ -147,11 +150,9 @@ export class BenchXmppClient {
     return { client, jid };
   }
 
-  /** Sends a chat message to `to` (a full JID), and asks for the server's ack unless already asking. */
+  /** Sends a chat message to `to` (a full JID), and asks for the server's ack of it. */
   send(to: string, body: string): void {
     this.fired += 1;
-    if (this.asking) return this.write(messageStanza(to, body));
-    this.asking = true;
     this.write(messageStanza(to, body) + REQUEST);
   }
 
@@ -279,8 +280,6 @@ export class BenchXmppClient {
       const h = Number(xmlAttribute(element, 'h'));
       if (!Number.isFinite(h) || h > this.fired) return this.count('ack beyond what was sent');
       if (h > this.oks) this.oks = h;
-      this.asking = this.oks < this.fired;
-      if (this.asking) this.write(REQUEST);
       return;
     }
     if (name === 'r') return this.write(`<a xmlns='${SM}' h='${this.received}'/>`);
