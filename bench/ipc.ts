@@ -30,6 +30,12 @@ export interface LoadConfig {
   warmupMs: number;
   maxWarmupMs: number;
   measureMs: number;
+  /**
+   * When given, the measured window lasts beyond `measureMs` until as many messages have
+   * arrived in it as the windows hold (clients × window), at most this long: a server so far
+   * behind that it delivers in waves is then measured over a whole wave, not between two.
+   */
+  maxMeasureMs?: number;
   /** How long to wait, after the measured window, for the last messages to arrive. */
   drainMs: number;
   /** Clients connecting and setting up at the same time. */

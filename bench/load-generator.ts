@@ -410,9 +410,14 @@ async function run(cfg: LoadConfig): Promise<void> {
   }
   const cpuStart = process.cpuUsage();
   meter.measureStart = performance.now();
-  meter.measureEnd = meter.measureStart + cfg.measureMs;
   post({ type: 'measure-start' });
-  await sleep(cfg.measureMs);
+  const maxMeasureMs = Math.max(cfg.measureMs, cfg.maxMeasureMs ?? cfg.measureMs);
+  while (true) {
+    await sleep(Math.min(20, cfg.measureMs));
+    const elapsed = performance.now() - meter.measureStart;
+    if (elapsed >= maxMeasureMs || (elapsed >= cfg.measureMs && meter.delivered >= fullWindows)) break;
+  }
+  meter.measureEnd = performance.now();
   const cpu = process.cpuUsage(cpuStart);
   const cpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - meter.measureStart)) * 100;
   sending = false;

@@ -211,6 +211,9 @@ export async function runLoad(opts: RunOptions): Promise<RunResult> {
     load.send({ type: 'go' });
     const phaseMs = opts.maxWarmupMs + opts.measureMs + opts.drainMs;
     const { result } = await load.next('result', phaseMs + 30_000);
+    // JSON carries NaN (no message in the window) as null; make it NaN again.
+    const latency = result.latencyMs as unknown as Record<string, number | null>;
+    for (const key of Object.keys(latency)) latency[key] = latency[key] ?? NaN;
     const loopDelay = await server.loopDelay();
     await load.exit(5_000);
     const stats = await server.stop();

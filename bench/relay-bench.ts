@@ -38,6 +38,7 @@ export const LOAD: Omit<RunOptions, 'target' | 'clients'> = {
   warmupMs: 1_500,
   maxWarmupMs: 15_000,
   measureMs: 8_000,
+  maxMeasureMs: 30_000,
   drainMs: 30_000,
   setupConcurrency: 32,
 };
@@ -165,16 +166,17 @@ export function checkRun(r: RunResult): string {
 }
 
 /**
- * Whether the run's median message took longer than the measured window: the server was so
- * far behind that messages moved in waves longer than the window, and the window's figures
- * depend on where the waves fell.
+ * Whether the run's median message took longer than the measured window (or none arrived in
+ * it): the server was so far behind that messages moved in waves longer than the window, and
+ * the window's figures depend on where the waves fell.
  */
 function unsteady(r: RunResult): boolean {
-  return r.load.latencyMs.p50 > r.load.measuredMs;
+  // NaN (no message arrived in the window) counts as unsteady too.
+  return !(r.load.latencyMs.p50 <= r.load.measuredMs);
 }
 
 const UNSTEADY_NOTE =
-  '† The median message took longer than the measured window: the server was so far behind that messages ' +
+  '† The median message took longer than the measured window (or none arrived in it): the server was so far behind that messages ' +
   "moved in waves longer than the window, so that run's msg/s and CPU per message depend on where the waves " +
   'fell; read them as unsteady (on a loaded machine, the server got too little CPU).';
 
@@ -216,8 +218,8 @@ export async function benchRelay(
   const run = async (o: RunOptions): Promise<void> => {
     try {
       const r = await runLoad(o);
-      report.runs.push(r);
       log(brief(r));
+      report.runs.push(r);
     } catch (error) {
       const why = describeError(error);
       report.failures.push({ target: o.target, clients: o.clients, window: o.window, error: why });
@@ -542,7 +544,7 @@ Each anchor runs from a fresh temporary folder with its own configuration on a l
 
 ${runsTable(report)}
 ${report.runs.some(unsteady) ? `\n${UNSTEADY_NOTE}\n` : ''}
-Warm-up at least ${fixed(load.warmupMs / 1000, 1)} s and until clients × window messages have arrived (at most ${fixed(load.maxWarmupMs / 1000, 0)} s); ${fixed(load.measureMs / 1000, 0)} s measured; then sending stops and the run waits (at most ${fixed(load.drainMs / 1000, 0)} s) for every message to arrive and 2 s more for the last answers. _Server loop delay_ is the Node servers' event-loop delay in the window (n/a for the anchors); _bytes up / down_ is one client → server message and one server → client message as the wire carries it, before TCP (and, for the relay and the forwarder, WebSocket framing).
+Warm-up at least ${fixed(load.warmupMs / 1000, 1)} s and until clients × window messages have arrived (at most ${fixed(load.maxWarmupMs / 1000, 0)} s); ${fixed(load.measureMs / 1000, 0)} s measured, and longer until clients × window messages have arrived in the window (at most ${fixed((load.maxMeasureMs ?? load.measureMs) / 1000, 0)} s), so that a server far behind, which delivers in waves, is measured over a whole wave; then sending stops and the run waits (at most ${fixed(load.drainMs / 1000, 0)} s) for every message to arrive and 2 s more for the last answers. _Server loop delay_ is the Node servers' event-loop delay in the window (n/a for the anchors); _bytes up / down_ is one client → server message and one server → client message as the wire carries it, before TCP (and, for the relay and the forwarder, WebSocket framing).
 ${MARKERS.end}`;
 }
 

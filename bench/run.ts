@@ -3,7 +3,7 @@
  * relay against a raw WebSocket forwarder, mosquitto and prosody under the same load), then a
  * profile of the relay, then group fan-out against a raw broadcaster (fanout-bench.ts), group
  * sends and 1:1 conversations; prints the tables and writes docs/BENCHMARKS.md. Runs for
- * about ten minutes; every phase is bounded in time.
+ * about fifteen minutes; every phase is bounded in time.
  *
  * `npm run bench -- --only relay` (or `fanout`, `groupsend`, `conversation`) runs that phase
  * alone and replaces only its section of docs/BENCHMARKS.md; the relay phase ends, alone or
