@@ -440,7 +440,7 @@ ${
 - Each client keeps at most ${config.window} messages on their way (sent, not yet received by its partner);
   every arrival lets the sender send again. The warm-up lasts at least ${fixed(config.warmupMs / 1000, 1)} s and until
   clients × window messages have arrived (at most ${fixed(config.maxWarmupMs / 1000, 0)} s); then ${fixed(config.measureMs / 1000, 0)} s
-  are measured; then sending stops and the run waits (at most ${fixed(config.drainMs / 1000, 0)} s) for every message to arrive.
+  are measured (longer for a server that delivers in waves: see the relay section); then sending stops and the run waits (at most ${fixed(config.drainMs / 1000, 0)} s) for every message to arrive.
 - The servers run in rounds, each round in the other order, to spread the host's slow spells.
 `;
 }
