@@ -4,12 +4,19 @@
  * forwarder) and the load generator (load-generator.ts, every client in one process).
  */
 
-/** `broadcast` is the raw fan-out ceiling (raw-broadcaster.ts) of fanout-bench.ts. */
-export type Target = 'relay' | 'raw' | 'broadcast';
+/**
+ * `broadcast` is the raw fan-out ceiling (raw-broadcaster.ts) of fanout-bench.ts; `mosquitto`
+ * and `prosody` are the anchors of the relay phase (anchor-servers.ts), Debian's MQTT broker
+ * and XMPP server, started by the bench itself.
+ */
+export type Target = 'relay' | 'raw' | 'broadcast' | 'mosquitto' | 'prosody';
 
 export interface LoadConfig {
   target: Target;
-  /** The relay's `parus://` address, or the raw forwarder's `ws://` URL. */
+  /**
+   * The relay's `parus://` address, the raw forwarder's `ws://` URL, or an anchor's
+   * `mqtt://host:port` or `xmpp://host:port/domain`.
+   */
   address: string;
   clients: number;
   /** Sends per client that may be on their way (sent, not yet received by the partner). */
@@ -23,6 +30,12 @@ export interface LoadConfig {
   warmupMs: number;
   maxWarmupMs: number;
   measureMs: number;
+  /**
+   * When given, the measured window lasts beyond `measureMs` until as many messages have
+   * arrived in it as the windows hold (clients × window), at most this long: a server so far
+   * behind that it delivers in waves is then measured over a whole wave, not between two.
+   */
+  maxMeasureMs?: number;
   /** How long to wait, after the measured window, for the last messages to arrive. */
   drainMs: number;
   /** Clients connecting and setting up at the same time. */
@@ -49,9 +62,12 @@ export interface LoadResult {
   /** Sent and never received, when the drain gave up. */
   undelivered: number;
   latencyMs: LatencySummary;
-  /** Error frames from the relay, by code. */
+  /** Error frames from the server (relay `err` codes, protocol surprises), by kind. */
   errors: Record<string, number>;
-  /** Relay `ok` answers still missing at the end (sends and acks). */
+  /**
+   * Answers still missing at the end: relay `ok`s (sends and acks), MQTT PUBACKs to the
+   * senders, XMPP stream-management `<a/>` answers to the senders' `<r/>`.
+   */
   missingOks: number;
   /** CPU time of the load generator over the measured window, in % of one core. */
   cpuPercent: number;
@@ -73,9 +89,9 @@ export type LoadCommand = { type: 'go' };
 export interface ServerStats {
   /** Peak resident set size of the server process, bytes. */
   peakRssBytes: number;
-  /** The relay's own counters (absent for the raw forwarder). */
+  /** The relay's own counters (absent for the other servers). */
   relay?: { messagesStored: number; messagesDelivered: number; errorsSent: number; messages: number };
-  /** Frames the raw forwarder forwarded (absent for the relay). */
+  /** Frames the raw forwarder forwarded (absent for the other servers). */
   forwarded?: number;
   /** The first lines the relay logged, and how many there were. */
   log: string[];

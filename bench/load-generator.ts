@@ -8,7 +8,10 @@
  * stays bounded (clients × window). Relay clients speak the real protocol: hello with the
  * fingerprint check, a queue of their own secured with their partner's sender key,
  * authenticated sends, and an ack for each message, authenticated, after opening its sealed body. Raw clients
- * send frames of the same size to the raw forwarder.
+ * send frames of the same size to the raw forwarder. The anchors' clients do the same with
+ * their own protocols: MQTT clients (mqtt-client.ts) publish with QoS 1 to their partner's
+ * topic and PUBACK what they receive; XMPP clients (xmpp-client.ts) send chat messages to
+ * their partner's full JID with stream-management acks both ways.
  *
  * Phases: setup, then (on `go`) a warm-up, the measured window, and a bounded drain.
  */
@@ -30,6 +33,8 @@ import {
 import type { MsgFrame } from '@parus/core';
 import WebSocket from 'ws';
 import { describeError, sendThenExit } from './ipc.ts';
+import { BenchMqttClient, mqttPublishBytes } from './mqtt-client.ts';
+import { BenchXmppClient, xmppMessageBytes } from './xmpp-client.ts';
 import type { LoadCommand, LoadConfig, LoadMessage, LoadResult } from './ipc.ts';
 import { RAW_ID_BYTES } from './raw-forwarder.ts';
 import { BenchRelayClient, asBytes } from './relay-client.ts';
@@ -104,10 +109,19 @@ class Meter {
   }
 }
 
+/** A connection whose answers to fire-and-forget requests, and errors, are counted at the end. */
+interface Answering {
+  fired: number;
+  oks: number;
+  readonly errors: Map<string, number>;
+}
+
 interface Setup {
   clients: Client[];
-  /** The relay connections, whose answers and errors are counted at the end (none for raw). */
-  relayConns: BenchRelayClient[];
+  /** The connections whose answers and errors are counted at the end (none for raw). */
+  answering: Answering[];
+  /** Bytes of one client → server and one server → client message, when not the relay's. */
+  frameBytes?: { up: number; down: number };
 }
 
 async function setupRelay(cfg: LoadConfig, meter: Meter, pump: (c: Client) => void): Promise<Setup> {
@@ -161,7 +175,7 @@ async function setupRelay(cfg: LoadConfig, meter: Meter, pump: (c: Client) => vo
       terminate: () => conn.terminate(),
     };
   }
-  return { clients, relayConns: conns };
+  return { clients, answering: conns };
 }
 
 /** The size of a relay `send` frame carrying a body of `bodyBytes`, with a 3-byte request id. */
@@ -234,8 +248,132 @@ async function setupRaw(cfg: LoadConfig, meter: Meter, pump: (c: Client) => void
       terminate: () => ws.terminate(),
     };
   }
-  return { clients, relayConns: [] };
+  return { clients, answering: [] };
 }
+
+/** The sequence number a body starts with, as text (XMPP bodies are text). */
+const SEQ_CHARS = 8;
+
+/** The XMPP clients' message text: `seq` in hex, then the filler (bodyBytes ASCII characters in all). */
+function textBody(seq: number, filler: string): string {
+  return seq.toString(16).padStart(SEQ_CHARS, '0') + filler;
+}
+
+async function setupMqtt(cfg: LoadConfig, meter: Meter, pump: (c: Client) => void): Promise<Setup> {
+  const n = cfg.clients;
+  const url = new URL(cfg.address);
+  const run = systemRandom.bytes(4).reduce((s, b) => s + b.toString(16).padStart(2, '0'), '');
+  const topic = (i: number): string => `parus-bench/${run}/${i}`;
+  const conns: BenchMqttClient[] = new Array<BenchMqttClient>(n);
+  const clients: Client[] = new Array<Client>(n);
+  const partner = (i: number): number => i ^ 1;
+
+  await pool(n, cfg.setupConcurrency, async (i) => {
+    const conn = await BenchMqttClient.connect(
+      url.hostname,
+      Number(url.port),
+      `pb-${run}-${i}`,
+      REQUEST_TIMEOUT_MS,
+    );
+    conn.onPublish = (_topic, payload) => {
+      const seq = payload.readUInt32BE(0);
+      const sender = clients[partner(i)]!;
+      meter.arrived(sender, seq);
+      pump(sender);
+    };
+    await conn.subscribe(topic(i), REQUEST_TIMEOUT_MS);
+    conns[i] = conn;
+  });
+
+  for (let i = 0; i < n; i++) {
+    const conn = conns[i]!;
+    const name = Buffer.from(topic(partner(i)), 'utf8');
+    const to = Buffer.alloc(2 + name.length);
+    to.writeUInt16BE(name.length);
+    name.copy(to, 2);
+    const padding = Buffer.from(systemRandom.bytes(cfg.bodyBytes));
+    const flow: Flow = { inflight: 0, nextSeq: 0, sentAt: new Map() };
+    clients[i] = {
+      flow,
+      sendTo: (seq) => {
+        // A fresh payload per message, as the relay client encodes a fresh frame per send.
+        const payload = Buffer.allocUnsafe(cfg.bodyBytes);
+        padding.copy(payload);
+        payload.writeUInt32BE(seq, 0);
+        conn.publish(to, payload);
+        flow.sentAt.set(seq, performance.now());
+      },
+      close: () => conn.close(),
+      terminate: () => conn.terminate(),
+    };
+  }
+  const publishBytes = mqttPublishBytes(topic(0), cfg.bodyBytes);
+  return { clients, answering: conns, frameBytes: { up: publishBytes, down: publishBytes } };
+}
+
+async function setupXmpp(cfg: LoadConfig, meter: Meter, pump: (c: Client) => void): Promise<Setup> {
+  const n = cfg.clients;
+  // xmpp://host:port/domain
+  const url = new URL(cfg.address);
+  const domain = url.pathname.slice(1);
+  const conns: BenchXmppClient[] = new Array<BenchXmppClient>(n);
+  const jids: string[] = new Array<string>(n);
+  const clients: Client[] = new Array<Client>(n);
+  const partner = (i: number): number => i ^ 1;
+  const filler = Buffer.from(systemRandom.bytes(cfg.bodyBytes))
+    .toString('base64')
+    .slice(0, cfg.bodyBytes - SEQ_CHARS);
+
+  await pool(n, cfg.setupConcurrency, async (i) => {
+    const password = Buffer.from(systemRandom.bytes(12)).toString('hex');
+    const { client, jid } = await BenchXmppClient.connect({
+      host: url.hostname,
+      port: Number(url.port),
+      domain,
+      user: `u${i}`,
+      password,
+      resource: 'bench',
+      timeoutMs: REQUEST_TIMEOUT_MS,
+    });
+    client.onMessage = (_from, body) => {
+      const seq = parseInt(body.slice(0, SEQ_CHARS), 16);
+      const sender = clients[partner(i)]!;
+      meter.arrived(sender, seq);
+      pump(sender);
+    };
+    conns[i] = client;
+    jids[i] = jid;
+  });
+
+  for (let i = 0; i < n; i++) {
+    const conn = conns[i]!;
+    const to = jids[partner(i)]!;
+    const flow: Flow = { inflight: 0, nextSeq: 0, sentAt: new Map() };
+    clients[i] = {
+      flow,
+      sendTo: (seq) => {
+        conn.send(to, textBody(seq, filler));
+        flow.sentAt.set(seq, performance.now());
+      },
+      close: () => conn.close(),
+      terminate: () => conn.terminate(),
+    };
+  }
+  const fallback = `u1@${domain}/bench`;
+  const frameBytes = xmppMessageBytes(jids[0] ?? fallback, jids[1] ?? fallback, cfg.bodyBytes);
+  return { clients, answering: conns, frameBytes };
+}
+
+const SETUPS: Record<
+  LoadConfig['target'],
+  (cfg: LoadConfig, meter: Meter, pump: (c: Client) => void) => Promise<Setup>
+> = {
+  relay: setupRelay,
+  raw: setupRaw,
+  mosquitto: setupMqtt,
+  prosody: setupXmpp,
+  broadcast: () => Promise.reject(new Error('the broadcast target belongs to fanout-bench.ts')),
+};
 
 async function run(cfg: LoadConfig): Promise<void> {
   await initCrypto();
@@ -250,8 +388,7 @@ async function run(cfg: LoadConfig): Promise<void> {
   };
 
   const setupStarted = performance.now();
-  const setup = cfg.target === 'relay' ? setupRelay : setupRaw;
-  const { clients, relayConns } = await setup(cfg, meter, pump);
+  const { clients, answering, frameBytes } = await SETUPS[cfg.target](cfg, meter, pump);
   const setupMs = performance.now() - setupStarted;
   post({ type: 'ready', setupMs });
   await new Promise<void>((resolve) => {
@@ -273,9 +410,14 @@ async function run(cfg: LoadConfig): Promise<void> {
   }
   const cpuStart = process.cpuUsage();
   meter.measureStart = performance.now();
-  meter.measureEnd = meter.measureStart + cfg.measureMs;
   post({ type: 'measure-start' });
-  await sleep(cfg.measureMs);
+  const maxMeasureMs = Math.max(cfg.measureMs, cfg.maxMeasureMs ?? cfg.measureMs);
+  while (true) {
+    await sleep(Math.min(20, cfg.measureMs));
+    const elapsed = performance.now() - meter.measureStart;
+    if (elapsed >= maxMeasureMs || (elapsed >= cfg.measureMs && meter.delivered >= fullWindows)) break;
+  }
+  meter.measureEnd = performance.now();
   const cpu = process.cpuUsage(cpuStart);
   const cpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - meter.measureStart)) * 100;
   sending = false;
@@ -287,12 +429,12 @@ async function run(cfg: LoadConfig): Promise<void> {
   while (onTheirWay() > 0 && performance.now() < drainUntil) await sleep(20);
   // Give the last acks' answers a moment to come back before counting them.
   const okDeadline = performance.now() + 2_000;
-  const missing = (): number => relayConns.reduce((sum, c) => sum + (c.fired - c.oks), 0);
+  const missing = (): number => answering.reduce((sum, c) => sum + (c.fired - c.oks), 0);
   while (missing() > 0 && performance.now() < okDeadline) await sleep(20);
 
   const errors: Record<string, number> = {};
   if (meter.unexpected > 0) errors['unexpected delivery'] = meter.unexpected;
-  for (const c of relayConns) for (const [code, n] of c.errors) errors[code] = (errors[code] ?? 0) + n;
+  for (const c of answering) for (const [code, n] of c.errors) errors[code] = (errors[code] ?? 0) + n;
   const measuredMs = Math.min(meter.measureEnd, performance.now()) - meter.measureStart;
   const upBytes = relaySendFrameBytes(cfg.bodyBytes);
   const result: LoadResult = {
@@ -307,7 +449,10 @@ async function run(cfg: LoadConfig): Promise<void> {
     errors,
     missingOks: missing(),
     cpuPercent,
-    frameBytes: { up: upBytes, down: cfg.target === 'relay' ? relayMsgFrameBytes(cfg.bodyBytes) : upBytes },
+    frameBytes: frameBytes ?? {
+      up: upBytes,
+      down: cfg.target === 'relay' ? relayMsgFrameBytes(cfg.bodyBytes) : upBytes,
+    },
   };
 
   const closing = Promise.all(clients.map((c) => c.close()));

@@ -1,7 +1,8 @@
 /**
- * One measured run, seen from the orchestrator: fork the server under test, fork the load
- * generator, pass the window marks from one to the other, collect both sides' figures.
- * Every wait has a deadline; a child that misses one is killed and the run fails.
+ * One measured run, seen from the orchestrator: fork the server under test (or start an
+ * anchor, anchor-servers.ts), fork the load generator, pass the window marks from one to
+ * the other, collect both sides' figures. Every wait has a deadline; a child that misses
+ * one is killed and the run fails.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -19,6 +20,7 @@ import type {
   ServerStats,
   Target,
 } from './ipc.ts';
+import { isAnchor, startAnchor } from './anchor-servers.ts';
 import { cpuTimeMs, monotonicUs } from './proc-stat.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./server-process.ts', import.meta.url));
@@ -39,7 +41,7 @@ export interface RunResult {
   serverCpuPercent: number;
   /** Server CPU time per delivered message in the window, µs. */
   serverCpuUsPerMessage: number;
-  /** The server's event-loop delay over (roughly) the window. */
+  /** The server's event-loop delay over (roughly) the window (NaN for the anchors). */
   loopDelay: { p99Ms: number; maxMs: number };
   /** The measured window on the profiler's clock, microseconds. */
   windowUs: { start: number; end: number };
@@ -120,20 +122,69 @@ class Channel<In extends { type: string }, Out> {
   }
 }
 
-export async function runLoad(opts: RunOptions): Promise<RunResult> {
-  const profileDir = opts.profile ? await mkdtemp(join(tmpdir(), 'parus-bench-prof-')) : undefined;
+/** The server under test, as runLoad drives it: a forked Node server or an anchor. */
+interface ServerUnderTest {
+  pid: number | undefined;
+  address: string;
+  markStart(): void;
+  markEnd(): void;
+  loopDelay(): Promise<{ p99Ms: number; maxMs: number }>;
+  stop(): Promise<ServerStats>;
+  kill(): void;
+}
+
+async function forkServer(opts: RunOptions, profileDir: string | undefined): Promise<ServerUnderTest> {
   const execArgv = [...process.execArgv];
   if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir);
   const server = new Channel<ServerMessage, ServerCommand>(
     fork(SERVER_SCRIPT, [opts.target], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
     `${opts.target} server`,
   );
-  let load: Channel<LoadMessage, LoadCommand> | undefined;
   try {
     const { address } = await server.next('listening', 30_000);
-    const cfg: LoadConfig = { ...withoutProfile(opts), address };
+    return {
+      pid: server.child.pid,
+      address,
+      markStart: () => server.send({ type: 'mark-start' }),
+      markEnd: () => server.send({ type: 'mark-end' }),
+      loopDelay: () => server.next('loop-delay', 30_000),
+      stop: async () => {
+        server.send({ type: 'stop' });
+        const { stats } = await server.next('stopped', 30_000);
+        await server.exit(30_000);
+        return stats;
+      },
+      kill: () => server.kill(),
+    };
+  } catch (error) {
+    server.kill();
+    throw error;
+  }
+}
+
+async function anchorServer(opts: RunOptions): Promise<ServerUnderTest> {
+  if (!isAnchor(opts.target)) throw new Error(`${opts.target} is not an anchor`);
+  if (opts.profile) throw new Error('the anchors are not Node processes: no --cpu-prof');
+  const anchor = await startAnchor(opts.target, opts.window);
+  return {
+    pid: anchor.pid,
+    address: anchor.address,
+    markStart: () => {},
+    markEnd: () => {},
+    loopDelay: () => Promise.resolve({ p99Ms: NaN, maxMs: NaN }),
+    stop: () => anchor.stop(),
+    kill: () => anchor.kill(),
+  };
+}
+
+export async function runLoad(opts: RunOptions): Promise<RunResult> {
+  const profileDir = opts.profile ? await mkdtemp(join(tmpdir(), 'parus-bench-prof-')) : undefined;
+  const server = isAnchor(opts.target) ? await anchorServer(opts) : await forkServer(opts, profileDir);
+  let load: Channel<LoadMessage, LoadCommand> | undefined;
+  try {
+    const cfg: LoadConfig = { ...withoutProfile(opts), address: server.address };
     const window = { startUs: NaN, endUs: NaN, startCpuMs: NaN, endCpuMs: NaN };
-    const serverPid = server.child.pid;
+    const serverPid = server.pid;
     load = new Channel<LoadMessage, LoadCommand>(
       fork(LOAD_SCRIPT, [JSON.stringify(cfg)], {
         execArgv: [...process.execArgv],
@@ -145,11 +196,11 @@ export async function runLoad(opts: RunOptions): Promise<RunResult> {
         if (m.type === 'measure-start') {
           window.startUs = monotonicUs();
           window.startCpuMs = cpuTimeMs(serverPid);
-          server.send({ type: 'mark-start' });
+          server.markStart();
         } else if (m.type === 'measure-end') {
           window.endUs = monotonicUs();
           window.endCpuMs = cpuTimeMs(serverPid);
-          server.send({ type: 'mark-end' });
+          server.markEnd();
         } else {
           return false;
         }
@@ -160,11 +211,12 @@ export async function runLoad(opts: RunOptions): Promise<RunResult> {
     load.send({ type: 'go' });
     const phaseMs = opts.maxWarmupMs + opts.measureMs + opts.drainMs;
     const { result } = await load.next('result', phaseMs + 30_000);
-    const loopDelay = await server.next('loop-delay', 30_000);
+    // JSON carries NaN (no message in the window) as null; make it NaN again.
+    const latency = result.latencyMs as unknown as Record<string, number | null>;
+    for (const key of Object.keys(latency)) latency[key] = latency[key] ?? NaN;
+    const loopDelay = await server.loopDelay();
     await load.exit(5_000);
-    server.send({ type: 'stop' });
-    const { stats } = await server.next('stopped', 30_000);
-    await server.exit(30_000);
+    const stats = await server.stop();
     const serverCpuMs = window.endCpuMs - window.startCpuMs;
     const run: RunResult = {
       target: opts.target,

@@ -1,13 +1,15 @@
 /**
- * `npm run bench`: the Double Ratchet's throughput, then the relay against a raw WebSocket
- * forwarder under the same load, then a profile of the relay, then group fan-out against a
- * raw broadcaster (fanout-bench.ts); prints the tables and writes docs/BENCHMARKS.md. Runs
- * for about five minutes; every phase is bounded in time.
+ * `npm run bench`: the Double Ratchet's throughput, then the relay phase (relay-bench.ts: the
+ * relay against a raw WebSocket forwarder, mosquitto and prosody under the same load), then a
+ * profile of the relay, then group fan-out against a raw broadcaster (fanout-bench.ts), group
+ * sends and 1:1 conversations; prints the tables and writes docs/BENCHMARKS.md. Runs for
+ * about fifteen minutes; every phase is bounded in time.
  *
- * `npm run bench -- --only fanout` (or `groupsend`, `conversation`, `mesh`, `connections`) runs
- * that phase alone and replaces only its section of docs/BENCHMARKS.md.
+ * `npm run bench -- --only relay` (or `fanout`, `groupsend`, `conversation`, `mesh`,
+ * `connections`) runs that phase alone and replaces only its section of docs/BENCHMARKS.md; the
+ * relay phase ends, alone or not, with one JSON line of its figures, and so does the connections
+ * phase.
  */
-import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -30,43 +32,30 @@ import {
   renderGroupSendSection,
   spliceGroupSendSection,
 } from './group-send-bench.ts';
-import type { Target } from './ipc.ts';
 import { runLoad } from './load-run.ts';
 import type { RunOptions, RunResult } from './load-run.ts';
-import { describeMachine } from './machine.ts';
+import { cpuAvailability, describeMachine, gitState } from './machine.ts';
 import { benchMesh, meshOnly, renderMeshSection, spliceMeshSection } from './mesh-sim-bench.ts';
 import { measureOpCosts } from './op-costs.ts';
 import { benchRatchet } from './ratchet-bench.ts';
 import type { RatchetResult } from './ratchet-bench.ts';
+import {
+  BODY_BYTES,
+  IDLE,
+  LOAD,
+  RELAY_ROUNDS,
+  benchRelay,
+  relayFigures,
+  relayOnly,
+  relaySummary,
+  renderRelaySection,
+} from './relay-bench.ts';
 import { renderReport, renderSummary } from './report.ts';
 import type { Report } from './report.ts';
 import { keepingSections } from './web-sections.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUTPUT = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
 
-export const BODY_BYTES = 256;
-const CLIENT_COUNTS = [100, 1_000];
-const ROUNDS = 2;
-const LOAD: Omit<RunOptions, 'target' | 'clients'> = {
-  window: 8,
-  bodyBytes: BODY_BYTES,
-  warmupMs: 1_500,
-  maxWarmupMs: 15_000,
-  measureMs: 8_000,
-  drainMs: 15_000,
-  setupConcurrency: 32,
-};
-/** One pair, one message at a time: the latency of an idle server. */
-const IDLE: Omit<RunOptions, 'target'> = {
-  ...LOAD,
-  clients: 2,
-  window: 1,
-  warmupMs: 500,
-  maxWarmupMs: 2_000,
-  measureMs: 3_000,
-  drainMs: 2_000,
-};
 /** The profiled relay run: short, and not part of the figures (the profiler slows it). */
 const PROFILED: Omit<RunOptions, 'target'> = {
   ...LOAD,
@@ -78,33 +67,6 @@ const PROFILED: Omit<RunOptions, 'target'> = {
 
 /** Randomness from node:crypto, to show what the ratchet's figures owe to libsodium's. */
 const nodeRandom: Random = { bytes: (length) => randomFillSync(new Uint8Array(length)) };
-
-/** The share of a core a busy loop gets for `ms`: how much of its CPU the host is handing out. */
-function cpuAvailability(ms: number): number {
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  let x = 0;
-  while (performance.now() - start < ms) x += Math.sqrt(x + 1);
-  const used = process.cpuUsage(cpu);
-  return x > 0 ? ((used.user + used.system) / 1000 / (performance.now() - start)) * 100 : NaN;
-}
-
-function git(args: string[]): string {
-  return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-}
-
-/** HEAD, and the uncommitted state of the code under test (which others may be editing). */
-function gitState(): { commit: string; dirty: number; fingerprint: string } {
-  const paths = ['--', 'packages/core/src', 'packages/relay/src'];
-  try {
-    const status = git(['status', '--porcelain', ...paths]);
-    const fingerprint = git(['rev-parse', 'HEAD']) + status + git(['diff', 'HEAD', ...paths]);
-    const commit = git(['rev-parse', '--short', 'HEAD']).trim();
-    return { commit, dirty: status.split('\n').filter((l) => l.trim() !== '').length, fingerprint };
-  } catch {
-    return { commit: 'unknown', dirty: 0, fingerprint: '' };
-  }
-}
 
 function log(line: string): void {
   console.log(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
@@ -131,11 +93,12 @@ async function main(): Promise<void> {
   if (only !== undefined) {
     if (only === 'groupsend') return groupSendOnly(log);
     if (only === 'conversation') return conversationOnly(log);
+    if (only === 'relay') return relayOnly(log, process.argv);
     if (only === 'mesh') return meshOnly(log);
     if (only === 'connections') return connectionsOnly(log);
     if (only !== 'fanout')
       throw new Error(
-        `--only knows five phases: fanout, groupsend, conversation, mesh, connections (not ${only})`,
+        `--only knows six phases: relay, fanout, groupsend, conversation, mesh, connections (not ${only})`,
       );
     return fanoutOnly(log);
   }
@@ -164,22 +127,11 @@ async function main(): Promise<void> {
   const opCosts = await measureOpCosts(BODY_BYTES);
   log('per-operation costs measured');
 
-  const runs: RunResult[] = [];
-  const run = async (opts: RunOptions): Promise<RunResult> => {
-    const r = await runLoad(opts);
-    log(brief(r));
-    return r;
-  };
-  for (const target of ['raw', 'relay'] as Target[]) runs.push(await run({ ...IDLE, target }));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const clients of CLIENT_COUNTS) {
-      // Alternate which goes first, so that a slow spell of the host does not always hit the same one.
-      const order: Target[] = round % 2 === 0 ? ['raw', 'relay'] : ['relay', 'raw'];
-      for (const target of order) runs.push(await run({ ...LOAD, target, clients }));
-    }
-  }
-
-  const profiled = await run({ ...PROFILED, target: 'relay', profile: true });
+  const relayPhase = await benchRelay(log, { rounds: RELAY_ROUNDS, command: 'npm run bench' });
+  // The relay and raw runs feed the analysis of where the relay's time goes.
+  const runs = relayPhase.runs.filter((r) => r.target === 'relay' || r.target === 'raw');
+  const profiled = await runLoad({ ...PROFILED, target: 'relay', profile: true });
+  log(brief(profiled));
   const profile = await summariseProfile(
     profiled.profilePath!,
     profiled.windowUs.start,
@@ -197,7 +149,7 @@ async function main(): Promise<void> {
       changedDuringRun: treeAfter.fingerprint !== tree.fingerprint,
     },
     availability: [availabilityBefore, availabilityAfter],
-    config: { ...LOAD, rounds: ROUNDS, idle: IDLE, profiled: PROFILED },
+    config: { ...LOAD, rounds: RELAY_ROUNDS, idle: IDLE, profiled: PROFILED },
     ratchet,
     runs,
     profiled,
@@ -218,7 +170,10 @@ async function main(): Promise<void> {
       spliceMeshSection(
         spliceConversationSection(
           spliceGroupSendSection(
-            spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
+            spliceFanoutSection(
+              renderReport(report, renderRelaySection(relayPhase)),
+              renderFanoutSection(fanout),
+            ),
             renderGroupSendSection(groupSend),
           ),
           renderConversationSection(conversation),
@@ -229,8 +184,10 @@ async function main(): Promise<void> {
     ),
   );
   await writeConnectionsSection(connections, log);
-  console.log(`\n${renderSummary(report)}`);
+  console.log(`\n${relaySummary(relayPhase)}\n\n${renderSummary(report)}`);
   log(`wrote ${OUTPUT}`);
+  // The relay phase's figures, last, for scripts (as `--only relay` ends).
+  console.log(JSON.stringify(relayFigures(relayPhase)));
 }
 
 main().catch((error: unknown) => {
