@@ -41,7 +41,12 @@ function makePrivate(home: string): void {
   if ((statSync(home).mode & 0o777) !== 0o700) chmodSync(home, 0o700);
 }
 
-export async function createAccount(home: string, name: string, relay: string): Promise<Account> {
+export async function createAccount(
+  home: string,
+  name: string,
+  relay: string,
+  relay2?: string,
+): Promise<Account> {
   await initCrypto();
   mkdirSync(home, { recursive: true, mode: 0o700 });
   makePrivate(home);
@@ -56,7 +61,13 @@ export async function createAccount(home: string, name: string, relay: string): 
     cost,
   });
   try {
-    return await Account.create({ store, transport: nodeTransport(), name, relay });
+    return await Account.create({
+      store,
+      transport: nodeTransport(),
+      name,
+      relay,
+      ...(relay2 === undefined ? {} : { relay2 }),
+    });
   } catch (e) {
     // A refused name or relay leaves no half-made account behind.
     await store.close();

@@ -45,7 +45,9 @@ export const USAGE = `Parus — end-to-end encrypted messenger
 Usage: parus <command> [options]
 
   ${RELAY_HELP.split('\n').join('\n  ')}
-  parus init --name NAME --relay ADDRESS   create an account on this device
+  parus init --name NAME --relay ADDRESS [--relay ADDRESS2]
+                                           create an account on this device (a second
+                                           relay: reachable while one of them is down)
   parus invite [--reusable] [--qr FILE.png|.svg] [--out FILE]
                                            make a rendez-vous card (link + QR code)
   parus accept LINK|FILE --alias ALIAS     answer a friend's card

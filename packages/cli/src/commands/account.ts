@@ -9,18 +9,45 @@ import type { Output } from '../output.ts';
 type MakeOut = (json: boolean) => Output;
 
 export async function initCommand(argv: string[], makeOut: MakeOut): Promise<number> {
-  const { values } = parse(argv, { name: { type: 'string' }, relay: { type: 'string' } });
+  const { values } = parse(argv, { name: { type: 'string' }, relay: { type: 'string', multiple: true } });
   const out = makeOut(values.json === true);
   const name = str(values, 'name');
-  const relay = str(values, 'relay');
-  if (!name || !relay) throw new UsageError('usage: parus init --name NAME --relay ADDRESS');
+  // A second --relay: receive queues there too, for failover (decision 0037).
+  const relays = (values.relay as unknown as string[] | undefined) ?? [];
+  if (!name || relays.length < 1 || relays.length > 2)
+    throw new UsageError('usage: parus init --name NAME --relay ADDRESS [--relay ADDRESS2]');
   const home = resolveHome(str(values, 'home'));
-  const account = await createAccount(home, name, relay);
+  const account = await createAccount(home, name, relays[0]!, relays[1]);
   try {
-    out.result({ home, name: account.name, relay: account.relay }, () => {
+    out.result({ home, name: account.name, relay: account.relay, relay2: account.relay2 ?? null }, () => {
       out.line(`Account for ${account.name} created in ${home}`);
       out.line(`Relay: ${account.relay}`);
+      if (account.relay2) out.line(`Second relay: ${account.relay2}`);
       out.line(`Next: 'parus invite' makes a card to give a friend.`);
+    });
+  } finally {
+    await account.close();
+  }
+  return 0;
+}
+
+/**
+ * `parus relay add ADDRESS`: a second relay for the account (decision 0037). New cards and
+ * contacts get a queue there too; every contact is told of its new queue in our session now.
+ */
+export async function relayAddCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values, positionals } = parse(argv, {});
+  const out = makeOut(values.json === true);
+  if (positionals.length !== 1) throw new UsageError('usage: parus relay add ADDRESS');
+  const account = await openAccount(resolveHome(str(values, 'home')));
+  try {
+    await account.start();
+    const { relay2, told } = await account.addRelay(positionals[0]!);
+    // Sends the `queue` messages now where the contacts' relays answer; the rest go later.
+    await account.sync().catch(() => undefined);
+    out.result({ relay: account.relay, relay2, told }, () => {
+      out.line(`Second relay: ${relay2}`);
+      out.line(`Told ${told} contact${told === 1 ? '' : 's'} of a queue there; new invitations carry it.`);
     });
   } finally {
     await account.close();

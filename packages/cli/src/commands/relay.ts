@@ -5,11 +5,13 @@ import type { RelayLimits } from '@parus/relay';
 import { UsageError, initCrypto } from '@parus/core';
 import { num, parse, str } from '../args.ts';
 import type { Output } from '../output.ts';
+import { relayAddCommand } from './account.ts';
 
 export const RELAY_HELP = `parus relay [--host H] [--port N] [--data DIR] [--web DIR] [--limit NAME=VALUE]...
   Runs a relay: a WebSocket endpoint that holds encrypted queues (default 127.0.0.1:7400, data in ./.parus/relay),
   serving the web client (the built packages/web, or --web DIR). --limit sets one of the relay's limits, e.g.
-  --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256 (names and defaults: the user guide).`;
+  --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256 (names and defaults: the user guide).
+parus relay add ADDRESS                  receive on a second relay too (failover): contacts are told`;
 
 /** `NAME=VALUE` pairs of --limit, as relay limits (startRelay checks names and values). */
 export function parseLimits(pairs: readonly string[]): Partial<RelayLimits> {
@@ -31,6 +33,7 @@ export function parseLimits(pairs: readonly string[]): Partial<RelayLimits> {
 const BUILT_WEB = resolve(import.meta.dirname, '../../../web/dist');
 
 export async function relayCommand(argv: string[], makeOut: (json: boolean) => Output): Promise<number> {
+  if (argv[0] === 'add') return relayAddCommand(argv.slice(1), makeOut);
   const { values } = parse(argv, {
     host: { type: 'string' },
     port: { type: 'string' },
