@@ -613,25 +613,35 @@ export class Account {
    * there too, and every existing contact gets one now, told inside our session (a `queue`
    * message) with the sender key my sends are authenticated with. A contact whose own sender
    * key I never learnt (made before 0037) gets the queue unsecured and is asked for that key;
-   * the queue is secured when the answer comes. UsageError for an account that has one already.
+   * the queue is secured when the answer comes. UsageError for an account that has another one
+   * already. The same relay again tells the contacts a first call left out (a relay that refused
+   * a queue, a connection lost); `failed` counts those left out this time.
    */
-  async addRelay(address: string): Promise<{ relay2: string; told: number }> {
-    if (this.account.relay2 !== undefined)
-      throw new UsageError(`this account already has a second relay (${this.account.relay2})`);
+  async addRelay(address: string): Promise<{ relay2: string; told: number; failed: number }> {
     const relay2 = secondRelay(this.account.relay, address);
+    if (this.account.relay2 !== undefined && this.account.relay2 !== relay2)
+      throw new UsageError(`this account already has a second relay (${this.account.relay2})`);
     await this.connected(relay2);
-    this.account = { ...this.account, relay2 };
-    await this.lock.run(() =>
-      this.store.batch([
-        { type: 'put', collection: C.account, key: 'self', value: encodeRecord(this.account) },
-      ]),
-    );
+    if (this.account.relay2 === undefined) {
+      this.account = { ...this.account, relay2 };
+      await this.lock.run(() =>
+        this.store.batch([
+          { type: 'put', collection: C.account, key: 'self', value: encodeRecord(this.account) },
+        ]),
+      );
+    }
     let told = 0;
+    let failed = 0;
     for (const id of [...this.contactsById.keys()]) {
-      if (await this.setup.addSecondQueue(id)) told++;
+      try {
+        if (await this.setup.addSecondQueue(id)) told++;
+      } catch (e) {
+        if (!(e instanceof ParusError)) throw e;
+        failed++;
+      }
     }
     this.kickFlush();
-    return { relay2, told };
+    return { relay2, told, failed };
   }
 
   /** The relays a contact's messages to me arrive on, and those mine to it go to, in order of use. */

@@ -33,10 +33,12 @@ import { nodeTransport } from '../src/node/index.ts';
 import { SqliteStore } from '../src/node/sqlite-store.ts';
 import { decodeAccount, decodeContact, encodeRecord, type ContactRecord } from '../src/records.ts';
 import { befriend } from './support/group-harness.ts';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 
 const dirs: string[] = [];
 const relays: Relay[] = [];
 const open: Account[] = [];
+const proxies: TcpProxy[] = [];
 
 beforeAll(async () => {
   await initCrypto();
@@ -45,6 +47,7 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const a of open.splice(0)) await a.close();
   for (const r of relays.splice(0)) await r.close().catch(() => undefined);
+  for (const p of proxies.splice(0)) await p.close();
 });
 
 afterAll(() => {
@@ -249,7 +252,33 @@ describe('failover between two relays (decision 0037)', () => {
     expect(texts(await alice.takeUnshown())).toEqual(['three']);
     expect(texts(await alice.history('Bob'))).toEqual(['one', 'two', 'three']);
     expect(seen).toEqual(['one', 'two', 'three']);
-  });
+  }, 180_000);
+
+  it('fails over when the first relay stops answering on a link that looks up (a send times out)', async () => {
+    const one = await relay();
+    const two = await relay();
+    const three = await relay();
+    // Alice's first relay behind a path that can die silently: same relay, the proxy's port.
+    const proxy = await startTcpProxy({ port: one.relay.port });
+    proxies.push(proxy);
+    const first = one.relay.address.replace(`:${one.relay.port}`, `:${proxy.port}`);
+    const alice = await account('Alice', first, two.relay.address);
+    const bob = await account('Bob', three.relay.address);
+    await befriend(alice, bob, 'alice');
+    expect(bob.contactRelays('alice').send).toEqual([first, two.relay.address]);
+    proxy.blackhole();
+    await bob.sendText('alice', 'into the silence');
+    await until(
+      async () => {
+        await bob.sync({ timeoutMs: 120_000 }).catch(() => undefined);
+        return (await bob.outboxSize()).queued === 0;
+      },
+      'the send to be taken by relay 2',
+      180_000,
+    );
+    await alice.sync({ timeoutMs: 120_000 });
+    expect(texts(await alice.takeUnshown())).toEqual(['into the silence']);
+  }, 180_000);
 
   it('reads a message once whether its copies come through both queues as the same bytes or encrypted twice', async () => {
     const one = await relay();
@@ -268,7 +297,7 @@ describe('failover between two relays (decision 0037)', () => {
     await alice.sync();
     expect(texts(await alice.history('Bob'))).toEqual(['twice']);
     expect(seen).toEqual(['twice']);
-  });
+  }, 180_000);
 
   it('refuses a malformed, oversized or misplaced second queue with a typed error, and changes nothing', async () => {
     const one = await relay();
@@ -319,7 +348,7 @@ describe('failover between two relays (decision 0037)', () => {
     await r.start();
     await expect(r.command({ t: 'send', sid: c.send2!.sid, body: new Uint8Array(64) })).rejects.toThrow();
     r.close();
-  });
+  }, 180_000);
 
   it('adds a second relay later: existing contacts are told in the session, new cards carry it, and it carries messages', async () => {
     const one = await relay();
@@ -348,7 +377,17 @@ describe('failover between two relays (decision 0037)', () => {
 
     await expect(alice.addRelay(one.relay.address)).rejects.toThrow(UsageError);
     await expect(alice.addRelay('not a relay')).rejects.toThrow(UsageError);
-    expect(await alice.addRelay(two.relay.address)).toEqual({ relay2: two.relay.address, told: 2 });
+    expect(await alice.addRelay(two.relay.address)).toEqual({
+      relay2: two.relay.address,
+      told: 2,
+      failed: 0,
+    });
+    // The same relay again tells nobody twice; another one is refused.
+    expect(await alice.addRelay(two.relay.address)).toEqual({
+      relay2: two.relay.address,
+      told: 0,
+      failed: 0,
+    });
     await expect(alice.addRelay(three.relay.address)).rejects.toThrow(UsageError);
     expect(alice.relay2).toBe(two.relay.address);
     await alice.sync();
@@ -374,7 +413,7 @@ describe('failover between two relays (decision 0037)', () => {
     await alice.sync({ timeoutMs: 60_000 });
     const got = texts(await alice.takeUnshown()).sort();
     expect(got).toEqual(['from Bob', 'from Carol']);
-  });
+  }, 180_000);
 
   it('a single-relay account and its single-queue cards still work with a two-relay account', async () => {
     const one = await relay();
@@ -402,5 +441,5 @@ describe('failover between two relays (decision 0037)', () => {
     await carol.sync({ timeoutMs: 60_000 });
     await alice.sync({ timeoutMs: 60_000 });
     expect(texts(await alice.takeUnshown())).toEqual(['still here']);
-  });
+  }, 180_000);
 });

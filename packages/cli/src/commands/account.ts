@@ -42,12 +42,14 @@ export async function relayAddCommand(argv: string[], makeOut: MakeOut): Promise
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     await account.start();
-    const { relay2, told } = await account.addRelay(positionals[0]!);
+    const { relay2, told, failed } = await account.addRelay(positionals[0]!);
     // Sends the `queue` messages now where the contacts' relays answer; the rest go later.
     await account.sync().catch(() => undefined);
-    out.result({ relay: account.relay, relay2, told }, () => {
+    out.result({ relay: account.relay, relay2, told, failed }, () => {
       out.line(`Second relay: ${relay2}`);
       out.line(`Told ${told} contact${told === 1 ? '' : 's'} of a queue there; new invitations carry it.`);
+      if (failed > 0)
+        out.line(`${failed} could not get a queue there now; run 'parus relay add ${relay2}' again later.`);
     });
   } finally {
     await account.close();
