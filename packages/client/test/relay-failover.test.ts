@@ -415,6 +415,29 @@ describe('failover between two relays (decision 0037)', () => {
     expect(got).toEqual(['from Bob', 'from Carol']);
   }, 180_000);
 
+  it('makes cards and answers them with its first relay down, on the second alone', async () => {
+    const one = await relay();
+    const two = await relay();
+    const three = await relay();
+    const alice = await account('Alice', one.relay.address, two.relay.address);
+    const carol = await account('Carol', three.relay.address);
+    await one.relay.close();
+    const { link } = await alice.createInvite();
+    const card = cardFromLink(link);
+    expect(card.queue.relay).toBe(two.relay.address);
+    expect(card.queue2).toBeUndefined();
+    expect(card.relays).toEqual([two.relay.address]);
+    await carol.acceptInvite(link, { alias: 'alice' });
+    await carol.sync({ timeoutMs: 60_000 });
+    await alice.sync({ timeoutMs: 60_000 });
+    await carol.sync({ timeoutMs: 60_000 });
+    expect(carol.contactRelays('alice').send).toEqual([two.relay.address]);
+    await carol.sendText('alice', 'made while relay 1 was down');
+    await carol.sync({ timeoutMs: 60_000 });
+    await alice.sync({ timeoutMs: 60_000 });
+    expect(texts(await alice.takeUnshown())).toEqual(['made while relay 1 was down']);
+  }, 180_000);
+
   it('a single-relay account and its single-queue cards still work with a two-relay account', async () => {
     const one = await relay();
     const two = await relay();

@@ -173,7 +173,7 @@ export class ContactSetup {
       kemKey: kem.publicKey,
       queue: { relay: queue.relay, sid: queue.sid },
       ...(queue2 ? { queue2: { relay: queue2.relay, sid: queue2.sid } } : {}),
-      relays: queue2 ? [queue.relay, queue2.relay] : [this.ctx.self().relay],
+      relays: queue2 ? [queue.relay, queue2.relay] : [queue.relay],
       ...(opts.anonymous ? {} : { name: this.ctx.self().name }),
       expires: now + (opts.ttlMs ?? (oneTime ? this.ctx.inviteTtlMs : 365 * DAY)),
       oneTime,
