@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The `parus` command. TypeScript sources run through tsx's loader (no build step), except
-// `parus relay`, which runs from a bundle made at start, without tsx (docs/decisions/0035).
+// `parus relay` itself (options only, no subcommand such as `relay add`), which runs from a
+// bundle made at start, without tsx (docs/decisions/0035).
 const argv = process.argv.slice(2);
-if (argv[0] === 'relay' && !argv.includes('--help') && !argv.includes('-h')) {
+const runsRelay = argv[0] === 'relay' && (argv[1] === undefined || argv[1].startsWith('-'));
+if (runsRelay && !argv.includes('--help') && !argv.includes('-h')) {
   const { runRelay } = await import('./relay-bundle.js');
   process.exitCode = await runRelay(argv.slice(1));
 } else {

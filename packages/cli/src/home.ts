@@ -46,6 +46,7 @@ export async function createAccount(
   name: string,
   relay: string,
   given?: string,
+  relay2?: string,
 ): Promise<Account> {
   await initCrypto();
   mkdirSync(home, { recursive: true, mode: 0o700 });
@@ -61,7 +62,13 @@ export async function createAccount(
     cost,
   });
   try {
-    return await Account.create({ store, transport: nodeTransport(), name, relay });
+    return await Account.create({
+      store,
+      transport: nodeTransport(),
+      name,
+      relay,
+      ...(relay2 === undefined ? {} : { relay2 }),
+    });
   } catch (e) {
     // A refused name or relay leaves no half-made account behind.
     await store.close();

@@ -4,6 +4,7 @@ import {
   contactsCommand,
   initCommand,
   inviteCommand,
+  relayAddCommand,
   verifyCommand,
 } from './commands/account.ts';
 import { chatCommand } from './commands/chat.ts';
@@ -24,7 +25,9 @@ import { makeOutput, reportError, type Output } from './output.ts';
 type Command = (argv: string[], makeOut: (json: boolean) => Output) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
-  relay: relayCommand,
+  // `parus relay add` is an account command (decision 0037); the rest runs a relay.
+  relay: (argv, makeOut) =>
+    argv[0] === 'add' ? relayAddCommand(argv.slice(1), makeOut) : relayCommand(argv, makeOut),
   init: initCommand,
   invite: inviteCommand,
   accept: acceptCommand,
@@ -49,7 +52,9 @@ export const USAGE = `Parus — end-to-end encrypted messenger
 Usage: parus <command> [options]
 
   ${RELAY_HELP.split('\n').join('\n  ')}
-  parus init --name NAME --relay ADDRESS   create an account on this device
+  parus init --name NAME --relay ADDRESS [--relay ADDRESS2]
+                                           create an account on this device (a second
+                                           relay: reachable while one of them is down)
   parus invite [--reusable] [--qr FILE.png|.svg] [--out FILE]
                                            make a rendez-vous card (link + QR code)
   parus accept LINK|FILE --alias ALIAS     answer a friend's card

@@ -34,6 +34,7 @@ import {
   generateDhKeyPair,
   generateSignKeyPair,
   parseRelayAddress,
+  formatRelayAddress,
   queueKey,
   safetyNumber,
   safetyNumberQrPayload,
@@ -51,6 +52,8 @@ import {
   checkAlias,
   hex,
   signPair,
+  recvQueues,
+  sendQueues,
   type AccountContext,
   type AccountEvents,
   type QueueOwner,
@@ -116,6 +119,19 @@ export interface AccountOptions {
   inviteTtlMs?: number;
   /** Public rooms: message and join rates (groups/room-limits.ts; defaults there). */
   roomLimits?: Partial<RoomLimits>;
+}
+
+/** A second relay's address in canonical form: a relay address, not the home relay (UsageError). */
+function secondRelay(home: string, address: string): string {
+  let canonical: string;
+  try {
+    canonical = formatRelayAddress(parseRelayAddress(address));
+  } catch {
+    throw new UsageError('the second relay is not a relay address (parus://…)');
+  }
+  if (canonical === formatRelayAddress(parseRelayAddress(home)))
+    throw new UsageError('the second relay must be another relay than the first');
+  return canonical;
 }
 
 /** What marks a delivery as read (direct-receiving.ts seenKey) is kept this long (a relay keeps messages 21 days). */
@@ -205,8 +221,9 @@ export class Account {
       connection: (address) => this.connection(address),
       connected: (address, timeoutMs) => this.connected(address, timeoutMs),
       newQueue: (relayAddress, senderKey) => this.newQueue(relayAddress, senderKey),
+      newQueues: (senderKey) => this.newQueues(senderKey),
       subscribeQueue: (q) => this.subscribeQueue(q),
-      queueOf: (owner) => this.queueOf(owner),
+      queueOf: (owner, rid) => this.queueOf(owner, rid),
       byAlias: (alias) => this.byAlias(alias),
       mustContact: (alias) => this.mustContact(alias),
       mustSendable: (alias) => this.mustSendable(alias),
@@ -240,7 +257,10 @@ export class Account {
   private readonly refusing = new Set<Promise<unknown>>();
 
   /** Creates a new account (a fresh device key) in an empty store. */
-  static async create(opts: AccountOptions & { name: string; relay: string }): Promise<Account> {
+  /** `relay2`: a second relay where the account keeps receive queues too (failover, decision 0037). */
+  static async create(
+    opts: AccountOptions & { name: string; relay: string; relay2?: string },
+  ): Promise<Account> {
     const a = new Account(opts);
     if (await opts.store.get(C.account, 'self')) throw new UsageError('this store already holds an account');
     const name = opts.name.trim();
@@ -250,6 +270,7 @@ export class Account {
     parseRelayAddress(opts.relay);
     const device = generateSignKeyPair(a.rng);
     const record: AccountRecord = { name, relay: opts.relay, device: device.secretKey, created: a.now() };
+    if (opts.relay2 !== undefined) record.relay2 = secondRelay(opts.relay, opts.relay2);
     await opts.store.batch([
       { type: 'put', collection: C.account, key: 'self', value: encodeRecord(record) },
     ]);
@@ -272,12 +293,14 @@ export class Account {
     for (const { value } of await this.store.list(C.contacts)) {
       const c = decodeContact(value);
       this.contactsById.set(hex(c.id), c);
-      this.queues.set(hex(c.recv.rid), { kind: 'contact', id: hex(c.id) });
+      for (const q of recvQueues(c)) this.queues.set(hex(q.rid), { kind: 'contact', id: hex(c.id) });
     }
     for (const { value } of await this.store.list(C.invites)) {
       const i = decodeInvite(value);
       this.invitesById.set(hex(i.id), i);
-      if (!i.used) this.queues.set(hex(i.queue.rid), { kind: 'invite', id: hex(i.id) });
+      if (!i.used)
+        for (const q of i.queue2 ? [i.queue, i.queue2] : [i.queue])
+          this.queues.set(hex(q.rid), { kind: 'invite', id: hex(i.id) });
     }
     for (const { value } of this.mirror.entries(C.outbox, decodeOutbox)) {
       this.outboxSeq = Math.max(this.outboxSeq, value.seq);
@@ -328,6 +351,11 @@ export class Account {
 
   get relay(): string {
     return this.account.relay;
+  }
+
+  /** The second relay the account receives on too (decision 0037), if it has one. */
+  get relay2(): string | undefined {
+    return this.account.relay2;
   }
 
   get deviceKey(): Uint8Array {
@@ -398,10 +426,11 @@ export class Account {
     this.started = true;
     // Subscriptions complete whenever their relay is reachable; sync() waits for them.
     for (const [ridHex, owner] of this.queues) {
-      const q = this.queueOf(owner);
+      const q = this.queueOf(owner, ridHex);
       if (q) void this.subscribeQueue(q, ridHex).catch(() => undefined);
     }
     this.connection(this.account.relay);
+    if (this.account.relay2) this.connection(this.account.relay2);
     for (const r of this.relays.values()) r.connect();
     await this.pruneSeen();
     this.timer = setInterval(() => this.kickFlush(), 5_000);
@@ -419,10 +448,16 @@ export class Account {
     if (ops.length) await this.lock.run(() => this.store.batch(ops));
   }
 
-  private queueOf(owner: QueueOwner): InboundQueue | undefined {
-    return owner.kind === 'invite'
-      ? this.invitesById.get(owner.id)?.queue
-      : this.contactsById.get(owner.id)?.recv;
+  private queueOf(owner: QueueOwner, ridHex: string): InboundQueue | undefined {
+    let queues: InboundQueue[] = [];
+    if (owner.kind === 'invite') {
+      const i = this.invitesById.get(owner.id);
+      if (i) queues = i.queue2 ? [i.queue, i.queue2] : [i.queue];
+    } else {
+      const c = this.contactsById.get(owner.id);
+      if (c) queues = recvQueues(c);
+    }
+    return queues.find((q) => hex(q.rid) === ridHex);
   }
 
   private readonly pendingAtSubscribe = new Map<string, number>();
@@ -443,20 +478,40 @@ export class Account {
   async sync(opts: { timeoutMs?: number; connectTimeoutMs?: number } = {}): Promise<void> {
     if (!this.started) await this.start();
     const deadline = this.now() + (opts.timeoutMs ?? 30_000);
-    const relay = this.connection(this.account.relay);
-    await relay.whenConnected(Math.min(opts.connectTimeoutMs ?? 5_000, Math.max(1, deadline - this.now())));
+    // The account's own relays: one of them must answer (with a second relay, one down is
+    // failover, decision 0037).
+    const own = [this.account.relay, ...(this.account.relay2 ? [this.account.relay2] : [])].map((a) =>
+      this.connection(a),
+    );
+    const first = Math.min(opts.connectTimeoutMs ?? 5_000, Math.max(1, deadline - this.now()));
+    try {
+      await Promise.any(own.map((r) => r.whenConnected(first)));
+    } catch (e) {
+      throw e instanceof AggregateError ? (e.errors[0] as Error) : e;
+    }
     // Other relays (a contact's, a group member's) were asked to connect by start() or the
     // first flush; what waits for them is sendable only once they are connected, so give each
     // one connect timeout (once per sync: one that is down does not hold every pass).
-    const waited = new Set<RelayConnection>([relay]);
+    const waited = new Set<RelayConnection>(own);
+    // A queue on a relay that was given its timeout and is down is not waited for.
+    const down = (rid: string): boolean => {
+      const owner = this.queues.get(rid);
+      const q = owner && this.queueOf(owner, rid);
+      const r = q && this.relays.get(q.relay);
+      return r !== undefined && !r.connected && waited.has(r);
+    };
     let previous = -1;
     for (;;) {
       const others = [...this.relays.values()].filter((r) => !r.connected && !waited.has(r));
       for (const r of others) waited.add(r);
       const timeout = Math.min(opts.connectTimeoutMs ?? 5_000, Math.max(1, deadline - this.now()));
       await Promise.all(others.map((r) => r.whenConnected(timeout).catch(() => undefined)));
-      const subscribed = [...this.queues.keys()].every((rid) => this.pendingAtSubscribe.has(rid));
-      const read = [...this.pendingAtSubscribe].every(([rid, n]) => (this.handled.get(rid) ?? 0) >= n);
+      const subscribed = [...this.queues.keys()].every(
+        (rid) => this.pendingAtSubscribe.has(rid) || down(rid),
+      );
+      const read = [...this.pendingAtSubscribe].every(
+        ([rid, n]) => (this.handled.get(rid) ?? 0) >= n || down(rid),
+      );
       if (subscribed && read) {
         // A ping's answer comes after every message the relay pushed before it, so once
         // it is back and the inbound chain is drained, nothing is still on its way.
@@ -549,6 +604,60 @@ export class Account {
     } finally {
       wipe(rdh.secretKey);
     }
+  }
+
+  private async newQueues(senderKey?: Uint8Array): Promise<{ first: InboundQueue; second?: InboundQueue }> {
+    const relay2 = this.account.relay2;
+    if (relay2 === undefined) return { first: await this.newQueue(this.account.relay, senderKey) };
+    const made = await Promise.allSettled([
+      this.newQueue(this.account.relay, senderKey),
+      this.newQueue(relay2, senderKey),
+    ]);
+    const ok = made.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []));
+    if (ok.length === 0) throw (made[0] as PromiseRejectedResult).reason;
+    return ok.length === 2 ? { first: ok[0]!, second: ok[1]! } : { first: ok[0]! };
+  }
+
+  /**
+   * Adds a second relay (decision 0037): from now on new cards and new contacts get a queue
+   * there too, and every existing contact gets one now, told inside our session (a `queue`
+   * message) with the sender key my sends are authenticated with. A contact whose own sender
+   * key I never learnt (made before 0037) gets the queue unsecured and is asked for that key;
+   * the queue is secured when the answer comes. UsageError for an account that has another one
+   * already. The same relay again tells the contacts a first call left out (a relay that refused
+   * a queue, a connection lost); `failed` counts those left out this time.
+   */
+  async addRelay(address: string): Promise<{ relay2: string; told: number; failed: number }> {
+    const relay2 = secondRelay(this.account.relay, address);
+    if (this.account.relay2 !== undefined && this.account.relay2 !== relay2)
+      throw new UsageError(`this account already has a second relay (${this.account.relay2})`);
+    await this.connected(relay2);
+    if (this.account.relay2 === undefined) {
+      this.account = { ...this.account, relay2 };
+      await this.lock.run(() =>
+        this.store.batch([
+          { type: 'put', collection: C.account, key: 'self', value: encodeRecord(this.account) },
+        ]),
+      );
+    }
+    let told = 0;
+    let failed = 0;
+    for (const id of [...this.contactsById.keys()]) {
+      try {
+        if (await this.setup.addSecondQueue(id)) told++;
+      } catch (e) {
+        if (!(e instanceof ParusError)) throw e;
+        failed++;
+      }
+    }
+    this.kickFlush();
+    return { relay2, told, failed };
+  }
+
+  /** The relays a contact's messages to me arrive on, and those mine to it go to, in order of use. */
+  contactRelays(alias: string): { receive: string[]; send: string[] } {
+    const c = this.mustContact(alias);
+    return { receive: recvQueues(c).map((q) => q.relay), send: sendQueues(c).map((q) => q.relay) };
   }
 
   // ---- Invitations (account/contact-setup.ts) -------------------------------------------
@@ -708,7 +817,7 @@ export class Account {
   private forgetContact(c: ContactRecord): void {
     this.contactsById.delete(hex(c.id));
     this.conversations.delete(hex(c.id));
-    this.queues.delete(hex(c.recv.rid));
+    for (const q of recvQueues(c)) this.queues.delete(hex(q.rid));
     this.contactsVersion++;
   }
 
@@ -837,6 +946,7 @@ export class Account {
   private async flushOnce(): Promise<void> {
     await this.outbox.flush();
     await this.fanout.flushFanout();
+    await this.setup.secureSecondQueues();
   }
 
   /**

@@ -29,6 +29,8 @@ export interface AccountRecord {
   /** This device's Ed25519 secret key (libsodium layout: seed || public key). Never leaves the store. */
   device: Uint8Array;
   created: number;
+  /** A second relay where the account keeps receive queues too, for failover (decision 0037). */
+  relay2?: string;
 }
 
 /** A queue this device receives on. */
@@ -56,6 +58,8 @@ export interface InviteRecord {
   prekey: Uint8Array; // X25519 secret of the signed prekey
   kem: Uint8Array; // X-Wing secret (seed)
   queue: InboundQueue;
+  /** The card's second queue, on the account's second relay (decision 0037). */
+  queue2?: InboundQueue;
   oneTime: boolean;
   expires: number;
   created: number;
@@ -77,6 +81,12 @@ export interface ContactRecord {
   ad: Uint8Array;
   recv: InboundQueue;
   send?: OutboundQueue;
+  /** My second queue for this contact, on my second relay (decision 0037). */
+  recv2?: InboundQueue;
+  /** Their second queue: where I send when `send`'s relay does not answer (decision 0037). */
+  send2?: OutboundQueue;
+  /** The public key their sends to my queues are authenticated with (secures my second queue). */
+  theirSenderKey?: Uint8Array;
   /** My sender key (X25519 secret) for their queue: it authenticates my sends. */
   senderKey: Uint8Array;
   /** Their device key, certified by their identity. */
@@ -85,7 +95,7 @@ export interface ContactRecord {
   created: number;
   keyChanged?: number;
   /** A contact request not yet accepted by the inviter's relay. */
-  request?: { relay: string; sid: Uint8Array; body: Uint8Array };
+  request?: { relay: string; sid: Uint8Array; body: Uint8Array; alt?: OutboundQueue };
   /**
    * Set for a group peer (a session made through a group introduction, not a contact): the
    * group's id. Such records are never listed as contacts and carry only group traffic.
@@ -227,7 +237,21 @@ export function decodeAccount(bytes: Uint8Array): AccountRecord {
     relay: asText(m.relay, 'relay', 512),
     device: asBytes(m.device, 'device', { len: 64 }),
     created: asUint(m.created, 'created'),
+    ...optionalField(
+      'relay2',
+      optional(m.relay2, (v) => asText(v, 'relay2', 512)),
+    ),
   }));
+}
+
+/** `{ [key]: value }` when the value is there, `{}` when not (optional record fields). */
+function optionalField<K extends string, T>(key: K, value: T | undefined): { [P in K]?: T } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: T };
+}
+
+function outbound(v: CborValue, what: string): OutboundQueue {
+  const s = asMap(v, what);
+  return { relay: asText(s.relay, 'relay', 512), sid: asBytes(s.sid, 'sid') };
 }
 
 export function decodeInvite(bytes: Uint8Array): InviteRecord {
@@ -244,6 +268,7 @@ export function decodeInvite(bytes: Uint8Array): InviteRecord {
     created: asUint(m.created, 'created'),
     used: asBool(m.used, 'used'),
     ...optionalPeer(m.peer),
+    ...optionalField('queue2', optional(m.queue2, inbound)),
   }));
 }
 
@@ -270,20 +295,26 @@ export function decodeContact(bytes: Uint8Array): ContactRecord {
       session: asBytes(m.session, 'session', { max: 1 << 20 }),
       created: asUint(m.created, 'created'),
     };
-    const send = optional(m.send, (v) => {
-      const s = asMap(v, 'send');
-      return { relay: asText(s.relay, 'relay', 512), sid: asBytes(s.sid, 'sid') };
-    });
+    const send = optional(m.send, (v) => outbound(v, 'send'));
     if (send) c.send = send;
+    const recv2 = optional(m.recv2, inbound);
+    if (recv2) c.recv2 = recv2;
+    const send2 = optional(m.send2, (v) => outbound(v, 'send2'));
+    if (send2) c.send2 = send2;
+    const theirSenderKey = optional(m.theirSenderKey, (v) => asBytes(v, 'theirSenderKey', { len: 32 }));
+    if (theirSenderKey) c.theirSenderKey = theirSenderKey;
     const device = optional(m.device, (v) => asBytes(v, 'device', { len: 32 }));
     if (device) c.device = device;
     const request = optional(m.request, (v) => {
       const r = asMap(v, 'request');
-      return {
+      const request: NonNullable<ContactRecord['request']> = {
         relay: asText(r.relay, 'relay', 512),
         sid: asBytes(r.sid, 'sid'),
         body: asBytes(r.body, 'body', { max: 1 << 18 }),
       };
+      const alt = optional(r.alt, (a) => outbound(a, 'alt'));
+      if (alt) request.alt = alt;
+      return request;
     });
     if (request) c.request = request;
     const keyChanged = optional(m.keyChanged, (v) => asUint(v, 'keyChanged'));

@@ -74,6 +74,7 @@ export const MESSAGE_KINDS = [
   'group',
   'sync',
   'rekey',
+  'queue',
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 

@@ -148,8 +148,10 @@ export {
   decodeTypingBody,
   encodeRekeyBody,
   decodeRekeyBody,
+  encodeQueueBody,
+  decodeQueueBody,
 } from './message-body.ts';
-export type { TextBody, StickerBody, FileBody, UnsendBody, RekeyBody } from './message-body.ts';
+export type { TextBody, StickerBody, FileBody, UnsendBody, RekeyBody, QueueBody } from './message-body.ts';
 export {
   DEFAULT_CBOR_LIMITS,
   encodeCbor,

@@ -8,6 +8,7 @@
  *            (the envelope may add replyTo beside these; the client reads it apart)
  *   unsend   {target: id}                              the author takes a message back (收回)
  *   typing   {}                                        ephemeral, never stored
+ *   queue    {queue?: {relay, sid}, sk, ask}            a second queue to reach me (decision 0037)
  */
 import { ENVELOPE_ID_BYTES } from './envelope.ts';
 import { asBytes, asMap, asText, asUint, type CborMap, type CborValue } from './cbor.ts';
@@ -16,7 +17,9 @@ import { BLOB_HASH_BYTES, BLOB_ID_BYTES } from './blob-protocol.ts';
 import { nameFault } from './display-text.ts';
 import { DecodeError, UsageError } from './errors.ts';
 import { MAX_FILE_BYTES } from './file-stream.ts';
-import { parseRelayAddress } from './relay-address.ts';
+import { formatRelayAddress, parseRelayAddress } from './relay-address.ts';
+import { QUEUE_ID_BYTES } from './relay-protocol.ts';
+import { MAX_RELAY_ADDRESS_CHARS } from './rendezvous-card.ts';
 
 export const MAX_TEXT_CHARS = 16 * 1024;
 export const MAX_FILE_NAME_CHARS = 255;
@@ -228,4 +231,66 @@ export function decodeRekeyBody(body: CborValue): RekeyBody {
   onlyFields(m, ['reply'], 'rekey body');
   if (typeof m.reply !== 'boolean') throw new DecodeError('rekey body: reply must be true or false');
   return { reply: m.reply };
+}
+
+/**
+ * A second queue to reach me, on another relay than the one my contact sends to (docs/decisions/0037):
+ * when that relay does not answer, the contact sends there. `sk` is the public half of the
+ * sender key my sends to the contact's queues are authenticated with, so that the contact can
+ * secure the queues it keeps for me on any relay; `ask` asks for the contact's own, which a
+ * contact made before 0037 never told. Without `queue`, the body only answers an `ask`.
+ */
+export interface QueueBody {
+  queue?: { relay: string; sid: Uint8Array };
+  sk: Uint8Array;
+  ask: boolean;
+}
+
+/** The relay address in its canonical text form, or `fail`. */
+function canonicalRelayText(v: CborValue | undefined, fail: (m: string) => never): string {
+  if (typeof v !== 'string' || v.length > MAX_RELAY_ADDRESS_CHARS)
+    return fail('queue relay is not a relay address');
+  let canonical: string;
+  try {
+    canonical = formatRelayAddress(parseRelayAddress(v));
+  } catch {
+    return fail('queue relay is not a relay address');
+  }
+  if (canonical !== v) fail('queue relay is not in canonical form');
+  return v;
+}
+
+export function encodeQueueBody(b: QueueBody): CborMap {
+  const usage = (m: string): never => {
+    throw new UsageError(m);
+  };
+  if (!(b.sk instanceof Uint8Array) || b.sk.length !== DH_BYTES) usage(`sk must be ${DH_BYTES} bytes`);
+  if (typeof b.ask !== 'boolean') usage('queue needs ask');
+  const m: CborMap = { sk: b.sk, ask: b.ask };
+  if (b.queue) {
+    if (!(b.queue.sid instanceof Uint8Array) || b.queue.sid.length !== QUEUE_ID_BYTES)
+      usage(`queue sid must be ${QUEUE_ID_BYTES} bytes`);
+    m.queue = { relay: canonicalRelayText(b.queue.relay, usage), sid: b.queue.sid };
+  }
+  return m;
+}
+
+/** Strict: known fields only, exact sizes, a canonical relay address (DecodeError). */
+export function decodeQueueBody(body: CborValue): QueueBody {
+  const malformed = (m: string): never => {
+    throw new DecodeError(`queue body: ${m}`);
+  };
+  const m = asMap(body, 'queue body');
+  onlyFields(m, ['queue', 'sk', 'ask'], 'queue body');
+  if (typeof m.ask !== 'boolean') malformed('ask must be true or false');
+  const out: QueueBody = { sk: asBytes(m.sk, 'queue body sk', { len: DH_BYTES }), ask: m.ask as boolean };
+  if (m.queue !== undefined) {
+    const q = asMap(m.queue, 'queue body queue');
+    onlyFields(q, ['relay', 'sid'], 'queue body queue');
+    out.queue = {
+      relay: canonicalRelayText(q.relay, malformed),
+      sid: asBytes(q.sid, 'queue body sid', { len: QUEUE_ID_BYTES }),
+    };
+  }
+  return out;
 }

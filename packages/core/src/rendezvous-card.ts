@@ -9,6 +9,7 @@
  *     signedPrekey: bytes 32    X25519 (SPK_B), also the inviter's first ratchet key
  *     kemKey: bytes 1216        X-Wing public key (PQSPK_B)
  *     queue: { relay: text, sid: bytes 24 }   the inviter's rendez-vous queue
+ *     queue2?: { relay: text, sid: bytes 24 }  a second one on another relay (decision 0037)
  *     relays: [text] (<= 8)     preferred relays
  *     name?: text (<= 64 code points)          display name the inviter suggests
  *     expires: uint             ms since the epoch
@@ -20,7 +21,8 @@
  * (§3.2); the named CBOR fields keep a curve key from being read as a KEM key. Relay
  * addresses must be in their canonical text form (formatRelayAddress), and the decoder
  * rejects unknown fields, so decoding then encoding gives back the same bytes and
- * `cardId` is stable.
+ * `cardId` is stable. A card without `queue2` is byte for byte what it was before that field
+ * existed (decision 0037): cards of single-relay accounts stay readable by older clients.
  */
 import { concatBytes, equalBytes, fromBase64Url, toBase64Url, utf8 } from './bytes.ts';
 import { nameFault } from './display-text.ts';
@@ -74,6 +76,8 @@ export interface RendezvousCard {
   signedPrekey: Uint8Array;
   kemKey: Uint8Array;
   queue: CardQueue;
+  /** A second rendez-vous queue on another relay: answer there when `queue`'s relay does not (decision 0037). */
+  queue2?: CardQueue;
   relays: string[];
   name?: string;
   expires: number;
@@ -88,6 +92,7 @@ export interface CreateCardOptions {
   signedPrekey: Uint8Array;
   kemKey: Uint8Array;
   queue: CardQueue;
+  queue2?: CardQueue | undefined;
   relays: readonly string[];
   name?: string | undefined;
   expires: number;
@@ -149,6 +154,7 @@ function unsignedMap(card: Omit<RendezvousCard, 'sig'>): CborMap {
     oneTime: card.oneTime,
   };
   if (card.name !== undefined) m.name = card.name;
+  if (card.queue2 !== undefined) m.queue2 = { relay: card.queue2.relay, sid: card.queue2.sid };
   return m;
 }
 
@@ -190,6 +196,14 @@ export function createCard(opts: CreateCardOptions): RendezvousCard {
     oneTime: opts.oneTime,
   };
   if (opts.name !== undefined) unsigned.name = checkName(opts.name, usage);
+  if (opts.queue2 !== undefined) {
+    if (!(opts.queue2.sid instanceof Uint8Array) || opts.queue2.sid.length !== QUEUE_ID_BYTES) {
+      usage(`queue2 sid must be ${QUEUE_ID_BYTES} bytes`);
+    }
+    const relay = canonicalRelay(opts.queue2.relay, 'queue2 relay', usage, false);
+    if (relay === unsigned.queue.relay) usage('queue2 must be on another relay than queue');
+    unsigned.queue2 = { relay, sid: opts.queue2.sid.slice() };
+  }
   return { ...unsigned, sig: sign(identity.secretKey, signingBytes(unsigned)) };
 }
 
@@ -238,10 +252,23 @@ export function decodeCard(bytes: Uint8Array): RendezvousCard {
   };
   if (m.name !== undefined)
     card.name = checkName(asText(m.name, 'card name', 4 * MAX_CARD_NAME_CHARS), malformed);
+  if (m.queue2 !== undefined) {
+    const q2 = asMap(m.queue2, 'card queue2');
+    if (Object.keys(q2).length !== 2) malformed('card queue2 has unknown fields');
+    const relay = canonicalRelay(
+      asText(q2.relay, 'card queue2 relay', MAX_RELAY_ADDRESS_CHARS),
+      'queue2 relay',
+      malformed,
+      true,
+    );
+    if (relay === card.queue.relay) malformed('card queue2 is on the same relay as queue');
+    card.queue2 = { relay, sid: asBytes(q2.sid, 'card queue2 sid', { len: QUEUE_ID_BYTES }) };
+  }
   const sig = asBytes(m.sig, 'card signature', { len: SIGNATURE_BYTES });
   // Every known field has been read; any other key is unknown (the CBOR decoder already
   // refused repeated keys).
-  if (Object.keys(m).length !== (card.name === undefined ? 9 : 10)) malformed('card has unknown fields');
+  const known = 9 + (card.name === undefined ? 0 : 1) + (card.queue2 === undefined ? 0 : 1);
+  if (Object.keys(m).length !== known) malformed('card has unknown fields');
 
   assertSignature(card.identityKey, signingBytes(card), sig, 'rendez-vous card');
   return { ...card, sig };

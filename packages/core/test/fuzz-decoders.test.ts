@@ -79,6 +79,7 @@ import {
   decodeStickerBody,
   decodeTextBody,
   decodeRekeyBody,
+  decodeQueueBody,
   decodeTypingBody,
   decodeUnsendBody,
   encodeCard,
@@ -98,6 +99,7 @@ import {
   encodeStickerBody,
   encodeTextBody,
   encodeRekeyBody,
+  encodeQueueBody,
   encodeUnsendBody,
   encryptFileChunks,
   formatRelayAddress,
@@ -458,6 +460,19 @@ function buildTargets(): void {
     [encodeRekeyBody({ reply: false }), encodeRekeyBody({ reply: true })],
     encodeRekeyBody,
   );
+  bodyTarget(
+    'decodeQueueBody',
+    decodeQueueBody,
+    [
+      encodeQueueBody({
+        queue: { relay: relayAddress('backup', 5223), sid: rng.bytes(24) },
+        sk: rng.bytes(32),
+        ask: true,
+      }),
+      encodeQueueBody({ sk: rng.bytes(32), ask: false }),
+    ],
+    encodeQueueBody,
+  );
 
   // Cards, links, contact requests, device certificates, envelopes.
   const identity = generateSignKeyPair(rng);
@@ -471,7 +486,11 @@ function buildTargets(): void {
     expires: NOW + 86_400_000,
     oneTime: true,
   };
-  const cards = [createCard(cardOptions), createCard({ ...cardOptions, name: undefined, oneTime: false })];
+  const cards = [
+    createCard(cardOptions),
+    createCard({ ...cardOptions, name: undefined, oneTime: false }),
+    createCard({ ...cardOptions, queue2: { relay: relayAddress('backup', 5223), sid: rng.bytes(24) } }),
+  ];
   bytesTarget('cards', {
     covers: ['decodeCard'],
     seeds: cards.map(encodeCard),

@@ -269,3 +269,60 @@ describe('card as a PQXDH bundle', () => {
     expect(toHex(theirs.sharedSecret)).toBe(toHex(keys.sharedSecret));
   });
 });
+
+describe('a card with a second queue (decision 0037)', () => {
+  it('keeps a single-queue card byte for byte what it was before queue2 existed', () => {
+    // Made with the code before decision 0037: same inputs, same bytes, same id.
+    const golden = scriptedRandom('golden-card');
+    const card = createCard({
+      identity: generateSignKeyPair(golden),
+      signedPrekey: generateDhKeyPair(golden).publicKey,
+      kemKey: generateXwingKeyPair(golden).publicKey,
+      queue: { relay: relay('home'), sid: golden.bytes(24) },
+      relays: [relay('home')],
+      name: 'Ming',
+      expires: NOW + 7 * DAY,
+      oneTime: true,
+    });
+    expect(toHex(cardId(card))).toBe('d6da8bbc4e1128f38ce03541894c501cb09477ca3cb4f42e0d0f72da6d839051');
+    expect(Object.keys(decodeCbor(encodeCard(card)) as CborMap)).not.toContain('queue2');
+    expect(decodeCard(encodeCard(card)).queue2).toBeUndefined();
+  });
+
+  it('round-trips, is signed, and names the second relay', () => {
+    const queue2 = { relay: relay('backup', 'backup.example.net', 5223), sid: rng.bytes(24) };
+    const card = createCard({ ...options, queue2 });
+    const back = cardFromLink(cardToLink(card));
+    expect(back).toEqual(card);
+    expect(back.queue2?.relay).toBe(queue2.relay);
+    expect(equalBytes(back.queue2!.sid, queue2.sid)).toBe(true);
+    // Changed without re-signing: refused.
+    const moved = editedMap(card, (m) => (m.queue2 = { relay: relay('evil'), sid: queue2.sid }));
+    expect(() => decodeCard(encodeCbor(moved))).toThrow(VerificationError);
+    const dropped = editedMap(card, (m) => delete m.queue2);
+    expect(() => decodeCard(encodeCbor(dropped))).toThrow(VerificationError);
+  });
+
+  it('refuses a malformed second queue with DecodeError, and a bad one at creation with UsageError', () => {
+    const queue2 = { relay: relay('backup'), sid: rng.bytes(24) };
+    const card = createCard({ ...options, queue2 });
+    const bad: Array<(m: CborMap) => void> = [
+      (m) => (m.queue2 = { relay: card.queue.relay, sid: queue2.sid }),
+      (m) => (m.queue2 = { relay: queue2.relay, sid: queue2.sid, extra: 1 }),
+      (m) => (m.queue2 = { relay: queue2.relay, sid: new Uint8Array(25) }),
+      (m) => (m.queue2 = { relay: `${queue2.relay} `, sid: queue2.sid }),
+      (m) => (m.queue2 = { relay: 'x'.repeat(600), sid: queue2.sid }),
+      (m) => (m.queue2 = [queue2.relay]),
+    ];
+    for (const edit of bad) {
+      expect(() => decodeCard(resign(editedMap(card, edit), identity))).toThrow(DecodeError);
+    }
+    expect(() => createCard({ ...options, queue2: { relay: options.queue.relay, sid: queue2.sid } })).toThrow(
+      UsageError,
+    );
+    expect(() => createCard({ ...options, queue2: { relay: 'nope', sid: queue2.sid } })).toThrow(UsageError);
+    expect(() => createCard({ ...options, queue2: { relay: queue2.relay, sid: new Uint8Array(3) } })).toThrow(
+      UsageError,
+    );
+  });
+});

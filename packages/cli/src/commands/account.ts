@@ -12,28 +12,60 @@ type MakeOut = (json: boolean) => Output;
 export async function initCommand(argv: string[], makeOut: MakeOut): Promise<number> {
   const { values } = parse(argv, {
     name: { type: 'string' },
-    relay: { type: 'string' },
+    relay: { type: 'string', multiple: true },
     restore: { type: 'string' },
     link: { type: 'boolean', default: false },
     yes: { type: 'boolean', default: false },
   });
   const out = makeOut(values.json === true);
+  // A second --relay: receive queues there too, for failover (decision 0037).
+  const relays = (values.relay as unknown as string[] | undefined) ?? [];
   const restore = str(values, 'restore');
   if (restore !== undefined) {
-    if (str(values, 'relay') !== undefined) throw new UsageError('--restore takes the relay from the backup');
+    if (relays.length > 0) throw new UsageError('--restore takes the relay from the backup');
     return restoreCommand(values, restore, out);
   }
-  if (values.link === true) return linkInitCommand(values, out);
+  if (values.link === true) {
+    if (relays.length > 1) throw new UsageError('--link takes one --relay, the one that carries the link');
+    return linkInitCommand({ ...values, relay: relays[0] }, out);
+  }
   const name = str(values, 'name');
-  const relay = str(values, 'relay');
-  if (!name || !relay) throw new UsageError('usage: parus init --name NAME --relay ADDRESS');
+  if (!name || relays.length < 1 || relays.length > 2)
+    throw new UsageError('usage: parus init --name NAME --relay ADDRESS [--relay ADDRESS2]');
   const home = resolveHome(str(values, 'home'));
-  const account = await createAccount(home, name, relay);
+  const account = await createAccount(home, name, relays[0]!, undefined, relays[1]);
   try {
-    out.result({ home, name: account.name, relay: account.relay }, () => {
+    out.result({ home, name: account.name, relay: account.relay, relay2: account.relay2 ?? null }, () => {
       out.line(`Account for ${account.name} created in ${home}`);
       out.line(`Relay: ${account.relay}`);
+      if (account.relay2) out.line(`Second relay: ${account.relay2}`);
       out.line(`Next: 'parus invite' makes a card to give a friend.`);
+    });
+  } finally {
+    await account.close();
+  }
+  return 0;
+}
+
+/**
+ * `parus relay add ADDRESS`: a second relay for the account (decision 0037). New cards and
+ * contacts get a queue there too; every contact is told of its new queue in our session now.
+ */
+export async function relayAddCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values, positionals } = parse(argv, {});
+  const out = makeOut(values.json === true);
+  if (positionals.length !== 1) throw new UsageError('usage: parus relay add ADDRESS');
+  const account = await openAccount(resolveHome(str(values, 'home')));
+  try {
+    await account.start();
+    const { relay2, told, failed } = await account.addRelay(positionals[0]!);
+    // Sends the `queue` messages now where the contacts' relays answer; the rest go later.
+    await account.sync().catch(() => undefined);
+    out.result({ relay: account.relay, relay2, told, failed }, () => {
+      out.line(`Second relay: ${relay2}`);
+      out.line(`Told ${told} contact${told === 1 ? '' : 's'} of a queue there; new invitations carry it.`);
+      if (failed > 0)
+        out.line(`${failed} could not get a queue there now; run 'parus relay add ${relay2}' again later.`);
     });
   } finally {
     await account.close();

@@ -10,7 +10,8 @@ export const RELAY_HELP = `parus relay [--host H] [--port N] [--data DIR] [--web
   Runs a relay: a WebSocket endpoint that holds encrypted queues (default 127.0.0.1:7400, data in ./.parus/relay),
   serving the web client (the built packages/web, or --web DIR). --limit sets one of the relay's limits, e.g.
   --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256 (names and defaults: the user guide).
-  --small: the profile for a board with 512 MB (lower limits, smaller caches; --limit still applies).`;
+  --small: the profile for a board with 512 MB (lower limits, smaller caches; --limit still applies).
+parus relay add ADDRESS                  receive on a second relay too (failover): contacts are told`;
 
 /** `NAME=VALUE` pairs of --limit, as relay limits (startRelay checks names and values). */
 export function parseLimits(pairs: readonly string[]): Partial<RelayLimits> {

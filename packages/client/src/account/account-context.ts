@@ -32,6 +32,7 @@ import type {
   InviteRecord,
   MessageRecord,
   MessageStatus,
+  OutboundQueue,
 } from '../records.ts';
 import type { RelayConnection } from '../relay-connection.ts';
 import type { Store, StoreOp } from '../store.ts';
@@ -92,6 +93,17 @@ export function outboxKey(seq: number): string {
 export function fromHexId(id: string): Uint8Array {
   if (!/^[0-9a-f]{64}$/.test(id)) throw new UsageError('message id must be 64 hex characters');
   return fromHex(id);
+}
+
+/** Where to send to `c`, in order of preference: their queue, then their second one (decision 0037). */
+export function sendQueues(c: ContactRecord): OutboundQueue[] {
+  if (!c.send) return [];
+  return c.send2 ? [c.send, c.send2] : [c.send];
+}
+
+/** The queues I receive `c`'s messages on: mine for them, and my second one (decision 0037). */
+export function recvQueues(c: ContactRecord): InboundQueue[] {
+  return c.recv2 ? [c.recv, c.recv2] : [c.recv];
 }
 
 /** What the account announces to UIs (`Account.events`). */
@@ -162,9 +174,14 @@ export interface AccountContext {
   connection(address: string): RelayConnection;
   connected(address: string, timeoutMs?: number): Promise<RelayConnection>;
   newQueue(relayAddress: string, senderKey?: Uint8Array): Promise<InboundQueue>;
+  /**
+   * A queue on each of the account's relays (decision 0037): `first` on the home relay, `second`
+   * on the second relay; when one of them cannot be reached, the other alone, as `first`.
+   */
+  newQueues(senderKey?: Uint8Array): Promise<{ first: InboundQueue; second?: InboundQueue }>;
   subscribeQueue(q: InboundQueue): Promise<void>;
-  /** The inbound queue of an invitation or a contact, while it exists. */
-  queueOf(owner: QueueOwner): InboundQueue | undefined;
+  /** The inbound queue `rid` (hex) of an invitation or a contact, while it exists. */
+  queueOf(owner: QueueOwner, rid: string): InboundQueue | undefined;
   byAlias(alias: string): ContactRecord | undefined;
   mustContact(alias: string): ContactRecord;
   mustSendable(alias: string): ContactRecord;

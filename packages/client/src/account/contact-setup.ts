@@ -3,7 +3,8 @@
  * pqxdh.ts and contact-request.ts): the cards I make (invitations, group peer cards, room
  * doors), answering someone's card, the contact request that answers mine (and a room door's
  * refusal of a join it does not admit), and the `contact` hello each side sends with its queue
- * and device certificate.
+ * and device certificate. With a second relay (decision 0037) every card, hello and contact has a
+ * second queue there too; `queue` messages tell existing contacts one added later.
  */
 import {
   ProtocolError,
@@ -22,7 +23,9 @@ import {
   decodeContactRequest,
   decodeDeviceCertificate,
   decodeEnvelope,
+  decodeQueueBody,
   dhKeyPairFromSecret,
+  encodeQueueBody,
   encodeContactRequest,
   encodeDeviceCertificate,
   encodeEnvelope,
@@ -51,7 +54,13 @@ import {
   DecodeError,
 } from '@parus/core';
 import { sealRoomRefusal } from '../groups/room-refusal.ts';
-import { encodeRecord, type ContactRecord, type InboundQueue, type InviteRecord } from '../records.ts';
+import {
+  encodeRecord,
+  type ContactRecord,
+  type InboundQueue,
+  type InviteRecord,
+  type OutboundQueue,
+} from '../records.ts';
 import type { StoreOp } from '../store.ts';
 import { C, DAY, checkAlias, conversationId, hex, signPair, type AccountContext } from './account-context.ts';
 
@@ -76,7 +85,10 @@ export type SetupContext = Pick<
   | 'connection'
   | 'connected'
   | 'newQueue'
+  | 'newQueues'
   | 'subscribeQueue'
+  | 'relays'
+  | 'control'
   | 'byAlias'
   | 'info'
   | 'saveContact'
@@ -84,25 +96,43 @@ export type SetupContext = Pick<
   | 'outboxOp'
 >;
 
-/** Control body of a `contact` envelope: where to reach me, and who my device is. */
+/**
+ * Control body of a `contact` envelope: where to reach me (and, with a second relay, where
+ * else: decision 0037), and who my device is.
+ */
 interface ContactHello {
-  queue: { relay: string; sid: Uint8Array };
+  queue: OutboundQueue;
+  queue2?: OutboundQueue;
   senderKey: Uint8Array;
   name: string;
   cert: Uint8Array;
 }
 
-function decodeContactHello(body: unknown): ContactHello {
-  const m = asMap(body as CborMap, 'contact body');
-  const q = asMap(m.queue, 'queue');
+function helloQueue(v: unknown, what: string): OutboundQueue {
+  const q = asMap(v as CborMap, what);
   const relay = asText(q.relay, 'relay', 512);
   parseRelayAddress(relay);
-  return {
-    queue: { relay, sid: asBytes(q.sid, 'sid', { len: 24 }) },
+  return { relay, sid: asBytes(q.sid, 'sid', { len: 24 }) };
+}
+
+function decodeContactHello(body: unknown): ContactHello {
+  const m = asMap(body as CborMap, 'contact body');
+  const hello: ContactHello = {
+    queue: helloQueue(m.queue, 'queue'),
     senderKey: asBytes(m.senderKey, 'senderKey', { len: 32 }),
     name: peerName(asText(m.name, 'name', 128)),
     cert: asBytes(m.cert, 'cert', { max: 1024 }),
   };
+  if (m.queue2 !== undefined) {
+    hello.queue2 = helloQueue(m.queue2, 'queue2');
+    if (hello.queue2.relay === hello.queue.relay) throw new DecodeError('second queue on the same relay');
+  }
+  return hello;
+}
+
+/** The public half of my sender key for `c`'s queues: what `c` secures its queues for me with. */
+function mySenderPublic(c: ContactRecord): Uint8Array {
+  return dhKeyPairFromSecret(c.senderKey).publicKey;
 }
 
 /** The name a contact gives itself follows the one name rule (core display-text.ts), as a card's does. */
@@ -130,7 +160,7 @@ export class ContactSetup {
     anonymous?: boolean;
   }): Promise<{ link: string; card: RendezvousCard }> {
     const oneTime = opts.oneTime ?? true;
-    const queue = await this.ctx.newQueue(this.ctx.self().relay);
+    const { first: queue, second: queue2 } = await this.ctx.newQueues();
     const identity = generateSignKeyPair(this.ctx.rng);
     const prekey = generateDhKeyPair(this.ctx.rng);
     const kemSeed = this.ctx.rng.bytes(32);
@@ -142,7 +172,8 @@ export class ContactSetup {
       signedPrekey: prekey.publicKey,
       kemKey: kem.publicKey,
       queue: { relay: queue.relay, sid: queue.sid },
-      relays: [this.ctx.self().relay],
+      ...(queue2 ? { queue2: { relay: queue2.relay, sid: queue2.sid } } : {}),
+      relays: queue2 ? [queue.relay, queue2.relay] : [queue.relay],
       ...(opts.anonymous ? {} : { name: this.ctx.self().name }),
       expires: now + (opts.ttlMs ?? (oneTime ? this.ctx.inviteTtlMs : 365 * DAY)),
       oneTime,
@@ -161,14 +192,17 @@ export class ContactSetup {
       used: false,
     };
     if (opts.peer) record.peer = opts.peer;
+    if (queue2) record.queue2 = queue2;
     await this.ctx.lock.run(async () => {
       await this.ctx.store.batch([
         { type: 'put', collection: C.invites, key: hex(record.id), value: encodeRecord(record) },
       ]);
       this.ctx.invitesById.set(hex(record.id), record);
       this.ctx.queues.set(hex(queue.rid), { kind: 'invite', id: hex(record.id) });
+      if (queue2) this.ctx.queues.set(hex(queue2.rid), { kind: 'invite', id: hex(record.id) });
     });
     await this.ctx.subscribeQueue(queue);
+    if (queue2) await this.ctx.subscribeQueue(queue2).catch(() => undefined);
     return { link, card };
   }
 
@@ -218,10 +252,17 @@ export class ContactSetup {
       rng: this.ctx.rng,
     });
     wipe(keys.sharedSecret, keys.sharedHeaderKey, keys.nextHeaderKey);
-    const recv = await this.ctx.newQueue(this.ctx.self().relay);
+    const { first: recv, second: recv2 } = await this.ctx.newQueues();
     const senderKey = generateDhKeyPair(this.ctx.rng);
     const conv = conversationId(identity.publicKey, card.identityKey);
-    const hello = this.contactHelloEnvelope(identity, conv, recv, senderKey.publicKey, opts.room?.(conv));
+    const hello = this.contactHelloEnvelope(
+      identity,
+      conv,
+      recv,
+      recv2,
+      senderKey.publicKey,
+      opts.room?.(conv),
+    );
     const encrypted = ratchetEncrypt(
       session,
       padToBucket(encodeEnvelope(hello)),
@@ -252,8 +293,14 @@ export class ContactSetup {
       session: encodeRatchetState(session),
       created: now,
       // Sent (and retried) by the flush loop to the inviter's rendez-vous queue.
-      request: { relay: card.queue.relay, sid: card.queue.sid, body: request },
+      request: {
+        relay: card.queue.relay,
+        sid: card.queue.sid,
+        body: request,
+        ...(card.queue2 ? { alt: { relay: card.queue2.relay, sid: card.queue2.sid } } : {}),
+      },
     };
+    if (recv2) contact.recv2 = recv2;
     const ops: StoreOp[] = [];
     if (opts.peer) {
       contact.peer = opts.peer;
@@ -271,8 +318,10 @@ export class ContactSetup {
       this.ctx.contactsById.set(hex(contact.id), contact);
       this.ctx.contactsChanged();
       this.ctx.queues.set(hex(recv.rid), { kind: 'contact', id: hex(contact.id) });
+      if (recv2) this.ctx.queues.set(hex(recv2.rid), { kind: 'contact', id: hex(contact.id) });
     });
     await this.ctx.subscribeQueue(recv);
+    if (recv2) void this.ctx.subscribeQueue(recv2).catch(() => undefined);
     this.ctx.kickFlush();
     if (!contact.peer) {
       const info = this.ctx.info(contact);
@@ -285,6 +334,7 @@ export class ContactSetup {
     identity: SignKeyPair,
     conv: Uint8Array,
     recv: InboundQueue,
+    recv2: InboundQueue | undefined,
     senderKeyPublic: Uint8Array,
     room?: CborMap,
   ): Envelope {
@@ -300,6 +350,7 @@ export class ContactSetup {
       kind: 'contact',
       body: {
         queue: { relay: recv.relay, sid: recv.sid },
+        ...(recv2 ? { queue2: { relay: recv2.relay, sid: recv2.sid } } : {}),
         senderKey: senderKeyPublic,
         name: this.ctx.self().name,
         cert,
@@ -377,8 +428,8 @@ export class ContactSetup {
         throw e;
       }
     }
-    // My queue for this contact, secured at once with the sender key they chose.
-    const recv = await this.ctx.newQueue(this.ctx.self().relay, hello.senderKey);
+    // My queues for this contact, secured at once with the sender key they chose.
+    const { first: recv, second: recv2 } = await this.ctx.newQueues(hello.senderKey);
     const senderKey = generateDhKeyPair(this.ctx.rng);
     const contact: ContactRecord = {
       id: this.ctx.rng.bytes(16),
@@ -393,11 +444,14 @@ export class ContactSetup {
       recv,
       send: hello.queue,
       senderKey: senderKey.secretKey,
+      theirSenderKey: hello.senderKey,
       device: env.device,
       session: encodeRatchetState(session),
       created: this.ctx.now(),
     };
-    const reply = this.contactHelloEnvelope(identity, contact.conv, recv, senderKey.publicKey);
+    if (recv2) contact.recv2 = recv2;
+    if (hello.queue2) contact.send2 = hello.queue2;
+    const reply = this.contactHelloEnvelope(identity, contact.conv, recv, recv2, senderKey.publicKey);
     const usedInvite: InviteRecord = { ...invite, used: invite.oneTime };
     if (invite.peer) {
       contact.peer = invite.peer;
@@ -415,16 +469,17 @@ export class ContactSetup {
     for (const f of admitted?.after ?? []) f();
     this.ctx.invitesById.set(hex(invite.id), usedInvite);
     this.ctx.queues.set(hex(recv.rid), { kind: 'contact', id: hex(contact.id) });
+    if (recv2) this.ctx.queues.set(hex(recv2.rid), { kind: 'contact', id: hex(contact.id) });
     if (usedInvite.used) {
-      this.ctx.queues.delete(hex(invite.queue.rid));
-      const r = this.ctx.connection(invite.queue.relay);
-      // The one-time rendez-vous queue has done its job; delete it (after this message's ack).
-      setTimeout(
-        () => void r.command({ t: 'del', rid: invite.queue.rid }, invite.queue.rk).catch(() => undefined),
-        0,
-      );
+      for (const q of invite.queue2 ? [invite.queue, invite.queue2] : [invite.queue]) {
+        this.ctx.queues.delete(hex(q.rid));
+        const r = this.ctx.connection(q.relay);
+        // The one-time rendez-vous queue has done its job; delete it (after this message's ack).
+        setTimeout(() => void r.command({ t: 'del', rid: q.rid }, q.rk).catch(() => undefined), 0);
+      }
     }
     void this.ctx.subscribeQueue(recv).catch(() => undefined);
+    if (recv2) void this.ctx.subscribeQueue(recv2).catch(() => undefined);
     if (!contact.peer)
       this.ctx.events.emit('contact', {
         alias: contact.alias,
@@ -459,12 +514,30 @@ export class ContactSetup {
       throw new VerificationError('device certificate does not match the contact');
     }
     const keyChanged = c.device !== undefined && !equalBytes(c.device, env.device);
-    c = { ...c, send: hello.queue, device: env.device, status: 'active', name: hello.name };
+    c = {
+      ...c,
+      send: hello.queue,
+      device: env.device,
+      status: 'active',
+      name: hello.name,
+      theirSenderKey: hello.senderKey,
+    };
+    if (hello.queue2) c.send2 = hello.queue2;
+    else delete c.send2;
     if (keyChanged) c = { ...c, keyChanged: this.ctx.now(), state: 'unvalidated' };
     if (!c.recv.secured) {
       const r = await this.ctx.connected(c.recv.relay);
       await r.command({ t: 'secure', rid: c.recv.rid, sk: hello.senderKey }, c.recv.rk);
       c = { ...c, recv: { ...c.recv, secured: true } };
+    }
+    // The second queue is secured when its relay answers (secureSecondQueues), never waited for here.
+    if (c.recv2 && !c.recv2.secured && this.ctx.relays.get(c.recv2.relay)?.connected) {
+      const q = c.recv2;
+      await this.ctx
+        .connection(q.relay)
+        .command({ t: 'secure', rid: q.rid, sk: hello.senderKey }, q.rk)
+        .then(() => (c = { ...c, recv2: { ...q, secured: true } }))
+        .catch(() => undefined);
     }
     // Group peers are not contacts: no event (and no safety number to compute).
     if (!c.peer) {
@@ -479,5 +552,95 @@ export class ContactSetup {
     }
     await this.ctx.saveContact(c, ops);
     for (const f of after) f();
+  }
+
+  /**
+   * Gives the contact `id` a queue on my second relay (decision 0037) and tells it so in our
+   * session (a `queue` message, with my sender key's public half). Secured with their sender key
+   * when I know it; otherwise made unsecured, and the message asks for it. False when the contact
+   * has a queue there already, or is gone.
+   */
+  async addSecondQueue(id: string): Promise<boolean> {
+    const relay2 = this.ctx.self().relay2;
+    const before = this.ctx.contactsById.get(id);
+    if (!relay2 || !before || before.recv2 || before.recv.relay === relay2) return false;
+    const queue = await this.ctx.newQueue(relay2, before.theirSenderKey);
+    const added = await this.ctx.lock.run(async () => {
+      const c = this.ctx.contactsById.get(id);
+      if (!c || c.recv2) return false;
+      const next: ContactRecord = { ...c, recv2: queue };
+      const body = encodeQueueBody({
+        queue: { relay: queue.relay, sid: queue.sid },
+        sk: mySenderPublic(c),
+        ask: !c.theirSenderKey,
+      });
+      await this.ctx.saveContact(next, [this.ctx.control(next, 'queue', body)]);
+      this.ctx.queues.set(hex(queue.rid), { kind: 'contact', id });
+      return true;
+    });
+    if (!added) {
+      const r = this.ctx.connection(relay2);
+      await r.command({ t: 'del', rid: queue.rid }, queue.rk).catch(() => undefined);
+      return false;
+    }
+    await this.ctx.subscribeQueue(queue).catch(() => undefined);
+    return true;
+  }
+
+  /**
+   * A `queue` message from `c` (decision 0037): their second queue, where I send when their first
+   * relay does not answer, and their sender key (kept, to secure my second queue for them). An
+   * `ask` is answered with my own. Returns the contact as it now is; `ops` carry the answer.
+   */
+  receiveQueue(c: ContactRecord, body: unknown, ops: StoreOp[]): ContactRecord {
+    const offer = decodeQueueBody(body as CborMap);
+    const next: ContactRecord = { ...c };
+    if (offer.queue) {
+      if (!c.send) throw new ProtocolError('a second queue before the first');
+      if (offer.queue.relay === c.send.relay) throw new ProtocolError('a second queue on the same relay');
+      next.send2 = offer.queue;
+    }
+    if (!next.theirSenderKey) next.theirSenderKey = offer.sk;
+    if (offer.ask) {
+      const answer = encodeQueueBody({
+        ...(next.recv2 ? { queue: { relay: next.recv2.relay, sid: next.recv2.sid } } : {}),
+        sk: mySenderPublic(next),
+        ask: false,
+      });
+      ops.push(this.ctx.control(next, 'queue', answer));
+    }
+    return next;
+  }
+
+  private securing = false;
+
+  /**
+   * Secures my second queues that were made before I knew the contact's sender key, or whose
+   * relay was down when it came (decision 0037): each once its relay is connected.
+   */
+  async secureSecondQueues(): Promise<void> {
+    if (this.securing) return;
+    this.securing = true;
+    try {
+      for (const c of [...this.ctx.contactsById.values()]) {
+        const q = c.recv2;
+        if (!q || q.secured || !c.theirSenderKey || !this.ctx.relays.get(q.relay)?.connected) continue;
+        const ok = await this.ctx
+          .connection(q.relay)
+          .command({ t: 'secure', rid: q.rid, sk: c.theirSenderKey }, q.rk)
+          .then(
+            () => true,
+            () => false,
+          );
+        if (!ok) continue;
+        await this.ctx.lock.run(async () => {
+          const now = this.ctx.contactsById.get(hex(c.id));
+          if (now?.recv2 && equalBytes(now.recv2.rid, q.rid))
+            await this.ctx.saveContact({ ...now, recv2: { ...now.recv2, secured: true } });
+        });
+      }
+    } finally {
+      this.securing = false;
+    }
   }
 }

@@ -23,7 +23,15 @@ import {
 import type { MessageInfo } from '../public-shapes.ts';
 import { decodeMessage, encodeRecord, type ContactRecord, type MessageRecord } from '../records.ts';
 import type { StoreOp } from '../store.ts';
-import { C, SHOWN_KINDS, fromHexId, hex, tombstone, type AccountContext } from './account-context.ts';
+import {
+  C,
+  SHOWN_KINDS,
+  fromHexId,
+  hex,
+  sendQueues,
+  tombstone,
+  type AccountContext,
+} from './account-context.ts';
 
 const MAX_TEXT = 16 * 1024;
 /** At most one typing signal per contact in this time (sender side). */
@@ -225,7 +233,9 @@ export class DirectMessaging {
     const last = this.lastTyping.get(cid);
     if (last !== undefined && now - last < TYPING_INTERVAL_MS) return false;
     if (c.state === 'compromised' || c.status !== 'active' || !c.send) return false;
-    const r = this.ctx.relays.get(c.send.relay);
+    // Their first queue, or their second when only its relay is connected (decision 0037).
+    const relay = sendQueues(c).find((q) => this.ctx.relays.get(q.relay)?.connected)?.relay;
+    const r = relay === undefined ? undefined : this.ctx.relays.get(relay);
     if (!r?.connected) return false;
     this.lastTyping.set(cid, now);
     const prepared = await this.ctx.lock.run(async () => {
@@ -247,7 +257,8 @@ export class DirectMessaging {
         this.ctx.rng,
       );
       await this.ctx.saveContact({ ...current, session: encodeRatchetState(enc.state) });
-      return { wire: enc.message, sid: current.send.sid, senderKey: current.senderKey };
+      const queue = sendQueues(current).find((q) => q.relay === relay) ?? current.send;
+      return { wire: enc.message, sid: queue.sid, senderKey: current.senderKey };
     });
     if (!prepared) return false;
     try {

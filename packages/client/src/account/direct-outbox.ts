@@ -7,7 +7,11 @@
  * outbox once, at most MAX_RESEND_QUEUED of them, and at a limited rate; an entry that has had
  * `maxSendAttempts` attempts without a receipt is given up and its message marked `failed`
  * (docs/decisions/0025). A session idle for a week, or with 100 messages sent one way, asks
- * the contact to answer so that it takes a new DH ratchet step (decision 0026).
+ * the contact to answer so that it takes a new DH ratchet step (decision 0026). A contact with a
+ * second queue on another relay (decision 0037) gets its entries there while the first relay is
+ * not connected, or for FAILOVER_HOLD_MS after it let a send time out; then the first again. An
+ * entry keeps its ciphertext until a relay takes it, so a copy that reached both relays is the
+ * same bytes, which the receiver reads once.
  */
 import {
   ParusError,
@@ -30,10 +34,12 @@ import {
   encodeRecord,
   type ContactRecord,
   type MessageStatus,
+  type OutboundQueue,
   type OutboxRecord,
 } from '../records.ts';
+import type { RelayConnection } from '../relay-connection.ts';
 import type { StoreOp } from '../store.ts';
-import { C, hex, outboxKey, type AccountContext } from './account-context.ts';
+import { C, hex, outboxKey, sendQueues, type AccountContext } from './account-context.ts';
 
 /** What the 1:1 outbox uses of the account. */
 export type OutboxContext = Pick<
@@ -53,6 +59,7 @@ export type OutboxContext = Pick<
   | 'nextOutboxSeq'
   | 'connection'
   | 'saveContact'
+  | 'flushAgain'
 >;
 
 /** Most entries one contact's resend requests may have in my outbox at once (decision 0025). */
@@ -62,9 +69,43 @@ export const RESEND_PER_WINDOW = 256;
 export const RESEND_WINDOW_MS = 60 * 60 * 1000;
 /** How long a session refresh request waits for its answer before it is asked again (decision 0026). */
 export const REKEY_RETRY_MS = 24 * 60 * 60 * 1000;
+/** How long a relay that let a send time out is passed over for a contact's second queue (decision 0037). */
+export const FAILOVER_HOLD_MS = 60 * 1000;
 
 export class DirectOutbox {
+  /** Relays that let a send time out, and until when a second queue is preferred to them. */
+  private readonly unanswered = new Map<string, number>();
+
   constructor(private readonly ctx: OutboxContext) {}
+
+  /**
+   * Where to send now among `queues` (in order of preference): the first whose relay is connected
+   * and has not just let a send time out; else one that is connected at all. Each relay tried is
+   * asked to connect, the next one only when those before it cannot take the send now.
+   */
+  private pick(queues: readonly OutboundQueue[]): { queue: OutboundQueue; r: RelayConnection } | undefined {
+    const now = this.ctx.now();
+    let fallback: { queue: OutboundQueue; r: RelayConnection } | undefined;
+    for (const queue of queues) {
+      const r = this.ctx.connection(queue.relay);
+      r.connect();
+      if (!r.connected) continue;
+      if ((this.unanswered.get(queue.relay) ?? 0) <= now) return { queue, r };
+      fallback ??= { queue, r };
+    }
+    return fallback;
+  }
+
+  /** A send to `relay` failed: a timeout holds it back for FAILOVER_HOLD_MS; true when another queue may take it. */
+  private failed(relay: string, reason: unknown, alternatives: number): boolean {
+    if (reason instanceof ParusError && reason.code === 'TIMEOUT')
+      this.unanswered.set(relay, this.ctx.now() + FAILOVER_HOLD_MS);
+    return (
+      alternatives > 1 &&
+      reason instanceof ParusError &&
+      (reason.code === 'TIMEOUT' || reason.code === 'TRANSPORT')
+    );
+  }
 
   /** An outbox entry carrying `envelope` to `c`, kept until its receipt when it carries `message`. */
   outboxOp(c: ContactRecord, envelope: Uint8Array, message?: Uint8Array): StoreOp {
@@ -142,11 +183,12 @@ export class DirectOutbox {
       [...byContact].map(async ([cid, entries]) => {
         const contact = this.ctx.contactsById.get(cid);
         if (!contact || contact.status !== 'active' || !contact.send) return;
-        const r = this.ctx.connection(contact.send.relay);
-        r.connect();
-        if (!r.connected) return;
+        const queues = sendQueues(contact);
+        const target = this.pick(queues);
+        if (!target) return;
+        const { r } = target;
         // Encrypt (and durably record) every entry first, then pipeline the sends in order.
-        const ready = await this.ctx.lock.run(() => this.encryptEntries(cid, entries));
+        const ready = await this.ctx.lock.run(() => this.encryptEntries(cid, entries, target.queue));
         if (ready.length === 0) return;
         const results = await Promise.allSettled(
           ready.map(({ entry, wire, sid, senderKey }) =>
@@ -164,6 +206,8 @@ export class DirectOutbox {
               ) {
                 this.ctx.events.emit('error', { error: res.reason, context: 'relay refused a message' });
               }
+              // Another pass tries the contact's other queue (decision 0037).
+              if (this.failed(target.queue.relay, res.reason, queues.length)) this.ctx.flushAgain();
               continue;
             }
             const e = res.value;
@@ -199,15 +243,17 @@ export class DirectOutbox {
   private async sendRequest(c: ContactRecord): Promise<void> {
     const req = c.request;
     if (!req) return;
-    const r = this.ctx.connection(req.relay);
-    r.connect();
-    if (!r.connected) return;
+    // The card's second queue when its first relay does not answer (decision 0037).
+    const queues = [{ relay: req.relay, sid: req.sid }, ...(req.alt ? [req.alt] : [])];
+    const target = this.pick(queues);
+    if (!target) return;
     try {
-      await r.command({ t: 'send', sid: req.sid, body: req.body });
+      await target.r.command({ t: 'send', sid: target.queue.sid, body: req.body });
     } catch (e) {
       if (e instanceof ParusError && e.code !== 'TRANSPORT' && e.code !== 'TIMEOUT') {
         this.ctx.events.emit('error', { error: e, context: 'the contact request was refused by the relay' });
       }
+      if (this.failed(target.queue.relay, e, queues.length)) this.ctx.flushAgain();
       return;
     }
     await this.ctx.lock.run(async () => {
@@ -227,16 +273,19 @@ export class DirectOutbox {
   private async encryptEntries(
     cid: string,
     entries: OutboxRecord[],
+    target: OutboundQueue,
   ): Promise<Array<{ entry: OutboxRecord; wire: Uint8Array; sid: Uint8Array; senderKey: Uint8Array }>> {
     let contact = this.ctx.contactsById.get(cid);
     if (!contact?.send) return [];
+    // The queue picked, as the contact now has it (a `contact` or `queue` message may have moved it).
+    const queue = sendQueues(contact).find((q) => q.relay === target.relay) ?? contact.send;
     const out: Array<{ entry: OutboxRecord; wire: Uint8Array; sid: Uint8Array; senderKey: Uint8Array }> = [];
     const ops: StoreOp[] = [];
     let session = decodeRatchetState(contact.session);
     let changed = false;
     const now = this.ctx.now();
     const { ad, senderKey } = contact;
-    const sid = contact.send.sid;
+    const sid = queue.sid;
     const encrypt = (e: OutboxRecord): void => {
       let entry = e;
       if (!entry.wire || entry.state === 'relayed') {
@@ -400,8 +449,7 @@ export class DirectOutbox {
       if (
         e.state === 'queued' &&
         c?.status === 'active' &&
-        c.send &&
-        this.ctx.relays.get(c.send.relay)?.connected
+        sendQueues(c).some((q) => this.ctx.relays.get(q.relay)?.connected)
       )
         n++;
     }

@@ -2,8 +2,10 @@
  * Receiving, the account's part for it (under the lock; onDelivery in account.ts takes it): a
  * delivery opened with its queue's key, contact requests to contact-setup.ts, group fan-out
  * copies and `group` payloads to the group engine, and in a 1:1 session: messages (DAG, clock
- * bound, resend requests for missing parents), unsends, receipts, resend requests, typing and
- * session refreshes.
+ * bound, resend requests for missing parents), unsends, receipts, resend requests, typing,
+ * session refreshes and second queues (decision 0037). A message may arrive on either of my queues
+ * for a contact (its sender failing over): the same bytes are seen once (seenKey), the same
+ * message id is stored and shown once.
  * What a message changes is stored in one batch with the relay message id seen; events follow
  * once it is stored.
  */
@@ -43,7 +45,15 @@ import {
   type MessageStatus,
 } from '../records.ts';
 import type { StoreOp } from '../store.ts';
-import { C, SHOWN_KINDS, hex, tombstone, type AccountContext, type QueueOwner } from './account-context.ts';
+import {
+  C,
+  SHOWN_KINDS,
+  hex,
+  recvQueues,
+  tombstone,
+  type AccountContext,
+  type QueueOwner,
+} from './account-context.ts';
 import type { ContactSetup } from './contact-setup.ts';
 
 const MAX_LAMPORT_JUMP = 1_000_000;
@@ -104,7 +114,7 @@ export class DirectReceiving {
   async receive(_relay: string, rid: Uint8Array, mid: Uint8Array, sealed: Uint8Array): Promise<void> {
     const owner = this.ctx.queues.get(hex(rid));
     if (!owner) return;
-    const queue = this.ctx.queueOf(owner);
+    const queue = this.ctx.queueOf(owner, hex(rid));
     if (!queue) return;
     const { body } = openDelivery(queue.key, mid, sealed);
     const seenOp: StoreOp = {
@@ -147,9 +157,11 @@ export class DirectReceiving {
     await this.ctx.store.batch(ops);
     this.ctx.forgetContact(c);
     for (const f of refused.after) f();
-    const r = this.ctx.connection(c.recv.relay);
-    // The queue has done its job; delete it (after this message's ack).
-    setTimeout(() => void r.command({ t: 'del', rid: c.recv.rid }, c.recv.rk).catch(() => undefined), 0);
+    for (const q of recvQueues(c)) {
+      const r = this.ctx.connection(q.relay);
+      // The queue has done its job; delete it (after this message's ack).
+      setTimeout(() => void r.command({ t: 'del', rid: q.rid }, q.rk).catch(() => undefined), 0);
+    }
   }
 
   private async receiveFromContact(contact: ContactRecord, body: Uint8Array, seenOp: StoreOp): Promise<void> {
@@ -169,7 +181,7 @@ export class DirectReceiving {
       await this.receiveRoomRefusal(contact, env.body, seenOp);
       return;
     }
-    const c: ContactRecord = { ...contact, session: encodeRatchetState(dec.state) };
+    let c: ContactRecord = { ...contact, session: encodeRatchetState(dec.state) };
     if (dec.stepped) {
       // A new ratchet key from the peer: the session is fresh again (decision 0026).
       c.stepAt = this.ctx.now();
@@ -193,6 +205,9 @@ export class DirectReceiving {
       // carries my new ratchet key back, so theirs steps too. An answer is never answered.
       if (decodeRekeyBody(env.body).reply)
         ops.push(this.ctx.control(c, 'rekey', encodeRekeyBody({ reply: false })));
+    } else if (env.kind === 'queue') {
+      // A second queue to reach them, and their sender key (decision 0037).
+      c = this.setup.receiveQueue(c, env.body, ops);
     } else if (c.peer && env.kind !== 'delivery' && env.kind !== 'read') {
       throw new ProtocolError('a group peer sent a 1:1 message');
     } else if (USER_KINDS.has(env.kind)) {
