@@ -51,7 +51,7 @@ export type OutboxContext = Pick<
   | 'maxSendAttempts'
   | 'device'
   | 'nextOutboxSeq'
-  | 'connection'
+  | 'sendPath'
   | 'saveContact'
 >;
 
@@ -142,15 +142,15 @@ export class DirectOutbox {
       [...byContact].map(async ([cid, entries]) => {
         const contact = this.ctx.contactsById.get(cid);
         if (!contact || contact.status !== 'active' || !contact.send) return;
-        const r = this.ctx.connection(contact.send.relay);
-        r.connect();
-        if (!r.connected) return;
+        const send = contact.send;
+        const r = await this.ctx.sendPath(send.relay);
+        if (!r) return;
         // Encrypt (and durably record) every entry first, then pipeline the sends in order.
         const ready = await this.ctx.lock.run(() => this.encryptEntries(cid, entries));
         if (ready.length === 0) return;
         const results = await Promise.allSettled(
           ready.map(({ entry, wire, sid, senderKey }) =>
-            r.command({ t: 'send', sid, body: wire }, senderKey).then(() => entry),
+            r.send(sid, wire, senderKey).then(() => entry),
           ),
         );
         await this.ctx.lock.run(async () => {
@@ -199,11 +199,10 @@ export class DirectOutbox {
   private async sendRequest(c: ContactRecord): Promise<void> {
     const req = c.request;
     if (!req) return;
-    const r = this.ctx.connection(req.relay);
-    r.connect();
-    if (!r.connected) return;
+    const r = await this.ctx.sendPath(req.relay);
+    if (!r) return;
     try {
-      await r.command({ t: 'send', sid: req.sid, body: req.body });
+      await r.send(req.sid, req.body);
     } catch (e) {
       if (e instanceof ParusError && e.code !== 'TRANSPORT' && e.code !== 'TIMEOUT') {
         this.ctx.events.emit('error', { error: e, context: 'the contact request was refused by the relay' });

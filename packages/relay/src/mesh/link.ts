@@ -138,7 +138,10 @@ export class MeshLink {
       msg: parus ? error.message.slice(0, 200) : 'internal error',
     });
     // Before the handshake is done a bad frame ends the link: there is no one to keep it for.
-    if (this.state !== 'open' || ++this.badFrames > MAX_BAD_FRAMES) this.close(1008, 'bad link frames');
+    if (this.state !== 'open') {
+      this.opts.log(`relay link refused during its handshake: ${parus ? error.name : 'internal error'}`);
+      this.close(1008, 'link handshake failed');
+    } else if (++this.badFrames > MAX_BAD_FRAMES) this.close(1008, 'bad link frames');
   }
 
   private handle(frame: LinkFrame): void {
