@@ -440,3 +440,66 @@ export type {
   SenderReceiverState,
   SenderMessage,
 } from './sender-key.ts';
+export {
+  RELAY_DESCRIPTOR_VERSION,
+  MAX_DESCRIPTOR_ADDRESSES,
+  MAX_DESCRIPTOR_ADDRESS_CHARS,
+  MAX_DESCRIPTOR_SOFTWARE_CHARS,
+  MAX_DESCRIPTOR_NOTE_CHARS,
+  MAX_DESCRIPTOR_CAPACITY,
+  MAX_RELAY_DESCRIPTOR_BYTES,
+  relayIdOf,
+  createRelayDescriptor,
+  encodeRelayDescriptor,
+  decodeRelayDescriptor,
+} from './mesh/relay-descriptor.ts';
+export type { RelayId, RelayDescriptor, CreateRelayDescriptorOptions } from './mesh/relay-descriptor.ts';
+export {
+  LINK_STATE_ADVERT_VERSION,
+  ADVERT_MAX_AGE_S,
+  ADVERT_REFRESH_S,
+  ADVERT_MAX_AGE_DIFF_S,
+  ADVERT_HOP_AGE_S,
+  MAX_ADVERT_SEQ,
+  MAX_ADVERT_LINKS,
+  MAX_LINK_COST,
+  MAX_LINK_STATE_ADVERT_BYTES,
+  createLinkStateAdvert,
+  encodeLinkStateAdvert,
+  decodeLinkStateAdvert,
+  advertOrigin,
+  advertLinks,
+  compareAdvertInstances,
+} from './mesh/link-state-advert.ts';
+export type { AdvertLink, LinkStateAdvert, CreateLinkStateAdvertOptions } from './mesh/link-state-advert.ts';
+export {
+  DEFAULT_MESH_LIMITS,
+  LinkStateDatabase,
+  SignatureCheckCache,
+  floodTargets,
+} from './mesh/link-state-db.ts';
+export type { MeshLimits, AdvertOutcome, ReceiveOptions, AdvertHeader } from './mesh/link-state-db.ts';
+export {
+  meshGraph,
+  graphOfLinks,
+  degree,
+  minDegree,
+  findBridges,
+  components,
+  linkKey,
+  isConnected,
+  isTwoEdgeConnected,
+  shortestPaths,
+  nextHopTable,
+} from './mesh/mesh-graph.ts';
+export type { MeshGraph, AdvertisedLinks, ShortestPaths, Route } from './mesh/mesh-graph.ts';
+export {
+  MESH_MIN_DEGREE,
+  targetDegree,
+  pairRank,
+  linkedRelays,
+  joinLinks,
+  planRepair,
+  linksToDial,
+} from './mesh/mesh-topology.ts';
+export type { PlannedLink } from './mesh/mesh-topology.ts';

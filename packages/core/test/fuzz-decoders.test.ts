@@ -30,7 +30,14 @@ import {
   createEnvelope,
   createGroup,
   createGroupEvent,
+  createLinkStateAdvert,
+  createRelayDescriptor,
   createRoomLink,
+  decodeLinkStateAdvert,
+  decodeRelayDescriptor,
+  encodeLinkStateAdvert,
+  encodeRelayDescriptor,
+  relayIdOf,
   decodeCard,
   decodeCbor,
   decodeClientFrame,
@@ -696,6 +703,57 @@ function buildTargets(): void {
     seeds: [safetyNumberQrPayload(theirs, ours)],
     decode: (b) => compareSafetyNumberQr(b, ours, theirs),
     share: 0.05, // each check derives two fingerprints with iterated hashing
+  });
+  // The relay mesh: descriptors and link-state adverts (decision 0032).
+  const meshKey = generateSignKeyPair(rng);
+  const meshAddress = (host: string): string =>
+    formatRelayAddress({
+      fingerprint: relayFingerprint(meshKey.publicKey),
+      host,
+      port: 443,
+      transport: 'wss',
+    });
+  const descriptors = [
+    createRelayDescriptor({
+      relay: meshKey,
+      addresses: [meshAddress('a.example.org')],
+      version: '0.1.0',
+      capacity: 100,
+      issued: NOW,
+    }),
+    createRelayDescriptor({
+      relay: meshKey,
+      addresses: [meshAddress('b.example.tw'), meshAddress('[2001:db8::7]')],
+      version: '0.2.0-beta',
+      capacity: 0,
+      note: '台灣的中繼站 🐦',
+      issued: NOW + 1,
+    }),
+  ];
+  bytesTarget('relay descriptors', {
+    covers: ['decodeRelayDescriptor'],
+    seeds: descriptors.map(encodeRelayDescriptor),
+    decode: decodeRelayDescriptor,
+    reencode: encodeRelayDescriptor,
+    canonical: true,
+  });
+  const neighbour = (): string => relayIdOf(generateSignKeyPair(rng).publicKey);
+  const adverts = [
+    createLinkStateAdvert({ relay: meshKey, seq: 1, issued: NOW, descriptor: descriptors[0]!, links: [] }),
+    createLinkStateAdvert({
+      relay: meshKey,
+      seq: 2 ** 32 - 1,
+      issued: NOW,
+      descriptor: descriptors[1]!,
+      links: [neighbour(), neighbour(), neighbour()].map((to, i) => ({ to, cost: 1 + i * 1000 })),
+    }),
+  ];
+  bytesTarget('link-state adverts', {
+    covers: ['decodeLinkStateAdvert'],
+    seeds: [...adverts.map(encodeLinkStateAdvert), encodeLinkStateAdvert({ ...adverts[1]!, age: 3599 })],
+    decode: decodeLinkStateAdvert,
+    reencode: encodeLinkStateAdvert,
+    canonical: true,
   });
 }
 
