@@ -67,7 +67,8 @@ export class SendRoutes {
     } catch (error) {
       // Not in the cloud, or a relay without a mesh (which does not know `rkey`): send
       // directly. A dropped connection or a timeout says nothing, and is not remembered.
-      if (error instanceof ParusError && (error.code === 'TRANSPORT' || error.code === 'TIMEOUT')) return false;
+      if (error instanceof ParusError && (error.code === 'TRANSPORT' || error.code === 'TIMEOUT'))
+        return false;
       forwards = false;
     }
     if (this.known.size >= MAX_REMEMBERED) this.known.clear();

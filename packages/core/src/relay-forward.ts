@@ -145,7 +145,12 @@ function forwardAuthBytes(to: Uint8Array, sid: Uint8Array, body: Uint8Array): Ui
   return concatBytes(FORWARD_AUTH_CONTEXT, to, sid, body);
 }
 
-export function authenticateForward(key: Uint8Array, to: Uint8Array, sid: Uint8Array, body: Uint8Array): Uint8Array {
+export function authenticateForward(
+  key: Uint8Array,
+  to: Uint8Array,
+  sid: Uint8Array,
+  body: Uint8Array,
+): Uint8Array {
   assertLength(key, 32, 'forward authentication key');
   return hmacSha256(key, forwardAuthBytes(to, sid, body));
 }

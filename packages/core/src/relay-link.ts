@@ -21,16 +21,7 @@
  * - `lerr {code, msg}`: a frame this side refused.
  */
 import { assertLength, concatBytes, utf8 } from './bytes.ts';
-import {
-  asBytes,
-  asMap,
-  asText,
-  asUint,
-  decodeCbor,
-  encodeCbor,
-  optional,
-  type CborMap,
-} from './cbor.ts';
+import { asBytes, asMap, asText, asUint, decodeCbor, encodeCbor, optional, type CborMap } from './cbor.ts';
 import { sign, verify } from './crypto.ts';
 import { DecodeError, isErrorCode, type ErrorCode } from './errors.ts';
 import { FINGERPRINT_BYTES } from './relay-address.ts';
@@ -109,7 +100,8 @@ const key32 = { len: 32 };
 const sig64 = { len: 64 };
 
 export function decodeLinkFrame(bytes: Uint8Array): LinkFrame {
-  if (bytes.length > MAX_LINK_FRAME_BYTES) throw new DecodeError(`link frame larger than ${MAX_LINK_FRAME_BYTES} bytes`);
+  if (bytes.length > MAX_LINK_FRAME_BYTES)
+    throw new DecodeError(`link frame larger than ${MAX_LINK_FRAME_BYTES} bytes`);
   const m = asMap(
     decodeCbor(bytes, { maxBytes: MAX_LINK_FRAME_BYTES, maxDepth: 2, maxItems: 8 }),
     'link frame',

@@ -177,14 +177,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       if (!closing) log(`delivery failed: ${errorName(error)}`);
     },
   });
-  let mesh: Mesh | undefined;
-  const commands = new CommandHandler({
-    mesh: {
-      run: (ctx, frame) => {
-        if (!mesh) throw new TransportError('the relay is not listening yet');
-        return mesh.run(ctx, frame);
-      },
-    },
+  const commands: CommandHandler = new CommandHandler({
+    // The mesh part (made below: it stores through these commands) takes `fwd` and `rkey`.
+    mesh: { run: (ctx, frame) => mesh.run(ctx, frame) },
     store,
     subscriptions,
     rng,
@@ -276,7 +271,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
 
   const site = opts.webRoot ? new StaticSite(opts.webRoot) : undefined;
   let address = '';
-  mesh = new Mesh({
+  const mesh: Mesh = new Mesh({
     keys,
     rng,
     address: () => address,
@@ -303,11 +298,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const server = createServer((req, res) => {
     if (
       serveStatus(req, res, () => ({
-        relay: { fingerprint: mesh!.self, address, version: RELAY_VERSION, protocol: RELAY_PROTOCOL_VERSION },
+        relay: { fingerprint: mesh.self, address, version: RELAY_VERSION, protocol: RELAY_PROTOCOL_VERSION },
         uptime: Math.floor((performance.now() - started) / 1000),
         users: connections.size,
         queues: store.counts().queues,
-        ...mesh!.status(),
+        ...mesh.status(),
       }))
     )
       return;
@@ -329,7 +324,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     if (closing) return refuseUpgrade(socket, 503);
-    if (pathOf(req) === '/mesh') return meshWss.handleUpgrade(req, socket, head, (ws) => mesh!.accept(ws));
+    if (pathOf(req) === '/mesh') return meshWss.handleUpgrade(req, socket, head, (ws) => mesh.accept(ws));
     if (pathOf(req) !== '/ws') return refuseUpgrade(socket, 404);
     if (connections.size >= limits.maxConnections) {
       return refuseConnection(socket, 503, 'connection limit reached');
@@ -410,7 +405,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Writes already accepted commit now; their `ok` frames go out before the goodbye.
       await store.flush();
-      mesh?.close();
+      mesh.close();
       await new Promise<void>((resolve) => setImmediate(resolve));
       const socketsClosed = [...connections.entries()].map(
         ([ws, conn]) =>

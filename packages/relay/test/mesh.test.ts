@@ -100,14 +100,20 @@ class RawPeer {
   /** Links to `relay`; `authKey` signs the last step (another key than the one announced: a liar). */
   static async link(relay: Relay, sign: SignKeyPair, authKey: SignKeyPair = sign): Promise<RawPeer> {
     const ws = new WebSocket(`ws://127.0.0.1:${relay.port}/mesh`, { perMessageDeflate: false });
-    await withTimeout(new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject)), 'open');
+    await withTimeout(
+      new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject)),
+      'open',
+    );
     const peer = new RawPeer(ws, sign);
     const challenge = systemRandom.bytes(CHALLENGE_BYTES);
     peer.send({ t: 'lhello', v: RELAY_LINK_VERSION, key: sign.publicKey, challenge });
     const welcome = await peer.wait((f) => f.t === 'lwelcome');
     if (welcome.t !== 'lwelcome' || !verifyLinkWelcome(welcome, challenge, sign.publicKey))
       throw new Error('bad welcome');
-    peer.send({ t: 'lauth', sig: signLinkAuth(authKey.secretKey, welcome.challenge, challenge, welcome.key) });
+    peer.send({
+      t: 'lauth',
+      sig: signLinkAuth(authKey.secretKey, welcome.challenge, challenge, welcome.key),
+    });
     return peer;
   }
 
@@ -118,7 +124,11 @@ class RawPeer {
   wait(match: (f: LinkFrame) => boolean, what = 'link frame'): Promise<LinkFrame> {
     const at = this.frames.findIndex(match);
     if (at >= 0) return Promise.resolve(this.frames.splice(at, 1)[0]!);
-    return withTimeout(new Promise<LinkFrame>((resolve) => this.waiters.push({ match, resolve })), what, 20_000);
+    return withTimeout(
+      new Promise<LinkFrame>((resolve) => this.waiters.push({ match, resolve })),
+      what,
+      20_000,
+    );
   }
 
   close(): void {
@@ -184,7 +194,13 @@ async function queueOn(relay: Relay): Promise<{ client: TestClient; recipient: R
   return { client, recipient, sk };
 }
 
-function forwardAuth(sk: DhKeyPair, relayDh: Uint8Array, to: Uint8Array, sid: Uint8Array, body: Uint8Array): Uint8Array {
+function forwardAuth(
+  sk: DhKeyPair,
+  relayDh: Uint8Array,
+  to: Uint8Array,
+  sid: Uint8Array,
+  body: Uint8Array,
+): Uint8Array {
   return authenticateForward(deriveForwardAuthKey(sk.secretKey, relayDh, to, sk.publicKey), to, sid, body);
 }
 
@@ -198,7 +214,11 @@ async function keyRecordOf(via: TestClient, to: Uint8Array): Promise<Uint8Array>
 }
 
 function reply(client: TestClient, id: number): Promise<RelayFrame> {
-  return client.waitFor((f) => (f.t === 'ok' || f.t === 'err') && 'id' in f && f.id === id, `reply ${id}`, 30_000);
+  return client.waitFor(
+    (f) => (f.t === 'ok' || f.t === 'err') && 'id' in f && f.id === id,
+    `reply ${id}`,
+    30_000,
+  );
 }
 
 describe('forwarded sends', () => {
@@ -237,7 +257,14 @@ describe('forwarded sends', () => {
     const stranger = generateDhKeyPair(systemRandom);
     const stored = dest.stats().messagesStored;
     const id = sender.nextId();
-    sender.sendFrame({ t: 'fwd', id, to, sid: recipient.sid, body, auth: forwardAuth(stranger, relayDh, to, recipient.sid, body) });
+    sender.sendFrame({
+      t: 'fwd',
+      id,
+      to,
+      sid: recipient.sid,
+      body,
+      auth: forwardAuth(stranger, relayDh, to, recipient.sid, body),
+    });
     const answer = await reply(sender, id);
     expect(answer).toMatchObject({ t: 'err', code: 'AUTH' });
     await reader.ping();
@@ -251,7 +278,10 @@ describe('forwarded sends', () => {
     const sender = await TestClient.connect(cloud[0]!.address);
     const id = sender.nextId();
     sender.sendFrame({ t: 'rkey', id, to: systemRandom.bytes(32) });
-    expect(await sender.waitFor((f) => 'id' in f && f.id === id)).toMatchObject({ t: 'err', code: 'NOT_FOUND' });
+    expect(await sender.waitFor((f) => 'id' in f && f.id === id)).toMatchObject({
+      t: 'err',
+      code: 'NOT_FOUND',
+    });
     await sender.close();
   });
 });
@@ -304,8 +334,12 @@ describe('what a link peer may try', () => {
     peer.send({ t: 'lsa', data: forged });
     expect(await peer.wait((f) => f.t === 'lerr')).toMatchObject({ code: 'VERIFICATION' });
     const after = await status(cloud[1]!);
-    expect(after.relays.map((r) => r.fingerprint).sort()).toEqual(before.relays.map((r) => r.fingerprint).sort());
-    expect(after.relays.map((r) => r.fingerprint)).not.toContain(toBase64Url(relayFingerprint(victim.publicKey)));
+    expect(after.relays.map((r) => r.fingerprint).sort()).toEqual(
+      before.relays.map((r) => r.fingerprint).sort(),
+    );
+    expect(after.relays.map((r) => r.fingerprint)).not.toContain(
+      toBase64Url(relayFingerprint(victim.publicKey)),
+    );
     peer.close();
   });
 
@@ -329,7 +363,9 @@ describe('what a link peer may try', () => {
     await reader.messages(recipient.rid, 1);
     const changed = utf8('once onlY');
     peer.send({ t: 'lfwd', to, sid: recipient.sid, body: changed, auth, hops: 1 });
-    const refused = await peer.wait((f) => f.t === 'ldone' && sameBytes(f.fid, forwardId(to, recipient.sid, changed)));
+    const refused = await peer.wait(
+      (f) => f.t === 'ldone' && sameBytes(f.fid, forwardId(to, recipient.sid, changed)),
+    );
     expect(refused).toMatchObject({ code: 'AUTH' });
     await reader.ping();
     expect(reader.pendingFrames().filter((f) => f.t === 'msg')).toHaveLength(0);

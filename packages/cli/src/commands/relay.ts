@@ -51,7 +51,9 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     try {
       parseRelayAddress(address);
     } catch {
-      throw new UsageError(`--join takes a relay address (parus://<fingerprint>@host:port), not ${JSON.stringify(address)}`);
+      throw new UsageError(
+        `--join takes a relay address (parus://<fingerprint>@host:port), not ${JSON.stringify(address)}`,
+      );
     }
   }
   const out = makeOut(values.json === true);
@@ -153,13 +155,20 @@ async function relayStatusCommand(argv: string[], makeOut: (json: boolean) => Ou
     out.line(`links:     ${status.neighbours.map(short).join(' ') || '(none)'}`);
     out.line(`relays:    ${status.relays.length} known, ${status.links.length} links in the cloud`);
     for (const r of status.relays)
-      out.line(`  ${r.fingerprint === status.relay.fingerprint ? '*' : r.reachable ? ' ' : '!'} ${r.addresses[0] ?? short(r.fingerprint)}`);
+      out.line(
+        `  ${r.fingerprint === status.relay.fingerprint ? '*' : r.reachable ? ' ' : '!'} ${r.addresses[0] ?? short(r.fingerprint)}`,
+      );
     out.line('links in the cloud:');
     for (const l of status.links) out.line(`  ${short(l.from)} — ${short(l.to)}`);
     out.line('routes:');
-    for (const r of status.routes) out.line(`  ${short(r.to)} via ${short(r.nextHop)} (${r.hops} hops): ${r.path.map(short).join(' → ')}`);
-    out.line(`bridges:   ${status.bridges.length ? status.bridges.map((b) => `${short(b.from)} — ${short(b.to)}`).join(', ') : 'none'}`);
-    out.line(`forwards:  ${status.forwards.held} held, ${status.forwards.forwarded} sent on, ${status.forwards.delivered} delivered here`);
+    for (const r of status.routes)
+      out.line(`  ${short(r.to)} via ${short(r.nextHop)} (${r.hops} hops): ${r.path.map(short).join(' → ')}`);
+    out.line(
+      `bridges:   ${status.bridges.length ? status.bridges.map((b) => `${short(b.from)} — ${short(b.to)}`).join(', ') : 'none'}`,
+    );
+    out.line(
+      `forwards:  ${status.forwards.held} held, ${status.forwards.forwarded} sent on, ${status.forwards.delivered} delivered here`,
+    );
   });
   return 0;
 }

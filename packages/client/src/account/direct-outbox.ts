@@ -149,9 +149,7 @@ export class DirectOutbox {
         const ready = await this.ctx.lock.run(() => this.encryptEntries(cid, entries));
         if (ready.length === 0) return;
         const results = await Promise.allSettled(
-          ready.map(({ entry, wire, sid, senderKey }) =>
-            r.send(sid, wire, senderKey).then(() => entry),
-          ),
+          ready.map(({ entry, wire, sid, senderKey }) => r.send(sid, wire, senderKey).then(() => entry)),
         );
         await this.ctx.lock.run(async () => {
           const ops: StoreOp[] = [];

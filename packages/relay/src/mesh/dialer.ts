@@ -30,7 +30,10 @@ export interface DialerOptions {
 }
 
 export class Dialer {
-  private readonly targets = new Map<string, { target: DialTarget; stop: boolean; wake: (() => void) | undefined }>();
+  private readonly targets = new Map<
+    string,
+    { target: DialTarget; stop: boolean; wake: (() => void) | undefined }
+  >();
   private closed = false;
 
   constructor(private readonly opts: DialerOptions) {}
@@ -93,7 +96,11 @@ export class Dialer {
     void this.loop(entry);
   }
 
-  private async loop(entry: { target: DialTarget; stop: boolean; wake: (() => void) | undefined }): Promise<void> {
+  private async loop(entry: {
+    target: DialTarget;
+    stop: boolean;
+    wake: (() => void) | undefined;
+  }): Promise<void> {
     let failures = 0;
     while (!entry.stop && !this.closed) {
       const started = Date.now();

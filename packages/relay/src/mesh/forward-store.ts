@@ -91,17 +91,9 @@ export class ForwardStore {
 
   /** Commits a forward; false when it is already held. QUOTA when the queue is full. */
   hold(f: HeldForward): boolean {
-    if (this.held >= this.opts.maxHeld) throw new QuotaError('the relay holds too many forwards; try again later');
-    const r = this.statements.hold.run(
-      f.fid,
-      f.to,
-      f.sid,
-      f.body,
-      f.auth,
-      f.hops,
-      f.prev,
-      f.created,
-    );
+    if (this.held >= this.opts.maxHeld)
+      throw new QuotaError('the relay holds too many forwards; try again later');
+    const r = this.statements.hold.run(f.fid, f.to, f.sid, f.body, f.auth, f.hops, f.prev, f.created);
     if (r.changes === 0) return false;
     this.held += 1;
     return true;
@@ -109,7 +101,16 @@ export class ForwardStore {
 
   get(fid: Uint8Array): HeldForward | undefined {
     const row = this.statements.get.get(fid) as
-      | { fid: Buffer; dest: Buffer; sid: Buffer; body: Buffer; auth: Buffer | null; hops: number; prev: Buffer | null; created: number }
+      | {
+          fid: Buffer;
+          dest: Buffer;
+          sid: Buffer;
+          body: Buffer;
+          auth: Buffer | null;
+          hops: number;
+          prev: Buffer | null;
+          created: number;
+        }
       | undefined;
     if (!row) return undefined;
     return {
@@ -126,9 +127,14 @@ export class ForwardStore {
 
   /** Every held forward's header (no body), oldest first: loaded when the relay starts. */
   headers(): Array<{ fid: Uint8Array; to: Uint8Array; prev: Uint8Array | null; created: number }> {
-    return (this.statements.all.all() as Array<{ fid: Buffer; dest: Buffer; prev: Buffer | null; created: number }>).map(
-      (r) => ({ fid: bytes(r.fid), to: bytes(r.dest), prev: r.prev ? bytes(r.prev) : null, created: r.created }),
-    );
+    return (
+      this.statements.all.all() as Array<{ fid: Buffer; dest: Buffer; prev: Buffer | null; created: number }>
+    ).map((r) => ({
+      fid: bytes(r.fid),
+      to: bytes(r.dest),
+      prev: r.prev ? bytes(r.prev) : null,
+      created: r.created,
+    }));
   }
 
   /** The forward is answered: no longer held; when stored, remembered until `expires`. */

@@ -104,7 +104,13 @@ export class Forwarder {
   async fromClient(frame: ForwardFrame): Promise<void> {
     const code = await new Promise<ErrorCode | undefined>((resolve) => {
       void this.accept(
-        { to: frame.to, sid: frame.sid, body: frame.body, hops: 0, ...(frame.auth ? { auth: frame.auth } : {}) },
+        {
+          to: frame.to,
+          sid: frame.sid,
+          body: frame.body,
+          hops: 0,
+          ...(frame.auth ? { auth: frame.auth } : {}),
+        },
         null,
         resolve,
       );
@@ -145,11 +151,7 @@ export class Forwarder {
     this.retry();
   }
 
-  private async accept(
-    f: Omit<LinkForward, 't'>,
-    prev: Uint8Array | null,
-    answer: Answer,
-  ): Promise<void> {
+  private async accept(f: Omit<LinkForward, 't'>, prev: Uint8Array | null, answer: Answer): Promise<void> {
     try {
       const fid = forwardId(f.to, f.sid, f.body);
       const k = key(fid);
@@ -252,7 +254,13 @@ export class Forwarder {
       this.pending.delete(k);
       return;
     }
-    const frame: LinkForward = { t: 'lfwd', to: held.to, sid: held.sid, body: held.body, hops: held.hops + 1 };
+    const frame: LinkForward = {
+      t: 'lfwd',
+      to: held.to,
+      sid: held.sid,
+      body: held.body,
+      hops: held.hops + 1,
+    };
     if (held.auth) frame.auth = held.auth;
     hop.send(frame);
     if (!p.sent) this.forwarded += 1;

@@ -81,7 +81,12 @@ export class MeshLink {
     });
     if (role === 'dialer') {
       const send = (): void =>
-        this.sendRaw({ t: 'lhello', v: RELAY_LINK_VERSION, key: opts.keys.sign.publicKey, challenge: this.challenge });
+        this.sendRaw({
+          t: 'lhello',
+          v: RELAY_LINK_VERSION,
+          key: opts.keys.sign.publicKey,
+          challenge: this.challenge,
+        });
       if (ws.readyState === WebSocket.OPEN) send();
       else ws.once('open', send);
     }
@@ -131,7 +136,8 @@ export class MeshLink {
   private refuse(error: unknown): void {
     this.refused += 1;
     const parus = error instanceof ParusError;
-    if (!parus) this.opts.log(`relay link: internal error: ${error instanceof Error ? error.message : 'non-error'}`);
+    if (!parus)
+      this.opts.log(`relay link: internal error: ${error instanceof Error ? error.message : 'non-error'}`);
     this.sendRaw({
       t: 'lerr',
       code: parus ? error.code : 'INTERNAL',
@@ -149,7 +155,8 @@ export class MeshLink {
       case 'hello':
         if (this.role === 'listener') {
           if (frame.t !== 'lhello') throw new ProtocolError('send lhello first');
-          if (frame.v !== RELAY_LINK_VERSION) throw new ProtocolError(`link version ${RELAY_LINK_VERSION} only`);
+          if (frame.v !== RELAY_LINK_VERSION)
+            throw new ProtocolError(`link version ${RELAY_LINK_VERSION} only`);
           this.peerKey = frame.key;
           this.peerChallenge = frame.challenge;
           const { keys } = this.opts;
@@ -168,7 +175,9 @@ export class MeshLink {
       case 'auth': {
         if (frame.t !== 'lauth') throw new ProtocolError('expected lauth');
         const { keys } = this.opts;
-        if (!verifyLinkAuth(this.peerKey!, frame.sig, this.challenge, this.peerChallenge!, keys.sign.publicKey))
+        if (
+          !verifyLinkAuth(this.peerKey!, frame.sig, this.challenge, this.peerChallenge!, keys.sign.publicKey)
+        )
           throw new VerificationError('link peer did not prove its key');
         return this.opened();
       }

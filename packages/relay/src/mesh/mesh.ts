@@ -15,6 +15,10 @@ import {
   checkKeyRecord,
   createRelayDescriptor,
   linksToDial,
+  joinLinks,
+  graphOfLinks,
+  QuotaError,
+  TokenBucket,
   makeKeyRecord,
   nextHopTable,
   relayFingerprint,
@@ -23,6 +27,7 @@ import {
   findBridges,
 } from '@parus/core';
 import type {
+  MeshGraph,
   ForwardFrame,
   KeyRecordRequest,
   LinkFrame,
@@ -30,6 +35,7 @@ import type {
   RelayDescriptor,
   RelayKeyRecord,
 } from '@parus/core';
+import { performance } from 'node:perf_hooks';
 import type { WebSocket } from 'ws';
 import type { CommandContext } from '../command-context.ts';
 import type { CommandHandler } from '../commands.ts';
@@ -47,6 +53,15 @@ const MAX_KEY_RECORDS = 4_096;
 const MAX_LINKS = 64;
 /** How often adverts are aged, refreshed and the plan looked at again. */
 const TICK_MS = 1_000;
+/**
+ * The quiet time after a database change before the links to dial are looked at (a hold-down
+ * as OSPF's SPF delay): a burst of adverts (a relay gone, its neighbours re-advertising) makes
+ * one plan, not one per advert.
+ */
+const PLAN_HOLD_DOWN_MS = 300;
+/** Adverts and key records a neighbour may send: per second, and at once (a new link's database). */
+const ADVERTS_PER_SECOND = 100;
+const ADVERT_BURST = 2_048;
 
 export interface MeshOptions {
   keys: ServerKeys;
@@ -79,7 +94,13 @@ export interface RouteInfo {
 }
 
 export interface MeshStatus {
-  relays: Array<{ fingerprint: string; addresses: string[]; version: string; note: string; reachable: boolean }>;
+  relays: Array<{
+    fingerprint: string;
+    addresses: string[];
+    version: string;
+    note: string;
+    reachable: boolean;
+  }>;
   links: Array<{ from: string; to: string }>;
   /** This relay's own open links. */
   neighbours: string[];
@@ -100,6 +121,9 @@ export class Mesh {
   private descriptor: RelayDescriptor | undefined;
   private routes = new Map<string, { nextHop: string; cost: number; hops: number }>();
   private readonly timer: NodeJS.Timeout;
+  private planTimer: NodeJS.Timeout | undefined;
+  /** Each link's allowance of adverts and key records (ADVERTS_PER_SECOND). */
+  private readonly allowance = new WeakMap<MeshLink, TokenBucket>();
   private originateQueued = false;
   private closed = false;
   /** Adverts and key records refused (forged, stale, malformed): the status page counts them. */
@@ -147,6 +171,7 @@ export class Mesh {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    clearTimeout(this.planTimer);
     this.dialer.close();
     this.forwarder.close();
     for (const link of this.links.values()) link.close(1001, 'relay shutting down');
@@ -167,7 +192,8 @@ export class Mesh {
     const to = toBase64Url(frame.to);
     if (frame.t === 'rkey') {
       const record = this.keyRecords.get(to);
-      if (!record || (to !== this.self && !this.routes.has(to))) throw new NotFoundError('no such relay in this cloud');
+      if (!record || (to !== this.self && !this.routes.has(to)))
+        throw new NotFoundError('no such relay in this cloud');
       ctx.reply({ t: 'rkey', id: frame.id, ...record });
       return;
     }
@@ -179,7 +205,9 @@ export class Mesh {
   }
 
   status(): MeshStatus {
-    const graph = this.db.graph();
+    // The cloud as this relay reaches it: links among relays out of reach (dead ones whose
+    // adverts have not aged out yet) are not drawn; those relays are listed as unreachable.
+    const graph = this.reachableGraph();
     const reachable = new Set([this.self, ...this.routes.keys()]);
     const relays = this.db.origins().map((id) => {
       const d = this.db.descriptor(id);
@@ -211,7 +239,11 @@ export class Mesh {
       neighbours: [...this.links.keys()].filter((id) => this.links.get(id)!.open).sort(),
       routes,
       bridges: findBridges(graph).map(([from, to]) => ({ from, to })),
-      forwards: { held: this.forwarder.held, forwarded: this.forwarder.forwarded, delivered: this.forwarder.delivered },
+      forwards: {
+        held: this.forwarder.held,
+        forwarded: this.forwarder.forwarded,
+        delivered: this.forwarder.delivered,
+      },
     };
   }
 
@@ -275,6 +307,14 @@ export class Mesh {
   }
 
   private onFrame(link: MeshLink, frame: LinkFrame): void {
+    if (frame.t === 'lsa' || frame.t === 'lkey') {
+      let bucket = this.allowance.get(link);
+      if (!bucket) {
+        bucket = new TokenBucket(ADVERTS_PER_SECOND, ADVERT_BURST, () => performance.now());
+        this.allowance.set(link, bucket);
+      }
+      if (!bucket.take()) throw new QuotaError('too many adverts on this link; slow down');
+    }
     switch (frame.t) {
       case 'lsa':
         return this.advert(link, frame.data);
@@ -367,10 +407,39 @@ export class Mesh {
     const graph = this.db.graph();
     this.routes = graph.edges.has(this.self) ? nextHopTable(graph, this.self) : new Map();
     this.forwarder.routesChanged();
-    const wanted = linksToDial(graph, this.self)
+    clearTimeout(this.planTimer);
+    this.planTimer = setTimeout(() => this.plan(), PLAN_HOLD_DOWN_MS);
+    this.planTimer.unref();
+  }
+
+  /**
+   * The links the topology rules say this relay dials (core mesh-topology.ts): its part of the
+   * repair plan; or, when it has no link left but knows the cloud, the join rule's.
+   */
+  private plan(): void {
+    if (this.closed) return;
+    const graph = this.reachableGraph();
+    const linked = (graph.edges.get(this.self)?.size ?? 0) > 0;
+    const ids = linked ? linksToDial(graph, this.self) : this.db.size > 1 ? joinLinks(graph, this.self) : [];
+    const wanted = ids
       .map((id) => ({ id, address: this.db.descriptor(id)?.addresses[0] }))
       .filter((w): w is { id: string; address: string } => w.address !== undefined);
     this.dialer.plan(wanted);
+  }
+
+  /**
+   * The link graph of the relays this one reaches. A relay that died keeps its advert until it
+   * ages out (an hour), and two dead neighbours still list each other: the rules must not plan
+   * links to them (dialling would fail for that hour, and the plan would count those links as
+   * made). Adverts of relays out of reach say nothing about the cloud this relay can repair.
+   */
+  private reachableGraph(): MeshGraph {
+    const full = this.db.graph();
+    const nodes = new Set([this.self, ...this.routes.keys()]);
+    const links: Array<{ a: string; b: string; cost: number }> = [];
+    for (const a of nodes)
+      for (const [b, cost] of full.edges.get(a) ?? []) if (a < b && nodes.has(b)) links.push({ a, b, cost });
+    return graphOfLinks(nodes, links);
   }
 
   private tick(): void {
@@ -380,4 +449,3 @@ export class Mesh {
     this.store.purge(now);
   }
 }
-

@@ -154,7 +154,9 @@ export function statusHtml(s: RelayStatus, lang: StatusLanguage): string {
       )}</table>`
     : `<p>${t.none}</p>`;
   const bridges = s.bridges.length
-    ? s.bridges.map((b) => `<code>${escape(short(b.from))}</code> — <code>${escape(short(b.to))}</code>`).join('<br>')
+    ? s.bridges
+        .map((b) => `<code>${escape(short(b.from))}</code> — <code>${escape(short(b.to))}</code>`)
+        .join('<br>')
     : t.none;
   const other = lang === 'en' ? '/status' : '/status?lang=en';
   return `<!doctype html>
