@@ -48,6 +48,7 @@ interface Status {
   neighbours: string[];
   routes: Array<{ to: string; nextHop: string; hops: number; path: string[] }>;
   bridges: unknown[];
+  forwards: { held: number; forwarded: number; delivered: number };
 }
 
 async function status(relay: Relay): Promise<Status> {
@@ -386,4 +387,49 @@ describe('what a link peer may try', () => {
     peer.ws.send(new Uint8Array(MAX_LINK_FRAME_BYTES + 1), { binary: true });
     await until(() => peer.closed, 'the oversized frame ends the link');
   });
+});
+
+describe('store and forward', () => {
+  it('holds a forward through an outage and a restart of both relays, then stores it once', async () => {
+    const aDir = relays.dir();
+    const bDir = relays.dir();
+    let a = await relays.start({ dataDir: aDir });
+    let b = await relays.start({ dataDir: bDir, join: [a.address] });
+    await until(async () => (await status(a)).routes.some((r) => r.to === idOf(b)), 'a route from A to B');
+    const to = parseRelayAddress(b.address).fingerprint;
+    const { client: reader, recipient, sk } = await queueOn(b);
+    await reader.close();
+    const sender = await TestClient.connect(a.address);
+    const relayDh = await keyRecordOf(sender, to);
+    const body = utf8('held, not lost');
+    const auth = forwardAuth(sk, relayDh, to, recipient.sid, body);
+
+    await b.close();
+    await until(async () => (await status(a)).neighbours.length === 0, 'the link down');
+    const id = sender.nextId();
+    const answer = reply(sender, id).catch(() => undefined);
+    sender.sendFrame({ t: 'fwd', id, to, sid: recipient.sid, body, auth });
+    await until(async () => (await status(a)).forwards.held === 1, 'the forward held at A');
+    // A restarts with the forward on disk; B comes back later.
+    await a.close();
+    await answer;
+    a = await relays.start({ dataDir: aDir, port: a.port });
+    expect((await status(a)).forwards.held).toBe(1);
+    b = await relays.start({ dataDir: bDir, port: b.port, join: [a.address] });
+    await until(async () => (await status(a)).forwards.held === 0, 'the forward delivered');
+
+    // The client, which never got its answer, sends it again: answered, not stored twice.
+    const again = await TestClient.connect(a.address);
+    const retry = again.nextId();
+    again.sendFrame({ t: 'fwd', id: retry, to, sid: recipient.sid, body, auth });
+    expect((await reply(again, retry)).t).toBe('ok');
+    const back = await TestClient.connect(b.address);
+    expect(await recipient.sub(back)).toMatchObject({ t: 'ok', pending: 1 });
+    const [msg] = await back.messages(recipient.rid, 1);
+    expect(openDelivery(recipient.key, msg!.mid, msg!.body).body).toEqual(body);
+    await back.ping();
+    expect(back.pendingFrames().filter((f) => f.t === 'msg')).toHaveLength(0);
+    await again.close();
+    await back.close();
+  }, 120_000);
 });
