@@ -4,8 +4,9 @@
  * raw broadcaster (fanout-bench.ts); prints the tables and writes docs/BENCHMARKS.md. Runs
  * for about five minutes; every phase is bounded in time.
  *
- * `npm run bench -- --only fanout` (or `groupsend`, `conversation`) runs that phase alone and
- * replaces only its section of docs/BENCHMARKS.md.
+ * `npm run bench -- --only fanout` (or `groupsend`, `conversation`, `hops`) runs that phase alone
+ * and replaces only its section of docs/BENCHMARKS.md (`hops` runs only alone: a full run keeps
+ * the section it finds).
  */
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -23,6 +24,7 @@ import {
   spliceConversationSection,
 } from './conversation-bench.ts';
 import { benchFanout, fanoutOnly, renderFanoutSection, spliceFanoutSection } from './fanout-bench.ts';
+import { hopsOnly } from './hops-bench.ts';
 import {
   benchGroupSend,
   groupSendOnly,
@@ -129,8 +131,9 @@ async function main(): Promise<void> {
   if (only !== undefined) {
     if (only === 'groupsend') return groupSendOnly(log);
     if (only === 'conversation') return conversationOnly(log);
+    if (only === 'hops') return hopsOnly(log);
     if (only !== 'fanout')
-      throw new Error(`--only knows three phases: fanout, groupsend, conversation (not ${only})`);
+      throw new Error(`--only knows four phases: fanout, groupsend, conversation, hops (not ${only})`);
     return fanoutOnly(log);
   }
   const machine = await describeMachine();

@@ -9,6 +9,9 @@
  * - `done`: the forwards answered `stored`, kept until the message would have expired, so
  *   that a forward that comes again (a retry whose answer was lost, a replay) is answered
  *   from here and stores nothing twice.
+ *
+ * Writes of one event-loop turn are committed together (group commit, as the queue store
+ * does): `hold` and `markDone` resolve once their transaction is on disk.
  */
 import Database from 'better-sqlite3';
 import { QuotaError, StorageError } from '@parus/core';
@@ -48,6 +51,11 @@ export class ForwardStore {
     doneCount: Database.Statement;
   };
   private held: number;
+  /** Writes waiting for this turn's commit, and who waits for it. */
+  private batch: Array<() => void> = [];
+  private waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private readonly queued = new Set<string>();
+  private scheduled = false;
 
   constructor(private readonly opts: ForwardStoreOptions) {
     try {
@@ -89,14 +97,52 @@ export class ForwardStore {
     return this.held;
   }
 
-  /** Commits a forward; false when it is already held. QUOTA when the queue is full. */
-  hold(f: HeldForward): boolean {
+  /** Commits a forward (resolves once on disk); false when it is already held. QUOTA when the queue is full. */
+  async hold(f: HeldForward): Promise<boolean> {
+    const k = Buffer.from(f.fid).toString('base64url');
+    if (this.queued.has(k) || this.statements.get.get(f.fid) !== undefined) return false;
     if (this.held >= this.opts.maxHeld)
       throw new QuotaError('the relay holds too many forwards; try again later');
-    const r = this.statements.hold.run(f.fid, f.to, f.sid, f.body, f.auth, f.hops, f.prev, f.created);
-    if (r.changes === 0) return false;
     this.held += 1;
+    this.queued.add(k);
+    await this.write(() => {
+      this.statements.hold.run(f.fid, f.to, f.sid, f.body, f.auth, f.hops, f.prev, f.created);
+      this.queued.delete(k);
+    });
     return true;
+  }
+
+  /** Runs `op` in this turn's transaction; resolves once it is committed. */
+  private write(op: () => void): Promise<void> {
+    this.batch.push(op);
+    const done = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.commit());
+    }
+    return done;
+  }
+
+  private commit(): void {
+    this.scheduled = false;
+    const ops = this.batch;
+    const waiting = this.waiting;
+    this.batch = [];
+    this.waiting = [];
+    if (!this.db.open) {
+      for (const w of waiting) w.reject(new StorageError('the mesh database is closed'));
+      return;
+    }
+    try {
+      this.db.transaction(() => {
+        for (const op of ops) op();
+      })();
+    } catch (cause) {
+      const error = new StorageError('cannot write the mesh database', { cause });
+      for (const w of waiting) w.reject(error);
+      return;
+    }
+    for (const w of waiting) w.resolve();
   }
 
   get(fid: Uint8Array): HeldForward | undefined {
@@ -137,17 +183,23 @@ export class ForwardStore {
     }));
   }
 
-  /** The forward is answered: no longer held; when stored, remembered until `expires`. */
+  /**
+   * The forward is answered: no longer held; when stored, remembered until `expires`. Committed
+   * with the turn's writes, not waited for: lost in a crash, the forward goes again and is
+   * answered from the destination's `done`.
+   */
   settle(fid: Uint8Array, stored: { expires: number } | undefined): void {
-    this.db.transaction(() => {
+    void this.write(() => {
       if (this.statements.drop.run(fid).changes > 0) this.held -= 1;
       if (stored) this.statements.done.run(fid, stored.expires);
-    })();
+    }).catch(() => undefined);
   }
 
-  /** The destination stored it: remembered until `expires`. */
-  markDone(fid: Uint8Array, expires: number): void {
-    this.statements.done.run(fid, expires);
+  /** The destination stored it: remembered until `expires` (resolves once on disk). */
+  markDone(fid: Uint8Array, expires: number): Promise<void> {
+    return this.write(() => {
+      this.statements.done.run(fid, expires);
+    });
   }
 
   isDone(fid: Uint8Array): boolean {
@@ -163,6 +215,7 @@ export class ForwardStore {
   }
 
   close(): void {
+    if (this.batch.length > 0) this.commit();
     if (this.db.open) this.db.close();
   }
 }

@@ -160,7 +160,7 @@ export class Forwarder {
       if (f.hops >= MAX_FORWARD_HOPS) return answer('PROTOCOL');
       if (prev === null) this.wait(k, answer);
       if (this.pending.has(k)) return; // already held: the answer comes with the first copy's
-      const fresh = this.opts.store.hold({
+      const fresh = await this.opts.store.hold({
         fid,
         to: f.to,
         sid: f.sid,
@@ -170,7 +170,7 @@ export class Forwarder {
         prev,
         created: this.opts.now(),
       });
-      if (!fresh && this.pending.has(k)) return;
+      if (!fresh) return; // a copy that came while the first was being committed: its answer is the first's
       this.pending.set(k, { to: f.to, nextAt: 0, waitMs: RETRY_MS, sent: false });
       // A copy from a link is answered once the destination's answer comes back (answered()).
       if (prev !== null) this.waitLink(k, prev, answer);
@@ -226,7 +226,7 @@ export class Forwarder {
         }
         const stored = await this.opts.commands.deposit(queue, f.body);
         // Committed: remembered before the answer goes out, so a retry finds it.
-        this.opts.store.markDone(fid, stored.expires);
+        await this.opts.store.markDone(fid, stored.expires);
         this.delivered += 1;
         this.opts.subscriptions.stored(stored);
         return undefined;
