@@ -119,7 +119,9 @@ async function statusOf(relay: Relay): Promise<{
 
 async function settled(relays: Relay[]): Promise<boolean> {
   const all = await Promise.all(relays.map(statusOf));
-  return all.every((s) => s.routes.length === relays.length - 1 && s.bridges.length === 0 && s.neighbours.length >= 3);
+  return all.every(
+    (s) => s.routes.length === relays.length - 1 && s.bridges.length === 0 && s.neighbours.length >= 3,
+  );
 }
 
 async function waitSettled(relays: Relay[]): Promise<void> {

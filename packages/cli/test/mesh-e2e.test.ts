@@ -3,7 +3,8 @@
 // their own relay, the messages forwarded along the route status.json shows. Two relays are
 // killed (SIGKILL); the cloud heals to bridgeless with at least 3 links each, and the
 // conversation goes on with nothing lost or duplicated, including what was sent meanwhile.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -191,6 +192,17 @@ describe('a cloud of seven relay processes', () => {
     await until(() => healthy(live), 'the cloud healed to bridgeless, ≥ 3 links each');
     const healedRoute = (await status(first)).routes.find((r) => r.to === last.id)!;
     for (const v of victims) expect(healedRoute.path).not.toContain(v.id);
+    // `parus relay status` prints the same, as lines or as JSON.
+    const run = promisify(execFile);
+    const json = JSON.parse(
+      (await run(process.execPath, [BIN, 'relay', 'status', first.address, '--json'])).stdout,
+    ) as Status;
+    expect(json.relay.fingerprint).toBe(first.id);
+    expect(json.routes.find((r) => r.to === last.id)?.path).toEqual(healedRoute.path);
+    const lines = (await run(process.execPath, [BIN, 'relay', 'status', `127.0.0.1:${first.port}`])).stdout;
+    expect(lines).toContain(first.address);
+    expect(lines).toContain(`${last.id.slice(0, 8)}… via`);
+    expect(lines).toContain('bridges:   none');
 
     for (let i = 9; i <= 12; i++) {
       await say('alice', `a${i} after`);
