@@ -99,6 +99,18 @@ export function encodeLinkFrame(frame: LinkFrame): Uint8Array {
 const key32 = { len: 32 };
 const sig64 = { len: 64 };
 
+/** The fields each frame may have: anything else is refused (a peer cannot smuggle data along). */
+const FIELDS: Record<string, readonly string[] | undefined> = {
+  lhello: ['t', 'v', 'key', 'challenge'],
+  lwelcome: ['t', 'v', 'key', 'challenge', 'sig'],
+  lauth: ['t', 'sig'],
+  lsa: ['t', 'data'],
+  lkey: ['t', 'key', 'dh', 'sig'],
+  lfwd: ['t', 'to', 'sid', 'body', 'auth', 'hops'],
+  ldone: ['t', 'fid', 'code'],
+  lerr: ['t', 'code', 'msg'],
+};
+
 export function decodeLinkFrame(bytes: Uint8Array): LinkFrame {
   if (bytes.length > MAX_LINK_FRAME_BYTES)
     throw new DecodeError(`link frame larger than ${MAX_LINK_FRAME_BYTES} bytes`);
@@ -107,6 +119,9 @@ export function decodeLinkFrame(bytes: Uint8Array): LinkFrame {
     'link frame',
   );
   const t = asText(m.t, 't', 16);
+  const allowed = FIELDS[t];
+  if (!allowed) throw new DecodeError('unknown link frame type');
+  for (const k of Object.keys(m)) if (!allowed.includes(k)) throw new DecodeError(`unknown field in ${t}`);
   switch (t) {
     case 'lhello':
       return {
