@@ -433,3 +433,37 @@ describe('store and forward', () => {
     await back.close();
   }, 120_000);
 });
+
+describe('a relay that can only dial out (behind NAT)', () => {
+  it('is reached over the links it dialled, both ways', async () => {
+    const a = await relays.start({});
+    const b = await relays.start({ join: [a.address] });
+    // Its address names a host nobody can reach: every link it has, it dialled.
+    const nat = await relays.start({ publicHost: 'nat.invalid', join: [a.address, b.address] });
+    await until(async () => {
+      const s = await status(nat);
+      return s.routes.length === 2 && (await status(a)).routes.some((r) => r.to === idOf(nat));
+    }, 'the relay behind NAT in the cloud');
+    expect(nat.address).toContain('@nat.invalid:');
+    // Its own clients reach it on their side of the NAT.
+    const local = { ...nat, address: nat.address.replace('@nat.invalid:', '@127.0.0.1:') };
+
+    for (const [from, dest] of [
+      [a, local],
+      [local, a],
+    ] as const) {
+      const to = parseRelayAddress(dest.address).fingerprint;
+      const { client: reader, recipient, sk } = await queueOn(dest);
+      const sender = await TestClient.connect(from.address);
+      const body = utf8(`from ${idOf(from).slice(0, 4)}`);
+      const auth = forwardAuth(sk, await keyRecordOf(sender, to), to, recipient.sid, body);
+      const id = sender.nextId();
+      sender.sendFrame({ t: 'fwd', id, to, sid: recipient.sid, body, auth });
+      expect((await reply(sender, id)).t).toBe('ok');
+      const [msg] = await reader.messages(recipient.rid, 1);
+      expect(openDelivery(recipient.key, msg!.mid, msg!.body).body).toEqual(body);
+      await sender.close();
+      await reader.close();
+    }
+  }, 120_000);
+});
