@@ -4,9 +4,9 @@
  * raw broadcaster (fanout-bench.ts); prints the tables and writes docs/BENCHMARKS.md. Runs
  * for about five minutes; every phase is bounded in time.
  *
- * `npm run bench -- --only fanout` (or `groupsend`, `conversation`, `hops`) runs that phase alone
- * and replaces only its section of docs/BENCHMARKS.md (`hops` runs only alone: a full run keeps
- * the section it finds).
+ * `npm run bench -- --only fanout` (or `groupsend`, `conversation`, `mesh`, `hops`) runs that phase
+ * alone and replaces only its section of docs/BENCHMARKS.md (`hops` runs only alone: a full run
+ * keeps the section it finds).
  */
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -35,6 +35,7 @@ import type { Target } from './ipc.ts';
 import { runLoad } from './load-run.ts';
 import type { RunOptions, RunResult } from './load-run.ts';
 import { describeMachine } from './machine.ts';
+import { benchMesh, meshOnly, renderMeshSection, spliceMeshSection } from './mesh-sim-bench.ts';
 import { measureOpCosts } from './op-costs.ts';
 import { benchRatchet } from './ratchet-bench.ts';
 import type { RatchetResult } from './ratchet-bench.ts';
@@ -131,9 +132,10 @@ async function main(): Promise<void> {
   if (only !== undefined) {
     if (only === 'groupsend') return groupSendOnly(log);
     if (only === 'conversation') return conversationOnly(log);
+    if (only === 'mesh') return meshOnly(log);
     if (only === 'hops') return hopsOnly(log);
     if (only !== 'fanout')
-      throw new Error(`--only knows four phases: fanout, groupsend, conversation, hops (not ${only})`);
+      throw new Error(`--only knows five phases: fanout, groupsend, conversation, mesh, hops (not ${only})`);
     return fanoutOnly(log);
   }
   const machine = await describeMachine();
@@ -205,17 +207,21 @@ async function main(): Promise<void> {
   const fanout = await benchFanout(log);
   const groupSend = await benchGroupSend(log);
   const conversation = await benchConversation(log);
+  const mesh = await benchMesh(log);
   // Keep the web client's section (`npm run bench:web`) and the figures measured by hand.
   const previous = await readFile(OUTPUT, 'utf8').catch(() => '');
   await writeFile(
     OUTPUT,
     keepingSections(
-      spliceConversationSection(
-        spliceGroupSendSection(
-          spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
-          renderGroupSendSection(groupSend),
+      spliceMeshSection(
+        spliceConversationSection(
+          spliceGroupSendSection(
+            spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
+            renderGroupSendSection(groupSend),
+          ),
+          renderConversationSection(conversation),
         ),
-        renderConversationSection(conversation),
+        renderMeshSection(mesh),
       ),
       previous,
     ),

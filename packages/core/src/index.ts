@@ -475,7 +475,7 @@ export type { AdvertLink, LinkStateAdvert, CreateLinkStateAdvertOptions } from '
 export {
   DEFAULT_MESH_LIMITS,
   LinkStateDatabase,
-  SignatureCheckCache,
+  CheckedAdvertCache,
   floodTargets,
 } from './mesh/link-state-db.ts';
 export type { MeshLimits, AdvertOutcome, ReceiveOptions, AdvertHeader } from './mesh/link-state-db.ts';

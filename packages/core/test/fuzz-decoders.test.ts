@@ -33,6 +33,8 @@ import {
   createEnvelope,
   createGroup,
   createGroupEvent,
+  CheckedAdvertCache,
+  LinkStateDatabase,
   createLinkStateAdvert,
   createRelayDescriptor,
   createRoomLink,
@@ -781,6 +783,51 @@ function buildTargets(): void {
     decode: decodeLinkStateAdvert,
     reencode: encodeLinkStateAdvert,
     canonical: true,
+  });
+  // What a relay does with an advert a neighbour sent: the header read first, the rest only for
+  // an advert that may be newer (the held one's instances are among the seeds), with and
+  // without the cache simulations share.
+  const otherKey = generateSignKeyPair(rng);
+  const otherDescriptor = createRelayDescriptor({
+    relay: otherKey,
+    addresses: [
+      formatRelayAddress({
+        fingerprint: relayFingerprint(otherKey.publicKey),
+        host: 'c.example.org',
+        port: 443,
+        transport: 'wss',
+      }),
+    ],
+    version: '0.1.0',
+    capacity: 1,
+    issued: NOW,
+  });
+  const heldAdvert = createLinkStateAdvert({
+    relay: otherKey,
+    seq: 5,
+    issued: NOW,
+    descriptor: otherDescriptor,
+    links: [{ to: relayIdOf(meshKey.publicKey), cost: 1 }],
+  });
+  const received = [4, 5, 6].map((seq) =>
+    encodeLinkStateAdvert(
+      createLinkStateAdvert({ ...heldAdvert, relay: otherKey, seq, descriptor: otherDescriptor, links: [] }),
+    ),
+  );
+  const checkedAdverts = new CheckedAdvertCache();
+  bytesTarget('link-state database receive', {
+    covers: ['LinkStateDatabase', 'CheckedAdvertCache'],
+    seeds: [...received, ...adverts.map(encodeLinkStateAdvert)],
+    decode: (b) => {
+      const db = new LinkStateDatabase({
+        self: relayIdOf(meshKey.publicKey),
+        ...(b.length % 2 ? { checkedAdverts } : {}),
+      });
+      db.receive(encodeLinkStateAdvert(heldAdvert), { now: NOW, neighbours: [] });
+      const out = db.receive(b, { now: NOW + 1000, from: relayIdOf(otherKey.publicKey), neighbours: [] });
+      return out.kind;
+    },
+    share: 0.5,
   });
 }
 

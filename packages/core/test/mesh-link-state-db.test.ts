@@ -10,7 +10,7 @@ import {
   encodeLinkStateAdvert,
   type LinkStateAdvert,
 } from '../src/mesh/link-state-advert.ts';
-import { LinkStateDatabase, SignatureCheckCache, floodTargets } from '../src/mesh/link-state-db.ts';
+import { LinkStateDatabase, CheckedAdvertCache, floodTargets } from '../src/mesh/link-state-db.ts';
 import { T0, testRelay, type TestRelay } from './mesh-test-helpers.ts';
 
 let a: TestRelay;
@@ -92,8 +92,8 @@ describe('link-state database', () => {
   });
 
   it('checks the descriptor inside a new advert, and signatures through a shared cache too', () => {
-    for (const signatureCache of [undefined, new SignatureCheckCache()]) {
-      const db = new LinkStateDatabase({ self: a.id, ...(signatureCache ? { signatureCache } : {}) });
+    for (const checkedAdverts of [undefined, new CheckedAdvertCache()]) {
+      const db = new LinkStateDatabase({ self: a.id, ...(checkedAdverts ? { checkedAdverts } : {}) });
       // b signs an advert around a descriptor whose own signature is not b's.
       const adv = decodeLinkStateAdvert(advertOf(b, 1, [a]));
       const badDescriptor = { ...adv.descriptor, sig: new Uint8Array(64).fill(7) };

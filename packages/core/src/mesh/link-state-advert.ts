@@ -172,16 +172,28 @@ export function checkLinkStateAdvertSignature(a: LinkStateAdvert): void {
   assertSignature(a.origin, signingBytes(a), a.sig, 'link-state advert');
 }
 
-/** The bytes the advert's signature covers (for the database's cache of checked signatures). */
-export function advertSignedBytes(a: LinkStateAdvert): Uint8Array {
-  return signingBytes(a);
-}
-
 /**
  * `decodeLinkStateAdvert` without the signature checks: the database reads an advert first
  * and checks signatures only of one it is about to install (module-internal: not exported by core).
  */
 export function readLinkStateAdvert(bytes: Uint8Array): LinkStateAdvert {
+  return advertFromMap(peekLinkStateAdvert(bytes).map);
+}
+
+/** What identifies an advert instance (RFC 2328 §12.1: the LSA header), read without the rest. */
+export interface AdvertPeek {
+  map: CborMap;
+  origin: Uint8Array;
+  seq: number;
+  age: number;
+  sig: Uint8Array;
+}
+
+/**
+ * The CBOR of an advert and its header fields, checked; the rest is read by `advertFromMap`
+ * only when the database may install it (module-internal: not exported by core).
+ */
+export function peekLinkStateAdvert(bytes: Uint8Array): AdvertPeek {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('link-state advert must be bytes');
   if (bytes.length > MAX_LINK_STATE_ADVERT_BYTES) {
     throw new DecodeError(`link-state advert larger than ${MAX_LINK_STATE_ADVERT_BYTES} bytes`);
@@ -192,7 +204,18 @@ export function readLinkStateAdvert(bytes: Uint8Array): LinkStateAdvert {
     maxItems: MAX_ADVERT_LINKS,
     maxTotalItems: 8 + 3 * MAX_ADVERT_LINKS + 2,
   };
-  const m = asMap(decodeCbor(bytes, limits), 'link-state advert');
+  const map = asMap(decodeCbor(bytes, limits), 'link-state advert');
+  return {
+    map,
+    origin: asBytes(map.origin, 'link-state advert origin', { len: SIGN_PUBLIC_BYTES }),
+    seq: asUint(map.seq, 'link-state advert seq', MAX_ADVERT_SEQ),
+    age: asUint(map.age, 'link-state advert age', ADVERT_MAX_AGE_S),
+    sig: asBytes(map.sig, 'link-state advert signature', { len: SIGNATURE_BYTES }),
+  };
+}
+
+/** The whole advert from its decoded CBOR, strictly (no signature checks). */
+export function advertFromMap(m: CborMap): LinkStateAdvert {
   const v = asUint(m.v, 'link-state advert version');
   if (v !== LINK_STATE_ADVERT_VERSION) throw new ProtocolError(`unknown link-state advert version ${v}`);
   const links = asArray(m.links, 'link-state advert links', MAX_ADVERT_LINKS).map((entry, i) => {

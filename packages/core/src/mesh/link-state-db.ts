@@ -9,8 +9,8 @@
  * ones claiming to come from the future (ProtocolError); a new relay past the database's bound
  * (QuotaError).
  */
-import { concatBytes, equalBytes, toHex } from '../bytes.ts';
-import { assertSignature, hash, type SignKeyPair } from '../crypto.ts';
+import { equalBytes, toHex } from '../bytes.ts';
+import { type SignKeyPair } from '../crypto.ts';
 import { ExpiredError, ProtocolError, QuotaError, UsageError } from '../errors.ts';
 import {
   ADVERT_HOP_AGE_S,
@@ -18,18 +18,18 @@ import {
   ADVERT_REFRESH_S,
   MAX_ADVERT_SEQ,
   advertLinks,
-  advertOrigin,
-  advertSignedBytes,
   compareAdvertInstances,
+  advertFromMap,
+  checkLinkStateAdvertSignature,
   createLinkStateAdvert,
   encodeLinkStateAdvert,
-  readLinkStateAdvert,
+  peekLinkStateAdvert,
+  type AdvertPeek,
   type LinkStateAdvert,
 } from './link-state-advert.ts';
 import { byId, meshGraph, type MeshGraph } from './mesh-graph.ts';
 import {
   checkRelayDescriptorSignature,
-  descriptorSignedBytes,
   encodeRelayDescriptor,
   relayIdOf,
   type RelayDescriptor,
@@ -88,6 +88,8 @@ interface Entry {
   age: number;
   /** When it came in, ms. */
   at: number;
+  /** Its links by relay id, worked out once for the graph. */
+  links: Array<{ to: RelayId; cost: number }>;
 }
 
 /**
@@ -99,40 +101,61 @@ export function floodTargets(neighbours: readonly RelayId[], from: RelayId | und
 }
 
 /**
- * Signatures already checked, by a digest of key, signature and message. A relay has one
- * database and checks each advert once, so it needs none; a process that hosts many relays'
- * databases (the mesh simulations) shares one, so that each advert's signature is checked once
- * per process rather than once per simulated relay. Bounded: cleared when full.
+ * Adverts already read and checked (shape and both signatures), by origin and signature, with
+ * what they were checked over. A relay has one database and checks each advert it installs
+ * once, so it needs none; a process that hosts many relays' databases (the mesh simulations)
+ * shares one, so that an advert is read and checked once per process rather than once per
+ * simulated relay. An advert is taken from it only when every signed field it came with
+ * equals the checked one's. Bounded: cleared when full.
  */
-export class SignatureCheckCache {
-  private readonly seen = new Set<string>();
+export class CheckedAdvertCache {
+  private readonly adverts = new Map<string, { advert: LinkStateAdvert; desc: Uint8Array }>();
   constructor(readonly maxEntries = 100_000) {}
 
-  /** Throws VerificationError, as assertSignature, unless the signature checks (or did before). */
-  check(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, what: string): void {
-    const key = toHex(hash(concatBytes(publicKey, signature, message), 32));
-    if (this.seen.has(key)) return;
-    assertSignature(publicKey, message, signature, what);
-    if (this.seen.size >= this.maxEntries) this.seen.clear();
-    this.seen.add(key);
+  /** The checked advert with the same signed contents as `peek` (its own age), if any. */
+  lookup(peek: AdvertPeek): LinkStateAdvert | undefined {
+    const hit = this.adverts.get(toHex(peek.origin) + toHex(peek.sig));
+    if (!hit) return undefined;
+    const m = peek.map;
+    const a = hit.advert;
+    if (Object.keys(m).length !== 8 || m.v !== a.v || m.seq !== a.seq || m.issued !== a.issued)
+      return undefined;
+    if (!(m.desc instanceof Uint8Array) || !equalBytes(m.desc, hit.desc)) return undefined;
+    const links = m.links;
+    if (!Array.isArray(links) || links.length !== a.links.length) return undefined;
+    for (const [i, l] of a.links.entries()) {
+      const pair = links[i];
+      if (!Array.isArray(pair) || pair.length !== 2 || pair[1] !== l.cost) return undefined;
+      if (!(pair[0] instanceof Uint8Array) || !equalBytes(pair[0], l.to)) return undefined;
+    }
+    return { ...a, age: peek.age };
+  }
+
+  remember(advert: LinkStateAdvert): void {
+    if (this.adverts.size >= this.maxEntries) this.adverts.clear();
+    this.adverts.set(toHex(advert.origin) + toHex(advert.sig), {
+      advert,
+      desc: encodeRelayDescriptor(advert.descriptor),
+    });
   }
 }
 
 export class LinkStateDatabase {
   readonly self: RelayId;
   readonly limits: MeshLimits;
-  /** Shared record of checked signatures (see SignatureCheckCache); none by default. */
-  signatureCache: SignatureCheckCache | undefined;
+  /** Adverts checked by other databases of this process (see CheckedAdvertCache); none by default. */
+  checkedAdverts: CheckedAdvertCache | undefined;
   private readonly entries = new Map<RelayId, Entry>();
+  private readonly ids = new Map<string, RelayId>();
   private cachedGraph: MeshGraph | undefined;
 
-  constructor(opts: { self: RelayId; limits?: Partial<MeshLimits>; signatureCache?: SignatureCheckCache }) {
+  constructor(opts: { self: RelayId; limits?: Partial<MeshLimits>; checkedAdverts?: CheckedAdvertCache }) {
     if (typeof opts?.self !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(opts.self)) {
       throw new UsageError('self must be a relay id');
     }
     this.self = opts.self;
     this.limits = { ...DEFAULT_MESH_LIMITS, ...opts.limits };
-    this.signatureCache = opts.signatureCache;
+    this.checkedAdverts = opts.checkedAdverts;
   }
 
   get size(): number {
@@ -164,17 +187,41 @@ export class LinkStateDatabase {
    * new relay past `maxRelays`.
    */
   receive(bytes: Uint8Array, opts: ReceiveOptions): AdvertOutcome {
-    // Read first, check signatures only of an advert about to be installed: a duplicate or an
-    // older copy changes nothing, and each advert comes in once per link of the relay.
-    const advert = readLinkStateAdvert(bytes);
-    return this.consider(advert, opts);
+    const { now } = opts;
+    if (!Number.isSafeInteger(now) || now < 0) throw new UsageError('now must be ms since the epoch');
+    // The header first (RFC 2328 §13 (7), (8)): a duplicate or an older copy changes nothing, and
+    // each advert comes in once per link of the relay, so only one that may be newer is read
+    // whole and has its signatures checked.
+    const peek = peekLinkStateAdvert(bytes);
+    const held = this.entries.get(this.idOf(peek.origin));
+    if (held) {
+      const order = compareAdvertInstances(peek, peek.age, held.advert, entryAge(held, now));
+      if (order === 0) return { kind: 'duplicate', origin: this.idOf(peek.origin) };
+      if (order < 0) {
+        const origin = this.idOf(peek.origin);
+        return { kind: 'older', origin, newer: this.forFlooding(origin, now)! };
+      }
+    }
+    const checked = this.checkedAdverts?.lookup(peek);
+    if (checked) return this.consider(checked, opts, true);
+    return this.consider(advertFromMap(peek.map), opts, false);
+  }
+
+  /** A relay's id from its key, remembered (it is a hash). Bounded with the database. */
+  private idOf(key: Uint8Array): RelayId {
+    const k = toHex(key);
+    let id = this.ids.get(k);
+    if (id === undefined) {
+      id = relayIdOf(key);
+      if (this.ids.size >= 2 * this.limits.maxRelays) this.ids.clear();
+      this.ids.set(k, id);
+    }
+    return id;
   }
 
   /** The advert's signature, and its descriptor's unless it is the descriptor we hold already. */
   private checkSignatures(advert: LinkStateAdvert, held: Entry | undefined): void {
-    const cache = this.signatureCache;
-    if (cache) cache.check(advert.origin, advertSignedBytes(advert), advert.sig, 'link-state advert');
-    else assertSignature(advert.origin, advertSignedBytes(advert), advert.sig, 'link-state advert');
+    checkLinkStateAdvertSignature(advert);
     const known = held?.advert.descriptor;
     const d = advert.descriptor;
     if (
@@ -184,14 +231,12 @@ export class LinkStateDatabase {
     ) {
       return;
     }
-    if (cache) cache.check(d.key, descriptorSignedBytes(d), d.sig, 'relay descriptor');
-    else checkRelayDescriptorSignature(d);
+    checkRelayDescriptorSignature(d);
   }
 
-  private consider(advert: LinkStateAdvert, opts: ReceiveOptions): AdvertOutcome {
+  private consider(advert: LinkStateAdvert, opts: ReceiveOptions, checked: boolean): AdvertOutcome {
     const { now } = opts;
-    if (!Number.isSafeInteger(now) || now < 0) throw new UsageError('now must be ms since the epoch');
-    const origin = advertOrigin(advert);
+    const origin = this.idOf(advert.origin);
     // RFC 2328 §13 (4) discards a MaxAge LSA nobody holds; here no MaxAge copy is ever taken:
     // a relay withdraws by originating an advert without links, and a copy's `issued` bounds
     // how long anyone can keep it alive by resetting its unsigned age.
@@ -210,8 +255,11 @@ export class LinkStateDatabase {
     } else if (this.entries.size >= this.limits.maxRelays) {
       throw new QuotaError(`the link-state database holds ${this.limits.maxRelays} relays already`);
     }
-    this.checkSignatures(advert, held);
-    this.entries.set(origin, { advert, age: advert.age, at: now });
+    if (!checked) {
+      this.checkSignatures(advert, held);
+      this.checkedAdverts?.remember(advert);
+    }
+    this.entries.set(origin, { advert, age: advert.age, at: now, links: advertLinks(advert) });
     this.cachedGraph = undefined;
     return {
       kind: 'installed',
@@ -246,7 +294,7 @@ export class LinkStateDatabase {
       descriptor: opts.descriptor,
       links: opts.links,
     });
-    this.entries.set(this.self, { advert, age: 0, at: opts.now });
+    this.entries.set(this.self, { advert, age: 0, at: opts.now, links: advertLinks(advert) });
     this.cachedGraph = undefined;
     return {
       advert,
@@ -311,9 +359,7 @@ export class LinkStateDatabase {
 
   /** The two-way link graph of every advert held (mesh-graph.ts). */
   graph(): MeshGraph {
-    this.cachedGraph ??= meshGraph(
-      [...this.entries].map(([origin, e]) => ({ origin, links: advertLinks(e.advert) })),
-    );
+    this.cachedGraph ??= meshGraph([...this.entries].map(([origin, e]) => ({ origin, links: e.links })));
     return this.cachedGraph;
   }
 

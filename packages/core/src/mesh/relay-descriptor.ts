@@ -150,11 +150,6 @@ export function decodeRelayDescriptor(bytes: Uint8Array): RelayDescriptor {
   return d;
 }
 
-/** The bytes the descriptor's signature covers (for the database's cache of checked signatures). */
-export function descriptorSignedBytes(d: RelayDescriptor): Uint8Array {
-  return signingBytes(d);
-}
-
 /** Throws VerificationError unless the descriptor's signature is its key's. */
 export function checkRelayDescriptorSignature(d: RelayDescriptor): void {
   assertSignature(d.key, signingBytes(d), d.sig, 'relay descriptor');
