@@ -31,7 +31,7 @@ import type { AuthenticatedCommand, ClientFrame, DhKeyPair, RelayFrame } from '@
 import { startRelay } from '@parus/relay';
 import type { Relay } from '@parus/relay';
 import { WebSocket } from 'ws';
-import { writeSection, type SectionMarkers } from './doc-sections.ts';
+import { spliceSection, writeSection, type SectionMarkers } from './doc-sections.ts';
 import { describeMachine } from './machine.ts';
 
 const MARKERS: SectionMarkers = {
@@ -269,6 +269,10 @@ against the direct runs' mean, the figure to compare when the machine is shared.
 | --- | ---: | ---: | ---: | ---: | ---: |
 ${lines.join('\n')}
 ${MARKERS.end}`;
+}
+
+export function spliceHopsSection(markdown: string, section: string): string {
+  return spliceSection(markdown, MARKERS, section);
 }
 
 /** `--only hops`: run this benchmark alone and update its section of docs/BENCHMARKS.md. */

@@ -5,8 +5,7 @@
  * for about five minutes; every phase is bounded in time.
  *
  * `npm run bench -- --only fanout` (or `groupsend`, `conversation`, `mesh`, `hops`) runs that phase
- * alone and replaces only its section of docs/BENCHMARKS.md (`hops` runs only alone: a full run
- * keeps the section it finds).
+ * alone and replaces only its section of docs/BENCHMARKS.md.
  */
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -24,7 +23,7 @@ import {
   spliceConversationSection,
 } from './conversation-bench.ts';
 import { benchFanout, fanoutOnly, renderFanoutSection, spliceFanoutSection } from './fanout-bench.ts';
-import { hopsOnly } from './hops-bench.ts';
+import { benchHops, hopsOnly, renderHopsSection, spliceHopsSection } from './hops-bench.ts';
 import {
   benchGroupSend,
   groupSendOnly,
@@ -208,20 +207,24 @@ async function main(): Promise<void> {
   const groupSend = await benchGroupSend(log);
   const conversation = await benchConversation(log);
   const mesh = await benchMesh(log);
+  const hops = await renderHopsSection(await benchHops(log));
   // Keep the web client's section (`npm run bench:web`) and the figures measured by hand.
   const previous = await readFile(OUTPUT, 'utf8').catch(() => '');
   await writeFile(
     OUTPUT,
     keepingSections(
-      spliceMeshSection(
-        spliceConversationSection(
-          spliceGroupSendSection(
-            spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
-            renderGroupSendSection(groupSend),
+      spliceHopsSection(
+        spliceMeshSection(
+          spliceConversationSection(
+            spliceGroupSendSection(
+              spliceFanoutSection(renderReport(report), renderFanoutSection(fanout)),
+              renderGroupSendSection(groupSend),
+            ),
+            renderConversationSection(conversation),
           ),
-          renderConversationSection(conversation),
+          renderMeshSection(mesh),
         ),
-        renderMeshSection(mesh),
+        hops,
       ),
       previous,
     ),
