@@ -5,7 +5,7 @@
  * sends and 1:1 conversations; prints the tables and writes docs/BENCHMARKS.md. Runs for
  * about fifteen minutes; every phase is bounded in time.
  *
- * `npm run bench -- --only relay` (or `fanout`, `groupsend`, `conversation`, `mesh`,
+ * `npm run bench -- --only relay` (or `fanout`, `groupsend`, `conversation`, `mesh`, `hops`,
  * `connections`) runs that phase alone and replaces only its section of docs/BENCHMARKS.md; the
  * relay phase ends, alone or not, with one JSON line of its figures, and so does the connections
  * phase.
@@ -26,6 +26,7 @@ import {
   spliceConversationSection,
 } from './conversation-bench.ts';
 import { benchFanout, fanoutOnly, renderFanoutSection, spliceFanoutSection } from './fanout-bench.ts';
+import { benchHops, hopsOnly, renderHopsSection, spliceHopsSection } from './hops-bench.ts';
 import {
   benchGroupSend,
   groupSendOnly,
@@ -96,9 +97,10 @@ async function main(): Promise<void> {
     if (only === 'relay') return relayOnly(log, process.argv);
     if (only === 'mesh') return meshOnly(log);
     if (only === 'connections') return connectionsOnly(log);
+    if (only === 'hops') return hopsOnly(log);
     if (only !== 'fanout')
       throw new Error(
-        `--only knows six phases: relay, fanout, groupsend, conversation, mesh, connections (not ${only})`,
+        `--only knows seven phases: relay, fanout, groupsend, conversation, mesh, hops, connections (not ${only})`,
       );
     return fanoutOnly(log);
   }
@@ -161,24 +163,28 @@ async function main(): Promise<void> {
   const groupSend = await benchGroupSend(log);
   const conversation = await benchConversation(log);
   const mesh = await benchMesh(log);
+  const hops = await renderHopsSection(await benchHops(log));
   const connections = await benchConnections(log);
   // Keep the web client's section (`npm run bench:web`) and the figures measured by hand.
   const previous = await readFile(OUTPUT, 'utf8').catch(() => '');
   await writeFile(
     OUTPUT,
     keepingSections(
-      spliceMeshSection(
-        spliceConversationSection(
-          spliceGroupSendSection(
-            spliceFanoutSection(
-              renderReport(report, renderRelaySection(relayPhase)),
-              renderFanoutSection(fanout),
+      spliceHopsSection(
+        spliceMeshSection(
+          spliceConversationSection(
+            spliceGroupSendSection(
+              spliceFanoutSection(
+                renderReport(report, renderRelaySection(relayPhase)),
+                renderFanoutSection(fanout),
+              ),
+              renderGroupSendSection(groupSend),
             ),
-            renderGroupSendSection(groupSend),
+            renderConversationSection(conversation),
           ),
-          renderConversationSection(conversation),
+          renderMeshSection(mesh),
         ),
-        renderMeshSection(mesh),
+        hops,
       ),
       previous,
     ),

@@ -93,6 +93,7 @@ import {
   type InboundQueue,
   type InviteRecord,
 } from './records.ts';
+import { SendRoutes } from './send-routes.ts';
 import { RelayConnection } from './relay-connection.ts';
 import type { Store, StoreOp } from './store.ts';
 import type { Transport } from './transport.ts';
@@ -154,6 +155,12 @@ export class Account {
   private readonly lock = new Mutex();
   private readonly changes = new Changes();
   private readonly relays = new Map<string, RelayConnection>();
+  /** Sends to queues on other relays: forwarded by the own relay when it can (send-routes.ts). */
+  private readonly sendRoutes = new SendRoutes({
+    home: () => this.account.relay,
+    connection: (address) => this.connection(address),
+    now: () => this.now(),
+  });
   private readonly contactsById = new Map<string, ContactRecord>();
   private readonly invitesById = new Map<string, InviteRecord>();
   /** rid hex → what the queue belongs to. */
@@ -219,6 +226,7 @@ export class Account {
       kickFlush: () => this.kickFlush(),
       flushAgain: () => void (this.flushAgain = true),
       connection: (address) => this.connection(address),
+      sendPath: (address) => this.sendRoutes.path(address),
       connected: (address, timeoutMs) => this.connected(address, timeoutMs),
       newQueue: (relayAddress, senderKey) => this.newQueue(relayAddress, senderKey),
       newQueues: (senderKey) => this.newQueues(senderKey),

@@ -21,7 +21,10 @@ import {
   UsageError,
   VerificationError,
   authenticateCommand,
+  authenticateForward,
+  checkKeyRecord,
   concatBytes,
+  deriveForwardAuthKey,
   decodeRelayFrame,
   deriveCommandAuthKey,
   dhKeyPairFromSecret,
@@ -40,6 +43,8 @@ import {
   wipe,
   type AuthenticatedCommand,
   type ClientFrame,
+  type ForwardFrame,
+  type KeyRecordRequest,
   type RelayAddress,
   type RelayFrame,
   type Random,
@@ -69,6 +74,9 @@ export interface FanoutSendResult {
   /** Queues that no longer exist (to take off the list). */
   gone: Uint8Array[];
 }
+
+/** Other relays' key records kept (relayKey). */
+const MAX_RELAY_KEYS = 1_024;
 
 /** Keys K kept per connection; far more than an account's queue keys on one relay. */
 const MAX_AUTH_KEYS = 4_096;
@@ -130,6 +138,8 @@ export class RelayConnection {
    * engine never changes a secret's array in place (that would leave a stale entry here).
    */
   private readonly publicKeys = new WeakMap<Uint8Array, Uint8Array>();
+  /** Other relays' X25519 keys from checked key records (relayKey), by fingerprint (hex). */
+  private readonly relayKeys = new Map<string, Uint8Array>();
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly subs = new Map<string, Subscription>();
@@ -458,6 +468,55 @@ export class RelayConnection {
           } as AuthenticatedCommand)
         : bare;
     }
+    return this.exchange(conn, id, frame);
+  }
+
+  /**
+   * The signed key record of relay `to` (its long-term X25519 key), asked of this relay and
+   * checked here against `to` (core relay-forward.ts). NOT_FOUND: this relay does not know it.
+   */
+  async relayKey(to: Uint8Array): Promise<Uint8Array> {
+    const cached = this.relayKeys.get(toHex(to));
+    if (cached) return cached;
+    const answer = await this.request((id) => ({ t: 'rkey', id, to }));
+    if (answer.t !== 'rkey') throw new ProtocolError('relay answered rkey with something else');
+    checkKeyRecord(answer, to);
+    if (this.relayKeys.size >= MAX_RELAY_KEYS) this.relayKeys.clear();
+    this.relayKeys.set(toHex(to), answer.dh);
+    return answer.dh;
+  }
+
+  /**
+   * Sends `body` to queue `sid` on relay `to` through this relay (docs/decisions/0033): it
+   * answers once the destination has stored it. Authenticated for the destination with the
+   * queue's sender key when given. The same body sent again is stored once.
+   */
+  async forward(to: Uint8Array, sid: Uint8Array, body: Uint8Array, senderSecret?: Uint8Array): Promise<void> {
+    let auth: Uint8Array | undefined;
+    if (senderSecret) {
+      const relayDh = await this.relayKey(to);
+      const key = deriveForwardAuthKey(senderSecret, relayDh, to, this.publicKeyOf(senderSecret));
+      try {
+        auth = authenticateForward(key, to, sid, body);
+      } finally {
+        wipe(key);
+      }
+    }
+    const answer = await this.request((id) => ({ t: 'fwd', id, to, sid, body, ...(auth ? { auth } : {}) }));
+    if (answer.t !== 'ok') throw new ProtocolError('relay answered fwd with something else');
+  }
+
+  private async request(build: (id: number) => ForwardFrame | KeyRecordRequest): Promise<RelayFrame> {
+    if (!this.conn || !this.session) throw new TransportError('not connected to the relay');
+    const turn = this.pacer?.turn();
+    if (turn) await turn;
+    const conn = this.conn;
+    if (!conn || !this.session) throw new TransportError('not connected to the relay');
+    const id = this.nextId++;
+    return this.exchange(conn, id, build(id));
+  }
+
+  private exchange(conn: TransportConnection, id: number, frame: ClientFrame): Promise<RelayFrame> {
     return new Promise<RelayFrame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);

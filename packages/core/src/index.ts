@@ -217,6 +217,39 @@ export type {
 } from './relay-protocol.ts';
 export { MAX_ACK_BATCH, packAckIds, splitAckIds } from './ack-batch.ts';
 export {
+  FORWARD_ID_BYTES,
+  makeKeyRecord,
+  checkKeyRecord,
+  forwardId,
+  deriveForwardAuthKey,
+  authenticateForward,
+  checkForwardAuth,
+} from './relay-forward.ts';
+export type { ForwardFrame, KeyRecordRequest, KeyRecordReply, RelayKeyRecord } from './relay-forward.ts';
+export {
+  RELAY_LINK_VERSION,
+  MAX_LINK_FRAME_BYTES,
+  MAX_LINK_ADVERT_BYTES,
+  MAX_FORWARD_HOPS,
+  encodeLinkFrame,
+  decodeLinkFrame,
+  signLinkWelcome,
+  verifyLinkWelcome,
+  signLinkAuth,
+  verifyLinkAuth,
+} from './relay-link.ts';
+export type {
+  LinkFrame,
+  LinkHello,
+  LinkWelcome,
+  LinkAuth,
+  LinkAdvert,
+  LinkKeyRecord,
+  LinkForward,
+  LinkDone,
+  LinkError,
+} from './relay-link.ts';
+export {
   FANOUT_LIST_ID_BYTES,
   FANOUT_ENTRY_BYTES,
   MAX_FANOUT_BATCH,

@@ -53,6 +53,14 @@ import {
   type FanoutCommand,
   type FanoutReply,
 } from './fanout-frames.ts';
+import {
+  decodeForwardFrame,
+  decodeKeyRecord,
+  decodeKeyRecordRequest,
+  type ForwardFrame,
+  type KeyRecordReply,
+  type KeyRecordRequest,
+} from './relay-forward.ts';
 
 /** 2: X25519 command authenticators in place of Ed25519 command signatures. */
 export const RELAY_PROTOCOL_VERSION = 2;
@@ -148,7 +156,9 @@ export type ClientFrame =
   | DelFrame
   | PingFrame
   | BlobCommand
-  | FanoutCommand;
+  | FanoutCommand
+  | ForwardFrame
+  | KeyRecordRequest;
 export type AuthenticatedCommand =
   | NewFrame
   | SecureFrame
@@ -213,7 +223,8 @@ export type RelayFrame =
   | EndFrame
   | ErrFrame
   | BlobReply
-  | FanoutReply;
+  | FanoutReply
+  | KeyRecordReply;
 
 // ---- Codecs ---------------------------------------------------------------------------
 
@@ -382,6 +393,14 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
     }
     case 'ping':
       return { t, id: reqId(m) };
+    case 'fwd':
+      return decodeForwardFrame(m, reqId(m), {
+        queueIdBytes: QUEUE_ID_BYTES,
+        maxBody: MAX_BODY_BYTES,
+        authBytes: COMMAND_AUTH_BYTES,
+      });
+    case 'rkey':
+      return decodeKeyRecordRequest(m, reqId(m));
     default: {
       if (isBlobCommandType(t))
         return decodeBlobCommand(t, m, { id: reqId(m), auth: asBytes(m.auth, 'auth', auth32) });
@@ -439,6 +458,8 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
     case 'blob':
     case 'chunk':
       return decodeBlobReply(t, m, reqId(m));
+    case 'rkey':
+      return { t, id: reqId(m), ...decodeKeyRecord(m) };
     case 'err': {
       const code = asText(m.code, 'code', 32);
       if (!isErrorCode(code)) throw new DecodeError('unknown error code');

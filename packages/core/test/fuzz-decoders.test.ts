@@ -11,6 +11,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as core from '../src/index.ts';
 import {
+  decodeLinkFrame,
+  encodeLinkFrame,
+  type LinkFrame,
   CARD_LINK_PREFIX,
   FileDecryptor,
   GROUP_ID_BYTES,
@@ -290,6 +293,9 @@ function clientFrames(): ClientFrame[] {
     { t: 'frem', id: 16, lid: b(24), sids: b(48), auth: b(32) },
     { t: 'fdrop', id: 17, lid: b(24), auth: b(32) },
     { t: 'fsend', id: 18, lid: b(24), body: b(64), auth: b(32) },
+    { t: 'fwd', id: 20, to: b(32), sid: b(24), body: b(90) },
+    { t: 'fwd', id: 21, to: b(32), sid: b(24), body: b(0), auth: b(32) },
+    { t: 'rkey', id: 22, to: b(32) },
   ];
 }
 
@@ -317,6 +323,7 @@ function relayFrames(): RelayFrame[] {
     { t: 'chunk', id: 6, n: 0, data: b(50) },
     { t: 'flist', id: 7, lid: b(24) },
     { t: 'fsent', id: 8, n: 2, full: b(24), gone: new Uint8Array(0) },
+    { t: 'rkey', id: 12, key: b(32), dh: b(32), sig: b(64) },
   ];
 }
 
@@ -911,6 +918,26 @@ function buildTargets(): void {
       links: [neighbour(), neighbour(), neighbour()].map((to, i) => ({ to, cost: 1 + i * 1000 })),
     }),
   ];
+  // Relay links (decision 0033).
+  const linkFrames: LinkFrame[] = [
+    { t: 'lhello', v: 1, key: rng.bytes(32), challenge: rng.bytes(32) },
+    { t: 'lwelcome', v: 1, key: rng.bytes(32), challenge: rng.bytes(32), sig: rng.bytes(64) },
+    { t: 'lauth', sig: rng.bytes(64) },
+    { t: 'lsa', data: encodeLinkStateAdvert(adverts[0]!) },
+    { t: 'lkey', key: rng.bytes(32), dh: rng.bytes(32), sig: rng.bytes(64) },
+    { t: 'lfwd', to: rng.bytes(32), sid: rng.bytes(24), body: rng.bytes(70), hops: 3 },
+    { t: 'lfwd', to: rng.bytes(32), sid: rng.bytes(24), body: rng.bytes(1), auth: rng.bytes(32), hops: 0 },
+    { t: 'ldone', fid: rng.bytes(16) },
+    { t: 'ldone', fid: rng.bytes(16), code: 'AUTH' },
+    { t: 'lerr', code: 'DECODE', msg: 'bad frame' },
+  ];
+  bytesTarget('relay link frames', {
+    covers: ['decodeLinkFrame'],
+    seeds: linkFrames.map(encodeLinkFrame),
+    decode: decodeLinkFrame,
+    reencode: encodeLinkFrame,
+    canonical: true,
+  });
   bytesTarget('link-state adverts', {
     covers: ['decodeLinkStateAdvert'],
     seeds: [...adverts.map(encodeLinkStateAdvert), encodeLinkStateAdvert({ ...adverts[1]!, age: 3599 })],

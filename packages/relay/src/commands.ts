@@ -22,6 +22,8 @@ import type {
   AckFrame,
   DelFrame,
   FanoutCommand,
+  ForwardFrame,
+  KeyRecordRequest,
   NewFrame,
   Random,
   SecureFrame,
@@ -31,11 +33,13 @@ import type {
 import type { CommandContext } from './command-context.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import type { FanoutHandler } from './fanout.ts';
-import type { QueueRecord, QueueStore } from './queue-store.ts';
+import type { QueueRecord, QueueStore, StoredMessage } from './queue-store.ts';
 import type { StorageBudget } from './storage-budget.ts';
 import type { Subscriptions } from './subscriptions.ts';
 
 export type QueueCommand =
+  | ForwardFrame
+  | KeyRecordRequest
   | NewFrame
   | SecureFrame
   | SubFrame
@@ -57,6 +61,8 @@ export interface CommandHandlerOptions {
   fanout: FanoutHandler;
   /** The relay's storage budget: a full relay creates no queue. */
   storage: StorageBudget;
+  /** Forwarded sends and key records (mesh/mesh.ts), set once the mesh part is wired. */
+  mesh?: { run(ctx: CommandContext, frame: ForwardFrame | KeyRecordRequest): Promise<void> };
 }
 
 export class CommandHandler {
@@ -76,6 +82,10 @@ export class CommandHandler {
         return this.ack(ctx, frame);
       case 'del':
         return this.delete(ctx, frame);
+      case 'fwd':
+      case 'rkey':
+        if (!this.opts.mesh) throw new NotFoundError('this relay forwards to no other relay');
+        return this.opts.mesh.run(ctx, frame);
       default:
         return this.opts.fanout.run(ctx, frame);
     }
@@ -138,6 +148,16 @@ export class CommandHandler {
       if (!frame.auth) throw new AuthError('send to a secured queue must be authenticated');
       ctx.auth.check(queue.sk, frame, frame.auth);
     }
+    const stored = await this.deposit(queue, frame.body);
+    ctx.reply({ t: 'ok', id: frame.id });
+    this.opts.subscriptions.stored(stored);
+  }
+
+  /**
+   * Seals `sent` under the queue's key and commits it; the caller answers, then tells the
+   * subscriptions (`subscriptions.stored`). Also the last hop of a forwarded send (mesh/forwarder.ts).
+   */
+  async deposit(queue: QueueRecord, sent: Uint8Array): Promise<StoredMessage> {
     const { rng, now } = this.opts;
     const mid = rng.bytes(MESSAGE_ID_BYTES);
     const ts = now();
@@ -145,15 +165,14 @@ export class CommandHandler {
       queue.queueKey,
       rng.bytes(DELIVERY_NONCE_BYTES),
       mid,
-      encodeDeliveryPlaintext(ts, frame.body),
+      encodeDeliveryPlaintext(ts, sent),
     );
     const stored = await this.opts.store.append(
       { rid: queue.rid, mid, ts, body, expires: ts + this.opts.messageTtlMs },
       { checkedSk: queue.sk },
     );
     this.opts.onStored();
-    ctx.reply({ t: 'ok', id: frame.id });
-    this.opts.subscriptions.stored(stored);
+    return stored;
   }
 
   private async ack(ctx: CommandContext, frame: AckFrame): Promise<void> {

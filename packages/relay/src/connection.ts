@@ -294,6 +294,7 @@ export class RelayConnection implements Subscriber {
       }
       case 'send':
       case 'fsend':
+      case 'fwd':
         bytes = frame.body.length;
         break;
       case 'bput':

@@ -88,6 +88,8 @@ export interface RelayLimits {
   maxFanoutEntries: number;
   /** Token bucket per connection for fan-out copies: sustained copies per second (burst: one full list). */
   fanoutCopiesPerSecond: number;
+  /** Forwards to other relays of the cloud held at once, waiting for their answer (mesh/forward-store.ts). */
+  maxForwardsHeld: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
@@ -122,6 +124,7 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   maxFanoutListsPerConnection: 64,
   maxFanoutEntries: MAX_FANOUT_ENTRIES,
   fanoutCopiesPerSecond: 50_000,
+  maxForwardsHeld: 100_000,
 });
 
 /**

@@ -39,6 +39,10 @@ import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import { StaticSite } from './static-site.ts';
 import { Subscriptions } from './subscriptions.ts';
 import { makePrivateFolder } from './private-files.ts';
+import { Mesh } from './mesh/mesh.ts';
+import { MESH_DATABASE_FILE } from './mesh/forward-store.ts';
+import { serveStatus } from './mesh/status-http.ts';
+import { MAX_LINK_FRAME_BYTES } from '@parus/core';
 
 /** The relay software's version, reported by /health. */
 export const RELAY_VERSION = '0.1.0';
@@ -80,6 +84,10 @@ export interface RelayOptions {
    * `limits`, a smaller SQLite page cache and a smaller cache of compressed web files.
    */
   small?: boolean;
+  /** Relays to link to (`parus://<fingerprint>@host:port`), joining their cloud (mesh/mesh.ts). */
+  join?: readonly string[];
+  /** The operator's note in this relay's descriptor. */
+  note?: string;
 }
 
 /** SQLite page caches of the small profile (SQLite's default is 2,000 KiB per database). */
@@ -182,7 +190,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       if (!closing) log(`delivery failed: ${errorName(error)}`);
     },
   });
-  const commands = new CommandHandler({
+  const commands: CommandHandler = new CommandHandler({
+    // The mesh part (made below: it stores through these commands) takes `fwd` and `rkey`.
+    mesh: { run: (ctx, frame) => mesh.run(ctx, frame) },
     store,
     subscriptions,
     rng,
@@ -276,7 +286,41 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     ? new StaticSite(opts.webRoot, opts.small ? SMALL_SITE_CACHE_BYTES : undefined)
     : undefined;
   let address = '';
+  const mesh: Mesh = new Mesh({
+    keys,
+    rng,
+    address: () => address,
+    version: RELAY_VERSION,
+    capacity: limits.maxConnections,
+    ...(opts.note ? { note: opts.note } : {}),
+    join: opts.join ?? [],
+    forwardsPath: join(opts.dataDir, MESH_DATABASE_FILE),
+    maxForwards: limits.maxForwardsHeld,
+    queues: store,
+    commands,
+    subscriptions,
+    now,
+    messageTtlMs: limits.messageTtlMs,
+    handshakeTimeoutMs: limits.helloTimeoutMs,
+    log,
+  });
+  const meshWss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_LINK_FRAME_BYTES,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
   const server = createServer((req, res) => {
+    if (
+      serveStatus(req, res, () => ({
+        relay: { fingerprint: mesh.self, address, version: RELAY_VERSION, protocol: RELAY_PROTOCOL_VERSION },
+        uptime: Math.floor((performance.now() - started) / 1000),
+        users: connections.size,
+        queues: store.counts().queues,
+        ...mesh.status(),
+      }))
+    )
+      return;
     handleHttp(
       req,
       res,
@@ -295,6 +339,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     if (closing) return refuseUpgrade(socket, 503);
+    if (pathOf(req) === '/mesh') return meshWss.handleUpgrade(req, socket, head, (ws) => mesh.accept(ws));
     if (pathOf(req) !== '/ws') return refuseUpgrade(socket, 404);
     if (connections.size >= limits.maxConnections) {
       return refuseConnection(socket, 503, 'connection limit reached');
@@ -317,6 +362,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       });
     });
   } catch (cause) {
+    mesh.close();
     await store.close();
     await blobStore.close();
     throw new TransportError(`cannot listen on ${host}:${opts.port ?? 0}`, { cause });
@@ -324,12 +370,14 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const bound = server.address();
   if (bound === null || typeof bound === 'string') {
     server.close();
+    mesh.close();
     await store.close();
     await blobStore.close();
     throw new TransportError('server has no TCP address');
   }
   const port = bound.port;
   address = relayAddressFor(keys, opts.publicHost ?? host, port);
+  mesh.start();
 
   const purge = async (): Promise<void> => {
     try {
@@ -372,6 +420,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Writes already accepted commit now; their `ok` frames go out before the goodbye.
       await store.flush();
+      mesh.close();
       await new Promise<void>((resolve) => setImmediate(resolve));
       const socketsClosed = [...connections.entries()].map(
         ([ws, conn]) =>

@@ -2,15 +2,19 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_RELAY_LIMITS, startRelay } from '@parus/relay';
 import type { RelayLimits } from '@parus/relay';
-import { UsageError, initCrypto } from '@parus/core';
+import { TransportError, UsageError, initCrypto, parseRelayAddress, toBase64Url } from '@parus/core';
 import { num, parse, str } from '../args.ts';
 import type { Output } from '../output.ts';
 
-export const RELAY_HELP = `parus relay [--host H] [--port N] [--data DIR] [--web DIR] [--small] [--limit NAME=VALUE]...
+export const RELAY_HELP = `parus relay [--host H] [--port N] [--public-host NAME] [--data DIR] [--web DIR] [--small]
+             [--limit NAME=VALUE]... [--join ADDRESS]... [--note TEXT]
   Runs a relay: a WebSocket endpoint that holds encrypted queues (default 127.0.0.1:7400, data in ./.parus/relay),
   serving the web client (the built packages/web, or --web DIR). --limit sets one of the relay's limits, e.g.
   --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256 (names and defaults: the user guide).
   --small: the profile for a board with 512 MB (lower limits, smaller caches; --limit still applies).
+  --join links it to another relay (parus://<fingerprint>@host:port) and so to that relay's cloud.
+parus relay status [ADDRESS]
+  Prints a relay's status: its links, the relays it knows, routes, users and queues (default 127.0.0.1:7400).
 parus relay add ADDRESS                  receive on a second relay too (failover): contacts are told`;
 
 /** `NAME=VALUE` pairs of --limit, as relay limits (startRelay checks names and values). */
@@ -33,14 +37,28 @@ export function parseLimits(pairs: readonly string[]): Partial<RelayLimits> {
 const BUILT_WEB = resolve(import.meta.dirname, '../../../web/dist');
 
 export async function relayCommand(argv: string[], makeOut: (json: boolean) => Output): Promise<number> {
+  if (argv[0] === 'status') return relayStatusCommand(argv.slice(1), makeOut);
   const { values } = parse(argv, {
     host: { type: 'string' },
     port: { type: 'string' },
+    'public-host': { type: 'string' },
     data: { type: 'string' },
     web: { type: 'string' },
     limit: { type: 'string', multiple: true },
     small: { type: 'boolean' },
+    join: { type: 'string', multiple: true },
+    note: { type: 'string' },
   });
+  const joins = (values.join as unknown as string[] | undefined) ?? [];
+  for (const address of joins) {
+    try {
+      parseRelayAddress(address);
+    } catch {
+      throw new UsageError(
+        `--join takes a relay address (parus://<fingerprint>@host:port), not ${JSON.stringify(address)}`,
+      );
+    }
+  }
   const out = makeOut(values.json === true);
   const limits = parseLimits((values.limit as unknown as string[] | undefined) ?? []);
   await initCrypto();
@@ -59,6 +77,9 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     log: (line) => process.stderr.write(`${line}\n`),
     limits,
     small: values.small === true,
+    join: joins,
+    ...(str(values, 'public-host') ? { publicHost: str(values, 'public-host')! } : {}),
+    ...(str(values, 'note') ? { note: str(values, 'note')! } : {}),
     ...(webRoot ? { webRoot } : {}),
   });
   const webUrl = webRoot ? `http://${relay.host}:${relay.port}/` : null;
@@ -70,6 +91,8 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       out.line(`  address: ${relay.address}`);
       if (webUrl) out.line(`  web:     ${webUrl}  (open it in a browser to chat)`);
       out.line(`  health:  http://${relay.host}:${relay.port}/health`);
+      out.line(`  status:  http://${relay.host}:${relay.port}/status`);
+      if (joins.length) out.line(`  joining: ${joins.join(', ')}`);
       out.line(`  data:    ${dataDir}`);
       if (small) out.line('  profile: small (lower limits and caches, for a board with 512 MB)');
       out.line('');
@@ -88,6 +111,70 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+  });
+  return 0;
+}
+
+interface StatusJson {
+  relay: { fingerprint: string; address: string; version: string };
+  uptime: number;
+  users: number;
+  queues: number;
+  relays: Array<{ fingerprint: string; addresses: string[]; reachable: boolean }>;
+  links: Array<{ from: string; to: string }>;
+  neighbours: string[];
+  routes: Array<{ to: string; nextHop: string; hops: number; path: string[] }>;
+  bridges: Array<{ from: string; to: string }>;
+  forwards: { held: number; forwarded: number; delivered: number };
+}
+
+/** `parus relay status [ADDRESS]`: what the relay's /status.json says, as lines (or as is with --json). */
+async function relayStatusCommand(argv: string[], makeOut: (json: boolean) => Output): Promise<number> {
+  const { values, positionals } = parse(argv, {});
+  const out = makeOut(values.json === true);
+  const target = positionals[0] ?? 'http://127.0.0.1:7400';
+  let base: string;
+  let expect: string | undefined;
+  if (target.startsWith('parus://')) {
+    const a = parseRelayAddress(target);
+    base = `${a.transport === 'wss' ? 'https' : 'http'}://${a.host}:${a.port}`;
+    expect = toBase64Url(a.fingerprint);
+  } else if (/^https?:\/\//.test(target)) base = target.replace(/\/+$/, '');
+  else if (/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/.test(target)) base = `http://${target}`;
+  else throw new UsageError('parus relay status takes a relay address, http://host:port or host:port');
+  let status: StatusJson;
+  try {
+    const res = await fetch(`${base}/status.json`, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new TransportError(`the relay answered ${res.status}`);
+    status = (await res.json()) as StatusJson;
+  } catch (cause) {
+    if (cause instanceof TransportError) throw cause;
+    throw new TransportError(`cannot read ${base}/status.json`, { cause });
+  }
+  if (expect && status.relay?.fingerprint !== expect)
+    throw new TransportError('the relay at that address has another fingerprint than the address says');
+  const short = (id: string): string => `${id.slice(0, 8)}…`;
+  out.result(status as unknown as Record<string, unknown>, () => {
+    out.line(`relay:     ${status.relay.address}`);
+    out.line(`version:   ${status.relay.version}   uptime: ${status.uptime} s`);
+    out.line(`users:     ${status.users}   queues: ${status.queues}`);
+    out.line(`links:     ${status.neighbours.map(short).join(' ') || '(none)'}`);
+    out.line(`relays:    ${status.relays.length} known, ${status.links.length} links in the cloud`);
+    for (const r of status.relays)
+      out.line(
+        `  ${r.fingerprint === status.relay.fingerprint ? '*' : r.reachable ? ' ' : '!'} ${r.addresses[0] ?? short(r.fingerprint)}`,
+      );
+    out.line('links in the cloud:');
+    for (const l of status.links) out.line(`  ${short(l.from)} — ${short(l.to)}`);
+    out.line('routes:');
+    for (const r of status.routes)
+      out.line(`  ${short(r.to)} via ${short(r.nextHop)} (${r.hops} hops): ${r.path.map(short).join(' → ')}`);
+    out.line(
+      `bridges:   ${status.bridges.length ? status.bridges.map((b) => `${short(b.from)} — ${short(b.to)}`).join(', ') : 'none'}`,
+    );
+    out.line(
+      `forwards:  ${status.forwards.held} held, ${status.forwards.forwarded} sent on, ${status.forwards.delivered} delivered here`,
+    );
   });
   return 0;
 }

@@ -35,6 +35,7 @@ import type {
   OutboundQueue,
 } from '../records.ts';
 import type { RelayConnection } from '../relay-connection.ts';
+import type { SendPath } from '../send-routes.ts';
 import type { Store, StoreOp } from '../store.ts';
 
 export const DAY = 24 * 60 * 60 * 1000;
@@ -172,6 +173,8 @@ export interface AccountContext {
   /** Asks the running flush for one more pass. */
   flushAgain(): void;
   connection(address: string): RelayConnection;
+  /** How to send to a queue on `address` now: forwarded by the own relay, or directly (send-routes.ts). */
+  sendPath(address: string): Promise<SendPath | undefined>;
   connected(address: string, timeoutMs?: number): Promise<RelayConnection>;
   newQueue(relayAddress: string, senderKey?: Uint8Array): Promise<InboundQueue>;
   /**

@@ -37,7 +37,7 @@ import {
   type OutboundQueue,
   type OutboxRecord,
 } from '../records.ts';
-import type { RelayConnection } from '../relay-connection.ts';
+import type { SendPath } from '../send-routes.ts';
 import type { StoreOp } from '../store.ts';
 import { C, hex, outboxKey, sendQueues, type AccountContext } from './account-context.ts';
 
@@ -57,7 +57,7 @@ export type OutboxContext = Pick<
   | 'maxSendAttempts'
   | 'device'
   | 'nextOutboxSeq'
-  | 'connection'
+  | 'sendPath'
   | 'saveContact'
   | 'flushAgain'
 >;
@@ -83,13 +83,15 @@ export class DirectOutbox {
    * and has not just let a send time out; else one that is connected at all. Each relay tried is
    * asked to connect, the next one only when those before it cannot take the send now.
    */
-  private pick(queues: readonly OutboundQueue[]): { queue: OutboundQueue; r: RelayConnection } | undefined {
+  private async pick(
+    queues: readonly OutboundQueue[],
+  ): Promise<{ queue: OutboundQueue; r: SendPath } | undefined> {
     const now = this.ctx.now();
-    let fallback: { queue: OutboundQueue; r: RelayConnection } | undefined;
+    let fallback: { queue: OutboundQueue; r: SendPath } | undefined;
     for (const queue of queues) {
-      const r = this.ctx.connection(queue.relay);
-      r.connect();
-      if (!r.connected) continue;
+      // Directly, or through the own relay when the queue's relay is in its cloud (decision 0033).
+      const r = await this.ctx.sendPath(queue.relay);
+      if (!r) continue;
       if ((this.unanswered.get(queue.relay) ?? 0) <= now) return { queue, r };
       fallback ??= { queue, r };
     }
@@ -184,16 +186,14 @@ export class DirectOutbox {
         const contact = this.ctx.contactsById.get(cid);
         if (!contact || contact.status !== 'active' || !contact.send) return;
         const queues = sendQueues(contact);
-        const target = this.pick(queues);
+        const target = await this.pick(queues);
         if (!target) return;
         const { r } = target;
         // Encrypt (and durably record) every entry first, then pipeline the sends in order.
         const ready = await this.ctx.lock.run(() => this.encryptEntries(cid, entries, target.queue));
         if (ready.length === 0) return;
         const results = await Promise.allSettled(
-          ready.map(({ entry, wire, sid, senderKey }) =>
-            r.command({ t: 'send', sid, body: wire }, senderKey).then(() => entry),
-          ),
+          ready.map(({ entry, wire, sid, senderKey }) => r.send(sid, wire, senderKey).then(() => entry)),
         );
         await this.ctx.lock.run(async () => {
           const ops: StoreOp[] = [];
@@ -245,10 +245,10 @@ export class DirectOutbox {
     if (!req) return;
     // The card's second queue when its first relay does not answer (decision 0037).
     const queues = [{ relay: req.relay, sid: req.sid }, ...(req.alt ? [req.alt] : [])];
-    const target = this.pick(queues);
+    const target = await this.pick(queues);
     if (!target) return;
     try {
-      await target.r.command({ t: 'send', sid: target.queue.sid, body: req.body });
+      await target.r.send(target.queue.sid, req.body);
     } catch (e) {
       if (e instanceof ParusError && e.code !== 'TRANSPORT' && e.code !== 'TIMEOUT') {
         this.ctx.events.emit('error', { error: e, context: 'the contact request was refused by the relay' });
