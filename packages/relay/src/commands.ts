@@ -48,6 +48,8 @@ export interface CommandHandlerOptions {
   store: QueueStore;
   subscriptions: Subscriptions;
   rng: Random;
+  /** Message ids and delivery nonces: values that go on the wire (node-random.ts pooledRandom). */
+  wireRng: Random;
   now: () => number;
   messageTtlMs: number;
   maxSubscriptionsPerConnection: number;
@@ -138,12 +140,12 @@ export class CommandHandler {
       if (!frame.auth) throw new AuthError('send to a secured queue must be authenticated');
       ctx.auth.check(queue.sk, frame, frame.auth);
     }
-    const { rng, now } = this.opts;
-    const mid = rng.bytes(MESSAGE_ID_BYTES);
+    const { wireRng, now } = this.opts;
+    const mid = wireRng.bytes(MESSAGE_ID_BYTES);
     const ts = now();
     const body = sealDeliveryNative(
       queue.queueKey,
-      rng.bytes(DELIVERY_NONCE_BYTES),
+      wireRng.bytes(DELIVERY_NONCE_BYTES),
       mid,
       encodeDeliveryPlaintext(ts, frame.body),
     );

@@ -27,7 +27,7 @@ import { RelayConnection } from './connection.ts';
 import { FanoutHandler } from './fanout.ts';
 import { SqliteFanoutStore } from './sqlite-fanout-store.ts';
 import type { ConnectionCounters } from './connection.ts';
-import { nodeRandom } from './node-random.ts';
+import { nodeRandom, pooledRandom } from './node-random.ts';
 import { resolveLimits } from './relay-limits.ts';
 import type { RelayLimits } from './relay-limits.ts';
 import { loadOrCreateServerKeys, relayAddressFor } from './server-keys.ts';
@@ -117,6 +117,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const clock = opts.now ?? Date.now;
   const now = (): number => Math.floor(clock());
   const rng = nodeRandom;
+  const wireRng = pooledRandom();
   const host = opts.host ?? '127.0.0.1';
   const started = performance.now();
 
@@ -127,7 +128,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     maxQueueMessages: limits.maxQueueMessages,
     maxQueueBytes: limits.maxQueueBytes,
     sealShared: (key, mid, plaintext) =>
-      sealDeliveryNative(key, rng.bytes(DELIVERY_NONCE_BYTES), mid, plaintext),
+      sealDeliveryNative(key, wireRng.bytes(DELIVERY_NONCE_BYTES), mid, plaintext),
   });
   const lists = new SqliteFanoutStore(store, {
     maxLists: limits.maxFanoutLists,
@@ -173,6 +174,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     store,
     subscriptions,
     rng,
+    wireRng,
     now,
     messageTtlMs: limits.messageTtlMs,
     maxSubscriptionsPerConnection: limits.maxSubscriptionsPerConnection,
