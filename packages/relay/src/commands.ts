@@ -85,7 +85,7 @@ export class CommandHandler {
 
   private async create(ctx: CommandContext, frame: NewFrame): Promise<void> {
     // Authenticated with the rk it creates the queue for: proof that the caller holds it.
-    ctx.auth.check(frame.rk, frame, frame.auth);
+    ctx.auth.check(frame.rk, frame, frame.auth, ctx.received);
     this.opts.storage.check('queues');
     const { rng } = this.opts;
     const rid = rng.bytes(QUEUE_ID_BYTES);
@@ -138,7 +138,7 @@ export class CommandHandler {
     // introduces itself); an authenticator on one is not checked, as there is no key yet.
     if (queue.sk !== null) {
       if (!frame.auth) throw new AuthError('send to a secured queue must be authenticated');
-      ctx.auth.check(queue.sk, frame, frame.auth);
+      ctx.auth.check(queue.sk, frame, frame.auth, ctx.received);
     }
     const { wireRng, now } = this.opts;
     const mid = wireRng.bytes(MESSAGE_ID_BYTES);
@@ -197,7 +197,7 @@ export class CommandHandler {
   ): Promise<QueueRecord> {
     const queue = await this.opts.store.queueByRid(frame.rid);
     if (!queue) throw new NotFoundError('no such queue');
-    ctx.auth.check(queue.rk, frame, frame.auth);
+    ctx.auth.check(queue.rk, frame, frame.auth, ctx.received);
     return queue;
   }
 }
