@@ -2,7 +2,9 @@
  * What each queue command does (relay-protocol.ts). The connection has already checked
  * the framing, the session and the request id; here each command checks its authenticator
  * against the key that owns the queue, changes the store, answers, and only then tells
- * the subscriptions, so an `ok` always goes out before the frames it caused.
+ * the subscriptions, so an `ok` goes out before the frames it caused. A `send` is the
+ * exception: its message goes out as soon as the store took it, and its `ok` once the
+ * message is durable or acked by its recipient (docs/decisions/0034).
  *
  * Every failure is thrown as a typed ParusError and becomes the `err` frame's code.
  */
@@ -149,13 +151,17 @@ export class CommandHandler {
       mid,
       encodeDeliveryPlaintext(ts, frame.body),
     );
-    const stored = await this.opts.store.append(
+    const { message, settled } = await this.opts.store.accept(
       { rid: queue.rid, mid, ts, body, expires: ts + this.opts.messageTtlMs },
       { checkedSk: queue.sk },
     );
     this.opts.onStored();
+    // Out to a caught-up subscriber at once; the sender's `ok` waits until the message is
+    // durable or its recipient acked it (held-messages.ts), so it may follow the `msg`. One
+    // that nobody took now is not going to be acked soon: it is written with the next commit.
+    if (!this.opts.subscriptions.stored(message)) this.opts.store.writeSoon(message);
+    await settled;
     ctx.reply({ t: 'ok', id: frame.id });
-    this.opts.subscriptions.stored(stored);
   }
 
   private async ack(ctx: CommandContext, frame: AckFrame): Promise<void> {

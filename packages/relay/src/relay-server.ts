@@ -89,6 +89,12 @@ export interface RelayStats {
   messagesStored: number;
   messagesDelivered: number;
   messagesExpired: number;
+  /**
+   * 1:1 messages acked (or deleted with their queue) while held for their acks, never
+   * written; and those written once their wait was over (limits.ackWaitMs).
+   */
+  messagesAckedUnwritten: number;
+  messagesWrittenLate: number;
   /** Blobs stored, finished or still uploading, and their bytes on disk. */
   blobs: number;
   blobBytes: number;
@@ -127,6 +133,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     path: join(opts.dataDir, QUEUE_DATABASE_FILE),
     maxQueueMessages: limits.maxQueueMessages,
     maxQueueBytes: limits.maxQueueBytes,
+    ackWaitMs: limits.ackWaitMs,
+    maxHeldBytes: limits.maxHeldBytes,
     sealShared: (key, mid, plaintext) =>
       sealDeliveryNative(key, wireRng.bytes(DELIVERY_NONCE_BYTES), mid, plaintext),
   });
@@ -401,6 +409,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         messagesStored: counters.messagesStored,
         messagesDelivered: subscriptions.delivered,
         messagesExpired: counters.messagesExpired,
+        messagesAckedUnwritten: store.heldCounts.acked,
+        messagesWrittenLate: store.heldCounts.written,
         blobs: blobStore.count,
         blobBytes: blobStore.storedBytes,
         blobsExpired: counters.blobsExpired,
