@@ -90,7 +90,15 @@ export interface ServerStats {
   /** Peak resident set size of the server process, bytes. */
   peakRssBytes: number;
   /** The relay's own counters (absent for the other servers). */
-  relay?: { messagesStored: number; messagesDelivered: number; errorsSent: number; messages: number };
+  relay?: {
+    messagesStored: number;
+    messagesDelivered: number;
+    errorsSent: number;
+    messages: number;
+    /** Messages acked while held for their acks (never written), and those written after the wait. */
+    ackedUnwritten?: number;
+    writtenLate?: number;
+  };
   /** Frames the raw forwarder forwarded (absent for the other servers). */
   forwarded?: number;
   /** The first lines the relay logged, and how many there were. */

@@ -55,6 +55,8 @@ async function main(): Promise<void> {
           messagesDelivered: s.messagesDelivered,
           errorsSent: s.errorsSent,
           messages: s.messages,
+          ackedUnwritten: s.messagesAckedUnwritten,
+          writtenLate: s.messagesWrittenLate,
         },
       };
     };

@@ -6,7 +6,9 @@ import type { Account } from '../src/index.ts';
 import type { ContactRecord } from '../src/records.ts';
 import { KeptStore, befriend, relayWorld } from './support/group-harness.ts';
 
-const world = relayWorld('refresh');
+// The relay answers each send once it is written (no wait for the recipient's ack, decision
+// 0034), so that a sync's own sends are counted before the other side's engine answers them.
+const world = relayWorld('refresh', { ackWaitMs: 0 });
 const DAY = 24 * 60 * 60 * 1000;
 
 function contactOf(a: Account, alias: string): ContactRecord {

@@ -319,6 +319,65 @@ export function decodeCbor(data: Uint8Array, limits: Partial<CborLimits> = {}): 
   return v;
 }
 
+/**
+ * Where the entry with text key `key` sits in `data`, a map that decodeCbor accepted
+ * (so canonical and bounded), and how many entries the map has: the offset of the map's
+ * first entry, of the entry's key and of the end of its value. Undefined when the map has no such key. A command's
+ * authenticator covers the frame as received without its `auth` entry
+ * (relay-protocol.ts commandAuthPieces), which this finds without decoding anything.
+ */
+export function mapEntrySpan(
+  data: Uint8Array,
+  key: string,
+): { first: number; start: number; end: number; entries: number } | undefined {
+  const wanted = encodedText(key);
+  const head = readHead(data, 0);
+  if (head.major !== MT_MAP) throw new DecodeError('CBOR: not a map');
+  let pos = head.next;
+  for (let i = 0; i < head.arg; i++) {
+    const start = pos;
+    pos = skipItem(data, pos, 0);
+    const isKey = pos - start === wanted.length && wanted.every((b, j) => data[start + j] === b);
+    pos = skipItem(data, pos, 0);
+    if (isKey) return { first: head.next, start, end: pos, entries: head.arg };
+  }
+  return undefined;
+}
+
+/** An item's major type, its argument and where what follows the head starts. */
+function readHead(data: Uint8Array, at: number): { major: number; arg: number; next: number } {
+  if (at >= data.length) throw new DecodeError('CBOR: truncated input');
+  const initial = data[at]!;
+  const info = initial & 31;
+  let size = 0;
+  if (info === 24) size = 1;
+  else if (info === 25) size = 2;
+  else if (info === 26) size = 4;
+  else if (info === 27) size = 8;
+  else if (info > 27) throw new DecodeError('CBOR: indefinite length or reserved head');
+  if (at + 1 + size > data.length) throw new DecodeError('CBOR: truncated input');
+  let arg = size === 0 ? info : 0;
+  for (let i = 1; i <= size; i++) arg = arg * 256 + data[at + i]!;
+  return { major: initial >> 5, arg, next: at + 1 + size };
+}
+
+/** The offset after the item at `at`. */
+function skipItem(data: Uint8Array, at: number, depth: number): number {
+  if (depth > DEFAULT_CBOR_LIMITS.maxDepth) throw new DecodeError('CBOR: nested too deeply');
+  const { major, arg, next } = readHead(data, at);
+  if (major === MT_BYTES || major === MT_TEXT) {
+    if (arg > data.length - next) throw new DecodeError('CBOR: truncated input');
+    return next + arg;
+  }
+  if (major === MT_ARRAY || major === MT_MAP) {
+    let pos = next;
+    const items = major === MT_MAP ? arg * 2 : arg;
+    for (let i = 0; i < items; i++) pos = skipItem(data, pos, depth + 1);
+    return pos;
+  }
+  return next;
+}
+
 // ---- Typed field access for decoders --------------------------------------------------
 // Each wire structure decodes through these, so every field is checked at the door.
 

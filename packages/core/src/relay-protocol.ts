@@ -26,7 +26,17 @@
  * looks like what came in.
  */
 import { assertLength, concatBytes, utf8 } from './bytes.ts';
-import { asBytes, asMap, asText, asUint, decodeCbor, encodeCbor, optional, type CborMap } from './cbor.ts';
+import {
+  asBytes,
+  asMap,
+  asText,
+  asUint,
+  decodeCbor,
+  encodeCbor,
+  mapEntrySpan,
+  optional,
+  type CborMap,
+} from './cbor.ts';
 import {
   DH_BYTES,
   dh,
@@ -545,6 +555,36 @@ export function checkCommandAuth(
   } finally {
     wipe(expected);
   }
+}
+
+/** Map heads of 0 to 23 entries (CBOR major type 5). */
+const MAP_HEADS = Array.from({ length: 24 }, (_, n) => Uint8Array.of(0xa0 | n));
+
+/**
+ * What an authenticator covers, before the frame: AUTH_CONTEXT || session. The same for
+ * every command of a connection, so a relay can hash it once per key (relay command-auth.ts).
+ */
+export function commandAuthPrefix(session: Uint8Array): Uint8Array {
+  assertLength(session, CHALLENGE_BYTES, 'session');
+  return concatBytes(AUTH_CONTEXT, session);
+}
+
+/**
+ * The rest of what a command's authenticator covers, cut from the frame as received rather
+ * than encoded again: the frame's map without its `auth` entry, as three pieces (the map's
+ * head, one entry fewer; the entries before `auth`; those after it). `received` must be
+ * bytes that decodeClientFrame accepted: it takes canonical CBOR only (shortest heads, keys
+ * in order), so for a frame of known fields these are exactly the bytes of the decoded frame
+ * without `auth` that authenticateCommand encodes, and a field the relay does not know is
+ * covered as sent. Undefined when the frame has no `auth`.
+ */
+export function commandAuthPieces(received: Uint8Array): Uint8Array[] | undefined {
+  const span = mapEntrySpan(received, 'auth');
+  if (!span) return undefined;
+  const n = span.entries - 1;
+  // A map head (major type 5); frames hold at most 16 entries, but any count up to 255 is laid out right.
+  const head = n < 24 ? MAP_HEADS[n]! : Uint8Array.of(0xb8, n);
+  return [head, received.subarray(span.first, span.start), received.subarray(span.end)];
 }
 
 // ---- Queue key and delivered bodies ---------------------------------------------------

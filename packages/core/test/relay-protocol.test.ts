@@ -13,7 +13,13 @@ import {
   VerificationError,
   authenticateCommand,
   checkCommandAuth,
+  commandAuthPieces,
+  commandAuthPrefix,
+  concatBytes,
   decodeClientFrame,
+  hmacSha256,
+  mapEntrySpan,
+  packAckIds,
   decodeRelayFrame,
   deriveCommandAuthKey,
   dhKeyPairFromSecret,
@@ -23,6 +29,7 @@ import {
   initCrypto,
   systemRandom,
   toHex,
+  utf8,
   welcomeSigningBytes,
 } from '../src/index.ts';
 import type { AuthenticatedCommand, SendFrame, SubFrame, WelcomeFrame } from '../src/index.ts';
@@ -144,6 +151,113 @@ describe('command authenticators', () => {
     ).toThrow(VerificationError);
     expect(() => authenticateCommand(new Uint8Array(31), s.session, s.send)).toThrow(UsageError);
     expect(() => authenticateCommand(s.clientKey(), new Uint8Array(0), s.send)).toThrow(UsageError);
+  });
+});
+
+describe('authenticators over the frame as received', () => {
+  const session = systemRandom.bytes(32);
+  const key = systemRandom.bytes(32);
+  const covered = (received: Uint8Array): Uint8Array =>
+    concatBytes(commandAuthPrefix(session), ...commandAuthPieces(received)!);
+
+  it('covers the bytes authenticateCommand covers, for every command shape the relay takes', () => {
+    const frames: AuthenticatedCommand[] = [
+      {
+        t: 'send',
+        id: 3,
+        sid: systemRandom.bytes(24),
+        body: systemRandom.bytes(300),
+        auth: new Uint8Array(0),
+      },
+      {
+        t: 'send',
+        id: 70_000,
+        sid: systemRandom.bytes(24),
+        body: new Uint8Array(0),
+        auth: new Uint8Array(0),
+      },
+      { t: 'ack', id: 1, rid: systemRandom.bytes(24), mid: systemRandom.bytes(16), auth: new Uint8Array(0) },
+      {
+        t: 'ack',
+        id: 2 ** 40,
+        rid: systemRandom.bytes(24),
+        mids: packAckIds([systemRandom.bytes(16), systemRandom.bytes(16)]),
+        auth: new Uint8Array(0),
+      },
+      { t: 'sub', id: 9, rid: systemRandom.bytes(24), auth: new Uint8Array(0) },
+      { t: 'del', id: 10, rid: systemRandom.bytes(24), auth: new Uint8Array(0) },
+      {
+        t: 'new',
+        id: 11,
+        rk: systemRandom.bytes(32),
+        rdh: systemRandom.bytes(32),
+        sk: systemRandom.bytes(32),
+        auth: new Uint8Array(0),
+      },
+      {
+        t: 'secure',
+        id: 12,
+        rid: systemRandom.bytes(24),
+        sk: systemRandom.bytes(32),
+        auth: new Uint8Array(0),
+      },
+    ];
+    for (const frame of frames) {
+      frame.auth = authenticateCommand(key, session, frame);
+      const received = encodeFrame(frame);
+      const decoded = decodeClientFrame(received) as AuthenticatedCommand;
+      expect(toHex(hmacSha256(key, covered(received)))).toBe(toHex(decoded.auth!));
+    }
+  });
+
+  it('covers a field the relay does not know, as sent, and every byte of the frame but the auth entry', () => {
+    const frame = {
+      t: 'sub',
+      id: 9,
+      rid: systemRandom.bytes(24),
+      zz: 5,
+      auth: new Uint8Array(0) as Uint8Array,
+    };
+    frame.auth = authenticateCommand(key, session, frame as unknown as SubFrame);
+    const received = encodeCbor(frame as never);
+    // The decoder drops `zz`; the bytes as received keep it, and the sender covered it.
+    expect('zz' in decodeClientFrame(received)).toBe(false);
+    expect(toHex(hmacSha256(key, covered(received)))).toBe(toHex(frame.auth));
+    // Any byte outside the auth entry changed (in a frame that still decodes) changes what
+    // is covered, or leaves no auth entry to find.
+    const span = mapEntrySpan(received, 'auth')!;
+    let checked = 0;
+    for (let i = 0; i < received.length; i++) {
+      if (i >= span.start && i < span.end) continue;
+      const changed = received.slice();
+      changed[i]! ^= 1;
+      try {
+        decodeClientFrame(changed);
+      } catch {
+        continue;
+      }
+      checked += 1;
+      if (commandAuthPieces(changed) === undefined) continue;
+      expect(toHex(covered(changed))).not.toBe(toHex(covered(received)));
+    }
+    expect(checked).toBeGreaterThan(20);
+  });
+
+  it('finds no auth in a frame without one', () => {
+    const ping = encodeFrame({ t: 'ping', id: 1 });
+    expect(commandAuthPieces(ping)).toBeUndefined();
+    const send = encodeFrame({ t: 'send', id: 1, sid: systemRandom.bytes(24), body: utf8('auth') });
+    expect(commandAuthPieces(send)).toBeUndefined();
+  });
+
+  it('mapEntrySpan walks nested values and refuses what is not a map', () => {
+    const bytes = encodeCbor({ a: [1, { b: utf8('x') }, 'text'], auth: 7, z: null });
+    const span = mapEntrySpan(bytes, 'auth')!;
+    expect(span.entries).toBe(3);
+    expect(toHex(bytes.subarray(span.start, span.end))).toBe(toHex(encodeCbor({ auth: 7 }).subarray(1)));
+    expect(mapEntrySpan(bytes, 'missing')).toBeUndefined();
+    expect(() => mapEntrySpan(encodeCbor([1, 2]), 'auth')).toThrow(DecodeError);
+    expect(() => mapEntrySpan(bytes.subarray(0, 5), 'auth')).toThrow(DecodeError);
   });
 });
 

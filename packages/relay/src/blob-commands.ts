@@ -33,7 +33,7 @@ export class BlobCommandHandler {
         return this.create(ctx, frame);
       case 'bput': {
         await store.put(frame.bid, frame.n, frame.data, now(), (blob) => {
-          ctx.auth.check(blob.uk, frame, frame.auth);
+          ctx.auth.check(blob.uk, frame, frame.auth, ctx.received);
           if (frame.n >= blobChunkCount(blob.size))
             throw new ProtocolError(`the blob has ${blobChunkCount(blob.size)} chunks`);
           if (frame.data.length !== blobChunkLength(blob.size, frame.n))
@@ -44,25 +44,25 @@ export class BlobCommandHandler {
       }
       case 'bfin': {
         const blob = await store.finish(frame.bid, frame.hash, now(), (b) =>
-          ctx.auth.check(b.uk, frame, frame.auth),
+          ctx.auth.check(b.uk, frame, frame.auth, ctx.received),
         );
         ctx.reply(status(frame.id, blob));
         return;
       }
       case 'bstat': {
         const blob = store.get(frame.bid, now());
-        ctx.auth.check(blob.uk, frame, frame.auth);
+        ctx.auth.check(blob.uk, frame, frame.auth, ctx.received);
         ctx.reply(status(frame.id, blob));
         return;
       }
       case 'bdel': {
-        await store.delete(frame.bid, now(), (b) => ctx.auth.check(b.uk, frame, frame.auth));
+        await store.delete(frame.bid, now(), (b) => ctx.auth.check(b.uk, frame, frame.auth, ctx.received));
         ctx.reply({ t: 'ok', id: frame.id });
         return;
       }
       case 'bget': {
         const blob = store.get(frame.bid, now());
-        ctx.auth.check(blob.dk, frame, frame.auth);
+        ctx.auth.check(blob.dk, frame, frame.auth, ctx.received);
         const data = await store.read(blob, frame.n);
         if (!ctx.isOpen()) return;
         ctx.reply({ t: 'chunk', id: frame.id, n: frame.n, data });
@@ -73,7 +73,7 @@ export class BlobCommandHandler {
 
   private async create(ctx: CommandContext, frame: BlobNewFrame): Promise<void> {
     // Authenticated with the upload key it registers: proof that the caller holds it.
-    ctx.auth.check(frame.uk, frame, frame.auth);
+    ctx.auth.check(frame.uk, frame, frame.auth, ctx.received);
     this.opts.storage.check('blobs', frame.size);
     const bid = this.opts.rng.bytes(BLOB_ID_BYTES);
     const blob = this.opts.store.create(bid, frame.uk, frame.dk, frame.size, this.opts.now());

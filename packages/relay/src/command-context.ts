@@ -9,6 +9,8 @@ import type { Subscriber } from './subscriptions.ts';
 export interface CommandContext {
   /** This connection's authenticator check (its session and X25519 key, and the cached K). */
   auth: CommandAuth;
+  /** The command's frame as received: its authenticator is checked over these bytes. */
+  received: Uint8Array;
   subscriber: Subscriber;
   isOpen(): boolean;
   reply(frame: RelayFrame): void;

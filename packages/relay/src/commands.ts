@@ -2,7 +2,9 @@
  * What each queue command does (relay-protocol.ts). The connection has already checked
  * the framing, the session and the request id; here each command checks its authenticator
  * against the key that owns the queue, changes the store, answers, and only then tells
- * the subscriptions, so an `ok` always goes out before the frames it caused.
+ * the subscriptions, so an `ok` goes out before the frames it caused. A `send` is the
+ * exception: its message goes out as soon as the store took it, and its `ok` once the
+ * message is durable or acked by its recipient (docs/decisions/0034).
  *
  * Every failure is thrown as a typed ParusError and becomes the `err` frame's code.
  */
@@ -52,6 +54,8 @@ export interface CommandHandlerOptions {
   store: QueueStore;
   subscriptions: Subscriptions;
   rng: Random;
+  /** Message ids and delivery nonces: values that go on the wire (node-random.ts pooledRandom). */
+  wireRng: Random;
   now: () => number;
   messageTtlMs: number;
   maxSubscriptionsPerConnection: number;
@@ -93,7 +97,7 @@ export class CommandHandler {
 
   private async create(ctx: CommandContext, frame: NewFrame): Promise<void> {
     // Authenticated with the rk it creates the queue for: proof that the caller holds it.
-    ctx.auth.check(frame.rk, frame, frame.auth);
+    ctx.auth.check(frame.rk, frame, frame.auth, ctx.received);
     this.opts.storage.check('queues');
     const { rng } = this.opts;
     const rid = rng.bytes(QUEUE_ID_BYTES);
@@ -146,33 +150,40 @@ export class CommandHandler {
     // introduces itself); an authenticator on one is not checked, as there is no key yet.
     if (queue.sk !== null) {
       if (!frame.auth) throw new AuthError('send to a secured queue must be authenticated');
-      ctx.auth.check(queue.sk, frame, frame.auth);
+      ctx.auth.check(queue.sk, frame, frame.auth, ctx.received);
     }
-    const stored = await this.deposit(queue, frame.body);
+    const { settled } = await this.deposit(queue, frame.body);
+    await settled;
     ctx.reply({ t: 'ok', id: frame.id });
-    this.opts.subscriptions.stored(stored);
   }
 
   /**
-   * Seals `sent` under the queue's key and commits it; the caller answers, then tells the
-   * subscriptions (`subscriptions.stored`). Also the last hop of a forwarded send (mesh/forwarder.ts).
+   * Seals `sent` under the queue's key and takes it into the store; also the last hop of a
+   * forwarded send (mesh/forwarder.ts). It goes out to a caught-up subscriber at once; the
+   * caller answers once `settled`: the message is durable or its recipient acked it
+   * (held-messages.ts, decision 0034), so the answer may follow the `msg`.
    */
-  async deposit(queue: QueueRecord, sent: Uint8Array): Promise<StoredMessage> {
-    const { rng, now } = this.opts;
-    const mid = rng.bytes(MESSAGE_ID_BYTES);
+  async deposit(
+    queue: QueueRecord,
+    sent: Uint8Array,
+  ): Promise<{ message: StoredMessage; settled: Promise<void> }> {
+    const { wireRng, now } = this.opts;
+    const mid = wireRng.bytes(MESSAGE_ID_BYTES);
     const ts = now();
     const body = sealDeliveryNative(
       queue.queueKey,
-      rng.bytes(DELIVERY_NONCE_BYTES),
+      wireRng.bytes(DELIVERY_NONCE_BYTES),
       mid,
       encodeDeliveryPlaintext(ts, sent),
     );
-    const stored = await this.opts.store.append(
+    const { message, settled } = await this.opts.store.accept(
       { rid: queue.rid, mid, ts, body, expires: ts + this.opts.messageTtlMs },
       { checkedSk: queue.sk },
     );
     this.opts.onStored();
-    return stored;
+    // One that nobody took now is not going to be acked soon: it is written with the next commit.
+    if (!this.opts.subscriptions.stored(message)) this.opts.store.writeSoon(message);
+    return { message, settled };
   }
 
   private async ack(ctx: CommandContext, frame: AckFrame): Promise<void> {
@@ -214,7 +225,7 @@ export class CommandHandler {
   ): Promise<QueueRecord> {
     const queue = await this.opts.store.queueByRid(frame.rid);
     if (!queue) throw new NotFoundError('no such queue');
-    ctx.auth.check(queue.rk, frame, frame.auth);
+    ctx.auth.check(queue.rk, frame, frame.auth, ctx.received);
     return queue;
   }
 }

@@ -254,6 +254,7 @@ export class RelayConnection implements Subscriber {
     if (refusal) return this.sendError(refusal, id);
     const context = {
       auth: this.auth,
+      received: data,
       subscriber: this,
       isOpen: () => this.isOpen(),
       reply: this.reply,

@@ -85,7 +85,7 @@ export class FanoutHandler {
 
   private async create(ctx: CommandContext, frame: FanoutNewFrame): Promise<void> {
     // Authenticated with the fk it creates the list for: proof that the caller holds it.
-    ctx.auth.check(frame.fk, frame, frame.auth);
+    ctx.auth.check(frame.fk, frame, frame.auth, ctx.received);
     const budget = this.budget(ctx.subscriber);
     if (budget.listsCreated >= this.opts.maxListsPerConnection) {
       throw new QuotaError('too many fan-out lists created on this connection');
@@ -176,7 +176,7 @@ export class FanoutHandler {
   ): Promise<FanoutList> {
     const list = await this.opts.lists.list(frame.lid);
     if (!list) throw new NotFoundError('no such fan-out list');
-    ctx.auth.check(list.fk, frame, frame.auth);
+    ctx.auth.check(list.fk, frame, frame.auth, ctx.received);
     return list;
   }
 

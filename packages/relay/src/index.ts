@@ -8,6 +8,7 @@ export type { LoadServerKeysOptions, ServerKeys } from './server-keys.ts';
 export { SqliteQueueStore } from './sqlite-queue-store.ts';
 export type { SqliteQueueStoreOptions } from './sqlite-queue-store.ts';
 export type {
+  Accepted,
   AppendOptions,
   NewMessage,
   QueueRecord,

@@ -14,3 +14,42 @@ export const nodeRandom: Random = {
     return randomFillSync(new Uint8Array(length));
   },
 };
+
+/** Bytes drawn from the CSPRNG at once by `pooledRandom`. */
+const BLOCK_BYTES = 4096;
+/** Larger draws go to the CSPRNG directly. */
+const MAX_POOLED_BYTES = 256;
+
+/**
+ * The same CSPRNG drawn in 4 KiB blocks, for the values the relay draws for every message
+ * and that go on the wire in clear (message ids, delivery nonces): a `randomFillSync` call
+ * costs several microseconds whatever its length (docs/decisions/0034), so one call serves
+ * a few hundred draws. Each draw is copied out and its bytes in the block zeroed, so no
+ * value is handed out twice and none stays behind once drawn. Keys are not drawn from it.
+ */
+export function pooledRandom(): Random & { fill(out: Uint8Array): void } {
+  const block = new Uint8Array(BLOCK_BYTES);
+  let at = BLOCK_BYTES;
+  const fill = (out: Uint8Array): void => {
+    const n = out.length;
+    if (n > MAX_POOLED_BYTES) {
+      randomFillSync(out);
+      return;
+    }
+    if (at + n > BLOCK_BYTES) {
+      randomFillSync(block);
+      at = 0;
+    }
+    out.set(block.subarray(at, at + n));
+    block.fill(0, at, at + n);
+    at += n;
+  };
+  return {
+    fill,
+    bytes(length: number): Uint8Array {
+      const out = new Uint8Array(length);
+      fill(out);
+      return out;
+    },
+  };
+}

@@ -52,6 +52,16 @@ export interface AppendOptions {
   checkedSk: Uint8Array | null;
 }
 
+/** A message accept() took: it may go out now; `settled` says when its sender may be answered. */
+export interface Accepted {
+  message: StoredMessage;
+  /**
+   * Resolves once the message is durable, or acked by its recipient (or deleted with its
+   * queue) before it was written; rejects when the write that would make it durable fails.
+   */
+  settled: Promise<void>;
+}
+
 export interface StoreCounts {
   queues: number;
   messages: number;
@@ -81,6 +91,15 @@ export interface QueueStore {
    * gone, AuthError when its sender key changed (see AppendOptions).
    */
   append(message: NewMessage, opts: AppendOptions): Promise<StoredMessage>;
+  /**
+   * Takes a message as append() does (the same checks, in call order with the other
+   * mutations) and resolves as soon as it is taken, before it is durable: it may be handed
+   * to its recipient then, and reads see it. `settled` tells when the sender may hear `ok`
+   * (held-messages.ts: a message acked within the store's wait is never written).
+   */
+  accept(message: NewMessage, opts: AppendOptions): Promise<Accepted>;
+  /** An accepted message that nobody will ack soon (its recipient is offline): written at once. */
+  writeSoon(message: StoredMessage): void;
   /**
    * Deletes message `mid` of queue `rid`; NotFoundError if the queue has no such message.
    * `seq`, when the caller knows it (the message was delivered by this relay run), lets the

@@ -90,6 +90,15 @@ export interface RelayLimits {
   fanoutCopiesPerSecond: number;
   /** Forwards to other relays of the cloud held at once, waiting for their answer (mesh/forward-store.ts). */
   maxForwardsHeld: number;
+  /**
+   * How long a 1:1 message waits in memory for its recipient's ack before it is written
+   * (docs/decisions/0034): acked in that time, it never touches the disk, and its sender's
+   * `ok` follows the ack; else it is written and fsynced, and the `ok` follows that. 0 writes
+   * every message in the commit of its own turn.
+   */
+  ackWaitMs: number;
+  /** Bytes of such messages waiting at once; past it they are all written at the next commit. */
+  maxHeldBytes: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
@@ -125,6 +134,8 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   maxFanoutEntries: MAX_FANOUT_ENTRIES,
   fanoutCopiesPerSecond: 50_000,
   maxForwardsHeld: 100_000,
+  ackWaitMs: 250,
+  maxHeldBytes: 64 * 1024 * 1024,
 });
 
 /**
@@ -144,9 +155,11 @@ export const SMALL_RELAY_LIMITS: Readonly<Partial<RelayLimits>> = Object.freeze(
   maxBlobTotalBytes: 2 * 1024 * 1024 * 1024,
   maxFanoutLists: 10_000,
   fanoutCopiesPerSecond: 10_000,
+  maxHeldBytes: 8 * 1024 * 1024,
 });
 
 const TIMER_LIMITS: ReadonlySet<keyof RelayLimits> = new Set([
+  'ackWaitMs',
   'purgeIntervalMs',
   'helloTimeoutMs',
   'heartbeatMs',
@@ -154,6 +167,9 @@ const TIMER_LIMITS: ReadonlySet<keyof RelayLimits> = new Set([
 ]);
 /** Node turns longer timer delays into 1 ms, so such a limit would mean "constantly". */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Limits for which 0 means "none" (ackWaitMs: write at once). */
+const ZERO_ALLOWED: ReadonlySet<keyof RelayLimits> = new Set(['ackWaitMs']);
 
 /**
  * Fills in defaults (of the small profile's limits when `small`) and checks that every limit
@@ -164,7 +180,12 @@ export function resolveLimits(partial: Partial<RelayLimits> = {}, small = false)
   for (const key of Object.keys(DEFAULT_RELAY_LIMITS) as Array<keyof RelayLimits>) {
     const value = partial[key];
     if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      value < 0 ||
+      (value === 0 && !ZERO_ALLOWED.has(key))
+    ) {
       throw new UsageError(`relay limit ${key} must be a finite positive number`);
     }
     if (TIMER_LIMITS.has(key) && value > MAX_TIMER_MS) {

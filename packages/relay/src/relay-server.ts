@@ -27,7 +27,7 @@ import { RelayConnection } from './connection.ts';
 import { FanoutHandler } from './fanout.ts';
 import { SqliteFanoutStore } from './sqlite-fanout-store.ts';
 import type { ConnectionCounters } from './connection.ts';
-import { nodeRandom } from './node-random.ts';
+import { nodeRandom, pooledRandom } from './node-random.ts';
 import { resolveLimits } from './relay-limits.ts';
 import type { RelayLimits } from './relay-limits.ts';
 import { loadOrCreateServerKeys, relayAddressFor } from './server-keys.ts';
@@ -108,6 +108,12 @@ export interface RelayStats {
   messagesStored: number;
   messagesDelivered: number;
   messagesExpired: number;
+  /**
+   * 1:1 messages acked (or deleted with their queue) while held for their acks, never
+   * written; and those written once their wait was over (limits.ackWaitMs).
+   */
+  messagesAckedUnwritten: number;
+  messagesWrittenLate: number;
   /** Blobs stored, finished or still uploading, and their bytes on disk. */
   blobs: number;
   blobBytes: number;
@@ -136,6 +142,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const clock = opts.now ?? Date.now;
   const now = (): number => Math.floor(clock());
   const rng = nodeRandom;
+  const wireRng = pooledRandom();
   const host = opts.host ?? '127.0.0.1';
   const started = performance.now();
 
@@ -145,8 +152,10 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     path: join(opts.dataDir, QUEUE_DATABASE_FILE),
     maxQueueMessages: limits.maxQueueMessages,
     maxQueueBytes: limits.maxQueueBytes,
+    ackWaitMs: limits.ackWaitMs,
+    maxHeldBytes: limits.maxHeldBytes,
     sealShared: (key, mid, plaintext) =>
-      sealDeliveryNative(key, rng.bytes(DELIVERY_NONCE_BYTES), mid, plaintext),
+      sealDeliveryNative(key, wireRng.bytes(DELIVERY_NONCE_BYTES), mid, plaintext),
     ...(opts.small ? { cacheKiB: SMALL_QUEUE_CACHE_KIB } : {}),
   });
   const lists = new SqliteFanoutStore(store, {
@@ -196,6 +205,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     store,
     subscriptions,
     rng,
+    wireRng,
     now,
     messageTtlMs: limits.messageTtlMs,
     maxSubscriptionsPerConnection: limits.maxSubscriptionsPerConnection,
@@ -463,6 +473,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         messagesStored: counters.messagesStored,
         messagesDelivered: subscriptions.delivered,
         messagesExpired: counters.messagesExpired,
+        messagesAckedUnwritten: store.heldCounts.acked,
+        messagesWrittenLate: store.heldCounts.written,
         blobs: blobStore.count,
         blobBytes: blobStore.storedBytes,
         blobsExpired: counters.blobsExpired,

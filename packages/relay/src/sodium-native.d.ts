@@ -1,4 +1,4 @@
-/** The part of sodium-native (libsodium's native Node build) the relay uses: delivery-seal.ts. */
+/** The part of sodium-native (libsodium's native Node build) the relay uses: delivery-seal.ts, command-auth.ts. */
 declare module 'sodium-native' {
   interface SodiumNative {
     /** Writes ciphertext ‖ tag into `c`; returns the bytes written. */
@@ -10,6 +10,13 @@ declare module 'sodium-native' {
       npub: Uint8Array,
       k: Uint8Array,
     ): number;
+    /** Bytes of a SHA-256 state (crypto_hash_sha256_state). */
+    crypto_hash_sha256_STATEBYTES: number;
+    crypto_hash_sha256_init(state: Uint8Array): void;
+    crypto_hash_sha256_update(state: Uint8Array, input: Uint8Array): void;
+    crypto_hash_sha256_final(state: Uint8Array, out: Uint8Array): void;
+    /** Constant-time equality of two arrays of the same length. */
+    sodium_memcmp(a: Uint8Array, b: Uint8Array): boolean;
   }
   const sodium: SodiumNative;
   export default sodium;

@@ -23,8 +23,11 @@ import {
   toHex,
 } from '@parus/core';
 import { CopyIndex } from './copy-index.ts';
+import { HeldMessages } from './held-messages.ts';
+import type { HeldMessage } from './held-messages.ts';
 import { QueueUsage } from './queue-usage.ts';
 import type {
+  Accepted,
   AppendOptions,
   NewMessage,
   QueueRecord,
@@ -47,6 +50,15 @@ export interface SqliteQueueStoreOptions {
   sealShared?: (queueKey: Uint8Array, mid: Uint8Array, plaintext: Uint8Array) => Uint8Array;
   /** SQLite's page cache for this database, KiB; SQLite's default (2,000) if not given. */
   cacheKiB?: number;
+  /**
+   * How long a message taken by accept() waits in memory for its recipient's ack before it
+   * is written (held-messages.ts); 0 writes it with the commit of its own turn. Default 0.
+   */
+  ackWaitMs?: number;
+  /** Bytes of held messages past which every held message is written at the next commit. */
+  maxHeldBytes?: number;
+  /** Monotonic milliseconds, for ackWaitMs. Default performance.now. */
+  clock?: () => number;
 }
 
 /**
@@ -150,6 +162,8 @@ UPDATE queues SET msg_count = (SELECT COUNT(*) FROM messages m WHERE m.rid = que
 const PURGE_CHUNK = 5_000;
 /** Expired shared bodies deleted per transaction, each with up to a list's entries of copies. */
 const BODY_PURGE_CHUNK = 50;
+/** What a held message costs in memory beside its body, counted against maxHeldBytes. */
+const HELD_OVERHEAD_BYTES = 256;
 /** Queue records kept in memory for the hot path (send, ack). */
 const QUEUE_CACHE_MAX = 10_000;
 
@@ -214,8 +228,11 @@ interface PendingWrite {
   run(delta: Delta): unknown;
   /** Must be fsynced before it settles (false: only an ack's deletes, see commitPending). */
   sync: boolean;
-  /** Changes at most one row, by its last statement: atomic without a savepoint of its own. */
-  oneChange: boolean;
+  /**
+   * Changes at most one row, by its last statement: atomic without a savepoint of its own.
+   * A function is asked right before the write runs (accept(): whether it must purge first).
+   */
+  oneChange: boolean | (() => boolean);
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -231,6 +248,14 @@ export class SqliteQueueStore implements QueueStore {
   readonly usage: QueueUsage;
   /** Each queue's fan-out copies and their bytes, in memory only (rebuilt when opened). */
   readonly copies = new CopyIndex();
+  /** 1:1 messages accepted and not yet written, waiting for their acks (held-messages.ts). */
+  readonly held = new HeldMessages();
+  private readonly ackWaitMs: number;
+  private readonly maxHeldBytes: number;
+  private readonly clock: () => number;
+  private heldTimer: NodeJS.Timeout | undefined;
+  /** Held messages that were acked, or written, since the store opened (for the relay's stats). */
+  readonly heldCounts = { acked: 0, written: 0 };
   /** Queues deleted by the commit under way (rid hex), forgotten by `usage` once it commits. */
   private deletedQueues: string[] = [];
   /** The next seq of a message or a copy; one sequence for both tables. */
@@ -286,6 +311,9 @@ export class SqliteQueueStore implements QueueStore {
 
   constructor(opts: SqliteQueueStoreOptions) {
     this.limits = { maxQueueMessages: opts.maxQueueMessages, maxQueueBytes: opts.maxQueueBytes };
+    this.ackWaitMs = opts.ackWaitMs ?? 0;
+    this.maxHeldBytes = opts.maxHeldBytes ?? 64 * 1024 * 1024;
+    this.clock = opts.clock ?? (() => performance.now());
     try {
       // One connection only; the busy timeout matters just for a second relay on the same file.
       if (opts.path !== ':memory:') preparePrivateDatabase(opts.path);
@@ -490,8 +518,9 @@ export class SqliteQueueStore implements QueueStore {
 
   async pendingCount(rid: Uint8Array, now: number): Promise<number> {
     return this.read(() => {
-      let n = this.stmt.pendingCount.get(rid, now)?.n ?? 0;
-      for (const seq of this.copies.seqsOf(toHex(rid))) {
+      const key = toHex(rid);
+      let n = (this.stmt.pendingCount.get(rid, now)?.n ?? 0) + this.held.held(key).n;
+      for (const seq of this.copies.seqsOf(key)) {
         if ((this.stmt.copyBySeq.get(seq)?.expires ?? 0) > now) n += 1;
       }
       return n;
@@ -503,7 +532,8 @@ export class SqliteQueueStore implements QueueStore {
     const usage = this.usage.get(key, rid);
     if (!usage) return undefined;
     const copies = this.copies.held(key);
-    return { n: usage.n + copies.n, b: usage.b + copies.b };
+    const held = this.held.held(key);
+    return { n: usage.n + copies.n + held.n, b: usage.b + copies.b + held.b };
   }
 
   async messagesAfter(
@@ -533,7 +563,7 @@ export class SqliteQueueStore implements QueueStore {
       rows.sort((a, b) => a.seq - b.seq);
       if (rows.length > limit) rows.length = limit;
       let queue: QueueRecord | undefined;
-      return rows.map((row): StoredMessage => {
+      const stored = rows.map((row): StoredMessage => {
         const mid = bytes(row.mid);
         let body = bytes(row.body);
         if (row.shared === 1) {
@@ -543,6 +573,12 @@ export class SqliteQueueStore implements QueueStore {
         }
         return { seq: row.seq, rid, mid, ts: row.ts, expires: row.expires, body };
       });
+      // Messages accepted and not yet written come after none of these in particular: merge.
+      const held = this.held.after(key, afterSeq, limit);
+      if (held.length === 0) return stored;
+      const merged = [...stored, ...held].sort((a, b) => a.seq - b.seq);
+      if (merged.length > limit) merged.length = limit;
+      return merged;
     });
   }
 
@@ -598,6 +634,8 @@ export class SqliteQueueStore implements QueueStore {
       const key = toHex(rid);
       const held = this.heldBy(key, rid)?.n ?? 0;
       if (!this.stmt.deleteQueue.get(rid)) throw new NotFoundError('no such queue');
+      // Its messages not yet written go too; their senders' waits end (accepted, then deleted).
+      this.held.takeQueue(key);
       // Its copies go; their bodies lose the references with the purge (or the last ack).
       for (const seq of this.copies.seqsOf(key)) this.stmt.deleteCopyBySeq.run(seq);
       this.copies.dropQueue(key);
@@ -609,27 +647,86 @@ export class SqliteQueueStore implements QueueStore {
 
   append(message: NewMessage, opts: AppendOptions): Promise<StoredMessage> {
     return this.write((delta): StoredMessage => {
-      const row = this.stmt.queueSk.get(message.rid);
       const key = toHex(message.rid);
-      const usage = this.heldBy(key, message.rid);
-      if (!row || !usage) throw new NotFoundError('no such queue');
-      if (!sameKey(row.sk === null ? null : bytes(row.sk), opts.checkedSk)) {
-        throw new AuthError('queue was secured with another sender key');
-      }
-      let { n: count, b: size } = usage;
-      if (!this.fits(count, size, message.body.length)) {
-        // Expired messages still count until the periodic purge; drop them before refusing.
-        const freed = this.purgeQueue(message.rid, message.ts, delta);
-        count -= freed.n;
-        size -= freed.b;
-        if (!this.fits(count, size, message.body.length)) throw new QuotaError('queue is full');
-      }
+      this.checkedAppend(key, message, opts, delta);
       const seq = this.nextSeq++;
       this.stmt.insertMessage.run(seq, message.rid, message.mid, message.ts, message.expires, message.body);
       this.usage.add(key, message.rid, 1, message.body.length);
       delta.messages += 1;
       return { ...message, seq };
     });
+  }
+
+  /**
+   * The checks of a message going into its queue, inside a write: the queue exists, its
+   * sender key is the one checked, and the message fits its quota (expired messages purged
+   * first when it does not). Returns the message.
+   */
+  private checkedAppend(key: string, message: NewMessage, opts: AppendOptions, delta: Delta): NewMessage {
+    const row = this.stmt.queueSk.get(message.rid);
+    const usage = this.heldBy(key, message.rid);
+    if (!row || !usage) throw new NotFoundError('no such queue');
+    if (!sameKey(row.sk === null ? null : bytes(row.sk), opts.checkedSk)) {
+      throw new AuthError('queue was secured with another sender key');
+    }
+    let { n: count, b: size } = usage;
+    if (!this.fits(count, size, message.body.length)) {
+      // Expired messages still count until the periodic purge; drop them before refusing.
+      const freed = this.purgeQueue(message.rid, message.ts, delta);
+      count -= freed.n;
+      size -= freed.b;
+      if (!this.fits(count, size, message.body.length)) throw new QuotaError('queue is full');
+    }
+    return message;
+  }
+
+  /** Whether the message fits its queue's quota as things are (no purge needed). */
+  private fitsNow(key: string, message: NewMessage): boolean {
+    const usage = this.heldBy(key, message.rid);
+    return usage !== undefined && this.fits(usage.n, usage.b, message.body.length);
+  }
+
+  accept(message: NewMessage, opts: AppendOptions): Promise<Accepted> {
+    if (this.ackWaitMs <= 0) {
+      return this.append(message, opts).then((stored) => ({ message: stored, settled: Promise.resolve() }));
+    }
+    let resolve!: () => void;
+    let reject!: (error: unknown) => void;
+    const settled = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // The sender waits on it; a relay that drops the sender meanwhile must not see it unhandled.
+    settled.catch(() => {});
+    const key = toHex(message.rid);
+    return this.write(
+      (delta): Accepted => {
+        const stored: StoredMessage = {
+          ...this.checkedAppend(key, message, opts, delta),
+          seq: this.nextSeq++,
+        };
+        this.held.add({ message: stored, key, since: this.clock(), resolve, reject });
+        delta.messages += 1;
+        return { message: stored, settled };
+      },
+      // Nothing is written now, unless the queue is full and expired messages go first.
+      { sync: false, oneChange: () => this.fitsNow(key, message) },
+    );
+  }
+
+  /**
+   * A held message that will not be acked soon (nobody took it: its recipient is offline, or
+   * its window full): written with the next commit instead of waiting its ackWaitMs.
+   */
+  writeSoon(message: StoredMessage): void {
+    if (!this.held.expedite(message.seq)) return;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.commitPending();
+      });
+    }
   }
 
   deleteMessage(rid: Uint8Array, mid: Uint8Array, seq?: number): Promise<void> {
@@ -668,6 +765,8 @@ export class SqliteQueueStore implements QueueStore {
     mid: Uint8Array,
     seq: number | undefined,
   ): number | undefined {
+    // A message accepted and not yet written is acked in memory: it never reaches the disk.
+    if (this.held.take(key, mid, seq)) return undefined;
     // A copy delivered on this relay run is found by its seq (the subscription's hint); a
     // 1:1 message by its id; a copy delivered before a restart by its id among the queue's
     // copies (a bounded queue).
@@ -718,13 +817,16 @@ export class SqliteQueueStore implements QueueStore {
     }
   }
 
+  /** Commits what is queued and writes every held message. */
   async flush(): Promise<void> {
-    this.commitPending();
+    this.commitPending(true);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.commitPending();
+    this.commitPending(true);
+    clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
     this.closed = true;
     this.db.close();
   }
@@ -776,7 +878,7 @@ export class SqliteQueueStore implements QueueStore {
 
   private write<T>(
     run: (delta: Delta) => T,
-    { sync = true, oneChange = false }: { sync?: boolean; oneChange?: boolean } = {},
+    { sync = true, oneChange = false }: { sync?: boolean; oneChange?: boolean | (() => boolean) } = {},
   ): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError('queue store is closed'));
     return new Promise<T>((resolve, reject) => {
@@ -791,16 +893,38 @@ export class SqliteQueueStore implements QueueStore {
     });
   }
 
-  /** Group commit: one transaction for everything queued, one savepoint per mutation. */
-  private commitPending(): void {
-    if (this.closed || this.pending.length === 0) return;
+  /** A commit when the oldest held message has waited its ackWaitMs. */
+  private scheduleHeld(): void {
+    if (this.heldTimer !== undefined || this.closed) return;
+    const oldest = this.held.oldestSince();
+    if (oldest === undefined) return;
+    const wait = Math.max(1, Math.ceil(oldest + this.ackWaitMs - this.clock()));
+    this.heldTimer = setTimeout(() => {
+      this.heldTimer = undefined;
+      this.commitPending();
+    }, wait);
+  }
+
+  /**
+   * Group commit: one transaction for everything queued, one savepoint per mutation; then
+   * the held messages that waited their ackWaitMs (all of them with `all`, or when they hold
+   * more than maxHeldBytes) are written in the same transaction.
+   */
+  private commitPending(all = false): void {
+    if (this.closed) return;
+    const now = this.clock();
+    const allHeld = all || this.held.bytes + this.held.size * HELD_OVERHEAD_BYTES > this.maxHeldBytes;
+    const oldest = this.held.oldestSince();
+    const heldDue =
+      oldest !== undefined && (allHeld || oldest <= now - this.ackWaitMs || this.held.expedited > 0);
+    if (this.pending.length === 0 && !heldDue) return this.scheduleHeld();
     const batch = this.pending;
     this.pending = [];
     // A commit of acks alone (deletes) is not fsynced: it becomes durable with the next
     // commit that is (an fsync flushes every earlier WAL frame) or the next checkpoint. A
     // power cut before that only brings acked messages back, which recipients deduplicate
     // (DESIGN.md "Delivery"); whatever stores a message is fsynced before it is answered.
-    const sync = batch.some((w) => w.sync);
+    const sync = heldDue || batch.some((w) => w.sync);
     if (sync !== this.synchronous) {
       this.db.pragma(`synchronous = ${sync ? 'FULL' : 'NORMAL'}`);
       this.synchronous = sync;
@@ -808,6 +932,7 @@ export class SqliteQueueStore implements QueueStore {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     const committed: Delta = { queues: 0, messages: 0 };
     const deleted: string[] = [];
+    let written: HeldMessage[] = [];
     try {
       this.db.transaction(() => {
         for (const write of batch) {
@@ -815,9 +940,11 @@ export class SqliteQueueStore implements QueueStore {
           try {
             // A savepoint per mutation, so that one that fails changes nothing; a mutation of
             // one change is atomic as its statement is (SQLite undoes a failed statement).
-            const value = write.oneChange ? write.run(delta) : this.inSavepoint(() => write.run(delta));
+            const one = typeof write.oneChange === 'function' ? write.oneChange() : write.oneChange;
+            const value = one ? write.run(delta) : this.inSavepoint(() => write.run(delta));
             this.usage.keepMutation();
             this.copies.keepMutation();
+            this.held.keepMutation();
             deleted.push(...this.deletedQueues);
             this.deletedQueues = [];
             committed.queues += delta.queues;
@@ -826,6 +953,7 @@ export class SqliteQueueStore implements QueueStore {
           } catch (error) {
             this.usage.undoMutation();
             this.copies.undoMutation();
+            this.held.undoMutation();
             this.deletedQueues = [];
             outcomes.push({
               ok: false,
@@ -835,6 +963,15 @@ export class SqliteQueueStore implements QueueStore {
                   : new StorageError('queue database write failed', { cause: error }),
             });
           }
+        }
+        // After this batch's acks took theirs: held messages not acked in time are written.
+        if (heldDue) {
+          written = this.held.takeDue(now - this.ackWaitMs, allHeld);
+          for (const { message: m, key } of written) {
+            this.stmt.insertMessage.run(m.seq, m.rid, m.mid, m.ts, m.expires, m.body);
+            if (this.usage.get(key, m.rid)) this.usage.add(key, m.rid, 1, m.body.length);
+          }
+          this.usage.keepMutation();
         }
         for (const [bid, n] of this.droppedRefs) {
           const body = this.stmt.dropRefs.get(n, bid);
@@ -851,17 +988,29 @@ export class SqliteQueueStore implements QueueStore {
       this.droppedRefs.clear();
       this.usage.rolledBack();
       this.copies.rolledBack();
+      this.held.rolledBack();
       this.queueGeneration += 1;
       const error = new StorageError('queue database commit failed', { cause });
       for (const write of batch) write.reject(error);
+      // Held messages that could not be written are dropped: their senders get the error.
+      this.totals.messages -= written.length;
+      for (const h of written) h.reject(error);
+      this.scheduleHeld();
       return;
     }
     this.totals.queues += committed.queues;
     this.totals.messages += committed.messages;
+    // Acked (or deleted with their queue) before they were written: the senders' `ok` now.
+    const skipped = this.held.committed();
+    this.heldCounts.acked += skipped.length;
+    this.heldCounts.written += written.length;
+    for (const h of skipped) h.resolve();
+    for (const h of written) h.resolve();
     batch.forEach((write, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) write.resolve(outcome.value);
       else write.reject(outcome.error);
     });
+    this.scheduleHeld();
   }
 }

@@ -96,30 +96,36 @@ export class Subscriptions {
     if (sub) void this.fill(sub);
   }
 
-  /** A send committed: deliver it now if the subscriber is caught up, else from the store. */
-  stored(message: StoredMessage): void {
-    this.storedLazily(message.rid, message.seq, toHex(message.rid), () => message);
+  /**
+   * A send committed: deliver it now if the subscriber is caught up, else from the store.
+   * True when it went out now.
+   */
+  stored(message: StoredMessage): boolean {
+    return this.storedLazily(message.rid, message.seq, toHex(message.rid), () => message);
   }
 
   /**
    * As stored(), for a message whose body is only made (sealed, fanout.ts) when it goes out
    * now: `message` is called at most once, and not at all when nobody is subscribed; if
    * it gives nothing (the queue went meanwhile), nothing goes out. `key` is toHex(rid).
+   * True when it went out now.
    */
-  storedLazily(rid: Uint8Array, seq: number, key: string, message: () => StoredMessage | undefined): void {
+  storedLazily(rid: Uint8Array, seq: number, key: string, message: () => StoredMessage | undefined): boolean {
     const sub = this.byQueue.get(key);
-    if (!sub) return;
+    if (!sub) return false;
     if (sub.pumping) {
       sub.again = true;
-      return;
+      return false;
     }
     if (sub.caughtUp && seq > sub.cursor && sub.inflight.size < this.opts.window) {
       const m = message();
-      if (m) this.deliver(sub, m);
-      return;
+      if (!m) return false;
+      this.deliver(sub, m);
+      return true;
     }
     sub.caughtUp = false;
     void this.fill(sub);
+    return false;
   }
 
   /**

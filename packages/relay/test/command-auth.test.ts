@@ -2,12 +2,15 @@ import {
   AuthError,
   VerificationError,
   authenticateCommand,
+  decodeClientFrame,
   deriveCommandAuthKey,
+  encodeCbor,
+  encodeFrame,
   generateDhKeyPair,
   initCrypto,
   systemRandom,
 } from '@parus/core';
-import type { DhKeyPair, SubFrame } from '@parus/core';
+import type { AuthenticatedCommand, DhKeyPair, SendFrame, SubFrame } from '@parus/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CommandAuth } from '../src/command-auth.ts';
 
@@ -77,5 +80,57 @@ describe('CommandAuth', () => {
     expect(seen.every((k) => k.every((b) => b === 0))).toBe(true);
     const frame = sub(auth, keys[0]!);
     expect(() => auth.check(keys[0]!.publicKey, frame, frame.auth)).toThrow(AuthError);
+  });
+
+  it('checks the authenticator over the frame as received, on the native HMAC, for small and large frames', () => {
+    const auth = new CommandAuth(systemRandom, systemRandom.bytes(32), 4);
+    const key = generateDhKeyPair(systemRandom);
+    const k = deriveCommandAuthKey(key.secretKey, auth.publicKey, auth.session, key.publicKey);
+    // Up to the one-copy scratch (4 KiB) and past it (hashed piece by piece).
+    for (const size of [0, 1, 200, 4000, 4100, 100_000]) {
+      const frame: SendFrame = {
+        t: 'send',
+        id: size + 1,
+        sid: systemRandom.bytes(24),
+        body: systemRandom.bytes(size),
+      };
+      frame.auth = authenticateCommand(k, auth.session, frame);
+      const received = encodeFrame(frame);
+      const decoded = decodeClientFrame(received) as SendFrame;
+      expect(() => auth.check(key.publicKey, decoded, decoded.auth, received)).not.toThrow();
+      // A byte of the body changed on the way: the same auth no longer checks.
+      if (size > 0) {
+        const changed = received.slice();
+        changed[changed.length - 1]! ^= 1;
+        const tampered = decodeClientFrame(changed) as SendFrame;
+        expect(() => auth.check(key.publicKey, tampered, tampered.auth, changed)).toThrow(AuthError);
+      }
+      // The right frame under another key, or another connection's session, fails too.
+      const other = generateDhKeyPair(systemRandom);
+      expect(() => auth.check(other.publicKey, decoded, decoded.auth, received)).toThrow(AuthError);
+    }
+  });
+
+  it('covers what the sender sent, a field the relay does not know included', () => {
+    const auth = new CommandAuth(systemRandom, systemRandom.bytes(32), 4);
+    const key = generateDhKeyPair(systemRandom);
+    const k = deriveCommandAuthKey(key.secretKey, auth.publicKey, auth.session, key.publicKey);
+    const sent = {
+      t: 'sub',
+      id: 1,
+      rid: systemRandom.bytes(24),
+      x: 1,
+      auth: new Uint8Array(0) as Uint8Array,
+    };
+    sent.auth = authenticateCommand(k, auth.session, sent as unknown as AuthenticatedCommand);
+    const received = encodeCbor(sent as never);
+    const decoded = decodeClientFrame(received) as SubFrame;
+    expect(() => auth.check(key.publicKey, decoded, decoded.auth, received)).not.toThrow();
+    // The field added on the way, after the sender authenticated the frame without it: refused.
+    const bare = { t: 'sub', id: 2, rid: systemRandom.bytes(24), auth: new Uint8Array(0) as Uint8Array };
+    bare.auth = authenticateCommand(k, auth.session, bare as SubFrame);
+    const added = encodeCbor({ ...bare, x: 1 } as never);
+    const addedFrame = decodeClientFrame(added) as SubFrame;
+    expect(() => auth.check(key.publicKey, addedFrame, addedFrame.auth, added)).toThrow(AuthError);
   });
 });

@@ -215,6 +215,10 @@ export class DirectOutbox {
               ops.push({ type: 'del', collection: C.outbox, key: outboxKey(e.seq) });
               continue;
             }
+            // A receipt may have settled it meanwhile: a relay answers a send once the message is
+            // durable or its recipient acked it (docs/decisions/0034), so the recipient's receipt
+            // can come before the relay's `ok`. Settled stays settled.
+            if (!(await this.ctx.store.get(C.outbox, outboxKey(e.seq)))) continue;
             const next: OutboxRecord = {
               ...e,
               state: 'relayed',

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { initCrypto, toHex, type CborValue } from '@parus/core';
-import { startRelay } from '@parus/relay';
+import { startRelay, type RelayLimits } from '@parus/relay';
 import { Account, MemoryStore, type AccountOptions, type StoreOp } from '../../src/index.ts';
 import { nodeTransport } from '../../src/node/index.ts';
 import type { ContactRecord } from '../../src/records.ts';
@@ -30,7 +30,11 @@ export const CROWD_ON_LOOPBACK = {
  * One real relay for a test file (port 0, a temporary data folder) and accounts on it, each
  * closed after its test. Call at the top level of the file: it registers the vitest hooks.
  */
-export function relayWorld(name: string): {
+export function relayWorld(
+  name: string,
+  /** Relay limits beside CROWD_ON_LOOPBACK. */
+  limits: Partial<RelayLimits> = {},
+): {
   relay(): Relay;
   account(who: string, opts?: Partial<AccountOptions>): Promise<Account>;
   /** Opens an account again from its store (not started), closed after the test. */
@@ -44,7 +48,12 @@ export function relayWorld(name: string): {
   beforeAll(async () => {
     await initCrypto();
     dataDir = mkdtempSync(join(tmpdir(), `parus-${name}-`));
-    relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir, limits: CROWD_ON_LOOPBACK });
+    relay = await startRelay({
+      host: '127.0.0.1',
+      port: 0,
+      dataDir,
+      limits: { ...CROWD_ON_LOOPBACK, ...limits },
+    });
   });
   afterEach(async () => {
     for (const a of open.splice(0)) await a.close();

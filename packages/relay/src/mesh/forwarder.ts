@@ -224,11 +224,12 @@ export class Forwarder {
             wipe(authKey);
           }
         }
-        const stored = await this.opts.commands.deposit(queue, f.body);
-        // Committed: remembered before the answer goes out, so a retry finds it.
-        await this.opts.store.markDone(fid, stored.expires);
+        const { message, settled } = await this.opts.commands.deposit(queue, f.body);
+        // Durable, or already acked by its recipient (decision 0034): remembered before the
+        // answer goes out, so a retry finds it.
+        await settled;
+        await this.opts.store.markDone(fid, message.expires);
         this.delivered += 1;
-        this.opts.subscriptions.stored(stored);
         return undefined;
       } catch (error) {
         return error instanceof ParusError ? error.code : 'INTERNAL';
