@@ -7,6 +7,7 @@ import type { RunOptions, RunResult } from './load-run.ts';
 import type { Machine } from './machine.ts';
 import type { OpCost } from './op-costs.ts';
 import type { RatchetResult } from './ratchet-bench.ts';
+import { checkRun } from './relay-bench.ts';
 import { BENCH_RELAY_LIMITS } from './relay-limits.ts';
 import { fixed, int, mib } from './stats.ts';
 
@@ -77,20 +78,6 @@ function table(head: string[], rows: string[][], align?: string[]): string {
   return [head, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
-/** What went wrong in a run, or "ok" with the count of messages that all arrived. */
-function check(r: RunResult): string {
-  const problems: string[] = [];
-  if (r.load.undelivered > 0) problems.push(`${int(r.load.undelivered)} not delivered`);
-  for (const [code, n] of Object.entries(r.load.errors)) problems.push(`${int(n)} × ${code}`);
-  if (r.load.missingOks > 0) problems.push(`${int(r.load.missingOks)} answers missing`);
-  const relay = r.server.relay;
-  if (relay && relay.messagesStored !== relay.messagesDelivered) {
-    problems.push(`relay stored ${int(relay.messagesStored)}, delivered ${int(relay.messagesDelivered)}`);
-  }
-  if (relay && relay.messages !== 0) problems.push(`${int(relay.messages)} left in the store`);
-  return problems.length === 0 ? `ok, all ${int(r.load.sent)} arrived` : problems.join('; ');
-}
-
 function summaryTable(report: Report): string {
   const rows = pairs(report).map((p) => [
     int(p.clients),
@@ -137,7 +124,7 @@ function runsTable(report: Report): string {
     ms(r.loopDelay.maxMs),
     fixed(r.load.setupMs / 1000, 1),
     fixed(r.load.warmupMs / 1000, 1),
-    check(r),
+    checkRun(r),
   ]);
   return table(
     [
