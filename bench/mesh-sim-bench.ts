@@ -152,7 +152,7 @@ export function renderMeshSection(r: MeshReport): string {
     MARKERS.start,
     '## Relay mesh: convergence after a failure (simulated)',
     '',
-    `\`npm run bench -- --only mesh\` (bench/mesh-sim-bench.ts), ${r.machine.cpu}, ${r.machine.cores} cores, ` +
+    `\`npm run bench -- --only mesh\` (bench/mesh-sim-bench.ts) on ${r.machine.date}, ${r.machine.cpu}, ${r.machine.cores} cores, ` +
       `${(r.elapsedMs / 1000).toFixed(0)} s. The in-process simulation of the relay mesh ` +
       '(packages/core/test/mesh-simulator.ts): every relay runs the real core code (its own link-state database; ' +
       'adverts encoded, flooded hop by hop, decoded and signature-checked by every relay). ' +
