@@ -381,10 +381,14 @@ function idleTable(report: RelayPhaseReport): string {
   ]);
 }
 
-function runsTable(report: RelayPhaseReport): string {
-  const rows = report.runs.map((r, i) => [
+/** Every run, a row each; `label` names the server of a run (the report marks its profiled run). */
+export function runsTable(
+  runs: readonly RunResult[],
+  label: (r: RunResult) => string = (r) => r.target,
+): string {
+  const rows = runs.map((r, i) => [
     String(i + 1),
-    r.target,
+    label(r),
     int(r.clients),
     String(r.window),
     `${int(r.perSecond)}${unsteady(r) ? ' †' : ''}`,
@@ -542,7 +546,7 @@ Each anchor runs from a fresh temporary folder with its own configuration on a l
 
 ### Every run of the relay phase
 
-${runsTable(report)}
+${runsTable(report.runs)}
 ${report.runs.some(unsteady) ? `\n${UNSTEADY_NOTE}\n` : ''}
 Warm-up at least ${fixed(load.warmupMs / 1000, 1)} s and until clients × window messages have arrived (at most ${fixed(load.maxWarmupMs / 1000, 0)} s); ${fixed(load.measureMs / 1000, 0)} s measured, and longer until clients × window messages have arrived in the window (at most ${fixed((load.maxMeasureMs ?? load.measureMs) / 1000, 0)} s), so that a server far behind, which delivers in waves, is measured over a whole wave; then sending stops and the run waits (at most ${fixed(load.drainMs / 1000, 0)} s) for every message to arrive and 2 s more for the last answers. _Server loop delay_ is the Node servers' event-loop delay in the window (n/a for the anchors); _bytes up / down_ is one client → server message and one server → client message as the wire carries it, before TCP (and, for the relay and the forwarder, WebSocket framing).
 ${MARKERS.end}`;

@@ -7,7 +7,7 @@ import type { RunOptions, RunResult } from './load-run.ts';
 import type { Machine } from './machine.ts';
 import type { OpCost } from './op-costs.ts';
 import type { RatchetResult } from './ratchet-bench.ts';
-import { checkRun } from './relay-bench.ts';
+import { runsTable } from './relay-bench.ts';
 import { BENCH_RELAY_LIMITS } from './relay-limits.ts';
 import { fixed, int, mib } from './stats.ts';
 
@@ -104,48 +104,6 @@ function summaryTable(report: Report): string {
     ],
     rows,
     ['--:', '--:', '--:', '--:', '--:', '--:', '--:', '--:', '--:'],
-  );
-}
-
-function runsTable(report: Report): string {
-  const all = [...report.runs, report.profiled];
-  const rows = all.map((r, i) => [
-    String(i + 1),
-    r.profilePath !== undefined || r === report.profiled ? `${r.target} (profiled)` : r.target,
-    int(r.clients),
-    String(r.window),
-    int(r.perSecond),
-    ms(r.load.latencyMs.p50),
-    ms(r.load.latencyMs.p99),
-    fixed(r.serverCpuPercent, 0),
-    fixed(r.serverCpuUsPerMessage, 0),
-    fixed(r.load.cpuPercent, 0),
-    mib(r.server.peakRssBytes),
-    ms(r.loopDelay.maxMs),
-    fixed(r.load.setupMs / 1000, 1),
-    fixed(r.load.warmupMs / 1000, 1),
-    checkRun(r),
-  ]);
-  return table(
-    [
-      '#',
-      'server',
-      'clients',
-      'window',
-      'delivered/s',
-      'p50 ms',
-      'p99 ms',
-      'server CPU %',
-      'server CPU µs/msg',
-      'load-gen CPU %',
-      'server peak RSS',
-      'server loop delay max ms',
-      'setup s',
-      'warm-up s',
-      'check',
-    ],
-    rows,
-    ['--:', '---', '--:', '--:', '--:', '--:', '--:', '--:', '--:', '--:', '--:', '--:', '--:', '--:', '---'],
   );
 }
 
@@ -441,6 +399,14 @@ export function renderSummary(report: Report): string {
     'Every run:',
     '',
   ];
-  lines.push(runsTable(report), '', 'Double Ratchet:', '', ratchetTable(report));
+  const profiled = (r: RunResult): string =>
+    r.profilePath !== undefined || r === report.profiled ? `${r.target} (profiled)` : r.target;
+  lines.push(
+    runsTable([...report.runs, report.profiled], profiled),
+    '',
+    'Double Ratchet:',
+    '',
+    ratchetTable(report),
+  );
   return lines.join('\n');
 }
