@@ -177,10 +177,17 @@ export function decodeLinkFrame(bytes: Uint8Array): LinkFrame {
   }
 }
 
-function checkChallenges(a: Uint8Array, b: Uint8Array, key: Uint8Array): void {
-  assertLength(a, CHALLENGE_BYTES, 'challenge');
-  assertLength(b, CHALLENGE_BYTES, 'challenge');
-  assertLength(key, 32, 'relay key');
+/** What one side signs: its context, the other side's challenge, its own, and the other side's key. */
+function signedBytes(
+  context: Uint8Array,
+  otherChallenge: Uint8Array,
+  ownChallenge: Uint8Array,
+  otherKey: Uint8Array,
+): Uint8Array {
+  assertLength(otherChallenge, CHALLENGE_BYTES, 'challenge');
+  assertLength(ownChallenge, CHALLENGE_BYTES, 'challenge');
+  assertLength(otherKey, 32, 'relay key');
+  return concatBytes(context, otherChallenge, ownChallenge, otherKey);
 }
 
 /** The listener's signature: over its context, the dialer's challenge, its own, and the dialer's key. */
@@ -190,8 +197,7 @@ export function signLinkWelcome(
   listenerChallenge: Uint8Array,
   dialerKey: Uint8Array,
 ): Uint8Array {
-  checkChallenges(dialerChallenge, listenerChallenge, dialerKey);
-  return sign(signSecret, concatBytes(LISTENER_CONTEXT, dialerChallenge, listenerChallenge, dialerKey));
+  return sign(signSecret, signedBytes(LISTENER_CONTEXT, dialerChallenge, listenerChallenge, dialerKey));
 }
 
 export function verifyLinkWelcome(
@@ -199,10 +205,9 @@ export function verifyLinkWelcome(
   dialerChallenge: Uint8Array,
   dialerKey: Uint8Array,
 ): boolean {
-  checkChallenges(dialerChallenge, welcome.challenge, dialerKey);
   return verify(
     welcome.key,
-    concatBytes(LISTENER_CONTEXT, dialerChallenge, welcome.challenge, dialerKey),
+    signedBytes(LISTENER_CONTEXT, dialerChallenge, welcome.challenge, dialerKey),
     welcome.sig,
   );
 }
@@ -214,8 +219,7 @@ export function signLinkAuth(
   dialerChallenge: Uint8Array,
   listenerKey: Uint8Array,
 ): Uint8Array {
-  checkChallenges(listenerChallenge, dialerChallenge, listenerKey);
-  return sign(signSecret, concatBytes(DIALER_CONTEXT, listenerChallenge, dialerChallenge, listenerKey));
+  return sign(signSecret, signedBytes(DIALER_CONTEXT, listenerChallenge, dialerChallenge, listenerKey));
 }
 
 export function verifyLinkAuth(
@@ -225,6 +229,5 @@ export function verifyLinkAuth(
   dialerChallenge: Uint8Array,
   listenerKey: Uint8Array,
 ): boolean {
-  checkChallenges(listenerChallenge, dialerChallenge, listenerKey);
-  return verify(dialerKey, concatBytes(DIALER_CONTEXT, listenerChallenge, dialerChallenge, listenerKey), sig);
+  return verify(dialerKey, signedBytes(DIALER_CONTEXT, listenerChallenge, dialerChallenge, listenerKey), sig);
 }
