@@ -308,7 +308,6 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     maxForwards: limits.maxForwardsHeld,
     queues: store,
     commands,
-    subscriptions,
     now,
     messageTtlMs: limits.messageTtlMs,
     handshakeTimeoutMs: limits.helloTimeoutMs,

@@ -32,7 +32,6 @@ import type { ErrorCode, ForwardFrame, LinkDone, LinkForward } from '@parus/core
 import type { CommandHandler } from '../commands.ts';
 import type { QueueStore } from '../queue-store.ts';
 import type { ServerKeys } from '../server-keys.ts';
-import type { Subscriptions } from '../subscriptions.ts';
 import type { ForwardStore } from './forward-store.ts';
 
 /** First wait before a forward is sent again without an answer; it doubles up to the cap. */
@@ -54,7 +53,6 @@ export interface ForwarderOptions {
   store: ForwardStore;
   queues: QueueStore;
   commands: CommandHandler;
-  subscriptions: Subscriptions;
   routes: ForwardRoutes;
   now: () => number;
   messageTtlMs: number;

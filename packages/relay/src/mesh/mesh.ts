@@ -41,7 +41,6 @@ import type { CommandContext } from '../command-context.ts';
 import type { CommandHandler } from '../commands.ts';
 import type { QueueStore } from '../queue-store.ts';
 import type { ServerKeys } from '../server-keys.ts';
-import type { Subscriptions } from '../subscriptions.ts';
 import { Dialer } from './dialer.ts';
 import { ForwardStore } from './forward-store.ts';
 import { Forwarder } from './forwarder.ts';
@@ -76,7 +75,6 @@ export interface MeshOptions {
   maxForwards: number;
   queues: QueueStore;
   commands: CommandHandler;
-  subscriptions: Subscriptions;
   /** Wall clock, ms. */
   now: () => number;
   messageTtlMs: number;
@@ -140,7 +138,6 @@ export class Mesh {
       store: this.store,
       queues: opts.queues,
       commands: opts.commands,
-      subscriptions: opts.subscriptions,
       now: opts.now,
       messageTtlMs: opts.messageTtlMs,
       log: opts.log,
