@@ -9,6 +9,7 @@ import { startRelay } from '@parus/relay';
 import { RelayConnection } from '../src/index.ts';
 import type { Transport, TransportConnection } from '../src/index.ts';
 import { nodeTransport } from '../src/node/index.ts';
+import { waitFor } from './support/wait-for.ts';
 
 let dir = '';
 beforeAll(async () => {
@@ -67,18 +68,6 @@ function countingTransport(): {
   };
 }
 
-function waitFor(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      if (check()) return resolve();
-      if (Date.now() - started > timeoutMs) return reject(new Error('condition not met in time'));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
-
 describe('RelayConnection closed while connecting', () => {
   it('closes the socket that opens after close(), and never reconnects', async () => {
     const relay = await startRelay({ port: 0, dataDir: join(dir, 'relay') });
@@ -93,7 +82,7 @@ describe('RelayConnection closed while connecting', () => {
       conn.connect();
       conn.close();
       // The socket being opened when close() came is aborted, or opens and is then closed: never kept.
-      await waitFor(() => counting.settled() === 1 && counting.opened() === counting.ended());
+      await waitFor(() => counting.settled() === 1 && counting.opened() === counting.ended(), 20_000);
       expect(conn.connected).toBe(false);
       // Still one attempt: the closed connection does not try again.
       await new Promise<void>((r) => setTimeout(r, 1_000));

@@ -18,24 +18,13 @@ import {
 import { startRelay } from '@parus/relay';
 import { RelayConnection } from '../src/index.ts';
 import { nodeTransport } from '../src/node/index.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const dirs: string[] = [];
 beforeAll(() => initCrypto());
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      if (check()) return resolve();
-      if (Date.now() - started > timeoutMs) return reject(new Error('condition not met in time'));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
 
 describe('RelayConnection fan-out', () => {
   it('creates a list, adds 130 queues in batches, sends once to all, removes, deletes', async () => {

@@ -21,6 +21,7 @@ import { RelayConnection } from '../src/index.ts';
 import { MAX_BACKOFF_MS, MIN_BACKOFF_MS } from '../src/relay-connection.ts';
 import { nodeTransport } from '../src/node/index.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
+import { waitFor as waitUntil } from './support/wait-for.ts';
 
 const dirs: string[] = [];
 beforeAll(async () => {
@@ -39,16 +40,9 @@ async function relayBehindProxy(): Promise<{ relay: Relay; proxy: TcpProxy; viaP
   return { relay, proxy, viaProxy };
 }
 
+/** Waits longer and polls faster than the shared default: reconnects wait out backoff delays. */
 function waitFor(check: () => boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      if (check()) return resolve();
-      if (Date.now() - started > timeoutMs) return reject(new Error(`${what} not met in time`));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
+  return waitUntil(check, timeoutMs, what, 10);
 }
 
 /** Random bytes that are all 0xff: every jittered wait is its window's upper bound. */

@@ -23,6 +23,7 @@ import { startRelay } from '@parus/relay';
 import { RelayConnection } from '../src/index.ts';
 import type { Transport } from '../src/index.ts';
 import { nodeTransport } from '../src/node/index.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const dirs: string[] = [];
 beforeAll(async () => {
@@ -36,18 +37,6 @@ function dataDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'parus-conn-'));
   dirs.push(d);
   return d;
-}
-
-function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      if (check()) return resolve();
-      if (Date.now() - started > timeoutMs) return reject(new Error('condition not met in time'));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
 }
 
 describe('RelayConnection', () => {
