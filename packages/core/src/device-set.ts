@@ -12,8 +12,9 @@
  *       cert: bytes              device certificate (device-certificate.ts) by identityKey
  *       prekey: bytes 32         the device's medium-term signed prekey (X25519)
  *       kem: bytes 1216          its X-Wing prekey (decision 0003)
- *       psig: bytes 64           Ed25519 by the device key over
- *                                "parus-device-prekey-v1" ‖ identityKey ‖ prekey ‖ kem
+ *       psig: bytes 64           Ed25519 by the device key over "parus-device-prekey-v1" ‖ prekey ‖ kem
+ *                                (not over the identity: after a rotation the new identity
+ *                                certifies the same prekeys again without the device)
  *       queue: { relay, sid }    where that device receives from this contact
  *       queue2?: { relay, sid }  its second queue, on another relay (decision 0037)
  *     } ]
@@ -115,8 +116,8 @@ function checkQueue(q: SetQueue, what: string): void {
   parseRelayAddress(q.relay);
 }
 
-function prekeyBytes(identityKey: Uint8Array, prekey: Uint8Array, kem: Uint8Array): Uint8Array {
-  return concatBytes(PREKEY_CONTEXT, identityKey, prekey, kem);
+function prekeyBytes(prekey: Uint8Array, kem: Uint8Array): Uint8Array {
+  return concatBytes(PREKEY_CONTEXT, prekey, kem);
 }
 
 /** One device's entry: its certificate by `identity` and its prekeys signed by the device. */
@@ -142,7 +143,7 @@ export function createDeviceSetEntry(opts: {
     cert: createDeviceCertificate({ identity, deviceKey: device.publicKey, issued }),
     prekey: prekey.slice(),
     kem: kem.slice(),
-    psig: sign(device.secretKey, prekeyBytes(identity.publicKey, prekey, kem)),
+    psig: sign(device.secretKey, prekeyBytes(prekey, kem)),
     queue: { relay: queue.relay, sid: queue.sid.slice() },
   };
   if (queue2) entry.queue2 = { relay: queue2.relay, sid: queue2.sid.slice() };
@@ -219,7 +220,7 @@ function checkEntries(set: Omit<DeviceSet, 'sig'>): void {
     const k = Array.from(e.cert.deviceKey).join(',');
     if (seen.has(k)) throw new DecodeError('device set names a device twice');
     seen.add(k);
-    assertSignature(e.cert.deviceKey, prekeyBytes(set.identityKey, e.prekey, e.kem), e.psig, 'device prekey');
+    assertSignature(e.cert.deviceKey, prekeyBytes(e.prekey, e.kem), e.psig, 'device prekey');
   }
 }
 
@@ -293,6 +294,15 @@ export function decodeDeviceSet(bytes: Uint8Array): DeviceSet {
   );
   checkEntries(set);
   return set;
+}
+
+/** `entry` certified by another identity (a rotation): the device's prekeys and queues as they were. */
+export function recertifyDeviceSetEntry(
+  entry: DeviceSetEntry,
+  identity: SignKeyPair,
+  issued: number,
+): DeviceSetEntry {
+  return { ...entry, cert: createDeviceCertificate({ identity, deviceKey: entry.cert.deviceKey, issued }) };
 }
 
 /** The pre-rotation commitment to a Ckp public key. */

@@ -319,6 +319,7 @@ export {
   MAX_DEVICE_SET_BYTES,
   DEVICE_INTRO_TAG,
   createDeviceSetEntry,
+  recertifyDeviceSetEntry,
   createDeviceSet,
   encodeDeviceSet,
   decodeDeviceSet,
