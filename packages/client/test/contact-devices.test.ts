@@ -181,6 +181,30 @@ describe('contacts see one person with several devices', () => {
     expect(await texts(bob, 'alice')).toContain('in:still here');
   });
 
+  it('a snapshot contact whose set is not by its identity waits, with an error; sync still ends', async () => {
+    const laptop = await account('Alice');
+    const bob = await account('Bob');
+    await laptop.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
+    await befriend(laptop, bob, 'alice');
+    await syncAll(laptop, bob);
+    const snapshot = await laptop.snapshot();
+    const bad = {
+      ...snapshot,
+      contacts: snapshot.contacts.map((c) => ({
+        ...c,
+        theirIdentity: generateSignKeyPair(systemRandom).publicKey,
+      })),
+    };
+    const phone = await account('Alice');
+    await phone.restoreSnapshot(bad, { passphrase: PASS, deviceName: 'phone' });
+    const errors: ParusError[] = [];
+    phone.events.on('error', ({ error }) => errors.push(error));
+    await phone.sync();
+    expect(phone.contacts()).toHaveLength(0);
+    expect(await phone.restoredContacts()).toHaveLength(1);
+    expect(errors.some((e) => e instanceof VerificationError)).toBe(true);
+  });
+
   it('refuses an introduction whose set another identity signed, and changes nothing', async () => {
     const { laptop, bob } = await aliceOnTwoDevices();
     // A thief with Alice's snapshot (and passphrase) but another identity toward Bob: the set

@@ -19,6 +19,7 @@
  */
 import {
   NotFoundError,
+  ParusError,
   ProtocolError,
   VerificationError,
   asBytes,
@@ -386,7 +387,7 @@ export class ContactDevices {
    * queue for them, my new set (this device added, seq above the snapshot's), one session per
    * device of their set, each opened by an introduction in that device's queue (sent by the
    * flush like any entry). Contacts whose set the snapshot does not have stay waiting.
-   * Returns how many were made.
+   * Returns the contacts left waiting.
    */
   async introduceRestored(waiting: SnapshotContact[]): Promise<SnapshotContact[]> {
     const left: SnapshotContact[] = [];
@@ -397,7 +398,14 @@ export class ContactDevices {
       }
       if ([...this.ctx.contactsById.values()].some((c) => equalBytes(c.theirIdentity, s.theirIdentity)))
         continue;
-      await this.introduceOne(s);
+      try {
+        await this.introduceOne(s);
+      } catch (e) {
+        // One contact that cannot be introduced (a bad set, a relay refusing) waits; the rest go on.
+        left.push(s);
+        const error = e instanceof ParusError ? e : new ProtocolError('introduction failed', { cause: e });
+        this.ctx.events.emit('error', { error, context: 'a restored contact could not be introduced' });
+      }
     }
     return left;
   }
