@@ -18,7 +18,6 @@
  * through those fields.
  */
 import {
-  NotFoundError,
   ParusError,
   ProtocolError,
   VerificationError,
@@ -560,12 +559,5 @@ export class ContactDevices {
   contactDevices(alias: string): Array<{ id: string; key: string }> {
     const c = this.ctx.mustContact(alias);
     return remoteDevices(c).map((k) => ({ id: deviceId(k), key: toHex(k) }));
-  }
-
-  /** For tests and tools: the set of mine a contact record holds, decoded. */
-  mySet(alias: string): DeviceSet {
-    const c = this.ctx.mustContact(alias);
-    if (!c.mySet) throw new NotFoundError(`no device set toward ${alias} yet`);
-    return decodeDeviceSet(c.mySet);
   }
 }
