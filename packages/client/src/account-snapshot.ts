@@ -6,7 +6,8 @@
  * device is a new device with fresh sessions.
  *
  *   CBOR map { v: 1, name, relay, created, made, devices: { log, akp: { salt, ops, mem } },
- *              contacts: [ { alias, name, state, identity (64), theirIdentity (32), device? (32) } ] }
+ *              contacts: [ { alias, name, state, identity (64), theirIdentity (32), device? (32) } ],
+ *              inboxes?: [ inbox card ] }   the current devices' inbox cards (decision 0039)
  *
  * Strict decoding: unknown fields, wrong sizes and more than MAX_SNAPSHOT_CONTACTS contacts are
  * DecodeErrors.
@@ -21,6 +22,8 @@ import {
   decodeCbor,
   encodeCbor,
   parseRelayAddress,
+  MAX_ACCOUNT_DEVICES,
+  MAX_DEVICE_INBOX_CARD_BYTES,
   type CborMap,
 } from '@parus/core';
 import { decodeAccountKeyParams, type DevicesPart } from './account/device-registry.ts';
@@ -50,6 +53,8 @@ export interface AccountSnapshot {
   made: number;
   devices: DevicesPart;
   contacts: SnapshotContact[];
+  /** The current devices' inbox cards (core device-inbox-card.ts): a new device reaches them (decision 0039). */
+  inboxes?: Uint8Array[];
 }
 
 export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
@@ -78,6 +83,7 @@ export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
       if (c.device) m.device = c.device;
       return m;
     }),
+    ...(s.inboxes && s.inboxes.length ? { inboxes: s.inboxes } : {}),
   });
 }
 
@@ -98,7 +104,7 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
     }),
     'snapshot',
   );
-  fields(m, ['v', 'name', 'relay', 'created', 'made', 'devices', 'contacts'], 'snapshot');
+  fields(m, ['v', 'name', 'relay', 'created', 'made', 'devices', 'contacts', 'inboxes'], 'snapshot');
   if (asUint(m.v, 'snapshot version') !== SNAPSHOT_VERSION) throw new DecodeError('unknown snapshot version');
   const relay = asText(m.relay, 'relay', 512);
   try {
@@ -124,7 +130,14 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
     if (c.device !== undefined) out.device = asBytes(c.device, 'their device', { len: 32 });
     return out;
   });
+  const inboxes =
+    m.inboxes === undefined
+      ? undefined
+      : asArray(m.inboxes, 'snapshot inbox cards', MAX_ACCOUNT_DEVICES).map((v) =>
+          asBytes(v, 'inbox card', { max: MAX_DEVICE_INBOX_CARD_BYTES }),
+        );
   return {
+    ...(inboxes ? { inboxes } : {}),
     name: asText(m.name, 'name', 64),
     relay,
     created: asUint(m.created, 'created'),

@@ -66,6 +66,11 @@ export interface InviteRecord {
   used: boolean;
   /** Set when the card was made for a group peer (groups/): the group's id. */
   peer?: Uint8Array;
+  /**
+   * Set for this device's inbox (decision 0039): where the account's other devices open their
+   * sessions with it; `identity` is then this device's own key.
+   */
+  own?: true;
 }
 
 export interface ContactRecord {
@@ -107,6 +112,11 @@ export interface ContactRecord {
   stepAt?: number;
   /** When I last asked the contact to answer so that the session steps (decision 0026). */
   rekeyAsked?: number;
+  /**
+   * Set for a session with another device of this account (decision 0039): that device's
+   * Ed25519 key. Such records are never listed as contacts and carry only sync traffic.
+   */
+  own?: Uint8Array;
 }
 
 /**
@@ -144,6 +154,8 @@ export interface MessageRecord {
   unsent?: number;
   /** For an `unsend` record: the message it takes back. */
   target?: Uint8Array;
+  /** When it was deleted for me (on this device or another of mine: decision 0039); contents gone. */
+  deleted?: number;
 }
 
 /** A file upload under way, kept so that it resumes after a restart (docs/decisions/0010-blobs.md). */
@@ -269,6 +281,7 @@ export function decodeInvite(bytes: Uint8Array): InviteRecord {
     used: asBool(m.used, 'used'),
     ...optionalPeer(m.peer),
     ...optionalField('queue2', optional(m.queue2, inbound)),
+    ...(optional(m.own, (v) => asBool(v, 'own')) ? { own: true as const } : {}),
   }));
 }
 
@@ -329,6 +342,8 @@ export function decodeContact(bytes: Uint8Array): ContactRecord {
     const rekeyAsked = optional(m.rekeyAsked, (v) => asUint(v, 'rekeyAsked'));
     if (rekeyAsked !== undefined) c.rekeyAsked = rekeyAsked;
     Object.assign(c, optionalPeer(m.peer));
+    const own = optional(m.own, (v) => asBytes(v, 'own', { len: 32 }));
+    if (own) c.own = own;
     return c;
   });
 }
@@ -366,6 +381,8 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
     if (unsent !== undefined) r.unsent = unsent;
     const target = optional(m.target, (v) => asBytes(v, 'target', { len: 32 }));
     if (target) r.target = target;
+    const deleted = optional(m.deleted, (v) => asUint(v, 'deleted'));
+    if (deleted !== undefined) r.deleted = deleted;
     return r;
   });
 }

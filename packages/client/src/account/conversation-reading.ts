@@ -64,7 +64,8 @@ export class ConversationReading {
     const byId = new Map(records.map((m) => [hex(m.id), m]));
     return causalOrder(records)
       .map((n) => byId.get(hex(n.id))!)
-      .filter((m) => SHOWN_KINDS.has(m.kind))
+      // Deleted for me (decision 0039): kept for the DAG, never shown.
+      .filter((m) => SHOWN_KINDS.has(m.kind) && m.deleted === undefined)
       .map((m) => this.messageInfo(c, m));
   }
 
@@ -79,7 +80,7 @@ export class ConversationReading {
         for (const n of causalOrder(records)) {
           const m = byId.get(hex(n.id))!;
           if (m.dir !== 'in' || m.shown) continue;
-          if (SHOWN_KINDS.has(m.kind)) out.push(this.messageInfo(c, m));
+          if (SHOWN_KINDS.has(m.kind) && m.deleted === undefined) out.push(this.messageInfo(c, m));
           ops.push({
             type: 'put',
             collection: C.messages(c.id),
@@ -99,7 +100,7 @@ export class ConversationReading {
     const n = await this.ctx.lock.run(async () => {
       const c = this.ctx.mustContact(alias);
       const unread = (await this.messageRecords(c)).filter(
-        (m) => m.dir === 'in' && m.status !== 'read' && SHOWN_KINDS.has(m.kind),
+        (m) => m.dir === 'in' && m.status !== 'read' && SHOWN_KINDS.has(m.kind) && m.deleted === undefined,
       );
       if (unread.length === 0) return 0;
       const ops: StoreOp[] = unread.map((m) => ({
