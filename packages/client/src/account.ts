@@ -950,7 +950,8 @@ export class Account {
 
   /** Mutes a chat until `until` (ms since the epoch; 0 unmutes), on every device of mine. */
   async setMuted(alias: string, until: number): Promise<void> {
-    if (!Number.isSafeInteger(until) || until < 0) throw new UsageError('until must be ms since the epoch, or 0');
+    if (!Number.isSafeInteger(until) || until < 0)
+      throw new UsageError('until must be ms since the epoch, or 0');
     await this.lock.run(async () => {
       const c = this.mustContact(alias);
       await this.store.batch(await this.own.syncOps([{ t: 'mute', chat: c.conv, until }]));
@@ -990,7 +991,9 @@ export class Account {
 
   /** My other devices I have a session with (decision 0039). */
   ownSessions(): Array<{ id: string; name: string; active: boolean }> {
-    return this.own.sessions().map((c) => ({ id: deviceId(c.own!), name: c.name, active: c.status === 'active' }));
+    return this.own
+      .sessions()
+      .map((c) => ({ id: deviceId(c.own!), name: c.name, active: c.status === 'active' }));
   }
 
   /** A contact appeared here: it goes to my other devices, and sent copies that waited for it come in. */

@@ -62,11 +62,13 @@ export class ConversationReading {
     const c = this.ctx.mustContact(alias);
     const records = await this.messageRecords(c);
     const byId = new Map(records.map((m) => [hex(m.id), m]));
-    return causalOrder(records)
-      .map((n) => byId.get(hex(n.id))!)
-      // Deleted for me (decision 0039): kept for the DAG, never shown.
-      .filter((m) => SHOWN_KINDS.has(m.kind) && m.deleted === undefined)
-      .map((m) => this.messageInfo(c, m));
+    return (
+      causalOrder(records)
+        .map((n) => byId.get(hex(n.id))!)
+        // Deleted for me (decision 0039): kept for the DAG, never shown.
+        .filter((m) => SHOWN_KINDS.has(m.kind) && m.deleted === undefined)
+        .map((m) => this.messageInfo(c, m))
+    );
   }
 
   /** Incoming messages not shown yet, in causal order per conversation; marks them shown. */

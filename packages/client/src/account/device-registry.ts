@@ -97,9 +97,7 @@ export class DeviceRegistry {
 
   constructor(private readonly ctx: DeviceContext) {}
 
-  async read(): Promise<
-    { ops: DeviceOp[]; state: DeviceLogState; params: AccountKeyParams } | undefined
-  > {
+  async read(): Promise<{ ops: DeviceOp[]; state: DeviceLogState; params: AccountKeyParams } | undefined> {
     const log = await this.ctx.store.get(DEVICE_COLLECTION, 'log');
     const akp = await this.ctx.store.get(DEVICE_COLLECTION, 'akp');
     if (!log || !akp) return undefined;

@@ -15,7 +15,10 @@ import {
 import type { MessageRecord } from '../records.ts';
 
 /** The record fields of an incoming message's body, decoded strictly by kind. */
-export function incomingFields(kind: string, body: CborValue): Pick<MessageRecord, 'text'> & Partial<MessageRecord> {
+export function incomingFields(
+  kind: string,
+  body: CborValue,
+): Pick<MessageRecord, 'text'> & Partial<MessageRecord> {
   switch (kind) {
     case 'text':
     case 'reply': {

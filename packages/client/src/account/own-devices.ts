@@ -190,7 +190,11 @@ export class OwnDevices implements OwnSessionHooks {
       return card;
     });
     if (made === card) await this.ctx.subscribeQueue(queue).catch(() => undefined);
-    else await this.ctx.connection(queue.relay).command({ t: 'del', rid: queue.rid }, queue.rk).catch(() => undefined);
+    else
+      await this.ctx
+        .connection(queue.relay)
+        .command({ t: 'del', rid: queue.rid }, queue.rk)
+        .catch(() => undefined);
     this.ctx.kickFlush();
     return made;
   }
@@ -263,7 +267,10 @@ export class OwnDevices implements OwnSessionHooks {
         if (!raw) continue;
         await this.setup.answerInbox(decodeDeviceInboxCard(raw), d.name).catch((e: unknown) => {
           if (e instanceof Error && 'code' in e)
-            this.ctx.events.emit('error', { error: e as never, context: 'opening a session with an own device' });
+            this.ctx.events.emit('error', {
+              error: e as never,
+              context: 'opening a session with an own device',
+            });
         });
       }
     } finally {
@@ -299,7 +306,8 @@ export class OwnDevices implements OwnSessionHooks {
   sessionOps(c: ContactRecord): StoreOp[] {
     const ops = this.stateAsOps();
     const out: StoreOp[] = [];
-    for (let i = 0; i < ops.length; i += MAX_SYNC_OPS) out.push(this.syncEntry(c, ops.slice(i, i + MAX_SYNC_OPS)));
+    for (let i = 0; i < ops.length; i += MAX_SYNC_OPS)
+      out.push(this.syncEntry(c, ops.slice(i, i + MAX_SYNC_OPS)));
     return out;
   }
 
@@ -325,10 +333,13 @@ export class OwnDevices implements OwnSessionHooks {
       for (let i = 0; i < removed.length; i += 64)
         ops.push({ t: 'unpin', chat: b(chat), tags: removed.slice(i, i + 64), l: s.clock, d: this.myId() });
     }
-    for (const [conv, upto] of s.read) ops.push({ t: 'read', conv: b(conv), upto, l: s.clock, d: this.myId() });
-    for (const [conv, upto] of s.cleared) ops.push({ t: 'clear', conv: b(conv), upto, l: s.clock, d: this.myId() });
+    for (const [conv, upto] of s.read)
+      ops.push({ t: 'read', conv: b(conv), upto, l: s.clock, d: this.myId() });
+    for (const [conv, upto] of s.cleared)
+      ops.push({ t: 'clear', conv: b(conv), upto, l: s.clock, d: this.myId() });
     for (const [conv, ids] of s.deleted)
-      for (const [id, at] of ids) ops.push({ t: 'del', conv: b(conv), id: b(id), at, l: s.clock, d: this.myId() });
+      for (const [id, at] of ids)
+        ops.push({ t: 'del', conv: b(conv), id: b(id), at, l: s.clock, d: this.myId() });
     return ops;
   }
 
@@ -403,7 +414,8 @@ export class OwnDevices implements OwnSessionHooks {
     this.state = state;
     const out: StoreOp[] = [{ type: 'put', collection: SYNC, key: 'state', value: encodeSyncState(state) }];
     for (const c of this.sessions())
-      for (let i = 0; i < ops.length; i += MAX_SYNC_OPS) out.push(this.syncEntry(c, ops.slice(i, i + MAX_SYNC_OPS)));
+      for (let i = 0; i < ops.length; i += MAX_SYNC_OPS)
+        out.push(this.syncEntry(c, ops.slice(i, i + MAX_SYNC_OPS)));
     return out;
   }
 
@@ -411,8 +423,10 @@ export class OwnDevices implements OwnSessionHooks {
 
   /** A contact's message as it is stored here: deleted, or read, if another device of mine said so first. */
   incoming(c: ContactRecord, record: MessageRecord): MessageRecord {
-    if (syncDeleted(this.state, c.conv, record.id, record.lamport)) return deletedRecord(record, this.ctx.now());
-    if (record.lamport <= (this.state.read.get(toHex(c.conv)) ?? -1)) return { ...record, status: 'read', shown: true };
+    if (syncDeleted(this.state, c.conv, record.id, record.lamport))
+      return deletedRecord(record, this.ctx.now());
+    if (record.lamport <= (this.state.read.get(toHex(c.conv)) ?? -1))
+      return { ...record, status: 'read', shown: true };
     return record;
   }
 
@@ -523,7 +537,8 @@ export class OwnDevices implements OwnSessionHooks {
     const env = decodeEnvelope(bytes);
     if (!log.devices.some((d) => equalBytes(d.sign, env.device)))
       throw new VerificationError('a sent copy not written by a device of this account');
-    if (!SHOWN_KINDS.has(env.kind) && env.kind !== 'unsend') throw new ProtocolError('a sent copy of no message');
+    if (!SHOWN_KINDS.has(env.kind) && env.kind !== 'unsend')
+      throw new ProtocolError('a sent copy of no message');
     const c = this.contactByConv(env.conv);
     if (!c) {
       const key = `${toHex(env.conv)}.${toHex(env.id)}`;
@@ -598,7 +613,10 @@ export class OwnDevices implements OwnSessionHooks {
 
   /** What the merged state says of a chat (for the account's API): its mute and its pin. */
   chatState(chat: Uint8Array): { mutedUntil: number; pinTags: SyncStamp[] } {
-    return { mutedUntil: syncRegister(this.state, 'mute', chat) ?? 0, pinTags: syncPinTags(this.state, chat) };
+    return {
+      mutedUntil: syncRegister(this.state, 'mute', chat) ?? 0,
+      pinTags: syncPinTags(this.state, chat),
+    };
   }
 
   /** `c`'s stored messages as the merged state's deletes and reads leave them (the caller holds the lock). */
@@ -610,7 +628,11 @@ export class OwnDevices implements OwnSessionHooks {
   }
 
   /** Deletes and reads the merged state names, applied to `c`'s stored messages. */
-  private async applyToConversation(c: ContactRecord, ops: StoreOp[], after: Array<() => void>): Promise<void> {
+  private async applyToConversation(
+    c: ContactRecord,
+    ops: StoreOp[],
+    after: Array<() => void>,
+  ): Promise<void> {
     const read = this.state.read.get(toHex(c.conv)) ?? -1;
     for (const { value } of await this.ctx.store.list(C.messages(c.id))) {
       const m = decodeMessage(value);
@@ -642,7 +664,9 @@ export class OwnDevices implements OwnSessionHooks {
       } catch {
         ok = false;
       }
-      const taken = [...this.ctx.contactsById.values()].some((x) => x !== c && !x.own && !x.peer && x.alias === alias);
+      const taken = [...this.ctx.contactsById.values()].some(
+        (x) => x !== c && !x.own && !x.peer && x.alias === alias,
+      );
       if (ok && !taken) next = { ...next, alias };
     }
     if (state !== undefined && state !== c.state) {
@@ -652,6 +676,8 @@ export class OwnDevices implements OwnSessionHooks {
     if (next === c) return;
     ops.push({ type: 'put', collection: C.contacts, key: hex(next.id), value: encodeRecord(next) });
     this.ctx.contactsById.set(hex(next.id), next);
-    after.push(() => this.ctx.events.emit('contact', { alias: next.alias, change: 'state', info: this.ctx.info(next) }));
+    after.push(() =>
+      this.ctx.events.emit('contact', { alias: next.alias, change: 'state', info: this.ctx.info(next) }),
+    );
   }
 }
