@@ -81,7 +81,8 @@ export class ConversationReading {
         const byId = new Map(records.map((m) => [hex(m.id), m]));
         for (const n of causalOrder(records)) {
           const m = byId.get(hex(n.id))!;
-          if (m.dir !== 'in' || m.shown) continue;
+          // Incoming messages, and copies of mine sent from my other devices (decision 0039).
+          if (m.shown) continue;
           if (SHOWN_KINDS.has(m.kind) && m.deleted === undefined) out.push(this.messageInfo(c, m));
           ops.push({
             type: 'put',

@@ -568,7 +568,8 @@ export class OwnDevices implements OwnSessionHooks {
       ts: env.ts,
       received: this.ctx.now(),
       status: 'sent',
-      shown: true,
+      // Not shown yet: `parus read` on this device prints it, as mine.
+      shown: false,
       envelope: encodeEnvelope(env),
     };
     if (syncDeleted(this.state, c.conv, env.id, env.lamport)) record = deletedRecord(record, this.ctx.now());
