@@ -273,7 +273,8 @@ export class Account {
     this.reading = new ConversationReading(ctx);
     // A new contact here goes to my other devices, and copies of my messages that waited for it come in.
     this.events.on('contact', ({ alias, change }) => {
-      if (change === 'added' || change === 'active') void this.contactAppeared(alias).catch(() => undefined);
+      if (change === 'added' || change === 'active' || change === 'devices')
+        void this.contactAppeared(alias).catch(() => undefined);
     });
   }
   private readonly own: OwnDevices;
@@ -1009,6 +1010,12 @@ export class Account {
         identity: c.identity,
         their: c.theirIdentity,
         ...(c.device ? { device: c.device } : {}),
+        // What my other devices need to introduce themselves to it (decision 0038).
+        sk: c.senderKey,
+        ...(c.theirSenderKey ? { tsk: c.theirSenderKey } : {}),
+        ...(c.theirSet ? { set: c.theirSet } : {}),
+        ...(c.mySet ? { myset: c.mySet } : {}),
+        ...(c.nextSealed ? { next: c.nextSealed } : {}),
       };
       await this.store.batch(await this.own.syncOps([{ t: 'contact', contact }]));
     });

@@ -163,3 +163,24 @@ describe('own devices', () => {
     expect(laptop.contacts().map((c) => c.alias)).toEqual(['Bob']);
   });
 });
+
+describe('own devices: new contacts', () => {
+  it('a contact made on one device becomes a contact of the other, which then chats with it', async () => {
+    const { laptop, phone, bob } = await aliceOnTwoDevices();
+    const carol = await account('Carol');
+    await befriend(laptop, carol, 'alice');
+    await syncAll(laptop, carol, laptop, phone, carol, phone, laptop, carol, phone);
+    expect(
+      phone
+        .contacts()
+        .map((c) => c.alias)
+        .sort(),
+    ).toEqual(['Bob', 'Carol']);
+    await phone.sendText('Carol', 'hello from the phone');
+    await syncAll(phone, carol, laptop);
+    expect(await texts(carol, 'alice')).toContain('in:hello from the phone');
+    // The laptop has it too, as mine.
+    expect(await texts(laptop, 'Carol')).toContain('out:hello from the phone');
+    expect(bob.contacts()).toHaveLength(1);
+  });
+});

@@ -14,7 +14,9 @@
  *     unpin   { chat: 16, tags: [{l, d}] }   the pin tags seen, removed
  *     state   { conv: 16, state: text }  a contact's state (unvalidated, validated, compromised)
  *     alias   { conv: 16, alias: text }  a contact's alias
- *     contact { alias, name, state, identity: 64, their: 32, device?: 32 }   a new contact
+ *     contact { alias, name, state, identity: 64, their: 32, device?: 32,
+ *               sk?: 32, tsk?: 32, set?: bytes, myset?: bytes, next?: 80 }   a new contact, with
+ *               the sender keys and device sets a device needs to introduce itself (decision 0038)
  *     log     { log: bytes }             the device log (device-log.ts), whole
  *     inbox   { card: bytes }            a device's inbox card (device-inbox-card.ts)
  *
@@ -54,7 +56,18 @@ export interface SyncContact {
   their: Uint8Array;
   /** Their device key as certified. */
   device?: Uint8Array;
+  /** My sender key for their queues and theirs (X25519, decision 0038). */
+  sk?: Uint8Array;
+  tsk?: Uint8Array;
+  /** Their device set toward me and mine toward them (core device-set.ts), encoded. */
+  set?: Uint8Array;
+  myset?: Uint8Array;
+  /** My next identity's seed, sealed to the account key (pre-rotation). */
+  next?: Uint8Array;
 }
+
+/** Largest encoded device set a sync contact carries (core device-set.ts bounds it the same). */
+export const MAX_SYNC_DEVICE_SET_BYTES = 32 * 1024;
 
 export type SyncOpBody =
   | { t: 'sent'; env: Uint8Array }
@@ -87,7 +100,26 @@ const FIELDS: Record<SyncOpType, readonly string[]> = {
   log: ['log'],
   inbox: ['card'],
 };
-const CONTACT_FIELDS = ['alias', 'name', 'state', 'identity', 'their', 'device'];
+const CONTACT_FIELDS = [
+  'alias',
+  'name',
+  'state',
+  'identity',
+  'their',
+  'device',
+  'sk',
+  'tsk',
+  'set',
+  'myset',
+  'next',
+];
+const CONTACT_BYTES: Record<'sk' | 'tsk' | 'set' | 'myset' | 'next', { len?: number; max?: number }> = {
+  sk: { len: 32 },
+  tsk: { len: 32 },
+  set: { max: MAX_SYNC_DEVICE_SET_BYTES },
+  myset: { max: MAX_SYNC_DEVICE_SET_BYTES },
+  next: { len: 80 },
+};
 
 function onlyFields(m: CborMap, allowed: readonly string[], what: string): void {
   for (const k of Object.keys(m))
@@ -134,6 +166,10 @@ function opMap(op: SyncOp): CborMap {
         their: c.their,
       };
       if (c.device) cm.device = c.device;
+      for (const k of Object.keys(CONTACT_BYTES) as Array<keyof typeof CONTACT_BYTES>) {
+        const v = c[k];
+        if (v) cm[k] = v;
+      }
       return { ...m, t: body.t, contact: cm };
     }
     default:
@@ -193,6 +229,8 @@ function readOp(v: CborValue): SyncOp {
         their: asBytes(cm.their, 'their identity', { len: SIGN_PUBLIC_BYTES }),
       };
       if (cm.device !== undefined) c.device = asBytes(cm.device, 'their device', { len: SIGN_PUBLIC_BYTES });
+      for (const k of Object.keys(CONTACT_BYTES) as Array<keyof typeof CONTACT_BYTES>)
+        if (cm[k] !== undefined) c[k] = asBytes(cm[k], `sync contact ${k}`, CONTACT_BYTES[k]);
       return { ...stamp, t, contact: c };
     }
     case 'log':

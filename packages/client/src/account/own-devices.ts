@@ -78,13 +78,18 @@ import {
   type AccountContext,
 } from './account-context.ts';
 import type { ContactSetup, OwnSessionHooks } from './contact-setup.ts';
+import {
+  MAX_SNAPSHOT_CONTACTS,
+  decodeSnapshot,
+  encodeSnapshot,
+  type AccountSnapshot,
+  type SnapshotContact,
+} from '../account-snapshot.ts';
 import { DEVICE_COLLECTION, type DeviceRegistry } from './device-registry.ts';
 import { incomingFields } from './message-fields.ts';
 
 const SYNC = 'sync';
 const SYNC_WAIT = 'syncwait';
-/** Contacts another device made, kept until this one opens its own session with them. */
-export const SYNC_CONTACTS = 'synccontacts';
 /** Sent copies kept for conversations this device has no contact for yet. */
 const MAX_SYNC_WAITING = 10_000;
 
@@ -508,22 +513,53 @@ export class OwnDevices implements OwnSessionHooks {
         ops.push(...(await this.cardOps([op.card], log)));
         return;
       case 'contact':
-        this.keepContact(op.contact, ops);
+        await this.keepContact(op.contact, ops);
         return;
       default:
         return; // mutes and pins live in the state only
     }
   }
 
-  /** A contact another device made: kept (its Ckp and their keys) until a session with it is opened here. */
-  private keepContact(contact: SyncContact, ops: StoreOp[]): void {
+  /**
+   * A contact another device made: added to this device's restored contacts (the snapshot a
+   * restore keeps), which the contact side introduces this device to (decision 0038) once it
+   * carries their device set. Nothing when the contact is here already.
+   */
+  private async keepContact(contact: SyncContact, ops: StoreOp[]): Promise<void> {
     const conv = conversationId(contact.identity.slice(32, 64), contact.their);
     if (this.contactByConv(conv)) return;
+    const raw = await this.ctx.store.get(DEVICE_COLLECTION, 'restored');
+    const base: AccountSnapshot = raw
+      ? decodeSnapshot(raw)
+      : {
+          name: this.ctx.self().name,
+          relay: this.ctx.self().relay,
+          created: this.ctx.self().created,
+          made: this.ctx.now(),
+          devices: await this.devices.part(),
+          contacts: [],
+        };
+    const c: SnapshotContact = {
+      alias: contact.alias,
+      name: contact.name,
+      state: contact.state,
+      identity: contact.identity,
+      theirIdentity: contact.their,
+      ...(contact.device ? { device: contact.device } : {}),
+      ...(contact.sk ? { senderKey: contact.sk } : {}),
+      ...(contact.tsk ? { theirSenderKey: contact.tsk } : {}),
+      ...(contact.set ? { theirSet: contact.set } : {}),
+      ...(contact.myset ? { mySet: contact.myset } : {}),
+      ...(contact.next ? { nextSealed: contact.next } : {}),
+    };
+    // The same contact again (its device set came since): the newer facts replace the older.
+    const others = base.contacts.filter((x) => !equalBytes(x.theirIdentity, contact.their));
+    if (others.length >= MAX_SNAPSHOT_CONTACTS) return;
     ops.push({
       type: 'put',
-      collection: SYNC_CONTACTS,
-      key: toHex(conv),
-      value: encodeRecord({ ...contact }),
+      collection: DEVICE_COLLECTION,
+      key: 'restored',
+      value: encodeSnapshot({ ...base, contacts: [...others, c] }),
     });
   }
 
