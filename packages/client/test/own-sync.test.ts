@@ -5,10 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initCrypto } from '@parus/core';
+import { decodeDeviceInboxCard, initCrypto } from '@parus/core';
 import { startRelay } from '@parus/relay';
 import { Account, MemoryStore } from '../src/index.ts';
 import { nodeTransport } from '../src/node/index.ts';
+import type { ContactSetup } from '../src/account/contact-setup.ts';
 import { befriend } from './support/group-harness.ts';
 
 type Relay = Awaited<ReturnType<typeof startRelay>>;
@@ -182,5 +183,32 @@ describe('own devices: new contacts', () => {
     // The laptop has it too, as mine.
     expect(await texts(laptop, 'Carol')).toContain('out:hello from the phone');
     expect(bob.contacts()).toHaveLength(1);
+  });
+});
+
+describe('own devices: refusals', () => {
+  it('a stranger that learnt my inbox card cannot open a session with it, nor push a log of another account', async () => {
+    const { laptop } = await aliceOnTwoDevices();
+    const card = (await laptop.snapshot()).inboxes![0]!;
+    const refused: string[] = [];
+    laptop.events.on('error', ({ error }) => refused.push(error.name));
+    const before = laptop.ownSessions();
+    const logBefore = await laptop.devices.list();
+
+    // Mallory has no device log: her request names no device of Alice's account.
+    const mallory = await account('Mallory');
+    const inbox = decodeDeviceInboxCard(card);
+    const setupOf = (a: Account) => (a as unknown as { setup: ContactSetup }).setup;
+    await setupOf(mallory).answerInbox(inbox, 'laptop');
+    await syncAll(mallory, laptop);
+    // Eve has a device log of her own account: merging it is refused too.
+    const eve = await account('Eve');
+    await eve.devices.ensureLog({ passphrase: 'eve', cost: LIGHT, name: 'eve' });
+    await setupOf(eve).answerInbox(inbox, 'laptop');
+    await syncAll(eve, laptop);
+
+    expect(refused).toEqual(['AuthError', 'ProtocolError']);
+    expect(laptop.ownSessions()).toEqual(before);
+    expect(await laptop.devices.list()).toEqual(logBefore);
   });
 });
