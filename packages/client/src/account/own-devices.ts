@@ -20,6 +20,7 @@
  */
 import {
   AuthError,
+  ParusError,
   ProtocolError,
   VerificationError,
   applySyncOp,
@@ -39,6 +40,7 @@ import {
   encodeSyncBody,
   encodeSyncState,
   equalBytes,
+  fromHex,
   generateDhKeyPair,
   hash,
   nextSyncStamp,
@@ -53,6 +55,7 @@ import {
   type DeviceLogState,
   type Envelope,
   type SyncContact,
+  type SyncContactState,
   type SyncOp,
   type SyncOpBody,
   type SyncStamp,
@@ -271,11 +274,8 @@ export class OwnDevices implements OwnSessionHooks {
         const raw = await this.ctx.store.get(DEVICE_COLLECTION, `card.${d.id}`);
         if (!raw) continue;
         await this.setup.answerInbox(decodeDeviceInboxCard(raw), d.name).catch((e: unknown) => {
-          if (e instanceof Error && 'code' in e)
-            this.ctx.events.emit('error', {
-              error: e as never,
-              context: 'opening a session with an own device',
-            });
+          if (!(e instanceof ParusError)) throw e;
+          this.ctx.events.emit('error', { error: e, context: 'opening a session with an own device' });
         });
       }
     } finally {
@@ -320,13 +320,13 @@ export class OwnDevices implements OwnSessionHooks {
   private stateAsOps(): SyncOp[] {
     const s = this.state;
     const ops: SyncOp[] = [];
-    const b = (h: string): Uint8Array => Uint8Array.from(h.match(/../g)!.map((x) => parseInt(x, 16)));
+    const b = fromHex;
     for (const [key, held] of s.registers) {
       const [kind, id] = key.split(':') as [string, string];
       const stamp = { l: held.stamp.l, d: held.stamp.d };
       if (kind === 'alias') ops.push({ t: 'alias', conv: b(id), alias: held.value as string, ...stamp });
       else if (kind === 'state')
-        ops.push({ t: 'state', conv: b(id), state: held.value as 'validated', ...stamp });
+        ops.push({ t: 'state', conv: b(id), state: held.value as SyncContactState, ...stamp });
       else ops.push({ t: 'mute', chat: b(id), until: held.value as number, ...stamp });
     }
     for (const [chat, p] of s.pins) {
