@@ -17,6 +17,7 @@ import {
   sendCommand,
   sendFileCommand,
   unsendCommand,
+  deleteCommand,
 } from './commands/messages.ts';
 import { RELAY_HELP, relayCommand } from './commands/relay.ts';
 import { REQUESTS_HELP, requestsCommand } from './commands/room.ts';
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, Command> = {
   send: sendCommand,
   'send-file': sendFileCommand,
   unsend: unsendCommand,
+  delete: deleteCommand,
   download: downloadCommand,
   read: readCommand,
   history: historyCommand,
@@ -66,6 +68,8 @@ Usage: parus <command> [options]
   parus send-file ALIAS PATH [--name N] [--mime TYPE]
                                            send a file, end-to-end encrypted
   parus unsend ALIAS MESSAGE_ID            take back one of your messages (收回)
+  parus delete MESSAGE_ID | --chat ALIAS   delete a message, or a whole conversation, for
+                                           you, on all your devices (the contact keeps theirs)
   parus read [--auto-download MB]          fetch and print new messages; received
                                            files up to MB (PARUS_AUTO_DOWNLOAD_MB,
                                            default 25) are saved in HOME/files/ALIAS/

@@ -7,7 +7,8 @@
  *
  *   CBOR map { v: 1, name, relay, created, made, devices: { log, akp: { salt, ops, mem } },
  *              contacts: [ { alias, name, state, identity (64), theirIdentity (32), device? (32),
- *                            senderKey?, theirSenderKey?, theirSet?, mySet?, nextSealed? (decision 0038) } ] }
+ *                            senderKey?, theirSenderKey?, theirSet?, mySet?, nextSealed? (decision 0038) } ],
+ *              inboxes?: [ inbox card ] }   the current devices' inbox cards (decision 0039)
  *
  * Strict decoding: unknown fields, wrong sizes and more than MAX_SNAPSHOT_CONTACTS contacts are
  * DecodeErrors.
@@ -22,6 +23,8 @@ import {
   decodeCbor,
   encodeCbor,
   parseRelayAddress,
+  MAX_ACCOUNT_DEVICES,
+  MAX_DEVICE_INBOX_CARD_BYTES,
   type CborMap,
 } from '@parus/core';
 import { decodeAccountKeyParams, type DevicesPart } from './account/device-registry.ts';
@@ -94,6 +97,8 @@ export interface AccountSnapshot {
   made: number;
   devices: DevicesPart;
   contacts: SnapshotContact[];
+  /** The current devices' inbox cards (core device-inbox-card.ts): a new device reaches them (decision 0039). */
+  inboxes?: Uint8Array[];
 }
 
 export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
@@ -123,6 +128,7 @@ export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
       encodeDeviceSetFields(c, m);
       return m;
     }),
+    ...(s.inboxes && s.inboxes.length ? { inboxes: s.inboxes } : {}),
   });
 }
 
@@ -143,7 +149,7 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
     }),
     'snapshot',
   );
-  fields(m, ['v', 'name', 'relay', 'created', 'made', 'devices', 'contacts'], 'snapshot');
+  fields(m, ['v', 'name', 'relay', 'created', 'made', 'devices', 'contacts', 'inboxes'], 'snapshot');
   if (asUint(m.v, 'snapshot version') !== SNAPSHOT_VERSION) throw new DecodeError('unknown snapshot version');
   const relay = asText(m.relay, 'relay', 512);
   try {
@@ -174,7 +180,14 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
     decodeDeviceSetFields(c, out);
     return out;
   });
+  const inboxes =
+    m.inboxes === undefined
+      ? undefined
+      : asArray(m.inboxes, 'snapshot inbox cards', MAX_ACCOUNT_DEVICES).map((v) =>
+          asBytes(v, 'inbox card', { max: MAX_DEVICE_INBOX_CARD_BYTES }),
+        );
   return {
+    ...(inboxes ? { inboxes } : {}),
     name: asText(m.name, 'name', 64),
     relay,
     created: asUint(m.created, 'created'),

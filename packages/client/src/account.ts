@@ -43,13 +43,18 @@ import {
   type Random,
   type RendezvousCard,
   type SignKeyPair,
+  type SyncContact,
+  type SyncOpBody,
+  deviceId,
   nameFault,
   MAX_CARD_NAME_CHARS,
 } from '@parus/core';
 import {
   C,
   DAY,
+  SHOWN_KINDS,
   checkAlias,
+  fromHexId,
   hex,
   signPair,
   recvQueues,
@@ -70,6 +75,7 @@ import {
   type SnapshotContact,
 } from './account-snapshot.ts';
 import { DirectMessaging } from './account/direct-messaging.ts';
+import { OwnDevices } from './account/own-devices.ts';
 import { DirectOutbox } from './account/direct-outbox.ts';
 import { DirectReceiving } from './account/direct-receiving.ts';
 import { FileTransfer } from './account/file-transfer.ts';
@@ -87,6 +93,7 @@ import {
   decodeAccount,
   decodeContact,
   decodeInvite,
+  decodeMessage,
   decodeOutbox,
   encodeRecord,
   type AccountRecord,
@@ -247,6 +254,7 @@ export class Account {
       groupEnvelope: (c, body) => this.outbox.groupEnvelope(c, body),
       statusOp: (c, id, status) => this.outbox.statusOp(c, id, status),
       settleOutbox: (c, ids) => this.settleOutbox(c, ids),
+      syncOps: (bodies) => this.own.syncOps(bodies),
       resendOps: (c, ids) => this.outbox.resendOps(c, ids),
       conversation: (c) => this.reading.conversation(c),
       messageInfo: (c, m) => this.reading.messageInfo(c, m),
@@ -258,9 +266,18 @@ export class Account {
     this.fanout = new GroupFanout(ctx);
     this.devices = new DeviceRegistry(ctx);
     this.contactDevices = new ContactDevices(ctx, this.devices);
-    this.receiving = new DirectReceiving(ctx, this.setup, this.contactDevices);
+    this.own = new OwnDevices(ctx, this.devices, this.setup);
+    this.setup.own = this.own;
+    this.devices.onRevoke = (id) => this.own.revoked(id);
+    this.receiving = new DirectReceiving(ctx, this.setup, this.contactDevices, this.own);
     this.reading = new ConversationReading(ctx);
+    // A new contact here goes to my other devices, and copies of my messages that waited for it come in.
+    this.events.on('contact', ({ alias, change }) => {
+      if (change === 'added' || change === 'active' || change === 'devices')
+        void this.contactAppeared(alias).catch(() => undefined);
+    });
   }
+  private readonly own: OwnDevices;
   private readonly resendMs: number;
   private readonly maxResendMs: number;
   private readonly maxSendAttempts: number;
@@ -322,6 +339,7 @@ export class Account {
       if (hasRoster(value)) this.outboxSeq = Math.max(this.outboxSeq, value.seq);
     }
     this.contactsVersion++;
+    await this.own.load();
     await this.groups.load();
     await this.fanout.upgradeFanoutEntries();
     await this.fanout.dropUnusedRosters();
@@ -691,7 +709,7 @@ export class Account {
   // ---- Contacts -------------------------------------------------------------------------
 
   private byAlias(alias: string): ContactRecord | undefined {
-    for (const c of this.contactsById.values()) if (c.alias === alias && !c.peer) return c;
+    for (const c of this.contactsById.values()) if (c.alias === alias && !c.peer && !c.own) return c;
     return undefined;
   }
 
@@ -721,7 +739,7 @@ export class Account {
 
   contacts(): ContactInfo[] {
     return [...this.contactsById.values()]
-      .filter((c) => !c.peer)
+      .filter((c) => !c.peer && !c.own)
       .sort((a, b) => a.created - b.created)
       .map((c) => this.info(c));
   }
@@ -736,8 +754,9 @@ export class Account {
     const devices = await this.devices.part();
     // Every contact gets my device set first, so a new device can extend it (decision 0038).
     await this.contactDevices.publishPending();
+    const inboxes = await this.own.cards();
     const contacts = [...this.contactsById.values()]
-      .filter((c) => !c.peer)
+      .filter((c) => !c.peer && !c.own)
       .sort((a, b) => a.created - b.created)
       .map((c) => {
         const out: SnapshotContact = {
@@ -757,6 +776,7 @@ export class Account {
       made: this.now(),
       devices,
       contacts,
+      inboxes,
     };
   }
 
@@ -771,6 +791,8 @@ export class Account {
     opts: { passphrase: string; deviceName: string },
   ): Promise<void> {
     await this.devices.adopt(snapshot.devices, { passphrase: opts.passphrase, name: opts.deviceName });
+    // The other devices' inbox cards: this new device opens its sessions with them (decision 0039).
+    await this.own.takeCards(snapshot.inboxes ?? []);
     await this.store.batch([
       {
         type: 'put',
@@ -863,15 +885,17 @@ export class Account {
 
   async setContactState(alias: string, state: ContactState): Promise<ContactInfo> {
     if (!CONTACT_STATES.includes(state)) throw new UsageError('unknown contact state');
-    return this.lock.run(async () => {
+    const info = await this.lock.run(async () => {
       const c = this.mustContact(alias);
       const next: ContactRecord = { ...c, state };
       if (state === 'validated') delete next.keyChanged;
-      await this.saveContact(next);
+      await this.saveContact(next, await this.own.syncOps([{ t: 'state', conv: c.conv, state }]));
       const info = this.info(next);
       this.events.emit('contact', { alias, change: 'state', info });
       return info;
     });
+    this.kickFlush();
+    return info;
   }
 
   async renameContact(alias: string, newAlias: string): Promise<ContactInfo> {
@@ -880,9 +904,122 @@ export class Account {
       const c = this.mustContact(alias);
       if (this.byAlias(to)) throw new UsageError(`${to} is already taken`);
       const next = { ...c, alias: to };
-      await this.saveContact(next);
+      await this.saveContact(next, await this.own.syncOps([{ t: 'alias', conv: c.conv, alias: to }]));
+      this.kickFlush();
       return this.info(next);
     });
+  }
+
+  // ---- Across my devices (account/own-devices.ts, decision 0039) -----------------------
+
+  /**
+   * Deletes one message for me (either direction), here and on my other devices: its contents
+   * go, a tombstone stays that no late copy undoes. The contact keeps theirs.
+   */
+  async deleteMessage(alias: string, messageId: string): Promise<void> {
+    const id = fromHexId(messageId);
+    await this.lock.run(async () => {
+      const c = this.mustContact(alias);
+      const raw = await this.store.get(C.messages(c.id), hex(id));
+      if (!raw) throw new NotFoundError('no such message');
+      const m = decodeMessage(raw);
+      if (m.deleted !== undefined) throw new UsageError('this message was already deleted');
+      await this.syncThenApply(c, [{ t: 'del', conv: c.conv, id, at: m.lamport }]);
+    });
+    this.kickFlush();
+  }
+
+  /** Deletes a whole conversation for me, here and on my other devices; what comes after it shows. */
+  async deleteConversation(alias: string): Promise<number> {
+    const n = await this.lock.run(async () => {
+      const c = this.mustContact(alias);
+      const upto = (await this.reading.conversation(c)).nextLamport() - 1;
+      return this.syncThenApply(c, [{ t: 'clear', conv: c.conv, upto }]);
+    });
+    this.kickFlush();
+    return n;
+  }
+
+  /** Under the lock: sync operations for my other devices, and what they change here, in one batch. */
+  private async syncThenApply(c: ContactRecord, bodies: SyncOpBody[]): Promise<number> {
+    const ops = await this.own.syncOps(bodies);
+    const applied = await this.own.conversationOps(c);
+    await this.store.batch([...ops, ...applied.ops]);
+    for (const f of applied.after) f();
+    return applied.after.length;
+  }
+
+  /** Mutes a chat until `until` (ms since the epoch; 0 unmutes), on every device of mine. */
+  async setMuted(alias: string, until: number): Promise<void> {
+    if (!Number.isSafeInteger(until) || until < 0)
+      throw new UsageError('until must be ms since the epoch, or 0');
+    await this.lock.run(async () => {
+      const c = this.mustContact(alias);
+      await this.store.batch(await this.own.syncOps([{ t: 'mute', chat: c.conv, until }]));
+    });
+    this.kickFlush();
+  }
+
+  /** Pins (or unpins) a chat on every device of mine; a pin made at once on another device stays. */
+  async setPinned(alias: string, pinned: boolean): Promise<void> {
+    await this.lock.run(async () => {
+      const c = this.mustContact(alias);
+      const tags = this.own.chatState(c.conv).pinTags;
+      if (pinned === tags.length > 0) return;
+      await this.store.batch(
+        await this.own.syncOps([pinned ? { t: 'pin', chat: c.conv } : { t: 'unpin', chat: c.conv, tags }]),
+      );
+    });
+    this.kickFlush();
+  }
+
+  /** A chat's mute and pin as my devices agree on them. */
+  chatSettings(alias: string): { mutedUntil: number; pinned: boolean } {
+    const s = this.own.chatState(this.mustContact(alias).conv);
+    return { mutedUntil: s.mutedUntil, pinned: s.pinTags.length > 0 };
+  }
+
+  /** Incoming messages of a conversation not read yet (here or on another device of mine). */
+  async unreadCount(alias: string): Promise<number> {
+    const c = this.mustContact(alias);
+    let n = 0;
+    for (const { value } of await this.store.list(C.messages(c.id))) {
+      const m = decodeMessage(value);
+      if (m.dir === 'in' && m.status !== 'read' && m.deleted === undefined && SHOWN_KINDS.has(m.kind)) n++;
+    }
+    return n;
+  }
+
+  /** My other devices I have a session with (decision 0039). */
+  ownSessions(): Array<{ id: string; name: string; active: boolean }> {
+    return this.own
+      .sessions()
+      .map((c) => ({ id: deviceId(c.own!), name: c.name, active: c.status === 'active' }));
+  }
+
+  /** A contact appeared here: it goes to my other devices, and sent copies that waited for it come in. */
+  private async contactAppeared(alias: string): Promise<void> {
+    await this.lock.run(async () => {
+      const c = this.byAlias(alias);
+      if (!c) return;
+      await this.own.takeWaiting(c);
+      const contact: SyncContact = {
+        alias: c.alias,
+        name: c.name,
+        state: c.state,
+        identity: c.identity,
+        their: c.theirIdentity,
+        ...(c.device ? { device: c.device } : {}),
+        // What my other devices need to introduce themselves to it (decision 0038).
+        sk: c.senderKey,
+        ...(c.theirSenderKey ? { tsk: c.theirSenderKey } : {}),
+        ...(c.theirSet ? { set: c.theirSet } : {}),
+        ...(c.mySet ? { myset: c.mySet } : {}),
+        ...(c.nextSealed ? { next: c.nextSealed } : {}),
+      };
+      await this.store.batch(await this.own.syncOps([{ t: 'contact', contact }]));
+    });
+    this.kickFlush();
   }
 
   /**
@@ -1023,6 +1160,9 @@ export class Account {
     await this.outbox.flush();
     await this.fanout.flushFanout();
     await this.setup.secureSecondQueues();
+    await this.own.openSessions().catch((e: unknown) => {
+      if (e instanceof ParusError) this.events.emit('error', { error: e, context: 'own devices' });
+    });
   }
 
   /**
@@ -1048,7 +1188,16 @@ export class Account {
 
   /** Sends read receipts (已讀) for every incoming message of a conversation not yet marked read. */
   async markRead(alias: string): Promise<number> {
-    return this.reading.markRead(alias);
+    const n = await this.reading.markRead(alias);
+    // 已讀 on my other devices too: read up to the conversation's clock (decision 0039).
+    await this.lock.run(async () => {
+      const c = this.mustContact(alias);
+      const upto = (await this.reading.conversation(c)).nextLamport() - 1;
+      if (upto >= 0 && upto > (this.own.readUpTo(c.conv) ?? -1))
+        await this.store.batch(await this.own.syncOps([{ t: 'read', conv: c.conv, upto }]));
+    });
+    this.kickFlush();
+    return n;
   }
 
   /**

@@ -66,6 +66,11 @@ export interface InviteRecord {
   used: boolean;
   /** Set when the card was made for a group peer (groups/): the group's id. */
   peer?: Uint8Array;
+  /**
+   * Set for this device's inbox (decision 0039): where the account's other devices open their
+   * sessions with it; `identity` is then this device's own key.
+   */
+  own?: true;
 }
 
 /**
@@ -131,6 +136,11 @@ export interface ContactRecord {
   mySet?: Uint8Array;
   /** My next identity's seed, sealed to the account key (pre-rotation, decision 0038). */
   nextSealed?: Uint8Array;
+  /**
+   * Set for a session with another device of this account (decision 0039): that device's
+   * Ed25519 key. Such records are never listed as contacts and carry only sync traffic.
+   */
+  own?: Uint8Array;
 }
 
 /**
@@ -168,6 +178,8 @@ export interface MessageRecord {
   unsent?: number;
   /** For an `unsend` record: the message it takes back. */
   target?: Uint8Array;
+  /** When it was deleted for me (on this device or another of mine: decision 0039); contents gone. */
+  deleted?: number;
 }
 
 /** A file upload under way, kept so that it resumes after a restart (docs/decisions/0010-blobs.md). */
@@ -298,6 +310,7 @@ export function decodeInvite(bytes: Uint8Array): InviteRecord {
     used: asBool(m.used, 'used'),
     ...optionalPeer(m.peer),
     ...optionalField('queue2', optional(m.queue2, inbound)),
+    ...(optional(m.own, (v) => asBool(v, 'own')) ? { own: true as const } : {}),
   }));
 }
 
@@ -366,6 +379,8 @@ export function decodeContact(bytes: Uint8Array): ContactRecord {
     if (mySet) c.mySet = mySet;
     const nextSealed = optional(m.nextSealed, (v) => asBytes(v, 'nextSealed', { len: 80 }));
     if (nextSealed) c.nextSealed = nextSealed;
+    const own = optional(m.own, (v) => asBytes(v, 'own', { len: 32 }));
+    if (own) c.own = own;
     return c;
   });
 }
@@ -420,6 +435,8 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
     if (unsent !== undefined) r.unsent = unsent;
     const target = optional(m.target, (v) => asBytes(v, 'target', { len: 32 }));
     if (target) r.target = target;
+    const deleted = optional(m.deleted, (v) => asUint(v, 'deleted'));
+    if (deleted !== undefined) r.deleted = deleted;
     return r;
   });
 }

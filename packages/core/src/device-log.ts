@@ -516,3 +516,30 @@ export function decodeDeviceLog(bytes: Uint8Array): { ops: DeviceOp[]; state: De
   for (const op of ops.slice(1)) state = applyDeviceOp(state, op);
   return { ops, state };
 }
+
+/**
+ * Two devices' logs of the same account brought together (docs/decisions/0030 "Forks between
+ * own devices"): when one is a prefix of the other, the longer; when they fork, the branch whose
+ * op at the fork has the lower hash, the same choice on every device. `dropped` are the losing
+ * branch's ops, which their authors may sign again on the winning head. Both logs are checked
+ * from their genesis (decodeDeviceLog's errors); another account's log is a ProtocolError.
+ */
+export function mergeDeviceLogs(
+  mine: Uint8Array,
+  theirs: Uint8Array,
+): { ops: DeviceOp[]; state: DeviceLogState; dropped: DeviceOp[]; changed: boolean } {
+  const a = decodeDeviceLog(mine);
+  const b = decodeDeviceLog(theirs);
+  if (!equalSecret(a.state.account, b.state.account))
+    throw new ProtocolError('device log of another account');
+  const ha = a.state.hashes;
+  const hb = b.state.hashes;
+  let fork = 0;
+  while (fork < ha.length && fork < hb.length && ha[fork] === hb[fork]) fork++;
+  if (fork === hb.length) return { ...a, dropped: [], changed: false };
+  if (fork === ha.length) return { ...b, dropped: [], changed: true };
+  const theirsWins = hb[fork]! < ha[fork]!;
+  return theirsWins
+    ? { ...b, dropped: a.ops.slice(fork), changed: true }
+    : { ...a, dropped: [], changed: false };
+}

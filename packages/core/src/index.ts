@@ -355,6 +355,7 @@ export {
   currentDevices,
   encodeDeviceLog,
   decodeDeviceLog,
+  mergeDeviceLogs,
 } from './device-log.ts';
 export type {
   DeviceEntry,
@@ -364,6 +365,47 @@ export type {
   DeviceLogState,
   LoggedDevice,
 } from './device-log.ts';
+export {
+  DEVICE_INBOX_CARD_VERSION,
+  MAX_DEVICE_INBOX_CARD_BYTES,
+  createDeviceInboxCard,
+  encodeDeviceInboxCard,
+  decodeDeviceInboxCard,
+} from './device-inbox-card.ts';
+export type { DeviceInboxCard } from './device-inbox-card.ts';
+export {
+  MAX_SYNC_OPS,
+  MAX_UNPIN_TAGS,
+  MAX_SYNC_ALIAS_CHARS,
+  MAX_SYNC_NAME_CHARS,
+  MAX_SYNC_LOG_BYTES,
+  SYNC_CONTACT_STATES,
+  encodeSyncBody,
+  decodeSyncBody,
+} from './sync-body.ts';
+export type {
+  SyncOp,
+  SyncOpBody,
+  SyncOpType,
+  SyncStamp,
+  SyncContact,
+  SyncContactState,
+} from './sync-body.ts';
+export {
+  MAX_SYNC_TOMBSTONES,
+  MAX_SYNC_KEYS,
+  MAX_PIN_TAGS,
+  emptySyncState,
+  compareSyncStamps,
+  applySyncOp,
+  syncDeleted,
+  syncPinTags,
+  syncRegister,
+  nextSyncStamp,
+  encodeSyncState,
+  decodeSyncState,
+} from './sync-state.ts';
+export type { SyncState, SyncRegister } from './sync-state.ts';
 export {
   DEVICE_LINK_PREFIX,
   LINK_OFFER_TTL_MS,

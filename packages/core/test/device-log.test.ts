@@ -17,7 +17,9 @@ import {
   decodeDeviceLog,
   decodeDeviceOp,
   deviceId,
+  deviceOpHash,
   encodeDeviceLog,
+  mergeDeviceLogs,
   encodeDeviceOp,
   startDeviceLog,
   type DeviceLogState,
@@ -340,5 +342,61 @@ describe('device log', () => {
     expect(() => decodeDeviceLog(encodeDeviceLog(ops.slice(1)))).toThrow(ProtocolError);
     expect(() => decodeDeviceLog(new Uint8Array([0x80]))).toThrow(DecodeError);
     expect(() => decodeDeviceLog(encodeDeviceLog([ops[0]!, ops[2]!]))).toThrow(ProtocolError);
+  });
+});
+
+describe('device logs of two own devices brought together (fork rule, decision 0030)', () => {
+  it('takes the longer of a prefix, and the branch whose op at the fork has the lower hash', () => {
+    const { ops } = buildLog();
+    const head = ops.slice(0, 2); // laptop and phone
+    const state = decodeDeviceLog(encodeDeviceLog(head)).state;
+    // Both devices add a device on the same head while they cannot reach each other.
+    const byLaptop = createDeviceOp(state, {
+      type: 'add',
+      entry: tablet.entry,
+      device: laptop.key,
+      accountKey,
+      time: T0 + 10,
+    });
+    const other = device('desktop');
+    const byPhone = createDeviceOp(state, {
+      type: 'add',
+      entry: other.entry,
+      device: phone.key,
+      accountKey,
+      time: T0 + 11,
+    });
+    const a = encodeDeviceLog([...head, byLaptop]);
+    const b = encodeDeviceLog([...head, byPhone]);
+    const ab = mergeDeviceLogs(a, b);
+    const ba = mergeDeviceLogs(b, a);
+    // Both devices keep the same branch.
+    expect(toHex(encodeDeviceLog(ab.ops))).toBe(toHex(encodeDeviceLog(ba.ops)));
+    const winner = toHex(deviceOpHash(byLaptop)) < toHex(deviceOpHash(byPhone)) ? byLaptop : byPhone;
+    const loser = winner === byLaptop ? byPhone : byLaptop;
+    expect(toHex(deviceOpHash(ab.ops[2]!))).toBe(toHex(deviceOpHash(winner)));
+    // The device whose op lost is told which op to sign again.
+    const losersView = winner === byLaptop ? mergeDeviceLogs(b, a) : mergeDeviceLogs(a, b);
+    expect(losersView.changed).toBe(true);
+    expect(losersView.dropped.map((o) => toHex(deviceOpHash(o)))).toEqual([toHex(deviceOpHash(loser))]);
+    // A prefix brings nothing; the longer log is taken.
+    expect(mergeDeviceLogs(encodeDeviceLog(ops), encodeDeviceLog(head)).changed).toBe(false);
+    const longer = mergeDeviceLogs(encodeDeviceLog(head), encodeDeviceLog(ops));
+    expect(longer.changed).toBe(true);
+    expect(longer.ops).toHaveLength(ops.length);
+  });
+
+  it('refuses another account’s log and a forged one', () => {
+    const { ops } = buildLog();
+    const stranger = device('stranger');
+    const foreign = encodeDeviceLog([
+      createGenesisOp({ device: stranger.key, entry: stranger.entry, accountKey: otherAccount, time: T0 }),
+    ]);
+    expect(() => mergeDeviceLogs(encodeDeviceLog(ops), foreign)).toThrow(ProtocolError);
+    const last = ops[ops.length - 1]!;
+    const sig = last.sig.slice();
+    sig[0]! ^= 1;
+    const forged = encodeDeviceLog([...ops.slice(0, -1), { ...last, sig }]);
+    expect(() => mergeDeviceLogs(encodeDeviceLog(ops), forged)).toThrow(VerificationError);
   });
 });

@@ -147,6 +147,16 @@ import {
   type GroupEventType,
   type ClientFrame,
   type RelayFrame,
+  createDeviceInboxCard,
+  encodeDeviceInboxCard,
+  decodeDeviceInboxCard,
+  encodeSyncBody,
+  decodeSyncBody,
+  applySyncOp,
+  emptySyncState,
+  encodeSyncState,
+  decodeSyncState,
+  type SyncOp,
 } from '../src/index.ts';
 import { scriptedRandom } from './contact-test-helpers.ts';
 import {
@@ -483,6 +493,51 @@ function buildTargets(): void {
     ],
     encodeQueueBody,
   );
+  // Sync bodies and the merged state they make (decision 0039).
+  const syncDevice = rng.bytes(8);
+  const syncConv = rng.bytes(16);
+  const syncOps: SyncOp[] = [
+    { t: 'sent', env: rng.bytes(200), l: 1, d: syncDevice },
+    { t: 'read', conv: syncConv, upto: 9, l: 2, d: syncDevice },
+    { t: 'del', conv: syncConv, id: rng.bytes(32), at: 3, l: 3, d: syncDevice },
+    { t: 'clear', conv: syncConv, upto: 2, l: 4, d: syncDevice },
+    { t: 'mute', chat: syncConv, until: NOW, l: 5, d: syncDevice },
+    { t: 'pin', chat: syncConv, l: 6, d: syncDevice },
+    { t: 'unpin', chat: syncConv, tags: [{ l: 6, d: syncDevice }], l: 7, d: syncDevice },
+    { t: 'pin', chat: rng.bytes(16), l: 7, d: syncDevice },
+    { t: 'state', conv: syncConv, state: 'validated', l: 8, d: syncDevice },
+    { t: 'alias', conv: syncConv, alias: '小明', l: 9, d: syncDevice },
+    {
+      t: 'contact',
+      contact: {
+        alias: 'carol',
+        name: 'Carol',
+        state: 'unvalidated',
+        identity: rng.bytes(64),
+        their: rng.bytes(32),
+      },
+      l: 10,
+      d: syncDevice,
+    },
+    { t: 'log', log: rng.bytes(64), l: 11, d: syncDevice },
+    { t: 'inbox', card: rng.bytes(64), l: 12, d: syncDevice },
+  ];
+  bodyTarget(
+    'decodeSyncBody',
+    decodeSyncBody,
+    [encodeSyncBody(syncOps), encodeSyncBody(syncOps.slice(1, 3))],
+    encodeSyncBody,
+  );
+  bytesTarget('sync states', {
+    covers: ['decodeSyncState'],
+    seeds: [
+      encodeSyncState(syncOps.reduce(applySyncOp, emptySyncState())),
+      encodeSyncState(emptySyncState()),
+    ],
+    decode: decodeSyncState,
+    reencode: encodeSyncState,
+    canonical: true,
+  });
 
   // Cards, links, contact requests, device certificates, envelopes.
   const identity = generateSignKeyPair(rng);
@@ -552,6 +607,24 @@ function buildTargets(): void {
     ],
     decode: decodeDeviceCertificate,
     reencode: encodeDeviceCertificate,
+    canonical: true,
+  });
+  bytesTarget('device inbox cards', {
+    covers: ['decodeDeviceInboxCard'],
+    seeds: [
+      encodeDeviceInboxCard(
+        createDeviceInboxCard({
+          device: identity,
+          relay: relayAddress('inbox'),
+          sid: rng.bytes(24),
+          prekey: generateDhKeyPair(rng).publicKey,
+          kem: generateXwingKeyPair(rng).publicKey,
+          issued: NOW,
+        }),
+      ),
+    ],
+    decode: decodeDeviceInboxCard,
+    reencode: encodeDeviceInboxCard,
     canonical: true,
   });
   bytesTarget('device ops', {

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import {
   MAX_FILE_BYTES,
+  NotFoundError,
   ParusError,
   QuotaError,
   StorageError,
@@ -127,6 +128,57 @@ export async function unsendCommand(argv: string[], makeOut: MakeOut): Promise<n
     if (mine.length > 1) throw new UsageError('that id prefix names several messages; give more digits');
     const message = await account.unsend(alias, mine[0]?.id ?? prefix.padEnd(64, '0'));
     await deliver(account, alias, message, out);
+  } finally {
+    await account.close();
+  }
+  return 0;
+}
+
+/**
+ * `parus delete MESSAGE_ID` (one message, either direction) or `parus delete --chat ALIAS` (a
+ * whole conversation): deleted for me on this device and on my other devices (decision 0039);
+ * the contact keeps theirs.
+ */
+export async function deleteCommand(argv: string[], makeOut: MakeOut): Promise<number> {
+  const { values, positionals } = parse(argv, { chat: { type: 'string' } });
+  const out = makeOut(values.json === true);
+  const chat = str(values, 'chat');
+  if (chat === undefined ? positionals.length !== 1 : positionals.length !== 0)
+    throw new UsageError('usage: parus delete MESSAGE_ID, or parus delete --chat ALIAS');
+  const account = await openAccount(resolveHome(str(values, 'home')));
+  try {
+    let result: { alias: string; id?: string; deleted: number };
+    if (chat !== undefined) {
+      result = { alias: chat, deleted: await account.deleteConversation(chat) };
+    } else {
+      const prefix = positionals[0]!.toLowerCase().replace(/^#/, '');
+      if (!/^[0-9a-f]{8,64}$/.test(prefix))
+        throw new UsageError('MESSAGE_ID is 8 to 64 hex digits (as history shows it)');
+      // The id as printed (its first 12 digits) is enough when it names one message.
+      const found: Array<{ alias: string; id: string }> = [];
+      for (const c of account.contacts())
+        for (const m of await account.history(c.alias))
+          if (m.id.startsWith(prefix)) found.push({ alias: c.alias, id: m.id });
+      if (found.length === 0) throw new NotFoundError('no such message');
+      if (found.length > 1) throw new UsageError('that id prefix names several messages; give more digits');
+      await account.deleteMessage(found[0]!.alias, found[0]!.id);
+      result = { ...found[0]!, deleted: 1 };
+    }
+    let note = '';
+    try {
+      await account.start();
+      await account.sync({ timeoutMs: 20_000 });
+    } catch {
+      note = 'the relay is not reachable now; your other devices hear of it on the next run';
+    }
+    out.result({ ...result, note: note || null }, () => {
+      out.line(
+        result.id
+          ? `Deleted ${result.id.slice(0, 12)} from ${result.alias} (for you, on all your devices).`
+          : `Deleted the conversation with ${result.alias} (for you, on all your devices).`,
+      );
+      if (note) out.warn(note);
+    });
   } finally {
     await account.close();
   }

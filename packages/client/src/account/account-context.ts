@@ -15,6 +15,7 @@ import {
   type MessageKind,
   type Random,
   type SignKeyPair,
+  type SyncOpBody,
   nameFault,
   type ParusError,
 } from '@parus/core';
@@ -112,6 +113,8 @@ export interface AccountEvents {
   message: MessageInfo;
   /** A message (ours or theirs) was taken back; history now shows it as unsent. */
   unsent: { alias: string; id: string };
+  /** A message was deleted for me, here or on another of my devices (decision 0039); history no longer shows it. */
+  deleted: { alias: string; id: string };
   /** The contact is typing (an ephemeral signal: expect at most one every 3 s). */
   typing: { alias: string };
   receipt: { alias: string; id: string; status: MessageStatus };
@@ -202,6 +205,11 @@ export interface AccountContext {
   groupEnvelope(c: ContactRecord, body: CborMap): Uint8Array;
   statusOp(c: ContactRecord, id: Uint8Array, status: MessageStatus): Promise<StoreOp | undefined>;
   settleOutbox(c: ContactRecord, ids: Uint8Array[]): Promise<StoreOp[]>;
+  /**
+   * Sync operations for my other devices (account/own-devices.ts, decision 0039): stamped,
+   * applied here, and queued to each own-device session, as operations for the caller's batch.
+   */
+  syncOps(bodies: readonly SyncOpBody[]): Promise<StoreOp[]>;
   /** What `c`'s resend request for `ids` puts in the outbox (account/direct-outbox.ts, decision 0025). */
   resendOps(
     c: ContactRecord,

@@ -52,6 +52,9 @@ import {
   nameFault,
   MAX_CARD_NAME_CHARS,
   DecodeError,
+  encodeDeviceInboxCard,
+  hash,
+  type DeviceInboxCard,
 } from '@parus/core';
 import { sealRoomRefusal } from '../groups/room-refusal.ts';
 import {
@@ -149,7 +152,29 @@ function peerAlias(id: Uint8Array): string {
   return `@peer-${toHex(id).slice(0, 16)}`;
 }
 
+/**
+ * What sessions with the account's own other devices add to session setup (own-devices.ts,
+ * decision 0039): the extra fields of their hello, the checks of a request to this device's
+ * inbox (a current device of the log, after the log it brings), and what a new session queues.
+ */
+export interface OwnSessionHooks {
+  /** Fields added to the hello of an own-device session: my device log and inbox card. */
+  helloExtras(): Promise<CborMap>;
+  /** Checks a request to my inbox from `device` (AuthError for no current device of mine); merges the log it brings. */
+  admit(device: Uint8Array, body: CborMap): Promise<{ name: string }>;
+  /** What a new own-device session sends first (the sync state), as outbox entries. */
+  sessionOps(c: ContactRecord): StoreOp[];
+}
+
+/** Own-device sessions are not contacts either: an alias no person can type. */
+export function ownAlias(device: Uint8Array): string {
+  return `@device-${toHex(device).slice(0, 16)}`;
+}
+
 export class ContactSetup {
+  /** Set by the account once its own-devices part exists (own-devices.ts). */
+  own: OwnSessionHooks | undefined;
+
   constructor(private readonly ctx: SetupContext) {}
 
   /** A card for a contact, or (with `peer`) for a group peer introduced by a member. */
@@ -238,12 +263,58 @@ export class ContactSetup {
     }
     if (opts.peer && !opts.room && card.oneTime !== true)
       throw new ProtocolError('a group peer card must be one-time');
-    const identity = generateSignKeyPair(this.ctx.rng);
-    const { keys, init } = pqxdhInitiate({
-      rng: this.ctx.rng,
-      identity,
+    return this.initiate({
+      identity: generateSignKeyPair(this.ctx.rng),
       bundle: { identityKey: card.identityKey, signedPrekey: card.signedPrekey, kemKey: card.kemKey },
+      cardId: cardId(card),
+      to: {
+        relay: card.queue.relay,
+        sid: card.queue.sid,
+        ...(card.queue2 ? { alt: { relay: card.queue2.relay, sid: card.queue2.sid } } : {}),
+      },
+      alias,
+      name: card.name ?? alias,
+      existing,
+      ...(opts.peer ? { peer: opts.peer } : {}),
+      ...(opts.room ? { room: opts.room } : {}),
     });
+  }
+
+  /**
+   * Opens a session with another device of this account from its inbox card (decision 0039):
+   * PQXDH with my device key as the identity, the same contact request and hello as a card's
+   * answer, carrying my device log and my inbox card (OwnSessionHooks.helloExtras).
+   */
+  async answerInbox(card: DeviceInboxCard, name: string): Promise<ContactRecord> {
+    return this.initiate({
+      identity: this.ctx.device(),
+      bundle: { identityKey: card.device, signedPrekey: card.prekey, kemKey: card.kem },
+      cardId: hash(encodeDeviceInboxCard(card)),
+      to: { relay: card.relay, sid: card.sid },
+      alias: ownAlias(card.device),
+      name,
+      own: card.device,
+      extras: await this.own!.helloExtras(),
+    });
+  }
+
+  /** The initiator's side of a session (PQXDH §3.3): the contact request and the pending record. */
+  private async initiate(opts: {
+    identity: SignKeyPair;
+    bundle: { identityKey: Uint8Array; signedPrekey: Uint8Array; kemKey: Uint8Array };
+    cardId: Uint8Array;
+    to: { relay: string; sid: Uint8Array; alt?: OutboundQueue };
+    alias: string;
+    name: string;
+    existing?: ContactRecord | undefined;
+    peer?: Uint8Array;
+    room?: (conv: Uint8Array) => CborMap;
+    own?: Uint8Array;
+    extras?: CborMap;
+  }): Promise<ContactRecord> {
+    const { identity, existing, alias } = opts;
+    const { keys, init } = pqxdhInitiate({ rng: this.ctx.rng, identity, bundle: opts.bundle });
+    const card = { signedPrekey: opts.bundle.signedPrekey, identityKey: opts.bundle.identityKey };
     let session = initRatchetSender({
       sharedSecret: keys.sharedSecret,
       peerRatchetKey: card.signedPrekey,
@@ -255,14 +326,10 @@ export class ContactSetup {
     const { first: recv, second: recv2 } = await this.ctx.newQueues();
     const senderKey = generateDhKeyPair(this.ctx.rng);
     const conv = conversationId(identity.publicKey, card.identityKey);
-    const hello = this.contactHelloEnvelope(
-      identity,
-      conv,
-      recv,
-      recv2,
-      senderKey.publicKey,
-      opts.room?.(conv),
-    );
+    const hello = this.contactHelloEnvelope(identity, conv, recv, recv2, senderKey.publicKey, {
+      ...(opts.room ? { room: opts.room(conv) } : {}),
+      ...opts.extras,
+    });
     const encrypted = ratchetEncrypt(
       session,
       padToBucket(encodeEnvelope(hello)),
@@ -272,7 +339,7 @@ export class ContactSetup {
     session = encrypted.state;
     const request = encodeContactRequest({
       v: 1,
-      card: cardId(card),
+      card: opts.cardId,
       identityKey: identity.publicKey,
       init,
       message: encrypted.message,
@@ -281,7 +348,7 @@ export class ContactSetup {
     const contact: ContactRecord = {
       id: this.ctx.rng.bytes(16),
       alias,
-      name: card.name ?? alias,
+      name: opts.name,
       state: 'unvalidated',
       status: 'pending',
       identity: identity.secretKey,
@@ -293,18 +360,17 @@ export class ContactSetup {
       session: encodeRatchetState(session),
       created: now,
       // Sent (and retried) by the flush loop to the inviter's rendez-vous queue.
-      request: {
-        relay: card.queue.relay,
-        sid: card.queue.sid,
-        body: request,
-        ...(card.queue2 ? { alt: { relay: card.queue2.relay, sid: card.queue2.sid } } : {}),
-      },
+      request: { ...opts.to, body: request },
     };
     if (recv2) contact.recv2 = recv2;
     const ops: StoreOp[] = [];
     if (opts.peer) {
       contact.peer = opts.peer;
       contact.alias = peerAlias(contact.id);
+    }
+    if (opts.own) {
+      contact.own = opts.own;
+      ops.push(...this.own!.sessionOps(contact));
     }
     if (existing) {
       contact.keyChanged = now;
@@ -323,7 +389,7 @@ export class ContactSetup {
     await this.ctx.subscribeQueue(recv);
     if (recv2) void this.ctx.subscribeQueue(recv2).catch(() => undefined);
     this.ctx.kickFlush();
-    if (!contact.peer) {
+    if (!contact.peer && !contact.own) {
       const info = this.ctx.info(contact);
       this.ctx.events.emit('contact', { alias, change: existing ? 'key-changed' : 'added', info });
     }
@@ -336,7 +402,7 @@ export class ContactSetup {
     recv: InboundQueue,
     recv2: InboundQueue | undefined,
     senderKeyPublic: Uint8Array,
-    room?: CborMap,
+    extra: CborMap = {},
   ): Envelope {
     const cert = encodeDeviceCertificate(
       createDeviceCertificate({ identity, deviceKey: this.ctx.device().publicKey, issued: this.ctx.now() }),
@@ -354,7 +420,7 @@ export class ContactSetup {
         senderKey: senderKeyPublic,
         name: this.ctx.self().name,
         cert,
-        ...(room ? { room } : {}),
+        ...extra,
       },
     });
   }
@@ -391,6 +457,13 @@ export class ContactSetup {
     const cert = decodeDeviceCertificate(hello.cert);
     if (!equalBytes(cert.identityKey, req.identityKey) || !equalBytes(cert.deviceKey, env.device)) {
       throw new VerificationError('device certificate does not match the request');
+    }
+    // My inbox (decision 0039): only a current device of this account, its own key as identity.
+    let ownName: string | undefined;
+    if (invite.own) {
+      if (!equalBytes(req.identityKey, env.device))
+        throw new VerificationError('an own device opens its session with its device key');
+      ownName = (await this.own!.admit(env.device, asMap(env.body as CborMap, 'contact body'))).name;
     }
     // A public room's door (a long-lived peer card): only proven join requests get anything.
     let joiner: Uint8Array | undefined;
@@ -451,16 +524,29 @@ export class ContactSetup {
     };
     if (recv2) contact.recv2 = recv2;
     if (hello.queue2) contact.send2 = hello.queue2;
-    const reply = this.contactHelloEnvelope(identity, contact.conv, recv, recv2, senderKey.publicKey);
+    const reply = this.contactHelloEnvelope(
+      identity,
+      contact.conv,
+      recv,
+      recv2,
+      senderKey.publicKey,
+      invite.own ? await this.own!.helloExtras() : {},
+    );
     const usedInvite: InviteRecord = { ...invite, used: invite.oneTime };
     if (invite.peer) {
       contact.peer = invite.peer;
       contact.alias = peerAlias(contact.id);
     }
+    if (ownName !== undefined) {
+      contact.own = env.device;
+      contact.alias = ownAlias(env.device);
+      contact.name = ownName;
+    }
     const ops: StoreOp[] = [
       seenOp,
       this.ctx.outboxOp(contact, encodeEnvelope(reply)),
       { type: 'put', collection: C.invites, key: hex(invite.id), value: encodeRecord(usedInvite) },
+      ...(contact.own ? this.own!.sessionOps(contact) : []),
     ];
     const admitted = joiner ? this.ctx.groups.admitToRoom(contact, joiner) : undefined;
     if (admitted) ops.push(...admitted.ops);
@@ -480,7 +566,7 @@ export class ContactSetup {
     }
     void this.ctx.subscribeQueue(recv).catch(() => undefined);
     if (recv2) void this.ctx.subscribeQueue(recv2).catch(() => undefined);
-    if (!contact.peer)
+    if (!contact.peer && !contact.own)
       this.ctx.events.emit('contact', {
         alias: contact.alias,
         change: 'added',
@@ -513,13 +599,18 @@ export class ContactSetup {
     if (!equalBytes(cert.identityKey, c.theirIdentity) || !equalBytes(cert.deviceKey, env.device)) {
       throw new VerificationError('device certificate does not match the contact');
     }
+    if (c.own && !equalBytes(c.own, env.device))
+      throw new VerificationError('an own device answers with its device key');
+    const ownName = c.own
+      ? (await this.own!.admit(env.device, asMap(env.body as CborMap, 'contact body'))).name
+      : undefined;
     const keyChanged = c.device !== undefined && !equalBytes(c.device, env.device);
     c = {
       ...c,
       send: hello.queue,
       device: env.device,
       status: 'active',
-      name: hello.name,
+      name: ownName ?? hello.name,
       theirSenderKey: hello.senderKey,
     };
     if (hello.queue2) c.send2 = hello.queue2;
@@ -539,8 +630,8 @@ export class ContactSetup {
         .then(() => (c = { ...c, recv2: { ...q, secured: true } }))
         .catch(() => undefined);
     }
-    // Group peers are not contacts: no event (and no safety number to compute).
-    if (!c.peer) {
+    // Group peers and own devices are not contacts: no event (and no safety number to compute).
+    if (!c.peer && !c.own) {
       const info = this.ctx.info(c);
       after.push(() =>
         this.ctx.events.emit('contact', {

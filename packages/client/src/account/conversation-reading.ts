@@ -62,10 +62,13 @@ export class ConversationReading {
     const c = this.ctx.mustContact(alias);
     const records = await this.messageRecords(c);
     const byId = new Map(records.map((m) => [hex(m.id), m]));
-    return causalOrder(records)
-      .map((n) => byId.get(hex(n.id))!)
-      .filter((m) => SHOWN_KINDS.has(m.kind))
-      .map((m) => this.messageInfo(c, m));
+    return (
+      causalOrder(records)
+        .map((n) => byId.get(hex(n.id))!)
+        // Deleted for me (decision 0039): kept for the DAG, never shown.
+        .filter((m) => SHOWN_KINDS.has(m.kind) && m.deleted === undefined)
+        .map((m) => this.messageInfo(c, m))
+    );
   }
 
   /** Incoming messages not shown yet, in causal order per conversation; marks them shown. */
@@ -78,8 +81,9 @@ export class ConversationReading {
         const byId = new Map(records.map((m) => [hex(m.id), m]));
         for (const n of causalOrder(records)) {
           const m = byId.get(hex(n.id))!;
-          if (m.dir !== 'in' || m.shown) continue;
-          if (SHOWN_KINDS.has(m.kind)) out.push(this.messageInfo(c, m));
+          // Incoming messages, and copies of mine sent from my other devices (decision 0039).
+          if (m.shown) continue;
+          if (SHOWN_KINDS.has(m.kind) && m.deleted === undefined) out.push(this.messageInfo(c, m));
           ops.push({
             type: 'put',
             collection: C.messages(c.id),
@@ -99,7 +103,7 @@ export class ConversationReading {
     const n = await this.ctx.lock.run(async () => {
       const c = this.ctx.mustContact(alias);
       const unread = (await this.messageRecords(c)).filter(
-        (m) => m.dir === 'in' && m.status !== 'read' && SHOWN_KINDS.has(m.kind),
+        (m) => m.dir === 'in' && m.status !== 'read' && SHOWN_KINDS.has(m.kind) && m.deleted === undefined,
       );
       if (unread.length === 0) return 0;
       const ops: StoreOp[] = unread.map((m) => ({

@@ -38,6 +38,7 @@ import {
   equalBytes,
   wipe,
   xwingKeyPairFromSeed,
+  mergeDeviceLogs,
   type Argon2idCost,
   type DeviceLogState,
   type DeviceOp,
@@ -91,11 +92,12 @@ export function decodeAccountKeyParams(value: unknown): AccountKeyParams {
 }
 
 export class DeviceRegistry {
+  /** Told after this device revoked one (own-devices.ts sends the log on and drops the sessions). */
+  onRevoke: ((id: string) => Promise<void>) | undefined;
+
   constructor(private readonly ctx: DeviceContext) {}
 
-  private async read(): Promise<
-    { ops: DeviceOp[]; state: DeviceLogState; params: AccountKeyParams } | undefined
-  > {
+  async read(): Promise<{ ops: DeviceOp[]; state: DeviceLogState; params: AccountKeyParams } | undefined> {
     const log = await this.ctx.store.get(DEVICE_COLLECTION, 'log');
     const akp = await this.ctx.store.get(DEVICE_COLLECTION, 'akp');
     if (!log || !akp) return undefined;
@@ -196,7 +198,7 @@ export class DeviceRegistry {
    * The passphrase gives the account key; a wrong one is an AuthError and nothing changes.
    */
   async revoke(idOrPrefix: string, passphrase: string): Promise<DeviceInfo[]> {
-    await this.ctx.lock.run(async () => {
+    const revoked = await this.ctx.lock.run(async () => {
       const read = await this.read();
       if (!read) throw new NotFoundError('this account has no device log yet');
       const wanted = idOrPrefix.trim().toLowerCase();
@@ -224,7 +226,9 @@ export class DeviceRegistry {
       } finally {
         wipe(accountKey.secretKey);
       }
+      return matches[0]!.id;
     });
+    await this.onRevoke?.(revoked);
     return this.list();
   }
 
@@ -323,6 +327,39 @@ export class DeviceRegistry {
     const info = (await this.list()).find((d) => d.id === added);
     if (!info) throw new NotFoundError('added device not in the log');
     return info;
+  }
+
+  /** The log as it stands (undefined before it is started): what own-device sessions check against. */
+  async logState(): Promise<DeviceLogState | undefined> {
+    return (await this.read())?.state;
+  }
+
+  /** The encoded log, whole (undefined before it is started). */
+  async logBytes(): Promise<Uint8Array | undefined> {
+    const read = await this.read();
+    return read ? encodeDeviceLog(read.ops) : undefined;
+  }
+
+  /**
+   * Another device's log brought together with mine (core mergeDeviceLogs: the longer of a
+   * prefix, the fork rule of decision 0030), stored when it changes mine. The caller holds the
+   * lock. Returns the ids of devices the merge revoked, and ops of mine the fork rule dropped.
+   * Typed errors (a forged log, another account's) change nothing.
+   */
+  async mergeLog(theirs: Uint8Array): Promise<{ revoked: string[]; dropped: DeviceOp[]; changed: boolean }> {
+    const read = await this.read();
+    if (!read) throw new NotFoundError('this account has no device log yet');
+    const merged = mergeDeviceLogs(encodeDeviceLog(read.ops), theirs);
+    if (!merged.changed) return { revoked: [], dropped: [], changed: false };
+    const before = new Set(currentDevices(read.state).map((d) => d.id));
+    const revoked = read.state.devices
+      .map((d) => d.id)
+      .filter((id) => before.has(id) && !currentDevices(merged.state).some((d) => d.id === id));
+    await this.ctx.store.batch([
+      { type: 'put', collection: DEVICE_COLLECTION, key: 'log', value: encodeDeviceLog(merged.ops) },
+    ]);
+    const mine = this.ctx.device().publicKey;
+    return { revoked, dropped: merged.dropped.filter((op) => equalBytes(op.by, mine)), changed: true };
   }
 
   private prekeyMemo: { dh: Uint8Array; kem: Uint8Array } | undefined;

@@ -53,6 +53,7 @@ export type MessagingContext = Pick<
   | 'mustSendable'
   | 'saveContact'
   | 'outboxOp'
+  | 'syncOps'
   | 'settleOutbox'
   | 'conversation'
   | 'messageInfo'
@@ -169,7 +170,9 @@ export class DirectMessaging {
       shown: true,
       envelope: encodeEnvelope(env),
     };
-    return { record, ops: [this.ctx.outboxOp(c, record.envelope, env.id)] };
+    // A copy for my other devices, where it shows as sent by me (decision 0039).
+    const copies = await this.ctx.syncOps([{ t: 'sent', env: record.envelope }]);
+    return { record, ops: [this.ctx.outboxOp(c, record.envelope, env.id), ...copies] };
   }
 
   /**

@@ -21,14 +21,10 @@ import {
   asBytes,
   asMap,
   decodeEnvelope,
-  decodeFileBody,
   decodeRatchetState,
   decodeRekeyBody,
   encodeRekeyBody,
-  decodeStickerBody,
-  decodeTextBody,
   decodeTypingBody,
-  decodeUnsendBody,
   encodeEnvelope,
   encodeRatchetState,
   equalBytes,
@@ -61,6 +57,8 @@ import {
 } from './account-context.ts';
 import { deviceView, mergeDeviceView, type ContactDevices } from './contact-devices.ts';
 import type { ContactSetup } from './contact-setup.ts';
+import { incomingFields } from './message-fields.ts';
+import type { OwnDevices } from './own-devices.ts';
 
 const MAX_LAMPORT_JUMP = 1_000_000;
 const USER_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file', 'unsend']);
@@ -117,6 +115,7 @@ export class DirectReceiving {
     private readonly ctx: ReceivingContext,
     private readonly setup: ContactSetup,
     private readonly devices: ContactDevices,
+    private readonly own: OwnDevices,
   ) {}
 
   async receive(_relay: string, rid: Uint8Array, mid: Uint8Array, sealed: Uint8Array): Promise<void> {
@@ -225,7 +224,15 @@ export class DirectReceiving {
     if (!c.device || !equalBytes(env.device, c.device))
       throw new VerificationError('message from an unknown device');
 
-    if (env.kind === 'devices') {
+    if (c.own) {
+      // Another device of mine (decision 0039): sync operations and receipts, nothing else.
+      if (env.kind === 'sync') await this.own.receive(c, env, ops, after);
+      else if (env.kind === 'delivery') ops.push(...(await this.ctx.settleOutbox(c, idList(env.body))));
+      else if (env.kind === 'rekey') {
+        if (decodeRekeyBody(env.body).reply)
+          ops.push(this.ctx.control(c, 'rekey', encodeRekeyBody({ reply: false })));
+      } else throw new ProtocolError('an own device sent something else than sync');
+    } else if (env.kind === 'devices') {
       // Their device set (decision 0038): taken in on the whole record, sessions of devices it
       // no longer lists dropped.
       const set = asBytes(asMap(env.body as CborMap, 'devices body').set, 'device set', { max: 32 * 1024 });
@@ -234,8 +241,7 @@ export class DirectReceiving {
       this.ctx.contactsChanged();
       this.devices.announce(next)();
       return;
-    }
-    if (env.kind === 'group') {
+    } else if (env.kind === 'group') {
       // Group traffic (groups/group-engine.ts): state events, sender keys, group messages.
       await this.ctx.groups.receive(c, env.body, ops, after);
     } else if (env.kind === 'rekey') {
@@ -292,6 +298,8 @@ export class DirectReceiving {
           // Its unsend came first (a resend after a gap): keep only the tombstone.
           record = tombstone(record, env.ts);
         }
+        // Deleted or read on another of my devices before it came here (decision 0039).
+        record = this.own.incoming(c, record);
         ops.push({
           type: 'put',
           collection: C.messages(c.id),
@@ -304,7 +312,7 @@ export class DirectReceiving {
           for (const id of missing) this.requestedResend.add(hex(id));
           ops.push(this.ctx.control(c, 'resend', { ids: missing.slice(0, 256) }));
         }
-        if (SHOWN_KINDS.has(record.kind))
+        if (SHOWN_KINDS.has(record.kind) && record.deleted === undefined)
           after.push(() => this.ctx.events.emit('message', this.ctx.messageInfo(c, record)));
       }
       // Receipt again even for a duplicate: the first receipt may have been lost.
@@ -334,43 +342,5 @@ export class DirectReceiving {
     }
     await this.ctx.saveContact(mergeDeviceView(contact, c), ops);
     for (const f of after) f();
-  }
-}
-
-/** The record fields of an incoming message's body, decoded strictly by kind. */
-function incomingFields(kind: string, body: CborValue): Pick<MessageRecord, 'text'> & Partial<MessageRecord> {
-  switch (kind) {
-    case 'text':
-    case 'reply': {
-      const b = decodeTextBody(body);
-      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = { text: b.text };
-      if (b.replyTo) f.replyTo = b.replyTo;
-      if (b.action) f.action = true;
-      return f;
-    }
-    case 'sticker': {
-      const b = decodeStickerBody(body);
-      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = {
-        text: '',
-        sticker: { pack: b.pack, id: b.id },
-      };
-      if (b.replyTo) f.replyTo = b.replyTo;
-      return f;
-    }
-    case 'file': {
-      // A file body may carry replyTo beside the file fields.
-      const m = asMap(body, 'file body');
-      const { replyTo, ...rest } = m;
-      const f: Pick<MessageRecord, 'text'> & Partial<MessageRecord> = {
-        text: '',
-        file: decodeFileBody(rest),
-      };
-      if (replyTo !== undefined) f.replyTo = asBytes(replyTo, 'replyTo', { len: 32 });
-      return f;
-    }
-    case 'unsend':
-      return { text: '', target: decodeUnsendBody(body).target };
-    default:
-      throw new ProtocolError('unsupported message kind');
   }
 }
