@@ -186,6 +186,7 @@ export {
   COMMAND_AUTH_BYTES,
   encodeFrame,
   decodeClientFrame,
+  decodeHotFrame,
   decodeRelayFrame,
   welcomeSigningBytes,
   deriveCommandAuthKey,
