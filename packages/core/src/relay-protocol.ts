@@ -388,6 +388,32 @@ function hotUint(bytes: Uint8Array, at: number): [number, number] | undefined {
   return undefined;
 }
 
+/**
+ * Where the `auth` entry of an authenticated `send` or `ack` of one id is, found from their
+ * layout (decodeHotFrame) without scanning the map; undefined for any other frame. For bytes
+ * decodeClientFrame accepted (commandAuthPieces' promise), a map of five entries whose first
+ * keys are these has its `auth` entry there, as keys are unique.
+ */
+function hotAuthSpan(
+  bytes: Uint8Array,
+): { first: number; start: number; end: number; entries: number } | undefined {
+  if (bytes[0] !== 0xa5) return undefined;
+  let start: number;
+  if (hasAt(bytes, 1, HOT_SEND_START)) {
+    const id = hotUint(bytes, 1 + HOT_SEND_START.length);
+    if (!id || !hasAt(bytes, id[1], HOT_SID)) return undefined;
+    start = id[1] + HOT_SID.length + QUEUE_ID_BYTES;
+  } else if (hasAt(bytes, 1, HOT_ACK_START)) {
+    const id = hotUint(bytes, 1 + HOT_ACK_START.length);
+    if (!id || !hasAt(bytes, id[1], HOT_MID)) return undefined;
+    const ridAt = id[1] + HOT_MID.length + MESSAGE_ID_BYTES;
+    if (!hasAt(bytes, ridAt, HOT_RID)) return undefined;
+    start = ridAt + HOT_RID.length + QUEUE_ID_BYTES;
+  } else return undefined;
+  if (!hasAt(bytes, start, HOT_AUTH)) return undefined;
+  return { first: 1, start, end: start + HOT_AUTH.length + COMMAND_AUTH_BYTES, entries: 5 };
+}
+
 /** A `send` or an `ack` of one id laid out canonically with exactly its fields; undefined otherwise. */
 export function decodeHotFrame(bytes: Uint8Array): SendFrame | AckFrame | undefined {
   if (bytes.length < 2 || bytes.length > MAX_FRAME_BYTES) return undefined;
@@ -694,7 +720,7 @@ export function commandAuthPrefix(session: Uint8Array): Uint8Array {
  * covered as sent. Undefined when the frame has no `auth`.
  */
 export function commandAuthPieces(received: Uint8Array): Uint8Array[] | undefined {
-  const span = mapEntrySpan(received, 'auth');
+  const span = hotAuthSpan(received) ?? mapEntrySpan(received, 'auth');
   if (!span) return undefined;
   const n = span.entries - 1;
   // A map head (major type 5); frames hold at most 16 entries, but any count up to 255 is laid out right.

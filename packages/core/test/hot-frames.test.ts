@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCbor, decodeClientFrame, decodeHotFrame, encodeFrame, equalBytes } from '../src/index.ts';
+import {
+  commandAuthPieces,
+  concatBytes,
+  decodeCbor,
+  decodeClientFrame,
+  decodeHotFrame,
+  encodeCbor,
+  encodeFrame,
+  equalBytes,
+} from '../src/index.ts';
 import type { AckFrame, CborMap, SendFrame } from '../src/index.ts';
 
 /** Deterministic bytes (no randomness in tests that must reproduce). */
@@ -123,6 +132,18 @@ describe('decodeHotFrame: send and ack without the generic CBOR map (docs/decisi
         }
       for (let n = 0; n < b.length; n++) agreesWithGeneric(b.subarray(0, n));
       agreesWithGeneric(Uint8Array.of(...b, 0));
+    }
+  });
+
+  it('cuts the auth entry out of a send or an ack as the map without it encodes, found from their layout', () => {
+    for (const frame of [...sends(), ...acks()]) {
+      if (!frame.auth) continue;
+      const { auth: _auth, ...rest } = frame;
+      const pieces = commandAuthPieces(encodeFrame(frame));
+      expect(pieces).toBeDefined();
+      expect(equalBytes(concatBytes(...pieces!), encodeCbor(rest as never)), `${frame.t} ${frame.id}`).toBe(
+        true,
+      );
     }
   });
 });
