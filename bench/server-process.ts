@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { startRelay } from '@parus/relay';
+import { startRelay, tuneRelayProcess } from '@parus/relay';
 import type { RelayLimits } from '@parus/relay';
 import { describeError, sendThenExit } from './ipc.ts';
 import type { ServerCommand, ServerMessage, ServerStats, Target } from './ipc.ts';
@@ -32,6 +32,8 @@ async function main(): Promise<void> {
   let stop: () => Promise<Omit<ServerStats, 'peakRssBytes' | 'log' | 'logLines'>>;
 
   if (target === 'relay') {
+    // The relay's process as `parus relay` runs it (relay/src/process-tuning.ts).
+    tuneRelayProcess();
     const dataDir = await mkdtemp(join(tmpdir(), 'parus-bench-'));
     const relay = await startRelay({
       host: '127.0.0.1',

@@ -5,6 +5,10 @@
 const argv = process.argv.slice(2);
 const runsRelay = argv[0] === 'relay' && (argv[1] === undefined || argv[1].startsWith('-'));
 if (runsRelay && !argv.includes('--help') && !argv.includes('-h')) {
+  // Before the bundle is made and compiled, which would grow V8's young generation for good
+  // (packages/relay/src/process-tuning.ts; relay-main.ts sets it again for the other paths).
+  const { setFlagsFromString } = await import('node:v8');
+  setFlagsFromString('--semi-space-growth-factor=1');
   const { runRelay } = await import('./relay-bundle.js');
   process.exitCode = await runRelay(argv.slice(1));
 } else {

@@ -30,12 +30,40 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** The two hex digits of each byte value: one concatenation per byte (ids are map keys on hot paths). */
-const HEX_PAIRS: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+/** The ASCII codes of the two hex digits of each byte value, one after the other. */
+const HEX_CODES: Uint8Array = (() => {
+  const digits = '0123456789abcdef';
+  const codes = new Uint8Array(512);
+  for (let b = 0; b < 256; b++) {
+    codes[2 * b] = digits.charCodeAt(b >> 4);
+    codes[2 * b + 1] = digits.charCodeAt(b & 15);
+  }
+  return codes;
+})();
+/** Hex digits of up to HEX_CHUNK bytes, laid out before decoding them in one go. */
+const HEX_CHUNK = 256;
+const hexScratch = new Uint8Array(2 * HEX_CHUNK);
+/** ASCII only is decoded here, where latin1 (windows-1252) and ASCII agree. */
+const asciiDecoder = new TextDecoder('latin1');
 
+/**
+ * Lower-case hex. Ids are map keys on the relay's hot paths and kept there for as long as a
+ * connection lives: the string is made in one piece (one decode of the digits' codes), not by
+ * a concatenation per byte, whose rope of partial strings V8 keeps (about 0.5 KiB per 24-byte
+ * id kept, and slower to hash). docs/decisions/0042.
+ */
 export function toHex(bytes: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < bytes.length; i++) s += HEX_PAIRS[bytes[i]!]!;
+  for (let at = 0; at < bytes.length; at += HEX_CHUNK) {
+    const end = Math.min(bytes.length, at + HEX_CHUNK);
+    let o = 0;
+    for (let i = at; i < end; i++) {
+      const b = 2 * bytes[i]!;
+      hexScratch[o++] = HEX_CODES[b]!;
+      hexScratch[o++] = HEX_CODES[b + 1]!;
+    }
+    s += asciiDecoder.decode(hexScratch.subarray(0, o));
+  }
   return s;
 }
 

@@ -189,6 +189,7 @@ export {
   COMMAND_AUTH_BYTES,
   encodeFrame,
   decodeClientFrame,
+  decodeHotFrame,
   decodeRelayFrame,
   welcomeSigningBytes,
   deriveCommandAuthKey,

@@ -343,7 +343,148 @@ function encodeMsgFrame(frame: MsgFrame, alloc: FrameAllocator): Uint8Array {
   return out;
 }
 
+// ---- The two hottest client frames, decoded without the generic CBOR map ------------------
+//
+// Every 1:1 message brings the relay a `send` and an `ack` (docs/decisions/0042). Their
+// canonical encodings have one layout each: the map head, the keys in canonical order (t, id,
+// sid, auth, body; t, id, mid, rid, auth), shortest heads. decodeHotFrame reads exactly that
+// layout and nothing else; anything else (a batched ack, an unknown field, a long id, bad
+// input) goes to the generic decoder, which accepts or refuses it as it always has. So the
+// fast path only ever accepts frames the generic one accepts, with the same fields. Its byte
+// fields are views of `bytes`, not copies (the frame as received outlives every command that
+// reads them).
+
+/** `t`, then the text `send` / `ack`, then the key `id`. */
+const HOT_SEND_START = Uint8Array.of(0x61, 0x74, 0x64, 0x73, 0x65, 0x6e, 0x64, 0x62, 0x69, 0x64);
+const HOT_ACK_START = Uint8Array.of(0x61, 0x74, 0x63, 0x61, 0x63, 0x6b, 0x62, 0x69, 0x64);
+/** `sid` and a 24-byte head; `auth` and a 32-byte head; `body`; `mid` and a 16-byte head; `rid` and a 24-byte head. */
+const HOT_SID = Uint8Array.of(0x63, 0x73, 0x69, 0x64, 0x58, QUEUE_ID_BYTES);
+const HOT_AUTH = Uint8Array.of(0x64, 0x61, 0x75, 0x74, 0x68, 0x58, COMMAND_AUTH_BYTES);
+const HOT_BODY = Uint8Array.of(0x64, 0x62, 0x6f, 0x64, 0x79);
+const HOT_MID = Uint8Array.of(0x63, 0x6d, 0x69, 0x64, 0x40 + MESSAGE_ID_BYTES);
+const HOT_RID = Uint8Array.of(0x63, 0x72, 0x69, 0x64, 0x58, QUEUE_ID_BYTES);
+
+/** Whether `bytes` holds `what` at `at`. */
+function hasAt(bytes: Uint8Array, at: number, what: Uint8Array): boolean {
+  if (at + what.length > bytes.length) return false;
+  for (let i = 0; i < what.length; i++) if (bytes[at + i] !== what[i]) return false;
+  return true;
+}
+
+/** A canonical unsigned integer below 2^32 at `at`: [value, next offset], or undefined. */
+function hotUint(bytes: Uint8Array, at: number): [number, number] | undefined {
+  if (at >= bytes.length) return undefined;
+  const initial = bytes[at]!;
+  if (initial < 24) return [initial, at + 1];
+  if (initial === 24 && at + 2 <= bytes.length && bytes[at + 1]! >= 24) return [bytes[at + 1]!, at + 2];
+  if (initial === 25 && at + 3 <= bytes.length) {
+    const n = (bytes[at + 1]! << 8) | bytes[at + 2]!;
+    return n >= 0x100 ? [n, at + 3] : undefined;
+  }
+  if (initial === 26 && at + 5 <= bytes.length) {
+    const n = bytes[at + 1]! * 0x1000000 + ((bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!);
+    return n >= 0x10000 ? [n, at + 5] : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Where the `auth` entry of an authenticated `send` or `ack` of one id is, found from their
+ * layout (decodeHotFrame) without scanning the map; undefined for any other frame. For bytes
+ * decodeClientFrame accepted (commandAuthPieces' promise), a map of five entries whose first
+ * keys are these has its `auth` entry there, as keys are unique.
+ */
+function hotAuthSpan(
+  bytes: Uint8Array,
+): { first: number; start: number; end: number; entries: number } | undefined {
+  if (bytes[0] !== 0xa5) return undefined;
+  let start: number;
+  if (hasAt(bytes, 1, HOT_SEND_START)) {
+    const id = hotUint(bytes, 1 + HOT_SEND_START.length);
+    if (!id || !hasAt(bytes, id[1], HOT_SID)) return undefined;
+    start = id[1] + HOT_SID.length + QUEUE_ID_BYTES;
+  } else if (hasAt(bytes, 1, HOT_ACK_START)) {
+    const id = hotUint(bytes, 1 + HOT_ACK_START.length);
+    if (!id || !hasAt(bytes, id[1], HOT_MID)) return undefined;
+    const ridAt = id[1] + HOT_MID.length + MESSAGE_ID_BYTES;
+    if (!hasAt(bytes, ridAt, HOT_RID)) return undefined;
+    start = ridAt + HOT_RID.length + QUEUE_ID_BYTES;
+  } else return undefined;
+  if (!hasAt(bytes, start, HOT_AUTH)) return undefined;
+  return { first: 1, start, end: start + HOT_AUTH.length + COMMAND_AUTH_BYTES, entries: 5 };
+}
+
+/** A `send` or an `ack` of one id laid out canonically with exactly its fields; undefined otherwise. */
+export function decodeHotFrame(bytes: Uint8Array): SendFrame | AckFrame | undefined {
+  if (bytes.length < 2 || bytes.length > MAX_FRAME_BYTES) return undefined;
+  const head = bytes[0]!;
+  if ((head === 0xa4 || head === 0xa5) && hasAt(bytes, 1, HOT_SEND_START)) {
+    const id = hotUint(bytes, 1 + HOT_SEND_START.length);
+    if (!id || !hasAt(bytes, id[1], HOT_SID)) return undefined;
+    const sidAt = id[1] + HOT_SID.length;
+    let at = sidAt + QUEUE_ID_BYTES;
+    let authAt = -1;
+    if (head === 0xa5) {
+      if (!hasAt(bytes, at, HOT_AUTH)) return undefined;
+      authAt = at + HOT_AUTH.length;
+      at = authAt + COMMAND_AUTH_BYTES;
+    }
+    if (!hasAt(bytes, at, HOT_BODY)) return undefined;
+    at += HOT_BODY.length;
+    if (at >= bytes.length) return undefined;
+    // The body's head: major type 2, shortest length form, at most MAX_BODY_BYTES.
+    const initial = bytes[at]!;
+    let length: number;
+    if (initial >= 0x40 && initial < 0x58) {
+      length = initial - 0x40;
+      at += 1;
+    } else if (initial === 0x58 && at + 2 <= bytes.length && bytes[at + 1]! >= 24) {
+      length = bytes[at + 1]!;
+      at += 2;
+    } else if (initial === 0x59 && at + 3 <= bytes.length) {
+      length = (bytes[at + 1]! << 8) | bytes[at + 2]!;
+      if (length < 0x100) return undefined;
+      at += 3;
+    } else if (initial === 0x5a && at + 5 <= bytes.length) {
+      length = bytes[at + 1]! * 0x1000000 + ((bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!);
+      if (length < 0x10000) return undefined;
+      at += 5;
+    } else return undefined;
+    if (length > MAX_BODY_BYTES || at + length !== bytes.length) return undefined;
+    const f: SendFrame = {
+      t: 'send',
+      id: id[0],
+      sid: bytes.subarray(sidAt, sidAt + QUEUE_ID_BYTES),
+      body: bytes.subarray(at, at + length),
+    };
+    if (authAt >= 0) f.auth = bytes.subarray(authAt, authAt + COMMAND_AUTH_BYTES);
+    return f;
+  }
+  if (head === 0xa5 && hasAt(bytes, 1, HOT_ACK_START)) {
+    const id = hotUint(bytes, 1 + HOT_ACK_START.length);
+    if (!id || !hasAt(bytes, id[1], HOT_MID)) return undefined;
+    const midAt = id[1] + HOT_MID.length;
+    let at = midAt + MESSAGE_ID_BYTES;
+    if (!hasAt(bytes, at, HOT_RID)) return undefined;
+    const ridAt = at + HOT_RID.length;
+    at = ridAt + QUEUE_ID_BYTES;
+    if (!hasAt(bytes, at, HOT_AUTH)) return undefined;
+    const authAt = at + HOT_AUTH.length;
+    if (authAt + COMMAND_AUTH_BYTES !== bytes.length) return undefined;
+    return {
+      t: 'ack',
+      id: id[0],
+      rid: bytes.subarray(ridAt, ridAt + QUEUE_ID_BYTES),
+      auth: bytes.subarray(authAt, authAt + COMMAND_AUTH_BYTES),
+      mid: bytes.subarray(midAt, midAt + MESSAGE_ID_BYTES),
+    };
+  }
+  return undefined;
+}
+
 export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
+  const hot = decodeHotFrame(bytes);
+  if (hot) return hot;
   const m = frameMap(bytes);
   const t = asText(m.t, 't', 16);
   switch (t) {
@@ -579,7 +720,7 @@ export function commandAuthPrefix(session: Uint8Array): Uint8Array {
  * covered as sent. Undefined when the frame has no `auth`.
  */
 export function commandAuthPieces(received: Uint8Array): Uint8Array[] | undefined {
-  const span = mapEntrySpan(received, 'auth');
+  const span = hotAuthSpan(received) ?? mapEntrySpan(received, 'auth');
   if (!span) return undefined;
   const n = span.entries - 1;
   // A map head (major type 5); frames hold at most 16 entries, but any count up to 255 is laid out right.

@@ -45,6 +45,15 @@ describe('hex', () => {
     }
   });
 
+  it('is right across the chunks it is made in (256 bytes each), up to 1,000 bytes', () => {
+    for (const n of [255, 256, 257, 511, 512, 513, 1000]) {
+      const b = pseudoBytes(n, n);
+      let expected = '';
+      for (const byte of b) expected += byte.toString(16).padStart(2, '0');
+      expect(toHex(b), String(n)).toBe(expected);
+    }
+  });
+
   it('accepts upper case', () => {
     expect(fromHex('DEADbeef')).toEqual(new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
   });

@@ -42,18 +42,29 @@ const ENTRY_BYTES = KEY_BYTES + 2 * STATE_BYTES;
 /** Frames up to this size are hashed from one copy of their pieces; larger ones piece by piece. */
 const SCRATCH_BYTES = 4096;
 
+/**
+ * The working buffers of a check, shared by every connection: a check runs start to end
+ * without yielding, so one set serves them all (per connection they were 4.3 KiB of the
+ * 16 KiB an idle connection may cost, docs/decisions/0042). The state is wiped after each
+ * check; the digest is what the client sent when the check passes.
+ */
+const sharedState = new Uint8Array(STATE_BYTES);
+const sharedDigest = new Uint8Array(KEY_BYTES);
+const sharedScratch = new Uint8Array(SCRATCH_BYTES);
+
+/**
+ * The hex of client keys seen, by array, for every connection: the relay passes the same
+ * arrays (cached queue records), and an entry goes with its array.
+ */
+const hexOf = new WeakMap<Uint8Array, string>();
+
 export class CommandAuth {
   /** The relay's X25519 public key for this connection (`dh` in `welcome`). */
   readonly publicKey: Uint8Array;
   private readonly secretKey: Uint8Array;
   /** Each client public key's entry (K and its HMAC states), by key (hex), least recently used first. */
   private readonly keys = new Map<string, Uint8Array>();
-  /** The hex of client keys seen, by array: the relay passes the same arrays (cached queue records). */
-  private readonly hexOf = new WeakMap<Uint8Array, string>();
   private readonly prefix: Uint8Array;
-  private readonly state = new Uint8Array(STATE_BYTES);
-  private readonly digest = new Uint8Array(KEY_BYTES);
-  private readonly scratch = new Uint8Array(SCRATCH_BYTES);
   private closed = false;
 
   constructor(
@@ -113,14 +124,14 @@ export class CommandAuth {
     for (const entry of this.keys.values()) wipe(entry);
     this.keys.clear();
     wipe(this.secretKey);
-    wipe(this.state);
-    wipe(this.digest);
   }
 
   /** HMAC-SHA-256 (RFC 2104) of prefix ‖ pieces under the entry's K, compared in constant time with `auth`. */
   private macMatches(entry: Uint8Array, pieces: readonly Uint8Array[], auth: Uint8Array): boolean {
     if (auth.length !== COMMAND_AUTH_BYTES) return false;
-    const { state, digest, scratch } = this;
+    const state = sharedState;
+    const digest = sharedDigest;
+    const scratch = sharedScratch;
     state.set(entry.subarray(INNER_AT, OUTER_AT));
     let total = 0;
     for (const piece of pieces) total += piece.length;
@@ -138,15 +149,16 @@ export class CommandAuth {
     state.set(entry.subarray(OUTER_AT));
     sodium.crypto_hash_sha256_update(state, digest);
     sodium.crypto_hash_sha256_final(state, digest);
+    state.fill(0);
     return sodium.sodium_memcmp(digest, auth);
   }
 
   private entryFor(clientKey: Uint8Array): Uint8Array {
     if (this.closed) throw new AuthError('connection closed');
-    let id = this.hexOf.get(clientKey);
+    let id = hexOf.get(clientKey);
     if (id === undefined) {
       id = toHex(clientKey);
-      this.hexOf.set(clientKey, id);
+      hexOf.set(clientKey, id);
     }
     const cached = this.keys.get(id);
     if (cached) {

@@ -52,6 +52,7 @@ import type { BlobCommandHandler } from './blob-commands.ts';
 import { WebSocket } from 'ws';
 import { deliverySlab } from './byte-slab.ts';
 import { CommandAuth } from './command-auth.ts';
+import type { CommandContext } from './command-context.ts';
 import type { CommandHandler } from './commands.ts';
 import type { ServerKeys } from './server-keys.ts';
 import type { SourceAddress } from './source-addresses.ts';
@@ -131,10 +132,6 @@ export class RelayConnection implements Subscriber {
   awaitingPong = false;
   /** The socket is corked until the current turn's frames are all sent. */
   private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.opts.socket?.uncork();
-  };
 
   constructor(
     private readonly ws: WebSocket,
@@ -195,10 +192,11 @@ export class RelayConnection implements Subscriber {
 
   private scheduleDrain(): void {
     if (this.drainTimer !== undefined) return;
-    this.drainTimer = setTimeout(this.drain, Math.max(1, Math.ceil(this.frames.msUntil())));
+    this.drainTimer = setTimeout(drainConnection, Math.max(1, Math.ceil(this.frames.msUntil())), this);
   }
 
-  private readonly drain = (): void => {
+  /** Handles the frames held over the rate that the bucket now allows (drainConnection). */
+  drain(): void {
     this.drainTimer = undefined;
     while (!this.shuttingDown && this.heldHead < this.held.length && this.frames.take()) {
       const frame = this.held[this.heldHead]!;
@@ -210,7 +208,13 @@ export class RelayConnection implements Subscriber {
     this.held = [];
     this.heldHead = 0;
     this.ws.resume();
-  };
+  }
+
+  /** The turn's frames were all sent (uncorkConnection). */
+  uncork(): void {
+    this.corked = false;
+    this.opts.socket?.uncork();
+  }
 
   private dropHeld(): void {
     clearTimeout(this.drainTimer);
@@ -252,13 +256,7 @@ export class RelayConnection implements Subscriber {
     const id = frame.id;
     const refusal = this.overBudget(frame);
     if (refusal) return this.sendError(refusal, id);
-    const context = {
-      auth: this.auth,
-      received: data,
-      subscriber: this,
-      isOpen: () => this.isOpen(),
-      reply: this.reply,
-    };
+    const context = new Call(this.auth, data, this);
     let running: Promise<void>;
     try {
       if (isBlobCommandType(frame.t)) {
@@ -274,7 +272,10 @@ export class RelayConnection implements Subscriber {
     running.catch((error: unknown) => this.sendError(error, id));
   }
 
-  private readonly reply = (frame: RelayFrame): void => this.send(frame);
+  /** An answer to one of this connection's commands (Call.reply). */
+  reply(frame: RelayFrame): void {
+    this.send(frame);
+  }
 
   /**
    * The queue creation and stored-byte budgets of this connection and its source address
@@ -347,7 +348,7 @@ export class RelayConnection implements Subscriber {
       // Uncorked once the turn's promise continuations (every delivery of a commit) ran.
       this.corked = true;
       this.opts.socket.cork();
-      process.nextTick(this.uncork);
+      process.nextTick(uncorkConnection, this);
     }
     this.ws.send(encodeFrame(frame, slabBytes));
     if (this.ws.bufferedAmount > this.opts.maxBufferedBytes) {
@@ -371,6 +372,35 @@ export class RelayConnection implements Subscriber {
     this.opts.counters.errorsSent += 1;
     this.send(frame);
   }
+}
+
+/**
+ * A command on its way through the handlers (CommandContext). The connection's callbacks are
+ * these prototype methods and the two functions below, not closures made for each connection
+ * (docs/decisions/0042: an idle connection's memory).
+ */
+class Call implements CommandContext {
+  constructor(
+    readonly auth: CommandAuth,
+    readonly received: Uint8Array,
+    readonly subscriber: RelayConnection,
+  ) {}
+
+  isOpen(): boolean {
+    return this.subscriber.isOpen();
+  }
+
+  reply(frame: RelayFrame): void {
+    this.subscriber.reply(frame);
+  }
+}
+
+function uncorkConnection(conn: RelayConnection): void {
+  conn.uncork();
+}
+
+function drainConnection(conn: RelayConnection): void {
+  conn.drain();
 }
 
 /** The request id of a frame that failed to decode as a command, if it has one. */

@@ -1,6 +1,7 @@
 /** The Parus relay: what the CLI and the tests may use. Nothing else is public. */
 export { startRelay, RELAY_VERSION, QUEUE_DATABASE_FILE, HARD_FRAME_BYTES } from './relay-server.ts';
 export type { Relay, RelayOptions, RelayStats } from './relay-server.ts';
+export { tuneRelayProcess } from './process-tuning.ts';
 export { DEFAULT_RELAY_LIMITS, SMALL_RELAY_LIMITS, resolveLimits } from './relay-limits.ts';
 export type { RelayLimits } from './relay-limits.ts';
 export { SERVER_KEY_FILE, loadOrCreateServerKeys, relayAddressFor } from './server-keys.ts';

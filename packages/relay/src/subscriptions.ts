@@ -21,8 +21,11 @@ interface Subscription {
   holder: Subscriber;
   /** Highest seq handed to the holder. */
   cursor: number;
-  /** Seqs of the messages delivered and not yet acked, by mid (hex). */
-  inflight: Map<string, number>;
+  /**
+   * Seqs of the messages delivered and not yet acked, by mid (hex); made with the first
+   * delivery (an idle subscription holds no map: docs/decisions/0042).
+   */
+  inflight: Map<string, number> | undefined;
   /** The last store read found nothing beyond `cursor`, and nothing was skipped since. */
   caughtUp: boolean;
   /** A store read is under way... */
@@ -41,7 +44,8 @@ export interface SubscriptionsOptions {
 
 export class Subscriptions {
   private readonly byQueue = new Map<string, Subscription>();
-  private readonly byHolder = new Map<Subscriber, Set<string>>();
+  /** The queues (keys) each holder subscribes to: one key alone, as most hold one, or a set. */
+  private readonly byHolder = new Map<Subscriber, string | Set<string>>();
   private deliveredTotal = 0;
 
   constructor(private readonly opts: SubscriptionsOptions) {}
@@ -55,7 +59,8 @@ export class Subscriptions {
   }
 
   countFor(holder: Subscriber): number {
-    return this.byHolder.get(holder)?.size ?? 0;
+    const held = this.byHolder.get(holder);
+    return held === undefined ? 0 : typeof held === 'string' ? 1 : held.size;
   }
 
   holds(holder: Subscriber, rid: Uint8Array): boolean {
@@ -78,16 +83,17 @@ export class Subscriptions {
       rid,
       holder,
       cursor: 0,
-      inflight: new Map(),
+      inflight: undefined,
       caughtUp: false,
       pumping: false,
       again: false,
       active: true,
     };
     this.byQueue.set(key, sub);
-    let held = this.byHolder.get(holder);
-    if (!held) this.byHolder.set(holder, (held = new Set()));
-    held.add(key);
+    const held = this.byHolder.get(holder);
+    if (held === undefined || held === key) this.byHolder.set(holder, key);
+    else if (typeof held === 'string') this.byHolder.set(holder, new Set([held, key]));
+    else held.add(key);
   }
 
   /** Delivers what the window allows from the store. */
@@ -117,7 +123,7 @@ export class Subscriptions {
       sub.again = true;
       return false;
     }
-    if (sub.caughtUp && seq > sub.cursor && sub.inflight.size < this.opts.window) {
+    if (sub.caughtUp && seq > sub.cursor && inflightCount(sub) < this.opts.window) {
       const m = message();
       if (!m) return false;
       this.deliver(sub, m);
@@ -139,7 +145,7 @@ export class Subscriptions {
   ): { seqs: Array<number | undefined>; keys: string[] } {
     const sub = this.byQueue.get(toHex(rid));
     const keys = mids.map(toHex);
-    const seqs = keys.map((key) => (sub?.holder === holder ? sub.inflight.get(key) : undefined));
+    const seqs = keys.map((key) => (sub?.holder === holder ? sub.inflight?.get(key) : undefined));
     return { seqs, keys };
   }
 
@@ -151,7 +157,7 @@ export class Subscriptions {
     const sub = this.byQueue.get(toHex(rid));
     if (!sub) return;
     let freed = false;
-    for (const key of keys) if (sub.inflight.delete(key)) freed = true;
+    for (const key of keys) if (sub.inflight?.delete(key)) freed = true;
     if (!freed || sub.caughtUp) return;
     void this.fill(sub);
   }
@@ -169,7 +175,7 @@ export class Subscriptions {
   dropAll(holder: Subscriber): void {
     const held = this.byHolder.get(holder);
     if (!held) return;
-    for (const key of [...held]) {
+    for (const key of typeof held === 'string' ? [held] : [...held]) {
       const sub = this.byQueue.get(key);
       if (sub) this.detach(key, sub);
     }
@@ -180,13 +186,16 @@ export class Subscriptions {
     sub.active = false;
     this.byQueue.delete(key);
     const held = this.byHolder.get(sub.holder);
-    held?.delete(key);
-    if (held?.size === 0) this.byHolder.delete(sub.holder);
+    if (held === key) this.byHolder.delete(sub.holder);
+    else if (typeof held === 'object') {
+      held.delete(key);
+      if (held.size === 1) this.byHolder.set(sub.holder, held.values().next().value!);
+    }
   }
 
   private deliver(sub: Subscription, message: StoredMessage): void {
     sub.cursor = message.seq;
-    sub.inflight.set(toHex(message.mid), message.seq);
+    (sub.inflight ??= new Map()).set(toHex(message.mid), message.seq);
     this.deliveredTotal += 1;
     sub.holder.push({ t: 'msg', rid: sub.rid, mid: message.mid, body: message.body });
   }
@@ -200,7 +209,7 @@ export class Subscriptions {
     try {
       do {
         sub.again = false;
-        const room = this.opts.window - sub.inflight.size;
+        const room = this.opts.window - inflightCount(sub);
         if (room <= 0) {
           sub.caughtUp = false;
           return;
@@ -218,4 +227,8 @@ export class Subscriptions {
       sub.pumping = false;
     }
   }
+}
+
+function inflightCount(sub: Subscription): number {
+  return sub.inflight?.size ?? 0;
 }
