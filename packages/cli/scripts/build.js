@@ -35,7 +35,9 @@ const nodeModulesExternal = {
 
 function describe(path) {
   const st = statSync(join(PACKAGE, path));
-  const sha256 = createHash('sha256').update(readFileSync(join(PACKAGE, path))).digest('hex');
+  const sha256 = createHash('sha256')
+    .update(readFileSync(join(PACKAGE, path)))
+    .digest('hex');
   return { path, size: st.size, mtimeMs: st.mtimeMs, sha256 };
 }
 
