@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `parus` command (docs/decisions/0043). Every command runs from a bundle in dist/, built
-// by `npm install` (the package's `prepare`) or `npm run build`: dist/parus.cjs, and for
+// by `npm install` (the package's `prepare`) or `npm run build`: dist/parus.cjs (help and
+// dispatch; it loads dist/commands.cjs, the commands and the engine, only to run one), and for
 // `parus relay` itself dist/relay.cjs, which carries neither the client nor tsx (decision 0035).
 // In a checkout the bundle runs only while every source it was built from is unchanged
 // (dist/manifest.json: size, mtime, else SHA-256); otherwise it is rebuilt first, and if that

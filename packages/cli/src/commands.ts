@@ -20,6 +20,7 @@ import {
 } from './commands/messages.ts';
 import { relayCommand } from './commands/relay.ts';
 import { requestsCommand } from './commands/room.ts';
+import { setLang, type Lang } from './i18n.ts';
 import { makeOutput, reportError, type Output } from './output.ts';
 
 type Command = (argv: string[], makeOut: (json: boolean) => Output) => Promise<number>;
@@ -47,8 +48,12 @@ export const COMMANDS: Record<string, Command> = {
   backup: backupCommand,
 };
 
-/** Runs the command `name` with its arguments (global options already put back among them). */
-export async function runCommand(name: string, argv: string[], json: boolean): Promise<number> {
+/**
+ * Runs the command `name` with its arguments (global options already put back among them), in
+ * `lang`: set here too, as the bundled commands (dist/commands.cjs) have their own i18n module.
+ */
+export async function runCommand(name: string, argv: string[], json: boolean, lang: Lang): Promise<number> {
+  setLang(lang);
   try {
     return await COMMANDS[name]!(argv, (j) => makeOutput(j));
   } catch (error) {

@@ -5,7 +5,7 @@
  * (start-up time, docs/decisions/0043).
  */
 import { splitGlobalOptions } from './global-options.ts';
-import { chooseLang, t } from './i18n.ts';
+import { chooseLang, lang, t } from './i18n.ts';
 
 /** The whole help text, in the current language. */
 export function usage(): string {
@@ -41,5 +41,5 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`parus: ${t('error.unknownCommand', { name })}\n\n${usage()}\n`);
     return 2;
   }
-  return runCommand(name, args.rest, args.json);
+  return runCommand(name, args.rest, args.json, lang());
 }
