@@ -5,6 +5,7 @@
  */
 import { showText } from '@parus/core';
 import type { ContactInfo, MessageInfo } from '@parus/client';
+import { t } from './i18n.ts';
 
 /** A name or other one-line peer text, as it may be printed. */
 export function shown(s: string): string {
@@ -22,7 +23,7 @@ export function shownText(s: string): string {
 const MARK: Record<MessageInfo['status'], string> = {
   pending: '…',
   sent: '✓',
-  failed: '✗ not delivered',
+  failed: '', // t('format.failed')
   delivered: '✓✓',
   read: '已讀',
   received: '',
@@ -45,18 +46,20 @@ function size(n: number): string {
 
 /** What a message says, in one line: text, `* action`, [sticker], [file], or (unsent). */
 function content(m: MessageInfo, who: string): string {
-  if (m.unsent) return '(message unsent 已收回)';
-  if (m.sticker) return `[sticker ${shown(m.sticker.pack)}/${shown(m.sticker.id)}]`;
-  if (m.file) return `[file ${shown(m.file.name)}, ${size(m.file.size)}, ${shown(m.file.mime)}]`;
+  if (m.unsent) return t('format.unsent');
+  if (m.sticker) return t('format.sticker', { pack: shown(m.sticker.pack), id: shown(m.sticker.id) });
+  if (m.file)
+    return t('format.file', { name: shown(m.file.name), size: size(m.file.size), mime: shown(m.file.mime) });
   if (m.action) return `* ${who} ${shownText(m.text)}`;
   return shownText(m.text);
 }
 
 /** One line per message; the id's first 12 hex digits name it for `reply` and `unsend`. */
-export function formatMessage(m: MessageInfo, me = 'me'): string {
+export function formatMessage(m: MessageInfo, me = t('format.me')): string {
   if (m.group !== undefined) return formatGroupMessage(m, me);
   const who = shown(m.dir === 'out' ? me : m.alias);
-  const mark = m.dir === 'out' && !m.unsent ? ` ${MARK[m.status]}` : '';
+  const mark =
+    m.dir === 'out' && !m.unsent ? ` ${m.status === 'failed' ? t('format.failed') : MARK[m.status]}` : '';
   const reply = m.replyTo ? ` ↪${m.replyTo.slice(0, 8)}` : '';
   return `[${formatTime(m.ts)}] ${who}:${reply} ${content(m, who)}${mark}  #${m.id.slice(0, 12)}`;
 }

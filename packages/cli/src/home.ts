@@ -13,6 +13,7 @@ import {
   systemRandom,
   type Argon2idCost,
 } from '@parus/core';
+import { t } from './i18n.ts';
 import { readPassphrase } from './passphrase.ts';
 
 export function resolveHome(flag: string | undefined): string {
@@ -51,7 +52,7 @@ export async function createAccount(
   await initCrypto();
   mkdirSync(home, { recursive: true, mode: 0o700 });
   makePrivate(home);
-  if (existsSync(accountDb(home))) throw new UsageError(`an account already exists in ${home}`);
+  if (existsSync(accountDb(home))) throw new UsageError(t('home.exists', { home }));
   const passphrase = given ?? (await readPassphrase({ confirm: true }));
   const cost = kdfProfile();
   if (cost !== ARGON2ID_MODERATE)
@@ -92,7 +93,7 @@ export async function openAccountWithPassphrase(
   home: string,
 ): Promise<{ account: Account; passphrase: string }> {
   await initCrypto();
-  if (!existsSync(accountDb(home))) throw new NotFoundError(`no account in ${home}: run 'parus init' first`);
+  if (!existsSync(accountDb(home))) throw new NotFoundError(t('home.noAccount', { home }));
   makePrivate(home);
   const passphrase = await readPassphrase();
   const raw = new SqliteStore(accountDb(home));

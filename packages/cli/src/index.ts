@@ -1,1 +1,1 @@
-export { main, USAGE } from './main.ts';
+export { main, usage } from './main.ts';

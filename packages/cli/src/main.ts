@@ -1,107 +1,45 @@
-/** `parus`: the command line. Each command is a function from arguments to an exit code. */
-import {
-  acceptCommand,
-  contactsCommand,
-  initCommand,
-  inviteCommand,
-  relayAddCommand,
-  verifyCommand,
-} from './commands/account.ts';
-import { chatCommand } from './commands/chat.ts';
-import { DEVICES_HELP, backupCommand, deviceCommand, devicesCommand } from './commands/devices.ts';
-import { GROUP_HELP, groupCommand } from './commands/group.ts';
-import {
-  downloadCommand,
-  historyCommand,
-  readCommand,
-  sendCommand,
-  sendFileCommand,
-  unsendCommand,
-  deleteCommand,
-} from './commands/messages.ts';
-import { RELAY_HELP, relayCommand } from './commands/relay.ts';
-import { REQUESTS_HELP, requestsCommand } from './commands/room.ts';
-import { makeOutput, reportError, type Output } from './output.ts';
+/**
+ * `parus`: the command line. Each command is a function from arguments to an exit code.
+ * This module loads nothing heavy: help and usage errors print without the engine, and a
+ * command's modules (commands.ts: the client, libsodium, SQLite) load only when it runs
+ * (start-up time, docs/decisions/0043).
+ */
+import { splitGlobalOptions } from './global-options.ts';
+import { chooseLang, lang, t } from './i18n.ts';
 
-type Command = (argv: string[], makeOut: (json: boolean) => Output) => Promise<number>;
-
-const COMMANDS: Record<string, Command> = {
-  // `parus relay add` is an account command (decision 0037); the rest runs a relay.
-  relay: (argv, makeOut) =>
-    argv[0] === 'add' ? relayAddCommand(argv.slice(1), makeOut) : relayCommand(argv, makeOut),
-  init: initCommand,
-  invite: inviteCommand,
-  accept: acceptCommand,
-  contacts: contactsCommand,
-  verify: verifyCommand,
-  send: sendCommand,
-  'send-file': sendFileCommand,
-  unsend: unsendCommand,
-  delete: deleteCommand,
-  download: downloadCommand,
-  read: readCommand,
-  history: historyCommand,
-  chat: chatCommand,
-  group: groupCommand,
-  requests: requestsCommand,
-  devices: devicesCommand,
-  device: deviceCommand,
-  backup: backupCommand,
-};
-
-export const USAGE = `Parus — end-to-end encrypted messenger
-
-Usage: parus <command> [options]
-
-  ${RELAY_HELP.split('\n').join('\n  ')}
-  parus init --name NAME --relay ADDRESS [--relay ADDRESS2]
-                                           create an account on this device (a second
-                                           relay: reachable while one of them is down)
-  parus invite [--reusable] [--qr FILE.png|.svg] [--out FILE]
-                                           make a rendez-vous card (link + QR code)
-  parus accept LINK|FILE --alias ALIAS     answer a friend's card
-  parus contacts                           list contacts and their states
-  parus verify ALIAS [--confirm|--compromised|--reset] [--qr FILE]
-                                           show the safety number, set the state
-  parus send ALIAS TEXT [--me] [--reply ID] send a message (--me: an action, as /me)
-  parus send ALIAS --sticker ID [--pack P] send a sticker (set 'parus' unless --pack)
-  parus send-file ALIAS PATH [--name N] [--mime TYPE]
-                                           send a file, end-to-end encrypted
-  parus unsend ALIAS MESSAGE_ID            take back one of your messages (收回)
-  parus delete MESSAGE_ID | --chat ALIAS   delete a message, or a whole conversation, for
-                                           you, on all your devices (the contact keeps theirs)
-  parus read [--auto-download MB]          fetch and print new messages; received
-                                           files up to MB (PARUS_AUTO_DOWNLOAD_MB,
-                                           default 25) are saved in HOME/files/ALIAS/
-  parus download ALIAS MESSAGE_ID          save a received file (a larger one, or again)
-  parus history ALIAS|GROUP                the whole conversation
-  parus chat ALIAS|GROUP                   interactive chat
-  ${GROUP_HELP}
-  ${REQUESTS_HELP}
-  ${DEVICES_HELP}
-
-Every command takes --home DIR (or PARUS_HOME) and --json.
-The passphrase comes from PARUS_PASSPHRASE or a prompt.`;
+/** The whole help text, in the current language. */
+export function usage(): string {
+  return t('help.main', {
+    relay: t('help.relay').split('\n').join('\n  '),
+    group: t('help.group'),
+    requests: t('help.requests'),
+    devices: t('help.devices'),
+  });
+}
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  const json = rest.includes('--json');
-  if (!name || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(`${USAGE}\n`);
-    return name ? 0 : 2;
-  }
-  const command = COMMANDS[name];
-  if (!command) {
-    process.stderr.write(`parus: unknown command '${name}'\n\n${USAGE}\n`);
+  const args = splitGlobalOptions(argv);
+  if (!chooseLang(args.lang)) {
+    process.stderr.write(`parus: ${t('error.badLang')}\n`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
+  const { command: name } = args;
+  if (args.help || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
     return 0;
   }
-  try {
-    return await command(rest, (j) => makeOutput(j));
-  } catch (error) {
-    return reportError(error, json);
+  if (args.misplaced !== undefined) {
+    process.stderr.write(`parus: ${t('error.misplacedOption', { option: args.misplaced })}\n`);
+    return 2;
   }
+  if (!name) {
+    process.stdout.write(`${usage()}\n`);
+    return 2;
+  }
+  const { COMMANDS, runCommand } = await import('./commands.ts');
+  if (!Object.prototype.hasOwnProperty.call(COMMANDS, name)) {
+    process.stderr.write(`parus: ${t('error.unknownCommand', { name })}\n\n${usage()}\n`);
+    return 2;
+  }
+  return runCommand(name, args.rest, args.json, lang());
 }

@@ -1,15 +1,16 @@
 /** The passphrase comes from PARUS_PASSPHRASE or, on a terminal, from a prompt that does not echo. */
 import { UsageError } from '@parus/core';
+import { t } from './i18n.ts';
 
 export async function readPassphrase(opts: { confirm?: boolean } = {}): Promise<string> {
   const env = process.env.PARUS_PASSPHRASE;
   if (env !== undefined && env.length > 0) return env;
-  if (!process.stdin.isTTY) throw new UsageError('no passphrase: set PARUS_PASSPHRASE or run on a terminal');
-  const first = await prompt('Passphrase: ');
-  if (first.length < 8) throw new UsageError('the passphrase must have at least 8 characters');
+  if (!process.stdin.isTTY) throw new UsageError(t('passphrase.none'));
+  const first = await prompt(t('passphrase.prompt'));
+  if (first.length < 8) throw new UsageError(t('passphrase.short'));
   if (opts.confirm) {
-    const again = await prompt('Passphrase again: ');
-    if (again !== first) throw new UsageError('the two passphrases differ');
+    const again = await prompt(t('passphrase.again'));
+    if (again !== first) throw new UsageError(t('passphrase.differ'));
   }
   return first;
 }
@@ -31,7 +32,7 @@ function prompt(question: string): Promise<string> {
         if (ch === '\u0003') {
           cleanup();
           process.stderr.write('\n');
-          return reject(new UsageError('cancelled'));
+          return reject(new UsageError(t('passphrase.cancelled')));
         }
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else value += ch;

@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARGON2ID_BROWSER, decodeCbor } from '@parus/core';
 import {
@@ -152,6 +153,36 @@ describe('a web account and a CLI account', () => {
     ]);
     expect(download.suggestedFilename()).toBe('會議記錄.txt');
     expect(Buffer.compare(await readFile((await download.path())!), contents)).toBe(0);
+    expect(web.problems).toEqual([]);
+  }, 120_000);
+
+  it('a photo sent with `parus send-file` shows as a photo with its preview, not a file box', async () => {
+    const page = web.page;
+    // A JPEG named without an extension: the CLI finds the type from its bytes (issue 15).
+    const width = 1200;
+    const height = 800;
+    const data = Buffer.alloc(width * height * 4);
+    for (let i = 0; i < width * height; i++) {
+      data[i * 4] = ((i % width) * 255) / width;
+      data[i * 4 + 1] = (Math.floor(i / width) * 255) / height;
+      data[i * 4 + 2] = 160;
+      data[i * 4 + 3] = 255;
+    }
+    const path = join(world.dir, 'IMG_2001');
+    await writeFile(path, jpeg.encode({ width, height, data }, 85).data);
+    await cli(['send-file', 'amei', path]);
+
+    const list = page.getByRole('list', { name: '與 Bob 的訊息' });
+    const preview = list.locator('.msg-in .file-image img.thumbnail');
+    await preview.waitFor(WAIT);
+    // The browser decoded the preview: a picture with the photo's shape, not the grey placeholder.
+    const shape = await preview.evaluate((img: HTMLImageElement) =>
+      img.decode().then(() => ({ w: img.naturalWidth, h: img.naturalHeight })),
+    );
+    expect(shape.w).toBeGreaterThan(0);
+    expect(shape.w / shape.h).toBeCloseTo(1.5, 1);
+    expect(await list.locator('.msg-in .file-card', { hasText: 'IMG_2001' }).count()).toBe(0);
+    await page.getByRole('list', { name: '聊天列表' }).getByRole('button', { name: /Bob/ }).waitFor(WAIT);
     expect(web.problems).toEqual([]);
   }, 120_000);
 

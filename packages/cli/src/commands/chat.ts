@@ -2,25 +2,17 @@ import { UsageError } from '@parus/core';
 import type { MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
 import { openChatTerminal } from '../chat-terminal.ts';
-import { formatMessage } from '../format.ts';
+import { formatMessage, shown } from '../format.ts';
 import { groupChat } from './group.ts';
+import { t } from '../i18n.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
-
-const HELP = `Type a message and press Enter to send it.
-  /me TEXT       an action: "* you TEXT"
-  /sticker ID    a sticker of the built-in set (hello, thanks, ok, haha, ...)
-  /unsend ID     take back one of your messages (the #id at its end) (收回)
-  /retry         reconnect to the relay now instead of at the next try
-  /help          this help
-  /quit          leave the chat (Ctrl+D too)
-Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 read.`;
 
 export async function chatCommand(argv: string[], makeOut: (json: boolean) => Output): Promise<number> {
   const { values, positionals } = parse(argv, {});
   const out = makeOut(values.json === true);
   const alias = positionals[0];
-  if (!alias) throw new UsageError('usage: parus chat ALIAS');
+  if (!alias) throw new UsageError(t('usage.chat'));
   const account = await openAccount(resolveHome(str(values, 'home')));
   const terminal = openChatTerminal(out);
   const { rl, lines, interactive, show, emit } = terminal;
@@ -46,7 +38,7 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
     rl.setPrompt(`${account.name}> `);
     account.events.on('contact', (c) => {
       if (c.alias === alias && c.change === 'key-changed')
-        show(`⚠ WARNING: ${alias}'s key changed. Verify again.`);
+        show(t('chat.keyChanged', { alias: shown(alias) }));
     });
     await account.start();
     await account.sync({ timeoutMs: 20_000 }).catch(() => undefined);
@@ -57,20 +49,19 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
       if (m.alias !== alias) return;
       emit({ event: 'message', message: m }, formatMessage(m));
       if (m.file && !m.unsent && !out.json)
-        show(`  save it with: parus download ${alias} ${m.id.slice(0, 12)}`);
+        show(t('chat.saveWith', { alias: shown(alias), id: m.id.slice(0, 12) }));
       void account.markRead(alias);
     });
     account.events.on('receipt', (r) => {
       if (r.alias !== alias || r.status === 'sent') return;
       const snippet = (sentTexts.get(r.id) ?? r.id.slice(0, 8)).slice(0, 24);
-      emit({ event: 'receipt', ...r }, `  ${r.status === 'read' ? '已讀' : '✓✓ delivered'}: ${snippet}`);
+      emit({ event: 'receipt', ...r }, t(r.status === 'read' ? 'chat.read' : 'chat.delivered', { snippet }));
     });
     account.events.on('unsent', (u) => {
-      if (u.alias === alias)
-        emit({ event: 'unsent', ...u }, `  (message #${u.id.slice(0, 12)} was unsent 已收回)`);
+      if (u.alias === alias) emit({ event: 'unsent', ...u }, t('chat.unsent', { id: u.id.slice(0, 12) }));
     });
-    account.events.on('typing', (t) => {
-      if (t.alias === alias && interactive && !out.json) show(`  (${alias} is typing…)`);
+    account.events.on('typing', (typing) => {
+      if (typing.alias === alias && interactive && !out.json) show(t('chat.typing', { alias: shown(alias) }));
     });
     // Once per outage and relay: the engine announces every scheduled attempt (at most 4 s apart).
     const down = new Set<string>();
@@ -78,17 +69,17 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
       if (!interactive) return;
       if (c.state === 'connected') {
         down.delete(c.relay);
-        show('(connected)');
+        show(t('chat.connected'));
       } else if (c.retryAt !== undefined && !down.has(c.relay)) {
         down.add(c.relay);
         const seconds = Math.max(1, Math.ceil((c.retryAt - Date.now()) / 1000));
-        show(`(relay unreachable, next try in ${seconds} s; /retry tries now)`);
+        show(t('chat.unreachable', { seconds }));
       }
     });
     await account.takeUnshown();
     if (!out.json) {
       for (const m of history.slice(-20)) out.line(formatMessage(m));
-      if (interactive) out.line(`— chatting with ${alias}; /help for help —`);
+      if (interactive) out.line(t('chat.banner', { alias: shown(alias) }));
     }
     await account.markRead(alias);
     // Typing signals: the engine sends at most one per 3 s, and only while connected.
@@ -102,19 +93,19 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
       }
       if (line === '/quit' || line === '/exit') break;
       if (line === '/help') {
-        show(HELP);
+        show(t('chat.help'));
         continue;
       }
       if (line === '/retry') {
         const waiting = account.retryAt() !== undefined;
         account.retryNow();
-        show(waiting ? '(reconnecting…)' : '(not waiting to reconnect)');
+        show(t(waiting ? 'chat.reconnecting' : 'chat.notWaiting'));
         continue;
       }
       const [command, ...args] = line.split(/\s+/);
       const rest = line.slice(command!.length).trim();
       if (line.startsWith('/') && !['/me', '/sticker', '/unsend'].includes(command!)) {
-        show(`unknown command ${command}; /help lists them`);
+        show(t('chat.unknownCommand', { command: command! }));
         continue;
       }
       try {
@@ -124,7 +115,7 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
             .filter((m) => m.dir === 'out' && prefix.length >= 8 && m.id.startsWith(prefix))
             .map((m) => m.id);
           if (ids.length !== 1) {
-            show('usage: /unsend ID (the #id shown at the end of one of your messages)');
+            show(t('chat.unsendUsage'));
             continue;
           }
           await account.unsend(alias, ids[0]!); // the 'unsent' event prints it
@@ -144,7 +135,7 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
         if (interactive) process.stdout.write('\x1b[1A\r\x1b[2K'); // replace the typed line by the message
         emit({ event: 'sent', message: m }, formatMessage(m));
       } catch (e) {
-        show(`parus: ${(e as Error).message}`);
+        show(t('chat.error', { message: (e as Error).message }));
       }
       if (interactive) rl.prompt();
     }

@@ -48,15 +48,6 @@ import { readPassphrase } from '../passphrase.ts';
 
 type MakeOut = (json: boolean) => Output;
 
-export const DEVICES_HELP = `parus devices                            this account's devices (id, name, current)
-  parus device revoke ID                   revoke a lost device (asks the passphrase)
-  parus init --link --name NAME --relay ADDRESS [--yes]
-                                           link this new device: prints a link, waits
-  parus device link LINK [--yes]           answer a new device's link from this one
-  parus backup export FILE                 write an encrypted backup (the account passphrase)
-  parus init --restore FILE [--name DEVICE]
-                                           restore a backup here, as a new device`;
-
 /** This machine's name as a device name, cut to the device-name rule. */
 function defaultDeviceName(): string {
   const name = [...hostname().trim()].slice(0, MAX_DEVICE_NAME_CHARS).join('');

@@ -7,27 +7,9 @@ import { formatMessage, shown, shownText } from '../format.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import { formatRefusal, joinRoomLink, printRoomLink, requestChat } from './room.ts';
 import type { Output } from '../output.ts';
+import { t } from '../i18n.ts';
 
 type MakeOut = (json: boolean) => Output;
-
-export const GROUP_HELP = `parus group create NAME [--public]       create a private group (--public: a room joined by link)
-  parus group invite GROUP ALIAS           invite a contact
-  parus group link GROUP [--rotate] [--qr FILE]
-                                           a public room's link (--rotate: old links stop working)
-  parus group list                         groups and pending invitations (with their ids)
-  parus group join ID|LINK [--nick N]      answer an invitation, or join a public room by its link
-    [--wait SECONDS]                       (a link: stay until the room's door answers)
-  parus group decline ID                   decline an invitation (or give up joining a room)
-  parus group chat GROUP MEMBER [--note T] ask a member for a private 1:1 chat
-  parus group alias ID NAME                a local name for a group
-  parus group members GROUP                members and their roles
-  parus group send GROUP TEXT [--me|--ping] write to the group
-  parus group topic GROUP TEXT | name GROUP TEXT | nick GROUP NICK
-  parus group kick|ban|unban GROUP MEMBER  moderate (MEMBER: nick, name or key)
-  parus group role GROUP MEMBER admin|moderator|member
-  parus group history-sharing GROUP on|off newcomers get the messages since it was turned on
-  parus group confirm GROUP MSGID          confirm a late message (see parus history)
-  parus group leave GROUP                  leave the group`;
 
 export function formatGroup(g: GroupInfo): string {
   const name = g.alias ? `${shown(g.alias)} (${shown(g.name)})` : shown(g.name);
@@ -78,7 +60,7 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
       throw new UsageError(`usage: ${usage}`);
     return args;
   };
-  if (!sub) throw new UsageError(`usage:\n  ${GROUP_HELP}`);
+  if (!sub) throw new UsageError(`usage:\n  ${t('help.group')}`);
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     const g = account.groups;
@@ -248,7 +230,7 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         break;
       }
       default:
-        throw new UsageError(`unknown group command '${sub}'\n  ${GROUP_HELP}`);
+        throw new UsageError(`unknown group command '${sub}'\n  ${t('help.group')}`);
     }
   } finally {
     await account.close();

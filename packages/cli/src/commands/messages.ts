@@ -13,6 +13,8 @@ import {
 import type { Account, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
 import { filesFolder, formatBytes, guessMime, progressLine, saveStreamed } from '../files.ts';
+import { t } from '../i18n.ts';
+import { makeThumbnail, sniffMime } from '../image.ts';
 import { formatMessage, shown } from '../format.ts';
 import { formatGroup } from './group.ts';
 import { formatRefusal, formatRequest } from './room.ts';
@@ -35,12 +37,12 @@ export async function sendCommand(argv: string[], makeOut: MakeOut): Promise<num
   const [alias, ...words] = positionals;
   const text = words.join(' ');
   const sticker = str(values, 'sticker');
-  if (!alias || (!text && !sticker) || (text && sticker))
-    throw new UsageError('usage: parus send ALIAS TEXT | parus send ALIAS --sticker ID [--pack PACK]');
+  if (!alias || (!text && !sticker) || (text && sticker)) throw new UsageError(t('usage.send'));
+  const replyFlag = str(values, 'reply');
+  if (replyFlag !== undefined) idPrefix(replyFlag, 'error.replyId');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
-    const reply = str(values, 'reply');
-    const replyOpt = reply ? { replyTo: reply } : {};
+    const replyOpt = replyFlag === undefined ? {} : { replyTo: await messageId(account, alias, replyFlag) };
     const message = sticker
       ? await account.sendSticker(alias, str(values, 'pack') ?? DEFAULT_STICKER_PACK, sticker, replyOpt)
       : await account.sendText(alias, text, { ...replyOpt, action: values.me === true });
@@ -51,6 +53,27 @@ export async function sendCommand(argv: string[], makeOut: MakeOut): Promise<num
   return 0;
 }
 
+/** A message id as `read` and `history` print it (`#` and 12 hex digits), checked and lower-cased. */
+function idPrefix(id: string, fault: 'error.messageId' | 'error.replyId' = 'error.messageId'): string {
+  const prefix = id.trim().toLowerCase().replace(/^#/, '');
+  if (!/^[0-9a-f]{8,64}$/.test(prefix)) throw new UsageError(t(fault));
+  return prefix;
+}
+
+/**
+ * The full id of the message with `alias` that `id` (the short id `read` prints, or more
+ * digits) names: one message of the conversation, either side. A full id not in the history
+ * is passed on as it is (the engine decides).
+ */
+async function messageId(account: Account, alias: string, id: string): Promise<string> {
+  const prefix = idPrefix(id, 'error.replyId');
+  const found = (await account.history(alias)).filter((m) => m.id.startsWith(prefix));
+  if (found.length > 1) throw new UsageError(t('error.idNamesSeveral'));
+  if (found.length === 1) return found[0]!.id;
+  if (prefix.length === 64) return prefix;
+  throw new UsageError(t('error.idNamesNone', { alias: shown(alias) }));
+}
+
 /** Sends what waits, then prints the message with its state (and why it may still wait). */
 async function deliver(account: Account, alias: string, message: MessageInfo, out: Output): Promise<void> {
   let note = '';
@@ -58,11 +81,10 @@ async function deliver(account: Account, alias: string, message: MessageInfo, ou
     await account.start();
     await account.sync({ timeoutMs: 20_000 });
   } catch {
-    note = 'the relay is not reachable now; the message waits in the outbox and goes out on the next run';
+    note = t('send.relayDown');
   }
   const contact = account.contact(alias);
-  if (contact.status === 'pending')
-    note = `${alias} has not answered the invitation yet; the message waits in the outbox`;
+  if (contact.status === 'pending') note = t('send.pending', { alias: shown(alias) });
   const [latest] = (await account.history(alias)).filter((m) => m.id === message.id);
   out.result({ message: latest ?? message, note: note || null }, () => {
     out.line(formatMessage(latest ?? message));
@@ -74,33 +96,34 @@ export async function sendFileCommand(argv: string[], makeOut: MakeOut): Promise
   const { values, positionals } = parse(argv, { name: { type: 'string' }, mime: { type: 'string' } });
   const out = makeOut(values.json === true);
   const [alias, path] = positionals;
-  if (!alias || !path || positionals.length > 2) throw new UsageError('usage: parus send-file ALIAS PATH');
+  if (!alias || !path || positionals.length > 2) throw new UsageError(t('usage.sendFile'));
   let size: number;
   try {
     size = statSync(path).size;
   } catch (cause) {
-    throw new UsageError(`cannot read ${path}`, { cause });
+    throw new UsageError(t('error.cannotRead', { path }), { cause });
   }
-  if (size > MAX_FILE_BYTES) throw new QuotaError(`file larger than ${MAX_FILE_BYTES} bytes`);
+  if (size > MAX_FILE_BYTES) throw new QuotaError(t('error.fileTooLarge', { bytes: MAX_FILE_BYTES }));
   const bytes = new Uint8Array(readFileSync(path));
   const name = str(values, 'name') ?? basename(path);
-  const mime = str(values, 'mime') ?? guessMime(name);
+  // The type the bytes announce first: a photo named without (or with a wrong) extension still
+  // shows as a photo. The extension decides for the rest; --mime overrides both.
+  const mime = str(values, 'mime') ?? sniffMime(bytes) ?? guessMime(name);
   // Refused before anything opens: the same checks as the engine's (and a peer's decoder).
-  if (!isFileName(name))
-    throw new UsageError(
-      'file name must be 1-255 characters without control, bidirectional or invisible characters',
-    );
-  if (!isMimeType(mime)) throw new UsageError('MIME type must look like type/subtype');
+  if (!isFileName(name)) throw new UsageError(t('error.fileName'));
+  if (!isMimeType(mime)) throw new UsageError(t('error.mime'));
+  // The preview the web client shows in the bubble (a JPEG or PNG photo; image.ts).
+  const thumbnail = await makeThumbnail(bytes, mime);
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     // No start() before the engine's own checks: sendFile connects when it needs the relay, so a
     // refusal never closes the account while a relay connection is still being opened (docs/decisions/0024).
-    const progress = progressLine(`uploading ${shown(name)}`);
+    const progress = progressLine(t('file.uploading', { name: shown(name) }));
     let message: MessageInfo;
     try {
       message = await account.sendFile(
         alias,
-        { name, mime, bytes },
+        { name, mime, bytes, ...(thumbnail ? { thumbnail } : {}) },
         progress.onProgress ? { onProgress: progress.onProgress } : {},
       );
     } finally {
@@ -117,15 +140,13 @@ export async function unsendCommand(argv: string[], makeOut: MakeOut): Promise<n
   const { values, positionals } = parse(argv, {});
   const out = makeOut(values.json === true);
   const [alias, id] = positionals;
-  if (!alias || !id || positionals.length > 2) throw new UsageError('usage: parus unsend ALIAS MESSAGE_ID');
-  const prefix = id.toLowerCase().replace(/^#/, '');
-  if (!/^[0-9a-f]{8,64}$/.test(prefix))
-    throw new UsageError('MESSAGE_ID is 8 to 64 hex digits (as history shows it)');
+  if (!alias || !id || positionals.length > 2) throw new UsageError(t('usage.unsend'));
+  const prefix = idPrefix(id);
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     // The id as printed (its first 12 digits) is enough when it names one of our messages.
     const mine = (await account.history(alias)).filter((m) => m.dir === 'out' && m.id.startsWith(prefix));
-    if (mine.length > 1) throw new UsageError('that id prefix names several messages; give more digits');
+    if (mine.length > 1) throw new UsageError(t('error.idNamesSeveral'));
     const message = await account.unsend(alias, mine[0]?.id ?? prefix.padEnd(64, '0'));
     await deliver(account, alias, message, out);
   } finally {
@@ -144,7 +165,7 @@ export async function deleteCommand(argv: string[], makeOut: MakeOut): Promise<n
   const out = makeOut(values.json === true);
   const chat = str(values, 'chat');
   if (chat === undefined ? positionals.length !== 1 : positionals.length !== 0)
-    throw new UsageError('usage: parus delete MESSAGE_ID, or parus delete --chat ALIAS');
+    throw new UsageError(t('usage.delete'));
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     let result: { alias: string; id?: string; deleted: number };
@@ -202,8 +223,7 @@ function autoDownloadLimit(flag: string | undefined): number {
   const raw = flag ?? process.env.PARUS_AUTO_DOWNLOAD_MB;
   if (raw === undefined || raw === '') return DEFAULT_AUTO_DOWNLOAD_MB * 1024 * 1024;
   const mb = Number(raw);
-  if (!Number.isFinite(mb) || mb < 0 || mb > 1024)
-    throw new UsageError('--auto-download (or PARUS_AUTO_DOWNLOAD_MB) is a size in MB from 0 to 1024');
+  if (!Number.isFinite(mb) || mb < 0 || mb > 1024) throw new UsageError(t('error.autoDownload'));
   return Math.floor(mb * 1024 * 1024);
 }
 
@@ -225,7 +245,7 @@ async function saveFiles(
       saved.push({ id: m.id, tooLarge: true });
       continue;
     }
-    const progress = progressLine(`downloading ${shown(m.file.name)}`);
+    const progress = progressLine(t('file.downloading', { name: shown(m.file.name) }));
     try {
       const path = await saveStreamed(filesFolder(home, m.alias), m.file.name, (sink) =>
         account.downloadFileTo(
@@ -239,7 +259,8 @@ async function saveFiles(
     } catch (e) {
       if (!(e instanceof ParusError)) throw e;
       saved.push({ id: m.id, error: { name: e.name, code: e.code, message: e.message } });
-      if (e instanceof StorageError) out.warn(`parus: could not save ${shown(m.file.name)}: ${e.message}`);
+      if (e instanceof StorageError)
+        out.warn(t('file.couldNotSave', { name: shown(m.file.name), message: e.message }));
     } finally {
       progress.end();
     }
@@ -252,27 +273,25 @@ export async function downloadCommand(argv: string[], makeOut: MakeOut): Promise
   const { values, positionals } = parse(argv, {});
   const out = makeOut(values.json === true);
   const [alias, id] = positionals;
-  if (!alias || !id || positionals.length > 2) throw new UsageError('usage: parus download ALIAS MESSAGE_ID');
-  const prefix = id.toLowerCase().replace(/^#/, '');
-  if (!/^[0-9a-f]{8,64}$/.test(prefix))
-    throw new UsageError('MESSAGE_ID is 8 to 64 hex digits (as history shows it)');
+  if (!alias || !id || positionals.length > 2) throw new UsageError(t('usage.download'));
+  const prefix = idPrefix(id);
   const home = resolveHome(str(values, 'home'));
   const account = await openAccount(home);
   try {
     const files = (await account.history(alias)).filter((m) => m.file && m.id.startsWith(prefix));
     if (files.length !== 1)
-      throw new UsageError(
-        files.length === 0 ? 'no file message with that id' : 'that id names several files',
-      );
+      throw new UsageError(files.length === 0 ? t('error.noFile') : t('error.severalFiles'));
     await account.start();
     const [saved] = await saveFiles(account, home, [{ ...files[0]!, dir: 'in' }], out);
     if (saved?.error) {
       out.result({ id: saved.id, saved: null, error: saved.error }, () =>
-        out.warn(`parus: not saved: ${saved.error!.message} (${saved.error!.name})`),
+        out.warn(t('file.notSaved', { message: saved.error!.message, name: saved.error!.name })),
       );
       return 1;
     }
-    out.result({ id: saved!.id, saved: saved!.path }, () => out.line(`saved to ${saved!.path}`));
+    out.result({ id: saved!.id, saved: saved!.path }, () =>
+      out.line(t('file.savedTo', { path: saved!.path! })),
+    );
   } finally {
     await account.close();
   }
@@ -280,7 +299,10 @@ export async function downloadCommand(argv: string[], makeOut: MakeOut): Promise
 }
 
 export async function readCommand(argv: string[], makeOut: MakeOut): Promise<number> {
-  const { values } = parse(argv, { 'auto-download': { type: 'string' } });
+  const { values } = parse(argv, {
+    'auto-download': { type: 'string' },
+    'mark-read': { type: 'boolean', default: false },
+  });
   const out = makeOut(values.json === true);
   const limit = autoDownloadLimit(str(values, 'auto-download'));
   const home = resolveHome(str(values, 'home'));
@@ -313,34 +335,51 @@ export async function readCommand(argv: string[], makeOut: MakeOut): Promise<num
     const now = joiningBefore.map((g) => account.groups.list().find((x) => x.id === g.id) ?? g);
     const joined = now.filter((g) => g.status === 'joined');
     const refused = now.filter((g) => g.status === 'invited' && g.refused);
-    const result = { messages: withFiles, contacts: newContacts, invitations, requests, joined, refused };
+    // --mark-read: the conversations of what is printed here are marked read (read receipts go
+    // out to the senders), as `parus chat` does for what it shows.
+    let markedRead = 0;
+    if (values['mark-read'] === true) {
+      const received = messages.filter((m) => m.dir === 'in');
+      for (const group of new Set(received.filter((m) => m.group !== undefined).map((m) => m.group!)))
+        markedRead += await account.groups.markRead(group);
+      for (const alias of new Set(received.filter((m) => m.group === undefined).map((m) => m.alias)))
+        markedRead += await account.markRead(alias);
+      if (markedRead > 0) await account.sync({ timeoutMs: 20_000 }).catch(() => undefined);
+    }
+    const result = {
+      messages: withFiles,
+      contacts: newContacts,
+      invitations,
+      requests,
+      joined,
+      refused,
+      ...(values['mark-read'] === true ? { markedRead } : {}),
+    };
     out.result(result, () => {
-      for (const g of joined) out.line(`Joined the room ${shown(g.name)} (id ${g.id}).`);
+      for (const g of joined) out.line(t('read.joined', { name: shown(g.name), id: g.id }));
       for (const g of refused) out.line(formatRefusal(g));
       for (const r of requests) out.line(formatRequest(r));
       for (const c of newContacts) {
-        out.line(
-          `New contact: ${shown(c.alias)} (unvalidated). Check the safety number with: parus verify ${shown(c.alias)}`,
-        );
+        out.line(t('read.newContact', { alias: shown(c.alias) }));
       }
       for (const g of invitations) out.line(formatGroup(g));
       for (const m of messages) {
         out.line(formatMessage(m));
         const f = files.find((x) => x.id === m.id);
-        if (f?.path) out.line(`  saved to ${f.path}`);
+        const again = { alias: shown(m.alias), id: m.id.slice(0, 12) };
+        if (f?.path) out.line(t('read.savedTo', { path: f.path }));
         if (f?.tooLarge && m.file) {
-          out.line(
-            `  not downloaded: ${formatBytes(m.file.size)} is over the automatic limit of ${formatBytes(limit)}`,
-          );
-          out.line(`  download it with: parus download ${m.alias} ${m.id.slice(0, 12)}`);
+          out.line(t('read.tooLarge', { size: formatBytes(m.file.size), limit: formatBytes(limit) }));
+          out.line(t('read.downloadWith', again));
         }
         if (f?.error) {
-          out.line(`  not saved: ${f.error.message} (${f.error.name})`);
-          out.line(`  try again later with: parus download ${shown(m.alias)} ${m.id.slice(0, 12)}`);
+          out.line(t('read.notSaved', { message: f.error.message, name: f.error.name }));
+          out.line(t('read.tryLater', again));
         }
       }
       const told = newContacts.length + invitations.length + requests.length + joined.length + refused.length;
-      if (messages.length === 0 && told === 0) out.line('No new messages.');
+      if (messages.length === 0 && told === 0) out.line(t('read.none'));
+      if (markedRead > 0) out.line(t('read.markedRead', { count: markedRead }));
     });
   } finally {
     await account.close();
@@ -352,14 +391,14 @@ export async function historyCommand(argv: string[], makeOut: MakeOut): Promise<
   const { values, positionals } = parse(argv, {});
   const out = makeOut(values.json === true);
   const alias = positionals[0];
-  if (!alias) throw new UsageError('usage: parus history ALIAS');
+  if (!alias) throw new UsageError(t('usage.history'));
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     const isContact = account.contacts().some((c) => c.alias === alias);
     const messages = isContact ? await account.history(alias) : await account.groups.history(alias);
     out.result({ alias, messages }, () => {
       for (const m of messages) out.line(formatMessage(m));
-      if (messages.length === 0) out.line(`No messages with ${alias} yet.`);
+      if (messages.length === 0) out.line(t('history.none', { alias: shown(alias) }));
     });
   } finally {
     await account.close();

@@ -6,17 +6,6 @@ import { TransportError, UsageError, initCrypto, parseRelayAddress, toBase64Url 
 import { num, parse, str } from '../args.ts';
 import type { Output } from '../output.ts';
 
-export const RELAY_HELP = `parus relay [--host H] [--port N] [--public-host NAME] [--data DIR] [--web DIR] [--small]
-             [--limit NAME=VALUE]... [--join ADDRESS]... [--note TEXT]
-  Runs a relay: a WebSocket endpoint that holds encrypted queues (default 127.0.0.1:7400, data in ./.parus/relay),
-  serving the web client (the built packages/web, or --web DIR). --limit sets one of the relay's limits, e.g.
-  --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256 (names and defaults: the user guide).
-  --small: the profile for a board with 512 MB (lower limits, smaller caches; --limit still applies).
-  --join links it to another relay (parus://<fingerprint>@host:port) and so to that relay's cloud.
-parus relay status [ADDRESS]
-  Prints a relay's status: its links, the relays it knows, routes, users and queues (default 127.0.0.1:7400).
-parus relay add ADDRESS                  receive on a second relay too (failover): contacts are told`;
-
 /** `NAME=VALUE` pairs of --limit, as relay limits (startRelay checks names and values). */
 export function parseLimits(pairs: readonly string[]): Partial<RelayLimits> {
   const limits: Record<string, number> = {};

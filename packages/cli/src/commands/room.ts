@@ -10,12 +10,9 @@ import { shown, shownText } from '../format.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
 import { writeQr } from './account.ts';
+import { t } from '../i18n.ts';
 
 type MakeOut = (json: boolean) => Output;
-
-export const REQUESTS_HELP = `parus requests                           private chat requests from group members (with ids)
-  parus requests accept ID [--alias A]     accept one: the member becomes a contact
-  parus requests decline ID                decline one (the member is told nothing)`;
 
 /** Sends what waits, and takes in what came; a down relay leaves it for the next run. */
 async function exchange(account: Account): Promise<string | null> {
@@ -173,7 +170,7 @@ export async function requestsCommand(argv: string[], makeOut: MakeOut): Promise
         break;
       }
       default:
-        throw new UsageError(`unknown requests command '${sub}'\n  ${REQUESTS_HELP}`);
+        throw new UsageError(`unknown requests command '${sub}'\n  ${t('help.requests')}`);
     }
   } finally {
     await account.close();

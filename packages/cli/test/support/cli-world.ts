@@ -21,7 +21,14 @@ export interface Msg {
 
 export interface CliWorld {
   relayAddress(): string;
-  parus(who: Who, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Runs `parus ARGS` as `who` (the English locale unless `env` sets another). */
+  parus(
+    who: Who,
+    args: string[],
+    env?: NodeJS.ProcessEnv,
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** The account folder of `who` (PARUS_HOME). */
+  home(who: Who): string;
   /** Runs `parus` with `input` on its standard input (not a terminal: line by line, then EOF). */
   parusWithInput(who: Who, args: string[], input: string): Promise<{ code: number; stdout: string }>;
   /** Runs `parus … --json`, fails on a non-zero exit, and parses the last line it printed. */
@@ -56,6 +63,10 @@ export function cliWorld(name: string): CliWorld {
       PARUS_HOME: join(root, who),
       PARUS_PASSPHRASE: `${who} passphrase 42`,
       PARUS_INSECURE_TEST_KDF: '1', // the light Argon2id profile: tests only (decision 0027)
+      // Messages in English whatever the machine's locale (the CLI speaks zh-TW under zh_TW).
+      LANG: 'C.UTF-8',
+      LC_ALL: '',
+      LC_MESSAGES: '',
       // Only the wall clock moves: timers and timeouts keep the monotonic one.
       ...(offset ? { LD_PRELOAD: libfaketime(), FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1' } : {}),
     };
@@ -86,12 +97,13 @@ export function cliWorld(name: string): CliWorld {
 
   const world: CliWorld = {
     relayAddress: () => address,
-    parus(who, args) {
+    home: (who) => join(root, who),
+    parus(who, args, extra = {}) {
       return new Promise((done) => {
         execFile(
           process.execPath,
           [BIN, ...args],
-          { env: env(who), timeout: 90_000 },
+          { env: { ...env(who), ...extra }, timeout: 90_000 },
           (error, stdout, stderr) => {
             done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
           },
