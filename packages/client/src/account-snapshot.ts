@@ -6,7 +6,9 @@
  * device is a new device with fresh sessions.
  *
  *   CBOR map { v: 1, name, relay, created, made, devices: { log, akp: { salt, ops, mem } },
- *              contacts: [ { alias, name, state, identity (64), theirIdentity (32), device? (32) } ] }
+ *              contacts: [ { alias, name, state, identity (64), theirIdentity (32), device? (32),
+ *                            id? (16) } ],
+ *              history?: [ message ] }   (history-snapshot.ts, decision 0041)
  *
  * Strict decoding: unknown fields, wrong sizes and more than MAX_SNAPSHOT_CONTACTS contacts are
  * DecodeErrors.
@@ -21,9 +23,17 @@ import {
   decodeCbor,
   encodeCbor,
   parseRelayAddress,
+  toHex,
   type CborMap,
+  type CborValue,
 } from '@parus/core';
 import { decodeAccountKeyParams, type DevicesPart } from './account/device-registry.ts';
+import {
+  MAX_SNAPSHOT_MESSAGES,
+  decodeHistory,
+  encodeHistory,
+  type SnapshotMessage,
+} from './history-snapshot.ts';
 import type { ContactState } from './records.ts';
 
 export const SNAPSHOT_VERSION = 1;
@@ -40,6 +50,8 @@ export interface SnapshotContact {
   theirIdentity: Uint8Array;
   /** Their device key as last certified. */
   device?: Uint8Array;
+  /** The contact record's id: the history's messages name their contact by it. */
+  id?: Uint8Array;
 }
 
 export interface AccountSnapshot {
@@ -50,10 +62,12 @@ export interface AccountSnapshot {
   made: number;
   devices: DevicesPart;
   contacts: SnapshotContact[];
+  /** 1:1 messages, as the user chose to carry them (absent: none). */
+  history?: SnapshotMessage[];
 }
 
 export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
-  return encodeCbor({
+  const m: CborMap = {
     v: SNAPSHOT_VERSION,
     name: s.name,
     relay: s.relay,
@@ -76,9 +90,12 @@ export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
         theirIdentity: c.theirIdentity,
       };
       if (c.device) m.device = c.device;
+      if (c.id) m.id = c.id;
       return m;
     }),
-  });
+  };
+  if (s.history && s.history.length > 0) m.history = encodeHistory(s.history);
+  return encodeCbor(m);
 }
 
 function fields(m: CborMap, allowed: string[], what: string): void {
@@ -92,13 +109,13 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
   const m = asMap(
     decodeCbor(bytes, {
       maxBytes: MAX_SNAPSHOT_BYTES,
-      maxDepth: 4,
-      maxItems: MAX_SNAPSHOT_CONTACTS + 8,
-      maxTotalItems: 16 * MAX_SNAPSHOT_CONTACTS + 64,
+      maxDepth: 5,
+      maxItems: Math.max(MAX_SNAPSHOT_CONTACTS + 8, MAX_SNAPSHOT_MESSAGES),
+      maxTotalItems: 16 * MAX_SNAPSHOT_CONTACTS + 32 * MAX_SNAPSHOT_MESSAGES + 64,
     }),
     'snapshot',
   );
-  fields(m, ['v', 'name', 'relay', 'created', 'made', 'devices', 'contacts'], 'snapshot');
+  fields(m, ['v', 'name', 'relay', 'created', 'made', 'devices', 'contacts', 'history'], 'snapshot');
   if (asUint(m.v, 'snapshot version') !== SNAPSHOT_VERSION) throw new DecodeError('unknown snapshot version');
   const relay = asText(m.relay, 'relay', 512);
   try {
@@ -110,7 +127,7 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
   fields(d, ['log', 'akp'], 'snapshot devices');
   const contacts = asArray(m.contacts, 'snapshot contacts', MAX_SNAPSHOT_CONTACTS).map((value) => {
     const c = asMap(value, 'snapshot contact');
-    fields(c, ['alias', 'name', 'state', 'identity', 'theirIdentity', 'device'], 'snapshot contact');
+    fields(c, ['alias', 'name', 'state', 'identity', 'theirIdentity', 'device', 'id'], 'snapshot contact');
     const state = asText(c.state, 'contact state', 16);
     const known = CONTACT_STATES.find((s) => s === state);
     if (!known) throw new DecodeError('unknown contact state');
@@ -122,9 +139,10 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
       theirIdentity: asBytes(c.theirIdentity, 'their identity', { len: 32 }),
     };
     if (c.device !== undefined) out.device = asBytes(c.device, 'their device', { len: 32 });
+    if (c.id !== undefined) out.id = asBytes(c.id, 'contact id', { len: 16 });
     return out;
   });
-  return {
+  const snapshot: AccountSnapshot = {
     name: asText(m.name, 'name', 64),
     relay,
     created: asUint(m.created, 'created'),
@@ -135,4 +153,12 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
     },
     contacts,
   };
+  if (m.history !== undefined) snapshot.history = snapshotHistory(m.history, contacts);
+  return snapshot;
+}
+
+function snapshotHistory(value: CborValue, contacts: readonly SnapshotContact[]): SnapshotMessage[] {
+  const ids = new Set<string>();
+  for (const c of contacts) if (c.id) ids.add(toHex(c.id));
+  return decodeHistory(value, ids);
 }

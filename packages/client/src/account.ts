@@ -45,6 +45,7 @@ import {
   type SignKeyPair,
   nameFault,
   MAX_CARD_NAME_CHARS,
+  causalOrder,
 } from '@parus/core';
 import {
   C,
@@ -78,6 +79,12 @@ import { Changes, Emitter, Mutex } from './events.ts';
 import { GroupEngine } from './groups/group-engine.ts';
 import { decodeFanoutMessage, hasRoster } from './groups/fanout-outbox.ts';
 import { DEFAULT_ROOM_LIMITS, type RoomLimits } from './groups/room-limits.ts';
+import {
+  collectHistory,
+  restoreHistoryOps,
+  type HistoryChoice,
+  type SnapshotMessage,
+} from './history-snapshot.ts';
 import { MirroredStore } from './mirrored-store.ts';
 import type { ContactInfo, FileInfo, MessageInfo, OutgoingFile, UploadInfo } from './public-shapes.ts';
 import {
@@ -85,6 +92,7 @@ import {
   decodeAccount,
   decodeContact,
   decodeInvite,
+  decodeMessage,
   decodeOutbox,
   encodeRecord,
   type AccountRecord,
@@ -723,26 +731,28 @@ export class Account {
   // ---- Snapshots (account-snapshot.ts, decision 0031) ----------------------------------
 
   /**
-   * The account snapshot a backup holds: the profile, the device log (started by
-   * `devices.ensureLog`) and the contacts' identities, names and states; never ratchet state.
+   * The account snapshot a backup holds or a link carries: the profile, the device log
+   * (started by `devices.ensureLog`), the contacts' identities, names and states, and the 1:1
+   * history the user chose (`history`, default none; decision 0041); never ratchet state.
    */
-  async snapshot(): Promise<AccountSnapshot> {
+  async snapshot(opts: { history?: HistoryChoice } = {}): Promise<AccountSnapshot> {
     const devices = await this.devices.part();
-    const contacts = [...this.contactsById.values()]
+    const people = [...this.contactsById.values()]
       .filter((c) => !c.peer)
-      .sort((a, b) => a.created - b.created)
-      .map((c) => {
-        const out: SnapshotContact = {
-          alias: c.alias,
-          name: c.name,
-          state: c.state,
-          identity: c.identity,
-          theirIdentity: c.theirIdentity,
-        };
-        if (c.device) out.device = c.device;
-        return out;
-      });
-    return {
+      .sort((a, b) => a.created - b.created);
+    const contacts = people.map((c) => {
+      const out: SnapshotContact = {
+        alias: c.alias,
+        name: c.name,
+        state: c.state,
+        identity: c.identity,
+        theirIdentity: c.theirIdentity,
+        id: c.id,
+      };
+      if (c.device) out.device = c.device;
+      return out;
+    });
+    const snapshot: AccountSnapshot = {
       name: this.account.name,
       relay: this.account.relay,
       created: this.account.created,
@@ -750,33 +760,76 @@ export class Account {
       devices,
       contacts,
     };
+    const history = await this.snapshotHistory(people, opts.history ?? 'none');
+    if (history.length > 0) snapshot.history = history;
+    return snapshot;
+  }
+
+  /** The 1:1 messages a snapshot carries (history-snapshot.ts). */
+  private async snapshotHistory(people: ContactRecord[], choice: HistoryChoice): Promise<SnapshotMessage[]> {
+    return (await collectHistory({ store: this.store, contacts: people, choice, now: this.now() })).messages;
   }
 
   /**
    * Makes this new account a new device of the snapshot's account: it adds itself to the
-   * device log with the account key from `passphrase` (AuthError if wrong), and keeps the
+   * device log with the account key from `passphrase` (AuthError if wrong), keeps the
    * contacts' identities (`restoredContacts`) for the per-device sessions that will use them
-   * (decision 0030; not built yet, so they are not contacts to chat with on this device).
+   * (decision 0030), and writes the snapshot's history under each contact's id.
    */
   async restoreSnapshot(
     snapshot: AccountSnapshot,
     opts: { passphrase: string; deviceName: string },
   ): Promise<void> {
     await this.devices.adopt(snapshot.devices, { passphrase: opts.passphrase, name: opts.deviceName });
+    const { history, ...kept } = snapshot;
     await this.store.batch([
       {
         type: 'put',
         collection: DEVICE_COLLECTION,
         key: 'restored',
-        value: encodeSnapshot({ ...snapshot, devices: await this.devices.part() }),
+        value: encodeSnapshot({ ...kept, devices: await this.devices.part() }),
       },
     ]);
+    await this.restoreHistory(history ?? []);
+  }
+
+  /** The snapshot's messages into the store, in batches (history-snapshot.ts). */
+  private async restoreHistory(messages: SnapshotMessage[]): Promise<void> {
+    const ops = restoreHistoryOps(messages);
+    for (let i = 0; i < ops.length; i += 1000) await this.store.batch(ops.slice(i, i + 1000));
+    this.conversations.clear();
   }
 
   /** The contacts a restore brought (their identities kept), waiting for new sessions. */
   async restoredContacts(): Promise<SnapshotContact[]> {
     const raw = await this.store.get(DEVICE_COLLECTION, 'restored');
     return raw ? decodeSnapshot(raw).contacts : [];
+  }
+
+  /**
+   * The history a restore or a link brought for one restored contact (by alias), in causal
+   * order, as the chat view shows it; until that contact has a session on this device.
+   */
+  async restoredHistory(alias: string): Promise<MessageInfo[]> {
+    const contact = (await this.restoredContacts()).find((c) => c.alias === alias);
+    if (!contact?.id) return [];
+    const records = (await this.store.list(C.messages(contact.id))).map((e) => decodeMessage(e.value));
+    const byId = new Map(records.map((m) => [hex(m.id), m]));
+    return causalOrder(records).map((n) => {
+      const m = byId.get(hex(n.id))!;
+      const info: MessageInfo = {
+        id: hex(m.id),
+        alias,
+        dir: m.dir,
+        kind: m.kind,
+        text: m.text,
+        ts: m.ts,
+        lamport: m.lamport,
+        status: m.status,
+      };
+      if (m.sticker) info.sticker = { ...m.sticker };
+      return info;
+    });
   }
 
   contact(alias: string): ContactInfo {
