@@ -85,7 +85,7 @@ function CodeCheck(props: { code: string; onAnswer: (same: boolean) => void }): 
         {t('link.compare')}
       </p>
       <p class="code-digits" aria-label={`${t('link.code')} ${props.code}`}>
-        {props.code.slice(0, 3)} {props.code.slice(3)}
+        {props.code}
       </p>
       <div class="row">
         <button type="button" class="primary" onClick={() => props.onAnswer(true)}>
