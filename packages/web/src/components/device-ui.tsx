@@ -27,6 +27,7 @@ const DEVICE_LINK = /^parus:device\//i;
 // ---- The history choice ----------------------------------------------------------------
 
 type HistoryKind = 'all' | 'none' | 'days';
+const HISTORY_LABELS = { all: 'history.all', days: 'history.days', none: 'history.none' } as const;
 
 function useHistoryChoice(initial: HistoryKind, initialDays = 30) {
   const [kind, setKind] = useState<HistoryKind>(initial);
@@ -55,7 +56,7 @@ function HistoryField(props: { id: string; h: ReturnType<typeof useHistoryChoice
               checked={h.kind === k}
               onChange={() => h.setKind(k)}
             />
-            <span>{t(`history.${k}`)}</span>
+            <span>{t(HISTORY_LABELS[k])}</span>
           </label>
         ))}
       </div>
