@@ -7,6 +7,7 @@
  *
  *   CBOR map { v: 1, name, relay, created, made, devices: { log, akp: { salt, ops, mem } },
  *              contacts: [ { alias, name, state, identity (64), theirIdentity (32), device? (32),
+ *                            senderKey?, theirSenderKey?, theirSet?, mySet?, nextSealed? (decision 0038),
  *                            id? (16) } ],
  *              history?: [ message ] }   (history-snapshot.ts, decision 0041)
  *
@@ -34,7 +35,7 @@ import {
   encodeHistory,
   type SnapshotMessage,
 } from './history-snapshot.ts';
-import type { ContactState } from './records.ts';
+import type { ContactRecord, ContactState } from './records.ts';
 
 export const SNAPSHOT_VERSION = 1;
 export const MAX_SNAPSHOT_CONTACTS = 10_000;
@@ -52,6 +53,49 @@ export interface SnapshotContact {
   device?: Uint8Array;
   /** The contact record's id: the history's messages name their contact by it. */
   id?: Uint8Array;
+  /** Decision 0038: my sender key for their queues (account data: the same on every device of mine). */
+  senderKey?: Uint8Array;
+  /** The public key their devices' sends to my queues are authenticated with. */
+  theirSenderKey?: Uint8Array;
+  /** Their device set toward me, and mine toward them (core device-set.ts). */
+  theirSet?: Uint8Array;
+  mySet?: Uint8Array;
+  /** My next identity's seed sealed to the account key (pre-rotation). */
+  nextSealed?: Uint8Array;
+}
+
+/** The device-set fields of a snapshot contact (decision 0038), kept apart from the rest. */
+const DEVICE_SET_FIELDS = ['senderKey', 'theirSenderKey', 'theirSet', 'mySet', 'nextSealed'] as const;
+
+function encodeDeviceSetFields(c: SnapshotContact, m: CborMap): void {
+  for (const k of DEVICE_SET_FIELDS) {
+    const v = c[k];
+    if (v) m[k] = v;
+  }
+}
+
+/** `out` with the device-set fields of contact `c` (what a new device needs to introduce itself). */
+export function withDeviceSets(out: SnapshotContact, c: ContactRecord): SnapshotContact {
+  const fields: Record<(typeof DEVICE_SET_FIELDS)[number], Uint8Array | undefined> = {
+    senderKey: c.senderKey,
+    theirSenderKey: c.theirSenderKey,
+    theirSet: c.theirSet,
+    mySet: c.mySet,
+    nextSealed: c.nextSealed,
+  };
+  for (const k of DEVICE_SET_FIELDS) if (fields[k]) out[k] = fields[k];
+  return out;
+}
+
+function decodeDeviceSetFields(c: CborMap, out: SnapshotContact): void {
+  const sizes: Record<(typeof DEVICE_SET_FIELDS)[number], { len?: number; max?: number }> = {
+    senderKey: { len: 32 },
+    theirSenderKey: { len: 32 },
+    theirSet: { max: 32 * 1024 },
+    mySet: { max: 32 * 1024 },
+    nextSealed: { len: 80 },
+  };
+  for (const k of DEVICE_SET_FIELDS) if (c[k] !== undefined) out[k] = asBytes(c[k], k, sizes[k]);
 }
 
 export interface AccountSnapshot {
@@ -91,6 +135,7 @@ export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
       };
       if (c.device) m.device = c.device;
       if (c.id) m.id = c.id;
+      encodeDeviceSetFields(c, m);
       return m;
     }),
   };
@@ -111,7 +156,7 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
       maxBytes: MAX_SNAPSHOT_BYTES,
       maxDepth: 5,
       maxItems: Math.max(MAX_SNAPSHOT_CONTACTS + 8, MAX_SNAPSHOT_MESSAGES),
-      maxTotalItems: 16 * MAX_SNAPSHOT_CONTACTS + 32 * MAX_SNAPSHOT_MESSAGES + 64,
+      maxTotalItems: 24 * MAX_SNAPSHOT_CONTACTS + 32 * MAX_SNAPSHOT_MESSAGES + 64,
     }),
     'snapshot',
   );
@@ -127,7 +172,11 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
   fields(d, ['log', 'akp'], 'snapshot devices');
   const contacts = asArray(m.contacts, 'snapshot contacts', MAX_SNAPSHOT_CONTACTS).map((value) => {
     const c = asMap(value, 'snapshot contact');
-    fields(c, ['alias', 'name', 'state', 'identity', 'theirIdentity', 'device', 'id'], 'snapshot contact');
+    fields(
+      c,
+      ['alias', 'name', 'state', 'identity', 'theirIdentity', 'device', 'id', ...DEVICE_SET_FIELDS],
+      'snapshot contact',
+    );
     const state = asText(c.state, 'contact state', 16);
     const known = CONTACT_STATES.find((s) => s === state);
     if (!known) throw new DecodeError('unknown contact state');
@@ -140,6 +189,7 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
     };
     if (c.device !== undefined) out.device = asBytes(c.device, 'their device', { len: 32 });
     if (c.id !== undefined) out.id = asBytes(c.id, 'contact id', { len: 16 });
+    decodeDeviceSetFields(c, out);
     return out;
   });
   const snapshot: AccountSnapshot = {

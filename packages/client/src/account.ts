@@ -61,10 +61,12 @@ import {
 } from './account/account-context.ts';
 import { ContactSetup } from './account/contact-setup.ts';
 import { ConversationReading } from './account/conversation-reading.ts';
-import { DEVICE_COLLECTION, DeviceRegistry } from './account/device-registry.ts';
+import { ContactDevices } from './account/contact-devices.ts';
+import { DEVICE_COLLECTION, DeviceRegistry, type DeviceInfo } from './account/device-registry.ts';
 import {
   decodeSnapshot,
   encodeSnapshot,
+  withDeviceSets,
   type AccountSnapshot,
   type SnapshotContact,
 } from './account-snapshot.ts';
@@ -193,6 +195,8 @@ export class Account {
   private readonly fanout: GroupFanout;
   private readonly receiving: DirectReceiving;
   private readonly reading: ConversationReading;
+  /** Device sets toward contacts, sessions with their devices (account/contact-devices.ts). */
+  private readonly contactDevices: ContactDevices;
 
   private constructor(opts: AccountOptions) {
     this.mirror = new MirroredStore(opts.store, [C.outbox, C.fanout, C.rosters]);
@@ -260,9 +264,10 @@ export class Account {
     this.files = new FileTransfer(ctx, this.messaging);
     this.outbox = new DirectOutbox(ctx);
     this.fanout = new GroupFanout(ctx);
-    this.receiving = new DirectReceiving(ctx, this.setup);
-    this.reading = new ConversationReading(ctx);
     this.devices = new DeviceRegistry(ctx);
+    this.contactDevices = new ContactDevices(ctx, this.devices);
+    this.receiving = new DirectReceiving(ctx, this.setup, this.contactDevices);
+    this.reading = new ConversationReading(ctx);
   }
   private readonly resendMs: number;
   private readonly maxResendMs: number;
@@ -505,6 +510,7 @@ export class Account {
     } catch (e) {
       throw e instanceof AggregateError ? (e.errors[0] as Error) : e;
     }
+    await this.introduceRestored();
     // Other relays (a contact's, a group member's) were asked to connect by start() or the
     // first flush; what waits for them is sendable only once they are connected, so give each
     // one connect timeout (once per sync: one that is down does not hold every pass).
@@ -737,6 +743,8 @@ export class Account {
    */
   async snapshot(opts: { history?: HistoryChoice } = {}): Promise<AccountSnapshot> {
     const devices = await this.devices.part();
+    // Every contact gets my device set first, so a new device can extend it (decision 0038).
+    await this.contactDevices.publishPending();
     const people = [...this.contactsById.values()]
       .filter((c) => !c.peer)
       .sort((a, b) => a.created - b.created);
@@ -750,7 +758,7 @@ export class Account {
         id: c.id,
       };
       if (c.device) out.device = c.device;
-      return out;
+      return withDeviceSets(out, c);
     });
     const snapshot: AccountSnapshot = {
       name: this.account.name,
@@ -800,7 +808,11 @@ export class Account {
     this.conversations.clear();
   }
 
-  /** The contacts a restore brought (their identities kept), waiting for new sessions. */
+  /**
+   * The contacts a restore or a link brought that are not contacts of this device yet: those
+   * whose device set the snapshot lacks (a contact that has not published one), or all of them
+   * until `sync` (or `introduceRestored`) has introduced this device to them.
+   */
   async restoredContacts(): Promise<SnapshotContact[]> {
     const raw = await this.store.get(DEVICE_COLLECTION, 'restored');
     return raw ? decodeSnapshot(raw).contacts : [];
@@ -808,9 +820,11 @@ export class Account {
 
   /**
    * The history a restore or a link brought for one restored contact (by alias), in causal
-   * order, as the chat view shows it; until that contact has a session on this device.
+   * order: the contact's history once it is a contact of this device (it keeps the snapshot's
+   * contact id, so the carried messages are its messages), else what is waiting for it.
    */
   async restoredHistory(alias: string): Promise<MessageInfo[]> {
+    if (this.contacts().some((c) => c.alias === alias)) return this.history(alias);
     const contact = (await this.restoredContacts()).find((c) => c.alias === alias);
     if (!contact?.id) return [];
     const records = (await this.store.list(C.messages(contact.id))).map((e) => decodeMessage(e.value));
@@ -830,6 +844,61 @@ export class Account {
       if (m.sticker) info.sticker = { ...m.sticker };
       return info;
     });
+  }
+
+  private introducing: Promise<void> | undefined;
+
+  /**
+   * Makes the restored contacts this device's contacts (decision 0038): for each whose device
+   * set the snapshot carries, a queue, a new set of mine and an introduction to each of their
+   * devices; the others stay in `restoredContacts()`. `sync` runs it; needs the home relay.
+   */
+  async introduceRestored(): Promise<void> {
+    this.introducing ??= (async () => {
+      const raw = await this.store.get(DEVICE_COLLECTION, 'restored');
+      if (!raw) return;
+      const snapshot = decodeSnapshot(raw);
+      const left = await this.contactDevices.introduceRestored(snapshot.contacts);
+      if (left.length === snapshot.contacts.length) return;
+      await this.lock.run(() =>
+        this.store.batch([
+          {
+            type: 'put',
+            collection: DEVICE_COLLECTION,
+            key: 'restored',
+            value: encodeSnapshot({ ...snapshot, contacts: left }),
+          },
+        ]),
+      );
+    })().finally(() => (this.introducing = undefined));
+    return this.introducing;
+  }
+
+  /** Signs my device set toward `alias` again and sends it (after my queues or prekeys changed). */
+  async republishDeviceSet(alias: string): Promise<void> {
+    await this.contactDevices.republish(alias);
+  }
+
+  /** A contact's devices (first one first): id as `parus devices` shows ids, key in hex. */
+  contactDeviceList(alias: string): Array<{ id: string; key: string }> {
+    return this.contactDevices.contactDevices(alias);
+  }
+
+  /**
+   * Revokes one of my devices (a prefix of its id is enough; the passphrase gives the account
+   * key, AuthError if wrong) and tells every contact: a device set without it, signed by the
+   * pre-rotated identity (decision 0030 "Revocation", 0038). Contacts then drop its sessions.
+   */
+  async revokeDevice(idOrPrefix: string, passphrase: string): Promise<DeviceInfo[]> {
+    const before = await this.devices.list();
+    const devices = await this.devices.revoke(idOrPrefix, passphrase);
+    const gone = devices.find((d) => d.revoked && !before.find((b) => b.id === d.id)?.revoked);
+    const key = gone && (await this.devices.deviceKey(gone.id));
+    if (key)
+      await this.devices.withAccountKey(passphrase, (accountKey) =>
+        this.contactDevices.rotateAfterRevoke(key, accountKey),
+      );
+    return devices;
   }
 
   contact(alias: string): ContactInfo {
@@ -1005,6 +1074,7 @@ export class Account {
   }
 
   private async flushOnce(): Promise<void> {
+    await this.contactDevices.publishPending();
     await this.outbox.flush();
     await this.fanout.flushFanout();
     await this.setup.secureSecondQueues();

@@ -214,4 +214,32 @@ describe('history in the snapshot', () => {
     expect(await restore({ days: 30 })).toEqual(['out:one', 'in:two', 'out:three']);
     expect(await restore('none')).toEqual([]);
   });
+
+  it('once the restored device is introduced, the carried history is its chat with the contact, and new messages follow it', async () => {
+    const laptop = await account('Alice');
+    const bob = await account('Bob');
+    await laptop.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
+    await befriend(laptop, bob, 'alice');
+    const sync = async (...as: Account[]): Promise<void> => {
+      for (const a of as) await a.sync();
+    };
+    await sync(laptop, bob, laptop);
+    await laptop.sendText('Bob', 'before the phone');
+    await sync(laptop, bob, laptop);
+    await bob.sendText('alice', 'reply before');
+    await sync(bob, laptop);
+    const phone = await account('Alice');
+    await phone.restoreSnapshot(await laptop.snapshot({ history: 'all' }), {
+      passphrase: PASS,
+      deviceName: 'phone',
+    });
+    await phone.sync();
+    expect(phone.contacts().map((c) => c.alias)).toEqual(['Bob']);
+    await sync(bob, phone);
+    await bob.sendText('alice', 'after the phone');
+    await sync(bob, phone);
+    const texts = (await phone.history('Bob')).map((m) => `${m.dir}:${m.text}`);
+    expect(texts).toEqual(['out:before the phone', 'in:reply before', 'in:after the phone']);
+    expect(await phone.restoredHistory('Bob')).toEqual(await phone.history('Bob'));
+  });
 });

@@ -105,7 +105,11 @@ export async function deviceCommand(argv: string[], makeOut: MakeOut): Promise<n
     await withLog(account, passphrase);
     // The passphrase the account was opened with is the proof; a store kept under another
     // passphrase than the account's gives an AuthError here and nothing changes.
-    const devices = await account.devices.revoke(id, passphrase);
+    // Contacts are told too: a device set without it, signed by the pre-rotated identity.
+    const devices = await account.revokeDevice(id, passphrase);
+    await account
+      .sync()
+      .catch((e: unknown) => out.warn(`Contacts will be told at the next sync: ${String(e)}`));
     const gone = devices.find((d) => d.revoked && d.id.startsWith(id.trim().toLowerCase()));
     out.result({ revoked: gone?.id, devices }, () =>
       out.line(`Revoked ${gone?.id ?? id} (${gone?.name ?? ''}).`),
@@ -160,6 +164,16 @@ export async function backupCommand(argv: string[], makeOut: MakeOut): Promise<n
   return 0;
 }
 
+/**
+ * A new device introduces itself to the snapshot's contacts (decision 0038): a sync makes its
+ * queues and sends the introductions. Returns how many contacts still wait (unreachable now,
+ * or with no device set in the snapshot); `parus sync` tries them again.
+ */
+async function introduce(account: Account, out: Output): Promise<number> {
+  await account.sync().catch((e: unknown) => out.warn(`Contacts could not be reached yet: ${String(e)}`));
+  return (await account.restoredContacts()).length;
+}
+
 /** `parus init --restore FILE`: a new device of the backup's account, in an empty home. */
 export async function restoreCommand(
   values: Record<string, string | boolean | undefined>,
@@ -184,16 +198,17 @@ export async function restoreCommand(
   }
   try {
     const devices = await account.devices.list();
-    const contacts = (await account.restoredContacts()).length;
+    const contacts = snapshot.contacts.length;
     const messages = snapshot.history?.length ?? 0;
+    const waiting = await introduce(account, out);
     out.result(
-      { home, name: account.name, relay: account.relay, device: name, devices, contacts, messages },
+      { home, name: account.name, relay: account.relay, device: name, devices, contacts, waiting, messages },
       () => {
         out.line(`Account of ${account.name} restored in ${home} as a new device, ${name}.`);
         out.line(
-          `Devices: ${devices.filter((d) => !d.revoked).length}; contacts kept: ${contacts}; messages: ${messages}.`,
+          `Devices: ${devices.filter((d) => !d.revoked).length}; contacts: ${contacts - waiting}; messages: ${messages}.`,
         );
-        out.line('New sessions with your contacts on this device are not built yet (issue 12).');
+        if (waiting) out.line(`${waiting} contacts wait until they can be reached (parus sync tries again).`);
       },
     );
   } finally {
@@ -264,16 +279,10 @@ export async function linkInitCommand(
       const account = await createAccount(home, snapshot.name, snapshot.relay, passphrase);
       try {
         await account.restoreSnapshot(snapshot, { passphrase, deviceName: name });
-        const op = await account.devices.lastOp();
-        const devices = await account.devices.list();
-        const info = {
-          name: account.name,
-          relay: account.relay,
-          devices,
-          messages: snapshot.history?.length ?? 0,
+        return {
+          op: await account.devices.lastOp(),
+          result: { account, messages: snapshot.history?.length ?? 0 },
         };
-        await account.close();
-        return { op, result: info };
       } catch (e) {
         await account.close();
         removeAccountFiles(home);
@@ -281,22 +290,21 @@ export async function linkInitCommand(
       }
     },
   });
-  out.result(
-    {
-      home,
-      name: result.name,
-      relay: result.relay,
-      device: name,
-      code,
-      devices: result.devices,
-      messages: result.messages,
-    },
-    () => {
-      out.line(`Linked: this device (${name}) is now a device of ${result.name}'s account, in ${home}.`);
-      out.line(`History brought: ${result.messages} messages.`);
-      out.line('New sessions with your contacts on this device are not built yet (issue 12).');
-    },
-  );
+  const { account, messages } = result;
+  try {
+    const devices = await account.devices.list();
+    const waiting = await introduce(account, out);
+    out.result(
+      { home, name: account.name, relay: account.relay, device: name, code, devices, waiting, messages },
+      () => {
+        out.line(`Linked: this device (${name}) is now a device of ${account.name}'s account, in ${home}.`);
+        out.line(`History brought: ${messages} messages.`);
+        if (waiting) out.line(`${waiting} contacts wait until they can be reached (parus sync tries again).`);
+      },
+    );
+  } finally {
+    await account.close();
+  }
   return 0;
 }
 

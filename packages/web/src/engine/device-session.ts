@@ -69,9 +69,10 @@ export class DeviceSession {
     return this.account.devices.list();
   }
 
-  /** A wrong passphrase is an AuthError and changes nothing. */
+  /** A wrong passphrase is an AuthError and changes nothing; contacts stop encrypting to it. */
   revoke(id: string, passphrase: string): Promise<DeviceInfo[]> {
-    return this.account.devices.revoke(id, passphrase);
+    // The log op, then every contact told with the pre-rotated identity (decision 0038).
+    return this.account.revokeDevice(id, passphrase);
   }
 
   /**

@@ -344,7 +344,14 @@ export class Session {
     await s.groups.load();
     await s.rooms.load();
     s.wire();
-    void account.start().catch((e: unknown) => console.warn('parus: start failed', e));
+    void account
+      .start()
+      .then(async () => {
+        // A linked or restored browser introduces itself to the snapshot's contacts (decision
+        // 0038); a sync makes its queues and sends the introductions, and tries again next time.
+        if ((await account.restoredContacts()).length > 0) await account.sync();
+      })
+      .catch((e: unknown) => console.warn('parus: start failed', e));
     return s;
   }
 
@@ -394,7 +401,12 @@ export class Session {
           this.inviteGeneration++;
         }
         this.contactList = this.account.contacts();
-        for (const c of this.contactList) if (!this.histories.has(c.alias)) this.histories.set(c.alias, []);
+        for (const c of this.contactList)
+          if (!this.histories.has(c.alias)) {
+            this.histories.set(c.alias, []);
+            // A restored contact comes with the history its snapshot carried (decision 0041).
+            this.reload(c.alias).catch((e: unknown) => console.warn('parus: reload failed', e));
+          }
         this.changed();
       }),
       ev.on('group', (g) => {
