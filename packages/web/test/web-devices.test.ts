@@ -110,7 +110,7 @@ describe('web devices and backups with the CLI', () => {
     const web = await openPerson(world);
     const page = web.page;
     await page.getByRole('button', { name: '連結到現有帳號' }).click();
-    await page.getByRole('heading', { name: '連結到現有帳號' }).waitFor(WAIT);
+    await page.getByRole('heading', { name: '連結到現有帳號' }).waitFor({ timeout: 60_000 });
     await page.waitForFunction(
       (want) => (document.getElementById('link-relay') as HTMLInputElement | null)?.value === want,
       world.relay.address,
@@ -233,7 +233,7 @@ describe('web devices and backups with the CLI', () => {
     const restore = async (path: string, passphrase: string, name = ''): Promise<void> => {
       await p2.goto(world.url);
       await p2.getByRole('button', { name: '從備份還原' }).click();
-      await p2.getByRole('heading', { name: '從備份還原' }).waitFor(WAIT);
+      await p2.getByRole('heading', { name: '從備份還原' }).waitFor({ timeout: 60_000 });
       await p2.getByLabel('備份檔').setInputFiles(path);
       await p2.getByLabel('帳號密碼').fill(passphrase);
       if (name) await p2.getByLabel('這個裝置的名稱').fill(name);
