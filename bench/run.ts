@@ -6,9 +6,9 @@
  * about fifteen minutes; every phase is bounded in time.
  *
  * `npm run bench -- --only relay` (or `fanout`, `groupsend`, `conversation`, `mesh`, `hops`,
- * `connections`) runs that phase alone and replaces only its section of docs/BENCHMARKS.md; the
+ * `connections`, `devices`) runs that phase alone and replaces only its section of docs/BENCHMARKS.md; the
  * relay phase ends, alone or not, with one JSON line of its figures, and so does the connections
- * phase.
+ * phase, and the devices phase (linking a device with 10,000 messages of history).
  */
 import { randomFillSync } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -25,6 +25,7 @@ import {
   renderConversationSection,
   spliceConversationSection,
 } from './conversation-bench.ts';
+import { devicesOnly } from './devices-bench.ts';
 import { benchFanout, fanoutOnly, renderFanoutSection, spliceFanoutSection } from './fanout-bench.ts';
 import { benchHops, hopsOnly, renderHopsSection, spliceHopsSection } from './hops-bench.ts';
 import {
@@ -98,9 +99,10 @@ async function main(): Promise<void> {
     if (only === 'mesh') return meshOnly(log);
     if (only === 'connections') return connectionsOnly(log);
     if (only === 'hops') return hopsOnly(log);
+    if (only === 'devices') return devicesOnly(log);
     if (only !== 'fanout')
       throw new Error(
-        `--only knows seven phases: relay, fanout, groupsend, conversation, mesh, hops, connections (not ${only})`,
+        `--only knows eight phases: relay, fanout, groupsend, conversation, mesh, hops, connections, devices (not ${only})`,
       );
     return fanoutOnly(log);
   }

@@ -42,9 +42,15 @@ describe('parus devices and backups end to end', () => {
     expect(devices[0]!.id).toMatch(/^[0-9a-f]{16}$/);
   }, 180_000);
 
-  it('exports a backup, and never replaces an existing file', async () => {
+  it('exports a backup with its history, and never replaces an existing file', async () => {
+    await json('alice', ['send', 'Bob', 'hello from the old laptop']);
+    await json('bob', ['read']);
+    // --history takes all, none or a number of days: anything else writes nothing.
+    const bogus = await parus('alice', ['backup', 'export', backup, '--history', 'lots']);
+    expect(bogus.code).toBe(2);
+    expect(existsSync(backup)).toBe(false);
     const r = await json('alice', ['backup', 'export', backup]);
-    expect(r).toMatchObject({ file: backup, contacts: 1 });
+    expect(r).toMatchObject({ file: backup, contacts: 1, messages: 1 });
     const bytes = readFileSync(backup);
     expect(bytes.subarray(0, 8).toString()).toBe('PARUSBAK');
     expect(bytes.includes(Buffer.from('Bob'))).toBe(false);
@@ -71,7 +77,13 @@ describe('parus devices and backups end to end', () => {
   it('restores in a fresh home as a new device, which lists both and revokes the old one', async () => {
     const home = join(dir, 'restored');
     const r = await json('alice', ['init', '--restore', backup, '--home', home, '--name', 'new laptop']);
-    expect(r).toMatchObject({ name: 'Alice', relay: relayAddress(), device: 'new laptop', contacts: 1 });
+    expect(r).toMatchObject({
+      name: 'Alice',
+      relay: relayAddress(),
+      device: 'new laptop',
+      contacts: 1,
+      messages: 1,
+    });
     const { devices } = (await json('alice', ['devices', '--home', home])) as { devices: Device[] };
     expect(devices.map((d) => [d.name, d.current, d.revoked])).toEqual([
       [expect.any(String), false, false],

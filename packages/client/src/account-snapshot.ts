@@ -7,8 +7,10 @@
  *
  *   CBOR map { v: 1, name, relay, created, made, devices: { log, akp: { salt, ops, mem } },
  *              contacts: [ { alias, name, state, identity (64), theirIdentity (32), device? (32),
- *                            senderKey?, theirSenderKey?, theirSet?, mySet?, nextSealed? (decision 0038) } ],
- *              inboxes?: [ inbox card ] }   the current devices' inbox cards (decision 0039)
+ *                            senderKey?, theirSenderKey?, theirSet?, mySet?, nextSealed? (decision 0038),
+ *                            id? (16) } ],
+ *              inboxes?: [ inbox card ],   the current devices' inbox cards (decision 0039)
+ *              history?: [ message ] }   (history-snapshot.ts, decision 0041)
  *
  * Strict decoding: unknown fields, wrong sizes and more than MAX_SNAPSHOT_CONTACTS contacts are
  * DecodeErrors.
@@ -25,9 +27,17 @@ import {
   parseRelayAddress,
   MAX_ACCOUNT_DEVICES,
   MAX_DEVICE_INBOX_CARD_BYTES,
+  toHex,
   type CborMap,
+  type CborValue,
 } from '@parus/core';
 import { decodeAccountKeyParams, type DevicesPart } from './account/device-registry.ts';
+import {
+  MAX_SNAPSHOT_MESSAGES,
+  decodeHistory,
+  encodeHistory,
+  type SnapshotMessage,
+} from './history-snapshot.ts';
 import type { ContactRecord, ContactState } from './records.ts';
 
 export const SNAPSHOT_VERSION = 1;
@@ -44,6 +54,8 @@ export interface SnapshotContact {
   theirIdentity: Uint8Array;
   /** Their device key as last certified. */
   device?: Uint8Array;
+  /** The contact record's id: the history's messages name their contact by it. */
+  id?: Uint8Array;
   /** Decision 0038: my sender key for their queues (account data: the same on every device of mine). */
   senderKey?: Uint8Array;
   /** The public key their devices' sends to my queues are authenticated with. */
@@ -99,10 +111,12 @@ export interface AccountSnapshot {
   contacts: SnapshotContact[];
   /** The current devices' inbox cards (core device-inbox-card.ts): a new device reaches them (decision 0039). */
   inboxes?: Uint8Array[];
+  /** 1:1 messages, as the user chose to carry them (absent: none). */
+  history?: SnapshotMessage[];
 }
 
 export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
-  return encodeCbor({
+  const m: CborMap = {
     v: SNAPSHOT_VERSION,
     name: s.name,
     relay: s.relay,
@@ -125,11 +139,14 @@ export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
         theirIdentity: c.theirIdentity,
       };
       if (c.device) m.device = c.device;
+      if (c.id) m.id = c.id;
       encodeDeviceSetFields(c, m);
       return m;
     }),
-    ...(s.inboxes && s.inboxes.length ? { inboxes: s.inboxes } : {}),
-  });
+  };
+  if (s.inboxes && s.inboxes.length > 0) m.inboxes = s.inboxes;
+  if (s.history && s.history.length > 0) m.history = encodeHistory(s.history);
+  return encodeCbor(m);
 }
 
 function fields(m: CborMap, allowed: string[], what: string): void {
@@ -143,13 +160,17 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
   const m = asMap(
     decodeCbor(bytes, {
       maxBytes: MAX_SNAPSHOT_BYTES,
-      maxDepth: 4,
-      maxItems: MAX_SNAPSHOT_CONTACTS + 8,
-      maxTotalItems: 24 * MAX_SNAPSHOT_CONTACTS + 64,
+      maxDepth: 5,
+      maxItems: Math.max(MAX_SNAPSHOT_CONTACTS + 8, MAX_SNAPSHOT_MESSAGES),
+      maxTotalItems: 24 * MAX_SNAPSHOT_CONTACTS + 32 * MAX_SNAPSHOT_MESSAGES + 64,
     }),
     'snapshot',
   );
-  fields(m, ['v', 'name', 'relay', 'created', 'made', 'devices', 'contacts', 'inboxes'], 'snapshot');
+  fields(
+    m,
+    ['v', 'name', 'relay', 'created', 'made', 'devices', 'contacts', 'inboxes', 'history'],
+    'snapshot',
+  );
   if (asUint(m.v, 'snapshot version') !== SNAPSHOT_VERSION) throw new DecodeError('unknown snapshot version');
   const relay = asText(m.relay, 'relay', 512);
   try {
@@ -163,7 +184,7 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
     const c = asMap(value, 'snapshot contact');
     fields(
       c,
-      ['alias', 'name', 'state', 'identity', 'theirIdentity', 'device', ...DEVICE_SET_FIELDS],
+      ['alias', 'name', 'state', 'identity', 'theirIdentity', 'device', 'id', ...DEVICE_SET_FIELDS],
       'snapshot contact',
     );
     const state = asText(c.state, 'contact state', 16);
@@ -177,6 +198,7 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
       theirIdentity: asBytes(c.theirIdentity, 'their identity', { len: 32 }),
     };
     if (c.device !== undefined) out.device = asBytes(c.device, 'their device', { len: 32 });
+    if (c.id !== undefined) out.id = asBytes(c.id, 'contact id', { len: 16 });
     decodeDeviceSetFields(c, out);
     return out;
   });
@@ -186,7 +208,7 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
       : asArray(m.inboxes, 'snapshot inbox cards', MAX_ACCOUNT_DEVICES).map((v) =>
           asBytes(v, 'inbox card', { max: MAX_DEVICE_INBOX_CARD_BYTES }),
         );
-  return {
+  const snapshot: AccountSnapshot = {
     ...(inboxes ? { inboxes } : {}),
     name: asText(m.name, 'name', 64),
     relay,
@@ -198,4 +220,12 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
     },
     contacts,
   };
+  if (m.history !== undefined) snapshot.history = snapshotHistory(m.history, contacts);
+  return snapshot;
+}
+
+function snapshotHistory(value: CborValue, contacts: readonly SnapshotContact[]): SnapshotMessage[] {
+  const ids = new Set<string>();
+  for (const c of contacts) if (c.id) ids.add(toHex(c.id));
+  return decodeHistory(value, ids);
 }

@@ -48,6 +48,7 @@ import {
   deviceId,
   nameFault,
   MAX_CARD_NAME_CHARS,
+  causalOrder,
 } from '@parus/core';
 import {
   C,
@@ -86,6 +87,12 @@ import { Changes, Emitter, Mutex } from './events.ts';
 import { GroupEngine } from './groups/group-engine.ts';
 import { decodeFanoutMessage, hasRoster } from './groups/fanout-outbox.ts';
 import { DEFAULT_ROOM_LIMITS, type RoomLimits } from './groups/room-limits.ts';
+import {
+  collectHistory,
+  restoreHistoryOps,
+  type HistoryChoice,
+  type SnapshotMessage,
+} from './history-snapshot.ts';
 import { MirroredStore } from './mirrored-store.ts';
 import type { ContactInfo, FileInfo, MessageInfo, OutgoingFile, UploadInfo } from './public-shapes.ts';
 import {
@@ -747,29 +754,31 @@ export class Account {
   // ---- Snapshots (account-snapshot.ts, decision 0031) ----------------------------------
 
   /**
-   * The account snapshot a backup holds: the profile, the device log (started by
-   * `devices.ensureLog`) and the contacts' identities, names and states; never ratchet state.
+   * The account snapshot a backup holds or a link carries: the profile, the device log
+   * (started by `devices.ensureLog`), the contacts' identities, names and states, and the 1:1
+   * history the user chose (`history`, default none; decision 0041); never ratchet state.
    */
-  async snapshot(): Promise<AccountSnapshot> {
+  async snapshot(opts: { history?: HistoryChoice } = {}): Promise<AccountSnapshot> {
     const devices = await this.devices.part();
     // Every contact gets my device set first, so a new device can extend it (decision 0038).
     await this.contactDevices.publishPending();
     const inboxes = await this.own.cards();
-    const contacts = [...this.contactsById.values()]
+    const people = [...this.contactsById.values()]
       .filter((c) => !c.peer && !c.own)
-      .sort((a, b) => a.created - b.created)
-      .map((c) => {
-        const out: SnapshotContact = {
-          alias: c.alias,
-          name: c.name,
-          state: c.state,
-          identity: c.identity,
-          theirIdentity: c.theirIdentity,
-        };
-        if (c.device) out.device = c.device;
-        return withDeviceSets(out, c);
-      });
-    return {
+      .sort((a, b) => a.created - b.created);
+    const contacts = people.map((c) => {
+      const out: SnapshotContact = {
+        alias: c.alias,
+        name: c.name,
+        state: c.state,
+        identity: c.identity,
+        theirIdentity: c.theirIdentity,
+        id: c.id,
+      };
+      if (c.device) out.device = c.device;
+      return withDeviceSets(out, c);
+    });
+    const snapshot: AccountSnapshot = {
       name: this.account.name,
       relay: this.account.relay,
       created: this.account.created,
@@ -778,13 +787,21 @@ export class Account {
       contacts,
       inboxes,
     };
+    const history = await this.snapshotHistory(people, opts.history ?? 'none');
+    if (history.length > 0) snapshot.history = history;
+    return snapshot;
+  }
+
+  /** The 1:1 messages a snapshot carries (history-snapshot.ts). */
+  private async snapshotHistory(people: ContactRecord[], choice: HistoryChoice): Promise<SnapshotMessage[]> {
+    return (await collectHistory({ store: this.store, contacts: people, choice, now: this.now() })).messages;
   }
 
   /**
    * Makes this new account a new device of the snapshot's account: it adds itself to the
-   * device log with the account key from `passphrase` (AuthError if wrong), and keeps the
+   * device log with the account key from `passphrase` (AuthError if wrong), keeps the
    * contacts' identities (`restoredContacts`) for the per-device sessions that will use them
-   * (decision 0030; not built yet, so they are not contacts to chat with on this device).
+   * (decision 0030), and writes the snapshot's history under each contact's id.
    */
   async restoreSnapshot(
     snapshot: AccountSnapshot,
@@ -793,14 +810,23 @@ export class Account {
     await this.devices.adopt(snapshot.devices, { passphrase: opts.passphrase, name: opts.deviceName });
     // The other devices' inbox cards: this new device opens its sessions with them (decision 0039).
     await this.own.takeCards(snapshot.inboxes ?? []);
+    const { history, ...kept } = snapshot;
     await this.store.batch([
       {
         type: 'put',
         collection: DEVICE_COLLECTION,
         key: 'restored',
-        value: encodeSnapshot({ ...snapshot, devices: await this.devices.part() }),
+        value: encodeSnapshot({ ...kept, devices: await this.devices.part() }),
       },
     ]);
+    await this.restoreHistory(history ?? []);
+  }
+
+  /** The snapshot's messages into the store, in batches (history-snapshot.ts). */
+  private async restoreHistory(messages: SnapshotMessage[]): Promise<void> {
+    const ops = restoreHistoryOps(messages);
+    for (let i = 0; i < ops.length; i += 1000) await this.store.batch(ops.slice(i, i + 1000));
+    this.conversations.clear();
   }
 
   /**
@@ -811,6 +837,34 @@ export class Account {
   async restoredContacts(): Promise<SnapshotContact[]> {
     const raw = await this.store.get(DEVICE_COLLECTION, 'restored');
     return raw ? decodeSnapshot(raw).contacts : [];
+  }
+
+  /**
+   * The history a restore or a link brought for one restored contact (by alias), in causal
+   * order: the contact's history once it is a contact of this device (it keeps the snapshot's
+   * contact id, so the carried messages are its messages), else what is waiting for it.
+   */
+  async restoredHistory(alias: string): Promise<MessageInfo[]> {
+    if (this.contacts().some((c) => c.alias === alias)) return this.history(alias);
+    const contact = (await this.restoredContacts()).find((c) => c.alias === alias);
+    if (!contact?.id) return [];
+    const records = (await this.store.list(C.messages(contact.id))).map((e) => decodeMessage(e.value));
+    const byId = new Map(records.map((m) => [hex(m.id), m]));
+    return causalOrder(records).map((n) => {
+      const m = byId.get(hex(n.id))!;
+      const info: MessageInfo = {
+        id: hex(m.id),
+        alias,
+        dir: m.dir,
+        kind: m.kind,
+        text: m.text,
+        ts: m.ts,
+        lamport: m.lamport,
+        status: m.status,
+      };
+      if (m.sticker) info.sticker = { ...m.sticker };
+      return info;
+    });
   }
 
   private introducing: Promise<void> | undefined;

@@ -30,4 +30,13 @@ export { DeviceRegistry } from './account/device-registry.ts';
 export type { DeviceInfo, DevicesPart, AccountKeyParams } from './account/device-registry.ts';
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_VERSION } from './account-snapshot.ts';
 export type { AccountSnapshot, SnapshotContact } from './account-snapshot.ts';
+export {
+  parseHistoryChoice,
+  MAX_SNAPSHOT_MESSAGES,
+  MAX_HISTORY_DAYS,
+  collectHistory,
+} from './history-snapshot.ts';
+export type { HistoryChoice, SnapshotMessage } from './history-snapshot.ts';
 export { LinkChannel } from './link-channel.ts';
+export { answerDeviceLink, offerDeviceLink, TRANSFER_WAIT_MS } from './device-linking.ts';
+export type { ConfirmCode } from './device-linking.ts';

@@ -10,6 +10,7 @@ import { ACCOUNT_DATABASE } from './account-db.ts';
 import { databaseHint, loadEngine, type Session } from './engine-loader.ts';
 import { HTML_LANG, I18nContext, storeLang, storedLang, translator, type I18n, type Lang } from './i18n.ts';
 import { MainScreen } from './screens/main-screen.tsx';
+import { useDeviceUi } from './components/device-ui-loader.ts';
 import { CreateAccount, Loading, Unlock } from './screens/welcome.tsx';
 
 /**
@@ -42,7 +43,13 @@ function afterFirstPaint(run: () => void): () => void {
   };
 }
 
-type Phase = { kind: 'start' } | { kind: 'create' } | { kind: 'unlock' } | { kind: 'main'; session: Session };
+type Phase =
+  | { kind: 'start' }
+  | { kind: 'create' }
+  | { kind: 'link' }
+  | { kind: 'restore' }
+  | { kind: 'unlock' }
+  | { kind: 'main'; session: Session };
 
 export function App(): JSX.Element {
   const [lang, setLang] = useState<Lang>(storedLang);
@@ -98,10 +105,22 @@ export function App(): JSX.Element {
     setPhase({ kind: 'unlock' });
   };
 
+  const deviceUi = useDeviceUi(phase.kind === 'link' || phase.kind === 'restore');
+  const toCreate = (): void => setPhase({ kind: 'create' });
+
   let screen: JSX.Element;
   if (phase.kind === 'main')
     screen = <MainScreen session={phase.session} onLock={() => lock(phase.session)} />;
-  else if (phase.kind === 'create') screen = <CreateAccount onDone={enter} />;
+  else if (phase.kind === 'create')
+    screen = <CreateAccount onDone={enter} onOther={(way) => setPhase({ kind: way })} />;
+  else if (phase.kind === 'link' || phase.kind === 'restore')
+    screen = !deviceUi ? (
+      <Loading failed={false} />
+    ) : phase.kind === 'link' ? (
+      <deviceUi.LinkToAccount onDone={enter} onBack={toCreate} />
+    ) : (
+      <deviceUi.RestoreBackup onDone={enter} onBack={toCreate} />
+    );
   else if (phase.kind === 'unlock') screen = <Unlock onDone={enter} />;
   else screen = <Loading failed={engineFailed} />;
   return <I18nContext.Provider value={i18n}>{screen}</I18nContext.Provider>;

@@ -8,26 +8,21 @@ import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 import { createInterface } from 'node:readline';
 import QRCode from 'qrcode';
 import { hostname } from 'node:os';
-import { LinkChannel, decodeSnapshot, encodeSnapshot, type Account } from '@parus/client';
+import {
+  answerDeviceLink,
+  decodeSnapshot,
+  encodeSnapshot,
+  offerDeviceLink,
+  parseHistoryChoice,
+  type Account,
+  type ConfirmCode,
+  type HistoryChoice,
+} from '@parus/client';
 import { nodeTransport } from '@parus/client/node';
 import {
-  DecodeError,
-  LinkTransferReader,
   MAX_BACKUP_BYTES,
-  equalBytes,
-  type LinkMessage,
-  ProtocolError,
-  ReplayError,
   UsageError,
-  answerLinkOffer,
-  createLinkOffer,
-  decodeLinkMessage,
   parseLinkOffer,
-  receiveLinkAnswer,
-  receiveLinkNonce,
-  receiveLinkReveal,
-  sealLinkTransfer,
-  toHex,
   nameFault,
   openAccountBackup,
   sealAccountBackup,
@@ -114,15 +109,18 @@ export async function deviceCommand(argv: string[], makeOut: MakeOut): Promise<n
 
 export async function backupCommand(argv: string[], makeOut: MakeOut): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== 'export') throw new UsageError('usage: parus backup export FILE');
-  const { values, positionals } = parse(rest, {});
+  const usage = 'usage: parus backup export FILE [--history all|none|DAYS]';
+  if (sub !== 'export') throw new UsageError(usage);
+  const { values, positionals } = parse(rest, { history: { type: 'string' } });
   const out = makeOut(values.json === true);
   const file = positionals[0];
-  if (!file || positionals.length !== 1) throw new UsageError('usage: parus backup export FILE');
+  if (!file || positionals.length !== 1) throw new UsageError(usage);
+  // A backup is there to lose nothing: all of the history unless told otherwise (decision 0041).
+  const history = historyFlag(values, 'all');
   const { account, passphrase } = await openAccountWithPassphrase(resolveHome(str(values, 'home')));
   try {
     await withLog(account, passphrase);
-    const snapshot = await account.snapshot();
+    const snapshot = await account.snapshot({ history });
     const bytes = sealAccountBackup({
       passphrase,
       payload: encodeSnapshot(snapshot),
@@ -141,8 +139,11 @@ export async function backupCommand(argv: string[], makeOut: MakeOut): Promise<n
     } finally {
       closeSync(fd);
     }
-    out.result({ file, bytes: bytes.length, contacts: snapshot.contacts.length }, () =>
-      out.line(`Backup of ${snapshot.contacts.length} contacts written to ${file} (${bytes.length} bytes).`),
+    const messages = snapshot.history?.length ?? 0;
+    out.result({ file, bytes: bytes.length, contacts: snapshot.contacts.length, messages }, () =>
+      out.line(
+        `Backup of ${snapshot.contacts.length} contacts and ${messages} messages written to ${file} (${bytes.length} bytes).`,
+      ),
     );
   } finally {
     await account.close();
@@ -185,12 +186,15 @@ export async function restoreCommand(
   try {
     const devices = await account.devices.list();
     const contacts = snapshot.contacts.length;
+    const messages = snapshot.history?.length ?? 0;
     const waiting = await introduce(account, out);
     out.result(
-      { home, name: account.name, relay: account.relay, device: name, devices, contacts, waiting },
+      { home, name: account.name, relay: account.relay, device: name, devices, contacts, waiting, messages },
       () => {
         out.line(`Account of ${account.name} restored in ${home} as a new device, ${name}.`);
-        out.line(`Devices: ${devices.filter((d) => !d.revoked).length}; contacts: ${contacts - waiting}.`);
+        out.line(
+          `Devices: ${devices.filter((d) => !d.revoked).length}; contacts: ${contacts - waiting}; messages: ${messages}.`,
+        );
         if (waiting) out.line(`${waiting} contacts wait until they can be reached (parus sync tries again).`);
       },
     );
@@ -200,67 +204,35 @@ export async function restoreCommand(
   return 0;
 }
 
-// ---- Linking (core device-link.ts) ------------------------------------------------------
+// ---- Linking (client device-linking.ts) ---------------------------------------------------
 
 /** Both screens show the code; the user says whether they match (`--yes` in scripts). */
-async function confirmCode(code: string, yes: boolean, out: Output): Promise<void> {
-  out.warn(`Short code: ${code}. Check that the other device shows the same code.`);
-  if (yes) return;
-  process.stderr.write('Same code on both devices? [y/N] ');
-  const lines = createInterface({ input: process.stdin });
-  const answer = await new Promise<string>((done) => {
-    lines.once('line', done);
-    lines.once('close', () => done(''));
-  });
-  lines.close();
-  if (!/^y(es)?$/i.test(answer.trim()))
-    throw new UsageError('the codes were not confirmed: nothing was linked');
+function confirmCode(yes: boolean, out: Output): ConfirmCode {
+  return async (code) => {
+    out.warn(`Short code: ${code}. Check that the other device shows the same code.`);
+    if (yes) return true;
+    process.stderr.write('Same code on both devices? [y/N] ');
+    const lines = createInterface({ input: process.stdin });
+    const answer = await new Promise<string>((done) => {
+      lines.once('line', done);
+      lines.once('close', () => done(''));
+    });
+    lines.close();
+    return /^y(es)?$/i.test(answer.trim());
+  };
 }
 
-/**
- * The next link message of this link. The queues are unsecured, so anyone who saw the link can
- * write to them: bodies that do not decode, or belong to another link, are skipped rather than
- * allowed to end the link.
- */
-async function nextMessage(channel: LinkChannel, id: Uint8Array, deadline: number): Promise<LinkMessage> {
-  for (;;) {
-    let message: LinkMessage;
-    try {
-      message = decodeLinkMessage(await channel.next(deadline));
-    } catch (e) {
-      if (e instanceof DecodeError) continue;
-      throw e;
-    }
-    if (equalBytes(message.id, id)) return message;
-  }
+/** `--history all|none|DAYS`, with the default of each command (decision 0041). */
+function historyFlag(
+  values: Record<string, string | boolean | undefined>,
+  fallback: HistoryChoice,
+): HistoryChoice {
+  const flag = str(values, 'history');
+  return flag === undefined ? fallback : parseHistoryChoice(flag);
 }
 
-/** Writes every frame in order (a relay keeps a queue's order). */
-async function sendAll(channel: LinkChannel, sid: Uint8Array, frames: Uint8Array[]): Promise<void> {
-  for (const f of frames) await channel.send(sid, f);
-}
-
-/** Reads `data` frames until the payload is complete (frames seen before are skipped). */
-async function receiveAll(
-  channel: LinkChannel,
-  id: Uint8Array,
-  reader: LinkTransferReader,
-  deadline: number,
-): Promise<Uint8Array> {
-  for (;;) {
-    let payload: Uint8Array | undefined;
-    try {
-      payload = reader.push(await nextMessage(channel, id, deadline));
-    } catch (e) {
-      if (e instanceof ReplayError) continue;
-      throw e;
-    }
-    if (payload) return payload;
-  }
-}
-
-/** How long a linking device waits for the other one after the code is shown. */
-const TRANSFER_WAIT_MS = 10 * 60_000;
+/** What a link carries unless `--history` says otherwise: the last 30 days (decision 0041). */
+export const LINK_HISTORY_DEFAULT: HistoryChoice = { days: 30 };
 
 /** `parus init --link --name NAME --relay ADDRESS`: this new device shows a link and waits. */
 export async function linkInitCommand(
@@ -274,134 +246,83 @@ export async function linkInitCommand(
   const name = deviceName(str(values, 'name'));
   await initCrypto();
   const passphrase = await readPassphrase();
-  const channel = await LinkChannel.open({ address: relay, transport: nodeTransport(), rng: systemRandom });
+  const { code, result } = await offerDeviceLink({
+    relay,
+    name,
+    transport: nodeTransport(),
+    rng: systemRandom,
+    confirm: confirmCode(values.yes === true, out),
+    onLink: (link) => {
+      // The link goes out at once (JSON: a line of its own before the result), then we wait.
+      if (out.json) process.stdout.write(`${JSON.stringify({ link })}\n`);
+      out.line('On a device of your account run:');
+      out.line(`  parus device link '${link}'`);
+      if (!out.json && process.stdout.isTTY)
+        void QRCode.toString(link, { type: 'utf8', errorCorrectionLevel: 'L' }).then((qr) =>
+          process.stdout.write(qr),
+        );
+    },
+    adopt: async (snapshot) => {
+      const account = await createAccount(home, snapshot.name, snapshot.relay, passphrase);
+      try {
+        await account.restoreSnapshot(snapshot, { passphrase, deviceName: name });
+        return {
+          op: await account.devices.lastOp(),
+          result: { account, messages: snapshot.history?.length ?? 0 },
+        };
+      } catch (e) {
+        await account.close();
+        removeAccountFiles(home);
+        throw e;
+      }
+    },
+  });
+  const { account, messages } = result;
   try {
-    const offered = createLinkOffer({ rng: systemRandom, relay, sid: channel.sid, now: Date.now(), name });
-    let state = offered.state;
-    // The link goes out at once (JSON: a line of its own before the result), then we wait.
-    if (out.json) process.stdout.write(`${JSON.stringify({ link: offered.link })}\n`);
-    out.line('On a device of your account run:');
-    out.line(`  parus device link '${offered.link}'`);
-    if (!out.json && process.stdout.isTTY)
-      process.stdout.write(await QRCode.toString(offered.link, { type: 'utf8', errorCorrectionLevel: 'L' }));
-    const expires = state.offer.expires;
-    let answerSid: Uint8Array | undefined;
-    // The first answer counts; later ones (someone else who saw the link) are refused by core.
-    while (!answerSid) {
-      const message = await nextMessage(channel, state.offer.id, expires);
-      if (message.t !== 'answer') continue;
-      const r = receiveLinkAnswer(state, message, { rng: systemRandom, now: Date.now() });
-      state = r.state;
-      answerSid = message.sid;
-      await channel.send(message.sid, r.reply);
-    }
-    let session;
-    while (!session) {
-      const message = await nextMessage(channel, state.offer.id, expires);
-      if (message.t === 'answer') continue; // a second answer: ignored
-      ({ session } = receiveLinkReveal(state, message));
-    }
-    await confirmCode(session.code, values.yes === true, out);
-    const deadline = Date.now() + TRANSFER_WAIT_MS;
-    const snapshot = decodeSnapshot(
-      await receiveAll(channel, session.id, new LinkTransferReader(session.receiveKey, session.id), deadline),
+    const devices = await account.devices.list();
+    const waiting = await introduce(account, out);
+    out.result(
+      { home, name: account.name, relay: account.relay, device: name, code, devices, waiting, messages },
+      () => {
+        out.line(`Linked: this device (${name}) is now a device of ${account.name}'s account, in ${home}.`);
+        out.line(`History brought: ${messages} messages.`);
+        if (waiting) out.line(`${waiting} contacts wait until they can be reached (parus sync tries again).`);
+      },
     );
-    const account = await createAccount(home, snapshot.name, snapshot.relay, passphrase);
-    try {
-      await account.restoreSnapshot(snapshot, { passphrase, deviceName: name });
-      const op = await account.devices.lastOp();
-      await sendAll(
-        channel,
-        answerSid,
-        sealLinkTransfer({ key: session.sendKey, id: session.id, rng: systemRandom, payload: op }),
-      );
-      const devices = await account.devices.list();
-      const waiting = await introduce(account, out);
-      out.result(
-        {
-          home,
-          name: account.name,
-          relay: account.relay,
-          device: name,
-          code: session.code,
-          devices,
-          waiting,
-        },
-        () => {
-          out.line(`Linked: this device (${name}) is now a device of ${account.name}'s account, in ${home}.`);
-          if (waiting)
-            out.line(`${waiting} contacts wait until they can be reached (parus sync tries again).`);
-        },
-      );
-    } catch (e) {
-      await account.close();
-      removeAccountFiles(home);
-      throw e;
-    }
-    await account.close();
   } finally {
-    await channel.close();
+    await account.close();
   }
   return 0;
 }
 
 /** `parus device link LINK`: this device answers a new device's link and sends it the account. */
 async function answerLinkCommand(argv: string[], makeOut: MakeOut): Promise<number> {
-  const { values, positionals } = parse(argv, { yes: { type: 'boolean', default: false } });
+  const { values, positionals } = parse(argv, {
+    yes: { type: 'boolean', default: false },
+    history: { type: 'string' },
+  });
   const out = makeOut(values.json === true);
   const link = positionals[0];
-  if (!link || positionals.length !== 1) throw new UsageError('usage: parus device link LINK [--yes]');
-  const offer = parseLinkOffer(link);
+  if (!link || positionals.length !== 1)
+    throw new UsageError('usage: parus device link LINK [--history all|none|DAYS] [--yes]');
+  const history = historyFlag(values, LINK_HISTORY_DEFAULT);
+  parseLinkOffer(link);
   const { account, passphrase } = await openAccountWithPassphrase(resolveHome(str(values, 'home')));
   try {
     await withLog(account, passphrase);
-    const id = toHex(offer.id);
-    const channel = await LinkChannel.open({
-      address: offer.relay,
+    const r = await answerDeviceLink({
+      account,
+      link,
+      history,
       transport: nodeTransport(),
       rng: systemRandom,
+      confirm: confirmCode(values.yes === true, out),
     });
-    try {
-      const answered = await account.devices.linkAnswered(id);
-      const { state, message } = answerLinkOffer({
-        offer,
-        rng: systemRandom,
-        now: Date.now(),
-        relay: offer.relay,
-        sid: channel.sid,
-        answered: () => answered,
-      });
-      // Noted before the answer leaves: a crash after it still refuses the link again.
-      await account.devices.markLinkAnswered(id, offer.expires);
-      await channel.send(offer.sid, message);
-      let reply;
-      while (!reply) {
-        const m = await nextMessage(channel, offer.id, offer.expires);
-        if (m.t !== 'nonce') throw new ProtocolError('expected the new device’s nonce');
-        reply = receiveLinkNonce(state, m);
-      }
-      await channel.send(offer.sid, reply.reply);
-      const { session } = reply;
-      await confirmCode(session.code, values.yes === true, out);
-      const snapshot = encodeSnapshot(await account.snapshot());
-      await sendAll(
-        channel,
-        offer.sid,
-        sealLinkTransfer({ key: session.sendKey, id: session.id, rng: systemRandom, payload: snapshot }),
-      );
-      const op = await receiveAll(
-        channel,
-        session.id,
-        new LinkTransferReader(session.receiveKey, session.id, 8192),
-        Date.now() + TRANSFER_WAIT_MS,
-      );
-      const device = await account.devices.acceptAdd(op);
-      out.result({ code: session.code, device, bytes: snapshot.length }, () =>
-        out.line(`Linked ${device.name} (${device.id}) to this account.`),
-      );
-    } finally {
-      await channel.close();
-    }
+    out.result({ code: r.code, device: r.device, bytes: r.bytes, messages: r.messages }, () =>
+      out.line(
+        `Linked ${r.device.name} (${r.device.id}) to this account (${r.messages} messages of history).`,
+      ),
+    );
   } finally {
     await account.close();
   }

@@ -40,8 +40,12 @@ parus relay add ADDRESS                  receive on a second relay too (failover
   parus device revoke ID                   revoke a lost device (asks the passphrase)
   parus init --link --name NAME --relay ADDRESS [--yes]
                                            link this new device: prints a link, waits
-  parus device link LINK [--yes]           answer a new device's link from this one
-  parus backup export FILE                 write an encrypted backup (the account passphrase)
+  parus device link LINK [--history all|none|DAYS] [--yes]
+                                           answer a new device's link from this one
+                                           (history: the last 30 days unless told)
+  parus backup export FILE [--history all|none|DAYS]
+                                           write an encrypted backup (the account passphrase;
+                                           history: all unless told)
   parus init --restore FILE [--name DEVICE]
                                            restore a backup here, as a new device`,
   'help.main': `Parus — end-to-end encrypted messenger

@@ -37,8 +37,12 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   parus device revoke ID                   撤銷遺失的裝置（會詢問密碼）
   parus init --link --name NAME --relay ADDRESS [--yes]
                                            連結這台新裝置：顯示連結並等待
-  parus device link LINK [--yes]           從這台裝置回覆新裝置的連結
-  parus backup export FILE                 寫出加密備份（以帳號密碼加密）
+  parus device link LINK [--history all|none|DAYS] [--yes]
+                                           從這台裝置回覆新裝置的連結
+                                           （歷史訊息：未指定時帶最近 30 天）
+  parus backup export FILE [--history all|none|DAYS]
+                                           寫出加密備份（以帳號密碼加密；
+                                           歷史訊息：未指定時全部帶上）
   parus init --restore FILE [--name DEVICE]
                                            在這裡還原備份，成為一台新裝置`,
   'help.main': `Parus 山雀 — 端對端加密的即時通訊

@@ -418,7 +418,8 @@ export class ContactDevices {
     const conv = conversationId(identity.publicKey, s.theirIdentity);
     const now = this.ctx.now();
     let c: ContactRecord = {
-      id: this.ctx.rng.bytes(16),
+      // The snapshot's id, so the history it carried is this contact's (decision 0041).
+      id: s.id ?? this.ctx.rng.bytes(16),
       alias: this.ctx.byAlias(s.alias) ? `${s.alias}-${toHex(this.ctx.rng.bytes(2))}` : s.alias,
       name: s.name,
       state: s.state,

@@ -139,6 +139,16 @@ export class DeviceRegistry {
     return key;
   }
 
+  /**
+   * Checks that `passphrase` is the account passphrase (it derives the account key in force);
+   * an AuthError otherwise. For a backup, whose file only a device of this account can restore.
+   */
+  async checkPassphrase(passphrase: string): Promise<void> {
+    const read = await this.read();
+    if (!read) throw new NotFoundError('this account has no device log yet');
+    wipe(this.accountKey(passphrase, read.params, read.state).secretKey);
+  }
+
   /** Whether the account has a device log yet. */
   async started(): Promise<boolean> {
     return (await this.read()) !== undefined;

@@ -66,7 +66,14 @@ function NotificationSettings(): JSX.Element {
   );
 }
 
-export function Settings(props: { session: Session; onClose: () => void; onLock: () => void }): JSX.Element {
+export function Settings(props: {
+  session: Session;
+  onClose: () => void;
+  onLock: () => void;
+  /** 裝置 and 備份 (device-ui.tsx, loaded when opened). */
+  onDevices?: () => void;
+  onBackup?: () => void;
+}): JSX.Element {
   const { t } = useI18n();
   const [theme, setTheme] = useState<ThemeChoice>(storedTheme());
   const [fontSize, setFontSize] = useState<FontSize>(storedFontSize());
@@ -128,9 +135,21 @@ export function Settings(props: { session: Session; onClose: () => void; onLock:
           <dt>{t('settings.relay')}</dt>
           <dd class="mono">{props.session.relay}</dd>
         </dl>
-        <button type="button" onClick={props.onLock}>
-          {t('main.lock')}
-        </button>
+        <div class="row">
+          {props.onDevices && (
+            <button type="button" onClick={props.onDevices}>
+              {t('settings.devices')}
+            </button>
+          )}
+          {props.onBackup && (
+            <button type="button" onClick={props.onBackup}>
+              {t('settings.backup')}
+            </button>
+          )}
+          <button type="button" onClick={props.onLock}>
+            {t('main.lock')}
+          </button>
+        </div>
       </section>
     </Dialog>
   );

@@ -10,6 +10,9 @@
 import {
   Account,
   SealedStore,
+  decodeSnapshot,
+  offerDeviceLink,
+  type AccountSnapshot,
   type ContactInfo,
   type ContactState,
   type MessageInfo,
@@ -20,10 +23,12 @@ import {
 import { IndexedDbStore, browserTransport } from '@parus/client/browser';
 import {
   ARGON2ID_BROWSER,
+  MAX_BACKUP_BYTES,
   NotFoundError,
   UsageError,
   cardFromLink,
   initCrypto,
+  openAccountBackup,
   parseRelayAddress,
   systemRandom,
   toBase64Url,
@@ -32,6 +37,7 @@ import { ACCOUNT_DATABASE } from '../account-db.ts';
 import { typingUntilAfter } from '../compose/typing.ts';
 import { aliasFrom } from './alias.ts';
 import { summarizeChats, type Chat } from './chats.ts';
+import { DeviceSession, ensureDeviceLog } from './device-session.ts';
 import { GroupSession } from './group-session.ts';
 import { qrMatrix, type QrMatrix } from './qr-matrix.ts';
 import { RoomSession } from './room-session.ts';
@@ -39,6 +45,13 @@ import { RoomSession } from './room-session.ts';
 export type { Chat } from './chats.ts';
 export { GroupPowerError, NoSuchMemberError, type GroupChat, type GroupSession } from './group-session.ts';
 export type { RoomLinkView, RoomPreview, RoomSession } from './room-session.ts';
+export {
+  browserDeviceName,
+  type DeviceInfo,
+  type DeviceSession,
+  type HistoryChoice,
+  type LinkedDevice,
+} from './device-session.ts';
 export { qrMatrix, type QrMatrix } from './qr-matrix.ts';
 export type { ChatRequestInfo } from '@parus/client';
 
@@ -133,10 +146,17 @@ export async function accountExists(): Promise<boolean> {
   }
 }
 
-export async function createAccount(opts: {
+/**
+ * Makes the account database under `passphrase` and an account in it, then `then` (a restore
+ * or a link adopting its snapshot); any failure deletes the database, so that a half-made
+ * account never stays behind. The device log is started under the same passphrase, which is
+ * the account passphrase in the browser (decision 0041).
+ */
+async function makeAccount(opts: {
   name: string;
   relay: string;
   passphrase: string;
+  then?: (account: Account) => Promise<void>;
 }): Promise<Session> {
   await initCrypto();
   parseRelayAddress(opts.relay);
@@ -146,21 +166,26 @@ export async function createAccount(opts: {
   try {
     raw = await IndexedDbStore.open(DATABASE);
     if (await SealedStore.exists(raw)) throw new UsageError('this browser already holds an account');
+    let made: Account | undefined;
     try {
       const store = await SealedStore.open(raw, opts.passphrase, {
         rng: systemRandom,
         create: true,
         cost: ARGON2ID_BROWSER,
       });
-      account = await Account.create({
+      made = await Account.create({
         store,
         transport: browserTransport(),
         name: opts.name,
         relay: opts.relay.trim(),
       });
+      if (opts.then) await opts.then(made);
+      else await ensureDeviceLog(made, opts.passphrase);
+      account = made;
     } catch (e) {
       // Half an account is worse than none: leave the browser as it was.
-      await raw.close();
+      await made?.close().catch(() => undefined);
+      await raw.close().catch(() => undefined);
       raw = undefined;
       await IndexedDbStore.destroy(DATABASE).catch(() => undefined);
       throw e;
@@ -179,6 +204,78 @@ export async function createAccount(opts: {
   }
 }
 
+export async function createAccount(opts: {
+  name: string;
+  relay: string;
+  passphrase: string;
+}): Promise<Session> {
+  return makeAccount(opts);
+}
+
+/**
+ * 從備份還原: a new device of the backup's account. The whole file is checked (passphrase,
+ * every byte: VerificationError) and decoded before anything is created.
+ */
+export async function restoreBackup(opts: {
+  file: Uint8Array;
+  passphrase: string;
+  deviceName: string;
+}): Promise<Session> {
+  await initCrypto();
+  if (opts.file.length > MAX_BACKUP_BYTES) throw new UsageError('backup file too large');
+  const snapshot = decodeSnapshot(openAccountBackup(opts.file, opts.passphrase));
+  return fromSnapshot(snapshot, opts.passphrase, opts.deviceName);
+}
+
+function fromSnapshot(snapshot: AccountSnapshot, passphrase: string, deviceName: string): Promise<Session> {
+  return makeAccount({
+    name: snapshot.name,
+    relay: snapshot.relay,
+    passphrase,
+    then: (account) => account.restoreSnapshot(snapshot, { passphrase, deviceName }),
+  });
+}
+
+/** What the new device's link screen shows while it waits. */
+export interface DeviceLinkView {
+  link: string;
+  qr: QrMatrix;
+  expires: number;
+}
+
+/**
+ * 連結到現有帳號: this browser shows a `parus:device/` link (`onLink`), waits for a device of
+ * the account to answer, shows the short code (`confirm` resolves with the user's answer) and
+ * becomes a new device of that account under `passphrase` (the account passphrase).
+ */
+export async function linkToAccount(opts: {
+  relay: string;
+  deviceName: string;
+  passphrase: string;
+  onLink: (view: DeviceLinkView) => void;
+  confirm: (code: string) => Promise<boolean>;
+  signal?: AbortSignal;
+}): Promise<Session> {
+  await initCrypto();
+  parseRelayAddress(opts.relay.trim());
+  if (await accountExists()) throw new UsageError('this browser already holds an account');
+  let session: Session | undefined;
+  await offerDeviceLink({
+    relay: opts.relay.trim(),
+    name: opts.deviceName,
+    transport: browserTransport(),
+    rng: systemRandom,
+    onLink: (link, expires) => opts.onLink({ link, qr: qrMatrix(link), expires }),
+    confirm: opts.confirm,
+    adopt: async (snapshot) => {
+      session = await fromSnapshot(snapshot, opts.passphrase, opts.deviceName);
+      return { op: await session.devices.ownAddOp(), result: undefined };
+    },
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  return session!;
+}
+
 /** Opens the account with its passphrase; a wrong one is an AuthError and reveals nothing. */
 export async function unlock(passphrase: string): Promise<Session> {
   await initCrypto();
@@ -189,7 +286,10 @@ export async function unlock(passphrase: string): Promise<Session> {
     raw = await IndexedDbStore.open(DATABASE);
     // An account kept under a weaker profile is raised to this one (decision 0027).
     store = await SealedStore.open(raw, passphrase, { rng: systemRandom, cost: ARGON2ID_BROWSER });
-    return await Session.start(await Account.open({ store, transport: browserTransport() }), release);
+    const account = await Account.open({ store, transport: browserTransport() });
+    // An account made before device logs: its log starts now, with this passphrase.
+    await ensureDeviceLog(account, passphrase).catch((e: unknown) => console.warn('parus: device log', e));
+    return await Session.start(account, release);
   } catch (e) {
     await (store ?? raw)?.close();
     release();
@@ -220,12 +320,15 @@ export class Session {
   readonly groups: GroupSession;
   /** Public rooms: links, joining by link, private chat requests (engine/room-session.ts). */
   readonly rooms: RoomSession;
+  /** This account's devices, backups, answering a device link (engine/device-session.ts). */
+  readonly devices: DeviceSession;
 
   private constructor(
     private readonly account: Account,
     private readonly release: () => void,
   ) {
     this.groups = new GroupSession(account, () => this.changed());
+    this.devices = new DeviceSession(account);
     this.rooms = new RoomSession(
       account,
       () => this.changed(),
@@ -241,7 +344,14 @@ export class Session {
     await s.groups.load();
     await s.rooms.load();
     s.wire();
-    void account.start().catch((e: unknown) => console.warn('parus: start failed', e));
+    void account
+      .start()
+      .then(async () => {
+        // A linked or restored browser introduces itself to the snapshot's contacts (decision
+        // 0038); a sync makes its queues and sends the introductions, and tries again next time.
+        if ((await account.restoredContacts()).length > 0) await account.sync();
+      })
+      .catch((e: unknown) => console.warn('parus: start failed', e));
     return s;
   }
 
@@ -291,7 +401,12 @@ export class Session {
           this.inviteGeneration++;
         }
         this.contactList = this.account.contacts();
-        for (const c of this.contactList) if (!this.histories.has(c.alias)) this.histories.set(c.alias, []);
+        for (const c of this.contactList)
+          if (!this.histories.has(c.alias)) {
+            this.histories.set(c.alias, []);
+            // A restored contact comes with the history its snapshot carried (decision 0041).
+            this.reload(c.alias).catch((e: unknown) => console.warn('parus: reload failed', e));
+          }
         this.changed();
       }),
       ev.on('group', (g) => {

@@ -16,6 +16,7 @@ import { NewGroupIcon } from '../components/group-icons.tsx';
 import { NewGroup } from '../components/new-group.tsx';
 import { ChatRequests } from '../components/chat-requests.tsx';
 import { useRoomUi } from '../components/room-ui-loader.ts';
+import { useDeviceUi } from '../components/device-ui-loader.ts';
 import type { Session } from '../engine-loader.ts';
 import { useI18n } from '../i18n.ts';
 import { MuteList } from '../mute-list.ts';
@@ -31,6 +32,8 @@ type Open =
   | { kind: 'none' }
   | { kind: 'friend' }
   | { kind: 'settings' }
+  | { kind: 'devices' }
+  | { kind: 'backup' }
   | { kind: 'safety'; alias: string }
   | { kind: 'new-group' }
   | { kind: 'group-members'; id: string }
@@ -92,6 +95,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   const [open, setOpen] = useState<Open>({ kind: 'none' });
   const close = (): void => setOpen({ kind: 'none' });
   const roomUi = useRoomUi(open.kind === 'room-share');
+  const deviceUi = useDeviceUi(open.kind === 'devices' || open.kind === 'backup');
 
   const chats = session.chats();
   const mutes = useMutes(chats.map((c) => c.contact.alias));
@@ -303,7 +307,17 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
           }}
         />
       )}
-      {open.kind === 'settings' && <Settings session={session} onClose={close} onLock={onLock} />}
+      {open.kind === 'settings' && (
+        <Settings
+          session={session}
+          onClose={close}
+          onLock={onLock}
+          onDevices={() => setOpen({ kind: 'devices' })}
+          onBackup={() => setOpen({ kind: 'backup' })}
+        />
+      )}
+      {open.kind === 'devices' && deviceUi && <deviceUi.DevicesDialog session={session} onClose={close} />}
+      {open.kind === 'backup' && deviceUi && <deviceUi.BackupDialog session={session} onClose={close} />}
       {open.kind === 'safety' && <SafetyNumber session={session} alias={open.alias} onClose={close} />}
       {open.kind === 'new-group' && (
         <NewGroup

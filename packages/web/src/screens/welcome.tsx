@@ -2,7 +2,7 @@
  * The first screen: create an account, or unlock the one this browser holds. It renders
  * before the engine chunk has loaded; submitting waits for it.
  */
-import type { JSX } from 'preact';
+import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { Field } from '../components/field.tsx';
 import { ParusLogo } from '../components/icons.tsx';
@@ -11,10 +11,10 @@ import { loadEngine, type Session } from '../engine-loader.ts';
 import { errorName, errorText } from '../errors.ts';
 import { useI18n } from '../i18n.ts';
 
-const RELAY_ADDRESS = /^parus:\/\/[A-Za-z0-9_-]{43}@\S+:\d{1,5}(\?transport=wss?)?$/;
-const MIN_PASSPHRASE = 8;
+export const RELAY_ADDRESS = /^parus:\/\/[A-Za-z0-9_-]{43}@\S+:\d{1,5}(\?transport=wss?)?$/;
+export const MIN_PASSPHRASE = 8;
 
-function Shell({ children }: { children: JSX.Element | JSX.Element[] }): JSX.Element {
+export function Shell({ children }: { children: ComponentChildren }): JSX.Element {
   const { t } = useI18n();
   return (
     <div class="welcome">
@@ -36,7 +36,7 @@ function Shell({ children }: { children: JSX.Element | JSX.Element[] }): JSX.Ele
 }
 
 /** The relay that served the page says its address at /api/relay; else the field stays empty. */
-async function pageRelay(signal: AbortSignal): Promise<string | undefined> {
+export async function pageRelay(signal: AbortSignal): Promise<string | undefined> {
   try {
     const r = await fetch('/api/relay', { signal, headers: { accept: 'application/json' } });
     if (!r.ok) return undefined;
@@ -47,7 +47,14 @@ async function pageRelay(signal: AbortSignal): Promise<string | undefined> {
   }
 }
 
-export function CreateAccount({ onDone }: { onDone: (s: Session) => void }): JSX.Element {
+export function CreateAccount({
+  onDone,
+  onOther,
+}: {
+  onDone: (s: Session) => void;
+  /** 連結到現有帳號 or 從備份還原 (device-ui.tsx, loaded when chosen). */
+  onOther?: (way: 'link' | 'restore') => void;
+}): JSX.Element {
   const { t } = useI18n();
   const [name, setName] = useState('');
   const [relay, setRelay] = useState('');
@@ -145,6 +152,19 @@ export function CreateAccount({ onDone }: { onDone: (s: Session) => void }): JSX
           {busy ? t('create.working') : t('create.submit')}
         </button>
       </form>
+      {onOther && (
+        <nav class="welcome-other" aria-label={t('welcome.otherWays')}>
+          <p class="muted">{t('welcome.otherWays')}</p>
+          <div class="row">
+            <button type="button" onClick={() => onOther('link')}>
+              {t('welcome.link')}
+            </button>
+            <button type="button" onClick={() => onOther('restore')}>
+              {t('welcome.restore')}
+            </button>
+          </div>
+        </nav>
+      )}
     </Shell>
   );
 }
