@@ -21,14 +21,18 @@ import {
   decodeCbor,
   encodeCbor,
   parseRelayAddress,
+  toHex,
   type CborMap,
 } from '@parus/core';
 import { decodeAccountKeyParams, type DevicesPart } from './account/device-registry.ts';
 import type { ContactState } from './records.ts';
+import { decodeSnapshotGroups, encodeSnapshotGroups, type SnapshotGroup } from './snapshot-groups.ts';
 
 export const SNAPSHOT_VERSION = 1;
 export const MAX_SNAPSHOT_CONTACTS = 10_000;
 export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
+/** CBOR items the groups section may hold (snapshot-groups.ts bounds each group). */
+const MAX_SNAPSHOT_GROUP_ITEMS = 4_000_000;
 const CONTACT_STATES: readonly ContactState[] = ['unvalidated', 'validated', 'compromised'];
 
 export interface SnapshotContact {
@@ -50,6 +54,8 @@ export interface AccountSnapshot {
   made: number;
   devices: DevicesPart;
   contacts: SnapshotContact[];
+  /** Groups and rooms (snapshot-groups.ts, decision 0040); absent in older snapshots: none. */
+  groups?: SnapshotGroup[];
 }
 
 export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
@@ -78,6 +84,7 @@ export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
       if (c.device) m.device = c.device;
       return m;
     }),
+    ...(s.groups ? { groups: encodeSnapshotGroups(s.groups) } : {}),
   });
 }
 
@@ -92,13 +99,13 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
   const m = asMap(
     decodeCbor(bytes, {
       maxBytes: MAX_SNAPSHOT_BYTES,
-      maxDepth: 4,
+      maxDepth: 8,
       maxItems: MAX_SNAPSHOT_CONTACTS + 8,
-      maxTotalItems: 16 * MAX_SNAPSHOT_CONTACTS + 64,
+      maxTotalItems: 16 * MAX_SNAPSHOT_CONTACTS + 64 + MAX_SNAPSHOT_GROUP_ITEMS,
     }),
     'snapshot',
   );
-  fields(m, ['v', 'name', 'relay', 'created', 'made', 'devices', 'contacts'], 'snapshot');
+  fields(m, ['v', 'name', 'relay', 'created', 'made', 'devices', 'contacts', 'groups'], 'snapshot');
   if (asUint(m.v, 'snapshot version') !== SNAPSHOT_VERSION) throw new DecodeError('unknown snapshot version');
   const relay = asText(m.relay, 'relay', 512);
   try {
@@ -134,5 +141,6 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
       params: decodeAccountKeyParams(d.akp),
     },
     contacts,
+    groups: decodeSnapshotGroups(m.groups, new Set(contacts.map((c) => toHex(c.theirIdentity)))),
   };
 }

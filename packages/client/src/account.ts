@@ -749,6 +749,7 @@ export class Account {
       made: this.now(),
       devices,
       contacts,
+      groups: await this.groups.snapshotSection((t) => contacts.some((c) => equalBytes(c.theirIdentity, t))),
     };
   }
 
@@ -771,6 +772,25 @@ export class Account {
         value: encodeSnapshot({ ...snapshot, devices: await this.devices.part() }),
       },
     ]);
+    await this.adoptSnapshotGroups(snapshot);
+  }
+
+  /**
+   * The snapshot's groups and rooms become this device's (groups/group-snapshot.ts, decision
+   * 0040): linked to the contacts this device has, the others as their sessions come
+   * (`groups.linkRestored`); the room doors' queues are served from here on.
+   */
+  private async adoptSnapshotGroups(snapshot: AccountSnapshot): Promise<void> {
+    const byIdentity = new Map<string, ContactRecord>();
+    for (const c of this.contactsById.values()) byIdentity.set(hex(c.theirIdentity), c);
+    const doors = await this.groups.adoptSnapshot(snapshot.groups ?? [], (t) => byIdentity.get(hex(t)));
+    for (const door of doors) {
+      this.invitesById.set(hex(door.id), door);
+      for (const q of door.queue2 ? [door.queue, door.queue2] : [door.queue]) {
+        this.queues.set(hex(q.rid), { kind: 'invite', id: hex(door.id) });
+        if (this.started) void this.subscribeQueue(q).catch(() => undefined);
+      }
+    }
   }
 
   /** The contacts a restore brought (their identities kept), waiting for new sessions. */

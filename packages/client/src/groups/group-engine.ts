@@ -36,6 +36,7 @@ import {
   createGroup,
   createGroupEvent,
   decodeGroupEvent,
+  decodeSenderChain,
   encodeGroupEvent,
   encodeSenderChain,
   equalBytes,
@@ -57,7 +58,7 @@ import {
   nameFault,
 } from '@parus/core';
 import type { ContactInfo, MessageInfo } from '../public-shapes.ts';
-import type { ContactRecord } from '../records.ts';
+import type { ContactRecord, InviteRecord } from '../records.ts';
 import type { StoreOp } from '../store.ts';
 import { ChatRequests, type ChatRequestInfo } from './chat-requests.ts';
 import {
@@ -94,6 +95,14 @@ import { MessageCatchUp } from './message-catch-up.ts';
 import { upgradeReceiptOps } from './message-receipts.ts';
 import { GroupMessageStore } from './message-store.ts';
 import type { RoomRefusal } from './room-refusal.ts';
+import type { SnapshotGroup, SnapshotGroupPeer } from '../snapshot-groups.ts';
+import {
+  RESTORED_LINKS,
+  decodeRestoredLinks,
+  encodeRestoredLinksRecord,
+  restoreGroupOps,
+  snapshotGroups,
+} from './group-snapshot.ts';
 
 export {
   BACKDATE_WINDOW_MS,
@@ -1035,5 +1044,92 @@ export class GroupEngine {
   /** Declines a chat request: it is forgotten, and the member is told nothing. */
   declineChatRequest(id: string): Promise<void> {
     return this.chats.declineChatRequest(id);
+  }
+
+  // ---- The account snapshot (group-snapshot.ts, decision 0040) ---------------------------------
+
+  /** The groups section of the account snapshot: no chain, list or session of this device. */
+  snapshotSection(inSnapshot: (identity: Uint8Array) => boolean): Promise<SnapshotGroup[]> {
+    return snapshotGroups(
+      { store: this.host.store, contactById: (id) => this.host.contactById(id), inSnapshot },
+      this.groups.values(),
+    );
+  }
+
+  /**
+   * Makes a snapshot's groups this device's (a restored or linked device): each with a sender
+   * chain drawn here, links to the contacts `contactOf` finds, the others waiting for
+   * `linkRestored`. Returns the room doors' cards, which the account serves from now on.
+   */
+  async adoptSnapshot(
+    groups: readonly SnapshotGroup[],
+    contactOf: (identity: Uint8Array) => ContactRecord | undefined,
+  ): Promise<InviteRecord[]> {
+    const doors = await this.host.run(async () => {
+      const { ops, doors } = restoreGroupOps(groups, {
+        rng: this.host.rng,
+        now: this.host.now(),
+        has: (g) => this.groups.has(hex(g)),
+        contactOf,
+      });
+      if (this.groups.size + groups.length > MAX_GROUPS) throw new QuotaError(`at most ${MAX_GROUPS} groups`);
+      await this.host.store.batch(ops);
+      return doors;
+    });
+    await this.load();
+    for (const g of groups)
+      this.host.emit({ group: hex(g.id), change: g.status === 'joined' ? 'joined' : 'state' });
+    return doors;
+  }
+
+  /** The hidden peers restored groups wait for, by group (their sessions come from the account). */
+  async restoredPeers(): Promise<Array<{ group: Uint8Array; peer: SnapshotGroupPeer }>> {
+    const out: Array<{ group: Uint8Array; peer: SnapshotGroupPeer }> = [];
+    for (const { key, value } of await this.host.store.list(RESTORED_LINKS)) {
+      for (const peer of decodeRestoredLinks(value).peers) out.push({ group: fromHex(key), peer });
+    }
+    return out;
+  }
+
+  /**
+   * A session with `c` now exists on this device (a restored contact, or a restored group peer):
+   * the restored groups' members it reaches are linked to it, my session binds to my member key,
+   * and my chain goes to them; what was owed to them follows (decision 0019).
+   */
+  async linkRestored(c: ContactRecord): Promise<number> {
+    let linked = 0;
+    const waiting = await this.host.store.list(RESTORED_LINKS);
+    if (waiting.length === 0) return 0;
+    await this.change(async (tx) => {
+      for (const { key, value } of waiting) {
+        const l = this.groups.get(key);
+        if (!l) continue;
+        if (c.peer && !equalBytes(c.peer, l.rec.id)) continue;
+        const r = decodeRestoredLinks(value);
+        const mine = r.links.filter((x) => equalBytes(x.t, c.theirIdentity));
+        if (mine.length === 0) continue;
+        const rest = r.links.filter((x) => !equalBytes(x.t, c.theirIdentity));
+        const links = [...l.rec.links.filter((x) => !mine.some((y) => equalBytes(y.m, x.m)))];
+        for (const x of mine) links.push({ m: x.m, c: c.id });
+        this.putRec(tx, l, { ...l.rec, links });
+        tx.ops.push(
+          rest.length > 0 || r.peers.length > 0
+            ? {
+                type: 'put',
+                collection: RESTORED_LINKS,
+                key,
+                value: encodeRestoredLinksRecord({ ...r, links: rest }),
+              }
+            : { type: 'del', collection: RESTORED_LINKS, key },
+        );
+        if (l.rec.status !== 'joined') continue;
+        tx.ops.push(this.bindOp(l, c));
+        const chain = l.rec.chain ? decodeSenderChain(l.rec.chain) : undefined;
+        if (chain) for (const x of mine) this.messaging.distribute(tx, l, chain, x.m);
+        linked += mine.length;
+      }
+    });
+    if (linked > 0) this.scheduleMaintain();
+    return linked;
   }
 }

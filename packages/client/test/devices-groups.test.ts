@@ -1,0 +1,210 @@
+// Groups and rooms across devices (docs/decisions/0040): the groups section of the account
+// snapshot, a restored device taking the groups over, its refusals. Real accounts over a real
+// relay on loopback; nothing of the engine is replaced.
+import { describe, expect, it } from 'vitest';
+import {
+  DecodeError,
+  ProtocolError,
+  VerificationError,
+  asArray,
+  asMap,
+  createGroup,
+  decodeCbor,
+  encodeCbor,
+  encodeGroupEvent,
+  generateSignKeyPair,
+  systemRandom,
+  toHex,
+  type CborMap,
+} from '@parus/core';
+import { Account, MemoryStore, decodeSnapshot, encodeSnapshot, type AccountSnapshot } from '../src/index.ts';
+import { GC } from '../src/groups/group-records.ts';
+import { befriend, relayWorld, settle, stateOf, until } from './support/group-harness.ts';
+
+const world = relayWorld('devices-groups');
+const PASS = 'alice passphrase';
+const LIGHT = { opsLimit: 1, memLimit: 8192 };
+
+const storeOf = (a: Account): MemoryStore => (a as unknown as { store: MemoryStore }).store;
+const myKey = (a: Account, g: string): string => a.groups.members(g).find((m) => m.me)!.key;
+const texts = async (a: Account, g: string): Promise<string[]> =>
+  (await a.groups.history(g)).map((m) => m.text).sort();
+
+/** A snapshot of `a` as it would travel (encoded, then decoded strictly). */
+async function travelled(a: Account): Promise<AccountSnapshot> {
+  await a.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'old laptop' });
+  return decodeSnapshot(encodeSnapshot(await a.snapshot()));
+}
+
+/** A fresh account of the same person, made a new device of `snapshot`'s account. */
+async function restore(snapshot: AccountSnapshot, deviceName = 'new laptop'): Promise<Account> {
+  const a = await world.account(snapshot.name);
+  await a.restoreSnapshot(snapshot, { passphrase: PASS, deviceName });
+  return a;
+}
+
+/** Alice made a group with Bob (contact) and Carol (Bob's contact, Alice's hidden peer) and a room. */
+async function aliceWithGroups(): Promise<{
+  alice: Account;
+  bob: Account;
+  carol: Account;
+  g: string;
+  room: string;
+  link: string;
+}> {
+  const alice = await world.account('Alice');
+  const bob = await world.account('Bob');
+  const carol = await world.account('Carol');
+  await befriend(alice, bob, 'alice');
+  await befriend(bob, carol, 'bob');
+  const g = (await alice.groups.create('Birds')).id;
+  await alice.groups.invite(g, 'Bob');
+  await settle([alice, bob]);
+  await bob.groups.join(g);
+  await settle([alice, bob]);
+  await bob.groups.invite(g, 'Carol');
+  await settle([alice, bob, carol]);
+  await carol.groups.join(g);
+  await until([alice, bob, carol], () =>
+    [alice, bob, carol].every(
+      (a) => a.groups.members(g).length === 3 && a.groups.members(g).every((m) => m.linked),
+    ),
+  );
+  await alice.groups.setTopic(g, 'songs');
+  await alice.groups.setPinned(g, 'no cats');
+  await alice.groups.setRole(g, myKey(bob, g), 'admin');
+  await alice.groups.send(g, 'before the restore');
+  await settle([alice, bob, carol]);
+  const room = (await alice.groups.create('Lobby', { public: true })).id;
+  const link = await alice.groups.roomLink(room);
+  return { alice, bob, carol, g, room, link };
+}
+
+describe('groups in the account snapshot', () => {
+  it('a group and a room restore on a new device: same member key and state, a chain of its own, peers kept, the door kept', async () => {
+    const { alice, g, room, link } = await aliceWithGroups();
+    const snapshot = await travelled(alice);
+    expect(snapshot.groups?.map((x) => toHex(x.id)).sort()).toEqual([g, room].sort());
+    // No sender chain of any device travels: neither my chain nor the chains I read with.
+    const bytes = encodeSnapshot(await alice.snapshot());
+    const secrets = [
+      ...(await storeOf(alice).list(GC.chains)).map((e) => e.value),
+      ...(await storeOf(alice).list(GC.receivers(Buffer.from(g, 'hex')))).map((e) => e.value),
+    ];
+    expect(secrets.length).toBeGreaterThan(1);
+    for (const s of secrets) expect(Buffer.from(bytes).includes(Buffer.from(s))).toBe(false);
+
+    const restored = await restore(snapshot);
+    const info = restored.groups.get(g);
+    expect(info).toMatchObject({ id: g, name: 'Birds', status: 'joined', topic: 'songs', pinned: 'no cats' });
+    expect(stateOf(restored, g)).toEqual(stateOf(alice, g));
+    expect(myKey(restored, g)).toBe(myKey(alice, g));
+    expect(restored.groups.members(g).find((m) => m.role === 'admin')).toBeDefined();
+    // Bob is a contact and Carol a hidden peer of Alice: neither has a session with this device yet.
+    expect(
+      restored.groups
+        .members(g)
+        .filter((m) => !m.me)
+        .every((m) => !m.linked),
+    ).toBe(true);
+    const peers = await restored.groups.restoredPeers();
+    expect(peers.map((p) => toHex(p.group))).toEqual([g]);
+    // The new device draws its own chain.
+    const oldChain = (await storeOf(alice).get(GC.chains, g))!;
+    const newChain = (await storeOf(restored).get(GC.chains, g))!;
+    expect(newChain).toBeDefined();
+    expect(toHex(newChain)).not.toBe(toHex(oldChain));
+    // The room keeps its door: the link handed out is this device's link.
+    expect(restored.groups.get(room)).toMatchObject({ status: 'joined', public: true });
+    expect(await restored.groups.roomLink(room)).toBe(link);
+    // A snapshot of the restored device carries the same groups on.
+    const again = decodeSnapshot(encodeSnapshot(await restored.snapshot()));
+    // (Bob, a contact this device holds only as restored, waits for the contacts' sessions.)
+    expect(again.groups?.find((x) => toHex(x.id) === g)?.links.length).toBe(1);
+  });
+
+  it('the restored keeper’s door admits a newcomer by the old link, and they chat', async () => {
+    const alice = await world.account('Alice');
+    const room = (await alice.groups.create('Lobby', { public: true })).id;
+    const link = await alice.groups.roomLink(room);
+    const snapshot = await travelled(alice);
+    await alice.close(); // the old device is lost
+    world.closed(alice);
+    const restored = await restore(snapshot);
+    const dave = await world.account('Dave');
+    await dave.groups.joinRoom(link, { nick: 'dave' });
+    await until([restored, dave], () => dave.groups.get(room).status === 'joined');
+    await settle([restored, dave]);
+    await dave.groups.send(room, 'hello keeper');
+    await restored.groups.send(room, 'welcome');
+    await until(
+      [restored, dave],
+      async () => (await texts(restored, room)).length === 2 && (await texts(dave, room)).length === 2,
+    );
+    expect(await texts(restored, room)).toEqual(['hello keeper', 'welcome']);
+    expect(await texts(dave, room)).toEqual(['hello keeper', 'welcome']);
+    expect(dave.groups.members(room)).toHaveLength(2);
+  });
+});
+
+describe('forged group sections are refused, nothing restored', () => {
+  /** The snapshot as a CBOR map, its first group changed by `edit`, encoded again. */
+  async function forged(edit: (group: CborMap) => void): Promise<Uint8Array> {
+    const alice = await world.account('Alice');
+    await alice.groups.create('Birds');
+    await alice.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
+    const m = asMap(decodeCbor(encodeSnapshot(await alice.snapshot()), { maxDepth: 8 }), 'snapshot');
+    const groups = asArray(m.groups, 'groups', 10);
+    edit(asMap(groups[0], 'group'));
+    return encodeCbor(m);
+  }
+
+  it('an event whose signature was changed', async () => {
+    const bytes = await forged((g) => {
+      const events = asArray(g.events, 'events', 10) as Uint8Array[];
+      const e = asMap(decodeCbor(events[0]!), 'event');
+      const sig = Uint8Array.from(e.sig as Uint8Array);
+      sig[5] = sig[5]! ^ 1;
+      e.sig = sig;
+      events[0] = encodeCbor(e);
+    });
+    expect(() => decodeSnapshot(bytes)).toThrow(VerificationError);
+  });
+
+  it('a group whose events are another group’s', async () => {
+    const other = createGroup({
+      author: generateSignKeyPair(systemRandom),
+      name: 'Other',
+      ts: 1,
+      rng: systemRandom,
+    });
+    const bytes = await forged((g) => {
+      g.events = [encodeGroupEvent(other)];
+    });
+    expect(() => decodeSnapshot(bytes)).toThrow(ProtocolError);
+  });
+
+  it('a member key whose public half is another key’s', async () => {
+    const bytes = await forged((g) => {
+      const me = Uint8Array.from(g.me as Uint8Array);
+      me.set(generateSignKeyPair(systemRandom).publicKey, 32);
+      g.me = me;
+    });
+    expect(() => decodeSnapshot(bytes)).toThrow(VerificationError);
+  });
+
+  it('a link naming nobody the snapshot holds, an unknown field, no create', async () => {
+    const nobody = await forged((g) => {
+      g.links = [{ m: new Uint8Array(32).fill(1), t: new Uint8Array(32).fill(2) }];
+    });
+    expect(() => decodeSnapshot(nobody)).toThrow(DecodeError);
+    const unknown = await forged((g) => {
+      g.chain = new Uint8Array(32);
+    });
+    expect(() => decodeSnapshot(unknown)).toThrow(DecodeError);
+    const empty = await forged((g) => {
+      g.events = [];
+    });
+    expect(() => decodeSnapshot(empty)).toThrow(DecodeError);
+  });
+});
