@@ -334,6 +334,7 @@ export class Account {
       run: (fn) => this.lock.run(fn),
       kick: () => this.kickFlush(),
       emit: (change) => this.events.emit('group', change),
+      accountKeyPublic: () => this.devices.accountPublic(),
       emitMessage: (info) => this.events.emit('message', info),
       contactById: (id) => this.contactsById.get(hex(id)),
       contactsVersion: () => this.contactsVersion,
@@ -791,6 +792,16 @@ export class Account {
         if (this.started) void this.subscribeQueue(q).catch(() => undefined);
       }
     }
+  }
+
+  /**
+   * After a device of this account was revoked (decision 0030 "Revocation" step 3; 0040): with
+   * the passphrase, my member key in each group becomes the key my join committed to (a
+   * `rekey` the members check against the commitment), and my sender chains are replaced, so
+   * the revoked device's copies are useless for what comes next. Returns the groups rekeyed.
+   */
+  async rotateGroupMemberKeys(passphrase: string): Promise<number> {
+    return this.devices.withAccountKey(passphrase, (key) => this.groups.rotateMemberKeys(key));
   }
 
   /** The contacts a restore brought (their identities kept), waiting for new sessions. */

@@ -4,7 +4,8 @@
  * account-snapshot.ts (which only names the section) so that the other sections change without
  * touching this one.
  *
- *   groups: [ { id (16), status, name, alias?, me (64: my member key, seed || public), created,
+ *   groups: [ { id (16), status, name, alias?, me (64: my member key, seed || public),
+ *               nx? (80: my next member key, sealed to the account key), created,
  *               inviter? (32: the identity of the contact or peer who invited me),
  *               invitees: [member key], events: [signed state event as received],
  *               links: [ { m: member key, t: identity of the contact or peer reaching them } ],
@@ -39,6 +40,7 @@ import {
   type CborValue,
 } from '@parus/core';
 import { GROUP_STATUSES, type GroupStatusLocal } from './groups/group-records.ts';
+import { SEALED_MEMBER_SEED_BYTES } from './groups/member-rotation.ts';
 import type { InboundQueue } from './records.ts';
 
 /** Bounds of the section: the engine's own (engine-context.ts MAX_GROUPS, MAX_GROUP_EVENTS). */
@@ -80,6 +82,8 @@ export interface SnapshotGroup {
   alias?: string;
   /** My member key (the per-group identity), seed || public. */
   me: Uint8Array;
+  /** My next member key's seed, sealed to the account key (pre-rotation, groups/member-rotation.ts). */
+  nx?: Uint8Array;
   created: number;
   /** The identity (theirIdentity) of the contact or peer who invited me. */
   inviter?: Uint8Array;
@@ -141,6 +145,7 @@ export function encodeSnapshotGroups(groups: readonly SnapshotGroup[]): CborValu
       }),
     };
     if (g.alias !== undefined) m.alias = g.alias;
+    if (g.nx) m.nx = g.nx;
     if (g.inviter) m.inviter = g.inviter;
     if (g.room) m.room = roomMap(g.room);
     return m;
@@ -228,6 +233,7 @@ function group(v: CborValue, contacts: ReadonlySet<string>): SnapshotGroup {
       'name',
       'alias',
       'me',
+      'nx',
       'created',
       'inviter',
       'invitees',
@@ -291,6 +297,8 @@ function group(v: CborValue, contacts: ReadonlySet<string>): SnapshotGroup {
   };
   const alias = optional(m.alias, (x) => asText(x, 'group alias', 64));
   if (alias !== undefined) out.alias = alias;
+  const nx = optional(m.nx, (x) => asBytes(x, 'sealed next member key', { len: SEALED_MEMBER_SEED_BYTES }));
+  if (nx) out.nx = nx;
   const inviter = optional(m.inviter, (x) => named(key32(x, 'inviter'), 'the inviter'));
   if (inviter) out.inviter = inviter;
   const r = optional(m.room, room);

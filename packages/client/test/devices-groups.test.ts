@@ -3,13 +3,18 @@
 // relay on loopback; nothing of the engine is replaced.
 import { describe, expect, it } from 'vitest';
 import {
+  AuthError,
   DecodeError,
   ProtocolError,
   VerificationError,
   asArray,
   asMap,
   createGroup,
+  createGroupEvent,
   decodeCbor,
+  fromHex,
+  memberKeyChange,
+  signKeyPairFromSeed,
   encodeCbor,
   encodeGroupEvent,
   generateSignKeyPair,
@@ -18,7 +23,7 @@ import {
   type CborMap,
 } from '@parus/core';
 import { Account, MemoryStore, decodeSnapshot, encodeSnapshot, type AccountSnapshot } from '../src/index.ts';
-import { GC } from '../src/groups/group-records.ts';
+import { GC, decodeGroupRecord } from '../src/groups/group-records.ts';
 import { befriend, relayWorld, settle, stateOf, until } from './support/group-harness.ts';
 
 const world = relayWorld('devices-groups');
@@ -206,5 +211,90 @@ describe('forged group sections are refused, nothing restored', () => {
       g.events = [];
     });
     expect(() => decodeSnapshot(empty)).toThrow(DecodeError);
+  });
+});
+
+describe('revocation replaces my member key by the committed one (pre-rotation)', () => {
+  it('the others see one member under the new key, with its role; chat goes on; the stolen device’s old key counts no more', async () => {
+    const alice = await world.account('Alice');
+    const bob = await world.account('Bob');
+    const carol = await world.account('Carol');
+    await alice.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
+    await befriend(alice, bob, 'alice');
+    await befriend(bob, carol, 'bob');
+    const g = (await alice.groups.create('Birds')).id; // the create commits to my next key
+    await alice.groups.invite(g, 'Bob');
+    await settle([alice, bob]);
+    await bob.groups.join(g);
+    await settle([alice, bob]);
+    await bob.groups.invite(g, 'Carol');
+    await settle([alice, bob, carol]);
+    await carol.groups.join(g);
+    await until([alice, bob, carol], () =>
+      [alice, bob, carol].every(
+        (a) => a.groups.members(g).every((m) => m.linked) && a.groups.members(g).length === 3,
+      ),
+    );
+    // A second device of Alice's (restored from a backup), then stolen.
+    const phone = await restore(await travelled(alice), 'phone');
+    const phoneId = (await alice.devices.acceptAdd(await phone.devices.lastOp())).id; // as a link does
+    const stolen = decodeGroupRecord((await storeOf(phone).get(GC.groups, g))!).me;
+    const oldKey = myKey(alice, g);
+    expect(toHex(stolen.subarray(32))).toBe(oldKey);
+
+    await alice.devices.revoke(phoneId, PASS);
+    await expect(alice.rotateGroupMemberKeys('not the passphrase')).rejects.toThrow(AuthError);
+    expect(await alice.rotateGroupMemberKeys(PASS)).toBe(1);
+    const newKey = myKey(alice, g);
+    expect(newKey).not.toBe(oldKey);
+    await settle([alice, bob, carol]);
+    for (const a of [bob, carol]) {
+      const alices = a.groups.members(g).filter((m) => m.key === newKey || m.key === oldKey);
+      expect(alices).toEqual([expect.objectContaining({ key: newKey, role: 'creator', linked: true })]);
+      expect(a.groups.members(g)).toHaveLength(3);
+    }
+    expect(stateOf(bob, g)).toEqual(stateOf(alice, g));
+    await alice.groups.send(g, 'after the revocation');
+    await bob.groups.send(g, 'still here');
+    await settle([alice, bob, carol]);
+    for (const a of [alice, bob, carol])
+      expect(await texts(a, g)).toEqual(['after the revocation', 'still here']);
+    expect((await bob.groups.history(g)).find((m) => m.text === 'after the revocation')?.dir).toBe('in');
+
+    // The thief holds the old member key: a change to a key of its own, and a topic signed with
+    // the old key, relayed by a member, count nothing anywhere.
+    const old = signKeyPairFromSeed(stolen.subarray(0, 32));
+    const thief = signKeyPairFromSeed(new Uint8Array(32).fill(7));
+    const st = bob.groups.resolved(g);
+    const base = {
+      author: old,
+      group: fromHex(g),
+      parents: st.heads,
+      lamport: st.lamport + 1,
+      ts: Date.now(),
+    };
+    const forgedRekey = createGroupEvent({
+      ...base,
+      type: 'rekey',
+      content: memberKeyChange({
+        group: fromHex(g),
+        author: old.publicKey,
+        next: thief,
+        following: new Uint8Array(32),
+      }),
+    });
+    const forgedTopic = createGroupEvent({ ...base, type: 'topic', content: { topic: 'stolen' } });
+    await carol.groups.relayEvents(g, [encodeGroupEvent(forgedRekey), encodeGroupEvent(forgedTopic)]);
+    await settle([alice, bob, carol]);
+    // (Carol relayed them without taking them; Alice and Bob received them.)
+    for (const a of [alice, bob]) {
+      const s = a.groups.resolved(g);
+      expect(s.members.has(toHex(thief.publicKey))).toBe(false);
+      expect(s.members.get(newKey)?.role).toBe('creator');
+      expect(s.topic).not.toBe('stolen');
+      expect(s.rejected.map((r) => toHex(r.id))).toEqual(
+        expect.arrayContaining([toHex(forgedRekey.id), toHex(forgedTopic.id)]),
+      );
+    }
   });
 });

@@ -108,8 +108,11 @@ export async function deviceCommand(argv: string[], makeOut: MakeOut): Promise<n
     // passphrase than the account's gives an AuthError here and nothing changes.
     const devices = await account.devices.revoke(id, passphrase);
     const gone = devices.find((d) => d.revoked && d.id.startsWith(id.trim().toLowerCase()));
-    out.result({ revoked: gone?.id, devices }, () =>
-      out.line(`Revoked ${gone?.id ?? id} (${gone?.name ?? ''}).`),
+    // My member key in each group moves to the one committed to (decision 0040).
+    const groups = await account.rotateGroupMemberKeys(passphrase);
+    if (groups > 0) await account.sync({ timeoutMs: 20_000 }).catch(() => undefined);
+    out.result({ revoked: gone?.id, devices, groups }, () =>
+      out.line(`Revoked ${gone?.id ?? id} (${gone?.name ?? ''}); new member keys in ${groups} groups.`),
     );
   } finally {
     await account.close();

@@ -328,4 +328,24 @@ export class DeviceRegistry {
     const read = await this.read();
     return read ? currentDevices(read.state).length : 1;
   }
+
+  /** The account key in force (Ed25519 public), or undefined before the log is started. */
+  async accountPublic(): Promise<Uint8Array | undefined> {
+    return (await this.read())?.state.accountKey;
+  }
+
+  /**
+   * Runs `fn` with the account key pair derived from `passphrase` (AuthError if it is not the
+   * account's), and wipes it after: for what only the passphrase may do (decision 0040).
+   */
+  async withAccountKey<T>(passphrase: string, fn: (key: SignKeyPair) => Promise<T>): Promise<T> {
+    const read = await this.read();
+    if (!read) throw new NotFoundError('this account has no device log yet');
+    const key = this.accountKey(passphrase, read.params, read.state);
+    try {
+      return await fn(key);
+    } finally {
+      wipe(key.secretKey);
+    }
+  }
 }

@@ -130,6 +130,8 @@ export interface GroupHost {
   makePeerCard(group: Uint8Array): Promise<string>;
   /** Answers a forwarded card as a hidden peer of `group` (network; takes the lock itself). */
   acceptPeerCard(link: string, group: Uint8Array): Promise<ContactRecord>;
+  /** The account key in force (Ed25519 public, from the device log), if the account has a log. */
+  accountKeyPublic(): Promise<Uint8Array | undefined>;
   /** Public rooms: spam-control limits (room-limits.ts). */
   roomLimits: RoomLimits;
   /** A long-lived card whose answers are room join requests for `group` (network; outside the lock). */

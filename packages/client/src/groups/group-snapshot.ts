@@ -138,6 +138,7 @@ export async function snapshotGroups(
       peers: [...peers.values()],
     };
     if (rec.alias !== undefined) g.alias = rec.alias;
+    if (rec.nx) g.nx = rec.nx;
     const inviter = rec.inviter ? identityOf(rec.inviter) : undefined;
     if (inviter) g.inviter = inviter;
     const room = await snapshotRoom(src.store, rec.id);
@@ -221,6 +222,7 @@ export function restoreGroupOps(
       v: GROUP_RECORDS_VERSION,
     };
     if (g.alias !== undefined) rec.alias = g.alias;
+    if (g.nx) rec.nx = g.nx;
     if (inviter) rec.inviter = inviter.id;
     ops.push({ type: 'put', collection: GC.groups, key: hex(g.id), value: encodeGroupRecord(rec) });
     if (g.status === 'joined')
