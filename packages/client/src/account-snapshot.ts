@@ -6,7 +6,8 @@
  * device is a new device with fresh sessions.
  *
  *   CBOR map { v: 1, name, relay, created, made, devices: { log, akp: { salt, ops, mem } },
- *              contacts: [ { alias, name, state, identity (64), theirIdentity (32), device? (32) } ] }
+ *              contacts: [ { alias, name, state, identity (64), theirIdentity (32), device? (32),
+ *                            senderKey?, theirSenderKey?, theirSet?, mySet?, nextSealed? (decision 0038) } ] }
  *
  * Strict decoding: unknown fields, wrong sizes and more than MAX_SNAPSHOT_CONTACTS contacts are
  * DecodeErrors.
@@ -25,7 +26,7 @@ import {
   type CborMap,
 } from '@parus/core';
 import { decodeAccountKeyParams, type DevicesPart } from './account/device-registry.ts';
-import type { ContactState } from './records.ts';
+import type { ContactRecord, ContactState } from './records.ts';
 import { decodeSnapshotGroups, encodeSnapshotGroups, type SnapshotGroup } from './snapshot-groups.ts';
 
 export const SNAPSHOT_VERSION = 1;
@@ -44,6 +45,49 @@ export interface SnapshotContact {
   theirIdentity: Uint8Array;
   /** Their device key as last certified. */
   device?: Uint8Array;
+  /** Decision 0038: my sender key for their queues (account data: the same on every device of mine). */
+  senderKey?: Uint8Array;
+  /** The public key their devices' sends to my queues are authenticated with. */
+  theirSenderKey?: Uint8Array;
+  /** Their device set toward me, and mine toward them (core device-set.ts). */
+  theirSet?: Uint8Array;
+  mySet?: Uint8Array;
+  /** My next identity's seed sealed to the account key (pre-rotation). */
+  nextSealed?: Uint8Array;
+}
+
+/** The device-set fields of a snapshot contact (decision 0038), kept apart from the rest. */
+const DEVICE_SET_FIELDS = ['senderKey', 'theirSenderKey', 'theirSet', 'mySet', 'nextSealed'] as const;
+
+function encodeDeviceSetFields(c: SnapshotContact, m: CborMap): void {
+  for (const k of DEVICE_SET_FIELDS) {
+    const v = c[k];
+    if (v) m[k] = v;
+  }
+}
+
+/** `out` with the device-set fields of contact `c` (what a new device needs to introduce itself). */
+export function withDeviceSets(out: SnapshotContact, c: ContactRecord): SnapshotContact {
+  const fields: Record<(typeof DEVICE_SET_FIELDS)[number], Uint8Array | undefined> = {
+    senderKey: c.senderKey,
+    theirSenderKey: c.theirSenderKey,
+    theirSet: c.theirSet,
+    mySet: c.mySet,
+    nextSealed: c.nextSealed,
+  };
+  for (const k of DEVICE_SET_FIELDS) if (fields[k]) out[k] = fields[k];
+  return out;
+}
+
+function decodeDeviceSetFields(c: CborMap, out: SnapshotContact): void {
+  const sizes: Record<(typeof DEVICE_SET_FIELDS)[number], { len?: number; max?: number }> = {
+    senderKey: { len: 32 },
+    theirSenderKey: { len: 32 },
+    theirSet: { max: 32 * 1024 },
+    mySet: { max: 32 * 1024 },
+    nextSealed: { len: 80 },
+  };
+  for (const k of DEVICE_SET_FIELDS) if (c[k] !== undefined) out[k] = asBytes(c[k], k, sizes[k]);
 }
 
 export interface AccountSnapshot {
@@ -82,6 +126,7 @@ export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
         theirIdentity: c.theirIdentity,
       };
       if (c.device) m.device = c.device;
+      encodeDeviceSetFields(c, m);
       return m;
     }),
     ...(s.groups ? { groups: encodeSnapshotGroups(s.groups) } : {}),
@@ -101,7 +146,7 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
       maxBytes: MAX_SNAPSHOT_BYTES,
       maxDepth: 8,
       maxItems: MAX_SNAPSHOT_CONTACTS + 8,
-      maxTotalItems: 16 * MAX_SNAPSHOT_CONTACTS + 64 + MAX_SNAPSHOT_GROUP_ITEMS,
+      maxTotalItems: 24 * MAX_SNAPSHOT_CONTACTS + 64 + MAX_SNAPSHOT_GROUP_ITEMS,
     }),
     'snapshot',
   );
@@ -117,7 +162,11 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
   fields(d, ['log', 'akp'], 'snapshot devices');
   const contacts = asArray(m.contacts, 'snapshot contacts', MAX_SNAPSHOT_CONTACTS).map((value) => {
     const c = asMap(value, 'snapshot contact');
-    fields(c, ['alias', 'name', 'state', 'identity', 'theirIdentity', 'device'], 'snapshot contact');
+    fields(
+      c,
+      ['alias', 'name', 'state', 'identity', 'theirIdentity', 'device', ...DEVICE_SET_FIELDS],
+      'snapshot contact',
+    );
     const state = asText(c.state, 'contact state', 16);
     const known = CONTACT_STATES.find((s) => s === state);
     if (!known) throw new DecodeError('unknown contact state');
@@ -129,6 +178,7 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
       theirIdentity: asBytes(c.theirIdentity, 'their identity', { len: 32 }),
     };
     if (c.device !== undefined) out.device = asBytes(c.device, 'their device', { len: 32 });
+    decodeDeviceSetFields(c, out);
     return out;
   });
   return {

@@ -60,10 +60,12 @@ import {
 } from './account/account-context.ts';
 import { ContactSetup } from './account/contact-setup.ts';
 import { ConversationReading } from './account/conversation-reading.ts';
-import { DEVICE_COLLECTION, DeviceRegistry } from './account/device-registry.ts';
+import { ContactDevices } from './account/contact-devices.ts';
+import { DEVICE_COLLECTION, DeviceRegistry, type DeviceInfo } from './account/device-registry.ts';
 import {
   decodeSnapshot,
   encodeSnapshot,
+  withDeviceSets,
   type AccountSnapshot,
   type SnapshotContact,
 } from './account-snapshot.ts';
@@ -185,6 +187,8 @@ export class Account {
   private readonly fanout: GroupFanout;
   private readonly receiving: DirectReceiving;
   private readonly reading: ConversationReading;
+  /** Device sets toward contacts, sessions with their devices (account/contact-devices.ts). */
+  private readonly contactDevices: ContactDevices;
 
   private constructor(opts: AccountOptions) {
     this.mirror = new MirroredStore(opts.store, [C.outbox, C.fanout, C.rosters]);
@@ -252,9 +256,19 @@ export class Account {
     this.files = new FileTransfer(ctx, this.messaging);
     this.outbox = new DirectOutbox(ctx);
     this.fanout = new GroupFanout(ctx);
-    this.receiving = new DirectReceiving(ctx, this.setup);
-    this.reading = new ConversationReading(ctx);
     this.devices = new DeviceRegistry(ctx);
+    this.contactDevices = new ContactDevices(ctx, this.devices);
+    this.receiving = new DirectReceiving(ctx, this.setup, this.contactDevices);
+    this.reading = new ConversationReading(ctx);
+    // Groups across devices (decision 0040): a restored contact's session links the restored
+    // groups' members it reaches; a contact whose devices changed gets a new chain of mine.
+    this.events.on('contact', (e) => {
+      if (e.change !== 'added' && e.change !== 'devices') return;
+      const c = [...this.contactsById.values()].find((x) => !x.peer && x.alias === e.alias);
+      if (!c) return;
+      const work = e.change === 'added' ? this.groups.linkRestored(c) : this.groups.memberDevicesChanged(c);
+      void work.then(() => this.kickFlush()).catch(() => undefined);
+    });
   }
   private readonly resendMs: number;
   private readonly maxResendMs: number;
@@ -498,6 +512,7 @@ export class Account {
     } catch (e) {
       throw e instanceof AggregateError ? (e.errors[0] as Error) : e;
     }
+    await this.introduceRestored();
     // Other relays (a contact's, a group member's) were asked to connect by start() or the
     // first flush; what waits for them is sendable only once they are connected, so give each
     // one connect timeout (once per sync: one that is down does not hold every pass).
@@ -729,6 +744,8 @@ export class Account {
    */
   async snapshot(): Promise<AccountSnapshot> {
     const devices = await this.devices.part();
+    // Every contact gets my device set first, so a new device can extend it (decision 0038).
+    await this.contactDevices.publishPending();
     const contacts = [...this.contactsById.values()]
       .filter((c) => !c.peer)
       .sort((a, b) => a.created - b.created)
@@ -741,7 +758,7 @@ export class Account {
           theirIdentity: c.theirIdentity,
         };
         if (c.device) out.device = c.device;
-        return out;
+        return withDeviceSets(out, c);
       });
     return {
       name: this.account.name,
@@ -765,12 +782,14 @@ export class Account {
     opts: { passphrase: string; deviceName: string },
   ): Promise<void> {
     await this.devices.adopt(snapshot.devices, { passphrase: opts.passphrase, name: opts.deviceName });
+    // The groups become the engine's now (adoptSnapshotGroups): the record keeps the contacts.
+    const { groups: _groups, ...kept } = snapshot;
     await this.store.batch([
       {
         type: 'put',
         collection: DEVICE_COLLECTION,
         key: 'restored',
-        value: encodeSnapshot({ ...snapshot, devices: await this.devices.part() }),
+        value: encodeSnapshot({ ...kept, devices: await this.devices.part() }),
       },
     ]);
     await this.adoptSnapshotGroups(snapshot);
@@ -804,10 +823,71 @@ export class Account {
     return this.devices.withAccountKey(passphrase, (key) => this.groups.rotateMemberKeys(key));
   }
 
-  /** The contacts a restore brought (their identities kept), waiting for new sessions. */
+  /**
+   * The contacts a restore or a link brought that are not contacts of this device yet: those
+   * whose device set the snapshot lacks (a contact that has not published one), or all of them
+   * until `sync` (or `introduceRestored`) has introduced this device to them.
+   */
   async restoredContacts(): Promise<SnapshotContact[]> {
     const raw = await this.store.get(DEVICE_COLLECTION, 'restored');
     return raw ? decodeSnapshot(raw).contacts : [];
+  }
+
+  private introducing: Promise<void> | undefined;
+
+  /**
+   * Makes the restored contacts this device's contacts (decision 0038): for each whose device
+   * set the snapshot carries, a queue, a new set of mine and an introduction to each of their
+   * devices; the others stay in `restoredContacts()`. `sync` runs it; needs the home relay.
+   */
+  async introduceRestored(): Promise<void> {
+    this.introducing ??= (async () => {
+      const raw = await this.store.get(DEVICE_COLLECTION, 'restored');
+      if (!raw) return;
+      const snapshot = decodeSnapshot(raw);
+      const left = await this.contactDevices.introduceRestored(snapshot.contacts);
+      if (left.length === snapshot.contacts.length) return;
+      await this.lock.run(() =>
+        this.store.batch([
+          {
+            type: 'put',
+            collection: DEVICE_COLLECTION,
+            key: 'restored',
+            value: encodeSnapshot({ ...snapshot, contacts: left }),
+          },
+        ]),
+      );
+    })().finally(() => (this.introducing = undefined));
+    return this.introducing;
+  }
+
+  /** Signs my device set toward `alias` again and sends it (after my queues or prekeys changed). */
+  async republishDeviceSet(alias: string): Promise<void> {
+    await this.contactDevices.republish(alias);
+  }
+
+  /** A contact's devices (first one first): id as `parus devices` shows ids, key in hex. */
+  contactDeviceList(alias: string): Array<{ id: string; key: string }> {
+    return this.contactDevices.contactDevices(alias);
+  }
+
+  /**
+   * Revokes one of my devices (a prefix of its id is enough; the passphrase gives the account
+   * key, AuthError if wrong) and tells every contact: a device set without it, signed by the
+   * pre-rotated identity (decision 0030 "Revocation", 0038). Contacts then drop its sessions.
+   */
+  async revokeDevice(idOrPrefix: string, passphrase: string): Promise<DeviceInfo[]> {
+    const before = await this.devices.list();
+    const devices = await this.devices.revoke(idOrPrefix, passphrase);
+    const gone = devices.find((d) => d.revoked && !before.find((b) => b.id === d.id)?.revoked);
+    const key = gone && (await this.devices.deviceKey(gone.id));
+    if (key)
+      await this.devices.withAccountKey(passphrase, async (accountKey) => {
+        await this.contactDevices.rotateAfterRevoke(key, accountKey);
+        // Groups: my member keys move to the committed ones, my chains are replaced (0040).
+        await this.groups.rotateMemberKeys(accountKey);
+      });
+    return devices;
   }
 
   contact(alias: string): ContactInfo {
@@ -868,10 +948,13 @@ export class Account {
     const before = this.contactsById.get(hex(c.id));
     this.contactsById.set(hex(c.id), c);
     // What group fan-out depends on: whether the contact is reachable, and where.
+    const othersQueues = (x: ContactRecord | undefined): string =>
+      (x?.others ?? []).map((d) => `${d.send.relay} ${hex(d.send.sid)}`).join(',');
     if (
       before?.status !== c.status ||
       before.send?.relay !== c.send?.relay ||
-      !equalBytes(before.send?.sid ?? new Uint8Array(0), c.send?.sid ?? new Uint8Array(0))
+      !equalBytes(before.send?.sid ?? new Uint8Array(0), c.send?.sid ?? new Uint8Array(0)) ||
+      othersQueues(before) !== othersQueues(c) // every device of a member gets group fan-out
     )
       this.contactsVersion++;
   }
@@ -983,6 +1066,7 @@ export class Account {
   }
 
   private async flushOnce(): Promise<void> {
+    await this.contactDevices.publishPending();
     await this.outbox.flush();
     await this.fanout.flushFanout();
     await this.setup.secureSecondQueues();

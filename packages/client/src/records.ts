@@ -68,6 +68,22 @@ export interface InviteRecord {
   peer?: Uint8Array;
 }
 
+/**
+ * One more device of a contact (decision 0038): its own Double Ratchet session with this
+ * device and its queues. The contact's first device keeps the record's own fields (`device`,
+ * `session`, `ad`, `send`, `send2`, `stepAt`, `rekeyAsked`), so an older record is a set of one.
+ */
+export interface PeerDevice {
+  /** The device's Ed25519 key, certified by the contact's identity in their device set. */
+  device: Uint8Array;
+  session: Uint8Array;
+  ad: Uint8Array;
+  send: OutboundQueue;
+  send2?: OutboundQueue;
+  stepAt?: number;
+  rekeyAsked?: number;
+}
+
 export interface ContactRecord {
   id: Uint8Array;
   alias: string;
@@ -107,6 +123,14 @@ export interface ContactRecord {
   stepAt?: number;
   /** When I last asked the contact to answer so that the session steps (decision 0026). */
   rekeyAsked?: number;
+  /** The contact's other devices, one session each (decision 0038). */
+  others?: PeerDevice[];
+  /** Their device set toward me (core device-set.ts), as last accepted. */
+  theirSet?: Uint8Array;
+  /** My device set toward them, as this device last signed or learnt it. */
+  mySet?: Uint8Array;
+  /** My next identity's seed, sealed to the account key (pre-rotation, decision 0038). */
+  nextSealed?: Uint8Array;
 }
 
 /**
@@ -186,6 +210,11 @@ export interface OutboxRecord {
    * the account fills it in when it opens.
    */
   fan?: true;
+  /**
+   * The contact's device the entry goes to (its Ed25519 key; decision 0038). An entry without
+   * it is for every device of the contact: the flush writes one entry per device in its place.
+   */
+  dev?: Uint8Array;
 }
 
 function fail(what: string, cause: unknown): never {
@@ -329,8 +358,33 @@ export function decodeContact(bytes: Uint8Array): ContactRecord {
     const rekeyAsked = optional(m.rekeyAsked, (v) => asUint(v, 'rekeyAsked'));
     if (rekeyAsked !== undefined) c.rekeyAsked = rekeyAsked;
     Object.assign(c, optionalPeer(m.peer));
+    const others = optional(m.others, (v) => asArray(v, 'others', 16).map(peerDevice));
+    if (others) c.others = others;
+    const theirSet = optional(m.theirSet, (v) => asBytes(v, 'theirSet', { max: 32 * 1024 }));
+    if (theirSet) c.theirSet = theirSet;
+    const mySet = optional(m.mySet, (v) => asBytes(v, 'mySet', { max: 32 * 1024 }));
+    if (mySet) c.mySet = mySet;
+    const nextSealed = optional(m.nextSealed, (v) => asBytes(v, 'nextSealed', { len: 80 }));
+    if (nextSealed) c.nextSealed = nextSealed;
     return c;
   });
+}
+
+function peerDevice(v: CborValue): PeerDevice {
+  const m = asMap(v, 'peer device');
+  const d: PeerDevice = {
+    device: asBytes(m.device, 'device', { len: 32 }),
+    session: asBytes(m.session, 'session', { max: 1 << 20 }),
+    ad: asBytes(m.ad, 'ad', { max: 256 }),
+    send: outbound(m.send!, 'send'),
+  };
+  const send2 = optional(m.send2, (x) => outbound(x, 'send2'));
+  if (send2) d.send2 = send2;
+  const stepAt = optional(m.stepAt, (x) => asUint(x, 'stepAt'));
+  if (stepAt !== undefined) d.stepAt = stepAt;
+  const rekeyAsked = optional(m.rekeyAsked, (x) => asUint(x, 'rekeyAsked'));
+  if (rekeyAsked !== undefined) d.rekeyAsked = rekeyAsked;
+  return d;
 }
 
 const STATUSES: readonly MessageStatus[] = ['pending', 'sent', 'failed', 'delivered', 'read', 'received'];
@@ -411,6 +465,8 @@ export function decodeOutbox(bytes: Uint8Array): OutboxRecord {
     const wire = optional(m.wire, (v) => asBytes(v, 'wire', { max: 1 << 20 }));
     if (wire) r.wire = wire;
     if (optional(m.fan, (v) => asBool(v, 'fan'))) r.fan = true;
+    const dev = optional(m.dev, (v) => asBytes(v, 'dev', { len: 32 }));
+    if (dev) r.dev = dev;
     return r;
   });
 }

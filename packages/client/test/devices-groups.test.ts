@@ -298,3 +298,53 @@ describe('revocation replaces my member key by the committed one (pre-rotation)'
     }
   });
 });
+
+describe('a restored device is another device of the same member', () => {
+  it('the group works there both ways, the others see one member, and a message reaches both of Alice’s devices once', async () => {
+    const alice = await world.account('Alice');
+    const bob = await world.account('Bob');
+    const carol = await world.account('Carol');
+    await alice.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
+    await befriend(alice, bob, 'alice');
+    await befriend(alice, carol, 'alice');
+    const g = (await alice.groups.create('Birds')).id;
+    await alice.groups.invite(g, 'Bob');
+    await alice.groups.invite(g, 'Carol');
+    await settle([alice, bob, carol]);
+    await bob.groups.join(g);
+    await carol.groups.join(g);
+    await until([alice, bob, carol], () =>
+      [alice, bob, carol].every(
+        (a) => a.groups.members(g).length === 3 && a.groups.members(g).every((m) => m.linked),
+      ),
+    );
+    await bob.groups.send(g, 'before');
+    await settle([alice, bob, carol]);
+
+    const phone = await restore(await travelled(alice), 'phone');
+    await until([alice, bob, carol, phone], () => phone.groups.members(g).every((m) => m.linked), 120_000);
+    await settle([alice, bob, carol, phone]);
+    // One member, not two, for everyone.
+    for (const a of [bob, carol]) expect(a.groups.members(g)).toHaveLength(3);
+    expect(myKey(phone, g)).toBe(myKey(alice, g));
+
+    await phone.groups.send(g, 'from the phone');
+    await bob.groups.send(g, 'to both of them');
+    await until(
+      [alice, bob, carol, phone],
+      async () =>
+        (await texts(bob, g)).includes('from the phone') &&
+        (await texts(carol, g)).includes('from the phone') &&
+        (await texts(phone, g)).includes('to both of them') &&
+        (await texts(alice, g)).includes('to both of them'),
+    );
+    await settle([alice, bob, carol, phone]);
+    for (const a of [bob, carol]) {
+      const m = (await a.groups.history(g)).filter((x) => x.text === 'from the phone');
+      expect(m).toHaveLength(1);
+      expect(m[0]!.dir).toBe('in');
+    }
+    for (const a of [alice, phone])
+      expect((await texts(a, g)).filter((t) => t === 'to both of them')).toHaveLength(1);
+  });
+});

@@ -11,6 +11,7 @@
  * - X-Wing hybrid KEM (draft-connolly-cfrg-xwing-kem), ML-KEM-768 (FIPS 203)
  * - libsodium's secretstream (XChaCha20-Poly1305 in chunks)  openSecretStream / secretStreamPush / secretStreamPull
  * - BLAKE2b over a stream of pieces                           createHasher
+ * - libsodium's sealed box (X25519 + XSalsa20-Poly1305)       sealToPublicKey / openSealedBox
  *
  * Call `initCrypto()` once (it awaits libsodium's WebAssembly) before anything else.
  * Randomness is never taken implicitly: functions that need it receive a `Random`.
@@ -208,6 +209,49 @@ export function sealWithNonce(
 export function openWithNonce(key: Uint8Array, box: Uint8Array, ad?: Uint8Array): Uint8Array {
   if (box.length < AEAD_NONCE_BYTES + AEAD_TAG_BYTES) throw new VerificationError('sealed box too short');
   return open(key, box.subarray(0, AEAD_NONCE_BYTES), box.subarray(AEAD_NONCE_BYTES), ad);
+}
+
+// ---- Sealed boxes ---------------------------------------------------------------------
+
+/** An X25519 public key's sealed-box overhead: the ephemeral key and the Poly1305 tag. */
+export const SEALED_BOX_OVERHEAD = DH_BYTES + AEAD_TAG_BYTES;
+
+/**
+ * libsodium's sealed box (crypto_box_seal, https://doc.libsodium.org/public-key_cryptography/sealed_boxes):
+ * an ephemeral X25519 key, nonce = BLAKE2b-192(ephemeral public ‖ recipient public), crypto_box
+ * (X25519, XSalsa20-Poly1305), output ephemeral public ‖ box. Built from its parts only so that
+ * the ephemeral key comes from `rng` (core takes no randomness implicitly); the output is what
+ * crypto_box_seal writes, and `openSealedBox` is crypto_box_seal_open.
+ */
+export function sealToPublicKey(rng: Random, recipient: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  if (recipient.length !== DH_BYTES) throw new UsageError('sealed box recipient must be an X25519 key');
+  const eph = generateDhKeyPair(rng);
+  try {
+    const nonce = lib().crypto_generichash(24, concat(eph.publicKey, recipient), null);
+    const box = lib().crypto_box_easy(plaintext, nonce, recipient, eph.secretKey);
+    return concat(eph.publicKey, box);
+  } catch (cause) {
+    throw new VerificationError('sealed box recipient is not a valid key', { cause });
+  } finally {
+    wipe(eph.secretKey);
+  }
+}
+
+/** Opens a sealed box for `recipient` (crypto_box_seal_open); VerificationError when it does not open. */
+export function openSealedBox(recipient: DhKeyPair, box: Uint8Array): Uint8Array {
+  if (box.length < SEALED_BOX_OVERHEAD) throw new VerificationError('sealed box too short');
+  try {
+    return lib().crypto_box_seal_open(box, recipient.publicKey, recipient.secretKey);
+  } catch (cause) {
+    throw new VerificationError('sealed box does not open', { cause });
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
 }
 
 // ---- Hashing and key derivation ------------------------------------------------------

@@ -75,6 +75,7 @@ export const MESSAGE_KINDS = [
   'sync',
   'rekey',
   'queue',
+  'devices',
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 

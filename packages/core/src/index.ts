@@ -86,6 +86,9 @@ export {
   secretStreamPush,
   secretStreamPull,
   createHasher,
+  SEALED_BOX_OVERHEAD,
+  sealToPublicKey,
+  openSealedBox,
 } from './crypto.ts';
 export type {
   Random,
@@ -310,6 +313,27 @@ export {
   decodeDeviceCertificate,
 } from './device-certificate.ts';
 export type { DeviceCertificate } from './device-certificate.ts';
+export {
+  DEVICE_SET_VERSION,
+  MAX_SET_DEVICES,
+  MAX_DEVICE_SET_BYTES,
+  DEVICE_INTRO_TAG,
+  createDeviceSetEntry,
+  recertifyDeviceSetEntry,
+  createDeviceSet,
+  encodeDeviceSet,
+  decodeDeviceSet,
+  nextIdentityCommitment,
+  checkDeviceSetUpdate,
+  heldDeviceSet,
+  sealNextIdentity,
+  openNextIdentity,
+  prekeyId,
+  isDeviceIntro,
+  encodeDeviceIntro,
+  decodeDeviceIntro,
+} from './device-set.ts';
+export type { DeviceSet, DeviceSetEntry, HeldDeviceSet, SetQueue } from './device-set.ts';
 export {
   DEVICE_LOG_VERSION,
   MAX_DEVICE_OP_BYTES,

@@ -203,6 +203,9 @@ const NOT_WIRE_DECODERS: Record<string, string> = {
   open: 'XChaCha20-Poly1305 primitive, fuzzed through openDelivery',
   openWithNonce: 'XChaCha20-Poly1305 primitive, fuzzed through openDelivery',
   openSecretStream: 'starts a secretstream from a key and header; fuzzed through FileDecryptor',
+  openSealedBox: "libsodium's sealed box primitive; only this account's own sealed next identities reach it",
+  openNextIdentity:
+    'opens a next identity this account sealed (records and snapshots, never a peer); tested in device-set.test.ts',
 };
 /** What counts as a decoder among core's exports: whatever reads bytes or text a peer sent. */
 const DECODER_NAME = /^(decode|parse|split|unpad|from|open)|FromLink$|Decrypt/;
@@ -564,6 +567,51 @@ function buildTargets(): void {
     seeds: [encodeDeviceLog(deviceLogOps()), encodeDeviceLog(deviceLogOps().slice(0, 2))],
     decode: decodeDeviceLog,
     reencode: (v: ReturnType<typeof decodeDeviceLog>) => encodeDeviceLog(v.ops),
+    canonical: true,
+    share: 0.3,
+  });
+  // Device sets toward a contact and device introductions (decision 0038).
+  const setDevice = (): core.DeviceSetEntry =>
+    core.createDeviceSetEntry({
+      identity,
+      device: generateSignKeyPair(rng),
+      prekey: generateDhKeyPair(rng).publicKey,
+      kem: generateXwingKeyPair(rng).publicKey,
+      queue: { relay: relayAddress('home'), sid: rng.bytes(24) },
+      ...(rng.bytes(1)[0]! & 1 ? { queue2: { relay: relayAddress('second'), sid: rng.bytes(24) } } : {}),
+      issued: NOW,
+    });
+  bytesTarget('device sets', {
+    covers: ['decodeDeviceSet'],
+    seeds: [
+      core.encodeDeviceSet(core.createDeviceSet({ identity, seq: 1, devices: [setDevice()] })),
+      core.encodeDeviceSet(
+        core.createDeviceSet({
+          identity,
+          seq: 7,
+          devices: [setDevice(), setDevice()],
+          next: core.nextIdentityCommitment(generateSignKeyPair(rng).publicKey),
+        }),
+      ),
+    ],
+    decode: core.decodeDeviceSet,
+    reencode: core.encodeDeviceSet,
+    canonical: true,
+    share: 0.3,
+  });
+  bytesTarget('device introductions', {
+    covers: ['decodeDeviceIntro'],
+    seeds: [
+      core.encodeDeviceIntro({
+        v: 1,
+        card: core.prekeyId(generateDhKeyPair(rng).publicKey),
+        identityKey: identity.publicKey,
+        init: { ephemeralKey: generateDhKeyPair(rng).publicKey, kemCiphertext: rng.bytes(1120) },
+        message: rng.bytes(200),
+      }),
+    ],
+    decode: core.decodeDeviceIntro,
+    reencode: core.encodeDeviceIntro,
     canonical: true,
     share: 0.3,
   });

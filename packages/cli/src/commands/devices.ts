@@ -106,13 +106,14 @@ export async function deviceCommand(argv: string[], makeOut: MakeOut): Promise<n
     await withLog(account, passphrase);
     // The passphrase the account was opened with is the proof; a store kept under another
     // passphrase than the account's gives an AuthError here and nothing changes.
-    const devices = await account.devices.revoke(id, passphrase);
+    // Contacts are told too: a device set without it, signed by the pre-rotated identity.
+    const devices = await account.revokeDevice(id, passphrase);
+    await account
+      .sync()
+      .catch((e: unknown) => out.warn(`Contacts will be told at the next sync: ${String(e)}`));
     const gone = devices.find((d) => d.revoked && d.id.startsWith(id.trim().toLowerCase()));
-    // My member key in each group moves to the one committed to (decision 0040).
-    const groups = await account.rotateGroupMemberKeys(passphrase);
-    if (groups > 0) await account.sync({ timeoutMs: 20_000 }).catch(() => undefined);
-    out.result({ revoked: gone?.id, devices, groups }, () =>
-      out.line(`Revoked ${gone?.id ?? id} (${gone?.name ?? ''}); new member keys in ${groups} groups.`),
+    out.result({ revoked: gone?.id, devices }, () =>
+      out.line(`Revoked ${gone?.id ?? id} (${gone?.name ?? ''}).`),
     );
   } finally {
     await account.close();
@@ -158,6 +159,16 @@ export async function backupCommand(argv: string[], makeOut: MakeOut): Promise<n
   return 0;
 }
 
+/**
+ * A new device introduces itself to the snapshot's contacts (decision 0038): a sync makes its
+ * queues and sends the introductions. Returns how many contacts still wait (unreachable now,
+ * or with no device set in the snapshot); `parus sync` tries them again.
+ */
+async function introduce(account: Account, out: Output): Promise<number> {
+  await account.sync().catch((e: unknown) => out.warn(`Contacts could not be reached yet: ${String(e)}`));
+  return (await account.restoredContacts()).length;
+}
+
 /** `parus init --restore FILE`: a new device of the backup's account, in an empty home. */
 export async function restoreCommand(
   values: Record<string, string | boolean | undefined>,
@@ -182,12 +193,16 @@ export async function restoreCommand(
   }
   try {
     const devices = await account.devices.list();
-    const contacts = (await account.restoredContacts()).length;
-    out.result({ home, name: account.name, relay: account.relay, device: name, devices, contacts }, () => {
-      out.line(`Account of ${account.name} restored in ${home} as a new device, ${name}.`);
-      out.line(`Devices: ${devices.filter((d) => !d.revoked).length}; contacts kept: ${contacts}.`);
-      out.line('New sessions with your contacts on this device are not built yet (issue 12).');
-    });
+    const contacts = snapshot.contacts.length;
+    const waiting = await introduce(account, out);
+    out.result(
+      { home, name: account.name, relay: account.relay, device: name, devices, contacts, waiting },
+      () => {
+        out.line(`Account of ${account.name} restored in ${home} as a new device, ${name}.`);
+        out.line(`Devices: ${devices.filter((d) => !d.revoked).length}; contacts: ${contacts - waiting}.`);
+        if (waiting) out.line(`${waiting} contacts wait until they can be reached (parus sync tries again).`);
+      },
+    );
   } finally {
     await account.close();
   }
@@ -310,11 +325,21 @@ export async function linkInitCommand(
         sealLinkTransfer({ key: session.sendKey, id: session.id, rng: systemRandom, payload: op }),
       );
       const devices = await account.devices.list();
+      const waiting = await introduce(account, out);
       out.result(
-        { home, name: account.name, relay: account.relay, device: name, code: session.code, devices },
+        {
+          home,
+          name: account.name,
+          relay: account.relay,
+          device: name,
+          code: session.code,
+          devices,
+          waiting,
+        },
         () => {
           out.line(`Linked: this device (${name}) is now a device of ${account.name}'s account, in ${home}.`);
-          out.line('New sessions with your contacts on this device are not built yet (issue 12).');
+          if (waiting)
+            out.line(`${waiting} contacts wait until they can be reached (parus sync tries again).`);
         },
       );
     } catch (e) {

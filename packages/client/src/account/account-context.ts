@@ -115,7 +115,12 @@ export interface AccountEvents {
   /** The contact is typing (an ephemeral signal: expect at most one every 3 s). */
   typing: { alias: string };
   receipt: { alias: string; id: string; status: MessageStatus };
-  contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed'; info: ContactInfo };
+  contact: {
+    alias: string;
+    /** `devices`: the contact's device set changed (decision 0038). */
+    change: 'added' | 'active' | 'state' | 'key-changed' | 'devices';
+    info: ContactInfo;
+  };
   error: { error: ParusError; context: string };
   /**
    * A relay's link came up or went down. While down, each scheduled attempt is announced

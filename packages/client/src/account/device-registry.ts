@@ -41,6 +41,8 @@ import {
   type Argon2idCost,
   type DeviceLogState,
   type DeviceOp,
+  type DhKeyPair,
+  type KemKeyPair,
   type SignKeyPair,
 } from '@parus/core';
 import type { AccountContext } from './account-context.ts';
@@ -323,29 +325,66 @@ export class DeviceRegistry {
     return info;
   }
 
-  /** The current devices' count, for callers that only need to know whether others exist. */
-  async currentCount(): Promise<number> {
-    const read = await this.read();
-    return read ? currentDevices(read.state).length : 1;
+  private prekeyMemo: { dh: Uint8Array; kem: Uint8Array } | undefined;
+
+  /**
+   * This device's X25519 and X-Wing secrets (made once, kept under `keys`, never exported):
+   * its keys in the log and the signed prekeys of its entries in device sets (decision 0038).
+   * Made here when the account has no log yet.
+   */
+  async prekeys(): Promise<{ dh: DhKeyPair; kem: KemKeyPair }> {
+    if (!this.prekeyMemo) {
+      const stored = await this.ctx.store.get(DEVICE_COLLECTION, 'keys');
+      if (stored) {
+        const m = asMap(decodeCbor(stored), 'device keys');
+        this.prekeyMemo = {
+          dh: asBytes(m.dh, 'device X25519 secret', { len: 32 }),
+          kem: asBytes(m.kem, 'device X-Wing seed', { len: 32 }),
+        };
+      } else {
+        const keys = { dh: this.ctx.rng.bytes(32), kem: this.ctx.rng.bytes(32) };
+        await this.ctx.store.batch([
+          { type: 'put', collection: DEVICE_COLLECTION, key: 'keys', value: encodeCbor(keys) },
+        ]);
+        this.prekeyMemo = keys;
+      }
+    }
+    return { dh: dhKeyPairFromSecret(this.prekeyMemo.dh), kem: xwingKeyPairFromSeed(this.prekeyMemo.kem) };
   }
 
-  /** The account key in force (Ed25519 public), or undefined before the log is started. */
+  /** The Ed25519 key of the device `id` in the log (revoked ones too). */
+  async deviceKey(id: string): Promise<Uint8Array | undefined> {
+    const read = await this.read();
+    for (const op of read?.ops ?? []) {
+      const key = op.type === 'genesis' || op.type === 'add' ? op.device.sign : undefined;
+      if (key && deviceId(key) === id) return key;
+    }
+    return undefined;
+  }
+
+  /** The account key's public half, once the account has a log (what next identities are sealed to). */
   async accountPublic(): Promise<Uint8Array | undefined> {
     return (await this.read())?.state.accountKey;
   }
 
   /**
-   * Runs `fn` with the account key pair derived from `passphrase` (AuthError if it is not the
-   * account's), and wipes it after: for what only the passphrase may do (decision 0040).
+   * Runs `f` with the account key from `passphrase` (AuthError when it is not the log's), wiped
+   * after; for opening sealed next identities on a revocation (decision 0038).
    */
-  async withAccountKey<T>(passphrase: string, fn: (key: SignKeyPair) => Promise<T>): Promise<T> {
+  async withAccountKey<T>(passphrase: string, f: (key: SignKeyPair) => Promise<T>): Promise<T> {
     const read = await this.read();
     if (!read) throw new NotFoundError('this account has no device log yet');
     const key = this.accountKey(passphrase, read.params, read.state);
     try {
-      return await fn(key);
+      return await f(key);
     } finally {
       wipe(key.secretKey);
     }
+  }
+
+  /** The current devices' count, for callers that only need to know whether others exist. */
+  async currentCount(): Promise<number> {
+    const read = await this.read();
+    return read ? currentDevices(read.state).length : 1;
   }
 }

@@ -12,6 +12,12 @@
  * not connected, or for FAILOVER_HOLD_MS after it let a send time out; then the first again. An
  * entry keeps its ciphertext until a relay takes it, so a copy that reached both relays is the
  * same bytes, which the receiver reads once.
+ *
+ * A contact with several devices (decision 0038) gets each entry once per device, each through
+ * that device's session and queues: an entry written for the contact is replaced by one per
+ * device at the start of a flush (the first keeps its place in the order), and each device's
+ * receipt settles its own. Answers that belong to one session (delivery receipts, resend
+ * requests, rekeys) go to the device whose message they answer.
  */
 import {
   ParusError,
@@ -22,6 +28,7 @@ import {
   encodeEnvelope,
   encodeRatchetState,
   equalBytes,
+  fromHex,
   padToBucket,
   ratchetEncrypt,
   ratchetRefreshDue,
@@ -40,6 +47,10 @@ import {
 import type { SendPath } from '../send-routes.ts';
 import type { StoreOp } from '../store.ts';
 import { C, hex, outboxKey, sendQueues, type AccountContext } from './account-context.ts';
+import { deviceView, mergeDeviceView, remoteDevices } from './contact-devices.ts';
+
+/** Kinds that answer one device's message: they go back to that device only. */
+const PER_DEVICE_KINDS: ReadonlySet<MessageKind> = new Set(['delivery', 'resend', 'rekey']);
 
 /** What the 1:1 outbox uses of the account. */
 export type OutboxContext = Pick<
@@ -109,8 +120,11 @@ export class DirectOutbox {
     );
   }
 
-  /** An outbox entry carrying `envelope` to `c`, kept until its receipt when it carries `message`. */
-  outboxOp(c: ContactRecord, envelope: Uint8Array, message?: Uint8Array): StoreOp {
+  /**
+   * An outbox entry carrying `envelope` to `c` (to every device of it, or to device `dev`), kept
+   * until its receipt when it carries `message`.
+   */
+  outboxOp(c: ContactRecord, envelope: Uint8Array, message?: Uint8Array, dev?: Uint8Array): StoreOp {
     const entry: OutboxRecord = {
       seq: this.ctx.nextOutboxSeq(),
       contact: c.id,
@@ -120,12 +134,50 @@ export class DirectOutbox {
       nextAt: 0,
     };
     if (message) entry.message = message;
+    if (dev) entry.dev = dev;
     return { type: 'put', collection: C.outbox, key: outboxKey(entry.seq), value: encodeRecord(entry) };
   }
 
-  /** A control message to `c` (receipts, resend requests) as an outbox entry, dropped once relayed. */
+  /**
+   * A control message to `c` (receipts, resend requests) as an outbox entry, dropped once
+   * relayed. One that answers a device's message goes to that device (`c` seen through it).
+   */
   control(c: ContactRecord, kind: MessageKind, body: CborMap): StoreOp {
-    return this.outboxOp(c, this.envelopeOutsideDag(c, kind, body));
+    const dev = PER_DEVICE_KINDS.has(kind) ? c.device : undefined;
+    return this.outboxOp(c, this.envelopeOutsideDag(c, kind, body), undefined, dev);
+  }
+
+  /**
+   * Entries written for a whole contact become one per device (decision 0038): the first device
+   * takes the entry's place, the others get new ones with the same envelope. Entries for a
+   * device the contact no longer has are dropped.
+   */
+  private async expand(): Promise<void> {
+    const ops: StoreOp[] = [];
+    for (const { key, value: e } of this.ctx.mirror.entries(C.outbox, decodeOutbox)) {
+      const c = this.ctx.contactsById.get(hex(e.contact));
+      if (!c || c.status !== 'active' || !c.send) continue;
+      if (e.dev) {
+        if (!deviceView(c, e.dev)) ops.push({ type: 'del', collection: C.outbox, key });
+        continue;
+      }
+      const [first, ...others] = remoteDevices(c);
+      if (!first) continue;
+      ops.push({ type: 'put', collection: C.outbox, key, value: encodeRecord({ ...e, dev: first }) });
+      for (const dev of others) {
+        const copy: OutboxRecord = {
+          ...e,
+          seq: this.ctx.nextOutboxSeq(),
+          dev,
+          state: 'queued',
+          attempts: 0,
+          nextAt: 0,
+        };
+        delete copy.wire;
+        ops.push({ type: 'put', collection: C.outbox, key: outboxKey(copy.seq), value: encodeRecord(copy) });
+      }
+    }
+    if (ops.length) await this.ctx.store.batch(ops);
   }
 
   /** Wraps a group payload for the 1:1 session with `c` and queues it in the outbox. */
@@ -156,6 +208,7 @@ export class DirectOutbox {
 
   /** Sends the pending contact requests and every 1:1 entry that can go now. */
   async flush(): Promise<void> {
+    await this.ctx.lock.run(() => this.expand());
     const now = this.ctx.now();
     const byContact = new Map<string, OutboxRecord[]>();
     const exhausted: OutboxRecord[] = [];
@@ -166,7 +219,7 @@ export class DirectOutbox {
         exhausted.push(e);
         continue;
       }
-      const k = hex(e.contact);
+      const k = `${hex(e.contact)}.${e.dev ? hex(e.dev) : ''}`;
       const list = byContact.get(k) ?? [];
       list.push(e);
       byContact.set(k, list);
@@ -174,7 +227,7 @@ export class DirectOutbox {
     if (exhausted.length) await this.ctx.lock.run(() => this.giveUp(exhausted));
     // Idle sessions due for a refresh go through encryptEntries too, which asks (decision 0026).
     for (const c of this.ctx.contactsById.values()) {
-      const k = hex(c.id);
+      const k = `${hex(c.id)}.${c.device ? hex(c.device) : ''}`;
       if (c.status === 'active' && c.send && !byContact.has(k) && this.mayAskRekey(c, now))
         if (now - (c.stepAt ?? c.created) >= RATCHET_REFRESH_POLICY.maxAgeMs) byContact.set(k, []);
     }
@@ -182,15 +235,18 @@ export class DirectOutbox {
       [...this.ctx.contactsById.values()].filter((c) => c.request).map((c) => this.sendRequest(c)),
     );
     await Promise.all(
-      [...byContact].map(async ([cid, entries]) => {
-        const contact = this.ctx.contactsById.get(cid);
+      [...byContact].map(async ([key, entries]) => {
+        const [cid = '', devHex = ''] = key.split('.');
+        const dev = devHex ? fromHex(devHex) : undefined;
+        const whole = this.ctx.contactsById.get(cid);
+        const contact = whole && deviceView(whole, dev);
         if (!contact || contact.status !== 'active' || !contact.send) return;
         const queues = sendQueues(contact);
         const target = await this.pick(queues);
         if (!target) return;
         const { r } = target;
         // Encrypt (and durably record) every entry first, then pipeline the sends in order.
-        const ready = await this.ctx.lock.run(() => this.encryptEntries(cid, entries, target.queue));
+        const ready = await this.ctx.lock.run(() => this.encryptEntries(cid, dev, entries, target.queue));
         if (ready.length === 0) return;
         const results = await Promise.allSettled(
           ready.map(({ entry, wire, sid, senderKey }) => r.send(sid, wire, senderKey).then(() => entry)),
@@ -276,11 +332,14 @@ export class DirectOutbox {
 
   private async encryptEntries(
     cid: string,
+    dev: Uint8Array | undefined,
     entries: OutboxRecord[],
     target: OutboundQueue,
   ): Promise<Array<{ entry: OutboxRecord; wire: Uint8Array; sid: Uint8Array; senderKey: Uint8Array }>> {
-    let contact = this.ctx.contactsById.get(cid);
-    if (!contact?.send) return [];
+    const whole = this.ctx.contactsById.get(cid);
+    // This device's session and queues, seen through the record's first-device fields.
+    let contact = whole && deviceView(whole, dev);
+    if (!whole || !contact?.send) return [];
     // The queue picked, as the contact now has it (a `contact` or `queue` message may have moved it).
     const queue = sendQueues(contact).find((q) => q.relay === target.relay) ?? contact.send;
     const out: Array<{ entry: OutboxRecord; wire: Uint8Array; sid: Uint8Array; senderKey: Uint8Array }> = [];
@@ -323,13 +382,14 @@ export class DirectOutbox {
         state: 'queued',
         attempts: 0,
         nextAt: 0,
+        ...(contact.device ? { dev: contact.device } : {}),
       });
       asked = true;
     }
     if (changed) {
       contact = { ...contact, session: encodeRatchetState(session) };
       if (asked) contact.rekeyAsked = now;
-      await this.ctx.saveContact(contact, ops);
+      await this.ctx.saveContact(mergeDeviceView(this.ctx.contactsById.get(cid) ?? whole, contact), ops);
     }
     return out;
   }
@@ -433,10 +493,14 @@ export class DirectOutbox {
     return { type: 'put', collection: C.messages(c.id), key: hex(id), value: encodeRecord({ ...m, status }) };
   }
 
-  /** `c`'s own entries for `ids`, as delete operations (settleOutbox in account.ts adds group messages). */
+  /**
+   * `c`'s own entries for `ids`, as delete operations (settleOutbox in account.ts adds group
+   * messages): those of the device `c` is seen through (its receipt), and those not yet split.
+   */
   settleOps(c: ContactRecord, wanted: Set<string>): StoreOp[] {
     const ops: StoreOp[] = [];
     for (const { key, value: e } of this.ctx.mirror.entries(C.outbox, decodeOutbox)) {
+      if (e.dev && c.device && !equalBytes(e.dev, c.device)) continue;
       if (e.message && equalBytes(e.contact, c.id) && wanted.has(hex(e.message))) {
         ops.push({ type: 'del', collection: C.outbox, key });
       }

@@ -5,7 +5,11 @@
  * bound, resend requests for missing parents), unsends, receipts, resend requests, typing,
  * session refreshes and second queues (decision 0037). A message may arrive on either of my queues
  * for a contact (its sender failing over): the same bytes are seen once (seenKey), the same
- * message id is stored and shown once.
+ * message id is stored and shown once. A contact with several devices (decision 0038) has one
+ * session per device: a delivery is opened with the session it belongs to, the envelope must
+ * be signed by that device, and a message that came from two of their devices (or twice) is
+ * stored once by its id. A new device of theirs introduces itself on my queue for them
+ * (contact-devices.ts), and `devices` messages bring their device set.
  * What a message changes is stored in one batch with the relay message id seen; events follow
  * once it is stored.
  */
@@ -29,6 +33,7 @@ import {
   encodeRatchetState,
   equalBytes,
   hash,
+  isDeviceIntro,
   openDelivery,
   ratchetDecrypt,
   unpad,
@@ -54,6 +59,7 @@ import {
   type AccountContext,
   type QueueOwner,
 } from './account-context.ts';
+import { deviceView, mergeDeviceView, type ContactDevices } from './contact-devices.ts';
 import type { ContactSetup } from './contact-setup.ts';
 
 const MAX_LAMPORT_JUMP = 1_000_000;
@@ -75,6 +81,7 @@ export type ReceivingContext = Pick<
   | 'queues'
   | 'connection'
   | 'queueOf'
+  | 'contactsChanged'
   | 'saveContact'
   | 'forgetContact'
   | 'outboxOp'
@@ -109,6 +116,7 @@ export class DirectReceiving {
   constructor(
     private readonly ctx: ReceivingContext,
     private readonly setup: ContactSetup,
+    private readonly devices: ContactDevices,
   ) {}
 
   async receive(_relay: string, rid: Uint8Array, mid: Uint8Array, sealed: Uint8Array): Promise<void> {
@@ -132,6 +140,7 @@ export class DirectReceiving {
     const contact = this.ctx.contactsById.get(owner.id);
     if (!contact) return;
     if (isGroupFanoutFrame(body)) await this.receiveGroupFanout(contact, body, seenOp);
+    else if (isDeviceIntro(body)) await this.devices.receiveIntro(contact, body, seenOp);
     else await this.receiveFromContact(contact, body, seenOp);
   }
 
@@ -164,24 +173,42 @@ export class DirectReceiving {
     }
   }
 
-  private async receiveFromContact(contact: ContactRecord, body: Uint8Array, seenOp: StoreOp): Promise<void> {
-    let dec;
-    try {
-      dec = ratchetDecrypt(decodeRatchetState(contact.session), body, contact.ad, this.ctx.rng);
-    } catch (e) {
-      if (e instanceof ReplayError) {
-        await this.ctx.store.batch([seenOp]);
-        return;
+  /**
+   * Opens `body` with the session it belongs to among `contact`'s devices (header encryption:
+   * another session's header key does not open it). Undefined for a replay (marked seen).
+   */
+  private async open(
+    contact: ContactRecord,
+    body: Uint8Array,
+    seenOp: StoreOp,
+  ): Promise<{ view: ContactRecord; dec: ReturnType<typeof ratchetDecrypt> } | undefined> {
+    const views = [contact, ...(contact.others ?? []).map((o) => deviceView(contact, o.device)!)];
+    let failure: unknown;
+    for (const view of views) {
+      try {
+        return { view, dec: ratchetDecrypt(decodeRatchetState(view.session), body, view.ad, this.ctx.rng) };
+      } catch (e) {
+        if (e instanceof ReplayError) {
+          await this.ctx.store.batch([seenOp]);
+          return undefined;
+        }
+        failure ??= e;
       }
-      throw e;
     }
+    throw failure;
+  }
+
+  private async receiveFromContact(contact: ContactRecord, body: Uint8Array, seenOp: StoreOp): Promise<void> {
+    const opened = await this.open(contact, body, seenOp);
+    if (!opened) return;
+    const { view, dec } = opened;
     const env = decodeEnvelope(unpad(dec.plaintext));
     if (!equalBytes(env.conv, contact.conv)) throw new VerificationError('message for another conversation');
     if (contact.status === 'pending' && contact.peer && env.kind === 'group') {
       await this.receiveRoomRefusal(contact, env.body, seenOp);
       return;
     }
-    let c: ContactRecord = { ...contact, session: encodeRatchetState(dec.state) };
+    let c: ContactRecord = { ...view, session: encodeRatchetState(dec.state) };
     if (dec.stepped) {
       // A new ratchet key from the peer: the session is fresh again (decision 0026).
       c.stepAt = this.ctx.now();
@@ -191,12 +218,23 @@ export class DirectReceiving {
     const after: Array<() => void> = [];
 
     if (env.kind === 'contact') {
+      if (view !== contact) throw new ProtocolError('a contact hello from a device introduced later');
       await this.setup.receiveHello(c, env, ops, after);
       return;
     }
     if (!c.device || !equalBytes(env.device, c.device))
       throw new VerificationError('message from an unknown device');
 
+    if (env.kind === 'devices') {
+      // Their device set (decision 0038): taken in on the whole record, sessions of devices it
+      // no longer lists dropped.
+      const set = asBytes(asMap(env.body as CborMap, 'devices body').set, 'device set', { max: 32 * 1024 });
+      const next = this.devices.takeSet(mergeDeviceView(contact, c), set, env.device, ops);
+      await this.ctx.saveContact(next, ops);
+      this.ctx.contactsChanged();
+      this.devices.announce(next)();
+      return;
+    }
     if (env.kind === 'group') {
       // Group traffic (groups/group-engine.ts): state events, sender keys, group messages.
       await this.ctx.groups.receive(c, env.body, ops, after);
@@ -294,7 +332,7 @@ export class DirectReceiving {
     } else {
       throw new ProtocolError('unsupported message kind');
     }
-    await this.ctx.saveContact(c, ops);
+    await this.ctx.saveContact(mergeDeviceView(contact, c), ops);
     for (const f of after) f();
   }
 }

@@ -70,7 +70,7 @@ interface FanoutTarget {
 
 /** Where each device of `c` receives from me: the first device's queue, then the others'. */
 function deviceQueues(c: ContactRecord): OutboundQueue[] {
-  return c.send ? [c.send] : [];
+  return [...(c.send ? [c.send] : []), ...(c.others ?? []).map((d) => d.send)];
 }
 
 interface FanoutPartition {

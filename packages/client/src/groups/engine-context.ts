@@ -34,8 +34,11 @@ export const MAX_GROUP_EVENTS = 10_000;
 export { MAX_GROUP_TEXT } from './group-records.ts';
 /** Messages kept while their sender's key is on its way. */
 export const MAX_STASHED = 256;
-/** Sender chains kept per member (the current one and those before it, for late messages). */
-export const MAX_CHAINS_PER_MEMBER = 3;
+/**
+ * Sender chains kept per member (the current ones and those before them, for late messages):
+ * three per device, each device of a member having its own chain (decision 0040), at most 16.
+ */
+export const MAX_CHAINS_PER_MEMBER = 3 * 16;
 /**
  * Payloads kept because what they need came later on the wire (a relay refusal and a resend can
  * reorder a session's messages): events before their invitation, anything before a binding.

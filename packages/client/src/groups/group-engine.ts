@@ -1188,6 +1188,21 @@ export class GroupEngine {
     }
   }
 
+  /**
+   * Contact `c`'s devices changed (a device added, or one revoked): in every group where `c`
+   * reaches a member, my chain is replaced before my next message and goes to every device they
+   * have now (removal rotation, decision 0012; a revoked device must not read what comes next).
+   */
+  async memberDevicesChanged(c: ContactRecord): Promise<void> {
+    const concerned = [...this.groups.values()].filter(
+      (l) => l.rec.status === 'joined' && !l.rec.rotate && this.memberOfContact(l, c) !== undefined,
+    );
+    if (concerned.length === 0) return;
+    await this.change(async (tx) => {
+      for (const l of concerned) this.putRec(tx, l, { ...l.rec, rotate: true });
+    });
+  }
+
   /** Old member key (hex) → new one, for the removed keys an applied rekey replaced. */
   private rekeys(l: Loaded, removed: string[], after: GroupState): Map<string, Uint8Array> {
     const out = new Map<string, Uint8Array>();
@@ -1210,7 +1225,12 @@ export class GroupEngine {
     this.accountKey = accountKey.publicKey;
     let n = 0;
     for (const l of [...this.groups.values()]) {
-      if (l.rec.status !== 'joined' || !l.rec.nx) continue;
+      if (l.rec.status !== 'joined') continue;
+      if (!l.rec.nx) {
+        // No commitment (joined before the account had a device log): the chain is replaced.
+        if (!l.rec.rotate) await this.change(async (tx) => this.putRec(tx, l, { ...l.rec, rotate: true }));
+        continue;
+      }
       await this.change(async (tx) => {
         const current = this.groups.get(hex(l.rec.id));
         if (!current?.rec.nx || current.rec.status !== 'joined') return;

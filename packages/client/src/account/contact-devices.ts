@@ -1,0 +1,563 @@
+/**
+ * A contact's devices and mine toward them, the account's part for it (decision 0030 "Contacts
+ * see one person", "Sessions: one per device pair"; decision 0038). Toward each contact my
+ * contact identity (Ckp) signs a device set (core device-set.ts) that lists my devices, their
+ * prekeys and the queue where each receives from that contact; the contact keeps one Double
+ * Ratchet session per device pair. This part:
+ * - publishes my set to a contact that has none from this device yet (a `devices` message);
+ * - takes a contact's set in (checks, pre-rotation, drops the sessions of devices it no longer
+ *   lists, and the outbox entries waiting for them);
+ * - makes a restored or linked device a device of each snapshot contact: its queue, a new set
+ *   (seq above the snapshot's), and an introduction to each of the contact's devices (PQXDH with
+ *   the device's signed prekey, no one-time prekey: X3DH §3.3);
+ * - answers such an introduction on the contact's side: a new session with that device;
+ * - after a revocation, signs a set without the revoked device with the pre-rotated Ckp.
+ *
+ * The contact's first device keeps the record's own fields (an older record is a set of one);
+ * `deviceView` and `mergeDeviceView` let the outbox and receiving use any device's session
+ * through those fields.
+ */
+import {
+  NotFoundError,
+  ProtocolError,
+  VerificationError,
+  asBytes,
+  asMap,
+  checkDeviceSetUpdate,
+  createDeviceSet,
+  createDeviceSetEntry,
+  createEnvelope,
+  decodeDeviceIntro,
+  decodeDeviceSet,
+  decodeEnvelope,
+  deviceId,
+  encodeDeviceIntro,
+  encodeDeviceSet,
+  encodeEnvelope,
+  encodeRatchetState,
+  equalBytes,
+  heldDeviceSet,
+  initRatchetReceiver,
+  initRatchetSender,
+  nextIdentityCommitment,
+  openNextIdentity,
+  padToBucket,
+  pqxdhInitiate,
+  pqxdhRespond,
+  prekeyId,
+  recertifyDeviceSetEntry,
+  ratchetDecrypt,
+  ratchetEncrypt,
+  sealNextIdentity,
+  signKeyPairFromSeed,
+  toHex,
+  unpad,
+  wipe,
+  type CborMap,
+  type DeviceSet,
+  type DeviceSetEntry,
+  type SignKeyPair,
+} from '@parus/core';
+import type { SnapshotContact } from '../account-snapshot.ts';
+import {
+  decodeOutbox,
+  encodeRecord,
+  type ContactRecord,
+  type OutboxRecord,
+  type PeerDevice,
+} from '../records.ts';
+import type { StoreOp } from '../store.ts';
+import { C, conversationId, hex, outboxKey, signPair, type AccountContext } from './account-context.ts';
+import type { DeviceRegistry } from './device-registry.ts';
+
+/** What the device sets part uses of the account. */
+export type ContactDevicesContext = Pick<
+  AccountContext,
+  | 'store'
+  | 'mirror'
+  | 'rng'
+  | 'now'
+  | 'lock'
+  | 'events'
+  | 'contactsById'
+  | 'queues'
+  | 'device'
+  | 'newQueues'
+  | 'subscribeQueue'
+  | 'saveContact'
+  | 'contactsChanged'
+  | 'info'
+  | 'byAlias'
+  | 'mustContact'
+  | 'control'
+  | 'nextOutboxSeq'
+  | 'kickFlush'
+>;
+
+/** The record fields that belong to the contact's first device. */
+const DEVICE_FIELDS = ['device', 'session', 'ad', 'send', 'send2', 'stepAt', 'rekeyAsked'] as const;
+
+/** Every device of the contact I have a session with: the first, then the others. */
+export function remoteDevices(c: ContactRecord): Uint8Array[] {
+  return [...(c.device && c.send ? [c.device] : []), ...(c.others ?? []).map((d) => d.device)];
+}
+
+function sameDevice(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a !== undefined && b !== undefined && equalBytes(a, b);
+}
+
+function peerOf(v: ContactRecord): PeerDevice {
+  const d: PeerDevice = { device: v.device!, session: v.session, ad: v.ad, send: v.send! };
+  if (v.send2) d.send2 = v.send2;
+  if (v.stepAt !== undefined) d.stepAt = v.stepAt;
+  if (v.rekeyAsked !== undefined) d.rekeyAsked = v.rekeyAsked;
+  return d;
+}
+
+function withFirst(c: ContactRecord, d: PeerDevice | undefined): ContactRecord {
+  const out: ContactRecord = { ...c };
+  for (const f of DEVICE_FIELDS) delete out[f];
+  if (!d) return { ...out, session: new Uint8Array(0), ad: new Uint8Array(0) };
+  out.device = d.device;
+  out.session = d.session;
+  out.ad = d.ad;
+  out.send = d.send;
+  if (d.send2) out.send2 = d.send2;
+  if (d.stepAt !== undefined) out.stepAt = d.stepAt;
+  if (d.rekeyAsked !== undefined) out.rekeyAsked = d.rekeyAsked;
+  return out;
+}
+
+/**
+ * `c` as seen through one of its devices: the record with that device's session and queues in
+ * the first device's fields. The record itself for the first device (or no key); undefined
+ * for a device it does not have.
+ */
+export function deviceView(c: ContactRecord, key: Uint8Array | undefined): ContactRecord | undefined {
+  if (!key || sameDevice(c.device, key)) return c;
+  const d = c.others?.find((o) => equalBytes(o.device, key));
+  return d ? withFirst(c, d) : undefined;
+}
+
+/** Puts a view (deviceView) back: its device's fields where that device is, the rest as the view has it. */
+export function mergeDeviceView(base: ContactRecord, view: ContactRecord): ContactRecord {
+  const i = base.others?.findIndex((o) => sameDevice(o.device, view.device)) ?? -1;
+  if (i < 0 || sameDevice(base.device, view.device)) return view;
+  const first = base.device && base.send ? peerOf(base) : undefined;
+  const out = withFirst(view, first);
+  if (!first) {
+    out.session = base.session;
+    out.ad = base.ad;
+  }
+  out.others = base.others!.map((o, j) => (j === i ? peerOf(view) : o));
+  return out;
+}
+
+/** The held set of a record, decoded (its signatures were checked when it was taken in). */
+function held(bytes: Uint8Array | undefined): DeviceSet | undefined {
+  return bytes ? decodeDeviceSet(bytes) : undefined;
+}
+
+export class ContactDevices {
+  constructor(
+    private readonly ctx: ContactDevicesContext,
+    private readonly registry: DeviceRegistry,
+  ) {}
+
+  /** My entry toward `c`: this device, its prekeys, my queues for `c`. */
+  private async ownEntry(c: ContactRecord, identity: SignKeyPair): Promise<DeviceSetEntry> {
+    const { dh, kem } = await this.registry.prekeys();
+    return createDeviceSetEntry({
+      identity,
+      device: this.ctx.device(),
+      prekey: dh.publicKey,
+      kem: kem.publicKey,
+      queue: { relay: c.recv.relay, sid: c.recv.sid },
+      ...(c.recv2 ? { queue2: { relay: c.recv2.relay, sid: c.recv2.sid } } : {}),
+      issued: this.ctx.now(),
+    });
+  }
+
+  /** A fresh next identity sealed to the account key, when the account has one (a log). */
+  private async freshNext(): Promise<{ sealed: Uint8Array; commitment: Uint8Array } | undefined> {
+    const accountKey = await this.registry.accountPublic();
+    if (!accountKey) return undefined;
+    const seed = this.ctx.rng.bytes(32);
+    try {
+      const sealed = sealNextIdentity(this.ctx.rng, accountKey, seed);
+      return { sealed, commitment: nextIdentityCommitment(signKeyPairFromSeed(seed).publicKey) };
+    } finally {
+      wipe(seed);
+    }
+  }
+
+  /**
+   * My new set toward `c`: the devices of the set I know (minus `drop`) and this one, seq one
+   * above, the same commitment (or a new one, with its sealed seed, when there is none yet).
+   */
+  private async nextSet(
+    c: ContactRecord,
+    opts: {
+      drop?: Uint8Array;
+      identity?: SignKeyPair;
+      next?: { sealed: Uint8Array; commitment: Uint8Array };
+    } = {},
+  ): Promise<{ set: DeviceSet; nextSealed?: Uint8Array }> {
+    const identity = opts.identity ?? signPair(c.identity);
+    const mine = held(c.mySet);
+    const me = this.ctx.device().publicKey;
+    const kept = (mine?.devices ?? []).filter(
+      (e) => !equalBytes(e.cert.deviceKey, me) && !sameDevice(e.cert.deviceKey, opts.drop),
+    );
+    // Entries of other devices are certified by the key that signed them: after a rotation, again.
+    const devices = kept.map((e) =>
+      equalBytes(e.cert.identityKey, identity.publicKey) ? e : this.recertify(e, identity),
+    );
+    devices.push(await this.ownEntry(c, identity));
+    let next = opts.next;
+    let commitment = next?.commitment ?? mine?.next;
+    if (!commitment && !c.nextSealed) {
+      next = await this.freshNext();
+      commitment = next?.commitment;
+    }
+    const set = createDeviceSet({
+      identity,
+      seq: (mine?.seq ?? 0) + 1,
+      devices: devices.slice(-16),
+      ...(commitment ? { next: commitment } : {}),
+    });
+    return { set, ...(next ? { nextSealed: next.sealed } : {}) };
+  }
+
+  /** Another device's entry certified by a new identity (a rotation): its prekeys and queues as they were. */
+  private recertify(e: DeviceSetEntry, identity: SignKeyPair): DeviceSetEntry {
+    return recertifyDeviceSetEntry(e, identity, this.ctx.now());
+  }
+
+  /**
+   * Publishes this device's set to every active contact it has not sent one to (`mySet` unset):
+   * new contacts, and contacts made before device sets. Run by the flush.
+   */
+  async publishPending(): Promise<void> {
+    const due = [...this.ctx.contactsById.values()].filter(
+      (c) => c.status === 'active' && c.device && !c.mySet,
+    );
+    if (due.length === 0) return;
+    await this.ctx.lock.run(async () => {
+      for (const before of due) {
+        const c = this.ctx.contactsById.get(hex(before.id));
+        if (!c || c.mySet || c.status !== 'active') continue;
+        const { set, nextSealed } = await this.nextSet(c);
+        const bytes = encodeDeviceSet(set);
+        const next: ContactRecord = { ...c, mySet: bytes };
+        if (nextSealed) next.nextSealed = nextSealed;
+        await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
+      }
+    });
+  }
+
+  /** Signs my set toward `alias` again (seq one up) and sends it to each of their devices. */
+  async republish(alias: string): Promise<void> {
+    await this.ctx.lock.run(async () => {
+      const c = this.ctx.mustContact(alias);
+      const { set, nextSealed } = await this.nextSet(c);
+      const bytes = encodeDeviceSet(set);
+      const next: ContactRecord = { ...c, mySet: bytes };
+      if (nextSealed) next.nextSealed = nextSealed;
+      await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
+    });
+    this.ctx.kickFlush();
+  }
+
+  /**
+   * A contact's device set (a `devices` message from `sender`, one of their devices), checked
+   * against the one held (core checkDeviceSetUpdate: newer, by their identity or its committed
+   * successor). Returns the record with the set in: devices it no longer lists lose their
+   * sessions, and `ops` gets the removal of the outbox entries waiting for them. `added` is a
+   * new device's session (an introduction's).
+   */
+  takeSet(
+    c: ContactRecord,
+    bytes: Uint8Array,
+    sender: Uint8Array,
+    ops: StoreOp[],
+    added?: PeerDevice,
+  ): ContactRecord {
+    const set = decodeDeviceSet(bytes);
+    const before = held(c.theirSet);
+    const { rotated } = checkDeviceSetUpdate(before && heldDeviceSet(before), set, c.theirIdentity);
+    const entry = set.devices.find((e) => equalBytes(e.cert.deviceKey, sender));
+    if (!entry) throw new VerificationError('device set sent by a device it does not list');
+    const listed = (key: Uint8Array): DeviceSetEntry | undefined =>
+      set.devices.find((e) => equalBytes(e.cert.deviceKey, key));
+    // A device I have a session with that no set listed yet (its contact made before device
+    // sets, and a set from a new device that did not know it) stays until a rotation.
+    const listedBefore = (key: Uint8Array): boolean =>
+      before?.devices.some((e) => equalBytes(e.cert.deviceKey, key)) ?? false;
+    // Every device I keep a session with, first one first, with its queues as the set says.
+    const sessions: PeerDevice[] = [];
+    const first = c.device && c.send ? peerOf(c) : undefined;
+    for (const d of [...(first ? [first] : []), ...(c.others ?? [])]) {
+      if (added && equalBytes(d.device, added.device)) continue;
+      const e = listed(d.device);
+      if (!e) {
+        if (!rotated && !listedBefore(d.device)) sessions.push(d);
+        continue;
+      }
+      const kept: PeerDevice = { ...d, send: e.queue };
+      if (e.queue2) kept.send2 = e.queue2;
+      else delete kept.send2;
+      sessions.push(kept);
+    }
+    if (added) sessions.push(added);
+    if (sessions.length === 0) throw new ProtocolError('device set leaves no device to talk to');
+    const gone = remoteDevices(c).filter((k) => !sessions.some((s) => equalBytes(s.device, k)));
+    for (const { key, value: e } of this.ctx.mirror.entries(C.outbox, decodeOutbox))
+      if (equalBytes(e.contact, c.id) && e.dev && gone.some((k) => equalBytes(k, e.dev!)))
+        ops.push({ type: 'del', collection: C.outbox, key });
+    let out = withFirst(c, sessions[0]);
+    const others = sessions.slice(1);
+    if (others.length) out.others = others;
+    else delete out.others;
+    out.theirSet = bytes;
+    if (rotated) out = { ...out, theirIdentity: set.identityKey };
+    return out;
+  }
+
+  /** After a set came in: the UI hears that the contact's devices changed. */
+  announce(c: ContactRecord): () => void {
+    if (c.peer) return () => undefined;
+    const info = this.ctx.info(c);
+    return () => this.ctx.events.emit('contact', { alias: c.alias, change: 'devices', info });
+  }
+
+  /**
+   * An introduction from a new device of contact `c` on my queue for them: PQXDH with my
+   * prekey (the one my set gave them) and their identity, the first message a `devices`
+   * envelope whose set lists the new device; the session with it is added to `c`.
+   */
+  async receiveIntro(c: ContactRecord, body: Uint8Array, seenOp: StoreOp): Promise<void> {
+    const intro = decodeDeviceIntro(body);
+    if (!equalBytes(intro.identityKey, c.theirIdentity))
+      throw new VerificationError('introduction by another identity than the contact');
+    const { dh, kem } = await this.registry.prekeys();
+    if (!equalBytes(intro.card, prekeyId(dh.publicKey)))
+      throw new ProtocolError('introduction for another prekey');
+    const keys = pqxdhRespond({
+      identity: signPair(c.identity),
+      signedPrekey: dh,
+      kemKeyPair: kem,
+      peerIdentityKey: intro.identityKey,
+      init: intro.init,
+    });
+    const session = initRatchetReceiver({
+      sharedSecret: keys.sharedSecret,
+      ownRatchetKeyPair: dh,
+      sharedHeaderKey: keys.sharedHeaderKey,
+      nextHeaderKey: keys.nextHeaderKey,
+    });
+    wipe(keys.sharedSecret, keys.sharedHeaderKey, keys.nextHeaderKey);
+    const dec = ratchetDecrypt(session, intro.message, keys.associatedData, this.ctx.rng);
+    const env = decodeEnvelope(unpad(dec.plaintext));
+    if (env.kind !== 'devices') throw new ProtocolError('introduction without a device set');
+    if (!equalBytes(env.conv, c.conv)) throw new VerificationError('introduction for another conversation');
+    const setBytes = asBytes(asMap(env.body as CborMap, 'devices body').set, 'device set', {
+      max: 32 * 1024,
+    });
+    const entry = decodeDeviceSet(setBytes).devices.find((e) => equalBytes(e.cert.deviceKey, env.device));
+    if (!entry) throw new VerificationError('introduction by a device its set does not list');
+    const added: PeerDevice = {
+      device: env.device,
+      session: encodeRatchetState(dec.state),
+      ad: keys.associatedData,
+      send: entry.queue,
+      stepAt: this.ctx.now(),
+    };
+    if (entry.queue2) added.send2 = entry.queue2;
+    const ops: StoreOp[] = [seenOp];
+    const next = this.takeSet(c, setBytes, env.device, ops, added);
+    await this.ctx.saveContact(next, ops);
+    this.ctx.contactsChanged();
+    this.announce(next)();
+  }
+
+  /**
+   * Makes each waiting snapshot contact (a restore's or a link's) a contact of this device: my
+   * queue for them, my new set (this device added, seq above the snapshot's), one session per
+   * device of their set, each opened by an introduction in that device's queue (sent by the
+   * flush like any entry). Contacts whose set the snapshot does not have stay waiting.
+   * Returns how many were made.
+   */
+  async introduceRestored(waiting: SnapshotContact[]): Promise<SnapshotContact[]> {
+    const left: SnapshotContact[] = [];
+    for (const s of waiting) {
+      if (!s.theirSet || !s.senderKey) {
+        left.push(s);
+        continue;
+      }
+      if ([...this.ctx.contactsById.values()].some((c) => equalBytes(c.theirIdentity, s.theirIdentity)))
+        continue;
+      await this.introduceOne(s);
+    }
+    return left;
+  }
+
+  private async introduceOne(s: SnapshotContact): Promise<void> {
+    const theirs = decodeDeviceSet(s.theirSet!);
+    if (!equalBytes(theirs.identityKey, s.theirIdentity))
+      throw new VerificationError('snapshot device set by another identity than the contact');
+    const { first: recv, second: recv2 } = await this.ctx.newQueues(s.theirSenderKey);
+    const identity = signPair(s.identity);
+    const conv = conversationId(identity.publicKey, s.theirIdentity);
+    const now = this.ctx.now();
+    let c: ContactRecord = {
+      id: this.ctx.rng.bytes(16),
+      alias: this.ctx.byAlias(s.alias) ? `${s.alias}-${toHex(this.ctx.rng.bytes(2))}` : s.alias,
+      name: s.name,
+      state: s.state,
+      status: 'active',
+      identity: s.identity,
+      theirIdentity: s.theirIdentity,
+      conv,
+      ad: new Uint8Array(0),
+      recv,
+      senderKey: s.senderKey!,
+      session: new Uint8Array(0),
+      created: now,
+      theirSet: s.theirSet!,
+    };
+    if (recv2) c.recv2 = recv2;
+    if (s.theirSenderKey) c.theirSenderKey = s.theirSenderKey;
+    if (s.mySet) c.mySet = s.mySet;
+    if (s.nextSealed) c.nextSealed = s.nextSealed;
+    const { set, nextSealed } = await this.nextSet(c);
+    const mySet = encodeDeviceSet(set);
+    c.mySet = mySet;
+    if (nextSealed) c.nextSealed = nextSealed;
+    const envelope = encodeEnvelope(
+      createEnvelope({
+        device: this.ctx.device(),
+        conv,
+        parents: [],
+        lamport: 0,
+        ts: now,
+        kind: 'devices',
+        body: { set: mySet },
+      }),
+    );
+    const sessions: PeerDevice[] = [];
+    const entries: OutboxRecord[] = [];
+    for (const d of theirs.devices) {
+      const { keys, init } = pqxdhInitiate({
+        rng: this.ctx.rng,
+        identity,
+        bundle: { identityKey: theirs.identityKey, signedPrekey: d.prekey, kemKey: d.kem },
+      });
+      let session = initRatchetSender({
+        sharedSecret: keys.sharedSecret,
+        peerRatchetKey: d.prekey,
+        sharedHeaderKey: keys.sharedHeaderKey,
+        nextHeaderKey: keys.nextHeaderKey,
+        rng: this.ctx.rng,
+      });
+      wipe(keys.sharedSecret, keys.sharedHeaderKey, keys.nextHeaderKey);
+      const enc = ratchetEncrypt(session, padToBucket(envelope), keys.associatedData, this.ctx.rng);
+      session = enc.state;
+      const wire = encodeDeviceIntro({
+        v: 1,
+        card: prekeyId(d.prekey),
+        identityKey: identity.publicKey,
+        init,
+        message: enc.message,
+      });
+      const peer: PeerDevice = {
+        device: d.cert.deviceKey,
+        session: encodeRatchetState(session),
+        ad: keys.associatedData,
+        send: d.queue,
+        stepAt: now,
+      };
+      if (d.queue2) peer.send2 = d.queue2;
+      sessions.push(peer);
+      // Sent as it is (the entry carries its wire), dropped once a relay took it.
+      entries.push({
+        seq: this.ctx.nextOutboxSeq(),
+        contact: c.id,
+        envelope,
+        wire,
+        state: 'queued',
+        attempts: 1,
+        nextAt: 0,
+        dev: d.cert.deviceKey,
+      });
+    }
+    c = withFirst(c, sessions[0]);
+    if (sessions.length > 1) c.others = sessions.slice(1);
+    const ops: StoreOp[] = entries.map((e) => ({
+      type: 'put',
+      collection: C.outbox,
+      key: outboxKey(e.seq),
+      value: encodeRecord(e),
+    }));
+    await this.ctx.lock.run(async () => {
+      await this.ctx.saveContact(c, ops);
+      this.ctx.contactsChanged();
+      this.ctx.queues.set(hex(recv.rid), { kind: 'contact', id: hex(c.id) });
+      if (recv2) this.ctx.queues.set(hex(recv2.rid), { kind: 'contact', id: hex(c.id) });
+    });
+    await this.ctx.subscribeQueue(recv).catch(() => undefined);
+    if (recv2) void this.ctx.subscribeQueue(recv2).catch(() => undefined);
+    this.ctx.events.emit('contact', { alias: c.alias, change: 'added', info: this.ctx.info(c) });
+    this.ctx.kickFlush();
+  }
+
+  /**
+   * After `revoked` left the log: toward every contact, a set without it signed by my next
+   * identity (opened with the account key from the passphrase), committing to a new next one
+   * (decision 0030 "Revocation"). My record takes the new identity. Contacts whose set has no
+   * commitment yet (made before this device had a log) get a set without the device signed by
+   * the current identity. Returns how many contacts were told.
+   */
+  async rotateAfterRevoke(revoked: Uint8Array, accountKey: SignKeyPair): Promise<number> {
+    let told = 0;
+    await this.ctx.lock.run(async () => {
+      for (const c of [...this.ctx.contactsById.values()]) {
+        if (c.status !== 'active' || !c.mySet) continue;
+        const mine = held(c.mySet)!;
+        let identity: SignKeyPair | undefined;
+        if (mine.next && c.nextSealed) {
+          identity = openNextIdentity(accountKey, c.nextSealed);
+          if (!equalBytes(nextIdentityCommitment(identity.publicKey), mine.next))
+            throw new VerificationError('sealed next identity does not match its commitment');
+        }
+        const fresh = identity ? await this.freshNext() : undefined;
+        const { set, nextSealed } = await this.nextSet(c, {
+          drop: revoked,
+          ...(identity ? { identity } : {}),
+          ...(fresh ? { next: fresh } : {}),
+        });
+        const bytes = encodeDeviceSet(set);
+        let next: ContactRecord = { ...c, mySet: bytes };
+        if (nextSealed) next.nextSealed = nextSealed;
+        if (identity) next = { ...next, identity: identity.secretKey };
+        await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
+        told++;
+      }
+    });
+    this.ctx.kickFlush();
+    return told;
+  }
+
+  /** A contact's devices (first one first), as ids `parus devices` would show them. */
+  contactDevices(alias: string): Array<{ id: string; key: string }> {
+    const c = this.ctx.mustContact(alias);
+    return remoteDevices(c).map((k) => ({ id: deviceId(k), key: toHex(k) }));
+  }
+
+  /** For tests and tools: the set of mine a contact record holds, decoded. */
+  mySet(alias: string): DeviceSet {
+    const c = this.ctx.mustContact(alias);
+    if (!c.mySet) throw new NotFoundError(`no device set toward ${alias} yet`);
+    return decodeDeviceSet(c.mySet);
+  }
+}
