@@ -12,6 +12,7 @@ import {
   createGroup,
   createGroupEvent,
   decodeCbor,
+  decodeSenderChain,
   fromHex,
   memberKeyChange,
   signKeyPairFromSeed,
@@ -299,44 +300,51 @@ describe('revocation replaces my member key by the committed one (pre-rotation)'
   });
 });
 
+/** Alice (laptop, then a restored phone), Bob and Carol (Alice's contacts) in one group. */
+async function aliceOnTwoDevicesInAGroup(): Promise<{
+  alice: Account;
+  bob: Account;
+  carol: Account;
+  phone: Account;
+  g: string;
+}> {
+  const alice = await world.account('Alice');
+  const bob = await world.account('Bob');
+  const carol = await world.account('Carol');
+  await alice.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
+  await befriend(alice, bob, 'alice');
+  await befriend(alice, carol, 'alice');
+  const g = (await alice.groups.create('Birds')).id;
+  await alice.groups.invite(g, 'Bob');
+  await alice.groups.invite(g, 'Carol');
+  await settle([alice, bob, carol]);
+  await bob.groups.join(g);
+  await carol.groups.join(g);
+  await until([alice, bob, carol], () =>
+    [alice, bob, carol].every((a) => a.groups.members(g).length === 3 && a.groups.members(g).every((m) => m.linked)),
+  );
+  await bob.groups.send(g, 'before');
+  await settle([alice, bob, carol]);
+  const phone = await restore(await travelled(alice), 'phone');
+  await until([alice, bob, carol, phone], () => phone.groups.members(g).every((m) => m.linked), 120_000);
+  await settle([alice, bob, carol, phone]);
+  return { alice, bob, carol, phone, g };
+}
+
 describe('a restored device is another device of the same member', () => {
   it('the group works there both ways, the others see one member, and a message reaches both of Alice’s devices once', async () => {
-    const alice = await world.account('Alice');
-    const bob = await world.account('Bob');
-    const carol = await world.account('Carol');
-    await alice.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
-    await befriend(alice, bob, 'alice');
-    await befriend(alice, carol, 'alice');
-    const g = (await alice.groups.create('Birds')).id;
-    await alice.groups.invite(g, 'Bob');
-    await alice.groups.invite(g, 'Carol');
-    await settle([alice, bob, carol]);
-    await bob.groups.join(g);
-    await carol.groups.join(g);
-    await until([alice, bob, carol], () =>
-      [alice, bob, carol].every(
-        (a) => a.groups.members(g).length === 3 && a.groups.members(g).every((m) => m.linked),
-      ),
-    );
-    await bob.groups.send(g, 'before');
-    await settle([alice, bob, carol]);
-
-    const phone = await restore(await travelled(alice), 'phone');
-    await until([alice, bob, carol, phone], () => phone.groups.members(g).every((m) => m.linked), 120_000);
-    await settle([alice, bob, carol, phone]);
+    const { alice, bob, carol, phone, g } = await aliceOnTwoDevicesInAGroup();
     // One member, not two, for everyone.
     for (const a of [bob, carol]) expect(a.groups.members(g)).toHaveLength(3);
     expect(myKey(phone, g)).toBe(myKey(alice, g));
 
     await phone.groups.send(g, 'from the phone');
     await bob.groups.send(g, 'to both of them');
-    await until(
-      [alice, bob, carol, phone],
-      async () =>
-        (await texts(bob, g)).includes('from the phone') &&
-        (await texts(carol, g)).includes('from the phone') &&
-        (await texts(phone, g)).includes('to both of them') &&
-        (await texts(alice, g)).includes('to both of them'),
+    await until([alice, bob, carol, phone], async () =>
+      (await texts(bob, g)).includes('from the phone') &&
+      (await texts(carol, g)).includes('from the phone') &&
+      (await texts(phone, g)).includes('to both of them') &&
+      (await texts(alice, g)).includes('to both of them'),
     );
     await settle([alice, bob, carol, phone]);
     for (const a of [bob, carol]) {
@@ -344,7 +352,42 @@ describe('a restored device is another device of the same member', () => {
       expect(m).toHaveLength(1);
       expect(m[0]!.dir).toBe('in');
     }
-    for (const a of [alice, phone])
-      expect((await texts(a, g)).filter((t) => t === 'to both of them')).toHaveLength(1);
+    for (const a of [alice, phone]) expect((await texts(a, g)).filter((t) => t === 'to both of them')).toHaveLength(1);
+  });
+
+  it('after the laptop is revoked, new group messages do not reach it and it holds no chain to read them; the others chat on', async () => {
+    const { alice: laptop, bob, carol, phone, g } = await aliceOnTwoDevicesInAGroup();
+    const laptopId = (await phone.devices.list()).find((d) => d.name === 'laptop')!.id;
+    const chainsBefore = new Set((await storeOf(laptop).list(GC.receivers(fromHex(g)))).map((e) => e.key));
+    await phone.revokeDevice(laptopId, PASS);
+    await settle([phone, bob, carol]);
+    // Alice's member key moved to the committed one; still one member for Bob and Carol.
+    const newKey = myKey(phone, g);
+    for (const a of [bob, carol]) {
+      expect(a.groups.members(g)).toHaveLength(3);
+      expect(a.groups.members(g).find((m) => m.key === newKey)?.role).toBe('creator');
+    }
+    await bob.groups.send(g, 'after the revocation');
+    await carol.groups.send(g, 'me too');
+    await phone.groups.send(g, 'from the phone, after');
+    await until([phone, bob, carol], async () =>
+      (await texts(phone, g)).includes('me too') &&
+      (await texts(bob, g)).includes('from the phone, after') &&
+      (await texts(carol, g)).includes('after the revocation'),
+    );
+    await settle([phone, bob, carol]);
+    await laptop.sync({ timeoutMs: 60_000 }).catch(() => undefined);
+    await settle([phone, bob, carol]);
+    await laptop.sync({ timeoutMs: 60_000 }).catch(() => undefined);
+    const seen = await texts(laptop, g);
+    for (const t of ['after the revocation', 'me too', 'from the phone, after']) expect(seen).not.toContain(t);
+    // Bob's and Carol's chains were replaced (removal rotation) and the new ones never reached
+    // it: it could not open their new messages even if it got the ciphertexts.
+    const chainsAfter = (await storeOf(laptop).list(GC.receivers(fromHex(g)))).map((e) => e.key);
+    expect(chainsAfter.filter((k) => !chainsBefore.has(k))).toEqual([]);
+    for (const a of [bob, carol, phone]) {
+      const current = toHex(decodeSenderChain((await storeOf(a).get(GC.chains, g))!).chainId);
+      expect(chainsAfter).not.toContain(current);
+    }
   });
 });
