@@ -321,7 +321,9 @@ async function aliceOnTwoDevicesInAGroup(): Promise<{
   await bob.groups.join(g);
   await carol.groups.join(g);
   await until([alice, bob, carol], () =>
-    [alice, bob, carol].every((a) => a.groups.members(g).length === 3 && a.groups.members(g).every((m) => m.linked)),
+    [alice, bob, carol].every(
+      (a) => a.groups.members(g).length === 3 && a.groups.members(g).every((m) => m.linked),
+    ),
   );
   await bob.groups.send(g, 'before');
   await settle([alice, bob, carol]);
@@ -340,11 +342,13 @@ describe('a restored device is another device of the same member', () => {
 
     await phone.groups.send(g, 'from the phone');
     await bob.groups.send(g, 'to both of them');
-    await until([alice, bob, carol, phone], async () =>
-      (await texts(bob, g)).includes('from the phone') &&
-      (await texts(carol, g)).includes('from the phone') &&
-      (await texts(phone, g)).includes('to both of them') &&
-      (await texts(alice, g)).includes('to both of them'),
+    await until(
+      [alice, bob, carol, phone],
+      async () =>
+        (await texts(bob, g)).includes('from the phone') &&
+        (await texts(carol, g)).includes('from the phone') &&
+        (await texts(phone, g)).includes('to both of them') &&
+        (await texts(alice, g)).includes('to both of them'),
     );
     await settle([alice, bob, carol, phone]);
     for (const a of [bob, carol]) {
@@ -352,7 +356,8 @@ describe('a restored device is another device of the same member', () => {
       expect(m).toHaveLength(1);
       expect(m[0]!.dir).toBe('in');
     }
-    for (const a of [alice, phone]) expect((await texts(a, g)).filter((t) => t === 'to both of them')).toHaveLength(1);
+    for (const a of [alice, phone])
+      expect((await texts(a, g)).filter((t) => t === 'to both of them')).toHaveLength(1);
   });
 
   it('after the laptop is revoked, new group messages do not reach it and it holds no chain to read them; the others chat on', async () => {
@@ -370,17 +375,20 @@ describe('a restored device is another device of the same member', () => {
     await bob.groups.send(g, 'after the revocation');
     await carol.groups.send(g, 'me too');
     await phone.groups.send(g, 'from the phone, after');
-    await until([phone, bob, carol], async () =>
-      (await texts(phone, g)).includes('me too') &&
-      (await texts(bob, g)).includes('from the phone, after') &&
-      (await texts(carol, g)).includes('after the revocation'),
+    await until(
+      [phone, bob, carol],
+      async () =>
+        (await texts(phone, g)).includes('me too') &&
+        (await texts(bob, g)).includes('from the phone, after') &&
+        (await texts(carol, g)).includes('after the revocation'),
     );
     await settle([phone, bob, carol]);
     await laptop.sync({ timeoutMs: 60_000 }).catch(() => undefined);
     await settle([phone, bob, carol]);
     await laptop.sync({ timeoutMs: 60_000 }).catch(() => undefined);
     const seen = await texts(laptop, g);
-    for (const t of ['after the revocation', 'me too', 'from the phone, after']) expect(seen).not.toContain(t);
+    for (const t of ['after the revocation', 'me too', 'from the phone, after'])
+      expect(seen).not.toContain(t);
     // Bob's and Carol's chains were replaced (removal rotation) and the new ones never reached
     // it: it could not open their new messages even if it got the ciphertexts.
     const chainsAfter = (await storeOf(laptop).list(GC.receivers(fromHex(g)))).map((e) => e.key);
