@@ -39,10 +39,13 @@ import {
   type SnapshotMessage,
 } from './history-snapshot.ts';
 import type { ContactRecord, ContactState } from './records.ts';
+import { decodeSnapshotGroups, encodeSnapshotGroups, type SnapshotGroup } from './snapshot-groups.ts';
 
 export const SNAPSHOT_VERSION = 1;
 export const MAX_SNAPSHOT_CONTACTS = 10_000;
 export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
+/** CBOR items the groups section may hold (snapshot-groups.ts bounds each group). */
+const MAX_SNAPSHOT_GROUP_ITEMS = 4_000_000;
 const CONTACT_STATES: readonly ContactState[] = ['unvalidated', 'validated', 'compromised'];
 
 export interface SnapshotContact {
@@ -113,6 +116,8 @@ export interface AccountSnapshot {
   inboxes?: Uint8Array[];
   /** 1:1 messages, as the user chose to carry them (absent: none). */
   history?: SnapshotMessage[];
+  /** Groups and rooms (snapshot-groups.ts, decision 0040); absent in older snapshots: none. */
+  groups?: SnapshotGroup[];
 }
 
 export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
@@ -146,6 +151,7 @@ export function encodeSnapshot(s: AccountSnapshot): Uint8Array {
   };
   if (s.inboxes && s.inboxes.length > 0) m.inboxes = s.inboxes;
   if (s.history && s.history.length > 0) m.history = encodeHistory(s.history);
+  if (s.groups) m.groups = encodeSnapshotGroups(s.groups);
   return encodeCbor(m);
 }
 
@@ -160,15 +166,15 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
   const m = asMap(
     decodeCbor(bytes, {
       maxBytes: MAX_SNAPSHOT_BYTES,
-      maxDepth: 5,
+      maxDepth: 8,
       maxItems: Math.max(MAX_SNAPSHOT_CONTACTS + 8, MAX_SNAPSHOT_MESSAGES),
-      maxTotalItems: 24 * MAX_SNAPSHOT_CONTACTS + 32 * MAX_SNAPSHOT_MESSAGES + 64,
+      maxTotalItems: 24 * MAX_SNAPSHOT_CONTACTS + 32 * MAX_SNAPSHOT_MESSAGES + 64 + MAX_SNAPSHOT_GROUP_ITEMS,
     }),
     'snapshot',
   );
   fields(
     m,
-    ['v', 'name', 'relay', 'created', 'made', 'devices', 'contacts', 'inboxes', 'history'],
+    ['v', 'name', 'relay', 'created', 'made', 'devices', 'contacts', 'inboxes', 'history', 'groups'],
     'snapshot',
   );
   if (asUint(m.v, 'snapshot version') !== SNAPSHOT_VERSION) throw new DecodeError('unknown snapshot version');
@@ -219,6 +225,7 @@ export function decodeSnapshot(bytes: Uint8Array): AccountSnapshot {
       params: decodeAccountKeyParams(d.akp),
     },
     contacts,
+    groups: decodeSnapshotGroups(m.groups, new Set(contacts.map((c) => toHex(c.theirIdentity)))),
   };
   if (m.history !== undefined) snapshot.history = snapshotHistory(m.history, contacts);
   return snapshot;

@@ -283,6 +283,15 @@ export class Account {
       if (change === 'added' || change === 'active' || change === 'devices')
         void this.contactAppeared(alias).catch(() => undefined);
     });
+    // Groups across devices (decision 0040): a restored contact's session links the restored
+    // groups' members it reaches; a contact whose devices changed gets a new chain of mine.
+    this.events.on('contact', (e) => {
+      if (e.change !== 'added' && e.change !== 'devices') return;
+      const c = [...this.contactsById.values()].find((x) => !x.peer && !x.own && x.alias === e.alias);
+      if (!c) return;
+      const work = e.change === 'added' ? this.groups.linkRestored(c) : this.groups.memberDevicesChanged(c);
+      void work.then(() => this.kickFlush()).catch(() => undefined);
+    });
   }
   private readonly own: OwnDevices;
   private readonly resendMs: number;
@@ -364,6 +373,7 @@ export class Account {
       run: (fn) => this.lock.run(fn),
       kick: () => this.kickFlush(),
       emit: (change) => this.events.emit('group', change),
+      accountKeyPublic: () => this.devices.accountPublic(),
       emitMessage: (info) => this.events.emit('message', info),
       contactById: (id) => this.contactsById.get(hex(id)),
       contactsVersion: () => this.contactsVersion,
@@ -786,6 +796,7 @@ export class Account {
       devices,
       contacts,
       inboxes,
+      groups: await this.groups.snapshotSection((t) => contacts.some((c) => equalBytes(c.theirIdentity, t))),
     };
     const history = await this.snapshotHistory(people, opts.history ?? 'none');
     if (history.length > 0) snapshot.history = history;
@@ -810,7 +821,8 @@ export class Account {
     await this.devices.adopt(snapshot.devices, { passphrase: opts.passphrase, name: opts.deviceName });
     // The other devices' inbox cards: this new device opens its sessions with them (decision 0039).
     await this.own.takeCards(snapshot.inboxes ?? []);
-    const { history, ...kept } = snapshot;
+    // The groups become the engine's now (adoptSnapshotGroups): the record keeps the contacts.
+    const { history, groups: _groups, ...kept } = snapshot;
     await this.store.batch([
       {
         type: 'put',
@@ -820,6 +832,7 @@ export class Account {
       },
     ]);
     await this.restoreHistory(history ?? []);
+    await this.adoptSnapshotGroups(snapshot);
   }
 
   /** The snapshot's messages into the store, in batches (history-snapshot.ts). */
@@ -827,6 +840,34 @@ export class Account {
     const ops = restoreHistoryOps(messages);
     for (let i = 0; i < ops.length; i += 1000) await this.store.batch(ops.slice(i, i + 1000));
     this.conversations.clear();
+  }
+
+  /**
+   * The snapshot's groups and rooms become this device's (groups/group-snapshot.ts, decision
+   * 0040): linked to the contacts this device has, the others as their sessions come
+   * (`groups.linkRestored`); the room doors' queues are served from here on.
+   */
+  private async adoptSnapshotGroups(snapshot: AccountSnapshot): Promise<void> {
+    const byIdentity = new Map<string, ContactRecord>();
+    for (const c of this.contactsById.values()) byIdentity.set(hex(c.theirIdentity), c);
+    const doors = await this.groups.adoptSnapshot(snapshot.groups ?? [], (t) => byIdentity.get(hex(t)));
+    for (const door of doors) {
+      this.invitesById.set(hex(door.id), door);
+      for (const q of door.queue2 ? [door.queue, door.queue2] : [door.queue]) {
+        this.queues.set(hex(q.rid), { kind: 'invite', id: hex(door.id) });
+        if (this.started) void this.subscribeQueue(q).catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * After a device of this account was revoked (decision 0030 "Revocation" step 3; 0040): with
+   * the passphrase, my member key in each group becomes the key my join committed to (a
+   * `rekey` the members check against the commitment), and my sender chains are replaced, so
+   * the revoked device's copies are useless for what comes next. Returns the groups rekeyed.
+   */
+  async rotateGroupMemberKeys(passphrase: string): Promise<number> {
+    return this.devices.withAccountKey(passphrase, (key) => this.groups.rotateMemberKeys(key));
   }
 
   /**
@@ -916,9 +957,11 @@ export class Account {
     const gone = devices.find((d) => d.revoked && !before.find((b) => b.id === d.id)?.revoked);
     const key = gone && (await this.devices.deviceKey(gone.id));
     if (key)
-      await this.devices.withAccountKey(passphrase, (accountKey) =>
-        this.contactDevices.rotateAfterRevoke(key, accountKey),
-      );
+      await this.devices.withAccountKey(passphrase, async (accountKey) => {
+        await this.contactDevices.rotateAfterRevoke(key, accountKey);
+        // Groups: my member keys move to the committed ones, my chains are replaced (0040).
+        await this.groups.rotateMemberKeys(accountKey);
+      });
     return devices;
   }
 
@@ -1095,10 +1138,13 @@ export class Account {
     const before = this.contactsById.get(hex(c.id));
     this.contactsById.set(hex(c.id), c);
     // What group fan-out depends on: whether the contact is reachable, and where.
+    const othersQueues = (x: ContactRecord | undefined): string =>
+      (x?.others ?? []).map((d) => `${d.send.relay} ${hex(d.send.sid)}`).join(',');
     if (
       before?.status !== c.status ||
       before.send?.relay !== c.send?.relay ||
-      !equalBytes(before.send?.sid ?? new Uint8Array(0), c.send?.sid ?? new Uint8Array(0))
+      !equalBytes(before.send?.sid ?? new Uint8Array(0), c.send?.sid ?? new Uint8Array(0)) ||
+      othersQueues(before) !== othersQueues(c) // every device of a member gets group fan-out
     )
       this.contactsVersion++;
   }

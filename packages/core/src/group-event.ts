@@ -97,6 +97,7 @@ export const GROUP_EVENT_TYPES = [
   'status',
   'nick',
   'pin',
+  'rekey',
 ] as const;
 export type GroupEventType = (typeof GROUP_EVENT_TYPES)[number];
 
@@ -181,9 +182,16 @@ export interface GroupPin {
 
 /** The content of each event type. `member` is always a 32-byte Ed25519 member key. */
 export interface GroupEventContents {
-  create: { readonly nonce: Uint8Array; readonly name: string; readonly settings: GroupSettings };
+  create: {
+    readonly nonce: Uint8Array;
+    readonly name: string;
+    readonly settings: GroupSettings;
+    /** The creator's pre-rotation commitment (memberKeyCommitment of its next member key). */
+    readonly next?: Uint8Array;
+  };
   invite: { readonly member: Uint8Array };
-  join: Readonly<Record<string, never>>;
+  /** `next`: the joiner's pre-rotation commitment (docs/decisions/0040). */
+  join: { readonly next?: Uint8Array };
   leave: Readonly<Record<string, never>>;
   kick: { readonly member: Uint8Array; readonly reason?: string };
   ban: { readonly member: Uint8Array; readonly reason?: string };
@@ -196,6 +204,12 @@ export interface GroupEventContents {
   status: { readonly status: GroupStatus };
   nick: { readonly nick: string };
   pin: { readonly pin: GroupPin | null };
+  /**
+   * The author's member key is replaced by `key` (docs/decisions/0040, pre-rotation): `key` must
+   * be the one the author committed to, `proof` is `key`'s signature (memberKeyChange), and
+   * `next` commits to the key after it.
+   */
+  rekey: { readonly key: Uint8Array; readonly next: Uint8Array; readonly proof: Uint8Array };
 }
 
 interface GroupEventFields {
@@ -216,6 +230,43 @@ export type GroupEventOf<T extends GroupEventType> = GroupEventFields & {
 export type GroupEvent = { [T in GroupEventType]: GroupEventOf<T> }[GroupEventType];
 
 const ID_CONTEXT = utf8('parus-group-event-v1');
+const NEXT_CONTEXT = utf8('parus-group-member-next-v1');
+const REKEY_CONTEXT = utf8('parus-group-rekey-v1');
+export const MEMBER_KEY_COMMITMENT_BYTES = 32;
+
+/** The pre-rotation commitment to a next member key: BLAKE2b-256(context ‖ public key). */
+export function memberKeyCommitment(publicKey: Uint8Array): Uint8Array {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== SIGN_PUBLIC_BYTES)
+    throw new UsageError('a member key is 32 bytes');
+  return hash(concatBytes(NEXT_CONTEXT, publicKey), MEMBER_KEY_COMMITMENT_BYTES);
+}
+
+function rekeyMessage(group: Uint8Array, author: Uint8Array, key: Uint8Array, next: Uint8Array): Uint8Array {
+  return concatBytes(REKEY_CONTEXT, group, author, key, next);
+}
+
+/**
+ * The content of a `rekey` event by `author` (the member key in force) in `group`: the committed
+ * next key `next` signs the change, and `following` is the commitment to the key after it.
+ */
+export function memberKeyChange(opts: {
+  group: Uint8Array;
+  author: Uint8Array;
+  next: SignKeyPair;
+  following: Uint8Array;
+}): GroupEventContents['rekey'] {
+  const key = opts.next.publicKey.slice();
+  return {
+    key,
+    next: opts.following.slice(),
+    proof: sign(opts.next.secretKey, rekeyMessage(opts.group, opts.author, key, opts.following)),
+  };
+}
+
+/** A rekey's proof: the new key's signature over the group, the old key and both commitments. */
+function checkRekeyProof(group: Uint8Array, author: Uint8Array, c: GroupEventContents['rekey']): void {
+  assertSignature(c.key, rekeyMessage(group, author, c.key, c.next), c.proof, 'member key change');
+}
 const SIG_CONTEXT = utf8('parus-group-event-sig-v1');
 const GROUP_ID_CONTEXT = utf8('parus-group-id-v2');
 const LEGACY_GROUP_ID_CONTEXT = utf8('parus-group-id-v1');
@@ -352,11 +403,12 @@ type ContentReaders = { [T in GroupEventType]: (m: CborMap) => GroupEventContent
 
 const readers: ContentReaders = {
   create(m) {
-    exactKeys(m, ['name', 'nonce', 'settings'], 'create content');
+    exactKeys(m, ['name', 'nonce', 'settings'], 'create content', ['next']);
     return {
       nonce: asBytes(m.nonce, 'create nonce', { len: GROUP_NONCE_BYTES }).slice(),
       name: readText(m.name, 'group name', { min: 1, max: MAX_GROUP_NAME_CHARS, name: true }),
       settings: readSettings(m.settings, 'group settings'),
+      ...readNext(m, 'create'),
     };
   },
   invite(m) {
@@ -364,8 +416,8 @@ const readers: ContentReaders = {
     return { member: readKey(m.member, 'invited member') };
   },
   join(m) {
-    exactKeys(m, [], 'join content');
-    return EMPTY;
+    exactKeys(m, [], 'join content', ['next']);
+    return m.next === undefined ? EMPTY : readNext(m, 'join');
   },
   leave(m) {
     exactKeys(m, [], 'leave content');
@@ -429,7 +481,21 @@ const readers: ContentReaders = {
           : { text, message: asBytes(p.message, 'pinned message id', { len: GROUP_EVENT_ID_BYTES }).slice() },
     };
   },
+  rekey(m) {
+    exactKeys(m, ['key', 'next', 'proof'], 'rekey content');
+    return {
+      key: readKey(m.key, 'new member key'),
+      next: asBytes(m.next, 'rekey next', { len: MEMBER_KEY_COMMITMENT_BYTES }).slice(),
+      proof: asBytes(m.proof, 'rekey proof', { len: SIGNATURE_BYTES }).slice(),
+    };
+  },
 };
+
+function readNext(m: CborMap, what: string): { next?: Uint8Array } {
+  return m.next === undefined
+    ? {}
+    : { next: asBytes(m.next, `${what} next`, { len: MEMBER_KEY_COMMITMENT_BYTES }).slice() };
+}
 
 function readContent<T extends GroupEventType>(type: T, value: CborValue | undefined): GroupEventContents[T] {
   return (readers[type] as (m: CborMap) => GroupEventContents[T])(asMap(value, `${type} content`));
@@ -589,6 +655,17 @@ function signEvent<T extends GroupEventType>(
     throw cause;
   }
   checkShape(opts.type, parents, opts.lamport, UsageError);
+  if (opts.type === 'rekey') {
+    try {
+      checkRekeyProof(
+        opts.group ?? new Uint8Array(GROUP_ID_BYTES),
+        author.publicKey,
+        content as GroupEventContents['rekey'],
+      );
+    } catch (cause) {
+      throw new UsageError('a rekey needs the proof of the new key (memberKeyChange)', { cause });
+    }
+  }
 
   const authorKey = author.publicKey.slice();
   const unsigned = {
@@ -640,6 +717,8 @@ export function createGroup(opts: {
   settings?: GroupSettings;
   ts: number;
   rng: Random;
+  /** The creator's pre-rotation commitment (memberKeyCommitment), docs/decisions/0040. */
+  next?: Uint8Array;
 }): GroupEventOf<'create'> {
   if (typeof opts?.rng?.bytes !== 'function') throw new UsageError('createGroup needs a random source');
   return signEvent({
@@ -652,6 +731,7 @@ export function createGroup(opts: {
       nonce: opts.rng.bytes(GROUP_NONCE_BYTES),
       name: opts.name,
       settings: opts.settings ?? defaultGroupSettings(),
+      ...(opts.next ? { next: opts.next } : {}),
     },
   });
 }
@@ -711,6 +791,7 @@ export function decodeGroupEvent(bytes: Uint8Array, opts: { group?: Uint8Array }
     const bound = legacyCreate ? legacyGroupIdFor(fields.author, nonce) : groupIdOfCreate(fields.id);
     if (!equalBytes(bound, fields.group)) throw new VerificationError('group id is not bound to its create');
   }
+  if (type === 'rekey') checkRekeyProof(fields.group, fields.author, content as GroupEventContents['rekey']);
   if (opts.group !== undefined && !equalBytes(opts.group, fields.group))
     throw new ProtocolError('group event belongs to another group');
   return remember({ ...fields, v: GROUP_EVENT_VERSION, type, content } as GroupEvent);

@@ -92,6 +92,7 @@ import {
   GROUP_ID_BYTES,
   GROUP_ROLE_POWER,
   checkGroupEvent,
+  memberKeyCommitment,
   type GroupAction,
   type GroupEvent,
   type GroupEventOf,
@@ -186,6 +187,7 @@ const POWER_TYPES: ReadonlySet<string> = new Set([
   'unban',
   'role',
   'settings',
+  'rekey',
 ]);
 
 /** A fixed-size bit set. */
@@ -247,6 +249,8 @@ interface AuthMember {
   readonly joinedAt: number;
   /** The node that made them a member. */
   readonly join: number;
+  /** Their pre-rotation commitment (docs/decisions/0040): only the key it names may replace theirs. */
+  readonly next?: Uint8Array;
 }
 
 /** The power state: what authorisation reads. Snapshots are never changed once shared. */
@@ -289,6 +293,8 @@ function targetOf(event: GroupEvent): Uint8Array | undefined {
     case 'unban':
     case 'role':
       return event.content.member;
+    case 'rekey':
+      return event.content.key;
     default:
       return undefined;
   }
@@ -315,6 +321,15 @@ function authorise(ctx: Context, s: AuthState, node: Node): string | null {
   }
   if (e.type === 'leave') return member !== undefined || s.invited.has(author) ? null : 'not a member';
   if (member === undefined) return 'author is not a member';
+  if (e.type === 'rekey') {
+    // Pre-rotation (docs/decisions/0040): a thief of the current key cannot name a key of theirs.
+    if (member.next === undefined) return 'no commitment to a next member key';
+    if (!equalBytes(memberKeyCommitment(e.content.key), member.next)) return 'not the committed next key';
+    const key = node.target;
+    if (s.members.has(key) || s.invited.has(key) || s.banned.has(key) || key === ctx.creator)
+      return 'the new key is in use';
+    return null;
+  }
   const own = GROUP_ROLE_POWER[member.role];
   if (e.type === 'nick' || e.type === 'status') return null;
   if (e.type === 'role' && node.target === author) {
@@ -374,6 +389,7 @@ function applyPower(ctx: Context, s: AuthState, node: Node): void {
         role: node.author === ctx.creator ? 'creator' : 'member',
         joinedAt: e.lamport,
         join: node.index,
+        ...(e.content.next ? { next: e.content.next } : {}),
       });
       s.invited.delete(node.author);
       return;
@@ -404,6 +420,14 @@ function applyPower(ctx: Context, s: AuthState, node: Node): void {
     case 'settings':
       s.settings = e.content.settings;
       return;
+    case 'rekey': {
+      // The same member under its next key: role and membership carry over.
+      const current = s.members.get(node.author);
+      if (current === undefined) return;
+      s.members.delete(node.author);
+      s.members.set(node.target, { ...current, key: e.content.key, next: e.content.next });
+      return;
+    }
     default:
       return;
   }
@@ -651,7 +675,18 @@ export function resolveGroupState(
 
   const creator = toHex(create.author);
   const base: AuthState = {
-    members: new Map([[creator, { key: create.author, role: 'creator', joinedAt: 0, join: 0 }]]),
+    members: new Map([
+      [
+        creator,
+        {
+          key: create.author,
+          role: 'creator',
+          joinedAt: 0,
+          join: 0,
+          ...(create.content.next ? { next: create.content.next } : {}),
+        },
+      ],
+    ]),
     invited: new Map(),
     banned: new Map(),
     settings: create.content.settings,
@@ -744,10 +779,32 @@ export function resolveGroupState(
   // view(e) needs only the applied power events that change those (positions in `sequence`).
   const touching = new Map<string, number[]>();
   const settingsChanges: number[] = [];
+  /** Applied rekeys: a member key → the key it replaced (a member's earlier keys, newest first). */
+  const rekeyedFrom = new Map<string, string>();
+  const rekeyedTo = new Map<string, string>();
+  /** The key a member holds now, from any key they held (rekeys are applied in sequence order). */
+  const currentKey = (key: string): string => {
+    let k = key;
+    for (let n = 0, to = rekeyedTo.get(k); to !== undefined && n < rekeyedTo.size; n++, to = rekeyedTo.get(k))
+      k = to;
+    return k;
+  };
+  const earlierKeys = (key: string): string[] => {
+    const out = [key];
+    for (let k = rekeyedFrom.get(key); k !== undefined && !out.includes(k); k = rekeyedFrom.get(k))
+      out.push(k);
+    return out;
+  };
   sequence.forEach((p, position) => {
     const node = nodes[powerNodes[p]!]!;
     const type = node.event.type;
     let who: string | undefined;
+    if (type === 'rekey') {
+      rekeyedFrom.set(node.target, node.author);
+      rekeyedTo.set(node.author, node.target);
+      for (const k of [node.author, node.target]) touching.set(k, [...(touching.get(k) ?? []), position]);
+      return;
+    }
     if (type === 'join' || type === 'leave') who = node.author;
     else if (type === 'kick' || type === 'ban' || type === 'role') who = node.target;
     else if (type === 'settings') settingsChanges.push(position);
@@ -768,9 +825,15 @@ export function resolveGroupState(
     let view = resolved;
     if (later.intersects(applied)) {
       view = { members: new Map(), invited: new Map(), banned: new Map(), settings: base.settings };
-      const own = base.members.get(node.author);
-      if (own !== undefined) view.members.set(node.author, own);
-      const positions = [...(touching.get(node.author) ?? []), ...settingsChanges].sort((a, b) => a - b);
+      // The author's membership may have begun under an earlier key of theirs (rekey).
+      const keys = earlierKeys(node.author);
+      for (const k of keys) {
+        const own = base.members.get(k);
+        if (own !== undefined) view.members.set(k, own);
+      }
+      const positions = [
+        ...new Set([...keys.flatMap((k) => touching.get(k) ?? []), ...settingsChanges]),
+      ].sort((a, b) => a - b);
       for (const position of positions) {
         const p = sequence[position]!;
         if (!later.has(p)) applyPower(ctx, view, nodes[powerNodes[p]!]!);
@@ -788,11 +851,13 @@ export function resolveGroupState(
   for (const node of displayApplied) {
     let name: string = node.event.type;
     if (node.event.type === 'nick' || node.event.type === 'status') {
-      const member = resolved.members.get(node.author);
+      // A nick or status set under an earlier key of the member (rekey) is theirs still.
+      const holder = currentKey(node.author);
+      const member = resolved.members.get(holder);
       if (member === undefined) continue; // no longer a member
       const join = nodes[member.join]!;
       if (join.p >= 0 && !node.powerAnc.has(join.p)) continue; // from an earlier membership
-      name = `${node.event.type}:${node.author}`;
+      name = `${node.event.type}:${holder}`;
     }
     let r = registerIndex.get(name);
     if (r === undefined) {

@@ -519,6 +519,9 @@ export {
   createGroup,
   decodeGroupEvent,
   checkGroupEvent,
+  memberKeyChange,
+  memberKeyCommitment,
+  MEMBER_KEY_COMMITMENT_BYTES,
 } from './group-event.ts';
 export type {
   GroupEventType,

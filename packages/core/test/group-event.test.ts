@@ -17,6 +17,7 @@ import {
   defaultGroupSettings,
   encodeGroupEvent,
   groupIdOfCreate,
+  memberKeyChange,
   type GroupEvent,
   type GroupEventContents,
   type GroupEventOf,
@@ -63,6 +64,12 @@ function sampleContents(): { [T in Exclude<GroupEventType, 'create'>]: GroupEven
     status: { status: 'away' },
     nick: { nick: 'tit' },
     pin: { pin: { text: '公告：週五聚餐', message: rng.bytes(32) } },
+    rekey: memberKeyChange({
+      group,
+      author: alice.publicKey,
+      next: generateSignKeyPair(rng),
+      following: rng.bytes(32),
+    }),
   };
 }
 

@@ -4,14 +4,18 @@
  * state, and an event's fate at its parents does not depend on what came after it.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../src/bytes.ts';
-import { generateSignKeyPair, initCrypto, type SignKeyPair } from '../src/crypto.ts';
-import { ParusError, ProtocolError, UsageError } from '../src/errors.ts';
+import { concatBytes, fromHex, toHex, utf8 } from '../src/bytes.ts';
+import { decodeCbor, encodeCbor, type CborMap } from '../src/cbor.ts';
+import { generateSignKeyPair, hash, initCrypto, sign, type SignKeyPair } from '../src/crypto.ts';
+import { ParusError, ProtocolError, UsageError, VerificationError } from '../src/errors.ts';
 import {
   createGroup,
   createGroupEvent,
   decodeGroupEvent,
+  encodeGroupEvent,
   defaultGroupSettings,
+  memberKeyChange,
+  memberKeyCommitment,
   GROUP_ROLE_POWER,
   type GroupAction,
   type GroupEvent,
@@ -760,7 +764,7 @@ function randomHistory(seed: number, steps: number): { events: GroupEvent[]; gro
           t === 'nick' ||
           t === 'status' ||
           (t === 'leave' && me !== owner) ||
-          (t !== 'join' && t !== 'leave' && groupCan(state, me.publicKey, t)),
+          (t !== 'join' && t !== 'leave' && t !== 'rekey' && groupCan(state, me.publicKey, t)),
       );
       type = pick(allowed);
       const others = people.filter((p) => p !== author);
@@ -799,6 +803,12 @@ function randomHistory(seed: number, steps: number): { events: GroupEvent[]; gro
       status: { status: pick(['online', 'away', 'busy'] as const) },
       nick: { nick: `nick ${step}` },
       pin: { pin: next(3) === 0 ? null : { text: `pin ${step}` } },
+      rekey: memberKeyChange({
+        group: create.group,
+        author: author.publicKey,
+        next: people[0]!, // never picked (not in `types`); drawn from no random source
+        following: new Uint8Array(32),
+      }),
     };
     // Usually the replica's heads; sometimes an older event, to make more concurrency.
     let parents = state.heads.map((id) => replica.find((e) => toHex(e.id) === toHex(id))!);
@@ -1109,3 +1119,150 @@ const POWER_EVENT_TYPES: readonly string[] = [
 function pick<T>(items: readonly T[], next: (bound: number) => number): T {
   return items[next(items.length)]!;
 }
+
+describe('member key pre-rotation (rekey, docs/decisions/0040)', () => {
+  /** Carol joins with a commitment to `next`; the admin and a moderator are there too. */
+  function committed(next: SignKeyPair): { h: History; join: GroupEvent } {
+    const h = new History();
+    h.add(creator, 'invite', { member: admin.publicKey });
+    h.add(admin, 'join', {});
+    h.add(creator, 'role', { member: admin.publicKey, role: 'admin' });
+    h.add(creator, 'invite', { member: carol.publicKey });
+    const join = h.add(carol, 'join', { next: memberKeyCommitment(next.publicKey) });
+    h.add(carol, 'nick', { nick: 'carol' });
+    h.add(admin, 'role', { member: carol.publicKey, role: 'moderator' });
+    return { h, join };
+  }
+
+  it('moves the member, role, join clock and nick to the committed key; the old key counts no more', () => {
+    const next = generateSignKeyPair(rng);
+    const after = generateSignKeyPair(rng);
+    const { h } = committed(next);
+    const before = h.resolve().members.get(hex(carol))!;
+    const change = memberKeyChange({
+      group: h.create.group,
+      author: carol.publicKey,
+      next,
+      following: memberKeyCommitment(after.publicKey),
+    });
+    const rekey = h.add(carol, 'rekey', change);
+    const s = h.resolve();
+    expect(reasonOf(s, rekey)).toBeUndefined();
+    expect(s.members.has(hex(carol))).toBe(false);
+    expect(s.members.get(hex(next))).toMatchObject({
+      role: 'moderator',
+      joinedAt: before.joinedAt,
+      nick: 'carol',
+    });
+    // The old key (a revoked device keeps it) can do nothing any more.
+    const stale = h.add(carol, 'topic', { topic: 'from the lost phone' });
+    expect(reasonOf(h.resolve(), stale)).toBe('unauthorised');
+    // The new key acts with the member's power, and can rotate again to the next commitment.
+    const topic = h.add(next, 'topic', { topic: 'from the new key' });
+    const again = h.add(
+      next,
+      'rekey',
+      memberKeyChange({
+        group: h.create.group,
+        author: next.publicKey,
+        next: after,
+        following: rng.bytes(32),
+      }),
+    );
+    const s2 = h.resolve();
+    expect(reasonOf(s2, topic)).toBeUndefined();
+    expect(reasonOf(s2, again)).toBeUndefined();
+    expect(s2.topic).toBe('from the new key');
+    expect(s2.members.get(hex(after))?.role).toBe('moderator');
+  });
+
+  it('refuses a change to a key the member did not commit to (a thief holding the old key)', () => {
+    const next = generateSignKeyPair(rng);
+    const thief = generateSignKeyPair(rng);
+    const { h } = committed(next);
+    const forged = h.add(
+      carol,
+      'rekey',
+      memberKeyChange({
+        group: h.create.group,
+        author: carol.publicKey,
+        next: thief,
+        following: rng.bytes(32),
+      }),
+    );
+    const s = h.resolve();
+    expect(reasonOf(s, forged)).toBe('unauthorised');
+    expect(s.members.has(hex(carol))).toBe(true);
+    expect(s.members.has(hex(thief))).toBe(false);
+    // A member without a commitment cannot change keys at all.
+    const noCommit = h.add(
+      admin,
+      'rekey',
+      memberKeyChange({
+        group: h.create.group,
+        author: admin.publicKey,
+        next: thief,
+        following: rng.bytes(32),
+      }),
+    );
+    expect(reasonOf(h.resolve(), noCommit)).toBe('unauthorised');
+  });
+
+  it('refuses a proof not made by the new key, and one made for another member (VerificationError at decoding)', () => {
+    const next = generateSignKeyPair(rng);
+    const { h } = committed(next);
+    const good = memberKeyChange({
+      group: h.create.group,
+      author: carol.publicKey,
+      next,
+      following: rng.bytes(32),
+    });
+    const wrongProof = { ...good, proof: sign(generateSignKeyPair(rng).secretKey, new Uint8Array(8)) };
+    expect(() => h.add(carol, 'rekey', wrongProof)).toThrow(UsageError);
+    // A proof for Carol's change replayed by the admin as the author: the signed bytes name Carol.
+    const replay = createGroupEvent({
+      author: admin,
+      group: h.create.group,
+      parents: [h.events[h.events.length - 1]!.id],
+      lamport: 100,
+      ts: TS,
+      type: 'topic',
+      content: { topic: 'x' },
+    });
+    const m = decodeCbor(encodeGroupEvent(replay)) as CborMap;
+    m.type = 'rekey';
+    m.content = { key: good.key, next: good.next, proof: good.proof };
+    const { id: _id, sig: _sig, ...unsigned } = m;
+    m.id = hash(concatBytes(utf8('parus-group-event-v1'), encodeCbor(unsigned)), 32);
+    m.sig = sign(admin.secretKey, concatBytes(utf8('parus-group-event-sig-v1'), m.id as Uint8Array));
+    expect(() => decodeGroupEvent(encodeCbor(m))).toThrow(VerificationError);
+  });
+
+  it('the creator commits in its create, and keeps the creator role under its next key', () => {
+    const next = generateSignKeyPair(rng);
+    const create = createGroup({
+      author: creator,
+      name: 'Parus',
+      ts: TS,
+      rng,
+      next: memberKeyCommitment(next.publicKey),
+    });
+    const rekey = createGroupEvent({
+      author: creator,
+      group: create.group,
+      parents: [create.id],
+      lamport: 1,
+      ts: TS,
+      type: 'rekey',
+      content: memberKeyChange({
+        group: create.group,
+        author: creator.publicKey,
+        next,
+        following: rng.bytes(32),
+      }),
+    });
+    const s = resolveGroupState([create, rekey]);
+    expect(s.members.get(hex(next))?.role).toBe('creator');
+    expect(s.members.size).toBe(1);
+  });
+});

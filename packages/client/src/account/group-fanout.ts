@@ -56,11 +56,21 @@ export type FanoutContext = Pick<
   | 'groupEnvelope'
 >;
 
-/** A member a fan-out upload goes to: its roster index, its contact, its queue's sender id (hex). */
+/**
+ * A queue a fan-out upload goes to: the roster index of its member, the member's contact, the
+ * queue (one per device of the contact: every member device gets the upload, decision 0040)
+ * and its sender id (hex).
+ */
 interface FanoutTarget {
   i: number;
-  c: ContactRecord & { send: OutboundQueue };
+  c: ContactRecord;
+  q: OutboundQueue;
   sid: string;
+}
+
+/** Where each device of `c` receives from me: the first device's queue, then the others'. */
+function deviceQueues(c: ContactRecord): OutboundQueue[] {
+  return [...(c.send ? [c.send] : []), ...(c.others ?? []).map((d) => d.send)];
 }
 
 interface FanoutPartition {
@@ -203,10 +213,12 @@ export class GroupFanout {
       const c = this.ctx.contactsById.get(id);
       if (!c) part.gone.push(i);
       // Not reachable yet (a session still being set up): waits for the next flush.
-      if (!c || c.status !== 'active' || !c.send) return;
-      const targets = part.byRelay.get(c.send.relay) ?? [];
-      targets.push({ i, c: c as FanoutTarget['c'], sid: hex(c.send.sid) });
-      part.byRelay.set(c.send.relay, targets);
+      if (!c || c.status !== 'active') return;
+      for (const q of deviceQueues(c)) {
+        const targets = part.byRelay.get(q.relay) ?? [];
+        targets.push({ i, c, q, sid: hex(q.sid) });
+        part.byRelay.set(q.relay, targets);
+      }
     });
     this.partitions.set(roster.id, part);
     return part;
@@ -328,7 +340,7 @@ export class GroupFanout {
           r,
           relay,
           record.g,
-          targets.map((t) => t.c),
+          targets.map((t) => ({ sid: t.q.sid, sk: t.c.senderKey })),
         );
         list = res.list;
         missed = new Set(res.excluded.map(hex));
@@ -363,9 +375,12 @@ export class GroupFanout {
       const reached: number[] = [];
       const ops: StoreOp[] = [];
       let payload: CborMap | undefined;
+      // A member with a device the upload missed gets the message over our 1:1 session (which
+      // reaches each of their devices; the others drop the copy they have by its id).
+      const missedMember = new Set(targets.filter((t) => missed.has(t.sid)).map((t) => t.i));
       for (const t of targets) {
-        if (!isWaiting(rec, t.i)) continue;
-        if (!missed.has(t.sid)) {
+        if (!isWaiting(rec, t.i) || moved.includes(t.i) || reached.includes(t.i)) continue;
+        if (!missedMember.has(t.i)) {
           reached.push(t.i);
           continue;
         }
@@ -393,7 +408,7 @@ export class GroupFanout {
     r: RelayConnection,
     relay: string,
     group: Uint8Array,
-    members: Array<ContactRecord & { send: OutboundQueue }>,
+    queues: Array<{ sid: Uint8Array; sk: Uint8Array }>,
   ): Promise<{ list: GroupFanoutList; excluded: Uint8Array[] }> {
     let list = this.ctx.groups.fanoutList(group, relay);
     const save = async (l: GroupFanoutList): Promise<void> => {
@@ -404,12 +419,10 @@ export class GroupFanout {
       list = { r: relay, k, l: await r.createFanout(k), s: [] };
       await save(list);
     }
-    const want = new Map(members.map((c) => [hex(c.send.sid), c]));
+    const want = new Map(queues.map((q) => [hex(q.sid), q]));
     const have = new Set(list.s.map(hex));
     const stale = list.s.filter((sid) => !want.has(hex(sid)));
-    const add = [...want]
-      .filter(([k]) => !have.has(k))
-      .map(([, c]) => ({ sid: c.send.sid, sk: c.senderKey }));
+    const add = [...want].filter(([k]) => !have.has(k)).map(([, q]) => ({ sid: q.sid, sk: q.sk }));
     if (stale.length === 0 && add.length === 0) return { list, excluded: [] };
     if (stale.length) await r.removeFromFanout(list.l, list.k, stale);
     const kept = list.s.filter((sid) => want.has(hex(sid)));

@@ -34,8 +34,11 @@ export const MAX_GROUP_EVENTS = 10_000;
 export { MAX_GROUP_TEXT } from './group-records.ts';
 /** Messages kept while their sender's key is on its way. */
 export const MAX_STASHED = 256;
-/** Sender chains kept per member (the current one and those before it, for late messages). */
-export const MAX_CHAINS_PER_MEMBER = 3;
+/**
+ * Sender chains kept per member (the current ones and those before them, for late messages):
+ * three per device, each device of a member having its own chain (decision 0040), at most 16.
+ */
+export const MAX_CHAINS_PER_MEMBER = 3 * 16;
 /**
  * Payloads kept because what they need came later on the wire (a relay refusal and a resend can
  * reorder a session's messages): events before their invitation, anything before a binding.
@@ -130,6 +133,8 @@ export interface GroupHost {
   makePeerCard(group: Uint8Array): Promise<string>;
   /** Answers a forwarded card as a hidden peer of `group` (network; takes the lock itself). */
   acceptPeerCard(link: string, group: Uint8Array): Promise<ContactRecord>;
+  /** The account key in force (Ed25519 public, from the device log), if the account has a log. */
+  accountKeyPublic(): Promise<Uint8Array | undefined>;
   /** Public rooms: spam-control limits (room-limits.ts). */
   roomLimits: RoomLimits;
   /** A long-lived card whose answers are room join requests for `group` (network; outside the lock). */

@@ -35,7 +35,12 @@ import {
   compareBytes,
   createGroup,
   createGroupEvent,
+  memberKeyChange,
+  memberKeyCommitment,
+  signKeyPairFromSeed,
+  wipe,
   decodeGroupEvent,
+  decodeSenderChain,
   encodeGroupEvent,
   encodeSenderChain,
   equalBytes,
@@ -57,7 +62,7 @@ import {
   nameFault,
 } from '@parus/core';
 import type { ContactInfo, MessageInfo } from '../public-shapes.ts';
-import type { ContactRecord } from '../records.ts';
+import type { ContactRecord, InviteRecord } from '../records.ts';
 import type { StoreOp } from '../store.ts';
 import { ChatRequests, type ChatRequestInfo } from './chat-requests.ts';
 import {
@@ -90,10 +95,19 @@ import { GroupReceiver } from './group-receiving.ts';
 import { GroupRooms } from './group-rooms.ts';
 import { MAX_EVENTS_PER_PAYLOAD, bindMessage, encodeGroupPayload, type GroupPayload } from './group-wire.ts';
 import { linkIndex } from './link-index.ts';
+import { openMemberSeed, sealMemberSeed } from './member-rotation.ts';
 import { MessageCatchUp } from './message-catch-up.ts';
 import { upgradeReceiptOps } from './message-receipts.ts';
 import { GroupMessageStore } from './message-store.ts';
 import type { RoomRefusal } from './room-refusal.ts';
+import type { SnapshotGroup, SnapshotGroupPeer } from '../snapshot-groups.ts';
+import {
+  RESTORED_LINKS,
+  decodeRestoredLinks,
+  encodeRestoredLinksRecord,
+  restoreGroupOps,
+  snapshotGroups,
+} from './group-snapshot.ts';
 
 export {
   BACKDATE_WINDOW_MS,
@@ -459,12 +473,14 @@ export class GroupEngine {
     if (this.groups.size >= MAX_GROUPS) throw new QuotaError(`at most ${MAX_GROUPS} groups`);
     // A fresh member key for the creator: the group links nothing else of mine.
     const me = generateSignKeyPair(this.host.rng);
+    const next = await this.nextMemberKey();
     const create = createGroup({
       author: me,
       name: name.trim(),
       ts: this.host.now(),
       rng: this.host.rng,
       ...(opts.public ? { settings: defaultGroupSettings({ public: true }) } : {}),
+      ...(next ? { next: next.commitment } : {}),
     });
     return this.change(async (tx) => {
       const now = this.host.now();
@@ -483,6 +499,7 @@ export class GroupEngine {
         chainAt: now,
         rotate: false,
         created: now,
+        ...(next ? { nx: next.sealed } : {}),
       };
       const l: Loaded = { rec, events: new Map() };
       this.putRec(tx, l, rec);
@@ -548,7 +565,21 @@ export class GroupEngine {
 
   private onStateChange(tx: Tx, l: Loaded, before: GroupState, after: GroupState): void {
     const me = hex(this.me(l).publicKey);
-    const removed = [...before.members.keys()].filter((k) => !after.members.has(k));
+    let removed = [...before.members.keys()].filter((k) => !after.members.has(k));
+    const rekeyed = this.rekeys(l, removed, after);
+    if (rekeyed.size > 0) {
+      // The same members under their committed next keys (docs/decisions/0040): the sessions
+      // that spoke for the old keys speak for the new ones. The old key is gone all the same, so
+      // my chain is replaced below as after any removal (the revoked device read the old one).
+      const links = l.rec.links.map((x) => {
+        const to = rekeyed.get(hex(x.m));
+        return to ? { m: to, c: x.c } : x;
+      });
+      this.putRec(tx, l, { ...l.rec, links });
+      // My own key replaced by another device of mine: this device cannot sign for me any more
+      // until it learns the new key (not built: own-device sync); it is not removed.
+      if (rekeyed.has(me)) removed = removed.filter((k) => k !== me);
+    }
     if (removed.includes(me) && l.rec.status === 'joined') {
       // Only my own leave makes it 'left': a kick or a ban removed me.
       const rec: GroupRecord = {
@@ -702,6 +733,7 @@ export class GroupEngine {
 
   /** Joins a group I was invited to. */
   async join(ref: string): Promise<GroupInfo> {
+    await this.refreshAccountKey();
     return this.change(async (tx) => {
       const l = this.find(ref);
       if (l.rec.status !== 'invited') throw new UsageError('there is no pending invitation to this group');
@@ -718,16 +750,20 @@ export class GroupEngine {
 
   /** My join event, my bindings, my sender key (the invitation is here; `join` checked it). */
   private joinTx(tx: Tx, l: Loaded): void {
-    const e = this.event(l, 'join', {});
+    const next = this.nextMemberKeySync();
+    const e = this.event(l, 'join', next ? { next: next.commitment } : {});
     const now = this.host.now();
     const chain = rotateSenderChain(this.host.rng);
-    this.putRec(tx, l, {
+    const rec: GroupRecord = {
       ...l.rec,
       status: 'joined',
       chain: encodeSenderChain(chain),
       chainAt: now,
       rotate: false,
-    });
+    };
+    if (next) rec.nx = next.sealed;
+    else delete rec.nx;
+    this.putRec(tx, l, rec);
     this.addEvents(tx, l, [e]);
     // My inviter first learns my key's session binding, then my join, then my sender key.
     for (const link of l.rec.links) {
@@ -1035,5 +1071,194 @@ export class GroupEngine {
   /** Declines a chat request: it is forgotten, and the member is told nothing. */
   declineChatRequest(id: string): Promise<void> {
     return this.chats.declineChatRequest(id);
+  }
+
+  // ---- The account snapshot (group-snapshot.ts, decision 0040) ---------------------------------
+
+  /** The groups section of the account snapshot: no chain, list or session of this device. */
+  snapshotSection(inSnapshot: (identity: Uint8Array) => boolean): Promise<SnapshotGroup[]> {
+    return snapshotGroups(
+      { store: this.host.store, contactById: (id) => this.host.contactById(id), inSnapshot },
+      this.groups.values(),
+    );
+  }
+
+  /**
+   * Makes a snapshot's groups this device's (a restored or linked device): each with a sender
+   * chain drawn here, links to the contacts `contactOf` finds, the others waiting for
+   * `linkRestored`. Returns the room doors' cards, which the account serves from now on.
+   */
+  async adoptSnapshot(
+    groups: readonly SnapshotGroup[],
+    contactOf: (identity: Uint8Array) => ContactRecord | undefined,
+  ): Promise<InviteRecord[]> {
+    const doors = await this.host.run(async () => {
+      const { ops, doors } = restoreGroupOps(groups, {
+        rng: this.host.rng,
+        now: this.host.now(),
+        has: (g) => this.groups.has(hex(g)),
+        contactOf,
+      });
+      if (this.groups.size + groups.length > MAX_GROUPS) throw new QuotaError(`at most ${MAX_GROUPS} groups`);
+      await this.host.store.batch(ops);
+      return doors;
+    });
+    await this.load();
+    for (const g of groups)
+      this.host.emit({ group: hex(g.id), change: g.status === 'joined' ? 'joined' : 'state' });
+    return doors;
+  }
+
+  /** The hidden peers restored groups wait for, by group (their sessions come from the account). */
+  async restoredPeers(): Promise<Array<{ group: Uint8Array; peer: SnapshotGroupPeer }>> {
+    const out: Array<{ group: Uint8Array; peer: SnapshotGroupPeer }> = [];
+    for (const { key, value } of await this.host.store.list(RESTORED_LINKS)) {
+      for (const peer of decodeRestoredLinks(value).peers) out.push({ group: fromHex(key), peer });
+    }
+    return out;
+  }
+
+  /**
+   * A session with `c` now exists on this device (a restored contact, or a restored group peer):
+   * the restored groups' members it reaches are linked to it, my session binds to my member key,
+   * and my chain goes to them; what was owed to them follows (decision 0019).
+   */
+  async linkRestored(c: ContactRecord): Promise<number> {
+    let linked = 0;
+    const waiting = await this.host.store.list(RESTORED_LINKS);
+    if (waiting.length === 0) return 0;
+    await this.change(async (tx) => {
+      for (const { key, value } of waiting) {
+        const l = this.groups.get(key);
+        if (!l) continue;
+        if (c.peer && !equalBytes(c.peer, l.rec.id)) continue;
+        const r = decodeRestoredLinks(value);
+        const mine = r.links.filter((x) => equalBytes(x.t, c.theirIdentity));
+        if (mine.length === 0) continue;
+        const rest = r.links.filter((x) => !equalBytes(x.t, c.theirIdentity));
+        const links = [...l.rec.links.filter((x) => !mine.some((y) => equalBytes(y.m, x.m)))];
+        for (const x of mine) links.push({ m: x.m, c: c.id });
+        this.putRec(tx, l, { ...l.rec, links });
+        tx.ops.push(
+          rest.length > 0 || r.peers.length > 0
+            ? {
+                type: 'put',
+                collection: RESTORED_LINKS,
+                key,
+                value: encodeRestoredLinksRecord({ ...r, links: rest }),
+              }
+            : { type: 'del', collection: RESTORED_LINKS, key },
+        );
+        if (l.rec.status !== 'joined') continue;
+        tx.ops.push(this.bindOp(l, c));
+        const chain = l.rec.chain ? decodeSenderChain(l.rec.chain) : undefined;
+        if (chain) for (const x of mine) this.messaging.distribute(tx, l, chain, x.m);
+        linked += mine.length;
+      }
+    });
+    if (linked > 0) this.scheduleMaintain();
+    return linked;
+  }
+
+  // ---- Member key pre-rotation (member-rotation.ts, decision 0040) ----------------------------
+
+  /** The account key, read before a change (the engine's changes cannot wait on the store). */
+  private accountKey?: Uint8Array | undefined;
+
+  private async refreshAccountKey(): Promise<void> {
+    this.accountKey = await this.host.accountKeyPublic();
+  }
+
+  /** A next member key: its commitment and its seed sealed to the account key (none without a log). */
+  private async nextMemberKey(): Promise<{ commitment: Uint8Array; sealed: Uint8Array } | undefined> {
+    await this.refreshAccountKey();
+    return this.nextMemberKeySync();
+  }
+
+  private nextMemberKeySync(): { commitment: Uint8Array; sealed: Uint8Array } | undefined {
+    if (!this.accountKey) return undefined;
+    const seed = this.host.rng.bytes(32);
+    try {
+      return {
+        commitment: memberKeyCommitment(signKeyPairFromSeed(seed).publicKey),
+        sealed: sealMemberSeed(this.host.rng, this.accountKey, seed),
+      };
+    } finally {
+      wipe(seed);
+    }
+  }
+
+  /**
+   * Contact `c`'s devices changed (a device added, or one revoked): in every group where `c`
+   * reaches a member, my chain is replaced before my next message and goes to every device they
+   * have now (removal rotation, decision 0012; a revoked device must not read what comes next).
+   */
+  async memberDevicesChanged(c: ContactRecord): Promise<void> {
+    const concerned = [...this.groups.values()].filter(
+      (l) => l.rec.status === 'joined' && !l.rec.rotate && this.memberOfContact(l, c) !== undefined,
+    );
+    if (concerned.length === 0) return;
+    await this.change(async (tx) => {
+      for (const l of concerned) this.putRec(tx, l, { ...l.rec, rotate: true });
+    });
+  }
+
+  /** Old member key (hex) → new one, for the removed keys an applied rekey replaced. */
+  private rekeys(l: Loaded, removed: string[], after: GroupState): Map<string, Uint8Array> {
+    const out = new Map<string, Uint8Array>();
+    if (removed.length === 0) return out;
+    for (const e of l.events.values()) {
+      if (e.type !== 'rekey') continue;
+      const from = hex(e.author);
+      if (removed.includes(from) && after.members.has(hex(e.content.key))) out.set(from, e.content.key);
+    }
+    return out;
+  }
+
+  /**
+   * After one of my devices was revoked (decision 0030 "Revocation" step 3): in every group I
+   * am a member of with a sealed next key, my member key becomes that key by a `rekey` signed by
+   * it, a new next key is committed to, and my sender chain is replaced before the next message.
+   * `accountKey` is the account key pair (from the passphrase). Returns the groups rekeyed.
+   */
+  async rotateMemberKeys(accountKey: SignKeyPair): Promise<number> {
+    this.accountKey = accountKey.publicKey;
+    let n = 0;
+    for (const l of [...this.groups.values()]) {
+      if (l.rec.status !== 'joined') continue;
+      if (!l.rec.nx) {
+        // No commitment (joined before the account had a device log): the chain is replaced.
+        if (!l.rec.rotate) await this.change(async (tx) => this.putRec(tx, l, { ...l.rec, rotate: true }));
+        continue;
+      }
+      await this.change(async (tx) => {
+        const current = this.groups.get(hex(l.rec.id));
+        if (!current?.rec.nx || current.rec.status !== 'joined') return;
+        const seed = openMemberSeed(accountKey, current.rec.nx);
+        const nextKey = signKeyPairFromSeed(seed);
+        wipe(seed);
+        const following = this.nextMemberKeySync()!;
+        const old = this.me(current);
+        const content = memberKeyChange({
+          group: current.rec.id,
+          author: old.publicKey,
+          next: nextKey,
+          following: following.commitment,
+        });
+        const e = this.event(current, 'rekey', content);
+        // From here on I am the new key (so the state change does not read as my removal).
+        this.putRec(tx, current, {
+          ...current.rec,
+          me: nextKey.secretKey,
+          nx: following.sealed,
+          rotate: true,
+        });
+        this.addEvents(tx, current, [e]);
+        this.spread(tx, current, [e]);
+        tx.after.push(() => this.host.emit({ group: hex(current.rec.id), change: 'state' }));
+        n++;
+      });
+    }
+    return n;
   }
 }

@@ -70,6 +70,11 @@ export interface GroupRecord {
    */
   fan?: GroupFanoutList[];
   /**
+   * My next member key's seed, sealed to the account key (member-rotation.ts): what my join or
+   * create committed to (docs/decisions/0040). Absent when the account had no device log then.
+   */
+  nx?: Uint8Array;
+  /**
    * Version of the group's stored records: absent (1) kept receipts as member lists in each
    * message and the sender chain here; 2 keeps them apart (GroupEngine.load upgrades).
    */
@@ -189,6 +194,8 @@ export function decodeGroupRecord(bytes: Uint8Array): GroupRecord {
       }),
     );
     if (fan) r.fan = fan;
+    const nx = optional(m.nx, (x) => asBytes(x, 'sealed next member key', { max: 128 }));
+    if (nx) r.nx = nx;
     const v = optional(m.v, (x) => asUint(x, 'version'));
     if (v !== undefined) r.v = v;
     return r;
