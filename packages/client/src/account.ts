@@ -59,6 +59,7 @@ import {
   type QueueOwner,
 } from './account/account-context.ts';
 import { ContactSetup } from './account/contact-setup.ts';
+import { ShortInvitations, type MyCode, type ResolvedInvite } from './account/short-invitations.ts';
 import { ConversationReading } from './account/conversation-reading.ts';
 import { DEVICE_COLLECTION, DeviceRegistry } from './account/device-registry.ts';
 import {
@@ -179,6 +180,7 @@ export class Account {
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
   private readonly setup: ContactSetup;
+  private readonly shortInvites: ShortInvitations;
   private readonly messaging: DirectMessaging;
   private readonly files: FileTransfer;
   private readonly outbox: DirectOutbox;
@@ -248,6 +250,7 @@ export class Account {
       messageInfo: (c, m) => this.reading.messageInfo(c, m),
     };
     this.setup = new ContactSetup(ctx);
+    this.shortInvites = new ShortInvitations(ctx, (o) => this.setup.makeCard(o));
     this.messaging = new DirectMessaging(ctx);
     this.files = new FileTransfer(ctx, this.messaging);
     this.outbox = new DirectOutbox(ctx);
@@ -670,16 +673,45 @@ export class Account {
 
   // ---- Invitations (account/contact-setup.ts) -------------------------------------------
 
-  /** Makes a rendez-vous card: a one-time card by default, or a long-lived contact address. */
+  /**
+   * Makes a rendez-vous card: a one-time card by default, or a long-lived contact address. With
+   * `short`, the card is also kept sealed on my relay and `short` is its short link (decision
+   * 0045), when the relay keeps card records.
+   */
   async createInvite(
-    opts: { oneTime?: boolean; ttlMs?: number } = {},
-  ): Promise<{ link: string; card: RendezvousCard }> {
-    return this.setup.makeCard(opts);
+    opts: { oneTime?: boolean; ttlMs?: number; short?: boolean } = {},
+  ): Promise<{ link: string; card: RendezvousCard; short?: string }> {
+    const made = await this.setup.makeCard(opts);
+    if (!opts.short) return made;
+    const short = await this.shortInvites.publish(made.card);
+    return short ? { ...made, short } : made;
   }
 
-  /** Answers someone's rendez-vous card: a contact request goes to their queue. */
+  /**
+   * Answers someone's rendez-vous card, given as its long link or its short one (fetched from
+   * its relay first): a contact request goes to their queue.
+   */
   async acceptInvite(link: string, opts: { alias?: string; replace?: boolean } = {}): Promise<ContactInfo> {
-    return this.info(await this.setup.answerCard(link, opts));
+    const resolved = await this.shortInvites.resolve(link);
+    return this.info(await this.setup.answerCard(resolved.link, opts));
+  }
+
+  /**
+   * What a link given to me holds, before answering it: the card (fetched when the link is
+   * short), its long link, and the friend it already made if it is an old link of theirs.
+   */
+  resolveInvite(link: string): Promise<ResolvedInvite> {
+    return this.shortInvites.resolve(link);
+  }
+
+  /** My reusable QR code (好友條碼): a long-lived card, short link when the relay allows. */
+  myCode(): Promise<MyCode> {
+    return this.shortInvites.myCode();
+  }
+
+  /** Resets my QR code: the old one is refused from now on, a new one is made. */
+  resetMyCode(): Promise<MyCode> {
+    return this.shortInvites.resetMyCode();
   }
 
   // ---- Contacts -------------------------------------------------------------------------

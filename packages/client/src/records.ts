@@ -66,6 +66,19 @@ export interface InviteRecord {
   used: boolean;
   /** Set when the card was made for a group peer (groups/): the group's id. */
   peer?: Uint8Array;
+  /** The card's record on its relay behind a short link (decision 0045), withdrawn when spent. */
+  short?: ShortRecord;
+  /** My reusable QR code (好友條碼): the one long-lived card shown as mine until reset. */
+  code?: boolean;
+}
+
+/** Where a short link's sealed card is kept: the link itself, the record's id and its owner key. */
+export interface ShortRecord {
+  link: string;
+  relay: string;
+  cid: Uint8Array;
+  /** X25519 secret of the record's owner key (withdraws it). */
+  ck: Uint8Array;
 }
 
 export interface ContactRecord {
@@ -269,7 +282,19 @@ export function decodeInvite(bytes: Uint8Array): InviteRecord {
     used: asBool(m.used, 'used'),
     ...optionalPeer(m.peer),
     ...optionalField('queue2', optional(m.queue2, inbound)),
+    ...optionalField('short', optional(m.short, shortRecord)),
+    ...(m.code === true ? { code: true } : {}),
   }));
+}
+
+function shortRecord(v: CborValue): ShortRecord {
+  const m = asMap(v, 'short');
+  return {
+    link: asText(m.link, 'short link', 1024),
+    relay: asText(m.relay, 'short relay', 512),
+    cid: asBytes(m.cid, 'short cid', { len: 16 }),
+    ck: asBytes(m.ck, 'short ck', { len: 32 }),
+  };
 }
 
 function optionalPeer(v: CborValue | undefined): { peer?: Uint8Array } {

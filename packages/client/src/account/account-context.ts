@@ -115,7 +115,11 @@ export interface AccountEvents {
   /** The contact is typing (an ephemeral signal: expect at most one every 3 s). */
   typing: { alias: string };
   receipt: { alias: string; id: string; status: MessageStatus };
-  contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed'; info: ContactInfo };
+  /**
+   * `spent`: the card I answered was already used or withdrawn (its queue is gone, decision
+   * 0045): the pending contact is dropped.
+   */
+  contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed' | 'spent'; info: ContactInfo };
   error: { error: ParusError; context: string };
   /**
    * A relay's link came up or went down. While down, each scheduled attempt is announced
