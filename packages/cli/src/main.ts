@@ -31,6 +31,7 @@ const COMMANDS: Record<string, Command> = {
   init: initCommand,
   invite: inviteCommand,
   accept: acceptCommand,
+  add: acceptCommand,
   contacts: contactsCommand,
   verify: verifyCommand,
   send: sendCommand,
@@ -55,9 +56,11 @@ Usage: parus <command> [options]
   parus init --name NAME --relay ADDRESS [--relay ADDRESS2]
                                            create an account on this device (a second
                                            relay: reachable while one of them is down)
-  parus invite [--reusable] [--qr FILE.png|.svg] [--out FILE]
-                                           make a rendez-vous card (link + QR code)
-  parus accept LINK|FILE --alias ALIAS     answer a friend's card
+  parus invite [--reusable [--reset]] [--long] [--qr FILE.png|.svg] [--out FILE]
+                                           make a rendez-vous card (short link + QR
+                                           code; --long: the card itself, offline;
+                                           --reusable: my QR code, --reset: a new one)
+  parus accept|add LINK|FILE --alias ALIAS answer a friend's card (short or long link)
   parus contacts                           list contacts and their states
   parus verify ALIAS [--confirm|--compromised|--reset] [--qr FILE]
                                            show the safety number, set the state

@@ -123,12 +123,12 @@ export class ShortInvitations {
   }
 
   /** Withdraws the record of a spent or reset invitation (best effort: it expires anyway). */
-  withdraw(invite: InviteRecord): void {
+  async withdraw(invite: InviteRecord): Promise<void> {
     const s = invite.short;
     if (!s) return;
-    void this.ctx
-      .connection(s.relay)
-      .deleteCardRecord(s.cid, s.ck)
+    await this.ctx
+      .connected(s.relay)
+      .then((r) => r.deleteCardRecord(s.cid, s.ck))
       .catch(() => undefined);
   }
 
@@ -174,11 +174,11 @@ export class ShortInvitations {
       return codes;
     });
     for (const i of old) {
-      this.withdraw(i);
+      await this.withdraw(i);
       for (const q of i.queue2 ? [i.queue, i.queue2] : [i.queue]) {
         await this.ctx
-          .connection(q.relay)
-          .command({ t: 'del', rid: q.rid }, q.rk)
+          .connected(q.relay)
+          .then((r) => r.command({ t: 'del', rid: q.rid }, q.rk))
           .catch(() => undefined);
       }
     }
