@@ -1,7 +1,7 @@
 /** The app once unlocked: the chat list beside the open conversation (one at a time on a phone). */
 import type { JSX } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { AddFriend } from '../components/add-friend.tsx';
+import { AddFriend, SpentInvites } from '../components/add-friend.tsx';
 import { Avatar } from '../components/avatar.tsx';
 import { ChatList } from '../components/chat-list.tsx';
 import { ChatView } from '../components/chat-view.tsx';
@@ -236,6 +236,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
           </button>
         </header>
         <h2 class="side-title">{t('main.chats')}</h2>
+        <SpentInvites session={session} />
         <ChatRequests session={session} onAccepted={setActive} />
         {chats.length === 0 && groupChats.length === 0 ? (
           <div class="empty-list">
