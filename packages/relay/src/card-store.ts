@@ -74,7 +74,9 @@ export class CardStore {
       remove: this.db.prepare('DELETE FROM cards WHERE cid = ?'),
       purge: this.db.prepare('DELETE FROM cards WHERE expires <= ?'),
     };
-    const totals = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS b FROM cards').get() as {
+    const totals = this.db
+      .prepare('SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS b FROM cards')
+      .get() as {
       n: number;
       b: number;
     };

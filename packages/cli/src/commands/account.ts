@@ -121,7 +121,9 @@ export async function inviteCommand(argv: string[], makeOut: MakeOut): Promise<n
         file: file ?? null,
       },
       () => {
-        out.line(made.oneTime ? 'One-time invitation (valid 7 days):' : 'Reusable contact address (my QR code):');
+        out.line(
+          made.oneTime ? 'One-time invitation (valid 7 days):' : 'Reusable contact address (my QR code):',
+        );
         out.line(link);
         if (qrFile) out.line(`QR code written to ${qrFile}`);
         if (file) out.line(`Card written to ${file}`);

@@ -119,7 +119,11 @@ export interface AccountEvents {
    * `spent`: the card I answered was already used or withdrawn (its queue is gone, decision
    * 0045): the pending contact is dropped.
    */
-  contact: { alias: string; change: 'added' | 'active' | 'state' | 'key-changed' | 'spent'; info: ContactInfo };
+  contact: {
+    alias: string;
+    change: 'added' | 'active' | 'state' | 'key-changed' | 'spent';
+    info: ContactInfo;
+  };
   error: { error: ParusError; context: string };
   /**
    * A relay's link came up or went down. While down, each scheduled attempt is announced

@@ -87,7 +87,9 @@ export class ShortInvitations {
       const now = this.ctx.invitesById.get(id);
       if (!now) return;
       const next: InviteRecord = { ...now, short: { link, relay, cid, ck: ck.secretKey } };
-      await this.ctx.store.batch([{ type: 'put', collection: C.invites, key: id, value: encodeRecord(next) }]);
+      await this.ctx.store.batch([
+        { type: 'put', collection: C.invites, key: id, value: encodeRecord(next) },
+      ]);
       this.ctx.invitesById.set(id, next);
     });
     return link;
@@ -145,7 +147,9 @@ export class ShortInvitations {
         const i = this.ctx.invitesById.get(id);
         if (!i) return;
         const next: InviteRecord = { ...i, code: true };
-        await this.ctx.store.batch([{ type: 'put', collection: C.invites, key: id, value: encodeRecord(next) }]);
+        await this.ctx.store.batch([
+          { type: 'put', collection: C.invites, key: id, value: encodeRecord(next) },
+        ]);
         this.ctx.invitesById.set(id, next);
       });
       code = this.ctx.invitesById.get(id);

@@ -101,7 +101,7 @@ export function AddFriend(props: {
           <>
             <QrCode matrix={invite.qr} label={t('friend.qr')} />
             <Field id="my-invite-link" label={t('friend.link')}>
-              <textarea id="my-invite-link" class="link-box" readOnly rows={2} value={invite.link} />
+              <textarea id="my-invite-link" class="link-box" readOnly rows={3} value={invite.link} />
             </Field>
             <div class="row">
               <button type="button" class="primary" onClick={() => void copy()}>
@@ -241,7 +241,7 @@ function MyFriendCode(props: { session: Session }): JSX.Element {
         <>
           <QrCode matrix={code.qr} label={t('friend.codeQr')} />
           <Field id="my-friend-code" label={t('friend.codeLink')}>
-            <textarea id="my-friend-code" class="link-box" readOnly rows={2} value={code.link} />
+            <textarea id="my-friend-code" class="link-box" readOnly rows={3} value={code.link} />
           </Field>
           {state === 'confirm' ? (
             <div class="banner banner-warn" role="alert">
