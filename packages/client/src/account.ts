@@ -59,6 +59,7 @@ import {
   type QueueOwner,
 } from './account/account-context.ts';
 import { ContactSetup } from './account/contact-setup.ts';
+import { search, type SearchHit } from './search.ts';
 import { ShortInvitations, type MyCode, type ResolvedInvite } from './account/short-invitations.ts';
 import { ConversationReading } from './account/conversation-reading.ts';
 import { DEVICE_COLLECTION, DeviceRegistry } from './account/device-registry.ts';
@@ -1003,6 +1004,23 @@ export class Account {
   /** The whole conversation in causal order (unsent messages as tombstones). */
   async history(alias: string): Promise<MessageInfo[]> {
     return this.reading.history(alias);
+  }
+
+  /**
+   * Searches chats (friends, groups) and the texts of 1:1 and group messages on this device:
+   * literal substrings, Chinese included, Latin case-insensitive (search.ts); at most `limit`.
+   */
+  async search(text: string, opts: { limit?: number } = {}): Promise<SearchHit[]> {
+    return search(
+      {
+        contacts: () => this.contacts(),
+        groups: () => this.groups.list(),
+        history: (alias) => this.history(alias),
+        groupHistory: (id) => this.groups.history(id),
+      },
+      text,
+      opts,
+    );
   }
 
   /** Incoming messages not shown yet, in causal order per conversation; marks them shown. */
