@@ -18,6 +18,7 @@ import {
   sendFileCommand,
   unsendCommand,
 } from './commands/messages.ts';
+import { SEARCH_HELP, searchCommand } from './commands/search.ts';
 import { RELAY_HELP, relayCommand } from './commands/relay.ts';
 import { REQUESTS_HELP, requestsCommand } from './commands/room.ts';
 import { makeOutput, reportError, type Output } from './output.ts';
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, Command> = {
   download: downloadCommand,
   read: readCommand,
   history: historyCommand,
+  search: searchCommand,
   chat: chatCommand,
   group: groupCommand,
   requests: requestsCommand,
@@ -75,6 +77,7 @@ Usage: parus <command> [options]
   parus download ALIAS MESSAGE_ID          save a received file (a larger one, or again)
   parus history ALIAS|GROUP                the whole conversation
   parus chat ALIAS|GROUP                   interactive chat
+  ${SEARCH_HELP}
   ${GROUP_HELP}
   ${REQUESTS_HELP}
   ${DEVICES_HELP}
