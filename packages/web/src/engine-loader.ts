@@ -13,6 +13,7 @@ export type {
   RoomLinkView,
   RoomPreview,
   SafetyNumberView,
+  SearchHit,
   Session,
   Upload,
   UploadInfo,

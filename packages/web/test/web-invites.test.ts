@@ -147,3 +147,45 @@ describe('short invitations in the browser', () => {
     await alertText(ming.page, '這個邀請連結已經用過、被重設或已過期');
   });
 });
+
+describe('search', () => {
+  it('finds messages by Chinese substrings and odd characters literally, and jumps to the message', async () => {
+    await ming.page.keyboard.press('Escape');
+    await chatList(ming.page).getByRole('button', { name: /阿美/ }).click();
+    const box = ming.page.getByLabel('輸入訊息');
+    for (const text of ['今天在陽明山看到台灣藍鵲', '價格 a.*b [x] $5', '晚安']) {
+      await box.fill(text);
+      await box.press('Enter');
+    }
+    const search = amei.page.getByLabel('搜尋聊天與訊息');
+    await search.fill('藍鵲');
+    const results = amei.page.getByRole('list', { name: '搜尋結果' });
+    const hit = results.getByRole('button', { name: /今天在陽明山看到台灣藍鵲/ });
+    await hit.waitFor(WAIT);
+    await shot(amei.page, 'zh-TW-43-search');
+    expect(await unnamedControls(amei.page)).toEqual([]);
+    await hit.click();
+    await amei.page.getByRole('heading', { name: '小明' }).waitFor(WAIT);
+    await amei.page.locator('.msg-found', { hasText: '今天在陽明山看到台灣藍鵲' }).waitFor(WAIT);
+
+    // Metacharacters and marks are literal: ".*" finds the one message holding it, a bidi
+    // mark finds nothing, and nothing changes.
+    await search.fill('.*');
+    await results.getByRole('button').first().waitFor(WAIT);
+    expect(await results.getByRole('button').count()).toBe(1);
+    await search.fill('\u202E');
+    await amei.page.getByText('找不到符合的聊天或訊息。').waitFor(WAIT);
+    await search.press('Escape');
+    expect(await search.inputValue()).toBe('');
+
+    // On a phone: the box fits and results open the chat.
+    await hua.page.keyboard.press('Escape');
+    const phoneSearch = hua.page.getByLabel('搜尋聊天與訊息');
+    await phoneSearch.fill('阿美');
+    await hua.page.getByRole('list', { name: '搜尋結果' }).getByRole('button').first().waitFor(WAIT);
+    expect(await hua.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot(hua.page, 'zh-TW-44-search-phone');
+    await hua.page.getByRole('list', { name: '搜尋結果' }).getByRole('button').first().click();
+    await hua.page.getByRole('heading', { name: '阿美' }).waitFor(WAIT);
+  });
+});

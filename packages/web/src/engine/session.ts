@@ -11,6 +11,7 @@ import {
   Account,
   SealedStore,
   type ContactInfo,
+  type SearchHit,
   type ContactState,
   type MessageInfo,
   type OutgoingFile,
@@ -39,7 +40,7 @@ export type { Chat } from './chats.ts';
 export { GroupPowerError, NoSuchMemberError, type GroupChat, type GroupSession } from './group-session.ts';
 export type { RoomLinkView, RoomPreview, RoomSession } from './room-session.ts';
 export { qrMatrix, type QrMatrix } from './qr-matrix.ts';
-export type { ChatRequestInfo } from '@parus/client';
+export type { ChatRequestInfo, SearchHit } from '@parus/client';
 
 /** One account per browser profile and origin, in this IndexedDB database. */
 export const DATABASE = ACCOUNT_DATABASE;
@@ -514,6 +515,11 @@ export class Session {
       this.invite = made;
     }
     return this.invite;
+  }
+
+  /** Friends, groups and messages on this device whose text holds `text` (client search.ts). */
+  search(text: string, limit = 50): Promise<SearchHit[]> {
+    return this.account.search(text, { limit });
   }
 
   /** My reusable QR code (好友條碼): the same until `reset` (then the old one is refused). */
