@@ -38,6 +38,7 @@ import {
   queueKey,
   safetyNumber,
   safetyNumberQrPayload,
+  compareSafetyNumberQr,
   systemRandom,
   wipe,
   type Random,
@@ -825,6 +826,15 @@ export class Account {
       formatted: formatSafetyNumber(digits),
       qr: safetyNumberQrPayload(ours, c.theirIdentity),
     };
+  }
+
+  /**
+   * Whether a scanned safety-number QR payload is `alias`'s, for our conversation (core
+   * compareSafetyNumberQr): false when the keys differ; DecodeError when it is no such payload.
+   */
+  checkSafetyQr(alias: string, scanned: Uint8Array): boolean {
+    const c = this.mustContact(alias);
+    return compareSafetyNumberQr(scanned, c.identity.slice(32, 64), c.theirIdentity);
   }
 
   async setContactState(alias: string, state: ContactState): Promise<ContactInfo> {

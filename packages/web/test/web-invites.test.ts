@@ -4,6 +4,7 @@
 // pasting an old link is told "already friends"; my friend code (好友條碼) stays until reset,
 // after which it is refused. Desktop and 390×844. Every wait is for something on the page.
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import QRCode from 'qrcode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -187,5 +188,34 @@ describe('search', () => {
     await shot(hua.page, 'zh-TW-44-search-phone');
     await hua.page.getByRole('list', { name: '搜尋結果' }).getByRole('button').first().click();
     await hua.page.getByRole('heading', { name: '阿美' }).waitFor(WAIT);
+  });
+});
+
+describe('safety number', () => {
+  it('scans the friend’s safety-number QR code from the dialog that says to scan it', async () => {
+    // Ming's code, as an image of his screen; Amei scans it from her safety-number dialog.
+    await ming.page
+      .getByRole('button', { name: /安全碼|Safety/ })
+      .first()
+      .click();
+    const png = join(world.dir, 'ming-sn.png');
+    await ming.page.getByRole('img', { name: /QR/ }).last().screenshot({ path: png });
+    await ming.page.keyboard.press('Escape');
+    await chatList(amei.page).getByRole('button', { name: /小明/ }).click();
+    await amei.page
+      .getByRole('button', { name: /安全碼|Safety/ })
+      .first()
+      .click();
+    await amei.page.getByRole('button', { name: '掃描對方的安全碼 QR 碼' }).click();
+    // Her own code is not his: refused as different.
+    const own = join(world.dir, 'amei-sn.png');
+    await amei.page.getByRole('dialog').getByRole('img', { name: /QR/ }).first().screenshot({ path: own });
+    await amei.page.getByLabel('選擇 QR 碼圖片').setInputFiles(own);
+    await amei.page.getByText('安全碼不相符', { exact: false }).waitFor(WAIT);
+    await amei.page.getByRole('button', { name: '掃描對方的安全碼 QR 碼' }).click();
+    await amei.page.getByLabel('選擇 QR 碼圖片').setInputFiles(png);
+    await amei.page.getByText('安全碼相符', { exact: false }).waitFor(WAIT);
+    await shot(amei.page, 'zh-TW-45-safety-scan');
+    expect(await amei.page.getByRole('radio', { name: /已驗證/ }).isChecked()).toBe(true);
   });
 });

@@ -21,6 +21,8 @@ import {
 import { IndexedDbStore, browserTransport } from '@parus/client/browser';
 import {
   ARGON2ID_BROWSER,
+  DecodeError,
+  fromBase64Url,
   NotFoundError,
   UsageError,
   initCrypto,
@@ -592,6 +594,18 @@ export class Session {
   safetyNumber(alias: string): SafetyNumberView {
     const sn = this.account.safetyNumber(alias);
     return { formatted: sn.formatted, qr: qrMatrix(`parus-sn:${toBase64Url(sn.qr)}`) };
+  }
+
+  /**
+   * A scanned safety-number QR code against `alias`'s: true when it matches (the friend is then
+   * marked verified), false when the keys differ; DecodeError when it is no safety-number code.
+   */
+  async checkSafetyScan(alias: string, text: string): Promise<boolean> {
+    const t = text.trim();
+    if (!t.toLowerCase().startsWith('parus-sn:')) throw new DecodeError('not a safety number QR code');
+    const same = this.account.checkSafetyQr(alias, fromBase64Url(t.slice('parus-sn:'.length)));
+    if (same) await this.setState(alias, 'validated');
+    return same;
   }
 
   async setState(alias: string, state: ContactState): Promise<void> {
