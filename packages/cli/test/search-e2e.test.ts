@@ -32,7 +32,9 @@ describe('parus search', () => {
     expect(((await json('alice', ['search', '.*'])).results as Hit[]).length).toBe(1);
     expect((await json('alice', ['search', '\u202E'])).results).toEqual([]);
     expect((await json('alice', ['search', '同好'])).results).toMatchObject([{ kind: 'group' }]);
-    expect((await json('alice', ['search', 'bo'])).results).toMatchObject([{ kind: 'contact', alias: 'Bob' }]);
+    expect((await json('alice', ['search', 'bo'])).results).toMatchObject([
+      { kind: 'contact', alias: 'Bob' },
+    ]);
 
     const text = await parus('alice', ['search', '畫眉']);
     expect(text.code).toBe(0);

@@ -31,7 +31,9 @@ describe('Account.search', () => {
     // Chinese substrings, no word splitting; in 1:1 chats and groups.
     expect((await bob.search('藍鵲')).map((h) => h.kind === 'message' && h.text)).toEqual([texts[0]]);
     const inGroup = await bob.search('山雀');
-    expect(inGroup).toMatchObject([{ kind: 'message', group: g.id, text: '黃山雀在樹上唱歌', from: 'alice' }]);
+    expect(inGroup).toMatchObject([
+      { kind: 'message', group: g.id, text: '黃山雀在樹上唱歌', from: 'alice' },
+    ]);
     // Latin regardless of case; full-width letters as their ASCII (NFKC).
     expect((await bob.search('blue MAGPIE')).length).toBe(1);
     expect((await bob.search('taipei')).length).toBe(1);

@@ -34,7 +34,8 @@ export async function searchCommand(argv: string[], makeOut: MakeOut): Promise<n
   if (positionals.length !== 1) throw new UsageError('usage: parus search TEXT [--limit N]');
   const limitText = str(values, 'limit');
   const limit = limitText === undefined ? undefined : Number(limitText);
-  if (limit !== undefined && !Number.isSafeInteger(limit)) throw new UsageError('--limit takes a whole number');
+  if (limit !== undefined && !Number.isSafeInteger(limit))
+    throw new UsageError('--limit takes a whole number');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     const hits = await account.search(positionals[0]!, limit === undefined ? {} : { limit });
