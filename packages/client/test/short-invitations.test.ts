@@ -222,6 +222,8 @@ describe('short invitations', () => {
     const e = await refusal(bob.acceptInvite(shortLinkToText({ ...link, relay: gone }), { alias: 'a' }));
     expect(e instanceof TransportError || e instanceof TimeoutError).toBe(true);
     expect(bob.contacts()).toEqual([]);
+    // The relay met through the link alone is not kept retrying.
+    expect(bob.retryAt(gone)).toBeUndefined();
   }, 30_000);
 
   it('my QR code stays the same until reset; after a reset the old short and long links are refused', async () => {

@@ -27,7 +27,16 @@ import { C, DAY, hex, type AccountContext } from './account-context.ts';
 
 export type ShortInvitationContext = Pick<
   AccountContext,
-  'store' | 'rng' | 'now' | 'lock' | 'invitesById' | 'queues' | 'connection' | 'connected' | 'contactsById'
+  | 'store'
+  | 'rng'
+  | 'now'
+  | 'lock'
+  | 'invitesById'
+  | 'queues'
+  | 'connection'
+  | 'connected'
+  | 'contactsById'
+  | 'relays'
 >;
 
 /** What a link given to me turns out to be, once fetched if it was short. */
@@ -107,12 +116,18 @@ export class ShortInvitations {
     if (isShortLink(link)) {
       const short = parseShortLink(link);
       let data: Uint8Array;
+      // A relay first met through this link is not kept trying for ever when it does not answer.
+      const fresh = !this.ctx.relays.has(short.relay);
       try {
         const r = await this.ctx.connected(short.relay, FETCH_TIMEOUT_MS);
         data = await r.getCardRecord(short.cid);
       } catch (e) {
         if (e instanceof NotFoundError || e instanceof ExpiredError)
           throw new ProtocolError('this invitation was already used, withdrawn or has expired', { cause: e });
+        if (fresh && e instanceof ParusError && (e.code === 'TRANSPORT' || e.code === 'TIMEOUT')) {
+          this.ctx.relays.get(short.relay)?.close();
+          this.ctx.relays.delete(short.relay);
+        }
         throw e;
       }
       card = openCardRecord(data, short.key);
