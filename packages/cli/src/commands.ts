@@ -7,6 +7,7 @@ import {
   relayAddCommand,
   verifyCommand,
 } from './commands/account.ts';
+import { searchCommand } from './commands/search.ts';
 import { chatCommand } from './commands/chat.ts';
 import { backupCommand, deviceCommand, devicesCommand } from './commands/devices.ts';
 import { groupCommand } from './commands/group.ts';
@@ -33,6 +34,7 @@ export const COMMANDS: Record<string, Command> = {
   init: initCommand,
   invite: inviteCommand,
   accept: acceptCommand,
+  add: acceptCommand,
   contacts: contactsCommand,
   verify: verifyCommand,
   send: sendCommand,
@@ -42,6 +44,7 @@ export const COMMANDS: Record<string, Command> = {
   download: downloadCommand,
   read: readCommand,
   history: historyCommand,
+  search: searchCommand,
   chat: chatCommand,
   group: groupCommand,
   requests: requestsCommand,

@@ -38,6 +38,7 @@ import {
   queueKey,
   safetyNumber,
   safetyNumberQrPayload,
+  compareSafetyNumberQr,
   systemRandom,
   wipe,
   type Random,
@@ -65,6 +66,8 @@ import {
   type QueueOwner,
 } from './account/account-context.ts';
 import { ContactSetup } from './account/contact-setup.ts';
+import { search, type SearchHit } from './search.ts';
+import { ShortInvitations, type MyCode, type ResolvedInvite } from './account/short-invitations.ts';
 import { ConversationReading } from './account/conversation-reading.ts';
 import { ContactDevices } from './account/contact-devices.ts';
 import { DEVICE_COLLECTION, DeviceRegistry, type DeviceInfo } from './account/device-registry.ts';
@@ -195,6 +198,7 @@ export class Account {
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
   private readonly setup: ContactSetup;
+  private readonly shortInvites: ShortInvitations;
   private readonly messaging: DirectMessaging;
   private readonly files: FileTransfer;
   private readonly outbox: DirectOutbox;
@@ -267,6 +271,7 @@ export class Account {
       messageInfo: (c, m) => this.reading.messageInfo(c, m),
     };
     this.setup = new ContactSetup(ctx);
+    this.shortInvites = new ShortInvitations(ctx, (o) => this.setup.makeCard(o));
     this.messaging = new DirectMessaging(ctx);
     this.files = new FileTransfer(ctx, this.messaging);
     this.outbox = new DirectOutbox(ctx);
@@ -711,16 +716,45 @@ export class Account {
 
   // ---- Invitations (account/contact-setup.ts) -------------------------------------------
 
-  /** Makes a rendez-vous card: a one-time card by default, or a long-lived contact address. */
+  /**
+   * Makes a rendez-vous card: a one-time card by default, or a long-lived contact address. With
+   * `short`, the card is also kept sealed on my relay and `short` is its short link (decision
+   * 0045), when the relay keeps card records.
+   */
   async createInvite(
-    opts: { oneTime?: boolean; ttlMs?: number } = {},
-  ): Promise<{ link: string; card: RendezvousCard }> {
-    return this.setup.makeCard(opts);
+    opts: { oneTime?: boolean; ttlMs?: number; short?: boolean } = {},
+  ): Promise<{ link: string; card: RendezvousCard; short?: string }> {
+    const made = await this.setup.makeCard(opts);
+    if (!opts.short) return made;
+    const short = await this.shortInvites.publish(made.card);
+    return short ? { ...made, short } : made;
   }
 
-  /** Answers someone's rendez-vous card: a contact request goes to their queue. */
+  /**
+   * Answers someone's rendez-vous card, given as its long link or its short one (fetched from
+   * its relay first): a contact request goes to their queue.
+   */
   async acceptInvite(link: string, opts: { alias?: string; replace?: boolean } = {}): Promise<ContactInfo> {
-    return this.info(await this.setup.answerCard(link, opts));
+    const resolved = await this.shortInvites.resolve(link);
+    return this.info(await this.setup.answerCard(resolved.link, opts));
+  }
+
+  /**
+   * What a link given to me holds, before answering it: the card (fetched when the link is
+   * short), its long link, and the friend it already made if it is an old link of theirs.
+   */
+  resolveInvite(link: string): Promise<ResolvedInvite> {
+    return this.shortInvites.resolve(link);
+  }
+
+  /** My reusable QR code (好友條碼): a long-lived card, short link when the relay allows. */
+  myCode(): Promise<MyCode> {
+    return this.shortInvites.myCode();
+  }
+
+  /** Resets my QR code: the old one is refused from now on, a new one is made. */
+  resetMyCode(): Promise<MyCode> {
+    return this.shortInvites.resetMyCode();
   }
 
   // ---- Contacts -------------------------------------------------------------------------
@@ -978,6 +1012,15 @@ export class Account {
       formatted: formatSafetyNumber(digits),
       qr: safetyNumberQrPayload(ours, c.theirIdentity),
     };
+  }
+
+  /**
+   * Whether a scanned safety-number QR payload is `alias`'s, for our conversation (core
+   * compareSafetyNumberQr): false when the keys differ; DecodeError when it is no such payload.
+   */
+  checkSafetyQr(alias: string, scanned: Uint8Array): boolean {
+    const c = this.mustContact(alias);
+    return compareSafetyNumberQr(scanned, c.identity.slice(32, 64), c.theirIdentity);
   }
 
   async setContactState(alias: string, state: ContactState): Promise<ContactInfo> {
@@ -1279,6 +1322,23 @@ export class Account {
   /** The whole conversation in causal order (unsent messages as tombstones). */
   async history(alias: string): Promise<MessageInfo[]> {
     return this.reading.history(alias);
+  }
+
+  /**
+   * Searches chats (friends, groups) and the texts of 1:1 and group messages on this device:
+   * literal substrings, Chinese included, Latin case-insensitive (search.ts); at most `limit`.
+   */
+  async search(text: string, opts: { limit?: number } = {}): Promise<SearchHit[]> {
+    return search(
+      {
+        contacts: () => this.contacts(),
+        groups: () => this.groups.list(),
+        history: (alias) => this.history(alias),
+        groupHistory: (id) => this.groups.history(id),
+      },
+      text,
+      opts,
+    );
   }
 
   /** Incoming messages not shown yet, in causal order per conversation; marks them shown. */

@@ -12,6 +12,9 @@ export type {
   UploadInfo,
 } from './account.ts';
 export type { ContactState, MessageStatus } from './records.ts';
+export type { MyCode, ResolvedInvite } from './account/short-invitations.ts';
+export { MAX_SEARCH_CHARS, MAX_SEARCH_LIMIT, foldForSearch } from './search.ts';
+export type { SearchHit } from './search.ts';
 export { GroupEngine, BACKDATE_WINDOW_MS, MAX_GROUP_MEMBERS } from './groups/group-engine.ts';
 export type { ChatRequestInfo, GroupChange, GroupInfo, GroupMemberInfo } from './groups/group-engine.ts';
 export { DEFAULT_ROOM_LIMITS } from './groups/room-limits.ts';

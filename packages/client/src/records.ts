@@ -71,6 +71,19 @@ export interface InviteRecord {
    * sessions with it; `identity` is then this device's own key.
    */
   own?: true;
+  /** The card's record on its relay behind a short link (decision 0045), withdrawn when spent. */
+  short?: ShortRecord;
+  /** My reusable QR code (好友條碼): the one long-lived card shown as mine until reset. */
+  code?: boolean;
+}
+
+/** Where a short link's sealed card is kept: the link itself, the record's id and its owner key. */
+export interface ShortRecord {
+  link: string;
+  relay: string;
+  cid: Uint8Array;
+  /** X25519 secret of the record's owner key (withdraws it). */
+  ck: Uint8Array;
 }
 
 /**
@@ -311,7 +324,19 @@ export function decodeInvite(bytes: Uint8Array): InviteRecord {
     ...optionalPeer(m.peer),
     ...optionalField('queue2', optional(m.queue2, inbound)),
     ...(optional(m.own, (v) => asBool(v, 'own')) ? { own: true as const } : {}),
+    ...optionalField('short', optional(m.short, shortRecord)),
+    ...(m.code === true ? { code: true } : {}),
   }));
+}
+
+function shortRecord(v: CborValue): ShortRecord {
+  const m = asMap(v, 'short');
+  return {
+    link: asText(m.link, 'short link', 1024),
+    relay: asText(m.relay, 'short relay', 512),
+    cid: asBytes(m.cid, 'short cid', { len: 16 }),
+    ck: asBytes(m.ck, 'short ck', { len: 32 }),
+  };
 }
 
 function optionalPeer(v: CborValue | undefined): { peer?: Uint8Array } {

@@ -642,6 +642,39 @@ export class RelayConnection {
     );
   }
 
+  /**
+   * Card records (core short-invitation.ts, decision 0045). `putCardRecord` stores a sealed card
+   * owned by the X25519 key `ckSecret`, until `exp` at most; the relay's id and expiry come back.
+   */
+  async putCardRecord(
+    ckSecret: Uint8Array,
+    data: Uint8Array,
+    exp: number,
+  ): Promise<{ cid: Uint8Array; exp: number }> {
+    const ck = this.publicKeyOf(ckSecret);
+    const reply = await this.command({ t: 'cput', ck, data, exp }, ckSecret);
+    if (reply.t !== 'crec') throw new ProtocolError(`unexpected answer ${reply.t} to cput`);
+    return { cid: reply.cid, exp: reply.exp };
+  }
+
+  /** The sealed card under `cid`: NOT_FOUND once withdrawn, EXPIRED past its expiry. */
+  async getCardRecord(cid: Uint8Array): Promise<Uint8Array> {
+    if (!this.conn || !this.session) throw new TransportError('not connected to the relay');
+    const turn = this.pacer?.turn();
+    if (turn) await turn;
+    const conn = this.conn;
+    if (!conn || !this.session) throw new TransportError('not connected to the relay');
+    const id = this.nextId++;
+    const reply = await this.exchange(conn, id, { t: 'cget', id, cid });
+    if (reply.t !== 'crec' || !reply.data) throw new ProtocolError(`unexpected answer ${reply.t} to cget`);
+    return reply.data;
+  }
+
+  /** Withdraws the card record `cid` (its owner's key). */
+  async deleteCardRecord(cid: Uint8Array, ckSecret: Uint8Array): Promise<void> {
+    await this.command({ t: 'cdel', cid }, ckSecret);
+  }
+
   unsubscribeLocal(rid: Uint8Array): void {
     this.subs.delete(hexKey(rid));
   }

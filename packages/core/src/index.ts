@@ -299,6 +299,29 @@ export {
 } from './rendezvous-card.ts';
 export type { CardQueue, RendezvousCard, CreateCardOptions } from './rendezvous-card.ts';
 export {
+  CARD_RECORD_ID_BYTES,
+  MAX_CARD_RECORD_BYTES,
+  MAX_SHORT_LINK_CHARS,
+  SHORT_LINK_KEY_BYTES,
+  SHORT_LINK_PREFIX,
+  decodeCardCommand,
+  decodeCardRecordFrame,
+  isCardCommandType,
+  isShortLink,
+  openCardRecord,
+  parseShortLink,
+  sealCardRecord,
+  shortLinkToText,
+} from './short-invitation.ts';
+export type {
+  CardCommand,
+  CardDeleteFrame,
+  CardGetFrame,
+  CardPutFrame,
+  CardRecordFrame,
+  ShortLink,
+} from './short-invitation.ts';
+export {
   CONTACT_REQUEST_VERSION,
   MAX_CONTACT_REQUEST_BYTES,
   MAX_CONTACT_REQUEST_MESSAGE_BYTES,

@@ -56,6 +56,15 @@ import {
   type BlobCommand,
   type BlobReply,
 } from './blob-protocol.ts';
+import {
+  decodeCardCommand,
+  decodeCardRecordFrame,
+  isCardCommandType,
+  type CardCommand,
+  type CardDeleteFrame,
+  type CardPutFrame,
+  type CardRecordFrame,
+} from './short-invitation.ts';
 import { MAX_ACK_BATCH, splitAckIds } from './ack-batch.ts';
 import {
   decodeFanoutCommand,
@@ -166,6 +175,7 @@ export type ClientFrame =
   | DelFrame
   | PingFrame
   | BlobCommand
+  | CardCommand
   | FanoutCommand
   | ForwardFrame
   | KeyRecordRequest;
@@ -177,6 +187,8 @@ export type AuthenticatedCommand =
   | AckFrame
   | DelFrame
   | BlobCommand
+  | CardPutFrame
+  | CardDeleteFrame
   | FanoutCommand;
 
 export interface WelcomeFrame {
@@ -233,6 +245,7 @@ export type RelayFrame =
   | EndFrame
   | ErrFrame
   | BlobReply
+  | CardRecordFrame
   | FanoutReply
   | KeyRecordReply;
 
@@ -555,6 +568,7 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
     default: {
       if (isBlobCommandType(t))
         return decodeBlobCommand(t, m, { id: reqId(m), auth: asBytes(m.auth, 'auth', auth32) });
+      if (isCardCommandType(t)) return decodeCardCommand(t, m, reqId(m));
       const fanout = decodeFanoutCommand(t, m, MAX_BODY_BYTES);
       if (fanout) return fanout;
       throw new DecodeError('unknown client frame type');
@@ -609,6 +623,8 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
     case 'blob':
     case 'chunk':
       return decodeBlobReply(t, m, reqId(m));
+    case 'crec':
+      return decodeCardRecordFrame(m, reqId(m));
     case 'rkey':
       return { t, id: reqId(m), ...decodeKeyRecord(m) };
     case 'err': {

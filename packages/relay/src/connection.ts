@@ -34,11 +34,13 @@ import {
   decodeClientFrame,
   encodeFrame,
   isBlobCommandType,
+  isCardCommandType,
   sign,
   welcomeSigningBytes,
 } from '@parus/core';
 import type {
   BlobCommand,
+  CardCommand,
   ClientFrame,
   EndFrame,
   ErrFrame,
@@ -49,6 +51,7 @@ import type {
   RelayFrame,
 } from '@parus/core';
 import type { BlobCommandHandler } from './blob-commands.ts';
+import type { CardCommandHandler } from './card-commands.ts';
 import { WebSocket } from 'ws';
 import { deliverySlab } from './byte-slab.ts';
 import { CommandAuth } from './command-auth.ts';
@@ -69,6 +72,8 @@ export interface RelayConnectionOptions {
   rng: Random;
   commands: CommandHandler;
   blobs: BlobCommandHandler;
+  /** Card records behind short invitations (card-commands.ts). */
+  cards?: CardCommandHandler;
   /** The frame rate, announced in `welcome` so that clients pace themselves. */
   frameRate: { perSecond: number; burst: number };
   /** Blob chunk bytes, up and down (bput data, bget answers); over it, QUOTA (slow down). */
@@ -265,7 +270,12 @@ export class RelayConnection implements Subscriber {
         if (cost > 0 && !this.opts.blobBytes.take(cost))
           return this.sendError(new QuotaError('blob byte rate exceeded; slow down'), id);
         running = this.opts.blobs.run(context, blob);
-      } else running = this.opts.commands.run(context, frame as Exclude<typeof frame, BlobCommand>);
+      } else if (isCardCommandType(frame.t)) {
+        if (!this.opts.cards) throw new ProtocolError('this relay keeps no card records');
+        this.opts.cards.run(context, frame as CardCommand);
+        return;
+      } else
+        running = this.opts.commands.run(context, frame as Exclude<typeof frame, BlobCommand | CardCommand>);
     } catch (error) {
       return this.sendError(error, id);
     }
@@ -286,10 +296,14 @@ export class RelayConnection implements Subscriber {
     const { address } = this.opts;
     let bytes = 0;
     switch (frame.t) {
+      case 'cput':
       case 'new': {
+        // A card record counts as a queue creation (decision 0045), and its bytes as stored ones.
         const { creations } = this.opts;
         if (creations.level() < 1 || address.creations.level() < 1)
           return new QuotaError('too many queues created; try again later');
+        if (frame.t === 'cput' && !address.stored.take(frame.data.length))
+          return new QuotaError('too many bytes stored from this address; slow down');
         creations.take();
         address.creations.take();
         return undefined;

@@ -68,6 +68,10 @@ export interface RelayLimits {
   heartbeatMs: number;
   /** Bytes queued for a slow reader before its connection is closed. */
   maxBufferedBytes: number;
+  /** Card records (sealed cards behind short invitation links, decision 0045) held at once. */
+  maxCardRecords: number;
+  /** The longest a card record is kept, whatever its owner asks. */
+  maxCardRecordTtlMs: number;
   /** Largest blob (encrypted file) the relay takes, in bytes. */
   maxBlobBytes: number;
   /** Bytes of all blobs together, finished or still uploading. */
@@ -123,6 +127,8 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   helloTimeoutMs: 10 * 1000,
   heartbeatMs: 30 * 1000,
   maxBufferedBytes: 64 * 1024 * 1024,
+  maxCardRecords: 100_000,
+  maxCardRecordTtlMs: 400 * 24 * 60 * 60 * 1000,
   maxBlobBytes: 100 * 1024 * 1024,
   maxBlobTotalBytes: 10 * 1024 * 1024 * 1024,
   blobTtlMs: 21 * 24 * 60 * 60 * 1000,
@@ -154,6 +160,7 @@ export const SMALL_RELAY_LIMITS: Readonly<Partial<RelayLimits>> = Object.freeze(
   maxStoredBytes: 4 * 1024 * 1024 * 1024,
   maxBlobTotalBytes: 2 * 1024 * 1024 * 1024,
   maxFanoutLists: 10_000,
+  maxCardRecords: 10_000,
   fanoutCopiesPerSecond: 10_000,
   maxHeldBytes: 8 * 1024 * 1024,
 });

@@ -22,6 +22,8 @@ import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { BlobCommandHandler } from './blob-commands.ts';
 import { BlobStore } from './blob-store.ts';
+import { CardCommandHandler } from './card-commands.ts';
+import { CardStore } from './card-store.ts';
 import { CommandHandler } from './commands.ts';
 import { RelayConnection } from './connection.ts';
 import { FanoutHandler } from './fanout.ts';
@@ -178,8 +180,26 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     await store.close();
     throw error;
   }
-  const storage = new StorageBudget(limits.maxStoredBytes, () => store.storedBytes() + blobStore.storedBytes);
+  let cardStore: CardStore;
+  try {
+    cardStore = new CardStore(opts.dataDir, limits.maxCardRecords);
+  } catch (error) {
+    await store.close();
+    await blobStore.close();
+    throw error;
+  }
+  const storage = new StorageBudget(
+    limits.maxStoredBytes,
+    () => store.storedBytes() + blobStore.storedBytes + cardStore.storedBytes,
+  );
   const blobs = new BlobCommandHandler({ store: blobStore, rng, now, storage });
+  const cards = new CardCommandHandler({
+    store: cardStore,
+    rng,
+    now,
+    maxTtlMs: limits.maxCardRecordTtlMs,
+    storage,
+  });
   const counters: ConnectionCounters & {
     messagesStored: number;
     messagesExpired: number;
@@ -265,6 +285,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       rng,
       commands,
       blobs,
+      cards,
       frameRate: { perSecond: limits.framesPerSecond, burst: limits.frameBurst },
       blobBytes: new TokenBucket(limits.blobBytesPerSecond, limits.blobByteBurst, monotonic),
       creations: new TokenBucket(limits.queueCreationsPerMinute / 60, limits.queueCreationBurst, monotonic),
@@ -374,6 +395,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     mesh.close();
     await store.close();
     await blobStore.close();
+    cardStore.close();
     throw new TransportError(`cannot listen on ${host}:${opts.port ?? 0}`, { cause });
   }
   const bound = server.address();
@@ -382,6 +404,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     mesh.close();
     await store.close();
     await blobStore.close();
+    cardStore.close();
     throw new TransportError('server has no TCP address');
   }
   const port = bound.port;
@@ -396,6 +419,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       const b = await blobStore.purgeExpired(now());
       counters.blobsExpired += b;
       if (b > 0) log(`purged ${b} expired blobs`);
+      const c = cardStore.purgeExpired(now());
+      if (c > 0) log(`purged ${c} expired card records`);
       const unused = await lists.purgeUnused(now() - limits.messageTtlMs);
       if (unused > 0) log(`purged ${unused} unused fan-out lists`);
     } catch (error) {
@@ -445,6 +470,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       await serverClosed;
       await store.close();
       await blobStore.close();
+      cardStore.close();
       log('relay closed');
     })();
     return closing;

@@ -16,6 +16,7 @@ export type {
   RoomLinkView,
   RoomPreview,
   SafetyNumberView,
+  SearchHit,
   Session,
   Upload,
   UploadInfo,

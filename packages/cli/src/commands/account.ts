@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import QRCode from 'qrcode';
-import { UsageError, toBase64Url } from '@parus/core';
+import { ProtocolError, UsageError, toBase64Url } from '@parus/core';
 import { parse, str } from '../args.ts';
 import { formatContact } from '../format.ts';
 import { createAccount, openAccount, resolveHome } from '../home.ts';
@@ -85,22 +85,45 @@ export async function writeQr(path: string, text: string): Promise<void> {
 export async function inviteCommand(argv: string[], makeOut: MakeOut): Promise<number> {
   const { values } = parse(argv, {
     reusable: { type: 'boolean', default: false },
+    reset: { type: 'boolean', default: false },
+    long: { type: 'boolean', default: false },
     qr: { type: 'string' },
     out: { type: 'string' },
   });
   const out = makeOut(values.json === true);
+  if (values.reset === true && values.reusable !== true)
+    throw new UsageError('--reset resets the reusable card: parus invite --reusable --reset');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     await account.start();
-    const { link, card } = await account.createInvite({ oneTime: values.reusable !== true });
+    // The short link (decision 0045) unless --long; the long one when the relay keeps no card records.
+    let made: { link: string; longLink: string; expires: number; oneTime: boolean };
+    if (values.reusable === true) {
+      const code = values.reset === true ? await account.resetMyCode() : await account.myCode();
+      made = { ...code, oneTime: false };
+    } else {
+      const inv = await account.createInvite({ oneTime: true, short: values.long !== true });
+      made = { link: inv.short ?? inv.link, longLink: inv.link, expires: inv.card.expires, oneTime: true };
+    }
+    const link = values.long === true ? made.longLink : made.link;
     const qrFile = str(values, 'qr');
     if (qrFile) await writeQr(qrFile, link);
     const file = str(values, 'out');
     if (file) writeFileSync(file, `${link}\n`, { mode: 0o600 });
     out.result(
-      { link, expires: card.expires, oneTime: card.oneTime, qr: qrFile ?? null, file: file ?? null },
+      {
+        link,
+        longLink: made.longLink,
+        short: link !== made.longLink,
+        expires: made.expires,
+        oneTime: made.oneTime,
+        qr: qrFile ?? null,
+        file: file ?? null,
+      },
       () => {
-        out.line(card.oneTime ? 'One-time invitation (valid 7 days):' : 'Reusable contact address:');
+        out.line(
+          made.oneTime ? 'One-time invitation (valid 7 days):' : 'Reusable contact address (my QR code):',
+        );
         out.line(link);
         if (qrFile) out.line(`QR code written to ${qrFile}`);
         if (file) out.line(`Card written to ${file}`);
@@ -140,8 +163,22 @@ export async function acceptCommand(argv: string[], makeOut: MakeOut): Promise<n
     const opts: { alias?: string; replace?: boolean } = { replace: values.replace === true };
     const alias = str(values, 'alias');
     if (alias) opts.alias = alias;
-    const contact = await account.acceptInvite(link, opts);
+    // A short link is fetched first; a friend's old link says so instead of "keys differ".
+    const resolved = await account.resolveInvite(link);
+    if (resolved.friend !== undefined) {
+      out.result({ contact: account.contact(resolved.friend), already: true }, () =>
+        out.line(`Already friends: this is the card of ${resolved.friend}.`),
+      );
+      return 0;
+    }
+    // A spent card's queue is gone: the relay says so at the first send (decision 0045).
+    let spent = false;
+    account.events.on('contact', (e) => {
+      if (e.change === 'spent') spent = true;
+    });
+    const contact = await account.acceptInvite(resolved.link, opts);
     await account.sync({ timeoutMs: 20_000 });
+    if (spent) throw new ProtocolError('this invitation was already used or withdrawn; ask for a new one');
     const now = account.contact(contact.alias);
     out.result({ contact: now }, () => {
       if (contact.keyChanged)

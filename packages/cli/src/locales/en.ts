@@ -56,9 +56,11 @@ Usage: parus [global options] <command> [options]
   parus init --name NAME --relay ADDRESS [--relay ADDRESS2]
                                            create an account on this device (a second
                                            relay: reachable while one of them is down)
-  parus invite [--reusable] [--qr FILE.png|.svg] [--out FILE]
-                                           make a rendez-vous card (link + QR code)
-  parus accept LINK|FILE --alias ALIAS     answer a friend's card
+  parus invite [--reusable [--reset]] [--long] [--qr FILE.png|.svg] [--out FILE]
+                                           make a rendez-vous card (short link + QR
+                                           code; --long: the card itself, offline;
+                                           --reusable: my QR code, --reset: a new one)
+  parus accept|add LINK|FILE --alias ALIAS answer a friend's card (short or long link)
   parus contacts                           list contacts and their states
   parus verify ALIAS [--confirm|--compromised|--reset] [--qr FILE]
                                            show the safety number, set the state
@@ -79,6 +81,8 @@ Usage: parus [global options] <command> [options]
   parus download ALIAS MESSAGE_ID          save a received file (a larger one, or again)
   parus history ALIAS|GROUP                the whole conversation
   parus chat ALIAS|GROUP                   interactive chat
+  parus search TEXT [--limit N]            find friends, groups and messages (--limit:
+                                           at most N results, default 50)
   {group}
   {requests}
   {devices}

@@ -53,9 +53,10 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   parus init --name NAME --relay ADDRESS [--relay ADDRESS2]
                                            在這台裝置建立帳號（第二個中繼站：
                                            其中一個停機時仍收得到訊息）
-  parus invite [--reusable] [--qr FILE.png|.svg] [--out FILE]
-                                           產生邀請卡（連結與 QR 碼）
-  parus accept LINK|FILE --alias ALIAS     回覆好友的邀請卡
+  parus invite [--reusable [--reset]] [--long] [--qr FILE.png|.svg] [--out FILE]
+                                           產生邀請卡（短連結與 QR 碼；--long：完整邀請卡，
+                                           可離線使用；--reusable：我的好友條碼，--reset：換新的）
+  parus accept|add LINK|FILE --alias ALIAS 回覆好友的邀請卡（短連結或完整連結皆可）
   parus contacts                           列出聯絡人與驗證狀態
   parus verify ALIAS [--confirm|--compromised|--reset] [--qr FILE]
                                            顯示安全碼、設定驗證狀態
@@ -75,6 +76,7 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   parus download ALIAS MESSAGE_ID          儲存收到的檔案（較大的檔案，或再存一次）
   parus history ALIAS|GROUP                整段對話
   parus chat ALIAS|GROUP                   互動式聊天
+  parus search TEXT [--limit N]            搜尋好友、群組與訊息（--limit：最多 N 筆，預設 50）
   {group}
   {requests}
   {devices}

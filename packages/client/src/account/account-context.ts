@@ -118,10 +118,13 @@ export interface AccountEvents {
   /** The contact is typing (an ephemeral signal: expect at most one every 3 s). */
   typing: { alias: string };
   receipt: { alias: string; id: string; status: MessageStatus };
+  /**
+   * `devices`: the contact's device set changed (decision 0038). `spent`: the card I answered
+   * was already used or withdrawn (its queue is gone, decision 0045): the pending contact is dropped.
+   */
   contact: {
     alias: string;
-    /** `devices`: the contact's device set changed (decision 0038). */
-    change: 'added' | 'active' | 'state' | 'key-changed' | 'devices';
+    change: 'added' | 'active' | 'state' | 'key-changed' | 'devices' | 'spent';
     info: ContactInfo;
   };
   error: { error: ParusError; context: string };

@@ -563,6 +563,17 @@ export class ContactSetup {
         // The one-time rendez-vous queue has done its job; delete it (after this message's ack).
         setTimeout(() => void r.command({ t: 'del', rid: q.rid }, q.rk).catch(() => undefined), 0);
       }
+      // Its short link's record too (decision 0045): whoever fetches it next is told it is spent.
+      const short = invite.short;
+      if (short)
+        setTimeout(
+          () =>
+            void this.ctx
+              .connection(short.relay)
+              .deleteCardRecord(short.cid, short.ck)
+              .catch(() => undefined),
+          0,
+        );
     }
     void this.ctx.subscribeQueue(recv).catch(() => undefined);
     if (recv2) void this.ctx.subscribeQueue(recv2).catch(() => undefined);

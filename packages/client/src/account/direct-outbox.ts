@@ -46,7 +46,7 @@ import {
 } from '../records.ts';
 import type { SendPath } from '../send-routes.ts';
 import type { StoreOp } from '../store.ts';
-import { C, hex, outboxKey, sendQueues, type AccountContext } from './account-context.ts';
+import { C, hex, outboxKey, recvQueues, sendQueues, type AccountContext } from './account-context.ts';
 import { deviceView, mergeDeviceView, remoteDevices } from './contact-devices.ts';
 
 /** Kinds that answer one device's message: they go back to that device only. */
@@ -71,6 +71,9 @@ export type OutboxContext = Pick<
   | 'sendPath'
   | 'saveContact'
   | 'flushAgain'
+  | 'forgetContact'
+  | 'connection'
+  | 'info'
 >;
 
 /** Most entries one contact's resend requests may have in my outbox at once (decision 0025). */
@@ -310,6 +313,8 @@ export class DirectOutbox {
     try {
       await target.r.send(target.queue.sid, req.body);
     } catch (e) {
+      // The rendez-vous queue is gone: the card was used by someone else, or withdrawn (decision 0045).
+      if (e instanceof ParusError && e.code === 'NOT_FOUND') return this.requestSpent(c);
       if (e instanceof ParusError && e.code !== 'TRANSPORT' && e.code !== 'TIMEOUT') {
         this.ctx.events.emit('error', { error: e, context: 'the contact request was refused by the relay' });
       }
@@ -323,6 +328,24 @@ export class DirectOutbox {
       delete next.request;
       await this.ctx.saveContact(next);
     });
+  }
+
+  /** Drops a pending contact whose card was spent, and says so (a `contact` event, change `spent`). */
+  private async requestSpent(c: ContactRecord): Promise<void> {
+    const dropped = await this.ctx.lock.run(async () => {
+      const current = this.ctx.contactsById.get(hex(c.id));
+      if (!current?.request || current.status !== 'pending') return undefined;
+      await this.ctx.store.batch([{ type: 'del', collection: C.contacts, key: hex(c.id) }]);
+      this.ctx.forgetContact(current);
+      return current;
+    });
+    if (!dropped) return;
+    for (const q of recvQueues(dropped))
+      void this.ctx
+        .connection(q.relay)
+        .command({ t: 'del', rid: q.rid }, q.rk)
+        .catch(() => undefined);
+    this.ctx.events.emit('contact', { alias: dropped.alias, change: 'spent', info: this.ctx.info(dropped) });
   }
 
   /** Whether `c` may be asked for a refresh now: not asked within REKEY_RETRY_MS (decision 0026). */

@@ -79,8 +79,11 @@ export function AddFriend(props: {
       if (name === 'AliasTakenError') {
         const c = e as unknown as Conflict;
         setConflict({ alias: c.alias, suggestion: c.suggestion });
-      } else if (name === 'DecodeError' || name === 'VerificationError') setError(t('friend.invalid'));
+      } else if (name === 'AlreadyFriendsError')
+        setError(t('friend.alreadyFriends', { name: (e as unknown as { alias: string }).alias }));
+      else if (name === 'DecodeError' || name === 'VerificationError') setError(t('friend.invalid'));
       else if (name === 'ProtocolError') setError(t('friend.expired'));
+      else if (name === 'TransportError' || name === 'TimeoutError') setError(t('friend.unreachable'));
       else if (name === 'OwnInviteError') setError(t('friend.own'));
       else if (name === 'UsageError') setError(t('friend.already'));
       else setError(errorText(e, t));
@@ -115,6 +118,7 @@ export function AddFriend(props: {
           </p>
         )}
       </section>
+      <MyFriendCode session={session} />
       <section class="friend-section" aria-labelledby="scan-title">
         <h3 id="scan-title">{t('scan.title')}</h3>
         <QrScan
@@ -203,5 +207,92 @@ export function AddFriend(props: {
           ))}
       </section>
     </Dialog>
+  );
+}
+
+/**
+ * My reusable QR code (好友條碼), as the CLI's `parus invite --reusable`: shown on request, the
+ * same every time, until it is reset (decision 0045: the old code's card is then refused).
+ */
+function MyFriendCode(props: { session: Session }): JSX.Element {
+  const { t } = useI18n();
+  const [code, setCode] = useState<Invite | undefined>();
+  const [state, setState] = useState<'idle' | 'busy' | 'confirm' | 'done'>('idle');
+  const [error, setError] = useState('');
+  const load = (reset: boolean): void => {
+    setState('busy');
+    setError('');
+    props.session.myCode(reset).then(
+      (c) => {
+        setCode(c);
+        setState(reset ? 'done' : 'idle');
+      },
+      (e: unknown) => {
+        setError(errorText(e, t));
+        setState('idle');
+      },
+    );
+  };
+  return (
+    <section class="friend-section" aria-labelledby="friend-code-title">
+      <h3 id="friend-code-title">{t('friend.code')}</h3>
+      <p class="muted">{t('friend.codeIntro')}</p>
+      {code ? (
+        <>
+          <QrCode matrix={code.qr} label={t('friend.codeQr')} />
+          <Field id="my-friend-code" label={t('friend.codeLink')}>
+            <textarea id="my-friend-code" class="link-box" readOnly rows={3} value={code.link} />
+          </Field>
+          {state === 'confirm' ? (
+            <div class="banner banner-warn" role="alert">
+              <p>{t('friend.codeResetConfirm')}</p>
+              <div class="row">
+                <button type="button" class="primary" onClick={() => load(true)}>
+                  {t('friend.codeResetYes')}
+                </button>
+                <button type="button" onClick={() => setState('idle')}>
+                  {t('friend.codeResetNo')}
+                </button>
+              </div>
+            </div>
+          ) : (
+            <div class="row">
+              <button type="button" disabled={state === 'busy'} onClick={() => setState('confirm')}>
+                {t('friend.codeReset')}
+              </button>
+            </div>
+          )}
+          <p class="muted" role="status">
+            {state === 'done' ? t('friend.codeDone') : ''}
+          </p>
+        </>
+      ) : (
+        <button type="button" disabled={state === 'busy'} onClick={() => load(false)}>
+          {state === 'busy' ? t('friend.making') : t('friend.codeShow')}
+        </button>
+      )}
+      {error && (
+        <p class="form-error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+/** Invitations I answered that turned out spent (the long form: its queue was gone). */
+export function SpentInvites(props: { session: Session }): JSX.Element | null {
+  const { t } = useI18n();
+  const spent = props.session.spentInvites;
+  if (spent.length === 0) return null;
+  return (
+    <div class="banner banner-warn" role="alert">
+      {spent.map((name) => (
+        <p key={name}>{t('friend.spent', { name })}</p>
+      ))}
+      <button type="button" onClick={() => props.session.dismissSpent()}>
+        {t('friend.spentDismiss')}
+      </button>
+    </div>
   );
 }

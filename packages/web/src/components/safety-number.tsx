@@ -9,6 +9,7 @@ import { errorText } from '../errors.ts';
 import { useI18n, type MessageKey } from '../i18n.ts';
 import { Dialog } from './dialog.tsx';
 import { QrCode } from './qr-code.tsx';
+import { QrScan } from './qr-scan.tsx';
 
 type State = 'unvalidated' | 'validated' | 'compromised';
 const STATES: ReadonlyArray<{ state: State; hint: MessageKey }> = [
@@ -23,6 +24,8 @@ export function SafetyNumber(props: { session: Session; alias: string; onClose: 
   const sn = useMemo(() => session.safetyNumber(alias), [session, alias]);
   const contact = session.contact(alias);
   const [error, setError] = useState('');
+  const [scanning, setScanning] = useState(false);
+  const [scanned, setScanned] = useState<'match' | 'mismatch' | 'other' | undefined>();
   const groups = sn.formatted.split(' ');
 
   const choose = (state: State): void => {
@@ -46,6 +49,36 @@ export function SafetyNumber(props: { session: Session; alias: string; onClose: 
         </p>
         <QrCode matrix={sn.qr} label={t('safety.qr')} />
       </div>
+      {/* The intro says to scan their code: the scanner is right here. */}
+      {scanning ? (
+        <QrScan
+          onResult={(text) => {
+            session.checkSafetyScan(alias, text).then(
+              (same) => {
+                setScanned(same ? 'match' : 'mismatch');
+                setScanning(false);
+              },
+              () => setScanned('other'),
+            );
+          }}
+        />
+      ) : (
+        <button type="button" onClick={() => setScanning(true)}>
+          {t('safety.scan')}
+        </button>
+      )}
+      {scanned && (
+        <p
+          class={`banner ${scanned === 'match' ? 'banner-ok' : scanned === 'mismatch' ? 'banner-danger' : 'banner-warn'}`}
+          role="alert"
+        >
+          {scanned === 'match'
+            ? t('safety.scanMatch', { name: alias })
+            : scanned === 'mismatch'
+              ? t('safety.scanMismatch', { name: alias })
+              : t('safety.scanOther')}
+        </p>
+      )}
       <fieldset class="state-options">
         <legend>{t('safety.state')}</legend>
         {STATES.map(({ state, hint }) => (

@@ -14,6 +14,7 @@ import {
   offerDeviceLink,
   type AccountSnapshot,
   type ContactInfo,
+  type SearchHit,
   type ContactState,
   type MessageInfo,
   type OutgoingFile,
@@ -24,9 +25,10 @@ import { IndexedDbStore, browserTransport } from '@parus/client/browser';
 import {
   ARGON2ID_BROWSER,
   MAX_BACKUP_BYTES,
+  DecodeError,
+  fromBase64Url,
   NotFoundError,
   UsageError,
-  cardFromLink,
   initCrypto,
   openAccountBackup,
   parseRelayAddress,
@@ -53,7 +55,7 @@ export {
   type LinkedDevice,
 } from './device-session.ts';
 export { qrMatrix, type QrMatrix } from './qr-matrix.ts';
-export type { ChatRequestInfo } from '@parus/client';
+export type { ChatRequestInfo, SearchHit } from '@parus/client';
 
 /** One account per browser profile and origin, in this IndexedDB database. */
 export const DATABASE = ACCOUNT_DATABASE;
@@ -95,6 +97,14 @@ export class AliasTakenError extends Error {
     readonly suggestion: string,
   ) {
     super('a contact with this name exists');
+  }
+}
+
+/** Thrown by `acceptInvite` for an old link of someone already a friend (decision 0045). */
+export class AlreadyFriendsError extends Error {
+  override readonly name = 'AlreadyFriendsError';
+  constructor(readonly alias: string) {
+    super('already friends');
   }
 }
 
@@ -400,6 +410,10 @@ export class Session {
           this.invite = undefined;
           this.inviteGeneration++;
         }
+        if (event.change === 'spent') {
+          this.spentInvites = [...this.spentInvites, event.alias].slice(-8);
+          this.histories.delete(event.alias);
+        }
         this.contactList = this.account.contacts();
         for (const c of this.contactList)
           if (!this.histories.has(c.alias)) {
@@ -600,12 +614,17 @@ export class Session {
     return m;
   }
 
-  /** The one-time invitation to show (made once, then again after one was answered). */
+  /**
+   * The one-time invitation to show (made once, then again after one was answered): its short
+   * link when the relay keeps the card (decision 0045), else the card itself.
+   */
   currentInvite(fresh = false): Promise<Invite> {
     if (fresh || !this.invite) {
-      const made = this.account.createInvite({ oneTime: true }).then(({ link, card }) => {
+      const made = this.account.createInvite({ oneTime: true, short: true }).then(({ link, card, short }) => {
         this.myLinks.add(link);
-        return { link, qr: qrMatrix(link), expires: card.expires };
+        if (short) this.myLinks.add(short);
+        const shown = short ?? link;
+        return { link: shown, qr: qrMatrix(shown), expires: card.expires };
       });
       made.catch(() => {
         if (this.invite === made) this.invite = undefined;
@@ -615,16 +634,41 @@ export class Session {
     return this.invite;
   }
 
+  /** Friends, groups and messages on this device whose text holds `text` (client search.ts). */
+  search(text: string, limit = 50): Promise<SearchHit[]> {
+    return this.account.search(text, { limit });
+  }
+
+  /** My reusable QR code (好友條碼): the same until `reset` (then the old one is refused). */
+  async myCode(reset = false): Promise<Invite> {
+    const code = reset ? await this.account.resetMyCode() : await this.account.myCode();
+    this.myLinks.add(code.link);
+    this.myLinks.add(code.longLink);
+    return { link: code.link, qr: qrMatrix(code.link), expires: code.expires };
+  }
+
+  /** Invitations I answered that turned out spent (their queue gone), by the alias they had. */
+  spentInvites: string[] = [];
+
+  dismissSpent(): void {
+    this.spentInvites = [];
+    this.changed();
+  }
+
   async acceptInvite(link: string, opts: AcceptOptions = {}): Promise<ContactInfo> {
     const text = link.trim();
     if (this.myLinks.has(text)) throw new OwnInviteError();
-    const card = cardFromLink(text);
+    // A short link is fetched from its relay here; a friend's old link is "already friends".
+    const resolved = await this.account.resolveInvite(text);
+    if (this.myLinks.has(resolved.link)) throw new OwnInviteError();
+    if (resolved.friend !== undefined) throw new AlreadyFriendsError(resolved.friend);
+    const card = resolved.card;
     const alias = aliasFrom(opts.alias ?? card.name ?? '');
     if (!opts.replace && this.contact(alias)) throw new AliasTakenError(alias, this.freeAlias(alias));
     let contact: ContactInfo;
     this.accepting++;
     try {
-      contact = await this.account.acceptInvite(text, { alias, replace: opts.replace === true });
+      contact = await this.account.acceptInvite(resolved.link, { alias, replace: opts.replace === true });
     } finally {
       this.accepting--;
     }
@@ -665,6 +709,18 @@ export class Session {
   safetyNumber(alias: string): SafetyNumberView {
     const sn = this.account.safetyNumber(alias);
     return { formatted: sn.formatted, qr: qrMatrix(`parus-sn:${toBase64Url(sn.qr)}`) };
+  }
+
+  /**
+   * A scanned safety-number QR code against `alias`'s: true when it matches (the friend is then
+   * marked verified), false when the keys differ; DecodeError when it is no safety-number code.
+   */
+  async checkSafetyScan(alias: string, text: string): Promise<boolean> {
+    const t = text.trim();
+    if (!t.toLowerCase().startsWith('parus-sn:')) throw new DecodeError('not a safety number QR code');
+    const same = this.account.checkSafetyQr(alias, fromBase64Url(t.slice('parus-sn:'.length)));
+    if (same) await this.setState(alias, 'validated');
+    return same;
   }
 
   async setState(alias: string, state: ContactState): Promise<void> {

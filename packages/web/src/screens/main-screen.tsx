@@ -1,7 +1,8 @@
 /** The app once unlocked: the chat list beside the open conversation (one at a time on a phone). */
 import type { JSX } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { AddFriend } from '../components/add-friend.tsx';
+import { AddFriend, SpentInvites } from '../components/add-friend.tsx';
+import { SearchBox, type JumpTarget } from '../components/search-box.tsx';
 import { Avatar } from '../components/avatar.tsx';
 import { ChatList } from '../components/chat-list.tsx';
 import { ChatView } from '../components/chat-view.tsx';
@@ -90,6 +91,25 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   const openGroup = (id: string | undefined): void => {
     setActiveChat(undefined);
     setActiveGroup(id);
+  };
+  /** Opens a search result's chat; for a message, shows it (scrolled to, marked for a moment). */
+  const jumpTo = (to: JumpTarget): void => {
+    if (to.group !== undefined) openGroup(to.group);
+    else if (to.alias !== undefined) setActive(to.alias);
+    if (to.id === undefined) return;
+    const id = to.id;
+    let tries = 0;
+    const look = (): void => {
+      const row = document.querySelector<HTMLElement>(`.chat-pane li[data-id="${CSS.escape(id)}"]`);
+      if (!row) {
+        if (++tries < 120) requestAnimationFrame(look);
+        return;
+      }
+      row.scrollIntoView({ block: 'center' });
+      row.classList.add('msg-found');
+      setTimeout(() => row.classList.remove('msg-found'), 2_500);
+    };
+    requestAnimationFrame(look);
   };
   const groupChats = session.groups.chats();
   const [open, setOpen] = useState<Open>({ kind: 'none' });
@@ -240,6 +260,8 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
           </button>
         </header>
         <h2 class="side-title">{t('main.chats')}</h2>
+        <SearchBox session={session} onJump={jumpTo} />
+        <SpentInvites session={session} />
         <ChatRequests session={session} onAccepted={setActive} />
         {chats.length === 0 && groupChats.length === 0 ? (
           <div class="empty-list">
