@@ -15,11 +15,13 @@ import {
   asText,
   asUint,
   decodeCbor,
+  decodeFileBody,
   encodeCbor,
   optional,
   toHex,
   type CborMap,
   type CborValue,
+  type FileBody,
 } from '@parus/core';
 
 /** The longest group message text, in characters (sending, receiving, history bundles). */
@@ -89,8 +91,23 @@ export interface GroupFanoutList {
 export const MAX_FANOUT_LISTS = 64;
 export const MAX_FANOUT_LIST_ENTRIES = 4096;
 
-export type GroupMessageKind = 'text' | 'action' | 'ping';
-export const GROUP_MESSAGE_KINDS: readonly GroupMessageKind[] = ['text', 'action', 'ping'];
+export type GroupMessageKind = 'text' | 'action' | 'ping' | 'sticker' | 'file' | 'unsend' | 'reaction';
+export const GROUP_MESSAGE_KINDS: readonly GroupMessageKind[] = [
+  'text',
+  'action',
+  'ping',
+  'sticker',
+  'file',
+  'unsend',
+  'reaction',
+];
+
+/** A member's reaction to a message (group-body.ts): who, which, and the reaction's clock. */
+export interface GroupReaction {
+  m: Uint8Array;
+  e: string;
+  l: number;
+}
 
 export interface GroupMessageRecord {
   id: Uint8Array;
@@ -98,6 +115,18 @@ export interface GroupMessageRecord {
   dir: 'in' | 'out';
   kind: GroupMessageKind;
   text: string;
+  /** The message answered (group-body.ts), a sticker, a file, the target of an unsend or reaction. */
+  replyTo?: Uint8Array;
+  sticker?: { pack: string; id: string };
+  file?: FileBody;
+  target?: Uint8Array;
+  emoji?: string;
+  /** Taken back by its author (收回): the contents are gone. */
+  unsent?: true;
+  /** Deleted on this device only (deleteForMe): kept for the message graph, never shown. */
+  gone?: true;
+  /** The members' reactions to it, one each. */
+  rx?: GroupReaction[];
   parents: Uint8Array[];
   lamport: number;
   ts: number;
@@ -226,6 +255,28 @@ export function decodeGroupMessage(bytes: Uint8Array): GroupMessageRecord {
       r.read = asUint(m.read, 'read');
     }
     if (optional(m.hist, (v) => asBool(v, 'hist'))) r.hist = true;
+    const replyTo = optional(m.replyTo, (v) => key(v, 'replyTo'));
+    if (replyTo) r.replyTo = replyTo;
+    const sticker = optional(m.sticker, (v) => {
+      const x = asMap(v, 'sticker');
+      return { pack: asText(x.pack, 'pack', 32), id: asText(x.id, 'sticker id', 32) };
+    });
+    if (sticker) r.sticker = sticker;
+    const file = optional(m.file, (v) => decodeFileBody(v));
+    if (file) r.file = file;
+    const target = optional(m.target, (v) => key(v, 'target'));
+    if (target) r.target = target;
+    const emoji = optional(m.emoji, (v) => asText(v, 'emoji', 8));
+    if (emoji !== undefined) r.emoji = emoji;
+    if (optional(m.unsent, (v) => asBool(v, 'unsent'))) r.unsent = true;
+    if (optional(m.gone, (v) => asBool(v, 'gone'))) r.gone = true;
+    const rx = optional(m.rx, (v) =>
+      asArray(v, 'reactions', 4096).map((x) => {
+        const y = asMap(x, 'reaction');
+        return { m: key(y.m, 'member'), e: asText(y.e, 'emoji', 8), l: asUint(y.l, 'clock') };
+      }),
+    );
+    if (rx) r.rx = rx;
     const conf = optional(m.conf, (v) => keys(v, 'confirmers', 4096));
     if (conf) r.conf = conf;
     return r;
