@@ -19,21 +19,16 @@ import {
   BackIcon,
   BellIcon,
   CloseIcon,
-  MoreIcon,
   MutedIcon,
-  ReplyIcon,
   ShieldIcon,
   WarningIcon,
 } from './icons.tsx';
-import { MessageMenu, type MenuItem } from './message-menu.tsx';
-import { MessageRow, withDayHeadings } from './message-row.tsx';
+import { ChatMessage, ReplyBar, snippet, withDayHeadings } from './message-row.tsx';
+import { copyText } from './message-actions.ts';
+import { canForward } from './forward-dialog.tsx';
 import { messagePreview } from './message-preview.ts';
-import { StickerView } from './sticker-view.tsx';
 import { TypingIndicator } from './typing-indicator.tsx';
 import { NAME_SLOT, PeerText, Sentence } from './peer-text.tsx';
-
-/** How long a finger rests on a bubble before its menu opens (LINE's long press). */
-const LONG_PRESS_MS = 500;
 
 /** A MIME type the engine accepts, or the generic one (browsers leave `type` empty for many files). */
 function mimeOf(file: File): string {
@@ -54,10 +49,6 @@ function StatusMark({ status, t }: { status: MessageInfo['status']; t: Translate
   );
 }
 
-function snippet(text: string): string {
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
-}
-
 export function ChatView(props: {
   session: Session;
   alias: string;
@@ -66,6 +57,8 @@ export function ChatView(props: {
   onSafety: () => void;
   muted: boolean;
   onToggleMute: () => void;
+  /** 轉傳: send this message to another chat. */
+  onForward?: (m: MessageInfo) => void;
 }): JSX.Element | null {
   const { t } = useI18n();
   const { session, alias } = props;
@@ -83,7 +76,6 @@ export function ChatView(props: {
   const [confirmUnsend, setConfirmUnsend] = useState<MessageInfo | undefined>();
   const [pending, setPending] = useState<UploadInfo[]>([]);
   const resumePicker = useRef<HTMLInputElement>(null);
-  const longPress = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const uploads = session.uploads(alias);
 
   // Uploads a closed page left unfinished: the engine resumes one when given the same file.
@@ -199,88 +191,33 @@ export function ChatView(props: {
   const byId = new Map(messages.map((m) => [m.id, m]));
   const rows = withDayHeadings(messages, new Date(), t, (m, at) => {
     const quoted = m.replyTo ? byId.get(m.replyTo) : undefined;
-    const who = m.dir === 'out' ? t('chat.you') : name;
     const author = m.dir === 'out' ? session.name : name;
-    const items: MenuItem[] = m.unsent ? [] : [{ label: t('chat.reply'), onSelect: () => startReply(m) }];
-    if (m.dir === 'out' && !m.unsent)
-      items.push({ label: t('msg.unsend'), danger: true, onSelect: () => setConfirmUnsend(m) });
-    const kind = m.unsent ? 'unsent' : m.sticker ? 'sticker' : m.file ? 'file' : m.action ? 'action' : 'text';
     return (
-      <MessageRow
+      <ChatMessage
         key={m.id}
-        message={m}
+        m={m}
         at={at}
         t={t}
+        author={author}
         avatar={name}
-        bubbleClass={`bubble-${kind}`}
-        kind={kind}
-        row={{
-          onContextMenu: (e) => {
-            if (items.length === 0) return;
-            e.preventDefault();
-            setMenuFor(m.id);
-          },
-          onPointerDown: (e) => {
-            if (e.pointerType !== 'touch' || items.length === 0) return;
-            clearTimeout(longPress.current);
-            longPress.current = setTimeout(() => setMenuFor(m.id), LONG_PRESS_MS);
-          },
-          onPointerUp: () => clearTimeout(longPress.current),
-          onPointerCancel: () => clearTimeout(longPress.current),
-          onPointerMove: () => clearTimeout(longPress.current),
-        }}
         meta={m.dir === 'out' && <StatusMark status={m.status} t={t} />}
-        after={
-          <>
-            {!m.unsent && (
-              <button
-                type="button"
-                class="icon-button reply-button"
-                aria-label={t('chat.reply')}
-                onClick={() => startReply(m)}
-              >
-                <ReplyIcon />
-              </button>
-            )}
-            {items.length > 0 && (
-              <button
-                type="button"
-                class="icon-button more-button"
-                aria-label={t('msg.more')}
-                aria-haspopup="menu"
-                aria-expanded={menuFor === m.id}
-                onClick={() => setMenuFor(menuFor === m.id ? undefined : m.id)}
-              >
-                <MoreIcon />
-              </button>
-            )}
-            {menuFor === m.id && <MessageMenu items={items} onClose={closeMenu} />}
-          </>
+        quote={
+          quoted && {
+            name: quoted.dir === 'out' ? t('chat.you') : <PeerText text={name} />,
+            text: snippet(messagePreview(quoted, t, quoted.dir === 'out' ? session.name : name)),
+          }
         }
-      >
-        <span class="visually-hidden">{who}: </span>
-        {quoted && (
-          <span class="quote">
-            <span class="quote-name">{quoted.dir === 'out' ? t('chat.you') : <PeerText text={name} />}</span>
-            <bdi class="quote-text">
-              {snippet(messagePreview(quoted, t, quoted.dir === 'out' ? session.name : name))}
-            </bdi>
-          </span>
-        )}
-        {m.unsent ? (
-          <span class="text unsent">{messagePreview(m, t, author)}</span>
-        ) : m.sticker ? (
-          <StickerView pack={m.sticker.pack} id={m.sticker.id} />
-        ) : m.file ? (
-          <FileBubble session={session} message={m} />
-        ) : m.action ? (
-          <span class="text action">
-            * <PeerText text={author} /> <PeerText text={m.text} multiline />
-          </span>
-        ) : (
-          <PeerText class="text" text={m.text} multiline />
-        )}
-      </MessageRow>
+        file={<FileBubble session={session} message={m} />}
+        actions={{
+          reply: () => startReply(m),
+          copy: () => void copyText(m.text),
+          forward: props.onForward && canForward(m) ? () => props.onForward?.(m) : undefined,
+          unsend: () => setConfirmUnsend(m),
+        }}
+        menuOpen={menuFor === m.id}
+        setMenu={(open) => setMenuFor(open ? m.id : undefined)}
+        onCloseMenu={closeMenu}
+      />
     );
   });
 
@@ -399,21 +336,12 @@ export function ChatView(props: {
       </ol>
 
       {replyTo && (
-        <div class="reply-bar">
-          <ReplyIcon />
-          <p>
-            <strong>{t('chat.replyTo', { name: replyTo.dir === 'out' ? t('chat.you') : name })}</strong>{' '}
-            <span>{snippet(messagePreview(replyTo, t, replyTo.dir === 'out' ? session.name : name))}</span>
-          </p>
-          <button
-            type="button"
-            class="icon-button"
-            aria-label={t('chat.replyCancel')}
-            onClick={() => setReplyTo(undefined)}
-          >
-            <CloseIcon />
-          </button>
-        </div>
+        <ReplyBar
+          t={t}
+          name={replyTo.dir === 'out' ? t('chat.you') : name}
+          text={snippet(messagePreview(replyTo, t, replyTo.dir === 'out' ? session.name : name))}
+          onCancel={() => setReplyTo(undefined)}
+        />
       )}
       {pending.length > 0 && (
         <div class="banner banner-info pending-uploads" role="status">

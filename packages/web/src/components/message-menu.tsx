@@ -1,6 +1,7 @@
 /**
- * What can be done with one message, as LINE offers it on a long press: 回覆 (reply) and,
- * on my own messages, 收回 (unsend). It opens from the ⋯ button beside the bubble, a right
+ * What can be done with one message, as LINE offers it on a long press: a row of reactions,
+ * 回覆 (reply), 複製 (copy), 轉傳 (forward), 釘選 (pin, groups), 刪除 (delete for me) and, on my
+ * own messages, 收回 (unsend). It opens from the ⋯ button beside the bubble, a right
  * click, or a long press; it is a WAI-ARIA menu (arrow keys move, Escape closes and gives
  * the focus back to the button).
  */
@@ -14,7 +15,12 @@ export interface MenuItem {
   onSelect: () => void;
 }
 
-export function MessageMenu(props: { items: MenuItem[]; onClose: (refocus: boolean) => void }): JSX.Element {
+export function MessageMenu(props: {
+  items: MenuItem[];
+  /** A row of reactions on top (one of them is mine at most; picking it again takes it back). */
+  reactions?: { choices: readonly string[]; onPick: (emoji: string) => void } | undefined;
+  onClose: (refocus: boolean) => void;
+}): JSX.Element {
   const { t } = useI18n();
   const ref = useRef<HTMLDivElement>(null);
   // Before paint: the menu never shows without the focus on its first item.
@@ -48,6 +54,25 @@ export function MessageMenu(props: { items: MenuItem[]; onClose: (refocus: boole
 
   return (
     <div ref={ref} class="message-menu" role="menu" aria-label={t('msg.menu')} onKeyDown={onKeyDown}>
+      {props.reactions && (
+        <div class="reaction-choices" role="group" aria-label={t('msg.react')}>
+          {props.reactions.choices.map((emoji) => (
+            <button
+              type="button"
+              role="menuitem"
+              key={emoji}
+              class="reaction-choice"
+              aria-label={t('msg.reactWith', { emoji })}
+              onClick={() => {
+                props.onClose(false);
+                props.reactions?.onPick(emoji);
+              }}
+            >
+              {emoji}
+            </button>
+          ))}
+        </div>
+      )}
       {props.items.map((item) => (
         <button
           type="button"

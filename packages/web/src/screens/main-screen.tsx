@@ -15,6 +15,8 @@ import { GroupView } from '../components/group-view.tsx';
 import { NewGroupIcon } from '../components/group-icons.tsx';
 import { NewGroup } from '../components/new-group.tsx';
 import { ChatRequests } from '../components/chat-requests.tsx';
+import { ForwardDialog, canForward } from '../components/forward-dialog.tsx';
+import type { MessageInfo } from '@parus/client';
 import { useRoomUi } from '../components/room-ui-loader.ts';
 import type { Session } from '../engine-loader.ts';
 import { useI18n } from '../i18n.ts';
@@ -34,7 +36,8 @@ type Open =
   | { kind: 'safety'; alias: string }
   | { kind: 'new-group' }
   | { kind: 'group-members'; id: string }
-  | { kind: 'room-share'; id: string };
+  | { kind: 'room-share'; id: string }
+  | { kind: 'forward'; message: MessageInfo };
 
 function useSessionVersion(session: Session): number {
   const [version, setVersion] = useState(0);
@@ -266,6 +269,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             onBack={() => openGroup(undefined)}
             onMembers={() => setOpen({ kind: 'group-members', id: activeGroup })}
             onShare={() => setOpen({ kind: 'room-share', id: activeGroup })}
+            onForward={(message) => canForward(message) && setOpen({ kind: 'forward', message })}
           />
         ) : active && session.contact(active) ? (
           <ChatView
@@ -277,6 +281,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             onSafety={() => setOpen({ kind: 'safety', alias: active })}
             muted={mutes.isMuted(active)}
             onToggleMute={() => mutes.setMuted(active, !mutes.isMuted(active))}
+            onForward={(message) => canForward(message) && setOpen({ kind: 'forward', message })}
           />
         ) : (
           <div class="chat-empty">
@@ -317,6 +322,18 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
       )}
       {open.kind === 'group-members' && (
         <GroupMembers session={session} id={open.id} version={version} onClose={close} onLeft={close} />
+      )}
+      {open.kind === 'forward' && (
+        <ForwardDialog
+          session={session}
+          message={open.message}
+          onClose={close}
+          onDone={(to) => {
+            close();
+            if (to.kind === 'contact') setActive(to.alias);
+            else openGroup(to.id);
+          }}
+        />
       )}
       {open.kind === 'room-share' && roomUi && (
         <roomUi.RoomShare session={session} id={open.id} onClose={close} />
