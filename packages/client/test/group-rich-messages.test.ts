@@ -33,16 +33,19 @@ async function find(a: Account, g: string, id: string): Promise<MessageInfo | un
 }
 
 /** Makes a dishonest member's own store believe `m` is hers (so her client sends what it should not). */
-async function claim(store: KeptStore, g: string, id: string): Promise<void> {
+async function claim(store: KeptStore, g: string, id: string, me: string): Promise<void> {
   const col = GC.messages(fromHex(g));
   const rec = decodeGroupMessage((await store.get(col, id))!);
-  await store.batch([{ type: 'put', collection: col, key: id, value: encodeGroupRecord({ ...rec, dir: 'out' }) }]);
+  const value = encodeGroupRecord({ ...rec, dir: 'out', author: fromHex(me) });
+  await store.batch([{ type: 'put', collection: col, key: id, value }]);
 }
 
 describe('rich group messages', () => {
   it('stickers, replies, reactions (one per person, changeable), unsend and delete for me', async () => {
     const { alice, bob, carol, g } = await threeOf();
     const hello = await alice.groups.send(g, '大家好');
+    await until([alice, bob, carol], async () => (await find(bob, g, hello.id)) !== undefined);
+    await until([alice, bob, carol], async () => (await find(carol, g, hello.id)) !== undefined);
     const sticker = await bob.groups.sendSticker(g, 'parus', 'hello', { replyTo: hello.id });
     await until([alice, bob, carol], async () => (await find(carol, g, sticker.id)) !== undefined);
     const got = (await find(carol, g, sticker.id))!;
@@ -63,7 +66,9 @@ describe('rich group messages', () => {
     const rx = (await find(alice, g, hello.id))!.reactions!;
     expect(rx.map((x) => x.emoji).sort()).toEqual(['👍', '😂'].sort());
     // Reactions and unsends are not messages of their own.
-    expect((await alice.groups.history(g)).every((m) => m.kind !== 'reaction' && m.kind !== 'unsend')).toBe(true);
+    expect((await alice.groups.history(g)).every((m) => m.kind !== 'reaction' && m.kind !== 'unsend')).toBe(
+      true,
+    );
     await bob.groups.react(g, hello.id, '');
     await until([alice, bob, carol], async () => (await find(alice, g, hello.id))!.reactions?.length === 1);
 
@@ -102,7 +107,7 @@ describe('rich group messages', () => {
     await until([alice, bob], async () => (await find(bob, other, secret.id)) !== undefined);
 
     // Carol's client is made to think Alice's message is hers, and takes it back.
-    await claim(carolStore, g, hers.id);
+    await claim(carolStore, g, hers.id, carol.groups.members(g).find((m) => m.me)!.key);
     await carol.groups.unsend(g, hers.id);
     // A message of another group (or none) put in her store as if it were of this one.
     const col = GC.messages(fromHex(g));

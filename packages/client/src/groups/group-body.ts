@@ -79,7 +79,10 @@ export function encodeGroupBody(b: GroupBody): { kind: MessageKind; body: CborMa
       return { kind: 'text', body: withReply({ t: b.kind, text: b.text }) };
     case 'sticker':
       if (!b.sticker) throw new UsageError('a sticker message needs a sticker');
-      return { kind: 'sticker', body: encodeStickerBody({ ...b.sticker, ...(b.replyTo ? { replyTo: b.replyTo } : {}) }) };
+      return {
+        kind: 'sticker',
+        body: encodeStickerBody({ ...b.sticker, ...(b.replyTo ? { replyTo: b.replyTo } : {}) }),
+      };
     case 'file':
       if (!b.file) throw new UsageError('a file message needs a file');
       return { kind: 'file', body: withReply(encodeFileBody(b.file)) };
@@ -99,7 +102,8 @@ export function decodeGroupBody(kind: string, body: CborValue): GroupBody {
       const m = asMap(body, 'group message body');
       only(m, ['t', 'text', 'replyTo']);
       const t = asText(m.t, 'group message kind', 8);
-      if (t !== 'text' && t !== 'action' && t !== 'ping') throw new ProtocolError('unknown group message kind');
+      if (t !== 'text' && t !== 'action' && t !== 'ping')
+        throw new ProtocolError('unknown group message kind');
       const b: GroupBody = { kind: t, text: asText(m.text, 'text', MAX_GROUP_TEXT) };
       if (b.text.length === 0 && t !== 'ping') throw new DecodeError('message is empty');
       const r = reply(m.replyTo);

@@ -880,7 +880,11 @@ export class GroupEngine {
   // ---- Messages (group-messaging.ts, message-catch-up.ts) -----------------------------------------
 
   /** Sends a text, a `/me` action or a ping to everyone in the group, maybe as a reply. */
-  send(ref: string, text: string, opts: { kind?: GroupMessageKind; replyTo?: string } = {}): Promise<MessageInfo> {
+  send(
+    ref: string,
+    text: string,
+    opts: { kind?: GroupMessageKind; replyTo?: string } = {},
+  ): Promise<MessageInfo> {
     return this.messaging.send(ref, text, opts);
   }
 

@@ -9,12 +9,7 @@ import type { MessageInfo } from '../public-shapes.ts';
 import type { MessageStatus } from '../records.ts';
 import type { StoreOp } from '../store.ts';
 import type { GroupContext, Loaded, Tx } from './engine-context.ts';
-import {
-  GC,
-  decodeGroupMessage,
-  encodeGroupRecord,
-  type GroupMessageRecord,
-} from './group-records.ts';
+import { GC, decodeGroupMessage, encodeGroupRecord, type GroupMessageRecord } from './group-records.ts';
 import { confirmationsNeeded, countingConfirmers } from './late-confirm.ts';
 import { GroupMessageIndex } from './message-index.ts';
 
@@ -24,7 +19,12 @@ export type MessageStoreContext = Pick<GroupContext, 'host' | 'state' | 'groupNa
 const hex = toHex;
 
 /** A message that came to me (live, or owed to me), not shown yet and not read. */
-export function incomingRecord(env: Envelope, from: Uint8Array, body: GroupBody, now: number): GroupMessageRecord {
+export function incomingRecord(
+  env: Envelope,
+  from: Uint8Array,
+  body: GroupBody,
+  now: number,
+): GroupMessageRecord {
   return {
     ...body,
     id: env.id,
@@ -121,7 +121,8 @@ export class GroupMessageStore {
       this.put(tx, l, gone);
       return true;
     }
-    if (r.kind !== 'reaction' || !target || !SHOWN_GROUP_KINDS.has(target.kind) || target.unsent) return false;
+    if (r.kind !== 'reaction' || !target || !SHOWN_GROUP_KINDS.has(target.kind) || target.unsent)
+      return false;
     const rx = target.rx ?? [];
     const earlier = rx.find((x) => equalBytes(x.m, r.author));
     if (earlier && earlier.l > r.lamport) return false;

@@ -15,14 +15,7 @@ import { formatSize, isImage, makeThumbnail } from '../compose/thumbnail.ts';
 import { Composer } from './composer.tsx';
 import { Dialog } from './dialog.tsx';
 import { FileBubble } from './file-bubble.tsx';
-import {
-  BackIcon,
-  BellIcon,
-  CloseIcon,
-  MutedIcon,
-  ShieldIcon,
-  WarningIcon,
-} from './icons.tsx';
+import { BackIcon, BellIcon, CloseIcon, MutedIcon, ShieldIcon, WarningIcon } from './icons.tsx';
 import { ChatMessage, ReplyBar, snippet, withDayHeadings } from './message-row.tsx';
 import { copyText } from './message-actions.ts';
 import { canForward } from './forward-dialog.tsx';

@@ -30,7 +30,9 @@ export function ForwardDialog(props: {
   const { session, message: m } = props;
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const contacts = session.chats().filter((c) => c.contact.status === 'active' && c.contact.state !== 'compromised');
+  const contacts = session
+    .chats()
+    .filter((c) => c.contact.status === 'active' && c.contact.state !== 'compromised');
   const groups = session.groups.chats().filter((g) => g.group.status === 'joined');
 
   const send = async (to: ForwardTarget): Promise<void> => {
@@ -56,7 +58,11 @@ export function ForwardDialog(props: {
       <ul class="forward-list">
         {contacts.map((c) => (
           <li key={`c-${c.contact.alias}`}>
-            <button type="button" disabled={busy} onClick={() => void send({ kind: 'contact', alias: c.contact.alias })}>
+            <button
+              type="button"
+              disabled={busy}
+              onClick={() => void send({ kind: 'contact', alias: c.contact.alias })}
+            >
               <Avatar name={c.contact.alias} small />
               <PeerText text={c.contact.alias} />
             </button>
@@ -66,7 +72,11 @@ export function ForwardDialog(props: {
           const name = g.group.alias ?? g.group.name;
           return (
             <li key={`g-${g.group.id}`}>
-              <button type="button" disabled={busy} onClick={() => void send({ kind: 'group', id: g.group.id })}>
+              <button
+                type="button"
+                disabled={busy}
+                onClick={() => void send({ kind: 'group', id: g.group.id })}
+              >
                 <GroupAvatar name={name} small />
                 <PeerText text={name} />
               </button>

@@ -522,7 +522,11 @@ export function GroupView(props: {
         />
       )}
       {confirmUnsend && (
-        <Dialog title={t('msg.unsendTitle')} class="confirm-unsend" onClose={() => setConfirmUnsend(undefined)}>
+        <Dialog
+          title={t('msg.unsendTitle')}
+          class="confirm-unsend"
+          onClose={() => setConfirmUnsend(undefined)}
+        >
           <p>{t('msg.unsendBody', { name })}</p>
           <div class="row">
             <button

@@ -178,15 +178,26 @@ export function ChatMessage(props: {
   const items: MenuItem[] = [];
   if (!m.unsent) {
     if (actions.reply) items.push({ label: t('chat.reply'), onSelect: actions.reply });
-    if (actions.copy && m.text && !m.sticker && !m.file) items.push({ label: t('msg.copy'), onSelect: actions.copy });
+    if (actions.copy && m.text && !m.sticker && !m.file)
+      items.push({ label: t('msg.copy'), onSelect: actions.copy });
     if (actions.forward) items.push({ label: t('msg.forward'), onSelect: actions.forward });
-    if (actions.pin && m.text && !m.sticker && !m.file) items.push({ label: t('msg.pin'), onSelect: actions.pin });
+    if (actions.pin && m.text && !m.sticker && !m.file)
+      items.push({ label: t('msg.pin'), onSelect: actions.pin });
   }
-  if (actions.deleteForMe) items.push({ label: t('msg.deleteForMe'), danger: true, onSelect: actions.deleteForMe });
+  if (actions.deleteForMe)
+    items.push({ label: t('msg.deleteForMe'), danger: true, onSelect: actions.deleteForMe });
   if (actions.unsend && m.dir === 'out' && !m.unsent)
     items.push({ label: t('msg.unsend'), danger: true, onSelect: actions.unsend });
   const react = !m.unsent ? actions.react : undefined;
-  const kind = m.unsent ? 'unsent' : m.sticker ? 'sticker' : m.file ? 'file' : m.action || m.kind === 'action' ? 'action' : 'text';
+  const kind = m.unsent
+    ? 'unsent'
+    : m.sticker
+      ? 'sticker'
+      : m.file
+        ? 'file'
+        : m.action || m.kind === 'action'
+          ? 'action'
+          : 'text';
   const text = props.text ?? ((s: string) => <Linked text={s} />);
   const counts = new Map<string, { n: number; me: boolean; from: string[] }>();
   for (const r of m.reactions ?? []) {
@@ -253,7 +264,12 @@ export function ChatMessage(props: {
       after={
         <>
           {!m.unsent && actions.reply && (
-            <button type="button" class="icon-button reply-button" aria-label={t('chat.reply')} onClick={actions.reply}>
+            <button
+              type="button"
+              class="icon-button reply-button"
+              aria-label={t('chat.reply')}
+              onClick={actions.reply}
+            >
               <ReplyIcon />
             </button>
           )}
@@ -310,7 +326,12 @@ export function snippet(text: string): string {
 }
 
 /** Over the composer while replying: to whom, what, and a way to cancel. */
-export function ReplyBar(props: { t: Translate; name: string; text: string; onCancel: () => void }): JSX.Element {
+export function ReplyBar(props: {
+  t: Translate;
+  name: string;
+  text: string;
+  onCancel: () => void;
+}): JSX.Element {
   const { t } = props;
   return (
     <div class="reply-bar">

@@ -295,7 +295,12 @@ export class GroupSession {
     return this.after(this.account.groups.setNick(id, nick));
   }
 
-  async send(id: string, text: string, kind: 'text' | 'action' = 'text', replyTo?: string): Promise<MessageInfo> {
+  async send(
+    id: string,
+    text: string,
+    kind: 'text' | 'action' = 'text',
+    replyTo?: string,
+  ): Promise<MessageInfo> {
     this.check(id, 'message');
     const m = await this.account.groups.send(id, text, { kind, ...(replyTo ? { replyTo } : {}) });
     this.onMessage(m);
