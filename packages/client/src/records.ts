@@ -142,8 +142,14 @@ export interface MessageRecord {
   uploadKey?: Uint8Array;
   /** When the author took the message back (收回); text, sticker and file are gone. */
   unsent?: number;
-  /** For an `unsend` record: the message it takes back. */
+  /** For an `unsend` or `reaction` record: the message it is about. */
   target?: Uint8Array;
+  /** For a `reaction` record: one of REACTIONS, or '' (taken back). */
+  emoji?: string;
+  /** The reactions to this message, one each for me and the contact; the newest clock wins. */
+  rx?: Array<{ by: 'me' | 'them'; e: string; l: number }>;
+  /** Deleted on this device only (deleteForMe): contents gone, kept for the message graph. */
+  gone?: true;
 }
 
 /** A file upload under way, kept so that it resumes after a restart (docs/decisions/0010-blobs.md). */
@@ -366,6 +372,20 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
     if (unsent !== undefined) r.unsent = unsent;
     const target = optional(m.target, (v) => asBytes(v, 'target', { len: 32 }));
     if (target) r.target = target;
+    const emoji = optional(m.emoji, (v) => asText(v, 'emoji', 8));
+    if (emoji !== undefined) r.emoji = emoji;
+    const rx = optional(m.rx, (v) =>
+      asArray(v, 'reactions', 2).map((x) => {
+        const y = asMap(x, 'reaction');
+        return {
+          by: oneOf(y.by, 'by', ['me', 'them'] as const),
+          e: asText(y.e, 'emoji', 8),
+          l: asUint(y.l, 'clock'),
+        };
+      }),
+    );
+    if (rx) r.rx = rx;
+    if (optional(m.gone, (v) => asBool(v, 'gone'))) r.gone = true;
     return r;
   });
 }

@@ -3,7 +3,7 @@
 // store is edited so that its own checks pass; the honest members must still refuse or ignore).
 // In-process accounts over real WebSockets to a real relay.
 import { describe, expect, it } from 'vitest';
-import { UsageError, fromHex } from '@parus/core';
+import { NotFoundError, UsageError, fromHex } from '@parus/core';
 import type { Account, MessageInfo } from '../src/index.ts';
 import { GC, decodeGroupMessage, encodeGroupRecord } from '../src/groups/group-records.ts';
 import { KeptStore, befriend, relayWorld, settle, until } from './support/group-harness.ts';
@@ -135,4 +135,36 @@ describe('rich group messages', () => {
     expect((await find(bob, other, secret.id))!.reactions).toBeUndefined();
     expect(await find(bob, g, secret.id)).toBeUndefined();
   }, 400_000);
+});
+
+describe('reactions and delete for me in a 1:1 chat', () => {
+  it('one reaction per person, changeable and taken back; deleting is mine alone', async () => {
+    const alice = await world.account('Alice');
+    const bob = await world.account('Bob');
+    await befriend(alice, bob, 'alice');
+    const hi = await bob.sendText('alice', '早安');
+    const seen = async (): Promise<MessageInfo | undefined> =>
+      (await alice.history('Bob')).find((m) => m.id === hi.id);
+    await until([alice, bob], async () => (await seen()) !== undefined);
+
+    await expect(alice.react('Bob', hi.id, '🍣')).rejects.toBeInstanceOf(UsageError);
+    await expect(alice.react('Bob', 'ef'.repeat(32), '👍')).rejects.toBeInstanceOf(NotFoundError);
+    await alice.react('Bob', hi.id, '👍');
+    await alice.react('Bob', hi.id, '❤️');
+    const atBob = async (): Promise<MessageInfo> => (await bob.history('alice')).find((m) => m.id === hi.id)!;
+    await until([alice, bob], async () => (await atBob()).reactions?.[0]?.emoji === '❤️');
+    expect((await atBob()).reactions).toEqual([{ emoji: '❤️', from: 'alice' }]);
+    expect((await seen())!.reactions).toEqual([{ emoji: '❤️', from: 'Alice', me: true }]);
+    expect((await bob.history('alice')).some((m) => m.kind === 'reaction')).toBe(false);
+    await alice.react('Bob', hi.id, '');
+    await until([alice, bob], async () => (await atBob()).reactions === undefined);
+
+    await alice.deleteForMe('Bob', hi.id);
+    expect(await seen()).toBeUndefined();
+    await expect(alice.deleteForMe('Bob', hi.id)).rejects.toBeInstanceOf(NotFoundError);
+    expect(await atBob()).toBeDefined();
+    // A later message of Bob's (whose parent is the deleted one) still arrives.
+    const next = await bob.sendText('alice', '還在嗎');
+    await until([alice, bob], async () => (await alice.history('Bob')).some((m) => m.id === next.id));
+  }, 300_000);
 });

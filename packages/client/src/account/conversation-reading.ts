@@ -13,7 +13,7 @@ import { C, SHOWN_KINDS, hex, type AccountContext } from './account-context.ts';
 /** What reading uses of the account. */
 export type ReadingContext = Pick<
   AccountContext,
-  'store' | 'lock' | 'groups' | 'contactsById' | 'conversations' | 'mustContact' | 'control' | 'kickFlush'
+  'store' | 'lock' | 'groups' | 'contactsById' | 'conversations' | 'mustContact' | 'control' | 'kickFlush' | 'self'
 >;
 
 export class ConversationReading {
@@ -54,6 +54,12 @@ export class ConversationReading {
       if (thumb) info.file.thumbnail = Uint8Array.from(thumb);
     }
     if (m.unsent !== undefined) info.unsent = true;
+    if (m.rx?.length)
+      info.reactions = m.rx.map((x) => ({
+        emoji: x.e,
+        from: x.by === 'me' ? this.ctx.self().name : c.alias,
+        ...(x.by === 'me' ? { me: true as const } : {}),
+      }));
     return info;
   }
 
@@ -64,7 +70,7 @@ export class ConversationReading {
     const byId = new Map(records.map((m) => [hex(m.id), m]));
     return causalOrder(records)
       .map((n) => byId.get(hex(n.id))!)
-      .filter((m) => SHOWN_KINDS.has(m.kind))
+      .filter((m) => SHOWN_KINDS.has(m.kind) && !m.gone)
       .map((m) => this.messageInfo(c, m));
   }
 

@@ -13,6 +13,7 @@ import {
   encodeRatchetState,
   encodeStickerBody,
   encodeTextBody,
+  encodeReactionBody,
   encodeUnsendBody,
   padToBucket,
   ratchetEncrypt,
@@ -30,6 +31,7 @@ import {
   hex,
   sendQueues,
   tombstone,
+  withReaction,
   type AccountContext,
 } from './account-context.ts';
 
@@ -208,6 +210,56 @@ export class DirectMessaging {
     this.ctx.kickFlush();
     if (info.blob) await this.deleteBlob(info.blob.file!, info.blob.uploadKey!);
     return info.info;
+  }
+
+  /**
+   * Reacts to a message of the conversation with one of REACTIONS ('' takes mine back): a
+   * `reaction` message, shown under the target on both sides. UsageError for another emoji or
+   * a message that cannot take one (unsent, deleted, not a message); NotFoundError for none.
+   */
+  async react(alias: string, messageId: string, emoji: string): Promise<MessageInfo> {
+    const id = fromHexId(messageId);
+    const body = encodeReactionBody({ target: id, emoji });
+    const info = await this.ctx.lock.run(async () => {
+      const c = this.ctx.mustSendable(alias);
+      const raw = await this.ctx.store.get(C.messages(c.id), hex(id));
+      if (!raw) throw new NotFoundError('no such message');
+      const target = decodeMessage(raw);
+      const { record, ops } = await this.ownMessage(c, 'reaction', body, { text: '', target: id, emoji });
+      const next = withReaction(target, 'me', emoji, record.lamport);
+      if (!next) throw new UsageError('this message cannot take a reaction');
+      await this.ctx.store.batch([
+        { type: 'put', collection: C.messages(c.id), key: hex(record.id), value: encodeRecord(record) },
+        { type: 'put', collection: C.messages(c.id), key: hex(id), value: encodeRecord(next) },
+        ...ops,
+      ]);
+      (await this.ctx.conversation(c)).put(record);
+      return this.ctx.messageInfo(c, next);
+    });
+    this.ctx.kickFlush();
+    return info;
+  }
+
+  /**
+   * Deletes a message on this device only: its contents go (a file's keys too), the record
+   * stays, without them, for the conversation's message graph; history no longer shows it.
+   */
+  async deleteForMe(alias: string, messageId: string): Promise<void> {
+    const id = fromHexId(messageId);
+    await this.ctx.lock.run(async () => {
+      const c = this.ctx.mustContact(alias);
+      const raw = await this.ctx.store.get(C.messages(c.id), hex(id));
+      const m = raw && decodeMessage(raw);
+      if (!m || !SHOWN_KINDS.has(m.kind) || m.gone) throw new NotFoundError('no such message');
+      const { sticker: _s, file: _f, uploadKey: _k, replyTo: _r, rx: _x, ...rest } = m;
+      // The signed envelope holds the contents too: it goes, unless the contact may still ask
+      // for the message again (mine, not yet confirmed delivered).
+      const owed = m.dir === 'out' && (m.status === 'pending' || m.status === 'sent' || m.status === 'failed');
+      const gone: MessageRecord = { ...rest, text: '', gone: true, envelope: owed ? m.envelope : new Uint8Array(0) };
+      await this.ctx.store.batch([
+        { type: 'put', collection: C.messages(c.id), key: hex(id), value: encodeRecord(gone) },
+      ]);
+    });
   }
 
   /**

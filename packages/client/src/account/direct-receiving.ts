@@ -25,6 +25,7 @@ import {
   decodeTextBody,
   decodeTypingBody,
   decodeUnsendBody,
+  decodeReactionBody,
   encodeEnvelope,
   encodeRatchetState,
   equalBytes,
@@ -51,13 +52,14 @@ import {
   hex,
   recvQueues,
   tombstone,
+  withReaction,
   type AccountContext,
   type QueueOwner,
 } from './account-context.ts';
 import type { ContactSetup } from './contact-setup.ts';
 
 const MAX_LAMPORT_JUMP = 1_000_000;
-const USER_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file', 'unsend']);
+const USER_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file', 'unsend', 'reaction']);
 /** A typing signal older than this (by its sender's clock) is not shown. */
 const TYPING_FRESH_MS = 2 * 60_000;
 
@@ -232,7 +234,15 @@ export class DirectReceiving {
           shown: false,
           envelope: encodeEnvelope(env),
         };
-        if (record.target) {
+        if (record.kind === 'reaction') {
+          // A reaction to a message this conversation does not show (or not yet) is ignored.
+          const raw = await this.ctx.store.get(C.messages(c.id), hex(record.target!));
+          const next = raw && withReaction(decodeMessage(raw), 'them', record.emoji ?? '', record.lamport);
+          if (next) {
+            ops.push({ type: 'put', collection: C.messages(c.id), key: hex(next.id), value: encodeRecord(next) });
+            after.push(() => this.ctx.events.emit('reaction', { alias: c.alias, id: hex(next.id) }));
+          }
+        } else if (record.target) {
           // Only the author takes a message back: the target must be theirs (or not here yet).
           const raw = await this.ctx.store.get(C.messages(c.id), hex(record.target));
           const target = raw && decodeMessage(raw);
@@ -332,6 +342,10 @@ function incomingFields(kind: string, body: CborValue): Pick<MessageRecord, 'tex
     }
     case 'unsend':
       return { text: '', target: decodeUnsendBody(body).target };
+    case 'reaction': {
+      const r = decodeReactionBody(body);
+      return { text: '', target: r.target, emoji: r.emoji };
+    }
     default:
       throw new ProtocolError('unsupported message kind');
   }

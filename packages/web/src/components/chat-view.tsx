@@ -17,7 +17,7 @@ import { Dialog } from './dialog.tsx';
 import { FileBubble } from './file-bubble.tsx';
 import { BackIcon, BellIcon, CloseIcon, MutedIcon, ShieldIcon, WarningIcon } from './icons.tsx';
 import { ChatMessage, ReplyBar, snippet, withDayHeadings } from './message-row.tsx';
-import { copyText } from './message-actions.ts';
+import { copyText, putOffVerify, verifyPutOff } from './message-actions.ts';
 import { canForward } from './forward-dialog.tsx';
 import { messagePreview } from './message-preview.ts';
 import { TypingIndicator } from './typing-indicator.tsx';
@@ -60,7 +60,7 @@ export function ChatView(props: {
   const [draft, setDraft] = useState('');
   const [replyTo, setReplyTo] = useState<MessageInfo | undefined>();
   const [error, setError] = useState('');
-  const [promptDismissed, setPromptDismissed] = useState(false);
+  const [promptDismissed, setPromptDismissed] = useState(() => verifyPutOff(alias));
   const list = useRef<HTMLOListElement>(null);
   const input = useRef<HTMLTextAreaElement | null>(null);
   const stick = useRef(true);
@@ -181,6 +181,15 @@ export function ChatView(props: {
     input.current?.focus();
   };
 
+  const act = async (work: () => Promise<unknown>): Promise<void> => {
+    setError('');
+    try {
+      await work();
+    } catch (e) {
+      setError(t('msg.actionFailed', { name: errorName(e) }));
+    }
+  };
+  const compromised = contact.state === 'compromised';
   const byId = new Map(messages.map((m) => [m.id, m]));
   const rows = withDayHeadings(messages, new Date(), t, (m, at) => {
     const quoted = m.replyTo ? byId.get(m.replyTo) : undefined;
@@ -205,6 +214,8 @@ export function ChatView(props: {
           reply: () => startReply(m),
           copy: () => void copyText(m.text),
           forward: props.onForward && canForward(m) ? () => props.onForward?.(m) : undefined,
+          react: compromised ? undefined : (emoji) => void act(() => session.react(alias, m.id, emoji)),
+          deleteForMe: () => void act(() => session.deleteForMe(alias, m.id)),
           unsend: () => setConfirmUnsend(m),
         }}
         menuOpen={menuFor === m.id}
@@ -214,7 +225,6 @@ export function ChatView(props: {
     );
   });
 
-  const compromised = contact.state === 'compromised';
   return (
     <section
       class="chat"
@@ -303,7 +313,13 @@ export function ChatView(props: {
               <button type="button" class="primary" onClick={props.onSafety}>
                 {t('chat.verifyAction')}
               </button>
-              <button type="button" onClick={() => setPromptDismissed(true)}>
+              <button
+                type="button"
+                onClick={() => {
+                  putOffVerify(alias);
+                  setPromptDismissed(true);
+                }}
+              >
                 {t('chat.verifyDismiss')}
               </button>
             </div>

@@ -12,3 +12,26 @@ export async function copyText(text: string): Promise<boolean> {
     return false;
   }
 }
+
+const DISMISSED_KEY = 'parus-verify-later';
+
+/** The contacts whose verify banner was put off (稍後再說), kept across reloads in this browser. */
+export function verifyPutOff(alias: string): boolean {
+  try {
+    const list = JSON.parse(localStorage.getItem(DISMISSED_KEY) ?? '[]') as unknown;
+    return Array.isArray(list) && list.includes(alias);
+  } catch {
+    return false;
+  }
+}
+
+export function putOffVerify(alias: string): void {
+  try {
+    const list = JSON.parse(localStorage.getItem(DISMISSED_KEY) ?? '[]') as unknown;
+    const next = Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+    if (!next.includes(alias)) next.push(alias);
+    localStorage.setItem(DISMISSED_KEY, JSON.stringify(next.slice(-500)));
+  } catch {
+    // storage full or blocked: the banner comes back next time, nothing worse
+  }
+}
