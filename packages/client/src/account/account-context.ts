@@ -86,7 +86,12 @@ export function tombstone(m: MessageRecord, at: number): MessageRecord {
  * when nothing changes: `m` is not a message shown, is unsent or deleted, or a newer reaction
  * of theirs is already there (one reaction per person, the newest wins).
  */
-export function withReaction(m: MessageRecord, by: 'me' | 'them', emoji: string, l: number): MessageRecord | undefined {
+export function withReaction(
+  m: MessageRecord,
+  by: 'me' | 'them',
+  emoji: string,
+  l: number,
+): MessageRecord | undefined {
   if (!SHOWN_KINDS.has(m.kind) || m.unsent !== undefined || m.gone) return undefined;
   const rx = m.rx ?? [];
   const earlier = rx.find((x) => x.by === by);

@@ -13,7 +13,15 @@ import { C, SHOWN_KINDS, hex, type AccountContext } from './account-context.ts';
 /** What reading uses of the account. */
 export type ReadingContext = Pick<
   AccountContext,
-  'store' | 'lock' | 'groups' | 'contactsById' | 'conversations' | 'mustContact' | 'control' | 'kickFlush' | 'self'
+  | 'store'
+  | 'lock'
+  | 'groups'
+  | 'contactsById'
+  | 'conversations'
+  | 'mustContact'
+  | 'control'
+  | 'kickFlush'
+  | 'self'
 >;
 
 export class ConversationReading {

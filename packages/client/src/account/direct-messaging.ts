@@ -254,8 +254,14 @@ export class DirectMessaging {
       const { sticker: _s, file: _f, uploadKey: _k, replyTo: _r, rx: _x, ...rest } = m;
       // The signed envelope holds the contents too: it goes, unless the contact may still ask
       // for the message again (mine, not yet confirmed delivered).
-      const owed = m.dir === 'out' && (m.status === 'pending' || m.status === 'sent' || m.status === 'failed');
-      const gone: MessageRecord = { ...rest, text: '', gone: true, envelope: owed ? m.envelope : new Uint8Array(0) };
+      const owed =
+        m.dir === 'out' && (m.status === 'pending' || m.status === 'sent' || m.status === 'failed');
+      const gone: MessageRecord = {
+        ...rest,
+        text: '',
+        gone: true,
+        envelope: owed ? m.envelope : new Uint8Array(0),
+      };
       await this.ctx.store.batch([
         { type: 'put', collection: C.messages(c.id), key: hex(id), value: encodeRecord(gone) },
       ]);

@@ -239,7 +239,12 @@ export class DirectReceiving {
           const raw = await this.ctx.store.get(C.messages(c.id), hex(record.target!));
           const next = raw && withReaction(decodeMessage(raw), 'them', record.emoji ?? '', record.lamport);
           if (next) {
-            ops.push({ type: 'put', collection: C.messages(c.id), key: hex(next.id), value: encodeRecord(next) });
+            ops.push({
+              type: 'put',
+              collection: C.messages(c.id),
+              key: hex(next.id),
+              value: encodeRecord(next),
+            });
             after.push(() => this.ctx.events.emit('reaction', { alias: c.alias, id: hex(next.id) }));
           }
         } else if (record.target) {

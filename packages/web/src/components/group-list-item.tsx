@@ -39,7 +39,7 @@ export function GroupListItem(props: {
                 : `${last.dir === 'out' ? t('chat.you') : showText(last.from ?? '')}: ${showText(last.text.replace(/\s+/g, ' '))}`
               : t('list.noMessages');
   return (
-    <li>
+    <>
       <button
         type="button"
         class={`chat-item group-item${group.status === 'invited' ? ' group-item-invited' : ''}`}
@@ -83,6 +83,6 @@ export function GroupListItem(props: {
           </span>
         </span>
       </button>
-    </li>
+    </>
   );
 }

@@ -20,6 +20,8 @@ export function MessageMenu(props: {
   /** A row of reactions on top (one of them is mine at most; picking it again takes it back). */
   reactions?: { choices: readonly string[]; onPick: (emoji: string) => void } | undefined;
   onClose: (refocus: boolean) => void;
+  /** The menu's name (default 訊息選項). */
+  label?: string;
 }): JSX.Element {
   const { t } = useI18n();
   const ref = useRef<HTMLDivElement>(null);
@@ -53,7 +55,13 @@ export function MessageMenu(props: {
   };
 
   return (
-    <div ref={ref} class="message-menu" role="menu" aria-label={t('msg.menu')} onKeyDown={onKeyDown}>
+    <div
+      ref={ref}
+      class="message-menu"
+      role="menu"
+      aria-label={props.label ?? t('msg.menu')}
+      onKeyDown={onKeyDown}
+    >
       {props.reactions && (
         <div class="reaction-choices" role="group" aria-label={t('msg.react')}>
           {props.reactions.choices.map((emoji) => (

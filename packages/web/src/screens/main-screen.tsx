@@ -16,6 +16,8 @@ import { NewGroupIcon } from '../components/group-icons.tsx';
 import { NewGroup } from '../components/new-group.tsx';
 import { ChatRequests } from '../components/chat-requests.tsx';
 import { ForwardDialog, canForward } from '../components/forward-dialog.tsx';
+import { Dialog } from '../components/dialog.tsx';
+import { ChatPrefs } from '../chat-prefs.ts';
 import type { MessageInfo } from '@parus/client';
 import { useRoomUi } from '../components/room-ui-loader.ts';
 import type { Session } from '../engine-loader.ts';
@@ -37,7 +39,8 @@ type Open =
   | { kind: 'new-group' }
   | { kind: 'group-members'; id: string }
   | { kind: 'room-share'; id: string }
-  | { kind: 'forward'; message: MessageInfo };
+  | { kind: 'forward'; message: MessageInfo }
+  | { kind: 'delete-chat'; chat: string; name: string };
 
 function useSessionVersion(session: Session): number {
   const [version, setVersion] = useState(0);
@@ -96,6 +99,23 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   const close = (): void => setOpen({ kind: 'none' });
   const roomUi = useRoomUi(open.kind === 'room-share');
 
+  const prefs = useMemo(() => new ChatPrefs(), []);
+  const [, setPrefsVersion] = useState(0);
+  const prefsChanged = (): void => setPrefsVersion((v) => v + 1);
+  const deleteChat = async (chat: string): Promise<void> => {
+    // Every message goes from this device, then the chat leaves the list until a new one comes.
+    if (chat.startsWith('c:')) {
+      const alias = chat.slice(2);
+      for (const m of [...session.messages(alias)]) await session.deleteForMe(alias, m.id);
+      if (active === alias) setActive(undefined);
+    } else {
+      const id = chat.slice(2);
+      for (const m of [...session.groups.messages(id)]) await session.groups.deleteForMe(id, m.id);
+      if (activeGroup === id) openGroup(undefined);
+    }
+    prefs.hide(chat, Date.now());
+    prefsChanged();
+  };
   const chats = session.chats();
   const mutes = useMutes(chats.map((c) => c.contact.alias));
   const activeRef = useRef(active);
@@ -256,6 +276,21 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             groups={groupChats}
             activeGroup={activeGroup}
             onOpenGroup={openGroup}
+            prefs={prefs}
+            actions={{
+              pin: (chat, pinned) => {
+                prefs.setPinned(chat, pinned);
+                prefsChanged();
+              },
+              hide: (chat) => {
+                prefs.hide(chat, Date.now());
+                if (chat === `c:${active ?? ''}`) setActive(undefined);
+                if (chat === `g:${activeGroup ?? ''}`) openGroup(undefined);
+                prefsChanged();
+              },
+              remove: (chat, name) => setOpen({ kind: 'delete-chat', chat, name }),
+              mute: (alias, muted) => mutes.setMuted(alias, muted),
+            }}
           />
         )}
       </aside>
@@ -322,6 +357,27 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
       )}
       {open.kind === 'group-members' && (
         <GroupMembers session={session} id={open.id} version={version} onClose={close} onLeft={close} />
+      )}
+      {open.kind === 'delete-chat' && (
+        <Dialog title={t('list.deleteTitle')} class="confirm-delete-chat" onClose={close}>
+          <p>{t('list.deleteBody', { name: open.name })}</p>
+          <div class="row">
+            <button
+              type="button"
+              class="danger"
+              onClick={() => {
+                const chat = open.chat;
+                close();
+                void deleteChat(chat).catch((e: unknown) => console.warn('parus: delete chat failed', e));
+              }}
+            >
+              {t('list.delete')}
+            </button>
+            <button type="button" onClick={close}>
+              {t('msg.cancel')}
+            </button>
+          </div>
+        </Dialog>
       )}
       {open.kind === 'forward' && (
         <ForwardDialog
