@@ -83,7 +83,8 @@ export function ChatList(props: {
           <button
             type="button"
             class="icon-button chat-more"
-            aria-label={`${t('list.actions')}：${name}`}
+            aria-label={t('list.actions')}
+            title={name}
             aria-haspopup="menu"
             aria-expanded={menuFor === e.key}
             onClick={() => setMenuFor(menuFor === e.key ? undefined : e.key)}

@@ -101,7 +101,8 @@ export const REACTION_CHOICES = ['👍', '❤️', '😂', '😮', '😢', '🙏
 /** How long a finger rests on a bubble before its menu opens (LINE's long press). */
 const LONG_PRESS_MS = 500;
 
-const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`\p{Cc}\p{Cf}]+/giu;
+/** An http(s) address: RFC 3986 characters only, so that text written right after it (中文) is not taken in. */
+const URL_PATTERN = /\bhttps?:\/\/[A-Za-z0-9\-._~:/?#[\]@!$&()*+,;=%]+/giu;
 
 /**
  * Peer text with its http(s) addresses as links (nothing is fetched for them: no previews).
