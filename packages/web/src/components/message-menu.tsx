@@ -27,7 +27,17 @@ export function MessageMenu(props: {
   const ref = useRef<HTMLDivElement>(null);
   // Before paint: the menu never shows without the focus on its first item.
   useLayoutEffect(() => {
-    ref.current?.querySelector<HTMLButtonElement>('[role="menuitem"]')?.focus();
+    // Over the message unless that hides it above the scrolling list (the first messages, under
+    // the 公告 bar): then under it.
+    const el = ref.current;
+    const box = el?.closest('.messages, .chat-list');
+    if (el && box && el.getBoundingClientRect().top < box.getBoundingClientRect().top)
+      el.classList.add('message-menu-below');
+    // The first action (回覆), not the row of reactions above it.
+    const first =
+      ref.current?.querySelector<HTMLButtonElement>('[role="menuitem"]:not(.reaction-choice)') ??
+      ref.current?.querySelector<HTMLButtonElement>('[role="menuitem"]');
+    first?.focus();
     const outside = (e: PointerEvent): void => {
       if (!ref.current?.contains(e.target as Node)) props.onClose(false);
     };

@@ -185,7 +185,7 @@ export function ChatMessage(props: {
     if (actions.pin && m.text && !m.sticker && !m.file)
       items.push({ label: t('msg.pin'), onSelect: actions.pin });
   }
-  if (actions.deleteForMe)
+  if (actions.deleteForMe && !m.unsent)
     items.push({ label: t('msg.deleteForMe'), danger: true, onSelect: actions.deleteForMe });
   if (actions.unsend && m.dir === 'out' && !m.unsent)
     items.push({ label: t('msg.unsend'), danger: true, onSelect: actions.unsend });
