@@ -7,7 +7,16 @@
 // The verify banner's 稍後再說 survives a reload; the relay address follows the page's origin.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST, WAIT, createAccount, openPerson, shot, startWorld, type Person, type World } from './helpers/app.ts';
+import {
+  DIST,
+  WAIT,
+  createAccount,
+  openPerson,
+  shot,
+  startWorld,
+  type Person,
+  type World,
+} from './helpers/app.ts';
 import { launchChromium } from './helpers/browser.ts';
 import { serveStatic } from './helpers/static-server.ts';
 
@@ -34,7 +43,10 @@ async function befriend(host: Person, guest: Person): Promise<void> {
 
 async function noSidewaysScroll(page: Page): Promise<void> {
   const over = await page.evaluate(() => {
-    const els = [document.scrollingElement!, ...Array.from(document.querySelectorAll('.chat-list, .messages, .sidebar'))];
+    const els = [
+      document.scrollingElement!,
+      ...Array.from(document.querySelectorAll('.chat-list, .messages, .sidebar')),
+    ];
     return els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => `${e.className}:${e.scrollWidth}`);
   });
   expect(over).toEqual([]);
@@ -164,23 +176,35 @@ describe('group and message actions in the browser', () => {
 
     await openMenu(amei.page, '集合地點');
     await amei.page.getByRole('menuitem', { name: '設為公告' }).click();
-    await ming.page.getByRole('region', { name: '公告' }).getByText('集合地點', { exact: false }).waitFor(WAIT);
+    await ming.page
+      .getByRole('region', { name: '公告' })
+      .getByText('集合地點', { exact: false })
+      .waitFor(WAIT);
 
     await openMenu(amei.page, '集合地點');
     await amei.page.getByRole('menuitem', { name: '複製' }).click();
-    expect(await amei.page.evaluate(() => navigator.clipboard.readText())).toContain('https://example.com/map?x=1');
+    expect(await amei.page.evaluate(() => navigator.clipboard.readText())).toContain(
+      'https://example.com/map?x=1',
+    );
 
     await openMenu(amei.page, LONG);
     await amei.page.getByRole('menuitem', { name: '轉傳' }).click();
     const dialog = amei.page.getByRole('dialog', { name: '轉傳給…' });
     await dialog.getByRole('button', { name: '小明' }).click();
-    await amei.page.getByRole('list', { name: '與 小明 的訊息' }).locator('.msg-out', { hasText: LONG }).waitFor(WAIT);
+    await amei.page
+      .getByRole('list', { name: '與 小明 的訊息' })
+      .locator('.msg-out', { hasText: LONG })
+      .waitFor(WAIT);
 
     // Delete for me: gone for 阿美 only.
-    await chatList(amei.page).getByRole('button', { name: new RegExp(GROUP) }).click();
+    await chatList(amei.page)
+      .getByRole('button', { name: new RegExp(GROUP) })
+      .click();
     await openMenu(amei.page, '集合地點');
     await amei.page.getByRole('menuitem', { name: '刪除' }).click();
-    await groupMessages(amei.page).locator('li.msg', { hasText: '集合地點' }).waitFor({ ...WAIT, state: 'detached' });
+    await groupMessages(amei.page)
+      .locator('li.msg', { hasText: '集合地點' })
+      .waitFor({ ...WAIT, state: 'detached' });
     expect(await groupMessages(ming.page).locator('li.msg', { hasText: '集合地點' }).count()).toBe(1);
   });
 
@@ -197,11 +221,18 @@ describe('group and message actions in the browser', () => {
     };
     await menuOf('c:小明');
     await page.getByRole('menuitem', { name: '釘選' }).click();
-    await list.locator('li.chat-row').first().getByText('已釘選').waitFor({ ...WAIT, state: 'attached' });
+    await list
+      .locator('li.chat-row')
+      .first()
+      .getByText('已釘選')
+      .waitFor({ ...WAIT, state: 'attached' });
     expect(await list.locator('li.chat-row').first().getAttribute('data-chat')).toBe('c:小明');
     await menuOf('c:小明');
     await page.getByRole('menuitem', { name: '關閉提醒' }).click();
-    await list.locator('li[data-chat="c:小明"]').getByText('已靜音').waitFor({ ...WAIT, state: 'attached' });
+    await list
+      .locator('li[data-chat="c:小明"]')
+      .getByText('已靜音')
+      .waitFor({ ...WAIT, state: 'attached' });
 
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('button', { name: '返回聊天列表' }).click();
