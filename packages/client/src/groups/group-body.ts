@@ -28,25 +28,11 @@ import {
   encodeUnsendBody,
   type CborMap,
   type CborValue,
-  type FileBody,
   type MessageKind,
 } from '@parus/core';
-import { MAX_GROUP_TEXT, type GroupMessageKind } from './group-records.ts';
+import { MAX_GROUP_TEXT, type GroupBody, type GroupMessageKind } from './group-records.ts';
 
-/** A group message's contents, as sent and as kept in its record. */
-export interface GroupBody {
-  kind: GroupMessageKind;
-  /** Empty for stickers, files, unsends and reactions. */
-  text: string;
-  /** The message this one answers (text, sticker, file). */
-  replyTo?: Uint8Array;
-  sticker?: { pack: string; id: string };
-  file?: FileBody;
-  /** Unsend and reaction: the message they are about. */
-  target?: Uint8Array;
-  /** Reaction: one of REACTIONS, or '' to take it back. */
-  emoji?: string;
-}
+export type { GroupBody } from './group-records.ts';
 
 /** Kinds that show as a message; unsends and reactions change another one. */
 export const SHOWN_GROUP_KINDS: ReadonlySet<GroupMessageKind> = new Set([

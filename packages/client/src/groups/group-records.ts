@@ -109,18 +109,25 @@ export interface GroupReaction {
   l: number;
 }
 
-export interface GroupMessageRecord {
-  id: Uint8Array;
-  author: Uint8Array;
-  dir: 'in' | 'out';
+/** A group message's contents, as sent and as kept in its record (group-body.ts has the wire form). */
+export interface GroupBody {
   kind: GroupMessageKind;
+  /** Empty for stickers, files, unsends and reactions. */
   text: string;
-  /** The message answered (group-body.ts), a sticker, a file, the target of an unsend or reaction. */
+  /** The message this one answers (text, sticker, file). */
   replyTo?: Uint8Array;
   sticker?: { pack: string; id: string };
   file?: FileBody;
+  /** Unsend and reaction: the message they are about. */
   target?: Uint8Array;
+  /** Reaction: one of REACTIONS, or '' to take it back. */
   emoji?: string;
+}
+
+export interface GroupMessageRecord extends GroupBody {
+  id: Uint8Array;
+  author: Uint8Array;
+  dir: 'in' | 'out';
   /** Taken back by its author (收回): the contents are gone. */
   unsent?: true;
   /** Deleted on this device only (deleteForMe): kept for the message graph, never shown. */

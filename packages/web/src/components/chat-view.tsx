@@ -13,10 +13,16 @@ import { useI18n, type Translate } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
 import { formatSize, isImage, makeThumbnail } from '../compose/thumbnail.ts';
 import { Composer } from './composer.tsx';
-import { Dialog } from './dialog.tsx';
 import { FileBubble } from './file-bubble.tsx';
 import { BackIcon, BellIcon, CloseIcon, MutedIcon, ShieldIcon, WarningIcon } from './icons.tsx';
-import { ChatMessage, ReplyBar, snippet, withDayHeadings } from './message-row.tsx';
+import {
+  ChatMessage,
+  ConfirmUnsend,
+  MessageList,
+  ReplyBar,
+  snippet,
+  withDayHeadings,
+} from './message-row.tsx';
 import { copyText, putOffVerify, verifyPutOff } from './message-actions.ts';
 import { canForward } from './forward-dialog.tsx';
 import { messagePreview } from './message-preview.ts';
@@ -326,23 +332,9 @@ export function ChatView(props: {
           </div>
         )}
 
-      <ol
-        ref={list}
-        class="messages"
-        tabIndex={0}
-        aria-label={t('chat.messages', { name })}
-        // Stickers and previews get their height when they load: stay at the bottom then too.
-        onLoadCapture={(e) => {
-          const el = e.currentTarget;
-          if (stick.current) el.scrollTop = el.scrollHeight;
-        }}
-        onScroll={(e) => {
-          const el = e.currentTarget;
-          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
-        }}
-      >
+      <MessageList t={t} name={name} list={list} stick={stick}>
         {rows}
-      </ol>
+      </MessageList>
 
       {replyTo && (
         <ReplyBar
@@ -413,21 +405,12 @@ export function ChatView(props: {
         </div>
       ))}
       {confirmUnsend && (
-        <Dialog
-          title={t('msg.unsendTitle')}
-          class="confirm-unsend"
-          onClose={() => setConfirmUnsend(undefined)}
-        >
-          <p>{t('msg.unsendBody', { name })}</p>
-          <div class="row">
-            <button type="button" class="danger" onClick={() => void unsend(confirmUnsend)}>
-              {t('msg.unsend')}
-            </button>
-            <button type="button" onClick={() => setConfirmUnsend(undefined)}>
-              {t('msg.cancel')}
-            </button>
-          </div>
-        </Dialog>
+        <ConfirmUnsend
+          t={t}
+          name={name}
+          onConfirm={() => void unsend(confirmUnsend)}
+          onCancel={() => setConfirmUnsend(undefined)}
+        />
       )}
       {error && (
         <p class="form-error chat-error" role="alert">

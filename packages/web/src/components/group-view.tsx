@@ -24,11 +24,18 @@ import { Composer } from './composer.tsx';
 import { GroupAvatar, GroupIcon, PinIcon } from './group-icons.tsx';
 import { BackIcon } from './icons.tsx';
 import { isJoiningRoom } from './group-list-item.tsx';
-import { ChatMessage, Linked, ReplyBar, snippet, withDayHeadings } from './message-row.tsx';
+import {
+  ChatMessage,
+  ConfirmUnsend,
+  Linked,
+  MessageList,
+  ReplyBar,
+  snippet,
+  withDayHeadings,
+} from './message-row.tsx';
 import { copyText } from './message-actions.ts';
 import { canForward } from './forward-dialog.tsx';
 import { messagePreview } from './message-preview.ts';
-import { Dialog } from './dialog.tsx';
 import { GlobeIcon, ShareLinkIcon } from './room-icons.tsx';
 import { Marked, PeerText } from './peer-text.tsx';
 
@@ -472,18 +479,9 @@ export function GroupView(props: {
           <p>{group.status === 'removed' || groups.removed.has(id) ? t('group.removed') : t('group.left')}</p>
         </div>
       )}
-      <ol
-        ref={list}
-        class="messages"
-        tabIndex={0}
-        aria-label={t('chat.messages', { name })}
-        onScroll={(e) => {
-          const el = e.currentTarget;
-          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
-        }}
-      >
+      <MessageList t={t} name={name} list={list} stick={stick}>
         {rows}
-      </ol>
+      </MessageList>
       {notice && (
         <p class="group-notice" role="status">
           {notice}
@@ -522,29 +520,16 @@ export function GroupView(props: {
         />
       )}
       {confirmUnsend && (
-        <Dialog
-          title={t('msg.unsendTitle')}
-          class="confirm-unsend"
-          onClose={() => setConfirmUnsend(undefined)}
-        >
-          <p>{t('msg.unsendBody', { name })}</p>
-          <div class="row">
-            <button
-              type="button"
-              class="danger"
-              onClick={() => {
-                const m = confirmUnsend;
-                setConfirmUnsend(undefined);
-                void run(() => groups.unsend(id, m.id));
-              }}
-            >
-              {t('msg.unsend')}
-            </button>
-            <button type="button" onClick={() => setConfirmUnsend(undefined)}>
-              {t('msg.cancel')}
-            </button>
-          </div>
-        </Dialog>
+        <ConfirmUnsend
+          t={t}
+          name={name}
+          onConfirm={() => {
+            const m = confirmUnsend;
+            setConfirmUnsend(undefined);
+            void run(() => groups.unsend(id, m.id));
+          }}
+          onCancel={() => setConfirmUnsend(undefined)}
+        />
       )}
       <Composer
         value={draft}

@@ -8,7 +8,9 @@ import type { ComponentChildren, JSX } from 'preact';
 import type { MessageInfo } from '@parus/client';
 import { formatClock, formatDay } from '../format-time.ts';
 import type { Translate } from '../i18n.ts';
+import type { RefObject } from 'preact';
 import { useRef } from 'preact/hooks';
+import { Dialog } from './dialog.tsx';
 import { Avatar } from './avatar.tsx';
 import { CloseIcon, MoreIcon, ReplyIcon } from './icons.tsx';
 import { MessageMenu, type MenuItem } from './message-menu.tsx';
@@ -344,5 +346,59 @@ export function ReplyBar(props: {
         <CloseIcon />
       </button>
     </div>
+  );
+}
+
+/**
+ * The scrolling list of a conversation's rows; it stays at the bottom while `stick` holds (the
+ * reader has not scrolled up), also when a sticker or a preview gets its height on loading.
+ */
+export function MessageList(props: {
+  t: Translate;
+  name: string;
+  list: RefObject<HTMLOListElement>;
+  stick: { current: boolean };
+  children: ComponentChildren;
+}): JSX.Element {
+  return (
+    <ol
+      ref={props.list}
+      class="messages"
+      tabIndex={0}
+      aria-label={props.t('chat.messages', { name: props.name })}
+      onLoadCapture={(e) => {
+        const el = e.currentTarget;
+        if (props.stick.current) el.scrollTop = el.scrollHeight;
+      }}
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        props.stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+      }}
+    >
+      {props.children}
+    </ol>
+  );
+}
+
+/** 收回 asks first: the message disappears for `name` too. */
+export function ConfirmUnsend(props: {
+  t: Translate;
+  name: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+}): JSX.Element {
+  const { t } = props;
+  return (
+    <Dialog title={t('msg.unsendTitle')} class="confirm-unsend" onClose={props.onCancel}>
+      <p>{t('msg.unsendBody', { name: props.name })}</p>
+      <div class="row">
+        <button type="button" class="danger" onClick={props.onConfirm}>
+          {t('msg.unsend')}
+        </button>
+        <button type="button" onClick={props.onCancel}>
+          {t('msg.cancel')}
+        </button>
+      </div>
+    </Dialog>
   );
 }
