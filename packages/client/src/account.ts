@@ -1221,6 +1221,19 @@ export class Account {
     return this.messaging.unsend(alias, messageId);
   }
 
+  /** Reacts to a message with one of REACTIONS (core), or takes my reaction back with ''. */
+  async react(alias: string, messageId: string, emoji: string): Promise<MessageInfo> {
+    return this.messaging.react(alias, messageId, emoji);
+  }
+
+  /**
+   * Deletes a message for me (the contact keeps theirs), on all my devices: `deleteMessage`.
+   * Groups have `groups.deleteForMe`. NotFoundError for a message the conversation does not have.
+   */
+  async deleteForMe(alias: string, messageId: string): Promise<void> {
+    return this.deleteMessage(alias, messageId);
+  }
+
   /** Tells the contact we are typing (ephemeral, at most once per 3 s); true when a signal went out. */
   async sendTyping(alias: string): Promise<boolean> {
     return this.messaging.sendTyping(alias);

@@ -64,6 +64,8 @@ export interface MessageInfo {
   file?: FileInfo;
   /** Taken back by its author (收回): a tombstone without contents. */
   unsent?: true;
+  /** Reactions (one per person, REACTIONS in core message-body.ts); `me` marks mine. */
+  reactions?: Array<{ emoji: string; from: string; me?: true }>;
 }
 
 /** A file to send: its contents as bytes, so that browsers and Node pass the same thing. */

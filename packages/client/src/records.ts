@@ -189,10 +189,14 @@ export interface MessageRecord {
   uploadKey?: Uint8Array;
   /** When the author took the message back (收回); text, sticker and file are gone. */
   unsent?: number;
-  /** For an `unsend` record: the message it takes back. */
+  /** For an `unsend` or `reaction` record: the message it is about. */
   target?: Uint8Array;
   /** When it was deleted for me (on this device or another of mine: decision 0039); contents gone. */
   deleted?: number;
+  /** For a `reaction` record: one of REACTIONS, or '' (taken back). */
+  emoji?: string;
+  /** The reactions to this message, one each for me and the contact; the newest clock wins. */
+  rx?: Array<{ by: 'me' | 'them'; e: string; l: number }>;
 }
 
 /** A file upload under way, kept so that it resumes after a restart (docs/decisions/0010-blobs.md). */
@@ -462,6 +466,19 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
     if (target) r.target = target;
     const deleted = optional(m.deleted, (v) => asUint(v, 'deleted'));
     if (deleted !== undefined) r.deleted = deleted;
+    const emoji = optional(m.emoji, (v) => asText(v, 'emoji', 8));
+    if (emoji !== undefined) r.emoji = emoji;
+    const rx = optional(m.rx, (v) =>
+      asArray(v, 'reactions', 2).map((x) => {
+        const y = asMap(x, 'reaction');
+        return {
+          by: oneOf(y.by, 'by', ['me', 'them'] as const),
+          e: asText(y.e, 'emoji', 8),
+          l: asUint(y.l, 'clock'),
+        };
+      }),
+    );
+    if (rx) r.rx = rx;
     return r;
   });
 }

@@ -140,7 +140,7 @@ describe('group records', () => {
     const m = encodeGroupRecord(msg);
     for (let n = 0; n < m.length; n += 5)
       expect(() => decodeGroupMessage(m.subarray(0, n))).toThrow(StorageError);
-    const wrongKind = encodeCbor({ ...(decodeCbor(m) as Record<string, CborValue>), kind: 'sticker' });
+    const wrongKind = encodeCbor({ ...(decodeCbor(m) as Record<string, CborValue>), kind: 'boss' });
     expect(() => decodeGroupMessage(wrongKind)).toThrow(StorageError);
   });
 });

@@ -189,6 +189,28 @@ describe('unsend (收回)', () => {
   });
 });
 
+describe('reactions (decision 0044)', () => {
+  it('a modified client’s reaction to a message not in the conversation, or with another emoji, changes nothing', async () => {
+    const [alice, bob] = await pair();
+    const mine = await alice.sendText('Bob', 'react to me');
+    await exchange(alice, bob);
+    const errors: string[] = [];
+    alice.events.on('error', (e) => errors.push(e.error.name));
+    const forged = (target: Uint8Array, emoji: string) =>
+      (bob as unknown as Internals).messaging.sendUserMessage('alice', 'reaction', undefined, () => ({
+        body: { target, emoji },
+        fields: { text: '' },
+      }));
+    await forged(new Uint8Array(32).fill(9), '👍'); // no such message: ignored
+    await forged(Uint8Array.from(Buffer.from(mine.id, 'hex')), 'hello'); // not a reaction: refused
+    await exchange(bob, alice);
+    expect(errors).toContain('DecodeError');
+    const after = (await alice.history('Bob')).find((x) => x.id === mine.id)!;
+    expect(after.reactions).toBeUndefined();
+    expect((await alice.history('Bob')).map((x) => x.kind)).toEqual(['text']);
+  });
+});
+
 describe('a peer that breaks the clock rule', () => {
   it('refuses a message whose Lamport clock jumps too far ahead; our own clock stays where it was', async () => {
     const [alice, bob] = await pair();

@@ -148,13 +148,25 @@ export {
   decodeFileBody,
   encodeUnsendBody,
   decodeUnsendBody,
+  REACTIONS,
+  isReaction,
+  encodeReactionBody,
+  decodeReactionBody,
   decodeTypingBody,
   encodeRekeyBody,
   decodeRekeyBody,
   encodeQueueBody,
   decodeQueueBody,
 } from './message-body.ts';
-export type { TextBody, StickerBody, FileBody, UnsendBody, RekeyBody, QueueBody } from './message-body.ts';
+export type {
+  TextBody,
+  StickerBody,
+  FileBody,
+  UnsendBody,
+  ReactionBody,
+  RekeyBody,
+  QueueBody,
+} from './message-body.ts';
 export {
   DEFAULT_CBOR_LIMITS,
   encodeCbor,

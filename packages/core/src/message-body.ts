@@ -7,6 +7,8 @@
  *   file     {relay, blob, dk, key, header, hash, size, name, mime, expires, thumb?}
  *            (the envelope may add replyTo beside these; the client reads it apart)
  *   unsend   {target: id}                              the author takes a message back (收回)
+ *   reaction {target: id, emoji}                       one of REACTIONS, or "" to take mine back;
+ *                                                      a person's newest reaction to a message wins
  *   typing   {}                                        ephemeral, never stored
  *   queue    {queue?: {relay, sid}, sk, ask}            a second queue to reach me (decision 0037)
  */
@@ -206,6 +208,34 @@ export function decodeUnsendBody(body: CborValue): UnsendBody {
   const m = asMap(body, 'unsend body');
   onlyFields(m, ['target'], 'unsend body');
   return { target: asBytes(m.target, 'target', { len: ENVELOPE_ID_BYTES }) };
+}
+
+/** The reactions a message can get: a small fixed set, so that none is a vector for odd text. */
+export const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'] as const;
+
+export interface ReactionBody {
+  target: Uint8Array;
+  /** One of REACTIONS, or '' when the reaction is taken back. */
+  emoji: string;
+}
+
+export function isReaction(s: unknown): s is string {
+  return s === '' || (REACTIONS as readonly unknown[]).includes(s);
+}
+
+export function encodeReactionBody(b: ReactionBody): CborMap {
+  if (!(b.target instanceof Uint8Array) || b.target.length !== ENVELOPE_ID_BYTES)
+    throw new UsageError('a reaction needs a message id');
+  if (!isReaction(b.emoji)) throw new UsageError(`a reaction is one of ${REACTIONS.join(' ')}`);
+  return { target: b.target, emoji: b.emoji };
+}
+
+export function decodeReactionBody(body: CborValue): ReactionBody {
+  const m = asMap(body, 'reaction body');
+  onlyFields(m, ['target', 'emoji'], 'reaction body');
+  const emoji = asText(m.emoji, 'emoji', 8);
+  if (!isReaction(emoji)) throw new DecodeError('unknown reaction');
+  return { target: asBytes(m.target, 'target', { len: ENVELOPE_ID_BYTES }), emoji };
 }
 
 export function decodeTypingBody(body: CborValue): void {

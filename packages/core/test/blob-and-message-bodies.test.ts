@@ -17,6 +17,9 @@ import {
   decodeTextBody,
   decodeTypingBody,
   decodeUnsendBody,
+  decodeReactionBody,
+  encodeReactionBody,
+  REACTIONS,
   encodeCbor,
   encodeFileBody,
   encodeFrame,
@@ -181,5 +184,21 @@ describe('message bodies', () => {
     }
     expect(() => encodeTextBody({ text: '' })).toThrow(UsageError);
     expect(() => encodeFileBody({ ...file, name: 'a/b\u0007' })).toThrow(UsageError);
+  });
+});
+
+describe('reaction body', () => {
+  const id = new Uint8Array(32).fill(7);
+  it('round-trips every reaction of the set, and the empty one that takes it back', () => {
+    for (const emoji of [...REACTIONS, ''])
+      expect(decodeReactionBody(encodeReactionBody({ target: id, emoji }))).toEqual({ target: id, emoji });
+  });
+  it('refuses another emoji, text, a short id and unknown fields', () => {
+    expect(() => encodeReactionBody({ target: id, emoji: '🍣' })).toThrow(UsageError);
+    expect(() => encodeReactionBody({ target: id.subarray(1), emoji: '👍' })).toThrow(UsageError);
+    expect(() => decodeReactionBody({ target: id, emoji: 'hello' })).toThrow(DecodeError);
+    expect(() => decodeReactionBody({ target: id, emoji: '\u202e👍' })).toThrow(DecodeError);
+    expect(() => decodeReactionBody({ target: id.subarray(1), emoji: '👍' })).toThrow(DecodeError);
+    expect(() => decodeReactionBody({ target: id, emoji: '👍', by: 'x' })).toThrow(DecodeError);
   });
 });

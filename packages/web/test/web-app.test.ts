@@ -340,6 +340,8 @@ describe('two people in two browsers', () => {
       amei.page.evaluate(() => document.activeElement?.textContent);
     await expect.poll(focused, WAIT).toBe('回覆');
     await amei.page.keyboard.press('ArrowDown');
+    await expect.poll(focused, WAIT).toBe('複製');
+    await amei.page.keyboard.press('End');
     await expect.poll(focused, WAIT).toBe('收回');
     await shot(amei.page, 'zh-TW-22-unsend-menu');
     expect(await unnamedControls(amei.page)).toEqual([]);

@@ -156,6 +156,10 @@ describe('groups in the browser', () => {
     await members.getByText('建立者').waitFor(WAIT);
     await shot(page, 'zh-TW-24-group-members');
     await page.getByRole('button', { name: '將 阿華 移出群組' }).click();
+    // 移出 asks first; nothing happens before the answer.
+    const ask = page.getByRole('dialog', { name: '移出成員？' });
+    await ask.getByText('要將 阿華 移出群組嗎？').waitFor(WAIT);
+    await ask.getByRole('button', { name: '移出', exact: true }).click();
     await page.getByRole('status').getByText('已將 阿華 移出群組').waitFor(WAIT);
     await page.keyboard.press('Escape');
     await page.getByText('成員 2 人').first().waitFor(WAIT);

@@ -82,6 +82,28 @@ export function tombstone(m: MessageRecord, at: number): MessageRecord {
   return { ...rest, text: '', envelope: new Uint8Array(0), unsent: at };
 }
 
+/**
+ * `m` with a reaction by `by` (one of REACTIONS, '' to take it back) at clock `l`; undefined
+ * when nothing changes: `m` is not a message shown, is unsent or deleted, or a newer reaction
+ * of theirs is already there (one reaction per person, the newest wins).
+ */
+export function withReaction(
+  m: MessageRecord,
+  by: 'me' | 'them',
+  emoji: string,
+  l: number,
+): MessageRecord | undefined {
+  if (!SHOWN_KINDS.has(m.kind) || m.unsent !== undefined || m.deleted !== undefined) return undefined;
+  const rx = m.rx ?? [];
+  const earlier = rx.find((x) => x.by === by);
+  if (earlier && earlier.l > l) return undefined;
+  const next = rx.filter((x) => x !== earlier);
+  if (emoji) next.push({ by, e: emoji, l });
+  const out: MessageRecord = { ...m, rx: next };
+  if (next.length === 0) delete out.rx;
+  return out;
+}
+
 /** Both sides compute the same conversation id from their two per-contact identity keys. */
 export function conversationId(a: Uint8Array, b: Uint8Array): Uint8Array {
   const [x, y] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
@@ -115,6 +137,8 @@ export interface AccountEvents {
   unsent: { alias: string; id: string };
   /** A message was deleted for me, here or on another of my devices (decision 0039); history no longer shows it. */
   deleted: { alias: string; id: string };
+  /** A message's reactions changed (history shows them). */
+  reaction: { alias: string; id: string };
   /** The contact is typing (an ephemeral signal: expect at most one every 3 s). */
   typing: { alias: string };
   receipt: { alias: string; id: string; status: MessageStatus };

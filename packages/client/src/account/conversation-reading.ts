@@ -13,7 +13,15 @@ import { C, SHOWN_KINDS, hex, type AccountContext } from './account-context.ts';
 /** What reading uses of the account. */
 export type ReadingContext = Pick<
   AccountContext,
-  'store' | 'lock' | 'groups' | 'contactsById' | 'conversations' | 'mustContact' | 'control' | 'kickFlush'
+  | 'store'
+  | 'lock'
+  | 'groups'
+  | 'contactsById'
+  | 'conversations'
+  | 'mustContact'
+  | 'control'
+  | 'kickFlush'
+  | 'self'
 >;
 
 export class ConversationReading {
@@ -54,6 +62,12 @@ export class ConversationReading {
       if (thumb) info.file.thumbnail = Uint8Array.from(thumb);
     }
     if (m.unsent !== undefined) info.unsent = true;
+    if (m.rx?.length)
+      info.reactions = m.rx.map((x) => ({
+        emoji: x.e,
+        from: x.by === 'me' ? this.ctx.self().name : c.alias,
+        ...(x.by === 'me' ? { me: true as const } : {}),
+      }));
     return info;
   }
 

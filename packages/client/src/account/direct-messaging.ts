@@ -13,6 +13,7 @@ import {
   encodeRatchetState,
   encodeStickerBody,
   encodeTextBody,
+  encodeReactionBody,
   encodeUnsendBody,
   padToBucket,
   ratchetEncrypt,
@@ -30,6 +31,7 @@ import {
   hex,
   sendQueues,
   tombstone,
+  withReaction,
   type AccountContext,
 } from './account-context.ts';
 
@@ -211,6 +213,34 @@ export class DirectMessaging {
     this.ctx.kickFlush();
     if (info.blob) await this.deleteBlob(info.blob.file!, info.blob.uploadKey!);
     return info.info;
+  }
+
+  /**
+   * Reacts to a message of the conversation with one of REACTIONS ('' takes mine back): a
+   * `reaction` message, shown under the target on both sides. UsageError for another emoji or
+   * a message that cannot take one (unsent, deleted, not a message); NotFoundError for none.
+   */
+  async react(alias: string, messageId: string, emoji: string): Promise<MessageInfo> {
+    const id = fromHexId(messageId);
+    const body = encodeReactionBody({ target: id, emoji });
+    const info = await this.ctx.lock.run(async () => {
+      const c = this.ctx.mustSendable(alias);
+      const raw = await this.ctx.store.get(C.messages(c.id), hex(id));
+      if (!raw) throw new NotFoundError('no such message');
+      const target = decodeMessage(raw);
+      const { record, ops } = await this.ownMessage(c, 'reaction', body, { text: '', target: id, emoji });
+      const next = withReaction(target, 'me', emoji, record.lamport);
+      if (!next) throw new UsageError('this message cannot take a reaction');
+      await this.ctx.store.batch([
+        { type: 'put', collection: C.messages(c.id), key: hex(record.id), value: encodeRecord(record) },
+        { type: 'put', collection: C.messages(c.id), key: hex(id), value: encodeRecord(next) },
+        ...ops,
+      ]);
+      (await this.ctx.conversation(c)).put(record);
+      return this.ctx.messageInfo(c, next);
+    });
+    this.ctx.kickFlush();
+    return info;
   }
 
   /**

@@ -25,6 +25,8 @@ import {
   decodeRekeyBody,
   encodeRekeyBody,
   decodeTypingBody,
+  decodeUnsendBody,
+  decodeReactionBody,
   encodeEnvelope,
   encodeRatchetState,
   equalBytes,
@@ -52,6 +54,7 @@ import {
   hex,
   recvQueues,
   tombstone,
+  withReaction,
   type AccountContext,
   type QueueOwner,
 } from './account-context.ts';
@@ -61,7 +64,7 @@ import { incomingFields } from './message-fields.ts';
 import type { OwnDevices } from './own-devices.ts';
 
 const MAX_LAMPORT_JUMP = 1_000_000;
-const USER_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file', 'unsend']);
+const USER_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file', 'unsend', 'reaction']);
 /** A typing signal older than this (by its sender's clock) is not shown. */
 const TYPING_FRESH_MS = 2 * 60_000;
 
@@ -276,7 +279,20 @@ export class DirectReceiving {
           shown: false,
           envelope: encodeEnvelope(env),
         };
-        if (record.target) {
+        if (record.kind === 'reaction') {
+          // A reaction to a message this conversation does not show (or not yet) is ignored.
+          const raw = await this.ctx.store.get(C.messages(c.id), hex(record.target!));
+          const next = raw && withReaction(decodeMessage(raw), 'them', record.emoji ?? '', record.lamport);
+          if (next) {
+            ops.push({
+              type: 'put',
+              collection: C.messages(c.id),
+              key: hex(next.id),
+              value: encodeRecord(next),
+            });
+            after.push(() => this.ctx.events.emit('reaction', { alias: c.alias, id: hex(next.id) }));
+          }
+        } else if (record.target) {
           // Only the author takes a message back: the target must be theirs (or not here yet).
           const raw = await this.ctx.store.get(C.messages(c.id), hex(record.target));
           const target = raw && decodeMessage(raw);

@@ -124,8 +124,11 @@ export type OwnContext = Pick<
 
 /** A message deleted for me: the record stays (the DAG needs it), its contents and envelope go. */
 export function deletedRecord(m: MessageRecord, at: number): MessageRecord {
-  const { sticker: _s, file: _f, uploadKey: _k, action: _a, replyTo: _r, ...rest } = m;
-  return { ...rest, text: '', envelope: new Uint8Array(0), deleted: at };
+  const { sticker: _s, file: _f, uploadKey: _k, action: _a, replyTo: _r, rx: _x, ...rest } = m;
+  // The signed envelope holds the contents too: it goes, unless the contact may still ask for
+  // the message again (mine, not yet confirmed delivered: decision 0025).
+  const owed = m.dir === 'out' && (m.status === 'pending' || m.status === 'sent' || m.status === 'failed');
+  return { ...rest, text: '', envelope: owed ? m.envelope : new Uint8Array(0), deleted: at };
 }
 
 export class OwnDevices implements OwnSessionHooks {

@@ -60,6 +60,7 @@ import {
   type GroupState,
   type SignKeyPair,
   nameFault,
+  type FileBody,
 } from '@parus/core';
 import type { ContactInfo, MessageInfo } from '../public-shapes.ts';
 import type { ContactRecord, InviteRecord } from '../records.ts';
@@ -78,7 +79,7 @@ import {
   type Tx,
 } from './engine-context.ts';
 import { GroupIntroductions } from './group-introductions.ts';
-import { GroupMessaging } from './group-messaging.ts';
+import { GroupMessaging, messageId as hexId } from './group-messaging.ts';
 import {
   GC,
   GROUP_RECORDS_VERSION,
@@ -914,9 +915,38 @@ export class GroupEngine {
 
   // ---- Messages (group-messaging.ts, message-catch-up.ts) -----------------------------------------
 
-  /** Sends a text, a `/me` action or a ping to everyone in the group. */
-  send(ref: string, text: string, opts: { kind?: GroupMessageKind } = {}): Promise<MessageInfo> {
+  /** Sends a text, a `/me` action or a ping to everyone in the group, maybe as a reply. */
+  send(
+    ref: string,
+    text: string,
+    opts: { kind?: GroupMessageKind; replyTo?: string } = {},
+  ): Promise<MessageInfo> {
     return this.messaging.send(ref, text, opts);
+  }
+
+  /** Sends a sticker (names as for 1:1 stickers), maybe as a reply. */
+  sendSticker(ref: string, pack: string, id: string, opts: { replyTo?: string } = {}): Promise<MessageInfo> {
+    return this.messaging.sendBody(ref, { kind: 'sticker', text: '', sticker: { pack, id } }, opts.replyTo);
+  }
+
+  /** Sends a file message whose blob is already uploaded (Account.groups.sendFile uploads it). */
+  sendFileBody(ref: string, file: FileBody, opts: { replyTo?: string } = {}): Promise<MessageInfo> {
+    return this.messaging.sendBody(ref, { kind: 'file', text: '', file }, opts.replyTo);
+  }
+
+  /** Takes one of my messages back from everyone (收回); UsageError for someone else's. */
+  unsend(ref: string, messageId: string): Promise<MessageInfo> {
+    return this.messaging.sendBody(ref, { kind: 'unsend', text: '', target: hexId(messageId) });
+  }
+
+  /** Reacts to a message with one of REACTIONS, or takes my reaction back with ''. */
+  react(ref: string, messageId: string, emoji: string): Promise<MessageInfo> {
+    return this.messaging.sendBody(ref, { kind: 'reaction', text: '', target: hexId(messageId), emoji });
+  }
+
+  /** Deletes a message on this device only. */
+  deleteForMe(ref: string, messageId: string): Promise<void> {
+    return this.messaging.deleteForMe(ref, messageId);
   }
 
   /** My fan-out list for the group on `relay`, if I made one (the host's flush keeps them). */

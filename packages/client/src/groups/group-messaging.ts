@@ -6,13 +6,12 @@
  * and owed messages: message-catch-up.ts.
  */
 import {
+  NotFoundError,
   ProtocolError,
   QuotaError,
   ReplayError,
   UsageError,
   VerificationError,
-  asMap,
-  asText,
   createEnvelope,
   decodeEnvelope,
   decodeSenderChain,
@@ -43,7 +42,6 @@ import type { StoreOp } from '../store.ts';
 import {
   BACKDATE_WINDOW_MS,
   MAX_CHAINS_PER_MEMBER,
-  MAX_GROUP_TEXT,
   MAX_LAMPORT_JUMP,
   MAX_STASHED,
   type GroupContext,
@@ -68,7 +66,14 @@ import {
   receiptLevel,
   receiptOp,
 } from './message-receipts.ts';
-import { incomingRecord, type GroupMessageStore } from './message-store.ts';
+import { GroupMessageStore, incomingRecord } from './message-store.ts';
+import { decodeGroupBody, encodeGroupBody, type GroupBody } from './group-body.ts';
+
+/** A message id as the account shows it (64 hex digits); UsageError otherwise. */
+export function messageId(s: string): Uint8Array {
+  if (typeof s !== 'string' || !/^[0-9a-f]{64}$/u.test(s)) throw new UsageError('not a message id');
+  return fromHex(s);
+}
 import { checkReceiveRate, checkSendRate } from './room-limits.ts';
 
 /** What messaging uses of the engine. */
@@ -117,14 +122,26 @@ export class GroupMessaging {
     return chain;
   }
 
-  /** Sends a text, a `/me` action or a ping to everyone in the group. */
-  async send(ref: string, text: string, opts: { kind?: GroupMessageKind } = {}): Promise<MessageInfo> {
+  /** Sends a text, a `/me` action or a ping to everyone in the group, maybe as a reply. */
+  async send(
+    ref: string,
+    text: string,
+    opts: { kind?: GroupMessageKind; replyTo?: string } = {},
+  ): Promise<MessageInfo> {
     const kind = opts.kind ?? 'text';
     if (kind !== 'text' && kind !== 'action' && kind !== 'ping') throw new UsageError('unknown message kind');
-    if (typeof text !== 'string' || (text.length === 0 && kind !== 'ping'))
-      throw new UsageError('message is empty');
-    if (text.length > MAX_GROUP_TEXT)
-      throw new UsageError(`message longer than ${MAX_GROUP_TEXT} characters`);
+    return this.sendBody(ref, { kind, text }, opts.replyTo);
+  }
+
+  /**
+   * Sends any group message (group-body.ts): a reply must answer a message of this group, an
+   * unsend must take back a message of mine, a reaction must be to a message shown here
+   * (UsageError otherwise, nothing sent).
+   */
+  async sendBody(ref: string, body: GroupBody, replyTo?: string): Promise<MessageInfo> {
+    const b: GroupBody = { ...body };
+    if (replyTo !== undefined) b.replyTo = messageId(replyTo);
+    const wire = encodeGroupBody(b); // UsageError for a malformed one, before any change
     return this.ctx.change(async (tx) => {
       const l = this.ctx.find(ref);
       if (l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
@@ -134,6 +151,15 @@ export class GroupMessaging {
       if (!member) throw new UsageError('you are not a member of this group');
       if (groupMemberPower(st, me.publicKey) < st.settings.power.message)
         throw new UsageError('only moderators may write in this group');
+      for (const id of [b.replyTo, b.target]) {
+        if (!id) continue;
+        const raw = await this.ctx.host.store.get(GC.messages(l.rec.id), hex(id));
+        const m = raw && decodeGroupMessage(raw);
+        if (!m || !GroupMessageStore.shown(m)) throw new UsageError('no such message in this group');
+        if (b.kind === 'unsend' && (m.dir !== 'out' || m.unsent))
+          throw new UsageError('only your own messages can be unsent');
+        if (b.kind === 'reaction' && m.unsent) throw new UsageError('that message was unsent');
+      }
       const index = await this.messages.index(l);
       if (st.settings.public)
         checkSendRate(
@@ -147,19 +173,18 @@ export class GroupMessaging {
         conv: l.rec.id,
         ...index.next(),
         ts: this.ctx.host.now(),
-        kind: 'text',
-        body: { t: kind, text },
+        kind: wire.kind,
+        body: wire.body,
       });
       const chain = this.sendingChain(tx, l);
       const enc = senderEncrypt(chain, padToBucket(encodeEnvelope(env)), l.rec.id);
       this.ctx.putChain(tx, l, encodeSenderChain(enc.chain));
       wipe(chain.chainKey, chain.signingKey.secretKey); // stored in its next state; shares nothing
       const record: GroupMessageRecord = {
+        ...b,
         id: env.id,
         author: me.publicKey,
         dir: 'out',
-        kind,
-        text,
         parents: env.parents,
         lamport: env.lamport,
         ts: env.ts,
@@ -169,11 +194,31 @@ export class GroupMessaging {
         shown: true,
         readByMe: true,
       };
+      const changed = await this.messages.effects(tx, l, record);
       this.messages.put(tx, l, record);
       tx.ops.push(...(await this.catchUp.keepHistory(l, env)));
       this.deliverToMembers(tx, l, env.id, enc.message);
       await this.catchUp.oweUnlinked(tx, l, env);
+      if (changed) tx.after.push(() => this.ctx.host.emit({ group: hex(l.rec.id), change: 'messages' }));
       return this.messages.info(l, record);
+    });
+  }
+
+  /**
+   * Deletes a message on this device only: its contents go, the record stays (without them)
+   * so that the message graph keeps its place. NotFoundError for a message the group lacks.
+   */
+  async deleteForMe(ref: string, messageIdHex: string): Promise<void> {
+    const id = messageId(messageIdHex);
+    await this.ctx.change(async (tx) => {
+      const l = this.ctx.find(ref);
+      const raw = await this.ctx.host.store.get(GC.messages(l.rec.id), hex(id));
+      const m = raw && decodeGroupMessage(raw);
+      if (!m || m.gone) throw new NotFoundError('no such message in this group');
+      const gone: GroupMessageRecord = { ...m, text: '', gone: true };
+      for (const k of ['sticker', 'file', 'replyTo', 'rx'] as const) delete gone[k];
+      this.messages.put(tx, l, gone);
+      tx.after.push(() => this.ctx.host.emit({ group: hex(l.rec.id), change: 'messages' }));
     });
   }
 
@@ -217,7 +262,10 @@ export class GroupMessaging {
   /** The group's messages in causal order (late ones where they arrived). */
   async history(ref: string): Promise<MessageInfo[]> {
     const l = this.ctx.find(ref);
-    return this.messages.ordered(await this.messages.records(l)).map((m) => this.messages.info(l, m));
+    return this.messages
+      .ordered(await this.messages.records(l))
+      .filter((m) => GroupMessageStore.shown(m))
+      .map((m) => this.messages.info(l, m));
   }
 
   /** Called by Account.takeUnshown under the lock: unshown incoming messages, marked shown. */
@@ -226,7 +274,7 @@ export class GroupMessaging {
     for (const l of [...this.ctx.groups.values()].sort((a, b) => a.rec.created - b.rec.created)) {
       for (const m of this.messages.ordered(await this.messages.records(l))) {
         if (m.dir !== 'in' || m.shown) continue;
-        out.push(this.messages.info(l, m));
+        if (GroupMessageStore.shown(m)) out.push(this.messages.info(l, m));
         ops.push(this.messages.op(l.rec.id, { ...m, shown: true })); // the index does not change
       }
     }
@@ -372,12 +420,7 @@ export class GroupMessaging {
     const env = decodeEnvelope(unpad(dec.plaintext));
     if (!equalBytes(env.id, id) || !equalBytes(env.conv, l.rec.id) || !equalBytes(env.device, from))
       throw new VerificationError('group message does not match its sender');
-    if (env.kind !== 'text') throw new ProtocolError('unsupported group message kind');
-    const body = asMap(env.body, 'group message body');
-    const kind = asText(body.t, 'group message kind', 8);
-    if (kind !== 'text' && kind !== 'action' && kind !== 'ping')
-      throw new ProtocolError('unknown group message kind');
-    const text = asText(body.text, 'text', MAX_GROUP_TEXT);
+    const body = decodeGroupBody(env.kind, env.body);
     const st = this.ctx.state(l);
     if (!st.members.has(hex(from)) || groupMemberPower(st, from) < st.settings.power.message)
       throw new ProtocolError('group message from someone who may not write');
@@ -388,10 +431,12 @@ export class GroupMessaging {
     // Public rooms: a member sending beyond the room's rate is not shown (room-limits.ts).
     if (st.settings.public)
       checkReceiveRate(this.ctx.host.roomLimits, index.timesOf(from), from, env.ts, now);
-    const record = incomingRecord(env, from, kind, text, now);
+    const record = incomingRecord(env, from, body, now);
     // Seed 003 anti-backdating: a message claiming a place others superseded long ago is
     // placed where it arrived and marked.
     if (index.backdated(env.parents, now, BACKDATE_WINDOW_MS)) record.place = index.nextPlaced();
+    // An unsend of someone else's message is refused here, before anything is written.
+    const changed = await this.messages.effects(tx, l, record);
     tx.ops.push(...(await this.catchUp.lateArrival(l, record)), ...(await this.catchUp.keepHistory(l, env)));
     tx.ops.push(
       {
@@ -403,7 +448,9 @@ export class GroupMessaging {
       this.ctx.host.sendOp(c, encodeGroupPayload({ t: 'rcpt', g: l.rec.id, s: 'd', ids: [id] })),
     );
     this.messages.put(tx, l, record);
-    tx.after.push(() => this.ctx.host.emitMessage(this.messages.info(l, record)));
+    if (GroupMessageStore.shown(record))
+      tx.after.push(() => this.ctx.host.emitMessage(this.messages.info(l, record)));
+    if (changed) tx.after.push(() => this.ctx.host.emit({ group: hex(l.rec.id), change: 'messages' }));
   }
 
   async receiveReceipt(

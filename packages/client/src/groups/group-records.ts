@@ -15,11 +15,13 @@ import {
   asText,
   asUint,
   decodeCbor,
+  decodeFileBody,
   encodeCbor,
   optional,
   toHex,
   type CborMap,
   type CborValue,
+  type FileBody,
 } from '@parus/core';
 
 /** The longest group message text, in characters (sending, receiving, history bundles). */
@@ -94,15 +96,49 @@ export interface GroupFanoutList {
 export const MAX_FANOUT_LISTS = 64;
 export const MAX_FANOUT_LIST_ENTRIES = 4096;
 
-export type GroupMessageKind = 'text' | 'action' | 'ping';
-export const GROUP_MESSAGE_KINDS: readonly GroupMessageKind[] = ['text', 'action', 'ping'];
+export type GroupMessageKind = 'text' | 'action' | 'ping' | 'sticker' | 'file' | 'unsend' | 'reaction';
+export const GROUP_MESSAGE_KINDS: readonly GroupMessageKind[] = [
+  'text',
+  'action',
+  'ping',
+  'sticker',
+  'file',
+  'unsend',
+  'reaction',
+];
 
-export interface GroupMessageRecord {
+/** A member's reaction to a message (group-body.ts): who, which, and the reaction's clock. */
+export interface GroupReaction {
+  m: Uint8Array;
+  e: string;
+  l: number;
+}
+
+/** A group message's contents, as sent and as kept in its record (group-body.ts has the wire form). */
+export interface GroupBody {
+  kind: GroupMessageKind;
+  /** Empty for stickers, files, unsends and reactions. */
+  text: string;
+  /** The message this one answers (text, sticker, file). */
+  replyTo?: Uint8Array;
+  sticker?: { pack: string; id: string };
+  file?: FileBody;
+  /** Unsend and reaction: the message they are about. */
+  target?: Uint8Array;
+  /** Reaction: one of REACTIONS, or '' to take it back. */
+  emoji?: string;
+}
+
+export interface GroupMessageRecord extends GroupBody {
   id: Uint8Array;
   author: Uint8Array;
   dir: 'in' | 'out';
-  kind: GroupMessageKind;
-  text: string;
+  /** Taken back by its author (收回): the contents are gone. */
+  unsent?: true;
+  /** Deleted on this device only (deleteForMe): kept for the message graph, never shown. */
+  gone?: true;
+  /** The members' reactions to it, one each. */
+  rx?: GroupReaction[];
   parents: Uint8Array[];
   lamport: number;
   ts: number;
@@ -233,6 +269,28 @@ export function decodeGroupMessage(bytes: Uint8Array): GroupMessageRecord {
       r.read = asUint(m.read, 'read');
     }
     if (optional(m.hist, (v) => asBool(v, 'hist'))) r.hist = true;
+    const replyTo = optional(m.replyTo, (v) => key(v, 'replyTo'));
+    if (replyTo) r.replyTo = replyTo;
+    const sticker = optional(m.sticker, (v) => {
+      const x = asMap(v, 'sticker');
+      return { pack: asText(x.pack, 'pack', 32), id: asText(x.id, 'sticker id', 32) };
+    });
+    if (sticker) r.sticker = sticker;
+    const file = optional(m.file, (v) => decodeFileBody(v));
+    if (file) r.file = file;
+    const target = optional(m.target, (v) => key(v, 'target'));
+    if (target) r.target = target;
+    const emoji = optional(m.emoji, (v) => asText(v, 'emoji', 8));
+    if (emoji !== undefined) r.emoji = emoji;
+    if (optional(m.unsent, (v) => asBool(v, 'unsent'))) r.unsent = true;
+    if (optional(m.gone, (v) => asBool(v, 'gone'))) r.gone = true;
+    const rx = optional(m.rx, (v) =>
+      asArray(v, 'reactions', 4096).map((x) => {
+        const y = asMap(x, 'reaction');
+        return { m: key(y.m, 'member'), e: asText(y.e, 'emoji', 8), l: asUint(y.l, 'clock') };
+      }),
+    );
+    if (rx) r.rx = rx;
     const conf = optional(m.conf, (v) => keys(v, 'confirmers', 4096));
     if (conf) r.conf = conf;
     return r;

@@ -27,7 +27,6 @@ import {
   VerificationError,
   asBytes,
   asMap,
-  asText,
   asUint,
   compareBytes,
   decodeCbor,
@@ -41,7 +40,8 @@ import {
   type GroupState,
 } from '@parus/core';
 import type { Store, StoreOp } from '../store.ts';
-import { MAX_GROUP_TEXT, type GroupMessageKind, type GroupMessageRecord } from './group-records.ts';
+import type { GroupMessageRecord } from './group-records.ts';
+import { decodeGroupBody, type GroupBody } from './group-body.ts';
 
 /** The most messages a bundle carries, a member keeps to share, and a newcomer takes in. */
 export const MAX_HISTORY_MESSAGES = 1000;
@@ -256,8 +256,7 @@ function wasMember(events: Iterable<GroupEvent>, st: GroupState, key: Uint8Array
 /** A checked envelope from a bundle, ready to become a message record. */
 export interface SharedMessage {
   env: Envelope;
-  kind: GroupMessageKind;
-  text: string;
+  body: GroupBody;
 }
 
 /**
@@ -296,13 +295,7 @@ export function checkHistory(
 export function checkGroupEnvelope(group: Uint8Array, bytes: Uint8Array): SharedMessage {
   const env = decodeEnvelope(bytes); // id and signature: VerificationError
   if (!equalBytes(env.conv, group)) throw new VerificationError('shared message of another conversation');
-  if (env.kind !== 'text') throw new ProtocolError('shared message is not a group message');
-  const body = asMap(env.body, 'group message body');
-  const kind = asText(body.t, 'group message kind', 8);
-  if (kind !== 'text' && kind !== 'action' && kind !== 'ping')
-    throw new ProtocolError('unknown group message kind');
-  const text = asText(body.text, 'text', MAX_GROUP_TEXT);
-  return { env, kind, text };
+  return { env, body: decodeGroupBody(env.kind, env.body) };
 }
 
 /** New history records from checked messages, skipping those I have; QuotaError past the bound. */
@@ -320,9 +313,8 @@ export function historyRecords(
     fresh.push({
       id: s.env.id,
       author: s.env.device,
+      ...s.body,
       dir: 'in',
-      kind: s.kind,
-      text: s.text,
       parents: s.env.parents,
       lamport: s.env.lamport,
       ts: s.env.ts,

@@ -47,7 +47,7 @@ import {
   pendingConfirmers,
   withConfirmation,
 } from './late-confirm.ts';
-import { incomingRecord, type GroupMessageStore } from './message-store.ts';
+import { GroupMessageStore, incomingRecord } from './message-store.ts';
 import { OwedMessages, owedRecipients, type OwedTo } from './owed-messages.ts';
 
 /** What the catch-up part uses of the engine. */
@@ -298,22 +298,25 @@ export class MessageCatchUp {
     const ids: Uint8Array[] = [];
     const seen = new Set<string>();
     let placed: { id: Uint8Array; lamport: number } | undefined;
-    for (const { env, kind, text } of checked) {
+    for (const { env, body } of checked) {
       if (env.lamport > index.nextLamport() + MAX_LAMPORT_JUMP)
         throw new ProtocolError('message clock jumps too far ahead');
       ids.push(env.id);
       const id = hex(env.id);
       if (seen.has(id) || (await this.ctx.host.store.get(GC.messages(l.rec.id), id))) continue;
       seen.add(id);
-      const record = incomingRecord(env, from, kind, text, now);
+      const record = incomingRecord(env, from, body, now);
       // Seed 003 anti-backdating, as for a live message; late ones of one payload follow each other.
       if (index.backdated(env.parents, now, BACKDATE_WINDOW_MS)) {
         record.place = placed ? { parents: [placed.id], lamport: placed.lamport + 1 } : index.nextPlaced();
         placed = { id: env.id, lamport: record.place.lamport };
       }
+      const changed = await this.messages.effects(tx, l, record);
       tx.ops.push(...(await this.lateArrival(l, record)), ...(await this.keepHistory(l, env)));
       this.messages.put(tx, l, record);
-      tx.after.push(() => this.ctx.host.emitMessage(this.messages.info(l, record)));
+      if (GroupMessageStore.shown(record))
+        tx.after.push(() => this.ctx.host.emitMessage(this.messages.info(l, record)));
+      if (changed) tx.after.push(() => this.ctx.host.emit({ group: hex(l.rec.id), change: 'messages' }));
     }
     if (ids.length)
       tx.ops.push(this.ctx.host.sendOp(c, encodeGroupPayload({ t: 'rcpt', g: l.rec.id, s: 'd', ids })));

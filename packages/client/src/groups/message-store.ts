@@ -3,23 +3,18 @@
  * (group-records.ts GC.messages), the message index kept beside them once read (message-index.ts),
  * and how a record shows as a MessageInfo (status, receipts counts, late and history marks).
  */
-import { causalOrder, toHex, type CborMap, type Envelope } from '@parus/core';
+import { ProtocolError, causalOrder, equalBytes, toHex, type CborMap, type Envelope } from '@parus/core';
+import { SHOWN_GROUP_KINDS, type GroupBody } from './group-body.ts';
 import type { MessageInfo } from '../public-shapes.ts';
 import type { MessageStatus } from '../records.ts';
 import type { StoreOp } from '../store.ts';
 import type { GroupContext, Loaded, Tx } from './engine-context.ts';
-import {
-  GC,
-  decodeGroupMessage,
-  encodeGroupRecord,
-  type GroupMessageKind,
-  type GroupMessageRecord,
-} from './group-records.ts';
+import { GC, decodeGroupMessage, encodeGroupRecord, type GroupMessageRecord } from './group-records.ts';
 import { confirmationsNeeded, countingConfirmers } from './late-confirm.ts';
 import { GroupMessageIndex } from './message-index.ts';
 
 /** What the message store uses of the engine. */
-export type MessageStoreContext = Pick<GroupContext, 'host' | 'state' | 'groupName' | 'displayName'>;
+export type MessageStoreContext = Pick<GroupContext, 'host' | 'state' | 'groupName' | 'displayName' | 'me'>;
 
 const hex = toHex;
 
@@ -27,16 +22,14 @@ const hex = toHex;
 export function incomingRecord(
   env: Envelope,
   from: Uint8Array,
-  kind: GroupMessageKind,
-  text: string,
+  body: GroupBody,
   now: number,
 ): GroupMessageRecord {
   return {
+    ...body,
     id: env.id,
     author: from,
     dir: 'in',
-    kind,
-    text,
     parents: env.parents,
     lamport: env.lamport,
     ts: env.ts,
@@ -97,6 +90,48 @@ export class GroupMessageStore {
     };
   }
 
+  /**
+   * What a new message `r` does to the others (docs/decisions/0044), before it is stored: a
+   * reply to a message this group does not have loses its quote; an unsend tombstones its
+   * target, and is a ProtocolError (nothing stored) when the target is someone else's; a
+   * reaction replaces its author's earlier one on the target, and is ignored when the target is
+   * not a message here. Returns whether another message changed.
+   */
+  async effects(tx: Tx, l: Loaded, r: GroupMessageRecord): Promise<boolean> {
+    const get = async (id: Uint8Array): Promise<GroupMessageRecord | undefined> => {
+      const raw = await this.ctx.host.store.get(GC.messages(l.rec.id), hex(id));
+      return raw ? decodeGroupMessage(raw) : undefined;
+    };
+    if (r.replyTo) {
+      const quoted = await get(r.replyTo);
+      if (!quoted || !SHOWN_GROUP_KINDS.has(quoted.kind)) delete r.replyTo;
+    }
+    if (!r.target) return false;
+    const target = await get(r.target);
+    if (r.kind === 'unsend') {
+      if (!target) return false;
+      if (!equalBytes(target.author, r.author) || !SHOWN_GROUP_KINDS.has(target.kind))
+        throw new ProtocolError('unsend of a message its sender did not write');
+      if (target.unsent) return false;
+      const gone: GroupMessageRecord = { ...target, text: '', unsent: true };
+      delete gone.sticker;
+      delete gone.file;
+      delete gone.replyTo;
+      delete gone.rx;
+      this.put(tx, l, gone);
+      return true;
+    }
+    if (r.kind !== 'reaction' || !target || !SHOWN_GROUP_KINDS.has(target.kind) || target.unsent)
+      return false;
+    const rx = target.rx ?? [];
+    const earlier = rx.find((x) => equalBytes(x.m, r.author));
+    if (earlier && earlier.l > r.lamport) return false;
+    const next = rx.filter((x) => x !== earlier);
+    if (r.emoji) next.push({ m: r.author, e: r.emoji, l: r.lamport });
+    this.put(tx, l, { ...target, rx: next });
+    return true;
+  }
+
   /** A message as the account shows it. */
   info(l: Loaded, m: GroupMessageRecord): MessageInfo {
     const st = l.events.size ? this.ctx.state(l) : undefined;
@@ -122,6 +157,22 @@ export class GroupMessageStore {
       info.deliveredCount = m.delivered;
       info.readCount = m.read;
     }
+    if (m.replyTo) info.replyTo = hex(m.replyTo);
+    if (m.sticker) info.sticker = { ...m.sticker };
+    if (m.file) {
+      const f = m.file;
+      info.file = { name: f.name, mime: f.mime, size: f.size, expires: f.expires };
+      if (f.thumb) info.file.thumbnail = f.thumb;
+    }
+    if (m.unsent) info.unsent = true;
+    if (m.rx?.length) {
+      const me = this.ctx.me(l).publicKey;
+      info.reactions = m.rx.map((x) => ({
+        emoji: x.e,
+        from: this.ctx.displayName(l, x.m),
+        ...(equalBytes(x.m, me) ? { me: true as const } : {}),
+      }));
+    }
     if (m.place) info.late = true;
     if (m.hist) info.history = true;
     if (m.place || m.conf?.length) {
@@ -130,6 +181,11 @@ export class GroupMessageStore {
       if (!m.place) info.confirmed = true;
     }
     return info;
+  }
+
+  /** Whether a record shows as a message (not an unsend, a reaction, or deleted for me). */
+  static shown(m: GroupMessageRecord): boolean {
+    return SHOWN_GROUP_KINDS.has(m.kind) && !m.gone;
   }
 
   /** Messages in causal order, late ones where they arrived. */

@@ -1,12 +1,24 @@
 import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import type { ChatPrefs } from '../chat-prefs.ts';
+import { PinIcon } from './group-icons.tsx';
+import { MessageMenu, type MenuItem } from './message-menu.tsx';
 import type { Chat, GroupChat } from '../engine-loader.ts';
 import { formatListTime } from '../format-time.ts';
 import { useI18n } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
-import { MutedIcon, WarningIcon } from './icons.tsx';
+import { MoreIcon, MutedIcon, WarningIcon } from './icons.tsx';
 import { GroupListItem } from './group-list-item.tsx';
 import { messagePreview } from './message-preview.ts';
 import { PeerText } from './peer-text.tsx';
+
+/** What a chat's ⋯ menu in the list does (main-screen.tsx). */
+export interface ChatListActions {
+  pin: (chat: string, pinned: boolean) => void;
+  hide: (chat: string) => void;
+  remove: (chat: string, name: string) => void;
+  mute: (alias: string, muted: boolean) => void;
+}
 
 export function ChatList(props: {
   chats: Chat[];
@@ -17,28 +29,89 @@ export function ChatList(props: {
   groups?: GroupChat[];
   activeGroup?: string | undefined;
   onOpenGroup?: (id: string) => void;
+  /** Pinned and hidden chats (chat-prefs.ts), and what the ⋯ menu of a chat does. */
+  prefs?: ChatPrefs;
+  actions?: ChatListActions;
 }): JSX.Element {
   const { t } = useI18n();
   const now = new Date();
-  type Entry = { at: number; chat?: Chat; group?: GroupChat };
-  const entries: Entry[] = props.chats.map((chat) => ({ at: chat.last?.ts ?? chat.contact.created, chat }));
+  const [menuFor, setMenuFor] = useState<string | undefined>();
+  type Entry = { at: number; key: string; chat?: Chat; group?: GroupChat };
+  const entries: Entry[] = props.chats.map((chat) => ({
+    at: chat.last?.ts ?? chat.contact.created,
+    key: `c:${chat.contact.alias}`,
+    chat,
+  }));
   (props.groups ?? []).forEach((group, i) => {
     // Without messages, a group sits where the list had it (its place among the groups kept).
-    entries.push({ at: group.last?.ts ?? Number.MAX_SAFE_INTEGER - i, group });
+    entries.push({ at: group.last?.ts ?? Number.MAX_SAFE_INTEGER - i, key: `g:${group.group.id}`, group });
   });
-  entries.sort((a, b) => b.at - a.at);
+  const prefs = props.prefs;
+  const shown = entries.filter((e) => !prefs?.isHidden(e.key, (e.chat ?? e.group)?.last?.ts));
+  const pinned = (e: Entry): number => (prefs?.isPinned(e.key) ? 1 : 0);
+  shown.sort((a, b) => pinned(b) - pinned(a) || b.at - a.at);
+  const row = (e: Entry, name: string, item: JSX.Element): JSX.Element => {
+    const a = props.actions;
+    const isPinned = pinned(e) === 1;
+    const items: MenuItem[] = [];
+    if (a) {
+      items.push({
+        label: isPinned ? t('list.unpin') : t('list.pin'),
+        onSelect: () => a.pin(e.key, !isPinned),
+      });
+      if (e.chat) {
+        const alias = e.chat.contact.alias;
+        const muted = props.isMuted(alias);
+        items.push({
+          label: muted ? t('list.unmute') : t('list.mute'),
+          onSelect: () => a.mute(alias, !muted),
+        });
+      }
+      items.push({ label: t('list.hide'), onSelect: () => a.hide(e.key) });
+      items.push({ label: t('list.delete'), danger: true, onSelect: () => a.remove(e.key, name) });
+    }
+    return (
+      <li key={e.key} class={`chat-row${isPinned ? ' chat-pinned' : ''}`} data-chat={e.key}>
+        {item}
+        {isPinned && (
+          <span class="chat-pin-mark" title={t('list.pinned')}>
+            <PinIcon />
+            <span class="visually-hidden">{t('list.pinned')}</span>
+          </span>
+        )}
+        {items.length > 0 && (
+          <button
+            type="button"
+            class="icon-button chat-more"
+            aria-label={t('list.actions')}
+            title={name}
+            aria-haspopup="menu"
+            aria-expanded={menuFor === e.key}
+            onClick={() => setMenuFor(menuFor === e.key ? undefined : e.key)}
+          >
+            <MoreIcon />
+          </button>
+        )}
+        {menuFor === e.key && (
+          <MessageMenu items={items} label={t('list.actions')} onClose={() => setMenuFor(undefined)} />
+        )}
+      </li>
+    );
+  };
   return (
     <ul class="chat-list" aria-label={t('list.label')}>
-      {entries.map(({ chat, group }) => {
+      {shown.map((e) => {
+        const { chat, group } = e;
         if (group)
-          return (
+          return row(
+            e,
+            group.group.alias ?? group.group.name,
             <GroupListItem
-              key={`group-${group.group.id}`}
               chat={group}
               now={now}
               active={props.activeGroup === group.group.id}
               onOpen={() => props.onOpenGroup?.(group.group.id)}
-            />
+            />,
           );
         const { contact, last, unread } = chat!;
         const warn = contact.keyChanged || contact.state === 'compromised';
@@ -49,8 +122,10 @@ export function ChatList(props: {
             : last
               ? messagePreview(last, t, last.dir === 'out' ? t('chat.you') : contact.alias)
               : t('list.noMessages');
-        return (
-          <li key={contact.alias}>
+        return row(
+          e,
+          contact.alias,
+          <>
             <button
               type="button"
               class="chat-item"
@@ -94,7 +169,7 @@ export function ChatList(props: {
                 </span>
               </span>
             </button>
-          </li>
+          </>,
         );
       })}
     </ul>

@@ -13,27 +13,21 @@ import { useI18n, type Translate } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
 import { formatSize, isImage, makeThumbnail } from '../compose/thumbnail.ts';
 import { Composer } from './composer.tsx';
-import { Dialog } from './dialog.tsx';
 import { FileBubble } from './file-bubble.tsx';
+import { BackIcon, BellIcon, CloseIcon, MutedIcon, ShieldIcon, WarningIcon } from './icons.tsx';
 import {
-  BackIcon,
-  BellIcon,
-  CloseIcon,
-  MoreIcon,
-  MutedIcon,
-  ReplyIcon,
-  ShieldIcon,
-  WarningIcon,
-} from './icons.tsx';
-import { MessageMenu, type MenuItem } from './message-menu.tsx';
-import { MessageRow, withDayHeadings } from './message-row.tsx';
+  ChatMessage,
+  ConfirmUnsend,
+  MessageList,
+  ReplyBar,
+  snippet,
+  withDayHeadings,
+} from './message-row.tsx';
+import { copyText, putOffVerify, verifyPutOff } from './message-actions.ts';
+import { canForward } from './forward-dialog.tsx';
 import { messagePreview } from './message-preview.ts';
-import { StickerView } from './sticker-view.tsx';
 import { TypingIndicator } from './typing-indicator.tsx';
 import { NAME_SLOT, PeerText, Sentence } from './peer-text.tsx';
-
-/** How long a finger rests on a bubble before its menu opens (LINE's long press). */
-const LONG_PRESS_MS = 500;
 
 /** A MIME type the engine accepts, or the generic one (browsers leave `type` empty for many files). */
 function mimeOf(file: File): string {
@@ -54,10 +48,6 @@ function StatusMark({ status, t }: { status: MessageInfo['status']; t: Translate
   );
 }
 
-function snippet(text: string): string {
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
-}
-
 export function ChatView(props: {
   session: Session;
   alias: string;
@@ -66,6 +56,8 @@ export function ChatView(props: {
   onSafety: () => void;
   muted: boolean;
   onToggleMute: () => void;
+  /** 轉傳: send this message to another chat. */
+  onForward?: (m: MessageInfo) => void;
 }): JSX.Element | null {
   const { t } = useI18n();
   const { session, alias } = props;
@@ -74,7 +66,7 @@ export function ChatView(props: {
   const [draft, setDraft] = useState('');
   const [replyTo, setReplyTo] = useState<MessageInfo | undefined>();
   const [error, setError] = useState('');
-  const [promptDismissed, setPromptDismissed] = useState(false);
+  const [promptDismissed, setPromptDismissed] = useState(() => verifyPutOff(alias));
   const list = useRef<HTMLOListElement>(null);
   const input = useRef<HTMLTextAreaElement | null>(null);
   const stick = useRef(true);
@@ -83,7 +75,6 @@ export function ChatView(props: {
   const [confirmUnsend, setConfirmUnsend] = useState<MessageInfo | undefined>();
   const [pending, setPending] = useState<UploadInfo[]>([]);
   const resumePicker = useRef<HTMLInputElement>(null);
-  const longPress = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const uploads = session.uploads(alias);
 
   // Uploads a closed page left unfinished: the engine resumes one when given the same file.
@@ -196,95 +187,50 @@ export function ChatView(props: {
     input.current?.focus();
   };
 
+  const act = async (work: () => Promise<unknown>): Promise<void> => {
+    setError('');
+    try {
+      await work();
+    } catch (e) {
+      setError(t('msg.actionFailed', { name: errorName(e) }));
+    }
+  };
+  const compromised = contact.state === 'compromised';
   const byId = new Map(messages.map((m) => [m.id, m]));
   const rows = withDayHeadings(messages, new Date(), t, (m, at) => {
     const quoted = m.replyTo ? byId.get(m.replyTo) : undefined;
-    const who = m.dir === 'out' ? t('chat.you') : name;
     const author = m.dir === 'out' ? session.name : name;
-    const items: MenuItem[] = m.unsent ? [] : [{ label: t('chat.reply'), onSelect: () => startReply(m) }];
-    if (m.dir === 'out' && !m.unsent)
-      items.push({ label: t('msg.unsend'), danger: true, onSelect: () => setConfirmUnsend(m) });
-    const kind = m.unsent ? 'unsent' : m.sticker ? 'sticker' : m.file ? 'file' : m.action ? 'action' : 'text';
     return (
-      <MessageRow
+      <ChatMessage
         key={m.id}
-        message={m}
+        m={m}
         at={at}
         t={t}
+        author={author}
         avatar={name}
-        bubbleClass={`bubble-${kind}`}
-        kind={kind}
-        row={{
-          onContextMenu: (e) => {
-            if (items.length === 0) return;
-            e.preventDefault();
-            setMenuFor(m.id);
-          },
-          onPointerDown: (e) => {
-            if (e.pointerType !== 'touch' || items.length === 0) return;
-            clearTimeout(longPress.current);
-            longPress.current = setTimeout(() => setMenuFor(m.id), LONG_PRESS_MS);
-          },
-          onPointerUp: () => clearTimeout(longPress.current),
-          onPointerCancel: () => clearTimeout(longPress.current),
-          onPointerMove: () => clearTimeout(longPress.current),
-        }}
         meta={m.dir === 'out' && <StatusMark status={m.status} t={t} />}
-        after={
-          <>
-            {!m.unsent && (
-              <button
-                type="button"
-                class="icon-button reply-button"
-                aria-label={t('chat.reply')}
-                onClick={() => startReply(m)}
-              >
-                <ReplyIcon />
-              </button>
-            )}
-            {items.length > 0 && (
-              <button
-                type="button"
-                class="icon-button more-button"
-                aria-label={t('msg.more')}
-                aria-haspopup="menu"
-                aria-expanded={menuFor === m.id}
-                onClick={() => setMenuFor(menuFor === m.id ? undefined : m.id)}
-              >
-                <MoreIcon />
-              </button>
-            )}
-            {menuFor === m.id && <MessageMenu items={items} onClose={closeMenu} />}
-          </>
+        quote={
+          quoted && {
+            name: quoted.dir === 'out' ? t('chat.you') : <PeerText text={name} />,
+            text: snippet(messagePreview(quoted, t, quoted.dir === 'out' ? session.name : name)),
+          }
         }
-      >
-        <span class="visually-hidden">{who}: </span>
-        {quoted && (
-          <span class="quote">
-            <span class="quote-name">{quoted.dir === 'out' ? t('chat.you') : <PeerText text={name} />}</span>
-            <bdi class="quote-text">
-              {snippet(messagePreview(quoted, t, quoted.dir === 'out' ? session.name : name))}
-            </bdi>
-          </span>
-        )}
-        {m.unsent ? (
-          <span class="text unsent">{messagePreview(m, t, author)}</span>
-        ) : m.sticker ? (
-          <StickerView pack={m.sticker.pack} id={m.sticker.id} />
-        ) : m.file ? (
-          <FileBubble session={session} message={m} />
-        ) : m.action ? (
-          <span class="text action">
-            * <PeerText text={author} /> <PeerText text={m.text} multiline />
-          </span>
-        ) : (
-          <PeerText class="text" text={m.text} multiline />
-        )}
-      </MessageRow>
+        file={<FileBubble session={session} message={m} />}
+        actions={{
+          reply: () => startReply(m),
+          copy: () => void copyText(m.text),
+          forward: props.onForward && canForward(m) ? () => props.onForward?.(m) : undefined,
+          react: compromised ? undefined : (emoji) => void act(() => session.react(alias, m.id, emoji)),
+          deleteForMe: () => void act(() => session.deleteForMe(alias, m.id)),
+          unsend: () => setConfirmUnsend(m),
+        }}
+        menuOpen={menuFor === m.id}
+        setMenu={(open) => setMenuFor(open ? m.id : undefined)}
+        onCloseMenu={closeMenu}
+      />
     );
   });
 
-  const compromised = contact.state === 'compromised';
   return (
     <section
       class="chat"
@@ -373,47 +319,30 @@ export function ChatView(props: {
               <button type="button" class="primary" onClick={props.onSafety}>
                 {t('chat.verifyAction')}
               </button>
-              <button type="button" onClick={() => setPromptDismissed(true)}>
+              <button
+                type="button"
+                onClick={() => {
+                  putOffVerify(alias);
+                  setPromptDismissed(true);
+                }}
+              >
                 {t('chat.verifyDismiss')}
               </button>
             </div>
           </div>
         )}
 
-      <ol
-        ref={list}
-        class="messages"
-        tabIndex={0}
-        aria-label={t('chat.messages', { name })}
-        // Stickers and previews get their height when they load: stay at the bottom then too.
-        onLoadCapture={(e) => {
-          const el = e.currentTarget;
-          if (stick.current) el.scrollTop = el.scrollHeight;
-        }}
-        onScroll={(e) => {
-          const el = e.currentTarget;
-          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
-        }}
-      >
+      <MessageList t={t} name={name} list={list} stick={stick}>
         {rows}
-      </ol>
+      </MessageList>
 
       {replyTo && (
-        <div class="reply-bar">
-          <ReplyIcon />
-          <p>
-            <strong>{t('chat.replyTo', { name: replyTo.dir === 'out' ? t('chat.you') : name })}</strong>{' '}
-            <span>{snippet(messagePreview(replyTo, t, replyTo.dir === 'out' ? session.name : name))}</span>
-          </p>
-          <button
-            type="button"
-            class="icon-button"
-            aria-label={t('chat.replyCancel')}
-            onClick={() => setReplyTo(undefined)}
-          >
-            <CloseIcon />
-          </button>
-        </div>
+        <ReplyBar
+          t={t}
+          name={replyTo.dir === 'out' ? t('chat.you') : name}
+          text={snippet(messagePreview(replyTo, t, replyTo.dir === 'out' ? session.name : name))}
+          onCancel={() => setReplyTo(undefined)}
+        />
       )}
       {pending.length > 0 && (
         <div class="banner banner-info pending-uploads" role="status">
@@ -476,21 +405,12 @@ export function ChatView(props: {
         </div>
       ))}
       {confirmUnsend && (
-        <Dialog
-          title={t('msg.unsendTitle')}
-          class="confirm-unsend"
-          onClose={() => setConfirmUnsend(undefined)}
-        >
-          <p>{t('msg.unsendBody', { name })}</p>
-          <div class="row">
-            <button type="button" class="danger" onClick={() => void unsend(confirmUnsend)}>
-              {t('msg.unsend')}
-            </button>
-            <button type="button" onClick={() => setConfirmUnsend(undefined)}>
-              {t('msg.cancel')}
-            </button>
-          </div>
-        </Dialog>
+        <ConfirmUnsend
+          t={t}
+          name={name}
+          onConfirm={() => void unsend(confirmUnsend)}
+          onCancel={() => setConfirmUnsend(undefined)}
+        />
       )}
       {error && (
         <p class="form-error chat-error" role="alert">

@@ -18,11 +18,14 @@ export const PinIcon = (): JSX.Element => (
   </Icon>
 );
 
+/** Three people in a speech bubble: unlike AddFriendIcon (one person and a plus) at a glance. */
 export const NewGroupIcon = (): JSX.Element => (
   <Icon>
-    <circle cx="9" cy="9" r="3" />
-    <path d="M3 20c0-3 3-5 6-5s6 2 6 5" />
-    <path d="M19 8v6M16 11h6" />
+    <path d="M3 4h18v13h-9l-5 4v-4H3z" />
+    <circle cx="7.5" cy="9" r="1.6" />
+    <circle cx="12" cy="8.2" r="1.6" />
+    <circle cx="16.5" cy="9" r="1.6" />
+    <path d="M5.5 14c.4-1.3 1.1-2 2-2M10 13.5c.4-1.3 1.1-2 2-2s1.6.7 2 2M16.5 12c.9 0 1.6.7 2 2" />
   </Icon>
 );
 

@@ -6,6 +6,7 @@ import { useI18n } from '../i18n.ts';
 import { GroupAvatar } from './group-icons.tsx';
 import { GlobeIcon } from './room-icons.tsx';
 import { PeerText } from './peer-text.tsx';
+import { messagePreview } from './message-preview.ts';
 import { showText } from '@parus/core/display-text';
 
 /** A room I am joining by link: invited with no inviter, until a member's invitation for my key comes. */
@@ -36,10 +37,10 @@ export function GroupListItem(props: {
             : last
               ? last.kind === 'action'
                 ? `* ${last.dir === 'out' ? t('chat.you') : showText(last.from ?? '')} ${showText(last.text.replace(/\s+/g, ' '))}`
-                : `${last.dir === 'out' ? t('chat.you') : showText(last.from ?? '')}: ${showText(last.text.replace(/\s+/g, ' '))}`
+                : `${last.dir === 'out' ? t('chat.you') : showText(last.from ?? '')}: ${messagePreview(last, t, last.from ?? '')}`
               : t('list.noMessages');
   return (
-    <li>
+    <>
       <button
         type="button"
         class={`chat-item group-item${group.status === 'invited' ? ' group-item-invited' : ''}`}
@@ -83,6 +84,6 @@ export function GroupListItem(props: {
           </span>
         </span>
       </button>
-    </li>
+    </>
   );
 }

@@ -65,6 +65,8 @@ export function GroupMembers(props: {
   const [invitee, setInvitee] = useState('');
   /** The member (key) I am writing a private chat request to. */
   const [dmFor, setDmFor] = useState<string | undefined>();
+  /** 移出 asks first: whom. */
+  const [confirmKick, setConfirmKick] = useState<{ key: string; label: string } | undefined>();
   const roomUi = useRoomUi(dmFor !== undefined);
   if (!group) return null;
   const id = props.id;
@@ -162,9 +164,7 @@ export function GroupMembers(props: {
                 <button
                   type="button"
                   aria-label={t('group.kickName', { name: label })}
-                  onClick={() =>
-                    void run(() => groups.kick(id, m.key), t('group.done.kick', { name: label }))
-                  }
+                  onClick={() => setConfirmKick({ key: m.key, label })}
                 >
                   {t('group.kick')}
                 </button>
@@ -313,6 +313,27 @@ export function GroupMembers(props: {
         >
           {t('group.leave')}
         </button>
+      )}
+      {confirmKick && (
+        <Dialog title={t('group.kickTitle')} class="confirm-kick" onClose={() => setConfirmKick(undefined)}>
+          <p>{t('group.kickBody', { name: confirmKick.label })}</p>
+          <div class="row">
+            <button
+              type="button"
+              class="danger"
+              onClick={() => {
+                const k = confirmKick;
+                setConfirmKick(undefined);
+                void run(() => groups.kick(id, k.key), t('group.done.kick', { name: k.label }));
+              }}
+            >
+              {t('group.kick')}
+            </button>
+            <button type="button" onClick={() => setConfirmKick(undefined)}>
+              {t('msg.cancel')}
+            </button>
+          </div>
+        </Dialog>
       )}
     </Dialog>
   );

@@ -24,7 +24,18 @@ import { Composer } from './composer.tsx';
 import { GroupAvatar, GroupIcon, PinIcon } from './group-icons.tsx';
 import { BackIcon } from './icons.tsx';
 import { isJoiningRoom } from './group-list-item.tsx';
-import { MessageRow, withDayHeadings } from './message-row.tsx';
+import {
+  ChatMessage,
+  ConfirmUnsend,
+  Linked,
+  MessageList,
+  ReplyBar,
+  snippet,
+  withDayHeadings,
+} from './message-row.tsx';
+import { copyText } from './message-actions.ts';
+import { canForward } from './forward-dialog.tsx';
+import { messagePreview } from './message-preview.ts';
 import { GlobeIcon, ShareLinkIcon } from './room-icons.tsx';
 import { Marked, PeerText } from './peer-text.tsx';
 
@@ -46,17 +57,17 @@ export function memberLabel(m: GroupMemberInfo, myName: string): string {
 /** A member's message, isolated and with its acting or invisible characters marked (decision 0024). */
 function Text({ text, names, mine }: { text: string; names: string[]; mine: string[] }): JSX.Element {
   return (
-    <bdi class="text peer-text">
+    <>
       {splitMentions(text, names).map((s, i) =>
         s.mention === undefined ? (
-          <Marked key={i} text={s.text} multiline />
+          <Linked key={i} text={s.text} />
         ) : (
           <mark key={i} class={`mention${mine.includes(s.mention) ? ' mention-me' : ''}`}>
             <Marked text={s.text} />
           </mark>
         ),
       )}
-    </bdi>
+    </>
   );
 }
 
@@ -83,6 +94,8 @@ export function GroupView(props: {
   onMembers: () => void;
   /** A public room: 分享連結 (the room link and its QR code). */
   onShare?: () => void;
+  /** 轉傳: send this message to another chat. */
+  onForward?: (m: MessageInfo) => void;
 }): JSX.Element | null {
   const { t } = useI18n();
   const { session, id } = props;
@@ -95,6 +108,9 @@ export function GroupView(props: {
   const [notice, setNotice] = useState('');
   const [mention, setMention] = useState<MentionQuery | undefined>();
   const [choice, setChoice] = useState(0);
+  const [replyTo, setReplyTo] = useState<MessageInfo | undefined>();
+  const [menuFor, setMenuFor] = useState<string | undefined>();
+  const [confirmUnsend, setConfirmUnsend] = useState<MessageInfo | undefined>();
   const list = useRef<HTMLOListElement>(null);
   const input = useRef<HTMLTextAreaElement | null>(null);
   const stick = useRef(true);
@@ -156,10 +172,22 @@ export function GroupView(props: {
     const body = text.replace(/\s+$/u, '');
     if (body.trim() === '') return;
     const before = draft;
+    const reply = replyTo;
     setDraft('');
+    setReplyTo(undefined);
     setMention(undefined);
     stick.current = true;
-    if (!(await run(() => groups.send(id, body, kind)))) setDraft(before);
+    if (!(await run(() => groups.send(id, body, kind, reply?.id)))) {
+      setDraft(before);
+      setReplyTo(reply);
+    }
+  };
+
+  const sendSticker = async (pack: string, sticker: string): Promise<void> => {
+    const reply = replyTo;
+    setReplyTo(undefined);
+    stick.current = true;
+    if (!(await run(() => groups.sendSticker(id, pack, sticker, reply?.id)))) setReplyTo(reply);
   };
 
   const command = async (cmd: GroupCommandName, arg: string): Promise<void> => {
@@ -218,19 +246,58 @@ export function GroupView(props: {
     return true;
   };
 
+  const startReply = (m: MessageInfo): void => {
+    setReplyTo(m);
+    input.current?.focus();
+  };
+  const closeMenu = (refocus: boolean): void => {
+    const mid = menuFor;
+    setMenuFor(undefined);
+    if (refocus && mid)
+      list.current?.querySelector<HTMLButtonElement>(`li[data-id="${mid}"] .more-button`)?.focus();
+  };
+  const joined = group.status === 'joined';
+  const byId = new Map(messages.map((m) => [m.id, m]));
+  const authorOf = (m: MessageInfo): string => (m.dir === 'out' ? session.name : (m.from ?? '?'));
+
   const rows = withDayHeadings(messages, new Date(), t, (m, at) => {
     const who = m.dir === 'out' ? t('chat.you') : (m.from ?? '?');
     const toMe = m.dir === 'in' && mentionsAny(m.text, mine);
     const action = m.kind === 'action' || m.action === true;
+    const quoted = m.replyTo ? byId.get(m.replyTo) : undefined;
     return (
-      <MessageRow
+      <ChatMessage
         key={m.id}
-        message={m}
+        m={m}
         at={at}
         t={t}
+        author={authorOf(m)}
         avatar={who}
         classes={`${toMe ? ' msg-mentions-me' : ''}${action ? ' msg-action' : ''}`}
         sender={{ name: m.dir === 'in' && !action ? who : undefined }}
+        flag={toMe && <span class="mention-flag">{t('group.mentionsYou')}</span>}
+        quote={
+          quoted && {
+            name: quoted.dir === 'out' ? t('chat.you') : <PeerText text={quoted.from ?? '?'} />,
+            text: snippet(messagePreview(quoted, t, authorOf(quoted))),
+          }
+        }
+        text={(s) => <Text text={s} names={names} mine={mine} />}
+        actions={{
+          reply: joined ? () => startReply(m) : undefined,
+          copy: () => void copyText(m.text),
+          forward: props.onForward && canForward(m) ? () => props.onForward?.(m) : undefined,
+          react: joined ? (emoji) => void run(() => groups.react(id, m.id, emoji)) : undefined,
+          pin:
+            joined && groups.can(id, 'pin')
+              ? () => void run(() => groups.setPinned(id, m.text), t('group.done.pin'))
+              : undefined,
+          deleteForMe: () => void run(() => groups.deleteForMe(id, m.id)),
+          unsend: joined ? () => setConfirmUnsend(m) : undefined,
+        }}
+        menuOpen={menuFor === m.id}
+        setMenu={(open) => setMenuFor(open ? m.id : undefined)}
+        onCloseMenu={closeMenu}
         meta={
           <>
             {m.late && (
@@ -265,20 +332,7 @@ export function GroupView(props: {
             {m.dir === 'out' && <ReadMark m={m} t={t} />}
           </>
         }
-      >
-        {toMe && <span class="mention-flag">{t('group.mentionsYou')}</span>}
-        {action ? (
-          <span class="text action-text">
-            * <PeerText text={m.dir === 'out' ? session.name : who} />{' '}
-            <Text text={m.text} names={names} mine={mine} />
-          </span>
-        ) : (
-          <>
-            <span class="visually-hidden">{who}: </span>
-            <Text text={m.text} names={names} mine={mine} />
-          </>
-        )}
-      </MessageRow>
+      />
     );
   });
 
@@ -425,18 +479,9 @@ export function GroupView(props: {
           <p>{group.status === 'removed' || groups.removed.has(id) ? t('group.removed') : t('group.left')}</p>
         </div>
       )}
-      <ol
-        ref={list}
-        class="messages"
-        tabIndex={0}
-        aria-label={t('chat.messages', { name })}
-        onScroll={(e) => {
-          const el = e.currentTarget;
-          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
-        }}
-      >
+      <MessageList t={t} name={name} list={list} stick={stick}>
         {rows}
-      </ol>
+      </MessageList>
       {notice && (
         <p class="group-notice" role="status">
           {notice}
@@ -466,6 +511,26 @@ export function GroupView(props: {
           ))}
         </ul>
       )}
+      {replyTo && (
+        <ReplyBar
+          t={t}
+          name={replyTo.dir === 'out' ? t('chat.you') : (replyTo.from ?? '?')}
+          text={snippet(messagePreview(replyTo, t, authorOf(replyTo)))}
+          onCancel={() => setReplyTo(undefined)}
+        />
+      )}
+      {confirmUnsend && (
+        <ConfirmUnsend
+          t={t}
+          name={name}
+          onConfirm={() => {
+            const m = confirmUnsend;
+            setConfirmUnsend(undefined);
+            void run(() => groups.unsend(id, m.id));
+          }}
+          onCancel={() => setConfirmUnsend(undefined)}
+        />
+      )}
       <Composer
         value={draft}
         onChange={(v) => {
@@ -474,6 +539,7 @@ export function GroupView(props: {
         }}
         onSend={(text) => void send(text, 'text')}
         onAction={(text) => void send(text, 'action')}
+        onSticker={(pack, sticker) => void sendSticker(pack, sticker)}
         chat="group"
         onGroupCommand={(name, arg) => void command(name, arg)}
         onKeyFirst={onKeyFirst}

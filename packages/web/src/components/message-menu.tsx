@@ -1,6 +1,7 @@
 /**
- * What can be done with one message, as LINE offers it on a long press: 回覆 (reply) and,
- * on my own messages, 收回 (unsend). It opens from the ⋯ button beside the bubble, a right
+ * What can be done with one message, as LINE offers it on a long press: a row of reactions,
+ * 回覆 (reply), 複製 (copy), 轉傳 (forward), 釘選 (pin, groups), 刪除 (delete for me) and, on my
+ * own messages, 收回 (unsend). It opens from the ⋯ button beside the bubble, a right
  * click, or a long press; it is a WAI-ARIA menu (arrow keys move, Escape closes and gives
  * the focus back to the button).
  */
@@ -14,12 +15,29 @@ export interface MenuItem {
   onSelect: () => void;
 }
 
-export function MessageMenu(props: { items: MenuItem[]; onClose: (refocus: boolean) => void }): JSX.Element {
+export function MessageMenu(props: {
+  items: MenuItem[];
+  /** A row of reactions on top (one of them is mine at most; picking it again takes it back). */
+  reactions?: { choices: readonly string[]; onPick: (emoji: string) => void } | undefined;
+  onClose: (refocus: boolean) => void;
+  /** The menu's name (default 訊息選項). */
+  label?: string;
+}): JSX.Element {
   const { t } = useI18n();
   const ref = useRef<HTMLDivElement>(null);
   // Before paint: the menu never shows without the focus on its first item.
   useLayoutEffect(() => {
-    ref.current?.querySelector<HTMLButtonElement>('[role="menuitem"]')?.focus();
+    // Over the message unless that hides it above the scrolling list (the first messages, under
+    // the 公告 bar): then under it.
+    const el = ref.current;
+    const box = el?.closest('.messages, .chat-list');
+    if (el && box && el.getBoundingClientRect().top < box.getBoundingClientRect().top)
+      el.classList.add('message-menu-below');
+    // The first action (回覆), not the row of reactions above it.
+    const first =
+      ref.current?.querySelector<HTMLButtonElement>('[role="menuitem"]:not(.reaction-choice)') ??
+      ref.current?.querySelector<HTMLButtonElement>('[role="menuitem"]');
+    first?.focus();
     const outside = (e: PointerEvent): void => {
       if (!ref.current?.contains(e.target as Node)) props.onClose(false);
     };
@@ -47,7 +65,32 @@ export function MessageMenu(props: { items: MenuItem[]; onClose: (refocus: boole
   };
 
   return (
-    <div ref={ref} class="message-menu" role="menu" aria-label={t('msg.menu')} onKeyDown={onKeyDown}>
+    <div
+      ref={ref}
+      class="message-menu"
+      role="menu"
+      aria-label={props.label ?? t('msg.menu')}
+      onKeyDown={onKeyDown}
+    >
+      {props.reactions && (
+        <div class="reaction-choices" role="group" aria-label={t('msg.react')}>
+          {props.reactions.choices.map((emoji) => (
+            <button
+              type="button"
+              role="menuitem"
+              key={emoji}
+              class="reaction-choice"
+              aria-label={t('msg.reactWith', { emoji })}
+              onClick={() => {
+                props.onClose(false);
+                props.reactions?.onPick(emoji);
+              }}
+            >
+              {emoji}
+            </button>
+          ))}
+        </div>
+      )}
       {props.items.map((item) => (
         <button
           type="button"

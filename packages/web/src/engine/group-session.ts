@@ -295,10 +295,40 @@ export class GroupSession {
     return this.after(this.account.groups.setNick(id, nick));
   }
 
-  async send(id: string, text: string, kind: 'text' | 'action' = 'text'): Promise<MessageInfo> {
+  async send(
+    id: string,
+    text: string,
+    kind: 'text' | 'action' = 'text',
+    replyTo?: string,
+  ): Promise<MessageInfo> {
     this.check(id, 'message');
-    const m = await this.account.groups.send(id, text, { kind });
+    const m = await this.account.groups.send(id, text, { kind, ...(replyTo ? { replyTo } : {}) });
     this.onMessage(m);
     return m;
+  }
+
+  async sendSticker(id: string, pack: string, sticker: string, replyTo?: string): Promise<MessageInfo> {
+    this.check(id, 'message');
+    const m = await this.account.groups.sendSticker(id, pack, sticker, replyTo ? { replyTo } : {});
+    this.onMessage(m);
+    return m;
+  }
+
+  /** 收回: takes one of my messages back from everyone. */
+  async unsend(id: string, message: string): Promise<void> {
+    await this.account.groups.unsend(id, message);
+    await this.reload(id);
+  }
+
+  /** Reacts to a message ('' takes my reaction back). */
+  async react(id: string, message: string, emoji: string): Promise<void> {
+    await this.account.groups.react(id, message, emoji);
+    await this.reload(id);
+  }
+
+  /** Deletes a message on this device only. */
+  async deleteForMe(id: string, message: string): Promise<void> {
+    await this.account.groups.deleteForMe(id, message);
+    await this.reload(id);
   }
 }

@@ -394,6 +394,9 @@ export class Session {
         else this.reload(r.alias).catch((e: unknown) => console.warn('parus: reload failed', e));
         this.changed();
       }),
+      ev.on('reaction', ({ alias }) => {
+        this.reload(alias).catch((e: unknown) => console.warn('parus: reload failed', e));
+      }),
       ev.on('unsent', ({ alias }) => {
         // The engine keeps the tombstone in history: read it back rather than guess its shape.
         this.reload(alias).catch((e: unknown) => console.warn('parus: reload failed', e));
@@ -542,6 +545,18 @@ export class Session {
     if (i >= 0) list[i] = tomb;
     this.histories.set(alias, list);
     this.changed();
+  }
+
+  /** Reacts to a message ('' takes my reaction back). */
+  async react(alias: string, id: string, emoji: string): Promise<void> {
+    await this.account.react(alias, id, emoji);
+    await this.reload(alias);
+  }
+
+  /** Deletes a message on this device only. */
+  async deleteForMe(alias: string, id: string): Promise<void> {
+    await this.account.deleteForMe(alias, id);
+    await this.reload(alias);
   }
 
   /** Tells the friend we are typing; the engine drops signals that come too often. */

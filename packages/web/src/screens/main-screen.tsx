@@ -16,6 +16,10 @@ import { GroupView } from '../components/group-view.tsx';
 import { NewGroupIcon } from '../components/group-icons.tsx';
 import { NewGroup } from '../components/new-group.tsx';
 import { ChatRequests } from '../components/chat-requests.tsx';
+import { ForwardDialog, canForward } from '../components/forward-dialog.tsx';
+import { Dialog } from '../components/dialog.tsx';
+import { ChatPrefs } from '../chat-prefs.ts';
+import type { MessageInfo } from '@parus/client';
 import { useRoomUi } from '../components/room-ui-loader.ts';
 import { useDeviceUi } from '../components/device-ui-loader.ts';
 import type { Session } from '../engine-loader.ts';
@@ -38,7 +42,9 @@ type Open =
   | { kind: 'safety'; alias: string }
   | { kind: 'new-group' }
   | { kind: 'group-members'; id: string }
-  | { kind: 'room-share'; id: string };
+  | { kind: 'room-share'; id: string }
+  | { kind: 'forward'; message: MessageInfo }
+  | { kind: 'delete-chat'; chat: string; name: string };
 
 function useSessionVersion(session: Session): number {
   const [version, setVersion] = useState(0);
@@ -117,6 +123,23 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   const roomUi = useRoomUi(open.kind === 'room-share');
   const deviceUi = useDeviceUi(open.kind === 'devices' || open.kind === 'backup');
 
+  const prefs = useMemo(() => new ChatPrefs(), []);
+  const [, setPrefsVersion] = useState(0);
+  const prefsChanged = (): void => setPrefsVersion((v) => v + 1);
+  const deleteChat = async (chat: string): Promise<void> => {
+    // Every message goes from this device, then the chat leaves the list until a new one comes.
+    if (chat.startsWith('c:')) {
+      const alias = chat.slice(2);
+      for (const m of [...session.messages(alias)]) await session.deleteForMe(alias, m.id);
+      if (active === alias) setActive(undefined);
+    } else {
+      const id = chat.slice(2);
+      for (const m of [...session.groups.messages(id)]) await session.groups.deleteForMe(id, m.id);
+      if (activeGroup === id) openGroup(undefined);
+    }
+    prefs.hide(chat, Date.now());
+    prefsChanged();
+  };
   const chats = session.chats();
   const mutes = useMutes(chats.map((c) => c.contact.alias));
   const activeRef = useRef(active);
@@ -279,6 +302,21 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             groups={groupChats}
             activeGroup={activeGroup}
             onOpenGroup={openGroup}
+            prefs={prefs}
+            actions={{
+              pin: (chat, pinned) => {
+                prefs.setPinned(chat, pinned);
+                prefsChanged();
+              },
+              hide: (chat) => {
+                prefs.hide(chat, Date.now());
+                if (chat === `c:${active ?? ''}`) setActive(undefined);
+                if (chat === `g:${activeGroup ?? ''}`) openGroup(undefined);
+                prefsChanged();
+              },
+              remove: (chat, name) => setOpen({ kind: 'delete-chat', chat, name }),
+              mute: (alias, muted) => mutes.setMuted(alias, muted),
+            }}
           />
         )}
       </aside>
@@ -292,6 +330,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             onBack={() => openGroup(undefined)}
             onMembers={() => setOpen({ kind: 'group-members', id: activeGroup })}
             onShare={() => setOpen({ kind: 'room-share', id: activeGroup })}
+            onForward={(message) => canForward(message) && setOpen({ kind: 'forward', message })}
           />
         ) : active && session.contact(active) ? (
           <ChatView
@@ -303,6 +342,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             onSafety={() => setOpen({ kind: 'safety', alias: active })}
             muted={mutes.isMuted(active)}
             onToggleMute={() => mutes.setMuted(active, !mutes.isMuted(active))}
+            onForward={(message) => canForward(message) && setOpen({ kind: 'forward', message })}
           />
         ) : (
           <div class="chat-empty">
@@ -353,6 +393,39 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
       )}
       {open.kind === 'group-members' && (
         <GroupMembers session={session} id={open.id} version={version} onClose={close} onLeft={close} />
+      )}
+      {open.kind === 'delete-chat' && (
+        <Dialog title={t('list.deleteTitle')} class="confirm-delete-chat" onClose={close}>
+          <p>{t('list.deleteBody', { name: open.name })}</p>
+          <div class="row">
+            <button
+              type="button"
+              class="danger"
+              onClick={() => {
+                const chat = open.chat;
+                close();
+                void deleteChat(chat).catch((e: unknown) => console.warn('parus: delete chat failed', e));
+              }}
+            >
+              {t('list.delete')}
+            </button>
+            <button type="button" onClick={close}>
+              {t('msg.cancel')}
+            </button>
+          </div>
+        </Dialog>
+      )}
+      {open.kind === 'forward' && (
+        <ForwardDialog
+          session={session}
+          message={open.message}
+          onClose={close}
+          onDone={(to) => {
+            close();
+            if (to.kind === 'contact') setActive(to.alias);
+            else openGroup(to.id);
+          }}
+        />
       )}
       {open.kind === 'room-share' && roomUi && (
         <roomUi.RoomShare session={session} id={open.id} onClose={close} />

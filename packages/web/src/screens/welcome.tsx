@@ -11,6 +11,8 @@ import { loadEngine, type Session } from '../engine-loader.ts';
 import { errorName, errorText } from '../errors.ts';
 import { useI18n } from '../i18n.ts';
 
+import { relayForPage } from '../relay-origin.ts';
+
 export const RELAY_ADDRESS = /^parus:\/\/[A-Za-z0-9_-]{43}@\S+:\d{1,5}(\?transport=wss?)?$/;
 export const MIN_PASSPHRASE = 8;
 
@@ -35,13 +37,19 @@ export function Shell({ children }: { children: ComponentChildren }): JSX.Elemen
   );
 }
 
-/** The relay that served the page says its address at /api/relay; else the field stays empty. */
+/**
+ * The relay that served the page says its address at /api/relay; it is offered with the host and
+ * port the page was opened through (relay-origin.ts), unless the answer says the address is
+ * `fixed` (a page server that is not the relay); else the field stays empty.
+ */
 export async function pageRelay(signal: AbortSignal): Promise<string | undefined> {
   try {
     const r = await fetch('/api/relay', { signal, headers: { accept: 'application/json' } });
     if (!r.ok) return undefined;
-    const body = (await r.json()) as { address?: unknown };
-    return typeof body.address === 'string' && RELAY_ADDRESS.test(body.address) ? body.address : undefined;
+    const body = (await r.json()) as { address?: unknown; fixed?: unknown };
+    if (typeof body.address !== 'string' || !RELAY_ADDRESS.test(body.address)) return undefined;
+    const address = body.fixed === true ? body.address : relayForPage(body.address, window.location);
+    return RELAY_ADDRESS.test(address) ? address : undefined;
   } catch {
     return undefined;
   }

@@ -50,7 +50,15 @@ async function lookup(source: FileSource, path: string): Promise<Uint8Array | st
   }
 }
 
-export async function serveStatic(opts: { files: FileSource; relayAddress?: string }): Promise<StaticServer> {
+export async function serveStatic(opts: {
+  files: FileSource;
+  relayAddress?: string;
+  /**
+   * Answer /api/relay as a relay that serves the page itself does (the page then offers its own
+   * host and port); by default the answer says the address is `fixed`, this server not being it.
+   */
+  likeRelay?: boolean;
+}): Promise<StaticServer> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const headers: Record<string, string> = {
       'content-security-policy': CSP,
@@ -69,7 +77,11 @@ export async function serveStatic(opts: { files: FileSource; relayAddress?: stri
         return;
       }
       res.writeHead(200, { ...headers, 'content-type': 'application/json' });
-      res.end(JSON.stringify({ address: opts.relayAddress }));
+      res.end(
+        JSON.stringify(
+          opts.likeRelay ? { address: opts.relayAddress } : { address: opts.relayAddress, fixed: true },
+        ),
+      );
       return;
     }
     const wanted = path.endsWith('/') ? `${path}index.html` : path;

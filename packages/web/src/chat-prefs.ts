@@ -1,0 +1,61 @@
+/**
+ * How this browser orders and filters the chat list (decision 0044): pinned chats first, hidden
+ * chats left out until a message newer than their hiding comes. A chat is `c:<alias>` or
+ * `g:<group id>`. Kept in localStorage (a preference of this browser, like the mutes).
+ */
+const KEY = 'parus-chat-prefs';
+const MAX = 500;
+
+interface Stored {
+  pinned: string[];
+  hidden: Record<string, number>;
+}
+
+function read(): Stored {
+  try {
+    const v = JSON.parse(localStorage.getItem(KEY) ?? '{}') as Partial<Stored>;
+    const pinned = Array.isArray(v.pinned) ? v.pinned.filter((x): x is string => typeof x === 'string') : [];
+    const hidden: Record<string, number> = {};
+    if (v.hidden && typeof v.hidden === 'object')
+      for (const [k, t] of Object.entries(v.hidden)) if (typeof t === 'number') hidden[k] = t;
+    return { pinned, hidden };
+  } catch {
+    return { pinned: [], hidden: {} };
+  }
+}
+
+export class ChatPrefs {
+  private data = read();
+
+  isPinned(chat: string): boolean {
+    return this.data.pinned.includes(chat);
+  }
+
+  /** Hidden, and no message came after it was hidden (`last`: the newest message's time). */
+  isHidden(chat: string, last: number | undefined): boolean {
+    const at = this.data.hidden[chat];
+    return at !== undefined && (last === undefined || last <= at);
+  }
+
+  setPinned(chat: string, pinned: boolean): void {
+    this.data.pinned = this.data.pinned.filter((c) => c !== chat);
+    if (pinned) this.data.pinned.unshift(chat);
+    this.save();
+  }
+
+  hide(chat: string, at: number): void {
+    this.data.hidden[chat] = at;
+    this.setPinned(chat, false);
+  }
+
+  private save(): void {
+    this.data.pinned = this.data.pinned.slice(0, MAX);
+    const hidden = Object.entries(this.data.hidden).sort((a, b) => b[1] - a[1]);
+    this.data.hidden = Object.fromEntries(hidden.slice(0, MAX));
+    try {
+      localStorage.setItem(KEY, JSON.stringify(this.data));
+    } catch {
+      // storage blocked: the choice lasts until the page closes
+    }
+  }
+}
