@@ -25,8 +25,6 @@ import {
   decodeRekeyBody,
   encodeRekeyBody,
   decodeTypingBody,
-  decodeUnsendBody,
-  decodeReactionBody,
   encodeEnvelope,
   encodeRatchetState,
   equalBytes,

@@ -1,5 +1,5 @@
 /**
- * The record fields of a message's body (a text, sticker, file or unsend), decoded strictly by
+ * The record fields of a message's body (a text, sticker, file, unsend or reaction), decoded strictly by
  * kind: what receiving stores of a contact's message, and own-devices.ts of a sent copy.
  */
 import {
@@ -10,6 +10,7 @@ import {
   decodeStickerBody,
   decodeTextBody,
   decodeUnsendBody,
+  decodeReactionBody,
   type CborValue,
 } from '@parus/core';
 import type { MessageRecord } from '../records.ts';
@@ -50,6 +51,10 @@ export function incomingFields(
     }
     case 'unsend':
       return { text: '', target: decodeUnsendBody(body).target };
+    case 'reaction': {
+      const r = decodeReactionBody(body);
+      return { text: '', target: r.target, emoji: r.emoji };
+    }
     default:
       throw new ProtocolError('unsupported message kind');
   }
