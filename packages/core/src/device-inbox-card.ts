@@ -30,7 +30,7 @@ import {
 } from './crypto.ts';
 import { DecodeError, ProtocolError, UsageError } from './errors.ts';
 import { formatRelayAddress, parseRelayAddress } from './relay-address.ts';
-import { QUEUE_ID_BYTES } from './relay-protocol.ts';
+import { QUEUE_ID_BYTES } from './relay-ids.ts';
 import { MAX_RELAY_ADDRESS_CHARS } from './rendezvous-card.ts';
 
 export const DEVICE_INBOX_CARD_VERSION = 1;

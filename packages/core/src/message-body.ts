@@ -20,7 +20,7 @@ import { nameFault } from './display-text.ts';
 import { DecodeError, UsageError } from './errors.ts';
 import { MAX_FILE_BYTES } from './file-stream.ts';
 import { formatRelayAddress, parseRelayAddress } from './relay-address.ts';
-import { QUEUE_ID_BYTES } from './relay-protocol.ts';
+import { QUEUE_ID_BYTES } from './relay-ids.ts';
 import { MAX_RELAY_ADDRESS_CHARS } from './rendezvous-card.ts';
 
 export const MAX_TEXT_CHARS = 16 * 1024;

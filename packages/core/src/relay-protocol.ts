@@ -66,6 +66,7 @@ import {
   type CardRecordFrame,
 } from './short-invitation.ts';
 import { MAX_ACK_BATCH, splitAckIds } from './ack-batch.ts';
+import { MESSAGE_ID_BYTES, QUEUE_ID_BYTES } from './relay-ids.ts';
 import {
   decodeFanoutCommand,
   decodeFanoutReply,
@@ -87,11 +88,11 @@ export const RELAY_PROTOCOL_VERSION = 2;
 export const MAX_FRAME_BYTES = 256 * 1024;
 /** Largest body a `send` may carry (a padded, encrypted envelope). */
 export const MAX_BODY_BYTES = 192 * 1024;
-export const QUEUE_ID_BYTES = 24;
-export const MESSAGE_ID_BYTES = 16;
 export const CHALLENGE_BYTES = 32;
 /** HMAC-SHA-256 output: the size of a command's `auth`. */
 export const COMMAND_AUTH_BYTES = 32;
+
+export { MESSAGE_ID_BYTES, QUEUE_ID_BYTES };
 
 const WELCOME_CONTEXT = utf8('parus-relay-welcome-v2');
 const AUTH_CONTEXT = utf8('parus-relay-command-auth-v1');

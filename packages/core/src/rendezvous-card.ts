@@ -50,7 +50,7 @@ import {
 } from './crypto.ts';
 import { DecodeError, ParusError, ProtocolError, UsageError } from './errors.ts';
 import { formatRelayAddress, parseRelayAddress } from './relay-address.ts';
-import { QUEUE_ID_BYTES } from './relay-protocol.ts';
+import { QUEUE_ID_BYTES } from './relay-ids.ts';
 
 export const CARD_VERSION = 1;
 export const MAX_CARD_RELAYS = 8;

@@ -7,16 +7,12 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Session } from '../engine-loader.ts';
 import { useI18n } from '../i18n.ts';
+import type { JumpTarget } from './search-results.tsx';
+
+export type { JumpTarget };
 
 type Results = typeof import('./search-results.tsx');
 let loading: Promise<Results> | undefined;
-
-export interface JumpTarget {
-  alias?: string;
-  group?: string;
-  /** The message to show, when the result is one. */
-  id?: string;
-}
 
 export function SearchBox(props: { session: Session; onJump: (to: JumpTarget) => void }): JSX.Element {
   const { t } = useI18n();

@@ -8,7 +8,14 @@ import type { SearchHit, Session } from '../engine-loader.ts';
 import { errorName } from '../errors.ts';
 import { useI18n } from '../i18n.ts';
 import { PeerText } from './peer-text.tsx';
-import type { JumpTarget } from './search-box.tsx';
+
+/** Where a result leads: a chat (alias) or a group, and the message when the result is one. */
+export interface JumpTarget {
+  alias?: string;
+  group?: string;
+  /** The message to show, when the result is one. */
+  id?: string;
+}
 
 const SETTLE_MS = 150;
 
