@@ -1,74 +1,21 @@
 // The contact side of multi-device (account/contact-devices.ts, decision 0038): device sets
 // toward contacts, one session per device pair, a restored device introducing itself, and
 // revocation with pre-rotation; real accounts over a real relay on loopback.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ReplayError,
   VerificationError,
   generateSignKeyPair,
-  initCrypto,
   systemRandom,
   type ParusError,
 } from '@parus/core';
-import { startRelay } from '@parus/relay';
-import { Account, MemoryStore } from '../src/index.ts';
-import { nodeTransport } from '../src/node/index.ts';
-import { befriend } from './support/group-harness.ts';
+import type { Account } from '../src/index.ts';
+import { befriend, relayWorld } from './support/group-harness.ts';
+import { LIGHT, PASS, aliceOnTwoDevices as twoDevices, syncAll, texts } from './support/device-harness.ts';
 
-type Relay = Awaited<ReturnType<typeof startRelay>>;
-let relay: Relay;
-let dataDir: string;
-const open: Account[] = [];
-const LIGHT = { opsLimit: 1, memLimit: 8192 };
-const PASS = 'alice passphrase 一二三';
-
-beforeAll(async () => {
-  await initCrypto();
-  dataDir = mkdtempSync(join(tmpdir(), 'parus-contact-devices-'));
-  relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir });
-});
-
-afterAll(async () => {
-  for (const a of open) await a.close();
-  await relay.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function account(name: string): Promise<Account> {
-  const a = await Account.create({
-    store: new MemoryStore(),
-    transport: nodeTransport(),
-    name,
-    relay: relay.address,
-  });
-  open.push(a);
-  return a;
-}
-
-async function syncAll(...accounts: Account[]): Promise<void> {
-  for (let i = 0; i < 2; i++) for (const a of accounts) await a.sync();
-}
-
-async function texts(a: Account, alias: string): Promise<string[]> {
-  return (await a.history(alias)).map((m) => `${m.dir}:${m.text}`);
-}
-
-/** Alice (laptop) and Bob as contacts, then Alice restored from a snapshot as a second device. */
-async function aliceOnTwoDevices(): Promise<{ laptop: Account; phone: Account; bob: Account }> {
-  const laptop = await account('Alice');
-  const bob = await account('Bob');
-  await laptop.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
-  await befriend(laptop, bob, 'alice');
-  await syncAll(laptop, bob); // the device sets go both ways
-  const phone = await account('Alice');
-  await phone.restoreSnapshot(await laptop.snapshot(), { passphrase: PASS, deviceName: 'phone' });
-  await phone.sync(); // introduces the phone to Bob's device
-  await syncAll(bob, phone, laptop);
-  return { laptop, phone, bob };
-}
+const world = relayWorld('contact-devices');
+const account = (name: string): Promise<Account> => world.account(name);
+const aliceOnTwoDevices = () => twoDevices(world);
 
 describe('contacts see one person with several devices', () => {
   it('a restored device chats with an existing contact both ways; the old one keeps working; the safety number stays', async () => {

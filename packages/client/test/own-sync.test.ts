@@ -1,67 +1,16 @@
 // The own-device side of multi-device (account/own-devices.ts, decision 0039): each device's
 // inbox and the sessions between a user's own devices, and the sync operations that ride them
 // (sent copies, 已讀, deletes, 收回, aliases, revocation); real accounts, a real relay on loopback.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeDeviceInboxCard, initCrypto } from '@parus/core';
-import { startRelay } from '@parus/relay';
-import { Account, MemoryStore } from '../src/index.ts';
-import { nodeTransport } from '../src/node/index.ts';
+import { describe, expect, it } from 'vitest';
+import { decodeDeviceInboxCard } from '@parus/core';
+import type { Account } from '../src/index.ts';
 import type { ContactSetup } from '../src/account/contact-setup.ts';
-import { befriend } from './support/group-harness.ts';
+import { befriend, relayWorld } from './support/group-harness.ts';
+import { LIGHT, PASS, aliceOnTwoDevices as twoDevices, syncAll, texts } from './support/device-harness.ts';
 
-type Relay = Awaited<ReturnType<typeof startRelay>>;
-let relay: Relay;
-let dataDir: string;
-const open: Account[] = [];
-const LIGHT = { opsLimit: 1, memLimit: 8192 };
-const PASS = 'alice passphrase 一二三';
-
-beforeAll(async () => {
-  await initCrypto();
-  dataDir = mkdtempSync(join(tmpdir(), 'parus-own-sync-'));
-  relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir });
-});
-
-afterAll(async () => {
-  for (const a of open) await a.close();
-  await relay.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function account(name: string): Promise<Account> {
-  const a = await Account.create({
-    store: new MemoryStore(),
-    transport: nodeTransport(),
-    name,
-    relay: relay.address,
-  });
-  open.push(a);
-  return a;
-}
-
-async function syncAll(...accounts: Account[]): Promise<void> {
-  for (let i = 0; i < 2; i++) for (const a of accounts) await a.sync();
-}
-
-async function texts(a: Account, alias: string): Promise<string[]> {
-  return (await a.history(alias)).map((m) => `${m.dir}:${m.text}`);
-}
-
-/** Alice's laptop and Bob as contacts, then Alice's phone restored from the laptop's snapshot. */
-async function aliceOnTwoDevices(): Promise<{ laptop: Account; phone: Account; bob: Account }> {
-  const laptop = await account('Alice');
-  const bob = await account('Bob');
-  await laptop.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
-  await befriend(laptop, bob, 'alice');
-  await syncAll(laptop, bob);
-  const phone = await account('Alice');
-  await phone.restoreSnapshot(await laptop.snapshot(), { passphrase: PASS, deviceName: 'phone' });
-  await syncAll(phone, laptop, bob, phone, laptop);
-  return { laptop, phone, bob };
-}
+const world = relayWorld('own-sync');
+const account = (name: string): Promise<Account> => world.account(name);
+const aliceOnTwoDevices = () => twoDevices(world);
 
 describe('own devices', () => {
   it('a restored device opens a session with the old one, whose log takes its add op: both logs end equal', async () => {
