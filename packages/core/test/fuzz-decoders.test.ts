@@ -157,6 +157,14 @@ import {
   encodeSyncState,
   decodeSyncState,
   type SyncOp,
+  DecodeError,
+  decodeHotFrame,
+  decodeReactionBody,
+  encodeReactionBody,
+  openCardRecord,
+  parseShortLink,
+  sealCardRecord,
+  shortLinkToText,
 } from '../src/index.ts';
 import { scriptedRandom } from './contact-test-helpers.ts';
 import {
@@ -309,6 +317,9 @@ function clientFrames(): ClientFrame[] {
     { t: 'fwd', id: 20, to: b(32), sid: b(24), body: b(90) },
     { t: 'fwd', id: 21, to: b(32), sid: b(24), body: b(0), auth: b(32) },
     { t: 'rkey', id: 22, to: b(32) },
+    { t: 'cput', id: 23, ck: b(32), data: b(200), exp: NOW, auth: b(32) },
+    { t: 'cget', id: 24, cid: b(16) },
+    { t: 'cdel', id: 25, cid: b(16), auth: b(32) },
   ];
 }
 
@@ -337,6 +348,8 @@ function relayFrames(): RelayFrame[] {
     { t: 'flist', id: 7, lid: b(24) },
     { t: 'fsent', id: 8, n: 2, full: b(24), gone: new Uint8Array(0) },
     { t: 'rkey', id: 12, key: b(32), dh: b(32), sig: b(64) },
+    { t: 'crec', id: 13, cid: b(16), exp: NOW },
+    { t: 'crec', id: 14, cid: b(16), exp: NOW, data: b(120) },
   ];
 }
 
@@ -363,13 +376,28 @@ function buildTargets(): void {
     canonical: true,
   });
   bytesTarget('client frames', {
-    covers: ['decodeClientFrame'],
+    covers: ['decodeClientFrame', 'decodeCardCommand'],
     seeds: clientFrames().map((f) => encodeFrame(f)),
     decode: decodeClientFrame,
     reencode: (f: ClientFrame) => encodeFrame(f),
   });
+  // The relay's fast path for send and ack (decision 0042): its one canonical layout, or
+  // nothing (the generic decoder then takes the frame).
+  bytesTarget('hot frames', {
+    covers: ['decodeHotFrame'],
+    seeds: clientFrames()
+      .filter((f) => f.t === 'send' || (f.t === 'ack' && 'mid' in f)) // an ack of one id
+      .map((f) => encodeFrame(f)),
+    decode: (b: Uint8Array) => {
+      const f = decodeHotFrame(b);
+      if (f === undefined) throw new DecodeError('not a hot frame');
+      return f;
+    },
+    reencode: (f: ClientFrame) => encodeFrame(f),
+    canonical: true,
+  });
   bytesTarget('relay frames', {
-    covers: ['decodeRelayFrame'],
+    covers: ['decodeRelayFrame', 'decodeCardRecordFrame'],
     seeds: relayFrames().map((f) => encodeFrame(f)),
     decode: decodeRelayFrame,
     reencode: (f: RelayFrame) => encodeFrame(f),
@@ -473,6 +501,15 @@ function buildTargets(): void {
     [encodeUnsendBody({ target: rng.bytes(32) })],
     encodeUnsendBody,
   );
+  bodyTarget(
+    'decodeReactionBody',
+    decodeReactionBody,
+    [
+      encodeReactionBody({ target: rng.bytes(32), emoji: '👍' }),
+      encodeReactionBody({ target: rng.bytes(32), emoji: '' }),
+    ],
+    encodeReactionBody,
+  );
   bodyTarget('decodeTypingBody', decodeTypingBody, [{}]);
   bodyTarget(
     'decodeRekeyBody',
@@ -556,6 +593,22 @@ function buildTargets(): void {
     createCard({ ...cardOptions, name: undefined, oneTime: false }),
     createCard({ ...cardOptions, queue2: { relay: relayAddress('backup', 5223), sid: rng.bytes(24) } }),
   ];
+  // Short invitations (decision 0045): the link's text, and the sealed card its key opens.
+  const shortKey = rng.bytes(32);
+  textTarget('short links', {
+    covers: ['parseShortLink'],
+    seeds: [
+      shortLinkToText({ relay: relayAddress('home'), cid: rng.bytes(16), key: shortKey }),
+      shortLinkToText({ relay: relayAddress('backup', 5223), cid: rng.bytes(16), key: rng.bytes(32) }),
+    ],
+    decode: parseShortLink,
+    reencode: shortLinkToText,
+  });
+  bytesTarget('card records', {
+    covers: ['openCardRecord'],
+    seeds: cards.map((c) => sealCardRecord(c, shortKey, rng)),
+    decode: (b: Uint8Array) => openCardRecord(b, shortKey),
+  });
   bytesTarget('cards', {
     covers: ['decodeCard'],
     seeds: cards.map(encodeCard),
