@@ -1061,9 +1061,9 @@ export class Account {
     await this.lock.run(async () => {
       const c = this.mustContact(alias);
       const raw = await this.store.get(C.messages(c.id), hex(id));
-      if (!raw) throw new NotFoundError('no such message');
-      const m = decodeMessage(raw);
-      if (m.deleted !== undefined) throw new UsageError('this message was already deleted');
+      const m = raw && decodeMessage(raw);
+      // A deleted message is gone from the conversation, as one that never was.
+      if (!m || m.deleted !== undefined) throw new NotFoundError('no such message');
       await this.syncThenApply(c, [{ t: 'del', conv: c.conv, id, at: m.lamport }]);
     });
     this.kickFlush();
