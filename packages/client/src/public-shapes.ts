@@ -62,6 +62,8 @@ export interface MessageInfo {
   action?: true;
   sticker?: { pack: string; id: string };
   file?: FileInfo;
+  /** A call-log entry (kind `call-log`, decision 0046): 通話時間 3:12, 未接來電. */
+  call?: { video: boolean; outcome: 'answered' | 'missed' | 'declined' | 'busy' | 'failed'; secs?: number };
   /** Taken back by its author (收回): a tombstone without contents. */
   unsent?: true;
 }

@@ -11,12 +11,14 @@ import {
   asText,
   asUint,
   decodeCbor,
+  decodeCallLogBody,
   decodeFileBody,
   decodeStickerBody,
   encodeCbor,
   optional,
   type CborMap,
   type CborValue,
+  type CallLogBody,
   type FileBody,
 } from '@parus/core';
 
@@ -168,6 +170,8 @@ export interface MessageRecord {
   unsent?: number;
   /** For an `unsend` record: the message it takes back. */
   target?: Uint8Array;
+  /** A call-log entry (decision 0046): the call's outcome and how long it lasted. */
+  callLog?: CallLogBody;
 }
 
 /** A file upload under way, kept so that it resumes after a restart (docs/decisions/0010-blobs.md). */
@@ -420,6 +424,7 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
     if (unsent !== undefined) r.unsent = unsent;
     const target = optional(m.target, (v) => asBytes(v, 'target', { len: 32 }));
     if (target) r.target = target;
+    if (m.callLog !== undefined) r.callLog = decodeCallLogBody(m.callLog);
     return r;
   });
 }

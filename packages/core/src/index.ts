@@ -156,6 +156,25 @@ export {
 } from './message-body.ts';
 export type { TextBody, StickerBody, FileBody, UnsendBody, RekeyBody, QueueBody } from './message-body.ts';
 export {
+  CALL_ID_BYTES,
+  CALL_FINGERPRINT_BYTES,
+  CALL_OPS,
+  CALL_OUTCOMES,
+  MAX_CALL_SDP_CHARS,
+  MAX_CALL_CANDIDATES,
+  MAX_CALL_CANDIDATE_CHARS,
+  MAX_CALL_SECONDS,
+  encodeCallSignalBody,
+  decodeCallSignalBody,
+  encodeCallLogBody,
+  decodeCallLogBody,
+  sdpFingerprints,
+  parseFingerprint,
+  formatFingerprint,
+  callFingerprintMatches,
+} from './call-body.ts';
+export type { CallOp, CallOutcome, CallCandidate, CallSignalBody, CallLogBody } from './call-body.ts';
+export {
   DEFAULT_CBOR_LIMITS,
   encodeCbor,
   decodeCbor,

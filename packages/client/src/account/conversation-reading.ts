@@ -53,6 +53,10 @@ export class ConversationReading {
       info.file = { name, mime, size, expires };
       if (thumb) info.file.thumbnail = Uint8Array.from(thumb);
     }
+    if (m.callLog) {
+      const { video, outcome, secs } = m.callLog;
+      info.call = secs === undefined ? { video, outcome } : { video, outcome, secs };
+    }
     if (m.unsent !== undefined) info.unsent = true;
     return info;
   }
