@@ -25,6 +25,8 @@ import {
   ShieldIcon,
   WarningIcon,
 } from './icons.tsx';
+import { CallButtons } from '../calls/call-buttons.tsx';
+import { callLogText } from '../calls/call-log.ts';
 import { MessageMenu, type MenuItem } from './message-menu.tsx';
 import { MessageRow, withDayHeadings } from './message-row.tsx';
 import { messagePreview } from './message-preview.ts';
@@ -66,6 +68,8 @@ export function ChatView(props: {
   onSafety: () => void;
   muted: boolean;
   onToggleMute: () => void;
+  /** Calls this contact (calls/, decision 0046). */
+  onCall?: (video: boolean) => void;
 }): JSX.Element | null {
   const { t } = useI18n();
   const { session, alias } = props;
@@ -269,6 +273,8 @@ export function ChatView(props: {
         )}
         {m.unsent ? (
           <span class="text unsent">{messagePreview(m, t, author)}</span>
+        ) : m.call ? (
+          <span class="text call-log">{callLogText(m.call, m.dir, t)}</span>
         ) : m.sticker ? (
           <StickerView pack={m.sticker.pack} id={m.sticker.id} />
         ) : m.file ? (
@@ -322,6 +328,7 @@ export function ChatView(props: {
             {t(`state.${contact.state}`)}
           </span>
         </div>
+        {props.onCall && !compromised && <CallButtons t={t} onCall={props.onCall} />}
         <button
           type="button"
           class="icon-button mute-button"

@@ -16,6 +16,7 @@ import { NewGroupIcon } from '../components/group-icons.tsx';
 import { NewGroup } from '../components/new-group.tsx';
 import { ChatRequests } from '../components/chat-requests.tsx';
 import { useRoomUi } from '../components/room-ui-loader.ts';
+import { useCalls } from '../calls/call-loader.ts';
 import type { Session } from '../engine-loader.ts';
 import { useI18n } from '../i18n.ts';
 import { MuteList } from '../mute-list.ts';
@@ -92,6 +93,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   const [open, setOpen] = useState<Open>({ kind: 'none' });
   const close = (): void => setOpen({ kind: 'none' });
   const roomUi = useRoomUi(open.kind === 'room-share');
+  const calls = useCalls(session, t);
 
   const chats = session.chats();
   const mutes = useMutes(chats.map((c) => c.contact.alias));
@@ -277,6 +279,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             onSafety={() => setOpen({ kind: 'safety', alias: active })}
             muted={mutes.isMuted(active)}
             onToggleMute={() => mutes.setMuted(active, !mutes.isMuted(active))}
+            onCall={(video) => calls.start(active, video)}
           />
         ) : (
           <div class="chat-empty">
@@ -321,6 +324,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
       {open.kind === 'room-share' && roomUi && (
         <roomUi.RoomShare session={session} id={open.id} onClose={close} />
       )}
+      {calls.ui && calls.media && <calls.ui.CallLayer media={calls.media} />}
     </div>
   );
 }
