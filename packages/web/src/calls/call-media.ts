@@ -126,6 +126,29 @@ export class CallMedia {
       this.changed();
       return;
     }
+    if (
+      e.type === 'ended' &&
+      e.reason === 'fingerprint' &&
+      (!v || v.call !== e.call || v.phase === 'ended')
+    ) {
+      // An offer refused before it rang: the warning still shows.
+      this.reset();
+      this.view = {
+        call: e.call,
+        alias: e.alias,
+        dir: 'in',
+        video: false,
+        phase: 'ended',
+        reason: 'fingerprint',
+        verified: false,
+        muted: false,
+        cameraOn: false,
+        cameras: 0,
+        speakers: 0,
+      };
+      this.changed();
+      return;
+    }
     if (!v || v.call !== e.call) return;
     if (e.type === 'ended') {
       this.stopMedia();
