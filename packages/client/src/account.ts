@@ -72,7 +72,7 @@ import {
 import { DirectMessaging } from './account/direct-messaging.ts';
 import { DirectOutbox } from './account/direct-outbox.ts';
 import { DirectReceiving } from './account/direct-receiving.ts';
-import { CallSignalling, type CallInfo } from './account/call-signalling.ts';
+import { CallSignalling, type CallInfo, type TurnServer } from './account/call-signalling.ts';
 import type { CallCandidate } from '@parus/core';
 import { FileTransfer } from './account/file-transfer.ts';
 import { GroupFanout } from './account/group-fanout.ts';
@@ -996,6 +996,11 @@ export class Account {
   /** Checks the media path's DTLS fingerprint against the signalled one; a mismatch ends the call (VerificationError). */
   async checkCallFingerprint(call: string, appliedSdp: string, statsFingerprint?: string): Promise<void> {
     return this.calls.checkFingerprint(call, appliedSdp, statsFingerprint);
+  }
+
+  /** TURN servers for calls, with short-lived credentials from the home relay (none when it offers none). */
+  async turnServers(): Promise<TurnServer[]> {
+    return this.calls.iceServers();
   }
 
   /** Calls not over yet. */

@@ -12,7 +12,7 @@ export type {
   UploadInfo,
 } from './account.ts';
 export type { ContactState, MessageStatus } from './records.ts';
-export type { CallEvent, CallInfo, CallEndReason } from './account/call-signalling.ts';
+export type { CallEvent, CallInfo, CallEndReason, TurnServer } from './account/call-signalling.ts';
 export { CALL_RING_TIMEOUT_MS } from './account/call-signalling.ts';
 export { GroupEngine, BACKDATE_WINDOW_MS, MAX_GROUP_MEMBERS } from './groups/group-engine.ts';
 export type { ChatRequestInfo, GroupChange, GroupInfo, GroupMemberInfo } from './groups/group-engine.ts';

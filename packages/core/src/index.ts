@@ -228,6 +228,8 @@ export type {
   AckFrame,
   DelFrame,
   PingFrame,
+  TurnFrame,
+  TurnReply,
   ClientFrame,
   AuthenticatedCommand,
   WelcomeFrame,

@@ -3,7 +3,9 @@
 // received grow, the audio level is not zero), the media path's certificate is checked against
 // the signed signalling, both chats get the call-log entry; a fingerprint tampered with in the
 // signalling is refused with a visible warning. Every wait is for something on the page.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,10 +50,79 @@ let relay: Relay;
 let browser: Browser;
 let dir: string;
 let url: string;
+let coturn: ChildProcess | undefined;
+const TURN_SECRET = 'a test secret, 32 characters ok';
+
+/** A free TCP port on loopback (coturn listens on UDP and TCP on it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Debian's coturn in a temporary folder on loopback, with the REST API secret (as the guide's
+ * command starts it); resolves once it listens.
+ */
+async function startCoturn(folder: string): Promise<number> {
+  const port = await freePort();
+  mkdirSync(folder, { recursive: true });
+  const child = spawn(
+    '/usr/bin/turnserver',
+    [
+      '-n',
+      '--listening-ip=127.0.0.1',
+      '--relay-ip=127.0.0.1',
+      `--listening-port=${port}`,
+      '--use-auth-secret',
+      `--static-auth-secret=${TURN_SECRET}`,
+      '--realm=parus.test',
+      '--no-tls',
+      '--no-dtls',
+      '--no-cli',
+      '--allow-loopback-peers',
+      '--min-port=49152',
+      '--max-port=65535',
+      '--log-file=stdout',
+      `--userdb=${join(folder, 'turndb')}`,
+      `--pidfile=${join(folder, 'turn.pid')}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  coturn = child;
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`coturn did not start: ${seen.slice(-500)}`)), 20_000);
+    child.once('exit', (code) => reject(new Error(`coturn exited ${code}: ${seen.slice(-500)}`)));
+    child.stdout!.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (
+        /Total (UDP|General) servers|relay ports initialization done|IPv4\. (UDP|TCP) listener opened/i.test(
+          seen,
+        )
+      ) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return port;
+}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'parus-web-calls-'));
-  relay = await startRelay({ port: 0, dataDir: join(dir, 'relay'), webRoot: DIST });
+  const turnPort = await startCoturn(join(dir, 'coturn'));
+  relay = await startRelay({
+    port: 0,
+    dataDir: join(dir, 'relay'),
+    webRoot: DIST,
+    turn: { urls: [`turn:127.0.0.1:${turnPort}?transport=udp`], secret: TURN_SECRET },
+  });
   url = `http://127.0.0.1:${relay.port}/`;
   browser = await launchChromium(MEDIA_FLAGS);
 }, 60_000);
@@ -59,6 +130,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close().catch(() => undefined);
   await relay?.close();
+  coturn?.kill();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -215,6 +287,44 @@ describe('calls in the browser', () => {
     await amei.page.getByRole('dialog', { name: '通話' }).getByRole('button', { name: '結束通話' }).click();
     await messages(ming.page, '阿美').getByText('未接來電').waitFor(WAIT);
     await messages(amei.page, '小明').getByText('對方未接聽').waitFor(WAIT);
+  });
+
+  it('with relayed candidates only, the call goes through the relay operator coturn and media flows', async () => {
+    for (const p of [amei, ming]) {
+      await p.page
+        .getByRole('dialog', { name: '通話' })
+        .waitFor({ state: 'detached', timeout: WAIT.timeout });
+      await p.page.evaluate(() => localStorage.setItem('parus.callRelayOnly', '1'));
+    }
+    await amei.page.getByRole('button', { name: '語音通話' }).click();
+    await ming.page.getByRole('dialog', { name: '通話' }).getByRole('button', { name: '接聽' }).click();
+    for (const p of [amei, ming])
+      await p.page
+        .getByRole('dialog', { name: '通話' })
+        .getByText('已確認是對方簽署的加密連線')
+        .waitFor(WAIT);
+    for (const p of [amei, ming]) {
+      const first = await flowGrows(p.page, (f) => f.bytes > 0);
+      await flowGrows(p.page, (f) => f.bytes > first.bytes);
+      expect(await audioPeak(p.page)).toBeGreaterThan(0);
+      // The pair in use starts at a relayed candidate (TURN), not a host one.
+      const types = await p.page.evaluate(async () => {
+        const all = (window as unknown as { connections: RTCPeerConnection[] }).connections;
+        const pc = all[all.length - 1]!;
+        const stats = new Map<string, Record<string, unknown>>();
+        (await pc.getStats()).forEach((r: Record<string, unknown>) => stats.set(r.id as string, r));
+        const out: string[] = [pc.getConfiguration().iceTransportPolicy ?? ''];
+        for (const r of stats.values())
+          if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.nominated)
+            out.push(String(stats.get(r.localCandidateId as string)?.candidateType));
+        return out;
+      });
+      expect(types[0]).toBe('relay');
+      expect(types.slice(1)).toContain('relay');
+      expect(types.slice(1).every((t) => t === 'relay')).toBe(true);
+    }
+    await amei.page.getByRole('dialog', { name: '通話' }).getByRole('button', { name: '結束通話' }).click();
+    for (const p of [amei, ming]) await p.page.evaluate(() => localStorage.removeItem('parus.callRelayOnly'));
   });
 
   it("a fingerprint in the signalling that is not the media path's is refused with a visible warning", async () => {

@@ -1,18 +1,20 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_RELAY_LIMITS, startRelay } from '@parus/relay';
+import { DEFAULT_RELAY_LIMITS, readTurnSecret, startRelay } from '@parus/relay';
 import type { RelayLimits } from '@parus/relay';
 import { TransportError, UsageError, initCrypto, parseRelayAddress, toBase64Url } from '@parus/core';
 import { num, parse, str } from '../args.ts';
 import type { Output } from '../output.ts';
 
 export const RELAY_HELP = `parus relay [--host H] [--port N] [--public-host NAME] [--data DIR] [--web DIR] [--small]
-             [--limit NAME=VALUE]... [--join ADDRESS]... [--note TEXT]
+             [--limit NAME=VALUE]... [--join ADDRESS]... [--note TEXT] [--turn URL... --turn-secret FILE]
   Runs a relay: a WebSocket endpoint that holds encrypted queues (default 127.0.0.1:7400, data in ./.parus/relay),
   serving the web client (the built packages/web, or --web DIR). --limit sets one of the relay's limits, e.g.
   --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256 (names and defaults: the user guide).
   --small: the profile for a board with 512 MB (lower limits, smaller caches; --limit still applies).
   --join links it to another relay (parus://<fingerprint>@host:port) and so to that relay's cloud.
+  --turn turn:HOST:PORT with --turn-secret FILE (coturn's static-auth-secret): hands the relay's users
+  short-lived TURN credentials for calls (start coturn yourself: see the user guide).
 parus relay status [ADDRESS]
   Prints a relay's status: its links, the relays it knows, routes, users and queues (default 127.0.0.1:7400).
 parus relay add ADDRESS                  receive on a second relay too (failover): contacts are told`;
@@ -48,7 +50,13 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     small: { type: 'boolean' },
     join: { type: 'string', multiple: true },
     note: { type: 'string' },
+    turn: { type: 'string', multiple: true },
+    'turn-secret': { type: 'string' },
   });
+  const turnUrls = (values.turn as unknown as string[] | undefined) ?? [];
+  const turnSecretFile = str(values, 'turn-secret');
+  if (turnUrls.length > 0 !== (turnSecretFile !== undefined))
+    throw new UsageError('--turn and --turn-secret go together');
   const joins = (values.join as unknown as string[] | undefined) ?? [];
   for (const address of joins) {
     try {
@@ -81,6 +89,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     ...(str(values, 'public-host') ? { publicHost: str(values, 'public-host')! } : {}),
     ...(str(values, 'note') ? { note: str(values, 'note')! } : {}),
     ...(webRoot ? { webRoot } : {}),
+    ...(turnSecretFile ? { turn: { urls: turnUrls, secret: readTurnSecret(resolve(turnSecretFile)) } } : {}),
   });
   const webUrl = webRoot ? `http://${relay.host}:${relay.port}/` : null;
   const small = values.small === true;
@@ -93,6 +102,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       out.line(`  health:  http://${relay.host}:${relay.port}/health`);
       out.line(`  status:  http://${relay.host}:${relay.port}/status`);
       if (joins.length) out.line(`  joining: ${joins.join(', ')}`);
+      if (turnUrls.length) out.line(`  turn:    ${turnUrls.join(', ')}`);
       out.line(`  data:    ${dataDir}`);
       if (small) out.line('  profile: small (lower limits and caches, for a board with 512 MB)');
       out.line('');

@@ -41,7 +41,7 @@ import {
   type Envelope,
 } from '@parus/core';
 import type { ContactRecord } from '../records.ts';
-import { hex, sendQueues, type AccountContext } from './account-context.ts';
+import { hex, recvQueues, sendQueues, type AccountContext } from './account-context.ts';
 import { deviceView, mergeDeviceView, remoteDevices } from './contact-devices.ts';
 import type { DirectMessaging } from './direct-messaging.ts';
 
@@ -73,6 +73,13 @@ export interface CallEvent {
   cands?: CallCandidate[];
   reason?: CallEndReason;
   missed?: true;
+}
+
+/** An RTCIceServer. */
+export interface TurnServer {
+  urls: string[];
+  username: string;
+  credential: string;
 }
 
 export interface CallInfo {
@@ -119,10 +126,12 @@ export type CallsContext = Pick<
   | 'saveContact'
   | 'mustSendable'
   | 'closed'
+  | 'self'
 >;
 
 export class CallSignalling {
   private readonly calls = new Map<string, Call>();
+  private turn: { servers: TurnServer[]; until: number } | undefined;
 
   constructor(
     private readonly ctx: CallsContext,
@@ -149,6 +158,29 @@ export class CallSignalling {
     const c = this.calls.get(callHex);
     if (!c || c.state === 'ended') throw new UsageError('no such call under way');
     return c;
+  }
+
+  /**
+   * TURN servers for calls from my home relay (decision 0046): short-lived credentials the relay
+   * hands to its own users, asked with one of my queues there; kept until an hour before they
+   * expire. None when the relay offers none or cannot be asked now.
+   */
+  async iceServers(): Promise<TurnServer[]> {
+    const now = this.ctx.now();
+    if (this.turn && this.turn.until > now) return this.turn.servers;
+    const home = this.ctx.self().relay;
+    const q = [...this.ctx.contactsById.values()].flatMap(recvQueues).find((x) => x.relay === home);
+    if (!q) return [];
+    try {
+      const r = await this.ctx.connected(home, SIGNAL_CONNECT_MS);
+      const reply = await r.command({ t: 'turn', rid: q.rid }, q.rk);
+      if (reply.t !== 'turnc') return [];
+      const servers = [{ urls: reply.urls, username: reply.user, credential: reply.pass }];
+      this.turn = { servers, until: now + Math.max(0, reply.ttl - 3600) * 1000 };
+      return servers;
+    } catch {
+      return [];
+    }
   }
 
   /** Rings every device of the contact with an offer; resolves with the call id. */

@@ -24,11 +24,6 @@ export function loadCallUi(): Promise<CallUi> {
   return loading;
 }
 
-/** TURN servers for calls: none yet from the relay unless it hands some out (decision 0046). */
-async function noIceServers(): Promise<RTCIceServer[]> {
-  return [];
-}
-
 export interface Calls {
   ui: CallUi | undefined;
   media: CallMedia | undefined;
@@ -36,11 +31,9 @@ export interface Calls {
   start(alias: string, video: boolean): void;
 }
 
-export function useCalls(
-  session: Session,
-  t: Translate,
-  iceServers: () => Promise<RTCIceServer[]> = noIceServers,
-): Calls {
+export function useCalls(session: Session, t: Translate): Calls {
+  // TURN servers with short-lived credentials from the home relay, when it has one.
+  const iceServers = (): Promise<RTCIceServer[]> => session.callApi.turnServers();
   const [ui, setUi] = useState<CallUi | undefined>();
   const media = useRef<CallMedia | undefined>(undefined);
   const held = useRef<CallEvent[]>([]);

@@ -56,6 +56,7 @@ export type CallApi = Pick<
   | 'callConnected'
   | 'checkCallFingerprint'
   | 'activeCalls'
+  | 'turnServers'
 >;
 
 /** One account per browser profile and origin, in this IndexedDB database. */
