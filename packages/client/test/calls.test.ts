@@ -3,6 +3,7 @@
 // entry on both sides, every device of a contact ringing and the first answer taking the call,
 // and the refusals (oversized SDP, unknown signal, an answer for a call never offered, a
 // fingerprint the SDP does not carry).
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -297,5 +298,56 @@ describe('refusals change nothing', () => {
     expect(of(wa, 'ended')[1]).toMatchObject({ reason: 'fingerprint' });
     await waitFor(() => of(wb, 'ended').length === 1, 20_000, 'the other side hears the end');
     expect(alice.activeCalls()).toEqual([]);
+  });
+});
+
+describe('TURN credentials from the home relay', () => {
+  it('a relay with TURN hands its users coturn REST credentials; one without hands none', async () => {
+    const secret = 'the coturn static-auth-secret';
+    const turnDir = mkdtempSync(join(tmpdir(), 'parus-calls-turn-'));
+    const withTurn = await startRelay({
+      host: '127.0.0.1',
+      port: 0,
+      dataDir: turnDir,
+      turn: { urls: ['turn:127.0.0.1:3478?transport=udp'], secret, ttlSeconds: 7200 },
+    });
+    try {
+      const mk = async (name: string): Promise<Account> => {
+        const a = await Account.create({
+          store: new MemoryStore(),
+          transport: nodeTransport(),
+          name,
+          relay: withTurn.address,
+        });
+        open.push(a);
+        return a;
+      };
+      const alice = await mk('Alice');
+      // No queue on the relay yet (no contact): nothing to prove membership with.
+      expect(await alice.turnServers()).toEqual([]);
+      const bob = await mk('Bob');
+      await befriend(alice, bob, 'alice');
+      const [server] = await alice.turnServers();
+      expect(server!.urls).toEqual(['turn:127.0.0.1:3478?transport=udp']);
+      const [expiry, id] = server!.username.split(':');
+      expect(Number(expiry)).toBeGreaterThan(Date.now() / 1000 + 7000);
+      expect(id).toMatch(/^[0-9a-f]{16}$/);
+      expect(server!.credential).toBe(createHmac('sha1', secret).update(server!.username).digest('base64'));
+      // The relay of the other tests offers none.
+      const { alice: a2 } = await pair();
+      expect(await a2.turnServers()).toEqual([]);
+      const status = (await (await fetch(`http://127.0.0.1:${withTurn.port}/status.json`)).json()) as {
+        turn: boolean;
+      };
+      expect(status.turn).toBe(true);
+      const plain = (await (await fetch(`http://127.0.0.1:${relay.port}/status.json`)).json()) as {
+        turn: boolean;
+      };
+      expect(plain.turn).toBe(false);
+    } finally {
+      for (const a of open.splice(0)) await a.close();
+      await withTurn.close();
+      rmSync(turnDir, { recursive: true, force: true });
+    }
   });
 });

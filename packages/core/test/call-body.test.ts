@@ -10,6 +10,8 @@ import {
   decodeCallLogBody,
   decodeCallSignalBody,
   decodeCbor,
+  decodeClientFrame,
+  decodeRelayFrame,
   encodeCallLogBody,
   encodeCallSignalBody,
   encodeCbor,
@@ -97,5 +99,23 @@ describe('SDP fingerprints', () => {
     expect(callFingerprintMatches(sdp.replace('sha-256', 'sha-1'), fp)).toBe(false);
     expect(parseFingerprint(formatFingerprint(fp))).toEqual(fp);
     expect(parseFingerprint('AA:BB')).toBeUndefined();
+  });
+});
+
+describe('TURN frames of the relay protocol', () => {
+  it('a turn request and its credentials decode strictly', () => {
+    const rid = new Uint8Array(24).fill(1);
+    const auth = new Uint8Array(32).fill(2);
+    expect(decodeClientFrame(encodeCbor({ t: 'turn', id: 3, rid, auth }))).toEqual({
+      t: 'turn',
+      id: 3,
+      rid,
+      auth,
+    });
+    expect(() => decodeClientFrame(encodeCbor({ t: 'turn', id: 3, rid }))).toThrow(DecodeError);
+    const ok = { t: 'turnc', id: 3, urls: ['turn:127.0.0.1:3478'], user: '1:ab', pass: 'x', ttl: 60 };
+    expect(decodeRelayFrame(encodeCbor(ok))).toEqual(ok);
+    for (const urls of [[], ['http://example.org/'], Array.from({ length: 5 }, () => 'turn:h:1')])
+      expect(() => decodeRelayFrame(encodeCbor({ ...ok, urls }))).toThrow(DecodeError);
   });
 });
