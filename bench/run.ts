@@ -6,7 +6,7 @@
  * about fifteen minutes; every phase is bounded in time.
  *
  * `npm run bench -- --only relay` (or `fanout`, `groupsend`, `conversation`, `mesh`, `hops`,
- * `connections`) runs that phase alone and replaces only its section of docs/BENCHMARKS.md; the
+ * `connections`, `calls`) runs that phase alone and replaces only its section of docs/BENCHMARKS.md; the
  * relay phase ends, alone or not, with one JSON line of its figures, and so does the connections
  * phase.
  */
@@ -27,6 +27,7 @@ import {
 } from './conversation-bench.ts';
 import { benchFanout, fanoutOnly, renderFanoutSection, spliceFanoutSection } from './fanout-bench.ts';
 import { benchHops, hopsOnly, renderHopsSection, spliceHopsSection } from './hops-bench.ts';
+import { callsOnly } from './calls-bench.ts';
 import {
   benchGroupSend,
   groupSendOnly,
@@ -98,9 +99,10 @@ async function main(): Promise<void> {
     if (only === 'mesh') return meshOnly(log);
     if (only === 'connections') return connectionsOnly(log);
     if (only === 'hops') return hopsOnly(log);
+    if (only === 'calls') return callsOnly(log);
     if (only !== 'fanout')
       throw new Error(
-        `--only knows seven phases: relay, fanout, groupsend, conversation, mesh, hops, connections (not ${only})`,
+        `--only knows eight phases: relay, fanout, groupsend, conversation, mesh, hops, connections, calls (not ${only})`,
       );
     return fanoutOnly(log);
   }

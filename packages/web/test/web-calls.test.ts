@@ -235,7 +235,7 @@ describe('calls in the browser', () => {
     ]);
     await befriend(amei, ming, '阿美', '小明');
 
-    await amei.page.getByRole('button', { name: '視訊通話' }).click();
+    await amei.page.getByRole('button', { name: '視訊通話', exact: true }).click();
     const ring = ming.page.getByRole('dialog', { name: '通話' });
     await ring.getByText('視訊來電').waitFor(WAIT);
     await ring.getByText('阿美').waitFor(WAIT);
@@ -282,7 +282,7 @@ describe('calls in the browser', () => {
     await amei.page
       .getByRole('dialog', { name: '通話' })
       .waitFor({ state: 'detached', timeout: WAIT.timeout });
-    await amei.page.getByRole('button', { name: '語音通話' }).click();
+    await amei.page.getByRole('button', { name: '語音通話', exact: true }).click();
     await ming.page.getByRole('dialog', { name: '通話' }).getByText('語音來電').waitFor(WAIT);
     await amei.page.getByRole('dialog', { name: '通話' }).getByRole('button', { name: '結束通話' }).click();
     await messages(ming.page, '阿美').getByText('未接來電').waitFor(WAIT);
@@ -296,7 +296,7 @@ describe('calls in the browser', () => {
         .waitFor({ state: 'detached', timeout: WAIT.timeout });
       await p.page.evaluate(() => localStorage.setItem('parus.callRelayOnly', '1'));
     }
-    await amei.page.getByRole('button', { name: '語音通話' }).click();
+    await amei.page.getByRole('button', { name: '語音通話', exact: true }).click();
     await ming.page.getByRole('dialog', { name: '通話' }).getByRole('button', { name: '接聽' }).click();
     for (const p of [amei, ming])
       await p.page
@@ -334,7 +334,7 @@ describe('calls in the browser', () => {
       createAccount(hua.page, '阿華', 'hua passphrase 3344', relay.address),
     ]);
     await befriend(eve, hua, '小芳', '阿華');
-    await eve.page.getByRole('button', { name: '語音通話' }).click();
+    await eve.page.getByRole('button', { name: '語音通話', exact: true }).click();
     const warning = hua.page.getByRole('dialog', { name: '通話' }).getByRole('alert');
     await warning.getByText('安全檢查未通過', { exact: false }).waitFor(WAIT);
     await shot(hua.page, 'call-fingerprint-warning');

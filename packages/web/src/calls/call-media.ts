@@ -238,6 +238,7 @@ export class CallMedia {
     if (s === 'connected') {
       clearTimeout(this.restartTimer);
       const first = v.connectedAt === undefined;
+      if (first) performance.mark('parus:call-connected');
       this.set({ phase: 'connected', ...(first ? { connectedAt: Date.now() } : {}) });
       if (first) this.api.callConnected(v.call);
       // The certificate the media path actually uses must be the one the contact signed.
@@ -292,10 +293,13 @@ export class CallMedia {
       speakers: 0,
     };
     this.changed();
+    performance.mark('parus:call-start');
     try {
       const pc = await this.open(video);
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
+      // For bench/calls-bench.ts (setup time, offer to connected) and the browser's tools.
+      performance.mark('parus:call-offer');
       const call = await this.api.startCall(alias, {
         video,
         sdp: pc.localDescription!.sdp,
