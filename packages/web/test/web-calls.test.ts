@@ -327,6 +327,45 @@ describe('calls in the browser', () => {
     for (const p of [amei, ming]) await p.page.evaluate(() => localStorage.removeItem('parus.callRelayOnly'));
   });
 
+  it('a voice message recorded in one page (MediaRecorder, Opus) plays inline in the other', async () => {
+    // Recorded from the (fake) microphone as the browser records voice: Opus in Ogg or WebM.
+    const recorded = await amei.page.evaluate(async () => {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      const type = MediaRecorder.isTypeSupported('audio/ogg;codecs=opus') ? 'audio/ogg' : 'audio/webm';
+      const rec = new MediaRecorder(stream, { mimeType: `${type};codecs=opus` });
+      const parts: Blob[] = [];
+      rec.ondataavailable = (e) => parts.push(e.data);
+      const done = new Promise((r) => (rec.onstop = r));
+      rec.start();
+      await new Promise((r) => setTimeout(r, 1500));
+      rec.stop();
+      await done;
+      for (const t of stream.getTracks()) t.stop();
+      return { type, bytes: Array.from(new Uint8Array(await new Blob(parts).arrayBuffer())) };
+    });
+    expect(recorded.bytes.length).toBeGreaterThan(1000);
+    await amei.page.locator('.composer input[type="file"]').setInputFiles({
+      name: recorded.type === 'audio/ogg' ? '語音.ogg' : '語音.webm',
+      mimeType: recorded.type,
+      buffer: Buffer.from(recorded.bytes),
+    });
+    const list = messages(ming.page, '阿美');
+    await list
+      .getByRole('button', { name: /播放語音訊息/ })
+      .last()
+      .click();
+    await ming.page.waitForFunction(
+      () => {
+        const players = document.querySelectorAll<HTMLAudioElement>('audio.voice-player');
+        const a = players[players.length - 1];
+        return a !== undefined && a.currentTime > 0.2;
+      },
+      null,
+      WAIT,
+    );
+    await shot(ming.page, 'voice-message');
+  });
+
   it("a fingerprint in the signalling that is not the media path's is refused with a visible warning", async () => {
     const [eve, hua] = await Promise.all([person([TAMPER_FINGERPRINT]), person()]);
     await Promise.all([

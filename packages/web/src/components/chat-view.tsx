@@ -27,6 +27,7 @@ import {
 } from './icons.tsx';
 import { CallButtons } from '../calls/call-buttons.tsx';
 import { callLogText } from '../calls/call-log.ts';
+import { VoiceBubble, isVoice } from '../voice/voice-bubble.tsx';
 import { MessageMenu, type MenuItem } from './message-menu.tsx';
 import { MessageRow, withDayHeadings } from './message-row.tsx';
 import { messagePreview } from './message-preview.ts';
@@ -277,6 +278,8 @@ export function ChatView(props: {
           <span class="text call-log">{callLogText(m.call, m.dir, t)}</span>
         ) : m.sticker ? (
           <StickerView pack={m.sticker.pack} id={m.sticker.id} />
+        ) : m.file && isVoice(m.file.mime) ? (
+          <VoiceBubble session={session} message={m} />
         ) : m.file ? (
           <FileBubble session={session} message={m} />
         ) : m.action ? (
