@@ -48,6 +48,8 @@ function content(m: MessageInfo, who: string): string {
   if (m.unsent) return '(message unsent 已收回)';
   if (m.call) return callLine(m.call, m.dir, who);
   if (m.sticker) return `[sticker ${shown(m.sticker.pack)}/${shown(m.sticker.id)}]`;
+  if (m.file?.voice)
+    return `[voice message ${minutes(Math.round(m.file.voice.ms / 1000))}, ${shown(m.file.name)}, ${size(m.file.size)}]`;
   if (m.file) return `[file ${shown(m.file.name)}, ${size(m.file.size)}, ${shown(m.file.mime)}]`;
   if (m.action) return `* ${who} ${shownText(m.text)}`;
   return shownText(m.text);

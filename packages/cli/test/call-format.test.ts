@@ -28,4 +28,20 @@ describe('call-log lines', () => {
     expect(formatMessage({ ...log, call: { video: false, outcome: 'busy' } })).toMatch(/busy/);
     expect(formatMessage({ ...log, call: { video: false, outcome: 'failed' } })).toMatch(/failed/);
   });
+
+  it('a voice message shows its length; the file is saved as any file', () => {
+    const { call: _call, ...rest } = log;
+    const voice: MessageInfo = {
+      ...rest,
+      kind: 'file',
+      file: {
+        name: '語音訊息.ogg',
+        mime: 'audio/ogg',
+        size: 9216,
+        expires: 1,
+        voice: { ms: 3200, wave: new Uint8Array(48) },
+      },
+    };
+    expect(formatMessage(voice)).toMatch(/\[voice message 0:03, 語音訊息\.ogg, 9\.0 KB\]/);
+  });
 });

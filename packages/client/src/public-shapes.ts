@@ -25,6 +25,8 @@ export interface FileInfo {
   expires: number;
   /** A small preview image made by the sender's UI (at most 16 KB). */
   thumbnail?: Uint8Array;
+  /** A voice message (decision 0046): length in ms, waveform levels 0-255. */
+  voice?: { ms: number; wave: Uint8Array };
 }
 
 export interface MessageInfo {
@@ -76,6 +78,8 @@ export interface OutgoingFile {
   bytes: Uint8Array;
   /** A small preview image (at most 16 KB), made by the UI. */
   thumbnail?: Uint8Array;
+  /** A voice message: its length (ms) and waveform (at most 64 levels), made by the UI. */
+  voice?: { ms: number; wave: Uint8Array };
 }
 
 /** An upload that did not finish; sendFile with the same file and contact resumes it. */

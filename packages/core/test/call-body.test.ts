@@ -10,6 +10,12 @@ import {
   decodeCallLogBody,
   decodeCallSignalBody,
   decodeCbor,
+  decodeFileBody,
+  encodeFileBody,
+  formatRelayAddress,
+  initCrypto,
+  relayFingerprint,
+  MAX_VOICE_MS,
   decodeClientFrame,
   decodeRelayFrame,
   encodeCallLogBody,
@@ -117,5 +123,41 @@ describe('TURN frames of the relay protocol', () => {
     expect(decodeRelayFrame(encodeCbor(ok))).toEqual(ok);
     for (const urls of [[], ['http://example.org/'], Array.from({ length: 5 }, () => 'turn:h:1')])
       expect(() => decodeRelayFrame(encodeCbor({ ...ok, urls }))).toThrow(DecodeError);
+  });
+});
+
+describe('voice messages in file bodies', () => {
+  const file = {
+    blob: new Uint8Array(32),
+    dk: new Uint8Array(32),
+    key: new Uint8Array(32),
+    header: new Uint8Array(24),
+    hash: new Uint8Array(32),
+    size: 9000,
+    name: '語音訊息.ogg',
+    mime: 'audio/ogg',
+    expires: 1,
+  };
+  it('carry their length and waveform, strictly bounded', async () => {
+    await initCrypto();
+    const relay = formatRelayAddress({
+      fingerprint: relayFingerprint(new Uint8Array(32).fill(5)),
+      host: 'relay.example.org',
+      port: 443,
+      transport: 'wss',
+    });
+    const b = { ...file, relay, voice: { ms: 3200, wave: new Uint8Array(48).fill(9) } };
+    expect(decodeFileBody(decodeCbor(encodeCbor(encodeFileBody(b))))).toEqual(b);
+    const m = encodeFileBody(b);
+    expect(() => decodeFileBody({ ...m, voice: { ms: 3200, wave: new Uint8Array(65) } })).toThrow(
+      DecodeError,
+    );
+    expect(() => decodeFileBody({ ...m, voice: { ms: MAX_VOICE_MS + 1, wave: new Uint8Array(1) } })).toThrow(
+      DecodeError,
+    );
+    expect(() => decodeFileBody({ ...m, voice: { ms: 1, wave: new Uint8Array(1), x: 1 } })).toThrow(
+      DecodeError,
+    );
+    expect(() => encodeFileBody({ ...b, voice: { ms: -1, wave: new Uint8Array(1) } })).toThrow(UsageError);
   });
 });

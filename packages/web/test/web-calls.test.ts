@@ -366,6 +366,34 @@ describe('calls in the browser', () => {
     await shot(ming.page, 'voice-message');
   });
 
+  it('hold to record: the voice message carries its length and waveform and plays in the other page', async () => {
+    const button = amei.page.getByRole('button', { name: '按住錄音' });
+    const box = (await button.boundingBox())!;
+    await amei.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await amei.page.mouse.down();
+    await amei.page.getByRole('button', { name: '錄音中，放開傳送' }).waitFor(WAIT);
+    await amei.page.waitForTimeout(1600); // the length of the recording itself
+    await amei.page.mouse.up();
+    const list = messages(ming.page, '阿美');
+    const bubble = list
+      .locator('.voice-message')
+      .filter({ has: ming.page.locator('.voice-wave span') })
+      .last();
+    await bubble.waitFor(WAIT);
+    expect(await bubble.locator('.voice-length').textContent()).toMatch(/^0:0[1-3]$/);
+    expect(await bubble.locator('.voice-wave span').count()).toBe(48);
+    await bubble.getByRole('button', { name: /播放語音訊息/ }).click();
+    await ming.page.waitForFunction(
+      () => {
+        const players = document.querySelectorAll<HTMLAudioElement>('audio.voice-player');
+        const a = players[players.length - 1];
+        return a !== undefined && a.currentTime > 0.2;
+      },
+      null,
+      WAIT,
+    );
+  });
+
   it("a fingerprint in the signalling that is not the media path's is refused with a visible warning", async () => {
     const [eve, hua] = await Promise.all([person([TAMPER_FINGERPRINT]), person()]);
     await Promise.all([

@@ -52,6 +52,7 @@ export class ConversationReading {
       const { name, mime, size, expires, thumb } = m.file;
       info.file = { name, mime, size, expires };
       if (thumb) info.file.thumbnail = Uint8Array.from(thumb);
+      if (m.file.voice) info.file.voice = { ms: m.file.voice.ms, wave: Uint8Array.from(m.file.voice.wave) };
     }
     if (m.callLog) {
       const { video, outcome, secs } = m.callLog;

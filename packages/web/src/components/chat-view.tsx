@@ -28,6 +28,7 @@ import {
 import { CallButtons } from '../calls/call-buttons.tsx';
 import { callLogText } from '../calls/call-log.ts';
 import { VoiceBubble, isVoice } from '../voice/voice-bubble.tsx';
+import { VoiceRecorder } from '../voice/voice-recorder.tsx';
 import { MessageMenu, type MenuItem } from './message-menu.tsx';
 import { MessageRow, withDayHeadings } from './message-row.tsx';
 import { messagePreview } from './message-preview.ts';
@@ -508,17 +509,28 @@ export function ChatView(props: {
         </p>
       )}
       <TypingIndicator name={name} typingUntil={session.typingUntil(alias)} />
-      <Composer
-        value={draft}
-        onChange={setDraft}
-        onSend={(text) => void send(text)}
-        onAction={(text) => void sendOther((reply) => session.sendAction(alias, text, reply), draft)}
-        onSticker={(pack, id) => void sendOther((reply) => session.sendSticker(alias, pack, id, reply))}
-        onTyping={() => session.typing(alias)}
-        onFiles={(files) => void sendFiles(files)}
-        disabled={compromised}
-        inputRef={input}
-      />
+      <div class="composer-row">
+        <VoiceRecorder
+          t={t}
+          disabled={compromised}
+          onError={setError}
+          onRecorded={(file) => {
+            stick.current = true;
+            session.sendFile(alias, file).catch((e: unknown) => setError(fileErrorText(e, t)));
+          }}
+        />
+        <Composer
+          value={draft}
+          onChange={setDraft}
+          onSend={(text) => void send(text)}
+          onAction={(text) => void sendOther((reply) => session.sendAction(alias, text, reply), draft)}
+          onSticker={(pack, id) => void sendOther((reply) => session.sendSticker(alias, pack, id, reply))}
+          onTyping={() => session.typing(alias)}
+          onFiles={(files) => void sendFiles(files)}
+          disabled={compromised}
+          inputRef={input}
+        />
+      </div>
     </section>
   );
 }

@@ -10,6 +10,8 @@ import type { Session } from '../engine-loader.ts';
 import { fileErrorText } from '../errors.ts';
 import { useI18n } from '../i18n.ts';
 import { formatSize } from '../compose/thumbnail.ts';
+import { callDuration } from '../calls/call-log.ts';
+import './voice.css';
 
 const VOICE_TYPES = new Set([
   'audio/ogg',
@@ -54,6 +56,16 @@ export function VoiceBubble(props: { session: Session; message: MessageInfo }): 
 
   return (
     <span class="file-message voice-message">
+      {file.voice && (
+        <>
+          <span class="voice-wave" aria-hidden="true">
+            {Array.from(file.voice.wave, (level, i) => (
+              <span key={i} style={{ height: `${Math.max(8, Math.round((level / 255) * 100))}%` }} />
+            ))}
+          </span>
+          <span class="voice-length">{callDuration(Math.round(file.voice.ms / 1000))}</span>
+        </>
+      )}
       {url ? (
         <audio ref={audio} class="voice-player" controls src={url} aria-label={t('voice.label')} />
       ) : (
