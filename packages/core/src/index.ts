@@ -154,7 +154,15 @@ export {
   encodeQueueBody,
   decodeQueueBody,
 } from './message-body.ts';
-export type { TextBody, StickerBody, FileBody, UnsendBody, RekeyBody, QueueBody, VoiceInfo } from './message-body.ts';
+export type {
+  TextBody,
+  StickerBody,
+  FileBody,
+  UnsendBody,
+  RekeyBody,
+  QueueBody,
+  VoiceInfo,
+} from './message-body.ts';
 export { MAX_VOICE_MS, MAX_VOICE_WAVE } from './message-body.ts';
 export {
   CALL_ID_BYTES,

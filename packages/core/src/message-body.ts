@@ -213,7 +213,10 @@ export function decodeFileBody(body: CborValue): FileBody {
   if (m.voice !== undefined) {
     const v = asMap(m.voice, 'voice');
     onlyFields(v, ['ms', 'wave'], 'voice');
-    b.voice = { ms: asUint(v.ms, 'voice ms', MAX_VOICE_MS), wave: asBytes(v.wave, 'voice wave', { max: MAX_VOICE_WAVE }) };
+    b.voice = {
+      ms: asUint(v.ms, 'voice ms', MAX_VOICE_MS),
+      wave: asBytes(v.wave, 'voice wave', { max: MAX_VOICE_WAVE }),
+    };
   }
   checkFile(b, (msg) => new DecodeError(msg));
   return b;

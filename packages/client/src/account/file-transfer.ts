@@ -92,9 +92,15 @@ export class FileTransfer {
     const v = file.voice;
     if (
       v !== undefined &&
-      (!Number.isSafeInteger(v.ms) || v.ms < 0 || v.ms > MAX_VOICE_MS || !(v.wave instanceof Uint8Array) || v.wave.length > MAX_VOICE_WAVE)
+      (!Number.isSafeInteger(v.ms) ||
+        v.ms < 0 ||
+        v.ms > MAX_VOICE_MS ||
+        !(v.wave instanceof Uint8Array) ||
+        v.wave.length > MAX_VOICE_WAVE)
     )
-      throw new UsageError(`a voice message is at most ${MAX_VOICE_MS} ms with at most ${MAX_VOICE_WAVE} levels`);
+      throw new UsageError(
+        `a voice message is at most ${MAX_VOICE_MS} ms with at most ${MAX_VOICE_WAVE} levels`,
+      );
     const c = this.ctx.mustSendable(alias);
     const plainHash = hash(bytes, 32);
 
