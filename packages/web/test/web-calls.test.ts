@@ -363,7 +363,6 @@ describe('calls in the browser', () => {
       null,
       WAIT,
     );
-    await shot(ming.page, 'voice-message');
   });
 
   it('hold to record: the voice message carries its length and waveform and plays in the other page', async () => {
@@ -382,6 +381,7 @@ describe('calls in the browser', () => {
     await bubble.waitFor(WAIT);
     expect(await bubble.locator('.voice-length').textContent()).toMatch(/^0:0[1-3]$/);
     expect(await bubble.locator('.voice-wave span').count()).toBe(48);
+    await shot(ming.page, 'voice-message');
     await bubble.getByRole('button', { name: /播放語音訊息/ }).click();
     await ming.page.waitForFunction(
       () => {
