@@ -47,11 +47,35 @@ function size(n: number): string {
 /** What a message says, in one line: text, `* action`, [sticker], [file], or (unsent). */
 function content(m: MessageInfo, who: string): string {
   if (m.unsent) return t('format.unsent');
+  if (m.call) return callLine(m.call, m.dir, who);
   if (m.sticker) return t('format.sticker', { pack: shown(m.sticker.pack), id: shown(m.sticker.id) });
+  if (m.file?.voice)
+    return `[voice message ${minutes(Math.round(m.file.voice.ms / 1000))}, ${shown(m.file.name)}, ${size(m.file.size)}]`;
   if (m.file)
     return t('format.file', { name: shown(m.file.name), size: size(m.file.size), mime: shown(m.file.mime) });
   if (m.action) return `* ${who} ${shownText(m.text)}`;
   return shownText(m.text);
+}
+
+function minutes(secs: number): string {
+  return `${Math.floor(secs / 60)}:${pad(secs % 60)}`;
+}
+
+/** A call-log entry (decision 0046): "missed call from Bob (未接來電)", "[voice call 3:12]". */
+export function callLine(call: NonNullable<MessageInfo['call']>, dir: 'in' | 'out', who: string): string {
+  const kind = call.video ? 'video call' : 'voice call';
+  switch (call.outcome) {
+    case 'answered':
+      return `[${kind} ${minutes(call.secs ?? 0)} 通話時間]`;
+    case 'missed':
+      return dir === 'in' ? `missed ${kind} from ${who} (未接來電)` : `${kind}, no answer (對方未接聽)`;
+    case 'declined':
+      return `${kind} declined (通話已拒絕)`;
+    case 'busy':
+      return `${kind}, busy (對方忙線中)`;
+    default:
+      return `${kind} failed (通話失敗)`;
+  }
 }
 
 /** One line per message; the id's first 12 hex digits name it for `reply` and `unsend`. */

@@ -82,6 +82,8 @@ import { DirectMessaging } from './account/direct-messaging.ts';
 import { OwnDevices } from './account/own-devices.ts';
 import { DirectOutbox } from './account/direct-outbox.ts';
 import { DirectReceiving } from './account/direct-receiving.ts';
+import { CallSignalling, type CallInfo, type TurnServer } from './account/call-signalling.ts';
+import type { CallCandidate } from '@parus/core';
 import { FileTransfer } from './account/file-transfer.ts';
 import { GroupFanout } from './account/group-fanout.ts';
 import type { FileSink, TransferOptions } from './blob-transfer.ts';
@@ -205,6 +207,8 @@ export class Account {
   private readonly fanout: GroupFanout;
   private readonly receiving: DirectReceiving;
   private readonly reading: ConversationReading;
+  /** Call signalling (account/call-signalling.ts, decision 0046). */
+  private readonly calls: CallSignalling;
   /** Device sets toward contacts, sessions with their devices (account/contact-devices.ts). */
   private readonly contactDevices: ContactDevices;
 
@@ -281,7 +285,8 @@ export class Account {
     this.own = new OwnDevices(ctx, this.devices, this.setup);
     this.setup.own = this.own;
     this.devices.onRevoke = (id) => this.own.revoked(id);
-    this.receiving = new DirectReceiving(ctx, this.setup, this.contactDevices, this.own);
+    this.calls = new CallSignalling(ctx, this.messaging, (e) => this.events.emit('call', e));
+    this.receiving = new DirectReceiving(ctx, this.setup, this.contactDevices, this.own, this.calls);
     this.reading = new ConversationReading(ctx);
     // A new contact here goes to my other devices, and copies of my messages that waited for it come in.
     this.events.on('contact', ({ alias, change }) => {
@@ -1237,6 +1242,63 @@ export class Account {
   /** Tells the contact we are typing (ephemeral, at most once per 3 s); true when a signal went out. */
   async sendTyping(alias: string): Promise<boolean> {
     return this.messaging.sendTyping(alias);
+  }
+
+  // ---- Calls (account/call-signalling.ts, decision 0046) --------------------------------
+
+  /** Rings every device of the contact with an SDP offer and this side's DTLS fingerprint; the call id. */
+  async startCall(alias: string, offer: { video: boolean; sdp: string; fp: Uint8Array }): Promise<string> {
+    return this.calls.start(alias, offer);
+  }
+
+  /** Answers a ringing call on this device (the other devices of mine stop ringing). */
+  async answerCall(call: string, answer: { sdp: string; fp: Uint8Array }): Promise<void> {
+    return this.calls.answer(call, answer);
+  }
+
+  async declineCall(call: string): Promise<void> {
+    return this.calls.decline(call);
+  }
+
+  async hangUpCall(call: string): Promise<void> {
+    return this.calls.hangUp(call);
+  }
+
+  /** A new offer in an answered call (an ICE restart); its negotiation number. */
+  async renegotiateCall(call: string, offer: { sdp: string; fp: Uint8Array }): Promise<number> {
+    return this.calls.renegotiate(call, offer);
+  }
+
+  async answerCallRenegotiation(
+    call: string,
+    n: number,
+    answer: { sdp: string; fp: Uint8Array },
+  ): Promise<void> {
+    return this.calls.answerRenegotiation(call, n, answer);
+  }
+
+  async sendCallCandidates(call: string, cands: CallCandidate[]): Promise<void> {
+    return this.calls.candidates(call, cands);
+  }
+
+  /** The media path is up (the call's duration counts from here). */
+  callConnected(call: string): void {
+    this.calls.connected(call);
+  }
+
+  /** Checks the media path's DTLS fingerprint against the signalled one; a mismatch ends the call (VerificationError). */
+  async checkCallFingerprint(call: string, appliedSdp: string, statsFingerprint?: string): Promise<void> {
+    return this.calls.checkFingerprint(call, appliedSdp, statsFingerprint);
+  }
+
+  /** TURN servers for calls, with short-lived credentials from the home relay (none when it offers none). */
+  async turnServers(): Promise<TurnServer[]> {
+    return this.calls.iceServers();
+  }
+
+  /** Calls not over yet. */
+  activeCalls(): CallInfo[] {
+    return this.calls.list();
   }
 
   // ---- Files (account/file-transfer.ts) -------------------------------------------------

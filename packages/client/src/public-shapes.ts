@@ -25,6 +25,8 @@ export interface FileInfo {
   expires: number;
   /** A small preview image made by the sender's UI (at most 16 KB). */
   thumbnail?: Uint8Array;
+  /** A voice message (decision 0046): length in ms, waveform levels 0-255. */
+  voice?: { ms: number; wave: Uint8Array };
 }
 
 export interface MessageInfo {
@@ -62,6 +64,8 @@ export interface MessageInfo {
   action?: true;
   sticker?: { pack: string; id: string };
   file?: FileInfo;
+  /** A call-log entry (kind `call-log`, decision 0046): 通話時間 3:12, 未接來電. */
+  call?: { video: boolean; outcome: 'answered' | 'missed' | 'declined' | 'busy' | 'failed'; secs?: number };
   /** Taken back by its author (收回): a tombstone without contents. */
   unsent?: true;
   /** Reactions (one per person, REACTIONS in core message-body.ts); `me` marks mine. */
@@ -76,6 +80,8 @@ export interface OutgoingFile {
   bytes: Uint8Array;
   /** A small preview image (at most 16 KB), made by the UI. */
   thumbnail?: Uint8Array;
+  /** A voice message: its length (ms) and waveform (at most 64 levels), made by the UI. */
+  voice?: { ms: number; wave: Uint8Array };
 }
 
 /** An upload that did not finish; sendFile with the same file and contact resumes it. */

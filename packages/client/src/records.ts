@@ -11,12 +11,14 @@ import {
   asText,
   asUint,
   decodeCbor,
+  decodeCallLogBody,
   decodeFileBody,
   decodeStickerBody,
   encodeCbor,
   optional,
   type CborMap,
   type CborValue,
+  type CallLogBody,
   type FileBody,
 } from '@parus/core';
 
@@ -197,6 +199,8 @@ export interface MessageRecord {
   emoji?: string;
   /** The reactions to this message, one each for me and the contact; the newest clock wins. */
   rx?: Array<{ by: 'me' | 'them'; e: string; l: number }>;
+  /** A call-log entry (decision 0046): the call's outcome and how long it lasted. */
+  callLog?: CallLogBody;
 }
 
 /** A file upload under way, kept so that it resumes after a restart (docs/decisions/0010-blobs.md). */
@@ -479,6 +483,7 @@ export function decodeMessage(bytes: Uint8Array): MessageRecord {
       }),
     );
     if (rx) r.rx = rx;
+    if (m.callLog !== undefined) r.callLog = decodeCallLogBody(m.callLog);
     return r;
   });
 }

@@ -76,6 +76,8 @@ export const MESSAGE_KINDS = [
   'rekey',
   'queue',
   'devices',
+  'call',
+  'call-log',
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 

@@ -166,7 +166,28 @@ export type {
   ReactionBody,
   RekeyBody,
   QueueBody,
+  VoiceInfo,
 } from './message-body.ts';
+export { MAX_VOICE_MS, MAX_VOICE_WAVE } from './message-body.ts';
+export {
+  CALL_ID_BYTES,
+  CALL_FINGERPRINT_BYTES,
+  CALL_OPS,
+  CALL_OUTCOMES,
+  MAX_CALL_SDP_CHARS,
+  MAX_CALL_CANDIDATES,
+  MAX_CALL_CANDIDATE_CHARS,
+  MAX_CALL_SECONDS,
+  encodeCallSignalBody,
+  decodeCallSignalBody,
+  encodeCallLogBody,
+  decodeCallLogBody,
+  sdpFingerprints,
+  parseFingerprint,
+  formatFingerprint,
+  callFingerprintMatches,
+} from './call-body.ts';
+export type { CallOp, CallOutcome, CallCandidate, CallSignalBody, CallLogBody } from './call-body.ts';
 export {
   DEFAULT_CBOR_LIMITS,
   encodeCbor,
@@ -222,6 +243,8 @@ export type {
   AckFrame,
   DelFrame,
   PingFrame,
+  TurnFrame,
+  TurnReply,
   ClientFrame,
   AuthenticatedCommand,
   WelcomeFrame,

@@ -4,7 +4,8 @@
  *
  *   text     {text, replyTo?: id, action?: true}       action: a `/me` line (Tox "action")
  *   sticker  {pack, id, replyTo?: id}                  names of a sticker set and a sticker
- *   file     {relay, blob, dk, key, header, hash, size, name, mime, expires, thumb?}
+ *   file     {relay, blob, dk, key, header, hash, size, name, mime, expires, thumb?, voice?}
+ *            voice {ms, wave}: a voice message's length and waveform (decision 0046)
  *            (the envelope may add replyTo beside these; the client reads it apart)
  *   unsend   {target: id}                              the author takes a message back (收回)
  *   reaction {target: id, emoji}                       one of REACTIONS, or "" to take mine back;
@@ -27,6 +28,14 @@ export const MAX_TEXT_CHARS = 16 * 1024;
 export const MAX_FILE_NAME_CHARS = 255;
 export const MAX_MIME_CHARS = 127;
 export const MAX_THUMBNAIL_BYTES = 16 * 1024;
+/** A voice message: at most 15 minutes, a waveform of at most 64 levels (0-255). */
+export const MAX_VOICE_MS = 15 * 60_000;
+export const MAX_VOICE_WAVE = 64;
+
+export interface VoiceInfo {
+  ms: number;
+  wave: Uint8Array;
+}
 
 /** Sticker set and sticker names: short lowercase ASCII, so they name files and never paths. */
 const STICKER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -62,6 +71,8 @@ export interface FileBody {
   expires: number;
   /** A small preview image made by the sender's UI. */
   thumb?: Uint8Array;
+  /** A voice message (decision 0046): its length and waveform. */
+  voice?: VoiceInfo;
 }
 export interface UnsendBody {
   target: Uint8Array;
@@ -147,6 +158,12 @@ function checkFile(b: FileBody, fail: (msg: string) => Error): void {
     throw fail(`file size must be 0..${MAX_FILE_BYTES} bytes`);
   if (b.thumb !== undefined && b.thumb.length > MAX_THUMBNAIL_BYTES)
     throw fail(`thumbnail larger than ${MAX_THUMBNAIL_BYTES} bytes`);
+  if (b.voice !== undefined) {
+    const { ms, wave } = b.voice;
+    if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_VOICE_MS) throw fail('voice length out of range');
+    if (!(wave instanceof Uint8Array) || wave.length > MAX_VOICE_WAVE)
+      throw fail(`voice waveform longer than ${MAX_VOICE_WAVE}`);
+  }
 }
 
 export function encodeFileBody(b: FileBody): CborMap {
@@ -165,6 +182,7 @@ export function encodeFileBody(b: FileBody): CborMap {
     expires: b.expires,
   };
   if (b.thumb) m.thumb = b.thumb;
+  if (b.voice) m.voice = { ms: b.voice.ms, wave: b.voice.wave };
   return m;
 }
 
@@ -172,7 +190,7 @@ export function decodeFileBody(body: CborValue): FileBody {
   const m = asMap(body, 'file body');
   onlyFields(
     m,
-    ['relay', 'blob', 'dk', 'key', 'header', 'hash', 'size', 'name', 'mime', 'expires', 'thumb'],
+    ['relay', 'blob', 'dk', 'key', 'header', 'hash', 'size', 'name', 'mime', 'expires', 'thumb', 'voice'],
     'file body',
   );
   const relay = asText(m.relay, 'relay', 512);
@@ -194,6 +212,14 @@ export function decodeFileBody(body: CborValue): FileBody {
     expires: asUint(m.expires, 'expires'),
   };
   if (m.thumb !== undefined) b.thumb = asBytes(m.thumb, 'thumb', { max: MAX_THUMBNAIL_BYTES });
+  if (m.voice !== undefined) {
+    const v = asMap(m.voice, 'voice');
+    onlyFields(v, ['ms', 'wave'], 'voice');
+    b.voice = {
+      ms: asUint(v.ms, 'voice ms', MAX_VOICE_MS),
+      wave: asBytes(v.wave, 'voice wave', { max: MAX_VOICE_WAVE }),
+    };
+  }
   checkFile(b, (msg) => new DecodeError(msg));
   return b;
 }

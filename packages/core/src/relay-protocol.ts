@@ -27,6 +27,7 @@
  */
 import { assertLength, concatBytes, utf8 } from './bytes.ts';
 import {
+  asArray,
   asBytes,
   asMap,
   asText,
@@ -165,6 +166,27 @@ export interface PingFrame {
   t: 'ping';
   id: number;
 }
+/**
+ * Short-lived TURN credentials for calls (decision 0046). Authenticated with the `rk` of one of
+ * the caller's queues on this relay: only the relay's own users get them.
+ */
+export interface TurnFrame {
+  t: 'turn';
+  id: number;
+  rid: Uint8Array;
+  auth: Uint8Array;
+}
+/** TURN URLs and credentials (coturn's REST scheme: user = expiry:id, pass = HMAC-SHA1), valid `ttl` s. */
+export interface TurnReply {
+  t: 'turnc';
+  id: number;
+  urls: string[];
+  user: string;
+  pass: string;
+  ttl: number;
+}
+export const MAX_TURN_URLS = 4;
+const MAX_TURN_TEXT = 256;
 
 export type ClientFrame =
   | HelloFrame
@@ -175,6 +197,7 @@ export type ClientFrame =
   | AckFrame
   | DelFrame
   | PingFrame
+  | TurnFrame
   | BlobCommand
   | CardCommand
   | FanoutCommand
@@ -187,6 +210,7 @@ export type AuthenticatedCommand =
   | SendFrame
   | AckFrame
   | DelFrame
+  | TurnFrame
   | BlobCommand
   | CardPutFrame
   | CardDeleteFrame
@@ -245,6 +269,7 @@ export type RelayFrame =
   | MsgFrame
   | EndFrame
   | ErrFrame
+  | TurnReply
   | BlobReply
   | CardRecordFrame
   | FanoutReply
@@ -558,6 +583,8 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
     }
     case 'ping':
       return { t, id: reqId(m) };
+    case 'turn':
+      return { t, id: reqId(m), rid: asBytes(m.rid, 'rid', qid), auth: asBytes(m.auth, 'auth', auth32) };
     case 'fwd':
       return decodeForwardFrame(m, reqId(m), {
         queueIdBytes: QUEUE_ID_BYTES,
@@ -621,6 +648,19 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
       };
     case 'end':
       return { t, rid: asBytes(m.rid, 'rid', qid) };
+    case 'turnc': {
+      const urls = asArray(m.urls, 'urls', MAX_TURN_URLS).map((u) => asText(u, 'TURN URL', MAX_TURN_TEXT));
+      if (urls.length === 0 || !urls.every((u) => /^turns?:[^\s]+$/.test(u)))
+        throw new DecodeError('TURN URLs must be turn: or turns: URLs');
+      return {
+        t,
+        id: reqId(m),
+        urls,
+        user: asText(m.user, 'TURN user', MAX_TURN_TEXT),
+        pass: asText(m.pass, 'TURN password', MAX_TURN_TEXT),
+        ttl: asUint(m.ttl, 'TURN ttl', 7 * 24 * 3600),
+      };
+    }
     case 'blob':
     case 'chunk':
       return decodeBlobReply(t, m, reqId(m));

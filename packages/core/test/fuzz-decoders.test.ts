@@ -83,6 +83,11 @@ import {
   decodeTextBody,
   decodeRekeyBody,
   decodeQueueBody,
+  decodeCallSignalBody,
+  decodeCallLogBody,
+  encodeCallSignalBody,
+  encodeCallLogBody,
+  formatFingerprint,
   decodeTypingBody,
   decodeUnsendBody,
   encodeCard,
@@ -224,6 +229,8 @@ const NOT_WIRE_DECODERS: Record<string, string> = {
   openSealedBox: "libsodium's sealed box primitive; only this account's own sealed next identities reach it",
   openNextIdentity:
     'opens a next identity this account sealed (records and snapshots, never a peer); tested in device-set.test.ts',
+  parseFingerprint:
+    "reads the AA:BB:… text of an SDP fingerprint line or the browser's getStats (a bounded regex, no state); tested in call-body.test.ts",
 };
 /** What counts as a decoder among core's exports: whatever reads bytes or text a peer sent. */
 const DECODER_NAME = /^(decode|parse|split|unpad|from|open)|FromLink$|Decrypt/;
@@ -575,6 +582,32 @@ function buildTargets(): void {
     reencode: encodeSyncState,
     canonical: true,
   });
+  const callFp = rng.bytes(32);
+  const callSdp = `v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=fingerprint:sha-256 ${formatFingerprint(callFp)}\r\n`;
+  bodyTarget(
+    'decodeCallSignalBody',
+    decodeCallSignalBody,
+    [
+      encodeCallSignalBody({ call: rng.bytes(16), op: 'offer', n: 0, sdp: callSdp, fp: callFp, video: true }),
+      encodeCallSignalBody({ call: rng.bytes(16), op: 'answer', n: 1, sdp: callSdp, fp: callFp }),
+      encodeCallSignalBody({
+        call: rng.bytes(16),
+        op: 'ice',
+        cands: [{ c: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', mid: '0', i: 0 }],
+      }),
+      encodeCallSignalBody({ call: rng.bytes(16), op: 'hangup' }),
+    ],
+    encodeCallSignalBody,
+  );
+  bodyTarget(
+    'decodeCallLogBody',
+    decodeCallLogBody,
+    [
+      encodeCallLogBody({ call: rng.bytes(16), video: true, outcome: 'answered', secs: 192 }),
+      encodeCallLogBody({ call: rng.bytes(16), video: false, outcome: 'missed' }),
+    ],
+    encodeCallLogBody,
+  );
 
   // Cards, links, contact requests, device certificates, envelopes.
   const identity = generateSignKeyPair(rng);

@@ -31,6 +31,7 @@ import type {
   SecureFrame,
   SendFrame,
   SubFrame,
+  TurnFrame,
 } from '@parus/core';
 import type { CommandContext } from './command-context.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
@@ -38,6 +39,7 @@ import type { FanoutHandler } from './fanout.ts';
 import type { QueueRecord, QueueStore, StoredMessage } from './queue-store.ts';
 import type { StorageBudget } from './storage-budget.ts';
 import type { Subscriptions } from './subscriptions.ts';
+import { turnCredentials, type TurnConfig } from './turn.ts';
 
 export type QueueCommand =
   | ForwardFrame
@@ -48,6 +50,7 @@ export type QueueCommand =
   | SendFrame
   | AckFrame
   | DelFrame
+  | TurnFrame
   | FanoutCommand;
 
 export interface CommandHandlerOptions {
@@ -67,6 +70,8 @@ export interface CommandHandlerOptions {
   storage: StorageBudget;
   /** Forwarded sends and key records (mesh/mesh.ts), set once the mesh part is wired. */
   mesh?: { run(ctx: CommandContext, frame: ForwardFrame | KeyRecordRequest): Promise<void> };
+  /** TURN for calls (turn.ts, decision 0046), when the operator set it up. */
+  turn?: TurnConfig;
 }
 
 export class CommandHandler {
@@ -86,6 +91,13 @@ export class CommandHandler {
         return this.ack(ctx, frame);
       case 'del':
         return this.delete(ctx, frame);
+      case 'turn': {
+        // Only the relay's own users: the caller proves it holds one of its queues.
+        await this.ownedQueue(ctx, frame);
+        if (!this.opts.turn) throw new NotFoundError('this relay offers no TURN server');
+        ctx.reply({ t: 'turnc', id: frame.id, ...turnCredentials(this.opts.turn, this.opts.now()) });
+        return;
+      }
       case 'fwd':
       case 'rkey':
         if (!this.opts.mesh) throw new NotFoundError('this relay forwards to no other relay');
@@ -221,7 +233,7 @@ export class CommandHandler {
   /** The queue named by `rid`, once the command's authenticator checks under its `rk`. */
   private async ownedQueue(
     ctx: CommandContext,
-    frame: SecureFrame | SubFrame | AckFrame | DelFrame,
+    frame: SecureFrame | SubFrame | AckFrame | DelFrame | TurnFrame,
   ): Promise<QueueRecord> {
     const queue = await this.opts.store.queueByRid(frame.rid);
     if (!queue) throw new NotFoundError('no such queue');

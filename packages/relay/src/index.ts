@@ -20,3 +20,5 @@ export type {
 } from './queue-store.ts';
 export { BlobStore, BLOB_DATABASE_FILE, BLOB_FOLDER } from './blob-store.ts';
 export type { BlobRecord, BlobStoreOptions } from './blob-store.ts';
+export { checkTurnConfig, readTurnSecret, turnCredentials, DEFAULT_TURN_TTL_SECONDS } from './turn.ts';
+export type { TurnConfig } from './turn.ts';

@@ -44,6 +44,7 @@ import { makePrivateFolder } from './private-files.ts';
 import { Mesh } from './mesh/mesh.ts';
 import { MESH_DATABASE_FILE } from './mesh/forward-store.ts';
 import { serveStatus } from './mesh/status-http.ts';
+import { checkTurnConfig, type TurnConfig } from './turn.ts';
 import { MAX_LINK_FRAME_BYTES } from '@parus/core';
 
 /** The relay software's version, reported by /health. */
@@ -90,6 +91,8 @@ export interface RelayOptions {
   join?: readonly string[];
   /** The operator's note in this relay's descriptor. */
   note?: string;
+  /** A TURN server for calls, whose credentials the relay hands to its users (turn.ts, decision 0046). */
+  turn?: TurnConfig;
 }
 
 /** SQLite page caches of the small profile (SQLite's default is 2,000 KiB per database). */
@@ -222,6 +225,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const commands: CommandHandler = new CommandHandler({
     // The mesh part (made below: it stores through these commands) takes `fwd` and `rkey`.
     mesh: { run: (ctx, frame) => mesh.run(ctx, frame) },
+    ...(opts.turn ? { turn: checkTurnConfig(opts.turn) } : {}),
     store,
     subscriptions,
     rng,
@@ -347,6 +351,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         uptime: Math.floor((performance.now() - started) / 1000),
         users: connections.size,
         queues: store.counts().queues,
+        turn: opts.turn !== undefined,
         ...mesh.status(),
       }))
     )

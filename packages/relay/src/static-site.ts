@@ -92,7 +92,8 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cross-origin-opener-policy': 'same-origin',
-  'permissions-policy': 'camera=(self), microphone=(), geolocation=()',
+  // Camera and microphone for calls and voice messages (decision 0046), on this origin only.
+  'permissions-policy': 'camera=(self), microphone=(self), geolocation=()',
 };
 
 export class StaticSite {

@@ -4,6 +4,7 @@
  */
 export type Engine = typeof import('./engine/session.ts');
 export type {
+  CallApi,
   Chat,
   ChatRequestInfo,
   ConnectionState,

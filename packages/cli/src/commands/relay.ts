@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_RELAY_LIMITS, startRelay } from '@parus/relay';
+import { DEFAULT_RELAY_LIMITS, readTurnSecret, startRelay } from '@parus/relay';
 import type { RelayLimits } from '@parus/relay';
 import { TransportError, UsageError, initCrypto, parseRelayAddress, toBase64Url } from '@parus/core';
 import { num, parse, str } from '../args.ts';
@@ -37,7 +37,13 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     small: { type: 'boolean' },
     join: { type: 'string', multiple: true },
     note: { type: 'string' },
+    turn: { type: 'string', multiple: true },
+    'turn-secret': { type: 'string' },
   });
+  const turnUrls = (values.turn as unknown as string[] | undefined) ?? [];
+  const turnSecretFile = str(values, 'turn-secret');
+  if (turnUrls.length > 0 !== (turnSecretFile !== undefined))
+    throw new UsageError('--turn and --turn-secret go together');
   const joins = (values.join as unknown as string[] | undefined) ?? [];
   for (const address of joins) {
     try {
@@ -70,6 +76,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     ...(str(values, 'public-host') ? { publicHost: str(values, 'public-host')! } : {}),
     ...(str(values, 'note') ? { note: str(values, 'note')! } : {}),
     ...(webRoot ? { webRoot } : {}),
+    ...(turnSecretFile ? { turn: { urls: turnUrls, secret: readTurnSecret(resolve(turnSecretFile)) } } : {}),
   });
   const webUrl = webRoot ? `http://${relay.host}:${relay.port}/` : null;
   const small = values.small === true;
@@ -82,6 +89,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       out.line(`  health:  http://${relay.host}:${relay.port}/health`);
       out.line(`  status:  http://${relay.host}:${relay.port}/status`);
       if (joins.length) out.line(`  joining: ${joins.join(', ')}`);
+      if (turnUrls.length) out.line(`  turn:    ${turnUrls.join(', ')}`);
       out.line(`  data:    ${dataDir}`);
       if (small) out.line('  profile: small (lower limits and caches, for a board with 512 MB)');
       out.line('');

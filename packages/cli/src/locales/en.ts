@@ -7,11 +7,14 @@
 export const EN = {
   'help.relay': `parus relay [--host H] [--port N] [--public-host NAME] [--data DIR] [--web DIR] [--small]
              [--limit NAME=VALUE]... [--join ADDRESS]... [--note TEXT]
+             [--turn URL... --turn-secret FILE]
   Runs a relay: a WebSocket endpoint that holds encrypted queues (default 127.0.0.1:7400, data in ./.parus/relay),
   serving the web client (the built packages/web, or --web DIR). --limit sets one of the relay's limits, e.g.
   --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256 (names and defaults: the user guide).
   --small: the profile for a board with 512 MB (lower limits, smaller caches; --limit still applies).
   --join links it to another relay (parus://<fingerprint>@host:port) and so to that relay's cloud.
+  --turn turn:HOST:PORT with --turn-secret FILE (coturn's static-auth-secret): hands the relay's users
+  short-lived TURN credentials for calls (start coturn yourself: see the user guide).
 parus relay status [ADDRESS]
   Prints a relay's status: its links, the relays it knows, routes, users and queues (default 127.0.0.1:7400).
 parus relay add ADDRESS                  receive on a second relay too (failover): contacts are told`,

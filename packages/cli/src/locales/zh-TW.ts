@@ -4,11 +4,14 @@ import type { MessageKey } from './en.ts';
 export const ZH_TW: Record<MessageKey, string> = {
   'help.relay': `parus relay [--host H] [--port N] [--public-host NAME] [--data DIR] [--web DIR] [--small]
              [--limit NAME=VALUE]... [--join ADDRESS]... [--note TEXT]
+             [--turn URL... --turn-secret FILE]
   執行一個中繼站：保存加密佇列的 WebSocket 端點（預設 127.0.0.1:7400，資料在 ./.parus/relay），
   並提供網頁版（已建置的 packages/web，或 --web DIR）。--limit 設定中繼站的一項上限，例如
   --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256（名稱與預設值見使用說明）。
   --small：給 512 MB 小型主機的設定（較低的上限、較小的快取；--limit 仍然有效）。
   --join 連上另一個中繼站（parus://<指紋>@主機:連接埠），加入它所在的中繼網。
+  --turn turn:主機:連接埠 搭配 --turn-secret 檔案（coturn 的 static-auth-secret）：發給這個中繼站的使用者
+  短效的 TURN 憑證供通話使用（coturn 要自己啟動：見使用說明）。
 parus relay status [ADDRESS]
   顯示中繼站的狀態：連線、已知的中繼站、路由、使用者與佇列（預設 127.0.0.1:7400）。
 parus relay add ADDRESS                  也在第二個中繼站收訊息（備援），並通知聯絡人`,

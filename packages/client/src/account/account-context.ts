@@ -21,6 +21,7 @@ import {
 } from '@parus/core';
 import type { ConversationIndex } from '../conversation-index.ts';
 import type { Emitter, Mutex } from '../events.ts';
+import type { CallEvent } from './call-signalling.ts';
 import type { GroupChange } from '../groups/engine-context.ts';
 import type { GroupEngine } from '../groups/group-engine.ts';
 import { FANOUT_COLLECTIONS } from '../groups/fanout-outbox.ts';
@@ -43,7 +44,7 @@ export const DAY = 24 * 60 * 60 * 1000;
 const MAX_ALIAS = 64;
 const ALIAS = /^[^\s/@][^\n\r\t]{0,63}$/u;
 /** Kinds that show in the history and can be unsent. */
-export const SHOWN_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file']);
+export const SHOWN_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file', 'call-log']);
 
 export const C = {
   account: 'account',
@@ -158,6 +159,8 @@ export interface AccountEvents {
    */
   connection: { relay: string; state: 'connected' | 'disconnected'; retryAt?: number };
   group: GroupChange;
+  /** Call signalling (decision 0046): an incoming call, an answer, candidates, the end of a call. */
+  call: CallEvent;
 }
 
 /** What an inbound queue belongs to: an invitation (its card's answers) or a contact. */

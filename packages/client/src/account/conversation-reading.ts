@@ -60,6 +60,11 @@ export class ConversationReading {
       const { name, mime, size, expires, thumb } = m.file;
       info.file = { name, mime, size, expires };
       if (thumb) info.file.thumbnail = Uint8Array.from(thumb);
+      if (m.file.voice) info.file.voice = { ms: m.file.voice.ms, wave: Uint8Array.from(m.file.voice.wave) };
+    }
+    if (m.callLog) {
+      const { video, outcome, secs } = m.callLog;
+      info.call = secs === undefined ? { video, outcome } : { video, outcome, secs };
     }
     if (m.unsent !== undefined) info.unsent = true;
     if (m.rx?.length)

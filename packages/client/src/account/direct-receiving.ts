@@ -57,12 +57,21 @@ import {
   type QueueOwner,
 } from './account-context.ts';
 import { deviceView, mergeDeviceView, type ContactDevices } from './contact-devices.ts';
+import type { CallSignalling } from './call-signalling.ts';
 import type { ContactSetup } from './contact-setup.ts';
 import { incomingFields } from './message-fields.ts';
 import type { OwnDevices } from './own-devices.ts';
 
 const MAX_LAMPORT_JUMP = 1_000_000;
-const USER_KINDS: ReadonlySet<string> = new Set(['text', 'reply', 'sticker', 'file', 'unsend', 'reaction']);
+const USER_KINDS: ReadonlySet<string> = new Set([
+  'text',
+  'reply',
+  'sticker',
+  'file',
+  'unsend',
+  'reaction',
+  'call-log',
+]);
 /** A typing signal older than this (by its sender's clock) is not shown. */
 const TYPING_FRESH_MS = 2 * 60_000;
 
@@ -117,6 +126,7 @@ export class DirectReceiving {
     private readonly setup: ContactSetup,
     private readonly devices: ContactDevices,
     private readonly own: OwnDevices,
+    private readonly calls: CallSignalling,
   ) {}
 
   async receive(_relay: string, rid: Uint8Array, mid: Uint8Array, sealed: Uint8Array): Promise<void> {
@@ -347,6 +357,9 @@ export class DirectReceiving {
       const { ops: queued, resent } = await this.ctx.resendOps(c, idList(env.body));
       ops.push(...queued);
       c.resent = resent;
+    } else if (env.kind === 'call') {
+      // Call signalling (decision 0046): ephemeral, never stored; refusals throw here.
+      this.calls.receive(c, env, after);
     } else if (env.kind === 'typing') {
       decodeTypingBody(env.body);
       if (Math.abs(this.ctx.now() - env.ts) < TYPING_FRESH_MS)

@@ -23,6 +23,8 @@ import {
   isMimeType,
   MAX_FILE_BYTES,
   MAX_THUMBNAIL_BYTES,
+  MAX_VOICE_MS,
+  MAX_VOICE_WAVE,
   SECRETSTREAM_HEADER_BYTES,
   SECRETSTREAM_KEY_BYTES,
   wipe,
@@ -87,6 +89,18 @@ export class FileTransfer {
       (!(thumbnail instanceof Uint8Array) || thumbnail.length > MAX_THUMBNAIL_BYTES)
     )
       throw new UsageError(`thumbnail must be bytes, at most ${MAX_THUMBNAIL_BYTES}`);
+    const v = file.voice;
+    if (
+      v !== undefined &&
+      (!Number.isSafeInteger(v.ms) ||
+        v.ms < 0 ||
+        v.ms > MAX_VOICE_MS ||
+        !(v.wave instanceof Uint8Array) ||
+        v.wave.length > MAX_VOICE_WAVE)
+    )
+      throw new UsageError(
+        `a voice message is at most ${MAX_VOICE_MS} ms with at most ${MAX_VOICE_WAVE} levels`,
+      );
     const c = this.ctx.mustSendable(alias);
     const plainHash = hash(bytes, 32);
 
@@ -144,6 +158,7 @@ export class FileTransfer {
       expires: finished.expires,
     };
     if (u.thumb) body.thumb = u.thumb;
+    if (file.voice) body.voice = { ms: file.voice.ms, wave: Uint8Array.from(file.voice.wave) };
     try {
       return await this.messaging.sendUserMessage(
         alias,

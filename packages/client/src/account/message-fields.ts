@@ -11,6 +11,7 @@ import {
   decodeTextBody,
   decodeUnsendBody,
   decodeReactionBody,
+  decodeCallLogBody,
   type CborValue,
 } from '@parus/core';
 import type { MessageRecord } from '../records.ts';
@@ -51,6 +52,8 @@ export function incomingFields(
     }
     case 'unsend':
       return { text: '', target: decodeUnsendBody(body).target };
+    case 'call-log':
+      return { text: '', callLog: decodeCallLogBody(body) };
     case 'reaction': {
       const r = decodeReactionBody(body);
       return { text: '', target: r.target, emoji: r.emoji };

@@ -14,6 +14,8 @@ export interface RelayStatus {
   /** Client connections open now and queues held. */
   users: number;
   queues: number;
+  /** Whether the relay hands out TURN credentials for calls (decision 0046). */
+  turn: boolean;
   relays: MeshStatus['relays'];
   links: MeshStatus['links'];
   neighbours: string[];
@@ -31,6 +33,9 @@ const TEXT = {
     uptime: '運作時間',
     users: '連線中的使用者',
     queues: '佇列',
+    turn: '通話轉送（TURN）',
+    yes: '可用',
+    no: '未設定',
     relays: '已知的中繼站',
     links: '連線',
     routes: '路由',
@@ -54,6 +59,9 @@ const TEXT = {
     uptime: 'Uptime',
     users: 'Users connected',
     queues: 'Queues',
+    turn: 'Call relay (TURN)',
+    yes: 'available',
+    no: 'not set up',
     relays: 'Relays known',
     links: 'Links',
     routes: 'Routes',
@@ -171,6 +179,7 @@ export function statusHtml(s: RelayStatus, lang: StatusLanguage): string {
 <tr><th>${t.uptime}</th><td>${fill(t.seconds, { n: s.uptime })}</td></tr>
 <tr><th>${t.users}</th><td>${s.users}</td></tr>
 <tr><th>${t.queues}</th><td>${s.queues}</td></tr>
+<tr><th>${t.turn}</th><td>${s.turn ? t.yes : t.no}</td></tr>
 </table>
 <h2>${t.links} (${s.links.length})</h2>
 ${graphSvg(s)}

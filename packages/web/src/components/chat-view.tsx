@@ -25,6 +25,10 @@ import {
 } from './message-row.tsx';
 import { copyText, putOffVerify, verifyPutOff } from './message-actions.ts';
 import { canForward } from './forward-dialog.tsx';
+import { CallButtons } from '../calls/call-buttons.tsx';
+import { callLogText } from '../calls/call-log.ts';
+import { VoiceBubble, isVoice } from '../voice/voice-bubble.tsx';
+import { VoiceRecorder } from '../voice/voice-recorder.tsx';
 import { messagePreview } from './message-preview.ts';
 import { TypingIndicator } from './typing-indicator.tsx';
 import { NAME_SLOT, PeerText, Sentence } from './peer-text.tsx';
@@ -58,6 +62,8 @@ export function ChatView(props: {
   onToggleMute: () => void;
   /** 轉傳: send this message to another chat. */
   onForward?: (m: MessageInfo) => void;
+  /** Calls this contact (calls/, decision 0046). */
+  onCall?: (video: boolean) => void;
 }): JSX.Element | null {
   const { t } = useI18n();
   const { session, alias } = props;
@@ -215,7 +221,14 @@ export function ChatView(props: {
             text: snippet(messagePreview(quoted, t, quoted.dir === 'out' ? session.name : name)),
           }
         }
-        file={<FileBubble session={session} message={m} />}
+        file={
+          m.file && isVoice(m.file.mime) ? (
+            <VoiceBubble session={session} message={m} />
+          ) : (
+            <FileBubble session={session} message={m} />
+          )
+        }
+        call={m.call && <span class="text call-log">{callLogText(m.call, m.dir, t)}</span>}
         actions={{
           reply: () => startReply(m),
           copy: () => void copyText(m.text),
@@ -268,6 +281,7 @@ export function ChatView(props: {
             {t(`state.${contact.state}`)}
           </span>
         </div>
+        {props.onCall && !compromised && <CallButtons t={t} onCall={props.onCall} />}
         <button
           type="button"
           class="icon-button mute-button"
@@ -418,17 +432,28 @@ export function ChatView(props: {
         </p>
       )}
       <TypingIndicator name={name} typingUntil={session.typingUntil(alias)} />
-      <Composer
-        value={draft}
-        onChange={setDraft}
-        onSend={(text) => void send(text)}
-        onAction={(text) => void sendOther((reply) => session.sendAction(alias, text, reply), draft)}
-        onSticker={(pack, id) => void sendOther((reply) => session.sendSticker(alias, pack, id, reply))}
-        onTyping={() => session.typing(alias)}
-        onFiles={(files) => void sendFiles(files)}
-        disabled={compromised}
-        inputRef={input}
-      />
+      <div class="composer-row">
+        <VoiceRecorder
+          t={t}
+          disabled={compromised}
+          onError={setError}
+          onRecorded={(file) => {
+            stick.current = true;
+            session.sendFile(alias, file).catch((e: unknown) => setError(fileErrorText(e, t)));
+          }}
+        />
+        <Composer
+          value={draft}
+          onChange={setDraft}
+          onSend={(text) => void send(text)}
+          onAction={(text) => void sendOther((reply) => session.sendAction(alias, text, reply), draft)}
+          onSticker={(pack, id) => void sendOther((reply) => session.sendSticker(alias, pack, id, reply))}
+          onTyping={() => session.typing(alias)}
+          onFiles={(files) => void sendFiles(files)}
+          disabled={compromised}
+          inputRef={input}
+        />
+      </div>
     </section>
   );
 }

@@ -171,6 +171,8 @@ export function ChatMessage(props: {
   text?: (text: string) => ComponentChildren;
   /** A file's bubble. */
   file?: ComponentChildren;
+  /** A call-log entry's line (calls/, decision 0046). */
+  call?: ComponentChildren;
   actions: MessageActions;
   menuOpen: boolean;
   setMenu: (open: boolean) => void;
@@ -308,6 +310,8 @@ export function ChatMessage(props: {
       )}
       {m.unsent ? (
         <span class="text unsent">{messagePreview(m, t, props.author)}</span>
+      ) : m.call && props.call ? (
+        props.call
       ) : m.sticker ? (
         <StickerView pack={m.sticker.pack} id={m.sticker.id} />
       ) : m.file ? (

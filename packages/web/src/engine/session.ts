@@ -57,6 +57,23 @@ export {
 export { qrMatrix, type QrMatrix } from './qr-matrix.ts';
 export type { ChatRequestInfo, SearchHit } from '@parus/client';
 
+/** What the call screens use of the account (decision 0046). */
+export type CallApi = Pick<
+  Account,
+  | 'events'
+  | 'startCall'
+  | 'answerCall'
+  | 'declineCall'
+  | 'hangUpCall'
+  | 'renegotiateCall'
+  | 'answerCallRenegotiation'
+  | 'sendCallCandidates'
+  | 'callConnected'
+  | 'checkCallFingerprint'
+  | 'activeCalls'
+  | 'turnServers'
+>;
+
 /** One account per browser profile and origin, in this IndexedDB database. */
 export const DATABASE = ACCOUNT_DATABASE;
 
@@ -371,6 +388,11 @@ export class Session {
 
   get relay(): string {
     return this.account.relay;
+  }
+
+  /** The account's call signalling, for the call screens (calls/, decision 0046). */
+  get callApi(): CallApi {
+    return this.account;
   }
 
   private wire(): void {

@@ -22,6 +22,7 @@ import { ChatPrefs } from '../chat-prefs.ts';
 import type { MessageInfo } from '@parus/client';
 import { useRoomUi } from '../components/room-ui-loader.ts';
 import { useDeviceUi } from '../components/device-ui-loader.ts';
+import { useCalls } from '../calls/call-loader.ts';
 import type { Session } from '../engine-loader.ts';
 import { useI18n } from '../i18n.ts';
 import { MuteList } from '../mute-list.ts';
@@ -122,6 +123,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   const close = (): void => setOpen({ kind: 'none' });
   const roomUi = useRoomUi(open.kind === 'room-share');
   const deviceUi = useDeviceUi(open.kind === 'devices' || open.kind === 'backup');
+  const calls = useCalls(session, t);
 
   const prefs = useMemo(() => new ChatPrefs(), []);
   const [, setPrefsVersion] = useState(0);
@@ -343,6 +345,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             muted={mutes.isMuted(active)}
             onToggleMute={() => mutes.setMuted(active, !mutes.isMuted(active))}
             onForward={(message) => canForward(message) && setOpen({ kind: 'forward', message })}
+            onCall={(video) => calls.start(active, video)}
           />
         ) : (
           <div class="chat-empty">
@@ -430,6 +433,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
       {open.kind === 'room-share' && roomUi && (
         <roomUi.RoomShare session={session} id={open.id} onClose={close} />
       )}
+      {calls.ui && calls.media && <calls.ui.CallLayer media={calls.media} />}
     </div>
   );
 }
