@@ -77,7 +77,13 @@ export function App(): JSX.Element {
     let live = true;
     const decide = (exists: boolean): void => {
       if (!live || decided.current) return;
-      setPhase((p) => (p.kind === 'main' ? p : { kind: exists ? 'unlock' : 'create' }));
+      // The engine's answer may correct the hint's (create ↔ unlock), never a screen the user
+      // chose meanwhile (link, restore) or an open account.
+      setPhase((p) =>
+        p.kind === 'start' || p.kind === 'create' || p.kind === 'unlock'
+          ? { kind: exists ? 'unlock' : 'create' }
+          : p,
+      );
     };
     void databaseHint(ACCOUNT_DATABASE).then((hint) => {
       if (hint !== undefined) decide(hint);
