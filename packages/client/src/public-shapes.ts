@@ -1,8 +1,9 @@
 /**
- * What the account engine shows of itself to UIs and to its own parts: contacts, messages, files
- * and unfinished uploads. Pure shapes, with nothing above them: the facade (account.ts), its parts
+ * What the account engine shows of itself to UIs and to its own parts: contacts, messages, files,
+ * unfinished uploads and calls. Pure shapes, with nothing above them: the facade (account.ts), its parts
  * (account/) and the group engine (groups/) all take them from here.
  */
+import type { CallCandidate } from '@parus/core';
 import type { ContactState, MessageStatus } from './records.ts';
 
 export interface ContactInfo {
@@ -92,4 +93,44 @@ export interface UploadInfo {
   mime: string;
   size: number;
   created: number;
+}
+
+// ---- Calls (account/call-signalling.ts, decision 0046) ----
+
+export type CallEndReason = 'hangup' | 'declined' | 'busy' | 'taken' | 'timeout' | 'fingerprint' | 'failed';
+
+/** What the engine tells the UI about calls (the account's `call` event). */
+export interface CallEvent {
+  alias: string;
+  /** The call id (hex). */
+  call: string;
+  /**
+   * `incoming`: an offer rings here (sdp, fp, video). `answer`: the callee's answer (sdp).
+   * `offer`: a renegotiation by the other side (an ICE restart; sdp). `ice`: candidates.
+   * `ended`: the call is over (reason; `missed` for an incoming call never answered).
+   */
+  type: 'incoming' | 'answer' | 'offer' | 'ice' | 'ended';
+  video?: boolean;
+  sdp?: string;
+  n?: number;
+  cands?: CallCandidate[];
+  reason?: CallEndReason;
+  missed?: true;
+}
+
+/** An RTCIceServer. */
+export interface TurnServer {
+  urls: string[];
+  username: string;
+  credential: string;
+}
+
+export interface CallInfo {
+  call: string;
+  alias: string;
+  dir: 'in' | 'out';
+  video: boolean;
+  state: 'ringing' | 'active' | 'ended';
+  /** When the media connected (callConnected), ms since the epoch. */
+  connectedAt?: number;
 }

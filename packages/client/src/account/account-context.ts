@@ -21,12 +21,11 @@ import {
 } from '@parus/core';
 import type { ConversationIndex } from '../conversation-index.ts';
 import type { Emitter, Mutex } from '../events.ts';
-import type { CallEvent } from './call-signalling.ts';
 import type { GroupChange } from '../groups/engine-context.ts';
 import type { GroupEngine } from '../groups/group-engine.ts';
 import { FANOUT_COLLECTIONS } from '../groups/fanout-outbox.ts';
 import type { MirroredStore } from '../mirrored-store.ts';
-import type { ContactInfo, MessageInfo } from '../public-shapes.ts';
+import type { CallEvent, ContactInfo, MessageInfo } from '../public-shapes.ts';
 import type {
   AccountRecord,
   ContactRecord,

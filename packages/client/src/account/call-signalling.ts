@@ -54,43 +54,8 @@ const ENDED_KEEP_MS = 120_000;
 /** How long sending a signal waits for the relay to be connected. */
 const SIGNAL_CONNECT_MS = 10_000;
 
-export type CallEndReason = 'hangup' | 'declined' | 'busy' | 'taken' | 'timeout' | 'fingerprint' | 'failed';
-
-/** What the engine tells the UI about calls (the account's `call` event). */
-export interface CallEvent {
-  alias: string;
-  /** The call id (hex). */
-  call: string;
-  /**
-   * `incoming`: an offer rings here (sdp, fp, video). `answer`: the callee's answer (sdp).
-   * `offer`: a renegotiation by the other side (an ICE restart; sdp). `ice`: candidates.
-   * `ended`: the call is over (reason; `missed` for an incoming call never answered).
-   */
-  type: 'incoming' | 'answer' | 'offer' | 'ice' | 'ended';
-  video?: boolean;
-  sdp?: string;
-  n?: number;
-  cands?: CallCandidate[];
-  reason?: CallEndReason;
-  missed?: true;
-}
-
-/** An RTCIceServer. */
-export interface TurnServer {
-  urls: string[];
-  username: string;
-  credential: string;
-}
-
-export interface CallInfo {
-  call: string;
-  alias: string;
-  dir: 'in' | 'out';
-  video: boolean;
-  state: 'ringing' | 'active' | 'ended';
-  /** When the media connected (callConnected), ms since the epoch. */
-  connectedAt?: number;
-}
+export type { CallEndReason, CallEvent, CallInfo, TurnServer } from '../public-shapes.ts';
+import type { CallEndReason, CallEvent, CallInfo, TurnServer } from '../public-shapes.ts';
 
 interface Call {
   id: Uint8Array;
