@@ -77,6 +77,30 @@ function HistoryField(props: { id: string; h: ReturnType<typeof useHistoryChoice
   );
 }
 
+/** The account passphrase, as every device screen asks it (revoke, back up, restore, link). */
+function AccountPassphrase(props: {
+  id: string;
+  value: string;
+  onInput: (value: string) => void;
+  hint?: string;
+  autoFocus?: boolean;
+}): JSX.Element {
+  const { t } = useI18n();
+  return (
+    <Field id={props.id} label={t('devices.passphrase')} {...(props.hint ? { hint: props.hint } : {})}>
+      <input
+        id={props.id}
+        type="password"
+        autoComplete="current-password"
+        autoFocus={props.autoFocus}
+        value={props.value}
+        onInput={(e) => props.onInput(e.currentTarget.value)}
+        {...(props.hint ? { 'aria-describedby': `${props.id}-hint` } : {})}
+      />
+    </Field>
+  );
+}
+
 /** The short code, large and spaced, with the two answers. */
 function CodeCheck(props: { code: string; onAnswer: (same: boolean) => void }): JSX.Element {
   const { t } = useI18n();
@@ -186,16 +210,7 @@ function RevokeForm(props: {
     <form class="form revoke-form" onSubmit={submit}>
       <h3>{t('devices.revokeTitle', { name: props.device.name })}</h3>
       <p class="muted">{t('devices.revokeIntro')}</p>
-      <Field id="revoke-passphrase" label={t('devices.passphrase')}>
-        <input
-          id="revoke-passphrase"
-          type="password"
-          autoComplete="current-password"
-          autoFocus
-          value={pass}
-          onInput={(e) => setPass(e.currentTarget.value)}
-        />
-      </Field>
+      <AccountPassphrase id="revoke-passphrase" value={pass} onInput={setPass} autoFocus />
       <p class="form-error" role="alert">
         {error}
       </p>
@@ -425,15 +440,7 @@ export function BackupDialog(props: { session: Session; onClose: () => void }): 
     <Dialog title={t('backup.title')} onClose={props.onClose} class="backup">
       <p class="muted">{t('backup.intro')}</p>
       <form class="form" onSubmit={submit}>
-        <Field id="backup-passphrase" label={t('devices.passphrase')}>
-          <input
-            id="backup-passphrase"
-            type="password"
-            autoComplete="current-password"
-            value={pass}
-            onInput={(e) => setPass(e.currentTarget.value)}
-          />
-        </Field>
+        <AccountPassphrase id="backup-passphrase" value={pass} onInput={setPass} />
         <HistoryField id="backup" h={history} />
         <p class="form-error" role="alert">
           {error}
@@ -513,15 +520,7 @@ export function RestoreBackup(props: { onDone: (s: Session) => void; onBack: () 
             }}
           />
         </Field>
-        <Field id="restore-passphrase" label={t('devices.passphrase')}>
-          <input
-            id="restore-passphrase"
-            type="password"
-            autoComplete="current-password"
-            value={pass}
-            onInput={(e) => setPass(e.currentTarget.value)}
-          />
-        </Field>
+        <AccountPassphrase id="restore-passphrase" value={pass} onInput={setPass} />
         <Field id="restore-name" label={t('link.deviceName')} hint={t('link.deviceNameHint')}>
           <input
             id="restore-name"
@@ -662,16 +661,12 @@ export function LinkToAccount(props: { onDone: (s: Session) => void; onBack: () 
             aria-describedby="link-relay-hint"
           />
         </Field>
-        <Field id="link-passphrase" label={t('devices.passphrase')} hint={t('link.passphraseHint')}>
-          <input
-            id="link-passphrase"
-            type="password"
-            autoComplete="current-password"
-            value={pass}
-            onInput={(e) => setPass(e.currentTarget.value)}
-            aria-describedby="link-passphrase-hint"
-          />
-        </Field>
+        <AccountPassphrase
+          id="link-passphrase"
+          value={pass}
+          onInput={setPass}
+          hint={t('link.passphraseHint')}
+        />
         <p class="form-error" role="alert">
           {error}
         </p>
