@@ -9,6 +9,7 @@ import { Composer } from '../../src/components/composer.tsx';
 import { StickerView } from '../../src/components/sticker-view.tsx';
 import { TypingIndicator } from '../../src/components/typing-indicator.tsx';
 import { HTML_LANG, I18nContext, storedLang, translator } from '../../src/i18n.ts';
+import '../../src/emoji-font.css';
 import '../../src/styles.css';
 
 function Page() {
