@@ -32,8 +32,10 @@ async function buildPage(): Promise<Map<string, Uint8Array | string>> {
   })) as Rollup.RollupOutput;
   const files = new Map<string, Uint8Array | string>();
   for (const item of out.output) files.set(item.fileName, item.type === 'chunk' ? item.code : item.source);
-  const stickers = join(import.meta.dirname, '../public/stickers/parus');
-  for (const f of readdirSync(stickers)) files.set(`stickers/parus/${f}`, readFileSync(join(stickers, f)));
+  const stickers = join(import.meta.dirname, '../public/stickers');
+  for (const pack of readdirSync(stickers))
+    for (const f of readdirSync(join(stickers, pack)))
+      files.set(`stickers/${pack}/${f}`, readFileSync(join(stickers, pack, f)));
   return files;
 }
 
@@ -68,7 +70,9 @@ const stickerRequests = (page: Page): Promise<number> =>
 describe('sticker panel and StickerView', () => {
   it('loads no sticker until the panel opens; picks one; an unknown one is a placeholder', async () => {
     const { context, page, problems } = await open('zh-TW');
-    expect(await page.getByRole('img', { name: '無法顯示的貼圖' }).count()).toBe(1);
+    expect(await page.getByRole('img', { name: '這裡沒有這張貼圖：someone-elses-pack/wave' }).count()).toBe(
+      1,
+    );
     expect(await stickerRequests(page)).toBe(0);
 
     await page.getByRole('button', { name: '貼圖', exact: true }).click();
@@ -126,7 +130,9 @@ describe('sticker panel and StickerView', () => {
     const { context, page, problems } = await open('en');
     await page.getByRole('button', { name: 'Stickers' }).click();
     await page.getByRole('button', { name: 'Good night' }).waitFor({ timeout: 20_000 });
-    expect(await page.getByRole('img', { name: 'Sticker that cannot be shown' }).count()).toBe(1);
+    expect(
+      await page.getByRole('img', { name: 'Sticker not available here: someone-elses-pack/wave' }).count(),
+    ).toBe(1);
     await page.waitForFunction(() =>
       Array.from(document.querySelectorAll<HTMLImageElement>('.sticker-choice img')).every(
         (img) => img.complete && img.naturalWidth > 0,

@@ -1,0 +1,106 @@
+/**
+ * Sticker packs imported from files (decision 0058), kept by this browser in their own
+ * IndexedDB database (a preference of the browser, like the mutes; not part of an account).
+ * They are read once into memory and listed after the built-in packs; components follow
+ * changes through `useImportedPacks`. Only checked packs are stored (pack-file.ts).
+ */
+import { useEffect, useState } from 'preact/hooks';
+import type { StickerInfo, StickerPack } from './manifest.ts';
+import { PACK_LIMITS, packError, type PackFile } from './pack-file.ts';
+
+export const STICKER_DATABASE = 'parus-stickers';
+const STORE = 'packs';
+
+interface StoredPack extends PackFile {
+  added: number;
+}
+
+let packs: StickerPack[] = [];
+let loading: Promise<void> | undefined;
+const listeners = new Set<() => void>();
+
+function open(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(STICKER_DATABASE, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: 'pack' });
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error('indexedDB.open failed'));
+  });
+}
+
+async function run<T>(mode: IDBTransactionMode, work: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+  const db = await open();
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      const tx = db.transaction(STORE, mode);
+      const req = work(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = () => reject(tx.error ?? new Error('sticker pack store failed'));
+      tx.onabort = () => reject(tx.error ?? new Error('sticker pack store aborted'));
+    });
+  } finally {
+    db.close();
+  }
+}
+
+function toPack(p: StoredPack): StickerPack {
+  return {
+    pack: p.pack,
+    name: p.name,
+    imported: true,
+    stickers: p.stickers.map(
+      (s): StickerInfo => ({ pack: p.pack, id: s.id, name: s.name, url: `data:${s.type};base64,${s.data}` }),
+    ),
+  };
+}
+
+async function reload(): Promise<void> {
+  const all = (await run('readonly', (s) => s.getAll())) as StoredPack[];
+  packs = all.sort((a, b) => a.added - b.added).map(toPack);
+  for (const l of listeners) l();
+}
+
+/** Reads the stored packs once (again after a change); never throws (no packs then). */
+export function loadImportedPacks(): Promise<void> {
+  loading ??= reload().catch(() => undefined);
+  return loading;
+}
+
+export function importedPacks(): readonly StickerPack[] {
+  return packs;
+}
+
+/** Keeps a checked pack; one with the same name is replaced. QuotaError past PACK_LIMITS.packs. */
+export async function saveImportedPack(p: PackFile): Promise<void> {
+  await loadImportedPacks();
+  if (!packs.some((x) => x.pack === p.pack) && packs.length >= PACK_LIMITS.packs)
+    throw packError('too-many-packs');
+  const stored: StoredPack = { ...p, added: Date.now() };
+  await run('readwrite', (s) => s.put(stored));
+  loading = reload();
+  await loading;
+}
+
+export async function removeImportedPack(pack: string): Promise<void> {
+  await run('readwrite', (s) => s.delete(pack));
+  loading = reload();
+  await loading;
+}
+
+export function findImportedSticker(pack: string, id: string): StickerInfo | undefined {
+  return packs.find((p) => p.pack === pack)?.stickers.find((s) => s.id === id);
+}
+
+/** The imported packs, kept current (loads them on first use). */
+export function useImportedPacks(): readonly StickerPack[] {
+  const [list, setList] = useState(packs);
+  useEffect(() => {
+    const update = (): void => setList(packs);
+    listeners.add(update);
+    void loadImportedPacks().then(update);
+    return () => {
+      listeners.delete(update);
+    };
+  }, []);
+  return list;
+}
