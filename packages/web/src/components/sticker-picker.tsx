@@ -8,15 +8,9 @@ import type { JSX } from 'preact';
 import { useRef, useState } from 'preact/hooks';
 import { errorText } from '../errors.ts';
 import { useI18n, type MessageKey } from '../i18n.ts';
-import { removeImportedPack, saveImportedPack, useImportedPacks } from '../stickers/imported.ts';
+import { removeImportedPack, useImportedPacks } from '../stickers/imported.ts';
 import { PACKS } from '../stickers/manifest.ts';
-import {
-  PACK_LIMITS,
-  isPackFileError,
-  packError,
-  parsePackFile,
-  type PackRefusal,
-} from '../stickers/pack-file.ts';
+import type { PackRefusal } from '../stickers/pack-file.ts';
 
 const MANAGE = '+';
 /** The tab last shown, so the panel opens where it was left. */
@@ -38,9 +32,17 @@ const REFUSAL_TEXT: Record<PackRefusal, MessageKey> = {
   'too-many-packs': 'sticker.import.tooManyPacks',
 };
 
+/** The checks (and the core error classes they use) load only when a file is imported. */
 async function readPack(file: File): Promise<void> {
-  if (file.size > PACK_LIMITS.fileBytes) throw packError('too-large');
-  await saveImportedPack(parsePackFile(new Uint8Array(await file.arrayBuffer())));
+  const { importPackFile } = await import('../stickers/pack-file.ts');
+  await importPackFile(file);
+}
+
+/** A refusal from pack-file.ts, told by its name and reason (no import of the classes here). */
+function refusal(e: unknown): PackRefusal | undefined {
+  if (!(e instanceof Error) || (e.name !== 'DecodeError' && e.name !== 'QuotaError')) return undefined;
+  const reason = (e as { reason?: unknown }).reason;
+  return typeof reason === 'string' && reason in REFUSAL_TEXT ? (reason as PackRefusal) : undefined;
 }
 
 export function StickerPicker(props: { onPick: (pack: string, id: string) => void }): JSX.Element {
@@ -69,7 +71,8 @@ export function StickerPicker(props: { onPick: (pack: string, id: string) => voi
       await readPack(f);
       setStatus({ error: false, text: t('sticker.import.done') });
     } catch (e) {
-      setStatus({ error: true, text: isPackFileError(e) ? t(REFUSAL_TEXT[e.reason]) : errorText(e, t) });
+      const reason = refusal(e);
+      setStatus({ error: true, text: reason ? t(REFUSAL_TEXT[reason]) : errorText(e, t) });
     }
   };
 

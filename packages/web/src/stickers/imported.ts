@@ -2,13 +2,16 @@
  * Sticker packs imported from files (decision 0058), kept by this browser in their own
  * IndexedDB database (a preference of the browser, like the mutes; not part of an account).
  * They are read once into memory and listed after the built-in packs; components follow
- * changes through `useImportedPacks`. Only checked packs are stored (pack-file.ts).
+ * changes through `useImportedPacks`. Only checked packs are stored (pack-file.ts). This
+ * module is on the first screen's path (StickerView); the checks load only on an import.
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { StickerInfo, StickerPack } from './manifest.ts';
-import { PACK_LIMITS, packError, type PackFile } from './pack-file.ts';
+import type { PackFile } from './pack-file.ts';
 
 export const STICKER_DATABASE = 'parus-stickers';
+/** Imported packs kept by one browser (pack-file.ts refuses one more with a QuotaError). */
+export const MAX_IMPORTED_PACKS = 16;
 const STORE = 'packs';
 
 interface StoredPack extends PackFile {
@@ -70,11 +73,11 @@ export function importedPacks(): readonly StickerPack[] {
   return packs;
 }
 
-/** Keeps a checked pack; one with the same name is replaced. QuotaError past PACK_LIMITS.packs. */
+/**
+ * Keeps a pack checked by pack-file.ts (`importPackFile`, which also keeps the count within
+ * MAX_IMPORTED_PACKS); one with the same name is replaced.
+ */
 export async function saveImportedPack(p: PackFile): Promise<void> {
-  await loadImportedPacks();
-  if (!packs.some((x) => x.pack === p.pack) && packs.length >= PACK_LIMITS.packs)
-    throw packError('too-many-packs');
   const stored: StoredPack = { ...p, added: Date.now() };
   await run('readwrite', (s) => s.put(stored));
   loading = reload();

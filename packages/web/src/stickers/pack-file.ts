@@ -16,6 +16,7 @@
  * `reason` names the rule; nothing is stored.
  */
 import { DecodeError, QuotaError } from '@parus/core';
+import { MAX_IMPORTED_PACKS, importedPacks, loadImportedPacks, saveImportedPack } from './imported.ts';
 import { isBuiltInPack } from './manifest.ts';
 
 export const PACK_FORMAT = 'parus-stickers/1';
@@ -27,7 +28,7 @@ export const PACK_LIMITS = {
   totalImageBytes: 3 * 1024 * 1024,
   nameChars: 40,
   /** Imported packs kept by one browser. */
-  packs: 16,
+  packs: MAX_IMPORTED_PACKS,
 } as const;
 
 export type PackImageType = 'image/svg+xml' | 'image/png' | 'image/webp';
@@ -192,4 +193,19 @@ export function parsePackFile(bytes: Uint8Array): PackFile {
 /** The file for a pack (what `parsePackFile` reads): for tests and for pack makers. */
 export function encodePackFile(p: PackFile): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({ format: PACK_FORMAT, ...p }));
+}
+
+/**
+ * Imports a pack file chosen by the user: checked whole (parsePackFile), kept within the
+ * number of packs a browser keeps, then stored. A refusal changes nothing.
+ */
+export async function importPackFile(file: Blob): Promise<PackFile> {
+  if (file.size > PACK_LIMITS.fileBytes) throw packError('too-large');
+  const p = parsePackFile(new Uint8Array(await file.arrayBuffer()));
+  await loadImportedPacks();
+  const have = importedPacks();
+  if (!have.some((x) => x.pack === p.pack) && have.length >= PACK_LIMITS.packs)
+    throw packError('too-many-packs');
+  await saveImportedPack(p);
+  return p;
 }
