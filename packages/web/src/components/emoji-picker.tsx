@@ -6,7 +6,7 @@
  * that ends a composition picks nothing; Enter after it picks the first match.
  */
 import type { JSX } from 'preact';
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { EMOJI } from '../compose/emoji.ts';
 import { queryWords, searchEmoji } from '../compose/emoji-keywords.ts';
 import { useI18n } from '../i18n.ts';
@@ -18,6 +18,26 @@ export function EmojiPicker(props: { onPick: (emoji: string) => void }): JSX.Ele
   const [index, setIndex] = useState(0);
   const [query, setQuery] = useState('');
   const composing = useRef(false);
+  const searchBox = useRef<HTMLInputElement>(null);
+  // Composition events by hand: Preact keeps the case of `onCompositionStart` for events the
+  // element has no `on…` property for, so that listener would wait for "CompositionStart".
+  useEffect(() => {
+    const el = searchBox.current;
+    if (!el) return;
+    const start = (): void => {
+      composing.current = true;
+    };
+    const end = (): void => {
+      composing.current = false;
+      setQuery(el.value);
+    };
+    el.addEventListener('compositionstart', start);
+    el.addEventListener('compositionend', end);
+    return () => {
+      el.removeEventListener('compositionstart', start);
+      el.removeEventListener('compositionend', end);
+    };
+  }, []);
   const found = queryWords(query).length > 0 ? searchEmoji(ALL, query) : undefined;
   const tabs = useRef<Array<HTMLButtonElement | null>>([]);
   const category = EMOJI[index] ?? EMOJI[0]!;
@@ -36,15 +56,10 @@ export function EmojiPicker(props: { onPick: (emoji: string) => void }): JSX.Ele
           placeholder={t('emoji.searchHint')}
           maxLength={40}
           autoComplete="off"
-          onCompositionStart={() => {
-            composing.current = true;
-          }}
-          onCompositionEnd={(e) => {
-            composing.current = false;
-            setQuery(e.currentTarget.value);
-          }}
+          ref={searchBox}
           onInput={(e) => {
-            if (!composing.current) setQuery(e.currentTarget.value);
+            if (!composing.current && !(e as unknown as InputEvent).isComposing)
+              setQuery(e.currentTarget.value);
           }}
           onKeyDown={(e) => {
             if (e.key !== 'Enter' || e.isComposing || e.keyCode === 229 || composing.current) return;
