@@ -227,22 +227,32 @@ describe('the shipped emoji font', () => {
   const css = readFileSync(join(import.meta.dirname, '../src/emoji-font.css'), 'utf8');
   const styles = readFileSync(join(import.meta.dirname, '../src/styles.css'), 'utf8');
 
-  it('comes from the npm package, woff2 only, and leaves ASCII and Latin-1 to the text font', () => {
+  it('comes from the npm package as one woff2 file and leaves ASCII and Latin-1 to the text font', () => {
     const srcs = [...css.matchAll(/src: url\('([^']+)'\)/g)].map((m) => m[1]!);
-    expect(srcs.length).toBeGreaterThan(5);
-    for (const s of srcs) {
-      expect(s).toMatch(/^@fontsource\/noto-color-emoji\/files\/noto-color-emoji-\d+-400-normal\.woff2$/);
-      expect(statSync(join(import.meta.dirname, '../../../node_modules', s)).size).toBeGreaterThan(0);
+    expect(srcs).toEqual(['twemoji-colr-font/twemoji.woff2']);
+    expect(statSync(join(import.meta.dirname, '../../../node_modules', srcs[0]!)).size).toBeGreaterThan(
+      100_000,
+    );
+    const ranges = [...css.matchAll(/unicode-range:([^;]+);/g)].map((m) => m[1]!);
+    expect(ranges).toHaveLength(1);
+    const parts = ranges[0]!.trim().split(/,\s*/);
+    for (const part of parts) {
+      const [a, b] = part
+        .replace('U+', '')
+        .split('-')
+        .map((x) => parseInt(x, 16));
+      expect(b ?? a!, part).toBeGreaterThan(0xff);
     }
-    for (const [, range] of css.matchAll(/unicode-range: ([^;]+);/g)) {
-      for (const part of range!.split(/,\s*/)) {
+    // The emoji of the picker are all inside it.
+    const inRange = (cp: number): boolean =>
+      parts.some((part) => {
         const [a, b] = part
           .replace('U+', '')
           .split('-')
           .map((x) => parseInt(x, 16));
-        expect(b ?? a!, part).toBeGreaterThan(0xff);
-      }
-    }
+        return cp >= a! && cp <= (b ?? a!);
+      });
+    for (const e of EMOJI.flatMap((c) => c.emoji)) expect(inRange(e.codePointAt(0)!), e).toBe(true);
     expect(styles).toMatch(/font-family:\s*'Parus Emoji',/);
   });
 });

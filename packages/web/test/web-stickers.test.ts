@@ -5,7 +5,8 @@
 // placeholder, then the picture once they import the same file; a malformed or unsafe file
 // is refused with its message and changes nothing; a pack is removed. Emoji search finds
 // by Chinese (typed through an IME composition) and English words, and an emoji is drawn
-// with the shipped Noto Color Emoji font, not a system font (this machine has no emoji font).
+// with the shipped Twemoji colour font, in colour, not a system font (this machine has no
+// emoji font: without the shipped one 🧋 is tofu).
 import type { CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WAIT, createAccount, openPerson, shot, startWorld, type Person, type World } from './helpers/app.ts';
@@ -101,6 +102,33 @@ async function renderedFonts(
   return fonts;
 }
 
+/** How many pixels of a PNG are clearly coloured (not grey, white or black), counted by Chromium. */
+async function colouredPixels(w: World, png: Buffer): Promise<number> {
+  const page = await w.browser.newPage();
+  try {
+    return await page.evaluate(async (b64) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${b64}`;
+      await img.decode();
+      const canvas = document.createElement('canvas');
+      canvas.width = img.width;
+      canvas.height = img.height;
+      const ctx = canvas.getContext('2d')!;
+      ctx.drawImage(img, 0, 0);
+      const d = ctx.getImageData(0, 0, img.width, img.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        const max = Math.max(d[i]!, d[i + 1]!, d[i + 2]!);
+        const min = Math.min(d[i]!, d[i + 1]!, d[i + 2]!);
+        if (max - min > 60) n++;
+      }
+      return n;
+    }, png.toString('base64'));
+  } finally {
+    await page.close();
+  }
+}
+
 beforeAll(async () => {
   world = await startWorld();
   [amei, ming] = await Promise.all([openPerson(world), openPerson(world)]);
@@ -141,7 +169,7 @@ describe('stickers and emoji in the browser', () => {
         (img) => img.complete && img.naturalWidth > 0,
       ),
     );
-    await shot(amei.page, 'zh-TW-50-sticker-packs');
+    await shot(amei.page, 'zh-TW-58-0-sticker-packs');
 
     await sendSticker(amei.page, '臺灣藍鵲', '早安');
     expect(await seeSticker(ming.page, '阿美', 'bluemagpie', 'morning')).toBe('貼圖：早安');
@@ -154,7 +182,7 @@ describe('stickers and emoji in the browser', () => {
     await openStickers(ming.page);
     await picker(ming.page).getByRole('tab', { name: '五色鳥' }).click();
     expect(await ming.page.evaluate(() => document.scrollingElement!.scrollWidth)).toBeLessThanOrEqual(390);
-    await shot(ming.page, 'zh-TW-51-sticker-packs-390');
+    await shot(ming.page, 'zh-TW-58-1-sticker-packs-390');
     await sendSticker(ming.page, '五色鳥', '真的假的');
     expect(await seeSticker(amei.page, '小明', 'barbet', 'really')).toBe('貼圖：真的假的');
     expect([...amei.problems, ...ming.problems]).toEqual([]);
@@ -181,13 +209,13 @@ describe('stickers and emoji in the browser', () => {
     await input.setInputFiles(packFile({ ...PACK, pack: 'bluemagpie' }));
     await picker(page).getByRole('alert').getByText('和內建貼圖組同名').waitFor(WAIT);
     expect(await picker(page).getByRole('tab').count()).toBe(5);
-    await shot(page, 'zh-TW-52-sticker-import-refused');
+    await shot(page, 'zh-TW-58-2-sticker-import-refused');
 
     await input.setInputFiles(packFile(PACK));
     await picker(page).getByRole('status').getByText('已匯入貼圖組').waitFor(WAIT);
     expect(await picker(page).getByRole('tab').count()).toBe(6);
     await picker(page).getByRole('list', { name: '已匯入的貼圖組' }).getByText('我家的貓').waitFor(WAIT);
-    await shot(page, 'zh-TW-53-sticker-imported');
+    await shot(page, 'zh-TW-58-3-sticker-imported');
     await sendSticker(page, '我家的貓', '咪咪');
     await messages(page, '小明')
       .locator('.msg-out img.sticker[data-pack="my-cats"][data-id="mimi"]')
@@ -197,7 +225,7 @@ describe('stickers and emoji in the browser', () => {
     const missing = messages(ming.page, '阿美').getByRole('img', { name: '這裡沒有這張貼圖：my-cats/mimi' });
     await missing.waitFor(WAIT);
     expect(await missing.textContent()).toBe('mimi');
-    await shot(ming.page, 'zh-TW-54-sticker-not-here-390');
+    await shot(ming.page, 'zh-TW-58-4-sticker-not-here-390');
     // Once 小明 imports the same file, the sticker is drawn in place.
     await openStickers(ming.page);
     await picker(ming.page).getByRole('tab', { name: '匯入或移除貼圖組' }).click();
@@ -247,8 +275,9 @@ describe('stickers and emoji in the browser', () => {
       await panel.getByText('找不到符合的表情符號').waitFor(WAIT);
       await search.fill('cat');
       await results.getByRole('button', { name: '🐱' }).waitFor(WAIT);
-      if (p === amei) await shot(page, 'zh-TW-55-emoji-search');
-      else await shot(page, 'zh-TW-56-emoji-search-390');
+      await page.waitForFunction(() => document.fonts.status === 'loaded', undefined, WAIT);
+      if (p === amei) await shot(page, 'zh-TW-58-5-emoji-search');
+      else await shot(page, 'zh-TW-58-6-emoji-search-390');
       await cdp.detach();
       // Enter picks the first match into the message box.
       await search.press('Enter');
@@ -284,9 +313,12 @@ describe('stickers and emoji in the browser', () => {
         const all = await renderedFonts(cdp, '[data-emoji-probe]');
         return all.filter((f) => f.isCustomFont).map((f) => f.familyName);
       }, WAIT)
-      .toContain('Noto Color Emoji');
+      .toContain('Twemoji Mozilla');
+    // And it is drawn in colour: the cat's orange and the tea's brown, not a grey box or nothing.
+    const png = await ming.page.locator('[data-emoji-probe]').screenshot();
+    expect(await colouredPixels(world, png)).toBeGreaterThan(100);
     await cdp.detach();
-    await shot(ming.page, 'zh-TW-57-emoji-font-390');
+    await shot(ming.page, 'zh-TW-58-7-emoji-font-390');
     expect([...amei.problems, ...ming.problems]).toEqual([]);
   }, 120_000);
 });
