@@ -442,7 +442,8 @@ async function run(cfg: LoadConfig): Promise<void> {
   if (cfg.target === 'relay') {
     // Every message received was acked, and every ack answered: none counted twice or lost.
     const acked = answering.reduce((sum, c) => sum + (c.ackedIds ?? 0), 0);
-    if (acked !== meter.received) errors['acks answered ≠ messages received'] = Math.abs(acked - meter.received);
+    if (acked !== meter.received)
+      errors['acks answered ≠ messages received'] = Math.abs(acked - meter.received);
   }
   const measuredMs = Math.min(meter.measureEnd, performance.now()) - meter.measureStart;
   const upBytes = relaySendFrameBytes(cfg.bodyBytes);

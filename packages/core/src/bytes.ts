@@ -51,7 +51,9 @@ const asciiDecoder = new TextDecoder('latin1');
  * about twice as fast as a TextDecoder call for such short inputs (docs/decisions/0051).
  */
 const SHORT_HEX = 64;
-const shortCodes: number[][] = Array.from({ length: SHORT_HEX + 1 }, (_, n) => new Array<number>(2 * n).fill(48));
+const shortCodes: number[][] = Array.from({ length: SHORT_HEX + 1 }, (_, n) =>
+  new Array<number>(2 * n).fill(48),
+);
 
 /**
  * Lower-case hex. Ids are map keys on the relay's hot paths and kept there for as long as a
