@@ -113,6 +113,8 @@ class Meter {
 interface Answering {
   fired: number;
   oks: number;
+  /** Message ids the relay's `ok`s to acks acknowledged (a batch counts each of its ids). */
+  ackedIds?: number;
   readonly errors: Map<string, number>;
 }
 
@@ -146,7 +148,9 @@ async function setupRelay(cfg: LoadConfig, meter: Meter, pump: (c: Client) => vo
     conn.onMsg = (frame: MsgFrame) => {
       const delivered = openDelivery(key, frame.mid, frame.body);
       const seq = new DataView(delivered.body.buffer, delivered.body.byteOffset).getUint32(0);
-      conn.ack(ids.rid, frame.mid, rk.secretKey);
+      // As the account engine acks (client relay-connection.ts): the deliveries of one turn
+      // in one batched ack per queue, answered by one ok (docs/decisions/0051).
+      conn.ackBatched(ids.rid, frame.mid, rk.secretKey);
       const sender = clients[partner(i)]!;
       meter.arrived(sender, seq);
       pump(sender);
@@ -435,6 +439,12 @@ async function run(cfg: LoadConfig): Promise<void> {
   const errors: Record<string, number> = {};
   if (meter.unexpected > 0) errors['unexpected delivery'] = meter.unexpected;
   for (const c of answering) for (const [code, n] of c.errors) errors[code] = (errors[code] ?? 0) + n;
+  if (cfg.target === 'relay') {
+    // Every message received was acked, and every ack answered: none counted twice or lost.
+    const acked = answering.reduce((sum, c) => sum + (c.ackedIds ?? 0), 0);
+    if (acked !== meter.received)
+      errors['acks answered ≠ messages received'] = Math.abs(acked - meter.received);
+  }
   const measuredMs = Math.min(meter.measureEnd, performance.now()) - meter.measureStart;
   const upBytes = relaySendFrameBytes(cfg.bodyBytes);
   const result: LoadResult = {

@@ -159,6 +159,7 @@ export class BenchRelayClient {
 
   ack(rid: Uint8Array, mid: Uint8Array, rkSecret: Uint8Array): void {
     const frame: AckFrame = { t: 'ack', id: this.takeId(), rid, mid, auth: NO_AUTH };
+    this.batchSizes.set(frame.id, 1);
     this.fire(this.authed(frame, rkSecret));
   }
 
@@ -255,7 +256,8 @@ export class BenchRelayClient {
       }
       if (frame.t === 'ok') {
         this.oks += 1;
-        this.ackedIds += this.batchSizes.get(frame.id) ?? 1;
+        // Only a batched ack's answer acknowledges ids (a send's answers none).
+        this.ackedIds += this.batchSizes.get(frame.id) ?? 0;
       }
       if (frame.id !== undefined) this.batchSizes.delete(frame.id);
       else this.count(frame.t === 'err' ? frame.code : 'unexpected ids');

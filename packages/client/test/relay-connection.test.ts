@@ -260,6 +260,89 @@ describe('RelayConnection', () => {
     }
   });
 
+  it('acks 1:1 deliveries in batches across a relay restart: what was not acked comes again, and nothing is left', async () => {
+    const dir = dataDir();
+    let relay = await startRelay({ port: 0, dataDir: dir });
+    const port = relay.port;
+    const sent: ClientFrame[] = [];
+    const inner = nodeTransport();
+    const transport: Transport = {
+      async connect(url, signal) {
+        const c = await inner.connect(url, signal);
+        return {
+          send: (data) => {
+            sent.push(decodeClientFrame(data));
+            c.send(data);
+          },
+          close: () => c.close(),
+          onMessage: (h) => c.onMessage(h),
+          onClose: (h) => c.onClose(h),
+        };
+      },
+    };
+    const seen: string[] = [];
+    let gate: Promise<void> | undefined;
+    let open: () => void = () => {};
+    const conn = new RelayConnection({
+      address: relay.address,
+      transport,
+      rng: systemRandom,
+      minBackoffMs: 20,
+      maxBackoffMs: 200,
+      onMessage: async (_rid, mid) => {
+        seen.push(toHex(mid));
+        // The first burst's handling waits until the relay is gone: its acks cannot reach it.
+        if (gate) await gate;
+      },
+    });
+    try {
+      await conn.start();
+      const rk = generateDhKeyPair(systemRandom);
+      const rdh = generateDhKeyPair(systemRandom);
+      const ids = await conn.command({ t: 'new', rk: rk.publicKey, rdh: rdh.publicKey }, rk.secretKey);
+      if (ids.t !== 'ids') throw new Error('expected ids');
+      await conn.subscribe(ids.rid, rk.secretKey);
+      const burst = (from: number): Promise<unknown> =>
+        Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            conn.command({ t: 'send', sid: ids.sid, body: utf8(`m${from + i}`) }),
+          ),
+        );
+      // Ten delivered and acked in batches before the restart.
+      await burst(0);
+      await waitFor(() => seen.length === 10);
+      await conn.drained();
+      await waitFor(() => relay.stats().messages === 0);
+      const before = new Set(seen);
+      // Ten more answered `ok` (durable or acked) while their recipient holds their acks.
+      gate = new Promise((resolve) => (open = resolve));
+      await burst(10);
+      await waitFor(() => seen.length > 10);
+      await relay.close();
+      await waitFor(() => !conn.connected);
+      open();
+      await conn.drained(); // the batch finds no relay: nothing is acked
+      gate = undefined;
+      sent.length = 0;
+      relay = await startRelay({ port, dataDir: dir });
+      await conn.whenConnected(10_000);
+      // Every one of the ten comes again after the re-subscription; none of the first ten does.
+      await waitFor(() => new Set(seen).size === 20 && relay.stats().messages === 0, 20_000);
+      await conn.drained();
+      const again = seen.slice(seen.length - 10);
+      expect(again.filter((mid) => before.has(mid))).toEqual([]);
+      expect(new Set(again).size).toBe(10);
+      // And their acks went in batches (fewer frames than messages), every id once.
+      const acks = sent.filter((f): f is AckFrame => f.t === 'ack');
+      expect(acks.length).toBeLessThan(10);
+      const acked = acks.flatMap((f) => (f.mids ? splitAckIds(f.mids) : [f.mid!])).map(toHex);
+      expect(acked.sort()).toEqual([...again].sort());
+    } finally {
+      conn.close();
+      await relay.close();
+    }
+  });
+
   it('keeps a burst within the rate the relay announces, in order; unpaced frames wait at the relay, none refused', async () => {
     // 20 frames a second, 10 at once.
     const limits = { framesPerSecond: 20, frameBurst: 10 };

@@ -251,8 +251,50 @@ export function splitSids(packed: Uint8Array): Uint8Array[] {
  * The plaintext the relay seals into each queue (relay-protocol.ts sealDelivery): the same
  * CBOR {ts, body} for every queue of one `fsend`, so it is encoded once.
  */
-export function encodeDeliveryPlaintext(ts: number, body: Uint8Array): Uint8Array {
-  return encodeCbor({ ts, body });
+export function encodeDeliveryPlaintext(
+  ts: number,
+  body: Uint8Array,
+  /** Where the bytes go (the relay's slab); every byte of the array is written. */
+  alloc: (size: number) => Uint8Array = (size) => new Uint8Array(size),
+): Uint8Array {
+  // Laid out directly, byte for byte what encodeCbor({ts, body}) gives (a map of two,
+  // "ts" then "body", each head in its shortest form): one per 1:1 message on the relay's
+  // hot path, where the generic encoder cost ~5 % of its time (docs/decisions/0051).
+  if (!Number.isSafeInteger(ts) || ts < 0) return encodeCbor({ ts, body });
+  const tsHead = headBytes(ts);
+  const bodyHead = headBytes(body.length);
+  const out = alloc(PLAINTEXT_TS.length + tsHead + PLAINTEXT_BODY.length + bodyHead + body.length);
+  out.set(PLAINTEXT_TS, 0);
+  let at = writeHead(out, PLAINTEXT_TS.length, 0x00, ts, tsHead);
+  out.set(PLAINTEXT_BODY, at);
+  at = writeHead(out, at + PLAINTEXT_BODY.length, 0x40, body.length, bodyHead);
+  out.set(body, at);
+  return out;
+}
+
+/** CBOR map(2), text "ts"; then text "body". */
+const PLAINTEXT_TS = Uint8Array.of(0xa2, 0x62, 0x74, 0x73);
+const PLAINTEXT_BODY = Uint8Array.of(0x64, 0x62, 0x6f, 0x64, 0x79);
+
+/** Bytes of the shortest CBOR head of an unsigned integer `n` (a safe integer). */
+function headBytes(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
+}
+
+/** Writes the head (major type bits `major`, argument `n`, `bytes` long) at `at`; returns the end. */
+function writeHead(out: Uint8Array, at: number, major: number, n: number, bytes: number): number {
+  if (bytes === 1) {
+    out[at] = major | n;
+    return at + 1;
+  }
+  out[at] = major | (bytes === 2 ? 24 : bytes === 3 ? 25 : bytes === 5 ? 26 : 27);
+  // Big-endian, from the last byte up (n is a safe integer: division, not shifts, past 32 bits).
+  let rest = n;
+  for (let i = at + bytes - 1; i > at; i--) {
+    out[i] = rest % 256;
+    rest = Math.floor(rest / 256);
+  }
+  return at + bytes;
 }
 
 /**

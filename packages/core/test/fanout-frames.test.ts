@@ -153,6 +153,23 @@ describe('shared delivery sealing', () => {
   });
 });
 
+describe('delivery plaintext', () => {
+  it('is laid out byte for byte as the generic encoder makes {ts, body}, for every head length', () => {
+    const bodies = [0, 1, 23, 24, 255, 256, 65_535, 65_536].map((n) => rand(n));
+    const times = [0, 1, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, Date.now(), 2 ** 53 - 1, -1];
+    for (const ts of times)
+      for (const body of bodies) {
+        const label = `ts ${ts}, ${body.length} bytes`;
+        const generic = Buffer.from(encodeCbor({ ts, body }));
+        expect(Buffer.from(encodeDeliveryPlaintext(ts, body)).equals(generic), label).toBe(true);
+        // Into an array that held other bytes (the relay's slab): every byte is written.
+        const dirty = encodeDeliveryPlaintext(ts, body, (size) => new Uint8Array(size).fill(0xee));
+        expect(Buffer.from(dirty).equals(generic), label).toBe(true);
+      }
+    expect(() => encodeDeliveryPlaintext(1.5, rand(1))).toThrow(UsageError);
+  });
+});
+
 describe('msg frame encoding', () => {
   it('is the canonical CBOR of the frame for every body-length class', () => {
     for (const n of [0, 1, 23, 24, 255, 256, 65_535, 65_536, MAX_BODY_BYTES + 256]) {

@@ -33,6 +33,7 @@ import type {
   SubFrame,
   TurnFrame,
 } from '@parus/core';
+import { deliverySlab } from './byte-slab.ts';
 import type { CommandContext } from './command-context.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import type { FanoutHandler } from './fanout.ts';
@@ -73,6 +74,8 @@ export interface CommandHandlerOptions {
   /** TURN for calls (turn.ts, decision 0046), when the operator set it up. */
   turn?: TurnConfig;
 }
+
+const takeSlabBytes = (size: number): Uint8Array => deliverySlab.take(size);
 
 export class CommandHandler {
   constructor(private readonly opts: CommandHandlerOptions) {}
@@ -186,7 +189,8 @@ export class CommandHandler {
       queue.queueKey,
       wireRng.bytes(DELIVERY_NONCE_BYTES),
       mid,
-      encodeDeliveryPlaintext(ts, sent),
+      // Sealed at once and dropped: carved from the slab rather than an array of its own.
+      encodeDeliveryPlaintext(ts, sent, takeSlabBytes),
     );
     const { message, settled } = await this.opts.store.accept(
       { rid: queue.rid, mid, ts, body, expires: ts + this.opts.messageTtlMs },

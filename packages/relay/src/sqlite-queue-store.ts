@@ -663,10 +663,20 @@ export class SqliteQueueStore implements QueueStore {
    * first when it does not). Returns the message.
    */
   private checkedAppend(key: string, message: NewMessage, opts: AppendOptions, delta: Delta): NewMessage {
-    const row = this.stmt.queueSk.get(message.rid);
     const usage = this.heldBy(key, message.rid);
-    if (!row || !usage) throw new NotFoundError('no such queue');
-    if (!sameKey(row.sk === null ? null : bytes(row.sk), opts.checkedSk)) {
+    if (!usage) throw new NotFoundError('no such queue');
+    // A cached record is what the database says: the write that secures or deletes a queue
+    // evicts it as it runs (forgetQueue), so a send to a busy queue reads nothing here
+    // (docs/decisions/0051).
+    const cached = this.queueCache.get('r' + key);
+    let sk: Uint8Array | null;
+    if (cached) sk = cached.sk;
+    else {
+      const row = this.stmt.queueSk.get(message.rid);
+      if (!row) throw new NotFoundError('no such queue');
+      sk = row.sk === null ? null : bytes(row.sk);
+    }
+    if (!sameKey(sk, opts.checkedSk)) {
       throw new AuthError('queue was secured with another sender key');
     }
     let { n: count, b: size } = usage;

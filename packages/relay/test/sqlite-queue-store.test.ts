@@ -110,6 +110,32 @@ describe('SqliteQueueStore', () => {
     expect(await s.queueByRid(q.rid)).toBeUndefined();
   });
 
+  it('checks a send against the cached record only while it says what the database does', async () => {
+    // A send's check reads the cached record, not the database (decision 0051): a secure or a
+    // delete queued in the same commit ahead of the send must still refuse it.
+    const s = store({ ackWaitMs: 10_000 });
+    const q = queue();
+    await s.createQueue(q);
+    expect((await s.queueByRid(q.rid))?.sk).toBeNull(); // cached
+    const sk = bytes(32);
+    const [secured, stale, fresh] = await Promise.allSettled([
+      s.secureQueue(q.rid, sk),
+      s.accept(message(q), { checkedSk: null }),
+      s.accept(message(q), { checkedSk: sk }),
+    ]);
+    expect(secured).toMatchObject({ status: 'fulfilled', value: 'secured' });
+    expect(stale.status === 'rejected' && stale.reason).toBeInstanceOf(AuthError);
+    expect(fresh.status).toBe('fulfilled');
+    expect((await s.queueByRid(q.rid))?.sk).toEqual(sk); // cached again, secured
+    await expect(s.accept(message(q), { checkedSk: null })).rejects.toBeInstanceOf(AuthError);
+    const [deleted, gone] = await Promise.allSettled([
+      s.deleteQueue(q.rid),
+      s.accept(message(q), { checkedSk: sk }),
+    ]);
+    expect(deleted.status).toBe('fulfilled');
+    expect(gone.status === 'rejected' && gone.reason).toBeInstanceOf(NotFoundError);
+  });
+
   it('counts bytes against the quota', async () => {
     const s = store({ maxQueueBytes: 100 });
     const q = queue();
