@@ -42,16 +42,12 @@ export class PostgresFanoutStore implements FanoutStore {
   }
 
   async list(lid: Uint8Array): Promise<FanoutList | undefined> {
-    try {
-      const r = await this.queues.db.pool.query<{ fk: Buffer; entries: number }>(
-        'SELECT fk, entries FROM fanout_lists WHERE lid = $1',
-        [lid],
-      );
-      const row = r.rows[0];
-      return row ? { fk: bytes(row.fk), entries: row.entries } : undefined;
-    } catch (cause) {
-      throw new StorageError('fan-out list read failed', { cause });
-    }
+    const rows = await this.queues.read<{ fk: Buffer; entries: number }>(
+      'SELECT fk, entries FROM fanout_lists WHERE lid = $1',
+      [lid],
+    );
+    const row = rows[0];
+    return row ? { fk: bytes(row.fk), entries: row.entries } : undefined;
   }
 
   createList(lid: Uint8Array, fk: Uint8Array, now: number): Promise<void> {

@@ -107,6 +107,8 @@ export class PostgresQueueStore implements QueueStore {
   private inFlight: Promise<void> | undefined;
   private closed = false;
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** Settles after the last read called so far (see read). */
+  private lastRead: Promise<void> = Promise.resolve();
   /** No messages are held for their acks here (see the header); for the relay's stats. */
   readonly heldCounts = { acked: 0, written: 0 };
 
@@ -377,13 +379,26 @@ export class PostgresQueueStore implements QueueStore {
 
   // ---- Internals -----------------------------------------------------------------------
 
-  private async read<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
-    if (this.closed) throw new StorageError('queue store is closed');
-    try {
-      return (await this.db.pool.query<R>(sql, params)).rows;
-    } catch (cause) {
-      throw new StorageError('queue database read failed', { cause });
-    }
+  /**
+   * A read on the pool. Reads run side by side on several connections but settle in the
+   * order they were called, as the SQLite store's do: the relay reads a queue before each
+   * send, and a connection's sends must reach the group commit in the order they came.
+   */
+  read<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    if (this.closed) return Promise.reject(new StorageError('queue store is closed'));
+    const query = this.db.pool.query<R>(sql, params).then(
+      (r) => r.rows,
+      (cause: unknown) => {
+        throw new StorageError('queue database read failed', { cause });
+      },
+    );
+    const previous = this.lastRead;
+    const ordered = previous.then(() => query);
+    this.lastRead = ordered.then(
+      () => {},
+      () => {},
+    );
+    return ordered;
   }
 
   private write<T>(run: (c: pg.PoolClient, delta: Delta) => Promise<T>): Promise<T> {
