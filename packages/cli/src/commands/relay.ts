@@ -45,8 +45,11 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
   const store = str(values, 'store');
   const keySecret = str(values, 'key-secret');
   if (store !== undefined && !/^postgres(ql)?:\/\//.test(store))
-    throw new UsageError('--store takes postgres://USER@HOST:PORT/DB (without it the relay keeps SQLite in --data)');
-  if ((store !== undefined) !== (keySecret !== undefined)) throw new UsageError('--store and --key-secret go together');
+    throw new UsageError(
+      '--store takes postgres://USER@HOST:PORT/DB (without it the relay keeps SQLite in --data)',
+    );
+  if ((store !== undefined) !== (keySecret !== undefined))
+    throw new UsageError('--store and --key-secret go together');
   const turnUrls = (values.turn as unknown as string[] | undefined) ?? [];
   const turnSecretFile = str(values, 'turn-secret');
   if (turnUrls.length > 0 !== (turnSecretFile !== undefined))
