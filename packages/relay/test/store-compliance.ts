@@ -141,6 +141,23 @@ export function storeCompliance(backend: StoreBackend): void {
       expect(s.counts().messages).toBe(2);
     });
 
+    it('a write refused by the database in a turn leaves the others of the turn stored', async () => {
+      const { queues: s } = await open();
+      const q = queue();
+      await s.createQueue(q);
+      const [sent, dup, after] = await Promise.allSettled([
+        s.append(message(q), { checkedSk: null }),
+        s.createQueue({ ...queue(), sid: q.sid }),
+        s.append(message(q), { checkedSk: null }),
+      ]);
+      expect(sent.status).toBe('fulfilled');
+      expect((dup as PromiseRejectedResult).reason).toBeInstanceOf(StorageError);
+      expect(after.status).toBe('fulfilled');
+      await s.flush();
+      expect(await s.pendingCount(q.rid, 0)).toBe(2);
+      expect(s.counts()).toEqual({ queues: 1, messages: 2 });
+    });
+
     it('secures once: the same key is unchanged, another is ProtocolError, no queue is NotFound', async () => {
       const { queues: s } = await open();
       const q = queue();
