@@ -130,6 +130,7 @@ export class PostgresQueueStore implements QueueStore {
     await store.refresh();
     const every = opts.refreshMs ?? 10_000;
     const tick = (): void => {
+      if (store.closed) return;
       store.refreshTimer = setTimeout(() => {
         store.refresh().then(tick, tick);
       }, every);
