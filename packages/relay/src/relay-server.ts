@@ -16,26 +16,31 @@ import {
   RELAY_PROTOCOL_VERSION,
   TokenBucket,
   TransportError,
+  UsageError,
   initCrypto,
+  wipe,
 } from '@parus/core';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { BlobCommandHandler } from './blob-commands.ts';
-import { BlobStore } from './blob-store.ts';
+import { BlobStore } from './stores/sqlite/blob-store.ts';
 import { CardCommandHandler } from './card-commands.ts';
-import { CardStore } from './card-store.ts';
+import type { CardRecords } from './card-records.ts';
+import { CardStore } from './stores/sqlite/card-store.ts';
 import { CommandHandler } from './commands.ts';
 import { RelayConnection } from './connection.ts';
 import { FanoutHandler } from './fanout.ts';
-import { SqliteFanoutStore } from './sqlite-fanout-store.ts';
 import type { ConnectionCounters } from './connection.ts';
 import { nodeRandom, pooledRandom } from './node-random.ts';
 import { resolveLimits } from './relay-limits.ts';
 import type { RelayLimits } from './relay-limits.ts';
 import { loadOrCreateServerKeys, relayAddressFor } from './server-keys.ts';
+import type { ServerKeys } from './server-keys.ts';
 import { SourceAddresses } from './source-addresses.ts';
 import type { SourceAddress } from './source-addresses.ts';
-import { SqliteQueueStore } from './sqlite-queue-store.ts';
+import { PostgresBackend, openSqliteStores } from './stores/open-stores.ts';
+import type { RelayStores } from './stores/open-stores.ts';
+import { readKeySecret } from './stores/postgres/postgres-server-keys.ts';
 import { StorageBudget } from './storage-budget.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import { StaticSite } from './static-site.ts';
@@ -93,6 +98,20 @@ export interface RelayOptions {
   note?: string;
   /** A TURN server for calls, whose credentials the relay hands to its users (turn.ts, decision 0046). */
   turn?: TurnConfig;
+  /**
+   * `postgres://USER@HOST:PORT/DB`: queues, messages and fan-out lists in PostgreSQL, shared
+   * with other relay processes (decision 0047); without it, SQLite in `dataDir`.
+   */
+  store?: string;
+  /** With `store`: the file of the 32-byte secret the relay key is sealed under in the store. */
+  keySecret?: string;
+}
+
+function readStoreSecret(opts: RelayOptions): Uint8Array {
+  if (opts.keySecret === undefined) {
+    throw new UsageError('a PostgreSQL store needs a key secret file (--key-secret FILE)');
+  }
+  return readKeySecret(opts.keySecret);
 }
 
 /** SQLite page caches of the small profile (SQLite's default is 2,000 KiB per database). */
@@ -151,24 +170,42 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const host = opts.host ?? '127.0.0.1';
   const started = performance.now();
 
-  makePrivateFolder(opts.dataDir);
-  const keys = loadOrCreateServerKeys({ dataDir: opts.dataDir, rng, log });
-  const store = new SqliteQueueStore({
-    path: join(opts.dataDir, QUEUE_DATABASE_FILE),
-    maxQueueMessages: limits.maxQueueMessages,
-    maxQueueBytes: limits.maxQueueBytes,
-    ackWaitMs: limits.ackWaitMs,
-    maxHeldBytes: limits.maxHeldBytes,
-    sealShared: (key, mid, plaintext) =>
-      sealDeliveryNative(key, wireRng.bytes(DELIVERY_NONCE_BYTES), mid, plaintext),
-    ...(opts.small ? { cacheKiB: SMALL_QUEUE_CACHE_KIB } : {}),
-  });
-  const lists = new SqliteFanoutStore(store, {
-    maxLists: limits.maxFanoutLists,
-    maxEntries: limits.maxFanoutEntries,
-    maxQueueMessages: limits.maxQueueMessages,
-    maxQueueBytes: limits.maxQueueBytes,
-  });
+  // A PostgreSQL store is reached (and its secret read) before anything is created: a wrong
+  // URL or secret fails here with a typed error (decision 0047).
+  const secret = opts.store === undefined ? undefined : readStoreSecret(opts);
+  const pg = opts.store === undefined ? undefined : await PostgresBackend.connect(opts.store);
+  let keys: ServerKeys;
+  let stores: RelayStores;
+  try {
+    // The store's key is opened before the data folder is made: a wrong secret creates nothing.
+    const storeKeys = pg ? await pg.keys(secret!, rng, log) : undefined;
+    makePrivateFolder(opts.dataDir);
+    keys = storeKeys ?? loadOrCreateServerKeys({ dataDir: opts.dataDir, rng, log });
+    const storeOptions = {
+      maxLists: limits.maxFanoutLists,
+      maxEntries: limits.maxFanoutEntries,
+      maxQueueMessages: limits.maxQueueMessages,
+      maxQueueBytes: limits.maxQueueBytes,
+      sealShared: (key: Uint8Array, mid: Uint8Array, plaintext: Uint8Array) =>
+        sealDeliveryNative(key, wireRng.bytes(DELIVERY_NONCE_BYTES), mid, plaintext),
+    };
+    stores = pg
+      ? await pg.stores(storeOptions)
+      : openSqliteStores({
+          ...storeOptions,
+          path: join(opts.dataDir, QUEUE_DATABASE_FILE),
+          ackWaitMs: limits.ackWaitMs,
+          maxHeldBytes: limits.maxHeldBytes,
+          ...(opts.small ? { cacheKiB: SMALL_QUEUE_CACHE_KIB } : {}),
+        });
+  } catch (error) {
+    await pg?.close();
+    throw error;
+  } finally {
+    if (secret) wipe(secret);
+  }
+  const store = stores.queues;
+  const lists = stores.lists;
   let blobStore: BlobStore;
   try {
     blobStore = new BlobStore({
@@ -180,14 +217,16 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       ...(opts.small ? { cacheKiB: SMALL_BLOB_CACHE_KIB } : {}),
     });
   } catch (error) {
-    await store.close();
+    await stores.close();
     throw error;
   }
-  let cardStore: CardStore;
+  let cardStore: CardRecords;
   try {
-    cardStore = new CardStore(opts.dataDir, limits.maxCardRecords);
+    cardStore = pg
+      ? await pg.cards(limits.maxCardRecords)
+      : new CardStore(opts.dataDir, limits.maxCardRecords);
   } catch (error) {
-    await store.close();
+    await stores.close();
     await blobStore.close();
     throw error;
   }
@@ -351,6 +390,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         uptime: Math.floor((performance.now() - started) / 1000),
         users: connections.size,
         queues: store.counts().queues,
+        store: stores.kind,
         turn: opts.turn !== undefined,
         ...mesh.status(),
       }))
@@ -398,18 +438,18 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     });
   } catch (cause) {
     mesh.close();
-    await store.close();
+    await stores.close();
     await blobStore.close();
-    cardStore.close();
+    await cardStore.close();
     throw new TransportError(`cannot listen on ${host}:${opts.port ?? 0}`, { cause });
   }
   const bound = server.address();
   if (bound === null || typeof bound === 'string') {
     server.close();
     mesh.close();
-    await store.close();
+    await stores.close();
     await blobStore.close();
-    cardStore.close();
+    await cardStore.close();
     throw new TransportError('server has no TCP address');
   }
   const port = bound.port;
@@ -424,7 +464,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       const b = await blobStore.purgeExpired(now());
       counters.blobsExpired += b;
       if (b > 0) log(`purged ${b} expired blobs`);
-      const c = cardStore.purgeExpired(now());
+      const c = await cardStore.purgeExpired(now());
       if (c > 0) log(`purged ${c} expired card records`);
       const unused = await lists.purgeUnused(now() - limits.messageTtlMs);
       if (unused > 0) log(`purged ${unused} unused fan-out lists`);
@@ -473,9 +513,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       await Promise.all(socketsClosed);
       server.closeAllConnections();
       await serverClosed;
-      await store.close();
+      await stores.close();
       await blobStore.close();
-      cardStore.close();
+      await cardStore.close();
       log('relay closed');
     })();
     return closing;

@@ -39,7 +39,17 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     note: { type: 'string' },
     turn: { type: 'string', multiple: true },
     'turn-secret': { type: 'string' },
+    store: { type: 'string' },
+    'key-secret': { type: 'string' },
   });
+  const store = str(values, 'store');
+  const keySecret = str(values, 'key-secret');
+  if (store !== undefined && !/^postgres(ql)?:\/\//.test(store))
+    throw new UsageError(
+      '--store takes postgres://USER@HOST:PORT/DB (without it the relay keeps SQLite in --data)',
+    );
+  if ((store !== undefined) !== (keySecret !== undefined))
+    throw new UsageError('--store and --key-secret go together');
   const turnUrls = (values.turn as unknown as string[] | undefined) ?? [];
   const turnSecretFile = str(values, 'turn-secret');
   if (turnUrls.length > 0 !== (turnSecretFile !== undefined))
@@ -58,7 +68,8 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
   const limits = parseLimits((values.limit as unknown as string[] | undefined) ?? []);
   await initCrypto();
   const dataDir = resolve(str(values, 'data') ?? '.parus/relay');
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // With a PostgreSQL store the relay makes the folder once the store is reached (nothing on a bad URL).
+  if (store === undefined) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const webFlag = str(values, 'web');
   const webRoot = webFlag
     ? resolve(webFlag)
@@ -76,12 +87,21 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     ...(str(values, 'public-host') ? { publicHost: str(values, 'public-host')! } : {}),
     ...(str(values, 'note') ? { note: str(values, 'note')! } : {}),
     ...(webRoot ? { webRoot } : {}),
+    ...(store !== undefined ? { store, keySecret: resolve(keySecret!) } : {}),
     ...(turnSecretFile ? { turn: { urls: turnUrls, secret: readTurnSecret(resolve(turnSecretFile)) } } : {}),
   });
   const webUrl = webRoot ? `http://${relay.host}:${relay.port}/` : null;
   const small = values.small === true;
   out.result(
-    { address: relay.address, host: relay.host, port: relay.port, data: dataDir, web: webUrl, small },
+    {
+      address: relay.address,
+      host: relay.host,
+      port: relay.port,
+      data: dataDir,
+      web: webUrl,
+      small,
+      store: store === undefined ? 'sqlite' : 'postgres',
+    },
     () => {
       out.line(`Parus relay running.`);
       out.line(`  address: ${relay.address}`);
@@ -91,6 +111,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       if (joins.length) out.line(`  joining: ${joins.join(', ')}`);
       if (turnUrls.length) out.line(`  turn:    ${turnUrls.join(', ')}`);
       out.line(`  data:    ${dataDir}`);
+      if (store !== undefined) out.line('  store:   postgres (shared with the other relay processes on it)');
       if (small) out.line('  profile: small (lower limits and caches, for a board with 512 MB)');
       out.line('');
       out.line('Start chatting (in another terminal):');
