@@ -7,6 +7,7 @@
  * It prints nothing: every line goes through `log`, and no line carries a key or a body.
  */
 import { STATUS_CODES, createServer } from 'node:http';
+import { hostname } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
@@ -16,11 +17,18 @@ import {
   RELAY_PROTOCOL_VERSION,
   TokenBucket,
   TransportError,
+  UsageError,
   initCrypto,
+  toBase64Url,
+  toHex,
 } from '@parus/core';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { BlobCommandHandler } from './blob-commands.ts';
+import { LocalBus } from './bus/bus.ts';
+import type { RelayBus } from './bus/bus.ts';
+import { ClusterDelivery } from './bus/cluster.ts';
+import { RedisBus, checkBusUrl } from './bus/redis-bus.ts';
 import { BlobStore } from './blob-store.ts';
 import { CardCommandHandler } from './card-commands.ts';
 import { CardStore } from './card-store.ts';
@@ -93,6 +101,24 @@ export interface RelayOptions {
   note?: string;
   /** A TURN server for calls, whose credentials the relay hands to its users (turn.ts, decision 0046). */
   turn?: TurnConfig;
+  /**
+   * Where the relay's queues are kept: the SQLite file in `dataDir` when not given, or a
+   * shared store (`postgres://…`) that several processes of one relay use together.
+   */
+  store?: string;
+  /**
+   * The bus of several processes sharing one store (`redis://HOST:PORT`, bus/, decision
+   * 0049). Without it the relay is one process (LocalBus); with it and no shared store, the
+   * relay refuses to start (UsageError).
+   */
+  bus?: string;
+  /** This process's name on /status.json (default host name and pid). */
+  processName?: string;
+}
+
+/** Whether `store` names a store that several processes share. */
+export function isSharedStore(store: string | undefined): boolean {
+  return store !== undefined && /^postgres(ql)?:\/\//.test(store);
 }
 
 /** SQLite page caches of the small profile (SQLite's default is 2,000 KiB per database). */
@@ -141,6 +167,11 @@ export interface Relay {
 
 export async function startRelay(opts: RelayOptions): Promise<Relay> {
   opts.signal?.throwIfAborted();
+  if (opts.bus !== undefined) {
+    checkBusUrl(opts.bus);
+    if (!isSharedStore(opts.store))
+      throw new UsageError('--bus needs a store that the processes share (--store postgres://…)');
+  }
   await initCrypto();
   const limits = resolveLimits(opts.limits, opts.small === true);
   const log = opts.log ?? (() => {});
@@ -150,6 +181,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const wireRng = pooledRandom();
   const host = opts.host ?? '127.0.0.1';
   const started = performance.now();
+  const processId = toHex(rng.bytes(8));
+  const processName = opts.processName ?? `${hostname()}:${process.pid}`;
 
   makePrivateFolder(opts.dataDir);
   const keys = loadOrCreateServerKeys({ dataDir: opts.dataDir, rng, log });
@@ -222,6 +255,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       if (!closing) log(`delivery failed: ${errorName(error)}`);
     },
   });
+  const bus: RelayBus = opts.bus === undefined ? new LocalBus() : new RedisBus({ url: opts.bus, rng, log });
+  // Only a shared bus has anything to tell: a relay of one process has no cluster part.
+  const cluster = bus.shared ? new ClusterDelivery({ bus, store, subscriptions }) : undefined;
   const commands: CommandHandler = new CommandHandler({
     // The mesh part (made below: it stores through these commands) takes `fwd` and `rkey`.
     mesh: { run: (ctx, frame) => mesh.run(ctx, frame) },
@@ -234,6 +270,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     messageTtlMs: limits.messageTtlMs,
     maxSubscriptionsPerConnection: limits.maxSubscriptionsPerConnection,
     storage,
+    ...(cluster ? { cluster } : {}),
     onStored: () => {
       counters.messagesStored += 1;
     },
@@ -251,6 +288,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       onStored: (copies) => {
         counters.messagesStored += copies;
       },
+      ...(cluster ? { cluster } : {}),
     }),
   });
   const connections = new Map<WebSocket, RelayConnection>();
@@ -352,6 +390,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         users: connections.size,
         queues: store.counts().queues,
         turn: opts.turn !== undefined,
+        process: { id: processId, name: processName },
+        bus: bus.status(),
         ...mesh.status(),
       }))
     )
@@ -388,6 +428,19 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   });
   server.on('clientError', (_error, socket) => socket.destroy());
 
+  if (cluster) {
+    // The other processes are heard before the first client is.
+    try {
+      await cluster.start(toBase64Url(keys.fingerprint));
+    } catch (error) {
+      mesh.close();
+      await store.close();
+      await blobStore.close();
+      cardStore.close();
+      throw error;
+    }
+  }
+
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -398,6 +451,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     });
   } catch (cause) {
     mesh.close();
+    await bus.close();
     await store.close();
     await blobStore.close();
     cardStore.close();
@@ -407,6 +461,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   if (bound === null || typeof bound === 'string') {
     server.close();
     mesh.close();
+    await bus.close();
     await store.close();
     await blobStore.close();
     cardStore.close();
@@ -473,6 +528,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       await Promise.all(socketsClosed);
       server.closeAllConnections();
       await serverClosed;
+      await store.flush();
+      await bus.close();
       await store.close();
       await blobStore.close();
       cardStore.close();

@@ -39,6 +39,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     note: { type: 'string' },
     turn: { type: 'string', multiple: true },
     'turn-secret': { type: 'string' },
+    bus: { type: 'string' },
   });
   const turnUrls = (values.turn as unknown as string[] | undefined) ?? [];
   const turnSecretFile = str(values, 'turn-secret');
@@ -75,6 +76,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     join: joins,
     ...(str(values, 'public-host') ? { publicHost: str(values, 'public-host')! } : {}),
     ...(str(values, 'note') ? { note: str(values, 'note')! } : {}),
+    ...(str(values, 'bus') ? { bus: str(values, 'bus')! } : {}),
     ...(webRoot ? { webRoot } : {}),
     ...(turnSecretFile ? { turn: { urls: turnUrls, secret: readTurnSecret(resolve(turnSecretFile)) } } : {}),
   });
@@ -90,6 +92,8 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       out.line(`  status:  http://${relay.host}:${relay.port}/status`);
       if (joins.length) out.line(`  joining: ${joins.join(', ')}`);
       if (turnUrls.length) out.line(`  turn:    ${turnUrls.join(', ')}`);
+      // Host and port only: the URL may carry a password.
+      if (str(values, 'bus')) out.line(`  bus:     redis ${new URL(str(values, 'bus')!).host}`);
       out.line(`  data:    ${dataDir}`);
       if (small) out.line('  profile: small (lower limits and caches, for a board with 512 MB)');
       out.line('');
