@@ -119,6 +119,7 @@ export function decodeBusEvent(bytes: Uint8Array): { origin: Uint8Array; event: 
   };
   switch (bytes[0]) {
     case STORED: {
+      if (bytes.length < head + 2) throw new DecodeError('bus message too short');
       const n = view.getUint16(head);
       if (n > MAX_STORED_ITEMS || bytes.length !== head + 2 + n * ITEM_BYTES)
         throw new DecodeError('bus message of the wrong length');
