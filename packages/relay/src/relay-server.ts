@@ -25,10 +25,9 @@ import {
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { BlobCommandHandler } from './blob-commands.ts';
-import { LocalBus } from './bus/bus.ts';
+import { LocalBus, checkBusUrl } from './bus/bus.ts';
 import type { RelayBus } from './bus/bus.ts';
 import { ClusterDelivery } from './bus/cluster.ts';
-import { RedisBus, checkBusUrl } from './bus/redis-bus.ts';
 import { BlobStore } from './blob-store.ts';
 import { CardCommandHandler } from './card-commands.ts';
 import { CardStore } from './card-store.ts';
@@ -255,7 +254,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       if (!closing) log(`delivery failed: ${errorName(error)}`);
     },
   });
-  const bus: RelayBus = opts.bus === undefined ? new LocalBus() : new RedisBus({ url: opts.bus, rng, log });
+  // Redis's client is loaded only by a relay that has a bus (a relay of one process keeps its footprint).
+  const bus: RelayBus =
+    opts.bus === undefined
+      ? new LocalBus()
+      : new (await import('./bus/redis-bus.ts')).RedisBus({ url: opts.bus, rng, log });
   // Only a shared bus has anything to tell: a relay of one process has no cluster part.
   const cluster = bus.shared ? new ClusterDelivery({ bus, store, subscriptions }) : undefined;
   const commands: CommandHandler = new CommandHandler({

@@ -16,7 +16,7 @@
  *   them; their places in that process's window are free;
  * - `deleted`: a queue is gone; its subscriber elsewhere gets `end`.
  */
-import { DecodeError, MAX_ACK_BATCH, MESSAGE_ID_BYTES, QUEUE_ID_BYTES } from '@parus/core';
+import { DecodeError, MAX_ACK_BATCH, MESSAGE_ID_BYTES, QUEUE_ID_BYTES, UsageError } from '@parus/core';
 
 export type BusEvent =
   | { t: 'stored'; items: Array<{ rid: Uint8Array; seq: number }> }
@@ -58,6 +58,19 @@ export class LocalBus implements RelayBus {
     return { kind: 'local', connected: true, published: 0, received: 0 };
   }
   async close(): Promise<void> {}
+}
+
+/** Checks a `--bus` value: a redis:// or rediss:// URL (UsageError otherwise). */
+export function checkBusUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError('--bus takes redis://HOST:PORT');
+  }
+  if ((parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || parsed.hostname === '')
+    throw new UsageError('--bus takes redis://HOST:PORT');
+  return parsed;
 }
 
 /** Stored items per bus message; a larger batch goes in several. */

@@ -6,9 +6,9 @@
  * back the relay reads its subscriptions' queues again (`onReconnect`).
  */
 import { Redis } from 'ioredis';
-import { TransportError, UsageError } from '@parus/core';
+import { TransportError } from '@parus/core';
 import type { Random } from '@parus/core';
-import { MAX_STORED_ITEMS, ORIGIN_BYTES, decodeBusEvent, encodeBusEvent } from './bus.ts';
+import { MAX_STORED_ITEMS, ORIGIN_BYTES, checkBusUrl, decodeBusEvent, encodeBusEvent } from './bus.ts';
 import type { BusEvent, BusStatus, RelayBus } from './bus.ts';
 
 export interface RedisBusOptions {
@@ -18,19 +18,6 @@ export interface RedisBusOptions {
   log?: (line: string) => void;
   /** How long start() waits for Redis. Default 10 s. */
   connectTimeoutMs?: number;
-}
-
-/** Checks a `--bus` value: a redis:// or rediss:// URL (UsageError otherwise). */
-export function checkBusUrl(url: string): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError('--bus takes redis://HOST:PORT');
-  }
-  if ((parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || parsed.hostname === '')
-    throw new UsageError('--bus takes redis://HOST:PORT');
-  return parsed;
 }
 
 export class RedisBus implements RelayBus {
