@@ -4,8 +4,8 @@
 // by itself) spread across the processes by it, 1:1 and group traffic, and one process SIGKILLed
 // in the middle of the burst: nothing lost, nothing duplicated once deduplicated by the
 // application's id as the account engine does, order kept.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,13 +23,17 @@ import { RelayConnection } from '@parus/client';
 import { nodeTransport } from '../../client/src/node/index.ts';
 import { startRoundRobinProxy } from '../../relay/test/support/round-robin-proxy.ts';
 import type { RoundRobinProxy } from '../../relay/test/support/round-robin-proxy.ts';
-import { startPostgres } from '../../relay/test/support/postgres-server.ts';
-import { startRedis } from '../../relay/test/support/redis-server.ts';
+import {
+  POSTGRES_MISSING,
+  postgresAvailable,
+  startPostgresServer,
+} from '../../relay/test/support/postgres-server.ts';
+import { REDIS_MISSING, redisAvailable, startRedisServer } from '../../relay/test/support/redis-server.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/parus.js');
 const START_MS = 90_000;
-const have = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
-const servers = have('redis-server') && (have('postgres') || have('pg_ctl'));
+const servers = postgresAvailable && redisAvailable;
+if (!servers) console.warn(`cluster-e2e skipped: ${postgresAvailable ? REDIS_MISSING : POSTGRES_MISSING}`);
 
 const PAIRS = 6;
 const PER_PAIR = 60;
@@ -43,11 +47,25 @@ interface Process {
   dir: string;
 }
 
-async function startRelayProcess(store: string, bus: string): Promise<Process> {
+async function startRelayProcess(store: string, bus: string, keySecret: string): Promise<Process> {
   const dir = mkdtempSync(join(tmpdir(), 'parus-cluster-'));
   const child = spawn(
     process.execPath,
-    [BIN, 'relay', '--port', '0', '--data', dir, '--store', store, '--bus', bus, '--json'],
+    [
+      BIN,
+      'relay',
+      '--port',
+      '0',
+      '--data',
+      dir,
+      '--store',
+      store,
+      '--key-secret',
+      keySecret,
+      '--bus',
+      bus,
+      '--json',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -80,15 +98,20 @@ interface Inbox {
 describe.skipIf(!servers)('three relay processes, one PostgreSQL, one Redis, one address', () => {
   let pg: { url: string; stop(): Promise<void> };
   let redis: { url: string; stop(): Promise<void> };
+  let secretDir: string;
   const processes: Process[] = [];
   let proxy: RoundRobinProxy;
   const conns: RelayConnection[] = [];
 
   beforeAll(async () => {
     await initCrypto();
-    pg = await startPostgres();
-    redis = await startRedis();
-    for (let i = 0; i < 3; i++) processes.push(await startRelayProcess(pg.url, redis.url));
+    pg = await startPostgresServer();
+    redis = await startRedisServer();
+    // The operator's secret that the relay key is sealed under in the store, one for all processes.
+    secretDir = mkdtempSync(join(tmpdir(), 'parus-cluster-secret-'));
+    const secret = join(secretDir, 'key-secret');
+    writeFileSync(secret, Buffer.from(systemRandom.bytes(32)).toString('hex'), { mode: 0o600 });
+    for (let i = 0; i < 3; i++) processes.push(await startRelayProcess(pg.url, redis.url, secret));
     proxy = await startRoundRobinProxy(processes.map((p) => p.port));
   }, 300_000);
 
@@ -105,6 +128,7 @@ describe.skipIf(!servers)('three relay processes, one PostgreSQL, one Redis, one
     }
     await redis?.stop();
     await pg?.stop();
+    if (secretDir) rmSync(secretDir, { recursive: true, force: true });
   }, 120_000);
 
   it('1:1 and group traffic across the processes, one SIGKILLed mid burst: nothing lost or duplicated, order kept', async () => {
@@ -140,7 +164,10 @@ describe.skipIf(!servers)('three relay processes, one PostgreSQL, one Redis, one
       const rk = generateDhKeyPair(systemRandom);
       const rdh = generateDhKeyPair(systemRandom);
       const sk = generateDhKeyPair(systemRandom);
-      const ids = await conn.command({ t: 'new', rk: rk.publicKey, rdh: rdh.publicKey, sk: sk.publicKey }, rk.secretKey);
+      const ids = await conn.command(
+        { t: 'new', rk: rk.publicKey, rdh: rdh.publicKey, sk: sk.publicKey },
+        rk.secretKey,
+      );
       if (ids.t !== 'ids') throw new Error('expected ids');
       keys.set(toHex(ids.rid), queueKey(rdh.secretKey, ids.sdh, ids.rid));
       inboxes.set(toHex(ids.rid), { conn, arrived: [] });
@@ -161,14 +188,17 @@ describe.skipIf(!servers)('three relay processes, one PostgreSQL, one Redis, one
     };
 
     // 1:1: pairs of a sender and a recipient, each on its own connection through the proxy.
-    const pairs: Array<{ sender: RelayConnection; queue: { rid: Uint8Array; sid: Uint8Array; sk: Uint8Array } }> = [];
+    const pairs: Array<{
+      sender: RelayConnection;
+      queue: { rid: Uint8Array; sid: Uint8Array; sk: Uint8Array };
+    }> = [];
     for (let i = 0; i < PAIRS; i++) {
       const recipient = await connect(onMessage);
       const sender = await connect(() => {});
       pairs.push({ sender, queue: await queueOn(recipient) });
     }
     // A group: members on their own connections, the sender's fan-out list naming their queues.
-    const members = [];
+    const members: Array<{ rid: Uint8Array; sid: Uint8Array; sk: Uint8Array }> = [];
     for (let i = 0; i < MEMBERS; i++) members.push(await queueOn(await connect(onMessage)));
     const groupSender = await connect(() => {});
     const fk = generateDhKeyPair(systemRandom).secretKey;

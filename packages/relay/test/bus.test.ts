@@ -3,8 +3,6 @@
  * one relay (a real redis-server on loopback, started here in a temporary folder), and the
  * subscriptions' answer to a hint.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +19,7 @@ import { SqliteQueueStore } from '../src/sqlite-queue-store.ts';
 import { Subscriptions } from '../src/subscriptions.ts';
 import type { Subscriber } from '../src/subscriptions.ts';
 import { tempRelays } from './temp-relay.ts';
+import { REDIS_MISSING, redisAvailable, startRedisServer } from './support/redis-server.ts';
 
 const rid = (n: number): Uint8Array => new Uint8Array(24).fill(n);
 const mid = (n: number): Uint8Array => new Uint8Array(16).fill(n);
@@ -35,34 +34,6 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
   });
-}
-
-/** A redis-server of this test's own, on loopback, without persistence. */
-async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'parus-redis-'));
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    async stop() {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 async function until(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
@@ -114,11 +85,13 @@ describe('bus messages', () => {
   });
 });
 
-describe('RedisBus: processes of one relay on one Redis', () => {
+if (!redisAvailable) console.warn(`RedisBus tests skipped: ${REDIS_MISSING}`);
+
+describe.skipIf(!redisAvailable)('RedisBus: processes of one relay on one Redis', () => {
   let redis: { url: string; stop(): Promise<void> };
   const buses: RedisBus[] = [];
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await startRedisServer();
   }, 60_000);
   afterEach(async () => {
     await Promise.all(buses.splice(0).map((b) => b.close()));
