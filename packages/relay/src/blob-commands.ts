@@ -7,7 +7,7 @@
  */
 import { BLOB_ID_BYTES, DecodeError, ProtocolError, blobChunkCount, blobChunkLength } from '@parus/core';
 import type { BlobCommand, BlobFrame, BlobNewFrame, Random } from '@parus/core';
-import type { BlobRecord, BlobStore } from './blob-store.ts';
+import type { BlobRecord, BlobStore } from './stores/sqlite/blob-store.ts';
 import type { CommandContext } from './command-context.ts';
 import type { StorageBudget } from './storage-budget.ts';
 

@@ -6,7 +6,7 @@
  */
 import { CARD_RECORD_ID_BYTES, UsageError } from '@parus/core';
 import type { CardCommand, CardPutFrame, Random } from '@parus/core';
-import type { CardStore } from './card-store.ts';
+import type { CardStore } from './stores/sqlite/card-store.ts';
 import type { CommandContext } from './command-context.ts';
 import type { StorageBudget } from './storage-budget.ts';
 

@@ -38,12 +38,12 @@ import type { ClusterDelivery } from './bus/cluster.ts';
 import type { CommandContext } from './command-context.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import type { QueueStore } from './queue-store.ts';
-import type { FanoutList, SqliteFanoutStore } from './sqlite-fanout-store.ts';
+import type { FanoutList, FanoutStore } from './fanout-store.ts';
 import type { Subscriber, Subscriptions } from './subscriptions.ts';
 
 export interface FanoutHandlerOptions {
   queues: QueueStore;
-  lists: SqliteFanoutStore;
+  lists: FanoutStore;
   subscriptions: Subscriptions;
   rng: Random;
   /** Wall clock, ms since the epoch. */

@@ -6,8 +6,8 @@ export { DEFAULT_RELAY_LIMITS, SMALL_RELAY_LIMITS, resolveLimits } from './relay
 export type { RelayLimits } from './relay-limits.ts';
 export { SERVER_KEY_FILE, loadOrCreateServerKeys, relayAddressFor } from './server-keys.ts';
 export type { LoadServerKeysOptions, ServerKeys } from './server-keys.ts';
-export { SqliteQueueStore } from './sqlite-queue-store.ts';
-export type { SqliteQueueStoreOptions } from './sqlite-queue-store.ts';
+export { SqliteQueueStore } from './stores/sqlite/sqlite-queue-store.ts';
+export type { SqliteQueueStoreOptions } from './stores/sqlite/sqlite-queue-store.ts';
 export type {
   Accepted,
   AppendOptions,
@@ -18,7 +18,7 @@ export type {
   StoreCounts,
   StoredMessage,
 } from './queue-store.ts';
-export { BlobStore, BLOB_DATABASE_FILE, BLOB_FOLDER } from './blob-store.ts';
-export type { BlobRecord, BlobStoreOptions } from './blob-store.ts';
+export { BlobStore, BLOB_DATABASE_FILE, BLOB_FOLDER } from './stores/sqlite/blob-store.ts';
+export type { BlobRecord, BlobStoreOptions } from './stores/sqlite/blob-store.ts';
 export { checkTurnConfig, readTurnSecret, turnCredentials, DEFAULT_TURN_TTL_SECONDS } from './turn.ts';
 export type { TurnConfig } from './turn.ts';

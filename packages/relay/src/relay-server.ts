@@ -21,6 +21,7 @@ import {
   initCrypto,
   toBase64Url,
   toHex,
+  wipe,
 } from '@parus/core';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
@@ -28,21 +29,23 @@ import { BlobCommandHandler } from './blob-commands.ts';
 import { LocalBus, checkBusUrl } from './bus/bus.ts';
 import type { RelayBus } from './bus/bus.ts';
 import { ClusterDelivery } from './bus/cluster.ts';
-import { BlobStore } from './blob-store.ts';
+import { BlobStore } from './stores/sqlite/blob-store.ts';
 import { CardCommandHandler } from './card-commands.ts';
-import { CardStore } from './card-store.ts';
+import { CardStore } from './stores/sqlite/card-store.ts';
 import { CommandHandler } from './commands.ts';
 import { RelayConnection } from './connection.ts';
 import { FanoutHandler } from './fanout.ts';
-import { SqliteFanoutStore } from './sqlite-fanout-store.ts';
 import type { ConnectionCounters } from './connection.ts';
 import { nodeRandom, pooledRandom } from './node-random.ts';
 import { resolveLimits } from './relay-limits.ts';
 import type { RelayLimits } from './relay-limits.ts';
 import { loadOrCreateServerKeys, relayAddressFor } from './server-keys.ts';
+import type { ServerKeys } from './server-keys.ts';
 import { SourceAddresses } from './source-addresses.ts';
 import type { SourceAddress } from './source-addresses.ts';
-import { SqliteQueueStore } from './sqlite-queue-store.ts';
+import { PostgresBackend, openSqliteStores } from './stores/open-stores.ts';
+import type { RelayStores } from './stores/open-stores.ts';
+import { readKeySecret } from './stores/postgres/postgres-server-keys.ts';
 import { StorageBudget } from './storage-budget.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import { StaticSite } from './static-site.ts';
@@ -101,10 +104,12 @@ export interface RelayOptions {
   /** A TURN server for calls, whose credentials the relay hands to its users (turn.ts, decision 0046). */
   turn?: TurnConfig;
   /**
-   * Where the relay's queues are kept: the SQLite file in `dataDir` when not given, or a
-   * shared store (`postgres://…`) that several processes of one relay use together.
+   * `postgres://USER@HOST:PORT/DB`: queues, messages and fan-out lists in PostgreSQL, shared
+   * with other relay processes (decision 0047); without it, SQLite in `dataDir`.
    */
   store?: string;
+  /** With `store`: the file of the 32-byte secret the relay key is sealed under in the store. */
+  keySecret?: string;
   /**
    * The bus of several processes sharing one store (`redis://HOST:PORT`, bus/, decision
    * 0049). Without it the relay is one process (LocalBus); with it and no shared store, the
@@ -118,6 +123,13 @@ export interface RelayOptions {
 /** Whether `store` names a store that several processes share. */
 export function isSharedStore(store: string | undefined): boolean {
   return store !== undefined && /^postgres(ql)?:\/\//.test(store);
+}
+
+function readStoreSecret(opts: RelayOptions): Uint8Array {
+  if (opts.keySecret === undefined) {
+    throw new UsageError('a PostgreSQL store needs a key secret file (--key-secret FILE)');
+  }
+  return readKeySecret(opts.keySecret);
 }
 
 /** SQLite page caches of the small profile (SQLite's default is 2,000 KiB per database). */
@@ -183,24 +195,42 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const processId = toHex(rng.bytes(8));
   const processName = opts.processName ?? `${hostname()}:${process.pid}`;
 
-  makePrivateFolder(opts.dataDir);
-  const keys = loadOrCreateServerKeys({ dataDir: opts.dataDir, rng, log });
-  const store = new SqliteQueueStore({
-    path: join(opts.dataDir, QUEUE_DATABASE_FILE),
-    maxQueueMessages: limits.maxQueueMessages,
-    maxQueueBytes: limits.maxQueueBytes,
-    ackWaitMs: limits.ackWaitMs,
-    maxHeldBytes: limits.maxHeldBytes,
-    sealShared: (key, mid, plaintext) =>
-      sealDeliveryNative(key, wireRng.bytes(DELIVERY_NONCE_BYTES), mid, plaintext),
-    ...(opts.small ? { cacheKiB: SMALL_QUEUE_CACHE_KIB } : {}),
-  });
-  const lists = new SqliteFanoutStore(store, {
-    maxLists: limits.maxFanoutLists,
-    maxEntries: limits.maxFanoutEntries,
-    maxQueueMessages: limits.maxQueueMessages,
-    maxQueueBytes: limits.maxQueueBytes,
-  });
+  // A PostgreSQL store is reached (and its secret read) before anything is created: a wrong
+  // URL or secret fails here with a typed error (decision 0047).
+  const secret = opts.store === undefined ? undefined : readStoreSecret(opts);
+  const pg = opts.store === undefined ? undefined : await PostgresBackend.connect(opts.store);
+  let keys: ServerKeys;
+  let stores: RelayStores;
+  try {
+    makePrivateFolder(opts.dataDir);
+    keys = pg
+      ? await pg.keys(secret!, rng, log)
+      : loadOrCreateServerKeys({ dataDir: opts.dataDir, rng, log });
+    const storeOptions = {
+      maxLists: limits.maxFanoutLists,
+      maxEntries: limits.maxFanoutEntries,
+      maxQueueMessages: limits.maxQueueMessages,
+      maxQueueBytes: limits.maxQueueBytes,
+      sealShared: (key: Uint8Array, mid: Uint8Array, plaintext: Uint8Array) =>
+        sealDeliveryNative(key, wireRng.bytes(DELIVERY_NONCE_BYTES), mid, plaintext),
+    };
+    stores = pg
+      ? await pg.stores(storeOptions)
+      : openSqliteStores({
+          ...storeOptions,
+          path: join(opts.dataDir, QUEUE_DATABASE_FILE),
+          ackWaitMs: limits.ackWaitMs,
+          maxHeldBytes: limits.maxHeldBytes,
+          ...(opts.small ? { cacheKiB: SMALL_QUEUE_CACHE_KIB } : {}),
+        });
+  } catch (error) {
+    await pg?.close();
+    throw error;
+  } finally {
+    if (secret) wipe(secret);
+  }
+  const store = stores.queues;
+  const lists = stores.lists;
   let blobStore: BlobStore;
   try {
     blobStore = new BlobStore({
@@ -212,14 +242,14 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       ...(opts.small ? { cacheKiB: SMALL_BLOB_CACHE_KIB } : {}),
     });
   } catch (error) {
-    await store.close();
+    await stores.close();
     throw error;
   }
   let cardStore: CardStore;
   try {
     cardStore = new CardStore(opts.dataDir, limits.maxCardRecords);
   } catch (error) {
-    await store.close();
+    await stores.close();
     await blobStore.close();
     throw error;
   }
@@ -392,6 +422,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         uptime: Math.floor((performance.now() - started) / 1000),
         users: connections.size,
         queues: store.counts().queues,
+        store: stores.kind,
         turn: opts.turn !== undefined,
         process: { id: processId, name: processName },
         bus: bus.status(),
@@ -455,7 +486,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   } catch (cause) {
     mesh.close();
     await bus.close();
-    await store.close();
+    await stores.close();
     await blobStore.close();
     cardStore.close();
     throw new TransportError(`cannot listen on ${host}:${opts.port ?? 0}`, { cause });
@@ -465,7 +496,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     server.close();
     mesh.close();
     await bus.close();
-    await store.close();
+    await stores.close();
     await blobStore.close();
     cardStore.close();
     throw new TransportError('server has no TCP address');
@@ -533,7 +564,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       await serverClosed;
       await store.flush();
       await bus.close();
-      await store.close();
+      await stores.close();
       await blobStore.close();
       cardStore.close();
       log('relay closed');

@@ -36,7 +36,7 @@ import {
 import type { DhKeyPair, Random, SignKeyPair } from '@parus/core';
 
 export const SERVER_KEY_FILE = 'server-key';
-const KEY_FILE_VERSION = 1;
+export const KEY_FILE_VERSION = 1;
 
 export interface ServerKeys {
   sign: SignKeyPair;
@@ -45,7 +45,7 @@ export interface ServerKeys {
   fingerprint: Uint8Array;
 }
 
-function fromSeeds(signSeed: Uint8Array, dhSecret: Uint8Array): ServerKeys {
+export function fromSeeds(signSeed: Uint8Array, dhSecret: Uint8Array): ServerKeys {
   const sign = signKeyPairFromSeed(signSeed);
   const dh = dhKeyPairFromSecret(dhSecret.slice());
   return { sign, dh, fingerprint: relayFingerprint(sign.publicKey) };

@@ -15,7 +15,7 @@ import { decodeBusEvent, encodeBusEvent, MAX_STORED_ITEMS } from '../src/bus/bus
 import type { BusEvent } from '../src/bus/bus.ts';
 import { RedisBus } from '../src/bus/redis-bus.ts';
 import { nodeRandom } from '../src/node-random.ts';
-import { SqliteQueueStore } from '../src/sqlite-queue-store.ts';
+import { SqliteQueueStore } from '../src/stores/sqlite/sqlite-queue-store.ts';
 import { Subscriptions } from '../src/subscriptions.ts';
 import type { Subscriber } from '../src/subscriptions.ts';
 import { tempRelays } from './temp-relay.ts';

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { NotFoundError, QuotaError, toHex } from '@parus/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteFanoutStore } from '../src/sqlite-fanout-store.ts';
-import type { SharedMessage } from '../src/sqlite-fanout-store.ts';
-import { SqliteQueueStore } from '../src/sqlite-queue-store.ts';
+import { SqliteFanoutStore } from '../src/stores/sqlite/sqlite-fanout-store.ts';
+import type { SharedMessage } from '../src/stores/sqlite/sqlite-fanout-store.ts';
+import { SqliteQueueStore } from '../src/stores/sqlite/sqlite-queue-store.ts';
 import type { QueueRecord } from '../src/queue-store.ts';
 
 let dir: string;

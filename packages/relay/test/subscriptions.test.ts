@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EndFrame, MsgFrame } from '@parus/core';
-import { SqliteQueueStore } from '../src/sqlite-queue-store.ts';
+import { SqliteQueueStore } from '../src/stores/sqlite/sqlite-queue-store.ts';
 import { Subscriptions } from '../src/subscriptions.ts';
 import type { Subscriber } from '../src/subscriptions.ts';
 

@@ -40,7 +40,17 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     turn: { type: 'string', multiple: true },
     'turn-secret': { type: 'string' },
     bus: { type: 'string' },
+    store: { type: 'string' },
+    'key-secret': { type: 'string' },
   });
+  const store = str(values, 'store');
+  const keySecret = str(values, 'key-secret');
+  if (store !== undefined && !/^postgres(ql)?:\/\//.test(store))
+    throw new UsageError(
+      '--store takes postgres://USER@HOST:PORT/DB (without it the relay keeps SQLite in --data)',
+    );
+  if ((store !== undefined) !== (keySecret !== undefined))
+    throw new UsageError('--store and --key-secret go together');
   const turnUrls = (values.turn as unknown as string[] | undefined) ?? [];
   const turnSecretFile = str(values, 'turn-secret');
   if (turnUrls.length > 0 !== (turnSecretFile !== undefined))
@@ -59,7 +69,8 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
   const limits = parseLimits((values.limit as unknown as string[] | undefined) ?? []);
   await initCrypto();
   const dataDir = resolve(str(values, 'data') ?? '.parus/relay');
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // With a PostgreSQL store the relay makes the folder once the store is reached (nothing on a bad URL).
+  if (store === undefined) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const webFlag = str(values, 'web');
   const webRoot = webFlag
     ? resolve(webFlag)
@@ -78,12 +89,21 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     ...(str(values, 'note') ? { note: str(values, 'note')! } : {}),
     ...(str(values, 'bus') ? { bus: str(values, 'bus')! } : {}),
     ...(webRoot ? { webRoot } : {}),
+    ...(store !== undefined ? { store, keySecret: resolve(keySecret!) } : {}),
     ...(turnSecretFile ? { turn: { urls: turnUrls, secret: readTurnSecret(resolve(turnSecretFile)) } } : {}),
   });
   const webUrl = webRoot ? `http://${relay.host}:${relay.port}/` : null;
   const small = values.small === true;
   out.result(
-    { address: relay.address, host: relay.host, port: relay.port, data: dataDir, web: webUrl, small },
+    {
+      address: relay.address,
+      host: relay.host,
+      port: relay.port,
+      data: dataDir,
+      web: webUrl,
+      small,
+      store: store === undefined ? 'sqlite' : 'postgres',
+    },
     () => {
       out.line(`Parus relay running.`);
       out.line(`  address: ${relay.address}`);
@@ -95,6 +115,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       // Host and port only: the URL may carry a password.
       if (str(values, 'bus')) out.line(`  bus:     redis ${new URL(str(values, 'bus')!).host}`);
       out.line(`  data:    ${dataDir}`);
+      if (store !== undefined) out.line('  store:   postgres (shared with the other relay processes on it)');
       if (small) out.line('  profile: small (lower limits and caches, for a board with 512 MB)');
       out.line('');
       out.line('Start chatting (in another terminal):');

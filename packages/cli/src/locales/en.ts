@@ -7,7 +7,7 @@
 export const EN = {
   'help.relay': `parus relay [--host H] [--port N] [--public-host NAME] [--data DIR] [--web DIR] [--small]
              [--limit NAME=VALUE]... [--join ADDRESS]... [--note TEXT]
-             [--turn URL... --turn-secret FILE]
+             [--turn URL... --turn-secret FILE] [--store postgres://USER@HOST:PORT/DB --key-secret FILE]
   Runs a relay: a WebSocket endpoint that holds encrypted queues (default 127.0.0.1:7400, data in ./.parus/relay),
   serving the web client (the built packages/web, or --web DIR). --limit sets one of the relay's limits, e.g.
   --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256 (names and defaults: the user guide).
@@ -15,6 +15,9 @@ export const EN = {
   --join links it to another relay (parus://<fingerprint>@host:port) and so to that relay's cloud.
   --turn turn:HOST:PORT with --turn-secret FILE (coturn's static-auth-secret): hands the relay's users
   short-lived TURN credentials for calls (start coturn yourself: see the user guide).
+  --store keeps queues, messages and fan-out lists in PostgreSQL instead of SQLite in --data, so several relay
+  processes behind one address share them; --key-secret FILE (32 bytes or 64 hex digits, mode 600) seals the
+  relay key they share in that database (see the user guide, "Running several relay processes").
 parus relay status [ADDRESS]
   Prints a relay's status: its links, the relays it knows, routes, users and queues (default 127.0.0.1:7400).
 parus relay add ADDRESS                  receive on a second relay too (failover): contacts are told`,

@@ -14,6 +14,8 @@ export interface RelayStatus {
   /** Client connections open now and queues held. */
   users: number;
   queues: number;
+  /** Where queues and messages are kept: SQLite in the data folder, or a shared PostgreSQL (decision 0047). */
+  store?: 'sqlite' | 'postgres';
   /** Whether the relay hands out TURN credentials for calls (decision 0046). */
   turn: boolean;
   /** This process of the relay, one of several behind its address when they share a bus (decision 0049). */

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ExpiredError, NotFoundError, QuotaError, StorageError } from '@parus/core';
-import { preparePrivateDatabase } from './private-files.ts';
+import { preparePrivateDatabase } from '../../private-files.ts';
 
 export const CARD_DATABASE_FILE = 'cards.sqlite';
 

@@ -28,7 +28,7 @@ import {
   equalBytes,
   toHex,
 } from '@parus/core';
-import { makePrivateFolder, preparePrivateDatabase } from './private-files.ts';
+import { makePrivateFolder, preparePrivateDatabase } from '../../private-files.ts';
 
 export const BLOB_DATABASE_FILE = 'blobs.sqlite';
 export const BLOB_FOLDER = 'blobs';

@@ -18,7 +18,16 @@ import {
   StorageError,
   toHex,
 } from '@parus/core';
+import type {
+  FanoutList,
+  FanoutStore,
+  FanoutStoreOptions,
+  SharedAppend,
+  SharedMessage,
+} from '../../fanout-store.ts';
 import type { SqliteQueueStore } from './sqlite-queue-store.ts';
+
+export type { FanoutList, FanoutStoreOptions, SharedAppend, SharedMessage };
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS fanout_lists (
@@ -34,27 +43,6 @@ CREATE TABLE IF NOT EXISTS fanout_entries (
   PRIMARY KEY (lid, sid)
 ) WITHOUT ROWID;
 `;
-
-/** One body for every queue on a list. */
-export interface SharedMessage {
-  /** Receive time, ms since the epoch. */
-  ts: number;
-  expires: number;
-  /** What each queue gets sealed: core encodeDeliveryPlaintext(ts, body). */
-  plaintext: Uint8Array;
-  /** Message ids for `n` queues, 16 random bytes each, concatenated (called when the write runs). */
-  newMids: (n: number) => Uint8Array;
-}
-
-/** What a fan-out stored, and where it could not. */
-export interface SharedAppend {
-  /** One per queue that got the message. */
-  stored: Array<{ rid: Uint8Array; key: string; queueKey: Uint8Array; mid: Uint8Array; seq: number }>;
-  /** Sids of queues that were full. */
-  full: Uint8Array[];
-  /** Sids of queues that no longer exist. */
-  gone: Uint8Array[];
-}
 
 /** A list's entry as the fan-out needs it: its queue, if it can take copies (secured). */
 interface Target {
@@ -75,29 +63,13 @@ interface TargetCache {
 /** Lists whose targets are kept in memory. */
 const MAX_CACHED_LISTS = 1_000;
 
-export interface FanoutList {
-  fk: Uint8Array;
-  /** Entries when last committed. */
-  entries: number;
-}
-
-export interface FanoutStoreOptions {
-  /** Lists on the relay. */
-  maxLists: number;
-  /** Entries on one list. */
-  maxEntries: number;
-  /** The queue quotas (RelayLimits), which each copy honours like a 1:1 send. */
-  maxQueueMessages: number;
-  maxQueueBytes: number;
-}
-
 type TargetRow = { sid: Buffer; rid: Buffer | null; sk: Buffer | null; qkey: Buffer | null };
 
 function bytes(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-export class SqliteFanoutStore {
+export class SqliteFanoutStore implements FanoutStore {
   private readonly stmt: {
     list: Database.Statement<[Uint8Array], { fk: Buffer; entries: number }>;
     insertList: Database.Statement<[Uint8Array, Uint8Array, number]>;

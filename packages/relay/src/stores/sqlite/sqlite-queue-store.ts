@@ -22,10 +22,10 @@ import {
   StorageError,
   toHex,
 } from '@parus/core';
-import { CopyIndex } from './copy-index.ts';
-import { HeldMessages } from './held-messages.ts';
-import type { HeldMessage } from './held-messages.ts';
-import { QueueUsage } from './queue-usage.ts';
+import { CopyIndex } from '../../copy-index.ts';
+import { HeldMessages } from '../../held-messages.ts';
+import type { HeldMessage } from '../../held-messages.ts';
+import { QueueUsage } from '../../queue-usage.ts';
 import type {
   Accepted,
   AppendOptions,
@@ -35,8 +35,8 @@ import type {
   SecureResult,
   StoreCounts,
   StoredMessage,
-} from './queue-store.ts';
-import { preparePrivateDatabase } from './private-files.ts';
+} from '../../queue-store.ts';
+import { preparePrivateDatabase } from '../../private-files.ts';
 
 export interface SqliteQueueStoreOptions {
   /** The database file; created if missing. */

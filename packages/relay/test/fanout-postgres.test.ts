@@ -1,0 +1,13 @@
+// fanout.test.ts again, with every relay on PostgreSQL (--store; temp-relay.ts useStore).
+import { describe, it } from 'vitest';
+import { useStore } from './temp-relay.ts';
+import { POSTGRES_MISSING, postgresAvailable } from './support/postgres-server.ts';
+
+if (postgresAvailable) {
+  useStore('postgres');
+  await import('./fanout.test.ts');
+} else {
+  describe('fanout on PostgreSQL', () => {
+    it.skip(POSTGRES_MISSING, () => {});
+  });
+}
