@@ -202,10 +202,10 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   let keys: ServerKeys;
   let stores: RelayStores;
   try {
+    // The store's key is opened before the data folder is made: a wrong secret creates nothing.
+    const storeKeys = pg ? await pg.keys(secret!, rng, log) : undefined;
     makePrivateFolder(opts.dataDir);
-    keys = pg
-      ? await pg.keys(secret!, rng, log)
-      : loadOrCreateServerKeys({ dataDir: opts.dataDir, rng, log });
+    keys = storeKeys ?? loadOrCreateServerKeys({ dataDir: opts.dataDir, rng, log });
     const storeOptions = {
       maxLists: limits.maxFanoutLists,
       maxEntries: limits.maxFanoutEntries,
