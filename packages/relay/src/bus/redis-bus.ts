@@ -20,6 +20,9 @@ export interface RedisBusOptions {
   connectTimeoutMs?: number;
 }
 
+/** After a reconnect, the second read of every subscription's queue (see start()). */
+const REREAD_AGAIN_MS = 1_000;
+
 export class RedisBus implements RelayBus {
   readonly kind = 'redis';
   readonly shared = true;
@@ -86,8 +89,15 @@ export class RedisBus implements RelayBus {
       const again = !this.ready && started;
       this.ready = true;
       lastError = '';
-      // Hints published while this process was cut off are lost: read the store again.
-      if (again && !this.closed) onReconnect();
+      // Hints published while this process was cut off are lost: read the store again, now and
+      // once more a moment later (the channel's SUBSCRIBE goes out again after 'ready': a hint
+      // published in between is covered by the second read).
+      if (again && !this.closed) {
+        onReconnect();
+        setTimeout(() => {
+          if (!this.closed) onReconnect();
+        }, REREAD_AGAIN_MS).unref();
+      }
     });
     try {
       await Promise.all([pub.connect(), sub.connect()]);
