@@ -6,12 +6,12 @@
  */
 import { CARD_RECORD_ID_BYTES, UsageError } from '@parus/core';
 import type { CardCommand, CardPutFrame, Random } from '@parus/core';
-import type { CardStore } from './stores/sqlite/card-store.ts';
+import type { CardRecords } from './card-records.ts';
 import type { CommandContext } from './command-context.ts';
 import type { StorageBudget } from './storage-budget.ts';
 
 export interface CardCommandOptions {
-  store: CardStore;
+  store: CardRecords;
   rng: Random;
   now: () => number;
   /** The longest a record is kept, whatever its owner asks. */
@@ -22,24 +22,24 @@ export interface CardCommandOptions {
 export class CardCommandHandler {
   constructor(private readonly opts: CardCommandOptions) {}
 
-  run(ctx: CommandContext, frame: CardCommand): void {
+  async run(ctx: CommandContext, frame: CardCommand): Promise<void> {
     const { store, now } = this.opts;
     switch (frame.t) {
       case 'cput':
         return this.put(ctx, frame);
       case 'cget': {
-        const r = store.get(frame.cid, now());
+        const r = await store.get(frame.cid, now());
         ctx.reply({ t: 'crec', id: frame.id, cid: r.cid, exp: r.expires, data: r.data });
         return;
       }
       case 'cdel':
-        store.delete(frame.cid, (r) => ctx.auth.check(r.ck, frame, frame.auth, ctx.received));
+        await store.delete(frame.cid, (r) => ctx.auth.check(r.ck, frame, frame.auth, ctx.received));
         ctx.reply({ t: 'ok', id: frame.id });
         return;
     }
   }
 
-  private put(ctx: CommandContext, frame: CardPutFrame): void {
+  private async put(ctx: CommandContext, frame: CardPutFrame): Promise<void> {
     // Authenticated with the key it registers: proof that the caller holds it.
     ctx.auth.check(frame.ck, frame, frame.auth, ctx.received);
     const now = this.opts.now();
@@ -47,7 +47,7 @@ export class CardCommandHandler {
     this.opts.storage.check('card records', frame.data.length);
     const cid = this.opts.rng.bytes(CARD_RECORD_ID_BYTES);
     const exp = Math.min(frame.exp, now + this.opts.maxTtlMs);
-    this.opts.store.put({ cid, ck: frame.ck, data: frame.data, expires: exp });
+    await this.opts.store.put({ cid, ck: frame.ck, data: frame.data, expires: exp });
     ctx.reply({ t: 'crec', id: frame.id, cid, exp });
   }
 }

@@ -272,8 +272,7 @@ export class RelayConnection implements Subscriber {
         running = this.opts.blobs.run(context, blob);
       } else if (isCardCommandType(frame.t)) {
         if (!this.opts.cards) throw new ProtocolError('this relay keeps no card records');
-        this.opts.cards.run(context, frame as CardCommand);
-        return;
+        running = this.opts.cards.run(context, frame as CardCommand);
       } else
         running = this.opts.commands.run(context, frame as Exclude<typeof frame, BlobCommand | CardCommand>);
     } catch (error) {

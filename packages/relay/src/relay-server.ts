@@ -31,6 +31,7 @@ import type { RelayBus } from './bus/bus.ts';
 import { ClusterDelivery } from './bus/cluster.ts';
 import { BlobStore } from './stores/sqlite/blob-store.ts';
 import { CardCommandHandler } from './card-commands.ts';
+import type { CardRecords } from './card-records.ts';
 import { CardStore } from './stores/sqlite/card-store.ts';
 import { CommandHandler } from './commands.ts';
 import { RelayConnection } from './connection.ts';
@@ -245,9 +246,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     await stores.close();
     throw error;
   }
-  let cardStore: CardStore;
+  let cardStore: CardRecords;
   try {
-    cardStore = new CardStore(opts.dataDir, limits.maxCardRecords);
+    cardStore = pg
+      ? await pg.cards(limits.maxCardRecords)
+      : new CardStore(opts.dataDir, limits.maxCardRecords);
   } catch (error) {
     await stores.close();
     await blobStore.close();
@@ -488,7 +491,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     await bus.close();
     await stores.close();
     await blobStore.close();
-    cardStore.close();
+    await cardStore.close();
     throw new TransportError(`cannot listen on ${host}:${opts.port ?? 0}`, { cause });
   }
   const bound = server.address();
@@ -498,7 +501,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     await bus.close();
     await stores.close();
     await blobStore.close();
-    cardStore.close();
+    await cardStore.close();
     throw new TransportError('server has no TCP address');
   }
   const port = bound.port;
@@ -513,7 +516,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       const b = await blobStore.purgeExpired(now());
       counters.blobsExpired += b;
       if (b > 0) log(`purged ${b} expired blobs`);
-      const c = cardStore.purgeExpired(now());
+      const c = await cardStore.purgeExpired(now());
       if (c > 0) log(`purged ${c} expired card records`);
       const unused = await lists.purgeUnused(now() - limits.messageTtlMs);
       if (unused > 0) log(`purged ${unused} unused fan-out lists`);
@@ -566,7 +569,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       await bus.close();
       await stores.close();
       await blobStore.close();
-      cardStore.close();
+      await cardStore.close();
       log('relay closed');
     })();
     return closing;

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import { PostgresBackend, openSqliteStores } from '../src/stores/open-stores.ts';
+import { CardStore } from '../src/stores/sqlite/card-store.ts';
 import { POSTGRES_MISSING, postgresAvailable, startPostgresServer } from './support/postgres-server.ts';
 import type { PostgresServer } from './support/postgres-server.ts';
 import { sealShared, storeCompliance } from './store-compliance.ts';
@@ -21,6 +22,10 @@ storeCompliance({
   async fresh() {
     dir = mkdtempSync(join(tmpdir(), 'parus-compliance-'));
     dirs.push(dir);
+  },
+  async openCards(maxRecords) {
+    const cards = new CardStore(dir, maxRecords);
+    return { cards, close: async () => cards.close() };
   },
   async open(limits) {
     return openSqliteStores({
@@ -48,6 +53,10 @@ if (postgresAvailable) {
     async fresh() {
       n += 1;
       url = await server!.createDatabase(`compliance_${n}`);
+    },
+    async openCards(maxRecords) {
+      const backend = await PostgresBackend.connect(url);
+      return { cards: await backend.cards(maxRecords), close: () => backend.close() };
     },
     async open(limits) {
       const backend = await PostgresBackend.connect(url);

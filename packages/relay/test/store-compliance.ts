@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   AuthError,
+  ExpiredError,
   NotFoundError,
   ProtocolError,
   QuotaError,
@@ -16,6 +17,7 @@ import {
 } from '@parus/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from '../src/delivery-seal.ts';
+import type { CardRecords } from '../src/card-records.ts';
 import type { SharedMessage } from '../src/fanout-store.ts';
 import type { NewMessage, QueueRecord } from '../src/queue-store.ts';
 import type { RelayStores } from '../src/stores/open-stores.ts';
@@ -38,6 +40,8 @@ export interface StoreBackend {
   /** A new empty place for stores; open() opens stores there (again after a close). */
   fresh(): Promise<void>;
   open(limits: StoreLimits): Promise<RelayStores>;
+  /** Card records at the same place; `close` releases what they hold. */
+  openCards(maxRecords: number): Promise<{ cards: CardRecords; close(): Promise<void> }>;
 }
 
 const DEFAULT_LIMITS: StoreLimits = {
@@ -135,6 +139,23 @@ export function storeCompliance(backend: StoreBackend): void {
       expect((results[3] as PromiseRejectedResult).reason).toBeInstanceOf(NotFoundError);
       expect(await s.pendingCount(q.rid, 0)).toBe(2);
       expect(s.counts().messages).toBe(2);
+    });
+
+    it('a write refused by the database in a turn leaves the others of the turn stored', async () => {
+      const { queues: s } = await open();
+      const q = queue();
+      await s.createQueue(q);
+      const [sent, dup, after] = await Promise.allSettled([
+        s.append(message(q), { checkedSk: null }),
+        s.createQueue({ ...queue(), sid: q.sid }),
+        s.append(message(q), { checkedSk: null }),
+      ]);
+      expect(sent.status).toBe('fulfilled');
+      expect((dup as PromiseRejectedResult).reason).toBeInstanceOf(StorageError);
+      expect(after.status).toBe('fulfilled');
+      await s.flush();
+      expect(await s.pendingCount(q.rid, 0)).toBe(2);
+      expect(s.counts()).toEqual({ queues: 1, messages: 2 });
     });
 
     it('secures once: the same key is unchanged, another is ProtocolError, no queue is NotFound', async () => {
@@ -345,6 +366,47 @@ export function storeCompliance(backend: StoreBackend): void {
       expect((await s.messagesAfter(q.rid, 0, 10, 1200)).map((x) => x.seq)).toEqual([one.seq, two.seq]);
       expect(await s.purgeExpired(1200)).toBe(1);
       expect(s.counts().messages).toBe(2);
+    });
+
+    it('card records: put, get, expired, deleted once after the check, bounded, purged, kept across reopen', async () => {
+      const first = await backend.openCards(2);
+      const record = { cid: bytes(16), ck: bytes(32), data: bytes(40), expires: 5000 };
+      try {
+        await first.cards.put(record);
+        expect(await first.cards.get(record.cid, 1000)).toEqual(record);
+        expect(first.cards.storedBytes).toBe(40);
+        await expect(Promise.resolve().then(() => first.cards.get(bytes(16), 1000))).rejects.toBeInstanceOf(
+          NotFoundError,
+        );
+        await expect(Promise.resolve().then(() => first.cards.get(record.cid, 5000))).rejects.toBeInstanceOf(
+          ExpiredError,
+        );
+        await first.cards.put({ ...record, cid: bytes(16), expires: 2000 });
+        await expect(
+          Promise.resolve().then(() => first.cards.put({ ...record, cid: bytes(16) })),
+        ).rejects.toBeInstanceOf(QuotaError);
+        expect(await first.cards.purgeExpired(3000)).toBe(1);
+      } finally {
+        await first.close();
+      }
+      const again = await backend.openCards(2);
+      try {
+        expect(await again.cards.get(record.cid, 1000)).toEqual(record);
+        // The check (the owner's authenticator) refuses: nothing is deleted.
+        const refuse = (): void => {
+          throw new AuthError('not the owner');
+        };
+        await expect(
+          Promise.resolve().then(() => again.cards.delete(record.cid, refuse)),
+        ).rejects.toBeInstanceOf(AuthError);
+        await again.cards.delete(record.cid, () => {});
+        await expect(
+          Promise.resolve().then(() => again.cards.delete(record.cid, () => {})),
+        ).rejects.toBeInstanceOf(NotFoundError);
+        expect(again.cards.storedBytes).toBe(0);
+      } finally {
+        await again.close();
+      }
     });
 
     it('purges lists unused since a time', async () => {

@@ -9,6 +9,7 @@ import type { FanoutStore, FanoutStoreOptions } from '../fanout-store.ts';
 import type { QueueStore } from '../queue-store.ts';
 import type { ServerKeys } from '../server-keys.ts';
 import { PgDatabase } from './postgres/pg-database.ts';
+import { PostgresCardStore } from './postgres/postgres-card-store.ts';
 import { PostgresFanoutStore } from './postgres/postgres-fanout-store.ts';
 import { PostgresQueueStore } from './postgres/postgres-queue-store.ts';
 import { loadOrCreateStoreServerKeys } from './postgres/postgres-server-keys.ts';
@@ -60,6 +61,11 @@ export class PostgresBackend {
   /** UsageError for a malformed URL, StorageError when it cannot be reached; nothing is created then. */
   static async connect(url: string): Promise<PostgresBackend> {
     return new PostgresBackend(await PgDatabase.open(url));
+  }
+
+  /** Card records in the shared database (short links open through any process). */
+  cards(maxRecords: number): Promise<PostgresCardStore> {
+    return PostgresCardStore.open(this.db, maxRecords);
   }
 
   keys(secret: Uint8Array, rng: Random, log?: (line: string) => void): Promise<ServerKeys> {

@@ -16,6 +16,7 @@ export const PG_SCHEMA_VERSION = 1;
 export const LOCK_SCHEMA = 0x70617275_01;
 export const LOCK_LISTS = 0x70617275_02;
 export const LOCK_RELAY_KEY = 0x70617275_03;
+export const LOCK_CARDS = 0x70617275_04;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS parus_meta (

@@ -63,7 +63,7 @@ export class PostgresFanoutStore implements FanoutStore {
         throw cause;
       }
       this.lists += 1;
-    });
+    }, false);
   }
 
   addEntries(lid: Uint8Array, sids: readonly Uint8Array[], now: number): Promise<number> {
@@ -79,7 +79,7 @@ export class PostgresFanoutStore implements FanoutStore {
         throw new QuotaError(`a fan-out list holds at most ${this.opts.maxEntries} entries`);
       }
       return entries;
-    });
+    }, false);
   }
 
   removeEntries(lid: Uint8Array, sids: readonly Uint8Array[], now: number): Promise<void> {

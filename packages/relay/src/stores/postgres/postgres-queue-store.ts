@@ -75,6 +75,13 @@ interface QueueRow {
 
 interface PendingWrite {
   run(c: pg.PoolClient, delta: Delta): Promise<unknown>;
+  /**
+   * Needs no savepoint: it refuses (a ParusError) only before changing anything, or after
+   * changes that stand anyway (an append that purged expired messages and is still full),
+   * counted in its delta. A write that fails in the database makes the batch run again with
+   * a savepoint for every write.
+   */
+  atomic: boolean;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -123,6 +130,7 @@ export class PostgresQueueStore implements QueueStore {
     await store.refresh();
     const every = opts.refreshMs ?? 10_000;
     const tick = (): void => {
+      if (store.closed) return;
       store.refreshTimer = setTimeout(() => {
         store.refresh().then(tick, tick);
       }, every);
@@ -213,7 +221,8 @@ export class PostgresQueueStore implements QueueStore {
         throw cause;
       }
       delta.queues += 1;
-    });
+      // A failed INSERT aborts the transaction unless it runs in a savepoint.
+    }, false);
   }
 
   secureQueue(rid: Uint8Array, sk: Uint8Array): Promise<SecureResult> {
@@ -302,7 +311,8 @@ export class PostgresQueueStore implements QueueStore {
       const n = r.rows[0]?.n ?? 0;
       if (n !== acks.length) throw new NotFoundError('no such message in this queue');
       delta.messages -= n;
-    });
+      // One ack that finds nothing changed nothing; a batch may have deleted some first.
+    }, acks.length === 1);
   }
 
   async purgeExpired(now: number): Promise<number> {
@@ -350,8 +360,8 @@ export class PostgresQueueStore implements QueueStore {
   // ---- For the fan-out store -----------------------------------------------------------
 
   /** A mutation of a sibling store, in this store's group commit (postgres-fanout-store.ts). */
-  sharedWrite<T>(run: (c: pg.PoolClient, delta: Delta) => Promise<T>): Promise<T> {
-    return this.write(run);
+  sharedWrite<T>(run: (c: pg.PoolClient, delta: Delta) => Promise<T>, atomic = true): Promise<T> {
+    return this.write(run, atomic);
   }
 
   fits(count: number, size: number, extra: number): boolean {
@@ -401,10 +411,10 @@ export class PostgresQueueStore implements QueueStore {
     return ordered;
   }
 
-  private write<T>(run: (c: pg.PoolClient, delta: Delta) => Promise<T>): Promise<T> {
+  private write<T>(run: (c: pg.PoolClient, delta: Delta) => Promise<T>, atomic = true): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError('queue store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ run, atomic, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -432,6 +442,9 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   private async commitBatch(batch: PendingWrite[]): Promise<void> {
+    // First without savepoints (most writes need none, see PendingWrite.atomic); a batch in
+    // which a write fails in the database is run again with a savepoint for each.
+    let savepoints = batch.some((w) => !w.atomic);
     for (let attempt = 0; ; attempt++) {
       let c: pg.PoolClient | undefined;
       const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
@@ -441,6 +454,18 @@ export class PostgresQueueStore implements QueueStore {
         await c.query('BEGIN');
         for (const write of batch) {
           const delta: Delta = { queues: 0, messages: 0 };
+          if (!savepoints) {
+            try {
+              outcomes.push({ ok: true, value: await write.run(c, delta) });
+            } catch (error) {
+              // Refused before changing anything (or after changes it keeps, counted in delta).
+              if (!(error instanceof ParusError)) throw new NeedsSavepoints(error);
+              outcomes.push({ ok: false, error });
+            }
+            committed.queues += delta.queues;
+            committed.messages += delta.messages;
+            continue;
+          }
           await c.query('SAVEPOINT m');
           try {
             const value = await write.run(c, delta);
@@ -461,9 +486,12 @@ export class PostgresQueueStore implements QueueStore {
             });
           }
         }
-        await c.query('COMMIT');
+        // COMMIT of a transaction a failed statement aborted answers ROLLBACK, not an error.
+        const done = await c.query('COMMIT');
+        if (done.command !== 'COMMIT') throw new NeedsSavepoints(new Error('the transaction was aborted'));
         c.release();
-      } catch (cause) {
+      } catch (caught) {
+        const cause = caught instanceof NeedsSavepoints ? caught.cause : caught;
         if (c) {
           await c.query('ROLLBACK').catch(() => {});
           // Not back into the pool: its state after a failure is not known.
@@ -471,6 +499,10 @@ export class PostgresQueueStore implements QueueStore {
         }
         if (isRetryable(cause) && attempt < MAX_RETRIES) {
           await new Promise((r) => setTimeout(r, Math.random() * 20 * (attempt + 1)));
+          continue;
+        }
+        if (caught instanceof NeedsSavepoints && !savepoints) {
+          savepoints = true;
           continue;
         }
         const error = new StorageError('queue database commit failed', { cause });
@@ -486,5 +518,12 @@ export class PostgresQueueStore implements QueueStore {
       });
       return;
     }
+  }
+}
+
+/** A write failed in the database outside a savepoint: the transaction is lost, run it again with them. */
+class NeedsSavepoints extends Error {
+  constructor(override readonly cause: unknown) {
+    super('a write failed outside a savepoint');
   }
 }

@@ -8,16 +8,12 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ExpiredError, NotFoundError, QuotaError, StorageError } from '@parus/core';
+import type { CardRecord, CardRecords } from '../../card-records.ts';
 import { preparePrivateDatabase } from '../../private-files.ts';
 
 export const CARD_DATABASE_FILE = 'cards.sqlite';
 
-export interface CardRecord {
-  cid: Uint8Array;
-  ck: Uint8Array;
-  data: Uint8Array;
-  expires: number;
-}
+export type { CardRecord };
 
 interface CardRow {
   cid: Buffer;
@@ -40,7 +36,7 @@ function bytes(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-export class CardStore {
+export class CardStore implements CardRecords {
   /** Records stored, expired ones not yet purged included. */
   count: number;
   /** Bytes of their data. */
