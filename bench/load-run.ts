@@ -123,8 +123,10 @@ class Channel<In extends { type: string }, Out> {
 }
 
 /** The server under test, as runLoad drives it: a forked Node server or an anchor. */
-interface ServerUnderTest {
+export interface ServerUnderTest {
   pid: number | undefined;
+  /** Several processes (cluster-bench.ts): their CPU is summed; `pid` is then ignored. */
+  pids?: number[];
   address: string;
   markStart(): void;
   markEnd(): void;
@@ -133,11 +135,16 @@ interface ServerUnderTest {
   kill(): void;
 }
 
-async function forkServer(opts: RunOptions, profileDir: string | undefined): Promise<ServerUnderTest> {
+/** `args`: server-process.ts's arguments after the target (limits, then relay options, as JSON). */
+export async function forkServer(
+  opts: Pick<RunOptions, 'target'>,
+  profileDir: string | undefined,
+  args: string[] = [],
+): Promise<ServerUnderTest> {
   const execArgv = [...process.execArgv];
   if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir);
   const server = new Channel<ServerMessage, ServerCommand>(
-    fork(SERVER_SCRIPT, [opts.target], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    fork(SERVER_SCRIPT, [opts.target, ...args], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
     `${opts.target} server`,
   );
   try {
@@ -177,14 +184,17 @@ async function anchorServer(opts: RunOptions): Promise<ServerUnderTest> {
   };
 }
 
-export async function runLoad(opts: RunOptions): Promise<RunResult> {
+/** `given`: a server already started (cluster-bench.ts); runLoad stops it at the end. */
+export async function runLoad(opts: RunOptions, given?: ServerUnderTest): Promise<RunResult> {
   const profileDir = opts.profile ? await mkdtemp(join(tmpdir(), 'parus-bench-prof-')) : undefined;
-  const server = isAnchor(opts.target) ? await anchorServer(opts) : await forkServer(opts, profileDir);
+  const server =
+    given ?? (isAnchor(opts.target) ? await anchorServer(opts) : await forkServer(opts, profileDir));
   let load: Channel<LoadMessage, LoadCommand> | undefined;
   try {
     const cfg: LoadConfig = { ...withoutProfile(opts), address: server.address };
     const window = { startUs: NaN, endUs: NaN, startCpuMs: NaN, endCpuMs: NaN };
-    const serverPid = server.pid;
+    const serverPids: Array<number | undefined> = server.pids ?? [server.pid];
+    const serverCpu = (): number => serverPids.reduce<number>((sum, pid) => sum + cpuTimeMs(pid), 0);
     load = new Channel<LoadMessage, LoadCommand>(
       fork(LOAD_SCRIPT, [JSON.stringify(cfg)], {
         execArgv: [...process.execArgv],
@@ -195,11 +205,11 @@ export async function runLoad(opts: RunOptions): Promise<RunResult> {
         // The window marks: read the server's CPU time now, and pass them on to it.
         if (m.type === 'measure-start') {
           window.startUs = monotonicUs();
-          window.startCpuMs = cpuTimeMs(serverPid);
+          window.startCpuMs = serverCpu();
           server.markStart();
         } else if (m.type === 'measure-end') {
           window.endUs = monotonicUs();
-          window.endCpuMs = cpuTimeMs(serverPid);
+          window.endCpuMs = serverCpu();
           server.markEnd();
         } else {
           return false;

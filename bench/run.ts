@@ -6,7 +6,7 @@
  * about fifteen minutes; every phase is bounded in time.
  *
  * `npm run bench -- --only relay` (or `fanout`, `groupsend`, `conversation`, `mesh`, `hops`,
- * `connections`, `devices`, `calls`) runs that phase alone and replaces only its section of docs/BENCHMARKS.md; the
+ * `connections`, `devices`, `calls`, `cluster`) runs that phase alone and replaces only its section of docs/BENCHMARKS.md; the
  * relay phase ends, alone or not, with one JSON line of its figures, and so does the connections
  * phase, and the devices phase (linking a device with 10,000 messages of history).
  */
@@ -28,6 +28,7 @@ import {
 import { devicesOnly } from './devices-bench.ts';
 import { benchFanout, fanoutOnly, renderFanoutSection, spliceFanoutSection } from './fanout-bench.ts';
 import { benchHops, hopsOnly, renderHopsSection, spliceHopsSection } from './hops-bench.ts';
+import { clusterOnly } from './cluster-bench.ts';
 import { callsOnly } from './calls-bench.ts';
 import {
   benchGroupSend,
@@ -102,9 +103,10 @@ async function main(): Promise<void> {
     if (only === 'hops') return hopsOnly(log);
     if (only === 'devices') return devicesOnly(log);
     if (only === 'calls') return callsOnly(log);
+    if (only === 'cluster') return clusterOnly(log);
     if (only !== 'fanout')
       throw new Error(
-        `--only knows nine phases: relay, fanout, groupsend, conversation, mesh, hops, connections, devices, calls (not ${only})`,
+        `--only knows ten phases: relay, fanout, groupsend, conversation, mesh, hops, connections, devices, calls, cluster (not ${only})`,
       );
     return fanoutOnly(log);
   }

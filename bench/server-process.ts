@@ -41,6 +41,8 @@ async function main(): Promise<void> {
       dataDir,
       // A run may raise more limits (fanout-bench.ts: recipients that do not ack).
       limits: { ...BENCH_RELAY_LIMITS, ...(JSON.parse(process.argv[3] ?? '{}') as Partial<RelayLimits>) },
+      // A shared store and bus (cluster-bench.ts): { store, keySecret, bus }.
+      ...(JSON.parse(process.argv[4] ?? '{}') as { store?: string; keySecret?: string; bus?: string }),
       log: (line) => {
         logLines += 1;
         if (log.length < LOG_LINES_KEPT) log.push(line);

@@ -33,6 +33,7 @@ import type {
   SubFrame,
   TurnFrame,
 } from '@parus/core';
+import type { ClusterDelivery } from './bus/cluster.ts';
 import { deliverySlab } from './byte-slab.ts';
 import type { CommandContext } from './command-context.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
@@ -73,6 +74,8 @@ export interface CommandHandlerOptions {
   mesh?: { run(ctx: CommandContext, frame: ForwardFrame | KeyRecordRequest): Promise<void> };
   /** TURN for calls (turn.ts, decision 0046), when the operator set it up. */
   turn?: TurnConfig;
+  /** The other processes of this relay (bus/cluster.ts), when it runs several. */
+  cluster?: ClusterDelivery;
 }
 
 const takeSlabBytes = (size: number): Uint8Array => deliverySlab.take(size);
@@ -154,6 +157,7 @@ export class CommandHandler {
       throw new QuotaError('too many subscriptions on this connection');
     }
     subscriptions.subscribe(ctx.subscriber, frame.rid);
+    this.opts.cluster?.subscribed(frame.rid);
     ctx.reply({ t: 'ok', id: frame.id, pending });
     subscriptions.pump(frame.rid);
   }
@@ -199,6 +203,7 @@ export class CommandHandler {
     this.opts.onStored();
     // One that nobody took now is not going to be acked soon: it is written with the next commit.
     if (!this.opts.subscriptions.stored(message)) this.opts.store.writeSoon(message);
+    this.opts.cluster?.deposited(message, settled);
     return { message, settled };
   }
 
@@ -223,6 +228,9 @@ export class CommandHandler {
       // Even when a message is already gone (expired, acked twice), the recipient is done
       // with it: it must not hold a place in the delivery window.
       subscriptions.ackedKeys(frame.rid, delivered.keys);
+      // Delivered by another process of this relay: its window frees these places.
+      const { cluster } = this.opts;
+      if (cluster && !subscriptions.holds(ctx.subscriber, frame.rid)) cluster.ackedHere(frame.rid, mids);
     }
     ctx.reply({ t: 'ok', id: frame.id });
   }
@@ -231,6 +239,7 @@ export class CommandHandler {
     await this.ownedQueue(ctx, frame);
     await this.opts.store.deleteQueue(frame.rid);
     this.opts.subscriptions.queueDeleted(frame.rid);
+    this.opts.cluster?.queueDeleted(frame.rid);
     ctx.reply({ t: 'ok', id: frame.id });
   }
 

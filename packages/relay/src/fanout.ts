@@ -34,6 +34,7 @@ import type {
   FanoutSendFrame,
   Random,
 } from '@parus/core';
+import type { ClusterDelivery } from './bus/cluster.ts';
 import type { CommandContext } from './command-context.ts';
 import { DELIVERY_NONCE_BYTES, sealDeliveryNative } from './delivery-seal.ts';
 import type { QueueStore } from './queue-store.ts';
@@ -55,6 +56,8 @@ export interface FanoutHandlerOptions {
   copiesPerSecond: number;
   /** Counts stored copies, for the relay's stats. */
   onStored: (copies: number) => void;
+  /** The other processes of this relay (bus/cluster.ts), when it runs several. */
+  cluster?: ClusterDelivery;
 }
 
 /** What one connection has spent. */
@@ -167,6 +170,8 @@ export class FanoutHandler {
         return { rid: copy.rid, mid: copy.mid, seq: copy.seq, ts, expires, body };
       });
     });
+    // Copies for queues subscribed on another process of this relay: told, as durable now.
+    this.opts.cluster?.fannedOut(result.stored);
   }
 
   /** The list, once the command's authenticator checks under its `fk`. */

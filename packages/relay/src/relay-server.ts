@@ -7,6 +7,7 @@
  * It prints nothing: every line goes through `log`, and no line carries a key or a body.
  */
 import { STATUS_CODES, createServer } from 'node:http';
+import { hostname } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
@@ -18,11 +19,16 @@ import {
   TransportError,
   UsageError,
   initCrypto,
+  toBase64Url,
+  toHex,
   wipe,
 } from '@parus/core';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { BlobCommandHandler } from './blob-commands.ts';
+import { LocalBus, checkBusUrl } from './bus/bus.ts';
+import type { RelayBus } from './bus/bus.ts';
+import { ClusterDelivery } from './bus/cluster.ts';
 import { BlobStore } from './stores/sqlite/blob-store.ts';
 import { CardCommandHandler } from './card-commands.ts';
 import type { CardRecords } from './card-records.ts';
@@ -105,6 +111,19 @@ export interface RelayOptions {
   store?: string;
   /** With `store`: the file of the 32-byte secret the relay key is sealed under in the store. */
   keySecret?: string;
+  /**
+   * The bus of several processes sharing one store (`redis://HOST:PORT`, bus/, decision
+   * 0049). Without it the relay is one process (LocalBus); with it and no shared store, the
+   * relay refuses to start (UsageError).
+   */
+  bus?: string;
+  /** This process's name on /status.json (default host name and pid). */
+  processName?: string;
+}
+
+/** Whether `store` names a store that several processes share. */
+export function isSharedStore(store: string | undefined): boolean {
+  return store !== undefined && /^postgres(ql)?:\/\//.test(store);
 }
 
 function readStoreSecret(opts: RelayOptions): Uint8Array {
@@ -160,6 +179,11 @@ export interface Relay {
 
 export async function startRelay(opts: RelayOptions): Promise<Relay> {
   opts.signal?.throwIfAborted();
+  if (opts.bus !== undefined) {
+    checkBusUrl(opts.bus);
+    if (!isSharedStore(opts.store))
+      throw new UsageError('--bus needs a store that the processes share (--store postgres://…)');
+  }
   await initCrypto();
   const limits = resolveLimits(opts.limits, opts.small === true);
   const log = opts.log ?? (() => {});
@@ -169,6 +193,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const wireRng = pooledRandom();
   const host = opts.host ?? '127.0.0.1';
   const started = performance.now();
+  const processId = toHex(rng.bytes(8));
+  const processName = opts.processName ?? `${hostname()}:${process.pid}`;
 
   // A PostgreSQL store is reached (and its secret read) before anything is created: a wrong
   // URL or secret fails here with a typed error (decision 0047).
@@ -261,6 +287,13 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       if (!closing) log(`delivery failed: ${errorName(error)}`);
     },
   });
+  // Redis's client is loaded only by a relay that has a bus (a relay of one process keeps its footprint).
+  const bus: RelayBus =
+    opts.bus === undefined
+      ? new LocalBus()
+      : new (await import('./bus/redis-bus.ts')).RedisBus({ url: opts.bus, rng, log });
+  // Only a shared bus has anything to tell: a relay of one process has no cluster part.
+  const cluster = bus.shared ? new ClusterDelivery({ bus, store, subscriptions }) : undefined;
   const commands: CommandHandler = new CommandHandler({
     // The mesh part (made below: it stores through these commands) takes `fwd` and `rkey`.
     mesh: { run: (ctx, frame) => mesh.run(ctx, frame) },
@@ -273,6 +306,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     messageTtlMs: limits.messageTtlMs,
     maxSubscriptionsPerConnection: limits.maxSubscriptionsPerConnection,
     storage,
+    ...(cluster ? { cluster } : {}),
     onStored: () => {
       counters.messagesStored += 1;
     },
@@ -290,6 +324,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       onStored: (copies) => {
         counters.messagesStored += copies;
       },
+      ...(cluster ? { cluster } : {}),
     }),
   });
   const connections = new Map<WebSocket, RelayConnection>();
@@ -392,6 +427,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         queues: store.counts().queues,
         store: stores.kind,
         turn: opts.turn !== undefined,
+        process: { id: processId, name: processName },
+        bus: bus.status(),
         ...mesh.status(),
       }))
     )
@@ -428,6 +465,19 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   });
   server.on('clientError', (_error, socket) => socket.destroy());
 
+  if (cluster) {
+    // The other processes are heard before the first client is.
+    try {
+      await cluster.start(toBase64Url(keys.fingerprint));
+    } catch (error) {
+      mesh.close();
+      await store.close();
+      await blobStore.close();
+      cardStore.close();
+      throw error;
+    }
+  }
+
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -438,6 +488,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     });
   } catch (cause) {
     mesh.close();
+    await bus.close();
     await stores.close();
     await blobStore.close();
     await cardStore.close();
@@ -447,6 +498,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   if (bound === null || typeof bound === 'string') {
     server.close();
     mesh.close();
+    await bus.close();
     await stores.close();
     await blobStore.close();
     await cardStore.close();
@@ -513,6 +565,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       await Promise.all(socketsClosed);
       server.closeAllConnections();
       await serverClosed;
+      await store.flush();
+      await bus.close();
       await stores.close();
       await blobStore.close();
       await cardStore.close();

@@ -28,6 +28,11 @@ interface Subscription {
   inflight: Map<string, number> | undefined;
   /** The last store read found nothing beyond `cursor`, and nothing was skipped since. */
   caughtUp: boolean;
+  /**
+   * The cursor before the latest rewind (notified()): up to it, a row read again may be one
+   * delivered and not acked yet, which is not sent twice. 0 when never rewound.
+   */
+  rewoundFrom: number;
   /** A store read is under way... */
   pumping: boolean;
   /** ...and something changed meanwhile, so read again afterwards. */
@@ -84,6 +89,7 @@ export class Subscriptions {
       holder,
       cursor: 0,
       inflight: undefined,
+      rewoundFrom: 0,
       caughtUp: false,
       pumping: false,
       again: false,
@@ -94,6 +100,39 @@ export class Subscriptions {
     if (held === undefined || held === key) this.byHolder.set(holder, key);
     else if (typeof held === 'string') this.byHolder.set(holder, new Set([held, key]));
     else held.add(key);
+  }
+
+  /** Whether a connection of this process holds the queue (`key` is toHex(rid)). */
+  has(key: string): boolean {
+    return this.byQueue.has(key);
+  }
+
+  /**
+   * Another process of this relay stored message `seq` for the queue (bus/cluster.ts): read
+   * the store. Several processes commit side by side, so a seq may become visible after a
+   * higher one was delivered here: the cursor goes back below it, and what is read again that
+   * was delivered and not acked yet is skipped, not sent twice.
+   */
+  notified(rid: Uint8Array, seq: number): void {
+    const sub = this.byQueue.get(toHex(rid));
+    if (!sub) return;
+    if (seq <= sub.cursor) this.rewind(sub, seq - 1);
+    sub.caughtUp = false;
+    void this.fill(sub);
+  }
+
+  /** Reads every subscription's queue again from its start (hints of the bus may have been lost). */
+  rereadAll(): void {
+    for (const sub of this.byQueue.values()) {
+      this.rewind(sub, 0);
+      sub.caughtUp = false;
+      void this.fill(sub);
+    }
+  }
+
+  private rewind(sub: Subscription, to: number): void {
+    sub.rewoundFrom = Math.max(sub.rewoundFrom, sub.cursor);
+    sub.cursor = Math.min(sub.cursor, to);
   }
 
   /** Delivers what the window allows from the store. */
@@ -216,8 +255,20 @@ export class Subscriptions {
         }
         const rows = await this.opts.store.messagesAfter(sub.rid, sub.cursor, room, this.opts.now());
         if (!sub.active) return;
-        for (const row of rows) if (row.seq > sub.cursor) this.deliver(sub, row);
+        let skipped = false;
+        for (const row of rows) {
+          if (row.seq <= sub.cursor) continue;
+          if (row.seq <= sub.rewoundFrom && sub.inflight?.has(toHex(row.mid))) {
+            // Read again after a rewind: out already, and not acked yet.
+            sub.cursor = row.seq;
+            skipped = true;
+            continue;
+          }
+          this.deliver(sub, row);
+        }
+        if (sub.cursor >= sub.rewoundFrom) sub.rewoundFrom = 0;
         sub.caughtUp = rows.length < room;
+        if (skipped && !sub.caughtUp) sub.again = true;
       } while (sub.again && sub.active);
     } catch (error) {
       // The store failed; the messages stay stored and go out on the next ack or sub.

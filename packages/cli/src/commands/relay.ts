@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_RELAY_LIMITS, readTurnSecret, startRelay } from '@parus/relay';
 import type { RelayLimits } from '@parus/relay';
 import { TransportError, UsageError, initCrypto, parseRelayAddress, toBase64Url } from '@parus/core';
@@ -22,6 +22,48 @@ export function parseLimits(pairs: readonly string[]): Partial<RelayLimits> {
   return limits as Partial<RelayLimits>;
 }
 
+/** What a relay config file (`--config FILE`) may set: the flags of the same names. */
+const CONFIG_KEYS = ['host', 'port', 'public-host', 'data', 'note', 'store', 'key-secret', 'bus'] as const;
+/** Config values that name files: relative to the config file's folder. */
+const CONFIG_PATHS = new Set<string>(['data', 'key-secret']);
+/** A config file is a few lines of JSON; anything much larger is not one. */
+const MAX_CONFIG_BYTES = 64 * 1024;
+
+/**
+ * `parus relay --config FILE`: a JSON object with some of CONFIG_KEYS (strings; `port` may be
+ * a number). UsageError for anything else. Paths are resolved against the file's folder.
+ */
+export function readRelayConfig(path: string): Record<string, string> {
+  let text: string;
+  try {
+    const bytes = readFileSync(path);
+    if (bytes.length > MAX_CONFIG_BYTES) throw new UsageError('the relay config file is too large');
+    text = bytes.toString('utf8');
+  } catch (cause) {
+    if (cause instanceof UsageError) throw cause;
+    throw new UsageError('cannot read the relay config file', { cause });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UsageError('the relay config file is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError('the relay config file must hold one JSON object');
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!(CONFIG_KEYS as readonly string[]).includes(key))
+      throw new UsageError(
+        `the relay config file knows ${CONFIG_KEYS.join(', ')}, not ${JSON.stringify(key)}`,
+      );
+    if (typeof value !== 'string' && !(key === 'port' && typeof value === 'number'))
+      throw new UsageError(`${key} in the relay config file must be a string`);
+    out[key] = CONFIG_PATHS.has(key) ? resolve(dirname(resolve(path)), String(value)) : String(value);
+  }
+  return out;
+}
+
 /** The built web client of this checkout, if it has been built. */
 const BUILT_WEB = resolve(import.meta.dirname, '../../../web/dist');
 
@@ -39,9 +81,15 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     note: { type: 'string' },
     turn: { type: 'string', multiple: true },
     'turn-secret': { type: 'string' },
+    bus: { type: 'string' },
+    config: { type: 'string' },
     store: { type: 'string' },
     'key-secret': { type: 'string' },
   });
+  // The config file's settings, under the command line's.
+  const configFile = str(values, 'config');
+  if (configFile !== undefined)
+    for (const [key, value] of Object.entries(readRelayConfig(configFile))) values[key] ??= value;
   const store = str(values, 'store');
   const keySecret = str(values, 'key-secret');
   if (store !== undefined && !/^postgres(ql)?:\/\//.test(store))
@@ -86,6 +134,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     join: joins,
     ...(str(values, 'public-host') ? { publicHost: str(values, 'public-host')! } : {}),
     ...(str(values, 'note') ? { note: str(values, 'note')! } : {}),
+    ...(str(values, 'bus') ? { bus: str(values, 'bus')! } : {}),
     ...(webRoot ? { webRoot } : {}),
     ...(store !== undefined ? { store, keySecret: resolve(keySecret!) } : {}),
     ...(turnSecretFile ? { turn: { urls: turnUrls, secret: readTurnSecret(resolve(turnSecretFile)) } } : {}),
@@ -110,6 +159,8 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       out.line(`  status:  http://${relay.host}:${relay.port}/status`);
       if (joins.length) out.line(`  joining: ${joins.join(', ')}`);
       if (turnUrls.length) out.line(`  turn:    ${turnUrls.join(', ')}`);
+      // Host and port only: the URL may carry a password.
+      if (str(values, 'bus')) out.line(`  bus:     redis ${new URL(str(values, 'bus')!).host}`);
       out.line(`  data:    ${dataDir}`);
       if (store !== undefined) out.line('  store:   postgres (shared with the other relay processes on it)');
       if (small) out.line('  profile: small (lower limits and caches, for a board with 512 MB)');

@@ -18,6 +18,9 @@ export interface RelayStatus {
   store?: 'sqlite' | 'postgres';
   /** Whether the relay hands out TURN credentials for calls (decision 0046). */
   turn: boolean;
+  /** This process of the relay, one of several behind its address when they share a bus (decision 0049). */
+  process?: { id: string; name: string };
+  bus?: { kind: 'local' | 'redis'; connected: boolean; published: number; received: number };
   relays: MeshStatus['relays'];
   links: MeshStatus['links'];
   neighbours: string[];
