@@ -66,6 +66,7 @@ import type { ContactInfo, MessageInfo } from '../public-shapes.ts';
 import type { ContactRecord, InviteRecord } from '../records.ts';
 import type { StoreOp } from '../store.ts';
 import { ChatRequests, type ChatRequestInfo } from './chat-requests.ts';
+import { GroupCallSignalling } from './group-call-signalling.ts';
 import {
   MAX_GROUPS,
   MAX_GROUP_EVENTS,
@@ -139,6 +140,8 @@ export class GroupEngine {
   private readonly rooms: GroupRooms;
   private readonly chats: ChatRequests;
   private readonly receiver: GroupReceiver;
+  /** Small group calls' signalling (group-call-signalling.ts, decision 0053). */
+  readonly calls: GroupCallSignalling;
 
   constructor(private readonly host: GroupHost) {
     // The parts see the engine through these (each through its own Pick of them).
@@ -175,6 +178,7 @@ export class GroupEngine {
     this.intros = new GroupIntroductions(ctx, this.catchUp);
     this.rooms = new GroupRooms(ctx);
     this.chats = new ChatRequests(ctx);
+    this.calls = new GroupCallSignalling(ctx, (ref, body) => this.messaging.sendBody(ref, body));
     this.receiver = new GroupReceiver(ctx, {
       messaging: this.messaging,
       catchUp: this.catchUp,
@@ -802,6 +806,7 @@ export class GroupEngine {
   }
 
   async leave(ref: string): Promise<GroupInfo> {
+    await this.calls.leave(ref).catch(() => undefined);
     return this.change(async (tx) => {
       const l = this.find(ref);
       const e = this.event(l, 'leave', {});
