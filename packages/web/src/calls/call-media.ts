@@ -8,6 +8,7 @@
  */
 import type { CallEvent } from '@parus/client';
 import type { CallApi } from '../engine-loader.ts';
+import { relayOnly } from './relay-only.ts';
 
 export type CallPhase = 'incoming' | 'calling' | 'connecting' | 'connected' | 'reconnecting' | 'ended';
 
@@ -30,19 +31,8 @@ export interface CallView {
   error?: string;
 }
 
-/** Calls only through relays (TURN), never directly: hides this device's IP address from the contact. */
-export const RELAY_ONLY_KEY = 'parus.callRelayOnly';
-
-function relayOnly(): boolean {
-  try {
-    return localStorage.getItem(RELAY_ONLY_KEY) === '1';
-  } catch {
-    return false;
-  }
-}
-
 /** The SHA-256 fingerprint of the certificate as bytes. */
-async function certificateFingerprint(cert: RTCCertificate): Promise<Uint8Array> {
+export async function certificateFingerprint(cert: RTCCertificate): Promise<Uint8Array> {
   const f = cert.getFingerprints().find((x) => x.algorithm?.toLowerCase() === 'sha-256');
   if (!f?.value) throw new Error('no SHA-256 certificate fingerprint');
   const parts = f.value.split(':');
@@ -50,7 +40,7 @@ async function certificateFingerprint(cert: RTCCertificate): Promise<Uint8Array>
 }
 
 /** Waits until ICE gathering is complete, or `ms` passed (the rest trickles). */
-function gathered(pc: RTCPeerConnection, ms = 4000): Promise<void> {
+export function gathered(pc: RTCPeerConnection, ms = 4000): Promise<void> {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
