@@ -210,10 +210,22 @@ describe('group calls in the browser', () => {
       await banner.getByText('群組語音通話進行中（1 人）').waitFor(LONG);
     }
     await shot(ming.page, 'zh-TW-60-group-call-banner');
-    await ming.page.getByRole('region', { name: '群組通話' }).getByRole('button', { name: '加入通話' }).click();
-    await callScreen(amei.page).getByRole('listitem', { name: '小明' }).getByText('已確認加密連線').waitFor(LONG);
-    await hua.page.getByRole('region', { name: '群組通話' }).getByText('（2 人）', { exact: false }).waitFor(LONG);
-    await hua.page.getByRole('region', { name: '群組通話' }).getByRole('button', { name: '加入通話' }).click();
+    await ming.page
+      .getByRole('region', { name: '群組通話' })
+      .getByRole('button', { name: '加入通話' })
+      .click();
+    await callScreen(amei.page)
+      .getByRole('listitem', { name: '小明' })
+      .getByText('已確認加密連線')
+      .waitFor(LONG);
+    await hua.page
+      .getByRole('region', { name: '群組通話' })
+      .getByText('（2 人）', { exact: false })
+      .waitFor(LONG);
+    await hua.page
+      .getByRole('region', { name: '群組通話' })
+      .getByRole('button', { name: '加入通話' })
+      .click();
 
     // Every pair: its certificate checked against what the member signed, media flowing.
     const others = new Map([
@@ -237,11 +249,16 @@ describe('group calls in the browser', () => {
     await callScreen(ming.page).getByRole('button', { name: '離開通話' }).click();
     await closedCallScreen(ming);
     for (const p of [amei, hua]) {
-      await callScreen(p.page).getByRole('listitem', { name: '小明' }).waitFor({ state: 'detached', ...LONG });
+      await callScreen(p.page)
+        .getByRole('listitem', { name: '小明' })
+        .waitFor({ state: 'detached', ...LONG });
       await everyPairFlows(p.page, 1);
     }
     // 小明 sees the call still going on, and could join again.
-    await ming.page.getByRole('region', { name: '群組通話' }).getByText('（2 人）', { exact: false }).waitFor(LONG);
+    await ming.page
+      .getByRole('region', { name: '群組通話' })
+      .getByText('（2 人）', { exact: false })
+      .waitFor(LONG);
 
     // The last one out writes the log, which everyone sees.
     await callScreen(amei.page).getByRole('button', { name: '離開通話' }).click();
@@ -261,14 +278,29 @@ describe('group calls in the browser', () => {
     for (const p of [amei, ming, hua]) await closedCallScreen(p);
     await hua.page.evaluate(TAMPER_FINGERPRINT);
     await amei.page.getByRole('button', { name: '語音通話', exact: true }).click();
-    await ming.page.getByRole('region', { name: '群組通話' }).getByRole('button', { name: '加入通話' }).click();
-    await callScreen(amei.page).getByRole('listitem', { name: '小明' }).getByText('已確認加密連線').waitFor(LONG);
-    await hua.page.getByRole('region', { name: '群組通話' }).getByText('（2 人）', { exact: false }).waitFor(LONG);
-    await hua.page.getByRole('region', { name: '群組通話' }).getByRole('button', { name: '加入通話' }).click();
+    await ming.page
+      .getByRole('region', { name: '群組通話' })
+      .getByRole('button', { name: '加入通話' })
+      .click();
+    await callScreen(amei.page)
+      .getByRole('listitem', { name: '小明' })
+      .getByText('已確認加密連線')
+      .waitFor(LONG);
+    await hua.page
+      .getByRole('region', { name: '群組通話' })
+      .getByText('（2 人）', { exact: false })
+      .waitFor(LONG);
+    await hua.page
+      .getByRole('region', { name: '群組通話' })
+      .getByRole('button', { name: '加入通話' })
+      .click();
     for (const p of [amei, ming]) {
       const warning = callScreen(p.page).getByRole('alert');
       await warning.getByText('安全檢查未通過：阿華', { exact: false }).waitFor(LONG);
-      await callScreen(p.page).getByRole('listitem', { name: '阿華' }).getByText('安全檢查未通過').waitFor(WAIT);
+      await callScreen(p.page)
+        .getByRole('listitem', { name: '阿華' })
+        .getByText('安全檢查未通過')
+        .waitFor(WAIT);
     }
     await shot(amei.page, 'zh-TW-63-group-call-refused');
     // 阿美 and 小明 are still connected to each other; no pair with 阿華 carries media.

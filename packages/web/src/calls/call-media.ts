@@ -56,6 +56,9 @@ export function gathered(pc: RTCPeerConnection, ms = 4000): Promise<void> {
   });
 }
 
+/** While the media path stays down, the caller offers a new ICE restart this often. */
+export const RESTART_AGAIN_MS = 8000;
+
 export class CallMedia {
   view: CallView | undefined;
   readonly remote = new MediaStream();
@@ -66,6 +69,8 @@ export class CallMedia {
   private pendingCands: RTCIceCandidateInit[] = [];
   private sdpSent = false;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The negotiation number of my last ICE restart offer. */
+  private lastRestart = 0;
   private readonly listeners = new Set<() => void>();
   private readonly off: () => void;
 
@@ -160,6 +165,8 @@ export class CallMedia {
     }
     if (!pc) return;
     if (e.type === 'answer') {
+      // An answer to an ICE restart offered before the last one: the connection waits for the last.
+      if ((e.n ?? 0) > 0 && e.n !== this.lastRestart) return;
       await pc.setRemoteDescription({ type: 'answer', sdp: e.sdp! });
       await this.api.checkCallFingerprint(e.call, pc.remoteDescription!.sdp);
       await this.flushCandidates();
@@ -254,14 +261,21 @@ export class CallMedia {
     }
   }
 
-  /** An ICE restart, offered by the caller, after a network change. */
+  /**
+   * An ICE restart, offered by the caller, after a network change; tried again every
+   * RESTART_AGAIN_MS while the path stays down (the network, or the TURN server, may come back
+   * later than the first try).
+   */
   private async restart(): Promise<void> {
     const pc = this.pc;
     const call = this.view?.call;
     if (!pc || !call || this.view?.phase !== 'reconnecting') return;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => void this.restart().catch(() => undefined), RESTART_AGAIN_MS);
+    if (pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' });
     await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
     await gathered(pc);
-    await this.api.renegotiateCall(call, {
+    this.lastRestart = await this.api.renegotiateCall(call, {
       sdp: pc.localDescription!.sdp,
       fp: await certificateFingerprint(this.cert!),
     });

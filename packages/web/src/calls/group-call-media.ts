@@ -9,7 +9,7 @@
  */
 import type { GroupCallEvent } from '@parus/client';
 import type { GroupCallApi } from '../engine-loader.ts';
-import { certificateFingerprint, gathered } from './call-media.ts';
+import { RESTART_AGAIN_MS, certificateFingerprint, gathered } from './call-media.ts';
 import { relayOnly } from './relay-only.ts';
 
 export type PeerPhase = 'connecting' | 'connected' | 'reconnecting' | 'refused';
@@ -174,7 +174,7 @@ export class GroupCallMedia {
       }
       case 'answer': {
         const p = this.pairs.get(key);
-        if (!p || p.pc.signalingState !== 'have-local-offer') return;
+        if (!p || p.pc.signalingState !== 'have-local-offer' || (e.n ?? 0) !== p.n) return;
         await p.pc.setRemoteDescription({ type: 'answer', sdp: e.sdp! });
         this.check(p);
         await this.flush(p);
@@ -339,6 +339,9 @@ export class GroupCallMedia {
   /** An ICE restart of one pair, offered by the member who offered it first. */
   private async restart(p: Pair): Promise<void> {
     if (this.pairs.get(p.key) !== p || p.phase !== 'reconnecting') return;
+    clearTimeout(p.restart);
+    p.restart = setTimeout(() => void this.restart(p).catch(() => undefined), RESTART_AGAIN_MS);
+    if (p.pc.signalingState !== 'stable') await p.pc.setLocalDescription({ type: 'rollback' });
     await p.pc.setLocalDescription(await p.pc.createOffer({ iceRestart: true }));
     await gathered(p.pc);
     await this.api.calls.offer(this.view!.group, p.key, {
