@@ -229,5 +229,16 @@ describe('group calls', () => {
     await waitFor(() => gw.errors.length > errorsBefore, 60_000);
     expect(gw.errors.at(-1)).toBeInstanceOf(ProtocolError);
     expect(gus.groups.calls.current(g)?.members.map((m) => m.key)).not.toContain(keys[3]);
+
+    // Ivy is removed while in the call: out of it for the others, and for herself.
+    await gus.groups.kick(g, keys[2]!);
+    await until(
+      people,
+      () =>
+        gw.ev.some((e) => e.type === 'left' && e.member === keys[2]) &&
+        ws[2]!.ev.some((e) => e.type === 'ended'),
+    );
+    expect(gus.groups.calls.current(g)?.members.map((m) => m.key)).not.toContain(keys[2]);
+    expect(ivy.groups.calls.current(g)).toBeUndefined();
   });
 });

@@ -275,6 +275,23 @@ export class GroupCallSignalling {
       this.ctx.host.emitCall({ group: hex(group), call: hex(c.id), type: 'ended', reason: 'left' });
   }
 
+  /** Members who left the group or were removed: out of its call (`left`, or `ended` when nobody stays). */
+  membersGone(l: Loaded, keys: readonly string[]): void {
+    const c = this.calls.get(hex(l.rec.id));
+    if (!c) return;
+    for (const k of keys) {
+      if (!c.in.delete(k)) continue;
+      const e: GroupCallEvent = { group: hex(c.group), call: hex(c.id), type: c.joined ? 'left' : 'state' };
+      e.member = k;
+      e.name = this.ctx.displayName(l, fromHex(k));
+      this.ctx.host.emitCall(e);
+    }
+    if (c.in.size === 0) {
+      this.forget(c);
+      this.ctx.host.emitCall({ group: hex(c.group), call: hex(c.id), type: 'ended', reason: 'left' });
+    }
+  }
+
   /**
    * A `gcall` envelope from `from` (a contact or group peer, one device's view), under the
    * account's lock. Throws ProtocolError (or VerificationError) to refuse; replies go out after.

@@ -594,8 +594,17 @@ export class GroupEngine {
       };
       delete rec.chain;
       this.putRec(tx, l, rec);
-      tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'removed' }));
+      tx.after.push(() => {
+        this.calls.groupGone(l.rec.id);
+        this.host.emit({ group: hex(l.rec.id), change: 'removed' });
+      });
       return;
+    }
+    // Members removed or gone are out of the group's call too (decision 0053).
+    // (A member moved to its next key by a rekey leaves too: its fingerprints were signed by the old one.)
+    if (removed.length > 0) {
+      const gone = [...removed];
+      tx.after.push(() => this.calls.membersGone(l, gone));
     }
     if (!before.members.has(me) && after.members.has(me) && l.rec.status === 'invited') {
       this.putRec(tx, l, { ...l.rec, status: 'joined' });
