@@ -78,6 +78,14 @@ export function callLine(call: NonNullable<MessageInfo['call']>, dir: 'in' | 'ou
   }
 }
 
+/** A group call's log entry (decision 0053): "[group voice call 12:34 群組通話]". */
+function groupCallLine(call: NonNullable<MessageInfo['call']>): string {
+  const kind = t(call.video ? 'format.groupVideoCall' : 'format.groupVoiceCall');
+  return call.outcome === 'answered'
+    ? t('format.groupCall', { kind, time: minutes(call.secs ?? 0) })
+    : t('format.groupCallMissed', { kind });
+}
+
 /** One line per message; the id's first 12 hex digits name it for `reply` and `unsend`. */
 export function formatMessage(m: MessageInfo, me = t('format.me')): string {
   if (m.group !== undefined) return formatGroupMessage(m, me);
@@ -110,7 +118,9 @@ function formatGroupMessage(m: MessageInfo, me: string): string {
       ? `* ${who} ${shownText(m.text)}`
       : m.kind === 'ping'
         ? `${who} pinged`
-        : `${who}: ${shownText(m.text)}`;
+        : m.call
+          ? groupCallLine(m.call)
+          : `${who}: ${shownText(m.text)}`;
   return `[${formatTime(m.ts)}] ${shown(m.alias)} | ${body}${mark}${late}`;
 }
 

@@ -44,4 +44,14 @@ describe('call-log lines', () => {
     };
     expect(formatMessage(voice)).toMatch(/\[voice message 0:03, 語音訊息\.ogg, 9\.0 KB\]/);
   });
+
+  it('a group call log line names the group, the kind and how long it lasted (群組通話)', () => {
+    const g: MessageInfo = { ...log, group: 'ab'.repeat(16), alias: '週末爬山', from: 'Bob' };
+    expect(formatMessage({ ...g, call: { video: false, outcome: 'answered', secs: 754 } })).toMatch(
+      /週末爬山 \| \[group voice call 12:34 群組通話\]/,
+    );
+    expect(formatMessage({ ...g, call: { video: true, outcome: 'missed' } })).toMatch(
+      /\[group video call, nobody joined\]/,
+    );
+  });
 });

@@ -69,7 +69,7 @@ import { ContactSetup } from './account/contact-setup.ts';
 import { search, type SearchHit } from './search.ts';
 import { ShortInvitations, type MyCode, type ResolvedInvite } from './account/short-invitations.ts';
 import { ConversationReading } from './account/conversation-reading.ts';
-import { ContactDevices } from './account/contact-devices.ts';
+import { ContactDevices, remoteDevices } from './account/contact-devices.ts';
 import { DEVICE_COLLECTION, DeviceRegistry, type DeviceInfo } from './account/device-registry.ts';
 import {
   decodeSnapshot,
@@ -398,6 +398,19 @@ export class Account {
       makeDoorCard: async (group) =>
         (await this.setup.makeCard({ oneTime: false, peer: group, anonymous: true })).card,
       answerRoomDoor: (link, group, request) => this.setup.answerCard(link, { peer: group, room: request }),
+      sendNow: async (c, kind, body, device) => {
+        const to = device ? [device] : remoteDevices(c);
+        const sent = await Promise.all(
+          to.map((d) =>
+            this.calls.sendNow(hex(c.id), d, kind, body).then(
+              () => true,
+              () => false,
+            ),
+          ),
+        );
+        if (!sent.some(Boolean)) throw new UsageError('the signal could not be sent: no relay reachable');
+      },
+      emitCall: (e) => this.events.emit('groupCall', e),
       makeContactCard: async () => (await this.setup.makeCard({ oneTime: true })).card,
       acceptContactCard: (link, alias) => this.acceptInvite(link, alias === undefined ? {} : { alias }),
     };

@@ -16,6 +16,8 @@ export type { MyCode, ResolvedInvite } from './account/short-invitations.ts';
 export { MAX_SEARCH_CHARS, MAX_SEARCH_LIMIT, foldForSearch } from './search.ts';
 export type { SearchHit } from './search.ts';
 export type { CallEvent, CallInfo, CallEndReason, TurnServer } from './account/call-signalling.ts';
+export type { GroupCallEvent, GroupCallInfo } from './public-shapes.ts';
+export type { GroupCallSignalling } from './groups/group-call-signalling.ts';
 export { CALL_RING_TIMEOUT_MS } from './account/call-signalling.ts';
 export { GroupEngine, BACKDATE_WINDOW_MS, MAX_GROUP_MEMBERS } from './groups/group-engine.ts';
 export type { ChatRequestInfo, GroupChange, GroupInfo, GroupMemberInfo } from './groups/group-engine.ts';

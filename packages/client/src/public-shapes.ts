@@ -134,3 +134,44 @@ export interface CallInfo {
   /** When the media connected (callConnected), ms since the epoch. */
   connectedAt?: number;
 }
+
+// ---- Group calls (groups/group-call-signalling.ts, decision 0053) ----
+
+/**
+ * What the engine tells the UI about group calls (the account's `groupCall` event).
+ * `ring`: a member started a call in the group. `state`: who is in changed (a call I am not in).
+ * `joined` / `left`: a member joined or left the call I am in (those already in offer to one who
+ * joins). `offer`, `answer`, `ice`: one pair's signalling, from `member`. `refused`: that
+ * member's pair is refused (reason `fingerprint`: the media path is not what it signed).
+ * `ended`: the call is over here (everyone left; or reason `full`: my join was refused).
+ */
+export interface GroupCallEvent {
+  /** The group id and the call id (hex). */
+  group: string;
+  call: string;
+  type: 'ring' | 'state' | 'joined' | 'left' | 'offer' | 'answer' | 'ice' | 'refused' | 'ended';
+  /** The member (member key, hex) and the name the group shows for them. */
+  member?: string;
+  name?: string;
+  video?: boolean;
+  sdp?: string;
+  n?: number;
+  cands?: CallCandidate[];
+  reason?: 'fingerprint' | 'full' | 'left' | 'timeout';
+}
+
+export interface GroupCallInfo {
+  group: string;
+  call: string;
+  video: boolean;
+  /** When it started (the first ring), ms since the epoch. */
+  started: number;
+  /** Whether this device is in the call. */
+  joined: boolean;
+  /** My member key (hex) in the group. */
+  me: string;
+  /** Who is in it (me included when joined), at most MAX_GROUP_CALL_PARTICIPANTS. */
+  members: Array<{ key: string; name: string }>;
+  /** Members whose pair was refused (their fingerprint did not hold). */
+  refused: string[];
+}

@@ -78,6 +78,7 @@ export const MESSAGE_KINDS = [
   'devices',
   'call',
   'call-log',
+  'gcall',
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 

@@ -189,6 +189,15 @@ export {
 } from './call-body.ts';
 export type { CallOp, CallOutcome, CallCandidate, CallSignalBody, CallLogBody } from './call-body.ts';
 export {
+  MAX_GROUP_CALL_PARTICIPANTS,
+  GROUP_CALL_OPS,
+  encodeGroupCallSignalBody,
+  decodeGroupCallSignalBody,
+  signGroupCallFingerprint,
+  verifyGroupCallFingerprint,
+} from './group-call-body.ts';
+export type { GroupCallOp, GroupCallSignalBody } from './group-call-body.ts';
+export {
   DEFAULT_CBOR_LIMITS,
   encodeCbor,
   decodeCbor,

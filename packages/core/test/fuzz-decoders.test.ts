@@ -85,6 +85,8 @@ import {
   decodeQueueBody,
   decodeCallSignalBody,
   decodeCallLogBody,
+  decodeGroupCallSignalBody,
+  encodeGroupCallSignalBody,
   encodeCallSignalBody,
   encodeCallLogBody,
   formatFingerprint,
@@ -598,6 +600,30 @@ function buildTargets(): void {
       encodeCallSignalBody({ call: rng.bytes(16), op: 'hangup' }),
     ],
     encodeCallSignalBody,
+  );
+  bodyTarget(
+    'decodeGroupCallSignalBody',
+    decodeGroupCallSignalBody,
+    [
+      encodeGroupCallSignalBody({ g: rng.bytes(16), call: rng.bytes(16), op: 'ring', video: false }),
+      encodeGroupCallSignalBody({
+        g: rng.bytes(16),
+        call: rng.bytes(16),
+        op: 'offer',
+        n: 0,
+        sdp: callSdp,
+        fp: callFp,
+        sig: rng.bytes(64),
+      }),
+      encodeGroupCallSignalBody({
+        g: rng.bytes(16),
+        call: rng.bytes(16),
+        op: 'ice',
+        cands: [{ c: '', i: 0 }],
+      }),
+      encodeGroupCallSignalBody({ g: rng.bytes(16), call: rng.bytes(16), op: 'leave' }),
+    ],
+    encodeGroupCallSignalBody,
   );
   bodyTarget(
     'decodeCallLogBody',

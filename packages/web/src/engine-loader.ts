@@ -5,6 +5,7 @@
 export type Engine = typeof import('./engine/session.ts');
 export type {
   CallApi,
+  GroupCallApi,
   Chat,
   ChatRequestInfo,
   ConnectionState,

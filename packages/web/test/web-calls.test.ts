@@ -51,6 +51,7 @@ let browser: Browser;
 let dir: string;
 let url: string;
 let coturn: ChildProcess | undefined;
+let turnPort = 0;
 const TURN_SECRET = 'a test secret, 32 characters ok';
 
 /** A free TCP port on loopback (coturn listens on UDP and TCP on it). */
@@ -69,8 +70,8 @@ function freePort(): Promise<number> {
  * Debian's coturn in a temporary folder on loopback, with the REST API secret (as the guide's
  * command starts it); resolves once it listens.
  */
-async function startCoturn(folder: string): Promise<number> {
-  const port = await freePort();
+async function startCoturn(folder: string, onPort?: number): Promise<number> {
+  const port = onPort ?? (await freePort());
   mkdirSync(folder, { recursive: true });
   const child = spawn(
     '/usr/bin/turnserver',
@@ -116,7 +117,7 @@ async function startCoturn(folder: string): Promise<number> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'parus-web-calls-'));
-  const turnPort = await startCoturn(join(dir, 'coturn'));
+  turnPort = await startCoturn(join(dir, 'coturn'));
   relay = await startRelay({
     port: 0,
     dataDir: join(dir, 'relay'),
@@ -166,6 +167,20 @@ async function befriend(host: Person, guest: Person, hostName: string, guestName
   await chatList(host.page)
     .getByRole('button', { name: new RegExp(guestName) })
     .click();
+}
+
+/** Flips 通話只經由中繼伺服器 in the settings screen. */
+async function relayOnlySwitch(page: Page, on: boolean): Promise<void> {
+  await page.getByRole('button', { name: '設定' }).first().click();
+  const settings = page.getByRole('dialog', { name: '設定' });
+  const box = settings.getByRole('checkbox', { name: '通話只經由中繼伺服器' });
+  expect(await box.isChecked()).toBe(!on);
+  if (on) await box.check();
+  else await box.uncheck();
+  expect(await page.evaluate(() => localStorage.getItem('parus.callRelayOnly'))).toBe(on ? '1' : null);
+  if (on) await shot(page, 'zh-TW-64-settings-relay-only');
+  await page.keyboard.press('Escape');
+  await settings.waitFor({ state: 'detached', timeout: WAIT.timeout });
 }
 
 interface Flow {
@@ -289,12 +304,12 @@ describe('calls in the browser', () => {
     await messages(amei.page, '小明').getByText('對方未接聽').waitFor(WAIT);
   });
 
-  it('with relayed candidates only, the call goes through the relay operator coturn and media flows', async () => {
+  it('通話只經由中繼伺服器 switched on in the settings: the next call uses relayed candidates only (coturn)', async () => {
     for (const p of [amei, ming]) {
       await p.page
         .getByRole('dialog', { name: '通話' })
         .waitFor({ state: 'detached', timeout: WAIT.timeout });
-      await p.page.evaluate(() => localStorage.setItem('parus.callRelayOnly', '1'));
+      await relayOnlySwitch(p.page, true);
     }
     await amei.page.getByRole('button', { name: '語音通話', exact: true }).click();
     await ming.page.getByRole('dialog', { name: '通話' }).getByRole('button', { name: '接聽' }).click();
@@ -324,7 +339,67 @@ describe('calls in the browser', () => {
       expect(types.slice(1).every((t) => t === 'relay')).toBe(true);
     }
     await amei.page.getByRole('dialog', { name: '通話' }).getByRole('button', { name: '結束通話' }).click();
-    for (const p of [amei, ming]) await p.page.evaluate(() => localStorage.removeItem('parus.callRelayOnly'));
+  });
+
+  it('when the media path breaks (coturn dies, then comes back on its port), the caller restarts ICE and media flows again', async () => {
+    for (const p of [amei, ming])
+      await p.page
+        .getByRole('dialog', { name: '通話' })
+        .waitFor({ state: 'detached', timeout: WAIT.timeout });
+    // Relayed candidates only (the switch is still on): the path is coturn's, so stopping it
+    // breaks the path as a network change does.
+    await amei.page.getByRole('button', { name: '語音通話', exact: true }).click();
+    await ming.page.getByRole('dialog', { name: '通話' }).getByRole('button', { name: '接聽' }).click();
+    for (const p of [amei, ming]) {
+      await p.page
+        .getByRole('dialog', { name: '通話' })
+        .getByText('已確認是對方簽署的加密連線')
+        .waitFor(WAIT);
+      const first = await flowGrows(p.page, (f) => f.bytes > 0);
+      await flowGrows(p.page, (f) => f.bytes > first.bytes);
+    }
+    const ufrag = (page: Page): Promise<string> =>
+      page.evaluate(() => {
+        const all = (window as unknown as { connections: RTCPeerConnection[] }).connections;
+        return /a=ice-ufrag:(\S+)/.exec(all[all.length - 1]!.localDescription!.sdp)?.[1] ?? '';
+      });
+    const before = await ufrag(amei.page);
+
+    const dead = coturn!;
+    const gone = new Promise((r) => dead.once('exit', r));
+    dead.kill();
+    await gone;
+    // The media stopped: both connections say so, and the call screen shows it.
+    await amei.page
+      .getByRole('dialog', { name: '通話' })
+      .getByText('網路變動，重新連線中…')
+      .waitFor({ timeout: 90_000 });
+    const broken = await amei.page.evaluate(() => {
+      const all = (window as unknown as { connections: RTCPeerConnection[] }).connections;
+      return all[all.length - 1]!.connectionState;
+    });
+    expect(['disconnected', 'failed']).toContain(broken);
+    const stalled = await flow(ming.page);
+
+    await startCoturn(join(dir, 'coturn'), turnPort);
+    for (const p of [amei, ming])
+      await p.page
+        .getByRole('dialog', { name: '通話' })
+        .getByText(/^\d+:\d\d$/)
+        .waitFor({ timeout: 90_000 });
+    // An ICE restart (new credentials in the caller's description), and media again both ways.
+    expect(await ufrag(amei.page)).not.toBe(before);
+    await flowGrows(ming.page, (f) => f.bytes > stalled.bytes);
+    const now = await flow(amei.page);
+    await flowGrows(amei.page, (f) => f.bytes > now.bytes);
+    expect(await audioPeak(ming.page)).toBeGreaterThan(0);
+    await amei.page.getByRole('dialog', { name: '通話' }).getByRole('button', { name: '結束通話' }).click();
+    for (const p of [amei, ming]) {
+      await p.page
+        .getByRole('dialog', { name: '通話' })
+        .waitFor({ state: 'detached', timeout: WAIT.timeout });
+      await relayOnlySwitch(p.page, false);
+    }
   });
 
   it('a voice message recorded in one page (MediaRecorder, Opus) plays inline in the other', async () => {

@@ -25,7 +25,7 @@ import type { GroupChange } from '../groups/engine-context.ts';
 import type { GroupEngine } from '../groups/group-engine.ts';
 import { FANOUT_COLLECTIONS } from '../groups/fanout-outbox.ts';
 import type { MirroredStore } from '../mirrored-store.ts';
-import type { CallEvent, ContactInfo, MessageInfo } from '../public-shapes.ts';
+import type { CallEvent, ContactInfo, GroupCallEvent, MessageInfo } from '../public-shapes.ts';
 import type {
   AccountRecord,
   ContactRecord,
@@ -160,6 +160,8 @@ export interface AccountEvents {
   group: GroupChange;
   /** Call signalling (decision 0046): an incoming call, an answer, candidates, the end of a call. */
   call: CallEvent;
+  /** Group call signalling (decision 0053): rings, who is in, one pair's offers and candidates. */
+  groupCall: GroupCallEvent;
 }
 
 /** What an inbound queue belongs to: an invitation (its card's answers) or a contact. */

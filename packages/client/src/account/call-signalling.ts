@@ -38,6 +38,7 @@ import {
   type CallLogBody,
   type CallOutcome,
   type CallSignalBody,
+  type CborMap,
   type Envelope,
 } from '@parus/core';
 import type { ContactRecord } from '../records.ts';
@@ -471,11 +472,15 @@ export class CallSignalling {
   }
 
   /** Sends one `call` envelope through the session with one device of the contact, now. */
-  private async sendTo(
-    contactHex: string,
-    dev: Uint8Array,
-    body: ReturnType<typeof encodeCallSignalBody>,
-  ): Promise<void> {
+  private sendTo(contactHex: string, dev: Uint8Array, body: CborMap): Promise<void> {
+    return this.sendNow(contactHex, dev, 'call', body);
+  }
+
+  /**
+   * One ephemeral envelope (`call`, or a group call's `gcall`: decision 0053) through the session
+   * with one device of a contact or group peer, now: never stored, never resent.
+   */
+  async sendNow(contactHex: string, dev: Uint8Array, kind: 'call' | 'gcall', body: CborMap): Promise<void> {
     const first = this.ctx.contactsById.get(contactHex);
     const firstView = first && deviceView(first, dev);
     if (!firstView?.send) throw new UsageError('no session with that device');
@@ -493,7 +498,7 @@ export class CallSignalling {
         parents: [],
         lamport: 0,
         ts: this.ctx.now(),
-        kind: 'call',
+        kind,
         body,
       });
       const enc = ratchetEncrypt(

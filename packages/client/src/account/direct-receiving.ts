@@ -255,6 +255,9 @@ export class DirectReceiving {
     } else if (env.kind === 'group') {
       // Group traffic (groups/group-engine.ts): state events, sender keys, group messages.
       await this.ctx.groups.receive(c, env.body, ops, after);
+    } else if (env.kind === 'gcall') {
+      // Group call signalling (groups/group-call-signalling.ts, decision 0053): ephemeral, never stored.
+      this.ctx.groups.calls.receive(c, env, after);
     } else if (env.kind === 'rekey') {
       // A session refresh (decision 0026): this message already made my side step; an answer
       // carries my new ratchet key back, so theirs steps too. An answer is never answered.

@@ -16,7 +16,7 @@ import {
   type RendezvousCard,
   type SignKeyPair,
 } from '@parus/core';
-import type { ContactInfo, MessageInfo } from '../public-shapes.ts';
+import type { ContactInfo, GroupCallEvent, MessageInfo } from '../public-shapes.ts';
 import type { ContactRecord } from '../records.ts';
 import type { Store, StoreOp } from '../store.ts';
 import type { GroupRecord } from './group-records.ts';
@@ -152,6 +152,14 @@ export interface GroupHost {
   makeContactCard(): Promise<RendezvousCard>;
   /** Answers a contact card as an ordinary contact. */
   acceptContactCard(link: string, alias?: string): Promise<ContactInfo>;
+  /**
+   * Sends one ephemeral envelope (a group call's `gcall`, decision 0053) over the session with
+   * `c` now, to `device` or to every device of theirs: never stored, never resent (network;
+   * takes the lock itself). UsageError when no device could be reached.
+   */
+  sendNow(c: ContactRecord, kind: 'gcall', body: CborMap, device?: Uint8Array): Promise<void>;
+  /** Group call events for the UI (decision 0053). */
+  emitCall(e: GroupCallEvent): void;
 }
 
 /** A group as the engine holds it: its record, its events, and the state they resolve to (once asked). */

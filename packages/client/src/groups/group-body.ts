@@ -8,6 +8,7 @@
  *   file      FileBody, with replyTo beside it (one blob upload; the keys are in the message)
  *   unsend    UnsendBody {target}                  only the target's author may send it
  *   reaction  ReactionBody {target, emoji}         one per member and message; newest wins
+ *   call-log  CallLogBody {call, video, outcome, secs?}   a group call ended (decision 0053)
  *
  * Decoding is strict per kind (DecodeError); a kind a group does not carry is a ProtocolError.
  */
@@ -18,10 +19,12 @@ import {
   asBytes,
   asMap,
   asText,
+  decodeCallLogBody,
   decodeFileBody,
   decodeReactionBody,
   decodeStickerBody,
   decodeUnsendBody,
+  encodeCallLogBody,
   encodeFileBody,
   encodeReactionBody,
   encodeStickerBody,
@@ -41,6 +44,7 @@ export const SHOWN_GROUP_KINDS: ReadonlySet<GroupMessageKind> = new Set([
   'ping',
   'sticker',
   'file',
+  'call-log',
 ]);
 
 function only(m: CborMap, allowed: readonly string[]): void {
@@ -76,6 +80,9 @@ export function encodeGroupBody(b: GroupBody): { kind: MessageKind; body: CborMa
       return { kind: 'unsend', body: encodeUnsendBody({ target: b.target! }) };
     case 'reaction':
       return { kind: 'reaction', body: encodeReactionBody({ target: b.target!, emoji: b.emoji ?? '' }) };
+    case 'call-log':
+      if (!b.callLog) throw new UsageError('a call-log entry needs its call');
+      return { kind: 'call-log', body: encodeCallLogBody(b.callLog) };
     default:
       throw new UsageError('unknown message kind');
   }
@@ -115,6 +122,9 @@ export function decodeGroupBody(kind: string, body: CborValue): GroupBody {
       const r = decodeReactionBody(body);
       return { kind: 'reaction', text: '', target: r.target, emoji: r.emoji };
     }
+    case 'call-log':
+      // A group call's log entry (decision 0053), written by the last one to leave it.
+      return { kind: 'call-log', text: '', callLog: decodeCallLogBody(body) };
     default:
       throw new ProtocolError('unsupported group message kind');
   }

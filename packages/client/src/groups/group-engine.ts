@@ -66,6 +66,7 @@ import type { ContactInfo, MessageInfo } from '../public-shapes.ts';
 import type { ContactRecord, InviteRecord } from '../records.ts';
 import type { StoreOp } from '../store.ts';
 import { ChatRequests, type ChatRequestInfo } from './chat-requests.ts';
+import { GroupCallSignalling } from './group-call-signalling.ts';
 import {
   MAX_GROUPS,
   MAX_GROUP_EVENTS,
@@ -139,6 +140,8 @@ export class GroupEngine {
   private readonly rooms: GroupRooms;
   private readonly chats: ChatRequests;
   private readonly receiver: GroupReceiver;
+  /** Small group calls' signalling (group-call-signalling.ts, decision 0053). */
+  readonly calls: GroupCallSignalling;
 
   constructor(private readonly host: GroupHost) {
     // The parts see the engine through these (each through its own Pick of them).
@@ -175,6 +178,7 @@ export class GroupEngine {
     this.intros = new GroupIntroductions(ctx, this.catchUp);
     this.rooms = new GroupRooms(ctx);
     this.chats = new ChatRequests(ctx);
+    this.calls = new GroupCallSignalling(ctx, (ref, body) => this.messaging.sendBody(ref, body));
     this.receiver = new GroupReceiver(ctx, {
       messaging: this.messaging,
       catchUp: this.catchUp,
@@ -590,8 +594,17 @@ export class GroupEngine {
       };
       delete rec.chain;
       this.putRec(tx, l, rec);
-      tx.after.push(() => this.host.emit({ group: hex(l.rec.id), change: 'removed' }));
+      tx.after.push(() => {
+        this.calls.groupGone(l.rec.id);
+        this.host.emit({ group: hex(l.rec.id), change: 'removed' });
+      });
       return;
+    }
+    // Members removed or gone are out of the group's call too (decision 0053).
+    // (A member moved to its next key by a rekey leaves too: its fingerprints were signed by the old one.)
+    if (removed.length > 0) {
+      const gone = [...removed];
+      tx.after.push(() => this.calls.membersGone(l, gone));
     }
     if (!before.members.has(me) && after.members.has(me) && l.rec.status === 'invited') {
       this.putRec(tx, l, { ...l.rec, status: 'joined' });
@@ -802,6 +815,7 @@ export class GroupEngine {
   }
 
   async leave(ref: string): Promise<GroupInfo> {
+    await this.calls.leave(ref).catch(() => undefined);
     return this.change(async (tx) => {
       const l = this.find(ref);
       const e = this.event(l, 'leave', {});

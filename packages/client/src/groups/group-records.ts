@@ -15,12 +15,14 @@ import {
   asText,
   asUint,
   decodeCbor,
+  decodeCallLogBody,
   decodeFileBody,
   encodeCbor,
   optional,
   toHex,
   type CborMap,
   type CborValue,
+  type CallLogBody,
   type FileBody,
 } from '@parus/core';
 
@@ -96,7 +98,15 @@ export interface GroupFanoutList {
 export const MAX_FANOUT_LISTS = 64;
 export const MAX_FANOUT_LIST_ENTRIES = 4096;
 
-export type GroupMessageKind = 'text' | 'action' | 'ping' | 'sticker' | 'file' | 'unsend' | 'reaction';
+export type GroupMessageKind =
+  | 'text'
+  | 'action'
+  | 'ping'
+  | 'sticker'
+  | 'file'
+  | 'unsend'
+  | 'reaction'
+  | 'call-log';
 export const GROUP_MESSAGE_KINDS: readonly GroupMessageKind[] = [
   'text',
   'action',
@@ -105,6 +115,7 @@ export const GROUP_MESSAGE_KINDS: readonly GroupMessageKind[] = [
   'file',
   'unsend',
   'reaction',
+  'call-log',
 ];
 
 /** A member's reaction to a message (group-body.ts): who, which, and the reaction's clock. */
@@ -127,6 +138,8 @@ export interface GroupBody {
   target?: Uint8Array;
   /** Reaction: one of REACTIONS, or '' to take it back. */
   emoji?: string;
+  /** A group call's log entry (群組通話 12:34, decision 0053). */
+  callLog?: CallLogBody;
 }
 
 export interface GroupMessageRecord extends GroupBody {
@@ -280,6 +293,8 @@ export function decodeGroupMessage(bytes: Uint8Array): GroupMessageRecord {
     if (file) r.file = file;
     const target = optional(m.target, (v) => key(v, 'target'));
     if (target) r.target = target;
+    const callLog = optional(m.callLog, (v) => decodeCallLogBody(v));
+    if (callLog) r.callLog = callLog;
     const emoji = optional(m.emoji, (v) => asText(v, 'emoji', 8));
     if (emoji !== undefined) r.emoji = emoji;
     if (optional(m.unsent, (v) => asBool(v, 'unsent'))) r.unsent = true;

@@ -159,6 +159,10 @@ export class GroupMessageStore {
     }
     if (m.replyTo) info.replyTo = hex(m.replyTo);
     if (m.sticker) info.sticker = { ...m.sticker };
+    if (m.callLog) {
+      info.call = { video: m.callLog.video, outcome: m.callLog.outcome };
+      if (m.callLog.secs !== undefined) info.call.secs = m.callLog.secs;
+    }
     if (m.file) {
       const f = m.file;
       info.file = { name: f.name, mime: f.mime, size: f.size, expires: f.expires };

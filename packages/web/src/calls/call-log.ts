@@ -28,3 +28,9 @@ export function callLogText(call: NonNullable<MessageInfo['call']>, dir: 'in' | 
       return t('call.log.failed');
   }
 }
+
+/** A group call's log entry (decision 0053): 群組通話 12:34, or a call nobody joined. */
+export function groupCallLogText(call: NonNullable<MessageInfo['call']>, t: Translate): string {
+  if (call.outcome !== 'answered') return t(call.video ? 'gcall.log.missedVideo' : 'gcall.log.missed');
+  return t(call.video ? 'gcall.log.video' : 'gcall.log.voice', { time: callDuration(call.secs ?? 0) });
+}

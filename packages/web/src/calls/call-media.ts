@@ -8,6 +8,7 @@
  */
 import type { CallEvent } from '@parus/client';
 import type { CallApi } from '../engine-loader.ts';
+import { relayOnly } from './relay-only.ts';
 
 export type CallPhase = 'incoming' | 'calling' | 'connecting' | 'connected' | 'reconnecting' | 'ended';
 
@@ -30,19 +31,8 @@ export interface CallView {
   error?: string;
 }
 
-/** Calls only through relays (TURN), never directly: hides this device's IP address from the contact. */
-export const RELAY_ONLY_KEY = 'parus.callRelayOnly';
-
-function relayOnly(): boolean {
-  try {
-    return localStorage.getItem(RELAY_ONLY_KEY) === '1';
-  } catch {
-    return false;
-  }
-}
-
 /** The SHA-256 fingerprint of the certificate as bytes. */
-async function certificateFingerprint(cert: RTCCertificate): Promise<Uint8Array> {
+export async function certificateFingerprint(cert: RTCCertificate): Promise<Uint8Array> {
   const f = cert.getFingerprints().find((x) => x.algorithm?.toLowerCase() === 'sha-256');
   if (!f?.value) throw new Error('no SHA-256 certificate fingerprint');
   const parts = f.value.split(':');
@@ -50,7 +40,7 @@ async function certificateFingerprint(cert: RTCCertificate): Promise<Uint8Array>
 }
 
 /** Waits until ICE gathering is complete, or `ms` passed (the rest trickles). */
-function gathered(pc: RTCPeerConnection, ms = 4000): Promise<void> {
+export function gathered(pc: RTCPeerConnection, ms = 4000): Promise<void> {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
@@ -66,6 +56,9 @@ function gathered(pc: RTCPeerConnection, ms = 4000): Promise<void> {
   });
 }
 
+/** While the media path stays down, the caller offers a new ICE restart this often. */
+export const RESTART_AGAIN_MS = 8000;
+
 export class CallMedia {
   view: CallView | undefined;
   readonly remote = new MediaStream();
@@ -76,6 +69,8 @@ export class CallMedia {
   private pendingCands: RTCIceCandidateInit[] = [];
   private sdpSent = false;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The negotiation number of my last ICE restart offer. */
+  private lastRestart = 0;
   private readonly listeners = new Set<() => void>();
   private readonly off: () => void;
 
@@ -170,6 +165,8 @@ export class CallMedia {
     }
     if (!pc) return;
     if (e.type === 'answer') {
+      // An answer to an ICE restart offered before the last one: the connection waits for the last.
+      if ((e.n ?? 0) > 0 && e.n !== this.lastRestart) return;
       await pc.setRemoteDescription({ type: 'answer', sdp: e.sdp! });
       await this.api.checkCallFingerprint(e.call, pc.remoteDescription!.sdp);
       await this.flushCandidates();
@@ -264,14 +261,21 @@ export class CallMedia {
     }
   }
 
-  /** An ICE restart, offered by the caller, after a network change. */
+  /**
+   * An ICE restart, offered by the caller, after a network change; tried again every
+   * RESTART_AGAIN_MS while the path stays down (the network, or the TURN server, may come back
+   * later than the first try).
+   */
   private async restart(): Promise<void> {
     const pc = this.pc;
     const call = this.view?.call;
     if (!pc || !call || this.view?.phase !== 'reconnecting') return;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => void this.restart().catch(() => undefined), RESTART_AGAIN_MS);
+    if (pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' });
     await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
     await gathered(pc);
-    await this.api.renegotiateCall(call, {
+    this.lastRestart = await this.api.renegotiateCall(call, {
       sdp: pc.localDescription!.sdp,
       fp: await certificateFingerprint(this.cert!),
     });

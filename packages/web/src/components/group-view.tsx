@@ -4,7 +4,7 @@
  * messages and a mark on late (anti-backdated) ones; the composer completes @mentions from
  * the member list and runs the group commands. An invitation shows join / decline instead.
  */
-import type { JSX } from 'preact';
+import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { GroupMemberInfo, MessageInfo, RoomRefusal } from '@parus/client';
 import type { Session } from '../engine-loader.ts';
@@ -35,6 +35,7 @@ import {
 } from './message-row.tsx';
 import { copyText } from './message-actions.ts';
 import { canForward } from './forward-dialog.tsx';
+import { groupCallLogText } from '../calls/call-log.ts';
 import { messagePreview } from './message-preview.ts';
 import { GlobeIcon, ShareLinkIcon } from './room-icons.tsx';
 import { Marked, PeerText } from './peer-text.tsx';
@@ -96,6 +97,9 @@ export function GroupView(props: {
   onShare?: () => void;
   /** 轉傳: send this message to another chat. */
   onForward?: (m: MessageInfo) => void;
+  /** Group calls (calls/group-call-bar.tsx, decision 0053): the header's buttons, the banner. */
+  callButtons?: ComponentChildren;
+  callBanner?: ComponentChildren;
 }): JSX.Element | null {
   const { t } = useI18n();
   const { session, id } = props;
@@ -283,6 +287,7 @@ export function GroupView(props: {
           }
         }
         text={(s) => <Text text={s} names={names} mine={mine} />}
+        call={m.call && <span class="text call-log">{groupCallLogText(m.call, t)}</span>}
         actions={{
           reply: joined ? () => startReply(m) : undefined,
           copy: () => void copyText(m.text),
@@ -375,6 +380,7 @@ export function GroupView(props: {
           {t('room.share')}
         </button>
       )}
+      {group.status === 'joined' && !group.public && props.callButtons}
       {group.status !== 'invited' && (
         <button type="button" class="pill-button" onClick={props.onMembers}>
           <GroupIcon />
@@ -474,6 +480,7 @@ export function GroupView(props: {
           </p>
         </section>
       )}
+      {!gone && props.callBanner}
       {gone && (
         <div class="banner banner-danger" role="alert">
           <p>{group.status === 'removed' || groups.removed.has(id) ? t('group.removed') : t('group.left')}</p>

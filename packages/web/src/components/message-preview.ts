@@ -4,7 +4,7 @@
  * as LINE writes them ([貼圖], [照片]); an unsent message as its tombstone.
  */
 import type { MessageInfo } from '@parus/client';
-import { callLogText } from '../calls/call-log.ts';
+import { callLogText, groupCallLogText } from '../calls/call-log.ts';
 import { actionLine } from '../compose/commands.ts';
 import { isImage } from '../compose/thumbnail.ts';
 import type { Translate } from '../i18n.ts';
@@ -15,7 +15,7 @@ const VOICE = new Set(['audio/ogg', 'audio/webm', 'audio/mp4', 'audio/mpeg', 'au
 
 export function messagePreview(m: MessageInfo, t: Translate, author: string): string {
   if (m.unsent) return m.dir === 'out' ? t('msg.unsentByMe') : t('msg.unsentByThem');
-  if (m.call) return callLogText(m.call, m.dir, t);
+  if (m.call) return m.group !== undefined ? groupCallLogText(m.call, t) : callLogText(m.call, m.dir, t);
   if (m.sticker) return t('preview.sticker');
   if (m.file && VOICE.has(m.file.mime)) return t('voice.label');
   if (m.file) return isImage(m.file.mime) ? t('preview.photo') : t('preview.file', { name: m.file.name });

@@ -19,6 +19,7 @@ import {
   type FontSize,
   type ThemeChoice,
 } from '../theme.ts';
+import { relayOnly, setRelayOnly } from '../calls/relay-only.ts';
 import { Dialog } from './dialog.tsx';
 import { LangSwitch } from './lang-switch.tsx';
 
@@ -62,6 +63,32 @@ function NotificationSettings(): JSX.Element {
           {problem}
         </p>
       )}
+    </fieldset>
+  );
+}
+
+/** 通話只經由中繼伺服器 (calls/relay-only.ts): the next call uses relayed candidates only. */
+function CallSettings(): JSX.Element {
+  const { t } = useI18n();
+  const [on, setOn] = useState(relayOnly);
+  return (
+    <fieldset class="settings-section">
+      <legend>{t('settings.calls')}</legend>
+      <label class="check">
+        <input
+          type="checkbox"
+          checked={on}
+          aria-describedby="relay-only-hint"
+          onChange={(e) => {
+            setRelayOnly(e.currentTarget.checked);
+            setOn(e.currentTarget.checked);
+          }}
+        />
+        <span>{t('settings.relayOnly')}</span>
+      </label>
+      <p id="relay-only-hint" class="muted">
+        {t('settings.relayOnlyHint')}
+      </p>
     </fieldset>
   );
 }
@@ -127,6 +154,7 @@ export function Settings(props: {
         </div>
       </fieldset>
       <NotificationSettings />
+      <CallSettings />
       <section class="settings-section">
         <h3>{t('settings.account')}</h3>
         <dl class="facts">

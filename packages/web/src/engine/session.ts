@@ -16,6 +16,7 @@ import {
   type ContactInfo,
   type SearchHit,
   type ContactState,
+  type GroupCallSignalling,
   type MessageInfo,
   type OutgoingFile,
   type TransferProgress,
@@ -73,6 +74,13 @@ export type CallApi = Pick<
   | 'activeCalls'
   | 'turnServers'
 >;
+
+/** What the group call screens use of the account (decision 0053). */
+export interface GroupCallApi {
+  events: Account['events'];
+  calls: GroupCallSignalling;
+  turnServers: Account['turnServers'];
+}
 
 /** One account per browser profile and origin, in this IndexedDB database. */
 export const DATABASE = ACCOUNT_DATABASE;
@@ -393,6 +401,12 @@ export class Session {
   /** The account's call signalling, for the call screens (calls/, decision 0046). */
   get callApi(): CallApi {
     return this.account;
+  }
+
+  /** The group calls' signalling, for the group call screens (calls/, decision 0053). */
+  get groupCallApi(): GroupCallApi {
+    const a = this.account;
+    return { events: a.events, calls: a.groups.calls, turnServers: () => a.turnServers() };
   }
 
   private wire(): void {

@@ -23,6 +23,8 @@ import type { MessageInfo } from '@parus/client';
 import { useRoomUi } from '../components/room-ui-loader.ts';
 import { useDeviceUi } from '../components/device-ui-loader.ts';
 import { useCalls } from '../calls/call-loader.ts';
+import { useGroupCalls } from '../calls/group-call-loader.ts';
+import { GroupCallBanner, GroupCallButtons, useGroupCall } from '../calls/group-call-bar.tsx';
 import type { Session } from '../engine-loader.ts';
 import { useI18n } from '../i18n.ts';
 import { MuteList } from '../mute-list.ts';
@@ -124,6 +126,8 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   const roomUi = useRoomUi(open.kind === 'room-share');
   const deviceUi = useDeviceUi(open.kind === 'devices' || open.kind === 'backup');
   const calls = useCalls(session, t);
+  const groupCalls = useGroupCalls(session, t, (id) => openGroup(id));
+  const groupCall = useGroupCall(session, activeGroup);
 
   const prefs = useMemo(() => new ChatPrefs(), []);
   const [, setPrefsVersion] = useState(0);
@@ -332,6 +336,16 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             onBack={() => openGroup(undefined)}
             onMembers={() => setOpen({ kind: 'group-members', id: activeGroup })}
             onShare={() => setOpen({ kind: 'room-share', id: activeGroup })}
+            callButtons={
+              <GroupCallButtons
+                t={t}
+                info={groupCall}
+                onStart={(video) => groupCalls.start(activeGroup, video)}
+              />
+            }
+            callBanner={
+              <GroupCallBanner t={t} info={groupCall} onJoin={() => groupCalls.join(activeGroup)} />
+            }
             onForward={(message) => canForward(message) && setOpen({ kind: 'forward', message })}
           />
         ) : active && session.contact(active) ? (
@@ -434,6 +448,15 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
         <roomUi.RoomShare session={session} id={open.id} onClose={close} />
       )}
       {calls.ui && calls.media && <calls.ui.CallLayer media={calls.media} />}
+      {groupCalls.ui && groupCalls.media && (
+        <groupCalls.ui.GroupCallLayer
+          media={groupCalls.media}
+          groupName={(id) => {
+            const g = session.groups.group(id);
+            return g?.alias ?? g?.name ?? '';
+          }}
+        />
+      )}
     </div>
   );
 }
