@@ -50,6 +50,7 @@ import {
   nameFault,
   MAX_CARD_NAME_CHARS,
   causalOrder,
+  fromHex,
 } from '@parus/core';
 import {
   C,
@@ -1313,6 +1314,41 @@ export class Account {
     opts: TransferOptions & { replyTo?: string } = {},
   ): Promise<MessageInfo> {
     return this.files.sendFile(alias, file, opts);
+  }
+
+  /**
+   * Sends a file into a group or room: one blob upload (resumed when called again with the same
+   * file and group), then one group message with its place and keys, fanned out once. UsageError
+   * before any upload when I may not write there; QuotaError for a file too large.
+   */
+  async sendGroupFile(
+    ref: string,
+    file: OutgoingFile,
+    opts: TransferOptions & { replyTo?: string } = {},
+  ): Promise<MessageInfo> {
+    const group = fromHex(this.groups.get(ref).id);
+    return this.files.sendGroupFile(
+      group,
+      file,
+      opts,
+      () => this.groups.checkWritable(ref),
+      (body) => this.groups.sendFileBody(ref, body, opts.replyTo ? { replyTo: opts.replyTo } : {}),
+    );
+  }
+
+  /** A group file message's contents, checked as downloadFile's are. */
+  async downloadGroupFile(ref: string, messageId: string, opts: TransferOptions = {}): Promise<Uint8Array> {
+    return this.files.downloadBody(await this.groups.fileOf(ref, messageId), opts);
+  }
+
+  /** A group file message's contents into `sink`, chunk by chunk, as downloadFileTo. */
+  async downloadGroupFileTo(
+    ref: string,
+    messageId: string,
+    sink: FileSink,
+    opts: TransferOptions = {},
+  ): Promise<void> {
+    await this.files.downloadBodyTo(await this.groups.fileOf(ref, messageId), sink, opts);
   }
 
   /** Uploads that did not finish (for a UI to offer resuming them: sendFile with the same file). */
