@@ -30,6 +30,8 @@ parus relay add ADDRESS                  receive on a second relay too (failover
   parus group alias ID NAME                a local name for a group
   parus group members GROUP                members and their roles
   parus group send GROUP TEXT [--me|--ping] write to the group
+  parus group send-file GROUP PATH [--name N] [--mime TYPE]
+                                           send a photo or file to the group
   parus group topic GROUP TEXT | name GROUP TEXT | nick GROUP NICK
   parus group kick|ban|unban GROUP MEMBER  moderate (MEMBER: nick, name or key)
   parus group role GROUP MEMBER admin|moderator|member

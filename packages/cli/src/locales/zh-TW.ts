@@ -27,6 +27,8 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   parus group alias ID NAME                群組在這台裝置上的名稱
   parus group members GROUP                成員與身分
   parus group send GROUP TEXT [--me|--ping] 在群組發言
+  parus group send-file GROUP PATH [--name N] [--mime TYPE]
+                                           傳送照片或檔案到群組
   parus group topic GROUP TEXT | name GROUP TEXT | nick GROUP NICK
   parus group kick|ban|unban GROUP MEMBER  管理成員（MEMBER：暱稱、名稱或金鑰）
   parus group role GROUP MEMBER admin|moderator|member

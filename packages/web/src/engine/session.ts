@@ -642,6 +642,16 @@ export class Session {
     return this.account.downloadFile(alias, id, opts);
   }
 
+  /** A file message's contents, a 1:1 chat's or a group's (the bubbles use this one). */
+  downloadMessageFile(
+    m: MessageInfo,
+    opts: { onProgress?: (p: TransferProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<Uint8Array> {
+    return m.group !== undefined
+      ? this.account.downloadGroupFile(m.group, m.id, opts)
+      : this.account.downloadFile(m.alias, m.id, opts);
+  }
+
   private added(m: MessageInfo): MessageInfo {
     const list = this.histories.get(m.alias) ?? [];
     // Last in causal order too: a new message has every head it saw as its parents.
