@@ -1125,6 +1125,40 @@ export class Account {
     return { mutedUntil: s.mutedUntil, pinned: s.pinTags.length > 0 };
   }
 
+  /**
+   * Mutes a group or room until `until` (0 unmutes), on every device of mine: the same sync
+   * operation as a 1:1 chat's (decision 0039), the chat named by the group's id (16 random
+   * bytes, as a conversation id is; the two never meet).
+   */
+  async setGroupMuted(ref: string, until: number): Promise<void> {
+    if (!Number.isSafeInteger(until) || until < 0)
+      throw new UsageError('until must be ms since the epoch, or 0');
+    const chat = fromHex(this.groups.get(ref).id);
+    await this.lock.run(async () => {
+      await this.store.batch(await this.own.syncOps([{ t: 'mute', chat, until }]));
+    });
+    this.kickFlush();
+  }
+
+  /** Pins (or unpins) a group or room on every device of mine, as setPinned does a 1:1 chat. */
+  async setGroupPinned(ref: string, pinned: boolean): Promise<void> {
+    const chat = fromHex(this.groups.get(ref).id);
+    await this.lock.run(async () => {
+      const tags = this.own.chatState(chat).pinTags;
+      if (pinned === tags.length > 0) return;
+      await this.store.batch(
+        await this.own.syncOps([pinned ? { t: 'pin', chat } : { t: 'unpin', chat, tags }]),
+      );
+    });
+    this.kickFlush();
+  }
+
+  /** A group's mute and pin as my devices agree on them. */
+  groupChatSettings(ref: string): { mutedUntil: number; pinned: boolean } {
+    const s = this.own.chatState(fromHex(this.groups.get(ref).id));
+    return { mutedUntil: s.mutedUntil, pinned: s.pinTags.length > 0 };
+  }
+
   /** Incoming messages of a conversation not read yet (here or on another device of mine). */
   async unreadCount(alias: string): Promise<number> {
     const c = this.mustContact(alias);
