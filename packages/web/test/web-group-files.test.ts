@@ -165,4 +165,65 @@ describe('files in a group, browser and CLI', () => {
     expect(await list.locator('.file-card', { hasText: 'big.bin' }).count()).toBe(0);
     expect(web.problems).toEqual([]);
   }, 120_000);
+
+  it('a group muted and pinned from the list: the account keeps both (a reload), the title leaves it out', async () => {
+    const page = web.page;
+    const list = page.getByRole('list', { name: '聊天列表' });
+    const menuOf = async (chat: string): Promise<void> => {
+      await list.locator(`li[data-chat^="${chat}"]`).getByRole('button', { name: '聊天選項' }).click();
+      await page.getByRole('menu', { name: '聊天選項' }).waitFor(WAIT);
+    };
+    await menuOf('g:');
+    await page.getByRole('menuitem', { name: '關閉提醒' }).click();
+    await list
+      .locator('li[data-chat^="g:"]')
+      .getByText('已靜音')
+      .waitFor({ ...WAIT, state: 'attached' });
+    await menuOf('g:');
+    await page.getByRole('menuitem', { name: '釘選' }).click();
+    await list
+      .locator('li.chat-row')
+      .first()
+      .getByText('已釘選')
+      .waitFor({ ...WAIT, state: 'attached' });
+    expect(await list.locator('li.chat-row').first().getAttribute('data-chat')).toBe(`g:${gid}`);
+    // Nothing of it is kept in the browser's own storage.
+    const kept = await page.evaluate(() => [
+      localStorage.getItem('parus.muted'),
+      localStorage.getItem('parus-chat-prefs'),
+    ]);
+    expect(kept[0]).toBeNull();
+    expect(kept[1] ?? '').not.toContain(gid);
+
+    // Opened elsewhere: a message into the muted group does not count in the title.
+    await page.getByRole('list', { name: '聊天列表' }).getByRole('button', { name: /Bob/ }).first().click();
+    await cli(['group', 'send', gid, '靜音中的群組訊息']);
+    const item = list.locator(`li[data-chat="g:${gid}"]`);
+    await item.locator('.badge-muted').waitFor({ ...WAIT, state: 'attached' });
+    expect(await page.title()).toBe('Parus 山雀');
+    await shot(page, 'zh-TW-52-group-muted-pinned');
+
+    await page.reload();
+    await page.getByLabel('密碼', { exact: true }).fill('web passphrase 8642');
+    await page.getByRole('button', { name: '解鎖' }).click();
+    await list
+      .locator(`li[data-chat="g:${gid}"]`)
+      .getByText('已靜音')
+      .waitFor({ ...WAIT, state: 'attached' });
+    expect(await list.locator('li.chat-row').first().getAttribute('data-chat')).toBe(`g:${gid}`);
+    await menuOf('g:');
+    await page.getByRole('menuitem', { name: '開啟提醒' }).click();
+    await list
+      .locator(`li[data-chat="g:${gid}"]`)
+      .getByText('已靜音')
+      .waitFor({ ...WAIT, state: 'detached' });
+    expect(web.problems).toEqual([]);
+  }, 180_000);
+
+  it('the add-friend and new-group buttons draw different icons', async () => {
+    const page = web.page;
+    const svg = (name: string): Promise<string> =>
+      page.getByRole('button', { name, exact: true }).first().locator('svg').innerHTML();
+    expect(await svg('加入好友')).not.toBe(await svg('建立群組'));
+  });
 });
