@@ -220,6 +220,29 @@ describe('files in a group, browser and CLI', () => {
     expect(web.problems).toEqual([]);
   }, 180_000);
 
+  it('mutes and pins an older version kept in the browser move into the account once', async () => {
+    const page = web.page;
+    const list = page.getByRole('list', { name: '聊天列表' });
+    // As an older version left them: the pin by name, the mute as a salted SHA-256 digest.
+    await page.evaluate(async () => {
+      const salt = 'a1b2c3';
+      const d = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${salt}\nBob`));
+      const digest = Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
+      localStorage.setItem('parus.muted', JSON.stringify({ salt, digests: [digest] }));
+      localStorage.setItem('parus-chat-prefs', JSON.stringify({ pinned: ['c:Bob'], hidden: {} }));
+    });
+    await page.reload();
+    await page.getByLabel('密碼', { exact: true }).fill('web passphrase 8642');
+    await page.getByRole('button', { name: '解鎖' }).click();
+    const bob = list.locator('li[data-chat="c:Bob"]');
+    await bob.getByText('已靜音').waitFor({ ...WAIT, state: 'attached' });
+    await bob.getByText('已釘選').waitFor({ ...WAIT, state: 'attached' });
+    await page.waitForFunction(() => localStorage.getItem('parus.muted') === null, undefined, WAIT);
+    const prefs = await page.evaluate(() => localStorage.getItem('parus-chat-prefs') ?? '');
+    expect(prefs).not.toContain('c:Bob');
+    expect(web.problems).toEqual([]);
+  }, 120_000);
+
   it('the add-friend and new-group buttons draw different icons', async () => {
     const page = web.page;
     const svg = (name: string): Promise<string> =>
