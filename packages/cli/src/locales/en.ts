@@ -88,6 +88,8 @@ Usage: parus [global options] <command> [options]
   parus chat ALIAS|GROUP                   interactive chat
   parus search TEXT [--limit N]            find friends, groups and messages (--limit:
                                            at most N results, default 50)
+  parus passphrase                         change the passphrase that opens this device's
+                                           account (PARUS_NEW_PASSPHRASE or a prompt)
   {group}
   {requests}
   {devices}
@@ -107,6 +109,10 @@ The passphrase comes from PARUS_PASSPHRASE or a prompt.`,
   'passphrase.none': 'no passphrase: set PARUS_PASSPHRASE or run on a terminal',
   'passphrase.short': 'the passphrase must have at least 8 characters',
   'passphrase.differ': 'the two passphrases differ',
+  'passphrase.newPrompt': 'New passphrase: ',
+  'passphrase.noNew': 'no new passphrase: set PARUS_NEW_PASSPHRASE or run on a terminal',
+  'passphrase.changed': 'Passphrase changed. Use the new one from now on, on this device.',
+  'usage.passphrase': 'usage: parus passphrase',
   'passphrase.cancelled': 'cancelled',
   'home.noAccount': "no account in {home}: run 'parus init' first",
   'home.exists': 'an account already exists in {home}',
