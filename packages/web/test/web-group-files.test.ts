@@ -243,6 +243,29 @@ describe('files in a group, browser and CLI', () => {
     expect(web.problems).toEqual([]);
   }, 120_000);
 
+  it('變更密碼 in the settings: a wrong current passphrase changes nothing; the new one unlocks, the old one no longer', async () => {
+    const page = web.page;
+    await page.getByRole('button', { name: '設定' }).click();
+    const form = page.locator('form.passphrase-change');
+    await form.getByLabel('目前的密碼').fill('not my passphrase');
+    await form.getByLabel('新密碼', { exact: true }).fill('新的網頁密碼 2026');
+    await form.getByLabel('再輸入一次新密碼').fill('新的網頁密碼 2026');
+    await form.getByRole('button', { name: '變更密碼' }).click();
+    await form.getByRole('alert').getByText('目前的密碼不正確，什麼都沒有變更。').waitFor(WAIT);
+    await form.getByLabel('目前的密碼').fill('web passphrase 8642');
+    await form.getByRole('button', { name: '變更密碼' }).click();
+    await form.getByRole('status').getByText('密碼已變更').waitFor(WAIT);
+    await shot(page, 'zh-TW-53-change-passphrase');
+    await page.reload();
+    await page.getByLabel('密碼', { exact: true }).fill('web passphrase 8642');
+    await page.getByRole('button', { name: '解鎖' }).click();
+    await page.getByRole('alert').first().waitFor(WAIT);
+    await page.getByLabel('密碼', { exact: true }).fill('新的網頁密碼 2026');
+    await page.getByRole('button', { name: '解鎖' }).click();
+    await page.getByRole('list', { name: '聊天列表' }).waitFor(WAIT);
+    expect(web.problems).toEqual([]);
+  }, 120_000);
+
   it('the add-friend and new-group buttons draw different icons', async () => {
     const page = web.page;
     const svg = (name: string): Promise<string> =>

@@ -21,6 +21,7 @@ import {
 } from '../theme.ts';
 import { Dialog } from './dialog.tsx';
 import { LangSwitch } from './lang-switch.tsx';
+import { PassphraseChange } from './passphrase-change.tsx';
 
 function NotificationSettings(): JSX.Element {
   const { t } = useI18n();
@@ -151,6 +152,7 @@ export function Settings(props: {
           </button>
         </div>
       </section>
+      <PassphraseChange session={props.session} />
     </Dialog>
   );
 }

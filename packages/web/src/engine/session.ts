@@ -678,6 +678,20 @@ export class Session {
     this.changed();
   }
 
+  /**
+   * Changes the passphrase that opens the account in this browser (SealedStore.changePassphrase:
+   * the old one checked, AuthError and nothing changed when wrong; UsageError for a new one under
+   * 8 characters). The account passphrase of the device log is not changed (decision 0057).
+   */
+  async changePassphrase(old: string, next: string): Promise<void> {
+    const raw = await IndexedDbStore.open(DATABASE);
+    try {
+      await SealedStore.changePassphrase(raw, old, next, { rng: systemRandom, cost: ARGON2ID_BROWSER });
+    } finally {
+      await raw.close();
+    }
+  }
+
   /** A file message's contents, a 1:1 chat's or a group's (the bubbles use this one). */
   downloadMessageFile(
     m: MessageInfo,
