@@ -21,6 +21,7 @@ import {
   deleteCommand,
 } from './commands/messages.ts';
 import { relayCommand } from './commands/relay.ts';
+import { passphraseCommand } from './commands/passphrase.ts';
 import { requestsCommand } from './commands/room.ts';
 import { setLang, type Lang } from './i18n.ts';
 import { makeOutput, reportError, type Output } from './output.ts';
@@ -51,6 +52,7 @@ export const COMMANDS: Record<string, Command> = {
   devices: devicesCommand,
   device: deviceCommand,
   backup: backupCommand,
+  passphrase: passphraseCommand,
 };
 
 /**

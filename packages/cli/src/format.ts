@@ -120,8 +120,10 @@ function formatGroupMessage(m: MessageInfo, me: string): string {
         ? `${who} pinged`
         : m.call
           ? groupCallLine(m.call)
-          : `${who}: ${shownText(m.text)}`;
-  return `[${formatTime(m.ts)}] ${shown(m.alias)} | ${body}${mark}${late}`;
+          : `${who}: ${content(m, who)}`;
+  // A file's id, for `parus download GROUP ID` (as the 1:1 lines end with theirs).
+  const id = m.file && !m.unsent ? `  #${m.id.slice(0, 12)}` : '';
+  return `[${formatTime(m.ts)}] ${shown(m.alias)} | ${body}${mark}${late}${id}`;
 }
 
 export function formatContact(c: ContactInfo): string {

@@ -14,7 +14,7 @@ import {
   type Argon2idCost,
 } from '@parus/core';
 import { t } from './i18n.ts';
-import { readPassphrase } from './passphrase.ts';
+import { readNewPassphrase, readPassphrase } from './passphrase.ts';
 
 export function resolveHome(flag: string | undefined): string {
   return resolve(flag ?? process.env.PARUS_HOME ?? join(homedir(), '.parus', 'account'));
@@ -105,4 +105,22 @@ export async function openAccountWithPassphrase(
     throw e;
   }
   return { account: await Account.open({ store, transport: nodeTransport() }), passphrase };
+}
+
+/**
+ * `parus passphrase`: the passphrase that opens this device's account store changes (decision
+ * 0030: it is this device's own). The old one is checked first (AuthError, nothing changed).
+ */
+export async function changeStorePassphrase(home: string): Promise<void> {
+  await initCrypto();
+  if (!existsSync(accountDb(home))) throw new NotFoundError(t('home.noAccount', { home }));
+  makePrivate(home);
+  const old = await readPassphrase();
+  const next = await readNewPassphrase();
+  const raw = new SqliteStore(accountDb(home));
+  try {
+    await SealedStore.changePassphrase(raw, old, next, { rng: systemRandom, cost: kdfProfile() });
+  } finally {
+    await raw.close();
+  }
 }

@@ -15,6 +15,24 @@ export async function readPassphrase(opts: { confirm?: boolean } = {}): Promise<
   return first;
 }
 
+/**
+ * A new passphrase (`parus passphrase`): PARUS_NEW_PASSPHRASE, or typed twice on a terminal;
+ * at least 8 characters.
+ */
+export async function readNewPassphrase(): Promise<string> {
+  const env = process.env.PARUS_NEW_PASSPHRASE;
+  let next: string;
+  if (env !== undefined && env.length > 0) next = env;
+  else {
+    if (!process.stdin.isTTY) throw new UsageError(t('passphrase.noNew'));
+    next = await prompt(t('passphrase.newPrompt'));
+    if ([...next].length >= 8 && (await prompt(t('passphrase.again'))) !== next)
+      throw new UsageError(t('passphrase.differ'));
+  }
+  if ([...next].length < 8) throw new UsageError(t('passphrase.short'));
+  return next;
+}
+
 function prompt(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;

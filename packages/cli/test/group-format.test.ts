@@ -31,4 +31,15 @@ describe('group message lines', () => {
     expect(formatMessage({ ...base, history: true })).toMatch(/heron! \(earlier history\)$/);
     expect(formatMessage(base)).toMatch(/heron!$/);
   });
+
+  it('show a file, a sticker and an unsent message as 1:1 lines do, a file with its id for download', () => {
+    const file = { name: '合照.jpg', mime: 'image/jpeg', size: 2048, expires: 0 };
+    const line = formatMessage({ ...base, kind: 'file', text: '', file });
+    expect(line).toContain('Mei: [file 合照.jpg');
+    expect(line).toMatch(/#a1b2c3d4e5f6$/);
+    expect(
+      formatMessage({ ...base, kind: 'sticker', text: '', sticker: { pack: 'parus', id: 'hello' } }),
+    ).toContain('parus/hello');
+    expect(formatMessage({ ...base, text: '', unsent: true })).not.toContain('#a1b2');
+  });
 });

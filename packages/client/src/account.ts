@@ -50,6 +50,7 @@ import {
   nameFault,
   MAX_CARD_NAME_CHARS,
   causalOrder,
+  fromHex,
 } from '@parus/core';
 import {
   C,
@@ -1137,6 +1138,40 @@ export class Account {
     return { mutedUntil: s.mutedUntil, pinned: s.pinTags.length > 0 };
   }
 
+  /**
+   * Mutes a group or room until `until` (0 unmutes), on every device of mine: the same sync
+   * operation as a 1:1 chat's (decision 0039), the chat named by the group's id (16 random
+   * bytes, as a conversation id is; the two never meet).
+   */
+  async setGroupMuted(ref: string, until: number): Promise<void> {
+    if (!Number.isSafeInteger(until) || until < 0)
+      throw new UsageError('until must be ms since the epoch, or 0');
+    const chat = fromHex(this.groups.get(ref).id);
+    await this.lock.run(async () => {
+      await this.store.batch(await this.own.syncOps([{ t: 'mute', chat, until }]));
+    });
+    this.kickFlush();
+  }
+
+  /** Pins (or unpins) a group or room on every device of mine, as setPinned does a 1:1 chat. */
+  async setGroupPinned(ref: string, pinned: boolean): Promise<void> {
+    const chat = fromHex(this.groups.get(ref).id);
+    await this.lock.run(async () => {
+      const tags = this.own.chatState(chat).pinTags;
+      if (pinned === tags.length > 0) return;
+      await this.store.batch(
+        await this.own.syncOps([pinned ? { t: 'pin', chat } : { t: 'unpin', chat, tags }]),
+      );
+    });
+    this.kickFlush();
+  }
+
+  /** A group's mute and pin as my devices agree on them. */
+  groupChatSettings(ref: string): { mutedUntil: number; pinned: boolean } {
+    const s = this.own.chatState(fromHex(this.groups.get(ref).id));
+    return { mutedUntil: s.mutedUntil, pinned: s.pinTags.length > 0 };
+  }
+
   /** Incoming messages of a conversation not read yet (here or on another device of mine). */
   async unreadCount(alias: string): Promise<number> {
     const c = this.mustContact(alias);
@@ -1326,6 +1361,41 @@ export class Account {
     opts: TransferOptions & { replyTo?: string } = {},
   ): Promise<MessageInfo> {
     return this.files.sendFile(alias, file, opts);
+  }
+
+  /**
+   * Sends a file into a group or room: one blob upload (resumed when called again with the same
+   * file and group), then one group message with its place and keys, fanned out once. UsageError
+   * before any upload when I may not write there; QuotaError for a file too large.
+   */
+  async sendGroupFile(
+    ref: string,
+    file: OutgoingFile,
+    opts: TransferOptions & { replyTo?: string } = {},
+  ): Promise<MessageInfo> {
+    const group = fromHex(this.groups.get(ref).id);
+    return this.files.sendGroupFile(
+      group,
+      file,
+      opts,
+      () => this.groups.checkWritable(ref),
+      (body) => this.groups.sendFileBody(ref, body, opts.replyTo ? { replyTo: opts.replyTo } : {}),
+    );
+  }
+
+  /** A group file message's contents, checked as downloadFile's are. */
+  async downloadGroupFile(ref: string, messageId: string, opts: TransferOptions = {}): Promise<Uint8Array> {
+    return this.files.downloadBody(await this.groups.fileOf(ref, messageId), opts);
+  }
+
+  /** A group file message's contents into `sink`, chunk by chunk, as downloadFileTo. */
+  async downloadGroupFileTo(
+    ref: string,
+    messageId: string,
+    sink: FileSink,
+    opts: TransferOptions = {},
+  ): Promise<void> {
+    await this.files.downloadBodyTo(await this.groups.fileOf(ref, messageId), sink, opts);
   }
 
   /** Uploads that did not finish (for a UI to offer resuming them: sendFile with the same file). */

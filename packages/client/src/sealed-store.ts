@@ -16,6 +16,7 @@ import {
   ARGON2ID_SALT_BYTES,
   AuthError,
   StorageError,
+  UsageError,
   VerificationError,
   argon2id,
   asBytes,
@@ -148,6 +149,33 @@ export class SealedStore implements Store {
       return new SealedStore(inner, dataKey, opts.rng, raised);
     } finally {
       wipe(password);
+    }
+  }
+
+  /**
+   * Changes the passphrase that opens this store (decision 0030: each device's store passphrase
+   * is its own): the old one must open it (AuthError otherwise, nothing changed), then the same
+   * data key is wrapped under the new one in one atomic write, so no record is rewritten and a
+   * crash leaves either the old or the new passphrase working. UsageError for a new passphrase
+   * shorter than 8 characters.
+   */
+  static async changePassphrase(
+    inner: Store,
+    oldPassphrase: string,
+    newPassphrase: string,
+    opts: { rng: Random; cost?: Argon2idCost },
+  ): Promise<void> {
+    if ([...newPassphrase].length < 8)
+      throw new UsageError('the new passphrase must have at least 8 characters');
+    const store = await SealedStore.open(inner, oldPassphrase, {
+      rng: opts.rng,
+      ...(opts.cost ? { cost: opts.cost } : {}),
+    });
+    const password = utf8(newPassphrase);
+    try {
+      await inner.batch([wrapOp(password, store.key, store.profile, opts.rng)]);
+    } finally {
+      wipe(password, store.key);
     }
   }
 

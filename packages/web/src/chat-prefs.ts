@@ -1,7 +1,9 @@
 /**
- * How this browser orders and filters the chat list (decision 0044): pinned chats first, hidden
- * chats left out until a message newer than their hiding comes. A chat is `c:<alias>` or
- * `g:<group id>`. Kept in localStorage (a preference of this browser, like the mutes).
+ * What this browser keeps of the chat list (decision 0044): hidden chats, left out until a
+ * message newer than their hiding comes. A chat is `c:<alias>` or `g:<group id>`. Kept in
+ * localStorage. Pins (and mutes) live in the account's synced state now (Session.chatSettings,
+ * decision 0039), so they follow the account to its other devices; the pins an older version
+ * kept here are handed over once (`takeLegacyPinned`).
  */
 const KEY = 'parus-chat-prefs';
 const MAX = 500;
@@ -27,8 +29,13 @@ function read(): Stored {
 export class ChatPrefs {
   private data = read();
 
-  isPinned(chat: string): boolean {
-    return this.data.pinned.includes(chat);
+  /** The pins this browser kept before they moved into the account; forgotten here. */
+  takeLegacyPinned(): string[] {
+    const pinned = this.data.pinned;
+    if (pinned.length === 0) return [];
+    this.data.pinned = [];
+    this.save();
+    return pinned;
   }
 
   /** Hidden, and no message came after it was hidden (`last`: the newest message's time). */
@@ -37,15 +44,9 @@ export class ChatPrefs {
     return at !== undefined && (last === undefined || last <= at);
   }
 
-  setPinned(chat: string, pinned: boolean): void {
-    this.data.pinned = this.data.pinned.filter((c) => c !== chat);
-    if (pinned) this.data.pinned.unshift(chat);
-    this.save();
-  }
-
   hide(chat: string, at: number): void {
     this.data.hidden[chat] = at;
-    this.setPinned(chat, false);
+    this.save();
   }
 
   private save(): void {

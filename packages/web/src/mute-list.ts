@@ -1,6 +1,7 @@
 /**
- * Muted chats, kept by this web app (not by the engine, and not synced to the account's
- * other devices). localStorage is not encrypted, so it holds salted SHA-256 digests of the
+ * Muted chats as older versions of this web app kept them, in the browser only: read once to
+ * hand them over to the account's synced state (main-screen.tsx `useMutes`, decision 0039),
+ * then cleared (`clear`). localStorage is not encrypted, so it holds salted SHA-256 digests of the
  * muted aliases rather than the aliases (a per-browser random salt; someone who can read the
  * browser's storage can still test names they guess). Where SubtleCrypto is missing (a page
  * served over plain http to another machine) mutes last for the page's life only.
@@ -82,6 +83,22 @@ export class MuteList {
   async mutedSoon(alias: string): Promise<boolean> {
     await this.resolve([alias]);
     return this.isMuted(alias);
+  }
+
+  /** Whether an older version left mutes in this browser. */
+  static hasLegacy(): boolean {
+    return (readStored()?.digests.length ?? 0) > 0;
+  }
+
+  /** Forgets the mutes kept in this browser (they live in the account now). */
+  clear(): void {
+    this.digests.clear();
+    this.known.clear();
+    try {
+      localStorage.removeItem(MUTE_KEY);
+    } catch {
+      // storage blocked: nothing was kept
+    }
   }
 
   async setMuted(alias: string, muted: boolean): Promise<void> {

@@ -8,6 +8,8 @@ import { openAccount, resolveHome } from '../home.ts';
 import { formatRefusal, joinRoomLink, printRoomLink, requestChat } from './room.ts';
 import type { Output } from '../output.ts';
 import { t } from '../i18n.ts';
+import { progressLine } from '../files.ts';
+import { readOutgoingFile } from '../outgoing-file.ts';
 
 type MakeOut = (json: boolean) => Output;
 
@@ -52,6 +54,8 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
     nick: { type: 'string' },
     note: { type: 'string' },
     wait: { type: 'string' },
+    name: { type: 'string' },
+    mime: { type: 'string' },
   });
   const out = makeOut(values.json === true);
   const [sub, ...args] = positionals;
@@ -221,6 +225,30 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
             : need(2, 'parus group send GROUP TEXT');
         const kind = values.ping === true ? 'ping' : values.me === true ? 'action' : 'text';
         const m = await g.send(ref!, words.join(' '), { kind });
+        const note = await deliver(account);
+        const latest = (await g.history(ref!)).find((x) => x.id === m.id) ?? m;
+        out.result({ message: latest, note }, () => {
+          out.line(formatMessage(latest));
+          if (note) out.warn(note);
+        });
+        break;
+      }
+      case 'send-file': {
+        const [ref, path] = need(2, 'parus group send-file GROUP PATH [--name N] [--mime TYPE]');
+        if (args.length > 2)
+          throw new UsageError('usage: parus group send-file GROUP PATH [--name N] [--mime TYPE]');
+        const file = await readOutgoingFile(path!, { name: str(values, 'name'), mime: str(values, 'mime') });
+        const progress = progressLine(t('file.uploading', { name: shown(file.name) }));
+        let m: MessageInfo;
+        try {
+          m = await account.sendGroupFile(
+            ref!,
+            file,
+            progress.onProgress ? { onProgress: progress.onProgress } : {},
+          );
+        } finally {
+          progress.end();
+        }
         const note = await deliver(account);
         const latest = (await g.history(ref!)).find((x) => x.id === m.id) ?? m;
         out.result({ message: latest, note }, () => {

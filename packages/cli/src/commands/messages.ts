@@ -1,22 +1,11 @@
-import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
-import {
-  MAX_FILE_BYTES,
-  NotFoundError,
-  ParusError,
-  QuotaError,
-  StorageError,
-  UsageError,
-  isFileName,
-  isMimeType,
-} from '@parus/core';
+import { NotFoundError, ParusError, StorageError, UsageError } from '@parus/core';
 import type { Account, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
-import { filesFolder, formatBytes, guessMime, progressLine, saveStreamed } from '../files.ts';
+import { filesFolder, formatBytes, progressLine, saveStreamed } from '../files.ts';
 import { t } from '../i18n.ts';
-import { makeThumbnail, sniffMime } from '../image.ts';
 import { formatMessage, shown } from '../format.ts';
 import { formatGroup } from './group.ts';
+import { readOutgoingFile } from '../outgoing-file.ts';
 import { formatRefusal, formatRequest } from './room.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
@@ -97,23 +86,8 @@ export async function sendFileCommand(argv: string[], makeOut: MakeOut): Promise
   const out = makeOut(values.json === true);
   const [alias, path] = positionals;
   if (!alias || !path || positionals.length > 2) throw new UsageError(t('usage.sendFile'));
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch (cause) {
-    throw new UsageError(t('error.cannotRead', { path }), { cause });
-  }
-  if (size > MAX_FILE_BYTES) throw new QuotaError(t('error.fileTooLarge', { bytes: MAX_FILE_BYTES }));
-  const bytes = new Uint8Array(readFileSync(path));
-  const name = str(values, 'name') ?? basename(path);
-  // The type the bytes announce first: a photo named without (or with a wrong) extension still
-  // shows as a photo. The extension decides for the rest; --mime overrides both.
-  const mime = str(values, 'mime') ?? sniffMime(bytes) ?? guessMime(name);
-  // Refused before anything opens: the same checks as the engine's (and a peer's decoder).
-  if (!isFileName(name)) throw new UsageError(t('error.fileName'));
-  if (!isMimeType(mime)) throw new UsageError(t('error.mime'));
-  // The preview the web client shows in the bubble (a JPEG or PNG photo; image.ts).
-  const thumbnail = await makeThumbnail(bytes, mime);
+  const file = await readOutgoingFile(path, { name: str(values, 'name'), mime: str(values, 'mime') });
+  const name = file.name;
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     // No start() before the engine's own checks: sendFile connects when it needs the relay, so a
@@ -123,7 +97,7 @@ export async function sendFileCommand(argv: string[], makeOut: MakeOut): Promise
     try {
       message = await account.sendFile(
         alias,
-        { name, mime, bytes, ...(thumbnail ? { thumbnail } : {}) },
+        file,
         progress.onProgress ? { onProgress: progress.onProgress } : {},
       );
     } finally {
@@ -248,12 +222,19 @@ async function saveFiles(
     const progress = progressLine(t('file.downloading', { name: shown(m.file.name) }));
     try {
       const path = await saveStreamed(filesFolder(home, m.alias), m.file.name, (sink) =>
-        account.downloadFileTo(
-          m.alias,
-          m.id,
-          sink,
-          progress.onProgress ? { onProgress: progress.onProgress } : {},
-        ),
+        m.group
+          ? account.downloadGroupFileTo(
+              m.group,
+              m.id,
+              sink,
+              progress.onProgress ? { onProgress: progress.onProgress } : {},
+            )
+          : account.downloadFileTo(
+              m.alias,
+              m.id,
+              sink,
+              progress.onProgress ? { onProgress: progress.onProgress } : {},
+            ),
       );
       saved.push({ id: m.id, path });
     } catch (e) {
@@ -278,7 +259,10 @@ export async function downloadCommand(argv: string[], makeOut: MakeOut): Promise
   const home = resolveHome(str(values, 'home'));
   const account = await openAccount(home);
   try {
-    const files = (await account.history(alias)).filter((m) => m.file && m.id.startsWith(prefix));
+    // ALIAS names a contact, else a group (its alias, name or id), as for `history`.
+    const isContact = account.contacts().some((c) => c.alias === alias);
+    const history = isContact ? await account.history(alias) : await account.groups.history(alias);
+    const files = history.filter((m) => m.file && m.id.startsWith(prefix));
     if (files.length !== 1)
       throw new UsageError(files.length === 0 ? t('error.noFile') : t('error.severalFiles'));
     await account.start();

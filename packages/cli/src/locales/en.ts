@@ -33,6 +33,8 @@ parus relay add ADDRESS                  receive on a second relay too (failover
   parus group alias ID NAME                a local name for a group
   parus group members GROUP                members and their roles
   parus group send GROUP TEXT [--me|--ping] write to the group
+  parus group send-file GROUP PATH [--name N] [--mime TYPE]
+                                           send a photo or file to the group
   parus group topic GROUP TEXT | name GROUP TEXT | nick GROUP NICK
   parus group kick|ban|unban GROUP MEMBER  moderate (MEMBER: nick, name or key)
   parus group role GROUP MEMBER admin|moderator|member
@@ -89,6 +91,8 @@ Usage: parus [global options] <command> [options]
   parus chat ALIAS|GROUP                   interactive chat
   parus search TEXT [--limit N]            find friends, groups and messages (--limit:
                                            at most N results, default 50)
+  parus passphrase                         change the passphrase that opens this device's
+                                           account (PARUS_NEW_PASSPHRASE or a prompt)
   {group}
   {requests}
   {devices}
@@ -108,6 +112,10 @@ The passphrase comes from PARUS_PASSPHRASE or a prompt.`,
   'passphrase.none': 'no passphrase: set PARUS_PASSPHRASE or run on a terminal',
   'passphrase.short': 'the passphrase must have at least 8 characters',
   'passphrase.differ': 'the two passphrases differ',
+  'passphrase.newPrompt': 'New passphrase: ',
+  'passphrase.noNew': 'no new passphrase: set PARUS_NEW_PASSPHRASE or run on a terminal',
+  'passphrase.changed': 'Passphrase changed. Use the new one from now on, on this device.',
+  'usage.passphrase': 'usage: parus passphrase',
   'passphrase.cancelled': 'cancelled',
   'home.noAccount': "no account in {home}: run 'parus init' first",
   'home.exists': 'an account already exists in {home}',

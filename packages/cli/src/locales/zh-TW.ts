@@ -30,6 +30,8 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   parus group alias ID NAME                群組在這台裝置上的名稱
   parus group members GROUP                成員與身分
   parus group send GROUP TEXT [--me|--ping] 在群組發言
+  parus group send-file GROUP PATH [--name N] [--mime TYPE]
+                                           傳送照片或檔案到群組
   parus group topic GROUP TEXT | name GROUP TEXT | nick GROUP NICK
   parus group kick|ban|unban GROUP MEMBER  管理成員（MEMBER：暱稱、名稱或金鑰）
   parus group role GROUP MEMBER admin|moderator|member
@@ -83,6 +85,8 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   parus history ALIAS|GROUP                整段對話
   parus chat ALIAS|GROUP                   互動式聊天
   parus search TEXT [--limit N]            搜尋好友、群組與訊息（--limit：最多 N 筆，預設 50）
+  parus passphrase                         變更這台裝置開啟帳號用的密碼
+                                           （PARUS_NEW_PASSPHRASE 或輸入）
   {group}
   {requests}
   {devices}
@@ -102,6 +106,10 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'passphrase.none': '沒有密碼：請設定 PARUS_PASSPHRASE，或在終端機上執行',
   'passphrase.short': '密碼至少需要 8 個字元',
   'passphrase.differ': '兩次輸入的密碼不一樣',
+  'passphrase.newPrompt': '新密碼：',
+  'passphrase.noNew': '沒有新密碼：請設定 PARUS_NEW_PASSPHRASE，或在終端機上執行',
+  'passphrase.changed': '密碼已變更。從現在起，這台裝置請使用新密碼。',
+  'usage.passphrase': '用法：parus passphrase',
   'passphrase.cancelled': '已取消',
   'home.noAccount': '{home} 裡沒有帳號：請先執行 parus init',
   'home.exists': '{home} 裡已經有一個帳號',

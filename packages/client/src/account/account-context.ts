@@ -137,6 +137,11 @@ export interface AccountEvents {
   unsent: { alias: string; id: string };
   /** A message was deleted for me, here or on another of my devices (decision 0039); history no longer shows it. */
   deleted: { alias: string; id: string };
+  /**
+   * A chat's mute or pin changed on another device of mine (decision 0039): a 1:1 chat's
+   * (`alias`) or a group's (`group`, its id); chatSettings / groupChatSettings say the new value.
+   */
+  chatSettings: { alias?: string; group?: string };
   /** A message's reactions changed (history shows them). */
   reaction: { alias: string; id: string };
   /** The contact is typing (an ephemeral signal: expect at most one every 3 s). */

@@ -32,13 +32,7 @@ import {
 } from '@parus/core';
 import type { MessageInfo, OutgoingFile, UploadInfo } from '../public-shapes.ts';
 import { downloadBlob, uploadBlob, type FileSink, type TransferOptions } from '../blob-transfer.ts';
-import {
-  decodeMessage,
-  decodeUpload,
-  encodeRecord,
-  type ContactRecord,
-  type UploadRecord,
-} from '../records.ts';
+import { decodeMessage, decodeUpload, encodeRecord, type UploadRecord } from '../records.ts';
 import type { RelayConnection } from '../relay-connection.ts';
 import { C, fromHexId, hex, type AccountContext } from './account-context.ts';
 import type { DirectMessaging } from './direct-messaging.ts';
@@ -77,34 +71,61 @@ export class FileTransfer {
     file: OutgoingFile,
     opts: TransferOptions & { replyTo?: string } = {},
   ): Promise<MessageInfo> {
-    opts.signal?.throwIfAborted();
-    const { bytes, name, mime, thumbnail } = file;
-    if (!(bytes instanceof Uint8Array)) throw new UsageError('file contents must be a Uint8Array');
-    if (bytes.length > MAX_FILE_BYTES) throw new QuotaError(`file larger than ${MAX_FILE_BYTES} bytes`);
-    if (!isFileName(name))
-      throw new UsageError('file name must be 1-255 characters without control characters');
-    if (!isMimeType(mime)) throw new UsageError('MIME type must look like type/subtype');
-    if (
-      thumbnail !== undefined &&
-      (!(thumbnail instanceof Uint8Array) || thumbnail.length > MAX_THUMBNAIL_BYTES)
-    )
-      throw new UsageError(`thumbnail must be bytes, at most ${MAX_THUMBNAIL_BYTES}`);
-    const v = file.voice;
-    if (
-      v !== undefined &&
-      (!Number.isSafeInteger(v.ms) ||
-        v.ms < 0 ||
-        v.ms > MAX_VOICE_MS ||
-        !(v.wave instanceof Uint8Array) ||
-        v.wave.length > MAX_VOICE_WAVE)
-    )
-      throw new UsageError(
-        `a voice message is at most ${MAX_VOICE_MS} ms with at most ${MAX_VOICE_WAVE} levels`,
-      );
+    checkOutgoing(file, opts.signal);
     const c = this.ctx.mustSendable(alias);
-    const plainHash = hash(bytes, 32);
+    const { u, body } = await this.upload(c.id, file, opts);
+    try {
+      return await this.messaging.sendUserMessage(
+        alias,
+        'file',
+        opts.replyTo,
+        (replyTo) => ({
+          body: replyTo ? { ...encodeFileBody(body), replyTo } : encodeFileBody(body),
+          fields: { text: '', file: body, uploadKey: u.uk },
+        }),
+        () => [{ type: 'del', collection: C.uploads, key: hex(u.id) }],
+      );
+    } finally {
+      // Stored (sealed) with the message by now; the copies in memory go.
+      wipe(u.key, u.uk, u.dk);
+    }
+  }
 
-    let upload = await this.findUpload(c, plainHash, name, bytes.length);
+  /**
+   * Sends a file into a group or room (decision 0056's neighbour, 0044 "Not done"): the same
+   * one blob upload as for a contact, keyed by the group's id so that calling it again resumes;
+   * `send` then puts the body (place, keys, hash) into one group message, encrypted once with
+   * my sender key and fanned out like any other. `check` runs before anything is uploaded (may
+   * I write in this group?), so a refusal costs no upload.
+   */
+  async sendGroupFile(
+    group: Uint8Array,
+    file: OutgoingFile,
+    opts: TransferOptions,
+    check: () => void,
+    send: (body: FileBody) => Promise<MessageInfo>,
+  ): Promise<MessageInfo> {
+    checkOutgoing(file, opts.signal);
+    check();
+    const { u, body } = await this.upload(group, file, opts);
+    try {
+      const m = await send(body);
+      await this.deleteUpload(u);
+      return m;
+    } finally {
+      wipe(u.key, u.uk, u.dk);
+    }
+  }
+
+  /** The upload of `file` for `owner` (a contact's or a group's id), resumed when it was begun. */
+  private async upload(
+    owner: Uint8Array,
+    file: OutgoingFile,
+    opts: TransferOptions,
+  ): Promise<{ u: UploadRecord; body: FileBody }> {
+    const { bytes, name, mime, thumbnail } = file;
+    const plainHash = hash(bytes, 32);
+    let upload = await this.findUpload(owner, plainHash, name, bytes.length);
     const relay = await this.ctx.connected(this.ctx.self().relay, 15_000);
     if (upload) {
       // The relay may have dropped an unfinished upload (expiry) or lost it: start over.
@@ -121,7 +142,7 @@ export class FileTransfer {
       }
     }
     if (!upload)
-      upload = await this.newUpload(c, relay, { bytes, plainHash, name, mime, thumbnail }, opts.signal);
+      upload = await this.newUpload(owner, relay, { bytes, plainHash, name, mime, thumbnail }, opts.signal);
     const u = upload;
     let finished;
     try {
@@ -159,25 +180,11 @@ export class FileTransfer {
     };
     if (u.thumb) body.thumb = u.thumb;
     if (file.voice) body.voice = { ms: file.voice.ms, wave: Uint8Array.from(file.voice.wave) };
-    try {
-      return await this.messaging.sendUserMessage(
-        alias,
-        'file',
-        opts.replyTo,
-        (replyTo) => ({
-          body: replyTo ? { ...encodeFileBody(body), replyTo } : encodeFileBody(body),
-          fields: { text: '', file: body, uploadKey: u.uk },
-        }),
-        () => [{ type: 'del', collection: C.uploads, key: hex(u.id) }],
-      );
-    } finally {
-      // Stored (sealed) with the message by now; the copies in memory go.
-      wipe(u.key, u.uk, u.dk);
-    }
+    return { u, body };
   }
 
   private async findUpload(
-    c: ContactRecord,
+    owner: Uint8Array,
     plainHash: Uint8Array,
     name: string,
     size: number,
@@ -185,7 +192,7 @@ export class FileTransfer {
     for (const { value } of await this.ctx.store.list(C.uploads)) {
       const u = decodeUpload(value);
       if (
-        equalBytes(u.contact, c.id) &&
+        equalBytes(u.contact, owner) &&
         equalBytes(u.plainHash, plainHash) &&
         u.name === name &&
         u.size === size
@@ -200,7 +207,7 @@ export class FileTransfer {
    * `bfin` and the message carry), a blob reserved on the relay, and the state stored.
    */
   private async newUpload(
-    c: ContactRecord,
+    owner: Uint8Array,
     relay: RelayConnection,
     f: {
       bytes: Uint8Array;
@@ -231,7 +238,7 @@ export class FileTransfer {
     if (answer.t !== 'blob') throw new ProtocolError('relay answered bnew with something else');
     const upload: UploadRecord = {
       id: this.ctx.rng.bytes(16),
-      contact: c.id,
+      contact: owner,
       plainHash: f.plainHash,
       name: f.name,
       mime: f.mime,
@@ -342,6 +349,38 @@ export class FileTransfer {
     return f;
   }
 
+  /**
+   * Downloads a group file message's contents (`f` from the group's record of it) into `sink`,
+   * with the same checks as a 1:1 file: expiry, every chunk authenticated, the hash at the end.
+   */
+  async downloadBodyTo(f: FileBody, sink: FileSink, opts: TransferOptions = {}): Promise<void> {
+    opts.signal?.throwIfAborted();
+    if (this.ctx.now() >= f.expires) throw new ExpiredError('the file has expired on its relay');
+    await this.fetchInto(f, sink, opts);
+  }
+
+  /** downloadBodyTo into one buffer (the browser's path). */
+  async downloadBody(f: FileBody, opts: TransferOptions = {}): Promise<Uint8Array> {
+    const out = new Uint8Array(f.size);
+    let offset = 0;
+    try {
+      await this.downloadBodyTo(
+        f,
+        {
+          write: (chunk) => {
+            out.set(chunk, offset);
+            offset += chunk.length;
+          },
+        },
+        opts,
+      );
+      return out;
+    } catch (e) {
+      wipe(out);
+      throw e;
+    }
+  }
+
   private async fetchInto(f: FileBody, sink: FileSink, opts: TransferOptions): Promise<void> {
     const relay = this.ctx.connection(f.relay);
     relay.connect();
@@ -380,4 +419,32 @@ export class FileTransfer {
       this.ctx.store.batch([{ type: 'del', collection: C.uploads, key: hex(u.id) }]),
     );
   }
+}
+
+/** The engine's checks of a file to send, before anything is read or uploaded. */
+function checkOutgoing(file: OutgoingFile, signal: AbortSignal | undefined): void {
+  signal?.throwIfAborted();
+  const { bytes, name, mime, thumbnail } = file;
+  if (!(bytes instanceof Uint8Array)) throw new UsageError('file contents must be a Uint8Array');
+  if (bytes.length > MAX_FILE_BYTES) throw new QuotaError(`file larger than ${MAX_FILE_BYTES} bytes`);
+  if (!isFileName(name))
+    throw new UsageError('file name must be 1-255 characters without control characters');
+  if (!isMimeType(mime)) throw new UsageError('MIME type must look like type/subtype');
+  if (
+    thumbnail !== undefined &&
+    (!(thumbnail instanceof Uint8Array) || thumbnail.length > MAX_THUMBNAIL_BYTES)
+  )
+    throw new UsageError(`thumbnail must be bytes, at most ${MAX_THUMBNAIL_BYTES}`);
+  const v = file.voice;
+  if (
+    v !== undefined &&
+    (!Number.isSafeInteger(v.ms) ||
+      v.ms < 0 ||
+      v.ms > MAX_VOICE_MS ||
+      !(v.wave instanceof Uint8Array) ||
+      v.wave.length > MAX_VOICE_WAVE)
+  )
+    throw new UsageError(
+      `a voice message is at most ${MAX_VOICE_MS} ms with at most ${MAX_VOICE_WAVE} levels`,
+    );
 }

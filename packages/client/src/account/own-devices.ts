@@ -518,8 +518,17 @@ export class OwnDevices implements OwnSessionHooks {
       case 'contact':
         await this.keepContact(op.contact, ops);
         return;
+      case 'mute':
+      case 'pin':
+      case 'unpin': {
+        // They live in the merged state only; the UI is told which chat to look at again.
+        const c = this.contactByConv(op.chat);
+        const which = c ? { alias: c.alias } : { group: toHex(op.chat) };
+        after.push(() => this.ctx.events.emit('chatSettings', which));
+        return;
+      }
       default:
-        return; // mutes and pins live in the state only
+        return;
     }
   }
 

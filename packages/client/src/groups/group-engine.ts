@@ -943,7 +943,17 @@ export class GroupEngine {
     return this.messaging.sendBody(ref, { kind: 'sticker', text: '', sticker: { pack, id } }, opts.replyTo);
   }
 
-  /** Sends a file message whose blob is already uploaded (Account.groups.sendFile uploads it). */
+  /** UsageError unless I may write in the group now (before a file is uploaded for it). */
+  checkWritable(ref: string): void {
+    this.messaging.writable(ref);
+  }
+
+  /** The file a group message carries (NotFoundError, UsageError: group-messaging.ts fileOf). */
+  fileOf(ref: string, messageId: string): Promise<FileBody> {
+    return this.messaging.fileOf(ref, messageId);
+  }
+
+  /** Sends a file message whose blob is already uploaded (Account.sendGroupFile uploads it). */
   sendFileBody(ref: string, file: FileBody, opts: { replyTo?: string } = {}): Promise<MessageInfo> {
     return this.messaging.sendBody(ref, { kind: 'file', text: '', file }, opts.replyTo);
   }

@@ -35,6 +35,7 @@ import {
   toHex,
   unpad,
   wipe,
+  type FileBody,
 } from '@parus/core';
 import type { MessageInfo } from '../public-shapes.ts';
 import type { ContactRecord } from '../records.ts';
@@ -143,14 +144,9 @@ export class GroupMessaging {
     if (replyTo !== undefined) b.replyTo = messageId(replyTo);
     const wire = encodeGroupBody(b); // UsageError for a malformed one, before any change
     return this.ctx.change(async (tx) => {
-      const l = this.ctx.find(ref);
-      if (l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
+      const l = this.writable(ref);
       const st = this.ctx.state(l);
       const me = this.ctx.me(l);
-      const member = st.members.get(hex(me.publicKey));
-      if (!member) throw new UsageError('you are not a member of this group');
-      if (groupMemberPower(st, me.publicKey) < st.settings.power.message)
-        throw new UsageError('only moderators may write in this group');
       for (const id of [b.replyTo, b.target]) {
         if (!id) continue;
         const raw = await this.ctx.host.store.get(GC.messages(l.rec.id), hex(id));
@@ -202,6 +198,34 @@ export class GroupMessaging {
       if (changed) tx.after.push(() => this.ctx.host.emit({ group: hex(l.rec.id), change: 'messages' }));
       return this.messages.info(l, record);
     });
+  }
+
+  /** The group, when I may write in it (a member with the power to); UsageError otherwise. */
+  writable(ref: string): Loaded {
+    const l = this.ctx.find(ref);
+    if (l.rec.status !== 'joined') throw new UsageError('you are not a member of this group');
+    const st = this.ctx.state(l);
+    const me = this.ctx.me(l);
+    if (!st.members.get(hex(me.publicKey))) throw new UsageError('you are not a member of this group');
+    if (groupMemberPower(st, me.publicKey) < st.settings.power.message)
+      throw new UsageError('only moderators may write in this group');
+    return l;
+  }
+
+  /**
+   * The file a group message carries (its place, keys and hash), for downloading it:
+   * NotFoundError for a message the group lacks, deleted or unsent; UsageError for one that
+   * is not a file.
+   */
+  async fileOf(ref: string, messageIdHex: string): Promise<FileBody> {
+    const id = messageId(messageIdHex);
+    const l = this.ctx.find(ref);
+    const raw = await this.ctx.host.store.get(GC.messages(l.rec.id), hex(id));
+    const m = raw && decodeGroupMessage(raw);
+    if (!m || m.gone || !GroupMessageStore.shown(m)) throw new NotFoundError('no such message in this group');
+    if (m.unsent) throw new NotFoundError('the message was unsent');
+    if (!m.file) throw new UsageError('this message is not a file');
+    return m.file;
   }
 
   /**

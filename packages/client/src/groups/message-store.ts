@@ -167,6 +167,7 @@ export class GroupMessageStore {
       const f = m.file;
       info.file = { name: f.name, mime: f.mime, size: f.size, expires: f.expires };
       if (f.thumb) info.file.thumbnail = f.thumb;
+      if (f.voice) info.file.voice = { ms: f.voice.ms, wave: Uint8Array.from(f.voice.wave) };
     }
     if (m.unsent) info.unsent = true;
     if (m.rx?.length) {

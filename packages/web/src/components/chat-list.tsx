@@ -17,19 +17,22 @@ export interface ChatListActions {
   pin: (chat: string, pinned: boolean) => void;
   hide: (chat: string) => void;
   remove: (chat: string, name: string) => void;
-  mute: (alias: string, muted: boolean) => void;
+  /** `chat`: `c:<alias>` or `g:<group id>`, for both. */
+  mute: (chat: string, muted: boolean) => void;
 }
 
 export function ChatList(props: {
   chats: Chat[];
   active: string | undefined;
   onOpen: (alias: string) => void;
-  isMuted: (alias: string) => boolean;
+  /** Muted and pinned, by chat (`c:<alias>`, `g:<group id>`), from the account's synced state. */
+  isMuted: (chat: string) => boolean;
+  isPinned?: (chat: string) => boolean;
   /** Groups, mixed in by their latest message (a group without messages by when it came). */
   groups?: GroupChat[];
   activeGroup?: string | undefined;
   onOpenGroup?: (id: string) => void;
-  /** Pinned and hidden chats (chat-prefs.ts), and what the ⋯ menu of a chat does. */
+  /** Hidden chats (chat-prefs.ts), and what the ⋯ menu of a chat does. */
   prefs?: ChatPrefs;
   actions?: ChatListActions;
 }): JSX.Element {
@@ -48,7 +51,7 @@ export function ChatList(props: {
   });
   const prefs = props.prefs;
   const shown = entries.filter((e) => !prefs?.isHidden(e.key, (e.chat ?? e.group)?.last?.ts));
-  const pinned = (e: Entry): number => (prefs?.isPinned(e.key) ? 1 : 0);
+  const pinned = (e: Entry): number => (props.isPinned?.(e.key) ? 1 : 0);
   shown.sort((a, b) => pinned(b) - pinned(a) || b.at - a.at);
   const row = (e: Entry, name: string, item: JSX.Element): JSX.Element => {
     const a = props.actions;
@@ -59,14 +62,11 @@ export function ChatList(props: {
         label: isPinned ? t('list.unpin') : t('list.pin'),
         onSelect: () => a.pin(e.key, !isPinned),
       });
-      if (e.chat) {
-        const alias = e.chat.contact.alias;
-        const muted = props.isMuted(alias);
-        items.push({
-          label: muted ? t('list.unmute') : t('list.mute'),
-          onSelect: () => a.mute(alias, !muted),
-        });
-      }
+      const muted = props.isMuted(e.key);
+      items.push({
+        label: muted ? t('list.unmute') : t('list.mute'),
+        onSelect: () => a.mute(e.key, !muted),
+      });
       items.push({ label: t('list.hide'), onSelect: () => a.hide(e.key) });
       items.push({ label: t('list.delete'), danger: true, onSelect: () => a.remove(e.key, name) });
     }
@@ -110,12 +110,13 @@ export function ChatList(props: {
               chat={group}
               now={now}
               active={props.activeGroup === group.group.id}
+              muted={props.isMuted(e.key)}
               onOpen={() => props.onOpenGroup?.(group.group.id)}
             />,
           );
         const { contact, last, unread } = chat!;
         const warn = contact.keyChanged || contact.state === 'compromised';
-        const muted = props.isMuted(contact.alias);
+        const muted = props.isMuted(e.key);
         const preview =
           contact.status === 'pending' && !last
             ? t('list.pending')

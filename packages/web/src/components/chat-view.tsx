@@ -11,7 +11,8 @@ import type { Session, UploadInfo } from '../engine-loader.ts';
 import { errorName, fileErrorText } from '../errors.ts';
 import { useI18n, type Translate } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
-import { formatSize, isImage, makeThumbnail } from '../compose/thumbnail.ts';
+import { formatSize } from '../compose/thumbnail.ts';
+import { outgoingFile } from '../compose/outgoing-file.ts';
 import { Composer } from './composer.tsx';
 import { FileBubble } from './file-bubble.tsx';
 import { BackIcon, BellIcon, CloseIcon, MutedIcon, ShieldIcon, WarningIcon } from './icons.tsx';
@@ -32,11 +33,6 @@ import { VoiceRecorder } from '../voice/voice-recorder.tsx';
 import { messagePreview } from './message-preview.ts';
 import { TypingIndicator } from './typing-indicator.tsx';
 import { NAME_SLOT, PeerText, Sentence } from './peer-text.tsx';
-
-/** A MIME type the engine accepts, or the generic one (browsers leave `type` empty for many files). */
-function mimeOf(file: File): string {
-  return /^[\w.+-]+\/[\w.+-]+$/.test(file.type) ? file.type : 'application/octet-stream';
-}
 
 function StatusMark({ status, t }: { status: MessageInfo['status']; t: Translate }): JSX.Element | null {
   if (status === 'received') return null;
@@ -158,11 +154,7 @@ export function ChatView(props: {
     stick.current = true;
     for (const f of files) {
       try {
-        const mime = mimeOf(f);
-        const bytes = new Uint8Array(await f.arrayBuffer());
-        const thumbnail = isImage(mime) ? await makeThumbnail(f) : undefined;
-        const file = { name: f.name || 'file', mime, bytes, ...(thumbnail ? { thumbnail } : {}) };
-        await session.sendFile(alias, file, reply?.id);
+        await session.sendFile(alias, await outgoingFile(f), reply?.id);
         reply = undefined;
       } catch (e) {
         const text = fileErrorText(e, t);

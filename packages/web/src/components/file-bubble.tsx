@@ -58,7 +58,7 @@ export function FileBubble(props: { session: Session; message: MessageInfo }): J
     setError('');
     setProgress({ done: 0, total: file.size });
     try {
-      return await session.downloadFile(message.alias, message.id, {
+      return await session.downloadMessageFile(message, {
         signal: controller.signal,
         onProgress: setProgress,
       });

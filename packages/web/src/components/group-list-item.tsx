@@ -5,6 +5,7 @@ import { formatListTime } from '../format-time.ts';
 import { useI18n } from '../i18n.ts';
 import { GroupAvatar } from './group-icons.tsx';
 import { GlobeIcon } from './room-icons.tsx';
+import { MutedIcon } from './icons.tsx';
 import { PeerText } from './peer-text.tsx';
 import { messagePreview } from './message-preview.ts';
 import { showText } from '@parus/core/display-text';
@@ -19,6 +20,8 @@ export function GroupListItem(props: {
   now: Date;
   active: boolean;
   onOpen: () => void;
+  /** Muted (from the list's menu): a mark beside the name, a grey badge, no notifications. */
+  muted?: boolean;
 }): JSX.Element {
   const { t } = useI18n();
   const { group, last, unread } = props.chat;
@@ -62,6 +65,12 @@ export function GroupListItem(props: {
             <span class="chat-count" aria-hidden="true">
               ({group.members})
             </span>
+            {props.muted && (
+              <span class="chat-muted">
+                <MutedIcon />
+                <span class="visually-hidden">{t('list.muted')}</span>
+              </span>
+            )}
             {last && (
               <time class="chat-time" dateTime={new Date(last.ts).toISOString()}>
                 {formatListTime(new Date(last.ts), props.now, t)}
@@ -76,7 +85,7 @@ export function GroupListItem(props: {
               </span>
             )}
             {unread > 0 && (
-              <span class="badge">
+              <span class={`badge${props.muted ? ' badge-muted' : ''}`}>
                 <span aria-hidden="true">{unread > 99 ? '99+' : unread}</span>
                 <span class="visually-hidden">{t('list.unread', { count: unread })}</span>
               </span>

@@ -2,7 +2,8 @@
  * One group chat: the pinned announcement (公告) on top, messages with their sender's name,
  * /me actions, highlighted @mentions (a message that mentions me is marked), 已讀 N on my
  * messages and a mark on late (anti-backdated) ones; the composer completes @mentions from
- * the member list and runs the group commands. An invitation shows join / decline instead.
+ * the member list and runs the group commands. Photos, files and voice messages go as in a
+ * 1:1 chat (the paper clip, paste, drop, the microphone). An invitation shows join / decline instead.
  */
 import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
@@ -22,7 +23,12 @@ import { groupErrorText } from './group-errors.ts';
 import { Avatar } from './avatar.tsx';
 import { Composer } from './composer.tsx';
 import { GroupAvatar, GroupIcon, PinIcon } from './group-icons.tsx';
-import { BackIcon } from './icons.tsx';
+import { BackIcon, CloseIcon } from './icons.tsx';
+import { FileBubble } from './file-bubble.tsx';
+import { fileErrorText } from '../errors.ts';
+import { outgoingFile } from '../compose/outgoing-file.ts';
+import { VoiceBubble, isVoice } from '../voice/voice-bubble.tsx';
+import { VoiceRecorder } from '../voice/voice-recorder.tsx';
 import { isJoiningRoom } from './group-list-item.tsx';
 import {
   ChatMessage,
@@ -194,6 +200,24 @@ export function GroupView(props: {
     if (!(await run(() => groups.sendSticker(id, pack, sticker, reply?.id)))) setReplyTo(reply);
   };
 
+  /** Photos and files, one by one; what is replied to goes with the first. */
+  const sendFiles = async (files: File[]): Promise<void> => {
+    let reply = replyTo;
+    setReplyTo(undefined);
+    setError('');
+    setNotice('');
+    stick.current = true;
+    for (const f of files) {
+      try {
+        await groups.sendFile(id, await outgoingFile(f), reply?.id);
+        reply = undefined;
+      } catch (e) {
+        const text = fileErrorText(e, t);
+        if (text) setError(t('file.failedNamed', { name: f.name, reason: text }));
+      }
+    }
+  };
+
   const command = async (cmd: GroupCommandName, arg: string): Promise<void> => {
     const before = draft;
     setDraft('');
@@ -288,6 +312,13 @@ export function GroupView(props: {
         }
         text={(s) => <Text text={s} names={names} mine={mine} />}
         call={m.call && <span class="text call-log">{groupCallLogText(m.call, t)}</span>}
+        file={
+          m.file && isVoice(m.file.mime) ? (
+            <VoiceBubble session={session} message={m} />
+          ) : (
+            <FileBubble session={session} message={m} />
+          )
+        }
         actions={{
           reply: joined ? () => startReply(m) : undefined,
           copy: () => void copyText(m.text),
@@ -468,8 +499,21 @@ export function GroupView(props: {
     );
 
   const gone = group.status !== 'joined';
+  const uploads = groups.uploads(id);
   return (
-    <section class="chat group-chat" aria-label={name}>
+    <section
+      class="chat group-chat"
+      aria-label={name}
+      onDragOver={(e) => {
+        if (!gone && e.dataTransfer?.types.includes('Files')) e.preventDefault();
+      }}
+      onDrop={(e) => {
+        const files = Array.from(e.dataTransfer?.files ?? []);
+        if (files.length === 0) return;
+        e.preventDefault();
+        if (!gone) void sendFiles(files);
+      }}
+    >
       {head}
       {group.pinned && (
         <section class="group-pin" aria-label={t('group.pinned')}>
@@ -526,6 +570,25 @@ export function GroupView(props: {
           onCancel={() => setReplyTo(undefined)}
         />
       )}
+      {uploads.map((u) => (
+        <div key={u.key} class="transfer">
+          <span class="transfer-name">{t('file.uploading', { name: u.name })}</span>
+          <progress
+            class="transfer-bar"
+            max={Math.max(1, u.progress.total)}
+            value={u.progress.done}
+            aria-label={t('file.uploading', { name: u.name })}
+          />
+          <button
+            type="button"
+            class="icon-button"
+            aria-label={t('file.cancelNamed', { name: u.name })}
+            onClick={() => u.controller.abort()}
+          >
+            <CloseIcon />
+          </button>
+        </div>
+      ))}
       {confirmUnsend && (
         <ConfirmUnsend
           t={t}
@@ -538,22 +601,34 @@ export function GroupView(props: {
           onCancel={() => setConfirmUnsend(undefined)}
         />
       )}
-      <Composer
-        value={draft}
-        onChange={(v) => {
-          setDraft(v);
-          updateMention(v);
-        }}
-        onSend={(text) => void send(text, 'text')}
-        onAction={(text) => void send(text, 'action')}
-        onSticker={(pack, sticker) => void sendSticker(pack, sticker)}
-        chat="group"
-        onGroupCommand={(name, arg) => void command(name, arg)}
-        onKeyFirst={onKeyFirst}
-        combo={{ listId, expanded: listOpen, activeId: listOpen ? optionId(choice) : undefined }}
-        disabled={gone}
-        inputRef={input}
-      />
+      <div class="composer-row">
+        <VoiceRecorder
+          t={t}
+          disabled={gone}
+          onError={setError}
+          onRecorded={(file) => {
+            stick.current = true;
+            groups.sendFile(id, file).catch((e: unknown) => setError(fileErrorText(e, t)));
+          }}
+        />
+        <Composer
+          value={draft}
+          onChange={(v) => {
+            setDraft(v);
+            updateMention(v);
+          }}
+          onFiles={(files) => void sendFiles(files)}
+          onSend={(text) => void send(text, 'text')}
+          onAction={(text) => void send(text, 'action')}
+          onSticker={(pack, sticker) => void sendSticker(pack, sticker)}
+          chat="group"
+          onGroupCommand={(name, arg) => void command(name, arg)}
+          onKeyFirst={onKeyFirst}
+          combo={{ listId, expanded: listOpen, activeId: listOpen ? optionId(choice) : undefined }}
+          disabled={gone}
+          inputRef={input}
+        />
+      </div>
     </section>
   );
 }

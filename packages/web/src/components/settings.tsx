@@ -22,6 +22,7 @@ import {
 import { relayOnly, setRelayOnly } from '../calls/relay-only.ts';
 import { Dialog } from './dialog.tsx';
 import { LangSwitch } from './lang-switch.tsx';
+import { PassphraseChange } from './passphrase-change.tsx';
 
 function NotificationSettings(): JSX.Element {
   const { t } = useI18n();
@@ -179,6 +180,7 @@ export function Settings(props: {
           </button>
         </div>
       </section>
+      <PassphraseChange session={props.session} />
     </Dialog>
   );
 }

@@ -5,7 +5,14 @@
  * state events; this class only checks the resolved power first, so that the screens can say
  * which role an action needs instead of showing the engine's English refusal.
  */
-import type { Account, GroupInfo, GroupMemberInfo, MessageInfo } from '@parus/client';
+import type {
+  Account,
+  GroupInfo,
+  GroupMemberInfo,
+  MessageInfo,
+  OutgoingFile,
+  TransferProgress,
+} from '@parus/client';
 import { GROUP_ROLE_POWER, NotFoundError, fromHex, groupMemberPower, type GroupAction } from '@parus/core';
 
 export type GroupRole = keyof typeof GROUP_ROLE_POWER;
@@ -30,6 +37,15 @@ export class NoSuchMemberError extends Error {
   }
 }
 
+/** A file being uploaded into a group (its bar and cancel button in the group view). */
+export interface GroupUpload {
+  key: number;
+  group: string;
+  name: string;
+  progress: TransferProgress;
+  controller: AbortController;
+}
+
 export interface GroupChat {
   group: GroupInfo;
   last: MessageInfo | undefined;
@@ -48,6 +64,8 @@ export class GroupSession {
   private readonly histories = new Map<string, MessageInfo[]>();
   private active: string | undefined;
   private readonly incoming = new Set<(m: MessageInfo) => void>();
+  private readonly uploadList: GroupUpload[] = [];
+  private uploadKey = 0;
   /** Groups I was removed from while open: the screen says so once. */
   readonly removed = new Set<string>();
 
@@ -312,6 +330,43 @@ export class GroupSession {
     const m = await this.account.groups.sendSticker(id, pack, sticker, replyTo ? { replyTo } : {});
     this.onMessage(m);
     return m;
+  }
+
+  /**
+   * A photo, file or voice message into the group: one encrypted upload, then one group
+   * message with its keys (Account.sendGroupFile). Its progress shows in `uploads(id)`.
+   */
+  async sendFile(id: string, file: OutgoingFile, replyTo?: string): Promise<MessageInfo> {
+    this.check(id, 'message');
+    const upload: GroupUpload = {
+      key: ++this.uploadKey,
+      group: id,
+      name: file.name,
+      progress: { done: 0, total: file.bytes.length },
+      controller: new AbortController(),
+    };
+    this.uploadList.push(upload);
+    this.changed();
+    try {
+      const m = await this.account.sendGroupFile(id, file, {
+        signal: upload.controller.signal,
+        onProgress: (p) => {
+          upload.progress = p;
+          this.changed();
+        },
+        ...(replyTo ? { replyTo } : {}),
+      });
+      this.onMessage(m);
+      return m;
+    } finally {
+      this.uploadList.splice(this.uploadList.indexOf(upload), 1);
+      this.changed();
+    }
+  }
+
+  /** The group's uploads still running. */
+  uploads(id: string): readonly GroupUpload[] {
+    return this.uploadList.filter((u) => u.group === id);
   }
 
   /** 收回: takes one of my messages back from everyone. */

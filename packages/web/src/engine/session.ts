@@ -99,6 +99,9 @@ export interface Invite {
 }
 
 /** A file on its way up, for the progress bar under the conversation. */
+/** "Muted until unmuted": the latest time a Date can hold. */
+const MUTED_FOREVER = 8_640_000_000_000_000;
+
 export interface Upload {
   key: number;
   alias: string;
@@ -423,6 +426,8 @@ export class Session {
         this.changed();
         if (m.alias === this.active && m.dir === 'in') this.readActive();
       }),
+      // Another device of mine muted or pinned a chat: the list reads it again.
+      ev.on('chatSettings', () => this.changed()),
       ev.on('receipt', (r) => {
         const list = this.histories.get(r.alias);
         const i = list?.findIndex((m) => m.id === r.id) ?? -1;
@@ -654,6 +659,61 @@ export class Session {
     opts: { onProgress?: (p: TransferProgress) => void; signal?: AbortSignal } = {},
   ): Promise<Uint8Array> {
     return this.account.downloadFile(alias, id, opts);
+  }
+
+  /**
+   * A chat's mute and pin from the account's synced state (decision 0039): they follow the
+   * account to its other devices. `chat` is `c:<alias>` or `g:<group id>` (chat-prefs.ts); a
+   * chat the engine does not know reads as neither muted nor pinned.
+   */
+  chatSettings(chat: string): { muted: boolean; pinned: boolean } {
+    try {
+      const s = chat.startsWith('g:')
+        ? this.account.groupChatSettings(chat.slice(2))
+        : this.account.chatSettings(chat.slice(2));
+      return { muted: s.mutedUntil > Date.now(), pinned: s.pinned };
+    } catch {
+      return { muted: false, pinned: false };
+    }
+  }
+
+  /** Mutes (until unmuted) or unmutes a chat on every device of the account. */
+  async setChatMuted(chat: string, muted: boolean): Promise<void> {
+    const until = muted ? MUTED_FOREVER : 0;
+    if (chat.startsWith('g:')) await this.account.setGroupMuted(chat.slice(2), until);
+    else await this.account.setMuted(chat.slice(2), until);
+    this.changed();
+  }
+
+  /** Pins or unpins a chat on every device of the account. */
+  async setChatPinned(chat: string, pinned: boolean): Promise<void> {
+    if (chat.startsWith('g:')) await this.account.setGroupPinned(chat.slice(2), pinned);
+    else await this.account.setPinned(chat.slice(2), pinned);
+    this.changed();
+  }
+
+  /**
+   * Changes the passphrase that opens the account in this browser (SealedStore.changePassphrase:
+   * the old one checked, AuthError and nothing changed when wrong; UsageError for a new one under
+   * 8 characters). The account passphrase of the device log is not changed (decision 0057).
+   */
+  async changePassphrase(old: string, next: string): Promise<void> {
+    const raw = await IndexedDbStore.open(DATABASE);
+    try {
+      await SealedStore.changePassphrase(raw, old, next, { rng: systemRandom, cost: ARGON2ID_BROWSER });
+    } finally {
+      await raw.close();
+    }
+  }
+
+  /** A file message's contents, a 1:1 chat's or a group's (the bubbles use this one). */
+  downloadMessageFile(
+    m: MessageInfo,
+    opts: { onProgress?: (p: TransferProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<Uint8Array> {
+    return m.group !== undefined
+      ? this.account.downloadGroupFile(m.group, m.id, opts)
+      : this.account.downloadFile(m.alias, m.id, opts);
   }
 
   private added(m: MessageInfo): MessageInfo {

@@ -55,34 +55,47 @@ function useSessionVersion(session: Session): number {
   return version;
 }
 
-/** The muted chats (this browser's own setting), looked up for every contact as it appears. */
-function useMutes(aliases: readonly string[]): {
-  isMuted: (alias: string) => boolean;
-  /** Not looked up yet: the unread count leaves it out rather than count a muted chat. */
-  isKnown: (alias: string) => boolean;
-  mutedSoon: (alias: string) => Promise<boolean>;
-  setMuted: (alias: string, muted: boolean) => void;
+/**
+ * Muted and pinned chats, from the account's synced state (decision 0039: they follow the account
+ * to its other devices). `chat` is `c:<alias>` or `g:<group id>`. What an older version kept in
+ * this browser (mute-list.ts digests, chat-prefs.ts pins) is handed over to the account once.
+ */
+function useChatSettings(
+  session: Session,
+  aliases: readonly string[],
+  prefs: ChatPrefs,
+): {
+  isMuted: (chat: string) => boolean;
+  isPinned: (chat: string) => boolean;
+  setMuted: (chat: string, muted: boolean) => void;
+  setPinned: (chat: string, pinned: boolean) => void;
 } {
-  const list = useMemo(() => MuteList.load(), []);
   const [, setVersion] = useState(0);
   const key = aliases.join('\n');
   useEffect(() => {
     let live = true;
-    void list.resolve(aliases).then((changed) => {
-      if (changed && live) setVersion((v) => v + 1);
-    });
+    const move = async (): Promise<void> => {
+      for (const chat of prefs.takeLegacyPinned())
+        await session.setChatPinned(chat, true).catch(() => undefined);
+      if (!MuteList.hasLegacy() || aliases.length === 0) return;
+      const legacy = MuteList.load();
+      await legacy.resolve(aliases);
+      for (const alias of aliases)
+        if (legacy.isMuted(alias)) await session.setChatMuted(`c:${alias}`, true).catch(() => undefined);
+      legacy.clear();
+      if (live) setVersion((v) => v + 1);
+    };
+    void move();
     return () => {
       live = false;
     };
-  }, [list, key]);
+  }, [session, prefs, key]);
+  const fail = (e: unknown): void => console.warn('parus: chat setting not saved', e);
   return {
-    isMuted: (alias) => list.isMuted(alias),
-    isKnown: (alias) => list.isKnown(alias),
-    mutedSoon: (alias) => list.mutedSoon(alias),
-    setMuted: (alias, muted) => {
-      void list.setMuted(alias, muted).finally(() => setVersion((v) => v + 1));
-      setVersion((v) => v + 1);
-    },
+    isMuted: (chat) => session.chatSettings(chat).muted,
+    isPinned: (chat) => session.chatSettings(chat).pinned,
+    setMuted: (chat, muted) => void session.setChatMuted(chat, muted).catch(fail),
+    setPinned: (chat, pinned) => void session.setChatPinned(chat, pinned).catch(fail),
   };
 }
 
@@ -144,10 +157,15 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
       if (activeGroup === id) openGroup(undefined);
     }
     prefs.hide(chat, Date.now());
+    if (session.chatSettings(chat).pinned) await session.setChatPinned(chat, false);
     prefsChanged();
   };
   const chats = session.chats();
-  const mutes = useMutes(chats.map((c) => c.contact.alias));
+  const mutes = useChatSettings(
+    session,
+    chats.map((c) => c.contact.alias),
+    prefs,
+  );
   const activeRef = useRef(active);
   activeRef.current = active;
   const mutesRef = useRef(mutes);
@@ -173,17 +191,15 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
         setAnnouncement(t('chat.announce', { name: m.alias, text }));
         const hidden = document.visibilityState === 'hidden';
         const chatOpen = activeRef.current === m.alias;
-        // Right after unlocking, queued messages can come before the mute list is read.
-        void mutesRef.current.mutedSoon(m.alias).then((muted) => {
-          const prefs = storedNotifyPrefs();
-          const permission = notificationPermission();
-          if (!shouldNotify({ prefs, permission, muted, hidden, chatOpen })) return;
-          showNotification({
-            title: showText(m.alias),
-            body: prefs.preview ? text : t('notify.hiddenPreview'),
-            tag: `parus-${m.alias}`,
-            onClick: () => setActive(m.alias),
-          });
+        const muted = mutesRef.current.isMuted(`c:${m.alias}`);
+        const prefs = storedNotifyPrefs();
+        const permission = notificationPermission();
+        if (!shouldNotify({ prefs, permission, muted, hidden, chatOpen })) return;
+        showNotification({
+          title: showText(m.alias),
+          body: prefs.preview ? text : t('notify.hiddenPreview'),
+          tag: `parus-${m.alias}`,
+          onClick: () => setActive(m.alias),
         });
       }),
     [session, t],
@@ -202,7 +218,8 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
         const chatOpen = activeGroupRef.current === id;
         const prefs = storedNotifyPrefs();
         const permission = notificationPermission();
-        if (!shouldNotify({ prefs, permission, muted: false, hidden, chatOpen })) return;
+        const muted = mutesRef.current.isMuted(`g:${id}`);
+        if (!shouldNotify({ prefs, permission, muted, hidden, chatOpen })) return;
         showNotification({
           title: name,
           body: prefs.preview ? showText(m.text, { multiline: true }) : t('notify.hiddenPreview'),
@@ -225,11 +242,8 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
   // The tab's title counts unread messages, as messengers' tabs do: "(2) Parus 山雀";
   // muted chats keep their badge in the list but do not count here.
   const unread = chats.reduce(
-    (n, c) => {
-      const alias = c.contact.alias;
-      return mutes.isKnown(alias) && !mutes.isMuted(alias) ? n + c.unread : n;
-    },
-    groupChats.reduce((n, g) => n + g.unread, 0),
+    (n, c) => (mutes.isMuted(`c:${c.contact.alias}`) ? n : n + c.unread),
+    groupChats.reduce((n, g) => (mutes.isMuted(`g:${g.group.id}`) ? n : n + g.unread), 0),
   );
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) ${t('app.title')}` : t('app.title');
@@ -305,23 +319,22 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             active={active}
             onOpen={setActive}
             isMuted={mutes.isMuted}
+            isPinned={mutes.isPinned}
             groups={groupChats}
             activeGroup={activeGroup}
             onOpenGroup={openGroup}
             prefs={prefs}
             actions={{
-              pin: (chat, pinned) => {
-                prefs.setPinned(chat, pinned);
-                prefsChanged();
-              },
+              pin: (chat, pinned) => mutes.setPinned(chat, pinned),
               hide: (chat) => {
                 prefs.hide(chat, Date.now());
+                if (mutes.isPinned(chat)) mutes.setPinned(chat, false);
                 if (chat === `c:${active ?? ''}`) setActive(undefined);
                 if (chat === `g:${activeGroup ?? ''}`) openGroup(undefined);
                 prefsChanged();
               },
               remove: (chat, name) => setOpen({ kind: 'delete-chat', chat, name }),
-              mute: (alias, muted) => mutes.setMuted(alias, muted),
+              mute: (chat, muted) => mutes.setMuted(chat, muted),
             }}
           />
         )}
@@ -356,8 +369,8 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             version={version}
             onBack={() => setActive(undefined)}
             onSafety={() => setOpen({ kind: 'safety', alias: active })}
-            muted={mutes.isMuted(active)}
-            onToggleMute={() => mutes.setMuted(active, !mutes.isMuted(active))}
+            muted={mutes.isMuted(`c:${active}`)}
+            onToggleMute={() => mutes.setMuted(`c:${active}`, !mutes.isMuted(`c:${active}`))}
             onForward={(message) => canForward(message) && setOpen({ kind: 'forward', message })}
             onCall={(video) => calls.start(active, video)}
           />

@@ -45,7 +45,7 @@ export function VoiceBubble(props: { session: Session; message: MessageInfo }): 
     setBusy(true);
     setError('');
     try {
-      const bytes = await session.downloadFile(message.alias, message.id);
+      const bytes = await session.downloadMessageFile(message);
       setUrl(URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: file.mime })));
     } catch (e) {
       setError(fileErrorText(e, t));
