@@ -90,18 +90,43 @@ function check(b: CallSignalBody, fail: (m: string) => Error): void {
   if (b.fp !== undefined && (!(b.fp instanceof Uint8Array) || b.fp.length !== CALL_FINGERPRINT_BYTES))
     throw fail(`call fingerprint must be ${CALL_FINGERPRINT_BYTES} bytes`);
   if (b.video !== undefined && typeof b.video !== 'boolean') throw fail('call video must be true or false');
-  if (b.cands !== undefined) {
-    if (!Array.isArray(b.cands) || b.cands.length === 0 || b.cands.length > MAX_CALL_CANDIDATES)
-      throw fail(`1..${MAX_CALL_CANDIDATES} candidates in one signal`);
-    for (const c of b.cands) {
-      if (typeof c.c !== 'string' || c.c.length > MAX_CALL_CANDIDATE_CHARS || /[\r\n]/.test(c.c))
-        throw fail('call candidate is malformed');
-      if (c.mid !== undefined && (typeof c.mid !== 'string' || c.mid.length > MAX_MID_CHARS))
-        throw fail('call candidate mid is malformed');
-      if (c.i !== undefined && (!Number.isSafeInteger(c.i) || c.i < 0 || c.i > 64))
-        throw fail('call candidate index is malformed');
-    }
+  if (b.cands !== undefined) checkCallCandidates(b.cands, fail);
+}
+
+/** The bounds of trickled ICE candidates, shared by 1:1 and group call signals. */
+export function checkCallCandidates(cands: readonly CallCandidate[], fail: (m: string) => Error): void {
+  if (!Array.isArray(cands) || cands.length === 0 || cands.length > MAX_CALL_CANDIDATES)
+    throw fail(`1..${MAX_CALL_CANDIDATES} candidates in one signal`);
+  for (const c of cands) {
+    if (typeof c.c !== 'string' || c.c.length > MAX_CALL_CANDIDATE_CHARS || /[\r\n]/.test(c.c))
+      throw fail('call candidate is malformed');
+    if (c.mid !== undefined && (typeof c.mid !== 'string' || c.mid.length > MAX_MID_CHARS))
+      throw fail('call candidate mid is malformed');
+    if (c.i !== undefined && (!Number.isSafeInteger(c.i) || c.i < 0 || c.i > 64))
+      throw fail('call candidate index is malformed');
   }
+}
+
+export function encodeCallCandidates(cands: readonly CallCandidate[]): CborMap[] {
+  return cands.map((c) => {
+    const o: CborMap = { c: c.c };
+    if (c.mid !== undefined) o.mid = c.mid;
+    if (c.i !== undefined) o.i = c.i;
+    return o;
+  });
+}
+
+/** Strict (DecodeError); the caller checks the whole signal afterwards (checkCallCandidates). */
+export function decodeCallCandidates(v: CborValue): CallCandidate[] {
+  return asArray(v, 'call candidates', MAX_CALL_CANDIDATES).map((item) => {
+    const cm = asMap(item, 'call candidate');
+    for (const k of Object.keys(cm))
+      if (!['c', 'mid', 'i'].includes(k)) throw new DecodeError('call candidate has unknown fields');
+    const c: CallCandidate = { c: asText(cm.c, 'candidate', MAX_CALL_CANDIDATE_CHARS) };
+    if (cm.mid !== undefined) c.mid = asText(cm.mid, 'candidate mid', MAX_MID_CHARS);
+    if (cm.i !== undefined) c.i = asUint(cm.i, 'candidate index', 64);
+    return c;
+  });
 }
 
 export function encodeCallSignalBody(b: CallSignalBody): CborMap {
@@ -111,13 +136,7 @@ export function encodeCallSignalBody(b: CallSignalBody): CborMap {
   if (b.sdp !== undefined) m.sdp = b.sdp;
   if (b.fp !== undefined) m.fp = b.fp;
   if (b.video !== undefined) m.video = b.video;
-  if (b.cands !== undefined)
-    m.cands = b.cands.map((c) => {
-      const o: CborMap = { c: c.c };
-      if (c.mid !== undefined) o.mid = c.mid;
-      if (c.i !== undefined) o.i = c.i;
-      return o;
-    });
+  if (b.cands !== undefined) m.cands = encodeCallCandidates(b.cands);
   return m;
 }
 
@@ -141,16 +160,7 @@ export function decodeCallSignalBody(body: CborValue): CallSignalBody {
     if (typeof m.video !== 'boolean') throw new DecodeError('call video must be true or false');
     b.video = m.video;
   }
-  if (m.cands !== undefined)
-    b.cands = asArray(m.cands, 'call candidates', MAX_CALL_CANDIDATES).map((v) => {
-      const cm = asMap(v, 'call candidate');
-      for (const k of Object.keys(cm))
-        if (!['c', 'mid', 'i'].includes(k)) throw new DecodeError('call candidate has unknown fields');
-      const c: CallCandidate = { c: asText(cm.c, 'candidate', MAX_CALL_CANDIDATE_CHARS) };
-      if (cm.mid !== undefined) c.mid = asText(cm.mid, 'candidate mid', MAX_MID_CHARS);
-      if (cm.i !== undefined) c.i = asUint(cm.i, 'candidate index', 64);
-      return c;
-    });
+  if (m.cands !== undefined) b.cands = decodeCallCandidates(m.cands);
   check(b, (msg) => new DecodeError(msg));
   return b;
 }

@@ -19,14 +19,15 @@
  * so the DTLS fingerprint of each pair is bound to the member identity that sent it, to this
  * call and to the one member it is meant for (a member cannot replay it toward another).
  */
-import { asArray, asBytes, asMap, asText, asUint, type CborMap, type CborValue } from './cbor.ts';
+import { asBytes, asMap, asText, asUint, type CborMap, type CborValue } from './cbor.ts';
 import {
   CALL_FINGERPRINT_BYTES,
   CALL_ID_BYTES,
-  MAX_CALL_CANDIDATES,
-  MAX_CALL_CANDIDATE_CHARS,
   MAX_CALL_NEGOTIATIONS,
   MAX_CALL_SDP_CHARS,
+  checkCallCandidates,
+  decodeCallCandidates,
+  encodeCallCandidates,
   type CallCandidate,
 } from './call-body.ts';
 import { concatBytes, utf8 } from './bytes.ts';
@@ -38,7 +39,6 @@ import { GROUP_ID_BYTES } from './group-event.ts';
 export const MAX_GROUP_CALL_PARTICIPANTS = 4;
 const KEY_LEN = 32;
 const SIG_LEN = 64;
-const MAX_MID_CHARS = 32;
 
 export const GROUP_CALL_OPS = ['ring', 'join', 'leave', 'full', 'offer', 'answer', 'ice'] as const;
 export type GroupCallOp = (typeof GROUP_CALL_OPS)[number];
@@ -89,18 +89,7 @@ function check(b: GroupCallSignalBody, fail: (m: string) => Error): void {
     throw fail(`fingerprint must be ${CALL_FINGERPRINT_BYTES} bytes`);
   if (b.sig !== undefined && (!(b.sig instanceof Uint8Array) || b.sig.length !== SIG_LEN))
     throw fail('fingerprint signature must be 64 bytes');
-  if (b.cands !== undefined) {
-    if (!Array.isArray(b.cands) || b.cands.length === 0 || b.cands.length > MAX_CALL_CANDIDATES)
-      throw fail(`1..${MAX_CALL_CANDIDATES} candidates in one signal`);
-    for (const c of b.cands) {
-      if (typeof c.c !== 'string' || c.c.length > MAX_CALL_CANDIDATE_CHARS || /[\r\n]/.test(c.c))
-        throw fail('candidate is malformed');
-      if (c.mid !== undefined && (typeof c.mid !== 'string' || c.mid.length > MAX_MID_CHARS))
-        throw fail('candidate mid is malformed');
-      if (c.i !== undefined && (!Number.isSafeInteger(c.i) || c.i < 0 || c.i > 64))
-        throw fail('candidate index is malformed');
-    }
-  }
+  if (b.cands !== undefined) checkCallCandidates(b.cands, fail);
 }
 
 export function encodeGroupCallSignalBody(b: GroupCallSignalBody): CborMap {
@@ -111,13 +100,7 @@ export function encodeGroupCallSignalBody(b: GroupCallSignalBody): CborMap {
   if (b.sdp !== undefined) m.sdp = b.sdp;
   if (b.fp !== undefined) m.fp = b.fp;
   if (b.sig !== undefined) m.sig = b.sig;
-  if (b.cands !== undefined)
-    m.cands = b.cands.map((c) => {
-      const o: CborMap = { c: c.c };
-      if (c.mid !== undefined) o.mid = c.mid;
-      if (c.i !== undefined) o.i = c.i;
-      return o;
-    });
+  if (b.cands !== undefined) m.cands = encodeCallCandidates(b.cands);
   return m;
 }
 
@@ -142,16 +125,7 @@ export function decodeGroupCallSignalBody(body: CborValue): GroupCallSignalBody 
   if (m.sdp !== undefined) b.sdp = asText(m.sdp, 'SDP', MAX_CALL_SDP_CHARS);
   if (m.fp !== undefined) b.fp = asBytes(m.fp, 'fingerprint', { len: CALL_FINGERPRINT_BYTES });
   if (m.sig !== undefined) b.sig = asBytes(m.sig, 'fingerprint signature', { len: SIG_LEN });
-  if (m.cands !== undefined)
-    b.cands = asArray(m.cands, 'candidates', MAX_CALL_CANDIDATES).map((v) => {
-      const cm = asMap(v, 'candidate');
-      for (const k of Object.keys(cm))
-        if (!['c', 'mid', 'i'].includes(k)) throw new DecodeError('candidate has unknown fields');
-      const c: CallCandidate = { c: asText(cm.c, 'candidate', MAX_CALL_CANDIDATE_CHARS) };
-      if (cm.mid !== undefined) c.mid = asText(cm.mid, 'candidate mid', MAX_MID_CHARS);
-      if (cm.i !== undefined) c.i = asUint(cm.i, 'candidate index', 64);
-      return c;
-    });
+  if (m.cands !== undefined) b.cands = decodeCallCandidates(m.cands);
   check(b, (msg) => new DecodeError(msg));
   return b;
 }
