@@ -9,6 +9,7 @@
 import type { CallEvent } from '@parus/client';
 import type { CallApi } from '../engine-loader.ts';
 import { relayOnly } from './relay-only.ts';
+import { setTracksEnabled } from './media-toggles.tsx';
 
 export type CallPhase = 'incoming' | 'calling' | 'connecting' | 'connected' | 'reconnecting' | 'ended';
 
@@ -357,13 +358,13 @@ export class CallMedia {
 
   toggleMute(): void {
     const muted = !this.view?.muted;
-    for (const t of this.local?.getAudioTracks() ?? []) t.enabled = !muted;
+    setTracksEnabled(this.local, 'audio', !muted);
     this.set({ muted });
   }
 
   toggleCamera(): void {
     const on = !this.view?.cameraOn;
-    for (const t of this.local?.getVideoTracks() ?? []) t.enabled = on;
+    setTracksEnabled(this.local, 'video', on);
     this.set({ cameraOn: on });
   }
 

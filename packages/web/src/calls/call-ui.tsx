@@ -13,6 +13,7 @@ import { useI18n } from '../i18n.ts';
 import { CallMedia, type CallView } from './call-media.ts';
 import { callDuration } from './call-log.ts';
 import { PhoneIcon, VideoIcon } from './call-icons.tsx';
+import { MediaToggles } from './media-toggles.tsx';
 import './calls.css';
 
 export { CallMedia };
@@ -157,24 +158,13 @@ export function CallLayer({ media }: { media: CallMedia }): JSX.Element | null {
           </button>
         ) : (
           <>
-            <button
-              type="button"
-              class="call-button"
-              aria-pressed={v.muted}
-              onClick={() => media.toggleMute()}
-            >
-              {v.muted ? t('call.unmute') : t('call.mute')}
-            </button>
-            {v.video && (
-              <button
-                type="button"
-                class="call-button"
-                aria-pressed={!v.cameraOn}
-                onClick={() => media.toggleCamera()}
-              >
-                {v.cameraOn ? t('call.cameraOff') : t('call.cameraOn')}
-              </button>
-            )}
+            <MediaToggles
+              muted={v.muted}
+              video={v.video}
+              cameraOn={v.cameraOn}
+              onMute={() => media.toggleMute()}
+              onCamera={() => media.toggleCamera()}
+            />
             {v.video && v.cameras > 1 && (
               <button type="button" class="call-button" onClick={() => void media.switchCamera()}>
                 {t('call.switchCamera')}

@@ -11,6 +11,7 @@ import type { GroupCallEvent } from '@parus/client';
 import type { GroupCallApi } from '../engine-loader.ts';
 import { RESTART_AGAIN_MS, certificateFingerprint, gathered } from './call-media.ts';
 import { relayOnly } from './relay-only.ts';
+import { setTracksEnabled } from './media-toggles.tsx';
 
 export type PeerPhase = 'connecting' | 'connected' | 'reconnecting' | 'refused';
 
@@ -360,13 +361,13 @@ export class GroupCallMedia {
 
   toggleMute(): void {
     const muted = !this.view?.muted;
-    for (const t of this.local?.getAudioTracks() ?? []) t.enabled = !muted;
+    setTracksEnabled(this.local, 'audio', !muted);
     this.set({ muted });
   }
 
   toggleCamera(): void {
     const on = !this.view?.cameraOn;
-    for (const t of this.local?.getVideoTracks() ?? []) t.enabled = on;
+    setTracksEnabled(this.local, 'video', on);
     this.set({ cameraOn: on });
   }
 

@@ -12,6 +12,7 @@ import { WarningIcon } from '../components/icons.tsx';
 import { useI18n } from '../i18n.ts';
 import { GroupCallMedia, type GroupCallView, type PeerView } from './group-call-media.ts';
 import { PhoneIcon } from './call-icons.tsx';
+import { MediaToggles } from './media-toggles.tsx';
 import './calls.css';
 
 export { GroupCallMedia };
@@ -139,24 +140,13 @@ export function GroupCallLayer(props: {
       <div class="call-controls">
         {live ? (
           <>
-            <button
-              type="button"
-              class="call-button"
-              aria-pressed={v.muted}
-              onClick={() => media.toggleMute()}
-            >
-              {v.muted ? t('call.unmute') : t('call.mute')}
-            </button>
-            {v.video && (
-              <button
-                type="button"
-                class="call-button"
-                aria-pressed={!v.cameraOn}
-                onClick={() => media.toggleCamera()}
-              >
-                {v.cameraOn ? t('call.cameraOff') : t('call.cameraOn')}
-              </button>
-            )}
+            <MediaToggles
+              muted={v.muted}
+              video={v.video}
+              cameraOn={v.cameraOn}
+              onMute={() => media.toggleMute()}
+              onCamera={() => media.toggleCamera()}
+            />
             <button type="button" class="call-button call-decline" onClick={() => void media.leave()}>
               <PhoneIcon />
               {t('gcall.leave')}
