@@ -37,7 +37,7 @@ function formatMember(m: GroupMemberInfo): string {
 
 /** A member role as people read it (the role names stay as typed in commands). */
 function roleName(role: string): string {
-  return role === 'owner' || role === 'admin' || role === 'moderator' || role === 'member'
+  return role === 'creator' || role === 'admin' || role === 'moderator' || role === 'member'
     ? t(`role.${role}`)
     : role;
 }

@@ -82,14 +82,14 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     { address: relay.address, host: relay.host, port: relay.port, data: dataDir, web: webUrl, small },
     () => {
       out.line(t('relay.running'));
-      out.line(`  address: ${relay.address}`);
-      if (webUrl) out.line(`  web:     ${webUrl}  ${t('relay.openWeb')}`);
-      out.line(`  health:  http://${relay.host}:${relay.port}/health`);
-      out.line(`  status:  http://${relay.host}:${relay.port}/status`);
-      if (joins.length) out.line(`  joining: ${joins.join(', ')}`);
-      if (turnUrls.length) out.line(`  turn:    ${turnUrls.join(', ')}`);
-      out.line(`  data:    ${dataDir}`);
-      if (small) out.line(`  profile: ${t('relay.small')}`);
+      out.line(t('relayRun.address', { value: relay.address }));
+      if (webUrl) out.line(t('relayRun.web', { value: webUrl }));
+      out.line(t('relayRun.health', { value: `http://${relay.host}:${relay.port}/health` }));
+      out.line(t('relayRun.status', { value: `http://${relay.host}:${relay.port}/status` }));
+      if (joins.length) out.line(t('relayRun.joining', { value: joins.join(', ') }));
+      if (turnUrls.length) out.line(t('relayRun.turn', { value: turnUrls.join(', ') }));
+      out.line(t('relayRun.data', { value: dataDir }));
+      if (small) out.line(t('relayRun.small'));
       out.line('');
       out.line(t('relay.start'));
       out.line(`  npm run parus -- init --name Alice --relay '${relay.address}'`);
@@ -149,11 +149,11 @@ async function relayStatusCommand(argv: string[], makeOut: (json: boolean) => Ou
   if (expect && status.relay?.fingerprint !== expect) throw fault(TransportError, 'relay.otherFingerprint');
   const short = (id: string): string => `${id.slice(0, 8)}…`;
   out.result(status as unknown as Record<string, unknown>, () => {
-    out.line(`relay:     ${status.relay.address}`);
-    out.line(`version:   ${status.relay.version}   uptime: ${status.uptime} s`);
-    out.line(`users:     ${status.users}   queues: ${status.queues}`);
-    out.line(`links:     ${status.neighbours.map(short).join(' ') || t('relay.none')}`);
-    out.line(`relays:    ${t('relay.known', { relays: status.relays.length, links: status.links.length })}`);
+    out.line(t('relayStatus.relay', { value: status.relay.address }));
+    out.line(t('relayStatus.version', { version: status.relay.version, uptime: status.uptime }));
+    out.line(t('relayStatus.users', { users: status.users, queues: status.queues }));
+    out.line(t('relayStatus.links', { value: status.neighbours.map(short).join(' ') || t('relay.none') }));
+    out.line(t('relay.known', { relays: status.relays.length, links: status.links.length }));
     for (const r of status.relays)
       out.line(
         `  ${r.fingerprint === status.relay.fingerprint ? '*' : r.reachable ? ' ' : '!'} ${r.addresses[0] ?? short(r.fingerprint)}`,
@@ -166,10 +166,18 @@ async function relayStatusCommand(argv: string[], makeOut: (json: boolean) => Ou
         `  ${t('relay.route', { to: short(r.to), via: short(r.nextHop), hops: r.hops })}: ${r.path.map(short).join(' → ')}`,
       );
     out.line(
-      `bridges:   ${status.bridges.length ? status.bridges.map((b) => `${short(b.from)} — ${short(b.to)}`).join(', ') : t('relay.noneWord')}`,
+      t('relayStatus.bridges', {
+        value: status.bridges.length
+          ? status.bridges.map((b) => `${short(b.from)} — ${short(b.to)}`).join(', ')
+          : t('relay.noneWord'),
+      }),
     );
     out.line(
-      `forwards:  ${t('relay.forwards', { held: status.forwards.held, forwarded: status.forwards.forwarded, delivered: status.forwards.delivered })}`,
+      t('relay.forwards', {
+        held: status.forwards.held,
+        forwarded: status.forwards.forwarded,
+        delivered: status.forwards.delivered,
+      }),
     );
   });
   return 0;

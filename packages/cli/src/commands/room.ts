@@ -113,7 +113,7 @@ export async function joinRoomLink(
   }
   const info = account.groups.list().find((g) => g.id === started.id) ?? started;
   out.result({ group: info, refused: info.refused ?? null, note }, () => {
-    if (info.refused) out.warn(`parus: ${formatRefusal(info)}`);
+    if (info.refused) out.warn(t('chat.error', { message: formatRefusal(info) }));
     else if (info.status === 'joined') out.line(t('read.joined', { name: shown(info.name), id: info.id }));
     else out.line(t('room.asked', { name: shown(info.name), id: info.id }));
     if (note) out.warn(t('outbox.waits'));
