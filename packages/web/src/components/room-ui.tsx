@@ -4,7 +4,7 @@
  * link, and the note form of a private chat request.
  */
 import type { JSX } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { RoomLinkView, RoomPreview, Session } from '../engine-loader.ts';
 import { errorName, errorText } from '../errors.ts';
 import { useI18n, type Translate } from '../i18n.ts';
