@@ -23,7 +23,7 @@ export function formatGroup(g: GroupInfo): string {
         : t('group.members', { count: g.members })
       : g.status === 'removed'
         ? t('group.removed')
-        : g.status;
+        : t('group.leftState');
   const sharing = g.status === 'joined' && g.shareHistory ? `\n    ${t('group.sharingOn')}` : '';
   const topic = g.topic ? `\n    ${t('group.topicLine', { topic: shownText(g.topic) })}` : '';
   return `${name}  ${state}  id ${g.id}${topic}${sharing}`;

@@ -247,6 +247,7 @@ Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 
   'group.members': '{count} members',
   'group.membersRole': '{count} members, you are {role}',
   'group.removed': 'removed (kicked or banned)',
+  'group.leftState': 'left',
   'group.sharingOn': 'history sharing: on',
   'group.topicLine': 'topic: {topic}',
   'group.you': '(you)',

@@ -238,6 +238,7 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'group.members': '{count} 位成員',
   'group.membersRole': '{count} 位成員，你是{role}',
   'group.removed': '已被移出（踢出或封鎖）',
+  'group.leftState': '已退出',
   'group.sharingOn': '分享聊天記錄：開啟',
   'group.topicLine': '主題：{topic}',
   'group.you': '（你）',
