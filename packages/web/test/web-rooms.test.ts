@@ -89,7 +89,7 @@ describe('public rooms in the browser', () => {
     expect(QRCode.create(first, { errorCorrectionLevel: 'L' }).version).toBeLessThanOrEqual(10);
     oldShort = first;
     await page.getByText('完整連結（較長，不必經過中繼站）').click();
-    oldLink = await page.getByLabel('完整的聊天室連結').inputValue();
+    oldLink = await page.getByLabel('完整連結', { exact: true }).inputValue();
     expect(oldLink.startsWith('parus:room/')).toBe(true);
     await page.getByRole('img', { name: '聊天室 QR 碼' }).waitFor(WAIT);
     expect(await unnamedControls(page)).toEqual([]);
