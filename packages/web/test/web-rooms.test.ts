@@ -7,6 +7,8 @@
 // then joins by picking a picture of the room's QR code (decision 0017). The room screens again in English
 // (PARUS_SCREENSHOTS=1 writes the en-14…17 and zh-TW-25…27 pictures of docs/guide*.md).
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { shortRoomLinkToText, toBase64Url } from '@parus/core';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import QRCode from 'qrcode';
@@ -173,6 +175,20 @@ describe('public rooms in the browser', () => {
     bytes[1 + 32 + 16 + 5]! ^= 1;
     await page.getByLabel('好友的邀請連結').fill(`parus:r/${bytes.toString('base64url')}`);
     await page.getByRole('alert').getByText('這個聊天室連結無效。').waitFor(WAIT);
+    await page.getByLabel('好友的邀請連結').fill('parus:r/AAAA');
+    await page.getByRole('alert').getByText('這個聊天室連結無效。').waitFor(WAIT);
+    // One whose relay does not answer (a loopback port nothing listens on).
+    const server = createServer();
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((ok) => server.close(ok));
+    const dead = shortRoomLinkToText({
+      relay: `parus://${toBase64Url(new Uint8Array(32).fill(9))}@127.0.0.1:${port}`,
+      cid: new Uint8Array(16).fill(1),
+      key: new Uint8Array(32).fill(2),
+    });
+    await page.getByLabel('好友的邀請連結').fill(dead);
+    await page.getByRole('alert').getByText('目前連不上這個聊天室連結的中繼站，請稍後再試。').waitFor(WAIT);
     // The old full link reaches the door, which answers that it no longer works.
     await page.getByLabel('好友的邀請連結').fill(oldLink);
     await page.getByText(`這是聊天室「${ROOM}」的連結`).waitFor(WAIT);
