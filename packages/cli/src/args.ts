@@ -1,6 +1,7 @@
 /** Command-line parsing on node:util's parseArgs, with the options every command shares. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '@parus/core';
+import { fault } from './i18n.ts';
 
 export interface CommonOptions {
   home: string;
@@ -26,7 +27,7 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(
     });
     return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
   } catch (cause) {
-    throw new UsageError((cause as Error).message);
+    throw fault(UsageError, 'error.options', { detail: (cause as Error).message });
   }
 }
 
@@ -39,6 +40,6 @@ export function num(values: Record<string, string | boolean | undefined>, name: 
   const v = str(values, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} must be a whole number`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw fault(UsageError, 'error.wholeNumber', { name });
   return n;
 }

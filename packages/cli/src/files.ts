@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { extname, join, resolve, sep } from 'node:path';
 import { StorageError } from '@parus/core';
 import type { FileSink, TransferProgress } from '@parus/client';
+import { fault, t } from './i18n.ts';
 import { terminalSafe } from './output.ts';
 
 /** Longest name written, in UTF-8 bytes (file systems allow 255). */
@@ -53,7 +54,7 @@ export async function saveStreamed(
   try {
     handle = await open(temp, 'wx', 0o600);
   } catch (e) {
-    throw new StorageError('cannot save the file', { cause: e });
+    throw fault(StorageError, 'file.cannotSave', {}, { cause: e });
   }
   try {
     try {
@@ -63,7 +64,7 @@ export async function saveStreamed(
             for (let off = 0; off < chunk.length; )
               off += (await handle.write(chunk, off, chunk.length - off)).bytesWritten;
           } catch (e) {
-            throw new StorageError('cannot save the file', { cause: e });
+            throw fault(StorageError, 'file.cannotSave', {}, { cause: e });
           }
         },
       });
@@ -88,7 +89,7 @@ function placeUnique(dir: string, name: string, temp: string): string {
   const stem = safe.slice(0, safe.length - ext.length);
   for (let i = 1; i <= 1000; i++) {
     const path = join(dir, i === 1 ? safe : `${stem} (${i})${ext}`);
-    if (!path.startsWith(dir + sep)) throw new StorageError('file name escapes the files folder');
+    if (!path.startsWith(dir + sep)) throw fault(StorageError, 'file.escapes');
     try {
       linkSync(temp, path);
     } catch (e) {
@@ -96,13 +97,13 @@ function placeUnique(dir: string, name: string, temp: string): string {
       if (code === 'EEXIST') continue;
       // A file system without hard links: rename, after checking the name is free.
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS')
-        throw new StorageError('cannot save the file', { cause: e });
+        throw fault(StorageError, 'file.cannotSave', {}, { cause: e });
       if (existsSync(path)) continue;
       renameSync(temp, path);
     }
     return path;
   }
-  throw new StorageError('too many files with this name');
+  throw fault(StorageError, 'file.tooMany');
 }
 
 /** The folder received files of `alias` go to. */
@@ -152,7 +153,7 @@ export function progressLine(label: string): { onProgress?: (p: TransferProgress
     onProgress: (p) => {
       const pct = p.total === 0 ? 100 : Math.floor((p.done / p.total) * 100);
       process.stderr.write(
-        `\r\x1b[2K${terminalSafe(label)}: ${pct}% (${formatBytes(p.done)} of ${formatBytes(p.total)})`,
+        `\r\x1b[2K${terminalSafe(t('file.progress', { label, pct, done: formatBytes(p.done), total: formatBytes(p.total) }))}`,
       );
       shown = true;
     },

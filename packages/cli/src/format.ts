@@ -25,7 +25,7 @@ const MARK: Record<MessageInfo['status'], string> = {
   sent: '✓',
   failed: '', // t('format.failed')
   delivered: '✓✓',
-  read: '已讀',
+  read: '', // t('format.read')
   received: '',
 };
 
@@ -50,7 +50,11 @@ function content(m: MessageInfo, who: string): string {
   if (m.call) return callLine(m.call, m.dir, who);
   if (m.sticker) return t('format.sticker', { pack: shown(m.sticker.pack), id: shown(m.sticker.id) });
   if (m.file?.voice)
-    return `[voice message ${minutes(Math.round(m.file.voice.ms / 1000))}, ${shown(m.file.name)}, ${size(m.file.size)}]`;
+    return t('format.voice', {
+      time: minutes(Math.round(m.file.voice.ms / 1000)),
+      name: shown(m.file.name),
+      size: size(m.file.size),
+    });
   if (m.file)
     return t('format.file', { name: shown(m.file.name), size: size(m.file.size), mime: shown(m.file.mime) });
   if (m.action) return `* ${who} ${shownText(m.text)}`;
@@ -63,18 +67,18 @@ function minutes(secs: number): string {
 
 /** A call-log entry (decision 0046): "missed call from Bob (未接來電)", "[voice call 3:12]". */
 export function callLine(call: NonNullable<MessageInfo['call']>, dir: 'in' | 'out', who: string): string {
-  const kind = call.video ? 'video call' : 'voice call';
+  const kind = t(call.video ? 'call.video' : 'call.voice');
   switch (call.outcome) {
     case 'answered':
-      return `[${kind} ${minutes(call.secs ?? 0)} 通話時間]`;
+      return t('call.answered', { kind, time: minutes(call.secs ?? 0) });
     case 'missed':
-      return dir === 'in' ? `missed ${kind} from ${who} (未接來電)` : `${kind}, no answer (對方未接聽)`;
+      return dir === 'in' ? t('call.missedIn', { kind, who }) : t('call.missedOut', { kind });
     case 'declined':
-      return `${kind} declined (通話已拒絕)`;
+      return t('call.declined', { kind });
     case 'busy':
-      return `${kind}, busy (對方忙線中)`;
+      return t('call.busy', { kind });
     default:
-      return `${kind} failed (通話失敗)`;
+      return t('call.failed', { kind });
   }
 }
 
@@ -86,12 +90,17 @@ function groupCallLine(call: NonNullable<MessageInfo['call']>): string {
     : t('format.groupCallMissed', { kind });
 }
 
+function statusMark(status: MessageInfo['status']): string {
+  if (status === 'failed') return t('format.failed');
+  if (status === 'read') return t('format.read');
+  return MARK[status];
+}
+
 /** One line per message; the id's first 12 hex digits name it for `reply` and `unsend`. */
 export function formatMessage(m: MessageInfo, me = t('format.me')): string {
   if (m.group !== undefined) return formatGroupMessage(m, me);
   const who = shown(m.dir === 'out' ? me : m.alias);
-  const mark =
-    m.dir === 'out' && !m.unsent ? ` ${m.status === 'failed' ? t('format.failed') : MARK[m.status]}` : '';
+  const mark = m.dir === 'out' && !m.unsent ? ` ${statusMark(m.status)}` : '';
   const reply = m.replyTo ? ` ↪${m.replyTo.slice(0, 8)}` : '';
   return `[${formatTime(m.ts)}] ${who}:${reply} ${content(m, who)}${mark}  #${m.id.slice(0, 12)}`;
 }
@@ -102,22 +111,27 @@ function formatGroupMessage(m: MessageInfo, me: string): string {
   let mark = '';
   if (m.dir === 'out')
     mark = m.readCount
-      ? ` 已讀 ${m.readCount}`
+      ? ` ${t('format.readCount', { count: m.readCount })}`
       : m.deliveredCount
         ? ` ✓✓ ${m.deliveredCount}`
         : ` ${MARK.pending}`;
   const late = m.late
-    ? ` (arrived late, ${m.confirmations ?? 0}/${m.confirmationsNeeded ?? '?'} confirmations — parus group confirm ${m.group} ${m.id.slice(0, 12)})`
+    ? ` ${t('format.late', {
+        count: m.confirmations ?? 0,
+        needed: m.confirmationsNeeded ?? '?',
+        group: m.group!,
+        id: m.id.slice(0, 12),
+      })}`
     : m.confirmed
-      ? ` (arrived late, confirmed by ${m.confirmations ?? 0})`
+      ? ` ${t('format.lateConfirmed', { count: m.confirmations ?? 0 })}`
       : m.history
-        ? ' (earlier history)'
+        ? ` ${t('format.earlier')}`
         : '';
   const body =
     m.kind === 'action'
       ? `* ${who} ${shownText(m.text)}`
       : m.kind === 'ping'
-        ? `${who} pinged`
+        ? t('format.pinged', { who })
         : m.call
           ? groupCallLine(m.call)
           : `${who}: ${content(m, who)}`;
@@ -127,9 +141,14 @@ function formatGroupMessage(m: MessageInfo, me: string): string {
 }
 
 export function formatContact(c: ContactInfo): string {
-  const state =
-    c.state === 'validated' ? '✔ validated' : c.state === 'compromised' ? '✘ COMPROMISED' : '? unvalidated';
-  const status = c.status === 'pending' ? ' (waiting for their answer)' : '';
-  const warn = c.keyChanged ? '  ⚠ key changed' : '';
+  const state = t(
+    c.state === 'validated'
+      ? 'contact.validated'
+      : c.state === 'compromised'
+        ? 'contact.compromised'
+        : 'contact.unvalidated',
+  );
+  const status = c.status === 'pending' ? ` ${t('contact.pending')}` : '';
+  const warn = c.keyChanged ? `  ${t('contact.keyChanged')}` : '';
   return `${shown(c.alias)}  ${state}${status}${warn}`;
 }

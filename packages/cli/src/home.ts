@@ -13,7 +13,7 @@ import {
   systemRandom,
   type Argon2idCost,
 } from '@parus/core';
-import { t } from './i18n.ts';
+import { fault, t } from './i18n.ts';
 import { readNewPassphrase, readPassphrase } from './passphrase.ts';
 
 export function resolveHome(flag: string | undefined): string {
@@ -52,11 +52,10 @@ export async function createAccount(
   await initCrypto();
   mkdirSync(home, { recursive: true, mode: 0o700 });
   makePrivate(home);
-  if (existsSync(accountDb(home))) throw new UsageError(t('home.exists', { home }));
+  if (existsSync(accountDb(home))) throw fault(UsageError, 'home.exists', { home });
   const passphrase = given ?? (await readPassphrase({ confirm: true }));
   const cost = kdfProfile();
-  if (cost !== ARGON2ID_MODERATE)
-    process.stderr.write(`parus: ${INSECURE_TEST_KDF} is set: the light test profile guards this account\n`);
+  if (cost !== ARGON2ID_MODERATE) process.stderr.write(`${t('home.testKdf', { name: INSECURE_TEST_KDF })}\n`);
   const store = await SealedStore.open(new SqliteStore(accountDb(home)), passphrase, {
     rng: systemRandom,
     create: true,
@@ -93,7 +92,7 @@ export async function openAccountWithPassphrase(
   home: string,
 ): Promise<{ account: Account; passphrase: string }> {
   await initCrypto();
-  if (!existsSync(accountDb(home))) throw new NotFoundError(t('home.noAccount', { home }));
+  if (!existsSync(accountDb(home))) throw fault(NotFoundError, 'home.noAccount', { home });
   makePrivate(home);
   const passphrase = await readPassphrase();
   const raw = new SqliteStore(accountDb(home));

@@ -45,9 +45,42 @@ export function lang(): Lang {
   return current;
 }
 
+export type Params = Record<string, string | number>;
+
 /** The message `key` in the current language, with `{name}` replaced by params.name. */
-export function t(key: MessageKey, params: Record<string, string | number> = {}): string {
-  const template = CATALOGUES[current][key];
+export function t(key: MessageKey, params: Params = {}): string {
+  return fill(CATALOGUES[current][key], params);
+}
+
+/** The message `key` in English: what `--json` carries (scripts read it, whatever the locale). */
+export function en(key: MessageKey, params: Params = {}): string {
+  return fill(EN[key], params);
+}
+
+const OWN = new WeakMap<object, { key: MessageKey; params: Params }>();
+
+/**
+ * A typed error whose text is the CLI's own (decision 0059): its message is English (the error
+ * object, `--json`), and reportError shows people the catalogue's text in their language.
+ */
+export function fault<E extends Error>(
+  Kind: new (message: string, options?: { cause?: unknown }) => E,
+  key: MessageKey,
+  params: Params = {},
+  options?: { cause?: unknown },
+): E {
+  const e = new Kind(en(key, params), options);
+  OWN.set(e, { key, params });
+  return e;
+}
+
+/** The error's message for people: the catalogue's text for the CLI's own errors, else as it is. */
+export function localMessage(error: Error): string {
+  const own = OWN.get(error);
+  return own ? t(own.key, own.params) : error.message;
+}
+
+function fill(template: string, params: Params): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
     Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole,
   );

@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { MAX_FILE_BYTES, QuotaError, UsageError, isFileName, isMimeType } from '@parus/core';
 import type { OutgoingFile } from '@parus/client';
 import { guessMime } from './files.ts';
-import { t } from './i18n.ts';
+import { fault } from './i18n.ts';
 import { makeThumbnail, sniffMime } from './image.ts';
 
 export async function readOutgoingFile(
@@ -20,17 +20,17 @@ export async function readOutgoingFile(
   try {
     size = statSync(path).size;
   } catch (cause) {
-    throw new UsageError(t('error.cannotRead', { path }), { cause });
+    throw fault(UsageError, 'error.cannotRead', { path }, { cause });
   }
-  if (size > MAX_FILE_BYTES) throw new QuotaError(t('error.fileTooLarge', { bytes: MAX_FILE_BYTES }));
+  if (size > MAX_FILE_BYTES) throw fault(QuotaError, 'error.fileTooLarge', { bytes: MAX_FILE_BYTES });
   const bytes = new Uint8Array(readFileSync(path));
   const name = opts.name ?? basename(path);
   // The type the bytes announce first: a photo named without (or with a wrong) extension still
   // shows as a photo. The extension decides for the rest; --mime overrides both.
   const mime = opts.mime ?? sniffMime(bytes) ?? guessMime(name);
   // The same checks as the engine's (and a peer's decoder).
-  if (!isFileName(name)) throw new UsageError(t('error.fileName'));
-  if (!isMimeType(mime)) throw new UsageError(t('error.mime'));
+  if (!isFileName(name)) throw fault(UsageError, 'error.fileName');
+  if (!isMimeType(mime)) throw fault(UsageError, 'error.mime');
   const thumbnail = await makeThumbnail(bytes, mime);
   return { name, mime, bytes, ...(thumbnail ? { thumbnail } : {}) };
 }

@@ -1,6 +1,6 @@
 /** Output for people (plain lines) and for scripts (`--json`: one JSON document per command). */
 import { ParusError, markerFor } from '@parus/core';
-import { t } from './i18n.ts';
+import { localMessage, t } from './i18n.ts';
 
 // eslint-disable-next-line no-control-regex
 const ACTING = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\p{Bidi_Control}\u2028\u2029]/gu;
@@ -62,7 +62,10 @@ export function reportError(error: unknown, json: boolean): number {
           message: error instanceof Error ? error.message : String(error),
         };
   if (json) process.stdout.write(`${jsonLine({ error: e })}\n`);
-  else process.stderr.write(`${terminalSafe(t('error.line', { message: e.message, name: e.name }))}\n`);
+  else {
+    const message = error instanceof Error ? localMessage(error) : e.message;
+    process.stderr.write(`${terminalSafe(t('error.line', { message, name: e.name }))}\n`);
+  }
   return e.code === 'USAGE' ? 2 : 1;
 }
 

@@ -1,16 +1,16 @@
 /** The passphrase comes from PARUS_PASSPHRASE or, on a terminal, from a prompt that does not echo. */
 import { UsageError } from '@parus/core';
-import { t } from './i18n.ts';
+import { fault, t } from './i18n.ts';
 
 export async function readPassphrase(opts: { confirm?: boolean } = {}): Promise<string> {
   const env = process.env.PARUS_PASSPHRASE;
   if (env !== undefined && env.length > 0) return env;
-  if (!process.stdin.isTTY) throw new UsageError(t('passphrase.none'));
+  if (!process.stdin.isTTY) throw fault(UsageError, 'passphrase.none');
   const first = await prompt(t('passphrase.prompt'));
-  if (first.length < 8) throw new UsageError(t('passphrase.short'));
+  if (first.length < 8) throw fault(UsageError, 'passphrase.short');
   if (opts.confirm) {
     const again = await prompt(t('passphrase.again'));
-    if (again !== first) throw new UsageError(t('passphrase.differ'));
+    if (again !== first) throw fault(UsageError, 'passphrase.differ');
   }
   return first;
 }
@@ -50,7 +50,7 @@ function prompt(question: string): Promise<string> {
         if (ch === '\u0003') {
           cleanup();
           process.stderr.write('\n');
-          return reject(new UsageError(t('passphrase.cancelled')));
+          return reject(fault(UsageError, 'passphrase.cancelled'));
         }
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else value += ch;

@@ -33,12 +33,15 @@ describe('parus public rooms end to end', () => {
     id = (created.group as { id: string; public?: boolean }).id;
     expect((created.group as { public?: boolean }).public).toBe(true);
     const linked = await json('alice', ['group', 'link', 'Lobby']);
-    link = String(linked.link);
+    // The short link (decision 0059) for Bob, the long one (offline) for Carol.
+    const short = String(linked.link);
+    link = String(linked.longLink);
+    expect(short.startsWith('parus:r/')).toBe(true);
     expect(link.startsWith('parus:room/')).toBe(true);
     const human = await parus('alice', ['group', 'link', 'Lobby']);
-    expect(human.stdout).toContain(link);
+    expect(human.stdout).toContain(short);
 
-    const bobJoin = await json('bob', ['group', 'join', link, '--nick', 'bob']);
+    const bobJoin = await json('bob', ['group', 'join', short, '--nick', 'bob']);
     expect((bobJoin.group as { id: string }).id).toBe(id);
     await json('carol', ['group', 'join', link, '--nick', 'carol']);
     await settle();
@@ -92,7 +95,8 @@ describe('parus public rooms end to end', () => {
   }, 300_000);
 
   it('a join by an old link is refused: the joiner waiting for the door is told and exits non-zero', async () => {
-    const fresh = String((await json('alice', ['group', 'link', 'Lobby', '--rotate'])).link);
+    const fresh = String((await json('alice', ['group', 'link', 'Lobby', '--rotate', '--long'])).link);
+    expect(fresh.startsWith('parus:room/')).toBe(true);
     await json('bob', ['group', 'leave', id]);
     // Bob comes back with the link from before the rotation and waits while Alice is online.
     let answered = false;

@@ -69,6 +69,7 @@ import {
 import { ContactSetup } from './account/contact-setup.ts';
 import { search, type SearchHit } from './search.ts';
 import { ShortInvitations, type MyCode, type ResolvedInvite } from './account/short-invitations.ts';
+import { ShortRoomLinks, type RoomLinkPair } from './account/short-room-links.ts';
 import { ConversationReading } from './account/conversation-reading.ts';
 import { ContactDevices, remoteDevices } from './account/contact-devices.ts';
 import { DEVICE_COLLECTION, DeviceRegistry, type DeviceInfo } from './account/device-registry.ts';
@@ -202,6 +203,7 @@ export class Account {
   private flushAgain = false;
   private readonly setup: ContactSetup;
   private readonly shortInvites: ShortInvitations;
+  private readonly shortRooms: ShortRoomLinks;
   private readonly messaging: DirectMessaging;
   private readonly files: FileTransfer;
   private readonly outbox: DirectOutbox;
@@ -277,6 +279,7 @@ export class Account {
     };
     this.setup = new ContactSetup(ctx);
     this.shortInvites = new ShortInvitations(ctx, (o) => this.setup.makeCard(o));
+    this.shortRooms = new ShortRoomLinks(ctx);
     this.messaging = new DirectMessaging(ctx);
     this.files = new FileTransfer(ctx, this.messaging);
     this.outbox = new DirectOutbox(ctx);
@@ -774,6 +777,26 @@ export class Account {
   /** Resets my QR code: the old one is refused from now on, a new one is made. */
   resetMyCode(): Promise<MyCode> {
     return this.shortInvites.resetMyCode();
+  }
+
+  /**
+   * A public room's link to hand out (decision 0059): the short one (`parus:r/`, the signed
+   * room link sealed on the door's relay) beside the long one; with `rotate` a new door secret,
+   * and the old short link's record is withdrawn. The long one alone when the relay keeps no
+   * card records.
+   */
+  async roomLink(ref: string, opts: { rotate?: boolean } = {}): Promise<RoomLinkPair> {
+    const long = await this.groups.roomLink(ref, opts);
+    return this.shortRooms.forDoor(this.groups.get(ref).id, long);
+  }
+
+  /**
+   * The long form of a room link given to me (a short one is fetched from its relay): what
+   * `groups.joinRoom` takes. The refusals are the long form's (DecodeError, VerificationError,
+   * ProtocolError for a withdrawn or expired one, TransportError or TimeoutError).
+   */
+  resolveRoomLink(link: string): Promise<string> {
+    return this.shortRooms.resolve(link);
   }
 
   // ---- Contacts -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ export type {
 } from './account.ts';
 export type { ContactState, MessageStatus } from './records.ts';
 export type { MyCode, ResolvedInvite } from './account/short-invitations.ts';
+export type { RoomLinkPair } from './account/short-room-links.ts';
 export { MAX_SEARCH_CHARS, MAX_SEARCH_LIMIT, foldForSearch } from './search.ts';
 export type { SearchHit } from './search.ts';
 export type { CallEvent, CallInfo, CallEndReason, TurnServer } from './account/call-signalling.ts';

@@ -24,8 +24,14 @@ import { AEAD_NONCE_BYTES, open, seal, type Random } from './crypto.ts';
 import { DecodeError, UsageError } from './errors.ts';
 import { FINGERPRINT_BYTES, formatRelayAddress, parseRelayAddress } from './relay-address.ts';
 import { MAX_CARD_BYTES, decodeCard, encodeCard, type RendezvousCard } from './rendezvous-card.ts';
+import { ROOM_LINK_PREFIX, parseRoomLink } from './room-link.ts';
 
 export const SHORT_LINK_PREFIX = 'parus:i/';
+/**
+ * A public room's short link (decision 0059): the same layout, its record holding the signed
+ * room link (room-link.ts) sealed under another context.
+ */
+export const SHORT_ROOM_LINK_PREFIX = 'parus:r/';
 export const CARD_RECORD_ID_BYTES = 16;
 export const SHORT_LINK_KEY_BYTES = 32;
 const AEAD_TAG = 16;
@@ -36,6 +42,7 @@ export const MAX_SHORT_LINK_CHARS = 512;
 const LINK_VERSION = 1;
 const FIXED = 1 + FINGERPRINT_BYTES + CARD_RECORD_ID_BYTES + SHORT_LINK_KEY_BYTES + 2 + 1;
 const SEAL_CONTEXT = utf8('parus-short-card-v1');
+const ROOM_SEAL_CONTEXT = utf8('parus-short-room-v1');
 
 export interface ShortLink {
   /** The relay holding the record, in canonical text form (relay-address.ts). */
@@ -44,14 +51,37 @@ export interface ShortLink {
   key: Uint8Array;
 }
 
+function hasPrefix(text: string, prefix: string): boolean {
+  return typeof text === 'string' && text.trim().slice(0, prefix.length).toLowerCase() === prefix;
+}
+
 export function isShortLink(text: string): boolean {
-  return (
-    typeof text === 'string' &&
-    text.trim().slice(0, SHORT_LINK_PREFIX.length).toLowerCase() === SHORT_LINK_PREFIX
-  );
+  return hasPrefix(text, SHORT_LINK_PREFIX);
+}
+
+export function isShortRoomLink(text: string): boolean {
+  return hasPrefix(text, SHORT_ROOM_LINK_PREFIX);
 }
 
 export function shortLinkToText(l: ShortLink): string {
+  return SHORT_LINK_PREFIX + encodeShort(l);
+}
+
+export function shortRoomLinkToText(l: ShortLink): string {
+  return SHORT_ROOM_LINK_PREFIX + encodeShort(l);
+}
+
+/** DecodeError unless `text` is a well-formed short link (surrounding whitespace and the scheme's case aside). */
+export function parseShortLink(text: string): ShortLink {
+  return decodeShort(text, SHORT_LINK_PREFIX, 'short link');
+}
+
+/** DecodeError unless `text` is a well-formed short room link (`parus:r/`). */
+export function parseShortRoomLink(text: string): ShortLink {
+  return decodeShort(text, SHORT_ROOM_LINK_PREFIX, 'short room link');
+}
+
+function encodeShort(l: ShortLink): string {
   if (l.cid?.length !== CARD_RECORD_ID_BYTES) throw new UsageError('card record id must be 16 bytes');
   if (l.key?.length !== SHORT_LINK_KEY_BYTES) throw new UsageError('short link key must be 32 bytes');
   const a = parseRelayAddress(l.relay);
@@ -69,15 +99,14 @@ export function shortLinkToText(l: ShortLink): string {
   out[at++] = a.port & 0xff;
   out[at++] = a.transport === 'wss' ? 1 : 0;
   out.set(host, at);
-  return SHORT_LINK_PREFIX + toBase64Url(out);
+  return toBase64Url(out);
 }
 
-/** DecodeError unless `text` is a well-formed short link (surrounding whitespace and the scheme's case aside). */
-export function parseShortLink(text: string): ShortLink {
-  if (typeof text !== 'string') throw new DecodeError('short link must be text');
-  if (text.length > MAX_SHORT_LINK_CHARS) throw new DecodeError('short link too long');
-  if (!isShortLink(text)) throw new DecodeError('not a parus: short link');
-  const bytes = fromBase64Url(text.trim().slice(SHORT_LINK_PREFIX.length));
+function decodeShort(text: string, prefix: string, what: string): ShortLink {
+  if (typeof text !== 'string') throw new DecodeError(`${what} must be text`);
+  if (text.length > MAX_SHORT_LINK_CHARS) throw new DecodeError(`${what} too long`);
+  if (!hasPrefix(text, prefix)) throw new DecodeError(`not a parus: ${what}`);
+  const bytes = fromBase64Url(text.trim().slice(prefix.length));
   if (bytes.length <= FIXED) throw new DecodeError('short link truncated');
   if (bytes[0] !== LINK_VERSION) throw new DecodeError('unknown short link version');
   let at = 1;
@@ -120,6 +149,41 @@ export function openCardRecord(data: Uint8Array, key: Uint8Array): RendezvousCar
   if (data.length < AEAD_NONCE_BYTES + AEAD_TAG) throw new DecodeError('card record truncated');
   const plain = open(key, data.subarray(0, AEAD_NONCE_BYTES), data.subarray(AEAD_NONCE_BYTES), SEAL_CONTEXT);
   return decodeCard(plain);
+}
+
+/**
+ * The record a relay keeps for a short room link: the signed room link (its CBOR, without the
+ * text prefix) sealed under the link's key. UsageError when it would not fit a card record (a
+ * door card near the largest size): the room then keeps its long link only.
+ */
+export function sealRoomRecord(roomLink: string, key: Uint8Array, rng: Random): Uint8Array {
+  if (key?.length !== SHORT_LINK_KEY_BYTES) throw new UsageError('short link key must be 32 bytes');
+  parseRoomLink(roomLink);
+  const body = fromBase64Url(roomLink.trim().slice(ROOM_LINK_PREFIX.length));
+  if (AEAD_NONCE_BYTES + body.length + AEAD_TAG > MAX_CARD_RECORD_BYTES)
+    throw new UsageError('room link too large for a short link');
+  const nonce = rng.bytes(AEAD_NONCE_BYTES);
+  return concatBytes(nonce, seal(key, nonce, body, ROOM_SEAL_CONTEXT));
+}
+
+/**
+ * Opens a fetched room record into the room link's text: VerificationError when it was not
+ * sealed with the link's key (a card's record, tampered bytes), then the room link's own checks
+ * (parseRoomLink: DecodeError, VerificationError for a forged signature).
+ */
+export function openRoomRecord(data: Uint8Array, key: Uint8Array): string {
+  if (!(data instanceof Uint8Array) || data.length > MAX_CARD_RECORD_BYTES)
+    throw new DecodeError('room record too large');
+  if (data.length < AEAD_NONCE_BYTES + AEAD_TAG) throw new DecodeError('room record truncated');
+  const plain = open(
+    key,
+    data.subarray(0, AEAD_NONCE_BYTES),
+    data.subarray(AEAD_NONCE_BYTES),
+    ROOM_SEAL_CONTEXT,
+  );
+  const link = ROOM_LINK_PREFIX + toBase64Url(plain);
+  parseRoomLink(link);
+  return link;
 }
 
 // ---- Card record frames (client ↔ relay) ---------------------------------------------------

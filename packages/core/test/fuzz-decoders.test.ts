@@ -169,6 +169,10 @@ import {
   decodeReactionBody,
   encodeReactionBody,
   openCardRecord,
+  openRoomRecord,
+  parseShortRoomLink,
+  sealRoomRecord,
+  shortRoomLinkToText,
   parseShortLink,
   sealCardRecord,
   shortLinkToText,
@@ -695,6 +699,18 @@ function buildTargets(): void {
     ),
   ];
   textTarget('room links', { covers: ['parseRoomLink'], seeds: roomLinks, decode: parseRoomLink });
+  // Short room links (decision 0059): the link's text, and the sealed room link its key opens.
+  textTarget('short room links', {
+    covers: ['parseShortRoomLink'],
+    seeds: [shortRoomLinkToText({ relay: relayAddress('home'), cid: rng.bytes(16), key: shortKey })],
+    decode: parseShortRoomLink,
+    reencode: shortRoomLinkToText,
+  });
+  bytesTarget('room records', {
+    covers: ['openRoomRecord'],
+    seeds: roomLinks.map((l) => sealRoomRecord(l, shortKey, rng)),
+    decode: (b: Uint8Array) => openRoomRecord(b, shortKey),
+  });
   const request = {
     v: 1 as const,
     card: rng.bytes(32),

@@ -19,6 +19,16 @@ import {
   toBase64Url,
   fromBase64Url,
   xwingKeyPairFromSeed,
+  createRoomLink,
+  decodeCbor,
+  encodeCard,
+  encodeCbor,
+  isShortRoomLink,
+  openRoomRecord,
+  parseShortRoomLink,
+  seal,
+  sealRoomRecord,
+  shortRoomLinkToText,
   type RendezvousCard,
 } from '../src/index.ts';
 
@@ -92,5 +102,76 @@ describe('card records', () => {
     expect(() => openCardRecord(sealCardRecord({ ...card, sig }, key, systemRandom), key)).toThrow(
       VerificationError,
     );
+  });
+});
+
+describe('short room links (decision 0059)', () => {
+  const keeper = () => generateSignKeyPair(systemRandom);
+  const roomLink = (k = keeper()): string =>
+    createRoomLink(
+      {
+        group: systemRandom.bytes(16),
+        name: '台北咖啡同好會',
+        keeper: k.publicKey,
+        card: encodeCard(
+          createCard({
+            identity: generateSignKeyPair(systemRandom),
+            signedPrekey: generateDhKeyPair(systemRandom).publicKey,
+            kemKey: xwingKeyPairFromSeed(systemRandom.bytes(32)).publicKey,
+            queue: { relay: RELAY, sid: systemRandom.bytes(24) },
+            relays: [RELAY],
+            expires: Date.now() + 86_400_000,
+            oneTime: false,
+          }),
+        ),
+        secret: systemRandom.bytes(32),
+      },
+      k,
+    );
+
+  it('round-trip under their own prefix, which neither form takes for the other', () => {
+    const link = { relay: RELAY, cid: systemRandom.bytes(16), key: systemRandom.bytes(32) };
+    const text = shortRoomLinkToText(link);
+    expect(text.startsWith('parus:r/')).toBe(true);
+    expect(text.length).toBeLessThan(150);
+    expect(parseShortRoomLink(` ${text}\n`)).toEqual(link);
+    expect(isShortRoomLink(text)).toBe(true);
+    expect(isShortLink(text)).toBe(false);
+    expect(isShortRoomLink(shortLinkToText(link))).toBe(false);
+    expect(() => parseShortLink(text)).toThrow(DecodeError);
+    expect(() => parseShortRoomLink(shortLinkToText(link))).toThrow(DecodeError);
+    expect(() => parseShortRoomLink('parus:r/AAAA')).toThrow(DecodeError);
+  });
+
+  it('seal the signed room link: it opens with the link key only, and is checked as any room link', () => {
+    const key = systemRandom.bytes(32);
+    const long = roomLink();
+    const data = sealRoomRecord(long, key, systemRandom);
+    expect(openRoomRecord(data, key)).toBe(long);
+    expect(() => openRoomRecord(data, systemRandom.bytes(32))).toThrow(VerificationError);
+    const flipped = data.slice();
+    flipped[50]! ^= 1;
+    expect(() => openRoomRecord(flipped, key)).toThrow(VerificationError);
+    // A card's record under the same key does not open as a room's (another context), nor the reverse.
+    expect(() => openRoomRecord(sealCardRecord(card, key, systemRandom), key)).toThrow(VerificationError);
+    expect(() => openCardRecord(data, key)).toThrow(VerificationError);
+    expect(() => openRoomRecord(data.slice(0, 30), key)).toThrow(DecodeError);
+    expect(() => sealRoomRecord('parus:room/AAAA', key, systemRandom)).toThrow(DecodeError);
+  });
+
+  it('refuse a room link whose signature fails, even sealed with the right key', () => {
+    const key = systemRandom.bytes(32);
+    const long = roomLink();
+    const m = decodeCbor(fromBase64Url(long.slice('parus:room/'.length))) as Record<string, Uint8Array>;
+    const sig = m.sig!.slice();
+    sig[0]! ^= 1;
+    const body = encodeCbor({ ...m, sig });
+    // Sealed by hand: sealRoomRecord itself refuses to seal a link that does not verify.
+    const nonce = systemRandom.bytes(24);
+    const data = new Uint8Array([
+      ...nonce,
+      ...seal(key, nonce, body, new TextEncoder().encode('parus-short-room-v1')),
+    ]);
+    expect(() => openRoomRecord(data, key)).toThrow(VerificationError);
   });
 });

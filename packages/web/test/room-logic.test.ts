@@ -2,7 +2,14 @@
 // agree with core's own recognition of room links, which the engine uses to decode them), and
 // when a room in the chat list is still being joined.
 import { describe, expect, it } from 'vitest';
-import { CARD_LINK_PREFIX, ROOM_LINK_PREFIX, isRoomLink } from '@parus/core';
+import {
+  CARD_LINK_PREFIX,
+  ROOM_LINK_PREFIX,
+  SHORT_LINK_PREFIX,
+  SHORT_ROOM_LINK_PREFIX,
+  isRoomLink,
+  isShortRoomLink,
+} from '@parus/core';
 import { isJoiningRoom } from '../src/components/group-list-item.tsx';
 import { linkKind } from '../src/links.ts';
 
@@ -18,10 +25,13 @@ describe('linkKind', () => {
     'https://example.org/parus:room/x',
     '',
     '小明的連結',
+    `${SHORT_ROOM_LINK_PREFIX}AQID`,
+    ' PARUS:R/AQID',
+    `${SHORT_LINK_PREFIX}AQID`,
   ];
 
   it('calls room links what core calls room links, whatever the case and surrounding spaces', () => {
-    for (const s of samples) expect(linkKind(s) === 'room', s).toBe(isRoomLink(s));
+    for (const s of samples) expect(linkKind(s) === 'room', s).toBe(isRoomLink(s) || isShortRoomLink(s));
   });
 
   it('tells room links, invitations and anything else apart', () => {
@@ -36,6 +46,9 @@ describe('linkKind', () => {
       'other',
       'other',
       'other',
+      'room', // a short room link (decision 0059)
+      'room',
+      'invite', // a short invitation
     ]);
   });
 });

@@ -7,6 +7,8 @@
 // then joins by picking a picture of the room's QR code (decision 0017). The room screens again in English
 // (PARUS_SCREENSHOTS=1 writes the en-14…17 and zh-TW-25…27 pictures of docs/guide*.md).
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { shortRoomLinkToText, toBase64Url } from '@parus/core';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import QRCode from 'qrcode';
@@ -26,8 +28,9 @@ let world: World;
 let amei: Person;
 let hua: Person;
 let ming: Person;
-/** The room's first link, from before 阿美 changed it. */
+/** The room's first link, from before 阿美 changed it: the full one, and the short one (decision 0059). */
 let oldLink = '';
+let oldShort = '';
 const ROOM = '台北咖啡同好會';
 const NOTE = '想請教手沖的豆子';
 
@@ -83,14 +86,19 @@ describe('public rooms in the browser', () => {
     const box = page.getByLabel('聊天室連結');
     await box.waitFor(WAIT);
     const first = await box.inputValue();
-    expect(first.startsWith('parus:room/')).toBe(true);
-    oldLink = first;
+    // The short link (relay, record id, key) and its small QR code; the full one on request.
+    expect(first.startsWith('parus:r/')).toBe(true);
+    expect(QRCode.create(first, { errorCorrectionLevel: 'L' }).version).toBeLessThanOrEqual(10);
+    oldShort = first;
+    await page.getByText('完整連結（較長，不必經過中繼站）').click();
+    oldLink = await page.getByLabel('完整連結', { exact: true }).inputValue();
+    expect(oldLink.startsWith('parus:room/')).toBe(true);
     await page.getByRole('img', { name: '聊天室 QR 碼' }).waitFor(WAIT);
     expect(await unnamedControls(page)).toEqual([]);
     await page.getByRole('button', { name: '更換連結' }).click();
     await page.getByRole('status').getByText('已更換連結，舊的連結已失效').waitFor(WAIT);
     link = await box.inputValue();
-    expect(link.startsWith('parus:room/')).toBe(true);
+    expect(link.startsWith('parus:r/')).toBe(true);
     expect(link).not.toBe(first);
     await shot(page, 'zh-TW-25-room-share-link');
     await page.keyboard.press('Escape');
@@ -158,6 +166,30 @@ describe('public rooms in the browser', () => {
     await createAccount(ming.page, '小明', 'ming room pass 9753', world.relay.address);
     const page = ming.page;
     await page.getByRole('button', { name: '加入好友' }).first().click();
+    // The old short link: its record went with the change, so he is told at once.
+    await page.getByLabel('好友的邀請連結').fill(oldShort);
+    await page.getByRole('alert').getByText('這個聊天室連結已撤回或已過期。').waitFor(WAIT);
+    expect(await page.getByRole('button', { name: '加入聊天室' }).count()).toBe(0);
+    // A forged one (a byte of its key changed) does not open.
+    const bytes = Buffer.from(link.slice('parus:r/'.length), 'base64url');
+    bytes[1 + 32 + 16 + 5]! ^= 1;
+    await page.getByLabel('好友的邀請連結').fill(`parus:r/${bytes.toString('base64url')}`);
+    await page.getByRole('alert').getByText('這個聊天室連結無效。').waitFor(WAIT);
+    await page.getByLabel('好友的邀請連結').fill('parus:r/AAAA');
+    await page.getByRole('alert').getByText('這個聊天室連結無效。').waitFor(WAIT);
+    // One whose relay does not answer (a loopback port nothing listens on).
+    const server = createServer();
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((ok) => server.close(ok));
+    const dead = shortRoomLinkToText({
+      relay: `parus://${toBase64Url(new Uint8Array(32).fill(9))}@127.0.0.1:${port}`,
+      cid: new Uint8Array(16).fill(1),
+      key: new Uint8Array(32).fill(2),
+    });
+    await page.getByLabel('好友的邀請連結').fill(dead);
+    await page.getByRole('alert').getByText('目前連不上這個聊天室連結的中繼站，請稍後再試。').waitFor(WAIT);
+    // The old full link reaches the door, which answers that it no longer works.
     await page.getByLabel('好友的邀請連結').fill(oldLink);
     await page.getByText(`這是聊天室「${ROOM}」的連結`).waitFor(WAIT);
     await page.getByRole('button', { name: '加入聊天室' }).click();

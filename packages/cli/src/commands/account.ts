@@ -1,8 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import QRCode from 'qrcode';
 import { ProtocolError, UsageError, toBase64Url } from '@parus/core';
+import { fault, t } from '../i18n.ts';
 import { parse, str } from '../args.ts';
-import { formatContact } from '../format.ts';
+import { formatContact, shown } from '../format.ts';
+import { resolveLink } from './links.ts';
 import { createAccount, openAccount, resolveHome } from '../home.ts';
 import { linkInitCommand, restoreCommand } from './devices.ts';
 import type { Output } from '../output.ts';
@@ -22,24 +24,23 @@ export async function initCommand(argv: string[], makeOut: MakeOut): Promise<num
   const relays = (values.relay as unknown as string[] | undefined) ?? [];
   const restore = str(values, 'restore');
   if (restore !== undefined) {
-    if (relays.length > 0) throw new UsageError('--restore takes the relay from the backup');
+    if (relays.length > 0) throw fault(UsageError, 'init.restoreRelay');
     return restoreCommand(values, restore, out);
   }
   if (values.link === true) {
-    if (relays.length > 1) throw new UsageError('--link takes one --relay, the one that carries the link');
+    if (relays.length > 1) throw fault(UsageError, 'init.linkRelay');
     return linkInitCommand({ ...values, relay: relays[0] }, out);
   }
   const name = str(values, 'name');
-  if (!name || relays.length < 1 || relays.length > 2)
-    throw new UsageError('usage: parus init --name NAME --relay ADDRESS [--relay ADDRESS2]');
+  if (!name || relays.length < 1 || relays.length > 2) throw fault(UsageError, 'usage.init');
   const home = resolveHome(str(values, 'home'));
   const account = await createAccount(home, name, relays[0]!, undefined, relays[1]);
   try {
     out.result({ home, name: account.name, relay: account.relay, relay2: account.relay2 ?? null }, () => {
-      out.line(`Account for ${account.name} created in ${home}`);
-      out.line(`Relay: ${account.relay}`);
-      if (account.relay2) out.line(`Second relay: ${account.relay2}`);
-      out.line(`Next: 'parus invite' makes a card to give a friend.`);
+      out.line(t('init.created', { name: account.name, home }));
+      out.line(t('init.relay', { relay: account.relay }));
+      if (account.relay2) out.line(t('init.relay2', { relay: account.relay2 }));
+      out.line(t('init.next'));
     });
   } finally {
     await account.close();
@@ -54,7 +55,7 @@ export async function initCommand(argv: string[], makeOut: MakeOut): Promise<num
 export async function relayAddCommand(argv: string[], makeOut: MakeOut): Promise<number> {
   const { values, positionals } = parse(argv, {});
   const out = makeOut(values.json === true);
-  if (positionals.length !== 1) throw new UsageError('usage: parus relay add ADDRESS');
+  if (positionals.length !== 1) throw fault(UsageError, 'usage.relayAdd');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     await account.start();
@@ -62,10 +63,9 @@ export async function relayAddCommand(argv: string[], makeOut: MakeOut): Promise
     // Sends the `queue` messages now where the contacts' relays answer; the rest go later.
     await account.sync().catch(() => undefined);
     out.result({ relay: account.relay, relay2, told, failed }, () => {
-      out.line(`Second relay: ${relay2}`);
-      out.line(`Told ${told} contact${told === 1 ? '' : 's'} of a queue there; new invitations carry it.`);
-      if (failed > 0)
-        out.line(`${failed} could not get a queue there now; run 'parus relay add ${relay2}' again later.`);
+      out.line(t('init.relay2', { relay: relay2 }));
+      out.line(t('relayAdd.told', { count: told }));
+      if (failed > 0) out.line(t('relayAdd.failed', { count: failed, relay: relay2 }));
     });
   } finally {
     await account.close();
@@ -79,7 +79,7 @@ export async function writeQr(path: string, text: string): Promise<void> {
     writeFileSync(path, await QRCode.toString(text, { type: 'svg', errorCorrectionLevel: 'L' }));
   else if (path.endsWith('.png'))
     await QRCode.toFile(path, text, { type: 'png', errorCorrectionLevel: 'L', scale: 8 });
-  else throw new UsageError('--qr takes a file name ending in .png or .svg');
+  else throw fault(UsageError, 'error.qrFile');
 }
 
 export async function inviteCommand(argv: string[], makeOut: MakeOut): Promise<number> {
@@ -91,8 +91,7 @@ export async function inviteCommand(argv: string[], makeOut: MakeOut): Promise<n
     out: { type: 'string' },
   });
   const out = makeOut(values.json === true);
-  if (values.reset === true && values.reusable !== true)
-    throw new UsageError('--reset resets the reusable card: parus invite --reusable --reset');
+  if (values.reset === true && values.reusable !== true) throw fault(UsageError, 'invite.resetAlone');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     await account.start();
@@ -121,21 +120,19 @@ export async function inviteCommand(argv: string[], makeOut: MakeOut): Promise<n
         file: file ?? null,
       },
       () => {
-        out.line(
-          made.oneTime ? 'One-time invitation (valid 7 days):' : 'Reusable contact address (my QR code):',
-        );
+        out.line(made.oneTime ? t('invite.oneTime') : t('invite.reusable'));
         out.line(link);
-        if (qrFile) out.line(`QR code written to ${qrFile}`);
-        if (file) out.line(`Card written to ${file}`);
+        if (qrFile) out.line(t('qr.written', { path: qrFile }));
+        if (file) out.line(t('invite.cardWritten', { path: file }));
       },
     );
     if (!out.json && process.stdout.isTTY) {
       const qr = await QRCode.toString(link, { type: 'utf8', errorCorrectionLevel: 'L' });
       const width = qr.split('\n')[0]?.length ?? 0;
       if (width <= (process.stdout.columns ?? 80)) process.stdout.write(qr);
-      else out.line(`(The QR code needs a terminal ${width} columns wide; widen it, or use --qr card.png.)`);
+      else out.line(t('qr.tooWide', { width, file: 'card.png' }));
     }
-    out.line(`Your friend runs: parus accept '<link>' --alias ${account.name.replace(/\s+/g, '-')}`);
+    out.line(t('invite.friendRuns', { alias: account.name.replace(/\s+/g, '-') }));
   } finally {
     await account.close();
   }
@@ -149,12 +146,12 @@ export async function acceptCommand(argv: string[], makeOut: MakeOut): Promise<n
   });
   const out = makeOut(values.json === true);
   let link = positionals[0];
-  if (!link) throw new UsageError('usage: parus accept LINK|FILE --alias ALIAS');
+  if (!link) throw fault(UsageError, 'usage.accept');
   if (!link.startsWith('parus:')) {
     try {
       link = readFileSync(link, 'utf8').trim();
     } catch {
-      throw new UsageError('the argument is neither a parus: link nor a readable card file');
+      throw fault(UsageError, 'accept.notLink');
     }
   }
   const account = await openAccount(resolveHome(str(values, 'home')));
@@ -164,10 +161,10 @@ export async function acceptCommand(argv: string[], makeOut: MakeOut): Promise<n
     const alias = str(values, 'alias');
     if (alias) opts.alias = alias;
     // A short link is fetched first; a friend's old link says so instead of "keys differ".
-    const resolved = await account.resolveInvite(link);
+    const resolved = await resolveLink(() => account.resolveInvite(link));
     if (resolved.friend !== undefined) {
       out.result({ contact: account.contact(resolved.friend), already: true }, () =>
-        out.line(`Already friends: this is the card of ${resolved.friend}.`),
+        out.line(t('accept.already', { alias: shown(resolved.friend!) })),
       );
       return 0;
     }
@@ -178,14 +175,13 @@ export async function acceptCommand(argv: string[], makeOut: MakeOut): Promise<n
     });
     const contact = await account.acceptInvite(resolved.link, opts);
     await account.sync({ timeoutMs: 20_000 });
-    if (spent) throw new ProtocolError('this invitation was already used or withdrawn; ask for a new one');
+    if (spent) throw fault(ProtocolError, 'link.spent');
     const now = account.contact(contact.alias);
     out.result({ contact: now }, () => {
-      if (contact.keyChanged)
-        out.warn(`⚠ WARNING: ${contact.alias} now has a different key. Verify it again.`);
-      out.line(`Contact request sent to ${now.alias}.`);
-      out.line(`Safety number: ${now.safetyNumber}`);
-      out.line(`Compare it with ${now.alias} in person, then: parus verify ${now.alias} --confirm`);
+      if (contact.keyChanged) out.warn(t('accept.keyChanged', { alias: shown(contact.alias) }));
+      out.line(t('accept.sent', { alias: shown(now.alias) }));
+      out.line(t('accept.safetyNumber', { number: now.safetyNumber }));
+      out.line(t('accept.compare', { alias: shown(now.alias) }));
     });
   } finally {
     await account.close();
@@ -200,7 +196,7 @@ export async function contactsCommand(argv: string[], makeOut: MakeOut): Promise
   try {
     const list = account.contacts();
     out.result({ contacts: list }, () => {
-      if (list.length === 0) out.line("No contacts yet. 'parus invite' makes a card to give a friend.");
+      if (list.length === 0) out.line(t('contacts.none'));
       for (const c of list) out.line(formatContact(c));
     });
   } finally {
@@ -218,9 +214,9 @@ export async function verifyCommand(argv: string[], makeOut: MakeOut): Promise<n
   });
   const out = makeOut(values.json === true);
   const alias = positionals[0];
-  if (!alias) throw new UsageError('usage: parus verify ALIAS [--confirm | --compromised | --reset]');
+  if (!alias) throw fault(UsageError, 'usage.verify');
   const flags = [values.confirm, values.compromised, values.reset].filter((v) => v === true).length;
-  if (flags > 1) throw new UsageError('choose one of --confirm, --compromised, --reset');
+  if (flags > 1) throw fault(UsageError, 'verify.oneFlag');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     let contact = account.contact(alias);
@@ -237,13 +233,11 @@ export async function verifyCommand(argv: string[], makeOut: MakeOut): Promise<n
     out.result(
       { alias, state: contact.state, safetyNumber: sn.formatted, digits: sn.digits, qr: qrText },
       () => {
-        if (contact.keyChanged)
-          out.warn(`⚠ WARNING: ${alias}'s key changed. Compare the safety number again.`);
-        out.line(`Safety number with ${alias}:`);
+        if (contact.keyChanged) out.warn(t('verify.keyChanged', { alias: shown(alias) }));
+        out.line(t('verify.title', { alias: shown(alias) }));
         out.line(`  ${sn.formatted}`);
-        out.line(`State: ${contact.state}`);
-        if (contact.state === 'unvalidated')
-          out.line(`If ${alias} sees the same digits: parus verify ${alias} --confirm`);
+        out.line(t('verify.state', { state: t(`state.${contact.state}`) }));
+        if (contact.state === 'unvalidated') out.line(t('verify.confirmHint', { alias: shown(alias) }));
       },
     );
     if (!out.json && process.stdout.isTTY)

@@ -4,7 +4,7 @@ import { parse, str } from '../args.ts';
 import { openChatTerminal } from '../chat-terminal.ts';
 import { formatMessage, shown } from '../format.ts';
 import { groupChat } from './group.ts';
-import { t } from '../i18n.ts';
+import { fault, localMessage, t } from '../i18n.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
 
@@ -12,7 +12,7 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
   const { values, positionals } = parse(argv, {});
   const out = makeOut(values.json === true);
   const alias = positionals[0];
-  if (!alias) throw new UsageError(t('usage.chat'));
+  if (!alias) throw fault(UsageError, 'usage.chat');
   const account = await openAccount(resolveHome(str(values, 'home')));
   const terminal = openChatTerminal(out);
   const { rl, lines, interactive, show, emit } = terminal;
@@ -122,7 +122,7 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
           continue;
         }
         if ((command === '/me' || command === '/sticker') && rest === '') {
-          show(`usage: ${command} ${command === '/me' ? 'TEXT' : 'ID'}`);
+          show(t(command === '/me' ? 'chat.meUsage' : 'chat.stickerUsage'));
           continue;
         }
         const m =
@@ -135,7 +135,7 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
         if (interactive) process.stdout.write('\x1b[1A\r\x1b[2K'); // replace the typed line by the message
         emit({ event: 'sent', message: m }, formatMessage(m));
       } catch (e) {
-        show(t('chat.error', { message: (e as Error).message }));
+        show(t('chat.error', { message: localMessage(e as Error) }));
       }
       if (interactive) rl.prompt();
     }

@@ -31,6 +31,7 @@ import {
   MAX_DEVICE_NAME_CHARS,
 } from '@parus/core';
 import { parse, str } from '../args.ts';
+import { shown } from '../format.ts';
 import {
   createAccount,
   kdfProfile,
@@ -38,6 +39,7 @@ import {
   removeAccountFiles,
   resolveHome,
 } from '../home.ts';
+import { fault, t } from '../i18n.ts';
 import type { Output } from '../output.ts';
 import { readPassphrase } from '../passphrase.ts';
 
@@ -51,8 +53,8 @@ function defaultDeviceName(): string {
 
 function deviceName(flag: string | undefined): string {
   const name = flag?.trim() ?? defaultDeviceName();
-  const fault = nameFault(name, MAX_DEVICE_NAME_CHARS);
-  if (fault !== undefined) throw new UsageError(`device name ${fault}`);
+  const problem = nameFault(name, MAX_DEVICE_NAME_CHARS);
+  if (problem !== undefined) throw fault(UsageError, 'device.badName', { problem });
   return name;
 }
 
@@ -63,7 +65,7 @@ async function withLog(account: Account, passphrase: string): Promise<void> {
 
 export async function devicesCommand(argv: string[], makeOut: MakeOut): Promise<number> {
   const { values, positionals } = parse(argv, {});
-  if (positionals.length > 0) throw new UsageError('usage: parus devices [--json]');
+  if (positionals.length > 0) throw fault(UsageError, 'usage.generic', { usage: 'parus devices [--json]' });
   const out = makeOut(values.json === true);
   const { account, passphrase } = await openAccountWithPassphrase(resolveHome(str(values, 'home')));
   try {
@@ -71,7 +73,9 @@ export async function devicesCommand(argv: string[], makeOut: MakeOut): Promise<
     const devices = await account.devices.list();
     out.result({ devices }, () => {
       for (const d of devices)
-        out.line(`${d.id}  ${d.name}${d.current ? '  (this device)' : ''}${d.revoked ? '  (revoked)' : ''}`);
+        out.line(
+          `${d.id}  ${shown(d.name)}${d.current ? `  ${t('device.current')}` : ''}${d.revoked ? `  ${t('device.revoked')}` : ''}`,
+        );
     });
   } finally {
     await account.close();
@@ -82,11 +86,13 @@ export async function devicesCommand(argv: string[], makeOut: MakeOut): Promise<
 export async function deviceCommand(argv: string[], makeOut: MakeOut): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'link') return answerLinkCommand(rest, makeOut);
-  if (sub !== 'revoke') throw new UsageError('usage: parus device revoke ID | parus device link LINK');
+  if (sub !== 'revoke')
+    throw fault(UsageError, 'usage.generic', { usage: 'parus device revoke ID | parus device link LINK' });
   const { values, positionals } = parse(rest, {});
   const out = makeOut(values.json === true);
   const id = positionals[0];
-  if (!id || positionals.length !== 1) throw new UsageError('usage: parus device revoke ID');
+  if (!id || positionals.length !== 1)
+    throw fault(UsageError, 'usage.generic', { usage: 'parus device revoke ID' });
   const { account, passphrase } = await openAccountWithPassphrase(resolveHome(str(values, 'home')));
   try {
     await withLog(account, passphrase);
@@ -94,12 +100,10 @@ export async function deviceCommand(argv: string[], makeOut: MakeOut): Promise<n
     // passphrase than the account's gives an AuthError here and nothing changes.
     // Contacts are told too: a device set without it, signed by the pre-rotated identity.
     const devices = await account.revokeDevice(id, passphrase);
-    await account
-      .sync()
-      .catch((e: unknown) => out.warn(`Contacts will be told at the next sync: ${String(e)}`));
+    await account.sync().catch((e: unknown) => out.warn(t('device.toldLater', { error: String(e) })));
     const gone = devices.find((d) => d.revoked && d.id.startsWith(id.trim().toLowerCase()));
     out.result({ revoked: gone?.id, devices }, () =>
-      out.line(`Revoked ${gone?.id ?? id} (${gone?.name ?? ''}).`),
+      out.line(t('device.revokedLine', { id: gone?.id ?? id, name: shown(gone?.name ?? '') })),
     );
   } finally {
     await account.close();
@@ -109,12 +113,12 @@ export async function deviceCommand(argv: string[], makeOut: MakeOut): Promise<n
 
 export async function backupCommand(argv: string[], makeOut: MakeOut): Promise<number> {
   const [sub, ...rest] = argv;
-  const usage = 'usage: parus backup export FILE [--history all|none|DAYS]';
-  if (sub !== 'export') throw new UsageError(usage);
+  const usage = 'parus backup export FILE [--history all|none|DAYS]';
+  if (sub !== 'export') throw fault(UsageError, 'usage.generic', { usage });
   const { values, positionals } = parse(rest, { history: { type: 'string' } });
   const out = makeOut(values.json === true);
   const file = positionals[0];
-  if (!file || positionals.length !== 1) throw new UsageError(usage);
+  if (!file || positionals.length !== 1) throw fault(UsageError, 'usage.generic', { usage });
   // A backup is there to lose nothing: all of the history unless told otherwise (decision 0041).
   const history = historyFlag(values, 'all');
   const { account, passphrase } = await openAccountWithPassphrase(resolveHome(str(values, 'home')));
@@ -132,7 +136,7 @@ export async function backupCommand(argv: string[], makeOut: MakeOut): Promise<n
     try {
       fd = openSync(file, 'wx', 0o600);
     } catch (cause) {
-      throw new UsageError(`cannot create ${file} (it may exist already)`, { cause });
+      throw fault(UsageError, 'backup.cannotCreate', { path: file }, { cause });
     }
     try {
       writeSync(fd, bytes);
@@ -142,7 +146,12 @@ export async function backupCommand(argv: string[], makeOut: MakeOut): Promise<n
     const messages = snapshot.history?.length ?? 0;
     out.result({ file, bytes: bytes.length, contacts: snapshot.contacts.length, messages }, () =>
       out.line(
-        `Backup of ${snapshot.contacts.length} contacts and ${messages} messages written to ${file} (${bytes.length} bytes).`,
+        t('backup.written', {
+          contacts: snapshot.contacts.length,
+          messages,
+          path: file,
+          bytes: bytes.length,
+        }),
       ),
     );
   } finally {
@@ -157,7 +166,7 @@ export async function backupCommand(argv: string[], makeOut: MakeOut): Promise<n
  * or with no device set in the snapshot); `parus sync` tries them again.
  */
 async function introduce(account: Account, out: Output): Promise<number> {
-  await account.sync().catch((e: unknown) => out.warn(`Contacts could not be reached yet: ${String(e)}`));
+  await account.sync().catch((e: unknown) => out.warn(t('device.notReached', { error: String(e) })));
   return (await account.restoredContacts()).length;
 }
 
@@ -169,7 +178,7 @@ export async function restoreCommand(
 ): Promise<number> {
   const home = resolveHome(str(values, 'home'));
   await initCrypto();
-  if (statSync(file).size > MAX_BACKUP_BYTES + 1024 * 1024) throw new UsageError('backup file too large');
+  if (statSync(file).size > MAX_BACKUP_BYTES + 1024 * 1024) throw fault(UsageError, 'backup.tooLarge');
   const bytes = new Uint8Array(readFileSync(file));
   const passphrase = await readPassphrase();
   // Checks the whole file (passphrase, integrity) before anything is created.
@@ -191,11 +200,15 @@ export async function restoreCommand(
     out.result(
       { home, name: account.name, relay: account.relay, device: name, devices, contacts, waiting, messages },
       () => {
-        out.line(`Account of ${account.name} restored in ${home} as a new device, ${name}.`);
+        out.line(t('restore.done', { name: shown(account.name), home, device: shown(name) }));
         out.line(
-          `Devices: ${devices.filter((d) => !d.revoked).length}; contacts: ${contacts - waiting}; messages: ${messages}.`,
+          t('restore.counts', {
+            devices: devices.filter((d) => !d.revoked).length,
+            contacts: contacts - waiting,
+            messages,
+          }),
         );
-        if (waiting) out.line(`${waiting} contacts wait until they can be reached (parus sync tries again).`);
+        if (waiting) out.line(t('restore.waiting', { count: waiting }));
       },
     );
   } finally {
@@ -209,9 +222,9 @@ export async function restoreCommand(
 /** Both screens show the code; the user says whether they match (`--yes` in scripts). */
 function confirmCode(yes: boolean, out: Output): ConfirmCode {
   return async (code) => {
-    out.warn(`Short code: ${code}. Check that the other device shows the same code.`);
+    out.warn(t('link.code', { code }));
     if (yes) return true;
-    process.stderr.write('Same code on both devices? [y/N] ');
+    process.stderr.write(t('link.sameCode'));
     const lines = createInterface({ input: process.stdin });
     const answer = await new Promise<string>((done) => {
       lines.once('line', done);
@@ -241,8 +254,7 @@ export async function linkInitCommand(
 ): Promise<number> {
   const home = resolveHome(str(values, 'home'));
   const relay = str(values, 'relay');
-  if (!relay)
-    throw new UsageError('usage: parus init --link --name NAME --relay ADDRESS (the relay carries the link)');
+  if (!relay) throw fault(UsageError, 'usage.initLink');
   const name = deviceName(str(values, 'name'));
   await initCrypto();
   const passphrase = await readPassphrase();
@@ -255,7 +267,7 @@ export async function linkInitCommand(
     onLink: (link) => {
       // The link goes out at once (JSON: a line of its own before the result), then we wait.
       if (out.json) process.stdout.write(`${JSON.stringify({ link })}\n`);
-      out.line('On a device of your account run:');
+      out.line(t('link.runThere'));
       out.line(`  parus device link '${link}'`);
       if (!out.json && process.stdout.isTTY)
         void QRCode.toString(link, { type: 'utf8', errorCorrectionLevel: 'L' }).then((qr) =>
@@ -284,9 +296,9 @@ export async function linkInitCommand(
     out.result(
       { home, name: account.name, relay: account.relay, device: name, code, devices, waiting, messages },
       () => {
-        out.line(`Linked: this device (${name}) is now a device of ${account.name}'s account, in ${home}.`);
-        out.line(`History brought: ${messages} messages.`);
-        if (waiting) out.line(`${waiting} contacts wait until they can be reached (parus sync tries again).`);
+        out.line(t('link.linked', { device: shown(name), name: shown(account.name), home }));
+        out.line(t('link.history', { messages }));
+        if (waiting) out.line(t('restore.waiting', { count: waiting }));
       },
     );
   } finally {
@@ -304,7 +316,9 @@ async function answerLinkCommand(argv: string[], makeOut: MakeOut): Promise<numb
   const out = makeOut(values.json === true);
   const link = positionals[0];
   if (!link || positionals.length !== 1)
-    throw new UsageError('usage: parus device link LINK [--history all|none|DAYS] [--yes]');
+    throw fault(UsageError, 'usage.generic', {
+      usage: 'parus device link LINK [--history all|none|DAYS] [--yes]',
+    });
   const history = historyFlag(values, LINK_HISTORY_DEFAULT);
   parseLinkOffer(link);
   const { account, passphrase } = await openAccountWithPassphrase(resolveHome(str(values, 'home')));
@@ -319,9 +333,7 @@ async function answerLinkCommand(argv: string[], makeOut: MakeOut): Promise<numb
       confirm: confirmCode(values.yes === true, out),
     });
     out.result({ code: r.code, device: r.device, bytes: r.bytes, messages: r.messages }, () =>
-      out.line(
-        `Linked ${r.device.name} (${r.device.id}) to this account (${r.messages} messages of history).`,
-      ),
+      out.line(t('link.answered', { name: shown(r.device.name), id: r.device.id, messages: r.messages })),
     );
   } finally {
     await account.close();

@@ -1,13 +1,13 @@
 /** `parus group …`: private groups, and the group side of `parus chat`. */
 import type { ChatTerminal } from '../chat-terminal.ts';
-import { UsageError, isRoomLink } from '@parus/core';
+import { UsageError, isRoomLink, isShortRoomLink } from '@parus/core';
 import type { Account, GroupInfo, GroupMemberInfo, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
 import { formatMessage, shown, shownText } from '../format.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import { formatRefusal, joinRoomLink, printRoomLink, requestChat } from './room.ts';
 import type { Output } from '../output.ts';
-import { t } from '../i18n.ts';
+import { en, fault, localMessage, t } from '../i18n.ts';
 import { progressLine } from '../files.ts';
 import { readOutgoingFile } from '../outgoing-file.ts';
 
@@ -17,20 +17,31 @@ export function formatGroup(g: GroupInfo): string {
   const name = g.alias ? `${shown(g.alias)} (${shown(g.name)})` : shown(g.name);
   if (g.refused) return formatRefusal(g);
   if (g.status === 'invited')
-    return `✉ ${name}  invitation from ${shown(g.invitedBy ?? '?')} — parus group join ${g.id}`;
-  const role = g.role ? `, you are ${g.role}` : '';
+    return t('group.invitation', { name, from: shown(g.invitedBy ?? '?'), id: g.id });
   const state =
     g.status === 'joined'
-      ? `${g.members} members${role}`
+      ? g.role
+        ? t('group.membersRole', { count: g.members, role: roleName(g.role) })
+        : t('group.members', { count: g.members })
       : g.status === 'removed'
-        ? 'removed (kicked or banned)'
-        : g.status;
-  const sharing = g.status === 'joined' && g.shareHistory ? '\n    history sharing: on' : '';
-  return `${name}  ${state}  id ${g.id}${g.topic ? `\n    topic: ${shownText(g.topic)}` : ''}${sharing}`;
+        ? t('group.removed')
+        : t('group.leftState');
+  const sharing = g.status === 'joined' && g.shareHistory ? `\n    ${t('group.sharingOn')}` : '';
+  const topic = g.topic ? `\n    ${t('group.topicLine', { topic: shownText(g.topic) })}` : '';
+  return `${name}  ${state}  id ${g.id}${topic}${sharing}`;
 }
 
 function formatMember(m: GroupMemberInfo): string {
-  return `${shown(m.name)}${m.me ? ' (you)' : ''}  ${m.role}  ${m.key.slice(0, 16)}${m.linked ? '' : '  (no session yet)'}`;
+  const you = m.me ? ` ${t('group.you')}` : '';
+  const linked = m.linked ? '' : `  ${t('group.noSession')}`;
+  return `${shown(m.name)}${you}  ${roleName(m.role)}  ${m.key.slice(0, 16)}${linked}`;
+}
+
+/** A member role as people read it (the role names stay as typed in commands). */
+function roleName(role: string): string {
+  return role === 'creator' || role === 'admin' || role === 'moderator' || role === 'member'
+    ? t(`role.${role}`)
+    : role;
 }
 
 /** Sends what an action queued, and what it set off; a down relay leaves it in the outbox. */
@@ -40,7 +51,7 @@ async function deliver(account: Account): Promise<string | null> {
     await account.sync({ timeoutMs: 30_000 });
     return null;
   } catch {
-    return 'the relay is not reachable now; this waits in the outbox and goes out on the next run';
+    return en('outbox.waits');
   }
 }
 
@@ -50,6 +61,7 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
     ping: { type: 'boolean', default: false },
     public: { type: 'boolean', default: false },
     rotate: { type: 'boolean', default: false },
+    long: { type: 'boolean', default: false },
     qr: { type: 'string' },
     nick: { type: 'string' },
     note: { type: 'string' },
@@ -61,10 +73,10 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
   const [sub, ...args] = positionals;
   const need = (n: number, usage: string): string[] => {
     if (args.length < n || args.slice(0, n).some((a) => a.trim() === ''))
-      throw new UsageError(`usage: ${usage}`);
+      throw fault(UsageError, 'usage.generic', { usage });
     return args;
   };
-  if (!sub) throw new UsageError(`usage:\n  ${t('help.group')}`);
+  if (!sub) throw fault(UsageError, 'usage.group', { help: en('help.group') });
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     const g = account.groups;
@@ -73,7 +85,7 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
       const latest = g.list().find((x) => x.id === info.id) ?? info;
       out.result({ group: latest, note }, () => {
         out.line(human);
-        if (note) out.warn(note);
+        if (note) out.warn(t('outbox.waits'));
       });
     };
     switch (sub) {
@@ -83,14 +95,18 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         await done(
           info,
           info.public
-            ? `Public room ${info.name} created (id ${info.id}). Share it with: parus group link ${info.name}`
-            : `Group ${info.name} created (id ${info.id}). Invite with: parus group invite ${info.name} ALIAS`,
+            ? t('group.createdRoom', { name: shown(info.name), id: info.id })
+            : t('group.created', { name: shown(info.name), id: info.id }),
         );
         break;
       }
       case 'link': {
-        const [ref] = need(1, 'parus group link GROUP [--rotate] [--qr FILE]');
-        await printRoomLink(account, out, ref!, { rotate: values.rotate === true, qr: str(values, 'qr') });
+        const [ref] = need(1, 'parus group link GROUP [--rotate] [--long] [--qr FILE]');
+        await printRoomLink(account, out, ref!, {
+          rotate: values.rotate === true,
+          long: values.long === true,
+          qr: str(values, 'qr'),
+        });
         break;
       }
       case 'chat': {
@@ -101,7 +117,7 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
       case 'invite': {
         const [ref, alias] = need(2, 'parus group invite GROUP ALIAS');
         const info = await g.invite(ref!, alias!);
-        await done(info, `Invitation to ${info.name} sent to ${alias}.`);
+        await done(info, t('group.invited', { name: shown(info.name), alias: shown(alias!) }));
         break;
       }
       case 'list': {
@@ -109,23 +125,23 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         const groups = g.list();
         out.result({ groups, note }, () => {
           for (const x of groups) out.line(formatGroup(x));
-          if (groups.length === 0) out.line('No groups yet.');
-          if (note) out.warn(note);
+          if (groups.length === 0) out.line(t('group.none'));
+          if (note) out.warn(t('outbox.waits'));
         });
         break;
       }
       case 'join': {
         const [ref] = need(1, 'parus group join ID|LINK');
-        if (isRoomLink(ref!)) {
+        if (isRoomLink(ref!) || isShortRoomLink(ref!)) {
           const wait = str(values, 'wait');
           const seconds = wait === undefined ? 0 : Number(wait);
           if (!Number.isInteger(seconds) || seconds < 0 || seconds > 3600)
-            throw new UsageError('--wait takes whole seconds, 0-3600');
+            throw fault(UsageError, 'group.wait');
           return await joinRoomLink(account, out, ref!, str(values, 'nick'), seconds);
         }
         await deliver(account); // the invitation's events may still be on their way
         const info = await g.join(ref!);
-        await done(info, `Joined ${info.name}.`);
+        await done(info, t('group.joined', { name: shown(info.name) }));
         break;
       }
       case 'decline': {
@@ -133,19 +149,23 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         const info = g.get(ref!);
         await g.decline(ref!);
         const note = await deliver(account);
-        out.result({ declined: info.id, note }, () => out.line(`Declined the invitation to ${info.name}.`));
+        out.result({ declined: info.id, note }, () =>
+          out.line(t('group.declined', { name: shown(info.name) })),
+        );
         break;
       }
       case 'alias': {
         const [ref, ...name] = need(2, 'parus group alias ID NAME');
         const info = await g.setAlias(ref!, name.join(' '));
-        out.result({ group: info }, () => out.line(`Group ${info.id} is now called ${info.alias} here.`));
+        out.result({ group: info }, () =>
+          out.line(t('group.aliased', { id: info.id, alias: shown(info.alias ?? '') })),
+        );
         break;
       }
       case 'leave': {
         const [ref] = need(1, 'parus group leave GROUP');
         const info = await g.leave(ref!);
-        await done(info, `You left ${info.name}.`);
+        await done(info, t('group.left', { name: shown(info.name) }));
         break;
       }
       case 'kick':
@@ -155,14 +175,20 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         const info = await g[sub](ref!, member!);
         await done(
           info,
-          `${member} ${sub === 'kick' ? 'removed from' : sub === 'ban' ? 'banned from' : 'unbanned in'} ${info.name}.`,
+          t(sub === 'kick' ? 'group.kicked' : sub === 'ban' ? 'group.banned' : 'group.unbanned', {
+            member: shown(member!),
+            name: shown(info.name),
+          }),
         );
         break;
       }
       case 'role': {
         const [ref, member, role] = need(3, 'parus group role GROUP MEMBER admin|moderator|member');
         const info = await g.setRole(ref!, member!, role!);
-        await done(info, `${member} is now ${role} in ${info.name}.`);
+        await done(
+          info,
+          t('group.roleSet', { member: shown(member!), role: roleName(role!), name: shown(info.name) }),
+        );
         break;
       }
       case 'topic':
@@ -178,20 +204,22 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
               : await g.setNick(ref!, text);
         await done(
           info,
-          `${sub === 'nick' ? 'Your nick' : sub === 'name' ? 'The name' : 'The topic'} is now: ${text}`,
+          t(sub === 'nick' ? 'group.nickSet' : sub === 'name' ? 'group.nameSet' : 'group.topicSet', {
+            text: shownText(text),
+          }),
         );
         break;
       }
       case 'history-sharing': {
         const [ref, value] = need(2, 'parus group history-sharing GROUP on|off');
         if (value !== 'on' && value !== 'off')
-          throw new UsageError('usage: parus group history-sharing GROUP on|off');
+          throw fault(UsageError, 'usage.generic', { usage: 'parus group history-sharing GROUP on|off' });
         const info = await g.setShareHistory(ref!, value === 'on');
         await done(
           info,
           value === 'on'
-            ? `History sharing is on in ${info.name}: newcomers will get the messages written from now on.`
-            : `History sharing is off in ${info.name}: newcomers read only what comes after they join.`,
+            ? t('group.sharingOnSet', { name: shown(info.name) })
+            : t('group.sharingOffSet', { name: shown(info.name) }),
         );
         break;
       }
@@ -203,7 +231,7 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         const latest = (await g.history(ref!)).find((x) => x.id === m.id) ?? m;
         out.result({ message: latest, note }, () => {
           out.line(formatMessage(latest));
-          if (note) out.warn(note);
+          if (note) out.warn(t('outbox.waits'));
         });
         break;
       }
@@ -229,14 +257,13 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         const latest = (await g.history(ref!)).find((x) => x.id === m.id) ?? m;
         out.result({ message: latest, note }, () => {
           out.line(formatMessage(latest));
-          if (note) out.warn(note);
+          if (note) out.warn(t('outbox.waits'));
         });
         break;
       }
       case 'send-file': {
         const [ref, path] = need(2, 'parus group send-file GROUP PATH [--name N] [--mime TYPE]');
-        if (args.length > 2)
-          throw new UsageError('usage: parus group send-file GROUP PATH [--name N] [--mime TYPE]');
+        if (args.length > 2) throw fault(UsageError, 'usage.groupSendFile');
         const file = await readOutgoingFile(path!, { name: str(values, 'name'), mime: str(values, 'mime') });
         const progress = progressLine(t('file.uploading', { name: shown(file.name) }));
         let m: MessageInfo;
@@ -258,24 +285,13 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         break;
       }
       default:
-        throw new UsageError(`unknown group command '${sub}'\n  ${t('help.group')}`);
+        throw fault(UsageError, 'group.unknown', { sub, help: en('help.group') });
     }
   } finally {
     await account.close();
   }
   return 0;
 }
-
-const CHAT_HELP = `Type a message and press Enter to send it to the group.
-  /me ACTION          an action ("* you waves")
-  /topic TEXT         set the topic (moderators)
-  /nick NICK          your nick in this group
-  /invite ALIAS       invite a contact
-  /kick MEMBER        remove a member (moderators)
-  /ban MEMBER         ban a member (moderators)
-  /op MEMBER [ROLE]   make a member moderator, or give ROLE (admin|moderator|member)
-  /confirm MSGID      confirm a message marked late (its #id)
-  /help  /quit`;
 
 /** `parus chat GROUP`: the group's recent history, then live messages and slash commands. */
 export async function groupChat(
@@ -299,14 +315,18 @@ export async function groupChat(
     });
     account.events.on('group', (c) => {
       if (c.group !== id || c.change === 'state') return;
-      emit({ event: 'group', ...c }, `(${c.change})`);
+      emit({ event: 'group', ...c }, t('group.change', { change: c.change }));
     });
     await account.takeUnshown();
     if (!out.json) {
       const info = g.get(id);
       for (const m of history.slice(-20)) out.line(formatMessage(m));
       if (interactive)
-        out.line(`— ${shown(info.name)}${info.topic ? `: ${shownText(info.topic)}` : ''}; /help for help —`);
+        out.line(
+          info.topic
+            ? t('group.bannerTopic', { name: shown(info.name), topic: shownText(info.topic) })
+            : t('group.banner', { name: shown(info.name) }),
+        );
     }
     await g.markRead(id);
     if (interactive) rl.prompt();
@@ -324,39 +344,43 @@ export async function groupChat(
           const m = await g.send(id, raw);
           if (interactive) process.stdout.write('\x1b[1A\r\x1b[2K');
           emit({ event: 'sent', message: m }, formatMessage(m));
-        } else if (cmd === '/help') show(CHAT_HELP);
+        } else if (cmd === '/help') show(t('group.chatHelp'));
         else if (cmd === '/me')
           emit(
             { event: 'sent', message: await g.send(id, arg, { kind: 'action' }) },
             `* ${account.name} ${arg}`,
           );
-        else if (cmd === '/topic') show(`topic: ${(await g.setTopic(id, arg)).topic}`);
+        else if (cmd === '/topic')
+          show(t('group.topicLine', { topic: shownText((await g.setTopic(id, arg)).topic ?? '') }));
         else if (cmd === '/nick') {
           await g.setNick(id, arg);
-          show(`your nick is now ${arg}`);
+          show(t('group.nickNow', { nick: shown(arg) }));
         } else if (cmd === '/invite') {
           await g.invite(id, arg);
-          show(`invited ${arg}`);
+          show(t('group.invitedShort', { alias: shown(arg) }));
         } else if (cmd === '/kick' || cmd === '/ban') {
           if (cmd === '/kick') await g.kick(id, arg);
           else await g.ban(id, arg);
-          show(`${cmd === '/kick' ? 'kicked' : 'banned'} ${arg}`);
+          show(t(cmd === '/kick' ? 'group.kickedShort' : 'group.bannedShort', { member: shown(arg) }));
         } else if (cmd === '/op') {
           const [member, role] = rest;
-          if (!member) throw new UsageError('usage: /op MEMBER [ROLE]');
+          if (!member) throw fault(UsageError, 'group.opUsage');
           await g.setRole(id, member, role ?? 'moderator');
-          show(`${member} is now ${role ?? 'moderator'}`);
+          show(t('group.roleNow', { member: shown(member), role: roleName(role ?? 'moderator') }));
         } else if (cmd === '/confirm') {
-          if (!arg) throw new UsageError('usage: /confirm MSGID');
+          if (!arg) throw fault(UsageError, 'group.confirmUsage');
           const m = await g.confirmLate(id, arg.replace(/^#/, ''));
           show(
             m.confirmed
-              ? 'confirmed: the message moves to its place'
-              : `confirmed (${m.confirmations ?? 0}/${m.confirmationsNeeded ?? '?'})`,
+              ? t('group.confirmedPlaced')
+              : t('group.confirmedCount', {
+                  count: m.confirmations ?? 0,
+                  needed: m.confirmationsNeeded ?? '?',
+                }),
           );
-        } else show(`unknown command ${cmd}; /help lists them`);
+        } else show(t('chat.unknownCommand', { command: cmd! }));
       } catch (e) {
-        show(`parus: ${(e as Error).message}`);
+        show(t('chat.error', { message: localMessage(e as Error) }));
       }
       if (interactive) rl.prompt();
     }

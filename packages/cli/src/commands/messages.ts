@@ -2,7 +2,7 @@ import { NotFoundError, ParusError, StorageError, UsageError } from '@parus/core
 import type { Account, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
 import { filesFolder, formatBytes, progressLine, saveStreamed } from '../files.ts';
-import { t } from '../i18n.ts';
+import { en, fault, t, type MessageKey } from '../i18n.ts';
 import { formatMessage, shown } from '../format.ts';
 import { formatGroup } from './group.ts';
 import { readOutgoingFile } from '../outgoing-file.ts';
@@ -26,7 +26,7 @@ export async function sendCommand(argv: string[], makeOut: MakeOut): Promise<num
   const [alias, ...words] = positionals;
   const text = words.join(' ');
   const sticker = str(values, 'sticker');
-  if (!alias || (!text && !sticker) || (text && sticker)) throw new UsageError(t('usage.send'));
+  if (!alias || (!text && !sticker) || (text && sticker)) throw fault(UsageError, 'usage.send');
   const replyFlag = str(values, 'reply');
   if (replyFlag !== undefined) idPrefix(replyFlag, 'error.replyId');
   const account = await openAccount(resolveHome(str(values, 'home')));
@@ -43,9 +43,9 @@ export async function sendCommand(argv: string[], makeOut: MakeOut): Promise<num
 }
 
 /** A message id as `read` and `history` print it (`#` and 12 hex digits), checked and lower-cased. */
-function idPrefix(id: string, fault: 'error.messageId' | 'error.replyId' = 'error.messageId'): string {
+function idPrefix(id: string, which: 'error.messageId' | 'error.replyId' = 'error.messageId'): string {
   const prefix = id.trim().toLowerCase().replace(/^#/, '');
-  if (!/^[0-9a-f]{8,64}$/.test(prefix)) throw new UsageError(t(fault));
+  if (!/^[0-9a-f]{8,64}$/.test(prefix)) throw fault(UsageError, which);
   return prefix;
 }
 
@@ -57,27 +57,27 @@ function idPrefix(id: string, fault: 'error.messageId' | 'error.replyId' = 'erro
 async function messageId(account: Account, alias: string, id: string): Promise<string> {
   const prefix = idPrefix(id, 'error.replyId');
   const found = (await account.history(alias)).filter((m) => m.id.startsWith(prefix));
-  if (found.length > 1) throw new UsageError(t('error.idNamesSeveral'));
+  if (found.length > 1) throw fault(UsageError, 'error.idNamesSeveral');
   if (found.length === 1) return found[0]!.id;
   if (prefix.length === 64) return prefix;
-  throw new UsageError(t('error.idNamesNone', { alias: shown(alias) }));
+  throw fault(UsageError, 'error.idNamesNone', { alias: shown(alias) });
 }
 
 /** Sends what waits, then prints the message with its state (and why it may still wait). */
 async function deliver(account: Account, alias: string, message: MessageInfo, out: Output): Promise<void> {
-  let note = '';
+  let note: { key: MessageKey; params: { alias?: string } } | undefined;
   try {
     await account.start();
     await account.sync({ timeoutMs: 20_000 });
   } catch {
-    note = t('send.relayDown');
+    note = { key: 'send.relayDown', params: {} };
   }
   const contact = account.contact(alias);
-  if (contact.status === 'pending') note = t('send.pending', { alias: shown(alias) });
+  if (contact.status === 'pending') note = { key: 'send.pending', params: { alias: shown(alias) } };
   const [latest] = (await account.history(alias)).filter((m) => m.id === message.id);
-  out.result({ message: latest ?? message, note: note || null }, () => {
+  out.result({ message: latest ?? message, note: note ? en(note.key, note.params) : null }, () => {
     out.line(formatMessage(latest ?? message));
-    if (note) out.warn(note);
+    if (note) out.warn(t(note.key, note.params));
   });
 }
 
@@ -85,7 +85,7 @@ export async function sendFileCommand(argv: string[], makeOut: MakeOut): Promise
   const { values, positionals } = parse(argv, { name: { type: 'string' }, mime: { type: 'string' } });
   const out = makeOut(values.json === true);
   const [alias, path] = positionals;
-  if (!alias || !path || positionals.length > 2) throw new UsageError(t('usage.sendFile'));
+  if (!alias || !path || positionals.length > 2) throw fault(UsageError, 'usage.sendFile');
   const file = await readOutgoingFile(path, { name: str(values, 'name'), mime: str(values, 'mime') });
   const name = file.name;
   const account = await openAccount(resolveHome(str(values, 'home')));
@@ -114,13 +114,13 @@ export async function unsendCommand(argv: string[], makeOut: MakeOut): Promise<n
   const { values, positionals } = parse(argv, {});
   const out = makeOut(values.json === true);
   const [alias, id] = positionals;
-  if (!alias || !id || positionals.length > 2) throw new UsageError(t('usage.unsend'));
+  if (!alias || !id || positionals.length > 2) throw fault(UsageError, 'usage.unsend');
   const prefix = idPrefix(id);
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     // The id as printed (its first 12 digits) is enough when it names one of our messages.
     const mine = (await account.history(alias)).filter((m) => m.dir === 'out' && m.id.startsWith(prefix));
-    if (mine.length > 1) throw new UsageError(t('error.idNamesSeveral'));
+    if (mine.length > 1) throw fault(UsageError, 'error.idNamesSeveral');
     const message = await account.unsend(alias, mine[0]?.id ?? prefix.padEnd(64, '0'));
     await deliver(account, alias, message, out);
   } finally {
@@ -139,7 +139,7 @@ export async function deleteCommand(argv: string[], makeOut: MakeOut): Promise<n
   const out = makeOut(values.json === true);
   const chat = str(values, 'chat');
   if (chat === undefined ? positionals.length !== 1 : positionals.length !== 0)
-    throw new UsageError(t('usage.delete'));
+    throw fault(UsageError, 'usage.delete');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     let result: { alias: string; id?: string; deleted: number };
@@ -147,32 +147,31 @@ export async function deleteCommand(argv: string[], makeOut: MakeOut): Promise<n
       result = { alias: chat, deleted: await account.deleteConversation(chat) };
     } else {
       const prefix = positionals[0]!.toLowerCase().replace(/^#/, '');
-      if (!/^[0-9a-f]{8,64}$/.test(prefix))
-        throw new UsageError('MESSAGE_ID is 8 to 64 hex digits (as history shows it)');
+      if (!/^[0-9a-f]{8,64}$/.test(prefix)) throw fault(UsageError, 'error.messageId');
       // The id as printed (its first 12 digits) is enough when it names one message.
       const found: Array<{ alias: string; id: string }> = [];
       for (const c of account.contacts())
         for (const m of await account.history(c.alias))
           if (m.id.startsWith(prefix)) found.push({ alias: c.alias, id: m.id });
-      if (found.length === 0) throw new NotFoundError('no such message');
-      if (found.length > 1) throw new UsageError('that id prefix names several messages; give more digits');
+      if (found.length === 0) throw fault(NotFoundError, 'error.noMessage');
+      if (found.length > 1) throw fault(UsageError, 'error.idNamesSeveral');
       await account.deleteMessage(found[0]!.alias, found[0]!.id);
       result = { ...found[0]!, deleted: 1 };
     }
-    let note = '';
+    let down = false;
     try {
       await account.start();
       await account.sync({ timeoutMs: 20_000 });
     } catch {
-      note = 'the relay is not reachable now; your other devices hear of it on the next run';
+      down = true;
     }
-    out.result({ ...result, note: note || null }, () => {
+    out.result({ ...result, note: down ? en('delete.relayDown') : null }, () => {
       out.line(
         result.id
-          ? `Deleted ${result.id.slice(0, 12)} from ${result.alias} (for you, on all your devices).`
-          : `Deleted the conversation with ${result.alias} (for you, on all your devices).`,
+          ? t('delete.message', { id: result.id.slice(0, 12), alias: shown(result.alias) })
+          : t('delete.chat', { alias: shown(result.alias) }),
       );
-      if (note) out.warn(note);
+      if (down) out.warn(t('delete.relayDown'));
     });
   } finally {
     await account.close();
@@ -197,7 +196,7 @@ function autoDownloadLimit(flag: string | undefined): number {
   const raw = flag ?? process.env.PARUS_AUTO_DOWNLOAD_MB;
   if (raw === undefined || raw === '') return DEFAULT_AUTO_DOWNLOAD_MB * 1024 * 1024;
   const mb = Number(raw);
-  if (!Number.isFinite(mb) || mb < 0 || mb > 1024) throw new UsageError(t('error.autoDownload'));
+  if (!Number.isFinite(mb) || mb < 0 || mb > 1024) throw fault(UsageError, 'error.autoDownload');
   return Math.floor(mb * 1024 * 1024);
 }
 
@@ -254,7 +253,7 @@ export async function downloadCommand(argv: string[], makeOut: MakeOut): Promise
   const { values, positionals } = parse(argv, {});
   const out = makeOut(values.json === true);
   const [alias, id] = positionals;
-  if (!alias || !id || positionals.length > 2) throw new UsageError(t('usage.download'));
+  if (!alias || !id || positionals.length > 2) throw fault(UsageError, 'usage.download');
   const prefix = idPrefix(id);
   const home = resolveHome(str(values, 'home'));
   const account = await openAccount(home);
@@ -264,7 +263,7 @@ export async function downloadCommand(argv: string[], makeOut: MakeOut): Promise
     const history = isContact ? await account.history(alias) : await account.groups.history(alias);
     const files = history.filter((m) => m.file && m.id.startsWith(prefix));
     if (files.length !== 1)
-      throw new UsageError(files.length === 0 ? t('error.noFile') : t('error.severalFiles'));
+      throw fault(UsageError, files.length === 0 ? 'error.noFile' : 'error.severalFiles');
     await account.start();
     const [saved] = await saveFiles(account, home, [{ ...files[0]!, dir: 'in' }], out);
     if (saved?.error) {
@@ -375,7 +374,7 @@ export async function historyCommand(argv: string[], makeOut: MakeOut): Promise<
   const { values, positionals } = parse(argv, {});
   const out = makeOut(values.json === true);
   const alias = positionals[0];
-  if (!alias) throw new UsageError(t('usage.history'));
+  if (!alias) throw fault(UsageError, 'usage.history');
   const account = await openAccount(resolveHome(str(values, 'home')));
   try {
     const isContact = account.contacts().some((c) => c.alias === alias);

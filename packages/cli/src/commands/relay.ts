@@ -4,6 +4,7 @@ import { DEFAULT_RELAY_LIMITS, readTurnSecret, startRelay } from '@parus/relay';
 import type { RelayLimits } from '@parus/relay';
 import { TransportError, UsageError, initCrypto, parseRelayAddress, toBase64Url } from '@parus/core';
 import { num, parse, str } from '../args.ts';
+import { fault, t } from '../i18n.ts';
 import type { Output } from '../output.ts';
 
 /** `NAME=VALUE` pairs of --limit, as relay limits (startRelay checks names and values). */
@@ -14,9 +15,9 @@ export function parseLimits(pairs: readonly string[]): Partial<RelayLimits> {
     const name = at > 0 ? pair.slice(0, at) : '';
     const value = Number(pair.slice(at + 1));
     if (!Object.prototype.hasOwnProperty.call(DEFAULT_RELAY_LIMITS, name))
-      throw new UsageError(`--limit takes NAME=VALUE with a relay limit's name, not ${JSON.stringify(pair)}`);
+      throw fault(UsageError, 'relay.limitName', { pair: JSON.stringify(pair) });
     if (at + 1 >= pair.length || !Number.isFinite(value) || value <= 0)
-      throw new UsageError(`--limit ${name} needs a positive number`);
+      throw fault(UsageError, 'relay.limitValue', { name });
     limits[name] = value;
   }
   return limits as Partial<RelayLimits>;
@@ -100,16 +101,13 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     throw new UsageError('--store and --key-secret go together');
   const turnUrls = (values.turn as unknown as string[] | undefined) ?? [];
   const turnSecretFile = str(values, 'turn-secret');
-  if (turnUrls.length > 0 !== (turnSecretFile !== undefined))
-    throw new UsageError('--turn and --turn-secret go together');
+  if (turnUrls.length > 0 !== (turnSecretFile !== undefined)) throw fault(UsageError, 'relay.turnPair');
   const joins = (values.join as unknown as string[] | undefined) ?? [];
   for (const address of joins) {
     try {
       parseRelayAddress(address);
     } catch {
-      throw new UsageError(
-        `--join takes a relay address (parus://<fingerprint>@host:port), not ${JSON.stringify(address)}`,
-      );
+      throw fault(UsageError, 'relay.joinAddress', { address: JSON.stringify(address) });
     }
   }
   const out = makeOut(values.json === true);
@@ -152,24 +150,24 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       store: store === undefined ? 'sqlite' : 'postgres',
     },
     () => {
-      out.line(`Parus relay running.`);
-      out.line(`  address: ${relay.address}`);
-      if (webUrl) out.line(`  web:     ${webUrl}  (open it in a browser to chat)`);
-      out.line(`  health:  http://${relay.host}:${relay.port}/health`);
-      out.line(`  status:  http://${relay.host}:${relay.port}/status`);
-      if (joins.length) out.line(`  joining: ${joins.join(', ')}`);
-      if (turnUrls.length) out.line(`  turn:    ${turnUrls.join(', ')}`);
+      out.line(t('relay.running'));
+      out.line(t('relayRun.address', { value: relay.address }));
+      if (webUrl) out.line(t('relayRun.web', { value: webUrl }));
+      out.line(t('relayRun.health', { value: `http://${relay.host}:${relay.port}/health` }));
+      out.line(t('relayRun.status', { value: `http://${relay.host}:${relay.port}/status` }));
+      if (joins.length) out.line(t('relayRun.joining', { value: joins.join(', ') }));
+      if (turnUrls.length) out.line(t('relayRun.turn', { value: turnUrls.join(', ') }));
       // Host and port only: the URL may carry a password.
-      if (str(values, 'bus')) out.line(`  bus:     redis ${new URL(str(values, 'bus')!).host}`);
-      out.line(`  data:    ${dataDir}`);
-      if (store !== undefined) out.line('  store:   postgres (shared with the other relay processes on it)');
-      if (small) out.line('  profile: small (lower limits and caches, for a board with 512 MB)');
+      if (str(values, 'bus')) out.line(t('relayRun.bus', { value: new URL(str(values, 'bus')!).host }));
+      out.line(t('relayRun.data', { value: dataDir }));
+      if (store !== undefined) out.line(t('relayRun.store'));
+      if (small) out.line(t('relayRun.small'));
       out.line('');
-      out.line('Start chatting (in another terminal):');
+      out.line(t('relay.start'));
       out.line(`  npm run parus -- init --name Alice --relay '${relay.address}'`);
-      out.line(`  npm run parus -- invite          # prints a link and a QR code to give a friend`);
-      out.line(`  npm run parus -- accept 'parus:…' --alias friend   # on the friend's side`);
-      out.line('Press Ctrl+C to stop.');
+      out.line(`  npm run parus -- invite          # ${t('relay.startInvite')}`);
+      out.line(`  npm run parus -- accept 'parus:…' --alias friend   # ${t('relay.startAccept')}`);
+      out.line(t('relay.stop'));
     },
   );
   await new Promise<void>((resolveStop) => {
@@ -210,39 +208,48 @@ async function relayStatusCommand(argv: string[], makeOut: (json: boolean) => Ou
     expect = toBase64Url(a.fingerprint);
   } else if (/^https?:\/\//.test(target)) base = target.replace(/\/+$/, '');
   else if (/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/.test(target)) base = `http://${target}`;
-  else throw new UsageError('parus relay status takes a relay address, http://host:port or host:port');
+  else throw fault(UsageError, 'relay.statusTarget');
   let status: StatusJson;
   try {
     const res = await fetch(`${base}/status.json`, { signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new TransportError(`the relay answered ${res.status}`);
+    if (!res.ok) throw fault(TransportError, 'relay.answered', { status: res.status });
     status = (await res.json()) as StatusJson;
   } catch (cause) {
     if (cause instanceof TransportError) throw cause;
-    throw new TransportError(`cannot read ${base}/status.json`, { cause });
+    throw fault(TransportError, 'relay.cannotRead', { url: `${base}/status.json` }, { cause });
   }
-  if (expect && status.relay?.fingerprint !== expect)
-    throw new TransportError('the relay at that address has another fingerprint than the address says');
+  if (expect && status.relay?.fingerprint !== expect) throw fault(TransportError, 'relay.otherFingerprint');
   const short = (id: string): string => `${id.slice(0, 8)}…`;
   out.result(status as unknown as Record<string, unknown>, () => {
-    out.line(`relay:     ${status.relay.address}`);
-    out.line(`version:   ${status.relay.version}   uptime: ${status.uptime} s`);
-    out.line(`users:     ${status.users}   queues: ${status.queues}`);
-    out.line(`links:     ${status.neighbours.map(short).join(' ') || '(none)'}`);
-    out.line(`relays:    ${status.relays.length} known, ${status.links.length} links in the cloud`);
+    out.line(t('relayStatus.relay', { value: status.relay.address }));
+    out.line(t('relayStatus.version', { version: status.relay.version, uptime: status.uptime }));
+    out.line(t('relayStatus.users', { users: status.users, queues: status.queues }));
+    out.line(t('relayStatus.links', { value: status.neighbours.map(short).join(' ') || t('relay.none') }));
+    out.line(t('relay.known', { relays: status.relays.length, links: status.links.length }));
     for (const r of status.relays)
       out.line(
         `  ${r.fingerprint === status.relay.fingerprint ? '*' : r.reachable ? ' ' : '!'} ${r.addresses[0] ?? short(r.fingerprint)}`,
       );
-    out.line('links in the cloud:');
+    out.line(t('relay.cloudLinks'));
     for (const l of status.links) out.line(`  ${short(l.from)} — ${short(l.to)}`);
-    out.line('routes:');
+    out.line(t('relay.routes'));
     for (const r of status.routes)
-      out.line(`  ${short(r.to)} via ${short(r.nextHop)} (${r.hops} hops): ${r.path.map(short).join(' → ')}`);
+      out.line(
+        `  ${t('relay.route', { to: short(r.to), via: short(r.nextHop), hops: r.hops })}: ${r.path.map(short).join(' → ')}`,
+      );
     out.line(
-      `bridges:   ${status.bridges.length ? status.bridges.map((b) => `${short(b.from)} — ${short(b.to)}`).join(', ') : 'none'}`,
+      t('relayStatus.bridges', {
+        value: status.bridges.length
+          ? status.bridges.map((b) => `${short(b.from)} — ${short(b.to)}`).join(', ')
+          : t('relay.noneWord'),
+      }),
     );
     out.line(
-      `forwards:  ${status.forwards.held} held, ${status.forwards.forwarded} sent on, ${status.forwards.delivered} delivered here`,
+      t('relay.forwards', {
+        held: status.forwards.held,
+        forwarded: status.forwards.forwarded,
+        delivered: status.forwards.delivered,
+      }),
     );
   });
   return 0;

@@ -10,7 +10,8 @@ import { shown, shownText } from '../format.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
 import { writeQr } from './account.ts';
-import { t } from '../i18n.ts';
+import { en, fault, t, type MessageKey } from '../i18n.ts';
+import { resolveLink } from './links.ts';
 
 type MakeOut = (json: boolean) => Output;
 
@@ -21,48 +22,53 @@ async function exchange(account: Account): Promise<string | null> {
     await account.sync({ timeoutMs: 30_000 });
     return null;
   } catch {
-    return 'the relay is not reachable now; this waits in the outbox and goes out on the next run';
+    return en('outbox.waits');
   }
 }
 
 export function formatRequest(r: ChatRequestInfo): string {
   const note = r.note ? `  “${shownText(r.note)}”` : '';
-  return `☎ ${shown(r.from)} in ${shown(r.groupName)} asks for a private chat${note} — parus requests accept ${r.id} --alias NAME`;
+  return t('request.line', { from: shown(r.from), group: shown(r.groupName), note, id: r.id });
 }
 
 export async function printRoomLink(
   account: Account,
   out: Output,
   ref: string,
-  opts: { rotate: boolean; qr: string | undefined },
+  opts: { rotate: boolean; long: boolean; qr: string | undefined },
 ): Promise<void> {
   const note = await exchange(account);
-  const link = await account.groups.roomLink(ref, { rotate: opts.rotate });
+  // The short link (decision 0059) unless --long; the long one when the relay keeps no records.
+  const made = await account.roomLink(ref, { rotate: opts.rotate });
+  const link = opts.long ? made.longLink : made.link;
   if (opts.qr) await writeQr(opts.qr, link);
   const info = account.groups.get(ref);
-  out.result({ group: info, link, qr: opts.qr ?? null, note }, () => {
-    out.line(`Room link for ${info.name}${opts.rotate ? ' (new: earlier links no longer work)' : ''}:`);
-    out.line(link);
-    if (opts.qr) out.line(`QR code written to ${opts.qr}`);
-    if (note) out.warn(note);
-  });
+  out.result(
+    { group: info, link, longLink: made.longLink, short: link !== made.longLink, qr: opts.qr ?? null, note },
+    () => {
+      out.line(t(opts.rotate ? 'room.linkRotated' : 'room.link', { name: shown(info.name) }));
+      out.line(link);
+      if (opts.qr) out.line(t('qr.written', { path: opts.qr }));
+      if (note) out.warn(t('outbox.waits'));
+    },
+  );
   if (!out.json && !opts.qr) {
     const qr = await QRCode.toString(link, { type: 'utf8', errorCorrectionLevel: 'L' });
     const width = qr.split('\n')[0]?.length ?? 0;
     if (width <= (process.stdout.columns ?? 80)) process.stdout.write(qr);
-    else out.line(`(The QR code needs a terminal ${width} columns wide; widen it, or use --qr room.png.)`);
+    else out.line(t('qr.tooWide', { width, file: 'room.png' }));
   }
 }
 
 /** Why a room's door refused a join, for people (decision 0017). */
-export const REFUSAL_TEXT: Record<RoomRefusal, string> = {
-  'link-invalid': 'the link is no longer valid (ask a member for the current one)',
-  'not-allowed': 'you are not allowed to join this room',
-  'too-many-joins': 'too many people are joining right now; try again later',
+export const REFUSAL_TEXT: Record<RoomRefusal, MessageKey> = {
+  'link-invalid': 'refusal.linkInvalid',
+  'not-allowed': 'refusal.notAllowed',
+  'too-many-joins': 'refusal.tooMany',
 };
 
 export function formatRefusal(g: GroupInfo): string {
-  return `✗ ${shown(g.name)}: the room refused the join — ${REFUSAL_TEXT[g.refused!]}. Dismiss with: parus group decline ${g.id}`;
+  return t('refusal.line', { name: shown(g.name), why: t(REFUSAL_TEXT[g.refused!]), id: g.id });
 }
 
 /** Resolves once the room `id` is joined or refused, or after `ms`. */
@@ -97,7 +103,9 @@ export async function joinRoomLink(
   wait = 0,
 ): Promise<number> {
   await account.start();
-  const started = await account.groups.joinRoom(link, nick === undefined ? {} : { nick });
+  // A short link is fetched first; its refusals are the long form's (links.ts).
+  const long = await resolveLink(() => account.resolveRoomLink(link));
+  const started = await resolveLink(() => account.groups.joinRoom(long, nick === undefined ? {} : { nick }));
   let note = await exchange(account);
   if (wait > 0 && !note) {
     await doorAnswer(account, started.id, wait * 1000);
@@ -105,13 +113,10 @@ export async function joinRoomLink(
   }
   const info = account.groups.list().find((g) => g.id === started.id) ?? started;
   out.result({ group: info, refused: info.refused ?? null, note }, () => {
-    if (info.refused) out.warn(`parus: ${formatRefusal(info)}`);
-    else if (info.status === 'joined') out.line(`Joined the room ${info.name} (id ${info.id}).`);
-    else
-      out.line(
-        `Asked to join ${info.name} (id ${info.id}); you are in once its door answers (see parus read).`,
-      );
-    if (note) out.warn(note);
+    if (info.refused) out.warn(t('chat.error', { message: formatRefusal(info) }));
+    else if (info.status === 'joined') out.line(t('read.joined', { name: shown(info.name), id: info.id }));
+    else out.line(t('room.asked', { name: shown(info.name), id: info.id }));
+    if (note) out.warn(t('outbox.waits'));
   });
   return info.refused ? 1 : 0;
 }
@@ -128,8 +133,8 @@ export async function requestChat(
   const r = await account.groups.requestChat(ref, member, note === undefined ? {} : { note });
   const warn = await exchange(account);
   out.result({ requested: member, group: account.groups.get(ref).id, expires: r.expires, note: warn }, () => {
-    out.line(`Asked ${member} for a private chat. If they accept, they appear in parus contacts.`);
-    if (warn) out.warn(warn);
+    out.line(t('request.asked', { member: shown(member) }));
+    if (warn) out.warn(t('outbox.waits'));
   });
 }
 
@@ -146,31 +151,31 @@ export async function requestsCommand(argv: string[], makeOut: MakeOut): Promise
         const requests = await g.chatRequests();
         out.result({ requests, note }, () => {
           for (const r of requests) out.line(formatRequest(r));
-          if (requests.length === 0) out.line('No chat requests.');
-          if (note) out.warn(note);
+          if (requests.length === 0) out.line(t('request.none'));
+          if (note) out.warn(t('outbox.waits'));
         });
         break;
       }
       case 'accept': {
-        if (!id) throw new UsageError('usage: parus requests accept ID [--alias A]');
+        if (!id) throw fault(UsageError, 'usage.generic', { usage: 'parus requests accept ID [--alias A]' });
         await account.start();
         const alias = str(values, 'alias');
         const contact = await g.acceptChatRequest(id, alias === undefined ? {} : { alias });
         const note = await exchange(account);
         out.result({ contact, note }, () => {
-          out.line(`${contact.alias} is now a contact (unvalidated). Chat with: parus chat ${contact.alias}`);
-          if (note) out.warn(note);
+          out.line(t('request.accepted', { alias: shown(contact.alias) }));
+          if (note) out.warn(t('outbox.waits'));
         });
         break;
       }
       case 'decline': {
-        if (!id) throw new UsageError('usage: parus requests decline ID');
+        if (!id) throw fault(UsageError, 'usage.generic', { usage: 'parus requests decline ID' });
         await g.declineChatRequest(id);
-        out.result({ declined: id }, () => out.line('Declined.'));
+        out.result({ declined: id }, () => out.line(t('request.declined')));
         break;
       }
       default:
-        throw new UsageError(`unknown requests command '${sub}'\n  ${t('help.requests')}`);
+        throw fault(UsageError, 'request.unknown', { sub, help: en('help.requests') });
     }
   } finally {
     await account.close();

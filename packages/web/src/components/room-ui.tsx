@@ -4,7 +4,7 @@
  * link, and the note form of a private chat request.
  */
 import type { JSX } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { RoomLinkView, RoomPreview, Session } from '../engine-loader.ts';
 import { errorName, errorText } from '../errors.ts';
 import { useI18n, type Translate } from '../i18n.ts';
@@ -20,9 +20,13 @@ export function roomErrorText(e: unknown, t: Translate): string {
     case 'VerificationError':
       return t('room.invalid');
     case 'ProtocolError':
+    case 'ExpiredError':
       return t('room.expired');
     case 'UsageError':
       return t('room.already');
+    case 'TransportError':
+    case 'TimeoutError':
+      return t('room.unreachable');
     default:
       return errorText(e, t);
   }
@@ -104,6 +108,18 @@ export function RoomShare(props: { session: Session; id: string; onClose: () => 
           <small id="room-rotate-hint" class="muted room-hint">
             {t('room.rotateHint')}
           </small>
+          {view.longLink !== view.link && (
+            <details class="room-long-link">
+              <summary>{t('room.longLink')}</summary>
+              <textarea
+                class="link-box"
+                readOnly
+                rows={3}
+                aria-label={t('room.longLinkLabel')}
+                value={view.longLink}
+              />
+            </details>
+          )}
         </>
       ) : (
         !error && (
@@ -134,18 +150,26 @@ export function JoinRoom(props: {
 }): JSX.Element {
   const { t } = useI18n();
   const { session, link } = props;
-  const checked = useMemo((): { room?: RoomPreview; error?: unknown } => {
-    try {
-      return { room: session.rooms.preview(link) };
-    } catch (e) {
-      return { error: e };
-    }
+  // A short link is fetched from its relay first (decision 0059); a long one is checked at once.
+  const [checked, setChecked] = useState<{ room?: RoomPreview; error?: unknown } | undefined>();
+  useEffect(() => {
+    let live = true;
+    setChecked(undefined);
+    session.rooms.preview(link).then(
+      (room) => live && setChecked({ room }),
+      (error: unknown) => live && setChecked({ error }),
+    );
+    return () => {
+      live = false;
+    };
   }, [session, link]);
   const [nick, setNick] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
 
-  if (!checked.room)
+  if (!checked) return <p class="room-checking">{t('room.checking')}</p>;
+  const room = checked.room;
+  if (!room)
     return (
       <p class="form-error" role="alert">
         {roomErrorText(checked.error, t)}
@@ -155,7 +179,7 @@ export function JoinRoom(props: {
     setBusy(true);
     setError('');
     try {
-      const g = await session.rooms.join(link, nick.trim() ? { nick } : {});
+      const g = await session.rooms.join(room.link, nick.trim() ? { nick } : {});
       props.onJoined(g.id);
     } catch (e) {
       setError(roomErrorText(e, t));
@@ -172,7 +196,7 @@ export function JoinRoom(props: {
         void join();
       }}
     >
-      <p class="room-found">{t('room.linkDetected', { name: checked.room.name })}</p>
+      <p class="room-found">{t('room.linkDetected', { name: room.name })}</p>
       <Field id="room-nick" label={t('room.nick')} hint={t('room.nickHint')}>
         <input
           id="room-nick"

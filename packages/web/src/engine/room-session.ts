@@ -9,7 +9,10 @@ import { NotFoundError, checkCardUsable, parseRoomLink, toHex } from '@parus/cor
 import type { QrMatrix } from './qr-matrix.ts';
 
 export interface RoomLinkView {
+  /** The short link (decision 0059) when the relay keeps it, else the long one. */
   link: string;
+  /** The full room link: longer, opened without its relay. */
+  longLink: string;
   qr: QrMatrix;
 }
 
@@ -17,6 +20,8 @@ export interface RoomLinkView {
 export interface RoomPreview {
   group: string;
   name: string;
+  /** The long room link (a short one fetched from its relay): what `join` is given. */
+  link: string;
 }
 
 export class RoomSession {
@@ -58,15 +63,20 @@ export class RoomSession {
 
   /** My room link (made at the first call), or with `rotate` a new one: earlier links stop working. */
   async link(id: string, opts: { rotate?: boolean } = {}): Promise<RoomLinkView> {
-    const link = await this.account.groups.roomLink(id, opts);
-    return { link, qr: this.qr(link) };
+    const { link, longLink } = await this.account.roomLink(id, opts);
+    return { link, longLink, qr: this.qr(link) };
   }
 
-  /** Checks a room link and says which room it opens (DecodeError, VerificationError, ExpiredError). */
-  preview(link: string): RoomPreview {
-    const room = parseRoomLink(link.trim());
+  /**
+   * Checks a room link, short or long (a short one is fetched from its relay first), and says
+   * which room it opens: DecodeError, VerificationError, ProtocolError (withdrawn or expired),
+   * TransportError or TimeoutError (the short link's relay cannot be reached).
+   */
+  async preview(text: string): Promise<RoomPreview> {
+    const link = await this.account.resolveRoomLink(text);
+    const room = parseRoomLink(link);
     checkCardUsable(room.door, Date.now());
-    return { group: toHex(room.group), name: room.name };
+    return { group: toHex(room.group), name: room.name, link };
   }
 
   /** Joins by link; the room shows as `invited` until a member's invitation for my new key arrives. */
