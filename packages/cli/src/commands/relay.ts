@@ -38,28 +38,26 @@ export function readRelayConfig(path: string): Record<string, string> {
   let text: string;
   try {
     const bytes = readFileSync(path);
-    if (bytes.length > MAX_CONFIG_BYTES) throw new UsageError('the relay config file is too large');
+    if (bytes.length > MAX_CONFIG_BYTES) throw fault(UsageError, 'error.configTooLarge');
     text = bytes.toString('utf8');
   } catch (cause) {
     if (cause instanceof UsageError) throw cause;
-    throw new UsageError('cannot read the relay config file', { cause });
+    throw fault(UsageError, 'error.configUnreadable', {}, { cause });
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new UsageError('the relay config file is not JSON');
+    throw fault(UsageError, 'error.configNotJson');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw new UsageError('the relay config file must hold one JSON object');
+    throw fault(UsageError, 'error.configNotObject');
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(parsed)) {
     if (!(CONFIG_KEYS as readonly string[]).includes(key))
-      throw new UsageError(
-        `the relay config file knows ${CONFIG_KEYS.join(', ')}, not ${JSON.stringify(key)}`,
-      );
+      throw fault(UsageError, 'error.configKey', { known: CONFIG_KEYS.join(', '), key: JSON.stringify(key) });
     if (typeof value !== 'string' && !(key === 'port' && typeof value === 'number'))
-      throw new UsageError(`${key} in the relay config file must be a string`);
+      throw fault(UsageError, 'error.configValue', { key });
     out[key] = CONFIG_PATHS.has(key) ? resolve(dirname(resolve(path)), String(value)) : String(value);
   }
   return out;
