@@ -41,6 +41,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     'turn-secret': { type: 'string' },
     store: { type: 'string' },
     'key-secret': { type: 'string' },
+    blobs: { type: 'string' },
   });
   const store = str(values, 'store');
   const keySecret = str(values, 'key-secret');
@@ -50,6 +51,11 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     );
   if ((store !== undefined) !== (keySecret !== undefined))
     throw new UsageError('--store and --key-secret go together');
+  const blobsFlag = str(values, 'blobs');
+  if (blobsFlag !== undefined && store === undefined)
+    throw new UsageError('--blobs goes with --store postgres://… (without it, blobs stay in --data)');
+  if (blobsFlag === '') throw new UsageError('--blobs takes postgres or a folder every relay process shares');
+  const blobs = blobsFlag === undefined || blobsFlag === 'postgres' ? blobsFlag : resolve(blobsFlag);
   const turnUrls = (values.turn as unknown as string[] | undefined) ?? [];
   const turnSecretFile = str(values, 'turn-secret');
   if (turnUrls.length > 0 !== (turnSecretFile !== undefined))
@@ -88,6 +94,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     ...(str(values, 'note') ? { note: str(values, 'note')! } : {}),
     ...(webRoot ? { webRoot } : {}),
     ...(store !== undefined ? { store, keySecret: resolve(keySecret!) } : {}),
+    ...(blobs !== undefined ? { blobs } : {}),
     ...(turnSecretFile ? { turn: { urls: turnUrls, secret: readTurnSecret(resolve(turnSecretFile)) } } : {}),
   });
   const webUrl = webRoot ? `http://${relay.host}:${relay.port}/` : null;
@@ -101,6 +108,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       web: webUrl,
       small,
       store: store === undefined ? 'sqlite' : 'postgres',
+      blobs: store === undefined ? 'sqlite' : blobs === undefined || blobs === 'postgres' ? 'postgres' : blobs,
     },
     () => {
       out.line(`Parus relay running.`);
@@ -112,6 +120,8 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       if (turnUrls.length) out.line(`  turn:    ${turnUrls.join(', ')}`);
       out.line(`  data:    ${dataDir}`);
       if (store !== undefined) out.line('  store:   postgres (shared with the other relay processes on it)');
+      if (store !== undefined)
+        out.line(`  blobs:   ${blobs === undefined || blobs === 'postgres' ? 'postgres' : `${blobs} (shared folder)`}`);
       if (small) out.line('  profile: small (lower limits and caches, for a board with 512 MB)');
       out.line('');
       out.line('Start chatting (in another terminal):');

@@ -110,7 +110,9 @@ interface Removed {
 
 export class PostgresBlobStore implements BlobStore {
   readonly kind: BlobStoreKind;
+  /** Blobs of every process, as last counted (at open, deletions and purges). */
   count = 0;
+  /** Bytes of every process's blobs, as the database said at this process's last change. */
   storedBytes = 0;
   private closed = false;
   private readonly running = new Set<Promise<unknown>>();
@@ -146,7 +148,8 @@ export class PostgresBlobStore implements BlobStore {
     const expires = now + this.opts.uploadTtlMs;
     await this.guard('cannot create the blob', async () => {
       const r = await this.opts.db.pool.query<{ bytes: number }>('SELECT bytes FROM blob_usage');
-      if ((r.rows[0]?.bytes ?? 0) + size > this.opts.maxTotalBytes) throw new QuotaError('relay blob storage is full');
+      this.storedBytes = r.rows[0]?.bytes ?? 0;
+      if (this.storedBytes + size > this.opts.maxTotalBytes) throw new QuotaError('relay blob storage is full');
       try {
         await this.opts.db.pool.query(
           'INSERT INTO blobs (bid, uk, dk, size, created, expires) VALUES ($1, $2, $3, $4, $5, $6)',
@@ -173,9 +176,9 @@ export class PostgresBlobStore implements BlobStore {
       const stored = await this.inBlob(bid, now, async (c, blob) => {
         check(blob);
         if (blob.done) throw new ProtocolError('blob is already finished');
-        if (n < blob.have) return 0;
+        if (n < blob.have) return undefined;
         if (n > blob.have) throw new ProtocolError(`chunk ${n} out of order: the relay has ${blob.have}`);
-        const u = await c.query(
+        const u = await c.query<{ bytes: number }>(
           'UPDATE blob_usage SET bytes = bytes + $1 WHERE bytes + $1 <= $2 RETURNING bytes',
           [data.length, this.opts.maxTotalBytes],
         );
@@ -189,9 +192,10 @@ export class PostgresBlobStore implements BlobStore {
           await this.writeChunkFile(bid, n, data);
         }
         await c.query('UPDATE blobs SET have = $1 WHERE bid = $2', [n + 1, bid]);
-        return data.length;
+        return u.rows[0]!.bytes;
       });
-      this.storedBytes += stored;
+      // The total across every process as this chunk left it (unchanged when the chunk was had).
+      if (stored !== undefined) this.storedBytes = stored;
     });
   }
 
