@@ -29,7 +29,13 @@ export interface BlobStore {
   /** Bytes stored by every blob, finished or not, as last counted (for the storage budget). */
   readonly storedBytes: number;
   /** Registers a blob of `size` bytes; QuotaError when it is too big or does not fit now. */
-  create(bid: Uint8Array, uk: Uint8Array, dk: Uint8Array, size: number, now: number): BlobRecord | Promise<BlobRecord>;
+  create(
+    bid: Uint8Array,
+    uk: Uint8Array,
+    dk: Uint8Array,
+    size: number,
+    now: number,
+  ): BlobRecord | Promise<BlobRecord>;
   /** The blob, unless it does not exist (NotFoundError) or has expired (ExpiredError). */
   get(bid: Uint8Array, now: number): BlobRecord | Promise<BlobRecord>;
   /**
@@ -37,7 +43,13 @@ export interface BlobStore {
    * (the authenticator, the chunk's length), alone for this blob. A chunk already stored is
    * accepted again without writing (its `ok` may have been lost).
    */
-  put(bid: Uint8Array, n: number, data: Uint8Array, now: number, check: (b: BlobRecord) => void): Promise<void>;
+  put(
+    bid: Uint8Array,
+    n: number,
+    data: Uint8Array,
+    now: number,
+    check: (b: BlobRecord) => void,
+  ): Promise<void>;
   /**
    * Checks the whole blob against `hash` (BLAKE2b-256 of the ciphertext). A blob that does
    * not match is deleted and VerificationError thrown; one that matches is kept `blobTtlMs`.

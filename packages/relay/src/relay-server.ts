@@ -169,8 +169,11 @@ export interface Relay {
 function checkBlobsOption(opts: RelayOptions): void {
   if (opts.blobs === undefined) return;
   if (opts.store === undefined)
-    throw new UsageError('--blobs goes with --store postgres://… (without it, blobs stay in the data folder)');
-  if (opts.blobs === '') throw new UsageError('--blobs takes postgres or a folder shared by every relay process');
+    throw new UsageError(
+      '--blobs goes with --store postgres://… (without it, blobs stay in the data folder)',
+    );
+  if (opts.blobs === '')
+    throw new UsageError('--blobs takes postgres or a folder shared by every relay process');
 }
 
 export async function startRelay(opts: RelayOptions): Promise<Relay> {

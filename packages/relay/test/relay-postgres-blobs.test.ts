@@ -89,7 +89,9 @@ describe.skipIf(!postgresAvailable)('relays sharing blobs on one PostgreSQL stor
         t: 'ok',
       });
     }
-    const fin = await second.request(second.authed({ t: 'bfin', bid: created.bid, hash: hash(data, 32) }, uk));
+    const fin = await second.request(
+      second.authed({ t: 'bfin', bid: created.bid, hash: hash(data, 32) }, uk),
+    );
     expect(fin).toMatchObject({ t: 'blob', done: true, have: count });
     return { bid: created.bid, dk };
   }

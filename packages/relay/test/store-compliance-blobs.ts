@@ -103,11 +103,15 @@ export function blobCompliance(backend: BlobBackend): void {
       const bid = id();
       const created = await s.create(bid, bytes(32), bytes(32), data.length, 1000);
       expect(created).toMatchObject({ size: data.length, have: 0, done: false, expires: 2000 });
-      await expect(settle(() => s.put(bid, 1, chunkOf(data, 1), 1000, accept))).rejects.toBeInstanceOf(ProtocolError);
+      await expect(settle(() => s.put(bid, 1, chunkOf(data, 1), 1000, accept))).rejects.toBeInstanceOf(
+        ProtocolError,
+      );
       await s.put(bid, 0, chunkOf(data, 0), 1000, accept);
       await s.put(bid, 0, chunkOf(data, 0), 1000, accept);
       expect(s.storedBytes).toBe(BLOB_CHUNK_BYTES);
-      await expect(settle(() => s.finish(bid, hash(data, 32), 1000, accept))).rejects.toBeInstanceOf(ProtocolError);
+      await expect(settle(() => s.finish(bid, hash(data, 32), 1000, accept))).rejects.toBeInstanceOf(
+        ProtocolError,
+      );
       await s.put(bid, 1, chunkOf(data, 1), 1000, accept);
       await s.put(bid, 2, chunkOf(data, 2), 1000, accept);
       await expect(settle(() => s.read(created, 0))).rejects.toBeInstanceOf(ProtocolError);
@@ -121,7 +125,9 @@ export function blobCompliance(backend: BlobBackend): void {
       expect(s.storedBytes).toBe(data.length);
       // Finishing again with the right hash answers the same; a wrong one changes nothing.
       await s.finish(bid, hash(data, 32), 1600, accept);
-      await expect(settle(() => s.finish(bid, bytes(32), 1600, accept))).rejects.toBeInstanceOf(VerificationError);
+      await expect(settle(() => s.finish(bid, bytes(32), 1600, accept))).rejects.toBeInstanceOf(
+        VerificationError,
+      );
       expect(await download(s, bid, 1600)).toEqual(data);
     });
 
@@ -132,7 +138,9 @@ export function blobCompliance(backend: BlobBackend): void {
       await s.create(bid, bytes(32), bytes(32), data.length, 1000);
       await s.put(bid, 0, chunkOf(data, 0), 1000, accept);
       await s.put(bid, 1, chunkOf(data, 1), 1000, accept);
-      await expect(settle(() => s.finish(bid, bytes(32), 1000, accept))).rejects.toBeInstanceOf(VerificationError);
+      await expect(settle(() => s.finish(bid, bytes(32), 1000, accept))).rejects.toBeInstanceOf(
+        VerificationError,
+      );
       await expect(settle(() => s.get(bid, 1000))).rejects.toBeInstanceOf(NotFoundError);
       expect(s.storedBytes).toBe(0);
       expect(s.count).toBe(0);
@@ -155,7 +163,9 @@ export function blobCompliance(backend: BlobBackend): void {
       expect((await s.get(bid, 1000)).have).toBe(0);
       expect(s.storedBytes).toBe(0);
       await s.put(bid, 0, data, 1000, accept);
-      await expect(settle(() => s.finish(bid, hash(data, 32), 1000, refuse))).rejects.toBeInstanceOf(AuthError);
+      await expect(settle(() => s.finish(bid, hash(data, 32), 1000, refuse))).rejects.toBeInstanceOf(
+        AuthError,
+      );
       await expect(settle(() => s.delete(bid, 1000, refuse))).rejects.toBeInstanceOf(AuthError);
       expect(await s.get(bid, 1000)).toMatchObject({ have: 1, done: false });
     });
@@ -194,7 +204,9 @@ export function blobCompliance(backend: BlobBackend): void {
       await s.create(pending, bytes(32), bytes(32), 300, 1000);
       await s.put(pending, 0, bytes(300), 1000, accept);
       await expect(settle(() => s.get(pending, 2000))).rejects.toBeInstanceOf(ExpiredError);
-      await expect(settle(() => s.put(pending, 0, bytes(300), 2000, accept))).rejects.toBeInstanceOf(ExpiredError);
+      await expect(settle(() => s.put(pending, 0, bytes(300), 2000, accept))).rejects.toBeInstanceOf(
+        ExpiredError,
+      );
       expect(await s.purgeExpired(2000)).toBe(1);
       await expect(settle(() => s.get(pending, 2000))).rejects.toBeInstanceOf(NotFoundError);
       expect((await s.get(finished, 10_999)).done).toBe(true);
@@ -218,21 +230,24 @@ export function blobCompliance(backend: BlobBackend): void {
       expect(await download(again, bid)).toEqual(data);
     });
 
-    it.runIf(backend.shared)('two stores on one place: uploaded through one, read and deleted through the other', async () => {
-      const [a, b] = await Promise.all([open(), open()]);
-      const data = bytes(2 * BLOB_CHUNK_BYTES + 3);
-      const bid = id();
-      await a.create(bid, bytes(32), bytes(32), data.length, 1000);
-      await a.put(bid, 0, chunkOf(data, 0), 1000, accept);
-      // The upload resumes through the other process.
-      expect((await b.get(bid, 1000)).have).toBe(1);
-      await b.put(bid, 1, chunkOf(data, 1), 1000, accept);
-      await a.put(bid, 2, chunkOf(data, 2), 1000, accept);
-      await b.finish(bid, hash(data, 32), 1000, accept);
-      expect(await download(a, bid)).toEqual(data);
-      await a.delete(bid, 1000, accept);
-      await expect(settle(() => b.get(bid, 1000))).rejects.toBeInstanceOf(NotFoundError);
-    });
+    it.runIf(backend.shared)(
+      'two stores on one place: uploaded through one, read and deleted through the other',
+      async () => {
+        const [a, b] = await Promise.all([open(), open()]);
+        const data = bytes(2 * BLOB_CHUNK_BYTES + 3);
+        const bid = id();
+        await a.create(bid, bytes(32), bytes(32), data.length, 1000);
+        await a.put(bid, 0, chunkOf(data, 0), 1000, accept);
+        // The upload resumes through the other process.
+        expect((await b.get(bid, 1000)).have).toBe(1);
+        await b.put(bid, 1, chunkOf(data, 1), 1000, accept);
+        await a.put(bid, 2, chunkOf(data, 2), 1000, accept);
+        await b.finish(bid, hash(data, 32), 1000, accept);
+        expect(await download(a, bid)).toEqual(data);
+        await a.delete(bid, 1000, accept);
+        await expect(settle(() => b.get(bid, 1000))).rejects.toBeInstanceOf(NotFoundError);
+      },
+    );
 
     it.runIf(backend.shared)('the total budget holds across stores writing at once', async () => {
       const limits = { maxTotalBytes: 5 * BLOB_CHUNK_BYTES };

@@ -108,7 +108,8 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       web: webUrl,
       small,
       store: store === undefined ? 'sqlite' : 'postgres',
-      blobs: store === undefined ? 'sqlite' : blobs === undefined || blobs === 'postgres' ? 'postgres' : blobs,
+      blobs:
+        store === undefined ? 'sqlite' : blobs === undefined || blobs === 'postgres' ? 'postgres' : blobs,
     },
     () => {
       out.line(`Parus relay running.`);
@@ -121,7 +122,9 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       out.line(`  data:    ${dataDir}`);
       if (store !== undefined) out.line('  store:   postgres (shared with the other relay processes on it)');
       if (store !== undefined)
-        out.line(`  blobs:   ${blobs === undefined || blobs === 'postgres' ? 'postgres' : `${blobs} (shared folder)`}`);
+        out.line(
+          `  blobs:   ${blobs === undefined || blobs === 'postgres' ? 'postgres' : `${blobs} (shared folder)`}`,
+        );
       if (small) out.line('  profile: small (lower limits and caches, for a board with 512 MB)');
       out.line('');
       out.line('Start chatting (in another terminal):');

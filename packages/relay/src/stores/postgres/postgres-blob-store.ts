@@ -141,7 +141,13 @@ export class PostgresBlobStore implements BlobStore {
     return store;
   }
 
-  async create(bid: Uint8Array, uk: Uint8Array, dk: Uint8Array, size: number, now: number): Promise<BlobRecord> {
+  async create(
+    bid: Uint8Array,
+    uk: Uint8Array,
+    dk: Uint8Array,
+    size: number,
+    now: number,
+  ): Promise<BlobRecord> {
     this.check();
     if (size > this.opts.maxBlobBytes)
       throw new QuotaError(`blob larger than this relay's limit of ${this.opts.maxBlobBytes} bytes`);
@@ -149,7 +155,8 @@ export class PostgresBlobStore implements BlobStore {
     await this.guard('cannot create the blob', async () => {
       const r = await this.opts.db.pool.query<{ bytes: number }>('SELECT bytes FROM blob_usage');
       this.storedBytes = r.rows[0]?.bytes ?? 0;
-      if (this.storedBytes + size > this.opts.maxTotalBytes) throw new QuotaError('relay blob storage is full');
+      if (this.storedBytes + size > this.opts.maxTotalBytes)
+        throw new QuotaError('relay blob storage is full');
       try {
         await this.opts.db.pool.query(
           'INSERT INTO blobs (bid, uk, dk, size, created, expires) VALUES ($1, $2, $3, $4, $5, $6)',
@@ -171,7 +178,13 @@ export class PostgresBlobStore implements BlobStore {
     return this.live(r.rows[0], now);
   }
 
-  put(bid: Uint8Array, n: number, data: Uint8Array, now: number, check: (b: BlobRecord) => void): Promise<void> {
+  put(
+    bid: Uint8Array,
+    n: number,
+    data: Uint8Array,
+    now: number,
+    check: (b: BlobRecord) => void,
+  ): Promise<void> {
     return this.track(async () => {
       const stored = await this.inBlob(bid, now, async (c, blob) => {
         check(blob);
@@ -199,7 +212,12 @@ export class PostgresBlobStore implements BlobStore {
     });
   }
 
-  finish(bid: Uint8Array, hash: Uint8Array, now: number, check: (b: BlobRecord) => void): Promise<BlobRecord> {
+  finish(
+    bid: Uint8Array,
+    hash: Uint8Array,
+    now: number,
+    check: (b: BlobRecord) => void,
+  ): Promise<BlobRecord> {
     return this.track(async () => {
       const result = await this.inBlob(bid, now, async (c, blob) => {
         check(blob);
@@ -214,7 +232,10 @@ export class PostgresBlobStore implements BlobStore {
         }
         if (!equalBytes(actual, hash)) {
           const removed = await this.removeIn(c, blob);
-          return new AfterCommit(new VerificationError('blob hash does not match; the blob was deleted'), removed);
+          return new AfterCommit(
+            new VerificationError('blob hash does not match; the blob was deleted'),
+            removed,
+          );
         }
         const expires = now + this.opts.blobTtlMs;
         await c.query('UPDATE blobs SET done = true, expires = $1 WHERE bid = $2', [expires, bid]);
@@ -291,7 +312,11 @@ export class PostgresBlobStore implements BlobStore {
   }
 
   /** Runs `run` in one transaction holding the blob's row, so no other process changes it meanwhile. */
-  private inBlob<T>(bid: Uint8Array, now: number, run: (c: pg.PoolClient, blob: BlobRecord) => Promise<T>): Promise<T> {
+  private inBlob<T>(
+    bid: Uint8Array,
+    now: number,
+    run: (c: pg.PoolClient, blob: BlobRecord) => Promise<T>,
+  ): Promise<T> {
     this.check();
     return this.guard('blob write failed', () =>
       this.opts.db.transaction(async (c) => {
@@ -303,11 +328,13 @@ export class PostgresBlobStore implements BlobStore {
 
   /** Deletes the blob's row (its bytea chunks go with it) and gives its bytes back to the budget. */
   private async removeIn(c: pg.PoolClient, blob: BlobRecord): Promise<Removed> {
-    const d = await c.query<{ have: number; size: number }>('DELETE FROM blobs WHERE bid = $1 RETURNING have, size', [
-      blob.bid,
-    ]);
+    const d = await c.query<{ have: number; size: number }>(
+      'DELETE FROM blobs WHERE bid = $1 RETURNING have, size',
+      [blob.bid],
+    );
     const row = d.rows[0];
-    if (row) await c.query('UPDATE blob_usage SET bytes = GREATEST(0, bytes - $1)', [held(row.have, row.size)]);
+    if (row)
+      await c.query('UPDATE blob_usage SET bytes = GREATEST(0, bytes - $1)', [held(row.have, row.size)]);
     return { bid: blob.bid, have: row?.have ?? 0 };
   }
 
