@@ -268,6 +268,8 @@ export function blobCompliance(backend: BlobBackend): void {
       for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(QuotaError);
       await a.purgeExpired(0);
       expect(a.storedBytes).toBe(5 * BLOB_CHUNK_BYTES);
+      // A refused chunk leaves no file behind.
+      if (backend.files) expect(backend.files()).toHaveLength(5);
     });
   });
 }

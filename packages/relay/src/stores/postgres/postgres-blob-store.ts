@@ -191,11 +191,11 @@ export class PostgresBlobStore implements BlobStore {
         if (blob.done) throw new ProtocolError('blob is already finished');
         if (n < blob.have) return undefined;
         if (n > blob.have) throw new ProtocolError(`chunk ${n} out of order: the relay has ${blob.have}`);
-        const u = await c.query<{ bytes: number }>(
-          'UPDATE blob_usage SET bytes = bytes + $1 WHERE bytes + $1 <= $2 RETURNING bytes',
-          [data.length, this.opts.maxTotalBytes],
-        );
-        if (u.rowCount !== 1) throw new QuotaError('relay blob storage is full');
+        // A look first, so that a full relay writes nothing; the exact check comes last, so
+        // that the one counter row every upload changes is locked only until the commit.
+        const seen = await c.query<{ bytes: number }>('SELECT bytes FROM blob_usage');
+        if ((seen.rows[0]?.bytes ?? 0) + data.length > this.opts.maxTotalBytes)
+          throw new QuotaError('relay blob storage is full');
         if (this.opts.folder === undefined) {
           await c.query(
             'INSERT INTO blob_chunks (bid, n, data) VALUES ($1, $2, $3) ON CONFLICT (bid, n) DO UPDATE SET data = $3',
@@ -205,6 +205,16 @@ export class PostgresBlobStore implements BlobStore {
           await this.writeChunkFile(bid, n, data);
         }
         await c.query('UPDATE blobs SET have = $1 WHERE bid = $2', [n + 1, bid]);
+        const u = await c.query<{ bytes: number }>(
+          'UPDATE blob_usage SET bytes = bytes + $1 WHERE bytes + $1 <= $2 RETURNING bytes',
+          [data.length, this.opts.maxTotalBytes],
+        );
+        if (u.rowCount !== 1) {
+          // Not recorded: the chunk file (if any) goes, the rollback takes the row.
+          if (this.opts.folder !== undefined)
+            await rm(this.chunkPath(toHex(bid), n), { force: true }).catch(() => {});
+          throw new QuotaError('relay blob storage is full');
+        }
         return u.rows[0]!.bytes;
       });
       // The total across every process as this chunk left it (unchanged when the chunk was had).
