@@ -31,4 +31,19 @@ describe('parus relay --store', () => {
     ).rejects.toBeInstanceOf(UsageError);
     expect(existsSync(data)).toBe(false);
   });
+
+  it('refuses --blobs without --store postgres:// (decision 0048), creating nothing', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'parus-relay-store-'));
+    dirs.push(tmp);
+    const data = join(tmp, 'data');
+    const run = (...args: string[]): Promise<number> =>
+      relayCommand(['--port', '0', '--data', data, ...args], (json) => makeOutput(json));
+    await expect(run('--blobs', 'postgres')).rejects.toBeInstanceOf(UsageError);
+    await expect(run('--blobs', join(tmp, 'shared'))).rejects.toBeInstanceOf(UsageError);
+    await expect(
+      run('--store', 'postgres://u@127.0.0.1:1/db', '--key-secret', join(tmp, 's'), '--blobs', ''),
+    ).rejects.toBeInstanceOf(UsageError);
+    expect(existsSync(data)).toBe(false);
+    expect(existsSync(join(tmp, 'shared'))).toBe(false);
+  });
 });

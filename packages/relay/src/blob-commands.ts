@@ -7,7 +7,7 @@
  */
 import { BLOB_ID_BYTES, DecodeError, ProtocolError, blobChunkCount, blobChunkLength } from '@parus/core';
 import type { BlobCommand, BlobFrame, BlobNewFrame, Random } from '@parus/core';
-import type { BlobRecord, BlobStore } from './stores/sqlite/blob-store.ts';
+import type { BlobRecord, BlobStore } from './blob-store.ts';
 import type { CommandContext } from './command-context.ts';
 import type { StorageBudget } from './storage-budget.ts';
 
@@ -50,7 +50,7 @@ export class BlobCommandHandler {
         return;
       }
       case 'bstat': {
-        const blob = store.get(frame.bid, now());
+        const blob = await store.get(frame.bid, now());
         ctx.auth.check(blob.uk, frame, frame.auth, ctx.received);
         ctx.reply(status(frame.id, blob));
         return;
@@ -61,7 +61,7 @@ export class BlobCommandHandler {
         return;
       }
       case 'bget': {
-        const blob = store.get(frame.bid, now());
+        const blob = await store.get(frame.bid, now());
         ctx.auth.check(blob.dk, frame, frame.auth, ctx.received);
         const data = await store.read(blob, frame.n);
         if (!ctx.isOpen()) return;
@@ -76,7 +76,7 @@ export class BlobCommandHandler {
     ctx.auth.check(frame.uk, frame, frame.auth, ctx.received);
     this.opts.storage.check('blobs', frame.size);
     const bid = this.opts.rng.bytes(BLOB_ID_BYTES);
-    const blob = this.opts.store.create(bid, frame.uk, frame.dk, frame.size, this.opts.now());
+    const blob = await this.opts.store.create(bid, frame.uk, frame.dk, frame.size, this.opts.now());
     ctx.reply(status(frame.id, blob));
   }
 }

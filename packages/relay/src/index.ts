@@ -18,7 +18,8 @@ export type {
   StoreCounts,
   StoredMessage,
 } from './queue-store.ts';
-export { BlobStore, BLOB_DATABASE_FILE, BLOB_FOLDER } from './stores/sqlite/blob-store.ts';
-export type { BlobRecord, BlobStoreOptions } from './stores/sqlite/blob-store.ts';
+export { SqliteBlobStore, BLOB_DATABASE_FILE, BLOB_FOLDER } from './stores/sqlite/blob-store.ts';
+export type { BlobStoreOptions } from './stores/sqlite/blob-store.ts';
+export type { BlobRecord, BlobStore, BlobStoreKind } from './blob-store.ts';
 export { checkTurnConfig, readTurnSecret, turnCredentials, DEFAULT_TURN_TTL_SECONDS } from './turn.ts';
 export type { TurnConfig } from './turn.ts';

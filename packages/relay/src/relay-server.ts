@@ -29,7 +29,8 @@ import { BlobCommandHandler } from './blob-commands.ts';
 import { LocalBus, checkBusUrl } from './bus/bus.ts';
 import type { RelayBus } from './bus/bus.ts';
 import { ClusterDelivery } from './bus/cluster.ts';
-import { BlobStore } from './stores/sqlite/blob-store.ts';
+import type { BlobStore } from './blob-store.ts';
+import { SqliteBlobStore } from './stores/sqlite/blob-store.ts';
 import { CardCommandHandler } from './card-commands.ts';
 import type { CardRecords } from './card-records.ts';
 import { CardStore } from './stores/sqlite/card-store.ts';
@@ -109,6 +110,12 @@ export interface RelayOptions {
    * with other relay processes (decision 0047); without it, SQLite in `dataDir`.
    */
   store?: string;
+  /**
+   * With `store` (decision 0048): where blobs go, `'postgres'` (bytea chunks, the default with
+   * `store`) or a folder every process shares (e.g. an NFS mount) for the chunks, the metadata
+   * in PostgreSQL either way. Without `store`, blobs stay in `dataDir`; a `blobs` then is a UsageError.
+   */
+  blobs?: string;
   /** With `store`: the file of the 32-byte secret the relay key is sealed under in the store. */
   keySecret?: string;
   /**
@@ -177,6 +184,17 @@ export interface Relay {
   stats(): RelayStats;
 }
 
+/** `blobs` only with a PostgreSQL `store`: `'postgres'` or a folder's path. */
+function checkBlobsOption(opts: RelayOptions): void {
+  if (opts.blobs === undefined) return;
+  if (opts.store === undefined)
+    throw new UsageError(
+      '--blobs goes with --store postgres://… (without it, blobs stay in the data folder)',
+    );
+  if (opts.blobs === '')
+    throw new UsageError('--blobs takes postgres or a folder shared by every relay process');
+}
+
 export async function startRelay(opts: RelayOptions): Promise<Relay> {
   opts.signal?.throwIfAborted();
   if (opts.bus !== undefined) {
@@ -196,6 +214,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const processId = toHex(rng.bytes(8));
   const processName = opts.processName ?? `${hostname()}:${process.pid}`;
 
+  checkBlobsOption(opts);
   // A PostgreSQL store is reached (and its secret read) before anything is created: a wrong
   // URL or secret fails here with a typed error (decision 0047).
   const secret = opts.store === undefined ? undefined : readStoreSecret(opts);
@@ -234,14 +253,22 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const lists = stores.lists;
   let blobStore: BlobStore;
   try {
-    blobStore = new BlobStore({
-      dataDir: opts.dataDir,
+    const blobLimits = {
       maxBlobBytes: limits.maxBlobBytes,
       maxTotalBytes: limits.maxBlobTotalBytes,
       uploadTtlMs: limits.blobUploadTtlMs,
       blobTtlMs: limits.blobTtlMs,
-      ...(opts.small ? { cacheKiB: SMALL_BLOB_CACHE_KIB } : {}),
-    });
+    };
+    blobStore = pg
+      ? await pg.blobs({
+          ...blobLimits,
+          ...(opts.blobs !== undefined && opts.blobs !== 'postgres' ? { folder: opts.blobs } : {}),
+        })
+      : new SqliteBlobStore({
+          ...blobLimits,
+          dataDir: opts.dataDir,
+          ...(opts.small ? { cacheKiB: SMALL_BLOB_CACHE_KIB } : {}),
+        });
   } catch (error) {
     await stores.close();
     throw error;
@@ -252,8 +279,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       ? await pg.cards(limits.maxCardRecords)
       : new CardStore(opts.dataDir, limits.maxCardRecords);
   } catch (error) {
-    await stores.close();
     await blobStore.close();
+    await stores.close();
     throw error;
   }
   const storage = new StorageBudget(
@@ -426,6 +453,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         users: connections.size,
         queues: store.counts().queues,
         store: stores.kind,
+        blobs: blobStore.kind,
         turn: opts.turn !== undefined,
         process: { id: processId, name: processName },
         bus: bus.status(),
@@ -489,8 +517,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   } catch (cause) {
     mesh.close();
     await bus.close();
-    await stores.close();
     await blobStore.close();
+    await stores.close();
     await cardStore.close();
     throw new TransportError(`cannot listen on ${host}:${opts.port ?? 0}`, { cause });
   }
@@ -499,8 +527,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     server.close();
     mesh.close();
     await bus.close();
-    await stores.close();
     await blobStore.close();
+    await stores.close();
     await cardStore.close();
     throw new TransportError('server has no TCP address');
   }
@@ -567,8 +595,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       await serverClosed;
       await store.flush();
       await bus.close();
-      await stores.close();
       await blobStore.close();
+      await stores.close();
       await cardStore.close();
       log('relay closed');
     })();

@@ -84,6 +84,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     config: { type: 'string' },
     store: { type: 'string' },
     'key-secret': { type: 'string' },
+    blobs: { type: 'string' },
   });
   // The config file's settings, under the command line's.
   const configFile = str(values, 'config');
@@ -97,6 +98,11 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     );
   if ((store !== undefined) !== (keySecret !== undefined))
     throw new UsageError('--store and --key-secret go together');
+  const blobsFlag = str(values, 'blobs');
+  if (blobsFlag !== undefined && store === undefined)
+    throw new UsageError('--blobs goes with --store postgres://… (without it, blobs stay in --data)');
+  if (blobsFlag === '') throw new UsageError('--blobs takes postgres or a folder every relay process shares');
+  const blobs = blobsFlag === undefined || blobsFlag === 'postgres' ? blobsFlag : resolve(blobsFlag);
   const turnUrls = (values.turn as unknown as string[] | undefined) ?? [];
   const turnSecretFile = str(values, 'turn-secret');
   if (turnUrls.length > 0 !== (turnSecretFile !== undefined)) throw fault(UsageError, 'relay.turnPair');
@@ -133,6 +139,7 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
     ...(str(values, 'bus') ? { bus: str(values, 'bus')! } : {}),
     ...(webRoot ? { webRoot } : {}),
     ...(store !== undefined ? { store, keySecret: resolve(keySecret!) } : {}),
+    ...(blobs !== undefined ? { blobs } : {}),
     ...(turnSecretFile ? { turn: { urls: turnUrls, secret: readTurnSecret(resolve(turnSecretFile)) } } : {}),
   });
   const webUrl = webRoot ? `http://${relay.host}:${relay.port}/` : null;
@@ -146,6 +153,8 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       web: webUrl,
       small,
       store: store === undefined ? 'sqlite' : 'postgres',
+      blobs:
+        store === undefined ? 'sqlite' : blobs === undefined || blobs === 'postgres' ? 'postgres' : blobs,
     },
     () => {
       out.line(t('relay.running'));
@@ -159,6 +168,12 @@ export async function relayCommand(argv: string[], makeOut: (json: boolean) => O
       if (str(values, 'bus')) out.line(t('relayRun.bus', { value: new URL(str(values, 'bus')!).host }));
       out.line(t('relayRun.data', { value: dataDir }));
       if (store !== undefined) out.line(t('relayRun.store'));
+      if (store !== undefined)
+        out.line(
+          blobs === undefined || blobs === 'postgres'
+            ? t('relayRun.blobsPostgres')
+            : t('relayRun.blobsFolder', { value: blobs }),
+        );
       if (small) out.line(t('relayRun.small'));
       out.line('');
       out.line(t('relay.start'));

@@ -7,7 +7,7 @@
 export const EN = {
   'help.relay': `parus relay [--host H] [--port N] [--public-host NAME] [--data DIR] [--web DIR] [--small]
              [--limit NAME=VALUE]... [--join ADDRESS]... [--note TEXT]
-             [--turn URL... --turn-secret FILE] [--store postgres://USER@HOST:PORT/DB --key-secret FILE]
+             [--turn URL... --turn-secret FILE] [--store postgres://USER@HOST:PORT/DB --key-secret FILE [--blobs postgres|DIR]]
   Runs a relay: a WebSocket endpoint that holds encrypted queues (default 127.0.0.1:7400, data in ./.parus/relay),
   serving the web client (the built packages/web, or --web DIR). --limit sets one of the relay's limits, e.g.
   --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256 (names and defaults: the user guide).
@@ -18,6 +18,8 @@ export const EN = {
   --store keeps queues, messages and fan-out lists in PostgreSQL instead of SQLite in --data, so several relay
   processes behind one address share them; --key-secret FILE (32 bytes or 64 hex digits, mode 600) seals the
   relay key they share in that database (see the user guide, "Running several relay processes").
+  --blobs (with --store): where file chunks go: postgres (bytea rows, the default) or DIR, a folder every
+  relay process mounts (e.g. NFS); blob metadata and the blob budget are in PostgreSQL either way.
 parus relay status [ADDRESS]
   Prints a relay's status: its links, the relays it knows, routes, users and queues (default 127.0.0.1:7400).
 parus relay add ADDRESS                  receive on a second relay too (failover): contacts are told`,
@@ -396,6 +398,8 @@ Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 
   'relayRun.turn': '  turn:    {value}',
   'relayRun.bus': '  bus:     redis {value}',
   'relayRun.store': '  store:   postgres (shared with the other relay processes on it)',
+  'relayRun.blobsPostgres': '  blobs:   postgres',
+  'relayRun.blobsFolder': '  blobs:   {value} (shared folder)',
   'relayRun.data': '  data:    {value}',
   'relayRun.small': '  profile: small (lower limits and caches, for a board with 512 MB)',
   'relayStatus.relay': 'relay:     {value}',

@@ -4,7 +4,7 @@ import type { MessageKey } from './en.ts';
 export const ZH_TW: Record<MessageKey, string> = {
   'help.relay': `parus relay [--host H] [--port N] [--public-host NAME] [--data DIR] [--web DIR] [--small]
              [--limit NAME=VALUE]... [--join ADDRESS]... [--note TEXT]
-             [--turn URL... --turn-secret FILE] [--store postgres://USER@HOST:PORT/DB --key-secret FILE]
+             [--turn URL... --turn-secret FILE] [--store postgres://USER@HOST:PORT/DB --key-secret FILE [--blobs postgres|DIR]]
   執行一個中繼站：保存加密佇列的 WebSocket 端點（預設 127.0.0.1:7400，資料在 ./.parus/relay），
   並提供網頁版（已建置的 packages/web，或 --web DIR）。--limit 設定中繼站的一項上限，例如
   --limit maxStoredBytes=50e9 --limit maxConnectionsPerAddress=256（名稱與預設值見使用說明）。
@@ -15,6 +15,8 @@ export const ZH_TW: Record<MessageKey, string> = {
   --store 把佇列、訊息與群發名單存在 PostgreSQL，而不是 --data 裡的 SQLite，讓同一個位址後面的多個
   中繼站行程共用；--key-secret 檔案（32 位元組或 64 個十六進位字元，權限 600）加密它們在該資料庫裡
   共用的中繼站金鑰（見使用說明「執行多個中繼站行程」）。
+  --blobs（搭配 --store）：檔案區塊放在哪裡：postgres（bytea 資料列，預設）或 DIR，每個中繼站行程都
+  掛載的共用資料夾（例如 NFS）；檔案的中繼資料與總容量上限一律在 PostgreSQL。
 parus relay status [ADDRESS]
   顯示中繼站的狀態：連線、已知的中繼站、路由、使用者與佇列（預設 127.0.0.1:7400）。
 parus relay add ADDRESS                  也在第二個中繼站收訊息（備援），並通知聯絡人`,
@@ -384,6 +386,8 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'relayRun.turn': '  TURN：    {value}',
   'relayRun.bus': '  匯流排：  redis {value}',
   'relayRun.store': '  儲存：    postgres（與其他使用它的中繼站程序共用）',
+  'relayRun.blobsPostgres': '  檔案：    postgres',
+  'relayRun.blobsFolder': '  檔案：    {value}（共用資料夾）',
   'relayRun.data': '  資料：    {value}',
   'relayRun.small': '  設定檔：  small（較低的限制與快取，適合 512 MB 的開發板）',
   'relayStatus.relay': '中繼站：  {value}',

@@ -9,6 +9,8 @@ import type { FanoutStore, FanoutStoreOptions } from '../fanout-store.ts';
 import type { QueueStore } from '../queue-store.ts';
 import type { ServerKeys } from '../server-keys.ts';
 import { PgDatabase } from './postgres/pg-database.ts';
+import { PostgresBlobStore } from './postgres/postgres-blob-store.ts';
+import type { PostgresBlobStoreOptions } from './postgres/postgres-blob-store.ts';
 import { PostgresCardStore } from './postgres/postgres-card-store.ts';
 import { PostgresFanoutStore } from './postgres/postgres-fanout-store.ts';
 import { PostgresQueueStore } from './postgres/postgres-queue-store.ts';
@@ -66,6 +68,11 @@ export class PostgresBackend {
   /** Card records in the shared database (short links open through any process). */
   cards(maxRecords: number): Promise<PostgresCardStore> {
     return PostgresCardStore.open(this.db, maxRecords);
+  }
+
+  /** Blobs in the shared database: chunks as bytea rows, or as files in `folder` (decision 0048). */
+  blobs(opts: Omit<PostgresBlobStoreOptions, 'db'>): Promise<PostgresBlobStore> {
+    return PostgresBlobStore.open({ ...opts, db: this.db });
   }
 
   keys(secret: Uint8Array, rng: Random, log?: (line: string) => void): Promise<ServerKeys> {

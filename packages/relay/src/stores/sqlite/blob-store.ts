@@ -28,23 +28,11 @@ import {
   equalBytes,
   toHex,
 } from '@parus/core';
+import type { BlobRecord, BlobStore } from '../../blob-store.ts';
 import { makePrivateFolder, preparePrivateDatabase } from '../../private-files.ts';
 
 export const BLOB_DATABASE_FILE = 'blobs.sqlite';
 export const BLOB_FOLDER = 'blobs';
-
-export interface BlobRecord {
-  bid: Uint8Array;
-  /** X25519 keys that authenticate uploads (uk) and downloads (dk). */
-  uk: Uint8Array;
-  dk: Uint8Array;
-  size: number;
-  /** Chunks stored, in order from 0. */
-  have: number;
-  done: boolean;
-  created: number;
-  expires: number;
-}
 
 export interface BlobStoreOptions {
   dataDir: string;
@@ -101,7 +89,8 @@ function toRecord(r: BlobRow): BlobRecord {
 /** How much of a file the hash reads at a time. */
 const HASH_READ_BYTES = 1024 * 1024;
 
-export class BlobStore {
+export class SqliteBlobStore implements BlobStore {
+  readonly kind = 'sqlite' as const;
   /** Blobs stored (finished or not). */
   count: number;
   private readonly db: Database.Database;
