@@ -400,6 +400,9 @@ export class Account {
       answerRoomDoor: (link, group, request) => this.setup.answerCard(link, { peer: group, room: request }),
       makeContactCard: async () => (await this.setup.makeCard({ oneTime: true })).card,
       acceptContactCard: (link, alias) => this.acceptInvite(link, alias === undefined ? {} : { alias }),
+      syncOps: (bodies) => this.own.syncOps(bodies),
+      ownRead: (group) => this.own.readUpTo(group),
+      ownDeleted: (group, id, lamport) => this.own.deletedHere(group, id, lamport),
     };
   }
 

@@ -120,6 +120,7 @@ export type OwnContext = Pick<
   | 'messageInfo'
   | 'kickFlush'
   | 'info'
+  | 'groups'
 >;
 
 /** A message deleted for me: the record stays (the DAG needs it), its contents and envelope go. */
@@ -499,6 +500,18 @@ export class OwnDevices implements OwnSessionHooks {
       case 'del':
       case 'clear':
       case 'read': {
+        if (this.ctx.groups.holds(op.conv)) {
+          // A group of mine (decision 0054): as the merged state has it.
+          const s = this.state;
+          await this.ctx.groups.ownConversation(
+            op.conv,
+            s.read.get(toHex(op.conv)) ?? -1,
+            (id, lamport) => syncDeleted(s, op.conv, id, lamport),
+            ops,
+            after,
+          );
+          return;
+        }
         const c = this.contactByConv(op.conv);
         if (c) await this.applyToConversation(c, ops, after);
         return;
@@ -517,6 +530,9 @@ export class OwnDevices implements OwnSessionHooks {
         return;
       case 'contact':
         await this.keepContact(op.contact, ops);
+        return;
+      case 'group':
+        await this.ctx.groups.ownGroup(op, ops, after);
         return;
       default:
         return; // mutes and pins live in the state only
@@ -574,6 +590,11 @@ export class OwnDevices implements OwnSessionHooks {
     after: Array<() => void>,
   ): Promise<void> {
     const env = decodeEnvelope(bytes);
+    if (this.ctx.groups.holds(env.conv)) {
+      // A group message (decision 0054): signed by my member key there, not by a device key.
+      await this.ctx.groups.ownSent(env, syncDeleted(this.state, env.conv, env.id, env.lamport), ops, after);
+      return;
+    }
     if (!log.devices.some((d) => equalBytes(d.sign, env.device)))
       throw new VerificationError('a sent copy not written by a device of this account');
     if (!SHOWN_KINDS.has(env.kind) && env.kind !== 'unsend')
@@ -644,6 +665,11 @@ export class OwnDevices implements OwnSessionHooks {
     }
     if (ops.length) await this.ctx.store.batch(ops);
     for (const f of after) f();
+  }
+
+  /** Whether some device of mine deleted message `id` (at `lamport`) of conversation or group `conv`. */
+  deletedHere(conv: Uint8Array, id: Uint8Array, lamport: number): boolean {
+    return syncDeleted(this.state, conv, id, lamport);
   }
 
   /** The clock a conversation was read up to on some device of mine. */

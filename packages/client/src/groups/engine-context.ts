@@ -15,6 +15,7 @@ import {
   type Random,
   type RendezvousCard,
   type SignKeyPair,
+  type SyncOpBody,
 } from '@parus/core';
 import type { ContactInfo, MessageInfo } from '../public-shapes.ts';
 import type { ContactRecord } from '../records.ts';
@@ -152,6 +153,15 @@ export interface GroupHost {
   makeContactCard(): Promise<RendezvousCard>;
   /** Answers a contact card as an ordinary contact. */
   acceptContactCard(link: string, alias?: string): Promise<ContactInfo>;
+  /**
+   * Sync operations to my other devices (decision 0054: sent copies, reads, deletes, my state
+   * events and member keys), as store operations for this batch (under the lock).
+   */
+  syncOps(bodies: readonly SyncOpBody[]): Promise<StoreOp[]>;
+  /** The clock another device of mine read group `group` up to, if one did. */
+  ownRead(group: Uint8Array): number | undefined;
+  /** Whether another device of mine deleted message `id` (at `lamport`) of group `group` for me. */
+  ownDeleted(group: Uint8Array, id: Uint8Array, lamport: number): boolean;
 }
 
 /** A group as the engine holds it: its record, its events, and the state they resolve to (once asked). */
@@ -165,6 +175,8 @@ export interface Loaded {
 export interface Tx {
   ops: StoreOp[];
   after: Array<() => void>;
+  /** Events I signed in this change, by group (hex): my other devices get them (decision 0054). */
+  mine?: Map<string, GroupEvent[]>;
 }
 
 export function has(list: readonly Uint8Array[], key: Uint8Array): boolean {
