@@ -111,9 +111,11 @@ describe('my group messages on my other devices', () => {
     const hello = await bob.groups.send(g, 'hello both');
     await until(
       all,
-      async () => (await count(laptop, g, 'in:hello both')) === 1 && (await count(phone, g, 'in:hello both')) === 1,
+      async () =>
+        (await count(laptop, g, 'in:hello both')) === 1 && (await count(phone, g, 'in:hello both')) === 1,
     );
-    const statusOf = async (a: Account, id: string) => (await a.groups.history(g)).find((m) => m.id === id)?.status;
+    const statusOf = async (a: Account, id: string) =>
+      (await a.groups.history(g)).find((m) => m.id === id)?.status;
     expect(await statusOf(laptop, hello.id)).toBe('received');
     expect(await phone.groups.markRead(g)).toBe(1);
     await until(all, async () => (await statusOf(laptop, hello.id)) === 'read');
@@ -169,10 +171,12 @@ describe('a rekey reaches my other devices', () => {
     await until(live, () => myKey(phone, g) === newKey);
     await settle(live);
     await phone.groups.send(g, 'the phone after the rekey');
-    await until(live, async () =>
-      [bob, carol].every(
-        (a) => a.groups.members(g).length === 3 && a.groups.members(g).some((m) => m.key === newKey),
-      ) && (await count(carol, g, 'in:the phone after the rekey')) === 1,
+    await until(
+      live,
+      async () =>
+        [bob, carol].every(
+          (a) => a.groups.members(g).length === 3 && a.groups.members(g).some((m) => m.key === newKey),
+        ) && (await count(carol, g, 'in:the phone after the rekey')) === 1,
     );
     await bob.groups.send(g, 'after the revocation');
     await until(
@@ -203,7 +207,12 @@ describe('own-device group sync: refusals change nothing', () => {
     const halves = new Uint8Array(64);
     halves.set(signKeyPairFromSeed(new Uint8Array(32).fill(1)).secretKey.subarray(0, 32));
     halves.set(other.publicKey, 32);
-    const op = (key: Uint8Array): Extract<SyncOp, { t: 'group' }> => ({ ...stamp, t: 'group', g: fromHex(g), key });
+    const op = (key: Uint8Array): Extract<SyncOp, { t: 'group' }> => ({
+      ...stamp,
+      t: 'group',
+      g: fromHex(g),
+      key,
+    });
     await expect(laptop.groups.ownGroup(op(halves), ops, after)).rejects.toThrow(VerificationError);
     await expect(laptop.groups.ownGroup(op(other.secretKey), ops, after)).rejects.toThrow(ProtocolError);
     // A "sent copy" of mine signed by a key that is not mine in this group.

@@ -220,9 +220,7 @@ export class GroupMessaging {
       if (!m || m.gone) throw new NotFoundError('no such message in this group');
       this.messages.put(tx, l, goneRecord(m));
       // Deleted on my other devices too (decision 0054).
-      tx.ops.push(
-        ...(await this.ctx.host.syncOps([{ t: 'del', conv: l.rec.id, id: m.id, at: m.lamport }])),
-      );
+      tx.ops.push(...(await this.ctx.host.syncOps([{ t: 'del', conv: l.rec.id, id: m.id, at: m.lamport }])));
       tx.after.push(() => this.ctx.host.emit({ group: hex(l.rec.id), change: 'messages' }));
     });
   }
@@ -445,7 +443,8 @@ export class GroupMessaging {
       checkReceiveRate(this.ctx.host.roomLimits, index.timesOf(from), from, env.ts, now);
     let record = incomingRecord(env, from, body, now);
     // Read or deleted already on another device of mine (decision 0054).
-    if (env.lamport <= (this.ctx.host.ownRead(l.rec.id) ?? -1)) record = { ...record, readByMe: true, shown: true };
+    if (env.lamport <= (this.ctx.host.ownRead(l.rec.id) ?? -1))
+      record = { ...record, readByMe: true, shown: true };
     if (this.ctx.host.ownDeleted(l.rec.id, env.id, env.lamport)) record = goneRecord(record);
     // Seed 003 anti-backdating: a message claiming a place others superseded long ago is
     // placed where it arrived and marked.

@@ -36,7 +36,10 @@ import { GC, decodeGroupMessage, type GroupMessageRecord } from './group-records
 import { GroupMessageStore } from './message-store.ts';
 
 /** What own-device sync uses of the engine. */
-export type OwnGroupContext = Pick<GroupContext, 'host' | 'groups' | 'state' | 'me' | 'snapshot' | 'putRec' | 'addEvents'>;
+export type OwnGroupContext = Pick<
+  GroupContext,
+  'host' | 'groups' | 'state' | 'me' | 'snapshot' | 'putRec' | 'addEvents'
+>;
 
 /** How far back a sent copy's key may be one of mine (rekeys in a row). */
 const MAX_KEY_HISTORY = 64;
@@ -62,7 +65,12 @@ export class OwnGroupSync {
   }
 
   /** Runs `fn` on the caller's batch; a refusal takes back what it wrote and the view it changed. */
-  private async within(g: Uint8Array, ops: StoreOp[], after: Array<() => void>, fn: (tx: Tx) => Promise<void>) {
+  private async within(
+    g: Uint8Array,
+    ops: StoreOp[],
+    after: Array<() => void>,
+    fn: (tx: Tx) => Promise<void>,
+  ) {
     const restore = this.ctx.snapshot(hex(g));
     const mark = ops.length;
     const marked = after.length;
@@ -153,11 +161,7 @@ export class OwnGroupSync {
   }
 
   /** State events I signed on another device, and my new member key after a rekey there. */
-  async group(
-    op: Extract<SyncOp, { t: 'group' }>,
-    ops: StoreOp[],
-    after: Array<() => void>,
-  ): Promise<void> {
+  async group(op: Extract<SyncOp, { t: 'group' }>, ops: StoreOp[], after: Array<() => void>): Promise<void> {
     const l = this.ctx.groups.get(hex(op.g));
     if (!l) return;
     await this.within(l.rec.id, ops, after, async (tx) => {
