@@ -413,6 +413,10 @@ export class OwnDevices implements OwnSessionHooks {
    */
   async syncOps(bodies: readonly SyncOpBody[]): Promise<StoreOp[]> {
     if (bodies.length === 0) return [];
+    // Sent copies and group events change no merged register: without a session they go nowhere
+    // and leave nothing to write (a device linked later starts from the snapshot).
+    const sessions = this.sessions();
+    if (sessions.length === 0 && bodies.every((b) => b.t === 'sent' || b.t === 'group')) return [];
     let state = this.state;
     const ops: SyncOp[] = [];
     for (const body of bodies) {
@@ -422,7 +426,7 @@ export class OwnDevices implements OwnSessionHooks {
     }
     this.state = state;
     const out: StoreOp[] = [{ type: 'put', collection: SYNC, key: 'state', value: encodeSyncState(state) }];
-    for (const c of this.sessions())
+    for (const c of sessions)
       for (let i = 0; i < ops.length; i += MAX_SYNC_OPS)
         out.push(this.syncEntry(c, ops.slice(i, i + MAX_SYNC_OPS)));
     return out;
