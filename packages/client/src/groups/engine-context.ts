@@ -158,6 +158,8 @@ export interface GroupHost {
    * events and member keys), as store operations for this batch (under the lock).
    */
   syncOps(bodies: readonly SyncOpBody[]): Promise<StoreOp[]>;
+  /** Whether this device has a session with another device of mine (sent copies go nowhere without). */
+  ownDevices(): boolean;
   /** The clock another device of mine read group `group` up to, if one did. */
   ownRead(group: Uint8Array): number | undefined;
   /** Whether another device of mine deleted message `id` (at `lamport`) of group `group` for me. */

@@ -431,7 +431,7 @@ export class GroupEngine {
       let r: T;
       try {
         r = await fn(tx);
-        tx.ops.push(...(await this.mineToOwnDevices(tx)));
+        if (tx.mine?.size) tx.ops.push(...(await this.mineToOwnDevices(tx)));
         if (tx.ops.length) await this.host.store.batch(tx.ops);
       } catch (e) {
         restore();
@@ -562,7 +562,8 @@ export class GroupEngine {
     if (fresh.length === 0) return [];
     const me = this.me(l).publicKey;
     const mine = fresh.filter((e) => equalBytes(e.author, me));
-    if (mine.length) {
+    // Only when I have other devices: a change of a single-device account stays as it was.
+    if (mine.length && this.host.ownDevices()) {
       tx.mine ??= new Map();
       tx.mine.set(hex(l.rec.id), [...(tx.mine.get(hex(l.rec.id)) ?? []), ...mine]);
     }

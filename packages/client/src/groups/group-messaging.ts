@@ -201,7 +201,8 @@ export class GroupMessaging {
       this.deliverToMembers(tx, l, env.id, enc.message);
       await this.catchUp.oweUnlinked(tx, l, env);
       // My other devices show it as mine (decision 0054).
-      tx.ops.push(...(await this.ctx.host.syncOps([{ t: 'sent', env: encodeEnvelope(env) }])));
+      if (this.ctx.host.ownDevices())
+        tx.ops.push(...(await this.ctx.host.syncOps([{ t: 'sent', env: encodeEnvelope(env) }])));
       if (changed) tx.after.push(() => this.ctx.host.emit({ group: hex(l.rec.id), change: 'messages' }));
       return this.messages.info(l, record);
     });
