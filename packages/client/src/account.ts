@@ -417,6 +417,10 @@ export class Account {
       emitCall: (e) => this.events.emit('groupCall', e),
       makeContactCard: async () => (await this.setup.makeCard({ oneTime: true })).card,
       acceptContactCard: (link, alias) => this.acceptInvite(link, alias === undefined ? {} : { alias }),
+      syncOps: (bodies) => this.own.syncOps(bodies),
+      ownDevices: () => this.own.sessions().length > 0,
+      ownRead: (group) => this.own.readUpTo(group),
+      ownDeleted: (group, id, lamport) => this.own.deletedHere(group, id, lamport),
     };
   }
 

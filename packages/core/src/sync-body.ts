@@ -19,6 +19,9 @@
  *               the sender keys and device sets a device needs to introduce itself (decision 0038)
  *     log     { log: bytes }             the device log (device-log.ts), whole
  *     inbox   { card: bytes }            a device's inbox card (device-inbox-card.ts)
+ *     group   { g: 16, ev?: [bytes], key?: 64, nx?: 80 }   a group of mine (decision 0054): state
+ *               events I signed there (≤ MAX_SYNC_GROUP_EVENTS), and after a rekey my new member
+ *               key (seed ‖ public) with its sealed next seed; at least one of ev and key
  *
  * Strict: every field's type and size, no field an operation does not define, no unknown
  * operation (DecodeError).
@@ -29,9 +32,14 @@ import { MAX_DEVICE_INBOX_CARD_BYTES } from './device-inbox-card.ts';
 import { DEVICE_ID_BYTES, MAX_DEVICE_LOG_OPS, MAX_DEVICE_OP_BYTES } from './device-log.ts';
 import { CONVERSATION_ID_BYTES, ENVELOPE_ID_BYTES, MAX_ENVELOPE_BYTES } from './envelope.ts';
 import { DecodeError, UsageError } from './errors.ts';
+import { GROUP_ID_BYTES, MAX_GROUP_EVENT_BYTES } from './group-event.ts';
 
 /** Operations in one sync message. */
 export const MAX_SYNC_OPS = 64;
+/** Group state events one `group` operation carries. */
+export const MAX_SYNC_GROUP_EVENTS = 16;
+/** A sealed next member seed (client groups/member-rotation.ts: ephemeral key, box, tag). */
+export const SYNC_SEALED_MEMBER_SEED_BYTES = 80;
 /** Pin tags one unpin removes. */
 export const MAX_UNPIN_TAGS = 64;
 export const MAX_SYNC_ALIAS_CHARS = 64;
@@ -81,7 +89,8 @@ export type SyncOpBody =
   | { t: 'alias'; conv: Uint8Array; alias: string }
   | { t: 'contact'; contact: SyncContact }
   | { t: 'log'; log: Uint8Array }
-  | { t: 'inbox'; card: Uint8Array };
+  | { t: 'inbox'; card: Uint8Array }
+  | { t: 'group'; g: Uint8Array; ev?: Uint8Array[]; key?: Uint8Array; nx?: Uint8Array };
 
 export type SyncOp = SyncOpBody & SyncStamp;
 export type SyncOpType = SyncOp['t'];
@@ -99,6 +108,7 @@ const FIELDS: Record<SyncOpType, readonly string[]> = {
   contact: ['contact'],
   log: ['log'],
   inbox: ['card'],
+  group: ['g', 'ev', 'key', 'nx'],
 };
 const CONTACT_FIELDS = [
   'alias',
@@ -172,6 +182,13 @@ function opMap(op: SyncOp): CborMap {
       }
       return { ...m, t: body.t, contact: cm };
     }
+    case 'group': {
+      const gm: CborMap = { ...m, t: body.t, g: body.g };
+      if (body.ev) gm.ev = body.ev;
+      if (body.key) gm.key = body.key;
+      if (body.nx) gm.nx = body.nx;
+      return gm;
+    }
     default:
       return { ...m, ...(body as unknown as CborMap) };
   }
@@ -237,6 +254,21 @@ function readOp(v: CborValue): SyncOp {
       return { ...stamp, t, log: asBytes(m.log, 'device log', { max: MAX_SYNC_LOG_BYTES }) };
     case 'inbox':
       return { ...stamp, t, card: asBytes(m.card, 'inbox card', { max: MAX_DEVICE_INBOX_CARD_BYTES }) };
+    case 'group': {
+      const op: SyncOp = { ...stamp, t, g: asBytes(m.g, 'group id', { len: GROUP_ID_BYTES }) };
+      if (m.ev !== undefined) {
+        op.ev = asArray(m.ev, 'group events', MAX_SYNC_GROUP_EVENTS).map((e) =>
+          asBytes(e, 'group event', { max: MAX_GROUP_EVENT_BYTES }),
+        );
+        if (op.ev.length === 0) throw new DecodeError('an empty list of group events');
+      }
+      if (m.key !== undefined) op.key = asBytes(m.key, 'member key', { len: 64 });
+      if (m.nx !== undefined)
+        op.nx = asBytes(m.nx, 'sealed next member key', { len: SYNC_SEALED_MEMBER_SEED_BYTES });
+      if (!op.ev && !op.key) throw new DecodeError('a group operation with neither events nor key');
+      if (op.nx && !op.key) throw new DecodeError('a next member key without a member key');
+      return op;
+    }
   }
 }
 

@@ -571,6 +571,15 @@ function buildTargets(): void {
     },
     { t: 'log', log: rng.bytes(64), l: 11, d: syncDevice },
     { t: 'inbox', card: rng.bytes(64), l: 12, d: syncDevice },
+    {
+      t: 'group',
+      g: syncConv,
+      ev: [rng.bytes(300)],
+      key: rng.bytes(64),
+      nx: rng.bytes(80),
+      l: 13,
+      d: syncDevice,
+    },
   ];
   bodyTarget(
     'decodeSyncBody',

@@ -147,6 +147,12 @@ describe('web devices and backups with the CLI', () => {
     expect(result.code).toBe(shown);
     expect(result.device.name).toBe('Bob 的瀏覽器');
     expect(result.messages).toBe(2);
+    // The carried chat is in the new browser's chat list, with its last message.
+    await page
+      .getByRole('list', { name: '聊天列表' })
+      .getByRole('button', { name: /carol/ })
+      .filter({ hasText: '第二則' })
+      .waitFor({ timeout: 120_000 });
 
     await openSettings(page, '裝置');
     const rows = await deviceNames(page);

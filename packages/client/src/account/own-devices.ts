@@ -120,6 +120,7 @@ export type OwnContext = Pick<
   | 'messageInfo'
   | 'kickFlush'
   | 'info'
+  | 'groups'
 >;
 
 /** A message deleted for me: the record stays (the DAG needs it), its contents and envelope go. */
@@ -412,6 +413,10 @@ export class OwnDevices implements OwnSessionHooks {
    */
   async syncOps(bodies: readonly SyncOpBody[]): Promise<StoreOp[]> {
     if (bodies.length === 0) return [];
+    // Sent copies and group events change no merged register: without a session they go nowhere
+    // and leave nothing to write (a device linked later starts from the snapshot).
+    const sessions = this.sessions();
+    if (sessions.length === 0 && bodies.every((b) => b.t === 'sent' || b.t === 'group')) return [];
     let state = this.state;
     const ops: SyncOp[] = [];
     for (const body of bodies) {
@@ -421,7 +426,7 @@ export class OwnDevices implements OwnSessionHooks {
     }
     this.state = state;
     const out: StoreOp[] = [{ type: 'put', collection: SYNC, key: 'state', value: encodeSyncState(state) }];
-    for (const c of this.sessions())
+    for (const c of sessions)
       for (let i = 0; i < ops.length; i += MAX_SYNC_OPS)
         out.push(this.syncEntry(c, ops.slice(i, i + MAX_SYNC_OPS)));
     return out;
@@ -499,6 +504,18 @@ export class OwnDevices implements OwnSessionHooks {
       case 'del':
       case 'clear':
       case 'read': {
+        if (this.ctx.groups.holds(op.conv)) {
+          // A group of mine (decision 0054): as the merged state has it.
+          const s = this.state;
+          await this.ctx.groups.ownConversation(
+            op.conv,
+            s.read.get(toHex(op.conv)) ?? -1,
+            (id, lamport) => syncDeleted(s, op.conv, id, lamport),
+            ops,
+            after,
+          );
+          return;
+        }
         const c = this.contactByConv(op.conv);
         if (c) await this.applyToConversation(c, ops, after);
         return;
@@ -527,6 +544,9 @@ export class OwnDevices implements OwnSessionHooks {
         after.push(() => this.ctx.events.emit('chatSettings', which));
         return;
       }
+      case 'group':
+        await this.ctx.groups.ownGroup(op, ops, after);
+        return;
       default:
         return;
     }
@@ -583,6 +603,11 @@ export class OwnDevices implements OwnSessionHooks {
     after: Array<() => void>,
   ): Promise<void> {
     const env = decodeEnvelope(bytes);
+    if (this.ctx.groups.holds(env.conv)) {
+      // A group message (decision 0054): signed by my member key there, not by a device key.
+      await this.ctx.groups.ownSent(env, syncDeleted(this.state, env.conv, env.id, env.lamport), ops, after);
+      return;
+    }
     if (!log.devices.some((d) => equalBytes(d.sign, env.device)))
       throw new VerificationError('a sent copy not written by a device of this account');
     if (!SHOWN_KINDS.has(env.kind) && env.kind !== 'unsend')
@@ -653,6 +678,11 @@ export class OwnDevices implements OwnSessionHooks {
     }
     if (ops.length) await this.ctx.store.batch(ops);
     for (const f of after) f();
+  }
+
+  /** Whether some device of mine deleted message `id` (at `lamport`) of conversation or group `conv`. */
+  deletedHere(conv: Uint8Array, id: Uint8Array, lamport: number): boolean {
+    return syncDeleted(this.state, conv, id, lamport);
   }
 
   /** The clock a conversation was read up to on some device of mine. */

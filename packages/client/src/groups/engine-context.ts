@@ -15,6 +15,7 @@ import {
   type Random,
   type RendezvousCard,
   type SignKeyPair,
+  type SyncOpBody,
 } from '@parus/core';
 import type { ContactInfo, GroupCallEvent, MessageInfo } from '../public-shapes.ts';
 import type { ContactRecord } from '../records.ts';
@@ -160,6 +161,17 @@ export interface GroupHost {
   sendNow(c: ContactRecord, kind: 'gcall', body: CborMap, device?: Uint8Array): Promise<void>;
   /** Group call events for the UI (decision 0053). */
   emitCall(e: GroupCallEvent): void;
+  /**
+   * Sync operations to my other devices (decision 0054: sent copies, reads, deletes, my state
+   * events and member keys), as store operations for this batch (under the lock).
+   */
+  syncOps(bodies: readonly SyncOpBody[]): Promise<StoreOp[]>;
+  /** Whether this device has a session with another device of mine (sent copies go nowhere without). */
+  ownDevices(): boolean;
+  /** The clock another device of mine read group `group` up to, if one did. */
+  ownRead(group: Uint8Array): number | undefined;
+  /** Whether another device of mine deleted message `id` (at `lamport`) of group `group` for me. */
+  ownDeleted(group: Uint8Array, id: Uint8Array, lamport: number): boolean;
 }
 
 /** A group as the engine holds it: its record, its events, and the state they resolve to (once asked). */
@@ -173,6 +185,8 @@ export interface Loaded {
 export interface Tx {
   ops: StoreOp[];
   after: Array<() => void>;
+  /** Events I signed in this change, by group (hex): my other devices get them (decision 0054). */
+  mine?: Map<string, GroupEvent[]>;
 }
 
 export function has(list: readonly Uint8Array[], key: Uint8Array): boolean {

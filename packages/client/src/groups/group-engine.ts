@@ -61,6 +61,10 @@ import {
   type SignKeyPair,
   nameFault,
   type FileBody,
+  MAX_SYNC_GROUP_EVENTS,
+  type Envelope,
+  type SyncOp,
+  type SyncOpBody,
 } from '@parus/core';
 import type { ContactInfo, MessageInfo } from '../public-shapes.ts';
 import type { ContactRecord, InviteRecord } from '../records.ts';
@@ -99,6 +103,7 @@ import { MAX_EVENTS_PER_PAYLOAD, bindMessage, encodeGroupPayload, type GroupPayl
 import { linkIndex } from './link-index.ts';
 import { openMemberSeed, sealMemberSeed } from './member-rotation.ts';
 import { MessageCatchUp } from './message-catch-up.ts';
+import { OwnGroupSync } from './own-group-sync.ts';
 import { upgradeReceiptOps } from './message-receipts.ts';
 import { GroupMessageStore } from './message-store.ts';
 import type { RoomRefusal } from './room-refusal.ts';
@@ -142,6 +147,7 @@ export class GroupEngine {
   private readonly receiver: GroupReceiver;
   /** Small group calls' signalling (group-call-signalling.ts, decision 0053). */
   readonly calls: GroupCallSignalling;
+  private readonly own: OwnGroupSync;
 
   constructor(private readonly host: GroupHost) {
     // The parts see the engine through these (each through its own Pick of them).
@@ -186,6 +192,7 @@ export class GroupEngine {
       chats: this.chats,
       rooms: this.rooms,
     });
+    this.own = new OwnGroupSync(ctx, this.messages);
   }
 
   async load(): Promise<void> {
@@ -428,6 +435,7 @@ export class GroupEngine {
       let r: T;
       try {
         r = await fn(tx);
+        if (tx.mine?.size) tx.ops.push(...(await this.mineToOwnDevices(tx)));
         if (tx.ops.length) await this.host.store.batch(tx.ops);
       } catch (e) {
         restore();
@@ -439,6 +447,18 @@ export class GroupEngine {
     this.host.kick();
     this.scheduleMaintain();
     return result;
+  }
+
+  /** The events I signed in a change, for my other devices (decision 0054). */
+  private async mineToOwnDevices(tx: Tx): Promise<StoreOp[]> {
+    if (!tx.mine?.size) return [];
+    const bodies: SyncOpBody[] = [];
+    for (const [g, events] of tx.mine) {
+      const bytes = events.map(encodeGroupEvent);
+      for (let i = 0; i < bytes.length; i += MAX_SYNC_GROUP_EVENTS)
+        bodies.push({ t: 'group', g: fromHex(g), ev: bytes.slice(i, i + MAX_SYNC_GROUP_EVENTS) });
+    }
+    return this.host.syncOps(bodies);
   }
 
   private putRec(tx: Tx, l: Loaded, rec: GroupRecord): void {
@@ -544,6 +564,13 @@ export class GroupEngine {
       fresh.push(e);
     }
     if (fresh.length === 0) return [];
+    const me = this.me(l).publicKey;
+    const mine = fresh.filter((e) => equalBytes(e.author, me));
+    // Only when I have other devices: a change of a single-device account stays as it was.
+    if (mine.length && this.host.ownDevices()) {
+      tx.mine ??= new Map();
+      tx.mine.set(hex(l.rec.id), [...(tx.mine.get(hex(l.rec.id)) ?? []), ...mine]);
+    }
     const before = l.events.size ? this.state(l) : undefined;
     // Copied, not changed in place: a snapshot (change, receive) holds the map it saw.
     l.events = new Map(l.events);
@@ -1035,6 +1062,34 @@ export class GroupEngine {
     return this.receiver.receive(c, body, ops, after);
   }
 
+  // ---- My other devices (own-group-sync.ts, decision 0054) --------------------------------------
+
+  /** Whether `id` names a group this device holds (own-device sync routes group operations here). */
+  holds(id: Uint8Array): boolean {
+    return this.own.has(id);
+  }
+
+  /** A copy of a group message another device of mine sent (under the lock, into `ops`). */
+  ownSent(env: Envelope, deleted: boolean, ops: StoreOp[], after: Array<() => void>): Promise<void> {
+    return this.own.sent(env, deleted, ops, after);
+  }
+
+  /** Reads and deletes another device of mine made in group `g` (under the lock, into `ops`). */
+  ownConversation(
+    g: Uint8Array,
+    read: number,
+    deleted: (id: Uint8Array, lamport: number) => boolean,
+    ops: StoreOp[],
+    after: Array<() => void>,
+  ): Promise<void> {
+    return this.own.conversation(g, read, deleted, ops, after);
+  }
+
+  /** My state events and member key from another device of mine (under the lock, into `ops`). */
+  ownGroup(op: Extract<SyncOp, { t: 'group' }>, ops: StoreOp[], after: Array<() => void>): Promise<void> {
+    return this.own.group(op, ops, after);
+  }
+
   /** Hidden peer sessions bind themselves to my member key in their first message. */
   async peerSessionOps(c: ContactRecord): Promise<StoreOp[]> {
     const l = c.peer ? this.groups.get(hex(c.peer)) : undefined;
@@ -1309,6 +1364,18 @@ export class GroupEngine {
         });
         this.addEvents(tx, current, [e]);
         this.spread(tx, current, [e]);
+        // My other devices take the new key too, so they still write for me here (decision 0054).
+        tx.ops.push(
+          ...(await this.host.syncOps([
+            {
+              t: 'group',
+              g: current.rec.id,
+              ev: [encodeGroupEvent(e)],
+              key: nextKey.secretKey,
+              nx: following.sealed,
+            },
+          ])),
+        );
         tx.after.push(() => this.host.emit({ group: hex(current.rec.id), change: 'state' }));
         n++;
       });

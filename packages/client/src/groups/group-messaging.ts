@@ -67,6 +67,7 @@ import {
   receiptLevel,
   receiptOp,
 } from './message-receipts.ts';
+import { goneRecord } from './own-group-sync.ts';
 import { GroupMessageStore, incomingRecord } from './message-store.ts';
 import { decodeGroupBody, encodeGroupBody, type GroupBody } from './group-body.ts';
 
@@ -195,6 +196,9 @@ export class GroupMessaging {
       tx.ops.push(...(await this.catchUp.keepHistory(l, env)));
       this.deliverToMembers(tx, l, env.id, enc.message);
       await this.catchUp.oweUnlinked(tx, l, env);
+      // My other devices show it as mine (decision 0054).
+      if (this.ctx.host.ownDevices())
+        tx.ops.push(...(await this.ctx.host.syncOps([{ t: 'sent', env: encodeEnvelope(env) }])));
       if (changed) tx.after.push(() => this.ctx.host.emit({ group: hex(l.rec.id), change: 'messages' }));
       return this.messages.info(l, record);
     });
@@ -239,9 +243,9 @@ export class GroupMessaging {
       const raw = await this.ctx.host.store.get(GC.messages(l.rec.id), hex(id));
       const m = raw && decodeGroupMessage(raw);
       if (!m || m.gone) throw new NotFoundError('no such message in this group');
-      const gone: GroupMessageRecord = { ...m, text: '', gone: true };
-      for (const k of ['sticker', 'file', 'replyTo', 'rx'] as const) delete gone[k];
-      this.messages.put(tx, l, gone);
+      this.messages.put(tx, l, goneRecord(m));
+      // Deleted on my other devices too (decision 0054).
+      tx.ops.push(...(await this.ctx.host.syncOps([{ t: 'del', conv: l.rec.id, id: m.id, at: m.lamport }])));
       tx.after.push(() => this.ctx.host.emit({ group: hex(l.rec.id), change: 'messages' }));
     });
   }
@@ -317,6 +321,13 @@ export class GroupMessaging {
         list.push(m.id);
         byAuthor.set(hex(m.author), list);
       }
+      // 已讀 on my other devices (decision 0054).
+      if (unread.length)
+        tx.ops.push(
+          ...(await this.ctx.host.syncOps([
+            { t: 'read', conv: l.rec.id, upto: Math.max(...unread.map((m) => m.lamport)) },
+          ])),
+        );
       for (const [author, ids] of byAuthor) {
         const c = this.ctx.linkOf(l, fromHex(author));
         if (!c) continue;
@@ -455,7 +466,11 @@ export class GroupMessaging {
     // Public rooms: a member sending beyond the room's rate is not shown (room-limits.ts).
     if (st.settings.public)
       checkReceiveRate(this.ctx.host.roomLimits, index.timesOf(from), from, env.ts, now);
-    const record = incomingRecord(env, from, body, now);
+    let record = incomingRecord(env, from, body, now);
+    // Read or deleted already on another device of mine (decision 0054).
+    if (env.lamport <= (this.ctx.host.ownRead(l.rec.id) ?? -1))
+      record = { ...record, readByMe: true, shown: true };
+    if (this.ctx.host.ownDeleted(l.rec.id, env.id, env.lamport)) record = goneRecord(record);
     // Seed 003 anti-backdating: a message claiming a place others superseded long ago is
     // placed where it arrived and marked.
     if (index.backdated(env.parents, now, BACKDATE_WINDOW_MS)) record.place = index.nextPlaced();

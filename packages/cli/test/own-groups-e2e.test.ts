@@ -1,0 +1,86 @@
+// My groups on two devices end to end (decision 0054): the real `parus` binary and a real relay
+// process on loopback. Alice and Bob are in a group; Alice restores her backup in a second home;
+// a group message sent on either of Alice's devices shows on the other as hers, once, Bob's
+// reaches both once, and a topic set on the phone shows on the laptop.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cliWorld } from './support/cli-world.ts';
+
+const { json, relayAddress } = cliWorld('own-groups-e2e');
+const dir = mkdtempSync(join(tmpdir(), 'parus-own-groups-e2e-'));
+const backup = join(dir, 'alice.parusbak');
+const phone = join(dir, 'phone');
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Message {
+  id: string;
+  dir: string;
+  text: string;
+  group?: string;
+}
+
+let id = '';
+
+/** Everyone reads, a few rounds (each `read` sends what waits and takes what came). */
+async function rounds(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await json('alice', ['read']);
+    await json('bob', ['read']);
+    await json('alice', ['read', '--home', phone]);
+  }
+}
+
+const history = async (args: string[]): Promise<Message[]> =>
+  (await json('alice', ['history', 'Birds', ...args])).messages as Message[];
+
+describe('parus groups on two devices of one account', () => {
+  it('Alice and Bob in a group; Alice restores her backup as a second device', async () => {
+    await json('alice', ['init', '--name', 'Alice', '--relay', relayAddress()]);
+    await json('bob', ['init', '--name', 'Bob', '--relay', relayAddress()]);
+    const invite = await json('alice', ['invite']);
+    await json('bob', ['accept', String(invite.link), '--alias', 'alice']);
+    await json('alice', ['read']);
+    await json('bob', ['read']);
+    await json('alice', ['read']);
+    id = ((await json('alice', ['group', 'create', 'Birds'])).group as { id: string }).id;
+    await json('alice', ['group', 'invite', 'Birds', 'Bob']);
+    await json('bob', ['read']);
+    await json('bob', ['group', 'join', id]);
+    await json('alice', ['read']);
+    await json('bob', ['read']);
+    await json('alice', ['backup', 'export', backup]);
+    await json('alice', ['init', '--restore', backup, '--home', phone, '--name', 'phone']);
+    await rounds(3);
+    const members = (await json('alice', ['group', 'members', id, '--home', phone])).members as Array<{
+      linked: boolean;
+    }>;
+    expect(members.map((m) => m.linked)).toEqual([true, true]);
+  }, 900_000);
+
+  it('a group message from either device shows on the other as mine, once; Bob’s reaches both once', async () => {
+    await json('alice', ['group', 'send', id, 'from the laptop']);
+    await rounds(2);
+    await json('alice', ['group', 'send', id, 'from the phone', '--home', phone]);
+    await rounds(2);
+    await json('bob', ['group', 'send', id, 'from Bob']);
+    await rounds(2);
+    const lines = (ms: Message[]) => ms.map((m) => `${m.dir}:${m.text}`);
+    const want = ['out:from the laptop', 'out:from the phone', 'in:from Bob'];
+    expect(lines(await history([]))).toEqual(want);
+    expect(lines(await history(['--home', phone]))).toEqual(want);
+    const bob = (await json('bob', ['history', 'Birds'])).messages as Message[];
+    expect(lines(bob)).toEqual(['in:from the laptop', 'in:from the phone', 'out:from Bob']);
+  }, 900_000);
+
+  it('a topic set on the phone shows on the laptop', async () => {
+    await json('alice', ['group', 'topic', id, 'dawn chorus', '--home', phone]);
+    await rounds(2);
+    const { groups } = (await json('alice', ['group', 'list'])) as {
+      groups: Array<{ id: string; topic: string }>;
+    };
+    expect(groups.find((x) => x.id === id)?.topic).toBe('dawn chorus');
+  }, 900_000);
+});

@@ -1,0 +1,236 @@
+// My groups on all my devices (docs/decisions/0054, groups/own-group-sync.ts): what I send in a
+// group from one device shows on the other as mine, once and in order; 已讀, delete for me and
+// state edits follow; after a rekey my other device writes under the new member key. Real
+// accounts over a real relay on loopback; nothing of the engine is replaced.
+import { describe, expect, it } from 'vitest';
+import {
+  ProtocolError,
+  VerificationError,
+  createEnvelope,
+  fromHex,
+  generateSignKeyPair,
+  signKeyPairFromSeed,
+  systemRandom,
+  type SyncOp,
+} from '@parus/core';
+import type { Account, MessageInfo } from '../src/index.ts';
+import type { StoreOp } from '../src/store.ts';
+import { encodeGroupBody } from '../src/groups/group-body.ts';
+import { befriend, relayWorld, settle, until } from './support/group-harness.ts';
+import { LIGHT, PASS } from './support/device-harness.ts';
+
+const world = relayWorld('own-groups');
+
+const myKey = (a: Account, g: string): string => a.groups.members(g).find((m) => m.me)!.key;
+const lines = async (a: Account, g: string): Promise<string[]> =>
+  (await a.groups.history(g)).map((m: MessageInfo) => `${m.dir}:${m.text}`);
+const count = async (a: Account, g: string, line: string): Promise<number> =>
+  (await lines(a, g)).filter((x) => x === line).length;
+
+/** Alice's laptop, Bob and Carol in one group; then Alice's phone restored from the laptop. */
+async function aliceOnTwoDevicesInAGroup(): Promise<{
+  laptop: Account;
+  phone: Account;
+  bob: Account;
+  carol: Account;
+  g: string;
+}> {
+  const laptop = await world.account('Alice');
+  const bob = await world.account('Bob');
+  const carol = await world.account('Carol');
+  await laptop.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
+  await befriend(laptop, bob, 'alice');
+  await befriend(laptop, carol, 'alice');
+  const g = (await laptop.groups.create('Birds')).id;
+  await laptop.groups.invite(g, 'Bob');
+  await laptop.groups.invite(g, 'Carol');
+  await settle([laptop, bob, carol]);
+  await bob.groups.join(g);
+  await carol.groups.join(g);
+  await until([laptop, bob, carol], () =>
+    [laptop, bob, carol].every(
+      (a) => a.groups.members(g).length === 3 && a.groups.members(g).every((m) => m.linked),
+    ),
+  );
+  const phone = await world.account('Alice');
+  await phone.restoreSnapshot(await laptop.snapshot(), { passphrase: PASS, deviceName: 'phone' });
+  await until(
+    [laptop, bob, carol, phone],
+    () =>
+      phone.groups.members(g).every((m) => m.linked) &&
+      laptop.ownSessions().some((s) => s.active) &&
+      phone.ownSessions().some((s) => s.active),
+    120_000,
+  );
+  await settle([laptop, bob, carol, phone]);
+  return { laptop, phone, bob, carol, g };
+}
+
+describe('my group messages on my other devices', () => {
+  it('sent on one device, shown on the other as mine, once, in the same order; messages from others reach both once', async () => {
+    const { laptop, phone, bob, carol, g } = await aliceOnTwoDevicesInAGroup();
+    const all = [laptop, phone, bob, carol];
+    await laptop.groups.send(g, 'one from the laptop');
+    await until(all, async () => (await count(bob, g, 'in:one from the laptop')) === 1);
+    await bob.groups.send(g, 'two from Bob');
+    await until(all, async () => (await count(laptop, g, 'in:two from Bob')) === 1);
+    await phone.groups.send(g, 'three from the phone');
+    await until(all, async () => (await count(carol, g, 'in:three from the phone')) === 1);
+    await carol.groups.send(g, 'four from Carol');
+    await until(
+      all,
+      async () =>
+        (await count(phone, g, 'in:four from Carol')) === 1 &&
+        (await count(laptop, g, 'in:four from Carol')) === 1 &&
+        (await count(laptop, g, 'out:three from the phone')) === 1 &&
+        (await count(phone, g, 'out:one from the laptop')) === 1,
+    );
+    await settle(all);
+    const expected = ['one from the laptop', 'two from Bob', 'three from the phone', 'four from Carol'];
+    // Causal order (each was sent after the one before had arrived), once each, mine as mine.
+    expect(await lines(laptop, g)).toEqual([
+      'out:one from the laptop',
+      'in:two from Bob',
+      'out:three from the phone',
+      'in:four from Carol',
+    ]);
+    expect(await lines(phone, g)).toEqual(await lines(laptop, g));
+    expect((await bob.groups.history(g)).map((m) => m.text)).toEqual(expected);
+    expect((await carol.groups.history(g)).map((m) => m.text)).toEqual(expected);
+    // Bob and Carol see one Alice: the phone's message is from the same member as the laptop's.
+    const froms = (await bob.groups.history(g))
+      .filter((m) => m.text.includes('laptop') || m.text.includes('phone'))
+      .map((m) => m.from);
+    expect(new Set(froms).size).toBe(1);
+    expect(bob.groups.members(g)).toHaveLength(3);
+  }, 240_000);
+
+  it('已讀 on one device reads the group on the other; delete for me follows; a late copy stays deleted', async () => {
+    const { laptop, phone, bob, carol, g } = await aliceOnTwoDevicesInAGroup();
+    const all = [laptop, phone, bob, carol];
+    const hello = await bob.groups.send(g, 'hello both');
+    await until(
+      all,
+      async () =>
+        (await count(laptop, g, 'in:hello both')) === 1 && (await count(phone, g, 'in:hello both')) === 1,
+    );
+    const statusOf = async (a: Account, id: string) =>
+      (await a.groups.history(g)).find((m) => m.id === id)?.status;
+    expect(await statusOf(laptop, hello.id)).toBe('received');
+    expect(await phone.groups.markRead(g)).toBe(1);
+    await until(all, async () => (await statusOf(laptop, hello.id)) === 'read');
+    // Read there: nothing left to read here, and no second read receipt to Bob.
+    expect(await laptop.groups.markRead(g)).toBe(0);
+
+    const mine = await phone.groups.send(g, 'to be deleted');
+    await until(all, async () => (await count(laptop, g, 'out:to be deleted')) === 1);
+    await laptop.groups.deleteForMe(g, mine.id);
+    await laptop.groups.deleteForMe(g, hello.id);
+    await until(all, async () => (await lines(phone, g)).length === 0);
+    expect(await lines(laptop, g)).toEqual([]);
+    // Bob still has both (a delete for me is mine).
+    expect(await count(bob, g, 'in:to be deleted')).toBe(1);
+  }, 240_000);
+
+  it('state edits made on one device show on the other', async () => {
+    const { laptop, phone, bob, carol, g } = await aliceOnTwoDevicesInAGroup();
+    const all = [laptop, phone, bob, carol];
+    await phone.groups.setTopic(g, 'songs at dawn');
+    await laptop.groups.setName(g, 'Songbirds');
+    await laptop.groups.setRole(g, myKey(bob, g), 'admin');
+    await phone.groups.setPinned(g, 'no cats');
+    await until(all, () =>
+      [laptop, phone, bob].every((a) => {
+        const s = a.groups.resolved(g);
+        return (
+          s.topic === 'songs at dawn' &&
+          s.name === 'Songbirds' &&
+          s.pinned?.text === 'no cats' &&
+          s.members.get(myKey(bob, g))?.role === 'admin'
+        );
+      }),
+    );
+    expect(phone.groups.get(g).name).toBe('Songbirds');
+    expect(laptop.groups.get(g).topic).toBe('songs at dawn');
+  }, 240_000);
+});
+
+describe('a rekey reaches my other devices', () => {
+  it('after a revocation the phone takes the new member key and still writes as Alice; the others see one member under it', async () => {
+    const { laptop, phone, bob, carol, g } = await aliceOnTwoDevicesInAGroup();
+    // A third device of Alice's, in the log (as a link adds it), then lost.
+    const tablet = await world.account('Alice');
+    await tablet.restoreSnapshot(await laptop.snapshot(), { passphrase: PASS, deviceName: 'tablet' });
+    const tabletId = (await laptop.devices.acceptAdd(await tablet.devices.lastOp())).id;
+    await tablet.close();
+    const oldKey = myKey(laptop, g);
+    await laptop.revokeDevice(tabletId, PASS);
+    const newKey = myKey(laptop, g);
+    expect(newKey).not.toBe(oldKey);
+    const live = [laptop, phone, bob, carol];
+    await until(live, () => myKey(phone, g) === newKey);
+    await settle(live);
+    await phone.groups.send(g, 'the phone after the rekey');
+    await until(
+      live,
+      async () =>
+        [bob, carol].every(
+          (a) => a.groups.members(g).length === 3 && a.groups.members(g).some((m) => m.key === newKey),
+        ) && (await count(carol, g, 'in:the phone after the rekey')) === 1,
+    );
+    await bob.groups.send(g, 'after the revocation');
+    await until(
+      live,
+      async () =>
+        (await count(bob, g, 'in:the phone after the rekey')) === 1 &&
+        (await count(laptop, g, 'out:the phone after the rekey')) === 1 &&
+        (await count(phone, g, 'in:after the revocation')) === 1 &&
+        (await count(laptop, g, 'in:after the revocation')) === 1,
+    );
+    // The phone's message is from Alice's new key, the one member Alice, for the others.
+    for (const a of [bob, carol]) {
+      const m = (await a.groups.history(g)).find((x) => x.text === 'the phone after the rekey')!;
+      expect(m.from).toBe(a.groups.members(g).find((x) => x.key === newKey)!.name);
+    }
+    expect(myKey(phone, g)).toBe(newKey);
+  }, 360_000);
+});
+
+describe('own-device group sync: refusals change nothing', () => {
+  it('a member key that is not its seed’s, a key that is no member, a copy signed by another member', async () => {
+    const { laptop, g } = await aliceOnTwoDevicesInAGroup();
+    const before = myKey(laptop, g);
+    const stamp = { l: 1, d: new Uint8Array(8) };
+    const ops: StoreOp[] = [];
+    const after: Array<() => void> = [];
+    const other = generateSignKeyPair(systemRandom);
+    const halves = new Uint8Array(64);
+    halves.set(signKeyPairFromSeed(new Uint8Array(32).fill(1)).secretKey.subarray(0, 32));
+    halves.set(other.publicKey, 32);
+    const op = (key: Uint8Array): Extract<SyncOp, { t: 'group' }> => ({
+      ...stamp,
+      t: 'group',
+      g: fromHex(g),
+      key,
+    });
+    await expect(laptop.groups.ownGroup(op(halves), ops, after)).rejects.toThrow(VerificationError);
+    await expect(laptop.groups.ownGroup(op(other.secretKey), ops, after)).rejects.toThrow(ProtocolError);
+    // A "sent copy" of mine signed by a key that is not mine in this group.
+    const forger = generateSignKeyPair(systemRandom);
+    const wire = encodeGroupBody({ kind: 'text', text: 'forged as mine' });
+    const env = createEnvelope({
+      device: forger,
+      conv: fromHex(g),
+      parents: [],
+      lamport: 1,
+      ts: Date.now(),
+      kind: wire.kind,
+      body: wire.body,
+    });
+    await expect(laptop.groups.ownSent(env, false, ops, after)).rejects.toThrow(VerificationError);
+    expect(ops).toEqual([]);
+    expect(after).toEqual([]);
+    expect(myKey(laptop, g)).toBe(before);
+    expect(await lines(laptop, g)).toEqual([]);
+  }, 240_000);
+});
