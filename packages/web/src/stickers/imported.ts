@@ -7,12 +7,28 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { StickerInfo, StickerPack } from './manifest.ts';
-import type { PackFile } from './pack-file.ts';
 
 export const STICKER_DATABASE = 'parus-stickers';
 /** Imported packs kept by one browser (pack-file.ts refuses one more with a QuotaError). */
 export const MAX_IMPORTED_PACKS = 16;
 const STORE = 'packs';
+
+/** A checked pack as a pack file describes it (pack-file.ts reads and checks the file). */
+export type PackImageType = 'image/svg+xml' | 'image/png' | 'image/webp';
+
+export interface PackSticker {
+  id: string;
+  name: { 'zh-TW': string; en: string };
+  type: PackImageType;
+  /** The image, base64 (checked); drawn as `data:${type};base64,${data}`. */
+  data: string;
+}
+
+export interface PackFile {
+  pack: string;
+  name: { 'zh-TW': string; en: string };
+  stickers: PackSticker[];
+}
 
 interface StoredPack extends PackFile {
   added: number;

@@ -16,7 +16,15 @@
  * `reason` names the rule; nothing is stored.
  */
 import { DecodeError, QuotaError } from '@parus/core';
-import { MAX_IMPORTED_PACKS, importedPacks, loadImportedPacks, saveImportedPack } from './imported.ts';
+import {
+  MAX_IMPORTED_PACKS,
+  importedPacks,
+  loadImportedPacks,
+  saveImportedPack,
+  type PackFile,
+  type PackImageType,
+  type PackSticker,
+} from './imported.ts';
 import { isBuiltInPack } from './manifest.ts';
 
 export const PACK_FORMAT = 'parus-stickers/1';
@@ -31,21 +39,7 @@ export const PACK_LIMITS = {
   packs: MAX_IMPORTED_PACKS,
 } as const;
 
-export type PackImageType = 'image/svg+xml' | 'image/png' | 'image/webp';
-
-export interface PackSticker {
-  id: string;
-  name: { 'zh-TW': string; en: string };
-  type: PackImageType;
-  /** The image, base64 (checked); drawn as `data:${type};base64,${data}`. */
-  data: string;
-}
-
-export interface PackFile {
-  pack: string;
-  name: { 'zh-TW': string; en: string };
-  stickers: PackSticker[];
-}
+export type { PackFile, PackImageType, PackSticker } from './imported.ts';
 
 export type PackRefusal =
   | 'too-large'
