@@ -314,25 +314,7 @@ export class FileTransfer {
 
   /** The whole file in memory (the browser's path): downloadFileTo into one buffer. */
   async downloadFile(alias: string, messageId: string, opts: TransferOptions = {}): Promise<Uint8Array> {
-    const f = await this.receivedFile(alias, messageId, opts);
-    const out = new Uint8Array(f.size);
-    let offset = 0;
-    try {
-      await this.fetchInto(
-        f,
-        {
-          write: (chunk) => {
-            out.set(chunk, offset);
-            offset += chunk.length;
-          },
-        },
-        opts,
-      );
-      return out;
-    } catch (e) {
-      wipe(out); // no partial plaintext outlives a failed download
-      throw e;
-    }
+    return this.downloadBody(await this.receivedFile(alias, messageId, opts), opts);
   }
 
   /** The file a received message names, if it can still be fetched. */
@@ -359,7 +341,7 @@ export class FileTransfer {
     await this.fetchInto(f, sink, opts);
   }
 
-  /** downloadBodyTo into one buffer (the browser's path). */
+  /** downloadBodyTo into one buffer (the browser's path, 1:1 and groups). */
   async downloadBody(f: FileBody, opts: TransferOptions = {}): Promise<Uint8Array> {
     const out = new Uint8Array(f.size);
     let offset = 0;
@@ -376,7 +358,7 @@ export class FileTransfer {
       );
       return out;
     } catch (e) {
-      wipe(out);
+      wipe(out); // no partial plaintext outlives a failed download
       throw e;
     }
   }
