@@ -88,6 +88,15 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         if (note) out.warn(t('outbox.waits'));
       });
     };
+    // A message this command made or changed, as the group's history now shows it.
+    const sent = async (ref: string, m: MessageInfo): Promise<void> => {
+      const note = await deliver(account);
+      const latest = (await g.history(ref)).find((x) => x.id === m.id) ?? m;
+      out.result({ message: latest, note }, () => {
+        out.line(formatMessage(latest));
+        if (note) out.warn(t('outbox.waits'));
+      });
+    };
     switch (sub) {
       case 'create': {
         const name = need(1, 'parus group create NAME').join(' ');
@@ -227,12 +236,7 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         const [ref, id] = need(2, 'parus group confirm GROUP MSGID');
         await deliver(account);
         const m = await g.confirmLate(ref!, id!.replace(/^#/, ''));
-        const note = await deliver(account);
-        const latest = (await g.history(ref!)).find((x) => x.id === m.id) ?? m;
-        out.result({ message: latest, note }, () => {
-          out.line(formatMessage(latest));
-          if (note) out.warn(t('outbox.waits'));
-        });
+        await sent(ref!, m);
         break;
       }
       case 'members': {
@@ -253,12 +257,7 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
             : need(2, 'parus group send GROUP TEXT');
         const kind = values.ping === true ? 'ping' : values.me === true ? 'action' : 'text';
         const m = await g.send(ref!, words.join(' '), { kind });
-        const note = await deliver(account);
-        const latest = (await g.history(ref!)).find((x) => x.id === m.id) ?? m;
-        out.result({ message: latest, note }, () => {
-          out.line(formatMessage(latest));
-          if (note) out.warn(t('outbox.waits'));
-        });
+        await sent(ref!, m);
         break;
       }
       case 'send-file': {
@@ -276,12 +275,7 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         } finally {
           progress.end();
         }
-        const note = await deliver(account);
-        const latest = (await g.history(ref!)).find((x) => x.id === m.id) ?? m;
-        out.result({ message: latest, note }, () => {
-          out.line(formatMessage(latest));
-          if (note) out.warn(note);
-        });
+        await sent(ref!, m);
         break;
       }
       default:
