@@ -4,7 +4,7 @@
 // by itself) spread across the processes by it, 1:1 and group traffic, and one process SIGKILLed
 // in the middle of the burst: nothing lost, nothing duplicated once deduplicated by the
 // application's id as the account engine does, order kept.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -261,5 +261,16 @@ describe.skipIf(!servers)('three relay processes, one PostgreSQL, one Redis, one
       expect(status.bus).toMatchObject({ kind: 'redis', connected: true });
       expect(status.process.id).toMatch(/^[0-9a-f]{16}$/);
     }
+    // `parus relay status` says the same in lines: the shared store and the bus.
+    const printed = execFileSync(
+      process.execPath,
+      [BIN, 'relay', 'status', `127.0.0.1:${processes[0]!.port}`],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, LANG: 'C', LC_ALL: 'C' },
+      },
+    );
+    expect(printed).toMatch(/store: +postgres {3}blobs: postgres/);
+    expect(printed).toMatch(/one of several on a Redis bus \(connected\)/);
   }, 600_000);
 });

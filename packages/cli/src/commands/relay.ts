@@ -206,6 +206,10 @@ interface StatusJson {
   routes: Array<{ to: string; nextHop: string; hops: number; path: string[] }>;
   bridges: Array<{ from: string; to: string }>;
   forwards: { held: number; forwarded: number; delivered: number };
+  store?: string;
+  blobs?: string;
+  process?: { id: string; name: string };
+  bus?: { kind: string; connected: boolean };
 }
 
 /** `parus relay status [ADDRESS]`: what the relay's /status.json says, as lines (or as is with --json). */
@@ -237,6 +241,14 @@ async function relayStatusCommand(argv: string[], makeOut: (json: boolean) => Ou
     out.line(t('relayStatus.relay', { value: status.relay.address }));
     out.line(t('relayStatus.version', { version: status.relay.version, uptime: status.uptime }));
     out.line(t('relayStatus.users', { users: status.users, queues: status.queues }));
+    if (status.store)
+      out.line(t('relayStatus.store', { store: status.store, blobs: status.blobs ?? status.store }));
+    if (status.process && status.bus?.kind === 'redis')
+      out.line(
+        t(status.bus.connected ? 'relayStatus.busUp' : 'relayStatus.busDown', {
+          process: status.process.name,
+        }),
+      );
     out.line(t('relayStatus.links', { value: status.neighbours.map(short).join(' ') || t('relay.none') }));
     out.line(t('relay.known', { relays: status.relays.length, links: status.links.length }));
     for (const r of status.relays)

@@ -405,6 +405,9 @@ Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 
   'relayStatus.relay': 'relay:     {value}',
   'relayStatus.version': 'version:   {version}   uptime: {uptime} s',
   'relayStatus.users': 'users:     {users}   queues: {queues}',
+  'relayStatus.store': 'store:     {store}   blobs: {blobs}',
+  'relayStatus.busUp': 'process:   {process}, one of several on a Redis bus (connected)',
+  'relayStatus.busDown': 'process:   {process}, one of several on a Redis bus (NOT connected)',
   'relayStatus.links': 'links:     {value}',
   'relayStatus.bridges': 'bridges:   {value}',
 } as const;

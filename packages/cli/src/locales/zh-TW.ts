@@ -393,6 +393,9 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'relayStatus.relay': '中繼站：  {value}',
   'relayStatus.version': '版本：    {version}   已執行：{uptime} 秒',
   'relayStatus.users': '使用者：  {users}   佇列：{queues}',
+  'relayStatus.store': '儲存：    {store}   檔案：{blobs}',
+  'relayStatus.busUp': '行程：    {process}，透過 Redis 匯流排與其他行程協作（已連線）',
+  'relayStatus.busDown': '行程：    {process}，透過 Redis 匯流排與其他行程協作（未連線）',
   'relayStatus.links': '連線：    {value}',
   'relayStatus.bridges': '橋接：    {value}',
 };
