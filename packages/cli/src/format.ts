@@ -131,5 +131,7 @@ export function formatContact(c: ContactInfo): string {
     c.state === 'validated' ? '✔ validated' : c.state === 'compromised' ? '✘ COMPROMISED' : '? unvalidated';
   const status = c.status === 'pending' ? ' (waiting for their answer)' : '';
   const warn = c.keyChanged ? '  ⚠ key changed' : '';
-  return `${shown(c.alias)}  ${state}${status}${warn}`;
+  // The name they gave themselves (decision 0056), beside my alias for them when it differs.
+  const named = c.profileName !== undefined && c.profileName !== c.alias ? ` (${shown(c.profileName)})` : '';
+  return `${shown(c.alias)}${named}  ${state}${status}${warn}`;
 }
