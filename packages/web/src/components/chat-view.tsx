@@ -259,7 +259,7 @@ export function ChatView(props: {
         >
           <BackIcon />
         </button>
-        <Avatar name={name} />
+        <Avatar name={name} src={session.avatarUrl(alias)} />
         <div class="chat-title">
           <h2>
             <PeerText text={name} />
