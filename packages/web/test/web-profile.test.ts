@@ -109,11 +109,12 @@ describe('個人資料', () => {
 
     const bobPhoto = join(world.dir, 'bob.jpg');
     await writeFile(bobPhoto, photo(640, 640, 40));
-    await cli(['profile', '--avatar', bobPhoto]);
+    await cli(['profile', '--name', '鮑伯', '--avatar', bobPhoto]);
     const item = page.getByRole('list', { name: '聊天列表' }).getByRole('button', { name: /Bob/ });
     await item.locator('img.avatar-picture').waitFor(WAIT);
     await item.click();
     await page.locator('.chat-head img.avatar-picture').waitFor(WAIT);
+    await page.locator('.chat-head h2').getByText('鮑伯').waitFor(WAIT);
     await shot(page, 'zh-TW-57-friend-avatar');
     expect(web.problems).toEqual([]);
   }, 240_000);
