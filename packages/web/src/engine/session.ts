@@ -428,6 +428,8 @@ export class Session {
       }),
       // Another device of mine muted or pinned a chat: the list reads it again.
       ev.on('chatSettings', () => this.changed()),
+      // My profile changed on another device of mine (decision 0056).
+      ev.on('profile', () => void this.loadAvatars().then(() => this.changed())),
       ev.on('receipt', (r) => {
         const list = this.histories.get(r.alias);
         const i = list?.findIndex((m) => m.id === r.id) ?? -1;
@@ -695,17 +697,21 @@ export class Session {
 
   /** Object URLs of avatars (decision 0056): mine under '', a contact's under its alias. */
   private readonly avatarUrls = new Map<string, { bytes: Uint8Array; url: string }>();
-  private avatarsLoading = false;
+  private avatarsLoaded = false;
 
-  /** The avatar to draw for a contact (alias) or for me (''), when one is loaded; loads them otherwise. */
+  /**
+   * The avatar to draw for a contact (alias) or for me (''), if any. Loaded once, then again when a
+   * profile comes (a `contact` event `profile`, or setProfile here, or a change from another device).
+   */
   avatarUrl(alias: string): string | undefined {
-    const hit = this.avatarUrls.get(alias);
-    if (!hit && !this.avatarsLoading) void this.loadAvatars();
-    return hit?.url;
+    if (!this.avatarsLoaded) {
+      this.avatarsLoaded = true;
+      void this.loadAvatars();
+    }
+    return this.avatarUrls.get(alias)?.url;
   }
 
   private async loadAvatars(): Promise<void> {
-    this.avatarsLoading = true;
     try {
       const wanted = new Map<string, Uint8Array | undefined>();
       wanted.set('', (await this.account.profile()).avatar);
@@ -729,8 +735,8 @@ export class Session {
         changed = true;
       }
       if (changed) this.changed();
-    } finally {
-      this.avatarsLoading = false;
+    } catch (e) {
+      console.warn('parus: avatars could not be loaded', e);
     }
   }
 
