@@ -116,6 +116,11 @@ describe('個人資料', () => {
     await page.locator('.chat-head img.avatar-picture').waitFor(WAIT);
     await page.locator('.chat-head h2').getByText('鮑伯').waitFor(WAIT);
     await shot(page, 'zh-TW-57-friend-avatar');
+    // On a phone (390×844): the header with the picture and both names fits, nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.locator('.chat-head img.avatar-picture').waitFor(WAIT);
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    expect(wide).toBeLessThanOrEqual(390);
     expect(web.problems).toEqual([]);
   }, 240_000);
 });
