@@ -22,6 +22,7 @@ import {
 } from './commands/messages.ts';
 import { relayCommand } from './commands/relay.ts';
 import { passphraseCommand } from './commands/passphrase.ts';
+import { profileCommand } from './commands/profile.ts';
 import { requestsCommand } from './commands/room.ts';
 import { setLang, type Lang } from './i18n.ts';
 import { makeOutput, reportError, type Output } from './output.ts';
@@ -53,6 +54,7 @@ export const COMMANDS: Record<string, Command> = {
   device: deviceCommand,
   backup: backupCommand,
   passphrase: passphraseCommand,
+  profile: profileCommand,
 };
 
 /**

@@ -150,5 +150,7 @@ export function formatContact(c: ContactInfo): string {
   );
   const status = c.status === 'pending' ? ` ${t('contact.pending')}` : '';
   const warn = c.keyChanged ? `  ${t('contact.keyChanged')}` : '';
-  return `${shown(c.alias)}  ${state}${status}${warn}`;
+  // The name they gave themselves (decision 0056), beside my alias for them when it differs.
+  const named = c.profileName !== undefined && c.profileName !== c.alias ? ` (${shown(c.profileName)})` : '';
+  return `${shown(c.alias)}${named}  ${state}${status}${warn}`;
 }

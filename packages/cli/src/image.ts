@@ -6,7 +6,7 @@
  * image library: JPEG and PNG are decoded in JavaScript (jpeg-js, pngjs), scaled down by
  * averaging, and written as JPEG; other formats (GIF, WebP, HEIC…) go without a preview.
  */
-import { MAX_THUMBNAIL_BYTES } from '@parus/core';
+import { MAX_AVATAR_BYTES, MAX_AVATAR_SIDE, MAX_THUMBNAIL_BYTES } from '@parus/core';
 
 /** The type that the first bytes of a file announce, if they are one Parus knows. */
 export function sniffMime(b: Uint8Array): string | undefined {
@@ -139,18 +139,39 @@ export function fitWithin(width: number, height: number, side: number): { width:
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }
 
-/** A JPEG preview of at most 16 KB for a JPEG or PNG photo; undefined for anything else. */
-export async function makeThumbnail(bytes: Uint8Array, mime: string): Promise<Uint8Array | undefined> {
-  const image = await decode(bytes, mime);
-  if (!image) return undefined;
+/** The image as a JPEG within the first of `sides` (and quality) that fits `maxBytes`. */
+async function smallJpeg(
+  image: { width: number; height: number; data: Uint8Array },
+  sides: readonly number[],
+  maxBytes: number,
+): Promise<Uint8Array | undefined> {
   const jpeg = await import('jpeg-js');
-  for (const side of SIDES) {
+  for (const side of sides) {
     const size = fitWithin(image.width, image.height, side);
     const data = shrink(image, size.width, size.height);
     for (const quality of QUALITIES) {
       const encoded = jpeg.encode({ width: size.width, height: size.height, data }, quality).data;
-      if (encoded.length <= MAX_THUMBNAIL_BYTES) return new Uint8Array(encoded);
+      if (encoded.length <= maxBytes) return new Uint8Array(encoded);
     }
   }
   return undefined;
+}
+
+/** A JPEG preview of at most 16 KB for a JPEG or PNG photo; undefined for anything else. */
+export async function makeThumbnail(bytes: Uint8Array, mime: string): Promise<Uint8Array | undefined> {
+  const image = await decode(bytes, mime);
+  if (!image) return undefined;
+  return smallJpeg(image, SIDES, MAX_THUMBNAIL_BYTES);
+}
+
+/**
+ * An avatar (decision 0056) from a JPEG or PNG file: a JPEG of at most 256 px a side and 48 KiB.
+ * Undefined when the file is not a JPEG or PNG that decodes.
+ */
+export async function makeAvatar(bytes: Uint8Array): Promise<Uint8Array | undefined> {
+  const mime = sniffMime(bytes);
+  if (mime !== 'image/jpeg' && mime !== 'image/png') return undefined;
+  const image = await decode(bytes, mime);
+  if (!image) return undefined;
+  return smallJpeg(image, [MAX_AVATAR_SIDE, 192, 128, 96], MAX_AVATAR_BYTES);
 }

@@ -2,7 +2,8 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { imageSize, makeThumbnail, sniffMime } from '../src/image.ts';
+import { avatarInfo } from '@parus/core';
+import { imageSize, makeAvatar, makeThumbnail, sniffMime } from '../src/image.ts';
 
 function rgba(width: number, height: number, alpha = 255): Buffer {
   const data = Buffer.alloc(width * height * 4);
@@ -64,5 +65,19 @@ describe('makeThumbnail', () => {
     expect(await makeThumbnail(ascii('not a png at all, not at all'), 'image/png')).toBeUndefined();
     const cut = jpg(64, 64).subarray(0, 300);
     expect(await makeThumbnail(cut, 'image/jpeg')).toBeUndefined();
+  });
+});
+
+describe('makeAvatar', () => {
+  it('makes a JPEG or PNG an avatar the engine takes (≤ 256 px, ≤ 48 KiB); nothing for other files', async () => {
+    for (const source of [png(900, 600), jpg(300, 1200), png(20, 10)]) {
+      const avatar = (await makeAvatar(source))!;
+      const info = avatarInfo(avatar);
+      expect(info.type).toBe('jpeg');
+      expect(Math.max(info.width, info.height)).toBeLessThanOrEqual(256);
+    }
+    expect(avatarInfo((await makeAvatar(png(900, 600)))!)).toMatchObject({ width: 256, height: 171 });
+    expect(await makeAvatar(ascii('GIF89a not really'))).toBeUndefined();
+    expect(await makeAvatar(ascii('plain text'))).toBeUndefined();
   });
 });

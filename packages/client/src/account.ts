@@ -84,6 +84,7 @@ import { DirectMessaging } from './account/direct-messaging.ts';
 import { OwnDevices } from './account/own-devices.ts';
 import { DirectOutbox } from './account/direct-outbox.ts';
 import { DirectReceiving } from './account/direct-receiving.ts';
+import { Profiles } from './account/profiles.ts';
 import { CallSignalling, type CallInfo, type TurnServer } from './account/call-signalling.ts';
 import type { CallCandidate } from '@parus/core';
 import { FileTransfer } from './account/file-transfer.ts';
@@ -209,6 +210,7 @@ export class Account {
   private readonly outbox: DirectOutbox;
   private readonly fanout: GroupFanout;
   private readonly receiving: DirectReceiving;
+  private readonly profiles: Profiles;
   private readonly reading: ConversationReading;
   /** Call signalling (account/call-signalling.ts, decision 0046). */
   private readonly calls: CallSignalling;
@@ -290,12 +292,23 @@ export class Account {
     this.setup.own = this.own;
     this.devices.onRevoke = (id) => this.own.revoked(id);
     this.calls = new CallSignalling(ctx, this.messaging, (e) => this.events.emit('call', e));
-    this.receiving = new DirectReceiving(ctx, this.setup, this.contactDevices, this.own, this.calls);
+    this.profiles = new Profiles(ctx, (r) => (this.account = r));
+    this.receiving = new DirectReceiving(
+      ctx,
+      this.setup,
+      this.contactDevices,
+      this.own,
+      this.calls,
+      this.profiles,
+    );
     this.reading = new ConversationReading(ctx);
     // A new contact here goes to my other devices, and copies of my messages that waited for it come in.
     this.events.on('contact', ({ alias, change }) => {
       if (change === 'added' || change === 'active' || change === 'devices')
         void this.contactAppeared(alias).catch(() => undefined);
+      // A new contact gets my profile once its session is up (decision 0056).
+      if (change === 'added' || change === 'active' || change === 'key-changed')
+        void this.profiles.sendTo(alias).catch(() => undefined);
     });
     // Groups across devices (decision 0040): a restored contact's session links the restored
     // groups' members it reaches; a contact whose devices changed gets a new chain of mine.
@@ -426,6 +439,31 @@ export class Account {
 
   get name(): string {
     return this.account.name;
+  }
+
+  // ---- Profile (account/profiles.ts, decision 0056) ---------------------------------------
+
+  /** My display name and avatar (a JPEG or PNG), as my contacts get them. */
+  async profile(): Promise<{ name: string; avatar?: Uint8Array }> {
+    return this.profiles.mine();
+  }
+
+  /**
+   * Changes my display name and/or avatar (`avatar: null` removes it) and sends them end to end
+   * to every contact (every device, through the outbox: an offline contact gets them later) and
+   * to my other devices. UsageError for a bad name; DecodeError for an avatar that is not a JPEG
+   * or PNG, QuotaError for one over 48 KiB or 256×256 px (core profile-body.ts); nothing changes.
+   */
+  async setProfile(change: { name?: string; avatar?: Uint8Array | null }): Promise<{
+    name: string;
+    avatar?: Uint8Array;
+  }> {
+    return this.profiles.set(change);
+  }
+
+  /** The avatar contact `alias` sent (JPEG or PNG bytes), if any. */
+  async contactAvatar(alias: string): Promise<Uint8Array | undefined> {
+    return this.profiles.avatarOf(this.mustContact(alias));
   }
 
   get relay(): string {
@@ -831,6 +869,8 @@ export class Account {
       safetyNumber: formatSafetyNumber(safetyNumber(c.identity.slice(32, 64), c.theirIdentity)),
       keyChanged: c.keyChanged !== undefined,
       created: c.created,
+      ...(c.profileName !== undefined ? { profileName: c.profileName } : {}),
+      ...(c.hasAvatar ? { avatar: true } : {}),
     };
   }
 

@@ -14,6 +14,10 @@ export interface ContactInfo {
   safetyNumber: string;
   keyChanged: boolean;
   created: number;
+  /** The display name the contact sent (decision 0056), shown beside the alias. */
+  profileName?: string;
+  /** The contact sent an avatar (Account.contactAvatar). */
+  avatar?: boolean;
 }
 
 /** What a UI shows of a file message; the keys stay inside the engine. */

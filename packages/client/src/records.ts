@@ -156,6 +156,10 @@ export interface ContactRecord {
    * Ed25519 key. Such records are never listed as contacts and carry only sync traffic.
    */
   own?: Uint8Array;
+  /** The display name the contact last sent in a profile (decision 0056); the alias stays mine. */
+  profileName?: string;
+  /** The contact sent an avatar (kept in the `profiles` collection, account/profiles.ts). */
+  hasAvatar?: true;
 }
 
 /**
@@ -414,6 +418,9 @@ export function decodeContact(bytes: Uint8Array): ContactRecord {
     if (nextSealed) c.nextSealed = nextSealed;
     const own = optional(m.own, (v) => asBytes(v, 'own', { len: 32 }));
     if (own) c.own = own;
+    const profileName = optional(m.profileName, (v) => asText(v, 'profileName', 128));
+    if (profileName !== undefined) c.profileName = profileName;
+    if (m.hasAvatar !== undefined && asBool(m.hasAvatar, 'hasAvatar')) c.hasAvatar = true;
     return c;
   });
 }

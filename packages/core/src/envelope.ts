@@ -79,6 +79,7 @@ export const MESSAGE_KINDS = [
   'call',
   'call-log',
   'gcall',
+  'profile',
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 

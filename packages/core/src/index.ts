@@ -170,6 +170,16 @@ export type {
 } from './message-body.ts';
 export { MAX_VOICE_MS, MAX_VOICE_WAVE } from './message-body.ts';
 export {
+  MAX_PROFILE_NAME_CHARS,
+  MAX_AVATAR_BYTES,
+  MAX_AVATAR_SIDE,
+  imageInfo,
+  avatarInfo,
+  encodeProfileBody,
+  decodeProfileBody,
+} from './profile-body.ts';
+export type { ProfileBody, ImageInfo } from './profile-body.ts';
+export {
   CALL_ID_BYTES,
   CALL_FINGERPRINT_BYTES,
   CALL_OPS,

@@ -83,6 +83,8 @@ import {
   decodeTextBody,
   decodeRekeyBody,
   decodeQueueBody,
+  decodeProfileBody,
+  encodeProfileBody,
   decodeCallSignalBody,
   decodeCallLogBody,
   decodeGroupCallSignalBody,
@@ -530,6 +532,22 @@ function buildTargets(): void {
     [encodeRekeyBody({ reply: false }), encodeRekeyBody({ reply: true })],
     encodeRekeyBody,
   );
+  {
+    const png = new Uint8Array(40);
+    png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+    png.set([0, 0, 0, 64, 0, 0, 0, 48, 8, 6], 16);
+    const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xc0, 0, 17, 8, 0, 32, 0, 32, 3, ...rng.bytes(14)]);
+    bodyTarget(
+      'decodeProfileBody',
+      decodeProfileBody,
+      [
+        encodeProfileBody({ name: '小明' }),
+        encodeProfileBody({ name: 'Alice', avatar: png }),
+        encodeProfileBody({ name: 'Bob', avatar: jpeg }),
+      ],
+      encodeProfileBody,
+    );
+  }
   bodyTarget(
     'decodeQueueBody',
     decodeQueueBody,

@@ -97,6 +97,9 @@ Usage: parus [global options] <command> [options]
                                            at most N results, default 50)
   parus passphrase                         change the passphrase that opens this device's
                                            account (PARUS_NEW_PASSPHRASE or a prompt)
+  parus profile [--name N] [--avatar FILE | --no-avatar]
+                                           my display name and avatar (a JPEG or PNG, made
+                                           ≤ 256 px), sent to every contact end to end
   {group}
   {requests}
   {devices}
@@ -120,6 +123,16 @@ The passphrase comes from PARUS_PASSPHRASE or a prompt.`,
   'passphrase.noNew': 'no new passphrase: set PARUS_NEW_PASSPHRASE or run on a terminal',
   'passphrase.changed': 'Passphrase changed. Use the new one from now on, on this device.',
   'usage.passphrase': 'usage: parus passphrase',
+  'usage.profile': 'usage: parus profile [--name NAME] [--avatar FILE | --no-avatar]',
+  'profile.name': 'Name: {name}',
+  'profile.avatar': 'Avatar: {state}',
+  'profile.avatarSet': 'set',
+  'profile.avatarNone': 'none',
+  'profile.sent': 'Sent to your contacts and your other devices (an offline one gets it later).',
+  'profile.unreadable': 'cannot read {file}',
+  'profile.notImage': '{file} is not a JPEG or PNG image',
+  'profile.tooLarge': '{file} cannot be made into an avatar of at most 48 KiB',
+  'profile.bothAvatar': 'choose one of --avatar and --no-avatar',
   'passphrase.cancelled': 'cancelled',
   'home.noAccount': "no account in {home}: run 'parus init' first",
   'home.exists': 'an account already exists in {home}',

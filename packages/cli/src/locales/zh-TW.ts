@@ -90,6 +90,9 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   parus search TEXT [--limit N]            搜尋好友、群組與訊息（--limit：最多 N 筆，預設 50）
   parus passphrase                         變更這台裝置開啟帳號用的密碼
                                            （PARUS_NEW_PASSPHRASE 或輸入）
+  parus profile [--name N] [--avatar FILE | --no-avatar]
+                                           我的顯示名稱與大頭貼（JPEG 或 PNG，縮成
+                                           256 px 以內），端對端加密傳給每位好友
   {group}
   {requests}
   {devices}
@@ -113,6 +116,16 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'passphrase.noNew': '沒有新密碼：請設定 PARUS_NEW_PASSPHRASE，或在終端機上執行',
   'passphrase.changed': '密碼已變更。從現在起，這台裝置請使用新密碼。',
   'usage.passphrase': '用法：parus passphrase',
+  'usage.profile': '用法：parus profile [--name 名稱] [--avatar 檔案 | --no-avatar]',
+  'profile.name': '名稱：{name}',
+  'profile.avatar': '大頭貼：{state}',
+  'profile.avatarSet': '已設定',
+  'profile.avatarNone': '未設定',
+  'profile.sent': '已傳給你的好友和你的其他裝置（離線的好友之後會收到）。',
+  'profile.unreadable': '無法讀取 {file}',
+  'profile.notImage': '{file} 不是 JPEG 或 PNG 圖片',
+  'profile.tooLarge': '{file} 無法縮成 48 KiB 以內的大頭貼',
+  'profile.bothAvatar': '--avatar 與 --no-avatar 只能選一個',
   'passphrase.cancelled': '已取消',
   'home.noAccount': '{home} 裡沒有帳號：請先執行 parus init',
   'home.exists': '{home} 裡已經有一個帳號',

@@ -150,12 +150,15 @@ export interface AccountEvents {
   /**
    * `devices`: the contact's device set changed (decision 0038). `spent`: the card I answered
    * was already used or withdrawn (its queue is gone, decision 0045): the pending contact is dropped.
+   * `profile`: the contact sent a new display name or avatar (decision 0056).
    */
   contact: {
     alias: string;
-    change: 'added' | 'active' | 'state' | 'key-changed' | 'devices' | 'spent';
+    change: 'added' | 'active' | 'state' | 'key-changed' | 'devices' | 'spent' | 'profile';
     info: ContactInfo;
   };
+  /** My profile changed on another device of mine (decision 0056). */
+  profile: { name: string; avatar: boolean };
   error: { error: ParusError; context: string };
   /**
    * A relay's link came up or went down. While down, each scheduled attempt is announced

@@ -3,7 +3,7 @@
  * delivery opened with its queue's key, contact requests to contact-setup.ts, group fan-out
  * copies and `group` payloads to the group engine, and in a 1:1 session: messages (DAG, clock
  * bound, resend requests for missing parents), unsends, receipts, resend requests, typing,
- * session refreshes and second queues (decision 0037). A message may arrive on either of my queues
+ * session refreshes, second queues (decision 0037) and profiles (decision 0056). A message may arrive on either of my queues
  * for a contact (its sender failing over): the same bytes are seen once (seenKey), the same
  * message id is stored and shown once. A contact with several devices (decision 0038) has one
  * session per device: a delivery is opened with the session it belongs to, the envelope must
@@ -61,6 +61,7 @@ import type { CallSignalling } from './call-signalling.ts';
 import type { ContactSetup } from './contact-setup.ts';
 import { incomingFields } from './message-fields.ts';
 import type { OwnDevices } from './own-devices.ts';
+import type { Profiles } from './profiles.ts';
 
 const MAX_LAMPORT_JUMP = 1_000_000;
 const USER_KINDS: ReadonlySet<string> = new Set([
@@ -127,6 +128,7 @@ export class DirectReceiving {
     private readonly devices: ContactDevices,
     private readonly own: OwnDevices,
     private readonly calls: CallSignalling,
+    private readonly profiles: Profiles,
   ) {}
 
   async receive(_relay: string, rid: Uint8Array, mid: Uint8Array, sealed: Uint8Array): Promise<void> {
@@ -238,6 +240,7 @@ export class DirectReceiving {
     if (c.own) {
       // Another device of mine (decision 0039): sync operations and receipts, nothing else.
       if (env.kind === 'sync') await this.own.receive(c, env, ops, after);
+      else if (env.kind === 'profile') this.profiles.receive(c, env.body, ops, after);
       else if (env.kind === 'delivery') ops.push(...(await this.ctx.settleOutbox(c, idList(env.body))));
       else if (env.kind === 'rekey') {
         if (decodeRekeyBody(env.body).reply)
@@ -266,6 +269,9 @@ export class DirectReceiving {
     } else if (env.kind === 'queue') {
       // A second queue to reach them, and their sender key (decision 0037).
       c = this.setup.receiveQueue(c, env.body, ops);
+    } else if (env.kind === 'profile') {
+      // Their display name and avatar (decision 0056), never a message of the conversation.
+      c = this.profiles.receive(c, env.body, ops, after);
     } else if (c.peer && env.kind !== 'delivery' && env.kind !== 'read') {
       throw new ProtocolError('a group peer sent a 1:1 message');
     } else if (USER_KINDS.has(env.kind)) {

@@ -35,6 +35,8 @@ export function ChatList(props: {
   /** Hidden chats (chat-prefs.ts), and what the ⋯ menu of a chat does. */
   prefs?: ChatPrefs;
   actions?: ChatListActions;
+  /** The picture a friend sent (decision 0056), by alias. */
+  avatarUrl?: (alias: string) => string | undefined;
 }): JSX.Element {
   const { t } = useI18n();
   const now = new Date();
@@ -133,7 +135,7 @@ export function ChatList(props: {
               aria-current={props.active === contact.alias ? 'true' : undefined}
               onClick={() => props.onOpen(contact.alias)}
             >
-              <Avatar name={contact.alias} />
+              <Avatar name={contact.alias} src={props.avatarUrl?.(contact.alias)} />
               <span class="chat-item-main">
                 <span class="chat-item-top">
                   <span class="chat-name">

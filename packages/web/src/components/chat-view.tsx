@@ -259,10 +259,17 @@ export function ChatView(props: {
         >
           <BackIcon />
         </button>
-        <Avatar name={name} />
+        <Avatar name={name} src={session.avatarUrl(alias)} />
         <div class="chat-title">
           <h2>
             <PeerText text={name} />
+            {/* The name they gave themselves (decision 0056), beside the alias I gave them. */}
+            {contact.profileName !== undefined && contact.profileName !== name && (
+              <span class="profile-name">
+                {' '}
+                (<PeerText text={contact.profileName} />)
+              </span>
+            )}
           </h2>
           <span class={`state-tag state-${contact.state}`}>
             {contact.state === 'validated' ? (

@@ -23,6 +23,7 @@ import { relayOnly, setRelayOnly } from '../calls/relay-only.ts';
 import { Dialog } from './dialog.tsx';
 import { LangSwitch } from './lang-switch.tsx';
 import { PassphraseChange } from './passphrase-change.tsx';
+import { ProfileEdit } from './profile-edit.tsx';
 
 function NotificationSettings(): JSX.Element {
   const { t } = useI18n();
@@ -180,6 +181,7 @@ export function Settings(props: {
           </button>
         </div>
       </section>
+      <ProfileEdit session={props.session} />
       <PassphraseChange session={props.session} />
     </Dialog>
   );

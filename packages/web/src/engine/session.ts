@@ -428,6 +428,8 @@ export class Session {
       }),
       // Another device of mine muted or pinned a chat: the list reads it again.
       ev.on('chatSettings', () => this.changed()),
+      // My profile changed on another device of mine (decision 0056).
+      ev.on('profile', () => void this.loadAvatars().then(() => this.changed())),
       ev.on('receipt', (r) => {
         const list = this.histories.get(r.alias);
         const i = list?.findIndex((m) => m.id === r.id) ?? -1;
@@ -459,6 +461,7 @@ export class Session {
           this.histories.delete(event.alias);
         }
         this.contactList = this.account.contacts();
+        if (event.change === 'profile') void this.loadAvatars();
         for (const c of this.contactList)
           if (!this.histories.has(c.alias)) {
             this.histories.set(c.alias, []);
@@ -689,6 +692,66 @@ export class Session {
   async setChatPinned(chat: string, pinned: boolean): Promise<void> {
     if (chat.startsWith('g:')) await this.account.setGroupPinned(chat.slice(2), pinned);
     else await this.account.setPinned(chat.slice(2), pinned);
+    this.changed();
+  }
+
+  /** Object URLs of avatars (decision 0056): mine under '', a contact's under its alias. */
+  private readonly avatarUrls = new Map<string, { bytes: Uint8Array; url: string }>();
+  private avatarsLoaded = false;
+
+  /**
+   * The avatar to draw for a contact (alias) or for me (''), if any. Loaded once, then again when a
+   * profile comes (a `contact` event `profile`, or setProfile here, or a change from another device).
+   */
+  avatarUrl(alias: string): string | undefined {
+    if (!this.avatarsLoaded) {
+      this.avatarsLoaded = true;
+      void this.loadAvatars();
+    }
+    return this.avatarUrls.get(alias)?.url;
+  }
+
+  private async loadAvatars(): Promise<void> {
+    try {
+      const wanted = new Map<string, Uint8Array | undefined>();
+      wanted.set('', (await this.account.profile()).avatar);
+      for (const c of this.contactList)
+        wanted.set(c.alias, c.avatar ? await this.account.contactAvatar(c.alias) : undefined);
+      let changed = false;
+      for (const [alias, bytes] of wanted) {
+        const had = this.avatarUrls.get(alias);
+        if (had && bytes && had.bytes.length === bytes.length && had.bytes.every((b, i) => b === bytes[i]))
+          continue;
+        if (!had && !bytes) continue;
+        if (had) URL.revokeObjectURL(had.url);
+        this.avatarUrls.delete(alias);
+        if (bytes) {
+          const type = bytes[0] === 0x89 ? 'image/png' : 'image/jpeg';
+          this.avatarUrls.set(alias, {
+            bytes,
+            url: URL.createObjectURL(new Blob([new Uint8Array(bytes)], { type })),
+          });
+        }
+        changed = true;
+      }
+      if (changed) this.changed();
+    } catch (e) {
+      console.warn('parus: avatars could not be loaded', e);
+    }
+  }
+
+  /** My display name and avatar (decision 0056). */
+  async profile(): Promise<{ name: string; avatar?: Uint8Array }> {
+    return this.account.profile();
+  }
+
+  /**
+   * Changes my name and/or avatar and sends them to every friend (Account.setProfile: UsageError
+   * for a bad name, DecodeError for a picture that is not a JPEG or PNG, QuotaError for one too large).
+   */
+  async setProfile(change: { name?: string; avatar?: Uint8Array | null }): Promise<void> {
+    await this.account.setProfile(change);
+    await this.loadAvatars();
     this.changed();
   }
 

@@ -256,7 +256,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
     <div class={`app${active || activeGroup ? ' has-active' : ''}`}>
       <aside class="sidebar">
         <header class="side-head">
-          <Avatar name={session.name} />
+          <Avatar name={session.name} src={session.avatarUrl('')} />
           <div class="me">
             <strong>{session.name}</strong>
             <ConnectionStatus
@@ -324,6 +324,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             activeGroup={activeGroup}
             onOpenGroup={openGroup}
             prefs={prefs}
+            avatarUrl={(alias) => session.avatarUrl(alias)}
             actions={{
               pin: (chat, pinned) => mutes.setPinned(chat, pinned),
               hide: (chat) => {
