@@ -256,8 +256,9 @@ describe('LINE-style extras', () => {
   it('a muted chat keeps its badge but leaves the title count and never notifies', async () => {
     const page = amei.page;
     await chatList(page).getByRole('button', { name: /小明/ }).click();
-    const mute = page.getByRole('button', { name: '靜音', exact: true });
-    expect(await mute.getAttribute('aria-pressed')).toBe('false');
+    // Not muted yet (the state comes from the engine's synced settings: wait for it, do not race it).
+    const mute = page.getByRole('button', { name: '靜音', exact: true, pressed: false });
+    await mute.waitFor(WAIT);
     await mute.click();
     await page.getByRole('button', { name: '靜音', exact: true, pressed: true }).waitFor(WAIT);
     // The mute is the account's (synced to its other devices, sealed in its store), not the browser's.
