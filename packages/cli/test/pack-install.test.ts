@@ -78,9 +78,12 @@ describe('the packed CLI', () => {
       expect(init.code, init.stderr).toBe(0);
       expect(JSON.parse(init.stdout.trim())).toMatchObject({ name: 'Alice', relay: address });
     } finally {
-      const exited = new Promise((done) => relay.once('exit', done));
-      relay.kill('SIGTERM');
-      await exited;
+      // A relay that already exited (it failed to start) has no 'exit' left to wait for.
+      if (relay.exitCode === null && relay.signalCode === null) {
+        const exited = new Promise((done) => relay.once('exit', done));
+        relay.kill('SIGTERM');
+        await exited;
+      }
     }
   }, 600_000);
 });

@@ -6,7 +6,7 @@
  *
  * Every table lives in the database the URL names; several relay processes share it.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { StorageError, UsageError } from '@parus/core';
 
 /** Bumped when the schema changes; a database from a newer relay is refused. */
@@ -67,10 +67,12 @@ CREATE INDEX IF NOT EXISTS cards_by_expiry ON cards(expires);
 `;
 
 /** bigint (int8) columns as numbers: every one here is a count or ms since the epoch. */
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as never,
-};
+function typeParsers(lib: typeof pg): pg.CustomTypesConfig {
+  return {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === 20 ? (value: string) => Number(value) : lib.types.getTypeParser(oid, format)) as never,
+  };
+}
 
 /** Checks a `--store` URL: postgres:// or postgresql://, with a host and a database. */
 export function checkPostgresUrl(url: string): URL {
@@ -109,7 +111,10 @@ export class PgDatabase {
    */
   static async open(url: string, opts: { maxConnections?: number } = {}): Promise<PgDatabase> {
     checkPostgresUrl(url);
-    const pool = new pg.Pool({
+    // Loaded only for a PostgreSQL store: a relay on SQLite neither starts slower nor needs the package.
+    const { default: lib } = await import('pg');
+    const types = typeParsers(lib);
+    const pool = new lib.Pool({
       connectionString: url,
       max: opts.maxConnections ?? 8,
       types,
