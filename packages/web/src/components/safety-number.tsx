@@ -28,9 +28,17 @@ export function SafetyNumber(props: { session: Session; alias: string; onClose: 
   const [scanned, setScanned] = useState<'match' | 'mismatch' | 'other' | undefined>();
   const groups = sn.formatted.split(' ');
 
+  // The choice shows at once and stays while the engine keeps it (a render in between, say for a
+  // profile that arrives, must not flip the radio back); a refusal puts the kept state back.
+  const [pending, setPending] = useState<State | undefined>();
+  const shown = pending ?? contact?.state;
   const choose = (state: State): void => {
     setError('');
-    session.setState(alias, state).catch((e: unknown) => setError(errorText(e, t)));
+    setPending(state);
+    session
+      .setState(alias, state)
+      .catch((e: unknown) => setError(errorText(e, t)))
+      .finally(() => setPending(undefined));
   };
 
   return (
@@ -87,7 +95,7 @@ export function SafetyNumber(props: { session: Session; alias: string; onClose: 
               type="radio"
               name="contact-state"
               value={state}
-              checked={contact?.state === state}
+              checked={shown === state}
               onChange={() => choose(state)}
             />
             <span>
