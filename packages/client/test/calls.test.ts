@@ -24,6 +24,7 @@ import { Account, MemoryStore, type CallEvent } from '../src/index.ts';
 import { nodeTransport } from '../src/node/index.ts';
 import { befriend } from './support/group-harness.ts';
 import { waitFor } from './support/wait-for.ts';
+import { media } from './support/call-sdp.ts';
 
 type Relay = Awaited<ReturnType<typeof startRelay>>;
 let relay: Relay;
@@ -68,24 +69,6 @@ function watch(a: Account): Watched {
   a.events.on('call', (e) => w.calls.push(e));
   a.events.on('error', (e) => w.errors.push(e.error));
   return w;
-}
-
-/** A certificate fingerprint and an SDP that names it (the parts the engine reads). */
-function media(): { fp: Uint8Array; sdp: string } {
-  const fp = systemRandom.bytes(32);
-  const sdp = [
-    'v=0',
-    'o=- 1 2 IN IP4 127.0.0.1',
-    's=-',
-    't=0 0',
-    'm=audio 9 UDP/TLS/RTP/SAVPF 111',
-    'c=IN IP4 0.0.0.0',
-    `a=fingerprint:sha-256 ${formatFingerprint(fp)}`,
-    'a=setup:actpass',
-    'a=mid:0',
-    '',
-  ].join('\r\n');
-  return { fp, sdp };
 }
 
 /** A raw `call` signal sent through the engine's session, bypassing the sender's own checks. */

@@ -19,6 +19,7 @@ import {
 import type { Account, GroupCallEvent } from '../src/index.ts';
 import { befriend, relayWorld, settle, until } from './support/group-harness.ts';
 import { waitFor } from './support/wait-for.ts';
+import { media } from './support/call-sdp.ts';
 
 const world = relayWorld('group-calls');
 
@@ -32,21 +33,6 @@ function watch(a: Account): Watched {
   a.events.on('groupCall', (e) => w.ev.push(e));
   a.events.on('error', (e) => w.errors.push(e.error));
   return w;
-}
-
-function media(): { fp: Uint8Array; sdp: string } {
-  const fp = systemRandom.bytes(32);
-  const sdp = [
-    'v=0',
-    'o=- 1 2 IN IP4 127.0.0.1',
-    's=-',
-    't=0 0',
-    'm=audio 9 UDP/TLS/RTP/SAVPF 111',
-    `a=fingerprint:sha-256 ${formatFingerprint(fp)}`,
-    'a=mid:0',
-    '',
-  ].join('\r\n');
-  return { fp, sdp };
 }
 
 /** Creator plus the others, all friends of the creator, all joined, every pair linked. */
