@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import {
   WAIT,
+  chatList,
   createAccount,
   holds,
   openPerson,
@@ -32,10 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await world?.close();
 });
-
-function chatList(page: Page) {
-  return page.getByRole('list', { name: /^(聊天列表|Chats)$/ });
-}
 
 function messages(page: Page, name: string) {
   return page.getByRole('list', { name: new RegExp(`^(與 ${name} 的訊息|Messages with ${name})$`) });

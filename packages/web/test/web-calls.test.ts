@@ -11,40 +11,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startRelay, type Relay } from '@parus/relay';
-import { launchChromium, watchPage } from './helpers/browser.ts';
-import { DIST, WAIT, createAccount, shot, type Person } from './helpers/app.ts';
-
-const MEDIA_FLAGS = [
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--autoplay-policy=no-user-gesture-required',
-];
-
-/** Keeps every RTCPeerConnection the page makes, so that the test can read its stats. */
-const RECORD_CONNECTIONS = (): void => {
-  const Real = window.RTCPeerConnection;
-  const all: RTCPeerConnection[] = [];
-  (window as unknown as { connections: RTCPeerConnection[] }).connections = all;
-  class Recording extends Real {
-    constructor(config?: RTCConfiguration) {
-      super(config);
-      all.push(this);
-    }
-  }
-  Object.defineProperty(Recording, 'generateCertificate', { value: Real.generateCertificate.bind(Real) });
-  window.RTCPeerConnection = Recording as typeof RTCPeerConnection;
-};
-
-/** Makes this page sign another certificate fingerprint than the one its DTLS uses. */
-const TAMPER_FINGERPRINT = (): void => {
-  const real = RTCCertificate.prototype.getFingerprints;
-  RTCCertificate.prototype.getFingerprints = function (this: RTCCertificate) {
-    return real.call(this).map((f) => ({
-      algorithm: f.algorithm,
-      value: f.value?.replace(/^../, (x) => (x === 'AA' ? 'BB' : 'AA')),
-    }));
-  } as typeof real;
-};
+import { launchChromium } from './helpers/browser.ts';
+import {
+  DIST,
+  WAIT,
+  befriend,
+  chatList,
+  createAccount,
+  openPerson,
+  shot,
+  type Person,
+} from './helpers/app.ts';
+import { MEDIA_FLAGS, RECORD_CONNECTIONS, TAMPER_FINGERPRINT } from './helpers/calls.ts';
 
 let relay: Relay;
 let browser: Browser;
@@ -135,35 +113,18 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function person(init: Array<() => void> = []): Promise<Person> {
-  const context = await browser.newContext({
-    locale: 'zh-TW',
-    timezoneId: 'Asia/Taipei',
-    viewport: { width: 960, height: 640 },
-  });
-  await context.addInitScript(RECORD_CONNECTIONS);
-  for (const f of init) await context.addInitScript(f);
-  const page = await context.newPage();
-  const problems = watchPage(page);
-  await page.goto(url);
-  return { context, page, problems };
+function person(init: Array<() => void> = []): Promise<Person> {
+  return openPerson({ browser, url }, { init: [RECORD_CONNECTIONS, ...init] });
 }
 
-function chatList(page: Page) {
-  return page.getByRole('list', { name: /^(聊天列表|Chats)$/ });
-}
-
-async function befriend(host: Person, guest: Person, hostName: string, guestName: string): Promise<void> {
-  await host.page.getByRole('button', { name: '加入好友' }).first().click();
-  const link = await host.page.getByLabel('我的邀請連結').inputValue({ timeout: WAIT.timeout });
-  await guest.page.getByRole('button', { name: '加入好友' }).first().click();
-  await guest.page.getByLabel('好友的邀請連結').fill(link);
-  await guest.page.getByRole('button', { name: '加入', exact: true }).click();
-  await guest.page.getByText(`還沒有和 ${hostName} 比對安全碼`, { exact: false }).waitFor(WAIT);
-  await host.page.keyboard.press('Escape');
-  await chatList(host.page)
-    .getByRole('button', { name: new RegExp(guestName) })
-    .waitFor(WAIT);
+/** Befriends, and the host opens the chat with the guest. */
+async function befriendAndOpen(
+  host: Person,
+  guest: Person,
+  hostName: string,
+  guestName: string,
+): Promise<void> {
+  await befriend(host, guest, hostName, guestName);
   await chatList(host.page)
     .getByRole('button', { name: new RegExp(guestName) })
     .click();
@@ -248,7 +209,7 @@ describe('calls in the browser', () => {
       createAccount(amei.page, '阿美', 'amei passphrase 2468', relay.address),
       createAccount(ming.page, '小明', 'ming passphrase 1357', relay.address),
     ]);
-    await befriend(amei, ming, '阿美', '小明');
+    await befriendAndOpen(amei, ming, '阿美', '小明');
 
     await amei.page.getByRole('button', { name: '視訊通話', exact: true }).click();
     const ring = ming.page.getByRole('dialog', { name: '通話' });
@@ -475,7 +436,7 @@ describe('calls in the browser', () => {
       createAccount(eve.page, '小芳', 'fang passphrase 1122', relay.address),
       createAccount(hua.page, '阿華', 'hua passphrase 3344', relay.address),
     ]);
-    await befriend(eve, hua, '小芳', '阿華');
+    await befriendAndOpen(eve, hua, '小芳', '阿華');
     await eve.page.getByRole('button', { name: '語音通話', exact: true }).click();
     const warning = hua.page.getByRole('dialog', { name: '通話' }).getByRole('alert');
     await warning.getByText('安全檢查未通過', { exact: false }).waitFor(WAIT);

@@ -3,48 +3,19 @@
 // does) add each other, chat both ways, see each other's receipts, and a file sent with
 // `parus send-file` opens in the browser. Here the relay
 // itself serves the web client, with its own CSP, as `npm start` does.
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARGON2ID_BROWSER, decodeCbor } from '@parus/core';
-import {
-  REPO,
-  WAIT,
-  createAccount,
-  openPerson,
-  shot,
-  startWorld,
-  type Person,
-  type World,
-} from './helpers/app.ts';
+import { WAIT, createAccount, openPerson, shot, startWorld, type Person, type World } from './helpers/app.ts';
+import { runCli, testPhoto } from './helpers/cli.ts';
 
-const BIN = join(REPO, 'packages/cli/bin/parus.js');
 let world: World;
 let web: Person;
 let home: string;
 
 function cli(args: string[]): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--json'],
-      {
-        env: {
-          ...process.env,
-          PARUS_HOME: home,
-          PARUS_PASSPHRASE: 'bob cli passphrase 5',
-          PARUS_INSECURE_TEST_KDF: '1',
-        },
-        timeout: 60_000,
-      },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`parus ${args[0]} failed: ${stdout} ${stderr}`));
-        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>);
-      },
-    );
-  });
+  return runCli(home, args, { passphrase: 'bob cli passphrase 5', timeout: 60_000 });
 }
 
 beforeAll(async () => {
@@ -159,17 +130,8 @@ describe('a web account and a CLI account', () => {
   it('a photo sent with `parus send-file` shows as a photo with its preview, not a file box', async () => {
     const page = web.page;
     // A JPEG named without an extension: the CLI finds the type from its bytes (issue 15).
-    const width = 1200;
-    const height = 800;
-    const data = Buffer.alloc(width * height * 4);
-    for (let i = 0; i < width * height; i++) {
-      data[i * 4] = ((i % width) * 255) / width;
-      data[i * 4 + 1] = (Math.floor(i / width) * 255) / height;
-      data[i * 4 + 2] = 160;
-      data[i * 4 + 3] = 255;
-    }
     const path = join(world.dir, 'IMG_2001');
-    await writeFile(path, jpeg.encode({ width, height, data }, 85).data);
+    await writeFile(path, testPhoto(1200, 800, 160));
     await cli(['send-file', 'amei', path]);
 
     const list = page.getByRole('list', { name: '與 Bob 的訊息' });

@@ -3,67 +3,22 @@
 // history, a CLI device links to a web account (web → CLI), the web account revokes that device
 // with a wrong then the right passphrase, exports a backup and restores it in a fresh browser
 // context (a wrong passphrase and a changed byte are refused with no account made).
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, WAIT, createAccount, openPerson, shot, startWorld, type World } from './helpers/app.ts';
+import { WAIT, createAccount, openPerson, shot, startWorld, type World } from './helpers/app.ts';
+import { runCli, spawnCli } from './helpers/cli.ts';
 
-const BIN = join(REPO, 'packages/cli/bin/parus.js');
 const BOB_PASS = 'bob cli passphrase 5';
 const AMEI_PASS = 'web passphrase 8642';
 let world: World;
 
-function env(home: string, passphrase: string): NodeJS.ProcessEnv {
-  return { ...process.env, PARUS_HOME: home, PARUS_PASSPHRASE: passphrase, PARUS_INSECURE_TEST_KDF: '1' };
-}
-
 function cli(home: string, args: string[], passphrase = BOB_PASS): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--json'],
-      { env: env(home, passphrase), timeout: 120_000 },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`parus ${args[0]} failed: ${stdout} ${stderr}`));
-        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>);
-      },
-    );
-  });
+  return runCli(home, args, { passphrase, timeout: 120_000 });
 }
 
-/** A long-running `parus` (init --link, device link): its JSON lines as they come, and its end. */
-function cliProcess(
-  home: string,
-  args: string[],
-  passphrase: string,
-): { lines: string[]; line: (n: number) => Promise<string>; done: Promise<number>; child: ChildProcess } {
-  const child = spawn(process.execPath, [BIN, ...args, '--json'], {
-    env: env(home, passphrase),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  const waiters: Array<() => void> = [];
-  createInterface({ input: child.stdout! }).on('line', (l) => {
-    lines.push(l);
-    for (const w of waiters.splice(0)) w();
-  });
-  const done = new Promise<number>((end) => child.once('exit', (code) => end(code ?? 1)));
-  const line = (n: number): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (lines.length > n) resolve(lines[n]!);
-        else waiters.push(check);
-      };
-      void done.then(() =>
-        lines.length > n ? resolve(lines[n]!) : reject(new Error(`parus ${args[0]} ended`)),
-      );
-      check();
-    });
-  return { lines, line, done, child };
-}
+const cliProcess = spawnCli;
 
 async function openSettings(page: Page, which: '裝置' | '備份'): Promise<void> {
   await page.getByRole('button', { name: '設定' }).first().click();

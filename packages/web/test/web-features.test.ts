@@ -10,6 +10,7 @@ import QRCode from 'qrcode';
 import { launchChromium, watchPage } from './helpers/browser.ts';
 import {
   WAIT,
+  chatList,
   createAccount,
   openPerson,
   shot,
@@ -49,10 +50,6 @@ const RECORD_NOTIFICATIONS = (): void => {
 
 function shown(page: Page): Promise<Shown[]> {
   return page.evaluate(() => (window as unknown as { shownNotifications: Shown[] }).shownNotifications);
-}
-
-function chatList(page: Page) {
-  return page.getByRole('list', { name: /^(聊天列表|Chats)$/ });
 }
 
 function messages(page: Page, name: string) {

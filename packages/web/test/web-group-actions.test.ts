@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DIST,
   WAIT,
+  befriend,
+  chatList,
   createAccount,
   openPerson,
   shot,
@@ -27,19 +29,7 @@ const PASS = { amei: 'amei actions pass 1357', ming: 'ming actions pass 2468' };
 const GROUP = '週末一起去花蓮看海然後吃麻糬的群組';
 const LONG = '這是一段比較長的訊息，用來確認群組裡的對話泡泡會跟著文字變寬，而不是四五個字就換行。';
 
-const chatList = (page: Page) => page.getByRole('list', { name: '聊天列表' });
 const groupMessages = (page: Page) => page.getByRole('list', { name: `與 ${GROUP} 的訊息` });
-
-async function befriend(host: Person, guest: Person): Promise<void> {
-  await host.page.getByRole('button', { name: '加入好友' }).first().click();
-  const link = await host.page.getByLabel('我的邀請連結').inputValue({ timeout: WAIT.timeout });
-  await guest.page.getByRole('button', { name: '加入好友' }).first().click();
-  await guest.page.getByLabel('好友的邀請連結').fill(link);
-  await guest.page.getByRole('button', { name: '加入', exact: true }).click();
-  await guest.page.getByText('還沒有和 阿美 比對安全碼', { exact: false }).waitFor(WAIT);
-  await host.page.keyboard.press('Escape');
-  await chatList(host.page).getByRole('button', { name: /小明/ }).first().waitFor(WAIT);
-}
 
 async function noSidewaysScroll(page: Page): Promise<void> {
   const over = await page.evaluate(() => {
@@ -84,7 +74,7 @@ describe('group and message actions in the browser', () => {
       createAccount(amei.page, '阿美', PASS.amei, world.relay.address),
       createAccount(ming.page, '小明', PASS.ming, world.relay.address),
     ]);
-    await befriend(amei, ming);
+    await befriend(amei, ming, '阿美', '小明');
     await ming.page.getByRole('button', { name: '稍後再說' }).click();
     await ming.page.reload();
     await ming.page.getByLabel('密碼', { exact: true }).fill(PASS.ming);

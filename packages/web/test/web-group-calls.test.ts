@@ -12,42 +12,21 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startRelay, type Relay } from '@parus/relay';
-import { launchChromium, watchPage } from './helpers/browser.ts';
-import { DIST, WAIT, createAccount, shot, type Person } from './helpers/app.ts';
+import { launchChromium } from './helpers/browser.ts';
+import {
+  DIST,
+  WAIT,
+  befriend,
+  chatList,
+  createAccount,
+  openPerson,
+  shot,
+  type Person,
+} from './helpers/app.ts';
+import { MEDIA_FLAGS, RECORD_CONNECTIONS, TAMPER_FINGERPRINT } from './helpers/calls.ts';
 
-const MEDIA_FLAGS = [
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--autoplay-policy=no-user-gesture-required',
-];
 const GROUP = '家族群組';
 const LONG = { timeout: 60_000 };
-
-/** Keeps every RTCPeerConnection the page makes, so that the test can read its stats. */
-const RECORD_CONNECTIONS = (): void => {
-  const Real = window.RTCPeerConnection;
-  const all: RTCPeerConnection[] = [];
-  (window as unknown as { connections: RTCPeerConnection[] }).connections = all;
-  class Recording extends Real {
-    constructor(config?: RTCConfiguration) {
-      super(config);
-      all.push(this);
-    }
-  }
-  Object.defineProperty(Recording, 'generateCertificate', { value: Real.generateCertificate.bind(Real) });
-  window.RTCPeerConnection = Recording as typeof RTCPeerConnection;
-};
-
-/** Makes this page sign another certificate fingerprint than the one its DTLS uses. */
-const TAMPER_FINGERPRINT = (): void => {
-  const real = RTCCertificate.prototype.getFingerprints;
-  RTCCertificate.prototype.getFingerprints = function (this: RTCCertificate) {
-    return real.call(this).map((f) => ({
-      algorithm: f.algorithm,
-      value: f.value?.replace(/^../, (x) => (x === 'AA' ? 'BB' : 'AA')),
-    }));
-  } as typeof real;
-};
 
 let relay: Relay;
 let browser: Browser;
@@ -70,21 +49,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function person(): Promise<Person> {
-  const context = await browser.newContext({
-    locale: 'zh-TW',
-    timezoneId: 'Asia/Taipei',
-    viewport: { width: 960, height: 640 },
-  });
-  await context.addInitScript(RECORD_CONNECTIONS);
-  const page = await context.newPage();
-  const problems = watchPage(page);
-  await page.goto(url);
-  return { context, page, problems };
-}
-
-function chatList(page: Page) {
-  return page.getByRole('list', { name: /^(聊天列表|Chats)$/ });
+function person(): Promise<Person> {
+  return openPerson({ browser, url }, { init: [RECORD_CONNECTIONS] });
 }
 
 function messages(page: Page) {
@@ -93,19 +59,6 @@ function messages(page: Page) {
 
 function callScreen(page: Page) {
   return page.getByRole('dialog', { name: '群組通話' });
-}
-
-async function befriend(host: Person, guest: Person, hostName: string, guestName: string): Promise<void> {
-  await host.page.getByRole('button', { name: '加入好友' }).first().click();
-  const link = await host.page.getByLabel('我的邀請連結').inputValue({ timeout: WAIT.timeout });
-  await guest.page.getByRole('button', { name: '加入好友' }).first().click();
-  await guest.page.getByLabel('好友的邀請連結').fill(link);
-  await guest.page.getByRole('button', { name: '加入', exact: true }).click();
-  await guest.page.getByText(`還沒有和 ${hostName} 比對安全碼`, { exact: false }).waitFor(WAIT);
-  await host.page.keyboard.press('Escape');
-  await chatList(host.page)
-    .getByRole('button', { name: new RegExp(guestName) })
-    .waitFor(WAIT);
 }
 
 interface PairFlow {

@@ -2,60 +2,19 @@
 // sent with `parus group send-file` shows in the browser's group with its preview and opens in
 // full; a file sent from the browser's group composer is saved by the CLI's `read` with the
 // same bytes; a file larger than the relay takes gets a clear message. Desktop and 390×844.
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  REPO,
-  WAIT,
-  createAccount,
-  openPerson,
-  shot,
-  startWorld,
-  type Person,
-  type World,
-} from './helpers/app.ts';
+import { WAIT, createAccount, openPerson, shot, startWorld, type Person, type World } from './helpers/app.ts';
+import { runCli, testPhoto } from './helpers/cli.ts';
 
-const BIN = join(REPO, 'packages/cli/bin/parus.js');
 const GROUP = '賞鳥社';
 let world: World;
 let web: Person;
 let home: string;
 
 function cli(args: string[]): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--json'],
-      {
-        env: {
-          ...process.env,
-          PARUS_HOME: home,
-          PARUS_PASSPHRASE: 'bob cli passphrase 5',
-          PARUS_INSECURE_TEST_KDF: '1',
-          LANG: 'C.UTF-8',
-        },
-        timeout: 90_000,
-      },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`parus ${args.join(' ')} failed: ${stdout} ${stderr}`));
-        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>);
-      },
-    );
-  });
-}
-
-function photo(width: number, height: number): Buffer {
-  const data = Buffer.alloc(width * height * 4);
-  for (let i = 0; i < width * height; i++) {
-    data[i * 4] = ((i % width) * 255) / width;
-    data[i * 4 + 1] = (Math.floor(i / width) * 255) / height;
-    data[i * 4 + 2] = 120;
-    data[i * 4 + 3] = 255;
-  }
-  return Buffer.from(jpeg.encode({ width, height, data }, 85).data);
+  return runCli(home, args, { passphrase: 'bob cli passphrase 5' });
 }
 
 beforeAll(async () => {
@@ -103,7 +62,7 @@ describe('files in a group, browser and CLI', () => {
 
   it('a photo from `parus group send-file` shows with its preview in the group and opens in full', async () => {
     const page = web.page;
-    const bytes = photo(900, 600);
+    const bytes = testPhoto(900, 600);
     const path = join(world.dir, 'IMG_0415');
     await writeFile(path, bytes);
     await cli(['group', 'send-file', gid, path]);

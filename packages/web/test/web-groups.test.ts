@@ -7,6 +7,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   WAIT,
+  befriend,
+  chatList,
   createAccount,
   openPerson,
   shot,
@@ -24,29 +26,12 @@ const PASS = { amei: 'amei group pass 1357', ming: 'ming group pass 2468', hua: 
 const GROUP = '週末爬山';
 const PIN = '週六早上 8 點在捷運站集合';
 
-function chatList(page: Page) {
-  return page.getByRole('list', { name: /^(聊天列表|Chats)$/ });
-}
-
 function groupItem(page: Page) {
   return chatList(page).getByRole('button', { name: new RegExp(GROUP) });
 }
 
 function messages(page: Page) {
   return page.getByRole('list', { name: `與 ${GROUP} 的訊息` });
-}
-
-async function befriend(host: Person, guest: Person, hostName: string, guestName: string): Promise<void> {
-  await host.page.getByRole('button', { name: '加入好友' }).first().click();
-  const link = await host.page.getByLabel('我的邀請連結').inputValue({ timeout: WAIT.timeout });
-  await guest.page.getByRole('button', { name: '加入好友' }).first().click();
-  await guest.page.getByLabel('好友的邀請連結').fill(link);
-  await guest.page.getByRole('button', { name: '加入', exact: true }).click();
-  await guest.page.getByText(`還沒有和 ${hostName} 比對安全碼`, { exact: false }).waitFor(WAIT);
-  await host.page.keyboard.press('Escape');
-  await chatList(host.page)
-    .getByRole('button', { name: new RegExp(guestName) })
-    .waitFor(WAIT);
 }
 
 async function joinFromList(p: Person): Promise<void> {

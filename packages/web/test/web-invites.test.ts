@@ -17,6 +17,7 @@ import {
 } from '@parus/core';
 import {
   WAIT,
+  chatList,
   createAccount,
   openPerson,
   shot,
@@ -30,10 +31,6 @@ let world: World;
 let amei: Person;
 let ming: Person;
 let hua: Person;
-
-function chatList(page: Page) {
-  return page.getByRole('list', { name: /^(聊天列表|Chats)$/ });
-}
 
 async function paste(page: Page, link: string): Promise<void> {
   await page.getByLabel('好友的邀請連結').fill(link);

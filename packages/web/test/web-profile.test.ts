@@ -2,59 +2,18 @@
 // picture (made a JPEG of ≤ 256 px and 48 KiB on a canvas), which a CLI friend receives end to
 // end; a file that is not a picture gets a clear message and changes nothing; the friend's
 // picture from `parus profile --avatar` shows in the chat list and the chat header.
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  REPO,
-  WAIT,
-  createAccount,
-  openPerson,
-  shot,
-  startWorld,
-  type Person,
-  type World,
-} from './helpers/app.ts';
+import { WAIT, createAccount, openPerson, shot, startWorld, type Person, type World } from './helpers/app.ts';
+import { runCli, testPhoto } from './helpers/cli.ts';
 
-const BIN = join(REPO, 'packages/cli/bin/parus.js');
 let world: World;
 let web: Person;
 let home: string;
 
 function cli(args: string[]): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--json'],
-      {
-        env: {
-          ...process.env,
-          PARUS_HOME: home,
-          PARUS_PASSPHRASE: 'bob cli passphrase 5',
-          PARUS_INSECURE_TEST_KDF: '1',
-          LANG: 'C.UTF-8',
-        },
-        timeout: 90_000,
-      },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`parus ${args.join(' ')} failed: ${stdout} ${stderr}`));
-        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>);
-      },
-    );
-  });
-}
-
-function photo(width: number, height: number, blue: number): Buffer {
-  const data = Buffer.alloc(width * height * 4);
-  for (let i = 0; i < width * height; i++) {
-    data[i * 4] = ((i % width) * 255) / width;
-    data[i * 4 + 1] = (Math.floor(i / width) * 255) / height;
-    data[i * 4 + 2] = blue;
-    data[i * 4 + 3] = 255;
-  }
-  return Buffer.from(jpeg.encode({ width, height, data }, 85).data);
+  return runCli(home, args, { passphrase: 'bob cli passphrase 5' });
 }
 
 beforeAll(async () => {
@@ -90,7 +49,7 @@ describe('個人資料', () => {
     await form.getByRole('button', { name: '儲存名稱' }).click();
     await form.getByRole('status').waitFor(WAIT);
     const selfie = join(world.dir, 'selfie.jpg');
-    await writeFile(selfie, photo(1200, 900, 200));
+    await writeFile(selfie, testPhoto(1200, 900, 200));
     await form.getByLabel('選擇大頭貼').setInputFiles(selfie);
     await form.getByRole('button', { name: '移除大頭貼' }).waitFor(WAIT);
     const mine = await form
@@ -108,7 +67,7 @@ describe('個人資料', () => {
     expect(contact).toMatchObject({ alias: 'amei', profileName: '林阿美', avatar: true });
 
     const bobPhoto = join(world.dir, 'bob.jpg');
-    await writeFile(bobPhoto, photo(640, 640, 40));
+    await writeFile(bobPhoto, testPhoto(640, 640, 40));
     await cli(['profile', '--name', '鮑伯', '--avatar', bobPhoto]);
     const item = page.getByRole('list', { name: '聊天列表' }).getByRole('button', { name: /Bob/ });
     await item.locator('img.avatar-picture').waitFor(WAIT);

@@ -15,6 +15,7 @@ import QRCode from 'qrcode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   WAIT,
+  chatList,
   createAccount,
   openPerson,
   shot,
@@ -36,10 +37,6 @@ const NOTE = '想請教手沖的豆子';
 
 function roomMessages(page: Page) {
   return page.getByRole('list', { name: `與 ${ROOM} 的訊息` });
-}
-
-function chatList(page: Page) {
-  return page.getByRole('list', { name: '聊天列表' });
 }
 
 /** A 1:1 chat in the list (not the room, whose preview may name the same person). */

@@ -9,14 +9,23 @@
 // emoji font: without the shipped one 🧋 is tofu).
 import type { CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WAIT, createAccount, openPerson, shot, startWorld, type Person, type World } from './helpers/app.ts';
+import {
+  WAIT,
+  befriend,
+  chatList,
+  createAccount,
+  openPerson,
+  shot,
+  startWorld,
+  type Person,
+  type World,
+} from './helpers/app.ts';
 
 let world: World;
 let amei: Person;
 let ming: Person;
 const PASS = { amei: 'amei stickers pass 1357', ming: 'ming stickers pass 2468' };
 
-const chatList = (page: Page) => page.getByRole('list', { name: '聊天列表' });
 const messages = (page: Page, name: string) => page.getByRole('list', { name: `與 ${name} 的訊息` });
 const picker = (page: Page) => page.getByRole('group', { name: '選擇貼圖' });
 
@@ -48,17 +57,6 @@ const packFile = (doc: unknown, name = 'my-cats.parus-stickers') => ({
   mimeType: 'application/json',
   buffer: Buffer.from(JSON.stringify(doc)),
 });
-
-async function befriend(host: Person, guest: Person): Promise<void> {
-  await host.page.getByRole('button', { name: '加入好友' }).first().click();
-  const link = await host.page.getByLabel('我的邀請連結').inputValue({ timeout: WAIT.timeout });
-  await guest.page.getByRole('button', { name: '加入好友' }).first().click();
-  await guest.page.getByLabel('好友的邀請連結').fill(link);
-  await guest.page.getByRole('button', { name: '加入', exact: true }).click();
-  await guest.page.getByText('還沒有和 阿美 比對安全碼', { exact: false }).waitFor(WAIT);
-  await host.page.keyboard.press('Escape');
-  await chatList(host.page).getByRole('button', { name: /小明/ }).first().waitFor(WAIT);
-}
 
 async function openStickers(page: Page): Promise<void> {
   if ((await picker(page).count()) === 0)
@@ -145,7 +143,7 @@ describe('stickers and emoji in the browser', () => {
       createAccount(amei.page, '阿美', PASS.amei, world.relay.address),
       createAccount(ming.page, '小明', PASS.ming, world.relay.address),
     ]);
-    await befriend(amei, ming);
+    await befriend(amei, ming, '阿美', '小明');
     await chatList(amei.page).getByRole('button', { name: /小明/ }).first().click();
     await amei.page.getByLabel('輸入訊息').waitFor(WAIT);
     // 小明 (390 px) is in the chat with 阿美 already: the chat fills the screen.

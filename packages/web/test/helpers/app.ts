@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { startRelay, type Relay } from '@parus/relay';
 import { launchChromium, watchPage } from './browser.ts';
 import { serveStatic, type StaticServer } from './static-server.ts';
@@ -64,9 +64,13 @@ export interface Person {
   problems: string[];
 }
 
+/**
+ * A zh-TW browser context on the world's page (or any browser and url); `init` scripts run in
+ * every page before the app's own code (the call tests record each RTCPeerConnection).
+ */
 export async function openPerson(
-  world: World,
-  opts: { colorScheme?: 'light' | 'dark' } = {},
+  world: Pick<World, 'browser' | 'url'>,
+  opts: { colorScheme?: 'light' | 'dark'; init?: ReadonlyArray<() => void> } = {},
 ): Promise<Person> {
   const context = await world.browser.newContext({
     locale: 'zh-TW',
@@ -74,10 +78,39 @@ export async function openPerson(
     viewport: { width: 960, height: 640 },
     colorScheme: opts.colorScheme ?? 'light',
   });
+  for (const script of opts.init ?? []) await context.addInitScript(script);
   const page = await context.newPage();
   const problems = watchPage(page);
   await page.goto(world.url);
   return { context, page, problems };
+}
+
+/** The chat list of the side bar, in either language. */
+export function chatList(page: Page): Locator {
+  return page.getByRole('list', { name: /^(聊天列表|Chats)$/ });
+}
+
+/**
+ * GUEST adds HOST by pasting HOST's invitation link (zh-TW screens), and waits until each side
+ * shows the other: the guest's "not yet compared" banner, the guest in the host's chat list.
+ */
+export async function befriend(
+  host: Person,
+  guest: Person,
+  hostName: string,
+  guestName: string,
+): Promise<void> {
+  await host.page.getByRole('button', { name: '加入好友' }).first().click();
+  const link = await host.page.getByLabel('我的邀請連結').inputValue({ timeout: WAIT.timeout });
+  await guest.page.getByRole('button', { name: '加入好友' }).first().click();
+  await guest.page.getByLabel('好友的邀請連結').fill(link);
+  await guest.page.getByRole('button', { name: '加入', exact: true }).click();
+  await guest.page.getByText(`還沒有和 ${hostName} 比對安全碼`, { exact: false }).waitFor(WAIT);
+  await host.page.keyboard.press('Escape');
+  await chatList(host.page)
+    .getByRole('button', { name: new RegExp(guestName) })
+    .first()
+    .waitFor(WAIT);
 }
 
 /** Creates an account through the zh-TW first screen; the relay field comes from /api/relay. */
