@@ -5,14 +5,8 @@
  * state events; this class only checks the resolved power first, so that the screens can say
  * which role an action needs instead of showing the engine's English refusal.
  */
-import type {
-  Account,
-  GroupInfo,
-  GroupMemberInfo,
-  MessageInfo,
-  OutgoingFile,
-  TransferProgress,
-} from '@parus/client';
+import type { Account, GroupInfo, GroupMemberInfo, MessageInfo, OutgoingFile } from '@parus/client';
+import { UploadList, type Upload } from './uploads.ts';
 import { GROUP_ROLE_POWER, NotFoundError, fromHex, groupMemberPower, type GroupAction } from '@parus/core';
 
 export type GroupRole = keyof typeof GROUP_ROLE_POWER;
@@ -37,15 +31,6 @@ export class NoSuchMemberError extends Error {
   }
 }
 
-/** A file being uploaded into a group (its bar and cancel button in the group view). */
-export interface GroupUpload {
-  key: number;
-  group: string;
-  name: string;
-  progress: TransferProgress;
-  controller: AbortController;
-}
-
 export interface GroupChat {
   group: GroupInfo;
   last: MessageInfo | undefined;
@@ -64,15 +49,16 @@ export class GroupSession {
   private readonly histories = new Map<string, MessageInfo[]>();
   private active: string | undefined;
   private readonly incoming = new Set<(m: MessageInfo) => void>();
-  private readonly uploadList: GroupUpload[] = [];
-  private uploadKey = 0;
+  private readonly uploadList: UploadList;
   /** Groups I was removed from while open: the screen says so once. */
   readonly removed = new Set<string>();
 
   constructor(
     private readonly account: Account,
     private readonly changed: () => void,
-  ) {}
+  ) {
+    this.uploadList = new UploadList(changed);
+  }
 
   async load(): Promise<void> {
     this.list = this.account.groups.list();
@@ -338,35 +324,21 @@ export class GroupSession {
    */
   async sendFile(id: string, file: OutgoingFile, replyTo?: string): Promise<MessageInfo> {
     this.check(id, 'message');
-    const upload: GroupUpload = {
-      key: ++this.uploadKey,
-      group: id,
-      name: file.name,
-      progress: { done: 0, total: file.bytes.length },
-      controller: new AbortController(),
-    };
-    this.uploadList.push(upload);
-    this.changed();
-    try {
-      const m = await this.account.sendGroupFile(id, file, {
-        signal: upload.controller.signal,
-        onProgress: (p) => {
-          upload.progress = p;
-          this.changed();
-        },
-        ...(replyTo ? { replyTo } : {}),
-      });
-      this.onMessage(m);
-      return m;
-    } finally {
-      this.uploadList.splice(this.uploadList.indexOf(upload), 1);
-      this.changed();
-    }
+    const m = await this.uploadList.track(id, file, (hooks) =>
+      this.account.sendGroupFile(id, file, { ...hooks, ...(replyTo ? { replyTo } : {}) }),
+    );
+    this.onMessage(m);
+    return m;
+  }
+
+  /** Cancels the uploads into every group (the session locks). */
+  abortUploads(): void {
+    this.uploadList.abortAll();
   }
 
   /** The group's uploads still running. */
-  uploads(id: string): readonly GroupUpload[] {
-    return this.uploadList.filter((u) => u.group === id);
+  uploads(id: string): readonly Upload[] {
+    return this.uploadList.of(id);
   }
 
   /** 收回: takes one of my messages back from everyone. */

@@ -44,6 +44,7 @@ import { DeviceSession, ensureDeviceLog } from './device-session.ts';
 import { GroupSession } from './group-session.ts';
 import { qrMatrix, type QrMatrix } from './qr-matrix.ts';
 import { RoomSession } from './room-session.ts';
+import { UploadList, type Upload } from './uploads.ts';
 
 export type { Chat } from './chats.ts';
 export { GroupPowerError, NoSuchMemberError, type GroupChat, type GroupSession } from './group-session.ts';
@@ -98,17 +99,10 @@ export interface Invite {
   expires: number;
 }
 
-/** A file on its way up, for the progress bar under the conversation. */
 /** "Muted until unmuted": the latest time a Date can hold. */
 const MUTED_FOREVER = 8_640_000_000_000_000;
 
-export interface Upload {
-  key: number;
-  alias: string;
-  name: string;
-  progress: TransferProgress;
-  controller: AbortController;
-}
+export type { Upload } from './uploads.ts';
 
 export type { UploadInfo } from '@parus/client';
 
@@ -343,8 +337,7 @@ export class Session {
   private readonly unsubscribe: Array<() => void> = [];
   private contactList: ContactInfo[] = [];
   private readonly typingTill = new Map<string, number>();
-  private readonly uploadList: Upload[] = [];
-  private uploadKey = 0;
+  private readonly uploadList = new UploadList(() => this.changed());
   private active: string | undefined;
   private closed = false;
   private invite: Promise<Invite> | undefined;
@@ -615,33 +608,15 @@ export class Session {
 
   /** Encrypts and uploads a file, then sends the file message; progress shows in `uploads()`. */
   async sendFile(alias: string, file: OutgoingFile, replyTo?: string): Promise<MessageInfo> {
-    const upload: Upload = {
-      key: ++this.uploadKey,
-      alias,
-      name: file.name,
-      progress: { done: 0, total: file.bytes.length },
-      controller: new AbortController(),
-    };
-    this.uploadList.push(upload);
-    this.changed();
-    try {
-      const m = await this.account.sendFile(alias, file, {
-        signal: upload.controller.signal,
-        onProgress: (p) => {
-          upload.progress = p;
-          this.changed();
-        },
-        ...(replyTo ? { replyTo } : {}),
-      });
-      return this.added(m);
-    } finally {
-      this.uploadList.splice(this.uploadList.indexOf(upload), 1);
-      this.changed();
-    }
+    const m = await this.uploadList.track(alias, file, (hooks) =>
+      this.account.sendFile(alias, file, { ...hooks, ...(replyTo ? { replyTo } : {}) }),
+    );
+    return this.added(m);
   }
 
+  /** The uploads to this friend still running. */
   uploads(alias: string): readonly Upload[] {
-    return this.uploadList.filter((u) => u.alias === alias);
+    return this.uploadList.of(alias);
   }
 
   /** Uploads an earlier page (or a crash) left unfinished, for this friend. */
@@ -908,7 +883,8 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     for (const off of this.unsubscribe) off();
-    for (const u of this.uploadList) u.controller.abort();
+    this.uploadList.abortAll();
+    this.groups.abortUploads();
     this.listeners.clear();
     this.incoming.clear();
     try {

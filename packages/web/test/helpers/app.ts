@@ -130,7 +130,9 @@ export async function createAccount(
   await page.getByLabel('密碼', { exact: true }).fill(passphrase);
   await page.getByLabel('再次輸入密碼').fill(passphrase);
   await page.getByRole('button', { name: '建立帳號' }).click();
-  await page.getByRole('button', { name: '加入好友' }).first().waitFor(WAIT);
+  // Argon2id (the browser profile, decision 0027) takes seconds alone and far longer when the
+  // suite's other browsers derive keys at the same time: the first screen gets a minute.
+  await page.getByRole('button', { name: '加入好友' }).first().waitFor({ timeout: 60_000 });
 }
 
 export async function shot(page: Page, name: string): Promise<void> {
