@@ -1,6 +1,6 @@
 /** `parus group …`: private groups, and the group side of `parus chat`. */
 import type { ChatTerminal } from '../chat-terminal.ts';
-import { UsageError, isRoomLink, isShortRoomLink } from '@parus/core';
+import { GROUP_AVATAR_BOUNDS, UsageError, isRoomLink, isShortRoomLink } from '@parus/core';
 import type { Account, GroupInfo, GroupMemberInfo, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
 import { formatMessage, shown, shownText } from '../format.ts';
@@ -10,6 +10,7 @@ import type { Output } from '../output.ts';
 import { en, fault, localMessage, t } from '../i18n.ts';
 import { progressLine } from '../files.ts';
 import { readOutgoingFile } from '../outgoing-file.ts';
+import { avatarFrom } from './profile.ts';
 
 type MakeOut = (json: boolean) => Output;
 
@@ -62,6 +63,7 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
     public: { type: 'boolean', default: false },
     rotate: { type: 'boolean', default: false },
     long: { type: 'boolean', default: false },
+    none: { type: 'boolean', default: false },
     qr: { type: 'string' },
     nick: { type: 'string' },
     note: { type: 'string' },
@@ -217,6 +219,15 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
             text: shownText(text),
           }),
         );
+        break;
+      }
+      case 'avatar': {
+        // The group's picture (decision 0066): shrunk as a profile avatar is, to the group's bounds.
+        const none = values.none === true;
+        const [ref, file] = need(1, 'parus group avatar GROUP FILE|--none');
+        if (none === (file !== undefined)) throw fault(UsageError, 'group.avatarBoth');
+        const info = await g.setAvatar(ref!, none ? null : await avatarFrom(file!, GROUP_AVATAR_BOUNDS));
+        await done(info, t(none ? 'group.avatarRemoved' : 'group.avatarSet', { name: shown(info.name) }));
         break;
       }
       case 'history-sharing': {

@@ -40,6 +40,7 @@ parus relay add ADDRESS                  receive on a second relay too (failover
   parus group send-file GROUP PATH [--name N] [--mime TYPE]
                                            send a photo or file to the group
   parus group topic GROUP TEXT | name GROUP TEXT | nick GROUP NICK
+  parus group avatar GROUP FILE|--none     the group's picture (a JPEG or PNG, made 128 px, 6 KiB)
   parus group kick|ban|unban GROUP MEMBER  moderate (MEMBER: nick, name or key)
   parus group role GROUP MEMBER admin|moderator|member
   parus group history-sharing GROUP on|off newcomers get the messages since it was turned on
@@ -131,7 +132,7 @@ The passphrase comes from PARUS_PASSPHRASE or a prompt.`,
   'profile.sent': 'Sent to your contacts and your other devices (an offline one gets it later).',
   'profile.unreadable': 'cannot read {file}',
   'profile.notImage': '{file} is not a JPEG or PNG image',
-  'profile.tooLarge': '{file} cannot be made into an avatar of at most 48 KiB',
+  'profile.tooLarge': '{file} cannot be made into an avatar of at most {kib} KiB',
   'profile.bothAvatar': 'choose one of --avatar and --no-avatar',
   'passphrase.cancelled': 'cancelled',
   'home.noAccount': "no account in {home}: run 'parus init' first",
@@ -312,6 +313,9 @@ Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 
   'group.nickSet': 'Your nick is now: {text}',
   'group.nameSet': 'The name is now: {text}',
   'group.topicSet': 'The topic is now: {text}',
+  'group.avatarSet': 'The picture of {name} is set: every member sees it.',
+  'group.avatarRemoved': 'The picture of {name} is removed.',
+  'group.avatarBoth': 'give either a FILE or --none',
   'group.sharingOnSet':
     'History sharing is on in {name}: newcomers will get the messages written from now on.',
   'group.sharingOffSet': 'History sharing is off in {name}: newcomers read only what comes after they join.',

@@ -36,6 +36,7 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   parus group send-file GROUP PATH [--name N] [--mime TYPE]
                                            傳送照片或檔案到群組
   parus group topic GROUP TEXT | name GROUP TEXT | nick GROUP NICK
+  parus group avatar GROUP FILE|--none     群組頭像（JPEG 或 PNG，縮成 128 px、6 KiB）
   parus group kick|ban|unban GROUP MEMBER  管理成員（MEMBER：暱稱、名稱或金鑰）
   parus group role GROUP MEMBER admin|moderator|member
   parus group history-sharing GROUP on|off 新成員可讀到開啟之後的訊息
@@ -124,7 +125,7 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'profile.sent': '已傳給你的好友和你的其他裝置（離線的好友之後會收到）。',
   'profile.unreadable': '無法讀取 {file}',
   'profile.notImage': '{file} 不是 JPEG 或 PNG 圖片',
-  'profile.tooLarge': '{file} 無法縮成 48 KiB 以內的大頭貼',
+  'profile.tooLarge': '{file} 無法縮成 {kib} KiB 以內的大頭貼',
   'profile.bothAvatar': '--avatar 與 --no-avatar 只能選一個',
   'passphrase.cancelled': '已取消',
   'home.noAccount': '{home} 裡沒有帳號：請先執行 parus init',
@@ -303,6 +304,9 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'group.nickSet': '你的暱稱已改為：{text}',
   'group.nameSet': '群組名稱已改為：{text}',
   'group.topicSet': '主題已改為：{text}',
+  'group.avatarSet': '已設定 {name} 的群組頭像，每位成員都會看到。',
+  'group.avatarRemoved': '已移除 {name} 的群組頭像。',
+  'group.avatarBoth': '請給一個圖檔 FILE，或 --none（擇一）',
   'group.sharingOnSet': '{name} 已開啟分享聊天記錄：新成員會收到從現在起的訊息。',
   'group.sharingOffSet': '{name} 已關閉分享聊天記錄：新成員只看得到加入後的訊息。',
   'group.unknown': `沒有 group {sub} 這個指令

@@ -382,7 +382,7 @@ export function GroupView(props: {
       >
         <BackIcon />
       </button>
-      <GroupAvatar name={name} />
+      <GroupAvatar name={name} src={groups.avatarUrl(id)} />
       <div class="chat-title">
         <h2>
           <PeerText text={name} />
@@ -436,7 +436,7 @@ export function GroupView(props: {
         role="region"
         aria-label={o.title}
       >
-        <GroupAvatar name={name} />
+        <GroupAvatar name={name} src={groups.avatarUrl(id)} />
         <p role={o.role}>{o.title}</p>
         <p class="muted">{o.hint}</p>
         <button
@@ -476,7 +476,7 @@ export function GroupView(props: {
       <section class="chat group-chat" aria-label={name}>
         {head}
         <div class="group-invitation" role="region" aria-label={t('group.invitation')}>
-          <GroupAvatar name={name} />
+          <GroupAvatar name={name} src={groups.avatarUrl(id)} />
           <p>{t('group.invitedBy', { name: group.invitedBy ?? '?', group: name })}</p>
           <div class="row">
             <button type="button" class="primary" onClick={() => void run(() => groups.join(id))}>
