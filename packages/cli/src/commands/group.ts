@@ -11,6 +11,7 @@ import { en, fault, localMessage, t } from '../i18n.ts';
 import { progressLine } from '../files.ts';
 import { readOutgoingFile } from '../outgoing-file.ts';
 import { avatarFrom } from './profile.ts';
+import { stickerFor, stickerListing } from '../stickers.ts';
 
 type MakeOut = (json: boolean) => Output;
 
@@ -350,7 +351,16 @@ export async function groupChat(
           if (interactive) process.stdout.write('\x1b[1A\r\x1b[2K');
           emit({ event: 'sent', message: m }, formatMessage(m));
         } else if (cmd === '/help') show(t('group.chatHelp'));
-        else if (cmd === '/me')
+        else if (cmd === '/stickers') for (const l of stickerListing(arg)) show(l);
+        else if (cmd === '/sticker') {
+          const sticker = arg === '' ? undefined : stickerFor(arg);
+          if (!sticker) show(t(arg === '' ? 'chat.stickerUsage' : 'sticker.unknown', { name: arg }));
+          else {
+            const m = await g.sendSticker(id, sticker.pack, sticker.id);
+            if (interactive) process.stdout.write('\x1b[1A\r\x1b[2K');
+            emit({ event: 'sent', message: m }, formatMessage(m));
+          }
+        } else if (cmd === '/me')
           emit(
             { event: 'sent', message: await g.send(id, arg, { kind: 'action' }) },
             `* ${account.name} ${arg}`,

@@ -183,7 +183,8 @@ The passphrase comes from PARUS_PASSPHRASE or a prompt.`,
   'history.none': 'No messages with {alias} yet.',
   'chat.help': `Type a message and press Enter to send it.
   /me TEXT       an action: "* you TEXT"
-  /sticker ID    a sticker of the built-in set (hello, thanks, ok, haha, ...)
+  /sticker ID    a sticker: its id or name (hello, 加油, ...), or PACK/ID of any pack
+  /stickers [PACK]  the sticker packs (小山雀, 臺灣藍鵲, 黃山雀, 五色鳥), or one pack's stickers
   /unsend ID     take back one of your messages (the #id at its end) (收回)
   /retry         reconnect to the relay now instead of at the next try
   /help          this help
@@ -258,7 +259,11 @@ Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 
   'search.limit': '--limit takes a whole number',
   'search.none': 'Nothing found.',
   'chat.meUsage': 'usage: /me TEXT',
-  'chat.stickerUsage': 'usage: /sticker ID',
+  'chat.stickerUsage': 'usage: /sticker ID | NAME | PACK/ID (/stickers lists them)',
+  'sticker.unknown': 'no sticker called {name}: /stickers lists them, PACK/ID sends one of another pack',
+  'sticker.noPack': 'no pack called {pack}: /stickers lists them',
+  'sticker.listHint': '/stickers PACK shows names; /sticker ID sends (the first pack that has it), /sticker PACK/ID that one',
+  'sticker.sendHint': 'send one with {example}',
   'file.progress': '{label}: {pct}% ({done} of {total})',
   'format.voice': '[voice message {time}, {name}, {size}]',
   'call.video': 'video call',
@@ -330,6 +335,7 @@ Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 
   /ban MEMBER         ban a member (moderators)
   /op MEMBER [ROLE]   make a member moderator, or give ROLE (admin|moderator|member)
   /confirm MSGID      confirm a message marked late (its #id)
+  /sticker ID         a sticker (its id, name or PACK/ID); /stickers [PACK] lists them
   /help  /quit`,
   'group.change': '({change})',
   'group.banner': '— {name}; /help for help —',

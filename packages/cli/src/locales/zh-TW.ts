@@ -174,7 +174,8 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'history.none': '和 {alias} 還沒有訊息。',
   'chat.help': `輸入訊息後按 Enter 送出。
   /me TEXT       動作：「* 你 TEXT」
-  /sticker ID    內建貼圖（hello、thanks、ok、haha……）
+  /sticker ID    傳送貼圖：代號或名稱（hello、加油……），或任何一組的 PACK/ID
+  /stickers [PACK]  列出貼圖組（小山雀、臺灣藍鵲、黃山雀、五色鳥），或一組的貼圖
   /unsend ID     收回自己的一則訊息（訊息結尾的 #id）
   /retry         立刻重新連線，不等下一次嘗試
   /help          這份說明
@@ -249,7 +250,11 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'search.limit': '--limit 需要整數',
   'search.none': '找不到符合的結果。',
   'chat.meUsage': '用法：/me TEXT',
-  'chat.stickerUsage': '用法：/sticker ID',
+  'chat.stickerUsage': '用法：/sticker ID | 名稱 | PACK/ID（/stickers 列出全部）',
+  'sticker.unknown': '沒有叫 {name} 的貼圖：/stickers 列出全部，其他組的貼圖用 PACK/ID 傳送',
+  'sticker.noPack': '沒有叫 {pack} 的貼圖組：/stickers 列出全部',
+  'sticker.listHint': '/stickers PACK 顯示名稱；/sticker ID 傳送（第一個有它的組），/sticker PACK/ID 指定那一組',
+  'sticker.sendHint': '傳送範例：{example}',
   'file.progress': '{label}：{pct}%（{done} / {total}）',
   'format.voice': '[語音訊息 {time}，{name}，{size}]',
   'call.video': '視訊通話',
@@ -320,6 +325,7 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   /ban MEMBER         封鎖成員（版主以上）
   /op MEMBER [ROLE]   讓成員成為版主，或給予 ROLE（admin|moderator|member）
   /confirm MSGID      確認一則標為晚到的訊息（它的 #id）
+  /sticker ID         傳送貼圖（代號、名稱或 PACK/ID）；/stickers [PACK] 列出貼圖
   /help  /quit`,
   'group.change': '（{change}）',
   'group.banner': '— {name}；輸入 /help 查看說明 —',

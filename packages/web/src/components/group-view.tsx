@@ -21,6 +21,7 @@ import {
 import { useI18n, type MessageKey, type Translate } from '../i18n.ts';
 import { groupErrorText } from './group-errors.ts';
 import { Avatar } from './avatar.tsx';
+import { HeaderActions } from './header-actions.tsx';
 import { Composer } from './composer.tsx';
 import { GroupAvatar, GroupIcon, PinIcon } from './group-icons.tsx';
 import { BackIcon, CloseIcon } from './icons.tsx';
@@ -405,6 +406,7 @@ export function GroupView(props: {
           )}
         </span>
       </div>
+      <HeaderActions>
       {group.public && group.status === 'joined' && groups.can(id, 'invite') && props.onShare && (
         <button type="button" class="pill-button" onClick={props.onShare}>
           <ShareLinkIcon />
@@ -418,6 +420,7 @@ export function GroupView(props: {
           {t('group.members')}
         </button>
       )}
+      </HeaderActions>
     </header>
   );
 
