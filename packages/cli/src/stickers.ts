@@ -34,7 +34,9 @@ export function stickerListing(arg: string): string[] {
     ];
   }
   return [
-    ...BUILT_IN_STICKER_PACKS.map((p) => `${p.pack.padEnd(11)} ${p.name[l]}: ${p.stickers.map((s) => s.id).join(' ')}`),
+    ...BUILT_IN_STICKER_PACKS.map(
+      (p) => `${p.pack.padEnd(11)} ${p.name[l]}: ${p.stickers.map((s) => s.id).join(' ')}`,
+    ),
     t('sticker.listHint'),
   ];
 }

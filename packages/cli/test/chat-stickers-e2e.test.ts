@@ -59,6 +59,8 @@ describe('stickers in parus chat', () => {
       await json('bob', ['read']);
       seen = (await json('bob', ['history', id])).messages as Array<{ sticker?: Sticker }>;
     }
-    expect(seen.filter((m) => m.sticker).map((m) => m.sticker)).toEqual([{ pack: 'bluemagpie', id: 'morning' }]);
+    expect(seen.filter((m) => m.sticker).map((m) => m.sticker)).toEqual([
+      { pack: 'bluemagpie', id: 'morning' },
+    ]);
   }, 300_000);
 });

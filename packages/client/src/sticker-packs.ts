@@ -43,8 +43,7 @@ export function findBuiltInSticker(
   const lower = q.toLowerCase();
   for (const match of [
     (s: BuiltInStickerPack['stickers'][number]) => s.id === q,
-    (s: BuiltInStickerPack['stickers'][number]) =>
-      s.name['zh-TW'] === q || s.name.en.toLowerCase() === lower,
+    (s: BuiltInStickerPack['stickers'][number]) => s.name['zh-TW'] === q || s.name.en.toLowerCase() === lower,
   ]) {
     for (const p of BUILT_IN_STICKER_PACKS) {
       const s = p.stickers.find(match);

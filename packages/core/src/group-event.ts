@@ -473,7 +473,8 @@ const readers: ContentReaders = {
   avatar(m) {
     exactKeys(m, ['avatar'], 'avatar content');
     return {
-      avatar: m.avatar === null ? null : groupAvatar(asBytes(m.avatar, 'avatar', { max: MAX_GROUP_AVATAR_BYTES })),
+      avatar:
+        m.avatar === null ? null : groupAvatar(asBytes(m.avatar, 'avatar', { max: MAX_GROUP_AVATAR_BYTES })),
     };
   },
   settings(m) {

@@ -307,7 +307,10 @@ describe('group event codec', () => {
       [make('avatar', samples.avatar), (m) => ((m.content as CborMap).avatar = 'url')],
       [make('avatar', samples.avatar), (m) => ((m.content as CborMap).avatar = samplePng(129, 16))],
       [make('avatar', samples.avatar), (m) => ((m.content as CborMap).avatar = samplePng(16, 16, 6200))],
-      [make('avatar', samples.avatar), (m) => ((m.content as CborMap).avatar = utf8('GIF89a\x01\x00\x01\x00'))],
+      [
+        make('avatar', samples.avatar),
+        (m) => ((m.content as CborMap).avatar = utf8('GIF89a\x01\x00\x01\x00')),
+      ],
       [make('pin', samples.pin), (m) => (((m.content as CborMap).pin as CborMap).text = '')],
       [
         make('pin', samples.pin),

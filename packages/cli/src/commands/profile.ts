@@ -13,7 +13,10 @@ import { shown } from '../format.ts';
 import type { Output } from '../output.ts';
 
 /** The file as an avatar within the bounds (a profile's by default), or a clear UsageError / QuotaError. */
-export async function avatarFrom(file: string, bounds: AvatarBounds = PROFILE_AVATAR_BOUNDS): Promise<Uint8Array> {
+export async function avatarFrom(
+  file: string,
+  bounds: AvatarBounds = PROFILE_AVATAR_BOUNDS,
+): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);

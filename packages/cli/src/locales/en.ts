@@ -262,7 +262,8 @@ Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 
   'chat.stickerUsage': 'usage: /sticker ID | NAME | PACK/ID (/stickers lists them)',
   'sticker.unknown': 'no sticker called {name}: /stickers lists them, PACK/ID sends one of another pack',
   'sticker.noPack': 'no pack called {pack}: /stickers lists them',
-  'sticker.listHint': '/stickers PACK shows names; /sticker ID sends (the first pack that has it), /sticker PACK/ID that one',
+  'sticker.listHint':
+    '/stickers PACK shows names; /sticker ID sends (the first pack that has it), /sticker PACK/ID that one',
   'sticker.sendHint': 'send one with {example}',
   'file.progress': '{label}: {pct}% ({done} of {total})',
   'format.voice': '[voice message {time}, {name}, {size}]',

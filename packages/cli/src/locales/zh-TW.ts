@@ -253,7 +253,8 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'chat.stickerUsage': '用法：/sticker ID | 名稱 | PACK/ID（/stickers 列出全部）',
   'sticker.unknown': '沒有叫 {name} 的貼圖：/stickers 列出全部，其他組的貼圖用 PACK/ID 傳送',
   'sticker.noPack': '沒有叫 {pack} 的貼圖組：/stickers 列出全部',
-  'sticker.listHint': '/stickers PACK 顯示名稱；/sticker ID 傳送（第一個有它的組），/sticker PACK/ID 指定那一組',
+  'sticker.listHint':
+    '/stickers PACK 顯示名稱；/sticker ID 傳送（第一個有它的組），/sticker PACK/ID 指定那一組',
   'sticker.sendHint': '傳送範例：{example}',
   'file.progress': '{label}：{pct}%（{done} / {total}）',
   'format.voice': '[語音訊息 {time}，{name}，{size}]',

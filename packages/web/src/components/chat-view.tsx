@@ -284,15 +284,15 @@ export function ChatView(props: {
         <HeaderActions>
           {props.onCall && !compromised && <CallButtons t={t} onCall={props.onCall} />}
           <button
-          type="button"
-          class="icon-button mute-button"
-          aria-label={t('chat.mute')}
-          title={props.muted ? t('chat.muted') : t('chat.mute')}
-          aria-pressed={props.muted}
-          onClick={props.onToggleMute}
-        >
-          {props.muted ? <MutedIcon /> : <BellIcon />}
-        </button>
+            type="button"
+            class="icon-button mute-button"
+            aria-label={t('chat.mute')}
+            title={props.muted ? t('chat.muted') : t('chat.mute')}
+            aria-pressed={props.muted}
+            onClick={props.onToggleMute}
+          >
+            {props.muted ? <MutedIcon /> : <BellIcon />}
+          </button>
           <button type="button" class="pill-button" onClick={props.onSafety}>
             <ShieldIcon />
             {t('chat.safety')}

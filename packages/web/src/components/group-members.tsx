@@ -77,8 +77,7 @@ export function GroupMembers(props: {
   const mine = joined ? groups.myPower(id) : -1;
   const can = (
     a: 'invite' | 'kick' | 'ban' | 'role' | 'topic' | 'name' | 'avatar' | 'pin' | 'settings',
-  ): boolean =>
-    joined && groups.can(id, a);
+  ): boolean => joined && groups.can(id, a);
   const memberNames = new Set(members.map((m) => m.name));
   const candidates = props.session
     .chats()

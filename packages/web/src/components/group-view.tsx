@@ -407,19 +407,19 @@ export function GroupView(props: {
         </span>
       </div>
       <HeaderActions>
-      {group.public && group.status === 'joined' && groups.can(id, 'invite') && props.onShare && (
-        <button type="button" class="pill-button" onClick={props.onShare}>
-          <ShareLinkIcon />
-          {t('room.share')}
-        </button>
-      )}
-      {group.status === 'joined' && !group.public && props.callButtons}
-      {group.status !== 'invited' && (
-        <button type="button" class="pill-button" onClick={props.onMembers}>
-          <GroupIcon />
-          {t('group.members')}
-        </button>
-      )}
+        {group.public && group.status === 'joined' && groups.can(id, 'invite') && props.onShare && (
+          <button type="button" class="pill-button" onClick={props.onShare}>
+            <ShareLinkIcon />
+            {t('room.share')}
+          </button>
+        )}
+        {group.status === 'joined' && !group.public && props.callButtons}
+        {group.status !== 'invited' && (
+          <button type="button" class="pill-button" onClick={props.onMembers}>
+            <GroupIcon />
+            {t('group.members')}
+          </button>
+        )}
       </HeaderActions>
     </header>
   );
