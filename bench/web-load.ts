@@ -20,7 +20,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -41,6 +41,8 @@ interface Load {
   firstScripts: string[];
   /** Script path → bytes on the wire (compressed as the relay sent it). */
   wire: Record<string, number>;
+  /** Fonts and images the page fetched before the engine was ready (none is the goal). */
+  media: string[];
 }
 
 /**
@@ -102,6 +104,10 @@ async function main(): Promise<void> {
               .getEntriesByType('resource')
               .filter((e) => e.startTime < fcp && new URL(e.name).pathname.endsWith('.js'))
               .map((e) => new URL(e.name).pathname),
+            media: performance
+              .getEntriesByType('resource')
+              .map((e) => new URL(e.name).pathname)
+              .filter((p) => /\.(woff2?|ttf|otf|svg|png|jpe?g|webp|gif)$/.test(p)),
             wire: Object.fromEntries(
               (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
                 .filter((e) => new URL(e.name).pathname.endsWith('.js'))
@@ -129,10 +135,23 @@ async function main(): Promise<void> {
   const firstBytes = first.reduce((n, p) => n + gz(p.slice(1)), 0);
   const wire: Record<string, number> = Object.assign({}, ...loads.map((l) => l.wire));
   const firstWire = first.reduce((n, p) => n + (wire[p] ?? 0), 0);
-  const engineWire = Object.entries(wire).find(([p]) => /\/session-[^/]+\.js$/.test(p))?.[1];
+  // The engine: every script fetched after the first paint until it was ready (session-*.js and
+  // the core chunk it shares with the chunks loaded on demand, named after one of its modules).
+  const engineScripts = Object.keys(wire).filter((p) => !first.includes(p));
+  const engineWire = engineScripts.length ? engineScripts.reduce((n, p) => n + wire[p]!, 0) : undefined;
   const later = execFileSync('ls', [join(DIST, 'assets')], { encoding: 'utf8' })
     .split('\n')
     .filter((f) => f.endsWith('.js') && !first.includes(`/assets/${f}`));
+  const media = [...new Set(loads.flatMap((l) => l.media))].sort();
+  const assets = execFileSync('ls', [join(DIST, 'assets')], { encoding: 'utf8' }).split('\n');
+  const fonts = assets.filter((f) => /\.woff2?$/.test(f));
+  const stickerFiles = execFileSync('find', [join(DIST, 'stickers'), '-type', 'f'], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
+  const stickerBytes = stickerFiles.reduce((n, f) => n + readFileSync(f).length, 0);
+  const load = loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' / ');
   const machine = await describeMachine();
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
 
@@ -148,8 +167,10 @@ _Written by \`npm run bench:web\` (bench/web-load.ts) on ${machine.date}, commit
 | engine ready (libsodium loaded, submit would not wait) | ${ms(median(loads.map((l) => l.engine)))} | ${ms(Math.min(...loads.map((l) => l.engine)))} – ${ms(Math.max(...loads.map((l) => l.engine)))} |
 
 First-load JavaScript (requested before the first paint), gzipped: **${kb(firstBytes)}** (budget 250 KB): ${first.map((p) => `\`${p.replace('/assets/', '')}\` ${kb(gz(p.slice(1)))}`).join(', ')}.
-On the wire from the relay (which now sends gzip to browsers that accept it): **${kb(firstWire)}** before the first paint${engineWire === undefined ? '' : `, the engine chunk ${kb(engineWire)}`}.
+On the wire from the relay (which now sends gzip to browsers that accept it): **${kb(firstWire)}** before the first paint${engineWire === undefined ? '' : `, the engine ${kb(engineWire)} (${engineScripts.map((p) => `\`${p.replace('/assets/', '')}\``).join(', ')})`}.
 Loaded later: ${later.map((f) => `\`${f}\` ${kb(gz(`assets/${f}`))}`).join(', ')} (the engine after the first paint; the QR decoder only when a QR image or the camera is used).
+Fonts and images fetched by the first screen (until the engine is ready): ${media.length === 0 ? '**none**' : media.map((p) => `\`${p}\``).join(', ')}. The emoji font (${fonts.map((f) => `\`${f}\` ${kb(readFileSync(join(DIST, 'assets', f)).length)}`).join(', ')}) is fetched the first time an emoji is on screen (its \`unicode-range\`), the ${stickerFiles.length} sticker images (${kb(stickerBytes)}) one by one when a sticker is on screen (decision 0058).
+Load average (1 / 5 / 15 min) when the loads ended: ${load}; the 2 cores were shared with other engineers' tests, so the times are higher and more spread than on a quiet machine.
 
 Time to interactive is when the create-account form's display-name field is in the document and enabled and the main thread has returned to the event loop after it (a \`setTimeout(0)\` task ran), so a key typed then is handled at once. Engine ready is the \`parus:engine\` performance mark the loader sets when the engine chunk has been evaluated.
 ${WEB_END}`;

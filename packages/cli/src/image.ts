@@ -6,7 +6,7 @@
  * image library: JPEG and PNG are decoded in JavaScript (jpeg-js, pngjs), scaled down by
  * averaging, and written as JPEG; other formats (GIF, WebP, HEIC…) go without a preview.
  */
-import { MAX_AVATAR_BYTES, MAX_AVATAR_SIDE, MAX_THUMBNAIL_BYTES } from '@parus/core';
+import { MAX_THUMBNAIL_BYTES, PROFILE_AVATAR_BOUNDS, type AvatarBounds } from '@parus/core';
 
 /** The type that the first bytes of a file announce, if they are one Parus knows. */
 export function sniffMime(b: Uint8Array): string | undefined {
@@ -165,13 +165,18 @@ export async function makeThumbnail(bytes: Uint8Array, mime: string): Promise<Ui
 }
 
 /**
- * An avatar (decision 0056) from a JPEG or PNG file: a JPEG of at most 256 px a side and 48 KiB.
- * Undefined when the file is not a JPEG or PNG that decodes.
+ * An avatar from a JPEG or PNG file: a JPEG within the bounds, a profile's by default (decision
+ * 0056: 256 px, 48 KiB), a group's when given (decision 0066: 128 px, 6 KiB); smaller sides are
+ * tried when the largest does not fit. Undefined when the file is not a JPEG or PNG that decodes.
  */
-export async function makeAvatar(bytes: Uint8Array): Promise<Uint8Array | undefined> {
+export async function makeAvatar(
+  bytes: Uint8Array,
+  bounds: AvatarBounds = PROFILE_AVATAR_BOUNDS,
+): Promise<Uint8Array | undefined> {
   const mime = sniffMime(bytes);
   if (mime !== 'image/jpeg' && mime !== 'image/png') return undefined;
   const image = await decode(bytes, mime);
   if (!image) return undefined;
-  return smallJpeg(image, [MAX_AVATAR_SIDE, 192, 128, 96], MAX_AVATAR_BYTES);
+  const side = bounds.maxSide;
+  return smallJpeg(image, [side, (side * 3) >> 2, side >> 1, (side * 3) >> 3], bounds.maxBytes);
 }

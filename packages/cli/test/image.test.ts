@@ -2,7 +2,7 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { avatarInfo } from '@parus/core';
+import { GROUP_AVATAR_BOUNDS, avatarInfo } from '@parus/core';
 import { imageSize, makeAvatar, makeThumbnail, sniffMime } from '../src/image.ts';
 
 function rgba(width: number, height: number, alpha = 255): Buffer {
@@ -79,5 +79,18 @@ describe('makeAvatar', () => {
     expect(avatarInfo((await makeAvatar(png(900, 600)))!)).toMatchObject({ width: 256, height: 171 });
     expect(await makeAvatar(ascii('GIF89a not really'))).toBeUndefined();
     expect(await makeAvatar(ascii('plain text'))).toBeUndefined();
+  });
+
+  it('makes a group picture within the group bounds (≤ 128 px, ≤ 6 KiB, decision 0066), even from a noisy photo', async () => {
+    for (const source of [png(900, 600), jpg(300, 1200), png(20, 10)]) {
+      const avatar = (await makeAvatar(source, GROUP_AVATAR_BOUNDS))!;
+      expect(avatar.length).toBeLessThanOrEqual(6 * 1024);
+      const info = avatarInfo(avatar, GROUP_AVATAR_BOUNDS);
+      expect(Math.max(info.width, info.height)).toBeLessThanOrEqual(128);
+    }
+    expect(avatarInfo((await makeAvatar(jpg(1200, 800), GROUP_AVATAR_BOUNDS))!).width).toBeLessThanOrEqual(
+      128,
+    );
+    expect(await makeAvatar(ascii('GIF89a not really'), GROUP_AVATAR_BOUNDS)).toBeUndefined();
   });
 });

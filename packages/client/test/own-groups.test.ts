@@ -1,10 +1,13 @@
 // My groups on all my devices (docs/decisions/0054, groups/own-group-sync.ts): what I send in a
 // group from one device shows on the other as mine, once and in order; 已讀, delete for me and
-// state edits follow; after a rekey my other device writes under the new member key. Real
+// state edits (the group's picture too, decision 0066) follow; after a rekey my other device writes under the new member key. Real
 // accounts over a real relay on loopback; nothing of the engine is replaced.
 import { describe, expect, it } from 'vitest';
 import {
+  DecodeError,
   ProtocolError,
+  QuotaError,
+  UsageError,
   VerificationError,
   createEnvelope,
   fromHex,
@@ -20,6 +23,15 @@ import { befriend, relayWorld, settle, until } from './support/group-harness.ts'
 import { LIGHT, PASS } from './support/device-harness.ts';
 
 const world = relayWorld('own-groups');
+
+/** A PNG's signature and IHDR chunk (what core's header check reads), then `extra` bytes. */
+function png(width: number, height: number, extra = 16): Uint8Array {
+  const b = new Uint8Array(33 + extra);
+  b.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+  new DataView(b.buffer).setUint32(16, width);
+  new DataView(b.buffer).setUint32(20, height);
+  return b;
+}
 
 const myKey = (a: Account, g: string): string => a.groups.members(g).find((m) => m.me)!.key;
 const lines = async (a: Account, g: string): Promise<string[]> =>
@@ -152,6 +164,23 @@ describe('my group messages on my other devices', () => {
     );
     expect(phone.groups.get(g).name).toBe('Songbirds');
     expect(laptop.groups.get(g).topic).toBe('songs at dawn');
+
+    // The group's picture (decision 0066): set on one device, on every member's devices.
+    const picture = png(96, 96);
+    await phone.groups.setAvatar(g, picture);
+    await until(all, () => all.every((a) => a.groups.get(g).avatar === true));
+    for (const a of all) expect(a.groups.avatar(g)).toEqual(picture);
+    // Refused before anything is signed: a member without the power, not a picture, too large.
+    await expect(carol.groups.setAvatar(g, png(8, 8))).rejects.toThrow(UsageError);
+    await expect(laptop.groups.setAvatar(g, new TextEncoder().encode('GIF89a'))).rejects.toThrow(DecodeError);
+    await expect(laptop.groups.setAvatar(g, png(129, 129))).rejects.toThrow(QuotaError);
+    await expect(laptop.groups.setAvatar(g, png(64, 64, 7000))).rejects.toThrow(QuotaError);
+    expect(laptop.groups.avatar(g)).toEqual(picture);
+    expect(carol.groups.avatar(g)).toEqual(picture);
+    // An admin (Bob) takes it down.
+    await bob.groups.setAvatar(g, null);
+    await until(all, () => all.every((a) => a.groups.get(g).avatar === undefined));
+    expect(phone.groups.avatar(g)).toBeUndefined();
   }, 240_000);
 });
 

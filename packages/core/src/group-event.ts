@@ -62,6 +62,7 @@ import {
   type SignKeyPair,
 } from './crypto.ts';
 import { nameFault } from './display-text.ts';
+import { avatarInfo, type AvatarBounds } from './profile-body.ts';
 import { DecodeError, ParusError, ProtocolError, UsageError, VerificationError } from './errors.ts';
 
 export const GROUP_EVENT_VERSION = 1;
@@ -78,8 +79,17 @@ export const MAX_GROUP_TOPIC_CHARS = 512;
 export const MAX_GROUP_NICK_CHARS = 32;
 export const MAX_GROUP_REASON_CHARS = 256;
 export const MAX_GROUP_PIN_CHARS = 1024;
-/** An avatar is an opaque reference the client understands (a blob locator and its key). */
-export const MAX_GROUP_AVATAR_BYTES = 256;
+/**
+ * A group's avatar is the picture itself, a JPEG or PNG inside its signed `avatar` event, small
+ * enough that the event stays under MAX_GROUP_EVENT_BYTES with 32 parents (decision 0066):
+ * at most 6 KiB and 128×128 pixels, checked as a profile's avatar is (profile-body.ts).
+ */
+export const MAX_GROUP_AVATAR_BYTES = 6 * 1024;
+export const MAX_GROUP_AVATAR_SIDE = 128;
+export const GROUP_AVATAR_BOUNDS: AvatarBounds = Object.freeze({
+  maxBytes: MAX_GROUP_AVATAR_BYTES,
+  maxSide: MAX_GROUP_AVATAR_SIDE,
+});
 
 export const GROUP_EVENT_TYPES = [
   'create',
@@ -355,6 +365,16 @@ function readOneOf<T extends string>(value: CborValue | undefined, what: string,
   return text as T;
 }
 
+/** A group's picture, checked as a profile's avatar is (a JPEG or PNG within GROUP_AVATAR_BOUNDS). */
+function groupAvatar(bytes: Uint8Array): Uint8Array {
+  try {
+    avatarInfo(bytes, GROUP_AVATAR_BOUNDS);
+  } catch (cause) {
+    throw new DecodeError('group avatar is not a JPEG or PNG of at most 128×128 pixels', { cause });
+  }
+  return bytes.slice();
+}
+
 /** Checks that `m` has exactly `keys` (sorted) or exactly `keys` plus the `optional` ones. */
 function exactKeys(
   m: CborMap,
@@ -453,7 +473,8 @@ const readers: ContentReaders = {
   avatar(m) {
     exactKeys(m, ['avatar'], 'avatar content');
     return {
-      avatar: m.avatar === null ? null : asBytes(m.avatar, 'avatar', { max: MAX_GROUP_AVATAR_BYTES }).slice(),
+      avatar:
+        m.avatar === null ? null : groupAvatar(asBytes(m.avatar, 'avatar', { max: MAX_GROUP_AVATAR_BYTES })),
     };
   },
   settings(m) {

@@ -175,10 +175,11 @@ export {
   MAX_AVATAR_SIDE,
   imageInfo,
   avatarInfo,
+  PROFILE_AVATAR_BOUNDS,
   encodeProfileBody,
   decodeProfileBody,
 } from './profile-body.ts';
-export type { ProfileBody, ImageInfo } from './profile-body.ts';
+export type { ProfileBody, ImageInfo, AvatarBounds } from './profile-body.ts';
 export {
   CALL_ID_BYTES,
   CALL_FINGERPRINT_BYTES,
@@ -587,6 +588,8 @@ export {
   MAX_GROUP_REASON_CHARS,
   MAX_GROUP_PIN_CHARS,
   MAX_GROUP_AVATAR_BYTES,
+  MAX_GROUP_AVATAR_SIDE,
+  GROUP_AVATAR_BOUNDS,
   GROUP_EVENT_TYPES,
   GROUP_ROLES,
   ASSIGNABLE_GROUP_ROLES,

@@ -85,17 +85,29 @@ export function imageInfo(bytes: Uint8Array): ImageInfo | undefined {
   return pngInfo(bytes) ?? jpegInfo(bytes);
 }
 
+/** The bounds of one kind of avatar: a person's (here) or a group's (group-event.ts, decision 0066). */
+export interface AvatarBounds {
+  maxBytes: number;
+  maxSide: number;
+}
+
+export const PROFILE_AVATAR_BOUNDS: AvatarBounds = Object.freeze({
+  maxBytes: MAX_AVATAR_BYTES,
+  maxSide: MAX_AVATAR_SIDE,
+});
+
 /**
  * Checks an avatar: DecodeError when it is not a JPEG or PNG (or its header is broken),
- * QuotaError when it is larger than MAX_AVATAR_BYTES or MAX_AVATAR_SIDE pixels a side.
+ * QuotaError when it is larger than the bounds' bytes or pixels a side (by default a profile's:
+ * MAX_AVATAR_BYTES, MAX_AVATAR_SIDE). The one check of both kinds of avatar.
  */
-export function avatarInfo(bytes: Uint8Array): ImageInfo {
+export function avatarInfo(bytes: Uint8Array, bounds: AvatarBounds = PROFILE_AVATAR_BOUNDS): ImageInfo {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('avatar must be bytes');
-  if (bytes.length > MAX_AVATAR_BYTES) throw new QuotaError(`avatar larger than ${MAX_AVATAR_BYTES} bytes`);
+  if (bytes.length > bounds.maxBytes) throw new QuotaError(`avatar larger than ${bounds.maxBytes} bytes`);
   const info = imageInfo(bytes);
   if (!info || info.width < 1 || info.height < 1) throw new DecodeError('avatar is not a JPEG or PNG image');
-  if (info.width > MAX_AVATAR_SIDE || info.height > MAX_AVATAR_SIDE)
-    throw new QuotaError(`avatar larger than ${MAX_AVATAR_SIDE}×${MAX_AVATAR_SIDE} pixels`);
+  if (info.width > bounds.maxSide || info.height > bounds.maxSide)
+    throw new QuotaError(`avatar larger than ${bounds.maxSide}×${bounds.maxSide} pixels`);
   return info;
 }
 

@@ -180,6 +180,7 @@ import {
   shortLinkToText,
 } from '../src/index.ts';
 import { scriptedRandom } from './contact-test-helpers.ts';
+import { samplePng } from './image-samples.ts';
 import {
   FuzzRng,
   fuzzSettings,
@@ -979,7 +980,7 @@ function buildTargets(): void {
       ['role', { member: bob.publicKey, role: 'moderator' }],
       ['topic', { topic: '今天吃什麼？ 🐦' }],
       ['name', { name: 'Parus major' }],
-      ['avatar', { avatar: rng.bytes(48) }],
+      ['avatar', { avatar: samplePng(96, 96) }],
       ['settings', { settings: defaultGroupSettings({ public: true, shareHistory: true }) }],
       ['status', { status: 'away' }],
       ['nick', { nick: 'tit' }],

@@ -4,9 +4,13 @@ import { decodeCbor, encodeCbor, type CborMap } from '../src/cbor.ts';
 import { generateSignKeyPair, hash, initCrypto, sign, type SignKeyPair } from '../src/crypto.ts';
 import { DecodeError, ParusError, ProtocolError, UsageError, VerificationError } from '../src/errors.ts';
 import legacy from './vectors/group-legacy-create.json' with { type: 'json' };
+import { samplePng } from './image-samples.ts';
 import {
   GROUP_EVENT_TYPES,
+  MAX_GROUP_AVATAR_BYTES,
+  MAX_GROUP_AVATAR_SIDE,
   MAX_GROUP_EVENT_BYTES,
+  MAX_GROUP_EVENT_PARENTS,
   MAX_GROUP_NAME_CHARS,
   MAX_GROUP_PIN_CHARS,
   MAX_GROUP_TOPIC_CHARS,
@@ -59,7 +63,7 @@ function sampleContents(): { [T in Exclude<GroupEventType, 'create'>]: GroupEven
     role: { member: bob.publicKey, role: 'moderator' },
     topic: { topic: '今天吃什麼？ 🐦' },
     name: { name: 'Parus major' },
-    avatar: { avatar: rng.bytes(48) },
+    avatar: { avatar: samplePng(128, 128, 64) },
     settings: { settings: defaultGroupSettings({ public: true, shareHistory: true }) },
     status: { status: 'away' },
     nick: { nick: 'tit' },
@@ -301,6 +305,12 @@ describe('group event codec', () => {
       [make('status', samples.status), (m) => ((m.content as CborMap).status = 'asleep')],
       [make('avatar', samples.avatar), (m) => ((m.content as CborMap).avatar = new Uint8Array(257))],
       [make('avatar', samples.avatar), (m) => ((m.content as CborMap).avatar = 'url')],
+      [make('avatar', samples.avatar), (m) => ((m.content as CborMap).avatar = samplePng(129, 16))],
+      [make('avatar', samples.avatar), (m) => ((m.content as CborMap).avatar = samplePng(16, 16, 6200))],
+      [
+        make('avatar', samples.avatar),
+        (m) => ((m.content as CborMap).avatar = utf8('GIF89a\x01\x00\x01\x00')),
+      ],
       [make('pin', samples.pin), (m) => (((m.content as CborMap).pin as CborMap).text = '')],
       [
         make('pin', samples.pin),
@@ -324,6 +334,28 @@ describe('group event codec', () => {
     ];
     for (const [event, edit] of cases)
       expect(() => decodeGroupEvent(edited(event, edit, 'id+sig'))).toThrow(DecodeError);
+  });
+
+  it('a group picture is a JPEG or PNG of at most 6 KiB and 128 px that fits an event with 32 parents (decision 0066)', () => {
+    const largest = samplePng(MAX_GROUP_AVATAR_SIDE, MAX_GROUP_AVATAR_SIDE, MAX_GROUP_AVATAR_BYTES - 33);
+    const many = Array.from({ length: MAX_GROUP_EVENT_PARENTS }, (_, i) => new Uint8Array(32).fill(i + 1));
+    const event = createGroupEvent({
+      author: alice,
+      group,
+      parents: many,
+      lamport: 3,
+      ts: TS,
+      type: 'avatar',
+      content: { avatar: largest },
+    }) as GroupEvent;
+    const back = decodeGroupEvent(encodeGroupEvent(event));
+    expect(back.content).toEqual({ avatar: largest });
+    for (const avatar of [
+      samplePng(MAX_GROUP_AVATAR_SIDE + 1, 8),
+      samplePng(8, 8, MAX_GROUP_AVATAR_BYTES),
+      utf8('not a picture at all'),
+    ])
+      expect(() => make('avatar', { avatar })).toThrow(UsageError);
   });
 
   it('checkGroupEvent trusts what it made or decoded (frozen) and checks any other object', () => {

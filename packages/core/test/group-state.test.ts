@@ -32,6 +32,7 @@ import {
   type GroupState,
 } from '../src/group-state.ts';
 import { scriptedRandom, seededInts } from './contact-test-helpers.ts';
+import { samplePng } from './image-samples.ts';
 import legacy from './vectors/group-legacy-create.json' with { type: 'json' };
 
 const rng = scriptedRandom('group-state');
@@ -142,7 +143,7 @@ describe('group state: a linear history', () => {
     h.add(carol, 'status', { status: 'busy' });
     h.add(carol, 'nick', { nick: 'caz' });
     h.add(mod, 'pin', { pin: { text: 'read the rules' } });
-    h.add(admin, 'avatar', { avatar: new Uint8Array([1, 2, 3]) });
+    h.add(admin, 'avatar', { avatar: samplePng(96, 96) });
     h.add(creator, 'invite', { member: eve.publicKey });
     const s = h.resolve();
     expect(s.rejected).toEqual([]);
@@ -157,7 +158,7 @@ describe('group state: a linear history', () => {
     expect(s.topic).toBe('birds');
     expect(s.name).toBe('Paridae');
     expect(s.pinned).toEqual({ text: 'read the rules' });
-    expect(s.avatar).toEqual(new Uint8Array([1, 2, 3]));
+    expect(s.avatar).toEqual(samplePng(96, 96));
     expect(s.heads.map(toHex)).toEqual([toHex(h.events[h.events.length - 1]!.id)]);
     expect(s.lamport).toBe(h.events.length - 1);
     expect(groupMemberPower(s, admin.publicKey)).toBe(75);
@@ -521,6 +522,40 @@ describe('group state: attacks (issue 11)', () => {
     expect(s2.members.get(hex(mod))?.role).toBe('member');
   });
 
+  it('a group picture: only who may change the name sets it; a removed admin’s late change never sticks, in any order', () => {
+    const { h, tip } = History.populated();
+    const first = h.add(admin, 'avatar', { avatar: samplePng(64, 64) }, [tip]);
+    const byMod = h.add(mod, 'avatar', { avatar: samplePng(8, 8) }, [first]); // topic power, not name power
+    const byMember = h.add(carol, 'avatar', { avatar: samplePng(9, 9) }, [first]);
+    const kick = h.add(creator, 'kick', { member: admin.publicKey }, [first]);
+    const late = h.add(admin, 'avatar', { avatar: samplePng(10, 10) }, [first], kick.lamport + 5); // concurrent
+    const after = h.add(admin, 'avatar', { avatar: samplePng(11, 11) }, [kick]); // after its removal
+    const removed = h.add(admin, 'avatar', { avatar: null }, [late]);
+    const s = h.resolve();
+    expect(reasonOf(s, first)).toBeUndefined();
+    expect(reasonOf(s, byMod)).toBe('unauthorised');
+    expect(reasonOf(s, byMember)).toBe('unauthorised');
+    expect(reasonOf(s, late)).toBe('conflict');
+    expect(reasonOf(s, after)).toBe('unauthorised');
+    expect(reasonOf(s, removed)).toBe('conflict');
+    expect(s.avatar).toEqual(samplePng(64, 64));
+    // Every delivery order, with duplicates, gives the same picture and the same refusals.
+    const next = seededInts(66);
+    const expected = canon(s);
+    for (let round = 0; round < 100; round++) {
+      const order = shuffled(h.events, next);
+      for (let d = next(4); d > 0; d--) order.splice(next(order.length + 1), 0, pick(order, next));
+      expect(canon(resolveGroupState(order))).toEqual(expected);
+    }
+    // An admin may take the picture down; the creator may set one as well.
+    const h2 = History.populated().h;
+    h2.add(admin, 'avatar', { avatar: samplePng(64, 64) });
+    h2.add(admin, 'avatar', { avatar: null });
+    expect(h2.resolve().avatar).toBeNull();
+    h2.add(creator, 'avatar', { avatar: samplePng(128, 128) });
+    expect(h2.resolve().avatar).toEqual(samplePng(128, 128));
+  });
+
   it('a backdated act stands when someone with more power built on it before the removal', () => {
     const { h, tip } = History.populated();
     const kick = h.add(mod, 'kick', { member: dave.publicKey }, [tip]);
@@ -789,7 +824,7 @@ function randomHistory(seed: number, steps: number): { events: GroupEvent[]; gro
       role: { member: target, role: pick(roles) },
       topic: { topic: `topic ${step}` },
       name: { name: `name ${step}` },
-      avatar: { avatar: next(3) === 0 ? null : new Uint8Array([step]) },
+      avatar: { avatar: next(3) === 0 ? null : samplePng(1 + step, 1) },
       settings: {
         settings: {
           ...settings,

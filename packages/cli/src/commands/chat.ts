@@ -7,6 +7,7 @@ import { groupChat } from './group.ts';
 import { fault, localMessage, t } from '../i18n.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import type { Output } from '../output.ts';
+import { stickerFor, stickerListing } from '../stickers.ts';
 
 export async function chatCommand(argv: string[], makeOut: (json: boolean) => Output): Promise<number> {
   const { values, positionals } = parse(argv, {});
@@ -96,6 +97,10 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
         show(t('chat.help'));
         continue;
       }
+      if (line === '/stickers' || line.startsWith('/stickers ')) {
+        for (const l of stickerListing(line.slice('/stickers'.length))) show(l);
+        continue;
+      }
       if (line === '/retry') {
         const waiting = account.retryAt() !== undefined;
         account.retryNow();
@@ -125,11 +130,16 @@ export async function chatCommand(argv: string[], makeOut: (json: boolean) => Ou
           show(t(command === '/me' ? 'chat.meUsage' : 'chat.stickerUsage'));
           continue;
         }
+        const sticker = command === '/sticker' ? stickerFor(rest) : undefined;
+        if (command === '/sticker' && !sticker) {
+          show(t('sticker.unknown', { name: rest }));
+          continue;
+        }
         const m =
           command === '/me'
             ? await account.sendText(alias, rest, { action: true })
-            : command === '/sticker'
-              ? await account.sendSticker(alias, 'parus', rest)
+            : sticker
+              ? await account.sendSticker(alias, sticker.pack, sticker.id)
               : await account.sendText(alias, raw);
         sentTexts.set(m.id, m.text);
         if (interactive) process.stdout.write('\x1b[1A\r\x1b[2K'); // replace the typed line by the message

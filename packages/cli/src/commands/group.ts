@@ -1,6 +1,6 @@
 /** `parus group …`: private groups, and the group side of `parus chat`. */
 import type { ChatTerminal } from '../chat-terminal.ts';
-import { UsageError, isRoomLink, isShortRoomLink } from '@parus/core';
+import { GROUP_AVATAR_BOUNDS, UsageError, isRoomLink, isShortRoomLink } from '@parus/core';
 import type { Account, GroupInfo, GroupMemberInfo, MessageInfo } from '@parus/client';
 import { parse, str } from '../args.ts';
 import { formatMessage, shown, shownText } from '../format.ts';
@@ -10,6 +10,8 @@ import type { Output } from '../output.ts';
 import { en, fault, localMessage, t } from '../i18n.ts';
 import { progressLine } from '../files.ts';
 import { readOutgoingFile } from '../outgoing-file.ts';
+import { avatarFrom } from './profile.ts';
+import { stickerFor, stickerListing } from '../stickers.ts';
 
 type MakeOut = (json: boolean) => Output;
 
@@ -62,6 +64,7 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
     public: { type: 'boolean', default: false },
     rotate: { type: 'boolean', default: false },
     long: { type: 'boolean', default: false },
+    none: { type: 'boolean', default: false },
     qr: { type: 'string' },
     nick: { type: 'string' },
     note: { type: 'string' },
@@ -219,6 +222,15 @@ export async function groupCommand(argv: string[], makeOut: MakeOut): Promise<nu
         );
         break;
       }
+      case 'avatar': {
+        // The group's picture (decision 0066): shrunk as a profile avatar is, to the group's bounds.
+        const none = values.none === true;
+        const [ref, file] = need(1, 'parus group avatar GROUP FILE|--none');
+        if (none === (file !== undefined)) throw fault(UsageError, 'group.avatarBoth');
+        const info = await g.setAvatar(ref!, none ? null : await avatarFrom(file!, GROUP_AVATAR_BOUNDS));
+        await done(info, t(none ? 'group.avatarRemoved' : 'group.avatarSet', { name: shown(info.name) }));
+        break;
+      }
       case 'history-sharing': {
         const [ref, value] = need(2, 'parus group history-sharing GROUP on|off');
         if (value !== 'on' && value !== 'off')
@@ -339,7 +351,16 @@ export async function groupChat(
           if (interactive) process.stdout.write('\x1b[1A\r\x1b[2K');
           emit({ event: 'sent', message: m }, formatMessage(m));
         } else if (cmd === '/help') show(t('group.chatHelp'));
-        else if (cmd === '/me')
+        else if (cmd === '/stickers') for (const l of stickerListing(arg)) show(l);
+        else if (cmd === '/sticker') {
+          const sticker = arg === '' ? undefined : stickerFor(arg);
+          if (!sticker) show(t(arg === '' ? 'chat.stickerUsage' : 'sticker.unknown', { name: arg }));
+          else {
+            const m = await g.sendSticker(id, sticker.pack, sticker.id);
+            if (interactive) process.stdout.write('\x1b[1A\r\x1b[2K');
+            emit({ event: 'sent', message: m }, formatMessage(m));
+          }
+        } else if (cmd === '/me')
           emit(
             { event: 'sent', message: await g.send(id, arg, { kind: 'action' }) },
             `* ${account.name} ${arg}`,

@@ -4,7 +4,7 @@
  * the code that makes send-file previews); `--no-avatar` removes it.
  */
 import { readFileSync } from 'node:fs';
-import { QuotaError, UsageError } from '@parus/core';
+import { PROFILE_AVATAR_BOUNDS, QuotaError, UsageError, type AvatarBounds } from '@parus/core';
 import { parse, str } from '../args.ts';
 import { openAccount, resolveHome } from '../home.ts';
 import { fault, t } from '../i18n.ts';
@@ -12,8 +12,11 @@ import { makeAvatar, sniffMime } from '../image.ts';
 import { shown } from '../format.ts';
 import type { Output } from '../output.ts';
 
-/** The file as an avatar, or a clear UsageError / QuotaError. */
-async function avatarFrom(file: string): Promise<Uint8Array> {
+/** The file as an avatar within the bounds (a profile's by default), or a clear UsageError / QuotaError. */
+export async function avatarFrom(
+  file: string,
+  bounds: AvatarBounds = PROFILE_AVATAR_BOUNDS,
+): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
@@ -22,8 +25,8 @@ async function avatarFrom(file: string): Promise<Uint8Array> {
   }
   const mime = sniffMime(bytes);
   if (mime !== 'image/jpeg' && mime !== 'image/png') throw fault(UsageError, 'profile.notImage', { file });
-  const avatar = await makeAvatar(bytes);
-  if (!avatar) throw fault(QuotaError, 'profile.tooLarge', { file });
+  const avatar = await makeAvatar(bytes, bounds);
+  if (!avatar) throw fault(QuotaError, 'profile.tooLarge', { file, kib: bounds.maxBytes / 1024 });
   return avatar;
 }
 

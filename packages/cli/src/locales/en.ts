@@ -40,6 +40,7 @@ parus relay add ADDRESS                  receive on a second relay too (failover
   parus group send-file GROUP PATH [--name N] [--mime TYPE]
                                            send a photo or file to the group
   parus group topic GROUP TEXT | name GROUP TEXT | nick GROUP NICK
+  parus group avatar GROUP FILE|--none     the group's picture (a JPEG or PNG, made 128 px, 6 KiB)
   parus group kick|ban|unban GROUP MEMBER  moderate (MEMBER: nick, name or key)
   parus group role GROUP MEMBER admin|moderator|member
   parus group history-sharing GROUP on|off newcomers get the messages since it was turned on
@@ -131,7 +132,7 @@ The passphrase comes from PARUS_PASSPHRASE or a prompt.`,
   'profile.sent': 'Sent to your contacts and your other devices (an offline one gets it later).',
   'profile.unreadable': 'cannot read {file}',
   'profile.notImage': '{file} is not a JPEG or PNG image',
-  'profile.tooLarge': '{file} cannot be made into an avatar of at most 48 KiB',
+  'profile.tooLarge': '{file} cannot be made into an avatar of at most {kib} KiB',
   'profile.bothAvatar': 'choose one of --avatar and --no-avatar',
   'passphrase.cancelled': 'cancelled',
   'home.noAccount': "no account in {home}: run 'parus init' first",
@@ -182,7 +183,8 @@ The passphrase comes from PARUS_PASSPHRASE or a prompt.`,
   'history.none': 'No messages with {alias} yet.',
   'chat.help': `Type a message and press Enter to send it.
   /me TEXT       an action: "* you TEXT"
-  /sticker ID    a sticker of the built-in set (hello, thanks, ok, haha, ...)
+  /sticker ID    a sticker: its id or name (hello, 加油, ...), or PACK/ID of any pack
+  /stickers [PACK]  the sticker packs (小山雀, 臺灣藍鵲, 黃山雀, 五色鳥), or one pack's stickers
   /unsend ID     take back one of your messages (the #id at its end) (收回)
   /retry         reconnect to the relay now instead of at the next try
   /help          this help
@@ -257,7 +259,12 @@ Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 
   'search.limit': '--limit takes a whole number',
   'search.none': 'Nothing found.',
   'chat.meUsage': 'usage: /me TEXT',
-  'chat.stickerUsage': 'usage: /sticker ID',
+  'chat.stickerUsage': 'usage: /sticker ID | NAME | PACK/ID (/stickers lists them)',
+  'sticker.unknown': 'no sticker called {name}: /stickers lists them, PACK/ID sends one of another pack',
+  'sticker.noPack': 'no pack called {pack}: /stickers lists them',
+  'sticker.listHint':
+    '/stickers PACK shows names; /sticker ID sends (the first pack that has it), /sticker PACK/ID that one',
+  'sticker.sendHint': 'send one with {example}',
   'file.progress': '{label}: {pct}% ({done} of {total})',
   'format.voice': '[voice message {time}, {name}, {size}]',
   'call.video': 'video call',
@@ -312,6 +319,9 @@ Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 
   'group.nickSet': 'Your nick is now: {text}',
   'group.nameSet': 'The name is now: {text}',
   'group.topicSet': 'The topic is now: {text}',
+  'group.avatarSet': 'The picture of {name} is set: every member sees it.',
+  'group.avatarRemoved': 'The picture of {name} is removed.',
+  'group.avatarBoth': 'give either a FILE or --none',
   'group.sharingOnSet':
     'History sharing is on in {name}: newcomers will get the messages written from now on.',
   'group.sharingOffSet': 'History sharing is off in {name}: newcomers read only what comes after they join.',
@@ -326,6 +336,7 @@ Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 
   /ban MEMBER         ban a member (moderators)
   /op MEMBER [ROLE]   make a member moderator, or give ROLE (admin|moderator|member)
   /confirm MSGID      confirm a message marked late (its #id)
+  /sticker ID         a sticker (its id, name or PACK/ID); /stickers [PACK] lists them
   /help  /quit`,
   'group.change': '({change})',
   'group.banner': '— {name}; /help for help —',

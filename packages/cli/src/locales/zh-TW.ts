@@ -36,6 +36,7 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   parus group send-file GROUP PATH [--name N] [--mime TYPE]
                                            傳送照片或檔案到群組
   parus group topic GROUP TEXT | name GROUP TEXT | nick GROUP NICK
+  parus group avatar GROUP FILE|--none     群組頭像（JPEG 或 PNG，縮成 128 px、6 KiB）
   parus group kick|ban|unban GROUP MEMBER  管理成員（MEMBER：暱稱、名稱或金鑰）
   parus group role GROUP MEMBER admin|moderator|member
   parus group history-sharing GROUP on|off 新成員可讀到開啟之後的訊息
@@ -124,7 +125,7 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'profile.sent': '已傳給你的好友和你的其他裝置（離線的好友之後會收到）。',
   'profile.unreadable': '無法讀取 {file}',
   'profile.notImage': '{file} 不是 JPEG 或 PNG 圖片',
-  'profile.tooLarge': '{file} 無法縮成 48 KiB 以內的大頭貼',
+  'profile.tooLarge': '{file} 無法縮成 {kib} KiB 以內的大頭貼',
   'profile.bothAvatar': '--avatar 與 --no-avatar 只能選一個',
   'passphrase.cancelled': '已取消',
   'home.noAccount': '{home} 裡沒有帳號：請先執行 parus init',
@@ -173,7 +174,8 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'history.none': '和 {alias} 還沒有訊息。',
   'chat.help': `輸入訊息後按 Enter 送出。
   /me TEXT       動作：「* 你 TEXT」
-  /sticker ID    內建貼圖（hello、thanks、ok、haha……）
+  /sticker ID    傳送貼圖：代號或名稱（hello、加油……），或任何一組的 PACK/ID
+  /stickers [PACK]  列出貼圖組（小山雀、臺灣藍鵲、黃山雀、五色鳥），或一組的貼圖
   /unsend ID     收回自己的一則訊息（訊息結尾的 #id）
   /retry         立刻重新連線，不等下一次嘗試
   /help          這份說明
@@ -248,7 +250,12 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'search.limit': '--limit 需要整數',
   'search.none': '找不到符合的結果。',
   'chat.meUsage': '用法：/me TEXT',
-  'chat.stickerUsage': '用法：/sticker ID',
+  'chat.stickerUsage': '用法：/sticker ID | 名稱 | PACK/ID（/stickers 列出全部）',
+  'sticker.unknown': '沒有叫 {name} 的貼圖：/stickers 列出全部，其他組的貼圖用 PACK/ID 傳送',
+  'sticker.noPack': '沒有叫 {pack} 的貼圖組：/stickers 列出全部',
+  'sticker.listHint':
+    '/stickers PACK 顯示名稱；/sticker ID 傳送（第一個有它的組），/sticker PACK/ID 指定那一組',
+  'sticker.sendHint': '傳送範例：{example}',
   'file.progress': '{label}：{pct}%（{done} / {total}）',
   'format.voice': '[語音訊息 {time}，{name}，{size}]',
   'call.video': '視訊通話',
@@ -303,6 +310,9 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'group.nickSet': '你的暱稱已改為：{text}',
   'group.nameSet': '群組名稱已改為：{text}',
   'group.topicSet': '主題已改為：{text}',
+  'group.avatarSet': '已設定 {name} 的群組頭像，每位成員都會看到。',
+  'group.avatarRemoved': '已移除 {name} 的群組頭像。',
+  'group.avatarBoth': '請給一個圖檔 FILE，或 --none（擇一）',
   'group.sharingOnSet': '{name} 已開啟分享聊天記錄：新成員會收到從現在起的訊息。',
   'group.sharingOffSet': '{name} 已關閉分享聊天記錄：新成員只看得到加入後的訊息。',
   'group.unknown': `沒有 group {sub} 這個指令
@@ -316,6 +326,7 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   /ban MEMBER         封鎖成員（版主以上）
   /op MEMBER [ROLE]   讓成員成為版主，或給予 ROLE（admin|moderator|member）
   /confirm MSGID      確認一則標為晚到的訊息（它的 #id）
+  /sticker ID         傳送貼圖（代號、名稱或 PACK/ID）；/stickers [PACK] 列出貼圖
   /help  /quit`,
   'group.change': '（{change}）',
   'group.banner': '— {name}；輸入 /help 查看說明 —',

@@ -88,6 +88,8 @@ export interface GroupInfo {
   topic: string;
   /** The pinned announcement (公告), when there is one. */
   pinned?: string;
+  /** The group has a picture (GroupEngine.avatar, decision 0066). */
+  avatar?: true;
   status: 'invited' | 'joined' | 'left' | 'removed';
   members: number;
   role?: GroupRole;

@@ -28,6 +28,8 @@
  * requests (chat-requests.ts).
  */
 import {
+  GROUP_AVATAR_BOUNDS,
+  avatarInfo,
   GROUP_ROLES,
   NotFoundError,
   QuotaError,
@@ -365,6 +367,7 @@ export class GroupEngine {
       members: st?.members.size ?? 0,
     };
     if (st?.pinned) info.pinned = st.pinned.text;
+    if (st?.avatar) info.avatar = true;
     if (st?.settings.public) info.public = true;
     if (st) info.shareHistory = st.settings.shareHistory;
     if (l.rec.alias) info.alias = l.rec.alias;
@@ -888,6 +891,28 @@ export class GroupEngine {
 
   setName(ref: string, name: string): Promise<GroupInfo> {
     return this.act(ref, 'name', () => ({ name }));
+  }
+
+  /**
+   * Sets the group's picture (a JPEG or PNG of at most 6 KiB and 128×128, core
+   * GROUP_AVATAR_BOUNDS; the UIs shrink a photo to fit) or takes it down with null: a signed
+   * `avatar` event, allowed from the group's `avatar` power (admins by default, as for the name;
+   * decision 0066). DecodeError when it is not a JPEG or PNG, QuotaError when it is too large.
+   */
+  async setAvatar(ref: string, avatar: Uint8Array | null): Promise<GroupInfo> {
+    if (avatar !== null) avatarInfo(avatar, GROUP_AVATAR_BOUNDS);
+    return this.act(ref, 'avatar', () => ({ avatar }));
+  }
+
+  /** The group's picture (JPEG or PNG bytes), if it has one. */
+  avatar(ref: string): Uint8Array | undefined {
+    const l = this.find(ref);
+    if (l.events.size === 0) return undefined;
+    try {
+      return this.state(l).avatar ?? undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**

@@ -37,6 +37,8 @@ export function ChatList(props: {
   actions?: ChatListActions;
   /** The picture a friend sent (decision 0056), by alias. */
   avatarUrl?: (alias: string) => string | undefined;
+  /** A group's picture by group id (decision 0066). */
+  groupAvatarUrl?: (id: string) => string | undefined;
 }): JSX.Element {
   const { t } = useI18n();
   const now = new Date();
@@ -113,6 +115,7 @@ export function ChatList(props: {
               now={now}
               active={props.activeGroup === group.group.id}
               muted={props.isMuted(e.key)}
+              avatarUrl={props.groupAvatarUrl?.(group.group.id)}
               onOpen={() => props.onOpenGroup?.(group.group.id)}
             />,
           );

@@ -11,6 +11,7 @@ import type { Session, UploadInfo } from '../engine-loader.ts';
 import { errorName, fileErrorText } from '../errors.ts';
 import { useI18n, type Translate } from '../i18n.ts';
 import { Avatar } from './avatar.tsx';
+import { HeaderActions } from './header-actions.tsx';
 import { formatSize } from '../compose/thumbnail.ts';
 import { outgoingFile } from '../compose/outgoing-file.ts';
 import { Composer } from './composer.tsx';
@@ -280,21 +281,23 @@ export function ChatView(props: {
             {t(`state.${contact.state}`)}
           </span>
         </div>
-        {props.onCall && !compromised && <CallButtons t={t} onCall={props.onCall} />}
-        <button
-          type="button"
-          class="icon-button mute-button"
-          aria-label={t('chat.mute')}
-          title={props.muted ? t('chat.muted') : t('chat.mute')}
-          aria-pressed={props.muted}
-          onClick={props.onToggleMute}
-        >
-          {props.muted ? <MutedIcon /> : <BellIcon />}
-        </button>
-        <button type="button" class="pill-button" onClick={props.onSafety}>
-          <ShieldIcon />
-          {t('chat.safety')}
-        </button>
+        <HeaderActions>
+          {props.onCall && !compromised && <CallButtons t={t} onCall={props.onCall} />}
+          <button
+            type="button"
+            class="icon-button mute-button"
+            aria-label={t('chat.mute')}
+            title={props.muted ? t('chat.muted') : t('chat.mute')}
+            aria-pressed={props.muted}
+            onClick={props.onToggleMute}
+          >
+            {props.muted ? <MutedIcon /> : <BellIcon />}
+          </button>
+          <button type="button" class="pill-button" onClick={props.onSafety}>
+            <ShieldIcon />
+            {t('chat.safety')}
+          </button>
+        </HeaderActions>
       </header>
 
       {contact.keyChanged && (

@@ -29,8 +29,28 @@ export const NewGroupIcon = (): JSX.Element => (
   </Icon>
 );
 
-/** A round group picture: the group icon on the colour its name gives. */
-export function GroupAvatar({ name, small = false }: { name: string; small?: boolean }): JSX.Element {
+/**
+ * A round group picture: the picture an admin set (`src`, decision 0066), else the group icon on
+ * the colour its name gives.
+ */
+export function GroupAvatar({
+  name,
+  small = false,
+  src,
+}: {
+  name: string;
+  small?: boolean;
+  src?: string | undefined;
+}): JSX.Element {
+  if (src)
+    return (
+      <img
+        class={`avatar avatar-picture group-avatar${small ? ' avatar-small' : ''}`}
+        src={src}
+        alt=""
+        aria-hidden="true"
+      />
+    );
   let h = 0;
   for (const ch of name) h = (h * 31 + (ch.codePointAt(0) ?? 0)) >>> 0;
   return (

@@ -22,6 +22,8 @@ export function GroupListItem(props: {
   onOpen: () => void;
   /** Muted (from the list's menu): a mark beside the name, a grey badge, no notifications. */
   muted?: boolean;
+  /** The group's picture (decision 0066), if it has one. */
+  avatarUrl?: string | undefined;
 }): JSX.Element {
   const { t } = useI18n();
   const { group, last, unread } = props.chat;
@@ -50,7 +52,7 @@ export function GroupListItem(props: {
         aria-current={props.active ? 'true' : undefined}
         onClick={props.onOpen}
       >
-        <GroupAvatar name={name} />
+        <GroupAvatar name={name} src={props.avatarUrl} />
         <span class="chat-item-main">
           <span class="chat-item-top">
             <span class="chat-name">

@@ -1,6 +1,6 @@
 /**
  * The group's panel: members with their roles, and what my resolved power allows — invite a
- * contact, change a role, kick, ban, edit the name, topic and pinned announcement (公告) —
+ * contact, change a role, kick, ban, edit the name, picture (0066), topic and pinned announcement (公告) —
  * plus my nick and leaving. Controls I have no power for are not shown. On other members, 私訊
  * sends a private chat request (its note form comes with the room screens, room-ui.tsx).
  */
@@ -12,6 +12,8 @@ import { Dialog } from './dialog.tsx';
 import { groupErrorText } from './group-errors.ts';
 import { memberLabel } from './group-view.tsx';
 import { Avatar } from './avatar.tsx';
+import { GroupAvatar } from './group-icons.tsx';
+import { GROUP_AVATAR, makeAvatar } from '../compose/avatar-image.ts';
 import { useRoomUi } from './room-ui-loader.ts';
 import { PeerText } from './peer-text.tsx';
 
@@ -73,8 +75,9 @@ export function GroupMembers(props: {
   const members = groups.members(id);
   const joined = group.status === 'joined';
   const mine = joined ? groups.myPower(id) : -1;
-  const can = (a: 'invite' | 'kick' | 'ban' | 'role' | 'topic' | 'name' | 'pin' | 'settings'): boolean =>
-    joined && groups.can(id, a);
+  const can = (
+    a: 'invite' | 'kick' | 'ban' | 'role' | 'topic' | 'name' | 'avatar' | 'pin' | 'settings',
+  ): boolean => joined && groups.can(id, a);
   const memberNames = new Set(members.map((m) => m.name));
   const candidates = props.session
     .chats()
@@ -92,6 +95,19 @@ export function GroupMembers(props: {
       setError(groupErrorText(e, t));
       return false;
     }
+  };
+
+  /** The group's picture from a file (decision 0066): shrunk as a profile avatar is, to 128 px, 6 KiB. */
+  const pickAvatar = async (input: HTMLInputElement): Promise<void> => {
+    const file = input.files?.[0];
+    input.value = '';
+    if (!file) return;
+    setError('');
+    setNotice('');
+    const made = await makeAvatar(file, GROUP_AVATAR);
+    if (made === 'not-image') return setError(t('group.avatarNotImage'));
+    if (made === 'too-large') return setError(t('group.avatarTooLarge'));
+    await run(() => groups.setAvatar(id, made), t('group.done.avatar'));
   };
 
   return (
@@ -250,6 +266,32 @@ export function GroupMembers(props: {
           save={t('group.save')}
           onSave={(v) => void run(() => groups.setName(id, v), t('group.done.name'))}
         />
+      )}
+      {can('avatar') && (
+        <div class="group-edit group-avatar-edit">
+          <span>{t('group.avatar')}</span>
+          <div class="row">
+            <GroupAvatar name={group.alias ?? group.name} src={groups.avatarUrl(id)} />
+            <label class="file-button button-like">
+              {t('group.avatarChoose')}
+              <input
+                type="file"
+                class="visually-hidden"
+                accept="image/*"
+                aria-label={t('group.avatarChoose')}
+                onChange={(e) => void pickAvatar(e.currentTarget)}
+              />
+            </label>
+            {group.avatar && (
+              <button
+                type="button"
+                onClick={() => void run(() => groups.setAvatar(id, null), t('group.done.avatarRemoved'))}
+              >
+                {t('group.avatarRemove')}
+              </button>
+            )}
+          </div>
+        </div>
       )}
       {can('topic') && (
         <EditField

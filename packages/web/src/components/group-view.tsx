@@ -21,6 +21,7 @@ import {
 import { useI18n, type MessageKey, type Translate } from '../i18n.ts';
 import { groupErrorText } from './group-errors.ts';
 import { Avatar } from './avatar.tsx';
+import { HeaderActions } from './header-actions.tsx';
 import { Composer } from './composer.tsx';
 import { GroupAvatar, GroupIcon, PinIcon } from './group-icons.tsx';
 import { BackIcon, CloseIcon } from './icons.tsx';
@@ -382,7 +383,7 @@ export function GroupView(props: {
       >
         <BackIcon />
       </button>
-      <GroupAvatar name={name} />
+      <GroupAvatar name={name} src={groups.avatarUrl(id)} />
       <div class="chat-title">
         <h2>
           <PeerText text={name} />
@@ -405,19 +406,21 @@ export function GroupView(props: {
           )}
         </span>
       </div>
-      {group.public && group.status === 'joined' && groups.can(id, 'invite') && props.onShare && (
-        <button type="button" class="pill-button" onClick={props.onShare}>
-          <ShareLinkIcon />
-          {t('room.share')}
-        </button>
-      )}
-      {group.status === 'joined' && !group.public && props.callButtons}
-      {group.status !== 'invited' && (
-        <button type="button" class="pill-button" onClick={props.onMembers}>
-          <GroupIcon />
-          {t('group.members')}
-        </button>
-      )}
+      <HeaderActions>
+        {group.public && group.status === 'joined' && groups.can(id, 'invite') && props.onShare && (
+          <button type="button" class="pill-button" onClick={props.onShare}>
+            <ShareLinkIcon />
+            {t('room.share')}
+          </button>
+        )}
+        {group.status === 'joined' && !group.public && props.callButtons}
+        {group.status !== 'invited' && (
+          <button type="button" class="pill-button" onClick={props.onMembers}>
+            <GroupIcon />
+            {t('group.members')}
+          </button>
+        )}
+      </HeaderActions>
     </header>
   );
 
@@ -436,7 +439,7 @@ export function GroupView(props: {
         role="region"
         aria-label={o.title}
       >
-        <GroupAvatar name={name} />
+        <GroupAvatar name={name} src={groups.avatarUrl(id)} />
         <p role={o.role}>{o.title}</p>
         <p class="muted">{o.hint}</p>
         <button
@@ -476,7 +479,7 @@ export function GroupView(props: {
       <section class="chat group-chat" aria-label={name}>
         {head}
         <div class="group-invitation" role="region" aria-label={t('group.invitation')}>
-          <GroupAvatar name={name} />
+          <GroupAvatar name={name} src={groups.avatarUrl(id)} />
           <p>{t('group.invitedBy', { name: group.invitedBy ?? '?', group: name })}</p>
           <div class="row">
             <button type="button" class="primary" onClick={() => void run(() => groups.join(id))}>

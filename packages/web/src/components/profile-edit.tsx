@@ -1,52 +1,17 @@
 /**
  * 個人資料 in the settings (decision 0056): my display name and avatar, sent to every friend end
  * to end. A picture is drawn on a canvas at most 256 px a side and written as a JPEG of at most
- * 48 KiB (smaller sides and qualities until it fits); one the browser cannot decode, or one that
- * cannot be made small enough, gets a clear message and changes nothing.
+ * 48 KiB (compose/avatar-image.ts, shared with the group's picture); one the browser cannot decode,
+ * or one that cannot be made small enough, gets a clear message and changes nothing.
  */
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Session } from '../engine-loader.ts';
 import { errorName, errorText } from '../errors.ts';
 import { useI18n } from '../i18n.ts';
-import { fitWithin } from '../compose/thumbnail.ts';
+import { makeAvatar } from '../compose/avatar-image.ts';
 import { Avatar } from './avatar.tsx';
 import { Field } from './field.tsx';
-
-export const AVATAR_MAX_BYTES = 48 * 1024;
-const SIDES = [256, 192, 128, 96];
-const QUALITIES = [0.85, 0.7, 0.5];
-
-/** The picture as a JPEG avatar: 'not-image' when the browser cannot decode it, 'too-large' when it never fits. */
-export async function makeAvatar(file: Blob): Promise<Uint8Array | 'not-image' | 'too-large'> {
-  let bitmap: ImageBitmap;
-  try {
-    bitmap = await createImageBitmap(file);
-  } catch {
-    return 'not-image';
-  }
-  try {
-    const canvas = document.createElement('canvas');
-    const ctx = canvas.getContext('2d');
-    if (!ctx) return 'not-image';
-    for (const side of SIDES) {
-      const size = fitWithin(bitmap.width, bitmap.height, side);
-      canvas.width = size.width;
-      canvas.height = size.height;
-      ctx.fillStyle = '#fff';
-      ctx.fillRect(0, 0, size.width, size.height);
-      ctx.drawImage(bitmap, 0, 0, size.width, size.height);
-      for (const quality of QUALITIES) {
-        const blob = await new Promise<Blob | null>((r) => canvas.toBlob(r, 'image/jpeg', quality));
-        if (blob && blob.type === 'image/jpeg' && blob.size <= AVATAR_MAX_BYTES)
-          return new Uint8Array(await blob.arrayBuffer());
-      }
-    }
-    return 'too-large';
-  } finally {
-    bitmap.close();
-  }
-}
 
 export function ProfileEdit(props: { session: Session }): JSX.Element {
   const { t } = useI18n();

@@ -6,8 +6,16 @@
  * which role an action needs instead of showing the engine's English refusal.
  */
 import type { Account, GroupInfo, GroupMemberInfo, MessageInfo, OutgoingFile } from '@parus/client';
+import {
+  GROUP_ROLE_POWER,
+  NotFoundError,
+  equalBytes,
+  fromHex,
+  groupMemberPower,
+  type GroupAction,
+} from '@parus/core';
+import { avatarObjectUrl } from '../compose/avatar-image.ts';
 import { UploadList, type Upload } from './uploads.ts';
-import { GROUP_ROLE_POWER, NotFoundError, fromHex, groupMemberPower, type GroupAction } from '@parus/core';
 
 export type GroupRole = keyof typeof GROUP_ROLE_POWER;
 
@@ -275,6 +283,28 @@ export class GroupSession {
   setName(id: string, name: string): Promise<GroupInfo> {
     this.check(id, 'name');
     return this.after(this.account.groups.setName(id, name));
+  }
+
+  /** Sets the group's picture or takes it down (the group's `avatar` power, admins by default; 0066). */
+  setAvatar(id: string, avatar: Uint8Array | null): Promise<GroupInfo> {
+    this.check(id, 'avatar');
+    return this.after(this.account.groups.setAvatar(id, avatar));
+  }
+
+  /** Object URLs of group pictures, by group id, made again when the picture changes. */
+  private readonly avatarUrls = new Map<string, { bytes: Uint8Array; url: string }>();
+
+  /** The group's picture to draw (decision 0066), if it has one. */
+  avatarUrl(id: string): string | undefined {
+    const had = this.avatarUrls.get(id);
+    const bytes = this.list.find((g) => g.id === id)?.avatar ? this.account.groups.avatar(id) : undefined;
+    if (had && bytes && (had.bytes === bytes || equalBytes(had.bytes, bytes))) return had.url;
+    if (had) URL.revokeObjectURL(had.url);
+    this.avatarUrls.delete(id);
+    if (!bytes) return undefined;
+    const url = avatarObjectUrl(bytes);
+    this.avatarUrls.set(id, { bytes, url });
+    return url;
   }
 
   setPinned(id: string, text: string | null): Promise<GroupInfo> {

@@ -37,6 +37,7 @@ import {
   toBase64Url,
 } from '@parus/core';
 import { ACCOUNT_DATABASE } from '../account-db.ts';
+import { avatarObjectUrl } from '../compose/avatar-image.ts';
 import { typingUntilAfter } from '../compose/typing.ts';
 import { aliasFrom } from './alias.ts';
 import { summarizeChats, type Chat } from './chats.ts';
@@ -700,13 +701,7 @@ export class Session {
         if (!had && !bytes) continue;
         if (had) URL.revokeObjectURL(had.url);
         this.avatarUrls.delete(alias);
-        if (bytes) {
-          const type = bytes[0] === 0x89 ? 'image/png' : 'image/jpeg';
-          this.avatarUrls.set(alias, {
-            bytes,
-            url: URL.createObjectURL(new Blob([new Uint8Array(bytes)], { type })),
-          });
-        }
+        if (bytes) this.avatarUrls.set(alias, { bytes, url: avatarObjectUrl(bytes) });
         changed = true;
       }
       if (changed) this.changed();

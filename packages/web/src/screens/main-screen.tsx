@@ -325,6 +325,7 @@ export function MainScreen({ session, onLock }: { session: Session; onLock: () =
             onOpenGroup={openGroup}
             prefs={prefs}
             avatarUrl={(alias) => session.avatarUrl(alias)}
+            groupAvatarUrl={(id) => session.groups.avatarUrl(id)}
             actions={{
               pin: (chat, pinned) => mutes.setPinned(chat, pinned),
               hide: (chat) => {

@@ -2,14 +2,11 @@
  * Built-in sticker packs. A sticker travels as {pack, id} (never as an image), and each
  * side draws it from its own copy of the pack. The SVG files are static assets in
  * public/stickers/<pack>/ (fetched only when a sticker is shown, so they cost the first
- * screen nothing); the manifests beside this file name each pack and sticker in both
- * languages. Packs imported from a file (imported.ts, decision 0058) come after these.
+ * screen nothing); the manifests (packages/client/src/sticker-packs/, shared with the CLI's
+ * `/sticker` and `/stickers`, decision 0066) name each pack and sticker in both languages. Packs imported from a file (imported.ts, decision 0058) come after these.
  */
 import type { Lang } from '../i18n.ts';
-import barbet from './barbet.json';
-import bluemagpie from './bluemagpie.json';
-import parus from './parus.json';
-import yellowtit from './yellowtit.json';
+import { BUILT_IN_STICKER_PACKS } from '@parus/client/sticker-packs';
 
 export interface StickerInfo {
   pack: string;
@@ -47,7 +44,7 @@ function load(manifest: PackManifest): StickerPack {
 }
 
 /** The packs made for Parus: the little tit, then three birds of Taiwan. */
-export const PACKS: readonly StickerPack[] = [parus, bluemagpie, yellowtit, barbet].map(load);
+export const PACKS: readonly StickerPack[] = BUILT_IN_STICKER_PACKS.map(load);
 
 /** The built-in sticker for {pack, id}, or undefined for one this client does not ship. */
 export function findSticker(pack: string, id: string): StickerInfo | undefined {
