@@ -588,8 +588,9 @@ export function decodeDeviceLog(bytes: Uint8Array): { ops: DeviceOp[]; state: De
 
 /**
  * Two devices' logs of the same account brought together (docs/decisions/0030 "Forks between
- * own devices"): when one is a prefix of the other, the longer; when they fork, the branch whose
- * op at the fork has the lower hash, the same choice on every device. `dropped` are the losing
+ * own devices"): when one is a prefix of the other, the longer; when they fork, the branch that
+ * changes the passphrase if only one does (decision 0061), else the branch whose op at the fork
+ * has the lower hash: the same choice on every device. `dropped` are the losing
  * branch's ops, which their authors may sign again on the winning head. Both logs are checked
  * from their genesis (decodeDeviceLog's errors); another account's log is a ProtocolError.
  */
@@ -607,7 +608,12 @@ export function mergeDeviceLogs(
   while (fork < ha.length && fork < hb.length && ha[fork] === hb[fork]) fork++;
   if (fork === hb.length) return { ...a, dropped: [], changed: false };
   if (fork === ha.length) return { ...b, dropped: [], changed: true };
-  const theirsWins = hb[fork]! < ha[fork]!;
+  // A branch that changes the passphrase wins over one that does not (decision 0061): the op
+  // that loses must be signed again with the account key in force, and the device whose
+  // passphrase change lost could not sign with the old key any more (its user knows the new one).
+  const changesA = a.ops.slice(fork).some((op) => op.type === 'passphrase');
+  const changesB = b.ops.slice(fork).some((op) => op.type === 'passphrase');
+  const theirsWins = changesA !== changesB ? changesB : hb[fork]! < ha[fork]!;
   return theirsWins
     ? { ...b, dropped: a.ops.slice(fork), changed: true }
     : { ...a, dropped: [], changed: false };

@@ -553,6 +553,52 @@ describe('device logs of two own devices brought together (fork rule, decision 0
     expect(toHex(applyDeviceOp(afterAdd, p2again).accountKey)).toBe(toHex(k2.publicKey));
   });
 
+  it('a branch that changes the passphrase wins over one that does not, whatever the hashes (0061)', () => {
+    const { ops } = buildLog();
+    const head = ops.slice(0, 3);
+    const state = decodeDeviceLog(encodeDeviceLog(head)).state;
+    const k1 = accountKeyFromPassphrase(new TextEncoder().encode('first new'), fromHex(frozen.salt), LIGHT);
+    for (let i = 0; i < 6; i++) {
+      // Several times, so that the hash order goes both ways at least once.
+      const change = createDeviceOp(state, {
+        type: 'passphrase',
+        newAccountKey: k1,
+        params: { salt: rng.bytes(16), cost: LIGHT },
+        device: laptop.key,
+        accountKey,
+        time: T0 + 40 + i,
+      });
+      const revoke = createDeviceOp(state, {
+        type: 'revoke',
+        id: deviceId(tablet.key.publicKey),
+        device: phone.key,
+        accountKey,
+        time: T0 + 40 + i,
+      });
+      const a = encodeDeviceLog([...head, change]);
+      const b = encodeDeviceLog([...head, revoke]);
+      expect(mergeDeviceLogs(a, b).changed).toBe(false);
+      const fromB = mergeDeviceLogs(b, a);
+      expect(fromB.changed).toBe(true);
+      expect(toHex(fromB.state.accountKey)).toBe(toHex(k1.publicKey));
+      expect(fromB.dropped).toHaveLength(1);
+      // The revoke still holds and is signed again with the new account key.
+      expect(deviceOpStillHolds(fromB.state, fromB.dropped[0]!)).toBe(true);
+      expect(() =>
+        resignDeviceOp(fromB.state, fromB.dropped[0]!, { device: phone.key, accountKey, time: T0 + 50 }),
+      ).toThrow(AuthError);
+      const again = resignDeviceOp(fromB.state, fromB.dropped[0]!, {
+        device: phone.key,
+        accountKey: k1,
+        time: T0 + 50,
+      });
+      expect(currentDevices(applyDeviceOp(fromB.state, again)).map((d) => d.name)).toEqual([
+        'laptop',
+        'phone 手機',
+      ]);
+    }
+  });
+
   it('refuses another account’s log and a forged one', () => {
     const { ops } = buildLog();
     const stranger = device('stranger');
