@@ -590,7 +590,8 @@ export function decodeDeviceLog(bytes: Uint8Array): { ops: DeviceOp[]; state: De
  * Two devices' logs of the same account brought together (docs/decisions/0030 "Forks between
  * own devices"): when one is a prefix of the other, the longer; when they fork, the branch that
  * changes the passphrase if only one does (decision 0061), else the branch whose op at the fork
- * has the lower hash: the same choice on every device. `dropped` are the losing
+ * has the lower hash: the same choice on every device. Two branches that both change the
+ * passphrase are a ProtocolError: each device keeps the log it has. `dropped` are the losing
  * branch's ops, which their authors may sign again on the winning head. Both logs are checked
  * from their genesis (decodeDeviceLog's errors); another account's log is a ProtocolError.
  */
@@ -613,6 +614,9 @@ export function mergeDeviceLogs(
   // passphrase change lost could not sign with the old key any more (its user knows the new one).
   const changesA = a.ops.slice(fork).some((op) => op.type === 'passphrase');
   const changesB = b.ops.slice(fork).some((op) => op.type === 'passphrase');
+  // Both: refused, each device keeps its own. A thief who holds an old passphrase and a device
+  // from before the fork could otherwise make a branch that wins by its hash half the time.
+  if (changesA && changesB) throw new ProtocolError('two passphrase changes fork the device log');
   const theirsWins = changesA !== changesB ? changesB : hb[fork]! < ha[fork]!;
   return theirsWins
     ? { ...b, dropped: a.ops.slice(fork), changed: true }

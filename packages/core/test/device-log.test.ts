@@ -528,6 +528,12 @@ describe('device logs of two own devices brought together (fork rule, decision 0
     });
     const afterP1 = applyDeviceOp(state, p1);
     expect(deviceOpStillHolds(afterP1, p2)).toBe(false);
+    // Two branches that both change the passphrase do not merge: a thief holding the old
+    // passphrase cannot win a fork against the owner's change by its hash.
+    const withP1 = encodeDeviceLog([...head, p1]);
+    const withP2 = encodeDeviceLog([...head, p2]);
+    expect(() => mergeDeviceLogs(withP1, withP2)).toThrow(ProtocolError);
+    expect(() => mergeDeviceLogs(withP2, withP1)).toThrow(ProtocolError);
     // A passphrase change beside an add still holds, and needs its own new key to be signed again.
     const desk = device('desk');
     const afterAdd = applyDeviceOp(

@@ -76,7 +76,11 @@ export class AccountPassphrase {
    * another device), this device only catches up (its sealed secrets move to the key in force,
    * with the old passphrase) and 'device' is returned. Otherwise an AuthError, nothing changed.
    */
-  async change(oldPassphrase: string, newPassphrase: string, cost: Argon2idCost): Promise<'account' | 'device'> {
+  async change(
+    oldPassphrase: string,
+    newPassphrase: string,
+    cost: Argon2idCost,
+  ): Promise<'account' | 'device'> {
     let made: Awaited<ReturnType<DeviceRegistry['passphraseOp']>> | undefined;
     try {
       await this.ctx.lock.run(async () => {

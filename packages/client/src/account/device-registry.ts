@@ -427,7 +427,12 @@ export class DeviceRegistry {
   private pendingOp(ops: readonly DeviceOp[]): StoreOp {
     return ops.length === 0
       ? { type: 'del', collection: DEVICE_COLLECTION, key: 'pending' }
-      : { type: 'put', collection: DEVICE_COLLECTION, key: 'pending', value: encodeCbor(ops.map(encodeDeviceOp)) };
+      : {
+          type: 'put',
+          collection: DEVICE_COLLECTION,
+          key: 'pending',
+          value: encodeCbor(ops.map(encodeDeviceOp)),
+        };
   }
 
   /**
@@ -436,11 +441,14 @@ export class DeviceRegistry {
    * too) keeps waiting. Returns the store operations (log, pending) and the ids this revoked.
    * The caller holds the lock and writes the operations.
    */
-  async resignPending(accountKey: SignKeyPair): Promise<{ ops: StoreOp[]; revoked: string[]; signed: number }> {
+  async resignPending(
+    accountKey: SignKeyPair,
+  ): Promise<{ ops: StoreOp[]; revoked: string[]; signed: number }> {
     const read = await this.read();
     const waiting = await this.pendingOps();
     if (!read || waiting.length === 0) return { ops: [], revoked: [], signed: 0 };
-    if (!equalBytes(accountKey.publicKey, read.state.accountKey)) throw new AuthError('wrong account passphrase');
+    if (!equalBytes(accountKey.publicKey, read.state.accountKey))
+      throw new AuthError('wrong account passphrase');
     let state = read.state;
     const log = [...read.ops];
     const left: DeviceOp[] = [];
@@ -489,7 +497,10 @@ export class DeviceRegistry {
     const raw = await this.ctx.store.get(DEVICE_COLLECTION, 'sealed');
     if (!raw) {
       const genesis = read.ops[0]!;
-      return { key: genesis.type === 'genesis' ? genesis.account : read.state.accountKey, params: read.genesisParams };
+      return {
+        key: genesis.type === 'genesis' ? genesis.account : read.state.accountKey,
+        params: read.genesisParams,
+      };
     }
     const m = asMap(decodeCbor(raw), 'sealed-to key');
     return {
@@ -530,7 +541,8 @@ export class DeviceRegistry {
   ): Promise<{ ops: StoreOp[]; oldKey: SignKeyPair; newKey: SignKeyPair; params: AccountKeyParams }> {
     const read = await this.read();
     if (!read) throw new NotFoundError('this account has no device log yet');
-    if ([...newPassphrase].length < 8) throw new UsageError('the new passphrase must have at least 8 characters');
+    if ([...newPassphrase].length < 8)
+      throw new UsageError('the new passphrase must have at least 8 characters');
     const oldKey = this.accountKey(oldPassphrase, read.params, read.state);
     const params: AccountKeyParams = {
       salt: this.ctx.rng.bytes(ARGON2ID_SALT_BYTES),
@@ -548,7 +560,14 @@ export class DeviceRegistry {
         time: Math.max(this.ctx.now(), read.ops[read.ops.length - 1]!.time),
       });
       return {
-        ops: [{ type: 'put', collection: DEVICE_COLLECTION, key: 'log', value: encodeDeviceLog([...read.ops, op]) }],
+        ops: [
+          {
+            type: 'put',
+            collection: DEVICE_COLLECTION,
+            key: 'log',
+            value: encodeDeviceLog([...read.ops, op]),
+          },
+        ],
         oldKey,
         newKey,
         params,
