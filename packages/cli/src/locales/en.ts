@@ -364,9 +364,9 @@ Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 
   'device.current': '(this device)',
   'device.revoked': '(revoked)',
   'device.otherPassphrase':
-    'The account passphrase was changed on another device. Run `parus passphrase` here (this device\'s passphrase, then the new account passphrase) to use it on this device too; revoking and linking need it.',
+    "The account passphrase was changed on another device. Run `parus passphrase` here (this device's passphrase, then the new account passphrase) to use it on this device too; revoking and linking need it.",
   'device.waiting':
-    '{n} change(s) made here lost against another device\'s and wait to be signed again with the account passphrase (done at the next command that opens this device with it).',
+    "{n} change(s) made here lost against another device's and wait to be signed again with the account passphrase (done at the next command that opens this device with it).",
   'device.toldLater': 'Contacts will be told at the next sync: {error}',
   'device.revokedLine': 'Revoked {id} ({name}).',
   'backup.cannotCreate': 'cannot create {path} (it may exist already)',
