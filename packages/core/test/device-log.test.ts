@@ -42,6 +42,7 @@ import {
   scriptedRandom,
 } from './contact-test-helpers.ts';
 import frozen from './vectors/device-log.json' with { type: 'json' };
+import frozenPassphrase from './vectors/device-log-passphrase.json' with { type: 'json' };
 
 const T0 = 1_765_000_000_000;
 /** The lightest Argon2id libsodium allows: the vectors test the derivation, not its cost. */
@@ -142,6 +143,32 @@ describe('device log', () => {
     expect(toHex(decoded.state.account)).toBe(frozen.account);
     expect(toHex(decoded.state.accountKey)).toBe(toHex(state.accountKey));
     expect(decoded.state.devices.map((d) => [d.id, d.name, d.revoked !== undefined])).toEqual(frozen.devices);
+  });
+
+  it('matches the frozen vector of a passphrase op with its salt and cost (decision 0061; never regenerate)', () => {
+    const { ops } = buildLog();
+    const state = decodeDeviceLog(encodeDeviceLog(ops.slice(0, 4))).state;
+    const salt = fromHex(frozenPassphrase.salt);
+    const newAccountKey = accountKeyFromPassphrase(
+      new TextEncoder().encode('the newer passphrase'),
+      salt,
+      LIGHT,
+    );
+    const op = createDeviceOp(state, {
+      type: 'passphrase',
+      newAccountKey,
+      params: { salt, cost: LIGHT },
+      device: laptop.key,
+      accountKey,
+      time: T0 + 5,
+    });
+    expect(toHex(newAccountKey.publicKey)).toBe(frozenPassphrase.newAccountKey);
+    expect(toHex(encodeDeviceOp(op))).toBe(frozenPassphrase.op);
+    expect(toHex(deviceOpHash(op))).toBe(frozenPassphrase.hash);
+    const after = applyDeviceOp(state, decodeDeviceOp(fromHex(frozenPassphrase.op)));
+    expect(toHex(after.accountKey)).toBe(frozenPassphrase.newAccountKey);
+    expect(toHex(after.accountParams!.salt)).toBe(frozenPassphrase.salt);
+    expect(after.accountParams!.cost).toEqual(LIGHT);
   });
 
   it('lists current devices, names and ids; ids are 16 hex digits', () => {
