@@ -632,6 +632,75 @@ describe('device logs of two own devices brought together (fork rule, decision 0
     }
   });
 
+  it('a thief holding the old passphrase and a stolen device cannot undo a passphrase change by forking before it', () => {
+    const { ops } = buildLog();
+    const head = ops.slice(0, 3); // laptop, phone, tablet (stolen)
+    const state = decodeDeviceLog(encodeDeviceLog(head)).state;
+    // The owner revokes the tablet, then changes the passphrase.
+    const revokeTablet = createDeviceOp(state, {
+      type: 'revoke',
+      id: deviceId(tablet.key.publicKey),
+      device: laptop.key,
+      accountKey,
+      time: T0 + 60,
+    });
+    const afterRevoke = applyDeviceOp(state, revokeTablet);
+    const k1 = accountKeyFromPassphrase(
+      new TextEncoder().encode('owner new one'),
+      fromHex(frozen.salt),
+      LIGHT,
+    );
+    const change = createDeviceOp(afterRevoke, {
+      type: 'passphrase',
+      newAccountKey: k1,
+      params: { salt: rng.bytes(16), cost: LIGHT },
+      device: laptop.key,
+      accountKey,
+      time: T0 + 61,
+    });
+    const owner = encodeDeviceLog([...head, revokeTablet, change]);
+    // On the owner's head the old key signs nothing, backdated or not.
+    const ownerState = decodeDeviceLog(owner).state;
+    for (const time of [T0, T0 + 62])
+      expect(() =>
+        createDeviceOp(ownerState, {
+          type: 'revoke',
+          id: deviceId(phone.key.publicKey),
+          device: laptop.key,
+          accountKey,
+          time,
+        }),
+      ).toThrow(AuthError);
+    // Forking before the revoke, with the stolen tablet: a revoke of the owner's devices loses
+    // (the owner's branch changes the passphrase), whatever its hash or time.
+    for (let i = 0; i < 4; i++) {
+      const theft = createDeviceOp(state, {
+        type: 'revoke',
+        id: deviceId(laptop.key.publicKey),
+        device: tablet.key,
+        accountKey,
+        time: T0 - 1000 + i,
+      });
+      const thief = encodeDeviceLog([...head, theft]);
+      expect(mergeDeviceLogs(owner, thief).changed).toBe(false);
+      expect(toHex(encodeDeviceLog(mergeDeviceLogs(thief, owner).ops))).toBe(toHex(owner));
+      // Nothing of the thief's is signed again on the owner's devices: it is not theirs.
+      expect(
+        mergeDeviceLogs(thief, owner).dropped.every((op) => toHex(op.by) === toHex(tablet.key.publicKey)),
+      ).toBe(true);
+    }
+    // A passphrase change of the thief's own is refused: the owner's log stays.
+    const thiefChange = createDeviceOp(state, {
+      type: 'passphrase',
+      newAccountKey: otherAccount,
+      params: { salt: rng.bytes(16), cost: LIGHT },
+      device: tablet.key,
+      accountKey,
+      time: T0 + 63,
+    });
+    expect(() => mergeDeviceLogs(owner, encodeDeviceLog([...head, thiefChange]))).toThrow(ProtocolError);
+  });
+
   it('refuses another account’s log and a forged one', () => {
     const { ops } = buildLog();
     const stranger = device('stranger');
