@@ -74,6 +74,25 @@ describe('changing the account passphrase', () => {
     expect(await current(laptop)).toEqual(['laptop']);
   });
 
+  it('a stolen device, revoked and then the passphrase changed: what it signs with the old passphrase lands nowhere', async () => {
+    const { laptop, phone } = await twoDevices(world);
+    const laptopId = await idOf(laptop);
+    await laptop.revokeDevice(await idOf(phone), PASS);
+    await laptop.changeAccountPassphrase(PASS, NEW, { cost: LIGHT });
+    const kept = await logHex(laptop);
+    // The thief's phone has not heard of either; with the old passphrase it revokes the laptop
+    // on its own log and syncs.
+    await phone.revokeDevice(laptopId, PASS);
+    await syncAll(phone, laptop, phone, laptop);
+    expect(await logHex(laptop)).toBe(kept);
+    // Its log handed over directly loses the fork to the passphrase change: nothing changes.
+    const merged = await laptop.devices.mergeLog((await phone.devices.logBytes())!);
+    expect(merged.changed).toBe(false);
+    expect(await logHex(laptop)).toBe(kept);
+    expect(await current(laptop)).toEqual(['laptop']);
+    expect(await laptop.devices.pendingOps()).toEqual([]);
+  });
+
   it('on a device where it was changed elsewhere, old + new catch this device up without a second op', async () => {
     const { laptop, phone } = await twoDevices(world);
     await laptop.changeAccountPassphrase(PASS, NEW, { cost: LIGHT });
