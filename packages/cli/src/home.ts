@@ -8,6 +8,7 @@ import {
   ARGON2ID_INTERACTIVE,
   ARGON2ID_MODERATE,
   NotFoundError,
+  ParusError,
   UsageError,
   initCrypto,
   systemRandom,
@@ -103,23 +104,40 @@ export async function openAccountWithPassphrase(
     await raw.close();
     throw e;
   }
-  return { account: await Account.open({ store, transport: nodeTransport() }), passphrase };
+  const account = await Account.open({ store, transport: nodeTransport() });
+  // What waits for the passphrase (decision 0061): sealed secrets still under an account key
+  // changed on another device, ops of mine that lost a fork. Nothing to do costs no Argon2id.
+  await account.settleDevices([passphrase]).catch((e: unknown) => {
+    if (!(e instanceof ParusError)) throw e;
+  });
+  return { account, passphrase };
 }
 
 /**
- * `parus passphrase`: the passphrase that opens this device's account store changes (decision
- * 0030: it is this device's own). The old one is checked first (AuthError, nothing changed).
+ * `parus passphrase` (decision 0061): users know one passphrase, so the account passphrase (the
+ * device log's `passphrase` op, Account.changeAccountPassphrase) and the passphrase that opens
+ * this device's store change together. The old one opens the store first (AuthError, nothing
+ * changed). When the account passphrase was already changed on another device, the new one must
+ * be it: this device catches up ('device') and only its store passphrase changes.
  */
-export async function changeStorePassphrase(home: string): Promise<void> {
+export async function changePassphrase(home: string, deviceName: string): Promise<'account' | 'device'> {
   await initCrypto();
   if (!existsSync(accountDb(home))) throw new NotFoundError(t('home.noAccount', { home }));
-  makePrivate(home);
-  const old = await readPassphrase();
-  const next = await readNewPassphrase();
+  const { account, passphrase: old } = await openAccountWithPassphrase(home);
+  let scope: 'account' | 'device';
+  let next: string;
+  try {
+    next = await readNewPassphrase();
+    await account.devices.ensureLog({ passphrase: old, cost: kdfProfile(), name: deviceName });
+    scope = await account.changeAccountPassphrase(old, next, { cost: kdfProfile() });
+  } finally {
+    await account.close();
+  }
   const raw = new SqliteStore(accountDb(home));
   try {
     await SealedStore.changePassphrase(raw, old, next, { rng: systemRandom, cost: kdfProfile() });
   } finally {
     await raw.close();
   }
+  return scope;
 }

@@ -44,6 +44,7 @@ import {
   type Random,
   type RendezvousCard,
   type SignKeyPair,
+  type Argon2idCost,
   type SyncContact,
   type SyncOpBody,
   deviceId,
@@ -82,6 +83,7 @@ import {
 } from './account-snapshot.ts';
 import { DirectMessaging } from './account/direct-messaging.ts';
 import { OwnDevices } from './account/own-devices.ts';
+import { AccountPassphrase, type SettleResult } from './account/account-passphrase.ts';
 import { DirectOutbox } from './account/direct-outbox.ts';
 import { DirectReceiving } from './account/direct-receiving.ts';
 import { Profiles } from './account/profiles.ts';
@@ -291,6 +293,11 @@ export class Account {
     this.own = new OwnDevices(ctx, this.devices, this.setup);
     this.setup.own = this.own;
     this.devices.onRevoke = (id) => this.own.revoked(id);
+    this.passphrase = new AccountPassphrase(ctx, this.devices, {
+      syncOps: (bodies) => this.own.syncOps(bodies),
+      resealGroups: (from, to) => this.groups.resealNextKeys(from, to),
+      afterRevoke: (id, accountKey) => this.afterOwnRevoke(id, accountKey),
+    });
     this.calls = new CallSignalling(ctx, this.messaging, (e) => this.events.emit('call', e));
     this.profiles = new Profiles(ctx, (r) => (this.account = r));
     this.receiving = new DirectReceiving(
@@ -321,6 +328,7 @@ export class Account {
     });
   }
   private readonly own: OwnDevices;
+  private readonly passphrase: AccountPassphrase;
   private readonly resendMs: number;
   private readonly maxResendMs: number;
   private readonly maxSendAttempts: number;
@@ -1083,6 +1091,38 @@ export class Account {
         await this.groups.rotateMemberKeys(accountKey);
       });
     return devices;
+  }
+
+  /** A revoke of mine signed again after a fork (decision 0061): as `revokeDevice` after its op. */
+  private async afterOwnRevoke(id: string, accountKey: SignKeyPair): Promise<void> {
+    await this.own.revoked(id);
+    const key = await this.devices.deviceKey(id);
+    if (key) await this.contactDevices.rotateAfterRevoke(key, accountKey);
+    await this.groups.rotateMemberKeys(accountKey);
+  }
+
+  /**
+   * Changes the account passphrase (decision 0061; account/account-passphrase.ts): 'account'
+   * when `oldPassphrase` was the account passphrase (a `passphrase` op, what was sealed to the
+   * old key sealed to the new one, the log sent to my other devices), 'device' when the new one
+   * already was (changed on another device: this device catches up). AuthError otherwise, and
+   * nothing changed; UsageError for a new passphrase under 8 characters. The store passphrase
+   * of this device is the caller's (SealedStore.changePassphrase).
+   */
+  changeAccountPassphrase(
+    oldPassphrase: string,
+    newPassphrase: string,
+    opts: { cost: Argon2idCost },
+  ): Promise<'account' | 'device'> {
+    return this.passphrase.change(oldPassphrase, newPassphrase, opts.cost);
+  }
+
+  /**
+   * Given the passphrases the user typed: what waits for them is done (sealed secrets moved to
+   * the account key in force, ops of mine that lost a fork signed again), decision 0061.
+   */
+  settleDevices(passphrases: readonly string[]): Promise<SettleResult> {
+    return this.passphrase.settle(passphrases);
   }
 
   contact(alias: string): ContactInfo {

@@ -36,6 +36,7 @@ export type { FanoutEntry, FanoutSendResult, RelayConnectionOptions } from './re
 export { Emitter } from './events.ts';
 export { DeviceRegistry } from './account/device-registry.ts';
 export type { DeviceInfo, DevicesPart, AccountKeyParams } from './account/device-registry.ts';
+export type { SettleResult } from './account/account-passphrase.ts';
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_VERSION } from './account-snapshot.ts';
 export type { AccountSnapshot, SnapshotContact } from './account-snapshot.ts';
 export {

@@ -18,7 +18,10 @@
  *   body genesis    { device: entry, account: bytes 32 (the account key, Ed25519) }
  *   body add        { device: entry }
  *   body revoke     { id: bytes 8 }
- *   body passphrase { account: bytes 32 }
+ *   body passphrase { account: bytes 32, salt: bytes 16, ops: uint, mem: uint }
+ *                   the new account key and its Argon2id salt and cost (decision 0061); the
+ *                   older form { account } (no op was made in it outside the frozen vector)
+ *                   keeps the salt and cost in force
  *   entry = { sign: bytes 32, dh: bytes 32, kem: bytes 1216, name: text, pop: bytes 64 }
  *     pop: by `sign` over "parus-device-pop-v1" || CBOR(entry without pop): the device holds its key.
  *
@@ -36,6 +39,7 @@
 import { concatBytes, toHex, utf8 } from './bytes.ts';
 import { asBytes, asMap, asText, asUint, decodeCbor, encodeCbor, type CborMap } from './cbor.ts';
 import {
+  ARGON2ID_SALT_BYTES,
   SIGNATURE_BYTES,
   SIGN_PUBLIC_BYTES,
   SIGN_SECRET_BYTES,
@@ -92,7 +96,17 @@ export type DeviceOpBody =
   | { type: 'genesis'; device: DeviceEntry; account: Uint8Array }
   | { type: 'add'; device: DeviceEntry }
   | { type: 'revoke'; id: Uint8Array }
-  | { type: 'passphrase'; account: Uint8Array };
+  | { type: 'passphrase'; account: Uint8Array; params?: AccountKeyParams };
+
+/** How the account key is derived from the passphrase: account data, never shown to contacts. */
+export interface AccountKeyParams {
+  salt: Uint8Array;
+  cost: Argon2idCost;
+}
+
+/** Bounds on a cost a log may name (a peer's op must not make a device allocate gigabytes). */
+export const MIN_ACCOUNT_KEY_COST: Argon2idCost = { opsLimit: 1, memLimit: 8192 };
+export const MAX_ACCOUNT_KEY_COST: Argon2idCost = { opsLimit: 16, memLimit: 1024 * 1024 * 1024 };
 
 interface DeviceOpHeader {
   v: 1;
@@ -128,6 +142,11 @@ export interface DeviceLogState {
   head: Uint8Array;
   /** The account key in force (Ed25519 public). */
   accountKey: Uint8Array;
+  /**
+   * Its salt and cost when the last passphrase op named them; undefined while the genesis
+   * key is in force (its parameters are account data kept beside the log, decision 0031).
+   */
+  accountParams?: AccountKeyParams;
   devices: readonly LoggedDevice[];
   /** Hashes (hex) of every op, oldest first: replays are told from forks by them. */
   hashes: readonly string[];
@@ -205,7 +224,14 @@ function bodyMap(op: DeviceOpBody): CborMap {
     case 'revoke':
       return { id: op.id };
     case 'passphrase':
-      return { account: op.account };
+      return op.params
+        ? {
+            account: op.account,
+            salt: op.params.salt,
+            ops: op.params.cost.opsLimit,
+            mem: op.params.cost.memLimit,
+          }
+        : { account: op.account };
   }
 }
 
@@ -288,10 +314,21 @@ export function decodeDeviceOp(bytes: Uint8Array): DeviceOp {
       if (bodyKeys !== 'id') throw new DecodeError('revoke body fields');
       body = { type, id: asBytes(b.id, 'device id', { len: DEVICE_ID_BYTES }) };
       break;
-    case 'passphrase':
-      if (bodyKeys !== 'account') throw new DecodeError('passphrase body fields');
+    case 'passphrase': {
+      if (bodyKeys !== 'account' && bodyKeys !== 'account,mem,ops,salt')
+        throw new DecodeError('passphrase body fields');
       body = { type, account: asBytes(b.account, 'account key', { len: SIGN_PUBLIC_BYTES }) };
+      if (bodyKeys !== 'account') {
+        const cost = {
+          opsLimit: asUint(b.ops, 'account key passes', MAX_ACCOUNT_KEY_COST.opsLimit),
+          memLimit: asUint(b.mem, 'account key memory', MAX_ACCOUNT_KEY_COST.memLimit),
+        };
+        if (cost.opsLimit < MIN_ACCOUNT_KEY_COST.opsLimit || cost.memLimit < MIN_ACCOUNT_KEY_COST.memLimit)
+          throw new DecodeError('account key cost below the bounds');
+        body.params = { salt: asBytes(b.salt, 'account key salt', { len: ARGON2ID_SALT_BYTES }), cost };
+      }
       break;
+    }
   }
   const op: DeviceOp = {
     ...body,
@@ -371,7 +408,7 @@ export function createDeviceOp(
   } & (
     | { type: 'add'; entry: DeviceEntry }
     | { type: 'revoke'; id: string }
-    | { type: 'passphrase'; newAccountKey: SignKeyPair }
+    | { type: 'passphrase'; newAccountKey: SignKeyPair; params?: AccountKeyParams }
   ),
 ): DeviceOp {
   assertKeyPair(opts.device, 'device');
@@ -393,8 +430,14 @@ export function createDeviceOp(
     op = signOp({ ...base, type: 'revoke', id }, opts.device, opts.accountKey);
   } else {
     assertKeyPair(opts.newAccountKey, 'new account key');
+    const params = opts.params && checkedParams(opts.params);
     op = signOp(
-      { ...base, type: 'passphrase', account: opts.newAccountKey.publicKey.slice() },
+      {
+        ...base,
+        type: 'passphrase',
+        account: opts.newAccountKey.publicKey.slice(),
+        ...(params ? { params } : {}),
+      },
       opts.device,
       opts.accountKey,
       opts.newAccountKey,
@@ -402,6 +445,22 @@ export function createDeviceOp(
   }
   applyDeviceOp(state, op);
   return op;
+}
+
+function checkedParams(p: AccountKeyParams): AccountKeyParams {
+  const { opsLimit, memLimit } = p.cost;
+  if (!(p.salt instanceof Uint8Array) || p.salt.length !== ARGON2ID_SALT_BYTES)
+    throw new UsageError(`account key salt must be ${ARGON2ID_SALT_BYTES} bytes`);
+  if (
+    !Number.isSafeInteger(opsLimit) ||
+    !Number.isSafeInteger(memLimit) ||
+    opsLimit < MIN_ACCOUNT_KEY_COST.opsLimit ||
+    opsLimit > MAX_ACCOUNT_KEY_COST.opsLimit ||
+    memLimit < MIN_ACCOUNT_KEY_COST.memLimit ||
+    memLimit > MAX_ACCOUNT_KEY_COST.memLimit
+  )
+    throw new UsageError('account key cost out of bounds');
+  return { salt: p.salt.slice(), cost: { opsLimit, memLimit } };
 }
 
 function current(state: DeviceLogState, key: Uint8Array): LoggedDevice | undefined {
@@ -461,6 +520,7 @@ export function applyDeviceOp(state: DeviceLogState, op: DeviceOp): DeviceLogSta
     throw new AuthError('device op without the passphrase proof (account key signature)');
   let devices = state.devices;
   let accountKey = state.accountKey;
+  let accountParams = state.accountParams;
   switch (op.type) {
     case 'add': {
       const id = deviceId(op.device.sign);
@@ -483,9 +543,18 @@ export function applyDeviceOp(state: DeviceLogState, op: DeviceOp): DeviceLogSta
       if (!op.nsig || !verify(op.account, bytes, op.nsig))
         throw new AuthError('new account key does not sign its passphrase op');
       accountKey = op.account;
+      if (op.params) accountParams = op.params;
       break;
   }
-  return { ...state, seq: op.seq, head: h, accountKey, devices, hashes: [...state.hashes, hex] };
+  return {
+    ...state,
+    seq: op.seq,
+    head: h,
+    accountKey,
+    ...(accountParams ? { accountParams } : {}),
+    devices,
+    hashes: [...state.hashes, hex],
+  };
 }
 
 /** Current (not revoked) devices. */
@@ -519,8 +588,10 @@ export function decodeDeviceLog(bytes: Uint8Array): { ops: DeviceOp[]; state: De
 
 /**
  * Two devices' logs of the same account brought together (docs/decisions/0030 "Forks between
- * own devices"): when one is a prefix of the other, the longer; when they fork, the branch whose
- * op at the fork has the lower hash, the same choice on every device. `dropped` are the losing
+ * own devices"): when one is a prefix of the other, the longer; when they fork, the branch that
+ * changes the passphrase if only one does (decision 0061), else the branch whose op at the fork
+ * has the lower hash: the same choice on every device. Two branches that both change the
+ * passphrase are a ProtocolError: each device keeps the log it has. `dropped` are the losing
  * branch's ops, which their authors may sign again on the winning head. Both logs are checked
  * from their genesis (decodeDeviceLog's errors); another account's log is a ProtocolError.
  */
@@ -538,8 +609,85 @@ export function mergeDeviceLogs(
   while (fork < ha.length && fork < hb.length && ha[fork] === hb[fork]) fork++;
   if (fork === hb.length) return { ...a, dropped: [], changed: false };
   if (fork === ha.length) return { ...b, dropped: [], changed: true };
-  const theirsWins = hb[fork]! < ha[fork]!;
+  // A branch that changes the passphrase wins over one that does not (decision 0061): the op
+  // that loses must be signed again with the account key in force, and the device whose
+  // passphrase change lost could not sign with the old key any more (its user knows the new one).
+  const changesA = a.ops.slice(fork).some((op) => op.type === 'passphrase');
+  const changesB = b.ops.slice(fork).some((op) => op.type === 'passphrase');
+  // Both: refused, each device keeps its own. A thief who holds an old passphrase and a device
+  // from before the fork could otherwise make a branch that wins by its hash half the time.
+  if (changesA && changesB) throw new ProtocolError('two passphrase changes fork the device log');
+  const theirsWins = changesA !== changesB ? changesB : hb[fork]! < ha[fork]!;
   return theirsWins
     ? { ...b, dropped: a.ops.slice(fork), changed: true }
     : { ...a, dropped: [], changed: false };
+}
+
+/**
+ * Whether an op that lost a fork (mergeDeviceLogs' `dropped`) still means something on the
+ * winning log `state` (decision 0030 "Forks between own devices", 0061): a `revoke` of a device
+ * that is still current and not the last; an `add` of a device the log does not hold; a
+ * `passphrase` change while the account key it replaced is still in force. Anything else (a
+ * device revoked on the other branch too, a passphrase changed there as well) is dropped.
+ */
+export function deviceOpStillHolds(state: DeviceLogState, op: DeviceOp): boolean {
+  switch (op.type) {
+    case 'genesis':
+      return false;
+    case 'revoke': {
+      const id = toHex(op.id);
+      const live = currentDevices(state);
+      return live.some((d) => d.id === id) && live.length > 1;
+    }
+    case 'add':
+      return (
+        !state.devices.some((d) => d.id === deviceId(op.device.sign)) &&
+        state.devices.length < MAX_ACCOUNT_DEVICES
+      );
+    case 'passphrase':
+      return verify(state.accountKey, signingBytes(op), op.asig);
+  }
+}
+
+/**
+ * The op `op` again on the head of `state`, with the same body, signed anew by `device` (its
+ * author: a current device, or the added device itself for its own `add`) and the account key in
+ * force; a `passphrase` op also by the new account key, which must be the op's. Checked against
+ * the state as createDeviceOp does (typed errors: a wrong key is an AuthError).
+ */
+export function resignDeviceOp(
+  state: DeviceLogState,
+  op: DeviceOp,
+  opts: { device: SignKeyPair; accountKey: SignKeyPair; newAccountKey?: SignKeyPair; time: number },
+): DeviceOp {
+  assertKeyPair(opts.device, 'device');
+  assertKeyPair(opts.accountKey, 'account key');
+  checkTime(opts.time);
+  if (op.type === 'genesis') throw new ProtocolError('a genesis is never signed again');
+  if (!equalSecret(op.by, opts.device.publicKey)) throw new UsageError('only its author signs an op again');
+  const base = {
+    v: DEVICE_LOG_VERSION,
+    seq: state.seq + 1,
+    prev: state.head.slice(),
+    time: opts.time,
+    by: opts.device.publicKey.slice(),
+  } as const;
+  let signed: DeviceOp;
+  if (op.type === 'passphrase') {
+    if (!opts.newAccountKey || !equalSecret(opts.newAccountKey.publicKey, op.account))
+      throw new AuthError('not the new account key of this passphrase op');
+    const { type, account, params } = op;
+    signed = signOp(
+      { ...base, type, account, ...(params ? { params } : {}) },
+      opts.device,
+      opts.accountKey,
+      opts.newAccountKey,
+    );
+  } else if (op.type === 'add') {
+    signed = signOp({ ...base, type: 'add', device: op.device }, opts.device, opts.accountKey);
+  } else {
+    signed = signOp({ ...base, type: 'revoke', id: op.id }, opts.device, opts.accountKey);
+  }
+  applyDeviceOp(state, signed);
+  return signed;
 }

@@ -441,8 +441,13 @@ export {
   encodeDeviceLog,
   decodeDeviceLog,
   mergeDeviceLogs,
+  deviceOpStillHolds,
+  resignDeviceOp,
+  MIN_ACCOUNT_KEY_COST,
+  MAX_ACCOUNT_KEY_COST,
 } from './device-log.ts';
 export type {
+  AccountKeyParams,
   DeviceEntry,
   DeviceOp,
   DeviceOpBody,

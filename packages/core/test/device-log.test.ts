@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../src/bytes.ts';
+import { decodeCbor, encodeCbor, type CborMap } from '../src/cbor.ts';
 import {
   generateSignKeyPair,
   generateXwingKeyPair,
@@ -21,6 +22,8 @@ import {
   encodeDeviceLog,
   mergeDeviceLogs,
   encodeDeviceOp,
+  deviceOpStillHolds,
+  resignDeviceOp,
   startDeviceLog,
   type DeviceLogState,
   type DeviceOp,
@@ -39,6 +42,7 @@ import {
   scriptedRandom,
 } from './contact-test-helpers.ts';
 import frozen from './vectors/device-log.json' with { type: 'json' };
+import frozenPassphrase from './vectors/device-log-passphrase.json' with { type: 'json' };
 
 const T0 = 1_765_000_000_000;
 /** The lightest Argon2id libsodium allows: the vectors test the derivation, not its cost. */
@@ -139,6 +143,32 @@ describe('device log', () => {
     expect(toHex(decoded.state.account)).toBe(frozen.account);
     expect(toHex(decoded.state.accountKey)).toBe(toHex(state.accountKey));
     expect(decoded.state.devices.map((d) => [d.id, d.name, d.revoked !== undefined])).toEqual(frozen.devices);
+  });
+
+  it('matches the frozen vector of a passphrase op with its salt and cost (decision 0061; never regenerate)', () => {
+    const { ops } = buildLog();
+    const state = decodeDeviceLog(encodeDeviceLog(ops.slice(0, 4))).state;
+    const salt = fromHex(frozenPassphrase.salt);
+    const newAccountKey = accountKeyFromPassphrase(
+      new TextEncoder().encode('the newer passphrase'),
+      salt,
+      LIGHT,
+    );
+    const op = createDeviceOp(state, {
+      type: 'passphrase',
+      newAccountKey,
+      params: { salt, cost: LIGHT },
+      device: laptop.key,
+      accountKey,
+      time: T0 + 5,
+    });
+    expect(toHex(newAccountKey.publicKey)).toBe(frozenPassphrase.newAccountKey);
+    expect(toHex(encodeDeviceOp(op))).toBe(frozenPassphrase.op);
+    expect(toHex(deviceOpHash(op))).toBe(frozenPassphrase.hash);
+    const after = applyDeviceOp(state, decodeDeviceOp(fromHex(frozenPassphrase.op)));
+    expect(toHex(after.accountKey)).toBe(frozenPassphrase.newAccountKey);
+    expect(toHex(after.accountParams!.salt)).toBe(frozenPassphrase.salt);
+    expect(after.accountParams!.cost).toEqual(LIGHT);
   });
 
   it('lists current devices, names and ids; ids are 16 hex digits', () => {
@@ -257,6 +287,52 @@ describe('device log', () => {
       time: T0 + 7,
     });
     expect(currentDevices(applyDeviceOp(state, ok)).map((d) => d.name)).toEqual(['laptop']);
+  });
+
+  it('a passphrase op names the new key’s salt and cost (decision 0061): kept in the state, bounded, signed', () => {
+    const { ops } = buildLog();
+    const state = decodeDeviceLog(encodeDeviceLog(ops.slice(0, 2))).state;
+    expect(state.accountParams).toBeUndefined();
+    const salt = rng.bytes(16);
+    const newKey = accountKeyFromPassphrase(new TextEncoder().encode('another one'), salt, LIGHT);
+    const op = createDeviceOp(state, {
+      type: 'passphrase',
+      newAccountKey: newKey,
+      params: { salt, cost: LIGHT },
+      device: phone.key,
+      accountKey,
+      time: T0 + 5,
+    });
+    const bytes = encodeDeviceOp(op);
+    expect(toHex(encodeDeviceOp(decodeDeviceOp(bytes)))).toBe(toHex(bytes));
+    const after = applyDeviceOp(state, decodeDeviceOp(bytes));
+    expect(toHex(after.accountKey)).toBe(toHex(newKey.publicKey));
+    expect(toHex(after.accountParams!.salt)).toBe(toHex(salt));
+    expect(after.accountParams!.cost).toEqual(LIGHT);
+    // The log read again says the same.
+    expect(decodeDeviceLog(encodeDeviceLog([ops[0]!, ops[1]!, op])).state.accountParams!.cost).toEqual(LIGHT);
+    // A changed salt breaks the device's signature; a cost out of bounds is refused before.
+    const m = decodeCbor(bytes) as CborMap;
+    const body = m.body as CborMap;
+    const otherSalt = (body.salt as Uint8Array).slice();
+    otherSalt[0]! ^= 1;
+    expect(() => decodeDeviceOp(encodeCbor({ ...m, body: { ...body, salt: otherSalt } }))).toThrow(
+      VerificationError,
+    );
+    expect(() => decodeDeviceOp(encodeCbor({ ...m, body: { ...body, mem: 4 << 30 } }))).toThrow(DecodeError);
+    expect(() => decodeDeviceOp(encodeCbor({ ...m, body: { ...body, ops: 0 } }))).toThrow(DecodeError);
+    const { salt: _s, ...noSalt } = body;
+    expect(() => decodeDeviceOp(encodeCbor({ ...m, body: noSalt }))).toThrow(DecodeError);
+    expect(() =>
+      createDeviceOp(state, {
+        type: 'passphrase',
+        newAccountKey: newKey,
+        params: { salt, cost: { opsLimit: 1, memLimit: 4 << 30 } },
+        device: phone.key,
+        accountKey,
+        time: T0 + 5,
+      }),
+    ).toThrow(UsageError);
   });
 
   it('refuses a replayed op (ReplayError) and a fork (ProtocolError), state unchanged', () => {
@@ -384,6 +460,245 @@ describe('device logs of two own devices brought together (fork rule, decision 0
     const longer = mergeDeviceLogs(encodeDeviceLog(head), encodeDeviceLog(ops));
     expect(longer.changed).toBe(true);
     expect(longer.ops).toHaveLength(ops.length);
+  });
+
+  it('the op that lost a fork is signed again on the winning head when it still holds (0061)', () => {
+    const { ops } = buildLog();
+    const head = ops.slice(0, 3); // laptop, phone, tablet
+    const state = decodeDeviceLog(encodeDeviceLog(head)).state;
+    const desk = device('desk');
+    // Offline from each other: the laptop revokes the tablet, the phone links a desk.
+    const revoke = createDeviceOp(state, {
+      type: 'revoke',
+      id: deviceId(tablet.key.publicKey),
+      device: laptop.key,
+      accountKey,
+      time: T0 + 20,
+    });
+    const add = createDeviceOp(state, {
+      type: 'add',
+      entry: desk.entry,
+      device: phone.key,
+      accountKey,
+      time: T0 + 21,
+    });
+    const a = encodeDeviceLog([...head, revoke]);
+    const b = encodeDeviceLog([...head, add]);
+    const revokeWins = toHex(deviceOpHash(revoke)) < toHex(deviceOpHash(add));
+    const loserLog = revokeWins ? b : a;
+    const winnerLog = revokeWins ? a : b;
+    const merged = mergeDeviceLogs(loserLog, winnerLog);
+    expect(merged.dropped).toHaveLength(1);
+    const lost = merged.dropped[0]!;
+    expect(deviceOpStillHolds(merged.state, lost)).toBe(true);
+    const author = lost === revoke || lost.type === 'revoke' ? laptop : phone;
+    // Another device than its author, or the wrong account key, cannot sign it again.
+    expect(() =>
+      resignDeviceOp(merged.state, lost, {
+        device: author === laptop ? phone.key : laptop.key,
+        accountKey,
+        time: T0 + 22,
+      }),
+    ).toThrow(UsageError);
+    expect(() =>
+      resignDeviceOp(merged.state, lost, { device: author.key, accountKey: otherAccount, time: T0 + 22 }),
+    ).toThrow(AuthError);
+    const again = resignDeviceOp(merged.state, lost, { device: author.key, accountKey, time: T0 + 22 });
+    const final = encodeDeviceLog([...merged.ops, again]);
+    // Both sides end with the same log, holding both intents: tablet revoked, desk added.
+    expect(mergeDeviceLogs(winnerLog, final).changed).toBe(true);
+    expect(toHex(encodeDeviceLog(mergeDeviceLogs(winnerLog, final).ops))).toBe(toHex(final));
+    expect(mergeDeviceLogs(final, winnerLog).changed).toBe(false);
+    expect(
+      currentDevices(decodeDeviceLog(final).state)
+        .map((d) => d.name)
+        .sort(),
+    ).toEqual(['desk', 'laptop', 'phone 手機']);
+  });
+
+  it('an op that lost a fork and no longer holds is dropped: a device revoked on both branches, a passphrase changed on both', () => {
+    const { ops } = buildLog();
+    const head = ops.slice(0, 3);
+    const state = decodeDeviceLog(encodeDeviceLog(head)).state;
+    const revokeBy = (d: Device, time: number): DeviceOp =>
+      createDeviceOp(state, {
+        type: 'revoke',
+        id: deviceId(tablet.key.publicKey),
+        device: d.key,
+        accountKey,
+        time,
+      });
+    const r1 = revokeBy(laptop, T0 + 30);
+    const r2 = revokeBy(phone, T0 + 31);
+    const merged = mergeDeviceLogs(encodeDeviceLog([...head, r1]), encodeDeviceLog([...head, r2]));
+    const lost = merged.changed
+      ? merged.dropped[0]!
+      : mergeDeviceLogs(encodeDeviceLog([...head, r2]), encodeDeviceLog([...head, r1])).dropped[0]!;
+    const won = merged.changed ? merged.state : decodeDeviceLog(encodeDeviceLog([...head, r1])).state;
+    expect(deviceOpStillHolds(won, lost)).toBe(false);
+    // Two passphrase changes on one head: the winner's key is in force, the loser's no longer holds.
+    const k1 = accountKeyFromPassphrase(new TextEncoder().encode('first new'), fromHex(frozen.salt), LIGHT);
+    const k2 = accountKeyFromPassphrase(new TextEncoder().encode('second new'), fromHex(frozen.salt), LIGHT);
+    const p1 = createDeviceOp(state, {
+      type: 'passphrase',
+      newAccountKey: k1,
+      device: laptop.key,
+      accountKey,
+      time: T0 + 32,
+    });
+    const p2 = createDeviceOp(state, {
+      type: 'passphrase',
+      newAccountKey: k2,
+      device: phone.key,
+      accountKey,
+      time: T0 + 33,
+    });
+    const afterP1 = applyDeviceOp(state, p1);
+    expect(deviceOpStillHolds(afterP1, p2)).toBe(false);
+    // Two branches that both change the passphrase do not merge: a thief holding the old
+    // passphrase cannot win a fork against the owner's change by its hash.
+    const withP1 = encodeDeviceLog([...head, p1]);
+    const withP2 = encodeDeviceLog([...head, p2]);
+    expect(() => mergeDeviceLogs(withP1, withP2)).toThrow(ProtocolError);
+    expect(() => mergeDeviceLogs(withP2, withP1)).toThrow(ProtocolError);
+    // A passphrase change beside an add still holds, and needs its own new key to be signed again.
+    const desk = device('desk');
+    const afterAdd = applyDeviceOp(
+      state,
+      createDeviceOp(state, {
+        type: 'add',
+        entry: desk.entry,
+        device: laptop.key,
+        accountKey,
+        time: T0 + 34,
+      }),
+    );
+    expect(deviceOpStillHolds(afterAdd, p2)).toBe(true);
+    expect(() =>
+      resignDeviceOp(afterAdd, p2, { device: phone.key, accountKey, newAccountKey: k1, time: T0 + 35 }),
+    ).toThrow(AuthError);
+    const p2again = resignDeviceOp(afterAdd, p2, {
+      device: phone.key,
+      accountKey,
+      newAccountKey: k2,
+      time: T0 + 35,
+    });
+    expect(toHex(applyDeviceOp(afterAdd, p2again).accountKey)).toBe(toHex(k2.publicKey));
+  });
+
+  it('a branch that changes the passphrase wins over one that does not, whatever the hashes (0061)', () => {
+    const { ops } = buildLog();
+    const head = ops.slice(0, 3);
+    const state = decodeDeviceLog(encodeDeviceLog(head)).state;
+    const k1 = accountKeyFromPassphrase(new TextEncoder().encode('first new'), fromHex(frozen.salt), LIGHT);
+    for (let i = 0; i < 6; i++) {
+      // Several times, so that the hash order goes both ways at least once.
+      const change = createDeviceOp(state, {
+        type: 'passphrase',
+        newAccountKey: k1,
+        params: { salt: rng.bytes(16), cost: LIGHT },
+        device: laptop.key,
+        accountKey,
+        time: T0 + 40 + i,
+      });
+      const revoke = createDeviceOp(state, {
+        type: 'revoke',
+        id: deviceId(tablet.key.publicKey),
+        device: phone.key,
+        accountKey,
+        time: T0 + 40 + i,
+      });
+      const a = encodeDeviceLog([...head, change]);
+      const b = encodeDeviceLog([...head, revoke]);
+      expect(mergeDeviceLogs(a, b).changed).toBe(false);
+      const fromB = mergeDeviceLogs(b, a);
+      expect(fromB.changed).toBe(true);
+      expect(toHex(fromB.state.accountKey)).toBe(toHex(k1.publicKey));
+      expect(fromB.dropped).toHaveLength(1);
+      // The revoke still holds and is signed again with the new account key.
+      expect(deviceOpStillHolds(fromB.state, fromB.dropped[0]!)).toBe(true);
+      expect(() =>
+        resignDeviceOp(fromB.state, fromB.dropped[0]!, { device: phone.key, accountKey, time: T0 + 50 }),
+      ).toThrow(AuthError);
+      const again = resignDeviceOp(fromB.state, fromB.dropped[0]!, {
+        device: phone.key,
+        accountKey: k1,
+        time: T0 + 50,
+      });
+      expect(currentDevices(applyDeviceOp(fromB.state, again)).map((d) => d.name)).toEqual([
+        'laptop',
+        'phone 手機',
+      ]);
+    }
+  });
+
+  it('a thief holding the old passphrase and a stolen device cannot undo a passphrase change by forking before it', () => {
+    const { ops } = buildLog();
+    const head = ops.slice(0, 3); // laptop, phone, tablet (stolen)
+    const state = decodeDeviceLog(encodeDeviceLog(head)).state;
+    // The owner revokes the tablet, then changes the passphrase.
+    const revokeTablet = createDeviceOp(state, {
+      type: 'revoke',
+      id: deviceId(tablet.key.publicKey),
+      device: laptop.key,
+      accountKey,
+      time: T0 + 60,
+    });
+    const afterRevoke = applyDeviceOp(state, revokeTablet);
+    const k1 = accountKeyFromPassphrase(
+      new TextEncoder().encode('owner new one'),
+      fromHex(frozen.salt),
+      LIGHT,
+    );
+    const change = createDeviceOp(afterRevoke, {
+      type: 'passphrase',
+      newAccountKey: k1,
+      params: { salt: rng.bytes(16), cost: LIGHT },
+      device: laptop.key,
+      accountKey,
+      time: T0 + 61,
+    });
+    const owner = encodeDeviceLog([...head, revokeTablet, change]);
+    // On the owner's head the old key signs nothing, backdated or not.
+    const ownerState = decodeDeviceLog(owner).state;
+    for (const time of [T0, T0 + 62])
+      expect(() =>
+        createDeviceOp(ownerState, {
+          type: 'revoke',
+          id: deviceId(phone.key.publicKey),
+          device: laptop.key,
+          accountKey,
+          time,
+        }),
+      ).toThrow(AuthError);
+    // Forking before the revoke, with the stolen tablet: a revoke of the owner's devices loses
+    // (the owner's branch changes the passphrase), whatever its hash or time.
+    for (let i = 0; i < 4; i++) {
+      const theft = createDeviceOp(state, {
+        type: 'revoke',
+        id: deviceId(laptop.key.publicKey),
+        device: tablet.key,
+        accountKey,
+        time: T0 - 1000 + i,
+      });
+      const thief = encodeDeviceLog([...head, theft]);
+      expect(mergeDeviceLogs(owner, thief).changed).toBe(false);
+      expect(toHex(encodeDeviceLog(mergeDeviceLogs(thief, owner).ops))).toBe(toHex(owner));
+      // Nothing of the thief's is signed again on the owner's devices: it is not theirs.
+      expect(
+        mergeDeviceLogs(thief, owner).dropped.every((op) => toHex(op.by) === toHex(tablet.key.publicKey)),
+      ).toBe(true);
+    }
+    // A passphrase change of the thief's own is refused: the owner's log stays.
+    const thiefChange = createDeviceOp(state, {
+      type: 'passphrase',
+      newAccountKey: otherAccount,
+      params: { salt: rng.bytes(16), cost: LIGHT },
+      device: tablet.key,
+      accountKey,
+      time: T0 + 63,
+    });
+    expect(() => mergeDeviceLogs(owner, encodeDeviceLog([...head, thiefChange]))).toThrow(ProtocolError);
   });
 
   it('refuses another account’s log and a forged one', () => {

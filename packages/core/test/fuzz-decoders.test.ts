@@ -280,7 +280,14 @@ function deviceLogOps(): DeviceOp[] {
   push(createDeviceOp(state, { type: 'add', entry: b.entry, device: a.key, accountKey, time: NOW + 1 }));
   const newAccountKey = generateSignKeyPair(r);
   push(
-    createDeviceOp(state, { type: 'passphrase', newAccountKey, device: b.key, accountKey, time: NOW + 2 }),
+    createDeviceOp(state, {
+      type: 'passphrase',
+      newAccountKey,
+      params: { salt: r.bytes(16), cost: { opsLimit: 1, memLimit: 8192 } },
+      device: b.key,
+      accountKey,
+      time: NOW + 2,
+    }),
   );
   push(
     createDeviceOp(state, {

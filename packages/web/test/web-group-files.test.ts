@@ -222,6 +222,15 @@ describe('files in a group, browser and CLI', () => {
     await page.getByLabel('密碼', { exact: true }).fill('新的網頁密碼 2026');
     await page.getByRole('button', { name: '解鎖' }).click();
     await page.getByRole('list', { name: '聊天列表' }).waitFor(WAIT);
+    // The account passphrase changed with it (decision 0061): a backup refuses the old one.
+    await page.getByRole('button', { name: '設定' }).first().click();
+    await page.getByRole('dialog', { name: '設定' }).getByRole('button', { name: '備份' }).click();
+    const backup = page.getByRole('dialog', { name: '備份' });
+    await backup.waitFor(WAIT);
+    await backup.getByLabel('帳號密碼').fill('web passphrase 8642');
+    await backup.getByRole('button', { name: '匯出備份檔' }).click();
+    await backup.getByText('帳號密碼錯誤，沒有任何變更。').waitFor(WAIT);
+    await page.keyboard.press('Escape');
     expect(web.problems).toEqual([]);
   }, 120_000);
 

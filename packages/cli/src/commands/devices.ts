@@ -46,7 +46,7 @@ import { readPassphrase } from '../passphrase.ts';
 type MakeOut = (json: boolean) => Output;
 
 /** This machine's name as a device name, cut to the device-name rule. */
-function defaultDeviceName(): string {
+export function defaultDeviceName(): string {
   const name = [...hostname().trim()].slice(0, MAX_DEVICE_NAME_CHARS).join('');
   return nameFault(name, MAX_DEVICE_NAME_CHARS) === undefined ? name : 'device';
 }
@@ -71,11 +71,17 @@ export async function devicesCommand(argv: string[], makeOut: MakeOut): Promise<
   try {
     await withLog(account, passphrase);
     const devices = await account.devices.list();
-    out.result({ devices }, () => {
+    // Decision 0061: ops of mine that lost a fork wait for the account passphrase; this store's
+    // passphrase may be an older one when the account passphrase was changed on another device.
+    const waiting = (await account.devices.pendingOps()).length;
+    const accountPassphrase = await account.devices.isAccountPassphrase(passphrase);
+    out.result({ devices, waiting, accountPassphrase }, () => {
       for (const d of devices)
         out.line(
           `${d.id}  ${shown(d.name)}${d.current ? `  ${t('device.current')}` : ''}${d.revoked ? `  ${t('device.revoked')}` : ''}`,
         );
+      if (!accountPassphrase) out.line(t('device.otherPassphrase'));
+      if (waiting > 0) out.line(t('device.waiting', { n: String(waiting) }));
     });
   } finally {
     await account.close();

@@ -96,8 +96,8 @@ Usage: parus [global options] <command> [options]
   parus chat ALIAS|GROUP                   interactive chat
   parus search TEXT [--limit N]            find friends, groups and messages (--limit:
                                            at most N results, default 50)
-  parus passphrase                         change the passphrase that opens this device's
-                                           account (PARUS_NEW_PASSPHRASE or a prompt)
+  parus passphrase                         change the account passphrase, and the one that
+                                           opens this device (PARUS_NEW_PASSPHRASE or a prompt)
   parus profile [--name N] [--avatar FILE | --no-avatar]
                                            my display name and avatar (a JPEG or PNG, made
                                            ≤ 256 px), sent to every contact end to end
@@ -122,7 +122,10 @@ The passphrase comes from PARUS_PASSPHRASE or a prompt.`,
   'passphrase.differ': 'the two passphrases differ',
   'passphrase.newPrompt': 'New passphrase: ',
   'passphrase.noNew': 'no new passphrase: set PARUS_NEW_PASSPHRASE or run on a terminal',
-  'passphrase.changed': 'Passphrase changed. Use the new one from now on, on this device.',
+  'passphrase.changed':
+    'Passphrase changed, for the account and this device. Your other devices take the change when they next connect; each still opens with its old passphrase until you run `parus passphrase` there (the old one, then the new one).',
+  'passphrase.caughtUp':
+    'This device now opens with the account passphrase that was changed on another device.',
   'usage.passphrase': 'usage: parus passphrase',
   'usage.profile': 'usage: parus profile [--name NAME] [--avatar FILE | --no-avatar]',
   'profile.name': 'Name: {name}',
@@ -371,6 +374,10 @@ Marks on your messages: … waiting, ✓ on the relay, ✓✓ delivered, 已讀 
   'device.badName': 'device name {problem}',
   'device.current': '(this device)',
   'device.revoked': '(revoked)',
+  'device.otherPassphrase':
+    "The account passphrase was changed on another device. Run `parus passphrase` here (this device's passphrase, then the new account passphrase) to use it on this device too; revoking and linking need it.",
+  'device.waiting':
+    "{n} change(s) made here lost against another device's and wait to be signed again with the account passphrase (done at the next command that opens this device with it).",
   'device.toldLater': 'Contacts will be told at the next sync: {error}',
   'device.revokedLine': 'Revoked {id} ({name}).',
   'backup.cannotCreate': 'cannot create {path} (it may exist already)',

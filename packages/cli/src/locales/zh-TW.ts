@@ -89,7 +89,7 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   parus history ALIAS|GROUP                整段對話
   parus chat ALIAS|GROUP                   互動式聊天
   parus search TEXT [--limit N]            搜尋好友、群組與訊息（--limit：最多 N 筆，預設 50）
-  parus passphrase                         變更這台裝置開啟帳號用的密碼
+  parus passphrase                         變更帳號密碼，以及這台裝置開啟帳號用的密碼
                                            （PARUS_NEW_PASSPHRASE 或輸入）
   parus profile [--name N] [--avatar FILE | --no-avatar]
                                            我的顯示名稱與大頭貼（JPEG 或 PNG，縮成
@@ -115,7 +115,9 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'passphrase.differ': '兩次輸入的密碼不一樣',
   'passphrase.newPrompt': '新密碼：',
   'passphrase.noNew': '沒有新密碼：請設定 PARUS_NEW_PASSPHRASE，或在終端機上執行',
-  'passphrase.changed': '密碼已變更。從現在起，這台裝置請使用新密碼。',
+  'passphrase.changed':
+    '帳號密碼與這台裝置的密碼都已變更。其他裝置下次連線時會收到這項變更；在那些裝置上執行 `parus passphrase`（先輸入舊密碼，再輸入新密碼）之前，它們仍用舊密碼開啟。',
+  'passphrase.caughtUp': '這台裝置現在改用在另一台裝置上變更過的帳號密碼開啟。',
   'usage.passphrase': '用法：parus passphrase',
   'usage.profile': '用法：parus profile [--name 名稱] [--avatar 檔案 | --no-avatar]',
   'profile.name': '名稱：{name}',
@@ -360,6 +362,10 @@ parus relay add ADDRESS                  也在第二個中繼站收訊息（備
   'device.badName': '裝置名稱{problem}',
   'device.current': '（這台裝置）',
   'device.revoked': '（已撤銷）',
+  'device.otherPassphrase':
+    '帳號密碼已在另一台裝置上變更。請在這裡執行 `parus passphrase`（先輸入這台裝置的密碼，再輸入新的帳號密碼），這台裝置也改用它；撤銷與連結裝置都需要它。',
+  'device.waiting':
+    '這裡做的 {n} 項變更與另一台裝置的變更衝突而落選，正等待用帳號密碼重新簽署（下次用帳號密碼開啟這台裝置的指令會完成）。',
   'device.toldLater': '聯絡人會在下次同步時得知：{error}',
   'device.revokedLine': '已撤銷 {id}（{name}）。',
   'backup.cannotCreate': '無法建立 {path}（可能已經存在）',

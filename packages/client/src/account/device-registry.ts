@@ -7,13 +7,23 @@
  *
  *   devices/log     the encoded log (core encodeDeviceLog)
  *   devices/keys    { dh: X25519 secret, kem: X-Wing seed } of this device
- *   devices/akp     { salt, ops, mem } of the account key
+ *   devices/akp     { salt, ops, mem } of the genesis account key (a `passphrase` op names
+ *                   the salt and cost of the keys after it, decision 0061)
+ *   devices/sealed  { key, salt, ops, mem }: the account key what this device sealed to the
+ *                   account (next identities, next member keys) is sealed to; absent = the
+ *                   genesis key. Behind the log's key after a passphrase change made elsewhere,
+ *                   until this device is given the old passphrase (`settle`).
+ *   devices/pending [op, …]: ops of this device that lost a fork and still hold, waiting to be
+ *                   signed again on the new head with the account key (decision 0061)
  *
  * An account made before device logs existed has none; the first operation that needs it
  * (listing, revoking, a backup) starts it with this device as its genesis.
  */
 import {
   ARGON2ID_SALT_BYTES,
+  deviceOpHash,
+  deviceOpStillHolds,
+  resignDeviceOp,
   AuthError,
   NotFoundError,
   ProtocolError,
@@ -39,6 +49,7 @@ import {
   wipe,
   xwingKeyPairFromSeed,
   mergeDeviceLogs,
+  toHex,
   type Argon2idCost,
   type DeviceLogState,
   type DeviceOp,
@@ -47,6 +58,7 @@ import {
   type SignKeyPair,
 } from '@parus/core';
 import type { AccountContext } from './account-context.ts';
+import type { StoreOp } from '../store.ts';
 
 export const DEVICE_COLLECTION = 'devices';
 
@@ -97,12 +109,17 @@ export class DeviceRegistry {
 
   constructor(private readonly ctx: DeviceContext) {}
 
-  async read(): Promise<{ ops: DeviceOp[]; state: DeviceLogState; params: AccountKeyParams } | undefined> {
+  /** The log, and the salt and cost of the account key in force (the last passphrase op's, else the genesis key's). */
+  async read(): Promise<
+    | { ops: DeviceOp[]; state: DeviceLogState; params: AccountKeyParams; genesisParams: AccountKeyParams }
+    | undefined
+  > {
     const log = await this.ctx.store.get(DEVICE_COLLECTION, 'log');
     const akp = await this.ctx.store.get(DEVICE_COLLECTION, 'akp');
     if (!log || !akp) return undefined;
     const { ops, state } = decodeDeviceLog(log);
-    return { ops, state, params: decodeAccountKeyParams(decodeCbor(akp)) };
+    const genesisParams = decodeAccountKeyParams(decodeCbor(akp));
+    return { ops, state, params: state.accountParams ?? genesisParams, genesisParams };
   }
 
   /** This device's entry for the log, with its X25519 and X-Wing keys (made once, kept). */
@@ -242,11 +259,14 @@ export class DeviceRegistry {
     return this.list();
   }
 
-  /** The log and the account key's parameters, for a snapshot (no secret of this device). */
+  /**
+   * The log and the genesis account key's parameters, for a snapshot (no secret of this device);
+   * the keys after a passphrase change carry theirs in the log.
+   */
   async part(): Promise<DevicesPart> {
     const read = await this.read();
     if (!read) throw new NotFoundError('this account has no device log yet');
-    return { log: encodeDeviceLog(read.ops), params: read.params };
+    return { log: encodeDeviceLog(read.ops), params: read.genesisParams };
   }
 
   /**
@@ -258,7 +278,7 @@ export class DeviceRegistry {
     await this.ctx.lock.run(async () => {
       if (await this.read()) throw new UsageError('this device already has a device log');
       const { ops, state } = decodeDeviceLog(part.log);
-      const accountKey = this.accountKey(opts.passphrase, part.params, state);
+      const accountKey = this.accountKey(opts.passphrase, state.accountParams ?? part.params, state);
       try {
         const own = await this.ownEntry(opts.name);
         const op = createDeviceOp(state, {
@@ -272,6 +292,8 @@ export class DeviceRegistry {
           { type: 'put', collection: DEVICE_COLLECTION, key: 'keys', value: own.keys },
           { type: 'put', collection: DEVICE_COLLECTION, key: 'akp', value: encodeParams(part.params) },
           { type: 'put', collection: DEVICE_COLLECTION, key: 'log', value: encodeDeviceLog([...ops, op]) },
+          // What the snapshot brought is sealed to the key in force (a device seals to it).
+          this.sealedToOp(state.accountKey, state.accountParams ?? part.params),
         ]);
       } finally {
         wipe(accountKey.secretKey);
@@ -362,14 +384,199 @@ export class DeviceRegistry {
     const merged = mergeDeviceLogs(encodeDeviceLog(read.ops), theirs);
     if (!merged.changed) return { revoked: [], dropped: [], changed: false };
     const before = new Set(currentDevices(read.state).map((d) => d.id));
-    const revoked = read.state.devices
-      .map((d) => d.id)
-      .filter((id) => before.has(id) && !currentDevices(merged.state).some((d) => d.id === id));
+    // Revoked in the merged log: a device whose `add` lost a fork is absent, not revoked; its
+    // sessions stay, since it signs its `add` again (decision 0061).
+    const revoked = merged.state.devices
+      .filter((d) => d.revoked !== undefined && before.has(d.id))
+      .map((d) => d.id);
+    const mine = this.ctx.device().publicKey;
+    const dropped = merged.dropped.filter((op) => equalBytes(op.by, mine));
+    const pending = this.stillPending(merged.state, [...(await this.pendingOps()), ...dropped]);
     await this.ctx.store.batch([
       { type: 'put', collection: DEVICE_COLLECTION, key: 'log', value: encodeDeviceLog(merged.ops) },
+      this.pendingOp(pending),
     ]);
-    const mine = this.ctx.device().publicKey;
-    return { revoked, dropped: merged.dropped.filter((op) => equalBytes(op.by, mine)), changed: true };
+    return { revoked, dropped, changed: true };
+  }
+
+  // ---- Ops that lost a fork, signed again (decision 0061) --------------------------------
+
+  /** Ops of this device that lost a fork and wait for the account key to be signed again. */
+  async pendingOps(): Promise<DeviceOp[]> {
+    const raw = await this.ctx.store.get(DEVICE_COLLECTION, 'pending');
+    if (!raw) return [];
+    const items = decodeCbor(raw);
+    if (!Array.isArray(items)) throw new ProtocolError('pending device ops must be a list');
+    return items.map((b) => decodeDeviceOp(asBytes(b, 'pending device op', { max: 4096 })));
+  }
+
+  /** The ops that still mean something on `state`, once each, in their order. */
+  private stillPending(state: DeviceLogState, ops: readonly DeviceOp[]): DeviceOp[] {
+    const seen = new Set<string>();
+    const out: DeviceOp[] = [];
+    for (const op of ops) {
+      const h = toHex(deviceOpHash(op));
+      if (seen.has(h) || !deviceOpStillHolds(state, op)) continue;
+      seen.add(h);
+      out.push(op);
+      if (out.length >= 64) break;
+    }
+    return out;
+  }
+
+  private pendingOp(ops: readonly DeviceOp[]): StoreOp {
+    return ops.length === 0
+      ? { type: 'del', collection: DEVICE_COLLECTION, key: 'pending' }
+      : {
+          type: 'put',
+          collection: DEVICE_COLLECTION,
+          key: 'pending',
+          value: encodeCbor(ops.map(encodeDeviceOp)),
+        };
+  }
+
+  /**
+   * Signs the waiting ops again on the head with `accountKey` (the key in force), in their
+   * order; those that no longer hold are dropped, a `passphrase` op (which needs its new key
+   * too) keeps waiting. Returns the store operations (log, pending) and the ids this revoked.
+   * The caller holds the lock and writes the operations.
+   */
+  async resignPending(
+    accountKey: SignKeyPair,
+  ): Promise<{ ops: StoreOp[]; revoked: string[]; signed: number }> {
+    const read = await this.read();
+    const waiting = await this.pendingOps();
+    if (!read || waiting.length === 0) return { ops: [], revoked: [], signed: 0 };
+    if (!equalBytes(accountKey.publicKey, read.state.accountKey))
+      throw new AuthError('wrong account passphrase');
+    let state = read.state;
+    const log = [...read.ops];
+    const left: DeviceOp[] = [];
+    const revoked: string[] = [];
+    let time = Math.max(this.ctx.now(), ...log.map((o) => o.time));
+    for (const op of waiting) {
+      if (!deviceOpStillHolds(state, op)) continue;
+      if (op.type === 'passphrase') {
+        left.push(op);
+        continue;
+      }
+      const again = resignDeviceOp(state, op, { device: this.ctx.device(), accountKey, time: time++ });
+      state = applyDeviceOp(state, again);
+      log.push(again);
+      if (again.type === 'revoke') revoked.push(toHex(again.id));
+    }
+    return {
+      ops: [
+        { type: 'put', collection: DEVICE_COLLECTION, key: 'log', value: encodeDeviceLog(log) },
+        this.pendingOp(left),
+      ],
+      revoked,
+      signed: log.length - read.ops.length,
+    };
+  }
+
+  // ---- The account passphrase (decision 0061) ----------------------------------------------
+
+  /** Whether `passphrase` derives the account key in force (one Argon2id). */
+  async isAccountPassphrase(passphrase: string): Promise<boolean> {
+    const read = await this.read();
+    if (!read) return false;
+    try {
+      wipe(this.accountKey(passphrase, read.params, read.state).secretKey);
+      return true;
+    } catch (e) {
+      if (e instanceof AuthError) return false;
+      throw e;
+    }
+  }
+
+  /** The account key this device's sealed secrets are sealed to (the genesis key until a change). */
+  async sealedTo(): Promise<{ key: Uint8Array; params: AccountKeyParams } | undefined> {
+    const read = await this.read();
+    if (!read) return undefined;
+    const raw = await this.ctx.store.get(DEVICE_COLLECTION, 'sealed');
+    if (!raw) {
+      const genesis = read.ops[0]!;
+      return {
+        key: genesis.type === 'genesis' ? genesis.account : read.state.accountKey,
+        params: read.genesisParams,
+      };
+    }
+    const m = asMap(decodeCbor(raw), 'sealed-to key');
+    return {
+      key: asBytes(m.key, 'sealed-to key', { len: 32 }),
+      params: decodeAccountKeyParams(m),
+    };
+  }
+
+  sealedToOp(key: Uint8Array, params: AccountKeyParams): StoreOp {
+    return {
+      type: 'put',
+      collection: DEVICE_COLLECTION,
+      key: 'sealed',
+      value: encodeCbor({ key, salt: params.salt, ops: params.cost.opsLimit, mem: params.cost.memLimit }),
+    };
+  }
+
+  /**
+   * The key pair `passphrase` derives with `params`, if its public half is `expected`
+   * (undefined otherwise). The caller wipes it.
+   */
+  deriveIf(passphrase: string, params: AccountKeyParams, expected: Uint8Array): SignKeyPair | undefined {
+    const key = accountKeyFromPassphrase(new TextEncoder().encode(passphrase), params.salt, params.cost);
+    if (equalBytes(key.publicKey, expected)) return key;
+    wipe(key.secretKey);
+    return undefined;
+  }
+
+  /**
+   * A `passphrase` op on the log (the caller holds the lock): the old passphrase must derive the
+   * key in force (AuthError, nothing changed), the new one gets a fresh salt and `cost`. Returns
+   * the op's store operations and both key pairs, which the caller wipes.
+   */
+  async passphraseOp(
+    oldPassphrase: string,
+    newPassphrase: string,
+    cost: Argon2idCost,
+  ): Promise<{ ops: StoreOp[]; oldKey: SignKeyPair; newKey: SignKeyPair; params: AccountKeyParams }> {
+    const read = await this.read();
+    if (!read) throw new NotFoundError('this account has no device log yet');
+    if ([...newPassphrase].length < 8)
+      throw new UsageError('the new passphrase must have at least 8 characters');
+    const oldKey = this.accountKey(oldPassphrase, read.params, read.state);
+    const params: AccountKeyParams = {
+      salt: this.ctx.rng.bytes(ARGON2ID_SALT_BYTES),
+      cost: { opsLimit: cost.opsLimit, memLimit: cost.memLimit },
+    };
+    let newKey: SignKeyPair | undefined;
+    try {
+      newKey = accountKeyFromPassphrase(new TextEncoder().encode(newPassphrase), params.salt, params.cost);
+      const op = createDeviceOp(read.state, {
+        type: 'passphrase',
+        newAccountKey: newKey,
+        params,
+        device: this.ctx.device(),
+        accountKey: oldKey,
+        time: Math.max(this.ctx.now(), read.ops[read.ops.length - 1]!.time),
+      });
+      return {
+        ops: [
+          {
+            type: 'put',
+            collection: DEVICE_COLLECTION,
+            key: 'log',
+            value: encodeDeviceLog([...read.ops, op]),
+          },
+        ],
+        oldKey,
+        newKey,
+        params,
+      };
+    } catch (e) {
+      wipe(oldKey.secretKey);
+      if (newKey) wipe(newKey.secretKey);
+      throw e;
+    }
   }
 
   private prekeyMemo: { dh: Uint8Array; kem: Uint8Array } | undefined;

@@ -450,10 +450,14 @@ export class OwnDevices implements OwnSessionHooks {
    * receive's batch and events.
    */
   async receive(c: ContactRecord, env: Envelope, ops: StoreOp[], after: Array<() => void>): Promise<void> {
+    const syncOps = decodeSyncBody(env.body);
+    // A log checks itself: merged first, so that a device whose `add` lost a fork and was
+    // signed again is current again when its sync is checked (decision 0061).
+    const logs = syncOps.filter((op) => op.t === 'log');
+    for (const op of logs) await this.mergeLog(op.log);
     const state = await this.devices.logState();
     if (!state || !currentDevices(state).some((d) => equalBytes(d.sign, c.own!)))
       throw new AuthError('sync from a device that is not a current one');
-    const syncOps = decodeSyncBody(env.body);
     let s = this.state;
     for (const op of syncOps) s = applySyncOp(s, op);
     const before = this.state;
@@ -527,8 +531,7 @@ export class OwnDevices implements OwnSessionHooks {
         return;
       }
       case 'log':
-        await this.mergeLog(op.log);
-        return;
+        return; // merged before the sender was checked
       case 'inbox':
         ops.push(...(await this.cardOps([op.card], log)));
         return;

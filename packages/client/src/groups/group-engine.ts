@@ -34,6 +34,7 @@ import {
   NotFoundError,
   QuotaError,
   UsageError,
+  VerificationError,
   compareBytes,
   createGroup,
   createGroupEvent,
@@ -1406,5 +1407,36 @@ export class GroupEngine {
       });
     }
     return n;
+  }
+
+  /**
+   * After an account passphrase change (decision 0061): each group's next member seed sealed to
+   * `from` is sealed again to `to` (one sealed to another key is left as it is). Store operations
+   * for the caller's batch (it holds the account lock); `commit` keeps the records once written.
+   */
+  resealNextKeys(from: SignKeyPair, to: Uint8Array): { ops: StoreOp[]; commit: () => void } {
+    const ops: StoreOp[] = [];
+    const changed: Array<[Loaded, GroupRecord]> = [];
+    for (const l of this.groups.values()) {
+      if (!l.rec.nx) continue;
+      let seed: Uint8Array;
+      try {
+        seed = openMemberSeed(from, l.rec.nx);
+      } catch (e) {
+        if (e instanceof VerificationError) continue;
+        throw e;
+      }
+      const rec: GroupRecord = { ...l.rec, nx: sealMemberSeed(this.host.rng, to, seed) };
+      wipe(seed);
+      ops.push(...this.recordOps(rec));
+      changed.push([l, rec]);
+    }
+    return {
+      ops,
+      commit: () => {
+        for (const [l, rec] of changed) l.rec = rec;
+        this.accountKey = to;
+      },
+    };
   }
 }

@@ -1,6 +1,7 @@
 /**
- * 變更密碼 in the settings: the passphrase that opens the account in this browser. The old one
- * is checked by the engine (a wrong one changes nothing); the new one is typed twice.
+ * 變更密碼 in the settings: the account passphrase and the one that opens the account in this
+ * browser, together (decision 0061). The old one is checked by the engine (a wrong one changes
+ * nothing); the new one is typed twice.
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
@@ -16,20 +17,20 @@ export function PassphraseChange(props: { session: Session }): JSX.Element {
   const [again, setAgain] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
-  const [done, setDone] = useState(false);
+  const [done, setDone] = useState<'' | 'changed' | 'caughtUp'>('');
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
     setError('');
-    setDone(false);
+    setDone('');
     if ([...next].length < 8) return setError(t('passphrase.tooShort'));
     if (next !== again) return setError(t('passphrase.mismatch'));
     setBusy(true);
     try {
-      await props.session.changePassphrase(old, next);
+      const scope = await props.session.changePassphrase(old, next);
       setOld('');
       setNext('');
       setAgain('');
-      setDone(true);
+      setDone(scope === 'device' ? 'caughtUp' : 'changed');
     } catch (x) {
       setError(errorName(x) === 'AuthError' ? t('passphrase.wrongOld') : errorText(x, t));
     } finally {
@@ -72,7 +73,7 @@ export function PassphraseChange(props: { session: Session }): JSX.Element {
           {error}
         </p>
       )}
-      {done && <p role="status">{t('passphrase.changed')}</p>}
+      {done && <p role="status">{t(done === 'caughtUp' ? 'passphrase.caughtUp' : 'passphrase.changed')}</p>}
       <button type="submit" disabled={busy || old === '' || next === ''}>
         {t('passphrase.submit')}
       </button>

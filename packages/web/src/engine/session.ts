@@ -322,6 +322,9 @@ export async function unlock(passphrase: string): Promise<Session> {
     const account = await Account.open({ store, transport: browserTransport() });
     // An account made before device logs: its log starts now, with this passphrase.
     await ensureDeviceLog(account, passphrase).catch((e: unknown) => console.warn('parus: device log', e));
+    // What waits for the passphrase (decision 0061): secrets still sealed to an account key
+    // changed on another device, ops of mine that lost a fork.
+    await account.settleDevices([passphrase]).catch((e: unknown) => console.warn('parus: devices', e));
     return await Session.start(account, release);
   } catch (e) {
     await (store ?? raw)?.close();
@@ -726,17 +729,29 @@ export class Session {
   }
 
   /**
-   * Changes the passphrase that opens the account in this browser (SealedStore.changePassphrase:
-   * the old one checked, AuthError and nothing changed when wrong; UsageError for a new one under
-   * 8 characters). The account passphrase of the device log is not changed (decision 0057).
+   * 變更密碼 (decision 0061): the account passphrase (Account.changeAccountPassphrase: the device
+   * log's `passphrase` op, sent to my other devices) and the one that opens the account in this
+   * browser (SealedStore.changePassphrase), together. The old one must open this browser's store
+   * first (AuthError, nothing changed); UsageError for a new one under 8 characters. 'device'
+   * when the account passphrase had been changed on another device and `next` is it.
    */
-  async changePassphrase(old: string, next: string): Promise<void> {
+  async changePassphrase(old: string, next: string): Promise<'account' | 'device' | 'store'> {
+    if ([...next].length < 8) throw new UsageError('the new passphrase must have at least 8 characters');
+    const check = await SealedStore.open(await IndexedDbStore.open(DATABASE), old, {
+      rng: systemRandom,
+      cost: ARGON2ID_BROWSER,
+    });
+    await check.close();
+    const scope = (await this.account.devices.started())
+      ? await this.account.changeAccountPassphrase(old, next, { cost: ARGON2ID_BROWSER })
+      : 'store';
     const raw = await IndexedDbStore.open(DATABASE);
     try {
       await SealedStore.changePassphrase(raw, old, next, { rng: systemRandom, cost: ARGON2ID_BROWSER });
     } finally {
       await raw.close();
     }
+    return scope;
   }
 
   /** A file message's contents, a 1:1 chat's or a group's (the bubbles use this one). */
