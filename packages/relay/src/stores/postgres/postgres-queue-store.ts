@@ -84,6 +84,28 @@ type Bulk =
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/** A queue locked for a batch's appends and acks (lockQueues), with what they change. */
+interface LockedQueue {
+  rid: Uint8Array;
+  sk: Uint8Array | null;
+  /** Messages and bytes, as the writes so far leave them. */
+  n: number;
+  b: number;
+  /** The last seq given. */
+  seq: number;
+  added: number;
+  addedBytes: number;
+}
+
+/** messagesAfter calls of one turn, read with one statement. */
+interface AfterReads {
+  rid: Uint8Array[];
+  after: number[];
+  limit: number[];
+  now: number[];
+  result: Promise<StoredMessage[][]> | undefined;
+}
+
 /** Queue lookups of one turn by one column, read with one statement. */
 interface Lookups {
   keys: Uint8Array[];
@@ -134,6 +156,8 @@ export class PostgresQueueStore implements QueueStore {
   private refreshTimer: NodeJS.Timeout | undefined;
   /** Settles after the last read called so far (see read). */
   private lastRead: Promise<void> = Promise.resolve();
+  /** Reads of messages gathering in this turn (see messagesAfter). */
+  private afterReads: AfterReads | undefined;
   /** Queue lookups gathering in this turn, by column (see lookup). */
   private lookups: { rid: Lookups | undefined; sid: Lookups | undefined } = {
     rid: undefined,
@@ -194,25 +218,62 @@ export class PostgresQueueStore implements QueueStore {
     return r[0]?.n ?? 0;
   }
 
-  async messagesAfter(
-    rid: Uint8Array,
-    afterSeq: number,
-    limit: number,
-    now: number,
-  ): Promise<StoredMessage[]> {
-    const rows = await this.read<{ seq: number; mid: Buffer; ts: number; expires: number; body: Buffer }>(
-      'SELECT seq, mid, ts, expires, body FROM messages WHERE rid = $1 AND seq > $2 AND expires > $3 ' +
-        'ORDER BY seq LIMIT $4',
-      [rid, afterSeq, now, limit],
+  /**
+   * The reads of one event-loop turn (the subscriptions that a turn's hints and acks woke) go
+   * as one statement; they settle in call order with the other reads.
+   */
+  messagesAfter(rid: Uint8Array, afterSeq: number, limit: number, now: number): Promise<StoredMessage[]> {
+    if (this.closed) return Promise.reject(new StorageError('queue store is closed'));
+    let batch = this.afterReads;
+    if (!batch) {
+      const fresh: AfterReads = { rid: [], after: [], limit: [], now: [], result: undefined };
+      this.afterReads = batch = fresh;
+      fresh.result = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        this.afterReads = undefined;
+        const r = await this.db.pool.query<{
+          i: number;
+          seq: number;
+          mid: Buffer;
+          ts: number;
+          expires: number;
+          body: Buffer;
+        }>({
+          name: 'parus_messages_after',
+          text:
+            'SELECT x.i, m.seq, m.mid, m.ts, m.expires, m.body ' +
+            'FROM unnest($1::bytea[], $2::int8[], $3::int4[], $4::int8[]) WITH ORDINALITY AS x(rid, after, lim, now, i) ' +
+            'CROSS JOIN LATERAL (SELECT seq, mid, ts, expires, body FROM messages ' +
+            'WHERE rid = x.rid AND seq > x.after AND expires > x.now ORDER BY seq LIMIT x.lim) m ORDER BY x.i, m.seq',
+          values: [fresh.rid, fresh.after, fresh.limit, fresh.now],
+        });
+        const out: StoredMessage[][] = fresh.rid.map(() => []);
+        for (const row of r.rows) {
+          const at = row.i - 1;
+          out[at]!.push({
+            rid: fresh.rid[at]!,
+            seq: row.seq,
+            mid: bytes(row.mid),
+            ts: row.ts,
+            expires: row.expires,
+            body: bytes(row.body),
+          });
+        }
+        return out;
+      });
+    }
+    const at = batch.rid.length;
+    batch.rid.push(rid);
+    batch.after.push(afterSeq);
+    batch.limit.push(limit);
+    batch.now.push(now);
+    return this.ordered(
+      batch.result!.then(
+        (all) => all[at]!,
+        (cause: unknown) => {
+          throw new StorageError('queue database read failed', { cause });
+        },
+      ),
     );
-    return rows.map((row) => ({
-      rid,
-      seq: row.seq,
-      mid: bytes(row.mid),
-      ts: row.ts,
-      expires: row.expires,
-      body: bytes(row.body),
-    }));
   }
 
   counts(): StoreCounts {
@@ -431,6 +492,44 @@ export class PostgresQueueStore implements QueueStore {
   // ---- Internals -----------------------------------------------------------------------
 
   /**
+   * Locks, in rid order, the queues that the appends and acks of `run` touch, and reads what
+   * the appends check. All locks of these writes are taken here, in one order, so that two
+   * processes' batches do not deadlock each other (acks alone would lock in any order).
+   */
+  private async lockQueues(c: pg.PoolClient, run: PendingWrite[]): Promise<Map<string, LockedQueue>> {
+    const rids = new Map<string, Uint8Array>();
+    for (const { bulk } of run) {
+      const rid = bulk?.kind === 'append' ? bulk.message.rid : bulk?.rid;
+      if (rid) rids.set(toHex(rid), rid);
+    }
+    const r = await c.query<{
+      rid: Buffer;
+      sk: Buffer | null;
+      msg_count: number;
+      msg_bytes: number;
+      last_seq: number;
+    }>({
+      name: 'parus_lock_queues',
+      text: 'SELECT rid, sk, msg_count, msg_bytes, last_seq FROM queues WHERE rid = ANY($1::bytea[]) ORDER BY rid FOR UPDATE',
+      values: [[...rids.values()]],
+    });
+    return new Map(
+      r.rows.map((row) => [
+        row.rid.toString('hex'),
+        {
+          rid: bytes(row.rid),
+          sk: row.sk === null ? null : bytes(row.sk),
+          n: row.msg_count,
+          b: row.msg_bytes,
+          seq: row.last_seq,
+          added: 0,
+          addedBytes: 0,
+        },
+      ]),
+    );
+  }
+
+  /**
    * The ack requests of `run` (a slice of a batch), in one statement. A request of several
    * ids that finds one missing must change nothing: then the batch runs again with a
    * savepoint for each write (NeedsSavepoints); a single id that finds nothing is NOT_FOUND.
@@ -440,6 +539,7 @@ export class PostgresQueueStore implements QueueStore {
     run: PendingWrite[],
     results: Outcome[],
     delta: Delta,
+    locked: Map<string, LockedQueue>,
   ): Promise<void> {
     const rids: Uint8Array[] = [];
     const mids: Uint8Array[] = [];
@@ -451,15 +551,24 @@ export class PostgresQueueStore implements QueueStore {
       }
     }
     if (mids.length === 0) return;
-    const r = await c.query<{ rid: Buffer; mid: Buffer }>(
-      'WITH x AS (SELECT * FROM unnest($1::bytea[], $2::bytea[]) AS x(rid, mid)), ' +
+    const r = await c.query<{ rid: Buffer; mid: Buffer; len: number }>({
+      name: 'parus_delete_acked',
+      text:
+        'WITH x AS (SELECT * FROM unnest($1::bytea[], $2::bytea[]) AS x(rid, mid)), ' +
         'd AS (DELETE FROM messages m USING x WHERE m.rid = x.rid AND m.mid = x.mid ' +
         'RETURNING m.rid, m.mid, length(m.body) AS len), ' +
         's AS (SELECT rid, count(*)::int8 AS n, sum(len)::int8 AS b FROM d GROUP BY rid), ' +
         'u AS (UPDATE queues q SET msg_count = q.msg_count - s.n, msg_bytes = q.msg_bytes - s.b ' +
-        'FROM s WHERE q.rid = s.rid) SELECT rid, mid FROM d',
-      [rids, mids],
-    );
+        'FROM s WHERE q.rid = s.rid) SELECT rid, mid, len FROM d',
+      values: [rids, mids],
+    });
+    for (const row of r.rows) {
+      const q = locked.get(row.rid.toString('hex'));
+      if (q) {
+        q.n -= 1;
+        q.b -= row.len;
+      }
+    }
     // Each deleted row answers the first request that named it.
     const deleted = new Set(r.rows.map((row) => row.rid.toString('hex') + row.mid.toString('hex')));
     run.forEach((write, i) => {
@@ -486,34 +595,8 @@ export class PostgresQueueStore implements QueueStore {
     run: PendingWrite[],
     results: Outcome[],
     delta: Delta,
+    queues: Map<string, LockedQueue>,
   ): Promise<void> {
-    const rids = new Map<string, Uint8Array>();
-    for (const write of run)
-      if (write.bulk?.kind === 'append') rids.set(toHex(write.bulk.message.rid), write.bulk.message.rid);
-    if (rids.size === 0) return;
-    const r = await c.query<{
-      rid: Buffer;
-      sk: Buffer | null;
-      msg_count: number;
-      msg_bytes: number;
-      last_seq: number;
-    }>(
-      'SELECT rid, sk, msg_count, msg_bytes, last_seq FROM queues WHERE rid = ANY($1::bytea[]) ORDER BY rid FOR UPDATE',
-      [[...rids.values()]],
-    );
-    const queues = new Map(
-      r.rows.map((row) => [
-        row.rid.toString('hex'),
-        {
-          sk: row.sk === null ? null : bytes(row.sk),
-          n: row.msg_count,
-          b: row.msg_bytes,
-          seq: row.last_seq,
-          added: 0,
-          addedBytes: 0,
-        },
-      ]),
-    );
     const rows = {
       rid: [] as Uint8Array[],
       seq: [] as number[],
@@ -559,25 +642,27 @@ export class PostgresQueueStore implements QueueStore {
       results[i] = { ok: true, value: { ...message, seq: q.seq } };
     }
     if (rows.rid.length === 0) return;
-    const changed = [...queues.entries()].filter(([, q]) => q.added > 0);
-    await c.query(
-      'WITH i AS (INSERT INTO messages (rid, seq, mid, ts, expires, body) ' +
+    const changed = [...queues.values()].filter((q) => q.added > 0);
+    await c.query({
+      name: 'parus_append_all',
+      text:
+        'WITH i AS (INSERT INTO messages (rid, seq, mid, ts, expires, body) ' +
         'SELECT * FROM unnest($1::bytea[], $2::int8[], $3::bytea[], $4::int8[], $5::int8[], $6::bytea[])) ' +
         'UPDATE queues q SET msg_count = q.msg_count + x.n, msg_bytes = q.msg_bytes + x.b, last_seq = x.last ' +
         'FROM unnest($7::bytea[], $8::int8[], $9::int8[], $10::int8[]) AS x(rid, n, b, last) WHERE q.rid = x.rid',
-      [
+      values: [
         rows.rid,
         rows.seq,
         rows.mid,
         rows.ts,
         rows.expires,
         rows.body,
-        changed.map(([key]) => rids.get(key)!),
-        changed.map(([, q]) => q.added),
-        changed.map(([, q]) => q.addedBytes),
-        changed.map(([, q]) => q.seq),
+        changed.map((q) => q.rid),
+        changed.map((q) => q.added),
+        changed.map((q) => q.addedBytes),
+        changed.map((q) => q.seq),
       ],
-    );
+    });
     delta.messages += rows.rid.length;
   }
 
@@ -599,10 +684,11 @@ export class PostgresQueueStore implements QueueStore {
       this.lookups[column] = batch = fresh;
       fresh.result = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
         this.lookups[column] = undefined;
-        const r = await this.db.pool.query<QueueRow>(
-          `SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE ${column} = ANY($1::bytea[])`,
-          [fresh.keys],
-        );
+        const r = await this.db.pool.query<QueueRow>({
+          name: `parus_queues_by_${column}`,
+          text: `SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE ${column} = ANY($1::bytea[])`,
+          values: [fresh.keys],
+        });
         return new Map(r.rows.map((row) => [row[column].toString('hex'), toQueue(row)]));
       });
     }
@@ -709,8 +795,9 @@ export class PostgresQueueStore implements QueueStore {
             const run = batch.slice(i, end);
             const results = new Array<Outcome>(run.length);
             try {
-              await this.deleteAll(c, run, results, delta);
-              await this.appendAll(c, run, results, delta);
+              const locked = await this.lockQueues(c, run);
+              await this.deleteAll(c, run, results, delta, locked);
+              await this.appendAll(c, run, results, delta, locked);
             } catch (error) {
               // A statement failed: the transaction is lost; run it again, each write on its own.
               throw error instanceof NeedsSavepoints ? error : new NeedsSavepoints(error);
