@@ -776,7 +776,9 @@ export class PostgresQueueStore implements QueueStore {
   private async commitBatch(batch: PendingWrite[]): Promise<void> {
     // First without savepoints (most writes need none, see PendingWrite.atomic); a batch in
     // which a write fails in the database is run again with a savepoint for each.
-    let savepoints = batch.some((w) => !w.atomic);
+    // Appends and acks done together (bulk) need none: a batched ack that misses an id makes
+    // the batch run again with savepoints (deleteAll).
+    let savepoints = batch.some((w) => !w.atomic && !w.bulk);
     for (let attempt = 0; ; attempt++) {
       let c: pg.PoolClient | undefined;
       const outcomes: Outcome[] = [];
