@@ -113,21 +113,9 @@ describe.skipIf(!redisAvailable)('RedisBus: processes of one relay on one Redis'
     const heardA: BusEvent[] = [];
     const heardB: BusEvent[] = [];
     const heardOther: BusEvent[] = [];
-    await a.start(
-      'relay-1',
-      (e) => heardA.push(e),
-      () => {},
-    );
-    await b.start(
-      'relay-1',
-      (e) => heardB.push(e),
-      () => {},
-    );
-    await other.start(
-      'relay-2',
-      (e) => heardOther.push(e),
-      () => {},
-    );
+    await a.start('relay-1', { onEvent: (e) => heardA.push(e), onReconnect: () => {} });
+    await b.start('relay-1', { onEvent: (e) => heardB.push(e), onReconnect: () => {} });
+    await other.start('relay-2', { onEvent: (e) => heardOther.push(e), onReconnect: () => {} });
     a.publish({ t: 'sub', rid: rid(1) });
     a.publish({ t: 'stored', items: [{ rid: rid(1), seq: 5 }] });
     a.publish({ t: 'stored', items: [{ rid: rid(2), seq: 6 }] });
@@ -161,16 +149,8 @@ describe.skipIf(!redisAvailable)('RedisBus: processes of one relay on one Redis'
     const b = bus();
     const heardB: BusEvent[] = [];
     let reconnects = 0;
-    await a.start(
-      'relay-1',
-      () => {},
-      () => {},
-    );
-    await b.start(
-      'relay-1',
-      (e) => heardB.push(e),
-      () => (reconnects += 1),
-    );
+    await a.start('relay-1', { onEvent: () => {}, onReconnect: () => {} });
+    await b.start('relay-1', { onEvent: (e) => heardB.push(e), onReconnect: () => (reconnects += 1) });
     const admin = new Redis(redis.url);
     try {
       await admin.client('KILL', 'TYPE', 'pubsub');
@@ -186,13 +166,9 @@ describe.skipIf(!redisAvailable)('RedisBus: processes of one relay on one Redis'
   it('a bus that cannot be reached fails start with a TransportError, and a bad URL is a UsageError', async () => {
     const port = await freePort();
     const away = new RedisBus({ url: `redis://127.0.0.1:${port}`, rng: nodeRandom, connectTimeoutMs: 2_000 });
-    await expect(
-      away.start(
-        'relay-1',
-        () => {},
-        () => {},
-      ),
-    ).rejects.toMatchObject({ name: 'TransportError' });
+    await expect(away.start('relay-1', { onEvent: () => {}, onReconnect: () => {} })).rejects.toMatchObject({
+      name: 'TransportError',
+    });
     expect(() => new RedisBus({ url: 'http://127.0.0.1:6379', rng: nodeRandom })).toThrow(UsageError);
   });
 });

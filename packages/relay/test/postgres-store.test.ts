@@ -2,7 +2,7 @@
 // database, each with its own pool, writing the same queues at once in opposite orders (their
 // batches deadlock, PostgreSQL aborts one, it runs again): every message stored exactly once,
 // each queue's seqs strictly growing with no gap, acks taken by the other store, quotas exact.
-import { NotFoundError, QuotaError, initCrypto } from '@parus/core';
+import { AuthError, NotFoundError, QuotaError, initCrypto } from '@parus/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresBackend } from '../src/stores/open-stores.ts';
 import type { RelayStores } from '../src/stores/open-stores.ts';
@@ -56,6 +56,58 @@ describe.skipIf(!postgresAvailable)('two PostgreSQL stores on one database', () 
     // Totals as all processes made them, read again from the database.
     await (a.queues as PostgresQueueStore).refresh();
     expect(a.queues.counts()).toEqual({ queues: 4, messages: 4 * 59 });
+  });
+
+  it('one turn of sends and acks across queues, done together: each answered as if alone, in call order', async () => {
+    const url = await server.createDatabase('one_turn');
+    const { queues } = await open(url, { maxQueueMessages: 4 });
+    const sk = new Uint8Array(32).fill(1);
+    const [q1, q2, full, acked] = [queue(), queue(sk), queue(), queue()];
+    for (const q of [q1, q2, full, acked]) await queues.createQueue(q);
+    for (let i = 0; i < 4; i++) await queues.append(message(full), { checkedSk: null });
+    const toAck = [message(acked), message(acked), message(acked)];
+    for (const m of toAck) await queues.append(m, { checkedSk: null });
+    // One turn: the store gathers all of these into one transaction.
+    const turn = [
+      queues.append(message(q1), { checkedSk: null }),
+      queues.append(message(queue()), { checkedSk: null }),
+      queues.append(message(q2), { checkedSk: new Uint8Array(32).fill(2) }),
+      queues.append(message(q2), { checkedSk: sk }),
+      queues.append(message(full), { checkedSk: null }),
+      queues.deleteMessages(acked.rid, [{ mid: toAck[0]!.mid }, { mid: new Uint8Array(16) }]),
+      queues.deleteMessage(acked.rid, toAck[1]!.mid),
+      queues.deleteMessage(acked.rid, new Uint8Array(16).fill(3)),
+      queues.append(message(q1), { checkedSk: null }),
+      queues.append(message(q1), { checkedSk: null }),
+    ];
+    const results = await Promise.allSettled(turn);
+    const reason = (i: number): unknown => (results[i] as PromiseRejectedResult).reason;
+    const seq = (i: number): number => (results[i] as PromiseFulfilledResult<{ seq: number }>).value.seq;
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(reason(1)).toBeInstanceOf(NotFoundError);
+    expect(reason(2)).toBeInstanceOf(AuthError);
+    expect(reason(4)).toBeInstanceOf(QuotaError);
+    expect(reason(5)).toBeInstanceOf(NotFoundError);
+    expect(reason(7)).toBeInstanceOf(NotFoundError);
+    expect([seq(0), seq(8), seq(9)]).toEqual([1, 2, 3]);
+    expect(seq(3)).toBe(1);
+    expect((await queues.messagesAfter(q1.rid, 0, 10, 0)).map((m) => m.seq)).toEqual([1, 2, 3]);
+    // The batched ack missing an id changed nothing; the single one went.
+    expect((await queues.messagesAfter(acked.rid, 0, 10, 0)).map((m) => m.seq)).toEqual([1, 3]);
+    expect(await queues.pendingCount(full.rid, 0)).toBe(4);
+    await (queues as PostgresQueueStore).refresh();
+    expect(queues.counts()).toEqual({ queues: 4, messages: 3 + 1 + 4 + 2 });
   });
 
   it("a queue's quota is exact when two stores fill it at once", async () => {

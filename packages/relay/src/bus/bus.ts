@@ -15,6 +15,10 @@
  * - `acked`: a recipient acked messages on a process other than the one that delivered
  *   them; their places in that process's window are free;
  * - `deleted`: a queue is gone; its subscriber elsewhere gets `end`.
+ *
+ * `sub`, `deleted` go to every process (the relay's channel). `stored` and `acked` go only to
+ * the process that holds the queue's subscriber when this one knows which (learnt from the
+ * `sub` events, cluster.ts; decision 0065), to every process otherwise.
  */
 import { DecodeError, MAX_ACK_BATCH, MESSAGE_ID_BYTES, QUEUE_ID_BYTES, UsageError } from '@parus/core';
 
@@ -30,20 +34,47 @@ export interface BusStatus {
   connected: boolean;
   published: number;
   received: number;
+  /** Of `published`, those sent to one process only; of `received`, those sent to this one only. */
+  publishedDirect: number;
+  receivedDirect: number;
+  /** Sent to one process that was not there any more, and sent to every process instead. */
+  missed: number;
+}
+
+/** Where an event came from: the publishing process, and whether it was sent to this one only. */
+export interface BusSender {
+  /** The publishing process (hex of its origin bytes). */
+  origin: string;
+  direct: boolean;
+}
+
+/** What the bus tells the cluster part (cluster.ts). */
+export interface BusHandlers {
+  onEvent: (event: BusEvent, from: BusSender) => void;
+  /** The bus came back after a break: hints (and `sub` events) may have been lost meanwhile. */
+  onReconnect: () => void;
+  /** A process this one sent to directly was gone (nobody heard it): forget what it held. */
+  onGone?: (origin: string) => void;
 }
 
 export interface RelayBus {
   readonly kind: 'local' | 'redis';
   /** True when other processes share the store and hear what this one publishes. */
   readonly shared: boolean;
+  /** This process on the bus (hex), as other processes see it in BusSender.origin. */
+  readonly origin: string;
   /**
    * Starts listening on the channel of `relay` (its fingerprint: processes of another relay
-   * on the same Redis hear nothing of these). `onEvent` gets what the other processes
-   * published; `onReconnect` is called when the bus came back after a break (hints may have
-   * been lost meanwhile: the subscriptions read the store again).
+   * on the same Redis hear nothing of these) and on this process's own. `onEvent` gets what
+   * the other processes published; `onReconnect` is called when the bus came back after a
+   * break (hints may have been lost meanwhile: the subscriptions read the store again).
    */
-  start(relay: string, onEvent: (event: BusEvent) => void, onReconnect: () => void): Promise<void>;
-  publish(event: BusEvent): void;
+  start(relay: string, handlers: BusHandlers): Promise<void>;
+  /**
+   * To every process, or to process `to` only (an origin heard in BusSender). One sent to a
+   * process that is gone goes to every process instead, and `onGone` is told.
+   */
+  publish(event: BusEvent, to?: string): void;
   status(): BusStatus;
   close(): Promise<void>;
 }
@@ -52,10 +83,19 @@ export interface RelayBus {
 export class LocalBus implements RelayBus {
   readonly kind = 'local';
   readonly shared = false;
+  readonly origin = '';
   async start(): Promise<void> {}
   publish(): void {}
   status(): BusStatus {
-    return { kind: 'local', connected: true, published: 0, received: 0 };
+    return {
+      kind: 'local',
+      connected: true,
+      published: 0,
+      received: 0,
+      publishedDirect: 0,
+      receivedDirect: 0,
+      missed: 0,
+    };
   }
   async close(): Promise<void> {}
 }

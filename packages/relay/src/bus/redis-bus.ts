@@ -1,15 +1,18 @@
 /**
  * The bus over Redis pub/sub (docs/decisions/0049): one channel per relay (its
- * fingerprint), every process of the relay publishing on it and subscribed to it. Events
- * of one event-loop turn go out as few messages as they can (the `stored` items of a turn in
- * one). Nothing is queued while Redis is away: events are hints (bus.ts), and when the bus is
- * back the relay reads its subscriptions' queues again (`onReconnect`).
+ * fingerprint), every process of the relay publishing on it and subscribed to it, and one
+ * channel per process (the fingerprint and the process's origin) for what only that process
+ * needs to hear (decision 0065). Events of one event-loop turn go out as few messages as they
+ * can (the `stored` items of a turn for one destination in one). A message sent to one
+ * process that nobody received (PUBLISH answers 0: the process is gone) is sent to every
+ * process instead. Nothing is queued while Redis is away: events are hints (bus.ts), and when
+ * the bus is back the relay reads its subscriptions' queues again (`onReconnect`).
  */
 import { Redis } from 'ioredis';
-import { TransportError } from '@parus/core';
+import { TransportError, toHex } from '@parus/core';
 import type { Random } from '@parus/core';
 import { MAX_STORED_ITEMS, ORIGIN_BYTES, checkBusUrl, decodeBusEvent, encodeBusEvent } from './bus.ts';
-import type { BusEvent, BusStatus, RelayBus } from './bus.ts';
+import type { BusEvent, BusHandlers, BusStatus, RelayBus } from './bus.ts';
 
 export interface RedisBusOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS). */
@@ -26,15 +29,22 @@ const REREAD_AGAIN_MS = 1_000;
 export class RedisBus implements RelayBus {
   readonly kind = 'redis';
   readonly shared = true;
-  private readonly origin: Uint8Array;
+  readonly origin: string;
+  private readonly originBytes: Uint8Array;
   private readonly where: string;
   private pub: Redis | undefined;
   private sub: Redis | undefined;
+  /** The relay's channel (every process) and this process's own. */
   private channel = '';
-  private pending: BusEvent[] = [];
+  private ownChannel = '';
+  private pending: Array<{ event: BusEvent; to: string | undefined }> = [];
   private flushing = false;
+  private onGone: ((origin: string) => void) | undefined;
   private published = 0;
+  private publishedDirect = 0;
   private received = 0;
+  private receivedDirect = 0;
+  private missed = 0;
   private dropped = 0;
   private ready = false;
   private closed = false;
@@ -43,11 +53,15 @@ export class RedisBus implements RelayBus {
     const url = checkBusUrl(opts.url);
     // Only host and port are ever logged: the URL may carry a password.
     this.where = `${url.hostname}:${url.port || '6379'}`;
-    this.origin = opts.rng.bytes(ORIGIN_BYTES);
+    this.originBytes = opts.rng.bytes(ORIGIN_BYTES);
+    this.origin = toHex(this.originBytes);
   }
 
-  async start(relay: string, onEvent: (event: BusEvent) => void, onReconnect: () => void): Promise<void> {
+  async start(relay: string, handlers: BusHandlers): Promise<void> {
+    const { onEvent, onReconnect } = handlers;
+    this.onGone = handlers.onGone;
     this.channel = `parus:bus:${relay}`;
+    this.ownChannel = this.directChannel(this.origin);
     const options = {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -70,7 +84,8 @@ export class RedisBus implements RelayBus {
     };
     pub.on('error', onError);
     sub.on('error', onError);
-    sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
+    const ownChannel = Buffer.from(this.ownChannel);
+    sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       let decoded;
       try {
         decoded = decodeBusEvent(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
@@ -78,9 +93,11 @@ export class RedisBus implements RelayBus {
         log('bus: a message that is not a relay bus event was ignored');
         return;
       }
-      if (sameBytes(decoded.origin, this.origin)) return;
+      if (sameBytes(decoded.origin, this.originBytes)) return;
+      const direct = channel.equals(ownChannel);
       this.received += 1;
-      onEvent(decoded.event);
+      if (direct) this.receivedDirect += 1;
+      onEvent(decoded.event, { origin: toHex(decoded.origin), direct });
     });
     sub.on('close', () => {
       this.ready = false;
@@ -101,7 +118,7 @@ export class RedisBus implements RelayBus {
     });
     try {
       await Promise.all([pub.connect(), sub.connect()]);
-      await sub.subscribe(this.channel);
+      await sub.subscribe(this.channel, this.ownChannel);
     } catch (cause) {
       this.closed = true;
       pub.disconnect();
@@ -112,9 +129,9 @@ export class RedisBus implements RelayBus {
     this.ready = true;
   }
 
-  publish(event: BusEvent): void {
+  publish(event: BusEvent, to?: string): void {
     if (this.closed) return;
-    this.pending.push(event);
+    this.pending.push({ event, to: to === this.origin ? undefined : to });
     if (!this.flushing) {
       this.flushing = true;
       setImmediate(() => this.flush());
@@ -127,6 +144,9 @@ export class RedisBus implements RelayBus {
       connected: this.ready && this.pub?.status === 'ready',
       published: this.published,
       received: this.received,
+      publishedDirect: this.publishedDirect,
+      receivedDirect: this.receivedDirect,
+      missed: this.missed,
     };
   }
 
@@ -139,35 +159,69 @@ export class RedisBus implements RelayBus {
     this.sub?.disconnect();
   }
 
-  /** Sends what this turn published: consecutive `stored` events as one message. */
+  private directChannel(origin: string): string {
+    return `${this.channel}:${origin}`;
+  }
+
+  /**
+   * Sends what this turn published: the `stored` items for one destination as one message,
+   * where the first of them was (the other events keep their order).
+   */
   private flush(): void {
     this.flushing = false;
     const events = this.pending;
     this.pending = [];
-    const out: BusEvent[] = [];
-    for (const event of events) {
-      const last = out[out.length - 1];
-      if (
-        event.t === 'stored' &&
-        last?.t === 'stored' &&
-        last.items.length + event.items.length <= MAX_STORED_ITEMS
-      )
-        last.items = [...last.items, ...event.items];
-      else if (event.t === 'stored' && event.items.length > MAX_STORED_ITEMS)
-        for (let at = 0; at < event.items.length; at += MAX_STORED_ITEMS)
-          out.push({ t: 'stored', items: event.items.slice(at, at + MAX_STORED_ITEMS) });
-      else out.push(event.t === 'stored' ? { t: 'stored', items: [...event.items] } : event);
-    }
     const pub = this.pub;
     if (!pub) return;
-    for (const event of out) {
-      const bytes = encodeBusEvent(this.origin, event);
-      this.published += 1;
-      pub.publish(this.channel, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).catch(() => {
+    const out: Array<{ event: BusEvent; to: string | undefined }> = [];
+    const stored = new Map<string | undefined, Array<{ rid: Uint8Array; seq: number }>>();
+    for (const { event, to } of events) {
+      if (event.t !== 'stored') {
+        out.push({ event, to });
+        continue;
+      }
+      let items = stored.get(to);
+      if (!items) {
+        stored.set(to, (items = []));
+        out.push({ event: { t: 'stored', items }, to });
+      }
+      for (const item of event.items) items.push(item);
+    }
+    for (const { event, to } of out) {
+      if (event.t !== 'stored' || event.items.length <= MAX_STORED_ITEMS) this.send(pub, event, to);
+      else
+        for (let at = 0; at < event.items.length; at += MAX_STORED_ITEMS)
+          this.send(pub, { t: 'stored', items: event.items.slice(at, at + MAX_STORED_ITEMS) }, to);
+    }
+  }
+
+  private send(pub: Redis, event: BusEvent, to: string | undefined): void {
+    const bytes = encodeBusEvent(this.originBytes, event);
+    const message = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.published += 1;
+    if (to === undefined) {
+      pub.publish(this.channel, message).catch(() => {
         // Redis is away: the hint is lost, and the subscribers read the store when it is back.
         this.dropped += 1;
       });
+      return;
     }
+    this.publishedDirect += 1;
+    pub.publish(this.directChannel(to), message).then(
+      (receivers) => {
+        if (receivers > 0 || this.closed) return;
+        // That process is gone (its subscribers come back elsewhere): every process hears it.
+        this.missed += 1;
+        this.onGone?.(to);
+        this.published += 1;
+        pub.publish(this.channel, message).catch(() => {
+          this.dropped += 1;
+        });
+      },
+      () => {
+        this.dropped += 1;
+      },
+    );
   }
 }
 

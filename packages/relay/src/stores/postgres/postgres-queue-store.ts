@@ -30,6 +30,7 @@ import {
   QuotaError,
   StorageError,
   equalBytes,
+  toHex,
 } from '@parus/core';
 import type {
   Accepted,
@@ -73,8 +74,47 @@ interface QueueRow {
   created: number;
 }
 
+/**
+ * A write that a batch may do together with its neighbours of the same kind (one statement
+ * for all of them, commitBatch) instead of with `run`.
+ */
+type Bulk =
+  | { kind: 'append'; message: NewMessage; opts: AppendOptions }
+  | { kind: 'delete'; rid: Uint8Array; mids: Uint8Array[] };
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** A queue locked for a batch's appends and acks (lockQueues), with what they change. */
+interface LockedQueue {
+  rid: Uint8Array;
+  sk: Uint8Array | null;
+  /** Messages and bytes, as the writes so far leave them. */
+  n: number;
+  b: number;
+  /** The last seq given. */
+  seq: number;
+  added: number;
+  addedBytes: number;
+}
+
+/** messagesAfter calls of one turn, read with one statement. */
+interface AfterReads {
+  rid: Uint8Array[];
+  after: number[];
+  limit: number[];
+  now: number[];
+  result: Promise<StoredMessage[][]> | undefined;
+}
+
+/** Queue lookups of one turn by one column, read with one statement. */
+interface Lookups {
+  keys: Uint8Array[];
+  result: Promise<Map<string, QueueRecord>> | undefined;
+}
+
 interface PendingWrite {
   run(c: pg.PoolClient, delta: Delta): Promise<unknown>;
+  bulk?: Bulk;
   /**
    * Needs no savepoint: it refuses (a ParusError) only before changing anything, or after
    * changes that stand anyway (an append that purged expired messages and is still full),
@@ -116,6 +156,13 @@ export class PostgresQueueStore implements QueueStore {
   private refreshTimer: NodeJS.Timeout | undefined;
   /** Settles after the last read called so far (see read). */
   private lastRead: Promise<void> = Promise.resolve();
+  /** Reads of messages gathering in this turn (see messagesAfter). */
+  private afterReads: AfterReads | undefined;
+  /** Queue lookups gathering in this turn, by column (see lookup). */
+  private lookups: { rid: Lookups | undefined; sid: Lookups | undefined } = {
+    rid: undefined,
+    sid: undefined,
+  };
   /** No messages are held for their acks here (see the header); for the relay's stats. */
   readonly heldCounts = { acked: 0, written: 0 };
 
@@ -155,18 +202,12 @@ export class PostgresQueueStore implements QueueStore {
 
   // ---- Reads ---------------------------------------------------------------------------
 
-  async queueByRid(rid: Uint8Array): Promise<QueueRecord | undefined> {
-    const r = await this.read<QueueRow>('SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE rid = $1', [
-      rid,
-    ]);
-    return r[0] ? toQueue(r[0]) : undefined;
+  queueByRid(rid: Uint8Array): Promise<QueueRecord | undefined> {
+    return this.lookup('rid', rid);
   }
 
-  async queueBySid(sid: Uint8Array): Promise<QueueRecord | undefined> {
-    const r = await this.read<QueueRow>('SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE sid = $1', [
-      sid,
-    ]);
-    return r[0] ? toQueue(r[0]) : undefined;
+  queueBySid(sid: Uint8Array): Promise<QueueRecord | undefined> {
+    return this.lookup('sid', sid);
   }
 
   async pendingCount(rid: Uint8Array, now: number): Promise<number> {
@@ -177,25 +218,62 @@ export class PostgresQueueStore implements QueueStore {
     return r[0]?.n ?? 0;
   }
 
-  async messagesAfter(
-    rid: Uint8Array,
-    afterSeq: number,
-    limit: number,
-    now: number,
-  ): Promise<StoredMessage[]> {
-    const rows = await this.read<{ seq: number; mid: Buffer; ts: number; expires: number; body: Buffer }>(
-      'SELECT seq, mid, ts, expires, body FROM messages WHERE rid = $1 AND seq > $2 AND expires > $3 ' +
-        'ORDER BY seq LIMIT $4',
-      [rid, afterSeq, now, limit],
+  /**
+   * The reads of one event-loop turn (the subscriptions that a turn's hints and acks woke) go
+   * as one statement; they settle in call order with the other reads.
+   */
+  messagesAfter(rid: Uint8Array, afterSeq: number, limit: number, now: number): Promise<StoredMessage[]> {
+    if (this.closed) return Promise.reject(new StorageError('queue store is closed'));
+    let batch = this.afterReads;
+    if (!batch) {
+      const fresh: AfterReads = { rid: [], after: [], limit: [], now: [], result: undefined };
+      this.afterReads = batch = fresh;
+      fresh.result = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        this.afterReads = undefined;
+        const r = await this.db.pool.query<{
+          i: number;
+          seq: number;
+          mid: Buffer;
+          ts: number;
+          expires: number;
+          body: Buffer;
+        }>({
+          name: 'parus_messages_after',
+          text:
+            'SELECT x.i, m.seq, m.mid, m.ts, m.expires, m.body ' +
+            'FROM unnest($1::bytea[], $2::int8[], $3::int4[], $4::int8[]) WITH ORDINALITY AS x(rid, after, lim, now, i) ' +
+            'CROSS JOIN LATERAL (SELECT seq, mid, ts, expires, body FROM messages ' +
+            'WHERE rid = x.rid AND seq > x.after AND expires > x.now ORDER BY seq LIMIT x.lim) m ORDER BY x.i, m.seq',
+          values: [fresh.rid, fresh.after, fresh.limit, fresh.now],
+        });
+        const out: StoredMessage[][] = fresh.rid.map(() => []);
+        for (const row of r.rows) {
+          const at = row.i - 1;
+          out[at]!.push({
+            rid: fresh.rid[at]!,
+            seq: row.seq,
+            mid: bytes(row.mid),
+            ts: row.ts,
+            expires: row.expires,
+            body: bytes(row.body),
+          });
+        }
+        return out;
+      });
+    }
+    const at = batch.rid.length;
+    batch.rid.push(rid);
+    batch.after.push(afterSeq);
+    batch.limit.push(limit);
+    batch.now.push(now);
+    return this.ordered(
+      batch.result!.then(
+        (all) => all[at]!,
+        (cause: unknown) => {
+          throw new StorageError('queue database read failed', { cause });
+        },
+      ),
     );
-    return rows.map((row) => ({
-      rid,
-      seq: row.seq,
-      mid: bytes(row.mid),
-      ts: row.ts,
-      expires: row.expires,
-      body: bytes(row.body),
-    }));
   }
 
   counts(): StoreCounts {
@@ -255,33 +333,45 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   append(message: NewMessage, opts: AppendOptions): Promise<StoredMessage> {
-    return this.write(async (c, delta) => {
-      const r = await c.query<{ sk: Buffer | null; msg_count: number; msg_bytes: number }>(
-        'SELECT sk, msg_count, msg_bytes FROM queues WHERE rid = $1 FOR UPDATE',
-        [message.rid],
-      );
-      const row = r.rows[0];
-      if (!row) throw new NotFoundError('no such queue');
-      if (!sameKey(row.sk === null ? null : bytes(row.sk), opts.checkedSk)) {
-        throw new AuthError('queue was secured with another sender key');
-      }
-      if (!this.fits(row.msg_count, row.msg_bytes, message.body.length)) {
-        // Expired messages still count until the periodic purge; drop them before refusing.
-        const freed = await this.purgeQueue(c, message.rid, message.ts, delta);
-        if (!this.fits(row.msg_count - freed.n, row.msg_bytes - freed.b, message.body.length)) {
-          throw new QuotaError('queue is full');
-        }
-      }
-      const ins = await c.query<{ seq: number }>(
-        'WITH q AS (UPDATE queues SET msg_count = msg_count + 1, msg_bytes = msg_bytes + $2, ' +
-          'last_seq = last_seq + 1 WHERE rid = $1 RETURNING last_seq) ' +
-          'INSERT INTO messages (rid, seq, mid, ts, expires, body) SELECT $1, q.last_seq, $3, $4, $5, $6 FROM q ' +
-          'RETURNING seq',
-        [message.rid, message.body.length, message.mid, message.ts, message.expires, message.body],
-      );
-      delta.messages += 1;
-      return { ...message, seq: ins.rows[0]!.seq };
+    return this.write((c, delta) => this.appendOne(c, delta, message, opts), true, {
+      kind: 'append',
+      message,
+      opts,
     });
+  }
+
+  /** One append on its own (a batch run with savepoints; appendAll does a batch's appends together). */
+  private async appendOne(
+    c: pg.PoolClient,
+    delta: Delta,
+    message: NewMessage,
+    opts: AppendOptions,
+  ): Promise<StoredMessage> {
+    const r = await c.query<{ sk: Buffer | null; msg_count: number; msg_bytes: number }>(
+      'SELECT sk, msg_count, msg_bytes FROM queues WHERE rid = $1 FOR UPDATE',
+      [message.rid],
+    );
+    const row = r.rows[0];
+    if (!row) throw new NotFoundError('no such queue');
+    if (!sameKey(row.sk === null ? null : bytes(row.sk), opts.checkedSk)) {
+      throw new AuthError('queue was secured with another sender key');
+    }
+    if (!this.fits(row.msg_count, row.msg_bytes, message.body.length)) {
+      // Expired messages still count until the periodic purge; drop them before refusing.
+      const freed = await this.purgeQueue(c, message.rid, message.ts, delta);
+      if (!this.fits(row.msg_count - freed.n, row.msg_bytes - freed.b, message.body.length)) {
+        throw new QuotaError('queue is full');
+      }
+    }
+    const ins = await c.query<{ seq: number }>(
+      'WITH q AS (UPDATE queues SET msg_count = msg_count + 1, msg_bytes = msg_bytes + $2, ' +
+        'last_seq = last_seq + 1 WHERE rid = $1 RETURNING last_seq) ' +
+        'INSERT INTO messages (rid, seq, mid, ts, expires, body) SELECT $1, q.last_seq, $3, $4, $5, $6 FROM q ' +
+        'RETURNING seq',
+      [message.rid, message.body.length, message.mid, message.ts, message.expires, message.body],
+    );
+    delta.messages += 1;
+    return { ...message, seq: ins.rows[0]!.seq };
   }
 
   /** Written before it resolves: an ack may come to another process (see the header). */
@@ -298,21 +388,33 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   deleteMessages(rid: Uint8Array, acks: ReadonlyArray<{ mid: Uint8Array; seq?: number }>): Promise<void> {
-    return this.write(async (c, delta) => {
-      // One statement: the messages and their queue's usage. A batch is all or nothing: a
-      // missing id throws, and the savepoint undoes the rest.
-      const r = await c.query<{ n: number }>(
-        'WITH d AS (DELETE FROM messages WHERE rid = $1 AND mid = ANY($2::bytea[]) RETURNING length(body) AS len), ' +
-          's AS (SELECT count(*)::int8 AS n, COALESCE(sum(len), 0)::int8 AS b FROM d), ' +
-          'u AS (UPDATE queues SET msg_count = msg_count - s.n, msg_bytes = msg_bytes - s.b FROM s ' +
-          'WHERE rid = $1 AND s.n > 0) SELECT n FROM s',
-        [rid, acks.map((a) => a.mid)],
-      );
-      const n = r.rows[0]?.n ?? 0;
-      if (n !== acks.length) throw new NotFoundError('no such message in this queue');
-      delta.messages -= n;
-      // One ack that finds nothing changed nothing; a batch may have deleted some first.
-    }, acks.length === 1);
+    return this.write((c, delta) => this.deleteOne(c, delta, rid, acks), acks.length === 1, {
+      kind: 'delete',
+      rid,
+      mids: acks.map((a) => a.mid),
+    });
+  }
+
+  /** One ack request on its own (with savepoints; deleteAll does a batch's acks together). */
+  private async deleteOne(
+    c: pg.PoolClient,
+    delta: Delta,
+    rid: Uint8Array,
+    acks: ReadonlyArray<{ mid: Uint8Array; seq?: number }>,
+  ): Promise<void> {
+    // One statement: the messages and their queue's usage. A batch is all or nothing: a
+    // missing id throws, and the savepoint undoes the rest.
+    const r = await c.query<{ n: number }>(
+      'WITH d AS (DELETE FROM messages WHERE rid = $1 AND mid = ANY($2::bytea[]) RETURNING length(body) AS len), ' +
+        's AS (SELECT count(*)::int8 AS n, COALESCE(sum(len), 0)::int8 AS b FROM d), ' +
+        'u AS (UPDATE queues SET msg_count = msg_count - s.n, msg_bytes = msg_bytes - s.b FROM s ' +
+        'WHERE rid = $1 AND s.n > 0) SELECT n FROM s',
+      [rid, acks.map((a) => a.mid)],
+    );
+    const n = r.rows[0]?.n ?? 0;
+    if (n !== acks.length) throw new NotFoundError('no such message in this queue');
+    delta.messages -= n;
+    // One ack that finds nothing changed nothing; a batch may have deleted some first.
   }
 
   async purgeExpired(now: number): Promise<number> {
@@ -390,10 +492,230 @@ export class PostgresQueueStore implements QueueStore {
   // ---- Internals -----------------------------------------------------------------------
 
   /**
+   * Locks, in rid order, the queues that the appends and acks of `run` touch, and reads what
+   * the appends check. All locks of these writes are taken here, in one order, so that two
+   * processes' batches do not deadlock each other (acks alone would lock in any order).
+   */
+  private async lockQueues(c: pg.PoolClient, run: PendingWrite[]): Promise<Map<string, LockedQueue>> {
+    const rids = new Map<string, Uint8Array>();
+    for (const { bulk } of run) {
+      const rid = bulk?.kind === 'append' ? bulk.message.rid : bulk?.rid;
+      if (rid) rids.set(toHex(rid), rid);
+    }
+    const r = await c.query<{
+      rid: Buffer;
+      sk: Buffer | null;
+      msg_count: number;
+      msg_bytes: number;
+      last_seq: number;
+    }>({
+      name: 'parus_lock_queues',
+      text: 'SELECT rid, sk, msg_count, msg_bytes, last_seq FROM queues WHERE rid = ANY($1::bytea[]) ORDER BY rid FOR UPDATE',
+      values: [[...rids.values()]],
+    });
+    return new Map(
+      r.rows.map((row) => [
+        row.rid.toString('hex'),
+        {
+          rid: bytes(row.rid),
+          sk: row.sk === null ? null : bytes(row.sk),
+          n: row.msg_count,
+          b: row.msg_bytes,
+          seq: row.last_seq,
+          added: 0,
+          addedBytes: 0,
+        },
+      ]),
+    );
+  }
+
+  /**
+   * The ack requests of `run` (a slice of a batch), in one statement. A request of several
+   * ids that finds one missing must change nothing: then the batch runs again with a
+   * savepoint for each write (NeedsSavepoints); a single id that finds nothing is NOT_FOUND.
+   */
+  private async deleteAll(
+    c: pg.PoolClient,
+    run: PendingWrite[],
+    results: Outcome[],
+    delta: Delta,
+    locked: Map<string, LockedQueue>,
+  ): Promise<void> {
+    const rids: Uint8Array[] = [];
+    const mids: Uint8Array[] = [];
+    for (const write of run) {
+      if (write.bulk?.kind !== 'delete') continue;
+      for (const mid of write.bulk.mids) {
+        rids.push(write.bulk.rid);
+        mids.push(mid);
+      }
+    }
+    if (mids.length === 0) return;
+    const r = await c.query<{ rid: Buffer; mid: Buffer; len: number }>({
+      name: 'parus_delete_acked',
+      text:
+        'WITH x AS (SELECT * FROM unnest($1::bytea[], $2::bytea[]) AS x(rid, mid)), ' +
+        'd AS (DELETE FROM messages m USING x WHERE m.rid = x.rid AND m.mid = x.mid ' +
+        'RETURNING m.rid, m.mid, length(m.body) AS len), ' +
+        's AS (SELECT rid, count(*)::int8 AS n, sum(len)::int8 AS b FROM d GROUP BY rid), ' +
+        'u AS (UPDATE queues q SET msg_count = q.msg_count - s.n, msg_bytes = q.msg_bytes - s.b ' +
+        'FROM s WHERE q.rid = s.rid) SELECT rid, mid, len FROM d',
+      values: [rids, mids],
+    });
+    for (const row of r.rows) {
+      const q = locked.get(row.rid.toString('hex'));
+      if (q) {
+        q.n -= 1;
+        q.b -= row.len;
+      }
+    }
+    // Each deleted row answers the first request that named it.
+    const deleted = new Set(r.rows.map((row) => row.rid.toString('hex') + row.mid.toString('hex')));
+    run.forEach((write, i) => {
+      if (write.bulk?.kind !== 'delete') return;
+      const ridHex = toHex(write.bulk.rid);
+      let found = 0;
+      for (const mid of write.bulk.mids) if (deleted.delete(ridHex + toHex(mid))) found++;
+      if (found === write.bulk.mids.length) {
+        delta.messages -= found;
+        results[i] = { ok: true, value: undefined };
+      } else if (found === 0)
+        results[i] = { ok: false, error: new NotFoundError('no such message in this queue') };
+      else throw new NeedsSavepoints(new Error('a batched ack missed one of its ids'));
+    });
+  }
+
+  /**
+   * The appends of `run`, in call order: their queues read and locked with one statement (in
+   * rid order), checked here (sender key, quota, seq from the queue's counter), then the
+   * messages and the queues' counters written with one more.
+   */
+  private async appendAll(
+    c: pg.PoolClient,
+    run: PendingWrite[],
+    results: Outcome[],
+    delta: Delta,
+    queues: Map<string, LockedQueue>,
+  ): Promise<void> {
+    const rows = {
+      rid: [] as Uint8Array[],
+      seq: [] as number[],
+      mid: [] as Uint8Array[],
+      ts: [] as number[],
+      expires: [] as number[],
+      body: [] as Uint8Array[],
+    };
+    for (let i = 0; i < run.length; i++) {
+      const bulk = run[i]!.bulk;
+      if (bulk?.kind !== 'append') continue;
+      const { message, opts } = bulk;
+      const q = queues.get(toHex(message.rid));
+      if (!q) {
+        results[i] = { ok: false, error: new NotFoundError('no such queue') };
+        continue;
+      }
+      if (!sameKey(q.sk, opts.checkedSk)) {
+        results[i] = { ok: false, error: new AuthError('queue was secured with another sender key') };
+        continue;
+      }
+      if (!this.fits(q.n, q.b, message.body.length)) {
+        // Expired messages still count until the periodic purge; drop them before refusing.
+        const freed = await this.purgeQueue(c, message.rid, message.ts, delta);
+        q.n -= freed.n;
+        q.b -= freed.b;
+        if (!this.fits(q.n, q.b, message.body.length)) {
+          results[i] = { ok: false, error: new QuotaError('queue is full') };
+          continue;
+        }
+      }
+      q.n += 1;
+      q.b += message.body.length;
+      q.seq += 1;
+      q.added += 1;
+      q.addedBytes += message.body.length;
+      rows.rid.push(message.rid);
+      rows.seq.push(q.seq);
+      rows.mid.push(message.mid);
+      rows.ts.push(message.ts);
+      rows.expires.push(message.expires);
+      rows.body.push(message.body);
+      results[i] = { ok: true, value: { ...message, seq: q.seq } };
+    }
+    if (rows.rid.length === 0) return;
+    const changed = [...queues.values()].filter((q) => q.added > 0);
+    await c.query({
+      name: 'parus_append_all',
+      text:
+        'WITH i AS (INSERT INTO messages (rid, seq, mid, ts, expires, body) ' +
+        'SELECT * FROM unnest($1::bytea[], $2::int8[], $3::bytea[], $4::int8[], $5::int8[], $6::bytea[])) ' +
+        'UPDATE queues q SET msg_count = q.msg_count + x.n, msg_bytes = q.msg_bytes + x.b, last_seq = x.last ' +
+        'FROM unnest($7::bytea[], $8::int8[], $9::int8[], $10::int8[]) AS x(rid, n, b, last) WHERE q.rid = x.rid',
+      values: [
+        rows.rid,
+        rows.seq,
+        rows.mid,
+        rows.ts,
+        rows.expires,
+        rows.body,
+        changed.map((q) => q.rid),
+        changed.map((q) => q.added),
+        changed.map((q) => q.addedBytes),
+        changed.map((q) => q.seq),
+      ],
+    });
+    delta.messages += rows.rid.length;
+  }
+
+  /**
    * A read on the pool. Reads run side by side on several connections but settle in the
    * order they were called, as the SQLite store's do: the relay reads a queue before each
    * send, and a connection's sends must reach the group commit in the order they came.
    */
+  /**
+   * A queue by rid or sid. The lookups of one event-loop turn are read with one statement
+   * (`= ANY`), one round trip for all the sends and acks of a turn; they settle in call order
+   * with the other reads.
+   */
+  private lookup(column: 'rid' | 'sid', key: Uint8Array): Promise<QueueRecord | undefined> {
+    if (this.closed) return Promise.reject(new StorageError('queue store is closed'));
+    let batch = this.lookups[column];
+    if (!batch) {
+      const fresh: Lookups = { keys: [], result: undefined };
+      this.lookups[column] = batch = fresh;
+      fresh.result = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        this.lookups[column] = undefined;
+        const r = await this.db.pool.query<QueueRow>({
+          name: `parus_queues_by_${column}`,
+          text: `SELECT rid, sid, rk, sk, qkey, created FROM queues WHERE ${column} = ANY($1::bytea[])`,
+          values: [fresh.keys],
+        });
+        return new Map(r.rows.map((row) => [row[column].toString('hex'), toQueue(row)]));
+      });
+    }
+    batch.keys.push(key);
+    const keyHex = toHex(key);
+    return this.ordered(
+      batch.result!.then(
+        (found) => found.get(keyHex),
+        (cause: unknown) => {
+          throw new StorageError('queue database read failed', { cause });
+        },
+      ),
+    );
+  }
+
+  /** Settles `query` after every read called before it (see read). */
+  private ordered<T>(query: Promise<T>): Promise<T> {
+    // Unhandled until its turn comes: it is handled by the chain below.
+    query.catch(() => {});
+    const ordered = this.lastRead.then(() => query);
+    this.lastRead = ordered.then(
+      () => {},
+      () => {},
+    );
+    return ordered;
+  }
+
   read<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
     if (this.closed) return Promise.reject(new StorageError('queue store is closed'));
     const query = this.db.pool.query<R>(sql, params).then(
@@ -411,10 +733,20 @@ export class PostgresQueueStore implements QueueStore {
     return ordered;
   }
 
-  private write<T>(run: (c: pg.PoolClient, delta: Delta) => Promise<T>, atomic = true): Promise<T> {
+  private write<T>(
+    run: (c: pg.PoolClient, delta: Delta) => Promise<T>,
+    atomic = true,
+    bulk?: Bulk,
+  ): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError('queue store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run, atomic, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({
+        run,
+        atomic,
+        ...(bulk ? { bulk } : {}),
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
       this.schedule();
     });
   }
@@ -444,16 +776,40 @@ export class PostgresQueueStore implements QueueStore {
   private async commitBatch(batch: PendingWrite[]): Promise<void> {
     // First without savepoints (most writes need none, see PendingWrite.atomic); a batch in
     // which a write fails in the database is run again with a savepoint for each.
-    let savepoints = batch.some((w) => !w.atomic);
+    // Appends and acks done together (bulk) need none: a batched ack that misses an id makes
+    // the batch run again with savepoints (deleteAll).
+    let savepoints = batch.some((w) => !w.atomic && !w.bulk);
     for (let attempt = 0; ; attempt++) {
       let c: pg.PoolClient | undefined;
-      const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+      const outcomes: Outcome[] = [];
       const committed: Delta = { queues: 0, messages: 0 };
       try {
         c = await this.db.pool.connect();
         await c.query('BEGIN');
-        for (const write of batch) {
+        for (let i = 0; i < batch.length; i++) {
+          const write = batch[i]!;
           const delta: Delta = { queues: 0, messages: 0 };
+          if (!savepoints && write.bulk) {
+            // The appends and acks next to each other in the batch, together: acks first (they
+            // only make room), then the appends, a few statements for all of them.
+            let end = i;
+            while (end < batch.length && batch[end]!.bulk) end++;
+            const run = batch.slice(i, end);
+            const results = new Array<Outcome>(run.length);
+            try {
+              const locked = await this.lockQueues(c, run);
+              await this.deleteAll(c, run, results, delta, locked);
+              await this.appendAll(c, run, results, delta, locked);
+            } catch (error) {
+              // A statement failed: the transaction is lost; run it again, each write on its own.
+              throw error instanceof NeedsSavepoints ? error : new NeedsSavepoints(error);
+            }
+            outcomes.push(...results);
+            committed.queues += delta.queues;
+            committed.messages += delta.messages;
+            i = end - 1;
+            continue;
+          }
           if (!savepoints) {
             try {
               outcomes.push({ ok: true, value: await write.run(c, delta) });
