@@ -234,3 +234,105 @@ describe('own-device group sync: refusals change nothing', () => {
     expect(await lines(laptop, g)).toEqual([]);
   }, 240_000);
 });
+
+/** Alice's laptop with Bob and Carol as contacts, then her phone restored before any group exists. */
+async function aliceLinkedBeforeTheGroup(): Promise<{
+  laptop: Account;
+  phone: Account;
+  bob: Account;
+  carol: Account;
+}> {
+  const laptop = await world.account('Alice');
+  const bob = await world.account('Bob');
+  const carol = await world.account('Carol');
+  await laptop.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
+  await befriend(laptop, bob, 'alice');
+  await befriend(laptop, carol, 'alice');
+  await settle([laptop, bob, carol]);
+  const phone = await world.account('Alice');
+  await phone.restoreSnapshot(await laptop.snapshot(), { passphrase: PASS, deviceName: 'phone' });
+  await until(
+    [laptop, bob, carol, phone],
+    () =>
+      laptop.ownSessions().some((s) => s.active) &&
+      phone.ownSessions().some((s) => s.active) &&
+      phone.contacts().length === 2,
+    120_000,
+  );
+  await settle([laptop, bob, carol, phone]);
+  return { laptop, phone, bob, carol };
+}
+
+describe('a group made or joined after my other device was linked (decision 0060)', () => {
+  it('made on the laptop: the phone has it with its members, roles and keys, and writes and reads at once', async () => {
+    const { laptop, phone, bob, carol } = await aliceLinkedBeforeTheGroup();
+    const all = [laptop, phone, bob, carol];
+    const g = (await laptop.groups.create('Late birds')).id;
+    await laptop.groups.invite(g, 'Bob');
+    await settle(all);
+    await bob.groups.join(g);
+    await until(
+      all,
+      () =>
+        phone.groups.list().some((x) => x.id === g && x.status === 'joined') &&
+        phone.groups.members(g).length === 2 &&
+        phone.groups.members(g).every((m) => m.linked),
+      120_000,
+    );
+    expect(myKey(phone, g)).toBe(myKey(laptop, g));
+    expect(phone.groups.get(g).role).toBe('creator');
+    await phone.groups.send(g, 'from the phone');
+    await until(all, async () => (await count(bob, g, 'in:from the phone')) === 1);
+    await bob.groups.send(g, 'from Bob');
+    await until(
+      all,
+      async () =>
+        (await count(phone, g, 'in:from Bob')) === 1 &&
+        (await count(laptop, g, 'in:from Bob')) === 1 &&
+        (await count(laptop, g, 'out:from the phone')) === 1,
+    );
+    // Carol joins later: the phone reaches her too.
+    await phone.groups.invite(g, 'Carol');
+    await settle(all);
+    await carol.groups.join(g);
+    await until(all, () =>
+      [laptop, phone].every(
+        (a) => a.groups.members(g).length === 3 && a.groups.members(g).every((m) => m.linked),
+      ),
+    );
+    await carol.groups.send(g, 'from Carol');
+    await until(
+      all,
+      async () =>
+        (await count(phone, g, 'in:from Carol')) === 1 && (await count(laptop, g, 'in:from Carol')) === 1,
+    );
+    expect(bob.groups.members(g)).toHaveLength(3);
+  }, 300_000);
+
+  it('an invitation accepted on the laptop: the phone has the group and writes in it', async () => {
+    const { laptop, phone, bob, carol } = await aliceLinkedBeforeTheGroup();
+    const all = [laptop, phone, bob, carol];
+    const g = (await bob.groups.create('Bob’s')).id;
+    await bob.groups.invite(g, 'alice');
+    await settle(all);
+    await laptop.groups.join(g);
+    await until(
+      all,
+      () =>
+        phone.groups.list().some((x) => x.id === g && x.status === 'joined') &&
+        phone.groups.members(g).length === 2 &&
+        phone.groups.members(g).every((m) => m.linked),
+      120_000,
+    );
+    await phone.groups.send(g, 'joined from the laptop, written on the phone');
+    await bob.groups.send(g, 'welcome');
+    await until(
+      all,
+      async () =>
+        (await count(bob, g, 'in:joined from the laptop, written on the phone')) === 1 &&
+        (await count(phone, g, 'in:welcome')) === 1 &&
+        (await count(laptop, g, 'in:welcome')) === 1,
+    );
+    expect(bob.groups.members(g)).toHaveLength(2);
+  }, 300_000);
+});
