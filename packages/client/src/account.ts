@@ -1586,8 +1586,11 @@ export class Account {
 
   private async flushOnce(): Promise<void> {
     await this.contactDevices.publishPending();
+    // Only answered sessions: a section waits for the other device to be there (it gets every
+    // group when its session comes up, as the key changes).
     const own = this.own
       .sessions()
+      .filter((c) => c.status === 'active')
       .map((c) => hex(c.id))
       .sort()
       .join(',');

@@ -336,3 +336,73 @@ describe('a group made or joined after my other device was linked (decision 0060
     expect(bob.groups.members(g)).toHaveLength(2);
   }, 300_000);
 });
+
+describe('hidden group peers reach my restored or linked device (decision 0060)', () => {
+  /** Alice's laptop with Bob; Carol is Bob's contact only, so a hidden peer of Alice's in the group. */
+  async function withHiddenCarol(
+    laptop: Account,
+    bob: Account,
+    carol: Account,
+    name = 'Carol',
+  ): Promise<string> {
+    await befriend(bob, carol, 'bob');
+    const g = (await laptop.groups.create('Through Bob')).id;
+    await laptop.groups.invite(g, 'Bob');
+    await settle([laptop, bob]);
+    await bob.groups.join(g);
+    await settle([laptop, bob]);
+    await bob.groups.invite(g, name);
+    await settle([laptop, bob, carol]);
+    await carol.groups.join(g);
+    await until([laptop, bob, carol], () =>
+      [laptop, bob, carol].every(
+        (a) => a.groups.members(g).length === 3 && a.groups.members(g).every((m) => m.linked),
+      ),
+    );
+    return g;
+  }
+
+  it('restored after the group was made: the phone is introduced to the hidden peer and both chat', async () => {
+    const laptop = await world.account('Alice');
+    const bob = await world.account('Bob');
+    const carol = await world.account('Carol');
+    await laptop.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
+    await befriend(laptop, bob, 'alice');
+    const g = await withHiddenCarol(laptop, bob, carol);
+    await settle([laptop, bob, carol]);
+    const phone = await world.account('Alice');
+    await phone.restoreSnapshot(await laptop.snapshot(), { passphrase: PASS, deviceName: 'phone' });
+    const all = [laptop, phone, bob, carol];
+    await until(all, () => phone.groups.members(g).every((m) => m.linked), 120_000);
+    // Carol is still no contact of Alice's, on either device.
+    expect(phone.contacts().map((c) => c.alias)).toEqual(['Bob']);
+    await phone.groups.send(g, 'phone to all');
+    await until(all, async () => (await count(carol, g, 'in:phone to all')) === 1, 120_000);
+    await carol.groups.send(g, 'Carol to all');
+    await until(all, async () => (await count(phone, g, 'in:Carol to all')) === 1, 120_000);
+    expect(carol.groups.members(g)).toHaveLength(3);
+  }, 300_000);
+
+  it('linked before the group: a peer who joined through Bob reaches the phone too', async () => {
+    const { laptop, phone, bob, carol } = await aliceLinkedBeforeTheGroup();
+    // Carol is a contact of Alice's there; Dave is only Bob's.
+    const dave = await world.account('Dave');
+    const all = [laptop, phone, bob, carol, dave];
+    const g = await withHiddenCarol(laptop, bob, dave, 'Dave');
+    await until(
+      all,
+      () => phone.groups.members(g).length === 3 && phone.groups.members(g).every((m) => m.linked),
+      120_000,
+    );
+    await phone.groups.send(g, 'phone to Dave');
+    await until(all, async () => (await count(dave, g, 'in:phone to Dave')) === 1, 120_000);
+    await dave.groups.send(g, 'Dave to Alice');
+    await until(
+      all,
+      async () =>
+        (await count(phone, g, 'in:Dave to Alice')) === 1 &&
+        (await count(laptop, g, 'in:Dave to Alice')) === 1,
+      120_000,
+    );
+  }, 300_000);
+});

@@ -125,14 +125,15 @@ export class OwnGroupSync {
    * The `group` operations carrying the sections of the touched groups whose section changed
    * since it went to my other devices (`sessions` names them: a new device gets every group),
    * with the store operations that remember what went. Under the lock. Empty without another
-   * device of mine (a device linked later starts from the snapshot, which carries the groups).
+   * device of mine whose session is up (`sessions` empty): a device linked later starts from the
+   * snapshot, which carries the groups, and gets every group again once its session is up.
    */
   async sectionsDue(sessions: string): Promise<{ bodies: SyncOpBody[]; ops: StoreOp[] }> {
     const bodies: SyncOpBody[] = [];
     const ops: StoreOp[] = [];
     const due = [...this.dirty];
     this.dirty.clear();
-    if (!this.ctx.host.ownDevices()) return { bodies, ops };
+    if (sessions === '') return { bodies, ops };
     const src = {
       store: this.ctx.host.store,
       contactById: (id: Uint8Array) => this.ctx.host.contactById(id),
