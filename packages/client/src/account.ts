@@ -1073,7 +1073,11 @@ export class Account {
       for (const { group, peer } of await this.groups.restoredPeers()) {
         if (!peer.theirSet || !peer.senderKey) continue;
         const here = [...this.contactsById.values()].some(
-          (c) => c.peer && equalBytes(c.peer, group) && equalBytes(c.theirIdentity, peer.theirIdentity),
+          (c) =>
+            c.peer &&
+            c.status === 'active' &&
+            equalBytes(c.peer, group) &&
+            equalBytes(c.theirIdentity, peer.theirIdentity),
         );
         if (here) continue;
         try {

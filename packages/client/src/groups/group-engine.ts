@@ -1350,6 +1350,8 @@ export class GroupEngine {
    * have now (removal rotation, decision 0012; a revoked device must not read what comes next).
    */
   async memberDevicesChanged(c: ContactRecord): Promise<void> {
+    // A hidden peer's device set is part of its group's section (decision 0060).
+    if (c.peer) this.own.touched(c.peer);
     const concerned = [...this.groups.values()].filter(
       (l) => l.rec.status === 'joined' && !l.rec.rotate && this.memberOfContact(l, c) !== undefined,
     );

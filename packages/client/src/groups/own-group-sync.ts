@@ -196,19 +196,28 @@ export class OwnGroupSync {
     // Held: the links and peers it lacks wait for their sessions here.
     const raw = await this.ctx.host.store.get(RESTORED_LINKS, hex(g));
     const waiting = raw ? decodeRestoredLinks(raw) : { links: [], peers: [] };
-    const linked = new Set(held.rec.links.map((x) => hex(x.m)));
+    // A link to a session not answered (a forwarded card both my devices answered: only the
+    // first answer counts) is no link: the section's replaces it.
+    const linked = new Set(
+      held.rec.links.filter((x) => this.ctx.host.contactById(x.c)?.status === 'active').map((x) => hex(x.m)),
+    );
     const already = new Set(waiting.links.map((x) => hex(x.m)));
-    const peerIds = new Set(waiting.peers.map((p) => hex(p.theirIdentity)));
     const links = s.links.filter((x) => !linked.has(hex(x.m)) && !already.has(hex(x.m)));
-    const peers = s.peers.filter((p) => !peerIds.has(hex(p.theirIdentity)));
+    // A peer new here, or whose device set came since (what introducing this device needs).
+    const heldPeers = new Map(waiting.peers.map((p) => [hex(p.theirIdentity), p]));
+    const peers = s.peers.filter((p) => {
+      const h = heldPeers.get(hex(p.theirIdentity));
+      return !h || (p.theirSet !== undefined && (!h.theirSet || !equalBytes(h.theirSet, p.theirSet)));
+    });
     if (links.length === 0 && peers.length === 0) return [];
+    const newer = new Set(peers.map((p) => hex(p.theirIdentity)));
     ops.push({
       type: 'put',
       collection: RESTORED_LINKS,
       key: hex(g),
       value: encodeRestoredLinksRecord({
         links: [...waiting.links, ...links],
-        peers: [...waiting.peers, ...peers],
+        peers: [...waiting.peers.filter((p) => !newer.has(hex(p.theirIdentity))), ...peers],
       }),
     });
     return [];
