@@ -4,18 +4,26 @@
 // accounts over a real relay on loopback; nothing of the engine is replaced.
 import { describe, expect, it } from 'vitest';
 import {
+  DecodeError,
   ProtocolError,
   VerificationError,
+  asArray,
+  asMap,
   createEnvelope,
+  decodeCbor,
+  encodeCbor,
   fromHex,
   generateSignKeyPair,
   signKeyPairFromSeed,
   systemRandom,
+  toHex,
+  type CborMap,
   type SyncOp,
 } from '@parus/core';
 import type { Account, MessageInfo } from '../src/index.ts';
 import type { StoreOp } from '../src/store.ts';
 import { encodeGroupBody } from '../src/groups/group-body.ts';
+import { encodeSnapshotGroup } from '../src/snapshot-groups.ts';
 import { befriend, relayWorld, settle, until } from './support/group-harness.ts';
 import { LIGHT, PASS } from './support/device-harness.ts';
 
@@ -405,4 +413,59 @@ describe('hidden group peers reach my restored or linked device (decision 0060)'
       120_000,
     );
   }, 300_000);
+});
+
+describe('group sections from my other device: refusals change nothing (decision 0060)', () => {
+  it('a forged event, a member key that is not its seed’s, a section naming another group', async () => {
+    const { laptop, phone } = await aliceLinkedBeforeTheGroup();
+    // A real section of a group the laptop made, as the phone would receive it, then changed.
+    const made = (await laptop.groups.create('Forged ones')).id;
+    const section = (await laptop.snapshot()).groups!.find((x) => toHex(x.id) === made)!;
+    const groupsBefore = phone.groups.list().map((x) => x.id);
+    const ops: StoreOp[] = [];
+    const after: Array<() => void> = [];
+    const sec = (edit: (m: CborMap) => void): Uint8Array => {
+      const m = asMap(decodeCbor(encodeCbor(encodeSnapshotGroup(section))), 'section');
+      edit(m);
+      return encodeCbor(m);
+    };
+    const op = (bytes: Uint8Array, g = fromHex(made)): Extract<SyncOp, { t: 'group' }> => ({
+      l: 1,
+      d: new Uint8Array(8),
+      t: 'group',
+      g,
+      sec: bytes,
+    });
+    const badSig = sec((m) => {
+      const events = asArray(m.events, 'events', 10) as Uint8Array[];
+      const e = asMap(decodeCbor(events[0]!), 'event');
+      const sig = Uint8Array.from(e.sig as Uint8Array);
+      sig[3] = sig[3]! ^ 1;
+      e.sig = sig;
+      events[0] = encodeCbor(e);
+    });
+    await expect(phone.groups.ownGroup(op(badSig), ops, after)).rejects.toThrow(VerificationError);
+    const badKey = sec((m) => {
+      const me = Uint8Array.from(m.me as Uint8Array);
+      me.set(generateSignKeyPair(systemRandom).publicKey, 32);
+      m.me = me;
+    });
+    await expect(phone.groups.ownGroup(op(badKey), ops, after)).rejects.toThrow(VerificationError);
+    await expect(
+      phone.groups.ownGroup(
+        op(
+          sec(() => undefined),
+          new Uint8Array(16).fill(7),
+        ),
+        ops,
+        after,
+      ),
+    ).rejects.toThrow(ProtocolError);
+    await expect(phone.groups.ownGroup(op(new Uint8Array([0xa1, 0x01])), ops, after)).rejects.toThrow(
+      DecodeError,
+    );
+    expect(ops).toEqual([]);
+    expect(after).toEqual([]);
+    expect(phone.groups.list().map((x) => x.id)).toEqual(groupsBefore);
+  }, 240_000);
 });
