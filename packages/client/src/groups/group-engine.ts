@@ -571,7 +571,10 @@ export class GroupEngine {
     // Only when I have other devices: a change of a single-device account stays as it was.
     if (mine.length && this.host.ownDevices()) {
       tx.mine ??= new Map();
-      tx.mine.set(hex(l.rec.id), [...(tx.mine.get(hex(l.rec.id)) ?? []), ...mine]);
+      // Appended in place: a change that takes events in many times stays linear (decision 0060).
+      const held = tx.mine.get(hex(l.rec.id));
+      if (held) held.push(...mine);
+      else tx.mine.set(hex(l.rec.id), mine);
     }
     const before = l.events.size ? this.state(l) : undefined;
     // Copied, not changed in place: a snapshot (change, receive) holds the map it saw.
