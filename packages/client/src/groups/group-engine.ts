@@ -1115,6 +1115,8 @@ export class GroupEngine {
   async ownSections(sessions: string, fresh: boolean): Promise<void> {
     if (fresh) this.own.touchAll();
     if (!this.own.due()) return;
+    // Without another device of mine nothing is built (a new session touches every group again).
+    if (sessions === '') return this.own.untouchAll();
     await this.host.run(async () => {
       const { bodies, ops } = await this.own.sectionsDue(sessions);
       if (bodies.length === 0) return;

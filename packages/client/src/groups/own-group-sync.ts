@@ -109,6 +109,11 @@ export class OwnGroupSync {
     this.dirty.add(hex(id));
   }
 
+  /** Nothing to compare (no other device of mine to send to). */
+  untouchAll(): void {
+    this.dirty.clear();
+  }
+
   /** Whether some group's section is to be compared. */
   due(): boolean {
     return this.dirty.size > 0;
