@@ -1,7 +1,8 @@
 // My groups on two devices end to end (decision 0054): the real `parus` binary and a real relay
 // process on loopback. Alice and Bob are in a group; Alice restores her backup in a second home;
 // a group message sent on either of Alice's devices shows on the other as hers, once, Bob's
-// reaches both once, and a topic set on the phone shows on the laptop.
+// reaches both once, and a topic set on the phone shows on the laptop; a group made on the
+// laptop after the restore shows on the phone, which chats in it (decision 0060).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,5 +83,28 @@ describe('parus groups on two devices of one account', () => {
       groups: Array<{ id: string; topic: string }>;
     };
     expect(groups.find((x) => x.id === id)?.topic).toBe('dawn chorus');
+  }, 900_000);
+
+  it('a group made on the laptop after the restore shows on the phone, and the phone chats in it (decision 0060)', async () => {
+    const late = ((await json('alice', ['group', 'create', 'Late'])).group as { id: string }).id;
+    await json('alice', ['group', 'invite', late, 'Bob']);
+    await json('bob', ['read']);
+    await json('bob', ['group', 'join', late]);
+    await rounds(3);
+    const { groups } = (await json('alice', ['group', 'list', '--home', phone])) as {
+      groups: Array<{ id: string; name: string; status: string; members: number }>;
+    };
+    expect(groups.find((x) => x.id === late)).toMatchObject({ name: 'Late', status: 'joined', members: 2 });
+    await json('alice', ['group', 'send', late, 'late from the phone', '--home', phone]);
+    await rounds(2);
+    await json('bob', ['group', 'send', late, 'late from Bob']);
+    await rounds(2);
+    const lines = async (who: 'alice' | 'bob', args: string[]): Promise<string[]> =>
+      ((await json(who, ['history', 'Late', ...args])).messages as Message[]).map(
+        (m) => `${m.dir}:${m.text}`,
+      );
+    expect(await lines('alice', ['--home', phone])).toEqual(['out:late from the phone', 'in:late from Bob']);
+    expect(await lines('alice', [])).toEqual(['out:late from the phone', 'in:late from Bob']);
+    expect(await lines('bob', [])).toEqual(['in:late from the phone', 'out:late from Bob']);
   }, 900_000);
 });

@@ -292,6 +292,14 @@ export class Account {
     this.contactDevices = new ContactDevices(ctx, this.devices);
     this.own = new OwnDevices(ctx, this.devices, this.setup);
     this.setup.own = this.own;
+    // A group made, joined or newly linked on another device of mine (decision 0060).
+    this.own.onGroupSection = (doors) => this.groupSectionArrived(doors);
+    // A hidden group peer's new device gets my chain (decision 0060), as a contact's does.
+    this.contactDevices.onPeerDevices = (c) =>
+      void this.groups
+        .memberDevicesChanged(c)
+        .then(() => this.kickFlush())
+        .catch(() => undefined);
     this.devices.onRevoke = (id) => this.own.revoked(id);
     this.passphrase = new AccountPassphrase(ctx, this.devices, {
       syncOps: (bodies) => this.own.syncOps(bodies),
@@ -440,6 +448,12 @@ export class Account {
       acceptContactCard: (link, alias) => this.acceptInvite(link, alias === undefined ? {} : { alias }),
       syncOps: (bodies) => this.own.syncOps(bodies),
       ownDevices: () => this.own.sessions().length > 0,
+      contactByIdentity: (identity, group) => {
+        for (const c of this.contactsById.values())
+          if (!c.own && equalBytes(c.theirIdentity, identity) && (!c.peer || equalBytes(c.peer, group)))
+            return c;
+        return undefined;
+      },
       ownRead: (group) => this.own.readUpTo(group),
       ownDeleted: (group, id, lamport) => this.own.deletedHere(group, id, lamport),
     };
@@ -979,6 +993,11 @@ export class Account {
     const byIdentity = new Map<string, ContactRecord>();
     for (const c of this.contactsById.values()) byIdentity.set(hex(c.theirIdentity), c);
     const doors = await this.groups.adoptSnapshot(snapshot.groups ?? [], (t) => byIdentity.get(hex(t)));
+    this.serveDoors(doors);
+  }
+
+  /** Room doors this device serves from now on (a restored or synced room I keep, decision 0040). */
+  private serveDoors(doors: readonly InviteRecord[]): void {
     for (const door of doors) {
       this.invitesById.set(hex(door.id), door);
       for (const q of door.queue2 ? [door.queue, door.queue2] : [door.queue]) {
@@ -1037,6 +1056,48 @@ export class Account {
   }
 
   private introducing: Promise<void> | undefined;
+  private introducingPeers: Promise<void> | undefined;
+
+  /**
+   * A group section from another device of mine was taken in (decision 0060): its room doors
+   * are served here, its hidden peers introduced to this device, its members linked to the
+   * sessions this device has with them.
+   */
+  private groupSectionArrived(doors: readonly InviteRecord[]): void {
+    this.serveDoors(doors);
+    void this.introduceRestoredPeers()
+      .then(() => this.groups.linkWaiting())
+      .then(() => this.kickFlush())
+      .catch(() => undefined);
+  }
+
+  /**
+   * The hidden peers of restored or synced groups (decision 0060, 0040 "Not built"): this device
+   * introduces itself to each whose device set it has, as to a restored contact (decision 0038),
+   * and links the members they reach.
+   */
+  private async introduceRestoredPeers(): Promise<void> {
+    this.introducingPeers ??= (async () => {
+      for (const { group, peer } of await this.groups.restoredPeers()) {
+        if (!peer.theirSet || !peer.senderKey) continue;
+        const here = [...this.contactsById.values()].some(
+          (c) =>
+            c.peer &&
+            c.status === 'active' &&
+            equalBytes(c.peer, group) &&
+            equalBytes(c.theirIdentity, peer.theirIdentity),
+        );
+        if (here) continue;
+        try {
+          await this.groups.linkRestored(await this.contactDevices.introducePeer(peer, group));
+        } catch (e) {
+          const error = e instanceof ParusError ? e : new ProtocolError('introduction failed', { cause: e });
+          this.events.emit('error', { error, context: 'a restored group peer could not be introduced' });
+        }
+      }
+    })().finally(() => (this.introducingPeers = undefined));
+    return this.introducingPeers;
+  }
 
   /**
    * Makes the restored contacts this device's contacts (decision 0038): for each whose device
@@ -1049,6 +1110,7 @@ export class Account {
       if (!raw) return;
       const snapshot = decodeSnapshot(raw);
       const left = await this.contactDevices.introduceRestored(snapshot.contacts);
+      await this.introduceRestoredPeers();
       if (left.length === snapshot.contacts.length) return;
       await this.lock.run(() =>
         this.store.batch([
@@ -1563,8 +1625,21 @@ export class Account {
     } while (this.flushAgain && !this.closed);
   }
 
+  /** The own-device sessions the group sections last went to (decision 0060). */
+  private ownSessionsSeen: string | undefined;
+
   private async flushOnce(): Promise<void> {
     await this.contactDevices.publishPending();
+    // Only answered sessions: a section waits for the other device to be there (it gets every
+    // group when its session comes up, as the key changes).
+    const own = this.own
+      .sessions()
+      .filter((c) => c.status === 'active')
+      .map((c) => hex(c.id))
+      .sort()
+      .join(',');
+    await this.groups.ownSections(own, own !== this.ownSessionsSeen);
+    this.ownSessionsSeen = own;
     await this.outbox.flush();
     await this.fanout.flushFanout();
     await this.setup.secureSecondQueues();

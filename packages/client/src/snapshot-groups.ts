@@ -9,7 +9,9 @@
  *               inviter? (32: the identity of the contact or peer who invited me),
  *               invitees: [member key], events: [signed state event as received],
  *               links: [ { m: member key, t: identity of the contact or peer reaching them } ],
- *               peers: [ { identity (64), theirIdentity (32), device? (32), name } ],
+ *               peers: [ { identity (64), theirIdentity (32), device? (32), name,
+ *                          senderKey?, theirSenderKey? (32), theirSet?, mySet? (≤ 32 KiB),
+ *                          nextSealed? (80) } ],
  *               room?: { door?: { s (32), card: {…} }, join?: { k (32), nick? } } } ]
  *
  * Never a sender chain, a receiver chain, a fan-out list, queue of a contact or ratchet state: a
@@ -55,6 +57,50 @@ export interface SnapshotGroupPeer {
   theirIdentity: Uint8Array;
   device?: Uint8Array;
   name: string;
+  /**
+   * Decision 0060: what a restored or linked device needs to introduce itself to the peer as a
+   * contact's device sets do (decision 0038): my sender key for their queue and theirs, their
+   * device set toward me and mine toward them, my next identity sealed to the account key.
+   */
+  senderKey?: Uint8Array;
+  theirSenderKey?: Uint8Array;
+  theirSet?: Uint8Array;
+  mySet?: Uint8Array;
+  nextSealed?: Uint8Array;
+}
+
+/** The device-set fields of a hidden peer (decision 0060), with their sizes. */
+export const PEER_SET_FIELDS = {
+  senderKey: { len: 32 },
+  theirSenderKey: { len: 32 },
+  theirSet: { max: 32 * 1024 },
+  mySet: { max: 32 * 1024 },
+  nextSealed: { len: 80 },
+} as const;
+type PeerSetField = keyof typeof PEER_SET_FIELDS;
+const PEER_SET_KEYS = Object.keys(PEER_SET_FIELDS) as PeerSetField[];
+
+/** A hidden peer as CBOR (the snapshot's and a restored group's waiting record's encoding). */
+export function encodeSnapshotPeer(p: SnapshotGroupPeer): CborMap {
+  const x: CborMap = { identity: p.identity, theirIdentity: p.theirIdentity, name: p.name };
+  if (p.device) x.device = p.device;
+  for (const k of PEER_SET_KEYS) {
+    const v = p[k];
+    if (v) x[k] = v;
+  }
+  return x;
+}
+
+/** The device-set fields of `from` (a peer's contact record) onto `p`. */
+export function withPeerSets(
+  p: SnapshotGroupPeer,
+  from: Partial<Record<PeerSetField, Uint8Array | undefined>>,
+): SnapshotGroupPeer {
+  for (const k of PEER_SET_KEYS) {
+    const v = from[k];
+    if (v) p[k] = v;
+  }
+  return p;
 }
 
 /** The card of a room door I keep (decision 0013), as the invite record holds it. */
@@ -128,28 +174,27 @@ function roomMap(r: SnapshotRoom): CborMap {
 }
 
 export function encodeSnapshotGroups(groups: readonly SnapshotGroup[]): CborValue {
-  return groups.map((g) => {
-    const m: CborMap = {
-      id: g.id,
-      status: g.status,
-      name: g.name,
-      me: g.me,
-      created: g.created,
-      invitees: [...g.invitees],
-      events: [...g.events],
-      links: g.links.map((l) => ({ m: l.m, t: l.t })),
-      peers: g.peers.map((p) => {
-        const x: CborMap = { identity: p.identity, theirIdentity: p.theirIdentity, name: p.name };
-        if (p.device) x.device = p.device;
-        return x;
-      }),
-    };
-    if (g.alias !== undefined) m.alias = g.alias;
-    if (g.nx) m.nx = g.nx;
-    if (g.inviter) m.inviter = g.inviter;
-    if (g.room) m.room = roomMap(g.room);
-    return m;
-  });
+  return groups.map(encodeSnapshotGroup);
+}
+
+/** One group of the section (a `group` sync op's `sec` carries it, decision 0060). */
+export function encodeSnapshotGroup(g: SnapshotGroup): CborMap {
+  const m: CborMap = {
+    id: g.id,
+    status: g.status,
+    name: g.name,
+    me: g.me,
+    created: g.created,
+    invitees: [...g.invitees],
+    events: [...g.events],
+    links: g.links.map((l) => ({ m: l.m, t: l.t })),
+    peers: g.peers.map(encodeSnapshotPeer),
+  };
+  if (g.alias !== undefined) m.alias = g.alias;
+  if (g.nx) m.nx = g.nx;
+  if (g.inviter) m.inviter = g.inviter;
+  if (g.room) m.room = roomMap(g.room);
+  return m;
 }
 
 // ---- Decoding ---------------------------------------------------------------------------------
@@ -223,7 +268,34 @@ function room(v: CborValue): SnapshotRoom {
   return out;
 }
 
-function group(v: CborValue, contacts: ReadonlySet<string>): SnapshotGroup {
+/** A hidden peer, strictly (the snapshot's and a restored group's waiting record's). */
+export function decodeSnapshotPeer(x: CborValue): SnapshotGroupPeer {
+  const p = asMap(x, 'group peer');
+  fields(p, ['identity', 'theirIdentity', 'device', 'name', ...PEER_SET_KEYS], 'group peer');
+  const out: SnapshotGroupPeer = {
+    identity: signSecret(p.identity, 'peer identity'),
+    theirIdentity: key32(p.theirIdentity, 'peer their identity'),
+    name: asText(p.name, 'peer name', 64),
+  };
+  const device = optional(p.device, (y) => key32(y, 'peer device'));
+  if (device) out.device = device;
+  for (const k of PEER_SET_KEYS) if (p[k] !== undefined) out[k] = asBytes(p[k], k, PEER_SET_FIELDS[k]);
+  return out;
+}
+
+/**
+ * One group of the section, checked as the snapshot's are; `reachable` says whether a link or
+ * the inviter may name an identity besides the group's own peers (a `group` sync op's section,
+ * decision 0060, names contacts this device may not have yet: any identity).
+ */
+export function decodeSnapshotGroup(
+  v: CborValue,
+  reachable: (identity: string) => boolean = () => true,
+): SnapshotGroup {
+  return group(v, { has: reachable });
+}
+
+function group(v: CborValue, contacts: { has(identity: string): boolean }): SnapshotGroup {
   const m = asMap(v, 'snapshot group');
   fields(
     m,
@@ -262,22 +334,12 @@ function group(v: CborValue, contacts: ReadonlySet<string>): SnapshotGroup {
     if (ev.type === 'create') creates++;
   }
   if (creates !== 1) throw new DecodeError('a snapshot group needs exactly one create event');
-  const peers = asArray(m.peers, 'group peers', MAX_SNAPSHOT_GROUP_LINKS).map((x) => {
-    const p = asMap(x, 'group peer');
-    fields(p, ['identity', 'theirIdentity', 'device', 'name'], 'group peer');
-    const out: SnapshotGroupPeer = {
-      identity: signSecret(p.identity, 'peer identity'),
-      theirIdentity: key32(p.theirIdentity, 'peer their identity'),
-      name: asText(p.name, 'peer name', 64),
-    };
-    const device = optional(p.device, (y) => key32(y, 'peer device'));
-    if (device) out.device = device;
-    return out;
-  });
+  const peers = asArray(m.peers, 'group peers', MAX_SNAPSHOT_GROUP_LINKS).map(decodeSnapshotPeer);
   // Links and the inviter name someone the snapshot holds: a contact or one of these peers.
-  const reachable = new Set([...contacts, ...peers.map((p) => toHex(p.theirIdentity))]);
+  const peerIds = new Set(peers.map((p) => toHex(p.theirIdentity)));
   const named = (t: Uint8Array, what: string): Uint8Array => {
-    if (!reachable.has(toHex(t))) throw new DecodeError(`${what} names nobody in the snapshot`);
+    if (!contacts.has(toHex(t)) && !peerIds.has(toHex(t)))
+      throw new DecodeError(`${what} names nobody in the snapshot`);
     return t;
   };
   const out: SnapshotGroup = {

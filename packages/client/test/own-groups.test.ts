@@ -9,16 +9,23 @@ import {
   QuotaError,
   UsageError,
   VerificationError,
+  asArray,
+  asMap,
   createEnvelope,
+  decodeCbor,
+  encodeCbor,
   fromHex,
   generateSignKeyPair,
   signKeyPairFromSeed,
   systemRandom,
+  toHex,
+  type CborMap,
   type SyncOp,
 } from '@parus/core';
 import type { Account, MessageInfo } from '../src/index.ts';
 import type { StoreOp } from '../src/store.ts';
 import { encodeGroupBody } from '../src/groups/group-body.ts';
+import { encodeSnapshotGroup } from '../src/snapshot-groups.ts';
 import { befriend, relayWorld, settle, until } from './support/group-harness.ts';
 import { LIGHT, PASS } from './support/device-harness.ts';
 
@@ -261,5 +268,232 @@ describe('own-device group sync: refusals change nothing', () => {
     expect(after).toEqual([]);
     expect(myKey(laptop, g)).toBe(before);
     expect(await lines(laptop, g)).toEqual([]);
+  }, 240_000);
+});
+
+/** Alice's laptop with Bob and Carol as contacts, then her phone restored before any group exists. */
+async function aliceLinkedBeforeTheGroup(): Promise<{
+  laptop: Account;
+  phone: Account;
+  bob: Account;
+  carol: Account;
+}> {
+  const laptop = await world.account('Alice');
+  const bob = await world.account('Bob');
+  const carol = await world.account('Carol');
+  await laptop.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
+  await befriend(laptop, bob, 'alice');
+  await befriend(laptop, carol, 'alice');
+  await settle([laptop, bob, carol]);
+  const phone = await world.account('Alice');
+  await phone.restoreSnapshot(await laptop.snapshot(), { passphrase: PASS, deviceName: 'phone' });
+  await until(
+    [laptop, bob, carol, phone],
+    () =>
+      laptop.ownSessions().some((s) => s.active) &&
+      phone.ownSessions().some((s) => s.active) &&
+      phone.contacts().length === 2,
+    120_000,
+  );
+  await settle([laptop, bob, carol, phone]);
+  return { laptop, phone, bob, carol };
+}
+
+describe('a group made or joined after my other device was linked (decision 0060)', () => {
+  it('made on the laptop: the phone has it with its members, roles and keys, and writes and reads at once', async () => {
+    const { laptop, phone, bob, carol } = await aliceLinkedBeforeTheGroup();
+    const all = [laptop, phone, bob, carol];
+    const g = (await laptop.groups.create('Late birds')).id;
+    await laptop.groups.invite(g, 'Bob');
+    await settle(all);
+    await bob.groups.join(g);
+    await until(
+      all,
+      () =>
+        phone.groups.list().some((x) => x.id === g && x.status === 'joined') &&
+        phone.groups.members(g).length === 2 &&
+        phone.groups.members(g).every((m) => m.linked),
+      120_000,
+    );
+    expect(myKey(phone, g)).toBe(myKey(laptop, g));
+    expect(phone.groups.get(g).role).toBe('creator');
+    await phone.groups.send(g, 'from the phone');
+    await until(all, async () => (await count(bob, g, 'in:from the phone')) === 1);
+    await bob.groups.send(g, 'from Bob');
+    await until(
+      all,
+      async () =>
+        (await count(phone, g, 'in:from Bob')) === 1 &&
+        (await count(laptop, g, 'in:from Bob')) === 1 &&
+        (await count(laptop, g, 'out:from the phone')) === 1,
+    );
+    // Carol joins later: the phone reaches her too.
+    await phone.groups.invite(g, 'Carol');
+    await settle(all);
+    await carol.groups.join(g);
+    await until(all, () =>
+      [laptop, phone].every(
+        (a) => a.groups.members(g).length === 3 && a.groups.members(g).every((m) => m.linked),
+      ),
+    );
+    await carol.groups.send(g, 'from Carol');
+    await until(
+      all,
+      async () =>
+        (await count(phone, g, 'in:from Carol')) === 1 && (await count(laptop, g, 'in:from Carol')) === 1,
+    );
+    expect(bob.groups.members(g)).toHaveLength(3);
+  }, 300_000);
+
+  it('an invitation accepted on the laptop: the phone has the group and writes in it', async () => {
+    const { laptop, phone, bob, carol } = await aliceLinkedBeforeTheGroup();
+    const all = [laptop, phone, bob, carol];
+    const g = (await bob.groups.create('Bob’s')).id;
+    await bob.groups.invite(g, 'alice');
+    await settle(all);
+    await laptop.groups.join(g);
+    await until(
+      all,
+      () =>
+        phone.groups.list().some((x) => x.id === g && x.status === 'joined') &&
+        phone.groups.members(g).length === 2 &&
+        phone.groups.members(g).every((m) => m.linked),
+      120_000,
+    );
+    await phone.groups.send(g, 'joined from the laptop, written on the phone');
+    await bob.groups.send(g, 'welcome');
+    await until(
+      all,
+      async () =>
+        (await count(bob, g, 'in:joined from the laptop, written on the phone')) === 1 &&
+        (await count(phone, g, 'in:welcome')) === 1 &&
+        (await count(laptop, g, 'in:welcome')) === 1,
+    );
+    expect(bob.groups.members(g)).toHaveLength(2);
+  }, 300_000);
+});
+
+describe('hidden group peers reach my restored or linked device (decision 0060)', () => {
+  /** Alice's laptop with Bob; Carol is Bob's contact only, so a hidden peer of Alice's in the group. */
+  async function withHiddenCarol(
+    laptop: Account,
+    bob: Account,
+    carol: Account,
+    name = 'Carol',
+  ): Promise<string> {
+    await befriend(bob, carol, 'bob');
+    const g = (await laptop.groups.create('Through Bob')).id;
+    await laptop.groups.invite(g, 'Bob');
+    await settle([laptop, bob]);
+    await bob.groups.join(g);
+    await settle([laptop, bob]);
+    await bob.groups.invite(g, name);
+    await settle([laptop, bob, carol]);
+    await carol.groups.join(g);
+    await until([laptop, bob, carol], () =>
+      [laptop, bob, carol].every(
+        (a) => a.groups.members(g).length === 3 && a.groups.members(g).every((m) => m.linked),
+      ),
+    );
+    return g;
+  }
+
+  it('restored after the group was made: the phone is introduced to the hidden peer and both chat', async () => {
+    const laptop = await world.account('Alice');
+    const bob = await world.account('Bob');
+    const carol = await world.account('Carol');
+    await laptop.devices.ensureLog({ passphrase: PASS, cost: LIGHT, name: 'laptop' });
+    await befriend(laptop, bob, 'alice');
+    const g = await withHiddenCarol(laptop, bob, carol);
+    await settle([laptop, bob, carol]);
+    const phone = await world.account('Alice');
+    await phone.restoreSnapshot(await laptop.snapshot(), { passphrase: PASS, deviceName: 'phone' });
+    const all = [laptop, phone, bob, carol];
+    await until(all, () => phone.groups.members(g).every((m) => m.linked), 120_000);
+    // Carol is still no contact of Alice's, on either device.
+    expect(phone.contacts().map((c) => c.alias)).toEqual(['Bob']);
+    await phone.groups.send(g, 'phone to all');
+    await until(all, async () => (await count(carol, g, 'in:phone to all')) === 1, 120_000);
+    await carol.groups.send(g, 'Carol to all');
+    await until(all, async () => (await count(phone, g, 'in:Carol to all')) === 1, 120_000);
+    expect(carol.groups.members(g)).toHaveLength(3);
+  }, 300_000);
+
+  it('linked before the group: a peer who joined through Bob reaches the phone too', async () => {
+    const { laptop, phone, bob, carol } = await aliceLinkedBeforeTheGroup();
+    // Carol is a contact of Alice's there; Dave is only Bob's.
+    const dave = await world.account('Dave');
+    const all = [laptop, phone, bob, carol, dave];
+    const g = await withHiddenCarol(laptop, bob, dave, 'Dave');
+    await until(
+      all,
+      () => phone.groups.members(g).length === 3 && phone.groups.members(g).every((m) => m.linked),
+      120_000,
+    );
+    await phone.groups.send(g, 'phone to Dave');
+    await until(all, async () => (await count(dave, g, 'in:phone to Dave')) === 1, 120_000);
+    await dave.groups.send(g, 'Dave to Alice');
+    await until(
+      all,
+      async () =>
+        (await count(phone, g, 'in:Dave to Alice')) === 1 &&
+        (await count(laptop, g, 'in:Dave to Alice')) === 1,
+      120_000,
+    );
+  }, 300_000);
+});
+
+describe('group sections from my other device: refusals change nothing (decision 0060)', () => {
+  it('a forged event, a member key that is not its seed’s, a section naming another group', async () => {
+    const { laptop, phone } = await aliceLinkedBeforeTheGroup();
+    // A real section of a group the laptop made, as the phone would receive it, then changed.
+    const made = (await laptop.groups.create('Forged ones')).id;
+    const section = (await laptop.snapshot()).groups!.find((x) => toHex(x.id) === made)!;
+    const groupsBefore = phone.groups.list().map((x) => x.id);
+    const ops: StoreOp[] = [];
+    const after: Array<() => void> = [];
+    const sec = (edit: (m: CborMap) => void): Uint8Array => {
+      const m = asMap(decodeCbor(encodeCbor(encodeSnapshotGroup(section))), 'section');
+      edit(m);
+      return encodeCbor(m);
+    };
+    const op = (bytes: Uint8Array, g = fromHex(made)): Extract<SyncOp, { t: 'group' }> => ({
+      l: 1,
+      d: new Uint8Array(8),
+      t: 'group',
+      g,
+      sec: bytes,
+    });
+    const badSig = sec((m) => {
+      const events = asArray(m.events, 'events', 10) as Uint8Array[];
+      const e = asMap(decodeCbor(events[0]!), 'event');
+      const sig = Uint8Array.from(e.sig as Uint8Array);
+      sig[3] = sig[3]! ^ 1;
+      e.sig = sig;
+      events[0] = encodeCbor(e);
+    });
+    await expect(phone.groups.ownGroup(op(badSig), ops, after)).rejects.toThrow(VerificationError);
+    const badKey = sec((m) => {
+      const me = Uint8Array.from(m.me as Uint8Array);
+      me.set(generateSignKeyPair(systemRandom).publicKey, 32);
+      m.me = me;
+    });
+    await expect(phone.groups.ownGroup(op(badKey), ops, after)).rejects.toThrow(VerificationError);
+    await expect(
+      phone.groups.ownGroup(
+        op(
+          sec(() => undefined),
+          new Uint8Array(16).fill(7),
+        ),
+        ops,
+        after,
+      ),
+    ).rejects.toThrow(ProtocolError);
+    await expect(phone.groups.ownGroup(op(new Uint8Array([0xa1, 0x01])), ops, after)).rejects.toThrow(
+      DecodeError,
+    );
+    expect(ops).toEqual([]);
+    expect(after).toEqual([]);
+    expect(phone.groups.list().map((x) => x.id)).toEqual(groupsBefore);
   }, 240_000);
 });

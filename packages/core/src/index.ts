@@ -466,6 +466,7 @@ export type { DeviceInboxCard } from './device-inbox-card.ts';
 export {
   MAX_SYNC_OPS,
   MAX_SYNC_GROUP_EVENTS,
+  MAX_SYNC_GROUP_SECTION_BYTES,
   MAX_UNPIN_TAGS,
   MAX_SYNC_ALIAS_CHARS,
   MAX_SYNC_NAME_CHARS,

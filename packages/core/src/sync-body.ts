@@ -19,9 +19,12 @@
  *               the sender keys and device sets a device needs to introduce itself (decision 0038)
  *     log     { log: bytes }             the device log (device-log.ts), whole
  *     inbox   { card: bytes }            a device's inbox card (device-inbox-card.ts)
- *     group   { g: 16, ev?: [bytes], key?: 64, nx?: 80 }   a group of mine (decision 0054): state
- *               events I signed there (≤ MAX_SYNC_GROUP_EVENTS), and after a rekey my new member
- *               key (seed ‖ public) with its sealed next seed; at least one of ev and key
+ *     group   { g: 16, ev?: [bytes], key?: 64, nx?: 80, sec?: bytes }   a group of mine
+ *               (decision 0054): state events I signed there (≤ MAX_SYNC_GROUP_EVENTS), after a
+ *               rekey my new member key (seed ‖ public) with its sealed next seed, and (decision
+ *               0060) the group as the account snapshot's groups section has it, encoded
+ *               (≤ MAX_SYNC_GROUP_SECTION_BYTES; the client decodes it): a group made, joined
+ *               or newly linked on the other device; at least one of ev, key and sec
  *
  * Strict: every field's type and size, no field an operation does not define, no unknown
  * operation (DecodeError).
@@ -38,6 +41,8 @@ import { GROUP_ID_BYTES, MAX_GROUP_EVENT_BYTES } from './group-event.ts';
 export const MAX_SYNC_OPS = 64;
 /** Group state events one `group` operation carries. */
 export const MAX_SYNC_GROUP_EVENTS = 16;
+/** One group's snapshot section in a `group` op (decision 0060): it fits one envelope. */
+export const MAX_SYNC_GROUP_SECTION_BYTES = 96 * 1024;
 /** A sealed next member seed (client groups/member-rotation.ts: ephemeral key, box, tag). */
 export const SYNC_SEALED_MEMBER_SEED_BYTES = 80;
 /** Pin tags one unpin removes. */
@@ -90,7 +95,14 @@ export type SyncOpBody =
   | { t: 'contact'; contact: SyncContact }
   | { t: 'log'; log: Uint8Array }
   | { t: 'inbox'; card: Uint8Array }
-  | { t: 'group'; g: Uint8Array; ev?: Uint8Array[]; key?: Uint8Array; nx?: Uint8Array };
+  | {
+      t: 'group';
+      g: Uint8Array;
+      ev?: Uint8Array[];
+      key?: Uint8Array;
+      nx?: Uint8Array;
+      sec?: Uint8Array;
+    };
 
 export type SyncOp = SyncOpBody & SyncStamp;
 export type SyncOpType = SyncOp['t'];
@@ -108,7 +120,7 @@ const FIELDS: Record<SyncOpType, readonly string[]> = {
   contact: ['contact'],
   log: ['log'],
   inbox: ['card'],
-  group: ['g', 'ev', 'key', 'nx'],
+  group: ['g', 'ev', 'key', 'nx', 'sec'],
 };
 const CONTACT_FIELDS = [
   'alias',
@@ -187,6 +199,7 @@ function opMap(op: SyncOp): CborMap {
       if (body.ev) gm.ev = body.ev;
       if (body.key) gm.key = body.key;
       if (body.nx) gm.nx = body.nx;
+      if (body.sec) gm.sec = body.sec;
       return gm;
     }
     default:
@@ -265,7 +278,10 @@ function readOp(v: CborValue): SyncOp {
       if (m.key !== undefined) op.key = asBytes(m.key, 'member key', { len: 64 });
       if (m.nx !== undefined)
         op.nx = asBytes(m.nx, 'sealed next member key', { len: SYNC_SEALED_MEMBER_SEED_BYTES });
-      if (!op.ev && !op.key) throw new DecodeError('a group operation with neither events nor key');
+      if (m.sec !== undefined)
+        op.sec = asBytes(m.sec, 'group section', { max: MAX_SYNC_GROUP_SECTION_BYTES });
+      if (!op.ev && !op.key && !op.sec)
+        throw new DecodeError('a group operation with neither events, key nor section');
       if (op.nx && !op.key) throw new DecodeError('a next member key without a member key');
       return op;
     }

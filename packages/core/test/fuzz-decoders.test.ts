@@ -606,6 +606,7 @@ function buildTargets(): void {
       l: 13,
       d: syncDevice,
     },
+    { t: 'group', g: syncConv, sec: rng.bytes(200), l: 14, d: syncDevice },
   ];
   bodyTarget(
     'decodeSyncBody',

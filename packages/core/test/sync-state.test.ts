@@ -3,7 +3,13 @@ import { toHex } from '../src/bytes.ts';
 import { decodeCbor, encodeCbor, type CborMap } from '../src/cbor.ts';
 import { initCrypto } from '../src/crypto.ts';
 import { DecodeError, ProtocolError, UsageError } from '../src/errors.ts';
-import { MAX_SYNC_OPS, decodeSyncBody, encodeSyncBody, type SyncOp } from '../src/sync-body.ts';
+import {
+  MAX_SYNC_GROUP_SECTION_BYTES,
+  MAX_SYNC_OPS,
+  decodeSyncBody,
+  encodeSyncBody,
+  type SyncOp,
+} from '../src/sync-body.ts';
 import {
   MAX_PIN_TAGS,
   applySyncOp,
@@ -163,6 +169,8 @@ describe('sync body codec', () => {
       },
       { t: 'log', log: rng.bytes(100), l: 3, d: A },
       { t: 'inbox', card: rng.bytes(100), l: 3, d: A },
+      { t: 'group', g: conv, sec: rng.bytes(500), l: 4, d: B },
+      { t: 'group', g: conv, ev: [rng.bytes(200)], key: rng.bytes(64), nx: rng.bytes(80), l: 5, d: A },
     ];
   }
 
@@ -190,5 +198,17 @@ describe('sync body codec', () => {
     expect(() => decodeSyncBody({ ops: Array(MAX_SYNC_OPS + 1).fill(op) })).toThrow(DecodeError);
     expect(() => decodeSyncBody({ ops: [op], more: 1 })).toThrow(DecodeError);
     expect(() => encodeSyncBody([])).toThrow(UsageError);
+  });
+
+  it('refuses a group operation with nothing in it, or a section over its bound (decision 0060)', () => {
+    const bad = (o: CborMap) => () => decodeSyncBody({ ops: [o] });
+    expect(bad({ t: 'group', g: conv, l: 1, d: A })).toThrow(DecodeError);
+    expect(
+      bad({ t: 'group', g: conv, sec: rng.bytes(MAX_SYNC_GROUP_SECTION_BYTES + 1), l: 1, d: A }),
+    ).toThrow(DecodeError);
+    expect(bad({ t: 'group', g: conv, sec: 'text', l: 1, d: A })).toThrow(DecodeError);
+    expect(decodeSyncBody({ ops: [{ t: 'group', g: conv, sec: rng.bytes(10), l: 1, d: A }] })).toHaveLength(
+      1,
+    );
   });
 });

@@ -59,6 +59,7 @@ import {
   type SignKeyPair,
 } from '@parus/core';
 import type { SnapshotContact } from '../account-snapshot.ts';
+import type { SnapshotGroupPeer } from '../snapshot-groups.ts';
 import {
   decodeOutbox,
   encodeRecord,
@@ -324,9 +325,14 @@ export class ContactDevices {
     return out;
   }
 
+  /** A hidden group peer's devices changed (the account hands it to the group engine). */
+  onPeerDevices?: (c: ContactRecord) => void;
+
   /** After a set came in: the UI hears that the contact's devices changed. */
   announce(c: ContactRecord): () => void {
-    if (c.peer) return () => undefined;
+    // A hidden group peer is no contact: the group engine hears of it (a new chain of mine for
+    // its devices, decision 0060), the UI does not.
+    if (c.peer) return () => this.onPeerDevices?.(c);
     const info = this.ctx.info(c);
     return () => this.ctx.events.emit('contact', { alias: c.alias, change: 'devices', info });
   }
@@ -409,7 +415,30 @@ export class ContactDevices {
     return left;
   }
 
-  private async introduceOne(s: SnapshotContact): Promise<void> {
+  /**
+   * Makes a restored group's hidden peer (decision 0060) a peer of this device as
+   * `introduceRestored` does a contact: a queue, my new set, an introduction to each of their
+   * devices. Returns the peer's record (the group engine links its member to it).
+   */
+  async introducePeer(p: SnapshotGroupPeer, group: Uint8Array): Promise<ContactRecord> {
+    if (!p.theirSet || !p.senderKey) throw new ProtocolError('a peer without a device set');
+    const s: SnapshotContact = {
+      alias: '',
+      name: p.name,
+      state: 'unvalidated',
+      identity: p.identity,
+      theirIdentity: p.theirIdentity,
+      ...(p.device ? { device: p.device } : {}),
+      senderKey: p.senderKey,
+      theirSet: p.theirSet,
+      ...(p.theirSenderKey ? { theirSenderKey: p.theirSenderKey } : {}),
+      ...(p.mySet ? { mySet: p.mySet } : {}),
+      ...(p.nextSealed ? { nextSealed: p.nextSealed } : {}),
+    };
+    return this.introduceOne(s, group);
+  }
+
+  private async introduceOne(s: SnapshotContact, peer?: Uint8Array): Promise<ContactRecord> {
     const theirs = decodeDeviceSet(s.theirSet!);
     if (!equalBytes(theirs.identityKey, s.theirIdentity))
       throw new VerificationError('snapshot device set by another identity than the contact');
@@ -435,6 +464,11 @@ export class ContactDevices {
       theirSet: s.theirSet!,
     };
     if (recv2) c.recv2 = recv2;
+    if (peer) {
+      // A hidden group peer (decision 0060): no alias anyone types, as contact-setup.ts names them.
+      c.peer = peer;
+      c.alias = `@peer-${toHex(c.id).slice(0, 16)}`;
+    }
     if (s.theirSenderKey) c.theirSenderKey = s.theirSenderKey;
     if (s.mySet) c.mySet = s.mySet;
     if (s.nextSealed) c.nextSealed = s.nextSealed;
@@ -515,8 +549,9 @@ export class ContactDevices {
     });
     await this.ctx.subscribeQueue(recv).catch(() => undefined);
     if (recv2) void this.ctx.subscribeQueue(recv2).catch(() => undefined);
-    this.ctx.events.emit('contact', { alias: c.alias, change: 'added', info: this.ctx.info(c) });
+    if (!peer) this.ctx.events.emit('contact', { alias: c.alias, change: 'added', info: this.ctx.info(c) });
     this.ctx.kickFlush();
+    return c;
   }
 
   /**

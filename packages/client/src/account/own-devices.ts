@@ -135,6 +135,8 @@ export function deletedRecord(m: MessageRecord, at: number): MessageRecord {
 export class OwnDevices implements OwnSessionHooks {
   private state: SyncState = emptySyncState();
   private opening = false;
+  /** A group section was taken in (decision 0060): the account serves its doors and links it. */
+  onGroupSection?: (doors: InviteRecord[]) => void;
 
   constructor(
     private readonly ctx: OwnContext,
@@ -464,10 +466,15 @@ export class OwnDevices implements OwnSessionHooks {
     // What the operations change is applied as the merged state says (a late copy stays deleted).
     this.state = s;
     const effects: StoreOp[] = [];
+    const marked = after.length;
+    // A group section puts a group in the engine's view at once (the next operations may name it).
+    const groupsBefore = this.ctx.groups.restorePoint();
     try {
       for (const op of syncOps) await this.apply(op, state, effects, after);
     } catch (e) {
       this.state = before;
+      after.length = marked;
+      groupsBefore();
       throw e;
     }
     ops.push({ type: 'put', collection: SYNC, key: 'state', value: encodeSyncState(s) }, ...effects);
@@ -547,9 +554,14 @@ export class OwnDevices implements OwnSessionHooks {
         after.push(() => this.ctx.events.emit('chatSettings', which));
         return;
       }
-      case 'group':
-        await this.ctx.groups.ownGroup(op, ops, after);
+      case 'group': {
+        const doors = await this.ctx.groups.ownGroup(op, ops, after);
+        if (!op.sec) return;
+        // Copies of my messages in it that came first are stored now.
+        await this.takeWaitingGroup(op.g, ops, after);
+        after.push(() => this.onGroupSection?.(doors));
         return;
+      }
       default:
         return;
     }
@@ -611,18 +623,47 @@ export class OwnDevices implements OwnSessionHooks {
       await this.ctx.groups.ownSent(env, syncDeleted(this.state, env.conv, env.id, env.lamport), ops, after);
       return;
     }
-    if (!log.devices.some((d) => equalBytes(d.sign, env.device)))
-      throw new VerificationError('a sent copy not written by a device of this account');
+    if (!log.devices.some((d) => equalBytes(d.sign, env.device))) {
+      // Signed by no device of mine: a copy of my message in a group this device does not hold
+      // yet (its section follows, decision 0060) waits, and is checked as mine when it comes.
+      if (this.ctx.groups.holds(env.conv) || !SHOWN_KINDS.has(env.kind))
+        throw new VerificationError('a sent copy not written by a device of this account');
+      await this.wait(env, bytes, ops);
+      return;
+    }
     if (!SHOWN_KINDS.has(env.kind) && env.kind !== 'unsend')
       throw new ProtocolError('a sent copy of no message');
     const c = this.contactByConv(env.conv);
     if (!c) {
-      const key = `${toHex(env.conv)}.${toHex(env.id)}`;
-      if ((await this.ctx.store.list(SYNC_WAIT)).length < MAX_SYNC_WAITING)
-        ops.push({ type: 'put', collection: SYNC_WAIT, key, value: bytes });
+      await this.wait(env, bytes, ops);
       return;
     }
     await this.storeSent(c, env, ops, after);
+  }
+
+  /** A sent copy kept until its conversation (a contact, a group) exists here (bounded). */
+  private async wait(env: Envelope, bytes: Uint8Array, ops: StoreOp[]): Promise<void> {
+    const key = `${toHex(env.conv)}.${toHex(env.id)}`;
+    if ((await this.ctx.store.list(SYNC_WAIT)).length < MAX_SYNC_WAITING)
+      ops.push({ type: 'put', collection: SYNC_WAIT, key, value: bytes });
+  }
+
+  /**
+   * Sent copies that waited for group `g` (its section just came): stored as mine if my member
+   * key there signed them; any other is dropped. Into the receive's batch.
+   */
+  private async takeWaitingGroup(g: Uint8Array, ops: StoreOp[], after: Array<() => void>): Promise<void> {
+    const prefix = `${toHex(g)}.`;
+    for (const { key, value } of await this.ctx.store.list(SYNC_WAIT)) {
+      if (!key.startsWith(prefix)) continue;
+      ops.push({ type: 'del', collection: SYNC_WAIT, key });
+      const env = decodeEnvelope(value);
+      try {
+        await this.ctx.groups.ownSent(env, syncDeleted(this.state, g, env.id, env.lamport), ops, after);
+      } catch (e) {
+        if (!(e instanceof VerificationError)) throw e;
+      }
+    }
   }
 
   private async storeSent(

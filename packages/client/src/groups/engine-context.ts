@@ -168,6 +168,11 @@ export interface GroupHost {
    * events and member keys), as store operations for this batch (under the lock).
    */
   syncOps(bodies: readonly SyncOpBody[]): Promise<StoreOp[]>;
+  /**
+   * The contact, or hidden peer of `group`, with this identity (theirIdentity) on this device:
+   * the one a synced group's waiting link is made with (decision 0060).
+   */
+  contactByIdentity(identity: Uint8Array, group: Uint8Array): ContactRecord | undefined;
   /** Whether this device has a session with another device of mine (sent copies go nowhere without). */
   ownDevices(): boolean;
   /** The clock another device of mine read group `group` up to, if one did. */

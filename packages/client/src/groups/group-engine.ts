@@ -468,6 +468,8 @@ export class GroupEngine {
   private putRec(tx: Tx, l: Loaded, rec: GroupRecord): void {
     tx.ops.push(...this.recordOps(rec));
     l.rec = rec;
+    // My other devices get the group when what they need of it changed (decision 0060).
+    this.own.touched(rec.id);
   }
 
   /** The group record (members' links and all, written when they change) and my chain apart. */
@@ -573,7 +575,10 @@ export class GroupEngine {
     // Only when I have other devices: a change of a single-device account stays as it was.
     if (mine.length && this.host.ownDevices()) {
       tx.mine ??= new Map();
-      tx.mine.set(hex(l.rec.id), [...(tx.mine.get(hex(l.rec.id)) ?? []), ...mine]);
+      // Appended in place: a change that takes events in many times stays linear (decision 0060).
+      const held = tx.mine.get(hex(l.rec.id));
+      if (held) held.push(...mine);
+      else tx.mine.set(hex(l.rec.id), mine);
     }
     const before = l.events.size ? this.state(l) : undefined;
     // Copied, not changed in place: a snapshot (change, receive) holds the map it saw.
@@ -1111,9 +1116,56 @@ export class GroupEngine {
     return this.own.conversation(g, read, deleted, ops, after);
   }
 
-  /** My state events and member key from another device of mine (under the lock, into `ops`). */
-  ownGroup(op: Extract<SyncOp, { t: 'group' }>, ops: StoreOp[], after: Array<() => void>): Promise<void> {
+  /**
+   * A group's section, my state events and member key from another device of mine (under the
+   * lock, into `ops`). Returns the room doors a section brought (the account serves them).
+   */
+  ownGroup(
+    op: Extract<SyncOp, { t: 'group' }>,
+    ops: StoreOp[],
+    after: Array<() => void>,
+  ): Promise<InviteRecord[]> {
     return this.own.group(op, ops, after);
+  }
+
+  /** Puts the loaded groups back as they are now, if a sync message is refused after changing them. */
+  restorePoint(): () => void {
+    return this.snapshot();
+  }
+
+  /**
+   * The groups made, joined or newly linked here go to my other devices (decision 0060), as
+   * sync operations in the outbox; `sessions` names my own-device sessions (a new one gets
+   * every group). The account's flush runs it.
+   */
+  async ownSections(sessions: string, fresh: boolean): Promise<void> {
+    if (fresh) this.own.touchAll();
+    if (!this.own.due()) return;
+    // Without another device of mine nothing is built (a new session touches every group again).
+    if (sessions === '') return this.own.untouchAll();
+    await this.host.run(async () => {
+      const { bodies, ops } = await this.own.sectionsDue(sessions);
+      if (bodies.length === 0) return;
+      await this.host.store.batch([...ops, ...(await this.host.syncOps(bodies))]);
+    });
+  }
+
+  /**
+   * Links the waiting members of restored or synced groups to the sessions this device has with
+   * the contacts and peers that reach them (`linkRestored` for each).
+   */
+  async linkWaiting(): Promise<number> {
+    let n = 0;
+    const seen = new Set<string>();
+    for (const { key, value } of await this.host.store.list(RESTORED_LINKS)) {
+      for (const x of decodeRestoredLinks(value).links) {
+        const c = this.host.contactByIdentity(x.t, fromHex(key));
+        if (!c || seen.has(hex(c.id))) continue;
+        seen.add(hex(c.id));
+        n += await this.linkRestored(c);
+      }
+    }
+    return n;
   }
 
   /** Hidden peer sessions bind themselves to my member key in their first message. */
@@ -1329,6 +1381,8 @@ export class GroupEngine {
    * have now (removal rotation, decision 0012; a revoked device must not read what comes next).
    */
   async memberDevicesChanged(c: ContactRecord): Promise<void> {
+    // A hidden peer's device set is part of its group's section (decision 0060).
+    if (c.peer) this.own.touched(c.peer);
     const concerned = [...this.groups.values()].filter(
       (l) => l.rec.status === 'joined' && !l.rec.rotate && this.memberOfContact(l, c) !== undefined,
     );

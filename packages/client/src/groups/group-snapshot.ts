@@ -22,11 +22,17 @@ import {
   rotateSenderChain,
   encodeSenderChain,
   toHex,
-  type CborMap,
   type Random,
 } from '@parus/core';
 import { decodeInvite, encodeRecord, type ContactRecord, type InviteRecord } from '../records.ts';
-import type { SnapshotGroup, SnapshotGroupPeer, SnapshotRoom } from '../snapshot-groups.ts';
+import {
+  decodeSnapshotPeer,
+  encodeSnapshotPeer,
+  withPeerSets,
+  type SnapshotGroup,
+  type SnapshotGroupPeer,
+  type SnapshotRoom,
+} from '../snapshot-groups.ts';
 import type { Store, StoreOp } from '../store.ts';
 import type { Loaded } from './engine-context.ts';
 import { GC, GROUP_RECORDS_VERSION, encodeGroupRecord, type GroupRecord } from './group-records.ts';
@@ -54,16 +60,7 @@ export function decodeRestoredLinks(bytes: Uint8Array): RestoredLinks {
         const l = asMap(x, 'link');
         return { m: asBytes(l.m, 'member', { len: 32 }), t: asBytes(l.t, 'identity', { len: 32 }) };
       }),
-      peers: asArray(m.peers, 'peers', 4096).map((x) => {
-        const p = asMap(x, 'peer');
-        const out: SnapshotGroupPeer = {
-          identity: asBytes(p.identity, 'identity', { len: 64 }),
-          theirIdentity: asBytes(p.theirIdentity, 'their identity', { len: 32 }),
-          name: typeof p.name === 'string' ? p.name : '',
-        };
-        if (p.device instanceof Uint8Array) out.device = p.device;
-        return out;
-      }),
+      peers: asArray(m.peers, 'peers', 4096).map(decodeSnapshotPeer),
     };
   } catch (cause) {
     throw new StorageError('stored restored links are damaged', { cause });
@@ -73,11 +70,7 @@ export function decodeRestoredLinks(bytes: Uint8Array): RestoredLinks {
 export function encodeRestoredLinksRecord(r: RestoredLinks): Uint8Array {
   return encodeCbor({
     links: r.links.map((l) => ({ m: l.m, t: l.t })),
-    peers: r.peers.map((p) => {
-      const x: CborMap = { identity: p.identity, theirIdentity: p.theirIdentity, name: p.name };
-      if (p.device) x.device = p.device;
-      return x;
-    }),
+    peers: r.peers.map(encodeSnapshotPeer),
   });
 }
 
@@ -96,56 +89,69 @@ export async function snapshotGroups(
 ): Promise<SnapshotGroup[]> {
   const out: SnapshotGroup[] = [];
   for (const l of groups) {
-    const rec = l.rec;
-    const events = (await src.store.list(GC.events(rec.id))).map((e) => e.value);
-    if (events.length === 0) continue; // an invitation whose events have not come: nothing to restore
-    const peers = new Map<string, SnapshotGroupPeer>();
-    const identityOf = (id: Uint8Array): Uint8Array | undefined => {
-      const c = src.contactById(id);
-      if (!c) return undefined;
-      if (c.peer) {
-        const p: SnapshotGroupPeer = { identity: c.identity, theirIdentity: c.theirIdentity, name: c.name };
-        if (c.device) p.device = c.device;
-        peers.set(hex(c.theirIdentity), p);
-      }
-      return c.theirIdentity;
-    };
-    const links: SnapshotGroup['links'] = [];
-    for (const link of rec.links) {
-      const t = identityOf(link.c);
-      if (t) links.push({ m: link.m, t });
-    }
-    // Links not yet made on the device the snapshot is made on (itself restored) travel on.
-    const waiting = await src.store.get(RESTORED_LINKS, hex(rec.id));
-    if (waiting) {
-      const w = decodeRestoredLinks(waiting);
-      for (const p of w.peers) if (!peers.has(hex(p.theirIdentity))) peers.set(hex(p.theirIdentity), p);
-      for (const link of w.links) {
-        if (links.some((x) => hex(x.m) === hex(link.m))) continue;
-        // A contact this device holds only as restored (no session yet) is not in the snapshot.
-        if (peers.has(hex(link.t)) || src.inSnapshot(link.t)) links.push(link);
-      }
-    }
-    const g: SnapshotGroup = {
-      id: rec.id,
-      status: rec.status,
-      name: rec.name,
-      me: rec.me,
-      created: rec.created,
-      invitees: rec.invitees,
-      events,
-      links,
-      peers: [...peers.values()],
-    };
-    if (rec.alias !== undefined) g.alias = rec.alias;
-    if (rec.nx) g.nx = rec.nx;
-    const inviter = rec.inviter ? identityOf(rec.inviter) : undefined;
-    if (inviter) g.inviter = inviter;
-    const room = await snapshotRoom(src.store, rec.id);
-    if (room) g.room = room;
-    out.push(g);
+    const g = await snapshotGroup(src, l);
+    if (g) out.push(g);
   }
   return out;
+}
+
+/** One group as the snapshot has it; none for an invitation whose events have not come. */
+export async function snapshotGroup(
+  src: SnapshotSource,
+  l: Loaded,
+  /** The events to put in it (own-group-sync.ts sends them apart); else the stored ones. */
+  only?: Uint8Array[],
+): Promise<SnapshotGroup | undefined> {
+  const rec = l.rec;
+  const events = only ?? (await src.store.list(GC.events(rec.id))).map((e) => e.value);
+  // An invitation whose events have not come: nothing to restore.
+  if (l.events.size === 0 || (!only && events.length === 0)) return undefined;
+  const peers = new Map<string, SnapshotGroupPeer>();
+  const identityOf = (id: Uint8Array): Uint8Array | undefined => {
+    const c = src.contactById(id);
+    if (!c) return undefined;
+    if (c.peer) {
+      const p: SnapshotGroupPeer = { identity: c.identity, theirIdentity: c.theirIdentity, name: c.name };
+      if (c.device) p.device = c.device;
+      // What another device of mine needs to introduce itself to them (decision 0060).
+      peers.set(hex(c.theirIdentity), withPeerSets(p, c));
+    }
+    return c.theirIdentity;
+  };
+  const links: SnapshotGroup['links'] = [];
+  for (const link of rec.links) {
+    const t = identityOf(link.c);
+    if (t) links.push({ m: link.m, t });
+  }
+  // Links not yet made on the device the snapshot is made on (itself restored) travel on.
+  const waiting = await src.store.get(RESTORED_LINKS, hex(rec.id));
+  if (waiting) {
+    const w = decodeRestoredLinks(waiting);
+    for (const p of w.peers) if (!peers.has(hex(p.theirIdentity))) peers.set(hex(p.theirIdentity), p);
+    for (const link of w.links) {
+      if (links.some((x) => hex(x.m) === hex(link.m))) continue;
+      // A contact this device holds only as restored (no session yet) is not in the snapshot.
+      if (peers.has(hex(link.t)) || src.inSnapshot(link.t)) links.push(link);
+    }
+  }
+  const g: SnapshotGroup = {
+    id: rec.id,
+    status: rec.status,
+    name: rec.name,
+    me: rec.me,
+    created: rec.created,
+    invitees: rec.invitees,
+    events,
+    links,
+    peers: [...peers.values()],
+  };
+  if (rec.alias !== undefined) g.alias = rec.alias;
+  if (rec.nx) g.nx = rec.nx;
+  const inviter = rec.inviter ? identityOf(rec.inviter) : undefined;
+  if (inviter) g.inviter = inviter;
+  const room = await snapshotRoom(src.store, rec.id);
+  if (room) g.room = room;
+  return g;
 }
 
 async function snapshotRoom(store: Store, group: Uint8Array): Promise<SnapshotRoom | undefined> {
@@ -191,9 +197,10 @@ export function restoreGroupOps(
     has(group: Uint8Array): boolean;
     contactOf(identity: Uint8Array): ContactRecord | undefined;
   },
-): { ops: StoreOp[]; doors: InviteRecord[] } {
+): { ops: StoreOp[]; doors: InviteRecord[]; records: GroupRecord[] } {
   const ops: StoreOp[] = [];
   const doors: InviteRecord[] = [];
+  const records: GroupRecord[] = [];
   for (const g of groups) {
     if (opts.has(g.id)) continue;
     const links: GroupRecord['links'] = [];
@@ -225,13 +232,11 @@ export function restoreGroupOps(
     if (g.nx) rec.nx = g.nx;
     if (inviter) rec.inviter = inviter.id;
     ops.push({ type: 'put', collection: GC.groups, key: hex(g.id), value: encodeGroupRecord(rec) });
-    if (g.status === 'joined')
-      ops.push({
-        type: 'put',
-        collection: GC.chains,
-        key: hex(g.id),
-        value: encodeSenderChain(rotateSenderChain(opts.rng)),
-      });
+    if (g.status === 'joined') {
+      const chain = encodeSenderChain(rotateSenderChain(opts.rng));
+      ops.push({ type: 'put', collection: GC.chains, key: hex(g.id), value: chain });
+      records.push({ ...rec, chain });
+    } else records.push(rec);
     for (const e of g.events) {
       // Keyed by event id as the engine keys them (decodeSnapshotGroups checked each one).
       ops.push({ type: 'put', collection: GC.events(g.id), key: eventKey(e), value: e });
@@ -269,7 +274,7 @@ export function restoreGroupOps(
       ops.push({ type: 'put', collection: RC.rooms, key: hex(g.id), value: encodeRoomRecord(room) });
     }
   }
-  return { ops, doors };
+  return { ops, doors, records };
 }
 
 /** The id of an encoded group event, as its key (the id field of the signed map). */
