@@ -409,6 +409,7 @@ export {
   decodeDeviceSet,
   nextIdentityCommitment,
   checkDeviceSetUpdate,
+  checkDeviceNews,
   heldDeviceSet,
   sealNextIdentity,
   openNextIdentity,
