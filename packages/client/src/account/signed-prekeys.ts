@@ -144,7 +144,12 @@ export class SignedPrekeys {
     const s = await this.read();
     if (!s) {
       const first = await this.registry.prekeys();
-      const cur: Pair = { dh: first.dh.secretKey.slice(), kem: first.kem.secretKey.slice(), at: now, log: true };
+      const cur: Pair = {
+        dh: first.dh.secretKey.slice(),
+        kem: first.kem.secretKey.slice(),
+        at: now,
+        log: true,
+      };
       await this.write({ cur, old: [] });
       return false;
     }
