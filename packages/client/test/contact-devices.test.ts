@@ -3,7 +3,6 @@
 // revocation with pre-rotation; real accounts over a real relay on loopback.
 import { describe, expect, it } from 'vitest';
 import {
-  ReplayError,
   VerificationError,
   generateSignKeyPair,
   systemRandom,
