@@ -274,7 +274,8 @@ export class ContactDevices {
         const next: ContactRecord = { ...c, mySet: bytes };
         if (nextSealed) next.nextSealed = nextSealed;
         await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
-        if (!c.own) signed.push(c.alias);
+        // Group peers are no contacts of my other devices: their sets stay here.
+        if (!c.own && !c.peer) signed.push(c.alias);
       }
     });
     for (const alias of signed) this.onSigned?.(alias);
@@ -296,7 +297,7 @@ export class ContactDevices {
         const next: ContactRecord = { ...c, mySet: bytes };
         if (nextSealed) next.nextSealed = nextSealed;
         await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
-        signed.push(c.alias);
+        if (!c.peer) signed.push(c.alias);
       }
     });
     for (const alias of signed) this.onSigned?.(alias);
@@ -354,7 +355,7 @@ export class ContactDevices {
       if (nextSealed) next.nextSealed = nextSealed;
       await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
     });
-    this.onSigned?.(alias);
+    if (!this.ctx.mustContact(alias).peer) this.onSigned?.(alias);
     this.ctx.kickFlush();
   }
 
