@@ -290,9 +290,6 @@ export class Account {
     this.contactDevices = new ContactDevices(ctx, this.devices);
     this.own = new OwnDevices(ctx, this.devices, this.setup);
     this.setup.own = this.own;
-    // My devices tell each other the sets they sign toward contacts (decision 0062).
-    this.own.onOwnSet = (c, set, next) => this.contactDevices.learnOwnSet(c, set, next);
-    this.contactDevices.onSigned = (alias) => void this.contactAppeared(alias).catch(() => undefined);
     this.devices.onRevoke = (id) => this.own.revoked(id);
     this.calls = new CallSignalling(ctx, this.messaging, (e) => this.events.emit('call', e));
     this.profiles = new Profiles(ctx, (r) => (this.account = r));

@@ -27,7 +27,6 @@ import {
   asMap,
   checkDeviceSetUpdate,
   createDeviceSet,
-  currentDevices,
   createDeviceSetEntry,
   createEnvelope,
   decodeDeviceIntro,
@@ -174,8 +173,6 @@ function held(bytes: Uint8Array | undefined): DeviceSet | undefined {
 export class ContactDevices {
   /** This device's signed prekeys in my entries, rotated weekly (decision 0062). */
   private readonly prekeys: SignedPrekeys;
-  /** Told after this device signed a new set toward a contact: account.ts sends it to my other devices. */
-  onSigned: ((alias: string) => void) | undefined;
 
   constructor(
     private readonly ctx: ContactDevicesContext,
@@ -264,7 +261,6 @@ export class ContactDevices {
       (c) => c.status === 'active' && c.device && !c.mySet,
     );
     if (due.length === 0) return;
-    const signed: string[] = [];
     await this.ctx.lock.run(async () => {
       for (const before of due) {
         const c = this.ctx.contactsById.get(hex(before.id));
@@ -274,11 +270,8 @@ export class ContactDevices {
         const next: ContactRecord = { ...c, mySet: bytes };
         if (nextSealed) next.nextSealed = nextSealed;
         await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
-        // Group peers are no contacts of my other devices: their sets stay here.
-        if (!c.own && !c.peer) signed.push(c.alias);
       }
     });
-    for (const alias of signed) this.onSigned?.(alias);
   }
 
   /**
@@ -287,7 +280,6 @@ export class ContactDevices {
    * sessions to it, and the replaced one is wiped after its grace period (decision 0062).
    */
   private async rotatePrekey(): Promise<void> {
-    const signed: string[] = [];
     await this.ctx.lock.run(async () => {
       if (!(await this.prekeys.rotateIfDue())) return;
       for (const c of [...this.ctx.contactsById.values()]) {
@@ -297,52 +289,8 @@ export class ContactDevices {
         const next: ContactRecord = { ...c, mySet: bytes };
         if (nextSealed) next.nextSealed = nextSealed;
         await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
-        if (!c.peer) signed.push(c.alias);
       }
     });
-    for (const alias of signed) this.onSigned?.(alias);
-  }
-
-  /**
-   * A set another device of mine signed toward `c` (its `contact` sync operation): its entries
-   * join what this device knows of my devices toward `c` (the newest entry of each current device
-   * of the log), kept as `mySet` without sending it. So the next set this device signs, a
-   * revocation's rotation above all, lists the devices it never heard of itself (decision 0062).
-   * A set by another identity than mine toward `c` is ignored.
-   */
-  async learnOwnSet(c: ContactRecord, bytes: Uint8Array, nextSealed?: Uint8Array): Promise<void> {
-    const theirs = decodeDeviceSet(bytes);
-    const identity = signPair(c.identity);
-    if (!equalBytes(theirs.identityKey, identity.publicKey)) return;
-    const mine = held(c.mySet);
-    const state = await this.registry.logState();
-    const current = state ? new Set(currentDevices(state).map((d) => d.id)) : undefined;
-    const newest = new Map<string, DeviceSetEntry>();
-    for (const e of [...(mine?.devices ?? []), ...theirs.devices]) {
-      if (current && !current.has(deviceId(e.cert.deviceKey))) continue;
-      const k = toHex(e.cert.deviceKey);
-      const had = newest.get(k);
-      if (!had || e.cert.issued > had.cert.issued) newest.set(k, e);
-    }
-    const devices = [...newest.values()];
-    const same =
-      mine !== undefined &&
-      theirs.seq <= mine.seq &&
-      devices.length === mine.devices.length &&
-      devices.every((e) => mine.devices.includes(e));
-    if (same || devices.length === 0) return;
-    // My commitment stays (with my sealed seed); theirs only when I have none.
-    const useTheirs = !mine?.next && theirs.next !== undefined;
-    const next = mine?.next ?? theirs.next;
-    const set = createDeviceSet({
-      identity,
-      seq: Math.max(mine?.seq ?? 0, theirs.seq),
-      devices: devices.slice(-16),
-      ...(next ? { next } : {}),
-    });
-    const out: ContactRecord = { ...c, mySet: encodeDeviceSet(set) };
-    if (useTheirs && nextSealed) out.nextSealed = nextSealed;
-    await this.ctx.saveContact(out);
   }
 
   /** Signs my set toward `alias` again (seq one up) and sends it to each of their devices. */
@@ -355,7 +303,6 @@ export class ContactDevices {
       if (nextSealed) next.nextSealed = nextSealed;
       await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
     });
-    if (!this.ctx.mustContact(alias).peer) this.onSigned?.(alias);
     this.ctx.kickFlush();
   }
 

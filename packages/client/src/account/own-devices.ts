@@ -135,8 +135,6 @@ export function deletedRecord(m: MessageRecord, at: number): MessageRecord {
 export class OwnDevices implements OwnSessionHooks {
   private state: SyncState = emptySyncState();
   private opening = false;
-  /** A set another device of mine signed toward a contact here (contact-devices.ts learnOwnSet). */
-  onOwnSet: ((c: ContactRecord, set: Uint8Array, nextSealed?: Uint8Array) => Promise<void>) | undefined;
 
   constructor(
     private readonly ctx: OwnContext,
@@ -561,12 +559,7 @@ export class OwnDevices implements OwnSessionHooks {
    */
   private async keepContact(contact: SyncContact, ops: StoreOp[]): Promise<void> {
     const conv = conversationId(contact.identity.slice(32, 64), contact.their);
-    const here = this.contactByConv(conv);
-    if (here) {
-      // A set another device of mine signed toward it: what I know of my devices there (0062).
-      if (contact.myset) await this.onOwnSet?.(here, contact.myset, contact.next);
-      return;
-    }
+    if (this.contactByConv(conv)) return;
     const raw = await this.ctx.store.get(DEVICE_COLLECTION, 'restored');
     const base: AccountSnapshot = raw
       ? decodeSnapshot(raw)
