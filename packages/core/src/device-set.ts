@@ -318,8 +318,8 @@ export function nextIdentityCommitment(publicKey: Uint8Array): Uint8Array {
  * - by the held key: a seq not above the held one is a ReplayError; a commitment dropped or
  *   changed without rotating is a ProtocolError;
  * - by another key: only the key committed to (a rotation, which must commit to its own
- *   successor: ProtocolError otherwise; its seq may be any, decision 0062); anything else,
- *   including the old key after a rotation, is a VerificationError.
+ *   successor: ProtocolError otherwise); anything else, including the old key after a
+ *   rotation, is a VerificationError.
  */
 export function checkDeviceSetUpdate(
   held: HeldDeviceSet | undefined,
@@ -333,10 +333,8 @@ export function checkDeviceSetUpdate(
       throw new ProtocolError('device set changes its pre-rotation commitment without rotating');
     return { rotated: false };
   }
-  // A rotation need not advance the seq (decision 0062): the device that revokes may not know the
-  // seq another of the contact's devices used last, and the commitment is spent once taken (the
-  // held key changes), so the same rotation cannot be taken twice.
   if (held?.next && equalSecret(nextIdentityCommitment(incoming.identityKey), held.next)) {
+    if (incoming.seq <= held.seq) throw new ReplayError('device set not newer than the one held');
     if (!incoming.next) throw new ProtocolError('a rotated identity must commit to its successor');
     return { rotated: true };
   }
@@ -352,7 +350,7 @@ export function checkDeviceSetUpdate(
  * newest it holds for that device (`senderAt`; undefined for a device it does not know yet,
  * whose introduction this is). Returns that entry; the rest of the set is not taken. Pure; throws
  * and changes nothing when not:
- * - a set by another key than the held one: VerificationError (a rotation is checkDeviceSetUpdate's);
+ * - a set by another key than the held one: VerificationError (a rotation must advance the seq);
  * - a changed or dropped commitment: ProtocolError;
  * - a sender the set does not list: VerificationError;
  * - an entry not newer than the held one (an old or replayed set, a backdated rotation): ReplayError.
