@@ -2,12 +2,7 @@
 // toward contacts, one session per device pair, a restored device introducing itself, and
 // revocation with pre-rotation; real accounts over a real relay on loopback.
 import { describe, expect, it } from 'vitest';
-import {
-  VerificationError,
-  generateSignKeyPair,
-  systemRandom,
-  type ParusError,
-} from '@parus/core';
+import { VerificationError, generateSignKeyPair, systemRandom, type ParusError } from '@parus/core';
 import type { Account } from '../src/index.ts';
 import { befriend, relayWorld } from './support/group-harness.ts';
 import { LIGHT, PASS, aliceOnTwoDevices as twoDevices, syncAll, texts } from './support/device-harness.ts';
