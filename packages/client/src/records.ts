@@ -104,6 +104,12 @@ export interface PeerDevice {
   rekeyAsked?: number;
 }
 
+/** A set from one of the contact's devices, taken only for that device's entry (decision 0062). */
+export interface TheirNews {
+  device: Uint8Array;
+  set: Uint8Array;
+}
+
 export interface ContactRecord {
   id: Uint8Array;
   alias: string;
@@ -147,6 +153,11 @@ export interface ContactRecord {
   others?: PeerDevice[];
   /** Their device set toward me (core device-set.ts), as last accepted. */
   theirSet?: Uint8Array;
+  /**
+   * Sets by their identity not newer than `theirSet`, taken only for the entry of the device that
+   * sent each (decision 0062): at most one per device, dropped when `theirSet` catches up.
+   */
+  theirNews?: TheirNews[];
   /** My device set toward them, as this device last signed or learnt it. */
   mySet?: Uint8Array;
   /** My next identity's seed, sealed to the account key (pre-rotation, decision 0038). */
@@ -412,6 +423,16 @@ export function decodeContact(bytes: Uint8Array): ContactRecord {
     if (others) c.others = others;
     const theirSet = optional(m.theirSet, (v) => asBytes(v, 'theirSet', { max: 32 * 1024 }));
     if (theirSet) c.theirSet = theirSet;
+    const theirNews = optional(m.theirNews, (v) =>
+      asArray(v, 'theirNews', 16).map((x) => {
+        const n = asMap(x, 'theirNews entry');
+        return {
+          device: asBytes(n.device, 'theirNews device', { len: 32 }),
+          set: asBytes(n.set, 'theirNews set', { max: 32 * 1024 }),
+        };
+      }),
+    );
+    if (theirNews) c.theirNews = theirNews;
     const mySet = optional(m.mySet, (v) => asBytes(v, 'mySet', { max: 32 * 1024 }));
     if (mySet) c.mySet = mySet;
     const nextSealed = optional(m.nextSealed, (v) => asBytes(v, 'nextSealed', { len: 80 }));

@@ -2,13 +2,7 @@
 // toward contacts, one session per device pair, a restored device introducing itself, and
 // revocation with pre-rotation; real accounts over a real relay on loopback.
 import { describe, expect, it } from 'vitest';
-import {
-  ReplayError,
-  VerificationError,
-  generateSignKeyPair,
-  systemRandom,
-  type ParusError,
-} from '@parus/core';
+import { VerificationError, generateSignKeyPair, systemRandom, type ParusError } from '@parus/core';
 import type { Account } from '../src/index.ts';
 import { befriend, relayWorld } from './support/group-harness.ts';
 import { LIGHT, PASS, aliceOnTwoDevices as twoDevices, syncAll, texts } from './support/device-harness.ts';
@@ -69,13 +63,14 @@ describe('contacts see one person with several devices', () => {
       (await bob.history('alice')).filter((m) => m.dir === 'out').every((m) => m.status === 'delivered'),
     ).toBe(true);
     // The laptop still knows only the set it signed before the phone's (seq 1): signed again it
-    // is seq 2, which Bob holds already from the phone: refused (ReplayError), nothing changes.
+    // is seq 2, which Bob holds already from the phone. Bob takes it for the laptop's own entry
+    // only (decision 0062): no error, and the phone is not forgotten.
     const errors: ParusError[] = [];
     bob.events.on('error', ({ error }) => errors.push(error));
     const devices = bob.contactDeviceList('alice');
     await laptop.republishDeviceSet('Bob');
     await syncAll(laptop, bob);
-    expect(errors.some((e) => e instanceof ReplayError)).toBe(true);
+    expect(errors).toEqual([]);
     expect(bob.contactDeviceList('alice')).toEqual(devices);
     await laptop.sendText('Bob', 'from laptop');
     await phone.sendText('Bob', 'from phone');
@@ -83,6 +78,40 @@ describe('contacts see one person with several devices', () => {
     const got = await texts(bob, 'alice');
     expect(got.filter((t) => t === 'in:from laptop')).toHaveLength(1);
     expect(got.filter((t) => t === 'in:from phone')).toHaveLength(1);
+  });
+
+  it('a third device restored from the first one’s backup while the second exists: Bob reaches all three', async () => {
+    // Issue 12's bug: the tablet extends the laptop's set (seq 1) to seq 2, the seq Bob holds
+    // from the phone, so Bob refused its introduction (ReplayError) and never knew the tablet.
+    const { laptop, phone, bob } = await aliceOnTwoDevices();
+    const tablet = await account('Alice');
+    await tablet.restoreSnapshot(await laptop.snapshot(), { passphrase: PASS, deviceName: 'tablet' });
+    const errors: ParusError[] = [];
+    bob.events.on('error', ({ error }) => errors.push(error));
+    await tablet.sync();
+    await syncAll(bob, tablet, laptop, phone, bob);
+    expect(errors).toEqual([]);
+    expect(bob.contactDeviceList('alice')).toHaveLength(3);
+    await bob.sendText('alice', 'to all three');
+    await syncAll(bob, laptop, phone, tablet, bob);
+    for (const a of [laptop, phone, tablet])
+      expect((await texts(a, 'Bob')).filter((t) => t === 'in:to all three')).toHaveLength(1);
+    expect((await bob.outboxSize()).relayed).toBe(0);
+    // Each of them writes to Bob, and a later set from the tablet (which never heard of the
+    // phone's) does not make Bob forget the phone.
+    await tablet.republishDeviceSet('Bob');
+    await syncAll(tablet, bob);
+    expect(bob.contactDeviceList('alice')).toHaveLength(3);
+    for (const [a, t] of [
+      [laptop, 'from laptop'],
+      [phone, 'from phone'],
+      [tablet, 'from tablet'],
+    ] as const)
+      await a.sendText('Bob', t);
+    await syncAll(laptop, phone, tablet, bob);
+    const got = await texts(bob, 'alice');
+    for (const t of ['from laptop', 'from phone', 'from tablet'])
+      expect(got.filter((x) => x === `in:${t}`)).toHaveLength(1);
   });
 
   it('revocation: the contact takes the pre-rotated identity and never encrypts to the revoked device again', async () => {

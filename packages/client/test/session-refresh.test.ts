@@ -46,8 +46,8 @@ describe('session refresh (decision 0026)', () => {
 
     clock += DAY;
     count = stored();
-    await alice.sync(); // asks
-    expect(stored()).toBe(count + 1);
+    await alice.sync(); // asks, and sends the device set with this week's new prekey (decision 0062)
+    expect(stored()).toBe(count + 2);
     await bob.sync(); // steps, answers
     await alice.sync(); // steps
     const after = { alice: sessionOf(alice, 'Bob'), bob: sessionOf(bob, 'alice') };

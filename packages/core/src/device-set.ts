@@ -341,6 +341,37 @@ export function checkDeviceSetUpdate(
   throw new VerificationError('device set signed by a key that is not the contact identity');
 }
 
+/**
+ * A set by the held identity whose seq is not above the held one can still be news about its
+ * sender (decision 0062). A contact's devices sign sets without a coordinator: a device restored
+ * from an older backup extends the set it knows and reuses a seq another device already used,
+ * and each device's weekly prekey rotation is its own. So a contact takes from such a set the
+ * entry of the device that sent it, when that entry is newer (certificate `issued`) than the
+ * newest it holds for that device (`senderAt`; undefined for a device it does not know yet,
+ * whose introduction this is). Returns that entry; the rest of the set is not taken. Pure; throws
+ * and changes nothing when not:
+ * - a set by another key than the held one: VerificationError (a rotation must advance the seq);
+ * - a changed or dropped commitment: ProtocolError;
+ * - a sender the set does not list: VerificationError;
+ * - an entry not newer than the held one (an old or replayed set, a backdated rotation): ReplayError.
+ */
+export function checkDeviceNews(
+  held: HeldDeviceSet,
+  incoming: DeviceSet,
+  sender: Uint8Array,
+  senderAt: number | undefined,
+): DeviceSetEntry {
+  if (!equalSecret(incoming.identityKey, held.identityKey))
+    throw new VerificationError('device set signed by a key that is not the contact identity');
+  if (held.next && !(incoming.next && equalSecret(incoming.next, held.next)))
+    throw new ProtocolError('device set changes its pre-rotation commitment without rotating');
+  const entry = incoming.devices.find((e) => equalSecret(e.cert.deviceKey, sender));
+  if (!entry) throw new VerificationError('device set sent by a device it does not list');
+  if (senderAt !== undefined && entry.cert.issued <= senderAt)
+    throw new ReplayError('device set entry not newer than the one held');
+  return entry;
+}
+
 /** The held part of a set. */
 export function heldDeviceSet(set: DeviceSet): HeldDeviceSet {
   return { identityKey: set.identityKey, seq: set.seq, ...(set.next ? { next: set.next } : {}) };

@@ -410,6 +410,7 @@ export {
   decodeDeviceSet,
   nextIdentityCommitment,
   checkDeviceSetUpdate,
+  checkDeviceNews,
   heldDeviceSet,
   sealNextIdentity,
   openNextIdentity,

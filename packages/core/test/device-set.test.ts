@@ -18,6 +18,7 @@ import { createDeviceCertificate, encodeDeviceCertificate } from '../src/device-
 import {
   MAX_DEVICE_SET_BYTES,
   MAX_SET_DEVICES,
+  checkDeviceNews,
   checkDeviceSetUpdate,
   createDeviceSet,
   createDeviceSetEntry,
@@ -238,6 +239,71 @@ describe('device set updates (pre-rotation)', () => {
       next: nextIdentityCommitment(stranger.publicKey),
     });
     expect(() => checkDeviceSetUpdate(held, moved, ckp.publicKey)).toThrow(ProtocolError);
+  });
+});
+
+describe('device set news (decision 0062)', () => {
+  /** A device's entry dated `issued` (its own, made when it signs). */
+  function dated(device: SignKeyPair, issued: number, identity = ckp): DeviceSetEntry {
+    return {
+      ...entry(device, identity),
+      cert: createDeviceCertificate({ identity, deviceKey: device.publicKey, issued }),
+    };
+  }
+
+  it('takes a set reusing the held seq for its sender’s own entry: a new device, or a newer entry', () => {
+    const { second } = build();
+    const held = decodeDeviceSet(second); // seq 2: laptop and phone
+    const tablet = generateSignKeyPair(rng);
+    // The tablet extended the laptop's seq 1 to seq 2 too, not knowing the phone's set.
+    const fromTablet = createDeviceSet({
+      identity: ckp,
+      seq: 2,
+      devices: [held.devices[0]!, dated(tablet, ISSUED + 5)],
+      next: held.next!,
+    });
+    expect(() => checkDeviceSetUpdate(heldDeviceSet(held), fromTablet, ckp.publicKey)).toThrow(ReplayError);
+    expect(
+      checkDeviceNews(heldDeviceSet(held), fromTablet, tablet.publicKey, undefined).cert.deviceKey,
+    ).toEqual(tablet.publicKey);
+    // The laptop's entry made later (its weekly prekey): news; dated as held or before: a replay.
+    const laptopLater = createDeviceSet({
+      identity: ckp,
+      seq: 1,
+      devices: [dated(laptop, ISSUED + 9)],
+      next: held.next!,
+    });
+    expect(checkDeviceNews(heldDeviceSet(held), laptopLater, laptop.publicKey, ISSUED).prekey).toEqual(
+      laptopLater.devices[0]!.prekey,
+    );
+    for (const at of [ISSUED + 9, ISSUED + 10])
+      expect(() => checkDeviceNews(heldDeviceSet(held), laptopLater, laptop.publicKey, at)).toThrow(
+        ReplayError,
+      );
+    // The held set itself again, from the laptop: nothing newer in it.
+    expect(() => checkDeviceNews(heldDeviceSet(held), held, laptop.publicKey, ISSUED)).toThrow(ReplayError);
+  });
+
+  it('refuses news by another key, with another commitment, or from a device the set does not list', () => {
+    const { second, rotated } = build();
+    const held = heldDeviceSet(decodeDeviceSet(second));
+    const r = decodeDeviceSet(rotated);
+    expect(() => checkDeviceNews(held, r, laptop.publicKey, ISSUED)).toThrow(VerificationError);
+    const stranger = generateSignKeyPair(rng);
+    const moved = createDeviceSet({
+      identity: ckp,
+      seq: 1,
+      devices: [dated(laptop, ISSUED + 9)],
+      next: nextIdentityCommitment(stranger.publicKey),
+    });
+    expect(() => checkDeviceNews(held, moved, laptop.publicKey, ISSUED)).toThrow(ProtocolError);
+    const laptopOnly = createDeviceSet({
+      identity: ckp,
+      seq: 1,
+      devices: [dated(laptop, ISSUED + 9)],
+      next: held.next!,
+    });
+    expect(() => checkDeviceNews(held, laptopOnly, phone.publicKey, ISSUED)).toThrow(VerificationError);
   });
 });
 

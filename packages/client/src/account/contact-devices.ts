@@ -20,8 +20,10 @@
 import {
   ParusError,
   ProtocolError,
+  ReplayError,
   VerificationError,
   asBytes,
+  checkDeviceNews,
   asMap,
   checkDeviceSetUpdate,
   createDeviceSet,
@@ -66,10 +68,12 @@ import {
   type ContactRecord,
   type OutboxRecord,
   type PeerDevice,
+  type TheirNews,
 } from '../records.ts';
 import type { StoreOp } from '../store.ts';
 import { C, conversationId, hex, outboxKey, signPair, type AccountContext } from './account-context.ts';
 import type { DeviceRegistry } from './device-registry.ts';
+import { SignedPrekeys } from './signed-prekeys.ts';
 
 /** What the device sets part uses of the account. */
 export type ContactDevicesContext = Pick<
@@ -154,20 +158,33 @@ export function mergeDeviceView(base: ContactRecord, view: ContactRecord): Conta
   return out;
 }
 
+/** A news set is kept while its sender is still a device I talk to and the held set has an older entry of it. */
+function newsStillNewer(news: TheirNews, current: DeviceSet, sessions: PeerDevice[]): boolean {
+  if (!sessions.some((s) => equalBytes(s.device, news.device))) return false;
+  const mine = decodeDeviceSet(news.set).devices.find((e) => equalBytes(e.cert.deviceKey, news.device));
+  const there = current.devices.find((e) => equalBytes(e.cert.deviceKey, news.device));
+  return mine !== undefined && (!there || there.cert.issued < mine.cert.issued);
+}
+
 /** The held set of a record, decoded (its signatures were checked when it was taken in). */
 function held(bytes: Uint8Array | undefined): DeviceSet | undefined {
   return bytes ? decodeDeviceSet(bytes) : undefined;
 }
 
 export class ContactDevices {
+  /** This device's signed prekeys in my entries, rotated weekly (decision 0062). */
+  private readonly prekeys: SignedPrekeys;
+
   constructor(
     private readonly ctx: ContactDevicesContext,
     private readonly registry: DeviceRegistry,
-  ) {}
+  ) {
+    this.prekeys = new SignedPrekeys(ctx, registry);
+  }
 
   /** My entry toward `c`: this device, its prekeys, my queues for `c`. */
   private async ownEntry(c: ContactRecord, identity: SignKeyPair): Promise<DeviceSetEntry> {
-    const { dh, kem } = await this.registry.prekeys();
+    const { dh, kem } = await this.prekeys.current();
     return createDeviceSetEntry({
       identity,
       device: this.ctx.device(),
@@ -240,6 +257,7 @@ export class ContactDevices {
    * new contacts, and contacts made before device sets. Run by the flush.
    */
   async publishPending(): Promise<void> {
+    await this.rotatePrekey();
     const due = [...this.ctx.contactsById.values()].filter(
       (c) => c.status === 'active' && c.device && !c.mySet,
     );
@@ -248,6 +266,25 @@ export class ContactDevices {
       for (const before of due) {
         const c = this.ctx.contactsById.get(hex(before.id));
         if (!c || c.mySet || c.status !== 'active') continue;
+        const { set, nextSealed } = await this.nextSet(c);
+        const bytes = encodeDeviceSet(set);
+        const next: ContactRecord = { ...c, mySet: bytes };
+        if (nextSealed) next.nextSealed = nextSealed;
+        await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
+      }
+    });
+  }
+
+  /**
+   * Weekly, a new signed prekey (SignedPrekeys decides when, by the injected clock), and a new
+   * set with it toward every contact that has one of mine: their new devices then set up their
+   * sessions to it, and the replaced one is wiped after its grace period (decision 0062).
+   */
+  private async rotatePrekey(): Promise<void> {
+    await this.ctx.lock.run(async () => {
+      if (!(await this.prekeys.rotateIfDue())) return;
+      for (const c of [...this.ctx.contactsById.values()]) {
+        if (c.status !== 'active' || !c.mySet || c.own) continue;
         const { set, nextSealed } = await this.nextSet(c);
         const bytes = encodeDeviceSet(set);
         const next: ContactRecord = { ...c, mySet: bytes };
@@ -273,9 +310,13 @@ export class ContactDevices {
   /**
    * A contact's device set (a `devices` message from `sender`, one of their devices), checked
    * against the one held (core checkDeviceSetUpdate: newer, by their identity or its committed
-   * successor). Returns the record with the set in: devices it no longer lists lose their
-   * sessions, and `ops` gets the removal of the outbox entries waiting for them. `added` is a
-   * new device's session (an introduction's).
+   * successor). A set not newer is still taken for its sender's own entry when that entry is
+   * newer than what I hold of the device, or the device is new to me (core checkDeviceNews,
+   * decision 0062: their devices publish without a coordinator and may reuse a seq). Returns the
+   * record with the set in; a set by their identity never drops a device (the device that signed
+   * it may not know every other one), a rotation drops the devices it does not list, and `ops`
+   * gets the removal of the outbox entries waiting for them. `added` is a new device's session
+   * (an introduction's).
    */
   takeSet(
     c: ContactRecord,
@@ -286,13 +327,46 @@ export class ContactDevices {
   ): ContactRecord {
     const set = decodeDeviceSet(bytes);
     const before = held(c.theirSet);
-    const { rotated } = checkDeviceSetUpdate(before && heldDeviceSet(before), set, c.theirIdentity);
+    const known = (c.theirNews ?? []).map((n) => decodeDeviceSet(n.set));
+    if (before) known.unshift(before);
+    // The newest certificate I hold for a device: what its next entry must be newer than.
+    const heldAt = (key: Uint8Array): number | undefined => {
+      let at: number | undefined;
+      for (const s of known)
+        for (const e of s.devices)
+          if (equalBytes(e.cert.deviceKey, key)) at = Math.max(at ?? 0, e.cert.issued);
+      if (at === undefined && remoteDevices(c).some((k) => equalBytes(k, key))) return 0;
+      return at;
+    };
+    let rotated = false;
+    let advances = true;
+    try {
+      rotated = checkDeviceSetUpdate(before && heldDeviceSet(before), set, c.theirIdentity).rotated;
+    } catch (e) {
+      if (!(e instanceof ReplayError) || !before) throw e;
+      checkDeviceNews(heldDeviceSet(before), set, sender, heldAt(sender));
+      advances = false;
+    }
     const entry = set.devices.find((e) => equalBytes(e.cert.deviceKey, sender));
     if (!entry) throw new VerificationError('device set sent by a device it does not list');
-    const listed = (key: Uint8Array): DeviceSetEntry | undefined =>
-      set.devices.find((e) => equalBytes(e.cert.deviceKey, key));
-    // A device I have a session with that no set listed yet (its contact made before device
-    // sets, and a set from a new device that did not know it) stays until a rotation.
+    // A newer set whose sender's own entry is not newer than the one I hold of it: a backdated
+    // rotation (an older prekey brought back), refused as a replay.
+    const senderAt = heldAt(sender);
+    if (advances && !rotated && senderAt !== undefined && entry.cert.issued <= senderAt)
+      throw new ReplayError('device set entry of its sender not newer than the one held');
+    if (added && remoteDevices(c).some((k) => equalBytes(k, sender)))
+      throw new ReplayError('introduction from a device I already have a session with');
+    // What the set says of a device, when it is the sender's entry or at least as new as mine.
+    const listed = (key: Uint8Array): DeviceSetEntry | undefined => {
+      const e = set.devices.find((x) => equalBytes(x.cert.deviceKey, key));
+      if (!e) return undefined;
+      if (equalBytes(key, sender)) return e;
+      return advances && e.cert.issued >= (heldAt(key) ?? 0) ? e : undefined;
+    };
+    const inSet = (key: Uint8Array): boolean => set.devices.some((x) => equalBytes(x.cert.deviceKey, key));
+    // A held set without a commitment came from an account without a device log (one device,
+    // decision 0038): the set after it is the whole truth, and a device it no longer lists goes.
+    const wholeTruth = rotated || (advances && before !== undefined && !before.next);
     const listedBefore = (key: Uint8Array): boolean =>
       before?.devices.some((e) => equalBytes(e.cert.deviceKey, key)) ?? false;
     // Every device I keep a session with, first one first, with its queues as the set says.
@@ -300,9 +374,13 @@ export class ContactDevices {
     const first = c.device && c.send ? peerOf(c) : undefined;
     for (const d of [...(first ? [first] : []), ...(c.others ?? [])]) {
       if (added && equalBytes(d.device, added.device)) continue;
+      if (!inSet(d.device)) {
+        if (!(rotated || (wholeTruth && listedBefore(d.device)))) sessions.push(d);
+        continue;
+      }
       const e = listed(d.device);
       if (!e) {
-        if (!rotated && !listedBefore(d.device)) sessions.push(d);
+        sessions.push(d);
         continue;
       }
       const kept: PeerDevice = { ...d, send: e.queue };
@@ -320,7 +398,19 @@ export class ContactDevices {
     const others = sessions.slice(1);
     if (others.length) out.others = others;
     else delete out.others;
-    out.theirSet = bytes;
+    // The news kept: one set per device that sent it, and only while it says more than the held set.
+    let news: TheirNews[];
+    if (advances) {
+      out.theirSet = bytes;
+      news = rotated ? [] : (c.theirNews ?? []).filter((n) => newsStillNewer(n, set, sessions));
+    } else {
+      news = [
+        ...(c.theirNews ?? []).filter((n) => !equalBytes(n.device, sender)),
+        { device: sender, set: bytes },
+      ].slice(-16);
+    }
+    if (news.length) out.theirNews = news;
+    else delete out.theirNews;
     if (rotated) out = { ...out, theirIdentity: set.identityKey };
     return out;
   }
@@ -346,9 +436,10 @@ export class ContactDevices {
     const intro = decodeDeviceIntro(body);
     if (!equalBytes(intro.identityKey, c.theirIdentity))
       throw new VerificationError('introduction by another identity than the contact');
-    const { dh, kem } = await this.registry.prekeys();
-    if (!equalBytes(intro.card, prekeyId(dh.publicKey)))
-      throw new ProtocolError('introduction for another prekey');
+    // My current prekey, or one replaced less than the grace period ago (decision 0062).
+    const pair = await this.prekeys.find(intro.card);
+    if (!pair) throw new ProtocolError('introduction for a prekey this device does not hold (any more)');
+    const { dh, kem } = pair;
     const keys = pqxdhRespond({
       identity: signPair(c.identity),
       signedPrekey: dh,

@@ -606,6 +606,18 @@ export class DeviceRegistry {
     return { dh: dhKeyPairFromSecret(this.prekeyMemo.dh), kem: xwingKeyPairFromSeed(this.prekeyMemo.kem) };
   }
 
+  /**
+   * Wipes the stored X25519 and X-Wing secrets once a log exists and they served their time as
+   * this device's first signed prekey (decision 0062): nothing else uses them after the log's
+   * entry was made. Before a log, nothing is dropped (the log's entry still needs them).
+   */
+  async forgetLogPrekey(): Promise<void> {
+    if (!(await this.read())) return;
+    if (this.prekeyMemo) wipe(this.prekeyMemo.dh, this.prekeyMemo.kem);
+    this.prekeyMemo = undefined;
+    await this.ctx.store.batch([{ type: 'del', collection: DEVICE_COLLECTION, key: 'keys' }]);
+  }
+
   /** The Ed25519 key of the device `id` in the log (revoked ones too). */
   async deviceKey(id: string): Promise<Uint8Array | undefined> {
     const read = await this.read();
