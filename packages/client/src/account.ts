@@ -301,6 +301,9 @@ export class Account {
         .then(() => this.kickFlush())
         .catch(() => undefined);
     this.devices.onRevoke = (id) => this.own.revoked(id);
+    // The sets I sign toward contacts, and a rotation's identity, on all my devices (decision 0067).
+    this.contactDevices.shareSet = (body) => this.own.syncOps([body]);
+    this.own.mergeMine = (c, op, current) => this.contactDevices.mergeMine(c, op, current);
     this.passphrase = new AccountPassphrase(ctx, this.devices, {
       syncOps: (bodies) => this.own.syncOps(bodies),
       resealGroups: (from, to) => this.groups.resealNextKeys(from, to),

@@ -2,8 +2,19 @@
 // toward contacts, one session per device pair, a restored device introducing itself, and
 // revocation with pre-rotation; real accounts over a real relay on loopback.
 import { describe, expect, it } from 'vitest';
-import { VerificationError, generateSignKeyPair, systemRandom, type ParusError } from '@parus/core';
+import {
+  VerificationError,
+  createDeviceSet,
+  decodeDeviceSet,
+  encodeDeviceSet,
+  generateSignKeyPair,
+  recertifyDeviceSetEntry,
+  systemRandom,
+  type ParusError,
+} from '@parus/core';
 import type { Account } from '../src/index.ts';
+import type { ContactDevices } from '../src/account/contact-devices.ts';
+import type { ContactRecord } from '../src/records.ts';
 import { befriend, relayWorld } from './support/group-harness.ts';
 import { LIGHT, PASS, aliceOnTwoDevices as twoDevices, syncAll, texts } from './support/device-harness.ts';
 
@@ -156,6 +167,79 @@ describe('contacts see one person with several devices', () => {
     await syncAll(phone, bob, phone);
     expect(await texts(bob, 'alice')).toContain('in:still here');
   });
+
+  it('a third device revoked from the laptop after the phone used a seq: Bob drops it only, and keeps chatting with both', async () => {
+    // Issue 12 (decision 0067): the laptop's own set was seq 1, the phone's introduction seq 2.
+    const { laptop, phone, bob } = await aliceOnTwoDevices();
+    const tablet = await account('Alice');
+    await tablet.restoreSnapshot(await laptop.snapshot(), { passphrase: PASS, deviceName: 'tablet' });
+    await tablet.sync();
+    await syncAll(bob, tablet, laptop, phone, bob, laptop, phone);
+    expect(bob.contactDeviceList('alice')).toHaveLength(3);
+    const tabletId = (await laptop.devices.list()).find((d) => d.name === 'tablet')!.id;
+    const before = bob.safetyNumber('alice').digits;
+    const errors: ParusError[] = [];
+    bob.events.on('error', ({ error }) => errors.push(error));
+    await laptop.revokeDevice(tabletId, PASS);
+    await syncAll(laptop, phone, bob, laptop, phone);
+    expect(errors).toEqual([]);
+    const current = (await laptop.devices.list()).filter((d) => d.current).map((d) => d.id);
+    expect(current).toHaveLength(2);
+    expect(
+      bob
+        .contactDeviceList('alice')
+        .map((d) => d.id)
+        .sort(),
+    ).toEqual([...current].sort());
+    // The phone took the rotated identity: the same safety number as Bob's, a new one.
+    expect(bob.safetyNumber('alice').digits).not.toBe(before);
+    expect(phone.safetyNumber('Bob').digits).toBe(bob.safetyNumber('alice').digits);
+    expect(laptop.safetyNumber('Bob').digits).toBe(bob.safetyNumber('alice').digits);
+
+    // Both ways with both devices; the tablet gets nothing new.
+    const tabletBefore = await texts(tablet, 'Bob');
+    await bob.sendText('alice', 'after the revocation');
+    await phone.sendText('Bob', 'from phone');
+    await laptop.sendText('Bob', 'from laptop');
+    await syncAll(bob, laptop, phone, tablet, bob);
+    for (const a of [laptop, phone])
+      expect((await texts(a, 'Bob')).filter((t) => t === 'in:after the revocation')).toHaveLength(1);
+    expect(await texts(tablet, 'Bob')).toEqual(tabletBefore);
+    const got = await texts(bob, 'alice');
+    expect(got.filter((t) => t === 'in:from phone')).toHaveLength(1);
+    expect(got.filter((t) => t === 'in:from laptop')).toHaveLength(1);
+    expect((await bob.outboxSize()).relayed).toBe(0);
+
+    // A set the phone signs now is by the new identity and above the laptop's: Bob takes it.
+    await phone.republishDeviceSet('Bob');
+    await syncAll(phone, bob);
+    expect(errors).toEqual([]);
+    expect(bob.contactDeviceList('alice')).toHaveLength(2);
+  }, 240_000);
+
+  it('a rotation over sync that the held set does not commit to, or not signed by the key it brings, changes nothing', async () => {
+    const { laptop, phone } = await aliceOnTwoDevices();
+    const cd = (laptop as unknown as { contactDevices: ContactDevices }).contactDevices;
+    const c = (laptop as unknown as { byAlias(a: string): ContactRecord }).byAlias('Bob');
+    const forger = generateSignKeyPair(systemRandom);
+    const mine = decodeDeviceSet(c.mySet!);
+    const forged = encodeDeviceSet(
+      createDeviceSet({
+        identity: forger,
+        seq: mine.seq + 1,
+        devices: mine.devices.map((e) => recertifyDeviceSetEntry(e, forger, Date.now())),
+        next: new Uint8Array(32).fill(7),
+      }),
+    );
+    const all = (): boolean => true;
+    // Signed by the key it brings, but not the committed next identity.
+    expect(() => cd.mergeMine(c, { set: forged, id: forger.secretKey }, all)).toThrow(VerificationError);
+    // The set of one key, the identity secret of another.
+    const other = generateSignKeyPair(systemRandom);
+    expect(() => cd.mergeMine(c, { set: forged, id: other.secretKey }, all)).toThrow(VerificationError);
+    // Nothing changed: the laptop still speaks with its identity, Bob and the phone agree.
+    expect(laptop.safetyNumber('Bob').digits).toBe(phone.safetyNumber('Bob').digits);
+  }, 240_000);
 
   it('a snapshot contact whose set is not by its identity waits, with an error; sync still ends', async () => {
     const laptop = await account('Alice');

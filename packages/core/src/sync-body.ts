@@ -95,6 +95,13 @@ export type SyncOpBody =
   | { t: 'contact'; contact: SyncContact }
   | { t: 'log'; log: Uint8Array }
   | { t: 'inbox'; card: Uint8Array }
+  /**
+   * A device set I signed toward the contact of conversation `conv` (decision 0067): my other
+   * devices merge it, so the next set any of them signs is above every seq used. A rotation
+   * (after a revocation) carries the new identity secret `id` and, when there is one, the sealed
+   * seed `next` of the identity its commitment names.
+   */
+  | { t: 'myset'; conv: Uint8Array; set: Uint8Array; id?: Uint8Array; next?: Uint8Array }
   | {
       t: 'group';
       g: Uint8Array;
@@ -120,6 +127,7 @@ const FIELDS: Record<SyncOpType, readonly string[]> = {
   contact: ['contact'],
   log: ['log'],
   inbox: ['card'],
+  myset: ['conv', 'set', 'id', 'next'],
   group: ['g', 'ev', 'key', 'nx', 'sec'],
 };
 const CONTACT_FIELDS = [
@@ -194,6 +202,12 @@ function opMap(op: SyncOp): CborMap {
       }
       return { ...m, t: body.t, contact: cm };
     }
+    case 'myset': {
+      const mm: CborMap = { ...m, t: body.t, conv: body.conv, set: body.set };
+      if (body.id) mm.id = body.id;
+      if (body.next) mm.next = body.next;
+      return mm;
+    }
     case 'group': {
       const gm: CborMap = { ...m, t: body.t, g: body.g };
       if (body.ev) gm.ev = body.ev;
@@ -267,6 +281,17 @@ function readOp(v: CborValue): SyncOp {
       return { ...stamp, t, log: asBytes(m.log, 'device log', { max: MAX_SYNC_LOG_BYTES }) };
     case 'inbox':
       return { ...stamp, t, card: asBytes(m.card, 'inbox card', { max: MAX_DEVICE_INBOX_CARD_BYTES }) };
+    case 'myset': {
+      const op: SyncOp = {
+        ...stamp,
+        t,
+        conv: conv(m.conv),
+        set: asBytes(m.set, 'my device set', { max: MAX_SYNC_DEVICE_SET_BYTES }),
+      };
+      if (m.id !== undefined) op.id = asBytes(m.id, 'contact identity secret', { len: 64 });
+      if (m.next !== undefined) op.next = asBytes(m.next, 'sealed next identity', CONTACT_BYTES.next);
+      return op;
+    }
     case 'group': {
       const op: SyncOp = { ...stamp, t, g: asBytes(m.g, 'group id', { len: GROUP_ID_BYTES }) };
       if (m.ev !== undefined) {

@@ -11,7 +11,10 @@
  *   (seq above the snapshot's), and an introduction to each of the contact's devices (PQXDH with
  *   the device's signed prekey, no one-time prekey: X3DH §3.3);
  * - answers such an introduction on the contact's side: a new session with that device;
- * - after a revocation, signs a set without the revoked device with the pre-rotated Ckp.
+ * - after a revocation, signs a set without the revoked device with the pre-rotated Ckp;
+ * - tells my other devices every set it signs (a `myset` sync operation, decision 0067), with
+ *   the new Ckp after a rotation, and merges theirs into `mySet`: the next set any device of mine
+ *   signs is above every seq my devices used and lists every current device.
  *
  * The contact's first device keeps the record's own fields (an older record is a set of one);
  * `deviceView` and `mergeDeviceView` let the outbox and receiving use any device's session
@@ -59,6 +62,7 @@ import {
   type DeviceSet,
   type DeviceSetEntry,
   type SignKeyPair,
+  type SyncOpBody,
 } from '@parus/core';
 import type { SnapshotContact } from '../account-snapshot.ts';
 import type { SnapshotGroupPeer } from '../snapshot-groups.ts';
@@ -182,6 +186,90 @@ export class ContactDevices {
     this.prekeys = new SignedPrekeys(ctx, registry);
   }
 
+  /**
+   * Set by the account: the store operations that send a sync operation to my other devices
+   * (own-devices.ts syncOps; the caller holds the lock).
+   */
+  shareSet?: (body: SyncOpBody) => Promise<StoreOp[]>;
+
+  /** Saves `next` (a new `mySet` in it) with its `devices` message and the same set for my other devices. */
+  private async saveSigned(next: ContactRecord, rotatedTo?: Uint8Array): Promise<void> {
+    const bytes = next.mySet!;
+    const ops: StoreOp[] = [this.ctx.control(next, 'devices', { set: bytes })];
+    if (this.shareSet && !next.own)
+      ops.push(
+        ...(await this.shareSet({
+          t: 'myset',
+          conv: next.conv,
+          set: bytes,
+          ...(rotatedTo ? { id: rotatedTo } : {}),
+          ...(next.nextSealed ? { next: next.nextSealed } : {}),
+        })),
+      );
+    await this.ctx.saveContact(next, ops);
+  }
+
+  /**
+   * A set another device of mine signed toward `c` (a `myset` sync operation, decision 0067),
+   * merged into `mySet`: the highest seq, each device's newest entry (only devices `current`
+   * says are current devices of my log), the commitment of the newer set. With `id` (a
+   * rotation after a revocation): the set must be signed by `id`'s public key, the one my held
+   * set commits to (VerificationError otherwise, nothing changes); the record takes the new
+   * identity, the set and its sealed next seed at once. Returns the record to store, or
+   * undefined when the set says nothing new (an older set, one by an identity this record left).
+   */
+  mergeMine(
+    c: ContactRecord,
+    op: { set: Uint8Array; id?: Uint8Array; next?: Uint8Array },
+    current: (key: Uint8Array) => boolean,
+  ): ContactRecord | undefined {
+    const set = decodeDeviceSet(op.set);
+    const mine = held(c.mySet);
+    const key = signPair(c.identity).publicKey;
+    if (op.id && !equalBytes(signPair(op.id).publicKey, set.identityKey))
+      throw new VerificationError('rotated device set not signed by the identity it brings');
+    if (op.id && !equalBytes(set.identityKey, key)) {
+      if (!mine?.next || !equalBytes(nextIdentityCommitment(set.identityKey), mine.next))
+        throw new VerificationError('rotated identity is not the one my device set commits to');
+      if (!set.next) throw new ProtocolError('a rotated identity must commit to its successor');
+      const out: ContactRecord = { ...c, identity: op.id, mySet: op.set };
+      if (op.next) out.nextSealed = op.next;
+      else delete out.nextSealed;
+      return out;
+    }
+    // A set by an identity this record no longer has (sent before a rotation reached it): old news.
+    if (!equalBytes(set.identityKey, key)) return undefined;
+    const entries = new Map<string, DeviceSetEntry>();
+    for (const e of [...(mine?.devices ?? []), ...set.devices]) {
+      if (!current(e.cert.deviceKey) || !equalBytes(e.cert.identityKey, key)) continue;
+      const k = toHex(e.cert.deviceKey);
+      const had = entries.get(k);
+      if (!had || had.cert.issued < e.cert.issued) entries.set(k, e);
+    }
+    const newer = !mine || set.seq > mine.seq;
+    const seq = Math.max(set.seq, mine?.seq ?? 0);
+    const takeNext = newer && set.next !== undefined && op.next !== undefined;
+    const commitment = takeNext ? set.next : (mine?.next ?? (op.next ? set.next : undefined));
+    const nextSealed = commitment === set.next && op.next ? op.next : c.nextSealed;
+    const devices = [...entries.values()];
+    const same =
+      mine !== undefined &&
+      seq === mine.seq &&
+      devices.length === mine.devices.length &&
+      devices.every((e) => mine.devices.includes(e)) &&
+      (commitment === undefined ? mine.next === undefined : sameDevice(commitment, mine.next));
+    if (same || devices.length === 0) return undefined;
+    const merged = createDeviceSet({
+      identity: signPair(c.identity),
+      seq,
+      devices: devices.slice(-16),
+      ...(commitment ? { next: commitment } : {}),
+    });
+    const out: ContactRecord = { ...c, mySet: encodeDeviceSet(merged) };
+    if (nextSealed) out.nextSealed = nextSealed;
+    return out;
+  }
+
   /** My entry toward `c`: this device, its prekeys, my queues for `c`. */
   private async ownEntry(c: ContactRecord, identity: SignKeyPair): Promise<DeviceSetEntry> {
     const { dh, kem } = await this.prekeys.current();
@@ -270,7 +358,7 @@ export class ContactDevices {
         const bytes = encodeDeviceSet(set);
         const next: ContactRecord = { ...c, mySet: bytes };
         if (nextSealed) next.nextSealed = nextSealed;
-        await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
+        await this.saveSigned(next);
       }
     });
   }
@@ -289,7 +377,7 @@ export class ContactDevices {
         const bytes = encodeDeviceSet(set);
         const next: ContactRecord = { ...c, mySet: bytes };
         if (nextSealed) next.nextSealed = nextSealed;
-        await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
+        await this.saveSigned(next);
       }
     });
   }
@@ -302,7 +390,7 @@ export class ContactDevices {
       const bytes = encodeDeviceSet(set);
       const next: ContactRecord = { ...c, mySet: bytes };
       if (nextSealed) next.nextSealed = nextSealed;
-      await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
+      await this.saveSigned(next);
     });
     this.ctx.kickFlush();
   }
@@ -633,6 +721,16 @@ export class ContactDevices {
       value: encodeRecord(e),
     }));
     await this.ctx.lock.run(async () => {
+      // My other devices hear of the set this device signed (decision 0067).
+      if (this.shareSet)
+        ops.push(
+          ...(await this.shareSet({
+            t: 'myset',
+            conv,
+            set: mySet,
+            ...(c.nextSealed ? { next: c.nextSealed } : {}),
+          })),
+        );
       await this.ctx.saveContact(c, ops);
       this.ctx.contactsChanged();
       this.ctx.queues.set(hex(recv.rid), { kind: 'contact', id: hex(c.id) });
@@ -674,7 +772,8 @@ export class ContactDevices {
         let next: ContactRecord = { ...c, mySet: bytes };
         if (nextSealed) next.nextSealed = nextSealed;
         if (identity) next = { ...next, identity: identity.secretKey };
-        await this.ctx.saveContact(next, [this.ctx.control(next, 'devices', { set: bytes })]);
+        // My other devices take the new identity with the set (decision 0067).
+        await this.saveSigned(next, identity?.secretKey);
         told++;
       }
     });

@@ -137,6 +137,12 @@ export class OwnDevices implements OwnSessionHooks {
   private opening = false;
   /** A group section was taken in (decision 0060): the account serves its doors and links it. */
   onGroupSection?: (doors: InviteRecord[]) => void;
+  /** A set another device of mine signed toward a contact, merged (contact-devices.ts mergeMine, decision 0067). */
+  mergeMine?: (
+    c: ContactRecord,
+    op: Extract<SyncOp, { t: 'myset' }>,
+    current: (key: Uint8Array) => boolean,
+  ) => ContactRecord | undefined;
 
   constructor(
     private readonly ctx: OwnContext,
@@ -316,6 +322,18 @@ export class OwnDevices implements OwnSessionHooks {
   /** OwnSessionHooks: a new session with an own device starts with everything I know (sync state, log). */
   sessionOps(c: ContactRecord): StoreOp[] {
     const ops = this.stateAsOps();
+    // The sets I signed toward each contact (decision 0067): a later set of the new device's
+    // is above their seqs.
+    for (const x of this.ctx.contactsById.values())
+      if (!x.own && x.mySet && x.status === 'active')
+        ops.push({
+          t: 'myset',
+          conv: x.conv,
+          set: x.mySet,
+          ...(x.nextSealed ? { next: x.nextSealed } : {}),
+          l: this.state.clock,
+          d: this.myId(),
+        });
     const out: StoreOp[] = [];
     for (let i = 0; i < ops.length; i += MAX_SYNC_OPS)
       out.push(this.syncEntry(c, ops.slice(i, i + MAX_SYNC_OPS)));
@@ -545,6 +563,18 @@ export class OwnDevices implements OwnSessionHooks {
       case 'contact':
         await this.keepContact(op.contact, ops);
         return;
+      case 'myset': {
+        // A contact's or a hidden group peer's record: my set toward them merged (decision 0067).
+        let c: ContactRecord | undefined;
+        for (const x of this.ctx.contactsById.values()) if (!x.own && equalBytes(x.conv, op.conv)) c = x;
+        if (!c || !this.mergeMine) return;
+        const current = (key: Uint8Array): boolean => currentDevices(log).some((d) => equalBytes(d.sign, key));
+        const next = this.mergeMine(c, op, current);
+        if (!next) return;
+        ops.push({ type: 'put', collection: C.contacts, key: hex(next.id), value: encodeRecord(next) });
+        this.ctx.contactsById.set(hex(next.id), next);
+        return;
+      }
       case 'mute':
       case 'pin':
       case 'unpin': {
