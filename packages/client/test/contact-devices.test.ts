@@ -183,7 +183,7 @@ describe('contacts see one person with several devices', () => {
     await laptop.revokeDevice(tabletId, PASS);
     await syncAll(laptop, phone, bob, laptop, phone);
     expect(errors).toEqual([]);
-    const current = (await laptop.devices.list()).filter((d) => d.current).map((d) => d.id);
+    const current = (await laptop.devices.list()).filter((d) => !d.revoked).map((d) => d.id);
     expect(current).toHaveLength(2);
     expect(
       bob
