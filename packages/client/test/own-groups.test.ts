@@ -229,6 +229,21 @@ describe('a rekey reaches my other devices', () => {
       expect(m.from).toBe(a.groups.members(g).find((x) => x.key === newKey)!.name);
     }
     expect(myKey(phone, g)).toBe(newKey);
+    // Bob and Carol took the laptop's rotation (decision 0067): the revoked tablet is not among
+    // Alice's devices, the laptop and the phone are, and the phone took the new identity.
+    const current = (await laptop.devices.list()).filter((d) => !d.revoked).map((d) => d.id);
+    expect(current).not.toContain(tabletId);
+    await until(live, () =>
+      [bob, carol].every(
+        (a) =>
+          a.safetyNumber('alice').digits === phone.safetyNumber(a === bob ? 'Bob' : 'Carol').digits &&
+          a
+            .contactDeviceList('alice')
+            .map((d) => d.id)
+            .sort()
+            .join() === [...current].sort().join(),
+      ),
+    );
   }, 360_000);
 });
 

@@ -597,7 +597,15 @@ function buildTargets(): void {
     },
     { t: 'log', log: rng.bytes(64), l: 11, d: syncDevice },
     { t: 'inbox', card: rng.bytes(64), l: 12, d: syncDevice },
-    { t: 'myset', conv: syncConv, set: rng.bytes(300), id: rng.bytes(64), next: rng.bytes(80), l: 12, d: syncDevice },
+    {
+      t: 'myset',
+      conv: syncConv,
+      set: rng.bytes(300),
+      id: rng.bytes(64),
+      next: rng.bytes(80),
+      l: 12,
+      d: syncDevice,
+    },
     {
       t: 'group',
       g: syncConv,

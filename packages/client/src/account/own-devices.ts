@@ -568,7 +568,8 @@ export class OwnDevices implements OwnSessionHooks {
         let c: ContactRecord | undefined;
         for (const x of this.ctx.contactsById.values()) if (!x.own && equalBytes(x.conv, op.conv)) c = x;
         if (!c || !this.mergeMine) return;
-        const current = (key: Uint8Array): boolean => currentDevices(log).some((d) => equalBytes(d.sign, key));
+        const current = (key: Uint8Array): boolean =>
+          currentDevices(log).some((d) => equalBytes(d.sign, key));
         const next = this.mergeMine(c, op, current);
         if (!next) return;
         ops.push({ type: 'put', collection: C.contacts, key: hex(next.id), value: encodeRecord(next) });
