@@ -238,6 +238,9 @@ describe('contacts see one person with several devices', () => {
     const other = generateSignKeyPair(systemRandom);
     expect(() => cd.mergeMine(c, { set: forged, id: other.secretKey }, all)).toThrow(VerificationError);
     // Nothing changed: the laptop still speaks with its identity, Bob and the phone agree.
+    const after = (laptop as unknown as { byAlias(a: string): ContactRecord }).byAlias('Bob');
+    expect(after.identity).toEqual(c.identity);
+    expect(after.mySet).toEqual(c.mySet);
     expect(laptop.safetyNumber('Bob').digits).toBe(phone.safetyNumber('Bob').digits);
   }, 240_000);
 

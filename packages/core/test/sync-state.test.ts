@@ -169,6 +169,8 @@ describe('sync body codec', () => {
       },
       { t: 'log', log: rng.bytes(100), l: 3, d: A },
       { t: 'inbox', card: rng.bytes(100), l: 3, d: A },
+      { t: 'myset', conv, set: rng.bytes(400), l: 3, d: B },
+      { t: 'myset', conv, set: rng.bytes(400), id: rng.bytes(64), next: rng.bytes(80), l: 3, d: A },
       { t: 'group', g: conv, sec: rng.bytes(500), l: 4, d: B },
       { t: 'group', g: conv, ev: [rng.bytes(200)], key: rng.bytes(64), nx: rng.bytes(80), l: 5, d: A },
     ];
@@ -194,6 +196,12 @@ describe('sync body codec', () => {
     expect(bad({ ...op, upto: -1 })).toThrow(DecodeError);
     expect(bad({ t: 'state', conv, state: 'trusted', l: 1, d: A })).toThrow(DecodeError);
     expect(bad({ t: 'alias', conv, alias: '', l: 1, d: A })).toThrow(DecodeError);
+    // A device set op (decision 0067): sizes of the identity secret, the sealed seed and the set.
+    const set = rng.bytes(100);
+    expect(bad({ t: 'myset', conv, set, id: rng.bytes(63), l: 1, d: A })).toThrow(DecodeError);
+    expect(bad({ t: 'myset', conv, set, next: rng.bytes(79), l: 1, d: A })).toThrow(DecodeError);
+    expect(bad({ t: 'myset', conv, set: rng.bytes(32 * 1024 + 1), l: 1, d: A })).toThrow(DecodeError);
+    expect(bad({ t: 'myset', conv, l: 1, d: A })).toThrow(DecodeError);
     expect(() => decodeSyncBody({ ops: [] })).toThrow(DecodeError);
     expect(() => decodeSyncBody({ ops: Array(MAX_SYNC_OPS + 1).fill(op) })).toThrow(DecodeError);
     expect(() => decodeSyncBody({ ops: [op], more: 1 })).toThrow(DecodeError);
