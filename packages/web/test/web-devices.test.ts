@@ -3,66 +3,19 @@
 // history, a CLI device links to a web account (web → CLI), the web account revokes that device
 // with a wrong then the right passphrase, exports a backup and restores it in a fresh browser
 // context (a wrong passphrase and a changed byte are refused with no account made).
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, WAIT, createAccount, openPerson, shot, startWorld, type World } from './helpers/app.ts';
+import { WAIT, createAccount, openPerson, shot, startWorld, type World } from './helpers/app.ts';
+import { cli as runCli, cliProcess, linkBrowserToCli } from './helpers/cli.ts';
 
-const BIN = join(REPO, 'packages/cli/bin/parus.js');
 const BOB_PASS = 'bob cli passphrase 5';
 const AMEI_PASS = 'web passphrase 8642';
 let world: World;
 
-function env(home: string, passphrase: string): NodeJS.ProcessEnv {
-  return { ...process.env, PARUS_HOME: home, PARUS_PASSPHRASE: passphrase, PARUS_INSECURE_TEST_KDF: '1' };
-}
-
 function cli(home: string, args: string[], passphrase = BOB_PASS): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--json'],
-      { env: env(home, passphrase), timeout: 120_000 },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`parus ${args[0]} failed: ${stdout} ${stderr}`));
-        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>);
-      },
-    );
-  });
-}
-
-/** A long-running `parus` (init --link, device link): its JSON lines as they come, and its end. */
-function cliProcess(
-  home: string,
-  args: string[],
-  passphrase: string,
-): { lines: string[]; line: (n: number) => Promise<string>; done: Promise<number>; child: ChildProcess } {
-  const child = spawn(process.execPath, [BIN, ...args, '--json'], {
-    env: env(home, passphrase),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  const waiters: Array<() => void> = [];
-  createInterface({ input: child.stdout! }).on('line', (l) => {
-    lines.push(l);
-    for (const w of waiters.splice(0)) w();
-  });
-  const done = new Promise<number>((end) => child.once('exit', (code) => end(code ?? 1)));
-  const line = (n: number): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (lines.length > n) resolve(lines[n]!);
-        else waiters.push(check);
-      };
-      void done.then(() =>
-        lines.length > n ? resolve(lines[n]!) : reject(new Error(`parus ${args[0]} ended`)),
-      );
-      check();
-    });
-  return { lines, line, done, child };
+  return runCli(home, args, passphrase);
 }
 
 async function openSettings(page: Page, which: '裝置' | '備份'): Promise<void> {
@@ -109,41 +62,21 @@ describe('web devices and backups with the CLI', () => {
 
     const web = await openPerson(world);
     const page = web.page;
-    await page.getByRole('button', { name: '連結到現有帳號' }).click();
-    await page.getByRole('heading', { name: '連結到現有帳號' }).waitFor({ timeout: 60_000 });
-    await page.waitForFunction(
-      (want) => (document.getElementById('link-relay') as HTMLInputElement | null)?.value === want,
-      world.relay.address,
-      WAIT,
-    );
-    await page.getByLabel('這個裝置的名稱').fill('Bob 的瀏覽器');
-    await page.getByLabel('帳號密碼').fill(BOB_PASS);
-    await shot(page, 'zh-TW-40-link-form');
-    await page.getByRole('button', { name: '產生連結' }).click();
-    await page.waitForFunction(
-      () =>
-        (document.getElementById('my-device-link') as HTMLTextAreaElement | null)?.value.startsWith('parus:'),
-      undefined,
-      { timeout: 60_000 },
-    );
-    const link = await page.getByRole('textbox', { name: '這個裝置的連結' }).inputValue();
-    expect(link).toMatch(/^parus:device\//);
-    await mobileShot(page, 'zh-TW-41-link-offer');
-
-    const answer = cliProcess(bob, ['device', 'link', link, '--history', 'all', '--yes'], BOB_PASS);
-    const code = page.locator('.code-digits');
-    await code.waitFor({ timeout: 60_000 });
-    const shown = (await code.innerText()).trim();
+    const linked = await linkBrowserToCli(page, {
+      relay: world.relay.address,
+      home: bob,
+      passphrase: BOB_PASS,
+      name: 'Bob 的瀏覽器',
+      history: 'all',
+      shots: (step) =>
+        step === 'form'
+          ? shot(page, 'zh-TW-40-link-form')
+          : mobileShot(page, step === 'offer' ? 'zh-TW-41-link-offer' : 'zh-TW-42-link-code'),
+    });
+    expect(linked.link).toMatch(/^parus:device\//);
+    const shown = linked.code;
     expect(shown).toMatch(/^\d{3} \d{3}$/);
-    await mobileShot(page, 'zh-TW-42-link-code');
-    await page.getByRole('button', { name: '相同，繼續' }).click();
-    await page.getByRole('button', { name: '加入好友' }).first().waitFor({ timeout: 60_000 });
-    expect(await answer.done).toBe(0);
-    const result = JSON.parse(answer.lines[answer.lines.length - 1]!) as {
-      code: string;
-      device: { name: string };
-      messages: number;
-    };
+    const result = linked.result as { code: string; device: { name: string }; messages: number };
     expect(result.code).toBe(shown);
     expect(result.device.name).toBe('Bob 的瀏覽器');
     expect(result.messages).toBe(2);
