@@ -23,7 +23,10 @@ export function cli(home: string, args: string[], passphrase: string): Promise<R
       [BIN, ...args, '--json'],
       { env: env(home, passphrase), timeout: 120_000 },
       (error, stdout, stderr) => {
-        if (error) return reject(new Error(`parus ${args.join(' ')} failed: ${stdout} ${stderr}`));
+        if (error)
+          return reject(
+            new Error(`parus ${args.join(' ')} failed (${error.code ?? error.signal}): ${stdout} ${stderr}`),
+          );
         resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>);
       },
     );
