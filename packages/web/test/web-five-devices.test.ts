@@ -80,14 +80,19 @@ let groupId = '';
  * Every device in `devices` reads, round after round, until `done` holds (checked after each
  * round); fails after ROUNDS rounds with `what`.
  */
-async function readUntil(devices: Device[], what: string, done: () => boolean | Promise<boolean>) {
+async function readUntil(
+  devices: Device[],
+  what: string,
+  done: () => boolean | Promise<boolean>,
+  detail: () => string = () => '',
+) {
   for (let i = 0; i < ROUNDS; i++) {
     // At once: separate processes and homes, and each read mostly waits on the relay.
     await Promise.all(devices.map((d) => d.read()));
     trace(`${what}: round ${i + 1}`);
     if (await done()) return;
   }
-  throw new Error(`not reached after ${ROUNDS} rounds: ${what}`);
+  throw new Error(`not reached after ${ROUNDS} rounds: ${what} ${detail()}`);
 }
 
 /** True when `d`'s reads printed exactly `want` (as `dir:text`) among the texts tagged `tag`. */
@@ -283,8 +288,11 @@ describe('five devices of three people: browser, CLI, link, revoke, restore', ()
       ],
     ]);
     const devices = [...want.keys()];
-    await readUntil(devices, 'every message on every device', () =>
-      devices.every((d) => sawExactly(d, T, want.get(d)!)),
+    await readUntil(
+      devices,
+      'every message on every device',
+      () => devices.every((d) => sawExactly(d, T, want.get(d)!)),
+      () => devices.map((d) => `${d.name}: ${JSON.stringify(d.seen(T))}`).join('; '),
     );
     // One more round: nothing is printed twice.
     for (const d of devices) await d.read();
