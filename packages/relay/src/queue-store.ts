@@ -72,12 +72,6 @@ export type SecureResult = 'secured' | 'unchanged';
 export interface QueueStore {
   queueByRid(rid: Uint8Array): Promise<QueueRecord | undefined>;
   queueBySid(sid: Uint8Array): Promise<QueueRecord | undefined>;
-  /**
-   * The queue's record when the store holds it in memory now, without a read or a promise:
-   * the hot path's fast way to it (commands.ts, decision 0064). Undefined says nothing about
-   * the queue: ask queueByRid / queueBySid.
-   */
-  cachedQueue?(by: 'rid' | 'sid', id: Uint8Array): QueueRecord | undefined;
   /** How many messages of the queue are not expired at `now`. */
   pendingCount(rid: Uint8Array, now: number): Promise<number>;
   /** Up to `limit` unexpired messages with seq > `afterSeq`, in seq order. */

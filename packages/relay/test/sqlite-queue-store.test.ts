@@ -136,29 +136,6 @@ describe('SqliteQueueStore', () => {
     expect(gone.status === 'rejected' && gone.reason).toBeInstanceOf(NotFoundError);
   });
 
-  it('gives a record without a read only while it is cached, and never once its queue changed', async () => {
-    // The hot path's synchronous lookup (commands.ts, decision 0064): undefined sends it to the
-    // promised read; a secure or a delete evicts the record in the write that makes it.
-    const s = store();
-    const q = queue();
-    await s.createQueue(q);
-    expect(s.cachedQueue('sid', q.sid)).toBeUndefined();
-    expect(await s.queueBySid(q.sid)).toEqual(q);
-    expect(s.cachedQueue('sid', q.sid)).toEqual(q);
-    expect(s.cachedQueue('rid', q.rid)).toBeUndefined();
-    expect(await s.queueByRid(q.rid)).toEqual(q);
-    expect(s.cachedQueue('rid', q.rid)).toEqual(q);
-    const sk = bytes(32);
-    await s.secureQueue(q.rid, sk);
-    expect(s.cachedQueue('rid', q.rid)).toBeUndefined();
-    expect(s.cachedQueue('sid', q.sid)).toBeUndefined();
-    expect((await s.queueBySid(q.sid))?.sk).toEqual(sk);
-    expect(s.cachedQueue('sid', q.sid)?.sk).toEqual(sk);
-    await s.deleteQueue(q.rid);
-    expect(s.cachedQueue('sid', q.sid)).toBeUndefined();
-    expect(await s.queueBySid(q.sid)).toBeUndefined();
-  });
-
   it('counts bytes against the quota', async () => {
     const s = store({ maxQueueBytes: 100 });
     const q = queue();

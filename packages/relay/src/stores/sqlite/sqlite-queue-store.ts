@@ -472,22 +472,11 @@ export class SqliteQueueStore implements QueueStore {
   // ---- Reads: synchronous in SQLite, promised for the interface ------------------------
 
   async queueByRid(rid: Uint8Array): Promise<QueueRecord | undefined> {
-    return this.loadQueue('r', rid, () => this.stmt.queueByRid.get(rid));
+    return this.cachedQueue('r', rid, () => this.stmt.queueByRid.get(rid));
   }
 
   async queueBySid(sid: Uint8Array): Promise<QueueRecord | undefined> {
-    return this.loadQueue('s', sid, () => this.stmt.queueBySid.get(sid));
-  }
-
-  cachedQueue(by: 'rid' | 'sid', id: Uint8Array): QueueRecord | undefined {
-    if (this.closed) return undefined;
-    const key = (by === 'rid' ? 'r' : 's') + toHex(id);
-    const hit = this.queueCache.get(key);
-    if (hit) {
-      this.queueCache.delete(key);
-      this.queueCache.set(key, hit);
-    }
-    return hit;
+    return this.cachedQueue('s', sid, () => this.stmt.queueBySid.get(sid));
   }
 
   /**
@@ -497,7 +486,7 @@ export class SqliteQueueStore implements QueueStore {
    */
   private readonly queueCache = new Map<string, QueueRecord>();
 
-  private loadQueue(
+  private cachedQueue(
     kind: 'r' | 's',
     id: Uint8Array,
     load: () => QueueRow | undefined,
@@ -578,7 +567,7 @@ export class SqliteQueueStore implements QueueStore {
         const mid = bytes(row.mid);
         let body = bytes(row.body);
         if (row.shared === 1) {
-          queue ??= this.loadQueue('r', rid, () => this.stmt.queueByRid.get(rid));
+          queue ??= this.cachedQueue('r', rid, () => this.stmt.queueByRid.get(rid));
           if (!queue || !this.sealShared) throw new StorageError('cannot seal a shared body');
           body = this.sealShared(queue.queueKey, mid, body);
         }
