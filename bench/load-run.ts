@@ -22,8 +22,8 @@ import type {
 } from './ipc.ts';
 import { isAnchor, startAnchor } from './anchor-servers.ts';
 import { cpuTimeMs, monotonicUs } from './proc-stat.ts';
+import { serverScript } from './server-bundle.ts';
 
-const SERVER_SCRIPT = fileURLToPath(new URL('./server-process.ts', import.meta.url));
 const LOAD_SCRIPT = fileURLToPath(new URL('./load-generator.ts', import.meta.url));
 
 export interface RunOptions extends Omit<LoadConfig, 'address'> {
@@ -141,10 +141,12 @@ export async function forkServer(
   profileDir: string | undefined,
   args: string[] = [],
 ): Promise<ServerUnderTest> {
-  const execArgv = [...process.execArgv];
+  // As an operator runs it: the esbuild bundle, not the sources through tsx (server-bundle.ts);
+  // a profiled run keeps the sources, as cpu-profile.ts attributes samples by source file.
+  const { script, execArgv } = await serverScript({ sources: profileDir !== undefined });
   if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir);
   const server = new Channel<ServerMessage, ServerCommand>(
-    fork(SERVER_SCRIPT, [opts.target, ...args], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    fork(script, [opts.target, ...args], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
     `${opts.target} server`,
   );
   try {

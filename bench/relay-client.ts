@@ -109,7 +109,10 @@ export class BenchRelayClient {
       };
       const timer = setTimeout(() => fail(new TimeoutError('no welcome from the relay')), timeoutMs);
       ws.once('error', (cause) => fail(new TransportError('cannot connect to the relay', { cause })));
-      ws.once('open', () => ws.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge })));
+      // oks: as the account engine's RelayConnection, it reads several answers in one frame.
+      ws.once('open', () =>
+        ws.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge, oks: 1 })),
+      );
       ws.once('message', (data: WebSocket.RawData) => {
         clearTimeout(timer);
         ws.removeAllListeners('error');
@@ -245,25 +248,30 @@ export class BenchRelayClient {
       return this.count('undecodable');
     }
     if (frame.t === 'msg') return this.onMsg(frame);
-    if (frame.t === 'ok' || frame.t === 'ids' || frame.t === 'err') {
-      const waiter = frame.id === undefined ? undefined : this.waiting.get(frame.id);
-      if (waiter) {
-        clearTimeout(waiter.timer);
-        this.waiting.delete(frame.id!);
-        if (frame.t === 'err')
-          return waiter.reject(new ProtocolError(`relay error ${frame.code}: ${frame.msg}`));
-        return waiter.resolve(frame);
-      }
-      if (frame.t === 'ok') {
-        this.oks += 1;
-        // Only a batched ack's answer acknowledges ids (a send's answers none).
-        this.ackedIds += this.batchSizes.get(frame.id) ?? 0;
-      }
-      if (frame.id !== undefined) this.batchSizes.delete(frame.id);
-      else this.count(frame.t === 'err' ? frame.code : 'unexpected ids');
+    if (frame.t === 'oks') {
+      for (const id of frame.ids) this.answered({ t: 'ok', id });
       return;
     }
+    if (frame.t === 'ok' || frame.t === 'ids' || frame.t === 'err') return this.answered(frame);
     this.count(`unexpected ${frame.t}`);
+  }
+
+  private answered(frame: Extract<RelayFrame, { t: 'ok' | 'ids' | 'err' }>): void {
+    const waiter = frame.id === undefined ? undefined : this.waiting.get(frame.id);
+    if (waiter) {
+      clearTimeout(waiter.timer);
+      this.waiting.delete(frame.id!);
+      if (frame.t === 'err')
+        return waiter.reject(new ProtocolError(`relay error ${frame.code}: ${frame.msg}`));
+      return waiter.resolve(frame);
+    }
+    if (frame.t === 'ok') {
+      this.oks += 1;
+      // Only a batched ack's answer acknowledges ids (a send's answers none).
+      this.ackedIds += this.batchSizes.get(frame.id) ?? 0;
+    }
+    if (frame.id !== undefined) this.batchSizes.delete(frame.id);
+    else this.count(frame.t === 'err' ? frame.code : 'unexpected ids');
   }
 
   private count(what: string): void {

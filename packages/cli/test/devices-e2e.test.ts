@@ -13,7 +13,7 @@ import { nodeTransport } from '@parus/client/node';
 import { initCrypto, parseLinkOffer, systemRandom } from '@parus/core';
 import { cliWorld } from './support/cli-world.ts';
 
-const { parus, parusWithInput, json, relayAddress, setClock } = cliWorld('devices-e2e');
+const { parus, parusWithInput, json, relayAddress, setClock, befriend } = cliWorld('devices-e2e');
 const BIN = resolve(import.meta.dirname, '../bin/parus.js');
 const dir = mkdtempSync(join(tmpdir(), 'parus-devices-e2e-'));
 const backup = join(dir, 'alice.parusbak');
@@ -31,10 +31,7 @@ describe('parus devices and backups end to end', () => {
   it('Alice and Bob become contacts; Alice has one device, this one', async () => {
     await json('alice', ['init', '--name', 'Alice', '--relay', relayAddress()]);
     await json('bob', ['init', '--name', 'Bob', '--relay', relayAddress()]);
-    const invite = await json('alice', ['invite']);
-    await json('bob', ['accept', String(invite.link), '--alias', 'alice']);
-    await json('alice', ['read']);
-    await json('bob', ['read']);
+    await befriend('alice', 'bob');
     await json('alice', ['verify', 'Bob', '--confirm']);
     const { devices } = (await json('alice', ['devices'])) as { devices: Device[] };
     expect(devices).toHaveLength(1);

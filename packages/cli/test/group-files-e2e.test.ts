@@ -7,8 +7,9 @@ import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { cliWorld } from './support/cli-world.ts';
+import { formGroup } from './support/friends.ts';
 
-const { parus, json, home, relayAddress } = cliWorld('group-files-e2e');
+const { parus, json, home, relayAddress, befriend, device } = cliWorld('group-files-e2e');
 const root = mkdtempSync(join(tmpdir(), 'parus-group-files-'));
 
 // The smallest valid PNG (1×1): `send-file` takes the type from its bytes and makes a preview.
@@ -23,24 +24,8 @@ describe('parus group send-file', () => {
   it('sets up a group of two', async () => {
     await json('alice', ['init', '--name', 'Alice', '--relay', relayAddress()]);
     await json('bob', ['init', '--name', 'Bob', '--relay', relayAddress()]);
-    const invite = await json('alice', ['invite']);
-    await json('bob', ['accept', String(invite.link), '--alias', 'alice']);
-    await json('alice', ['read']);
-    await json('bob', ['read']);
-    id = ((await json('alice', ['group', 'create', 'Birds'])).group as { id: string }).id;
-    await json('alice', ['group', 'invite', 'Birds', 'Bob']);
-    await json('bob', ['read']);
-    await json('bob', ['group', 'join', id]);
-    for (let i = 0; i < 6; i++) {
-      await json('alice', ['read']);
-      await json('bob', ['read']);
-      const v = await json('alice', ['group', 'members', id]);
-      if (
-        (v.members as Array<{ linked: boolean }>).every((m) => m.linked) &&
-        (v.members as unknown[]).length === 2
-      )
-        break;
-    }
+    await befriend('alice', 'bob');
+    id = await formGroup(device('alice'), 'Birds', [{ json: device('bob'), alias: 'Bob' }]);
   }, 240_000);
 
   it('sends a photo and a file into the group; the member saves both and history shows them', async () => {

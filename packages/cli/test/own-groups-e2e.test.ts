@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliWorld } from './support/cli-world.ts';
+import { formGroup } from './support/friends.ts';
 
-const { json, relayAddress } = cliWorld('own-groups-e2e');
+const { json, relayAddress, befriend, device } = cliWorld('own-groups-e2e');
 const dir = mkdtempSync(join(tmpdir(), 'parus-own-groups-e2e-'));
 const backup = join(dir, 'alice.parusbak');
 const phone = join(dir, 'phone');
@@ -41,17 +42,8 @@ describe('parus groups on two devices of one account', () => {
   it('Alice and Bob in a group; Alice restores her backup as a second device', async () => {
     await json('alice', ['init', '--name', 'Alice', '--relay', relayAddress()]);
     await json('bob', ['init', '--name', 'Bob', '--relay', relayAddress()]);
-    const invite = await json('alice', ['invite']);
-    await json('bob', ['accept', String(invite.link), '--alias', 'alice']);
-    await json('alice', ['read']);
-    await json('bob', ['read']);
-    await json('alice', ['read']);
-    id = ((await json('alice', ['group', 'create', 'Birds'])).group as { id: string }).id;
-    await json('alice', ['group', 'invite', 'Birds', 'Bob']);
-    await json('bob', ['read']);
-    await json('bob', ['group', 'join', id]);
-    await json('alice', ['read']);
-    await json('bob', ['read']);
+    await befriend('alice', 'bob');
+    id = await formGroup(device('alice'), 'Birds', [{ json: device('bob'), alias: 'Bob' }]);
     await json('alice', ['backup', 'export', backup]);
     await json('alice', ['init', '--restore', backup, '--home', phone, '--name', 'phone']);
     await rounds(3);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliWorld } from './support/cli-world.ts';
 
-const { json, relayAddress } = cliWorld('own-sync-e2e');
+const { json, relayAddress, befriend } = cliWorld('own-sync-e2e');
 const dir = mkdtempSync(join(tmpdir(), 'parus-own-sync-e2e-'));
 const backup = join(dir, 'alice.parusbak');
 const phone = join(dir, 'phone');
@@ -26,11 +26,7 @@ describe('parus on two devices of one account', () => {
   it('Alice and Bob become contacts; Alice restores her backup as a second device', async () => {
     await json('alice', ['init', '--name', 'Alice', '--relay', relayAddress()]);
     await json('bob', ['init', '--name', 'Bob', '--relay', relayAddress()]);
-    const invite = await json('alice', ['invite']);
-    await json('bob', ['accept', String(invite.link), '--alias', 'alice']);
-    await json('alice', ['read']);
-    await json('bob', ['read']);
-    await json('alice', ['read']); // Bob's device set, which the backup carries to the phone
+    await befriend('alice', 'bob'); // with Bob's device set, which the backup carries to the phone
     await json('alice', ['backup', 'export', backup]);
     await json('alice', ['init', '--restore', backup, '--home', phone, '--name', 'phone']);
     // The phone introduces itself to Bob and opens its session with the laptop.

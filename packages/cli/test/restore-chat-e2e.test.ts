@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliWorld } from './support/cli-world.ts';
 
-const { json, relayAddress } = cliWorld('restore-chat-e2e');
+const { json, relayAddress, befriend } = cliWorld('restore-chat-e2e');
 const dir = mkdtempSync(join(tmpdir(), 'parus-restore-chat-'));
 const backup = join(dir, 'alice.parusbak');
 const restored = join(dir, 'alice-restored');
@@ -24,12 +24,7 @@ describe('a restored device chats with its contacts', () => {
   it('Alice and Bob are contacts and have exchanged their device sets', async () => {
     await json('alice', ['init', '--name', 'Alice', '--relay', relayAddress()]);
     await json('bob', ['init', '--name', 'Bob', '--relay', relayAddress()]);
-    const invite = await json('alice', ['invite']);
-    await json('bob', ['accept', String(invite.link), '--alias', 'alice']);
-    for (let i = 0; i < 2; i++) {
-      await json('alice', ['read']);
-      await json('bob', ['read']);
-    }
+    await befriend('alice', 'bob');
     await json('alice', ['backup', 'export', backup]);
   }, 240_000);
 

@@ -337,7 +337,8 @@ export class RelayConnection {
         clearTimeout(timer);
         reject(new TransportError('relay closed during hello'));
       });
-      conn.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge }));
+      // oks: this client reads the `oks` frame (several answers in one; core ok-batch.ts).
+      conn.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge, oks: 1 }));
     });
     if (this.closed) {
       conn.close();
@@ -432,16 +433,24 @@ export class RelayConnection {
         return;
       case 'welcome':
         return;
+      case 'oks':
+        // Several commands' plain `ok`s in one frame (core ok-batch.ts; asked for in hello).
+        for (const id of frame.ids) this.answer(id, { t: 'ok', id });
+        return;
       default: {
-        if (frame.id === undefined) return;
-        const p = this.pending.get(frame.id);
-        if (!p) return;
-        this.pending.delete(frame.id);
-        clearTimeout(p.timer);
-        if (frame.t === 'err') p.reject(errorFromCode(frame.code, `relay: ${frame.msg}`));
-        else p.resolve(frame);
+        if (frame.id !== undefined) this.answer(frame.id, frame);
       }
     }
+  }
+
+  /** Settles the command `id` waits on, if any, with the relay's answer. */
+  private answer(id: number, frame: Exclude<RelayFrame, { t: 'oks' }>): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    if (frame.t === 'err') p.reject(errorFromCode(frame.code, `relay: ${frame.msg}`));
+    else p.resolve(frame);
   }
 
   /**

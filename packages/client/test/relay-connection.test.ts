@@ -7,6 +7,7 @@ import {
   TransportError,
   VerificationError,
   decodeClientFrame,
+  decodeRelayFrame,
   formatRelayAddress,
   generateDhKeyPair,
   initCrypto,
@@ -18,7 +19,7 @@ import {
   toHex,
   utf8,
 } from '@parus/core';
-import type { AckFrame, ClientFrame } from '@parus/core';
+import type { AckFrame, ClientFrame, RelayFrame } from '@parus/core';
 import { startRelay } from '@parus/relay';
 import { RelayConnection } from '../src/index.ts';
 import type { Transport } from '../src/index.ts';
@@ -254,6 +255,57 @@ describe('RelayConnection', () => {
       expect(sent.some((f) => f.t === 'ack' && f.mids !== undefined)).toBe(true);
       // The one acked by hand, then the refused batch's ids one by one.
       expect(sent.filter((f) => f.t === 'ack' && f.mid !== undefined).length).toBeGreaterThan(2);
+    } finally {
+      conn.close();
+      await relay.close();
+    }
+  });
+
+  it('asks for coalesced answers in its hello, and settles every command an oks frame answers', async () => {
+    const relay = await startRelay({ port: 0, dataDir: dataDir() });
+    const sent: ClientFrame[] = [];
+    const received: RelayFrame[] = [];
+    const inner = nodeTransport();
+    const transport: Transport = {
+      async connect(url, signal) {
+        const c = await inner.connect(url, signal);
+        return {
+          send: (data) => {
+            sent.push(decodeClientFrame(data));
+            c.send(data);
+          },
+          close: () => c.close(),
+          onMessage: (h) =>
+            c.onMessage((data) => {
+              received.push(decodeRelayFrame(data));
+              h(data);
+            }),
+          onClose: (h) => c.onClose(h),
+        };
+      },
+    };
+    const conn = new RelayConnection({
+      address: relay.address,
+      transport,
+      rng: systemRandom,
+      onMessage: () => {},
+    });
+    try {
+      await conn.start();
+      expect(sent[0]).toMatchObject({ t: 'hello', oks: 1 });
+      const rk = generateDhKeyPair(systemRandom);
+      const rdh = generateDhKeyPair(systemRandom);
+      const ids = await conn.command({ t: 'new', rk: rk.publicKey, rdh: rdh.publicKey }, rk.secretKey);
+      if (ids.t !== 'ids') throw new Error('expected ids');
+      // Sends to a queue nobody reads are answered after the group commit that took them.
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => conn.command({ t: 'send', sid: ids.sid, body: utf8(`m${i}`) })),
+      );
+      const sendIds = sent.filter((f) => f.t === 'send').map((f) => (f as { id: number }).id);
+      expect(answers).toEqual(sendIds.map((id) => ({ t: 'ok', id })));
+      const coalesced = received.flatMap((f) => (f.t === 'oks' ? [f.ids] : []));
+      expect(coalesced.some((batch) => batch.length >= 2)).toBe(true);
+      expect(relay.stats().messages).toBe(20);
     } finally {
       conn.close();
       await relay.close();

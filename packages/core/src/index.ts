@@ -244,6 +244,7 @@ export {
   decodeClientFrame,
   decodeHotFrame,
   decodeRelayFrame,
+  fitsOks,
   welcomeSigningBytes,
   deriveCommandAuthKey,
   authenticateCommand,
@@ -270,6 +271,7 @@ export type {
   WelcomeFrame,
   IdsFrame,
   OkFrame,
+  OksFrame,
   MsgFrame,
   EndFrame,
   ErrFrame,
@@ -278,6 +280,7 @@ export type {
   FrameAllocator,
 } from './relay-protocol.ts';
 export { MAX_ACK_BATCH, packAckIds, splitAckIds } from './ack-batch.ts';
+export { MAX_OK_BATCH, packOkIds, splitOkIds } from './ok-batch.ts';
 export {
   FORWARD_ID_BYTES,
   makeKeyRecord,

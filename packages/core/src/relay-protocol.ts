@@ -49,7 +49,7 @@ import {
   wipe,
   type Random,
 } from './crypto.ts';
-import { DecodeError, VerificationError, isErrorCode, type ErrorCode } from './errors.ts';
+import { DecodeError, UsageError, VerificationError, isErrorCode, type ErrorCode } from './errors.ts';
 import {
   decodeBlobCommand,
   decodeBlobReply,
@@ -67,6 +67,7 @@ import {
   type CardRecordFrame,
 } from './short-invitation.ts';
 import { MAX_ACK_BATCH, splitAckIds } from './ack-batch.ts';
+import { MAX_OK_BATCH, MAX_OK_BATCH_ID, splitOkIds, writeOkIds } from './ok-batch.ts';
 import { MESSAGE_ID_BYTES, QUEUE_ID_BYTES } from './relay-ids.ts';
 import {
   decodeFanoutCommand,
@@ -106,6 +107,11 @@ export interface HelloFrame {
   t: 'hello';
   v: number;
   challenge: Uint8Array;
+  /**
+   * 1: the client reads `oks` frames (ok-batch.ts), so the relay may answer several commands
+   * of one turn in one frame. A relay that does not know the field ignores it.
+   */
+  oks?: number;
 }
 /**
  * Create a queue. Authenticated with the `rk` it carries, which proves possession of its
@@ -244,6 +250,12 @@ export interface OkFrame {
   /** For `sub`: how many messages wait in the queue; they follow as `msg` frames. */
   pending?: number;
 }
+/** The plain `ok`s of several commands (ok-batch.ts), to a client whose hello asked for them. */
+export interface OksFrame {
+  t: 'oks';
+  /** 2 to MAX_OK_BATCH request ids, strictly ascending, each below 2^32. */
+  ids: number[];
+}
 export interface MsgFrame {
   t: 'msg';
   rid: Uint8Array;
@@ -266,6 +278,7 @@ export type RelayFrame =
   | WelcomeFrame
   | IdsFrame
   | OkFrame
+  | OksFrame
   | MsgFrame
   | EndFrame
   | ErrFrame
@@ -305,7 +318,39 @@ const newBytes: FrameAllocator = (size) => new Uint8Array(size);
 export function encodeFrame(frame: ClientFrame | RelayFrame, alloc: FrameAllocator = newBytes): Uint8Array {
   if (frame.t === 'msg') return encodeMsgFrame(frame, alloc);
   if (frame.t === 'ok' && frame.pending === undefined) return encodeOkFrame(frame.id, alloc);
+  if (frame.t === 'oks') return encodeOksFrame(frame.ids, alloc);
   return encodeCbor(frame as unknown as CborMap);
+}
+
+// {"t": "oks", "ids": bytes(4n)}, laid out directly (one per connection and turn at most;
+// tests check that the bytes are encodeCbor's). Keys in encoded order: "t", then "ids".
+const OKS_HEAD = Uint8Array.from([0xa2, 0x61, 0x74, 0x63, 0x6f, 0x6b, 0x73, 0x63, 0x69, 0x64, 0x73]);
+
+function encodeOksFrame(ids: readonly number[], alloc: FrameAllocator): Uint8Array {
+  if (ids.length < 2 || ids.length > MAX_OK_BATCH)
+    throw new UsageError(`an oks carries 2 to ${MAX_OK_BATCH} request ids`);
+  const n = ids.length * 4;
+  // The byte string's head: n is 8 to 4 × MAX_OK_BATCH (1,024), so one of three forms.
+  const lenBytes = n < 24 ? 0 : n < 0x100 ? 1 : 2;
+  const out = alloc(OKS_HEAD.length + 1 + lenBytes + n);
+  out.set(OKS_HEAD, 0);
+  let at = OKS_HEAD.length;
+  if (lenBytes === 0) out[at++] = 0x40 + n;
+  else if (lenBytes === 1) {
+    out[at++] = 0x58;
+    out[at++] = n;
+  } else {
+    out[at++] = 0x59;
+    out[at++] = n >>> 8;
+    out[at++] = n & 0xff;
+  }
+  writeOkIds(ids, out, at);
+  return out;
+}
+
+/** Whether a command's plain `ok` can go in an `oks` frame (its id fits the frame's 4 bytes). */
+export function fitsOks(id: number): boolean {
+  return Number.isSafeInteger(id) && id >= 0 && id <= MAX_OK_BATCH_ID;
 }
 
 // {"t": "ok", "id": …}: the answer to every ack, laid out directly (tests check that the
@@ -527,12 +572,16 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
   const m = frameMap(bytes);
   const t = asText(m.t, 't', 16);
   switch (t) {
-    case 'hello':
-      return {
+    case 'hello': {
+      const f: HelloFrame = {
         t,
         v: asUint(m.v, 'v'),
         challenge: asBytes(m.challenge, 'challenge', { len: CHALLENGE_BYTES }),
       };
+      const oks = optional(m.oks, (v) => asUint(v, 'oks', 1));
+      if (oks !== undefined) f.oks = oks;
+      return f;
+    }
     case 'new': {
       const f: NewFrame = {
         t,
@@ -639,6 +688,8 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
       if (pending !== undefined) f.pending = pending;
       return f;
     }
+    case 'oks':
+      return { t, ids: splitOkIds(asBytes(m.ids, 'ids', { max: MAX_OK_BATCH * 4 })) };
     case 'msg':
       return {
         t,

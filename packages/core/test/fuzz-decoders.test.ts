@@ -126,6 +126,7 @@ import {
   initRatchetSender,
   openDelivery,
   packAckIds,
+  packOkIds,
   packFanoutEntries,
   padToBucket,
   parseRelayAddress,
@@ -141,6 +142,7 @@ import {
   senderKeyDistribution,
   senderReceiverFromDistribution,
   splitAckIds,
+  splitOkIds,
   splitSids,
   toBase64Url,
   toHex,
@@ -316,6 +318,7 @@ function clientFrames(): ClientFrame[] {
   const b = (n: number): Uint8Array => rng.bytes(n);
   return [
     { t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge: b(32) },
+    { t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge: b(32), oks: 1 },
     { t: 'new', id: 1, rk: b(32), rdh: b(32), auth: b(32) },
     { t: 'new', id: 2, rk: b(32), rdh: b(32), sk: b(32), auth: b(32) },
     { t: 'secure', id: 3, rid: b(24), sk: b(32), auth: b(32) },
@@ -362,6 +365,7 @@ function relayFrames(): RelayFrame[] {
     { t: 'ids', id: 1, rid: b(24), sid: b(24), sdh: b(32) },
     { t: 'ok', id: 2 },
     { t: 'ok', id: 3, pending: 12 },
+    { t: 'oks', ids: [4, 5, 300] },
     { t: 'msg', rid: b(24), mid: b(16), body: b(100) },
     { t: 'end', rid: b(24) },
     { t: 'err', id: 4, code: 'QUOTA', msg: 'queue full' },
@@ -430,6 +434,13 @@ function buildTargets(): void {
     seeds: [packAckIds([rng.bytes(16)]), packAckIds([rng.bytes(16), rng.bytes(16), rng.bytes(16)])],
     decode: splitAckIds,
     reencode: (ids: Uint8Array[]) => packAckIds(ids),
+    canonical: true,
+  });
+  bytesTarget('ok ids', {
+    covers: ['splitOkIds'],
+    seeds: [packOkIds([1, 2]), packOkIds([0, 24, 300, 70_000, 0xffffffff])],
+    decode: splitOkIds,
+    reencode: (ids: number[]) => packOkIds(ids),
     canonical: true,
   });
   bytesTarget('fan-out sids', {

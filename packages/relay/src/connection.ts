@@ -33,6 +33,7 @@ import {
   decodeCbor,
   decodeClientFrame,
   encodeFrame,
+  fitsOks,
   isBlobCommandType,
   isCardCommandType,
   sign,
@@ -54,6 +55,7 @@ import type { BlobCommandHandler } from './blob-commands.ts';
 import type { CardCommandHandler } from './card-commands.ts';
 import { WebSocket } from 'ws';
 import { deliverySlab } from './byte-slab.ts';
+import { TurnFrames } from './turn-frames.ts';
 import { CommandAuth } from './command-auth.ts';
 import type { CommandContext } from './command-context.ts';
 import type { CommandHandler } from './commands.ts';
@@ -93,10 +95,11 @@ export interface RelayConnectionOptions {
   maxAuthKeys: number;
   log: (line: string) => void;
   /**
-   * The connection's TCP socket. Frames sent during one turn of the event loop (a group
-   * commit's deliveries and answers) are corked and leave in one write, not one each.
+   * The connection's TCP socket, the one its WebSocket writes to. The frames of one turn of
+   * the event loop (a group commit's deliveries and answers) are framed by the connection
+   * itself and leave in one write (turn-frames.ts); without it, ws sends each.
    */
-  socket?: { cork(): void; uncork(): void };
+  socket?: { write(chunk: Uint8Array): boolean };
 }
 
 /**
@@ -108,6 +111,9 @@ const slabBytes: FrameAllocator = (size) => deliverySlab.take(size);
 
 /** Error messages are short and name the bad input only; the client reads 512 characters at most. */
 const MAX_ERROR_TEXT = 200;
+
+/** Frames of one turn past this many bytes are written at once rather than at the turn's end. */
+const TURN_FLUSH_BYTES = 64 * 1024;
 
 /** Distinct log lines one connection may write; a cause already logged is not logged again. */
 const MAX_LOG_CAUSES = 16;
@@ -135,8 +141,10 @@ export class RelayConnection implements Subscriber {
   private logged: Set<string> | undefined;
   /** Set by the heartbeat, cleared by any pong or frame. */
   awaitingPong = false;
-  /** The socket is corked until the current turn's frames are all sent. */
-  private corked = false;
+  /** The hello asked for `oks` frames: this turn's plain `ok`s go out as one. */
+  private oksWanted = false;
+  /** The frames of the current turn, until they leave in one write (flushConnection). */
+  private turn: TurnFrames | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -215,10 +223,23 @@ export class RelayConnection implements Subscriber {
     this.ws.resume();
   }
 
-  /** The turn's frames were all sent (uncorkConnection). */
-  uncork(): void {
-    this.corked = false;
-    this.opts.socket?.uncork();
+  /** Writes the turn's frames (flushConnection, and before the relay closes the connection). */
+  flush(): void {
+    const turn = this.turn;
+    if (!turn) return;
+    this.turn = undefined;
+    if (this.ws.readyState !== WebSocket.OPEN || !this.opts.socket) return;
+    this.opts.socket.write(turn.framed());
+    this.checkBuffered();
+  }
+
+  private checkBuffered(): void {
+    if (this.ws.bufferedAmount > this.opts.maxBufferedBytes) {
+      // The peer does not read what it asked for; dropping it frees the memory.
+      this.logOnce('dropping a connection that does not read its frames');
+      this.turn = undefined;
+      this.ws.terminate();
+    }
   }
 
   private dropHeld(): void {
@@ -233,6 +254,8 @@ export class RelayConnection implements Subscriber {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     this.dropHeld();
+    // What was answered before goes out before the close frame.
+    this.flush();
     this.ws.close(code, reason);
     this.graceTimer = setTimeout(() => this.ws.terminate(), this.opts.closeGraceMs);
     this.graceTimer.unref();
@@ -332,6 +355,7 @@ export class RelayConnection implements Subscriber {
     clearTimeout(this.helloTimer);
     clearTimeout(this.graceTimer);
     this.shuttingDown = true;
+    this.turn = undefined;
     this.dropHeld();
     this.auth?.close();
   }
@@ -343,6 +367,7 @@ export class RelayConnection implements Subscriber {
     }
     clearTimeout(this.helloTimer);
     this.helloTimer = undefined;
+    this.oksWanted = frame.oks === 1;
     const session = this.opts.rng.bytes(CHALLENGE_BYTES);
     // A fresh X25519 key for this connection alone: the keys K of its commands die with it.
     const auth = new CommandAuth(this.opts.rng, session, this.opts.maxAuthKeys);
@@ -357,18 +382,21 @@ export class RelayConnection implements Subscriber {
 
   private send(frame: RelayFrame): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    if (!this.corked && this.opts.socket) {
-      // Uncorked once the turn's promise continuations (every delivery of a commit) ran.
-      this.corked = true;
-      this.opts.socket.cork();
-      process.nextTick(uncorkConnection, this);
+    if (!this.opts.socket) {
+      this.ws.send(encodeFrame(frame, slabBytes));
+      return this.checkBuffered();
     }
-    this.ws.send(encodeFrame(frame, slabBytes));
-    if (this.ws.bufferedAmount > this.opts.maxBufferedBytes) {
-      // The peer does not read what it asked for; dropping it frees the memory.
-      this.logOnce('dropping a connection that does not read its frames');
-      this.ws.terminate();
+    let turn = this.turn;
+    if (!turn) {
+      // Written once the turn's promise continuations (every delivery of a commit) ran.
+      turn = this.turn = new TurnFrames(slabBytes);
+      process.nextTick(flushConnection, this);
     }
+    if (this.oksWanted && frame.t === 'ok' && frame.pending === undefined && fitsOks(frame.id))
+      turn.ok(frame.id);
+    else turn.add(encodeFrame(frame, slabBytes));
+    // A turn that answers a great deal leaves early, so that the bound per connection holds.
+    if (turn.bytes > TURN_FLUSH_BYTES) this.flush();
   }
 
   private sendError(error: unknown, id?: number): void {
@@ -408,8 +436,8 @@ class Call implements CommandContext {
   }
 }
 
-function uncorkConnection(conn: RelayConnection): void {
-  conn.uncork();
+function flushConnection(conn: RelayConnection): void {
+  conn.flush();
 }
 
 function drainConnection(conn: RelayConnection): void {

@@ -59,8 +59,12 @@ export class TestClient {
     ws.on('message', (data) => this.onFrame(toBytes(data)));
   }
 
-  /** Connects and greets the relay at `address`; throws VerificationError for an impostor. */
-  static async connect(address: string): Promise<TestClient> {
+  /**
+   * Connects and greets the relay at `address`; throws VerificationError for an impostor.
+   * `oks`: the hello asks for coalesced answers (core ok-batch.ts); each id of an `oks` frame
+   * then reaches the waits as a plain `ok` (the frame itself stays in `raw`).
+   */
+  static async connect(address: string, opts: { oks?: boolean } = {}): Promise<TestClient> {
     const parsed = parseRelayAddress(address);
     const ws = new WebSocket(relayWebSocketUrl(parsed), { perMessageDeflate: false });
     await withTimeout(
@@ -75,7 +79,9 @@ export class TestClient {
       new Promise<Uint8Array>((resolve) => ws.once('message', (data) => resolve(toBytes(data)))),
       'welcome',
     );
-    ws.send(encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge }));
+    ws.send(
+      encodeFrame({ t: 'hello', v: RELAY_PROTOCOL_VERSION, challenge, ...(opts.oks ? { oks: 1 } : {}) }),
+    );
     const welcome = decodeRelayFrame(await welcomeBytes);
     try {
       if (welcome.t !== 'welcome') throw new VerificationError(`expected welcome, got ${welcome.t}`);
@@ -183,6 +189,14 @@ export class TestClient {
   private onFrame(bytes: Uint8Array): void {
     this.raw.push(bytes);
     const frame = decodeRelayFrame(bytes);
+    if (frame.t === 'oks') {
+      for (const id of frame.ids) this.take({ t: 'ok', id });
+      return;
+    }
+    this.take(frame);
+  }
+
+  private take(frame: RelayFrame): void {
     const at = this.waiters.findIndex((w) => w.match(frame));
     if (at >= 0) this.waiters.splice(at, 1)[0]!.resolve(frame);
     else this.inbox.push(frame);

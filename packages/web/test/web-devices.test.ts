@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WAIT, createAccount, openPerson, shot, startWorld, type World } from './helpers/app.ts';
-import { runCli, spawnCli } from './helpers/cli.ts';
+import { linkBrowserToCli, runCli, spawnCli } from './helpers/cli.ts';
 
 const BOB_PASS = 'bob cli passphrase 5';
 const AMEI_PASS = 'web passphrase 8642';
@@ -17,8 +17,6 @@ let world: World;
 function cli(home: string, args: string[], passphrase = BOB_PASS): Promise<Record<string, unknown>> {
   return runCli(home, args, { passphrase, timeout: 120_000 });
 }
-
-const cliProcess = spawnCli;
 
 async function openSettings(page: Page, which: '裝置' | '備份'): Promise<void> {
   await page.getByRole('button', { name: '設定' }).first().click();
@@ -64,41 +62,21 @@ describe('web devices and backups with the CLI', () => {
 
     const web = await openPerson(world);
     const page = web.page;
-    await page.getByRole('button', { name: '連結到現有帳號' }).click();
-    await page.getByRole('heading', { name: '連結到現有帳號' }).waitFor({ timeout: 60_000 });
-    await page.waitForFunction(
-      (want) => (document.getElementById('link-relay') as HTMLInputElement | null)?.value === want,
-      world.relay.address,
-      WAIT,
-    );
-    await page.getByLabel('這個裝置的名稱').fill('Bob 的瀏覽器');
-    await page.getByLabel('帳號密碼').fill(BOB_PASS);
-    await shot(page, 'zh-TW-40-link-form');
-    await page.getByRole('button', { name: '產生連結' }).click();
-    await page.waitForFunction(
-      () =>
-        (document.getElementById('my-device-link') as HTMLTextAreaElement | null)?.value.startsWith('parus:'),
-      undefined,
-      { timeout: 60_000 },
-    );
-    const link = await page.getByRole('textbox', { name: '這個裝置的連結' }).inputValue();
-    expect(link).toMatch(/^parus:device\//);
-    await mobileShot(page, 'zh-TW-41-link-offer');
-
-    const answer = cliProcess(bob, ['device', 'link', link, '--history', 'all', '--yes'], BOB_PASS);
-    const code = page.locator('.code-digits');
-    await code.waitFor({ timeout: 60_000 });
-    const shown = (await code.innerText()).trim();
+    const linked = await linkBrowserToCli(page, {
+      relay: world.relay.address,
+      home: bob,
+      passphrase: BOB_PASS,
+      name: 'Bob 的瀏覽器',
+      history: 'all',
+      shots: (step) =>
+        step === 'form'
+          ? shot(page, 'zh-TW-40-link-form')
+          : mobileShot(page, step === 'offer' ? 'zh-TW-41-link-offer' : 'zh-TW-42-link-code'),
+    });
+    expect(linked.link).toMatch(/^parus:device\//);
+    const shown = linked.code;
     expect(shown).toMatch(/^\d{3} \d{3}$/);
-    await mobileShot(page, 'zh-TW-42-link-code');
-    await page.getByRole('button', { name: '相同，繼續' }).click();
-    await page.getByRole('button', { name: '加入好友' }).first().waitFor({ timeout: 60_000 });
-    expect(await answer.done).toBe(0);
-    const result = JSON.parse(answer.lines[answer.lines.length - 1]!) as {
-      code: string;
-      device: { name: string };
-      messages: number;
-    };
+    const result = linked.result as { code: string; device: { name: string }; messages: number };
     expect(result.code).toBe(shown);
     expect(result.device.name).toBe('Bob 的瀏覽器');
     expect(result.messages).toBe(2);
@@ -125,7 +103,7 @@ describe('web devices and backups with the CLI', () => {
     const page = web.page;
     await createAccount(page, '阿美', AMEI_PASS, world.relay.address);
     const home = join(world.dir, 'amei-laptop');
-    const offer = cliProcess(
+    const offer = spawnCli(
       home,
       ['init', '--link', '--name', 'amei-laptop', '--relay', world.relay.address, '--yes'],
       AMEI_PASS,

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll } from 'vitest';
+import { befriend, type ParusJson } from './friends.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/parus.js');
 
@@ -34,6 +35,10 @@ export interface CliWorld {
   /** Runs `parus … --json`, fails on a non-zero exit, and parses the last line it printed. */
   json(who: Who, args: string[]): Promise<Record<string, unknown>>;
   readAll(who: Who): Promise<Msg[]>;
+  /** `json` bound to one device of `who`: the default home, or `home` (a second device). */
+  device(who: Who, home?: string): ParusJson;
+  /** `inviter` invites `invitee`, who calls them `inviter`; both read until the device sets are in. */
+  befriend(inviter: Who, invitee: Who): Promise<{ link: string }>;
   /**
    * Runs `who`'s later commands with the wall clock moved by `offset` (libfaketime's syntax,
    * "+3h"; undefined: the real clock again). Needs Debian's faketime package (.ci/run installs it).
@@ -131,6 +136,12 @@ export function cliWorld(name: string): CliWorld {
     },
     async readAll(who) {
       return (await world.json(who, ['read'])).messages as Msg[];
+    },
+    device(who, home) {
+      return (args) => world.json(who, home === undefined ? args : [...args, '--home', home]);
+    },
+    befriend(inviter, invitee) {
+      return befriend(world.device(inviter), world.device(invitee), { alias: inviter });
     },
     setClock(who, offset) {
       if (offset === undefined) clocks.delete(who);

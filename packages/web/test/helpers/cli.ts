@@ -1,12 +1,15 @@
 // The `parus` CLI driven from the browser tests, as packages/cli/test/e2e.test.ts drives it:
 // the real bin (packages/cli/bin/parus.js) in a child process with its own home, `--json`
-// output, and the test-only fast KDF. One place for what web-cli, web-devices, web-profile and
-// web-group-files share, and for the test photo they send.
+// output, and the test-only fast KDF: one-shot commands with their JSON answer, long-running
+// ones (init --link, device link) read line by line, a browser linked to a CLI account, and the
+// test photo the browser tests send.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import jpeg from 'jpeg-js';
-import { REPO } from './app.ts';
+import type { Page } from 'playwright-core';
+import type { ParusJson } from '../../../cli/test/support/friends.ts';
+import { REPO, WAIT } from './app.ts';
 
 export const CLI_BIN = join(REPO, 'packages/cli/bin/parus.js');
 
@@ -79,6 +82,67 @@ export function spawnCli(home: string, args: string[], passphrase: string): CliP
       check();
     });
   return { lines, line, done, child };
+}
+
+/** `runCli` bound to one device (its home and passphrase), as the shared CLI test steps take it. */
+export function cliDevice(home: string, passphrase: string): ParusJson {
+  return (args) => runCli(home, args, { passphrase, timeout: 120_000 });
+}
+
+/**
+ * 連結到現有帳號 on a fresh page, answered by the CLI account in `home` (`parus device link
+ * LINK --yes`): the browser makes its offer, both show the short code, the browser confirms it
+ * and opens the account. `shots` is called at the form, the offer and the code (screenshots).
+ * Returns the code the browser showed and the CLI's last JSON line.
+ */
+export async function linkBrowserToCli(
+  page: Page,
+  opts: {
+    relay: string;
+    home: string;
+    passphrase: string;
+    name: string;
+    history?: string;
+    shots?: (step: 'form' | 'offer' | 'code') => Promise<void>;
+  },
+): Promise<{ code: string; link: string; result: Record<string, unknown> }> {
+  await page.getByRole('button', { name: '連結到現有帳號' }).click();
+  await page.getByRole('heading', { name: '連結到現有帳號' }).waitFor({ timeout: 60_000 });
+  await page.waitForFunction(
+    (want) => (document.getElementById('link-relay') as HTMLInputElement | null)?.value === want,
+    opts.relay,
+    WAIT,
+  );
+  await page.getByLabel('這個裝置的名稱').fill(opts.name);
+  await page.getByLabel('帳號密碼').fill(opts.passphrase);
+  await opts.shots?.('form');
+  await page.getByRole('button', { name: '產生連結' }).click();
+  await page.waitForFunction(
+    () =>
+      (document.getElementById('my-device-link') as HTMLTextAreaElement | null)?.value.startsWith('parus:'),
+    undefined,
+    { timeout: 60_000 },
+  );
+  const link = await page.getByRole('textbox', { name: '這個裝置的連結' }).inputValue();
+  await opts.shots?.('offer');
+  const answer = spawnCli(
+    opts.home,
+    ['device', 'link', link, '--history', opts.history ?? 'all', '--yes'],
+    opts.passphrase,
+  );
+  const digits = page.locator('.code-digits');
+  await digits.waitFor({ timeout: 60_000 });
+  const code = (await digits.innerText()).trim();
+  await opts.shots?.('code');
+  await page.getByRole('button', { name: '相同，繼續' }).click();
+  await page.getByRole('button', { name: '加入好友' }).first().waitFor({ timeout: 60_000 });
+  const exit = await answer.done;
+  if (exit !== 0) throw new Error(`parus device link ended with ${exit}: ${answer.lines.join('\n')}`);
+  return {
+    code,
+    link,
+    result: JSON.parse(answer.lines[answer.lines.length - 1]!) as Record<string, unknown>,
+  };
 }
 
 /** A JPEG of WIDTH × HEIGHT: red and green gradients over a constant blue. */
