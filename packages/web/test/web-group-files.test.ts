@@ -5,8 +5,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WAIT, createAccount, openPerson, shot, startWorld, type Person, type World } from './helpers/app.ts';
-import { runCli, testPhoto } from './helpers/cli.ts';
+import { WAIT, openPerson, shot, startWorld, type Person, type World } from './helpers/app.ts';
+import { browserMeetsCli, runCli, testPhoto } from './helpers/cli.ts';
 
 const GROUP = '賞鳥社';
 let world: World;
@@ -32,16 +32,8 @@ describe('files in a group, browser and CLI', () => {
   let gid = '';
 
   it('a CLI account makes a group and the browser joins it', async () => {
-    await Promise.all([
-      createAccount(web.page, '阿美', 'web passphrase 8642', world.relay.address),
-      cli(['init', '--name', 'Bob', '--relay', world.relay.address]),
-    ]);
     const page = web.page;
-    await page.getByRole('button', { name: '加入好友' }).first().click();
-    const link = await page.getByLabel('我的邀請連結').inputValue({ timeout: WAIT.timeout });
-    await page.keyboard.press('Escape');
-    await cli(['accept', link, '--alias', 'amei']);
-    await page.getByRole('list', { name: '聊天列表' }).getByRole('button', { name: /Bob/ }).waitFor(WAIT);
+    await browserMeetsCli(page, cli, world.relay.address);
     gid = ((await cli(['group', 'create', GROUP])).group as { id: string }).id;
     await cli(['group', 'invite', gid, 'amei']);
     const item = page

@@ -3,24 +3,13 @@
 // browser admin's reaches the CLI); a file that is not a picture gets a clear message. At 390×844
 // a chat's and a group's title keep their room: the header's buttons move into a ⋯ menu, and
 // nothing scrolls sideways.
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import jpeg from 'jpeg-js';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  REPO,
-  WAIT,
-  createAccount,
-  openPerson,
-  shot,
-  startWorld,
-  type Person,
-  type World,
-} from './helpers/app.ts';
+import { WAIT, openPerson, shot, startWorld, type Person, type World } from './helpers/app.ts';
+import { browserMeetsCli, runCli, testPhoto } from './helpers/cli.ts';
 
-const BIN = join(REPO, 'packages/cli/bin/parus.js');
 const GROUP = '台北賞鳥社・週末清晨觀察小組';
 let world: World;
 let web: Person;
@@ -28,37 +17,7 @@ let home: string;
 let gid = '';
 
 function cli(args: string[]): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--json'],
-      {
-        env: {
-          ...process.env,
-          PARUS_HOME: home,
-          PARUS_PASSPHRASE: 'bob cli passphrase 5',
-          PARUS_INSECURE_TEST_KDF: '1',
-          LANG: 'C.UTF-8',
-        },
-        timeout: 90_000,
-      },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`parus ${args.join(' ')} failed: ${stdout} ${stderr}`));
-        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>);
-      },
-    );
-  });
-}
-
-function photo(width: number, height: number, blue: number): Buffer {
-  const data = Buffer.alloc(width * height * 4);
-  for (let i = 0; i < width * height; i++) {
-    data[i * 4] = ((i % width) * 255) / width;
-    data[i * 4 + 1] = (Math.floor(i / width) * 255) / height;
-    data[i * 4 + 2] = blue;
-    data[i * 4 + 3] = 255;
-  }
-  return Buffer.from(jpeg.encode({ width, height, data }, 90).data);
+  return runCli(home, args, { passphrase: 'bob cli passphrase 5' });
 }
 
 /** The title's width, the page's sideways scroll, and whether the header's buttons stand in it. */
@@ -87,17 +46,9 @@ afterAll(async () => {
 
 describe('group pictures and the chat header on a phone', () => {
   it('a group picture set by the CLI admin shows in the list and header; the browser admin sets one that reaches the CLI', async () => {
-    await Promise.all([
-      createAccount(web.page, '阿美', 'web passphrase 8642', world.relay.address),
-      cli(['init', '--name', 'Bob', '--relay', world.relay.address]),
-    ]);
     const page = web.page;
-    await page.getByRole('button', { name: '加入好友' }).first().click();
-    const link = await page.getByLabel('我的邀請連結').inputValue({ timeout: WAIT.timeout });
-    await page.keyboard.press('Escape');
-    await cli(['accept', link, '--alias', 'amei']);
+    await browserMeetsCli(page, cli, world.relay.address);
     const list = page.getByRole('list', { name: '聊天列表' });
-    await list.getByRole('button', { name: /Bob/ }).waitFor(WAIT);
     gid = ((await cli(['group', 'create', GROUP])).group as { id: string }).id;
     await cli(['group', 'invite', gid, 'amei']);
     const item = list.getByRole('button', { name: new RegExp(GROUP) });
@@ -113,7 +64,7 @@ describe('group pictures and the chat header on a phone', () => {
 
     // The CLI admin's picture: shrunk to ≤ 128 px, in the chat list and the group header.
     const big = join(world.dir, 'egret.jpg');
-    await writeFile(big, photo(1000, 700, 200));
+    await writeFile(big, testPhoto(1000, 700, 200));
     await cli(['group', 'avatar', gid, big]);
     await item.locator('img.avatar-picture').waitFor(WAIT);
     const head = page.locator('.chat-head img.group-avatar');
@@ -141,7 +92,7 @@ describe('group pictures and the chat header on a phone', () => {
     await choose.setInputFiles(notes);
     await panel.getByRole('alert').getByText('這個檔案不是圖片，群組頭像沒有變更。').waitFor(WAIT);
     const mine = join(world.dir, 'bulbul.jpg');
-    await writeFile(mine, photo(640, 640, 40));
+    await writeFile(mine, testPhoto(640, 640, 40));
     await choose.setInputFiles(mine);
     await panel.getByRole('status').getByText('群組頭像已更新，每位成員都會看到').waitFor(WAIT);
     await panel.getByRole('button', { name: '移除圖片' }).waitFor(WAIT);

@@ -5,8 +5,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WAIT, createAccount, openPerson, shot, startWorld, type Person, type World } from './helpers/app.ts';
-import { runCli, testPhoto } from './helpers/cli.ts';
+import { WAIT, openPerson, shot, startWorld, type Person, type World } from './helpers/app.ts';
+import { browserMeetsCli, runCli, testPhoto } from './helpers/cli.ts';
 
 let world: World;
 let web: Person;
@@ -28,16 +28,8 @@ afterAll(async () => {
 
 describe('個人資料', () => {
   it('a name and a picture set in the browser reach a CLI friend; a non-picture is refused; the friend’s picture shows', async () => {
-    await Promise.all([
-      createAccount(web.page, '阿美', 'web passphrase 8642', world.relay.address),
-      cli(['init', '--name', 'Bob', '--relay', world.relay.address]),
-    ]);
     const page = web.page;
-    await page.getByRole('button', { name: '加入好友' }).first().click();
-    const link = await page.getByLabel('我的邀請連結').inputValue({ timeout: WAIT.timeout });
-    await page.keyboard.press('Escape');
-    await cli(['accept', link, '--alias', 'amei']);
-    await page.getByRole('list', { name: '聊天列表' }).getByRole('button', { name: /Bob/ }).waitFor(WAIT);
+    await browserMeetsCli(page, cli, world.relay.address);
 
     await page.getByRole('button', { name: '設定' }).click();
     const form = page.locator('form.profile-edit');

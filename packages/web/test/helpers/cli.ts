@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import jpeg from 'jpeg-js';
 import type { Page } from 'playwright-core';
 import type { ParusJson } from '../../../cli/test/support/friends.ts';
-import { REPO, WAIT } from './app.ts';
+import { REPO, WAIT, chatList, createAccount } from './app.ts';
 
 export const CLI_BIN = join(REPO, 'packages/cli/bin/parus.js');
 
@@ -143,6 +143,28 @@ export async function linkBrowserToCli(
     link,
     result: JSON.parse(answer.lines[answer.lines.length - 1]!) as Record<string, unknown>,
   };
+}
+
+/**
+ * 阿美 in the browser PAGE and Bob on the CLI (CLI, bound to Bob's home) make their accounts on
+ * RELAY at once, and Bob accepts 阿美's invitation link as `amei`; resolves once Bob is in her
+ * chat list, with the link and the CLI's answer to `accept`.
+ */
+export async function browserMeetsCli(
+  page: Page,
+  cli: ParusJson,
+  relay: string,
+): Promise<{ link: string; accepted: Record<string, unknown> }> {
+  await Promise.all([
+    createAccount(page, '阿美', 'web passphrase 8642', relay),
+    cli(['init', '--name', 'Bob', '--relay', relay]),
+  ]);
+  await page.getByRole('button', { name: '加入好友' }).first().click();
+  const link = await page.getByLabel('我的邀請連結').inputValue({ timeout: WAIT.timeout });
+  await page.keyboard.press('Escape');
+  const accepted = await cli(['accept', link, '--alias', 'amei']);
+  await chatList(page).getByRole('button', { name: /Bob/ }).first().waitFor(WAIT);
+  return { link, accepted };
 }
 
 /** A JPEG of WIDTH × HEIGHT: red and green gradients over a constant blue. */
