@@ -1,5 +1,6 @@
 /** Line icons for groups, in the style of icons.tsx. Decorative: their buttons carry the name. */
 import type { JSX } from 'preact';
+import { Avatar } from './avatar.tsx';
 import { Icon } from './icons.tsx';
 
 export const GroupIcon = (): JSX.Element => (
@@ -33,29 +34,10 @@ export const NewGroupIcon = (): JSX.Element => (
  * A round group picture: the picture an admin set (`src`, decision 0066), else the group icon on
  * the colour its name gives.
  */
-export function GroupAvatar({
-  name,
-  small = false,
-  src,
-}: {
-  name: string;
-  small?: boolean;
-  src?: string | undefined;
-}): JSX.Element {
-  if (src)
-    return (
-      <img
-        class={`avatar avatar-picture group-avatar${small ? ' avatar-small' : ''}`}
-        src={src}
-        alt=""
-        aria-hidden="true"
-      />
-    );
-  let h = 0;
-  for (const ch of name) h = (h * 31 + (ch.codePointAt(0) ?? 0)) >>> 0;
+export function GroupAvatar(props: { name: string; small?: boolean; src?: string | undefined }): JSX.Element {
   return (
-    <span class={`avatar avatar-${h % 6} group-avatar${small ? ' avatar-small' : ''}`} aria-hidden="true">
+    <Avatar {...props} kind="group-avatar">
       <GroupIcon />
-    </span>
+    </Avatar>
   );
 }
