@@ -29,6 +29,7 @@ import {
   wipe,
   type Argon2idCost,
   type Random,
+  argon2idCostWithin,
 } from './crypto.ts';
 import { DecodeError, UsageError, VerificationError } from './errors.ts';
 
@@ -53,15 +54,7 @@ export interface BackupHeader {
 }
 
 function checkCost(cost: Argon2idCost, Err: typeof UsageError | typeof DecodeError): void {
-  const { opsLimit, memLimit } = cost;
-  if (
-    !Number.isSafeInteger(opsLimit) ||
-    !Number.isSafeInteger(memLimit) ||
-    opsLimit < MIN_BACKUP_COST.opsLimit ||
-    opsLimit > MAX_BACKUP_COST.opsLimit ||
-    memLimit < MIN_BACKUP_COST.memLimit ||
-    memLimit > MAX_BACKUP_COST.memLimit
-  )
+  if (!argon2idCostWithin(cost, MIN_BACKUP_COST, MAX_BACKUP_COST))
     throw new Err('backup Argon2id cost out of bounds');
 }
 

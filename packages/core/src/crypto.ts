@@ -296,6 +296,19 @@ export interface Argon2idCost {
   memLimit: number; // bytes
 }
 
+/** Whether COST is whole numbers within MIN and MAX on both axes (a peer's cost must not make us allocate gigabytes). */
+export function argon2idCostWithin(cost: Argon2idCost, min: Argon2idCost, max: Argon2idCost): boolean {
+  const { opsLimit, memLimit } = cost;
+  return (
+    Number.isSafeInteger(opsLimit) &&
+    Number.isSafeInteger(memLimit) &&
+    opsLimit >= min.opsLimit &&
+    opsLimit <= max.opsLimit &&
+    memLimit >= min.memLimit &&
+    memLimit <= max.memLimit
+  );
+}
+
 /**
  * Argon2id profiles (docs/decisions/0027). Real accounts on Node (the CLI): libsodium's
  * "moderate", 3 passes over 256 MiB.

@@ -53,6 +53,7 @@ import {
   wipe,
   type Argon2idCost,
   type SignKeyPair,
+  argon2idCostWithin,
 } from './crypto.ts';
 import { nameFault } from './display-text.ts';
 import {
@@ -451,14 +452,7 @@ function checkedParams(p: AccountKeyParams): AccountKeyParams {
   const { opsLimit, memLimit } = p.cost;
   if (!(p.salt instanceof Uint8Array) || p.salt.length !== ARGON2ID_SALT_BYTES)
     throw new UsageError(`account key salt must be ${ARGON2ID_SALT_BYTES} bytes`);
-  if (
-    !Number.isSafeInteger(opsLimit) ||
-    !Number.isSafeInteger(memLimit) ||
-    opsLimit < MIN_ACCOUNT_KEY_COST.opsLimit ||
-    opsLimit > MAX_ACCOUNT_KEY_COST.opsLimit ||
-    memLimit < MIN_ACCOUNT_KEY_COST.memLimit ||
-    memLimit > MAX_ACCOUNT_KEY_COST.memLimit
-  )
+  if (!argon2idCostWithin(p.cost, MIN_ACCOUNT_KEY_COST, MAX_ACCOUNT_KEY_COST))
     throw new UsageError('account key cost out of bounds');
   return { salt: p.salt.slice(), cost: { opsLimit, memLimit } };
 }
